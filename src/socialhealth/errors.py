@@ -1,0 +1,150 @@
+"""Exceptions raised by socialhealth.
+
+Every error the package raises on bad input derives from :class:`SocialHealthError`, so
+``except socialhealth.errors.SocialHealthError`` catches them all.  Each message says what was
+wrong and what to do about it.  Most classes also derive from ``ValueError`` (or ``KeyError`` /
+``RuntimeError`` where that is the natural built-in), so code written against the built-ins keeps
+working.
+"""
+from __future__ import annotations
+
+
+class SocialHealthError(Exception):
+    """Base class of every socialhealth exception."""
+
+
+class SocialHealthWarning(UserWarning):
+    """Base class of socialhealth warnings (e.g. rows left out of an estimate)."""
+
+
+# ----------------------------------------------------------------------------- design engine
+class DesignError(SocialHealthError, ValueError):
+    """A survey design cannot be built or used as specified."""
+
+
+class MissingColumnError(DesignError):
+    """A column named in a design, formula, loader or measure is not in the data."""
+
+    def __init__(self, columns, available=None, where: str = "the data"):
+        if isinstance(columns, str):
+            columns = [columns]
+        self.columns = list(columns)
+        msg = f"column(s) {', '.join(repr(c) for c in self.columns)} not found in {where}"
+        if available is not None:
+            import difflib
+
+            hints = []
+            for c in self.columns:
+                close = difflib.get_close_matches(str(c), [str(a) for a in available], n=3)
+                if close:
+                    hints.append(f"{c!r}: did you mean {', '.join(repr(x) for x in close)}?")
+            if hints:
+                msg += "; " + " ".join(hints)
+        super().__init__(msg + ". Check the spelling or add the column to the data frame.")
+
+
+class WeightError(DesignError):
+    """Weights (or probabilities) are non-numeric, missing, non-positive or infinite."""
+
+
+class LonelyPSUError(DesignError):
+    """A stratum has a single PSU and ``lonely_psu="fail"``."""
+
+
+class NestingError(DesignError):
+    """PSUs are not nested in strata (the same PSU code appears in several strata)."""
+
+
+class FPCError(DesignError):
+    """A finite population correction is inconsistent with the sample."""
+
+
+class ProbabilityError(DesignError):
+    """Selection or inclusion probabilities outside (0, 1]."""
+
+
+class FormulaError(DesignError):
+    """A model formula cannot be evaluated (unknown columns, bad syntax)."""
+
+
+class ReplicateWeightsError(DesignError):
+    """Replicate weights are missing or have the wrong shape or values."""
+
+
+class EstimationError(SocialHealthError, ValueError):
+    """An estimate cannot be computed from the data given (e.g. an empty domain)."""
+
+
+class ConvergenceError(SocialHealthError, RuntimeError):
+    """An iterative fit (GLM, calibration, Cox model) did not converge."""
+
+
+class ConvergenceWarning(SocialHealthWarning):
+    """An iterative fit converged only loosely."""
+
+
+class RowsDroppedWarning(SocialHealthWarning):
+    """Rows were left out of an estimate because of missing values."""
+
+
+# ----------------------------------------------------------------------------- datasets
+class DatasetError(SocialHealthError, ValueError):
+    """A dataset cannot be loaded as requested."""
+
+
+class UnknownDatasetError(DatasetError, KeyError):
+    """The name is not in the dataset registry."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class SurveyFileError(DatasetError):
+    """The file is not the survey's file (wrong survey, corrupt, empty, wrong format)."""
+
+
+class UnknownWaveError(DatasetError):
+    """The requested year or wave is not covered by the survey's codebook."""
+
+
+class LicensedDataError(DatasetError):
+    """The survey is licensed: the user must obtain the file and pass ``path=``."""
+
+
+class DataNotCachedError(DatasetError):
+    """An open survey was requested without a path and is not in the local cache."""
+
+
+class ChecksumError(DatasetError):
+    """A downloaded file does not match its registered checksum."""
+
+
+# ----------------------------------------------------------------------------- measures
+class MeasureError(SocialHealthError, ValueError):
+    """An instrument cannot be scored from the data given."""
+
+
+class ItemCodeError(MeasureError):
+    """Item responses outside the instrument's codes."""
+
+
+class ItemCountError(MeasureError):
+    """Wrong number (or names) of items for the instrument."""
+
+
+class CodingError(MeasureError):
+    """Unknown or ambiguous response coding."""
+
+
+# ----------------------------------------------------------------------------- models
+class ModelError(SocialHealthError, ValueError):
+    """A model cannot be fitted as specified."""
+
+
+class SeparationError(ModelError):
+    """Perfect or quasi-perfect separation: maximum-likelihood estimates do not exist."""
+
+
+# ----------------------------------------------------------------------------- report / CLI
+class ReportError(SocialHealthError, ValueError):
+    """A report cannot be built as requested."""
