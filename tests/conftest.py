@@ -1,0 +1,45 @@
+"""Shared test fixtures: where the reference material and the real survey files live.
+
+The repository is cloned next to ``shared/`` (``<repo>/../shared``); the environment variables
+``SOCIALHEALTH_REFERENCE`` and ``SOCIALHEALTH_DATA`` override the two folders. Tests that need
+them skip cleanly when they are absent.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+
+
+def _reference_path() -> Path:
+    return Path(os.environ.get("SOCIALHEALTH_REFERENCE", SHARED / "reference"))
+
+
+def _data_path() -> Path:
+    return Path(os.environ.get("SOCIALHEALTH_DATA", SHARED / "data"))
+
+
+@pytest.fixture(scope="session")
+def reference_dir() -> Path:
+    path = _reference_path()
+    if not path.is_dir():
+        pytest.skip(f"reference material not found at {path} (set SOCIALHEALTH_REFERENCE)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def shared_data_dir() -> Path:
+    path = _data_path()
+    if not path.is_dir():
+        pytest.skip(f"real survey files not found at {path} (set SOCIALHEALTH_DATA)")
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _matplotlib_agg(monkeypatch):
+    """Plots in tests never open a window."""
+    monkeypatch.setenv("MPLBACKEND", "Agg")
