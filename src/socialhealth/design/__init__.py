@@ -1,0 +1,16 @@
+"""Design-based estimation: survey designs and the verbs that work on every design kind.
+
+* :class:`SurveyDesign`: Taylor linearisation (R ``svydesign``).
+* :class:`ReplicateDesign`: replicate weights (R ``svrepdesign``); ``SurveyDesign.to_replicate``
+  builds one from a Taylor design (R ``as.svrepdesign``).
+
+Both share :class:`~socialhealth.design.base.DesignBase`: ``mean``, ``total``, ``ratio``,
+``var``, ``proportion``, ``quantile``, ``ttest``, ``chisq``, ``glm``, ``subset``, ``assign``,
+``post_stratify``, ``rake``, ``calibrate``.
+"""
+from socialhealth.design.base import DesignBase
+from socialhealth.design.replicate import ReplicateDesign
+from socialhealth.design.results import Estimate
+from socialhealth.design.taylor import SurveyDesign
+
+__all__ = ["DesignBase", "SurveyDesign", "ReplicateDesign", "Estimate"]

@@ -1,0 +1,414 @@
+"""The interface shared by Taylor-linearisation and replicate-weight designs.
+
+R's ``survey`` has one design object and verbs that work on every design kind. socialhealth
+mirrors that: :class:`~socialhealth.design.SurveyDesign` (Taylor linearisation) and
+:class:`~socialhealth.design.ReplicateDesign` (replicate weights) both derive from
+:class:`DesignBase`, which implements every verb once. A subclass supplies only
+
+* ``_ratio_vcov(num, den, theta)``: covariance of ratios of weighted totals
+  ``theta_j = sum_i w_i num_ij / sum_i w_i den_ij`` (``den=None``: plain totals), and
+* ``_general_vcov(theta, influence, refit)``: covariance of any other estimator, from its
+  weighted influence values (Taylor) or by re-estimating with each replicate's weights.
+
+Means, totals, proportions, ratios, domain (``by=``) estimates and variances are all ratios of
+totals, so they share one vectorised code path.
+"""
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from socialhealth.design.results import Estimate
+from socialhealth.design.structure import as_list, require_columns
+from socialhealth.design.variables import AnalysisMatrix, Domains, analysis_matrix, domains
+from socialhealth.errors import DesignError, EstimationError
+
+
+def _delegate(module: str, name: str):
+    """A method that calls ``socialhealth.design.<module>.<name>(self, ...)``."""
+    import importlib
+
+    def method(self, *args, **kwargs):
+        func = getattr(importlib.import_module(f"socialhealth.design.{module}"), name)
+        return func(self, *args, **kwargs)
+
+    method.__name__ = name
+    method.__qualname__ = f"DesignBase.{name}"
+    method.__doc__ = f"See :func:`socialhealth.design.{module}.{name}` (full documentation there)."
+    return method
+
+
+class DesignBase:
+    """Shared verbs of every survey design (see the module docstring)."""
+
+    data: pd.DataFrame
+    _w: np.ndarray
+    kind: str = "design"
+
+    # ------------------------------------------------------------------ subclass hooks
+    def _ratio_vcov(self, num: np.ndarray, den: np.ndarray | None, theta: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def _general_vcov(
+        self,
+        theta: np.ndarray,
+        influence: Callable[[], np.ndarray],
+        refit: Callable[[np.ndarray], np.ndarray],
+    ) -> np.ndarray:
+        raise NotImplementedError
+
+    def _with_weights(self, w: np.ndarray, data: pd.DataFrame | None = None) -> "DesignBase":
+        raise NotImplementedError
+
+    def degf(self) -> float:
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ basic properties
+    @property
+    def weights(self) -> np.ndarray:
+        """Analysis weights (0 for rows outside a subset)."""
+        return self._w
+
+    @property
+    def n(self) -> int:
+        """Rows in the design (all rows, including those outside a subset)."""
+        return len(self.data)
+
+    @property
+    def in_subset(self) -> np.ndarray:
+        """Boolean array: rows inside the current subset (non-zero weight)."""
+        return self._w > 0
+
+    def __len__(self) -> int:
+        return int(self.in_subset.sum())
+
+    def __repr__(self) -> str:
+        return self.describe()
+
+    # ------------------------------------------------------------------ new designs
+    def subset(self, mask) -> "DesignBase":
+        """Restrict estimation to a subpopulation (domain), keeping the full design.
+
+        Rows outside ``mask`` get zero weight but stay in the design, so standard errors
+        account for the random domain size and the full PSU structure (Lumley 2010, §2.3;
+        Korn & Graubard 1999, §5.4). Never drop rows of a survey before building its design.
+
+        Parameters
+        ----------
+        mask : boolean Series aligned with ``design.data`` (or array of the same length), or a
+            string evaluated with ``DataFrame.eval``. Missing values count as False.
+
+        Examples
+        --------
+        >>> elementary = d.subset(d.data.stype == "E")          # doctest: +SKIP
+        >>> elementary.mean("api00")                              # doctest: +SKIP
+
+        In R: ``subset(design, stype == "E")``.
+        """
+        if isinstance(mask, str):
+            mask = self.data.eval(mask)
+        if isinstance(mask, pd.Series):
+            if not mask.index.equals(self.data.index):
+                mask = mask.reindex(self.data.index)
+            m = mask.fillna(False).to_numpy(dtype=bool)
+        else:
+            m = np.asarray(mask)
+            if m.dtype != bool:
+                m = pd.Series(m).fillna(False).to_numpy(dtype=bool)
+        if m.shape != (len(self.data),):
+            raise DesignError(
+                f"subset mask has {m.shape[0] if m.ndim else 1} values but the design has "
+                f"{len(self.data)} rows; build the mask from design.data."
+            )
+        if not (m & self.in_subset).any():
+            raise EstimationError("the subset is empty: no row of the design satisfies the condition.")
+        return self._with_weights(np.where(m, self._w, 0.0))
+
+    def assign(self, **columns) -> "DesignBase":
+        """A new design whose data has added or replaced columns (R ``update(design, ...)``).
+
+        Values may be arrays/Series aligned with ``design.data`` or callables taking the data
+        frame, as in ``pandas.DataFrame.assign``.
+
+        Examples
+        --------
+        >>> d2 = d.assign(lonely=lambda df: df.lonely1 >= 4)      # doctest: +SKIP
+
+        In R: ``update(design, lonely = lonely1 >= 4)``.
+        """
+        return self._with_weights(self._w, self.data.assign(**columns))
+
+    # ------------------------------------------------------------------ core kernel
+    def _ratio_estimate(self, num: np.ndarray, den: np.ndarray | None):
+        w = self._w
+        top = w @ num
+        if den is None:
+            theta = top
+        else:
+            bottom = w @ den
+            with np.errstate(divide="ignore", invalid="ignore"):
+                theta = top / bottom
+        vcov = self._ratio_vcov(num, den, theta)
+        return theta, vcov
+
+    def _prepare(self, variables, by, what: str) -> tuple[AnalysisMatrix, Domains | None, np.ndarray]:
+        X = analysis_matrix(self.data, variables)
+        dom = domains(self.data, by) if by is not None and len(as_list(by)) else None
+        used = X.complete & self.in_subset
+        if dom is not None:
+            used &= dom.codes >= 0
+        if not used.any():
+            raise EstimationError(
+                f"no rows left to compute the {what}: every row in the subset has a missing "
+                f"value in {', '.join(map(repr, as_list(variables)))}."
+            )
+        return X, dom, used
+
+    def _domain_blocks(self, X: AnalysisMatrix, dom: Domains | None, used: np.ndarray):
+        """num/den matrices (n x D*k) for every (domain, column) pair, plus labels."""
+        vals = np.where(used[:, None], np.nan_to_num(X.values), 0.0)
+        ones = used.astype(float)
+        if dom is None:
+            k = vals.shape[1]
+            return vals, np.repeat(ones[:, None], k, axis=1), None
+        D, k = dom.n_domains, vals.shape[1]
+        ind = (dom.codes[:, None] == np.arange(D)[None, :]) & used[:, None]
+        num = (ind[:, :, None] * vals[:, None, :]).reshape(len(vals), D * k)
+        den = np.repeat(ind.astype(float), k, axis=1)
+        return num, den, ind
+
+    def _table(self, X: AnalysisMatrix, dom: Domains | None, theta, vcov, deff=None) -> pd.DataFrame:
+        k = len(X.terms)
+        D = 1 if dom is None else dom.n_domains
+        frame = pd.DataFrame({
+            "term": X.terms * D,
+            "level": X.levels * D,
+        })
+        if dom is not None:
+            by_rows = dom.table.loc[np.repeat(np.arange(D), k)].reset_index(drop=True)
+            frame = pd.concat([by_rows, frame], axis=1)
+        if not X.any_categorical:
+            frame["level"] = None
+        frame["estimate"] = np.asarray(theta, dtype=float)
+        frame["se"] = np.sqrt(np.clip(np.diag(vcov), 0, None))
+        if deff is not None:
+            frame["deff"] = deff
+        return frame
+
+    def _srs_variance(self, vals: np.ndarray, den: np.ndarray, theta: np.ndarray, kind: str, deff):
+        """Variance under simple random sampling of the same size (denominator of deff)."""
+        w = self._w
+        present = den > 0
+        nobs = present.sum(axis=0).astype(float)
+        psum = w @ np.where(present, 1.0, 0.0)
+        centred = np.where(present, vals - theta, 0.0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            s2 = (w @ centred**2) / psum * nobs / (nobs - 1)
+            if kind == "mean":
+                factor = 1.0 / nobs if deff == "replace" else (psum - nobs) / (psum * nobs)
+            else:
+                factor = psum**2 / nobs if deff == "replace" else psum**2 * (psum - nobs) / (psum * nobs)
+        return s2 * factor
+
+    def _finish(self, table, vcov, statistic, used, X_complete, r_call, method="") -> Estimate:
+        return Estimate(
+            table=table,
+            vcov=vcov,
+            df=self.degf(),
+            statistic=statistic,
+            n_rows=int(used.sum()),
+            n_missing=int((self.in_subset & ~X_complete).sum()),
+            method=method,
+            design_label=self._short_label(),
+            r_call=r_call,
+        )
+
+    def _short_label(self) -> str:
+        return self.describe().splitlines()[0]
+
+    # ------------------------------------------------------------------ verbs
+    def mean(self, variables, by=None, deff: bool | str = False) -> Estimate:
+        """Weighted mean (or proportions of each level of a categorical variable).
+
+        ``mean = sum_i w_i y_i / sum_i w_i``, a ratio of two estimated totals. Its
+        linearisation (influence) values are ``z_i = w_i (y_i - mean) / sum_i w_i``, whose
+        design variance (:mod:`socialhealth.design.taylor_variance`) is the variance of the
+        mean; replicate designs re-estimate the ratio with each replicate's weights.
+        Rows with a missing value are left out (R ``na.rm = TRUE``): they get zero weight but
+        keep their place in the design (domain estimation), and the result counts them.
+
+        Parameters
+        ----------
+        variables : str or list of str
+            Columns to average. A categorical/string column gives one proportion per level.
+        by : str or list of str, optional
+            Domain (subpopulation) variables: one estimate per observed combination, with the
+            first variable varying fastest (R ``svyby``).
+        deff : bool or "replace"
+            Also compute the design effect: variance over the variance under simple random
+            sampling without replacement of the same size (``"replace"``: with replacement),
+            as R's ``deff = TRUE`` / ``deff = "replace"``.
+
+        Returns
+        -------
+        Estimate
+            ``to_frame()`` columns: [by...], term, level, estimate, se, ci_low, ci_high, df [, deff].
+
+        References
+        ----------
+        Lumley T (2010) *Complex Surveys*, Wiley, §2.2-2.4. Woodruff RS (1971) JASA 66:411-414.
+
+        Examples
+        --------
+        >>> d.mean("api00")                                          # doctest: +SKIP
+        >>> d.mean("api00", by="stype", deff=True)                   # doctest: +SKIP
+
+        In R: ``svymean(~api00, design, na.rm = TRUE)``;
+        ``svyby(~api00, ~stype, design, svymean, deff = TRUE)``.
+        """
+        X, dom, used = self._prepare(variables, by, "mean")
+        num, den, _ = self._domain_blocks(X, dom, used)
+        theta, vcov = self._ratio_estimate(num, den)
+        d = self._srs_variance(num, den, theta, "mean", deff) if deff else None
+        table = self._table(X, dom, theta, vcov, None if d is None else np.diag(vcov) / d)
+        call = self._r_call("svymean", variables, by, deff)
+        return self._finish(table, vcov, "mean", used, X.complete, call)
+
+    def total(self, variables, by=None, deff: bool | str = False) -> Estimate:
+        """Estimated population total ``sum_i w_i y_i`` (counts per level for categorical).
+
+        The influence values are ``z_i = w_i y_i``; see :meth:`mean` for missing values,
+        domains and design effects (``deff`` uses ``N^2`` times the SRS variance of the mean).
+
+        Examples
+        --------
+        >>> d.total("enroll")                                        # doctest: +SKIP
+        >>> d.total(["Bush", "Kerry"])                               # doctest: +SKIP
+
+        In R: ``svytotal(~enroll, design, na.rm = TRUE)``.
+        """
+        X, dom, used = self._prepare(variables, by, "total")
+        num, den, _ = self._domain_blocks(X, dom, used)
+        theta, vcov = self._ratio_estimate(num, None)
+        d = None
+        if deff:
+            w = self._w
+            with np.errstate(divide="ignore", invalid="ignore"):
+                means = (w @ num) / (w @ den)
+            d = self._srs_variance(num, den, means, "total", deff)
+        table = self._table(X, dom, theta, vcov, None if d is None else np.diag(vcov) / d)
+        call = self._r_call("svytotal", variables, by, deff)
+        return self._finish(table, vcov, "total", used, X.complete, call)
+
+    def ratio(self, numerator, denominator, by=None) -> Estimate:
+        """Ratio of two totals ``R = sum w y / sum w x``.
+
+        Influence values ``z_i = w_i (y_i - R x_i) / sum w x`` (Binder 1983; Lumley 2010 §2.4).
+        Rows missing either variable are left out.
+
+        Examples
+        --------
+        >>> d.ratio("api_stu", "enroll")                             # doctest: +SKIP
+
+        In R: ``svyratio(~api.stu, ~enroll, design)``.
+        """
+        nums, dens = as_list(numerator), as_list(denominator)
+        Y = analysis_matrix(self.data, nums)
+        Xd = analysis_matrix(self.data, dens)
+        if Y.any_categorical or Xd.any_categorical:
+            raise EstimationError("ratio() needs numeric numerator and denominator columns.")
+        complete = Y.complete & Xd.complete
+        dom = domains(self.data, by) if by is not None else None
+        used = complete & self.in_subset
+        if dom is not None:
+            used &= dom.codes >= 0
+        pairs = [(i, j) for j in range(len(dens)) for i in range(len(nums))]
+        ymat = np.where(used[:, None], np.nan_to_num(Y.values), 0.0)
+        xmat = np.where(used[:, None], np.nan_to_num(Xd.values), 0.0)
+        num = np.column_stack([ymat[:, i] for i, j in pairs])
+        den = np.column_stack([xmat[:, j] for i, j in pairs])
+        terms = [f"{nums[i]}/{dens[j]}" for i, j in pairs]
+        if dom is not None:
+            D = dom.n_domains
+            ind = (dom.codes[:, None] == np.arange(D)[None, :]).astype(float)
+            num = (ind[:, :, None] * num[:, None, :]).reshape(len(num), -1)
+            den = (ind[:, :, None] * den[:, None, :]).reshape(len(den), -1)
+        theta, vcov = self._ratio_estimate(num, den)
+        fake = AnalysisMatrix(np.empty((0, len(terms))), terms, [None] * len(terms), complete)
+        table = self._table(fake, dom, theta, vcov)
+        call = f"svyratio(~{'+'.join(nums)}, ~{'+'.join(dens)}, design)"
+        return self._finish(table, vcov, "ratio", used, complete, call)
+
+    def var(self, variables, by=None) -> Estimate:
+        """Estimated population variance (and covariances) of numeric variables.
+
+        ``S^2 = n/(n-1) sum_i w_i (y_i - ybar)^2 / sum_i w_i`` with ``n`` the number of rows
+        used; its standard error treats ``(y_i - ybar)^2`` as the analysis variable of a mean,
+        which is exact to first order because the derivative with respect to ``ybar``
+        vanishes. For several variables, rows ``a:b`` give covariances.
+
+        Examples
+        --------
+        >>> d.var("api00")                                           # doctest: +SKIP
+
+        In R: ``svyvar(~api00, design)``.
+        """
+        cols = as_list(variables)
+        X, dom, used = self._prepare(cols, by, "variance")
+        if X.any_categorical:
+            raise EstimationError("var() needs numeric columns.")
+        w = self._w
+        D = 1 if dom is None else dom.n_domains
+        codes = np.zeros(len(w), dtype=np.int64) if dom is None else dom.codes
+        products, names = [], []
+        k = len(cols)
+        for a in range(k):
+            for b in range(a, k):
+                names.append(cols[a] if a == b else f"{cols[a]}:{cols[b]}")
+        blocks_num, blocks_den = [], []
+        for dmn in range(D):
+            ind = used & (codes == dmn)
+            wi = np.where(ind, w, 0.0)
+            nobs = ind.sum()
+            means = (wi @ np.nan_to_num(X.values)) / wi.sum()
+            centred = np.where(ind[:, None], np.nan_to_num(X.values) - means, 0.0)
+            for a in range(k):
+                for b in range(a, k):
+                    blocks_num.append(centred[:, a] * centred[:, b] * nobs / (nobs - 1))
+                    blocks_den.append(ind.astype(float))
+        num = np.column_stack(blocks_num)
+        den = np.column_stack(blocks_den)
+        theta, vcov = self._ratio_estimate(num, den)
+        fake = AnalysisMatrix(np.empty((0, len(names))), names, [None] * len(names), X.complete)
+        table = self._table(fake, dom, theta, vcov)
+        return self._finish(table, vcov, "variance", used, X.complete,
+                            self._r_call("svyvar", cols, by, False))
+
+    # verbs implemented in their own modules (one job per module)
+    proportion = _delegate("proportion", "proportion")
+    quantile = _delegate("quantile", "quantile")
+    ttest = _delegate("hypothesis", "ttest")
+    chisq = _delegate("hypothesis", "chisq")
+    glm = _delegate("glm", "glm")
+    post_stratify = _delegate("calibration", "post_stratify")
+    rake = _delegate("calibration", "rake")
+    calibrate = _delegate("calibration", "calibrate")
+
+    # ------------------------------------------------------------------ helpers
+    def _r_call(self, fun: str, variables, by, deff) -> str:
+        formula = "~" + " + ".join(map(str, as_list(variables)))
+        extra = ", na.rm = TRUE"
+        if deff:
+            extra += ", deff = TRUE" if deff is True else f", deff = '{deff}'"
+        if by is not None and len(as_list(by)):
+            by_f = "~" + " + ".join(map(str, as_list(by)))
+            return f"svyby({formula}, {by_f}, design, {fun}{extra})"
+        return f"{fun}({formula}, design{extra})"
+
+    def _check_columns(self, columns: Sequence[str]) -> None:
+        require_columns(self.data, columns, "the design data")

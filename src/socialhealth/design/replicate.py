@@ -1,0 +1,204 @@
+"""Replicate-weight survey designs (R ``svrepdesign``)."""
+from __future__ import annotations
+
+import copy
+import re
+from typing import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from socialhealth.design.base import DesignBase
+from socialhealth.design.replicate_variance import METHODS, default_scale, replicate_vcov
+from socialhealth.design.structure import check_weights, numeric_column, require_columns
+from socialhealth.errors import DesignError, ReplicateWeightsError, WeightError
+
+
+class ReplicateDesign(DesignBase):
+    """A survey design whose variance comes from replicate weights (R ``svrepdesign``).
+
+    Every estimate is recomputed with each set of replicate weights and the variance is
+    ``scale * sum_r rscales_r (theta_r - c)^2`` (see
+    :mod:`socialhealth.design.replicate_variance` for the defaults of each method).
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+    weights : str
+        Full-sample analysis weight column.
+    replicate_weights : str, list of str, or 2-D array
+        A regular expression matching the replicate weight columns (``"^rw[0-9]+$"``), an
+        explicit list of columns, or an (n x R) array.
+    method : {"jk1", "jkn", "brr", "fay", "bootstrap", "sdr", "other"}
+    scale, rscales : float and array, optional
+        Override the method's defaults (R ``scale=``, ``rscales=``). ``jkn`` needs ``rscales``.
+    mse : bool, default False
+        Centre the replicates at the full-sample estimate instead of their mean.
+    combined_weights : bool, default True
+        The replicate columns already include the sampling weights (R ``combined.weights``);
+        with False they are multipliers of ``weights``.
+    fay_rho : float, optional
+        Fay coefficient for ``method="fay"``.
+
+    Examples
+    --------
+    >>> r = sh.ReplicateDesign(df, weights="pw", replicate_weights="^rw[0-9]+$", method="jk1")  # doctest: +SKIP
+    >>> r.mean("api00")                                                                         # doctest: +SKIP
+
+    In R: ``svrepdesign(data = df, weights = ~pw, repweights = "rw[0-9]+", type = "JK1")``.
+    """
+
+    kind = "replicate"
+
+    def __init__(
+        self,
+        data: pd.DataFrame,
+        weights: str | None,
+        replicate_weights: str | Sequence[str] | np.ndarray,
+        method: str = "other",
+        scale: float | None = None,
+        rscales: Sequence[float] | np.ndarray | None = None,
+        mse: bool = False,
+        combined_weights: bool = True,
+        fay_rho: float | None = None,
+    ) -> None:
+        if not isinstance(data, pd.DataFrame):
+            raise DesignError(f"data must be a pandas DataFrame, not {type(data).__name__}.")
+        method = str(method).lower()
+        if method not in METHODS:
+            raise ReplicateWeightsError(
+                f"method={method!r} is not one of {', '.join(METHODS)}."
+            )
+        self.data = data
+        n = len(data)
+        if n == 0:
+            raise DesignError("the data frame has no rows; a design needs at least one respondent.")
+        # replicate weight matrix
+        if isinstance(replicate_weights, np.ndarray):
+            W = np.asarray(replicate_weights, dtype=float)
+            self._rep_columns = None
+        else:
+            if isinstance(replicate_weights, str):
+                pattern = re.compile(replicate_weights)
+                cols = [c for c in data.columns if pattern.search(str(c))]
+                if not cols:
+                    raise ReplicateWeightsError(
+                        f"no column matches the replicate-weight pattern {replicate_weights!r}; "
+                        "give a regular expression such as '^rw[0-9]+$' or a list of columns."
+                    )
+            else:
+                cols = list(replicate_weights)
+                require_columns(data, cols, "the data passed to ReplicateDesign")
+            W = np.column_stack([numeric_column(data, c, "replicate weight", ReplicateWeightsError) for c in cols])
+            self._rep_columns = cols
+        if W.ndim != 2 or W.shape[0] != n:
+            raise ReplicateWeightsError(
+                f"replicate weights must be an (n x R) matrix with n = {n} rows; got shape {W.shape}."
+            )
+        if W.shape[1] < 2:
+            raise ReplicateWeightsError("at least two replicate weight columns are needed.")
+        if np.isnan(W).any():
+            raise ReplicateWeightsError(
+                f"replicate weights have {int(np.isnan(W).sum())} missing value(s); fill or drop them."
+            )
+        if (W < 0).any():
+            raise ReplicateWeightsError("replicate weights must be non-negative.")
+        if weights is None:
+            w = np.ones(n)
+        else:
+            require_columns(data, [weights], "the data passed to ReplicateDesign")
+            w = numeric_column(data, weights, "weight", WeightError)
+            check_weights(w, weights)
+        if not combined_weights:
+            W = W * w[:, None]
+        R = W.shape[1]
+        if scale is None:
+            scale = default_scale(method, R, fay_rho)
+            if scale is None:
+                raise ReplicateWeightsError(
+                    "method='other' needs scale= (and rscales= if replicates differ)."
+                )
+        if rscales is None:
+            if method == "jkn":
+                raise ReplicateWeightsError(
+                    "method='jkn' needs rscales= ((n_h - 1) / n_h for each replicate, times (1 - f_h) "
+                    "with an fpc); or build it from a Taylor design with design.to_replicate('jkn')."
+                )
+            rscales = np.ones(R)
+        rscales = np.broadcast_to(np.asarray(rscales, dtype=float), (R,)).copy()
+        self._w = w
+        self._W = W
+        self.method = method
+        self.scale = float(scale)
+        self.rscales = rscales
+        self.mse = bool(mse)
+        self.fay_rho = fay_rho
+        self._weights_name = weights
+        self._degf_cache: dict = {}
+
+    # ------------------------------------------------------------------ hooks
+    @property
+    def replicate_weights(self) -> np.ndarray:
+        """(n x R) replicate analysis weights (0 outside a subset)."""
+        return self._W
+
+    @property
+    def n_replicates(self) -> int:
+        return self._W.shape[1]
+
+    def _rep_vcov(self, theta, reps) -> np.ndarray:
+        return replicate_vcov(theta, reps, self.scale, self.rscales, self.mse)
+
+    def _ratio_vcov(self, num, den, theta):
+        W = self._W
+        top = W.T @ num
+        if den is None:
+            reps = top
+        else:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                reps = top / (W.T @ den)
+        V = self._rep_vcov(theta, reps)
+        bad = ~np.isfinite(np.asarray(theta, dtype=float))
+        if bad.any():
+            V[bad, :] = np.nan
+            V[:, bad] = np.nan
+        return V
+
+    def _general_vcov(self, theta, influence=None, refit: Callable[[np.ndarray], np.ndarray] | None = None):
+        reps = np.vstack([np.atleast_1d(refit(self._W[:, r])) for r in range(self.n_replicates)])
+        return self._rep_vcov(theta, reps)
+
+    def _with_weights(self, w, data=None):
+        new = copy.copy(self)
+        w = np.asarray(w, dtype=float)
+        outside = w <= 0
+        new._w = w
+        new._W = np.where(outside[:, None], 0.0, self._W)
+        new._degf_cache = {}
+        if data is not None:
+            new.data = data
+        return new
+
+    # ------------------------------------------------------------------ information
+    def degf(self) -> float:
+        """Rank of the replicate weights (rows in the subset) minus one (R ``degf``)."""
+        if "degf" not in self._degf_cache:
+            W = self._W[self.in_subset]
+            # rank via the R x R cross-product; relative tolerance 1e-10 on eigenvalues
+            # corresponds to R's qr(tol = 1e-5) on singular values
+            G = W.T @ W
+            ev = np.linalg.eigvalsh(G)
+            tol = ev.max() * 1e-10 if ev.max() > 0 else 0
+            self._degf_cache["degf"] = float(int((ev > tol).sum()) - 1)
+        return self._degf_cache["degf"]
+
+    def describe(self) -> str:
+        lines = [
+            f"Replicate-weight survey design ({self.method}, {self.n_replicates} replicates)",
+            f"  rows: {self.n}" + (f" ({len(self)} in subset)" if len(self) < self.n else ""),
+            f"  scale: {self.scale:.6g}; rscales: "
+            + (f"{self.rscales[0]:.6g}" if np.allclose(self.rscales, self.rscales[0]) else "per replicate")
+            + f"; mse: {self.mse}; degrees of freedom: {self.degf():g}",
+            f"  weights: {self._weights_name or 'none (equal)'}, sum {self._w.sum():.6g}",
+        ]
+        return "\n".join(lines)

@@ -1,0 +1,67 @@
+"""Replicate-weight variance and the defaults of each replicate method.
+
+Given the full-sample estimate ``theta`` and replicate estimates ``theta_r`` (r = 1..R), the
+variance is (Wolter 2007, ch. 4-5; Lumley 2010, §2.5; R ``svrVar``)
+
+    V = scale * sum_r rscales_r (theta_r - c)(theta_r - c)^T
+
+with ``c`` the mean of the replicate estimates (``mse=False``, R's default) or the full-sample
+estimate (``mse=True``). Default ``scale`` / ``rscales`` per method, as R ``svrepdesign``:
+
+========== ============================ ==================================
+method     scale                        rscales
+========== ============================ ==================================
+jk1        (R - 1) / R                  1
+jkn        1                            required: (n_h - 1) / n_h per replicate
+brr        1 / R                        1
+fay        1 / (R (1 - rho)^2)          1
+bootstrap  1 / (R - 1)                  1
+sdr        4 / R                        1
+other      required                     1
+========== ============================ ==================================
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from socialhealth.errors import ReplicateWeightsError
+
+METHODS = ("jk1", "jkn", "brr", "fay", "bootstrap", "sdr", "other")
+
+
+def default_scale(method: str, n_replicates: int, fay_rho: float | None = None) -> float | None:
+    R = n_replicates
+    if method == "jk1":
+        return (R - 1) / R
+    if method == "brr":
+        return 1.0 / R
+    if method == "fay":
+        if fay_rho is None:
+            raise ReplicateWeightsError(
+                "method='fay' needs fay_rho= (the Fay coefficient, e.g. 0.5), or give scale= directly."
+            )
+        return 1.0 / (R * (1 - fay_rho) ** 2)
+    if method == "bootstrap":
+        return 1.0 / (R - 1)
+    if method == "sdr":
+        return 4.0 / R
+    if method == "jkn":
+        return 1.0
+    return None
+
+
+def replicate_vcov(
+    theta: np.ndarray,
+    replicates: np.ndarray,
+    scale: float,
+    rscales: np.ndarray,
+    mse: bool,
+) -> np.ndarray:
+    """Covariance (p x p) from replicate estimates ``replicates`` (R x p)."""
+    reps = np.asarray(replicates, dtype=float)
+    if reps.ndim == 1:
+        reps = reps[:, None]
+    centre = np.asarray(theta, dtype=float) if mse else reps.mean(axis=0)
+    dev = reps - centre
+    dev = dev * np.sqrt(np.asarray(rscales, dtype=float))[:, None]
+    return scale * (dev.T @ dev)

@@ -1,0 +1,144 @@
+"""Result objects returned by the design verbs.
+
+Every estimate (mean, total, proportion, ratio, domain estimates, ...) is an
+:class:`Estimate`: a tidy table of point estimates and standard errors plus the full covariance
+matrix, the design degrees of freedom and a note of the rows left out. ``to_frame()`` gives the
+table with confidence intervals.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+ID_COLUMNS = ("term", "level")
+
+
+def t_quantile(level: float, df: float) -> float:
+    """Two-sided critical value: t with ``df`` degrees of freedom (normal when df is inf)."""
+    q = 1 - (1 - level) / 2
+    if df is None or not np.isfinite(df):
+        return float(stats.norm.ppf(q))
+    return float(stats.t.ppf(q, df))
+
+
+@dataclass
+class Estimate:
+    """A set of survey estimates with their covariance.
+
+    Attributes
+    ----------
+    table : DataFrame with identifier columns (by-variables, ``term``, ``level``), ``estimate``,
+        ``se`` and optionally ``deff``; one row per estimate.
+    vcov : ndarray (k x k) covariance of the estimates, in the order of ``table``.
+    df : design degrees of freedom used for t-based intervals (R ``degf(design)``); a scalar,
+        or a per-row array for domain estimates whose df R computes per domain.
+    statistic : what was estimated ("mean", "total", "proportion", ...).
+    n_rows : rows that contributed (non-missing, inside the subset).
+    n_missing : rows of the subset left out because an analysis variable was missing.
+    ci_override : optional per-row (ci_low, ci_high) arrays for methods whose interval is not
+        ``estimate +- t * se`` (e.g. logit or Korn-Graubard intervals for proportions).
+    """
+
+    table: pd.DataFrame
+    vcov: np.ndarray
+    df: float | np.ndarray
+    statistic: str
+    n_rows: int = 0
+    n_missing: int = 0
+    method: str = ""
+    design_label: str = ""
+    r_call: str = ""
+    ci_override: tuple[np.ndarray, np.ndarray] | None = None
+    ci_level: float = 0.95
+    extra: dict = field(default_factory=dict)
+
+    # ------------------------------------------------------------------ accessors
+    @property
+    def estimate(self) -> pd.Series:
+        return pd.Series(self.table["estimate"].to_numpy(), index=self._labels(), name="estimate")
+
+    @property
+    def se(self) -> pd.Series:
+        return pd.Series(self.table["se"].to_numpy(), index=self._labels(), name="se")
+
+    @property
+    def vcov_frame(self) -> pd.DataFrame:
+        labels = self._labels()
+        return pd.DataFrame(self.vcov, index=labels, columns=labels)
+
+    def _id_columns(self) -> list[str]:
+        return [c for c in self.table.columns if c not in ("estimate", "se", "deff")]
+
+    def _labels(self) -> list[str]:
+        cols = self._id_columns()
+        labels = []
+        for row in self.table[cols].itertuples(index=False):
+            parts = []
+            for c, v in zip(cols, row):
+                if c == "level":
+                    if v is not None and not (isinstance(v, float) and np.isnan(v)):
+                        parts[-1] = f"{parts[-1]}[{v}]" if parts else str(v)
+                elif c == "term":
+                    parts.append(str(v))
+                else:
+                    parts.insert(len(parts), f"{c}={v}")
+            labels.append(", ".join(parts))
+        return labels
+
+    # ------------------------------------------------------------------ output
+    def confint(self, level: float = 0.95, df: float | None = None) -> pd.DataFrame:
+        """Wald confidence intervals ``estimate +- q * se``.
+
+        ``q`` is the t quantile with the design degrees of freedom (R:
+        ``confint(est, df = degf(design))``); ``df=float('inf')`` gives the normal interval
+        (R's default ``confint(est)``). Methods with their own interval (logit, beta, ...)
+        return it when ``level`` equals the level they were computed at.
+        """
+        if self.ci_override is not None and df is None and np.isclose(level, self.ci_level):
+            lo, hi = self.ci_override
+        else:
+            dfs = np.broadcast_to(np.asarray(self.df if df is None else df, dtype=float),
+                                  (len(self.table),))
+            q = np.array([t_quantile(level, d) for d in dfs])
+            est = self.table["estimate"].to_numpy(dtype=float)
+            se = self.table["se"].to_numpy(dtype=float)
+            lo, hi = est - q * se, est + q * se
+        return pd.DataFrame({"ci_low": lo, "ci_high": hi}, index=self._labels())
+
+    def to_frame(self, level: float = 0.95, df: float | None = None) -> pd.DataFrame:
+        """Tidy table: identifiers, ``estimate``, ``se``, ``ci_low``, ``ci_high``, ``df`` [, ``deff``]."""
+        out = self.table.drop(columns=[c for c in ("deff",) if c in self.table]).copy()
+        ci = self.confint(level, df)
+        out["ci_low"] = ci["ci_low"].to_numpy()
+        out["ci_high"] = ci["ci_high"].to_numpy()
+        out["df"] = np.broadcast_to(np.asarray(self.df if df is None else df, dtype=float),
+                                    (len(out),))
+        if "deff" in self.table:
+            out["deff"] = self.table["deff"].to_numpy()
+        return out.reset_index(drop=True)
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+    def __repr__(self) -> str:
+        head = f"{self.statistic}"
+        if self.method:
+            head += f" ({self.method})"
+        lines = [f"Survey {head}: {self.design_label}".rstrip(": ")]
+        frame = self.to_frame()
+        with pd.option_context("display.width", 120, "display.max_columns", 20,
+                               "display.float_format", "{:.6g}".format):
+            lines.append(frame.to_string(index=False))
+        note = f"{self.n_rows} rows used"
+        if self.n_missing:
+            note += f"; {self.n_missing} rows with missing values left out (na.rm = TRUE)"
+        lines.append(note + f"; CIs: t with design df")
+        if self.r_call:
+            lines.append(f"In R: {self.r_call}")
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:  # notebooks
+        return "<pre>" + repr(self).replace("&", "&amp;").replace("<", "&lt;") + "</pre>"

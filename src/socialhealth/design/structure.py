@@ -1,0 +1,305 @@
+"""Parse and validate the sampling structure of a Taylor-linearisation design.
+
+A design has one or more sampling stages. At each stage the sampling units (PSUs at stage 1,
+SSUs within PSUs at stage 2, ...) are drawn within strata, possibly without replacement (a
+finite population correction, fpc). This module turns the user's column names into integer
+codes that the variance kernel (:mod:`socialhealth.design.taylor_variance`) works on:
+
+* unit codes are made unique across the whole sample (a stage-2 unit is identified by its
+  stage-1 unit and its own code, as R does with ``nest = TRUE`` at every stage below the first);
+* strata at stage ``s > 1`` are nested in the stage ``s - 1`` unit;
+* population sizes are per row; ``inf`` means "with replacement / no fpc".
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from socialhealth.errors import (
+    DesignError,
+    FPCError,
+    MissingColumnError,
+    NestingError,
+    ProbabilityError,
+    WeightError,
+)
+
+LONELY_PSU_OPTIONS = ("fail", "remove", "adjust", "average", "certainty")
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One sampling stage, as integer codes aligned with the data rows.
+
+    Attributes
+    ----------
+    unit : int codes 0..G-1 of the sampling unit of each row (unique across the sample).
+    stratum : int codes 0..H-1 of the stratum of each row at this stage (unique across the sample).
+    unit_stratum : (G,) stratum code of each unit.
+    n_units : (H,) number of sampled units in each stratum.
+    pop_units : (H,) population number of units in each stratum (``inf`` = with replacement).
+    parent_of_stratum : (H,) code of the enclosing unit of the previous stage (0 at stage 1).
+    stratum_labels : (H,) original stratum labels (for messages).
+    """
+
+    unit: np.ndarray
+    stratum: np.ndarray
+    unit_stratum: np.ndarray
+    n_units: np.ndarray
+    pop_units: np.ndarray
+    parent_of_stratum: np.ndarray
+    stratum_labels: np.ndarray
+    inclusion_prob: np.ndarray | None = None   # per unit, for PPS (Brewer) designs
+
+    @property
+    def n_strata(self) -> int:
+        return len(self.n_units)
+
+    @property
+    def n_psu(self) -> int:
+        return len(self.unit_stratum)
+
+
+def as_list(value) -> list:
+    if value is None:
+        return []
+    if isinstance(value, (str, int, np.integer)) or not isinstance(value, Sequence):
+        return [value]
+    return list(value)
+
+
+def require_columns(data: pd.DataFrame, columns, where: str = "the data") -> None:
+    missing = [c for c in columns if c not in data.columns]
+    if missing:
+        raise MissingColumnError(missing, data.columns, where=where)
+
+
+def _codes(values: pd.Series | np.ndarray, what: str) -> tuple[np.ndarray, np.ndarray]:
+    s = pd.Series(values)
+    if s.isna().any():
+        bad = int(s.isna().sum())
+        raise DesignError(
+            f"{what} has {bad} missing value(s); every row of a design needs a {what}. "
+            "Drop those rows before building the design, or fill the code in."
+        )
+    codes, uniques = pd.factorize(s, sort=True)
+    return codes.astype(np.int64), np.asarray(uniques)
+
+
+def combine_codes(*codes: np.ndarray) -> np.ndarray:
+    """Integer codes of the combination of several integer code vectors (sorted order)."""
+    if len(codes) == 1:
+        return np.asarray(codes[0], dtype=np.int64)
+    key = np.zeros(len(codes[0]), dtype=np.int64)
+    for c in codes:
+        c = np.asarray(c, dtype=np.int64)
+        key = key * (int(c.max()) + 1 if len(c) else 1) + c
+    _, inv = np.unique(key, return_inverse=True)
+    return inv.astype(np.int64).ravel()
+
+
+def numeric_column(data: pd.DataFrame, column: str, what: str, error=DesignError) -> np.ndarray:
+    s = data[column]
+    if not (pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s)):
+        converted = pd.to_numeric(s, errors="coerce")
+        bad = converted.isna() & s.notna()
+        if bad.any():
+            example = s[bad].iloc[0]
+            raise error(
+                f"{what} column {column!r} is not numeric (e.g. value {example!r} in "
+                f"{int(bad.sum())} row(s)); convert it to numbers first."
+            )
+        s = converted
+    return s.to_numpy(dtype=float, na_value=np.nan)
+
+
+def design_weights(
+    data: pd.DataFrame,
+    weights: str | None,
+    probs: list[str],
+) -> np.ndarray | None:
+    """Sampling weights from ``weights=`` or ``probs=`` (product over stages), validated."""
+    if weights is not None and probs:
+        raise DesignError("give either weights= or probs=, not both (weights = 1/probs).")
+    if weights is not None:
+        w = numeric_column(data, weights, "weight", WeightError)
+        check_weights(w, weights)
+        return w
+    if probs:
+        p = np.ones(len(data))
+        for col in probs:
+            pc = numeric_column(data, col, "probability", ProbabilityError)
+            if np.isnan(pc).any():
+                raise ProbabilityError(
+                    f"probability column {col!r} has {int(np.isnan(pc).sum())} missing value(s)."
+                )
+            bad = (pc <= 0) | (pc > 1)
+            if bad.any():
+                raise ProbabilityError(
+                    f"probabilities in {col!r} must lie in (0, 1]; {int(bad.sum())} row(s) do not "
+                    f"(e.g. {pc[bad][0]!r}). Selection probabilities are not weights: pass "
+                    "weights= instead if these are weights."
+                )
+            p = p * pc
+        return 1.0 / p
+    return None
+
+
+def check_weights(w: np.ndarray, name: str) -> None:
+    if len(w) == 0:
+        raise DesignError("the data frame has no rows; a design needs at least one respondent.")
+    nan = np.isnan(w)
+    if nan.all():
+        raise WeightError(
+            f"weight column {name!r} is missing for every row. Choose another weight variable "
+            "(loaders list the alternatives) or check that the right wave/year was selected."
+        )
+    if nan.any():
+        raise WeightError(
+            f"weight column {name!r} is missing for {int(nan.sum())} of {len(w)} rows. Drop "
+            "those rows first (they are not part of the weighted sample), e.g. "
+            f"df = df[df[{name!r}].notna()]."
+        )
+    if np.isinf(w).any():
+        raise WeightError(f"weight column {name!r} has infinite values; check the weights.")
+    nonpos = w <= 0
+    if nonpos.any():
+        raise WeightError(
+            f"weight column {name!r} has {int(nonpos.sum())} non-positive value(s) (minimum "
+            f"{w.min()!r}). Survey weights must be positive: drop rows that are out of the "
+            "sample, and use design.subset(...) for subpopulations instead of zero weights."
+        )
+
+
+def build_stages(
+    data: pd.DataFrame,
+    psu: list[str],
+    strata: list[str],
+    fpc: list[str],
+    nest: bool,
+    pps: str | None = None,
+) -> list[Stage]:
+    """Integer structure of every stage, validated (see module docstring)."""
+    n = len(data)
+    n_stages = max(len(psu), 1)
+    if len(strata) > n_stages:
+        raise DesignError(
+            f"{len(strata)} strata columns for {n_stages} stage(s): give at most one strata "
+            "column per stage of psu=."
+        )
+    if fpc and len(fpc) > n_stages:
+        raise DesignError(
+            f"{len(fpc)} fpc columns for {n_stages} stage(s): give one fpc column per stage."
+        )
+    stages: list[Stage] = []
+    parent = np.zeros(n, dtype=np.int64)
+    for s in range(n_stages):
+        # stratum codes (nested in the parent unit from stage 2 on)
+        if s < len(strata) and strata[s] is not None:
+            raw_stratum, labels = _codes(data[strata[s]], f"stratum ({strata[s]!r})")
+            stratum_raw_labels = labels[raw_stratum]
+        else:
+            raw_stratum = np.zeros(n, dtype=np.int64)
+            stratum_raw_labels = np.full(n, "(all)", dtype=object)
+        stratum = combine_codes(parent, raw_stratum)
+        # unit codes
+        if s < len(psu) and psu[s] is not None:
+            raw_unit, _ = _codes(data[psu[s]], f"PSU ({psu[s]!r})" if s == 0 else f"stage-{s + 1} unit ({psu[s]!r})")
+        else:
+            raw_unit = np.arange(n, dtype=np.int64)  # each row its own unit (ids = ~1)
+        if s == 0 and not nest and s < len(strata) and strata[s] is not None and s < len(psu):
+            # a PSU code may not appear in two strata unless nest=True
+            pairs = pd.DataFrame({"u": raw_unit, "h": stratum}).drop_duplicates()
+            dup = pairs["u"].duplicated(keep=False)
+            if dup.any():
+                bad_units = pairs.loc[dup, "u"].unique()[:5]
+                examples = pd.unique(np.asarray(data[psu[0]])[np.isin(raw_unit, bad_units)])[:5]
+                raise NestingError(
+                    f"PSU codes of {psu[0]!r} appear in more than one stratum of {strata[0]!r} "
+                    f"(e.g. {', '.join(map(repr, examples))}). If PSU codes are only unique within "
+                    "strata (PSU 1, 2 in every stratum), pass nest=True."
+                )
+        unit = combine_codes(stratum, raw_unit) if (nest or s > 0) else combine_codes(raw_unit)
+        # unit -> stratum, strata sizes
+        n_units_total = int(unit.max()) + 1
+        unit_stratum = np.zeros(n_units_total, dtype=np.int64)
+        unit_stratum[unit] = stratum
+        n_strata = int(stratum.max()) + 1
+        n_units = np.bincount(unit_stratum, minlength=n_strata).astype(float)
+        parent_of_stratum = np.zeros(n_strata, dtype=np.int64)
+        parent_of_stratum[stratum] = parent
+        labels_of_stratum = np.empty(n_strata, dtype=object)
+        labels_of_stratum[stratum] = stratum_raw_labels
+        # population sizes
+        pop = np.full(n_strata, np.inf)
+        inclusion = None
+        if s < len(fpc) and fpc[s] is not None:
+            f = numeric_column(data, fpc[s], "fpc", FPCError)
+            if np.isnan(f).any():
+                raise FPCError(f"fpc column {fpc[s]!r} has {int(np.isnan(f).sum())} missing value(s).")
+            if (f <= 0).any():
+                raise FPCError(f"fpc column {fpc[s]!r} has non-positive values; give population "
+                               "sizes (> 1) or sampling fractions in (0, 1].")
+            if pps is not None and s == 0:
+                # PPS without replacement: fpc holds each PSU's inclusion probability
+                if (f > 1).any():
+                    raise ProbabilityError(
+                        f"with pps={pps!r}, fpc {fpc[s]!r} must hold inclusion probabilities in (0, 1]."
+                    )
+                inclusion = np.zeros(n_units_total)
+                inclusion[unit] = f
+                per_unit = pd.Series(f).groupby(unit).nunique()
+                if (per_unit > 1).any():
+                    raise FPCError(f"inclusion probabilities in {fpc[s]!r} vary within a PSU.")
+            else:
+                per_stratum = pd.Series(f).groupby(stratum).agg(["min", "max"])
+                if (per_stratum["min"] != per_stratum["max"]).any():
+                    h = int(per_stratum.index[(per_stratum["min"] != per_stratum["max"]).to_numpy()][0])
+                    raise FPCError(
+                        f"fpc {fpc[s]!r} is not constant within stratum {labels_of_stratum[h]!r}; "
+                        "it must be the stratum's population size (or sampling fraction)."
+                    )
+                fh = per_stratum["min"].reindex(range(n_strata)).to_numpy()
+                if (fh <= 1).all():
+                    pop = n_units / fh            # sampling fractions -> population sizes
+                elif (fh > 1).all() or (fh >= 1).all():
+                    pop = fh
+                else:
+                    raise FPCError(
+                        f"fpc {fpc[s]!r} mixes fractions (<= 1) and population sizes (> 1); use one."
+                    )
+                small = pop < n_units - 1e-8
+                if small.any():
+                    h = int(np.flatnonzero(small)[0])
+                    raise FPCError(
+                        f"fpc {fpc[s]!r} says stratum {labels_of_stratum[h]!r} has {pop[h]:g} "
+                        f"units in the population but {int(n_units[h])} were sampled. The fpc must "
+                        "be the population size (number of units in the stratum), not smaller than the sample."
+                    )
+        stages.append(
+            Stage(
+                unit=unit,
+                stratum=stratum,
+                unit_stratum=unit_stratum,
+                n_units=n_units,
+                pop_units=pop,
+                parent_of_stratum=parent_of_stratum,
+                stratum_labels=labels_of_stratum,
+                inclusion_prob=inclusion,
+            )
+        )
+        parent = unit
+    return stages
+
+
+def weights_from_fpc(stages: list[Stage]) -> np.ndarray | None:
+    """Weights implied by the fpcs (product over stages of N_h / n_h), as R does."""
+    if not all(np.isfinite(st.pop_units).all() for st in stages):
+        return None
+    w = np.ones(len(stages[0].unit))
+    for st in stages:
+        w = w * (st.pop_units / st.n_units)[st.stratum]
+    return w

@@ -1,0 +1,224 @@
+"""Taylor-linearisation survey designs (R ``svydesign``)."""
+from __future__ import annotations
+
+import copy
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from socialhealth.design.base import DesignBase
+from socialhealth.design.structure import (
+    LONELY_PSU_OPTIONS,
+    as_list,
+    build_stages,
+    design_weights,
+    require_columns,
+    weights_from_fpc,
+)
+from socialhealth.design.taylor_variance import taylor_vcov
+from socialhealth.errors import DesignError
+
+
+class SurveyDesign(DesignBase):
+    """A complex survey design analysed by Taylor linearisation (R ``svydesign``).
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        One row per respondent. Never drop rows for a subpopulation before building the
+        design: use :meth:`subset` afterwards.
+    weights : str, optional
+        Sampling (analysis) weight column. Must be positive and non-missing.
+    strata : str or list of str, optional
+        Stratum column (one per stage; later stages are nested in the enclosing unit).
+    psu : str or list of str, optional
+        Cluster columns, one per sampling stage (``["dnum", "snum"]`` for two stages). Omit for
+        element sampling (each row its own PSU, R ``id = ~1``).
+    fpc : str or list of str, optional
+        Finite population correction per stage: the population number of units in the stratum
+        (> 1) or the sampling fraction (<= 1). With ``pps="brewer"``, the PSU inclusion
+        probabilities. Without weights, weights are implied by the fpcs (as R).
+    probs : str or list of str, optional
+        Selection probabilities instead of weights (weights = 1 / product over stages).
+    nest : bool, default False
+        PSU codes are only unique within strata (PSU 1, 2 in every stratum). Without
+        ``nest=True`` a PSU code found in two strata raises :class:`~socialhealth.errors.NestingError`.
+    lonely_psu : {"fail", "remove", "adjust", "average", "certainty"}, default "fail"
+        What to do with strata that have a single PSU (R ``options(survey.lonely.psu=)``):
+        see :mod:`socialhealth.design.taylor_variance`.
+    pps : {None, "brewer"}
+        Probability-proportional-to-size sampling without replacement at the first stage,
+        variance by Brewer's approximation (R ``pps = "brewer"``).
+    adjust_domain_lonely : bool, default False
+        Also treat strata where a domain has a single PSU as lonely (R
+        ``options(survey.adjust.domain.lonely = TRUE)``).
+    ultimate_cluster : bool, default False
+        Use the first stage only for the variance (R ``options(survey.ultimate.cluster = TRUE)``).
+
+    Notes
+    -----
+    Variance formulas: :mod:`socialhealth.design.taylor_variance` (Wolter 2007; Lumley 2010).
+    Degrees of freedom: number of PSUs minus number of strata, counted over the rows of the
+    current subset (R ``degf``).
+
+    Examples
+    --------
+    >>> import socialhealth as sh                                    # doctest: +SKIP
+    >>> d = sh.SurveyDesign(apistrat, weights="pw", strata="stype", fpc="fpc")
+    >>> d.mean("api00")
+
+    In R: ``svydesign(id = ~1, strata = ~stype, weights = ~pw, fpc = ~fpc, data = apistrat)``.
+    """
+
+    kind = "taylor"
+
+    def __init__(
+        self,
+        data: pd.DataFrame,
+        weights: str | None = None,
+        strata: str | list[str] | None = None,
+        psu: str | list[str] | None = None,
+        fpc: str | list[str] | None = None,
+        probs: str | list[str] | None = None,
+        nest: bool = False,
+        lonely_psu: str = "fail",
+        pps: str | None = None,
+        adjust_domain_lonely: bool = False,
+        ultimate_cluster: bool = False,
+    ) -> None:
+        if not isinstance(data, pd.DataFrame):
+            raise DesignError(f"data must be a pandas DataFrame, not {type(data).__name__}.")
+        if lonely_psu not in LONELY_PSU_OPTIONS:
+            raise DesignError(
+                f"lonely_psu={lonely_psu!r} is not one of {', '.join(LONELY_PSU_OPTIONS)}."
+            )
+        if pps not in (None, "brewer"):
+            raise DesignError(f"pps={pps!r} is not supported; use pps='brewer' (or None).")
+        if pps is not None and not fpc:
+            raise DesignError("pps='brewer' needs fpc= holding the PSU inclusion probabilities.")
+        psu_l, strata_l, fpc_l, probs_l = as_list(psu), as_list(strata), as_list(fpc), as_list(probs)
+        cols = [c for c in [weights, *psu_l, *strata_l, *fpc_l, *probs_l] if c is not None]
+        require_columns(data, cols, "the data passed to SurveyDesign")
+        if len(data) == 0:
+            raise DesignError("the data frame has no rows; a design needs at least one respondent.")
+        self.data = data
+        self._stages = build_stages(data, psu_l, strata_l, fpc_l, nest, pps)
+        w = design_weights(data, weights, probs_l)
+        if w is None and pps is None:
+            w = weights_from_fpc(self._stages)
+        self._weights_given = w is not None
+        self._w = np.ones(len(data)) if w is None else np.asarray(w, dtype=float)
+        self.lonely_psu = lonely_psu
+        self.adjust_domain_lonely = adjust_domain_lonely
+        self.ultimate_cluster = ultimate_cluster
+        self._spec = dict(weights=weights, strata=strata_l, psu=psu_l, fpc=fpc_l, probs=probs_l,
+                          nest=nest, pps=pps)
+
+    # ------------------------------------------------------------------ hooks
+    def _variance_of(self, Z: np.ndarray) -> np.ndarray:
+        return taylor_vcov(Z, self._stages, self.lonely_psu, self.adjust_domain_lonely,
+                           self.ultimate_cluster)
+
+    def _ratio_vcov(self, num, den, theta):
+        w = self._w
+        if den is None:
+            Z = w[:, None] * num
+            bad = np.zeros(num.shape[1], dtype=bool)
+        else:
+            D = w @ den
+            bad = ~(np.abs(D) > 0) | ~np.isfinite(theta)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                Z = w[:, None] * (num - np.where(bad, 0.0, theta) * den) / np.where(bad, 1.0, D)
+            Z[:, bad] = 0.0
+        V = self._variance_of(Z)
+        if bad.any():
+            V[bad, :] = np.nan
+            V[:, bad] = np.nan
+        return V
+
+    def _general_vcov(self, theta, influence: Callable[[], np.ndarray], refit=None) -> np.ndarray:
+        return self._variance_of(influence())
+
+    def _with_weights(self, w, data=None):
+        new = copy.copy(self)
+        new._w = np.asarray(w, dtype=float)
+        if data is not None:
+            new.data = data
+        return new
+
+    # ------------------------------------------------------------------ information
+    @property
+    def stages(self):
+        """Sampling structure (integer codes per stage)."""
+        return self._stages
+
+    @property
+    def n_strata(self) -> int:
+        st = self._stages[0]
+        return int(len(np.unique(st.stratum[self.in_subset])))
+
+    @property
+    def n_psu(self) -> int:
+        st = self._stages[0]
+        return int(len(np.unique(st.unit[self.in_subset])))
+
+    def degf(self) -> float:
+        """Design degrees of freedom: PSUs minus strata among rows of the subset (R ``degf``)."""
+        return float(self.n_psu - self.n_strata)
+
+    def single_psu_strata(self) -> list:
+        """Labels of first-stage strata with a single sampled PSU."""
+        st = self._stages[0]
+        return list(st.stratum_labels[st.n_units == 1])
+
+    def r_code(self, data_name: str = "df") -> str:
+        """The R ``svydesign`` call that builds the same design."""
+        s = self._spec
+        ids = " + ".join(s["psu"]) if s["psu"] else "1"
+        parts = [f"id = ~{ids}"]
+        if s["strata"]:
+            parts.append("strata = ~" + " + ".join(s["strata"]))
+        if s["weights"]:
+            parts.append(f"weights = ~{s['weights']}")
+        if s["probs"]:
+            parts.append("probs = ~" + " + ".join(s["probs"]))
+        if s["fpc"]:
+            parts.append("fpc = ~" + " + ".join(s["fpc"]))
+        if s["nest"]:
+            parts.append("nest = TRUE")
+        if s["pps"]:
+            parts.append(f'pps = "{s["pps"]}"')
+        parts.append(f"data = {data_name}")
+        code = f"svydesign({', '.join(parts)})"
+        if self.lonely_psu != "fail":
+            code = f'options(survey.lonely.psu = "{self.lonely_psu}"); ' + code
+        return code
+
+    def describe(self) -> str:
+        st = self._stages
+        kind = []
+        if self._spec["strata"]:
+            kind.append("stratified")
+        kind.append(f"{len(st)}-stage cluster" if self._spec["psu"] else "element")
+        if self._spec["pps"]:
+            kind.append("PPS (Brewer)")
+        lines = [
+            f"{' '.join(kind).capitalize()} survey design (Taylor linearisation)",
+            f"  rows: {self.n}" + (f" ({len(self)} in subset)" if len(self) < self.n else ""),
+            f"  strata: {self.n_strata}, PSUs: {self.n_psu}, degrees of freedom: {self.degf():g}",
+            f"  weights: {self._spec['weights'] or ('1/' + '*'.join(self._spec['probs']) if self._spec['probs'] else ('implied by fpc' if self._weights_given else 'none (equal)'))}"
+            f", sum {self._w.sum():.6g}",
+            f"  fpc: {', '.join(self._spec['fpc']) or 'none (with replacement)'}; lonely_psu: {self.lonely_psu}",
+            f"  In R: {self.r_code()}",
+        ]
+        return "\n".join(lines)
+
+    def to_replicate(self, method: str = "jkn", **options):
+        """Replicate-weight version of this design (R ``as.svrepdesign``).
+
+        See :func:`socialhealth.design.replicate_weights.as_replicate`.
+        """
+        from socialhealth.design.replicate_weights import as_replicate
+
+        return as_replicate(self, method, **options)

@@ -1,0 +1,193 @@
+"""Design-based variance of estimated totals by Taylor linearisation (multistage).
+
+Every Taylor-linearised estimate in socialhealth is reduced to a matrix ``Z`` (rows = sample
+rows, columns = estimates) of *weighted* influence values, so that the estimate behaves like the
+total ``sum_i Z_i``. This module computes the design covariance of those totals.
+
+Formula (Wolter 2007, ch. 6; Cochran 1977, §11.8; Lumley 2010, §3.2), stage by stage.
+At stage ``s``, in stratum ``h`` with ``n_h`` sampled units out of ``N_h``
+(``f_h = n_h / N_h``; ``f_h = 0`` without fpc), let ``t_hi`` be the total of ``Z`` over the rows
+of unit ``i`` and ``tbar_h`` their mean over the stratum's units. Then
+
+    V_s = sum_h  m_h (1 - f_h) n_h / (n_h - 1)  sum_i (t_hi - tbar_h)(t_hi - tbar_h)^T
+
+where the stage multiplier ``m_h`` is 1 at stage 1 and, below it, the product of the sampling
+fractions ``n/N`` of the enclosing units' strata (the classical two-stage formula
+``V = (1-f_1) s_1^2 / n_1 + (n_1/N_1) sum_i V_2i``). Later stages are only added when every
+earlier stage has an fpc: with first-stage sampling with replacement the first-stage
+("ultimate cluster") formula already estimates the whole variance. This is what R's
+``svyrecvar`` computes with ``options(survey.ultimate.cluster = FALSE)``.
+
+Strata with a single sampled unit ("lonely PSUs") follow R's ``survey.lonely.psu`` options:
+
+* ``"fail"``: raise :class:`~socialhealth.errors.LonelyPSUError`;
+* ``"remove"`` / ``"certainty"``: the stratum contributes nothing at that stage;
+* ``"adjust"``: the unit's total is centred at the mean of all unit totals of that stage
+  (within the enclosing unit) instead of the stratum mean, with scale ``m_h (1 - f_h)``;
+* ``"average"``: lonely strata are left out and the sum over the other strata is multiplied by
+  ``H / H_ok`` (number of strata over strata with at least two units).
+
+A stratum whose fpc equals its sample size (``f_h = 1``, sampled with certainty) contributes 0
+and is never "lonely".
+
+PPS without replacement with Brewer's approximation (``pps="brewer"``; Brewer 2002, eq. 9.13;
+Berger 2004) replaces the first-stage term by
+
+    V_1 = n/(n-1) sum_i (1 - c_i pi_i) (t_i / ... ) ...
+
+see :func:`_brewer_stage`.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from socialhealth.design.structure import Stage
+from socialhealth.errors import LonelyPSUError
+
+
+def group_sum(codes: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
+    """Column sums of ``values`` (n x p) within groups ``codes`` (0..size-1): (size x p)."""
+    if values.ndim == 1:
+        return np.bincount(codes, weights=values, minlength=size)
+    out = np.empty((size, values.shape[1]))
+    for j in range(values.shape[1]):
+        out[:, j] = np.bincount(codes, weights=values[:, j], minlength=size)
+    return out
+
+
+def _lonely_error(stage_index: int, labels: np.ndarray) -> LonelyPSUError:
+    shown = ", ".join(repr(x) for x in labels[:10]) + (" ..." if len(labels) > 10 else "")
+    return LonelyPSUError(
+        f"stratum {shown} has only one PSU at stage {stage_index + 1}, so its variance "
+        f"cannot be estimated ({len(labels)} such strata). Choose how to handle single-PSU "
+        "strata with lonely_psu=: 'adjust' (centre at the grand mean; conservative, the usual "
+        "choice), 'average' (use the average variance of the other strata), 'remove' or "
+        "'certainty' (the stratum adds no variance), or merge the stratum with a neighbour. "
+        "In R: options(survey.lonely.psu = 'adjust')."
+    )
+
+
+def _brewer_stage(totals: np.ndarray, stage: Stage) -> np.ndarray:
+    """First-stage PPS-without-replacement variance, Brewer's approximation.
+
+    With ``pi_i`` the PSU inclusion probabilities, ``n_h`` PSUs in stratum ``h`` and
+    ``c_i = (n_h - 1) / (n_h - sum_j pi_j^2 / n_h)`` (Brewer 2002, eq. 9.13), and ``t_i`` the PSU
+    totals of the (already weighted) influence values, the estimator is
+
+        V = sum_h n_h/(n_h - 1) sum_i (1 - c_i pi_i) (t_i - tbar_h)^2
+
+    (Berger 2004 form used by R's ``pps = "brewer"``).
+    """
+    pi = stage.inclusion_prob
+    h = stage.unit_stratum
+    n_h = stage.n_units
+    sum_pi2 = np.bincount(h, weights=pi**2, minlength=len(n_h))
+    c = (n_h - 1) / (n_h - sum_pi2 / n_h)
+    stratum_mean = group_sum(h, totals, len(n_h)) / n_h[:, None]
+    dev = totals - stratum_mean[h]
+    scale = (1 - c[h] * pi) * (n_h / np.where(n_h > 1, n_h - 1, np.nan))[h]
+    scale = np.where(np.isfinite(scale), scale, 0.0)
+    dev = dev * np.sqrt(np.clip(scale, 0, None))[:, None]
+    return dev.T @ dev
+
+
+def taylor_vcov(
+    Z: np.ndarray,
+    stages: list[Stage],
+    lonely_psu: str = "fail",
+    adjust_domain_lonely: bool = False,
+    one_stage: bool = False,
+) -> np.ndarray:
+    """Design covariance matrix (p x p) of the totals of the columns of ``Z`` (n x p).
+
+    Parameters
+    ----------
+    Z : weighted influence values; rows outside a subset are 0 but stay in the design.
+    stages : sampling structure from :func:`socialhealth.design.structure.build_stages`.
+    lonely_psu : handling of single-unit strata (see module docstring).
+    adjust_domain_lonely : also treat a stratum as lonely when only one of its units has
+        non-zero values (a domain with one PSU in a stratum), as R's
+        ``options(survey.adjust.domain.lonely = TRUE)``.
+    one_stage : use the first stage only (R ``survey.ultimate.cluster = TRUE``).
+
+    Returns
+    -------
+    numpy.ndarray of shape (p, p)
+    """
+    Z = np.asarray(Z, dtype=float)
+    if Z.ndim == 1:
+        Z = Z[:, None]
+    p = Z.shape[1]
+    V = np.zeros((p, p))
+    multiplier = np.ones(stages[0].n_strata)
+    for s, st in enumerate(stages):
+        if s > 0:
+            prev = stages[s - 1]
+            prev_frac = np.where(np.isfinite(prev.pop_units), prev.n_units / prev.pop_units, 0.0)
+            carried = (multiplier * prev_frac)[prev.unit_stratum]      # per previous-stage unit
+            multiplier = carried[st.parent_of_stratum]
+            if not np.any(multiplier > 0):
+                break
+        G = st.n_psu
+        totals = group_sum(st.unit, Z, G)
+        if s == 0 and st.inclusion_prob is not None:
+            V += _brewer_stage(totals, st)
+            if one_stage:
+                break
+            continue
+        n_h = st.n_units
+        f = np.where(np.isfinite(st.pop_units), n_h / st.pop_units, 0.0)
+        census = f >= 1 - 1e-7
+        h_of_unit = st.unit_stratum
+        active_units = n_h.copy()
+        if adjust_domain_lonely:
+            nonzero = np.any(totals != 0, axis=1).astype(float)
+            active_units = np.bincount(h_of_unit, weights=nonzero, minlength=st.n_strata)
+        lonely = ((n_h == 1) | (adjust_domain_lonely & (active_units == 1) & (n_h > 1))) & ~census
+        lonely &= multiplier > 0
+        stratum_mean = group_sum(h_of_unit, totals, st.n_strata) / n_h[:, None]
+        dev = totals - stratum_mean[h_of_unit]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            scale = np.where(n_h > 1, (1 - f) * n_h / (n_h - 1), 0.0) * multiplier
+        scale = np.where(census, 0.0, scale)
+        if lonely.any():
+            if lonely_psu == "fail":
+                raise _lonely_error(s, st.stratum_labels[lonely])
+            if lonely_psu == "adjust":
+                # centre at the mean of all unit totals within the enclosing unit (grand mean)
+                parent_unit = st.parent_of_stratum[h_of_unit]
+                n_parent = int(parent_unit.max()) + 1
+                grand = group_sum(parent_unit, totals, n_parent) / np.bincount(
+                    parent_unit, minlength=n_parent
+                )[:, None]
+                lonely_unit = lonely[h_of_unit]
+                if adjust_domain_lonely:
+                    # a domain-lonely stratum keeps its n_h but only one unit carries values
+                    dom_lonely_unit = lonely_unit & (n_h[h_of_unit] > 1)
+                    dev[dom_lonely_unit] = 0.0
+                    carry = dom_lonely_unit & np.any(totals != 0, axis=1)
+                    dev[carry] = totals[carry] - grand[parent_unit[carry]]
+                    plain = lonely_unit & (n_h[h_of_unit] == 1)
+                    dev[plain] = totals[plain] - grand[parent_unit[plain]]
+                    scale = np.where(lonely & (n_h > 1), (1 - f) * n_h / (n_h - 1) * multiplier, scale)
+                else:
+                    dev[lonely_unit] = totals[lonely_unit] - grand[parent_unit[lonely_unit]]
+                scale = np.where(lonely & (n_h == 1), (1 - f) * multiplier, scale)
+            elif lonely_psu in ("remove", "certainty"):
+                scale = np.where(lonely, 0.0, scale)
+            elif lonely_psu == "average":
+                scale = np.where(lonely, 0.0, scale)
+                parent = st.parent_of_stratum
+                n_parent = int(parent.max()) + 1
+                H = np.bincount(parent, minlength=n_parent).astype(float)
+                H_ok = np.bincount(parent, weights=(~lonely).astype(float), minlength=n_parent)
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    boost = np.where(H_ok > 0, H / H_ok, 0.0)
+                scale = scale * boost[parent]
+            else:  # pragma: no cover - validated in the constructor
+                raise ValueError(lonely_psu)
+        dev = dev * np.sqrt(scale[h_of_unit])[:, None]
+        V += dev.T @ dev
+        if one_stage or not np.all(np.isfinite(st.pop_units)):
+            break
+    return V

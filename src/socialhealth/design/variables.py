@@ -1,0 +1,132 @@
+"""Turn analysis variables into numeric columns, as R's model frames do.
+
+A numeric column stays one column; a boolean becomes 0/1; a categorical, string or object column
+becomes one 0/1 indicator per level (R's ``svymean(~factor)`` gives the proportion in each level).
+Missing values stay NaN in every indicator so that the row is left out (``na.rm = TRUE``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from socialhealth.design.structure import as_list, require_columns
+from socialhealth.errors import EstimationError
+
+
+@dataclass
+class AnalysisMatrix:
+    values: np.ndarray           # n x k float, NaN where missing
+    terms: list[str]             # variable of each column
+    levels: list[object]         # level of each column (None for numeric)
+    complete: np.ndarray         # rows with no missing analysis variable
+
+    @property
+    def any_categorical(self) -> bool:
+        return any(lv is not None for lv in self.levels)
+
+
+def is_categorical(s: pd.Series) -> bool:
+    return bool(
+        isinstance(s.dtype, pd.CategoricalDtype)
+        or pd.api.types.is_object_dtype(s)
+        or pd.api.types.is_string_dtype(s)
+    )
+
+
+def categorical_levels(s: pd.Series) -> list:
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        return list(s.cat.categories)
+    return sorted(pd.unique(s.dropna()), key=lambda v: (str(type(v)), v))
+
+
+def analysis_matrix(data: pd.DataFrame, variables, where: str = "the design data") -> AnalysisMatrix:
+    cols = as_list(variables)
+    if not cols:
+        raise EstimationError("name at least one variable to estimate.")
+    require_columns(data, cols, where)
+    blocks, terms, levels = [], [], []
+    n = len(data)
+    for c in cols:
+        s = data[c]
+        if pd.api.types.is_bool_dtype(s) or (pd.api.types.is_numeric_dtype(s) and not isinstance(s.dtype, pd.CategoricalDtype)):
+            blocks.append(s.to_numpy(dtype=float, na_value=np.nan).reshape(n, 1))
+            terms.append(str(c))
+            levels.append(None)
+        elif is_categorical(s):
+            lv = categorical_levels(s)
+            if isinstance(s.dtype, pd.CategoricalDtype):
+                codes = s.cat.codes.to_numpy()
+                missing = codes < 0
+            else:
+                mapping = {v: i for i, v in enumerate(lv)}
+                codes = s.map(mapping).to_numpy(dtype=float, na_value=np.nan)
+                missing = np.isnan(codes)
+                codes = np.where(missing, -1, codes).astype(np.int64)
+            ind = (codes[:, None] == np.arange(len(lv))[None, :]).astype(float)
+            ind[missing] = np.nan
+            blocks.append(ind)
+            terms.extend([str(c)] * len(lv))
+            levels.extend(lv)
+        else:
+            raise EstimationError(
+                f"column {c!r} has dtype {s.dtype}, which cannot be averaged; convert it to a "
+                "number, a boolean or a category."
+            )
+    values = np.hstack(blocks) if blocks else np.empty((n, 0))
+    complete = ~np.isnan(values).any(axis=1)
+    return AnalysisMatrix(values, terms, levels, complete)
+
+
+@dataclass
+class Domains:
+    codes: np.ndarray            # domain of each row, -1 when outside every domain (missing by)
+    table: pd.DataFrame          # one row per domain: the by-variable values
+    n_domains: int
+
+
+def domains(data: pd.DataFrame, by, where: str = "the design data") -> Domains:
+    """Domains from one or several by-variables (R ``svyby``): every observed combination.
+
+    Rows are sorted with the first by-variable varying fastest, as R's ``svyby`` orders them.
+    Rows with a missing by-value belong to no domain.
+    """
+    cols = as_list(by)
+    require_columns(data, cols, where)
+    code_list, level_list = [], []
+    missing = np.zeros(len(data), dtype=bool)
+    for c in cols:
+        s = data[c]
+        if isinstance(s.dtype, pd.CategoricalDtype):
+            codes = s.cat.codes.to_numpy().astype(np.int64)
+            lv = list(s.cat.categories)
+        else:
+            codes, uniq = pd.factorize(s, sort=True)
+            lv = list(uniq)
+        missing |= codes < 0
+        code_list.append(codes)
+        level_list.append(lv)
+    # combined key, first variable fastest (R order)
+    key = np.zeros(len(data), dtype=np.int64)
+    mult = 1
+    for codes, lv in zip(code_list, level_list):
+        key = key + np.where(codes < 0, 0, codes) * mult
+        mult *= max(len(lv), 1)
+    key = np.where(missing, -1, key)
+    present = np.unique(key[key >= 0])
+    remap = np.full(mult if mult > 0 else 1, -1, dtype=np.int64)
+    remap[present] = np.arange(len(present))
+    dom = np.where(key >= 0, remap[np.clip(key, 0, None)], -1)
+    rows = {}
+    rem = present.copy()
+    for c, lv in zip(cols, level_list):
+        idx = rem % max(len(lv), 1)
+        rem = rem // max(len(lv), 1)
+        values = [lv[i] for i in idx]
+        if isinstance(data[c].dtype, pd.CategoricalDtype):
+            rows[c] = pd.Categorical(values, categories=data[c].cat.categories,
+                                     ordered=data[c].cat.ordered)
+        else:
+            rows[c] = values
+    return Domains(dom, pd.DataFrame(rows), len(present))
