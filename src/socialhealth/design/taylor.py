@@ -112,11 +112,17 @@ class SurveyDesign(DesignBase):
         self.lonely_psu = lonely_psu
         self.adjust_domain_lonely = adjust_domain_lonely
         self.ultimate_cluster = ultimate_cluster
+        self._calibrations: tuple = ()   # objects with .residualize(Z) -> Z (calibration.py)
         self._spec = dict(weights=weights, strata=strata_l, psu=psu_l, fpc=fpc_l, probs=probs_l,
                           nest=nest, pps=pps)
 
     # ------------------------------------------------------------------ hooks
     def _variance_of(self, Z: np.ndarray) -> np.ndarray:
+        # calibrated designs (post-stratification, raking, GREG) replace the influence values
+        # by their residuals from the calibration model before the design variance
+        # (Deville & Sarndal 1992; R svyrecvar's postStrata step)
+        for cal in self._calibrations:
+            Z = cal.residualize(Z)
         return taylor_vcov(Z, self._stages, self.lonely_psu, self.adjust_domain_lonely,
                            self.ultimate_cluster)
 
