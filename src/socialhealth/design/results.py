@@ -120,6 +120,50 @@ class Estimate:
             out["deff"] = self.table["deff"].to_numpy()
         return out.reset_index(drop=True)
 
+    def contrast(self, coefficients, name: str = "contrast") -> "Estimate":
+        """Linear combination ``c' theta`` with variance ``c' V c`` (R ``svycontrast``).
+
+        Parameters
+        ----------
+        coefficients : sequence of numbers aligned with the rows of the table, or a dict
+            mapping row labels (as in ``estimate.index``) or values of the single by-variable
+            to coefficients (missing rows get 0).
+
+        Examples
+        --------
+        >>> est = d.mean("api00", by="stype")                  # doctest: +SKIP
+        >>> est.contrast({"E": 1, "H": -1})                     # E minus H    # doctest: +SKIP
+
+        In R: ``svycontrast(svyby(~api00, ~stype, d, svymean, covmat = TRUE), c(E = 1, H = -1, M = 0))``.
+        """
+        k = len(self.table)
+        if isinstance(coefficients, dict):
+            labels = self._labels()
+            by_cols = [c for c in self._id_columns() if c not in ID_COLUMNS]
+            c = np.zeros(k)
+            for key, value in coefficients.items():
+                hits = [i for i, lab in enumerate(labels) if lab == key]
+                if not hits and len(by_cols) == 1:
+                    hits = [i for i, v in enumerate(self.table[by_cols[0]]) if str(v) == str(key)]
+                if not hits:
+                    from socialhealth.errors import EstimationError
+
+                    raise EstimationError(f"contrast: no estimate labelled {key!r}; labels are {labels}.")
+                c[hits] = value
+        else:
+            c = np.asarray(coefficients, dtype=float)
+            if c.shape != (k,):
+                from socialhealth.errors import EstimationError
+
+                raise EstimationError(f"contrast needs {k} coefficients, one per estimate; got {c.shape}.")
+        est = float(c @ self.table["estimate"].to_numpy(dtype=float))
+        var = float(c @ self.vcov @ c)
+        table = pd.DataFrame({"term": [name], "level": [None], "estimate": [est],
+                              "se": [np.sqrt(max(var, 0.0))]})
+        df = float(np.min(np.atleast_1d(self.df)))
+        return Estimate(table, np.array([[var]]), df, "contrast", self.n_rows, self.n_missing,
+                        design_label=self.design_label, r_call="svycontrast(...)")
+
     def __len__(self) -> int:
         return len(self.table)
 
