@@ -1,0 +1,388 @@
+"""Instrument definitions: frozen dataclasses loaded from the TOML files in ``instruments/``.
+
+An instrument is data, not code: its items, canonical response codes, reverse keys, optional
+dichotomisation, scales (total and subscales) with their missing-item rules and cut-offs, named
+codings (how common raw codings map onto the canonical codes) and its citation. Adding an
+instrument means adding one TOML file; :mod:`socialhealth.measures.scoring` scores any of them.
+"""
+from __future__ import annotations
+
+import math
+import sys
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+from socialhealth.errors import MeasureError
+
+__all__ = [
+    "Band",
+    "Coding",
+    "CutoffSet",
+    "Instrument",
+    "Item",
+    "Scale",
+    "get_instrument",
+    "instrument_keys",
+]
+
+MISSING_RULES = ("complete", "prorate", "available", "none")
+
+
+@dataclass(frozen=True)
+class Item:
+    """One item: its name, canonical codes (and labels), whether it is reverse keyed.
+
+    ``codes`` are the canonical response codes *before* reversal; reversal maps a code ``x`` to
+    ``min(codes) + max(codes) - x``. ``dichotomise_at`` (if set) turns the reversed code into 1
+    when it is at least that value and 0 otherwise.
+    """
+
+    name: str
+    number: int
+    text: str
+    codes: tuple[float, ...]
+    labels: tuple[str, ...]
+    reverse: bool
+    dichotomise_at: float | None
+
+    @property
+    def scored_range(self) -> tuple[float, float]:
+        """Smallest and largest value the item contributes to a scale."""
+        if self.dichotomise_at is not None:
+            return (0.0, 1.0)
+        return (float(min(self.codes)), float(max(self.codes)))
+
+
+@dataclass(frozen=True)
+class Band:
+    """A labelled score band ``lower <= score <= upper``."""
+
+    lower: float
+    upper: float
+    label: str
+
+
+@dataclass(frozen=True)
+class CutoffSet:
+    """A named set of score bands and where it comes from."""
+
+    name: str
+    bands: tuple[Band, ...]
+    verified: bool
+    source: str
+
+
+@dataclass(frozen=True)
+class Scale:
+    """A total or subscale: which items, how missing items are handled, cut-offs."""
+
+    name: str
+    label: str
+    items: tuple[str, ...]
+    default_missing: str
+    min_answered: int | None
+    min_answered_source: str
+    cutoffs: tuple[CutoffSet, ...]
+    default_cutoffs: str | None
+    threshold_labels: tuple[str, str] | None
+    no_cutoffs_reason: str | None
+    published_range: tuple[float, float] | None
+
+    def cutoff_set(self, name: str) -> CutoffSet:
+        for c in self.cutoffs:
+            if c.name == name:
+                return c
+        raise MeasureError(
+            f"no cut-off set {name!r} for scale {self.name!r}; available: "
+            f"{', '.join(repr(c.name) for c in self.cutoffs) or 'none'}."
+        )
+
+
+@dataclass(frozen=True)
+class Coding:
+    """A named coding: raw code -> canonical code, the raw codes that mean missing.
+
+    ``applies_to`` lists the items it is valid for (empty: all items).
+    """
+
+    name: str
+    description: str
+    mapping: tuple[tuple[Any, float], ...]
+    missing: tuple[Any, ...]
+    applies_to: tuple[str, ...]
+    neutral: Any = None
+
+    def as_dict(self) -> dict[Any, float]:
+        return dict(self.mapping)
+
+
+@dataclass(frozen=True)
+class Instrument:
+    """A scoring definition loaded from ``instruments/<key>.toml`` (see module docstring)."""
+
+    key: str
+    name: str
+    short_name: str
+    reference: str
+    direction: str
+    description: str
+    items: tuple[Item, ...]
+    scales: tuple[Scale, ...]
+    codings: tuple[Coding, ...]
+    requires_neutral: bool
+    neutral_canonical: float | None
+    uncertain: tuple[str, ...]
+
+    # ------------------------------------------------------------------ look-ups
+    @property
+    def item_names(self) -> tuple[str, ...]:
+        return tuple(i.name for i in self.items)
+
+    def item(self, name: str) -> Item:
+        for i in self.items:
+            if i.name == name:
+                return i
+        raise MeasureError(f"{self.key} has no item {name!r}; its items are {list(self.item_names)}.")
+
+    @property
+    def total(self) -> Scale:
+        return self.scales[0]
+
+    def scale(self, name: str | None) -> Scale:
+        if name is None or name in ("total", "score"):
+            return self.total
+        for s in self.scales:
+            if s.name == name:
+                return s
+        raise MeasureError(
+            f"{self.key} has no scale {name!r}; its scales are {[s.name for s in self.scales]}."
+        )
+
+    def coding(self, name: str) -> Coding:
+        for c in self.codings:
+            if c.name == name:
+                return c
+        from socialhealth.errors import CodingError
+
+        raise CodingError(
+            f"unknown coding {name!r} for {self.key}; known codings: "
+            f"{', '.join(repr(c.name) for c in self.codings)}, or pass an explicit dict "
+            "{raw_code: canonical_code} (canonical codes: "
+            f"{_codes_text(self.items[0])})."
+        )
+
+    def scale_range(self, scale: Scale) -> tuple[float, float]:
+        """Range of the scale's score computed from its items' scored ranges."""
+        lo = sum(self.item(n).scored_range[0] for n in scale.items)
+        hi = sum(self.item(n).scored_range[1] for n in scale.items)
+        return (lo, hi)
+
+    # ------------------------------------------------------------------ documentation
+    @property
+    def doc(self) -> str:
+        """Numpy-style text: items, codes, reverse keys, codings, scales, cut-offs, citation."""
+        lines = [f"{self.key}: {self.name}", "-" * (len(self.key) + len(self.name) + 2)]
+        if self.description:
+            lines += [self.description.strip(), ""]
+        lines.append(f"Direction: {self.direction}")
+        lines.append("")
+        lines.append("Items (canonical codes; R = reverse keyed):")
+        for it in self.items:
+            rev = " R" if it.reverse else ""
+            txt = f" - {it.text}" if it.text else ""
+            dich = f"; scored 1 if (reversed) code >= {it.dichotomise_at:g}" if it.dichotomise_at else ""
+            lines.append(f"  {it.number:>2} {it.name}{rev}{txt} [{_codes_text(it)}{dich}]")
+        lines.append("")
+        lines.append("Scales:")
+        for s in self.scales:
+            lo, hi = self.scale_range(s)
+            ma = "" if s.min_answered is None else f"; prorate/available needs >= {s.min_answered} answered ({s.min_answered_source})"
+            lines.append(f"  {s.name}: {s.label}; items {', '.join(s.items)}; range {lo:g}-{hi:g}; "
+                         f"default missing rule {s.default_missing!r}{ma}")
+            for c in s.cutoffs:
+                bands = "; ".join(f"{b.lower:g}-{b.upper:g} {b.label}" for b in c.bands)
+                flag = "" if c.verified else " [UNVERIFIED: pass cutoffs=%r explicitly]" % c.name
+                default = " (default)" if c.name == s.default_cutoffs else ""
+                lines.append(f"    cut-offs {c.name!r}{default}: {bands}{flag}; source: {c.source}")
+            if s.threshold_labels:
+                lines.append(f"    cutoff=<number>: below -> {s.threshold_labels[0]!r}, at or above -> "
+                             f"{s.threshold_labels[1]!r}")
+            if s.no_cutoffs_reason:
+                lines.append(f"    no categories: {s.no_cutoffs_reason}")
+        lines.append("")
+        lines.append("Codings (raw -> canonical):")
+        for c in self.codings:
+            m = ", ".join(f"{k!r}->{_fmt(v)}" for k, v in c.mapping)
+            extra = f"; missing {list(c.missing)}" if c.missing else ""
+            only = f"; items {', '.join(c.applies_to)}" if c.applies_to else ""
+            neut = f"; neutral raw code {c.neutral!r}" if c.neutral is not None else ""
+            lines.append(f"  {c.name!r}: {c.description} [{m}{extra}{only}{neut}]")
+        if self.requires_neutral:
+            lines.append("  neutral=<raw code of the neutral answer> is required.")
+        if self.uncertain:
+            lines.append("")
+            lines.append("Unverified / conventions:")
+            lines += [f"  - {u}" for u in self.uncertain]
+        lines += ["", f"Reference: {self.reference}"]
+        return "\n".join(lines)
+
+
+def _fmt(v: float) -> str:
+    return "NA" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:g}"
+
+
+def _codes_text(item: Item) -> str:
+    if item.labels:
+        return ", ".join(f"{c:g} {lab}" for c, lab in zip(item.codes, item.labels))
+    return ", ".join(f"{c:g}" for c in item.codes)
+
+
+# ---------------------------------------------------------------------------------- loading
+def _parse_key(k: Any) -> Any:
+    return k
+
+
+def _load(raw: dict[str, Any], source: str) -> Instrument:
+    try:
+        key = raw["key"]
+        default_codes = raw.get("codes", {})
+        items = []
+        for n, it in enumerate(raw["items"], start=1):
+            codes = it.get("codes", default_codes)
+            items.append(
+                Item(
+                    name=it["name"],
+                    number=int(it.get("number", n)),
+                    text=it.get("text", ""),
+                    codes=tuple(float(c) for c in codes["values"]),
+                    labels=tuple(codes.get("labels", ())),
+                    reverse=bool(it.get("reverse", False)),
+                    dichotomise_at=(float(it["dichotomise_at"]) if "dichotomise_at" in it
+                                    else (float(raw["dichotomise_at"]) if "dichotomise_at" in raw else None)),
+                )
+            )
+        scales = []
+        for name, sc in raw["scales"].items():
+            cutoffs = []
+            for cname, cs in sc.get("cutoffs", {}).items():
+                bands = tuple(Band(float(b[0]), float(b[1]), str(b[2])) for b in cs["bands"])
+                cutoffs.append(CutoffSet(cname, bands, bool(cs.get("verified", False)), cs.get("source", "")))
+            tl = sc.get("threshold_labels")
+            pr = sc.get("range")
+            scales.append(
+                Scale(
+                    name=name,
+                    label=sc.get("label", name),
+                    items=tuple(sc["items"]),
+                    default_missing=sc.get("default_missing", "complete"),
+                    min_answered=(int(sc["min_answered"]) if "min_answered" in sc else None),
+                    min_answered_source=sc.get("min_answered_source", ""),
+                    cutoffs=tuple(cutoffs),
+                    default_cutoffs=sc.get("default_cutoffs"),
+                    threshold_labels=(tuple(tl) if tl else None),  # type: ignore[arg-type]
+                    no_cutoffs_reason=sc.get("no_cutoffs_reason"),
+                    published_range=(float(pr[0]), float(pr[1])) if pr else None,
+                )
+            )
+        codings = []
+        for cname, cd in raw.get("codings", {}).items():
+            mapping = tuple(
+                (_parse_key(a), (float("nan") if b == "NA" else float(b))) for a, b in cd["map"]
+            )
+            codings.append(
+                Coding(
+                    name=cname,
+                    description=cd.get("description", ""),
+                    mapping=mapping,
+                    missing=tuple(cd.get("missing", ())),
+                    applies_to=tuple(cd.get("applies_to", ())),
+                    neutral=cd.get("neutral"),
+                )
+            )
+        inst = Instrument(
+            key=key,
+            name=raw["name"],
+            short_name=raw.get("short_name", key),
+            reference=raw["reference"],
+            direction=raw["direction"],
+            description=raw.get("description", ""),
+            items=tuple(items),
+            scales=tuple(scales),
+            codings=tuple(codings),
+            requires_neutral=bool(raw.get("requires_neutral", False)),
+            neutral_canonical=(float(raw["neutral_canonical"]) if "neutral_canonical" in raw else None),
+            uncertain=tuple(raw.get("uncertain", ())),
+        )
+    except KeyError as exc:  # a broken package data file, not user input
+        raise MeasureError(f"instrument definition {source} lacks the field {exc.args[0]!r}.") from None
+    _check(inst, source)
+    return inst
+
+
+def _check(inst: Instrument, source: str) -> None:
+    names = set(inst.item_names)
+    if len(names) != len(inst.items):
+        raise MeasureError(f"{source}: duplicate item names.")
+    for s in inst.scales:
+        unknown = [i for i in s.items if i not in names]
+        if unknown:
+            raise MeasureError(f"{source}: scale {s.name!r} names unknown items {unknown}.")
+        if s.default_missing not in MISSING_RULES:
+            raise MeasureError(f"{source}: scale {s.name!r} has unknown missing rule {s.default_missing!r}.")
+        if s.default_cutoffs is not None:
+            s.cutoff_set(s.default_cutoffs)
+        if s.published_range is not None and s.published_range != inst.scale_range(s):
+            raise MeasureError(
+                f"{source}: scale {s.name!r} published range {s.published_range} differs from "
+                f"the range its items give {inst.scale_range(s)}."
+            )
+    for c in inst.codings:
+        bad = [a for a in c.applies_to if a not in names]
+        if bad:
+            raise MeasureError(f"{source}: coding {c.name!r} applies to unknown items {bad}.")
+
+
+@lru_cache(maxsize=None)
+def _all() -> dict[str, Instrument]:
+    out: dict[str, Instrument] = {}
+    folder = resources.files("socialhealth.measures").joinpath("instruments")
+    for entry in sorted(folder.iterdir(), key=lambda p: p.name):
+        if entry.name.endswith(".toml"):
+            inst = _load(tomllib.loads(entry.read_text(encoding="utf-8")), entry.name)
+            if inst.key in out:
+                raise MeasureError(f"two instrument files define the key {inst.key!r}.")
+            out[inst.key] = inst
+    return out
+
+
+def instrument_keys() -> list[str]:
+    """Keys of every instrument shipped with socialhealth, sorted."""
+    return sorted(_all())
+
+
+def get_instrument(key: str) -> Instrument:
+    """The :class:`Instrument` definition for ``key`` (e.g. ``"ucla3"``, ``"djg6"``).
+
+    Raises
+    ------
+    socialhealth.errors.MeasureError
+        If no instrument has that key (the message lists the keys and close matches).
+    """
+    table = _all()
+    if not isinstance(key, str) or key not in table:
+        import difflib
+
+        close = difflib.get_close_matches(str(key), list(table), n=3)
+        hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
+        raise MeasureError(
+            f"unknown instrument {key!r}.{hint} Known instruments: {', '.join(sorted(table))} "
+            "(see socialhealth.measures.list())."
+        )
+    return table[key]
