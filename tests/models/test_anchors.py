@@ -124,8 +124,8 @@ def test_ci_width_round_trips_through_meta_se(a):
     r = _one(a, source_key="naito_2023", subgroup="overall")
     res = meta([r.estimate], ci_low=[r.ci_low], ci_high=[r.ci_high], ratio=True, method="fe")
     s = res.summary.iloc[0]
-    assert s["ci_low"] == pytest.approx(r.ci_low, abs=0.01)
-    assert s["ci_high"] == pytest.approx(r.ci_high, abs=0.01)
+    assert s["exp_ci_low"] == pytest.approx(r.ci_low, abs=0.01)
+    assert s["exp_ci_high"] == pytest.approx(r.ci_high, abs=0.01)
 
 
 def test_kind_filter_and_bad_kind():

@@ -82,8 +82,8 @@ def test_meta_exp_scale_matches_predict_transf_exp(ds, key):
     f, res = _fit(ds, key, exponentiate=True)
     s = res.summary.iloc[0]
     tol = TOL[f["method"]]
-    for r_name, col in [("exp_pred", "estimate"), ("exp_ci_lb", "ci_low"), ("exp_ci_ub", "ci_high"),
-                        ("exp_pi_lb", "pi_low"), ("exp_pi_ub", "pi_high")]:
+    for r_name, col in [("exp_pred", "exp_estimate"), ("exp_ci_lb", "exp_ci_low"), ("exp_ci_ub", "exp_ci_high"),
+                        ("exp_pi_lb", "exp_pi_low"), ("exp_pi_ub", "exp_pi_high")]:
         if f[r_name] is None:  # metafor gives no prediction interval for FE models
             assert f["method"] == "FE" and np.isnan(s[col])
             continue
@@ -142,7 +142,9 @@ def test_inputs_se_vi_and_ratio_ci_agree():
     assert c.estimate == pytest.approx(a.estimate, abs=1e-12)
     assert c.tau2 == pytest.approx(a.tau2, abs=1e-12)
     assert c.exponentiate  # ratio input reports on the ratio scale by default
-    assert c.summary["estimate"].iloc[0] == pytest.approx(math.exp(a.estimate), rel=1e-12)
+    assert c.summary["exp_estimate"].iloc[0] == pytest.approx(math.exp(a.estimate), rel=1e-12)
+    assert c.summary["estimate"].iloc[0] == pytest.approx(a.estimate, abs=1e-12)
+    assert c.to_frame()["estimate"].iloc[-1] == pytest.approx(math.exp(a.estimate), rel=1e-12)
 
 
 def test_se_from_ci_matches_r():
@@ -206,6 +208,9 @@ def test_to_frame_layout_and_weights_sum_to_100():
     assert len(fr) == 14 and (fr["kind"] == "study").sum() == 13
     assert fr.loc[fr["kind"] == "study", "weight"].sum() == pytest.approx(100.0, abs=1e-10)
     assert fr["label"].iloc[0] == "Aronson 1948"
+    # labels default to the index of a Series
+    ser = pd.Series(d["yi"], index=[f"trial{i}" for i in range(13)])
+    assert meta(ser, d["sei"]).to_frame()["label"].iloc[2] == "trial2"
     # study CIs on the analysis scale: y +- 1.959964 se
     assert fr["ci_low"].iloc[0] == pytest.approx(d["yi"][0] - 1.959963984540054 * d["sei"][0], rel=1e-12)
     expd = r.to_frame(exponentiate=True)

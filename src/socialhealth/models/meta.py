@@ -231,11 +231,12 @@ def _solve_q(target: float, yi: np.ndarray, vi: np.ndarray) -> float:
 
 
 # ----------------------------------------------------------------------------- result
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class MetaResult:
     """Result of :func:`meta`.
 
-    Scalars are on the analysis (log) scale; ``exp_*`` and :meth:`to_frame` with
+    Scalars are on the analysis (log) scale; the ``exp_*`` columns of :attr:`summary` and
+    :meth:`to_frame` with
     ``exponentiate=True`` give the ratio scale.  ``I2`` and ``weights`` are percentages, as in
     metafor.  ``df`` is the t degrees of freedom of the test and intervals (``k - 1`` with
     ``hksj=True``) and ``inf`` for normal-based (``test="z"``) inference.
@@ -287,27 +288,29 @@ class MetaResult:
         """One-row DataFrame of the pooled estimate and heterogeneity statistics.
 
         Columns: method, test, k, estimate, se, statistic, p_value, df, ci_low, ci_high,
-        pi_low, pi_high, tau2, tau, se_tau2, tau2_ci_low, tau2_ci_high, I2, I2_ci_low, I2_ci_high,
-        H2, Q, Q_df, Q_p.  ``estimate``, ``ci_*`` and ``pi_*`` are exponentiated when the result
-        was made with ``exponentiate=True`` (``se`` stays on the log scale).
+        pi_low, pi_high (analysis/log scale), exp_estimate, exp_ci_low, exp_ci_high,
+        exp_pi_low, exp_pi_high (exp scale: ratios when the analysis scale is a log ratio),
+        tau2, tau, se_tau2, tau2_ci_low, tau2_ci_high, I2, I2_ci_low, I2_ci_high, H2, Q, Q_df,
+        Q_p.  Both scales are always present, whatever ``exponentiate`` was.
         """
-        return self._summary(self.exponentiate)
-
-    def _summary(self, exponentiate: bool) -> pd.DataFrame:
-        g = np.exp if exponentiate else (lambda x: x)
         row = {
             "method": self.method,
             "test": "knha" if self.hksj else "z",
             "k": self.k,
-            "estimate": g(self.estimate),
+            "estimate": self.estimate,
             "se": self.se,
             "statistic": self.statistic,
             "p_value": self.p_value,
             "df": self.df,
-            "ci_low": g(self.ci_low),
-            "ci_high": g(self.ci_high),
-            "pi_low": g(self.pi_low),
-            "pi_high": g(self.pi_high),
+            "ci_low": self.ci_low,
+            "ci_high": self.ci_high,
+            "pi_low": self.pi_low,
+            "pi_high": self.pi_high,
+            "exp_estimate": float(np.exp(self.estimate)),
+            "exp_ci_low": float(np.exp(self.ci_low)),
+            "exp_ci_high": float(np.exp(self.ci_high)),
+            "exp_pi_low": float(np.exp(self.pi_low)),
+            "exp_pi_high": float(np.exp(self.pi_high)),
             "tau2": self.tau2,
             "tau": self.tau,
             "se_tau2": self.se_tau2,
@@ -434,19 +437,21 @@ def meta(
     ci_level : float, default 0.95
         Level of the published ``ci_low``/``ci_high``.
     labels : sequence, optional
-        Study labels (default ``"1"``, ``"2"``, ...).
+        Study labels (default: the index of ``estimates`` if it is a Series, else ``"1"``,
+        ``"2"``, ...).
     level : float, default 0.95
         Level of the pooled CI, study CIs and prediction interval.
     exponentiate : bool, optional
-        Report estimates, CIs and prediction interval on the exp scale in ``summary``,
-        ``to_frame()`` and the repr (default: ``ratio``).
+        Default scale of ``to_frame()`` and the repr: exp scale (ratios) when True
+        (default: ``ratio``).  ``summary`` always has both scales.
 
     Returns
     -------
     MetaResult
         ``.estimate``, ``.se``, ``.ci_low``, ``.ci_high``, ``.pi_low``, ``.pi_high``,
         ``.tau2`` (+ Q-profile CI), ``.I2`` (percent), ``.H2``, ``.Q``, ``.Q_p``,
-        ``.weights`` (percent); ``.summary`` (one row) and ``.to_frame()`` (studies + pooled).
+        ``.weights`` (percent); ``.summary`` (one row, log and exp scale) and ``.to_frame()``
+        (studies + pooled).
 
     Notes
     -----
@@ -508,7 +513,7 @@ def meta(
     >>> round(res.estimate, 4), round(res.tau2, 4), round(res.I2, 2)
     (0.2549, 0.0251, 50.92)
     >>> hr = meta([1.33, 1.20], ci_low=[1.26, 1.05], ci_high=[1.41, 1.37], ratio=True, method="fe")
-    >>> round(float(hr.summary["estimate"].iloc[0]), 4)
+    >>> round(float(hr.summary["exp_estimate"].iloc[0]), 4)
     1.3094
 
     In R: ``metafor::rma(yi, sei=sei, method="DL")`` (``method="REML"``, ``"PM"``, ``"FE"``;
@@ -529,6 +534,8 @@ def meta(
     if exponentiate is None:
         exponentiate = bool(ratio)
 
+    if labels is None and isinstance(estimates, pd.Series):
+        labels = [str(i) for i in estimates.index]
     yi = _as_vector(estimates, "estimates")
     given = [name for name, val in (("se", se), ("vi", vi), ("ci_low", ci_low)) if val is not None]
     if ci_high is not None and "ci_low" not in given:

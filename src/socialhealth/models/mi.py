@@ -18,7 +18,7 @@ from socialhealth.errors import ModelError
 __all__ = ["MIResult", "mi_combine"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class MIResult:
     """Combined multiple-imputation estimates (Rubin's rules).
 
