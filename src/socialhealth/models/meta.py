@@ -236,8 +236,7 @@ class MetaResult:
     """Result of :func:`meta`.
 
     Scalars are on the analysis (log) scale; the ``exp_*`` columns of :attr:`summary` and
-    :meth:`to_frame` with
-    ``exponentiate=True`` give the ratio scale.  ``I2`` and ``weights`` are percentages, as in
+    :meth:`to_frame` with ``exponentiate=True`` give the ratio scale.  ``I2`` and ``weights`` are percentages, as in
     metafor.  ``df`` is the t degrees of freedom of the test and intervals (``k - 1`` with
     ``hksj=True``) and ``inf`` for normal-based (``test="z"``) inference.
     """
@@ -488,7 +487,9 @@ def meta(
       :math:`H^2 = Q/(k-1)`.
     * CI for :math:`\tau^2` by the Q-profile method (Viechtbauer 2007): the :math:`\tau^2` where the
       generalised Q equals the :math:`\chi^2_{k-1}` quantiles (``confint(rma_fit)``); mapped to
-      :math:`I^2` and :math:`H^2` with :math:`\tilde v`.
+      :math:`I^2` and :math:`H^2` with :math:`\tilde v`.  The search for the upper limit is not
+      capped; metafor's ``confint()`` stops at a search limit (10 x the tau^2 estimate in the
+      dat.normand1999 DL fixture) and then prints ``>limit`` instead of the root.
     * ``se_tau2`` is the SE metafor prints: DL, :math:`\sqrt{(2(k-1) + 4\tau^2 \operatorname{tr}P
       + 2\tau^4 \operatorname{tr}(PP))}/\operatorname{tr}P` with fixed-effect :math:`P`; REML,
       :math:`\sqrt{2/\operatorname{tr}(PP)}`; PM, :math:`\sqrt{2k^2/(k-1)}/\sum w_i^*`.
