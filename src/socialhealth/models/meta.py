@@ -377,7 +377,7 @@ class MetaResult:
             f"{'t' if self.hksj else 'z'} = {self.statistic:.4f}"
             + (f" (df = {self.df:g})" if self.hksj else "")
             + f", p = {self.p_value:.4g}",
-            f"  se (log scale) = {self.se:.4f}",
+            f"  se (analysis scale) = {self.se:.4f}",
         ]
         if self.method != "FE":
             lines.append(
