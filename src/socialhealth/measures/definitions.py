@@ -52,6 +52,10 @@ class Item:
     reverse: bool
     dichotomise_at: float | None
 
+    def reverse_code(self, x):
+        """Reverse-key a canonical code (or array of codes): ``min(codes) + max(codes) - x``."""
+        return min(self.codes) + max(self.codes) - x
+
     @property
     def scored_range(self) -> tuple[float, float]:
         """Smallest and largest value the item contributes to a scale."""

@@ -329,7 +329,7 @@ def score(
             errors.append(str(exc))
             continue
         if it.reverse:
-            v = min(it.codes) + max(it.codes) - v
+            v = it.reverse_code(v)
         if it.dichotomise_at is not None:
             v = np.where(np.isnan(v), np.nan, (v >= it.dichotomise_at).astype(float))
         scored[it.name] = v
