@@ -119,6 +119,10 @@ class ChecksumError(DatasetError):
     """A downloaded file does not match its registered checksum."""
 
 
+class LoaderNotImplementedError(DatasetError, NotImplementedError):
+    """The survey is registered but its loader is not written yet."""
+
+
 # ----------------------------------------------------------------------------- measures
 class MeasureError(SocialHealthError, ValueError):
     """An instrument cannot be scored from the data given."""
@@ -148,3 +152,7 @@ class SeparationError(ModelError):
 # ----------------------------------------------------------------------------- report / CLI
 class ReportError(SocialHealthError, ValueError):
     """A report cannot be built as requested."""
+
+
+class PlotError(SocialHealthError, ValueError):
+    """A plot cannot be drawn from the data given (missing columns, bad scale, ambiguous input)."""

@@ -1,0 +1,140 @@
+"""Survey datasets in one harmonised schema.
+
+>>> from socialhealth import datasets
+>>> datasets.list()                                                   # doctest: +SKIP
+>>> sd = datasets.load("gss_panel20", path="gss_panel20.dta", wave=2020,
+...                    columns=["lonely1_2"])                         # doctest: +SKIP
+>>> sd.data, sd.design, sd.codebook, sd.provenance                    # doctest: +SKIP
+>>> datasets.fetch("brfss", year=2023)                                # doctest: +SKIP
+
+Registry: ``registry.toml``; codebooks: ``codebooks/<survey>.toml``; schema: ``schema.toml``;
+how to add a survey: ``CONTRIBUTING_LOADERS.md``.
+"""
+from __future__ import annotations
+
+import builtins
+from pathlib import Path
+
+import pandas as pd
+
+from socialhealth.errors import (DataNotCachedError, LicensedDataError,
+                                 LoaderNotImplementedError)
+from socialhealth.datasets._engine import DesignFallbackWarning
+from socialhealth.datasets._fetch import cached_file, fetch
+from socialhealth.datasets._registry import FIELDS, entry, registry
+from socialhealth.datasets._registry import loader as _loader
+from socialhealth.datasets._surveydata import SurveyData
+
+__all__ = ["list", "load", "fetch", "info", "SurveyData", "DesignFallbackWarning"]
+
+
+def list() -> pd.DataFrame:  # noqa: A001 - the documented public name
+    """All registered surveys, one row each.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``name, title, country, years, access, url, licence, citation,
+        loneliness_items, loader_status`` (``"available"`` or ``"not implemented yet"``).
+
+    Examples
+    --------
+    >>> from socialhealth import datasets
+    >>> "gss_panel20" in set(datasets.list()["name"])
+    True
+    """
+    rows = []
+    for name, e in registry().items():
+        row = {k: e.get(k, "") for k in FIELDS if k != "name"}
+        row["loader_status"] = "available" if e.get("loader") else "not implemented yet"
+        rows.append({"name": name, **row})
+    return pd.DataFrame(rows, columns=FIELDS)
+
+
+def info(name: str) -> dict:
+    """The full registry entry of ``name`` (files and checksums included).
+
+    Examples
+    --------
+    >>> from socialhealth import datasets
+    >>> datasets.info("ess")["access"]
+    'registration'
+    """
+    return entry(name)
+
+
+def load(name: str, path: str | Path | None = None, **kwargs) -> SurveyData:
+    """Load a registered survey into the harmonised schema.
+
+    Parameters
+    ----------
+    name : str
+        Registry name (see :func:`list`): ``gss``, ``gss_panel06``, ``gss_panel08``,
+        ``gss_panel10``, ``gss_panel20``, ``ess``, ``demo`` (and, once their loaders exist,
+        ``brfss``, ``nhis``, ``hrs``, ``ukhls``, ``bhps``, ``elsa``, ``opn``, ``cls``).
+    path : str or path-like, optional
+        The survey file as distributed (.dta, .sav, .xpt, .csv or the agency's .zip). For open
+        surveys it may be omitted when the file was fetched into the cache with :func:`fetch`.
+    **kwargs
+        Passed to the survey's loader: ``wave=`` (year, round), ``columns=`` (source variables
+        to keep), ``weight=``, ``cache=``, and survey-specific options (ESS ``sddf_path=``,
+        ``country=``; demo ``seed=``, ``replicate=``). ``year=`` selects a fetched file.
+
+    Returns
+    -------
+    SurveyData
+        ``.data`` (harmonised columns + requested source columns), ``.design`` (the survey's
+        recommended design), ``.codebook``, ``.provenance``.
+
+    Raises
+    ------
+    UnknownDatasetError, LoaderNotImplementedError, LicensedDataError, DataNotCachedError,
+    SurveyFileError, UnknownWaveError
+        Each message says what to do.
+
+    Examples
+    --------
+    >>> from socialhealth import datasets
+    >>> sd = datasets.load("ess", path="ESS7GB.sav")          # doctest: +SKIP
+    >>> est = sd.design.proportion("lonely")                   # doctest: +SKIP
+    """
+    e = entry(name)
+    fn = _loader(name)
+    if fn is None:
+        raise LoaderNotImplementedError(
+            f"the {name} loader is not implemented yet ({e.get('title')}). The survey is "
+            f"registered (datasets.info({name!r}) lists its files, licence and citation), but "
+            f"socialhealth cannot read it yet; read the file with pyreadstat/pandas meanwhile.")
+    if name == "demo":
+        if path is not None:
+            raise TypeError("the demo dataset is generated; it takes no path.")
+        return fn(**kwargs)
+    year = kwargs.pop("year", None)
+    if path is None:
+        access = e.get("access")
+        if access != "open":
+            raise LicensedDataError(
+                f"{name} ({e.get('title')}) is not an open download (access: {access}; "
+                f"{e.get('licence')}). Register / apply at {e.get('url')}, download the file, "
+                f"then load it with datasets.load({name!r}, path='<your file>').")
+        path = cached_file(name, year)
+        if path is None:
+            fetchable = [f for f in e.get("files", []) if f.get("url")]
+            how = (f"run datasets.fetch({name!r}" + (f", year={year}" if year else "") + ") first"
+                   if fetchable else f"download it from {e.get('url')}")
+            raise DataNotCachedError(
+                f"no {name} file in the local cache ({cached_dir(name)}): {how}, or pass "
+                f"path='<file>' to datasets.load({name!r}, ...).")
+    elif year is not None and "wave" not in kwargs:
+        kwargs["wave"] = year
+    return fn(path, **kwargs)
+
+
+def cached_dir(name: str) -> Path:
+    from socialhealth.datasets._fetch import download_dir
+
+    return download_dir(name)
+
+
+# keep the builtin available inside this module despite the public ``list`` above
+_list = builtins.list

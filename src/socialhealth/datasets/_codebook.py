@@ -1,0 +1,362 @@
+"""Declarative codebooks: read ``codebooks/<survey>.toml`` and apply its concept rules.
+
+A codebook maps source variables onto the harmonised schema (``schema.toml``). Each
+``[concepts.<column>]`` table has a ``rule`` and the fields that rule needs; ``{s}`` in a source
+name is replaced by the wave's suffix (wide panels such as ``health_{s}`` -> ``health_2``).
+
+Rules (see CONTRIBUTING_LOADERS.md for examples):
+
+``map``          ``map = {"1" = "excellent", ...}``; several ``sources`` are first combined
+                 with ``combine = "min"`` or ``"max"`` (on the codes). Codes absent from ``map``
+                 become missing and are counted in provenance ``unmapped_codes``.
+``in``           boolean: True if the code is in ``true``; False if in ``false`` (or, without
+                 ``false``, any other valid code); missing stays missing.
+``numeric``      the value as a number; ``valid = [lo, hi]`` sets values outside to missing
+                 (counted in ``unmapped_codes``).
+``label``        the file's value label of the code (the code itself when unlabelled), as a
+                 string (e.g. ESS ``region`` "UKI" -> "London").
+``product``      product of the sources (e.g. ESS ``pspwght * pweight``).
+``bmi``          ``sources = [height_cm, weight_kg]`` -> kg / m^2.
+``custom``       ``function = "name"`` looked up in the survey module's ``CUSTOM_RULES``.
+``not_measured`` an all-missing column with the codebook note saying why.
+
+Common keys: ``sources``, ``labels`` (source labels, else taken from the file), ``notes``,
+``waves`` (the waves where the rule applies; elsewhere the concept is not measured, with
+``notes_other_waves``), ``optional`` (the source may be absent from a file; then not measured).
+
+Derived columns (computed here for every survey when their inputs were measured and the codebook
+does not define them): ``age_group`` from ``age``; ``poor_health`` = fair or poor;
+``ucla3_score`` = sum of the three UCLA items (all three needed) and ``lonely_ucla3`` = score >= 6
+(the common 6-9 convention; Hughes et al. 2004 publish no cut-off); ``obese`` = bmi >= 30.
+"""
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from functools import lru_cache
+from importlib import resources
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from socialhealth.errors import DatasetError
+from socialhealth.datasets._schema import concept_columns, schema, tomllib, typed
+
+RULES = ("map", "in", "numeric", "label", "product", "bmi", "custom", "not_measured")
+CODEBOOK_COLUMNS = ["concept", "source_variables", "rule", "labels", "notes", "measured"]
+AGE_BREAKS = [25, 35, 45, 55, 65, 75]
+
+
+@lru_cache(maxsize=None)
+def _read(name: str) -> tuple[dict, str]:
+    res = resources.files("socialhealth.datasets").joinpath("codebooks").joinpath(f"{name}.toml")
+    if not res.is_file():
+        raise DatasetError(f"no codebook file codebooks/{name}.toml in socialhealth.datasets")
+    text = res.read_text("utf-8")
+    return tomllib.loads(text), hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def load_codebook(name: str) -> dict:
+    """The parsed codebook TOML ``codebooks/<name>.toml`` (validated).
+
+    Examples
+    --------
+    >>> from socialhealth.datasets._codebook import load_codebook
+    >>> load_codebook("ess")["concepts"]["lonely"]["rule"]
+    'in'
+    """
+    cb, _ = _read(name)
+    validate(cb, name)
+    return cb
+
+
+def codebook_hash(name: str) -> str:
+    return _read(name)[1]
+
+
+def validate(cb: dict, name: str) -> None:
+    """Check a codebook against the schema; raise DatasetError naming the problem."""
+    sch = schema()
+    for concept, spec in cb.get("concepts", {}).items():
+        where = f"codebooks/{name}.toml [concepts.{concept}]"
+        if concept not in sch:
+            raise DatasetError(f"{where}: {concept!r} is not a harmonised schema column")
+        rule = spec.get("rule")
+        if rule not in RULES:
+            raise DatasetError(f"{where}: unknown rule {rule!r}; expected one of {RULES}")
+        if rule == "map":
+            levels = spec.get("levels") or sch[concept].get("levels")
+            kind = sch[concept]["kind"]
+            for k, v in spec.get("map", {}).items():
+                if kind in ("category", "ordered") and v not in levels:
+                    raise DatasetError(f"{where}: map value {v!r} is not a level of {concept} "
+                                       f"({levels})")
+        if rule not in ("not_measured", "custom") and not spec.get("sources"):
+            raise DatasetError(f"{where}: rule {rule!r} needs sources = [...]")
+
+
+def _fmt(names, fmt: dict) -> list[str]:
+    return [n.format(**fmt) for n in names]
+
+
+def sources_needed(cb: dict, fmt: dict, wave, available: set[str]) -> tuple[list[str], list[str]]:
+    """(source variables to read, required sources that are absent from the file)."""
+    need, absent = [], []
+    for concept, spec in cb.get("concepts", {}).items():
+        if not _applies(spec, wave) or spec["rule"] == "not_measured":
+            continue
+        for s in _fmt(spec.get("sources", []), fmt):
+            if s in available:
+                need.append(s)
+            elif not spec.get("optional", False):
+                absent.append(s)
+    return list(dict.fromkeys(need)), list(dict.fromkeys(absent))
+
+
+def _applies(spec: dict, wave) -> bool:
+    waves = spec.get("waves")
+    return waves is None or wave is None or str(wave) in [str(w) for w in waves]
+
+
+def _labels_text(labels: dict | None) -> str:
+    if not labels:
+        return ""
+    items = [(k, v) for k, v in labels.items() if not (isinstance(k, str) and k.startswith("."))]
+    return "; ".join(f"{k} {v}" for k, v in items)
+
+
+def _code_key(v) -> str:
+    if isinstance(v, (float, np.floating, int, np.integer)) and float(v).is_integer():
+        return str(int(v))
+    return str(v)
+
+
+def harmonise(df: pd.DataFrame, cb: dict, fmt: dict, wave, value_labels: dict,
+              custom: dict[str, Callable] | None = None, context: dict | None = None):
+    """Apply the codebook's concept rules to the rows of ``df`` (source columns).
+
+    Returns ``(frame, codebook_rows, unmapped)``: the harmonised concept columns (every schema
+    concept, all-missing where not measured), one codebook row per concept, and
+    ``{concept: {code: n}}`` for valid codes the rules could not place.
+    """
+    n = len(df)
+    sch = schema()
+    cols: dict[str, object] = {}
+    rows: list[dict] = []
+    unmapped: dict[str, dict[str, int]] = {}
+    concepts = cb.get("concepts", {})
+    for concept in concept_columns():
+        spec = concepts.get(concept)
+        if spec is None:
+            continue
+        srcs = _fmt(spec.get("sources", []), fmt)
+        labels = spec.get("labels") or " | ".join(
+            filter(None, (_labels_text(value_labels.get(s)) for s in srcs)))
+        if not _applies(spec, wave):
+            rows.append(_row(concept, srcs, "not measured", labels,
+                             spec.get("notes_other_waves", f"not measured in wave {wave}"), False))
+            continue
+        rule = spec["rule"]
+        if rule == "not_measured":
+            rows.append(_row(concept, srcs, "not measured", labels, spec.get("notes", ""), False))
+            continue
+        if rule != "custom" and any(s not in df.columns for s in srcs):
+            rows.append(_row(concept, srcs, "not measured", labels,
+                             f"source variable(s) {[s for s in srcs if s not in df.columns]} not in "
+                             f"this file. " + spec.get("notes", ""), False))
+            continue
+        levels = spec.get("levels")
+        bad: Counter = Counter()
+        if rule == "map":
+            x = _combine(df, srcs, spec.get("combine"))
+            m = {str(k): v for k, v in spec["map"].items()}
+            known_missing = {str(v) for v in spec.get("missing", [])}
+            keys, valid = _keys(x)
+            vals = keys.map(m)
+            miss_v = vals.isna().to_numpy()
+            bad.update(k for k in keys[valid & miss_v] if k not in known_missing)
+            if sch[concept]["kind"] == "bool":
+                vals = vals.map(lambda v: bool(v))
+            out = typed(concept, [None if u else v for u, v in zip(miss_v, vals.tolist())], n,
+                        levels)
+            text = ", ".join(f"{k}→{v}" for k, v in m.items())
+            if len(srcs) > 1:
+                text = f"{spec.get('combine', 'min')} of ({', '.join(srcs)}), then " + text
+            if known_missing:
+                text += f"; {sorted(known_missing)} → missing"
+        elif rule == "in":
+            tr = {str(v) for v in spec["true"]}
+            fa = {str(v) for v in spec.get("false", [])}
+            known_missing = {str(v) for v in spec.get("missing", [])}
+            keys, valid = _keys(df[srcs[0]])
+            is_t = keys.isin(tr).to_numpy()
+            is_f = (keys.isin(fa).to_numpy() if fa else valid & ~is_t) & ~keys.isin(known_missing).to_numpy()
+            other = valid & ~is_t & ~is_f & ~keys.isin(known_missing).to_numpy()
+            bad.update(keys[other])
+            vals = np.where(is_t, True, np.where(is_f, False, None))
+            out = typed(concept, [pd.NA if v is None else bool(v) for v in vals], n)
+            text = f"True if {srcs[0]} in {sorted(tr)}; False if " + (
+                f"in {sorted(fa)}" if fa else "any other valid code")
+            if known_missing:
+                text += f"; {sorted(known_missing)} → missing"
+        elif rule == "numeric":
+            x = pd.to_numeric(df[srcs[0]], errors="coerce").to_numpy(dtype=float)
+            text = f"{srcs[0]} as a number"
+            if "valid" in spec:
+                lo, hi = spec["valid"]
+                outside = ~np.isnan(x) & ((x < lo) | (x > hi))
+                bad.update(_code_key(v) for v in x[outside])
+                x = np.where(outside, np.nan, x)
+                text += f" (valid {lo}-{hi}; others missing)"
+            out = typed(concept, x, n)
+        elif rule == "label":
+            labs = value_labels.get(srcs[0], {})
+            x = df[srcs[0]]
+            vals = [None if pd.isna(v) else str(labs.get(v, labs.get(_num(v), _code_key(v))))
+                    for v in x]
+            out = typed(concept, vals, n)
+            text = f"value label of {srcs[0]}"
+        elif rule == "product":
+            x = np.ones(n)
+            for s in srcs:
+                x = x * pd.to_numeric(df[s], errors="coerce").to_numpy(dtype=float)
+            out = typed(concept, x, n)
+            text = " × ".join(srcs)
+        elif rule == "bmi":
+            h = pd.to_numeric(df[srcs[0]], errors="coerce").to_numpy(dtype=float) / 100.0
+            w = pd.to_numeric(df[srcs[1]], errors="coerce").to_numpy(dtype=float)
+            out = typed(concept, w / (h * h), n)
+            text = f"{srcs[1]} / ({srcs[0]}/100)^2"
+        else:  # custom
+            fn = (custom or {}).get(spec.get("function", ""))
+            if fn is None:
+                raise DatasetError(f"codebook concept {concept}: custom function "
+                                   f"{spec.get('function')!r} is not defined by the loader")
+            vals, text = fn(df, spec, fmt, context or {})
+            out = typed(concept, vals, n, levels)
+        if bad:
+            unmapped[concept] = dict(bad)
+        cols[concept] = out
+        if n and pd.isna(pd.Series(out)).all():
+            rows.append(_row(concept, srcs, spec.get("rule_text", text), labels,
+                             "NOT MEASURED HERE: the source variable(s) are present but missing for "
+                             "every row kept (see provenance missing_codes, e.g. Stata .x 'not "
+                             "available in this version' / .i 'inapplicable'). "
+                             + spec.get("notes", ""), False))
+            continue
+        rows.append(_row(concept, srcs, spec.get("rule_text", text), labels, spec.get("notes", ""),
+                         True))
+    frame = pd.DataFrame(cols, index=df.index)
+    frame, rows = _derive(frame, rows, n)
+    # every schema concept exists, all-missing when not measured
+    done = {r["concept"] for r in rows}
+    for concept in concept_columns():
+        if concept not in frame.columns:
+            frame[concept] = typed(concept, None, n)
+        if concept not in done:
+            rows.append(_row(concept, [], "not measured", "",
+                             "the survey (or this loader's codebook) has no item for this concept",
+                             False))
+    order = {c: i for i, c in enumerate(concept_columns())}
+    rows.sort(key=lambda r: order[r["concept"]])
+    return frame[concept_columns()], rows, unmapped
+
+
+def _keys(x) -> tuple[pd.Series, np.ndarray]:
+    """Codes as strings ("1", "33", "UKI"), None where missing; and the non-missing mask."""
+    s = pd.Series(np.asarray(x) if not isinstance(x, pd.Series) else x.to_numpy(), dtype=object) \
+        if not (isinstance(x, np.ndarray) and x.dtype.kind == "f") else pd.Series(x)
+    if s.dtype.kind == "f" or pd.api.types.is_numeric_dtype(s):
+        f = pd.to_numeric(s, errors="coerce").to_numpy(dtype=float)
+        valid = ~np.isnan(f)
+        out = np.full(len(f), None, dtype=object)
+        ints = valid & (f == np.round(f))
+        out[ints] = f[ints].astype(np.int64).astype(str)
+        rest = valid & ~ints
+        out[rest] = f[rest].astype(str)
+        return pd.Series(out, dtype=object), valid
+    conv = pd.to_numeric(s, errors="coerce")
+    if conv.notna().sum() == s.notna().sum() and s.notna().any() and not s.map(
+            lambda v: isinstance(v, str)).any():
+        return _keys(conv.to_numpy(dtype=float))
+    valid = s.map(lambda v: not (v is None or v is pd.NA or (isinstance(v, float) and v != v))
+                  ).to_numpy(dtype=bool)
+    out = np.where(valid, s.map(lambda v: _code_key(v) if not (v is None or v is pd.NA or (
+        isinstance(v, float) and v != v)) else "").to_numpy(dtype=object), None)
+    return pd.Series(out, dtype=object), valid
+
+
+def _num(v):
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return v
+    return int(f) if f.is_integer() else f
+
+
+def _combine(df: pd.DataFrame, srcs: list[str], how: str | None) -> np.ndarray:
+    if len(srcs) == 1:
+        s = df[srcs[0]]
+        return s.to_numpy(dtype=object) if not pd.api.types.is_numeric_dtype(s) else s.to_numpy()
+    arr = np.column_stack([pd.to_numeric(df[s], errors="coerce").to_numpy(dtype=float) for s in srcs])
+    with np.errstate(all="ignore"):
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            if how == "max":
+                return np.nanmax(arr, axis=1)
+            return np.nanmin(arr, axis=1)
+
+
+def _row(concept, srcs, rule, labels, notes, measured) -> dict:
+    return {"concept": concept, "source_variables": ", ".join(srcs), "rule": rule,
+            "labels": labels, "notes": notes, "measured": bool(measured)}
+
+
+def _measured(rows, concept) -> bool:
+    return any(r["concept"] == concept and r["measured"] for r in rows)
+
+
+def _derive(frame: pd.DataFrame, rows: list[dict], n: int):
+    have = {r["concept"] for r in rows}
+    if "age_group" not in have and _measured(rows, "age"):
+        age = frame["age"].to_numpy(dtype=float)
+        idx = np.searchsorted(AGE_BREAKS, age, side="right")
+        labels = schema()["age_group"]["levels"]
+        vals = [None if np.isnan(a) else labels[i] for a, i in zip(age, idx)]
+        frame["age_group"] = typed("age_group", vals, n)
+        rows.append(_row("age_group", ["age"], "age cut at 25, 35, 45, 55, 65, 75", "",
+                         "derived; the first group holds every age below 25 (its lower bound is "
+                         "the survey's own minimum age)", True))
+    if "poor_health" not in have and _measured(rows, "self_rated_health"):
+        srh = frame["self_rated_health"]
+        vals = [pd.NA if pd.isna(v) else v in ("fair", "poor") for v in srh]
+        frame["poor_health"] = typed("poor_health", vals, n)
+        rows.append(_row("poor_health", ["self_rated_health"], "True if fair or poor", "",
+                         "derived from self_rated_health", True))
+    items = ["ucla3_companionship", "ucla3_left_out", "ucla3_isolated"]
+    if "ucla3_score" not in have and all(_measured(rows, c) for c in items):
+        arr = np.column_stack([frame[c].to_numpy(dtype=float, na_value=np.nan) for c in items])
+        score = arr.sum(axis=1)  # NaN if any item is missing
+        frame["ucla3_score"] = typed("ucla3_score", score, n)
+        rows.append(_row("ucla3_score", items, "sum of the three items (3-9); missing if any "
+                         "item is missing", "", "derived", True))
+    if "lonely_ucla3" not in have and ("ucla3_score" in frame.columns) and _measured(rows, "ucla3_score"):
+        sc = frame["ucla3_score"].to_numpy(dtype=float, na_value=np.nan)
+        vals = [pd.NA if np.isnan(v) else bool(v >= 6) for v in sc]
+        frame["lonely_ucla3"] = typed("lonely_ucla3", vals, n)
+        rows.append(_row("lonely_ucla3", ["ucla3_score"], "True if ucla3_score >= 6", "",
+                         "derived; 6-9 is a common convention, not a published cut-off "
+                         "(Hughes et al. 2004 give none)", True))
+    if "obese" not in have and _measured(rows, "bmi"):
+        b = frame["bmi"].to_numpy(dtype=float)
+        vals = [pd.NA if np.isnan(v) else bool(v >= 30) for v in b]
+        frame["obese"] = typed("obese", vals, n)
+        rows.append(_row("obese", ["bmi"], "True if bmi >= 30", "", "derived (WHO cut-off)", True))
+    return frame, rows
+
+
+def codebook_frame(rows: list[dict]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=CODEBOOK_COLUMNS)

@@ -1,0 +1,200 @@
+"""The shared load pipeline: cache look-up, column-selective read, row selection, harmonising,
+provenance, cache write. Survey modules (``gss.py``, ``ess.py``) only describe their survey
+through a :class:`Plan`.
+"""
+from __future__ import annotations
+
+import io
+import json
+import time
+import warnings
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from socialhealth.errors import MissingColumnError, SocialHealthWarning, SurveyFileError
+from socialhealth.datasets import _cache
+from socialhealth.datasets._codebook import codebook_frame, codebook_hash, harmonise, sources_needed
+from socialhealth.datasets._readers import RawTable, Source, open_source
+from socialhealth.datasets._schema import DESIGN_COLUMNS, concept_columns, typed
+from socialhealth.datasets._surveydata import SurveyData
+
+ENGINE_VERSION = 1
+
+
+class DesignFallbackWarning(SocialHealthWarning):
+    """The survey's full design could not be built from the file (e.g. no PSU/strata)."""
+
+
+@dataclass
+class Plan:
+    """What a survey module tells the engine about one load.
+
+    ``read``: source variables needed besides the codebook's (design, filters, ids).
+    ``select(raw) -> (mask, {reason: n})``: rows to keep; every dropped row needs a reason.
+    ``design(df) -> {column: values}`` for respondent_id, wave, year, weight, strata, psu
+    (computed on the kept rows of the source table).
+    """
+
+    codebook_name: str
+    codebook: dict
+    fmt: dict
+    wave: object
+    read: list[str]
+    select: Callable[[pd.DataFrame], tuple[np.ndarray, dict]]
+    design: Callable[[pd.DataFrame], dict]
+    design_spec: dict
+    country: str
+    notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    custom_rules: dict = field(default_factory=dict)
+    context: dict = field(default_factory=dict)
+    extra_provenance: dict = field(default_factory=dict)
+
+
+def run(name: str, path, options: dict, prepare: Callable[[Source], Plan], *,
+        loader_version: int, columns=None, cache: bool = True, extra_key=()) -> SurveyData:
+    """Load ``path`` for survey ``name`` through ``prepare`` (see :class:`Plan`), with caching."""
+    t0 = time.perf_counter()
+    p = Path(path).expanduser()
+    user_cols = list(dict.fromkeys(columns or []))
+    if cache and p.is_file() and p.stat().st_size > 0:
+        sha = _cache.cached_sha256(p)
+        if sha is not None:
+            hit = _try_cache(name, sha, options, user_cols, loader_version, extra_key)
+            if hit is not None:
+                return hit
+    src = open_source(p)
+    if cache:
+        hit = _try_cache(name, src.sha256, options, user_cols, loader_version, extra_key)
+        if hit is not None:
+            return hit
+    plan = prepare(src)
+    available = set(src.columns)
+    need, absent = sources_needed(plan.codebook, plan.fmt, plan.wave, available)
+    if absent:
+        raise SurveyFileError(
+            f"{p} lacks variables the {name} codebook needs: {absent}. Is this the {name} file "
+            f"(wave {plan.wave})? Pass the survey's own file as distributed.")
+    missing_user = [c for c in user_cols if c not in available]
+    if missing_user:
+        raise MissingColumnError(missing_user, available=sorted(available), where=str(p))
+    to_read = list(dict.fromkeys([*plan.read, *need, *user_cols]))
+    raw: RawTable = src.read(to_read)
+    df = raw.data
+    mask, reasons = plan.select(df)
+    mask = np.asarray(mask, dtype=bool)
+    kept = df.loc[mask].reset_index(drop=True)
+    n = len(kept)
+    des = plan.design(kept)
+    vl = raw.value_labels
+    frame, rows, unmapped = harmonise(kept, plan.codebook, plan.fmt, plan.wave, vl,
+                                      plan.custom_rules, {**plan.context, "raw": kept})
+    out = {
+        "respondent_id": typed("respondent_id", des["respondent_id"], n),
+        "survey": typed("survey", [name] * n, n),
+        "wave": typed("wave", des["wave"], n),
+        "year": typed("year", des["year"], n),
+        "country": typed("country", des.get("country", [plan.country] * n), n),
+        "weight": typed("weight", des["weight"], n),
+        "strata": typed("strata", des.get("strata"), n),
+        "psu": typed("psu", des.get("psu"), n),
+    }
+    data = pd.concat([pd.DataFrame(out), frame], axis=1)
+    renamed = {}
+    for c in user_cols:
+        target = c if c not in data.columns else f"{c}_source"
+        if target != c:
+            renamed[c] = target
+        data[target] = kept[c].to_numpy() if kept[c].dtype != "string" else kept[c].array
+    rows_read = int(raw.n_rows)
+    dropped = {k: int(v) for k, v in reasons.items() if v}
+    if rows_read != n + sum(dropped.values()):
+        dropped["other (loader accounting error; please report)"] = rows_read - n - sum(dropped.values())
+    cb = codebook_frame(rows)
+    prov = OrderedDict(
+        survey=name, wave=None if plan.wave is None else str(plan.wave),
+        file=str(p), member=src.member, sha256=src.sha256, reader=raw.reader,
+        columns_read=to_read, rows_read=rows_read, rows_kept=n, rows_dropped=dropped,
+        missing_codes=raw.missing, unmapped_codes=unmapped, renamed_columns=renamed,
+        design=plan.design_spec.get("notes", ""), notes=plan.notes, warnings=plan.warnings,
+        loader=name, loader_version=loader_version, engine_version=ENGINE_VERSION,
+        codebook=f"codebooks/{plan.codebook_name}.toml#{codebook_hash(plan.codebook_name)}",
+        options={k: _jsonable(v) for k, v in options.items()},
+        **plan.extra_provenance,
+    )
+    prov["seconds"] = round(time.perf_counter() - t0, 4)
+    spec = {k: v for k, v in plan.design_spec.items()}
+    for w in plan.warnings:
+        warnings.warn(w, DesignFallbackWarning, stacklevel=3)
+    sd = SurveyData(name, data, cb, dict(prov), spec)
+    if cache:
+        sd.provenance["cache"] = "miss"
+        _write_cache(sd, name, src.sha256, options, user_cols, loader_version, extra_key)
+    else:
+        sd.provenance["cache"] = "off"
+    return sd
+
+
+def _jsonable(v):
+    if isinstance(v, (str, int, float, bool)) or v is None:
+        return v
+    if isinstance(v, (list, tuple)):
+        return [_jsonable(x) for x in v]
+    return str(v)
+
+
+def _key(name, sha, options, user_cols, loader_version, extra_key):
+    opts = json.dumps({k: _jsonable(v) for k, v in sorted(options.items())}, sort_keys=True)
+    return _cache.cache_key(sha, name, loader_version, ENGINE_VERSION, opts, user_cols, *extra_key)
+
+
+def _try_cache(name, sha, options, user_cols, loader_version, extra_key) -> SurveyData | None:
+    path = _cache.table_path(_key(name, sha, options, user_cols, loader_version, extra_key))
+    if not path.is_file():
+        return None
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(path)
+        meta = json.loads(table.schema.metadata[b"socialhealth"])
+        data = table.to_pandas()
+    except Exception:  # a damaged cache entry is ignored and rebuilt
+        return None
+    for c, ordered in meta.get("empty_categoricals", {}).items():
+        data[c] = pd.Categorical([None] * len(data), categories=[], ordered=ordered)
+    cb = pd.DataFrame(meta["codebook"], columns=meta["codebook_columns"])
+    prov = meta["provenance"]
+    prov["cache"] = "hit"
+    for w in prov.get("warnings", []):
+        warnings.warn(w, DesignFallbackWarning, stacklevel=4)
+    return SurveyData(name, data, cb, prov, meta["design_spec"])
+
+
+def _write_cache(sd: SurveyData, name, sha, options, user_cols, loader_version, extra_key) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = _cache.table_path(_key(name, sha, options, user_cols, loader_version, extra_key))
+    meta = {"codebook": sd.codebook.to_dict(orient="records"),
+            "codebook_columns": list(sd.codebook.columns),
+            "provenance": {k: v for k, v in sd.provenance.items() if k != "cache"},
+            "design_spec": sd.design_spec,
+            "empty_categoricals": {c: bool(sd.data[c].cat.ordered) for c in sd.data.columns
+                                   if isinstance(sd.data[c].dtype, pd.CategoricalDtype)
+                                   and len(sd.data[c].cat.categories) == 0}}
+    table = pa.Table.from_pandas(sd.data, preserve_index=False)
+    md = dict(table.schema.metadata or {})
+    md[b"socialhealth"] = json.dumps(meta, default=_jsonable).encode()
+    table = table.replace_schema_metadata(md)
+    sink = io.BytesIO()
+    pq.write_table(table, sink, compression="zstd")
+    try:
+        _cache.atomic_write_bytes(path, sink.getvalue())
+    except OSError as e:  # a read-only cache must not break loading
+        warnings.warn(f"could not write the cache file {path}: {e}", SocialHealthWarning,
+                      stacklevel=3)

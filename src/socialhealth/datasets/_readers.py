@@ -1,0 +1,314 @@
+"""Read selected columns of a survey file as distributed (.dta, .sav, .xpt, .csv, or a .zip
+holding one of them), counting every missing-value code on the way.
+
+One entry point, :func:`open_source`, returns a :class:`Source` that knows the file's column
+names and sha256 and reads the columns a loader asks for into a :class:`RawTable`:
+
+* numeric columns are float64 with NaN for every missing value (Stata ``.``/``.a``-``.z``,
+  SPSS user-missing codes declared in the file, SAS special missing);
+* ``RawTable.missing`` counts them per variable and per code (``".d"``, ``"7"``, ``"."`` for
+  Stata system missing, ``"sysmis"`` for SPSS system missing, ``"blank"`` for empty CSV cells);
+* value and variable labels come along for the codebook.
+
+Readers: a numpy slice reader for Stata 117-119 (``_stata``; fast on wide files), pyreadstat
+for everything else (``user_missing=True`` so codes can be counted before they become NaN).
+"""
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+import zipfile
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from socialhealth.errors import SurveyFileError
+from socialhealth.datasets import _cache, _stata
+
+_EXTS = (".dta", ".sav", ".zsav", ".por", ".xpt", ".csv")
+
+
+@dataclass
+class RawTable:
+    """Columns read from a survey file, with missing-code counts and labels."""
+
+    data: pd.DataFrame
+    missing: dict[str, dict[str, int]]
+    value_labels: dict[str, dict]
+    variable_labels: dict[str, str]
+    n_rows: int
+    reader: str
+
+
+@dataclass
+class Source:
+    """An opened survey file: its columns, hash, and a column reader."""
+
+    path: Path
+    sha256: str
+    member: str | None
+    kind: str
+    columns: list[str]
+    n_rows: int | None
+    _impl: object = field(repr=False, default=None)
+
+    def read(self, columns: list[str]) -> RawTable:
+        """Read ``columns`` (all must exist; check with ``.columns`` first)."""
+        return self._impl(columns)
+
+
+def _reader_version() -> str:
+    import pyreadstat
+
+    return f"pyreadstat {pyreadstat.__version__}"
+
+
+def _fail(path: Path, what: str) -> SurveyFileError:
+    return SurveyFileError(
+        f"cannot read {path}: {what}. Pass the survey file as distributed "
+        f"(.dta, .sav, .xpt, .csv or the agency's .zip).")
+
+
+def open_source(path: str | os.PathLike) -> Source:
+    """Open a survey file (or a .zip holding one) for column-selective reading.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The file as distributed by the survey agency.
+
+    Returns
+    -------
+    Source
+        ``.columns`` lists the file's variables, ``.sha256`` is the hash of the file given
+        (the archive for a .zip), ``.read(columns)`` returns a :class:`RawTable`.
+
+    Examples
+    --------
+    >>> src = open_source("ESS7GB.sav")                 # doctest: +SKIP
+    >>> raw = src.read(["fltlnl", "pspwght"])           # doctest: +SKIP
+    >>> raw.missing["fltlnl"]                           # doctest: +SKIP
+    {'7': 4, '8': 3, '9': 8}
+    """
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise SurveyFileError(f"file not found: {p}. Check the path passed as path=.")
+    if p.is_dir():
+        raise SurveyFileError(f"{p} is a folder; pass the survey file itself as path=.")
+    size = p.stat().st_size
+    if size == 0:
+        raise SurveyFileError(f"{p} is empty (0 bytes); download the file again.")
+    ext = p.suffix.lower()
+    sha = _cache.cached_sha256(p)
+    if ext == ".zip":
+        return _open_zip(p, sha)
+    if ext == ".dta":
+        return _open_dta_path(p, sha)
+    if ext in (".sav", ".zsav", ".por", ".xpt"):
+        return _open_pyreadstat(p, p, sha or _hash(p), None, ext)
+    if ext == ".csv":
+        return _open_csv(p, p, sha or _hash(p), None)
+    raise SurveyFileError(
+        f"{p}: unknown file type {ext!r}; expected one of .dta, .sav, .xpt, .csv or .zip.")
+
+
+def _hash(p: Path) -> str:
+    sha = _cache.sha256_file(p)
+    _cache.remember_sha256(p, sha)
+    return sha
+
+
+# ------------------------------------------------------------------------------ Stata
+def _open_dta_path(p: Path, sha: str | None) -> Source:
+    known = sha is not None
+    buf, sha = _cache.map_and_hash(p, sha)
+    if not known:
+        _cache.remember_sha256(p, sha)
+    return _open_dta_buffer(p, buf, sha, None, fallback_path=p)
+
+
+def _open_dta_buffer(p: Path, buf, sha: str, member: str | None, fallback_path: Path | None,
+                     member_bytes: bytes | None = None) -> Source:
+    try:
+        sf = _stata.parse(buf)
+    except _stata.UnsupportedStataFile:
+        if fallback_path is None:  # a zip member: spill to a temporary file for pyreadstat
+            return _open_pyreadstat_bytes(p, bytes(buf), sha, member, ".dta")
+        return _open_pyreadstat(p, fallback_path, sha, member, ".dta")
+
+    def read(columns: list[str]) -> RawTable:
+        data, missing = {}, {}
+        try:
+            for c in columns:
+                vals, counts = sf.read_column(c)
+                data[c] = vals
+                if counts:
+                    missing[c] = dict(counts)
+        except _stata.UnsupportedStataFile:
+            if fallback_path is None:
+                return _open_pyreadstat_bytes(p, bytes(buf), sha, member, ".dta").read(columns)
+            return _open_pyreadstat(p, fallback_path, sha, member, ".dta").read(columns)
+        vl = sf.variable_value_labels(columns)
+        varlab = {c: sf.varlabels[sf.names.index(c)] for c in columns}
+        df = pd.DataFrame({c: (pd.array(v, dtype="string") if v.dtype == object else v)
+                           for c, v in data.items()}, index=pd.RangeIndex(sf.nobs))
+        return RawTable(df, missing, vl, varlab, sf.nobs,
+                        f"socialhealth._stata (dta {sf.release}, numpy slice reader)")
+
+    return Source(p, sha, member, "dta", list(sf.names), sf.nobs, read)
+
+
+# ------------------------------------------------------------------------------ zip
+def _open_zip(p: Path, sha: str | None) -> Source:
+    if sha is None:
+        sha = _hash(p)
+    try:
+        zf = zipfile.ZipFile(p)
+    except zipfile.BadZipFile:
+        raise _fail(p, "not a valid zip archive (corrupt or incomplete download)") from None
+    with zf:
+        members = [n for n in zf.namelist()
+                   if n.lower().endswith(_EXTS) and not n.startswith("__MACOSX")]
+        if not members:
+            raise _fail(p, f"the archive holds no survey file (found: {zf.namelist()[:10]})")
+        if len(members) > 1:
+            raise SurveyFileError(
+                f"{p} holds several survey files ({members}); unzip it and pass the one you "
+                f"want as path=.")
+        member = members[0]
+        try:
+            data = zf.read(member)
+        except (zipfile.BadZipFile, OSError, EOFError) as e:
+            raise _fail(p, f"the archive is corrupt ({e})") from None
+    ext = Path(member).suffix.lower()
+    if not data:
+        raise SurveyFileError(f"{p}: {member} inside the archive is empty.")
+    if ext == ".dta":
+        return _open_dta_buffer(p, data, sha, member, fallback_path=None)
+    if ext == ".csv":
+        return _open_csv(p, io.BytesIO(data), sha, member)
+    return _open_pyreadstat_bytes(p, data, sha, member, ext)
+
+
+def _open_pyreadstat_bytes(p: Path, data: bytes, sha: str, member: str | None, ext: str) -> Source:
+    tmpdir = tempfile.TemporaryDirectory(prefix="socialhealth-")
+    tmp = Path(tmpdir.name) / ("member" + ext)
+    tmp.write_bytes(data)
+    src = _open_pyreadstat(p, tmp, sha, member, ext)
+    src._tmpdir = tmpdir  # keeps the folder alive as long as the Source
+    return src
+
+
+# ------------------------------------------------------------------------------ pyreadstat
+def _pyreadstat_fn(ext: str):
+    import pyreadstat
+
+    return {".dta": pyreadstat.read_dta, ".sav": pyreadstat.read_sav, ".zsav": pyreadstat.read_sav,
+            ".por": pyreadstat.read_por, ".xpt": pyreadstat.read_xport}[ext]
+
+
+def _open_pyreadstat(p: Path, real: Path, sha: str, member: str | None, ext: str) -> Source:
+    import pyreadstat
+
+    fn = _pyreadstat_fn(ext)
+    try:
+        _, meta = fn(str(real), metadataonly=True)
+    except (pyreadstat.ReadstatError, pyreadstat.PyreadstatError, UnicodeDecodeError, ValueError) as e:
+        raise _fail(p, f"{type(e).__name__}: {e}") from None
+
+    def read(columns: list[str]) -> RawTable:
+        kw = {"usecols": list(columns)}
+        if ext != ".por":
+            kw["user_missing"] = True
+        try:
+            df, m = fn(str(real), **kw)
+        except (pyreadstat.ReadstatError, pyreadstat.PyreadstatError, ValueError) as e:
+            raise _fail(p, f"{type(e).__name__}: {e}") from None
+        out, missing = {}, {}
+        ranges = getattr(m, "missing_ranges", None) or {}
+        for c in columns:
+            s = df[c]
+            counts: Counter = Counter()
+            if ext in (".dta", ".xpt") and not pd.api.types.is_numeric_dtype(s):
+                is_code = s.map(lambda v: isinstance(v, str) and len(v) == 1 and v.isalpha())
+                str_col = m.readstat_variable_types.get(c) == "string"
+                if not str_col:
+                    for code, n in s[is_code].value_counts().items():
+                        counts["." + str(code).lower()] = int(n)
+                    s = pd.to_numeric(s.where(~is_code), errors="coerce")
+            elif ext not in (".dta", ".xpt") and pd.api.types.is_numeric_dtype(s) and c in ranges:
+                v = s.to_numpy(dtype=float)
+                miss = np.zeros(len(v), bool)
+                for r in ranges[c]:
+                    lo, hi = float(r["lo"]), float(r["hi"])
+                    hit = (v >= lo) & (v <= hi)
+                    for code, n in zip(*np.unique(v[hit], return_counts=True)):
+                        counts[_code_str(code)] += int(n)
+                    miss |= hit
+                s = pd.Series(np.where(miss, np.nan, v), index=s.index)
+            if not pd.api.types.is_numeric_dtype(s) and m.readstat_variable_types.get(c) != "string":
+                s = pd.to_numeric(s, errors="coerce")  # e.g. integer columns read as object
+            if pd.api.types.is_numeric_dtype(s):
+                s = s.astype("float64")
+                nsys = int(s.isna().sum()) - sum(counts.values())
+                if nsys > 0:
+                    counts["." if ext in (".dta", ".xpt") else "sysmis"] += nsys
+            else:
+                s = s.astype("string")
+            out[c] = s
+            if counts:
+                missing[c] = dict(counts)
+        vl = {c: {_key(k): v for k, v in d.items()} for c, d in m.variable_value_labels.items()
+              if c in out}
+        varlab = {c: (m.column_names_to_labels.get(c) or "") for c in columns}
+        frame = pd.DataFrame(out)
+        return RawTable(frame, missing, vl, varlab, len(frame), _reader_version())
+
+    return Source(p, sha, member, ext.lstrip("."), list(meta.column_names), meta.number_rows, read)
+
+
+def _code_str(v: float) -> str:
+    return str(int(v)) if float(v).is_integer() else repr(float(v))
+
+
+def _key(k):
+    if isinstance(k, float) and k.is_integer():
+        return int(k)
+    if isinstance(k, str) and len(k) == 1 and k.isalpha():
+        return "." + k
+    return k
+
+
+# ------------------------------------------------------------------------------ CSV
+def _open_csv(p: Path, real, sha: str, member: str | None) -> Source:
+    try:
+        head = pd.read_csv(real, nrows=0)
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as e:
+        raise _fail(p, f"{type(e).__name__}: {e}") from None
+    cols = [str(c) for c in head.columns]
+
+    def read(columns: list[str]) -> RawTable:
+        if hasattr(real, "seek"):
+            real.seek(0)
+        try:
+            df = pd.read_csv(real, usecols=list(columns), low_memory=False)
+        except (pd.errors.ParserError, ValueError) as e:
+            raise _fail(p, f"{type(e).__name__}: {e}") from None
+        missing = {}
+        for c in columns:
+            n = int(df[c].isna().sum())
+            if n:
+                missing[c] = {"blank": n}
+            conv = pd.to_numeric(df[c], errors="coerce")
+            if conv.notna().sum() == df[c].notna().sum():
+                df[c] = conv.astype("float64")
+            else:
+                df[c] = df[c].astype("string")
+        return RawTable(df, missing, {}, {c: "" for c in columns}, len(df),
+                        f"pandas {pd.__version__} read_csv")
+
+    return Source(p, sha, member, "csv", cols, None, read)

@@ -1,0 +1,42 @@
+"""The dataset registry (``registry.toml``): names, metadata, loaders, files."""
+from __future__ import annotations
+
+import difflib
+import importlib
+from functools import lru_cache
+from importlib import resources
+
+from socialhealth.errors import UnknownDatasetError
+from socialhealth.datasets._schema import tomllib
+
+FIELDS = ["name", "title", "country", "years", "access", "url", "licence", "citation",
+          "loneliness_items", "loader_status"]
+
+
+@lru_cache(maxsize=None)
+def registry() -> dict[str, dict]:
+    """``{name: entry}`` in file order."""
+    text = resources.files("socialhealth.datasets").joinpath("registry.toml").read_text("utf-8")
+    return tomllib.loads(text)
+
+
+def entry(name: str) -> dict:
+    """The registry entry of ``name``; UnknownDatasetError (with suggestions) otherwise."""
+    reg = registry()
+    if name not in reg:
+        close = difflib.get_close_matches(str(name), list(reg), n=3)
+        hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+        raise UnknownDatasetError(
+            f"unknown dataset {name!r}.{hint} Registered: {', '.join(reg)} "
+            f"(see socialhealth.datasets.list()).")
+    return {"name": name, **reg[name]}
+
+
+def loader(name: str):
+    """The loader function of ``name``, or None if not implemented yet."""
+    spec = entry(name).get("loader", "")
+    if not spec:
+        return None
+    module, func = spec.split(":")
+    mod = importlib.import_module(f"socialhealth.datasets.{module}")
+    return getattr(mod, func)

@@ -1,0 +1,77 @@
+"""SurveyData: a harmonised table, its design, codebook and provenance."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from socialhealth.errors import DesignError
+
+
+@dataclass
+class SurveyData:
+    """A loaded survey in the harmonised schema.
+
+    Attributes
+    ----------
+    name : str
+        Registry name (``"gss_panel20"``, ``"ess"``, ...).
+    data : pandas.DataFrame
+        Harmonised columns (``schema.toml``) followed by the source columns requested with
+        ``columns=`` under their source names.
+    codebook : pandas.DataFrame
+        One row per harmonised concept: ``concept, source_variables, rule, labels, notes,
+        measured``; concepts the survey lacks have ``measured=False`` and say why.
+    provenance : dict
+        ``file``, ``sha256``, ``reader``, ``columns_read``, ``rows_read``, ``rows_kept``,
+        ``rows_dropped`` ({reason: n}), ``missing_codes`` ({var: {code: n}}), ``unmapped_codes``,
+        ``design`` notes, ``loader`` and ``loader_version``, ``cache`` ("hit"/"miss"/"off").
+    design_spec : dict
+        Keyword arguments for :class:`socialhealth.SurveyDesign` (or ``ReplicateDesign`` when
+        ``kind == "replicate"``), applied to ``data``.
+
+    Examples
+    --------
+    >>> from socialhealth import datasets
+    >>> sd = datasets.load("ess", path="ESS7GB.sav")            # doctest: +SKIP
+    >>> sd.design.proportion("lonely")                           # doctest: +SKIP
+    """
+
+    name: str
+    data: pd.DataFrame
+    codebook: pd.DataFrame
+    provenance: dict
+    design_spec: dict
+    _design: Any = field(default=None, repr=False)
+
+    @property
+    def design(self):
+        """The survey's recommended design, built on first use.
+
+        ``SurveyDesign(data, weights="weight", strata="strata", psu="psu", nest=True,
+        lonely_psu="adjust")`` for the GSS and ESS (weights only where the file has no design
+        variables); in R: ``svydesign(ids=~psu, strata=~strata, weights=~weight, nest=TRUE)``
+        with ``options(survey.lonely.psu="adjust")``.
+        """
+        if self._design is None:
+            spec = dict(self.design_spec)
+            kind = spec.pop("kind", "linearisation")
+            spec.pop("notes", None)
+            try:
+                import socialhealth as sh
+
+                cls = sh.ReplicateDesign if kind == "replicate" else sh.SurveyDesign
+            except (ImportError, AttributeError) as e:
+                raise DesignError(
+                    "the design engine (socialhealth.design) is not available in this "
+                    f"installation ({e}); use sd.data and sd.design_spec directly.") from None
+            self._design = cls(self.data, **spec)
+        return self._design
+
+    def __repr__(self) -> str:
+        p = self.provenance
+        measured = int(self.codebook["measured"].sum()) if len(self.codebook) else 0
+        return (f"SurveyData({self.name!r}, wave={p.get('wave')!r}, rows={len(self.data)}, "
+                f"concepts measured={measured}/{len(self.codebook)}, "
+                f"file={p.get('file')!r})")

@@ -1,0 +1,423 @@
+"""General Social Survey (NORC) loaders: the cumulative cross-section and the panels.
+
+Codebooks: ``codebooks/gss.toml`` (cumulative file), ``codebooks/gss_panel20.toml`` (2016-2020
+panel, wide) and ``codebooks/gss_panel_long.toml`` (2006-2010, 2008-2012, 2010-2014 panels,
+long, as converted from gssr's R factors: codes are factor level positions).
+
+Design (all files): PSU ``vpsu`` coded 1/2 within stratum ``vstrat`` (year x vstrat in the
+cumulative file), so ``nest=True``; single-PSU strata exist, so ``lonely_psu="adjust"``. In R::
+
+    options(survey.lonely.psu = "adjust")
+    svydesign(ids = ~vpsu, strata = ~interaction(year, vstrat), weights = ~wtssps,
+              nest = TRUE, data = gss)
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from socialhealth.errors import DatasetError, SurveyFileError, UnknownWaveError
+from socialhealth.datasets import _engine
+from socialhealth.datasets._codebook import load_codebook
+from socialhealth.datasets._readers import Source
+
+LOADER_VERSION = 1
+
+
+def _ids(values) -> list:
+    out = []
+    for v in values:
+        if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA:
+            out.append(None)
+        elif isinstance(v, (float, np.floating)) and float(v).is_integer():
+            out.append(str(int(v)))
+        else:
+            out.append(str(v))
+    return out
+
+
+def _require(src: Source, names: Sequence[str], survey: str, hint: str = "") -> None:
+    missing = [c for c in names if c not in set(src.columns)]
+    if missing:
+        other = _guess_survey(src.columns)
+        raise SurveyFileError(
+            f"{src.path} is not a {survey} file: required variable(s) {missing} are missing"
+            + (f" (it looks like {other})" if other else "") + ". " + hint
+            + "Pass the file as distributed by the survey agency.")
+
+
+def _guess_survey(columns) -> str:
+    cols = set(columns)
+    if {"essround", "cntry", "idno"} <= cols:
+        return "a European Social Survey file"
+    if "samptype" in cols and "yearid" in cols:
+        return "the GSS 2016-2020 panel (load it as 'gss_panel20')"
+    if "firstid" in cols and "wave" in cols:
+        return "a GSS long panel file (load it as 'gss_panel06', 'gss_panel08' or 'gss_panel10')"
+    if {"year", "vstrat", "vpsu"} <= cols:
+        return "the GSS cumulative file (load it as 'gss')"
+    if "_LLCPWT" in cols or "_llcpwt" in cols:
+        return "a BRFSS file"
+    return ""
+
+
+def _strings(values) -> list:
+    return [None if (v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)))
+            else (str(int(v)) if isinstance(v, (float, np.floating)) and float(v).is_integer()
+                  else str(v)) for v in values]
+
+
+# ================================================================================ 2016-2020 panel
+def load_panel20(path, *, wave: int = 2020, weight: str | None = None,
+                 columns: Sequence[str] | None = None, cache: bool = True):
+    """Load one wave of the GSS 2016-2020 panel (wide file) in the harmonised schema.
+
+    Parameters
+    ----------
+    path : str or path-like
+        ``gss_panel20.dta`` (or the agency's .zip, or .sav). Only the needed columns are read.
+    wave : {2016, 2018, 2020}
+        2016 and 2018 return that year's cross-section (``samptype``); 2020 returns the 1823
+        re-interviewed respondents, i.e. everyone with a 2020 weight (``wtssnr_2``); the others
+        are counted in ``provenance["rows_dropped"]``.
+    weight : {"wtssnr", "wtssall", "wtss"}, optional
+        The weight family (suffix added for the wave). Default ``wtssnr`` (non-response adjusted).
+    columns : list of str, optional
+        Source variables to add under their own names (e.g. ``["lonely1_2"]``).
+    cache : bool
+        Use the Parquet cache keyed by the file's sha256 (default True).
+
+    Returns
+    -------
+    SurveyData
+        Design ``SurveyDesign(weights="weight", strata="strata", psu="psu", nest=True,
+        lonely_psu="adjust")`` with strata ``vstrat_<s>`` and PSUs ``vpsu_<s>``; in R
+        ``svydesign(ids=~vpsu_2, strata=~vstrat_2, weights=~wtssnr_2, nest=TRUE)``.
+
+    Examples
+    --------
+    >>> from socialhealth import datasets
+    >>> sd = datasets.load("gss_panel20", path="gss_panel20.dta", wave=2020,
+    ...                    columns=["lonely1_2"])                      # doctest: +SKIP
+    >>> sd.provenance["rows_kept"]                                     # doctest: +SKIP
+    1823
+    """
+    cb = load_codebook("gss_panel20")
+    waves = cb["panel"]["waves"]
+    if str(wave) not in waves:
+        raise UnknownWaveError(
+            f"gss_panel20 has waves {sorted(int(w) for w in waves)}; got wave={wave!r}.")
+    spec = waves[str(wave)]
+    fmt = {"s": spec["suffix"]}
+    families = [w.format(**fmt) for w in cb["panel"]["weights"]]
+    if weight is None:
+        wvar = families[0]
+    else:
+        wvar = weight if weight in families else f"{weight}_{fmt['s']}"
+        if wvar not in families:
+            raise DatasetError(
+                f"weight={weight!r} is not a gss_panel20 weight; choose one of "
+                f"{[f.rsplit('_', 1)[0] for f in families]} (suffix added for the wave).")
+    strata = cb["panel"]["strata"].format(**fmt)
+    psu = cb["panel"]["psu"].format(**fmt)
+    idv, samp = cb["panel"]["id"], cb["panel"]["sample"]
+
+    def prepare(src: Source) -> _engine.Plan:
+        _require(src, [idv, samp, strata, psu, wvar], "GSS 2016-2020 panel")
+
+        def select(df):
+            reasons = OrderedDict()
+            keep = np.ones(len(df), bool)
+            if "sample" in spec:
+                in_sample = df[samp].to_numpy(dtype=float) == spec["sample"]
+                reasons[f"other cross-section (samptype != {spec['sample']})"] = int((~in_sample).sum())
+                keep &= in_sample
+            has_w = ~np.isnan(df[wvar].to_numpy(dtype=float))
+            reason = (f"no {wave} weight (not re-interviewed)" if str(wave) == "2020"
+                      else f"no {wvar} weight")
+            reasons[reason] = int((keep & ~has_w).sum())
+            keep &= has_w
+            has_d = ~np.isnan(df[strata].to_numpy(dtype=float)) & ~np.isnan(df[psu].to_numpy(dtype=float))
+            reasons[f"no {strata}/{psu}"] = int((keep & ~has_d).sum())
+            keep &= has_d
+            return keep, reasons
+
+        def design(df):
+            return {"respondent_id": _strings(df[idv]), "wave": [str(wave)] * len(df),
+                    "year": [int(wave)] * len(df), "weight": df[wvar].to_numpy(dtype=float),
+                    "strata": _strings(df[strata]), "psu": _strings(df[psu])}
+
+        return _engine.Plan(
+            codebook_name="gss_panel20", codebook=cb, fmt=fmt, wave=wave,
+            read=[idv, samp, strata, psu, wvar], select=select, design=design,
+            design_spec={"weights": "weight", "strata": "strata", "psu": "psu", "nest": True,
+                         "lonely_psu": "adjust",
+                         "notes": f"psu={psu}, strata={strata} (PSU nested in stratum), "
+                                  f"weight={wvar}. {cb['panel']['weight_notes']}"},
+            country="US", extra_provenance={"weight_variable": wvar})
+
+    return _engine.run("gss_panel20", path, {"wave": wave, "weight": wvar}, prepare,
+                       loader_version=LOADER_VERSION, columns=columns, cache=cache)
+
+
+# ================================================================================ long panels
+def _died_long(df: pd.DataFrame, spec: dict, fmt: dict, context: dict):
+    """Deceased-before-a-later-wave proxy from the long panels' ``panstat`` strings."""
+    full = context["full"]
+    pid = context["pid"]
+    status = full["panstat"].astype("string").fillna("").str.lower()
+    dead_ids = set(full.loc[status.str.contains("deceased").to_numpy(), pid].tolist())
+    last_wave = full[context["wavevar"]].max()
+    alive_ids = set(full.loc[(full[context["wavevar"]] == last_wave).to_numpy()
+                             & status.str.contains("reinterviewed").to_numpy()
+                             & ~status.str.contains("not reinterviewed").to_numpy(), pid].tolist())
+    vals = [True if i in dead_ids else (False if i in alive_ids else pd.NA) for i in df[pid]]
+    text = ("True if any row of the person has panstat '... not reinterviewed because r was "
+            "deceased'; False if re-interviewed in the last wave; else missing")
+    return vals, text
+
+
+def load_panel_long(name: str, path, *, wave: int | None = None, weight: str | None = None,
+                    columns: Sequence[str] | None = None, cache: bool = True):
+    """Load a GSS long panel file (2006-2010, 2008-2012 or 2010-2014) in the harmonised schema.
+
+    The files hold one row per person and wave (``firstid`` x ``wave`` 1/2/3), including rows
+    for waves where the person was not interviewed (``year`` missing): those are dropped and
+    counted. The panels carry panel weights only (no cross-sectional ``wtssall``):
+    ``wtpannr123`` (default; persons interviewed in all three waves, non-response adjusted),
+    ``wtpan123``, ``wtpannr12`` and ``wtpan12`` (interviewed in waves 1 and 2).
+
+    Parameters
+    ----------
+    name : {"gss_panel06", "gss_panel08", "gss_panel10"}
+    path : str or path-like
+        ``gss_panel06_long.dta`` or a .zip holding it (read directly, no unpacking to disk).
+    wave : int, optional
+        Interview year (e.g. 2006, 2008, 2010 for gss_panel06); None = all waves (long).
+    weight : str, optional
+        One of the panel weights above.
+    columns : list of str, optional
+        Source variables to add under their own names.
+
+    Returns
+    -------
+    SurveyData
+        ``SurveyDesign(weights="weight", strata="strata", psu="psu", nest=True,
+        lonely_psu="adjust")``; in R ``svydesign(ids=~vpsu, strata=~vstrat,
+        weights=~wtpannr123, nest=TRUE)``. With all waves, persons appear once per wave and
+        the PSU (not the person) is the cluster.
+
+    Examples
+    --------
+    >>> sd = load_panel_long("gss_panel10", "gss_panel10_long.dta.zip", wave=2014)  # doctest: +SKIP
+    >>> sd.codebook.set_index("concept").loc["ucla3_isolated", "source_variables"]  # doctest: +SKIP
+    'isolated'
+    """
+    cb = load_codebook("gss_panel_long")
+    panels = cb["panels"]
+    if name not in panels:
+        raise DatasetError(f"{name!r} is not a GSS long panel; choose one of {sorted(panels)}.")
+    years = [int(y) for y in panels[name]["years"]]
+    if wave is not None and int(wave) not in years:
+        raise UnknownWaveError(f"{name} has waves {years} (interview years); got wave={wave!r}.")
+    d = cb["design"]
+    wvar = weight or d["weights"][0]
+    if wvar not in d["weights"]:
+        raise DatasetError(f"weight={weight!r} is not a {name} weight; choose one of {d['weights']}.")
+    idv, wavev, yearv, strata, psu = d["id"], d["wave"], d["year"], d["strata"], d["psu"]
+
+    def prepare(src: Source) -> _engine.Plan:
+        _require(src, [idv, wavev, yearv, strata, psu, wvar], f"GSS {name} long panel",
+                 "The gssr copy of the 2008-2012 panel lacks vstrat/vpsu; use NORC's file. "
+                 if name == "gss_panel08" else "")
+        ctx: dict = {"pid": idv, "wavevar": wavev}
+
+        def select(df):
+            ctx["full"] = df
+            reasons = OrderedDict()
+            keep = np.ones(len(df), bool)
+            if wave is not None:
+                k = years.index(int(wave)) + 1
+                this = df[wavev].to_numpy(dtype=float) == k
+                reasons["other waves"] = int((~this).sum())
+                keep &= this
+            iv = ~np.isnan(df[yearv].to_numpy(dtype=float))
+            reasons["not interviewed in this wave (placeholder row of the long file)"] = int((keep & ~iv).sum())
+            keep &= iv
+            has_w = ~np.isnan(df[wvar].to_numpy(dtype=float))
+            reasons[f"no {wvar} weight ({d['weight_notes'][wvar]})"] = int((keep & ~has_w).sum())
+            keep &= has_w
+            return keep, reasons
+
+        def design(df):
+            return {"respondent_id": _strings(df[idv]),
+                    "wave": _strings(df[yearv]),
+                    "year": df[yearv].to_numpy(dtype=float),
+                    "weight": df[wvar].to_numpy(dtype=float),
+                    "strata": _strings(df[strata]), "psu": _strings(df[psu])}
+
+        return _engine.Plan(
+            codebook_name="gss_panel_long", codebook=cb, fmt={}, wave=wave,
+            read=[idv, wavev, yearv, strata, psu, wvar, "panstat"], select=select, design=design,
+            design_spec={"weights": "weight", "strata": "strata", "psu": "psu", "nest": True,
+                         "lonely_psu": "adjust",
+                         "notes": f"psu={psu}, strata={strata} (nested), weight={wvar} "
+                                  f"(panel weight: {d['weight_notes'][wvar]}). The files have no "
+                                  f"cross-sectional weight."},
+            country="US", custom_rules={"died_long": _died_long}, context=ctx,
+            extra_provenance={"weight_variable": wvar})
+
+    return _engine.run(name, path, {"wave": wave, "weight": wvar}, prepare,
+                       loader_version=LOADER_VERSION, columns=columns, cache=cache)
+
+
+# ================================================================================ cumulative file
+def load_cumulative(path, *, wave: int | Sequence[int] | None = None, weight: str | None = None,
+                    columns: Sequence[str] | None = None, cache: bool = True):
+    """Load the GSS cumulative cross-section (1972-2024, ``gss7224_r*.dta``).
+
+    Parameters
+    ----------
+    path : str or path-like
+        The cumulative Stata file (or NORC's .zip of it).
+    wave : int or list of int, optional
+        Survey year(s) to keep; None keeps all years.
+    weight : str, optional
+        ``None`` (default) = the recommended weight per row: ``wtssnrps`` where present, else
+        ``wtssps``, else ``wtssall`` (older releases); or name one of them to use it throughout
+        (rows where it is missing are dropped and counted).
+    columns : list of str, optional
+        Source variables to add under their own names.
+
+    Returns
+    -------
+    SurveyData
+        ``SurveyDesign(weights="weight", strata="strata", psu="psu", nest=True,
+        lonely_psu="adjust")`` with strata = year x vstrat. In R (gssr vignette):
+        ``svydesign(ids=~vpsu, strata=~interaction(year, vstrat), weights=~wtssps, nest=TRUE)``.
+
+    Examples
+    --------
+    >>> sd = load_cumulative("gss7224_r2.dta", wave=2018)   # doctest: +SKIP
+    >>> sd.provenance["weight_by_year"]                      # doctest: +SKIP
+    {'2018': 'wtssnrps'}
+    """
+    cb = load_codebook("gss")
+    d = cb["design"]
+    first, last = cb["survey"]["years"]
+    wanted = None if wave is None else ([int(wave)] if np.isscalar(wave) else [int(w) for w in wave])
+    if wanted is not None:
+        bad = [w for w in wanted if not first <= w <= last or w in cb["survey"]["no_survey_years"]]
+        if bad:
+            raise UnknownWaveError(
+                f"the GSS cumulative codebook covers {first}-{last} (no survey in "
+                f"{cb['survey']['no_survey_years']}); got year(s) {bad}.")
+    if weight is not None and weight not in d["weights"]:
+        raise DatasetError(f"weight={weight!r}: choose one of {d['weights']} or None (recommended per year).")
+    yv, idv, strata, psu = d["year"], d["id"], d["strata"], d["psu"]
+
+    def prepare(src: Source) -> _engine.Plan:
+        present = [w for w in d["weights"] if w in src.columns]
+        _require(src, [yv, idv, strata, psu], "GSS cumulative")
+        if not present:
+            raise SurveyFileError(f"{src.path} has none of the GSS weights {d['weights']}.")
+        if weight is not None and weight not in present:
+            raise SurveyFileError(f"{src.path} has no {weight!r}; it has {present}.")
+        order = [weight] if weight else present
+        info: dict = {}
+
+        def select(df):
+            reasons = OrderedDict()
+            keep = np.ones(len(df), bool)
+            y = df[yv].to_numpy(dtype=float)
+            if wanted is not None:
+                inyr = np.isin(y, wanted)
+                reasons["other years"] = int((~inyr).sum())
+                keep &= inyr
+                absent = sorted(set(wanted) - set(y[inyr].astype(int).tolist()))
+                if absent:
+                    raise UnknownWaveError(f"{src.path} has no rows for year(s) {absent}.")
+            w = np.full(len(df), np.nan)
+            used = np.array([None] * len(df), dtype=object)
+            for v in order:
+                x = df[v].to_numpy(dtype=float)
+                fill = np.isnan(w) & ~np.isnan(x)
+                w[fill] = x[fill]
+                used[fill] = v
+            reasons[f"no weight ({' / '.join(order)} all missing)"] = int((keep & np.isnan(w)).sum())
+            keep &= ~np.isnan(w)
+            zero = keep & (w <= 0)
+            reasons["zero weight"] = int(zero.sum())
+            keep &= ~zero
+            nod = np.isnan(df[strata].to_numpy(dtype=float)) | np.isnan(df[psu].to_numpy(dtype=float))
+            reasons[f"no {strata}/{psu}"] = int((keep & nod).sum())
+            keep &= ~nod
+            by = pd.DataFrame({"y": y[keep], "v": used[keep]}).drop_duplicates()
+            info["weight_by_year"] = {}
+            for r in by.sort_values(["y", "v"]).itertuples():
+                k = str(int(r.y))
+                info["weight_by_year"][k] = (r.v if k not in info["weight_by_year"]
+                                             else info["weight_by_year"][k] + " / " + r.v)
+            return keep, reasons
+
+        def design(df):
+            y = df[yv].to_numpy(dtype=float)
+            # the same rule as in select(), on the kept rows
+            w = np.full(len(df), np.nan)
+            for v in order:
+                x = df[v].to_numpy(dtype=float)
+                fill = np.isnan(w) & ~np.isnan(x)
+                w[fill] = x[fill]
+            ys = _strings(y)
+            return {"respondent_id": [f"{a}-{b}" for a, b in zip(ys, _strings(df[idv]))],
+                    "wave": ys, "year": y, "weight": w,
+                    "strata": [f"{a}-{b}" for a, b in zip(ys, _strings(df[strata]))],
+                    "psu": _strings(df[psu])}
+
+        plan = _engine.Plan(
+            codebook_name="gss", codebook=cb, fmt={}, wave=None, read=[yv, idv, strata, psu, *present],
+            select=select, design=design,
+            design_spec={"weights": "weight", "strata": "strata", "psu": "psu", "nest": True,
+                         "lonely_psu": "adjust",
+                         "notes": "psu=vpsu, strata=year x vstrat (nested), weight: "
+                                  + (weight or "recommended per year (wtssnrps, else wtssps, else "
+                                               "wtssall); see provenance weight_by_year")},
+            country="US")
+        plan.extra_provenance = info  # select() fills weight_by_year before provenance is built
+        return plan
+
+    return _engine.run("gss", path, {"wave": wanted, "weight": weight}, prepare,
+                       loader_version=LOADER_VERSION, columns=columns, cache=cache)
+
+
+def load_panel06(path, **kwargs):
+    """Load the GSS 2006-2010 panel; see :func:`load_panel_long` (waves 2006, 2008, 2010).
+
+    Examples
+    --------
+    >>> sd = load_panel06("gss_panel06_long.dta.zip", wave=2006)   # doctest: +SKIP
+    """
+    return load_panel_long("gss_panel06", path, **kwargs)
+
+
+def load_panel08(path, **kwargs):
+    """Load the GSS 2008-2012 panel; see :func:`load_panel_long` (waves 2008, 2010, 2012).
+
+    Examples
+    --------
+    >>> sd = load_panel08("gss_panel08_long.dta", wave=2008)   # doctest: +SKIP
+    """
+    return load_panel_long("gss_panel08", path, **kwargs)
+
+
+def load_panel10(path, **kwargs):
+    """Load the GSS 2010-2014 panel; see :func:`load_panel_long` (waves 2010, 2012, 2014).
+
+    Examples
+    --------
+    >>> sd = load_panel10("gss_panel10_long.dta.zip", wave=2014)   # doctest: +SKIP
+    """
+    return load_panel_long("gss_panel10", path, **kwargs)
