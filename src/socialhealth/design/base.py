@@ -51,6 +51,10 @@ class DesignBase:
     def _ratio_vcov(self, num: np.ndarray, den: np.ndarray | None, theta: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
+    def _domain_vcov(self, theta, vals, dcodes, n_domains, totals_den) -> np.ndarray:
+        """Covariance of domain means (``totals_den`` = domain weight totals) or totals (None)."""
+        raise NotImplementedError
+
     def _general_vcov(
         self,
         theta: np.ndarray,
@@ -200,20 +204,57 @@ class DesignBase:
             frame["deff"] = deff
         return frame
 
-    def _srs_variance(self, vals: np.ndarray, den: np.ndarray, theta: np.ndarray, kind: str, deff):
-        """Variance under simple random sampling of the same size (denominator of deff)."""
+    def _domain_ratio(self, X: AnalysisMatrix, dom: Domains | None, used: np.ndarray, ratio: bool):
+        """Domain means (``ratio=True``) or totals of every analysis column.
+
+        Returns theta (D*k, domain-major), vcov, and the pieces the design effect needs.
+        Each row belongs to at most one domain, so everything is a ``bincount`` over the
+        domain code; the subclass computes the covariance from the same sparse layout.
+        """
         w = self._w
-        present = den > 0
-        nobs = present.sum(axis=0).astype(float)
-        psum = w @ np.where(present, 1.0, 0.0)
-        centred = np.where(present, vals - theta, 0.0)
+        vals = np.where(used[:, None], np.nan_to_num(X.values), 0.0)
+        if dom is None:
+            dcodes, D = np.where(used, 0, -1), 1
+        else:
+            dcodes, D = np.where(used, dom.codes, -1), dom.n_domains
+        ok = dcodes >= 0
+        idx = dcodes[ok]
+        k = vals.shape[1]
+        N = np.bincount(idx, weights=w[ok], minlength=D)
+        S = np.empty((D, k))
+        for j in range(k):
+            S[:, j] = np.bincount(idx, weights=w[ok] * vals[ok, j], minlength=D)
         with np.errstate(divide="ignore", invalid="ignore"):
-            s2 = (w @ centred**2) / psum * nobs / (nobs - 1)
-            if kind == "mean":
-                factor = 1.0 / nobs if deff == "replace" else (psum - nobs) / (psum * nobs)
+            means = S / N[:, None]
+        theta = (means if ratio else S).ravel()
+        vcov = self._domain_vcov(theta, vals, dcodes, D, N if ratio else None)
+        return theta, vcov, (vals, dcodes, idx, N, means)
+
+    def _srs_variance(self, pieces, kind: str, deff) -> np.ndarray:
+        """Variance under simple random sampling of the same size (denominator of deff).
+
+        ``S^2 = n/(n-1) sum w (y - ybar)^2 / sum w`` within the domain; mean:
+        ``S^2 (N - n) / (N n)`` (``"replace"``: ``S^2 / n``); total: ``N^2`` times that, with
+        ``N = sum w`` and ``n`` the rows used (R ``svymean(deff = TRUE)``).
+        """
+        vals, dcodes, idx, psum, means = pieces
+        w = self._w
+        ok = dcodes >= 0
+        D, k = means.shape
+        nobs = np.bincount(idx, minlength=D).astype(float)
+        s2 = np.empty((D, k))
+        for j in range(k):
+            dev = vals[ok, j] - means[idx, j]
+            s2[:, j] = np.bincount(idx, weights=w[ok] * dev**2, minlength=D)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            s2 = s2 / psum[:, None] * (nobs / (nobs - 1))[:, None]
+            if deff == "replace":
+                factor = 1.0 / nobs
             else:
-                factor = psum**2 / nobs if deff == "replace" else psum**2 * (psum - nobs) / (psum * nobs)
-        return s2 * factor
+                factor = (psum - nobs) / (psum * nobs)
+            if kind == "total":
+                factor = factor * psum**2
+        return (s2 * factor[:, None]).ravel()
 
     def _finish(self, table, vcov, statistic, used, X_complete, r_call, method="") -> Estimate:
         return Estimate(
@@ -272,9 +313,8 @@ class DesignBase:
         ``svyby(~api00, ~stype, design, svymean, deff = TRUE)``.
         """
         X, dom, used = self._prepare(variables, by, "mean")
-        num, den, _ = self._domain_blocks(X, dom, used)
-        theta, vcov = self._ratio_estimate(num, den)
-        d = self._srs_variance(num, den, theta, "mean", deff) if deff else None
+        theta, vcov, pieces = self._domain_ratio(X, dom, used, ratio=True)
+        d = self._srs_variance(pieces, "mean", deff) if deff else None
         table = self._table(X, dom, theta, vcov, None if d is None else np.diag(vcov) / d)
         call = self._r_call("svymean", variables, by, deff)
         return self._finish(table, vcov, "mean", used, X.complete, call)
@@ -293,14 +333,8 @@ class DesignBase:
         In R: ``svytotal(~enroll, design, na.rm = TRUE)``.
         """
         X, dom, used = self._prepare(variables, by, "total")
-        num, den, _ = self._domain_blocks(X, dom, used)
-        theta, vcov = self._ratio_estimate(num, None)
-        d = None
-        if deff:
-            w = self._w
-            with np.errstate(divide="ignore", invalid="ignore"):
-                means = (w @ num) / (w @ den)
-            d = self._srs_variance(num, den, means, "total", deff)
+        theta, vcov, pieces = self._domain_ratio(X, dom, used, ratio=False)
+        d = self._srs_variance(pieces, "total", deff) if deff else None
         table = self._table(X, dom, theta, vcov, None if d is None else np.diag(vcov) / d)
         call = self._r_call("svytotal", variables, by, deff)
         return self._finish(table, vcov, "total", used, X.complete, call)

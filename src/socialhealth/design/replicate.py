@@ -164,6 +164,26 @@ class ReplicateDesign(DesignBase):
             V[:, bad] = np.nan
         return V
 
+    def _domain_vcov(self, theta, vals, dcodes, n_domains, totals_den):
+        W = self._W
+        k = vals.shape[1]
+        reps = np.empty((W.shape[1], n_domains * k))
+        for d in range(n_domains):
+            rows = np.flatnonzero(dcodes == d)
+            Wd = W[rows]
+            top = Wd.T @ vals[rows]
+            if totals_den is None:
+                reps[:, d * k:(d + 1) * k] = top
+            else:
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    reps[:, d * k:(d + 1) * k] = top / Wd.sum(axis=0)[:, None]
+        V = self._rep_vcov(theta, reps)
+        bad = ~np.isfinite(np.asarray(theta, dtype=float))
+        if bad.any():
+            V[bad, :] = np.nan
+            V[:, bad] = np.nan
+        return V
+
     def _general_vcov(self, theta, influence=None, refit: Callable[[np.ndarray], np.ndarray] | None = None):
         reps = np.vstack([np.atleast_1d(refit(self._W[:, r])) for r in range(self.n_replicates)])
         return self._rep_vcov(theta, reps)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special
 
 ID_COLUMNS = ("term", "level")
 
@@ -20,8 +20,8 @@ def t_quantile(level: float, df: float) -> float:
     """Two-sided critical value: t with ``df`` degrees of freedom (normal when df is inf)."""
     q = 1 - (1 - level) / 2
     if df is None or not np.isfinite(df):
-        return float(stats.norm.ppf(q))
-    return float(stats.t.ppf(q, df))
+        return float(special.ndtri(q))
+    return float(special.stdtrit(df, q))
 
 
 @dataclass

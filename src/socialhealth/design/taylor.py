@@ -16,7 +16,7 @@ from socialhealth.design.structure import (
     require_columns,
     weights_from_fpc,
 )
-from socialhealth.design.taylor_variance import taylor_vcov
+from socialhealth.design.taylor_variance import DomainColumns, taylor_vcov
 from socialhealth.errors import DesignError
 
 
@@ -112,6 +112,7 @@ class SurveyDesign(DesignBase):
         self.lonely_psu = lonely_psu
         self.adjust_domain_lonely = adjust_domain_lonely
         self.ultimate_cluster = ultimate_cluster
+        self._cache: dict = {}
         self._calibrations: tuple = ()   # objects with .residualize(Z) -> Z (calibration.py)
         self._spec = dict(weights=weights, strata=strata_l, psu=psu_l, fpc=fpc_l, probs=probs_l,
                           nest=nest, pps=pps)
@@ -121,6 +122,8 @@ class SurveyDesign(DesignBase):
         # calibrated designs (post-stratification, raking, GREG) replace the influence values
         # by their residuals from the calibration model before the design variance
         # (Deville & Sarndal 1992; R svyrecvar's postStrata step)
+        if self._calibrations and isinstance(Z, DomainColumns):
+            Z = Z.dense()
         for cal in self._calibrations:
             Z = cal.residualize(Z)
         return taylor_vcov(Z, self._stages, self.lonely_psu, self.adjust_domain_lonely,
@@ -143,11 +146,31 @@ class SurveyDesign(DesignBase):
             V[:, bad] = np.nan
         return V
 
+    def _domain_vcov(self, theta, vals, dcodes, n_domains, totals_den):
+        w = self._w
+        ok = dcodes >= 0
+        k = vals.shape[1]
+        if totals_den is None:
+            z = w[:, None] * vals
+        else:
+            th = np.nan_to_num(np.asarray(theta, dtype=float).reshape(n_domains, k))
+            den = np.where(totals_den > 0, totals_den, 1.0)
+            idx = np.where(ok, dcodes, 0)
+            z = w[:, None] * (vals - th[idx]) / den[idx][:, None]
+        z[~ok] = 0.0
+        V = self._variance_of(DomainColumns(z, dcodes, n_domains))
+        bad = ~np.isfinite(np.asarray(theta, dtype=float))
+        if bad.any():
+            V[bad, :] = np.nan
+            V[:, bad] = np.nan
+        return V
+
     def _general_vcov(self, theta, influence: Callable[[], np.ndarray], refit=None) -> np.ndarray:
         return self._variance_of(influence())
 
     def _with_weights(self, w, data=None):
         new = copy.copy(self)
+        new._cache = {}
         new._w = np.asarray(w, dtype=float)
         if data is not None:
             new.data = data
@@ -159,15 +182,24 @@ class SurveyDesign(DesignBase):
         """Sampling structure (integer codes per stage)."""
         return self._stages
 
+    def _counts(self) -> tuple[int, int]:
+        if "counts" not in self._cache:
+            st = self._stages[0]
+            active = self.in_subset
+            units = np.bincount(st.unit[active], minlength=st.n_psu) > 0
+            strata = np.bincount(st.unit_stratum[units.nonzero()[0]], minlength=st.n_strata) > 0
+            self._cache["counts"] = (int(strata.sum()), int(units.sum()))
+        return self._cache["counts"]
+
     @property
     def n_strata(self) -> int:
-        st = self._stages[0]
-        return int(len(np.unique(st.stratum[self.in_subset])))
+        """First-stage strata with at least one row in the subset."""
+        return self._counts()[0]
 
     @property
     def n_psu(self) -> int:
-        st = self._stages[0]
-        return int(len(np.unique(st.unit[self.in_subset])))
+        """First-stage PSUs with at least one row in the subset."""
+        return self._counts()[1]
 
     def degf(self) -> float:
         """Design degrees of freedom: PSUs minus strata among rows of the subset (R ``degf``)."""

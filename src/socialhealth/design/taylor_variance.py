@@ -45,8 +45,43 @@ from socialhealth.design.structure import Stage
 from socialhealth.errors import LonelyPSUError
 
 
-def group_sum(codes: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
+class DomainColumns:
+    """Influence values of domain estimates, stored without the zeros.
+
+    Domain estimate ``(d, j)`` (domain ``d``, variable ``j``) has influence value
+    ``values[i, j]`` on rows with ``domain[i] == d`` and 0 elsewhere, so the (n x D*k) matrix
+    of influence values is mostly zeros. Group sums need one ``bincount`` per variable over
+    the combined key ``unit * D + domain`` instead of D*k dense columns. Column order is
+    domain-major: column ``d * k + j``.
+    """
+
+    def __init__(self, values: np.ndarray, domain: np.ndarray, n_domains: int):
+        self.values = values if values.ndim == 2 else values[:, None]
+        self.domain = domain
+        self.n_domains = n_domains
+        self.shape = (len(domain), n_domains * self.values.shape[1])
+
+    def group_sum(self, codes: np.ndarray, size: int) -> np.ndarray:
+        D, k = self.n_domains, self.values.shape[1]
+        ok = self.domain >= 0
+        key = codes[ok] * D + self.domain[ok]
+        out = np.empty((size * D, k))
+        for j in range(k):
+            out[:, j] = np.bincount(key, weights=self.values[ok, j], minlength=size * D)
+        return out.reshape(size, D * k)
+
+    def dense(self) -> np.ndarray:
+        D, k = self.n_domains, self.values.shape[1]
+        out = np.zeros((len(self.domain), D, k))
+        ok = self.domain >= 0
+        out[np.flatnonzero(ok), self.domain[ok], :] = self.values[ok]
+        return out.reshape(len(self.domain), D * k)
+
+
+def group_sum(codes: np.ndarray, values, size: int) -> np.ndarray:
     """Column sums of ``values`` (n x p) within groups ``codes`` (0..size-1): (size x p)."""
+    if isinstance(values, DomainColumns):
+        return values.group_sum(codes, size)
     if values.ndim == 1:
         return np.bincount(codes, weights=values, minlength=size)
     out = np.empty((size, values.shape[1]))
@@ -114,9 +149,10 @@ def taylor_vcov(
     -------
     numpy.ndarray of shape (p, p)
     """
-    Z = np.asarray(Z, dtype=float)
-    if Z.ndim == 1:
-        Z = Z[:, None]
+    if not isinstance(Z, DomainColumns):
+        Z = np.asarray(Z, dtype=float)
+        if Z.ndim == 1:
+            Z = Z[:, None]
     p = Z.shape[1]
     V = np.zeros((p, p))
     multiplier = np.ones(stages[0].n_strata)
