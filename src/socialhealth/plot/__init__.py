@@ -1,0 +1,28 @@
+"""Publication-ready plots of socialhealth results.
+
+Every function takes a socialhealth result (anything with ``.to_frame()``) or its
+``to_frame()`` DataFrame, draws into ``ax=`` (or a new figure), returns the matplotlib
+``Axes`` and never calls ``show()``. Axes are labelled with units, a caption states how the
+estimates were weighted (override with ``caption=``, or ``caption=None``), colours are
+colour-blind safe (Okabe-Ito; YlGnBu for ordered levels).
+
+* :func:`forest` - ratios with CIs (association tables, meta-analyses), log scale, line at 1
+* :func:`prevalence` - estimates by group with CIs, bars or points, percent axis
+* :func:`trend` - estimates over years with CI bands, optionally by group
+* :func:`likert` - distribution of an ordinal item by group, stacked 100% bars
+* :func:`risk_factors` - loneliness next to smoking, obesity, inactivity: survey vs published
+
+>>> import socialhealth as sh
+>>> ax = sh.plot.prevalence(design.proportion("lonely", by="age_group"))   # doctest: +SKIP
+>>> ax.figure.savefig("lonely_by_age.png", dpi=200)                          # doctest: +SKIP
+"""
+from __future__ import annotations
+
+from socialhealth.plot.forest import forest
+from socialhealth.plot.likert import likert
+from socialhealth.plot.prevalence import prevalence
+from socialhealth.plot.risk_factors import risk_factors
+from socialhealth.plot.style import DEFAULT_CAPTION, PALETTE
+from socialhealth.plot.trend import trend
+
+__all__ = ["forest", "prevalence", "trend", "likert", "risk_factors", "DEFAULT_CAPTION", "PALETTE"]

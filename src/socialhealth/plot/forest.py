@@ -1,0 +1,242 @@
+"""Forest plot of ratio estimates (association tables, meta-analyses)."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.patches import Polygon
+from matplotlib.ticker import FixedLocator, NullFormatter, NullLocator
+
+from socialhealth.errors import PlotError
+from socialhealth.plot import style
+from socialhealth.plot.frames import as_frame, ordered_unique, require
+
+_INTERCEPTS = {"intercept", "(intercept)", "const"}
+
+
+def _label_column(frame: pd.DataFrame, label: str | None) -> str:
+    if label is not None:
+        require(frame, [label], "forest()")
+        return label
+    for c in ("label", "term", "exposure"):
+        if c in frame.columns:
+            return c
+    raise PlotError("forest() needs a label column: 'label' or 'term' (or pass label=).")
+
+
+def _ratio_ticks(lo: float, hi: float) -> list[float]:
+    """Readable ticks for a log ratio axis spanning [lo, hi]."""
+    candidates = [0.05, 0.1, 0.2, 0.25, 0.33, 0.5, 0.67, 0.8, 1, 1.25, 1.5, 2, 3, 4, 5, 10, 20, 50]
+    ticks = [t for t in candidates if lo <= t <= hi]
+    if len(ticks) > 8:
+        ticks = [t for t in (0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50) if lo <= t <= hi]
+    if len(ticks) < 2:   # a very narrow range: let matplotlib choose
+        ticks = list(np.round(np.geomspace(lo, hi, 4), 3))
+    return ticks
+
+
+def log_axis(ax: Axes, values: np.ndarray, ref: float | None) -> None:
+    """Log x axis with plain-number ticks covering ``values`` (and the reference line)."""
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    if ref is not None:
+        v = np.r_[v, ref]
+    lo, hi = v.min(), v.max()
+    pad = (np.log(hi) - np.log(lo)) * 0.08 + 0.02
+    lo, hi = np.exp(np.log(lo) - pad), np.exp(np.log(hi) + pad)
+    ax.set_xscale("log")
+    ax.set_xlim(lo, hi)
+    ticks = _ratio_ticks(lo, hi)
+    ax.xaxis.set_major_locator(FixedLocator(ticks))
+    ax.xaxis.set_major_formatter(lambda x, _pos: f"{x:g}")
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.xaxis.set_minor_formatter(NullFormatter())
+
+
+def draw_diamond(ax: Axes, est: float, lo: float, hi: float, y: float, colour, height=0.42):
+    poly = Polygon([(lo, y), (est, y + height / 2), (hi, y), (est, y - height / 2)],
+                   closed=True, facecolor=colour, edgecolor=colour, zorder=3,
+                   gid="socialhealth-summary")
+    ax.add_patch(poly)
+    return poly
+
+
+def forest(
+    data,
+    *,
+    label: str | None = None,
+    estimate: str = "estimate",
+    ci_low: str = "ci_low",
+    ci_high: str = "ci_high",
+    weight: str | None = None,
+    group: str | None = None,
+    summary: str | Sequence[str] | None = None,
+    terms: Sequence[str] | None = None,
+    labels: dict | None = None,
+    scale: str = "log",
+    ref: float | None = None,
+    xlabel: str | None = None,
+    annotate: bool = True,
+    drop_intercept: bool = True,
+    title: str | None = None,
+    caption: str | None = style.DEFAULT_CAPTION,
+    ax: Axes | None = None,
+) -> Axes:
+    """Forest plot: one row per term (or study), point estimate and confidence interval.
+
+    Parameters
+    ----------
+    data : DataFrame or result with ``.to_frame()``
+        Columns ``term`` (or ``label``), ``estimate``, ``ci_low``, ``ci_high`` and optionally
+        ``weight`` (meta-analysis weights: marker area proportional to weight) and ``group``
+        (several models / surveys / subgroups: one colour and marker each, rows dodged). A model
+        result is asked for ``to_frame(exponentiate=True)`` when ``scale="log"``.
+    label, estimate, ci_low, ci_high, weight, group : str, optional
+        Column names. ``label`` defaults to ``label`` / ``term``; ``weight`` and ``group`` are used
+        when columns of those names exist.
+    summary : str or list of str, optional
+        Labels of pooled rows (e.g. ``"RE model"``) drawn as diamonds spanning their CI.
+    terms : list of str, optional
+        Rows to show, in this order (default: all, intercept dropped).
+    labels : dict, optional
+        Display names, e.g. ``{"lonely[T.True]": "Lonely"}``. Default: prettified names.
+    scale : {"log", "linear"}
+        ``"log"`` for ratios (reference line at 1), ``"linear"`` for differences / coefficients
+        (reference line at 0).
+    ref : float, optional
+        Position of the reference line (default 1 on the log scale, 0 on the linear scale);
+        ``np.nan`` for none.
+    xlabel : str, optional
+        Default ``"Ratio (95% CI, log scale)"`` or ``"Estimate (95% CI)"``.
+    annotate : bool
+        Write "estimate (low, high)" to the right of each row.
+    drop_intercept : bool
+        Leave out the intercept row of a model table.
+    title, caption : str, optional
+        Caption under the axes; default states the weighting, ``None`` for no caption.
+    ax : matplotlib Axes, optional
+        Draw into this axes (default: a new figure).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Notes
+    -----
+    Rows are drawn top to bottom in the order of the data. Confidence intervals are the columns
+    given, never recomputed; rows with a missing CI show the point only. The role of this plot
+    is that of ``metafor::forest()`` in R (a picture, not numbers, so nothing to match).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from socialhealth import plot
+    >>> table = pd.DataFrame({"term": ["Lonely", "Smoker", "Obese"],
+    ...                       "estimate": [1.3, 2.0, 1.25],
+    ...                       "ci_low": [1.1, 1.7, 1.05], "ci_high": [1.55, 2.35, 1.5]})
+    >>> ax = plot.forest(table, xlabel="Hazard ratio (95% CI, log scale)")
+    >>> [t.get_text() for t in ax.get_yticklabels()]
+    ['Lonely', 'Smoker', 'Obese']
+    """
+    if scale not in ("log", "linear"):
+        raise PlotError(f"scale must be 'log' or 'linear', not {scale!r}.")
+    frame = as_frame(data, exponentiate=(scale == "log"))
+    lab = _label_column(frame, label)
+    weight = weight if weight is not None else ("weight" if "weight" in frame.columns else None)
+    group = group if group is not None else ("group" if "group" in frame.columns else None)
+    require(frame, [estimate, ci_low, ci_high, weight, group], "forest()")
+    frame = frame.assign(_label=frame[lab].astype(str))
+    if drop_intercept:
+        frame = frame[~frame["_label"].str.lower().isin(_INTERCEPTS)]
+    if terms is not None:
+        missing = [t for t in terms if t not in set(frame["_label"])]
+        if missing:
+            raise PlotError(f"terms {missing} are not in the data; available: "
+                            f"{list(frame['_label'].unique())}.")
+        frame = frame[frame["_label"].isin(list(terms))]
+        frame = frame.assign(_order=frame["_label"].map({t: i for i, t in enumerate(terms)}))
+        frame = frame.sort_values("_order", kind="stable")
+    if frame.empty:
+        raise PlotError("forest() has no rows to draw.")
+    est = frame[estimate].to_numpy(dtype=float)
+    lo = frame[ci_low].to_numpy(dtype=float)
+    hi = frame[ci_high].to_numpy(dtype=float)
+    if scale == "log":
+        vals = np.r_[est, lo, hi]
+        if np.any(vals[np.isfinite(vals)] <= 0):
+            raise PlotError(
+                "a log-scale forest plot needs positive ratios; the data has values <= 0. "
+                "Pass exponentiated estimates (to_frame(exponentiate=True)) or scale='linear'."
+            )
+    if ref is None:
+        ref = 1.0 if scale == "log" else 0.0
+    summaries = {summary} if isinstance(summary, str) else set(summary or ())
+
+    row_labels = ordered_unique(frame["_label"])
+    groups = ordered_unique(frame[group]) if group else [None]
+    n_rows = len(row_labels)
+    height = 1.2 + 0.42 * n_rows * (1 + 0.35 * (len(groups) - 1))
+    ax = style.new_axes(ax, (7.0, max(2.6, height)))
+    ypos = {t: n_rows - 1 - i for i, t in enumerate(row_labels)}
+    width = 0.6 / len(groups) if len(groups) > 1 else 0.0
+    offsets = {g: (len(groups) - 1) / 2 * width - k * width for k, g in enumerate(groups)}
+
+    wvals = frame[weight].to_numpy(dtype=float) if weight else None
+    wmax = np.nanmax(wvals) if weight else 1.0
+    for k, g in enumerate(groups):
+        sel = np.ones(len(frame), bool) if g is None else (frame[group] == g).to_numpy()
+        colour = style.PALETTE[k % len(style.PALETTE)] if g is not None else style.PALETTE[0]
+        marker = style.MARKERS[k % len(style.MARKERS)] if weight is None else "s"
+        labs = frame["_label"].to_numpy()[sel]
+        is_sum = np.array([t in summaries for t in labs])
+        y = np.array([ypos[t] + offsets[g] for t in labs])
+        e, l, h = est[sel], lo[sel], hi[sel]
+        pt = ~is_sum
+        if pt.any():
+            ax.errorbar(e[pt], y[pt], xerr=[e[pt] - l[pt], h[pt] - e[pt]], fmt="none",
+                        ecolor=colour, elinewidth=1.4, capsize=0, zorder=2)
+            sizes = 36.0 if weight is None else 18 + 160 * (wvals[sel][pt] / wmax)
+            ax.scatter(e[pt], y[pt], s=sizes, marker=marker, color=colour, zorder=3,
+                       label=str(g) if g is not None else None, edgecolors="white",
+                       linewidths=0.5)
+        for ei, li, hi_, yi in zip(e[is_sum], l[is_sum], h[is_sum], y[is_sum]):
+            draw_diamond(ax, ei, li, hi_, yi, colour)
+
+    if ref is not None and np.isfinite(ref):
+        ax.axvline(ref, color=style.GREY, linewidth=0.9, linestyle="--", zorder=1,
+                   gid="socialhealth-reference")
+    names = labels or {}
+    ax.set_yticks([ypos[t] for t in row_labels])
+    ax.set_yticklabels([names.get(t, style.pretty(t)) for t in row_labels])
+    ax.set_ylim(-0.7, n_rows - 0.3)
+    for t in summaries & set(row_labels):
+        ax.get_yticklabels()[row_labels.index(t)].set_fontweight("bold")
+    if scale == "log":
+        log_axis(ax, np.r_[lo, hi, est], ref if ref is not None and np.isfinite(ref) else None)
+    style.tidy_axes(ax, grid=None)
+    ax.spines["left"].set_visible(False)
+    ax.tick_params(axis="y", length=0)
+    default_x = "Ratio (95% CI, log scale)" if scale == "log" else "Estimate (95% CI)"
+    style.set_labels(ax, xlabel=xlabel or default_x, title=title)
+    if annotate:
+        header = ax.annotate("Estimate (95% CI)", xy=(1.02, 1.0), xycoords="axes fraction",
+                             ha="left", va="bottom", fontsize=style.FONT["annotation"],
+                             fontweight="bold", annotation_clip=False)
+        header.set_gid("socialhealth-annotation-header")
+        trans = ax.get_yaxis_transform()
+        for t, e, l, h, gv in zip(frame["_label"], est, lo, hi,
+                                  frame[group] if group else [None] * len(frame)):
+            y = ypos[t] + offsets[gv]
+            ci = f" ({l:.2f}, {h:.2f})" if np.isfinite(l) and np.isfinite(h) else ""
+            ax.annotate(f"{e:.2f}{ci}", xy=(1.02, y), xycoords=trans, ha="left", va="center",
+                        fontsize=style.FONT["annotation"], annotation_clip=False,
+                        gid="socialhealth-annotation")
+    if group:
+        ax.legend(fontsize=style.FONT["annotation"], loc="lower left", bbox_to_anchor=(0.0, 1.0),
+                  ncol=min(4, len(groups)), frameon=False, handletextpad=0.3,
+                  title=style.pretty(group), title_fontsize=style.FONT["annotation"],
+                  alignment="left")
+    style.add_caption(ax, caption)
+    return ax

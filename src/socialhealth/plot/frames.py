@@ -1,0 +1,77 @@
+"""Turn socialhealth results (anything with ``.to_frame()``) into the tidy frame a plot needs.
+
+Estimate tables have the columns ``[by columns...], term, level, estimate, se, ci_low,
+ci_high, df``; the *by columns* are the ones before ``term``.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import pandas as pd
+
+from socialhealth.errors import PlotError
+
+
+def as_frame(data, exponentiate: bool = False) -> pd.DataFrame:
+    """A copy of ``data`` as a DataFrame: a DataFrame, or a result with ``to_frame()``.
+
+    With ``exponentiate=True`` a model result is asked for ``to_frame(exponentiate=True)``
+    (odds / hazard ratios).
+    """
+    if isinstance(data, pd.DataFrame):
+        return data.copy()
+    to_frame = getattr(data, "to_frame", None)
+    if to_frame is None:
+        raise PlotError(
+            f"cannot plot an object of type {type(data).__name__}: pass a socialhealth result "
+            "(an estimate or model with .to_frame()) or a pandas DataFrame."
+        )
+    if exponentiate:
+        try:
+            return to_frame(exponentiate=True).copy()
+        except TypeError:
+            pass
+    return to_frame().copy()
+
+
+def require(frame: pd.DataFrame, columns: Sequence[str], what: str) -> None:
+    missing = [c for c in columns if c is not None and c not in frame.columns]
+    if missing:
+        raise PlotError(
+            f"{what} needs column(s) {', '.join(map(repr, missing))}; the data has "
+            f"{', '.join(map(str, frame.columns))}. Pass the column names as arguments "
+            "(e.g. estimate=, ci_low=, ci_high=) or rename the columns."
+        )
+
+
+def by_columns(frame: pd.DataFrame) -> list[str]:
+    """The grouping columns of an estimate table: those before ``term`` (none without ``term``)."""
+    cols = list(frame.columns)
+    return cols[: cols.index("term")] if "term" in cols else []
+
+
+def single_level(frame: pd.DataFrame, level=None, what: str = "this plot") -> pd.DataFrame:
+    """Keep one ``level`` of a categorical estimate (rows with level ``None`` are kept as is)."""
+    if "level" not in frame.columns or frame["level"].isna().all():
+        return frame
+    levels = list(dict.fromkeys(frame["level"].dropna().astype(str)))
+    if level is None:
+        if len(levels) == 1:
+            return frame
+        raise PlotError(
+            f"{what} shows one level of a categorical variable, but the estimates have levels "
+            f"{levels}; pass level= (e.g. level={levels[-1]!r}) or use plot.likert() for the "
+            "whole distribution."
+        )
+    if str(level) not in levels:
+        raise PlotError(f"level {level!r} is not among the estimated levels {levels}.")
+    return frame[frame["level"].astype(str) == str(level)]
+
+
+def ordered_unique(values) -> list:
+    """Unique values in order of first appearance (categorical order if categorical)."""
+    s = pd.Series(values)
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        present = set(s.dropna())
+        return [c for c in s.cat.categories if c in present]
+    return list(dict.fromkeys(s.dropna()))

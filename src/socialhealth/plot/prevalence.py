@@ -1,0 +1,139 @@
+"""Prevalence (or any proportion / mean) by group with confidence intervals."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.ticker import PercentFormatter
+
+from socialhealth.errors import PlotError
+from socialhealth.plot import style
+from socialhealth.plot.frames import as_frame, by_columns, ordered_unique, require, single_level
+
+
+def prevalence(
+    data,
+    *,
+    x: str | None = None,
+    hue: str | None = None,
+    level=None,
+    estimate: str = "estimate",
+    ci_low: str = "ci_low",
+    ci_high: str = "ci_high",
+    kind: str = "bar",
+    percent: bool = True,
+    xlabel: str | None = None,
+    ylabel: str | None = None,
+    title: str | None = None,
+    caption: str | None = style.DEFAULT_CAPTION,
+    ax: Axes | None = None,
+) -> Axes:
+    """Estimates with confidence intervals by group: bars (or points) with error bars.
+
+    Parameters
+    ----------
+    data : DataFrame or result with ``.to_frame()``
+        An estimate table such as ``design.proportion("lonely", by="age_group")``: columns
+        ``[by columns...], term, level, estimate, ci_low, ci_high``.
+    x : str, optional
+        Column on the horizontal axis (default: the first by column, else ``term``).
+    hue : str, optional
+        Column for side-by-side bars in several colours (default: the second by column, if
+        any). A legend names the colours.
+    level : optional
+        For the mean of a categorical variable (one row per level), the level to show, e.g.
+        ``"Often/always"``.
+    estimate, ci_low, ci_high : str
+        Column names.
+    kind : {"bar", "point"}
+        Bars with error bars, or points with error bars (better when 0 is not meaningful).
+    percent : bool
+        Proportions shown as percentages (axis from 0%).
+    xlabel, ylabel, title : str, optional
+        Axis labels (defaults from the column / term names) and title.
+    caption : str, optional
+        Caption under the axes; the default states the weighting; ``None`` for none.
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Notes
+    -----
+    The CIs drawn are the ``ci_low`` / ``ci_high`` columns (e.g. the logit intervals of
+    ``proportion(method="logit")``, as R ``svyciprop``); nothing is recomputed.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from socialhealth import plot
+    >>> est = pd.DataFrame({"age_group": ["16-24", "25-34", "35-44"], "term": "lonely",
+    ...                     "level": None, "estimate": [0.09, 0.07, 0.06],
+    ...                     "ci_low": [0.07, 0.05, 0.05], "ci_high": [0.11, 0.09, 0.08]})
+    >>> ax = plot.prevalence(est)
+    >>> ax.get_ylabel()
+    'Prevalence of lonely (%)'
+    """
+    if kind not in ("bar", "point"):
+        raise PlotError(f"kind must be 'bar' or 'point', not {kind!r}.")
+    frame = single_level(as_frame(data), level, "prevalence()")
+    require(frame, [estimate, ci_low, ci_high], "prevalence()")
+    bys = by_columns(frame)
+    terms = ordered_unique(frame["term"]) if "term" in frame.columns else []
+    if x is None:
+        x = bys[0] if bys else ("term" if "term" in frame.columns else None)
+        if x is None:
+            raise PlotError("prevalence() needs x= (the grouping column) for this table.")
+    if hue is None:
+        rest = [b for b in bys if b != x]
+        if rest:
+            hue = rest[0]
+        elif x != "term" and len(terms) > 1:
+            hue = "term"
+    require(frame, [x, hue], "prevalence()")
+    extra = [b for b in bys if b not in (x, hue)]
+    if extra:
+        raise PlotError(f"prevalence() shows at most two grouping columns (x= and hue=); the "
+                        f"table is also grouped by {extra}. Subset the table first.")
+    xs = ordered_unique(frame[x])
+    hues = ordered_unique(frame[hue]) if hue else [None]
+    ax = style.new_axes(ax, (max(4.5, 1.0 + 0.55 * len(xs) * max(1, len(hues)) ** 0.7), 4.2))
+    scale = 100.0 if percent else 1.0
+    width = 0.8 / len(hues)
+    for k, h in enumerate(hues):
+        sub = frame if h is None else frame[frame[hue] == h]
+        sub = sub.set_index(sub[x].astype(object)).reindex(xs)
+        e = sub[estimate].to_numpy(dtype=float) * scale
+        lo = sub[ci_low].to_numpy(dtype=float) * scale
+        hi = sub[ci_high].to_numpy(dtype=float) * scale
+        pos = np.arange(len(xs)) - 0.4 + width * (k + 0.5)
+        colour = style.PALETTE[k % len(style.PALETTE)]
+        lab = None if h is None else str(h)
+        if kind == "bar":
+            ax.bar(pos, e, width=width * 0.92, color=colour, label=lab, zorder=2)
+            ax.errorbar(pos, e, yerr=[e - lo, hi - e], fmt="none", ecolor="black",
+                        elinewidth=1.1, capsize=3, zorder=3)
+        else:
+            ax.errorbar(pos, e, yerr=[e - lo, hi - e], fmt=style.MARKERS[k % len(style.MARKERS)],
+                        color=colour, ecolor=colour, elinewidth=1.3, capsize=3, markersize=6,
+                        label=lab, zorder=3)
+    ax.set_xticks(np.arange(len(xs)))
+    ax.set_xticklabels([str(v) for v in xs])
+    if percent:
+        ax.yaxis.set_major_formatter(PercentFormatter(xmax=100, decimals=0))
+    if kind == "bar" or percent:
+        ax.set_ylim(bottom=0)
+    style.tidy_axes(ax, grid="y")
+    if ylabel is None:
+        what = f"Prevalence of {terms[0]}" if len(terms) == 1 and hue != "term" else "Prevalence"
+        if level is not None:
+            what += f": {level}"
+        ylabel = f"{what} (%)" if percent else what
+    style.set_labels(ax, xlabel=xlabel or style.pretty(x), ylabel=ylabel, title=title)
+    if hue:
+        ax.legend(title=style.pretty(hue), frameon=False, fontsize=style.FONT["annotation"],
+                  title_fontsize=style.FONT["annotation"], loc="upper left",
+                  bbox_to_anchor=(1.0, 1.0))
+    style.add_caption(ax, caption)
+    return ax

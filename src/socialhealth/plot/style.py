@@ -1,0 +1,111 @@
+"""House style of socialhealth plots: palette, fonts, axes set-up and the weighting caption.
+
+Colours are the Okabe-Ito palette (Okabe & Ito 2008, "Color Universal Design"), distinguishable
+with the common colour-vision deficiencies; ordered categories use a sequential ColorBrewer ramp
+(YlGnBu, colour-blind safe). Every plot states how its estimates were weighted in a caption
+under the axes (gid ``"socialhealth-caption"``), which the caller can override or switch off.
+"""
+from __future__ import annotations
+
+import textwrap
+
+import matplotlib as mpl
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.axes import Axes
+
+#: Okabe-Ito colours (blue, vermillion, bluish green, reddish purple, orange, sky blue,
+#: yellow, black): colour-blind safe.
+PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000")
+MARKERS = ("o", "s", "D", "^", "v", "P", "X", "*")
+GREY = "#4D4D4D"
+LIGHT_GREY = "#BFBFBF"
+
+#: Default caption: how the estimates were made.
+DEFAULT_CAPTION = "Weighted estimates (survey weights); 95% CIs from design-based SEs"
+#: Default caption of plots without CIs (likert).
+SHARE_CAPTION = "Weighted percentages (survey weights)"
+CAPTION_GID = "socialhealth-caption"
+
+FONT = {"tick": 10, "label": 11, "title": 12, "caption": 8.5, "annotation": 9}
+
+
+def sequential_colours(n: int) -> list:
+    """``n`` colours from light to dark on the colour-blind-safe YlGnBu ramp."""
+    cmap = mpl.colormaps["YlGnBu"]
+    return [cmap(x) for x in np.linspace(0.18, 0.92, n)] if n > 1 else [cmap(0.7)]
+
+
+def is_dark(colour) -> bool:
+    """True when white text reads better than black on ``colour`` (relative luminance < 0.45)."""
+    r, g, b, *_ = mpl.colors.to_rgba(colour)
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b < 0.45
+
+
+def new_axes(ax: Axes | None, figsize: tuple[float, float]) -> Axes:
+    """Return ``ax``, or a fresh axes on a constrained-layout figure of ``figsize`` inches."""
+    if ax is not None:
+        return ax
+    _fig, ax = plt.subplots(figsize=figsize, layout="constrained")
+    return ax
+
+
+def tidy_axes(ax: Axes, grid: str | None = "x") -> None:
+    """Remove chart junk: top/right spines off, light grid on the value axis only, readable ticks."""
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    for side in ("left", "bottom"):
+        ax.spines[side].set_color(GREY)
+    ax.tick_params(labelsize=FONT["tick"], colors=GREY, labelcolor="black")
+    if grid:
+        ax.grid(True, axis=grid, color="#E5E5E5", linewidth=0.8)
+        ax.set_axisbelow(True)
+
+
+def set_labels(ax: Axes, xlabel: str | None = None, ylabel: str | None = None,
+               title: str | None = None) -> None:
+    if xlabel is not None:
+        ax.set_xlabel(xlabel, fontsize=FONT["label"])
+    if ylabel is not None:
+        ax.set_ylabel(ylabel, fontsize=FONT["label"])
+    if title:
+        ax.set_title(title, fontsize=FONT["title"], loc="left", fontweight="bold")
+
+
+def add_caption(ax: Axes, caption: str | None) -> None:
+    """Write ``caption`` under the x-axis label, left-aligned with the axes (kept in the layout).
+
+    ``None`` or ``""`` draws no caption.
+    """
+    for t in list(ax.texts):
+        if t.get_gid() == CAPTION_GID:
+            t.remove()
+    if not caption:
+        return
+    width_in = ax.figure.get_figwidth() * ax.get_position().width
+    chars = max(40, int(width_in * 15))
+    text = "\n".join(textwrap.fill(part, chars) for part in str(caption).split("\n"))
+    ax.annotate(
+        text,
+        xy=(0.0, 0.0),
+        xycoords=("axes fraction", ax.xaxis.label),
+        xytext=(0, -6),
+        textcoords="offset points",
+        ha="left",
+        va="top",
+        fontsize=FONT["caption"],
+        color=GREY,
+        style="italic",
+        gid=CAPTION_GID,
+        annotation_clip=False,
+    )
+
+
+def pretty(name) -> str:
+    """Human label of a column or term: ``age_group`` -> ``Age group``, ``lonely[T.True]`` -> ``Lonely``."""
+    s = str(name)
+    for suffix in ("[T.True]", "[True]"):
+        if s.endswith(suffix):
+            s = s[: -len(suffix)]
+    s = s.replace("_", " ").strip()
+    return s[:1].upper() + s[1:] if s else s
