@@ -154,6 +154,13 @@ def test_unknown_missing_rule(ucla):
         measures.score("ucla3", ucla, items=ITEMS, coding="1-3", missing="mean")
 
 
+def test_unknown_scale_in_missing_dict(ucla):
+    with pytest.raises(MeasureError, match="unknown scale"):
+        measures.score("ucla3", ucla, items=ITEMS, coding="1-3", missing={"emotional": "prorate"})
+    with pytest.raises(MeasureError, match="unknown scale"):
+        measures.score("ucla3", ucla, items=ITEMS, coding="1-3", min_answered={"social": 1})
+
+
 def test_bad_min_answered(ucla):
     with pytest.raises(MeasureError, match="from 1 to 3"):
         measures.score("ucla3", ucla, items=ITEMS, coding="1-3", missing="prorate", min_answered=4)

@@ -163,18 +163,17 @@ def _check_neutral(inst: Instrument, codings: dict[str, ItemCoding], coding: Any
 def recode(inst: Instrument, item: Item, column: str, values: pd.Series, ic: ItemCoding) -> np.ndarray:
     """Raw values -> canonical float codes (NaN = missing); unknown raw codes raise ItemCodeError."""
     obj = values.astype(object)
-    uniques = pd.unique(obj.to_numpy())
-    lookup: dict[Any, float] = {}
+    codes, uniques = pd.factorize(obj, use_na_sentinel=True)
+    canonical = np.full(len(uniques) + 1, np.nan)  # last slot: missing (code -1)
     bad: list[Any] = []
-    for u in uniques:
+    for j, u in enumerate(uniques):
         if _is_nan(u):
             continue
         try:
             if u in ic.mapping:
-                lookup[u] = ic.mapping[u]
+                canonical[j] = ic.mapping[u]
                 continue
             if u in ic.missing:
-                lookup[u] = np.nan
                 continue
         except TypeError:  # unhashable
             pass
@@ -189,9 +188,4 @@ def recode(inst: Instrument, item: Item, column: str, values: pd.Series, ic: Ite
             + ". Set refusals/don't knows to missing first (or map them to None in an explicit "
             "coding dict) and check that the coding matches the data."
         )
-    out = np.full(len(obj), np.nan)
-    arr = obj.to_numpy()
-    for i, v in enumerate(arr):
-        if not _is_nan(v):
-            out[i] = lookup[v]
-    return out
+    return canonical[np.where(codes < 0, len(uniques), codes)]

@@ -249,10 +249,6 @@ def _codes_text(item: Item) -> str:
 
 
 # ---------------------------------------------------------------------------------- loading
-def _parse_key(k: Any) -> Any:
-    return k
-
-
 def _load(raw: dict[str, Any], source: str) -> Instrument:
     try:
         key = raw["key"]
@@ -298,7 +294,7 @@ def _load(raw: dict[str, Any], source: str) -> Instrument:
         codings = []
         for cname, cd in raw.get("codings", {}).items():
             mapping = tuple(
-                (_parse_key(a), (float("nan") if b == "NA" else float(b))) for a, b in cd["map"]
+                (a, (float("nan") if b == "NA" else float(b))) for a, b in cd["map"]
             )
             codings.append(
                 Coding(

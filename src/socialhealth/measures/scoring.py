@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from socialhealth.errors import (
+    ItemCodeError,
     ItemCountError,
     MeasureError,
     MissingColumnError,
@@ -318,6 +319,14 @@ def score(
             f"{inst.key}: the same column is given for several items: "
             f"{sorted(set(dup[dup.duplicated()]))}. Each item needs its own column."
         )
+    scale_names = [sc.name for sc in inst.scales]
+    for arg, val in (("missing", missing), ("min_answered", min_answered)):
+        if isinstance(val, Mapping):
+            unknown = [k for k in val if k not in scale_names]
+            if unknown:
+                raise MeasureError(
+                    f"{inst.key}: {arg}= names unknown scale(s) {unknown}; its scales are {scale_names}."
+                )
     codings = resolve_coding(inst, coding, neutral)
 
     scored: dict[str, np.ndarray] = {}
@@ -334,8 +343,6 @@ def score(
             v = np.where(np.isnan(v), np.nan, (v >= it.dichotomise_at).astype(float))
         scored[it.name] = v
     if errors:
-        from socialhealth.errors import ItemCodeError
-
         raise ItemCodeError("\n".join(errors))
     item_frame = pd.DataFrame(scored, index=df.index)
 
