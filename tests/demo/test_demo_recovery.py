@@ -166,8 +166,20 @@ def test_loneliness_trend(design, df):
         income_q1=np.where(df["income_quintile"].isna(), np.nan,
                            (df["income_quintile"] == 1).astype(float)),
     )
-    m = d.glm("lonely ~ year + country + C(age_group) + sex + lives_alone + edu_low + income_q1",
+    m = d.glm("lonely ~ year + C(country) + C(age_group) + sex + lives_alone + edu_low + income_q1",
               family="binomial")
     lo, hi = m.conf_int().loc["year"]
     assert lo <= DEMO_TRUTH["lonely_trend_log_odds_per_year"] <= hi
     assert m.params["year"] > 0
+
+
+def test_mortality_hazard_ratios(design, df):
+    """Exponential survival: a survey Poisson model of deaths with offset log(follow-up time)
+    is the exponential-model likelihood, so its rate ratios estimate the true hazard ratios."""
+    d = design.assign(log_followup=np.log(df["followup_years"]))
+    m = d.glm(f"died ~ {ADJUST}", family="poisson", offset="log_followup")
+    rows = _glm_rows(m, DEMO_TRUTH["hazard_ratios"], "mortality")
+    t = pd.DataFrame(rows, columns=["term", "est", "se", "truth", "lo", "hi", "df"])
+    _check_family(t["est"], t["se"], t["df"], t["truth"], t["lo"], t["hi"], "hazard ratios")
+    hr_lonely = float(np.exp(t.loc[t.term == "mortality:lonely", "est"].iloc[0]))
+    assert 1.0 < hr_lonely < 1.8

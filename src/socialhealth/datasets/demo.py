@@ -641,7 +641,7 @@ def generate_demo(seed: int = 2024) -> pd.DataFrame:
     t_loss = rng.exponential(1.0 / mm["loss_to_followup_rate"], n)
     t_cens = np.minimum(t_admin, t_loss)
     died = t_death <= t_cens
-    followup = np.round(np.minimum(t_death, t_cens), 3)
+    followup = np.maximum(np.round(np.minimum(t_death, t_cens), 3), 0.001)
 
     # ---- cognitive score, ages 50+
     cg = DEMO_MODEL["cognitive_score"]
@@ -685,18 +685,18 @@ def generate_demo(seed: int = 2024) -> pd.DataFrame:
                           np.char.add("-", np.char.zfill(seq.astype("<U5"), 5)))
 
     cols = {
-        "respondent_id": pd.array(resp_id, dtype="string"),
-        "survey": pd.array(np.full(n, SURVEY_LABEL), dtype="string"),
-        "wave": pd.array(year.astype("<U4"), dtype="string"),
+        "respondent_id": resp_id.astype(object),
+        "survey": np.full(n, SURVEY_LABEL, dtype=object),
+        "wave": year.astype("<U4").astype(object),
         "year": year.astype(np.int64),
-        "country": pd.array(countries, dtype="string"),
+        "country": countries.astype(object),
         "weight": weight.astype(float),
         "strata": pd.Categorical(strata_lab[P["stratum"]], categories=list(strata_lab)),
         "psu": pd.Categorical(psu_lab[psu_index], categories=list(psu_lab)),
         "age": P["age"].astype(np.int64),
         "age_group": _ordered(ag, AGE_GROUPS),
         "sex": pd.Categorical(np.where(female, "female", "male"), categories=["female", "male"]),
-        "region": pd.array(region, dtype="string"),
+        "region": np.asarray(region, dtype=object),
         "education": _ordered(edu, EDUCATION, miss["education"]),
         "income_quintile": _float(P["incq"], miss["income_quintile"]),
         "lives_alone": _boolean(lives_alone),
