@@ -1,0 +1,378 @@
+"""Replicate weights built from a Taylor design (R ``as.svrepdesign``).
+
+:func:`as_replicate` turns a :class:`~socialhealth.design.SurveyDesign` into a
+:class:`~socialhealth.design.ReplicateDesign` whose replicate weights resample the first-stage
+units (PSUs). Every method perturbs the current analysis weights ``w_i`` (so calibrated or
+subset designs keep their weights) by a multiplier that depends only on the PSU of row ``i``:
+
+========== ======================================================= ==================================
+method     replicate r: multiplier of the rows of PSU ``j``         variance scale / rscales
+========== ======================================================= ==================================
+jk1        0 if ``j`` is PSU r, else ``n/(n-1)``                    scale ``(n-1)/n (1-f)``
+jkn        in PSU r's stratum h: 0 for PSU r, ``n_h/(n_h-1)`` for   scale 1, rscales
+           the others; other strata 1                               ``(n_h-1)/n_h (1-f_h)``
+brr        ``1 + a_rh`` / ``1 - a_rh``, ``a_rh = +-1`` from a         scale ``1/R``
+           Hadamard matrix (first / second PSU of stratum h)
+fay        ``1 + (1-rho) a_rh`` / ``1 - (1-rho) a_rh``                scale ``1/(R (1-rho)^2)``
+bootstrap  Rao-Wu rescaled bootstrap with ``m_h = n_h - 1`` draws    scale ``1/(R-1)``
+subbootstrap same as R's ``subbootstrap`` (``m_h = n_h - 1``, no fpc)  scale ``1/(R-1)``
+========== ======================================================= ==================================
+
+Replicate order and Hadamard matrix follow R ``survey`` 4.1-1: jackknife replicates go stratum
+by stratum in order of first appearance in the data, PSUs in order of first appearance; BRR
+uses the rows of the Hadamard matrix as replicates and its columns 2..H+1 for the strata in
+sorted order, the PSU that appears first in the data taking the ``+1`` half. For Hadamard
+orders that are powers of two (Sylvester) the BRR weights are R's exactly; for other orders
+(Paley constructions here, R uses stored matrices) the design is equally balanced but the
+weights equal R's only up to a permutation of replicates/signs, so means and totals agree with
+R exactly for linear statistics and to second order otherwise.
+
+Only the first sampling stage is resampled (later stages are captured by the PSU totals, as
+in R). A Taylor design's calibrations (post-stratification, raking, GREG) are not re-applied
+to each replicate: like R's ``as.svrepdesign`` the replicates perturb the calibrated weights.
+To calibrate replicates properly, convert first and calibrate the replicate design
+(``d.to_replicate("jk1").post_stratify(...)``), which is what R's ``postStratify`` on an
+``svrep.design`` does.
+
+References
+----------
+Wolter KM (2007) *Introduction to Variance Estimation*, 2nd ed., Springer, ch. 3-5.
+Rao JNK, Wu CFJ (1988) Resampling inference with complex survey data. JASA 83:231-241.
+Fay RE (1989) Theory and application of replicate weighting for variance calculations.
+Proc. Survey Research Methods Section, ASA, 212-217.
+Judkins DR (1990) Fay's method for variance estimation. J Off Stat 6:223-239.
+Lumley T (2010) *Complex Surveys*, Wiley, §2.5.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from socialhealth.errors import DesignError, ReplicateWeightsError
+
+__all__ = ["as_replicate", "hadamard"]
+
+METHODS = ("jk1", "jkn", "brr", "fay", "bootstrap", "subbootstrap")
+
+
+# ============================================================================ Hadamard matrices
+def _is_prime(q: int) -> bool:
+    if q < 2:
+        return False
+    if q % 2 == 0:
+        return q == 2
+    k = 3
+    while k * k <= q:
+        if q % k == 0:
+            return False
+        k += 2
+    return True
+
+
+def _jacobsthal(q: int) -> np.ndarray:
+    """Jacobsthal matrix Q[i, j] = chi(j - i) over GF(q), q an odd prime."""
+    squares = np.zeros(q, dtype=int)
+    squares[(np.arange(1, q) ** 2) % q] = 1
+    chi = np.where(squares == 1, 1, -1)
+    chi[0] = 0
+    idx = (np.arange(q)[None, :] - np.arange(q)[:, None]) % q
+    return chi[idx]
+
+
+def _paley1(q: int) -> np.ndarray:
+    """Paley construction I, order q + 1 (q prime, q = 3 mod 4)."""
+    Q = _jacobsthal(q)
+    n = q + 1
+    H = np.ones((n, n), dtype=int)
+    H[1:, 1:] = Q + np.eye(q, dtype=int)          # skew form: I + S with S = [[0, 1'], [-1, Q]]
+    H[1:, 0] = -1
+    H[0, :] = 1
+    return H
+
+
+def _paley2(q: int) -> np.ndarray:
+    """Paley construction II, order 2(q + 1) (q prime, q = 1 mod 4)."""
+    Q = _jacobsthal(q)
+    n = q + 1
+    C = np.zeros((n, n), dtype=int)
+    C[0, 1:] = 1
+    C[1:, 0] = 1
+    C[1:, 1:] = Q
+    A = np.array([[1, -1], [-1, -1]])
+    B = np.array([[1, 1], [1, -1]])
+    H = np.kron(C, A) + np.kron(np.eye(n, dtype=int), B)
+    # normalise: first row and column all +1
+    H = H * H[0, :][None, :]
+    H = H * H[:, 0][:, None]
+    return H
+
+
+def _construct(n: int) -> np.ndarray | None:
+    if n == 1:
+        return np.ones((1, 1), dtype=int)
+    if n == 2:
+        return np.array([[1, 1], [1, -1]])
+    if n % 4:
+        return None
+    if n & (n - 1) == 0:                              # Sylvester
+        H = np.ones((1, 1), dtype=int)
+        while H.shape[0] < n:
+            H = np.block([[H, H], [H, -H]])
+        return H
+    if _is_prime(n - 1) and (n - 1) % 4 == 3:
+        return _paley1(n - 1)
+    if n % 2 == 0 and _is_prime(n // 2 - 1) and (n // 2 - 1) % 4 == 1:
+        return _paley2(n // 2 - 1)
+    half = _construct(n // 2) if n % 8 == 0 else None
+    if half is not None:
+        return np.block([[half, half], [half, -half]])
+    return None
+
+
+def hadamard(n_strata: int) -> np.ndarray:
+    """A normalised Hadamard matrix (entries +-1, first row and column +1) for BRR.
+
+    Its order is the smallest constructible multiple of 4 larger than ``n_strata`` (at least
+    4, as R's ``hadamard``), so that columns 2..H+1 give a fully balanced set of half-samples
+    (Wolter 2007, §3.3). Constructions: Sylvester (powers of two), Paley I (order q + 1, q prime
+    = 3 mod 4), Paley II (order 2(q+1), q prime = 1 mod 4) and doubling.
+
+    Examples
+    --------
+    >>> H = hadamard(15); H.shape
+    (16, 16)
+    >>> bool(((H @ H.T) == 16 * np.eye(16)).all())
+    True
+
+    In R: ``hadamard(15)`` (as +-1 instead of 1/0).
+    """
+    n = max(4, 4 * (int(n_strata) // 4 + 1))
+    while True:
+        H = _construct(n)
+        if H is not None:
+            return H
+        n += 4
+
+
+# ============================================================================ PSU structure
+def _first_stage(design):
+    """Stratum and PSU of each row, in R's order (first appearance), for rows in the design."""
+    st = design._stages[0]
+    unit = st.unit
+    stratum = st.unit_stratum[unit]
+    return unit, stratum, st
+
+
+def _appearance_order(codes: np.ndarray) -> np.ndarray:
+    _, first = np.unique(codes, return_index=True)
+    return np.unique(codes)[np.argsort(first)]
+
+
+def _fpc_factor(st, h) -> float:
+    N = st.pop_units[h]
+    return 1.0 - (st.n_units[h] / N if np.isfinite(N) else 0.0)
+
+
+# ============================================================================ methods
+def _jackknife(design, per_stratum: bool):
+    unit, stratum, st = _first_stage(design)
+    w = design._w
+    cols, rscales = [], []
+    strata_order = _appearance_order(stratum)
+    if not per_stratum and len(strata_order) > 1:
+        raise ReplicateWeightsError(
+            f"method='jk1' is for unstratified designs but this design has {len(strata_order)} "
+            "strata; use method='jkn' (one replicate per PSU, stratum-specific scales)."
+        )
+    for h in strata_order:
+        in_h = stratum == h
+        psus = _appearance_order(unit[in_h])
+        n_h = len(psus)
+        if n_h < 2:
+            raise ReplicateWeightsError(
+                f"stratum {st.stratum_labels[h]!r} has a single PSU, so the jackknife cannot "
+                "delete it; merge the stratum with a neighbour (collapse strata) before "
+                "converting to replicate weights."
+            )
+        f_factor = _fpc_factor(st, h)
+        for j in psus:
+            m = np.ones(len(w))
+            m[in_h] = n_h / (n_h - 1)
+            m[unit == j] = 0.0
+            cols.append(w * m)
+            rscales.append((n_h - 1) / n_h * f_factor)
+    W = np.column_stack(cols)
+    if per_stratum:
+        return W, 1.0, np.array(rscales)
+    return W, rscales[0], np.ones(W.shape[1])
+
+
+def _two_psu_strata(design, method):
+    unit, stratum, st = _first_stage(design)
+    strata = np.unique(stratum)                     # sorted, as R's BRR
+    pairs = []
+    bad = []
+    for h in strata:
+        psus = _appearance_order(unit[stratum == h])
+        if len(psus) != 2:
+            bad.append((st.stratum_labels[h], len(psus)))
+        pairs.append(psus)
+    if bad:
+        shown = ", ".join(f"{lab!r} ({k} PSUs)" for lab, k in bad[:5])
+        raise ReplicateWeightsError(
+            f"method={method!r} needs exactly 2 PSUs in every stratum; stratum {shown} "
+            + ("does" if len(bad) == 1 else f"and {len(bad) - 1} more do") + " not. "
+            "Merge PSUs within a stratum (e.g. psu2 = min(psu, 2) to join a third PSU to the "
+            "second) or pair single-PSU strata with a neighbour, then rebuild the design; or use "
+            "method='jkn'."
+        )
+    return unit, pairs
+
+
+def _brr(design, rho: float, method: str):
+    unit, pairs = _two_psu_strata(design, method)
+    H = hadamard(len(pairs))
+    R = H.shape[0]
+    w = design._w
+    W = np.empty((len(w), R))
+    for r in range(R):
+        m = np.ones(len(w))
+        for k, (first, second) in enumerate(pairs):
+            a = H[r, k + 1]
+            m[unit == first] = 1 + (1 - rho) * a
+            m[unit == second] = 1 - (1 - rho) * a
+        W[:, r] = w * m
+    return W
+
+
+def _bootstrap(design, replicates: int, seed, fpc: bool):
+    unit, stratum, st = _first_stage(design)
+    rng = np.random.default_rng(seed)
+    w = design._w
+    W = np.empty((len(w), replicates))
+    strata = _appearance_order(stratum)
+    psu_lists = [_appearance_order(unit[stratum == h]) for h in strata]
+    for h, psus in zip(strata, psu_lists):
+        if len(psus) < 2:
+            raise ReplicateWeightsError(
+                f"stratum {st.stratum_labels[h]!r} has a single PSU; the bootstrap needs at least "
+                "two PSUs per stratum. Merge it with a neighbouring stratum first."
+            )
+    mult = np.ones((st.n_psu, replicates))
+    for h, psus in zip(strata, psu_lists):
+        n_h = len(psus)
+        m_h = n_h - 1
+        f_h = (1 - _fpc_factor(st, h)) if fpc else 0.0
+        lam = np.sqrt(m_h * (1 - f_h) / (n_h - 1))
+        for r in range(replicates):
+            counts = np.bincount(rng.integers(0, n_h, size=m_h), minlength=n_h)
+            mult[psus, r] = 1 - lam + lam * (n_h / m_h) * counts
+    W = w[:, None] * mult[unit]
+    return W
+
+
+# ============================================================================ public
+def as_replicate(design, method: str = "jkn", **options):
+    """Replicate-weight design from a Taylor design (R ``as.svrepdesign``).
+
+    Parameters
+    ----------
+    design : SurveyDesign
+        A Taylor-linearisation design (strata, PSUs, optional fpc).
+    method : {"jk1", "jkn", "brr", "fay", "bootstrap", "subbootstrap"}
+        See the table in the module docstring.
+    **options
+        ``fay_rho`` (``"fay"``, default 0.5; 0 gives BRR), ``replicates`` (bootstrap, default
+        50), ``seed`` (bootstrap; an int or ``numpy.random.Generator``), ``mse`` (centre the
+        replicates at the full-sample estimate; default False as R).
+
+    Formulas
+    --------
+    jk1: ``v = (1-f)(n-1)/n sum_r (theta_r - theta_bar)^2`` with PSU ``r`` deleted and the others
+    reweighted by ``n/(n-1)``. jkn: ``v = sum_h (1-f_h)(n_h-1)/n_h sum_{r in h} (theta_r -
+    theta_bar)^2``. BRR: ``v = 1/R sum_r (theta_r - theta_bar)^2`` over the half-samples of a
+    Hadamard matrix of order ``R > H`` (McCarthy 1969); Fay: multipliers ``2-rho`` / ``rho`` and
+    ``v = 1/(R(1-rho)^2) sum_r (...)^2``. Bootstrap: Rao & Wu (1988) rescaled bootstrap with
+    ``m_h = n_h - 1`` PSUs drawn with replacement in each stratum, multiplier
+    ``1 - lambda + lambda (n_h/m_h) c_hj`` with ``lambda = sqrt(m_h (1-f_h)/(n_h-1))`` (``c_hj``:
+    times PSU ``j`` was drawn) and ``v = 1/(R-1) sum_r (theta_r - theta_bar)^2``.
+
+    Notes
+    -----
+    R's ``type = "bootstrap"`` draws ``n_h`` PSUs (multiplier ``c_hj``) and corrects with the
+    scale ``nbar/((nbar-1)(R-1))``, ``nbar`` the harmonic mean of the ``n_h``; that scale is
+    exact only when all ``n_h`` are equal, and R ignores the fpc. Here ``"bootstrap"`` is the
+    Rao-Wu scheme above (unbiased for linear statistics in every stratum, fpc included) and
+    ``"subbootstrap"`` is R's ``type = "subbootstrap"`` (the same with ``f_h = 0``). Random
+    replicates can never equal R's bit for bit: to reproduce an R bootstrap analysis, export R's
+    replicate weights and use :class:`~socialhealth.design.ReplicateDesign`.
+
+    Calibrated Taylor designs: the replicates perturb the calibrated weights without
+    re-calibrating each replicate, as R's ``as.svrepdesign`` (survey 4.1-1) does; calibrate the
+    replicate design instead to propagate the calibration into the variance.
+
+    Returns
+    -------
+    ReplicateDesign
+
+    References
+    ----------
+    Wolter KM (2007) *Introduction to Variance Estimation*, 2nd ed., ch. 3-5.
+    Rao JNK, Wu CFJ (1988) JASA 83:231-241. Judkins DR (1990) J Off Stat 6:223-239.
+    Lumley T (2010) *Complex Surveys*, §2.5.
+
+    Examples
+    --------
+    >>> r = d.to_replicate("jk1")                                   # doctest: +SKIP
+    >>> r.mean("api00")                                             # doctest: +SKIP
+
+    In R: ``as.svrepdesign(dclus1, type = "JK1")``; ``as.svrepdesign(dnhanes2, type = "Fay",
+    fay.rho = 0.3)``.
+    """
+    from socialhealth.design.replicate import ReplicateDesign
+
+    if getattr(design, "kind", None) != "taylor":
+        raise DesignError("as_replicate() needs a Taylor design (SurveyDesign); this is already a "
+                          "replicate design." if getattr(design, "kind", None) == "replicate"
+                          else "as_replicate() needs a SurveyDesign.")
+    method = str(method).lower()
+    allowed = {"fay_rho", "replicates", "seed", "mse"}
+    unknown = set(options) - allowed
+    if unknown:
+        raise DesignError(f"unknown option(s) {sorted(unknown)} for as_replicate; use {sorted(allowed)}.")
+    if design._spec.get("pps"):
+        raise DesignError("replicate weights for PPS (Brewer) designs are not implemented; use the "
+                          "Taylor design's variance.")
+    mse = bool(options.get("mse", False))
+    fay_rho = None
+    if method in ("jk1", "jkn"):
+        W, scale, rscales = _jackknife(design, per_stratum=(method == "jkn"))
+        rep_method = method
+    elif method in ("brr", "fay"):
+        rho = 0.0 if method == "brr" else float(options.get("fay_rho", 0.5))
+        if method == "brr" and options.get("fay_rho"):
+            raise DesignError("fay_rho= goes with method='fay'.")
+        if not 0 <= rho < 1:
+            raise DesignError(f"fay_rho must be in [0, 1); got {rho}.")
+        W = _brr(design, rho, method)
+        R = W.shape[1]
+        scale = 1.0 / (R * (1 - rho) ** 2)
+        rscales = np.ones(R)
+        rep_method = method
+        fay_rho = rho if method == "fay" else None
+    elif method in ("bootstrap", "subbootstrap"):
+        R = int(options.get("replicates", 50))
+        if R < 2:
+            raise DesignError("replicates must be at least 2.")
+        W = _bootstrap(design, R, options.get("seed"), fpc=(method == "bootstrap"))
+        scale, rscales = 1.0 / (R - 1), np.ones(R)
+        rep_method = "bootstrap"
+    else:
+        raise DesignError(f"method={method!r} is not one of {', '.join(METHODS)}.")
+    rep = ReplicateDesign(design.data, weights=None, replicate_weights=W, method=rep_method,
+                          scale=scale, rscales=rscales, mse=mse, combined_weights=True,
+                          fay_rho=fay_rho)
+    rep._w = np.asarray(design._w, dtype=float).copy()
+    rep._weights_name = design._spec.get("weights") or "design weights"
+    rep.source_design = design
+    return rep

@@ -1,0 +1,191 @@
+"""Calibration (post-stratification, raking, GREG) against R survey 4.1-1.
+
+Expected values: tests/design/fixtures/calibration/calibration_reference.json, written by
+make_calibration.R in the same folder (R 4.2.2, survey 4.1-1).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import socialhealth as sh
+from socialhealth.errors import ConvergenceError, DesignError, MissingColumnError
+
+FIX = Path(__file__).parent / "fixtures" / "calibration" / "calibration_reference.json"
+REF = json.loads(FIX.read_text())
+RES, DES, META = REF["results"], REF["designs"], REF["meta"]
+TOL = 1e-10
+
+
+@pytest.fixture(scope="module")
+def api(reference_dir):
+    r = reference_dir / "r_survey"
+    return {n: pd.read_csv(r / f"{n}.csv") for n in ("apiclus1", "apistrat", "apipop")}
+
+
+def pop_frame(key):
+    return pd.DataFrame(META[key])
+
+
+@pytest.fixture(scope="module")
+def designs(api):
+    clus1, strat = api["apiclus1"], api["apistrat"]
+    dclus1 = sh.SurveyDesign(clus1, weights="pw", psu="dnum", fpc="fpc")
+    dstrat = sh.SurveyDesign(strat, weights="pw", strata="stype", fpc="fpc")
+    rclus1 = dclus1.to_replicate("jk1")
+    rstrat = dstrat.to_replicate("jkn")
+    pt, ps, pb = pop_frame("pop_types"), pop_frame("pop_schwide"), pop_frame("pop_both")
+    tot = META["pop_totals"]
+    out = {
+        "ps_dclus1": dclus1.post_stratify("stype", pt),
+        "ps_dstrat": dstrat.post_stratify("sch.wide", ps),
+        "ps_dstrat_2way": dstrat.post_stratify(["stype", "sch.wide"], pb),
+        "ps_dclus1_2way": dclus1.post_stratify(["stype", "sch.wide"], pb),
+        "rake_dclus1": dclus1.rake([("stype", pt), ("sch.wide", ps)]),
+        "rake_dstrat": dstrat.rake([("stype", pt), ("sch.wide", ps)]),
+        "cal_lin_dclus1": dclus1.calibrate("~stype + api99", tot),
+        "cal_rake_dclus1": dclus1.calibrate("~stype + api99", tot, calfun="raking"),
+        "cal_logit_dclus1": dclus1.calibrate("~stype + api99", tot, calfun="logit", bounds=(0.7, 1.7)),
+        "cal_lin_bounded_dclus1": dclus1.calibrate("~stype + api99", tot, bounds=(0.6, 1.6)),
+        "cal_lin_dstrat": dstrat.calibrate("~stype + api99", tot),
+        "ps_rclus1": rclus1.post_stratify("stype", pt),
+        "ps_rstrat": rstrat.post_stratify("sch.wide", ps),
+        "rake_rclus1": rclus1.rake([("stype", pt), ("sch.wide", ps)]),
+        "cal_lin_rclus1": rclus1.calibrate("~stype + api99", tot),
+        "cal_rake_rclus1": rclus1.calibrate("~stype + api99", tot, calfun="raking"),
+    }
+    out["ps_dclus1_asrep"] = out["ps_dclus1"].to_replicate("jk1")
+    return out
+
+
+def close(a, b, tol=TOL, scale=None):
+    """Relative agreement; values that are zero in exact arithmetic (the SE of a calibrated
+    count) are compared on the scale of ``scale`` (the estimates)."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    ref = np.max(np.abs(b)) if scale is None else np.max(np.abs(np.asarray(scale, float)))
+    np.testing.assert_allclose(a, b, rtol=tol, atol=tol * ref)
+
+
+DESIGN_IDS = list(DES)
+
+
+@pytest.mark.parametrize("name", DESIGN_IDS)
+def test_calibrated_weights_equal_r(designs, name):
+    d = designs[name]
+    close(d.weights, DES[name]["weights"])
+    if "repweights_head" in DES[name]:
+        for j, col in enumerate(DES[name]["repweights_head"]):
+            close(d.replicate_weights[:, j], col)
+
+
+def _stat(d, rid):
+    code = RES[rid]["code"]
+    if code.startswith("svymean(~api00 + enroll"):
+        return d.mean(["api00", "enroll"])
+    if code.startswith("svytotal(~enroll + api00"):
+        return d.total(["enroll", "api00"])
+    if code.startswith("svymean(~stype"):
+        return d.mean("stype")
+    raise AssertionError(code)
+
+
+STAT_IDS = [k for k, v in RES.items() if v["design"] in DES and k.split("_")[-1] in ("mean", "total", "stype")
+            and "result" in v and not k.startswith("dclus1_") and "_by_" not in k]
+
+
+@pytest.mark.parametrize("rid", STAT_IDS)
+def test_estimates_equal_r(designs, rid):
+    est = _stat(designs[RES[rid]["design"]], rid)
+    tab = pd.DataFrame(RES[rid]["result"]["table"])
+    close(est.table["estimate"], tab["est"])
+    close(est.table["se"], tab["se"], scale=np.r_[tab["se"], tab["est"]])
+    V = np.array(RES[rid]["result"]["vcov"], dtype=float).reshape(est.vcov.shape)
+    close(est.vcov, V, scale=np.r_[V.ravel(), (tab["est"]) ** 2])
+
+
+BY_IDS = [k for k, v in RES.items() if "_by_" in k and "result" in v]
+
+
+@pytest.mark.parametrize("rid", BY_IDS)
+def test_domain_estimates_equal_r(designs, rid):
+    d = designs[RES[rid]["design"]]
+    tab = pd.DataFrame(RES[rid]["result"]["table"])
+    if "by_schwide" in rid:
+        est = d.mean("api00", by="sch.wide").table
+        close(est["estimate"], tab["api00"])
+    else:
+        est = d.total("enroll", by="stype").table
+        close(est["estimate"], tab["enroll"])
+    close(est["se"], tab["se"], scale=np.r_[tab["se"], est["estimate"]])
+
+
+def test_fixture_entry_dclus1_poststrat_mean(designs):
+    r = RES["dclus1_poststrat_mean"]["result"]["table"][0]
+    est = designs["ps_dclus1"].mean("api00").table
+    close(est["estimate"], [r["est"]], 1e-12)
+    close(est["se"], [r["se"]], 1e-12)
+
+
+def test_population_as_dict_equals_frame(designs, api):
+    d = sh.SurveyDesign(api["apiclus1"], weights="pw", psu="dnum", fpc="fpc")
+    a = d.post_stratify("stype", {"E": 4421, "H": 755, "M": 1018}).mean("api00").table
+    b = designs["ps_dclus1"].mean("api00").table
+    close(a["se"], b["se"], 1e-14)
+
+
+def test_post_stratified_counts_hit_population(designs):
+    t = designs["ps_dstrat_2way"].total("stype").table
+    close(t["estimate"], [4421, 755, 1018], 1e-12)
+    assert designs["ps_dstrat_2way"].total("stype").table["se"].max() < 1e-8   # known counts: SE 0
+
+
+# ------------------------------------------------------------------------------- errors
+@pytest.fixture(scope="module")
+def dclus1(api):
+    return sh.SurveyDesign(api["apiclus1"], weights="pw", psu="dnum", fpc="fpc")
+
+
+def test_sample_level_missing_from_population(dclus1):
+    assert "error" in RES["ps_missing_level"]          # R refuses too
+    with pytest.raises(DesignError, match="not in the population"):
+        dclus1.post_stratify("stype", {"E": 4421, "H": 755})
+
+
+def test_population_level_without_sample(dclus1):
+    with pytest.raises(DesignError, match="no respondents"):
+        dclus1.post_stratify("stype", {"E": 4421, "H": 755, "M": 1018, "X": 5})
+    ok = dclus1.post_stratify("stype", {"E": 4421, "H": 755, "M": 1018, "X": 5}, partial=True)
+    assert np.isclose(ok.weights.sum(), 4421 + 755 + 1018)
+
+
+def test_nonpositive_population_count(dclus1):
+    with pytest.raises(DesignError, match="positive"):
+        dclus1.post_stratify("stype", {"E": 4421, "H": 0, "M": 1018})
+
+
+def test_missing_column(dclus1):
+    with pytest.raises(MissingColumnError):
+        dclus1.post_stratify("stypo", {"E": 1})
+    with pytest.raises(DesignError, match="Freq"):
+        dclus1.post_stratify("stype", pd.DataFrame({"stype": ["E"], "N": [1]}))
+
+
+def test_calibration_bounds_that_cannot_be_met(dclus1):
+    assert RES["cal_bounds_fail"]["error"] == "Calibration failed"    # R fails as well
+    with pytest.raises(ConvergenceError):
+        dclus1.calibrate("~stype + api99", META["pop_totals"], bounds=(0.8, 1.2))
+
+
+def test_calibration_totals_must_match_model(dclus1):
+    with pytest.raises(DesignError, match="missing"):
+        dclus1.calibrate("~stype + api99", {"(Intercept)": 6194, "stypeH": 755, "stypeM": 1018})
+
+
+def test_rake_nonconvergence_raises(dclus1):
+    pt, ps = pop_frame("pop_types"), pop_frame("pop_schwide")
+    with pytest.raises(ConvergenceError):
+        dclus1.rake([("stype", pt), ("sch.wide", ps)], control={"maxit": 1, "epsilon": 1e-12})
