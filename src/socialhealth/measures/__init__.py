@@ -25,7 +25,7 @@ from __future__ import annotations
 from socialhealth.measures.catalogue import describe
 from socialhealth.measures.catalogue import list_instruments as list  # noqa: A001
 from socialhealth.measures.categories import categorise
-from socialhealth.measures.definitions import Instrument, get_instrument, instrument_keys
+from socialhealth.measures.definitions import Instrument, get_instrument, instrument_keys, register
 from socialhealth.measures.reliability import ReliabilityResult, reliability
 from socialhealth.measures.scoring import ScoreResult, score
 
@@ -38,6 +38,7 @@ __all__ = [
     "get_instrument",
     "instrument_keys",
     "list",
+    "register",
     "reliability",
     "score",
 ]

@@ -4,6 +4,31 @@ An instrument is data, not code: its items, canonical response codes, reverse ke
 dichotomisation, scales (total and subscales) with their missing-item rules and cut-offs, named
 codings (how common raw codings map onto the canonical codes) and its citation. Adding an
 instrument means adding one TOML file; :mod:`socialhealth.measures.scoring` scores any of them.
+Users can add their own at run time with :func:`register`.
+
+TOML fields (see ``instruments/djg6.toml`` for a full example)::
+
+    key, name, short_name, reference, direction, description   # strings
+    uncertain = ["..."]              # unverified points and conventions, shown in the docs
+    requires_neutral = true          # optional: neutral= must be passed (De Jong Gierveld)
+    neutral_canonical = 2            # the canonical code of the neutral answer
+    dichotomise_at = 2               # optional: item scores 1 if (reversed) code >= this
+    [codes]                          # default canonical codes of every item
+    values = [1, 2, 3]; labels = ["...", "...", "..."]
+    [[items]]                        # in questionnaire order
+    name = "..."; text = "..."; reverse = false; number = 3; codes = {values=[...], labels=[...]}
+    [scales.total]                   # the first scale is the total score; others are subscales
+    label = "..."; items = [...]; range = [lo, hi]       # range is checked against the items
+    default_missing = "complete"     # complete | prorate | available | none
+    min_answered = 5; min_answered_source = "manual ..."  # omit when no rule is published
+    default_cutoffs = "manual"       # optional: the set used when none is asked for
+    threshold_labels = ["below", "at or above"]           # labels for cutoff=<number>
+    no_cutoffs_reason = "..."        # optional: categorise() raises with this text
+    [scales.total.cutoffs.manual]
+    verified = true; source = "..."; bands = [[0, 1, "not lonely"], [2, 4, "..."]]
+    [codings."3-point"]              # raw -> canonical; "NA" as canonical = missing
+    description = "..."; map = [[1, 1], [2, 2], [3, 3]]; missing = [7, 9]
+    applies_to = ["item", ...]       # optional; neutral = 2 (raw neutral code, DJG)
 """
 from __future__ import annotations
 
@@ -30,6 +55,7 @@ __all__ = [
     "Scale",
     "get_instrument",
     "instrument_keys",
+    "register",
 ]
 
 MISSING_RULES = ("complete", "prorate", "available", "none")
@@ -343,14 +369,40 @@ def _check(inst: Instrument, source: str) -> None:
                 f"{source}: scale {s.name!r} published range {s.published_range} differs from "
                 f"the range its items give {inst.scale_range(s)}."
             )
+    for s in inst.scales:
+        lo, hi = inst.scale_range(s)
+        for cs in s.cutoffs:
+            bands = sorted(cs.bands, key=lambda b: b.lower)
+            if not bands or bands[0].lower != lo or bands[-1].upper != hi:
+                raise MeasureError(
+                    f"{source}: cut-off set {cs.name!r} of scale {s.name!r} must cover {lo:g}-{hi:g}."
+                )
+            for a, b in zip(bands, bands[1:]):
+                if not a.lower <= a.upper < b.lower:
+                    raise MeasureError(f"{source}: cut-off set {cs.name!r} has overlapping bands.")
     for c in inst.codings:
         bad = [a for a in c.applies_to if a not in names]
         if bad:
             raise MeasureError(f"{source}: coding {c.name!r} applies to unknown items {bad}.")
+        for it in inst.items:
+            if c.applies_to and it.name not in c.applies_to:
+                continue
+            wrong = [v for _, v in c.mapping if not math.isnan(v) and v not in it.codes]
+            if wrong:
+                raise MeasureError(
+                    f"{source}: coding {c.name!r} maps onto {wrong}, not canonical codes of item "
+                    f"{it.name!r} ({list(it.codes)})."
+                )
+        if inst.requires_neutral and c.neutral is not None:
+            if dict(c.mapping).get(c.neutral) != inst.neutral_canonical:
+                raise MeasureError(f"{source}: coding {c.name!r} neutral code does not map to neutral.")
+
+
+_USER: dict[str, Instrument] = {}
 
 
 @lru_cache(maxsize=None)
-def _all() -> dict[str, Instrument]:
+def _shipped() -> dict[str, Instrument]:
     out: dict[str, Instrument] = {}
     folder = resources.files("socialhealth.measures").joinpath("instruments")
     for entry in sorted(folder.iterdir(), key=lambda p: p.name):
@@ -360,6 +412,49 @@ def _all() -> dict[str, Instrument]:
                 raise MeasureError(f"two instrument files define the key {inst.key!r}.")
             out[inst.key] = inst
     return out
+
+
+def _all() -> dict[str, Instrument]:
+    return {**_shipped(), **_USER}
+
+
+def register(path: str | Any) -> Instrument:
+    """Add an instrument from a TOML file of your own (same fields as the shipped ones).
+
+    Parameters
+    ----------
+    path : str or path-like
+        A TOML file laid out as described in this module's docstring.
+
+    Returns
+    -------
+    Instrument
+        The validated definition; ``measures.score(<its key>, ...)`` works from now on in
+        this Python session.
+
+    Raises
+    ------
+    socialhealth.errors.MeasureError
+        The file lacks a field, is inconsistent (e.g. a range that its items do not give, a
+        coding onto non-canonical codes), or its key is already taken.
+
+    Examples
+    --------
+    >>> from socialhealth import measures
+    >>> measures.register("my_scale.toml")          # doctest: +SKIP
+    """
+    from pathlib import Path
+
+    p = Path(path)
+    try:
+        raw = tomllib.loads(p.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise MeasureError(f"cannot read instrument definition {p}: {exc}") from None
+    inst = _load(raw, p.name)
+    if inst.key in _all():
+        raise MeasureError(f"an instrument with key {inst.key!r} already exists; choose another key.")
+    _USER[inst.key] = inst
+    return inst
 
 
 def instrument_keys() -> list[str]:
