@@ -115,7 +115,20 @@ def run(name: str, path, options: dict, prepare: Callable[[Source], Plan], *,
     dropped = {k: int(v) for k, v in reasons.items() if v}
     if rows_read != n + sum(dropped.values()):
         dropped["other (loader accounting error; please report)"] = rows_read - n - sum(dropped.values())
-    cb = codebook_frame(rows)
+    spec_notes = plan.design_spec.get("notes", "")
+    has_sp = des.get("psu") is not None
+    design_rows = [
+        {"concept": "weight", "source_variables": str(plan.extra_provenance.get("weight_variable", "")),
+         "rule": "the survey's recommended analysis weight", "labels": "",
+         "notes": spec_notes, "measured": True},
+        {"concept": "strata", "source_variables": "", "rule": "design strata" if has_sp else "not measured",
+         "labels": "", "notes": spec_notes if has_sp else " ".join(plan.notes) or spec_notes,
+         "measured": has_sp},
+        {"concept": "psu", "source_variables": "", "rule": "primary sampling units" if has_sp else "not measured",
+         "labels": "", "notes": spec_notes if has_sp else " ".join(plan.notes) or spec_notes,
+         "measured": has_sp},
+    ]
+    cb = codebook_frame(design_rows + rows)
     prov = OrderedDict(
         survey=name, wave=None if plan.wave is None else str(plan.wave),
         file=str(p), member=src.member, sha256=src.sha256, reader=raw.reader,

@@ -250,6 +250,17 @@ def _open_pyreadstat(p: Path, real: Path, sha: str, member: str | None, ext: str
                         counts[_code_str(code)] += int(n)
                     miss |= hit
                 s = pd.Series(np.where(miss, np.nan, v), index=s.index)
+            elif ext not in (".dta", ".xpt") and c in ranges:   # string user-missing values
+                vals = s.astype(object)
+                miss = np.zeros(len(vals), bool)
+                for r in ranges[c]:
+                    lo, hi = r["lo"], r["hi"]
+                    hit = vals.map(lambda v, lo=lo, hi=hi: isinstance(v, str) and
+                                   isinstance(lo, str) and lo <= v <= hi).to_numpy(dtype=bool)
+                    for code, n in Counter(vals[hit]).items():
+                        counts[str(code)] += int(n)
+                    miss |= hit
+                s = s.where(~miss)
             if not pd.api.types.is_numeric_dtype(s) and m.readstat_variable_types.get(c) != "string":
                 s = pd.to_numeric(s, errors="coerce")  # e.g. integer columns read as object
             if pd.api.types.is_numeric_dtype(s):
