@@ -84,3 +84,15 @@ def test_real_surveydata_if_available():
     measures.score("ucla3", sd, items=ITEMS, coding="1-3")
     assert "ucla3_score" in sd.data.columns
     assert sd.design.mean("ucla3_score").to_frame()["estimate"].iloc[0] == pytest.approx(6.75, abs=1e-12)
+
+
+def test_harmonised_item_names_and_replacement_warning():
+    from socialhealth.errors import SocialHealthWarning
+
+    df = pd.DataFrame({"ucla3_companionship": [1, 3], "ucla3_left_out": [2, 3],
+                       "ucla3_isolated": [3, 3], "ucla3_score": [0.0, 0.0]})
+    sd = FakeSurvey(df)
+    with pytest.warns(SocialHealthWarning, match="replaced existing survey column"):
+        s = measures.score("ucla3", sd, coding="1-3")  # items found as ucla3_<item>
+    assert s.score.tolist() == [6.0, 9.0]
+    assert sd.data["ucla3_score"].tolist() == [6.0, 9.0]

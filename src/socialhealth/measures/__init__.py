@@ -29,6 +29,7 @@ from socialhealth.measures.definitions import Instrument, get_instrument, instru
 from socialhealth.measures.reliability import ReliabilityResult, reliability
 from socialhealth.measures.scoring import ScoreResult, score
 
+# ``list`` is deliberately not in __all__: a star import must not shadow the built-in.
 __all__ = [
     "Instrument",
     "ReliabilityResult",
@@ -37,7 +38,6 @@ __all__ = [
     "describe",
     "get_instrument",
     "instrument_keys",
-    "list",
     "register",
     "reliability",
     "score",

@@ -139,8 +139,9 @@ def reliability(
     """Cronbach's alpha with its confidence interval, McDonald's omega total and item statistics.
 
     Rows with any missing item are left out (listwise; ``n`` and ``n_dropped`` say how many).
-    Items must already point the same way: reverse negatively worded items first (for
-    instance with :func:`socialhealth.measures.score` or ``max + min - x``).
+    Items must already point the same way: reverse negatively worded items first, e.g. pass
+    the scored items of :func:`socialhealth.measures.score` (``measures.reliability(s.items)``)
+    or compute ``max + min - x``. The statistics are unweighted, as in psych.
 
     Parameters
     ----------

@@ -106,9 +106,12 @@ class ScoreResult:
         return pd.DataFrame({k: v.rename(k) for k, v in cols.items()}, index=self.score.index)
 
 
-def _item_columns(inst: Instrument, items: Any) -> dict[str, str]:
+def _item_columns(inst: Instrument, items: Any, columns: Any) -> dict[str, str]:
     names = list(inst.item_names)
     if items is None:
+        prefixed = [f"{inst.key}_{n}" for n in names]
+        if not all(n in columns for n in names) and all(p in columns for p in prefixed):
+            return dict(zip(names, prefixed))  # harmonised schema, e.g. ucla3_companionship
         return {n: n for n in names}
     if isinstance(items, Mapping):
         unknown = [k for k in items if k not in names]
@@ -187,6 +190,13 @@ def _attach(survey: Any, frame: pd.DataFrame) -> None:
     data = survey.data
     if not frame.index.equals(data.index):  # pragma: no cover - computed from survey.data
         raise MeasureError("internal: scores are not aligned with the survey's data.")
+    replaced = [c for c in frame.columns if c in data.columns]
+    if replaced:
+        warnings.warn(
+            f"score() replaced existing survey column(s) {replaced}; pass prefix= to keep both.",
+            SocialHealthWarning,
+            stacklevel=3,
+        )
     cols = {c: frame[c] for c in frame.columns}
     new_design = survey.design.assign(**cols)
     survey.data = data.assign(**cols)
@@ -230,10 +240,12 @@ def score(
         Item responses. A SurveyData-like object (with ``.data`` and a ``.design`` that has
         ``.assign(**columns)``) gets the result columns added **in place** to its ``data`` and
         ``design`` (a new design object replaces the old one), so
-        ``sd.design.mean("ucla3_score")`` works straight away.
+        ``sd.design.mean("ucla3_score")`` works straight away. Existing columns of the same
+        name are replaced with a warning (use ``prefix=`` to keep both).
     items : dict or list, optional
         ``{instrument_item: column}`` (item names in ``measures.describe(key)``), or a list of
-        columns in the instrument's item order. Default: columns named like the items.
+        columns in the instrument's item order. Default: columns named like the items, or,
+        failing that, ``<key>_<item>`` as in the harmonised schema (``ucla3_companionship``...).
     coding : str or dict
         Required. How the raw codes map to the instrument's canonical codes: a preset name
         (``"1-3"``, ``"0-2"``, ``"hrs-often-first"``, ``"3-point"``, ``"5-point-yes-first"``,
@@ -309,7 +321,7 @@ def score(
     if prefix is not None and (not isinstance(prefix, str) or not prefix):
         raise MeasureError(f"prefix must be a non-empty string, not {prefix!r}.")
     prefix = prefix or inst.key
-    cols = _item_columns(inst, items)
+    cols = _item_columns(inst, items, df.columns)
     absent = [c for c in cols.values() if c not in df.columns]
     if absent:
         raise MissingColumnError(absent, available=list(df.columns), where="the data")
