@@ -1,0 +1,120 @@
+"""Loaders on small native-format files written here, with hand-checked expected outputs
+(the rows are listed in conftest.py: GSS_CUM and ESS_SYN)."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from socialhealth import datasets
+from socialhealth.datasets import DesignFallbackWarning
+from socialhealth.errors import SurveyFileError, UnknownWaveError
+
+
+def _vals(s):
+    return [None if pd.isna(v) else v for v in s.astype(object)]
+
+
+def test_gss_cumulative_by_hand(gss_cum_file):
+    sd = datasets.load("gss", path=gss_cum_file, columns=["health"])
+    p = sd.provenance
+    # row 5 has no weight at all, row 6 has no vstrat
+    assert p["rows_read"] == 7 and p["rows_kept"] == 5
+    assert p["rows_dropped"] == {"no weight (wtssnrps / wtssps / wtssall all missing)": 1,
+                                 "no vstrat/vpsu": 1}
+    d = sd.data
+    # recommended weight per row: wtssnrps, else wtssps (row 3), else wtssall (1978)
+    assert d["weight"].tolist() == [1.5, 0.5, 2.0, 1.2, 1.2]
+    assert p["weight_by_year"] == {"1978": "wtssall", "2018": "wtssnrps / wtssps",
+                                   "2022": "wtssnrps"}
+    assert _vals(d["strata"]) == ["2018-1", "2018-1", "2018-2", "2022-1", "1978-1"]
+    assert _vals(d["psu"]) == ["1", "2", "1", "1", "1"]
+    assert _vals(d["respondent_id"]) == ["2018-1", "2018-2", "2018-3", "2022-1", "1978-5"]
+    assert d["year"].tolist() == [2018, 2018, 2018, 2022, 1978]
+    assert _vals(d["self_rated_health"]) == ["excellent", None, "poor", "good", "fair"]
+    assert _vals(d["poor_health"]) == [False, None, True, False, True]
+    assert _vals(d["sex"]) == ["male", "female", "female", "male", "male"]
+    # 17 is outside the GSS age range (18-89): missing, and counted
+    assert _vals(d["age"]) == [30.0, None, 89.0, None, 50.0]
+    assert p["unmapped_codes"] == {"age": {"17": 1}}
+    assert _vals(d["age_group"]) == ["25-34", None, "75+", None, "45-54"]
+    # the more frequent of socrel / socfrend
+    assert _vals(d["contact_in_person"]) == ["daily", "never", None, "less than monthly", "weekly"]
+    assert _vals(d["lives_alone"]) == [True, False, False, None, True]
+    # Stata extended missing codes, counted over all 7 rows read
+    mc = p["missing_codes"]
+    assert mc["health"] == {".d": 1}
+    assert mc["wtssnrps"] == {".i": 2, ".y": 1}
+    assert mc["wtssall"] == {".y": 2}
+    assert mc["vstrat"] == {".i": 1}
+    assert mc["age"] == {".n": 1}
+    assert mc["socfrend"] == {".i": 2} and mc["socrel"] == {".i": 1}
+    assert mc["hompop"] == {".d": 1}
+    assert d["health"].isna().tolist() == [False, True, False, False, False]
+    # concepts the file lacks: all missing, with a "not measured" codebook row
+    cb = sd.codebook.set_index("concept")
+    for c in ["lonely", "ucla3_score", "died", "social_support"]:
+        assert not cb.loc[c, "measured"] and d[c].isna().all()
+    # the design: weighted share in poor health = (2.0 + 1.2) / (1.5 + 2.0 + 1.2 + 1.2)
+    est = sd.design.mean("poor_health").to_frame().iloc[0]
+    assert est["estimate"] == pytest.approx(3.2 / 5.9, rel=1e-14)
+
+
+def test_gss_cumulative_weight_and_year_options(gss_cum_file):
+    sd = datasets.load("gss", path=gss_cum_file, weight="wtssall")
+    assert sd.provenance["rows_kept"] == 4          # rows 4 and 5 lack wtssall; row 6 vstrat
+    assert sd.provenance["rows_dropped"] == {"no weight (wtssall all missing)": 2,
+                                             "no vstrat/vpsu": 1}
+    assert sd.data["weight"].tolist() == [1.0, 1.0, 1.0, 1.2]
+    sd = datasets.load("gss", path=gss_cum_file, wave=2018)
+    assert sd.provenance["rows_kept"] == 3 and sd.provenance["rows_dropped"]["other years"] == 4
+    with pytest.raises(UnknownWaveError, match="2010"):
+        datasets.load("gss", path=gss_cum_file, wave=2010)     # a GSS year absent from this file
+    with pytest.raises(UnknownWaveError, match="1979"):
+        datasets.load("gss", path=gss_cum_file, wave=1979)     # no GSS in 1979
+
+
+def test_ess_synthetic_by_hand(ess_sav_file):
+    with pytest.warns(DesignFallbackWarning):
+        sd = datasets.load("ess", path=ess_sav_file, country="GB", columns=["fltlnl"])
+    p = sd.provenance
+    assert p["rows_read"] == 6 and p["rows_kept"] == 5
+    assert p["rows_dropped"] == {"other countries": 1}
+    d = sd.data
+    assert d["weight"].tolist() == [2.0, 4.0, 1.0, 3.0, 2.0]      # pspwght * pweight
+    assert _vals(d["lonely"]) == [False, True, None, True, False]
+    assert _vals(d["lonely_direct3"]) == ["hardly ever or never", "often or always", None,
+                                          "often or always", "some of the time"]
+    assert _vals(d["contact_in_person"]) == ["daily", "never", "weekly", None, "less than monthly"]
+    assert _vals(d["social_support"]) == [False, True, None, True, True]
+    assert _vals(d["self_rated_health"]) == ["very good", "poor", "fair", None, "good"]
+    assert _vals(d["age"]) == [16.0, None, 80.0, 45.0, 30.0]
+    assert _vals(d["sex"]) == ["male", "female", "female", None, "male"]
+    assert _vals(d["lives_alone"]) == [True, False, True, False, None]
+    assert _vals(d["country"]) == ["GB"] * 5
+    mc = p["missing_codes"]
+    # counted over the 6 rows read (the FR row included)
+    assert mc == {"fltlnl": {"8": 1}, "sclmeet": {"88": 1}, "inprdsc": {"77": 1},
+                  "health": {"7": 1}, "agea": {"999": 1}, "gndr": {"9": 1}, "hhmmb": {"99": 1}}
+    assert d["fltlnl"].isna().tolist() == [False, False, True, False, False]
+    # weighted lonely share by hand: (4 + 3) / (2 + 4 + 3 + 2)
+    est = sd.design.mean("lonely").to_frame().iloc[0]
+    assert est["estimate"] == pytest.approx(7 / 11, rel=1e-14)
+    with pytest.raises(UnknownWaveError):
+        datasets.load("ess", path=ess_sav_file, wave=42)
+    with pytest.raises(SurveyFileError, match="round"):
+        datasets.load("ess", path=ess_sav_file, wave=9)
+
+
+def test_ess_zip_and_csv(ess_sav_file, tmp_path):
+    import zipfile
+
+    z = tmp_path / "ESS7XX.zip"
+    with zipfile.ZipFile(z, "w") as zf:
+        zf.write(ess_sav_file, "ESS7XX.sav")
+    with pytest.warns(DesignFallbackWarning):
+        a = datasets.load("ess", path=z)
+        b = datasets.load("ess", path=ess_sav_file)
+    assert a.provenance["member"] == "ESS7XX.sav"
+    pd.testing.assert_frame_equal(a.data, b.data)
+    assert a.provenance["missing_codes"] == b.provenance["missing_codes"]
