@@ -1,0 +1,345 @@
+"""Model matrices from R/statsmodels-style formulas, for survey regression.
+
+``"api00 ~ ell + meals + C(stype)"`` is turned into a response vector and a design matrix on
+the rows that a survey model uses (rows inside the design's subset with no missing model
+variable). The syntax is that of `formulaic <https://matthewwardrop.github.io/formulaic/>`_,
+which follows patsy/statsmodels:
+
+* ``C(x)``: categorical with treatment (dummy) contrasts; the reference is the first level in
+  sorted order (R's factor default) or the first category of a pandas ``Categorical``;
+  ``C(x, contr.treatment("b"))`` or ``C(x, Treatment(reference="b"))`` choose the reference.
+  A string/object column used without ``C()`` is categorical too (an R factor).
+* ``factor(x)`` is accepted as R's spelling of ``C(x)``.
+* ``I(x >= 4)`` evaluates a Python expression (a boolean gives 0/1); ``np.log(x)`` etc. work.
+* ``a:b`` interaction, ``a*b`` main effects plus interaction, ``- 1`` / ``0 +`` no intercept.
+* Column names that are not Python identifiers are quoted with backticks: ```sch.wide```.
+* A boolean response is 0/1 (R's logical response).
+
+Column names are checked before formulaic sees the formula, so a typo raises
+:class:`~socialhealth.errors.FormulaError` (or :class:`~socialhealth.errors.MissingColumnError`)
+naming the column. Formulas that are a plain sum of numeric columns are built directly with
+numpy (no formula machinery), which matters for million-row surveys.
+
+In R: ``model.frame`` / ``model.matrix`` with ``na.action = na.omit``.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from socialhealth.errors import FormulaError
+
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z_0-9]*$")
+_BACKTICK = re.compile(r"`([^`]+)`")
+_FACTOR = re.compile(r"(?<![A-Za-z_0-9.])factor\(")
+
+
+@dataclass
+class ModelFrame:
+    """Response, design matrix and bookkeeping of a model formula on a data frame.
+
+    Attributes
+    ----------
+    y : (m,) float response on the rows used.
+    X : (m, p) float design matrix on the rows used (Fortran order).
+    rows : (m,) integer positions (into the data) of the rows used.
+    columns : coefficient names (``Intercept``, ``x``, ``C(g)[T.b]``, ``x:C(g)[T.b]`` ...).
+    terms : term label -> positions of its columns (``{"C(g)": [2, 3]}``).
+    term_variables : term label -> data columns the term uses.
+    n_missing : rows of the subset left out because a model variable was missing.
+    formula : the formula as given (after ``factor(`` -> ``C(`` rewriting).
+    response : label of the response.
+    """
+
+    y: np.ndarray
+    X: np.ndarray
+    rows: np.ndarray
+    columns: list[str]
+    terms: dict[str, list[int]]
+    term_variables: dict[str, set]
+    n_missing: int
+    formula: str
+    response: str
+    variables: list[str]
+    _rhs_builder: Callable[[pd.DataFrame], tuple[np.ndarray, np.ndarray]] = field(repr=False, default=None)
+
+    @property
+    def has_intercept(self) -> bool:
+        return "Intercept" in self.columns
+
+    def rhs_matrix(self, data: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """Design matrix for new data (same columns and categorical levels as the fit).
+
+        Returns ``(X, ok)``: ``X`` has one row per row of ``data`` (NaN rows where a covariate
+        is missing) and ``ok`` marks the complete rows.
+        """
+        return self._rhs_builder(data)
+
+
+def normalise_formula(formula: str) -> str:
+    """Rewrite R spellings formulaic does not know (``factor(x)`` -> ``C(x)``)."""
+    if not isinstance(formula, str):
+        raise FormulaError(f"the formula must be a string such as 'y ~ x + C(g)', not {type(formula).__name__}.")
+    return _FACTOR.sub("C(", formula.strip())
+
+
+def formula_variables(formula: str, data: pd.DataFrame) -> list[str]:
+    """Data columns a formula uses; raises FormulaError naming columns not in ``data``.
+
+    Examples
+    --------
+    >>> formula_variables("y ~ x + C(g)", df)           # doctest: +SKIP
+    ['g', 'x', 'y']
+    """
+    from formulaic import Formula
+
+    quoted = _BACKTICK.findall(formula)
+    placeholders = {}
+
+    def repl(m):
+        key = f"_sh_bt{len(placeholders)}_"
+        placeholders[key] = m.group(1)
+        return key
+
+    masked = _BACKTICK.sub(repl, formula)
+    if "~" not in masked:
+        raise FormulaError(
+            f"the formula {formula!r} has no '~': write the response on the left, e.g. 'y ~ x + C(g)'."
+        )
+    try:
+        required = set(Formula(masked).required_variables)
+    except Exception as exc:  # formulaic's parser errors carry no useful type
+        raise FormulaError(f"cannot parse the formula {formula!r}: {exc}") from None
+    required -= set(placeholders)
+    columns = set(map(str, data.columns))
+    unknown = sorted(v for v in required if v not in columns)
+    unknown += [q for q in quoted if q not in columns]
+    if unknown:
+        import difflib
+
+        hints = []
+        for u in unknown:
+            close = difflib.get_close_matches(u, list(columns), n=3)
+            if close:
+                hints.append(f"{u!r}: did you mean {', '.join(map(repr, close))}?")
+        raise FormulaError(
+            f"the formula {formula!r} uses {', '.join(map(repr, unknown))}, not found among the "
+            f"columns of the design data. {' '.join(hints)} Check the spelling, quote names "
+            "that are not Python identifiers with backticks (`sch.wide`), or add the column "
+            "with design.assign(...)."
+        )
+    used = [c for c in data.columns if str(c) in required or str(c) in quoted]
+    return used
+
+
+def _is_plain_numeric(s: pd.Series) -> bool:
+    return bool(
+        (pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s))
+        and not isinstance(s.dtype, pd.CategoricalDtype)
+    )
+
+
+def _simple_terms(formula: str, data: pd.DataFrame):
+    """(response, [terms], intercept) when the formula is ``y ~ a + b + ...`` of numeric columns."""
+    lhs, _, rhs = formula.partition("~")
+    lhs = lhs.strip()
+    parts = [p.strip() for p in rhs.split("+")]
+    intercept = True
+    names = []
+    for p in parts:
+        if p == "1":
+            continue
+        if p in ("0", "-1") or p.startswith("-"):
+            if p.replace(" ", "") in ("-1", "0"):
+                intercept = False
+                continue
+            return None
+        if p.endswith("- 1") or p.endswith("-1"):
+            q = p.rsplit("-", 1)[0].strip()
+            if not _IDENT.match(q):
+                return None
+            names.append(q)
+            intercept = False
+            continue
+        if not _IDENT.match(p):
+            return None
+        names.append(p)
+    if not _IDENT.match(lhs) or lhs not in data.columns:
+        return None
+    if len(set(names)) != len(names) or lhs in names:
+        return None
+    for c in [lhs, *names]:
+        if c not in data.columns or not _is_plain_numeric(data[c]):
+            return None
+    return lhs, names, intercept
+
+
+def _numeric_block(data: pd.DataFrame, names: list[str], rows=None) -> np.ndarray:
+    n = len(data) if rows is None else len(rows)
+    X = np.empty((n, len(names)), order="F")
+    for j, c in enumerate(names):
+        v = data[c].to_numpy(dtype=float, na_value=np.nan)
+        X[:, j] = v if rows is None else v[rows]
+    return X
+
+
+def model_frame(data: pd.DataFrame, formula: str, mask: np.ndarray | None = None) -> ModelFrame:
+    """Response and design matrix of ``formula`` on the rows of ``data`` selected by ``mask``
+    that have no missing model variable.
+
+    Parameters
+    ----------
+    data : the design's data frame (all rows).
+    formula : ``"y ~ x + C(g)"`` (see the module docstring for the syntax).
+    mask : boolean array (rows eligible, e.g. the design's subset); default all rows.
+
+    Returns
+    -------
+    ModelFrame
+
+    Raises
+    ------
+    FormulaError
+        Unknown columns, unparsable formula, a non-numeric response, infinite values, or no
+        complete rows.
+
+    Examples
+    --------
+    >>> mf = model_frame(df, "api00 ~ ell + C(stype)")          # doctest: +SKIP
+    >>> mf.columns
+    ['Intercept', 'ell', 'C(stype)[T.H]', 'C(stype)[T.M]']
+
+    In R: ``model.matrix(api00 ~ ell + stype, model.frame(..., na.action = na.omit))``.
+    """
+    formula = normalise_formula(formula)
+    variables = formula_variables(formula, data)
+    n = len(data)
+    eligible = np.ones(n, dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
+    if variables:
+        complete = data[variables].notna().all(axis=1).to_numpy()
+    else:
+        complete = np.ones(n, dtype=bool)
+    used = eligible & complete
+    n_missing = int((eligible & ~complete).sum())
+    if not used.any():
+        raise FormulaError(
+            f"no rows left to fit {formula!r}: every row in the design's subset has a missing "
+            f"value in one of {', '.join(map(repr, variables))}."
+        )
+    simple = _simple_terms(formula, data)
+    if simple is not None:
+        return _simple_frame(data, formula, simple, used, n_missing, variables)
+    return _formulaic_frame(data, formula, used, n_missing, variables)
+
+
+def _simple_frame(data, formula, simple, used, n_missing, variables) -> ModelFrame:
+    lhs, names, intercept = simple
+    rows = np.flatnonzero(used)
+    all_rows = len(rows) == len(data)
+    y = data[lhs].to_numpy(dtype=float, na_value=np.nan)
+    y = y if all_rows else y[rows]
+    cols = (["Intercept"] if intercept else []) + names
+    X = np.empty((len(rows), len(cols)), order="F")
+    j0 = 0
+    if intercept:
+        X[:, 0] = 1.0
+        j0 = 1
+    for j, c in enumerate(names):
+        v = data[c].to_numpy(dtype=float, na_value=np.nan)
+        X[:, j0 + j] = v if all_rows else v[rows]
+    _check_finite(X, cols, formula)
+    _check_finite(y[:, None], [lhs], formula)
+    terms = {c: [i] for i, c in enumerate(cols)}
+    term_vars = {c: ({c} if c != "Intercept" else set()) for c in cols}
+
+    def builder(newdata: pd.DataFrame):
+        missing = [c for c in names if c not in newdata.columns]
+        if missing:
+            raise FormulaError(f"newdata lacks the column(s) {', '.join(map(repr, missing))} of the model.")
+        Xn = np.empty((len(newdata), len(cols)), order="F")
+        if intercept:
+            Xn[:, 0] = 1.0
+        for j, c in enumerate(names):
+            Xn[:, j0 + j] = pd.to_numeric(newdata[c], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        ok = ~np.isnan(Xn).any(axis=1)
+        return Xn, ok
+
+    return ModelFrame(y=y, X=X, rows=rows, columns=cols, terms=terms, term_variables=term_vars,
+                      n_missing=n_missing, formula=formula, response=lhs, variables=variables,
+                      _rhs_builder=builder)
+
+
+def _check_finite(X: np.ndarray, cols: list[str], formula: str) -> None:
+    bad = np.isinf(X)
+    if bad.any():
+        j = int(np.flatnonzero(bad.any(axis=0))[0])
+        raise FormulaError(
+            f"column {cols[j]!r} of the formula {formula!r} has {int(bad[:, j].sum())} infinite "
+            "value(s) (e.g. log of 0); transform or drop those rows with design.subset(...)."
+        )
+
+
+def _formulaic_frame(data, formula, used, n_missing, variables) -> ModelFrame:
+    from formulaic import model_matrix
+
+    rows = np.flatnonzero(used)
+    sub = data[variables].iloc[rows] if variables else pd.DataFrame(index=data.index[rows])
+    try:
+        mm = model_matrix(formula, sub, na_action="ignore")
+    except Exception as exc:
+        raise FormulaError(f"cannot build the model matrix of {formula!r}: {type(exc).__name__}: {exc}") from None
+    lhs = mm.lhs
+    if lhs.shape[1] != 1:
+        raise FormulaError(
+            f"the response of {formula!r} gives {lhs.shape[1]} columns ({', '.join(map(str, lhs.columns))}); "
+            "it must be one numeric or boolean column. For a categorical outcome build a 0/1 "
+            "indicator, e.g. I(sch_wide == 'Yes') ~ ... ."
+        )
+    try:
+        y = np.asarray(lhs.to_numpy(), dtype=float).ravel()
+    except (TypeError, ValueError):
+        raise FormulaError(f"the response of {formula!r} is not numeric.") from None
+    rhs = mm.rhs
+    X = np.asfortranarray(np.asarray(rhs.to_numpy(), dtype=float))
+    cols = [str(c) for c in rhs.columns]
+    _check_finite(X, cols, formula)
+    _check_finite(y[:, None], [str(lhs.columns[0])], formula)
+    # transforms can create NaN (np.log of a negative value): R's model.frame drops those rows
+    nan_rows = np.isnan(X).any(axis=1) | np.isnan(y)
+    if nan_rows.any():
+        keep = ~nan_rows
+        n_missing += int(nan_rows.sum())
+        rows, X, y = rows[keep], np.asfortranarray(X[keep]), y[keep]
+        if len(rows) == 0:
+            raise FormulaError(f"no rows left to fit {formula!r}: transformed values are all missing.")
+    spec = rhs.model_spec
+    terms = {str(t): list(ix) for t, ix in spec.term_indices.items()}
+    term_vars = {}
+    colset = set(map(str, data.columns))
+    for t, vs in spec.term_variables.items():
+        term_vars[str(t)] = {str(v) for v in vs if str(v) in colset}
+
+    rhs_vars = sorted(set().union(*term_vars.values())) if term_vars else []
+
+    def builder(newdata: pd.DataFrame):
+        try:
+            Xn = spec.get_model_matrix(newdata, na_action="ignore")
+        except Exception as exc:
+            raise FormulaError(
+                f"cannot build the model matrix of {formula!r} for new data: {type(exc).__name__}: {exc}"
+            ) from None
+        Xn = np.asarray(Xn.to_numpy(), dtype=float)
+        present = [v for v in rhs_vars if v in newdata.columns]
+        ok = ~np.isnan(Xn).any(axis=1)
+        if present:
+            ok &= newdata[present].notna().all(axis=1).to_numpy()
+        Xn[~ok] = np.nan
+        return Xn, ok
+
+    return ModelFrame(y=y, X=X, rows=rows, columns=cols, terms=terms, term_variables=term_vars,
+                      n_missing=n_missing, formula=formula, response=str(lhs.columns[0]),
+                      variables=variables, _rhs_builder=builder)

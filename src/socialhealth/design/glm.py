@@ -1,0 +1,800 @@
+"""Survey-weighted generalised linear models (R ``svyglm``) and Wald tests of terms.
+
+Estimation (Binder 1983; Lumley & Scott 2017; Lumley 2010, ch. 5)
+-----------------------------------------------------------------
+The coefficients solve the weighted (pseudo-)likelihood score equations
+
+    U(beta) = sum_i w_i x_i (y_i - mu_i) / V(mu_i) * dmu_i/deta_i = 0,    g(mu_i) = x_i' beta (+ offset_i)
+
+with ``w_i`` the sampling weights. They are found by iteratively reweighted least squares
+(Fisher scoring) with working weights ``W_i = w_i (dmu_i/deta_i)^2 / V(mu_i)``, iterated to a
+relative change in deviance ``|D - D_old| / (|D| + 0.1)`` below ``tol`` (default 1e-12; R's
+default is 1e-8, which leaves standard errors about 1e-6 from the converged ones). The IRLS
+path is the standard one (starting values ``mu_start`` as R's families, weights rescaled to
+mean 1) and the bread uses the working weights of the last iteration, as R's ``glm`` does, so
+``tol=1e-8`` reproduces R's default ``svyglm`` fits to about 1e-12 and the default ``tol``
+those fitted with ``glm.control(epsilon = 1e-12)``. The families are quasi-likelihoods, as in
+``svyglm``: ``binomial`` is R's ``quasibinomial`` (a 0/1 or proportion outcome; no integer
+check), ``poisson`` is ``quasipoisson``.
+
+Covariance: the sandwich (linearisation) estimator. With the bread ``A^{-1} = (X' W X)^{-1}``
+(last IRLS step) and the score contributions ``u_i = x_i w_i (y_i - mu_i) dmu_i/deta_i / V(mu_i)``,
+the influence values are ``z_i = u_i A^{-1}`` (so that ``beta_hat - beta ~ sum_i z_i``), and
+
+    Var(beta_hat) = A^{-1} Var_design(sum_i u_i) A^{-1},
+
+where ``Var_design`` is the design-based variance of an estimated total (strata, clusters,
+fpc, lonely PSUs, calibration: :mod:`socialhealth.design.taylor_variance`). Replicate-weight
+designs refit the model with every replicate's weights (starting from the full-sample
+coefficients) and apply the replicate variance formula.
+
+Degrees of freedom for t tests and intervals: ``df_resid = degf(design) + 1 - p`` (R).
+Reported ``deviance`` and ``dispersion`` use the weights rescaled as R does (``pw_i = w_i /
+mean(w)`` over the design's rows); they do not affect coefficients or standard errors.
+``deviance = sum_i pw_i d(y_i, mu_i)``. ``dispersion`` is what R's ``summary.svyglm`` reports:
+for Taylor designs the design-weighted variance (divisor n - 1) of the Pearson residuals
+``r_i = (y_i - mu_i) / sqrt(V(mu_i))`` times the mean ``pw`` of the rows used; for replicate
+designs ``sum_i pw_i r_i^2``. The dispersion is descriptive only: the sandwich covariance does
+not use it.
+
+Rows with a missing value in any model variable are left out but keep their place in the
+design (zero weight; R's ``na.omit`` on ``svyglm`` keeps the PSU structure); the result counts
+them (``n_missing``).
+
+References
+----------
+Binder DA (1983) On the variances of asymptotically normal estimators from complex surveys.
+*International Statistical Review* 51:279-292.
+Lumley T, Scott A (2017) Fitting regression models to survey data. *Statistical Science*
+32:265-278.
+Lumley T (2010) *Complex Surveys: A Guide to Analysis Using R*. Wiley, ch. 5.
+McCullagh P, Nelder JA (1989) *Generalized Linear Models*, 2nd ed., ch. 2 (IRLS).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import linalg, special, stats
+
+from socialhealth.design.formula import ModelFrame, model_frame, normalise_formula
+from socialhealth.errors import ConvergenceError, FormulaError, ModelError, SeparationError
+
+_EPS = np.finfo(float).eps
+
+
+# ----------------------------------------------------------------------------- links
+class _Link:
+    """A link function g with inverse and derivative dmu/deta."""
+
+    def __init__(self, name, link, linkinv, mu_eta, valid_eta=None):
+        self.name = name
+        self.link = link
+        self.linkinv = linkinv
+        self.mu_eta = mu_eta
+        self.valid_eta = valid_eta or (lambda eta: bool(np.all(np.isfinite(eta))))
+
+
+def _logit_inv(eta):
+    # R's plogis with eta clamped so that mu stays in [eps, 1 - eps]
+    thresh = 30.0
+    return special.expit(np.clip(eta, -thresh, thresh))
+
+
+def _logit_mu_eta(eta):
+    e = np.exp(-np.abs(eta))
+    return np.maximum(e / (1 + e) ** 2, _EPS)
+
+
+def _probit_inv(eta):
+    thresh = -stats.norm.ppf(_EPS)
+    return special.ndtr(np.clip(eta, -thresh, thresh))
+
+
+LINKS = {
+    "identity": _Link("identity", lambda mu: mu, lambda eta: eta, lambda eta: np.ones_like(eta)),
+    "log": _Link("log", np.log, lambda eta: np.maximum(np.exp(eta), _EPS),
+                 lambda eta: np.maximum(np.exp(eta), _EPS)),
+    "logit": _Link("logit", special.logit, _logit_inv, _logit_mu_eta),
+    "probit": _Link("probit", special.ndtri, _probit_inv,
+                    lambda eta: np.maximum(stats.norm.pdf(eta), _EPS)),
+    "cloglog": _Link("cloglog", lambda mu: np.log(-np.log1p(-mu)),
+                     lambda eta: np.clip(-np.expm1(-np.exp(eta)), _EPS, 1 - _EPS),
+                     lambda eta: np.maximum(np.exp(eta) * np.exp(-np.exp(eta)), _EPS)),
+    "inverse": _Link("inverse", lambda mu: 1 / mu, lambda eta: 1 / eta, lambda eta: -1 / eta**2,
+                     lambda eta: bool(np.all(np.isfinite(eta)) and np.all(eta != 0))),
+    "sqrt": _Link("sqrt", np.sqrt, lambda eta: eta**2, lambda eta: 2 * eta,
+                  lambda eta: bool(np.all(np.isfinite(eta)) and np.all(eta > 0))),
+}
+
+
+# ----------------------------------------------------------------------------- families
+def _ylogy(y, mu):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(y > 0, y * np.log(np.where(y > 0, y, 1.0) / mu), 0.0)
+
+
+class _Family:
+    """Variance function, unit deviance and starting values of a (quasi-)likelihood family."""
+
+    def __init__(self, name, r_name, variance, dev_resids, mustart, valid_mu, check_y,
+                 default_link, links):
+        self.name = name
+        self.r_name = r_name
+        self.variance = variance
+        self.dev_resids = dev_resids
+        self.mustart = mustart
+        self.valid_mu = valid_mu
+        self.check_y = check_y
+        self.default_link = default_link
+        self.links = links
+
+
+def _binomial_dev(y, mu, w):
+    return 2 * w * (_ylogy(y, mu) + _ylogy(1 - y, 1 - mu))
+
+
+def _poisson_dev(y, mu, w):
+    return 2 * w * (_ylogy(y, mu) - (y - mu))
+
+
+def _check_binomial_y(y):
+    bad = (y < 0) | (y > 1)
+    if bad.any():
+        raise ModelError(
+            f"family='binomial' needs a 0/1 (or proportion) outcome; {int(bad.sum())} value(s) lie "
+            f"outside [0, 1] (e.g. {y[bad][0]!r}). Build an indicator, e.g. 'I(score >= 4) ~ ...'."
+        )
+
+
+def _check_poisson_y(y):
+    bad = y < 0
+    if bad.any():
+        raise ModelError(f"family='poisson' needs a non-negative outcome; {int(bad.sum())} value(s) are negative.")
+
+
+FAMILIES = {
+    "gaussian": _Family(
+        "gaussian", "gaussian", lambda mu: np.ones_like(mu), lambda y, mu, w: w * (y - mu) ** 2,
+        lambda y, w: y.copy(), lambda mu: bool(np.all(np.isfinite(mu))), lambda y: None,
+        "identity", ("identity", "log", "inverse"),
+    ),
+    "binomial": _Family(
+        "binomial", "quasibinomial", lambda mu: mu * (1 - mu), _binomial_dev,
+        lambda y, w: (w * y + 0.5) / (w + 1), lambda mu: bool(np.all((mu > 0) & (mu < 1))),
+        _check_binomial_y, "logit", ("logit", "log", "identity", "probit", "cloglog"),
+    ),
+    "poisson": _Family(
+        "poisson", "quasipoisson", lambda mu: mu.copy(), _poisson_dev,
+        lambda y, w: y + 0.1, lambda mu: bool(np.all(np.isfinite(mu) & (mu > 0))),
+        _check_poisson_y, "log", ("log", "identity", "sqrt"),
+    ),
+}
+_FAMILY_ALIASES = {"quasibinomial": "binomial", "logistic": "binomial", "quasipoisson": "poisson",
+                   "normal": "gaussian", "linear": "gaussian"}
+
+
+def _resolve_family(family: str, link: str | None) -> tuple[_Family, _Link]:
+    key = str(family).lower()
+    key = _FAMILY_ALIASES.get(key, key)
+    if key not in FAMILIES:
+        raise ModelError(
+            f"family={family!r} is not supported; use 'gaussian', 'binomial' (quasibinomial) or "
+            "'poisson' (quasipoisson)."
+        )
+    fam = FAMILIES[key]
+    lk = fam.default_link if link is None else str(link).lower()
+    if lk not in fam.links:
+        raise ModelError(
+            f"link={link!r} is not available for family={fam.name!r}; choose one of {', '.join(fam.links)}."
+        )
+    return fam, LINKS[lk]
+
+
+# ----------------------------------------------------------------------------- linear algebra
+def _cross(X: np.ndarray, W: np.ndarray) -> np.ndarray:
+    """X' diag(W) X through one BLAS call on sqrt(W) X (W >= 0)."""
+    Xw = X * np.sqrt(W)[:, None]
+    return Xw.T @ Xw
+
+
+def _aliased(A: np.ndarray, names: Sequence[str]) -> list[str]:
+    """Columns that are (numerically) linear combinations of earlier columns.
+
+    Sequential check on the correlation-scaled cross-product: a column is aliased when its
+    residual sum of squares after regression on the kept earlier columns is below 1e-9 of its
+    own (R's QR rank detection keeps the earlier column in the same way).
+    """
+    d = np.diag(A).copy()
+    out = []
+    keep: list[int] = []
+    scale = np.sqrt(np.where(d > 0, d, 1.0))
+    S = A / scale[:, None] / scale[None, :]
+    for j in range(len(d)):
+        if not d[j] > 0:
+            out.append(names[j])
+            continue
+        if keep:
+            Skk = S[np.ix_(keep, keep)]
+            skj = S[keep, j]
+            try:
+                resid = S[j, j] - skj @ np.linalg.solve(Skk, skj)
+            except np.linalg.LinAlgError:
+                resid = 0.0
+        else:
+            resid = S[j, j]
+        if resid < 1e-9:
+            out.append(names[j])
+        else:
+            keep.append(j)
+    return out
+
+
+class _Solver:
+    """Cholesky factor of an equilibrated cross-product, for repeated solves and the inverse."""
+
+    def __init__(self, A: np.ndarray, names: Sequence[str]):
+        d = np.diag(A)
+        if not np.all(d > 0) or not np.all(np.isfinite(A)):
+            self._fail(A, names)
+        self.s = 1.0 / np.sqrt(d)
+        try:
+            self.c = linalg.cho_factor(A * self.s[:, None] * self.s[None, :], lower=False, check_finite=False)
+        except linalg.LinAlgError:
+            self._fail(A, names)
+        rc = np.min(np.abs(np.diag(self.c[0]))) ** 2
+        if rc < 1e-13:
+            self._fail(A, names)
+
+    @staticmethod
+    def _fail(A, names):
+        bad = _aliased(A, names)
+        if bad:
+            raise ModelError(
+                f"the model matrix is rank deficient: column(s) {', '.join(map(repr, bad))} are "
+                "linear combinations of earlier columns (aliased) among the rows used. Remove "
+                "the redundant term(s), or check for a categorical level with no rows in the "
+                "data/subset used (drop unused categories) or a variable that is constant there."
+            )
+        raise ModelError(
+            "the model matrix is numerically singular (near-collinear columns); rescale or "
+            "remove nearly redundant predictors."
+        )
+
+    def solve(self, b: np.ndarray) -> np.ndarray:
+        return self.s * linalg.cho_solve(self.c, self.s * b, check_finite=False)
+
+    def inverse(self) -> np.ndarray:
+        p = len(self.s)
+        inv = linalg.cho_solve(self.c, np.eye(p), check_finite=False)
+        inv = inv * self.s[:, None] * self.s[None, :]
+        return (inv + inv.T) / 2
+
+
+# ----------------------------------------------------------------------------- IRLS
+@dataclass
+class _Fit:
+    beta: np.ndarray
+    eta: np.ndarray
+    mu: np.ndarray
+    deviance: float
+    iterations: int
+    converged: bool
+    W: np.ndarray | None = None          # working weights of the last IRLS step
+    solver: "_Solver | None" = None      # factor of X'WX of the last IRLS step
+
+
+def _irls(X, y, pw, fam: _Family, lk: _Link, offset, start, maxiter, tol, names) -> _Fit:
+    """Fisher scoring in update form: beta += (X'WX)^{-1} X'W r (r working residuals).
+
+    The update form makes the fixed point the exact root of the score equations even when
+    the normal equations are ill-conditioned; for the identity-link gaussian model it is
+    least squares with iterative refinement.
+    """
+    off = 0.0 if offset is None else offset
+    p = X.shape[1]
+    if fam.name == "gaussian" and lk.name == "identity":
+        solver = _Solver(_cross(X, pw), names)
+        beta = solver.solve(X.T @ (pw * (y - off)))
+        for it in range(3):
+            eta = X @ beta + off
+            step = solver.solve(X.T @ (pw * (y - eta)))
+            beta = beta + step
+            if np.max(np.abs(step)) <= 1e-15 * (1 + np.max(np.abs(beta))):
+                break
+        eta = X @ beta + off
+        mu = eta
+        return _Fit(beta, eta, mu, float(np.sum(fam.dev_resids(y, mu, pw))), it + 1, True, pw, solver)
+
+    if start is not None:
+        beta = np.asarray(start, dtype=float).copy()
+        if beta.shape != (p,):
+            raise ModelError(f"start= must have {p} values (one per coefficient: {', '.join(names)}).")
+        eta = X @ beta + off
+        mu = lk.linkinv(eta)
+        if not (lk.valid_eta(eta) and fam.valid_mu(mu)):
+            raise ModelError("start= gives invalid fitted values (e.g. probabilities outside (0, 1)); choose other starting values.")
+    else:
+        mu = fam.mustart(y, pw)
+        eta = lk.link(mu)
+        beta = None
+    dev = float(np.sum(fam.dev_resids(y, mu, pw)))
+    converged = False
+    it = 0
+    for it in range(1, maxiter + 1):
+        mu_eta = lk.mu_eta(eta)
+        W = pw * mu_eta**2 / fam.variance(mu)
+        r = (y - mu) / mu_eta
+        solver = _Solver(_cross(X, W), names)
+        if beta is None:
+            beta_new = solver.solve(X.T @ (W * (eta - off + r)))
+            step = None
+        else:
+            step = solver.solve(X.T @ (W * r))
+            beta_new = beta + step
+        eta_new = X @ beta_new + off
+        mu_new = lk.linkinv(eta_new)
+        dev_new = float(np.sum(fam.dev_resids(y, mu_new, pw))) if fam.valid_mu(mu_new) else np.inf
+        halvings = 0
+        while not (lk.valid_eta(eta_new) and fam.valid_mu(mu_new) and np.isfinite(dev_new)) or (
+            beta is not None and dev_new > dev + 1e-7 * (abs(dev) + 0.1)
+        ):
+            if beta is None or halvings >= 40:
+                if not (lk.valid_eta(eta_new) and fam.valid_mu(mu_new) and np.isfinite(dev_new)):
+                    raise ConvergenceError(
+                        f"the {fam.name} model with {lk.name} link reached invalid fitted values "
+                        f"(iteration {it}) and step-halving did not recover. Give starting values "
+                        "with start= (e.g. for a log-binomial model: the log of the overall "
+                        "prevalence for the intercept and 0 for the other coefficients)."
+                    )
+                break
+            halvings += 1
+            step = step / 2
+            beta_new = beta + step
+            eta_new = X @ beta_new + off
+            mu_new = lk.linkinv(eta_new)
+            dev_new = float(np.sum(fam.dev_resids(y, mu_new, pw))) if fam.valid_mu(mu_new) else np.inf
+        crit = abs(dev_new - dev) / (abs(dev_new) + 0.1)
+        tiny_step = step is not None and np.max(np.abs(step)) <= 1e-14 * (1 + np.max(np.abs(beta_new)))
+        beta, eta, mu, dev = beta_new, eta_new, mu_new, dev_new
+        if crit < tol or tiny_step:
+            converged = True
+            break
+    return _Fit(beta, eta, mu, dev, it, converged, W, solver)
+
+
+def _check_separation(fit: _Fit, fam: _Family, lk: _Link, y, names) -> None:
+    if fam.name != "binomial":
+        return
+    mu = fit.mu
+    edge = (mu < 1e-10) | (mu > 1 - 1e-10)
+    if edge.any():
+        big = [f"{n} = {b:.3g}" for n, b in zip(names, fit.beta) if abs(b) > 10]
+        raise SeparationError(
+            f"perfect or quasi-perfect separation: fitted probabilities are numerically 0 or 1 "
+            f"for {int(edge.sum())} row(s), so maximum (pseudo-)likelihood estimates do not exist "
+            f"and the coefficients diverge{' (' + ', '.join(big) + ')' if big else ''}. Check for a "
+            "predictor (or category) that perfectly predicts the outcome; merge sparse categories, "
+            "drop the predictor, or use a penalised (Firth) model."
+        )
+
+
+# ----------------------------------------------------------------------------- results
+@dataclass
+class WaldTest:
+    """Wald F test that a set of coefficients is zero (R ``regTermTest(method = "Wald")``).
+
+    ``statistic = b' V^{-1} b / q`` with ``q`` coefficients, referred to ``F(q, ddf)`` with
+    ``ddf`` the model's residual degrees of freedom.
+    """
+
+    terms: list[str]
+    columns: list[str]
+    statistic: float
+    df: int
+    ddf: float
+    p: float
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row: ``term, statistic, df, ddf, p``."""
+        return pd.DataFrame({"term": [" + ".join(self.terms)], "statistic": [self.statistic],
+                             "df": [self.df], "ddf": [self.ddf], "p": [self.p]})
+
+    def __repr__(self) -> str:
+        return (f"Wald test for {' + '.join(self.terms)} ({', '.join(self.columns)})\n"
+                f"  F = {self.statistic:.6g} on {self.df} and {self.ddf:g} df: p = {self.p:.4g}\n"
+                f"  In R: regTermTest(model, ~{' + '.join(self.terms)}, method = \"Wald\")")
+
+
+class SurveyGLMResult:
+    """A fitted survey-weighted GLM (see :func:`glm`).
+
+    Attributes
+    ----------
+    params, bse, tvalues, pvalues : pandas Series indexed by coefficient name.
+    df_resid : residual degrees of freedom ``degf(design) + 1 - p`` (t tests and intervals).
+    nobs : rows used; n_missing : rows of the subset left out for missing model variables.
+    deviance, dispersion : as R reports them (weights rescaled; see the module docstring).
+    family, link, formula, design, iterations, converged.
+    """
+
+    def __init__(self, *, beta, cov, names, df_resid, family, link, formula, design, frame: ModelFrame,
+                 fit: _Fit, deviance, dispersion, offset, offset_name, r_call):
+        self._beta = np.asarray(beta, dtype=float)
+        self._cov = np.asarray(cov, dtype=float)
+        self.names = list(names)
+        self.df_resid = float(df_resid)
+        self.family = family
+        self.link = link
+        self.formula = formula
+        self.design = design
+        self.frame = frame
+        self.nobs = int(len(frame.rows))
+        self.n_missing = int(frame.n_missing)
+        self.deviance = float(deviance)
+        self.dispersion = float(dispersion)
+        self.iterations = fit.iterations
+        self.converged = fit.converged
+        self._fit = fit
+        self._offset = offset
+        self._offset_name = offset_name
+        self.r_call = r_call
+
+    # ------------------------------------------------------------------ coefficient table
+    @property
+    def params(self) -> pd.Series:
+        return pd.Series(self._beta, index=self.names, name="estimate")
+
+    @property
+    def bse(self) -> pd.Series:
+        return pd.Series(np.sqrt(np.clip(np.diag(self._cov), 0, None)), index=self.names, name="se")
+
+    @property
+    def tvalues(self) -> pd.Series:
+        return (self.params / self.bse).rename("statistic")
+
+    @property
+    def pvalues(self) -> pd.Series:
+        t = self.tvalues.to_numpy()
+        return pd.Series(2 * stats.t.sf(np.abs(t), self.df_resid), index=self.names, name="p")
+
+    def cov_params(self) -> pd.DataFrame:
+        """Sandwich covariance matrix of the coefficients (R ``vcov(model)``)."""
+        return pd.DataFrame(self._cov, index=self.names, columns=self.names)
+
+    def conf_int(self, alpha: float = 0.05) -> pd.DataFrame:
+        """Wald intervals on the link scale, ``b +- t(1 - alpha/2, df_resid) se``.
+
+        In R: ``confint(model, method = "Wald", ddf = model$df.residual)``.
+        Columns ``ci_low``, ``ci_high`` indexed by coefficient.
+        """
+        q = stats.t.ppf(1 - alpha / 2, self.df_resid)
+        b, se = self._beta, self.bse.to_numpy()
+        return pd.DataFrame({"ci_low": b - q * se, "ci_high": b + q * se}, index=self.names)
+
+    def to_frame(self, exponentiate: bool = False, level: float = 0.95) -> pd.DataFrame:
+        """Tidy coefficient table: ``term, estimate, se, ci_low, ci_high, df, statistic, p``.
+
+        With ``exponentiate=True`` the estimate and interval are ``exp()`` of the link-scale
+        values (odds ratios for logit, prevalence/rate ratios for log links); ``se``,
+        ``statistic`` and ``p`` stay on the link scale (the interval is not estimate +- se).
+        """
+        ci = self.conf_int(1 - level)
+        est = self._beta.copy()
+        lo, hi = ci["ci_low"].to_numpy(), ci["ci_high"].to_numpy()
+        if exponentiate:
+            est, lo, hi = np.exp(est), np.exp(lo), np.exp(hi)
+        return pd.DataFrame({
+            "term": self.names, "estimate": est, "se": self.bse.to_numpy(), "ci_low": lo,
+            "ci_high": hi, "df": self.df_resid, "statistic": self.tvalues.to_numpy(),
+            "p": self.pvalues.to_numpy(),
+        })
+
+    # ------------------------------------------------------------------ tests
+    def _resolve_terms(self, terms) -> tuple[list[str], list[int]]:
+        items = [terms] if isinstance(terms, str) else list(terms)
+        if not items:
+            raise ModelError("name at least one term or coefficient to test.")
+        cols: list[int] = []
+        labels = []
+        by_var = {}
+        for t, vs in self.frame.term_variables.items():
+            if len(vs) == 1:
+                by_var.setdefault(next(iter(vs)), []).append(t)
+        for item in items:
+            raw = str(item).strip().lstrip("~").strip()
+            key = normalise_formula(raw).replace(" ", "")
+            terms_ns = {t.replace(" ", ""): t for t in self.frame.terms}
+            if key in terms_ns:
+                t = terms_ns[key]
+                cols += self.frame.terms[t]
+                labels.append(t)
+            elif raw in self.names:
+                cols.append(self.names.index(raw))
+                labels.append(raw)
+            elif raw in by_var and len(by_var[raw]) == 1:
+                t = by_var[raw][0]
+                cols += self.frame.terms[t]
+                labels.append(t)
+            else:
+                raise ModelError(
+                    f"{raw!r} is not a term or coefficient of the model. Terms: "
+                    f"{', '.join(t for t in self.frame.terms if t != 'Intercept')}; coefficients: "
+                    f"{', '.join(self.names)}."
+                )
+        seen = []
+        for c in cols:
+            if c not in seen:
+                seen.append(c)
+        return labels, seen
+
+    def wald_test(self, terms: str | Sequence[str]) -> WaldTest:
+        """Wald F test that all coefficients of one or more terms are zero.
+
+        ``F = b' V^{-1} b / q`` with ``b`` the ``q`` coefficients of the terms and ``V`` their
+        sandwich covariance; p-value from ``F(q, df_resid)`` (Lumley 2010, §5.2.2).
+
+        Parameters
+        ----------
+        terms : a term of the formula (``"C(stype)"``, ``"agecat"``, ``"x:C(g)"``), a variable
+            whose only term is tested (``"stype"`` for ``C(stype)``), a coefficient name, or a
+            list of these.
+
+        Examples
+        --------
+        >>> m = d.glm("HI_CHOL ~ C(race) + agecat + C(RIAGENDR)", family="binomial")   # doctest: +SKIP
+        >>> m.wald_test("agecat").to_frame()                                            # doctest: +SKIP
+
+        In R: ``regTermTest(m, ~agecat)`` (method = "Wald").
+        """
+        labels, cols = self._resolve_terms(terms)
+        b = self._beta[cols]
+        V = self._cov[np.ix_(cols, cols)]
+        q = len(cols)
+        try:
+            stat = float(b @ np.linalg.solve(V, b)) / q
+        except np.linalg.LinAlgError:
+            raise ModelError("the covariance of the tested coefficients is singular; the Wald test is undefined.") from None
+        p = float(stats.f.sf(stat, q, self.df_resid))
+        return WaldTest(labels, [self.names[c] for c in cols], stat, q, self.df_resid, p)
+
+    # ------------------------------------------------------------------ prediction
+    def predict(self, newdata: pd.DataFrame | None = None, type: str = "link", offset=None) -> pd.Series:
+        """Linear predictor (``type="link"``) or mean (``type="response"``) for each row.
+
+        ``newdata=None`` predicts for every row of the design's data (NaN where a covariate is
+        missing). Offsets: a column-name offset is read from ``newdata``; an array offset must be
+        passed again with ``offset=`` for new data.
+
+        In R: ``predict(model, newdata, type = "link" | "response")`` (point predictions).
+        """
+        if type not in ("link", "response"):
+            raise ModelError(f"type={type!r} must be 'link' or 'response'.")
+        data = self.design.data if newdata is None else newdata
+        X, ok = self.frame.rhs_matrix(data)
+        eta = np.full(len(data), np.nan)
+        eta[ok] = X[ok] @ self._beta
+        off = offset
+        if off is None and self._offset_name is not None:
+            if self._offset_name not in data.columns:
+                raise ModelError(f"newdata lacks the offset column {self._offset_name!r}.")
+            off = data[self._offset_name].to_numpy(dtype=float, na_value=np.nan)
+        elif off is None and self._offset is not None:
+            if newdata is not None:
+                raise ModelError("the model has an array offset: pass offset= for the new data.")
+            off = self._offset
+        if off is not None:
+            eta = eta + np.asarray(off, dtype=float)
+        out = eta if type == "link" else LINKS[self.link].linkinv(eta)
+        if type == "response":
+            out = np.where(np.isnan(eta), np.nan, out)
+        return pd.Series(out, index=data.index, name=f"predicted_{type}")
+
+    # ------------------------------------------------------------------ display
+    def summary(self) -> str:
+        """Text summary like R's ``summary(svyglm)``: coefficients, SEs, t, p, dispersion."""
+        tab = self.to_frame()
+        lines = [
+            f"Survey-weighted GLM: family {FAMILIES[self.family].r_name} (link = {self.link})",
+            f"Formula: {self.formula}",
+            f"Design: {self.design._short_label()}",
+            "",
+            f"{'':<28}{'Estimate':>13}{'Std. Error':>13}{'t value':>10}{'Pr(>|t|)':>11}",
+        ]
+        for r in tab.itertuples(index=False):
+            stars = "***" if r.p < 0.001 else "**" if r.p < 0.01 else "*" if r.p < 0.05 else "." if r.p < 0.1 else ""
+            name = r.term if len(r.term) <= 27 else r.term[:24] + "..."
+            lines.append(f"{name:<28}{r.estimate:>13.6g}{r.se:>13.6g}{r.statistic:>10.3f}{r.p:>11.3g} {stars}")
+        lines += [
+            "---",
+            "Signif. codes: 0 '***' 0.001 '**' 0.01 '*' 0.05 '.' 0.1",
+            f"(Dispersion parameter for {FAMILIES[self.family].r_name} family taken to be {self.dispersion:.6g})",
+            f"Residual df: {self.df_resid:g} (design df + 1 - {len(self.names)} coefficients); "
+            f"deviance {self.deviance:.6g}",
+            f"{self.nobs} rows used" + (f"; {self.n_missing} rows with missing values left out (design kept)" if self.n_missing else ""),
+            f"IRLS iterations: {self.iterations}",
+            f"In R: {self.r_call}",
+        ]
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return self.summary()
+
+
+# ----------------------------------------------------------------------------- entry point
+def _r_formula(formula: str) -> str:
+    import re
+
+    return re.sub(r"(?<![A-Za-z_0-9.])C\(", "factor(", formula)
+
+
+def glm(
+    design,
+    formula: str,
+    family: str = "gaussian",
+    link: str | None = None,
+    maxiter: int = 100,
+    tol: float = 1e-12,
+    start: Sequence[float] | np.ndarray | None = None,
+    offset: str | np.ndarray | pd.Series | None = None,
+) -> SurveyGLMResult:
+    """Fit a survey-weighted generalised linear model (R ``svyglm``).
+
+    Solves ``sum_i w_i x_i (y_i - mu_i) / V(mu_i) dmu_i/deta_i = 0`` by IRLS and estimates the
+    covariance with the design-based sandwich ``A^{-1} Var_design(sum_i u_i) A^{-1}`` (Taylor
+    designs) or by refitting with each set of replicate weights (replicate designs); see the
+    module docstring for the formulas.
+
+    Parameters
+    ----------
+    design : SurveyDesign or ReplicateDesign (a subset design gives a domain regression).
+    formula : str
+        ``"y ~ x1 + x2 + C(g)"`` (formulaic/statsmodels syntax, see
+        :mod:`socialhealth.design.formula`). String columns are categorical with the first
+        sorted level as reference; ``factor(g)`` is accepted for ``C(g)``.
+    family : {"gaussian", "binomial", "poisson"}
+        Quasi-likelihood families as ``svyglm``: ``binomial`` = ``quasibinomial()``,
+        ``poisson`` = ``quasipoisson()``.
+    link : str, optional
+        Default: identity / logit / log. Binomial also ``"log"`` (prevalence ratios; give
+        ``start=`` if the default start fails), ``"identity"``, ``"probit"``, ``"cloglog"``;
+        poisson ``"identity"``, ``"sqrt"``; gaussian ``"log"``, ``"inverse"``.
+    maxiter, tol : IRLS stops when ``|dev - dev_old| / (|dev| + 0.1) < tol``.
+    start : starting coefficients (R ``start=``).
+    offset : column name or array (on the link scale), e.g. log exposure for rates.
+
+    Returns
+    -------
+    SurveyGLMResult
+        ``params``, ``bse``, ``cov_params()``, ``df_resid``, ``pvalues``, ``conf_int()``,
+        ``to_frame(exponentiate=...)``, ``wald_test(...)``, ``predict(...)``, ``summary()``.
+
+    Raises
+    ------
+    FormulaError : unknown column or malformed formula.
+    ModelError : rank-deficient model matrix (names the aliased columns), bad outcome values.
+    SeparationError : fitted probabilities 0 or 1 (binomial).
+    ConvergenceError : IRLS did not converge in ``maxiter`` iterations.
+
+    References
+    ----------
+    Binder (1983) Int Stat Rev 51:279-292; Lumley & Scott (2017) Stat Sci 32:265-278;
+    Lumley (2010) *Complex Surveys*, ch. 5.
+
+    Examples
+    --------
+    >>> d = sh.SurveyDesign(apistrat, strata="stype", weights="pw", fpc="fpc")   # doctest: +SKIP
+    >>> m = d.glm("api00 ~ ell + meals + mobility")                               # doctest: +SKIP
+    >>> m.to_frame()                                                              # doctest: +SKIP
+    >>> b = d.glm("I(sch_wide == 'Yes') ~ ell + meals", family="binomial")         # doctest: +SKIP
+    >>> b.to_frame(exponentiate=True)        # odds ratios                        # doctest: +SKIP
+
+    In R: ``svyglm(api00 ~ ell + meals, design = d)``;
+    ``svyglm(I(sch.wide == "Yes") ~ ell + meals, design = d, family = quasibinomial())``.
+    """
+    fam, lk = _resolve_family(family, link)
+    if not (isinstance(maxiter, (int, np.integer)) and maxiter >= 1):
+        raise ModelError(f"maxiter must be a positive integer, not {maxiter!r}.")
+    if not (0 < float(tol) < 1):
+        raise ModelError(f"tol must lie in (0, 1), not {tol!r}.")
+    data = design.data
+    in_subset = design.in_subset
+    # offset: a column (treated as a model variable for missingness) or an aligned array
+    offset_name = None
+    offset_full = None
+    if offset is not None:
+        if isinstance(offset, str):
+            if offset not in data.columns:
+                raise FormulaError(f"offset column {offset!r} is not in the design data.")
+            offset_name = offset
+            offset_full = pd.to_numeric(data[offset], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        else:
+            offset_full = np.asarray(offset, dtype=float).ravel()
+            if offset_full.shape != (len(data),):
+                raise ModelError(f"offset has {offset_full.shape[0]} values; the design has {len(data)} rows.")
+    mask = in_subset if offset_full is None else in_subset & np.isfinite(offset_full)
+    frame = model_frame(data, formula, mask)
+    if offset_full is not None:
+        frame.n_missing += int((in_subset & ~np.isfinite(offset_full)).sum())
+    rows = frame.rows
+    X, y = frame.X, frame.y
+    names = frame.columns
+    fam.check_y(y)
+    w_all = design._w
+    # weights rescaled to mean 1 over the design's rows (as R's svyglm): changes neither the
+    # coefficients nor the SEs, but fixes the IRLS path (starting values, stopping rule) and
+    # the reported deviance
+    scale = float(w_all[in_subset].mean())
+    pw = w_all[rows] / scale
+    off = None if offset_full is None else offset_full[rows]
+
+    fit = _irls(X, y, pw, fam, lk, off, start, maxiter, tol, names)
+    _check_separation(fit, fam, lk, y, names)
+    if not fit.converged:
+        raise ConvergenceError(
+            f"the survey GLM did not converge in {maxiter} IRLS iterations (last relative change "
+            f"in deviance above tol={tol:g}). Check for separation or extreme predictor values, "
+            "give better start= values, or raise maxiter=."
+        )
+    # bread (X'WX)^{-1} and score weights: W are the working weights of the last IRLS step and
+    # the residuals those at the final coefficients, as R's glm/svyglm; with tol=1e-12 this
+    # equals the sandwich at the converged coefficients up to the size of the last step
+    mu_eta = lk.mu_eta(fit.eta)
+    var = fam.variance(fit.mu)
+    bread = fit.solver.inverse()
+    score_w = fit.W * (y - fit.mu) / mu_eta              # estfun_i = x_i * score_w_i
+
+    used_full = np.zeros(len(data), dtype=bool)
+    used_full[rows] = True
+    design_used = design if used_full.sum() == in_subset.sum() else design._with_weights(np.where(used_full, w_all, 0.0))
+
+    def influence():
+        Z = (X * score_w[:, None]) @ bread
+        if len(rows) == len(data):
+            return Z
+        full = np.zeros((len(data), X.shape[1]))
+        full[rows] = Z
+        return full
+
+    n_calls = [0]
+
+    def refit(w_r):
+        n_calls[0] += 1
+        # each replicate refit starts at the full-sample coefficients with the same stopping
+        # rule (R: glm(..., start = coef(full)) per replicate)
+        wr = np.asarray(w_r, dtype=float)[rows] / scale
+        rf = _irls(X, y, wr, fam, lk, off, fit.beta, maxiter, tol, names)
+        if not rf.converged:
+            raise ConvergenceError(
+                f"the model did not converge with replicate weights set {n_calls[0]}; replicate "
+                "variance cannot be computed (a replicate may drop every row of a category)."
+            )
+        return rf.beta
+
+    cov = design_used._general_vcov(fit.beta, influence=influence, refit=refit)
+    df_resid = design_used.degf() + 1 - len(names)
+
+    # deviance with the rescaled weights, and the dispersion as R's summary.svyglm reports it:
+    # Taylor designs: the design (weighted) variance of the Pearson residuals
+    # r_i = (y_i - mu_i)/sqrt(V(mu_i)) (svyvar, divisor n - 1) times the mean rescaled weight of
+    # the rows used; replicate designs: sum_i pw_i r_i^2 with the rescaled weights pw
+    deviance = float(np.sum(fam.dev_resids(y, fit.mu, pw)))
+    pearson = (y - fit.mu) / np.sqrt(var)
+    if getattr(design, "kind", "") == "replicate":
+        dispersion = float(pw @ pearson**2)
+    else:
+        wu = w_all[rows]
+        n_used = len(rows)
+        centre = (wu @ pearson) / wu.sum()
+        dispersion = float(pw.mean() * n_used / max(n_used - 1, 1) * (wu @ (pearson - centre) ** 2) / wu.sum())
+
+    fam_r = fam.r_name + ("()" if lk.name == fam.default_link else f"(link = \"{lk.name}\")")
+    r_call = f"svyglm({_r_formula(frame.formula)}, design = design" + (
+        "" if fam.name == "gaussian" and lk.name == "identity" else f", family = {fam_r}") + ")"
+    return SurveyGLMResult(
+        beta=fit.beta, cov=cov, names=names, df_resid=df_resid, family=fam.name, link=lk.name,
+        formula=frame.formula, design=design, frame=frame, fit=fit, deviance=deviance,
+        dispersion=dispersion, offset=offset_full, offset_name=offset_name, r_call=r_call,
+    )
