@@ -223,9 +223,9 @@ class Instrument:
             lines += [self.description.strip(), ""]
         lines.append(f"Direction: {self.direction}")
         lines.append("")
-        lines.append("Items (canonical codes; R = reverse keyed):")
+        lines.append("Items (number, name, canonical codes):")
         for it in self.items:
-            rev = " R" if it.reverse else ""
+            rev = " [REVERSE KEYED]" if it.reverse else ""
             txt = f" - {it.text}" if it.text else ""
             dich = f"; scored 1 if (reversed) code >= {it.dichotomise_at:g}" if it.dichotomise_at else ""
             lines.append(f"  {it.number:>2} {it.name}{rev}{txt} [{_codes_text(it)}{dich}]")
