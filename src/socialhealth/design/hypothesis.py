@@ -1,0 +1,349 @@
+"""Design-based hypothesis tests: two-group t-test (R ``svyttest``) and tests of association in
+a two-way table (R ``svychisq``).
+
+t-test
+    The difference of two domain means ``d = ybar_2 - ybar_1`` (second level minus first, the
+    coefficient of the group indicator in the gaussian survey regression ``y ~ group``), its
+    linearisation or replicate standard error (identical to the regression's sandwich SE),
+    ``t = d / se`` on ``degf(design) - 1`` degrees of freedom (the regression's residual df).
+
+Rao-Scott tests (``statistic="F"`` and ``"Chisq"``)
+    ``p_ij`` are the estimated cell proportions with design covariance ``V`` (of the cell means)
+    and ``n`` the rows of the design (as R, rows with a missing value count; only the printed
+    ``X^2`` depends on ``n``). Pearson's ``X^2 = n sum_ij (p_ij - p_i. p_.j)^2 / (p_i. p_.j)``. The
+    generalised design effects ``delta_1..delta_k`` (``k = (r-1)(c-1)``) are the eigenvalues of
+    ``Delta = (C' V0 C)^{-1} (C' V C)`` where ``V0 = (diag(p) - p p') / n`` is the multinomial
+    covariance and ``C`` the interaction columns of the two-way log-linear model after removing
+    (by least squares weighted by ``diag(p)``) their projection on the main effects (Rao & Scott
+    1984, §4). ``"F"`` (second-order, the default): ``F = X^2 / tr(Delta)`` referred to
+    ``F(nu, nu * df)`` with ``nu = tr(Delta)^2 / tr(Delta^2)`` and ``df = degf(design)`` (Rao &
+    Scott 1984; Thomas & Rao 1987). ``"Chisq"`` (first-order): the p-value refers
+    ``X^2 / mean(delta)`` to chi-squared with ``k`` df; the statistic shown is ``X^2`` itself,
+    as R prints it.
+
+Wald tests (``statistic="Wald"`` and ``"adjWald"``)
+    Koch, Freeman & Freeman (1975): ``Y_ij = N_ij - N_i. N_.j / N`` for ``i < r, j < c`` from the
+    estimated cell totals, with delta-method covariance ``H V_N H'``; ``W = Y' (H V_N H')^{-1} Y``.
+    ``"Wald"``: ``F = W / k`` on ``(k, df)``; ``"adjWald"`` (Fellegi 1980):
+    ``F = W (df - k + 1) / (df k)`` on ``(k, df - k + 1)``.
+
+References
+----------
+Rao JNK, Scott AJ (1984) On chi-squared tests for multiway contingency tables with cell
+proportions estimated from survey data. *Annals of Statistics* 12:46-60.
+Thomas DR, Rao JNK (1987) Small-sample comparisons of level and power for simple
+goodness-of-fit statistics under cluster sampling. *JASA* 82:630-636.
+Koch GG, Freeman DH, Freeman JL (1975) Strategies in the multivariate analysis of data from
+complex surveys. *International Statistical Review* 43:59-78.
+Lumley T (2010) *Complex Surveys*, Wiley, §6.1-6.2.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from socialhealth.design.structure import require_columns
+from socialhealth.design.variables import categorical_levels
+from socialhealth.errors import EstimationError, FormulaError
+
+CHISQ_STATISTICS = ("F", "Chisq", "Wald", "adjWald")
+
+
+@dataclass
+class TestResult:
+    """Result of a design-based test: a one-row tidy table plus a description.
+
+    ``to_frame()`` returns the table; ``statistic``, ``p`` and the other columns are also
+    available as attributes (``result.p``).
+    """
+
+    table: pd.DataFrame
+    method: str
+    r_call: str = ""
+    design_label: str = ""
+    extra: dict = field(default_factory=dict)
+
+    def to_frame(self) -> pd.DataFrame:
+        return self.table.copy()
+
+    def __getattr__(self, name):
+        table = self.__dict__.get("table")
+        if table is not None and name in table.columns:
+            return table[name].iloc[0]
+        raise AttributeError(name)
+
+    def __repr__(self) -> str:
+        lines = [self.method + (f": {self.design_label}" if self.design_label else "")]
+        with pd.option_context("display.width", 120, "display.max_columns", 20,
+                               "display.float_format", "{:.6g}".format):
+            lines.append(self.table.to_string(index=False))
+        if self.r_call:
+            lines.append(f"In R: {self.r_call}")
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        return "<pre>" + repr(self).replace("&", "&amp;").replace("<", "&lt;") + "</pre>"
+
+
+# ----------------------------------------------------------------------------- helpers
+def _codes(s: pd.Series, used: np.ndarray) -> tuple[np.ndarray, list]:
+    """Integer level codes (-1 for missing) and the levels present among ``used`` rows."""
+    if isinstance(s.dtype, pd.CategoricalDtype) or not pd.api.types.is_numeric_dtype(s) \
+            or pd.api.types.is_bool_dtype(s):
+        levels_all = categorical_levels(s) if not pd.api.types.is_bool_dtype(s) else [False, True]
+    else:
+        levels_all = sorted(pd.unique(s.dropna()))
+    mapping = {v: i for i, v in enumerate(levels_all)}
+    codes = s.map(mapping).to_numpy(dtype=float, na_value=np.nan)
+    codes = np.where(np.isnan(codes), -1, codes).astype(np.int64)
+    present = sorted(set(codes[used & (codes >= 0)].tolist()))
+    remap = np.full(len(levels_all) + 1, -1, dtype=np.int64)
+    remap[present] = np.arange(len(present))
+    new = np.where(codes >= 0, remap[np.clip(codes, 0, None)], -1)
+    return new, [levels_all[i] for i in present]
+
+
+def _parse_formula(formula: str) -> tuple[str, str]:
+    if "~" not in formula:
+        raise FormulaError(
+            f"ttest formula {formula!r} needs the form 'outcome ~ group' (or pass by='group')."
+        )
+    lhs, rhs = (x.strip() for x in formula.split("~", 1))
+    if not lhs or not rhs or any(ch in rhs for ch in "+*:"):
+        raise FormulaError(
+            f"ttest formula {formula!r} must be 'outcome ~ group' with a single grouping variable."
+        )
+    return lhs, rhs
+
+
+# ----------------------------------------------------------------------------- t-test
+def ttest(design, formula_or_variable: str, by: str | None = None, level: float = 0.95) -> TestResult:
+    """Design-based t-test for the difference between two domain means.
+
+    ``d = mean(y | group = level 2) - mean(y | group = level 1)`` (levels in sorted/category
+    order, so ``api00 ~ sch_wide`` gives Yes - No), ``se`` from the design (linearisation or
+    replicates; equal to the sandwich SE of the group coefficient in ``svyglm(y ~ group)``),
+    ``t = d / se`` with ``df = degf(design) - 1``, two-sided ``p = 2 P(T_df > |t|)`` and the
+    interval ``d +- qt(1 - alpha/2, df) se``. Rows missing ``y`` or the group are left out with
+    zero weight (domain estimation).
+
+    Parameters
+    ----------
+    design : SurveyDesign or ReplicateDesign
+    formula_or_variable : str
+        ``"y ~ group"``, or the outcome column with ``by="group"``.
+    by : str, optional
+        Grouping column with exactly two levels among the rows used.
+    level : float, default 0.95
+        Confidence level of the interval for the difference.
+
+    Returns
+    -------
+    TestResult
+        ``to_frame()`` columns: term, estimate, se, statistic, df, p, ci_low, ci_high.
+
+    References
+    ----------
+    Lumley T (2010) *Complex Surveys*, Wiley, §5.2 (svyttest as a regression on the group).
+
+    Examples
+    --------
+    >>> d.ttest("api00", by="sch_wide").to_frame()            # doctest: +SKIP
+    >>> d.ttest("api00 ~ sch_wide")                           # doctest: +SKIP
+
+    In R: ``svyttest(api00 ~ sch.wide, dclus1)``.
+    """
+    if not isinstance(formula_or_variable, str):
+        raise FormulaError("ttest needs a column name or a formula string such as 'api00 ~ sch_wide'.")
+    if "~" in formula_or_variable:
+        if by is not None:
+            raise FormulaError("give either a formula 'y ~ group' or a variable with by=, not both.")
+        yname, gname = _parse_formula(formula_or_variable)
+    else:
+        if by is None:
+            raise FormulaError(
+                f"ttest({formula_or_variable!r}) needs the grouping variable: by='group' or a "
+                "formula 'outcome ~ group'."
+            )
+        if not isinstance(by, str):
+            raise FormulaError("ttest compares two groups of one variable; by= must be one column name.")
+        yname, gname = formula_or_variable.strip(), by
+    require_columns(design.data, [yname, gname], "the design data")
+    ys = design.data[yname]
+    if not pd.api.types.is_numeric_dtype(ys):
+        raise EstimationError(f"the outcome {yname!r} must be numeric (dtype is {ys.dtype}).")
+    y = ys.to_numpy(dtype=float, na_value=np.nan)
+    base = design.in_subset & ~np.isnan(y)
+    g, levels = _codes(design.data[gname], base)
+    used = base & (g >= 0)
+    if len(levels) != 2:
+        shown = ", ".join(map(repr, levels[:10])) + (", ..." if len(levels) > 10 else "")
+        raise EstimationError(
+            f"ttest needs a grouping variable with exactly 2 levels among the rows used; "
+            f"{gname!r} has {len(levels)}{': ' + shown if levels else ''}. Recode it or use "
+            "design.glm() for more groups."
+        )
+    ind = np.column_stack([(g == 0) & used, (g == 1) & used]).astype(float)
+    num = ind * np.nan_to_num(y)[:, None]
+    theta, V = design._ratio_estimate(num, ind)
+    diff = float(theta[1] - theta[0])
+    se = float(np.sqrt(V[0, 0] + V[1, 1] - 2 * V[0, 1]))
+    df = design.degf() - 1
+    tstat = diff / se
+    p = float(2 * stats.t.sf(abs(tstat), df))
+    q = float(stats.t.ppf(1 - (1 - level) / 2, df))
+    table = pd.DataFrame({
+        "term": [f"{yname}: {gname}={levels[1]} - {gname}={levels[0]}"],
+        "estimate": [diff], "se": [se], "statistic": [tstat], "df": [float(df)], "p": [p],
+        "ci_low": [diff - q * se], "ci_high": [diff + q * se],
+    })
+    return TestResult(
+        table=table,
+        method="Design-based t-test (difference in domain means)",
+        r_call=f"svyttest({yname} ~ {gname}, design)",
+        design_label=design._short_label(),
+        extra={"levels": levels, "means": np.asarray(theta, dtype=float)},
+    )
+
+
+# ----------------------------------------------------------------------------- chi-square
+def _cell_design(design, row: str, col: str):
+    require_columns(design.data, [row, col], "the design data")
+    inside = design.in_subset
+    r0, _ = _codes(design.data[row], inside)
+    c0, _ = _codes(design.data[col], inside)
+    used = inside & (r0 >= 0) & (c0 >= 0)
+    if not used.any():
+        raise EstimationError(f"no rows with both {row!r} and {col!r} observed.")
+    r, rlev = _codes(design.data[row], used)
+    c, clev = _codes(design.data[col], used)
+    for name, lev in ((row, rlev), (col, clev)):
+        if len(lev) < 2:
+            raise EstimationError(
+                f"{name!r} has {len(lev)} level among the rows used; a test of association needs "
+                "at least 2 levels in each variable."
+            )
+    R, C = len(rlev), len(clev)
+    cells = [(i, j) for j in range(C) for i in range(R)]          # row variable fastest
+    M = np.column_stack([((r == i) & (c == j) & used) for i, j in cells]).astype(float)
+    return M, used, rlev, clev, cells
+
+
+def chisq(design, row: str, col: str, statistic: str = "F") -> TestResult:
+    """Test of independence in a two-way table with the Rao-Scott or Wald corrections.
+
+    ``statistic="F"`` (default, as R): Rao-Scott second-order corrected Pearson statistic
+    ``F = X^2 / tr(Delta)`` on ``(nu, nu * degf)`` degrees of freedom,
+    ``nu = tr(Delta)^2 / tr(Delta^2)``; ``"Chisq"``: first-order correction (p-value of
+    ``X^2 / mean(delta)`` on chi-squared ``(r-1)(c-1)``; ``statistic`` reports ``X^2``);
+    ``"Wald"`` / ``"adjWald"``: Wald test of ``N_ij - N_i. N_.j / N`` from the estimated cell
+    totals. Formulas in :mod:`socialhealth.design.hypothesis`. Rows missing either variable are
+    left out with zero weight.
+
+    Parameters
+    ----------
+    design : SurveyDesign or ReplicateDesign
+    row, col : str
+        The two categorical (or discrete numeric) columns.
+    statistic : {"F", "Chisq", "Wald", "adjWald"}
+
+    Returns
+    -------
+    TestResult
+        ``to_frame()`` columns: statistic, ndf, ddf (NaN for "Chisq"), p, method, plus
+        ``pearson`` (the unadjusted Pearson X^2 for "F"/"Chisq").
+
+    References
+    ----------
+    Rao JNK, Scott AJ (1984) *Annals of Statistics* 12:46-60. Thomas DR, Rao JNK (1987) *JASA*
+    82:630-636. Koch GG, Freeman DH, Freeman JL (1975) *International Statistical Review*
+    43:59-78. Lumley T (2010) *Complex Surveys*, Wiley, §6.2.
+
+    Examples
+    --------
+    >>> d.chisq("sch_wide", "stype")                          # doctest: +SKIP
+    >>> d.chisq("sch_wide", "stype", statistic="adjWald").p   # doctest: +SKIP
+
+    In R: ``svychisq(~sch.wide + stype, dclus1, statistic = "F")``.
+    """
+    if statistic not in CHISQ_STATISTICS:
+        raise EstimationError(
+            f"statistic={statistic!r} is not supported; use one of {', '.join(CHISQ_STATISTICS)}."
+        )
+    M, used, rlev, clev, cells = _cell_design(design, row, col)
+    R, C = len(rlev), len(clev)
+    k = (R - 1) * (C - 1)
+    nu = design.degf()
+    r_call = f"svychisq(~{row} + {col}, design, statistic = '{statistic}')"
+    rows_idx = np.array([i for i, _ in cells])
+    cols_idx = np.array([j for _, j in cells])
+
+    if statistic in ("Wald", "adjWald"):
+        N_cells, V = design._ratio_estimate(M, None)
+        N_cells = np.asarray(N_cells, dtype=float)
+        N = N_cells.sum()
+        rt = np.array([N_cells[rows_idx == i].sum() for i in range(R)])
+        ct = np.array([N_cells[cols_idx == j].sum() for j in range(C)])
+        idx = [(i, j) for j in range(C - 1) for i in range(R - 1)]
+        Y = np.array([N_cells[cells.index((i, j))] - rt[i] * ct[j] / N for i, j in idx])
+        H = np.zeros((k, len(cells)))
+        for a, (i, j) in enumerate(idx):
+            H[a] = ((rows_idx == i) & (cols_idx == j)).astype(float)
+            H[a] -= (ct[j] * (rows_idx == i) + rt[i] * (cols_idx == j)) / N
+            H[a] += rt[i] * ct[j] / N**2
+        VY = H @ V @ H.T
+        W = float(Y @ np.linalg.solve(VY, Y))
+        if statistic == "Wald":
+            F, ndf, ddf = W / k, float(k), float(nu)
+        else:
+            ddf = float(nu - k + 1)
+            F, ndf = W * ddf / (nu * k), float(k)
+        p = float(stats.f.sf(F, ndf, ddf)) if ddf > 0 else np.nan
+        table = pd.DataFrame({"statistic": [F], "ndf": [ndf], "ddf": [ddf], "p": [p],
+                              "method": [statistic], "wald": [W]})
+        return TestResult(table, "Design-based Wald test of association"
+                          + (" (adjusted)" if statistic == "adjWald" else ""),
+                          r_call, design._short_label(), {"rows": rlev, "cols": clev})
+
+    p_cells, V = design._ratio_estimate(M, np.repeat(used.astype(float)[:, None], M.shape[1], axis=1))
+    p_cells = np.asarray(p_cells, dtype=float)
+    # as R, the Pearson statistic is scaled to the rows of the design, counting rows with a
+    # missing value too (the F statistic and both p-values do not depend on this scale)
+    n = int(design.in_subset.sum())
+    P = np.zeros((R, C))
+    P[rows_idx, cols_idx] = p_cells
+    E = np.outer(P.sum(axis=1), P.sum(axis=0))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        X2 = float(n * np.nansum((P - E) ** 2 / E))
+    # interaction columns of the log-linear model, residualised on the main effects (diag(p) LS)
+    X1 = np.column_stack([np.ones(len(cells))]
+                         + [(rows_idx == i).astype(float) for i in range(1, R)]
+                         + [(cols_idx == j).astype(float) for j in range(1, C)])
+    X2m = np.column_stack([((rows_idx == i) & (cols_idx == j)).astype(float)
+                           for j in range(1, C) for i in range(1, R)])
+    Wd = p_cells
+    B = np.linalg.lstsq((X1 * Wd[:, None]).T @ X1, (X1 * Wd[:, None]).T @ X2m, rcond=None)[0]
+    Cm = X2m - X1 @ B
+    V0 = (np.diag(p_cells) - np.outer(p_cells, p_cells)) / n
+    Delta = np.linalg.solve(Cm.T @ V0 @ Cm, Cm.T @ V @ Cm)
+    tr1 = float(np.trace(Delta))
+    tr2 = float(np.trace(Delta @ Delta))
+    if statistic == "F":
+        F = X2 / tr1
+        ndf = tr1**2 / tr2
+        ddf = ndf * nu
+        p = float(stats.f.sf(F, ndf, ddf))
+        table = pd.DataFrame({"statistic": [F], "ndf": [ndf], "ddf": [ddf], "p": [p],
+                              "method": ["F"], "pearson": [X2]})
+        method = "Pearson's X^2: Rao & Scott second-order adjustment (F)"
+    else:
+        p = float(stats.chi2.sf(X2 / (tr1 / k), k))
+        table = pd.DataFrame({"statistic": [X2], "ndf": [float(k)], "ddf": [np.nan], "p": [p],
+                              "method": ["Chisq"], "pearson": [X2]})
+        method = "Pearson's X^2: Rao & Scott first-order adjustment (chi-squared)"
+    return TestResult(table, method, r_call, design._short_label(),
+                      {"rows": rlev, "cols": clev, "design_effects": np.sort(np.linalg.eigvals(Delta).real)[::-1],
+                       "cell_proportions": P})
