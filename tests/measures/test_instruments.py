@@ -393,3 +393,65 @@ def test_no_warning_for_manual_rules():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         measures.score("djg6", df, coding="3-point", neutral=2)
+
+
+# ----------------------------------------------------------------------------------- missing rules, all
+# One row with missing item(s) per instrument, scored under every rule. Expected values by hand:
+# complete -> missing; prorate -> mean of answered x k (if enough answered); available -> sum of
+# answered (if enough answered); none -> sum of answered.
+MISSING_CASES = [
+    # key, coding, extra kwargs, {column: value}, {rule: expected total}
+    ("dssi", "1-3", {"min_answered": 9},
+     dict(zip([f"dssi{i}" for i in range(1, 11)], [3, 3, 3, NA, 1, 1, 1, 1, 1, 1])),
+     {"complete": None, "prorate": 15 / 9 * 10, "available": 15, "none": 15}),
+    ("lsns6", "0-5", {"min_answered": 5}, dict(zip(LSNS_COLS, [5, 5, NA, 0, 0, 0])),
+     {"complete": None, "prorate": 12, "available": 10, "none": 10}),
+    ("steptoe_isolation", "indicators", {},
+     dict(zip(["not_partnered", "contact_children", "contact_family", "contact_friends",
+               "no_organisations"], [1, 1, NA, 0, 0])),
+     {"complete": None, "prorate": None, "available": None, "none": 2}),  # index: all 5 needed
+    ("berkman_syme", "indicators", {},
+     dict(zip(["married", "sociability", "church", "groups"], [1, NA, 1, 1])),
+     {"complete": None, "prorate": None, "available": None, "none": 3}),
+    ("gss_lonely_5pt", "5-point-never-to-very-often", {},
+     {"companionship": 5, "isolated": NA, "left_out": 3},
+     {"complete": None, "prorate": 12, "available": 8, "none": 8}),  # (5 + 3) / 2 * 3
+    ("gss_lonely_5pt_2item", "5-point-never-to-very-often", {}, {"companionship": 5, "isolated": NA},
+     {"complete": None, "prorate": None, "available": None, "none": 5}),
+    ("djg11", "3-point", {"neutral": 2, "min_answered": 10},
+     dict(zip(DJG11_COLS, [NA] + _djg11_row(True)[1:])),
+     {"complete": None, "prorate": 11, "available": 10, "none": 10}),
+    ("ons_direct", "often-first", {}, {"direct": NA},
+     {"complete": None, "prorate": None, "available": None, "none": None}),
+    ("cesd_lonely", "0-3", {}, {"lonely": NA},
+     {"complete": None, "prorate": None, "available": None, "none": None}),
+    ("cesd8_lonely", "0-1", {}, {"lonely": NA},
+     {"complete": None, "prorate": None, "available": None, "none": None}),
+    ("brfss_sdhisolt", "brfss", {}, {"sdhisolt": 9},
+     {"complete": None, "prorate": None, "available": None, "none": None}),
+    ("brfss_sdlonely", "brfss", {}, {"sdlonely": 7},
+     {"complete": None, "prorate": None, "available": None, "none": None}),
+]
+
+
+@pytest.mark.parametrize("rule", ["complete", "prorate", "available", "none"])
+@pytest.mark.parametrize("key, coding, kwargs, row, expected", MISSING_CASES,
+                         ids=[c[0] for c in MISSING_CASES])
+def test_missing_items_under_each_rule(key, coding, kwargs, row, expected, rule):
+    df = pd.DataFrame([row], dtype="float64")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SocialHealthWarning)  # 'none' warns by design
+        s = measures.score(key, df, coding=coding, missing={"total": rule}, **kwargs)
+    got = s.score.iloc[0]
+    if expected[rule] is None:
+        assert pd.isna(got)
+    else:
+        assert got == pytest.approx(expected[rule], abs=1e-12)
+
+
+def test_ons_measures_missing_direct_keeps_indirect():
+    df = frame([[NA, 3, 3, 3]], ["direct", "companionship", "left_out", "isolated"])
+    s = measures.score("ons_measures", df, coding={"direct": "often-first", "companionship": "1-3",
+                                                   "left_out": "1-3", "isolated": "1-3"})
+    assert vals(s.score) == [None]
+    assert vals(s.subscales["ucla3"]) == [9]
