@@ -123,7 +123,8 @@ def test_ess7_weights_only_fallback_and_prevalence(shared_data_dir):
     assert est["estimate"] == pytest.approx(p, rel=1e-12)
     assert est["se"] == pytest.approx(se, rel=1e-10)
     # the body weight column does not overwrite the survey weight
-    sd2 = datasets.load("ess", path=path, columns=["weight"])
+    with pytest.warns(DesignFallbackWarning):
+        sd2 = datasets.load("ess", path=path, columns=["weight"])
     assert "weight_source" in sd2.data.columns and sd2.provenance["renamed_columns"] == {"weight": "weight_source"}
 
 

@@ -89,7 +89,10 @@ def remember_sha256(path: Path, sha: str) -> None:
     index[_stat_key(path)] = sha
     if len(index) > 500:  # keep the index small
         index = dict(list(index.items())[-500:])
-    atomic_write_bytes(ip, json.dumps(index).encode())
+    try:
+        atomic_write_bytes(ip, json.dumps(index).encode())
+    except OSError:  # best effort: a read-only cache only costs a re-hash next time
+        pass
 
 
 def sha256_file(path: Path) -> str:

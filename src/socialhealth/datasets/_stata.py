@@ -71,8 +71,7 @@ class StataFile:
             raise UnsupportedStataFile(f"strL column {name!r}")
         if 1 <= t <= 2045:
             raw = np.ascontiguousarray(rows[:, off:off + t]).view(f"S{t}").ravel()
-            enc = self.encoding
-            vals = np.array([b.decode(enc, "replace") for b in raw], dtype=object)
+            vals = np.array([_decode(b, self.encoding) for b in raw], dtype=object)
             return vals, Counter()
         kind, width = _NUMERIC[t]
         end = "<" if self.byteorder == "LSF" else ">"
@@ -158,6 +157,14 @@ class StataFile:
         return res
 
 
+def _decode(b: bytes, encoding: str) -> str:
+    """dta 118+ strings are UTF-8; dta 117 has no declared encoding: try UTF-8, else Latin-1."""
+    try:
+        return b.decode(encoding)
+    except UnicodeDecodeError:
+        return b.decode("latin-1")
+
+
 def parse(buf) -> StataFile:
     """Parse the header and map of a dta 117/118/119 file held in ``buf`` (bytes-like)."""
     mv = memoryview(buf)
@@ -196,11 +203,11 @@ def parse(buf) -> StataFile:
             f"file is truncated or padded: header says {offsets_map[13]} bytes, found {total}")
     name_w = 33 if release == 117 else 129
     lab_w = 81 if release == 117 else 321
-    enc = "latin-1" if release == 117 else "utf-8"
+    enc = "utf-8"
     tpos = offsets_map[2] + len(b"<variable_types>")
     types = list(struct.unpack(end + f"{k}H", mv[tpos:tpos + 2 * k]))
     npos = offsets_map[3] + len(b"<varnames>")
-    names = [bytes(mv[npos + i * name_w:npos + (i + 1) * name_w]).split(b"\0", 1)[0].decode(enc)
+    names = [bytes(mv[npos + i * name_w:npos + (i + 1) * name_w]).split(b"\0", 1)[0].decode(enc, "replace")
              for i in range(k)]
     vpos = offsets_map[6] + len(b"<value_label_names>")
     vlnames = [bytes(mv[vpos + i * name_w:vpos + (i + 1) * name_w]).split(b"\0", 1)[0].decode(enc)
