@@ -55,7 +55,7 @@ from typing import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, stats
+from scipy import optimize, special, stats
 
 from socialhealth.design.results import Estimate
 from socialhealth.design.structure import as_list, require_columns
@@ -63,6 +63,27 @@ from socialhealth.design.variables import analysis_matrix, domains, is_categoric
 from socialhealth.errors import EstimationError
 
 METHODS = ("logit", "likelihood", "asin", "beta", "mean", "xlogit")
+
+
+# ----------------------------------------------------------------------------- result
+class IntervalEstimate(Estimate):
+    """An :class:`Estimate` whose interval is not ``estimate +- t se`` (proportions, quantiles).
+
+    ``to_frame()`` and ``confint()`` default to the level the estimate was computed at; another
+    ``level`` recomputes the method's own interval (``extra["interval"]``). Passing ``df=``
+    explicitly gives the plain Wald interval with those degrees of freedom.
+    """
+
+    def confint(self, level: float | None = None, df: float | None = None) -> pd.DataFrame:
+        level = self.ci_level if level is None else float(level)
+        recompute = self.extra.get("interval")
+        if df is None and recompute is not None and not np.isclose(level, self.ci_level):
+            lo, hi = recompute(level)
+            return pd.DataFrame({"ci_low": lo, "ci_high": hi}, index=self._labels())
+        return super().confint(level, df)
+
+    def to_frame(self, level: float | None = None, df: float | None = None) -> pd.DataFrame:
+        return super().to_frame(self.ci_level if level is None else float(level), df)
 
 
 # ----------------------------------------------------------------------------- inputs
@@ -112,7 +133,7 @@ def _indicators(design, variable: str) -> tuple[np.ndarray, list, np.ndarray]:
 
 # ----------------------------------------------------------------------------- intervals
 def _expit(x):
-    return 1.0 / (1.0 + np.exp(-x))
+    return special.expit(x)
 
 
 def _logit(p):
@@ -273,10 +294,10 @@ def proportion(
 
     Returns
     -------
-    Estimate
+    IntervalEstimate
         ``to_frame()`` columns: [by...], term, level, estimate, se, ci_low, ci_high, df;
         ``method`` holds the interval method, ``extra["n_eff"]`` the effective sample sizes
-        for ``"beta"``.
+        for ``"beta"``. ``to_frame(level=0.9)`` recomputes the method's interval at that level.
 
     References
     ----------
@@ -376,11 +397,11 @@ def proportion(
             for j in range(D * k):
                 sel = (den[:, j] > 0) & (w_r > 0)
                 yj = num[sel, j]
-                if sel.any() and 0 < np.sum(w_r[sel] * yj) < np.sum(w_r[sel]) and np.isfinite(eta[j]):
-                    out[j] = _glm_intercept(yj, w_r[sel] / scales[j], start=eta[j])[0]
-                else:
-                    with np.errstate(divide="ignore", invalid="ignore"):
-                        out[j] = _logit(np.sum(w_r[sel] * yj) / np.sum(w_r[sel]))
+                if sel.any() and np.isfinite(eta[j]):
+                    # a replicate without events (or without non-events) has no finite MLE;
+                    # R's IRLS stops after drifting to a large |logit|, and so do we
+                    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+                        out[j] = _glm_intercept(yj, w_r[sel] / scales[j], start=eta[j])[0]
             return out
 
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -424,7 +445,10 @@ def proportion(
     if by_cols:
         call = (f"svyby(~{variable}, ~{' + '.join(map(str, by_cols))}, design, svyciprop, "
                 f"vartype = c('se', 'ci'), method = '{method}', na.rm = TRUE)")
-    return Estimate(
+    extra = {"interval": lambda lvl: proportion(design, variable, method, lvl, by, df).ci_override}
+    if method == "beta":
+        extra["n_eff"] = n_eff
+    return IntervalEstimate(
         table=table,
         vcov=vcov,
         df=dfs if by_cols or k > 1 else float(dfs[0]),
@@ -436,5 +460,5 @@ def proportion(
         r_call=call,
         ci_override=(lo, hi),
         ci_level=level,
-        extra={"n_eff": n_eff} if method == "beta" else {},
+        extra=extra,
     )

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from socialhealth.design.results import Estimate
+from socialhealth.design.proportion import IntervalEstimate
 from socialhealth.design.structure import as_list, require_columns
 from socialhealth.design.variables import domains
 from socialhealth.errors import EstimationError
@@ -104,8 +104,9 @@ def quantile(
 
     Returns
     -------
-    Estimate
-        ``to_frame()`` columns: [by...], term, quantile, estimate, se, ci_low, ci_high, df.
+    IntervalEstimate
+        ``to_frame()`` columns: [by...], term, quantile, estimate, se, ci_low, ci_high, df
+        (``to_frame(level=0.9)`` recomputes the Woodruff limits at that level).
         ``vcov`` is diagonal (covariances between quantiles are not estimated).
 
     References
@@ -208,7 +209,10 @@ def quantile(
         call = (f"svyby(~{' + '.join(cols)}, ~{' + '.join(map(str, by_cols))}, design, svyquantile, "
                 f"quantiles = c({', '.join(f'{p:g}' for p in probs)}), ci = TRUE, na.rm = TRUE)")
     dfs = out["df"].to_numpy(dtype=float)
-    return Estimate(
+    def interval(lvl):
+        return quantile(design, variables, quantiles, True, lvl, interval_type, qrule, by, df).ci_override
+
+    return IntervalEstimate(
         table=table,
         vcov=np.diag(se**2),
         df=dfs if by_cols else float(dfs[0]),
@@ -220,4 +224,5 @@ def quantile(
         r_call=call,
         ci_override=(out["lo"].to_numpy(dtype=float), out["hi"].to_numpy(dtype=float)),
         ci_level=level,
+        extra={"interval": interval},
     )
