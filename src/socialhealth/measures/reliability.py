@@ -65,6 +65,13 @@ class ReliabilityResult:
     n_dropped: int
     notes: tuple[str, ...] = field(default_factory=tuple)
 
+    def __repr__(self) -> str:
+        return (
+            f"ReliabilityResult(alpha={self.alpha:.4f} [{self.ci_method} {self.ci_level:.0%} CI "
+            f"{self.ci[0]:.4f}, {self.ci[1]:.4f}], std_alpha={self.std_alpha:.4f}, "
+            f"omega_total={self.omega_total:.4f}, n={self.n}, k={self.k}, n_dropped={self.n_dropped})"
+        )
+
     def to_frame(self) -> pd.DataFrame:
         """Tidy summary: one row per statistic (``statistic, estimate, ci_low, ci_high, method, n, k``)."""
         rows = [

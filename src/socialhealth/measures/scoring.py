@@ -91,6 +91,15 @@ class ScoreResult:
     coding: dict[str, str]
     survey: Any = field(default=None, repr=False)
 
+    def __repr__(self) -> str:
+        n = len(self.score)
+        scored = int(self.score.notna().sum())
+        subs = f", subscales={list(self.subscales.columns)}" if len(self.subscales.columns) else ""
+        rules = ", ".join(f"{k}: {r}" + (f" (>= {m})" if r in ("prorate", "available") else "")
+                          for k, (r, m) in self.missing.items())
+        return (f"ScoreResult({self.key!r}, rows={n}, scored={scored}, "
+                f"mean={self.score.mean():.3f}{subs}, missing rules: {rules})")
+
     def to_frame(self) -> pd.DataFrame:
         """All results as columns ``<prefix>_score``, ``<prefix>_<subscale>``,
         ``<prefix>_category``, ``<prefix>_<subscale>_category``, ``<prefix>_n_answered``."""
