@@ -137,6 +137,14 @@ def test_hand_computed_three_items():
     assert res.omega_total == pytest.approx(1 - np.sum(1 - lam2) / r.sum(), abs=1e-9)
 
 
+def test_feldt_interval_at_90_percent_matches_psych_alpha_ci():
+    # psych::alpha.ci(alpha, n.obs, n.var, p.val = 0.10)
+    ref = REF["generated"]
+    res = measures.reliability(_generated(), ci=0.90)
+    assert res.ci[0] == pytest.approx(ref["feldt90_lower"], abs=CLOSED)
+    assert res.ci[1] == pytest.approx(ref["feldt90_upper"], abs=CLOSED)
+
+
 def test_duhachek_interval_selectable():
     res = measures.reliability(_generated(), ci=0.9, ci_method="duhachek")
     assert res.ci == res.duhachek_ci
