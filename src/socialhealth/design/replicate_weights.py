@@ -21,11 +21,11 @@ subbootstrap same as R's ``subbootstrap`` (``m_h = n_h - 1``, no fpc)  scale ``1
 Replicate order and Hadamard matrix follow R ``survey`` 4.1-1: jackknife replicates go stratum
 by stratum in order of first appearance in the data, PSUs in order of first appearance; BRR
 uses the rows of the Hadamard matrix as replicates and its columns 2..H+1 for the strata in
-sorted order, the PSU that appears first in the data taking the ``+1`` half. For Hadamard
-orders that are powers of two (Sylvester) the BRR weights are R's exactly; for other orders
-(Paley constructions here, R uses stored matrices) the design is equally balanced but the
-weights equal R's only up to a permutation of replicates/signs, so means and totals agree with
-R exactly for linear statistics and to second order otherwise.
+sorted order, the PSU that appears first in the data taking the ``+1`` half. The Hadamard
+matrices are R's for orders built by doubling or Paley I (see :func:`hadamard`), so BRR and Fay
+weights equal R's exactly there. For orders 28, 36, 56 and 72 R uses stored matrices and ours
+(Paley II) are different but equally balanced: totals and other linear statistics still agree
+with R exactly (full orthogonal balance), nonlinear ones (means, ratios) only approximately.
 
 Only the first sampling stage is resampled (later stages are captured by the PSU totals, as
 in R). A Taylor design's calibrations (post-stratification, raking, GREG) are not re-applied
@@ -80,13 +80,18 @@ def _jacobsthal(q: int) -> np.ndarray:
 
 
 def _paley1(q: int) -> np.ndarray:
-    """Paley construction I, order q + 1 (q prime, q = 3 mod 4)."""
-    Q = _jacobsthal(q)
-    n = q + 1
-    H = np.ones((n, n), dtype=int)
-    H[1:, 1:] = Q + np.eye(q, dtype=int)          # skew form: I + S with S = [[0, 1'], [-1, Q]]
-    H[1:, 0] = -1
-    H[0, :] = 1
+    """Paley construction I, order q + 1 (q prime, q = 3 mod 4), in back-circulant form.
+
+    ``H[0, :] = H[:, 0] = 1`` and ``H[1 + r, 1 + j] = +1`` when ``(r + j) mod q`` is a quadratic
+    non-residue, ``-1`` otherwise (residue or 0). This is the form R's ``hadamard()`` returns.
+    """
+    residue = np.zeros(q, dtype=bool)
+    residue[(np.arange(1, q) ** 2) % q] = True
+    nonres = ~residue
+    nonres[0] = False
+    idx = (np.arange(q)[:, None] + np.arange(q)[None, :]) % q
+    H = np.ones((q + 1, q + 1), dtype=int)
+    H[1:, 1:] = np.where(nonres[idx], 1, -1)
     return H
 
 
@@ -108,24 +113,21 @@ def _paley2(q: int) -> np.ndarray:
 
 
 def _construct(n: int) -> np.ndarray | None:
+    """Hadamard matrix of order n, or None. Preference as R: doubling ``[[H, H], [H, -H]]`` of a
+    constructible half (Sylvester for powers of two), then Paley I, then Paley II."""
     if n == 1:
         return np.ones((1, 1), dtype=int)
     if n == 2:
         return np.array([[1, 1], [1, -1]])
     if n % 4:
         return None
-    if n & (n - 1) == 0:                              # Sylvester
-        H = np.ones((1, 1), dtype=int)
-        while H.shape[0] < n:
-            H = np.block([[H, H], [H, -H]])
-        return H
-    if _is_prime(n - 1) and (n - 1) % 4 == 3:
-        return _paley1(n - 1)
-    if n % 2 == 0 and _is_prime(n // 2 - 1) and (n // 2 - 1) % 4 == 1:
-        return _paley2(n // 2 - 1)
-    half = _construct(n // 2) if n % 8 == 0 else None
+    half = _construct(n // 2) if (n == 4 or n % 8 == 0) else None
     if half is not None:
         return np.block([[half, half], [half, -half]])
+    if _is_prime(n - 1) and (n - 1) % 4 == 3:
+        return _paley1(n - 1)
+    if _is_prime(n // 2 - 1) and (n // 2 - 1) % 4 == 1:
+        return _paley2(n // 2 - 1)
     return None
 
 
@@ -134,8 +136,12 @@ def hadamard(n_strata: int) -> np.ndarray:
 
     Its order is the smallest constructible multiple of 4 larger than ``n_strata`` (at least
     4, as R's ``hadamard``), so that columns 2..H+1 give a fully balanced set of half-samples
-    (Wolter 2007, §3.3). Constructions: Sylvester (powers of two), Paley I (order q + 1, q prime
-    = 3 mod 4), Paley II (order 2(q+1), q prime = 1 mod 4) and doubling.
+    (Wolter 2007, §3.3). Constructions: doubling ``[[H, H], [H, -H]]`` (Sylvester for powers of
+    two), Paley I (order q + 1, q prime = 3 mod 4) and Paley II (order 2(q+1), q prime = 1 mod 4).
+    The matrix is R's ``hadamard()`` (as +-1) for every order R builds by doubling or Paley I
+    (4, 8, 12, 16, 20, 24, 32, 40, 44, 48, 60, 64, 68, 80, 84, 88, 96, ...); R's stored matrices
+    (orders 28, 36, and 56, 72 doubled from them) differ from the Paley II ones here, and for
+    72-75 strata this gives order 76 where R uses 80.
 
     Examples
     --------
