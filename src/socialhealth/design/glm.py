@@ -194,10 +194,15 @@ def _resolve_family(family: str, link: str | None) -> tuple[_Family, _Link]:
 
 
 # ----------------------------------------------------------------------------- linear algebra
-def _cross(X: np.ndarray, W: np.ndarray) -> np.ndarray:
-    """X' diag(W) X through one BLAS call on sqrt(W) X (W >= 0)."""
-    Xw = X * np.sqrt(W)[:, None]
-    return Xw.T @ Xw
+def _cross(X: np.ndarray, W: np.ndarray, chunk: int = 65536) -> np.ndarray:
+    """X' diag(W) X from sqrt(W) X (W >= 0), in row blocks that stay in cache."""
+    p = X.shape[1]
+    A = np.zeros((p, p))
+    sw = np.sqrt(W)
+    for i in range(0, X.shape[0], chunk):
+        Xw = X[i:i + chunk] * sw[i:i + chunk, None]
+        A += Xw.T @ Xw
+    return A
 
 
 def _aliased(A: np.ndarray, names: Sequence[str]) -> list[str]:
@@ -286,16 +291,75 @@ class _Fit:
     solver: "_Solver | None" = None      # factor of X'WX of the last IRLS step
 
 
-def _irls(X, y, pw, fam: _Family, lk: _Link, offset, start, maxiter, tol, names) -> _Fit:
-    """Fisher scoring in update form: beta += (X'WX)^{-1} X'W r (r working residuals).
+_CHUNK = 65536
 
-    The update form makes the fixed point the exact root of the score equations even when
-    the normal equations are ill-conditioned; for the identity-link gaussian model it is
-    least squares with iterative refinement.
+
+def _dev_sum(fam: _Family, y, mu, w, ybin: bool) -> float:
+    """Sum of the unit deviances (fast paths for 0/1 binomial and poisson outcomes)."""
+    if fam.name == "binomial" and ybin:
+        return float(-2.0 * (w @ np.log(np.where(y > 0.5, mu, 1.0 - mu))))
+    if fam.name == "poisson":
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ylogy = np.where(y > 0, y * np.log(np.where(y > 0, y, 1.0) / mu), 0.0)
+        return float(2.0 * (w @ (ylogy - (y - mu))))
+    return float(np.sum(fam.dev_resids(y, mu, w)))
+
+
+class _Pass:
+    """One pass over the rows at coefficients ``beta``.
+
+    Computes the linear predictor, fitted means, deviance and -- in the same pass -- the
+    working weights ``W``, the cross-product ``X'WX`` and ``X'W r`` for the next scoring step
+    (vectorised; the cross-product in row blocks that stay in cache).
     """
-    off = 0.0 if offset is None else offset
+
+    def __init__(self, X, y, pw, fam, lk, off):
+        self.X, self.y, self.pw, self.fam, self.lk, self.off = X, y, pw, fam, lk, off
+        self.ybin = fam.name == "binomial" and bool(np.all((y == 0) | (y == 1)))
+        self.canonical = (fam.name, lk.name) in (("binomial", "logit"), ("poisson", "log"))
+
+    def fitted(self, beta):
+        """``(eta, mu, deviance)`` at ``beta``, or None when the fitted values are invalid."""
+        X, lk, fam, off = self.X, self.lk, self.fam, self.off
+        eta = X @ beta
+        if off is not None:
+            eta += off
+        mu = lk.linkinv(eta)
+        if not (lk.valid_eta(eta) and fam.valid_mu(mu)):
+            return None
+        dev = _dev_sum(fam, self.y, mu, self.pw, self.ybin)
+        if not np.isfinite(dev):
+            return None
+        return eta, mu, dev
+
+    def scoring(self, eta, mu, first=False):
+        """Working weights ``W``, ``X'WX`` and ``X'W r`` (``X'W z`` on the first step)."""
+        X, y, pw, fam, lk, off = self.X, self.y, self.pw, self.fam, self.lk, self.off
+        if self.canonical:
+            me = np.maximum(fam.variance(mu), _EPS)   # dmu/deta = V(mu) for canonical links
+            W = pw * me
+            Wr = pw * (y - mu)
+        else:
+            me = lk.mu_eta(eta)
+            W = pw * me * me / fam.variance(mu)
+            Wr = W * (y - mu) / me
+        if first:
+            Wr = Wr + W * (eta if off is None else eta - off)
+        return W, _cross(X, W), X.T @ Wr
+
+
+def _irls(X, y, pw, fam: _Family, lk: _Link, offset, start, maxiter, tol, names) -> _Fit:
+    """Fisher scoring (IRLS): ``beta_new = beta + (X'WX)^{-1} X'W r``, ``r`` working residuals.
+
+    The first step from the family's starting means is the weighted least-squares fit of the
+    working response; later steps use the update form, whose fixed point is the exact root of
+    the score equations even when ``X'WX`` is ill-conditioned (for the identity-link gaussian
+    model this is least squares with iterative refinement). Invalid fitted values or an
+    increase in deviance halve the step. Stops when ``|D - D_old| / (|D| + 0.1) < tol``.
+    """
     p = X.shape[1]
     if fam.name == "gaussian" and lk.name == "identity":
+        off = 0.0 if offset is None else offset
         solver = _Solver(_cross(X, pw), names)
         beta = solver.solve(X.T @ (pw * (y - off)))
         for it in range(3):
@@ -308,41 +372,38 @@ def _irls(X, y, pw, fam: _Family, lk: _Link, offset, start, maxiter, tol, names)
         mu = eta
         return _Fit(beta, eta, mu, float(np.sum(fam.dev_resids(y, mu, pw))), it + 1, True, pw, solver)
 
-    if start is not None:
+    ps = _Pass(X, y, pw, fam, lk, offset)
+    first = start is None
+    if not first:
         beta = np.asarray(start, dtype=float).copy()
         if beta.shape != (p,):
             raise ModelError(f"start= must have {p} values (one per coefficient: {', '.join(names)}).")
-        eta = X @ beta + off
-        mu = lk.linkinv(eta)
-        if not (lk.valid_eta(eta) and fam.valid_mu(mu)):
-            raise ModelError("start= gives invalid fitted values (e.g. probabilities outside (0, 1)); choose other starting values.")
+        state = ps.fitted(beta)
+        if state is None:
+            raise ModelError("start= gives invalid fitted values (e.g. probabilities outside (0, 1)); "
+                             "choose other starting values.")
+        eta, mu, dev = state
     else:
         mu = fam.mustart(y, pw)
         eta = lk.link(mu)
         beta = None
-    dev = float(np.sum(fam.dev_resids(y, mu, pw)))
+        dev = _dev_sum(fam, y, mu, pw, ps.ybin)
     converged = False
     it = 0
     for it in range(1, maxiter + 1):
-        mu_eta = lk.mu_eta(eta)
-        W = pw * mu_eta**2 / fam.variance(mu)
-        r = (y - mu) / mu_eta
-        solver = _Solver(_cross(X, W), names)
+        W, A, g = ps.scoring(eta, mu, first=first)
+        first = False
+        solver = _Solver(A, names)
+        step = solver.solve(g)
         if beta is None:
-            beta_new = solver.solve(X.T @ (W * (eta - off + r)))
-            step = None
+            beta_new, step = step, None
         else:
-            step = solver.solve(X.T @ (W * r))
             beta_new = beta + step
-        eta_new = X @ beta_new + off
-        mu_new = lk.linkinv(eta_new)
-        dev_new = float(np.sum(fam.dev_resids(y, mu_new, pw))) if fam.valid_mu(mu_new) else np.inf
+        new = ps.fitted(beta_new)
         halvings = 0
-        while not (lk.valid_eta(eta_new) and fam.valid_mu(mu_new) and np.isfinite(dev_new)) or (
-            beta is not None and dev_new > dev + 1e-7 * (abs(dev) + 0.1)
-        ):
+        while new is None or (beta is not None and new[2] > dev + 1e-7 * (abs(dev) + 0.1)):
             if beta is None or halvings >= 40:
-                if not (lk.valid_eta(eta_new) and fam.valid_mu(mu_new) and np.isfinite(dev_new)):
+                if new is None:
                     raise ConvergenceError(
                         f"the {fam.name} model with {lk.name} link reached invalid fitted values "
                         f"(iteration {it}) and step-halving did not recover. Give starting values "
@@ -353,15 +414,15 @@ def _irls(X, y, pw, fam: _Family, lk: _Link, offset, start, maxiter, tol, names)
             halvings += 1
             step = step / 2
             beta_new = beta + step
-            eta_new = X @ beta_new + off
-            mu_new = lk.linkinv(eta_new)
-            dev_new = float(np.sum(fam.dev_resids(y, mu_new, pw))) if fam.valid_mu(mu_new) else np.inf
+            new = ps.fitted(beta_new)
+        eta, mu, dev_new = new
         crit = abs(dev_new - dev) / (abs(dev_new) + 0.1)
         tiny_step = step is not None and np.max(np.abs(step)) <= 1e-14 * (1 + np.max(np.abs(beta_new)))
-        beta, eta, mu, dev = beta_new, eta_new, mu_new, dev_new
+        beta, dev = beta_new, dev_new
         if crit < tol or tiny_step:
             converged = True
             break
+    # the bread and score weights of the last scoring step (R's glm convention)
     return _Fit(beta, eta, mu, dev, it, converged, W, solver)
 
 
@@ -750,13 +811,15 @@ def glm(
     used_full[rows] = True
     design_used = design if used_full.sum() == in_subset.sum() else design._with_weights(np.where(used_full, w_all, 0.0))
 
-    def influence():
-        Z = (X * score_w[:, None]) @ bread
+    def estfun():
+        # score contributions u_i = x_i * score_w_i (n x p, column-major for the PSU sums)
+        U = np.empty((len(data), X.shape[1]), order="F")
         if len(rows) == len(data):
-            return Z
-        full = np.zeros((len(data), X.shape[1]))
-        full[rows] = Z
-        return full
+            np.multiply(X, score_w[:, None], out=U)
+        else:
+            U[:] = 0.0
+            U[rows] = X * score_w[:, None]
+        return U
 
     n_calls = [0]
 
@@ -773,14 +836,22 @@ def glm(
             )
         return rf.beta
 
-    cov = design_used._general_vcov(fit.beta, influence=influence, refit=refit)
+    if getattr(design_used, "kind", "") == "taylor":
+        # Var(sum_i u_i A^{-1}) = A^{-1} Var(sum_i u_i) A^{-1}: the Taylor variance (and any
+        # calibration residualisation) is linear in the influence columns, so the design
+        # variance of the scores is computed once and sandwiched (saves an n x p product)
+        meat = design_used._general_vcov(fit.beta, influence=estfun, refit=refit)
+        cov = bread @ meat @ bread
+        cov = (cov + cov.T) / 2
+    else:
+        cov = design_used._general_vcov(fit.beta, influence=lambda: estfun() @ bread, refit=refit)
     df_resid = design_used.degf() + 1 - len(names)
 
     # deviance with the rescaled weights, and the dispersion as R's summary.svyglm reports it:
     # Taylor designs: the design (weighted) variance of the Pearson residuals
     # r_i = (y_i - mu_i)/sqrt(V(mu_i)) (svyvar, divisor n - 1) times the mean rescaled weight of
     # the rows used; replicate designs: sum_i pw_i r_i^2 with the rescaled weights pw
-    deviance = float(np.sum(fam.dev_resids(y, fit.mu, pw)))
+    deviance = _dev_sum(fam, y, fit.mu, pw, fam.name == "binomial" and bool(np.all((y == 0) | (y == 1))))
     pearson = (y - fit.mu) / np.sqrt(var)
     if getattr(design, "kind", "") == "replicate":
         dispersion = float(pw @ pearson**2)
