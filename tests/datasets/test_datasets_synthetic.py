@@ -118,3 +118,21 @@ def test_ess_zip_and_csv(ess_sav_file, tmp_path):
     assert a.provenance["member"] == "ESS7XX.sav"
     pd.testing.assert_frame_equal(a.data, b.data)
     assert a.provenance["missing_codes"] == b.provenance["missing_codes"]
+
+
+def test_ess_csv_declared_missing(tmp_path):
+    """ESS CSV downloads have no missing metadata: the codebook's codes are set missing, counted."""
+    rows = {"idno": [1, 2, 3], "cntry": ["GB"] * 3, "essround": [7, 7, 7],
+            "pspwght": [1.0, 1.0, 2.0], "pweight": [1.0, 1.0, 1.0],
+            "fltlnl": [3, 9, 1], "sclmeet": [77, 7, 1], "agea": [999, 40, 50],
+            "gndr": [1, 2, 9], "hhmmb": [1, 88, 2], "inprdsc": [0, 1, 2], "health": [1, 2, 8]}
+    p = tmp_path / "ESS7.csv"
+    pd.DataFrame(rows).to_csv(p, index=False)
+    with pytest.warns(DesignFallbackWarning):
+        sd = datasets.load("ess", path=p)
+    mc = sd.provenance["missing_codes"]
+    assert mc["fltlnl"] == {"9": 1} and mc["sclmeet"] == {"77": 1} and mc["agea"] == {"999": 1}
+    assert mc["gndr"] == {"9": 1} and mc["hhmmb"] == {"88": 1} and mc["health"] == {"8": 1}
+    assert _vals(sd.data["lonely"]) == [True, None, False]
+    assert _vals(sd.data["age"]) == [None, 40.0, 50.0]
+    assert sd.provenance["unmapped_codes"] == {}

@@ -54,6 +54,8 @@ class Plan:
     custom_rules: dict = field(default_factory=dict)
     context: dict = field(default_factory=dict)
     extra_provenance: dict = field(default_factory=dict)
+    declared_missing: dict = field(default_factory=dict)   # {var: [codes]} for files without
+    #                                                        their own missing-value metadata (CSV)
 
 
 def run(name: str, path, options: dict, prepare: Callable[[Source], Plan], *,
@@ -69,7 +71,8 @@ def run(name: str, path, options: dict, prepare: Callable[[Source], Plan], *,
             if hit is not None:
                 return hit
     src = open_source(p)
-    if cache:
+    deferred = not src.sha_ready  # hashed in a background thread while we read
+    if cache and not deferred:
         hit = _try_cache(name, src.sha256, options, user_cols, loader_version, extra_key)
         if hit is not None:
             return hit
@@ -85,6 +88,8 @@ def run(name: str, path, options: dict, prepare: Callable[[Source], Plan], *,
         raise MissingColumnError(missing_user, available=sorted(available), where=str(p))
     to_read = list(dict.fromkeys([*plan.read, *need, *user_cols]))
     raw: RawTable = src.read(to_read)
+    if src.kind == "csv" and plan.declared_missing:
+        _apply_declared_missing(raw, plan.declared_missing)
     df = raw.data
     mask, reasons = plan.select(df)
     mask = np.asarray(mask, dtype=bool)
@@ -140,8 +145,12 @@ def run(name: str, path, options: dict, prepare: Callable[[Source], Plan], *,
         options={k: _jsonable(v) for k, v in options.items()},
         **plan.extra_provenance,
     )
-    prov["seconds"] = round(time.perf_counter() - t0, 4)
+    prov["seconds"] = round(time.perf_counter() - t0, 4)  # sha256 joined above (provenance)
     spec = {k: v for k, v in plan.design_spec.items()}
+    if cache and deferred:  # the file was hashed meanwhile: maybe it was cached after all
+        hit = _try_cache(name, src.sha256, options, user_cols, loader_version, extra_key)
+        if hit is not None:
+            return hit
     for w in plan.warnings:
         warnings.warn(w, DesignFallbackWarning, stacklevel=3)
     sd = SurveyData(name, data, cb, dict(prov), spec)
@@ -151,6 +160,22 @@ def run(name: str, path, options: dict, prepare: Callable[[Source], Plan], *,
     else:
         sd.provenance["cache"] = "off"
     return sd
+
+
+def _apply_declared_missing(raw: RawTable, declared: dict) -> None:
+    """Set the codebook's missing codes to NaN (counting them) in files that carry no
+    missing-value metadata of their own (CSV downloads)."""
+    for var, codes in declared.items():
+        if var not in raw.data.columns or not pd.api.types.is_numeric_dtype(raw.data[var]):
+            continue
+        x = raw.data[var].to_numpy(dtype=float)
+        hit = np.isin(x, np.asarray(codes, dtype=float))
+        if hit.any():
+            counts = raw.missing.setdefault(var, {})
+            for code, k in zip(*np.unique(x[hit], return_counts=True)):
+                key = str(int(code)) if float(code).is_integer() else str(code)
+                counts[key] = counts.get(key, 0) + int(k)
+            raw.data[var] = np.where(hit, np.nan, x)
 
 
 def _jsonable(v):

@@ -46,10 +46,14 @@ class RawTable:
 
 @dataclass
 class Source:
-    """An opened survey file: its columns, hash, and a column reader."""
+    """An opened survey file: its columns, hash, and a column reader.
+
+    ``sha256`` may still be computing in a background thread (large Stata files are hashed
+    while their columns are read: hashlib releases the GIL); reading the attribute waits.
+    """
 
     path: Path
-    sha256: str
+    _sha: object
     member: str | None
     kind: str
     columns: list[str]
@@ -59,6 +63,16 @@ class Source:
     def read(self, columns: list[str]) -> RawTable:
         """Read ``columns`` (all must exist; check with ``.columns`` first)."""
         return self._impl(columns)
+
+    @property
+    def sha256(self) -> str:
+        if not isinstance(self._sha, str):
+            self._sha = self._sha.result()
+        return self._sha
+
+    @property
+    def sha_ready(self) -> bool:
+        return isinstance(self._sha, str) or self._sha.done()
 
 
 def _reader_version() -> str:
@@ -124,10 +138,19 @@ def _hash(p: Path) -> str:
 
 # ------------------------------------------------------------------------------ Stata
 def _open_dta_path(p: Path, sha: str | None) -> Source:
-    known = sha is not None
-    buf, sha = _cache.map_and_hash(p, sha)
-    if not known:
-        _cache.remember_sha256(p, sha)
+    import hashlib
+    from concurrent.futures import ThreadPoolExecutor
+
+    buf, _ = _cache.map_and_hash(p, sha or "deferred")
+    if sha is None:
+        def work() -> str:
+            h = hashlib.sha256(memoryview(buf)).hexdigest()
+            _cache.remember_sha256(p, h)
+            return h
+
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="socialhealth-sha256")
+        sha = pool.submit(work)
+        pool.shutdown(wait=False)
     return _open_dta_buffer(p, buf, sha, None, fallback_path=p)
 
 

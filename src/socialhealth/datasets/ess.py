@@ -28,6 +28,15 @@ from socialhealth.datasets.gss import _require, _strings
 LOADER_VERSION = 1
 
 
+def _csv_missing(cb: dict) -> dict:
+    groups = cb.get("csv_missing", {})
+    out: dict = {}
+    for g in groups.values():
+        for v in g["variables"]:
+            out[v] = list(g["codes"])
+    return out
+
+
 def load_ess(path, *, wave: int | None = None, weight: str | None = None,
              country: str | None = None, sddf_path=None,
              columns: Sequence[str] | None = None, cache: bool = True):
@@ -175,6 +184,7 @@ def load_ess(path, *, wave: int | None = None, weight: str | None = None,
         return _engine.Plan(
             codebook_name="ess", codebook=cb, fmt={}, wave=wave, read=read, select=select,
             design=design, design_spec=spec, country="", notes=notes, warnings=warns,
+            declared_missing=_csv_missing(cb),
             extra_provenance={"weight_variable": wname,
                               "sddf": None if sddf is None else str(sddf.path)})
 
