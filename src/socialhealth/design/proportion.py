@@ -173,25 +173,32 @@ def _beta_ci(p, var, level, df, nrow):
     return float(lo), float(hi), float(n_eff)
 
 
-def _likelihood_ci(y, w_tilde, p, var_logit, level, df):
-    """Exact roots of the Rao-Scott scaled working deviance (see the module docstring)."""
+def _likelihood_ci(y, w_tilde, mu, info, var_logit, level, df):
+    """Exact roots of the Rao-Scott scaled working deviance (see the module docstring).
+
+    ``mu`` is the fitted proportion and ``info`` the naive information ``sum w~ mu (1 - mu)``
+    of the intercept-only fit (R's ``naive.cov`` is its inverse, taken at the working weights of
+    the last IRLS step), ``var_logit`` the design variance of the coefficient.
+    """
     used = w_tilde > 0
     y, wt = y[used], w_tilde[used]
     n = used.sum()
-    if not (0 < p < 1) or not np.isfinite(var_logit) or n < 2:
+    if not (0 < mu < 1) or not np.isfinite(var_logit) or n < 2:
         return np.nan, np.nan
-    info = wt.sum() * p * (1 - p)                      # naive information of the intercept
     delta = var_logit * info                           # design effect of the coefficient
-    phi = np.sum(wt * (y - p) ** 2) / (p * (1 - p)) / (n - 1)
+    phi = np.sum(wt * (y - mu) ** 2) / (mu * (1 - mu)) / (n - 1)
     crit = float(stats.chi2.ppf(level, 1)) if not np.isfinite(df) else float(stats.f.ppf(level, 1, df))
     s1, s0 = np.sum(wt * y), np.sum(wt * (1 - y))
-    target = delta * phi * crit
-    b0 = float(_logit(p))
+    b0 = float(_logit(mu))
+
+    def deviance(b):
+        # 2 sum w~ [-y log expit(b) - (1 - y) log(1 - expit(b))], written stably in b
+        return 2.0 * (s1 * np.logaddexp(0.0, -b) + s0 * np.logaddexp(0.0, b))
+
+    target = deviance(b0) + delta * phi * crit
 
     def excess(b):
-        # D(b) = 2 [s1 log(p / pb) + s0 log((1 - p) / (1 - pb))], written stably in b
-        dev = 2.0 * (s1 * (np.log(p) + np.logaddexp(0.0, -b)) + s0 * (np.log1p(-p) + np.logaddexp(0.0, b)))
-        return dev - target
+        return deviance(b) - target
 
     step = max(np.sqrt(var_logit), 1e-3)
     ends = []
@@ -217,7 +224,8 @@ def _glm_intercept(y: np.ndarray, w: np.ndarray, start: float | None = None,
     ``b = sum W z / sum W`` with working weights ``W = w mu (1 - mu)`` and working response
     ``z = eta + (y - mu) / (mu (1 - mu))``; stop when
     ``|dev - dev_old| / (|dev| + 0.1) < epsilon`` (``glm.control``). Returns the coefficient
-    ``b`` and the fitted ``mu``. The converged value is ``logit(p)``; R's default tolerance stops
+    ``b``, the fitted ``mu`` and the information ``sum W`` at the working weights of the last
+    step (R's ``naive.cov`` is its inverse). The converged value is ``logit(p)``; R's default tolerance stops
     within about 1e-9 of it, and reproducing the iterations reproduces R's interval digit for
     digit (McCullagh & Nelder 1989, §2.5).
     """
@@ -239,10 +247,12 @@ def _glm_intercept(y: np.ndarray, w: np.ndarray, start: float | None = None,
         mu = _expit(eta)
     dev_old = float(np.sum(-2.0 * w * (y * np.log(mu) + (1 - y) * np.log1p(-mu))))
     b = float(np.mean(eta))
+    info = np.nan
     for _ in range(maxit):
         a = mu * (1.0 - mu)
         W = w * a
-        b = float(np.sum(W * (eta + (y - mu) / a)) / np.sum(W))
+        info = float(np.sum(W))
+        b = float(np.sum(W * (eta + (y - mu) / a)) / info)
         mu_b = float(_expit(b))
         dev = deviance(mu_b)
         eta = np.full_like(y, b)
@@ -250,7 +260,7 @@ def _glm_intercept(y: np.ndarray, w: np.ndarray, start: float | None = None,
         if abs(dev - dev_old) / (abs(dev) + 0.1) < epsilon:
             break
         dev_old = dev
-    return b, float(mu[0]) if len(mu) else np.nan
+    return b, (float(mu[0]) if len(mu) else np.nan), info
 
 
 # ----------------------------------------------------------------------------- main verb
@@ -376,13 +386,14 @@ def proportion(
         # matches R's digit for digit (the converged value would be logit(p)).
         eta = np.empty(D * k)
         mu_fit = np.empty(D * k)
+        info = np.full(D * k, np.nan)
         scales = np.empty(D * k)
         for j in range(D * k):
             rows = codes == (j // k)
             scales[j] = float(design._w[rows].mean())
             sel = den[:, j] > 0
             if 0 < p[j] < 1:
-                eta[j], mu_fit[j] = _glm_intercept(num[sel, j], design._w[sel] / scales[j])
+                eta[j], mu_fit[j], info[j] = _glm_intercept(num[sel, j], design._w[sel] / scales[j])
             else:
                 eta[j], mu_fit[j] = _logit(p[j]), p[j]
         p_glm = _expit(eta)
@@ -430,7 +441,8 @@ def proportion(
                 if dmn not in wmean_cache:
                     wmean_cache[dmn] = float(design._w[rows].mean())
                 wt = np.where(used & rows, design._w, 0.0) / wmean_cache[dmn]
-                lo[j], hi[j] = _likelihood_ci(num[:, j], wt, p[j], var_logit[j], level, dfs[j])
+                lo[j], hi[j] = _likelihood_ci(num[:, j], wt, mu_fit[j], info[j], var_logit[j],
+                                              level, dfs[j])
 
     table = pd.DataFrame({"term": [variable] * (D * k), "level": list(levels) * D})
     if by_cols:
