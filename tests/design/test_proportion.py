@@ -110,7 +110,9 @@ def test_likelihood_solves_the_scaled_deviance_equation(designs):
     f = d.proportion("schwide", method="likelihood").to_frame().loc[0]
     for lim in (f.ci_low, f.ci_high):
         dev = 2 * np.sum(w * (y * np.log(p / lim) + (1 - y) * np.log((1 - p) / (1 - lim))))
-        assert dev / phi == pytest.approx(delta * stats.f.ppf(0.95, 1, 14), rel=1e-9)
+        # delta and phi are evaluated at R's IRLS fit (within ~1e-6 of the converged p used
+        # here); the dispersion factor alone is 0.55% and chi-squared vs F is 16%
+        assert dev / phi == pytest.approx(delta * stats.f.ppf(0.95, 1, 14), rel=2e-5)
 
 
 def test_ciprop_logit_replicate_design(designs, ref):
