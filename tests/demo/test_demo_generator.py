@@ -142,7 +142,14 @@ def test_design_nesting_and_psus(df):
     assert (per_psu == 1).all(), "each PSU id must lie in one stratum (globally unique ids)"
     psus = df.groupby("strata", observed=True)["psu"].nunique()
     assert psus.min() >= 2
-    assert len(psus) == 180 and psus.sum() == 432   # 108 GB strata x 2 + 72 US strata x 3
+    assert len(psus) == 180                          # 9 years x (12 GB regions + 8 US strata)
+    # proportionate allocation of 48 PSUs per country and year (at least 2 per stratum)
+    per_cy = df.groupby(["country", "year"])["psu"].nunique()
+    assert per_cy.between(48, 54).all(), per_cy.to_dict()
+    # London (13.1% of GB adults) gets round(0.131 x 48) = 6 PSUs, Northern Ireland the minimum 2
+    gb16 = df[(df["country"] == "GB") & (df["year"] == 2016)]
+    n = gb16.groupby("region")["psu"].nunique()
+    assert n["London"] == 6 and n["Northern Ireland"] == 2
     # strata never cross country or year
     assert (df.groupby("strata", observed=True)[["country", "year"]].nunique() == 1).all().all()
 
@@ -172,14 +179,15 @@ def test_replicate_weights(df):
     r = rep.to_numpy()
     w = df["weight"].to_numpy()
     assert (r >= 0).all()
-    # the factor repw / weight is constant within a PSU, and takes the Rao-Wu values:
-    # n_h = 2 -> {0, 2}; n_h = 3 -> {0, 1.5, 3}
+    # the factor repw / weight is constant within a PSU and equals n_h / (n_h - 1) times the
+    # number of times the PSU was drawn (Rao-Wu: n_h - 1 draws with replacement)
     factor = np.round(r / w[:, None], 12)
     by_psu = pd.DataFrame(factor).groupby(df["psu"].cat.codes.to_numpy()).nunique()
     assert (by_psu.to_numpy() == 1).all()
-    gb = (df["country"] == "GB").to_numpy()
-    assert set(np.round(np.unique(factor[gb]), 12)) <= {0.0, 2.0}
-    assert set(np.round(np.unique(factor[~gb]), 12)) <= {0.0, 1.5, 3.0}
+    n_h_row = df.groupby("strata", observed=True)["psu"].transform("nunique").to_numpy()
+    draws = factor * ((n_h_row - 1) / n_h_row)[:, None]
+    assert np.allclose(draws, np.round(draws), atol=1e-9)
+    assert (np.round(draws) <= (n_h_row - 1)[:, None]).all()
     # within each stratum the factors of each replicate sum to n_h (n_h - 1 draws x n_h/(n_h-1))
     first = df.groupby("psu", observed=True).head(1)
     sums = pd.DataFrame(factor[first.index]).groupby(first["strata"].to_numpy()).sum()

@@ -7,6 +7,7 @@ under the axes (gid ``"socialhealth-caption"``), which the caller can override o
 """
 from __future__ import annotations
 
+import re
 import textwrap
 
 import matplotlib as mpl
@@ -102,10 +103,20 @@ def add_caption(ax: Axes, caption: str | None) -> None:
 
 
 def pretty(name) -> str:
-    """Human label of a column or term: ``age_group`` -> ``Age group``, ``lonely[T.True]`` -> ``Lonely``."""
-    s = str(name)
-    for suffix in ("[T.True]", "[True]"):
-        if s.endswith(suffix):
-            s = s[: -len(suffix)]
+    """Human label of a column or model term.
+
+    ``age_group`` -> ``Age group``; ``lonely[T.True]`` -> ``Lonely``;
+    ``C(age_group)[T.75+]`` and ``age_group[T.75+]`` -> ``Age group: 75+``.
+    """
+    s = str(name).strip()
+    m = _TERM.match(s)
+    if m:
+        var = m.group(1) or m.group(2)
+        level = m.group(3)
+        base = pretty(var)
+        return base if level in ("True", "1") else f"{base}: {level}"
     s = s.replace("_", " ").strip()
     return s[:1].upper() + s[1:] if s else s
+
+
+_TERM = re.compile(r"^(?:C\((\w+)[^)]*\)|(\w+))\[(?:T\.)?(.+)\]$")
