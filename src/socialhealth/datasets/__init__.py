@@ -12,7 +12,6 @@ how to add a survey: ``CONTRIBUTING_LOADERS.md``.
 """
 from __future__ import annotations
 
-import builtins
 from pathlib import Path
 
 import pandas as pd
@@ -123,18 +122,14 @@ def load(name: str, path: str | Path | None = None, **kwargs) -> SurveyData:
             how = (f"run datasets.fetch({name!r}" + (f", year={year}" if year else "") + ") first"
                    if fetchable else f"download it from {e.get('url')}")
             raise DataNotCachedError(
-                f"no {name} file in the local cache ({cached_dir(name)}): {how}, or pass "
+                f"no {name} file in the local cache ({_cached_dir(name)}): {how}, or pass "
                 f"path='<file>' to datasets.load({name!r}, ...).")
     elif year is not None and "wave" not in kwargs:
         kwargs["wave"] = year
     return fn(path, **kwargs)
 
 
-def cached_dir(name: str) -> Path:
+def _cached_dir(name: str) -> Path:
     from socialhealth.datasets._fetch import download_dir
 
     return download_dir(name)
-
-
-# keep the builtin available inside this module despite the public ``list`` above
-_list = builtins.list

@@ -75,6 +75,12 @@ class Source:
         return isinstance(self._sha, str) or self._sha.done()
 
 
+def _sh_version() -> str:
+    from socialhealth import __version__
+
+    return __version__
+
+
 def _reader_version() -> str:
     import pyreadstat
 
@@ -180,7 +186,7 @@ def _open_dta_buffer(p: Path, buf, sha: str, member: str | None, fallback_path: 
         df = pd.DataFrame({c: (pd.array(v, dtype="string") if v.dtype == object else v)
                            for c, v in data.items()}, index=pd.RangeIndex(sf.nobs))
         return RawTable(df, missing, vl, varlab, sf.nobs,
-                        f"socialhealth._stata (dta {sf.release}, numpy slice reader)")
+                        f"socialhealth {_sh_version()} _stata numpy slice reader (dta {sf.release})")
 
     return Source(p, sha, member, "dta", list(sf.names), sf.nobs, read)
 
@@ -194,8 +200,9 @@ def _open_zip(p: Path, sha: str | None) -> Source:
     except zipfile.BadZipFile:
         raise _fail(p, "not a valid zip archive (corrupt or incomplete download)") from None
     with zf:
+        # (CDC's BRFSS zips hold "LLCP2023.XPT " with a trailing space: strip before matching)
         members = [n for n in zf.namelist()
-                   if n.lower().endswith(_EXTS) and not n.startswith("__MACOSX")]
+                   if n.strip().lower().endswith(_EXTS) and not n.startswith("__MACOSX")]
         if not members:
             raise _fail(p, f"the archive holds no survey file (found: {zf.namelist()[:10]})")
         if len(members) > 1:
@@ -207,7 +214,7 @@ def _open_zip(p: Path, sha: str | None) -> Source:
             data = zf.read(member)
         except (zipfile.BadZipFile, OSError, EOFError) as e:
             raise _fail(p, f"the archive is corrupt ({e})") from None
-    ext = Path(member).suffix.lower()
+    ext = Path(member.strip()).suffix.lower()
     if not data:
         raise SurveyFileError(f"{p}: {member} inside the archive is empty.")
     if ext == ".dta":
@@ -245,8 +252,8 @@ def _open_pyreadstat(p: Path, real: Path, sha: str, member: str | None, ext: str
 
     def read(columns: list[str]) -> RawTable:
         kw = {"usecols": list(columns)}
-        if ext != ".por":
-            kw["user_missing"] = True
+        if ext not in (".por", ".xpt"):   # read_xport has no user_missing: SAS special
+            kw["user_missing"] = True     # missing values arrive as NaN (counted as ".")
         try:
             df, m = fn(str(real), **kw)
         except (pyreadstat.ReadstatError, pyreadstat.PyreadstatError, ValueError) as e:
