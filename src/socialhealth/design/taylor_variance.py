@@ -30,10 +30,11 @@ Strata with a single sampled unit ("lonely PSUs") follow R's ``survey.lonely.psu
 A stratum whose fpc equals its sample size (``f_h = 1``, sampled with certainty) contributes 0
 and is never "lonely".
 
-PPS without replacement with Brewer's approximation (``pps="brewer"``; Brewer 2002, eq. 9.13;
-Berger 2004) replaces the first-stage term by
+PPS without replacement with Brewer's approximation (``pps="brewer"``; Brewer 2002, ch. 9;
+Lumley, "Describing PPS designs to R", survey package vignette) replaces the sampling fraction of the first stage by each PSU's inclusion
+probability ``pi_i``:
 
-    V_1 = n/(n-1) sum_i (1 - c_i pi_i) (t_i / ... ) ...
+    V_1 = sum_h n_h/(n_h - 1) sum_{i in h} (1 - pi_i) (t_i - tbar_h)(t_i - tbar_h)^T,
 
 see :func:`_brewer_stage`.
 """
@@ -105,24 +106,39 @@ def _lonely_error(stage_index: int, labels: np.ndarray) -> LonelyPSUError:
 def _brewer_stage(totals: np.ndarray, stage: Stage) -> np.ndarray:
     """First-stage PPS-without-replacement variance, Brewer's approximation.
 
-    With ``pi_i`` the PSU inclusion probabilities, ``n_h`` PSUs in stratum ``h`` and
-    ``c_i = (n_h - 1) / (n_h - sum_j pi_j^2 / n_h)`` (Brewer 2002, eq. 9.13), and ``t_i`` the PSU
-    totals of the (already weighted) influence values, the estimator is
+    With ``pi_i`` the inclusion probability of PSU ``i``, ``n_h`` sampled PSUs in stratum ``h``,
+    ``t_i`` the PSU totals of the (already weighted) influence values and ``tbar_h`` their mean
+    in the stratum,
 
-        V = sum_h n_h/(n_h - 1) sum_i (1 - c_i pi_i) (t_i - tbar_h)^2
+        V = sum_h n_h/(n_h - 1) sum_{i in h} (1 - pi_i) (t_i - tbar_h)(t_i - tbar_h)^T.
 
-    (Berger 2004 form used by R's ``pps = "brewer"``).
+    This is the with-replacement (Hansen-Hurwitz type) estimator with the finite population
+    correction ``1 - f_h`` replaced by ``1 - pi_i`` unit by unit: Brewer's approximation that
+    follows from the stratified multistage recursion when a stage is PPS (Brewer 2002, ch. 9;
+    the R ``survey`` vignette "Describing PPS designs to R"), and what R ``survey`` computes for ``svydesign(..., fpc = ~pi,
+    pps = "brewer")`` (checked to 1e-10 in ``tests/design/test_pps.py``). Units taken with
+    certainty (``pi_i = 1``) add nothing; a stratum with a single PSU adds nothing here.
+
+    References
+    ----------
+    Brewer KRW (2002) *Combined Survey Sampling Inference: Weighing Basu's Elephants*, Arnold,
+    ch. 9. Berger YG (2004) A simple variance estimator for unequal probability sampling
+    without replacement. J Appl Stat 31:305-315 (related estimators of this class).
+    Lumley T, "Describing PPS designs to R", vignette of the R survey package.
+
+    Examples
+    --------
+    In R: ``svytotal(~x, svydesign(id = ~1, fpc = ~p, pps = "brewer", data = df))``.
     """
     pi = stage.inclusion_prob
     h = stage.unit_stratum
     n_h = stage.n_units
-    sum_pi2 = np.bincount(h, weights=pi**2, minlength=len(n_h))
-    c = (n_h - 1) / (n_h - sum_pi2 / n_h)
     stratum_mean = group_sum(h, totals, len(n_h)) / n_h[:, None]
     dev = totals - stratum_mean[h]
-    scale = (1 - c[h] * pi) * (n_h / np.where(n_h > 1, n_h - 1, np.nan))[h]
-    scale = np.where(np.isfinite(scale), scale, 0.0)
-    dev = dev * np.sqrt(np.clip(scale, 0, None))[:, None]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        factor = np.where(n_h > 1, n_h / (n_h - 1), 0.0)[h]
+    scale = np.clip(1.0 - pi, 0.0, None) * factor
+    dev = dev * np.sqrt(scale)[:, None]
     return dev.T @ dev
 
 
