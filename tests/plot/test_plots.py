@@ -403,3 +403,27 @@ def test_plots_accept_socialhealth_results():
     assert yticklabels(ax) == ["GB", "US"]
     ax = plot.trend(d.mean("lonely", by=["year", "country"]))
     assert len(ax.get_lines()) == 2
+
+
+def test_pretty_labels_of_model_terms():
+    from socialhealth.plot.style import pretty
+
+    assert pretty("lonely[T.True]") == "Lonely"
+    assert pretty("C(age_group)[T.75+]") == "Age group: 75+"
+    assert pretty("sex[T.male]") == "Sex: male"
+    assert pretty("physically_inactive") == "Physically inactive"
+
+
+def test_forest_of_a_survey_glm():
+    sh = pytest.importorskip("socialhealth")
+    from socialhealth.datasets.demo import generate_demo
+
+    df = generate_demo()
+    d = sh.SurveyDesign(df, weights="weight", strata="strata", psu="psu", nest=True)
+    m = d.glm("depression ~ lonely + C(age_group) + sex", family="binomial")
+    ax = plot.forest(m)
+    labels = yticklabels(ax)
+    assert "Intercept" not in labels and labels[0] == "Lonely"
+    assert "Age group: 75+" in labels and "Sex: male" in labels
+    x = ax.collections[-1].get_offsets()[:, 0]
+    assert np.allclose(x, np.exp(m.params.drop("Intercept").to_numpy()))
