@@ -1,0 +1,149 @@
+"""What a survey supports: which concepts it measures, and why the others are missing.
+
+The report never guesses: a concept is usable when its column is in the data with at least
+one non-missing value inside the design, and the codebook (when it has a row for it) does not
+say "not measured". Otherwise the reason comes from the codebook note, so that a skipped
+section says *why* (e.g. "asked in the 2018 interview only").
+"""
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+
+from socialhealth.errors import ReportError
+
+#: Harmonised loneliness columns, suggested when the requested exposure is not measured.
+LONELINESS_ITEMS = ("lonely", "lonely_direct", "lonely_direct3", "lonely_ucla3", "ucla3_score",
+                    "ucla3_companionship", "ucla3_left_out", "ucla3_isolated")
+
+
+@dataclass
+class Context:
+    """Everything the sections share while a report is built."""
+
+    sd: Any
+    design: Any
+    exposure: Any                      # socialhealth.report.exposure.Exposure
+    outcomes: list
+    ci_method: str = "logit"
+    progress: Callable[[str], None] | None = None
+    r_data: str = "df"
+    shared: dict = field(default_factory=dict)
+
+    # ------------------------------------------------------------------ concepts
+    @property
+    def data(self) -> pd.DataFrame:
+        return self.design.data
+
+    def _codebook_row(self, concept: str):
+        cb = getattr(self.sd, "codebook", None)
+        if cb is None or not len(cb) or "concept" not in cb.columns:
+            return None
+        rows = cb[cb["concept"].astype(str) == concept]
+        return None if rows.empty else rows.iloc[0]
+
+    def measured(self, column: str) -> bool:
+        """True when ``column`` has at least one non-missing value among the design's rows."""
+        return not self.why_not(column)
+
+    def why_not(self, column: str) -> str:
+        """"" when ``column`` is usable, else one sentence saying why it is not."""
+        row = self._codebook_row(column)
+        if row is not None and "measured" in row.index and not bool(row["measured"]):
+            note = str(row.get("notes", "") or "").strip()
+            rule = str(row.get("rule", "") or "").strip()
+            why = note or rule or "the survey has no item for this concept"
+            return f"{column!r} is not measured in this survey ({why.rstrip('.')})"
+        if column not in self.data.columns:
+            return f"{column!r} is not in the data of this survey"
+        values = self.data[column][self.design.in_subset]
+        if not values.notna().any():
+            return f"{column!r} is missing for every respondent in this survey"
+        return ""
+
+    def exposure_reason(self) -> str:
+        """Why the exposure cannot be used, with a hint at loneliness items the survey does
+        measure ("" when it can be used)."""
+        why = self.why_not(self.exposure.column if self.exposure.condition is None
+                           else self.exposure.source)
+        if not why:
+            return ""
+        alternatives = [c for c in LONELINESS_ITEMS if c != self.exposure.source
+                        and not self.why_not(c)]
+        if alternatives:
+            example = next((c for c in alternatives if c.startswith("ucla3_") and
+                            c != "ucla3_score"), None)
+            hint = (f" The survey does measure {', '.join(alternatives)}"
+                    + (f": try exposure '{example}>=3' (often)" if example else "")
+                    + ".")
+        else:
+            hint = ""
+        return f"{why}.{hint}"
+
+    def known(self) -> list[str]:
+        """Column and concept names the survey knows (measured or not)."""
+        names = [str(c) for c in self.data.columns]
+        cb = getattr(self.sd, "codebook", None)
+        if cb is not None and len(cb) and "concept" in cb.columns:
+            names += [str(c) for c in cb["concept"]]
+        return list(dict.fromkeys(names))
+
+    def require_known(self, name: str, what: str) -> None:
+        """ReportError (one line, with a suggestion) when ``name`` is neither a column nor a
+        concept of the survey's codebook."""
+        known = self.known()
+        if name in known:
+            return
+        close = difflib.get_close_matches(name, known, n=3)
+        hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+        raise ReportError(f"unknown {what} {name!r}: it is neither a column nor a codebook "
+                          f"concept of the {self.name} data.{hint}")
+
+    @property
+    def name(self) -> str:
+        return str(getattr(self.sd, "name", "survey"))
+
+    def levels(self, column: str, among: str | None = None) -> list:
+        """Distinct non-missing values of ``column`` (rows in the design, optionally only rows
+        where ``among`` is non-missing), in category order."""
+        d = self.data
+        mask = self.design.in_subset & d[column].notna().to_numpy()
+        if among is not None:
+            mask &= d[among].notna().to_numpy()
+        s = d[column][mask]
+        if isinstance(s.dtype, pd.CategoricalDtype):
+            present = set(s)
+            return [c for c in s.cat.categories if c in present]
+        return sorted(pd.unique(s), key=lambda v: (str(type(v)), v))
+
+    def step(self, message: str) -> None:
+        if self.progress is not None:
+            self.progress(message)
+
+
+def is_binary(values: pd.Series) -> bool:
+    """True when every non-missing value is 0/1 or True/False."""
+    s = values.dropna()
+    if s.empty:
+        return True
+    if pd.api.types.is_bool_dtype(s.dtype):
+        return True
+    try:
+        v = pd.to_numeric(s, errors="raise").to_numpy(dtype=float)
+    except (TypeError, ValueError):
+        return False
+    return bool(np.isin(v, (0.0, 1.0)).all())
+
+
+def ensure_binary(ctx: Context, column: str, what: str) -> None:
+    """ReportError unless ``column`` is a 0/1 (True/False) variable."""
+    if column in ctx.data.columns and not is_binary(ctx.data[column]):
+        vals = ctx.data[column].dropna()
+        shown = ", ".join(map(str, pd.unique(vals)[:6]))
+        raise ReportError(f"the {what} {column!r} is not binary (values: {shown}, ...); odds "
+                          f"ratios need a yes/no variable. Give a condition instead, e.g. "
+                          f"'{column}>=<value>'.")

@@ -1,0 +1,235 @@
+"""The report object: sections holding tables, figures, text and the matching R code.
+
+A :class:`Report` is plain data. :func:`socialhealth.report.build` fills it from a survey;
+``to_html``, ``to_markdown`` and ``to_pdf`` write it out. Every section has a ``status``:
+``"ok"`` or ``"skipped: <reason>"`` (a survey that does not measure a concept gets the section
+with the reason instead of numbers).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from socialhealth.errors import ReportError
+
+FORMATS = ("html", "md", "pdf")
+#: Columns rendered as plain numbers (no fixed decimals): counts and degrees of freedom.
+COUNT_COLUMNS = ("n", "events", "df", "year")
+
+
+@dataclass
+class ReportTable:
+    """A table of a section.
+
+    Attributes
+    ----------
+    title : str
+        Caption shown above the table.
+    frame : pandas.DataFrame
+        The numbers, unrounded (rounding happens only when the table is rendered).
+    note : str
+        Shown under the table.
+    percent : tuple of str
+        Columns holding proportions, rendered as percentages with one decimal.
+    digits : int
+        Decimals of the other float columns when rendered (``p`` gets 3 decimals or
+        "<0.001"; ``n``, ``events``, ``df``, ``year`` are shown as plain numbers).
+    """
+
+    title: str
+    frame: pd.DataFrame
+    note: str = ""
+    percent: tuple = ()
+    digits: int = 3
+
+    def formatted(self) -> pd.DataFrame:
+        """The table as strings, ready to print (percent columns x 100, one decimal)."""
+        out = self.frame.copy()
+        for c in out.columns:
+            s = out[c]
+            if c in self.percent:
+                out[c] = [("" if pd.isna(v) else f"{100 * float(v):.1f}") for v in s]
+            elif c == "p" and pd.api.types.is_float_dtype(s):
+                out[c] = [("" if pd.isna(v) else "<0.001" if v < 0.001 else f"{float(v):.3f}")
+                          for v in s]
+            elif c in COUNT_COLUMNS and pd.api.types.is_numeric_dtype(s):
+                out[c] = [("" if pd.isna(v) else f"{float(v):.10g}") for v in s]
+            elif pd.api.types.is_float_dtype(s):
+                out[c] = [("" if pd.isna(v) else f"{float(v):.{self.digits}f}") for v in s]
+            else:
+                out[c] = ["" if (v is None or (not isinstance(v, str) and pd.isna(v))) else str(v)
+                          for v in s]
+        return out
+
+
+@dataclass
+class ReportFigure:
+    """A figure of a section, kept as PNG bytes so that the report is self-contained."""
+
+    title: str
+    png: bytes
+    caption: str = ""
+    width_px: int = 0
+    height_px: int = 0
+
+
+@dataclass
+class Section:
+    """One part of the report.
+
+    Attributes
+    ----------
+    key : str
+        Stable identifier (``"sample"``, ``"prevalence"``, ``"trend"``, ``"association"``,
+        ``"risk_factors"``, ``"methods"``).
+    title : str
+    status : str
+        ``"ok"`` or ``"skipped: <reason>"``.
+    text : list of str
+        Paragraphs.
+    tables, figures : lists of :class:`ReportTable` / :class:`ReportFigure`.
+    r_code : list of str
+        R ``survey`` calls that give the section's numbers (gathered in the methods note).
+    notes : list of str
+        Caveats (parts left out and why, warnings raised while estimating).
+    """
+
+    key: str
+    title: str
+    status: str = "ok"
+    text: list = field(default_factory=list)
+    tables: list = field(default_factory=list)
+    figures: list = field(default_factory=list)
+    r_code: list = field(default_factory=list)
+    notes: list = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when the section has numbers (status ``"ok"``)."""
+        return self.status == "ok"
+
+    @property
+    def reason(self) -> str:
+        """Why the section was skipped ("" when it was not)."""
+        return self.status.split(":", 1)[1].strip() if self.status.startswith("skipped") else ""
+
+    def skip(self, reason: str) -> "Section":
+        """Mark the section skipped, keeping the reason (one sentence saying why)."""
+        self.status = f"skipped: {reason}"
+        return self
+
+    def table(self, title: str) -> ReportTable:
+        """The table called ``title`` (ReportError if there is none)."""
+        for t in self.tables:
+            if t.title == title:
+                return t
+        raise ReportError(f"section {self.key!r} has no table {title!r}; it has "
+                          f"{[t.title for t in self.tables]}.")
+
+
+@dataclass
+class Report:
+    """A report on one survey: ``sections`` in order, plus what it was made from.
+
+    Attributes
+    ----------
+    title : str
+    dataset : str
+        Registry name of the survey (``"demo"``, ``"gss_panel20"``, ...).
+    synthetic : bool
+        True for the synthetic demo: every output says so prominently.
+    sections : list of :class:`Section`
+    meta : dict
+        ``created`` (UTC time), ``socialhealth`` version, ``exposure``, ``outcomes``, ``file``,
+        ``wave`` and the options of :func:`~socialhealth.report.build`.
+
+    Examples
+    --------
+    >>> from socialhealth import datasets, report          # doctest: +SKIP
+    >>> rep = report.build(datasets.load("demo"))          # doctest: +SKIP
+    >>> rep["prevalence"].tables[0].frame                  # doctest: +SKIP
+    >>> rep.to_html("report.html")                         # doctest: +SKIP
+    """
+
+    title: str
+    dataset: str
+    synthetic: bool = False
+    sections: list = field(default_factory=list)
+    meta: dict = field(default_factory=dict)
+
+    def __getitem__(self, key: str) -> Section:
+        for s in self.sections:
+            if s.key == key:
+                return s
+        raise ReportError(f"the report has no section {key!r}; sections: "
+                          f"{', '.join(s.key for s in self.sections)}.")
+
+    def __iter__(self):
+        return iter(self.sections)
+
+    @property
+    def status(self) -> pd.DataFrame:
+        """One row per section: ``key, title, status`` (what was filled, what was skipped)."""
+        return pd.DataFrame([{"key": s.key, "title": s.title, "status": s.status}
+                             for s in self.sections])
+
+    # ------------------------------------------------------------------ output
+    def to_html(self, path: str | Path | None = None) -> str:
+        """One self-contained HTML file (CSS inline, figures as embedded PNG); returns the text.
+
+        Writes ``path`` when given.
+        """
+        from socialhealth.report.html import render_html
+
+        text = render_html(self)
+        if path is not None:
+            _write_text(path, text)
+        return text
+
+    def to_markdown(self, path: str | Path | None = None) -> str:
+        """Markdown (GitHub flavour) with figures embedded as data URIs; returns the text."""
+        from socialhealth.report.markdown import render_markdown
+
+        text = render_markdown(self)
+        if path is not None:
+            _write_text(path, text)
+        return text
+
+    def to_pdf(self, path: str | Path) -> Path:
+        """A PDF (text pages and figures, via matplotlib); returns the path written."""
+        from socialhealth.report.pdf import write_pdf
+
+        return write_pdf(self, Path(path))
+
+    def save(self, path: str | Path, format: str | None = None) -> Path:  # noqa: A002
+        """Write the report; ``format`` is ``"html"``, ``"md"`` or ``"pdf"`` (default: from
+        the file extension, else HTML)."""
+        path = Path(path)
+        fmt = format or {".md": "md", ".markdown": "md", ".pdf": "pdf"}.get(path.suffix.lower(), "html")
+        if fmt not in FORMATS:
+            raise ReportError(f"unknown report format {fmt!r}; use one of {', '.join(FORMATS)}.")
+        if fmt == "pdf":
+            return self.to_pdf(path)
+        (self.to_markdown if fmt == "md" else self.to_html)(path)
+        return path
+
+    def _repr_html_(self) -> str:  # notebooks show the report inline
+        from socialhealth.report.html import render_html
+
+        return render_html(self, fragment=True)
+
+    def __repr__(self) -> str:
+        lines = [f"Report: {self.title}"]
+        lines += [f"  [{s.status if not s.ok else 'ok'}] {s.title}" for s in self.sections]
+        return "\n".join(lines)
+
+
+def _write_text(path, text: str) -> None:
+    path = Path(path)
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as e:
+        raise ReportError(f"cannot write the report to {path}: {e.strerror or e}. Check that "
+                          "the folder exists and is writable.") from None

@@ -1,0 +1,160 @@
+"""Section "Connection and health": nested adjusted odds ratios of each outcome on the exposure.
+
+For every outcome the models of ``content.toml`` are fitted on one analytic sample: the
+respondents with no missing value in the outcome, the exposure or any covariate of the largest
+model (complete cases), so that the odds ratios of the nested models differ only by the
+adjustment, not by the sample. Each model is a survey-weighted logistic regression
+(``design.glm(..., family="binomial")``; R ``svyglm(..., family = quasibinomial())`` on
+``subset(des, <complete cases>)``), odds ratios ``exp(b)`` with Wald intervals
+``exp(b +- t(df_resid) se)``.
+"""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from socialhealth.errors import SocialHealthError
+from socialhealth.report.content import content, outcome_label
+from socialhealth.report.context import Context
+from socialhealth.report.document import ReportTable, Section
+from socialhealth.report.figures import new_figure, to_report_figure
+from socialhealth.report.rcode import with_des
+
+
+def term(ctx: Context, column: str) -> str:
+    """The formula term of a covariate: ``C(x)`` for categories, ``x`` for numbers / yes-no."""
+    s = ctx.data[column]
+    if pd.api.types.is_bool_dtype(s.dtype) or pd.api.types.is_numeric_dtype(s.dtype):
+        return column
+    return f"C({column})"
+
+
+def coefficient_row(frame: pd.DataFrame, column: str) -> pd.Series | None:
+    """The row of ``column``'s coefficient ("x" or "x[T.True]") in a model table."""
+    t = frame["term"].astype(str)
+    hit = frame[(t == column) | t.str.startswith(f"{column}[")]
+    return None if hit.empty else hit.iloc[0]
+
+
+def fit_nested(ctx: Context, outcome: str) -> tuple[list[dict], dict, list[str], list[str]]:
+    """Fit the nested models of one outcome.
+
+    Returns ``(rows, fits, r_lines, notes)``: one row per model (odds ratio of the exposure),
+    the fitted models by name, the R lines, and notes on covariates left out.
+    """
+    x = ctx.exposure.column
+    notes: list[str] = []
+    specs = []
+    covariates: list[str] = []
+    for m in content()["models"]:
+        added = [c for c in m["adds"] if not ctx.why_not(c)]
+        missing = [c for c in m["adds"] if ctx.why_not(c)]
+        if missing:
+            notes.append(f"{m['name']} leaves out {', '.join(missing)} (not measured in this survey).")
+        if m["adds"] and not added:
+            continue
+        covariates = covariates + added
+        specs.append((m["name"], m["label"] if not missing else
+                      "+ " + ", ".join(added).replace("_", " "), list(covariates)))
+    variables = [outcome, x, *covariates]
+    d = ctx.design
+    complete = d.in_subset.copy()
+    for v in variables:
+        complete &= ctx.data[v].notna().to_numpy()
+    n = int(complete.sum())
+    y = pd.to_numeric(ctx.data.loc[complete, outcome].astype(float))
+    if n == 0 or y.nunique() < 2:
+        return [], {}, [], [f"{outcome}: no respondents with both outcomes and all covariates "
+                            "observed; not modelled."]
+    sub = d.subset(complete)
+    cond = " & ".join(f"!is.na({v})" for v in variables)
+    r_lines = [f"des_{outcome} <- subset(des, {cond})"]
+    rows, fits = [], {}
+    for name, label, covs in specs:
+        formula = " + ".join([f"{outcome} ~ {term(ctx, x)}", *[term(ctx, c) for c in covs]])
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                m = sub.glm(formula, family="binomial")
+        except SocialHealthError as e:
+            notes.append(f"{outcome}, {name}: not estimable ({e}).")
+            continue
+        f = m.to_frame(exponentiate=True)
+        r = coefficient_row(f, x)
+        if r is None:
+            notes.append(f"{outcome}, {name}: the exposure coefficient is not estimable.")
+            continue
+        fits[name] = (m, f)
+        rows.append({"outcome": outcome, "model": name, "adjusted_for": label, "n": n,
+                     "events": int(y.sum()), "odds_ratio": float(r["estimate"]),
+                     "ci_low": float(r["ci_low"]), "ci_high": float(r["ci_high"]),
+                     "p": float(r["p"]), "df": float(r["df"])})
+        r_lines.append(with_des(m.r_call).replace("design = des", f"design = des_{outcome}"))
+    return rows, fits, r_lines, notes
+
+
+def build_association(ctx: Context) -> Section:
+    """Odds ratios of each outcome on the exposure, unadjusted and adjusted (nested models)."""
+    exp = ctx.exposure
+    sec = Section("association", f"{exp.name} and health: nested adjusted odds ratios")
+    why = ctx.exposure_reason()
+    if why:
+        return sec.skip(why)
+    usable = []
+    for o in ctx.outcomes:
+        w = ctx.why_not(o)
+        if w:
+            sec.notes.append(f"Outcome left out: {w}.")
+        else:
+            usable.append(o)
+    if not usable:
+        return sec.skip("the survey measures none of the health outcomes "
+                        f"({', '.join(ctx.outcomes)}).")
+    rows, all_fits, model_notes = [], {}, []
+    for o in usable:
+        ctx.step(f"models: {o}")
+        r, fits, r_lines, notes = fit_nested(ctx, o)
+        rows += r
+        all_fits[o] = fits
+        sec.r_code += r_lines
+        model_notes += notes
+    sec.notes += list(dict.fromkeys(model_notes))
+    ctx.shared["fits"] = all_fits
+    if not rows:
+        return sec.skip("no model could be fitted (see the notes).")
+    table = pd.DataFrame(rows)
+    table.insert(1, "outcome_label", [outcome_label(o) for o in table["outcome"]])
+    models = list(dict.fromkeys(table["model"]))
+    labels = {m: lab for m, lab in zip(table["model"], table["adjusted_for"])}
+    sec.text.append(
+        f"Odds ratios of each health outcome, respondents who are {exp.label} vs those who are "
+        "not, from survey-weighted "
+        "logistic regressions. " + "; ".join(f"{m}: {labels[m]}" for m in models) + ". Within "
+        "an outcome all models use the same respondents (complete cases for the largest "
+        "model), so the odds ratios differ only by the adjustment.")
+    sec.tables.append(ReportTable("Odds ratios (95% CI) by outcome and model", table, digits=2,
+                                  note="n = respondents in the analytic sample (unweighted); "
+                                       "events = those with the outcome; p from the design-based "
+                                       "Wald t test on df degrees of freedom."))
+    plot_frame = pd.DataFrame({
+        "label": table["outcome_label"], "group": table["model"],
+        "estimate": table["odds_ratio"], "ci_low": table["ci_low"], "ci_high": table["ci_high"]})
+    from socialhealth import plot
+
+    fig, axes = new_figure(9.0, 1.6 + 0.24 * len(plot_frame))
+    plot.forest(plot_frame, label="label", group="group", ax=axes[0], caption=None,
+                xlabel="Odds ratio (95% CI, log scale)")
+    fig.suptitle(f"{exp.name}: odds ratios of health outcomes", fontsize=11)
+    sec.figures.append(to_report_figure(fig, "Forest plot of the nested models",
+                                        "Odds ratios > 1: the outcome is more common among the "
+                                        "exposed. Lines: 95% CIs. Models as in the text above."))
+    return sec
+
+
+def or_text(v: float, lo: float, hi: float) -> str:
+    """"1.23 (1.05-1.44)"."""
+    if not np.isfinite(v):
+        return ""
+    return f"{v:.2f} ({lo:.2f}-{hi:.2f})"

@@ -1,0 +1,87 @@
+"""Section "Methods": how the numbers were made, and the R ``survey`` code giving the same."""
+from __future__ import annotations
+
+from socialhealth.report.context import Context
+from socialhealth.report.document import Section
+from socialhealth.report.rcode import r_string
+
+
+def load_call(ctx: Context) -> str:
+    """The Python call that loads the same data (from the survey's provenance)."""
+    prov = dict(getattr(ctx.sd, "provenance", {}) or {})
+    args = [r_string(ctx.name)]
+    if ctx.name == "demo":
+        seed = prov.get("seed")
+        if seed is not None and seed != 2024:
+            args.append(f"seed={seed}")
+    else:
+        if prov.get("file"):
+            args.append(f"path={r_string(str(prov['file']))}")
+        opts = dict(prov.get("options", {}) or {})
+        if opts.get("wave") is None and prov.get("wave") is not None:
+            opts["wave"] = prov["wave"]
+        for k in ("wave", "country"):
+            if opts.get(k) is not None:
+                v = opts[k]
+                args.append(f"{k}={v!r}" if isinstance(v, str) else f"{k}={v}")
+    return f"sh.datasets.load({', '.join(args)})"
+
+
+def build_methods(ctx: Context, sections: list[Section]) -> Section:
+    """Methods text plus every R call of the other sections, in order."""
+    sec = Section("methods", "Methods and R code")
+    exp = ctx.exposure
+    kind = getattr(ctx.design, "kind", "")
+    var_text = ("replicate weights: every estimate is recomputed with each set of replicate "
+                "weights and the variance is the scaled spread of the replicates"
+                if kind == "replicate" else
+                "Taylor series linearisation: the variance of each estimate is that of the sum "
+                "of its influence values over the primary sampling units, within strata, PSUs "
+                "treated as sampled with replacement (R svydesign without fpc)")
+    sec.text += [
+        "Point estimates are survey-weighted. Proportions are weighted means of 0/1 indicators "
+        "(R svymean / svyciprop); estimates for subgroups are domain estimates that keep the "
+        "whole design, so that subgroups with no respondents in some PSUs are handled as R's "
+        "svyby / subset do.",
+        f"Variance: {var_text}. Confidence intervals use t quantiles on the design degrees of "
+        "freedom (PSUs minus strata; for replicate designs the rank of the replicate weights "
+        "minus one).",
+        f"Proportion intervals: method \"{ctx.ci_method}\" of svyciprop (the logit interval is "
+        "a Wald interval for the log-odds from the intercept-only quasibinomial survey GLM, "
+        "transformed back, so it stays within 0 and 1).",
+        "Odds ratios: survey-weighted logistic regressions (svyglm with quasibinomial family; "
+        "sandwich variance), odds ratio exp(b) with Wald interval exp(b +/- t se) on the "
+        "model's residual degrees of freedom (design df + 1 - number of coefficients).",
+        "Missing values: each estimate uses the respondents with the variables it needs "
+        "(available cases, R na.rm = TRUE); respondents with missing values keep their place "
+        "in the design. Within an outcome the nested models share one complete-case sample.",
+        "To reproduce the numbers in R (survey 4.1), export the harmonised data from Python "
+        "and run the code below; every number in this report is what these calls print "
+        "(same design, same formulas).",
+    ]
+    if ctx.name == "demo":
+        sec.text.append("The demo data are synthetic: generated from a documented model with "
+                        "known true values (socialhealth.datasets.demo.DEMO_TRUTH), so the "
+                        "report can be checked against the truth.")
+    fname = f"socialhealth_{ctx.name}.csv"
+    lines = [
+        "# In Python: export the analysis data",
+        "#   import socialhealth as sh",
+        f"#   sd = {load_call(ctx)}",
+        f"#   sd.data.to_csv({r_string(fname)}, index=False)",
+        "library(survey)",
+        f"{ctx.r_data} <- read.csv({r_string(fname)})",
+        f"{ctx.r_data}[] <- lapply({ctx.r_data}, function(x) if (is.logical(x)) as.numeric(x) else x)",
+    ]
+    for s in sections:
+        if s.key == "sample":
+            lines += s.r_code
+            if exp.r_update:
+                lines.append(exp.r_update)
+        elif s.r_code:
+            lines.append(f"# {s.title}")
+            lines += s.r_code
+    lines.append("# odds ratios and 95% CIs of a model m: "
+                 "exp(cbind(coef(m), confint(m, ddf = m$df.residual)))")
+    sec.r_code = lines
+    return sec

@@ -1,0 +1,114 @@
+"""Section "Prevalence": the exposure overall and by age group, sex and country, 95% CIs."""
+from __future__ import annotations
+
+import pandas as pd
+
+from socialhealth.report.context import Context
+from socialhealth.report.document import ReportTable, Section
+from socialhealth.report.figures import new_figure, to_report_figure
+from socialhealth.report.rcode import with_des
+
+#: Grouping variables of the prevalence table, in order, with their display names.
+GROUPS = {"age_group": "Age group", "sex": "Sex", "country": "Country"}
+VALUE_COLUMNS = ["estimate", "se", "ci_low", "ci_high"]
+
+
+def _unweighted_n(ctx: Context, by: str | None) -> pd.Series:
+    d = ctx.data
+    ok = ctx.design.in_subset & d[ctx.exposure.column].notna().to_numpy()
+    if by is None:
+        return pd.Series([int(ok.sum())])
+    return d.loc[ok, by].value_counts()
+
+
+def prevalence_rows(ctx: Context) -> tuple[pd.DataFrame, dict, list[str]]:
+    """(table, {by: Estimate}, notes): the overall row and one block per grouping variable."""
+    x, d = ctx.exposure.column, ctx.design
+    overall = d.proportion(x, method=ctx.ci_method)
+    f = overall.to_frame()
+    rows = [{"group": "All", "level": "all respondents", "n": int(_unweighted_n(ctx, None)[0]),
+             **{c: float(f[c].iloc[0]) for c in VALUE_COLUMNS}, "df": float(f["df"].iloc[0])}]
+    ests = {None: overall}
+    notes = []
+    for by, label in GROUPS.items():
+        why = ctx.why_not(by)
+        if why:
+            notes.append(f"Not shown by {label.lower()}: {why}.")
+            continue
+        levels = ctx.levels(by, among=x)
+        if len(levels) < 2:
+            notes.append(f"Not shown by {label.lower()}: every respondent is in one group "
+                         f"({', '.join(map(str, levels))}).")
+            continue
+        est = d.proportion(x, method=ctx.ci_method, by=by)
+        ests[by] = est
+        fr = est.to_frame()
+        counts = _unweighted_n(ctx, by)
+        for _, r in fr.iterrows():
+            rows.append({"group": label, "level": str(r[by]), "n": int(counts.get(r[by], 0)),
+                         **{c: float(r[c]) for c in VALUE_COLUMNS}, "df": float(r["df"])})
+    return pd.DataFrame(rows), ests, notes
+
+
+def build_prevalence(ctx: Context) -> Section:
+    """Weighted prevalence of the exposure with logit (svyciprop) 95% intervals."""
+    exp = ctx.exposure
+    sec = Section("prevalence", f"Prevalence of {exp.name[0].lower() + exp.name[1:]}")
+    why = ctx.exposure_reason()
+    if why:
+        return sec.skip(why)
+    table, ests, notes = prevalence_rows(ctx)
+    overall = table.iloc[0]
+    sec.text.append(
+        f"{100 * overall['estimate']:.1f}% (95% CI {100 * overall['ci_low']:.1f}% to "
+        f"{100 * overall['ci_high']:.1f}%) of respondents are classed as {exp.label} "
+        f"({int(overall['n']):,} respondents answered). Intervals are logit intervals "
+        f"(R svyciprop method \"{ctx.ci_method}\"), which stay inside 0-100%.")
+    rule = _measured_how(ctx)
+    if rule:
+        sec.text.append(rule)
+    sec.tables.append(ReportTable(
+        "Prevalence (%) with 95% confidence intervals", table,
+        note="n = respondents with an answer (unweighted); estimate, se and CI are weighted "
+             "percentages; df = design degrees of freedom of the interval.",
+        percent=("estimate", "se", "ci_low", "ci_high"), digits=0))
+    sec.notes += notes
+    sec.r_code.append(with_des(ests[None].r_call))
+    for by, est in ests.items():
+        if by is not None:
+            sec.r_code.append(with_des(est.r_call))
+    groups = [by for by in ests if by is not None]
+    if groups:
+        widths = [max(2.6, 0.55 * len(ctx.levels(b, among=exp.column)) + 1.2) for b in groups]
+        fig, axes = new_figure(min(11.0, sum(widths)), 3.6, ncols=len(groups),
+                               width_ratios=widths, sharey=True)
+        from socialhealth import plot
+
+        for ax, by in zip(axes, groups):
+            plot.prevalence(ests[by], x=by, ax=ax, caption=None, xlabel=GROUPS[by],
+                            ylabel="Prevalence (%)" if by == groups[0] else "")
+            ax.axhline(100 * float(overall["estimate"]), color="#4D4D4D", lw=0.8, ls="--")
+        fig.suptitle(f"{exp.name}: weighted prevalence with 95% CIs (dashed line: all)",
+                     fontsize=11)
+        sec.figures.append(to_report_figure(fig, "Prevalence by group",
+                                            "Bars: weighted prevalence; whiskers: 95% logit CIs."))
+    return sec
+
+
+def _measured_how(ctx: Context) -> str:
+    row = ctx._codebook_row(ctx.exposure.source)
+    if row is None:
+        return ""
+    src = str(row.get("source_variables", "") or "").strip()
+    rule = str(row.get("rule", "") or "").strip()
+    note = str(row.get("notes", "") or "").strip()
+    if not (src or rule):
+        return ""
+    text = f"How it is measured: {ctx.exposure.source}"
+    if src and src != ctx.exposure.source:
+        text += f" from {src}"
+    if rule and rule not in ("synthetic", "derived"):
+        text += f" ({rule})"
+    if note:
+        text += f". {note}"
+    return text.rstrip(".") + "."

@@ -1,0 +1,129 @@
+"""Section "Loneliness next to smoking, obesity and inactivity".
+
+The survey's odds ratios come from the fully adjusted model of the association section (the
+exposure and the comparators in one model, adjusted for age group and sex), so they are
+mutually adjusted. The published pooled estimates (all-cause mortality) are shown beside them
+for scale only: they differ in outcome, measure (HR, RR, OR) and adjustment.
+"""
+from __future__ import annotations
+
+import pandas as pd
+
+from socialhealth.report.content import content, outcome_label
+from socialhealth.report.context import Context
+from socialhealth.report.document import ReportTable, Section
+from socialhealth.report.figures import new_figure, to_report_figure
+from socialhealth.report.sections.association import coefficient_row
+
+
+def published_anchors() -> pd.DataFrame:
+    """The anchors chosen in ``content.toml``, adverse orientation: ``factor, label, estimate,
+    ci_low, ci_high, measure, outcome, source, citation``."""
+    from socialhealth.models import anchors
+
+    a = anchors.adverse_scale(anchors.load())
+    rows = []
+    for spec in content()["anchors"]:
+        hit = a[(a["source_key"] == spec["source_key"]) & (a["exposure"] == spec["exposure"])
+                & (a["subgroup"] == spec["subgroup"]) & (a["outcome"] == spec["outcome"])]
+        if hit.empty:
+            continue
+        r = hit.iloc[0]
+        rows.append({"factor": spec["factor"], "label": spec["display"],
+                     "estimate": float(r["adverse_estimate"]),
+                     "ci_low": float(r["adverse_ci_low"]), "ci_high": float(r["adverse_ci_high"]),
+                     "measure": r["measure"], "outcome": r["outcome"],
+                     "published_exposure": r["exposure"] + (" (reciprocal: inactive vs active)"
+                                                            if r["adverse_rule"] == "reciprocal" else ""),
+                     "source": r["source_key"], "citation": r["citation"]})
+    return pd.DataFrame(rows)
+
+
+def build_risk_factors(ctx: Context) -> Section:
+    """Mutually adjusted odds ratios of the exposure and the comparator risk factors."""
+    exp = ctx.exposure
+    comps = content()["comparators"]
+    sec = Section("risk_factors", f"{exp.name} next to smoking, obesity and inactivity")
+    why = ctx.exposure_reason()
+    if why:
+        return sec.skip(why)
+    measured = [c for c in comps if not ctx.why_not(c)]
+    if not measured:
+        return sec.skip("the survey measures none of the comparator risk factors: "
+                        + "; ".join(ctx.why_not(c) for c in comps) + ".")
+    for c in comps:
+        if c not in measured:
+            sec.notes.append(f"Comparator left out: {ctx.why_not(c)}.")
+    fits = ctx.shared.get("fits", {})
+    rows = []
+    labels = {exp.column: exp.name, **comps}
+    for outcome, by_model in fits.items():
+        if not by_model:
+            continue
+        last = list(by_model)[-1]
+        _, frame = by_model[last]
+        factors = [f for f in [exp.column, *measured] if coefficient_row(frame, f) is not None]
+        if len(factors) < 2:
+            continue
+        for f in factors:
+            r = coefficient_row(frame, f)
+            rows.append({"outcome": outcome, "outcome_label": outcome_label(outcome),
+                         "model": last, "factor": f, "factor_label": labels.get(f, f),
+                         "odds_ratio": float(r["estimate"]), "ci_low": float(r["ci_low"]),
+                         "ci_high": float(r["ci_high"]), "p": float(r["p"])})
+    if not rows:
+        return sec.skip("no outcome model holds both the exposure and a comparator risk factor "
+                        "(see the association section).")
+    table = pd.DataFrame(rows)
+    wide = table.pivot(index="outcome_label", columns="factor_label", values="odds_ratio")
+    wide = wide.loc[list(dict.fromkeys(table["outcome_label"]))]
+    wide.columns.name = None
+    order = [labels.get(f, f) for f in [exp.column, *measured] if labels.get(f, f) in wide.columns]
+    sec.text.append(
+        "Mutually adjusted odds ratios from the fully adjusted model of each outcome: the "
+        f"exposure ({exp.label}) and " + ", ".join(comps[c].lower() for c in measured)
+        + " in one survey-weighted logistic regression, also adjusted for age group and sex "
+        "where measured. Read across a row to see how the odds ratio of loneliness compares "
+        "with those of the established risk factors for the same outcome.")
+    sec.tables.append(ReportTable(
+        "Odds ratios of each factor, by outcome (mutually adjusted)",
+        wide[order].reset_index().rename(columns={"outcome_label": "outcome"}), digits=2))
+    sec.tables.append(ReportTable("The same with 95% CIs", table.drop(columns=["outcome_label"]),
+                                  digits=2))
+
+    anchors = published_anchors()
+    if not anchors.empty:
+        shown = anchors.assign(label=[labels.get(exp.column) if f == "exposure" else lab
+                                      for f, lab in zip(anchors["factor"], anchors["label"])])
+        sec.tables.append(ReportTable(
+            "Published pooled estimates for all-cause mortality (for scale)",
+            shown[["label", "estimate", "ci_low", "ci_high", "measure", "outcome",
+                   "published_exposure", "citation"]], digits=2,
+            note="Orientation: ratio > 1 = higher mortality with the adverse state (physical "
+                 "activity inverted). Measures differ (HR, RR, RM = relative mortality) and "
+                 "are not converted; the survey's odds ratios above are for other outcomes "
+                 "unless the outcome is death."))
+    # figure: mortality if modelled, else the first outcome
+    pick = "died" if "died" in set(table["outcome"]) else table["outcome"].iloc[0]
+    survey_rows = table[table["outcome"] == pick]
+    survey = pd.DataFrame({"label": survey_rows["factor_label"], "estimate": survey_rows["odds_ratio"],
+                           "ci_low": survey_rows["ci_low"], "ci_high": survey_rows["ci_high"]})
+    from socialhealth import plot
+
+    fig, axes = new_figure(9.0, 3.6)
+    if not anchors.empty:
+        anc = shown[shown["label"].isin(set(survey["label"]))][["label", "estimate", "ci_low",
+                                                                 "ci_high", "source"]]
+        plot.risk_factors(survey, anc if not anc.empty else None, ax=axes[0], caption=None,
+                          survey_name=f"This survey: OR, {outcome_label(pick).lower()}",
+                          anchor_name="Published meta-analysis: all-cause mortality",
+                          xlabel="Ratio (95% CI, log scale)")
+    else:
+        plot.forest(survey, ax=axes[0], caption=None, xlabel="Odds ratio (95% CI, log scale)")
+    fig.suptitle(f"Risk factors for {outcome_label(pick).lower()}: this survey and "
+                 "published estimates", fontsize=11)
+    sec.figures.append(to_report_figure(
+        fig, "Risk factors compared",
+        "Filled: this survey (mutually adjusted odds ratios); open: published pooled estimates "
+        "of all-cause mortality (different measures; for scale only)."))
+    return sec
