@@ -85,6 +85,11 @@ class IntervalEstimate(Estimate):
     def to_frame(self, level: float | None = None, df: float | None = None) -> pd.DataFrame:
         return super().to_frame(self.ci_level if level is None else float(level), df)
 
+    def __repr__(self) -> str:
+        text = super().__repr__()
+        return text.replace("; CIs: t with design df",
+                            f"; {self.ci_level:.0%} CIs: {self.method} method")
+
 
 # ----------------------------------------------------------------------------- inputs
 def _check_level(level: float) -> float:

@@ -219,7 +219,7 @@ def quantile(
         statistic="quantile",
         n_rows=n_used // max(len(cols), 1),
         n_missing=n_missing // max(len(cols), 1),
-        method="Woodruff (qrule = 'math')",
+        method="Woodruff",
         design_label=design._short_label(),
         r_call=call,
         ci_override=(out["lo"].to_numpy(dtype=float), out["hi"].to_numpy(dtype=float)),
