@@ -81,6 +81,15 @@ censored at 31 December 2025 and by loss to follow-up (rate 0.01 per year);
 - 0.8 physically_inactive + 0.5 female`` and SD 4, rounded to integers. No outcome depends on
 country or year.
 
+The remaining variables (UCLA-3 items, contact by mode, social support and activity, the
+isolation index, smoking, BMI, inactivity, heavy drinking) come from simple logistic / ordered
+models in :func:`generate_demo` that make them plausible and correlated with loneliness
+(lonely people smoke, are obese and inactive more often, so these confound crude
+loneliness-health associations); they have no documented true values of their own.
+``social_isolation_index`` is the demo's analogue of the Steptoe index: one point each for
+living alone, in-person, phone and online contact less than monthly, and no social activity.
+``marital_status`` and ``employment`` are not generated.
+
 True values
 -----------
 ======================  =========  =======  =======  ===========  ======  ========
