@@ -265,3 +265,11 @@ def test_all_missing(designs):
     d = designs["dclus1"]
     with pytest.raises(EstimationError, match="no rows"):
         d.assign(y=np.nan).proportion("y")
+
+
+@pytest.mark.parametrize("method", ["logit", "beta", "xlogit"])
+def test_post_stratified_design(designs, extra, method):
+    # the calibration residuals enter the logit variance through design._general_vcov
+    r = extra[f"dclus1_poststrat_ciprop_{method}"]["result"]
+    ps = designs["dclus1"].post_stratify("stype", {"E": 4421, "H": 755, "M": 1018})
+    _check(ps.proportion("schwide", method=method).to_frame().loc[0], r, 1e-10)
