@@ -96,3 +96,12 @@ def test_atomic_write_bytes(tmp_path):
     _cache.atomic_write_bytes(target, b"123")
     assert target.read_bytes() == b"123"
     assert [p.name for p in target.parent.iterdir()] == ["b.bin"]
+
+
+def test_codebook_change_invalidates(gss_cum_file, monkeypatch):
+    from socialhealth.datasets import _engine
+
+    assert datasets.load("gss", path=gss_cum_file).provenance["cache"] == "miss"
+    assert datasets.load("gss", path=gss_cum_file).provenance["cache"] == "hit"
+    monkeypatch.setattr(_engine, "codebook_hash", lambda name: "edited")
+    assert datasets.load("gss", path=gss_cum_file).provenance["cache"] == "miss"

@@ -59,9 +59,17 @@ class Plan:
 
 
 def run(name: str, path, options: dict, prepare: Callable[[Source], Plan], *,
-        loader_version: int, columns=None, cache: bool = True, extra_key=()) -> SurveyData:
-    """Load ``path`` for survey ``name`` through ``prepare`` (see :class:`Plan`), with caching."""
+        loader_version: int, columns=None, cache: bool = True, extra_key=(),
+        codebook_name: str | None = None) -> SurveyData:
+    """Load ``path`` for survey ``name`` through ``prepare`` (see :class:`Plan`), with caching.
+
+    The cache key holds the file's sha256, ``loader_version``, the engine version, the hashes of
+    the codebook file and of ``schema.toml``, the options and the requested columns: editing a
+    codebook invalidates its cached tables.
+    """
     t0 = time.perf_counter()
+    extra_key = (*extra_key, codebook_hash(codebook_name) if codebook_name else "",
+                 _schema_hash())
     p = Path(path).expanduser()
     user_cols = list(dict.fromkeys(columns or []))
     if cache and p.is_file() and p.stat().st_size > 0:
@@ -176,6 +184,14 @@ def _apply_declared_missing(raw: RawTable, declared: dict) -> None:
                 key = str(int(code)) if float(code).is_integer() else str(code)
                 counts[key] = counts.get(key, 0) + int(k)
             raw.data[var] = np.where(hit, np.nan, x)
+
+
+def _schema_hash() -> str:
+    import hashlib
+    from importlib import resources
+
+    text = resources.files("socialhealth.datasets").joinpath("schema.toml").read_bytes()
+    return hashlib.sha256(text).hexdigest()[:16]
 
 
 def _jsonable(v):

@@ -132,8 +132,10 @@ def open_source(path: str | os.PathLike) -> Source:
         return _open_pyreadstat(p, p, sha or _hash(p), None, ext)
     if ext == ".csv":
         return _open_csv(p, p, sha or _hash(p), None)
+    hint = (" R data files: write them to Stata first, e.g. haven::write_dta(x, 'file.dta')."
+            if ext in (".rda", ".rdata", ".rds") else "")
     raise SurveyFileError(
-        f"{p}: unknown file type {ext!r}; expected one of .dta, .sav, .xpt, .csv or .zip.")
+        f"{p}: unknown file type {ext!r}; expected one of .dta, .sav, .xpt, .csv or .zip.{hint}")
 
 
 def _hash(p: Path) -> str:

@@ -190,4 +190,4 @@ def load_ess(path, *, wave: int | None = None, weight: str | None = None,
 
     return _engine.run("ess", path, {"wave": wave, "weight": weight, "country": country},
                        prepare, loader_version=LOADER_VERSION, columns=columns, cache=cache,
-                       extra_key=(sddf.sha256 if sddf is not None else "",))
+                       extra_key=(sddf.sha256 if sddf is not None else "",), codebook_name="ess")

@@ -160,7 +160,8 @@ def load_panel20(path, *, wave: int = 2020, weight: str | None = None,
             country="US", extra_provenance={"weight_variable": wvar})
 
     return _engine.run("gss_panel20", path, {"wave": wave, "weight": wvar}, prepare,
-                       loader_version=LOADER_VERSION, columns=columns, cache=cache)
+                       loader_version=LOADER_VERSION, columns=columns, cache=cache,
+                       codebook_name="gss_panel20")
 
 
 # ================================================================================ long panels
@@ -271,7 +272,8 @@ def load_panel_long(name: str, path, *, wave: int | None = None, weight: str | N
             extra_provenance={"weight_variable": wvar})
 
     return _engine.run(name, path, {"wave": wave, "weight": wvar}, prepare,
-                       loader_version=LOADER_VERSION, columns=columns, cache=cache)
+                       loader_version=LOADER_VERSION, columns=columns, cache=cache,
+                       codebook_name="gss_panel_long")
 
 
 # ================================================================================ cumulative file
@@ -390,7 +392,8 @@ def load_cumulative(path, *, wave: int | Sequence[int] | None = None, weight: st
         return plan
 
     return _engine.run("gss", path, {"wave": wanted, "weight": weight}, prepare,
-                       loader_version=LOADER_VERSION, columns=columns, cache=cache)
+                       loader_version=LOADER_VERSION, columns=columns, cache=cache,
+                       codebook_name="gss")
 
 
 def load_panel06(path, **kwargs):
