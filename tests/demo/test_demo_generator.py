@@ -53,7 +53,7 @@ def test_other_seed_gives_other_sample(df):
 
 def test_runs_in_under_two_seconds():
     best = np.inf
-    for _ in range(2):
+    for _ in range(3):          # best of three: other processes may share the machine
         t0 = time.perf_counter()
         generate_demo()
         best = min(best, time.perf_counter() - t0)

@@ -1,7 +1,6 @@
 """Estimates over time with confidence bands, optionally one line per group."""
 from __future__ import annotations
 
-import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.ticker import MaxNLocator, PercentFormatter
 
