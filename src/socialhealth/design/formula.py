@@ -317,11 +317,14 @@ def _formulaic_frame(data, formula, used, n_missing, variables) -> ModelFrame:
         if len(rows) == 0:
             raise FormulaError(f"no rows left to fit {formula!r}: transformed values are all missing.")
     spec = rhs.model_spec
-    terms = {str(t): list(ix) for t, ix in spec.term_indices.items()}
+    def label(t) -> str:
+        return "Intercept" if str(t) == "1" else str(t)
+
+    terms = {label(t): list(ix) for t, ix in spec.term_indices.items()}
     term_vars = {}
     colset = set(map(str, data.columns))
     for t, vs in spec.term_variables.items():
-        term_vars[str(t)] = {str(v) for v in vs if str(v) in colset}
+        term_vars[label(t)] = {str(v) for v in vs if str(v) in colset}
 
     rhs_vars = sorted(set().union(*term_vars.values())) if term_vars else []
 

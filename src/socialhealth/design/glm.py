@@ -348,6 +348,22 @@ class _Pass:
         return W, _cross(X, W), X.T @ Wr
 
 
+def _intercept_start(X, y, pw, lk: _Link) -> np.ndarray | None:
+    """Coefficients of the intercept-only fit (0 for the other columns), or None without an
+    intercept column."""
+    ones = [j for j in range(X.shape[1]) if np.all(X[:, j] == 1.0)]
+    if not ones:
+        return None
+    ybar = float(pw @ y / pw.sum())
+    with np.errstate(divide="ignore", invalid="ignore"):
+        b0 = float(lk.link(np.array([min(max(ybar, 1e-8), 1 - 1e-8) if lk.name != "identity" else ybar]))[0])
+    if not np.isfinite(b0):
+        return None
+    beta = np.zeros(X.shape[1])
+    beta[ones[0]] = b0
+    return beta
+
+
 def _irls(X, y, pw, fam: _Family, lk: _Link, offset, start, maxiter, tol, names) -> _Fit:
     """Fisher scoring (IRLS): ``beta_new = beta + (X'WX)^{-1} X'W r``, ``r`` working residuals.
 
@@ -401,6 +417,15 @@ def _irls(X, y, pw, fam: _Family, lk: _Link, offset, start, maxiter, tol, names)
             beta_new = beta + step
         new = ps.fitted(beta_new)
         halvings = 0
+        if new is None and beta is None:
+            # the first least-squares step left the valid region (typical for log-binomial
+            # models): restart from the intercept-only fit, g(weighted mean of y)
+            b0 = _intercept_start(X, y, pw, lk)
+            st = None if b0 is None else ps.fitted(b0)
+            if st is not None:
+                beta = b0
+                eta, mu, dev = st
+                continue
         while new is None or (beta is not None and new[2] > dev + 1e-7 * (abs(dev) + 0.1)):
             if beta is None or halvings >= 40:
                 if new is None:
