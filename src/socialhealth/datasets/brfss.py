@@ -392,13 +392,18 @@ def _pool(parts: list[SurveyData], pool: str) -> SurveyData:
         f = 1.0 / k if pool == "equal" else len(df) / n_tot
         df["weight"] = df["weight"].to_numpy(dtype=float) * f
         frames.append(df)
-    cats = {c for c in frames[0].columns if isinstance(frames[0][c].dtype, pd.CategoricalDtype)}
+    cats = {}
+    for f in frames:   # union of the categories, in first-seen order (a not-measured year has none)
+        for c in f.columns:
+            if isinstance(f[c].dtype, pd.CategoricalDtype):
+                lv, ordered = cats.get(c, ([], bool(f[c].cat.ordered)))
+                cats[c] = (lv + [x for x in f[c].cat.categories if x not in lv], ordered)
+    for f in frames:
+        for c, (lv, ordered) in cats.items():
+            if c in f.columns:
+                f[c] = pd.Categorical(f[c].astype(object).where(f[c].notna(), None),
+                                      categories=lv, ordered=ordered)
     data = pd.concat(frames, ignore_index=True)
-    for c in cats:  # union of categories keeps the schema levels and order
-        if not isinstance(data[c].dtype, pd.CategoricalDtype):
-            levels = frames[0][c].cat.categories
-            data[c] = pd.Categorical(data[c], categories=levels,
-                                     ordered=frames[0][c].cat.ordered)
     # codebook: per concept, measured in any year; notes name the years
     cbs = []
     for p in parts:
