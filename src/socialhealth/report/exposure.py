@@ -15,7 +15,7 @@ import pandas as pd
 from socialhealth.errors import ReportError
 
 _OPS = {">=": "ge", "<=": "le", "==": "eq", "!=": "ne", ">": "gt", "<": "lt"}
-_CONDITION = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_.]*)\s*(>=|<=|==|!=|>|<)\s*(.+?)\s*$")
+_CONDITION = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_.]*)\s*(>=|<=|==|!=|>|<)\s*([^<>=!\s].*?)\s*$")
 _NAMES = {  # column: (name for titles, description for sentences)
     "lonely": ("Loneliness", "lonely (the survey's headline loneliness indicator)"),
     "lonely_ucla3": ("Loneliness (UCLA-3)", "lonely on the UCLA-3 (score 6 or more)"),
