@@ -9,6 +9,14 @@ Tolerances (relative, with a tiny absolute floor for values near 0) follow the f
 closed-form estimates and SEs 1e-10; ``svyciprop`` logit/likelihood intervals 1e-8; gaussian
 ``svyglm`` 1e-10; non-gaussian ``svyglm`` 1e-8 against the ``*_tight`` entries and 1e-5 against
 R's default-tolerance fits.
+
+One documented exception: ``svyciprop(method = "likelihood")``. R finds the interval by
+evaluating the Rao-Scott-scaled profile deviance on a grid and interpolating it with a spline;
+socialhealth solves the same profile equation exactly (its profile statistic and cut-off agree
+with R's to 1e-13, see ``test_proportion.py``). The two differ by R's interpolation error:
+3e-6 to 4e-6 relative for the three entries with a well-behaved profile, 1.8e-4 for
+``dclus2_ell0`` and 3e-3 for ``dclus1_ell0`` (p = 0.022, a very skewed profile). Those
+intervals are compared at 5e-3; estimates and SEs still at 1e-10.
 """
 from __future__ import annotations
 
@@ -218,6 +226,7 @@ def case(entry_id, design, call, check):
 
 
 TIGHT, DEFAULT_GLM, CLOSED, LOGIT_CI = 1e-8, 1e-5, 1e-10, 1e-8
+PROFILE_SPLINE = 5e-3   # R interpolates the likelihood profile; see the module docstring
 
 for d in ("dstrat", "dstrat_nofpc", "dclus1"):
     case(f"{d}_mean_api00_enroll", d, lambda x: x.mean(["api00", "enroll"], deff=True), lambda e, r: check_stat(e, r, CLOSED))
@@ -270,7 +279,7 @@ PROPS = {"dclus1_ell0": ("dclus1", "ell0"), "dclus1_schwide": ("dclus1", "schwid
          "dnhanes_hichol": ("dnhanes", "HI_CHOL")}
 for pid, (d, col) in PROPS.items():
     for method in ("logit", "likelihood", "asin", "beta", "mean", "xlogit"):
-        tol = LOGIT_CI if method in ("logit", "likelihood", "xlogit") else CLOSED
+        tol = {"logit": LOGIT_CI, "xlogit": LOGIT_CI, "likelihood": PROFILE_SPLINE}.get(method, CLOSED)
         case(f"{pid}_ciprop_{method}", d, lambda x, c=col, m=method: x.proportion(c, method=m),
              lambda e, r, t=tol: check_ciprop(e, r, t))
 case("dclus1_by_stype_ciprop_beta", "dclus1", lambda x: x.proportion("schwide_yes", method="beta", by="stype"),
