@@ -25,6 +25,7 @@ In R: ``model.frame`` / ``model.matrix`` with ``na.action = na.omit``.
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -289,7 +290,8 @@ def _formulaic_frame(data, formula, used, n_missing, variables) -> ModelFrame:
     rows = np.flatnonzero(used)
     sub = data[variables].iloc[rows] if variables else pd.DataFrame(index=data.index[rows])
     try:
-        mm = model_matrix(formula, sub, na_action="ignore")
+        with np.errstate(divide="ignore", invalid="ignore"):   # inf/NaN are reported below
+            mm = model_matrix(formula, sub, na_action="ignore")
     except Exception as exc:
         raise FormulaError(f"cannot build the model matrix of {formula!r}: {type(exc).__name__}: {exc}") from None
     lhs = mm.lhs
@@ -330,7 +332,10 @@ def _formulaic_frame(data, formula, used, n_missing, variables) -> ModelFrame:
 
     def builder(newdata: pd.DataFrame):
         try:
-            Xn = spec.get_model_matrix(newdata, na_action="ignore")
+            with warnings.catch_warnings(), np.errstate(divide="ignore", invalid="ignore"):
+                # missing categorical values: formulaic warns, the rows become NaN below
+                warnings.simplefilter("ignore")
+                Xn = spec.get_model_matrix(newdata, na_action="ignore")
         except Exception as exc:
             raise FormulaError(
                 f"cannot build the model matrix of {formula!r} for new data: {type(exc).__name__}: {exc}"
