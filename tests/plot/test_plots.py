@@ -427,3 +427,15 @@ def test_forest_of_a_survey_glm():
     assert "Age group: 75+" in labels and "Sex: male" in labels
     x = ax.collections[-1].get_offsets()[:, 0]
     assert np.allclose(x, np.exp(m.params.drop("Intercept").to_numpy()))
+
+
+def test_log_ratio_ticks_are_round_numbers():
+    from socialhealth.plot.forest import _ratio_ticks
+
+    # narrow range: 1, 1.25, 1.5, 2, 3, ... steps; wide range: 1-2-5 or decades
+    assert _ratio_ticks(0.55, 2.3) == [0.6, 0.8, 1.0, 1.25, 1.5, 2.0]
+    assert _ratio_ticks(0.05, 20) == [0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0]
+    assert _ratio_ticks(0.5, 7000) == [1.0, 10.0, 100.0, 1000.0]
+    ax = plot.forest(ASSOC)
+    # data 1.1-3.6 and the line at 1, padded by 8% of the log range: a narrow range
+    assert xticklabels(ax) == ["1", "1.25", "1.5", "2", "3", "4"]

@@ -27,13 +27,24 @@ def _label_column(frame: pd.DataFrame, label: str | None) -> str:
 
 
 def _ratio_ticks(lo: float, hi: float) -> list[float]:
-    """Readable ticks for a log ratio axis spanning [lo, hi]."""
-    candidates = [0.05, 0.1, 0.2, 0.25, 0.33, 0.5, 0.67, 0.8, 1, 1.25, 1.5, 2, 3, 4, 5, 10, 20, 50]
-    ticks = [t for t in candidates if lo <= t <= hi]
-    if len(ticks) > 8:
-        ticks = [t for t in (0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50) if lo <= t <= hi]
-    if len(ticks) < 2:   # a very narrow range: let matplotlib choose
-        ticks = list(np.round(np.geomspace(lo, hi, 4), 3))
+    """Readable ticks for a log ratio axis spanning [lo, hi]: 1-2-5 steps per decade on wide
+    ranges, finer steps (1, 1.25, 1.5, 2, 3, 4, 5, ...) on narrow ones."""
+    span = np.log10(hi / lo)
+    if span <= 0.8:
+        mults = (1, 1.25, 1.5, 2, 3, 4, 5, 6, 8)
+    elif span <= 1.6:
+        mults = (1, 1.5, 2, 3, 5)
+    elif span <= 4:
+        mults = (1, 2, 5)
+    else:
+        mults = (1,)
+    k0, k1 = int(np.floor(np.log10(lo))) - 1, int(np.ceil(np.log10(hi))) + 1
+    ticks = sorted({float(f"{m * 10.0 ** k:.6g}") for k in range(k0, k1 + 1) for m in mults
+                    if lo <= m * 10.0 ** k <= hi})
+    if len(ticks) > 9:
+        ticks = ticks[:: int(np.ceil(len(ticks) / 9))]
+    if len(ticks) < 2:   # a very narrow range
+        ticks = [float(f"{t:.3g}") for t in np.geomspace(lo, hi, 4)]
     return ticks
 
 
