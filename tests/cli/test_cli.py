@@ -1,0 +1,121 @@
+"""The socialhealth command line: one-line errors with the right exit status, subcommands."""
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+
+import pytest
+
+from socialhealth import cli
+
+
+def run(argv, capsys):
+    rc = cli.main(argv)
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def one_line_error(err: str) -> str:
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1, err
+    assert lines[0].startswith("socialhealth: error: "), err
+    assert "Traceback" not in err
+    return lines[0]
+
+
+@pytest.mark.parametrize("argv, status, text", [
+    (["report", "--dataset", "nope"], 1, "unknown dataset 'nope'"),
+    (["report", "--dataset", "ess"], 1, "add --path FILE"),             # licensed: needs a file
+    (["report", "--dataset", "gss_panel20"], 1, "add --path FILE"),      # open but not cached
+    (["report", "--dataset", "demo", "--format", "docx"], 2, "invalid choice: 'docx'"),
+    (["report", "--dataset", "demo", "--output", "x.docx"], 2, "cannot tell the format"),
+    (["report", "--dataset", "demo", "--path", "x.csv"], 2, "takes no --path"),
+    (["report", "--dataset", "demo", "--wave", "2020"], 2, "has no waves"),
+    (["report", "--dataset", "demo", "--output", "/no/such/dir/r.html"], 2, "does not exist"),
+    (["report"], 2, "required: --dataset"),
+    ([], 2, "choose a command"),
+    (["frobnicate"], 2, "invalid choice: 'frobnicate'"),
+    (["describe", "--dataset", "ess", "--path", "/no/such/file.sav"], 1, "file not found"),
+])
+def test_errors_are_one_line(argv, status, text, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    rc, out, err = run(argv, capsys)
+    assert rc == status
+    assert text in one_line_error(err)
+
+
+def test_unknown_outcome_and_exposure(capsys, tmp_path):
+    rc, _, err = run(["report", "--dataset", "demo", "--outcomes", "depresion",
+                      "--output", str(tmp_path / "r.html")], capsys)
+    assert rc == 1
+    line = one_line_error(err)
+    assert "unknown outcome 'depresion'" in line and "depression" in line
+    rc, _, err = run(["report", "--dataset", "demo", "--exposure", "age",
+                      "--output", str(tmp_path / "r.html")], capsys)
+    assert rc == 1 and "not binary" in one_line_error(err)
+    assert not (tmp_path / "r.html").exists()
+
+
+def test_debug_shows_the_traceback():
+    proc = subprocess.run([sys.executable, "-m", "socialhealth", "--debug", "report",
+                           "--dataset", "nope"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0
+    assert "Traceback" in proc.stderr and "UnknownDatasetError" in proc.stderr
+    proc = subprocess.run([sys.executable, "-m", "socialhealth", "report", "--dataset", "nope"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+
+
+def test_datasets_lists_the_registry(capsys):
+    rc, out, err = run(["datasets"], capsys)
+    assert rc == 0 and err == ""
+    for name in ("demo", "gss_panel20", "ess", "brfss"):
+        assert name in out
+    assert "not implemented yet" in out
+
+
+def test_describe_demo(capsys):
+    rc, out, _ = run(["describe", "--dataset", "demo"], capsys)
+    assert rc == 0
+    assert "strata: 180" in out
+    assert "Codebook" in out and "lonely" in out
+
+
+def test_report_demo_markdown(capsys, tmp_path):
+    out_file = tmp_path / "demo.md"
+    rc, out, err = run(["report", "--dataset", "demo", "--output", str(out_file)], capsys)
+    assert rc == 0, err
+    assert "6 of 6 sections filled" in out
+    text = out_file.read_text(encoding="utf-8")
+    assert text.startswith("# Loneliness") and "## Methods and R code" in text
+
+
+def test_report_real_ess9_says_what_is_skipped(capsys, tmp_path, shared_data_dir):
+    path = shared_data_dir / "ess" / "ESS9GB.sav"
+    if not path.exists():
+        pytest.skip("ESS9GB.sav not present")
+    rc, out, err = run(["report", "--dataset", "ess", "--path", str(path),
+                        "--output", str(tmp_path / "ess.html")], capsys)
+    assert rc == 0, err
+    assert "2 of 6 sections filled" in out and "skipped Prevalence" in out and "fltlnl" in out
+    assert (tmp_path / "ess.html").exists()
+
+
+def test_progress_bar_only_on_a_terminal():
+    class TTY(io.StringIO):
+        def isatty(self):
+            return True
+
+    s = TTY()
+    p = cli.Progress(total=4, stream=s)
+    p("loading")
+    p("models")
+    p.close()
+    assert "[############------------] 2/4" in s.getvalue()
+    quiet = io.StringIO()
+    q = cli.Progress(total=4, stream=quiet)
+    q("loading")
+    q.close()
+    assert quiet.getvalue() == ""
