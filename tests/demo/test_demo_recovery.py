@@ -183,3 +183,17 @@ def test_mortality_hazard_ratios(design, df):
     _check_family(t["est"], t["se"], t["df"], t["truth"], t["lo"], t["hi"], "hazard ratios")
     hr_lonely = float(np.exp(t.loc[t.term == "mortality:lonely", "est"].iloc[0]))
     assert 1.0 < hr_lonely < 1.8
+
+
+def test_replicate_design_glm(design, rep_design):
+    """The bootstrap replicate weights give logistic-regression SEs close to Taylor's and CIs
+    that cover the true odds ratios (depression; same multiplicity rule)."""
+    f = f"depression ~ {ADJUST}"
+    rep = rep_design.glm(f, family="binomial")
+    tay = design.glm(f, family="binomial")
+    np.testing.assert_allclose(rep.params, tay.params, rtol=1e-8)
+    ratio = (rep.bse / tay.bse).to_numpy()
+    assert ((ratio > 0.6) & (ratio < 1.6)).all(), np.round(ratio, 2)
+    t = pd.DataFrame(_glm_rows(rep, DEMO_TRUTH["odds_ratios"]["depression"], "rep"),
+                     columns=["term", "est", "se", "truth", "lo", "hi", "df"])
+    _check_family(t["est"], t["se"], t["df"], t["truth"], t["lo"], t["hi"], "replicate ORs")
