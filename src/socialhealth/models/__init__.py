@@ -1,0 +1,42 @@
+"""Models of social connection and health on survey data.
+
+Built on the design engine (:meth:`socialhealth.design.SurveyDesign.glm` and the design-based
+variance of any estimator), so every model works on Taylor-linearisation and replicate-weight
+designs and matches R's ``survey`` package.
+
+* :func:`association` - nested (cumulatively adjusted) models of an exposure and an outcome:
+  odds ratios, prevalence ratios, risk differences or coefficients (R ``svyglm``).
+* :func:`interaction` - exposure effects within levels of a modifier and the Wald test of the
+  product term (R ``svyglm`` + ``regTermTest``).
+* :func:`margins` - predictive margins and their differences/ratios (Graubard & Korn 1999;
+  R ``svypredmeans``).
+* :func:`coxph` - design-based Cox model (R ``svycoxph``).
+* :func:`ordinal` - proportional-odds model (R ``svyolr``).
+* :func:`compare_risk_factors` - isolation/loneliness next to smoking, obesity, inactivity on
+  the same data, with the published anchors.
+* :func:`meta` - fixed/random-effects meta-analysis (R ``metafor::rma``); :func:`mi_combine` -
+  Rubin's rules (R ``mitools::MIcombine``); :mod:`anchors` - published pooled estimates.
+
+>>> from socialhealth import models
+>>> t = models.association(design, exposure="lonely", outcome="poor_health",
+...                        adjust=[["age", "sex"], ["education"]], measure="or")  # doctest: +SKIP
+>>> t.to_frame()                                                                  # doctest: +SKIP
+"""
+from __future__ import annotations
+
+from socialhealth.models import anchors
+from socialhealth.models.association import AssociationTable, association
+from socialhealth.models.coxph import CoxResult, coxph
+from socialhealth.models.interaction import InteractionResult, interaction
+from socialhealth.models.margins import MarginsResult, margins
+from socialhealth.models.meta import MetaResult, meta
+from socialhealth.models.mi import MIResult, mi_combine
+from socialhealth.models.ordinal import OrdinalResult, ordinal
+from socialhealth.models.risk_factors import compare_risk_factors
+
+__all__ = [
+    "association", "interaction", "margins", "coxph", "ordinal", "mi_combine", "meta",
+    "anchors", "compare_risk_factors",
+    "AssociationTable", "InteractionResult", "MarginsResult", "CoxResult", "OrdinalResult",
+    "MetaResult", "MIResult",
+]

@@ -1,0 +1,418 @@
+r"""Nested (cumulatively adjusted) exposure-outcome models on survey data.
+
+The standard epidemiological table: the association of an exposure (loneliness, isolation) with
+an outcome, unadjusted and then adjusted for successive blocks of confounders, each model a
+survey-weighted GLM (:meth:`socialhealth.design.SurveyDesign.glm`, R ``svyglm``).
+
+Measures
+--------
+=========  ==========================================  =====================================
+measure    model                                       estimate
+=========  ==========================================  =====================================
+``"or"``   binomial (quasibinomial), logit link        odds ratio ``exp(b)``
+``"pr"``   binomial, log link (log-binomial)           prevalence ratio ``exp(b)``
+           fallback: poisson (quasipoisson), log link  (Zou 2004 "modified Poisson")
+``"rd"``   binomial, identity link                     risk difference ``b``
+           fallback: predictive margins of a logit     difference of predictive margins
+           model (Graubard & Korn 1999)
+``"coef"`` gaussian, identity link                     regression coefficient ``b``
+=========  ==========================================  =====================================
+
+Intervals are Wald intervals on the link scale with the model's residual design degrees of
+freedom, ``b +- t(0.975, df) se`` (``df = degf(design) + 1 - p``, R ``confint(svyglm)``), then
+exponentiated for ratios; the p-value is the design-based t test. Each row equals the
+corresponding row of ``design.glm(...).to_frame(exponentiate=...)`` for the same model.
+
+Log-binomial models often fail to converge (fitted probabilities above 1); with
+``pr_fallback=True`` (default) the prevalence ratio is then estimated with a log-link
+quasi-Poisson model, whose sandwich (design-based) variance is valid for a binary outcome
+(Zou 2004), and the ``note`` column says so. Identity-link binomial models for risk differences
+fail for the same reason; the fallback is the difference of predictive margins from the
+logistic model (:func:`socialhealth.models.margins`).
+
+Missing values
+--------------
+``complete_cases=True`` (default, what epidemiologists expect of nested models): every model
+is fitted on the rows with no missing value in the outcome, exposure or *any* adjustment
+variable, so ``n`` is the same in every row and estimates are comparable across models.
+``complete_cases=False``: each model uses its available cases (R's default ``na.omit`` per
+model), so ``n`` may shrink as adjustment is added. Either way rows left out keep their place
+in the design (domain estimation: zero weight, full PSU structure).
+
+References
+----------
+Lumley T (2010) *Complex Surveys*, Wiley, ch. 5-6. Binder DA (1983) Int Stat Rev 51:279-292.
+Zou G (2004) A modified Poisson regression approach to prospective studies with binary data.
+*Am J Epidemiol* 159:702-706.
+Graubard BI, Korn EL (1999) Predictive margins with survey data. *Biometrics* 55:652-659.
+"""
+from __future__ import annotations
+
+import re
+import warnings
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from socialhealth.design.formula import formula_variables
+from socialhealth.errors import (
+    ConvergenceError,
+    MissingColumnError,
+    ModelError,
+    SeparationError,
+    SocialHealthError,
+    SocialHealthWarning,
+)
+
+__all__ = ["AssociationTable", "association", "MEASURES", "exposure_term", "adjust_blocks"]
+
+# measure -> (family, link, exponentiate, label)
+MEASURES = {
+    "or": ("binomial", "logit", True, "odds ratio"),
+    "pr": ("binomial", "log", True, "prevalence ratio"),
+    "rd": ("binomial", "identity", False, "risk difference"),
+    "coef": ("gaussian", "identity", False, "coefficient"),
+}
+
+TABLE_COLUMNS = ["model", "model_label", "adjusted_for", "term", "level", "estimate", "se",
+                 "ci_low", "ci_high", "p", "n", "df", "measure", "family", "link", "note"]
+
+
+# ----------------------------------------------------------------------------- helpers
+def _is_categorical(s: pd.Series) -> bool:
+    return bool(isinstance(s.dtype, pd.CategoricalDtype) or pd.api.types.is_object_dtype(s)
+                or pd.api.types.is_string_dtype(s))
+
+
+def exposure_term(data: pd.DataFrame, exposure: str, categorical: bool | None = None,
+                  reference=None) -> str:
+    """The formula term for an exposure column.
+
+    Numeric and boolean columns enter as they are (one coefficient: per unit, or 1 vs 0);
+    string/categorical columns (or ``categorical=True``) as ``C(x)`` with treatment contrasts,
+    the reference being the first level (sorted, or the first category) unless ``reference=``.
+    A term already written as a formula expression (``"C(x)"``, ``"I(x >= 2)"``) is kept.
+    """
+    if exposure not in data.columns:
+        if "(" in exposure:
+            return exposure
+        raise MissingColumnError([exposure], data.columns, "the design data (exposure)")
+    cat = _is_categorical(data[exposure]) if categorical is None else bool(categorical)
+    name = exposure if re.match(r"^[A-Za-z_][A-Za-z_0-9]*$", exposure) else f"`{exposure}`"
+    if not cat:
+        if reference is not None:
+            raise ModelError(f"reference= applies to a categorical exposure; {exposure!r} is numeric "
+                             "(pass categorical=True to treat its values as categories).")
+        return name
+    if reference is None:
+        return f"C({name})"
+    return f"C({name}, contr.treatment({reference!r}))"
+
+
+def adjust_blocks(adjust) -> list[list[str]]:
+    """Normalise ``adjust`` to a list of blocks (lists of terms).
+
+    ``None`` -> no adjustment; ``["age", "sex"]`` -> one block; ``[["age", "sex"], ["educ"]]``
+    -> two cumulative blocks. A block may also be one string ``"age + C(sex)"``.
+    """
+    if adjust is None:
+        return []
+    if isinstance(adjust, str):
+        return [[t.strip() for t in adjust.split("+") if t.strip()]]
+    items = list(adjust)
+    if not items:
+        return []
+    if all(isinstance(a, str) for a in items):
+        return [list(items)]
+    blocks = []
+    for b in items:
+        if isinstance(b, str):
+            blocks.append([t.strip() for t in b.split("+") if t.strip()])
+        else:
+            blocks.append([str(t) for t in b])
+    return blocks
+
+
+def _check_adjust(blocks, data) -> None:
+    for i, block in enumerate(blocks, start=1):
+        for term in block:
+            if term in data.columns:
+                continue
+            bare = re.match(r"^[A-Za-z_][A-Za-z_0-9]*$", term)
+            if bare:
+                raise MissingColumnError([term], data.columns,
+                                         f"the design data (adjustment block {i}: {', '.join(block)})")
+
+
+def _level_of(coef_name: str) -> str | None:
+    m = re.search(r"\[(?:T\.)?(.*)\]$", coef_name)
+    return m.group(1) if m else None
+
+
+def _model_label(k: int, blocks) -> str:
+    if k == 0:
+        return "unadjusted"
+    return "+ " + ", ".join(blocks[k - 1])
+
+
+# ----------------------------------------------------------------------------- result
+@dataclass
+class AssociationTable:
+    """Result of :func:`association`: one row per (model, exposure level).
+
+    Attributes
+    ----------
+    table : the tidy table (see :meth:`to_frame`).
+    models : the fitted survey GLMs, unadjusted first (``SurveyGLMResult``; ``None`` where a
+        margins fallback replaced the model).
+    formulas : the model formulas.
+    exposure, outcome, measure, complete_cases, notes.
+    """
+
+    table: pd.DataFrame
+    models: list
+    formulas: list[str]
+    exposure: str
+    outcome: str
+    measure: str
+    complete_cases: bool
+    notes: list[str] = field(default_factory=list)
+
+    def to_frame(self) -> pd.DataFrame:
+        """Columns: ``model`` (0 = unadjusted), ``model_label``, ``adjusted_for``, ``term``,
+        ``level`` (exposure level for a categorical exposure), ``estimate``, ``se`` (link
+        scale), ``ci_low``, ``ci_high``, ``p``, ``n`` (rows used), ``df`` (residual design
+        df), ``measure``, ``family``, ``link``, ``note``."""
+        return self.table.copy()
+
+    def __repr__(self) -> str:
+        label = MEASURES[self.measure][3]
+        lines = [f"Association of {self.exposure} with {self.outcome} ({label}; "
+                 f"{'complete cases' if self.complete_cases else 'available cases per model'})"]
+        t = self.table
+        for r in t.itertuples(index=False):
+            lv = f" [{r.level}]" if r.level is not None and not (isinstance(r.level, float) and np.isnan(r.level)) else ""
+            lines.append(f"  {r.model_label:<40}{lv:<14}{r.estimate:>9.3f} ({r.ci_low:.3f}, {r.ci_high:.3f})"
+                         f"  p={r.p:.3g}  n={r.n}")
+        for n in self.notes:
+            lines.append(f"Note: {n}")
+        if self.models and self.models[-1] is not None:
+            lines.append(f"In R: {self.models[-1].r_call}")
+        return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------- fitting
+def _rows(res, k, label, adjusted_for, x_cols, measure, fam, link, note, expo, level):
+    """The exposure rows of one fitted model: exactly ``res.to_frame(exponentiate=...)``."""
+    tab = res.to_frame(exponentiate=expo, level=level)
+    tab = tab[tab["term"].isin(x_cols)]
+    return pd.DataFrame({
+        "model": k, "model_label": label, "adjusted_for": adjusted_for,
+        "term": tab["term"].to_numpy(), "level": [_level_of(t) for t in tab["term"]],
+        "estimate": tab["estimate"].to_numpy(), "se": tab["se"].to_numpy(),
+        "ci_low": tab["ci_low"].to_numpy(), "ci_high": tab["ci_high"].to_numpy(),
+        "p": tab["p"].to_numpy(), "n": res.nobs, "df": tab["df"].to_numpy(),
+        "measure": measure, "family": fam, "link": link, "note": note,
+    })
+
+
+def association(
+    design,
+    exposure: str,
+    outcome: str,
+    adjust=None,
+    measure: str = "or",
+    complete_cases: bool = True,
+    categorical: bool | None = None,
+    reference=None,
+    pr_fallback: bool = True,
+    level: float = 0.95,
+) -> AssociationTable:
+    r"""Exposure-outcome association, unadjusted and with cumulative adjustment blocks.
+
+    Fits ``outcome ~ exposure``, then ``outcome ~ exposure + block1``, ``... + block1 +
+    block2`` ... as survey-weighted GLMs and returns the exposure coefficient(s) of every model
+    as a tidy table (see the module docstring for the measures, intervals and missing-value
+    rule).
+
+    Parameters
+    ----------
+    design : SurveyDesign or ReplicateDesign (a subset design restricts to a domain).
+    exposure : exposure column (numeric/boolean: one coefficient; string/categorical: one row
+        per non-reference level) or a formula term such as ``"I(isolation >= 2)"``.
+    outcome : outcome column (0/1 or boolean for ``or``/``pr``/``rd``; numeric for ``coef``)
+        or an expression such as ``"I(health >= 3)"``.
+    adjust : list of blocks, e.g. ``[["age", "sex"], ["education", "income_quintile"],
+        ["lives_alone"]]``; a flat list is one block. Terms may be formula terms
+        (``"C(education)"``, ``"np.log(income)"``). String columns are categorical.
+    measure : ``"or"`` | ``"pr"`` | ``"rd"`` | ``"coef"``.
+    complete_cases : True (default): all models on the same complete-case rows; False: each
+        model on its own available cases.
+    categorical, reference : treat the exposure as categorical / choose its reference level.
+    pr_fallback : for ``pr``/``rd``, fall back (with a warning and a ``note``) when the
+        log-/identity-link binomial model fails; False raises instead.
+    level : confidence level.
+
+    Returns
+    -------
+    AssociationTable
+        ``.to_frame()``: one row per model (per non-reference exposure level): ``model``,
+        ``model_label``, ``adjusted_for``, ``term``, ``level``, ``estimate``, ``se``,
+        ``ci_low``, ``ci_high``, ``p``, ``n``, ``df``, ``measure``, ``family``, ``link``,
+        ``note``; ``.models`` the fitted GLMs.
+
+    Raises
+    ------
+    MissingColumnError / FormulaError : exposure, outcome or an adjustment variable not in the
+        data. ModelError : unknown measure; the exposure has a single level among the rows
+        used. SeparationError / ConvergenceError : from the model that failed, naming it.
+
+    References
+    ----------
+    Lumley (2010) *Complex Surveys*, ch. 5-6; Zou (2004) Am J Epidemiol 159:702-706;
+    Graubard & Korn (1999) Biometrics 55:652-659.
+
+    Examples
+    --------
+    >>> t = models.association(sd.design, exposure="lonely", outcome="poor_health",
+    ...                        adjust=[["age", "sex"], ["education", "income_quintile"]],
+    ...                        measure="or")                                  # doctest: +SKIP
+    >>> t.to_frame()[["model_label", "estimate", "ci_low", "ci_high", "n"]]  # doctest: +SKIP
+
+    In R: ``svyglm(poor_health ~ lonely + age + sex, design, family = quasibinomial())`` for
+    each model, ``exp(cbind(coef(m), confint(m, ddf = m$df.residual)))``.
+    """
+    if measure not in MEASURES:
+        raise ModelError(f"measure={measure!r} is not one of {', '.join(MEASURES)} "
+                         "(or = odds ratio, pr = prevalence ratio, rd = risk difference, coef = linear coefficient).")
+    family, link, expo, _ = MEASURES[measure]
+    data = design.data
+    if outcome not in data.columns and "(" not in outcome:
+        raise MissingColumnError([outcome], data.columns, "the design data (outcome)")
+    blocks = adjust_blocks(adjust)
+    _check_adjust(blocks, data)
+    x_term = exposure_term(data, exposure, categorical, reference)
+    y_term = outcome if (outcome in data.columns and re.match(r"^[A-Za-z_][A-Za-z_0-9]*$", outcome)) or "(" in outcome else f"`{outcome}`"
+    formulas = []
+    terms_so_far: list[str] = []
+    for k in range(len(blocks) + 1):
+        if k:
+            terms_so_far = terms_so_far + [t for t in blocks[k - 1] if t not in terms_so_far]
+        formulas.append(f"{y_term} ~ " + " + ".join([x_term] + terms_so_far))
+    # variables of the largest model (checks every name, raises FormulaError naming unknowns)
+    all_vars = formula_variables(formulas[-1], data)
+    work = design
+    if complete_cases:
+        ok = data[all_vars].notna().all(axis=1).to_numpy() & design.in_subset
+        if not ok.any():
+            raise ModelError(
+                f"no row of the design has complete data on {', '.join(all_vars)}; use "
+                "complete_cases=False or fewer adjustment variables.")
+        if ok.sum() < design.in_subset.sum():
+            work = design.subset(ok)
+    _check_exposure_levels(work, exposure, x_term, data)
+    rows, models, notes = [], [], []
+    for k, formula in enumerate(formulas):
+        label = _model_label(k, blocks)
+        adjusted_for = ", ".join(t for b in blocks[:k] for t in b)
+        fam_k, link_k, note = family, link, ""
+        try:
+            res = work.glm(formula, family=fam_k, link=link_k, start=_start(work, formula, link_k))
+        except (ConvergenceError, ModelError) as exc:
+            if isinstance(exc, SeparationError) and measure in ("or", "coef"):
+                raise SeparationError(f"model {k} ({label}; {formula}): {exc}") from exc
+            if measure == "pr" and pr_fallback:
+                fam_k, link_k = "poisson", "log"
+                note = ("log-binomial model did not converge "
+                        f"({type(exc).__name__}); prevalence ratio from a log-link quasi-Poisson "
+                        "model with design-based (sandwich) variance (Zou 2004)")
+                warnings.warn(f"model {k} ({label}): {note}.", SocialHealthWarning, stacklevel=2)
+                try:
+                    res = work.glm(formula, family=fam_k, link=link_k)
+                except SocialHealthError as exc2:
+                    raise type(exc2)(f"model {k} ({label}; {formula}), modified Poisson fallback: {exc2}") from exc2
+            elif measure == "rd" and pr_fallback:
+                rows.append(_rd_by_margins(work, formula, x_term, exposure, k, label, adjusted_for, exc))
+                models.append(None)
+                notes.append(rows[-1]["note"].iloc[0])
+                warnings.warn(f"model {k} ({label}): {rows[-1]['note'].iloc[0]}.", SocialHealthWarning, stacklevel=2)
+                continue
+            else:
+                if isinstance(exc, MissingColumnError):
+                    raise
+                raise type(exc)(f"model {k} ({label}; {formula}): {exc}") from exc
+        x_cols = _exposure_columns(res, x_term)
+        rows.append(_rows(res, k, label, adjusted_for, x_cols, measure, fam_k, link_k, note, expo, level))
+        models.append(res)
+        if note:
+            notes.append(f"model {k}: {note}")
+    table = pd.concat(rows, ignore_index=True)[TABLE_COLUMNS]
+    table["level"] = table["level"].astype(object).where(table["level"].notna(), None)
+    return AssociationTable(table=table, models=models, formulas=formulas, exposure=exposure,
+                            outcome=outcome, measure=measure, complete_cases=complete_cases,
+                            notes=notes)
+
+
+def _start(design, formula: str, link: str):
+    """Starting values for identity-link binomial models (R needs them too): the weighted
+    mean outcome as intercept, zero slopes. Other links use the engine's default start."""
+    if link != "identity":
+        return None
+    from socialhealth.design.formula import model_frame
+
+    mf = model_frame(design.data, formula, design.in_subset)
+    w = design._w[mf.rows]
+    start = np.zeros(mf.X.shape[1])
+    if "Intercept" in mf.columns:
+        start[mf.columns.index("Intercept")] = float(w @ mf.y / w.sum())
+    return start
+
+
+def _exposure_columns(res, x_term: str) -> list[str]:
+    key = x_term.replace(" ", "").replace("`", "")
+    for t, idx in res.frame.terms.items():
+        if t.replace(" ", "").replace("`", "") == key:
+            return [res.names[i] for i in idx]
+    # formulaic may print the term slightly differently: fall back to name prefix
+    cols = [n for n in res.names if n.replace(" ", "").replace("`", "").startswith(key)]
+    if not cols:
+        raise ModelError(f"could not find the exposure term {x_term!r} among the model terms "
+                         f"{list(res.frame.terms)}.")
+    return cols
+
+
+def _check_exposure_levels(design, exposure, x_term, data) -> None:
+    if exposure not in data.columns:
+        return
+    vals = data.loc[design.in_subset, exposure].dropna()
+    uniq = pd.unique(vals)
+    if len(uniq) < 2:
+        shown = uniq[0] if len(uniq) else "none"
+        raise ModelError(
+            f"the exposure {exposure!r} has a single value ({shown!r}) among the rows used "
+            f"({len(vals)} rows in the design's subset with non-missing values); an association "
+            "cannot be estimated in this domain."
+        )
+
+
+def _rd_by_margins(design, formula, x_term, exposure, k, label, adjusted_for, exc):
+    """Risk difference as a difference of predictive margins of the logistic model."""
+    from socialhealth.models.margins import margins
+
+    res = design.glm(formula, family="binomial", link="logit")
+    mg = margins(res, exposure)
+    d = mg.to_frame()
+    d = d[d["kind"] == "difference"]
+    note = (f"identity-link binomial model failed ({type(exc).__name__}); risk difference = "
+            "difference of predictive margins from the logistic model (Graubard & Korn 1999)")
+    return pd.DataFrame({
+        "model": k, "model_label": label, "adjusted_for": adjusted_for,
+        "term": [f"{x_term}[{lv}]" if lv is not None else x_term for lv in d["level"]],
+        "level": d["level"].to_numpy(),
+        "estimate": d["estimate"].to_numpy(), "se": d["se"].to_numpy(),
+        "ci_low": d["ci_low"].to_numpy(), "ci_high": d["ci_high"].to_numpy(),
+        "p": d["p"].to_numpy(), "n": res.nobs, "df": d["df"].to_numpy(),
+        "measure": "rd", "family": "binomial", "link": "logit (margins)", "note": note,
+    })
