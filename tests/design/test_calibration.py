@@ -66,7 +66,7 @@ def close(a, b, tol=TOL, scale=None):
     """Relative agreement; values that are zero in exact arithmetic (the SE of a calibrated
     count) are compared on the scale of ``scale`` (the estimates)."""
     a, b = np.asarray(a, float), np.asarray(b, float)
-    ref = np.max(np.abs(b)) if scale is None else np.max(np.abs(np.asarray(scale, float)))
+    ref = np.nanmax(np.abs(b)) if scale is None else np.nanmax(np.abs(np.asarray(scale, float)))
     np.testing.assert_allclose(a, b, rtol=tol, atol=tol * ref)
 
 

@@ -23,7 +23,7 @@ TOL = 1e-12
 
 def close(a, b, tol=TOL):
     a, b = np.asarray(a, float), np.asarray(b, float)
-    np.testing.assert_allclose(a, b, rtol=tol, atol=tol * np.max(np.abs(b)))
+    np.testing.assert_allclose(a, b, rtol=tol, atol=tol * np.nanmax(np.abs(b)))
 
 
 @pytest.fixture(scope="module")
