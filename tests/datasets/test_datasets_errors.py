@@ -94,8 +94,16 @@ def test_unknown_dataset():
         datasets.info("nonesuch")
 
 
-@pytest.mark.parametrize("name", ["brfss", "nhis", "hrs", "ukhls", "bhps", "elsa", "opn", "cls"])
+def _unimplemented():
+    from socialhealth.datasets import _registry
+
+    return [n for n, e in _registry.registry().items() if not e.get("loader")]
+
+
+@pytest.mark.parametrize("name", _unimplemented() or ["(none)"])
 def test_registered_but_not_implemented(name, tmp_path):
+    if name == "(none)":
+        pytest.skip("every registered survey has a loader now")
     with pytest.raises(LoaderNotImplementedError, match="not implemented yet"):
         datasets.load(name, path=tmp_path / "whatever.dta")
     with pytest.raises(NotImplementedError):

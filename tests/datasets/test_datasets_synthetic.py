@@ -136,3 +136,20 @@ def test_ess_csv_declared_missing(tmp_path):
     assert _vals(sd.data["lonely"]) == [True, None, False]
     assert _vals(sd.data["age"]) == [None, 40.0, 50.0]
     assert sd.provenance["unmapped_codes"] == {}
+
+
+def test_ess_multicountry_design_keeps_countries_apart(tmp_path):
+    import pyreadstat
+
+    df = pd.DataFrame({"idno": [1, 2, 3, 4], "cntry": ["GB", "GB", "FR", "FR"],
+                       "essround": [9] * 4, "anweight": [1.0, 2.0, 1.0, 1.0],
+                       "psu": [1, 2, 1, 2], "stratum": [1, 1, 1, 1],
+                       "sclmeet": [1, 7, 3, 4], "inprdsc": [0, 1, 2, 3], "health": [1, 2, 3, 4],
+                       "agea": [20, 30, 40, 50], "gndr": [1, 2, 1, 2], "hhmmb": [1, 2, 3, 4]})
+    p = tmp_path / "ESS9e03.sav"
+    pyreadstat.write_sav(df, str(p))
+    sd = datasets.load("ess", path=p)
+    assert _vals(sd.data["strata"]) == ["GB-1", "GB-1", "FR-1", "FR-1"]
+    assert _vals(sd.data["psu"]) == ["GB-1", "GB-2", "FR-1", "FR-2"]
+    sd = datasets.load("ess", path=p, country="FR")
+    assert _vals(sd.data["strata"]) == ["1", "1"] and sd.provenance["rows_dropped"] == {"other countries": 2}

@@ -79,6 +79,20 @@ def run(name: str, path, options: dict, prepare: Callable[[Source], Plan], *,
             if hit is not None:
                 return hit
     src = open_source(p)
+    try:
+        return _run_opened(name, p, src, options, prepare, loader_version, user_cols, cache,
+                           extra_key, t0)
+    except BaseException:
+        if not src.sha_ready:  # let the background hash finish: no half-written index file
+            try:
+                src.sha256
+            except Exception:  # noqa: BLE001 - the original error matters, not this one
+                pass
+        raise
+
+
+def _run_opened(name, p, src, options, prepare, loader_version, user_cols, cache, extra_key,
+                t0) -> SurveyData:
     deferred = not src.sha_ready  # hashed in a background thread while we read
     if cache and not deferred:
         hit = _try_cache(name, src.sha256, options, user_cols, loader_version, extra_key)

@@ -174,6 +174,10 @@ def load_ess(path, *, wave: int | None = None, weight: str | None = None,
             if "psu" in state:
                 out["strata"] = _strings(state["stratum"])
                 out["psu"] = _strings(state["psu"])
+                ctry = out["country"]
+                if len(set(ctry)) > 1:   # integrated multi-country file: keep countries apart
+                    out["strata"] = [f"{c}-{s}" for c, s in zip(ctry, out["strata"])]
+                    out["psu"] = [f"{c}-{p}" for c, p in zip(ctry, out["psu"])]
             return out
 
         full = "psu" in read or sd_df is not None
