@@ -94,6 +94,7 @@ def _stat(d, rid):
 
 
 STAT_IDS = [k for k, v in RES.items() if v["design"] in DES and k.split("_")[-1] in ("mean", "total", "stype")
+            and not k.endswith("_deff")
             and "result" in v and not k.startswith("dclus1_") and "_by_" not in k]
 
 
@@ -189,3 +190,30 @@ def test_rake_nonconvergence_raises(dclus1):
     pt, ps = pop_frame("pop_types"), pop_frame("pop_schwide")
     with pytest.raises(ConvergenceError):
         dclus1.rake([("stype", pt), ("sch.wide", ps)], control={"maxit": 1, "epsilon": 1e-12})
+
+
+@pytest.mark.parametrize("rid", [k for k in RES if k.endswith("_subset")])
+def test_domain_of_calibrated_design(designs, rid):
+    d = designs[RES[rid]["design"]]
+    est = d.subset(d.data["sch.wide"] == "Yes").mean("api00").table
+    tab = pd.DataFrame(RES[rid]["result"]["table"])
+    close(est["estimate"], tab["est"])
+    close(est["se"], tab["se"])
+
+
+@pytest.mark.parametrize("rid", [k for k in RES if k.endswith("_deff")])
+def test_deff_of_calibrated_design(designs, rid):
+    est = designs[RES[rid]["design"]].mean("api00", deff=True).table
+    tab = pd.DataFrame(RES[rid]["result"]["table"])
+    close(est["se"], tab["se"])
+    close(est["deff"], tab["deff"])
+
+
+@pytest.mark.parametrize("rid", [k for k in RES if k.endswith("_glm")])
+def test_glm_on_calibrated_design(designs, rid):
+    """svyglm on calibrated designs: the sandwich uses the calibration residuals of the
+    estimating functions (Taylor) or refits with calibrated replicate weights."""
+    m = designs[RES[rid]["design"]].glm("api00 ~ ell + meals")
+    tab = pd.DataFrame(RES[rid]["result"]["table"])
+    close(np.asarray(m.params), tab["est"], 1e-9)
+    close(np.asarray(m.bse), tab["se"], 1e-9)
