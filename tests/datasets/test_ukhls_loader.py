@@ -73,7 +73,7 @@ def test_ukhls_wave9_by_hand(w9):
     sd = datasets.load("ukhls", path=w9, columns=["i_sclonely"])
     p = sd.provenance
     assert p["rows_read"] == 10 and p["rows_kept"] == 9
-    assert list(p["rows_dropped"].values()) == [1, 0]          # row 5: weight 0
+    assert list(p["rows_dropped"].values()) == [1]             # row 5: weight 0
     assert p["weight_variable"] == "i_indscui_xw" and p["wave_prefix"] == "i_"
     assert p["lonely_direct_options"] == ["Hardly ever or never", "Some of the time", "Often"]
     assert p["missing_code_meanings"]["-7"] == "proxy respondent"

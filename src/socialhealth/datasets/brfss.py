@@ -209,6 +209,39 @@ def run_with_extras(name: str, path, options: dict, prepare: Callable[[Source], 
     return sd
 
 
+def resolve_variables(cb: dict, columns, fmt: dict | None = None,
+                      overrides: dict | None = None) -> tuple[dict, dict]:
+    """Actual file names for the codebook's ``[variables]`` table (``key = "template"``).
+
+    Each template is formatted with ``fmt`` (``"R{w}SHLT"`` -> ``"R8SHLT"``), then matched to
+    the file's columns case-insensitively (RAND and ELSA files differ in case across releases).
+    ``overrides`` (``{key: name}``) replace templates (for surveys whose names are unverified).
+    Returns ``(names, used)``: ``{key: name in the file, or the expected name if absent}`` for
+    codebook ``{key}`` substitution, and ``{key: name}`` of what was used (for provenance).
+    """
+    lower = {}
+    for c in columns:
+        lower.setdefault(str(c).lower(), str(c))
+    out = {}
+    for key, tmpl in cb.get("variables", {}).items():
+        name = (overrides or {}).get(key, tmpl)
+        name = name.format(**(fmt or {}))
+        out[key] = lower.get(name.lower(), name)
+    unknown = sorted(set(overrides or {}) - set(out))
+    if unknown:
+        raise DatasetError(f"variables={{...}} names unknown key(s) {unknown}; the codebook's "
+                           f"keys are {sorted(out)}.")
+    return out, dict(out)
+
+
+def licensed(name: str, what: str, where: str, how: str) -> "LicensedDataError":
+    from socialhealth.errors import LicensedDataError
+
+    return LicensedDataError(
+        f"{what} is licensed data that socialhealth cannot download: {where}. Then pass the "
+        f"file you downloaded: {how}.")
+
+
 def code_meanings(cb: dict) -> dict:
     return dict(cb.get("missing", {}).get("meanings", {}))
 
