@@ -217,3 +217,64 @@ def test_glm_on_calibrated_design(designs, rid):
     tab = pd.DataFrame(RES[rid]["result"]["table"])
     close(np.asarray(m.params), tab["est"], 1e-9)
     close(np.asarray(m.bse), tab["se"], 1e-9)
+
+
+# ------------------------------------------------------------------------------- identities
+def test_linear_calibration_on_cells_is_post_stratification(dclus1):
+    """GREG on the indicators of all cells gives g_c = N_c / Nhat_c (Deville & Sarndal 1992),
+    and the GREG residuals equal the post-stratum residuals because g is constant in a cell."""
+    ps = dclus1.post_stratify("stype", {"E": 4421, "H": 755, "M": 1018})
+    cal = dclus1.calibrate("~stype", {"(Intercept)": 6194, "stypeH": 755, "stypeM": 1018})
+    close(cal.weights, ps.weights, 1e-12)
+    close(cal.mean(["api00", "enroll"]).vcov, ps.mean(["api00", "enroll"]).vcov, 1e-10)
+
+
+def test_intercept_only_calibration_is_ratio_adjustment(dclus1):
+    cal = dclus1.calibrate("~1", [6000])
+    close(cal.weights, dclus1.weights * 6000 / dclus1.weights.sum(), 1e-13)
+
+
+def test_raking_calfun_equals_converged_ipf(dclus1):
+    """Multiplicative calibration on the margins' indicators = iterative proportional fitting
+    run to convergence (Deville, Sarndal & Sautory 1993)."""
+    pt, ps = pop_frame("pop_types"), pop_frame("pop_schwide")
+    ipf = dclus1.rake([("stype", pt), ("sch.wide", ps)], control={"maxit": 500, "epsilon": 1e-13})
+    n_yes = float(ps.loc[ps["sch.wide"] == "Yes", "Freq"].iloc[0])
+    cal = dclus1.calibrate("~stype + sch.wide", {"(Intercept)": 6194, "stypeH": 755, "stypeM": 1018,
+                                                 "sch.wideYes": n_yes}, calfun="raking", epsilon=1e-13)
+    close(cal.weights, ipf.weights, 1e-9)
+
+
+def test_totals_by_position_and_patsy_names(dclus1):
+    tot = META["pop_totals"]
+    a = dclus1.calibrate("~stype + api99", [tot["(Intercept)"], tot["stypeH"], tot["stypeM"], tot["api99"]])
+    b = dclus1.calibrate("stype + api99", {"Intercept": tot["(Intercept)"], "stype[T.H]": tot["stypeH"],
+                                           "stype[T.M]": tot["stypeM"], "api99": tot["api99"]})
+    close(a.weights, DES["cal_lin_dclus1"]["weights"])
+    close(b.weights, DES["cal_lin_dclus1"]["weights"])
+
+
+def test_calibrated_totals_hit_population_and_bounds(designs, dclus1):
+    for name, bounds in (("cal_lin_dclus1", None), ("cal_rake_dclus1", None),
+                         ("cal_logit_dclus1", (0.7, 1.7)), ("cal_lin_bounded_dclus1", (0.6, 1.6))):
+        d = designs[name]
+        close(d.total("api99").table["estimate"], [META["pop_totals"]["api99"]], 1e-7)
+        close(d.total("stype").table["estimate"], [4421, 755, 1018], 1e-7)
+        g = d.weights / dclus1.weights
+        if bounds:
+            assert g.min() >= bounds[0] - 1e-12 and g.max() <= bounds[1] + 1e-12, name
+
+
+def test_logit_needs_bounds(dclus1):
+    with pytest.raises(DesignError, match="bounds"):
+        dclus1.calibrate("~stype + api99", META["pop_totals"], calfun="logit")
+    with pytest.raises(DesignError, match="calfun"):
+        dclus1.calibrate("~stype + api99", META["pop_totals"], calfun="cubic")
+
+
+def test_missing_calibration_variable(dclus1):
+    d = dclus1.assign(x=np.where(np.arange(dclus1.n) == 3, np.nan, 1.0))
+    with pytest.raises(DesignError, match="missing"):
+        d.calibrate("~x", [6194])
+    with pytest.raises(DesignError, match="missing"):
+        d.assign(g=np.where(np.arange(d.n) == 3, None, "a")).post_stratify("g", {"a": 6194})

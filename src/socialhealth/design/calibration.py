@@ -563,8 +563,8 @@ def _population_vector(population_totals, names: list[str]) -> np.ndarray:
             alias[f"{m.group(1)}{m.group(2)}" if m else str(k)] = k
         if "(Intercept)" not in alias:
             for k in ("Intercept", "intercept"):
-                if k in pt:
-                    alias["(Intercept)"] = k
+                if k in alias:
+                    alias["(Intercept)"] = alias.pop(k)
         missing = [n for n in names if n not in alias]
         extra = [k for k in alias if k not in names]
         if missing or extra:
