@@ -46,7 +46,8 @@ class ModelFrame:
     Attributes
     ----------
     y : (m,) float response on the rows used.
-    X : (m, p) float design matrix on the rows used (Fortran order).
+    X : (m, p) float design matrix on the rows used (Fortran order); a Taylor-design GLM
+        reuses its memory for the score contributions and sets it to None after the fit.
     rows : (m,) integer positions (into the data) of the rows used.
     columns : coefficient names (``Intercept``, ``x``, ``C(g)[T.b]``, ``x:C(g)[T.b]`` ...).
     terms : term label -> positions of its columns (``{"C(g)": [2, 3]}``).

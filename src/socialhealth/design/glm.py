@@ -74,7 +74,8 @@ class _Link:
         self.link = link
         self.linkinv = linkinv
         self.mu_eta = mu_eta
-        self.valid_eta = valid_eta or (lambda eta: bool(np.all(np.isfinite(eta))))
+        # a finite sum means every value is finite (one reduction instead of a boolean pass)
+        self.valid_eta = valid_eta or (lambda eta: bool(np.isfinite(np.sum(eta))))
 
 
 def _logit_inv(eta):
@@ -325,7 +326,9 @@ class _Pass:
         if off is not None:
             eta += off
         mu = lk.linkinv(eta)
-        if not (lk.valid_eta(eta) and fam.valid_mu(mu)):
+        # the logit and probit inverses clamp mu inside (0, 1): only eta needs checking
+        clamped = lk.name in ("logit", "probit", "cloglog")
+        if not (lk.valid_eta(eta) and (clamped or fam.valid_mu(mu))):
             return None
         dev = _dev_sum(fam, self.y, mu, self.pw, self.ybin)
         if not np.isfinite(dev):
@@ -531,18 +534,22 @@ class SurveyGLMResult:
     # ------------------------------------------------------------------ coefficient table
     @property
     def params(self) -> pd.Series:
+        """Coefficients on the link scale (R ``coef(model)``)."""
         return pd.Series(self._beta, index=self.names, name="estimate")
 
     @property
     def bse(self) -> pd.Series:
+        """Design-based (sandwich or replicate) standard errors (R ``SE(model)``)."""
         return pd.Series(np.sqrt(np.clip(np.diag(self._cov), 0, None)), index=self.names, name="se")
 
     @property
     def tvalues(self) -> pd.Series:
+        """Wald t statistics ``params / bse``."""
         return (self.params / self.bse).rename("statistic")
 
     @property
     def pvalues(self) -> pd.Series:
+        """Two-sided p-values from t with ``df_resid`` degrees of freedom (R ``summary(svyglm)``)."""
         t = self.tvalues.to_numpy()
         return pd.Series(2 * stats.t.sf(np.abs(t), self.df_resid), index=self.names, name="p")
 
@@ -836,14 +843,18 @@ def glm(
     used_full[rows] = True
     design_used = design if used_full.sum() == in_subset.sum() else design._with_weights(np.where(used_full, w_all, 0.0))
 
+    taylor = getattr(design_used, "kind", "") == "taylor"
+
     def estfun():
-        # score contributions u_i = x_i * score_w_i (n x p, column-major for the PSU sums)
-        U = np.empty((len(data), X.shape[1]), order="F")
+        # score contributions u_i = x_i * score_w_i (n x p, column-major for the PSU sums).
+        # A Taylor design needs X no more after this: reuse its memory (large surveys)
         if len(rows) == len(data):
-            np.multiply(X, score_w[:, None], out=U)
-        else:
-            U[:] = 0.0
-            U[rows] = X * score_w[:, None]
+            if taylor and X.flags.f_contiguous:
+                frame.X = None
+                return np.multiply(X, score_w[:, None], out=X)
+            return np.multiply(X, score_w[:, None], out=np.empty(X.shape, order="F"))
+        U = np.zeros((len(data), X.shape[1]), order="F")
+        U[rows] = X * score_w[:, None]
         return U
 
     n_calls = [0]
@@ -861,7 +872,7 @@ def glm(
             )
         return rf.beta
 
-    if getattr(design_used, "kind", "") == "taylor":
+    if taylor:
         # Var(sum_i u_i A^{-1}) = A^{-1} Var(sum_i u_i) A^{-1}: the Taylor variance (and any
         # calibration residualisation) is linear in the influence columns, so the design
         # variance of the scores is computed once and sandwiched (saves an n x p product)
