@@ -14,7 +14,7 @@ import pytest
 from scipy import stats
 
 import socialhealth as sh
-from socialhealth.errors import (FormulaError, MissingColumnError, ModelError, SeparationError,
+from socialhealth.errors import (ConvergenceError, FormulaError, MissingColumnError, ModelError, SeparationError,
                                  SocialHealthWarning)
 from socialhealth.models import association
 
@@ -136,7 +136,7 @@ def test_prevalence_ratio_falls_back_to_modified_poisson():
     assert adj["family"] == "poisson" and "quasi-Poisson" in adj["note"]
     m = d.glm("y ~ e + x", family="poisson")
     assert adj["estimate"] == pytest.approx(float(np.exp(m.params["e"])), rel=1e-12)
-    with pytest.raises(Exception):
+    with pytest.raises((ConvergenceError, ModelError), match="model 1"):
         association(d, "e", "y", adjust=["x"], measure="pr", pr_fallback=False)
 
 
@@ -171,3 +171,32 @@ def test_perfect_separation_names_the_model():
     d = sh.SurveyDesign(df, weights="w")
     with pytest.raises(SeparationError, match="model 0"):
         association(d, "e", "y", adjust=["z"])
+
+
+@pytest.mark.realdata
+def test_gss_poor_health_by_rare_friends(shared_data_dir):
+    # real GSS 2016 data; R numbers from make_association.R (only R's output is committed)
+    path = shared_data_dir / "gss" / "gss_panel20_extract.dta"
+    if not path.exists() or "gss2016_or" not in REF:
+        pytest.skip("GSS panel extract not available")
+    pyreadstat = pytest.importorskip("pyreadstat")
+    g, _ = pyreadstat.read_dta(str(path))
+    g = g[g["samptype"] == 2016].reset_index(drop=True)
+
+    def ind(cond, src):
+        return np.where(g[src].isna(), np.nan, cond.astype(float))
+
+    gd = pd.DataFrame({"stratum": g["vstrat_1a"], "psu": g["vpsu_1a"], "wt": g["wtssall_1a"],
+                       "poor_health": ind(g["health_1a"] >= 3, "health_1a"), "age": g["age_1a"],
+                       "female": ind(g["sex_1a"] == 2, "sex_1a"), "degree": g["degree_1a"],
+                       "rare_friends": ind(g["socfrend_1a"] >= 6, "socfrend_1a")})
+    d = sh.SurveyDesign(gd, weights="wt", strata="stratum", psu="psu", nest=True)
+    t = association(d, "rare_friends", "poor_health", adjust=[["age", "female"], ["C(degree)"]])
+    f = t.to_frame()
+    for k, r in enumerate(REF["gss2016_or"]):
+        row = f[f["model"] == k].iloc[0]
+        assert row["estimate"] == pytest.approx(r["estimate"], rel=1e-9)
+        assert row["ci_low"] == pytest.approx(r["ci_low"], rel=1e-9)
+        assert row["ci_high"] == pytest.approx(r["ci_high"], rel=1e-9)
+        assert row["p"] == pytest.approx(r["p"], rel=1e-8)
+        assert row["n"] == r["n"] and row["df"] == r["df"]

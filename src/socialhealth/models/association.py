@@ -325,7 +325,7 @@ def association(
                 raise SeparationError(f"model {k} ({label}; {formula}): {exc}") from exc
             if measure == "pr" and pr_fallback:
                 fam_k, link_k = "poisson", "log"
-                note = ("log-binomial model did not converge "
+                note = ("log-binomial model failed to converge "
                         f"({type(exc).__name__}); prevalence ratio from a log-link quasi-Poisson "
                         "model with design-based (sandwich) variance (Zou 2004)")
                 warnings.warn(f"model {k} ({label}): {note}.", SocialHealthWarning, stacklevel=2)
