@@ -247,7 +247,8 @@ def forest(
     if group:
         ax.legend(fontsize=style.FONT["annotation"], loc="lower left", bbox_to_anchor=(0.0, 1.0),
                   ncol=min(4, len(groups)), frameon=False, handletextpad=0.3,
-                  title=style.pretty(group), title_fontsize=style.FONT["annotation"],
+                  title=None if group == "group" else style.pretty(group),
+                  title_fontsize=style.FONT["annotation"],
                   alignment="left")
     style.add_caption(ax, caption)
     return ax
