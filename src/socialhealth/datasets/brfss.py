@@ -242,6 +242,33 @@ def licensed(name: str, what: str, where: str, how: str) -> "LicensedDataError":
         f"file you downloaded: {how}.")
 
 
+def with_not_measured(cb: dict, fmt: dict, columns, wave=None, extra: dict | None = None) -> dict:
+    """A copy of ``cb`` where ``custom`` concepts whose sources are absent from the file (or
+    that ``extra`` = ``{concept: note}`` names) become ``not_measured`` rows saying why (the
+    engine checks absence for the other rules only)."""
+    import copy
+
+    out = copy.deepcopy(cb)
+    cols = set(columns)
+    for concept, spec in out.get("concepts", {}).items():
+        if concept in (extra or {}):
+            out["concepts"][concept] = {"rule": "not_measured", "sources": spec.get("sources", []),
+                                        "notes": extra[concept] + " " + spec.get("notes", "")}
+            continue
+        if spec.get("rule") != "custom":
+            continue
+        if spec.get("waves") is not None and wave is not None and \
+                str(wave) not in [str(w) for w in spec["waves"]]:
+            continue
+        srcs = [x.format(**fmt) for x in spec.get("sources", [])]
+        absent = [x for x in srcs if x not in cols]
+        if absent:
+            out["concepts"][concept] = {
+                "rule": "not_measured", "sources": spec.get("sources", []),
+                "notes": f"source variable(s) {absent} not in this file. " + spec.get("notes", "")}
+    return out
+
+
 def code_meanings(cb: dict) -> dict:
     return dict(cb.get("missing", {}).get("meanings", {}))
 
