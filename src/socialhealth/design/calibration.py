@@ -173,10 +173,32 @@ def _cells(design, columns: list[str]) -> tuple[np.ndarray, list[tuple]]:
             "every respondent needs a calibration cell. Impute or recode the missing values "
             "(e.g. an explicit 'missing' category with its own population count) first."
         )
-    keys = [tuple(_norm_key(v) for v in row) for row in frame.itertuples(index=False, name=None)]
-    uniq = sorted({k for k, a in zip(keys, active) if a}, key=lambda t: tuple((str(type(x)), x) for x in t))
-    index = {k: i for i, k in enumerate(uniq)}
-    codes = np.array([index.get(k, -1) if a else -1 for k, a in zip(keys, active)], dtype=np.int64)
+    # vectorised: factorise each column, normalise its distinct labels, combine the codes
+    per_col = []
+    for c in columns:
+        raw_codes, raw_uniq = pd.factorize(frame[c], use_na_sentinel=True)
+        labels = [_norm_key(u) for u in raw_uniq]
+        distinct = list(dict.fromkeys(labels))
+        remap = np.array([distinct.index(lab) for lab in labels], dtype=np.int64)
+        per_col.append((np.where(raw_codes >= 0, remap[np.clip(raw_codes, 0, None)], -1), distinct))
+    key = np.zeros(len(active), dtype=np.int64)
+    for col_codes, distinct in per_col:
+        key = key * max(len(distinct), 1) + np.clip(col_codes, 0, None)
+    combos, inverse = np.unique(key[active], return_inverse=True)
+    keys = []
+    for k in combos:
+        row = []
+        for col_codes, distinct in reversed(per_col):
+            size = max(len(distinct), 1)
+            row.append(distinct[int(k % size)])
+            k //= size
+        keys.append(tuple(reversed(row)))
+    order = sorted(range(len(keys)), key=lambda i: tuple((str(type(x)), x) for x in keys[i]))
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    codes = np.full(len(active), -1, dtype=np.int64)
+    codes[active] = rank[np.asarray(inverse).ravel()]
+    uniq = [keys[i] for i in order]
     return codes, uniq
 
 
