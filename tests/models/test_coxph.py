@@ -8,7 +8,6 @@ Data: R's survival::pbc randomised subset with the ?svycoxph sampling probabilit
 from __future__ import annotations
 
 import json
-import warnings
 from pathlib import Path
 
 import numpy as np

@@ -51,8 +51,6 @@ from __future__ import annotations
 import re
 import warnings
 from dataclasses import dataclass, field
-from typing import Sequence
-
 import numpy as np
 import pandas as pd
 
