@@ -1,0 +1,370 @@
+"""Write the example notebooks (run from anywhere: ``python notebooks/make_notebooks.py``).
+
+The notebooks are generated so that their text and code stay reviewable here; the test suite
+(``tests/notebooks``) executes the .ipynb files. Outputs are not stored.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+HERE = Path(__file__).resolve().parent
+
+DATA_CELL = '''import os
+from pathlib import Path
+
+# Real survey files are NOT part of socialhealth: point SOCIALHEALTH_DATA at the folder that
+# holds them (default: ../shared/data next to the repository).
+DATA = Path(os.environ.get("SOCIALHEALTH_DATA", Path.cwd().resolve().parent.parent / "shared" / "data"))
+{checks}
+print("using", DATA)'''
+
+
+def data_cell(files: dict[str, str], how: str) -> str:
+    checks = []
+    for var, rel in files.items():
+        checks.append(f'{var} = DATA / "{rel}"')
+    names = ", ".join(files)
+    checks.append(f"for f in ({names},):\n    if not f.exists():\n        raise FileNotFoundError(\n"
+                  f"            f\"{{f}} not found. {how} Then set the environment variable \"\n"
+                  "            \"SOCIALHEALTH_DATA to the folder holding it and re-run.\")")
+    return DATA_CELL.format(checks="\n".join(checks))
+
+
+def md(text: str):
+    return new_markdown_cell(text.strip())
+
+
+def code(text: str):
+    return new_code_cell(text.strip())
+
+
+def quickstart():
+    return [
+        md("""
+# 01 Quickstart: the demo survey
+
+`socialhealth` estimates loneliness, social connection and their links with health from
+complex surveys, with design-based standard errors that match R's `survey` package.
+
+This notebook uses the **synthetic demo survey** shipped with the package (GB + US,
+2016-2024, ~20,000 respondents, stratified two-stage sample). It is generated from a documented
+model, so every estimate can be checked against the **true value** (`DEMO_TRUTH`).
+No real person is in it.
+"""),
+        code("""
+import warnings
+import socialhealth as sh
+from socialhealth.datasets.demo import DEMO_TRUTH
+
+sd = sh.datasets.load("demo")
+sd
+"""),
+        md("""
+## The design
+`sd.design` is the survey design built from the harmonised `weight`, `strata` and `psu`
+columns: Taylor linearisation, as R's `svydesign(ids = ~psu, strata = ~strata, weights = ~weight, nest = TRUE)`.
+"""),
+        code("""
+d = sd.design
+print(d.describe())
+print("R:", d.r_code())
+"""),
+        md("""
+## Prevalence of loneliness
+`lonely` is the headline indicator ("How often do you feel lonely?": often/always).
+`proportion()` gives R `svyciprop`'s logit interval; `by=` gives domain estimates (R `svyby`).
+"""),
+        code("""
+overall = d.proportion("lonely")
+overall.to_frame()
+"""),
+        code("""
+by_country = d.proportion("lonely", by="country").to_frame()
+by_country["true value"] = by_country["country"].map(DEMO_TRUTH["lonely_prevalence"]["by_country"])
+by_country[["country", "estimate", "ci_low", "ci_high", "true value"]]
+"""),
+        code("""
+by_age = d.proportion("lonely", by="age_group")
+ax = sh.plot.prevalence(by_age, title="Lonely (often/always) by age group")
+"""),
+        md("""
+## Trend over years
+"""),
+        code("""
+ax = sh.plot.trend(d.proportion("lonely", by=["year", "country"]),
+                   title="Lonely by year and country")
+"""),
+        md("""
+## Loneliness and health: nested adjusted odds ratios
+`models.association` fits the unadjusted model and then adds blocks of confounders
+(R `svyglm(..., family = quasibinomial())`), all on the same complete cases. The demo's true
+conditional odds ratio of depression for loneliness is 3.0 (after adjusting for age, sex,
+smoking, obesity and inactivity).
+"""),
+        code("""
+assoc = sh.models.association(d, exposure="lonely", outcome="depression",
+                              adjust=[["age_group", "sex"], ["smoker", "obese", "physically_inactive"]])
+print("true odds ratio:", DEMO_TRUTH["odds_ratios"]["depression"]["lonely"])
+assoc.to_frame()[["model_label", "estimate", "ci_low", "ci_high", "n"]]
+"""),
+        code("""
+ax = sh.plot.forest(assoc.to_frame().assign(label=lambda t: t["model_label"]), label="label",
+                    xlabel="Odds ratio of depression, lonely vs not (95% CI)")
+"""),
+        md("""
+## Loneliness next to smoking, obesity and inactivity
+The same survey, the same outcome (death during follow-up), each factor adjusted for age and
+sex, beside published pooled estimates for all-cause mortality (different measures: for scale).
+"""),
+        code("""
+rf = sh.models.compare_risk_factors(d, ["lonely"], outcome="died", adjust=["age_group", "sex"])
+ax = sh.plot.risk_factors(rf.survey(), rf.anchors())
+"""),
+        md("""
+## The whole report
+`socialhealth report --dataset demo --output report.html` on the command line, or:
+"""),
+        code("""
+rep = sh.report.build(sd)
+rep.status
+"""),
+    ]
+
+
+def gss():
+    return [
+        md("""
+# 02 GSS 2016-2020 panel: loneliness items and health
+
+The General Social Survey 2016-2020 panel (NORC) re-interviewed 2016 respondents in 2018 and
+2020. It has **no single headline loneliness question** in 2018/2020: 2020 asks how often
+respondents lacked companionship (`lonely1_2`) and felt isolated (`lonely2_2`) on GSS's own
+5-point scale; 2018 asks about feeling left out. `socialhealth` maps them to the UCLA-3 codes
+and says so in the codebook.
+
+**Data**: the real file `gss_panel20.dta` (public NORC data; not shipped with socialhealth).
+"""),
+        code(data_cell({"GSS_FILE": "gss/gss_panel20.dta"},
+                       "Get the GSS 2016-2020 panel from https://gss.norc.org/get-the-data "
+                       "(or gssr's gss_panel20, written to .dta with R haven).")),
+        code("""
+import warnings
+import socialhealth as sh
+
+sd = sh.datasets.load("gss_panel20", path=GSS_FILE, wave=2020)
+d = sd.design
+print(d.describe())
+"""),
+        md("""
+## What the 2020 wave measures
+The codebook says how each harmonised concept was built, and why `lonely` is missing.
+"""),
+        code("""
+cb = sd.codebook.set_index("concept")
+cb.loc[["lonely", "ucla3_companionship", "ucla3_isolated", "poor_health"], ["source_variables", "rule", "notes"]]
+"""),
+        md("""
+## Felt isolated from others, by age group
+Weighted shares of each answer (R `svyby(~factor(ucla3_isolated), ~age_group, des, svymean)`).
+"""),
+        code("""
+d = d.assign(isolated=sd.data["ucla3_isolated"].map({1: "hardly ever", 2: "some of the time", 3: "often"}))
+shares = d.mean("isolated", by="age_group")
+ax = sh.plot.likert(shares, by="age_group", levels=["hardly ever", "some of the time", "often"])
+"""),
+        md("""
+## Feeling isolated often, and poor self-rated health
+An explicit yes/no exposure: isolated often or very often (`ucla3_isolated == 3`).
+"""),
+        code("""
+often = (sd.data["ucla3_isolated"] >= 3).astype(float).where(sd.data["ucla3_isolated"].notna())
+d = d.assign(isolated_often=often)
+d.proportion("isolated_often", by="sex").to_frame()
+"""),
+        code("""
+assoc = sh.models.association(d, exposure="isolated_often", outcome="poor_health",
+                              adjust=[["age_group", "sex"], ["education"]])
+assoc.to_frame()[["model_label", "estimate", "ci_low", "ci_high", "p", "n"]]
+"""),
+        code("""
+ax = sh.plot.forest(assoc.to_frame().assign(label=lambda t: t["model_label"]), label="label",
+                    xlabel="Odds ratio of fair/poor health, isolated often vs not (95% CI)")
+"""),
+        md("""
+## The report on this file
+The same report as for the demo; sections the survey cannot support are skipped and say why.
+On the command line: `socialhealth report --dataset gss_panel20 --path gss_panel20.dta --wave 2020 --exposure "ucla3_isolated>=3"`.
+"""),
+        code("""
+rep = sh.report.build(sd, exposure="ucla3_isolated>=3")
+rep.status
+"""),
+    ]
+
+
+def uk():
+    return [
+        md("""
+# 03 Loneliness in the UK: the European Social Survey (GB)
+
+The ESS asks "How much of the time during the past week did you feel lonely?" (`fltlnl`) in
+rounds with the CES-D module (e.g. round 7, 2014-15) but not in round 9 (2018-19), which does
+have social contact (`sclmeet`) and having someone to discuss intimate matters with (`inprdsc`).
+
+UK household panels (Understanding Society, ELSA) are registered in `socialhealth.datasets`
+but need a UK Data Service licence; their loaders are not written yet.
+
+**Data**: the real ESS GB files `ESS7GB.sav`, `ESS9GB.sav` (free registration at
+https://ess.sikt.no/; not shipped with socialhealth).
+"""),
+        code(data_cell({"ESS7": "ess/ESS7GB.sav", "ESS9": "ess/ESS9GB.sav"},
+                       "Register at https://ess.sikt.no/ and download the GB country files of "
+                       "rounds 7 and 9 (SPSS).")),
+        code("""
+import warnings
+import socialhealth as sh
+
+with warnings.catch_warnings(record=True) as w:
+    warnings.simplefilter("always")
+    ess7 = sh.datasets.load("ess", path=ESS7)
+for x in w:
+    print("warning:", x.message)
+ess7
+"""),
+        md("""
+Round 7 country files carry no PSU or stratum (they are in a separate SDDF file), so the
+design is **weights-only** and standard errors ignore clustering: pass `sddf_path=` when you
+have the SDDF file.
+"""),
+        code("""
+d7 = ess7.design
+print(d7.describe())
+d7.proportion("lonely", by="age_group").to_frame()
+"""),
+        code("""
+# felt lonely in the past week (ESS round 7, GB)
+ax = sh.plot.likert(d7.mean("lonely_direct", by="age_group"), by="age_group")
+"""),
+        md("""
+## Loneliness and health in ESS 7
+"""),
+        code("""
+assoc = sh.models.association(d7, exposure="lonely", outcome="poor_health",
+                              adjust=[["age_group", "sex"], ["smoker", "obese"]])
+assoc.to_frame()[["model_label", "estimate", "ci_low", "ci_high", "n"]]
+"""),
+        md("""
+## ESS round 9: no loneliness item, but social contact
+"""),
+        code("""
+ess9 = sh.datasets.load("ess", path=ESS9)
+cb = ess9.codebook.set_index("concept")
+cb.loc[["lonely", "contact_in_person", "social_support"], ["measured", "source_variables", "notes"]]
+"""),
+        code("""
+d9 = ess9.design
+print(d9.describe())
+# how often respondents meet friends, relatives or colleagues (ESS round 9, GB)
+ax = sh.plot.likert(d9.mean("contact_in_person", by="age_group"), by="age_group")
+"""),
+        code("""
+d9.proportion("social_support", by="age_group").to_frame()
+"""),
+    ]
+
+
+def evidence():
+    return [
+        md("""
+# 04 The evidence: published meta-analyses next to survey estimates
+
+`socialhealth.models.anchors` bundles published pooled estimates (loneliness, isolation,
+social relationships; smoking, obesity, physical activity, alcohol) with citations, DOIs and
+the location in each paper. This notebook shows them, pools study-level estimates with a
+random-effects model (`models.meta`, checked against R `metafor`), and puts loneliness next to
+the classic risk factors.
+"""),
+        code("""
+import socialhealth as sh
+from socialhealth.models import anchors
+
+a = anchors.adverse_scale(anchors.load())
+a[["source_key", "exposure", "outcome", "measure", "adverse_estimate", "adverse_ci_low", "adverse_ci_high", "status"]]
+"""),
+        md("""
+## Random-effects pooling
+`models.meta` fits fixed- and random-effects models (REML, DL, PM; Knapp-Hartung optional),
+as `metafor::rma`. As an illustration we pool the **first 21 of the 148 studies** of
+Holt-Lunstad et al. (2010), Table 1, the only rows transcribed so far.
+
+**This is not a replication** of the published OR 1.50: 127 studies are missing.
+"""),
+        code("""
+t = anchors.hl2010_table1_partial()
+print(t.attrs["description"])
+res = sh.models.meta(t["ln_or"], t["se"], method="reml", labels=t["study"], exponentiate=True)
+res
+"""),
+        code("""
+fr = res.to_frame()
+ax = sh.plot.forest(fr, summary="REML model",
+                    xlabel="Odds ratio of survival, stronger vs weaker relationships (PARTIAL: 21 of 148 studies)")
+"""),
+        md("""
+## Loneliness next to smoking, obesity and inactivity (published)
+All-cause mortality, adverse state vs favourable (physical activity inverted to inactivity).
+Measures differ (HR, RR, OR, relative mortality) and are not converted into one another.
+"""),
+        code("""
+pick = {
+    "Loneliness": ("rico-uribe_2018", "loneliness", "overall"),
+    "Smoking": ("gellert_2012", "current smoking", "overall"),
+    "Obesity": ("flegal_2013", "obesity (all grades)", "overall"),
+    "Physical inactivity": ("nocon_2008", "physical activity", "overall"),
+}
+rows = []
+for label, (key, exposure, subgroup) in pick.items():
+    r = a[(a.source_key == key) & (a.exposure == exposure) & (a.subgroup == subgroup)
+          & a.outcome.str.startswith("all-cause mortality")].iloc[0]
+    rows.append({"label": label, "estimate": r.adverse_estimate, "ci_low": r.adverse_ci_low,
+                 "ci_high": r.adverse_ci_high, "measure": r.measure, "source": key})
+import pandas as pd
+published = pd.DataFrame(rows)
+published
+"""),
+        md("""
+## The same factors in a survey
+The demo survey (synthetic) gives mutually comparable odds ratios of death during follow-up
+for each factor, adjusted for age and sex, shown beside the published estimates.
+"""),
+        code("""
+d = sh.datasets.load("demo").design
+rf = sh.models.compare_risk_factors(d, ["lonely"], outcome="died", adjust=["age_group", "sex"])
+ax = sh.plot.risk_factors(rf.survey(), rf.anchors())
+"""),
+    ]
+
+
+NOTEBOOKS = {
+    "01_quickstart.ipynb": quickstart,
+    "02_gss_loneliness_and_health.ipynb": gss,
+    "03_uk_loneliness.ipynb": uk,
+    "04_evidence.ipynb": evidence,
+}
+
+
+def main() -> None:
+    for name, cells in NOTEBOOKS.items():
+        nb = new_notebook(cells=cells(), metadata={
+            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+            "language_info": {"name": "python"}})
+        nbformat.validate(nb)
+        nbformat.write(nb, HERE / name)
+        print("wrote", HERE / name)
+
+
+if __name__ == "__main__":
+    main()
