@@ -1,0 +1,134 @@
+"""HRS loader on a small RAND-HRS-like Stata file (lower-case names, extended missing values)
+written here; expected outputs worked out by hand in the comments."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from socialhealth import datasets
+from socialhealth.datasets.hrs import load_hrs
+from socialhealth.errors import DatasetError, LicensedDataError, SurveyFileError, UnknownWaveError
+
+NA = np.nan
+M, D = "m", "d"          # Stata extended missing .m / .d
+RAND = {
+    "hhidpn":      [1010, 1020, 1030, 1040, 1050, 1060, 1070, 1080],
+    "raestrat":    [1, 1, 2, 2, 3, 3, 4, 4],
+    "raehsamp":    [1, 2, 1, 2, 1, 2, 1, 1],
+    "ragender":    [1, 2, 1, 2, 1, 2, 1, 2],
+    "radyear":     [NA, 2007, 2010, NA, NA, NA, NA, 2005],
+    "r8iwstat":    [1, 1, 1, 1, 1, 4, 1, 5],
+    "r9iwstat":    [1, 5, 1, 4, 7, 1, 1, 6],
+    "r10iwstat":   [1, 6, 5, 1, 0, 1, 9, 6],
+    "r8iwendy":    [2006, 2006, 2007, 2006, 2006, NA, 2006, NA],
+    "r9iwendy":    [2008, NA, 2008, NA, NA, 2008, 2009, NA],
+    "r10iwendy":   [2010, NA, NA, 2010, NA, 2010, NA, NA],
+    "r8lblonely3": [1.0, 2.3333333, 3.0, 1.6666667, M, 2.0, 2.0, 1.0],
+    "r8lbwgtr":    [1000, 2000, 0, 1500, 0, 1000, 500, 0],
+    "r8wtresp":    [2000, 3000, 1000, 0, 2500, 1500, 1000, 0],
+    "r8agey_e":    [55, 62, 70, 81, 90, 66, 58, 77],
+    "r8shlt":      [1, 5, 4, 2, D, 3, 2, 5],
+    "r8cesd":      [0, 5, 4, 3, 1, 8, M, 2],
+}
+
+
+def _vals(s):
+    return [None if pd.isna(v) else v for v in s.astype(object)]
+
+
+def write_rand(path, drop=(), rows=RAND):
+    import pyreadstat
+
+    cols = {k: v for k, v in rows.items() if k not in drop}
+    df = pd.DataFrame({k: pd.Series(v, dtype=object).map(
+        lambda x: x if isinstance(x, str) else float(x)) for k, v in cols.items()})
+    miss = {k: sorted({x for x in v if isinstance(x, str)}) for k, v in cols.items()}
+    pyreadstat.write_dta(df, str(path), version=15,
+                         missing_user_values={k: v for k, v in miss.items() if v},
+                         variable_value_labels={"r8shlt": {1: "1.excellent", 2: "2.very good",
+                                                           3: "3.good", 4: "4.fair", 5: "5.poor"}}
+                         if "r8shlt" in cols else {})
+    return path
+
+
+@pytest.fixture
+def rand(tmp_path):
+    return write_rand(tmp_path / "randhrs1992_2022v1.dta")
+
+
+def test_hrs_wave8_by_hand(rand):
+    sd = datasets.load("hrs", path=rand, wave=8)
+    p = sd.provenance
+    # rows 6 (status 4) and 8 (status 5) are not wave-8 respondents; row 4 has weight 0
+    assert p["rows_read"] == 8 and p["rows_kept"] == 5
+    assert list(p["rows_dropped"].values()) == [2, 1]
+    assert p["weight_variable"] == "r8wtresp" and p["variables"]["lonely3"] == "r8lblonely3"
+    assert p["later_waves"] == [9, 10]
+    mc = p["missing_codes"]
+    assert mc["r8lblonely3"] == {".m": 1} and mc["r8shlt"] == {".d": 1} and mc["r8cesd"] == {".m": 1}
+    d = sd.data   # rows 1, 2, 3, 5, 7
+    assert _vals(d["respondent_id"]) == ["1010", "1020", "1030", "1050", "1070"]
+    assert d["year"].tolist() == [2006, 2006, 2007, 2006, 2006]
+    assert _vals(d["lonely"]) == [False, True, True, None, True]
+    assert _vals(d["self_rated_health"]) == ["excellent", "poor", "fair", None, "very good"]
+    assert _vals(d["depression"]) == [False, True, True, False, None]
+    assert _vals(d["sex"]) == ["male", "female", "male", "male", "male"]
+    # row 1 alive in 9 and 10; row 2 status 5 in wave 9; row 3 status 5 in wave 10;
+    # row 5 dropped (7) then 0: no information; row 7 alive in 9, unknown (9) in 10
+    assert _vals(d["died"]) == [False, True, True, None, False]
+    # 2010 - 2006; RADYEAR 2007 - 2006; RADYEAR 2010 - 2007; -; r9iwendy 2009 - 2006
+    assert _vals(d["followup_years"]) == [4.0, 1.0, 3.0, None, 3.0]
+    cb = sd.codebook.set_index("concept")
+    assert "[U]" in cb.loc["lonely", "notes"] and cb.loc["died", "measured"]
+    assert d["strata"].nunique() == 4 and len(set(zip(d["strata"], d["psu"]))) == 5
+    est = sd.design.mean("lonely").to_frame().iloc[0]["estimate"]
+    assert est == pytest.approx(5000 / 7000, rel=1e-14)    # rows 1 F 2000, 2 T 3000, 3 T 1000, 7 T 1000
+
+
+def test_hrs_leave_behind_weight(rand):
+    sd = load_hrs(rand, wave=8, weight="leave_behind")
+    assert sd.provenance["weight_variable"] == "r8lbwgtr"
+    assert _vals(sd.data["respondent_id"]) == ["1010", "1020", "1040", "1070"]
+    # lonely: F 1000, T 2000, F (1.667) 1500, T 500
+    est = sd.design.mean("lonely").to_frame().iloc[0]["estimate"]
+    assert est == pytest.approx(2500 / 5000, rel=1e-14)
+
+
+def test_hrs_wave_without_loneliness(tmp_path):
+    rows = {k.replace("r8", "r7", 1) if k.startswith("r8") else k: v for k, v in RAND.items()}
+    rows = {k: v for k, v in rows.items() if k != "r7lblonely3"}
+    p = write_rand(tmp_path / "rand7.dta", rows=rows)
+    sd = load_hrs(p, wave=7)
+    cb = sd.codebook.set_index("concept")
+    assert not cb.loc["lonely", "measured"] and sd.data["lonely"].isna().all()
+    assert "wave 8" in cb.loc["lonely", "notes"]
+    # no later waves in this file (r8.. absent, r9/r10 present): died uses waves 9 and 10
+    assert sd.provenance["later_waves"] == [9, 10]
+
+
+def test_hrs_bad_input(rand, tmp_path, ess_sav_file, cache_dir, leftovers):
+    with pytest.raises(UnknownWaveError, match="1-16"):
+        load_hrs(rand, wave=17)
+    with pytest.raises(DatasetError, match="wave="):
+        load_hrs(rand)
+    with pytest.raises(DatasetError, match="weight"):
+        load_hrs(rand, wave=8, weight="household")
+    with pytest.raises(SurveyFileError, match="raestrat|RAESTRAT"):
+        load_hrs(write_rand(tmp_path / "nostrat.dta", drop=("raestrat",)), wave=8)
+    with pytest.raises(SurveyFileError, match="HHIDPN"):
+        load_hrs(ess_sav_file, wave=8)
+    bad = tmp_path / "rand_bad.dta"
+    bad.write_bytes(b"\x01\x02not a dta" * 20)
+    with pytest.raises(SurveyFileError):
+        load_hrs(bad, wave=8)
+    empty = tmp_path / "rand_empty.dta"
+    empty.write_bytes(b"")
+    with pytest.raises(SurveyFileError, match="empty"):
+        load_hrs(empty, wave=8)
+    with pytest.raises(LicensedDataError) as e:
+        datasets.load("hrs", wave=8)
+    assert "isr.umich.edu" in str(e.value) and "path=" in str(e.value)
+    with pytest.raises(LicensedDataError, match="hrs.isr.umich.edu"):
+        load_hrs(wave=8)
+    assert leftovers(cache_dir) == []
