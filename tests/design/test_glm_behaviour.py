@@ -232,3 +232,11 @@ def test_result_table_and_tests(toy):
 def test_errors_are_socialhealth_errors(toy):
     with pytest.raises(SocialHealthError):
         design(toy).glm("y ~ missing_col")
+
+
+def test_boundary_of_identity_binomial_raises(toy):
+    """Identity-link binomial whose fitted probabilities reach 0 (R: 'algorithm stopped at
+    boundary value'): no valid SEs, so a ModelError that says so."""
+    df = toy.assign(z=(toy["x"] > 1.2).astype(float))
+    with pytest.raises(ModelError, match="boundary"):
+        design(df).glm("z ~ x", family="binomial", link="identity")

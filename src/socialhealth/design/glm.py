@@ -404,15 +404,38 @@ def _irls(X, y, pw, fam: _Family, lk: _Link, offset, start, maxiter, tol, names)
         eta, mu, dev = state
     else:
         mu = fam.mustart(y, pw)
-        eta = lk.link(mu)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            eta = lk.link(mu)
         beta = None
+        if not lk.valid_eta(eta):
+            # e.g. a log link with zero outcomes: start from the intercept-only fit instead
+            beta = _intercept_start(X, y, pw, lk)
+            st = None if beta is None else ps.fitted(beta)
+            if st is None:
+                raise ConvergenceError(
+                    f"no valid starting values for the {fam.name} model with {lk.name} link; "
+                    "give start= (one value per coefficient)."
+                )
+            eta, mu, _ = st
+            first = False
         dev = _dev_sum(fam, y, mu, pw, ps.ybin)
     converged = False
     it = 0
     for it in range(1, maxiter + 1):
         W, A, g = ps.scoring(eta, mu, first=first)
         first = False
-        solver = _Solver(A, names)
+        try:
+            solver = _Solver(A, names)
+        except ModelError:
+            if it == 1:
+                raise                        # rank-deficient model matrix
+            # X'WX broke down later: working weights degenerate near the boundary
+            _check_separation(_Fit(beta, eta, mu, dev, it, False), fam, lk, y, names)
+            raise ConvergenceError(
+                f"the IRLS fit broke down at iteration {it}: the working weights became "
+                "degenerate (fitted values at the edge of the valid range). Check the link "
+                "function and extreme predictor values, or give start= values."
+            ) from None
         step = solver.solve(g)
         if beta is None:
             beta_new, step = step, None
@@ -459,6 +482,14 @@ def _check_separation(fit: _Fit, fam: _Family, lk: _Link, y, names) -> None:
         return
     mu = fit.mu
     edge = (mu < 1e-10) | (mu > 1 - 1e-10)
+    if edge.any() and lk.name in ("log", "identity"):
+        raise ModelError(
+            f"the binomial model with {lk.name} link has fitted probabilities at 0 or 1 for "
+            f"{int(edge.sum())} row(s): the estimate lies on the boundary of the parameter space "
+            "(R: 'algorithm stopped at boundary value'), so its standard errors are not valid. "
+            "Use the logit link (odds ratios), or a poisson model with log link for prevalence "
+            "ratios (Zou 2004, modified Poisson)."
+        )
     if edge.any():
         big = [f"{n} = {b:.3g}" for n, b in zip(names, fit.beta) if abs(b) > 10]
         raise SeparationError(
@@ -865,6 +896,10 @@ def glm(
         # rule (R: glm(..., start = coef(full)) per replicate)
         wr = np.asarray(w_r, dtype=float)[rows] / scale
         rf = _irls(X, y, wr, fam, lk, off, fit.beta, maxiter, tol, names)
+        try:
+            _check_separation(rf, fam, lk, y, names)
+        except SeparationError as exc:
+            raise SeparationError(f"with replicate weights set {n_calls[0]}: {exc}") from None
         if not rf.converged:
             raise ConvergenceError(
                 f"the model did not converge with replicate weights set {n_calls[0]}; replicate "
