@@ -41,7 +41,7 @@ import numpy as np
 import pandas as pd
 
 from socialhealth.errors import DatasetError
-from socialhealth.datasets._schema import concept_columns, schema, tomllib, typed
+from socialhealth.datasets._schema import boolean, concept_columns, schema, tomllib, typed
 
 RULES = ("map", "in", "numeric", "label", "product", "bmi", "custom", "not_measured")
 CODEBOOK_COLUMNS = ["concept", "source_variables", "rule", "labels", "notes", "measured"]
@@ -194,8 +194,7 @@ def harmonise(df: pd.DataFrame, cb: dict, fmt: dict, wave, value_labels: dict,
             is_f = (keys.isin(fa).to_numpy() if fa else valid & ~is_t) & ~keys.isin(known_missing).to_numpy()
             other = valid & ~is_t & ~is_f & ~keys.isin(known_missing).to_numpy()
             bad.update(keys[other])
-            vals = np.where(is_t, True, np.where(is_f, False, None))
-            out = typed(concept, [pd.NA if v is None else bool(v) for v in vals], n)
+            out = boolean(is_t, is_t | is_f)
             text = f"True if {srcs[0]} in {sorted(tr)}; False if " + (
                 f"in {sorted(fa)}" if fa else "any other valid code")
             if known_missing:
@@ -332,8 +331,7 @@ def _derive(frame: pd.DataFrame, rows: list[dict], n: int):
                          "the survey's own minimum age)", True))
     if "poor_health" not in have and _measured(rows, "self_rated_health"):
         srh = frame["self_rated_health"]
-        vals = [pd.NA if pd.isna(v) else v in ("fair", "poor") for v in srh]
-        frame["poor_health"] = typed("poor_health", vals, n)
+        frame["poor_health"] = boolean(srh.isin(["fair", "poor"]).to_numpy(), srh.notna().to_numpy())
         rows.append(_row("poor_health", ["self_rated_health"], "True if fair or poor", "",
                          "derived from self_rated_health", True))
     items = ["ucla3_companionship", "ucla3_left_out", "ucla3_isolated"]
@@ -345,15 +343,13 @@ def _derive(frame: pd.DataFrame, rows: list[dict], n: int):
                          "item is missing", "", "derived", True))
     if "lonely_ucla3" not in have and ("ucla3_score" in frame.columns) and _measured(rows, "ucla3_score"):
         sc = frame["ucla3_score"].to_numpy(dtype=float, na_value=np.nan)
-        vals = [pd.NA if np.isnan(v) else bool(v >= 6) for v in sc]
-        frame["lonely_ucla3"] = typed("lonely_ucla3", vals, n)
+        frame["lonely_ucla3"] = boolean(sc >= 6, ~np.isnan(sc))
         rows.append(_row("lonely_ucla3", ["ucla3_score"], "True if ucla3_score >= 6", "",
                          "derived; 6-9 is a common convention, not a published cut-off "
                          "(Hughes et al. 2004 give none)", True))
     if "obese" not in have and _measured(rows, "bmi"):
         b = frame["bmi"].to_numpy(dtype=float)
-        vals = [pd.NA if np.isnan(v) else bool(v >= 30) for v in b]
-        frame["obese"] = typed("obese", vals, n)
+        frame["obese"] = boolean(b >= 30, ~np.isnan(b))
         rows.append(_row("obese", ["bmi"], "True if bmi >= 30", "", "derived (WHO cut-off)", True))
     return frame, rows
 

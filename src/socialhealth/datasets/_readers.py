@@ -184,7 +184,7 @@ def _open_dta_buffer(p: Path, buf, sha: str, member: str | None, fallback_path: 
                 return _open_pyreadstat_bytes(p, bytes(buf), sha, member, ".dta").read(columns)
             return _open_pyreadstat(p, fallback_path, sha, member, ".dta").read(columns)
         vl = sf.variable_value_labels(columns)
-        varlab = {c: sf.varlabels[sf.names.index(c)] for c in columns}
+        varlab = {c: sf.varlabels[sf._index()[c]] for c in columns}
         df = pd.DataFrame({c: (pd.array(v, dtype="string") if v.dtype == object else v)
                            for c, v in data.items()}, index=pd.RangeIndex(sf.nobs))
         return RawTable(df, missing, vl, varlab, sf.nobs,

@@ -28,11 +28,21 @@ def concept_columns() -> list[str]:
     return [c for c in schema() if c not in DESIGN_COLUMNS]
 
 
+def boolean(true: np.ndarray, known: np.ndarray) -> pd.arrays.BooleanArray:
+    """Nullable boolean from a True mask and a known (non-missing) mask, without a Python loop."""
+    return pd.arrays.BooleanArray(np.asarray(true, bool) & np.asarray(known, bool),
+                                  ~np.asarray(known, bool))
+
+
 def typed(column: str, values, n: int, levels: list[str] | None = None) -> pd.Series | pd.Categorical:
     """Cast ``values`` (or all-missing when None) to the schema type of ``column``."""
     spec = schema()[column]
     kind = spec["kind"]
     if values is None:
+        if kind == "bool":
+            return pd.arrays.BooleanArray(np.zeros(n, bool), np.ones(n, bool))
+        if kind == "int":
+            return pd.arrays.IntegerArray(np.zeros(n, np.int64), np.ones(n, bool))
         values = [pd.NA] * n if kind not in ("float",) else np.full(n, np.nan)
     if kind == "string":
         return pd.array(values, dtype="string")

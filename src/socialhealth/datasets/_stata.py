@@ -50,6 +50,12 @@ class StataFile:
     value_labels_offset: int
     encoding: str
     _value_labels: dict | None = field(default=None, repr=False)
+    _idx: dict | None = field(default=None, repr=False)
+
+    def _index(self) -> dict:
+        if self._idx is None:
+            self._idx = {n: i for i, n in enumerate(self.names)}
+        return self._idx
 
     # ---------------------------------------------------------------- columns
     def read_column(self, name: str) -> tuple[np.ndarray, Counter]:
@@ -59,10 +65,9 @@ class StataFile:
         ``"."``, ``".a"`` ... ``".z"`` to counts. String columns (str#) come back as an object
         array of Python str (empty string for blank, as Stata has no string missing).
         """
-        try:
-            j = self.names.index(name)
-        except ValueError:
-            raise KeyError(name) from None
+        j = self._index().get(name)
+        if j is None:
+            raise KeyError(name)
         t = self.types[j]
         off = self.offsets[j]
         rows = np.frombuffer(self.buf, dtype=np.uint8, count=self.nobs * self.rowlen,
@@ -140,17 +145,20 @@ class StataFile:
                     key = "." + _LETTERS[c] if 0 < c < len(_LETTERS) else "."
                 d[key] = s.decode(self.encoding, "replace")
             out[labname] = d
+            if wanted is not None and len(out) == len(wanted):
+                break
         if wanted is None:
             self._value_labels = out
         return out
 
     def variable_value_labels(self, names) -> dict[str, dict]:
         names = list(names)
-        wanted = {self.vlnames[self.names.index(nm)] for nm in names} - {""}
+        idx = self._index()
+        wanted = {self.vlnames[idx[nm]] for nm in names} - {""}
         sets = self.value_labels(wanted)
         res = {}
         for nm in names:
-            j = self.names.index(nm)
+            j = idx[nm]
             ln = self.vlnames[j]
             if ln and ln in sets:
                 res[nm] = sets[ln]

@@ -65,6 +65,15 @@ def _guess_survey(columns) -> str:
 
 
 def _strings(values) -> list:
+    """Codes as strings ("3211", "1"), None where missing; vectorised for float arrays."""
+    arr = values.to_numpy() if isinstance(values, pd.Series) else np.asarray(values)
+    if arr.dtype.kind == "f":
+        out = np.full(len(arr), None, dtype=object)
+        ok = ~np.isnan(arr)
+        whole = ok & (arr == np.round(arr))
+        out[whole] = arr[whole].astype(np.int64).astype(str)
+        out[ok & ~whole] = arr[ok & ~whole].astype(str)
+        return out.tolist()
     return [None if (v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)))
             else (str(int(v)) if isinstance(v, (float, np.floating)) and float(v).is_integer()
                   else str(v)) for v in values]
