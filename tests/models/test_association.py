@@ -152,6 +152,16 @@ def test_adjust_variable_not_in_data(design):
         association(design, "race", "died")
 
 
+def test_reference_level(design, nhanes):
+    d = design.assign(race_s=nhanes["race"].map({1: "a", 2: "b", 3: "c", 4: "d"}))
+    t = association(d, "race_s", "HI_CHOL", reference="b").to_frame()
+    assert list(t["level"]) == ["a", "c", "d"]
+    # odds ratio of a vs b = 1 / (odds ratio of b vs a): R's unadjusted factor(race)2 row
+    assert t["estimate"].iloc[0] == pytest.approx(1 / REF["or"][0]["estimate"][0], rel=1e-9)
+    with pytest.raises(ModelError, match="not a level"):
+        association(d, "race_s", "HI_CHOL", reference="z")
+
+
 def test_unknown_measure(design):
     with pytest.raises(ModelError, match="measure"):
         association(design, "race", "HI_CHOL", measure="hr")

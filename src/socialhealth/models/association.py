@@ -99,6 +99,12 @@ def exposure_term(data: pd.DataFrame, exposure: str, categorical: bool | None = 
         raise MissingColumnError([exposure], data.columns, "the design data (exposure)")
     cat = _is_categorical(data[exposure]) if categorical is None else bool(categorical)
     name = exposure if re.match(r"^[A-Za-z_][A-Za-z_0-9]*$", exposure) else f"`{exposure}`"
+    if cat and reference is not None:
+        s = data[exposure]
+        levels = list(s.cat.categories) if isinstance(s.dtype, pd.CategoricalDtype) else list(pd.unique(s.dropna()))
+        if reference not in levels:
+            raise ModelError(f"reference={reference!r} is not a level of {exposure!r}; levels: "
+                             f"{', '.join(map(repr, levels))}.")
     if not cat:
         if reference is not None:
             raise ModelError(f"reference= applies to a categorical exposure; {exposure!r} is numeric "

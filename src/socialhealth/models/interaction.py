@@ -69,7 +69,8 @@ class InteractionResult:
                          f"({r.ci_low:.3f}, {r.ci_high:.3f})  p={r.p:.3g}")
         w = self.wald
         lines.append(f"Interaction: F = {w.statistic:.4g} on {w.df} and {w.ddf:g} df, p = {w.p:.4g}")
-        lines.append(f"In R: {self.model.r_call}; regTermTest(model, ~{self.exposure}:factor({self.modifier}))")
+        x = self.formula.split("~", 1)[1].split("+")[0].strip().replace("C(", "factor(")
+        lines.append(f"In R: {self.model.r_call}; regTermTest(model, ~{x}:factor({self.modifier}))")
         return "\n".join(lines)
 
 
