@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 from scipy import special, stats
 
-from socialhealth.design.formula import model_frame
+from socialhealth.design.formula import formula_variables, model_frame
 from socialhealth.errors import ConvergenceError, FormulaError, ModelError, SeparationError
 
 __all__ = ["OrdinalResult", "ordinal"]
@@ -369,7 +369,8 @@ def ordinal(
     n_y_missing = int((in_subset & ~mask).sum())
     # the response is handled here (it may be categorical); the right side by the engine
     placeholder = "_sh_ordinal_response_"
-    frame = model_frame(data.assign(**{placeholder: 0.0}), f"{placeholder} ~ {rhs}", mask)
+    cols = [c for c in formula_variables(f"`{lhs}` ~ {rhs}", data) if c != lhs]
+    frame = model_frame(data[cols].assign(**{placeholder: 0.0}), f"{placeholder} ~ {rhs}", mask)
     rows = frame.rows
     keep = [j for j, c in enumerate(frame.columns) if c != "Intercept"]
     names = [frame.columns[j] for j in keep]
