@@ -278,3 +278,24 @@ def test_missing_calibration_variable(dclus1):
         d.calibrate("~x", [6194])
     with pytest.raises(DesignError, match="missing"):
         d.assign(g=np.where(np.arange(d.n) == 3, None, "a")).post_stratify("g", {"a": 6194})
+
+
+@pytest.mark.parametrize("name,ref_design", [("ps_dclus1", "ps_rclus1"), ("rake_dclus1", "rake_rclus1"),
+                                              ("cal_lin_dclus1", "cal_lin_rclus1")])
+def test_to_replicate_recalibrate(designs, name, ref_design):
+    """recalibrate=True = convert first, then calibrate the replicate design (R's
+    postStratify / rake / calibrate of as.svrepdesign(dclus1)); the default follows R's
+    as.svrepdesign of a calibrated design (ps_dclus1_asrep)."""
+    rep = designs[name].to_replicate("jk1", recalibrate=True)
+    close(rep.weights, designs[ref_design].weights)
+    close(rep.replicate_weights, designs[ref_design].replicate_weights)
+    tab = pd.DataFrame(RES[ref_design + "_mean"]["result"]["table"])
+    close(rep.mean(["api00", "enroll"]).table["se"], tab["se"])
+
+
+def test_to_replicate_recalibrate_keeps_subset(designs):
+    d = designs["ps_dclus1"]
+    sub = d.subset(d.data["sch.wide"] == "Yes")
+    rep = sub.to_replicate("jk1", recalibrate=True)
+    tab = pd.DataFrame(RES["ps_rclus1_subset"]["result"]["table"])
+    close(rep.mean("api00").table["se"], tab["se"])

@@ -286,7 +286,10 @@ def _all_weights(design) -> np.ndarray:
     return design._w[:, None]
 
 
-def _new_design(design, W: np.ndarray, residual=None):
+def _new_design(design, W: np.ndarray, residual=None, recipe=None):
+    """The calibrated copy. Taylor designs also remember the pre-calibration weights and how to
+    redo each calibration (``recipe(design) -> design``), so that
+    ``to_replicate(..., recalibrate=True)`` can calibrate every replicate."""
     new = copy.copy(design)
     new._w = W[:, 0].copy()
     if design.kind == "replicate":
@@ -295,7 +298,18 @@ def _new_design(design, W: np.ndarray, residual=None):
             new._degf_cache = {}
     elif residual is not None:
         new._calibrations = tuple(getattr(design, "_calibrations", ())) + (residual,)
+        base = getattr(design, "_calibration_base", None)
+        new._calibration_base = design._w.copy() if base is None else base
+        new._calibration_recipes = tuple(getattr(design, "_calibration_recipes", ())) + (recipe,)
     return new
+
+
+def recalibrate_replicates(design, replicate_design):
+    """Apply a Taylor design's calibrations, in order, to a replicate design built from its
+    pre-calibration weights (used by ``to_replicate(..., recalibrate=True)``)."""
+    for recipe in getattr(design, "_calibration_recipes", ()):
+        replicate_design = recipe(replicate_design)
+    return replicate_design
 
 
 # ============================================================================ post-stratification
@@ -357,7 +371,8 @@ def post_stratify(design, strata, population, partial: bool = False):
     N = _match_cells(uniq, pop, columns)
     W = _scale_cells(_all_weights(design), codes, N, "post-stratification")
     residual = PostStratumResidual(codes, W[:, 0].copy(), weighted=True, label="+".join(columns))
-    return _new_design(design, W, residual)
+    return _new_design(design, W, residual,
+                       lambda d: post_stratify(d, strata, population, partial=partial))
 
 
 # ============================================================================ raking
@@ -460,7 +475,7 @@ def rake(design, margins, control: Mapping | None = None):
               for (cols, codes, _), mw in zip(specs, margin_weights)),
         label=" | ".join("+".join(c) for c, _, _ in specs),
     )
-    return _new_design(design, W, residual)
+    return _new_design(design, W, residual, lambda d: rake(d, margins, control=control))
 
 
 # ============================================================================ GREG calibration
@@ -692,4 +707,6 @@ def calibrate(design, formula, population_totals, calfun: str = "linear", bounds
                      "full sample" if j == 0 else f"replicate {j}")
         out[:, j] = W[:, j] * g
     residual = RegressionResidual(X, W[:, 0].copy(), out[:, 0].copy(), label=" + ".join(names))
-    return _new_design(design, out, residual)
+    return _new_design(design, out, residual,
+                       lambda d: calibrate(d, formula, population_totals, calfun=calfun, bounds=bounds,
+                                           maxit=maxit, epsilon=epsilon))

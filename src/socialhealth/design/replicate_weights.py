@@ -28,11 +28,10 @@ weights equal R's exactly there. For orders 28, 36, 56 and 72 R uses stored matr
 with R exactly (full orthogonal balance), nonlinear ones (means, ratios) only approximately.
 
 Only the first sampling stage is resampled (later stages are captured by the PSU totals, as
-in R). A Taylor design's calibrations (post-stratification, raking, GREG) are not re-applied
-to each replicate: like R's ``as.svrepdesign`` the replicates perturb the calibrated weights.
-To calibrate replicates properly, convert first and calibrate the replicate design
-(``d.to_replicate("jk1").post_stratify(...)``), which is what R's ``postStratify`` on an
-``svrep.design`` does.
+in R). A Taylor design's calibrations (post-stratification, raking, GREG) are by default not
+re-applied to each replicate: like R's ``as.svrepdesign`` (survey 4.1-1) the replicates perturb
+the calibrated weights. ``recalibrate=True`` calibrates every replicate (the same as
+``d.to_replicate("jk1").post_stratify(...)``, R's ``postStratify`` on an ``svrep.design``).
 
 References
 ----------
@@ -44,6 +43,8 @@ Judkins DR (1990) Fay's method for variance estimation. J Off Stat 6:223-239.
 Lumley T (2010) *Complex Surveys*, Wiley, §2.5.
 """
 from __future__ import annotations
+
+import copy
 
 import numpy as np
 import pandas as pd
@@ -290,7 +291,9 @@ def as_replicate(design, method: str = "jkn", **options):
     **options
         ``fay_rho`` (``"fay"``, default 0.5; 0 gives BRR), ``replicates`` (bootstrap, default
         50), ``seed`` (bootstrap; an int or ``numpy.random.Generator``), ``mse`` (centre the
-        replicates at the full-sample estimate; default False as R).
+        replicates at the full-sample estimate; default False as R), ``recalibrate`` (for a
+        calibrated design: build the replicates from the pre-calibration weights and redo every
+        post-stratification/raking/calibration on each replicate; default False as R).
 
     Formulas
     --------
@@ -313,9 +316,12 @@ def as_replicate(design, method: str = "jkn", **options):
     replicates can never equal R's bit for bit: to reproduce an R bootstrap analysis, export R's
     replicate weights and use :class:`~socialhealth.design.ReplicateDesign`.
 
-    Calibrated Taylor designs: the replicates perturb the calibrated weights without
-    re-calibrating each replicate, as R's ``as.svrepdesign`` (survey 4.1-1) does; calibrate the
-    replicate design instead to propagate the calibration into the variance.
+    Calibrated Taylor designs: by default the replicates perturb the calibrated weights without
+    re-calibrating each replicate, exactly as R's ``as.svrepdesign`` (survey 4.1-1) does, so the
+    replicate variance ignores the calibration. ``recalibrate=True`` instead builds the
+    replicates from the pre-calibration weights and repeats each calibration on every
+    replicate, the same as converting first and calibrating the replicate design (R:
+    ``postStratify(as.svrepdesign(dclus1), ~stype, pop.types)``).
 
     Returns
     -------
@@ -342,7 +348,7 @@ def as_replicate(design, method: str = "jkn", **options):
                           "replicate design." if getattr(design, "kind", None) == "replicate"
                           else "as_replicate() needs a SurveyDesign.")
     method = str(method).lower()
-    allowed = {"fay_rho", "replicates", "seed", "mse"}
+    allowed = {"fay_rho", "replicates", "seed", "mse", "recalibrate"}
     unknown = set(options) - allowed
     if unknown:
         raise DesignError(f"unknown option(s) {sorted(unknown)} for as_replicate; use {sorted(allowed)}.")
@@ -350,6 +356,19 @@ def as_replicate(design, method: str = "jkn", **options):
         raise DesignError("replicate weights for PPS (Brewer) designs are not implemented; use the "
                           "Taylor design's variance.")
     mse = bool(options.get("mse", False))
+    if options.get("recalibrate") and getattr(design, "_calibration_recipes", ()):
+        # rebuild from the pre-calibration weights, then calibrate every replicate
+        from socialhealth.design.calibration import recalibrate_replicates
+
+        base = copy.copy(design)
+        base._w = np.asarray(design._calibration_base, dtype=float).copy()
+        base._calibrations = ()
+        base._calibration_recipes = ()
+        base._calibration_base = None
+        rest = {k: v for k, v in options.items() if k != "recalibrate"}
+        rep = recalibrate_replicates(design, as_replicate(base, method, **rest))
+        outside = (design._w <= 0) & (base._w > 0)
+        return rep.subset(~outside) if outside.any() else rep
     fay_rho = None
     if method in ("jk1", "jkn"):
         W, scale, rscales = _jackknife(design, per_stratum=(method == "jkn"))
