@@ -306,7 +306,11 @@ def _new_design(design, W: np.ndarray, residual=None, recipe=None):
 
 def recalibrate_replicates(design, replicate_design):
     """Apply a Taylor design's calibrations, in order, to a replicate design built from its
-    pre-calibration weights (used by ``to_replicate(..., recalibrate=True)``)."""
+    pre-calibration weights (used by ``to_replicate(..., recalibrate=True)``).
+
+    In R: ``postStratify(as.svrepdesign(dclus1), ~stype, pop.types)`` (calibration after
+    conversion).
+    """
     for recipe in getattr(design, "_calibration_recipes", ()):
         replicate_design = recipe(replicate_design)
     return replicate_design
@@ -489,6 +493,14 @@ def model_matrix(data: pd.DataFrame, formula) -> tuple[np.ndarray, list[str]]:
     intercept; ``C(x)`` forces ``x`` to be categorical) or a list of column names. Categorical
     columns give one indicator per level but the first, named ``<column><level>`` (R
     ``stypeH``); numeric columns are used as they are.
+
+    Examples
+    --------
+    >>> X, names = model_matrix(pd.DataFrame({"g": ["a", "b", "b"], "x": [1.0, 2.0, 3.0]}), "~g + x")
+    >>> names
+    ['(Intercept)', 'gb', 'x']
+
+    In R: ``model.matrix(~g + x, data)``.
     """
     if isinstance(formula, str):
         text = formula.strip()
