@@ -1,0 +1,124 @@
+"""National Health Interview Survey (NCHS) loader: the Sample Adult file, 2019-2024.
+
+Reads ``adultYYcsv.zip`` as downloaded (or the ``adultYY.csv`` inside). Codebook:
+``codebooks/nhis.toml``; many variable names there are [U] (unverified) and can be replaced
+with ``variables={"lonely": "<NAME>"}``.
+
+* Missing codes 7 refused, 8 not ascertained, 9 don't know (97/98/99 for age) — the usual NCHS
+  convention, [U] here — become missing and are counted per variable and code; blank cells are
+  counted as ``"blank"``.
+* Loneliness only in 2024, social support July 2020 - December 2021 and 2024: other years get
+  "not measured" codebook rows and all-missing columns (never silently).
+* Design: ``WTFA_A``, strata ``PSTRAT``, PSU ``PPSU`` (numbered within strata: ``nest=True``),
+  ``lonely_psu="adjust"``. In R (asdfree)::
+
+      svydesign(ids = ~ppsu, strata = ~pstrat, weights = ~wtfa_a, nest = TRUE, data = adult24)
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Sequence
+
+import numpy as np
+
+from socialhealth.errors import SurveyFileError, UnknownWaveError
+from socialhealth.datasets import _engine
+from socialhealth.datasets._codebook import load_codebook
+from socialhealth.datasets._readers import Source
+from socialhealth.datasets._surveydata import SurveyData
+from socialhealth.datasets.brfss import resolve_variables, wrap_missing
+from socialhealth.datasets.gss import _require, _strings
+
+LOADER_VERSION = 1
+
+
+def load_nhis(path, *, wave: int | None = None, variables: dict | None = None,
+              columns: Sequence[str] | None = None, cache: bool = True) -> SurveyData:
+    """Load one NHIS Sample Adult file (2019-2024) in the harmonised schema.
+
+    Parameters
+    ----------
+    path : str or path-like
+        ``adult24csv.zip`` from the NCHS FTP site, or the ``adult24.csv`` inside it.
+    wave : int, optional
+        The survey year the file must hold (checked against ``SRVY_YR``); None accepts the
+        file's year. Years outside 2019-2024 raise :class:`~socialhealth.errors.UnknownWaveError`.
+    variables : dict, optional
+        Replace codebook variable names, keyed by the codebook's ``[variables]`` keys (e.g.
+        ``{"lonely": "LONELY_A", "support": "SUPPORT_A"}``): the 2024 loneliness and the
+        support item names are unverified [U].
+    columns : list of str, optional
+        Source variables to add under their own names.
+    cache : bool
+        Use the Parquet cache (default True).
+
+    Returns
+    -------
+    SurveyData
+        ``SurveyDesign(weights="weight", strata="strata", psu="psu", nest=True,
+        lonely_psu="adjust")``; in R ``svydesign(ids=~ppsu, strata=~pstrat, weights=~wtfa_a,
+        nest=TRUE)``.
+
+    Examples
+    --------
+    >>> from socialhealth import datasets
+    >>> sd = datasets.load("nhis", path="adult24csv.zip")                    # doctest: +SKIP
+    >>> sd.design.proportion("lonely", by="age_group")                        # doctest: +SKIP
+    """
+    cb = load_codebook("nhis")
+    first, last = cb["years"]["first"], cb["years"]["last"]
+    if wave is not None and not first <= int(wave) <= last:
+        raise UnknownWaveError(f"the NHIS codebook covers {first}-{last} (2019 redesign onward); "
+                               f"got wave={wave!r}.")
+    state: dict = {}
+
+    def prepare(src: Source) -> _engine.Plan:
+        names, used = resolve_variables(cb, src.columns, overrides=variables)
+        req = [names[k] for k in ("id", "year", "weight", "strata", "psu")]
+        _require(src, req, "NHIS Sample Adult")
+        codes = {}
+        for g, spec in cb["missing"].items():
+            if g != "meanings":
+                for k in spec["keys"]:
+                    codes[names[k]] = list(spec["codes"])
+        wrap_missing(src, codes)
+        peek = src.read([names["year"]]).data[names["year"]].to_numpy(dtype=float)
+        yrs = sorted(set(peek[~np.isnan(peek)].astype(int).tolist()))
+        if len(yrs) != 1:
+            raise SurveyFileError(f"{src.path}: SRVY_YR holds {yrs[:5]}; pass one NHIS annual "
+                                  f"Sample Adult file.")
+        year = yrs[0]
+        if wave is not None and year != int(wave):
+            raise SurveyFileError(f"{src.path} is the NHIS {year} file, not {wave}.")
+        if not first <= year <= last:
+            raise UnknownWaveError(f"{src.path} holds NHIS {year}; the codebook covers {first}-{last}.")
+        state["year"] = year
+        w, s, p = names["weight"], names["strata"], names["psu"]
+
+        def select(df):
+            reasons = OrderedDict()
+            x = df[w].to_numpy(dtype=float)
+            bad = np.isnan(x) | (x <= 0)
+            reasons[f"zero or missing weight {w}"] = int(bad.sum())
+            nod = ~bad & (np.isnan(df[s].to_numpy(dtype=float)) | np.isnan(df[p].to_numpy(dtype=float)))
+            reasons[f"no {s}/{p}"] = int(nod.sum())
+            return ~bad & ~nod, reasons
+
+        def design(df):
+            n = len(df)
+            return {"respondent_id": [f"{year}-{i}" for i in _strings(df[names["id"]])],
+                    "wave": [str(year)] * n, "year": [year] * n,
+                    "weight": df[w].to_numpy(dtype=float),
+                    "strata": _strings(df[s]), "psu": _strings(df[p])}
+
+        return _engine.Plan(
+            codebook_name="nhis", codebook=cb, fmt=names, wave=year, read=req, select=select,
+            design=design,
+            design_spec={"weights": "weight", "strata": "strata", "psu": "psu", "nest": True,
+                         "lonely_psu": "adjust", "notes": cb["design"]["notes"]},
+            country="US",
+            extra_provenance={"weight_variable": w, "variables": used,
+                              "missing_code_meanings": dict(cb["missing"]["meanings"])})
+
+    return _engine.run("nhis", path, {"wave": wave, "variables": sorted((variables or {}).items())},
+                       prepare, loader_version=LOADER_VERSION, columns=columns, cache=cache)

@@ -1,0 +1,125 @@
+"""NHIS loader on small Sample Adult CSV files inside a zip, as NCHS distributes them; expected
+values written out by hand."""
+from __future__ import annotations
+
+import zipfile
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from socialhealth import datasets
+from socialhealth.datasets.nhis import load_nhis
+from socialhealth.errors import DatasetError, SurveyFileError, UnknownWaveError
+
+NA = np.nan
+ADULT = {
+    "HHX":       ["H001", "H002", "H003", "H004", "H005", "H006", "H007", "H008"],
+    "SRVY_YR":   [2024] * 8,
+    "PSTRAT":    [100, 100, 100, 100, 101, 101, 102, 102],
+    "PPSU":      [1, 1, 2, 2, 1, 2, 1, 2],
+    "WTFA_A":    [1000, 2000, 1500, 500, 3000, 1000, 2000, 0],
+    "AGEP_A":    [18, 30, 45, 97, 85, 60, 70, 40],
+    "SEX_A":     [1, 2, 2, 1, 7, 2, 1, 2],
+    "PHSTAT_A":  [1, 2, 3, 4, 5, 7, 9, 1],
+    "LONELY_A":  [1, 2, 3, 4, 5, 8, NA, 1],
+    "SUPPORT_A": [1, 5, 3, 2, 9, NA, 4, 1],
+    "ANXFREQ_A": [1, 2, 3, 4, 5, 7, 8, 1],
+    "DEPFREQ_A": [5, 1, 9, 2, 3, 4, 5, 1],
+}
+
+
+def _vals(s):
+    return [None if pd.isna(v) else v for v in s.astype(object)]
+
+
+def write_zip(path, year=2024, drop=(), rename=None):
+    rows = dict(ADULT)
+    rows["SRVY_YR"] = [year] * 8
+    df = pd.DataFrame({(rename or {}).get(k, k): v for k, v in rows.items() if k not in drop})
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr(f"adult{year % 100}.csv", df.to_csv(index=False))
+    return path
+
+
+@pytest.fixture
+def adult24(tmp_path):
+    return write_zip(tmp_path / "adult24csv.zip")
+
+
+def test_nhis_2024_by_hand(adult24):
+    sd = datasets.load("nhis", path=adult24)
+    p = sd.provenance
+    assert p["member"] == "adult24.csv"
+    assert p["rows_read"] == 8 and p["rows_kept"] == 7
+    assert p["rows_dropped"] == {"zero or missing weight WTFA_A": 1}
+    mc = p["missing_codes"]
+    assert mc["LONELY_A"] == {"blank": 1, "8": 1} and mc["SUPPORT_A"] == {"blank": 1, "9": 1}
+    assert mc["PHSTAT_A"] == {"7": 1, "9": 1} and mc["AGEP_A"] == {"97": 1}
+    assert mc["SEX_A"] == {"7": 1} and mc["ANXFREQ_A"] == {"7": 1, "8": 1} and mc["DEPFREQ_A"] == {"9": 1}
+    assert p["missing_code_meanings"]["8"].startswith("not ascertained")
+    d = sd.data
+    assert d["wave"].tolist() == ["2024"] * 7 and d["year"].tolist() == [2024] * 7
+    assert _vals(d["respondent_id"])[0] == "2024-H001"
+    assert _vals(d["lonely_direct"]) == ["Always", "Usually", "Sometimes", "Rarely", "Never", None, None]
+    assert _vals(d["lonely"]) == [True, True, False, False, False, None, None]
+    assert _vals(d["social_support"]) == [True, False, False, True, None, None, False]
+    assert _vals(d["self_rated_health"]) == ["excellent", "very good", "good", "fair", "poor", None, None]
+    assert _vals(d["poor_health"]) == [False, False, False, True, True, None, None]
+    assert _vals(d["anxiety"]) == [True, True, False, False, False, None, None]
+    assert _vals(d["depression"]) == [False, True, None, True, False, False, False]
+    assert _vals(d["age"]) == [18.0, 30.0, 45.0, None, 85.0, 60.0, 70.0]
+    assert _vals(d["sex"]) == ["male", "female", "female", "male", None, "female", "male"]
+    # design: 3 strata, 5 PSUs; stratum 102 keeps one PSU (row 8 dropped)
+    assert d["strata"].nunique() == 3 and len(set(zip(d["strata"], d["psu"]))) == 5
+    est = sd.design.mean("lonely").to_frame().iloc[0]["estimate"]
+    assert est == pytest.approx(3000 / 8000, rel=1e-14)     # T 1000 + 2000; F 1500, 500, 3000
+
+
+@pytest.mark.parametrize("year,support", [(2022, False), (2023, False), (2021, True), (2019, False)])
+def test_nhis_years_without_the_items(tmp_path, year, support):
+    p = write_zip(tmp_path / f"adult{year % 100}csv.zip", year=year,
+                  drop=("LONELY_A",) + (() if support else ("SUPPORT_A",)))
+    sd = load_nhis(p)
+    cb = sd.codebook.set_index("concept")
+    for c in ["lonely", "lonely_direct", "lonely_direct3"]:
+        assert not cb.loc[c, "measured"] and sd.data[c].isna().all()
+        assert cb.loc[c, "rule"] == "not measured"
+    assert "2024 only" in cb.loc["lonely", "notes"]
+    assert bool(cb.loc["social_support", "measured"]) is support
+    if not support:
+        assert "NOT 2019, 2022, 2023" in cb.loc["social_support", "notes"]
+
+
+def test_nhis_variable_override_and_csv(tmp_path):
+    p = write_zip(tmp_path / "adult24csv.zip", rename={"LONELY_A": "LONELYFREQ_A"})
+    cb = load_nhis(p).codebook.set_index("concept")          # LONELY_A absent: says so
+    assert not cb.loc["lonely", "measured"] and "LONELY_A" in cb.loc["lonely", "notes"]
+    sd = load_nhis(p, variables={"lonely": "lonelyfreq_a"})    # case-insensitive match
+    assert sd.provenance["variables"]["lonely"] == "LONELYFREQ_A"
+    assert _vals(sd.data["lonely"])[:3] == [True, True, False]
+    with pytest.raises(DatasetError, match="unknown key"):
+        load_nhis(p, variables={"loneliness": "X"})
+    csv = tmp_path / "adult24.csv"
+    pd.DataFrame(ADULT).to_csv(csv, index=False)
+    assert load_nhis(csv).provenance["rows_kept"] == 7
+
+
+def test_nhis_bad_input(adult24, tmp_path, ess_sav_file, cache_dir, leftovers):
+    with pytest.raises(UnknownWaveError, match="2019-2024"):
+        load_nhis(adult24, wave=2018)
+    with pytest.raises(SurveyFileError, match="2024"):
+        load_nhis(adult24, wave=2023)
+    with pytest.raises(SurveyFileError, match="WTFA_A"):
+        load_nhis(ess_sav_file)
+    with pytest.raises(SurveyFileError, match="PPSU"):
+        load_nhis(write_zip(tmp_path / "nopsu.zip", drop=("PPSU",)))
+    bad = tmp_path / "bad.zip"
+    bad.write_bytes(b"PK\x03\x04 not really a zip")
+    with pytest.raises(SurveyFileError):
+        load_nhis(bad)
+    empty = tmp_path / "empty.csv"
+    empty.write_bytes(b"")
+    with pytest.raises(SurveyFileError, match="empty"):
+        load_nhis(empty)
+    assert leftovers(cache_dir) == []
