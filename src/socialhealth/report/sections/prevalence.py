@@ -61,7 +61,8 @@ def build_prevalence(ctx: Context) -> Section:
     overall = table.iloc[0]
     sec.text.append(
         f"{100 * overall['estimate']:.1f}% (95% CI {100 * overall['ci_low']:.1f}% to "
-        f"{100 * overall['ci_high']:.1f}%) of respondents are classed as {exp.label} "
+        f"{100 * overall['ci_high']:.1f}%) of respondents are classed as "
+        f"{exp.label.split(' (')[0]} "
         f"({int(overall['n']):,} respondents answered). Intervals are logit intervals "
         f"(R svyciprop method \"{ctx.ci_method}\"), which stay inside 0-100%.")
     rule = _measured_how(ctx)
@@ -95,20 +96,26 @@ def build_prevalence(ctx: Context) -> Section:
     return sec
 
 
+HEADLINE = ("lonely is the survey's headline loneliness indicator in the harmonised schema: the "
+            "direct question (\"How often do you feel lonely?\") answered often or always where "
+            "the survey asks it, otherwise a UCLA-3 score of 6 or more; the codebook says which.")
+
+
 def _measured_how(ctx: Context) -> str:
+    """One or two sentences from the codebook on how the exposure was measured."""
+    parts = [HEADLINE] if ctx.exposure.source == "lonely" else []
     row = ctx._codebook_row(ctx.exposure.source)
-    if row is None:
-        return ""
-    src = str(row.get("source_variables", "") or "").strip()
-    rule = str(row.get("rule", "") or "").strip()
-    note = str(row.get("notes", "") or "").strip()
-    if not (src or rule):
-        return ""
-    text = f"How it is measured: {ctx.exposure.source}"
-    if src and src != ctx.exposure.source:
-        text += f" from {src}"
-    if rule and rule not in ("synthetic", "derived"):
-        text += f" ({rule})"
-    if note:
-        text += f". {note}"
-    return text.rstrip(".") + "."
+    if row is not None:
+        src = str(row.get("source_variables", "") or "").strip()
+        rule = str(row.get("rule", "") or "").strip()
+        note = str(row.get("notes", "") or "").strip()
+        text = f"In this survey (codebook): {ctx.exposure.source}"
+        if src and src != ctx.exposure.source:
+            text += f" from {src}"
+        if rule and rule not in ("synthetic", "derived"):
+            text += f", rule {rule}"
+        if note:
+            text += f"; {note}"
+        if src or rule or note:
+            parts.append(text.rstrip(".") + ".")
+    return " ".join(parts)
