@@ -79,11 +79,17 @@ def build_sample(ctx: Context) -> Section:
     if note:
         rows.append(("Design note", str(note)))
     sec.tables.append(ReportTable("Sample and design", pd.DataFrame(rows, columns=["item", "value"])))
+    if getattr(d, "kind", "") == "replicate":
+        how = "they come from the survey's replicate weights"
+    elif spec.get("psu") or spec.get("strata"):
+        how = "they take the stratification and clustering of the sample into account"
+    else:
+        how = ("but this file has no strata or PSUs, so they treat respondents as sampled "
+               "independently and are probably too small for a clustered sample")
     sec.text.append(
         "All estimates are weighted with the survey's analysis weight. Standard errors and 95% "
-        "confidence intervals are design-based: they take the stratification and clustering "
-        "of the sample into account (intervals use t quantiles on the design degrees of "
-        "freedom), as R's survey package does.")
+        f"confidence intervals are design-based: {how} (intervals use t quantiles on the design "
+        "degrees of freedom), as R's survey package does.")
     for w in prov.get("warnings", []) or []:
         sec.notes.append(str(w))
     sec.r_code += design_lines(d, ctx.r_data)
