@@ -97,7 +97,7 @@ def test_unknown_dataset():
 def _unimplemented():
     from socialhealth.datasets import _registry
 
-    return [n for n, e in _registry.registry().items() if not e.get("loader")]
+    return [n for n in _registry.registry() if _registry.status(n) != "available"]
 
 
 @pytest.mark.parametrize("name", _unimplemented() or ["(none)"])

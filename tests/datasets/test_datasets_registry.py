@@ -22,9 +22,20 @@ def test_list_has_every_name():
     assert (df["title"].str.len() > 0).all() and (df["citation"].str.len() > 0).all()
     status = df.set_index("name")["loader_status"]
     assert status["gss_panel20"] == "available" and status["ess"] == "available"
-    for name in NAMES:      # the status follows the registry's loader field
-        expect = "available" if _registry.entry(name).get("loader") else "not implemented yet"
-        assert status[name] == expect
+    for name in NAMES:      # the status follows the registry's loader field (and importability)
+        if not _registry.entry(name).get("loader"):
+            assert status[name] == "not implemented yet"
+
+
+def test_registered_loader_that_cannot_import(monkeypatch):
+    from socialhealth.errors import LoaderNotImplementedError
+
+    reg = dict(_registry.registry())
+    reg["ghost"] = {"title": "ghost", "access": "open", "loader": "nonexistent_mod:load"}
+    monkeypatch.setattr(_registry, "registry", lambda: reg)
+    with pytest.raises(LoaderNotImplementedError, match="not implemented yet"):
+        datasets.load("ghost", path="x.dta")
+    assert _registry.status("ghost") == "not implemented yet"
 
 
 def test_registered_checksums_are_sha256():

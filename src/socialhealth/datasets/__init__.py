@@ -20,6 +20,7 @@ from socialhealth.errors import (DataNotCachedError, LicensedDataError,
                                  LoaderNotImplementedError)
 from socialhealth.datasets._engine import DesignFallbackWarning
 from socialhealth.datasets._fetch import cached_file, fetch
+from socialhealth.datasets import _registry
 from socialhealth.datasets._registry import FIELDS, entry, registry
 from socialhealth.datasets._registry import loader as _loader
 from socialhealth.datasets._surveydata import SurveyData
@@ -45,7 +46,7 @@ def list() -> pd.DataFrame:  # noqa: A001 - the documented public name
     rows = []
     for name, e in registry().items():
         row = {k: e.get(k, "") for k in FIELDS if k != "name"}
-        row["loader_status"] = "available" if e.get("loader") else "not implemented yet"
+        row["loader_status"] = _registry.status(name)
         rows.append({"name": name, **row})
     return pd.DataFrame(rows, columns=FIELDS)
 

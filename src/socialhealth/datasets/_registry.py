@@ -38,5 +38,22 @@ def loader(name: str):
     if not spec:
         return None
     module, func = spec.split(":")
-    mod = importlib.import_module(f"socialhealth.datasets.{module}")
-    return getattr(mod, func)
+    try:
+        mod = importlib.import_module(f"socialhealth.datasets.{module}")
+        return getattr(mod, func)
+    except (ImportError, AttributeError) as e:
+        from socialhealth.errors import LoaderNotImplementedError
+
+        raise LoaderNotImplementedError(
+            f"the {name} loader is registered as {spec!r} but cannot be imported ({e}): it is "
+            f"not implemented yet in this installation.") from None
+
+
+def status(name: str) -> str:
+    """"available" when the loader imports, else "not implemented yet"."""
+    from socialhealth.errors import LoaderNotImplementedError
+
+    try:
+        return "available" if loader(name) is not None else "not implemented yet"
+    except LoaderNotImplementedError:
+        return "not implemented yet"
