@@ -232,3 +232,17 @@ def test_panel10_isolated_2014(shared_data_dir):
     assert sd.provenance["rows_kept"] == 1304
     with pytest.raises(UnknownWaveError, match="2010, 2012, 2014"):
         datasets.load("gss_panel10", path=zpath, wave=2016)
+
+
+def test_panel20_extract_equals_full_file(shared_data_dir, panel20):
+    """The 80-column extract lacks wrkstat/hompop (optional sources): those concepts become
+    'not measured' with a note; every other column equals the full file's."""
+    ext = _file(shared_data_dir, "gss/gss_panel20_extract.dta")
+    a = datasets.load("gss_panel20", path=panel20, wave=2020, columns=["lonely1_2"])
+    b = datasets.load("gss_panel20", path=ext, wave=2020, columns=["lonely1_2"])
+    assert a.provenance["rows_kept"] == b.provenance["rows_kept"] == 1823
+    cb = b.codebook.set_index("concept")
+    assert not cb.loc["employment", "measured"] and "not in this file" in cb.loc["employment", "notes"]
+    same = [c for c in a.data.columns if c not in ("employment", "lives_alone")]
+    pd.testing.assert_frame_equal(a.data[same], b.data[same])
+    assert b.data["employment"].isna().all()
