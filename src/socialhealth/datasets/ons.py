@@ -1,0 +1,140 @@
+"""ONS Opinions and Lifestyle Survey (OPN) and Community Life Survey (CLS) loaders.
+
+Both carry the ONS recommended loneliness measures: the direct question "How often do you feel
+lonely?" (Often/always, Some of the time, Occasionally, Hardly ever, Never) and the UCLA-3 items
+with ONS labels. **Microdata variable names, codes and access routes are unverified [U]**: the
+codebooks (``codebooks/opn.toml``, ``codebooks/cls.toml``) hold placeholder names that must be
+checked against the documentation of the file you obtained and replaced with ``variables=``,
+e.g. ``load_opn(path, variables={"lonely": "MCZ_LONELY", "weight": "WT"})``. The codebook rows
+and ``provenance["variables"]`` say which names were used.
+
+Licensed / secure access: without ``path`` a :class:`~socialhealth.errors.LicensedDataError`
+says where to apply. Design: weights only (design variables [U]), with a
+:class:`~socialhealth.datasets.DesignFallbackWarning`. In R: ``svydesign(ids=~1, weights=~wt)``.
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Sequence
+
+import numpy as np
+
+from socialhealth.errors import SurveyFileError, UnknownWaveError
+from socialhealth.datasets import _engine
+from socialhealth.datasets._codebook import load_codebook
+from socialhealth.datasets._readers import Source
+from socialhealth.datasets._surveydata import SurveyData
+from socialhealth.datasets.brfss import licensed, resolve_variables, wrap_missing
+from socialhealth.datasets.gss import _require, _strings
+
+LOADER_VERSION = 1
+_TITLES = {"opn": "The ONS Opinions and Lifestyle Survey", "cls": "The Community Life Survey"}
+
+
+def _load(name: str, path, *, wave, variables, columns, cache) -> SurveyData:
+    cb = load_codebook(name)
+    sv = cb["survey"]
+    if path is None:
+        raise licensed(name, _TITLES[name], sv["access"],
+                       f"datasets.load({name!r}, path='<your file>.sav', variables={{...}})")
+    first, last = sv["first_year"], sv["last_year"]
+    if wave is not None and not first <= int(wave) <= last:
+        raise UnknownWaveError(f"the {name.upper()} codebook covers {first}-{last} [U]; "
+                               f"got wave={wave!r}.")
+
+    def prepare(src: Source) -> _engine.Plan:
+        names, used = resolve_variables(cb, src.columns, overrides=variables)
+        idv, wv = names["id"], names["weight"]
+        _require(src, [idv, wv], f"{name.upper()} ({_TITLES[name]})",
+                 "Its variable names are unverified in socialhealth [U]: if your file names the "
+                 "id or weight differently, pass variables={'id': ..., 'weight': ...}. ")
+        wrap_missing(src, negative=True, skip=(idv,))
+        msg = (f"{name.upper()} design variables are unverified [U]: the design is weights-only "
+               f"({wv}), so standard errors ignore clustering and stratification.")
+
+        def select(df):
+            x = df[wv].to_numpy(dtype=float)
+            bad = np.isnan(x) | (x <= 0)
+            return ~bad, OrderedDict({f"zero or missing weight {wv}": int(bad.sum())})
+
+        def design(df):
+            n = len(df)
+            return {"respondent_id": _strings(df[idv]),
+                    "wave": [None if wave is None else str(wave)] * n,
+                    "year": [None if wave is None else int(wave)] * n,
+                    "weight": df[wv].to_numpy(dtype=float)}
+
+        return _engine.Plan(
+            codebook_name=name, codebook=cb, fmt=names, wave=wave, read=[idv, wv],
+            select=select, design=design,
+            design_spec={"weights": "weight", "notes": cb["design"]["notes"]}, country="GB",
+            notes=[msg], warnings=[msg],
+            extra_provenance={"weight_variable": wv, "variables": used,
+                              "variables_unverified": True})
+
+    return _engine.run(name, path, {"wave": wave, "variables": sorted((variables or {}).items())},
+                       prepare, loader_version=LOADER_VERSION, columns=columns, cache=cache)
+
+
+def load_opn(path=None, *, wave: int | None = None, variables: dict | None = None,
+             columns: Sequence[str] | None = None, cache: bool = True) -> SurveyData:
+    """Load an ONS Opinions and Lifestyle Survey microdata file (names [U], configurable).
+
+    Parameters
+    ----------
+    path : str or path-like
+        The OPN file you obtained (.sav, .dta, .csv or .zip). Required: OPN microdata are
+        secure/licensed [U route]; without it a LicensedDataError says where to apply.
+    wave : int, optional
+        Survey year (2016-2025 [U]); recorded as ``wave``/``year``.
+    variables : dict, optional
+        Replace the codebook's placeholder names, keyed ``id``, ``weight``, ``age``, ``sex``,
+        ``lonely``, ``ucla_companionship``, ``ucla_left_out``, ``ucla_isolated``; e.g.
+        ``{"lonely": "MCZ_LONELY"}``. Matching is case-insensitive.
+    columns : list of str, optional
+        Source variables to add under their own names.
+    cache : bool
+        Use the Parquet cache (default True).
+
+    Returns
+    -------
+    SurveyData
+        ``SurveyDesign(weights="weight")`` (weights only); ``lonely`` = "often/always" on the
+        direct question (the ONS headline). In R ``svymean(~lonely, svydesign(ids=~1,
+        weights=~wt))``.
+
+    Examples
+    --------
+    >>> from socialhealth import datasets
+    >>> sd = datasets.load("opn", path="opn_2023.sav", wave=2023,
+    ...                    variables={"lonely": "MCZ_LONELY", "weight": "WT"})   # doctest: +SKIP
+    >>> sd.design.proportion("lonely")                                           # doctest: +SKIP
+    """
+    return _load("opn", path, wave=wave, variables=variables, columns=columns, cache=cache)
+
+
+def load_cls(path=None, *, wave: int | None = None, variables: dict | None = None,
+             columns: Sequence[str] | None = None, cache: bool = True) -> SurveyData:
+    """Load a Community Life Survey (England) microdata file (names [U], configurable).
+
+    Parameters
+    ----------
+    path : str or path-like
+        The CLS file from the UK Data Service [U route]. Required (licensed).
+    wave : int, optional
+        First year of the survey year (2013 = 2013/14 ... 2024 [U]).
+    variables, columns, cache
+        As in :func:`load_opn`.
+
+    Returns
+    -------
+    SurveyData
+        ``SurveyDesign(weights="weight")`` (weights only).
+
+    Examples
+    --------
+    >>> from socialhealth import datasets
+    >>> sd = datasets.load("cls", path="cls_2023_24.sav", wave=2023,
+    ...                    variables={"lonely": "WLonely"})        # doctest: +SKIP
+    """
+    return _load("cls", path, wave=wave, variables=variables, columns=columns, cache=cache)
