@@ -104,30 +104,6 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def read_and_hash(path: Path) -> tuple[bytearray, str]:
-    """Read a whole file into memory and hash it in the same pass (chunk by chunk).
-
-    Hashing each 4 MiB chunk right after it is read keeps it in the CPU cache, which is faster
-    than reading then hashing.
-    """
-    size = path.stat().st_size
-    buf = bytearray(size)
-    mv = memoryview(buf)
-    h = hashlib.sha256()
-    pos = 0
-    with open(path, "rb") as f:
-        while pos < size:
-            n = f.readinto(mv[pos:pos + _CHUNK])
-            if not n:
-                break
-            h.update(mv[pos:pos + n])
-            pos += n
-    if pos != size:
-        del mv
-        buf = buf[:pos]
-    return buf, h.hexdigest()
-
-
 def map_and_hash(path: Path, sha: str | None = None):
     """Memory-map a file read-only and (unless ``sha`` is given) hash it through the map.
 
@@ -144,6 +120,7 @@ def map_and_hash(path: Path, sha: str | None = None):
 
 
 def table_path(key: str) -> Path:
+    """The Parquet file of a cached harmonised table."""
     return cache_dir() / "tables" / f"{key}.parquet"
 
 

@@ -72,6 +72,7 @@ def load_codebook(name: str) -> dict:
 
 
 def codebook_hash(name: str) -> str:
+    """Short sha256 of the codebook file's text (part of the cache key and the provenance)."""
     return _read(name)[1]
 
 
@@ -355,4 +356,5 @@ def _derive(frame: pd.DataFrame, rows: list[dict], n: int):
 
 
 def codebook_frame(rows: list[dict]) -> pd.DataFrame:
+    """Codebook rows as the DataFrame ``SurveyData.codebook`` (columns CODEBOOK_COLUMNS)."""
     return pd.DataFrame(rows, columns=CODEBOOK_COLUMNS)

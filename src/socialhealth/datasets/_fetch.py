@@ -9,6 +9,7 @@ from socialhealth.datasets import _cache, _registry
 
 
 def download_dir(name: str) -> Path:
+    """Where fetched files of ``name`` are kept: ``<cache>/downloads/<name>``."""
     return _cache.cache_dir() / "downloads" / name
 
 
