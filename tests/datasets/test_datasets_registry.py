@@ -32,10 +32,15 @@ def test_registered_loader_that_cannot_import(monkeypatch):
 
     reg = dict(_registry.registry())
     reg["ghost"] = {"title": "ghost", "access": "open", "loader": "nonexistent_mod:load"}
+    reg["planned"] = {"title": "planned", "access": "licensed", "loader": ""}
     monkeypatch.setattr(_registry, "registry", lambda: reg)
-    with pytest.raises(LoaderNotImplementedError, match="not implemented yet"):
-        datasets.load("ghost", path="x.dta")
-    assert _registry.status("ghost") == "not implemented yet"
+    for name in ("ghost", "planned"):
+        with pytest.raises(LoaderNotImplementedError, match="not implemented yet"):
+            datasets.load(name, path="x.dta")
+        with pytest.raises(NotImplementedError):
+            datasets.load(name)
+        assert _registry.status(name) == "not implemented yet"
+    assert datasets.list().set_index("name").loc["planned", "loader_status"] == "not implemented yet"
 
 
 def test_registered_checksums_are_sha256():
