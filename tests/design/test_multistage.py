@@ -75,20 +75,10 @@ def _table(rid):
     return pd.DataFrame(RES[rid]["result"]["table"])
 
 
-# Engine differences from R found by these fixtures (taylor_variance.taylor_vcov, reported to
-# the lead; the tests stay strict xfails until the engine is fixed):
-# * lonely_psu="adjust": R centres a lonely PSU's total at 0, the engine at the mean of all PSU
-#   totals. Equal for means/GLMs (influence values sum to 0), different for totals.
-# * lonely_psu="average" with domains: R leaves out strata with no rows in the domain when it
-#   counts strata for the H / H_ok factor; the engine inflates domains the lonely stratum does
-#   not touch.
-ENGINE_XFAIL = {
-    "dnl_adjust_total": "adjust: lonely PSU total centred at the PSU mean instead of 0 (R)",
-    "d2l_adjust_total": "adjust: lonely PSU total centred at the PSU mean instead of 0 (R)",
-    "d2l_adjust_by_total": "adjust: lonely PSU total centred at the PSU mean instead of 0 (R)",
-    "d2l_average_by2": "average: strata without domain rows counted in H / H_ok",
-    "d2l_average_by_total": "average: strata without domain rows counted in H / H_ok",
-}
+# lonely_psu="adjust" (R centres a lonely PSU's total at 0) and "average" within domains (R
+# counts only strata with domain rows in H / H_ok) were engine differences found by these
+# fixtures; both are fixed in taylor_variance and the cases below now run as ordinary tests.
+ENGINE_XFAIL: dict[str, str] = {}
 
 
 def ids(kind):

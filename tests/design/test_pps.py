@@ -48,7 +48,7 @@ def designs(samples):
     S = sh.SurveyDesign
     s, s1, sb = samples["samp"], samples["samp1"], samples["sampb"]
     return {
-        # probs= gives the weights 1/p; R implies them from fpc= alone (see the xfail test below)
+        # probs= gives the weights 1/p; fpc= alone implies the same (test_brewer_weights_implied_by_fpc)
         "brewer1": S(s1, fpc="p", probs="p", pps="brewer"),
         "brewer_strat": S(s, strata="stype", fpc="p", probs="p", pps="brewer"),
         "brewer_big": S(sb, fpc="p", probs="p", pps="brewer"),
@@ -65,7 +65,7 @@ def designs(samples):
 # Brewer PPS stage R adds the next stage's variance multiplied by the PSU's inclusion
 # probability pi_i (the recursion with n/N replaced by pi_i); the engine stops after the PPS
 # stage. Checked by hand: V = V_brewer + sum_i pi_i V2_i reproduces R's brewer2 SEs to 1e-15.
-XFAIL_DESIGNS = {"brewer2": "engine: stage 2 below a Brewer PPS stage is not added (R: pi_i * V2_i)"}
+XFAIL_DESIGNS: dict[str, str] = {}   # the stage below a Brewer stage is now added as pi_i * V2_i
 
 
 def _mark(ids):
@@ -136,8 +136,6 @@ def test_degf(designs):
         assert d.degf() == FIX["designs"][name]["degf"], name
 
 
-@pytest.mark.xfail(strict=True, reason="engine (taylor.py): with pps='brewer' and no weights/probs, "
-                   "the weights should be 1/fpc (R svydesign(id=~1, fpc=~p, pps='brewer')); they are 1")
 def test_brewer_weights_implied_by_fpc(samples):
     d = sh.SurveyDesign(samples["samp1"], fpc="p", pps="brewer")
     close(d.mean("api00").table["estimate"], _table("brewer1_mean")["est"][:1])

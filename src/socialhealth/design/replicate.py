@@ -53,7 +53,7 @@ class ReplicateDesign(DesignBase):
     def __init__(
         self,
         data: pd.DataFrame,
-        weights: str | None,
+        weights: str | np.ndarray | None,
         replicate_weights: str | Sequence[str] | np.ndarray,
         method: str = "other",
         scale: float | None = None,
@@ -105,6 +105,12 @@ class ReplicateDesign(DesignBase):
             raise ReplicateWeightsError("replicate weights must be non-negative.")
         if weights is None:
             w = np.ones(n)
+        elif not isinstance(weights, str):
+            w = np.asarray(weights, dtype=float)
+            if w.shape != (n,):
+                raise WeightError(f"weights array has shape {w.shape}; expected ({n},).")
+            check_weights(w, "weights")
+            weights = None
         else:
             require_columns(data, [weights], "the data passed to ReplicateDesign")
             w = numeric_column(data, weights, "weight", WeightError)
@@ -204,9 +210,9 @@ class ReplicateDesign(DesignBase):
         """Rank of the replicate weights (rows in the subset) minus one (R ``degf``)."""
         if "degf" not in self._degf_cache:
             W = self._W[self.in_subset]
-            # rank via the R x R cross-product; relative tolerance 1e-10 on eigenvalues
-            # corresponds to R's qr(tol = 1e-5) on singular values
-            G = W.T @ W
+            # rank via the smaller cross-product (R x R or n x n); a relative tolerance of
+            # 1e-10 on its eigenvalues corresponds to R's qr(tol = 1e-5) on singular values
+            G = W.T @ W if W.shape[1] <= W.shape[0] else W @ W.T
             ev = np.linalg.eigvalsh(G)
             tol = ev.max() * 1e-10 if ev.max() > 0 else 0
             self._degf_cache["degf"] = float(int((ev > tol).sum()) - 1)

@@ -296,10 +296,14 @@ def build_stages(
 
 
 def weights_from_fpc(stages: list[Stage]) -> np.ndarray | None:
-    """Weights implied by the fpcs (product over stages of N_h / n_h), as R does."""
-    if not all(np.isfinite(st.pop_units).all() for st in stages):
-        return None
+    """Weights implied by the fpcs, as R does: the product over stages of ``N_h / n_h``, or of
+    ``1 / pi_i`` at a PPS stage whose fpc holds inclusion probabilities."""
     w = np.ones(len(stages[0].unit))
     for st in stages:
-        w = w * (st.pop_units / st.n_units)[st.stratum]
+        if st.inclusion_prob is not None:
+            w = w / st.inclusion_prob[st.unit]
+        elif np.isfinite(st.pop_units).all():
+            w = w * (st.pop_units / st.n_units)[st.stratum]
+        else:
+            return None
     return w

@@ -105,7 +105,7 @@ class SurveyDesign(DesignBase):
         self.data = data
         self._stages = build_stages(data, psu_l, strata_l, fpc_l, nest, pps)
         w = design_weights(data, weights, probs_l)
-        if w is None and pps is None:
+        if w is None:
             w = weights_from_fpc(self._stages)
         self._weights_given = w is not None
         self._w = np.ones(len(data)) if w is None else np.asarray(w, dtype=float)

@@ -22,10 +22,13 @@ Strata with a single sampled unit ("lonely PSUs") follow R's ``survey.lonely.psu
 
 * ``"fail"``: raise :class:`~socialhealth.errors.LonelyPSUError`;
 * ``"remove"`` / ``"certainty"``: the stratum contributes nothing at that stage;
-* ``"adjust"``: the unit's total is centred at the mean of all unit totals of that stage
-  (within the enclosing unit) instead of the stratum mean, with scale ``m_h (1 - f_h)``;
+* ``"adjust"``: the unit's total is centred at the population mean of the influence values,
+  0, instead of the stratum mean, with scale ``m_h (1 - f_h)`` (for means and regression
+  coefficients this equals centring at the mean of all PSU totals, as their influence values
+  sum to zero; for totals it does not, and R centres at 0);
 * ``"average"``: lonely strata are left out and the sum over the other strata is multiplied by
-  ``H / H_ok`` (number of strata over strata with at least two units).
+  ``H / H_ok``, the number of strata with data for the estimate over those among them with at
+  least two units (strata outside a domain count in neither).
 
 A stratum whose fpc equals its sample size (``f_h = 1``, sampled with certainty) contributes 0
 and is never "lonely".
@@ -175,71 +178,74 @@ def taylor_vcov(
     for s, st in enumerate(stages):
         if s > 0:
             prev = stages[s - 1]
-            prev_frac = np.where(np.isfinite(prev.pop_units), prev.n_units / prev.pop_units, 0.0)
-            carried = (multiplier * prev_frac)[prev.unit_stratum]      # per previous-stage unit
+            if prev.inclusion_prob is not None:
+                # below a PPS stage the next stage is weighted by the unit's inclusion probability
+                carried = multiplier[prev.unit_stratum] * prev.inclusion_prob
+            else:
+                prev_frac = np.where(np.isfinite(prev.pop_units), prev.n_units / prev.pop_units, 0.0)
+                carried = (multiplier * prev_frac)[prev.unit_stratum]      # per previous-stage unit
             multiplier = carried[st.parent_of_stratum]
             if not np.any(multiplier > 0):
                 break
-        G = st.n_psu
-        totals = group_sum(st.unit, Z, G)
-        if s == 0 and st.inclusion_prob is not None:
-            V += _brewer_stage(totals, st)
-            if one_stage:
-                break
-            continue
-        n_h = st.n_units
-        f = np.where(np.isfinite(st.pop_units), n_h / st.pop_units, 0.0)
-        census = f >= 1 - 1e-7
-        h_of_unit = st.unit_stratum
-        active_units = n_h.copy()
-        if adjust_domain_lonely:
-            nonzero = np.any(totals != 0, axis=1).astype(float)
-            active_units = np.bincount(h_of_unit, weights=nonzero, minlength=st.n_strata)
-        lonely = ((n_h == 1) | (adjust_domain_lonely & (active_units == 1) & (n_h > 1))) & ~census
-        lonely &= multiplier > 0
-        stratum_mean = group_sum(h_of_unit, totals, st.n_strata) / n_h[:, None]
-        dev = totals - stratum_mean[h_of_unit]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            scale = np.where(n_h > 1, (1 - f) * n_h / (n_h - 1), 0.0) * multiplier
-        scale = np.where(census, 0.0, scale)
-        if lonely.any():
-            if lonely_psu == "fail":
-                raise _lonely_error(s, st.stratum_labels[lonely])
-            if lonely_psu == "adjust":
-                # centre at the mean of all unit totals within the enclosing unit (grand mean)
-                parent_unit = st.parent_of_stratum[h_of_unit]
-                n_parent = int(parent_unit.max()) + 1
-                grand = group_sum(parent_unit, totals, n_parent) / np.bincount(
-                    parent_unit, minlength=n_parent
-                )[:, None]
-                lonely_unit = lonely[h_of_unit]
-                if adjust_domain_lonely:
-                    # a domain-lonely stratum keeps its n_h but only one unit carries values
-                    dom_lonely_unit = lonely_unit & (n_h[h_of_unit] > 1)
-                    dev[dom_lonely_unit] = 0.0
-                    carry = dom_lonely_unit & np.any(totals != 0, axis=1)
-                    dev[carry] = totals[carry] - grand[parent_unit[carry]]
-                    plain = lonely_unit & (n_h[h_of_unit] == 1)
-                    dev[plain] = totals[plain] - grand[parent_unit[plain]]
-                    scale = np.where(lonely & (n_h > 1), (1 - f) * n_h / (n_h - 1) * multiplier, scale)
-                else:
-                    dev[lonely_unit] = totals[lonely_unit] - grand[parent_unit[lonely_unit]]
-                scale = np.where(lonely & (n_h == 1), (1 - f) * multiplier, scale)
-            elif lonely_psu in ("remove", "certainty"):
-                scale = np.where(lonely, 0.0, scale)
-            elif lonely_psu == "average":
-                scale = np.where(lonely, 0.0, scale)
-                parent = st.parent_of_stratum
-                n_parent = int(parent.max()) + 1
-                H = np.bincount(parent, minlength=n_parent).astype(float)
-                H_ok = np.bincount(parent, weights=(~lonely).astype(float), minlength=n_parent)
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    boost = np.where(H_ok > 0, H / H_ok, 0.0)
-                scale = scale * boost[parent]
-            else:  # pragma: no cover - validated in the constructor
-                raise ValueError(lonely_psu)
-        dev = dev * np.sqrt(scale[h_of_unit])[:, None]
-        V += dev.T @ dev
-        if one_stage or not np.all(np.isfinite(st.pop_units)):
+        totals = group_sum(st.unit, Z, st.n_psu)
+        if st.inclusion_prob is not None:
+            V += _brewer_stage(totals * np.sqrt(multiplier[st.unit_stratum])[:, None], st)
+        else:
+            V += _stratified_stage(totals, st, s, multiplier, lonely_psu, adjust_domain_lonely)
+        later_stages = st.inclusion_prob is not None or np.all(np.isfinite(st.pop_units))
+        if one_stage or not later_stages:
             break
     return V
+
+
+def _stratified_stage(totals, st: Stage, s: int, multiplier, lonely_psu: str,
+                      adjust_domain_lonely: bool) -> np.ndarray:
+    """One stage of the stratified with/without-replacement variance (module docstring)."""
+    n_h = st.n_units
+    f = np.where(np.isfinite(st.pop_units), n_h / st.pop_units, 0.0)
+    census = f >= 1 - 1e-7
+    h_of_unit = st.unit_stratum
+    nonzero = np.any(totals != 0, axis=1)
+    lonely = n_h == 1
+    if adjust_domain_lonely:
+        active_units = np.bincount(h_of_unit, weights=nonzero.astype(float), minlength=st.n_strata)
+        lonely = lonely | ((active_units == 1) & (n_h > 1))
+    lonely &= ~census & (multiplier > 0)
+    stratum_mean = group_sum(h_of_unit, totals, st.n_strata) / n_h[:, None]
+    dev = totals - stratum_mean[h_of_unit]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scale = np.where(n_h > 1, (1 - f) * n_h / (n_h - 1), 0.0) * multiplier
+    scale = np.where(census, 0.0, scale)
+    column_boost = None
+    if lonely.any():
+        if lonely_psu == "fail":
+            raise _lonely_error(s, st.stratum_labels[lonely])
+        lonely_unit = lonely[h_of_unit]
+        if lonely_psu == "adjust":
+            # centre the lonely unit at the population mean of the influence values, 0
+            # (R: "centred at the population mean rather than the stratum mean")
+            if adjust_domain_lonely:
+                dev[lonely_unit] = np.where(nonzero[lonely_unit, None], totals[lonely_unit], 0.0)
+            else:
+                dev[lonely_unit] = totals[lonely_unit]
+            scale = np.where(lonely & (n_h == 1), (1 - f) * multiplier, scale)
+        elif lonely_psu in ("remove", "certainty"):
+            scale = np.where(lonely, 0.0, scale)
+        elif lonely_psu == "average":
+            # lonely strata are left out and the rest scaled by H / H_ok, counting (per
+            # estimate and per enclosing unit) only strata with data for that estimate
+            scale = np.where(lonely, 0.0, scale)
+            parent = st.parent_of_stratum
+            n_parent = int(parent.max()) + 1
+            present = group_sum(h_of_unit, (totals != 0).astype(float), st.n_strata) > 0   # (H, p)
+            H = group_sum(parent, present.astype(float), n_parent)
+            H_ok = group_sum(parent, (present & ~lonely[:, None]).astype(float), n_parent)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                boost = np.where(H_ok > 0, H / H_ok, 0.0)           # (parent, column)
+            column_boost = boost[parent][h_of_unit]                   # (unit, column)
+        else:  # pragma: no cover - validated in the constructor
+            raise ValueError(lonely_psu)
+    dev = dev * np.sqrt(scale[h_of_unit])[:, None]
+    if column_boost is not None:
+        dev = dev * np.sqrt(column_boost)
+    return dev.T @ dev
