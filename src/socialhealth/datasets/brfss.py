@@ -42,7 +42,7 @@ LOADER_VERSION = 1
 
 
 # ================================================================== shared helpers (US/UK loaders)
-def declared_missing(cb: dict) -> dict[str, list]:
+def _declared_missing(cb: dict) -> dict[str, list]:
     """``{variable: [codes]}`` from a codebook's ``[missing.<group>]`` tables."""
     out: dict[str, list] = {}
     for g, spec in cb.get("missing", {}).items():
@@ -53,7 +53,7 @@ def declared_missing(cb: dict) -> dict[str, list]:
     return out
 
 
-def wrap_missing(src: Source, codes: dict[str, list] | None = None, negative: bool = False,
+def _wrap_missing(src: Source, codes: dict[str, list] | None = None, negative: bool = False,
                  skip: Sequence[str] = ()) -> None:
     """Make ``src.read`` set survey missing codes to NaN and count them per variable and code.
 
@@ -90,7 +90,7 @@ def wrap_missing(src: Source, codes: dict[str, list] | None = None, negative: bo
     src._impl = read
 
 
-def extra_sources(cb: dict, fmt: dict | None = None) -> list[str]:
+def _extra_sources(cb: dict, fmt: dict | None = None) -> list[str]:
     """Source variables of the codebook's ``[extra.<column>]`` tables."""
     out = []
     for spec in cb.get("extra", {}).values():
@@ -98,7 +98,7 @@ def extra_sources(cb: dict, fmt: dict | None = None) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-def compute_extras(df: pd.DataFrame, cb: dict, fmt: dict | None = None
+def _compute_extras(df: pd.DataFrame, cb: dict, fmt: dict | None = None
                    ) -> tuple[pd.DataFrame, list[dict], dict]:
     """Extra (non-schema) columns from ``[extra.<column>]`` tables, their codebook rows and
     unmapped codes.
@@ -165,7 +165,7 @@ def _empty(kind, spec, n):
     return np.full(n, np.nan)
 
 
-def run_with_extras(name: str, path, options: dict, prepare: Callable[[Source], _engine.Plan],
+def _run_with_extras(name: str, path, options: dict, prepare: Callable[[Source], _engine.Plan],
                     extras: Callable[[], tuple[pd.DataFrame, list[dict], dict]] | None, *,
                     loader_version: int, columns=None, cache: bool = True,
                     extra_key=()) -> SurveyData:
@@ -209,7 +209,7 @@ def run_with_extras(name: str, path, options: dict, prepare: Callable[[Source], 
     return sd
 
 
-def resolve_variables(cb: dict, columns, fmt: dict | None = None,
+def _resolve_variables(cb: dict, columns, fmt: dict | None = None,
                       overrides: dict | None = None) -> tuple[dict, dict]:
     """Actual file names for the codebook's ``[variables]`` table (``key = "template"``).
 
@@ -234,7 +234,7 @@ def resolve_variables(cb: dict, columns, fmt: dict | None = None,
     return out, dict(out)
 
 
-def licensed(name: str, what: str, where: str, how: str) -> "LicensedDataError":
+def _licensed(name: str, what: str, where: str, how: str) -> "LicensedDataError":
     from socialhealth.errors import LicensedDataError
 
     return LicensedDataError(
@@ -242,7 +242,7 @@ def licensed(name: str, what: str, where: str, how: str) -> "LicensedDataError":
         f"file you downloaded: {how}.")
 
 
-def with_not_measured(cb: dict, fmt: dict, columns, wave=None, extra: dict | None = None) -> dict:
+def _with_not_measured(cb: dict, fmt: dict, columns, wave=None, extra: dict | None = None) -> dict:
     """A copy of ``cb`` where ``custom`` concepts whose sources are absent from the file (or
     that ``extra`` = ``{concept: note}`` names) become ``not_measured`` rows saying why (the
     engine checks absence for the other rules only)."""
@@ -269,7 +269,7 @@ def with_not_measured(cb: dict, fmt: dict, columns, wave=None, extra: dict | Non
     return out
 
 
-def code_meanings(cb: dict) -> dict:
+def _code_meanings(cb: dict) -> dict:
     return dict(cb.get("missing", {}).get("meanings", {}))
 
 
@@ -364,7 +364,7 @@ def load_brfss(path, *, wave: int | None = None, pool: str = "equal",
         parts = [load_brfss(p, columns=columns, cache=cache) for p in path]
         return _pool(parts, pool)
     d = cb["design"]
-    miss = declared_missing(cb)
+    miss = _declared_missing(cb)
     state: dict = {}
 
     def prepare(src: Source) -> _engine.Plan:
@@ -383,8 +383,8 @@ def load_brfss(path, *, wave: int | None = None, pool: str = "equal",
             raise UnknownWaveError(f"{src.path} holds BRFSS {year}; the codebook covers "
                                    f"{years[0]}-{years[-1]}.")
         fmt = dict(cb["years"][str(year)])
-        wrap_missing(src, miss)
-        extra_src = [s for s in extra_sources(cb) if s in cols]
+        _wrap_missing(src, miss)
+        extra_src = [s for s in _extra_sources(cb) if s in cols]
         yv = d["year"] if d["year"] in cols else None
         read = [d["weight"], d["strata"], d["psu"], *extra_src] + ([yv] if yv else [])
 
@@ -410,7 +410,7 @@ def load_brfss(path, *, wave: int | None = None, pool: str = "equal",
             if yv:
                 iy = pd.to_numeric(pd.Series(df[yv].astype(object)), errors="coerce").to_numpy(dtype=float)
                 iy = np.where(np.isnan(iy), float(year), iy)
-            state["extras"] = compute_extras(df, cb)
+            state["extras"] = _compute_extras(df, cb)
             return {"respondent_id": [f"{year}-{p}" for p in _strings(df[d["psu"]])],
                     "wave": [str(year)] * n, "year": iy,
                     "weight": df[d["weight"]].to_numpy(dtype=float),
@@ -424,9 +424,9 @@ def load_brfss(path, *, wave: int | None = None, pool: str = "equal",
                          "lonely_psu": "adjust", "notes": d["notes"]},
             country="US", custom_rules=CUSTOM_RULES,
             extra_provenance={"weight_variable": d["weight"],
-                              "missing_code_meanings": code_meanings(cb)})
+                              "missing_code_meanings": _code_meanings(cb)})
 
-    sd = run_with_extras("brfss", path, {"wave": wave}, prepare, lambda: state["extras"],
+    sd = _run_with_extras("brfss", path, {"wave": wave}, prepare, lambda: state["extras"],
                          loader_version=LOADER_VERSION, columns=columns, cache=cache)
     _not_asked(sd)
     return sd

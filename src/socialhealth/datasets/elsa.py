@@ -27,7 +27,7 @@ from socialhealth.datasets import _engine
 from socialhealth.datasets._codebook import load_codebook
 from socialhealth.datasets._readers import Source, open_source
 from socialhealth.datasets._surveydata import SurveyData
-from socialhealth.datasets.brfss import licensed, resolve_variables, with_not_measured, wrap_missing
+from socialhealth.datasets.brfss import _licensed, _resolve_variables, _with_not_measured, _wrap_missing
 from socialhealth.datasets.gss import _require, _strings
 
 LOADER_VERSION = 1
@@ -165,7 +165,7 @@ def load_elsa(path=None, *, wave: int | None = None, weight: str | None = None,
     """
     cb = load_codebook("elsa")
     if path is None:
-        raise licensed("elsa", "ELSA", _WHERE,
+        raise _licensed("elsa", "ELSA", _WHERE,
                        "datasets.load('elsa', path='<folder>/wave_9_elsa_data_eul_v1.dta')")
     waves = cb["waves"]
     if wave is not None and str(wave) not in waves:
@@ -185,7 +185,7 @@ def load_elsa(path=None, *, wave: int | None = None, weight: str | None = None,
         spec = waves[str(w)]
         _require(src, [d["id"]], "ELSA core")
         cols = list(src.columns)
-        names, used = resolve_variables(cb, cols)
+        names, used = _resolve_variables(cb, cols)
         wname = weight or "xw"
         wvar = spec.get(wname) if wname in ("xw", "sc") else weight
         if wvar is None:
@@ -201,8 +201,8 @@ def load_elsa(path=None, *, wave: int | None = None, weight: str | None = None,
         extra = {}
         if mort is None:
             extra = {"died": "No mortality_path= given.", "followup_years": "No mortality_path= given."}
-        cb_run = with_not_measured(cb, names, cols, wave=w, extra=extra)
-        wrap_missing(src, negative=True, skip=(d["id"],))
+        cb_run = _with_not_measured(cb, names, cols, wave=w, extra=extra)
+        _wrap_missing(src, negative=True, skip=(d["id"],))
         yv = lower.get(d["interview_year"].lower())
         read = [d["id"], wvar] + ([yv] if yv else [])
         msg = (f"ELSA has no verified PSU/strata variables: the design is weights-only ({wvar}), "

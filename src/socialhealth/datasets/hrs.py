@@ -28,7 +28,7 @@ from socialhealth.datasets import _engine
 from socialhealth.datasets._codebook import load_codebook
 from socialhealth.datasets._readers import Source
 from socialhealth.datasets._surveydata import SurveyData
-from socialhealth.datasets.brfss import licensed, resolve_variables, with_not_measured
+from socialhealth.datasets.brfss import _licensed, _resolve_variables, _with_not_measured
 from socialhealth.datasets.gss import _require, _strings
 
 LOADER_VERSION = 1
@@ -131,7 +131,7 @@ def load_hrs(path=None, *, wave: int | None = None, weight: str = "respondent",
     """
     cb = load_codebook("hrs")
     if path is None:
-        raise licensed("hrs", "The HRS (RAND HRS Longitudinal File)", _WHERE,
+        raise _licensed("hrs", "The HRS (RAND HRS Longitudinal File)", _WHERE,
                        "datasets.load('hrs', path='<folder>/randhrs1992_2022v1.dta', wave=8)")
     waves = {int(k): int(v) for k, v in cb["waves"].items()}
     if wave is None:
@@ -145,19 +145,19 @@ def load_hrs(path=None, *, wave: int | None = None, weight: str = "respondent",
     context: dict = {"status": status}
 
     def prepare(src: Source) -> _engine.Plan:
-        names, used = resolve_variables(cb, src.columns, {"w": w})
+        names, used = _resolve_variables(cb, src.columns, {"w": w})
         wvar = names[cb["weights"][weight]]
         req = [names[k] for k in ("id", "iwstat", "strata", "secu")] + [wvar]
         _require(src, req, "RAND HRS longitudinal")
         cols = set(src.columns)
         later = []
         for v in sorted(x for x in waves if x > w):
-            nv, _ = resolve_variables(cb, src.columns, {"w": v})
+            nv, _ = _resolve_variables(cb, src.columns, {"w": v})
             if nv["iwstat"] in cols:
                 later.append((v, nv["iwstat"], nv["iwendy"] if nv["iwendy"] in cols else None))
         opt = [names[k] for k in ("iwendy", "death_year") if names[k] in cols]
         read = req + opt + [c for _, s, y in later for c in (s, y) if c]
-        cb_run = with_not_measured(cb, names, src.columns, wave=w)
+        cb_run = _with_not_measured(cb, names, src.columns, wave=w)
 
         def later_of(df):
             st = np.column_stack([df[s].to_numpy(dtype=float) for _, s, _ in later]) \

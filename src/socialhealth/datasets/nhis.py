@@ -26,7 +26,7 @@ from socialhealth.datasets import _engine
 from socialhealth.datasets._codebook import load_codebook
 from socialhealth.datasets._readers import Source
 from socialhealth.datasets._surveydata import SurveyData
-from socialhealth.datasets.brfss import resolve_variables, wrap_missing
+from socialhealth.datasets.brfss import _resolve_variables, _wrap_missing
 from socialhealth.datasets.gss import _require, _strings
 
 LOADER_VERSION = 1
@@ -73,7 +73,7 @@ def load_nhis(path, *, wave: int | None = None, variables: dict | None = None,
     state: dict = {}
 
     def prepare(src: Source) -> _engine.Plan:
-        names, used = resolve_variables(cb, src.columns, overrides=variables)
+        names, used = _resolve_variables(cb, src.columns, overrides=variables)
         req = [names[k] for k in ("id", "year", "weight", "strata", "psu")]
         _require(src, req, "NHIS Sample Adult")
         codes = {}
@@ -81,7 +81,7 @@ def load_nhis(path, *, wave: int | None = None, variables: dict | None = None,
             if g != "meanings":
                 for k in spec["keys"]:
                     codes[names[k]] = list(spec["codes"])
-        wrap_missing(src, codes)
+        _wrap_missing(src, codes)
         peek = src.read([names["year"]]).data[names["year"]].to_numpy(dtype=float)
         yrs = sorted(set(peek[~np.isnan(peek)].astype(int).tolist()))
         if len(yrs) != 1:

@@ -24,7 +24,7 @@ from socialhealth.datasets import _engine
 from socialhealth.datasets._codebook import load_codebook
 from socialhealth.datasets._readers import Source
 from socialhealth.datasets._surveydata import SurveyData
-from socialhealth.datasets.brfss import licensed, resolve_variables, wrap_missing
+from socialhealth.datasets.brfss import _licensed, _resolve_variables, _wrap_missing
 from socialhealth.datasets.gss import _require, _strings
 
 LOADER_VERSION = 1
@@ -35,7 +35,7 @@ def _load(name: str, path, *, wave, variables, columns, cache) -> SurveyData:
     cb = load_codebook(name)
     sv = cb["survey"]
     if path is None:
-        raise licensed(name, _TITLES[name], sv["access"],
+        raise _licensed(name, _TITLES[name], sv["access"],
                        f"datasets.load({name!r}, path='<your file>.sav', variables={{...}})")
     first, last = sv["first_year"], sv["last_year"]
     if wave is not None and not first <= int(wave) <= last:
@@ -43,12 +43,12 @@ def _load(name: str, path, *, wave, variables, columns, cache) -> SurveyData:
                                f"got wave={wave!r}.")
 
     def prepare(src: Source) -> _engine.Plan:
-        names, used = resolve_variables(cb, src.columns, overrides=variables)
+        names, used = _resolve_variables(cb, src.columns, overrides=variables)
         idv, wv = names["id"], names["weight"]
         _require(src, [idv, wv], f"{name.upper()} ({_TITLES[name]})",
                  "Its variable names are unverified in socialhealth [U]: if your file names the "
                  "id or weight differently, pass variables={'id': ..., 'weight': ...}. ")
-        wrap_missing(src, negative=True, skip=(idv,))
+        _wrap_missing(src, negative=True, skip=(idv,))
         msg = (f"{name.upper()} design variables are unverified [U]: the design is weights-only "
                f"({wv}), so standard errors ignore clustering and stratification.")
 

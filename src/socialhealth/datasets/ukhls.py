@@ -30,7 +30,7 @@ from socialhealth.datasets import _engine
 from socialhealth.datasets._codebook import load_codebook
 from socialhealth.datasets._readers import Source
 from socialhealth.datasets._surveydata import SurveyData
-from socialhealth.datasets.brfss import licensed, wrap_missing
+from socialhealth.datasets.brfss import _licensed, _wrap_missing
 from socialhealth.datasets.gss import _require, _strings
 
 LOADER_VERSION = 1
@@ -89,7 +89,7 @@ def _weight_var(cb: dict, wn: int, weight: str | None) -> str:
 def _load(name: str, path, *, wave, weight, columns, cache) -> SurveyData:
     cb = load_codebook(name)
     if path is None:
-        raise licensed(name, f"{cb['survey']['name'].upper()} ({name})", _WHERE,
+        raise _licensed(name, f"{cb['survey']['name'].upper()} ({name})", _WHERE,
                        f"datasets.load({name!r}, path='<folder>/i_indresp.dta', wave=9)")
     wn = _wave_number(cb, wave)
     d = cb["design"]
@@ -121,7 +121,7 @@ def _load(name: str, path, *, wave, weight, columns, cache) -> SurveyData:
                    f"design variables are unverified].")
             warns.append(msg)
             notes.append(msg)
-        wrap_missing(src, negative=True, skip=(d["id"],))
+        _wrap_missing(src, negative=True, skip=(d["id"],))
         yv = d["interview_year"].format(**fmt)
         read = [d["id"], wvar] + ([psu, strata] if full else []) + ([yv] if yv in cols else [])
         info.update(wave_number=w, prefix=p, weight_variable=wvar)
