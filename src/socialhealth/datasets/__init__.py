@@ -44,7 +44,7 @@ def list() -> pd.DataFrame:  # noqa: A001 - the documented public name
     True
     """
     rows = []
-    for name, e in registry().items():
+    for name, e in _registry.registry().items():
         row = {k: e.get(k, "") for k in FIELDS if k != "name"}
         row["loader_status"] = _registry.status(name)
         rows.append({"name": name, **row})
