@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from socialhealth import datasets
-from socialhealth.errors import LicensedDataError, SurveyFileError, UnknownWaveError  # noqa: F401
+from socialhealth.errors import DataNotCachedError, SurveyFileError, UnknownWaveError
 
 NA = np.nan
 
@@ -209,8 +209,7 @@ def test_brfss_bad_input(tmp_path, ess_sav_file, cache_dir, leftovers):
     p = write_llcp(tmp_path / "LLCP2023.XPT", drop=("_STSTR",))
     with pytest.raises(SurveyFileError, match="_STSTR"):
         datasets.load("brfss", path=p)
-    p = write_llcp(tmp_path / "nogen" / "LLCP2023.XPT" if False else tmp_path / "LLCP2023b.XPT",
-                   drop=("GENHLTH",))
+    p = write_llcp(tmp_path / "LLCP2023b.XPT", drop=("GENHLTH",))
     with pytest.raises(SurveyFileError, match="GENHLTH"):
         datasets.load("brfss", path=p)
     bad = tmp_path / "LLCP2023c.XPT"
@@ -221,4 +220,6 @@ def test_brfss_bad_input(tmp_path, ess_sav_file, cache_dir, leftovers):
     empty.write_bytes(b"")
     with pytest.raises(SurveyFileError, match="empty"):
         datasets.load("brfss", path=empty)
+    with pytest.raises(DataNotCachedError, match="fetch"):     # open data: fetch() or path=
+        datasets.load("brfss", year=2023)
     assert leftovers(cache_dir) == []

@@ -149,8 +149,7 @@ def test_ukhls_bad_input(tmp_path, w9, ess_sav_file, cache_dir, leftovers):
     with pytest.raises(UnknownWaveError):
         datasets.load("ukhls", path=w9, wave="z")
     with pytest.raises(SurveyFileError, match="i_indscui_xw"):
-        datasets.load("ukhls", path=w9, wave=10) if False else load_ukhls(
-            write_w9(tmp_path / "nowt_indresp.dta", drop=("i_indscui_xw",)), wave=9)
+        load_ukhls(write_w9(tmp_path / "nowt_indresp.dta", drop=("i_indscui_xw",)), wave=9)
     with pytest.raises(SurveyFileError, match="i_strata"):
         load_ukhls(write_w9(tmp_path / "ns_indresp.dta", drop=("i_strata",)), wave=9)
     with pytest.raises(SurveyFileError, match="pidp"):

@@ -19,7 +19,7 @@ from typing import Sequence
 
 import numpy as np
 
-from socialhealth.errors import SurveyFileError, UnknownWaveError
+from socialhealth.errors import UnknownWaveError
 from socialhealth.datasets import _engine
 from socialhealth.datasets._codebook import load_codebook
 from socialhealth.datasets._readers import Source
