@@ -240,3 +240,11 @@ def test_boundary_of_identity_binomial_raises(toy):
     df = toy.assign(z=(toy["x"] > 1.2).astype(float))
     with pytest.raises(ModelError, match="boundary"):
         design(df).glm("z ~ x", family="binomial", link="identity")
+
+
+def test_model_matrix_is_available_after_the_fit(toy):
+    """The fit reuses the matrix's memory for the scores; frame.X rebuilds it on demand."""
+    m = design(toy).glm("y ~ x + C(g)")
+    X = m.frame.X
+    expected = np.column_stack([np.ones(len(toy)), toy["x"], toy["g"] == "b", toy["g"] == "c"]).astype(float)
+    np.testing.assert_array_equal(X, expected)

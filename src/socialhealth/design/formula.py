@@ -46,8 +46,9 @@ class ModelFrame:
     Attributes
     ----------
     y : (m,) float response on the rows used.
-    X : (m, p) float design matrix on the rows used (Fortran order); a Taylor-design GLM
-        reuses its memory for the score contributions and sets it to None after the fit.
+    X : (m, p) float design matrix on the rows used (Fortran order). A Taylor-design GLM
+        reuses its memory for the score contributions (``release_X``); accessing ``X``
+        afterwards rebuilds it from the data.
     rows : (m,) integer positions (into the data) of the rows used.
     columns : coefficient names (``Intercept``, ``x``, ``C(g)[T.b]``, ``x:C(g)[T.b]`` ...).
     terms : term label -> positions of its columns (``{"C(g)": [2, 3]}``).
@@ -58,7 +59,7 @@ class ModelFrame:
     """
 
     y: np.ndarray
-    X: np.ndarray
+    X_data: np.ndarray | None
     rows: np.ndarray
     columns: list[str]
     terms: dict[str, list[int]]
@@ -68,6 +69,19 @@ class ModelFrame:
     response: str
     variables: list[str]
     _rhs_builder: Callable[[pd.DataFrame], tuple[np.ndarray, np.ndarray]] = field(repr=False, default=None)
+    _data: pd.DataFrame | None = field(repr=False, default=None)
+
+    @property
+    def X(self) -> np.ndarray:
+        """(m, p) design matrix of the rows used (rebuilt from the data if it was released)."""
+        if self.X_data is None:
+            Xn, _ = self._rhs_builder(self._data.iloc[self.rows])
+            self.X_data = np.asfortranarray(Xn, dtype=float)
+        return self.X_data
+
+    def release_X(self) -> None:
+        """Drop the stored design matrix (it is rebuilt on the next access of ``X``)."""
+        self.X_data = None
 
     @property
     def has_intercept(self) -> bool:
@@ -270,9 +284,9 @@ def _simple_frame(data, formula, simple, used, n_missing, variables) -> ModelFra
         ok = ~np.isnan(Xn).any(axis=1)
         return Xn, ok
 
-    return ModelFrame(y=y, X=X, rows=rows, columns=cols, terms=terms, term_variables=term_vars,
+    return ModelFrame(y=y, X_data=X, rows=rows, columns=cols, terms=terms, term_variables=term_vars,
                       n_missing=n_missing, formula=formula, response=lhs, variables=variables,
-                      _rhs_builder=builder)
+                      _rhs_builder=builder, _data=data)
 
 
 def _check_finite(X: np.ndarray, cols: list[str], formula: str) -> None:
@@ -349,6 +363,6 @@ def _formulaic_frame(data, formula, used, n_missing, variables) -> ModelFrame:
         Xn[~ok] = np.nan
         return Xn, ok
 
-    return ModelFrame(y=y, X=X, rows=rows, columns=cols, terms=terms, term_variables=term_vars,
+    return ModelFrame(y=y, X_data=X, rows=rows, columns=cols, terms=terms, term_variables=term_vars,
                       n_missing=n_missing, formula=formula, response=str(lhs.columns[0]),
-                      variables=variables, _rhs_builder=builder)
+                      variables=variables, _rhs_builder=builder, _data=data)

@@ -881,7 +881,7 @@ def glm(
         # A Taylor design needs X no more after this: reuse its memory (large surveys)
         if len(rows) == len(data):
             if taylor and X.flags.f_contiguous:
-                frame.X = None
+                frame.release_X()            # rebuilt from the data if someone needs it
                 return np.multiply(X, score_w[:, None], out=X)
             return np.multiply(X, score_w[:, None], out=np.empty(X.shape, order="F"))
         U = np.zeros((len(data), X.shape[1]), order="F")
