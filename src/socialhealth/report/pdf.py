@@ -21,14 +21,40 @@ PAGE = (8.27, 11.69)     # A4, inches
 MARGIN = 0.6
 WIDTH = PAGE[0] - 2 * MARGIN
 STYLES = {  # size (pt), line height (in), wrap width (chars), font family, weight
-    "title": (15, 0.30, 70, "sans-serif", "bold"),
-    "h2": (12.5, 0.30, 80, "sans-serif", "bold"),
-    "h3": (10, 0.22, 95, "sans-serif", "bold"),
-    "text": (9, 0.165, 112, "sans-serif", "normal"),
-    "banner": (9, 0.165, 105, "sans-serif", "bold"),
-    "mono": (6.3, 0.105, 150, "monospace", "normal"),
-    "note": (7.5, 0.135, 135, "sans-serif", "normal"),
+    "title": (15, 0.30, 58, "sans-serif", "bold"),
+    "h2": (12.5, 0.30, 70, "sans-serif", "bold"),
+    "h3": (10, 0.22, 85, "sans-serif", "bold"),
+    "text": (9, 0.165, 98, "sans-serif", "normal"),
+    "banner": (9, 0.165, 88, "sans-serif", "bold"),
+    "mono": (6.3, 0.105, 122, "monospace", "normal"),
+    "note": (7.5, 0.135, 118, "sans-serif", "normal"),
 }
+
+
+MAX_CELL = 46
+
+
+def plain_table(frame) -> str:
+    """A text table: text columns left-aligned, numbers right-aligned, cells cut at
+    ``MAX_CELL`` characters."""
+    cols = []
+    cap = 2 * MAX_CELL if len(frame.columns) <= 3 else MAX_CELL
+    for c in frame.columns:
+        vals = [str(v) if len(str(v)) <= cap else str(v)[: cap - 3] + "..."
+                for v in frame[c]]
+        numeric = all(_is_number(v) for v in vals if v)
+        width = max([len(str(c))] + [len(v) for v in vals])
+        just = str.rjust if numeric else str.ljust
+        cols.append([just(str(c), width)] + [just(v, width) for v in vals])
+    return "\n".join("  ".join(parts).rstrip() for parts in zip(*cols))
+
+
+def _is_number(v: str) -> bool:
+    try:
+        float(v.replace(",", "").replace("<", ""))
+        return True
+    except ValueError:
+        return False
 
 
 class _Writer:
@@ -113,7 +139,7 @@ def write_pdf(report: Report, path: Path) -> Path:
                 w.image(f.png, f.caption)
             for t in s.tables:
                 w.lines(t.title, "h3")
-                w.lines(t.formatted().to_string(index=False), "mono")
+                w.lines(plain_table(t.formatted()), "mono", gap=0.12)
                 if t.note:
                     w.lines(t.note, "note")
             for n in s.notes:
