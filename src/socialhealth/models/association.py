@@ -330,7 +330,7 @@ def association(
             if measure == "pr" and pr_fallback:
                 fam_k, link_k = "poisson", "log"
                 note = ("log-binomial model failed to converge "
-                        f"({type(exc).__name__}); prevalence ratio from a log-link quasi-Poisson "
+                        f"({_brief(exc)}); prevalence ratio from a log-link quasi-Poisson "
                         "model with design-based (sandwich) variance (Zou 2004)")
                 warnings.warn(f"model {k} ({label}): {note}.", SocialHealthWarning, stacklevel=2)
                 try:
@@ -357,6 +357,12 @@ def association(
     return AssociationTable(table=table, models=models, formulas=formulas, exposure=exposure,
                             outcome=outcome, measure=measure, complete_cases=complete_cases,
                             notes=notes)
+
+
+def _brief(exc: Exception, limit: int = 120) -> str:
+    """Exception class and the start of its message, for notes and warnings."""
+    msg = str(exc).split(". ")[0]
+    return f"{type(exc).__name__}: {msg[:limit]}{'...' if len(msg) > limit else ''}"
 
 
 def _start(design, formula: str, link: str):
@@ -409,7 +415,7 @@ def _rd_by_margins(design, formula, x_term, exposure, k, label, adjusted_for, ex
     mg = margins(res, exposure)
     d = mg.to_frame()
     d = d[d["kind"] == "difference"]
-    note = (f"identity-link binomial model failed ({type(exc).__name__}); risk difference = "
+    note = (f"identity-link binomial model failed ({_brief(exc)}); risk difference = "
             "difference of predictive margins from the logistic model (Graubard & Korn 1999)")
     return pd.DataFrame({
         "model": k, "model_label": label, "adjusted_for": adjusted_for,
