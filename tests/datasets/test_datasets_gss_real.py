@@ -246,3 +246,25 @@ def test_panel20_extract_equals_full_file(shared_data_dir, panel20):
     same = [c for c in a.data.columns if c not in ("employment", "lives_alone")]
     pd.testing.assert_frame_equal(a.data[same], b.data[same])
     assert b.data["employment"].isna().all()
+
+
+def test_panel06_many_lonely_psus_against_R(shared_data_dir):
+    """2006 wave with wtpannr12: 75 of 145 strata have a single PSU (lonely_psu='adjust')."""
+    zpath = _file(shared_data_dir, "gss/gss_panel06_long.dta.zip")
+    sd = datasets.load("gss_panel06", path=zpath, wave=2006, weight="wtpannr12")
+    ref = R["gss_panel06_2006"]
+    d = sd.data
+    assert len(d) == ref["n"] and d["strata"].nunique() == ref["strata"]
+    per = d.groupby("strata")["psu"].nunique()
+    assert int((per == 1).sum()) == ref["single_psu_strata"]
+    assert sd.design.degf() == ref["degf"]
+    est = sd.design.mean("poor_health").to_frame().iloc[0]
+    assert est["estimate"] == pytest.approx(ref["poor_health"]["est"], rel=1e-10)
+    assert est["se"] == pytest.approx(ref["poor_health"]["se"], rel=1e-8)
+    # and by hand with the same linearisation formula
+    h = d["self_rated_health"]
+    y = h.isin(["fair", "poor"]).to_numpy(dtype=float)
+    p, se = lin_se_ratio(y, d["weight"].to_numpy(), d["strata"].astype(str).to_numpy(),
+                         d["psu"].astype(str).to_numpy(), h.notna().to_numpy())
+    assert est["estimate"] == pytest.approx(p, rel=1e-12)
+    assert est["se"] == pytest.approx(se, rel=1e-10)
