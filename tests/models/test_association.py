@@ -210,3 +210,15 @@ def test_gss_poor_health_by_rare_friends(shared_data_dir):
         assert row["ci_high"] == pytest.approx(r["ci_high"], rel=1e-9)
         assert row["p"] == pytest.approx(r["p"], rel=1e-8)
         assert row["n"] == r["n"] and row["df"] == r["df"]
+
+
+def test_models_namespace_exports():
+    import types
+
+    from socialhealth import models
+
+    for name in ("association", "interaction", "margins", "coxph", "ordinal", "mi_combine", "meta",
+                 "compare_risk_factors"):
+        assert callable(getattr(models, name)), name
+    assert isinstance(models.anchors, types.ModuleType)
+    assert callable(models.anchors.load)
