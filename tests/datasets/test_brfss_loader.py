@@ -223,3 +223,27 @@ def test_brfss_bad_input(tmp_path, ess_sav_file, cache_dir, leftovers):
     with pytest.raises(DataNotCachedError, match="fetch"):     # open data: fetch() or path=
         datasets.load("brfss", year=2023)
     assert leftovers(cache_dir) == []
+
+
+# R survey 4.1-1 on the 11 kept rows (run by hand; the script is here so it can be re-run):
+#   library(survey); options(survey.lonely.psu = "adjust")
+#   d <- data.frame(ststr = c(rep(11011, 4), rep(11012, 4), rep(11013, 2), 11014),
+#                   psu = 2023000001 + 0:10,
+#                   w = c(3.19, 4.18, 12.24, 12.24, 29.04, 20.00, 18.47, 0.31, 0.33, 40, 10),
+#                   sdlonely = c(1, 2, 3, 3, 4, 5, 5, 7, 9, NA, NA),
+#                   genhlth = c(1, 2, 3, 4, 5, 7, 9, NA, 1, 2, 3))
+#   d$lonely <- ifelse(d$sdlonely %in% 1:2, 1, ifelse(d$sdlonely %in% 3:5, 0, NA))
+#   d$poor <- ifelse(d$genhlth %in% 4:5, 1, ifelse(d$genhlth %in% 1:3, 0, NA))
+#   des <- svydesign(ids = ~psu, strata = ~ststr, weights = ~w, nest = TRUE, data = d)
+#   svymean(~lonely, des, na.rm = TRUE); svymean(~poor, des, na.rm = TRUE)
+R_BRFSS = {"lonely": (0.0741747181964573, 0.0539204222576994),
+           "poor_health": (0.371156266858479, 0.233698697052594)}
+
+
+@pytest.mark.parametrize("var", sorted(R_BRFSS))
+def test_brfss_design_matches_r(llcp2023, var):
+    """The loader's design (year-specific strata, one PSU per respondent, lonely PSU adjusted)
+    gives R's svymean estimate and SE."""
+    est = datasets.load("brfss", path=llcp2023).design.mean(var).to_frame().iloc[0]
+    assert est["estimate"] == pytest.approx(R_BRFSS[var][0], rel=1e-12)
+    assert est["se"] == pytest.approx(R_BRFSS[var][1], rel=1e-10)
