@@ -189,3 +189,22 @@ def test_bhps_weights_only_fallback(tmp_path):
     assert sd.design_spec == {"weights": "weight", "notes": sd.design_spec["notes"]}
     cb = sd.codebook.set_index("concept")
     assert not cb.loc["lonely", "measured"]
+
+
+# R survey 4.1-1 on the 9 kept rows (run by hand):
+#   library(survey); options(survey.lonely.psu = "adjust")
+#   d <- data.frame(strata = c(1, 1, 1, 1, 2, 2, 2, 3, 3), psu = c(1, 1, 2, 2, 3, 4, 4, 5, 5),
+#                   w = c(1.0, 2.0, 0.5, 1.5, 1.0, 2.5, 1.0, 1.0, 3.0),
+#                   lonely = c(0, 1, 0, NA, NA, NA, NA, 0, 0),
+#                   ucla = c(0, 1, 1, NA, 0, 0, NA, NA, 1))
+#   des <- svydesign(ids = ~psu, strata = ~strata, weights = ~w, nest = TRUE, data = d)
+#   svymean(~lonely, des, na.rm = TRUE); svymean(~ucla, des, na.rm = TRUE)
+R_UKHLS = {"lonely": (0.266666666666667, 0.227666639553168),
+           "lonely_ucla3": (0.55, 0.158705702481039)}
+
+
+@pytest.mark.parametrize("var", sorted(R_UKHLS))
+def test_ukhls_design_matches_r(w9, var):
+    est = datasets.load("ukhls", path=w9).design.mean(var).to_frame().iloc[0]
+    assert est["estimate"] == pytest.approx(R_UKHLS[var][0], rel=1e-12)
+    assert est["se"] == pytest.approx(R_UKHLS[var][1], rel=1e-10)
