@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from socialhealth import datasets
-from socialhealth.errors import DataNotCachedError, SurveyFileError, UnknownWaveError
+from socialhealth.errors import DataNotCachedError, DatasetError, SurveyFileError, UnknownWaveError
 
 NA = np.nan
 
@@ -179,6 +179,19 @@ def test_brfss_pooled_years(tmp_path):
     assert est == pytest.approx(7.37 / 99.36, rel=1e-12)
     s2 = datasets.load("brfss", path=[a, b], pool="sample_size")
     np.testing.assert_allclose(s2.data["weight"].to_numpy(), np.concatenate([w, w]) * 11 / 22)
+    # state_years: a 2022 file without Puerto Rico (_STATE 72: rows 11-12) -> PR rows of 2023
+    # keep their full weight, every other state's rows are halved
+    import pyreadstat
+
+    df, _ = pyreadstat.read_xport(str(a))
+    df.loc[df["_STATE"] == 72, "_STATE"] = 48                 # Texas instead
+    pyreadstat.write_xport(df, str(a), file_format_version=5)
+    s3 = datasets.load("brfss", path=[a, b], pool="state_years")
+    f = np.where(s3.data["region"].astype(object).to_numpy() == "PR", 1.0, 0.5)
+    np.testing.assert_allclose(s3.data["weight"].to_numpy(), np.concatenate([w, w]) * f)
+    assert f.tolist().count(1.0) == 1                           # row 11 of 2023
+    with pytest.raises(DatasetError, match="pool="):
+        datasets.load("brfss", path=[a, b], pool="average")
 
 
 def test_brfss_zip_cache_and_wave(llcp2023, tmp_path):

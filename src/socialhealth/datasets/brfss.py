@@ -322,6 +322,10 @@ def load_brfss(path, *, wave: int | None = None, pool: str = "equal",
         ``bcapistrant/brfssR`` and in CDC's multi-year guidance as commonly cited; the CDC page
         itself could not be checked here [U]). ``"sample_size"``: each year's weights multiplied
         by ``n_year / n_total`` (years contribute in proportion to their sample size).
+        ``"state_years"``: each weight divided by the number of pooled years that have
+        respondents from the same state (``_STATE``) with a non-missing weight: the rule for
+        state-level module data, where a state may be absent in some years (as in public code,
+        ``bcapistrant/brfssR``); equal to ``"equal"`` when every state is in every year.
     columns : list of str, optional
         Source variables to add under their own names (their 7/9 codes are left as they are
         unless the codebook declares them).
@@ -354,9 +358,10 @@ def load_brfss(path, *, wave: int | None = None, pool: str = "equal",
     if wave is not None and int(wave) not in years:
         raise UnknownWaveError(f"the BRFSS codebook covers survey years {years[0]}-{years[-1]}; "
                                f"got wave={wave!r}.")
-    if pool not in ("equal", "sample_size"):
-        raise DatasetError(f"pool={pool!r}: choose 'equal' (divide by the number of years) or "
-                           f"'sample_size'.")
+    if pool not in ("equal", "state_years", "sample_size"):
+        raise DatasetError(f"pool={pool!r}: choose 'equal' (divide by the number of years), "
+                           f"'state_years' (by the number of pooled years with data from the "
+                           f"respondent's state) or 'sample_size'.")
     if isinstance(path, (list, tuple)):
         if wave is not None:
             raise DatasetError("wave= selects one file's year; with a list of files, pass the "
@@ -446,10 +451,18 @@ def _pool(parts: list[SurveyData], pool: str) -> SurveyData:
         raise DatasetError(f"the files given hold the same BRFSS year more than once ({waves}).")
     k = len(parts)
     n_tot = sum(len(p.data) for p in parts)
+    state_years: dict = {}
+    for p in parts:
+        for st in set(p.data["region"].astype(object).where(p.data["region"].notna(), None)):
+            state_years[st] = state_years.get(st, 0) + 1
     frames = []
     for p in parts:
         df = p.data.copy()
-        f = 1.0 / k if pool == "equal" else len(df) / n_tot
+        if pool == "state_years":
+            st = df["region"].astype(object).where(df["region"].notna(), None)
+            f = 1.0 / np.array([state_years[x] for x in st], dtype=float)
+        else:
+            f = 1.0 / k if pool == "equal" else len(df) / n_tot
         df["weight"] = df["weight"].to_numpy(dtype=float) * f
         frames.append(df)
     cats = {}
@@ -477,8 +490,10 @@ def _pool(parts: list[SurveyData], pool: str) -> SurveyData:
                      "rule": " | ".join(dict.fromkeys(g["rule"])), "labels": g["labels"].iloc[0],
                      "notes": " ".join(g["notes"]), "measured": bool(g["measured"].any())})
     codebook = pd.DataFrame(rows, columns=parts[0].codebook.columns)
-    rule = ("each year's _LLCPWT divided by the number of years pooled "
-            f"({k})" if pool == "equal" else "each year's _LLCPWT times n_year / n_total")
+    rule = {"equal": f"each year's _LLCPWT divided by the number of years pooled ({k})",
+            "sample_size": "each year's _LLCPWT times n_year / n_total",
+            "state_years": "each _LLCPWT divided by the number of pooled years with respondents "
+                           "from the same state"}[pool]
     prov = OrderedDict(survey="brfss", wave=" + ".join(waves), pooled=[p.provenance for p in parts],
                        pool=pool, pool_rule=rule, rows_kept=len(data),
                        rows_read=sum(p.provenance["rows_read"] for p in parts),
