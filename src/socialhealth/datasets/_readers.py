@@ -152,9 +152,11 @@ def _open_dta_path(p: Path, sha: str | None) -> Source:
     buf, _ = _cache.map_and_hash(p, sha or "deferred")
     if sha is None:
         def work() -> str:
-            h = hashlib.sha256(memoryview(buf)).hexdigest()
-            _cache.remember_sha256(p, h)
-            return h
+            h = hashlib.sha256()
+            h.update(memoryview(buf))       # update() releases the GIL for large buffers
+            digest = h.hexdigest()
+            _cache.remember_sha256(p, digest)
+            return digest
 
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="socialhealth-sha256")
         sha = pool.submit(work)
