@@ -33,7 +33,7 @@ import pandas as pd
 
 from socialhealth.errors import DatasetError, SurveyFileError, UnknownWaveError
 from socialhealth.datasets import _cache, _engine
-from socialhealth.datasets._codebook import load_codebook
+from socialhealth.datasets._codebook import codebook_hash, load_codebook
 from socialhealth.datasets._readers import RawTable, Source
 from socialhealth.datasets._surveydata import SurveyData
 from socialhealth.datasets.gss import _require, _strings
@@ -432,7 +432,8 @@ def load_brfss(path, *, wave: int | None = None, pool: str = "equal",
                               "missing_code_meanings": _code_meanings(cb)})
 
     sd = _run_with_extras("brfss", path, {"wave": wave}, prepare, lambda: state["extras"],
-                         loader_version=LOADER_VERSION, columns=columns, cache=cache)
+                          loader_version=LOADER_VERSION, columns=columns, cache=cache,
+                          extra_key=(codebook_hash("brfss"),))
     _not_asked(sd)
     return sd
 

@@ -24,7 +24,7 @@ import pandas as pd
 
 from socialhealth.errors import DatasetError, SurveyFileError, UnknownWaveError
 from socialhealth.datasets import _engine
-from socialhealth.datasets._codebook import load_codebook
+from socialhealth.datasets._codebook import codebook_hash, load_codebook
 from socialhealth.datasets._readers import Source, open_source
 from socialhealth.datasets._surveydata import SurveyData
 from socialhealth.datasets.brfss import _licensed, _resolve_variables, _with_not_measured, _wrap_missing
@@ -238,7 +238,7 @@ def load_elsa(path=None, *, wave: int | None = None, weight: str | None = None,
     return _engine.run("elsa", path, {"wave": wave, "weight": weight, "health_scale": health_scale,
                                       "followup_end": followup_end}, prepare,
                        loader_version=LOADER_VERSION, columns=columns, cache=cache,
-                       extra_key=(mort.sha256 if mort is not None else "",))
+                       extra_key=(mort.sha256 if mort is not None else "", codebook_hash("elsa")))
 
 
 def _wave_from_name(src: Source) -> int:

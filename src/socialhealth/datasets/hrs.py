@@ -25,7 +25,7 @@ import pandas as pd
 
 from socialhealth.errors import DatasetError, UnknownWaveError
 from socialhealth.datasets import _engine
-from socialhealth.datasets._codebook import load_codebook
+from socialhealth.datasets._codebook import codebook_hash, load_codebook
 from socialhealth.datasets._readers import Source
 from socialhealth.datasets._surveydata import SurveyData
 from socialhealth.datasets.brfss import _licensed, _resolve_variables, _with_not_measured
@@ -212,4 +212,5 @@ def load_hrs(path=None, *, wave: int | None = None, weight: str = "respondent",
                               "later_waves": [v for v, _, _ in later]})
 
     return _engine.run("hrs", path, {"wave": w, "weight": weight}, prepare,
-                       loader_version=LOADER_VERSION, columns=columns, cache=cache)
+                       loader_version=LOADER_VERSION, columns=columns, cache=cache,
+                       extra_key=(codebook_hash("hrs"),))

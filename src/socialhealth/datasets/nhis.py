@@ -23,7 +23,7 @@ import numpy as np
 
 from socialhealth.errors import SurveyFileError, UnknownWaveError
 from socialhealth.datasets import _engine
-from socialhealth.datasets._codebook import load_codebook
+from socialhealth.datasets._codebook import codebook_hash, load_codebook
 from socialhealth.datasets._readers import Source
 from socialhealth.datasets._surveydata import SurveyData
 from socialhealth.datasets.brfss import _resolve_variables, _wrap_missing
@@ -121,4 +121,5 @@ def load_nhis(path, *, wave: int | None = None, variables: dict | None = None,
                               "missing_code_meanings": dict(cb["missing"]["meanings"])})
 
     return _engine.run("nhis", path, {"wave": wave, "variables": sorted((variables or {}).items())},
-                       prepare, loader_version=LOADER_VERSION, columns=columns, cache=cache)
+                       prepare, loader_version=LOADER_VERSION, columns=columns, cache=cache,
+                       extra_key=(codebook_hash("nhis"),))

@@ -21,7 +21,7 @@ import numpy as np
 
 from socialhealth.errors import UnknownWaveError
 from socialhealth.datasets import _engine
-from socialhealth.datasets._codebook import load_codebook
+from socialhealth.datasets._codebook import codebook_hash, load_codebook
 from socialhealth.datasets._readers import Source
 from socialhealth.datasets._surveydata import SurveyData
 from socialhealth.datasets.brfss import _licensed, _resolve_variables, _wrap_missing
@@ -73,7 +73,8 @@ def _load(name: str, path, *, wave, variables, columns, cache) -> SurveyData:
                               "variables_unverified": True})
 
     return _engine.run(name, path, {"wave": wave, "variables": sorted((variables or {}).items())},
-                       prepare, loader_version=LOADER_VERSION, columns=columns, cache=cache)
+                       prepare, loader_version=LOADER_VERSION, columns=columns, cache=cache,
+                       extra_key=(codebook_hash(name),))
 
 
 def load_opn(path=None, *, wave: int | None = None, variables: dict | None = None,

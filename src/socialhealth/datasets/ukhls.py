@@ -27,7 +27,7 @@ import numpy as np
 
 from socialhealth.errors import DatasetError, SurveyFileError, UnknownWaveError
 from socialhealth.datasets import _engine
-from socialhealth.datasets._codebook import load_codebook
+from socialhealth.datasets._codebook import codebook_hash, load_codebook
 from socialhealth.datasets._readers import Source
 from socialhealth.datasets._surveydata import SurveyData
 from socialhealth.datasets.brfss import _licensed, _wrap_missing
@@ -166,7 +166,8 @@ def _load(name: str, path, *, wave, weight, columns, cache) -> SurveyData:
                               "lonely_direct_options": lon.get("levels", [])})
 
     return _engine.run(name, path, {"wave": wn, "weight": weight}, prepare,
-                       loader_version=LOADER_VERSION, columns=columns, cache=cache)
+                       loader_version=LOADER_VERSION, columns=columns, cache=cache,
+                       extra_key=(codebook_hash(name),))
 
 
 def load_ukhls(path=None, *, wave: int | str | None = None, weight: str | None = None,
