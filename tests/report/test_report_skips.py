@@ -120,3 +120,23 @@ def test_unknown_section_and_format(tmp_path):
         rep.save(tmp_path / "x.html", format="docx")
     with pytest.raises(ReportError, match="cannot write the report"):
         rep.to_html(tmp_path / "missing_dir" / "x.html")
+
+
+def test_replicate_design_report_and_r_code():
+    sd = tiny_survey(with_lonely=True)
+    rng = np.random.default_rng(3)
+    df = sd.data.copy()
+    for k in range(1, 9):
+        df[f"rw_{k}"] = df["weight"] * rng.uniform(0.5, 1.5, len(df))
+    spec = {"kind": "replicate", "weights": "weight", "replicate_weights": "^rw_[0-9]+$",
+            "method": "jk1"}
+    rsd = SurveyData("tiny", df, sd.codebook, sd.provenance, spec)
+    rep = sh.report.build(rsd, outcomes=["poor_health"])
+    assert rep["prevalence"].ok and rep["association"].ok
+    items = rep["sample"].tables[0].frame.set_index("item")["value"]
+    assert items["Variance method"].startswith("replicate weights (jk1, 8 replicates")
+    code = "\n".join(rep["methods"].r_code)
+    assert ('des <- svrepdesign(data = df, weights = ~weight, repweights = "^rw_[0-9]+$", '
+            'type = "JK1"') in code
+    direct = rsd.design.proportion("lonely").to_frame().iloc[0]
+    assert rep["prevalence"].tables[0].frame.iloc[0]["se"] == pytest.approx(float(direct["se"]), rel=1e-12)

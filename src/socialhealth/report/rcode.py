@@ -6,6 +6,7 @@ then ``svyciprop`` / ``svyby`` / ``svyglm`` calls with the design object called 
 """
 from __future__ import annotations
 
+import os
 import re
 
 import numpy as np
@@ -31,9 +32,17 @@ def design_lines(design, data_name: str = "df") -> list[str]:
         rscales = f"{rs[0]:.10g}" if rs.size and np.allclose(rs, rs[0]) else "<per replicate>"
         weights = getattr(design, "_weights_name", None) or "1"
         method = _R_TYPES.get(str(getattr(design, "method", "other")).lower(), "other")
+        cols = list(getattr(design, "_rep_columns", None) or [])
+        prefix = os.path.commonprefix(cols) if cols else ""
+        if cols and prefix and all(re.fullmatch(re.escape(prefix) + r"[0-9]+", c) for c in cols):
+            rep = f'"^{prefix}[0-9]+$"'
+        elif cols:
+            rep = f"{data_name}[, c({', '.join(r_string(c) for c in cols)})]"
+        else:
+            rep = '"<replicate weight columns>"'
         return [f"# {n_rep} replicate weight columns in {data_name}",
                 f"des <- svrepdesign(data = {data_name}, weights = ~{weights}, "
-                f"repweights = \"<replicate columns>\", type = \"{method}\", "
+                f"repweights = {rep}, type = \"{method}\", "
                 f"scale = {float(getattr(design, 'scale', 1.0)):.10g}, rscales = {rscales}, "
                 f"mse = {str(bool(getattr(design, 'mse', False))).upper()}, combined.weights = TRUE)"]
     return [f"# the design could not be written as R code: {design!r}"]

@@ -77,7 +77,8 @@ def build_sample(ctx: Context) -> Section:
     rows.append(("Variance method", _variance_method(d)))
     note = prov.get("design") or spec.get("notes")
     if note:
-        rows.append(("Design note", str(note)))
+        note = str(note)
+        rows.append(("Design note", note if len(note) <= 300 else note[:297] + "..."))
     sec.tables.append(ReportTable("Sample and design", pd.DataFrame(rows, columns=["item", "value"])))
     if getattr(d, "kind", "") == "replicate":
         how = "they come from the survey's replicate weights"
