@@ -73,7 +73,7 @@ def test_datasets_lists_the_registry(capsys):
     assert rc == 0 and err == ""
     for name in ("demo", "gss_panel20", "ess", "brfss"):
         assert name in out
-    assert "not implemented yet" in out
+    assert "loader_status" in out and "available" in out
 
 
 def test_describe_demo(capsys):
