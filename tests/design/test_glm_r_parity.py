@@ -351,3 +351,16 @@ def test_gaussian_log_link(reference_dir, extra):
     diff = np.abs(own.params.to_numpy() - [c["est"] for c in r["coef"]]) / own.bse.to_numpy()
     assert diff.max() < 1e-4
     close(own.bse, [c["se"] for c in r["coef"]], 1e-4, "se")
+
+
+def test_replicate_refits_in_groups_and_blocks(shared, monkeypatch):
+    """The batched replicate refits give R's answer also when the replicates are processed in
+    groups and the cross-products in row blocks (the large-survey code path)."""
+    from socialhealth.design import glm as glm_module
+
+    ref, fx = shared
+    monkeypatch.setattr(glm_module, "_REP_GROUP_ELEMENTS", 3 * 7846)     # 3 replicates at a time
+    monkeypatch.setattr(glm_module, "_K_MAX_ELEMENTS", 10)              # no stored product table
+    monkeypatch.setattr(glm_module, "_CHUNK", 1000)
+    m = build(ref, "dnhanes_brr").glm(NH, family="binomial", tol=1e-8)
+    check_glm(m, fx["results"]["dnhanes_brr_glm_quasibinomial"]["result"], 1e-9)

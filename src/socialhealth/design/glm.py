@@ -292,7 +292,9 @@ class _Fit:
     solver: "_Solver | None" = None      # factor of X'WX of the last IRLS step
 
 
-_CHUNK = 65536
+_CHUNK = 65536               # rows per block of X'WX
+_K_MAX_ELEMENTS = 2**25      # largest stored table of row-wise products x_ij x_ik (replicates)
+_REP_GROUP_ELEMENTS = 2**24  # replicates refitted together: m x group work arrays at most
 
 
 def _dev_sum(fam: _Family, y, mu, w, ybin: bool) -> float:
@@ -490,7 +492,7 @@ def _replicate_fits(X, y, PW, fam: _Family, lk: _Link, offset, start, maxiter, t
     m, p = X.shape
     R = PW.shape[1]
     iu, ju = np.triu_indices(p)
-    K = X[:, iu] * X[:, ju] if m * len(iu) <= 2**25 else None
+    K = X[:, iu] * X[:, ju] if m * len(iu) <= _K_MAX_ELEMENTS else None
     off = None if offset is None else offset[:, None]
     ybin = fam.name == "binomial" and bool(np.all((y == 0) | (y == 1)))
     canonical = (fam.name, lk.name) in (("binomial", "logit"), ("poisson", "log"))
@@ -537,7 +539,7 @@ def _replicate_fits(X, y, PW, fam: _Family, lk: _Link, offset, start, maxiter, t
         return W, Wr
 
     out = np.empty((R, p))
-    group = max(1, min(R, 2**24 // max(m, 1)))
+    group = max(1, min(R, _REP_GROUP_ELEMENTS // max(m, 1)))
     for g0 in range(0, R, group):
         P_all = PW[:, g0:g0 + group]
         k = P_all.shape[1]
