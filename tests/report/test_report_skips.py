@@ -140,3 +140,10 @@ def test_replicate_design_report_and_r_code():
             'type = "JK1"') in code
     direct = rsd.design.proportion("lonely").to_frame().iloc[0]
     assert rep["prevalence"].tables[0].frame.iloc[0]["se"] == pytest.approx(float(direct["se"]), rel=1e-12)
+
+
+def test_notebook_display_is_a_scoped_fragment():
+    frag = sh.report.build(tiny_survey())._repr_html_()
+    assert frag.startswith('<div class="socialhealth-report">')
+    assert "<html" not in frag and "body {" not in frag and "body{" not in frag
+    assert ".socialhealth-report h2 {" in frag

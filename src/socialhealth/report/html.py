@@ -17,6 +17,21 @@ def _css() -> str:
     return resources.files("socialhealth.report").joinpath("report.css").read_text("utf-8")
 
 
+def scoped_css(css: str, scope: str = ".socialhealth-report") -> str:
+    """The stylesheet with every selector limited to ``scope`` (``body`` becomes ``scope``),
+    so that a report shown inside a notebook does not restyle the notebook."""
+    out = []
+    for block in css.split("}"):
+        if "{" not in block:
+            out.append(block)
+            continue
+        sel, body = block.split("{", 1)
+        sels = [x.strip() for x in sel.split(",") if x.strip()]
+        sels = [scope if x == "body" else f"{scope} {x}" for x in sels]
+        out.append(f"{', '.join(sels)} {{{body}")
+    return "}".join(out)
+
+
 def esc(text) -> str:
     return html.escape(str(text), quote=True)
 
@@ -73,7 +88,8 @@ def render_html(report: Report, fragment: bool = False) -> str:
                  "Cite the survey as its provider asks (see socialhealth.datasets.info).")
               + "</footer>")
     if fragment:
-        return f'<div class="socialhealth-report"><style>{_css()}</style>{body}{footer}</div>'
+        return (f'<div class="socialhealth-report"><style>{scoped_css(_css())}</style>{body}'
+                f'{footer}</div>')
     return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
             f"<title>{esc(report.title)}</title>\n<style>\n{_css()}</style>\n</head>\n<body>\n"
