@@ -916,7 +916,9 @@ def glm(
         Default: identity / logit / log. Binomial also ``"log"`` (prevalence ratios; give
         ``start=`` if the default start fails), ``"identity"``, ``"probit"``, ``"cloglog"``;
         poisson ``"identity"``, ``"sqrt"``; gaussian ``"log"``, ``"inverse"``.
-    maxiter, tol : IRLS stops when ``|dev - dev_old| / (|dev| + 0.1) < tol``.
+    maxiter, tol : IRLS stops when ``|dev - dev_old| / (|dev| + 0.1) < tol``. The default
+        1e-12 gives converged estimates (R ``glm.control(epsilon = 1e-12)``); ``tol=1e-8``
+        reproduces R's default ``svyglm`` fits to about 1e-12 (same IRLS path and bread).
     start : starting coefficients (R ``start=``).
     offset : column name or array (on the link scale), e.g. log exposure for rates.
 
