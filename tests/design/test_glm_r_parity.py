@@ -364,3 +364,24 @@ def test_replicate_refits_in_groups_and_blocks(shared, monkeypatch):
     monkeypatch.setattr(glm_module, "_CHUNK", 1000)
     m = build(ref, "dnhanes_brr").glm(NH, family="binomial", tol=1e-8)
     check_glm(m, fx["results"]["dnhanes_brr_glm_quasibinomial"]["result"], 1e-9)
+
+
+def test_replicate_refit_hook_for_other_designs(shared):
+    """A design that offers only the generic ``_general_vcov(theta, influence, refit)`` hook
+    (no replicate-weight matrix) gets one refit per replicate: same answer as R."""
+    ref, fx = shared
+
+    class GenericOnly:
+        def __init__(self, inner):
+            self._inner = inner
+
+        def __getattr__(self, name):
+            if name == "_W":
+                raise AttributeError(name)
+            return getattr(self._inner, name)
+
+    from socialhealth.design.glm import glm
+
+    d = GenericOnly(build(ref, "dclus1_jk1"))
+    m = glm(d, SCHWIDE, family="binomial", tol=1e-8)
+    check_glm(m, fx["results"]["dclus1_jk1_glm_quasibinomial"]["result"], 1e-9)
