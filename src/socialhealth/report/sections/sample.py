@@ -68,9 +68,13 @@ def build_sample(ctx: Context) -> Section:
     if ctx.exposure.column in data.columns:
         n_exp = int((in_design & data[ctx.exposure.column].notna().to_numpy()).sum())
         rows.append((f"Respondents answering the exposure ({ctx.exposure.spec})", f"{n_exp:,}"))
+    clustered = bool(spec.get("psu") or spec.get("strata"))
     if getattr(d, "kind", "") != "replicate" and hasattr(d, "n_strata"):
-        rows.append(("Strata", f"{d.n_strata:,}"))
-        rows.append(("Primary sampling units (PSUs)", f"{d.n_psu:,}"))
+        if clustered:
+            rows.append(("Strata", f"{d.n_strata:,}"))
+            rows.append(("Primary sampling units (PSUs)", f"{d.n_psu:,}"))
+        else:
+            rows.append(("Strata / PSUs", "none in the file (weights only)"))
     rows.append(("Design degrees of freedom", f"{d.degf():g}"))
     weight = prov.get("weight_variable") or spec.get("weights") or "none (equal weights)"
     rows.append(("Weight", f"{weight} (sum {float(d.weights.sum()):,.6g})"))
@@ -81,16 +85,16 @@ def build_sample(ctx: Context) -> Section:
         rows.append(("Design note", note if len(note) <= 300 else note[:297] + "..."))
     sec.tables.append(ReportTable("Sample and design", pd.DataFrame(rows, columns=["item", "value"])))
     if getattr(d, "kind", "") == "replicate":
-        how = "they come from the survey's replicate weights"
-    elif spec.get("psu") or spec.get("strata"):
-        how = "they take the stratification and clustering of the sample into account"
+        how = "they come from the survey's replicate weights."
+    elif clustered:
+        how = "they take the stratification and clustering of the sample into account."
     else:
-        how = ("but this file has no strata or PSUs, so they treat respondents as sampled "
-               "independently and are probably too small for a clustered sample")
+        how = ("this file has no strata or PSUs, so they treat respondents as sampled "
+               "independently and are probably too small for a clustered sample.")
     sec.text.append(
         "All estimates are weighted with the survey's analysis weight. Standard errors and 95% "
-        f"confidence intervals are design-based: {how} (intervals use t quantiles on the design "
-        "degrees of freedom), as R's survey package does.")
+        "confidence intervals are design-based (t quantiles on the design degrees of freedom, "
+        f"as in R's survey package): {how}")
     for w in prov.get("warnings", []) or []:
         sec.notes.append(str(w))
     sec.r_code += design_lines(d, ctx.r_data)
