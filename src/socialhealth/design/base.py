@@ -26,18 +26,53 @@ from socialhealth.design.variables import AnalysisMatrix, Domains, analysis_matr
 from socialhealth.errors import DesignError, EstimationError
 
 
-def _delegate(module: str, name: str):
-    """A method that calls ``socialhealth.design.<module>.<name>(self, ...)``."""
-    import importlib
+class _Delegate:
+    """A design method that calls ``socialhealth.design.<module>.<name>(design, ...)``.
 
-    def method(self, *args, **kwargs):
-        func = getattr(importlib.import_module(f"socialhealth.design.{module}"), name)
-        return func(self, *args, **kwargs)
+    The target module is imported on first attribute access (not when ``socialhealth.design``
+    is imported), and the method then carries the target's docstring, so
+    ``help(design.proportion)`` shows the full documentation. If the target cannot be imported,
+    the method still exists (the import error is raised when it is called, as before) and its
+    docstring points to the target.
+    """
 
-    method.__name__ = name
-    method.__qualname__ = f"DesignBase.{name}"
-    method.__doc__ = f"See :func:`socialhealth.design.{module}.{name}` (full documentation there)."
-    return method
+    def __init__(self, module: str, name: str) -> None:
+        self.module, self.name = module, name
+        self._method = None
+
+    def _resolve(self):
+        if self._method is not None:
+            return self._method
+        import importlib
+
+        module, name = self.module, self.name
+        try:
+            target = getattr(importlib.import_module(f"socialhealth.design.{module}"), name)
+        except Exception:  # the call below re-raises it; attribute access must not
+            target = None
+
+        def method(self, *args, **kwargs):
+            func = getattr(importlib.import_module(f"socialhealth.design.{module}"), name)
+            return func(self, *args, **kwargs)
+
+        method.__name__ = name
+        method.__qualname__ = f"DesignBase.{name}"
+        method.__doc__ = (f"See :func:`socialhealth.design.{module}.{name}` "
+                          "(full documentation there).")
+        if target is not None:
+            method.__doc__ = target.__doc__ or method.__doc__
+            method.__wrapped__ = target  # help() and inspect.signature show its parameters
+            self._method = method
+        return method
+
+    def __get__(self, obj, objtype=None):
+        method = self._resolve()
+        return method if obj is None else method.__get__(obj, objtype)
+
+
+def _delegate(module: str, name: str) -> _Delegate:
+    """A method that calls ``socialhealth.design.<module>.<name>(self, ...)`` (see :class:`_Delegate`)."""
+    return _Delegate(module, name)
 
 
 class DesignBase:
