@@ -70,8 +70,10 @@ def build_methods(ctx: Context, sections: list[Section]) -> Section:
         f"#   sd = {load_call(ctx)}",
         f"#   sd.data.to_csv({r_string(fname)}, index=False)",
         "library(survey)",
-        f"{ctx.r_data} <- read.csv({r_string(fname)})",
-        f"{ctx.r_data}[] <- lapply({ctx.r_data}, function(x) if (is.logical(x)) as.numeric(x) else x)",
+        f'{ctx.r_data} <- read.csv({r_string(fname)}, na.strings = c("", "NA"))',
+        "# yes/no columns (written by pandas as True/False) become 0/1",
+        f"{ctx.r_data}[] <- lapply({ctx.r_data}, function(x) if (is.logical(x)) as.numeric(x) else "
+        'if (is.character(x) && all(x %in% c("True", "False", NA))) as.numeric(x == "True") else x)',
     ]
     for s in sections:
         if s.key == "sample":

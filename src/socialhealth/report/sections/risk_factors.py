@@ -81,7 +81,7 @@ def build_risk_factors(ctx: Context) -> Section:
     order = [labels.get(f, f) for f in [exp.column, *measured] if labels.get(f, f) in wide.columns]
     sec.text.append(
         "Mutually adjusted odds ratios from the fully adjusted model of each outcome: the "
-        f"exposure ({exp.label}) and " + ", ".join(comps[c].lower() for c in measured)
+        f"exposure ({exp.label.split(' (')[0]}) and " + ", ".join(comps[c].lower() for c in measured)
         + " in one survey-weighted logistic regression, also adjusted for age group and sex "
         "where measured. Read across a row to see how the odds ratio of loneliness compares "
         "with those of the established risk factors for the same outcome.")
