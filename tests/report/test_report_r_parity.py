@@ -31,7 +31,8 @@ def r():
 
 @pytest.fixture(scope="module")
 def rep():
-    df = pd.read_csv(FIX / "mini_survey.csv")
+    yes_no = ["lonely", "depression", "poor_health", "smoker", "obese", "physically_inactive"]
+    df = pd.read_csv(FIX / "mini_survey.csv", dtype={c: "boolean" for c in yes_no})
     cb = pd.DataFrame(columns=["concept", "source_variables", "rule", "labels", "notes", "measured"])
     spec = {"weights": "weight", "strata": "strata", "psu": "psu", "nest": True,
             "lonely_psu": "adjust"}
