@@ -248,3 +248,20 @@ def test_model_matrix_is_available_after_the_fit(toy):
     X = m.frame.X
     expected = np.column_stack([np.ones(len(toy)), toy["x"], toy["g"] == "b", toy["g"] == "c"]).astype(float)
     np.testing.assert_array_equal(X, expected)
+
+
+def test_split_offsets():
+    from socialhealth.design.formula import split_offsets
+
+    assert split_offsets("y ~ x + offset(log(n))") == ("y ~ x", ["log(n)"])
+    assert split_offsets("y ~ offset(np.log(n + 1)) + x") == ("y ~ x", ["np.log(n + 1)"])
+    assert split_offsets("y ~ offset(a) + x + offset(b)") == ("y ~ x", ["a", "b"])
+    assert split_offsets("y ~ offset(a)") == ("y ~ 1", ["a"])
+    assert split_offsets("y ~ x") == ("y ~ x", [])
+    with pytest.raises(FormulaError, match="offset"):
+        split_offsets("y ~ x + offset(log(n)")
+
+
+def test_offset_unknown_column_named(toy):
+    with pytest.raises(FormulaError, match="'nn'"):
+        design(toy).glm("count ~ x + offset(np.log(nn))", family="poisson")

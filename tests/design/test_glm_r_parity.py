@@ -295,17 +295,29 @@ def test_probit(reference_dir, extra):
     check_glm(m, extra["dclus1_glm_probit"]["result"], 1e-9)
 
 
-@pytest.mark.parametrize("how", ["column", "array"])
+@pytest.mark.parametrize("how", ["column", "array", "formula"])
 def test_poisson_offset(reference_dir, extra, how):
     d = build(reference_dir, "dclus1")
     d = d.assign(log_enroll=lambda df: np.log(df["enroll"]))
-    offset = "log_enroll" if how == "column" else np.log(d.data["enroll"].to_numpy())
-    m = d.glm("`api.stu` ~ ell + meals", family="poisson", offset=offset)
+    if how == "formula":
+        m = d.glm("`api.stu` ~ ell + meals + offset(log(enroll))", family="poisson")
+        assert "offset(log(enroll))" in m.r_call
+    else:
+        offset = "log_enroll" if how == "column" else np.log(d.data["enroll"].to_numpy())
+        m = d.glm("`api.stu` ~ ell + meals", family="poisson", offset=offset)
     check_glm(m, extra["dclus1_glm_quasipoisson_offset"]["result"], 1e-9)
-    # predictions include the offset
+    # predictions include the offset: x'b + log(enroll)
     eta = m.predict(type="link")
     X = np.column_stack([np.ones(len(d.data)), d.data["ell"], d.data["meals"]])
     close(eta, X @ m.params.to_numpy() + np.log(d.data["enroll"].to_numpy()), 1e-12, "offset prediction")
+    new = d.data.iloc[:3]
+    if how == "array":
+        with pytest.raises(Exception, match="offset="):
+            m.predict(new)
+        p = m.predict(new, offset=np.log(new["enroll"].to_numpy()))
+    else:
+        p = m.predict(new)
+    close(p, X[:3] @ m.params.to_numpy() + np.log(new["enroll"].to_numpy()), 1e-12, "new-data offset")
 
 
 def test_interaction_and_its_wald_test(reference_dir, extra):

@@ -103,6 +103,56 @@ def normalise_formula(formula: str) -> str:
     return _FACTOR.sub("C(", formula.strip())
 
 
+def split_offsets(formula: str) -> tuple[str, list[str]]:
+    """Remove R-style ``offset(expr)`` terms from a formula's right-hand side.
+
+    Returns the formula without them and the list of ``expr`` strings (evaluated later on the
+    data, on the link scale). ``"y ~ x + offset(log(n))"`` -> ``("y ~ x", ["log(n)"])``.
+
+    In R: ``glm(y ~ x + offset(log(n)), ...)``.
+    """
+    exprs = []
+    out = formula
+    while True:
+        m = re.search(r"(?<![A-Za-z_0-9.])offset\(", out)
+        if m is None:
+            break
+        depth, j = 1, m.end()
+        while j < len(out) and depth:
+            depth += {"(": 1, ")": -1}.get(out[j], 0)
+            j += 1
+        if depth:
+            raise FormulaError(f"unbalanced parentheses in the offset term of {formula!r}.")
+        exprs.append(out[m.end():j - 1].strip())
+        start, end = m.start(), j
+        before = out[:start].rstrip()
+        if before.endswith("+"):
+            before = before[:-1].rstrip()
+            out = before + out[end:]
+        else:
+            after = out[end:].lstrip()
+            if after.startswith("+"):
+                after = after[1:].lstrip()
+            out = before + (" " if before.endswith("~") else "") + after
+    if out.rstrip().endswith("~"):
+        out = out.rstrip() + " 1"
+    return out, exprs
+
+
+def evaluate_offset(expr: str, data: pd.DataFrame) -> np.ndarray:
+    """Values of an offset expression (``"log(n)"``, ``"np.log(n)"``, ``"n"``) for every row
+    of ``data`` (NaN where it is missing)."""
+    from formulaic import model_matrix
+
+    variables = formula_variables(f"I({expr}) ~ 1", data)
+    try:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            mm = model_matrix(f"I({expr}) ~ 1", data[variables], na_action="ignore")
+    except Exception as exc:
+        raise FormulaError(f"cannot evaluate offset({expr}): {type(exc).__name__}: {exc}") from None
+    return np.asarray(mm.lhs.to_numpy(), dtype=float).ravel()
+
+
 def formula_variables(formula: str, data: pd.DataFrame) -> list[str]:
     """Data columns a formula uses; raises FormulaError naming columns not in ``data``.
 

@@ -59,7 +59,13 @@ import numpy as np
 import pandas as pd
 from scipy import linalg, special, stats
 
-from socialhealth.design.formula import ModelFrame, model_frame, normalise_formula
+from socialhealth.design.formula import (
+    ModelFrame,
+    evaluate_offset,
+    model_frame,
+    normalise_formula,
+    split_offsets,
+)
 from socialhealth.errors import ConvergenceError, FormulaError, ModelError, SeparationError
 
 _EPS = np.finfo(float).eps
@@ -672,7 +678,8 @@ class SurveyGLMResult:
     """
 
     def __init__(self, *, beta, cov, names, df_resid, family, link, formula, design, frame: ModelFrame,
-                 fit: _Fit, deviance, dispersion, offset, offset_name, r_call):
+                 fit: _Fit, deviance, dispersion, offset, offset_name, r_call,
+                 offset_exprs=(), offset_array=False):
         self._beta = np.asarray(beta, dtype=float)
         self._cov = np.asarray(cov, dtype=float)
         self.names = list(names)
@@ -689,8 +696,10 @@ class SurveyGLMResult:
         self.iterations = fit.iterations
         self.converged = fit.converged
         self._fit = fit
-        self._offset = offset
-        self._offset_name = offset_name
+        self._offset = offset                          # combined offset of every design row
+        self._offset_name = offset_name                # offset= given as a column name
+        self._offset_exprs = list(offset_exprs)        # offset(expr) terms of the formula
+        self._offset_array = offset_array              # offset= given as an array
         self.r_call = r_call
 
     # ------------------------------------------------------------------ coefficient table
@@ -820,8 +829,9 @@ class SurveyGLMResult:
         """Linear predictor (``type="link"``) or mean (``type="response"``) for each row.
 
         ``newdata=None`` predicts for every row of the design's data (NaN where a covariate is
-        missing). Offsets: a column-name offset is read from ``newdata``; an array offset must be
-        passed again with ``offset=`` for new data.
+        missing), including the model's offset. For new data, ``offset(expr)`` terms of the
+        formula are evaluated on ``newdata`` and a column-name ``offset=`` is read from it; an
+        array offset must be passed again with ``offset=`` (added to the others).
 
         In R: ``predict(model, newdata, type = "link" | "response")`` (point predictions).
         """
@@ -831,17 +841,21 @@ class SurveyGLMResult:
         X, ok = self.frame.rhs_matrix(data)
         eta = np.full(len(data), np.nan)
         eta[ok] = X[ok] @ self._beta
-        off = offset
-        if off is None and self._offset_name is not None:
-            if self._offset_name not in data.columns:
-                raise ModelError(f"newdata lacks the offset column {self._offset_name!r}.")
-            off = data[self._offset_name].to_numpy(dtype=float, na_value=np.nan)
-        elif off is None and self._offset is not None:
-            if newdata is not None:
+        if newdata is None:
+            off = self._offset if offset is None else np.asarray(offset, dtype=float)
+        else:
+            off = None if offset is None else np.asarray(offset, dtype=float)
+            if offset is None and self._offset_array:
                 raise ModelError("the model has an array offset: pass offset= for the new data.")
-            off = self._offset
+            parts = [evaluate_offset(e, data) for e in self._offset_exprs]
+            if self._offset_name is not None:
+                if self._offset_name not in data.columns:
+                    raise ModelError(f"newdata lacks the offset column {self._offset_name!r}.")
+                parts.append(data[self._offset_name].to_numpy(dtype=float, na_value=np.nan))
+            for v in parts:
+                off = v if off is None else off + v
         if off is not None:
-            eta = eta + np.asarray(off, dtype=float)
+            eta = eta + off
         out = eta if type == "link" else LINKS[self.link].linkinv(eta)
         if type == "response":
             out = np.where(np.isnan(eta), np.nan, out)
@@ -920,7 +934,8 @@ def glm(
         1e-12 gives converged estimates (R ``glm.control(epsilon = 1e-12)``); ``tol=1e-8``
         reproduces R's default ``svyglm`` fits to about 1e-12 (same IRLS path and bread).
     start : starting coefficients (R ``start=``).
-    offset : column name or array (on the link scale), e.g. log exposure for rates.
+    offset : column name or array (on the link scale), e.g. log exposure for rates. R-style
+        ``offset(expr)`` terms in the formula work too (``"y ~ x + offset(log(n))"``).
 
     Returns
     -------
@@ -958,19 +973,25 @@ def glm(
         raise ModelError(f"tol must lie in (0, 1), not {tol!r}.")
     data = design.data
     in_subset = design.in_subset
-    # offset: a column (treated as a model variable for missingness) or an aligned array
+    # offsets: R-style offset(expr) terms in the formula, and/or offset= (a column or an array)
+    formula_given = normalise_formula(formula)
+    formula, offset_exprs = split_offsets(formula_given)
     offset_name = None
     offset_full = None
+    for expr in offset_exprs:
+        v = evaluate_offset(expr, data)
+        offset_full = v if offset_full is None else offset_full + v
     if offset is not None:
         if isinstance(offset, str):
             if offset not in data.columns:
                 raise FormulaError(f"offset column {offset!r} is not in the design data.")
             offset_name = offset
-            offset_full = pd.to_numeric(data[offset], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+            v = pd.to_numeric(data[offset], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
         else:
-            offset_full = np.asarray(offset, dtype=float).ravel()
-            if offset_full.shape != (len(data),):
-                raise ModelError(f"offset has {offset_full.shape[0]} values; the design has {len(data)} rows.")
+            v = np.asarray(offset, dtype=float).ravel()
+            if v.shape != (len(data),):
+                raise ModelError(f"offset has {v.shape[0]} values; the design has {len(data)} rows.")
+        offset_full = v if offset_full is None else offset_full + v
     mask = in_subset if offset_full is None else in_subset & np.isfinite(offset_full)
     frame = model_frame(data, formula, mask)
     if offset_full is not None:
@@ -1071,10 +1092,14 @@ def glm(
         dispersion = float(pw.mean() * n_used / max(n_used - 1, 1) * (wu @ (pearson - centre) ** 2) / wu.sum())
 
     fam_r = fam.r_name + ("()" if lk.name == fam.default_link else f"(link = \"{lk.name}\")")
-    r_call = f"svyglm({_r_formula(frame.formula)}, design = design" + (
+    r_form = _r_formula(frame.formula) + "".join(f" + offset({e})" for e in offset_exprs)
+    if offset_name is not None:
+        r_form += f" + offset({offset_name})"
+    r_call = f"svyglm({r_form}, design = design" + (
         "" if fam.name == "gaussian" and lk.name == "identity" else f", family = {fam_r}") + ")"
     return SurveyGLMResult(
         beta=fit.beta, cov=cov, names=names, df_resid=df_resid, family=fam.name, link=lk.name,
-        formula=frame.formula, design=design, frame=frame, fit=fit, deviance=deviance,
+        formula=formula_given, design=design, frame=frame, fit=fit, deviance=deviance,
         dispersion=dispersion, offset=offset_full, offset_name=offset_name, r_call=r_call,
+        offset_exprs=offset_exprs, offset_array=offset is not None and not isinstance(offset, str),
     )
