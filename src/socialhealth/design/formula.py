@@ -14,6 +14,8 @@ which follows patsy/statsmodels:
 * ``a:b`` interaction, ``a*b`` main effects plus interaction, ``- 1`` / ``0 +`` no intercept.
 * Column names that are not Python identifiers are quoted with backticks: ```sch.wide```.
 * A boolean response is 0/1 (R's logical response).
+* ``offset(expr)`` terms (R) are taken out of the formula by :func:`split_offsets` and added to
+  the linear predictor by the GLM (``"y ~ x + offset(log(n))"``).
 
 Column names are checked before formulaic sees the formula, so a typo raises
 :class:`~socialhealth.errors.FormulaError` (or :class:`~socialhealth.errors.MissingColumnError`)
