@@ -102,9 +102,15 @@ class DesignBase:
         raise NotImplementedError
 
     def degf(self) -> float:
+        """Design degrees of freedom used for t-based intervals and tests (R ``degf``).
+
+        Taylor designs: number of PSUs minus number of strata; replicate designs: rank of the
+        replicate weights minus one (see the subclasses).
+        """
         raise NotImplementedError
 
     def describe(self) -> str:
+        """A short text description of the design (its first line labels every result)."""
         raise NotImplementedError
 
     # ------------------------------------------------------------------ basic properties

@@ -83,6 +83,7 @@ class PostStratumResidual:
     label: str = ""
 
     def residualize(self, Z: np.ndarray) -> np.ndarray:
+        """Influence values ``Z`` (n or n x p) minus ``w`` times their post-stratum means of ``Z / w``."""
         Z = np.asarray(Z, dtype=float)
         one = Z.ndim == 1
         Z2 = Z[:, None] if one else Z
@@ -116,6 +117,7 @@ class RegressionResidual:
     label: str = ""
 
     def residualize(self, Z: np.ndarray) -> np.ndarray:
+        """Influence values ``Z`` minus ``w X b``, ``b`` the WLS fit of ``Z / w`` on ``X`` (weights ``w0``)."""
         Z = np.asarray(Z, dtype=float)
         one = Z.ndim == 1
         Z2 = Z[:, None] if one else Z
@@ -143,6 +145,7 @@ class RakingResidual:
     label: str = ""
 
     def residualize(self, Z: np.ndarray) -> np.ndarray:
+        """Influence values ``Z`` after ``sweeps`` passes of post-stratum residuals over the margins."""
         for _ in range(self.sweeps):
             for m in self.margins:
                 Z = m.residualize(Z)

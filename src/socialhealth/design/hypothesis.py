@@ -67,6 +67,7 @@ class TestResult:
     extra: dict = field(default_factory=dict)
 
     def to_frame(self) -> pd.DataFrame:
+        """The one-row result table (statistic, degrees of freedom, p-value, ...) as a copy."""
         return self.table.copy()
 
     def __getattr__(self, name):

@@ -75,6 +75,12 @@ class IntervalEstimate(Estimate):
     """
 
     def confint(self, level: float | None = None, df: float | None = None) -> pd.DataFrame:
+        """Confidence intervals by the estimate's own method (logit, beta, Wilson, ...).
+
+        ``level=None`` gives the intervals computed with the estimate; another level recomputes the
+        same method's interval; an explicit ``df=`` gives the Wald interval ``estimate +- t_df se``
+        (R ``confint(svyciprop(...))``).
+        """
         level = self.ci_level if level is None else float(level)
         recompute = self.extra.get("interval")
         if df is None and recompute is not None and not np.isclose(level, self.ci_level):
@@ -83,6 +89,7 @@ class IntervalEstimate(Estimate):
         return super().confint(level, df)
 
     def to_frame(self, level: float | None = None, df: float | None = None) -> pd.DataFrame:
+        """Tidy table as :meth:`Estimate.to_frame`, with the intervals of :meth:`confint`."""
         return super().to_frame(self.ci_level if level is None else float(level), df)
 
     def __repr__(self) -> str:

@@ -150,6 +150,7 @@ class ReplicateDesign(DesignBase):
 
     @property
     def n_replicates(self) -> int:
+        """Number of replicates ``R`` (columns of the replicate weights)."""
         return self._W.shape[1]
 
     def _rep_vcov(self, theta, reps) -> np.ndarray:
@@ -207,7 +208,19 @@ class ReplicateDesign(DesignBase):
 
     # ------------------------------------------------------------------ information
     def degf(self) -> float:
-        """Rank of the replicate weights (rows in the subset) minus one (R ``degf``)."""
+        """Rank of the replicate weights (rows in the subset) minus one (R ``degf``).
+
+        ``df = rank(W_subset) - 1`` with ``W_subset`` the (rows in subset x R) replicate
+        weights; the rank uses a relative eigenvalue tolerance of 1e-10 on ``W'W``
+        (equivalent to R's ``qr(tol = 1e-5)``). Used for t-based intervals and tests.
+
+        Examples
+        --------
+        >>> r = ReplicateDesign(df, weights="pw", replicate_weights="^rw", method="jk1")  # doctest: +SKIP
+        >>> r.degf()                                                                       # doctest: +SKIP
+
+        In R: ``degf(design)``.
+        """
         if "degf" not in self._degf_cache:
             W = self._W[self.in_subset]
             # rank via the smaller cross-product (R x R or n x n); a relative tolerance of
@@ -219,6 +232,10 @@ class ReplicateDesign(DesignBase):
         return self._degf_cache["degf"]
 
     def describe(self) -> str:
+        """Text description: method, replicates, rows, scale, rscales, mse, degrees of freedom.
+
+        In R: ``print(design)``.
+        """
         lines = [
             f"Replicate-weight survey design ({self.method}, {self.n_replicates} replicates)",
             f"  rows: {self.n}" + (f" ({len(self)} in subset)" if len(self) < self.n else ""),

@@ -30,6 +30,20 @@ METHODS = ("jk1", "jkn", "brr", "fay", "bootstrap", "sdr", "other")
 
 
 def default_scale(method: str, n_replicates: int, fay_rho: float | None = None) -> float | None:
+    """Default ``scale`` of the replicate variance for ``method`` with ``R`` replicates.
+
+    ``jk1``: ``(R-1)/R``; ``jkn``: 1 (the ``(n_h-1)/n_h`` factors go in ``rscales``); ``brr``:
+    ``1/R``; ``fay``: ``1/(R (1-rho)^2)``; ``bootstrap``: ``1/(R-1)``; ``sdr``: ``4/R``;
+    ``other``: ``None`` (the user must give ``scale=``). As R ``svrepdesign`` (Wolter 2007,
+    ch. 4-5; Fay & Train 1995 for SDR).
+
+    Examples
+    --------
+    >>> default_scale("jk1", 20), default_scale("fay", 4, fay_rho=0.5)
+    (0.95, 1.0)
+
+    In R: ``svrepdesign(..., type = "JK1")`` uses ``scale = (R - 1) / R``.
+    """
     R = n_replicates
     if method == "jk1":
         return (R - 1) / R

@@ -58,14 +58,17 @@ class Estimate:
     # ------------------------------------------------------------------ accessors
     @property
     def estimate(self) -> pd.Series:
+        """Point estimates as a Series labelled by by-values, term and level (R ``coef(est)``)."""
         return pd.Series(self.table["estimate"].to_numpy(), index=self._labels(), name="estimate")
 
     @property
     def se(self) -> pd.Series:
+        """Standard errors ``sqrt(diag(vcov))`` as a labelled Series (R ``SE(est)``)."""
         return pd.Series(self.table["se"].to_numpy(), index=self._labels(), name="se")
 
     @property
     def vcov_frame(self) -> pd.DataFrame:
+        """The covariance matrix as a DataFrame with the estimate labels (R ``vcov(est)``)."""
         labels = self._labels()
         return pd.DataFrame(self.vcov, index=labels, columns=labels)
 

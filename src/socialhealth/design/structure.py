@@ -56,14 +56,23 @@ class Stage:
 
     @property
     def n_strata(self) -> int:
+        """Number of strata ``H`` at this stage."""
         return len(self.n_units)
 
     @property
     def n_psu(self) -> int:
+        """Number of sampled units ``G`` at this stage (PSUs at stage 1)."""
         return len(self.unit_stratum)
 
 
 def as_list(value) -> list:
+    """A column argument as a list: ``None`` -> ``[]``, a scalar/string -> ``[value]``.
+
+    Examples
+    --------
+    >>> as_list("age"), as_list(["age", "sex"]), as_list(None)
+    (['age'], ['age', 'sex'], [])
+    """
     if value is None:
         return []
     if isinstance(value, (str, int, np.integer)) or not isinstance(value, Sequence):
@@ -72,6 +81,16 @@ def as_list(value) -> list:
 
 
 def require_columns(data: pd.DataFrame, columns, where: str = "the data") -> None:
+    """Raise :class:`~socialhealth.errors.MissingColumnError` naming every absent column.
+
+    The message lists close matches among ``data.columns`` and says where the columns were
+    looked for (``where``).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> require_columns(pd.DataFrame({"age": [1]}), ["age"])   # no error
+    """
     missing = [c for c in columns if c not in data.columns]
     if missing:
         raise MissingColumnError(missing, data.columns, where=where)
@@ -102,6 +121,18 @@ def combine_codes(*codes: np.ndarray) -> np.ndarray:
 
 
 def numeric_column(data: pd.DataFrame, column: str, what: str, error=DesignError) -> np.ndarray:
+    """A column as a float array (NaN for missing), refusing values that are not numbers.
+
+    Booleans become 0/1; strings that parse as numbers are converted; any other string raises
+    ``error`` (default :class:`~socialhealth.errors.DesignError`) naming the column, an example
+    value and the number of bad rows.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> numeric_column(pd.DataFrame({"w": ["1.5", "2"]}), "w", "weight")
+    array([1.5, 2. ])
+    """
     s = data[column]
     if not (pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s)):
         converted = pd.to_numeric(s, errors="coerce")
@@ -149,6 +180,17 @@ def design_weights(
 
 
 def check_weights(w: np.ndarray, name: str) -> None:
+    """Validate sampling weights: no rows, missing, infinite or non-positive weights raise.
+
+    Survey weights must be finite and ``> 0``; subpopulations are handled with
+    ``design.subset()`` (zero weight outside the domain), never with zero input weights.
+    Raises :class:`~socialhealth.errors.WeightError` (or ``DesignError`` for no rows).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> check_weights(np.array([1.0, 2.5]), "w")   # valid: no error
+    """
     if len(w) == 0:
         raise DesignError("the data frame has no rows; a design needs at least one respondent.")
     nan = np.isnan(w)

@@ -202,7 +202,19 @@ class SurveyDesign(DesignBase):
         return self._counts()[1]
 
     def degf(self) -> float:
-        """Design degrees of freedom: PSUs minus strata among rows of the subset (R ``degf``)."""
+        """Design degrees of freedom: PSUs minus strata among rows of the subset (R ``degf``).
+
+        ``df = #PSUs - #strata`` counting first-stage units and strata with at least one row in
+        the subset (Korn & Graubard 1999, *Analysis of Health Surveys*; Lumley 2010). Used for
+        t-based confidence intervals and tests.
+
+        Examples
+        --------
+        >>> d = SurveyDesign(df, weights="pw", strata="stype", psu="dnum")   # doctest: +SKIP
+        >>> d.degf()                                                         # doctest: +SKIP
+
+        In R: ``degf(design)``.
+        """
         return float(self.n_psu - self.n_strata)
 
     def single_psu_strata(self) -> list:
@@ -234,6 +246,10 @@ class SurveyDesign(DesignBase):
         return code
 
     def describe(self) -> str:
+        """Text description: design type, rows, strata, PSUs, degrees of freedom, weights.
+
+        In R: ``print(design)`` / ``summary(design)``.
+        """
         st = self._stages
         kind = []
         if self._spec["strata"]:
@@ -255,7 +271,17 @@ class SurveyDesign(DesignBase):
     def to_replicate(self, method: str = "jkn", **options):
         """Replicate-weight version of this design (R ``as.svrepdesign``).
 
-        See :func:`socialhealth.design.replicate_weights.as_replicate`.
+        Builds jackknife (``"jk1"``, ``"jkn"``), balanced repeated replication (``"brr"``,
+        ``"fay"``) or bootstrap (``"bootstrap"``, ``"subbootstrap"``) replicate weights from the
+        strata and PSUs; formulas, options and references (Wolter 2007; Rao & Wu 1988;
+        Lumley 2010, §2.5) in :func:`socialhealth.design.replicate_weights.as_replicate`.
+
+        Examples
+        --------
+        >>> r = d.to_replicate("jk1")                                   # doctest: +SKIP
+        >>> r.mean("api00")                                             # doctest: +SKIP
+
+        In R: ``as.svrepdesign(design, type = "JK1")``.
         """
         from socialhealth.design.replicate_weights import as_replicate
 

@@ -66,6 +66,7 @@ class DomainColumns:
         self.shape = (len(domain), n_domains * self.values.shape[1])
 
     def group_sum(self, codes: np.ndarray, size: int) -> np.ndarray:
+        """Sums of every (domain, variable) column within groups ``codes`` (0..size-1): (size x D*k)."""
         D, k = self.n_domains, self.values.shape[1]
         ok = self.domain >= 0
         key = codes[ok] * D + self.domain[ok]
@@ -75,6 +76,7 @@ class DomainColumns:
         return out.reshape(size, D * k)
 
     def dense(self) -> np.ndarray:
+        """The full (n x D*k) influence matrix, zeros outside each column's domain."""
         D, k = self.n_domains, self.values.shape[1]
         out = np.zeros((len(self.domain), D, k))
         ok = self.domain >= 0

@@ -17,6 +17,16 @@ from socialhealth.errors import EstimationError
 
 @dataclass
 class AnalysisMatrix:
+    """Analysis variables as numeric columns (R model-frame style).
+
+    Attributes
+    ----------
+    values : (n, k) float array, NaN where missing; a categorical variable contributes one 0/1
+        indicator column per level.
+    terms : variable name of each column.
+    levels : level of each column (``None`` for numeric variables).
+    complete : (n,) bool, rows with no missing analysis variable.
+    """
     values: np.ndarray           # n x k float, NaN where missing
     terms: list[str]             # variable of each column
     levels: list[object]         # level of each column (None for numeric)
@@ -24,10 +34,19 @@ class AnalysisMatrix:
 
     @property
     def any_categorical(self) -> bool:
+        """True if any column is the indicator of a categorical level."""
         return any(lv is not None for lv in self.levels)
 
 
 def is_categorical(s: pd.Series) -> bool:
+    """True for categorical, object and string columns (analysed as one indicator per level).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> is_categorical(pd.Series(["a", "b"])), is_categorical(pd.Series([1.0, 2.0]))
+    (True, False)
+    """
     return bool(
         isinstance(s.dtype, pd.CategoricalDtype)
         or pd.api.types.is_object_dtype(s)
@@ -36,12 +55,33 @@ def is_categorical(s: pd.Series) -> bool:
 
 
 def categorical_levels(s: pd.Series) -> list:
+    """Levels of a categorical column: the categories in order, else sorted observed values.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> categorical_levels(pd.Series(["b", "a", None, "b"]))
+    ['a', 'b']
+    """
     if isinstance(s.dtype, pd.CategoricalDtype):
         return list(s.cat.categories)
     return sorted(pd.unique(s.dropna()), key=lambda v: (str(type(v)), v))
 
 
 def analysis_matrix(data: pd.DataFrame, variables, where: str = "the design data") -> AnalysisMatrix:
+    """Numeric analysis columns of ``variables`` (R ``model.frame`` of ``~x + y``).
+
+    A numeric column stays one column, a boolean becomes 0/1, a categorical/string column becomes
+    one 0/1 indicator per level (so its mean is the proportion in each level, as R
+    ``svymean(~factor)``); a missing value is NaN in every indicator of the row.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> m = analysis_matrix(pd.DataFrame({"g": ["a", "b", "a"], "x": [1.0, None, 3.0]}), ["g", "x"])
+    >>> m.terms, m.levels, m.complete.tolist()
+    (['g', 'g', 'x'], ['a', 'b', None], [True, False, True])
+    """
     cols = as_list(variables)
     if not cols:
         raise EstimationError("name at least one variable to estimate.")
@@ -81,6 +121,14 @@ def analysis_matrix(data: pd.DataFrame, variables, where: str = "the design data
 
 @dataclass
 class Domains:
+    """Domains (subpopulations) of a ``by=`` argument, R ``svyby`` order.
+
+    Attributes
+    ----------
+    codes : (n,) int, domain of each row; -1 when a by-value is missing (the row is in no domain).
+    table : one row per domain with the by-variable values (first variable varying fastest).
+    n_domains : number of observed domains.
+    """
     codes: np.ndarray            # domain of each row, -1 when outside every domain (missing by)
     table: pd.DataFrame          # one row per domain: the by-variable values
     n_domains: int
