@@ -23,11 +23,17 @@ def leftovers():
 
 
 def _leftovers(cache):
-    """Files in the cache other than the sha index (tables, temporary files)."""
+    """Files in the cache other than the sha index (tables, temporary files).
+
+    The sha index is written by a background hashing thread (atomically, through its own
+    temporary file ``.sha256-index.json.*.tmp``) that may still be running when a load fails;
+    that memo is not a table, so neither it nor its temporary file counts.
+    """
     if not cache.exists():
         return []
     return sorted(str(p.relative_to(cache)) for p in cache.rglob("*")
-                  if p.is_file() and p.name != "sha256-index.json")
+                  if p.is_file() and p.name != "sha256-index.json"
+                  and not p.name.startswith(".sha256-index.json"))
 
 
 # ----------------------------------------------------------------------------- synthetic files
