@@ -147,3 +147,14 @@ def test_notebook_display_is_a_scoped_fragment():
     assert frag.startswith('<div class="socialhealth-report">')
     assert "<html" not in frag and "body {" not in frag and "body{" not in frag
     assert ".socialhealth-report h2 {" in frag
+
+
+def test_outcome_without_events_is_left_out_with_a_note():
+    sd = tiny_survey(with_lonely=True)
+    sd.data["depression"] = pd.array([False] * len(sd.data), dtype="boolean")
+    rep = sh.report.build(sd, outcomes=["depression"])
+    sec = rep["association"]
+    assert sec.status == "skipped: no model could be fitted (see the notes)."
+    assert any("depression: every respondent in the analytic sample has the same value" in n
+               for n in sec.notes)
+    assert rep["methods"].ok

@@ -5,6 +5,8 @@ import datetime as _dt
 import warnings
 from typing import Callable, Sequence
 
+import numpy as np
+
 from socialhealth.errors import ReportError, SocialHealthError, SocialHealthWarning
 from socialhealth.report import exposure as _exposure
 from socialhealth.report.content import content
@@ -150,7 +152,8 @@ def build(
             warnings.simplefilter("always", SocialHealthWarning)
             try:
                 sec = fn(ctx)
-            except SocialHealthError as e:
+            except (SocialHealthError, np.linalg.LinAlgError, FloatingPointError) as e:
+                # a survey too thin for a section (e.g. an empty domain) loses that section only
                 sec = Section(key, key.replace("_", " ").capitalize())
                 sec.skip(f"could not be estimated: {e}")
         msgs = list(dict.fromkeys(str(w.message) for w in caught

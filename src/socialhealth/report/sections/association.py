@@ -65,9 +65,12 @@ def fit_nested(ctx: Context, outcome: str) -> tuple[list[dict], dict, list[str],
         complete &= ctx.data[v].notna().to_numpy()
     n = int(complete.sum())
     y = pd.to_numeric(ctx.data.loc[complete, outcome].astype(float))
-    if n == 0 or y.nunique() < 2:
-        return [], {}, [], [f"{outcome}: no respondents with both outcomes and all covariates "
-                            "observed; not modelled."]
+    if n == 0:
+        return [], {}, [], [f"{outcome}: no respondents with the outcome, the exposure and "
+                            "every covariate observed; not modelled."]
+    if y.nunique() < 2:
+        return [], {}, [], [f"{outcome}: every respondent in the analytic sample has the same "
+                            f"value ({bool(y.iloc[0])}); not modelled."]
     sub = d.subset(complete)
     cond = " & ".join(f"!is.na({v})" for v in variables)
     r_lines = [f"des_{outcome} <- subset(des, {cond})"]
@@ -78,7 +81,7 @@ def fit_nested(ctx: Context, outcome: str) -> tuple[list[dict], dict, list[str],
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 m = sub.glm(formula, family="binomial")
-        except SocialHealthError as e:
+        except (SocialHealthError, ValueError, np.linalg.LinAlgError, FloatingPointError) as e:
             notes.append(f"{outcome}, {name}: not estimable ({e}).")
             continue
         f = m.to_frame(exponentiate=True)
