@@ -397,3 +397,16 @@ def test_replicate_refit_hook_for_other_designs(shared):
     d = GenericOnly(build(ref, "dclus1_jk1"))
     m = glm(d, SCHWIDE, family="binomial", tol=1e-8)
     check_glm(m, fx["results"]["dclus1_jk1_glm_quasibinomial"]["result"], 1e-9)
+
+
+@pytest.mark.parametrize("entry,formula,family", [
+    ("dclus1_ps_glm_gaussian", "api00 ~ ell + meals", "gaussian"),
+    ("dclus1_ps_glm_quasibinomial", "I(`sch.wide` == 'Yes') ~ ell + meals", "binomial"),
+])
+def test_post_stratified_design(reference_dir, extra, entry, formula, family):
+    """Calibrated design: the score contributions are residualised on the post-strata before
+    the design variance (R svyglm on a postStratify'd design)."""
+    d = build(reference_dir, "dclus1").post_stratify(
+        "stype", pd.DataFrame({"stype": ["E", "H", "M"], "Freq": [4421, 755, 1018]}))
+    m = d.glm(formula, family=family)
+    check_glm(m, extra[entry]["result"], 1e-10 if family == "gaussian" else 1e-9)
