@@ -66,12 +66,14 @@ class Source:
 
     @property
     def sha256(self) -> str:
+        """SHA-256 hex digest of the file (waits for the background hash if still running)."""
         if not isinstance(self._sha, str):
             self._sha = self._sha.result()
         return self._sha
 
     @property
     def sha_ready(self) -> bool:
+        """True once the SHA-256 digest is available without waiting."""
         return isinstance(self._sha, str) or self._sha.done()
 
 

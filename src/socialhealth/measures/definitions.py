@@ -126,6 +126,14 @@ class Scale:
     published_range: tuple[float, float] | None
 
     def cutoff_set(self, name: str) -> CutoffSet:
+        """The cut-off set called ``name`` (e.g. ``"manual"``); raises ``MeasureError`` listing the sets.
+
+        Examples
+        --------
+        >>> from socialhealth.measures import get_instrument
+        >>> get_instrument("djg6").total.cutoff_set("manual").name
+        'manual'
+        """
         for c in self.cutoffs:
             if c.name == name:
                 return c
@@ -150,6 +158,14 @@ class Coding:
     neutral: Any = None
 
     def as_dict(self) -> dict[Any, float]:
+        """The mapping raw code -> canonical code as a dict.
+
+        Examples
+        --------
+        >>> from socialhealth.measures import get_instrument
+        >>> get_instrument("ucla3").coding("1-3").as_dict()
+        {1: 1.0, 2: 2.0, 3: 3.0}
+        """
         return dict(self.mapping)
 
 
@@ -173,9 +189,18 @@ class Instrument:
     # ------------------------------------------------------------------ look-ups
     @property
     def item_names(self) -> tuple[str, ...]:
+        """Canonical item names in questionnaire order.
+
+        Examples
+        --------
+        >>> from socialhealth.measures import get_instrument
+        >>> get_instrument("ucla3").item_names
+        ('companionship', 'left_out', 'isolated')
+        """
         return tuple(i.name for i in self.items)
 
     def item(self, name: str) -> Item:
+        """The item definition called ``name``; raises ``MeasureError`` listing the items."""
         for i in self.items:
             if i.name == name:
                 return i
@@ -183,9 +208,11 @@ class Instrument:
 
     @property
     def total(self) -> Scale:
+        """The total scale (the first scale of the definition)."""
         return self.scales[0]
 
     def scale(self, name: str | None) -> Scale:
+        """The scale ``name`` (``None``, ``"total"`` or ``"score"``: the total); ``MeasureError`` if unknown."""
         if name is None or name in ("total", "score"):
             return self.total
         for s in self.scales:
@@ -196,6 +223,7 @@ class Instrument:
         )
 
     def coding(self, name: str) -> Coding:
+        """The named response coding (e.g. ``"1-3"``); ``CodingError`` listing the known codings."""
         for c in self.codings:
             if c.name == name:
                 return c

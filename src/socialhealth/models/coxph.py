@@ -231,18 +231,22 @@ class CoxResult:
 
     @property
     def params(self) -> pd.Series:
+        """Log hazard ratios ``beta`` by coefficient name (R ``coef(svycoxph)``)."""
         return pd.Series(self._beta, index=self.names, name="estimate")
 
     @property
     def bse(self) -> pd.Series:
+        """Design-based standard errors ``sqrt(diag(cov))`` (R ``SE(svycoxph)``)."""
         return pd.Series(np.sqrt(np.clip(np.diag(self._cov), 0, None)), index=self.names, name="se")
 
     @property
     def zvalues(self) -> pd.Series:
+        """Wald statistics ``z = beta / se``."""
         return (self.params / self.bse).rename("statistic")
 
     @property
     def pvalues(self) -> pd.Series:
+        """Two-sided normal p-values ``2 (1 - Phi(|z|))``, as R ``summary(svycoxph)``."""
         return pd.Series(2 * stats.norm.sf(np.abs(self.zvalues.to_numpy())), index=self.names, name="p")
 
     def cov_params(self) -> pd.DataFrame:
@@ -272,6 +276,7 @@ class CoxResult:
         })
 
     def summary(self) -> str:
+        """Printable table: hazard ratios, log-scale SEs, 95% CIs, z, p, and the matching R call."""
         tab = self.to_frame()
         lines = [f"Design-based Cox model ({self.ties} ties): {self.formula}",
                  f"Design: {self.design._short_label()}",

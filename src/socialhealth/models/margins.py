@@ -93,6 +93,7 @@ class MarginsResult:
 
     @property
     def margins(self) -> pd.Series:
+        """The predictive margins (rows of kind ``"margin"``) indexed by level."""
         t = self.table[self.table["kind"] == "margin"]
         return pd.Series(t["estimate"].to_numpy(), index=[str(v) for v in t["level"]], name="margin")
 

@@ -203,26 +203,32 @@ class OrdinalResult:
 
     @property
     def params(self) -> pd.Series:
+        """Coefficients (log odds ratios of a higher level) followed by the thresholds ``"1|2"``, ... (R ``coef(svyolr)`` then ``zeta``)."""
         return pd.Series(self._theta, index=self.names, name="estimate")
 
     @property
     def coefficients(self) -> pd.Series:
+        """The regression coefficients (first ``n_coef`` entries of :attr:`params`)."""
         return self.params.iloc[: self.n_coef]
 
     @property
     def thresholds(self) -> pd.Series:
+        """The cut-points (intercepts) between adjacent outcome levels (R ``svyolr$zeta``)."""
         return self.params.iloc[self.n_coef:]
 
     @property
     def bse(self) -> pd.Series:
+        """Design-based standard errors ``sqrt(diag(cov))`` (R ``SE(svyolr)``)."""
         return pd.Series(np.sqrt(np.clip(np.diag(self._cov), 0, None)), index=self.names, name="se")
 
     @property
     def zvalues(self) -> pd.Series:
+        """Wald statistics ``z = estimate / se``."""
         return (self.params / self.bse).rename("statistic")
 
     @property
     def pvalues(self) -> pd.Series:
+        """Two-sided normal p-values ``2 (1 - Phi(|z|))``."""
         return pd.Series(2 * stats.norm.sf(np.abs(self.zvalues.to_numpy())), index=self.names, name="p")
 
     def cov_params(self) -> pd.DataFrame:
@@ -255,6 +261,7 @@ class OrdinalResult:
                              "statistic": self.zvalues.to_numpy(), "p": self.pvalues.to_numpy()})
 
     def summary(self) -> str:
+        """Printable table: value, standard error and z of every coefficient and threshold, and the R call."""
         tab = self.to_frame()
         lines = [f"Survey proportional-odds model ({self.method}): {self.formula}",
                  f"Design: {self.design._short_label()}",

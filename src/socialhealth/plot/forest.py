@@ -67,6 +67,10 @@ def log_axis(ax: Axes, values: np.ndarray, ref: float | None) -> None:
 
 
 def draw_diamond(ax: Axes, est: float, lo: float, hi: float, y: float, colour, height=0.42):
+    """Draw a pooled-estimate diamond at row ``y``: centre ``est``, tips at ``lo`` and ``hi``.
+
+    Returns the ``matplotlib.patches.Polygon`` (``gid="socialhealth-summary"``).
+    """
     poly = Polygon([(lo, y), (est, y + height / 2), (hi, y), (est, y - height / 2)],
                    closed=True, facecolor=colour, edgecolor=colour, zorder=3,
                    gid="socialhealth-summary")

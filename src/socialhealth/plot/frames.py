@@ -35,6 +35,10 @@ def as_frame(data, exponentiate: bool = False) -> pd.DataFrame:
 
 
 def require(frame: pd.DataFrame, columns: Sequence[str], what: str) -> None:
+    """Raise :class:`~socialhealth.errors.PlotError` naming the absent ``columns`` of ``frame``.
+
+    ``None`` entries are ignored (optional columns); the message lists the columns present.
+    """
     missing = [c for c in columns if c is not None and c not in frame.columns]
     if missing:
         raise PlotError(

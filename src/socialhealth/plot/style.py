@@ -65,6 +65,7 @@ def tidy_axes(ax: Axes, grid: str | None = "x") -> None:
 
 def set_labels(ax: Axes, xlabel: str | None = None, ylabel: str | None = None,
                title: str | None = None) -> None:
+    """Set axis labels and a left-aligned bold title in the package's font sizes (``None``: unchanged)."""
     if xlabel is not None:
         ax.set_xlabel(xlabel, fontsize=FONT["label"])
     if ylabel is not None:

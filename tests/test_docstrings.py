@@ -1,0 +1,189 @@
+"""Every public function, class and method of socialhealth has a docstring.
+
+Public = every module of the package whose dotted path has no component starting with "_",
+and in each such module every name that does not start with "_" (plus the names in its
+``__all__``) bound to a function or class *defined in socialhealth* (re-exported numpy/pandas
+objects are not ours to document). For a public class, its public methods and properties
+defined in the class body are checked too.
+
+The user-facing verbs are held to more: an ``Examples`` section (or a ``>>>`` example) and,
+where R has the same computation, the R call it matches ("In R: ...").
+
+Names whose docstring is missing in files whose authors were still working when this test was
+written are listed in ``ALLOWED_MISSING`` with the reason; they are reported as xfail (run
+``pytest -rx tests/test_docstrings.py`` to list them) until someone documents them, after
+which they simply pass and should be removed from the list.
+"""
+from __future__ import annotations
+
+import importlib
+import inspect
+import pkgutil
+import re
+
+import pytest
+
+import socialhealth
+
+_PENDING = "owner still working on this file when the docstring test was written; document it"
+
+# qualified name (module.qualname) -> why it may still lack a docstring
+ALLOWED_MISSING: dict[str, str] = {
+    # src/socialhealth/cli.py
+    "socialhealth.cli.Progress.close": _PENDING + " (cli.py)",
+    "socialhealth.cli.cmd_datasets": _PENDING + " (cli.py)",
+    "socialhealth.cli.cmd_describe": _PENDING + " (cli.py)",
+    "socialhealth.cli.cmd_report": _PENDING + " (cli.py)",
+    # src/socialhealth/design/formula.py
+    "socialhealth.design.formula.ModelFrame.has_intercept": _PENDING + " (design/formula.py)",
+    # src/socialhealth/report/**
+    "socialhealth.report.sections": _PENDING + " (report/sections/__init__.py: module docstring)",
+    "socialhealth.report.context.Context.data": _PENDING + " (report/context.py)",
+    "socialhealth.report.context.Context.name": _PENDING + " (report/context.py)",
+    "socialhealth.report.context.Context.step": _PENDING + " (report/context.py)",
+    "socialhealth.report.html.esc": _PENDING + " (report/html.py)",
+    "socialhealth.report.html.section_html": _PENDING + " (report/html.py)",
+    "socialhealth.report.html.table_html": _PENDING + " (report/html.py)",
+    "socialhealth.report.markdown.section_markdown": _PENDING + " (report/markdown.py)",
+    "socialhealth.report.markdown.table_markdown": _PENDING + " (report/markdown.py)",
+}
+
+
+# ----------------------------------------------------------------------------- collection
+def _public_modules() -> list[str]:
+    names = ["socialhealth"]
+    for info in pkgutil.walk_packages(socialhealth.__path__, "socialhealth."):
+        if any(part.startswith("_") for part in info.name.split(".")):
+            continue
+        names.append(info.name)
+    return sorted(names)
+
+
+PUBLIC_MODULES = _public_modules()
+
+
+def _ours(obj) -> bool:
+    return (inspect.isfunction(obj) or inspect.isclass(obj)) and str(
+        getattr(obj, "__module__", "")).startswith("socialhealth")
+
+
+def _collect() -> dict[str, object]:
+    """qualified name -> object (function, class, method/property function, or module)."""
+    found: dict[str, object] = {}
+    for modname in PUBLIC_MODULES:
+        mod = importlib.import_module(modname)
+        found[modname] = mod
+        names = {n for n in vars(mod) if not n.startswith("_")} | set(getattr(mod, "__all__", ()))
+        for name in sorted(names):
+            obj = getattr(mod, name, None)
+            if not _ours(obj):
+                continue
+            key = f"{obj.__module__}.{obj.__qualname__}"
+            found[key] = obj
+            if not inspect.isclass(obj):
+                continue
+            for attr, raw in vars(obj).items():
+                if attr.startswith("_"):
+                    continue
+                if isinstance(raw, (staticmethod, classmethod)):
+                    member = raw.__func__
+                elif isinstance(raw, property):
+                    member = raw.fget
+                elif inspect.isfunction(raw):
+                    member = raw
+                elif hasattr(type(raw), "__get__") and not inspect.isclass(raw) and callable(
+                        getattr(obj, attr, None)):
+                    member = getattr(obj, attr)  # method descriptors (design verb delegates)
+                else:
+                    continue
+                found[f"{key}.{attr}"] = member
+    return found
+
+
+OBJECTS = _collect()
+
+
+def _own_doc(obj) -> str:
+    """The object's own docstring (not inherited, not the dataclass/namedtuple placeholder)."""
+    doc = obj.__doc__ if not inspect.ismodule(obj) else obj.__doc__
+    doc = (doc or "").strip()
+    if inspect.isclass(obj) and re.fullmatch(rf"{re.escape(obj.__name__)}\(.*\)", doc, re.S):
+        return ""  # dataclasses and namedtuples invent "Name(field, ...)" when undocumented
+    return doc
+
+
+# ----------------------------------------------------------------------------- tests
+def test_walk_found_the_package():
+    # a guard against the walk silently finding nothing (e.g. a broken import path)
+    for mod in ("socialhealth.design.base", "socialhealth.models.meta", "socialhealth.measures.scoring",
+                "socialhealth.datasets.gss", "socialhealth.plot.forest"):
+        assert mod in PUBLIC_MODULES
+    for name in ("socialhealth.design.base.DesignBase.mean",
+                 "socialhealth.design.base.DesignBase.proportion",
+                 "socialhealth.models.coxph.coxph", "socialhealth.datasets.load"):
+        assert name in OBJECTS
+    assert len(OBJECTS) > 300
+
+
+@pytest.mark.parametrize("name", sorted(OBJECTS))
+def test_public_object_has_docstring(name):
+    doc = _own_doc(OBJECTS[name])
+    if not doc and name in ALLOWED_MISSING:
+        pytest.xfail(f"{name} has no docstring: {ALLOWED_MISSING[name]}")
+    assert doc, (f"{name} is public but has no docstring; add a numpy-style docstring "
+                 "(what it computes, formula/rule, references, example, 'In R: ...').")
+
+
+def test_allow_list_names_exist():
+    # an allow-listed name that no longer exists is a typo or a stale entry
+    stale = sorted(set(ALLOWED_MISSING) - set(OBJECTS))
+    assert not stale, f"remove from ALLOWED_MISSING (no such public name): {stale}"
+
+
+# user-facing verbs: (attribute path, needs an "In R" line)
+_DESIGN_VERBS_R = ["mean", "total", "ratio", "var", "proportion", "quantile", "ttest", "chisq",
+                   "glm", "subset", "assign", "post_stratify", "rake", "calibrate", "degf"]
+VERBS: list[tuple[str, bool]] = (
+    [(f"design.SurveyDesign.{v}", True) for v in _DESIGN_VERBS_R + ["to_replicate"]]
+    + [(f"design.ReplicateDesign.{v}", True) for v in _DESIGN_VERBS_R]
+    + [(f"models.{v}", True) for v in ["association", "margins", "coxph", "ordinal", "meta",
+                                        "mi_combine"]]
+    + [("models.interaction", False), ("models.compare_risk_factors", False)]
+    + [("measures.reliability", True), ("measures.score", False), ("measures.categorise", False)]
+    + [("datasets.load", False), ("datasets.fetch", False), ("datasets.list", False)]
+)
+
+
+def _resolve(path: str):
+    obj = socialhealth
+    for part in path.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def _has_example(doc: str) -> bool:
+    return bool(re.search(r"^\s*Examples\s*\n\s*-{3,}", doc, re.M)) or ">>>" in doc
+
+
+@pytest.mark.parametrize("path,needs_r", VERBS, ids=[p for p, _ in VERBS])
+def test_verb_has_example_and_r_call(path, needs_r):
+    doc = inspect.getdoc(_resolve(path)) or ""
+    assert doc, f"socialhealth.{path} has no docstring"
+    assert _has_example(doc), f"socialhealth.{path}: docstring has no Examples section / >>> example"
+    if needs_r:
+        assert "In R" in doc, f"socialhealth.{path}: docstring does not name the R call it matches ('In R: ...')"
+
+
+def test_design_verbs_show_the_real_documentation():
+    # the delegating verbs in design/base.py must expose the implementing function's docstring
+    from socialhealth.design import calibration, hypothesis, proportion, quantile
+
+    targets = {"proportion": proportion.proportion, "quantile": quantile.quantile,
+               "ttest": hypothesis.ttest, "chisq": hypothesis.chisq,
+               "post_stratify": calibration.post_stratify, "rake": calibration.rake,
+               "calibrate": calibration.calibrate}
+    from socialhealth.design import ReplicateDesign, SurveyDesign
+
+    for cls in (SurveyDesign, ReplicateDesign):
+        for name, func in targets.items():
+            assert getattr(cls, name).__doc__ == func.__doc__, f"{cls.__name__}.{name}"
