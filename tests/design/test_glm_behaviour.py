@@ -265,3 +265,26 @@ def test_split_offsets():
 def test_offset_unknown_column_named(toy):
     with pytest.raises(FormulaError, match="'nn'"):
         design(toy).glm("count ~ x + offset(np.log(nn))", family="poisson")
+
+
+def test_extreme_but_converged_probability_is_not_separation(toy):
+    """One far-out covariate value gives a fitted probability within 1e-10 of 1, but the
+    outcome is not separated and the fit converges: no SeparationError (R: a warning only)."""
+    rng = np.random.default_rng(11)
+    df = toy.copy()
+    df["xe"] = df["x"]
+    df.loc[0, "xe"] = 12.0
+    p = 1 / (1 + np.exp(-(-0.5 + 2.5 * df["xe"])))
+    df["ye"] = (rng.random(len(df)) < p).astype(float)
+    df.loc[0, "ye"] = 1.0
+    m = design(df).glm("ye ~ xe", family="binomial")
+    assert m.predict(type="response").iloc[0] > 1 - 1e-10
+    assert m.converged and np.all(np.isfinite(m.bse))
+
+
+def test_quasi_separation_by_a_category_raises(toy):
+    """Every row of category 'c' has outcome 1 (quasi-complete separation): its coefficient
+    diverges, so SeparationError."""
+    df = toy.assign(yq=np.where(toy["g"] == "c", 1.0, toy["yb"]))
+    with pytest.raises(SeparationError, match="separation"):
+        design(df).glm("yq ~ x + C(g)", family="binomial")

@@ -296,6 +296,7 @@ class _Fit:
     converged: bool
     W: np.ndarray | None = None          # working weights of the last IRLS step
     solver: "_Solver | None" = None      # factor of X'WX of the last IRLS step
+    last_step: float = 0.0               # largest coefficient change of the last step
 
 
 _CHUNK = 65536               # rows per block of X'WX
@@ -478,11 +479,12 @@ def _irls(X, y, pw, fam: _Family, lk: _Link, offset, start, maxiter, tol, names)
         crit = abs(dev_new - dev) / (abs(dev_new) + 0.1)
         tiny_step = step is not None and np.max(np.abs(step)) <= 1e-14 * (1 + np.max(np.abs(beta_new)))
         beta, dev = beta_new, dev_new
+        last_step = np.inf if step is None else float(np.max(np.abs(step)))
         if crit < tol or tiny_step:
             converged = True
             break
     # the bread and score weights of the last scoring step (R's glm convention)
-    return _Fit(beta, eta, mu, dev, it, converged, W, solver)
+    return _Fit(beta, eta, mu, dev, it, converged, W, solver, last_step)
 
 
 def _replicate_fits(X, y, PW, fam: _Family, lk: _Link, offset, start, maxiter, tol, names) -> np.ndarray:
@@ -627,7 +629,10 @@ def _check_separation(fit: _Fit, fam: _Family, lk: _Link, y, names) -> None:
             "Use the logit link (odds ratios), or a poisson model with log link for prevalence "
             "ratios (Zou 2004, modified Poisson)."
         )
-    if edge.any():
+    # separation: fitted probabilities at 0/1 *and* coefficients still moving (a separated fit
+    # meets the deviance criterion while its coefficients grow by ~1 per iteration); an extreme
+    # but converged fitted probability (a far-out covariate value) is not separation
+    if edge.any() and (not fit.converged or fit.last_step > 1e-6 * (1 + np.max(np.abs(fit.beta)))):
         big = [f"{n} = {b:.3g}" for n, b in zip(names, fit.beta) if abs(b) > 10]
         raise SeparationError(
             f"perfect or quasi-perfect separation: fitted probabilities are numerically 0 or 1 "
