@@ -559,6 +559,7 @@ def _replicate_fits(X, y, PW, fam: _Family, lk: _Link, offset, start, maxiter, t
                 f"set {g0 + int(np.flatnonzero(~ok)[0]) + 1}; replicate variance cannot be computed."
             )
         active = np.arange(k)
+        last = np.zeros(k)
         for it in range(1, maxiter + 1):
             P = P_all[:, active]
             W, Wr = scoring(eta[:, active], mu[:, active], P)
@@ -595,6 +596,7 @@ def _replicate_fits(X, y, PW, fam: _Family, lk: _Link, offset, start, maxiter, t
             crit = np.abs(dev_n - dev_old) / (np.abs(dev_n) + 0.1)
             tiny = np.max(np.abs(steps), axis=0) <= 1e-14 * (1 + np.max(np.abs(Bn), axis=0))
             B[:, active], eta[:, active], mu[:, active], dev[active] = Bn, eta_n, mu_n, dev_n
+            last[active] = np.max(np.abs(steps), axis=0)
             done = (crit < tol) | tiny
             active = active[~done]
             if active.size == 0:
@@ -606,6 +608,7 @@ def _replicate_fits(X, y, PW, fam: _Family, lk: _Link, offset, start, maxiter, t
             )
         if fam.name == "binomial":
             edge = ((mu < 1e-10) | (mu > 1 - 1e-10)).any(axis=0)
+            edge &= last > 1e-6 * (1 + np.max(np.abs(B), axis=0))     # see _check_separation
             if edge.any():
                 raise SeparationError(
                     f"with replicate weights set {g0 + int(np.flatnonzero(edge)[0]) + 1}: fitted "
