@@ -87,6 +87,7 @@ class ModelFrame:
 
     @property
     def has_intercept(self) -> bool:
+        """True when the design matrix has an ``Intercept`` column (no ``- 1`` / ``0 +``)."""
         return "Intercept" in self.columns
 
     def rhs_matrix(self, data: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
