@@ -263,6 +263,10 @@ def main(argv=None) -> dict:
     if args.memory_child:
         memory_child(args.memory_child, args.data)
         return {}
+    try:
+        import svy  # noqa: F401
+    except ImportError:
+        sys.exit("svy is not installed: pip install svy==0.35.0 (the targets are ratios to svy).")
     path = Path(args.data) if args.data else ensure_data(args.rows, args.strata, args.psus)
     info = {"machine": machine(), "versions": versions(), "data": {
         "rows": args.rows, "strata": args.strata, "psus_per_stratum": args.psus, "file": path.name},
