@@ -76,7 +76,19 @@ def _delegate(module: str, name: str) -> _Delegate:
 
 
 class DesignBase:
-    """Shared verbs of every survey design (see the module docstring)."""
+    """Shared verbs of every survey design (see the module docstring).
+
+    Not instantiated directly: build a :class:`~socialhealth.design.SurveyDesign` (Taylor
+    linearisation) or a :class:`~socialhealth.design.ReplicateDesign` (replicate weights).
+
+    Examples
+    --------
+    >>> import socialhealth as sh
+    >>> d = sh.SurveyDesign(df, weights="pw", strata="stype", psu="dnum")   # doctest: +SKIP
+    >>> d.mean("api00"); d.proportion("sch_wide", by="stype")                # doctest: +SKIP
+
+    In R: ``design <- svydesign(ids = ~dnum, strata = ~stype, weights = ~pw, data = df)``.
+    """
 
     data: pd.DataFrame
     _w: np.ndarray

@@ -58,6 +58,11 @@ class TestResult:
 
     ``to_frame()`` returns the table; ``statistic``, ``p`` and the other columns are also
     available as attributes (``result.p``).
+
+    Examples
+    --------
+    >>> res = d.chisq("sch_wide", "stype")                    # doctest: +SKIP
+    >>> res.to_frame(); res.p                                 # doctest: +SKIP
     """
 
     table: pd.DataFrame

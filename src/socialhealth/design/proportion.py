@@ -72,14 +72,21 @@ class IntervalEstimate(Estimate):
     ``to_frame()`` and ``confint()`` default to the level the estimate was computed at; another
     ``level`` recomputes the method's own interval (``extra["interval"]``). Passing ``df=``
     explicitly gives the plain Wald interval with those degrees of freedom.
+
+    Examples
+    --------
+    >>> p = d.proportion("lonely", method="logit")            # doctest: +SKIP
+    >>> p.to_frame(); p.confint(level=0.9)                    # doctest: +SKIP
+
+    In R: ``svyciprop(~lonely, design, method = "logit", level = 0.9)``.
     """
 
     def confint(self, level: float | None = None, df: float | None = None) -> pd.DataFrame:
-        """Confidence intervals by the estimate's own method (logit, beta, Wilson, ...).
+        """Confidence intervals by the estimate's own method (logit, beta, likelihood, ...).
 
-        ``level=None`` gives the intervals computed with the estimate; another level recomputes the
-        same method's interval; an explicit ``df=`` gives the Wald interval ``estimate +- t_df se``
-        (R ``confint(svyciprop(...))``).
+        ``level=None`` gives the intervals computed with the estimate; another level recomputes
+        the same method's interval (R ``svyciprop(..., level = )``); an explicit ``df=`` gives
+        the Wald interval ``estimate +- t_df se``.
         """
         level = self.ci_level if level is None else float(level)
         recompute = self.extra.get("interval")

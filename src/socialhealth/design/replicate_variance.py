@@ -71,7 +71,20 @@ def replicate_vcov(
     rscales: np.ndarray,
     mse: bool,
 ) -> np.ndarray:
-    """Covariance (p x p) from replicate estimates ``replicates`` (R x p)."""
+    """Covariance (p x p) from replicate estimates ``replicates`` (R x p).
+
+    ``V = scale * sum_r rscales_r (theta_r - c)(theta_r - c)^T`` with ``c`` the mean of the
+    replicate estimates (``mse=False``) or the full-sample estimate ``theta`` (``mse=True``)
+    (Wolter 2007, ch. 4-5; Lumley 2010, §2.5).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> replicate_vcov(np.array([2.0]), np.array([[1.0], [3.0]]), 0.5, np.ones(2), mse=False)
+    array([[1.]])
+
+    In R: ``svrVar(thetas, scale, rscales, mse = FALSE, coef = theta)``.
+    """
     reps = np.asarray(replicates, dtype=float)
     if reps.ndim == 1:
         reps = reps[:, None]

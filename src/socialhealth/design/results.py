@@ -17,7 +17,17 @@ ID_COLUMNS = ("term", "level")
 
 
 def t_quantile(level: float, df: float) -> float:
-    """Two-sided critical value: t with ``df`` degrees of freedom (normal when df is inf)."""
+    """Two-sided critical value ``q = F^-1(1 - (1 - level)/2)``: t with ``df`` degrees of freedom.
+
+    The normal quantile when ``df`` is None or infinite.
+
+    Examples
+    --------
+    >>> round(t_quantile(0.95, float("inf")), 4), round(t_quantile(0.95, 10), 4)
+    (1.96, 2.2281)
+
+    In R: ``qt(0.975, df)`` / ``qnorm(0.975)``.
+    """
     q = 1 - (1 - level) / 2
     if df is None or not np.isfinite(df):
         return float(special.ndtri(q))
@@ -40,6 +50,14 @@ class Estimate:
     n_missing : rows of the subset left out because an analysis variable was missing.
     ci_override : optional per-row (ci_low, ci_high) arrays for methods whose interval is not
         ``estimate +- t * se`` (e.g. logit or Korn-Graubard intervals for proportions).
+
+    Examples
+    --------
+    >>> est = d.mean("api00", by="stype")                     # doctest: +SKIP
+    >>> est.to_frame()                                        # doctest: +SKIP
+    >>> est.estimate, est.se, est.vcov_frame                  # doctest: +SKIP
+
+    In R: ``coef(est)``, ``SE(est)``, ``vcov(est)``, ``confint(est, df = degf(design))``.
     """
 
     table: pd.DataFrame

@@ -109,7 +109,14 @@ def _codes(values: pd.Series | np.ndarray, what: str) -> tuple[np.ndarray, np.nd
 
 
 def combine_codes(*codes: np.ndarray) -> np.ndarray:
-    """Integer codes of the combination of several integer code vectors (sorted order)."""
+    """Integer codes of the combination of several integer code vectors (sorted order).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> combine_codes(np.array([0, 0, 1, 1]), np.array([1, 0, 1, 1]))
+    array([1, 0, 2, 2])
+    """
     if len(codes) == 1:
         return np.asarray(codes[0], dtype=np.int64)
     key = np.zeros(len(codes[0]), dtype=np.int64)
@@ -152,7 +159,17 @@ def design_weights(
     weights: str | None,
     probs: list[str],
 ) -> np.ndarray | None:
-    """Sampling weights from ``weights=`` or ``probs=`` (product over stages), validated."""
+    """Sampling weights from ``weights=`` or ``probs=`` (product over stages), validated.
+
+    ``w_i = 1 / prod_s pi_si`` when selection probabilities are given (R ``svydesign(probs=)``);
+    ``None`` when neither is given.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> design_weights(pd.DataFrame({"p1": [0.5, 0.25], "p2": [0.5, 1.0]}), None, ["p1", "p2"])
+    array([4., 4.])
+    """
     if weights is not None and probs:
         raise DesignError("give either weights= or probs=, not both (weights = 1/probs).")
     if weights is not None:
@@ -224,7 +241,22 @@ def build_stages(
     nest: bool,
     pps: str | None = None,
 ) -> list[Stage]:
-    """Integer structure of every stage, validated (see module docstring)."""
+    """Integer structure of every stage, validated (see module docstring).
+
+    One :class:`Stage` per column of ``psu`` (one element stage when ``psu`` is empty), with
+    the strata and fpc of that stage; ``nest=True`` makes PSU labels unique within strata (R
+    ``nest = TRUE``). Raises ``DesignError``/``NestingError``/``FPCError`` with what to fix.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"psu": [1, 2, 1, 2], "st": ["a", "a", "b", "b"]})
+    >>> st = build_stages(df, ["psu"], ["st"], [], nest=True)[0]
+    >>> st.n_strata, st.n_psu
+    (2, 4)
+
+    In R: ``svydesign(ids = ~psu, strata = ~st, nest = TRUE, data = df)``.
+    """
     n = len(data)
     n_stages = max(len(psu), 1)
     if len(strata) > n_stages:
@@ -339,7 +371,19 @@ def build_stages(
 
 def weights_from_fpc(stages: list[Stage]) -> np.ndarray | None:
     """Weights implied by the fpcs, as R does: the product over stages of ``N_h / n_h``, or of
-    ``1 / pi_i`` at a PPS stage whose fpc holds inclusion probabilities."""
+    ``1 / pi_i`` at a PPS stage whose fpc holds inclusion probabilities.
+
+    ``None`` when some stage has no fpc (sampling with replacement).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"psu": [1, 2, 3], "N": [30, 30, 30]})
+    >>> weights_from_fpc(build_stages(df, ["psu"], [], ["N"], nest=False))
+    array([10., 10., 10.])
+
+    In R: ``svydesign(ids = ~psu, fpc = ~N, data = df)`` without ``weights=``.
+    """
     w = np.ones(len(stages[0].unit))
     for st in stages:
         if st.inclusion_prob is not None:

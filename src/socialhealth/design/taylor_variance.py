@@ -85,7 +85,14 @@ class DomainColumns:
 
 
 def group_sum(codes: np.ndarray, values, size: int) -> np.ndarray:
-    """Column sums of ``values`` (n x p) within groups ``codes`` (0..size-1): (size x p)."""
+    """Column sums of ``values`` (n x p) within groups ``codes`` (0..size-1): (size x p).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> group_sum(np.array([0, 1, 0]), np.array([1.0, 2.0, 3.0]), 2)
+    array([4., 2.])
+    """
     if isinstance(values, DomainColumns):
         return values.group_sum(codes, size)
     if values.ndim == 1:
@@ -169,6 +176,21 @@ def taylor_vcov(
     Returns
     -------
     numpy.ndarray of shape (p, p)
+        ``sum_s V_s`` with ``V_s`` the stage formula of the module docstring (Wolter 2007,
+        ch. 6; Lumley 2010, §3.2).
+
+    Examples
+    --------
+    Two strata of two PSUs; PSU totals 1, 3 in stratum 1 and 2, 2 in stratum 2, so
+    ``V = 2/(2-1) * ((1-2)^2 + (3-2)^2) + 0 = 4``:
+
+    >>> import numpy as np, pandas as pd
+    >>> from socialhealth.design.structure import build_stages
+    >>> df = pd.DataFrame({"psu": [1, 2, 3, 4], "st": [1, 1, 2, 2]})
+    >>> taylor_vcov(np.array([1.0, 3.0, 2.0, 2.0]), build_stages(df, ["psu"], ["st"], [], nest=False))
+    array([[4.]])
+
+    In R: ``svyrecvar(Z, design$cluster, design$strata, design$fpc)`` (``vcov(svytotal(...))``).
     """
     if not isinstance(Z, DomainColumns):
         Z = np.asarray(Z, dtype=float)

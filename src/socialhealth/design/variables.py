@@ -139,6 +139,15 @@ def domains(data: pd.DataFrame, by, where: str = "the design data") -> Domains:
 
     Rows are sorted with the first by-variable varying fastest, as R's ``svyby`` orders them.
     Rows with a missing by-value belong to no domain.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> dm = domains(pd.DataFrame({"sex": ["f", "m", "f"], "age": [1, 1, 2]}), ["sex", "age"])
+    >>> dm.table.values.tolist(), dm.codes.tolist()
+    ([['f', 1], ['m', 1], ['f', 2]], [0, 1, 2])
+
+    In R: ``svyby(~y, ~sex + age, design, svymean)`` row order.
     """
     cols = as_list(by)
     require_columns(data, cols, where)
