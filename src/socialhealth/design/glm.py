@@ -304,14 +304,20 @@ _K_MAX_ELEMENTS = 2**25      # largest stored table of row-wise products x_ij x_
 _REP_GROUP_ELEMENTS = 2**24  # replicates refitted together: m x group work arrays at most
 
 
+def _dot(a: np.ndarray, b: np.ndarray) -> float:
+    """Inner product of two vectors without BLAS: a BLAS ``dot`` wakes the BLAS thread pool,
+    which costs milliseconds per call on a busy machine (it dominated small fits)."""
+    return float(np.einsum("i,i->", a, b))
+
+
 def _dev_sum(fam: _Family, y, mu, w, ybin: bool) -> float:
     """Sum of the unit deviances (fast paths for 0/1 binomial and poisson outcomes)."""
     if fam.name == "binomial" and ybin:
-        return float(-2.0 * (w @ np.log(np.where(y > 0.5, mu, 1.0 - mu))))
+        return float(-2.0 * _dot(w, np.log(np.where(y > 0.5, mu, 1.0 - mu))))
     if fam.name == "poisson":
         with np.errstate(divide="ignore", invalid="ignore"):
             ylogy = np.where(y > 0, y * np.log(np.where(y > 0, y, 1.0) / mu), 0.0)
-        return float(2.0 * (w @ (ylogy - (y - mu))))
+        return float(2.0 * _dot(w, ylogy - (y - mu)))
     return float(np.sum(fam.dev_resids(y, mu, w)))
 
 
@@ -366,7 +372,7 @@ def _intercept_start(X, y, pw, lk: _Link) -> np.ndarray | None:
     ones = [j for j in range(X.shape[1]) if np.all(X[:, j] == 1.0)]
     if not ones:
         return None
-    ybar = float(pw @ y / pw.sum())
+    ybar = float(_dot(pw, y) / pw.sum())
     with np.errstate(divide="ignore", invalid="ignore"):
         b0 = float(lk.link(np.array([min(max(ybar, 1e-8), 1 - 1e-8) if lk.name != "identity" else ybar]))[0])
     if not np.isfinite(b0):
@@ -1092,12 +1098,12 @@ def glm(
     deviance = _dev_sum(fam, y, fit.mu, pw, fam.name == "binomial" and bool(np.all((y == 0) | (y == 1))))
     pearson = (y - fit.mu) / np.sqrt(var)
     if getattr(design, "kind", "") == "replicate":
-        dispersion = float(pw @ pearson**2)
+        dispersion = float(_dot(pw, pearson**2))
     else:
         wu = w_all[rows]
         n_used = len(rows)
-        centre = (wu @ pearson) / wu.sum()
-        dispersion = float(pw.mean() * n_used / max(n_used - 1, 1) * (wu @ (pearson - centre) ** 2) / wu.sum())
+        centre = _dot(wu, pearson) / wu.sum()
+        dispersion = float(pw.mean() * n_used / max(n_used - 1, 1) * _dot(wu, (pearson - centre) ** 2) / wu.sum())
 
     fam_r = fam.r_name + ("()" if lk.name == fam.default_link else f"(link = \"{lk.name}\")")
     r_form = _r_formula(frame.formula) + "".join(f" + offset({e})" for e in offset_exprs)
