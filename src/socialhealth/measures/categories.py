@@ -77,7 +77,19 @@ def _apply(inst: Instrument, scale: Scale, score: pd.Series, bands: tuple[Band, 
 def categorise_scale(inst: Instrument, scale: Scale, score: pd.Series, *, cutoffs: str | None = None,
                      cutoff: float | None = None, explicit: bool = True,
                      name: str | None = None) -> pd.Series | None:
-    """Categories of one scale's scores (None when the scale has no default and none was asked)."""
+    """Categories of one scale's scores (None when the scale has no default and none was asked).
+
+    A score in band ``lower <= score <= upper`` gets that band's label (ordered categorical);
+    ``cutoff=c`` gives two bands, below ``c`` and at or above ``c``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from socialhealth.measures import get_instrument
+    >>> inst = get_instrument("lsns6")      # Lubben et al. 2006: below 12 = at risk
+    >>> categorise_scale(inst, inst.total, pd.Series([11.0, 12.0])).tolist()
+    ['at risk of social isolation', 'not at risk']
+    """
     found = _bands_for(inst, scale, cutoffs, cutoff, explicit)
     if found is None:
         return None

@@ -82,7 +82,18 @@ def _preset(inst: Instrument, item: Item, name: str) -> ItemCoding:
 
 
 def resolve_coding(inst: Instrument, coding: Any, neutral: Any = None) -> dict[str, ItemCoding]:
-    """One :class:`ItemCoding` per item of ``inst`` from the user's ``coding`` (and ``neutral``)."""
+    """One :class:`ItemCoding` per item of ``inst`` from the user's ``coding`` (and ``neutral``).
+
+    ``coding`` is the name of one of the instrument's codings, an explicit dict
+    ``{raw: canonical}``, or a dict ``{item: coding}``; it is never assumed (None raises
+    ``CodingError`` listing the known codings).
+
+    Examples
+    --------
+    >>> from socialhealth.measures import get_instrument
+    >>> resolve_coding(get_instrument("ucla3"), "0-2")["companionship"].mapping
+    {0: 1.0, 1: 2.0, 2: 3.0}
+    """
     names = inst.item_names
     if coding is None:
         raise CodingError(
@@ -161,7 +172,17 @@ def _check_neutral(inst: Instrument, codings: dict[str, ItemCoding], coding: Any
 
 
 def recode(inst: Instrument, item: Item, column: str, values: pd.Series, ic: ItemCoding) -> np.ndarray:
-    """Raw values -> canonical float codes (NaN = missing); unknown raw codes raise ItemCodeError."""
+    """Raw values -> canonical float codes (NaN = missing); unknown raw codes raise ItemCodeError.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from socialhealth.measures import get_instrument
+    >>> inst = get_instrument("ucla3")
+    >>> ic = resolve_coding(inst, "0-2")["companionship"]
+    >>> recode(inst, inst.item("companionship"), "q1", pd.Series([0, 2, None]), ic)
+    array([ 1.,  3., nan])
+    """
     obj = values.astype(object)
     codes, uniques = pd.factorize(obj, use_na_sentinel=True)
     canonical = np.full(len(uniques) + 1, np.nan)  # last slot: missing (code -1)

@@ -92,7 +92,13 @@ class Item:
 
 @dataclass(frozen=True)
 class Band:
-    """A labelled score band ``lower <= score <= upper``."""
+    """A labelled score band ``lower <= score <= upper``.
+
+    Examples
+    --------
+    >>> Band(0.0, 11.0, "at risk of social isolation").label    # LSNS-6, Lubben et al. 2006
+    'at risk of social isolation'
+    """
 
     lower: float
     upper: float
@@ -171,7 +177,17 @@ class Coding:
 
 @dataclass(frozen=True)
 class Instrument:
-    """A scoring definition loaded from ``instruments/<key>.toml`` (see module docstring)."""
+    """A scoring definition loaded from ``instruments/<key>.toml`` (see module docstring).
+
+    ``doc`` renders it as text: items with their canonical codes and reverse keys, codings,
+    scales with their missing-item rules and cut-offs, unverified conventions, and the citation.
+
+    Examples
+    --------
+    >>> from socialhealth.measures import get_instrument
+    >>> get_instrument("ucla3").item_names
+    ('companionship', 'left_out', 'isolated')
+    """
 
     key: str
     name: str
@@ -486,7 +502,14 @@ def register(path: str | Any) -> Instrument:
 
 
 def instrument_keys() -> list[str]:
-    """Keys of every instrument shipped with socialhealth, sorted."""
+    """Keys of every instrument shipped with socialhealth, sorted.
+
+    Examples
+    --------
+    >>> from socialhealth.measures import instrument_keys
+    >>> "ucla3" in instrument_keys()
+    True
+    """
     return sorted(_all())
 
 
@@ -497,6 +520,14 @@ def get_instrument(key: str) -> Instrument:
     ------
     socialhealth.errors.MeasureError
         If no instrument has that key (the message lists the keys and close matches).
+
+    Examples
+    --------
+    >>> from socialhealth.measures import get_instrument
+    >>> inst = get_instrument("lsns6")
+    >>> inst.total.cutoff_set("lubben2006").bands[0]
+    Band(lower=0.0, upper=11.0, label='at risk of social isolation')
+    >>> print(inst.doc)            # items, codes, reverse keys, codings, cut-offs, citation  # doctest: +SKIP
     """
     table = _all()
     if not isinstance(key, str) or key not in table:

@@ -47,6 +47,13 @@ class ReliabilityResult:
         Rows left out because at least one item was missing.
     notes : tuple of str
         Anything a reader should know (e.g. why omega is NaN).
+
+    Examples
+    --------
+    >>> r = measures.reliability(df[["q1", "q2", "q3"]])       # doctest: +SKIP
+    >>> r.alpha, r.ci, r.items                                  # doctest: +SKIP
+
+    In R: ``psych::alpha(na.omit(df[, c("q1", "q2", "q3")]))`` (``$total$raw_alpha``, ``$feldt``).
     """
 
     alpha: float

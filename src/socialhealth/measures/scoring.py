@@ -77,6 +77,16 @@ class ScoreResult:
         The coding used for each item.
     survey : object or None
         The SurveyData-like object the columns were added to (when one was passed).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from socialhealth import measures
+    >>> df = pd.DataFrame({"q1": [1, 3], "q2": [1, 2], "q3": [2, 3]})
+    >>> s = measures.score("ucla3", df, items={"companionship": "q1", "left_out": "q2",
+    ...                    "isolated": "q3"}, coding="1-3")
+    >>> s.score.tolist()          # sums of the three 1-3 items (Hughes et al. 2004)
+    [4.0, 8.0]
     """
 
     key: str
