@@ -92,6 +92,15 @@ def exposure_term(data: pd.DataFrame, exposure: str, categorical: bool | None = 
     string/categorical columns (or ``categorical=True``) as ``C(x)`` with treatment contrasts,
     the reference being the first level (sorted, or the first category) unless ``reference=``.
     A term already written as a formula expression (``"C(x)"``, ``"I(x >= 2)"``) is kept.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"lonely": [0, 1], "grp": ["a", "b"]})
+    >>> exposure_term(df, "lonely"), exposure_term(df, "grp"), exposure_term(df, "grp", reference="b")
+    ('lonely', 'C(grp)', "C(grp, contr.treatment('b'))")
+
+    In R: ``factor(grp)`` / ``relevel(factor(grp), ref = "b")`` in the ``svyglm`` formula.
     """
     if exposure not in data.columns:
         if "(" in exposure:
@@ -120,6 +129,13 @@ def adjust_blocks(adjust) -> list[list[str]]:
 
     ``None`` -> no adjustment; ``["age", "sex"]`` -> one block; ``[["age", "sex"], ["educ"]]``
     -> two cumulative blocks. A block may also be one string ``"age + C(sex)"``.
+
+    Examples
+    --------
+    >>> adjust_blocks([["age", "sex"], "educ + C(region)"])
+    [['age', 'sex'], ['educ', 'C(region)']]
+    >>> adjust_blocks(["age", "sex"]), adjust_blocks(None)
+    ([['age', 'sex']], [])
     """
     if adjust is None:
         return []
@@ -173,6 +189,15 @@ class AssociationTable:
         margins fallback replaced the model).
     formulas : the model formulas.
     exposure, outcome, measure, complete_cases, notes.
+
+    Examples
+    --------
+    >>> t = models.association(design, exposure="lonely", outcome="poor_health",
+    ...                        adjust=[["age", "sex"], ["education"]], measure="or")  # doctest: +SKIP
+    >>> t.to_frame()                                                                  # doctest: +SKIP
+
+    In R: one ``svyglm(poor_health ~ lonely + ..., design, family = quasibinomial())`` per row
+    block, ``exp(cbind(coef(m), confint(m, df = degf(design))))``.
     """
 
     table: pd.DataFrame

@@ -210,6 +210,14 @@ class CoxResult:
     loglik : (log partial likelihood at 0, at the estimate) with the weights rescaled to mean 1
     over the rows of the design's subset, as R's ``svycoxph`` (``model$ll``).
     ties, design, formula, iterations, r_call, naive_cov (inverse information, R ``inv.info``).
+
+    Examples
+    --------
+    >>> m = models.coxph(design, "followup_years", "died", ["lonely", "age"])   # doctest: +SKIP
+    >>> m.params, m.bse, m.to_frame()                                          # doctest: +SKIP
+
+    In R: ``m <- svycoxph(Surv(followup_years, died) ~ lonely + age, design)``; ``coef(m)``,
+    ``SE(m)``, ``exp(confint(m))``.
     """
 
     def __init__(self, *, beta, cov, naive_cov, names, nobs, n_events, n_missing, loglik, ties,

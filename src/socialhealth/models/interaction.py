@@ -44,6 +44,15 @@ class InteractionResult:
     table : see :meth:`to_frame`.
     wald : the Wald test of the product term(s) (``statistic``, ``df``, ``ddf``, ``p``).
     model : the fitted survey GLM; formula, exposure, modifier, measure.
+
+    Examples
+    --------
+    >>> r = models.interaction(design, exposure="lonely", outcome="poor_health", by="sex",
+    ...                        adjust=["age"])                             # doctest: +SKIP
+    >>> r.to_frame(); r.wald                                               # doctest: +SKIP
+
+    In R: ``regTermTest(svyglm(poor_health ~ lonely * sex + age, design,
+    family = quasibinomial()), ~lonely:sex)``.
     """
 
     table: pd.DataFrame

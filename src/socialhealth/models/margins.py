@@ -72,6 +72,15 @@ class MarginsResult:
     table : tidy table, see :meth:`to_frame`.
     vcov : covariance matrix of the margins (levels in order).
     levels, reference, variable, df, variance, over, r_call.
+
+    Examples
+    --------
+    >>> res = models.margins(design.glm("poor_health ~ C(lonely) + age", family="binomial"),
+    ...                      "lonely")                                    # doctest: +SKIP
+    >>> res.margins, res.to_frame()                                       # doctest: +SKIP
+
+    In R: ``svypredmeans(model, ~factor(lonely))`` (see :func:`margins` for the ``variance=``
+    option that matches it).
     """
 
     table: pd.DataFrame

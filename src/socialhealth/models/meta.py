@@ -239,6 +239,17 @@ class MetaResult:
     :meth:`to_frame` with ``exponentiate=True`` give the ratio scale.  ``I2`` and ``weights`` are percentages, as in
     metafor.  ``df`` is the t degrees of freedom of the test and intervals (``k - 1`` with
     ``hksj=True``) and ``inf`` for normal-based (``test="z"``) inference.
+
+    Examples
+    --------
+    >>> from socialhealth.models.meta import meta
+    >>> res = meta([0.27, 0.06, 0.44, 0.00, 0.40], [0.36, 0.15, 0.09, 0.18, 0.16], method="reml")
+    >>> res.k, res.method
+    (5, 'REML')
+    >>> res.to_frame(); res.tau2, res.I2                              # doctest: +SKIP
+
+    In R: ``metafor::rma(yi = c(0.27, 0.06, 0.44, 0, 0.40), sei = c(0.36, 0.15, 0.09, 0.18,
+    0.16), method = "REML")``.
     """
 
     method: str

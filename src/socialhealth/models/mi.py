@@ -42,6 +42,13 @@ class MIResult:
         Confidence level of ``ci_low``/``ci_high``.
     df_complete : float
         Complete-data degrees of freedom used (``inf`` = Rubin 1987 df).
+
+    Examples
+    --------
+    >>> res = models.mi_combine([d.glm("y ~ x") for d in imputed_designs])   # doctest: +SKIP
+    >>> res.to_frame(); res.fmi                                        # doctest: +SKIP
+
+    In R: ``summary(mitools::MIcombine(fits))``.
     """
 
     params: pd.Series

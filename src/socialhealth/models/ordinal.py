@@ -181,6 +181,14 @@ class OrdinalResult:
     coefficients, thresholds : the two parts of ``params``.
     levels : outcome levels in order; nobs, n_missing, deviance (``-2 loglik``, weights
     rescaled to mean 1 as R), df_resid (``degf - p``, R ``df.residual``), method, r_call.
+
+    Examples
+    --------
+    >>> m = models.ordinal(design, "self_rated_health ~ lonely + age")   # doctest: +SKIP
+    >>> m.coefficients, m.thresholds, m.to_frame(exponentiate=True)     # doctest: +SKIP
+
+    In R: ``m <- svyolr(factor(self_rated_health) ~ lonely + age, design)``; ``coef(m)``,
+    ``m$zeta``, ``SE(m)``.
     """
 
     def __init__(self, *, theta, cov, names, n_coef, levels, nobs, n_missing, loglik, method,

@@ -69,6 +69,12 @@ class RiskFactorTable:
 
     ``table`` (see :meth:`to_frame`), ``models`` (factor -> fitted survey GLM), ``n`` (rows
     used by every survey model), ``formulas``.
+
+    Examples
+    --------
+    >>> t = models.compare_risk_factors(design, exposures=["lonely"], outcome="died",
+    ...                                 comparators=["smoker", "obese"])   # doctest: +SKIP
+    >>> t.to_frame()                                                       # doctest: +SKIP
     """
 
     table: pd.DataFrame
