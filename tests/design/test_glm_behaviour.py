@@ -288,3 +288,18 @@ def test_quasi_separation_by_a_category_raises(toy):
     df = toy.assign(yq=np.where(toy["g"] == "c", 1.0, toy["yb"]))
     with pytest.raises(SeparationError, match="separation"):
         design(df).glm("yq ~ x + C(g)", family="binomial")
+
+
+def test_joint_wald_test_of_two_terms(toy):
+    """Joint test of x and C(g): F = b' V^{-1} b / 3 with the 3 coefficients, by hand."""
+    m = design(toy).glm("y ~ x + C(g)")
+    from scipy import stats
+
+    b = m.params.to_numpy()[1:]
+    V = m.cov_params().to_numpy()[1:, 1:]
+    F = float(b @ np.linalg.solve(V, b)) / 3
+    for spec in ("~x + C(g)", "x + C(g)", ["x", "C(g)"], ["x", "g"]):
+        t = m.wald_test(spec)
+        assert t.df == 3 and t.ddf == m.df_resid
+        assert t.statistic == pytest.approx(F, rel=1e-12)
+        assert t.p == pytest.approx(stats.f.sf(F, 3, m.df_resid), rel=1e-10)

@@ -653,6 +653,21 @@ def _check_separation(fit: _Fit, fam: _Family, lk: _Link, y, names) -> None:
 
 
 # ----------------------------------------------------------------------------- results
+def _split_terms(text: str) -> list[str]:
+    """``"~agecat + C(race)"`` -> ``["agecat", "C(race)"]`` (splits on top-level ``+``)."""
+    text = text.strip().lstrip("~").strip()
+    parts, depth, cur = [], 0, ""
+    for ch in text:
+        depth += {"(": 1, "[": 1, ")": -1, "]": -1}.get(ch, 0)
+        if ch == "+" and depth == 0:
+            parts.append(cur.strip())
+            cur = ""
+        else:
+            cur += ch
+    parts.append(cur.strip())
+    return [p for p in parts if p]
+
+
 @dataclass
 class WaldTest:
     """Wald F test that a set of coefficients is zero (R ``regTermTest(method = "Wald")``).
@@ -772,7 +787,7 @@ class SurveyGLMResult:
 
     # ------------------------------------------------------------------ tests
     def _resolve_terms(self, terms) -> tuple[list[str], list[int]]:
-        items = [terms] if isinstance(terms, str) else list(terms)
+        items = _split_terms(terms) if isinstance(terms, str) else list(terms)
         if not items:
             raise ModelError("name at least one term or coefficient to test.")
         cols: list[int] = []
@@ -817,8 +832,8 @@ class SurveyGLMResult:
         Parameters
         ----------
         terms : a term of the formula (``"C(stype)"``, ``"agecat"``, ``"x:C(g)"``), a variable
-            whose only term is tested (``"stype"`` for ``C(stype)``), a coefficient name, or a
-            list of these.
+            whose only term is tested (``"stype"`` for ``C(stype)``), a coefficient name, a
+            list of these, or several joined with ``+`` (``"~agecat + C(race)"``: one joint test).
 
         Examples
         --------
