@@ -97,6 +97,10 @@ def load(name: str, path: str | Path | None = None, **kwargs) -> SurveyData:
     >>> from socialhealth import datasets
     >>> sd = datasets.load("ess", path="ESS7GB.sav")          # doctest: +SKIP
     >>> est = sd.design.proportion("lonely")                   # doctest: +SKIP
+
+    In R: ``haven::read_dta(path)`` / ``haven::read_sav(path)`` followed by the survey's
+    ``svydesign(...)`` call (each loader's docstring gives it; for a Taylor design also
+    ``sd.design.r_code()``).
     """
     e = entry(name)
     fn = _loader(name)

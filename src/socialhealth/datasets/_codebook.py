@@ -72,7 +72,16 @@ def load_codebook(name: str) -> dict:
 
 
 def codebook_hash(name: str) -> str:
-    """Short sha256 of the codebook file's text (part of the cache key and the provenance)."""
+    """Short sha256 of the codebook file's text (part of the cache key and the provenance).
+
+    The first 16 hex digits of the SHA-256 of ``codebooks/<name>.toml``.
+
+    Examples
+    --------
+    >>> from socialhealth.datasets._codebook import codebook_hash
+    >>> len(codebook_hash("gss"))
+    16
+    """
     return _read(name)[1]
 
 

@@ -27,7 +27,18 @@ ENGINE_VERSION = 1
 
 
 class DesignFallbackWarning(SocialHealthWarning):
-    """The survey's full design could not be built from the file (e.g. no PSU/strata)."""
+    """The survey's full design could not be built from the file (e.g. no PSU/strata).
+
+    The loader then returns a weights-only design (SRS with replacement, R
+    ``svydesign(ids = ~1, weights = ~w)``) and says so in the warning, the provenance and the
+    codebook notes; standard errors are then usually too small.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from socialhealth.datasets import DesignFallbackWarning
+    >>> warnings.simplefilter("error", DesignFallbackWarning)   # make a fallback fatal  # doctest: +SKIP
+    """
 
 
 @dataclass

@@ -21,7 +21,15 @@ def _files_for(name: str, year: int | None) -> list[dict]:
 
 
 def cached_file(name: str, year: int | None = None) -> Path | None:
-    """A previously fetched file of ``name`` (and ``year``), or None."""
+    """A previously fetched file of ``name`` (and ``year``), or None.
+
+    Looks for the registry's file names in ``<cache>/downloads/<name>`` (see :func:`fetch`).
+
+    Examples
+    --------
+    >>> from socialhealth.datasets._fetch import cached_file
+    >>> cached_file("brfss", year=2023)          # None until datasets.fetch("brfss", year=2023)  # doctest: +SKIP
+    """
     for f in _registry.entry(name).get("files", []):
         if year is not None and int(f.get("year", -1)) != int(year):
             continue

@@ -34,7 +34,16 @@ _EXTS = (".dta", ".sav", ".zsav", ".por", ".xpt", ".csv")
 
 @dataclass
 class RawTable:
-    """Columns read from a survey file, with missing-code counts and labels."""
+    """Columns read from a survey file, with missing-code counts and labels.
+
+    Attributes
+    ----------
+    data : the columns read; numeric missing values (Stata ``.a``-``.z``, SPSS user-missing,
+        SAS special missing) are NaN (see the module docstring).
+    missing : ``{column: {code: count}}`` of the missing codes found.
+    value_labels, variable_labels : labels from the file (Stata/SPSS; empty for CSV).
+    n_rows : rows in the file; reader : the reader and its version (for provenance).
+    """
 
     data: pd.DataFrame
     missing: dict[str, dict[str, int]]
@@ -46,7 +55,7 @@ class RawTable:
 
 @dataclass
 class Source:
-    """An opened survey file: its columns, hash, and a column reader.
+    """An opened survey file: its columns, hash, and a column reader (from ``open_source``).
 
     ``sha256`` may still be computing in a background thread (large Stata files are hashed
     while their columns are read: hashlib releases the GIL); reading the attribute waits.

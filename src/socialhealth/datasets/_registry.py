@@ -15,13 +15,27 @@ FIELDS = ["name", "title", "country", "years", "access", "url", "licence", "cita
 
 @lru_cache(maxsize=None)
 def registry() -> dict[str, dict]:
-    """``{name: entry}`` in file order."""
+    """``{name: entry}`` in file order.
+
+    Examples
+    --------
+    >>> from socialhealth.datasets._registry import registry
+    >>> list(registry())[:2]
+    ['gss', 'gss_panel06']
+    """
     text = resources.files("socialhealth.datasets").joinpath("registry.toml").read_text("utf-8")
     return tomllib.loads(text)
 
 
 def entry(name: str) -> dict:
-    """The registry entry of ``name``; UnknownDatasetError (with suggestions) otherwise."""
+    """The registry entry of ``name``; UnknownDatasetError (with suggestions) otherwise.
+
+    Examples
+    --------
+    >>> from socialhealth.datasets._registry import entry
+    >>> entry("ess")["access"]
+    'registration'
+    """
     reg = registry()
     if name not in reg:
         close = difflib.get_close_matches(str(name), list(reg), n=3)
