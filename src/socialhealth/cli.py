@@ -201,8 +201,6 @@ def cmd_datasets(args) -> int:
 
 
 def cmd_describe(args) -> int:
-    import pandas as pd
-
     progress = Progress(total=1)
     try:
         sd = _load(args, progress)
@@ -214,13 +212,23 @@ def cmd_describe(args) -> int:
     notes = (getattr(sd, "provenance", {}) or {}).get("design")
     if notes:
         print(f"  design note: {notes}")
-    print("\nCodebook (concept: source -> rule)")
+    print("\nCodebook (one block per harmonised concept)")
+    import shutil
+    import textwrap
+
+    width = max(60, min(120, shutil.get_terminal_size((100, 20)).columns))
     cb = sd.codebook
-    with pd.option_context("display.max_colwidth", 70, "display.width", 220,
-                           "display.max_rows", 500):
-        cols = [c for c in ("concept", "measured", "source_variables", "rule", "notes")
-                if c in cb.columns]
-        print(cb[cols].to_string(index=False))
+    for _, row in cb.iterrows():
+        measured = bool(row.get("measured", True))
+        src = str(row.get("source_variables", "") or "")
+        head = f"{row['concept']}: " + (f"from {src}" if measured and src else
+                                        "measured" if measured else "NOT MEASURED")
+        print(head)
+        for key in ("rule", "notes"):
+            text = str(row.get(key, "") or "").strip()
+            if text and text != "not measured":
+                print(textwrap.fill(f"{key}: {text}", width, initial_indent="    ",
+                                    subsequent_indent="      "))
     return 0
 
 

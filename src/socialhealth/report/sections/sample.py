@@ -77,7 +77,9 @@ def build_sample(ctx: Context) -> Section:
             rows.append(("Strata / PSUs", "none in the file (weights only)"))
     rows.append(("Design degrees of freedom", f"{d.degf():g}"))
     weight = prov.get("weight_variable") or spec.get("weights") or "none (equal weights)"
-    rows.append(("Weight", f"{weight} (sum {float(d.weights.sum()):,.6g})"))
+    total = float(d.weights.sum())
+    rows.append(("Weight", f"{weight} (sum {total:,.0f})" if total >= 1000 else
+                 f"{weight} (sum {total:.4g})"))
     rows.append(("Variance method", _variance_method(d)))
     note = prov.get("design") or spec.get("notes")
     if note:
