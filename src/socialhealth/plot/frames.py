@@ -49,13 +49,31 @@ def require(frame: pd.DataFrame, columns: Sequence[str], what: str) -> None:
 
 
 def by_columns(frame: pd.DataFrame) -> list[str]:
-    """The grouping columns of an estimate table: those before ``term`` (none without ``term``)."""
+    """The grouping columns of an estimate table: those before ``term`` (none without ``term``).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> by_columns(pd.DataFrame(columns=["sex", "age_group", "term", "level", "estimate"]))
+    ['sex', 'age_group']
+    """
     cols = list(frame.columns)
     return cols[: cols.index("term")] if "term" in cols else []
 
 
 def single_level(frame: pd.DataFrame, level=None, what: str = "this plot") -> pd.DataFrame:
-    """Keep one ``level`` of a categorical estimate (rows with level ``None`` are kept as is)."""
+    """Keep one ``level`` of a categorical estimate (rows with level ``None`` are kept as is).
+
+    Raises :class:`~socialhealth.errors.PlotError` when several levels exist and none was
+    chosen, or the chosen level was not estimated.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> f = pd.DataFrame({"term": ["x", "x"], "level": ["a", "b"], "estimate": [0.25, 0.75]})
+    >>> single_level(f, "b")["estimate"].tolist()
+    [0.75]
+    """
     if "level" not in frame.columns or frame["level"].isna().all():
         return frame
     levels = list(dict.fromkeys(frame["level"].dropna().astype(str)))
@@ -73,7 +91,13 @@ def single_level(frame: pd.DataFrame, level=None, what: str = "this plot") -> pd
 
 
 def ordered_unique(values) -> list:
-    """Unique values in order of first appearance (categorical order if categorical)."""
+    """Unique values in order of first appearance (categorical order if categorical).
+
+    Examples
+    --------
+    >>> ordered_unique(["b", "a", "b"])
+    ['b', 'a']
+    """
     s = pd.Series(values)
     if isinstance(s.dtype, pd.CategoricalDtype):
         present = set(s.dropna())

@@ -32,13 +32,30 @@ FONT = {"tick": 10, "label": 11, "title": 12, "caption": 8.5, "annotation": 9}
 
 
 def sequential_colours(n: int) -> list:
-    """``n`` colours from light to dark on the colour-blind-safe YlGnBu ramp."""
+    """``n`` colours from light to dark on the colour-blind-safe YlGnBu ramp.
+
+    Evenly spaced on [0.18, 0.92] of the colormap (one colour: 0.7), RGBA tuples.
+
+    Examples
+    --------
+    >>> len(sequential_colours(4))
+    4
+    """
     cmap = mpl.colormaps["YlGnBu"]
     return [cmap(x) for x in np.linspace(0.18, 0.92, n)] if n > 1 else [cmap(0.7)]
 
 
 def is_dark(colour) -> bool:
-    """True when white text reads better than black on ``colour`` (relative luminance < 0.45)."""
+    """True when white text reads better than black on ``colour`` (relative luminance < 0.45).
+
+    Luminance ``0.2126 R + 0.7152 G + 0.0722 B`` of the sRGB components (ITU-R BT.709 weights,
+    without gamma linearisation).
+
+    Examples
+    --------
+    >>> is_dark("black"), is_dark("white")
+    (True, False)
+    """
     r, g, b, *_ = mpl.colors.to_rgba(colour)
     return 0.2126 * r + 0.7152 * g + 0.0722 * b < 0.45
 
@@ -108,6 +125,11 @@ def pretty(name) -> str:
 
     ``age_group`` -> ``Age group``; ``lonely[T.True]`` -> ``Lonely``;
     ``C(age_group)[T.75+]`` and ``age_group[T.75+]`` -> ``Age group: 75+``.
+
+    Examples
+    --------
+    >>> pretty("C(age_group)[T.75+]")
+    'Age group: 75+'
     """
     s = str(name).strip()
     m = _TERM.match(s)
