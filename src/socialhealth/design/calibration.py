@@ -311,6 +311,14 @@ def recalibrate_replicates(design, replicate_design):
     """Apply a Taylor design's calibrations, in order, to a replicate design built from its
     pre-calibration weights (used by ``to_replicate(..., recalibrate=True)``).
 
+    Each replicate's weights are then post-stratified / raked / calibrated like the full-sample
+    weights, so the replicate variance reflects the calibration (Lumley 2010, ch. 7).
+
+    Examples
+    --------
+    >>> ps = d.post_stratify("stype", {"E": 4421, "H": 755, "M": 1018})   # doctest: +SKIP
+    >>> r = ps.to_replicate("jk1", recalibrate=True)                       # doctest: +SKIP
+
     In R: ``postStratify(as.svrepdesign(dclus1), ~stype, pop.types)`` (calibration after
     conversion).
     """

@@ -22,7 +22,15 @@ __all__ = ["ItemCoding", "resolve_coding", "recode"]
 
 @dataclass(frozen=True)
 class ItemCoding:
-    """The coding of one item: map (raw -> canonical), raw codes meaning missing, a label."""
+    """The coding of one item: map (raw -> canonical), raw codes meaning missing, a label.
+
+    Built by :func:`resolve_coding`; applied by :func:`recode`.
+
+    Examples
+    --------
+    >>> ItemCoding({0: 1.0, 1: 2.0, 2: 3.0}, frozenset({9}), "0-2").mapping[2]
+    3.0
+    """
 
     mapping: dict[Any, float]
     missing: frozenset[Any]

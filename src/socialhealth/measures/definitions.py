@@ -68,6 +68,13 @@ class Item:
     ``codes`` are the canonical response codes *before* reversal; reversal maps a code ``x`` to
     ``min(codes) + max(codes) - x``. ``dichotomise_at`` (if set) turns the reversed code into 1
     when it is at least that value and 0 otherwise.
+
+    Examples
+    --------
+    >>> from socialhealth.measures import get_instrument
+    >>> lean_on = get_instrument("djg6").item("lean_on")     # a positively worded DJG item
+    >>> lean_on.reverse, lean_on.reverse_code(1.0)
+    (True, 3.0)
     """
 
     name: str
@@ -107,7 +114,16 @@ class Band:
 
 @dataclass(frozen=True)
 class CutoffSet:
-    """A named set of score bands and where it comes from."""
+    """A named set of score bands and where it comes from.
+
+    ``verified`` says whether the bands were checked against the cited ``source``.
+
+    Examples
+    --------
+    >>> from socialhealth.measures import get_instrument
+    >>> [b.label for b in get_instrument("djg6").total.cutoff_set("manual").bands]
+    ['not lonely', 'moderately lonely', 'severely lonely']
+    """
 
     name: str
     bands: tuple[Band, ...]
@@ -117,7 +133,14 @@ class CutoffSet:
 
 @dataclass(frozen=True)
 class Scale:
-    """A total or subscale: which items, how missing items are handled, cut-offs."""
+    """A total or subscale: which items, how missing items are handled, cut-offs.
+
+    Examples
+    --------
+    >>> from socialhealth.measures import get_instrument
+    >>> get_instrument("lsns6").scale("family").items
+    ('family_see', 'family_talk', 'family_help')
+    """
 
     name: str
     label: str
@@ -154,6 +177,12 @@ class Coding:
     """A named coding: raw code -> canonical code, the raw codes that mean missing.
 
     ``applies_to`` lists the items it is valid for (empty: all items).
+
+    Examples
+    --------
+    >>> from socialhealth.measures import get_instrument
+    >>> get_instrument("ucla3").coding("hrs-often-first").as_dict()    # HRS: 1 = often
+    {1: 3.0, 2: 2.0, 3: 1.0}
     """
 
     name: str
