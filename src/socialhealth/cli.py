@@ -38,31 +38,81 @@ class _Parser(argparse.ArgumentParser):
 
 
 class Progress:
-    """A one-line progress bar on standard error, drawn only on a terminal."""
+    """A one-line progress bar on standard error, drawn only on a terminal.
+
+    Each call starts a step (``progress("loading gss_panel20")``); while a step runs, a
+    background thread redraws the line with a spinner and the elapsed time, so that long steps
+    (reading a large file, replicate-weight variances) visibly progress.
+    """
+
+    SPIN = "|/-\\"
 
     def __init__(self, total: int, stream=None, enabled: bool | None = None):
+        import threading
+
         self.stream = stream or sys.stderr
         self.enabled = (self.stream.isatty() if hasattr(self.stream, "isatty") else False) \
             if enabled is None else enabled
         self.total = max(1, total)
         self.done = 0
+        self.message = ""
         self.t0 = time.monotonic()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = None
+        self._tick = 0
 
-    def __call__(self, message: str) -> None:
-        self.done = min(self.total, self.done + 1)
-        if not self.enabled:
-            return
+    def _draw(self) -> None:
         width = 24
         filled = int(width * self.done / self.total)
         bar = "#" * filled + "-" * (width - filled)
-        line = f"\r[{bar}] {self.done}/{self.total} {time.monotonic() - self.t0:5.1f}s {message}"
+        spin = self.SPIN[self._tick % len(self.SPIN)]
+        line = (f"\r[{bar}] {self.done}/{self.total} {spin} "
+                f"{time.monotonic() - self.t0:5.1f}s {self.message}")
         self.stream.write(line[:100].ljust(100))
         self.stream.flush()
 
-    def close(self) -> None:
+    def _run(self) -> None:
+        while not self._stop.wait(0.25):
+            with self._lock:
+                self._tick += 1
+                self._draw()
+
+    def __call__(self, message: str) -> None:
+        self.done = min(self.total, self.done + 1)
+        self.message = message
+        if not self.enabled:
+            return
+        with self._lock:
+            self._draw()
+        if self._thread is None:
+            import threading
+
+            self._thread = threading.Thread(target=self._run, daemon=True)
+            self._thread.start()
+
+    def substep(self, message: str) -> None:
+        """Show progress inside the current step without advancing the bar."""
+        self.message = message
         if self.enabled:
-            self.stream.write("\r" + " " * 100 + "\r")
-            self.stream.flush()
+            with self._lock:
+                self._draw()
+
+    def write_line(self, text: str) -> None:
+        """Print a line (e.g. a warning) without garbling the bar."""
+        with self._lock:
+            if self.enabled:
+                self.stream.write("\r" + " " * 100 + "\r")
+            print(text, file=sys.stderr)
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=1)
+        if self.enabled:
+            with self._lock:
+                self.stream.write("\r" + " " * 100 + "\r")
+                self.stream.flush()
 
 
 # ----------------------------------------------------------------------------- parser
@@ -144,9 +194,11 @@ def _load(args, progress: Progress | None = None):
 
 
 def _warn(message: str, progress: Progress | None = None) -> None:
-    if progress is not None and progress.enabled:
-        progress.stream.write("\n")
-    print(f"{PROG}: warning: {message}", file=sys.stderr)
+    text = f"{PROG}: warning: {message}"
+    if progress is not None:
+        progress.write_line(text)
+    else:
+        print(text, file=sys.stderr)
 
 
 def cmd_report(args) -> int:

@@ -113,7 +113,7 @@ def test_progress_bar_only_on_a_terminal():
     p("loading")
     p("models")
     p.close()
-    assert "[############------------] 2/4" in s.getvalue()
+    assert "[############------------] 2/4" in s.getvalue() and "models" in s.getvalue()
     quiet = io.StringIO()
     q = cli.Progress(total=4, stream=quiet)
     q("loading")

@@ -121,8 +121,15 @@ class Context:
         return sorted(pd.unique(s), key=lambda v: (str(type(v)), v))
 
     def step(self, message: str) -> None:
+        """Report the start of a main step to the progress callback."""
         if self.progress is not None:
             self.progress(message)
+
+    def substep(self, message: str) -> None:
+        """Report progress inside a step (only to callbacks with a ``substep`` method)."""
+        fn = getattr(self.progress, "substep", None)
+        if fn is not None:
+            fn(message)
 
 
 def is_binary(values: pd.Series) -> bool:

@@ -117,7 +117,7 @@ def build_association(ctx: Context) -> Section:
                         f"({', '.join(ctx.outcomes)}).")
     rows, all_fits, model_notes = [], {}, []
     for o in usable:
-        ctx.step(f"models: {o}")
+        ctx.substep(f"association: models of {o}")
         r, fits, r_lines, notes = fit_nested(ctx, o)
         rows += r
         all_fits[o] = fits
