@@ -167,3 +167,18 @@ def test_status_frame_and_repr(rep):
     assert list(st.columns) == ["key", "title", "status"]
     assert (st["status"] == "ok").all()
     assert "Sample and design" in repr(rep)
+
+
+def test_nested_models_agree_with_models_association(rep, demo):
+    """The report's nested models and socialhealth.models.association (same complete cases,
+    same blocks) give the same odds ratios."""
+    assoc = sh.models.association(demo.design, exposure="lonely", outcome="poor_health",
+                                  adjust=[["age_group", "sex"],
+                                          ["smoker", "obese", "physically_inactive"]]).to_frame()
+    t = rep["association"].tables[0].frame
+    mine = t[t["outcome"] == "poor_health"].reset_index(drop=True)
+    assert len(assoc) == len(mine) == 3
+    for k in range(3):
+        assert mine.loc[k, "odds_ratio"] == pytest.approx(float(assoc.loc[k, "estimate"]), rel=1e-10)
+        assert mine.loc[k, "ci_low"] == pytest.approx(float(assoc.loc[k, "ci_low"]), rel=1e-10)
+        assert mine.loc[k, "n"] == int(assoc.loc[k, "n"])
