@@ -65,8 +65,8 @@ class SurveyDesign(DesignBase):
     Examples
     --------
     >>> import socialhealth as sh                                    # doctest: +SKIP
-    >>> d = sh.SurveyDesign(apistrat, weights="pw", strata="stype", fpc="fpc")
-    >>> d.mean("api00")
+    >>> d = sh.SurveyDesign(apistrat, weights="pw", strata="stype", fpc="fpc")  # doctest: +SKIP
+    >>> d.mean("api00")                                              # doctest: +SKIP
 
     In R: ``svydesign(id = ~1, strata = ~stype, weights = ~pw, fpc = ~fpc, data = apistrat)``.
     """
