@@ -104,8 +104,22 @@ def _codes(values: pd.Series | np.ndarray, what: str) -> tuple[np.ndarray, np.nd
             f"{what} has {bad} missing value(s); every row of a design needs a {what}. "
             "Drop those rows before building the design, or fill the code in."
         )
-    codes, uniques = pd.factorize(s, sort=True)
-    return codes.astype(np.int64), np.asarray(uniques)
+    codes, uniques = _factorize_sorted(s.to_numpy() if not isinstance(s.dtype, pd.CategoricalDtype) else s)
+    return codes, np.asarray(uniques)
+
+
+def _factorize_sorted(values) -> tuple[np.ndarray, np.ndarray]:
+    """Like ``pandas.factorize(values, sort=True)`` but O(n): hash-factorize, then rank only the
+    unique values (pandas' sort=True sorts all n rows)."""
+    codes, uniques = pd.factorize(values)
+    uniques = np.asarray(uniques)
+    try:
+        order = np.argsort(uniques, kind="stable")
+    except TypeError:                     # mixed types: order by their text
+        order = np.argsort(uniques.astype(str), kind="stable")
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    return rank[codes], uniques[order]
 
 
 def combine_codes(*codes: np.ndarray) -> np.ndarray:
@@ -123,8 +137,8 @@ def combine_codes(*codes: np.ndarray) -> np.ndarray:
     for c in codes:
         c = np.asarray(c, dtype=np.int64)
         key = key * (int(c.max()) + 1 if len(c) else 1) + c
-    _, inv = np.unique(key, return_inverse=True)
-    return inv.astype(np.int64).ravel()
+    inv, _ = _factorize_sorted(key)      # hash-based, O(n); numbered in sorted key order
+    return inv
 
 
 def numeric_column(data: pd.DataFrame, column: str, what: str, error=DesignError) -> np.ndarray:
@@ -286,10 +300,13 @@ def build_stages(
             raw_unit = np.arange(n, dtype=np.int64)  # each row its own unit (ids = ~1)
         if s == 0 and not nest and s < len(strata) and strata[s] is not None and s < len(psu):
             # a PSU code may not appear in two strata unless nest=True
-            pairs = pd.DataFrame({"u": raw_unit, "h": stratum}).drop_duplicates()
-            dup = pairs["u"].duplicated(keep=False)
-            if dup.any():
-                bad_units = pairs.loc[dup, "u"].unique()[:5]
+            # distinct (PSU code, stratum) pairs by hashing; a code with two pairs is split
+            n_h = int(stratum.max()) + 1
+            pairs = pd.unique(raw_unit * n_h + stratum)
+            per_unit = np.bincount(pairs // n_h)
+            split = np.flatnonzero(per_unit > 1)
+            if len(split):
+                bad_units = split[:5]
                 examples = pd.unique(np.asarray(data[psu[0]])[np.isin(raw_unit, bad_units)])[:5]
                 raise NestingError(
                     f"PSU codes of {psu[0]!r} appear in more than one stratum of {strata[0]!r} "
