@@ -158,3 +158,23 @@ def test_outcome_without_events_is_left_out_with_a_note():
     assert any("depression: every respondent in the analytic sample has the same value" in n
                for n in sec.notes)
     assert rep["methods"].ok
+
+
+def test_group_without_answers_is_left_out_not_the_section():
+    sd = tiny_survey(with_lonely=True)
+    sd.data.loc[sd.data["age_group"] == "35-44", "lonely"] = pd.NA
+    rep = sh.report.build(sd, outcomes=["poor_health"])
+    prev = rep["prevalence"]
+    assert prev.ok
+    rows = prev.tables[0].frame
+    ages = rows[rows["group"] == "Age group"].set_index("level")
+    assert list(ages.index) == ["16-24", "25-34"]
+    # the other groups are unchanged: hand-computed weighted shares
+    df = sd.data
+    for level in ("16-24", "25-34"):
+        m = (df["age_group"] == level) & df["lonely"].notna()
+        w = df.loc[m, "weight"].to_numpy()
+        y = df.loc[m, "lonely"].astype(float).to_numpy()
+        assert ages.loc[level, "estimate"] == pytest.approx((w * y).sum() / w.sum(), rel=1e-9)
+    code = "\n".join(rep["methods"].r_code)
+    assert "svyby(~lonely, ~age_group, subset(des, !is.na(lonely)), svyciprop" in code

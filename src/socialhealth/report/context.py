@@ -14,7 +14,8 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from socialhealth.errors import ReportError
+from socialhealth.errors import EstimationError, ReportError
+from socialhealth.report.rcode import with_des
 
 #: Harmonised loneliness columns, suggested when the requested exposure is not measured.
 LONELINESS_ITEMS = ("lonely", "lonely_direct", "lonely_direct3", "lonely_ucla3", "ucla3_score",
@@ -119,6 +120,23 @@ class Context:
             present = set(s)
             return [c for c in s.cat.categories if c in present]
         return sorted(pd.unique(s), key=lambda v: (str(type(v)), v))
+
+    def domain_proportion(self, column: str, by):
+        """``(estimate, R call)`` of the proportion of ``column`` by ``by`` (svyby + svyciprop).
+
+        A group whose respondents all lack ``column`` has no estimate; the engine refuses such
+        a group, so the estimate is then made on the domain of respondents who answered
+        (``subset(des, !is.na(column))``), which leaves every other group's estimate and
+        standard error unchanged (domain estimation keeps the full design).
+        """
+        d = self.design
+        try:
+            est = d.proportion(column, method=self.ci_method, by=by)
+            return est, with_des(est.r_call)
+        except EstimationError:
+            answered = self.data[column].notna().to_numpy()
+            est = d.subset(answered).proportion(column, method=self.ci_method, by=by)
+            return est, with_des(est.r_call).replace(", des,", f", subset(des, !is.na({column})),")
 
     def step(self, message: str) -> None:
         """Report the start of a main step to the progress callback."""

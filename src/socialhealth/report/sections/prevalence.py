@@ -22,13 +22,15 @@ def _unweighted_n(ctx: Context, by: str | None) -> pd.Series:
 
 
 def prevalence_rows(ctx: Context) -> tuple[pd.DataFrame, dict, list[str]]:
-    """(table, {by: Estimate}, notes): the overall row and one block per grouping variable."""
+    """(table, {by: Estimate}, notes, {by: R call}): the overall row and one block per
+    grouping variable."""
     x, d = ctx.exposure.column, ctx.design
     overall = d.proportion(x, method=ctx.ci_method)
     f = overall.to_frame()
     rows = [{"group": "All", "level": "all respondents", "n": int(_unweighted_n(ctx, None)[0]),
              **{c: float(f[c].iloc[0]) for c in VALUE_COLUMNS}, "df": float(f["df"].iloc[0])}]
     ests = {None: overall}
+    r_calls = {None: with_des(overall.r_call)}
     notes = []
     for by, label in GROUPS.items():
         why = ctx.why_not(by)
@@ -40,14 +42,15 @@ def prevalence_rows(ctx: Context) -> tuple[pd.DataFrame, dict, list[str]]:
             notes.append(f"Not shown by {label.lower()}: every respondent is in one group "
                          f"({', '.join(map(str, levels))}).")
             continue
-        est = d.proportion(x, method=ctx.ci_method, by=by)
+        est, r_call = ctx.domain_proportion(x, by)
         ests[by] = est
+        r_calls[by] = r_call
         fr = est.to_frame()
         counts = _unweighted_n(ctx, by)
         for _, r in fr.iterrows():
             rows.append({"group": label, "level": str(r[by]), "n": int(counts.get(r[by], 0)),
                          **{c: float(r[c]) for c in VALUE_COLUMNS}, "df": float(r["df"])})
-    return pd.DataFrame(rows), ests, notes
+    return pd.DataFrame(rows), ests, notes, r_calls
 
 
 def build_prevalence(ctx: Context) -> Section:
@@ -57,7 +60,7 @@ def build_prevalence(ctx: Context) -> Section:
     why = ctx.exposure_reason()
     if why:
         return sec.skip(why)
-    table, ests, notes = prevalence_rows(ctx)
+    table, ests, notes, r_calls = prevalence_rows(ctx)
     overall = table.iloc[0]
     sec.text.append(
         f"{100 * overall['estimate']:.1f}% (95% CI {100 * overall['ci_low']:.1f}% to "
@@ -74,10 +77,7 @@ def build_prevalence(ctx: Context) -> Section:
              "percentages; df = design degrees of freedom of the interval.",
         percent=("estimate", "se", "ci_low", "ci_high"), digits=0))
     sec.notes += notes
-    sec.r_code.append(with_des(ests[None].r_call))
-    for by, est in ests.items():
-        if by is not None:
-            sec.r_code.append(with_des(est.r_call))
+    sec.r_code += list(r_calls.values())
     groups = [by for by in ests if by is not None]
     if groups:
         widths = [max(2.6, 0.55 * len(ctx.levels(b, among=exp.column)) + 1.2) for b in groups]

@@ -7,7 +7,7 @@ import pandas as pd
 from socialhealth.report.context import Context
 from socialhealth.report.document import ReportTable, Section
 from socialhealth.report.figures import new_figure, to_report_figure
-from socialhealth.report.rcode import r_string, with_des
+from socialhealth.report.rcode import r_string
 
 MIN_YEARS = 3
 
@@ -32,13 +32,13 @@ def build_trend(ctx: Context) -> Section:
     countries = ctx.levels("country", among=x) if not ctx.why_not("country") else []
     by = ["year", "country"] if len(countries) > 1 else ["year"]
     d = ctx.design
-    est = d.proportion(x, method=ctx.ci_method, by=by)
+    est, r_call = ctx.domain_proportion(x, by)
     frame = est.to_frame()
     table = frame[[*by, "estimate", "se", "ci_low", "ci_high", "df"]].copy()
     table["year"] = table["year"].astype(int)
     sec.tables.append(ReportTable("Prevalence (%) by year", table,
                                   percent=("estimate", "se", "ci_low", "ci_high"), digits=0))
-    sec.r_code.append(with_des(est.r_call))
+    sec.r_code.append(r_call)
 
     slopes = []
     groups = countries if len(countries) > 1 else [None]
