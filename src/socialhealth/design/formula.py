@@ -205,6 +205,27 @@ def formula_variables(formula: str, data: pd.DataFrame) -> list[str]:
     return used
 
 
+def _plain_dtypes(frame: pd.DataFrame) -> pd.DataFrame:
+    """pandas extension dtypes as plain NumPy ones, which formulaic understands.
+
+    Nullable ``string`` becomes object (an R factor, like any text column), nullable
+    ``boolean`` becomes bool and ``Int64``/``Float64`` become float. Rows with missing model
+    variables are already excluded here, so nothing is lost.
+    """
+    out = {}
+    for c in frame.columns:
+        s = frame[c]
+        if isinstance(s.dtype, pd.CategoricalDtype) or isinstance(s.dtype, np.dtype):
+            continue
+        if pd.api.types.is_bool_dtype(s):
+            out[c] = s.to_numpy(dtype=bool)
+        elif pd.api.types.is_numeric_dtype(s):
+            out[c] = s.to_numpy(dtype=float, na_value=np.nan)
+        elif pd.api.types.is_string_dtype(s):
+            out[c] = s.to_numpy(dtype=object)
+    return frame.assign(**out) if out else frame
+
+
 def _is_plain_numeric(s: pd.Series) -> bool:
     return bool(
         (pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s))
@@ -357,6 +378,7 @@ def _formulaic_frame(data, formula, used, n_missing, variables) -> ModelFrame:
 
     rows = np.flatnonzero(used)
     sub = data[variables].iloc[rows] if variables else pd.DataFrame(index=data.index[rows])
+    sub = _plain_dtypes(sub)
     try:
         with np.errstate(divide="ignore", invalid="ignore"):   # inf/NaN are reported below
             mm = model_matrix(formula, sub, na_action="ignore")
