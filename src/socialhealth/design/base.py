@@ -71,7 +71,7 @@ class _Delegate:
 
 
 def _delegate(module: str, name: str) -> _Delegate:
-    """A method that calls ``socialhealth.design.<module>.<name>(self, ...)`` (see :class:`_Delegate`)."""
+    """A method calling ``socialhealth.design.<module>.<name>(self, ...)`` (:class:`_Delegate`)."""
     return _Delegate(module, name)
 
 
@@ -160,6 +160,15 @@ class DesignBase:
         mask : boolean Series aligned with ``design.data`` (or array of the same length), or a
             string evaluated with ``DataFrame.eval``. Missing values count as False.
 
+        Returns
+        -------
+        A new design of the same kind whose weights are 0 outside ``mask``.
+
+        References
+        ----------
+        Lumley T (2010) *Complex Surveys*, Wiley, §2.3. Korn EL, Graubard BI (1999) *Analysis of
+        Health Surveys*, Wiley.
+
         Examples
         --------
         >>> elementary = d.subset(d.data.stype == "E")          # doctest: +SKIP
@@ -190,7 +199,12 @@ class DesignBase:
         """A new design whose data has added or replaced columns (R ``update(design, ...)``).
 
         Values may be arrays/Series aligned with ``design.data`` or callables taking the data
-        frame, as in ``pandas.DataFrame.assign``.
+        frame, as in ``pandas.DataFrame.assign``. Weights, strata, PSUs, replicate weights and
+        any subset are unchanged.
+
+        Returns
+        -------
+        A new design of the same kind.
 
         Examples
         --------
@@ -375,8 +389,27 @@ class DesignBase:
     def total(self, variables, by=None, deff: bool | str = False) -> Estimate:
         """Estimated population total ``sum_i w_i y_i`` (counts per level for categorical).
 
-        The influence values are ``z_i = w_i y_i``; see :meth:`mean` for missing values,
-        domains and design effects (``deff`` uses ``N^2`` times the SRS variance of the mean).
+        The influence values are ``z_i = w_i y_i`` (Horvitz-Thompson estimator); see
+        :meth:`mean` for missing values, domains and design effects (``deff`` uses ``N^2``
+        times the SRS variance of the mean).
+
+        Parameters
+        ----------
+        variables : str or list of str
+            Columns to total. A categorical/string column gives one estimated count per level.
+        by : str or list of str, optional
+            Domain variables (R ``svyby``), as in :meth:`mean`.
+        deff : bool or "replace"
+            Also compute the design effect, as in :meth:`mean`.
+
+        Returns
+        -------
+        Estimate
+            ``to_frame()`` columns: [by...], term, level, estimate, se, ci_low, ci_high, df [, deff].
+
+        References
+        ----------
+        Horvitz DG, Thompson DJ (1952) JASA 47:663-685. Lumley T (2010) *Complex Surveys*, ch. 2.
 
         Examples
         --------
@@ -397,6 +430,23 @@ class DesignBase:
 
         Influence values ``z_i = w_i (y_i - R x_i) / sum w x`` (Binder 1983; Lumley 2010 §2.4).
         Rows missing either variable are left out.
+
+        Parameters
+        ----------
+        numerator, denominator : str or list of str
+            Numeric columns; every (numerator, denominator) pair gives one ratio, named
+            ``"y/x"``.
+        by : str or list of str, optional
+            Domain variables (R ``svyby(..., svyratio)``).
+
+        Returns
+        -------
+        Estimate
+
+        References
+        ----------
+        Binder DA (1983) On the variances of asymptotically normal estimators from complex
+        surveys. Int Stat Rev 51:279-292. Lumley T (2010) *Complex Surveys*, §2.4.
 
         Examples
         --------
@@ -438,6 +488,21 @@ class DesignBase:
         used; its standard error treats ``(y_i - ybar)^2`` as the analysis variable of a mean,
         which is exact to first order because the derivative with respect to ``ybar``
         vanishes. For several variables, rows ``a:b`` give covariances.
+
+        Parameters
+        ----------
+        variables : str or list of str
+            Numeric columns.
+        by : str or list of str, optional
+            Domain variables (R ``svyby(..., svyvar)``).
+
+        Returns
+        -------
+        Estimate
+
+        References
+        ----------
+        Lumley T (2010) *Complex Surveys*, Wiley (R ``svyvar``).
 
         Examples
         --------

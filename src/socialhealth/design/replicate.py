@@ -40,6 +40,11 @@ class ReplicateDesign(DesignBase):
     fay_rho : float, optional
         Fay coefficient for ``method="fay"``.
 
+    References
+    ----------
+    Wolter KM (2007) *Introduction to Variance Estimation*, 2nd ed., Springer, ch. 3-5.
+    Lumley T (2010) *Complex Surveys*, Wiley, §2.5.
+
     Examples
     --------
     >>> r = sh.ReplicateDesign(df, weights="pw", replicate_weights="^rw[0-9]+$", method="jk1")  # doctest: +SKIP
