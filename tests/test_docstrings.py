@@ -17,6 +17,7 @@ which they simply pass and should be removed from the list.
 from __future__ import annotations
 
 import doctest
+import functools
 import importlib
 import inspect
 import pkgutil
@@ -35,7 +36,6 @@ ALLOWED_MISSING: dict[str, str] = {
     "socialhealth.cli.cmd_datasets": _PENDING + " (cli.py)",
     "socialhealth.cli.cmd_describe": _PENDING + " (cli.py)",
     "socialhealth.cli.cmd_report": _PENDING + " (cli.py)",
-    # src/socialhealth/design/formula.py
     # src/socialhealth/report/**
     "socialhealth.report.sections": _PENDING + " (report/sections/__init__.py: module docstring)",
     "socialhealth.report.context.Context.data": _PENDING + " (report/context.py)",
@@ -96,6 +96,8 @@ def _collect() -> dict[str, object]:
                     member = raw.__func__
                 elif isinstance(raw, property):
                     member = raw.fget
+                elif isinstance(raw, functools.cached_property):
+                    member = raw.func
                 elif inspect.isfunction(raw):
                     member = raw
                 elif hasattr(type(raw), "__get__") and not inspect.isclass(raw) and callable(
@@ -112,8 +114,7 @@ OBJECTS = _collect()
 
 def _own_doc(obj) -> str:
     """The object's own docstring (not inherited, not the dataclass/namedtuple placeholder)."""
-    doc = obj.__doc__ if not inspect.ismodule(obj) else obj.__doc__
-    doc = (doc or "").strip()
+    doc = (obj.__doc__ or "").strip()
     if inspect.isclass(obj) and re.fullmatch(rf"{re.escape(obj.__name__)}\(.*\)", doc, re.S):
         return ""  # dataclasses and namedtuples invent "Name(field, ...)" when undocumented
     return doc
@@ -122,8 +123,9 @@ def _own_doc(obj) -> str:
 # ----------------------------------------------------------------------------- tests
 def test_walk_found_the_package():
     # a guard against the walk silently finding nothing (e.g. a broken import path)
-    for mod in ("socialhealth.design.base", "socialhealth.models.meta", "socialhealth.measures.scoring",
-                "socialhealth.datasets.gss", "socialhealth.plot.forest"):
+    for mod in ("socialhealth.design.base", "socialhealth.models.meta",
+                "socialhealth.measures.scoring", "socialhealth.datasets.gss",
+                "socialhealth.plot.forest"):
         assert mod in PUBLIC_MODULES
     for name in ("socialhealth.design.base.DesignBase.mean",
                  "socialhealth.design.base.DesignBase.proportion",
@@ -176,9 +178,9 @@ def _has_example(doc: str) -> bool:
 def test_verb_has_example_and_r_call(path, needs_r):
     doc = inspect.getdoc(_resolve(path)) or ""
     assert doc, f"socialhealth.{path} has no docstring"
-    assert _has_example(doc), f"socialhealth.{path}: docstring has no Examples section / >>> example"
+    assert _has_example(doc), f"socialhealth.{path}: no Examples section / >>> example"
     if needs_r:
-        assert "In R" in doc, f"socialhealth.{path}: docstring does not name the R call it matches ('In R: ...')"
+        assert "In R" in doc, f"socialhealth.{path}: does not name the R call it matches ('In R: ...')"
 
 
 def test_design_verbs_show_the_real_documentation():
