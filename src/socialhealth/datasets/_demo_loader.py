@@ -22,14 +22,17 @@ def load_demo(seed: int = 2024, replicate: bool = False) -> SurveyData:
         Passed to ``socialhealth.datasets.demo.generate_demo``.
     replicate : bool
         False (default): ``SurveyDesign(weights="weight", strata="strata", psu="psu",
-        nest=True)``; True: ``ReplicateDesign`` on the ``repw_1..repw_K`` columns described
-        by ``DEMO_REPLICATE`` (method, scale).
+        nest=True, lonely_psu="adjust")``; True: ``ReplicateDesign`` on the
+        ``repw_1..repw_K`` columns described by ``DEMO_REPLICATE`` (method, scale).
 
     Examples
     --------
     >>> from socialhealth import datasets
     >>> sd = datasets.load("demo")                              # doctest: +SKIP
     >>> sd.design.proportion("lonely", by="age_group")          # doctest: +SKIP
+
+    In R (after writing ``sd.data`` to CSV): ``options(survey.lonely.psu = "adjust")``;
+    ``svydesign(ids = ~psu, strata = ~strata, weights = ~weight, nest = TRUE, data = df)``.
     """
     try:
         demo = importlib.import_module("socialhealth.datasets.demo")

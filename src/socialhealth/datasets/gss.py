@@ -411,6 +411,10 @@ def load_panel06(path, **kwargs):
     Examples
     --------
     >>> sd = load_panel06("gss_panel06_long.dta.zip", wave=2006)   # doctest: +SKIP
+
+    In R: ``options(survey.lonely.psu = "adjust")``; ``svydesign(ids = ~vpsu, strata = ~vstrat,
+    weights = ~wtpannr123, nest = TRUE, data = gss)`` (weight as chosen, see
+    :func:`load_panel_long`).
     """
     return load_panel_long("gss_panel06", path, **kwargs)
 
@@ -421,6 +425,10 @@ def load_panel08(path, **kwargs):
     Examples
     --------
     >>> sd = load_panel08("gss_panel08_long.dta", wave=2008)   # doctest: +SKIP
+
+    In R: ``options(survey.lonely.psu = "adjust")``; ``svydesign(ids = ~vpsu, strata = ~vstrat,
+    weights = ~wtpannr123, nest = TRUE, data = gss)`` (weight as chosen, see
+    :func:`load_panel_long`).
     """
     return load_panel_long("gss_panel08", path, **kwargs)
 
@@ -431,5 +439,9 @@ def load_panel10(path, **kwargs):
     Examples
     --------
     >>> sd = load_panel10("gss_panel10_long.dta.zip", wave=2014)   # doctest: +SKIP
+
+    In R: ``options(survey.lonely.psu = "adjust")``; ``svydesign(ids = ~vpsu, strata = ~vstrat,
+    weights = ~wtpannr123, nest = TRUE, data = gss)`` (weight as chosen, see
+    :func:`load_panel_long`).
     """
     return load_panel_long("gss_panel10", path, **kwargs)
