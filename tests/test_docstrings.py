@@ -27,32 +27,15 @@ import pytest
 
 import socialhealth
 
-_PENDING = "owner still working on this file when the docstring test was written; document it"
+
 
 # qualified name (module.qualname) -> why it may still lack a docstring
 ALLOWED_MISSING: dict[str, str] = {
-    # src/socialhealth/cli.py
-    "socialhealth.cli.Progress.close": _PENDING + " (cli.py)",
-    "socialhealth.cli.cmd_datasets": _PENDING + " (cli.py)",
-    "socialhealth.cli.cmd_describe": _PENDING + " (cli.py)",
-    "socialhealth.cli.cmd_report": _PENDING + " (cli.py)",
-    # src/socialhealth/report/**
-    "socialhealth.report.sections": _PENDING + " (report/sections/__init__.py: module docstring)",
-    "socialhealth.report.context.Context.data": _PENDING + " (report/context.py)",
-    "socialhealth.report.context.Context.name": _PENDING + " (report/context.py)",
-    "socialhealth.report.context.Context.step": _PENDING + " (report/context.py)",
-    "socialhealth.report.html.esc": _PENDING + " (report/html.py)",
-    "socialhealth.report.html.section_html": _PENDING + " (report/html.py)",
-    "socialhealth.report.html.table_html": _PENDING + " (report/html.py)",
-    "socialhealth.report.markdown.section_markdown": _PENDING + " (report/markdown.py)",
-    "socialhealth.report.markdown.table_markdown": _PENDING + " (report/markdown.py)",
 }
 
 
 # doctest name (module.qualname) -> why its examples may still fail
 ALLOWED_DOCTEST_FAILURES: dict[str, str] = {
-    "socialhealth.design.formula.model_frame": _PENDING + " (design/formula.py: the first "
-    "example line is skipped, so the next one fails with NameError 'mf'; mark it SKIP too)",
 }
 
 

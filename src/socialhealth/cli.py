@@ -106,6 +106,7 @@ class Progress:
             print(text, file=sys.stderr)
 
     def close(self) -> None:
+        """Stop the spinner thread and clear the progress line."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=1)
@@ -202,6 +203,10 @@ def _warn(message: str, progress: Progress | None = None) -> None:
 
 
 def cmd_report(args) -> int:
+    """``socialhealth report``: load the dataset, build the report, write it; returns the exit code.
+
+    Example: ``socialhealth report --dataset demo --output report.html``.
+    """
     from socialhealth import report
 
     fmt = args.format
@@ -236,6 +241,10 @@ def cmd_report(args) -> int:
 
 
 def cmd_datasets(args) -> int:
+    """``socialhealth datasets``: print the registry (name, access, years, loader status).
+
+    Example: ``socialhealth datasets``.
+    """
     from socialhealth import datasets
 
     df = datasets.list()
@@ -253,6 +262,10 @@ def cmd_datasets(args) -> int:
 
 
 def cmd_describe(args) -> int:
+    """``socialhealth describe``: print a dataset's design summary and codebook.
+
+    Example: ``socialhealth describe --dataset gss_panel20 --path gss_panel20.dta --wave 2020``.
+    """
     progress = Progress(total=1)
     try:
         sd = _load(args, progress)

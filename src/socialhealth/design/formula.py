@@ -300,7 +300,7 @@ def model_frame(data: pd.DataFrame, formula: str, mask: np.ndarray | None = None
     Examples
     --------
     >>> mf = model_frame(df, "api00 ~ ell + C(stype)")          # doctest: +SKIP
-    >>> mf.columns
+    >>> mf.columns                                               # doctest: +SKIP
     ['Intercept', 'ell', 'C(stype)[T.H]', 'C(stype)[T.M]']
 
     In R: ``model.matrix(api00 ~ ell + stype, model.frame(..., na.action = na.omit))``.

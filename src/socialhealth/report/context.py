@@ -38,6 +38,7 @@ class Context:
     # ------------------------------------------------------------------ concepts
     @property
     def data(self) -> pd.DataFrame:
+        """The design's data frame (all rows; subsets keep rows with zero weight)."""
         return self.design.data
 
     def _codebook_row(self, concept: str):
@@ -106,6 +107,7 @@ class Context:
 
     @property
     def name(self) -> str:
+        """Registry name of the survey (``"demo"``, ``"gss_panel20"``, ...)."""
         return str(getattr(self.sd, "name", "survey"))
 
     def levels(self, column: str, among: str | None = None) -> list:

@@ -33,10 +33,12 @@ def scoped_css(css: str, scope: str = ".socialhealth-report") -> str:
 
 
 def esc(text) -> str:
+    """HTML-escape ``text`` (``&``, ``<``, ``>``, quotes)."""
     return html.escape(str(text), quote=True)
 
 
 def table_html(t: ReportTable) -> str:
+    """One report table as an HTML ``<table>`` with its caption and notes."""
     f = t.formatted()
     long_cells = any(f[c].astype(str).str.len().max() > 60 for c in f.columns) if len(f) else False
     body = f.to_html(index=False, escape=True, border=0,
@@ -48,6 +50,7 @@ def table_html(t: ReportTable) -> str:
 
 
 def section_html(s: Section) -> str:
+    """One report section as HTML: heading, status, text, tables, embedded figures, R code."""
     out = [f'<section id="{esc(s.key)}">', f"<h2>{esc(s.title)}</h2>"]
     if not s.ok:
         out.append(f'<p class="skipped"><strong>Skipped:</strong> {esc(s.reason)}</p>')

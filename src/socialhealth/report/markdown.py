@@ -12,6 +12,7 @@ def _cell(v: str) -> str:
 
 
 def table_markdown(t: ReportTable) -> str:
+    """One report table as a Markdown pipe table with its caption."""
     f = t.formatted()
     lines = [f"**{t.title}**", "", "| " + " | ".join(_cell(c) for c in f.columns) + " |",
              "|" + "|".join("---" for _ in f.columns) + "|"]
@@ -22,6 +23,7 @@ def table_markdown(t: ReportTable) -> str:
 
 
 def section_markdown(s: Section) -> str:
+    """One report section as Markdown: heading, status, text, tables, figure links, R code."""
     out = [f"## {s.title}", ""]
     if not s.ok:
         out += [f"> **Skipped:** {s.reason}", ""]
