@@ -59,6 +59,7 @@ import numpy as np
 import pandas as pd
 from scipy import linalg, special, stats
 
+from socialhealth.design.coefficients import WaldCoefficients
 from socialhealth.design.formula import (
     ModelFrame,
     evaluate_offset,
@@ -694,7 +695,7 @@ class WaldTest:
                 f"  In R: regTermTest(model, ~{' + '.join(self.terms)}, method = \"Wald\")")
 
 
-class SurveyGLMResult:
+class SurveyGLMResult(WaldCoefficients):
     """A fitted survey-weighted GLM (see :func:`glm`).
 
     Attributes
@@ -732,40 +733,19 @@ class SurveyGLMResult:
         self.r_call = r_call
 
     # ------------------------------------------------------------------ coefficient table
+    # params, bse, pvalues, cov_params(), conf_int(): WaldCoefficients (t with df_resid)
     @property
-    def params(self) -> pd.Series:
-        """Coefficients on the link scale (R ``coef(model)``)."""
-        return pd.Series(self._beta, index=self.names, name="estimate")
+    def _coef(self) -> np.ndarray:
+        return self._beta
 
     @property
-    def bse(self) -> pd.Series:
-        """Design-based (sandwich or replicate) standard errors (R ``SE(model)``)."""
-        return pd.Series(np.sqrt(np.clip(np.diag(self._cov), 0, None)), index=self.names, name="se")
+    def _wald_df(self) -> float:
+        return self.df_resid
 
     @property
     def tvalues(self) -> pd.Series:
-        """Wald t statistics ``params / bse``."""
-        return (self.params / self.bse).rename("statistic")
-
-    @property
-    def pvalues(self) -> pd.Series:
-        """Two-sided p-values from t with ``df_resid`` degrees of freedom (R ``summary(svyglm)``)."""
-        t = self.tvalues.to_numpy()
-        return pd.Series(2 * stats.t.sf(np.abs(t), self.df_resid), index=self.names, name="p")
-
-    def cov_params(self) -> pd.DataFrame:
-        """Sandwich covariance matrix of the coefficients (R ``vcov(model)``)."""
-        return pd.DataFrame(self._cov, index=self.names, columns=self.names)
-
-    def conf_int(self, alpha: float = 0.05) -> pd.DataFrame:
-        """Wald intervals on the link scale, ``b +- t(1 - alpha/2, df_resid) se``.
-
-        In R: ``confint(model, method = "Wald", ddf = model$df.residual)``.
-        Columns ``ci_low``, ``ci_high`` indexed by coefficient.
-        """
-        q = stats.t.ppf(1 - alpha / 2, self.df_resid)
-        b, se = self._beta, self.bse.to_numpy()
-        return pd.DataFrame({"ci_low": b - q * se, "ci_high": b + q * se}, index=self.names)
+        """Wald t statistics ``params / bse`` (R ``summary(model)$coefficients[, "t value"]``)."""
+        return self.statistic
 
     def to_frame(self, exponentiate: bool = False, level: float = 0.95) -> pd.DataFrame:
         """Tidy coefficient table: ``term, estimate, se, ci_low, ci_high, df, statistic, p``.

@@ -56,8 +56,8 @@ from typing import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from socialhealth.design.coefficients import WaldCoefficients
 from socialhealth.design.formula import model_frame
 from socialhealth.errors import ConvergenceError, MissingColumnError, ModelError, SeparationError
 
@@ -200,7 +200,7 @@ def _newton(P: _Prepared, w: np.ndarray, ties: str, beta0: np.ndarray, tol: floa
 
 
 # ----------------------------------------------------------------------------- result
-class CoxResult:
+class CoxResult(WaldCoefficients):
     """A fitted design-based Cox model (see :func:`coxph`).
 
     Attributes
@@ -237,35 +237,16 @@ class CoxResult:
         self.r_call = r_call
         self.df_design = df_design
 
+    # params, bse, pvalues, cov_params(), conf_int(): WaldCoefficients (normal reference,
+    # as R summary.svycoxph / confint)
     @property
-    def params(self) -> pd.Series:
-        """Log hazard ratios ``beta`` by coefficient name (R ``coef(svycoxph)``)."""
-        return pd.Series(self._beta, index=self.names, name="estimate")
-
-    @property
-    def bse(self) -> pd.Series:
-        """Design-based standard errors ``sqrt(diag(cov))`` (R ``SE(svycoxph)``)."""
-        return pd.Series(np.sqrt(np.clip(np.diag(self._cov), 0, None)), index=self.names, name="se")
+    def _coef(self) -> np.ndarray:
+        return self._beta
 
     @property
     def zvalues(self) -> pd.Series:
-        """Wald statistics ``z = beta / se``."""
-        return (self.params / self.bse).rename("statistic")
-
-    @property
-    def pvalues(self) -> pd.Series:
-        """Two-sided normal p-values ``2 (1 - Phi(|z|))``, as R ``summary(svycoxph)``."""
-        return pd.Series(2 * stats.norm.sf(np.abs(self.zvalues.to_numpy())), index=self.names, name="p")
-
-    def cov_params(self) -> pd.DataFrame:
-        """Design-based covariance of the log hazard ratios (R ``vcov(svycoxph)``)."""
-        return pd.DataFrame(self._cov, index=self.names, columns=self.names)
-
-    def conf_int(self, alpha: float = 0.05) -> pd.DataFrame:
-        """Normal (Wald) intervals for the log hazard ratios, as R ``confint(svycoxph)``."""
-        q = stats.norm.ppf(1 - alpha / 2)
-        b, se = self._beta, self.bse.to_numpy()
-        return pd.DataFrame({"ci_low": b - q * se, "ci_high": b + q * se}, index=self.names)
+        """Wald statistics ``z = beta / se`` (R ``summary(svycoxph)``)."""
+        return self.statistic
 
     def to_frame(self, exponentiate: bool = True, level: float = 0.95) -> pd.DataFrame:
         """Tidy table ``term, estimate, se, ci_low, ci_high, statistic, p`` (+ n, n_events).

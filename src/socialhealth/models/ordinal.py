@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 from scipy import special, stats
 
+from socialhealth.design.coefficients import WaldCoefficients
 from socialhealth.design.formula import formula_variables, model_frame
 from socialhealth.errors import ConvergenceError, FormulaError, ModelError, SeparationError
 
@@ -172,7 +173,7 @@ def _fit(X, y, w, q, link, start, tol, max_iter, names):
 
 
 # ----------------------------------------------------------------------------- result
-class OrdinalResult:
+class OrdinalResult(WaldCoefficients):
     """A fitted survey proportional-odds model (see :func:`ordinal`).
 
     Attributes
@@ -209,10 +210,11 @@ class OrdinalResult:
         self.iterations = iterations
         self.r_call = r_call
 
+    # params, bse, pvalues, cov_params(), conf_int(): WaldCoefficients (normal reference,
+    # as R svyolr)
     @property
-    def params(self) -> pd.Series:
-        """Coefficients (log odds ratios of a higher level) followed by the thresholds ``"1|2"``, ... (R ``coef(svyolr)`` then ``zeta``)."""
-        return pd.Series(self._theta, index=self.names, name="estimate")
+    def _coef(self) -> np.ndarray:
+        return self._theta
 
     @property
     def coefficients(self) -> pd.Series:
@@ -225,30 +227,9 @@ class OrdinalResult:
         return self.params.iloc[self.n_coef:]
 
     @property
-    def bse(self) -> pd.Series:
-        """Design-based standard errors ``sqrt(diag(cov))`` (R ``SE(svyolr)``)."""
-        return pd.Series(np.sqrt(np.clip(np.diag(self._cov), 0, None)), index=self.names, name="se")
-
-    @property
     def zvalues(self) -> pd.Series:
-        """Wald statistics ``z = estimate / se``."""
-        return (self.params / self.bse).rename("statistic")
-
-    @property
-    def pvalues(self) -> pd.Series:
-        """Two-sided normal p-values ``2 (1 - Phi(|z|))``."""
-        return pd.Series(2 * stats.norm.sf(np.abs(self.zvalues.to_numpy())), index=self.names, name="p")
-
-    def cov_params(self) -> pd.DataFrame:
-        """Design-based covariance of (coefficients, thresholds) (R ``vcov(svyolr)``)."""
-        return pd.DataFrame(self._cov, index=self.names, columns=self.names)
-
-    def conf_int(self, alpha: float = 0.05) -> pd.DataFrame:
-        """Normal intervals, as R ``confint(svyolr)``."""
-        q = stats.norm.ppf(1 - alpha / 2)
-        se = self.bse.to_numpy()
-        return pd.DataFrame({"ci_low": self._theta - q * se, "ci_high": self._theta + q * se},
-                            index=self.names)
+        """Wald statistics ``z = estimate / se`` (R ``summary(svyolr)``)."""
+        return self.statistic
 
     def to_frame(self, exponentiate: bool = False, level: float = 0.95) -> pd.DataFrame:
         """Tidy table ``term, kind, estimate, se, ci_low, ci_high, statistic, p``.
