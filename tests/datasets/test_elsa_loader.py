@@ -152,3 +152,20 @@ def test_elsa_bad_input(tmp_path, w9, ess_sav_file, cache_dir, leftovers):
     with pytest.raises(LicensedDataError, match="ukdataservice"):
         load_elsa()
     assert leftovers(cache_dir) == []
+
+
+def test_elsa_tab_edition_equals_stata(w9, tmp_path):
+    """The UK Data Service tab-delimited edition (.tab: tab-separated text, numeric codes, the
+    same negative missing codes) gives the same harmonised table and counts as the .dta file."""
+    tab = tmp_path / "wave_9_elsa_data_eul_v1.tab"
+    pd.DataFrame(W9).to_csv(tab, sep="\t", index=False)
+    with pytest.warns(DesignFallbackWarning):
+        a = datasets.load("elsa", path=w9, cache=False)
+    with pytest.warns(DesignFallbackWarning):
+        b = datasets.load("elsa", path=tab, cache=False)
+    assert b.provenance["rows_read"] == 8 and b.provenance["rows_kept"] == 7
+    assert b.provenance["missing_codes"] == a.provenance["missing_codes"]
+    cols = ["ucla3_score", "lonely", "social_isolation_index", "self_rated_health", "depression", "age"]
+    for c in cols:
+        assert _vals(b.data[c]) == _vals(a.data[c]), c
+    assert b.design.mean("lonely").to_frame().iloc[0]["estimate"] == pytest.approx(6.5 / 7.5, rel=1e-14)

@@ -1,4 +1,4 @@
-"""Read selected columns of a survey file as distributed (.dta, .sav, .xpt, .csv, or a .zip
+"""Read selected columns of a survey file as distributed (.dta, .sav, .xpt, .csv, .tab, or a .zip
 holding one of them), counting every missing-value code on the way.
 
 One entry point, :func:`open_source`, returns a :class:`Source` that knows the file's column
@@ -29,7 +29,7 @@ import pandas as pd
 from socialhealth.errors import SurveyFileError
 from socialhealth.datasets import _cache, _stata
 
-_EXTS = (".dta", ".sav", ".zsav", ".por", ".xpt", ".csv")
+_EXTS = (".dta", ".sav", ".zsav", ".por", ".xpt", ".csv", ".tab")
 
 
 @dataclass
@@ -101,7 +101,7 @@ def _reader_version() -> str:
 def _fail(path: Path, what: str) -> SurveyFileError:
     return SurveyFileError(
         f"cannot read {path}: {what}. Pass the survey file as distributed "
-        f"(.dta, .sav, .xpt, .csv or the agency's .zip).")
+        f"(.dta, .sav, .xpt, .csv, .tab or the agency's .zip).")
 
 
 def open_source(path: str | os.PathLike) -> Source:
@@ -141,12 +141,12 @@ def open_source(path: str | os.PathLike) -> Source:
         return _open_dta_path(p, sha)
     if ext in (".sav", ".zsav", ".por", ".xpt"):
         return _open_pyreadstat(p, p, sha or _hash(p), None, ext)
-    if ext == ".csv":
-        return _open_csv(p, p, sha or _hash(p), None)
+    if ext in (".csv", ".tab"):             # .tab: the UK Data Service tab-delimited edition
+        return _open_csv(p, p, sha or _hash(p), None, sep="\t" if ext == ".tab" else ",")
     hint = (" R data files: write them to Stata first, e.g. haven::write_dta(x, 'file.dta')."
             if ext in (".rda", ".rdata", ".rds") else "")
     raise SurveyFileError(
-        f"{p}: unknown file type {ext!r}; expected one of .dta, .sav, .xpt, .csv or .zip.{hint}")
+        f"{p}: unknown file type {ext!r}; expected one of .dta, .sav, .xpt, .csv, .tab or .zip.{hint}")
 
 
 def _hash(p: Path) -> str:
@@ -234,8 +234,8 @@ def _open_zip(p: Path, sha: str | None) -> Source:
         raise SurveyFileError(f"{p}: {member} inside the archive is empty.")
     if ext == ".dta":
         return _open_dta_buffer(p, data, sha, member, fallback_path=None)
-    if ext == ".csv":
-        return _open_csv(p, io.BytesIO(data), sha, member)
+    if ext in (".csv", ".tab"):
+        return _open_csv(p, io.BytesIO(data), sha, member, sep="\t" if ext == ".tab" else ",")
     return _open_pyreadstat_bytes(p, data, sha, member, ext)
 
 
@@ -340,9 +340,9 @@ def _key(k):
 
 
 # ------------------------------------------------------------------------------ CSV
-def _open_csv(p: Path, real, sha: str, member: str | None) -> Source:
+def _open_csv(p: Path, real, sha: str, member: str | None, sep: str = ",") -> Source:
     try:
-        head = pd.read_csv(real, nrows=0)
+        head = pd.read_csv(real, nrows=0, sep=sep)
     except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as e:
         raise _fail(p, f"{type(e).__name__}: {e}") from None
     cols = [str(c) for c in head.columns]
@@ -351,7 +351,7 @@ def _open_csv(p: Path, real, sha: str, member: str | None) -> Source:
         if hasattr(real, "seek"):
             real.seek(0)
         try:
-            df = pd.read_csv(real, usecols=list(columns), low_memory=False)
+            df = pd.read_csv(real, usecols=list(columns), low_memory=False, sep=sep)
         except (pd.errors.ParserError, ValueError) as e:
             raise _fail(p, f"{type(e).__name__}: {e}") from None
         missing = {}

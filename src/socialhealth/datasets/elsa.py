@@ -2,8 +2,8 @@
 
 Licensed data (UK Data Service End User Licence, SN 5050): register at
 https://ukdataservice.ac.uk, download study 5050 and pass ``path=`` to the wave's
-``wave_9_elsa_data_eul_v1.dta`` (or ``.sav``; the UKDS tab-delimited ``.tab`` edition is not
-read yet: use the Stata or SPSS edition). Codebook: ``codebooks/elsa.toml``.
+``wave_9_elsa_data_eul_v1.dta`` (or the ``.sav`` or tab-delimited ``.tab`` edition).
+Codebook: ``codebooks/elsa.toml``.
 
 * Negative codes (-9 refusal / not answered, -8 don't know, -2, -1 not applicable, others
   "other negative code") are set missing and counted per variable and code.
@@ -130,7 +130,7 @@ def load_elsa(path=None, *, wave: int | None = None, weight: str | None = None,
     Parameters
     ----------
     path : str or path-like
-        ``wave_9_elsa_data_eul_v1.dta`` (or .sav; not the .tab edition) from UK Data Service
+        ``wave_9_elsa_data_eul_v1.dta`` (or the .sav / tab-delimited .tab edition) from UK Data Service
         SN 5050. Required: without it a :class:`~socialhealth.errors.LicensedDataError` says where to register.
     wave : int, optional
         1-10; None reads it from the file name (``wave_9_...``).
