@@ -550,6 +550,7 @@ class DesignBase:
     post_stratify = _delegate("calibration", "post_stratify")
     rake = _delegate("calibration", "rake")
     calibrate = _delegate("calibration", "calibrate")
+    standardize = _delegate("standardize", "standardize")
 
     # ------------------------------------------------------------------ helpers
     def _r_call(self, fun: str, variables, by, deff) -> str:
