@@ -115,6 +115,25 @@ def _lonely_error(stage_index: int, labels: np.ndarray) -> LonelyPSUError:
     )
 
 
+def _check_lonely_pps(stage: Stage, s: int, lonely_psu: str) -> None:
+    """Single-PSU strata in a PPS (Brewer) stage: ``"fail"`` raises as at any stage;
+    ``"remove"``/``"certainty"`` let them add nothing (as documented); ``"adjust"`` and
+    ``"average"`` have no verified PPS form here, so they raise instead of guessing."""
+    lonely = stage.n_units == 1
+    if not lonely.any():
+        return
+    if lonely_psu == "fail":
+        raise _lonely_error(s, stage.stratum_labels[lonely])
+    if lonely_psu in ("adjust", "average"):
+        from socialhealth.errors import DesignError
+
+        raise DesignError(
+            f"stratum {stage.stratum_labels[lonely][0]!r} has a single PSU in a PPS (Brewer) stage; "
+            f"lonely_psu={lonely_psu!r} is not implemented for PPS stages. Use lonely_psu='remove' "
+            "or 'certainty' (the stratum adds no variance), or merge the stratum with a neighbour."
+        )
+
+
 def _brewer_stage(totals: np.ndarray, stage: Stage) -> np.ndarray:
     """First-stage PPS-without-replacement variance, Brewer's approximation.
 
@@ -213,6 +232,7 @@ def taylor_vcov(
                 break
         totals = group_sum(st.unit, Z, st.n_psu)
         if st.inclusion_prob is not None:
+            _check_lonely_pps(st, s, lonely_psu)
             V += _brewer_stage(totals * np.sqrt(multiplier[st.unit_stratum])[:, None], st)
         else:
             V += _stratified_stage(totals, st, s, multiplier, lonely_psu, adjust_domain_lonely)
