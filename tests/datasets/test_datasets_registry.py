@@ -74,10 +74,6 @@ def test_loaded_data_has_every_schema_column(gss_cum_file):
 
 
 def test_demo_wrapper():
-    try:
-        import socialhealth.datasets.demo  # noqa: F401
-    except ImportError:
-        pytest.skip("socialhealth.datasets.demo is not written yet")
     sd = datasets.load("demo")
     assert sd.design_spec["weights"] == "weight" and sd.design_spec["nest"] is True
     assert len(sd.data) > 0

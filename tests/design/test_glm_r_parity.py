@@ -26,7 +26,7 @@ import pandas as pd
 import pytest
 
 import socialhealth as sh
-from socialhealth.errors import LonelyPSUError
+from socialhealth.errors import LonelyPSUError, ModelError
 
 FIXTURE = Path(__file__).parent / "fixtures" / "glm" / "glm_reference.json"
 
@@ -312,7 +312,7 @@ def test_poisson_offset(reference_dir, extra, how):
     close(eta, X @ m.params.to_numpy() + np.log(d.data["enroll"].to_numpy()), 1e-12, "offset prediction")
     new = d.data.iloc[:3]
     if how == "array":
-        with pytest.raises(Exception, match="offset="):
+        with pytest.raises(ModelError, match="offset="):
             m.predict(new)
         p = m.predict(new, offset=np.log(new["enroll"].to_numpy()))
     else:

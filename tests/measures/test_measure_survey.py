@@ -52,11 +52,7 @@ def test_prefix_names_the_columns():
 
 
 def test_real_design_mean_of_score():
-    sh = pytest.importorskip("socialhealth")
-    try:
-        SurveyDesign = sh.SurveyDesign
-    except (AttributeError, ImportError):
-        pytest.skip("socialhealth.SurveyDesign not available")
+    from socialhealth import SurveyDesign
 
     class Survey:  # a minimal SurveyData-like holder around the real design
         def __init__(self, data):
@@ -70,17 +66,12 @@ def test_real_design_mean_of_score():
     assert est["estimate"].iloc[0] == pytest.approx(6.75, abs=1e-12)
 
 
-def test_real_surveydata_if_available():
-    try:
-        from socialhealth.datasets._surveydata import SurveyData
-    except ImportError:
-        pytest.skip("socialhealth.datasets.SurveyData not available")
-    try:
-        sd = SurveyData(name="test", data=_df(), codebook=pd.DataFrame({"measured": []}),
-                        provenance={}, design_spec={"weights": "w"})
-        sd.design  # noqa: B018 - build it
-    except Exception as exc:  # pragma: no cover - the other module is still changing
-        pytest.skip(f"SurveyData could not be built here: {exc}")
+def test_real_surveydata():
+    from socialhealth.datasets._surveydata import SurveyData
+
+    sd = SurveyData(name="test", data=_df(), codebook=pd.DataFrame({"measured": []}),
+                    provenance={}, design_spec={"weights": "w"})
+    sd.design  # noqa: B018 - build it
     measures.score("ucla3", sd, items=ITEMS, coding="1-3")
     assert "ucla3_score" in sd.data.columns
     assert sd.design.mean("ucla3_score").to_frame()["estimate"].iloc[0] == pytest.approx(6.75, abs=1e-12)
