@@ -221,7 +221,7 @@ def test_long_panels_rows_and_missing(shared_data_dir, tmp_path, name, fname, ro
     assert sd.design.degf() > 0
 
 
-def test_panel10_isolated_2014(shared_data_dir):
+def test_panel10_isolated_2014(shared_data_dir, tmp_path):
     zpath = _file(shared_data_dir, "gss/gss_panel10_long.dta.zip")
     sd = datasets.load("gss_panel10", path=zpath, wave=2014, columns=["isolated"])
     iso = sd.data["isolated"].to_numpy(dtype=float)
@@ -229,7 +229,14 @@ def test_panel10_isolated_2014(shared_data_dir):
     # level positions 1 Often, 2 Sometimes, 3 Rarely, 4 Never -> UCLA 3, 2, 1, 1
     want = np.select([iso == 1, iso == 2, np.isin(iso, [3, 4])], [3, 2, 1], np.nan)
     np.testing.assert_array_equal(got, want)
-    assert sd.provenance["rows_kept"] == 1304
+    # rows kept, counted on a direct read: wave 3 (2014), interviewed (year present) and with
+    # the default panel weight wtpannr123
+    with zipfile.ZipFile(zpath) as z:
+        member = z.namelist()[0]
+        z.extract(member, tmp_path)
+    raw, _ = pyreadstat.read_dta(str(tmp_path / member), usecols=["wave", "year", "wtpannr123"])
+    expect = int(((pd.to_numeric(raw["wave"]) == 3) & raw["year"].notna() & raw["wtpannr123"].notna()).sum())
+    assert sd.provenance["rows_kept"] == expect == len(sd.data)
     with pytest.raises(UnknownWaveError, match="2010, 2012, 2014"):
         datasets.load("gss_panel10", path=zpath, wave=2016)
 
