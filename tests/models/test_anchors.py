@@ -126,6 +126,10 @@ def test_ci_width_round_trips_through_meta_se(a):
     s = res.summary.iloc[0]
     assert s["exp_ci_low"] == pytest.approx(r.ci_low, abs=0.01)
     assert s["exp_ci_high"] == pytest.approx(r.ci_high, abs=0.01)
+    # exactly, by hand: se = (ln U - ln L) / (2 z), so the limits are est * exp(-+ (ln U - ln L) / 2)
+    # = est * sqrt(L / U) and est * sqrt(U / L)
+    assert s["exp_ci_low"] == pytest.approx(r.estimate * np.sqrt(r.ci_low / r.ci_high), rel=1e-12)
+    assert s["exp_ci_high"] == pytest.approx(r.estimate * np.sqrt(r.ci_high / r.ci_low), rel=1e-12)
 
 
 def test_kind_filter_and_bad_kind():
