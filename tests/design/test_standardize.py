@@ -211,7 +211,7 @@ def test_excluding_missing_changes_the_result_as_in_r(designs):
 
 
 def test_standardised_mean_is_weighted_average_of_level_means(designs):
-    """Directly standardised mean = sum_l P_l * ybar_{d,l} (Korn & Graubard 1999, §8.2), with
+    """Directly standardised mean = sum_l P_l * ybar_{d,l} (Curtin & Klein 1995), with
     P renormalised over the levels present (here the three adult age groups)."""
     d = designs["adults"]
     crude = d.mean("HI_CHOL", by=["agecat", "race"]).to_frame()

@@ -9,7 +9,7 @@ units in level ``l`` of ``by`` are multiplied by ``P_l / W_{d,l}``, where ``P_l`
 population share of ``l`` and ``W_{d,l}`` its weighted share in ``d``. The domain's total
 weight is unchanged (it stays at its current estimate) and the weighted distribution of ``by``
 in the domain equals the standard population's. Any weighted mean in the domain is then the
-directly standardised mean ``sum_l P_l ybar_{d,l}`` (Korn & Graubard 1999, §8.2).
+directly standardised mean ``sum_l P_l ybar_{d,l}`` (Curtin & Klein 1995; Korn & Graubard 1999).
 
 Variance. The standardisation is a post-stratification to the over x by cells with cell
 totals ``N_d P_l`` treated as fixed (R: "similar to post-stratification, except that the totals
@@ -167,10 +167,12 @@ def standardize(design, by, over=None, *, population, excluding_missing=None):
 
     References
     ----------
-    Korn EL, Graubard BI (1999) *Analysis of Health Surveys*, Wiley, §8.2 (direct
-    standardisation). Lumley T (2010) *Complex Surveys: A Guide to Analysis Using R*, Wiley,
-    ch. 7 (post-stratification). National Center for Health Statistics, NHANES tutorials: age
-    standardisation.
+    Curtin LR, Klein RJ (1995) Direct standardization (age-adjusted death rates). Healthy
+    People 2000 Statistical Notes no. 6, National Center for Health Statistics.
+    Korn EL, Graubard BI (1999) *Analysis of Health Surveys*, Wiley (direct standardisation
+    of survey estimates). Lumley T (2010) *Complex Surveys: A Guide to Analysis Using R*,
+    Wiley, ch. 7 (post-stratification). National Center for Health Statistics, NHANES
+    tutorials: age standardisation.
 
     Examples
     --------
