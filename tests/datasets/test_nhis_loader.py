@@ -123,3 +123,25 @@ def test_nhis_bad_input(adult24, tmp_path, ess_sav_file, cache_dir, leftovers):
     with pytest.raises(SurveyFileError, match="empty"):
         load_nhis(empty)
     assert leftovers(cache_dir) == []
+
+
+# R survey 4.1-1 on the 7 kept rows (run by hand; the script is here so it can be re-run):
+#   library(survey); options(survey.lonely.psu = "adjust")
+#   d <- data.frame(pstrat = c(100, 100, 100, 100, 101, 101, 102), ppsu = c(1, 1, 2, 2, 1, 2, 1),
+#                   wtfa_a = c(1000, 2000, 1500, 500, 3000, 1000, 2000),
+#                   lonely_a = c(1, 2, 3, 4, 5, 8, NA), phstat_a = c(1, 2, 3, 4, 5, 7, 9))
+#   d$lonely <- ifelse(d$lonely_a %in% 1:2, 1, ifelse(d$lonely_a %in% 3:5, 0, NA))
+#   d$poor <- ifelse(d$phstat_a %in% 4:5, 1, ifelse(d$phstat_a %in% 1:3, 0, NA))
+#   des <- svydesign(ids = ~ppsu, strata = ~pstrat, weights = ~wtfa_a, nest = TRUE, data = d)
+#   svymean(~lonely, des, na.rm = TRUE); svymean(~poor, des, na.rm = TRUE)
+R_NHIS = {"lonely": (0.375, 0.356989364337371),
+          "poor_health": (0.4375, 0.241303831429383)}
+
+
+@pytest.mark.parametrize("var", sorted(R_NHIS))
+def test_nhis_design_matches_r(adult24, var):
+    """The loader's design (PSUs nested in strata, stratum 102 left with one PSU: adjusted)
+    gives R's svymean estimate and SE, not only the hand-computed point estimate."""
+    est = datasets.load("nhis", path=adult24).design.mean(var).to_frame().iloc[0]
+    assert est["estimate"] == pytest.approx(R_NHIS[var][0], rel=1e-12)
+    assert est["se"] == pytest.approx(R_NHIS[var][1], rel=1e-10)
