@@ -132,3 +132,23 @@ def test_hrs_bad_input(rand, tmp_path, ess_sav_file, cache_dir, leftovers):
     with pytest.raises(LicensedDataError, match="hrs.isr.umich.edu"):
         load_hrs(wave=8)
     assert leftovers(cache_dir) == []
+
+
+# R survey 4.1-1 on the 5 wave-8 rows kept (rows 1, 2, 3, 5, 7; lonely and depression as
+# worked out in test_hrs_wave8_by_hand; strata 2, 3 and 4 have one PSU each):
+#   library(survey); options(survey.lonely.psu = "adjust")
+#   d <- data.frame(raestrat = c(1, 1, 2, 3, 4), raehsamp = c(1, 2, 1, 1, 1),
+#                   r8wtresp = c(2000, 3000, 1000, 2500, 1000),
+#                   lonely = c(0, 1, 1, NA, 1), depression = c(0, 1, 1, 0, NA))
+#   des <- svydesign(ids = ~raehsamp, strata = ~raestrat, weights = ~r8wtresp, nest = TRUE, data = d)
+#   svymean(~lonely, des, na.rm = TRUE); svymean(~depression, des, na.rm = TRUE)
+R_HRS = {"lonely": (0.714285714285714, 0.331593404270856),
+         "depression": (0.470588235294118, 0.334048951865666)}
+
+
+@pytest.mark.parametrize("var", sorted(R_HRS))
+def test_hrs_design_matches_r(rand, var):
+    """The loader's design (raestrat / raehsamp nested, lonely PSUs adjusted) gives R's SE."""
+    est = datasets.load("hrs", path=rand, wave=8).design.mean(var).to_frame().iloc[0]
+    assert est["estimate"] == pytest.approx(R_HRS[var][0], rel=1e-12)
+    assert est["se"] == pytest.approx(R_HRS[var][1], rel=1e-10)
