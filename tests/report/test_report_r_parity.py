@@ -104,6 +104,13 @@ def test_comparators_equal_r(rep, r):
 
 def test_printed_r_code_is_the_code_that_made_the_fixture(rep):
     script = (FIX / "make_report_r.R").read_text()
+    checked = []
     for line in rep["methods"].r_code:
         if line.startswith(("svyciprop", "svyby", "svyglm", "des_", "des <-", "options(", "df[]")):
             assert line in script, line
+            checked.append(line)
+    # not vacuous: the design, the lonely-PSU option, the prevalence calls and the models
+    assert any(c.startswith("des <-") for c in checked)
+    assert any(c.startswith("options(") for c in checked)
+    assert any(c.startswith("svyciprop") for c in checked)
+    assert sum(c.startswith("svyglm") for c in checked) >= 1
