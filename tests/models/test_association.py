@@ -187,7 +187,8 @@ def test_perfect_separation_names_the_model():
 def test_gss_poor_health_by_rare_friends(shared_data_dir):
     # real GSS 2016 data; R numbers from make_association.R (only R's output is committed)
     path = shared_data_dir / "gss" / "gss_panel20_extract.dta"
-    if not path.exists() or "gss2016_or" not in REF:
+    assert len(REF["gss2016_or"]) == 3, "the committed R fixture must hold the GSS case (make_association.R)"
+    if not path.exists():
         pytest.skip("GSS panel extract not available")
     pyreadstat = pytest.importorskip("pyreadstat")
     g, _ = pyreadstat.read_dta(str(path))
@@ -203,6 +204,7 @@ def test_gss_poor_health_by_rare_friends(shared_data_dir):
     d = sh.SurveyDesign(gd, weights="wt", strata="stratum", psu="psu", nest=True)
     t = association(d, "rare_friends", "poor_health", adjust=[["age", "female"], ["C(degree)"]])
     f = t.to_frame()
+    assert sorted(f["model"].unique()) == [0, 1, 2]
     for k, r in enumerate(REF["gss2016_or"]):
         row = f[f["model"] == k].iloc[0]
         assert row["estimate"] == pytest.approx(r["estimate"], rel=1e-9)
