@@ -4,11 +4,14 @@ the log scale from t with the design-based residual df.
 
 Exposure: feeling isolated from others often or very often (``lonely2_2`` >= 4, harmonised as
 ``ucla3_isolated == 3``); outcome: fair/poor health; adjustment: age and sex. Skips when the
-real file is absent (it is never committed).
+real file is absent (it is never committed). R's numbers for the same models (svyglm,
+quasibinomial) are in fixtures/association/gss2020_reference.json (make_gss2020.R).
 """
 from __future__ import annotations
 
+import json
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,6 +19,9 @@ from scipy import stats
 
 import socialhealth as sh
 from socialhealth import models
+
+
+R2020 = json.loads((Path(__file__).parent / "fixtures" / "association" / "gss2020_reference.json").read_text())
 
 
 @pytest.fixture(scope="module")
@@ -54,3 +60,20 @@ def test_association_table_equals_glm_on_gss_2020(design2020):
     assert d.degf() == 140 and d.lonely_psu == "adjust" and dc.degf() < 140
     # isolation is associated with worse health in this wave (a substantive sanity check)
     assert table["estimate"].iloc[0] > 1
+
+
+def test_association_table_equals_r_svyglm_on_gss_2020(design2020):
+    """The same two models in R survey 4.1-1 (make_gss2020.R, svyglm quasibinomial with
+    epsilon 1e-13): odds ratios, t intervals, p-values, n and residual df."""
+    d = design2020
+    table = models.association(d, exposure="isolated", outcome="poor_health",
+                               adjust=[["age", "sex"]], measure="or").to_frame()
+    assert len(table) == len(R2020["results"]) == 2
+    for row, r in zip(table.itertuples(), R2020["results"]):
+        assert row.estimate == pytest.approx(r["estimate"], rel=1e-9)
+        assert row.se == pytest.approx(r["se"], rel=1e-8)
+        assert row.ci_low == pytest.approx(r["ci_low"], rel=1e-9)
+        assert row.ci_high == pytest.approx(r["ci_high"], rel=1e-9)
+        assert row.p == pytest.approx(r["p"], rel=1e-7)
+        assert row.n == r["n"] and row.df == r["df"]
+    assert d.degf() == R2020["degf_design"]
