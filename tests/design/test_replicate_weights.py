@@ -246,9 +246,9 @@ def test_jk1_refuses_stratified(taylor):
 
 
 def test_bad_method_and_options(taylor):
-    with pytest.raises(DesignError):
+    with pytest.raises(DesignError, match="'jackknife' is not one of"):
         taylor["dclus1"].to_replicate("jackknife")
-    with pytest.raises(DesignError):
+    with pytest.raises(DesignError, match=r"unknown option\(s\) \['rho'\]"):
         taylor["dclus1"].to_replicate("jk1", rho=0.5)
-    with pytest.raises(DesignError):
+    with pytest.raises(DesignError, match=r"fay_rho must be in \[0, 1\)"):
         taylor["dnhanes2"].to_replicate("fay", fay_rho=1.0)
