@@ -149,10 +149,6 @@ def test_separation_is_an_error():
         ordinal(_separated_design(), "y ~ x + z")
 
 
-@pytest.mark.xfail(strict=True, raises=ModelError,
-                   reason="library defect (reported): as the x coefficient diverges the information "
-                          "matrix becomes singular and ordinal() raises a plain ModelError blaming "
-                          "'constant or collinear' covariates (ordinal.py _fit) instead of SeparationError")
 def test_separation_is_reported_as_separation():
     with pytest.raises(SeparationError, match="x"):
         ordinal(_separated_design(), "y ~ x + z")

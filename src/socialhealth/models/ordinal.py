@@ -153,9 +153,17 @@ def _fit(X, y, w, q, link, start, tol, max_iter, names):
         try:
             step = np.linalg.solve(I, U)
         except np.linalg.LinAlgError:
-            raise ModelError(
-                "the information matrix of the ordinal model is singular: a covariate is constant "
-                f"or covariates are collinear ({', '.join(names)})."
+            if np.linalg.matrix_rank(X) < X.shape[1]:
+                raise ModelError(
+                    "the information matrix of the ordinal model is singular: a covariate is "
+                    f"constant or covariates are collinear ({', '.join(names)})."
+                ) from None
+            # full-rank covariates but a singular information: the fit is running off to
+            # infinity, i.e. (quasi-)complete separation
+            big = [n for n, b in zip(names, theta) if abs(b) > 10] or list(names)
+            raise SeparationError(
+                f"the ordinal model does not converge: coefficient(s) {', '.join(big)} diverge "
+                "(separation: a covariate value predicts the outcome level perfectly)."
             ) from None
         for _ in range(60):
             new = theta + step
