@@ -138,3 +138,8 @@ def test_demo_missing_module_gives_clear_error(monkeypatch):
     monkeypatch.setitem(sys.modules, "socialhealth.datasets.demo", None)   # import -> ImportError
     with pytest.raises(DatasetError, match="demo"):
         datasets.load("demo")
+
+
+def test_demo_takes_no_path():
+    with pytest.raises(DatasetError, match="takes no path"):
+        datasets.load("demo", path="x.dta")

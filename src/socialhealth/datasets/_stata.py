@@ -67,7 +67,9 @@ class StataFile:
         """
         j = self._index().get(name)
         if j is None:
-            raise KeyError(name)
+            from socialhealth.errors import MissingColumnError
+
+            raise MissingColumnError([name], list(self._index()), where="the Stata file")
         t = self.types[j]
         off = self.offsets[j]
         rows = np.frombuffer(self.buf, dtype=np.uint8, count=self.nobs * self.rowlen,
