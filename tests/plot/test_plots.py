@@ -439,3 +439,20 @@ def test_log_ratio_ticks_are_round_numbers():
     ax = plot.forest(ASSOC)
     # data 1.1-3.6 and the line at 1, padded by 8% of the log range: a narrow range
     assert xticklabels(ax) == ["1", "1.25", "1.5", "2", "3", "4"]
+
+
+def test_to_frame_errors_are_not_swallowed():
+    """A result whose to_frame(exponentiate=True) fails must not be silently plotted unexponentiated."""
+    from socialhealth.plot.frames import as_frame
+
+    class Broken:
+        def to_frame(self, exponentiate=False):
+            raise TypeError("bug inside to_frame")
+
+    class NoExp:
+        def to_frame(self):
+            return pd.DataFrame({"estimate": [1.0]})
+
+    with pytest.raises(TypeError, match="bug inside"):
+        as_frame(Broken(), exponentiate=True)
+    assert as_frame(NoExp(), exponentiate=True)["estimate"].tolist() == [1.0]

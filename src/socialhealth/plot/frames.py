@@ -26,12 +26,20 @@ def as_frame(data, exponentiate: bool = False) -> pd.DataFrame:
             f"cannot plot an object of type {type(data).__name__}: pass a socialhealth result "
             "(an estimate or model with .to_frame()) or a pandas DataFrame."
         )
-    if exponentiate:
-        try:
-            return to_frame(exponentiate=True).copy()
-        except TypeError:
-            pass
+    if exponentiate and _accepts(to_frame, "exponentiate"):
+        return to_frame(exponentiate=True).copy()
     return to_frame().copy()
+
+
+def _accepts(func, name: str) -> bool:
+    """Whether ``func`` takes a keyword argument ``name`` (without calling it)."""
+    import inspect
+
+    try:
+        params = inspect.signature(func).parameters
+    except (TypeError, ValueError):
+        return False
+    return name in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
 
 
 def require(frame: pd.DataFrame, columns: Sequence[str], what: str) -> None:
