@@ -39,6 +39,20 @@ def shared_data_dir() -> Path:
     return path
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_cache(tmp_path_factory):
+    """Every test uses a fresh cache folder, never the user's ``~/.cache/socialhealth``, so a
+    stale cached table can never hide a loader change (tests that need their own cache folder
+    still set ``SOCIALHEALTH_CACHE`` themselves)."""
+    old = os.environ.get("SOCIALHEALTH_CACHE")
+    os.environ["SOCIALHEALTH_CACHE"] = str(tmp_path_factory.mktemp("socialhealth-cache"))
+    yield
+    if old is None:
+        os.environ.pop("SOCIALHEALTH_CACHE", None)
+    else:
+        os.environ["SOCIALHEALTH_CACHE"] = old
+
+
 @pytest.fixture(autouse=True)
 def _matplotlib_agg(monkeypatch):
     """Plots in tests never open a window."""
