@@ -87,7 +87,17 @@ def test_replicate_weights_equal_r_export(ref, taylor, name, design, method):
 ])
 def test_fay_and_small_brr_weights_equal_r(taylor, name, design, method, opts):
     rep = taylor[design].to_replicate(method, **opts)
-    close(rep.replicate_weights, np.column_stack(FIX["designs"][name]["repweights"]), 1e-13)
+    # the fixture stores R's replicate multipliers per (stratum, PSU); rebuild R's row weights
+    # as sampling weight x the multiplier of the row's cell
+    info = FIX["designs"][name]
+    cells = pd.DataFrame(info["cells"])
+    mult = np.column_stack(info["multipliers"])
+    data = taylor[design].data
+    key = pd.MultiIndex.from_arrays([data["SDMVSTRA"].to_numpy(float), data["psu2"].to_numpy(float)])
+    where = pd.MultiIndex.from_arrays([cells["stratum"].to_numpy(float), cells["psu"].to_numpy(float)]).get_indexer(key)
+    assert (where >= 0).all()
+    expected = data["WTMEC2YR"].to_numpy(float)[:, None] * mult[where]
+    close(rep.replicate_weights, expected, 1e-13)
     close(rep.scale, FIX["designs"][name]["scale"])
 
 
