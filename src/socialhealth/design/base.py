@@ -240,19 +240,6 @@ class DesignBase:
             )
         return X, dom, used
 
-    def _domain_blocks(self, X: AnalysisMatrix, dom: Domains | None, used: np.ndarray):
-        """num/den matrices (n x D*k) for every (domain, column) pair, plus labels."""
-        vals = np.where(used[:, None], np.nan_to_num(X.values), 0.0)
-        ones = used.astype(float)
-        if dom is None:
-            k = vals.shape[1]
-            return vals, np.repeat(ones[:, None], k, axis=1), None
-        D, k = dom.n_domains, vals.shape[1]
-        ind = (dom.codes[:, None] == np.arange(D)[None, :]) & used[:, None]
-        num = (ind[:, :, None] * vals[:, None, :]).reshape(len(vals), D * k)
-        den = np.repeat(ind.astype(float), k, axis=1)
-        return num, den, ind
-
     def _table(self, X: AnalysisMatrix, dom: Domains | None, theta, vcov, deff=None) -> pd.DataFrame:
         k = len(X.terms)
         D = 1 if dom is None else dom.n_domains
