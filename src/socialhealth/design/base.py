@@ -195,6 +195,16 @@ class DesignBase:
             raise EstimationError("the subset is empty: no row of the design satisfies the condition.")
         return self._with_weights(np.where(m, self._w, 0.0))
 
+    def _restrict_to_rows(self, rows: np.ndarray) -> "DesignBase":
+        """This design with zero weight outside ``rows`` (the rows a model actually used, e.g.
+        after dropping missing values); the design itself when ``rows`` are all the rows of the
+        current subset. The PSU structure is kept, as R's ``svyglm`` does after ``na.omit``."""
+        keep = np.zeros(len(self._w), dtype=bool)
+        keep[rows] = True
+        if keep.sum() == self.in_subset.sum():
+            return self
+        return self._with_weights(np.where(keep, self._w, 0.0))
+
     def assign(self, **columns) -> "DesignBase":
         """A new design whose data has added or replaced columns (R ``update(design, ...)``).
 
@@ -504,7 +514,7 @@ class DesignBase:
         w = self._w
         D = 1 if dom is None else dom.n_domains
         codes = np.zeros(len(w), dtype=np.int64) if dom is None else dom.codes
-        products, names = [], []
+        names = []
         k = len(cols)
         for a in range(k):
             for b in range(a, k):

@@ -1033,9 +1033,7 @@ def glm(
     bread = fit.solver.inverse()
     score_w = fit.W * (y - fit.mu) / mu_eta              # estfun_i = x_i * score_w_i
 
-    used_full = np.zeros(len(data), dtype=bool)
-    used_full[rows] = True
-    design_used = design if used_full.sum() == in_subset.sum() else design._with_weights(np.where(used_full, w_all, 0.0))
+    design_used = design._restrict_to_rows(rows)
 
     taylor = getattr(design_used, "kind", "") == "taylor"
 

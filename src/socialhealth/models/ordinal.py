@@ -401,10 +401,7 @@ def ordinal(
     Z_used = (G * w[:, None]) @ I_inv
 
     n_all = len(data)
-    used_full = np.zeros(n_all, dtype=bool)
-    used_full[rows] = True
-    w_all = design._w
-    design_used = design if used_full.sum() == in_subset.sum() else design._with_weights(np.where(used_full, w_all, 0.0))
+    design_used = design._restrict_to_rows(rows)
 
     def influence():
         full = np.zeros((n_all, len(theta)))
