@@ -59,7 +59,7 @@ from scipy import optimize, special, stats
 
 from socialhealth.design.results import Estimate
 from socialhealth.design.structure import as_list, require_columns
-from socialhealth.design.variables import analysis_matrix, domains, is_categorical
+from socialhealth.design.variables import analysis_matrix, is_categorical, subset_domains
 from socialhealth.errors import EstimationError
 
 METHODS = ("logit", "likelihood", "asin", "beta", "mean", "xlogit")
@@ -352,14 +352,7 @@ def proportion(
     n, k = vals.shape
     inside = design.in_subset
     by_cols = as_list(by)
-    if by_cols:
-        dom = domains(design.data.loc[inside] if not inside.all() else design.data, by_cols)
-        codes = np.full(n, -1, dtype=np.int64)
-        codes[inside] = dom.codes
-        D, dom_table = dom.n_domains, dom.table
-    else:
-        codes = np.where(inside, 0, -1)
-        D, dom_table = 1, None
+    codes, D, dom_table = subset_domains(design.data, inside, by_cols)
     used = complete & inside & (codes >= 0)
     if not used.any():
         raise EstimationError(

@@ -31,7 +31,7 @@ from scipy import stats
 
 from socialhealth.design.proportion import IntervalEstimate
 from socialhealth.design.structure import as_list, require_columns
-from socialhealth.design.variables import domains
+from socialhealth.design.variables import subset_domains
 from socialhealth.errors import EstimationError
 
 QRULES = ("math",)
@@ -72,7 +72,7 @@ def quantile(
     qrule: str = "math",
     by: str | Sequence[str] | None = None,
     df: float | None = None,
-) -> Estimate:
+) -> IntervalEstimate:
     """Quantiles of numeric variables with Woodruff confidence intervals.
 
     ``q_p = min{x : F(x) >= p}`` with ``F`` the weighted empirical CDF (``qrule="math"``); the
@@ -151,16 +151,8 @@ def quantile(
             )
 
     inside = design.in_subset
-    n = len(design.data)
     by_cols = as_list(by)
-    if by_cols:
-        dom = domains(design.data.loc[inside] if not inside.all() else design.data, by_cols)
-        codes = np.full(n, -1, dtype=np.int64)
-        codes[inside] = dom.codes
-        D, dom_table = dom.n_domains, dom.table
-    else:
-        codes = np.where(inside, 0, -1)
-        D, dom_table = 1, None
+    codes, D, dom_table = subset_domains(design.data, inside, by_cols)
 
     rows_out = []
     w = design._w

@@ -134,6 +134,23 @@ class Domains:
     n_domains: int
 
 
+def subset_domains(data: pd.DataFrame, inside: np.ndarray, by) -> tuple[np.ndarray, int, pd.DataFrame | None]:
+    """Domain codes of every row (-1 outside the subset ``inside`` or any domain), the number of
+    domains and their table, counting only domains observed among the subset's rows (as R's
+    ``svyby`` on a subset design). Without ``by`` the whole subset is one domain (table None).
+
+    Examples
+    --------
+    >>> codes, D, table = subset_domains(df, design.in_subset, "stype")   # doctest: +SKIP
+    """
+    if not as_list(by):
+        return np.where(inside, 0, -1), 1, None
+    dom = domains(data.loc[inside] if not inside.all() else data, by)
+    codes = np.full(len(data), -1, dtype=np.int64)
+    codes[inside] = dom.codes
+    return codes, dom.n_domains, dom.table
+
+
 def domains(data: pd.DataFrame, by, where: str = "the design data") -> Domains:
     """Domains from one or several by-variables (R ``svyby``): every observed combination.
 
