@@ -20,7 +20,7 @@ from socialhealth.errors import MissingColumnError, SocialHealthWarning, SurveyF
 from socialhealth.datasets import _cache
 from socialhealth.datasets._codebook import codebook_frame, codebook_hash, harmonise, sources_needed
 from socialhealth.datasets._readers import RawTable, Source, open_source
-from socialhealth.datasets._schema import DESIGN_COLUMNS, concept_columns, typed
+from socialhealth.datasets._schema import typed
 from socialhealth.datasets._surveydata import SurveyData
 
 ENGINE_VERSION = 1

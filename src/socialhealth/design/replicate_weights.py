@@ -47,7 +47,6 @@ from __future__ import annotations
 import copy
 
 import numpy as np
-import pandas as pd
 
 from socialhealth.errors import DesignError, ReplicateWeightsError
 

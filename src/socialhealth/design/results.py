@@ -200,7 +200,7 @@ class Estimate:
         note = f"{self.n_rows} rows used"
         if self.n_missing:
             note += f"; {self.n_missing} rows with missing values left out (na.rm = TRUE)"
-        lines.append(note + f"; CIs: t with design df")
+        lines.append(note + "; CIs: t with design df")
         if self.r_call:
             lines.append(f"In R: {self.r_call}")
         return "\n".join(lines)
