@@ -17,8 +17,10 @@ TOML file.
 
 Unverified rules are never applied silently: the UCLA-3 and UCLA-20 have no official cut-off
 (pass ``cutoff=``), the DJG-11 cut-offs are opt-in by name, the LSNS-6 subscale cut-off and
-DSSI recodes are the user's explicit choice, and the Berkman-Syme four-level index is not
-computed (only the component count). The instrument catalogue follows.
+DSSI recodes are the user's explicit choice, and the Berkman-Syme four-level index of the 1979
+paper is not computed (only the component count; :func:`berkman_syme_components` builds the
+components from the raw Berkman-Breslow items with the rule of Loucks et al. 2006, whose four
+levels are the opt-in cut-off set ``loucks2006``). The instrument catalogue follows.
 """
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ from socialhealth.measures.catalogue import describe
 from socialhealth.measures.catalogue import list_instruments as list  # noqa: A001
 from socialhealth.measures.categories import categorise
 from socialhealth.measures.definitions import Instrument, get_instrument, instrument_keys, register
+from socialhealth.measures.network_index import berkman_syme_components
 from socialhealth.measures.reliability import ReliabilityResult, reliability
 from socialhealth.measures.scoring import ScoreResult, score
 
@@ -34,6 +37,7 @@ __all__ = [
     "Instrument",
     "ReliabilityResult",
     "ScoreResult",
+    "berkman_syme_components",
     "categorise",
     "describe",
     "get_instrument",

@@ -127,7 +127,8 @@ def categorise(key: str, score: Any, *, scale: str | None = None, cutoffs: str |
     Band rule: a score falls in the band with the largest lower bound not above it, so prorated
     (non-integer) scores are placed between published integer bands by their lower bounds.
     Instruments with no published cut-off (UCLA-3, UCLA-20, Steptoe) raise unless ``cutoff``
-    is given; Berkman-Syme raises always for its four levels (not verified; see its docs).
+    is given; Berkman-Syme raises unless ``cutoffs="loucks2006"`` (Loucks et al. 2006 levels)
+    or ``cutoff`` is given: the 1979 four-level algorithm is not verified (see its docs).
 
     In R: ``cut(score, breaks = c(-Inf, lower_bounds[-1], Inf), right = FALSE, labels = ...)``.
 
