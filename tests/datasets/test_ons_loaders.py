@@ -102,11 +102,11 @@ def test_cls_default_placeholder_names(tmp_path):
     import pyreadstat
 
     df = pd.DataFrame({"Serial": [11, 12, 13, 14], "rimweight": [1.0, 3.0, 2.0, 1.0],
-                       "WLonely": [1, 5, -1, 2], "age": [20, 30, 40, 50], "sex": [1, 2, 2, 1]})
+                       "LonOft": [1, 5, -1, 2], "age": [20, 30, 40, 50], "sex": [1, 2, 2, 1]})
     p = tmp_path / "cls_2023_24.dta"
     pyreadstat.write_dta(df, str(p), version=15)
     sd = load_cls(p, wave=2023)
-    assert sd.provenance["missing_codes"]["WLonely"] == {"-1": 1}
+    assert sd.provenance["missing_codes"]["LonOft"] == {"-1": 1}
     assert _vals(sd.data["lonely"]) == [True, False, None, False]
     cb = sd.codebook.set_index("concept")
     assert not cb.loc["ucla3_companionship", "measured"]       # WLack not in the file

@@ -136,6 +136,6 @@ def load_cls(path=None, *, wave: int | None = None, variables: dict | None = Non
     --------
     >>> from socialhealth import datasets
     >>> sd = datasets.load("cls", path="cls_2023_24.sav", wave=2023,
-    ...                    variables={"lonely": "WLonely"})        # doctest: +SKIP
+    ...                    variables={"weight": "<your weight>"})        # doctest: +SKIP
     """
     return _load("cls", path, wave=wave, variables=variables, columns=columns, cache=cache)
