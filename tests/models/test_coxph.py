@@ -1,9 +1,12 @@
 """socialhealth.models.coxph against R survey 4.1-1 svycoxph (fixture written by
 tests/models/fixtures/coxph/make_coxph.R), plus bad-input checks.
 
-Data: R's survival::pbc randomised subset with the ?svycoxph sampling probabilities
-(pbc_randomized.csv, exported by the R script), and the real GSS 2016-2020 panel extract
-(read at test time from ../shared/data; skipped when absent; only R's numbers are committed).
+Data: a SYNTHETIC cohort simulated by the R script (set.seed(20261123); Weibull proportional
+hazards in logbili, protime, albumin and trt, independent censoring, times recorded weekly in
+days so that event times are tied), with selection probabilities from a logistic model on
+age * edema as in the ?svycoxph example (cohort_synthetic.csv, exported by the R script), and
+the real GSS 2016-2020 panel extract (read at test time from ../shared/data; skipped when
+absent; only R's numbers are committed).
 """
 from __future__ import annotations
 
@@ -25,8 +28,8 @@ TOL = 1e-8      # R fitted with coxph.control(eps = 1e-11); we agree to ~1e-13
 
 
 @pytest.fixture(scope="module")
-def pbc() -> pd.DataFrame:
-    df = pd.read_csv(FIX / "pbc_randomized.csv")
+def cohort() -> pd.DataFrame:
+    df = pd.read_csv(FIX / "cohort_synthetic.csv")
     df["w"] = 1 / df["randprob"]
     return df
 
@@ -49,10 +52,23 @@ def _check(m, case, tol=TOL):
 RHS = "logbili + protime + albumin"
 
 
-def test_efron_matches_svycoxph(pbc):
-    d = sh.SurveyDesign(pbc, weights="w", strata="edema")
+def test_fixture_data_is_what_r_wrote(cohort):
+    # the committed CSV against the summary R stored when it simulated it (make_coxph.R)
+    meta = REF["meta"]["data"]
+    assert len(cohort) == meta["rows"] == 362
+    assert int(cohort["dead"].sum()) == meta["events"] == 151
+    assert int(cohort.loc[cohort["sex"] == "f", "dead"].sum()) == meta["events_female"] == 128
+    ev = cohort.loc[cohort["dead"] == 1, "time"].value_counts()
+    assert int((ev > 1).sum()) == meta["tied_event_times"] == 16     # ties: Efron != Breslow
+    assert int(ev[ev > 1].sum()) == meta["events_at_tied_times"] == 35
+    assert (cohort["time"] % 1 == 0).all() and (cohort["time"] > 0).all()
+    assert TAYLOR["cohort_efron"]["coef"] != TAYLOR["cohort_breslow"]["coef"]
+
+
+def test_efron_matches_svycoxph(cohort):
+    d = sh.SurveyDesign(cohort, weights="w", strata="edema")
     m = coxph(d, "time", "dead", RHS)
-    case = TAYLOR["pbc_efron"]
+    case = TAYLOR["cohort_efron"]
     _check(m, case)
     # normal-theory intervals (R confint(svycoxph)) and hazard ratios
     tab = m.to_frame()
@@ -62,55 +78,55 @@ def test_efron_matches_svycoxph(pbc):
     assert list(tab.columns[:7]) == ["term", "estimate", "se", "ci_low", "ci_high", "statistic", "p"]
 
 
-def test_r_default_convergence_within_1e6(pbc):
-    d = sh.SurveyDesign(pbc, weights="w", strata="edema")
+def test_r_default_convergence_within_1e6(cohort):
+    d = sh.SurveyDesign(cohort, weights="w", strata="edema")
     m = coxph(d, "time", "dead", RHS)
-    case = TAYLOR["pbc_efron_default_control"]
+    case = TAYLOR["cohort_efron_default_control"]
     assert _rel(m.params.to_numpy(), case["coef"]) < 1e-6
     assert _rel(m.bse.to_numpy(), case["se"]) < 1e-6
 
 
-def test_log_transform_in_formula(pbc):
-    d = sh.SurveyDesign(pbc, weights="w", strata="edema")
+def test_log_transform_in_formula(cohort):
+    d = sh.SurveyDesign(cohort, weights="w", strata="edema")
     m = coxph(d, "time", "dead", "np.log(bili) + protime + albumin")
-    assert _rel(m.params.to_numpy(), TAYLOR["pbc_efron"]["coef"]) < TOL
+    assert _rel(m.params.to_numpy(), TAYLOR["cohort_efron"]["coef"]) < TOL
 
 
-def test_breslow_matches(pbc):
-    d = sh.SurveyDesign(pbc, weights="w", strata="edema")
-    _check(coxph(d, "time", "dead", RHS, ties="breslow"), TAYLOR["pbc_breslow"])
+def test_breslow_matches(cohort):
+    d = sh.SurveyDesign(cohort, weights="w", strata="edema")
+    _check(coxph(d, "time", "dead", RHS, ties="breslow"), TAYLOR["cohort_breslow"])
 
 
-def test_baseline_strata_match(pbc):
-    d = sh.SurveyDesign(pbc, weights="w", strata="edema")
-    _check(coxph(d, "time", "dead", RHS, strata="sex"), TAYLOR["pbc_strata_sex"])
+def test_baseline_strata_match(cohort):
+    d = sh.SurveyDesign(cohort, weights="w", strata="edema")
+    _check(coxph(d, "time", "dead", RHS, strata="sex"), TAYLOR["cohort_strata_sex"])
 
 
-def test_domain_subset_matches(pbc):
-    d = sh.SurveyDesign(pbc, weights="w", strata="edema")
-    m = coxph(d.subset(pbc["sex"] == "f"), "time", "dead", RHS)
-    _check(m, TAYLOR["pbc_subset_female"])
+def test_domain_subset_matches(cohort):
+    d = sh.SurveyDesign(cohort, weights="w", strata="edema")
+    m = coxph(d.subset(cohort["sex"] == "f"), "time", "dead", RHS)
+    _check(m, TAYLOR["cohort_subset_female"])
 
 
-def test_cluster_design_and_factor(pbc):
-    d = sh.SurveyDesign(pbc, weights="w", strata="edema", psu="clus", nest=True)
+def test_cluster_design_and_factor(cohort):
+    d = sh.SurveyDesign(cohort, weights="w", strata="edema", psu="clus", nest=True)
     m = coxph(d, "time", "dead", RHS + " + C(trt)")
-    _check(m, TAYLOR["pbc_cluster_trt"])
+    _check(m, TAYLOR["cohort_cluster_trt"])
     assert m.names[-1] == "C(trt)[T.2]"
 
 
-def test_list_covariates_equal_formula(pbc):
-    d = sh.SurveyDesign(pbc, weights="w", strata="edema")
+def test_list_covariates_equal_formula(cohort):
+    d = sh.SurveyDesign(cohort, weights="w", strata="edema")
     a = coxph(d, "time", "dead", ["logbili", "protime", "albumin"])
     b = coxph(d, "time", "dead", RHS)
     np.testing.assert_allclose(a.params, b.params, rtol=1e-14)
 
 
-def test_replicate_design_matches(pbc):
+def test_replicate_design_matches(cohort):
     case = REF["replicate"][0]
-    rw = pd.read_csv(FIX / "pbc_jkn_repweights.csv.gz")
-    assert (rw["id"].to_numpy() == pbc["id"].to_numpy()).all()
-    r = sh.ReplicateDesign(pbc, weights="w", replicate_weights=rw.drop(columns="id").to_numpy(),
+    rw = pd.read_csv(FIX / "cohort_jkn_repweights.csv.gz")
+    assert (rw["id"].to_numpy() == cohort["id"].to_numpy()).all()
+    r = sh.ReplicateDesign(cohort, weights="w", replicate_weights=rw.drop(columns="id").to_numpy(),
                            method=case["type"].lower(), scale=case["scale"],
                            rscales=case["rscales"], mse=case["mse"])
     m = coxph(r, "time", "dead", RHS)
@@ -119,8 +135,8 @@ def test_replicate_design_matches(pbc):
     assert _rel(m.cov_params().to_numpy(), np.array(case["vcov"])) < 1e-6
 
 
-def test_missing_values_left_out(pbc):
-    df = pbc.copy()
+def test_missing_values_left_out(cohort):
+    df = cohort.copy()
     df.loc[[0, 5, 9], "protime"] = np.nan
     d = sh.SurveyDesign(df, weights="w", strata="edema")
     m = coxph(d, "time", "dead", RHS)
@@ -161,45 +177,45 @@ def test_one_covariate_hand_score():
 
 
 # ----------------------------------------------------------------------------- bad input
-def test_too_few_events(pbc):
-    d = sh.SurveyDesign(pbc, weights="w", strata="edema")
-    keep = pbc["dead"].cumsum() <= 6          # the first rows, holding 6 events
+def test_too_few_events(cohort):
+    d = sh.SurveyDesign(cohort, weights="w", strata="edema")
+    keep = cohort["dead"].cumsum() <= 6          # the first rows, holding 6 events
     small = d.subset(keep)
     with pytest.raises(ModelError, match="6 event"):
         coxph(small, "time", "dead", RHS)
 
 
-def test_events_per_variable_warning(pbc):
-    d = sh.SurveyDesign(pbc, weights="w", strata="edema")
-    sub = d.subset(pbc["dead"].cumsum() <= 15)    # 15 events, 3 coefficients
+def test_events_per_variable_warning(cohort):
+    d = sh.SurveyDesign(cohort, weights="w", strata="edema")
+    sub = d.subset(cohort["dead"].cumsum() <= 15)    # 15 events, 3 coefficients
     with pytest.warns(UserWarning, match="events per variable"):
         coxph(sub, "time", "dead", RHS)
 
 
-def test_non_positive_time(pbc):
-    df = pbc.copy()
+def test_non_positive_time(cohort):
+    df = cohort.copy()
     df.loc[3, "time"] = 0
     d = sh.SurveyDesign(df, weights="w", strata="edema")
     with pytest.raises(ModelError, match="non-positive"):
         coxph(d, "time", "dead", RHS)
 
 
-def test_bad_event_codes(pbc):
-    d = sh.SurveyDesign(pbc, weights="w", strata="edema")
+def test_bad_event_codes(cohort):
+    d = sh.SurveyDesign(cohort, weights="w", strata="edema")
     with pytest.raises(ModelError, match="0/1"):
-        coxph(d, "time", "status", RHS)      # status is 0/1/2 in pbc
+        coxph(d, "time", "status", RHS)      # status is 0/1/2 in the cohort
 
 
-def test_missing_columns(pbc):
-    d = sh.SurveyDesign(pbc, weights="w", strata="edema")
+def test_missing_columns(cohort):
+    d = sh.SurveyDesign(cohort, weights="w", strata="edema")
     with pytest.raises(MissingColumnError):
         coxph(d, "followup", "dead", RHS)
     with pytest.raises(FormulaError, match="lonely"):
         coxph(d, "time", "dead", ["lonely", "age"])
 
 
-def test_bad_ties(pbc):
-    d = sh.SurveyDesign(pbc, weights="w", strata="edema")
+def test_bad_ties(cohort):
+    d = sh.SurveyDesign(cohort, weights="w", strata="edema")
     with pytest.raises(ModelError, match="ties"):
         coxph(d, "time", "dead", RHS, ties="exact")
 
