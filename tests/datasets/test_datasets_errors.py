@@ -143,3 +143,12 @@ def test_demo_missing_module_gives_clear_error(monkeypatch):
 def test_demo_takes_no_path():
     with pytest.raises(DatasetError, match="takes no path"):
         datasets.load("demo", path="x.dta")
+
+
+def test_unknown_loader_option_lists_accepted_ones():
+    from socialhealth import datasets
+    from socialhealth.errors import DatasetError
+    with pytest.raises(DatasetError, match=r"unknown option\(s\) \['wvae'\].*'wave'"):
+        datasets.load("ess", path="ESS9GB.sav", wvae=9)
+    with pytest.raises(DatasetError, match=r"unknown option\(s\) \['sede'\].*'seed'"):
+        datasets.load("demo", sede=1)

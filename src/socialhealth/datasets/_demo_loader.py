@@ -13,7 +13,7 @@ from socialhealth.datasets._surveydata import SurveyData
 _REPLICATE_KEYS = ("method", "scale", "rscales", "mse", "replicate_weights")
 
 
-def load_demo(seed: int = 2024, replicate: bool = False) -> SurveyData:
+def load_demo(seed: int = 2024, replicate: bool = False, cache: bool = True) -> SurveyData:
     """The synthetic demo survey as a SurveyData (no file needed).
 
     Parameters
@@ -24,6 +24,9 @@ def load_demo(seed: int = 2024, replicate: bool = False) -> SurveyData:
         False (default): ``SurveyDesign(weights="weight", strata="strata", psu="psu",
         nest=True, lonely_psu="adjust")``; True: ``ReplicateDesign`` on the
         ``repw_1..repw_K`` columns described by ``DEMO_REPLICATE`` (method, scale).
+    cache : bool
+        Accepted so that code written for the file-based loaders runs unchanged; the demo is
+        generated in memory and never cached.
 
     Examples
     --------

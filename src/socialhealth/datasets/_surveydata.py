@@ -1,7 +1,7 @@
 """SurveyData: a harmonised table, its design, codebook and provenance."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pandas as pd
@@ -68,6 +68,47 @@ class SurveyData:
                     f"installation ({e}); use sd.data and sd.design_spec directly.") from None
             self._design = cls(self.data, **spec)
         return self._design
+
+    @design.setter
+    def design(self, value: Any) -> None:
+        """Replace the design with one built on the same rows (e.g. ``sd.design.assign(...)``)."""
+        data = getattr(value, "data", None)
+        if not isinstance(data, pd.DataFrame) or not hasattr(value, "degf"):
+            raise DesignError(
+                f"sd.design must be a socialhealth SurveyDesign or ReplicateDesign, not {type(value).__name__}.")
+        if len(data) != len(self.data) or not data.index.equals(self.data.index):
+            raise DesignError(
+                f"the new design has {len(data)} rows but this survey has {len(self.data)} (or a different "
+                "index): a SurveyData's design must keep every row. Use design.subset(...) for domains "
+                "instead of dropping rows.")
+        self._design = value
+
+    def assign(self, **columns: Any) -> "SurveyData":
+        """A new SurveyData with columns added to (or replaced in) its data and its design.
+
+        Each value is an array, a Series aligned with ``data`` or a callable of the data frame,
+        as in :meth:`pandas.DataFrame.assign`. The design keeps its structure (weights, strata,
+        PSUs, calibrations, domain); the provenance records the added columns under
+        ``"assigned_columns"``.
+
+        In R: ``update(design, newvar = ...)``.
+
+        Examples
+        --------
+        >>> from socialhealth import datasets
+        >>> sd = datasets.load("demo")
+        >>> sd2 = sd.assign(older=lambda d: d["age"] >= 65)
+        >>> "older" in sd2.data and "older" in sd2.design.data
+        True
+        """
+        data = self.data.assign(**columns)
+        design = None
+        if self._design is not None:
+            design = self._design.assign(**{c: data[c] for c in columns})
+        provenance = dict(self.provenance)
+        provenance["assigned_columns"] = list(dict.fromkeys(
+            list(provenance.get("assigned_columns", [])) + list(columns)))
+        return replace(self, data=data, provenance=provenance, _design=design)
 
     def __repr__(self) -> str:
         p = self.provenance

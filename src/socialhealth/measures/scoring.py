@@ -218,18 +218,14 @@ def _attach(survey: Any, frame: pd.DataFrame) -> None:
         )
     cols = {c: frame[c] for c in frame.columns}
     new_design = survey.design.assign(**cols)
-    survey.data = data.assign(**cols)
     try:
-        survey.design = new_design
+        survey.design = new_design        # SurveyData checks that the rows are the same
+        survey.data = data.assign(**cols)
     except AttributeError:
-        if hasattr(survey, "_design"):
-            # socialhealth.datasets.SurveyData: a read-only, lazily built ``design`` property
-            survey._design = new_design
-        else:
-            raise MeasureError(
-                "cannot attach the scores to this survey object: its design cannot be replaced. "
-                "Score survey.data instead and call survey.design.assign(**result.to_frame())."
-            ) from None
+        raise MeasureError(
+            "cannot attach the scores to this survey object: its data or design cannot be replaced. "
+            "Score survey.data instead and call survey.design.assign(**result.to_frame())."
+        ) from None
 
 
 def score(
