@@ -18,259 +18,27 @@ names marked [U] there).
       options(survey.lonely.psu = "adjust")
       svydesign(ids = ~`_PSU`, strata = ~`_STSTR`, weights = ~`_LLCPWT`, nest = TRUE, data = llcp)
 
-This module also holds helpers the other US/UK loaders share (missing-code declaration for
-files without missing metadata, extra non-schema columns with caching); they are candidates
-for the shared machinery (``_engine``).
+The loader steps it shares with the other US/UK loaders live in ``_loader_steps``.
 """
 from __future__ import annotations
 
 from collections import OrderedDict
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
 
 from socialhealth.errors import DatasetError, SurveyFileError, UnknownWaveError
-from socialhealth.datasets import _cache, _engine
+from socialhealth.datasets import _engine
 from socialhealth.datasets._codebook import codebook_hash, load_codebook
-from socialhealth.datasets._readers import RawTable, Source
+from socialhealth.datasets._readers import Source
 from socialhealth.datasets._surveydata import SurveyData
+from socialhealth.datasets._loader_steps import (_code_meanings, _compute_extras, _declared_missing,
+                                                 _extra_sources, _run_with_extras, _wrap_missing)
 from socialhealth.datasets.gss import _require, _strings
 
 LOADER_VERSION = 1
-
-
-# ================================================================== shared helpers (US/UK loaders)
-def _declared_missing(cb: dict) -> dict[str, list]:
-    """``{variable: [codes]}`` from a codebook's ``[missing.<group>]`` tables."""
-    out: dict[str, list] = {}
-    for g, spec in cb.get("missing", {}).items():
-        if g == "meanings":
-            continue
-        for v in spec["variables"]:
-            out.setdefault(v, []).extend(spec["codes"])
-    return out
-
-
-def _wrap_missing(src: Source, codes: dict[str, list] | None = None, negative: bool = False,
-                 skip: Sequence[str] = ()) -> None:
-    """Make ``src.read`` set survey missing codes to NaN and count them per variable and code.
-
-    ``codes``: ``{variable: [codes]}``; ``negative=True``: every negative value of every numeric
-    column read (UKHLS / ELSA convention) except those in ``skip``. Counts are added to
-    ``RawTable.missing`` (provenance ``missing_codes``) under the code as a string ("-8", "7").
-    Works for every file kind (the engine applies declared codes to CSV files only).
-    """
-    orig = src._impl
-    codes = codes or {}
-
-    def read(columns):
-        raw: RawTable = orig(columns)
-        for c in columns:
-            if c in skip or c not in raw.data.columns:
-                continue
-            s = raw.data[c]
-            if not pd.api.types.is_numeric_dtype(s):
-                continue
-            x = s.to_numpy(dtype=float)
-            hit = np.zeros(len(x), bool)
-            if c in codes:
-                hit |= np.isin(x, np.asarray(codes[c], dtype=float))
-            if negative:
-                hit |= ~np.isnan(x) & (x < 0)
-            if hit.any():
-                counts = raw.missing.setdefault(c, {})
-                for code, k in zip(*np.unique(x[hit], return_counts=True)):
-                    key = str(int(code)) if float(code).is_integer() else str(code)
-                    counts[key] = counts.get(key, 0) + int(k)
-                raw.data[c] = np.where(hit, np.nan, x)
-        return raw
-
-    src._impl = read
-
-
-def _extra_sources(cb: dict, fmt: dict | None = None) -> list[str]:
-    """Source variables of the codebook's ``[extra.<column>]`` tables."""
-    out = []
-    for spec in cb.get("extra", {}).values():
-        out.extend(s.format(**(fmt or {})) for s in spec["sources"])
-    return list(dict.fromkeys(out))
-
-
-def _compute_extras(df: pd.DataFrame, cb: dict, fmt: dict | None = None
-                   ) -> tuple[pd.DataFrame, list[dict], dict]:
-    """Extra (non-schema) columns from ``[extra.<column>]`` tables, their codebook rows and
-    unmapped codes.
-
-    Kinds: ``ordered`` (``map`` code -> label, ``levels``), ``bool`` (``true``/``false`` codes),
-    ``days`` (``valid = [lo, hi]``, ``zero`` = the code for "none" -> 0).
-    """
-    cols, rows, unmapped = {}, [], {}
-    n = len(df)
-    for name, spec in cb.get("extra", {}).items():
-        srcs = [s.format(**(fmt or {})) for s in spec["sources"]]
-        src = srcs[0]
-        kind = spec["kind"]
-        if src not in df.columns:
-            cols[name] = _empty(kind, spec, n)
-            rows.append({"concept": name, "source_variables": src, "rule": "not measured",
-                         "labels": "", "notes": f"{src} is not in this file. " + spec.get("notes", ""),
-                         "measured": False})
-            continue
-        x = pd.to_numeric(df[src], errors="coerce").to_numpy(dtype=float)
-        valid = ~np.isnan(x)
-        bad: dict = {}
-        if kind == "ordered":
-            m = {float(k): v for k, v in spec["map"].items()}
-            vals = [m.get(v) if ok else None for v, ok in zip(x, valid)]
-            out = pd.Categorical(vals, categories=spec["levels"], ordered=True)
-            rule = ", ".join(f"{k}→{v}" for k, v in spec["map"].items())
-            other = valid & ~np.isin(x, list(m))
-        elif kind == "bool":
-            t = np.isin(x, spec["true"])
-            f = np.isin(x, spec["false"])
-            out = pd.array([True if a else (False if b else pd.NA) for a, b in zip(t, f)],
-                           dtype="boolean")
-            rule = f"True if {src} in {spec['true']}; False if in {spec['false']}"
-            other = valid & ~t & ~f
-        elif kind == "days":
-            lo, hi = spec["valid"]
-            z = x == spec["zero"]
-            ok = (x >= lo) & (x <= hi)
-            out = np.where(z, 0.0, np.where(ok, x, np.nan))
-            rule = f"{src} {lo}-{hi} days; {spec['zero']} (none) → 0"
-            other = valid & ~z & ~ok
-        else:
-            raise DatasetError(f"[extra.{name}]: unknown kind {kind!r}")
-        for code, k in zip(*np.unique(x[other], return_counts=True)):
-            bad[str(int(code)) if float(code).is_integer() else str(code)] = int(k)
-        if bad:
-            unmapped[name] = bad
-        cols[name] = out
-        measured = bool(n) and not pd.isna(pd.Series(out)).all()
-        rows.append({"concept": name, "source_variables": src, "rule": rule,
-                     "labels": "; ".join(f"{k} {v}" for k, v in spec.get("map", {}).items()),
-                     "notes": ("extra column (not in the harmonised schema). " if measured else
-                               "NOT MEASURED HERE: missing for every row kept. ")
-                     + spec.get("notes", ""), "measured": measured})
-    return pd.DataFrame(cols, index=df.index), rows, unmapped
-
-
-def _empty(kind, spec, n):
-    if kind == "ordered":
-        return pd.Categorical([None] * n, categories=spec["levels"], ordered=True)
-    if kind == "bool":
-        return pd.array([pd.NA] * n, dtype="boolean")
-    return np.full(n, np.nan)
-
-
-def _run_with_extras(name: str, path, options: dict, prepare: Callable[[Source], _engine.Plan],
-                    extras: Callable[[], tuple[pd.DataFrame, list[dict], dict]] | None, *,
-                    loader_version: int, columns=None, cache: bool = True,
-                    extra_key=()) -> SurveyData:
-    """:func:`_engine.run` plus extra (non-schema) columns, cached together with the table.
-
-    ``extras()`` is called after the engine has run ``prepare`` (which should stash the kept
-    rows' extra columns) and returns ``(frame, codebook_rows, unmapped)``; the columns are put
-    after the schema columns (before the requested source columns). The engine has no hook for
-    this yet, so the engine runs uncached and this function caches the final table itself with
-    the engine's own cache functions (same key scheme, extra_key tagged ``"extras"``).
-    """
-    if extras is None:
-        return _engine.run(name, path, options, prepare, loader_version=loader_version,
-                           columns=columns, cache=cache, extra_key=extra_key)
-    user_cols = list(dict.fromkeys(columns or []))
-    key = ("extras", *extra_key)
-    p = Path(path).expanduser()
-    if cache and p.is_file() and p.stat().st_size > 0:
-        sha = _cache.cached_sha256(p)
-        if sha is not None:
-            hit = _engine._try_cache(name, sha, options, user_cols, loader_version, key)
-            if hit is not None:
-                return hit
-    sd = _engine.run(name, path, options, prepare, loader_version=loader_version,
-                     columns=user_cols, cache=False, extra_key=extra_key)
-    frame, rows, unmapped = extras()
-    data = sd.data
-    n_schema = len(data.columns) - len(user_cols)
-    head, tail = data.iloc[:, :n_schema], data.iloc[:, n_schema:]
-    frame = frame.reset_index(drop=True)
-    frame.columns = [c if c not in data.columns else f"{c}_extra" for c in frame.columns]
-    sd.data = pd.concat([head, frame, tail], axis=1)
-    sd.codebook = pd.concat([sd.codebook, pd.DataFrame(rows, columns=sd.codebook.columns)],
-                            ignore_index=True)
-    sd.provenance["unmapped_codes"] = {**sd.provenance.get("unmapped_codes", {}), **unmapped}
-    sd.provenance["extra_columns"] = list(frame.columns)
-    if cache:
-        sd.provenance["cache"] = "miss"
-        _engine._write_cache(sd, name, sd.provenance["sha256"], options, user_cols,
-                             loader_version, key)
-    return sd
-
-
-def _resolve_variables(cb: dict, columns, fmt: dict | None = None,
-                      overrides: dict | None = None) -> tuple[dict, dict]:
-    """Actual file names for the codebook's ``[variables]`` table (``key = "template"``).
-
-    Each template is formatted with ``fmt`` (``"R{w}SHLT"`` -> ``"R8SHLT"``), then matched to
-    the file's columns case-insensitively (RAND and ELSA files differ in case across releases).
-    ``overrides`` (``{key: name}``) replace templates (for surveys whose names are unverified).
-    Returns ``(names, used)``: ``{key: name in the file, or the expected name if absent}`` for
-    codebook ``{key}`` substitution, and ``{key: name}`` of what was used (for provenance).
-    """
-    lower = {}
-    for c in columns:
-        lower.setdefault(str(c).lower(), str(c))
-    out = {}
-    for key, tmpl in cb.get("variables", {}).items():
-        name = (overrides or {}).get(key, tmpl)
-        name = name.format(**(fmt or {}))
-        out[key] = lower.get(name.lower(), name)
-    unknown = sorted(set(overrides or {}) - set(out))
-    if unknown:
-        raise DatasetError(f"variables={{...}} names unknown key(s) {unknown}; the codebook's "
-                           f"keys are {sorted(out)}.")
-    return out, dict(out)
-
-
-def _licensed(name: str, what: str, where: str, how: str) -> "LicensedDataError":
-    from socialhealth.errors import LicensedDataError
-
-    return LicensedDataError(
-        f"{what} is licensed data that socialhealth cannot download: {where}. Then pass the "
-        f"file you downloaded: {how}.")
-
-
-def _with_not_measured(cb: dict, fmt: dict, columns, wave=None, extra: dict | None = None) -> dict:
-    """A copy of ``cb`` where ``custom`` concepts whose sources are absent from the file (or
-    that ``extra`` = ``{concept: note}`` names) become ``not_measured`` rows saying why (the
-    engine checks absence for the other rules only)."""
-    import copy
-
-    out = copy.deepcopy(cb)
-    cols = set(columns)
-    for concept, spec in out.get("concepts", {}).items():
-        if concept in (extra or {}):
-            out["concepts"][concept] = {"rule": "not_measured", "sources": spec.get("sources", []),
-                                        "notes": extra[concept] + " " + spec.get("notes", "")}
-            continue
-        if spec.get("rule") != "custom":
-            continue
-        if spec.get("waves") is not None and wave is not None and \
-                str(wave) not in [str(w) for w in spec["waves"]]:
-            continue
-        srcs = [x.format(**fmt) for x in spec.get("sources", [])]
-        absent = [x for x in srcs if x not in cols]
-        if absent:
-            out["concepts"][concept] = {
-                "rule": "not_measured", "sources": spec.get("sources", []),
-                "notes": f"source variable(s) {absent} not in this file. " + spec.get("notes", "")}
-    return out
-
-
-def _code_meanings(cb: dict) -> dict:
-    return dict(cb.get("missing", {}).get("meanings", {}))
 
 
 # ================================================================== BRFSS

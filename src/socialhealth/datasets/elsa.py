@@ -17,7 +17,6 @@ Codebook: ``codebooks/elsa.toml``.
 from __future__ import annotations
 
 import re
-from collections import OrderedDict
 from typing import Sequence
 
 import numpy as np
@@ -28,7 +27,7 @@ from socialhealth.datasets import _engine
 from socialhealth.datasets._codebook import codebook_hash, load_codebook
 from socialhealth.datasets._readers import Source, open_source
 from socialhealth.datasets._surveydata import SurveyData
-from socialhealth.datasets.brfss import _licensed, _resolve_variables, _with_not_measured, _wrap_missing
+from socialhealth.datasets._loader_steps import _positive_weight_rows, _licensed, _resolve_variables, _with_not_measured, _wrap_missing
 from socialhealth.datasets.gss import _require, _strings
 
 LOADER_VERSION = 1
@@ -209,10 +208,7 @@ def load_elsa(path=None, *, wave: int | None = None, weight: str | None = None,
         msg = (f"ELSA has no verified PSU/strata variables: the design is weights-only ({wvar}), "
                f"so standard errors ignore clustering and stratification [U].")
 
-        def select(df):
-            x = df[wvar].to_numpy(dtype=float)
-            bad = np.isnan(x) | (x <= 0)
-            return ~bad, OrderedDict({f"zero or missing weight {wvar}": int(bad.sum())})
+        select = _positive_weight_rows(wvar)
 
         def design(df):
             n = len(df)

@@ -28,7 +28,7 @@ from socialhealth.datasets import _engine
 from socialhealth.datasets._codebook import codebook_hash, load_codebook
 from socialhealth.datasets._readers import Source
 from socialhealth.datasets._surveydata import SurveyData
-from socialhealth.datasets.brfss import _licensed, _resolve_variables, _with_not_measured
+from socialhealth.datasets._loader_steps import _unusable_weight, _licensed, _resolve_variables, _with_not_measured
 from socialhealth.datasets.gss import _require, _strings
 
 LOADER_VERSION = 1
@@ -186,8 +186,7 @@ def load_hrs(path=None, *, wave: int | None = None, weight: str = "respondent",
             resp = np.isin(st, status["respondent"])
             reasons[f"not a wave-{w} respondent ({names['iwstat']} != 1: not yet in sample, "
                     f"non-response, died or dropped)"] = int((~resp).sum())
-            x = df[wvar].to_numpy(dtype=float)
-            bad = resp & (np.isnan(x) | (x <= 0))
+            bad = resp & _unusable_weight(df, wvar)
             reasons[f"zero or missing weight {wvar}"] = int(bad.sum())
             keep = resp & ~bad
             nod = keep & (np.isnan(df[names["strata"]].to_numpy(dtype=float))

@@ -26,7 +26,7 @@ from socialhealth.datasets import _engine
 from socialhealth.datasets._codebook import codebook_hash, load_codebook
 from socialhealth.datasets._readers import Source
 from socialhealth.datasets._surveydata import SurveyData
-from socialhealth.datasets.brfss import _resolve_variables, _wrap_missing
+from socialhealth.datasets._loader_steps import _unusable_weight, _resolve_variables, _wrap_missing
 from socialhealth.datasets.gss import _require, _strings
 
 LOADER_VERSION = 1
@@ -97,8 +97,7 @@ def load_nhis(path, *, wave: int | None = None, variables: dict | None = None,
 
         def select(df):
             reasons = OrderedDict()
-            x = df[w].to_numpy(dtype=float)
-            bad = np.isnan(x) | (x <= 0)
+            bad = _unusable_weight(df, w)
             reasons[f"zero or missing weight {w}"] = int(bad.sum())
             nod = ~bad & (np.isnan(df[s].to_numpy(dtype=float)) | np.isnan(df[p].to_numpy(dtype=float)))
             reasons[f"no {s}/{p}"] = int(nod.sum())

@@ -14,17 +14,15 @@ says where to apply. Design: weights only (design variables [U]), with a
 """
 from __future__ import annotations
 
-from collections import OrderedDict
 from typing import Sequence
 
-import numpy as np
 
 from socialhealth.errors import UnknownWaveError
 from socialhealth.datasets import _engine
 from socialhealth.datasets._codebook import codebook_hash, load_codebook
 from socialhealth.datasets._readers import Source
 from socialhealth.datasets._surveydata import SurveyData
-from socialhealth.datasets.brfss import _licensed, _resolve_variables, _wrap_missing
+from socialhealth.datasets._loader_steps import _positive_weight_rows, _licensed, _resolve_variables, _wrap_missing
 from socialhealth.datasets.gss import _require, _strings
 
 LOADER_VERSION = 1
@@ -52,10 +50,7 @@ def _load(name: str, path, *, wave, variables, columns, cache) -> SurveyData:
         msg = (f"{name.upper()} design variables are unverified [U]: the design is weights-only "
                f"({wv}), so standard errors ignore clustering and stratification.")
 
-        def select(df):
-            x = df[wv].to_numpy(dtype=float)
-            bad = np.isnan(x) | (x <= 0)
-            return ~bad, OrderedDict({f"zero or missing weight {wv}": int(bad.sum())})
+        select = _positive_weight_rows(wv)
 
         def design(df):
             n = len(df)

@@ -30,7 +30,7 @@ from socialhealth.datasets import _engine
 from socialhealth.datasets._codebook import codebook_hash, load_codebook
 from socialhealth.datasets._readers import Source
 from socialhealth.datasets._surveydata import SurveyData
-from socialhealth.datasets.brfss import _licensed, _wrap_missing
+from socialhealth.datasets._loader_steps import _unusable_weight, _licensed, _wrap_missing
 from socialhealth.datasets.gss import _require, _strings
 
 LOADER_VERSION = 1
@@ -128,8 +128,7 @@ def _load(name: str, path, *, wave, weight, columns, cache) -> SurveyData:
 
         def select(df):
             reasons = OrderedDict()
-            x = df[wvar].to_numpy(dtype=float)
-            bad = np.isnan(x) | (x <= 0)
+            bad = _unusable_weight(df, wvar)
             reasons[f"zero or missing weight {wvar} (not in this weight's population, e.g. no "
                     f"self-completion or proxy interview)"] = int(bad.sum())
             keep = ~bad
