@@ -169,3 +169,41 @@ def test_elsa_tab_edition_equals_stata(w9, tmp_path):
     for c in cols:
         assert _vals(b.data[c]) == _vals(a.data[c]), c
     assert b.design.mean("lonely").to_frame().iloc[0]["estimate"] == pytest.approx(6.5 / 7.5, rel=1e-14)
+
+
+def test_elsa_user_design_variables(tmp_path):
+    import warnings
+
+    import socialhealth as sh
+
+    rows = dict(W9, mystrat=[1, 1, 1, 1, 2, 2, 2, 2], myclust=[1, 1, 2, 2, 3, 3, 4, -1])
+    path = write(tmp_path / "wave_9_elsa_data_eul_v1.dta", rows)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DesignFallbackWarning)     # no weights-only warning now
+        sd = load_elsa(path, psu="MyClust", strata="mystrat", cache=False)   # case-insensitive
+    p = sd.provenance
+    # row 4 has weight 0; row 8 has PSU -1 (a negative code: missing) -> 6 rows kept
+    assert p["rows_read"] == 8 and p["rows_kept"] == 6
+    assert p["rows_dropped"] == {"zero or missing weight w9xwgt": 1, "no mystrat/myclust": 1}
+    assert p["design_variables"] == {"psu": "myclust", "strata": "mystrat"}
+    assert sd.data["psu"].tolist() == ["1", "1", "2", "3", "3", "4"]
+    assert sd.data["strata"].tolist() == ["1", "1", "1", "2", "2", "2"]
+    # the same design built by hand on the raw kept rows gives the same estimate and SE
+    raw = pd.DataFrame(rows).iloc[[0, 1, 2, 4, 5, 6]].reset_index(drop=True)
+    raw["age"] = raw["indager"].where(raw["indager"] >= 0)
+    ref = sh.SurveyDesign(raw, weights="w9xwgt", strata="mystrat", psu="myclust", nest=True,
+                          lonely_psu="adjust").mean("age").to_frame()
+    got = sd.design.mean("age").to_frame()
+    assert got["estimate"].iloc[0] == pytest.approx(ref["estimate"].iloc[0], rel=1e-14)
+    assert got["se"].iloc[0] == pytest.approx(ref["se"].iloc[0], rel=1e-14)
+    # hand check of the point estimate: ages 52, 67, 75, 90, (missing), 60 with weights
+    # 1, 2, 1.5, 1, (2), 0.5 -> (52 + 134 + 112.5 + 90 + 30) / 6 = 418.5 / 6
+    assert got["estimate"].iloc[0] == pytest.approx(418.5 / 6, rel=1e-14)
+    assert sd.design.degf() == 4 - 2                # 4 PSUs in 2 strata
+
+
+def test_elsa_design_variables_errors(w9):
+    with pytest.raises(DatasetError, match="both psu= and strata="):
+        load_elsa(w9, psu="myclust", cache=False)
+    with pytest.raises(SurveyFileError, match="no design variable"):
+        load_elsa(w9, psu="myclust", strata="mystrat", cache=False)

@@ -122,7 +122,8 @@ CUSTOM_RULES = {"ucla3_ge6": _ucla3_ge6, "steptoe_index": _steptoe, "health_scal
 
 def load_elsa(path=None, *, wave: int | None = None, weight: str | None = None,
               health_scale: str | None = None, mortality_path=None,
-              followup_end: int | None = None, columns: Sequence[str] | None = None,
+              followup_end: int | None = None, psu: str | None = None,
+              strata: str | None = None, columns: Sequence[str] | None = None,
               cache: bool = True) -> SurveyData:
     """Load one ELSA wave's core file in the harmonised schema.
 
@@ -146,6 +147,15 @@ def load_elsa(path=None, *, wave: int | None = None, weight: str | None = None,
     followup_end : int, optional
         Last year of mortality follow-up (for survivors' ``followup_years``); default the
         latest death year in the mortality file.
+    psu, strata : str, optional
+        Design variables in your file, both or neither. ELSA's official PSU/strata variables
+        are unverified here, so by default the design is weights-only (SRS with replacement,
+        with a warning). If your file carries them (the Harmonized ELSA file of the Gateway to
+        Global Aging has ``r{w}clust`` and ``r{w}strat`` [U: seen in a published analysis
+        script, not in ELSA's documentation]), pass them: the design becomes
+        ``SurveyDesign(weights, strata, psu, nest=True, lonely_psu="adjust")`` and rows with a
+        missing PSU or stratum are dropped and counted. In R: ``svydesign(ids=~r9clust,
+        strata=~r9strat, weights=~w9xwgt, nest=TRUE)``.
     columns : list of str, optional
         Source variables to add under their own names.
     cache : bool
@@ -176,6 +186,9 @@ def load_elsa(path=None, *, wave: int | None = None, weight: str | None = None,
     if mortality_path is not None:
         mort = open_source(mortality_path)
     d = cb["design"]
+    if (psu is None) != (strata is None):
+        raise DatasetError("ELSA: pass both psu= and strata= (your file's design variables), or neither "
+                           "for the weights-only design.")
     context: dict = {"isolation": cb["isolation"], "cesd": cb["cesd"]}
 
     def prepare(src: Source) -> _engine.Plan:
@@ -205,10 +218,33 @@ def load_elsa(path=None, *, wave: int | None = None, weight: str | None = None,
         _wrap_missing(src, negative=True, skip=(d["id"],))
         yv = lower.get(d["interview_year"].lower())
         read = [d["id"], wvar] + ([yv] if yv else [])
-        msg = (f"ELSA has no verified PSU/strata variables: the design is weights-only ({wvar}), "
-               f"so standard errors ignore clustering and stratification [U].")
+        if psu is None:
+            pv = sv = None
+            msg = (f"ELSA has no verified PSU/strata variables: the design is weights-only ({wvar}), "
+                   f"so standard errors ignore clustering and stratification [U]. Pass psu= and "
+                   f"strata= if your file has them.")
+            select = _positive_weight_rows(wvar)
+            design_spec = {"weights": "weight", "notes": d["notes"]}
+        else:
+            absent = [v for v in (psu, strata) if v.lower() not in lower]
+            if absent:
+                raise SurveyFileError(f"{src.path} has no design variable(s) {absent} (psu={psu!r}, "
+                                      f"strata={strata!r}); check the names in your ELSA file.")
+            pv, sv = lower[psu.lower()], lower[strata.lower()]
+            read += [pv, sv]
+            msg = (f"ELSA design from your file's variables: PSU {pv}, strata {sv}, weight {wvar} "
+                   f"(nest=TRUE, lonely PSUs 'adjust').")
+            weight_rows = _positive_weight_rows(wvar)
 
-        select = _positive_weight_rows(wvar)
+            def select(df):
+                keep, reasons = weight_rows(df)
+                nod = keep & (np.isnan(df[pv].to_numpy(dtype=float)) | np.isnan(df[sv].to_numpy(dtype=float)))
+                reasons[f"no {sv}/{pv}"] = int(nod.sum())
+                return keep & ~nod, reasons
+
+            design_spec = {"weights": "weight", "strata": "strata", "psu": "psu", "nest": True,
+                           "lonely_psu": "adjust",
+                           "notes": f"user-supplied design variables: PSU {pv}, strata {sv}, weight {wvar}."}
 
         def design(df):
             n = len(df)
@@ -220,20 +256,26 @@ def load_elsa(path=None, *, wave: int | None = None, weight: str | None = None,
             if mort is not None:
                 context["death_year"], context["followup_end"] = _deaths(mort, cb, df[d["id"]],
                                                                          followup_end)
-            return {"respondent_id": _strings(df[d["id"]]), "wave": [str(w)] * n, "year": iy,
-                    "weight": df[wvar].to_numpy(dtype=float)}
+            out = {"respondent_id": _strings(df[d["id"]]), "wave": [str(w)] * n, "year": iy,
+                   "weight": df[wvar].to_numpy(dtype=float)}
+            if pv is not None:
+                out.update(strata=_strings(df[sv]), psu=_strings(df[pv]))
+            return out
 
         return _engine.Plan(
             codebook_name="elsa", codebook=cb_run, fmt=names, wave=w, read=read, select=select,
-            design=design, design_spec={"weights": "weight", "notes": d["notes"]}, country="GB",
-            notes=[msg], warnings=[msg], custom_rules=CUSTOM_RULES, context=context,
+            design=design, design_spec=design_spec, country="GB",
+            notes=[msg], warnings=[msg] if pv is None else [], custom_rules=CUSTOM_RULES,
+            context=context,
             extra_provenance={"weight_variable": wvar, "variables": used,
+                              "design_variables": None if pv is None else {"psu": pv, "strata": sv},
                               "health_scale": hs,
                               "missing_code_meanings": dict(cb["missing"]["meanings"]),
                               "mortality_file": None if mort is None else str(mort.path)})
 
     return _engine.run("elsa", path, {"wave": wave, "weight": weight, "health_scale": health_scale,
-                                      "followup_end": followup_end}, prepare,
+                                      "followup_end": followup_end, "psu": psu, "strata": strata},
+                       prepare,
                        loader_version=LOADER_VERSION, columns=columns, cache=cache,
                        extra_key=(mort.sha256 if mort is not None else "", codebook_hash("elsa")))
 
