@@ -112,3 +112,28 @@ def test_cls_default_placeholder_names(tmp_path):
     assert not cb.loc["ucla3_companionship", "measured"]       # WLack not in the file
     est = sd.design.mean("lonely").to_frame().iloc[0]["estimate"]
     assert est == pytest.approx(1.0 / 5.0, rel=1e-14)            # 1.0 / (1.0 + 3.0 + 1.0)
+
+
+def test_cls_user_design_variables(tmp_path):
+    import pyreadstat
+
+    import socialhealth as sh
+
+    df = pd.DataFrame({"Serial": [1, 2, 3, 4, 5, 6], "rimweight": [1.0, 2.0, 1.0, 3.0, 1.0, 0.0],
+                       "LonOft": [1, 5, 2, 4, 3, 1], "stratum": [1, 1, 1, 2, 2, 2],
+                       "cluster": [10, 11, 11, 20, 21, 21]})
+    path = tmp_path / "cls.sav"
+    pyreadstat.write_sav(df, str(path))
+    sd = datasets.load("cls", path=path, wave=2016, psu="cluster", strata="stratum", cache=False)
+    p = sd.provenance
+    assert p["rows_kept"] == 5 and p["rows_dropped"]["zero or missing weight rimweight"] == 1
+    assert p["design_variables"] == {"psu": "cluster", "strata": "stratum"}
+    # lonely (often/always = code 1): rows 1-5 -> [1, 0, 0, 0, 0] with weights 1, 2, 1, 3, 1
+    got = sd.design.mean("lonely").to_frame()
+    assert got["estimate"].iloc[0] == pytest.approx(1 / 8, rel=1e-14)
+    raw = df.iloc[:5].assign(lonely=lambda d: (d["LonOft"] == 1).astype(float))
+    ref = sh.SurveyDesign(raw, weights="rimweight", strata="stratum", psu="cluster", nest=True,
+                          lonely_psu="adjust").mean("lonely").to_frame()
+    assert got["se"].iloc[0] == pytest.approx(ref["se"].iloc[0], rel=1e-14)
+    with pytest.raises(DatasetError, match="both psu= and strata="):
+        datasets.load("opn", path=path, strata="stratum")

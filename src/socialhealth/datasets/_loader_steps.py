@@ -19,7 +19,7 @@ from typing import Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from socialhealth.errors import DatasetError, LicensedDataError
+from socialhealth.errors import DatasetError, LicensedDataError, SurveyFileError
 from socialhealth.datasets import _cache, _engine
 from socialhealth.datasets._readers import RawTable, Source
 from socialhealth.datasets._surveydata import SurveyData
@@ -269,3 +269,67 @@ def _positive_weight_rows(weight: str) -> Callable[[pd.DataFrame], tuple[np.ndar
         return ~bad, OrderedDict({f"zero or missing weight {weight}": int(bad.sum())})
 
     return select
+
+
+class _UserDesign:
+    """Design variables a user names for a survey whose official ones are unverified.
+
+    ``read`` lists the file columns to read; ``select(df)`` keeps rows with a positive weight
+    and a PSU and stratum (counting the others); ``columns(df)`` gives the ``strata``/``psu``
+    schema columns; ``spec`` is the design_spec. Without ``psu``/``strata`` the design is
+    weights-only and ``warning`` says so.
+    """
+
+    def __init__(self, survey: str, src: Source, weight: str, psu: str | None, strata: str | None,
+                 weights_only_notes: str) -> None:
+        self.check(survey, psu, strata)
+        self.weight = weight
+        if psu is None:
+            self.psu = self.strata = None
+            self.read: list[str] = []
+            self.warning: str | None = (
+                f"{survey} PSU/strata variables are unverified [U]: the design is weights-only ({weight}), "
+                "so standard errors ignore clustering and stratification. Pass psu= and strata= "
+                "if your file has them.")
+            self.message = self.warning
+            self.spec: dict = {"weights": "weight", "notes": weights_only_notes}
+            return
+        lower = {str(c).lower(): str(c) for c in src.columns}
+        absent = [v for v in (psu, strata) if v.lower() not in lower]
+        if absent:
+            raise SurveyFileError(f"{src.path} has no design variable(s) {absent} (psu={psu!r}, "
+                                  f"strata={strata!r}); check the names in your {survey} file.")
+        self.psu, self.strata = lower[psu.lower()], lower[strata.lower()]
+        self.read = [self.psu, self.strata]
+        self.warning = None
+        self.message = (f"{survey} design from your file's variables: PSU {self.psu}, strata "
+                        f"{self.strata}, weight {weight} (nest=TRUE, lonely PSUs 'adjust').")
+        self.spec = {"weights": "weight", "strata": "strata", "psu": "psu", "nest": True,
+                     "lonely_psu": "adjust",
+                     "notes": f"user-supplied design variables: PSU {self.psu}, strata {self.strata}, "
+                              f"weight {weight}."}
+
+    @staticmethod
+    def check(survey: str, psu: str | None, strata: str | None) -> None:
+        """Raise before any file is read when only one of psu=/strata= is given."""
+        if (psu is None) != (strata is None):
+            raise DatasetError(f"{survey}: pass both psu= and strata= (your file's design variables), "
+                               "or neither for the weights-only design.")
+
+    def select(self, df: pd.DataFrame):
+        keep, reasons = _positive_weight_rows(self.weight)(df)
+        if self.psu is not None:
+            nod = keep & (np.isnan(df[self.psu].to_numpy(dtype=float))
+                          | np.isnan(df[self.strata].to_numpy(dtype=float)))
+            reasons[f"no {self.strata}/{self.psu}"] = int(nod.sum())
+            keep = keep & ~nod
+        return keep, reasons
+
+    def columns(self, df: pd.DataFrame, strings: Callable[[pd.Series], list]) -> dict:
+        if self.psu is None:
+            return {}
+        return {"strata": strings(df[self.strata]), "psu": strings(df[self.psu])}
+
+    @property
+    def provenance(self) -> dict | None:
+        return None if self.psu is None else {"psu": self.psu, "strata": self.strata}

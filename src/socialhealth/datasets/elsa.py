@@ -27,7 +27,8 @@ from socialhealth.datasets import _engine
 from socialhealth.datasets._codebook import codebook_hash, load_codebook
 from socialhealth.datasets._readers import Source, open_source
 from socialhealth.datasets._surveydata import SurveyData
-from socialhealth.datasets._loader_steps import _positive_weight_rows, _licensed, _resolve_variables, _with_not_measured, _wrap_missing
+from socialhealth.datasets._loader_steps import (_UserDesign, _licensed, _resolve_variables,
+                                                 _with_not_measured, _wrap_missing)
 from socialhealth.datasets.gss import _require, _strings
 
 LOADER_VERSION = 1
@@ -186,9 +187,7 @@ def load_elsa(path=None, *, wave: int | None = None, weight: str | None = None,
     if mortality_path is not None:
         mort = open_source(mortality_path)
     d = cb["design"]
-    if (psu is None) != (strata is None):
-        raise DatasetError("ELSA: pass both psu= and strata= (your file's design variables), or neither "
-                           "for the weights-only design.")
+    _UserDesign.check("ELSA", psu, strata)
     context: dict = {"isolation": cb["isolation"], "cesd": cb["cesd"]}
 
     def prepare(src: Source) -> _engine.Plan:
@@ -218,33 +217,8 @@ def load_elsa(path=None, *, wave: int | None = None, weight: str | None = None,
         _wrap_missing(src, negative=True, skip=(d["id"],))
         yv = lower.get(d["interview_year"].lower())
         read = [d["id"], wvar] + ([yv] if yv else [])
-        if psu is None:
-            pv = sv = None
-            msg = (f"ELSA has no verified PSU/strata variables: the design is weights-only ({wvar}), "
-                   f"so standard errors ignore clustering and stratification [U]. Pass psu= and "
-                   f"strata= if your file has them.")
-            select = _positive_weight_rows(wvar)
-            design_spec = {"weights": "weight", "notes": d["notes"]}
-        else:
-            absent = [v for v in (psu, strata) if v.lower() not in lower]
-            if absent:
-                raise SurveyFileError(f"{src.path} has no design variable(s) {absent} (psu={psu!r}, "
-                                      f"strata={strata!r}); check the names in your ELSA file.")
-            pv, sv = lower[psu.lower()], lower[strata.lower()]
-            read += [pv, sv]
-            msg = (f"ELSA design from your file's variables: PSU {pv}, strata {sv}, weight {wvar} "
-                   f"(nest=TRUE, lonely PSUs 'adjust').")
-            weight_rows = _positive_weight_rows(wvar)
-
-            def select(df):
-                keep, reasons = weight_rows(df)
-                nod = keep & (np.isnan(df[pv].to_numpy(dtype=float)) | np.isnan(df[sv].to_numpy(dtype=float)))
-                reasons[f"no {sv}/{pv}"] = int(nod.sum())
-                return keep & ~nod, reasons
-
-            design_spec = {"weights": "weight", "strata": "strata", "psu": "psu", "nest": True,
-                           "lonely_psu": "adjust",
-                           "notes": f"user-supplied design variables: PSU {pv}, strata {sv}, weight {wvar}."}
+        ud = _UserDesign("ELSA", src, wvar, psu, strata, d["notes"])
+        read += ud.read
 
         def design(df):
             n = len(df)
@@ -258,17 +232,16 @@ def load_elsa(path=None, *, wave: int | None = None, weight: str | None = None,
                                                                          followup_end)
             out = {"respondent_id": _strings(df[d["id"]]), "wave": [str(w)] * n, "year": iy,
                    "weight": df[wvar].to_numpy(dtype=float)}
-            if pv is not None:
-                out.update(strata=_strings(df[sv]), psu=_strings(df[pv]))
+            out.update(ud.columns(df, _strings))
             return out
 
         return _engine.Plan(
-            codebook_name="elsa", codebook=cb_run, fmt=names, wave=w, read=read, select=select,
-            design=design, design_spec=design_spec, country="GB",
-            notes=[msg], warnings=[msg] if pv is None else [], custom_rules=CUSTOM_RULES,
+            codebook_name="elsa", codebook=cb_run, fmt=names, wave=w, read=read, select=ud.select,
+            design=design, design_spec=ud.spec, country="GB",
+            notes=[ud.message], warnings=[ud.warning] if ud.warning else [], custom_rules=CUSTOM_RULES,
             context=context,
             extra_provenance={"weight_variable": wvar, "variables": used,
-                              "design_variables": None if pv is None else {"psu": pv, "strata": sv},
+                              "design_variables": ud.provenance,
                               "health_scale": hs,
                               "missing_code_meanings": dict(cb["missing"]["meanings"]),
                               "mortality_file": None if mort is None else str(mort.path)})

@@ -22,15 +22,16 @@ from socialhealth.datasets import _engine
 from socialhealth.datasets._codebook import codebook_hash, load_codebook
 from socialhealth.datasets._readers import Source
 from socialhealth.datasets._surveydata import SurveyData
-from socialhealth.datasets._loader_steps import _positive_weight_rows, _licensed, _resolve_variables, _wrap_missing
+from socialhealth.datasets._loader_steps import _UserDesign, _licensed, _resolve_variables, _wrap_missing
 from socialhealth.datasets.gss import _require, _strings
 
 LOADER_VERSION = 1
 _TITLES = {"opn": "The ONS Opinions and Lifestyle Survey", "cls": "The Community Life Survey"}
 
 
-def _load(name: str, path, *, wave, variables, columns, cache) -> SurveyData:
+def _load(name: str, path, *, wave, variables, psu, strata, columns, cache) -> SurveyData:
     cb = load_codebook(name)
+    _UserDesign.check(name.upper(), psu, strata)
     sv = cb["survey"]
     if path is None:
         raise _licensed(name, _TITLES[name], sv["access"],
@@ -47,32 +48,30 @@ def _load(name: str, path, *, wave, variables, columns, cache) -> SurveyData:
                  "Its variable names are unverified in socialhealth [U]: if your file names the "
                  "id or weight differently, pass variables={'id': ..., 'weight': ...}. ")
         _wrap_missing(src, negative=True, skip=(idv,))
-        msg = (f"{name.upper()} design variables are unverified [U]: the design is weights-only "
-               f"({wv}), so standard errors ignore clustering and stratification.")
-
-        select = _positive_weight_rows(wv)
+        ud = _UserDesign(name.upper(), src, wv, psu, strata, cb["design"]["notes"])
 
         def design(df):
             n = len(df)
             return {"respondent_id": _strings(df[idv]),
                     "wave": [None if wave is None else str(wave)] * n,
                     "year": [None if wave is None else int(wave)] * n,
-                    "weight": df[wv].to_numpy(dtype=float)}
+                    "weight": df[wv].to_numpy(dtype=float), **ud.columns(df, _strings)}
 
         return _engine.Plan(
-            codebook_name=name, codebook=cb, fmt=names, wave=wave, read=[idv, wv],
-            select=select, design=design,
-            design_spec={"weights": "weight", "notes": cb["design"]["notes"]}, country="GB",
-            notes=[msg], warnings=[msg],
+            codebook_name=name, codebook=cb, fmt=names, wave=wave, read=[idv, wv] + ud.read,
+            select=ud.select, design=design, design_spec=ud.spec, country="GB",
+            notes=[ud.message], warnings=[ud.warning] if ud.warning else [],
             extra_provenance={"weight_variable": wv, "variables": used,
-                              "variables_unverified": True})
+                              "variables_unverified": True, "design_variables": ud.provenance})
 
-    return _engine.run(name, path, {"wave": wave, "variables": sorted((variables or {}).items())},
+    return _engine.run(name, path, {"wave": wave, "variables": sorted((variables or {}).items()),
+                                    "psu": psu, "strata": strata},
                        prepare, loader_version=LOADER_VERSION, columns=columns, cache=cache,
                        extra_key=(codebook_hash(name),))
 
 
 def load_opn(path=None, *, wave: int | None = None, variables: dict | None = None,
+             psu: str | None = None, strata: str | None = None,
              columns: Sequence[str] | None = None, cache: bool = True) -> SurveyData:
     """Load an ONS Opinions and Lifestyle Survey microdata file (names [U], configurable).
 
@@ -87,6 +86,11 @@ def load_opn(path=None, *, wave: int | None = None, variables: dict | None = Non
         Replace the codebook's placeholder names, keyed ``id``, ``weight``, ``age``, ``sex``,
         ``lonely``, ``ucla_companionship``, ``ucla_left_out``, ``ucla_isolated``; e.g.
         ``{"lonely": "MCZ_LONELY"}``. Matching is case-insensitive.
+    psu, strata : str, optional
+        Your file's design variables, both or neither (the official ones are unverified here).
+        Given, the design is ``SurveyDesign(weights, strata, psu, nest=True,
+        lonely_psu="adjust")`` and rows with a missing PSU or stratum are dropped and counted;
+        otherwise it is weights-only, with a warning.
     columns : list of str, optional
         Source variables to add under their own names.
     cache : bool
@@ -106,10 +110,12 @@ def load_opn(path=None, *, wave: int | None = None, variables: dict | None = Non
     ...                    variables={"lonely": "MCZ_LONELY", "weight": "WT"})   # doctest: +SKIP
     >>> sd.design.proportion("lonely")                                           # doctest: +SKIP
     """
-    return _load("opn", path, wave=wave, variables=variables, columns=columns, cache=cache)
+    return _load("opn", path, wave=wave, variables=variables, psu=psu, strata=strata,
+                 columns=columns, cache=cache)
 
 
 def load_cls(path=None, *, wave: int | None = None, variables: dict | None = None,
+             psu: str | None = None, strata: str | None = None,
              columns: Sequence[str] | None = None, cache: bool = True) -> SurveyData:
     """Load a Community Life Survey (England) microdata file (names [U], configurable).
 
@@ -119,7 +125,7 @@ def load_cls(path=None, *, wave: int | None = None, variables: dict | None = Non
         The CLS file from the UK Data Service [U route]. Required (licensed).
     wave : int, optional
         First year of the survey year (2013 = 2013/14 ... 2024 [U]).
-    variables, columns, cache
+    variables, psu, strata, columns, cache
         As in :func:`load_opn`.
 
     Returns
@@ -133,4 +139,5 @@ def load_cls(path=None, *, wave: int | None = None, variables: dict | None = Non
     >>> sd = datasets.load("cls", path="cls_2023_24.sav", wave=2023,
     ...                    variables={"weight": "<your weight>"})        # doctest: +SKIP
     """
-    return _load("cls", path, wave=wave, variables=variables, columns=columns, cache=cache)
+    return _load("cls", path, wave=wave, variables=variables, psu=psu, strata=strata,
+                 columns=columns, cache=cache)
