@@ -34,8 +34,14 @@ def load_demo(seed: int = 2024, replicate: bool = False, cache: bool = True) -> 
     >>> sd = datasets.load("demo")                              # doctest: +SKIP
     >>> sd.design.proportion("lonely", by="age_group")          # doctest: +SKIP
 
-    In R (after writing ``sd.data`` to CSV): ``options(survey.lonely.psu = "adjust")``;
-    ``svydesign(ids = ~psu, strata = ~strata, weights = ~weight, nest = TRUE, data = df)``.
+    In R (after ``sd.data.to_csv("demo.csv", index=False)``)::
+
+        df <- read.csv("demo.csv", na.strings = c("", "NA"))
+        # pandas writes yes/no columns as True/False, which read.csv keeps as text
+        df[] <- lapply(df, function(x) if (is.character(x) && all(x %in% c("True", "False", NA)))
+                                         as.numeric(x == "True") else x)
+        options(survey.lonely.psu = "adjust")
+        svydesign(ids = ~psu, strata = ~strata, weights = ~weight, nest = TRUE, data = df)
     """
     try:
         demo = importlib.import_module("socialhealth.datasets.demo")
