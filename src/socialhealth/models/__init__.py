@@ -11,6 +11,8 @@ designs and matches R's ``survey`` package.
 * :func:`margins` - predictive margins and their differences/ratios (Graubard & Korn 1999;
   R ``svypredmeans``).
 * :func:`coxph` - design-based Cox model (R ``svycoxph``).
+* :func:`kaplan_meier` - design-based survival curves with linearised or replicate SEs and
+  quantiles (R ``svykm``).
 * :func:`ordinal` - proportional-odds model (R ``svyolr``).
 * :func:`compare_risk_factors` - isolation/loneliness next to smoking, obesity, inactivity on
   the same data, with the published anchors.
@@ -28,6 +30,7 @@ from socialhealth.models import anchors
 from socialhealth.models.association import AssociationTable, association
 from socialhealth.models.coxph import CoxResult, coxph
 from socialhealth.models.interaction import InteractionResult, interaction
+from socialhealth.models.kaplan_meier import KaplanMeierResult, kaplan_meier
 from socialhealth.models.margins import MarginsResult, margins
 from socialhealth.models.meta import MetaResult, meta
 from socialhealth.models.mi import MIResult, mi_combine
@@ -35,8 +38,8 @@ from socialhealth.models.ordinal import OrdinalResult, ordinal
 from socialhealth.models.risk_factors import compare_risk_factors
 
 __all__ = [
-    "association", "interaction", "margins", "coxph", "ordinal", "mi_combine", "meta",
-    "anchors", "compare_risk_factors",
-    "AssociationTable", "InteractionResult", "MarginsResult", "CoxResult", "OrdinalResult",
-    "MetaResult", "MIResult",
+    "association", "interaction", "margins", "coxph", "kaplan_meier", "ordinal", "mi_combine",
+    "meta", "anchors", "compare_risk_factors",
+    "AssociationTable", "InteractionResult", "MarginsResult", "CoxResult", "KaplanMeierResult",
+    "OrdinalResult", "MetaResult", "MIResult",
 ]
