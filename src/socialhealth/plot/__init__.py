@@ -11,6 +11,7 @@ colour-blind safe (Okabe-Ito; YlGnBu for ordered levels).
 * :func:`trend` - estimates over years with CI bands, optionally by group
 * :func:`likert` - distribution of an ordinal item by group, stacked 100% bars
 * :func:`risk_factors` - loneliness next to smoking, obesity, inactivity: survey vs published
+* :func:`survival` - design-based survival curves (``models.kaplan_meier``) with CI bands
 
 >>> import socialhealth as sh
 >>> ax = sh.plot.prevalence(design.proportion("lonely", by="age_group"))   # doctest: +SKIP
@@ -23,6 +24,8 @@ from socialhealth.plot.likert import likert
 from socialhealth.plot.prevalence import prevalence
 from socialhealth.plot.risk_factors import risk_factors
 from socialhealth.plot.style import DEFAULT_CAPTION, PALETTE
+from socialhealth.plot.survival import survival
 from socialhealth.plot.trend import trend
 
-__all__ = ["forest", "prevalence", "trend", "likert", "risk_factors", "DEFAULT_CAPTION", "PALETTE"]
+__all__ = ["forest", "prevalence", "trend", "likert", "risk_factors", "survival", "DEFAULT_CAPTION",
+           "PALETTE"]

@@ -1,0 +1,113 @@
+"""Survival curves (design-based Kaplan-Meier / Aalen) as step functions with CI bands."""
+from __future__ import annotations
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.ticker import PercentFormatter
+
+from socialhealth.plot import style
+from socialhealth.plot.frames import as_frame, ordered_unique, require
+
+
+def survival(
+    data,
+    *,
+    time: str = "time",
+    group: str | None = None,
+    surv: str = "surv",
+    ci_low: str = "ci_low",
+    ci_high: str = "ci_high",
+    percent: bool = True,
+    band: bool = True,
+    xlabel: str | None = None,
+    ylabel: str | None = None,
+    title: str | None = None,
+    caption: str | None = style.DEFAULT_CAPTION,
+    ax: Axes | None = None,
+) -> Axes:
+    """Survival curves: a right-continuous step line per group with a stepped CI band.
+
+    Parameters
+    ----------
+    data : DataFrame or result with ``.to_frame()``
+        E.g. ``models.kaplan_meier(design, "followup_years", "died", by="lonely", se=True)``:
+        columns ``[group], time, surv[, ci_low, ci_high]``, one row per event time.
+    time, surv, ci_low, ci_high : str
+        Column names.
+    group : str, optional
+        One curve per value (default: the column before ``time``, if there is one).
+    percent : bool
+        Show survival as a percentage.
+    band : bool
+        Shade the pointwise confidence interval (needs ``ci_low``/``ci_high``; curves estimated
+        with ``se=False`` have none and are drawn without a band).
+    xlabel, ylabel, title, caption : str, optional
+        Labels; the caption defaults to the weighting statement (``None`` for none).
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Notes
+    -----
+    Each curve starts at 1 (100%) at time 0 and steps down at every event time
+    (``drawstyle="steps-post"``); the band is pointwise, not a simultaneous band. Times before
+    a group's first event have no interval (R gives NA there) and no band.
+
+    In R: ``plot(svykm(Surv(time, status) ~ group, design, se = TRUE), pars = list(col = ...),
+    ci = TRUE)``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from socialhealth import plot
+    >>> km = pd.DataFrame({"lonely": [False, False, True, True], "time": [1.0, 3.0, 1.0, 2.0],
+    ...                    "surv": [0.9, 0.8, 0.85, 0.6], "ci_low": [0.85, 0.7, 0.8, 0.5],
+    ...                    "ci_high": [0.95, 0.9, 0.9, 0.7]})
+    >>> ax = plot.survival(km)
+    >>> len(ax.get_lines())
+    2
+    """
+    frame = as_frame(data)
+    require(frame, [time, surv], "survival()")
+    if group is None:
+        before = list(frame.columns[: list(frame.columns).index(time)])
+        if len(before) > 1:
+            from socialhealth.errors import PlotError
+
+            raise PlotError(f"survival() draws one curve per value of one column; the table is "
+                            f"grouped by {before}. Pass group= and subset the table.")
+        group = before[0] if before else None
+    require(frame, [group], "survival()")
+    has_ci = band and ci_low in frame.columns and ci_high in frame.columns
+    groups = ordered_unique(frame[group]) if group else [None]
+    ax = style.new_axes(ax, (6.4, 4.2))
+    scale = 100.0 if percent else 1.0
+    for k, g in enumerate(groups):
+        sub = (frame if g is None else frame[frame[group] == g]).sort_values(time)
+        t = np.concatenate([[0.0], sub[time].to_numpy(dtype=float)])
+        s = np.concatenate([[1.0], sub[surv].to_numpy(dtype=float)]) * scale
+        colour = style.PALETTE[k % len(style.PALETTE)]
+        ax.plot(t, s, drawstyle="steps-post", color=colour, linewidth=1.8,
+                label=None if g is None else str(g), zorder=3)
+        if has_ci:
+            lo = sub[ci_low].to_numpy(dtype=float) * scale
+            hi = sub[ci_high].to_numpy(dtype=float) * scale
+            ok = ~(np.isnan(lo) | np.isnan(hi))
+            if ok.any():
+                ax.fill_between(t[1:][ok], lo[ok], hi[ok], step="post", color=colour, alpha=0.18,
+                                linewidth=0, zorder=2)
+    if percent:
+        ax.yaxis.set_major_formatter(PercentFormatter(xmax=100, decimals=0))
+    ax.set_ylim(bottom=0, top=scale * 1.02)
+    ax.set_xlim(left=0)
+    style.tidy_axes(ax, grid="y")
+    if ylabel is None:
+        ylabel = "Surviving (%)" if percent else "Proportion surviving"
+    style.set_labels(ax, xlabel=xlabel or style.pretty(time), ylabel=ylabel, title=title)
+    if group:
+        ax.legend(title=style.pretty(group), frameon=False, fontsize=style.FONT["annotation"],
+                  title_fontsize=style.FONT["annotation"], loc="best")
+    style.add_caption(ax, caption)
+    return ax
