@@ -548,6 +548,8 @@ class DesignBase:
     rake = _delegate("calibration", "rake")
     calibrate = _delegate("calibration", "calibrate")
     standardize = _delegate("standardize", "standardize")
+    table = _delegate("table", "table")
+    trim_weights = _delegate("trim", "trim_weights")
 
     # ------------------------------------------------------------------ helpers
     def _r_call(self, fun: str, variables, by, deff) -> str:
