@@ -1,0 +1,151 @@
+"""Weighted contingency tables of categorical variables (R ``svytable``).
+
+``design.table(by)`` adds up the analysis weights of the rows in each combination of levels of
+the ``by`` columns. Like R's ``svytable`` (an ``xtabs`` of the weights) the result is the full
+cross-tabulation: every combination of levels appears, with 0 where no row of the subset falls.
+"""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+import pandas as pd
+
+from socialhealth.design.structure import as_list, require_columns
+from socialhealth.errors import DesignError, EstimationError
+
+__all__ = ["table"]
+
+
+def _levels_and_codes(s: pd.Series) -> tuple[list, np.ndarray]:
+    """Levels of one by-column (categories in order, else sorted values) and each row's code."""
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        return list(s.cat.categories), s.cat.codes.to_numpy().astype(np.int64)
+    codes, uniq = pd.factorize(s, sort=True)
+    return list(uniq), codes.astype(np.int64)
+
+
+def table(design, by, round: bool = False, Ntotal: float | None = None) -> pd.DataFrame:
+    """Weighted counts of every combination of levels of ``by`` (R ``svytable``).
+
+    The count of a cell is ``n_c = sum_i w_i [row i is in cell c]`` over the rows of the
+    design's subset (rows outside a subset have weight 0 and add nothing). With ``Ntotal`` the
+    counts are rescaled to that total, ``n_c * Ntotal / sum_c n_c``; with ``round=True`` they
+    are then rounded to the nearest integer (halves to even, as R's ``round``).
+
+    Every combination of levels is listed, zeros included, as R's ``xtabs`` does. The levels of
+    a column are its categories (pandas ``Categorical``, like an R factor) or else its sorted
+    distinct values among all rows of ``design.data`` (so a level seen only outside the subset
+    still gets a row with count 0, as with R factors). Rows with a missing value in any ``by``
+    column are left out (R's default ``na.action``); their number is in
+    ``result.attrs["n_missing"]`` (rows of the subset only).
+
+    Parameters
+    ----------
+    design : SurveyDesign or ReplicateDesign
+    by : str or list of str
+        Categorical columns (R's formula ``~a + b``).
+    round : bool, default False
+        Round the counts to whole numbers (R ``round = TRUE``).
+    Ntotal : float, optional
+        Rescale the counts so that they add up to ``Ntotal`` (e.g. 100 for percentages).
+        ``None``: plain weighted counts.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per combination, the first ``by`` column varying fastest (R's
+        ``as.data.frame(svytable(...))`` order); columns: the ``by`` columns and ``n``.
+        ``attrs``: ``n_missing`` (subset rows left out for a missing by-value), ``n_rows``
+        (subset rows counted), ``r_call``.
+
+    Notes
+    -----
+    R's ``svytable`` method for replicate designs defaults to
+    ``Ntotal = sum(weights(design, "sampling"))``, which also counts the weights of rows whose
+    by-value is missing, so R's replicate-design table is then rescaled up. Here the default
+    is the plain weighted count on both design kinds; pass ``Ntotal=design.weights.sum()`` to
+    reproduce R's replicate-design default. R's data-frame form of ``Ntotal`` (population sizes
+    per stratum) is not supported.
+
+    References
+    ----------
+    Lumley T (2010) *Complex Surveys*, Wiley, §3.5 (tables) and R ``survey::svytable``.
+
+    Examples
+    --------
+    >>> import pandas as pd, socialhealth as sh
+    >>> df = pd.DataFrame({"g": ["a", "b", "a", None], "w": [1.0, 2.0, 3.0, 4.0]})
+    >>> t = sh.SurveyDesign(df, weights="w").table("g")
+    >>> t["n"].tolist(), t.attrs["n_missing"]
+    ([4.0, 2.0], 1)
+
+    In R: ``svytable(~stype, dstrat)``; ``svytable(~stype + awards, dclus1, Ntotal = 100)``.
+    """
+    cols = as_list(by)
+    if not cols:
+        raise EstimationError("table() needs at least one column in by=, e.g. by='stype'.")
+    if len(set(cols)) != len(cols):
+        raise EstimationError(f"by={cols!r} names a column twice; name each column once.")
+    require_columns(design.data, cols, "the design data")
+    if not isinstance(round, (bool, np.bool_)):
+        raise DesignError(f"round= must be True or False, not {round!r}.")
+    if Ntotal is not None:
+        if isinstance(Ntotal, (bool, np.bool_)) or not isinstance(Ntotal, numbers.Real):
+            raise DesignError(
+                f"Ntotal= must be a single positive number (or None), not {Ntotal!r}; "
+                "population sizes per stratum (R's data-frame Ntotal) are not supported."
+            )
+        if not np.isfinite(Ntotal) or Ntotal <= 0:
+            raise DesignError(f"Ntotal= must be a finite number > 0, not {Ntotal!r}.")
+
+    data = design.data
+    n = len(data)
+    key = np.zeros(n, dtype=np.int64)
+    missing = np.zeros(n, dtype=bool)
+    level_list = []
+    size = 1
+    for c in cols:
+        levels, codes = _levels_and_codes(data[c])
+        missing |= codes < 0
+        key += np.where(codes < 0, 0, codes) * size
+        level_list.append(levels)
+        size *= len(levels)
+
+    w = np.asarray(design.weights, dtype=float)
+    inside = w > 0
+    used = inside & ~missing
+    if not used.any():
+        raise EstimationError(
+            f"no rows to tabulate: every row of the subset has a missing value in "
+            f"{', '.join(map(repr, cols))}."
+        )
+    counts = np.bincount(key[used], weights=w[used], minlength=size)
+
+    if Ntotal is not None:
+        total = counts.sum()
+        if not total > 0:
+            raise EstimationError("no weight left to rescale to Ntotal: every cell is 0.")
+        counts = counts * (float(Ntotal) / total)
+    if round:
+        counts = np.round(counts)
+
+    cells = np.arange(size)
+    frame = {}
+    for c, levels in zip(cols, level_list):
+        idx = cells % max(len(levels), 1)
+        cells = cells // max(len(levels), 1)
+        values = [levels[i] for i in idx]
+        s = data[c]
+        if isinstance(s.dtype, pd.CategoricalDtype):
+            frame[c] = pd.Categorical(values, categories=s.cat.categories, ordered=s.cat.ordered)
+        else:
+            frame[c] = pd.Series(values, dtype=s.dtype if len(values) else object)
+    out = pd.DataFrame(frame)
+    out["n"] = counts
+    out.attrs["n_missing"] = int((inside & missing).sum())
+    out.attrs["n_rows"] = int(used.sum())
+    extra = "" if Ntotal is None else f", Ntotal = {Ntotal:g}"
+    extra += ", round = TRUE" if round else ""
+    out.attrs["r_call"] = f"svytable(~{' + '.join(map(str, cols))}, design{extra})"
+    return out
