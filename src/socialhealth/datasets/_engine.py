@@ -195,6 +195,18 @@ def _run_opened(name, p, src, options, prepare, loader_version, user_cols, cache
     return sd
 
 
+def set_missing(raw, column: str, x: np.ndarray, hit: np.ndarray) -> None:
+    """Set ``column`` missing where ``hit`` and count each code in ``raw.missing[column]``
+    (codes as strings: "-8", "7", "99.5")."""
+    if not hit.any():
+        return
+    counts = raw.missing.setdefault(column, {})
+    for code, k in zip(*np.unique(x[hit], return_counts=True)):
+        key = str(int(code)) if float(code).is_integer() else str(code)
+        counts[key] = counts.get(key, 0) + int(k)
+    raw.data[column] = np.where(hit, np.nan, x)
+
+
 def _apply_declared_missing(raw: RawTable, declared: dict) -> None:
     """Set the codebook's missing codes to NaN (counting them) in files that carry no
     missing-value metadata of their own (CSV downloads)."""
@@ -202,13 +214,7 @@ def _apply_declared_missing(raw: RawTable, declared: dict) -> None:
         if var not in raw.data.columns or not pd.api.types.is_numeric_dtype(raw.data[var]):
             continue
         x = raw.data[var].to_numpy(dtype=float)
-        hit = np.isin(x, np.asarray(codes, dtype=float))
-        if hit.any():
-            counts = raw.missing.setdefault(var, {})
-            for code, k in zip(*np.unique(x[hit], return_counts=True)):
-                key = str(int(code)) if float(code).is_integer() else str(code)
-                counts[key] = counts.get(key, 0) + int(k)
-            raw.data[var] = np.where(hit, np.nan, x)
+        set_missing(raw, var, x, np.isin(x, np.asarray(codes, dtype=float)))
 
 
 def _schema_hash() -> str:

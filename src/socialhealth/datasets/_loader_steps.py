@@ -62,12 +62,7 @@ def _wrap_missing(src: Source, codes: dict[str, list] | None = None, negative: b
                 hit |= np.isin(x, np.asarray(codes[c], dtype=float))
             if negative:
                 hit |= ~np.isnan(x) & (x < 0)
-            if hit.any():
-                counts = raw.missing.setdefault(c, {})
-                for code, k in zip(*np.unique(x[hit], return_counts=True)):
-                    key = str(int(code)) if float(code).is_integer() else str(code)
-                    counts[key] = counts.get(key, 0) + int(k)
-                raw.data[c] = np.where(hit, np.nan, x)
+            _engine.set_missing(raw, c, x, hit)
         return raw
 
     src._impl = read
