@@ -6,7 +6,8 @@ mirrors that: :class:`~socialhealth.design.SurveyDesign` (Taylor linearisation) 
 :class:`DesignBase`, which implements every verb once. A subclass supplies only
 
 * ``_ratio_vcov(num, den, theta)``: covariance of ratios of weighted totals
-  ``theta_j = sum_i w_i num_ij / sum_i w_i den_ij`` (``den=None``: plain totals), and
+  ``theta_j = sum_i w_i num_ij / sum_i w_i den_ij`` (``den=None``: plain totals; rows and
+  columns of undefined ratios are set to NaN here, once for both kinds), and
 * ``_general_vcov(theta, influence, refit)``: covariance of any other estimator, from its
   weighted influence values (Taylor) or by re-estimating with each replicate's weights.
 
@@ -23,7 +24,7 @@ import pandas as pd
 from socialhealth.design.results import Estimate
 from socialhealth.design.structure import as_list, require_columns
 from socialhealth.design.variables import AnalysisMatrix, Domains, analysis_matrix, domains
-from socialhealth.errors import DesignError, EstimationError
+from socialhealth.errors import ConvergenceError, DesignError, EstimationError
 
 
 class _Delegate:
@@ -74,6 +75,15 @@ def _delegate(module: str, name: str) -> _Delegate:
     """A method calling ``socialhealth.design.<module>.<name>(self, ...)`` (:class:`_Delegate`)."""
     return _Delegate(module, name)
 
+
+
+def _nan_where_undefined(V: np.ndarray, theta) -> np.ndarray:
+    """Set the rows and columns of ``V`` that belong to undefined estimates (0/0) to NaN."""
+    bad = ~np.isfinite(np.asarray(theta, dtype=float))
+    if bad.any():
+        V[bad, :] = np.nan
+        V[:, bad] = np.nan
+    return V
 
 class DesignBase:
     """Shared verbs of every survey design (see the module docstring).
@@ -205,6 +215,34 @@ class DesignBase:
             return self
         return self._with_weights(np.where(keep, self._w, 0.0))
 
+    def _vcov_on_rows(self, theta, rows: np.ndarray, influence_rows: np.ndarray,
+                      refit_rows: Callable[[np.ndarray], np.ndarray | None], what: str):
+        """Design covariance of a model fitted on ``rows``; returns ``(vcov, design_used)``.
+
+        ``influence_rows``: the weighted influence values of the rows used (len(rows) x p);
+        ``refit_rows(w)``: the estimate refitted with replicate weights ``w`` of those rows, or
+        None when it does not converge (raised as ConvergenceError naming ``what`` and the
+        replicate). ``design_used`` is the design restricted to ``rows`` (for its degf).
+        """
+        design_used = self._restrict_to_rows(rows)
+        n_all = len(self.data)
+
+        def influence():
+            full = np.zeros((n_all, influence_rows.shape[1]))
+            full[rows] = influence_rows
+            return full
+
+        n_calls = [0]
+
+        def refit(w_r):
+            n_calls[0] += 1
+            est = refit_rows(np.asarray(w_r, dtype=float)[rows])
+            if est is None:
+                raise ConvergenceError(f"the {what} did not converge with replicate weights set {n_calls[0]}.")
+            return est
+
+        return design_used._general_vcov(theta, influence=influence, refit=refit), design_used
+
     def assign(self, **columns) -> "DesignBase":
         """A new design whose data has added or replaced columns (R ``update(design, ...)``).
 
@@ -234,7 +272,7 @@ class DesignBase:
             bottom = w @ den
             with np.errstate(divide="ignore", invalid="ignore"):
                 theta = top / bottom
-        vcov = self._ratio_vcov(num, den, theta)
+        vcov = _nan_where_undefined(self._ratio_vcov(num, den, theta), theta)
         return theta, vcov
 
     def _prepare(self, variables, by, what: str) -> tuple[AnalysisMatrix, Domains | None, np.ndarray]:
@@ -291,7 +329,8 @@ class DesignBase:
         with np.errstate(divide="ignore", invalid="ignore"):
             means = S / N[:, None]
         theta = (means if ratio else S).ravel()
-        vcov = self._domain_vcov(theta, vals, dcodes, D, N if ratio else None)
+        vcov = _nan_where_undefined(self._domain_vcov(theta, vals, dcodes, D, N if ratio else None),
+                                    theta)
         return theta, vcov, (vals, dcodes, idx, N, means)
 
     def _srs_variance(self, pieces, kind: str, deff) -> np.ndarray:

@@ -169,12 +169,7 @@ class ReplicateDesign(DesignBase):
         else:
             with np.errstate(divide="ignore", invalid="ignore"):
                 reps = top / (W.T @ den)
-        V = self._rep_vcov(theta, reps)
-        bad = ~np.isfinite(np.asarray(theta, dtype=float))
-        if bad.any():
-            V[bad, :] = np.nan
-            V[:, bad] = np.nan
-        return V
+        return self._rep_vcov(theta, reps)
 
     def _domain_vcov(self, theta, vals, dcodes, n_domains, totals_den):
         W = self._W
@@ -189,12 +184,7 @@ class ReplicateDesign(DesignBase):
             else:
                 with np.errstate(divide="ignore", invalid="ignore"):
                     reps[:, d * k:(d + 1) * k] = top / Wd.sum(axis=0)[:, None]
-        V = self._rep_vcov(theta, reps)
-        bad = ~np.isfinite(np.asarray(theta, dtype=float))
-        if bad.any():
-            V[bad, :] = np.nan
-            V[:, bad] = np.nan
-        return V
+        return self._rep_vcov(theta, reps)
 
     def _general_vcov(self, theta, influence=None, refit: Callable[[np.ndarray], np.ndarray] | None = None):
         reps = np.vstack([np.atleast_1d(refit(self._W[:, r])) for r in range(self.n_replicates)])

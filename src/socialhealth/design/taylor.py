@@ -140,11 +140,7 @@ class SurveyDesign(DesignBase):
             with np.errstate(divide="ignore", invalid="ignore"):
                 Z = w[:, None] * (num - np.where(bad, 0.0, theta) * den) / np.where(bad, 1.0, D)
             Z[:, bad] = 0.0
-        V = self._variance_of(Z)
-        if bad.any():
-            V[bad, :] = np.nan
-            V[:, bad] = np.nan
-        return V
+        return self._variance_of(Z)
 
     def _domain_vcov(self, theta, vals, dcodes, n_domains, totals_den):
         w = self._w
@@ -158,12 +154,7 @@ class SurveyDesign(DesignBase):
             idx = np.where(ok, dcodes, 0)
             z = w[:, None] * (vals - th[idx]) / den[idx][:, None]
         z[~ok] = 0.0
-        V = self._variance_of(DomainColumns(z, dcodes, n_domains))
-        bad = ~np.isfinite(np.asarray(theta, dtype=float))
-        if bad.any():
-            V[bad, :] = np.nan
-            V[:, bad] = np.nan
-        return V
+        return self._variance_of(DomainColumns(z, dcodes, n_domains))
 
     def _general_vcov(self, theta, influence: Callable[[], np.ndarray], refit=None) -> np.ndarray:
         return self._variance_of(influence())

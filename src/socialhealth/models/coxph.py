@@ -429,26 +429,11 @@ def coxph(
     Z_used = np.empty_like(Z_sorted)
     Z_used[P.order] = Z_sorted
 
-    n_all = len(data)
-    design_used = design._restrict_to_rows(rows)
+    def refit(wr):
+        b, _, _, _, conv = _newton(P, wr[P.order], ties, beta, tol, max_iter, names)
+        return b if conv else None
 
-    def influence():
-        full = np.zeros((n_all, len(names)))
-        full[rows] = Z_used
-        return full
-
-    n_calls = [0]
-
-    def refit(w_r):
-        n_calls[0] += 1
-        wr = np.asarray(w_r, dtype=float)[rows][P.order]
-        b, _, _, _, conv = _newton(P, wr, ties, beta, tol, max_iter, names)
-        if not conv:
-            raise ConvergenceError(
-                f"the Cox model did not converge with replicate weights set {n_calls[0]}.")
-        return b
-
-    cov = design_used._general_vcov(beta, influence=influence, refit=refit)
+    cov, design_used = design._vcov_on_rows(beta, rows, Z_used, refit, "Cox model")
     formula_r = rhs.replace("C(", "factor(") + (f" + strata({strata})" if strata else "")
     r_call = f"svycoxph(Surv({time}, {event}) ~ {formula_r}, design = design" + (
         ", ties = 'breslow'" if ties == "breslow" else "") + ")"

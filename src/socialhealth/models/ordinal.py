@@ -400,25 +400,11 @@ def ordinal(
     I_inv = np.linalg.inv(I)
     Z_used = (G * w[:, None]) @ I_inv
 
-    n_all = len(data)
-    design_used = design._restrict_to_rows(rows)
-
-    def influence():
-        full = np.zeros((n_all, len(theta)))
-        full[rows] = Z_used
-        return full
-
-    n_calls = [0]
-
-    def refit(w_r):
-        n_calls[0] += 1
-        wr = np.asarray(w_r, dtype=float)[rows]
+    def refit(wr):
         th, _, _, conv = _fit(X, y, wr, q, link, theta, tol, max_iter, names)
-        if not conv:
-            raise ConvergenceError(f"the ordinal model did not converge with replicate weights set {n_calls[0]}.")
-        return th
+        return th if conv else None
 
-    cov = design_used._general_vcov(theta, influence=influence, refit=refit)
+    cov, design_used = design._vcov_on_rows(theta, rows, Z_used, refit, "ordinal model")
     thr_names = [f"{_label(a)}|{_label(b)}" for a, b in zip(lv[:-1], lv[1:])]
     rhs_r = rhs.replace("C(", "factor(")
     r_call = f"svyolr(factor({lhs}) ~ {rhs_r}, design = design" + (
