@@ -5,8 +5,6 @@ tests/design/fixtures/proportion/extra_reference.json (make_extra.R next to it).
 """
 from __future__ import annotations
 
-import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -15,7 +13,6 @@ import pytest
 import socialhealth as sh
 from socialhealth.errors import EstimationError, MissingColumnError
 
-EXTRA = Path(__file__).parent / "fixtures" / "proportion" / "extra_reference.json"
 METHODS = ["logit", "likelihood", "asin", "beta", "mean", "xlogit"]
 # closed-form intervals: ~1e-12; logit reproduces R's IRLS so it is as tight
 RTOL = {"logit": 1e-10, "asin": 1e-12, "beta": 1e-12, "mean": 1e-12, "xlogit": 1e-12}
@@ -32,16 +29,6 @@ def _indicators(df: pd.DataFrame) -> pd.DataFrame:
     if "ell" in out:
         out["ell0"] = (out["ell"] == 0).astype(float)
     return out
-
-
-@pytest.fixture(scope="module")
-def ref(reference_dir):
-    return json.loads((reference_dir / "r_survey" / "r_survey_reference.json").read_text())
-
-
-@pytest.fixture(scope="module")
-def extra():
-    return json.loads(EXTRA.read_text())["results"]
 
 
 @pytest.fixture(scope="module")

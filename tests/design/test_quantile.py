@@ -5,8 +5,6 @@ tests/design/fixtures/proportion/extra_reference.json (make_extra.R), plus hand 
 """
 from __future__ import annotations
 
-import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -14,18 +12,6 @@ import pytest
 
 import socialhealth as sh
 from socialhealth.errors import EstimationError
-
-EXTRA = Path(__file__).parent / "fixtures" / "proportion" / "extra_reference.json"
-
-
-@pytest.fixture(scope="module")
-def ref(reference_dir):
-    return json.loads((reference_dir / "r_survey" / "r_survey_reference.json").read_text())
-
-
-@pytest.fixture(scope="module")
-def extra():
-    return json.loads(EXTRA.read_text())["results"]
 
 
 @pytest.fixture(scope="module")
