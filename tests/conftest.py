@@ -12,6 +12,23 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+
+# Packages whose versions decide the numbers: printed at the top of every run (and so in CI's
+# log) to show which versions a green run used.
+_VERSIONED = ("numpy", "scipy", "pandas", "statsmodels", "pyreadstat", "matplotlib", "pyarrow",
+              "formulaic")
+
+
+def pytest_report_header(config):
+    from importlib.metadata import PackageNotFoundError, version
+
+    parts = []
+    for name in _VERSIONED:
+        try:
+            parts.append(f"{name} {version(name)}")
+        except PackageNotFoundError:
+            parts.append(f"{name} (not installed)")
+    return "socialhealth test run with: " + ", ".join(parts)
 SHARED = REPO.parent / "shared"
 
 
