@@ -277,23 +277,42 @@ def cmd_describe(args) -> int:
     notes = (getattr(sd, "provenance", {}) or {}).get("design")
     if notes:
         print(f"  design note: {notes}")
-    print("\nCodebook (one block per harmonised concept)")
+    print("\nWhat the file gave, per harmonised concept (answered / missing among the "
+          f"{len(sd.data)} rows kept; missing codes counted over the rows read)")
     import shutil
     import textwrap
 
+    from socialhealth.datasets._concepts import concept_problems
+
     width = max(60, min(120, shutil.get_terminal_size((100, 20)).columns))
-    cb = sd.codebook
-    for _, row in cb.iterrows():
-        measured = bool(row.get("measured", True))
-        src = str(row.get("source_variables", "") or "")
-        head = f"{row['concept']}: " + (f"from {src}" if measured and src else
-                                        "measured" if measured else "NOT MEASURED")
+    for _, row in sd.concept_summary().iterrows():
+        src = row["source_variables"]
+        if row["n_answered"]:
+            head = (f"{row['concept']}: {row['n_answered']} answered, {row['n_missing']} missing"
+                    + (f"  (from {src})" if src else ""))
+        else:
+            head = f"{row['concept']}: NOT MEASURED" + (f"  (source {src})" if src else "")
         print(head)
-        for key in ("rule", "notes"):
-            text = str(row.get(key, "") or "").strip()
-            if text and text != "not measured":
-                print(textwrap.fill(f"{key}: {text}", width, initial_indent="    ",
-                                    subsequent_indent="      "))
+        lines = []
+        if row["n_answered"] and row["rule"]:
+            lines.append(f"rule: {row['rule']}")
+        if row["missing_by_code"]:
+            codes = "; ".join(f"{var} " + ", ".join(f"{code}: {k}" for code, k in counts.items())
+                              for var, counts in row["missing_by_code"].items())
+            lines.append(f"missing codes: {codes}")
+        if row["unmapped_codes"]:
+            lines.append("UNMAPPED codes (not in the codebook, set to missing): "
+                         + ", ".join(f"{code}: {k}" for code, k in row["unmapped_codes"].items()))
+        note = row["notes"].strip()
+        if note and note != "not measured":
+            lines.append(f"note: {note}")
+        for text in lines:
+            print(textwrap.fill(text, width, initial_indent="    ", subsequent_indent="      "))
+    problems = concept_problems(sd)
+    if problems:
+        print(f"\n{len(problems)} concept(s) not accounted for by the codebook:")
+        for text in problems:
+            print(textwrap.fill(text, width, initial_indent="  - ", subsequent_indent="    "))
     return 0
 
 

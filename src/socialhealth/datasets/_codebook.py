@@ -361,7 +361,28 @@ def _derive(frame: pd.DataFrame, rows: list[dict], n: int):
         b = frame["bmi"].to_numpy(dtype=float)
         frame["obese"] = boolean(b >= 30, ~np.isnan(b))
         rows.append(_row("obese", ["bmi"], "True if bmi >= 30", "", "derived (WHO cut-off)", True))
+    # derived concepts that could not be derived say which of their inputs the file lacks
+    have = {r["concept"] for r in rows}
+    for concept, inputs in _DERIVED_FROM.items():
+        if concept in have:
+            continue
+        lacking = [c for c in inputs if not _measured(rows, c)]
+        if lacking:
+            rows.append(_row(concept, [], "not measured", "",
+                             f"derived from {', '.join(inputs)}; not computed because "
+                             f"{', '.join(lacking)} {'is' if len(lacking) == 1 else 'are'} not "
+                             "measured in this file (see those concepts' notes)", False))
     return frame, rows
+
+
+# derived concept -> the concepts it is computed from (in ``_derive``)
+_DERIVED_FROM = {
+    "age_group": ["age"],
+    "poor_health": ["self_rated_health"],
+    "ucla3_score": ["ucla3_companionship", "ucla3_left_out", "ucla3_isolated"],
+    "lonely_ucla3": ["ucla3_score"],
+    "obese": ["bmi"],
+}
 
 
 def codebook_frame(rows: list[dict]) -> pd.DataFrame:

@@ -110,6 +110,29 @@ class SurveyData:
             list(provenance.get("assigned_columns", [])) + list(columns)))
         return replace(self, data=data, provenance=provenance, _design=design)
 
+    def concept_summary(self) -> pd.DataFrame:
+        """What the file gave, one row per harmonised concept.
+
+        Columns ``concept, measured, source_variables, rule, n_answered, n_missing,
+        missing_by_code, unmapped_codes, notes``: ``n_answered``/``n_missing`` count the rows
+        kept; ``missing_by_code`` gives the survey's missing-value codes of the source variables
+        (``{variable: {code: n}}``, counted over the rows read); ``unmapped_codes`` the codes
+        that the codebook does not map (``{code: n}``, normally empty). This is the table that
+        ``socialhealth describe`` prints.
+
+        Examples
+        --------
+        >>> from socialhealth import datasets
+        >>> cs = datasets.load("demo").concept_summary()
+        >>> print(cs.query("concept == 'lonely'")[["concept", "n_answered", "n_missing"]]
+        ...       .to_string(index=False))
+        concept  n_answered  n_missing
+         lonely       19281        321
+        """
+        from socialhealth.datasets._concepts import summary
+
+        return summary(self)
+
     def __repr__(self) -> str:
         p = self.provenance
         measured = int(self.codebook["measured"].sum()) if len(self.codebook) else 0
