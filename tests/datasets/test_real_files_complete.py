@@ -87,3 +87,68 @@ def test_problems_name_unexplained_and_unmapped_concepts():
                for p in problems)
     assert any(p.startswith("sex: codes in the file that the codebook does not map: {'3': 2}")
                for p in problems)
+
+
+# ----------------------------------------------------------------------------- raw-row checks
+# The health and connection items mapped for issue 13, recomputed from a direct pyreadstat
+# read of the same file with the rule written out here (not the codebook engine).
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pyreadstat  # noqa: E402
+
+
+def _bool(values) -> list:
+    return [None if pd.isna(v) else bool(v) for v in values]
+
+
+@pytest.mark.realdata
+def test_gss_panel20_2018_health_items_equal_the_raw_rows(shared_data_dir):
+    sd = _load(shared_data_dir, "gss_panel20", "gss/gss_panel20.dta", {"wave": 2018})
+    raw, _ = pyreadstat.read_dta(
+        str(shared_data_dir / "gss/gss_panel20.dta"),
+        usecols=["yearid", "samptype", "wtssnr_1b", "hyperten_1b", "diabetes_1b", "height_1b",
+                 "weight_1b", "wordsum_1b"])
+    raw = raw[(raw["samptype"] == 2018) & (raw["wtssnr_1b"] > 0)]
+    assert len(raw) == len(sd.data)
+    got = sd.data.set_index(sd.data["respondent_id"].astype(str))
+    raw = raw.set_index(raw["yearid"].astype(int).astype(str)).loc[got.index]
+    for concept, var in (("hypertension", "hyperten_1b"), ("diabetes", "diabetes_1b")):
+        expect = np.where(raw[var] == 1, 1.0, np.where(raw[var] == 2, 0.0, np.nan))
+        assert _bool(got[concept]) == _bool(expect), concept
+    bmi = raw["weight_1b"] * 0.45359237 / (raw["height_1b"] * 0.0254) ** 2
+    np.testing.assert_allclose(got["bmi"].to_numpy(dtype=float), bmi.to_numpy(), rtol=1e-12)
+    assert _bool(got["obese"]) == _bool(np.where(bmi.isna(), np.nan, bmi >= 30))
+    np.testing.assert_array_equal(got["cognitive_score"].to_numpy(dtype=float),
+                                  raw["wordsum_1b"].to_numpy(dtype=float))
+    assert int(got["hypertension"].notna().sum()) > 1300      # 1411 answers among 2348 rows read
+
+
+@pytest.mark.realdata
+def test_ess7_health_module_items_equal_the_raw_rows(shared_data_dir):
+    sd = _load(shared_data_dir, "ess", "ess/ESS7GB.sav", {})
+    items = ["hltprhb", "hltprhc", "hltprdi", "hltprref", "hltprdk", "hltprna", "dosprt", "idno"]
+    raw, _ = pyreadstat.read_sav(str(shared_data_dir / "ess/ESS7GB.sav"), usecols=items)
+    got = sd.data.set_index(sd.data["respondent_id"].astype(str))
+    raw = raw.set_index(raw["idno"].astype(int).astype(str)).loc[got.index]
+    no_answer = (raw["hltprref"] == 1) | (raw["hltprdk"] == 1) | (raw["hltprna"] == 1)
+    assert int(no_answer.sum()) == 29
+    for concept, var in (("hypertension", "hltprhb"), ("heart_disease", "hltprhc"),
+                         ("diabetes", "hltprdi")):
+        expect = np.where(no_answer, np.nan, (raw[var] == 1).astype(float))
+        assert _bool(got[concept]) == _bool(expect), concept
+    dos = raw["dosprt"].where(raw["dosprt"].between(0, 7))
+    assert _bool(got["physically_inactive"]) == _bool(np.where(dos.isna(), np.nan, dos == 0))
+
+
+@pytest.mark.realdata
+def test_gss_panel10_2012_issp_health_items_equal_the_raw_rows(shared_data_dir):
+    sd = _load(shared_data_dir, "gss_panel10", "gss/gss_panel10_long.dta.zip", {"wave": 2012})
+    d = sd.data
+    raw = datasets.load("gss_panel10", path=shared_data_dir / "gss/gss_panel10_long.dta.zip",
+                        wave=2012, columns=["smokeday", "physact", "wordsum"]).data
+    smoke = pd.to_numeric(raw["smokeday"], errors="coerce")
+    assert _bool(d["smoker"]) == _bool(np.where(smoke.isna(), np.nan, smoke >= 3))
+    act = pd.to_numeric(raw["physact"], errors="coerce")
+    assert _bool(d["physically_inactive"]) == _bool(np.where(act.isna(), np.nan, act == 1))
+    np.testing.assert_array_equal(d["cognitive_score"].to_numpy(dtype=float),
+                                  pd.to_numeric(raw["wordsum"]).to_numpy(dtype=float))

@@ -10,13 +10,16 @@ Rules (see CONTRIBUTING_LOADERS.md for examples):
                  with ``combine = "min"`` or ``"max"`` (on the codes). Codes absent from ``map``
                  become missing and are counted in provenance ``unmapped_codes``.
 ``in``           boolean: True if the code is in ``true``; False if in ``false`` (or, without
-                 ``false``, any other valid code); missing stays missing.
+                 ``false``, any other valid code); missing stays missing. ``missing_if =
+                 {var = [codes]}`` also sets rows to missing where another source has one of
+                 those codes (a multiple-choice list's "refusal"/"no answer" box).
 ``numeric``      the value as a number; ``valid = [lo, hi]`` sets values outside to missing
                  (counted in ``unmapped_codes``).
 ``label``        the file's value label of the code (the code itself when unlabelled), as a
                  string (e.g. ESS ``region`` "UKI" -> "London").
 ``product``      product of the sources (e.g. ESS ``pspwght * pweight``).
-``bmi``          ``sources = [height_cm, weight_kg]`` -> kg / m^2.
+``bmi``          ``sources = [height_cm, weight_kg]`` -> kg / m^2; with ``units = "imperial"``,
+                 ``sources = [height_inches, weight_pounds]``.
 ``custom``       ``function = "name"`` looked up in the survey module's ``CUSTOM_RULES``.
 ``not_measured`` an all-missing column with the codebook note saying why.
 
@@ -104,6 +107,13 @@ def validate(cb: dict, name: str) -> None:
                                        f"({levels})")
         if rule not in ("not_measured", "custom") and not spec.get("sources"):
             raise DatasetError(f"{where}: rule {rule!r} needs sources = [...]")
+        stray = [v for v in spec.get("missing_if", {}) if v not in spec.get("sources", [])]
+        if stray:
+            raise DatasetError(f"{where}: missing_if names {stray}, which must also be listed "
+                               "in sources (so that the loader reads them)")
+        if rule == "bmi" and spec.get("units", "metric") not in ("metric", "imperial"):
+            raise DatasetError(f"{where}: units must be 'metric' (cm, kg) or 'imperial' "
+                               f"(inches, pounds), not {spec.get('units')!r}")
 
 
 def _fmt(names, fmt: dict) -> list[str]:
@@ -204,11 +214,19 @@ def harmonise(df: pd.DataFrame, cb: dict, fmt: dict, wave, value_labels: dict,
             is_f = (keys.isin(fa).to_numpy() if fa else valid & ~is_t) & ~keys.isin(known_missing).to_numpy()
             other = valid & ~is_t & ~is_f & ~keys.isin(known_missing).to_numpy()
             bad.update(keys[other])
-            out = boolean(is_t, is_t | is_f)
+            answered = is_t | is_f
+            cond = spec.get("missing_if", {})
+            for var, codes in cond.items():
+                ck, _ = _keys(df[var.format(**fmt)])
+                answered &= ~ck.isin({str(c) for c in codes}).to_numpy()
+            out = boolean(is_t, answered)
             text = f"True if {srcs[0]} in {sorted(tr)}; False if " + (
                 f"in {sorted(fa)}" if fa else "any other valid code")
             if known_missing:
                 text += f"; {sorted(known_missing)} → missing"
+            if cond:
+                text += "; missing when " + " or ".join(
+                    f"{var} in {sorted(str(c) for c in codes)}" for var, codes in cond.items())
         elif rule == "numeric":
             x = pd.to_numeric(df[srcs[0]], errors="coerce").to_numpy(dtype=float)
             text = f"{srcs[0]} as a number"
@@ -233,10 +251,15 @@ def harmonise(df: pd.DataFrame, cb: dict, fmt: dict, wave, value_labels: dict,
             out = typed(concept, x, n)
             text = " × ".join(srcs)
         elif rule == "bmi":
-            h = pd.to_numeric(df[srcs[0]], errors="coerce").to_numpy(dtype=float) / 100.0
+            h = pd.to_numeric(df[srcs[0]], errors="coerce").to_numpy(dtype=float)
             w = pd.to_numeric(df[srcs[1]], errors="coerce").to_numpy(dtype=float)
-            out = typed(concept, w / (h * h), n)
-            text = f"{srcs[1]} / ({srcs[0]}/100)^2"
+            if spec.get("units", "metric") == "imperial":
+                # inches and pounds: kg = lb * 0.45359237, m = in * 0.0254 (exact definitions)
+                out = typed(concept, (w * 0.45359237) / (h * 0.0254) ** 2, n)
+                text = f"({srcs[1]} lb × 0.45359237) / ({srcs[0]} in × 0.0254)^2"
+            else:
+                out = typed(concept, w / (h / 100.0) ** 2, n)
+                text = f"{srcs[1]} / ({srcs[0]}/100)^2"
         else:  # custom
             fn = (custom or {}).get(spec.get("function", ""))
             if fn is None:
