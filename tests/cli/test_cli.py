@@ -80,7 +80,10 @@ def test_describe_demo(capsys):
     rc, out, _ = run(["describe", "--dataset", "demo"], capsys)
     assert rc == 0
     assert "strata: 180" in out
-    assert "Codebook" in out and "lonely" in out
+    assert "per harmonised concept" in out
+    # per concept: answered / missing among the rows kept (demo: 19281 of 19602 answer lonely)
+    assert "lonely: 19281 answered, 321 missing" in out
+    assert "concept(s) not accounted for" not in out
 
 
 def test_report_demo_markdown(capsys, tmp_path):
