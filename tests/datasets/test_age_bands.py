@@ -313,3 +313,41 @@ def test_real_gss_bands(shared_data_dir):
     assert list(sd.data["age_group"].cat.categories) == ["18-24"] + COMMON
     assert int((sd.data["age_group"] == "18-24").sum()) == int(((a >= 18) & (a <= 24)).sum()) == 197
     assert int((sd.data["age_group"] == "75+").sum()) == int((a >= 75).sum())   # 89 = 89+ included
+
+
+def _r_reference() -> dict:
+    import json
+
+    return json.loads((HERE.parent / "fixtures" / "datasets" / "age_reference.json").read_text())
+
+
+@pytest.mark.filterwarnings("ignore::socialhealth.errors.SocialHealthWarning")
+def test_real_ess_adults_match_r(shared_data_dir):
+    """min_age=18 equals R svydesign(..., data = subset(ess, agea >= 18)); the 15-24 band equals
+    R's domain subset(des, agea >= 15 & agea <= 24) (make_age_reference.R)."""
+    R = _r_reference()
+    e7 = _real(shared_data_dir, "ess/ESS7GB.sav")
+    r7 = R["ess7_gb"]
+    adults = datasets.load("ess", path=e7, min_age=18)
+    p = adults.provenance
+    assert p["rows_read"] == r7["n"] and p["rows_kept"] == r7["adults_n"]
+    assert p["rows_dropped"]["aged under 18 (min_age=18)"] == r7["n_under18"]
+    assert p["rows_dropped"]["age missing: cannot be shown to be aged 18 or over (min_age=18)"] \
+        == r7["n_age_missing"]
+    assert adults.design.degf() == r7["adults_degf"]
+    m = adults.design.mean("lonely").to_frame().iloc[0]
+    assert m["estimate"] == pytest.approx(r7["adults_lonely"]["est"], rel=1e-10)
+    assert m["se"] == pytest.approx(r7["adults_lonely"]["se"], rel=1e-8)
+    full = datasets.load("ess", path=e7)
+    b = full.design.mean("lonely", by="age_group").to_frame()
+    b = b.set_index(b["age_group"].astype(str)).loc["15-24"]
+    assert b["estimate"] == pytest.approx(r7["band_15_24_lonely"]["est"], rel=1e-10)
+    assert b["se"] == pytest.approx(r7["band_15_24_lonely"]["se"], rel=1e-8)
+
+    r9 = R["ess9_gb"]
+    adults9 = datasets.load("ess", path=_real(shared_data_dir, "ess/ESS9GB.sav"), min_age=18)
+    assert adults9.provenance["rows_kept"] == r9["adults_n"]
+    assert adults9.design.degf() == r9["adults_degf"]
+    m = adults9.design.mean("poor_health").to_frame().iloc[0]
+    assert m["estimate"] == pytest.approx(r9["adults_poor_health"]["est"], rel=1e-10)
+    assert m["se"] == pytest.approx(r9["adults_poor_health"]["se"], rel=1e-8)
