@@ -97,7 +97,7 @@ def test_brfss_2023_by_hand(llcp2023):
     assert _vals(d["poor_health"]) == [False, False, False, True, True, None, None, None, False,
                                        False, False]
     assert _vals(d["mental_health_days"]) == [0.0, 5.0, 30.0, None, None, None, 0.0, 1.0, 2.0, 3.0, 0.0]
-    assert _vals(d["age_group"]) == ["16-24", "25-34", "25-34", "35-44", "35-44", "45-54", "45-54",
+    assert _vals(d["age_group"]) == ["18-24", "25-34", "25-34", "35-44", "35-44", "45-54", "45-54",
                                      "55-64", "55-64", "65-74", "75+"]
     assert _vals(d["sex"])[:2] == ["male", "female"]
     assert _vals(d["bmi"])[:6] == [25.34, None, 30.0, 18.5, 40.12, 22.0]

@@ -12,7 +12,7 @@ import pytest
 
 from socialhealth import datasets
 
-LEVELS = ["16-24", "25-34", "35-44", "45-54", "55-64", "65-74", "75+"]
+COMMON = ["25-34", "35-44", "45-54", "55-64", "65-74", "75+"]   # the bands every survey shares
 
 
 def _gss_path(shared_data_dir):
@@ -31,8 +31,11 @@ def _ess_path(shared_data_dir):
 
 
 def _check(sd):
+    # the youngest band starts at the survey's own minimum age (GSS 2020 wave: 20; ESS: 15)
+    levels = list(sd.data["age_group"].cat.categories)
+    assert levels == [f"{sd.provenance['population']['min_age']}-24"] + COMMON
     est = sd.design.proportion("poor_health", by="age_group").to_frame()
-    present = [g for g in LEVELS if ((sd.data["age_group"] == g) & sd.data["poor_health"].notna()).any()]
+    present = [g for g in levels if ((sd.data["age_group"] == g) & sd.data["poor_health"].notna()).any()]
     assert est["age_group"].astype(str).tolist() == present           # one row per group present
     assert est["estimate"].between(0, 1).all()
     assert (est["ci_low"] <= est["estimate"]).all() and (est["estimate"] <= est["ci_high"]).all()
@@ -47,6 +50,9 @@ def test_same_call_on_gss_and_ess(shared_data_dir):
     ess = datasets.load("ess", path=_ess_path(shared_data_dir))
     g, e = _check(gss), _check(ess)
     assert len(g) == 7 and len(e) == 7
+    assert g["age_group"].astype(str).tolist()[0] == "20-24"
+    assert e["age_group"].astype(str).tolist()[0] == "15-24"
+    assert g["age_group"].astype(str).tolist()[1:] == e["age_group"].astype(str).tolist()[1:] == COMMON
     # hand computation on the raw ESS columns for 45-54
     raw, _ = pyreadstat.read_sav(str(_ess_path(shared_data_dir)),
                                  usecols=["health", "agea", "anweight"])

@@ -44,11 +44,13 @@ import numpy as np
 import pandas as pd
 
 from socialhealth.errors import DatasetError
-from socialhealth.datasets._schema import boolean, concept_columns, schema, tomllib, typed
+from socialhealth.datasets._schema import (AGE_EDGES, age_band_bounds, age_group_levels, boolean,
+                                           concept_columns, schema, tomllib, typed)
 
 RULES = ("map", "in", "numeric", "label", "product", "bmi", "custom", "not_measured")
 CODEBOOK_COLUMNS = ["concept", "source_variables", "rule", "labels", "notes", "measured"]
-AGE_BREAKS = [25, 35, 45, 55, 65, 75]
+AGE_BREAKS = list(AGE_EDGES)
+POPULATION_KEYS = ("min_age", "description")
 
 
 @lru_cache(maxsize=None)
@@ -91,6 +93,7 @@ def codebook_hash(name: str) -> str:
 def validate(cb: dict, name: str) -> None:
     """Check a codebook against the schema; raise DatasetError naming the problem."""
     sch = schema()
+    ages = _declared_min_ages(cb, name)
     for concept, spec in cb.get("concepts", {}).items():
         where = f"codebooks/{name}.toml [concepts.{concept}]"
         if concept not in sch:
@@ -100,6 +103,8 @@ def validate(cb: dict, name: str) -> None:
             raise DatasetError(f"{where}: unknown rule {rule!r}; expected one of {RULES}")
         if rule == "map":
             levels = spec.get("levels") or sch[concept].get("levels")
+            if concept == "age_group":   # any band of any minimum age the codebook declares
+                levels = sorted({lv for a in ages for lv in age_group_levels(a)})
             kind = sch[concept]["kind"]
             for k, v in spec.get("map", {}).items():
                 if kind in ("category", "ordered") and v not in levels:
@@ -114,6 +119,67 @@ def validate(cb: dict, name: str) -> None:
         if rule == "bmi" and spec.get("units", "metric") not in ("metric", "imperial"):
             raise DatasetError(f"{where}: units must be 'metric' (cm, kg) or 'imperial' "
                                f"(inches, pounds), not {spec.get('units')!r}")
+
+
+def _declared_min_ages(cb: dict, name: str) -> list[int]:
+    """Every ``min_age`` of the codebook's ``[population]`` table (and its per-wave overrides);
+    DatasetError when the table is missing or incomplete."""
+    pop = cb.get("population")
+    where = f"codebooks/{name}.toml [population]"
+    if not isinstance(pop, dict):
+        raise DatasetError(f"{where} is missing: every codebook declares the population its "
+                           "sample represents (min_age = <years>, description = '...').")
+    out = []
+    for key, spec in [("", pop), *((f".waves.{w}", s) for w, s in pop.get("waves", {}).items())]:
+        for k in POPULATION_KEYS:
+            if key == "" and k not in spec:
+                raise DatasetError(f"{where}{key} lacks {k!r}.")
+        if "min_age" in spec:
+            a = spec["min_age"]
+            if isinstance(a, bool) or not isinstance(a, int) or not 0 <= a <= 120:
+                raise DatasetError(f"{where}{key}: min_age must be a whole number of years, "
+                                   f"not {a!r}.")
+            out.append(a)
+    return out
+
+
+def population(cb: dict, wave=None, country: str = "") -> dict:
+    """The population a codebook's survey (wave) represents: ``{"min_age", "description",
+    "notes"}`` from ``[population]``, with ``[population.waves.<wave>]`` overriding it for that
+    wave. ``{country}`` in the text is replaced by ``country``.
+
+    Parameters
+    ----------
+    cb : dict
+        A parsed codebook (:func:`load_codebook`).
+    wave : optional
+        The wave (key of ``[population.waves]``); None = the survey as a whole.
+    country : str
+        Filled into ``{country}`` placeholders (ESS: the country codes of the file).
+
+    Returns
+    -------
+    dict
+        ``min_age`` (int), ``description`` (one noun phrase), ``notes`` (str).
+
+    Examples
+    --------
+    >>> from socialhealth.datasets._codebook import load_codebook, population
+    >>> population(load_codebook("ess"), country="GB")["min_age"]
+    15
+    """
+    pop = dict(cb.get("population") or {})
+    if "min_age" not in pop or "description" not in pop:
+        raise DatasetError("the codebook has no [population] table with min_age and description.")
+    waves = pop.pop("waves", {})
+    if wave is not None and str(wave) in {str(w) for w in waves}:
+        pop.update({k: v for w, spec in waves.items() if str(w) == str(wave)
+                    for k, v in spec.items()})
+    out = {"min_age": int(pop["min_age"]), "description": str(pop["description"]),
+           "notes": str(pop.get("notes", ""))}
+    for k in ("description", "notes"):
+        out[k] = out[k].replace("{country}", country or "the country of the file")
+    return out
 
 
 def _fmt(names, fmt: dict) -> list[str]:
@@ -153,8 +219,12 @@ def _code_key(v) -> str:
 
 
 def harmonise(df: pd.DataFrame, cb: dict, fmt: dict, wave, value_labels: dict,
-              custom: dict[str, Callable] | None = None, context: dict | None = None):
+              custom: dict[str, Callable] | None = None, context: dict | None = None,
+              min_age: int | None = None):
     """Apply the codebook's concept rules to the rows of ``df`` (source columns).
+
+    ``min_age`` is the population's minimum age (default: the codebook's ``[population]`` for
+    ``wave``): the youngest ``age_group`` band starts there (:func:`age_group_levels`).
 
     Returns ``(frame, codebook_rows, unmapped)``: the harmonised concept columns (every schema
     concept, all-missing where not measured), one codebook row per concept, and
@@ -166,6 +236,9 @@ def harmonise(df: pd.DataFrame, cb: dict, fmt: dict, wave, value_labels: dict,
     rows: list[dict] = []
     unmapped: dict[str, dict[str, int]] = {}
     concepts = cb.get("concepts", {})
+    if min_age is None:
+        min_age = population(cb, wave)["min_age"]
+    age_levels = age_group_levels(min_age)
     for concept in concept_columns():
         spec = concepts.get(concept)
         if spec is None:
@@ -186,7 +259,7 @@ def harmonise(df: pd.DataFrame, cb: dict, fmt: dict, wave, value_labels: dict,
                              f"source variable(s) {[s for s in srcs if s not in df.columns]} not in "
                              f"this file. " + spec.get("notes", ""), False))
             continue
-        levels = spec.get("levels")
+        levels = spec.get("levels") or (age_levels if concept == "age_group" else None)
         bad: Counter = Counter()
         if rule == "map":
             x = _combine(df, srcs, spec.get("combine"))
@@ -280,12 +353,13 @@ def harmonise(df: pd.DataFrame, cb: dict, fmt: dict, wave, value_labels: dict,
         rows.append(_row(concept, srcs, spec.get("rule_text", text), labels, spec.get("notes", ""),
                          True))
     frame = pd.DataFrame(cols, index=df.index)
-    frame, rows = _derive(frame, rows, n)
+    frame, rows = _derive(frame, rows, n, min_age, unmapped)
     # every schema concept exists, all-missing when not measured
     done = {r["concept"] for r in rows}
     for concept in concept_columns():
         if concept not in frame.columns:
-            frame[concept] = typed(concept, None, n)
+            frame[concept] = typed(concept, None, n,
+                                   age_levels if concept == "age_group" else None)
         if concept not in done:
             rows.append(_row(concept, [], "not measured", "",
                              "the survey (or this loader's codebook) has no item for this concept",
@@ -351,17 +425,53 @@ def _measured(rows, concept) -> bool:
     return any(r["concept"] == concept and r["measured"] for r in rows)
 
 
-def _derive(frame: pd.DataFrame, rows: list[dict], n: int):
+def age_groups(age, min_age: int) -> tuple[pd.Categorical, int]:
+    """``age`` (years) cut into the bands of :func:`age_group_levels` (``min_age``).
+
+    Parameters
+    ----------
+    age : array-like of float
+        Ages in years (NaN = missing).
+    min_age : int
+        The population's minimum age: the youngest band is ``"<min_age>-24"``.
+
+    Returns
+    -------
+    tuple
+        The ordered categorical, and the number of ages below ``min_age`` (left missing: they
+        are outside the declared population, so no band label would be true for them).
+
+    Examples
+    --------
+    >>> from socialhealth.datasets._codebook import age_groups
+    >>> cat, below = age_groups([15, 24, 25, 80, float("nan")], 15)
+    >>> list(cat), below
+    (['15-24', '15-24', '25-34', '75+', nan], 0)
+    """
+    age = np.asarray(age, dtype=float)
+    labels = age_group_levels(min_age)
+    lows = np.array([age_band_bounds(lv)[0] for lv in labels])
+    ok = ~np.isnan(age) & (age >= min_age)
+    idx = np.searchsorted(lows, np.where(ok, age, min_age), side="right") - 1
+    vals = np.where(ok, np.asarray(labels, dtype=object)[idx], None)
+    below = int((~np.isnan(age) & (age < min_age)).sum())
+    return pd.Categorical(vals, categories=labels, ordered=True), below
+
+
+def _derive(frame: pd.DataFrame, rows: list[dict], n: int, min_age: int, unmapped: dict):
     have = {r["concept"] for r in rows}
     if "age_group" not in have and _measured(rows, "age"):
-        age = frame["age"].to_numpy(dtype=float)
-        idx = np.searchsorted(AGE_BREAKS, age, side="right")
-        labels = schema()["age_group"]["levels"]
-        vals = [None if np.isnan(a) else labels[i] for a, i in zip(age, idx)]
-        frame["age_group"] = typed("age_group", vals, n)
-        rows.append(_row("age_group", ["age"], "age cut at 25, 35, 45, 55, 65, 75", "",
-                         "derived; the first group holds every age below 25 (its lower bound is "
-                         "the survey's own minimum age)", True))
+        frame["age_group"], below = age_groups(frame["age"].to_numpy(dtype=float), min_age)
+        labels = age_group_levels(min_age)
+        note = (f"derived; the youngest band starts at {min_age}, the minimum age of the "
+                f"survey's population (codebook [population]); the bands from 25-34 up are "
+                f"common to every survey.")
+        if below:
+            unmapped["age_group"] = {f"age below {min_age}": below}
+            note += (f" {below} respondent(s) younger than {min_age} have no band (missing): "
+                     f"they are outside the declared population.")
+        rows.append(_row("age_group", ["age"], f"age cut into {', '.join(labels)}", "", note,
+                         True))
     if "poor_health" not in have and _measured(rows, "self_rated_health"):
         srh = frame["self_rated_health"]
         frame["poor_health"] = boolean(srh.isin(["fair", "poor"]).to_numpy(), srh.notna().to_numpy())

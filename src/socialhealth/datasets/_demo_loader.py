@@ -6,6 +6,7 @@ import importlib
 import pandas as pd
 
 from socialhealth.errors import DatasetError
+from socialhealth.datasets import _registry
 from socialhealth.datasets._codebook import codebook_frame
 from socialhealth.datasets._schema import concept_columns
 from socialhealth.datasets._surveydata import SurveyData
@@ -77,5 +78,7 @@ def load_demo(seed: int = 2024, replicate: bool = False, cache: bool = True) -> 
             "reader": "socialhealth.datasets.demo.generate_demo", "seed": seed,
             "columns_read": list(map(str, data.columns)), "rows_read": len(data),
             "rows_kept": len(data), "rows_dropped": {}, "missing_codes": {},
-            "unmapped_codes": {}, "cache": "off", "loader": "demo"}
+            "unmapped_codes": {}, "cache": "off", "loader": "demo",
+            "population": {**_registry.entry("demo")["population"],
+                           "declared_in": "registry.toml [demo.population]"}}
     return SurveyData("demo", data, codebook_frame(rows), prov, spec)

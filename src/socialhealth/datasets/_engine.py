@@ -18,12 +18,13 @@ import pandas as pd
 
 from socialhealth.errors import MissingColumnError, SocialHealthWarning, SurveyFileError
 from socialhealth.datasets import _cache
-from socialhealth.datasets._codebook import codebook_frame, codebook_hash, harmonise, sources_needed
+from socialhealth.datasets._codebook import (codebook_frame, codebook_hash, harmonise, population,
+                                             sources_needed)
 from socialhealth.datasets._readers import RawTable, Source, open_source
 from socialhealth.datasets._schema import typed
 from socialhealth.datasets._surveydata import SurveyData
 
-ENGINE_VERSION = 1
+ENGINE_VERSION = 2   # 2: age bands from the survey's own minimum age; provenance population
 
 
 class DesignFallbackWarning(SocialHealthWarning):
@@ -67,6 +68,7 @@ class Plan:
     extra_provenance: dict = field(default_factory=dict)
     declared_missing: dict = field(default_factory=dict)   # {var: [codes]} for files without
     #                                                        their own missing-value metadata (CSV)
+    population_key: object = None   # key of the codebook's [population.waves] (default: wave)
 
 
 def run(name: str, path, options: dict, prepare: Callable[[Source], Plan], *,
@@ -130,8 +132,13 @@ def _run_opened(name, p, src, options, prepare, loader_version, user_cols, cache
     n = len(kept)
     des = plan.design(kept)
     vl = raw.value_labels
+    countries = sorted({str(c) for c in set(des.get("country") or [plan.country])
+                        if c is not None and not pd.isna(c) and str(c)})
+    pop = population(plan.codebook, plan.wave if plan.population_key is None
+                     else plan.population_key, ", ".join(countries))
     frame, rows, unmapped = harmonise(kept, plan.codebook, plan.fmt, plan.wave, vl,
-                                      plan.custom_rules, {**plan.context, "raw": kept})
+                                      plan.custom_rules, {**plan.context, "raw": kept},
+                                      min_age=pop["min_age"])
     out = {
         "respondent_id": typed("respondent_id", des["respondent_id"], n),
         "survey": typed("survey", [name] * n, n),
@@ -176,6 +183,7 @@ def _run_opened(name, p, src, options, prepare, loader_version, user_cols, cache
         loader=name, loader_version=loader_version, engine_version=ENGINE_VERSION,
         codebook=f"codebooks/{plan.codebook_name}.toml#{codebook_hash(plan.codebook_name)}",
         options={k: _jsonable(v) for k, v in options.items()},
+        population={**pop, "declared_in": f"codebooks/{plan.codebook_name}.toml [population]"},
         **plan.extra_provenance,
     )
     prov["seconds"] = round(time.perf_counter() - t0, 4)  # sha256 joined above (provenance)

@@ -278,7 +278,9 @@ def load_panel_long(name: str, path, *, wave: int | None = None, weight: str | N
                                   f"(panel weight: {d['weight_notes'][wvar]}). The files have no "
                                   f"cross-sectional weight."},
             country="US", custom_rules={"died_long": _died_long}, context=ctx,
-            extra_provenance={"weight_variable": wvar})
+            extra_provenance={"weight_variable": wvar},
+            # [population.waves.<n>] is keyed by the wave number (1/2/3), not the year
+            population_key=None if wave is None else years.index(int(wave)) + 1)
 
     return _engine.run(name, path, {"wave": wave, "weight": wvar}, prepare,
                        loader_version=LOADER_VERSION, columns=columns, cache=cache,

@@ -24,6 +24,9 @@ def load_call(ctx: Context) -> str:
             if opts.get(k) is not None:
                 v = opts[k]
                 args.append(f"{k}={v!r}" if isinstance(v, str) else f"{k}={v}")
+    min_age = (prov.get("options", {}) or {}).get("min_age")
+    if min_age is not None:   # datasets.load(..., min_age=) dropped the younger respondents
+        args.append(f"min_age={int(min_age)}")
     return f"sh.datasets.load({', '.join(args)})"
 
 
