@@ -106,3 +106,27 @@ def test_chisq_keeps_whole_design_df_as_r(designs, kind, statistic):
     np.testing.assert_allclose([f.ndf, f.ddf], r["parameter"], rtol=TOL)
     stat = np.ravel(r["statistic"])[0]
     np.testing.assert_allclose([f.statistic, f.p], [stat, np.ravel(r["p"])[0]], rtol=1e-9)
+
+
+@pytest.mark.parametrize("kind", ["taylor", "replicate"])
+def test_quantile_df_of_rows_used_as_r(designs, kind):
+    # svyquantile(na.rm = TRUE) drops rows missing any variable, then df = degf of the rest:
+    # Taylor 22 PSUs - 4 strata = 18 (not 20); replicate rank 22 - 1 = 21 (not 23)
+    d = designs[kind]
+    r = REF[kind]
+    f = d.quantile("xm", [0.25, 0.5]).to_frame()
+    assert f.df.iloc[0] == {"taylor": 18, "replicate": 21}[kind]
+    q = r["q_xm"]["xm"]
+    np.testing.assert_allclose(f.estimate, q["est"], rtol=TOL)
+    np.testing.assert_allclose(np.column_stack([f.ci_low, f.ci_high]), q["ci"], rtol=TOL)
+    np.testing.assert_allclose(f.se, q["se"], rtol=TOL)
+    # two variables: both on the rows where neither is missing (x's median = xm's here)
+    f2 = d.quantile(["x", "xm"], 0.5).to_frame()
+    for i, v in enumerate(["x", "xm"]):
+        qq = r["q_x_xm"][v]
+        np.testing.assert_allclose([f2.estimate[i], f2.ci_low[i], f2.ci_high[i], f2.se[i]],
+                                   [qq["est"], *qq["ci"], qq["se"]], rtol=TOL)
+    fb = d.quantile("xm", 0.5, by="grp").to_frame()
+    qb = r["q_by"]
+    np.testing.assert_allclose(np.column_stack([fb.estimate, fb.se, fb.ci_low, fb.ci_high]),
+                               np.column_stack([qb["est"], qb["se"], qb["ci_l"], qb["ci_u"]]), rtol=TOL)
