@@ -763,6 +763,11 @@ def calibrate(design, formula, population_totals, calfun: str = "linear", bounds
     overflow; steps whose ``g`` overflows are halved. With ``bounds``, the bounds then apply to
     the adjustment of the rescaled weights (a warning says so, as R does).
 
+    ``calfun="raking"`` with ``bounds``: the Newton matrix uses ``F'(u) = exp(u)`` where
+    ``L < exp(u) < U`` (0 where ``g`` is clipped). R survey 4.1-1 tests ``L - 1 < u < U - 1``
+    instead, so its Newton can stall and stop with "Calibration failed" where this converges
+    (the solution itself is the same when both converge).
+
     Raises
     ------
     ConvergenceError
