@@ -74,8 +74,10 @@ def test_ttest_bad_input(designs):
     d = designs["dclus1"]
     with pytest.raises(EstimationError, match="exactly 2 levels.*'stype' has 3: 'E', 'H', 'M'"):
         d.ttest("api00", by="stype")
-    with pytest.raises(FormulaError, match="grouping variable"):
-        d.ttest("api00")
+    with pytest.raises(FormulaError, match="one-sample"):     # ttest("api00") is one-sample
+        d.ttest("api00", by="sch_wide", mu=600)
+    with pytest.raises(FormulaError, match="I\\(x - y\\)"):
+        d.ttest("I(log(api00)) ~ 0")
     with pytest.raises(FormulaError, match="single grouping"):
         d.ttest("api00 ~ stype + awards")
     with pytest.raises(EstimationError, match="numeric"):

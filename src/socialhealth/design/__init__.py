@@ -6,11 +6,13 @@
 
 Both share :class:`~socialhealth.design.base.DesignBase`: ``mean``, ``total``, ``ratio``,
 ``var``, ``proportion``, ``quantile``, ``ttest``, ``chisq``, ``glm``, ``subset``, ``assign``,
-``post_stratify``, ``rake``, ``calibrate``.
+``post_stratify``, ``rake``, ``calibrate``. :func:`contrast` (R ``svycontrast``) takes linear
+and nonlinear (delta-method) contrasts of any estimate or GLM.
 """
 from socialhealth.design.base import DesignBase
+from socialhealth.design.contrast import contrast
 from socialhealth.design.replicate import ReplicateDesign
 from socialhealth.design.results import Estimate
 from socialhealth.design.taylor import SurveyDesign
 
-__all__ = ["DesignBase", "SurveyDesign", "ReplicateDesign", "Estimate"]
+__all__ = ["DesignBase", "SurveyDesign", "ReplicateDesign", "Estimate", "contrast"]

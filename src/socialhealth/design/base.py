@@ -215,6 +215,17 @@ class DesignBase:
             return self
         return self._with_weights(np.where(keep, self._w, 0.0))
 
+    def _model_degf(self, rows: np.ndarray) -> float:
+        """Design degrees of freedom R's ``svyglm`` starts from for a model fitted on ``rows``.
+
+        ``df.residual = _model_degf(rows) + 1 - p``. Taylor designs: ``degf`` of the design
+        restricted to the rows used (R drops the rows with a missing value before ``degf``, so
+        PSUs and strata whose rows are all missing no longer count); replicate designs override
+        this with ``degf`` of the whole design (R's ``svyglm.svyrep.design`` takes ``degf``
+        before dropping those rows).
+        """
+        return self._restrict_to_rows(rows).degf()
+
     def _vcov_on_rows(self, theta, rows: np.ndarray, influence_rows: np.ndarray,
                       refit_rows: Callable[[np.ndarray], np.ndarray | None], what: str):
         """Design covariance of a model fitted on ``rows``; returns ``(vcov, design_used)``.

@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import copy
 import re
+import warnings
 from dataclasses import dataclass
 from typing import Mapping
 
@@ -56,7 +57,13 @@ import pandas as pd
 
 from socialhealth.design.structure import as_list, require_columns
 from socialhealth.design.variables import is_categorical
-from socialhealth.errors import ConvergenceError, DesignError, EstimationError
+from socialhealth.errors import (
+    ConvergenceError,
+    ConvergenceWarning,
+    DesignError,
+    EstimationError,
+    SocialHealthWarning,
+)
 
 __all__ = ["post_stratify", "rake", "calibrate"]
 
@@ -391,7 +398,12 @@ def post_stratify(design, strata, population, partial: bool = False):
 
 
 # ============================================================================ raking
-def rake(design, margins, control: Mapping | None = None):
+def _check_on_nonconvergence(value) -> None:
+    if value not in ("raise", "warn"):
+        raise DesignError(f"on_nonconvergence={value!r} must be 'raise' or 'warn'.")
+
+
+def rake(design, margins, control: Mapping | None = None, on_nonconvergence: str = "raise"):
     """Rake a design to several population margins (R ``rake``).
 
     Iterative proportional fitting (Deming & Stephan 1940): post-stratify to the first margin,
@@ -417,13 +429,18 @@ def rake(design, margins, control: Mapping | None = None):
     control : dict, optional
         ``maxit`` (default 10) and ``epsilon`` (default 1), as R's ``control=``. Use a small
         ``epsilon`` (e.g. ``1e-10``) to rake to full convergence.
+    on_nonconvergence : {"raise", "warn"}, default "raise"
+        What to do when the margins still change by more than ``epsilon`` after ``maxit``
+        sweeps: raise :class:`~socialhealth.errors.ConvergenceError`, or (``"warn"``, what R
+        does) issue a :class:`~socialhealth.errors.ConvergenceWarning` and return the design
+        after the last sweep (weights and variance exactly as R's).
 
     Raises
     ------
     ConvergenceError
         The margins still change by more than ``epsilon`` after ``maxit`` sweeps (raise
         ``maxit``; cells with zero counts in one margin but not the others can prevent
-        convergence). R only warns here.
+        convergence) and ``on_nonconvergence="raise"``. R only warns here.
 
     References
     ----------
@@ -437,6 +454,7 @@ def rake(design, margins, control: Mapping | None = None):
 
     In R: ``rake(dclus1, list(~stype, ~sch.wide), list(pop.types, pop.schwide))``.
     """
+    _check_on_nonconvergence(on_nonconvergence)
     ctrl = {"maxit": 10, "epsilon": 1.0}
     if control:
         unknown = set(control) - set(ctrl)
@@ -480,17 +498,21 @@ def rake(design, margins, control: Mapping | None = None):
             converged = True
             break
     if not converged:
-        raise ConvergenceError(
-            f"raking did not converge in {ctrl['maxit']} sweeps (largest change of a margin "
-            f"count in the last sweep {delta:.4g} > epsilon {eps:.4g}). Increase control={{'maxit': ...}}, "
-            "or check for margins that cannot be met together (cells empty in the sample)."
-        )
+        msg = (f"raking did not converge in {ctrl['maxit']} sweeps (largest change of a margin "
+               f"count in the last sweep {delta:.4g} > epsilon {eps:.4g}). Increase "
+               "control={'maxit': ...}, or check for margins that cannot be met together (cells "
+               "empty in the sample).")
+        if on_nonconvergence == "raise":
+            raise ConvergenceError(msg + " on_nonconvergence='warn' returns the last sweep, as R.")
+        warnings.warn(msg + " Returning the weights of the last sweep (as R).", ConvergenceWarning,
+                      stacklevel=3)
     residual = RakingResidual(
         tuple(PostStratumResidual(codes, mw, weighted=False, label="+".join(cols))
               for (cols, codes, _), mw in zip(specs, margin_weights)),
         label=" | ".join("+".join(c) for c, _, _ in specs),
     )
-    return _new_design(design, W, residual, lambda d: rake(d, margins, control=control))
+    return _new_design(design, W, residual,
+                       lambda d: rake(d, margins, control=control, on_nonconvergence=on_nonconvergence))
 
 
 # ============================================================================ GREG calibration
@@ -591,27 +613,70 @@ def _calfun(name: str, bounds):
     raise DesignError(f"calfun={name!r} is not one of 'linear', 'raking', 'logit'.")
 
 
-def _solve_g(X, w, T, F, dF, maxit, epsilon, what):
-    q = X.shape[1]
-    lam = np.zeros(q)
-    scale = np.maximum(np.abs(T), 1.0)
-    for it in range(maxit):
-        u = X @ lam
-        g = F(u)
-        resid = T - X.T @ (w * g)
-        if np.max(np.abs(resid) / scale) < epsilon:
-            return g
-        J = X.T @ (X * (w * dF(u))[:, None])
-        step, *_ = np.linalg.lstsq(J, resid, rcond=None)
-        lam = lam + step
-    g = F(X @ lam)
-    if np.max(np.abs(T - X.T @ (w * g)) / scale) < epsilon:
-        return g
-    raise ConvergenceError(
-        f"calibration did not converge for the {what} in {maxit} iterations: the population "
-        "totals cannot be met within the bounds (or the model is singular). Widen bounds=, "
-        "use fewer calibration variables, or check the population totals."
-    )
+#: rescale the input weights when every population total exceeds its weighted sample total by
+#: more than this factor (as R's ``grake``; see :func:`_solve_g`)
+RESCALE_THRESHOLD = 20.0
+
+
+@dataclass
+class _Solution:
+    g: np.ndarray            # calibration factors relative to the input weights
+    converged: bool
+    misfit: float            # max |sum w g x - T| / (1 + |T|) at the end
+    iterations: int
+    rescale: float           # factor applied to the input weights before Newton (1: none)
+
+
+def _solve_g(X, w, T, F, dF, maxit, epsilon) -> _Solution:
+    """Newton's method for the calibration equations ``sum_i w_i F(x_i' lambda) x_i = T``.
+
+    Deville, Sarndal & Sautory (1993), §3: from ``lambda = 0`` (``g = 1``), the Newton step is
+    ``lambda += J^+ (T - sum_i w_i g_i x_i)`` with ``J = sum_i w_i F'(x_i' lambda) x_i x_i'`` and
+    ``J^+`` the Moore-Penrose inverse (singular values below ``256 eps`` of the largest dropped,
+    so collinear calibration columns are allowed). Two safeguards, both as R's ``grake``:
+
+    * rescaling: when every ratio ``T_k / sum_i w_i x_ik`` of a population total to its
+      weighted sample total exceeds ``RESCALE_THRESHOLD`` (20), the input weights are first
+      multiplied by the mean ``s`` of those ratios, so Newton starts near the solution instead
+      of at ``exp`` of a huge linear step; the factors returned are ``s * g``. Bounds then act
+      on ``g`` relative to the rescaled weights (the caller warns).
+    * step halving: while ``g`` or ``F'`` is not finite after a step (overflow of ``exp`` in
+      ``"raking"``/``"logit"``), the step is halved; each halving counts as an iteration.
+
+    Convergence: ``max_k |T_k - sum_i w_i g_i x_ik| / (1 + |T_k|) < epsilon`` after a step; at
+    most ``maxit`` iterations (steps and halvings).
+    """
+    sample = X.T @ w
+    scale = 1.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratios = T / sample
+    if ratios.size and np.all(np.isfinite(ratios)) and ratios.min() > RESCALE_THRESHOLD:
+        scale = float(ratios.mean())
+        w = w * scale
+    denom = 1.0 + np.abs(T)
+    lam = np.zeros(X.shape[1])
+    u = np.zeros(X.shape[0])
+    g, d = F(u), dF(u)
+    it = 1
+    with np.errstate(over="ignore", invalid="ignore"):
+        while True:
+            J = X.T @ (X * (w * d)[:, None])
+            step = np.linalg.pinv(J, rcond=256 * np.finfo(float).eps) @ (T - X.T @ (w * g))
+            lam = lam + step
+            u = X @ lam
+            g, d = F(u), dF(u)
+            while it < maxit and not (np.all(np.isfinite(g)) and np.all(np.isfinite(d))):
+                it += 1
+                step = step / 2
+                lam = lam - step
+                u = X @ lam
+                g, d = F(u), dF(u)
+            misfit = float(np.max(np.abs(T - X.T @ (w * g)) / denom))
+            if misfit < epsilon:
+                return _Solution(g * scale, True, misfit, it, scale)
+            it += 1
+            if it > maxit or not np.isfinite(misfit):
+                return _Solution(g * scale, False, misfit, it, scale)
 
 
 def _population_vector(population_totals, names: list[str]) -> np.ndarray:
@@ -649,7 +714,7 @@ def _population_vector(population_totals, names: list[str]) -> np.ndarray:
 
 
 def calibrate(design, formula, population_totals, calfun: str = "linear", bounds=None,
-              maxit: int = 50, epsilon: float = 1e-7):
+              maxit: int = 50, epsilon: float = 1e-7, on_nonconvergence: str = "raise"):
     """Calibrate the weights to population totals of auxiliary variables (R ``calibrate``).
 
     Finds ``g_i = F(x_i' lambda)`` with ``sum_i w_i g_i x_i = T_x`` (Deville & Sarndal 1992) by
@@ -679,15 +744,35 @@ def calibrate(design, formula, population_totals, calfun: str = "linear", bounds
     bounds : (L, U), optional
         Bounds on ``g`` (required for ``"logit"``).
     maxit, epsilon : int, float
-        Newton iterations (from ``lambda = 0``, full steps) stop when
-        ``max |sum w g x - T| / max(|T|, 1) < epsilon``. The defaults (50, 1e-7) are R's, and the
-        Newton path is R's, so the weights equal R's to rounding error; a smaller ``epsilon``
-        adds steps (for ``"raking"`` R's answer is then ~1e-9 from the converged one).
+        Newton iterations (from ``lambda = 0``, full steps, halved while ``g`` overflows) stop
+        when ``max |sum w g x - T| / (1 + |T|) < epsilon``. The defaults (50, 1e-7) are R's, and
+        the Newton path is R's (including the rescaling below), so the weights equal R's to
+        rounding error; a smaller ``epsilon`` adds steps (for ``"raking"`` R's answer is then
+        ~1e-9 from the converged one).
+    on_nonconvergence : {"raise", "warn"}, default "raise"
+        ``"warn"``: return the weights of the last iteration with a
+        :class:`~socialhealth.errors.ConvergenceWarning` (R ``force = TRUE``); R's default
+        stops, as ``"raise"``.
+
+    Notes
+    -----
+    Badly scaled input weights (Deville, Sarndal & Sautory 1993; R ``grake``): when every
+    population total is more than 20 times its weighted sample total (e.g. weights summing to
+    100 for a population of 15000), the weights are first multiplied by the mean of the ratios
+    ``T_k / sum_i w_i x_ik`` and calibrated from there, so ``exp`` in ``"raking"`` does not
+    overflow; steps whose ``g`` overflows are halved. With ``bounds``, the bounds then apply to
+    the adjustment of the rescaled weights (a warning says so, as R does).
+
+    ``calfun="raking"`` with ``bounds``: the Newton matrix uses ``F'(u) = exp(u)`` where
+    ``L < exp(u) < U`` (0 where ``g`` is clipped). R survey 4.1-1 tests ``L - 1 < u < U - 1``
+    instead, so its Newton can stall and stop with "Calibration failed" where this converges
+    (the solution itself is the same when both converge).
 
     Raises
     ------
     ConvergenceError
-        No solution within ``maxit`` iterations (e.g. bounds too tight).
+        No solution within ``maxit`` iterations; the message names the cause (the bounds when
+        bounds were set, otherwise unattainable totals or too few iterations).
     DesignError
         Population totals that do not match the model columns; missing values in the
         calibration variables among respondents.
@@ -696,13 +781,22 @@ def calibrate(design, formula, population_totals, calfun: str = "linear", bounds
     ----------
     Deville JC, Sarndal CE (1992) Calibration estimators in survey sampling. JASA 87:376-382.
     Sarndal CE, Swensson B, Wretman J (1992) *Model Assisted Survey Sampling*, Springer, §6.
-    Lumley T (2010) *Complex Surveys*, Wiley, §7.4.
+    Deville JC, Sarndal CE, Sautory O (1993) Generalized raking procedures in survey sampling.
+    JASA 88:1013-1020. Lumley T (2010) *Complex Surveys*, Wiley, §7.4.
 
     Examples
     --------
     >>> totals = {"(Intercept)": 6194, "stypeH": 755, "stypeM": 1018, "api99": 3914069}  # doctest: +SKIP
     >>> c = d.calibrate("~stype + api99", totals)                               # doctest: +SKIP
     >>> c.mean("api00")                                                         # doctest: +SKIP
+
+    Weights summing to 100 raked to a population of 15000 (rescaled first, as R):
+
+    >>> import pandas as pd, socialhealth as sh
+    >>> small = sh.SurveyDesign(pd.DataFrame({"w": 10.0, "g": list("aaaaaabbbb")}), weights="w")
+    >>> c = small.calibrate("~g", {"(Intercept)": 15000, "gb": 5000}, calfun="raking")
+    >>> c.weights[[0, -1]].round(2)                       # R: 1666.67 1250.00
+    array([1666.67, 1250.  ])
 
     In R: ``calibrate(dclus1, ~stype + api99, pop.totals)`` (``calfun = "raking"`` etc.).
     """
@@ -723,13 +817,46 @@ def calibrate(design, formula, population_totals, calfun: str = "linear", bounds
         )
     X = np.where(active[:, None], np.nan_to_num(X), 0.0)
     T = _population_vector(population_totals, names)
+    _check_on_nonconvergence(on_nonconvergence)
     W = _all_weights(design)
     out = W.copy()
+    rescaled, failed = [], []
     for j in range(W.shape[1]):
-        g = _solve_g(X, W[:, j], T, F, dF, maxit, epsilon,
-                     "full sample" if j == 0 else f"replicate {j}")
-        out[:, j] = W[:, j] * g
+        sol = _solve_g(X, W[:, j], T, F, dF, maxit, epsilon)
+        what = "the full sample" if j == 0 else f"replicate {j}"
+        if sol.rescale != 1.0:
+            rescaled.append((what, sol.rescale))
+        if not sol.converged:
+            failed.append((what, sol))
+        out[:, j] = W[:, j] * sol.g
+    if rescaled and bounds is not None:
+        warnings.warn(
+            f"the population totals are more than {RESCALE_THRESHOLD:g} times the weighted sample "
+            f"totals, so the input weights were rescaled (by {rescaled[0][1]:.3g} for "
+            f"{rescaled[0][0]}{' and similar factors for the replicates' if len(rescaled) > 1 else ''}) "
+            f"before calibrating; bounds={tuple(bounds)} apply to the adjustment of the rescaled "
+            "weights, as in R.", SocialHealthWarning, stacklevel=3)
+    if failed:
+        what, sol = failed[0]
+        if bounds is not None:
+            cause = (f"the population totals cannot be met with g within bounds={tuple(bounds)}"
+                     + (f" (applied after rescaling the weights by {sol.rescale:.3g})"
+                        if sol.rescale != 1.0 else "")
+                     + "; widen the bounds or check the population totals")
+        else:
+            cause = ("the Newton iterations did not reach the totals; check that the population "
+                     "totals are attainable with positive adjustments (e.g. no positive total for "
+                     "a column that is zero for every respondent), or raise maxit=")
+        msg = (f"calibration (calfun={calfun!r}) did not converge for {what} in {maxit} "
+               f"iterations (largest relative misfit |T - sum w g x| / (1 + |T|) = "
+               f"{sol.misfit:.3g} > epsilon {epsilon:g}): {cause}.")
+        if on_nonconvergence == "raise":
+            raise ConvergenceError(msg + " on_nonconvergence='warn' returns the last iterate "
+                                   "(R: force = TRUE).")
+        warnings.warn(msg + " Returning the weights of the last iteration.", ConvergenceWarning,
+                      stacklevel=3)
     residual = RegressionResidual(X, W[:, 0].copy(), out[:, 0].copy(), label=" + ".join(names))
     return _new_design(design, out, residual,
                        lambda d: calibrate(d, formula, population_totals, calfun=calfun, bounds=bounds,
-                                           maxit=maxit, epsilon=epsilon))
+                                           maxit=maxit, epsilon=epsilon,
+                                           on_nonconvergence=on_nonconvergence))

@@ -1082,7 +1082,7 @@ def glm(
         cov = design_used._rep_vcov(fit.beta, reps)
     else:
         cov = design_used._general_vcov(fit.beta, influence=lambda: estfun() @ bread, refit=refit)
-    df_resid = design_used.degf() + 1 - len(names)
+    df_resid = design._model_degf(rows) + 1 - len(names)   # as R: see DesignBase._model_degf
 
     # deviance with the rescaled weights, and the dispersion as R's summary.svyglm reports it:
     # Taylor designs: the design (weighted) variance of the Pearson residuals

@@ -5,7 +5,9 @@ t-test
     The difference of two domain means ``d = ybar_2 - ybar_1`` (second level minus first, the
     coefficient of the group indicator in the gaussian survey regression ``y ~ group``), its
     linearisation or replicate standard error (identical to the regression's sandwich SE),
-    ``t = d / se`` on ``degf(design) - 1`` degrees of freedom (the regression's residual df).
+    ``t = d / se`` on the regression's residual df (Taylor: ``degf`` of the rows used - 1;
+    replicate: ``degf(design) - 1``). One sample / paired: ``t = (mean - mu) / se`` on
+    ``degf(design) - 1`` (R ``svyttest(y ~ 0)``).
 
 Rao-Scott tests (``statistic="F"`` and ``"Chisq"``)
     ``p_ij`` are the estimated cell proportions with design covariance ``V`` (of the cell means)
@@ -39,6 +41,7 @@ Lumley T (2010) *Complex Surveys*, Wiley, §6.1-6.2.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -112,39 +115,77 @@ def _codes(s: pd.Series, used: np.ndarray) -> tuple[np.ndarray, list]:
     return new, [levels_all[i] for i in present]
 
 
-def _parse_formula(formula: str) -> tuple[str, str]:
-    if "~" not in formula:
-        raise FormulaError(
-            f"ttest formula {formula!r} needs the form 'outcome ~ group' (or pass by='group')."
-        )
+_PAIRED = re.compile(r"^I\(\s*([^()\s-]+)\s*-\s*([^()\s-]+)\s*\)$")
+
+
+def _parse_formula(formula: str) -> tuple[str, str | None, str | None]:
+    """``(outcome, group, paired)`` from ``"y ~ g"``, ``"y ~ 0"`` / ``"y ~ 1"`` (one sample) or
+    ``"I(x - y) ~ 0"`` (paired: outcome x, paired y)."""
     lhs, rhs = (x.strip() for x in formula.split("~", 1))
     if not lhs or not rhs or any(ch in rhs for ch in "+*:"):
         raise FormulaError(
-            f"ttest formula {formula!r} must be 'outcome ~ group' with a single grouping variable."
+            f"ttest formula {formula!r} must be 'outcome ~ group' with a single grouping "
+            "variable, 'outcome ~ 0' (one sample) or 'I(x - y) ~ 0' (paired)."
         )
-    return lhs, rhs
+    paired = None
+    if lhs.startswith("I("):
+        m = _PAIRED.match(lhs)
+        if m is None:
+            raise FormulaError(
+                f"ttest formula {formula!r}: the only I() form supported is 'I(x - y)' (paired "
+                "difference of two columns); create other derived columns with design.assign()."
+            )
+        lhs, paired = m.group(1), m.group(2)
+    if rhs in ("0", "1"):
+        return lhs, None, paired
+    if paired is not None:
+        raise FormulaError(
+            f"ttest formula {formula!r}: a paired difference is tested against 0 ('I(x - y) ~ 0')."
+        )
+    return lhs, rhs, None
+
+
+def _numeric(design, name: str) -> np.ndarray:
+    ys = design.data[name]
+    if not pd.api.types.is_numeric_dtype(ys) or pd.api.types.is_bool_dtype(ys):
+        raise EstimationError(f"the outcome {name!r} must be numeric (dtype is {ys.dtype}).")
+    return ys.to_numpy(dtype=float, na_value=np.nan)
 
 
 # ----------------------------------------------------------------------------- t-test
-def ttest(design, formula_or_variable: str, by: str | None = None, level: float = 0.95) -> TestResult:
-    """Design-based t-test for the difference between two domain means.
+def ttest(design, formula_or_variable: str, by: str | None = None, level: float = 0.95,
+          mu: float = 0.0, paired: str | None = None) -> TestResult:
+    """Design-based t-test: two domain means, one mean against ``mu``, or paired differences.
 
-    ``d = mean(y | group = level 2) - mean(y | group = level 1)`` (levels in sorted/category
-    order, so ``api00 ~ sch_wide`` gives Yes - No), ``se`` from the design (linearisation or
-    replicates; equal to the sandwich SE of the group coefficient in ``svyglm(y ~ group)``),
-    ``t = d / se`` with ``df = degf(design) - 1``, two-sided ``p = 2 P(T_df > |t|)`` and the
-    interval ``d +- qt(1 - alpha/2, df) se``. Rows missing ``y`` or the group are left out with
-    zero weight (domain estimation).
+    Two groups (``"y ~ group"`` or ``by=``): ``d = mean(y | group = level 2) - mean(y | group =
+    level 1)`` (levels in sorted/category order, so ``api00 ~ sch_wide`` gives Yes - No), ``se``
+    from the design (linearisation or replicates; equal to the sandwich SE of the group
+    coefficient in ``svyglm(y ~ group)``), ``t = d / se`` on the residual df of that regression,
+    ``df = degf_used - 1``. As R's ``svyglm``: for a Taylor design ``degf_used`` is ``degf`` of
+    the design restricted to the rows used (PSUs and strata whose rows all miss ``y`` or the
+    group no longer count); for a replicate design it is ``degf`` of the whole design.
+
+    One sample (``"y ~ 0"``, or no ``by``): ``m = mean(y)``, ``t = (m - mu) / se(m)`` on
+    ``df = degf(design) - 1`` (R's ``svyttest(y ~ 0)`` uses ``degf - 1`` of the design,
+    including rows with ``y`` missing). Paired (``paired="y2"`` or ``"I(y - y2) ~ 0"``): the
+    one-sample test of ``y - y2``. Two-sided ``p = 2 P(T_df > |t|)``, interval
+    ``estimate +- qt(1 - alpha/2, df) se`` (for one sample it is the interval of the mean).
+    Rows missing a variable are left out with zero weight (domain estimation, R
+    ``na.rm = TRUE``).
 
     Parameters
     ----------
     design : SurveyDesign or ReplicateDesign
     formula_or_variable : str
-        ``"y ~ group"``, or the outcome column with ``by="group"``.
+        ``"y ~ group"``, ``"y ~ 0"``, ``"I(y - y2) ~ 0"``, or the outcome column.
     by : str, optional
-        Grouping column with exactly two levels among the rows used.
+        Grouping column with exactly two levels among the rows used (two-group test).
     level : float, default 0.95
-        Confidence level of the interval for the difference.
+        Confidence level of the interval.
+    mu : float, default 0
+        Null value of the mean (one-sample and paired tests); R: ``svyttest(I(y - mu) ~ 0)``.
+    paired : str, optional
+        Second column of a paired test: tests ``mean(y - paired) = mu``.
 
     Returns
     -------
@@ -157,31 +198,41 @@ def ttest(design, formula_or_variable: str, by: str | None = None, level: float 
 
     Examples
     --------
-    >>> d.ttest("api00", by="sch_wide").to_frame()            # doctest: +SKIP
-    >>> d.ttest("api00 ~ sch_wide")                           # doctest: +SKIP
+    >>> import numpy as np, pandas as pd, socialhealth as sh
+    >>> df = pd.DataFrame({"psu": np.repeat([1, 2, 3, 4], 3), "w": 2.0,
+    ...                    "y": [3., 5, 4, 6, 7, 5, 4, 4, 6, 8, 7, 9],
+    ...                    "g": ["a", "b", "b"] * 4})
+    >>> d = sh.SurveyDesign(df, weights="w", psu="psu")
+    >>> round(float(d.ttest("y ~ g").statistic), 6)         # R: 1.666667
+    1.666667
+    >>> one = d.ttest("y", mu=5)                              # R: t = 0.75593, df = 2
+    >>> round(float(one.statistic), 5), float(one.df)
+    (0.75593, 2.0)
 
-    In R: ``svyttest(api00 ~ sch.wide, dclus1)``.
+    In R: ``svyttest(api00 ~ sch.wide, dclus1)``; ``svyttest(I(y - 5) ~ 0, design)``;
+    ``svyttest(I(y - y2) ~ 0, design)``.
     """
     if not isinstance(formula_or_variable, str):
         raise FormulaError("ttest needs a column name or a formula string such as 'api00 ~ sch_wide'.")
     if "~" in formula_or_variable:
         if by is not None:
             raise FormulaError("give either a formula 'y ~ group' or a variable with by=, not both.")
-        yname, gname = _parse_formula(formula_or_variable)
+        yname, gname, paired_f = _parse_formula(formula_or_variable)
+        if paired_f is not None:
+            if paired is not None:
+                raise FormulaError("give the paired column either in the formula I(x - y) or as paired=, not both.")
+            paired = paired_f
     else:
-        if by is None:
-            raise FormulaError(
-                f"ttest({formula_or_variable!r}) needs the grouping variable: by='group' or a "
-                "formula 'outcome ~ group'."
-            )
-        if not isinstance(by, str):
+        if by is not None and not isinstance(by, str):
             raise FormulaError("ttest compares two groups of one variable; by= must be one column name.")
         yname, gname = formula_or_variable.strip(), by
+    if gname is not None and (paired is not None or mu != 0):
+        raise FormulaError("mu= and paired= belong to one-sample tests; a two-group test compares "
+                           "the two means with each other (drop by= or the group).")
+    if gname is None:
+        return _ttest_one(design, yname, paired, float(mu), level)
     require_columns(design.data, [yname, gname], "the design data")
-    ys = design.data[yname]
-    if not pd.api.types.is_numeric_dtype(ys):
-        raise EstimationError(f"the outcome {yname!r} must be numeric (dtype is {ys.dtype}).")
-    y = ys.to_numpy(dtype=float, na_value=np.nan)
+    y = _numeric(design, yname)
     base = design.in_subset & ~np.isnan(y)
     g, levels = _codes(design.data[gname], base)
     used = base & (g >= 0)
@@ -197,21 +248,51 @@ def ttest(design, formula_or_variable: str, by: str | None = None, level: float 
     theta, V = design._ratio_estimate(num, ind)
     diff = float(theta[1] - theta[0])
     se = float(np.sqrt(V[0, 0] + V[1, 1] - 2 * V[0, 1]))
-    df = design.degf() - 1
-    tstat = diff / se
-    p = float(2 * stats.t.sf(abs(tstat), df))
-    q = float(stats.t.ppf(1 - (1 - level) / 2, df))
-    table = pd.DataFrame({
-        "term": [f"{yname}: {gname}={levels[1]} - {gname}={levels[0]}"],
-        "estimate": [diff], "se": [se], "statistic": [tstat], "df": [float(df)], "p": [p],
-        "ci_low": [diff - q * se], "ci_high": [diff + q * se],
-    })
+    df = design._model_degf(np.flatnonzero(used)) - 1
+    table = _t_table(f"{yname}: {gname}={levels[1]} - {gname}={levels[0]}", diff, se, diff, df, level)
     return TestResult(
         table=table,
         method="Design-based t-test (difference in domain means)",
         r_call=f"svyttest({yname} ~ {gname}, design)",
         design_label=design._short_label(),
         extra={"levels": levels, "means": np.asarray(theta, dtype=float)},
+    )
+
+
+def _t_table(term, estimate, se, centred, df, level) -> pd.DataFrame:
+    tstat = centred / se
+    with np.errstate(invalid="ignore"):
+        p = float(2 * stats.t.sf(abs(tstat), df)) if df > 0 else np.nan
+        q = float(stats.t.ppf(1 - (1 - level) / 2, df)) if df > 0 else np.nan
+    return pd.DataFrame({
+        "term": [term], "estimate": [estimate], "se": [se], "statistic": [tstat],
+        "df": [float(df)], "p": [p], "ci_low": [estimate - q * se], "ci_high": [estimate + q * se],
+    })
+
+
+def _ttest_one(design, yname: str, paired: str | None, mu: float, level: float) -> TestResult:
+    cols = [yname] + ([paired] if paired is not None else [])
+    require_columns(design.data, cols, "the design data")
+    y = _numeric(design, yname)
+    if paired is not None:
+        y = y - _numeric(design, paired)
+    used = design.in_subset & ~np.isnan(y)
+    if not used.any():
+        raise EstimationError(f"no rows with {' and '.join(map(repr, cols))} observed in the design.")
+    ind = used.astype(float)[:, None]
+    theta, V = design._ratio_estimate(ind * np.nan_to_num(y)[:, None], ind)
+    m, se = float(theta[0]), float(np.sqrt(V[0, 0]))
+    df = design.degf() - 1
+    what = f"I({yname} - {paired})" if paired is not None else yname
+    lhs = what if mu == 0 else f"I({what} - {mu:g})"
+    table = _t_table(f"mean({what})", m, se, m - mu, df, level)
+    table.insert(2, "mu", mu)
+    return TestResult(
+        table=table,
+        method="Design-based " + ("paired" if paired is not None else "one-sample") + " t-test",
+        r_call=f"svyttest({lhs} ~ 0, design, na.rm = TRUE)",
+        design_label=design._short_label(),
+        extra={"mu": mu},
     )
 
 

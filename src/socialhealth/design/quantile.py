@@ -78,8 +78,10 @@ def quantile(
     ``q_p = min{x : F(x) >= p}`` with ``F`` the weighted empirical CDF (``qrule="math"``); the
     confidence interval inverts a t interval for ``F(q_p)`` whose standard error is that of the
     mean of ``I(y <= q_p)`` (Woodruff 1952); ``se = (ci_high - ci_low) / (2 qt(1 - alpha/2, df))``.
-    Formulas in :mod:`socialhealth.design.quantile`. Rows with a missing value are left out
-    with zero weight but keep their place in the design (R ``na.rm = TRUE``).
+    Formulas in :mod:`socialhealth.design.quantile`. Rows with a missing value in any of
+    ``variables`` are left out (for all of them, as R's ``na.rm = TRUE``) with zero weight but
+    keep their place in the design; ``df`` is then ``degf`` of the rows left in the domain, so
+    PSUs whose rows are all missing no longer count (as R, which drops those rows first).
 
     Parameters
     ----------
@@ -100,7 +102,8 @@ def quantile(
         Domains; each is analysed as ``subset(design, domain)`` with its own degrees of freedom
         (R ``svyby(..., svyquantile, ...)``).
     df : float, optional
-        Degrees of freedom for the t quantile; default ``design.degf()``.
+        Degrees of freedom for the t quantile; default ``degf`` of the design restricted to
+        the rows used (of the domain, with ``by``).
 
     Returns
     -------
@@ -158,9 +161,15 @@ def quantile(
     w = design._w
     n_missing = 0
     n_used = 0
+    # as R's svyquantile(na.rm = TRUE): rows missing any of the variables are dropped for all
+    # of them, and the degrees of freedom are degf of the rows left (PSUs whose rows are all
+    # missing no longer count)
+    complete = np.ones(len(w), dtype=bool)
+    for c in cols:
+        complete &= ~np.isnan(design.data[c].to_numpy(dtype=float, na_value=np.nan))
     for dmn in range(D):
-        in_dom = codes == dmn
-        sub = design._with_weights(np.where(in_dom, w, 0.0)) if by_cols else design
+        in_dom = (codes == dmn) & complete
+        sub = design._with_weights(np.where(in_dom, w, 0.0)) if in_dom.any() else design
         dfd = sub.degf() if df is None else float(df)
         q_t = float(stats.t.ppf(1 - (1 - level) / 2, dfd)) if np.isfinite(dfd) else float(
             stats.norm.ppf(1 - (1 - level) / 2))
@@ -184,10 +193,8 @@ def quantile(
                     hi = _inverse_cdf(values, cdf, F + q_t * s)
                     se = (hi - lo) / (2 * q_t)
                 rows_out.append((dmn, c, p, q, se, lo, hi, dfd))
-        for c in cols:
-            y = design.data[c].to_numpy(dtype=float, na_value=np.nan)
-            n_missing += int((in_dom & np.isnan(y)).sum())
-            n_used += int((in_dom & ~np.isnan(y)).sum())
+        n_missing += int(((codes == dmn) & ~complete).sum())
+        n_used += int(in_dom.sum())
 
     out = pd.DataFrame(rows_out, columns=["dom", "term", "quantile", "estimate", "se", "lo", "hi", "df"])
     table = out[["term", "quantile", "estimate", "se"]].copy()
@@ -209,8 +216,8 @@ def quantile(
         vcov=np.diag(se**2),
         df=dfs if by_cols else float(dfs[0]),
         statistic="quantile",
-        n_rows=n_used // max(len(cols), 1),
-        n_missing=n_missing // max(len(cols), 1),
+        n_rows=n_used,
+        n_missing=n_missing,
         method="Woodruff",
         design_label=design._short_label(),
         r_call=call,

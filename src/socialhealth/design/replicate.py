@@ -201,6 +201,11 @@ class ReplicateDesign(DesignBase):
             new.data = data
         return new
 
+    def _model_degf(self, rows) -> float:
+        """``degf`` of the whole design (R ``svyglm.svyrep.design`` takes it before dropping
+        rows with a missing value); see :meth:`DesignBase._model_degf`."""
+        return self.degf()
+
     # ------------------------------------------------------------------ information
     def degf(self) -> float:
         """Rank of the replicate weights (rows in the subset) minus one (R ``degf``).
