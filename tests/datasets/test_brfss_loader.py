@@ -311,3 +311,27 @@ def test_brfss_same_year_files_are_stacked(tmp_path):
     assert "pool" not in p and "stacked" in p
     with pytest.raises(DatasetError, match="respondent"):
         datasets.load("brfss", path=[a, a])
+
+
+def test_brfss_states_stacked_then_years_pooled(tmp_path):
+    """[2022, 2023 state A, 2023 state B]: the two 2023 files are stacked first (weights as
+    they are), then the two years pooled (pool="equal": every weight / 2)."""
+    for sub in ("x", "y"):
+        (tmp_path / sub).mkdir()
+    y22 = write_llcp(tmp_path / "LLCP2022.XPT", year=2022, rename={"SDLONELY": "SDHISOLT"})
+    a = write_llcp(tmp_path / "x" / "LLCP2023.XPT")
+    b = write_llcp(tmp_path / "y" / "LLCP2023.XPT")
+    import pyreadstat
+
+    df, _ = pyreadstat.read_xport(str(b))
+    df["_STATE"] = 44.0
+    df["_STSTR"] = df["_STSTR"] + 430000
+    pyreadstat.write_xport(df, str(b), file_format_version=5)
+    sd = datasets.load("brfss", path=[y22, a, b])
+    p = sd.provenance
+    assert p["wave"] == "2022 + 2023" and len(sd.data) == 33
+    assert [q["rows_kept"] for q in p["pooled"]] == [11, 22]
+    assert [f["rows_read"] for f in p["pooled"][1]["files"]] == [12, 12]
+    w = np.array(ROWS["_LLCPWT"][:11])
+    np.testing.assert_array_equal(sd.data["weight"].to_numpy(), np.concatenate([w, w, w]) / 2)
+    assert p["missing_codes"]["2023"]["SDLONELY"] == {".": 4, "7": 2, "9": 2}
