@@ -74,7 +74,7 @@ def test_brfss_2023_by_hand(llcp2023):
     assert d["year"].tolist() == [2023] * 8 + [2024, 2024, 2023]          # IYEAR
     assert _vals(d["strata"])[:5] == ["2023-11011"] * 4 + ["2023-11012"]
     assert _vals(d["psu"])[0] == "2023000001"
-    assert _vals(d["respondent_id"])[10] == "2023-2023000011"
+    assert _vals(d["respondent_id"])[10] == "2023-72-2023000011"          # _STATE 72
     # SDLONELY: 7, 9 and blank missing, counted per code (over the 12 rows read)
     mc = p["missing_codes"]
     assert mc["SDLONELY"] == {".": 2, "7": 1, "9": 1}
@@ -260,3 +260,78 @@ def test_brfss_design_matches_r(llcp2023, var):
     est = datasets.load("brfss", path=llcp2023).design.mean(var).to_frame().iloc[0]
     assert est["estimate"] == pytest.approx(R_BRFSS[var][0], rel=1e-12)
     assert est["se"] == pytest.approx(R_BRFSS[var][1], rel=1e-10)
+
+
+def test_brfss_heart_disease_is_chd_or_mi(tmp_path):
+    """CDC's _MICHD rule, by hand: True if CVDCRHD4 or CVDINFR4 is 1 (yes); False if both are
+    2 (no); otherwise missing (7/9 are set missing and counted first)."""
+    chd = [1, 1, 2, 2, 2, 7, 9, NA, 2, 1, 2, 2]
+    mi = [1, 2, 1, 2, 7, 1, 2, 2, NA, NA, 9, 2]
+    p = write_llcp(tmp_path / "LLCP2023.XPT")
+    import pyreadstat
+
+    df, _ = pyreadstat.read_xport(str(p))
+    df["CVDCRHD4"], df["CVDINFR4"] = [float(v) for v in chd], [float(v) for v in mi]
+    pyreadstat.write_xport(df, str(p), file_format_version=5)
+    sd = datasets.load("brfss", path=p)
+    # row 12 (no weight) is dropped
+    assert _vals(sd.data["heart_disease"]) == [True, True, True, False, None, True, None, None,
+                                               None, True, None]
+    mc = sd.provenance["missing_codes"]
+    assert mc["CVDCRHD4"] == {"7": 1, "9": 1, ".": 1} and mc["CVDINFR4"] == {"7": 1, "9": 1, ".": 2}
+    cb = sd.codebook.set_index("concept")
+    assert cb.loc["heart_disease", "measured"] and "_MICHD" in cb.loc["heart_disease", "notes"]
+
+
+def test_brfss_same_year_files_are_stacked(tmp_path):
+    """Two files of one year (state extracts): rows appended, weights unchanged, accounting per
+    file; the same respondent twice is refused."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    a = write_llcp(tmp_path / "a" / "LLCP2023.XPT")
+    b = write_llcp(tmp_path / "b" / "LLCP2023.XPT")
+    import pyreadstat
+
+    df, _ = pyreadstat.read_xport(str(b))
+    df["_STATE"] = 44.0                                  # another state, same SEQNO/_PSU values
+    df["_STSTR"] = df["_STSTR"] + 430000
+    pyreadstat.write_xport(df, str(b), file_format_version=5)
+    sd = datasets.load("brfss", path=[a, b], wave=2023)
+    d, p = sd.data, sd.provenance
+    assert len(d) == 22 and p["rows_read"] == 24 and p["rows_kept"] == 22
+    assert p["rows_dropped"] == {"missing or zero _LLCPWT": 2}
+    assert [f["rows_read"] for f in p["files"]] == [12, 12]
+    assert [f["rows_dropped"] for f in p["files"]] == [{"missing or zero _LLCPWT": 1}] * 2
+    w = np.array(ROWS["_LLCPWT"][:11])
+    np.testing.assert_array_equal(d["weight"].to_numpy(), np.concatenate([w, w]))   # no rescaling
+    assert p["missing_codes"]["SDLONELY"] == {".": 4, "7": 2, "9": 2}
+    assert _vals(d["respondent_id"])[0] == "2023-6-2023000001"
+    assert _vals(d["respondent_id"])[11] == "2023-44-2023000001"
+    assert d["strata"].nunique() == 8 and p["wave"] == "2023"
+    assert "pool" not in p and "stacked" in p
+    with pytest.raises(DatasetError, match="respondent"):
+        datasets.load("brfss", path=[a, a])
+
+
+def test_brfss_states_stacked_then_years_pooled(tmp_path):
+    """[2022, 2023 state A, 2023 state B]: the two 2023 files are stacked first (weights as
+    they are), then the two years pooled (pool="equal": every weight / 2)."""
+    for sub in ("x", "y"):
+        (tmp_path / sub).mkdir()
+    y22 = write_llcp(tmp_path / "LLCP2022.XPT", year=2022, rename={"SDLONELY": "SDHISOLT"})
+    a = write_llcp(tmp_path / "x" / "LLCP2023.XPT")
+    b = write_llcp(tmp_path / "y" / "LLCP2023.XPT")
+    import pyreadstat
+
+    df, _ = pyreadstat.read_xport(str(b))
+    df["_STATE"] = 44.0
+    df["_STSTR"] = df["_STSTR"] + 430000
+    pyreadstat.write_xport(df, str(b), file_format_version=5)
+    sd = datasets.load("brfss", path=[y22, a, b])
+    p = sd.provenance
+    assert p["wave"] == "2022 + 2023" and len(sd.data) == 33
+    assert [q["rows_kept"] for q in p["pooled"]] == [11, 22]
+    assert [f["rows_read"] for f in p["pooled"][1]["files"]] == [12, 12]
+    w = np.array(ROWS["_LLCPWT"][:11])
+    np.testing.assert_array_equal(sd.data["weight"].to_numpy(), np.concatenate([w, w, w]) / 2)
+    assert p["missing_codes"]["2023"]["SDLONELY"] == {".": 4, "7": 2, "9": 2}

@@ -1,8 +1,9 @@
 """Behavioral Risk Factor Surveillance System (CDC) loader: the LLCP annual file, 2016-2024.
 
 Reads CDC's SAS transport file (``LLCP2023.XPT``) or the ``LLCP2023XPT.zip`` holding it, one or
-several years. Codebook: ``codebooks/brfss.toml`` (CDC LLCP codebooks 2022/2023; other years'
-names marked [U] there).
+several years; several files of one year (state extracts) are stacked. Codebook:
+``codebooks/brfss.toml`` (CDC LLCP codebooks 2022/2023; 2016 names checked on real 2016 rows;
+other years' names marked [U] there).
 
 * Missing codes: the XPT carries no missing-value metadata, so the codebook's codes (7 don't
   know, 9 refused, 77/99, ``_AGEG5YR`` 14) are set missing and counted per variable and code in
@@ -50,7 +51,23 @@ def _bmi_hundredths(df, spec, fmt, context):
     return x, f"{src} / 100"
 
 
-CUSTOM_RULES = {"bmi_hundredths": _bmi_hundredths}
+def _any_of(df, spec, fmt, context):
+    """True if any source has a ``true`` code; False if every source has a ``false`` code;
+    missing otherwise (CDC's _MICHD rule for CVDCRHD4 / CVDINFR4)."""
+    srcs = [s.format(**fmt) for s in spec["sources"]]
+    absent = [s for s in srcs if s not in df.columns]
+    if absent:
+        return [None] * len(df), f"{absent} not in this file"
+    x = np.column_stack([pd.to_numeric(df[s], errors="coerce").to_numpy(dtype=float) for s in srcs])
+    t = np.isin(x, np.asarray(spec["true"], dtype=float))
+    f = np.isin(x, np.asarray(spec["false"], dtype=float))
+    any_t, all_f = t.any(axis=1), f.all(axis=1)
+    out = np.where(any_t, True, np.where(all_f, False, None))
+    return out.tolist(), (f"True if any of {srcs} in {spec['true']}; False if all in "
+                          f"{spec['false']}; otherwise missing")
+
+
+CUSTOM_RULES = {"bmi_hundredths": _bmi_hundredths, "any_of": _any_of}
 
 
 def _psu_years(df: pd.DataFrame, psu: str) -> list[int]:
@@ -77,12 +94,16 @@ def load_brfss(path, *, wave: int | None = None, pool: str = "equal",
     Parameters
     ----------
     path : str, path-like, or list of them
-        ``LLCP2023.XPT`` or CDC's ``LLCP2023XPT.zip`` (read directly). A list of files (one per
-        survey year) is pooled: see ``pool``.
+        ``LLCP2023.XPT`` or CDC's ``LLCP2023XPT.zip`` (read directly). A list of files: files of
+        the same survey year (e.g. state extracts of the LLCP file) are stacked, rows appended
+        with their own ``_LLCPWT``/``_STSTR``/``_PSU`` (row and missing-code accounting per file
+        in ``provenance["files"]``, summed at the top; a respondent in two files raises
+        :class:`~socialhealth.errors.DatasetError`); different survey years are then pooled:
+        see ``pool``.
     wave : int, optional
-        The survey year the (single) file must hold, checked against ``_PSU`` (whose first four
-        digits are the survey year); None accepts the file's year. Years outside 2016-2024
-        raise :class:`~socialhealth.errors.UnknownWaveError`.
+        The survey year the file (every file, for a list) must hold, checked against ``_PSU``
+        (whose first four digits are the survey year); None accepts the file's year. Years
+        outside 2016-2024 raise :class:`~socialhealth.errors.UnknownWaveError`.
     pool : {"equal", "sample_size"}
         How weights are rescaled when several years are pooled. ``"equal"`` (default): each
         year's ``_LLCPWT`` divided by the number of years pooled, so the pooled weights sum to
@@ -103,8 +124,9 @@ def load_brfss(path, *, wave: int | None = None, pool: str = "equal",
     Returns
     -------
     SurveyData
-        Harmonised columns, then the extra columns ``isolated_feeling``, ``feels_isolated``,
-        ``lonely_cdc``, ``emotional_support``, ``life_satisfaction``, ``mental_health_days``
+        ``respondent_id`` is ``"<year>-<_STATE>-<_PSU>"`` (``_PSU`` is unique within a state
+        and year only). Harmonised columns, then the extra columns ``isolated_feeling``,
+        ``feels_isolated``, ``lonely_cdc``, ``emotional_support``, ``life_satisfaction``, ``mental_health_days``
         (see the codebook), then requested source columns. Design ``SurveyDesign(weights=
         "weight", strata="strata", psu="psu", nest=True, lonely_psu="adjust")``; strata are
         ``"<year>-<_STSTR>"``. In R: ``svydesign(ids=~`_PSU`, strata=~`_STSTR`,
@@ -131,11 +153,14 @@ def load_brfss(path, *, wave: int | None = None, pool: str = "equal",
                            f"'state_years' (by the number of pooled years with data from the "
                            f"respondent's state) or 'sample_size'.")
     if isinstance(path, (list, tuple)):
-        if wave is not None:
-            raise DatasetError("wave= selects one file's year; with a list of files, pass the "
-                               "files of the years you want.")
-        parts = [load_brfss(p, columns=columns, cache=cache) for p in path]
-        return _pool(parts, pool)
+        if not path:
+            raise DatasetError("path=[] names no file; pass one LLCP file or a list of them.")
+        parts = [load_brfss(p, wave=wave, columns=columns, cache=cache) for p in path]
+        by_year: OrderedDict = OrderedDict()
+        for p in parts:
+            by_year.setdefault(p.provenance["wave"], []).append(p)
+        years_ = [g[0] if len(g) == 1 else _stack(g) for g in by_year.values()]
+        return years_[0] if len(years_) == 1 else _pool(years_, pool)
     d = cb["design"]
     miss = _declared_missing(cb)
     state: dict = {}
@@ -159,7 +184,7 @@ def load_brfss(path, *, wave: int | None = None, pool: str = "equal",
         _wrap_missing(src, miss)
         extra_src = [s for s in _extra_sources(cb) if s in cols]
         yv = d["year"] if d["year"] in cols else None
-        read = [d["weight"], d["strata"], d["psu"], *extra_src] + ([yv] if yv else [])
+        read = [d["weight"], d["strata"], d["psu"], d["state"], *extra_src] + ([yv] if yv else [])
 
         def select(df):
             found = _psu_years(df, d["psu"])
@@ -184,7 +209,10 @@ def load_brfss(path, *, wave: int | None = None, pool: str = "equal",
                 iy = pd.to_numeric(pd.Series(df[yv].astype(object)), errors="coerce").to_numpy(dtype=float)
                 iy = np.where(np.isnan(iy), float(year), iy)
             state["extras"] = _compute_extras(df, cb)
-            return {"respondent_id": [f"{year}-{p}" for p in _strings(df[d["psu"]])],
+            # _PSU (= SEQNO) is unique within a state and year only: the id carries _STATE
+            ids = [f"{year}-{st}-{p}"
+                   for st, p in zip(_strings(df[d["state"]]), _strings(df[d["psu"]]))]
+            return {"respondent_id": ids,
                     "wave": [str(year)] * n, "year": iy,
                     "weight": df[d["weight"]].to_numpy(dtype=float),
                     "strata": [f"{year}-{s}" for s in _strings(df[d["strata"]])],
@@ -212,6 +240,97 @@ def _not_asked(sd: SurveyData) -> None:
                                   if "." in c}
 
 
+def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Row-bind loaded tables; categorical columns get the union of their categories (in
+    first-seen order; a file where the concept is not measured has none)."""
+    frames = [f.copy() for f in frames]
+    cats: dict = {}
+    for f in frames:
+        for c in f.columns:
+            if isinstance(f[c].dtype, pd.CategoricalDtype):
+                lv, ordered = cats.get(c, ([], bool(f[c].cat.ordered)))
+                cats[c] = (lv + [x for x in f[c].cat.categories if x not in lv], ordered)
+    for f in frames:
+        for c, (lv, ordered) in cats.items():
+            if c in f.columns:
+                f[c] = pd.Categorical(f[c].astype(object).where(f[c].notna(), None),
+                                      categories=lv, ordered=ordered)
+    return pd.concat(frames, ignore_index=True)
+
+
+def _add_counts(total: dict, counts: dict) -> None:
+    """``total[var][code] += counts[var][code]`` (missing-code and unmapped-code tables)."""
+    for var, per in counts.items():
+        t = total.setdefault(var, {})
+        for code, k in per.items():
+            t[code] = t.get(code, 0) + int(k)
+
+
+def _stack(parts: list[SurveyData]) -> SurveyData:
+    """Several files of ONE survey year (e.g. state extracts of the LLCP file) as one table.
+
+    Rows are appended; weights, strata and PSUs are those of each file (the files are parts of
+    one annual sample, so no rescaling: the stacked design is R's ``svydesign`` on the stacked
+    rows, ``nest=TRUE``). A respondent (same ``_STATE`` and ``_PSU``) in two files is an error.
+    Row and missing-code accounting is kept per file (``provenance["files"]``) and summed.
+    """
+    wave = parts[0].provenance["wave"]
+    files = [str(p.provenance.get("file", "")) for p in parts]
+    data = _concat([p.data for p in parts])
+    origin = np.repeat(np.arange(len(parts)), [len(p.data) for p in parts])
+    dup = data["respondent_id"].duplicated(keep=False).to_numpy()
+    if dup.any():
+        where = sorted({files[i] for i in origin[dup]})
+        raise DatasetError(
+            f"BRFSS {wave}: {int(dup.sum())} rows share a respondent (same _STATE and _PSU) across "
+            f"the files {where}; pass each state's rows once (not, e.g., CDC's national file "
+            f"together with a state extract of it).")
+    # codebook: a concept is measured if it is measured in any file; notes say where it is not
+    rows = []
+    cbs = [p.codebook for p in parts]
+    for _, first in cbs[0].iterrows():
+        concept = first["concept"]
+        got = [cb[cb["concept"] == concept] for cb in cbs]
+        meas = [bool(g["measured"].iloc[0]) if len(g) else False for g in got]
+        src = next((g.iloc[0] for g, m in zip(got, meas) if m), first)
+        row = {k: src[k] for k in cbs[0].columns}
+        row["measured"] = any(meas)
+        if any(meas) and not all(meas):
+            row["notes"] = (f"[measured in {[f for f, m in zip(files, meas) if m]}; not measured "
+                            f"in {[f for f, m in zip(files, meas) if not m]}] " + str(row["notes"]))
+        rows.append(row)
+    codebook = pd.DataFrame(rows, columns=cbs[0].columns)
+    per_file, dropped, missing, not_asked, unmapped = [], {}, {}, {}, {}
+    for p in parts:
+        pv = p.provenance
+        per_file.append(OrderedDict(
+            file=pv.get("file"), member=pv.get("member"), sha256=pv.get("sha256"),
+            rows_read=pv["rows_read"], rows_kept=pv["rows_kept"],
+            rows_dropped=dict(pv.get("rows_dropped", {})), missing_codes=pv["missing_codes"],
+            not_asked=pv.get("not_asked", {}), unmapped_codes=pv.get("unmapped_codes", {}),
+            cache=pv.get("cache")))
+        for k, v in pv.get("rows_dropped", {}).items():
+            dropped[k] = dropped.get(k, 0) + int(v)
+        _add_counts(missing, pv["missing_codes"])
+        _add_counts(unmapped, pv.get("unmapped_codes", {}))
+        for k, v in pv.get("not_asked", {}).items():
+            not_asked[k] = not_asked.get(k, 0) + int(v)
+    caches = {f["cache"] for f in per_file}
+    p0 = parts[0].provenance
+    prov = OrderedDict(
+        survey="brfss", wave=wave,
+        stacked=(f"{len(parts)} files of survey year {wave} stacked: rows appended, each file's "
+                 f"_LLCPWT, _STSTR and _PSU unchanged (parts of one annual sample)"),
+        files=per_file, rows_read=sum(f["rows_read"] for f in per_file), rows_kept=len(data),
+        rows_dropped=dropped, missing_codes=missing, not_asked=not_asked, unmapped_codes=unmapped,
+        renamed_columns=p0.get("renamed_columns", {}), design=p0.get("design", ""),
+        weight_variable=p0.get("weight_variable"),
+        missing_code_meanings=p0.get("missing_code_meanings", {}),
+        extra_columns=p0.get("extra_columns", []), loader="brfss", loader_version=LOADER_VERSION,
+        cache=caches.pop() if len(caches) == 1 else "mixed")
+    return SurveyData("brfss", data, codebook, dict(prov), dict(parts[0].design_spec))
+
+
 def _pool(parts: list[SurveyData], pool: str) -> SurveyData:
     """Stack several years; rescale weights (``equal``: / number of years; ``sample_size``:
     * n_year / n_total)."""
@@ -234,18 +353,7 @@ def _pool(parts: list[SurveyData], pool: str) -> SurveyData:
             f = 1.0 / k if pool == "equal" else len(df) / n_tot
         df["weight"] = df["weight"].to_numpy(dtype=float) * f
         frames.append(df)
-    cats = {}
-    for f in frames:   # union of the categories, in first-seen order (a not-measured year has none)
-        for c in f.columns:
-            if isinstance(f[c].dtype, pd.CategoricalDtype):
-                lv, ordered = cats.get(c, ([], bool(f[c].cat.ordered)))
-                cats[c] = (lv + [x for x in f[c].cat.categories if x not in lv], ordered)
-    for f in frames:
-        for c, (lv, ordered) in cats.items():
-            if c in f.columns:
-                f[c] = pd.Categorical(f[c].astype(object).where(f[c].notna(), None),
-                                      categories=lv, ordered=ordered)
-    data = pd.concat(frames, ignore_index=True)
+    data = _concat(frames)
     # codebook: per concept, measured in any year; notes name the years
     cbs = []
     for p in parts:
