@@ -272,3 +272,20 @@ def test_ucla_rule_is_the_panels_rule():
         assert cum["concepts"][c]["map"] == pan["concepts"][c]["map"] == rule
         assert cum["concepts"][c]["map_ref"] == "gss_panel20:lonely_5pt_to_ucla3"
         assert pan["concepts"][c]["map_ref"] == "lonely_5pt_to_ucla3"
+
+
+def test_shared_map_and_first_combine_errors():
+    from socialhealth.datasets._codebook import _lookup_map, validate
+
+    with pytest.raises(DatasetError, match=r"no \[maps.nope\]"):
+        _lookup_map("gss_panel20:nope", "gss")
+    spec = {"sources": ["a", "b"], "rule": "map", "maps": {"a": {"1": True}, "b": {"1": True}}}
+    with pytest.raises(DatasetError, match="combine"):
+        validate({"concepts": {"lonely": spec}}, "test")
+    with pytest.raises(DatasetError, match="one entry per source"):
+        validate({"concepts": {"lonely": {**spec, "combine": "first",
+                                          "maps": {"a": {"1": True}}}}}, "test")
+    with pytest.raises(DatasetError, match="not a level"):
+        validate({"concepts": {"lonely_direct3": {
+            "sources": ["a"], "rule": "map", "combine": "first",
+            "maps": {"a": {"1": "sometimes"}}}}}, "test")
