@@ -133,6 +133,36 @@ def test_harmonised_columns_agree_with_raw_rows(gss2018, raw2018):
         assert not cb.loc[c, "measured"] and d[c].isna().all(), c
 
 
+def test_extra_columns_agree_with_raw_rows(gss2018, raw2018):
+    """Items without a schema concept come back as extra columns, recoded as written here."""
+    a = datasets.load("gss", path=gss2018)
+    b = datasets.load("gss", path=gss2018)
+    assert (a.provenance["cache"], b.provenance["cache"]) == ("miss", "hit")
+    pd.testing.assert_frame_equal(a.data, b.data)
+    pd.testing.assert_frame_equal(a.codebook, b.codebook)
+    d, r = b.data, raw2018
+    even = {1: "almost daily", 2: "once or twice a week", 3: "several times a month",
+            4: "about once a month", 5: "several times a year", 6: "about once a year", 7: "never"}
+    five = {1: "excellent", 2: "very good", 3: "good", 4: "fair", 5: "poor"}
+    for col, src, lab in [("evenings_relatives", "socrel", even), ("evenings_neighbours", "socommun", even),
+                          ("evenings_friends", "socfrend", even), ("evenings_bar", "socbar", even),
+                          ("satisfaction_social", "satsoc", five), ("physical_health_5pt", "hlthphys", five),
+                          ("mental_health_5pt", "hlthmntl", five), ("general_health_5pt", "health1", five)]:
+        assert _vals(d[col]) == [None if np.isnan(v) else lab[int(v)] for v in _num(r[src])], col
+    # gssrdoc's 2018 answer counts for these items
+    assert [int(d[c].notna().sum()) for c in ["evenings_relatives", "satisfaction_social",
+                                              "general_health_5pt", "contact_close_friend"]] \
+        == [1556, 2327, 1415, 1168]
+    f = _num(r["cntctfrd"])
+    np.testing.assert_array_equal(_f(d["no_close_friends"]),
+                                  np.select([f == 9, (f >= 1) & (f <= 10)], [1.0, 0.0], np.nan))
+    np.testing.assert_array_equal(d["poor_mental_health_days"].to_numpy(dtype=float), _num(r["mntlhlth"]))
+    cb = b.codebook.set_index("concept")
+    assert all(cb.loc[c, "measured"] and "extra column" in cb.loc[c, "notes"]
+               for c in b.provenance["extra_columns"])
+    assert b.provenance["measured_by_year"]["satisfaction_social"] == {"2018": 2327}
+
+
 def test_weights_selectable_and_recorded(gss2018, raw2018):
     sd = datasets.load("gss", path=gss2018)
     p = sd.provenance
@@ -255,6 +285,9 @@ def test_cumulative_layout_by_year(tmp_path):
     assert nm["lonely"] == [2004, 2010]
     assert p["measured_by_year"]["lonely"] == {"1996": 2, "2016": 2, "2018": 2}
     assert "self_rated_health" not in nm
+    # extra columns whose items this file lacks: all missing, "not measured" rows
+    cbx = sd.codebook.set_index("concept")
+    assert not cbx.loc["satisfaction_social", "measured"] and d["satisfaction_social"].isna().all()
     cb = sd.codebook.set_index("concept")
     assert cb.loc["lonely", "notes"].startswith("Not measured in [2004, 2010] (NORC asked it in "
                                                 "[1996, 2016, 2018])")

@@ -22,7 +22,9 @@ import pandas as pd
 from socialhealth.errors import DatasetError, SurveyFileError, UnknownWaveError
 from socialhealth.datasets import _engine
 from socialhealth.datasets._codebook import load_codebook
+from socialhealth.datasets._loader_steps import _compute_extras, _extra_sources
 from socialhealth.datasets._readers import Source
+from socialhealth.datasets._schema import concept_columns
 
 LOADER_VERSION = 1
 
@@ -317,7 +319,10 @@ def load_cumulative(path, *, wave: int | Sequence[int] | None = None, weight: st
         ``SurveyDesign(weights="weight", strata="strata", psu="psu", nest=True,
         lonely_psu="adjust")`` with strata = year x vstrat. In R (gssr vignette):
         ``svydesign(ids=~vpsu, strata=~interaction(year, vstrat), weights=~wtssps, nest=TRUE)``.
-        Items asked in some years only are missing in the other years' rows;
+        Schema columns, then the extra columns of ``codebooks/gss.toml`` ``[extra.*]``
+        (social evenings, satsoc, PROMIS-type health items, ISSP contact items, poor-health
+        days; codebook rows say "extra column"; ``provenance["extra_columns"]``). Items asked
+        in some years only are missing in the other years' rows;
         ``provenance["measured_by_year"]`` gives the answers per concept and year and
         ``provenance["not_measured_by_year"]`` the loaded years without any.
 
@@ -352,6 +357,7 @@ def load_cumulative(path, *, wave: int | Sequence[int] | None = None, weight: st
             have = [w for w in selectable if w in src.columns]
             raise SurveyFileError(f"{src.path} has no {weight!r}; its weights are {have}.")
         order = [weight] if weight else present
+        extra_src = [s for s in _extra_sources(cb) if s in set(src.columns)]
         info: dict = {"weight_variable": weight or " / ".join(order),
                       "weight_choice": ("chosen by the user (weight=)" if weight else
                                         "recommended per row: the first non-missing of "
@@ -400,8 +406,8 @@ def load_cumulative(path, *, wave: int | Sequence[int] | None = None, weight: st
         plan = _engine.Plan(
             codebook_name="gss", codebook=cb, fmt={},
             wave=wanted[0] if wanted is not None and len(wanted) == 1 else None,
-            read=[yv, idv, strata, psu, *order],
-            select=select, design=design,
+            read=[yv, idv, strata, psu, *order, *extra_src],
+            select=select, design=design, extras=lambda kept: _compute_extras(kept, cb),
             design_spec={"weights": "weight", "strata": "strata", "psu": "psu", "nest": True,
                          "lonely_psu": "adjust",
                          "notes": "psu=vpsu, strata=year x vstrat (nested), weight: "
@@ -434,14 +440,12 @@ def _by_year(sd, cb: dict):
     """Per concept and loaded year, the number of rows with an answer; years without any are
     "not measured" that year (provenance and codebook notes). Computed from the harmonised
     columns on every load (cache hits included)."""
-    from socialhealth.datasets._schema import concept_columns
-
     data = sd.data
     years = sorted(int(y) for y in pd.unique(data["year"].dropna()))
     counts, missing_years = {}, {}
     notes = sd.codebook["notes"].astype(object).tolist()
     idx = {c: i for i, c in enumerate(sd.codebook["concept"])}
-    for c in concept_columns():
+    for c in [*concept_columns(), *sd.provenance.get("extra_columns", [])]:
         if c not in data.columns:
             continue
         per = data[c].notna().groupby(data["year"]).sum()
