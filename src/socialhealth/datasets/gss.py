@@ -1,6 +1,7 @@
-"""General Social Survey (NORC) loaders: the cumulative cross-section and the panels.
+"""General Social Survey (NORC) loaders: the cross-section layout (cumulative file and single-year
+releases) and the panels.
 
-Codebooks: ``codebooks/gss.toml`` (cumulative file), ``codebooks/gss_panel20.toml`` (2016-2020
+Codebooks: ``codebooks/gss.toml`` (cross-section layout), ``codebooks/gss_panel20.toml`` (2016-2020
 panel, wide) and ``codebooks/gss_panel_long.toml`` (2006-2010, 2008-2012, 2010-2014 panels,
 long, as converted from gssr's R factors: codes are factor level positions).
 
