@@ -66,8 +66,9 @@ def test_loaded_data_has_every_schema_column(gss_cum_file):
     sd = datasets.load("gss", path=gss_cum_file)
     assert list(sd.data.columns[:8]) == ["respondent_id", "survey", "wave", "year", "country",
                                          "weight", "strata", "psu"]
-    assert list(sd.data.columns[8:]) == concept_columns()
-    assert sd.codebook["concept"].tolist() == ["weight", "strata", "psu", *concept_columns()]
+    extra = sd.provenance.get("extra_columns", [])      # codebook [extra.*] columns, after
+    assert list(sd.data.columns[8:]) == [*concept_columns(), *extra]
+    assert sd.codebook["concept"].tolist() == ["weight", "strata", "psu", *concept_columns(), *extra]
     not_measured = sd.codebook.loc[~sd.codebook["measured"], "concept"]
     for c in not_measured:
         if c in sd.data.columns:

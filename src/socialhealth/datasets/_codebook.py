@@ -9,6 +9,12 @@ Rules (see CONTRIBUTING_LOADERS.md for examples):
 ``map``          ``map = {"1" = "excellent", ...}``; several ``sources`` are first combined
                  with ``combine = "min"`` or ``"max"`` (on the codes). Codes absent from ``map``
                  become missing and are counted in provenance ``unmapped_codes``.
+                 ``map = "name"`` or ``"<codebook>:name"`` uses the table ``[maps.name]`` of this
+                 or another codebook (one rule, written once, shared by several codebooks).
+                 ``combine = "first"`` with ``maps = {source = {...} or "name", ...}``: each
+                 source has its own map and a row takes the first source (in ``sources``
+                 order) that has a mapped value (items asked in different years); sources
+                 absent from the file are skipped.
 ``in``           boolean: True if the code is in ``true``; False if in ``false`` (or, without
                  ``false``, any other valid code); missing stays missing. ``missing_if =
                  {var = [codes]}`` also sets rows to missing where another source has one of
@@ -18,14 +24,16 @@ Rules (see CONTRIBUTING_LOADERS.md for examples):
 ``label``        the file's value label of the code (the code itself when unlabelled), as a
                  string (e.g. ESS ``region`` "UKI" -> "London").
 ``product``      product of the sources (e.g. ESS ``pspwght * pweight``).
-``bmi``          ``sources = [height_cm, weight_kg]`` -> kg / m^2; with ``units = "imperial"``,
-                 ``sources = [height_inches, weight_pounds]``.
+``bmi``          ``sources = [height_cm, weight_kg]`` -> kg / m^2; ``scale = [to_cm, to_kg]``
+                 converts other units first (inches and pounds: ``[2.54, 0.45359237]``).
 ``custom``       ``function = "name"`` looked up in the survey module's ``CUSTOM_RULES``.
 ``not_measured`` an all-missing column with the codebook note saying why.
 
 Common keys: ``sources``, ``labels`` (source labels, else taken from the file), ``notes``,
 ``waves`` (the waves where the rule applies; elsewhere the concept is not measured, with
-``notes_other_waves``), ``optional`` (the source may be absent from a file; then not measured).
+``notes_other_waves``), ``optional`` (the source may be absent from a file; then not measured),
+``otherwise = "<derived column>"`` (rows the rule leaves missing take the derived column, e.g.
+the headline ``lonely`` from ``lonely_ucla3`` where no direct question was asked).
 
 Derived columns (computed here for every survey when their inputs were measured and the codebook
 does not define them): ``age_group`` from ``age``; ``poor_health`` = fair or poor;
@@ -72,8 +80,47 @@ def load_codebook(name: str) -> dict:
     'in'
     """
     cb, _ = _read(name)
+    cb = _resolve_maps(cb, name)
     validate(cb, name)
     return cb
+
+
+def _map_refs(cb: dict) -> list[str]:
+    """Named map references (``map = "name"`` / ``"<codebook>:name"``) used by a codebook."""
+    refs = []
+    for spec in cb.get("concepts", {}).values():
+        if isinstance(spec.get("map"), str):
+            refs.append(spec["map"])
+        refs.extend(v for v in spec.get("maps", {}).values() if isinstance(v, str))
+    return refs
+
+
+def _lookup_map(ref: str, name: str) -> dict:
+    book, _, key = ref.rpartition(":")
+    book = book or name
+    maps = _read(book)[0].get("maps", {})
+    if key not in maps:
+        raise DatasetError(f"codebooks/{name}.toml refers to map {ref!r}, but codebooks/{book}.toml "
+                           f"has no [maps.{key}] (it has {sorted(maps)})")
+    return dict(maps[key])
+
+
+def _resolve_maps(cb: dict, name: str) -> dict:
+    """A copy of the codebook with named map references replaced by the maps they name."""
+    if not _map_refs(cb):
+        return cb
+    out = dict(cb)
+    out["concepts"] = {}
+    for concept, spec in cb.get("concepts", {}).items():
+        spec = dict(spec)
+        if isinstance(spec.get("map"), str):
+            spec["map_ref"] = spec["map"]
+            spec["map"] = _lookup_map(spec["map"], name)
+        if "maps" in spec:
+            spec["maps"] = {k: (_lookup_map(v, name) if isinstance(v, str) else dict(v))
+                            for k, v in spec["maps"].items()}
+        out["concepts"][concept] = spec
+    return out
 
 
 def codebook_hash(name: str) -> str:
@@ -87,7 +134,12 @@ def codebook_hash(name: str) -> str:
     >>> len(codebook_hash("gss"))
     16
     """
-    return _read(name)[1]
+    own = _read(name)[1]
+    others = sorted({r.rpartition(":")[0] for r in _map_refs(_read(name)[0])} - {"", name})
+    if not others:
+        return own
+    text = own + "".join(_read(o)[1] for o in others)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def validate(cb: dict, name: str) -> None:
@@ -106,19 +158,21 @@ def validate(cb: dict, name: str) -> None:
             if concept == "age_group":   # any band of any minimum age the codebook declares
                 levels = sorted({lv for a in ages for lv in age_group_levels(a)})
             kind = sch[concept]["kind"]
-            for k, v in spec.get("map", {}).items():
+            tables = [spec.get("map", {}), *spec.get("maps", {}).values()]
+            for k, v in [kv for t in tables for kv in t.items()]:
                 if kind in ("category", "ordered") and v not in levels:
                     raise DatasetError(f"{where}: map value {v!r} is not a level of {concept} "
                                        f"({levels})")
+            if "maps" in spec and spec.get("combine") != "first":
+                raise DatasetError(f"{where}: per-source maps need combine = \"first\"")
+            if "maps" in spec and set(spec["maps"]) != set(spec["sources"]):
+                raise DatasetError(f"{where}: maps must have one entry per source {spec['sources']}")
         if rule not in ("not_measured", "custom") and not spec.get("sources"):
             raise DatasetError(f"{where}: rule {rule!r} needs sources = [...]")
         stray = [v for v in spec.get("missing_if", {}) if v not in spec.get("sources", [])]
         if stray:
             raise DatasetError(f"{where}: missing_if names {stray}, which must also be listed "
                                "in sources (so that the loader reads them)")
-        if rule == "bmi" and spec.get("units", "metric") not in ("metric", "imperial"):
-            raise DatasetError(f"{where}: units must be 'metric' (cm, kg) or 'imperial' "
-                               f"(inches, pounds), not {spec.get('units')!r}")
 
 
 def _declared_min_ages(cb: dict, name: str) -> list[int]:
@@ -254,6 +308,10 @@ def harmonise(df: pd.DataFrame, cb: dict, fmt: dict, wave, value_labels: dict,
         if rule == "not_measured":
             rows.append(_row(concept, srcs, "not measured", labels, spec.get("notes", ""), False))
             continue
+        first = rule == "map" and spec.get("combine") == "first"
+        if first and any(s in df.columns for s in srcs):
+            per_src = {f: spec["maps"][k] for f, k in zip(srcs, spec["sources"])}
+            srcs = [s for s in srcs if s in df.columns]
         if rule != "custom" and any(s not in df.columns for s in srcs):
             rows.append(_row(concept, srcs, "not measured", labels,
                              f"source variable(s) {[s for s in srcs if s not in df.columns]} not in "
@@ -262,20 +320,35 @@ def harmonise(df: pd.DataFrame, cb: dict, fmt: dict, wave, value_labels: dict,
         levels = spec.get("levels") or (age_levels if concept == "age_group" else None)
         bad: Counter = Counter()
         if rule == "map":
-            x = _combine(df, srcs, spec.get("combine"))
-            m = {str(k): v for k, v in spec["map"].items()}
             known_missing = {str(v) for v in spec.get("missing", [])}
-            keys, valid = _keys(x)
-            vals = keys.map(m)
+            if first:
+                vals = pd.Series([None] * n, dtype=object)
+                parts = []
+                for s_ in srcs:
+                    m = {str(k): v for k, v in per_src[s_].items()}
+                    keys, valid = _keys(_combine(df, [s_], None))
+                    got = keys.map(m)
+                    bad.update(k for k in keys[valid & got.isna().to_numpy()]
+                               if k not in known_missing)
+                    vals = vals.where(vals.notna(), got)
+                    parts.append(f"{s_}: " + ", ".join(f"{k}→{v}" for k, v in m.items()))
+                text = "first answered of " + "; ".join(parts)
+            else:
+                x = _combine(df, srcs, spec.get("combine"))
+                m = {str(k): v for k, v in spec["map"].items()}
+                keys, valid = _keys(x)
+                vals = keys.map(m)
+                bad.update(k for k in keys[valid & vals.isna().to_numpy()] if k not in known_missing)
+                text = ", ".join(f"{k}→{v}" for k, v in m.items())
+                if len(srcs) > 1:
+                    text = f"{spec.get('combine', 'min')} of ({', '.join(srcs)}), then " + text
+                if spec.get("map_ref"):
+                    text += f" (shared map {spec['map_ref']})"
             miss_v = vals.isna().to_numpy()
-            bad.update(k for k in keys[valid & miss_v] if k not in known_missing)
             if sch[concept]["kind"] == "bool":
                 vals = vals.map(lambda v: bool(v))
             out = typed(concept, [None if u else v for u, v in zip(miss_v, vals.tolist())], n,
                         levels)
-            text = ", ".join(f"{k}→{v}" for k, v in m.items())
-            if len(srcs) > 1:
-                text = f"{spec.get('combine', 'min')} of ({', '.join(srcs)}), then " + text
             if known_missing:
                 text += f"; {sorted(known_missing)} → missing"
         elif rule == "in":
@@ -324,15 +397,12 @@ def harmonise(df: pd.DataFrame, cb: dict, fmt: dict, wave, value_labels: dict,
             out = typed(concept, x, n)
             text = " × ".join(srcs)
         elif rule == "bmi":
-            h = pd.to_numeric(df[srcs[0]], errors="coerce").to_numpy(dtype=float)
-            w = pd.to_numeric(df[srcs[1]], errors="coerce").to_numpy(dtype=float)
-            if spec.get("units", "metric") == "imperial":
-                # inches and pounds: kg = lb * 0.45359237, m = in * 0.0254 (exact definitions)
-                out = typed(concept, (w * 0.45359237) / (h * 0.0254) ** 2, n)
-                text = f"({srcs[1]} lb × 0.45359237) / ({srcs[0]} in × 0.0254)^2"
-            else:
-                out = typed(concept, w / (h / 100.0) ** 2, n)
-                text = f"{srcs[1]} / ({srcs[0]}/100)^2"
+            to_cm, to_kg = spec.get("scale", [1.0, 1.0])
+            h = pd.to_numeric(df[srcs[0]], errors="coerce").to_numpy(dtype=float) * to_cm / 100.0
+            w = pd.to_numeric(df[srcs[1]], errors="coerce").to_numpy(dtype=float) * to_kg
+            out = typed(concept, w / (h * h), n)
+            text = (f"{srcs[1]} / ({srcs[0]}/100)^2" if [to_cm, to_kg] == [1.0, 1.0] else
+                    f"({srcs[1]} × {to_kg}) / ({srcs[0]} × {to_cm}/100)^2")
         else:  # custom
             fn = (custom or {}).get(spec.get("function", ""))
             if fn is None:
@@ -354,6 +424,7 @@ def harmonise(df: pd.DataFrame, cb: dict, fmt: dict, wave, value_labels: dict,
                          True))
     frame = pd.DataFrame(cols, index=df.index)
     frame, rows = _derive(frame, rows, n, min_age, unmapped)
+    frame, rows = _otherwise(frame, rows, concepts, n, wave)
     # every schema concept exists, all-missing when not measured
     done = {r["concept"] for r in rows}
     for concept in concept_columns():
@@ -516,6 +587,29 @@ _DERIVED_FROM = {
     "lonely_ucla3": ["ucla3_score"],
     "obese": ["bmi"],
 }
+
+
+def _otherwise(frame: pd.DataFrame, rows: list[dict], concepts: dict, n: int, wave):
+    """``otherwise = "<derived column>"``: rows the concept's own rule leaves missing (or all
+    rows, when its sources are absent) take the derived column's value."""
+    for concept, spec in concepts.items():
+        alt = spec.get("otherwise")
+        if not alt or not _applies(spec, wave) or not _measured(rows, alt):
+            continue
+        i = next(k for k, r in enumerate(rows) if r["concept"] == concept)
+        own = frame[concept] if concept in frame.columns else pd.Series([pd.NA] * n, index=frame.index)
+        fill = own.isna().to_numpy() & frame[alt].notna().to_numpy()
+        if not fill.any():
+            continue
+        vals = own.astype(object).where(~fill, frame[alt].astype(object))
+        frame[concept] = typed(concept, [None if pd.isna(v) else v for v in vals], n)
+        r = rows[i]
+        took = int(fill.sum())
+        base = r["rule"] if r["measured"] else "no direct item in this file"
+        rows[i] = _row(concept, [s for s in [r["source_variables"], alt] if s],
+                       f"{base}; otherwise {alt} ({took} rows)", r["labels"],
+                       spec.get("notes", ""), True)
+    return frame, rows
 
 
 def codebook_frame(rows: list[dict]) -> pd.DataFrame:

@@ -69,6 +69,8 @@ class Plan:
     declared_missing: dict = field(default_factory=dict)   # {var: [codes]} for files without
     #                                                        their own missing-value metadata (CSV)
     population_key: object = None   # key of the codebook's [population.waves] (default: wave)
+    extras: Callable | None = None   # kept rows -> (frame, codebook rows, unmapped): non-schema
+    #                                  columns placed after the schema columns, cached with them
 
 
 def run(name: str, path, options: dict, prepare: Callable[[Source], Plan], *,
@@ -149,6 +151,14 @@ def _run_opened(name, p, src, options, prepare, loader_version, user_cols, cache
         "strata": typed("strata", des.get("strata"), n),
         "psu": typed("psu", des.get("psu"), n),
     }
+    extra_cols: list[str] = []
+    if plan.extras is not None:
+        ef, erows, eunm = plan.extras(kept)
+        ef = ef.reset_index(drop=True)
+        frame = pd.concat([frame.reset_index(drop=True), ef], axis=1)
+        rows = [*rows, *erows]
+        unmapped = {**unmapped, **eunm}
+        extra_cols = list(ef.columns)
     data = pd.concat([pd.DataFrame(out), frame], axis=1)
     renamed = {}
     for c in user_cols:
@@ -184,6 +194,7 @@ def _run_opened(name, p, src, options, prepare, loader_version, user_cols, cache
         codebook=f"codebooks/{plan.codebook_name}.toml#{codebook_hash(plan.codebook_name)}",
         options={k: _jsonable(v) for k, v in options.items()},
         population={**pop, "declared_in": f"codebooks/{plan.codebook_name}.toml [population]"},
+        **({"extra_columns": extra_cols} if extra_cols else {}),
         **plan.extra_provenance,
     )
     prov["seconds"] = round(time.perf_counter() - t0, 4)  # sha256 joined above (provenance)

@@ -1,6 +1,7 @@
-"""General Social Survey (NORC) loaders: the cumulative cross-section and the panels.
+"""General Social Survey (NORC) loaders: the cross-section layout (cumulative file and single-year
+releases) and the panels.
 
-Codebooks: ``codebooks/gss.toml`` (cumulative file), ``codebooks/gss_panel20.toml`` (2016-2020
+Codebooks: ``codebooks/gss.toml`` (cross-section layout), ``codebooks/gss_panel20.toml`` (2016-2020
 panel, wide) and ``codebooks/gss_panel_long.toml`` (2006-2010, 2008-2012, 2010-2014 panels,
 long, as converted from gssr's R factors: codes are factor level positions).
 
@@ -22,7 +23,9 @@ import pandas as pd
 from socialhealth.errors import DatasetError, SurveyFileError, UnknownWaveError
 from socialhealth.datasets import _engine
 from socialhealth.datasets._codebook import load_codebook
+from socialhealth.datasets._loader_steps import _compute_extras, _extra_sources
 from socialhealth.datasets._readers import Source
+from socialhealth.datasets._schema import concept_columns
 
 LOADER_VERSION = 1
 
@@ -290,20 +293,28 @@ def load_panel_long(name: str, path, *, wave: int | None = None, weight: str | N
 # ================================================================================ cumulative file
 def load_cumulative(path, *, wave: int | Sequence[int] | None = None, weight: str | None = None,
                     columns: Sequence[str] | None = None, cache: bool = True):
-    """Load the GSS cumulative cross-section (1972-2024, ``gss7224_r*.dta``).
+    """Load a GSS file in the cross-section layout: NORC's cumulative file (1972-2024,
+    ``gss7224_r*.dta``) or a single-year release (``GSS2018.dta``).
 
     Parameters
     ----------
     path : str or path-like
-        The cumulative Stata file (or NORC's .zip of it).
+        The Stata file (or NORC's .zip of it).
     wave : int or list of int, optional
         Survey year(s) to keep; None keeps all years.
     weight : str, optional
-        ``None`` (default) = the recommended weight per row: ``wtssnrps`` where present, else
-        ``wtssps``, else ``wtssall`` (older releases); or name one of them to use it throughout
-        (rows where it is missing are dropped and counted).
+        ``None`` (default) = the recommended weight per row: the first of ``wtssnrps``,
+        ``wtssps``, ``wtssnr``, ``wtssall``, ``wtss`` that the file has and the row does not
+        miss (NORC: the non-response-adjusted post-stratified ``wtssnrps`` where available;
+        files without the PS weights, such as GSS2018.dta, get the non-response-adjusted
+        ``wtssnr``). Or name any weight column the file has (those five, or the ``_nea`` /
+        ``_next`` variants) to use it throughout (rows where it is missing are dropped and
+        counted). The choice is recorded in ``provenance["weight_variable"]`` and, per year,
+        ``provenance["weight_by_year"]``.
     columns : list of str, optional
-        Source variables to add under their own names.
+        Source variables to add under their own names (e.g. ``["satsoc", "hlthmntl"]``).
+    cache : bool
+        Use the Parquet cache keyed by the file's sha256 (default True).
 
     Returns
     -------
@@ -311,12 +322,18 @@ def load_cumulative(path, *, wave: int | Sequence[int] | None = None, weight: st
         ``SurveyDesign(weights="weight", strata="strata", psu="psu", nest=True,
         lonely_psu="adjust")`` with strata = year x vstrat. In R (gssr vignette):
         ``svydesign(ids=~vpsu, strata=~interaction(year, vstrat), weights=~wtssps, nest=TRUE)``.
+        Schema columns, then the extra columns of ``codebooks/gss.toml`` ``[extra.*]``
+        (social evenings, satsoc, PROMIS-type health items, ISSP contact items, poor-health
+        days; codebook rows say "extra column"; ``provenance["extra_columns"]``). Items asked
+        in some years only are missing in the other years' rows;
+        ``provenance["measured_by_year"]`` gives the answers per concept and year and
+        ``provenance["not_measured_by_year"]`` the loaded years without any.
 
     Examples
     --------
-    >>> sd = load_cumulative("gss7224_r2.dta", wave=2018)   # doctest: +SKIP
+    >>> sd = load_cumulative("GSS2018.dta", wave=2018)      # doctest: +SKIP
     >>> sd.provenance["weight_by_year"]                      # doctest: +SKIP
-    {'2018': 'wtssnrps'}
+    {'2018': 'wtssnr'}
     """
     cb = load_codebook("gss")
     d = cb["design"]
@@ -328,19 +345,27 @@ def load_cumulative(path, *, wave: int | Sequence[int] | None = None, weight: st
             raise UnknownWaveError(
                 f"the GSS cumulative codebook covers {first}-{last} (no survey in "
                 f"{cb['survey']['no_survey_years']}); got year(s) {bad}.")
-    if weight is not None and weight not in d["weights"]:
-        raise DatasetError(f"weight={weight!r}: choose one of {d['weights']} or None (recommended per year).")
+    selectable = [*d["weights"], *d.get("other_weights", [])]
+    if weight is not None and weight not in selectable:
+        raise DatasetError(f"weight={weight!r}: choose one of {selectable} (those the file has) "
+                           f"or None (recommended per year).")
     yv, idv, strata, psu = d["year"], d["id"], d["strata"], d["psu"]
 
     def prepare(src: Source) -> _engine.Plan:
         present = [w for w in d["weights"] if w in src.columns]
         _require(src, [yv, idv, strata, psu], "GSS cumulative")
-        if not present:
+        if not present and weight is None:
             raise SurveyFileError(f"{src.path} has none of the GSS weights {d['weights']}.")
-        if weight is not None and weight not in present:
-            raise SurveyFileError(f"{src.path} has no {weight!r}; it has {present}.")
+        if weight is not None and weight not in src.columns:
+            have = [w for w in selectable if w in src.columns]
+            raise SurveyFileError(f"{src.path} has no {weight!r}; its weights are {have}.")
         order = [weight] if weight else present
-        info: dict = {}
+        extra_src = [s for s in _extra_sources(cb) if s in set(src.columns)]
+        info: dict = {"weight_variable": weight or " / ".join(order),
+                      "weight_choice": ("chosen by the user (weight=)" if weight else
+                                        "recommended per row: the first non-missing of "
+                                        + ", ".join(order)),
+                      "weights_in_file": [w for w in selectable if w in src.columns]}
 
         def select(df):
             reasons = OrderedDict()
@@ -353,13 +378,7 @@ def load_cumulative(path, *, wave: int | Sequence[int] | None = None, weight: st
                 absent = sorted(set(wanted) - set(y[inyr].astype(int).tolist()))
                 if absent:
                     raise UnknownWaveError(f"{src.path} has no rows for year(s) {absent}.")
-            w = np.full(len(df), np.nan)
-            used = np.array([None] * len(df), dtype=object)
-            for v in order:
-                x = df[v].to_numpy(dtype=float)
-                fill = np.isnan(w) & ~np.isnan(x)
-                w[fill] = x[fill]
-                used[fill] = v
+            w, used = _weight_per_row(df, order)
             reasons[f"no weight ({' / '.join(order)} all missing)"] = int((keep & np.isnan(w)).sum())
             keep &= ~np.isnan(w)
             zero = keep & (w <= 0)
@@ -368,6 +387,8 @@ def load_cumulative(path, *, wave: int | Sequence[int] | None = None, weight: st
             nod = np.isnan(df[strata].to_numpy(dtype=float)) | np.isnan(df[psu].to_numpy(dtype=float))
             reasons[f"no {strata}/{psu}"] = int((keep & nod).sum())
             keep &= ~nod
+            took = set(used[keep].tolist())
+            info["weight_variable"] = " / ".join(v for v in order if v in took) or " / ".join(order)
             by = pd.DataFrame({"y": y[keep], "v": used[keep]}).drop_duplicates()
             info["weight_by_year"] = {}
             for r in by.sort_values(["y", "v"]).itertuples():
@@ -378,12 +399,7 @@ def load_cumulative(path, *, wave: int | Sequence[int] | None = None, weight: st
 
         def design(df):
             y = df[yv].to_numpy(dtype=float)
-            # the same rule as in select(), on the kept rows
-            w = np.full(len(df), np.nan)
-            for v in order:
-                x = df[v].to_numpy(dtype=float)
-                fill = np.isnan(w) & ~np.isnan(x)
-                w[fill] = x[fill]
+            w, _ = _weight_per_row(df, order)   # the same rule as in select(), on the kept rows
             ys = _strings(y)
             return {"respondent_id": [f"{a}-{b}" for a, b in zip(ys, _strings(df[idv]))],
                     "wave": ys, "year": y, "weight": w,
@@ -391,20 +407,65 @@ def load_cumulative(path, *, wave: int | Sequence[int] | None = None, weight: st
                     "psu": _strings(df[psu])}
 
         plan = _engine.Plan(
-            codebook_name="gss", codebook=cb, fmt={}, wave=None, read=[yv, idv, strata, psu, *present],
-            select=select, design=design,
+            codebook_name="gss", codebook=cb, fmt={},
+            wave=wanted[0] if wanted is not None and len(wanted) == 1 else None,
+            read=[yv, idv, strata, psu, *order, *extra_src],
+            select=select, design=design, extras=lambda kept: _compute_extras(kept, cb),
             design_spec={"weights": "weight", "strata": "strata", "psu": "psu", "nest": True,
                          "lonely_psu": "adjust",
                          "notes": "psu=vpsu, strata=year x vstrat (nested), weight: "
-                                  + (weight or "recommended per year (wtssnrps, else wtssps, else "
-                                               "wtssall); see provenance weight_by_year")},
+                                  + (weight or "recommended per row (first non-missing of "
+                                               + ", ".join(order) + "); see provenance "
+                                               "weight_by_year") + ". " + d["weight_notes"]},
             country="US")
         plan.extra_provenance = info  # select() fills weight_by_year before provenance is built
         return plan
 
-    return _engine.run("gss", path, {"wave": wanted, "weight": weight}, prepare,
-                       loader_version=LOADER_VERSION, columns=columns, cache=cache,
-                       codebook_name="gss")
+    sd = _engine.run("gss", path, {"wave": wanted, "weight": weight}, prepare,
+                     loader_version=LOADER_VERSION, columns=columns, cache=cache,
+                     codebook_name="gss")
+    return _by_year(sd, cb)
+
+
+def _weight_per_row(df: pd.DataFrame, order: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's weight: the first of ``order`` that is not missing (and its name)."""
+    w = np.full(len(df), np.nan)
+    used = np.array([None] * len(df), dtype=object)
+    for v in order:
+        x = df[v].to_numpy(dtype=float)
+        fill = np.isnan(w) & ~np.isnan(x)
+        w[fill] = x[fill]
+        used[fill] = v
+    return w, used
+
+
+def _by_year(sd, cb: dict):
+    """Per concept and loaded year, the number of rows with an answer; years without any are
+    "not measured" that year (provenance and codebook notes). Computed from the harmonised
+    columns on every load (cache hits included)."""
+    data = sd.data
+    years = sorted(int(y) for y in pd.unique(data["year"].dropna()))
+    counts, missing_years = {}, {}
+    notes = sd.codebook["notes"].astype(object).tolist()
+    idx = {c: i for i, c in enumerate(sd.codebook["concept"])}
+    for c in [*concept_columns(), *sd.provenance.get("extra_columns", [])]:
+        if c not in data.columns:
+            continue
+        per = data[c].notna().groupby(data["year"]).sum()
+        got = {str(int(y)): int(per.get(y, 0)) for y in years}
+        counts[c] = {y: n for y, n in got.items() if n}
+        none = [int(y) for y, n in got.items() if n == 0]
+        if none and counts[c]:
+            missing_years[c] = none
+            spec = cb["concepts"].get(c, {})
+            doc = f" (NORC asked it in {spec['years']})" if "years" in spec else ""
+            if c in idx:
+                notes[idx[c]] = (f"Not measured in {none}{doc}; answers in "
+                                 f"{sorted(int(y) for y in counts[c])}. " + str(notes[idx[c]]))
+    sd.codebook["notes"] = notes
+    sd.provenance["measured_by_year"] = counts
+    sd.provenance["not_measured_by_year"] = missing_years
+    return sd
 
 
 def load_panel06(path, **kwargs):
