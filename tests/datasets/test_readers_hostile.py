@@ -374,3 +374,20 @@ def test_spss_portable_file_is_recognised(tmp_path):
     q.write_bytes(p.read_bytes())
     with pytest.raises(WrongFileFormatError, match=".por extension"):
         open_source(q)
+
+
+@pytest.mark.parametrize("fmt", ["dta117", "dta118", "dta119"])
+def test_stata_reader_never_falls_back_on_a_truncated_file(written, tmp_path, monkeypatch, fmt):
+    """Without the up-front check, the dta 117+ reader itself refuses a short file (it used to
+    hand it to pyreadstat, which reads a file cut in its value labels without complaint)."""
+    from socialhealth.datasets import _integrity, _stata
+
+    data = written[fmt][0].read_bytes()
+    for keep in (100, data.index(b"<value_labels>") + 30, len(data) - 1):
+        with pytest.raises(_stata.TruncatedStataFile):
+            _stata.parse(data[:keep])
+    monkeypatch.setattr(_integrity, "check_complete", lambda *a, **k: None)
+    p = tmp_path / f"cut{fmt}.dta"
+    p.write_bytes(data[:-20])
+    with pytest.raises(TruncatedFileError, match=f"says {len(data):,} bytes"):
+        _read_all(p)

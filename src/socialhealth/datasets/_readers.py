@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import io
 import os
+import struct
 import tempfile
 import zipfile
 from collections import Counter
@@ -220,9 +221,12 @@ def _open_dta_path(p: Path, sha: str | None) -> Source:
 
 def _open_dta_buffer(p: Path, buf, sha: str, member: str | None, fallback_path: Path | None,
                      member_bytes: bytes | None = None) -> Source:
+    name = str(p) if member is None else f"{p} (member {member})"
     try:
         sf = _stata.parse(buf)
-    except _stata.UnsupportedStataFile:
+    except _stata.TruncatedStataFile as t:
+        raise _integrity.truncated_error(name, t.size, t.expected, t.where, "dta") from None
+    except (_stata.UnsupportedStataFile, struct.error, ValueError):   # pyreadstat decides
         if fallback_path is None:  # a zip member: spill to a temporary file for pyreadstat
             return _open_pyreadstat_bytes(p, bytes(buf), sha, member, ".dta")
         return _open_pyreadstat(p, fallback_path, sha, member, ".dta")
@@ -235,11 +239,11 @@ def _open_dta_buffer(p: Path, buf, sha: str, member: str | None, fallback_path: 
                 data[c] = vals
                 if counts:
                     missing[c] = dict(counts)
-        except _stata.UnsupportedStataFile:
+            vl = sf.variable_value_labels(columns)
+        except (_stata.UnsupportedStataFile, struct.error, ValueError, IndexError):
             if fallback_path is None:
                 return _open_pyreadstat_bytes(p, bytes(buf), sha, member, ".dta").read(columns)
             return _open_pyreadstat(p, fallback_path, sha, member, ".dta").read(columns)
-        vl = sf.variable_value_labels(columns)
         varlab = {c: sf.varlabels[sf._index()[c]] for c in columns}
         df = pd.DataFrame({c: (pd.array(v, dtype="string") if v.dtype == object else v)
                            for c, v in data.items()}, index=pd.RangeIndex(sf.nobs))
