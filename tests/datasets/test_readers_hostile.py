@@ -391,3 +391,25 @@ def test_stata_reader_never_falls_back_on_a_truncated_file(written, tmp_path, mo
     p.write_bytes(data[:-20])
     with pytest.raises(TruncatedFileError, match=f"says {len(data):,} bytes"):
         _read_all(p)
+
+
+@pytest.mark.parametrize("fmt", sorted(FORMATS))
+def test_damaged_bytes_give_socialhealth_errors_only(written, tmp_path, fmt):
+    """Random byte damage (seeded): a read either succeeds or raises a socialhealth error,
+    never a raw struct/Unicode/pyreadstat exception."""
+    from socialhealth.errors import SocialHealthError
+
+    full, ext, _ = written[fmt]
+    data = full.read_bytes()
+    rng = np.random.default_rng(2026)
+    for trial in range(12):
+        d = bytearray(data)
+        hi = min(len(d), 3000) if trial % 2 else len(d)     # half the damage in the header
+        for pos in rng.integers(0, hi, size=3):
+            d[pos] = int(rng.integers(0, 256))
+        p = tmp_path / f"damaged{trial}{ext}"                # a new file each time (no rewrite
+        p.write_bytes(bytes(d))                              # under a hashing thread's mmap)
+        try:
+            _read_all(p)
+        except SocialHealthError:
+            pass

@@ -36,7 +36,7 @@ import io
 import struct
 from pathlib import Path
 
-from socialhealth.errors import SurveyFileError, TruncatedFileError, WrongFileFormatError
+from socialhealth.errors import TruncatedFileError, WrongFileFormatError
 
 #: What each survey format is called in messages, by the kind :func:`sniff` returns.
 FORMAT_NAMES = {
@@ -181,10 +181,10 @@ def check_complete(name: str, buf, kind: str) -> None:
         fn(buf)            # mmap or bytes: slices are small copies, nothing stays exported
     except _Short as s:
         raise truncated_error(name, size, s.expected, s.where, kind, s.exact) from None
-    except (struct.error, ValueError, IndexError) as e:
-        raise SurveyFileError(
-            f"{name} is damaged: its {FORMAT_NAMES.get(kind, 'file')} header cannot be parsed "
-            f"({e}). Download it again.") from None
+    except (struct.error, ValueError, IndexError):
+        # a header this check cannot follow (an unusual writer, or damage): no verdict here;
+        # the reader decides, and a short read is still refused after reading
+        return
 
 
 def _need(mv, end: int, where: str) -> None:
