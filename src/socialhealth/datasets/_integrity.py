@@ -13,7 +13,7 @@ Two questions, answered from the file's own bytes (no data is decoded):
   :class:`~socialhealth.errors.TruncatedFileError` naming the file, both sizes and "download it
   again".
 
-  - Stata 117-119: the map's end-of-file offset (its 14th entry), and the closing tag there.
+  - Stata 117-119: the map's end-of-file offset (its 14th entry).
   - Stata 113-115: header + descriptors + expansion fields + N x record width, then every
     value-label table must fit (the format has no table count: a cut exactly between two tables
     is not detectable).
@@ -24,6 +24,9 @@ Two questions, answered from the file's own bytes (no data is decoded):
   - SAS transport: a whole number of 80-byte records; the data must hold whole observations
     (V8 headers also give the observation count).
   - CSV / tab: the last line must have as many fields as the header.
+
+  A header this check cannot follow (an unusual writer, or damage) gets no verdict here: the
+  reader decides, and a read shorter than the declared row count is still refused.
 
 References: Stata ``help dta`` (file formats 113-119); the PSPP manual, "System File Format";
 SAS "Record Layout of a SAS Version 5 or 6 Data Set in SAS Transport (XPORT) Format" (TS-140)
