@@ -116,7 +116,8 @@ def test_unreadable_index_chmod(gss_cum_file, cache_dir):
 def test_index_that_is_a_folder(gss_cum_file, cache_dir):
     (cache_dir / "sha256-index.json").mkdir(parents=True)
     sd, msgs = _load_quietly(gss_cum_file)
-    assert any("cannot be read" in m for m in msgs), msgs
+    assert any("cannot be read" in m and "cannot be replaced" in m and "SOCIALHEALTH_CACHE" in m
+               for m in msgs), msgs
     _same_as_uncached(sd, gss_cum_file)
 
 

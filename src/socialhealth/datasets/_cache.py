@@ -121,17 +121,24 @@ def _load_index() -> dict:
                 if len(good) == len(index):
                     return index
                 problem = f"has {len(index) - len(good)} malformed entries"
-    warnings.warn(f"the socialhealth file-hash index {ip} {problem}; it is rebuilt (files are "
-                  f"hashed again, nothing else is lost).", CacheWarning, stacklevel=3)
-    _write_index(good)
+    if _write_index(good):
+        what = "it is rebuilt (files are hashed again, nothing else is lost)"
+    else:
+        what = (f"it cannot be replaced either, so files are hashed on every load (nothing else "
+                f"is lost) until it is removed. {WAY_OUT}")
+    warnings.warn(f"the socialhealth file-hash index {ip} {problem}; {what}.", CacheWarning,
+                  stacklevel=3)
     return good
 
 
-def _write_index(index: dict) -> None:
+def _write_index(index: dict) -> bool:
+    """Write the index atomically; False if it cannot be written (a read-only cache only costs
+    a re-hash next time)."""
     try:
         atomic_write_bytes(_index_path(), json.dumps(index).encode())
-    except (OSError, CacheError):  # best effort: a read-only cache only costs a re-hash
-        pass
+        return True
+    except (OSError, CacheError):
+        return False
 
 
 def cached_sha256(path: Path) -> str | None:
