@@ -119,6 +119,27 @@ class ChecksumError(DatasetError):
     """A downloaded file does not match its registered checksum."""
 
 
+class CacheError(DatasetError):
+    """The cache folder cannot be created or used (a path under a file, a read-only parent).
+
+    The message names the way out: ``SOCIALHEALTH_CACHE`` pointing at a writable folder, or
+    ``cache=False``.
+    """
+
+
+class CacheWarning(SocialHealthWarning):
+    """A cache file (table or hash index) was unreadable or damaged and is being rebuilt, or the
+    cache could not be written; the load itself goes on from the survey file."""
+
+
+class TruncatedFileError(SurveyFileError):
+    """The survey file is shorter than its own header says (an incomplete download or copy)."""
+
+
+class WrongFileFormatError(SurveyFileError):
+    """The file's content is not the format its extension claims (e.g. a PNG named ``.dta``)."""
+
+
 class LoaderNotImplementedError(DatasetError, NotImplementedError):
     """The survey is registered but its loader is not written yet."""
 

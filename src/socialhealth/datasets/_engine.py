@@ -16,7 +16,8 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from socialhealth.errors import MissingColumnError, SocialHealthWarning, SurveyFileError
+from socialhealth.errors import (CacheError, CacheWarning, MissingColumnError, SocialHealthWarning,
+                                 SurveyFileError)
 from socialhealth.datasets import _cache
 from socialhealth.datasets._codebook import (codebook_frame, codebook_hash, harmonise, population,
                                              sources_needed)
@@ -258,33 +259,38 @@ def _key(name, sha, options, user_cols, loader_version, extra_key):
 
 
 def _try_cache(name, sha, options, user_cols, loader_version, extra_key) -> SurveyData | None:
-    path = _cache.table_path(_key(name, sha, options, user_cols, loader_version, extra_key))
-    if not path.is_file():
-        return None
-    import pyarrow.parquet as pq
-
     try:
-        table = pq.read_table(path)
-        meta = json.loads(table.schema.metadata[b"socialhealth"])
-        data = table.to_pandas()
-    except Exception:  # a damaged cache entry is ignored and rebuilt
+        path = _cache.table_path(_key(name, sha, options, user_cols, loader_version, extra_key))
+    except CacheError:  # no cache folder: said once, when the table cannot be written
         return None
-    for c, ordered in meta.get("empty_categoricals", {}).items():
-        data[c] = pd.Categorical([None] * len(data), categories=[], ordered=ordered)
-    cb = pd.DataFrame(meta["codebook"], columns=meta["codebook_columns"])
-    prov = meta["provenance"]
-    prov["cache"] = "hit"
-    for w in prov.get("warnings", []):
-        warnings.warn(w, DesignFallbackWarning, stacklevel=4)
-    return SurveyData(name, data, cb, prov, meta["design_spec"])
+
+    def build(data, meta):
+        missing = [c for c in _FIXED if c not in data.columns]
+        if missing:
+            raise ValueError(f"it lacks the schema columns {missing}")
+        for c, ordered in meta.get("empty_categoricals", {}).items():
+            data[c] = pd.Categorical([None] * len(data), categories=[], ordered=ordered)
+        cb = pd.DataFrame(meta["codebook"], columns=meta["codebook_columns"])
+        prov = meta["provenance"]
+        prov["cache"] = "hit"
+        return SurveyData(name, data, cb, prov, meta["design_spec"])
+
+    sd = _cache.read_table(path, build)
+    if sd is not None:
+        for w in sd.provenance.get("warnings", []):
+            warnings.warn(w, DesignFallbackWarning, stacklevel=4)
+    return sd
+
+
+_FIXED = ("respondent_id", "survey", "wave", "year", "country", "weight", "strata", "psu")
 
 
 def _write_cache(sd: SurveyData, name, sha, options, user_cols, loader_version, extra_key) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    path = _cache.table_path(_key(name, sha, options, user_cols, loader_version, extra_key))
-    meta = {"codebook": sd.codebook.to_dict(orient="records"),
+    meta = {"columns": [str(c) for c in sd.data.columns],
+            "codebook": sd.codebook.to_dict(orient="records"),
             "codebook_columns": list(sd.codebook.columns),
             "provenance": {k: v for k, v in sd.provenance.items() if k != "cache"},
             "design_spec": sd.design_spec,
@@ -298,7 +304,10 @@ def _write_cache(sd: SurveyData, name, sha, options, user_cols, loader_version, 
     sink = io.BytesIO()
     pq.write_table(table, sink, compression="zstd")
     try:
+        path = _cache.table_path(_key(name, sha, options, user_cols, loader_version, extra_key))
         _cache.atomic_write_bytes(path, sink.getvalue())
+    except CacheError as e:  # no cache folder: loading goes on without the cache
+        warnings.warn(f"{e} This load was not cached.", CacheWarning, stacklevel=3)
     except OSError as e:  # a read-only cache must not break loading
-        warnings.warn(f"could not write the cache file {path}: {e}", SocialHealthWarning,
-                      stacklevel=3)
+        warnings.warn(f"could not write the cache file {path}: {e}. The load itself is complete. "
+                      f"{_cache.WAY_OUT}", CacheWarning, stacklevel=3)

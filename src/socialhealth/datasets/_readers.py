@@ -12,11 +12,18 @@ names and sha256 and reads the columns a loader asks for into a :class:`RawTable
 
 Readers: a numpy slice reader for Stata 117-119 (``_stata``; fast on wide files), pyreadstat
 for everything else (``user_missing=True`` so codes can be counted before they become NaN).
+
+Before anything is read, ``_integrity`` checks that the content is the format the extension
+claims (else :class:`~socialhealth.errors.WrongFileFormatError`) and that the file is as long
+as its header says (else :class:`~socialhealth.errors.TruncatedFileError`); a read that still
+comes back short, or a reader error on a short file, is reported as truncation too. No data is
+ever returned from a truncated file.
 """
 from __future__ import annotations
 
 import io
 import os
+import struct
 import tempfile
 import zipfile
 from collections import Counter
@@ -26,8 +33,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from socialhealth.errors import SurveyFileError
-from socialhealth.datasets import _cache, _stata
+from socialhealth.errors import SurveyFileError, TruncatedFileError
+from socialhealth.datasets import _cache, _integrity, _stata
 
 _EXTS = (".dta", ".sav", ".zsav", ".por", ".xpt", ".csv", ".tab")
 
@@ -134,6 +141,8 @@ def open_source(path: str | os.PathLike) -> Source:
     if size == 0:
         raise SurveyFileError(f"{p} is empty (0 bytes); download the file again.")
     ext = p.suffix.lower()
+    if ext in _EXTS or ext == ".zip":
+        _check_file(p, ext, size)
     sha = _cache.cached_sha256(p)
     if ext == ".zip":
         return _open_zip(p, sha)
@@ -147,6 +156,41 @@ def open_source(path: str | os.PathLike) -> Source:
             if ext in (".rda", ".rdata", ".rds") else "")
     raise SurveyFileError(
         f"{p}: unknown file type {ext!r}; expected one of .dta, .sav, .xpt, .csv, .tab or .zip.{hint}")
+
+
+def _check_file(p: Path, ext: str, size: int) -> None:
+    """Format and completeness checks of a file on disk (see ``_integrity``)."""
+    try:
+        with open(p, "rb") as f:
+            head = f.read(4096)
+            kind = _integrity.check_format(str(p), head, ext)
+            if ext in (".csv", ".tab"):
+                f.seek(0)
+                header = f.readline(1 << 20)      # the whole header line of a wide file
+                f.seek(max(0, size - (1 << 20)))
+                tail = f.read()
+                _integrity.check_csv(str(p), header, tail, size, "\t" if ext == ".tab" else ",")
+            elif kind in ("dta", "dta-old", "sav", "zsav", "xpt"):
+                import mmap
+
+                mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+                try:
+                    _integrity.check_complete(str(p), mm, kind)
+                finally:
+                    mm.close()
+    except OSError as e:
+        raise SurveyFileError(f"cannot read {p}: {e.strerror or e}. Check the file's "
+                              f"permissions.") from None
+
+
+def _check_bytes(name: str, data: bytes, ext: str) -> None:
+    """Format and completeness checks of a zip member held in memory."""
+    kind = _integrity.check_format(name, data[:4096], ext)
+    if ext in (".csv", ".tab"):
+        _integrity.check_csv(name, data[:1 << 20], data[-(1 << 20):], len(data),
+                             "\t" if ext == ".tab" else ",")
+    else:
+        _integrity.check_complete(name, data, kind or "")
 
 
 def _hash(p: Path) -> str:
@@ -177,9 +221,12 @@ def _open_dta_path(p: Path, sha: str | None) -> Source:
 
 def _open_dta_buffer(p: Path, buf, sha: str, member: str | None, fallback_path: Path | None,
                      member_bytes: bytes | None = None) -> Source:
+    name = str(p) if member is None else f"{p} (member {member})"
     try:
         sf = _stata.parse(buf)
-    except _stata.UnsupportedStataFile:
+    except _stata.TruncatedStataFile as t:
+        raise _integrity.truncated_error(name, t.size, t.expected, t.where, "dta") from None
+    except (_stata.UnsupportedStataFile, struct.error, ValueError):   # pyreadstat decides
         if fallback_path is None:  # a zip member: spill to a temporary file for pyreadstat
             return _open_pyreadstat_bytes(p, bytes(buf), sha, member, ".dta")
         return _open_pyreadstat(p, fallback_path, sha, member, ".dta")
@@ -192,11 +239,11 @@ def _open_dta_buffer(p: Path, buf, sha: str, member: str | None, fallback_path: 
                 data[c] = vals
                 if counts:
                     missing[c] = dict(counts)
-        except _stata.UnsupportedStataFile:
+            vl = sf.variable_value_labels(columns)
+        except (_stata.UnsupportedStataFile, struct.error, ValueError, IndexError):
             if fallback_path is None:
                 return _open_pyreadstat_bytes(p, bytes(buf), sha, member, ".dta").read(columns)
             return _open_pyreadstat(p, fallback_path, sha, member, ".dta").read(columns)
-        vl = sf.variable_value_labels(columns)
         varlab = {c: sf.varlabels[sf._index()[c]] for c in columns}
         df = pd.DataFrame({c: (pd.array(v, dtype="string") if v.dtype == object else v)
                            for c, v in data.items()}, index=pd.RangeIndex(sf.nobs))
@@ -213,7 +260,8 @@ def _open_zip(p: Path, sha: str | None) -> Source:
     try:
         zf = zipfile.ZipFile(p)
     except zipfile.BadZipFile:
-        raise _fail(p, "not a valid zip archive (corrupt or incomplete download)") from None
+        raise _fail(p, "not a valid zip archive (corrupt, or an incomplete download: download "
+                        "it again)") from None
     with zf:
         # (CDC's BRFSS zips hold "LLCP2023.XPT " with a trailing space: strip before matching)
         members = [n for n in zf.namelist()
@@ -228,10 +276,11 @@ def _open_zip(p: Path, sha: str | None) -> Source:
         try:
             data = zf.read(member)
         except (zipfile.BadZipFile, OSError, EOFError) as e:
-            raise _fail(p, f"the archive is corrupt ({e})") from None
+            raise _fail(p, f"the archive is corrupt or incomplete ({e}); download it again") from None
     ext = Path(member.strip()).suffix.lower()
     if not data:
         raise SurveyFileError(f"{p}: {member} inside the archive is empty.")
+    _check_bytes(f"{p} (member {member})", data, ext)
     if ext == ".dta":
         return _open_dta_buffer(p, data, sha, member, fallback_path=None)
     if ext in (".csv", ".tab"):
@@ -263,7 +312,9 @@ def _open_pyreadstat(p: Path, real: Path, sha: str, member: str | None, ext: str
     try:
         _, meta = fn(str(real), metadataonly=True)
     except (pyreadstat.ReadstatError, pyreadstat.PyreadstatError, UnicodeDecodeError, ValueError) as e:
-        raise _fail(p, f"{type(e).__name__}: {e}") from None
+        raise _read_error(p, real, member, ext, e) from None
+    declared = meta.number_rows if isinstance(meta.number_rows, int) and meta.number_rows >= 0 \
+        else None
 
     def read(columns: list[str]) -> RawTable:
         kw = {"usecols": list(columns)}
@@ -272,7 +323,13 @@ def _open_pyreadstat(p: Path, real: Path, sha: str, member: str | None, ext: str
         try:
             df, m = fn(str(real), **kw)
         except (pyreadstat.ReadstatError, pyreadstat.PyreadstatError, ValueError) as e:
-            raise _fail(p, f"{type(e).__name__}: {e}") from None
+            raise _read_error(p, real, member, ext, e) from None
+        if declared is not None and len(df) < declared:   # never hand back a short read
+            name = str(p) if member is None else f"{p} (member {member})"
+            raise TruncatedFileError(
+                f"{name} is truncated: its header declares {declared:,} rows but only "
+                f"{len(df):,} could be read ({Path(real).stat().st_size:,} bytes). Download it "
+                f"again.")
         out, missing = {}, {}
         ranges = getattr(m, "missing_ranges", None) or {}
         for c in columns:
@@ -325,6 +382,34 @@ def _open_pyreadstat(p: Path, real: Path, sha: str, member: str | None, ext: str
         return RawTable(frame, missing, vl, varlab, len(frame), _reader_version())
 
     return Source(p, sha, member, ext.lstrip("."), list(meta.column_names), meta.number_rows, read)
+
+
+def _read_error(p: Path, real, member: str | None, ext: str, e: Exception) -> SurveyFileError:
+    """A reader error explained: truncation where the file shows it, else damage."""
+    name = str(p) if member is None else f"{p} (member {member})"
+    size = Path(real).stat().st_size
+    msg = str(e)
+    if ext in (".sav", ".zsav"):
+        try:
+            with open(real, "rb") as f:
+                got = _integrity.sav_cases_present(f.read())
+        except Exception:  # noqa: BLE001 - only an explanation; the reader's error stands
+            got = None
+        if got is not None and not got[2]:
+            found, declared, _ = got
+            of = f" of the {declared:,} its header declares" if declared >= 0 else ""
+            return TruncatedFileError(
+                f"{name} is truncated: it is {size:,} bytes and its compressed data ends after "
+                f"{found:,} complete cases{of}. The download or copy was cut short; no data was "
+                f"read from it. Download it again.")
+    if "expected number of rows" in msg:
+        return TruncatedFileError(
+            f"{name} is truncated: it is {size:,} bytes and holds fewer rows than its header "
+            f"declares ({msg}). Download it again.")
+    return SurveyFileError(
+        f"cannot read {name} ({size:,} bytes): {type(e).__name__}: {msg}. The file is damaged "
+        f"or incomplete (its header looked right): download it again, or pass the survey file "
+        f"as distributed.")
 
 
 def _code_str(v: float) -> str:

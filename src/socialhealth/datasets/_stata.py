@@ -10,7 +10,9 @@ Extended missing values (Stata ``.``, ``.a`` ... ``.z``; the GSS uses ``.d .i .j
 values") and returned as NaN together with a per-code count, so nothing is lost silently.
 
 Anything this reader does not handle (older formats, strL columns) raises
-:class:`UnsupportedStataFile`; callers then fall back to pyreadstat.
+:class:`UnsupportedStataFile`; callers then fall back to pyreadstat. A file shorter than its map
+says raises :class:`TruncatedStataFile` instead: a truncated file is never handed to another
+reader (pyreadstat reads a dta file cut in its value labels without complaint).
 """
 from __future__ import annotations
 
@@ -23,6 +25,14 @@ import numpy as np
 
 class UnsupportedStataFile(Exception):
     """Internal: this file (or column) needs the general reader (pyreadstat)."""
+
+
+class TruncatedStataFile(Exception):
+    """Internal: the buffer is shorter than the file's header says (``size`` < ``expected``)."""
+
+    def __init__(self, size: int, expected: int | None, where: str):
+        super().__init__(f"{size} bytes, header says {expected}: ends inside {where}")
+        self.size, self.expected, self.where = size, expected, where
 
 
 _LETTERS = "." + "abcdefghijklmnopqrstuvwxyz"
@@ -204,10 +214,15 @@ def parse(buf) -> StataFile:
         (n,) = struct.unpack(end + "Q", head[pos:pos + 8]); pos += 8
     # the map follows the header; find it rather than parse label/timestamp
     mpos = bytes(mv[:2000]).find(b"<map>")
-    if mpos < 0:
+    total = len(mv)
+    if mpos < 0 or mpos + 5 + 112 > total:
+        if total < 2000 or mpos >= 0:
+            raise TruncatedStataFile(total, None, "the header (before the end of its file map)")
         raise UnsupportedStataFile("no <map> section")
     offsets_map = struct.unpack(end + "14Q", mv[mpos + 5:mpos + 5 + 112])
-    total = len(mv)
+    if offsets_map[13] > total:
+        raise TruncatedStataFile(total, offsets_map[13], "the file (its map's end-of-file offset "
+                                 "lies beyond the last byte)")
     if offsets_map[13] != total:
         raise UnsupportedStataFile(
             f"file is truncated or padded: header says {offsets_map[13]} bytes, found {total}")
@@ -239,7 +254,7 @@ def parse(buf) -> StataFile:
     rowlen = int(sum(widths))
     data_offset = offsets_map[9] + len(b"<data>")
     if data_offset + n * rowlen > total:
-        raise UnsupportedStataFile("data section shorter than N x row length (corrupt file)")
+        raise TruncatedStataFile(total, data_offset + n * rowlen, "the data section")
     return StataFile(buf=buf, release=release, byteorder=byteorder, nvar=k, nobs=n, names=names,
                      types=types, offsets=offsets, rowlen=rowlen, data_offset=data_offset,
                      vlnames=vlnames, varlabels=varlabels, value_labels_offset=offsets_map[11],

@@ -78,6 +78,7 @@ def draw_diamond(ax: Axes, est: float, lo: float, hi: float, y: float, colour, h
     return poly
 
 
+@style.plain_text
 def forest(
     data,
     *,

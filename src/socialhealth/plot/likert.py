@@ -11,6 +11,7 @@ from socialhealth.plot import style
 from socialhealth.plot.frames import as_frame, by_columns, ordered_unique, require
 
 
+@style.plain_text
 def likert(
     data,
     *,

@@ -10,6 +10,7 @@ from socialhealth.plot import style
 from socialhealth.plot.frames import as_frame, by_columns, ordered_unique, require, single_level
 
 
+@style.plain_text
 def prevalence(
     data,
     *,

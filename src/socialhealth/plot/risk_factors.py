@@ -30,6 +30,7 @@ def _labelled(frame: pd.DataFrame, label: str | None, labels: dict, what: str) -
     return frame.assign(_raw=raw, _display=[labels.get(t, style.pretty(t)) for t in raw])
 
 
+@style.plain_text
 def risk_factors(
     survey,
     anchors: pd.DataFrame | None = None,

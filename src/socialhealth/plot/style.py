@@ -4,9 +4,14 @@ Colours are the Okabe-Ito palette (Okabe & Ito 2008, "Color Universal Design"), 
 with the common colour-vision deficiencies; ordered categories use a sequential ColorBrewer ramp
 (YlGnBu, colour-blind safe). Every plot states how its estimates were weighted in a caption
 under the axes (gid ``"socialhealth-caption"``), which the caller can override or switch off.
+
+Every text a plot draws is plain text, never mathtext (:func:`plain_text`): survey labels such as
+``"$25,000 to $49,999"`` are data, and matplotlib would otherwise read text between two ``$``
+as a formula (drawing ``25,000to49,999``, or failing on ``"$\\frac$ 1"``).
 """
 from __future__ import annotations
 
+import functools
 import re
 import textwrap
 
@@ -14,6 +19,7 @@ import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
+from matplotlib.text import Text
 
 #: Okabe-Ito colours (blue, vermillion, bluish green, reddish purple, orange, sky blue,
 #: yellow, black): colour-blind safe.
@@ -29,6 +35,36 @@ SHARE_CAPTION = "Weighted percentages (survey weights)"
 CAPTION_GID = "socialhealth-caption"
 
 FONT = {"tick": 10, "label": 11, "title": 12, "caption": 8.5, "annotation": 9}
+
+
+def plain_text(func):
+    """Decorator of every public plot function: all text it draws is plain text (no mathtext).
+
+    The function runs with ``rcParams["text.parse_math"] = False`` (so every text, legend entry
+    and tick label it creates is plain), and afterwards every text of the returned axes is set to
+    ``parse_math=False`` as well (the title and axis labels of an axes passed as ``ax=`` were made
+    before the call). A ``$`` in a label is then drawn as a dollar sign, and ``get_text()``
+    returns the label unchanged. Texts the caller adds afterwards follow the caller's rcParams;
+    to turn mathtext back on for one of ours: ``text.set_parse_math(True)``.
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        with mpl.rc_context({"text.parse_math": False}):
+            ax = func(*args, **kwargs)
+            make_plain(ax)
+        return ax
+
+    return wrapper
+
+
+def make_plain(ax: Axes) -> None:
+    """Set ``parse_math=False`` on every text of ``ax`` (tick labels, legend, title, annotations)."""
+    for axis in (ax.xaxis, ax.yaxis):      # instantiate the lazily created tick labels
+        axis.get_major_ticks()
+        axis.get_minor_ticks()
+    for t in ax.findobj(Text):
+        t.set_parse_math(False)
 
 
 def sequential_colours(n: int) -> list:

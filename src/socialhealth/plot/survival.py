@@ -9,6 +9,7 @@ from socialhealth.plot import style
 from socialhealth.plot.frames import as_frame, ordered_unique, require
 
 
+@style.plain_text
 def survival(
     data,
     *,
