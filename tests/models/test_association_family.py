@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import socialhealth as sh
@@ -84,3 +85,40 @@ def test_family_and_measure_must_agree(demo):
     # a binary measure asked for a continuous outcome: a clear message with the way out
     with pytest.raises(ModelError, match=r"needs a 0/1.*family='gaussian'"):
         association(demo, "lonely", "bmi", measure="or")
+
+
+def test_coef_se_and_float(demo):
+    # issue 12: R-like coef() / SE() and float() for a single estimate
+    t = association(demo, "lonely", "obese", adjust=ADJ)
+    r = REF["obese_binomial"]["models"]
+    np.testing.assert_allclose(t.coef().to_numpy(), [m["coef"] for m in r], rtol=1e-9)   # log OR
+    np.testing.assert_allclose(t.se().to_numpy(), [m["se"] for m in r], rtol=1e-9)
+    assert list(t.coef().index.get_level_values("model")) == [0, 1]
+    with pytest.raises(sh.errors.EstimationError, match="single estimate; this one has 2"):
+        float(t)
+    one = association(demo, "lonely", "bmi")
+    assert float(one) == pytest.approx(REF["bmi_gaussian"]["models"][0]["estimate"], rel=1e-9)
+
+
+def test_design_and_model_results_convert_like_r(demo):
+    # issue 12: float(d.mean("age").estimate) failed (a one-element Series)
+    m = demo.mean("bmi")
+    r = REF["svymean_bmi"]
+    assert float(m) == pytest.approx(r["coef"], rel=1e-12)
+    assert float(m.estimate) == pytest.approx(r["coef"], rel=1e-12)
+    assert m.coef().to_dict() == pytest.approx({"bmi": r["coef"]}, rel=1e-12)
+    assert float(m.se()) == pytest.approx(r["se"], rel=1e-9)       # R SE(est)
+    assert float(m.se) == float(m.se())                              # property still works
+    assert isinstance(m.coef(), pd.Series) and isinstance(m.se(), pd.Series)
+    assert type(m.se() * 2) is pd.Series                             # arithmetic: plain Series
+    with pytest.raises(sh.errors.EstimationError, match=r"single estimate; this one has 2 \('bmi', 'age'\)"):
+        float(demo.mean(["bmi", "age"]))
+    # a fitted survey GLM: coef() / se() indexed by term (R coef(m), SE(m))
+    t = association(demo, "lonely", "bmi", adjust=ADJ)
+    fit = t.models[1]
+    term = [n for n in fit.names if n.startswith("lonely")][0]
+    assert fit.coef()[term] == pytest.approx(REF["bmi_gaussian"]["models"][1]["coef"], rel=1e-9)
+    assert fit.se()[term] == pytest.approx(REF["bmi_gaussian"]["models"][1]["se"], rel=1e-9)
+    assert list(fit.coef().index) == fit.names
+    with pytest.raises(sh.errors.EstimationError, match="single coefficient"):
+        float(fit)

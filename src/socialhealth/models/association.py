@@ -232,6 +232,40 @@ class AssociationTable:
         """What the ``estimate`` column holds: ``"odds ratio"``, ``"difference in means"``, ..."""
         return MEASURES[self.measure][3]
 
+    def _index(self) -> pd.MultiIndex:
+        return pd.MultiIndex.from_arrays([[int(k) for k in self.table["model"]],
+                                          [str(t) for t in self.table["term"]]],
+                                         names=["model", "term"])
+
+    def coef(self) -> pd.Series:
+        """The exposure coefficients on the model's link scale (log odds ratio, log rate ratio,
+        difference in means), indexed by (model, term) (R ``coef(m)`` of each model).
+
+        Examples
+        --------
+        >>> t = models.association(design, "lonely", "bmi", adjust=["age"])   # doctest: +SKIP
+        >>> t.coef(), t.se(), float(t.coef()[(1, "lonely[T.True]")])          # doctest: +SKIP
+
+        In R: ``coef(m)["lonelyTRUE"]`` and ``SE(m)["lonelyTRUE"]`` for each model ``m``.
+        """
+        est = self.table["estimate"].to_numpy(dtype=float)
+        logged = self.table["link"].isin(["logit", "log"]).to_numpy()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            b = np.where(logged, np.log(est), est)
+        return pd.Series(b, index=self._index(), name="estimate")
+
+    def se(self) -> pd.Series:
+        """Standard errors of :meth:`coef` (link scale), indexed by (model, term) (R ``SE(m)``)."""
+        return pd.Series(self.table["se"].to_numpy(dtype=float), index=self._index(), name="se")
+
+    def __float__(self) -> float:
+        """The estimate (as in the table: odds ratio, difference in means, ...) of a table with
+        a single row, e.g. one model and a binary exposure; an error otherwise."""
+        from socialhealth.design.results import one_value
+
+        return one_value(pd.Series(self.table["estimate"].to_numpy(dtype=float), index=self._index()),
+                         "estimate")
+
     def to_frame(self) -> pd.DataFrame:
         """Columns: ``model`` (0 = unadjusted), ``model_label``, ``adjusted_for``, ``term``,
         ``level`` (exposure level for a categorical exposure), ``estimate``, ``se`` (link
