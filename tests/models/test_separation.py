@@ -185,6 +185,33 @@ def test_binomial_complete_and_quasi_separation(seed, scale, weighted):
     assert m.converged and np.all(np.isfinite(m.bse))
 
 
+@pytest.mark.parametrize("tol", [1e-6, 1e-8])
+@pytest.mark.parametrize("seed", SEEDS[:4])
+def test_separation_found_with_loose_tolerance(tol, seed):
+    # a loose stopping rule leaves the separated rows' fitted values far from 0 / 1
+    # (poisson: ~1e-7 at tol=1e-6); the moving linear predictor still flags them
+    df = _glm_frame(seed, 250, 1.0, True)
+    d = sh.SurveyDesign(df, weights="w")
+    for formula, fam in [("y_complete ~ x", "binomial"), ("y_quasi ~ x + C(g)", "binomial"),
+                         ("cnt ~ x + C(g)", "poisson")]:
+        with pytest.raises(SeparationError):
+            d.glm(formula, family=fam, tol=tol)
+    assert np.isfinite(d.glm("y_ok ~ x + C(g)", family="binomial", tol=tol).bse).all()
+
+
+def test_extreme_converged_fit_does_not_run_the_check(monkeypatch):
+    # a strong but not separating predictor: fitted probabilities below 1e-6 in a converged,
+    # non-moving fit; the linear programme is not needed (and not run)
+    rng = np.random.default_rng(0)
+    n = 5000
+    df = pd.DataFrame({"x": rng.normal(size=n)})
+    df["y"] = (rng.random(n) < 1 / (1 + np.exp(-(-3 + 3 * df["x"])))) * 1.0
+    calls = []
+    monkeypatch.setattr(_separation, "binary_separation", lambda *a: calls.append(1))
+    m = sh.SurveyDesign(df).glm("y ~ x", family="binomial")
+    assert m.predict(type="response").min() < 1e-6 and not calls
+
+
 @pytest.mark.parametrize("link", ["probit", "cloglog"])
 @pytest.mark.parametrize("seed", SEEDS[:4])
 def test_binomial_separation_other_links(link, seed):
@@ -225,6 +252,15 @@ def test_glm_near_separation_matches_r():
                          ("cnt_sep ~ x + C(g)", "poisson")]:
         with pytest.raises(SeparationError):
             d.glm(formula, family=fam)
+
+
+def test_constant_outcome_is_said_plainly():
+    df = _glm_frame(1, 100, 1.0, True).assign(zero=0.0)
+    d = sh.SurveyDesign(df, weights="w")
+    with pytest.raises(SeparationError, match=r"single value \(all 0\) among the 100 rows"):
+        d.glm("zero ~ x", family="binomial")
+    with pytest.raises(SeparationError, match="every count is 0 among the 100 rows"):
+        d.glm("zero ~ x", family="poisson")
 
 
 def test_glm_collinearity_is_not_separation():

@@ -298,6 +298,7 @@ class _Fit:
     W: np.ndarray | None = None          # working weights of the last IRLS step
     solver: "_Solver | None" = None      # factor of X'WX of the last IRLS step
     last_step: float = 0.0               # largest coefficient change of the last step
+    step: np.ndarray | None = None       # the last step itself (None: a least-squares start)
 
 
 _CHUNK = 65536               # rows per block of X'WX
@@ -491,7 +492,7 @@ def _irls(X, y, pw, fam: _Family, lk: _Link, offset, start, maxiter, tol, names)
             converged = True
             break
     # the bread and score weights of the last scoring step (R's glm convention)
-    return _Fit(beta, eta, mu, dev, it, converged, W, solver, last_step)
+    return _Fit(beta, eta, mu, dev, it, converged, W, solver, last_step, step)
 
 
 def _replicate_fits(X, y, PW, fam: _Family, lk: _Link, offset, start, maxiter, tol, names) -> np.ndarray:
@@ -626,16 +627,30 @@ def _replicate_fits(X, y, PW, fam: _Family, lk: _Link, offset, start, maxiter, t
     return out
 
 
+def _moving(fit: _Fit, X) -> bool:
+    """Whether the last IRLS step still moved a linear predictor by more than 1e-3.
+
+    Along a separating direction every Newton step moves the separated rows' ``eta`` by about
+    1 (the log-likelihood's tail is exponential), however the covariates are scaled; a fit
+    that really converged moves it by ~sqrt(tol) at most.
+    """
+    if not fit.converged or fit.step is None:
+        return True
+    return bool(np.max(np.abs(X @ fit.step)) > 1e-3)
+
+
 def _check_separation(fit: _Fit, fam: _Family, lk: _Link, X, y, pw, names) -> None:
     """Raise if the maximum (pseudo-)likelihood estimate does not exist.
 
     Binomial with log/identity link: fitted probabilities on the boundary (ModelError).
     Binomial with logit/probit/cloglog link and poisson with log link: when the fit looks
-    suspect (not converged, or fitted probabilities within 1e-6 of 0 or 1, or fitted means
-    below 1e-8 for zero counts), the data decide by a linear programme
-    (:mod:`socialhealth.design._separation`): complete or quasi-complete separation, or zero
-    counts that drive a coefficient to minus infinity, raise :class:`SeparationError` naming
-    the coefficients involved. Rows with zero weight are left out of that check.
+    suspect (not converged, or fitted probabilities within 1e-4 of 0 or 1 -- fitted means
+    below 1e-4 of the mean count for zero counts -- while the last step still moved a linear
+    predictor, see :func:`_moving`), the data
+    decide by a linear programme (:mod:`socialhealth.design._separation`): complete or
+    quasi-complete separation, or zero counts that drive a coefficient to minus infinity,
+    raise :class:`SeparationError` naming the coefficients involved. Rows with zero weight are
+    left out of that check.
     """
     from socialhealth.design import _separation
 
@@ -652,11 +667,18 @@ def _check_separation(fit: _Fit, fam: _Family, lk: _Link, X, y, pw, names) -> No
                     "ratios (Zou 2004, modified Poisson)."
                 )
             return
-        near = (mu < 1e-6) | (mu > 1 - 1e-6)
-        if fit.converged and not near.any():
+        near = (mu < 1e-4) | (mu > 1 - 1e-4)
+        if fit.converged and not (near.any() and _moving(fit, X)):
             return
         pos = pw > 0
         direction = _separation.binary_separation(X[pos], y[pos], names)
+        if direction is not None and direction.names == ["Intercept"]:
+            raise SeparationError(
+                f"the outcome takes a single value (all {int(y[pos][0] > 0.5)}) among the "
+                f"{int(pos.sum())} rows used, so no model can be fitted (the intercept goes to "
+                f"{'+' if direction.signs[0] > 0 else '-'}infinity). Check the outcome coding and "
+                "the subset."
+            )
         if direction is not None:
             raise SeparationError(
                 f"perfect or quasi-complete separation: {' / '.join(direction.names)} predict(s) "
@@ -681,10 +703,16 @@ def _check_separation(fit: _Fit, fam: _Family, lk: _Link, X, y, pw, names) -> No
             )
     elif fam.name == "poisson" and lk.name == "log":
         zero = y <= 0
-        if not zero.any() or (fit.converged and not np.any(mu[zero] < 1e-8)):
+        small = mu[zero] < (1e-4 * float(np.mean(y)) if np.any(y > 0) else np.inf)
+        if not zero.any() or (fit.converged and not (np.any(small) and _moving(fit, X))):
             return
         pos = pw > 0
         direction = _separation.poisson_nonexistence(X[pos], y[pos], names)
+        if direction is not None and not np.any(y[pos] > 0):
+            raise SeparationError(
+                f"every count is 0 among the {int(pos.sum())} rows used, so the poisson model "
+                "cannot be fitted (the fitted means go to 0). Check the outcome and the subset."
+            )
         if direction is not None:
             raise SeparationError(
                 f"the poisson model's estimate does not exist: {' / '.join(direction.names)} "
