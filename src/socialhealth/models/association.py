@@ -243,8 +243,10 @@ class AssociationTable:
 
         Examples
         --------
-        >>> t = models.association(design, "lonely", "bmi", adjust=["age"])   # doctest: +SKIP
-        >>> t.coef(), t.se(), float(t.coef()[(1, "lonely[T.True]")])          # doctest: +SKIP
+        >>> import socialhealth as sh
+        >>> t = association(sh.datasets.load("demo").design, "lonely", "bmi")
+        >>> t.coef().round(3).tolist(), t.se().round(3).tolist(), round(float(t), 3)
+        ([0.704], [0.222], 0.704)
 
         In R: ``coef(m)["lonelyTRUE"]`` and ``SE(m)["lonelyTRUE"]`` for each model ``m``.
         """
