@@ -116,6 +116,36 @@ def test_table_equals_r(designs, rid):
     close(out["n"], expected["n"])
 
 
+@pytest.mark.parametrize("rid, call", [
+    ("dclus1_stype_awards", lambda d: d["dclus1"].table("stype", "awards")),
+    ("dclus1_stype_awards", lambda d: d["dclus1"].table("~stype + awards")),
+    ("dclus1_stype_awards", lambda d: d["dclus1"].table(by=["stype", "awards"])),
+    ("dclus1_Ntotal100", lambda d: d["dclus1"].table("stype", "awards", Ntotal=100)),
+    ("dclus1_round", lambda d: d["dclus1"].table("stype", "awards", round=True)),
+    ("rclus1_stype_awards", lambda d: d["rclus1"].table("stype", "awards")),
+    ("dclus1_na", lambda d: d["dclus1na"].table("stype", "aw")),
+])
+def test_table_several_columns_positionally(designs, rid, call):
+    # issue 12: d.table("sex", "lonely") as R svytable(~sex + lonely, d)
+    out = call(designs)
+    expected = pd.DataFrame(TABLES[rid]["rows"])
+    assert list(out.columns) == [c for c in expected.columns if c != "n"] + ["n"]
+    for c in expected.columns[:-1]:
+        assert out[c].astype(str).tolist() == expected[c].astype(str).tolist(), c
+    close(out["n"], expected["n"])
+    assert out.attrs["r_call"].startswith("svytable(~stype + aw")
+
+
+def test_table_options_are_keyword_only(designs):
+    d = designs["dclus1"]
+    with pytest.raises(DesignError, match="keywords only"):
+        d.table("stype", True)
+    with pytest.raises(DesignError, match="not both"):
+        d.table("stype", by="awards")
+    with pytest.raises(MissingColumnError, match="round"):
+        d.table("stype", "round")          # a string is a column name, never an option
+
+
 def test_table_missing_rows_counted(designs):
     out = designs["dclus1na"].table(["stype", "aw"])
     assert out.attrs["n_missing"] == 4

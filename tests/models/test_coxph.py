@@ -265,3 +265,18 @@ def test_gss_panel_proxy_mortality(shared_data_dir, case):
     ties = "breslow" if "breslow" in case["id"] else "efron"
     m = coxph(d.subset(gd["selected"]), "followup", "died", ["rare_friends", "age", "female"], ties=ties)
     _check(m, case, tol=1e-6)
+
+
+def test_coef_se_and_float_like_r(cohort):
+    # issue 12: R-like coef() / SE() accessors and float() for a one-coefficient model
+    d = sh.SurveyDesign(cohort, weights="w", strata="edema")
+    m = coxph(d, "time", "dead", RHS)
+    case = TAYLOR["cohort_efron"]
+    assert list(m.coef().index) == ["logbili", "protime", "albumin"]     # R: log(bili), ...
+    assert _rel(m.coef().to_numpy(), case["coef"]) < TOL
+    assert _rel(m.se().to_numpy(), case["se"]) < TOL
+    assert float(m.coef()["albumin"]) == m.params["albumin"]
+    with pytest.raises(sh.errors.EstimationError, match="single coefficient"):
+        float(m)
+    one = coxph(d, "time", "dead", ["logbili"])
+    assert float(one) == float(one.params.iloc[0])

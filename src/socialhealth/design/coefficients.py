@@ -19,7 +19,8 @@ from scipy import special
 
 
 class WaldCoefficients:
-    """Mixin: ``params``, ``bse``, ``statistic``, ``pvalues``, ``cov_params()``, ``conf_int()``.
+    """Mixin: ``params``, ``bse``, ``statistic``, ``pvalues``, ``cov_params()``, ``conf_int()``,
+    ``coef()`` / ``se()`` (R ``coef`` / ``SE``) and ``float(fit)`` for one coefficient.
 
     A subclass provides ``names``, ``_cov`` and the coefficient vector ``_coef``, and sets
     ``_wald_df`` (``inf`` for normal-reference inference, the residual df for t).
@@ -31,6 +32,8 @@ class WaldCoefficients:
     ...     names = ["a"]; _coef = np.array([2.0]); _cov = np.array([[1.0]])
     >>> round(float(Fit().pvalues["a"]), 4)              # 2 * (1 - Phi(2))
     0.0455
+    >>> Fit().coef().to_dict(), Fit().se().to_dict(), float(Fit())
+    ({'a': 2.0}, {'a': 1.0}, 2.0)
 
     In R: ``coef(fit)``, ``SE(fit)``, ``vcov(fit)``, ``confint(fit)``.
     """
@@ -63,6 +66,26 @@ class WaldCoefficients:
         df = self._wald_df
         upper = special.ndtr(-z) if not np.isfinite(df) else special.stdtr(df, -z)
         return pd.Series(2 * upper, index=self.names, name="p")
+
+    def coef(self) -> pd.Series:
+        """Coefficients indexed by term, on the model's own scale (R ``coef(fit)``); the values
+        of :attr:`params` (a :class:`~socialhealth.design.results.ResultSeries`: ``float()``
+        works on one element)."""
+        from socialhealth.design.results import ResultSeries
+
+        return ResultSeries(self.params)
+
+    def se(self) -> pd.Series:
+        """Design-based standard errors indexed by term (R ``SE(fit)``); the values of :attr:`bse`."""
+        from socialhealth.design.results import ResultSeries
+
+        return ResultSeries(self.bse)
+
+    def __float__(self) -> float:
+        """The coefficient of a one-coefficient model (``float(fit)``); an error otherwise."""
+        from socialhealth.design.results import one_value
+
+        return one_value(self.params, "coefficient")
 
     def cov_params(self) -> pd.DataFrame:
         """Design-based covariance matrix of the coefficients (R ``vcov(fit)``)."""

@@ -298,6 +298,7 @@ class _Fit:
     W: np.ndarray | None = None          # working weights of the last IRLS step
     solver: "_Solver | None" = None      # factor of X'WX of the last IRLS step
     last_step: float = 0.0               # largest coefficient change of the last step
+    step: np.ndarray | None = None       # the last step itself (None: a least-squares start)
 
 
 _CHUNK = 65536               # rows per block of X'WX
@@ -446,7 +447,7 @@ def _irls(X, y, pw, fam: _Family, lk: _Link, offset, start, maxiter, tol, names)
             if it == 1:
                 raise                        # rank-deficient model matrix
             # X'WX broke down later: working weights degenerate near the boundary
-            _check_separation(_Fit(beta, eta, mu, dev, it, False), fam, lk, y, names)
+            _check_separation(_Fit(beta, eta, mu, dev, it, False), fam, lk, X, y, pw, names)
             raise ConvergenceError(
                 f"the IRLS fit broke down at iteration {it}: the working weights became "
                 "degenerate (fitted values at the edge of the valid range). Check the link "
@@ -491,7 +492,7 @@ def _irls(X, y, pw, fam: _Family, lk: _Link, offset, start, maxiter, tol, names)
             converged = True
             break
     # the bread and score weights of the last scoring step (R's glm convention)
-    return _Fit(beta, eta, mu, dev, it, converged, W, solver, last_step)
+    return _Fit(beta, eta, mu, dev, it, converged, W, solver, last_step, step)
 
 
 def _replicate_fits(X, y, PW, fam: _Family, lk: _Link, offset, start, maxiter, tol, names) -> np.ndarray:
@@ -626,31 +627,100 @@ def _replicate_fits(X, y, PW, fam: _Family, lk: _Link, offset, start, maxiter, t
     return out
 
 
-def _check_separation(fit: _Fit, fam: _Family, lk: _Link, y, names) -> None:
-    if fam.name != "binomial":
-        return
+def _moving(fit: _Fit, X) -> bool:
+    """Whether the last IRLS step still moved a linear predictor by more than 1e-3.
+
+    Along a separating direction every Newton step moves the separated rows' ``eta`` by about
+    1 (the log-likelihood's tail is exponential), however the covariates are scaled; a fit
+    that really converged moves it by ~sqrt(tol) at most.
+    """
+    if not fit.converged or fit.step is None:
+        return True
+    return bool(np.max(np.abs(X @ fit.step)) > 1e-3)
+
+
+def _check_separation(fit: _Fit, fam: _Family, lk: _Link, X, y, pw, names) -> None:
+    """Raise if the maximum (pseudo-)likelihood estimate does not exist.
+
+    Binomial with log/identity link: fitted probabilities on the boundary (ModelError).
+    Binomial with logit/probit/cloglog link and poisson with log link: when the fit looks
+    suspect (not converged, or fitted probabilities within 1e-4 of 0 or 1 -- fitted means
+    below 1e-4 of the mean count for zero counts -- while the last step still moved a linear
+    predictor, see :func:`_moving`), the data
+    decide by a linear programme (:mod:`socialhealth.design._separation`): complete or
+    quasi-complete separation, or zero counts that drive a coefficient to minus infinity,
+    raise :class:`SeparationError` naming the coefficients involved. Rows with zero weight are
+    left out of that check.
+    """
+    from socialhealth.design import _separation
+
     mu = fit.mu
-    edge = (mu < 1e-10) | (mu > 1 - 1e-10)
-    if edge.any() and lk.name in ("log", "identity"):
-        raise ModelError(
-            f"the binomial model with {lk.name} link has fitted probabilities at 0 or 1 for "
-            f"{int(edge.sum())} row(s): the estimate lies on the boundary of the parameter space "
-            "(R: 'algorithm stopped at boundary value'), so its standard errors are not valid. "
-            "Use the logit link (odds ratios), or a poisson model with log link for prevalence "
-            "ratios (Zou 2004, modified Poisson)."
-        )
-    # separation: fitted probabilities at 0/1 *and* coefficients still moving (a separated fit
-    # meets the deviance criterion while its coefficients grow by ~1 per iteration); an extreme
-    # but converged fitted probability (a far-out covariate value) is not separation
-    if edge.any() and (not fit.converged or fit.last_step > 1e-6 * (1 + np.max(np.abs(fit.beta)))):
-        big = [f"{n} = {b:.3g}" for n, b in zip(names, fit.beta) if abs(b) > 10]
-        raise SeparationError(
-            f"perfect or quasi-perfect separation: fitted probabilities are numerically 0 or 1 "
-            f"for {int(edge.sum())} row(s), so maximum (pseudo-)likelihood estimates do not exist "
-            f"and the coefficients diverge{' (' + ', '.join(big) + ')' if big else ''}. Check for a "
-            "predictor (or category) that perfectly predicts the outcome; merge sparse categories, "
-            "drop the predictor, or use a penalised (Firth) model."
-        )
+    if fam.name == "binomial":
+        edge = (mu < 1e-10) | (mu > 1 - 1e-10)
+        if lk.name in ("log", "identity"):
+            if edge.any():
+                raise ModelError(
+                    f"the binomial model with {lk.name} link has fitted probabilities at 0 or 1 for "
+                    f"{int(edge.sum())} row(s): the estimate lies on the boundary of the parameter space "
+                    "(R: 'algorithm stopped at boundary value'), so its standard errors are not valid. "
+                    "Use the logit link (odds ratios), or a poisson model with log link for prevalence "
+                    "ratios (Zou 2004, modified Poisson)."
+                )
+            return
+        near = (mu < 1e-4) | (mu > 1 - 1e-4)
+        if fit.converged and not (near.any() and _moving(fit, X)):
+            return
+        pos = pw > 0
+        direction = _separation.binary_separation(X[pos], y[pos], names)
+        if direction is not None and direction.names == ["Intercept"]:
+            raise SeparationError(
+                f"the outcome takes a single value (all {int(y[pos][0] > 0.5)}) among the "
+                f"{int(pos.sum())} rows used, so no model can be fitted (the intercept goes to "
+                f"{'+' if direction.signs[0] > 0 else '-'}infinity). Check the outcome coding and "
+                "the subset."
+            )
+        if direction is not None:
+            raise SeparationError(
+                f"perfect or quasi-complete separation: {' / '.join(direction.names)} predict(s) "
+                f"the outcome perfectly for {direction.n_rows} row(s), so the maximum "
+                f"(pseudo-)likelihood estimate does not exist and {direction.describe()} (R "
+                "glm: 'fitted probabilities numerically 0 or 1 occurred'). Merge sparse "
+                "categories, drop or recode the predictor, or use a penalised (Firth) model."
+            )
+        # not separated in exact arithmetic, but the fit still runs to the edge with moving
+        # coefficients (a separated fit meets the deviance criterion while its coefficients
+        # grow by ~1 per iteration); an extreme but converged fitted probability (a far-out
+        # covariate value) is not separation
+        if edge.any() and (not fit.converged or fit.last_step > 1e-6 * (1 + np.max(np.abs(fit.beta)))):
+            big = [f"{n} = {b:.3g}" for n, b in zip(names, fit.beta) if abs(b) > 10]
+            raise SeparationError(
+                f"nearly separated data: fitted probabilities are numerically 0 or 1 for "
+                f"{int(edge.sum())} row(s) and the coefficients keep moving"
+                f"{' (' + ', '.join(big) + ')' if big else ''}, so the estimates are not "
+                "usable. Check for a predictor (or category) that almost perfectly predicts the "
+                "outcome; merge sparse categories, drop the predictor, or use a penalised (Firth) "
+                "model."
+            )
+    elif fam.name == "poisson" and lk.name == "log":
+        zero = y <= 0
+        small = mu[zero] < (1e-4 * float(np.mean(y)) if np.any(y > 0) else np.inf)
+        if not zero.any() or (fit.converged and not (np.any(small) and _moving(fit, X))):
+            return
+        pos = pw > 0
+        direction = _separation.poisson_nonexistence(X[pos], y[pos], names)
+        if direction is not None and not np.any(y[pos] > 0):
+            raise SeparationError(
+                f"every count is 0 among the {int(pos.sum())} rows used, so the poisson model "
+                "cannot be fitted (the fitted means go to 0). Check the outcome and the subset."
+            )
+        if direction is not None:
+            raise SeparationError(
+                f"the poisson model's estimate does not exist: {' / '.join(direction.names)} "
+                f"pick(s) out {direction.n_rows} row(s) whose counts are all zero, so their "
+                f"fitted means go to 0 and {direction.describe()} (R glm reports a huge "
+                "coefficient and standard error instead). Merge the category with zero counts "
+                "into another, drop those rows or the predictor."
+            )
 
 
 # ----------------------------------------------------------------------------- results
@@ -956,7 +1026,10 @@ def glm(
     ------
     FormulaError : unknown column or malformed formula.
     ModelError : rank-deficient model matrix (names the aliased columns), bad outcome values.
-    SeparationError : fitted probabilities 0 or 1 (binomial).
+    SeparationError : complete or quasi-complete separation (binomial with logit, probit or
+        cloglog link) or a set of rows with only zero counts (poisson, log link): the estimate
+        does not exist. Checked by a linear programme on the data when the fit is suspect
+        (fitted values at the edge or no convergence); the message names the coefficients.
     ConvergenceError : IRLS did not converge in ``maxiter`` iterations.
 
     References
@@ -1018,7 +1091,7 @@ def glm(
     off = None if offset_full is None else offset_full[rows]
 
     fit = _irls(X, y, pw, fam, lk, off, start, maxiter, tol, names)
-    _check_separation(fit, fam, lk, y, names)
+    _check_separation(fit, fam, lk, X, y, pw, names)
     if not fit.converged:
         raise ConvergenceError(
             f"the survey GLM did not converge in {maxiter} IRLS iterations (last relative change "
@@ -1058,7 +1131,7 @@ def glm(
         wr = np.asarray(w_r, dtype=float)[rows] / scale
         rf = _irls(X, y, wr, fam, lk, off, fit.beta, maxiter, tol, names)
         try:
-            _check_separation(rf, fam, lk, y, names)
+            _check_separation(rf, fam, lk, X, y, wr, names)
         except SeparationError as exc:
             raise SeparationError(f"with replicate weights set {n_calls[0]}: {exc}") from None
         if not rf.converged:

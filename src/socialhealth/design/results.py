@@ -16,6 +16,58 @@ from scipy import special
 ID_COLUMNS = ("term", "level")
 
 
+def one_value(values: pd.Series, what: str) -> float:
+    """The single value of ``values`` as a float, or an EstimationError naming the labels.
+
+    Used by ``float(result)`` on result objects.
+
+    Examples
+    --------
+    >>> one_value(pd.Series([2.5], index=["age"]), "estimate")
+    2.5
+
+    In R: ``as.numeric(coef(est))`` for a single estimate.
+    """
+    if len(values) != 1:
+        from socialhealth.errors import EstimationError
+
+        labels = ", ".join(map(repr, list(values.index)[:6])) + (", ..." if len(values) > 6 else "")
+        raise EstimationError(
+            f"float() needs a result with a single {what}; this one has {len(values)} "
+            f"({labels}). Pick one, e.g. float(result.coef()[{values.index[0]!r}])."
+        )
+    return float(values.iloc[0])
+
+
+class ResultSeries(pd.Series):
+    """A labelled Series of estimates or standard errors, as returned by ``Estimate.estimate``
+    and ``Estimate.se``.
+
+    It is a pandas Series in every respect (arithmetic on it gives plain Series), and also:
+    ``float(s)`` works when it holds one value (a clear error otherwise), and calling it returns
+    a copy, so ``est.se`` and ``est.se()`` (R ``SE(est)``) are the same numbers. ``coef()`` and
+    ``se()`` of the fitted models return one too.
+
+    Examples
+    --------
+    >>> s = ResultSeries([0.25], index=["lonely"], name="se")
+    >>> float(s), s().tolist()
+    (0.25, [0.25])
+
+    In R: ``SE(est)``; ``coef(est)``.
+    """
+
+    @property
+    def _constructor(self):
+        return pd.Series
+
+    def __float__(self) -> float:
+        return one_value(self, str(self.name or "value"))
+
+    def __call__(self) -> "ResultSeries":
+        return ResultSeries(self.to_numpy(copy=True), index=self.index.copy(), name=self.name)
+
+
 def t_quantile(level: float, df: float) -> float:
     """Two-sided critical value ``q = F^-1(1 - (1 - level)/2)``: t with ``df`` degrees of freedom.
 
@@ -75,14 +127,38 @@ class Estimate:
 
     # ------------------------------------------------------------------ accessors
     @property
-    def estimate(self) -> pd.Series:
-        """Point estimates as a Series labelled by by-values, term and level (R ``coef(est)``)."""
-        return pd.Series(self.table["estimate"].to_numpy(), index=self._labels(), name="estimate")
+    def estimate(self) -> ResultSeries:
+        """Point estimates as a Series labelled by by-values, term and level (R ``coef(est)``).
+
+        ``float(est.estimate)`` works for a single estimate (see :class:`ResultSeries`).
+        """
+        return ResultSeries(self.table["estimate"].to_numpy(), index=self._labels(), name="estimate")
 
     @property
-    def se(self) -> pd.Series:
-        """Standard errors ``sqrt(diag(vcov))`` as a labelled Series (R ``SE(est)``)."""
-        return pd.Series(self.table["se"].to_numpy(), index=self._labels(), name="se")
+    def se(self) -> ResultSeries:
+        """Standard errors ``sqrt(diag(vcov))`` as a labelled Series (R ``SE(est)``).
+
+        Also callable, ``est.se()``, like R's ``SE(est)``.
+        """
+        return ResultSeries(self.table["se"].to_numpy(), index=self._labels(), name="se")
+
+    def coef(self) -> ResultSeries:
+        """Point estimates as a Series labelled by by-values, term and level (R ``coef(est)``).
+
+        Examples
+        --------
+        >>> import pandas as pd, socialhealth as sh
+        >>> d = sh.SurveyDesign(pd.DataFrame({"age": [20.0, 40.0], "w": [1.0, 3.0]}), weights="w")
+        >>> d.mean("age").coef().round(6).to_dict(), float(d.mean("age"))
+        ({'age': 35.0}, 35.0)
+
+        In R: ``coef(svymean(~age, design))``; ``SE(...)`` is :attr:`se` (``est.se()``).
+        """
+        return self.estimate()
+
+    def __float__(self) -> float:
+        """The estimate when the result holds exactly one (``float(d.mean("age"))``)."""
+        return one_value(self.estimate, "estimate")
 
     @property
     def vcov_frame(self) -> pd.DataFrame:

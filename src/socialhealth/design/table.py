@@ -1,6 +1,6 @@
 """Weighted contingency tables of categorical variables (R ``svytable``).
 
-``design.table(by)`` adds up the analysis weights of the rows in each combination of levels of
+``design.table("a", "b")`` adds up the analysis weights of the rows in each combination of levels of
 the ``by`` columns. Like R's ``svytable`` (an ``xtabs`` of the weights) the result is the full
 cross-tabulation: every combination of levels appears, with 0 where no row of the subset falls.
 """
@@ -11,7 +11,7 @@ import numbers
 import numpy as np
 import pandas as pd
 
-from socialhealth.design.structure import as_list, require_columns
+from socialhealth.design.structure import require_columns
 from socialhealth.errors import DesignError, EstimationError
 
 __all__ = ["table"]
@@ -25,8 +25,32 @@ def _levels_and_codes(s: pd.Series) -> tuple[list, np.ndarray]:
     return list(uniq), codes.astype(np.int64)
 
 
-def table(design, by, round: bool = False, Ntotal: float | None = None) -> pd.DataFrame:
-    """Weighted counts of every combination of levels of ``by`` (R ``svytable``).
+def _columns(variables: tuple, by) -> list:
+    """The by-columns from positional names (each a name, a list of names or ``"~a + b"``)
+    and/or ``by=``."""
+    if variables and by is not None:
+        raise DesignError(
+            "give the columns either positionally (table('sex', 'lonely')) or as by=[...], not both."
+        )
+    items = list(variables) if variables else ([] if by is None else [by])
+    cols: list = []
+    for item in items:
+        if isinstance(item, str) and item.strip().startswith("~"):
+            cols += [part.strip() for part in item.strip()[1:].split("+") if part.strip()]
+        elif isinstance(item, (list, tuple, pd.Index)):
+            cols += list(item)
+        elif isinstance(item, str):
+            cols.append(item)
+        else:
+            raise DesignError(
+                f"table() takes column names positionally, not {item!r}; options are keywords "
+                "only, e.g. table('sex', 'lonely', round=True, Ntotal=100)."
+            )
+    return cols
+
+
+def table(design, *variables, by=None, round: bool = False, Ntotal: float | None = None) -> pd.DataFrame:
+    """Weighted counts of every combination of levels of the given columns (R ``svytable``).
 
     The count of a cell is ``n_c = sum_i w_i [row i is in cell c]`` over the rows of the
     design's subset (rows outside a subset have weight 0 and add nothing). With ``Ntotal`` the
@@ -43,11 +67,15 @@ def table(design, by, round: bool = False, Ntotal: float | None = None) -> pd.Da
     Parameters
     ----------
     design : SurveyDesign or ReplicateDesign
-    by : str or list of str
-        Categorical columns (R's formula ``~a + b``).
-    round : bool, default False
+    *variables : str or list of str
+        Categorical columns, one or several (``table("sex", "lonely")``, R's formula
+        ``~sex + lonely``); a list (``table(["sex", "lonely"])``) or an R-style string
+        (``table("~sex + lonely")``) works too.
+    by : str or list of str, optional (keyword)
+        The same columns given by keyword instead (not together with positional ones).
+    round : bool, default False (keyword only)
         Round the counts to whole numbers (R ``round = TRUE``).
-    Ntotal : float, optional
+    Ntotal : float, optional (keyword only)
         Rescale the counts so that they add up to ``Ntotal`` (e.g. 100 for percentages).
         ``None``: plain weighted counts.
 
@@ -79,12 +107,16 @@ def table(design, by, round: bool = False, Ntotal: float | None = None) -> pd.Da
     >>> t = sh.SurveyDesign(df, weights="w").table("g")
     >>> t["n"].tolist(), t.attrs["n_missing"]
     ([4.0, 2.0], 1)
+    >>> df2 = pd.DataFrame({"sex": ["f", "m", "f"], "lonely": [1, 0, 0], "w": [1.0, 2.0, 3.0]})
+    >>> sh.SurveyDesign(df2, weights="w").table("sex", "lonely")["n"].tolist()
+    [3.0, 2.0, 1.0, 0.0]
 
-    In R: ``svytable(~stype, dstrat)``; ``svytable(~stype + awards, dclus1, Ntotal = 100)``.
+    In R: ``svytable(~stype, dstrat)``; ``svytable(~sex + lonely, design)``;
+    ``svytable(~stype + awards, dclus1, Ntotal = 100)``.
     """
-    cols = as_list(by)
+    cols = _columns(variables, by)
     if not cols:
-        raise EstimationError("table() needs at least one column in by=, e.g. by='stype'.")
+        raise EstimationError("table() needs at least one column, e.g. table('sex', 'lonely').")
     if len(set(cols)) != len(cols):
         raise EstimationError(f"by={cols!r} names a column twice; name each column once.")
     require_columns(design.data, cols, "the design data")

@@ -15,8 +15,16 @@ measure    model                                       estimate
 ``"rd"``   binomial, identity link                     risk difference ``b``
            fallback: predictive margins of a logit     difference of predictive margins
            model (Graubard & Korn 1999)
-``"coef"`` gaussian, identity link                     regression coefficient ``b``
+``"coef"`` gaussian, identity link                     difference in means ``b`` (per unit
+                                                       of a numeric exposure)
+``"rr"``   poisson (quasipoisson), log link            rate ratio ``exp(b)``
 =========  ==========================================  =====================================
+
+``family=`` picks the model by family instead (``"gaussian"`` -> ``coef``, ``"binomial"`` ->
+``or``, ``"poisson"`` -> ``rr``). With neither ``measure=`` nor ``family=`` the family is
+chosen from the outcome: a boolean or 0/1 outcome (among the rows used) gives ``binomial``
+(odds ratios), any other numeric outcome ``gaussian`` (differences in means); the result says
+which (``family``, ``family_chosen``, and the printed header).
 
 Intervals are Wald intervals on the link scale with the model's residual design degrees of
 freedom, ``b +- t(0.975, df) se`` (``df = degf(design) + 1 - p``, R ``confint(svyglm)``), then
@@ -64,15 +72,19 @@ from socialhealth.errors import (
     SocialHealthWarning,
 )
 
-__all__ = ["AssociationTable", "association", "MEASURES", "exposure_term", "adjust_blocks"]
+__all__ = ["AssociationTable", "association", "MEASURES", "FAMILY_MEASURES", "exposure_term",
+           "adjust_blocks"]
 
 # measure -> (family, link, exponentiate, label)
 MEASURES = {
     "or": ("binomial", "logit", True, "odds ratio"),
     "pr": ("binomial", "log", True, "prevalence ratio"),
     "rd": ("binomial", "identity", False, "risk difference"),
-    "coef": ("gaussian", "identity", False, "coefficient"),
+    "coef": ("gaussian", "identity", False, "difference in means"),
+    "rr": ("poisson", "log", True, "rate ratio"),
 }
+# family -> measures it can give (the first is its default)
+FAMILY_MEASURES = {"binomial": ("or", "pr", "rd"), "gaussian": ("coef",), "poisson": ("rr",)}
 
 TABLE_COLUMNS = ["model", "model_label", "adjusted_for", "term", "level", "estimate", "se",
                  "ci_low", "ci_high", "p", "n", "df", "measure", "family", "link", "note"]
@@ -189,6 +201,10 @@ class AssociationTable:
         margins fallback replaced the model).
     formulas : the model formulas.
     exposure, outcome, measure, complete_cases, notes.
+    family : the GLM family of the models (``"binomial"``, ``"gaussian"``, ``"poisson"``).
+    family_chosen : how it was chosen (given, implied by ``measure``, or read off the outcome).
+    estimate_label : what the estimates are (``"odds ratio"``, ``"difference in means"``,
+        ``"rate ratio"``, ...).
 
     Examples
     --------
@@ -208,6 +224,49 @@ class AssociationTable:
     measure: str
     complete_cases: bool
     notes: list[str] = field(default_factory=list)
+    family: str = ""
+    family_chosen: str = ""
+
+    @property
+    def estimate_label(self) -> str:
+        """What the ``estimate`` column holds: ``"odds ratio"``, ``"difference in means"``, ..."""
+        return MEASURES[self.measure][3]
+
+    def _index(self) -> pd.MultiIndex:
+        return pd.MultiIndex.from_arrays([[int(k) for k in self.table["model"]],
+                                          [str(t) for t in self.table["term"]]],
+                                         names=["model", "term"])
+
+    def coef(self) -> pd.Series:
+        """The exposure coefficients on the model's link scale (log odds ratio, log rate ratio,
+        difference in means), indexed by (model, term) (R ``coef(m)`` of each model).
+
+        Examples
+        --------
+        >>> import socialhealth as sh
+        >>> t = association(sh.datasets.load("demo").design, "lonely", "bmi")
+        >>> t.coef().round(3).tolist(), t.se().round(3).tolist(), round(float(t), 3)
+        ([0.704], [0.222], 0.704)
+
+        In R: ``coef(m)["lonelyTRUE"]`` and ``SE(m)["lonelyTRUE"]`` for each model ``m``.
+        """
+        est = self.table["estimate"].to_numpy(dtype=float)
+        logged = self.table["link"].isin(["logit", "log"]).to_numpy()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            b = np.where(logged, np.log(est), est)
+        return pd.Series(b, index=self._index(), name="estimate")
+
+    def se(self) -> pd.Series:
+        """Standard errors of :meth:`coef` (link scale), indexed by (model, term) (R ``SE(m)``)."""
+        return pd.Series(self.table["se"].to_numpy(dtype=float), index=self._index(), name="se")
+
+    def __float__(self) -> float:
+        """The estimate (as in the table: odds ratio, difference in means, ...) of a table with
+        a single row, e.g. one model and a binary exposure; an error otherwise."""
+        from socialhealth.design.results import one_value
+
+        return one_value(pd.Series(self.table["estimate"].to_numpy(dtype=float), index=self._index()),
+                         "estimate")
 
     def to_frame(self) -> pd.DataFrame:
         """Columns: ``model`` (0 = unadjusted), ``model_label``, ``adjusted_for``, ``term``,
@@ -220,6 +279,8 @@ class AssociationTable:
         label = MEASURES[self.measure][3]
         lines = [f"Association of {self.exposure} with {self.outcome} ({label}; "
                  f"{'complete cases' if self.complete_cases else 'available cases per model'})"]
+        if self.family_chosen:
+            lines.append(f"Family: {self.family_chosen}")
         t = self.table
         for r in t.itertuples(index=False):
             lv = f" [{r.level}]" if r.level is not None and not (isinstance(r.level, float) and np.isnan(r.level)) else ""
@@ -252,12 +313,13 @@ def association(
     exposure: str,
     outcome: str,
     adjust=None,
-    measure: str = "or",
+    measure: str | None = None,
     complete_cases: bool = True,
     categorical: bool | None = None,
     reference=None,
     pr_fallback: bool = True,
     level: float = 0.95,
+    family: str | None = None,
 ) -> AssociationTable:
     r"""Exposure-outcome association, unadjusted and with cumulative adjustment blocks.
 
@@ -271,18 +333,22 @@ def association(
     design : SurveyDesign or ReplicateDesign (a subset design restricts to a domain).
     exposure : exposure column (numeric/boolean: one coefficient; string/categorical: one row
         per non-reference level) or a formula term such as ``"I(isolation >= 2)"``.
-    outcome : outcome column (0/1 or boolean for ``or``/``pr``/``rd``; numeric for ``coef``)
-        or an expression such as ``"I(health >= 3)"``.
+    outcome : outcome column (0/1 or boolean for ``or``/``pr``/``rd``; numeric for ``coef``;
+        counts for ``rr``) or an expression such as ``"I(health >= 3)"``.
     adjust : list of blocks, e.g. ``[["age", "sex"], ["education", "income_quintile"],
         ["lives_alone"]]``; a flat list is one block. Terms may be formula terms
         (``"C(education)"``, ``"np.log(income)"``). String columns are categorical.
-    measure : ``"or"`` | ``"pr"`` | ``"rd"`` | ``"coef"``.
+    measure : ``"or"`` | ``"pr"`` | ``"rd"`` | ``"coef"`` | ``"rr"``, optional. Default:
+        the default measure of ``family`` (or of the family chosen from the outcome).
     complete_cases : True (default): all models on the same complete-case rows; False: each
         model on its own available cases.
     categorical, reference : treat the exposure as categorical / choose its reference level.
     pr_fallback : for ``pr``/``rd``, fall back (with a warning and a ``note``) when the
         log-/identity-link binomial model fails; False raises instead.
     level : confidence level.
+    family : ``"gaussian"`` (difference in means), ``"binomial"`` (odds ratio; or ``measure=
+        "pr"``/``"rd"``) or ``"poisson"`` (rate ratio), optional. Default: chosen from the
+        outcome, boolean or 0/1 -> binomial, otherwise gaussian (said in ``family_chosen``).
 
     Returns
     -------
@@ -290,13 +356,14 @@ def association(
         ``.to_frame()``: one row per model (per non-reference exposure level): ``model``,
         ``model_label``, ``adjusted_for``, ``term``, ``level``, ``estimate``, ``se``,
         ``ci_low``, ``ci_high``, ``p``, ``n``, ``df``, ``measure``, ``family``, ``link``,
-        ``note``; ``.models`` the fitted GLMs.
+        ``note``; ``.models`` the fitted GLMs; ``.family``, ``.family_chosen``,
+        ``.estimate_label``.
 
     Raises
     ------
     MissingColumnError / FormulaError : exposure, outcome or an adjustment variable not in the
-        data. ModelError : unknown measure; the exposure has a single level among the rows
-        used. SeparationError / ConvergenceError : from the model that failed, naming it.
+        data. ModelError : unknown measure or family, or the two disagree; a binary measure
+        for an outcome that is not 0/1; the exposure has a single level among the rows used. SeparationError / ConvergenceError : from the model that failed, naming it.
 
     References
     ----------
@@ -310,13 +377,34 @@ def association(
     ...                        measure="or")                                  # doctest: +SKIP
     >>> t.to_frame()[["model_label", "estimate", "ci_low", "ci_high", "n"]]  # doctest: +SKIP
 
+    A continuous outcome gets a gaussian model (differences in means) without being asked:
+
+    >>> import socialhealth as sh
+    >>> demo = sh.datasets.load("demo").design
+    >>> t = association(demo, exposure="lonely", outcome="bmi", adjust=["age"])
+    >>> t.family, t.estimate_label
+    ('gaussian', 'difference in means')
+
     In R: ``svyglm(poor_health ~ lonely + age + sex, design, family = quasibinomial())`` for
-    each model, ``exp(cbind(coef(m), confint(m, ddf = m$df.residual)))``.
+    each model, ``exp(cbind(coef(m), confint(m, ddf = m$df.residual)))``;
+    ``svyglm(bmi ~ lonely + age, design)`` (gaussian); ``family = quasipoisson()`` (rate ratios).
     """
-    if measure not in MEASURES:
+    if measure is not None and measure not in MEASURES:
         raise ModelError(f"measure={measure!r} is not one of {', '.join(MEASURES)} "
-                         "(or = odds ratio, pr = prevalence ratio, rd = risk difference, coef = linear coefficient).")
-    family, link, expo, _ = MEASURES[measure]
+                         "(or = odds ratio, pr = prevalence ratio, rd = risk difference, "
+                         "coef = difference in means, rr = rate ratio).")
+    if family is not None:
+        key = str(family).lower()
+        key = {"quasibinomial": "binomial", "logistic": "binomial", "quasipoisson": "poisson",
+               "normal": "gaussian", "linear": "gaussian"}.get(key, key)
+        if key not in FAMILY_MEASURES:
+            raise ModelError(f"family={family!r} is not one of 'gaussian' (difference in means), "
+                             "'binomial' (odds ratio) or 'poisson' (rate ratio).")
+        if measure is not None and measure not in FAMILY_MEASURES[key]:
+            raise ModelError(
+                f"measure={measure!r} does not go with family={family!r} (a {key} model gives "
+                f"{', '.join(repr(m) for m in FAMILY_MEASURES[key])}); give one of the two.")
+        family = key
     data = design.data
     if outcome not in data.columns and "(" not in outcome:
         raise MissingColumnError([outcome], data.columns, "the design data (outcome)")
@@ -341,6 +429,8 @@ def association(
                 "complete_cases=False or fewer adjustment variables.")
         if ok.sum() < design.in_subset.sum():
             work = design.subset(ok)
+    measure, family_chosen = _choose_measure(work, outcome, y_term, measure, family)
+    family, link, expo, _ = MEASURES[measure]
     _check_exposure_levels(work, exposure, x_term, data)
     rows, models, notes = [], [], []
     for k, formula in enumerate(formulas):
@@ -350,7 +440,7 @@ def association(
         try:
             res = work.glm(formula, family=fam_k, link=link_k, start=_start(work, formula, link_k))
         except (ConvergenceError, ModelError) as exc:
-            if isinstance(exc, SeparationError) and measure in ("or", "coef"):
+            if isinstance(exc, SeparationError) and measure in ("or", "coef", "rr"):
                 raise SeparationError(f"model {k} ({label}; {formula}): {exc}") from exc
             if measure == "pr" and pr_fallback:
                 fam_k, link_k = "poisson", "log"
@@ -381,7 +471,39 @@ def association(
     table["level"] = table["level"].astype(object).where(table["level"].notna(), None)
     return AssociationTable(table=table, models=models, formulas=formulas, exposure=exposure,
                             outcome=outcome, measure=measure, complete_cases=complete_cases,
-                            notes=notes)
+                            notes=notes, family=family, family_chosen=family_chosen)
+
+
+def _choose_measure(design, outcome: str, y_term: str, measure, family) -> tuple[str, str]:
+    """The measure to fit and a sentence saying how the family was chosen.
+
+    ``measure`` and ``family`` as given (None or checked values). Without either, the outcome
+    decides: boolean or 0/1 among the rows used -> binomial (odds ratio), else gaussian.
+    """
+    from socialhealth.design.formula import model_frame
+
+    y = model_frame(design.data, f"{y_term} ~ 1", design.in_subset).y
+    binary = bool(len(y)) and bool(np.all((y == 0) | (y == 1)))
+    if measure is None and family is None:
+        if binary:
+            return "or", (f"binomial (odds ratios), chosen because the outcome {outcome!r} is 0/1; "
+                          "pass family= to choose another")
+        return "coef", (f"gaussian (differences in means), chosen because the outcome {outcome!r} "
+                        "is not 0/1; pass family='binomial' for a 0/1 outcome or "
+                        "family='poisson' for counts")
+    if measure is None:
+        measure = FAMILY_MEASURES[family][0]
+        how = f"{family} (family={family!r} given)"
+    else:
+        how = f"{MEASURES[measure][0]} (implied by measure={measure!r})"
+    if MEASURES[measure][0] == "binomial" and not (len(y) and np.all((y >= 0) & (y <= 1))):
+        lo, hi = (float(np.min(y)), float(np.max(y))) if len(y) else (np.nan, np.nan)
+        raise ModelError(
+            f"measure={measure!r} needs a 0/1 (or boolean, or proportion) outcome, but {outcome!r} takes values "
+            f"from {lo:g} to {hi:g}; use family='gaussian' (difference in means) or "
+            f"family='poisson' (rate ratio for counts), or an indicator such as "
+            f"'I({outcome} >= cut)'.")
+    return measure, how
 
 
 def _brief(exc: Exception, limit: int = 120) -> str:

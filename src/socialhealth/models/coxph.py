@@ -169,34 +169,130 @@ def _cox_terms(beta, P: _Prepared, w: np.ndarray, ties: str, want_resid: bool):
     return loglik, U, I, resid
 
 
-def _newton(P: _Prepared, w: np.ndarray, ties: str, beta0: np.ndarray, tol: float, max_iter: int,
-            names: Sequence[str]):
+def _newton(P: _Prepared, w: np.ndarray, ties: str, beta0: np.ndarray, tol: float, max_iter: int):
+    """Newton-Raphson with step halving.
+
+    Returns ``(beta, loglik, loglik at beta0, iterations, status, path)``; ``status`` is
+    ``"converged"``, ``"max_iter"``, ``"singular"`` (the information matrix could not be
+    solved: classified by :func:`_diagnose`) or ``"halving"`` (no step raised the log partial
+    likelihood); ``path`` holds ``(beta, loglik)`` per iterate.
+    """
     beta = np.array(beta0, dtype=float)
     ll, U, I, _ = _cox_terms(beta, P, w, ties, False)
     ll0 = ll
+    path = [(beta, ll)]
     for it in range(1, max_iter + 1):
         try:
             step = np.linalg.solve(I, U)
         except np.linalg.LinAlgError:
-            raise ModelError(
-                "the Cox information matrix is singular: a covariate is constant among the rows "
-                f"used or covariates are collinear ({', '.join(names)}). Drop or combine them."
-            ) from None
+            return beta, ll, ll0, it, "singular", path
+        if not np.all(np.isfinite(step)):
+            return beta, ll, ll0, it, "singular", path
         halvings = 0
         while True:
             new = beta + step
-            ll_new, U_new, I_new, _ = _cox_terms(new, P, w, ties, False)
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                try:
+                    ll_new, U_new, I_new, _ = _cox_terms(new, P, w, ties, False)
+                except ModelError:           # a risk-set sum overflowed or vanished
+                    ll_new = -np.inf
             if np.isfinite(ll_new) and ll_new >= ll - 1e-12 * abs(ll):
                 break
             step = step / 2
             halvings += 1
             if halvings > 30:
-                raise ConvergenceError("the Cox model did not converge: step halving failed.")
+                return beta, ll, ll0, it, "halving", path
         converged = abs(ll_new - ll) <= tol * max(abs(ll_new), 1.0) and np.max(np.abs(new - beta)) <= 1e-6 * (1 + np.max(np.abs(new)))
         beta, ll, U, I = new, ll_new, U_new, I_new
+        path.append((beta, ll))
         if converged:
-            return beta, ll, ll0, it, True
-    return beta, ll, ll0, max_iter, False
+            return beta, ll, ll0, it, "converged", path
+    return beta, ll, ll0, max_iter, "max_iter", path
+
+
+def _not_identified(X: np.ndarray, w: np.ndarray, delta: np.ndarray, I0: np.ndarray, names) -> None:
+    """ModelError when the information at beta = 0 is singular: a covariate constant within
+    every risk set, or covariates collinear among the rows at risk (not separation: the
+    partial likelihood is flat, not monotone, along such a direction)."""
+    from socialhealth.design.glm import _aliased
+
+    xm = (w @ X) / w.sum()
+    ref = float(w @ delta) * ((w @ (X - xm) ** 2) / w.sum())
+    flat = [n for n, a, r in zip(names, np.diag(I0), ref) if not a > 1e-10 * r]
+    if flat:
+        raise ModelError(
+            f"the Cox model cannot estimate the coefficient(s) of {', '.join(flat)}: the "
+            "covariate does not vary within the risk sets of the events among the rows used (it "
+            "is constant, or varies only between baseline strata or among rows censored before "
+            "the first event). Drop it (or, for strata, do not also use it as a baseline stratum)."
+        )
+    bad = _aliased(I0, list(names))
+    if bad:
+        raise ModelError(
+            f"the Cox information matrix is singular: covariate(s) {', '.join(map(repr, bad))} are "
+            "linear combinations of the other covariates among the rows used (collinear). Drop "
+            "or combine them."
+        )
+
+
+def _diagnose(status, beta, I, I0, path, X, t, delta, strata_codes, w, names, max_iter) -> None:
+    """Raise the right error for a fit that ran into trouble, or return if the fit is usable.
+
+    The fit is suspect if Newton-Raphson stopped without converging, a coefficient is huge
+    (``|beta_j| * range(x_j) > 20``) or the information collapsed (a diagonal element below
+    1e-8 of its value at 0). Then the data decide (linear programme,
+    :func:`socialhealth.design._separation.cox_monotone`): a monotone direction is a
+    :class:`SeparationError` naming the covariates. Otherwise a singular information met on a
+    diverging path (coefficients growing, likelihood still rising) is numerical monotone
+    likelihood, and anything else a ModelError / ConvergenceError.
+    """
+    from socialhealth.design import _separation
+
+    rng = np.ptp(X, axis=0) if len(X) else np.zeros(len(names))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        collapsed = I is None or np.any(~(np.diag(I) > 1e-8 * np.diag(I0)))
+    suspect = status != "converged" or np.any(np.abs(beta) * rng > 20) or collapsed
+    if not suspect:
+        return
+    pos = w > 0
+    direction = _separation.cox_monotone(X[pos], t[pos], delta[pos], strata_codes[pos], names)
+    if direction is not None:
+        raise SeparationError(
+            f"monotone likelihood in the Cox model: the partial likelihood keeps rising (towards a "
+            f"finite limit) as "
+            f"{direction.describe()}, because in every risk set the rows with the event have the "
+            f"most extreme value of {' / '.join(direction.names)} (strictly so for "
+            f"{direction.n_rows} event(s); e.g. no events, or only events, in a category or beyond "
+            "a cut-off). The hazard ratio estimate is infinite (R coxph: 'coefficient may be "
+            "infinite'). Combine sparse categories, drop or recode the covariate, or use a "
+            "penalised (Firth) Cox model (R coxphf)."
+        )
+    scaled = [(float(np.max(np.abs(b) * rng)) if len(b) else 0.0, ll) for b, ll in path]
+    if status in ("singular", "halving", "max_iter") or collapsed:
+        if _separation.diverging(scaled):
+            big = [n for n, b, r in zip(names, beta, rng) if abs(b) * r > 20] or list(names)
+            raise SeparationError(
+                f"monotone likelihood in the Cox model (numerically): the coefficient(s) of "
+                f"{', '.join(big)} keep growing while the partial likelihood still rises, until "
+                "the information matrix is numerically singular. The data are nearly separated "
+                "(events almost only at one extreme of the covariate within the risk sets): the "
+                "hazard ratio is not estimable. Combine sparse categories, drop or recode the "
+                "covariate, or use a penalised (Firth) Cox model (R coxphf)."
+            )
+    if status == "singular" or (status == "converged" and collapsed):
+        raise ModelError(
+            f"the Cox information matrix is numerically singular at the estimate "
+            f"({', '.join(names)}) although the covariates are not collinear and the data are "
+            "not separated; rescale the covariates (e.g. years rather than days) or drop "
+            "nearly redundant ones."
+        )
+    if status == "halving":
+        raise ConvergenceError("the Cox model did not converge: step halving failed to raise the "
+                               "partial likelihood; rescale the covariates or drop nearly "
+                               "redundant ones.")
+    if status == "max_iter":
+        raise ConvergenceError(f"the Cox model did not converge in {max_iter} Newton iterations; "
+                               "raise max_iter= or rescale the covariates.")
 
 
 # ----------------------------------------------------------------------------- result
@@ -336,8 +432,12 @@ def coxph(
     Raises
     ------
     MissingColumnError / FormulaError : a column is not in the data.
-    ModelError : non-positive times, event not 0/1, too few events, singular information.
-    SeparationError : a coefficient diverges (monotone likelihood, e.g. no events in a group).
+    ModelError : non-positive times, event not 0/1, too few events, a covariate that does not
+        vary within the risk sets or collinear covariates (checked at beta = 0).
+    SeparationError : monotone likelihood (e.g. no events in a group): when the fit is suspect
+        (no convergence, a huge coefficient, a collapsed information matrix) a linear programme
+        on the data looks for a direction in which every event is ranked extreme in its risk
+        set; the message names the covariates (see ``socialhealth.design._separation``).
     ConvergenceError : Newton-Raphson did not converge.
 
     References
@@ -413,25 +513,27 @@ def coxph(
     Xc = X - centre
     P = _prepare(t, d, Xc, strata_codes)
     ws = w[P.order]
-    beta, ll, ll0, it, ok = _newton(P, ws, ties, np.zeros(len(names)), tol, max_iter, names)
-    if not ok or np.any(np.abs(beta) > 30):
-        big = [n for n, b in zip(names, beta) if abs(b) > 15]
-        if big:
-            raise SeparationError(
-                f"the Cox model does not converge: coefficient(s) {', '.join(big)} diverge "
-                "(monotone likelihood: e.g. no events, or only events, in a category). "
-                "Combine categories or drop the covariate."
-            )
-        raise ConvergenceError(f"the Cox model did not converge in {max_iter} Newton iterations.")
-    _, U, I, resid = _cox_terms(beta, P, ws, ties, True)
-    I_inv = np.linalg.inv(I)
+    _, _, I0, _ = _cox_terms(np.zeros(len(names)), P, ws, ties, False)
+    _not_identified(Xc, w, d, I0, names)
+    beta, ll, ll0, it, status, path = _newton(P, ws, ties, np.zeros(len(names)), tol, max_iter)
+    I_inv = I = resid = None
+    try:
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            _, U, I, resid = _cox_terms(beta, P, ws, ties, True)
+            I_inv = np.linalg.inv(I)
+        if not (np.all(np.isfinite(I_inv)) and np.all(np.isfinite(resid))):
+            I_inv = None
+    except (np.linalg.LinAlgError, ModelError):
+        I_inv = None
+    _diagnose(status, beta, I if I_inv is not None else None, I0, path, Xc, t, d, strata_codes,
+              w, names, max_iter)
     Z_sorted = (ws[:, None] * resid) @ I_inv
     Z_used = np.empty_like(Z_sorted)
     Z_used[P.order] = Z_sorted
 
     def refit(wr):
-        b, _, _, _, conv = _newton(P, wr[P.order], ties, beta, tol, max_iter, names)
-        return b if conv else None
+        b, _, _, _, status, _ = _newton(P, wr[P.order], ties, beta, tol, max_iter)
+        return b if status == "converged" else None
 
     cov, design_used = design._vcov_on_rows(beta, rows, Z_used, refit, "Cox model")
     formula_r = rhs.replace("C(", "factor(") + (f" + strata({strata})" if strata else "")

@@ -142,42 +142,110 @@ def _start(X, y, w, q):
     return np.concatenate([np.zeros(X.shape[1]), zeta])
 
 
-def _fit(X, y, w, q, link, start, tol, max_iter, names):
+def _fit(X, y, w, q, link, start, tol, max_iter):
+    """Newton-Raphson with step halving (thresholds kept ordered).
+
+    Returns ``(theta, loglik, iterations, status, path)`` with ``status`` one of
+    ``"converged"``, ``"max_iter"``, ``"singular"`` (information not solvable) and
+    ``"halving"``; ``path`` holds ``(theta, loglik)`` per iterate (see :func:`_diagnose`).
+    """
     theta = np.array(start, dtype=float)
     ll = _loglik(theta, X, y, w, q, link)
     if not np.isfinite(ll):
         theta = _start(X, y, w, q)
         ll = _loglik(theta, X, y, w, q, link)
+    path = [(theta, ll)]
     for it in range(1, max_iter + 1):
-        U, _, I = _score_info(theta, X, y, w, q, link)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            U, _, I = _score_info(theta, X, y, w, q, link)
         try:
             step = np.linalg.solve(I, U)
         except np.linalg.LinAlgError:
-            if np.linalg.matrix_rank(X) < X.shape[1]:
-                raise ModelError(
-                    "the information matrix of the ordinal model is singular: a covariate is "
-                    f"constant or covariates are collinear ({', '.join(names)})."
-                ) from None
-            # full-rank covariates but a singular information: the fit is running off to
-            # infinity, i.e. (quasi-)complete separation
-            big = [n for n, b in zip(names, theta) if abs(b) > 10] or list(names)
-            raise SeparationError(
-                f"the ordinal model does not converge: coefficient(s) {', '.join(big)} diverge "
-                "(separation: a covariate value predicts the outcome level perfectly)."
-            ) from None
+            return theta, ll, it, "singular", path
+        if not np.all(np.isfinite(step)):
+            return theta, ll, it, "singular", path
         for _ in range(60):
             new = theta + step
-            ll_new = _loglik(new, X, y, w, q, link)
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                ll_new = _loglik(new, X, y, w, q, link)
             if np.isfinite(ll_new) and ll_new >= ll - 1e-12 * abs(ll):
                 break
             step = step / 2
         else:
-            raise ConvergenceError("the ordinal model did not converge: step halving failed.")
+            return theta, ll, it, "halving", path
         done = abs(ll_new - ll) <= tol * max(abs(ll_new), 1.0) and np.max(np.abs(new - theta)) <= 1e-7 * (1 + np.max(np.abs(new)))
         theta, ll = new, ll_new
+        path.append((theta, ll))
         if done:
-            return theta, ll, it, True
-    return theta, ll, max_iter, False
+            return theta, ll, it, "converged", path
+    return theta, ll, max_iter, "max_iter", path
+
+
+def _collinear(X: np.ndarray, w: np.ndarray, names) -> None:
+    """ModelError when ``[1, X]`` is rank deficient on the rows used (a constant covariate is
+    collinear with the thresholds): the likelihood is flat along such a direction."""
+    from socialhealth.design.glm import _aliased
+
+    Z = np.column_stack([np.ones(len(X)), X])
+    bad = _aliased((Z * w[:, None]).T @ Z, ["(thresholds)"] + list(names))
+    if bad:
+        raise ModelError(
+            f"the ordinal model cannot estimate covariate(s) {', '.join(map(repr, bad))}: they are "
+            "constant or linear combinations of other covariates among the rows used (the "
+            "thresholds play the part of an intercept). Drop or combine them."
+        )
+
+
+def _diagnose(status, theta, I, I0, path, X, y, w, q, names, max_iter) -> None:
+    """Raise the right error for a fit in trouble; return if the fit is usable.
+
+    Suspect: no convergence, a huge coefficient (``|beta_j| * range(x_j) > 20``) or an
+    information matrix that cannot be inverted or has collapsed (a diagonal element below
+    1e-8 of its value at the start). Then the data decide (linear programme,
+    :func:`socialhealth.design._separation.ordinal_separation`): a separating direction is a
+    :class:`SeparationError` naming the covariates; otherwise a diverging path (coefficients
+    growing, likelihood rising) is numerical separation, anything else ModelError /
+    ConvergenceError.
+    """
+    from socialhealth.design import _separation
+
+    p = X.shape[1]
+    rng = np.ptp(X, axis=0) if len(X) else np.zeros(p)
+    beta = theta[:p]
+    with np.errstate(invalid="ignore"):
+        collapsed = I is None or np.any(~(np.diag(I) > 1e-8 * np.diag(I0)))
+    suspect = status != "converged" or collapsed or np.any(np.abs(beta) * rng > 20)
+    if not suspect:
+        return
+    pos = w > 0
+    direction = _separation.ordinal_separation(X[pos], y[pos], q + 1, names)
+    if direction is not None:
+        raise SeparationError(
+            f"separation in the ordinal model: the likelihood keeps rising (towards a finite "
+            f"limit) as {direction.describe()}, because {' / '.join(direction.names)} orders the "
+            f"outcome levels perfectly at a cut point (strictly for {direction.n_rows} row(s); "
+            "e.g. a category whose rows are all in the top or bottom level). The odds ratio "
+            "estimate is infinite. Merge sparse outcome levels or covariate categories, or drop "
+            "the covariate."
+        )
+    scaled = [(float(np.max(np.abs(th[:p]) * rng)) if p else 0.0, ll) for th, ll in path]
+    if status != "converged" and _separation.diverging(scaled):
+        big = [n for n, b, r in zip(names, beta, rng) if abs(b) * r > 20] or list(names)
+        raise SeparationError(
+            f"separation in the ordinal model (numerically): the coefficient(s) of "
+            f"{', '.join(big)} keep growing while the likelihood still rises, until the "
+            "information matrix is numerically singular (nearly separated data). Merge sparse "
+            "outcome levels or covariate categories, or drop the covariate."
+        )
+    if status == "singular" or collapsed:
+        raise ModelError(
+            f"the information matrix of the ordinal model is numerically singular "
+            f"({', '.join(names)}) although the covariates are not collinear and the data are "
+            "not separated; rescale the covariates or drop nearly redundant ones."
+        )
+    if status != "converged":
+        raise ConvergenceError(f"the ordinal model did not converge in {max_iter} iterations; "
+                               "raise max_iter= or rescale the covariates.")
 
 
 # ----------------------------------------------------------------------------- result
@@ -339,7 +407,9 @@ def ordinal(
     Raises
     ------
     FormulaError : unknown columns; ModelError : fewer than 3 levels, an empty level,
-    collinear covariates; SeparationError : a coefficient diverges; ConvergenceError.
+    constant or collinear covariates; SeparationError : a covariate orders the outcome levels
+    perfectly at a cut point (found by a linear programme on the data when the fit is
+    suspect; the message names the covariates); ConvergenceError.
 
     References
     ----------
@@ -387,22 +457,25 @@ def ordinal(
         )
     q = len(lv) - 1
     w = design._w[rows] / design._w[in_subset].mean()
-    theta, ll, it, ok = _fit(X, y, w, q, link, _start(X, y, w, q), tol, max_iter, names)
-    if not ok or np.any(np.abs(theta[: len(names)]) > 50):
-        big = [n for n, b in zip(names, theta) if abs(b) > 25]
-        if big:
-            raise SeparationError(
-                f"the ordinal model does not converge: coefficient(s) {', '.join(big)} diverge "
-                "(separation: a covariate value predicts the outcome level perfectly)."
-            )
-        raise ConvergenceError(f"the ordinal model did not converge in {max_iter} iterations.")
-    U, G, I = _score_info(theta, X, y, w, q, link)
-    I_inv = np.linalg.inv(I)
+    _collinear(X, w, names)
+    start = _start(X, y, w, q)
+    I0 = _score_info(start, X, y, w, q, link)[2]
+    theta, ll, it, status, path = _fit(X, y, w, q, link, start, tol, max_iter)
+    I_inv = I = None
+    try:
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            U, G, I = _score_info(theta, X, y, w, q, link)
+            I_inv = np.linalg.inv(I)
+        if not np.all(np.isfinite(I_inv)):
+            I_inv = None
+    except np.linalg.LinAlgError:
+        I_inv = None
+    _diagnose(status, theta, I if I_inv is not None else None, I0, path, X, y, w, q, names, max_iter)
     Z_used = (G * w[:, None]) @ I_inv
 
     def refit(wr):
-        th, _, _, conv = _fit(X, y, wr, q, link, theta, tol, max_iter, names)
-        return th if conv else None
+        th, _, _, status, _ = _fit(X, y, wr, q, link, theta, tol, max_iter)
+        return th if status == "converged" else None
 
     cov, design_used = design._vcov_on_rows(theta, rows, Z_used, refit, "ordinal model")
     thr_names = [f"{_label(a)}|{_label(b)}" for a, b in zip(lv[:-1], lv[1:])]
