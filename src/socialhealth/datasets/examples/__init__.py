@@ -27,7 +27,7 @@ _EXAMPLES: dict[str, str] = {
                 "psu dnum, pw = 757/15, fpc = 757",
     "apiclus2": "two-stage sample: 40 districts (fpc1 = 757), up to 5 schools in each "
                 "(fpc2 = schools in the district; one-school districts are certainty units); "
-                "enroll missing for 6 schools",
+                "enroll missing for 5 schools",
     "nhanes": "3000 people, 15 strata (SDMVSTRA 75-89) with 2 PSUs (SDMVPSU) each and 3 in "
               "stratum 86; weight WTMEC2YR; HI_CHOL 0/1 with missing values; race 1-4; "
               "agecat; RIAGENDR 1/2",

@@ -142,7 +142,6 @@ def _make_apipop(rng: np.random.Generator) -> dict[str, np.ndarray]:
     base = np.where(is_h, 1350, np.where(is_m, 850, 430))
     enroll = np.maximum(101, np.round(base * rng.lognormal(0, 0.45, size=n))).astype(float)
     api_stu = np.maximum(100, np.round(enroll * rng.uniform(0.72, 0.95, size=n))).astype(int)
-    enroll[rng.random(n) < 0.005] = np.nan
     return {"stype": stype, "snum": snum, "dnum": dnum, "cname": np.array([f"County {c}" for c in cnum]), "cnum": cnum,
             "api00": api00, "api99": api99, "target": target, "growth": growth,
             "sch.wide": sch_wide, "comp.imp": comp_imp, "both": both, "awards": awards,
@@ -183,8 +182,13 @@ def _make_samples(rng: np.random.Generator, pop: dict) -> dict[str, dict]:
         fpc2 += [len(units)] * k
         n2 += [k] * k
     clus2 = np.concatenate(parts)
-    # some sampled schools have no enrolment figure: blank it in the frame, then copy rows
-    pop["enroll"][rng.choice(clus2, 5, replace=False)] = np.nan
+    # enrolment is missing for 36 schools of the frame, 5 of them in the two-stage sample and
+    # none in the other samples (as in R's data, where only apiclus2 has missing enroll);
+    # blanked in the frame before any row is copied
+    other = np.setdiff1d(np.arange(n), np.concatenate([srs, strat, clus1, clus2]))
+    only2 = np.setdiff1d(clus2, np.concatenate([srs, strat, clus1]))
+    blank = np.concatenate([rng.choice(only2, 5, replace=False), rng.choice(other, 31, replace=False)])
+    pop["enroll"][blank] = np.nan
 
     out = {}
     s = _rows(pop, srs)
