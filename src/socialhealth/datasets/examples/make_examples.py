@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-SEED = 20261206
+SEED = 20261210
 HERE = Path(__file__).resolve().parent
 
 N_SCHOOLS = 6194
@@ -124,8 +124,8 @@ def _make_apipop(rng: np.random.Generator) -> dict[str, np.ndarray]:
     is_h, is_m = stype == "H", stype == "M"
     pov = 0.55 * u_d + 0.25 * u_c + 0.8 * rng.normal(size=n)
     meals = np.clip(np.round(50 + 28 * pov - 12 * is_h - 5 * is_m), 0, 100).astype(int)
-    ell = np.clip(np.round(22 + 0.35 * (meals - 48) + 14 * rng.normal(size=n)), 0, 95).astype(int)
-    ell[(rng.random(n) < 0.04 + 0.06 * (meals < 30))] = 0
+    ell = np.clip(np.round(22 + 0.35 * (meals - 48) + 14 * rng.normal(size=n)), 1, 95).astype(int)
+    # (schools without English learners, ell == 0, are placed by _make_samples)
     mobility = np.clip(np.round(rng.gamma(4.0, 4.2, size=n) + 2 * is_h), 0, 100).astype(int)
     avg_ed = np.clip(np.round(2.8 - 0.022 * (meals - 48) + 0.3 * rng.normal(size=n), 2), 1.0, 5.0)
     avg_ed[rng.random(n) < 0.03] = np.nan
@@ -138,7 +138,7 @@ def _make_apipop(rng: np.random.Generator) -> dict[str, np.ndarray]:
     sch_wide = np.where(growth >= np.nan_to_num(target, nan=0) - 4 + 8 * rng.random(n), "Yes", "No")
     comp_imp = np.where(rng.random(n) < np.where(sch_wide == "Yes", 0.82, 0.3), "Yes", "No")
     both = np.where((sch_wide == "Yes") & (comp_imp == "Yes"), "Yes", "No")
-    awards = np.where(rng.random(n) < np.where(both == "Yes", 0.93, 0.04), "Yes", "No")
+    awards = np.where((both == "Yes") & (rng.random(n) < 0.94), "Yes", "No")   # only with both
     base = np.where(is_h, 1350, np.where(is_m, 850, 430))
     enroll = np.maximum(101, np.round(base * rng.lognormal(0, 0.45, size=n))).astype(float)
     api_stu = np.maximum(100, np.round(enroll * rng.uniform(0.72, 0.95, size=n))).astype(int)
@@ -189,6 +189,16 @@ def _make_samples(rng: np.random.Generator, pop: dict) -> dict[str, dict]:
     only2 = np.setdiff1d(clus2, np.concatenate([srs, strat, clus1]))
     blank = np.concatenate([rng.choice(only2, 5, replace=False), rng.choice(other, 31, replace=False)])
     pop["enroll"][blank] = np.nan
+    # ell == 0 (no English learners) is rare and clustered: every school of 4% of the districts
+    # outside apiclus1, 3 schools of one apiclus1 district (so some jackknife replicates of
+    # apiclus1 hold no such school, as with R's apiclus1) and 3% of the other schools
+    in1 = np.isin(pop["dnum"], pop["dnum"][clus1])
+    far = np.setdiff1d(districts, pop["dnum"][clus1])
+    pop["ell"][np.isin(pop["dnum"], rng.choice(far, int(0.04 * D), replace=False))] = 0
+    pop["ell"][np.flatnonzero(~in1)[rng.random(int((~in1).sum())) < 0.03]] = 0
+    sizes1 = {d: int((pop["dnum"][clus1] == d).sum()) for d in np.unique(pop["dnum"][clus1])}
+    d0 = rng.choice(sorted(d for d, k in sizes1.items() if k >= 6))
+    pop["ell"][rng.choice(np.flatnonzero(pop["dnum"] == d0), 3, replace=False)] = 0
 
     out = {}
     s = _rows(pop, srs)
@@ -257,19 +267,18 @@ def _intlike(table: dict) -> dict:
 def main() -> list[Path]:
     """Write every example data set (``<name>.csv.gz`` next to this file) and return the paths.
 
-    The draws come from one ``numpy.random.default_rng(SEED)`` stream in a fixed order, so the
-    files are reproducible bit for bit.
+    The draws come from ``numpy.random.default_rng([SEED, k])`` streams (k = 1 frame, 2 samples,
+    3 nhanes, 4 scd) in a fixed order, so the files are reproducible bit for bit.
     """
-    rng = np.random.default_rng(SEED)
-    pop = _make_apipop(rng)
-    samples = _make_samples(rng, pop)
+    pop = _make_apipop(np.random.default_rng([SEED, 1]))
+    samples = _make_samples(np.random.default_rng([SEED, 2]), pop)
     written = [_write("apipop", API_COLUMNS, _intlike(pop))]
     for name, cols in (("apisrs", ["pw", "fpc"]), ("apistrat", ["pw", "fpc"]),
                        ("apiclus1", ["fpc", "pw"]), ("apiclus2", ["pw", "fpc1", "fpc2"])):
         written.append(_write(name, API_COLUMNS + cols, _intlike(samples[name])))
-    nh = _make_nhanes(rng)
+    nh = _make_nhanes(np.random.default_rng([SEED, 3]))
     written.append(_write("nhanes", list(nh), _intlike(nh)))
-    scd = _make_scd(rng)
+    scd = _make_scd(np.random.default_rng([SEED, 4]))
     written.append(_write("scd", list(scd), _intlike(scd)))
     return written
 
