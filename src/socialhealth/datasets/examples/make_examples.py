@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-SEED = 20261210
+SEED = 20261414
 HERE = Path(__file__).resolve().parent
 
 N_SCHOOLS = 6194
