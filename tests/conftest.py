@@ -1,14 +1,24 @@
 """Shared test fixtures: where the reference material and the real survey files live.
 
-The repository is cloned next to ``shared/`` (``<repo>/../shared``); the environment variables
-``SOCIALHEALTH_REFERENCE`` and ``SOCIALHEALTH_DATA`` override the two folders. Tests that need
-them skip cleanly when they are absent.
+R parity: the R reference numbers of R ``survey`` on socialhealth's synthetic example data
+(``socialhealth.datasets.load_example``) are in the repository (``tests/fixtures/r_survey``,
+fixture ``r_survey``), so every engine test runs on a clone alone.
+
+Optional material next to the clone (``<repo>/../shared``; the environment variables
+``SOCIALHEALTH_REFERENCE`` and ``SOCIALHEALTH_DATA`` override the two folders): the original
+R reference set on R survey's own data (``reference_dir``; when present the parity test of
+``test_r_reference.py`` also runs on it) and third-party survey microdata (``shared_data_dir``:
+GSS, ESS, BRFSS files, not redistributable). Tests that need them skip cleanly when absent.
 """
 from __future__ import annotations
 
+import json
 import os
+from functools import cached_property
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
@@ -30,6 +40,47 @@ def pytest_report_header(config):
             parts.append(f"{name} (not installed)")
     return "socialhealth test run with: " + ", ".join(parts)
 SHARED = REPO.parent / "shared"
+R_SURVEY = REPO / "tests" / "fixtures" / "r_survey"
+
+MICRODATA_HELP = (
+    "third-party survey microdata (GSS from NORC, https://gss.norc.org; ESS from the European "
+    "Social Survey ERIC, https://www.europeansocialsurvey.org, free registration; BRFSS from the "
+    "CDC) are not redistributable and not in the repository: download them from the provider "
+    "and put them under ../shared/data/<survey>/ next to the clone (gss/, ess/, brfss/) or set "
+    "SOCIALHEALTH_DATA to that folder")
+
+
+class RSurvey:
+    """One R reference set: ``r_survey_reference.json``, R's replicate weights and the data sets
+    the R script read (``synthetic``: socialhealth's example data, in the repository;
+    ``original``: R survey's own data sets in ../shared/reference/r_survey)."""
+
+    def __init__(self, folder: Path, synthetic: bool):
+        self.folder = Path(folder)
+        self.synthetic = synthetic
+        self.label = "synthetic" if synthetic else "original"
+
+    @cached_property
+    def reference(self) -> dict:
+        return json.loads((self.folder / "r_survey_reference.json").read_text())
+
+    def data(self, name: str) -> pd.DataFrame:
+        if self.synthetic:
+            from socialhealth.datasets import load_example
+            return load_example(name)
+        return pd.read_csv(self.folder / f"{name}.csv")
+
+    def repweights(self, name: str) -> np.ndarray:
+        """R's replicate weights (rows x replicates). The in-repo nhanes sets are stored as R's
+        multipliers per (SDMVSTRA, SDMVPSU) cell: weight = WTMEC2YR x multiplier."""
+        full = self.folder / f"repweights_{name}.csv.gz"
+        if full.exists():
+            return pd.read_csv(full).drop(columns="row").to_numpy(dtype=float)
+        mult = pd.read_csv(self.folder / f"repmult_{name}.csv")
+        nh = self.data("nhanes")
+        m = nh[["SDMVSTRA", "SDMVPSU"]].merge(mult, how="left", on=["SDMVSTRA", "SDMVPSU"])
+        cols = [c for c in mult.columns if c.startswith("rw")]
+        return nh["WTMEC2YR"].to_numpy(dtype=float)[:, None] * m[cols].to_numpy(dtype=float)
 
 
 def _reference_path() -> Path:
@@ -49,10 +100,32 @@ def reference_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
+def r_survey() -> RSurvey:
+    """The in-repo R reference set on the synthetic example data (never skips)."""
+    return RSurvey(R_SURVEY, synthetic=True)
+
+
+def original_r_survey() -> RSurvey | None:
+    """The original R reference set in ../shared/reference/r_survey, or None when absent."""
+    path = _reference_path() / "r_survey"
+    return RSurvey(path, synthetic=False) if (path / "r_survey_reference.json").is_file() else None
+
+
+def pytest_generate_tests(metafunc):
+    """``r_survey_set``: the in-repo synthetic set, plus the original set when ../shared has it."""
+    if "r_survey_set" in metafunc.fixturenames:
+        sets = [RSurvey(R_SURVEY, synthetic=True)]
+        original = original_r_survey()
+        if original is not None:
+            sets.append(original)
+        metafunc.parametrize("r_survey_set", sets, ids=[x.label for x in sets], scope="session")
+
+
+@pytest.fixture(scope="session")
 def shared_data_dir() -> Path:
     path = _data_path()
     if not path.is_dir():
-        pytest.skip(f"real survey files not found at {path} (set SOCIALHEALTH_DATA)")
+        pytest.skip(f"real survey files not found at {path}: {MICRODATA_HELP}")
     return path
 
 

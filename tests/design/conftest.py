@@ -1,5 +1,6 @@
-"""Reference numbers shared by the design tests: the R fixture in ../shared and the extra R
-cases of tests/design/fixtures/proportion (make_extra.R)."""
+"""Reference numbers shared by the design tests: the R fixture on the synthetic example data
+(tests/fixtures/r_survey, make_reference.R) and the extra R cases of
+tests/design/fixtures/proportion (make_extra.R)."""
 from __future__ import annotations
 
 import json
@@ -11,9 +12,9 @@ EXTRA = Path(__file__).parent / "fixtures" / "proportion" / "extra_reference.jso
 
 
 @pytest.fixture(scope="session")
-def ref(reference_dir):
-    """``r_survey_reference.json`` (skips when ../shared is absent)."""
-    return json.loads((reference_dir / "r_survey" / "r_survey_reference.json").read_text())
+def ref(r_survey):
+    """``r_survey_reference.json`` of the in-repo synthetic set (tests/fixtures/r_survey)."""
+    return r_survey.reference
 
 
 @pytest.fixture(scope="session")

@@ -26,8 +26,10 @@ from socialhealth.datasets import _registry
 from socialhealth.datasets._registry import FIELDS, entry, registry
 from socialhealth.datasets._registry import loader as _loader
 from socialhealth.datasets._surveydata import SurveyData
+from socialhealth.datasets.examples import list_examples, load_example
 
-__all__ = ["list", "load", "fetch", "info", "SurveyData", "DesignFallbackWarning"]
+__all__ = ["list", "load", "fetch", "info", "SurveyData", "DesignFallbackWarning",
+           "load_example", "list_examples"]
 
 
 def list() -> pd.DataFrame:  # noqa: A001 - the documented public name
