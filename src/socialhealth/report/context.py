@@ -34,6 +34,8 @@ class Context:
     progress: Callable[[str], None] | None = None
     r_data: str = "df"
     shared: dict = field(default_factory=dict)
+    #: Outcomes given as conditions (their derived columns are in the design).
+    derived: list = field(default_factory=list)
 
     # ------------------------------------------------------------------ concepts
     @property

@@ -17,6 +17,7 @@ import pandas as pd
 
 from socialhealth.errors import SocialHealthError
 from socialhealth.report.content import content, outcome_label
+from socialhealth.report import formatting as _num
 from socialhealth.report.context import Context
 from socialhealth.report.document import ReportTable, Section
 from socialhealth.report.figures import new_figure, to_report_figure
@@ -140,7 +141,9 @@ def build_association(ctx: Context) -> Section:
     sec.tables.append(ReportTable("Odds ratios (95% CI) by outcome and model", table, digits=2,
                                   note="n = respondents in the analytic sample (unweighted); "
                                        "events = those with the outcome; p from the design-based "
-                                       "Wald t test on df degrees of freedom."))
+                                       "Wald t test on df degrees of freedom.",
+                                  na_reason="not estimable from the fitted model (e.g. a "
+                                            "coefficient without a finite standard error)."))
     plot_frame = pd.DataFrame({
         "label": table["outcome_label"], "group": table["model"],
         "estimate": table["odds_ratio"], "ci_low": table["ci_low"], "ci_high": table["ci_high"]})
@@ -158,6 +161,6 @@ def build_association(ctx: Context) -> Section:
 
 def or_text(v: float, lo: float, hi: float) -> str:
     """"1.23 (1.05-1.44)"."""
-    if not np.isfinite(v):
-        return ""
-    return f"{v:.2f} ({lo:.2f}-{hi:.2f})"
+    if not _num.finite(v):
+        return _num.NA
+    return f"{_num.number(v)} ({_num.number(lo)}-{_num.number(hi)})"

@@ -78,8 +78,7 @@ def build_methods(ctx: Context, sections: list[Section]) -> Section:
     for s in sections:
         if s.key == "sample":
             lines += s.r_code
-            if exp.r_update:
-                lines.append(exp.r_update)
+            lines += [e.r_update for e in [exp, *ctx.derived] if e.r_update]
         elif s.r_code:
             lines.append(f"# {s.title}")
             lines += s.r_code
