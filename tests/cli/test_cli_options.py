@@ -237,3 +237,19 @@ def test_bad_conditions_are_one_line_errors(exposure, text, capsys, tmp_path):
     rc, _, err = run(["report", "--dataset", "demo", "--outcomes", f"depression,{exposure}",
                       "--output", str(out)], capsys)
     assert rc == 1 and text in one_line_error(err)
+
+
+def test_ess_country_is_checked_against_the_file(capsys, shared_data_dir):
+    path = shared_data_dir / "ess" / "ESS7GB.sav"
+    if not path.exists():
+        pytest.skip("ESS7GB.sav not present")
+    from socialhealth import datasets
+
+    rc, _, err = run(["describe", "--dataset", "ess", "--path", str(path), "--country", "XX",
+                      "--no-cache"], capsys)
+    errors = "\n".join(ln for ln in err.splitlines() if "warning:" not in ln)
+    assert rc == 1 and "holds no respondents of country 'XX'; its cntry codes: ['GB']" in \
+        one_line_error(errors)
+    plain = datasets.load("ess", path=path, cache=False)
+    lower = datasets.load("ess", path=path, country="gb", cache=False)   # unambiguous case
+    assert len(lower.data) == len(plain.data) > 0
