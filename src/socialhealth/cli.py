@@ -385,15 +385,22 @@ def cli_spelling(message: str) -> str:
     "Pass --sddf-path to merge the round's SDDF file."
     >>> cli_spelling("pass wave=2020 or weight='wtssall'")
     'pass --wave 2020 or --weight wtssall'
+    >>> cli_spelling("the raw items (columns=['lonely1_2', 'lonely2_2'])")
+    'the raw items (--columns lonely1_2,lonely2_2)'
     """
     msg = _PY_CALL.sub(lambda m: f"--dataset {m.group(2)} --path FILE", message)
     msg = _PASS_PATH.sub("--path FILE", msg)
     msg = re.sub(r"run (datasets\.fetch\([^)]*\))", r"run \1 in Python", msg)
+    msg = re.sub(r"\btry exposure '", "try --exposure '", msg)
     names = sorted(set(LOADER_OPTIONS) | {"path"}, key=len, reverse=True)
-    pat = re.compile(r"(?<![\w.\-])(" + "|".join(names) + r")=(?:(['\"])([^'\"]*)\2|([\w.\-/]+))?")
+    pat = re.compile(r"(?<![\w.\-])(" + "|".join(names)
+                     + r")=(?:(['\"])([^'\"]*)\2|\[([^\]]*)\]|([\w.\-/]+))?")
 
     def repl(m):
-        value = m.group(3) if m.group(3) is not None else m.group(4)
+        if m.group(4) is not None:   # a list: columns=['a', 'b'] -> --columns a,b
+            value = ",".join(v.strip().strip("'\"") for v in m.group(4).split(",") if v.strip())
+        else:
+            value = m.group(3) if m.group(3) is not None else m.group(5)
         return flag(m.group(1)) + (f" {value}" if value else "")
 
     return pat.sub(repl, msg)
@@ -465,7 +472,7 @@ def cmd_report(args) -> int:
     print(f"wrote {out} ({fmt}; {len(rep.sections) - len(skipped)} of {len(rep.sections)} "
           "sections filled)")
     for s in skipped:
-        print(f"  skipped {s.title}: {s.reason}")
+        print(f"  skipped {s.title}: {cli_spelling(s.reason)}")
     return 0
 
 
