@@ -462,8 +462,15 @@ def cmd_report(args) -> int:
     progress = Progress(total=8)
     try:
         sd = _load(args, progress)
-        rep = report.build(sd, exposure=args.exposure, outcomes=args.outcomes,
-                           ci_method=args.ci_method, progress=progress)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            rep = report.build(sd, exposure=args.exposure, outcomes=args.outcomes,
+                               ci_method=args.ci_method, progress=progress)
+        from socialhealth.errors import SocialHealthWarning
+
+        for w in caught:
+            if issubclass(w.category, SocialHealthWarning):
+                _warn(cli_spelling(str(w.message)), progress)
         progress(f"writing {out.name}")
         rep.save(out, format=fmt)
     finally:

@@ -118,6 +118,8 @@ def build(
         if derived is not None:
             ctx.design = design.assign(**{exp.column: derived})
         ctx.exposure = exp
+        if exp.note:
+            warnings.warn(f"exposure {exp.spec!r}: {exp.note}", SocialHealthWarning, stacklevel=2)
     if not ctx.why_not(exp.column):
         ensure_binary(ctx, exp.column, "exposure")
         exp.n_missing = _exposure.check_both_sides(ctx.data[exp.column], ctx.design.in_subset,
@@ -140,6 +142,9 @@ def build(
                 ctx.design = ctx.design.assign(**{oc.column: derived})
                 _exposure.check_both_sides(derived, ctx.design.in_subset, oc.spec, "outcome")
                 ctx.derived.append(oc)
+                if oc.note:
+                    warnings.warn(f"outcome {oc.spec!r}: {oc.note}", SocialHealthWarning,
+                                  stacklevel=2)
             if not ctx.why_not(oc.column):
                 ensure_binary(ctx, oc.column, "outcome")
             parsed.append(oc.column)
