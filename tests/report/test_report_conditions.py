@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 import socialhealth as sh
-from socialhealth.errors import ReportError
+from socialhealth.errors import ReportError, SocialHealthWarning
 from socialhealth.report import exposure as ex
 
 
@@ -58,7 +58,8 @@ def test_hostile_outcome_conditions_are_errors(demo):
 
 
 def test_case_insensitive_label_is_accepted_and_said(demo):
-    rep = sh.report.build(demo, exposure="sex==Female", outcomes="depression")
+    with pytest.warns(SocialHealthWarning, match="'Female' was read as the label 'female'"):
+        rep = sh.report.build(demo, exposure="sex==Female", outcomes="depression")
     df = demo.data
     expected = _weighted_share(df, (df["sex"].astype(str) == "female").astype(float))
     row = rep["prevalence"].tables[0].frame.iloc[0]
