@@ -143,3 +143,14 @@ def test_outcome_condition_is_modelled_with_its_r_line(demo):
     assert set(assoc.tables[0].frame["outcome"]) == {"ucla3_score_ge7"}
     code = "\n".join(rep["methods"].r_code)
     assert "des <- update(des, ucla3_score_ge7 = as.numeric(ucla3_score >= 7))" in code
+
+
+@pytest.mark.parametrize("spec, text", [
+    ("sex", "not binary (labels: 'female', 'male'); odds ratios need a yes/no variable. Give a "
+            "condition instead, e.g. 'sex==male'"),
+    ("ucla3_isolated", "not binary (numbers from 1 to 3)"),
+])
+def test_non_binary_column_suggests_a_condition_that_fits(demo, spec, text):
+    with pytest.raises(ReportError) as e:
+        sh.report.build(demo, exposure=spec)
+    assert text in str(e.value)
