@@ -375,7 +375,7 @@ _PY_CALL = re.compile(r"datasets\.load\(\s*(['\"])(\w+)\1\s*,\s*path\s*=\s*(['\"
 _PASS_PATH = re.compile(r"path\s*=\s*(['\"])<[^'\"]*>\1\s+to\s+datasets\.load\([^)]*\)")
 
 
-def cli_spelling(message: str) -> str:
+def cli_spelling(message: str, instructions_only: bool = False) -> str:
     """A library message with Python option spellings (``sddf_path=``, ``wave=``) replaced by
     the command-line flags (``--sddf-path``, ``--wave``).
 
@@ -387,14 +387,22 @@ def cli_spelling(message: str) -> str:
     'pass --wave 2020 or --weight wtssall'
     >>> cli_spelling("the raw items (columns=['lonely1_2', 'lonely2_2'])")
     'the raw items (--columns lonely1_2,lonely2_2)'
+    >>> cli_spelling("psu=vpsu_2; request them with columns=.", instructions_only=True)
+    'psu=vpsu_2; request them with --columns.'
+    >>> cli_spelling("pass path=data/x.v2.sav.")
+    'pass --path data/x.v2.sav.'
     """
     msg = _PY_CALL.sub(lambda m: f"--dataset {m.group(2)} --path FILE", message)
     msg = _PASS_PATH.sub("--path FILE", msg)
     msg = re.sub(r"run (datasets\.fetch\([^)]*\))", r"run \1 in Python", msg)
     msg = re.sub(r"\btry exposure '", "try --exposure '", msg)
     names = sorted(set(LOADER_OPTIONS) | {"path"}, key=len, reverse=True)
-    pat = re.compile(r"(?<![\w.\-])(" + "|".join(names)
-                     + r")=(?:(['\"])([^'\"]*)\2|\[([^\]]*)\]|([\w.\-/]+))?")
+    # instructions_only: only where the text tells the user what to pass ("Pass x=",
+    # "via columns=", "(columns=[...])"), not in descriptions such as "psu=vpsu_2"
+    lead = (r"(?:(?<=[Pp]ass )|(?<=via )|(?<=with )|(?<=[Rr]equest )|(?<=\()|(?<= and ))"
+            if instructions_only else r"(?<![\w.\-])")
+    pat = re.compile(lead + r"(" + "|".join(names)
+                     + r")=(?:(['\"])([^'\"]*)\2|\[([^\]]*)\]|([\w/](?:[\w.\-/]*[\w/])?))?")
 
     def repl(m):
         if m.group(4) is not None:   # a list: columns=['a', 'b'] -> --columns a,b
@@ -536,7 +544,7 @@ def cmd_describe(args) -> int:
     print(sd.design.describe())
     notes = (getattr(sd, "provenance", {}) or {}).get("design")
     if notes:
-        print(f"  design note: {notes}")
+        print(f"  design note: {cli_spelling(str(notes), instructions_only=True)}")
     print("\nCodebook (one block per harmonised concept)")
     import shutil
     import textwrap
@@ -552,6 +560,7 @@ def cmd_describe(args) -> int:
         for key in ("rule", "notes"):
             text = str(row.get(key, "") or "").strip()
             if text and text != "not measured":
+                text = cli_spelling(text, instructions_only=True)
                 print(textwrap.fill(f"{key}: {text}", width, initial_indent="    ",
                                     subsequent_indent="      "))
     return 0

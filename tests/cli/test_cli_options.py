@@ -147,6 +147,8 @@ def test_ess7_warning_names_the_flag(capsys, tmp_path, shared_data_dir):
     rc, out, err = run(["describe", "--dataset", "ess", "--path", str(path)], capsys)
     assert rc == 0
     assert "Pass --sddf-path to merge" in err and "sddf_path=" not in err
+    # the codebook notes printed by describe use the flags too
+    assert "sddf_path=" not in out and "columns=" not in out and "--columns" in out
 
 
 # ----------------------------------------------------------------------------- output path
