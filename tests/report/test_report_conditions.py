@@ -99,6 +99,9 @@ def test_no_on_a_boolean_column_is_the_complement(demo):
     n_missing = int(df["lonely"].isna().sum())
     text = " ".join(rep["prevalence"].text)
     assert f"{n_missing:,} with the exposure missing are left out" in text
+    items = rep["sample"].tables[0].frame.set_index("item")["value"]
+    assert items["Respondents with the exposure missing (left out of its estimates)"] == \
+        f"{n_missing:,}"
     assert row["n"] == len(df) - n_missing
 
 

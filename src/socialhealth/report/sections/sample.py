@@ -69,6 +69,8 @@ def build_sample(ctx: Context) -> Section:
     if ctx.exposure.column in data.columns:
         n_exp = int((in_design & data[ctx.exposure.column].notna().to_numpy()).sum())
         rows.append((f"Respondents answering the exposure ({ctx.exposure.spec})", f"{n_exp:,}"))
+        rows.append(("Respondents with the exposure missing (left out of its estimates)",
+                     f"{int(in_design.sum()) - n_exp:,}"))
     clustered = bool(spec.get("psu") or spec.get("strata"))
     if getattr(d, "kind", "") != "replicate" and hasattr(d, "n_strata"):
         if clustered:
