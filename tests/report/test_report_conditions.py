@@ -133,10 +133,12 @@ def test_ordered_labels_compare_in_label_order(demo):
     cats = list(df["lonely_direct"].cat.categories)
     e, x = ex.derive(ex.parse("lonely_direct>=Some of the time"), df)
     top = set(cats[cats.index("Some of the time"):])
-    hand = df["lonely_direct"].astype(object).map(lambda v: np.nan if pd.isna(v) else float(v in top))
+    hand = df["lonely_direct"].astype(object).map(
+        lambda v: np.nan if pd.isna(v) else float(v in top))
     assert x.fillna(-1).tolist() == hand.fillna(-1).tolist()
-    assert e.r_update.startswith("des <- update(des, lonely_direct_geSome_of_the_time = "
-                                 "ifelse(is.na(lonely_direct), NA, as.numeric(lonely_direct %in% c(")
+    assert e.r_update.startswith(
+        "des <- update(des, lonely_direct_geSome_of_the_time = "
+        "ifelse(is.na(lonely_direct), NA, as.numeric(lonely_direct %in% c(")
 
 
 def test_outcome_condition_is_modelled_with_its_r_line(demo):

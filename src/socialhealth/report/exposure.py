@@ -243,8 +243,9 @@ def derive(exposure: Exposure, data: pd.DataFrame, in_subset=None,
     if _is_yes_no(s):
         key = raw.strip().lower()
         num = _number(raw)
-        if pd.api.types.is_bool_dtype(s.dtype) or (num is None and key in _TRUE_WORDS | _FALSE_WORDS):
-            if key not in _TRUE_WORDS | _FALSE_WORDS:
+        words = _TRUE_WORDS | _FALSE_WORDS
+        if pd.api.types.is_bool_dtype(s.dtype) or (num is None and key in words):
+            if key not in words:
                 raise ReportError(f"the {what} condition {spec!r}: {src!r} is a yes/no column; "
                                   f"compare it with yes or no (also true/false, 1/0), e.g. "
                                   f"'{src}==yes'.")
