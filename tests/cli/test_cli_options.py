@@ -258,3 +258,26 @@ def test_ess_country_is_checked_against_the_file(capsys, shared_data_dir):
         plain = datasets.load("ess", path=path, cache=False)
         lower = datasets.load("ess", path=path, country="gb", cache=False)   # unambiguous case
     assert len(lower.data) == len(plain.data) > 0
+
+
+def test_conditions_on_real_files_with_missing_values(capsys, tmp_path, shared_data_dir):
+    """The 'boolean value of NA is ambiguous' crash of issue 12, on the real files."""
+    gss = shared_data_dir / "gss" / "gss_panel20.dta"
+    ess = shared_data_dir / "ess" / "ESS7GB.sav"
+    if not (gss.exists() and ess.exists()):
+        pytest.skip("gss_panel20.dta / ESS7GB.sav not present")
+    out = tmp_path / "r.md"
+    rc, _, err = run(["report", "--dataset", "gss_panel20", "--path", str(gss), "--wave",
+                      "2020", "--exposure", "ucla3_isolated==often", "--output", str(out)],
+                     capsys)
+    assert rc == 1
+    line = one_line_error(err)
+    assert "3 = often" in line and "'ucla3_isolated>=3'" in line and "TypeError" not in line
+    for spec in ("lonely==yes", "lonely==True"):
+        rc, _, err = run(["report", "--dataset", "ess", "--path", str(ess), "--exposure", spec,
+                          "--outcomes", "poor_health", "--output", str(out)], capsys)
+        assert rc == 0, err
+        text = re.sub(r"data:image/png;base64,[A-Za-z0-9+/=]+", "",
+                      out.read_text(encoding="utf-8"))
+        assert "with the exposure missing are left out" in text
+        assert not re.search(r"(?<![A-Za-z])nan(?![A-Za-z])", text, re.I)

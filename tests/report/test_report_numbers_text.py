@@ -165,3 +165,24 @@ def test_the_scan_finds_what_it_looks_for():
             "-0.1%", "sha256 d1fe719c56df...", "2026-12-06 14:21 UTC", "n/a"]
     for text in good:
         assert not _scan(text, "x"), text
+
+
+@pytest.mark.parametrize("name, rel, kwargs, exposure", [
+    ("ess", "ess/ESS7GB.sav", {}, "lonely"),
+    ("ess", "ess/ESS9GB.sav", {}, "lonely"),                  # no loneliness item: skipped
+    ("gss_panel20", "gss/gss_panel20.dta", {"wave": 2020}, "ucla3_isolated>=3"),
+])
+def test_real_file_reports_have_no_raw_numbers(name, rel, kwargs, exposure, tmp_path,
+                                               shared_data_dir):
+    path = shared_data_dir / rel
+    if not path.exists():
+        pytest.skip(f"{rel} not present")
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rep = sh.report.build(sh.datasets.load(name, path=path, **kwargs), exposure=exposure)
+    found = []
+    for fmt, text in _all_formats(rep, tmp_path, name).items():
+        found += _scan(text, f"{rel}/{fmt}")
+    assert not found, "\n".join(found[:20])
