@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import time
 import warnings
@@ -117,77 +118,253 @@ class Progress:
 
 
 # ----------------------------------------------------------------------------- parser
+#: Every keyword option of the registered loaders, as a command-line flag:
+#: ``option: (flag, type, metavar, help)``; ``type`` converts the text ("bool" = a switch).
+LOADER_OPTIONS = {
+    "wave": ("--wave", "wave", "WAVE", "year, round or wave the file must hold, e.g. 2020 for "
+             "gss_panel20, 7 for ESS round 7"),
+    "year": ("--year", int, "YEAR", "which fetched file of an open survey to load (BRFSS, NHIS)"),
+    "weight": ("--weight", str, "NAME", "weight variable or rule instead of the survey's "
+               "recommended one (see the loader's documentation)"),
+    "country": ("--country", str, "CODE", "ESS: keep one country of an integrated file, e.g. GB"),
+    "sddf_path": ("--sddf-path", str, "FILE", "ESS rounds before 9: the round's sample design "
+                  "(SDDF) file with psu and stratum"),
+    "psu": ("--psu", str, "VAR", "ELSA, OPN, CLS: your file's PSU variable"),
+    "strata": ("--strata", str, "VAR", "ELSA, OPN, CLS: your file's stratum variable"),
+    "columns": ("--columns", "list", "A,B,...", "extra source variables to keep in the data"),
+    "variables": ("--variables", "dict", "KEY=NAME,...", "NHIS, OPN, CLS: your file's variable "
+                  "names for codebook keys, e.g. lonely=MCZ_LONELY,weight=WT"),
+    "pool": ("--pool", str, "RULE", "BRFSS with several --path files: equal (default) or "
+             "sample_size"),
+    "health_scale": ("--health-scale", str, "SCALE", "ELSA: self-rated health scale of the wave"),
+    "mortality_path": ("--mortality-path", str, "FILE", "ELSA: the end-of-life / mortality file"),
+    "followup_end": ("--followup-end", int, "YEAR", "ELSA: last year of mortality follow-up"),
+    "seed": ("--seed", int, "N", "demo: seed of the synthetic survey (default 2024)"),
+    "replicate": ("--replicate", "bool", None, "demo: use the replicate-weight design"),
+    "cache": ("--no-cache", "nocache", None, "do not read or write the harmonised-data cache"),
+}
+
+EXAMPLES = {
+    "report": [
+        "socialhealth report --dataset demo --output report.html",
+        "socialhealth report --dataset gss_panel20 --path gss_panel20.dta --wave 2020 \\\n"
+        "      --exposure 'ucla3_isolated>=3' --outcomes poor_health,depression \\\n"
+        "      --format pdf --output gss.pdf",
+    ],
+    "describe": [
+        "socialhealth describe --dataset demo",
+        "socialhealth describe --dataset ess --path ESS7GB.sav --sddf-path ESS7SDDFe01.sav",
+    ],
+    "datasets": [
+        "socialhealth datasets",
+        "socialhealth datasets | less",
+    ],
+}
+
+
+def _epilog(command: str, extra: str = "") -> str:
+    import textwrap
+
+    lines = (textwrap.wrap(extra, 78) + [""] if extra else []) + ["examples:"]
+    lines += [f"  {e}" for e in EXAMPLES[command]]
+    return "\n".join(lines)
+
+
+def _dataset_names() -> list[str]:
+    try:
+        from socialhealth.datasets._registry import registry
+
+        return list(registry())
+    except Exception:  # noqa: BLE001 - help must print even if the registry cannot be read
+        return []
+
+
+def _outcome_names() -> list[str]:
+    try:
+        from socialhealth.report.content import content
+
+        return list(content()["outcomes"])
+    except Exception:  # noqa: BLE001
+        return []
+
+
+def flag(option: str) -> str:
+    """The command-line flag of a loader option (``sddf_path`` -> ``--sddf-path``)."""
+    if option == "path":
+        return "--path"
+    if option in LOADER_OPTIONS:
+        return LOADER_OPTIONS[option][0]
+    return "--" + option.replace("_", "-")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (subcommands ``report``, ``datasets``, ``describe``)."""
     from socialhealth import __version__
+    from socialhealth.report.build import CI_METHODS
 
     p = _Parser(prog=PROG, description="Loneliness, social connection and health from public "
-                "surveys, with design-based estimates that match R's survey package.")
+                "surveys, with design-based estimates that match R's survey package.",
+                epilog="examples:\n  socialhealth datasets\n  socialhealth report --dataset "
+                       "demo --output report.html\n\nSee 'socialhealth COMMAND --help'.",
+                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     p.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
     sub = p.add_subparsers(dest="command", metavar="{report,datasets,describe}", parser_class=_Parser)
+    names = _dataset_names()
 
     def data_args(sp):
         sp.add_argument("--dataset", required=True, metavar="NAME",
-                        help="registry name (see 'socialhealth datasets'), e.g. demo, gss_panel20, ess")
-        sp.add_argument("--path", metavar="FILE", help="the survey file (needed for real surveys)")
-        sp.add_argument("--wave", metavar="WAVE", help="year or wave, e.g. 2020 for gss_panel20")
-        sp.add_argument("--min-age", type=int, metavar="YEARS",
+                        help="registry name, one of: " + ", ".join(names)
+                        + " (details: 'socialhealth datasets')")
+        sp.add_argument("--path", metavar="FILE", nargs="+",
+                        help="the survey file as downloaded (needed for real surveys; several "
+                             "files only for BRFSS years to pool)")
+        sp.add_argument("--min-age", type=int, metavar="YEARS", dest="min_age",
                         help="keep respondents aged YEARS and over, e.g. 18 for adults (the "
                              "others are dropped and counted; default: the survey's population)")
+        g = sp.add_argument_group("loader options (each applies to the surveys whose loader "
+                                  "accepts it)")
+        for option, (fl, typ, metavar, text) in LOADER_OPTIONS.items():
+            if typ == "bool":
+                g.add_argument(fl, dest=option, action="store_true", default=None, help=text)
+            elif typ == "nocache":
+                g.add_argument(fl, dest=option, action="store_false", default=None, help=text)
+            else:
+                g.add_argument(fl, dest=option, metavar=metavar, default=None, help=text)
         sp.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                         help="show full tracebacks on errors")
 
     r = sub.add_parser("report", help="write the loneliness-and-health report of a survey",
                        description="Write one self-contained report (HTML with embedded "
-                       "figures, Markdown or PDF).")
+                       "figures, Markdown or PDF).",
+                       epilog=_epilog("report", "Conditions ('<column><op><value>', op one of "
+                                      ">= > <= < == !=): numbers for number columns, a label "
+                                      "for category columns, yes/no for yes/no columns."),
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     data_args(r)
     r.add_argument("--output", "-o", metavar="FILE",
-                   help="output file (default: report.<format>)")
+                   help="output file (default: report.<format>); checked before the data are "
+                        "loaded")
     r.add_argument("--format", choices=FORMATS,
-                   help="html, md or pdf (default: from the output extension, else html)")
+                   help="one of: " + ", ".join(FORMATS)
+                   + " (default: from the output extension, else html)")
     r.add_argument("--exposure", default="lonely", metavar="COL",
-                   help="yes/no exposure column or condition, e.g. lonely (default) or "
-                        "'ucla3_isolated>=3'")
+                   help="yes/no exposure column or condition, e.g. lonely (default), "
+                        "'ucla3_isolated>=3', 'lonely_direct==Often/always', 'lonely==yes'")
     r.add_argument("--outcomes", metavar="A,B,...",
-                   help="comma-separated yes/no health outcomes (default: all the survey measures)")
-    r.add_argument("--ci-method", default="logit", metavar="METHOD",
-                   help="interval method for proportions, as R svyciprop (default logit)")
+                   help="comma-separated yes/no health outcomes or conditions; default: those "
+                        "of " + ", ".join(_outcome_names()) + " the survey measures")
+    r.add_argument("--ci-method", default="logit", choices=CI_METHODS, metavar="METHOD",
+                   help="interval method for proportions, as R svyciprop: one of "
+                        + ", ".join(CI_METHODS) + " (default logit)")
 
     sub.add_parser("datasets", help="list the dataset registry",
-                   description="List every registered survey.").add_argument(
+                   description="List every registered survey: title, country, years, access "
+                   "and whether its loader is tested on a real file.",
+                   epilog=_epilog("datasets"),
+                   formatter_class=argparse.RawDescriptionHelpFormatter).add_argument(
         "--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
     dsc = sub.add_parser("describe", help="print a survey's design summary and codebook",
-                         description="Print the design summary and the codebook of a survey.")
+                         description="Print the design summary and the codebook of a survey.",
+                         epilog=_epilog("describe"),
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
     data_args(dsc)
     return p
 
 
 # ----------------------------------------------------------------------------- commands
+def loader_options(name: str) -> list[str]:
+    """The keyword options the loader of ``name`` accepts (besides ``path``), following a
+    loader that forwards ``**kwargs`` to the function its docstring names."""
+    import inspect
+
+    from socialhealth import datasets
+    from socialhealth.datasets._registry import loader
+
+    fn = loader(name)
+    if fn is None:
+        return []
+    params = inspect.signature(fn).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        m = re.search(r":func:`~?([\w.]+)`", fn.__doc__ or "")
+        target = fn.__globals__.get(m.group(1).split(".")[-1]) if m else None
+        if target is not None:
+            params = inspect.signature(target).parameters
+    skip = {"path", "name"}
+    opts = [k for k, p in params.items() if k not in skip
+            and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    if name != "demo" and hasattr(datasets, "load"):
+        opts.append("year")   # datasets.load(year=) picks a fetched file
+    return list(dict.fromkeys(opts))
+
+
+def _convert(option: str, text):
+    typ = LOADER_OPTIONS[option][1]
+    if typ in ("bool", "nocache"):
+        return text
+    if typ == "wave":
+        return int(text) if str(text).isdigit() else text
+    if typ is int:
+        try:
+            return int(text)
+        except ValueError:
+            raise UsageError(f"{flag(option)} needs a whole number, not {text!r}.") from None
+    if typ == "list":
+        return [c.strip() for c in str(text).split(",") if c.strip()]
+    if typ == "dict":
+        out = {}
+        for part in str(text).split(","):
+            if not part.strip():
+                continue
+            if "=" not in part:
+                raise UsageError(f"{flag(option)} takes KEY=NAME pairs separated by commas, "
+                                 f"e.g. lonely=MCZ_LONELY,weight=WT (got {part.strip()!r}).")
+            k, v = part.split("=", 1)
+            out[k.strip()] = v.strip()
+        return out
+    return text
+
+
 def _load(args, progress: Progress | None = None):
     from socialhealth import datasets
+    from socialhealth.datasets._registry import entry
 
     name = args.dataset
-    kwargs = {}
-    if args.wave is not None:
-        kwargs["wave"] = int(args.wave) if str(args.wave).isdigit() else args.wave
-    if getattr(args, "min_age", None) is not None:
-        kwargs["min_age"] = args.min_age
-    if name == "demo":
-        if args.path:
-            raise UsageError("the demo dataset is generated by socialhealth and takes no --path.")
-        if args.wave is not None:
+    entry(name)  # UnknownDatasetError with suggestions before anything else
+    given = {k: getattr(args, k, None) for k in LOADER_OPTIONS}
+    given = {k: v for k, v in given.items() if v is not None}
+    accepted = loader_options(name)
+    wrong = [k for k in given if k not in accepted]
+    if wrong:
+        if name == "demo" and wrong == ["wave"]:
             raise UsageError("the demo dataset has no waves; leave out --wave.")
+        shown = ", ".join(flag(k) for k in accepted) or "none"
+        raise UsageError(f"{', '.join(flag(k) for k in wrong)} does not apply to {name}; its "
+                         f"loader options are {shown} (see '{PROG} {args.command} --help').")
+    kwargs = {k: _convert(k, v) for k, v in given.items()}
+    if getattr(args, "min_age", None) is not None:   # datasets.load's own option, every survey
+        kwargs["min_age"] = args.min_age
+    paths = list(args.path or [])
+    if name == "demo":
+        if paths:
+            raise UsageError("the demo dataset is generated by socialhealth and takes no --path.")
         path = None
     else:
-        path = args.path
-        if path is not None and not Path(path).exists():
-            from socialhealth.errors import SurveyFileError
+        from socialhealth.errors import SurveyFileError
 
-            raise SurveyFileError(f"file not found: {path}. Check the --path argument.")
+        for p_ in paths + [kwargs[k] for k in ("sddf_path", "mortality_path") if k in kwargs]:
+            if not Path(p_).exists():
+                raise SurveyFileError(f"file not found: {p_}. Check the path given on the "
+                                      "command line.")
+        if len(paths) > 1 and "pool" not in accepted:
+            raise UsageError(f"{name} takes one --path file; several files are pooled for "
+                             "BRFSS only.")
+        path = paths[0] if len(paths) == 1 else (paths or None)
     if progress is not None:
-        progress(f"loading {name}" + (f" from {Path(path).name}" if path else ""))
+        shown_path = "" if not paths else f" from {Path(paths[0]).name}" + \
+            (f" (+{len(paths) - 1})" if len(paths) > 1 else "")
+        progress(f"loading {name}{shown_path}")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         sd = datasets.load(name, path=path, **kwargs)
@@ -195,8 +372,51 @@ def _load(args, progress: Progress | None = None):
         from socialhealth.errors import SocialHealthWarning
 
         if issubclass(w.category, SocialHealthWarning):
-            _warn(str(w.message), progress)
+            _warn(cli_spelling(str(w.message)), progress)
     return sd
+
+
+_PY_CALL = re.compile(r"datasets\.load\(\s*(['\"])(\w+)\1\s*,\s*path\s*=\s*(['\"])[^'\"]*\3\s*\)")
+_PASS_PATH = re.compile(r"path\s*=\s*(['\"])<[^'\"]*>\1\s+to\s+datasets\.load\([^)]*\)")
+
+
+def cli_spelling(message: str, instructions_only: bool = False) -> str:
+    """A library message with Python option spellings (``sddf_path=``, ``wave=``) replaced by
+    the command-line flags (``--sddf-path``, ``--wave``).
+
+    Examples
+    --------
+    >>> cli_spelling("Pass sddf_path= to merge the round's SDDF file.")
+    "Pass --sddf-path to merge the round's SDDF file."
+    >>> cli_spelling("pass wave=2020 or weight='wtssall'")
+    'pass --wave 2020 or --weight wtssall'
+    >>> cli_spelling("the raw items (columns=['lonely1_2', 'lonely2_2'])")
+    'the raw items (--columns lonely1_2,lonely2_2)'
+    >>> cli_spelling("psu=vpsu_2; request them with columns=.", instructions_only=True)
+    'psu=vpsu_2; request them with --columns.'
+    >>> cli_spelling("pass path=data/x.v2.sav.")
+    'pass --path data/x.v2.sav.'
+    """
+    msg = _PY_CALL.sub(lambda m: f"--dataset {m.group(2)} --path FILE", message)
+    msg = _PASS_PATH.sub("--path FILE", msg)
+    msg = re.sub(r"run (datasets\.fetch\([^)]*\))", r"run \1 in Python", msg)
+    msg = re.sub(r"\btry exposure '", "try --exposure '", msg)
+    names = sorted(set(LOADER_OPTIONS) | {"path"}, key=len, reverse=True)
+    # instructions_only: only where the text tells the user what to pass ("Pass x=",
+    # "via columns=", "(columns=[...])"), not in descriptions such as "psu=vpsu_2"
+    lead = (r"(?:(?<=[Pp]ass )|(?<=via )|(?<=with )|(?<=[Rr]equest )|(?<=\()|(?<= and ))"
+            if instructions_only else r"(?<![\w.\-])")
+    pat = re.compile(lead + r"(" + "|".join(names)
+                     + r")=(?:(['\"])([^'\"]*)\2|\[([^\]]*)\]|([\w/](?:[\w.\-/]*[\w/])?))?")
+
+    def repl(m):
+        if m.group(4) is not None:   # a list: columns=['a', 'b'] -> --columns a,b
+            value = ",".join(v.strip().strip("'\"") for v in m.group(4).split(",") if v.strip())
+        else:
+            value = m.group(3) if m.group(3) is not None else m.group(5)
+        return flag(m.group(1)) + (f" {value}" if value else "")
+
+    return pat.sub(repl, msg)
 
 
 def _warn(message: str, progress: Progress | None = None) -> None:
@@ -205,6 +425,31 @@ def _warn(message: str, progress: Progress | None = None) -> None:
         progress.write_line(text)
     else:
         print(text, file=sys.stderr)
+
+
+def check_output(out: Path) -> None:
+    """UsageError unless a report can be written to ``out`` (checked before any data are
+    loaded): not a folder, its folder exists and is writable, an existing file is writable."""
+    import tempfile
+
+    if out.is_dir():
+        raise UsageError(f"the output {out} is a folder; give a file name, e.g. "
+                         f"{out / 'report.html'}.")
+    parent = out.parent if str(out.parent) else Path(".")
+    if not parent.exists():
+        raise UsageError(f"the output folder {parent} does not exist; create it first or "
+                         "choose another --output.")
+    if not parent.is_dir():
+        raise UsageError(f"the output folder {parent} is not a folder; choose another --output.")
+    if out.exists() and not os.access(out, os.W_OK):
+        raise UsageError(f"the output file {out} exists and is read-only; choose another "
+                         "--output.")
+    try:
+        with tempfile.NamedTemporaryFile(dir=parent, prefix=".socialhealth-check-"):
+            pass
+    except OSError as e:
+        raise UsageError(f"cannot write to the output folder {parent} "
+                         f"({e.strerror or e}); choose another --output.") from None
 
 
 def cmd_report(args) -> int:
@@ -226,13 +471,19 @@ def cmd_report(args) -> int:
             fmt = "html"
     if out is None:
         out = Path(f"report.{fmt}")
-    if out.parent and not out.parent.exists():
-        raise UsageError(f"the output folder {out.parent} does not exist.")
+    check_output(out)
     progress = Progress(total=8)
     try:
         sd = _load(args, progress)
-        rep = report.build(sd, exposure=args.exposure, outcomes=args.outcomes,
-                           ci_method=args.ci_method, progress=progress)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            rep = report.build(sd, exposure=args.exposure, outcomes=args.outcomes,
+                               ci_method=args.ci_method, progress=progress)
+        from socialhealth.errors import SocialHealthWarning
+
+        for w in caught:
+            if issubclass(w.category, SocialHealthWarning):
+                _warn(cli_spelling(str(w.message)), progress)
         progress(f"writing {out.name}")
         rep.save(out, format=fmt)
     finally:
@@ -241,28 +492,45 @@ def cmd_report(args) -> int:
     print(f"wrote {out} ({fmt}; {len(rep.sections) - len(skipped)} of {len(rep.sections)} "
           "sections filled)")
     for s in skipped:
-        print(f"  skipped {s.title}: {s.reason}")
+        print(f"  skipped {s.title}: {cli_spelling(s.reason)}")
     return 0
 
 
 def cmd_datasets(args) -> int:
-    """``socialhealth datasets``: print the registry (name, access, years, loader status).
+    """``socialhealth datasets``: print the registry, one block per survey: name, full title,
+    country, years, access, loader status and what the loader is tested on (long values wrap,
+    nothing is cut).
 
     Example: ``socialhealth datasets``.
     """
+    import shutil
+    import textwrap
+
     from socialhealth import datasets
 
     df = datasets.list()
-    cols = [c for c in ("name", "title", "country", "years", "access", "loader_status")
-            if c in df.columns]
-    shown = df[cols].copy()
-    for c, width in (("title", 52), ("country", 12), ("years", 24)):
-        if c in shown.columns:
-            shown[c] = [v if len(str(v)) <= width else str(v)[: width - 3] + "..."
-                        for v in shown[c].astype(str)]
-    print(shown.to_string(index=False))
-    print("\nOpen surveys load with --path FILE (or after datasets.fetch); registration / "
-          "licensed surveys need the file you obtained: --path FILE.")
+    width = max(60, min(120, shutil.get_terminal_size((100, 20)).columns))
+    indent = max(len(str(n)) for n in df["name"]) + 2
+    pad = " " * indent
+
+    def block(first: str, text: str) -> list[str]:
+        return textwrap.wrap(text, width, initial_indent=first, subsequent_indent=pad,
+                             break_on_hyphens=False) or [first.rstrip()]
+
+    for i, row in enumerate(df.to_dict("records")):
+        if i:
+            print()
+        get = lambda k: str(row.get(k, "") or "").strip() or "?"  # noqa: E731
+        lines = block(str(row["name"]).ljust(indent), get("title"))
+        lines += block(pad, f"country: {get('country')}; years: {get('years')}; "
+                            f"access: {get('access')}")
+        lines += block(pad, f"loader: {get('loader_status')}; tests: {get('tested_on')}")
+        print("\n".join(lines))
+    print()
+    print(textwrap.fill("Open surveys load with --path FILE (or after datasets.fetch in Python); "
+                        "registration / licensed surveys need the file you obtained: --path FILE. "
+                        "'tests' says whether the loader's tests read the survey's real "
+                        "release or only files generated in its native format.", width))
     return 0
 
 
@@ -281,7 +549,7 @@ def cmd_describe(args) -> int:
     print(sd.design.describe())
     notes = (getattr(sd, "provenance", {}) or {}).get("design")
     if notes:
-        print(f"  design note: {notes}")
+        print(f"  design note: {cli_spelling(str(notes), instructions_only=True)}")
     pop = (getattr(sd, "provenance", {}) or {}).get("population") or {}
     if pop.get("description"):
         print(f"  population: {pop['description']} (minimum age {pop.get('min_age')})")
@@ -313,7 +581,7 @@ def cmd_describe(args) -> int:
                          + ", ".join(f"{code}: {k}" for code, k in row["unmapped_codes"].items()))
         note = row["notes"].strip()
         if note and note != "not measured":
-            lines.append(f"note: {note}")
+            lines.append("note: " + cli_spelling(note, instructions_only=True))
         for text in lines:
             print(textwrap.fill(text, width, initial_indent="    ", subsequent_indent="      "))
     problems = concept_problems(sd)
@@ -360,11 +628,11 @@ def main(argv: list[str] | None = None) -> int:
             raise
         from socialhealth.errors import SocialHealthError
 
-        msg = " ".join(str(e).split())
+        msg = cli_spelling(" ".join(str(e).split()))
         if isinstance(e, SocialHealthError):
             from socialhealth.errors import DataNotCachedError, LicensedDataError
 
-            if isinstance(e, (LicensedDataError, DataNotCachedError)):
+            if isinstance(e, (LicensedDataError, DataNotCachedError)) and "--path" not in msg:
                 msg += " On the command line: add --path FILE."
             print(f"{PROG}: error: {msg}", file=sys.stderr)
         elif isinstance(e, OSError):

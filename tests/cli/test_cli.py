@@ -26,8 +26,8 @@ def one_line_error(err: str) -> str:
 
 @pytest.mark.parametrize("argv, status, text", [
     (["report", "--dataset", "nope"], 1, "unknown dataset 'nope'"),
-    (["report", "--dataset", "ess"], 1, "add --path FILE"),             # licensed: needs a file
-    (["report", "--dataset", "gss_panel20"], 1, "add --path FILE"),      # open but not cached
+    (["report", "--dataset", "ess"], 1, "--dataset ess --path FILE"),   # licensed: needs a file
+    (["report", "--dataset", "gss_panel20"], 1, "or pass --path FILE"),  # open but not cached
     (["report", "--dataset", "demo", "--format", "docx"], 2, "invalid choice: 'docx'"),
     (["report", "--dataset", "demo", "--output", "x.docx"], 2, "cannot tell the format"),
     (["report", "--dataset", "demo", "--path", "x.csv"], 2, "takes no --path"),
@@ -73,7 +73,14 @@ def test_datasets_lists_the_registry(capsys):
     assert rc == 0 and err == ""
     for name in ("demo", "gss_panel20", "ess", "brfss"):
         assert name in out
-    assert "loader_status" in out and "available" in out
+    assert "loader: available" in out and "tests: real file" in out
+    assert "..." not in out.replace("Did you mean", "")           # nothing cut off
+    flat = " ".join(out.split())
+    from socialhealth.datasets._registry import registry
+
+    for name, e in registry().items():   # full title, years and tested_on of every survey
+        for key in ("title", "years", "tested_on"):
+            assert " ".join(str(e[key]).split()) in flat, (name, key)
 
 
 def test_describe_demo(capsys):

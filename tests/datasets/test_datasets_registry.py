@@ -17,7 +17,7 @@ def test_list_has_every_name():
     df = datasets.list()
     assert df["name"].tolist() == NAMES
     assert list(df.columns) == ["name", "title", "country", "years", "access", "url", "licence",
-                                "citation", "loneliness_items", "loader_status"]
+                                "citation", "loneliness_items", "loader_status", "tested_on"]
     assert set(df["access"]) <= {"open", "registration", "licensed"}
     assert (df["title"].str.len() > 0).all() and (df["citation"].str.len() > 0).all()
     status = df.set_index("name")["loader_status"]

@@ -39,7 +39,9 @@ def list() -> pd.DataFrame:  # noqa: A001 - the documented public name
     -------
     pandas.DataFrame
         Columns ``name, title, country, years, access, url, licence, citation,
-        loneliness_items, loader_status`` (``"available"`` or ``"not implemented yet"``).
+        loneliness_items, loader_status`` (``"available"`` or ``"not implemented yet"``),
+        ``tested_on`` (what the loader's tests read: a real file, or generated native-format
+        files only).
 
     Examples
     --------

@@ -10,7 +10,10 @@ from socialhealth.errors import UnknownDatasetError
 from socialhealth.datasets._schema import tomllib
 
 FIELDS = ["name", "title", "country", "years", "access", "url", "licence", "citation",
-          "loneliness_items", "loader_status"]
+          "loneliness_items", "loader_status", "tested_on"]
+#: How ``tested_on`` may start (registry.toml, checked by the tests).
+TESTED_ON = ("real file: ", "real files: ", "real rows: ", "generated native-format files only",
+             "untested: ", "synthetic by design")
 
 
 @lru_cache(maxsize=None)

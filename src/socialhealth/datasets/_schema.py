@@ -116,6 +116,6 @@ def typed(column: str, values, n: int, levels: list[str] | None = None) -> pd.Se
         return pd.array(values, dtype="boolean")
     lv = levels if levels is not None else spec.get("levels", [])
     if any(MIN_AGE_FIELD in str(v) for v in lv):
-        raise DatasetError(f"the levels of {column} depend on the survey's minimum age: pass "
+        raise DatasetError(f"the levels of {column} depend on the survey's minimum age: call it with "
                            "levels=age_group_levels(min_age).")
     return pd.Categorical(values, categories=lv, ordered=(kind == "ordered"))

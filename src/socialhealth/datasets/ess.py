@@ -25,7 +25,7 @@ from socialhealth.datasets._codebook import load_codebook
 from socialhealth.datasets._readers import Source, open_source
 from socialhealth.datasets.gss import _require, _strings
 
-LOADER_VERSION = 1
+LOADER_VERSION = 2  # 2: an unknown --country is an error (was 0 rows), case-insensitive match
 
 
 def _csv_missing(cb: dict) -> dict:
@@ -130,7 +130,15 @@ def load_ess(path, *, wave: int | None = None, weight: str | None = None,
                 reasons["other rounds"] = int((~this).sum())
                 keep &= this
             if country is not None:
-                inc = (df[cv].astype("string").fillna("") == country).to_numpy()
+                codes = df[cv].astype("string").fillna("")
+                inc = (codes == country).to_numpy()
+                if not inc.any():   # a code the file does not hold is an error, not 0 rows
+                    held = sorted(c for c in set(codes) if c)
+                    folded = [c for c in held if c.casefold() == str(country).strip().casefold()]
+                    if len(folded) != 1:
+                        raise SurveyFileError(f"{src.path} holds no respondents of country "
+                                              f"{country!r}; its {cv} codes: {held}.")
+                    inc = (codes == folded[0]).to_numpy()
                 reasons["other countries"] = int((keep & ~inc).sum())
                 keep &= inc
             w = np.ones(len(df))

@@ -680,7 +680,8 @@ def _check_separation(fit: _Fit, fam: _Family, lk: _Link, X, y, pw, names) -> No
                 "the subset."
             )
         if direction is not None:
-            raise SeparationError(
+            raise _separation_error(
+                direction,
                 f"perfect or quasi-complete separation: {' / '.join(direction.names)} predict(s) "
                 f"the outcome perfectly for {direction.n_rows} row(s), so the maximum "
                 f"(pseudo-)likelihood estimate does not exist and {direction.describe()} (R "
@@ -714,7 +715,8 @@ def _check_separation(fit: _Fit, fam: _Family, lk: _Link, X, y, pw, names) -> No
                 "cannot be fitted (the fitted means go to 0). Check the outcome and the subset."
             )
         if direction is not None:
-            raise SeparationError(
+            raise _separation_error(
+                direction,
                 f"the poisson model's estimate does not exist: {' / '.join(direction.names)} "
                 f"pick(s) out {direction.n_rows} row(s) whose counts are all zero, so their "
                 f"fitted means go to 0 and {direction.describe()} (R glm reports a huge "
@@ -1183,3 +1185,12 @@ def glm(
         dispersion=dispersion, offset=offset_full, offset_name=offset_name, r_call=r_call,
         offset_exprs=offset_exprs, offset_array=offset is not None and not isinstance(offset, str),
     )
+
+
+def _separation_error(direction, message: str) -> SeparationError:
+    """A SeparationError whose ``terms`` (the coefficients that diverge) and ``n_rows`` (the
+    rows they predict perfectly) let a report say it in words."""
+    err = SeparationError(message)
+    err.terms = list(direction.names)
+    err.n_rows = int(direction.n_rows)
+    return err

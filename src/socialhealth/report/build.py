@@ -113,10 +113,17 @@ def build(
     schema = set(_schema_concepts())
     if exp.source not in schema:
         ctx.require_known(exp.source, "exposure")
-    if exp.condition is not None and not ctx.why_not(exp.source):
-        ctx.design = design.assign(**{exp.column: _exposure.apply(exp, design.data)})
+    if not ctx.why_not(exp.source):
+        exp, derived = _exposure.derive(exp, design.data, design.in_subset)
+        if derived is not None:
+            ctx.design = design.assign(**{exp.column: derived})
+        ctx.exposure = exp
+        if exp.note:
+            warnings.warn(f"exposure {exp.spec!r}: {exp.note}", SocialHealthWarning, stacklevel=2)
     if not ctx.why_not(exp.column):
         ensure_binary(ctx, exp.column, "exposure")
+        exp.n_missing = _exposure.check_both_sides(ctx.data[exp.column], ctx.design.in_subset,
+                                                   exp.spec, "exposure")
 
     if outcomes is None:
         outs = list(content()["outcomes"])
@@ -125,11 +132,23 @@ def build(
         outs = [o for o in outs if o]
         if not outs:
             raise ReportError("no outcomes given; name at least one, e.g. outcomes=['depression'].")
+        parsed = []
         for o in outs:
-            if o not in schema:
-                ctx.require_known(o, "outcome")
-            if not ctx.why_not(o):
-                ensure_binary(ctx, o, "outcome")
+            oc = _exposure.parse(o)
+            if oc.source not in schema:
+                ctx.require_known(oc.source, "outcome")
+            if oc.condition is not None and not ctx.why_not(oc.source):
+                oc, derived = _exposure.derive(oc, ctx.data, ctx.design.in_subset, "outcome")
+                ctx.design = ctx.design.assign(**{oc.column: derived})
+                _exposure.check_both_sides(derived, ctx.design.in_subset, oc.spec, "outcome")
+                ctx.derived.append(oc)
+                if oc.note:
+                    warnings.warn(f"outcome {oc.spec!r}: {oc.note}", SocialHealthWarning,
+                                  stacklevel=2)
+            if not ctx.why_not(oc.column):
+                ensure_binary(ctx, oc.column, "outcome")
+            parsed.append(oc.column)
+        outs = list(dict.fromkeys(parsed))
     if exp.column in outs:
         raise ReportError(f"{exp.column!r} is both the exposure and an outcome; choose other outcomes.")
     ctx.outcomes = outs

@@ -34,6 +34,8 @@ class Context:
     progress: Callable[[str], None] | None = None
     r_data: str = "df"
     shared: dict = field(default_factory=dict)
+    #: Outcomes given as conditions (their derived columns are in the design).
+    derived: list = field(default_factory=list)
 
     # ------------------------------------------------------------------ concepts
     @property
@@ -167,10 +169,23 @@ def is_binary(values: pd.Series) -> bool:
 
 
 def ensure_binary(ctx: Context, column: str, what: str) -> None:
-    """ReportError unless ``column`` is a 0/1 (True/False) variable."""
+    """ReportError unless ``column`` is a 0/1 (True/False) variable; the message suggests a
+    condition that fits the column (a label for categories, the observed range for numbers)."""
     if column in ctx.data.columns and not is_binary(ctx.data[column]):
-        vals = ctx.data[column].dropna()
-        shown = ", ".join(map(str, pd.unique(vals)[:6]))
-        raise ReportError(f"the {what} {column!r} is not binary (values: {shown}, ...); odds "
-                          f"ratios need a yes/no variable. Give a condition instead, e.g. "
-                          f"'{column}>=<value>'.")
+        s = ctx.data[column]
+        vals = s.dropna()
+        if isinstance(s.dtype, pd.CategoricalDtype) or not pd.api.types.is_numeric_dtype(s.dtype):
+            labels = ([str(c) for c in s.cat.categories] if isinstance(s.dtype, pd.CategoricalDtype)
+                      else sorted({str(v) for v in pd.unique(vals)}))
+            shown = ", ".join(repr(v) for v in labels[:12]) + (", ..." if len(labels) > 12 else "")
+            example = (f"'{column}=={labels[-1]}'" if labels else f"'{column}==<label>'")
+            raise ReportError(f"the {what} {column!r} is not binary (labels: {shown}); odds "
+                              f"ratios need a yes/no variable. Give a condition instead, e.g. "
+                              f"{example}.")
+        x = pd.to_numeric(vals, errors="coerce").to_numpy(dtype=float)
+        lo, hi = float(np.nanmin(x)), float(np.nanmax(x))
+        cut = hi if column.startswith("ucla3_") and column != "ucla3_score" else \
+            float(np.nanmedian(x))        # UCLA-3 items: the top score is "often"
+        raise ReportError(f"the {what} {column!r} is not binary (numbers from {lo:g} to {hi:g}); "
+                          f"odds ratios need a yes/no variable. Give a condition instead, e.g. "
+                          f"'{column}>={cut:g}'.")

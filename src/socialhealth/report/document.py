@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from socialhealth.errors import ReportError
+from socialhealth.report import formatting as _num
 
 FORMATS = ("html", "md", "pdf")
 #: Columns rendered as plain numbers (no fixed decimals): counts and degrees of freedom.
@@ -36,6 +37,9 @@ class ReportTable:
     digits : int
         Decimals of the other float columns when rendered (``p`` gets 3 decimals or
         "<0.001"; ``n``, ``events``, ``df``, ``year`` are shown as plain numbers).
+    na_reason : str
+        Why a cell shows "n/a" (a number that cannot be computed, or a missing value); added
+        to the note when the table has such a cell.
     """
 
     title: str
@@ -43,25 +47,42 @@ class ReportTable:
     note: str = ""
     percent: tuple = ()
     digits: int = 3
+    na_reason: str = ""
 
     def formatted(self) -> pd.DataFrame:
-        """The table as strings, ready to print (percent columns x 100, one decimal)."""
-        out = self.frame.copy()
-        for c in out.columns:
-            s = out[c]
+        """The table as strings, ready to print (percent columns x 100, one decimal).
+
+        Every cell goes through :mod:`socialhealth.report.formatting`: no ``nan``, ``inf``,
+        ``-0.0`` or unrounded float reaches the reader; a value that cannot be computed is
+        ``n/a`` and :meth:`full_note` says why.
+        """
+        out = pd.DataFrame(index=self.frame.index)
+        for c in self.frame.columns:
+            s = self.frame[c]
             if c in self.percent:
-                out[c] = [("" if pd.isna(v) else f"{100 * float(v):.1f}") for v in s]
-            elif c == "p" and pd.api.types.is_float_dtype(s):
-                out[c] = [("" if pd.isna(v) else "<0.001" if v < 0.001 else f"{float(v):.3f}")
-                          for v in s]
+                vals = [_num.percent(v) for v in s]
+            elif c == "p" and pd.api.types.is_numeric_dtype(s):
+                vals = [_num.p_value(v) for v in s]
             elif c in COUNT_COLUMNS and pd.api.types.is_numeric_dtype(s):
-                out[c] = [("" if pd.isna(v) else f"{float(v):.10g}") for v in s]
-            elif pd.api.types.is_float_dtype(s):
-                out[c] = [("" if pd.isna(v) else f"{float(v):.{self.digits}f}") for v in s]
+                vals = [_num.count(v) for v in s]
             else:
-                out[c] = ["" if (v is None or (not isinstance(v, str) and pd.isna(v))) else str(v)
-                          for v in s]
-        return out
+                vals = [_num.cell(v, self.digits) for v in s]
+            out[str(c)] = vals
+        return out.reset_index(drop=True)
+
+    @property
+    def has_na(self) -> bool:
+        """True when some cell is rendered as "n/a"."""
+        f = self.formatted()
+        return bool((f == _num.NA).to_numpy().any()) if len(f) else False
+
+    def full_note(self) -> str:
+        """The note, plus why cells show "n/a" when some do."""
+        parts = [self.note.strip()] if self.note and self.note.strip() else []
+        if self.has_na:
+            parts.append(f"{_num.NA}: " + (self.na_reason.strip() or
+                                           "cannot be computed from these data (see the notes)."))
+        return " ".join(parts)
 
 
 @dataclass

@@ -89,7 +89,7 @@ class _Writer:
         for r in rows:
             self._room(lh)
             self.fig.text(MARGIN / PAGE[0], self.y / PAGE[1], r, fontsize=size, family=family,
-                          weight=weight, va="top", ha="left")
+                          weight=weight, va="top", ha="left", parse_math=False)
             self.y -= lh
         self.y -= gap
 
@@ -140,8 +140,8 @@ def write_pdf(report: Report, path: Path) -> Path:
             for t in s.tables:
                 w.lines(t.title, "h3")
                 w.lines(plain_table(t.formatted()), "mono", gap=0.12)
-                if t.note:
-                    w.lines(t.note, "note")
+                if t.full_note():
+                    w.lines(t.full_note(), "note")
             for n in s.notes:
                 w.lines(f"- {n}", "note")
             if s.key == "methods" and s.r_code:

@@ -10,13 +10,16 @@ adjustment, not by the sample. Each model is a survey-weighted logistic regressi
 """
 from __future__ import annotations
 
+import re
+
 import warnings
 
 import numpy as np
 import pandas as pd
 
-from socialhealth.errors import SocialHealthError
+from socialhealth.errors import SeparationError, SocialHealthError
 from socialhealth.report.content import content, outcome_label
+from socialhealth.report import formatting as _num
 from socialhealth.report.context import Context
 from socialhealth.report.document import ReportTable, Section
 from socialhealth.report.figures import new_figure, to_report_figure
@@ -81,6 +84,9 @@ def fit_nested(ctx: Context, outcome: str) -> tuple[list[dict], dict, list[str],
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 m = sub.glm(formula, family="binomial")
+        except SeparationError as e:
+            notes.append(f"{outcome}, {name}: not estimable. {separation_in_words(e)}")
+            continue
         except (SocialHealthError, ValueError, np.linalg.LinAlgError, FloatingPointError) as e:
             notes.append(f"{outcome}, {name}: not estimable ({e}).")
             continue
@@ -140,7 +146,9 @@ def build_association(ctx: Context) -> Section:
     sec.tables.append(ReportTable("Odds ratios (95% CI) by outcome and model", table, digits=2,
                                   note="n = respondents in the analytic sample (unweighted); "
                                        "events = those with the outcome; p from the design-based "
-                                       "Wald t test on df degrees of freedom."))
+                                       "Wald t test on df degrees of freedom.",
+                                  na_reason="not estimable from the fitted model (e.g. a "
+                                            "coefficient without a finite standard error)."))
     plot_frame = pd.DataFrame({
         "label": table["outcome_label"], "group": table["model"],
         "estimate": table["odds_ratio"], "ci_low": table["ci_low"], "ci_high": table["ci_high"]})
@@ -158,6 +166,29 @@ def build_association(ctx: Context) -> Section:
 
 def or_text(v: float, lo: float, hi: float) -> str:
     """"1.23 (1.05-1.44)"."""
-    if not np.isfinite(v):
-        return ""
-    return f"{v:.2f} ({lo:.2f}-{hi:.2f})"
+    if not _num.finite(v):
+        return _num.NA
+    return f"{_num.number(v)} ({_num.number(lo)}-{_num.number(hi)})"
+
+
+def separation_in_words(e: SeparationError) -> str:
+    """A separated model, said for a reader: which categories predict the outcome perfectly.
+
+    ``C(age_group)[T.25-34]`` ... become "age group (25-34, 35-44, ...)"; without the terms
+    (e.g. a Cox model) the exception's own first sentence is used.
+    """
+    terms = getattr(e, "terms", None)
+    if not terms:
+        return str(e).split(". ")[0] + "."
+    groups: dict[str, list[str]] = {}
+    for t in terms:
+        m = re.fullmatch(r"C\((\w+)\)\[T\.(.+)\]", t) or re.fullmatch(r"(\w+)\[T\.(.+)\]", t)
+        var, level = (m.group(1), m.group(2)) if m else (t, "")
+        groups.setdefault(var.replace("_", " "), []).append(level)
+    said = "; ".join(f"{v} ({', '.join(x for x in lv if x)})" if any(lv) else v
+                     for v, lv in groups.items())
+    n = getattr(e, "n_rows", None)
+    return (f"Perfect or quasi-complete separation: {said} predict the outcome perfectly"
+            + (f" for {n} respondents" if n else "")
+            + " (typically a category with no cases), so the maximum-likelihood estimate does "
+              "not exist (R glm: 'fitted probabilities numerically 0 or 1 occurred').")

@@ -7,26 +7,35 @@ from socialhealth.report.rcode import r_string
 
 
 def load_call(ctx: Context) -> str:
-    """The Python call that loads the same data (from the survey's provenance)."""
+    """The Python call that loads the same data (from the survey's provenance): every load
+    option that changes the data or the design (wave, weight, country, the ESS SDDF file, the
+    demo's seed and replicate design) is written out."""
     prov = dict(getattr(ctx.sd, "provenance", {}) or {})
     args = [r_string(ctx.name)]
     if ctx.name == "demo":
         seed = prov.get("seed")
         if seed is not None and seed != 2024:
             args.append(f"seed={seed}")
+        if getattr(ctx.sd.design, "kind", "") == "replicate":
+            args.append("replicate=True")
     else:
         if prov.get("file"):
             args.append(f"path={r_string(str(prov['file']))}")
         opts = dict(prov.get("options", {}) or {})
         if opts.get("wave") is None and prov.get("wave") is not None:
             opts["wave"] = prov["wave"]
-        for k in ("wave", "country"):
-            if opts.get(k) is not None:
-                v = opts[k]
-                args.append(f"{k}={v!r}" if isinstance(v, str) else f"{k}={v}")
+        if prov.get("sddf"):
+            opts["sddf_path"] = str(prov["sddf"])
+        for k, v in opts.items():
+            if v is None:
+                continue
+            if isinstance(v, str):
+                args.append(f"{k}={r_string(v) if k.endswith('_path') else repr(v)}")
+            else:
+                args.append(f"{k}={v!r}")
     min_age = (prov.get("options", {}) or {}).get("min_age")
-    if min_age is not None:   # datasets.load(..., min_age=) dropped the younger respondents
-        args.append(f"min_age={int(min_age)}")
+    if min_age is not None and not any(a.startswith("min_age=") for a in args):
+        args.append(f"min_age={int(min_age)}")   # datasets.load(..., min_age=) dropped the rest
     return f"sh.datasets.load({', '.join(args)})"
 
 
@@ -81,8 +90,7 @@ def build_methods(ctx: Context, sections: list[Section]) -> Section:
     for s in sections:
         if s.key == "sample":
             lines += s.r_code
-            if exp.r_update:
-                lines.append(exp.r_update)
+            lines += [e.r_update for e in [exp, *ctx.derived] if e.r_update]
         elif s.r_code:
             lines.append(f"# {s.title}")
             lines += s.r_code

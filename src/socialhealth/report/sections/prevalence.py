@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from socialhealth.report import formatting as _num
 from socialhealth.report.context import Context
 from socialhealth.report.document import ReportTable, Section
 from socialhealth.report.figures import new_figure, to_report_figure
@@ -62,12 +63,24 @@ def build_prevalence(ctx: Context) -> Section:
         return sec.skip(why)
     table, ests, notes, r_calls = prevalence_rows(ctx)
     overall = table.iloc[0]
-    sec.text.append(
-        f"{100 * overall['estimate']:.1f}% (95% CI {100 * overall['ci_low']:.1f}% to "
-        f"{100 * overall['ci_high']:.1f}%) of respondents are classed as "
-        f"{exp.label.split(' (')[0]} "
-        f"({int(overall['n']):,} respondents answered). Intervals are logit intervals "
-        f"(R svyciprop method \"{ctx.ci_method}\"), which stay inside 0-100%.")
+    who = exp.label.split(" (")[0]
+    answered = (f"{int(overall['n']):,} respondents answered"
+                + (f", {exp.n_missing:,} with the exposure missing are left out"
+                   if exp.n_missing else "; none missing"))
+    if all(_num.finite(overall[c]) for c in ("estimate", "ci_low", "ci_high")):
+        sec.text.append(
+            f"{_num.percent(overall['estimate'])}% (95% CI {_num.percent(overall['ci_low'])}% "
+            f"to {_num.percent(overall['ci_high'])}%) of respondents are classed as {who} "
+            f"({answered}). Intervals are {ctx.ci_method} intervals (R svyciprop method "
+            f"\"{ctx.ci_method}\")"
+            + (", which stay inside 0-100%." if ctx.ci_method != "mean" else
+               ", Wald intervals on the percentage scale."))
+    else:
+        sec.text.append(
+            f"The overall prevalence of {who} cannot be given with an interval "
+            f"({answered}): the {ctx.ci_method} interval is undefined for these data.")
+    if exp.note:
+        sec.text.append(f"Condition: {exp.note}")
     rule = _measured_how(ctx)
     if rule:
         sec.text.append(rule)
@@ -75,7 +88,10 @@ def build_prevalence(ctx: Context) -> Section:
         "Prevalence (%) with 95% confidence intervals", table,
         note="n = respondents with an answer (unweighted); estimate, se and CI are weighted "
              "percentages; df = design degrees of freedom of the interval.",
-        percent=("estimate", "se", "ci_low", "ci_high"), digits=0))
+        percent=("estimate", "se", "ci_low", "ci_high"), digits=0,
+        na_reason="the interval is undefined for a group in which none (0%) or all (100%) of "
+                  "the respondents who answered are classed as exposed (R svyciprop gives NA "
+                  "as well)."))
     sec.notes += notes
     sec.r_code += list(r_calls.values())
     groups = [by for by in ests if by is not None]

@@ -87,9 +87,12 @@ def build_risk_factors(ctx: Context) -> Section:
         "with those of the established risk factors for the same outcome.")
     sec.tables.append(ReportTable(
         "Odds ratios of each factor, by outcome (mutually adjusted)",
-        wide[order].reset_index().rename(columns={"outcome_label": "outcome"}), digits=2))
+        wide[order].reset_index().rename(columns={"outcome_label": "outcome"}), digits=2,
+        na_reason="the factor is not in that outcome's fully adjusted model (not measured, or "
+                  "its coefficient could not be estimated)."))
     sec.tables.append(ReportTable("The same with 95% CIs", table.drop(columns=["outcome_label"]),
-                                  digits=2))
+                                  digits=2, na_reason="not estimable from the fitted model "
+                                  "(e.g. a coefficient without a finite standard error)."))
 
     anchors = published_anchors()
     if not anchors.empty:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from socialhealth.report import formatting as _num
 from socialhealth.report.context import Context
 from socialhealth.report.document import ReportTable, Section
 from socialhealth.report.rcode import design_lines
@@ -22,7 +23,7 @@ def _variance_method(design) -> str:
         W = getattr(design, "_W", None)
         n = W.shape[1] if W is not None else "?"
         return (f"replicate weights ({getattr(design, 'method', '?')}, {n} replicates, "
-                f"scale {float(getattr(design, 'scale', float('nan'))):.4g})")
+                f"scale {_num.general(getattr(design, 'scale', None))})")
     spec = getattr(design, "_spec", {}) or {}
     if spec.get("psu") or spec.get("strata"):
         how = "Taylor series linearisation, first-stage PSUs treated as sampled with replacement"
@@ -83,6 +84,8 @@ def build_sample(ctx: Context) -> Section:
     if ctx.exposure.column in data.columns:
         n_exp = int((in_design & data[ctx.exposure.column].notna().to_numpy()).sum())
         rows.append((f"Respondents answering the exposure ({ctx.exposure.spec})", f"{n_exp:,}"))
+        rows.append(("Respondents with the exposure missing (left out of its estimates)",
+                     f"{int(in_design.sum()) - n_exp:,}"))
     clustered = bool(spec.get("psu") or spec.get("strata"))
     if getattr(d, "kind", "") != "replicate" and hasattr(d, "n_strata"):
         if clustered:
@@ -90,11 +93,11 @@ def build_sample(ctx: Context) -> Section:
             rows.append(("Primary sampling units (PSUs)", f"{d.n_psu:,}"))
         else:
             rows.append(("Strata / PSUs", "none in the file (weights only)"))
-    rows.append(("Design degrees of freedom", f"{d.degf():g}"))
+    rows.append(("Design degrees of freedom", _num.general(d.degf(), 10)))
     weight = prov.get("weight_variable") or spec.get("weights") or "none (equal weights)"
     total = float(d.weights.sum())
-    rows.append(("Weight", f"{weight} (sum {total:,.0f})" if total >= 1000 else
-                 f"{weight} (sum {total:.4g})"))
+    rows.append(("Weight", f"{weight} (sum {total:,.0f})" if _num.finite(total) and total >= 1000
+                 else f"{weight} (sum {_num.general(total)})"))
     rows.append(("Variance method", _variance_method(d)))
     note = prov.get("design") or spec.get("notes")
     if note:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from socialhealth.report import formatting as _num
 from socialhealth.report.context import Context
 from socialhealth.report.document import ReportTable, Section
 from socialhealth.report.figures import new_figure, to_report_figure
@@ -37,7 +38,10 @@ def build_trend(ctx: Context) -> Section:
     table = frame[[*by, "estimate", "se", "ci_low", "ci_high", "df"]].copy()
     table["year"] = table["year"].astype(int)
     sec.tables.append(ReportTable("Prevalence (%) by year", table,
-                                  percent=("estimate", "se", "ci_low", "ci_high"), digits=0))
+                                  percent=("estimate", "se", "ci_low", "ci_high"), digits=0,
+                                  na_reason="the interval is undefined for a year in which none "
+                                            "(0%) or all (100%) of the respondents who answered "
+                                            "are classed as exposed."))
     sec.r_code.append(r_call)
 
     slopes = []
@@ -60,8 +64,11 @@ def build_trend(ctx: Context) -> Section:
         note="Design-based logistic regression of the exposure on year (survey-weighted, "
              "quasibinomial), one model per country; odds_ratio_per_year = exp(slope)."))
     first, last = int(min(years)), int(max(years))
-    parts = [f"{s['country']}: {100 * (s['odds_ratio_per_year'] - 1):+.1f}% odds per year "
-             f"(95% CI {100 * (s['or_ci_low'] - 1):+.1f}% to {100 * (s['or_ci_high'] - 1):+.1f}%)"
+    parts = [f"{s['country']}: {_num.signed(100 * (s['odds_ratio_per_year'] - 1))}% odds per "
+             f"year (95% CI {_num.signed(100 * (s['or_ci_low'] - 1))}% to "
+             f"{_num.signed(100 * (s['or_ci_high'] - 1))}%)"
+             if all(_num.finite(s[k]) for k in ("odds_ratio_per_year", "or_ci_low", "or_ci_high"))
+             else f"{s['country']}: not estimable (the interval is undefined)"
              for s in slopes]
     sec.text.append(f"Interviews in {len(years)} years, {first}-{last}. Trend in the odds of "
                     f"being {exp.label}: " + "; ".join(parts) + ".")

@@ -1,0 +1,154 @@
+"""The one place where the report turns numbers into text.
+
+Every table cell and every number in a sentence goes through these functions, so that no
+report (HTML, Markdown or PDF) shows ``nan``, ``inf``, ``-0.0`` or an unrounded float: a
+number that cannot be computed becomes :data:`NA` and the table or sentence says why.
+"""
+from __future__ import annotations
+
+import math
+import re
+
+#: Shown instead of a number that cannot be computed (the table's note says why).
+NA = "n/a"
+_NEG_ZERO = re.compile(r"^([+-])0(\.0*)?$")
+
+
+def finite(v) -> bool:
+    """True when ``v`` is a real, finite number (not None, NaN, inf, or a non-number).
+
+    Examples
+    --------
+    >>> finite(1.5), finite(float("nan")), finite(None), finite("1")
+    (True, False, False, False)
+    """
+    if v is None or isinstance(v, (str, bytes)):
+        return False
+    try:
+        return math.isfinite(float(v))
+    except (TypeError, ValueError):
+        return False
+
+
+def _unsign_zero(text: str) -> str:
+    """'-0.0' / '+0.0' / '-0' -> '0.0' / '0' (a rounded zero has no sign)."""
+    m = _NEG_ZERO.match(text)
+    return text[1:] if m else text
+
+
+def number(v, digits: int = 2, na: str = NA) -> str:
+    """``v`` with ``digits`` decimals; ``na`` when it is not a finite number.
+
+    Examples
+    --------
+    >>> number(1.23456), number(-0.0001), number(float("inf"))
+    ('1.23', '0.00', 'n/a')
+    """
+    if not finite(v):
+        return na
+    return _unsign_zero(f"{float(v):.{digits}f}")
+
+
+def signed(v, digits: int = 1, na: str = NA) -> str:
+    """``v`` with a sign (``+1.2``, ``-3.0``) and ``digits`` decimals; zero has no sign.
+
+    Examples
+    --------
+    >>> signed(1.234), signed(-0.01), signed(float("nan"))
+    ('+1.2', '0.0', 'n/a')
+    """
+    if not finite(v):
+        return na
+    return _unsign_zero(f"{float(v):+.{digits}f}")
+
+
+def percent(v, digits: int = 1, na: str = NA) -> str:
+    """A proportion as a percentage number (no % sign): ``0.1234`` -> ``"12.3"``.
+
+    Examples
+    --------
+    >>> percent(0.1234), percent(-1e-17), percent(float("nan"))
+    ('12.3', '0.0', 'n/a')
+    """
+    return number(100 * float(v), digits, na) if finite(v) else na
+
+
+def count(v, na: str = NA) -> str:
+    """A count, year or degrees of freedom: integers without decimals, others to 1 decimal.
+
+    Examples
+    --------
+    >>> count(1823.0), count(12.25), count(None)
+    ('1823', '12.2', 'n/a')
+    """
+    if not finite(v):
+        return na
+    f = float(v)
+    if f.is_integer():
+        return str(int(f))
+    return number(f, 1, na)
+
+
+def p_value(v, na: str = NA) -> str:
+    """A p-value: 3 decimals, ``<0.001`` below 0.001.
+
+    Examples
+    --------
+    >>> p_value(0.04567), p_value(1e-9), p_value(float("nan"))
+    ('0.046', '<0.001', 'n/a')
+    """
+    if not finite(v):
+        return na
+    return "<0.001" if float(v) < 0.001 else number(v, 3, na)
+
+
+def general(v, digits: int = 4, na: str = NA) -> str:
+    """Up to ``digits`` significant digits (``:g``), for design constants such as a scale.
+
+    Examples
+    --------
+    >>> general(0.05), general(2.0), general(float("nan"))
+    ('0.05', '2', 'n/a')
+    """
+    if not finite(v):
+        return na
+    return _unsign_zero(f"{float(v):.{digits}g}")
+
+
+def cell(v, digits: int = 3, na: str = NA) -> str:
+    """Any table value as text: floats rounded to ``digits``, integers as they are, None and
+    NaN as ``na``, other values with ``str``.
+
+    Examples
+    --------
+    >>> cell(0.123456), cell(7), cell(None), cell("female"), cell(True)
+    ('0.123', '7', 'n/a', 'female', 'True')
+    """
+    if v is None:
+        return na
+    if isinstance(v, (bool, str)):
+        return str(v)
+    try:
+        import numpy as np
+
+        if isinstance(v, np.bool_):
+            return str(bool(v))
+        if isinstance(v, np.integer):
+            return str(int(v))
+    except ImportError:  # pragma: no cover
+        pass
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float) or hasattr(v, "__float__"):
+        try:
+            return number(float(v), digits, na)
+        except (TypeError, ValueError):
+            pass
+    try:
+        import pandas as pd
+
+        if pd.isna(v):
+            return na
+    except (TypeError, ValueError):
+        pass
+    return str(v)
