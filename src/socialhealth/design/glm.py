@@ -817,8 +817,18 @@ class SurveyGLMResult(WaldCoefficients):
 
         Examples
         --------
-        >>> m = d.glm("HI_CHOL ~ C(race) + agecat + C(RIAGENDR)", family="binomial")   # doctest: +SKIP
-        >>> m.wald_test("agecat").to_frame()                                            # doctest: +SKIP
+        >>> import socialhealth as sh
+        >>> nhanes = sh.datasets.load_example("nhanes")
+        >>> d = sh.SurveyDesign(nhanes, weights="WTMEC2YR", strata="SDMVSTRA", psu="SDMVPSU",
+        ...                     nest=True)
+        >>> m = d.glm("HI_CHOL ~ C(race) + agecat + C(RIAGENDR)", family="binomial")
+        >>> m.wald_test("agecat")
+        Wald test for agecat (agecat[T.(19,39]], agecat[T.(39,59]], agecat[T.(59,Inf]])
+          F = 49.6434 on 3 and 9 df: p = 6.359e-06
+          In R: regTermTest(model, ~agecat, method = "Wald")
+        >>> t = m.wald_test("~C(race) + C(RIAGENDR)")          # one joint test of two terms
+        >>> t.df, t.ddf, round(t.p, 4)
+        (4, 9.0, 0.3717)
 
         In R: ``regTermTest(m, ~agecat)`` (method = "Wald").
         """
@@ -966,14 +976,45 @@ def glm(
 
     Examples
     --------
-    >>> d = sh.SurveyDesign(apistrat, strata="stype", weights="pw", fpc="fpc")   # doctest: +SKIP
-    >>> m = d.glm("api00 ~ ell + meals + mobility")                               # doctest: +SKIP
-    >>> m.to_frame()                                                              # doctest: +SKIP
-    >>> b = d.glm("I(sch_wide == 'Yes') ~ ell + meals", family="binomial")         # doctest: +SKIP
-    >>> b.to_frame(exponentiate=True)        # odds ratios                        # doctest: +SKIP
+    >>> import socialhealth as sh
+    >>> apistrat = sh.datasets.load_example("apistrat")
+    >>> d = sh.SurveyDesign(apistrat, strata="stype", weights="pw", fpc="fpc")
+    >>> m = d.glm("api00 ~ ell + meals + mobility")
+    >>> print(m.to_frame()[["term", "estimate", "se", "df", "p"]].round(4).to_string())
+            term  estimate       se     df       p
+    0  Intercept  773.9010  11.5400  194.0  0.0000
+    1        ell   -1.4090   0.4183  194.0  0.0009
+    2      meals   -1.6891   0.1892  194.0  0.0000
+    3   mobility   -0.0731   0.5317  194.0  0.8907
+    >>> b = d.glm("I(`sch.wide` == 'Yes') ~ ell + meals", family="binomial")
+    >>> print(b.to_frame(exponentiate=True)[["term", "estimate", "ci_low", "ci_high"]]
+    ...       .round(3).to_string())                     # odds ratios
+            term  estimate  ci_low  ci_high
+    0  Intercept     3.609   1.867    6.977
+    1        ell     0.989   0.957    1.022
+    2      meals     1.010   0.994    1.026
+    >>> b.predict(apistrat.head(3), type="response").round(3).tolist()
+    [0.828, 0.799, 0.859]
+    >>> print(b.summary())
+    Survey-weighted GLM: family quasibinomial (link = logit)
+    Formula: I(`sch.wide` == 'Yes') ~ ell + meals
+    Design: Stratified element survey design (Taylor linearisation)
+    <BLANKLINE>
+                                     Estimate   Std. Error   t value   Pr(>|t|)
+    Intercept                         1.28344     0.334221     3.840   0.000166 ***
+    ell                            -0.0107585    0.0167272    -0.643      0.521
+    meals                          0.00989311   0.00790291     1.252      0.212
+    ---
+    Signif. codes: 0 '***' 0.001 '**' 0.01 '*' 0.05 '.' 0.1
+    (Dispersion parameter for quasibinomial family taken to be 1.00076)
+    Residual df: 195 (design df + 1 - 3 coefficients); deviance 189.126
+    200 rows used
+    IRLS iterations: 4
+    In R: svyglm(I(`sch.wide` == 'Yes') ~ ell + meals, design = design, family = quasibinomial())
 
-    In R: ``svyglm(api00 ~ ell + meals, design = d)``;
-    ``svyglm(I(sch.wide == "Yes") ~ ell + meals, design = d, family = quasibinomial())``.
+    In R: ``svyglm(api00 ~ ell + meals + mobility, design = dstrat)``;
+    ``svyglm(I(sch.wide == "Yes") ~ ell + meals, design = dstrat, family = quasibinomial())``;
+    ``predict(b, newdata = head(apistrat, 3), type = "response")``.
     """
     fam, lk = _resolve_family(family, link)
     if not (isinstance(maxiter, (int, np.integer)) and maxiter >= 1):

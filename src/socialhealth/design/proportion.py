@@ -75,10 +75,22 @@ class IntervalEstimate(Estimate):
 
     Examples
     --------
-    >>> p = d.proportion("lonely", method="logit")            # doctest: +SKIP
-    >>> p.to_frame(); p.confint(level=0.9)                    # doctest: +SKIP
+    >>> import socialhealth as sh
+    >>> apistrat = sh.datasets.load_example("apistrat")
+    >>> d = sh.SurveyDesign(apistrat, weights="pw", strata="stype", fpc="fpc")
+    >>> p = d.proportion("sch.wide", method="logit")
+    >>> type(p).__name__, p.method
+    ('IntervalEstimate', 'logit')
+    >>> print(p.to_frame()[["level", "estimate", "ci_low", "ci_high"]].round(4).to_string())
+      level  estimate  ci_low  ci_high
+    0    No    0.1835  0.1329   0.2478
+    1   Yes    0.8165  0.7522   0.8671
+    >>> print(p.confint(level=0.9).round(4).to_string())       # logit interval at 90%
+                   ci_low  ci_high
+    sch.wide[No]   0.1402   0.2364
+    sch.wide[Yes]  0.7636   0.8598
 
-    In R: ``svyciprop(~lonely, design, method = "logit", level = 0.9)``.
+    In R: ``svyciprop(~I(sch.wide == "Yes"), dstrat, method = "logit", level = 0.9)``.
     """
 
     def confint(self, level: float | None = None, df: float | None = None) -> pd.DataFrame:
@@ -335,13 +347,32 @@ def proportion(
 
     Examples
     --------
-    >>> d = sh.SurveyDesign(apiclus1, weights="pw", psu="dnum", fpc="fpc")     # doctest: +SKIP
-    >>> d = d.assign(ell0=lambda df: df.ell == 0)                             # doctest: +SKIP
-    >>> d.proportion("ell0", method="beta").to_frame()                        # doctest: +SKIP
-    >>> d.proportion("ell0", by="stype")                                      # doctest: +SKIP
+    >>> import socialhealth as sh
+    >>> apiclus1 = sh.datasets.load_example("apiclus1")
+    >>> d = sh.SurveyDesign(apiclus1, weights="pw", psu="dnum", fpc="fpc")
+    >>> d = d.assign(ell0=lambda df: df.ell == 0)
+    >>> d.proportion("ell0", method="beta")
+    Survey proportion (beta): 1-stage cluster survey design (Taylor linearisation)
+    term level  estimate        se     ci_low  ci_high  df
+    ell0  None     0.025 0.0184722 0.00185974 0.101781  14
+    120 rows used; 95% CIs: beta method
+    In R: svyciprop(~ell0, design, method = 'beta', na.rm = TRUE)
+    >>> cols = ["stype", "estimate", "se", "ci_low", "ci_high", "df"]
+    >>> print(d.proportion("ell0", by="stype", method="beta").to_frame()[cols].round(4).to_string())
+      stype  estimate      se  ci_low  ci_high    df
+    0     E    0.0120  0.0097  0.0006   0.0553  13.0
+    1     H    0.0667  0.0495  0.0035   0.2759   6.0
+    2     M    0.0455  0.0236  0.0079   0.1368   6.0
+    >>> print(d.proportion("stype").to_frame()[["level", "estimate", "ci_low", "ci_high"]]
+    ...       .round(4).to_string())
+      level  estimate  ci_low  ci_high
+    0     E    0.6917  0.5720   0.7902
+    1     H    0.1250  0.0847   0.1807
+    2     M    0.1833  0.1024   0.3063
 
     In R: ``svyciprop(~I(ell == 0), dclus1, method = "beta")``;
-    ``svyby(~I(ell == 0), ~stype, dclus1, svyciprop, vartype = c("se", "ci"), method = "beta")``.
+    ``svyby(~I(ell == 0), ~stype, dclus1, svyciprop, vartype = c("se", "ci"), method = "beta")``;
+    ``svyciprop(~I(stype == "E"), dclus1)`` (and so on for each level).
     """
     if method not in METHODS:
         raise EstimationError(

@@ -116,10 +116,26 @@ def quantile(
 
     Examples
     --------
-    >>> d = sh.SurveyDesign(apiclus1, weights="pw", psu="dnum", fpc="fpc")    # doctest: +SKIP
-    >>> d.quantile("api00", [0.25, 0.5, 0.75]).to_frame()                    # doctest: +SKIP
+    >>> import socialhealth as sh
+    >>> apiclus1 = sh.datasets.load_example("apiclus1")
+    >>> d = sh.SurveyDesign(apiclus1, weights="pw", psu="dnum", fpc="fpc")
+    >>> d.quantile("api00", [0.25, 0.5, 0.75])
+    Survey quantile (Woodruff): 1-stage cluster survey design (Taylor linearisation)
+     term  quantile  estimate      se  ci_low  ci_high  df
+    api00      0.25       622 11.1899     600      648  14
+    api00       0.5       693 10.2574     663      707  14
+    api00      0.75       742 9.79118     725      767  14
+    120 rows used; 95% CIs: Woodruff method
+    In R: svyquantile(~api00, design, quantiles = c(0.25, 0.5, 0.75), ci = TRUE, na.rm = TRUE)
+    >>> med = d.quantile("api00", 0.5, by="stype")
+    >>> print(med.to_frame()[["stype", "estimate", "ci_low", "ci_high", "df"]].to_string())
+      stype  estimate  ci_low  ci_high    df
+    0     E     692.0   657.0    709.0  13.0
+    1     H     659.0   622.0    740.0   6.0
+    2     M     705.0   685.0    727.0   6.0
 
-    In R: ``svyquantile(~api00, dclus1, quantiles = c(0.25, 0.5, 0.75), ci = TRUE)``.
+    In R: ``svyquantile(~api00, dclus1, quantiles = c(0.25, 0.5, 0.75), ci = TRUE)``;
+    ``svyby(~api00, ~stype, dclus1, svyquantile, quantiles = 0.5, ci = TRUE)``.
     """
     if qrule not in QRULES:
         raise EstimationError(

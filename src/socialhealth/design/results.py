@@ -53,9 +53,27 @@ class Estimate:
 
     Examples
     --------
-    >>> est = d.mean("api00", by="stype")                     # doctest: +SKIP
-    >>> est.to_frame()                                        # doctest: +SKIP
-    >>> est.estimate, est.se, est.vcov_frame                  # doctest: +SKIP
+    >>> import socialhealth as sh
+    >>> apistrat = sh.datasets.load_example("apistrat")
+    >>> d = sh.SurveyDesign(apistrat, weights="pw", strata="stype", fpc="fpc")
+    >>> est = d.mean("api00", by="stype")
+    >>> print(est.to_frame().drop(columns="level").round(3).to_string())
+      stype   term  estimate      se   ci_low  ci_high     df
+    0     E  api00    663.14   9.578  644.251  682.029  197.0
+    1     H  api00    679.34   9.529  660.549  698.131  197.0
+    2     M  api00    695.38  12.319  671.086  719.674  197.0
+    >>> est.estimate.round(2).to_dict()
+    {'stype=E, api00': 663.14, 'stype=H, api00': 679.34, 'stype=M, api00': 695.38}
+    >>> both = d.mean(["api00", "api99"])
+    >>> print(both.vcov_frame.round(2).to_string())
+           api00  api99
+    api00  52.19  49.31
+    api99  49.31  50.60
+    >>> print(est.confint(level=0.9, df=float("inf")).round(2).to_string())   # normal quantiles
+                    ci_low  ci_high
+    stype=E, api00  647.39   678.89
+    stype=H, api00  663.67   695.01
+    stype=M, api00  675.12   715.64
 
     In R: ``coef(est)``, ``SE(est)``, ``vcov(est)``, ``confint(est, df = degf(design))``.
     """
@@ -152,8 +170,17 @@ class Estimate:
 
         Examples
         --------
-        >>> est = d.mean("api00", by="stype")                  # doctest: +SKIP
-        >>> est.contrast({"E": 1, "H": -1})                     # E minus H    # doctest: +SKIP
+        >>> import socialhealth as sh
+        >>> apistrat = sh.datasets.load_example("apistrat")
+        >>> d = sh.SurveyDesign(apistrat, weights="pw", strata="stype", fpc="fpc")
+        >>> est = d.mean("api00", by="stype")
+        >>> diff = est.contrast({"E": 1, "H": -1}, name="E - H")
+        >>> print(diff.to_frame()[["term", "estimate", "se", "ci_low", "ci_high"]].round(3).to_string())
+            term  estimate      se  ci_low  ci_high
+        0  E - H     -16.2  13.511 -42.844   10.444
+        >>> avg = est.contrast([1 / 3, 1 / 3, 1 / 3], name="unweighted average")
+        >>> round(float(avg.estimate.iloc[0]), 3), round(float(avg.se.iloc[0]), 3)
+        (679.287, 6.095)
 
         In R: ``svycontrast(svyby(~api00, ~stype, d, svymean, covmat = TRUE), c(E = 1, H = -1, M = 0))``.
         """

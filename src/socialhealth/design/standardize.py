@@ -176,14 +176,42 @@ def standardize(design, by, over=None, *, population, excluding_missing=None):
 
     Examples
     --------
-    >>> stdpop = {"(19,39]": 77670, "(39,59]": 72816, "(59,Inf]": 45364}      # doctest: +SKIP
-    >>> adults = d.subset(d.data.agecat != "(0,19]")                           # doctest: +SKIP
-    >>> std = adults.standardize("agecat", over="race", population=stdpop,
-    ...                          excluding_missing="HI_CHOL")                   # doctest: +SKIP
-    >>> std.mean("HI_CHOL", by="race")                # age-standardised prevalences  # doctest: +SKIP
+    >>> import socialhealth as sh
+    >>> nhanes = sh.datasets.load_example("nhanes")
+    >>> d = sh.SurveyDesign(nhanes, weights="WTMEC2YR", strata="SDMVSTRA", psu="SDMVPSU",
+    ...                     nest=True)
+    >>> popage = [55901, 77670, 72816, 45364]          # standard population, agecat order
+    >>> std = d.standardize("agecat", over="race", population=popage,
+    ...                     excluding_missing="HI_CHOL")
+    >>> cols = ["race", "estimate", "se"]
+    >>> print(d.mean("HI_CHOL", by="race").to_frame()[cols].round(4).to_string())   # crude
+       race  estimate      se
+    0     1    0.1147  0.0173
+    1     2    0.1228  0.0141
+    2     3    0.0972  0.0095
+    3     4    0.0903  0.0232
+    >>> print(std.mean("HI_CHOL", by="race").to_frame()[cols].round(4).to_string())  # standardised
+       race  estimate      se
+    0     1    0.1108  0.0168
+    1     2    0.1201  0.0143
+    2     3    0.0925  0.0100
+    3     4    0.0898  0.0236
 
-    In R: ``svystandardize(design, by = ~agecat, over = ~race, population = stdpop,
-    excluding.missing = ~HI_CHOL)``.
+    Adults only, with the standard population as a mapping:
+
+    >>> stdpop = {"(19,39]": 77670, "(39,59]": 72816, "(59,Inf]": 45364}
+    >>> adults = d.subset(d.data.agecat != "(0,19]")
+    >>> std = adults.standardize("agecat", over="race", population=stdpop,
+    ...                          excluding_missing="HI_CHOL")
+    >>> print(std.mean("HI_CHOL", by="race").to_frame()[cols].round(4).to_string())
+       race  estimate      se
+    0     1    0.1350  0.0217
+    1     2    0.1415  0.0182
+    2     3    0.1157  0.0128
+    3     4    0.1048  0.0292
+
+    In R: ``svystandardize(design, by = ~agecat, over = ~race, population = popage,
+    excluding.missing = ~HI_CHOL)``; ``svyby(~HI_CHOL, ~race, stdes, svymean)``.
     """
     by_cols = [str(c) for c in as_list(by)]
     over_cols = [str(c) for c in as_list(over)] if over is not None else []

@@ -80,6 +80,26 @@ def table(design, by, round: bool = False, Ntotal: float | None = None) -> pd.Da
     >>> t["n"].tolist(), t.attrs["n_missing"]
     ([4.0, 2.0], 1)
 
+    On the example data:
+
+    >>> apistrat = sh.datasets.load_example("apistrat")
+    >>> dstrat = sh.SurveyDesign(apistrat, weights="pw", strata="stype", fpc="fpc")
+    >>> print(dstrat.table("stype").to_string())
+      stype       n
+    0     E  4421.0
+    1     H   755.0
+    2     M  1018.0
+    >>> apiclus1 = sh.datasets.load_example("apiclus1")
+    >>> dclus1 = sh.SurveyDesign(apiclus1, weights="pw", psu="dnum", fpc="fpc")
+    >>> print(dclus1.table(["stype", "awards"], Ntotal=100).round(2).to_string())
+      stype awards      n
+    0     E     No  25.83
+    1     H     No   9.17
+    2     M     No   8.33
+    3     E    Yes  43.33
+    4     H    Yes   3.33
+    5     M    Yes  10.00
+
     In R: ``svytable(~stype, dstrat)``; ``svytable(~stype + awards, dclus1, Ntotal = 100)``.
     """
     cols = as_list(by)
