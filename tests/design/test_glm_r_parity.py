@@ -2,7 +2,7 @@
 
 Two fixtures, both written by R (the tests never need R):
 
-* ``shared/reference/r_survey/r_survey_reference.json`` (``make_reference.R``): every
+* ``tests/fixtures/r_survey/r_survey_reference.json`` (``make_reference.R``, synthetic example data): every
   ``*_glm_*`` entry and ``dnhanes_glm_regtermtest_*``;
 * ``tests/design/fixtures/glm/glm_reference.json`` (``make_glm.R`` next to it): log-binomial
   with start values, probit, poisson with an offset, an interaction and its Wald test, a
@@ -32,18 +32,18 @@ FIXTURE = Path(__file__).parent / "fixtures" / "glm" / "glm_reference.json"
 
 
 # ----------------------------------------------------------------------------- data and designs
-def _csv(ref: Path, name: str) -> pd.DataFrame:
-    return pd.read_csv(ref / "r_survey" / f"{name}.csv")
+def _csv(ref, name: str) -> pd.DataFrame:
+    return ref.data(name)
 
 
-def _repw(ref: Path, name: str) -> np.ndarray:
-    return pd.read_csv(ref / "r_survey" / f"repweights_{name}.csv.gz").drop(columns="row").to_numpy(float)
+def _repw(ref, name: str) -> np.ndarray:
+    return ref.repweights(name)
 
 
 @pytest.fixture(scope="module")
-def shared(reference_dir):
-    fx = json.loads((reference_dir / "r_survey" / "r_survey_reference.json").read_text())
-    return reference_dir, fx
+def shared(r_survey):
+    """(the in-repo R reference set on the synthetic example data, its r_survey_reference.json)"""
+    return r_survey, r_survey.reference
 
 
 def _jkn_strat(df: pd.DataFrame, strata: str, weights: str, fpc: str):
@@ -63,7 +63,7 @@ def _jkn_strat(df: pd.DataFrame, strata: str, weights: str, fpc: str):
     return W, rscales
 
 
-def build(ref: Path, name: str, lonely: str = "fail") -> sh.SurveyDesign:
+def build(ref, name: str, lonely: str = "fail") -> sh.SurveyDesign:
     nh = _csv(ref, "nhanes")
     nh_kw = dict(psu="SDMVPSU", strata="SDMVSTRA", weights="WTMEC2YR", nest=True, lonely_psu=lonely)
     if name == "dstrat":
@@ -181,17 +181,24 @@ def test_shared_fixture_glm(shared, entry):
     # is ~1e-10 rather than 0 for a fit stopped at epsilon = 1e-8; socialhealth and R define
     # that grand mean slightly differently (engine's taylor_variance), visible at ~1e-7: 1e-6
     rtol = 1e-10 if family == "gaussian" else (1e-6 if "adjust" in entry else 1e-9)
+    # BRR and Fay refits: R's replicate glm.fit uses weights wi / sum(wi), so its stopping rule
+    # |dev - devold| / (|dev| + 0.1) differs from socialhealth's (weights / mean full-sample
+    # weight); on the synthetic data some replicates stop one IRLS step apart (4e-8 to 4e-7
+    # relative in the SEs). See REP_STOPPING in test_r_reference.py and the strict xfail below.
+    if design_name in ("dnhanes_jkn", "dnhanes_brr", "dnhanes_fay", "dnhanes_brr_mse"):
+        rtol = 1e-5
     check_glm(m, e["result"], rtol)
 
 
 def test_default_fit_is_converged_and_close_to_r_default(shared):
-    """With the default tol (1e-12) a fit equals R's epsilon = 1e-12 fit and is within 1e-5 of
-    R's default-tolerance fit (which stopped early)."""
+    """With the default tol (1e-12) a fit equals R's epsilon = 1e-12 fit and is close to R's
+    default-tolerance fit, which stopped early: 2.6e-5 relative in an SE on the synthetic nhanes
+    (R survey's nhanes: 1e-6), so 5e-5 here."""
     ref, fx = shared
     d = build(ref, "dnhanes")
     m = d.glm(NH, family="binomial")
     r = fx["results"]["dnhanes_glm_quasibinomial"]["result"]
-    close(m.bse, [c["se"] for c in r["coef"]], 1e-5, "se vs default-tolerance R")
+    close(m.bse, [c["se"] for c in r["coef"]], 5e-5, "se vs default-tolerance R")
     rt = fx["results"]["dnhanes_glm_quasibinomial_tight"]["result"]
     close(m.bse, [c["se"] for c in rt["coef"]], 1e-9, "se vs tight R")
 
@@ -200,9 +207,10 @@ def test_missing_outcome_rows_keep_the_design(shared):
     ref, fx = shared
     d = build(ref, "dnhanes")
     m = d.glm(NH, family="binomial")
-    # R: 8591 rows, 745 with HI_CHOL missing, n_used 7846; df = degf(design) + 1 - p = 15 + 1 - 5... as R
-    assert m.nobs == 7846
-    assert m.n_missing == 8591 - 7846
+    # rows with HI_CHOL present are used (R n_used); the others are counted as missing
+    n_obs = int(d.data["HI_CHOL"].notna().sum())
+    assert m.nobs == n_obs == fx["results"]["dnhanes_glm_quasibinomial"]["result"]["n_used"]
+    assert m.n_missing == len(d.data) - n_obs > 0
     assert m.df_resid == fx["results"]["dnhanes_glm_quasibinomial"]["result"]["df_residual"]
 
 
@@ -268,9 +276,9 @@ def extra():
     return json.loads(FIXTURE.read_text())["results"]
 
 
-def test_log_binomial_prevalence_ratios(reference_dir, extra):
+def test_log_binomial_prevalence_ratios(r_survey, extra):
     r = extra["dstrat_glm_logbinomial"]["result"]
-    d = build(reference_dir, "dstrat")
+    d = build(r_survey, "dstrat")
     d = d.assign(hi=lambda df: (df["api00"] >= 700).astype(float))
     prev = d.mean("hi").to_frame()["estimate"].iloc[0]
     m = d.glm("hi ~ ell + mobility", family="binomial", link="log", start=[np.log(prev), 0, 0])
@@ -280,24 +288,24 @@ def test_log_binomial_prevalence_ratios(reference_dir, extra):
     close(pr["estimate"], np.exp([c["est"] for c in r["coef"]]), 1e-9, "prevalence ratios")
 
 
-def test_log_binomial_default_start(reference_dir, extra):
+def test_log_binomial_default_start(r_survey, extra):
     """Without start= the family's starting means are used; the converged fit is the same."""
     r = extra["dstrat_glm_logbinomial"]["result"]
-    d = build(reference_dir, "dstrat")
+    d = build(r_survey, "dstrat")
     m = d.glm("I(api00 >= 700) ~ ell + mobility", family="binomial", link="log")
     close(m.params, [c["est"] for c in r["coef"]], 1e-8, "coef")
     close(m.bse, [c["se"] for c in r["coef"]], 1e-6, "se")
 
 
-def test_probit(reference_dir, extra):
-    d = build(reference_dir, "dclus1")
+def test_probit(r_survey, extra):
+    d = build(r_survey, "dclus1")
     m = d.glm("I(`sch.wide` == 'Yes') ~ ell + meals", family="binomial", link="probit")
     check_glm(m, extra["dclus1_glm_probit"]["result"], 1e-9)
 
 
 @pytest.mark.parametrize("how", ["column", "array", "formula"])
-def test_poisson_offset(reference_dir, extra, how):
-    d = build(reference_dir, "dclus1")
+def test_poisson_offset(r_survey, extra, how):
+    d = build(r_survey, "dclus1")
     d = d.assign(log_enroll=lambda df: np.log(df["enroll"]))
     if how == "formula":
         m = d.glm("`api.stu` ~ ell + meals + offset(log(enroll))", family="poisson")
@@ -320,8 +328,8 @@ def test_poisson_offset(reference_dir, extra, how):
     close(p, X[:3] @ m.params.to_numpy() + np.log(new["enroll"].to_numpy()), 1e-12, "new-data offset")
 
 
-def test_interaction_and_its_wald_test(reference_dir, extra):
-    d = build(reference_dir, "dclus1")
+def test_interaction_and_its_wald_test(r_survey, extra):
+    d = build(r_survey, "dclus1")
     m = d.glm("api00 ~ ell * stype + meals")
     r = extra["dclus1_glm_interaction"]["result"]
     r = {**r, "coef": [{**c, "term": re.sub(r"stype([EHM])", r"stype[T.\1]", c["term"])} for c in r["coef"]]}
@@ -332,31 +340,31 @@ def test_interaction_and_its_wald_test(reference_dir, extra):
     assert (t["df"], t["ddf"]) == (rt["df"], rt["ddf"])
 
 
-def test_two_stage_fpc_binomial(reference_dir, extra):
-    m = build(reference_dir, "dclus2").glm("I(`sch.wide` == 'Yes') ~ ell + meals", family="binomial")
+def test_two_stage_fpc_binomial(r_survey, extra):
+    m = build(r_survey, "dclus2").glm("I(`sch.wide` == 'Yes') ~ ell + meals", family="binomial")
     check_glm(m, extra["dclus2_glm_quasibinomial"]["result"], 1e-9)
 
 
-def test_two_stage_missing_covariate(reference_dir, extra):
-    d = build(reference_dir, "dclus2")
+def test_two_stage_missing_covariate(r_survey, extra):
+    d = build(r_survey, "dclus2")
     m = d.glm("api00 ~ enroll + meals")
     r = extra["dclus2_glm_gaussian_na"]["result"]
     check_glm(m, r, 1e-10)
     assert m.n_missing == int(d.data["enroll"].isna().sum())
 
 
-def test_replicate_domain_regression(reference_dir, extra):
-    d = build(reference_dir, "dclus1_jk1")
+def test_replicate_domain_regression(r_survey, extra):
+    d = build(r_survey, "dclus1_jk1")
     m = d.subset(d.data["stype"] == "E").glm("I(`sch.wide` == 'Yes') ~ ell + meals", family="binomial")
     check_glm(m, extra["dclus1_jk1_glm_domain_E"]["result"], 1e-9)
 
 
-def test_gaussian_log_link(reference_dir, extra):
+def test_gaussian_log_link(r_survey, extra):
     """Same start as R: the same IRLS path, so R's numbers to 1e-9. With its own starting
     values the fit stops elsewhere on the (linearly converging, non-canonical) path: Fisher
     scoring and a deviance criterion leave the coefficients ~1e-5 of an SE apart."""
     r = extra["dclus1_glm_gaussian_log"]["result"]
-    d = build(reference_dir, "dclus1")
+    d = build(r_survey, "dclus1")
     m = d.glm("enroll ~ ell + meals", family="gaussian", link="log", start=[6, 0, 0])
     check_glm(m, r, 1e-9)
     own = d.glm("enroll ~ ell + meals", family="gaussian", link="log")
@@ -371,11 +379,29 @@ def test_replicate_refits_in_groups_and_blocks(shared, monkeypatch):
     from socialhealth.design import glm as glm_module
 
     ref, fx = shared
-    monkeypatch.setattr(glm_module, "_REP_GROUP_ELEMENTS", 3 * 7846)     # 3 replicates at a time
+    n_used = fx["results"]["dnhanes_jkn_glm_quasibinomial"]["result"]["n_used"]
+    monkeypatch.setattr(glm_module, "_REP_GROUP_ELEMENTS", 3 * n_used)   # 3 replicates at a time
     monkeypatch.setattr(glm_module, "_K_MAX_ELEMENTS", 10)              # no stored product table
     monkeypatch.setattr(glm_module, "_CHUNK", 1000)
-    m = build(ref, "dnhanes_brr").glm(NH, family="binomial", tol=1e-8)
-    check_glm(m, fx["results"]["dnhanes_brr_glm_quasibinomial"]["result"], 1e-9)
+    # R's replicate fits stop differently (see test_shared_fixture_glm): R at 1e-5, and the
+    # batched path equal to the unbatched one
+    m = build(ref, "dnhanes_jkn").glm(NH, family="binomial", tol=1e-8)
+    check_glm(m, fx["results"]["dnhanes_jkn_glm_quasibinomial"]["result"], 1e-5)
+    monkeypatch.undo()
+    m0 = build(ref, "dnhanes_jkn").glm(NH, family="binomial", tol=1e-8)
+    np.testing.assert_allclose(m.cov_params(), m0.cov_params(), rtol=1e-12, atol=1e-16)
+
+
+@pytest.mark.xfail(strict=True, reason="engine: replicate refits scale weights by the full-sample "
+                   "mean weight, R by each replicate's own sum (glm.fit(weights = wi/sum(wi))), "
+                   "so R's stopping rule |dev - devold|/(|dev| + 0.1) < 1e-8 stops at other "
+                   "IRLS steps; 4e-8 to 4e-7 relative on the synthetic nhanes. When this passes, "
+                   "drop REP_STOPPING in test_r_reference.py and the 1e-5 above.")
+@pytest.mark.parametrize("design_name", ["dnhanes_jkn", "dnhanes_brr"])      # (Fay happens to agree)
+def test_replicate_refit_stopping_rule_as_r(shared, design_name):
+    ref, fx = shared
+    m = build(ref, design_name).glm(NH, family="binomial", tol=1e-8)
+    check_glm(m, fx["results"][f"{design_name}_glm_quasibinomial"]["result"], 1e-9)
 
 
 def test_replicate_refit_hook_for_other_designs(shared):
@@ -403,10 +429,10 @@ def test_replicate_refit_hook_for_other_designs(shared):
     ("dclus1_ps_glm_gaussian", "api00 ~ ell + meals", "gaussian"),
     ("dclus1_ps_glm_quasibinomial", "I(`sch.wide` == 'Yes') ~ ell + meals", "binomial"),
 ])
-def test_post_stratified_design(reference_dir, extra, entry, formula, family):
+def test_post_stratified_design(r_survey, extra, entry, formula, family):
     """Calibrated design: the score contributions are residualised on the post-strata before
     the design variance (R svyglm on a postStratify'd design)."""
-    d = build(reference_dir, "dclus1").post_stratify(
+    d = build(r_survey, "dclus1").post_stratify(
         "stype", pd.DataFrame({"stype": ["E", "H", "M"], "Freq": [4421, 755, 1018]}))
     m = d.glm(formula, family=family)
     check_glm(m, extra[entry]["result"], 1e-10 if family == "gaussian" else 1e-9)

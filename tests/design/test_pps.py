@@ -28,15 +28,15 @@ def close(a, b, tol=TOL, scale=None):
 
 
 @pytest.fixture(scope="module")
-def samples(reference_dir):
-    pop = pd.read_csv(reference_dir / "r_survey" / "apipop.csv")
+def samples(r_survey):
+    pop = r_survey.data("apipop")
     pop = pop[pop["enroll"].notna()].set_index("snum", drop=False)
     out = {}
     for key in ("samp", "samp1", "sampb"):
         s = pop.loc[META[key]["snum"]].reset_index(drop=True)
         s["p"] = META[key]["p"]
         out[key] = s
-    s2 = pd.read_csv(reference_dir / "r_survey" / "apipop.csv").set_index("snum", drop=False)
+    s2 = r_survey.data("apipop").set_index("snum", drop=False)
     s2 = s2.loc[META["samp2"]["snum"]].reset_index(drop=True)
     s2["pi1"], s2["f2"] = META["samp2"]["pi1"], META["samp2"]["f2"]
     out["samp2"] = s2

@@ -1,7 +1,7 @@
 """as_replicate (R as.svrepdesign): replicate weights and estimates against R survey 4.1-1.
 
 Expected values: R's exported replicate weights and results in the shared reference
-(/work/shared/reference/r_survey: make_reference.R) and
+(tests/fixtures/r_survey: make_reference.R, synthetic example data) and
 tests/design/fixtures/replicate/replicate_reference.json (make_replicate.R, same folder).
 """
 from __future__ import annotations
@@ -27,17 +27,15 @@ def close(a, b, tol=TOL):
 
 
 @pytest.fixture(scope="module")
-def ref(reference_dir):
-    r = reference_dir / "r_survey"
-    out = json.loads((r / "r_survey_reference.json").read_text())
-    out["dir"] = r
+def ref(r_survey):
+    out = dict(r_survey.reference)
+    out["set"] = r_survey
     return out
 
 
 @pytest.fixture(scope="module")
 def data(ref):
-    r = ref["dir"]
-    d = {n: pd.read_csv(r / f"{n}.csv") for n in ("apiclus1", "apiclus2", "apistrat", "nhanes")}
+    d = {n: ref["set"].data(n) for n in ("apiclus1", "apiclus2", "apistrat", "nhanes")}
     d["nhanes"]["psu2"] = np.minimum(d["nhanes"]["SDMVPSU"], 2)
     return d
 
@@ -61,7 +59,7 @@ def taylor(data):
 
 
 def r_weights(ref, name):
-    return pd.read_csv(ref["dir"] / f"repweights_{name}.csv.gz").drop(columns="row").to_numpy(float)
+    return ref["set"].repweights(name)
 
 
 # ------------------------------------------------------------------------ weights equal R's

@@ -1,9 +1,8 @@
 """design.table() (R svytable) and design.trim_weights() (R trimWeights) against R survey 4.1-1.
 
 Expected values: tests/design/fixtures/table_trim/table_trim_reference.json, written by
-make_table_trim.R in the same folder (R 4.2.2, survey 4.1-1) from R's own ``data(api)``. The
-api data are read from the shared R reference CSVs (``reference_dir`` fixture), as the other
-design tests do. Tolerance 1e-10 relative.
+make_table_trim.R in the same folder (R 4.2.2, survey 4.1-1) on socialhealth's synthetic
+example data (``r_survey`` fixture, as the other design tests). Tolerance 1e-10 relative.
 
 Replicate-design trimming: survey 4.1-1's ``trimWeights.svyrep.design`` mis-recycles a vector
 in the replicate columns (the fixture records the resulting column totals, which no longer
@@ -50,9 +49,8 @@ def close(a, b, tol=TOL):
 
 
 @pytest.fixture(scope="module")
-def api(reference_dir):
-    r = reference_dir / "r_survey"
-    return {n: pd.read_csv(r / f"{n}.csv") for n in ("apiclus1", "apiclus2", "apistrat")}
+def api(r_survey):
+    return {n: r_survey.data(n) for n in ("apiclus1", "apiclus2", "apistrat")}
 
 
 @pytest.fixture(scope="module")
@@ -119,7 +117,7 @@ def test_table_equals_r(designs, rid):
 def test_table_missing_rows_counted(designs):
     out = designs["dclus1na"].table(["stype", "aw"])
     assert out.attrs["n_missing"] == 4
-    assert out.attrs["n_rows"] == 183 - 4
+    assert out.attrs["n_rows"] == len(designs["dclus1na"].data) - 4
     # the plain table leaves out exactly the weight of the 4 rows (constant weight in dclus1)
     w = designs["dclus1na"].weights
     assert out["n"].sum() == pytest.approx(w.sum() - 4 * w[0], rel=1e-12)
@@ -159,8 +157,8 @@ def _trimmed(designs, rid):
         "dstrat_subset": lambda: d["dstrat"].subset(d["dstrat"].data["sch.wide"] == "Yes").trim_weights(lower=18, upper=40),
         "dclus2": lambda: d["dclus2"].trim_weights(lower=20, upper=100),
         "dclus2_strict": lambda: d["dclus2"].trim_weights(lower=20, upper=100, strict=True),
-        "dclus1g": lambda: d["dclus1g"].trim_weights(lower=20, upper=45),
-        "dclus1g_strict": lambda: d["dclus1g"].trim_weights(lower=20, upper=45, strict=True),
+        "dclus1g": lambda: d["dclus1g"].trim_weights(lower=30, upper=60),
+        "dclus1g_strict": lambda: d["dclus1g"].trim_weights(lower=30, upper=60, strict=True),
         "rclus2": lambda: d["rclus2"].trim_weights(lower=20, upper=100),
         "rclus2_strict": lambda: d["rclus2"].trim_weights(lower=20, upper=100, strict=True),
     }
@@ -305,9 +303,11 @@ def test_trim_bad_bounds(designs, kw):
 
 
 def test_trim_every_weight_outside(designs):
-    # dclus1 has one weight (33.85) for every school: nothing can take the trimmed amount
+    # dclus1 has one weight (757/15) for every school: nothing can take the trimmed amount
+    w = float(designs["dclus1"].weights[0])
     with pytest.raises(WeightError):
-        designs["dclus1"].trim_weights(upper=30)
-    # on the JK1 replicates (36.26 outside the deleted PSU) the same happens column by column
+        designs["dclus1"].trim_weights(upper=0.6 * w)
+    # on the JK1 replicates (w * 15/14 outside the deleted PSU) the same happens column by
+    # column, with an upper bound between w and w * 15/14
     with pytest.raises(WeightError, match="replicate"):
-        designs["rclus1"].trim_weights(upper=35)
+        designs["rclus1"].trim_weights(upper=w * (1 + 1 / 28))

@@ -1,6 +1,6 @@
 """socialhealth.models.association: nested survey GLMs against R survey 4.1-1 svyglm (fixture
-written by tests/models/fixtures/association/make_association.R on nhanes, read from
-../shared/reference/r_survey), exact equality with design.glm, the missing-value rule and
+written by tests/models/fixtures/association/make_association.R on the synthetic nhanes
+example data, sh.datasets.load_example), exact equality with design.glm, the missing-value rule and
 bad input."""
 from __future__ import annotations
 
@@ -23,8 +23,8 @@ ADJ = [["agecat"], ["C(RIAGENDR)"]]
 
 
 @pytest.fixture(scope="module")
-def nhanes(reference_dir):
-    return pd.read_csv(reference_dir / "r_survey" / "nhanes.csv")
+def nhanes(r_survey):
+    return r_survey.data("nhanes")
 
 
 @pytest.fixture(scope="module")

@@ -1,13 +1,12 @@
 """socialhealth.models.interaction against R survey 4.1-1 (svyglm with a product term,
-svycontrast, regTermTest; fixture tests/models/fixtures/association/make_interaction.R on nhanes
-read from ../shared/reference/r_survey) and bad input."""
+svycontrast, regTermTest; fixture tests/models/fixtures/association/make_interaction.R on the
+synthetic nhanes example data, sh.datasets.load_example) and bad input."""
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 
 import socialhealth as sh
@@ -18,8 +17,8 @@ REF = json.loads((Path(__file__).parent / "fixtures" / "association" / "interact
 
 
 @pytest.fixture(scope="module")
-def design(reference_dir):
-    nh = pd.read_csv(reference_dir / "r_survey" / "nhanes.csv")
+def design(r_survey):
+    nh = r_survey.data("nhanes")
     nh["female"] = (nh["RIAGENDR"] == 2) * 1.0
     return sh.SurveyDesign(nh, weights="WTMEC2YR", strata="SDMVSTRA", psu="SDMVPSU", nest=True)
 

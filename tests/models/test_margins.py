@@ -1,13 +1,12 @@
 """socialhealth.models.margins against R survey 4.1-1 svypredmeans / svyby (fixture written by
-tests/models/fixtures/margins/make_margins.R) and hand computations. Data: nhanes as shipped
-with R's survey package, read from ../shared/reference/r_survey."""
+tests/models/fixtures/margins/make_margins.R) and hand computations. Data: the synthetic nhanes
+example data (sh.datasets.load_example("nhanes"), the same file the R script reads)."""
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 from scipy import stats
 
@@ -21,8 +20,8 @@ TOL = 1e-8      # R fitted with glm.control(epsilon = 1e-13)
 
 
 @pytest.fixture(scope="module")
-def nhanes(reference_dir):
-    return pd.read_csv(reference_dir / "r_survey" / "nhanes.csv")
+def nhanes(r_survey):
+    return r_survey.data("nhanes")
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +67,10 @@ def test_gaussian_binary_group(design):
     np.testing.assert_allclose(M, c["margin"], rtol=TOL)
     np.testing.assert_allclose(V, np.array(c["vcov"]), rtol=1e-7)
     diff = mg.to_frame().query("kind == 'difference'")
-    assert diff["estimate"].iloc[0] == pytest.approx(c["diff"], rel=TOL)
+    # R's svypredmeans orders the groups as they first appear in the data and the script's
+    # contrast is c(-1, 1) on that order; ours is level 2 minus level 1 (reference = at[0])
+    sign = 1.0 if [str(x) for x in c["levels"]] == ["1", "2"] else -1.0
+    assert diff["estimate"].iloc[0] == pytest.approx(sign * c["diff"], rel=TOL)
     assert diff["se"].iloc[0] == pytest.approx(np.ravel(c["diff_se"])[0], rel=1e-7)
 
 

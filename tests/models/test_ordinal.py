@@ -1,7 +1,8 @@
 """socialhealth.models.ordinal against R survey 4.1-1 svyolr (fixture written by
 tests/models/fixtures/ordinal/make_ordinal.R) and bad-input checks.
 
-The api data are read from ../shared/reference/r_survey (the CSVs R's survey package ships);
+The api data are socialhealth's synthetic example data (sh.datasets.load_example, the files the
+R script reads);
 the GSS case reads the real GSS 2016-2020 panel extract (skipped when absent).
 """
 from __future__ import annotations
@@ -31,15 +32,15 @@ def _rel(a, b):
 
 
 @pytest.fixture(scope="module")
-def apiclus1(reference_dir):
-    df = pd.read_csv(reference_dir / "r_survey" / "apiclus1.csv")
+def apiclus1(r_survey):
+    df = r_survey.data("apiclus1")
     df["mealcat"] = pd.cut(df["meals"], [0, 25, 50, 75, 100])     # R cut(): right-closed
     return df
 
 
 @pytest.fixture(scope="module")
-def apistrat(reference_dir):
-    df = pd.read_csv(reference_dir / "r_survey" / "apistrat.csv")
+def apistrat(r_survey):
+    df = r_survey.data("apistrat")
     df["api3"] = pd.cut(df["api00"], [0, 600, 700, 1000])
     return df
 
@@ -80,10 +81,9 @@ def test_stratified_cases(apistrat, cid, method, subset):
     assert m.df_resid == c["df_residual"]
 
 
-def test_replicate_design(apiclus1, reference_dir):
+def test_replicate_design(apiclus1, r_survey):
     c = CASES["api_rclus1_jk1_tight"]
-    rw = pd.read_csv(reference_dir / "r_survey" / "repweights_dclus1_jk1.csv.gz")
-    r = sh.ReplicateDesign(apiclus1, weights="pw", replicate_weights=rw.drop(columns="row").to_numpy(),
+    r = sh.ReplicateDesign(apiclus1, weights="pw", replicate_weights=r_survey.repweights("dclus1_jk1"),
                            method="jk1", scale=c["scale"], rscales=c["rscales"])
     m = ordinal(r, F1)
     assert _rel(m.params, c["coef"]) < TOL

@@ -37,7 +37,10 @@ def test_every_notebook_is_tested():
 def test_notebook_executes(name, monkeypatch):
     missing = [f for f in CASES[name] if not (DATA / f).exists()]
     if missing:
-        pytest.skip(f"real data not present: {', '.join(missing)} under {DATA}")
+        pytest.skip(f"real data not present: {', '.join(missing)} under {DATA} (third-party survey "
+                    "microdata, not redistributable: GSS from NORC, https://gss.norc.org; ESS from "
+                    "https://www.europeansocialsurvey.org after free registration; put them under "
+                    "../shared/data/<survey>/ next to the clone or set SOCIALHEALTH_DATA)")
     monkeypatch.setenv("SOCIALHEALTH_DATA", str(DATA))
     monkeypatch.setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline")
     nb = nbformat.read(NOTEBOOKS / name, as_version=4)

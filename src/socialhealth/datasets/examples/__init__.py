@@ -1,7 +1,7 @@
 """Small synthetic example data sets with survey designs, for examples, tutorials and tests.
 
 The files (``<name>.csv.gz`` in this folder) are written by ``make_examples.py`` (same folder,
-numpy only, ``SEED = 20261210``). They are synthetic: modelled on the *structure* of the
+numpy only, ``SEED = 20261414``). They are synthetic: modelled on the *structure* of the
 example data of R's ``survey`` package (same column names, types, factor levels and kind of
 sampling design) but every value is drawn from made-up distributions. Licence: the same as
 socialhealth (MIT).
@@ -57,7 +57,7 @@ def load_example(name: str) -> pd.DataFrame:
     """A synthetic example data set with its sampling-design columns, as a DataFrame.
 
     Origin: synthetic data written by ``socialhealth/datasets/examples/make_examples.py``
-    (numpy only, seed ``20261210``), modelled on the structure of the example data sets of
+    (numpy only, seed ``20261414``), modelled on the structure of the example data sets of
     R's ``survey`` package (``apipop``, ``apisrs``, ``apistrat``, ``apiclus1``, ``apiclus2``,
     ``nhanes``, ``scd``): the same column names, types and factor levels and the same kind of
     design (strata, clusters, finite population corrections, weights), but no value is taken

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-SEED = 20261210
+SEED = 20261414
 HERE = Path(__file__).resolve().parent
 
 N_SCHOOLS = 6194
@@ -58,14 +58,14 @@ def _fmt(v) -> str:
     return '"' + s.replace('"', '""') + '"'
 
 
-def _write(name: str, columns: list[str], table: dict[str, list]) -> Path:
+def _write(name: str, columns: list[str], table: dict[str, list], out_dir: Path = HERE) -> Path:
     """CSV (header quoted, strings quoted, NA empty), gzip without a time stamp."""
     out = io.StringIO()
     out.write(",".join(f'"{c}"' for c in columns) + "\n")
     n = len(table[columns[0]])
     for i in range(n):
         out.write(",".join(_fmt(table[c][i]) for c in columns) + "\n")
-    path = HERE / f"{name}.csv.gz"
+    path = Path(out_dir) / f"{name}.csv.gz"
     with open(path, "wb") as fh:
         with gzip.GzipFile(filename="", mode="wb", fileobj=fh, mtime=0, compresslevel=9) as gz:
             gz.write(out.getvalue().encode("utf-8"))
@@ -264,22 +264,25 @@ def _intlike(table: dict) -> dict:
     return out
 
 
-def main() -> list[Path]:
-    """Write every example data set (``<name>.csv.gz`` next to this file) and return the paths.
+def main(out_dir: str | Path | None = None) -> list[Path]:
+    """Write every example data set (``<name>.csv.gz``) and return the paths.
+
+    ``out_dir`` defaults to this file's folder (the files the package ships).
 
     The draws come from ``numpy.random.default_rng([SEED, k])`` streams (k = 1 frame, 2 samples,
     3 nhanes, 4 scd) in a fixed order, so the files are reproducible bit for bit.
     """
+    out = HERE if out_dir is None else Path(out_dir)
     pop = _make_apipop(np.random.default_rng([SEED, 1]))
     samples = _make_samples(np.random.default_rng([SEED, 2]), pop)
-    written = [_write("apipop", API_COLUMNS, _intlike(pop))]
+    written = [_write("apipop", API_COLUMNS, _intlike(pop), out)]
     for name, cols in (("apisrs", ["pw", "fpc"]), ("apistrat", ["pw", "fpc"]),
                        ("apiclus1", ["fpc", "pw"]), ("apiclus2", ["pw", "fpc1", "fpc2"])):
-        written.append(_write(name, API_COLUMNS + cols, _intlike(samples[name])))
+        written.append(_write(name, API_COLUMNS + cols, _intlike(samples[name]), out))
     nh = _make_nhanes(np.random.default_rng([SEED, 3]))
-    written.append(_write("nhanes", list(nh), _intlike(nh)))
+    written.append(_write("nhanes", list(nh), _intlike(nh), out))
     scd = _make_scd(np.random.default_rng([SEED, 4]))
-    written.append(_write("scd", list(scd), _intlike(scd)))
+    written.append(_write("scd", list(scd), _intlike(scd), out))
     return written
 
 
