@@ -19,7 +19,7 @@ models of connection and health, plots and an HTML report.
 >>> apistrat = sh.datasets.load_example("apistrat")    # synthetic stand-in for R's apistrat
 >>> d = sh.SurveyDesign(apistrat, weights="pw", strata="stype", fpc="fpc")
 >>> d.mean("api00").to_frame()[["estimate", "se"]].round(2).values.tolist()
-[[670.41, 7.22]]
+[[655.68, 6.69]]
 """
 from __future__ import annotations
 

@@ -824,11 +824,11 @@ class SurveyGLMResult(WaldCoefficients):
         >>> m = d.glm("HI_CHOL ~ C(race) + agecat + C(RIAGENDR)", family="binomial")
         >>> m.wald_test("agecat")
         Wald test for agecat (agecat[T.(19,39]], agecat[T.(39,59]], agecat[T.(59,Inf]])
-          F = 49.6434 on 3 and 9 df: p = 6.359e-06
+          F = 36.6875 on 3 and 9 df: p = 2.249e-05
           In R: regTermTest(model, ~agecat, method = "Wald")
         >>> t = m.wald_test("~C(race) + C(RIAGENDR)")          # one joint test of two terms
         >>> t.df, t.ddf, round(t.p, 4)
-        (4, 9.0, 0.3717)
+        (4, 9.0, 0.0191)
 
         In R: ``regTermTest(m, ~agecat)`` (method = "Wald").
         """
@@ -982,34 +982,34 @@ def glm(
     >>> m = d.glm("api00 ~ ell + meals + mobility")
     >>> print(m.to_frame()[["term", "estimate", "se", "df", "p"]].round(4).to_string())
             term  estimate       se     df       p
-    0  Intercept  773.9010  11.5400  194.0  0.0000
-    1        ell   -1.4090   0.4183  194.0  0.0009
-    2      meals   -1.6891   0.1892  194.0  0.0000
-    3   mobility   -0.0731   0.5317  194.0  0.8907
+    0  Intercept  787.1054  14.7897  194.0  0.0000
+    1        ell   -1.2371   0.3565  194.0  0.0006
+    2      meals   -1.9860   0.2549  194.0  0.0000
+    3   mobility    0.0163   0.4914  194.0  0.9736
     >>> b = d.glm("I(`sch.wide` == 'Yes') ~ ell + meals", family="binomial")
     >>> print(b.to_frame(exponentiate=True)[["term", "estimate", "ci_low", "ci_high"]]
     ...       .round(3).to_string())                     # odds ratios
             term  estimate  ci_low  ci_high
-    0  Intercept     3.609   1.867    6.977
-    1        ell     0.989   0.957    1.022
-    2      meals     1.010   0.994    1.026
+    0  Intercept     2.469   1.167    5.224
+    1        ell     0.976   0.947    1.006
+    2      meals     1.015   0.997    1.034
     >>> b.predict(apistrat.head(3), type="response").round(3).tolist()
-    [0.828, 0.799, 0.859]
+    [0.856, 0.805, 0.768]
     >>> print(b.summary())
     Survey-weighted GLM: family quasibinomial (link = logit)
     Formula: I(`sch.wide` == 'Yes') ~ ell + meals
     Design: Stratified element survey design (Taylor linearisation)
     <BLANKLINE>
                                      Estimate   Std. Error   t value   Pr(>|t|)
-    Intercept                         1.28344     0.334221     3.840   0.000166 ***
-    ell                            -0.0107585    0.0167272    -0.643      0.521
-    meals                          0.00989311   0.00790291     1.252      0.212
+    Intercept                        0.903997     0.379874     2.380     0.0183 *
+    ell                            -0.0240589    0.0154316    -1.559      0.121
+    meals                           0.0152794   0.00907974     1.683      0.094 .
     ---
     Signif. codes: 0 '***' 0.001 '**' 0.01 '*' 0.05 '.' 0.1
-    (Dispersion parameter for quasibinomial family taken to be 1.00076)
-    Residual df: 195 (design df + 1 - 3 coefficients); deviance 189.126
+    (Dispersion parameter for quasibinomial family taken to be 1.01481)
+    Residual df: 195 (design df + 1 - 3 coefficients); deviance 217.751
     200 rows used
-    IRLS iterations: 4
+    IRLS iterations: 5
     In R: svyglm(I(`sch.wide` == 'Yes') ~ ell + meals, design = design, family = quasibinomial())
 
     In R: ``svyglm(api00 ~ ell + meals + mobility, design = dstrat)``;

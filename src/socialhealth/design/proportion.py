@@ -83,12 +83,12 @@ class IntervalEstimate(Estimate):
     ('IntervalEstimate', 'logit')
     >>> print(p.to_frame()[["level", "estimate", "ci_low", "ci_high"]].round(4).to_string())
       level  estimate  ci_low  ci_high
-    0    No    0.1835  0.1329   0.2478
-    1   Yes    0.8165  0.7522   0.8671
+    0    No    0.2437  0.1860   0.3126
+    1   Yes    0.7563  0.6874   0.8140
     >>> print(p.confint(level=0.9).round(4).to_string())       # logit interval at 90%
                    ci_low  ci_high
-    sch.wide[No]   0.1402   0.2364
-    sch.wide[Yes]  0.7636   0.8598
+    sch.wide[No]   0.1946   0.3007
+    sch.wide[Yes]  0.6993   0.8054
 
     In R: ``svyciprop(~I(sch.wide == "Yes"), dstrat, method = "logit", level = 0.9)``.
     """
@@ -353,22 +353,26 @@ def proportion(
     >>> d = d.assign(ell0=lambda df: df.ell == 0)
     >>> d.proportion("ell0", method="beta")
     Survey proportion (beta): 1-stage cluster survey design (Taylor linearisation)
-    term level  estimate        se     ci_low  ci_high  df
-    ell0  None     0.025 0.0184722 0.00185974 0.101781  14
-    120 rows used; 95% CIs: beta method
+    term level  estimate        se      ci_low  ci_high  df
+    ell0  None 0.0252101 0.0251238 0.000342453 0.148988  14
+    119 rows used; 95% CIs: beta method
     In R: svyciprop(~ell0, design, method = 'beta', na.rm = TRUE)
+
+    By school type; no high or middle school of this sample has ``ell == 0``, so there
+    ``p = 0`` and the interval is undefined (NaN), as in R:
+
     >>> cols = ["stype", "estimate", "se", "ci_low", "ci_high", "df"]
     >>> print(d.proportion("ell0", by="stype", method="beta").to_frame()[cols].round(4).to_string())
       stype  estimate      se  ci_low  ci_high    df
-    0     E    0.0120  0.0097  0.0006   0.0553  13.0
-    1     H    0.0667  0.0495  0.0035   0.2759   6.0
-    2     M    0.0455  0.0236  0.0079   0.1368   6.0
+    0     E    0.0353  0.0348  0.0005   0.2004  14.0
+    1     H    0.0000  0.0000     NaN      NaN   7.0
+    2     M    0.0000  0.0000     NaN      NaN   7.0
     >>> print(d.proportion("stype").to_frame()[["level", "estimate", "ci_low", "ci_high"]]
     ...       .round(4).to_string())
       level  estimate  ci_low  ci_high
-    0     E    0.6917  0.5720   0.7902
-    1     H    0.1250  0.0847   0.1807
-    2     M    0.1833  0.1024   0.3063
+    0     E    0.7143  0.6092   0.8004
+    1     H    0.1092  0.0632   0.1823
+    2     M    0.1765  0.1239   0.2451
 
     In R: ``svyciprop(~I(ell == 0), dclus1, method = "beta")``;
     ``svyby(~I(ell == 0), ~stype, dclus1, svyciprop, vartype = c("se", "ci"), method = "beta")``;

@@ -122,17 +122,17 @@ def quantile(
     >>> d.quantile("api00", [0.25, 0.5, 0.75])
     Survey quantile (Woodruff): 1-stage cluster survey design (Taylor linearisation)
      term  quantile  estimate      se  ci_low  ci_high  df
-    api00      0.25       622 11.1899     600      648  14
-    api00       0.5       693 10.2574     663      707  14
-    api00      0.75       742 9.79118     725      767  14
-    120 rows used; 95% CIs: Woodruff method
+    api00      0.25       591 20.2817     545      632  14
+    api00       0.5       657 18.4167     621      700  14
+    api00      0.75       715 17.7174     694      770  14
+    119 rows used; 95% CIs: Woodruff method
     In R: svyquantile(~api00, design, quantiles = c(0.25, 0.5, 0.75), ci = TRUE, na.rm = TRUE)
     >>> med = d.quantile("api00", 0.5, by="stype")
     >>> print(med.to_frame()[["stype", "estimate", "ci_low", "ci_high", "df"]].to_string())
       stype  estimate  ci_low  ci_high    df
-    0     E     692.0   657.0    709.0  13.0
-    1     H     659.0   622.0    740.0   6.0
-    2     M     705.0   685.0    727.0   6.0
+    0     E     668.0   628.0    700.0  14.0
+    1     H     630.0   592.0    664.0   7.0
+    2     M     662.0   517.0    850.0   7.0
 
     In R: ``svyquantile(~api00, dclus1, quantiles = c(0.25, 0.5, 0.75), ci = TRUE)``;
     ``svyby(~api00, ~stype, dclus1, svyquantile, quantiles = 0.5, ci = TRUE)``.

@@ -60,7 +60,7 @@ class ReplicateDesign(DesignBase):
     >>> scdrep.ratio("alive", "arrests")
     Survey ratio: Replicate-weight survey design (brr, 4 replicates)
              term level  estimate        se   ci_low  ci_high  df
-    alive/arrests  None   0.24933 0.0144389 0.203379 0.295281   3
+    alive/arrests  None   0.25133 0.0422972 0.116721 0.385938   3
     6 rows used; CIs: t with design df
     In R: svyratio(~alive, ~arrests, design)
 
@@ -77,8 +77,8 @@ class ReplicateDesign(DesignBase):
     >>> round(r.scale, 4), round(jk.scale, 4)     # default (R-1)/R; jk also has the fpc
     (0.9333, 0.9148)
     >>> print(r.mean("api00").to_frame()[["term", "estimate", "se"]].round(2).to_string())
-        term  estimate    se
-    0  api00    682.72  7.05
+        term  estimate     se
+    0  api00    656.71  17.14
 
     In R: ``svrepdesign(data = scd, type = "BRR", repweights = repweights,
     combined.weights = FALSE)``; ``svrepdesign(data = df, weights = ~pw, repweights = "rw[0-9]+",
@@ -274,9 +274,9 @@ class ReplicateDesign(DesignBase):
         >>> d = sh.SurveyDesign(apiclus1, weights="pw", psu="dnum", fpc="fpc")
         >>> print(d.to_replicate("bootstrap", replicates=50, seed=1).describe())
         Replicate-weight survey design (bootstrap, 50 replicates)
-          rows: 120
+          rows: 119
           scale: 0.0204082; rscales: 1; mse: False; degrees of freedom: 14
-          weights: pw, sum 6056
+          weights: pw, sum 6005.53
 
         In R: ``print(design)``.
         """

@@ -186,16 +186,16 @@ def standardize(design, by, over=None, *, population, excluding_missing=None):
     >>> cols = ["race", "estimate", "se"]
     >>> print(d.mean("HI_CHOL", by="race").to_frame()[cols].round(4).to_string())   # crude
        race  estimate      se
-    0     1    0.1147  0.0173
-    1     2    0.1228  0.0141
-    2     3    0.0972  0.0095
-    3     4    0.0903  0.0232
+    0     1    0.0719  0.0118
+    1     2    0.1298  0.0134
+    2     3    0.1076  0.0227
+    3     4    0.0889  0.0258
     >>> print(std.mean("HI_CHOL", by="race").to_frame()[cols].round(4).to_string())  # standardised
        race  estimate      se
-    0     1    0.1108  0.0168
-    1     2    0.1201  0.0143
-    2     3    0.0925  0.0100
-    3     4    0.0898  0.0236
+    0     1    0.0654  0.0087
+    1     2    0.1187  0.0125
+    2     3    0.0963  0.0218
+    3     4    0.0816  0.0247
 
     Adults only, with the standard population as a mapping:
 
@@ -205,10 +205,10 @@ def standardize(design, by, over=None, *, population, excluding_missing=None):
     ...                          excluding_missing="HI_CHOL")
     >>> print(std.mean("HI_CHOL", by="race").to_frame()[cols].round(4).to_string())
        race  estimate      se
-    0     1    0.1350  0.0217
-    1     2    0.1415  0.0182
-    2     3    0.1157  0.0128
-    3     4    0.1048  0.0292
+    0     1    0.0779  0.0107
+    1     2    0.1439  0.0173
+    2     3    0.0960  0.0256
+    3     4    0.0914  0.0284
 
     In R: ``svystandardize(design, by = ~agecat, over = ~race, population = popage,
     excluding.missing = ~HI_CHOL)``; ``svyby(~HI_CHOL, ~race, stdes, svymean)``.

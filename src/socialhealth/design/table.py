@@ -93,12 +93,12 @@ def table(design, by, round: bool = False, Ntotal: float | None = None) -> pd.Da
     >>> dclus1 = sh.SurveyDesign(apiclus1, weights="pw", psu="dnum", fpc="fpc")
     >>> print(dclus1.table(["stype", "awards"], Ntotal=100).round(2).to_string())
       stype awards      n
-    0     E     No  25.83
-    1     H     No   9.17
-    2     M     No   8.33
-    3     E    Yes  43.33
-    4     H    Yes   3.33
-    5     M    Yes  10.00
+    0     E     No  21.85
+    1     H     No   5.04
+    2     M     No   4.20
+    3     E    Yes  49.58
+    4     H    Yes   5.88
+    5     M    Yes  13.45
 
     In R: ``svytable(~stype, dstrat)``; ``svytable(~stype + awards, dclus1, Ntotal = 100)``.
     """

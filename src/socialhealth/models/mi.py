@@ -66,8 +66,8 @@ class MIResult:
     (5, 5)
     >>> print(res.to_frame()[["term", "estimate", "se", "fmi"]].round(4).to_string())
             term  estimate       se     fmi
-    0  Intercept  703.7555  14.8790  0.0529
-    1     enroll   -0.0271   0.0191  0.0691
+    0  Intercept  658.0896  11.7578  0.0886
+    1     enroll    0.0231   0.0151  0.1577
 
     In R: ``summary(mitools::MIcombine(fits))`` with
     ``fits <- with(imputationList(imputed), svyglm(api00 ~ enroll, design))``.
