@@ -5,8 +5,21 @@ into one harmonised schema, scoring of the standard loneliness and isolation ins
 models of connection and health, plots and an HTML report.
 
 >>> import socialhealth as sh
->>> sd = sh.datasets.load("demo")                      # doctest: +SKIP
->>> sd.design.proportion("lonely", by="age_group")     # doctest: +SKIP
+>>> sd = sh.datasets.load("demo")                      # synthetic demo survey, no file needed
+>>> est = sd.design.proportion("lonely", by="age_group")
+>>> print(est.to_frame()[["age_group", "estimate", "ci_low", "ci_high"]].round(3).to_string())
+  age_group  estimate  ci_low  ci_high
+0     16-24     0.096   0.081    0.114
+1     25-34     0.080   0.067    0.094
+2     35-44     0.054   0.044    0.065
+3     45-54     0.067   0.056    0.082
+4     55-64     0.072   0.061    0.085
+5     65-74     0.048   0.041    0.057
+6       75+     0.083   0.072    0.096
+>>> apistrat = sh.datasets.load_example("apistrat")    # synthetic stand-in for R's apistrat
+>>> d = sh.SurveyDesign(apistrat, weights="pw", strata="stype", fpc="fpc")
+>>> d.mean("api00").to_frame()[["estimate", "se"]].round(2).values.tolist()
+[[655.68, 6.69]]
 """
 from __future__ import annotations
 

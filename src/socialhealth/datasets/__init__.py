@@ -1,11 +1,19 @@
 """Survey datasets in one harmonised schema.
 
 >>> from socialhealth import datasets
->>> datasets.list()                                                   # doctest: +SKIP
->>> sd = datasets.load("gss_panel20", path="gss_panel20.dta", wave=2020,
-...                    columns=["lonely1_2"])                         # doctest: +SKIP
->>> sd.data, sd.design, sd.codebook, sd.provenance                    # doctest: +SKIP
->>> datasets.fetch("brfss", year=2023)                                # doctest: +SKIP
+>>> surveys = datasets.list()
+>>> surveys.set_index("name").loc[["gss_panel20", "ess", "demo"], "access"].tolist()
+['open', 'registration', 'open']
+>>> sd = datasets.load("demo")                       # synthetic: no file needed
+>>> sd.data.shape, type(sd.design).__name__, sd.provenance["rows_kept"]
+((19602, 105), 'SurveyDesign', 19602)
+>>> bool(sd.codebook.set_index("concept").loc["lonely", "measured"])
+True
+>>> # a real survey: the file as distributed, here the GSS 2016-2020 panel from gss.norc.org
+>>> sd = datasets.load("gss_panel20", path="gss_panel20.dta", wave=2020)  # doctest: +SKIP
+
+Open surveys can also be downloaded into the cache first: ``datasets.fetch("brfss",
+year=2023)``, then ``datasets.load("brfss", year=2023)``.
 
 Registry: ``registry.toml``; codebooks: ``codebooks/<survey>.toml``; schema: ``schema.toml``;
 how to add a survey: ``CONTRIBUTING_LOADERS.md``.
@@ -111,8 +119,13 @@ def load(name: str, path: str | Path | None = None, *, min_age: int | None = Non
     Examples
     --------
     >>> from socialhealth import datasets
+    >>> sd = datasets.load("demo")
+    >>> est = sd.design.proportion("lonely")
+    >>> print(est.to_frame()[["term", "estimate", "ci_low", "ci_high"]].round(4).to_string())
+         term  estimate  ci_low  ci_high
+    0  lonely    0.0708  0.0661   0.0758
+    >>> # the same on a real survey file (here ESS round 7, UK; free registration at ESS)
     >>> sd = datasets.load("ess", path="ESS7GB.sav")          # doctest: +SKIP
-    >>> est = sd.design.proportion("lonely")                   # doctest: +SKIP
     >>> adults = datasets.load("ess", path="ESS7GB.sav", min_age=18)   # doctest: +SKIP
     >>> adults.provenance["rows_dropped"]["aged under 18 (min_age=18)"]  # doctest: +SKIP
     37

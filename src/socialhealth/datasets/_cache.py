@@ -44,8 +44,8 @@ def cache_dir() -> Path:
     Examples
     --------
     >>> from socialhealth.datasets._cache import cache_dir
-    >>> cache_dir().name  # doctest: +SKIP
-    'socialhealth'
+    >>> cache_dir().is_dir()     # $SOCIALHEALTH_CACHE, else the platform's user cache folder
+    True
     """
     env = os.environ.get("SOCIALHEALTH_CACHE")
     if env:

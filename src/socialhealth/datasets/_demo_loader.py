@@ -32,8 +32,20 @@ def load_demo(seed: int = 2024, replicate: bool = False, cache: bool = True) -> 
     Examples
     --------
     >>> from socialhealth import datasets
-    >>> sd = datasets.load("demo")                              # doctest: +SKIP
-    >>> sd.design.proportion("lonely", by="age_group")          # doctest: +SKIP
+    >>> sd = datasets.load("demo")
+    >>> est = sd.design.proportion("lonely", by="age_group")
+    >>> print(est.to_frame()[["age_group", "estimate", "ci_low", "ci_high"]].round(3).to_string())
+      age_group  estimate  ci_low  ci_high
+    0     16-24     0.096   0.081    0.114
+    1     25-34     0.080   0.067    0.094
+    2     35-44     0.054   0.044    0.065
+    3     45-54     0.067   0.056    0.082
+    4     55-64     0.072   0.061    0.085
+    5     65-74     0.048   0.041    0.057
+    6       75+     0.083   0.072    0.096
+    >>> rep = datasets.load("demo", replicate=True)             # replicate-weight design
+    >>> type(rep.design).__name__, rep.design.n_replicates
+    ('ReplicateDesign', 60)
 
     In R (after ``sd.data.to_csv("demo.csv", index=False)``)::
 

@@ -39,7 +39,13 @@ class DesignFallbackWarning(SocialHealthWarning):
     --------
     >>> import warnings
     >>> from socialhealth.datasets import DesignFallbackWarning
-    >>> warnings.simplefilter("error", DesignFallbackWarning)   # make a fallback fatal  # doctest: +SKIP
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("error", DesignFallbackWarning)   # make a fallback fatal
+    ...     try:
+    ...         warnings.warn("no PSU column: weights-only design", DesignFallbackWarning)
+    ...     except DesignFallbackWarning as w:
+    ...         print("stopped:", w)
+    stopped: no PSU column: weights-only design
     """
 
 

@@ -28,7 +28,8 @@ def cached_file(name: str, year: int | None = None) -> Path | None:
     Examples
     --------
     >>> from socialhealth.datasets._fetch import cached_file
-    >>> cached_file("brfss", year=2023)          # None until datasets.fetch("brfss", year=2023)  # doctest: +SKIP
+    >>> cached_file("brfss", year=2023) is None     # until datasets.fetch("brfss", year=2023)
+    True
     """
     for f in _registry.entry(name).get("files", []):
         if year is not None and int(f.get("year", -1)) != int(year):
@@ -69,8 +70,11 @@ def fetch(name: str, year: int | None = None, *, allow_unverified: bool = False,
     Examples
     --------
     >>> from socialhealth import datasets
-    >>> path = datasets.fetch("brfss", year=2023)         # doctest: +SKIP
-    >>> sd = datasets.load("brfss", year=2023)            # doctest: +SKIP
+    >>> [f["name"] for f in datasets.info("brfss")["files"] if f.get("year") == 2023]
+    ['LLCP2023XPT.zip']
+    >>> path = datasets.fetch("brfss", year=2023)   # downloads the CDC file  # doctest: +SKIP
+
+    Then ``datasets.load("brfss", year=2023)`` reads the cached file.
     """
     import pooch
 

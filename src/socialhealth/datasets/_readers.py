@@ -127,10 +127,24 @@ def open_source(path: str | os.PathLike) -> Source:
 
     Examples
     --------
-    >>> src = open_source("ESS7GB.sav")                 # doctest: +SKIP
-    >>> raw = src.read(["fltlnl", "pspwght"])           # doctest: +SKIP
-    >>> raw.missing["fltlnl"]                           # doctest: +SKIP
-    {'7': 4, '8': 3, '9': 8}
+    A small SPSS file with ESS-style user-missing codes 7, 8, 9:
+
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import pandas as pd, pyreadstat
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> path = Path(tmp.name) / "tiny.sav"
+    >>> df = pd.DataFrame({"fltlnl": [1, 2, 7, 8, 9, 9, 3], "pspwght": [1.0, 0.5, 1.2, 0.8, 1.1, 0.9, 1.0]})
+    >>> pyreadstat.write_sav(df, str(path), missing_ranges={"fltlnl": [7, 8, 9]})
+    >>> src = open_source(path)
+    >>> src.columns
+    ['fltlnl', 'pspwght']
+    >>> raw = src.read(["fltlnl", "pspwght"])
+    >>> raw.missing["fltlnl"], raw.n_rows
+    ({'7': 1, '8': 1, '9': 2}, 7)
+    >>> raw.data["fltlnl"].tolist()
+    [1.0, 2.0, nan, nan, nan, nan, 3.0]
+    >>> tmp.cleanup()
     """
     p = Path(path).expanduser()
     if not p.exists():

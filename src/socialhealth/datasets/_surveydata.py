@@ -34,8 +34,19 @@ class SurveyData:
     Examples
     --------
     >>> from socialhealth import datasets
-    >>> sd = datasets.load("ess", path="ESS7GB.sav")            # doctest: +SKIP
-    >>> sd.design.proportion("lonely")                           # doctest: +SKIP
+    >>> sd = datasets.load("demo")
+    >>> sd.name, sd.design_spec["psu"], sd.design_spec["strata"]
+    ('demo', 'psu', 'strata')
+    >>> sd.data[["age_group", "sex", "lonely"]].head(3)
+      age_group     sex  lonely
+    0     65-74    male   False
+    1     16-24  female   False
+    2     45-54    male   False
+    >>> sd.provenance["loader"], sd.provenance["rows_read"]
+    ('demo', 19602)
+    >>> est = sd.design.proportion("lonely")
+    >>> round(float(est.estimate.iloc[0]), 4)
+    0.0708
     """
 
     name: str

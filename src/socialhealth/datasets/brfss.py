@@ -139,9 +139,12 @@ def load_brfss(path, *, wave: int | None = None, pool: str = "equal",
     Examples
     --------
     >>> from socialhealth import datasets
-    >>> sd = datasets.load("brfss", path="LLCP2023XPT.zip")          # doctest: +SKIP
-    >>> sd.design.proportion("lonely", by="age_group")                # doctest: +SKIP
-    >>> both = datasets.load("brfss", path=["LLCP2022.XPT", "LLCP2023.XPT"])  # doctest: +SKIP
+    >>> datasets.info("brfss")["access"]         # an open download (datasets.fetch)
+    'open'
+    >>> sd = datasets.load("brfss", path="LLCP2023XPT.zip")   # needs the CDC file  # doctest: +SKIP
+
+    ``sd.design.proportion("lonely", by="age_group")`` then gives the prevalence by age; several
+    years load together with ``datasets.load("brfss", path=["LLCP2022.XPT", "LLCP2023.XPT"])``.
     """
     cb = load_codebook("brfss")
     years = sorted(int(y) for y in cb["years"])

@@ -374,8 +374,11 @@ def demo_population(seed: int = 2024) -> pd.DataFrame:
 
     Examples
     --------
-    >>> pop = demo_population()                       # doctest: +SKIP
-    >>> pop.groupby("country")["lonely"].mean()       # doctest: +SKIP
+    >>> pop = demo_population()
+    >>> len(pop) > 1_000_000
+    True
+    >>> pop.groupby("country")["lonely"].mean().round(3).to_dict()
+    {'GB': 0.06, 'US': 0.078}
     """
     pop, frame = _draw_population(np.random.default_rng(seed))
     st = frame["strata"]
@@ -484,8 +487,9 @@ def population_truth(seed: int = 2024) -> dict:
 
     Examples
     --------
-    >>> t = population_truth(2024)                          # doctest: +SKIP
-    >>> round(t["lonely_prevalence"]["by_country"]["GB"], 3)  # doctest: +SKIP
+    >>> t = population_truth(2024)
+    >>> round(t["lonely_prevalence"]["by_country"]["GB"], 3)
+    0.06
     """
     pop, _ = _draw_population(np.random.default_rng(seed))
     return {**_truth_from_population(pop), **_model_truth()}
@@ -539,10 +543,18 @@ def generate_demo(seed: int = 2024) -> pd.DataFrame:
     >>> import socialhealth as sh
     >>> from socialhealth.datasets.demo import generate_demo
     >>> df = generate_demo()
-    >>> d = sh.SurveyDesign(df, weights="weight", strata="strata", psu="psu", nest=True)  # doctest: +SKIP
-    >>> d.proportion("lonely", by="age_group")                                            # doctest: +SKIP
+    >>> d = sh.SurveyDesign(df, weights="weight", strata="strata", psu="psu", nest=True,
+    ...                     lonely_psu="adjust")
+    >>> d.n_strata, d.n_psu
+    (180, 891)
+    >>> est = d.proportion("lonely", by="country")
+    >>> print(est.to_frame()[["country", "estimate", "ci_low", "ci_high"]].round(3).to_string())
+      country  estimate  ci_low  ci_high
+    0      GB     0.060   0.054    0.067
+    1      US     0.074   0.068    0.081
 
-    In R: ``svydesign(ids = ~psu, strata = ~strata, weights = ~weight, nest = TRUE, data = df)``.
+    In R: ``options(survey.lonely.psu = "adjust")``; ``svydesign(ids = ~psu, strata = ~strata,
+    weights = ~weight, nest = TRUE, data = df)``.
     """
     rng = np.random.default_rng(seed)
     pop, frame = _draw_population(rng)

@@ -75,8 +75,12 @@ def load_ess(path, *, wave: int | None = None, weight: str | None = None,
     Examples
     --------
     >>> from socialhealth import datasets
-    >>> sd = datasets.load("ess", path="ESS9GB.sav")            # doctest: +SKIP
-    >>> sd.data[["weight", "strata", "psu"]].nunique()          # doctest: +SKIP
+    >>> datasets.info("ess")["access"]           # the file needs a (free) ESS registration
+    'registration'
+    >>> sd = datasets.load("ess", path="ESS9GB.sav")   # needs the ESS file  # doctest: +SKIP
+
+    ``sd.data[["weight", "strata", "psu"]].nunique()`` then shows the design columns and
+    ``sd.design.proportion("lonely")`` the weighted prevalence.
     """
     cb = load_codebook("ess")
     rounds = {int(k): v for k, v in cb["rounds"].items()}

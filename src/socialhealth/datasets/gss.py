@@ -112,10 +112,13 @@ def load_panel20(path, *, wave: int = 2020, weight: str | None = None,
     Examples
     --------
     >>> from socialhealth import datasets
+    >>> datasets.info("gss_panel20")["years"]    # an open download from gss.norc.org
+    '2016, 2018, 2020'
     >>> sd = datasets.load("gss_panel20", path="gss_panel20.dta", wave=2020,
-    ...                    columns=["lonely1_2"])                      # doctest: +SKIP
-    >>> sd.provenance["rows_kept"]                                     # doctest: +SKIP
-    1823
+    ...                    columns=["lonely1_2"])   # needs the GSS file  # doctest: +SKIP
+
+    With NORC's ``gss_panel20.dta``, ``sd.provenance["rows_kept"]`` is 1823, and
+    ``sd.data["lonely1_2"]`` keeps the source item next to the harmonised columns.
     """
     cb = load_codebook("gss_panel20")
     waves = cb["panel"]["waves"]
@@ -225,9 +228,10 @@ def load_panel_long(name: str, path, *, wave: int | None = None, weight: str | N
 
     Examples
     --------
-    >>> sd = load_panel_long("gss_panel10", "gss_panel10_long.dta.zip", wave=2014)  # doctest: +SKIP
-    >>> sd.codebook.set_index("concept").loc["ucla3_isolated", "source_variables"]  # doctest: +SKIP
-    'isolated'
+    >>> sd = load_panel_long("gss_panel10", "gss_panel10_long.dta.zip", wave=2014)  # needs the file  # doctest: +SKIP
+
+    ``sd.codebook.set_index("concept").loc["ucla3_isolated", "source_variables"]`` is then
+    ``'isolated'``.
     """
     cb = load_codebook("gss_panel_long")
     panels = cb["panels"]
@@ -331,9 +335,31 @@ def load_cumulative(path, *, wave: int | Sequence[int] | None = None, weight: st
 
     Examples
     --------
-    >>> sd = load_cumulative("GSS2018.dta", wave=2018)      # doctest: +SKIP
-    >>> sd.provenance["weight_by_year"]                      # doctest: +SKIP
-    {'2018': 'wtssnr'}
+    A tiny file laid out like the cumulative file (the real one is ``gss7224_r2.dta``):
+
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import pandas as pd
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> path = Path(tmp.name) / "gss_tiny.dta"
+    >>> pd.DataFrame({"year": [2018] * 4 + [2022] * 2, "id": [1, 2, 3, 4, 1, 2],
+    ...               "vstrat": [1, 1, 2, 2, 1, 1], "vpsu": [1, 2, 1, 2, 1, 2],
+    ...               "wtssnrps": [1.5, 0.5, 1.2, 0.8, 1.0, 1.0],
+    ...               "wtssps": [1.4, 0.6, 1.1, 0.9, 1.0, 1.0], "wtssall": [1.0] * 6,
+    ...               "sex": [1, 2, 2, 1, 1, 2], "age": [30, 45, 60, 75, 41, 52],
+    ...               "health": [1, 2, 4, 3, 2, 1]}).to_stata(path, write_index=False)
+    >>> sd = load_cumulative(path, wave=2018, cache=False)
+    >>> sd.provenance["weight_by_year"], sd.provenance["rows_kept"]
+    ({'2018': 'wtssnrps'}, 4)
+    >>> print(sd.data[["year", "sex", "age", "self_rated_health", "weight"]].to_string())
+       year     sex   age self_rated_health  weight
+    0  2018    male  30.0         excellent     1.5
+    1  2018  female  45.0              good     0.5
+    2  2018  female  60.0              poor     1.2
+    3  2018    male  75.0              fair     0.8
+    >>> sd.design.n_strata, sd.design.n_psu
+    (2, 4)
+    >>> tmp.cleanup()
     """
     cb = load_codebook("gss")
     d = cb["design"]
@@ -473,7 +499,7 @@ def load_panel06(path, **kwargs):
 
     Examples
     --------
-    >>> sd = load_panel06("gss_panel06_long.dta.zip", wave=2006)   # doctest: +SKIP
+    >>> sd = load_panel06("gss_panel06_long.dta.zip", wave=2006)   # needs the file  # doctest: +SKIP
 
     In R: ``options(survey.lonely.psu = "adjust")``; ``svydesign(ids = ~vpsu, strata = ~vstrat,
     weights = ~wtpannr123, nest = TRUE, data = gss)`` (weight as chosen, see
@@ -487,7 +513,7 @@ def load_panel08(path, **kwargs):
 
     Examples
     --------
-    >>> sd = load_panel08("gss_panel08_long.dta", wave=2008)   # doctest: +SKIP
+    >>> sd = load_panel08("gss_panel08_long.dta", wave=2008)   # needs the file  # doctest: +SKIP
 
     In R: ``options(survey.lonely.psu = "adjust")``; ``svydesign(ids = ~vpsu, strata = ~vstrat,
     weights = ~wtpannr123, nest = TRUE, data = gss)`` (weight as chosen, see
@@ -501,7 +527,7 @@ def load_panel10(path, **kwargs):
 
     Examples
     --------
-    >>> sd = load_panel10("gss_panel10_long.dta.zip", wave=2014)   # doctest: +SKIP
+    >>> sd = load_panel10("gss_panel10_long.dta.zip", wave=2014)   # needs the file  # doctest: +SKIP
 
     In R: ``options(survey.lonely.psu = "adjust")``; ``svydesign(ids = ~vpsu, strata = ~vstrat,
     weights = ~wtpannr123, nest = TRUE, data = gss)`` (weight as chosen, see

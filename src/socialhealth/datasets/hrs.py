@@ -125,9 +125,12 @@ def load_hrs(path=None, *, wave: int | None = None, weight: str = "respondent",
     Examples
     --------
     >>> from socialhealth import datasets
+    >>> datasets.info("hrs")["access"]           # RAND HRS file after HRS registration
+    'registration'
     >>> sd = datasets.load("hrs", path="randhrs1992_2022v1.dta", wave=8,
-    ...                    weight="leave_behind")                       # doctest: +SKIP
-    >>> sd.design.proportion("lonely")                                  # doctest: +SKIP
+    ...                    weight="leave_behind")   # needs the RAND HRS file  # doctest: +SKIP
+
+    ``sd.design.proportion("lonely")`` then gives the weighted prevalence.
     """
     cb = load_codebook("hrs")
     if path is None:

@@ -62,8 +62,11 @@ def load_nhis(path, *, wave: int | None = None, variables: dict | None = None,
     Examples
     --------
     >>> from socialhealth import datasets
-    >>> sd = datasets.load("nhis", path="adult24csv.zip")                    # doctest: +SKIP
-    >>> sd.design.proportion("lonely", by="age_group")                        # doctest: +SKIP
+    >>> [f["name"] for f in datasets.info("nhis")["files"]][-1]    # open download (CDC)
+    'adult24csv.zip'
+    >>> sd = datasets.load("nhis", path="adult24csv.zip")   # needs the CDC file  # doctest: +SKIP
+
+    ``sd.design.proportion("lonely", by="age_group")`` then gives the prevalence by age.
     """
     cb = load_codebook("nhis")
     first, last = cb["years"]["first"], cb["years"]["last"]

@@ -106,9 +106,12 @@ def load_opn(path=None, *, wave: int | None = None, variables: dict | None = Non
     Examples
     --------
     >>> from socialhealth import datasets
+    >>> datasets.info("opn")["access"]           # from the UK Data Service, under licence
+    'licensed'
     >>> sd = datasets.load("opn", path="opn_2023.sav", wave=2023,
-    ...                    variables={"lonely": "MCZ_LONELY", "weight": "WT"})   # doctest: +SKIP
-    >>> sd.design.proportion("lonely")                                           # doctest: +SKIP
+    ...                    variables={"lonely": "MCZ_LONELY", "weight": "WT"})  # needs the file  # doctest: +SKIP
+
+    ``sd.design.proportion("lonely")`` then gives the weighted prevalence.
     """
     return _load("opn", path, wave=wave, variables=variables, psu=psu, strata=strata,
                  columns=columns, cache=cache)
@@ -136,8 +139,10 @@ def load_cls(path=None, *, wave: int | None = None, variables: dict | None = Non
     Examples
     --------
     >>> from socialhealth import datasets
+    >>> datasets.info("cls")["access"]
+    'licensed'
     >>> sd = datasets.load("cls", path="cls_2023_24.sav", wave=2023,
-    ...                    variables={"weight": "<your weight>"})        # doctest: +SKIP
+    ...                    variables={"weight": "<your weight>"})   # needs the file  # doctest: +SKIP
     """
     return _load("cls", path, wave=wave, variables=variables, psu=psu, strata=strata,
                  columns=columns, cache=cache)

@@ -204,8 +204,11 @@ def load_ukhls(path=None, *, wave: int | str | None = None, weight: str | None =
     Examples
     --------
     >>> from socialhealth import datasets
-    >>> sd = datasets.load("ukhls", path="i_indresp.dta", wave=9)     # doctest: +SKIP
-    >>> sd.design.proportion("lonely_ucla3", by="age_group")          # doctest: +SKIP
+    >>> datasets.info("ukhls")["access"]         # from the UK Data Service, under licence
+    'licensed'
+    >>> sd = datasets.load("ukhls", path="i_indresp.dta", wave=9)   # needs the file  # doctest: +SKIP
+
+    ``sd.design.proportion("lonely_ucla3", by="age_group")`` then gives the prevalence by age.
     """
     return _load("ukhls", path, wave=wave, weight=weight, columns=columns, cache=cache)
 
@@ -235,6 +238,8 @@ def load_bhps(path=None, *, wave: int | str | None = None, weight: str | None = 
     Examples
     --------
     >>> from socialhealth import datasets
-    >>> sd = datasets.load("bhps", path="bj_indresp.dta", wave=10)   # doctest: +SKIP
+    >>> datasets.info("bhps")["years"]
+    '1991-2009'
+    >>> sd = datasets.load("bhps", path="bj_indresp.dta", wave=10)   # needs the file  # doctest: +SKIP
     """
     return _load("bhps", path, wave=wave, weight=weight, columns=columns, cache=cache)

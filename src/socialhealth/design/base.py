@@ -94,10 +94,19 @@ class DesignBase:
     Examples
     --------
     >>> import socialhealth as sh
-    >>> d = sh.SurveyDesign(df, weights="pw", strata="stype", psu="dnum")   # doctest: +SKIP
-    >>> d.mean("api00"); d.proportion("sch_wide", by="stype")                # doctest: +SKIP
+    >>> apiclus1 = sh.datasets.load_example("apiclus1")
+    >>> d = sh.SurveyDesign(apiclus1, weights="pw", psu="dnum", fpc="fpc")
+    >>> cols = ["term", "estimate", "se", "ci_low", "ci_high"]
+    >>> print(d.mean("api00").to_frame()[cols].round(2).to_string())
+        term  estimate     se  ci_low  ci_high
+    0  api00    656.71  15.97  622.45   690.97
+    >>> r = d.to_replicate("jk1")              # the same verbs on a replicate design
+    >>> print(r.mean("api00").to_frame()[cols].round(2).to_string())
+        term  estimate     se  ci_low  ci_high
+    0  api00    656.71  16.97  620.32    693.1
 
-    In R: ``design <- svydesign(ids = ~dnum, strata = ~stype, weights = ~pw, data = df)``.
+    In R: ``dclus1 <- svydesign(id = ~dnum, weights = ~pw, fpc = ~fpc, data = apiclus1)``;
+    ``svymean(~api00, dclus1)``; ``svymean(~api00, as.svrepdesign(dclus1, type = "JK1"))``.
     """
 
     data: pd.DataFrame
@@ -181,10 +190,22 @@ class DesignBase:
 
         Examples
         --------
-        >>> elementary = d.subset(d.data.stype == "E")          # doctest: +SKIP
-        >>> elementary.mean("api00")                              # doctest: +SKIP
+        >>> import socialhealth as sh
+        >>> apiclus1 = sh.datasets.load_example("apiclus1")
+        >>> d = sh.SurveyDesign(apiclus1, weights="pw", psu="dnum", fpc="fpc")
+        >>> elementary = d.subset(d.data.stype == "E")
+        >>> len(elementary), elementary.n, elementary.degf()
+        (85, 119, 14.0)
+        >>> elementary.mean("api00")
+        Survey mean: 1-stage cluster survey design (Taylor linearisation)
+         term level  estimate      se  ci_low  ci_high  df
+        api00  None   657.235 15.5575 623.868  690.603  14
+        85 rows used; CIs: t with design df
+        In R: svymean(~api00, design, na.rm = TRUE)
+        >>> d.subset("api00 >= 700").n_psu            # a query string also works
+        10
 
-        In R: ``subset(design, stype == "E")``.
+        In R: ``subset(dclus1, stype == "E")``; ``svymean(~api00, subset(dclus1, stype == "E"))``.
         """
         if isinstance(mask, str):
             mask = self.data.eval(mask)
@@ -267,9 +288,19 @@ class DesignBase:
 
         Examples
         --------
-        >>> d2 = d.assign(lonely=lambda df: df.lonely1 >= 4)      # doctest: +SKIP
+        >>> import socialhealth as sh
+        >>> apistrat = sh.datasets.load_example("apistrat")
+        >>> d = sh.SurveyDesign(apistrat, weights="pw", strata="stype", fpc="fpc")
+        >>> d2 = d.assign(growth=lambda df: df.api00 - df.api99, high=lambda df: df.api00 >= 700)
+        >>> d2.mean(["growth", "high"])
+        Survey mean: Stratified element survey design (Taylor linearisation)
+          term level  estimate        se   ci_low  ci_high  df
+        growth  None   31.0751   1.99899  27.1329  35.0173 197
+          high  None  0.268163 0.0336573 0.201788 0.334538 197
+        200 rows used; CIs: t with design df
+        In R: svymean(~growth + high, design, na.rm = TRUE)
 
-        In R: ``update(design, lonely = lonely1 >= 4)``.
+        In R: ``update(dstrat, growth = api00 - api99, high = api00 >= 700)``.
         """
         return self._with_weights(self._w, self.data.assign(**columns))
 
@@ -420,11 +451,31 @@ class DesignBase:
 
         Examples
         --------
-        >>> d.mean("api00")                                          # doctest: +SKIP
-        >>> d.mean("api00", by="stype", deff=True)                   # doctest: +SKIP
+        >>> import socialhealth as sh
+        >>> apistrat = sh.datasets.load_example("apistrat")
+        >>> d = sh.SurveyDesign(apistrat, weights="pw", strata="stype", fpc="fpc")
+        >>> d.mean("api00")
+        Survey mean: Stratified element survey design (Taylor linearisation)
+         term level  estimate      se  ci_low  ci_high  df
+        api00  None   655.678 6.69374 642.478  668.879 197
+        200 rows used; CIs: t with design df
+        In R: svymean(~api00, design, na.rm = TRUE)
+        >>> print(d.mean("awards").to_frame()[["level", "estimate", "se"]].round(4).to_string())
+          level  estimate      se
+        0    No    0.3815  0.0367
+        1   Yes    0.6185  0.0367
+        >>> apiclus1 = sh.datasets.load_example("apiclus1")
+        >>> dclus1 = sh.SurveyDesign(apiclus1, weights="pw", psu="dnum", fpc="fpc")
+        >>> est = dclus1.mean("api99", by="stype", deff=True)
+        >>> print(est.to_frame()[["stype", "estimate", "se", "deff"]].round(3).to_string())
+          stype  estimate      se   deff
+        0     E   622.494  18.657  3.267
+        1     H   621.077  19.537  0.711
+        2     M   636.429  38.403  3.469
 
-        In R: ``svymean(~api00, design, na.rm = TRUE)``;
-        ``svyby(~api00, ~stype, design, svymean, deff = TRUE)``.
+        In R: ``svymean(~api00, dstrat)``; ``svymean(~awards, dstrat)``;
+        ``svyby(~api99, ~stype, dclus1, svymean, deff = TRUE)`` (add ``na.rm = TRUE`` when a
+        variable has missing values).
         """
         X, dom, used = self._prepare(variables, by, "mean")
         theta, vcov, pieces = self._domain_ratio(X, dom, used, ratio=True)
@@ -460,10 +511,20 @@ class DesignBase:
 
         Examples
         --------
-        >>> d.total("enroll")                                        # doctest: +SKIP
-        >>> d.total(["Bush", "Kerry"])                               # doctest: +SKIP
+        >>> import socialhealth as sh
+        >>> apistrat = sh.datasets.load_example("apistrat")
+        >>> d = sh.SurveyDesign(apistrat, weights="pw", strata="stype", fpc="fpc")
+        >>> print(d.total("enroll").to_frame()[["term", "estimate", "se"]].round(0).to_string())
+             term   estimate        se
+        0  enroll  4261225.0  138438.0
+        >>> print(d.total("stype").to_frame()[["level", "estimate", "se"]].round(1).to_string())
+          level  estimate   se
+        0     E    4421.0  0.0
+        1     H     755.0  0.0
+        2     M    1018.0  0.0
 
-        In R: ``svytotal(~enroll, design, na.rm = TRUE)``.
+        In R: ``svytotal(~enroll, dstrat)``; ``svytotal(~stype, dstrat)``
+        (``na.rm = TRUE`` when a variable has missing values).
         """
         X, dom, used = self._prepare(variables, by, "total")
         theta, vcov, pieces = self._domain_ratio(X, dom, used, ratio=False)
@@ -497,9 +558,24 @@ class DesignBase:
 
         Examples
         --------
-        >>> d.ratio("api_stu", "enroll")                             # doctest: +SKIP
+        >>> import socialhealth as sh
+        >>> apiclus1 = sh.datasets.load_example("apiclus1")
+        >>> d = sh.SurveyDesign(apiclus1, weights="pw", psu="dnum", fpc="fpc")
+        >>> d.ratio("api.stu", "enroll")
+        Survey ratio: 1-stage cluster survey design (Taylor linearisation)
+                  term level  estimate         se   ci_low  ci_high  df
+        api.stu/enroll  None  0.830677 0.00965743 0.809964  0.85139  14
+        119 rows used; CIs: t with design df
+        In R: svyratio(~api.stu, ~enroll, design)
+        >>> print(d.ratio("api.stu", "enroll", by="stype").to_frame()[["stype", "estimate", "se"]]
+        ...       .round(4).to_string())
+          stype  estimate      se
+        0     E    0.8322  0.0055
+        1     H    0.8401  0.0248
+        2     M    0.8184  0.0078
 
-        In R: ``svyratio(~api.stu, ~enroll, design)``.
+        In R: ``svyratio(~api.stu, ~enroll, dclus1)``;
+        ``svyby(~api.stu, ~stype, dclus1, svyratio, denominator = ~enroll)``.
         """
         nums, dens = as_list(numerator), as_list(denominator)
         Y = analysis_matrix(self.data, nums)
@@ -553,9 +629,16 @@ class DesignBase:
 
         Examples
         --------
-        >>> d.var("api00")                                           # doctest: +SKIP
+        >>> import socialhealth as sh
+        >>> apiclus1 = sh.datasets.load_example("apiclus1")
+        >>> d = sh.SurveyDesign(apiclus1, weights="pw", psu="dnum", fpc="fpc")
+        >>> print(d.var(["api00", "api99"]).to_frame()[["term", "estimate", "se"]].round(1).to_string())
+                  term  estimate      se
+        0        api00    8253.9  1062.4
+        1  api00:api99    8198.1  1058.2
+        2        api99    8874.0  1111.2
 
-        In R: ``svyvar(~api00, design)``.
+        In R: ``svyvar(~api00 + api99, dclus1)``.
         """
         cols = as_list(variables)
         X, dom, used = self._prepare(cols, by, "variance")

@@ -323,8 +323,18 @@ def recalibrate_replicates(design, replicate_design):
 
     Examples
     --------
-    >>> ps = d.post_stratify("stype", {"E": 4421, "H": 755, "M": 1018})   # doctest: +SKIP
-    >>> r = ps.to_replicate("jk1", recalibrate=True)                       # doctest: +SKIP
+    >>> import socialhealth as sh
+    >>> apiclus1 = sh.datasets.load_example("apiclus1")
+    >>> dclus1 = sh.SurveyDesign(apiclus1, weights="pw", psu="dnum", fpc="fpc")
+    >>> ps = dclus1.post_stratify("stype", {"E": 4421, "H": 755, "M": 1018})
+    >>> cols = ["term", "estimate", "se"]
+    >>> print(ps.to_replicate("jk1").mean("api00").to_frame()[cols].round(3).to_string())
+        term  estimate      se
+    0  api00   656.187  16.783
+    >>> r = ps.to_replicate("jk1", recalibrate=True)     # calls recalibrate_replicates
+    >>> print(r.mean("api00").to_frame()[cols].round(3).to_string())
+        term  estimate      se
+    0  api00   656.187  17.405
 
     In R: ``postStratify(as.svrepdesign(dclus1), ~stype, pop.types)`` (calibration after
     conversion).
@@ -377,11 +387,32 @@ def post_stratify(design, strata, population, partial: bool = False):
 
     Examples
     --------
-    >>> pop = pd.DataFrame({"stype": ["E", "H", "M"], "Freq": [4421, 755, 1018]})  # doctest: +SKIP
-    >>> ps = d.post_stratify("stype", pop)                                     # doctest: +SKIP
-    >>> ps.mean("api00")                                                         # doctest: +SKIP
+    >>> import pandas as pd
+    >>> import socialhealth as sh
+    >>> apiclus1 = sh.datasets.load_example("apiclus1")
+    >>> dclus1 = sh.SurveyDesign(apiclus1, weights="pw", psu="dnum", fpc="fpc")
+    >>> pop_types = pd.DataFrame({"stype": ["E", "H", "M"], "Freq": [4421, 755, 1018]})
+    >>> ps = dclus1.post_stratify("stype", pop_types)
+    >>> print(ps.total("stype").to_frame()[["level", "estimate", "se"]].round(3).to_string())
+      level  estimate   se
+    0     E    4421.0  0.0
+    1     H     755.0  0.0
+    2     M    1018.0  0.0
+    >>> ps.mean("api00")
+    Survey mean: 1-stage cluster survey design (Taylor linearisation)
+     term level  estimate      se  ci_low  ci_high  df
+    api00  None   656.187 16.0235  621.82  690.554  14
+    119 rows used; CIs: t with design df
+    In R: svymean(~api00, design, na.rm = TRUE)
+    >>> rps = dclus1.to_replicate("jk1").post_stratify("stype", {"E": 4421, "H": 755, "M": 1018})
+    >>> print(rps.mean("api00").to_frame()[["term", "estimate", "se"]].round(3).to_string())
+        term  estimate      se
+    0  api00   656.187  17.405
 
-    In R: ``postStratify(dclus1, ~stype, pop.types)``.
+    In R: ``pop.types <- data.frame(stype = c("E", "H", "M"), Freq = c(4421, 755, 1018))``;
+    ``dclus1p <- postStratify(dclus1, ~stype, pop.types)``; ``svytotal(~stype, dclus1p)``;
+    ``svymean(~api00, dclus1p)``;
+    ``svymean(~api00, postStratify(as.svrepdesign(dclus1, type = "JK1"), ~stype, pop.types))``.
     """
     columns = [str(c) for c in as_list(strata)]
     if not columns:
@@ -450,9 +481,25 @@ def rake(design, margins, control: Mapping | None = None, on_nonconvergence: str
 
     Examples
     --------
-    >>> r = d.rake([("stype", pop_types), ("sch.wide", pop_schwide)])         # doctest: +SKIP
+    >>> import socialhealth as sh
+    >>> apiclus1 = sh.datasets.load_example("apiclus1")
+    >>> apipop = sh.datasets.load_example("apipop")      # the population frame
+    >>> dclus1 = sh.SurveyDesign(apiclus1, weights="pw", psu="dnum", fpc="fpc")
+    >>> pop_types = {"E": 4421, "H": 755, "M": 1018}
+    >>> pop_schwide = apipop["sch.wide"].value_counts()
+    >>> pop_schwide.sort_index().to_dict()
+    {'No': 1182, 'Yes': 5012}
+    >>> rclus1 = dclus1.rake([("stype", pop_types), ("sch.wide", pop_schwide)])
+    >>> print(rclus1.total("sch.wide").to_frame()[["level", "estimate", "se"]].round(1).to_string())
+      level  estimate   se
+    0    No    1182.0  0.0
+    1   Yes    5012.0  0.0
+    >>> print(rclus1.mean("api00").to_frame()[["term", "estimate", "se"]].round(3).to_string())
+        term  estimate      se
+    0  api00   656.384  16.893
 
-    In R: ``rake(dclus1, list(~stype, ~sch.wide), list(pop.types, pop.schwide))``.
+    In R: ``rclus1 <- rake(dclus1, list(~stype, ~sch.wide), list(pop.types, pop.schwide))``;
+    ``svytotal(~sch.wide, rclus1)``; ``svymean(~api00, rclus1)``.
     """
     _check_on_nonconvergence(on_nonconvergence)
     ctrl = {"maxit": 10, "epsilon": 1.0}
@@ -786,9 +833,29 @@ def calibrate(design, formula, population_totals, calfun: str = "linear", bounds
 
     Examples
     --------
-    >>> totals = {"(Intercept)": 6194, "stypeH": 755, "stypeM": 1018, "api99": 3914069}  # doctest: +SKIP
-    >>> c = d.calibrate("~stype + api99", totals)                               # doctest: +SKIP
-    >>> c.mean("api00")                                                         # doctest: +SKIP
+    >>> import socialhealth as sh
+    >>> apiclus1 = sh.datasets.load_example("apiclus1")
+    >>> apipop = sh.datasets.load_example("apipop")      # the population frame
+    >>> dclus1 = sh.SurveyDesign(apiclus1, weights="pw", psu="dnum", fpc="fpc")
+    >>> totals = {"(Intercept)": 6194, "stypeH": 755, "stypeM": 1018,
+    ...           "api99": int(apipop["api99"].sum())}
+    >>> cal = dclus1.calibrate("~stype + api99", totals)
+    >>> print(cal.total("api99").to_frame()[["term", "estimate", "se"]].round(1).to_string())
+        term   estimate   se
+    0  api99  3907872.0  0.0
+    >>> cal.mean("api00")
+    Survey mean: 1-stage cluster survey design (Taylor linearisation)
+     term level  estimate      se  ci_low  ci_high  df
+    api00  None   661.999 3.93902 653.551  670.447  14
+    119 rows used; CIs: t with design df
+    In R: svymean(~api00, design, na.rm = TRUE)
+    >>> g = cal.weights / dclus1.weights              # the g-weights
+    >>> round(float(g.min()), 3), round(float(g.max()), 3)
+    (0.845, 1.273)
+    >>> raked = dclus1.calibrate("~stype + api99", totals, calfun="raking")
+    >>> print(raked.mean("api00").to_frame()[["term", "estimate", "se"]].round(3).to_string())
+        term  estimate     se
+    0  api00   661.986  3.929
 
     Weights summing to 100 raked to a population of 15000 (rescaled first, as R):
 
@@ -798,7 +865,11 @@ def calibrate(design, formula, population_totals, calfun: str = "linear", bounds
     >>> c.weights[[0, -1]].round(2)                       # R: 1666.67 1250.00
     array([1666.67, 1250.  ])
 
-    In R: ``calibrate(dclus1, ~stype + api99, pop.totals)`` (``calfun = "raking"`` etc.).
+    In R: ``pop.totals <- c(`(Intercept)` = 6194, stypeH = 755, stypeM = 1018,
+    api99 = sum(apipop$api99))``;
+    ``dclus1g <- calibrate(dclus1, ~stype + api99, pop.totals)``; ``svytotal(~api99, dclus1g)``;
+    ``svymean(~api00, dclus1g)``; ``calibrate(dclus1, ~stype + api99, pop.totals,
+    calfun = "raking")``.
     """
     calfun = str(calfun).lower()
     F, dF = _calfun(calfun, bounds)

@@ -161,8 +161,10 @@ def formula_variables(formula: str, data: pd.DataFrame) -> list[str]:
 
     Examples
     --------
-    >>> formula_variables("y ~ x + C(g)", df)           # doctest: +SKIP
-    ['g', 'x', 'y']
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"y": [1.0, 2.0], "x": [0.5, 1.5], "g": ["a", "b"], "z": [0, 1]})
+    >>> formula_variables("y ~ x + C(g)", df)           # in the order of the data columns
+    ['y', 'x', 'g']
     """
     from formulaic import Formula
 
@@ -299,9 +301,13 @@ def model_frame(data: pd.DataFrame, formula: str, mask: np.ndarray | None = None
 
     Examples
     --------
-    >>> mf = model_frame(df, "api00 ~ ell + C(stype)")          # doctest: +SKIP
-    >>> mf.columns                                               # doctest: +SKIP
+    >>> import socialhealth as sh
+    >>> apistrat = sh.datasets.load_example("apistrat")
+    >>> mf = model_frame(apistrat, "api00 ~ ell + C(stype)")
+    >>> mf.columns
     ['Intercept', 'ell', 'C(stype)[T.H]', 'C(stype)[T.M]']
+    >>> mf.X.shape, mf.terms
+    ((200, 4), {'Intercept': [0], 'ell': [1], 'C(stype)': [2, 3]})
 
     In R: ``model.matrix(api00 ~ ell + stype, model.frame(..., na.action = na.omit))``.
     """

@@ -889,8 +889,18 @@ class SurveyGLMResult(WaldCoefficients):
 
         Examples
         --------
-        >>> m = d.glm("HI_CHOL ~ C(race) + agecat + C(RIAGENDR)", family="binomial")   # doctest: +SKIP
-        >>> m.wald_test("agecat").to_frame()                                            # doctest: +SKIP
+        >>> import socialhealth as sh
+        >>> nhanes = sh.datasets.load_example("nhanes")
+        >>> d = sh.SurveyDesign(nhanes, weights="WTMEC2YR", strata="SDMVSTRA", psu="SDMVPSU",
+        ...                     nest=True)
+        >>> m = d.glm("HI_CHOL ~ C(race) + agecat + C(RIAGENDR)", family="binomial")
+        >>> m.wald_test("agecat")
+        Wald test for agecat (agecat[T.(19,39]], agecat[T.(39,59]], agecat[T.(59,Inf]])
+          F = 36.6875 on 3 and 9 df: p = 2.249e-05
+          In R: regTermTest(model, ~agecat, method = "Wald")
+        >>> t = m.wald_test("~C(race) + C(RIAGENDR)")          # one joint test of two terms
+        >>> t.df, t.ddf, round(t.p, 4)
+        (4, 9.0, 0.0191)
 
         In R: ``regTermTest(m, ~agecat)`` (method = "Wald").
         """
@@ -1041,14 +1051,45 @@ def glm(
 
     Examples
     --------
-    >>> d = sh.SurveyDesign(apistrat, strata="stype", weights="pw", fpc="fpc")   # doctest: +SKIP
-    >>> m = d.glm("api00 ~ ell + meals + mobility")                               # doctest: +SKIP
-    >>> m.to_frame()                                                              # doctest: +SKIP
-    >>> b = d.glm("I(sch_wide == 'Yes') ~ ell + meals", family="binomial")         # doctest: +SKIP
-    >>> b.to_frame(exponentiate=True)        # odds ratios                        # doctest: +SKIP
+    >>> import socialhealth as sh
+    >>> apistrat = sh.datasets.load_example("apistrat")
+    >>> d = sh.SurveyDesign(apistrat, strata="stype", weights="pw", fpc="fpc")
+    >>> m = d.glm("api00 ~ ell + meals + mobility")
+    >>> print(m.to_frame()[["term", "estimate", "se", "df", "p"]].round(4).to_string())
+            term  estimate       se     df       p
+    0  Intercept  787.1054  14.7897  194.0  0.0000
+    1        ell   -1.2371   0.3565  194.0  0.0006
+    2      meals   -1.9860   0.2549  194.0  0.0000
+    3   mobility    0.0163   0.4914  194.0  0.9736
+    >>> b = d.glm("I(`sch.wide` == 'Yes') ~ ell + meals", family="binomial")
+    >>> print(b.to_frame(exponentiate=True)[["term", "estimate", "ci_low", "ci_high"]]
+    ...       .round(3).to_string())                     # odds ratios
+            term  estimate  ci_low  ci_high
+    0  Intercept     2.469   1.167    5.224
+    1        ell     0.976   0.947    1.006
+    2      meals     1.015   0.997    1.034
+    >>> b.predict(apistrat.head(3), type="response").round(3).tolist()
+    [0.856, 0.805, 0.768]
+    >>> print(b.summary())
+    Survey-weighted GLM: family quasibinomial (link = logit)
+    Formula: I(`sch.wide` == 'Yes') ~ ell + meals
+    Design: Stratified element survey design (Taylor linearisation)
+    <BLANKLINE>
+                                     Estimate   Std. Error   t value   Pr(>|t|)
+    Intercept                        0.903997     0.379874     2.380     0.0183 *
+    ell                            -0.0240589    0.0154316    -1.559      0.121
+    meals                           0.0152794   0.00907974     1.683      0.094 .
+    ---
+    Signif. codes: 0 '***' 0.001 '**' 0.01 '*' 0.05 '.' 0.1
+    (Dispersion parameter for quasibinomial family taken to be 1.01481)
+    Residual df: 195 (design df + 1 - 3 coefficients); deviance 217.751
+    200 rows used
+    IRLS iterations: 5
+    In R: svyglm(I(`sch.wide` == 'Yes') ~ ell + meals, design = design, family = quasibinomial())
 
-    In R: ``svyglm(api00 ~ ell + meals, design = d)``;
-    ``svyglm(I(sch.wide == "Yes") ~ ell + meals, design = d, family = quasibinomial())``.
+    In R: ``svyglm(api00 ~ ell + meals + mobility, design = dstrat)``;
+    ``svyglm(I(sch.wide == "Yes") ~ ell + meals, design = dstrat, family = quasibinomial())``;
+    ``predict(b, newdata = head(apistrat, 3), type = "response")``.
     """
     fam, lk = _resolve_family(family, link)
     if not (isinstance(maxiter, (int, np.integer)) and maxiter >= 1):

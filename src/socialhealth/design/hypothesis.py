@@ -64,8 +64,15 @@ class TestResult:
 
     Examples
     --------
-    >>> res = d.chisq("sch_wide", "stype")                    # doctest: +SKIP
-    >>> res.to_frame(); res.p                                 # doctest: +SKIP
+    >>> import socialhealth as sh
+    >>> apiclus1 = sh.datasets.load_example("apiclus1")
+    >>> d = sh.SurveyDesign(apiclus1, weights="pw", psu="dnum", fpc="fpc")
+    >>> res = d.chisq("sch.wide", "stype")
+    >>> print(res.to_frame().round(4).to_string())
+       statistic   ndf      ddf       p method  pearson
+    0     2.7038  1.74  24.3593  0.0933      F   6.7874
+    >>> round(float(res.p), 4), res.method
+    (0.0933, "Pearson's X^2: Rao & Scott second-order adjustment (F)")
     """
 
     table: pd.DataFrame
@@ -198,19 +205,27 @@ def ttest(design, formula_or_variable: str, by: str | None = None, level: float 
 
     Examples
     --------
-    >>> import numpy as np, pandas as pd, socialhealth as sh
-    >>> df = pd.DataFrame({"psu": np.repeat([1, 2, 3, 4], 3), "w": 2.0,
-    ...                    "y": [3., 5, 4, 6, 7, 5, 4, 4, 6, 8, 7, 9],
-    ...                    "g": ["a", "b", "b"] * 4})
-    >>> d = sh.SurveyDesign(df, weights="w", psu="psu")
-    >>> round(float(d.ttest("y ~ g").statistic), 6)         # R: 1.666667
-    1.666667
-    >>> one = d.ttest("y", mu=5)                              # R: t = 0.75593, df = 2
-    >>> round(float(one.statistic), 5), float(one.df)
-    (0.75593, 2.0)
+    >>> import socialhealth as sh
+    >>> apiclus1 = sh.datasets.load_example("apiclus1")
+    >>> d = sh.SurveyDesign(apiclus1, weights="pw", psu="dnum", fpc="fpc")
+    >>> d.ttest("api00 ~ sch.wide")
+    Design-based t-test (difference in domain means): 1-stage cluster survey design (Taylor linearisation)
+                                 term  estimate      se  statistic  df        p   ci_low  ci_high
+    api00: sch.wide=Yes - sch.wide=No    33.697 19.7359    1.70739  13 0.111504 -8.93987  76.3339
+    In R: svyttest(api00 ~ sch.wide, design)
+    >>> res = d.ttest("api00", by="sch.wide", level=0.9)
+    >>> print(res.to_frame()[["estimate", "se", "df", "ci_low", "ci_high"]].round(3).to_string())
+       estimate      se    df  ci_low  ci_high
+    0    33.697  19.736  13.0  -1.254   68.648
+    >>> round(float(res.p), 4)
+    0.1115
 
-    In R: ``svyttest(api00 ~ sch.wide, dclus1)``; ``svyttest(I(y - 5) ~ 0, design)``;
-    ``svyttest(I(y - y2) ~ 0, design)``.
+    >>> one = d.ttest("api00", mu=600)                         # one-sample: svyttest(I(api00 - 600) ~ 0)
+    >>> round(float(one.df))
+    13
+
+    In R: ``svyttest(api00 ~ sch.wide, dclus1)``; ``svyttest(I(api00 - 600) ~ 0, dclus1)``;
+    ``confint(svyttest(api00 ~ sch.wide, dclus1), level = 0.9)``.
     """
     if not isinstance(formula_or_variable, str):
         raise FormulaError("ttest needs a column name or a formula string such as 'api00 ~ sch_wide'.")
@@ -351,10 +366,23 @@ def chisq(design, row: str, col: str, statistic: str = "F") -> TestResult:
 
     Examples
     --------
-    >>> d.chisq("sch_wide", "stype")                          # doctest: +SKIP
-    >>> d.chisq("sch_wide", "stype", statistic="adjWald").p   # doctest: +SKIP
+    >>> import socialhealth as sh
+    >>> apiclus1 = sh.datasets.load_example("apiclus1")
+    >>> d = sh.SurveyDesign(apiclus1, weights="pw", psu="dnum", fpc="fpc")
+    >>> d.chisq("sch.wide", "stype")
+    Pearson's X^2: Rao & Scott second-order adjustment (F): 1-stage cluster survey design (Taylor linearisation)
+     statistic     ndf     ddf         p method  pearson
+       2.70383 1.73995 24.3593 0.0932634      F  6.78744
+    In R: svychisq(~sch.wide + stype, design, statistic = 'F')
+    >>> for stat in ("Chisq", "Wald", "adjWald"):
+    ...     res = d.chisq("sch.wide", "stype", statistic=stat)
+    ...     print(stat, round(float(res.statistic), 4), round(float(res.p), 4))
+    Chisq 6.7874 0.0669
+    Wald 3.0311 0.0806
+    adjWald 2.8146 0.0965
 
-    In R: ``svychisq(~sch.wide + stype, dclus1, statistic = "F")``.
+    In R: ``svychisq(~sch.wide + stype, dclus1, statistic = "F")`` (also ``"Chisq"``,
+    ``"Wald"``, ``"adjWald"``).
     """
     if statistic not in CHISQ_STATISTICS:
         raise EstimationError(

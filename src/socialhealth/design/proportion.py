@@ -75,10 +75,22 @@ class IntervalEstimate(Estimate):
 
     Examples
     --------
-    >>> p = d.proportion("lonely", method="logit")            # doctest: +SKIP
-    >>> p.to_frame(); p.confint(level=0.9)                    # doctest: +SKIP
+    >>> import socialhealth as sh
+    >>> apistrat = sh.datasets.load_example("apistrat")
+    >>> d = sh.SurveyDesign(apistrat, weights="pw", strata="stype", fpc="fpc")
+    >>> p = d.proportion("sch.wide", method="logit")
+    >>> type(p).__name__, p.method
+    ('IntervalEstimate', 'logit')
+    >>> print(p.to_frame()[["level", "estimate", "ci_low", "ci_high"]].round(4).to_string())
+      level  estimate  ci_low  ci_high
+    0    No    0.2437  0.1860   0.3126
+    1   Yes    0.7563  0.6874   0.8140
+    >>> print(p.confint(level=0.9).round(4).to_string())       # logit interval at 90%
+                   ci_low  ci_high
+    sch.wide[No]   0.1946   0.3007
+    sch.wide[Yes]  0.6993   0.8054
 
-    In R: ``svyciprop(~lonely, design, method = "logit", level = 0.9)``.
+    In R: ``svyciprop(~I(sch.wide == "Yes"), dstrat, method = "logit", level = 0.9)``.
     """
 
     def confint(self, level: float | None = None, df: float | None = None) -> pd.DataFrame:
@@ -335,13 +347,36 @@ def proportion(
 
     Examples
     --------
-    >>> d = sh.SurveyDesign(apiclus1, weights="pw", psu="dnum", fpc="fpc")     # doctest: +SKIP
-    >>> d = d.assign(ell0=lambda df: df.ell == 0)                             # doctest: +SKIP
-    >>> d.proportion("ell0", method="beta").to_frame()                        # doctest: +SKIP
-    >>> d.proportion("ell0", by="stype")                                      # doctest: +SKIP
+    >>> import socialhealth as sh
+    >>> apiclus1 = sh.datasets.load_example("apiclus1")
+    >>> d = sh.SurveyDesign(apiclus1, weights="pw", psu="dnum", fpc="fpc")
+    >>> d = d.assign(ell0=lambda df: df.ell == 0)
+    >>> d.proportion("ell0", method="beta")
+    Survey proportion (beta): 1-stage cluster survey design (Taylor linearisation)
+    term level  estimate        se      ci_low  ci_high  df
+    ell0  None 0.0252101 0.0251238 0.000342453 0.148988  14
+    119 rows used; 95% CIs: beta method
+    In R: svyciprop(~ell0, design, method = 'beta', na.rm = TRUE)
+
+    By school type; no high or middle school of this sample has ``ell == 0``, so there
+    ``p = 0`` and the interval is undefined (NaN), as in R:
+
+    >>> cols = ["stype", "estimate", "se", "ci_low", "ci_high", "df"]
+    >>> print(d.proportion("ell0", by="stype", method="beta").to_frame()[cols].round(4).to_string())
+      stype  estimate      se  ci_low  ci_high    df
+    0     E    0.0353  0.0348  0.0005   0.2004  14.0
+    1     H    0.0000  0.0000     NaN      NaN   7.0
+    2     M    0.0000  0.0000     NaN      NaN   7.0
+    >>> print(d.proportion("stype").to_frame()[["level", "estimate", "ci_low", "ci_high"]]
+    ...       .round(4).to_string())
+      level  estimate  ci_low  ci_high
+    0     E    0.7143  0.6092   0.8004
+    1     H    0.1092  0.0632   0.1823
+    2     M    0.1765  0.1239   0.2451
 
     In R: ``svyciprop(~I(ell == 0), dclus1, method = "beta")``;
-    ``svyby(~I(ell == 0), ~stype, dclus1, svyciprop, vartype = c("se", "ci"), method = "beta")``.
+    ``svyby(~I(ell == 0), ~stype, dclus1, svyciprop, vartype = c("se", "ci"), method = "beta")``;
+    ``svyciprop(~I(stype == "E"), dclus1)`` (and so on for each level).
     """
     if method not in METHODS:
         raise EstimationError(

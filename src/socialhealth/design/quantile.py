@@ -119,10 +119,26 @@ def quantile(
 
     Examples
     --------
-    >>> d = sh.SurveyDesign(apiclus1, weights="pw", psu="dnum", fpc="fpc")    # doctest: +SKIP
-    >>> d.quantile("api00", [0.25, 0.5, 0.75]).to_frame()                    # doctest: +SKIP
+    >>> import socialhealth as sh
+    >>> apiclus1 = sh.datasets.load_example("apiclus1")
+    >>> d = sh.SurveyDesign(apiclus1, weights="pw", psu="dnum", fpc="fpc")
+    >>> d.quantile("api00", [0.25, 0.5, 0.75])
+    Survey quantile (Woodruff): 1-stage cluster survey design (Taylor linearisation)
+     term  quantile  estimate      se  ci_low  ci_high  df
+    api00      0.25       591 20.2817     545      632  14
+    api00       0.5       657 18.4167     621      700  14
+    api00      0.75       715 17.7174     694      770  14
+    119 rows used; 95% CIs: Woodruff method
+    In R: svyquantile(~api00, design, quantiles = c(0.25, 0.5, 0.75), ci = TRUE, na.rm = TRUE)
+    >>> med = d.quantile("api00", 0.5, by="stype")
+    >>> print(med.to_frame()[["stype", "estimate", "ci_low", "ci_high", "df"]].to_string())
+      stype  estimate  ci_low  ci_high    df
+    0     E     668.0   628.0    700.0  14.0
+    1     H     630.0   592.0    664.0   7.0
+    2     M     662.0   517.0    850.0   7.0
 
-    In R: ``svyquantile(~api00, dclus1, quantiles = c(0.25, 0.5, 0.75), ci = TRUE)``.
+    In R: ``svyquantile(~api00, dclus1, quantiles = c(0.25, 0.5, 0.75), ci = TRUE)``;
+    ``svyby(~api00, ~stype, dclus1, svyquantile, quantiles = 0.5, ci = TRUE)``.
     """
     if qrule not in QRULES:
         raise EstimationError(

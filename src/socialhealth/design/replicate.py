@@ -47,10 +47,42 @@ class ReplicateDesign(DesignBase):
 
     Examples
     --------
-    >>> r = sh.ReplicateDesign(df, weights="pw", replicate_weights="^rw[0-9]+$", method="jk1")  # doctest: +SKIP
-    >>> r.mean("api00")                                                                         # doctest: +SKIP
+    User-supplied BRR half-sample multipliers for the six rows of ``scd`` (as in R's
+    ``?svrepdesign``):
 
-    In R: ``svrepdesign(data = df, weights = ~pw, repweights = "rw[0-9]+", type = "JK1")``.
+    >>> import numpy as np
+    >>> import socialhealth as sh
+    >>> scd = sh.datasets.load_example("scd")
+    >>> repweights = 2 * np.array([[1, 0, 1, 0, 1, 0], [1, 0, 0, 1, 0, 1],
+    ...                            [0, 1, 1, 0, 0, 1], [0, 1, 0, 1, 1, 0]]).T
+    >>> scdrep = sh.ReplicateDesign(scd, weights=None, replicate_weights=repweights,
+    ...                             method="brr", combined_weights=False)
+    >>> scdrep.ratio("alive", "arrests")
+    Survey ratio: Replicate-weight survey design (brr, 4 replicates)
+             term level  estimate        se   ci_low  ci_high  df
+    alive/arrests  None   0.25133 0.0422972 0.116721 0.385938   3
+    6 rows used; CIs: t with design df
+    In R: svyratio(~alive, ~arrests, design)
+
+    Replicate-weight columns in the data, chosen by a regular expression:
+
+    >>> import pandas as pd
+    >>> apiclus1 = sh.datasets.load_example("apiclus1")
+    >>> jk = sh.SurveyDesign(apiclus1, weights="pw", psu="dnum", fpc="fpc").to_replicate("jk1")
+    >>> rw = pd.DataFrame(jk.replicate_weights, columns=[f"rw{i}" for i in range(1, 16)])
+    >>> df = pd.concat([apiclus1, rw], axis=1)
+    >>> r = sh.ReplicateDesign(df, weights="pw", replicate_weights="^rw[0-9]+$", method="jk1")
+    >>> r.n_replicates, r.degf()
+    (15, 14.0)
+    >>> round(r.scale, 4), round(jk.scale, 4)     # default (R-1)/R; jk also has the fpc
+    (0.9333, 0.9148)
+    >>> print(r.mean("api00").to_frame()[["term", "estimate", "se"]].round(2).to_string())
+        term  estimate     se
+    0  api00    656.71  17.14
+
+    In R: ``svrepdesign(data = scd, type = "BRR", repweights = repweights,
+    combined.weights = FALSE)``; ``svrepdesign(data = df, weights = ~pw, repweights = "rw[0-9]+",
+    type = "JK1", scale = 14/15)``.
     """
 
     kind = "replicate"
@@ -216,10 +248,16 @@ class ReplicateDesign(DesignBase):
 
         Examples
         --------
-        >>> r = ReplicateDesign(df, weights="pw", replicate_weights="^rw", method="jk1")  # doctest: +SKIP
-        >>> r.degf()                                                                       # doctest: +SKIP
+        >>> import socialhealth as sh
+        >>> apistrat = sh.datasets.load_example("apistrat")
+        >>> d = sh.SurveyDesign(apistrat, weights="pw", strata="stype", fpc="fpc")
+        >>> r = d.to_replicate("jkn")
+        >>> r.n_replicates, r.degf()
+        (200, 197.0)
+        >>> r.subset(r.data.stype == "H").degf()
+        49.0
 
-        In R: ``degf(design)``.
+        In R: ``degf(as.svrepdesign(dstrat, type = "JKn"))``.
         """
         if "degf" not in self._degf_cache:
             W = self._W[self.in_subset]
@@ -233,6 +271,17 @@ class ReplicateDesign(DesignBase):
 
     def describe(self) -> str:
         """Text description: method, replicates, rows, scale, rscales, mse, degrees of freedom.
+
+        Examples
+        --------
+        >>> import socialhealth as sh
+        >>> apiclus1 = sh.datasets.load_example("apiclus1")
+        >>> d = sh.SurveyDesign(apiclus1, weights="pw", psu="dnum", fpc="fpc")
+        >>> print(d.to_replicate("bootstrap", replicates=50, seed=1).describe())
+        Replicate-weight survey design (bootstrap, 50 replicates)
+          rows: 119
+          scale: 0.0204082; rscales: 1; mse: False; degrees of freedom: 14
+          weights: pw, sum 6005.53
 
         In R: ``print(design)``.
         """

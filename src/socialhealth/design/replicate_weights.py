@@ -334,11 +334,41 @@ def as_replicate(design, method: str = "jkn", **options):
 
     Examples
     --------
-    >>> r = d.to_replicate("jk1")                                   # doctest: +SKIP
-    >>> r.mean("api00")                                             # doctest: +SKIP
+    >>> import socialhealth as sh
+    >>> apiclus1 = sh.datasets.load_example("apiclus1")
+    >>> dclus1 = sh.SurveyDesign(apiclus1, weights="pw", psu="dnum", fpc="fpc")
+    >>> r = as_replicate(dclus1, "jk1")           # the same as dclus1.to_replicate("jk1")
+    >>> r.n_replicates, round(r.scale, 6)
+    (15, 0.914839)
+    >>> print(r.mean("api00").to_frame()[["term", "estimate", "se"]].round(3).to_string())
+        term  estimate      se
+    0  api00   656.706  16.967
+    >>> nhanes = sh.datasets.load_example("nhanes")
+    >>> dnhanes = sh.SurveyDesign(nhanes, weights="WTMEC2YR", strata="SDMVSTRA", psu="SDMVPSU",
+    ...                           nest=True)
+    >>> jkn = dnhanes.to_replicate("jkn")          # one replicate per PSU
+    >>> jkn.n_replicates
+    31
+    >>> print(jkn.mean("HI_CHOL").to_frame()[["term", "estimate", "se"]].round(4).to_string())
+          term  estimate      se
+    0  HI_CHOL    0.1082  0.0123
+    >>> nhanes2 = nhanes.assign(PSU2=nhanes.SDMVPSU.clip(upper=2))   # Fay/BRR: 2 PSUs per stratum
+    >>> dnhanes2 = sh.SurveyDesign(nhanes2, weights="WTMEC2YR", strata="SDMVSTRA", psu="PSU2",
+    ...                            nest=True)
+    >>> fay = dnhanes2.to_replicate("fay", fay_rho=0.3)
+    >>> fay.n_replicates
+    16
+    >>> print(fay.mean("HI_CHOL").to_frame()[["term", "estimate", "se"]].round(4).to_string())
+          term  estimate      se
+    0  HI_CHOL    0.1082  0.0124
+    >>> boot = dnhanes.to_replicate("bootstrap", replicates=100, seed=2026)
+    >>> print(boot.mean("HI_CHOL").to_frame()[["term", "estimate", "se"]].round(4).to_string())
+          term  estimate      se
+    0  HI_CHOL    0.1082  0.0139
 
-    In R: ``as.svrepdesign(dclus1, type = "JK1")``; ``as.svrepdesign(dnhanes2, type = "Fay",
-    fay.rho = 0.3)``.
+    In R: ``as.svrepdesign(dclus1, type = "JK1")``; ``as.svrepdesign(dnhanes, type = "JKn")``;
+    ``as.svrepdesign(dnhanes2, type = "Fay", fay.rho = 0.3)``;
+    ``as.svrepdesign(dnhanes, type = "bootstrap", replicates = 100)`` (R's scheme differs: Notes).
     """
     from socialhealth.design.replicate import ReplicateDesign
 

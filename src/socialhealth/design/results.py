@@ -105,9 +105,27 @@ class Estimate:
 
     Examples
     --------
-    >>> est = d.mean("api00", by="stype")                     # doctest: +SKIP
-    >>> est.to_frame()                                        # doctest: +SKIP
-    >>> est.estimate, est.se, est.vcov_frame                  # doctest: +SKIP
+    >>> import socialhealth as sh
+    >>> apistrat = sh.datasets.load_example("apistrat")
+    >>> d = sh.SurveyDesign(apistrat, weights="pw", strata="stype", fpc="fpc")
+    >>> est = d.mean("api00", by="stype")
+    >>> print(est.to_frame().drop(columns="level").round(3).to_string())
+      stype   term  estimate      se   ci_low  ci_high     df
+    0     E  api00    657.69   8.607  640.716  674.664  197.0
+    1     H  api00    653.28  13.545  626.569  679.991  197.0
+    2     M  api00    648.72  12.676  623.722  673.718  197.0
+    >>> est.estimate.round(2).to_dict()
+    {'stype=E, api00': 657.69, 'stype=H, api00': 653.28, 'stype=M, api00': 648.72}
+    >>> both = d.mean(["api00", "api99"])
+    >>> print(both.vcov_frame.round(2).to_string())
+           api00  api99
+    api00  44.81  41.90
+    api99  41.90  42.99
+    >>> print(est.confint(level=0.9, df=float("inf")).round(2).to_string())   # normal quantiles
+                    ci_low  ci_high
+    stype=E, api00  643.53   671.85
+    stype=H, api00  631.00   675.56
+    stype=M, api00  627.87   669.57
 
     In R: ``coef(est)``, ``SE(est)``, ``vcov(est)``, ``confint(est, df = degf(design))``.
     """
@@ -228,8 +246,17 @@ class Estimate:
 
         Examples
         --------
-        >>> est = d.mean("api00", by="stype")                  # doctest: +SKIP
-        >>> est.contrast({"E": 1, "H": -1})                     # E minus H    # doctest: +SKIP
+        >>> import socialhealth as sh
+        >>> apistrat = sh.datasets.load_example("apistrat")
+        >>> d = sh.SurveyDesign(apistrat, weights="pw", strata="stype", fpc="fpc")
+        >>> est = d.mean("api00", by="stype")
+        >>> diff = est.contrast({"E": 1, "H": -1}, name="E - H")
+        >>> print(diff.to_frame()[["term", "estimate", "se", "ci_low", "ci_high"]].round(3).to_string())
+            term  estimate      se  ci_low  ci_high
+        0  E - H      4.41  16.048 -27.238   36.058
+        >>> avg = est.contrast([1 / 3, 1 / 3, 1 / 3], name="unweighted average")
+        >>> round(float(avg.estimate.iloc[0]), 3), round(float(avg.se.iloc[0]), 3)
+        (653.23, 6.817)
 
         In R: ``svycontrast(svyby(~api00, ~stype, d, svymean, covmat = TRUE), c(E = 1, H = -1, M = 0))``.
         """

@@ -176,14 +176,42 @@ def standardize(design, by, over=None, *, population, excluding_missing=None):
 
     Examples
     --------
-    >>> stdpop = {"(19,39]": 77670, "(39,59]": 72816, "(59,Inf]": 45364}      # doctest: +SKIP
-    >>> adults = d.subset(d.data.agecat != "(0,19]")                           # doctest: +SKIP
-    >>> std = adults.standardize("agecat", over="race", population=stdpop,
-    ...                          excluding_missing="HI_CHOL")                   # doctest: +SKIP
-    >>> std.mean("HI_CHOL", by="race")                # age-standardised prevalences  # doctest: +SKIP
+    >>> import socialhealth as sh
+    >>> nhanes = sh.datasets.load_example("nhanes")
+    >>> d = sh.SurveyDesign(nhanes, weights="WTMEC2YR", strata="SDMVSTRA", psu="SDMVPSU",
+    ...                     nest=True)
+    >>> popage = [55901, 77670, 72816, 45364]          # standard population, agecat order
+    >>> std = d.standardize("agecat", over="race", population=popage,
+    ...                     excluding_missing="HI_CHOL")
+    >>> cols = ["race", "estimate", "se"]
+    >>> print(d.mean("HI_CHOL", by="race").to_frame()[cols].round(4).to_string())   # crude
+       race  estimate      se
+    0     1    0.0719  0.0118
+    1     2    0.1298  0.0134
+    2     3    0.1076  0.0227
+    3     4    0.0889  0.0258
+    >>> print(std.mean("HI_CHOL", by="race").to_frame()[cols].round(4).to_string())  # standardised
+       race  estimate      se
+    0     1    0.0654  0.0087
+    1     2    0.1187  0.0125
+    2     3    0.0963  0.0218
+    3     4    0.0816  0.0247
 
-    In R: ``svystandardize(design, by = ~agecat, over = ~race, population = stdpop,
-    excluding.missing = ~HI_CHOL)``.
+    Adults only, with the standard population as a mapping:
+
+    >>> stdpop = {"(19,39]": 77670, "(39,59]": 72816, "(59,Inf]": 45364}
+    >>> adults = d.subset(d.data.agecat != "(0,19]")
+    >>> std = adults.standardize("agecat", over="race", population=stdpop,
+    ...                          excluding_missing="HI_CHOL")
+    >>> print(std.mean("HI_CHOL", by="race").to_frame()[cols].round(4).to_string())
+       race  estimate      se
+    0     1    0.0779  0.0107
+    1     2    0.1439  0.0173
+    2     3    0.0960  0.0256
+    3     4    0.0914  0.0284
+
+    In R: ``svystandardize(design, by = ~agecat, over = ~race, population = popage,
+    excluding.missing = ~HI_CHOL)``; ``svyby(~HI_CHOL, ~race, stdes, svymean)``.
     """
     by_cols = [str(c) for c in as_list(by)]
     over_cols = [str(c) for c in as_list(over)] if over is not None else []

@@ -111,8 +111,32 @@ def table(design, *variables, by=None, round: bool = False, Ntotal: float | None
     >>> sh.SurveyDesign(df2, weights="w").table("sex", "lonely")["n"].tolist()
     [3.0, 2.0, 1.0, 0.0]
 
-    In R: ``svytable(~stype, dstrat)``; ``svytable(~sex + lonely, design)``;
-    ``svytable(~stype + awards, dclus1, Ntotal = 100)``.
+    On the example data:
+
+    >>> apistrat = sh.datasets.load_example("apistrat")
+    >>> dstrat = sh.SurveyDesign(apistrat, weights="pw", strata="stype", fpc="fpc")
+    >>> print(dstrat.table("stype").to_string())
+      stype       n
+    0     E  4421.0
+    1     H   755.0
+    2     M  1018.0
+    >>> apiclus1 = sh.datasets.load_example("apiclus1")
+    >>> dclus1 = sh.SurveyDesign(apiclus1, weights="pw", psu="dnum", fpc="fpc")
+    >>> print(dclus1.table(["stype", "awards"], Ntotal=100).round(2).to_string())
+      stype awards      n
+    0     E     No  21.85
+    1     H     No   5.04
+    2     M     No   4.20
+    3     E    Yes  49.58
+    4     H    Yes   5.88
+    5     M    Yes  13.45
+
+    Several variables can also be given positionally (R ``svytable(~stype + awards, dclus1)``):
+
+    >>> dclus1.table("stype", "awards").shape
+    (6, 3)
+
+    In R: ``svytable(~stype, dstrat)``; ``svytable(~stype + awards, dclus1, Ntotal = 100)``.
     """
     cols = _columns(variables, by)
     if not cols:

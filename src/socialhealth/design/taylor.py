@@ -64,11 +64,41 @@ class SurveyDesign(DesignBase):
 
     Examples
     --------
-    >>> import socialhealth as sh                                    # doctest: +SKIP
-    >>> d = sh.SurveyDesign(apistrat, weights="pw", strata="stype", fpc="fpc")  # doctest: +SKIP
-    >>> d.mean("api00")                                              # doctest: +SKIP
+    >>> import socialhealth as sh
+    >>> apistrat = sh.datasets.load_example("apistrat")
+    >>> dstrat = sh.SurveyDesign(apistrat, weights="pw", strata="stype", fpc="fpc")
+    >>> dstrat
+    Stratified element survey design (Taylor linearisation)
+      rows: 200
+      strata: 3, PSUs: 200, degrees of freedom: 197
+      weights: pw, sum 6194
+      fpc: fpc; lonely_psu: fail
+      In R: svydesign(id = ~1, strata = ~stype, weights = ~pw, fpc = ~fpc, data = df)
+    >>> dstrat.mean("api00")
+    Survey mean: Stratified element survey design (Taylor linearisation)
+     term level  estimate      se  ci_low  ci_high  df
+    api00  None   655.678 6.69374 642.478  668.879 197
+    200 rows used; CIs: t with design df
+    In R: svymean(~api00, design, na.rm = TRUE)
 
-    In R: ``svydesign(id = ~1, strata = ~stype, weights = ~pw, fpc = ~fpc, data = apistrat)``.
+    Two-stage cluster sample (weights implied by the fpcs) and a stratified cluster sample
+    whose PSU codes repeat across strata:
+
+    >>> apiclus2 = sh.datasets.load_example("apiclus2")
+    >>> dclus2 = sh.SurveyDesign(apiclus2, psu=["dnum", "snum"], fpc=["fpc1", "fpc2"])
+    >>> print(dclus2.mean("api00").to_frame()[["term", "estimate", "se"]].round(2).to_string())
+        term  estimate    se
+    0  api00    672.75  6.41
+    >>> nhanes = sh.datasets.load_example("nhanes")
+    >>> dnhanes = sh.SurveyDesign(nhanes, weights="WTMEC2YR", strata="SDMVSTRA", psu="SDMVPSU",
+    ...                           nest=True)
+    >>> dnhanes.n_strata, dnhanes.n_psu, dnhanes.degf()
+    (15, 31, 16.0)
+
+    In R: ``svydesign(id = ~1, strata = ~stype, weights = ~pw, fpc = ~fpc, data = apistrat)``;
+    ``svydesign(id = ~dnum + snum, fpc = ~fpc1 + fpc2, data = apiclus2)``;
+    ``svydesign(id = ~SDMVPSU, strata = ~SDMVSTRA, weights = ~WTMEC2YR, nest = TRUE,
+    data = nhanes)``.
     """
 
     kind = "taylor"
@@ -201,10 +231,15 @@ class SurveyDesign(DesignBase):
 
         Examples
         --------
-        >>> d = SurveyDesign(df, weights="pw", strata="stype", psu="dnum")   # doctest: +SKIP
-        >>> d.degf()                                                         # doctest: +SKIP
+        >>> import socialhealth as sh
+        >>> apiclus1 = sh.datasets.load_example("apiclus1")
+        >>> d = sh.SurveyDesign(apiclus1, weights="pw", psu="dnum", fpc="fpc")
+        >>> d.degf()                                  # 15 PSUs in 1 stratum
+        14.0
+        >>> d.subset(d.data.stype == "H").degf()      # PSUs with a high school
+        7.0
 
-        In R: ``degf(design)``.
+        In R: ``degf(dclus1)``; ``degf(subset(dclus1, stype == "H"))``.
         """
         return float(self.n_psu - self.n_strata)
 
@@ -239,6 +274,19 @@ class SurveyDesign(DesignBase):
     def describe(self) -> str:
         """Text description: design type, rows, strata, PSUs, degrees of freedom, weights.
 
+        Examples
+        --------
+        >>> import socialhealth as sh
+        >>> apistrat = sh.datasets.load_example("apistrat")
+        >>> d = sh.SurveyDesign(apistrat, weights="pw", strata="stype", fpc="fpc")
+        >>> print(d.subset(d.data.stype != "E").describe())
+        Stratified element survey design (Taylor linearisation)
+          rows: 200 (100 in subset)
+          strata: 2, PSUs: 100, degrees of freedom: 98
+          weights: pw, sum 1773
+          fpc: fpc; lonely_psu: fail
+          In R: svydesign(id = ~1, strata = ~stype, weights = ~pw, fpc = ~fpc, data = df)
+
         In R: ``print(design)`` / ``summary(design)``.
         """
         st = self._stages
@@ -269,10 +317,23 @@ class SurveyDesign(DesignBase):
 
         Examples
         --------
-        >>> r = d.to_replicate("jk1")                                   # doctest: +SKIP
-        >>> r.mean("api00")                                             # doctest: +SKIP
+        >>> import socialhealth as sh
+        >>> apiclus1 = sh.datasets.load_example("apiclus1")
+        >>> d = sh.SurveyDesign(apiclus1, weights="pw", psu="dnum", fpc="fpc")
+        >>> r = d.to_replicate("jk1")
+        >>> r
+        Replicate-weight survey design (jk1, 15 replicates)
+          rows: 119
+          scale: 0.914839; rscales: 1; mse: False; degrees of freedom: 14
+          weights: pw, sum 6005.53
+        >>> r.mean("api00")
+        Survey mean: Replicate-weight survey design (jk1, 15 replicates)
+         term level  estimate      se  ci_low  ci_high  df
+        api00  None   656.706 16.9668 620.316  693.096  14
+        119 rows used; CIs: t with design df
+        In R: svymean(~api00, design, na.rm = TRUE)
 
-        In R: ``as.svrepdesign(design, type = "JK1")``.
+        In R: ``as.svrepdesign(dclus1, type = "JK1")``.
         """
         from socialhealth.design.replicate_weights import as_replicate
 

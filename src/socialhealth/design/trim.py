@@ -127,10 +127,29 @@ def trim_weights(design, lower: float | None = None, upper: float | None = None,
     --------
     >>> import pandas as pd, socialhealth as sh
     >>> df = pd.DataFrame({"y": [1.0, 2.0, 3.0, 4.0], "w": [1.0, 2.0, 3.0, 10.0]})
-    >>> sh.SurveyDesign(df, weights="w").trim_weights(upper=6).weights.tolist()
-    [2.333333333333333, 3.333333333333333, 4.333333333333333, 6.0]
+    >>> sh.SurveyDesign(df, weights="w").trim_weights(upper=6).weights.round(4).tolist()
+    [2.3333, 3.3333, 4.3333, 6.0]
 
-    In R: ``trimWeights(dclus1g, lower = 20, upper = 45, strict = TRUE)``.
+    A calibrated design whose weights are trimmed to [42, 60]:
+
+    >>> apiclus1 = sh.datasets.load_example("apiclus1")
+    >>> apipop = sh.datasets.load_example("apipop")
+    >>> dclus1 = sh.SurveyDesign(apiclus1, weights="pw", psu="dnum", fpc="fpc")
+    >>> totals = {"(Intercept)": 6194, "stypeH": 755, "stypeM": 1018,
+    ...           "api99": int(apipop["api99"].sum())}
+    >>> dclus1g = dclus1.calibrate("~stype + api99", totals)
+    >>> round(float(dclus1g.weights.min()), 2), round(float(dclus1g.weights.max()), 2)
+    (42.64, 64.24)
+    >>> trimmed = dclus1g.trim_weights(lower=42, upper=60, strict=True)
+    >>> w = trimmed.weights
+    >>> round(float(w.min()), 2), round(float(w.max()), 2), round(float(w.sum()), 1)
+    (42.71, 60.0, 6194.0)
+    >>> print(trimmed.mean("api00").to_frame()[["term", "estimate", "se"]].round(3).to_string())
+        term  estimate     se
+    0  api00   661.817  3.939
+
+    In R: ``trimWeights(dclus1g, lower = 42, upper = 60, strict = TRUE)`` (R's ``?trimWeights``
+    uses 20 and 45 on its own data).
     """
     lo = _bound(lower, "lower", -np.inf)
     up = _bound(upper, "upper", np.inf)

@@ -141,7 +141,12 @@ def subset_domains(data: pd.DataFrame, inside: np.ndarray, by) -> tuple[np.ndarr
 
     Examples
     --------
-    >>> codes, D, table = subset_domains(df, design.in_subset, "stype")   # doctest: +SKIP
+    >>> import numpy as np, pandas as pd
+    >>> df = pd.DataFrame({"stype": ["E", "H", "M", "H", "E"]})
+    >>> inside = np.array([True, True, False, True, True])        # e.g. design.in_subset
+    >>> codes, D, table = subset_domains(df, inside, "stype")
+    >>> codes.tolist(), D, table["stype"].tolist()
+    ([0, 1, -1, 1, 0], 2, ['E', 'H'])
     """
     if not as_list(by):
         return np.where(inside, 0, -1), 1, None

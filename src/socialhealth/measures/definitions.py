@@ -513,8 +513,24 @@ def register(path: str | Any) -> Instrument:
 
     Examples
     --------
+    A copy of a shipped definition under a new key (your own file is laid out the same way):
+
+    >>> import tempfile
+    >>> from pathlib import Path
     >>> from socialhealth import measures
-    >>> measures.register("my_scale.toml")          # doctest: +SKIP
+    >>> import socialhealth.measures.definitions as definitions
+    >>> text = (Path(definitions.__file__).parent / "instruments" / "ucla3.toml").read_text()
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> path = Path(tmp.name) / "my_scale.toml"
+    >>> _ = path.write_text(text.replace('key = "ucla3"', 'key = "my_ucla3"', 1))
+    >>> inst = measures.register(path)
+    >>> inst.key, "my_ucla3" in measures.instrument_keys()
+    ('my_ucla3', True)
+    >>> import pandas as pd
+    >>> answers = pd.DataFrame({"companionship": [1, 3], "left_out": [2, 3], "isolated": [3, 2]})
+    >>> measures.score("my_ucla3", answers, coding="1-3").score.tolist()
+    [6.0, 8.0]
+    >>> del definitions._USER["my_ucla3"]; tmp.cleanup()   # (this example leaves no trace)
     """
     from pathlib import Path
 
@@ -556,7 +572,10 @@ def get_instrument(key: str) -> Instrument:
     >>> inst = get_instrument("lsns6")
     >>> inst.total.cutoff_set("lubben2006").bands[0]
     Band(lower=0.0, upper=11.0, label='at risk of social isolation')
-    >>> print(inst.doc)            # items, codes, reverse keys, codings, cut-offs, citation  # doctest: +SKIP
+    >>> print(inst.doc)            # items, codes, reverse keys, codings, cut-offs, citation
+    lsns6: Lubben Social Network Scale, 6-item (LSNS-6)
+    ...
+    Reference: Lubben J, Blozik E, ...
     """
     table = _all()
     if not isinstance(key, str) or key not in table:

@@ -50,8 +50,19 @@ class ReliabilityResult:
 
     Examples
     --------
-    >>> r = measures.reliability(df[["q1", "q2", "q3"]])       # doctest: +SKIP
-    >>> r.alpha, r.ci, r.items                                  # doctest: +SKIP
+    >>> import socialhealth as sh
+    >>> from socialhealth import measures
+    >>> df = sh.datasets.load("demo").data
+    >>> r = measures.reliability(df[["ucla3_companionship", "ucla3_left_out", "ucla3_isolated"]])
+    >>> round(r.alpha, 3), round(r.std_alpha, 3), round(r.omega_total, 3)
+    (0.797, 0.797, 0.797)
+    >>> r.n, r.n_dropped
+    (18437, 1165)
+    >>> print(r.items[["item", "item_rest_r", "alpha_if_dropped"]].round(3).to_string())
+                      item  item_rest_r  alpha_if_dropped
+    0  ucla3_companionship        0.642             0.722
+    1       ucla3_left_out        0.637             0.727
+    2       ucla3_isolated        0.642             0.721
 
     In R: ``psych::alpha(na.omit(df[, c("q1", "q2", "q3")]))`` (``$total$raw_alpha``, ``$feldt``).
     """

@@ -19,10 +19,16 @@ designs and matches R's ``survey`` package.
 * :func:`meta` - fixed/random-effects meta-analysis (R ``metafor::rma``); :func:`mi_combine` -
   Rubin's rules (R ``mitools::MIcombine``); :mod:`anchors` - published pooled estimates.
 
+>>> import socialhealth as sh
 >>> from socialhealth import models
->>> t = models.association(design, exposure="lonely", outcome="poor_health",
-...                        adjust=[["age", "sex"], ["education"]], measure="or")  # doctest: +SKIP
->>> t.to_frame()                                                                  # doctest: +SKIP
+>>> sd = sh.datasets.load("demo")                 # synthetic survey shipped with socialhealth
+>>> t = models.association(sd.design, exposure="lonely", outcome="poor_health",
+...                        adjust=[["age", "sex"], ["education"]], measure="or")
+>>> print(t.to_frame()[["model_label", "estimate", "ci_low", "ci_high"]].round(3).to_string())
+   model_label  estimate  ci_low  ci_high
+0   unadjusted     2.304   1.968    2.698
+1   + age, sex     2.503   2.130    2.941
+2  + education     2.480   2.110    2.914
 """
 from __future__ import annotations
 

@@ -208,9 +208,15 @@ class AssociationTable:
 
     Examples
     --------
-    >>> t = models.association(design, exposure="lonely", outcome="poor_health",
-    ...                        adjust=[["age", "sex"], ["education"]], measure="or")  # doctest: +SKIP
-    >>> t.to_frame()                                                                  # doctest: +SKIP
+    >>> import socialhealth as sh
+    >>> from socialhealth import models
+    >>> sd = sh.datasets.load("demo")                 # synthetic survey shipped with socialhealth
+    >>> t = models.association(sd.design, exposure="lonely", outcome="poor_health",
+    ...                        adjust=[["age", "sex"], ["education"]], measure="or")
+    >>> t.formulas
+    ['poor_health ~ lonely', 'poor_health ~ lonely + age + sex', 'poor_health ~ lonely + age + sex + education']
+    >>> len(t.models), t.measure
+    (3, 'or')
 
     In R: one ``svyglm(poor_health ~ lonely + ..., design, family = quasibinomial())`` per row
     block, ``exp(cbind(coef(m), confint(m, df = degf(design))))``.
@@ -372,10 +378,23 @@ def association(
 
     Examples
     --------
+    >>> import socialhealth as sh
+    >>> from socialhealth import models
+    >>> sd = sh.datasets.load("demo")                 # synthetic survey shipped with socialhealth
     >>> t = models.association(sd.design, exposure="lonely", outcome="poor_health",
     ...                        adjust=[["age", "sex"], ["education", "income_quintile"]],
-    ...                        measure="or")                                  # doctest: +SKIP
-    >>> t.to_frame()[["model_label", "estimate", "ci_low", "ci_high", "n"]]  # doctest: +SKIP
+    ...                        measure="or")
+    >>> print(t.to_frame()[["model_label", "estimate", "ci_low", "ci_high", "n"]].round(3).to_string())
+                        model_label  estimate  ci_low  ci_high      n
+    0                    unadjusted     2.237   1.899    2.636  17483
+    1                    + age, sex     2.440   2.067    2.880  17483
+    2  + education, income_quintile     2.414   2.043    2.854  17483
+    >>> pr = models.association(sd.design, exposure="lonely", outcome="poor_health",
+    ...                         adjust=["age", "sex"], measure="pr")     # prevalence ratios
+    >>> print(pr.to_frame()[["model_label", "estimate", "ci_low", "ci_high"]].round(3).to_string())
+      model_label  estimate  ci_low  ci_high
+    0  unadjusted     1.849   1.668    2.049
+    1  + age, sex     1.841   1.679    2.019
 
     A continuous outcome gets a gaussian model (differences in means) without being asked:
 

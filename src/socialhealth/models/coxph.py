@@ -309,8 +309,12 @@ class CoxResult(WaldCoefficients):
 
     Examples
     --------
-    >>> m = models.coxph(design, "followup_years", "died", ["lonely", "age"])   # doctest: +SKIP
-    >>> m.params, m.bse, m.to_frame()                                          # doctest: +SKIP
+    >>> import socialhealth as sh
+    >>> from socialhealth import models
+    >>> sd = sh.datasets.load("demo")                 # synthetic survey shipped with socialhealth
+    >>> m = models.coxph(sd.design, "followup_years", "died", ["lonely", "age"])
+    >>> m.params.round(4).to_dict(), m.bse.round(4).to_dict()
+    ({'lonely': 0.5485, 'age': 0.0716}, {'lonely': 0.1025, 'age': 0.0021})
 
     In R: ``m <- svycoxph(Surv(followup_years, died) ~ lonely + age, design)``; ``coef(m)``,
     ``SE(m)``, ``exp(confint(m))``.
@@ -447,8 +451,15 @@ def coxph(
 
     Examples
     --------
-    >>> m = models.coxph(design, "followup_years", "died", ["lonely", "age", "sex"])  # doctest: +SKIP
-    >>> m.to_frame()                        # hazard ratios with 95% CIs              # doctest: +SKIP
+    >>> import socialhealth as sh
+    >>> from socialhealth import models
+    >>> sd = sh.datasets.load("demo")                 # synthetic survey shipped with socialhealth
+    >>> m = models.coxph(sd.design, "followup_years", "died", ["lonely", "age", "sex"])
+    >>> print(m.to_frame()[["term", "estimate", "ci_low", "ci_high", "n_events"]].round(3).to_string())
+              term  estimate  ci_low  ci_high  n_events
+    0       lonely     1.748   1.426    2.144      1840
+    1          age     1.075   1.071    1.079      1840
+    2  sex[T.male]     1.349   1.199    1.518      1840
 
     In R: ``svycoxph(Surv(followup_years, died) ~ lonely + age + sex, design)``.
     """

@@ -47,9 +47,15 @@ class InteractionResult:
 
     Examples
     --------
-    >>> r = models.interaction(design, exposure="lonely", outcome="poor_health", by="sex",
-    ...                        adjust=["age"])                             # doctest: +SKIP
-    >>> r.to_frame(); r.wald                                               # doctest: +SKIP
+    >>> import socialhealth as sh
+    >>> from socialhealth import models
+    >>> sd = sh.datasets.load("demo")                 # synthetic survey shipped with socialhealth
+    >>> r = models.interaction(sd.design, exposure="lonely", outcome="poor_health", by="sex",
+    ...                        adjust=["age"])
+    >>> r.wald
+    Wald test for lonely:C(sex) (lonely:C(sex)[T.male])
+      F = 1.22257 on 1 and 707 df: p = 0.2692
+      In R: regTermTest(model, ~lonely:C(sex), method = "Wald")
 
     In R: ``regTermTest(svyglm(poor_health ~ lonely * sex + age, design,
     family = quasibinomial()), ~lonely:sex)``.
@@ -137,9 +143,18 @@ def interaction(
 
     Examples
     --------
+    >>> import socialhealth as sh
+    >>> from socialhealth import models
+    >>> sd = sh.datasets.load("demo")                 # synthetic survey shipped with socialhealth
     >>> r = models.interaction(sd.design, exposure="lonely", outcome="poor_health", by="sex",
-    ...                        adjust=["age", "education"])                  # doctest: +SKIP
-    >>> r.to_frame(); r.wald.p                                                 # doctest: +SKIP
+    ...                        adjust=["age", "education"])
+    >>> cols = ["modifier_level", "estimate", "ci_low", "ci_high"]
+    >>> print(r.to_frame()[cols].round(3).to_string())          # odds ratios within each sex
+      modifier_level  estimate  ci_low  ci_high
+    0         female     2.676   2.126    3.367
+    1           male     2.251   1.792    2.828
+    >>> round(r.wald.p, 3)                                       # test of lonely x sex
+    0.299
 
     In R: ``m <- svyglm(poor_health ~ lonely * factor(sex) + age + education, design,
     family = quasibinomial()); svycontrast(m, ...); regTermTest(m, ~lonely:factor(sex))``.

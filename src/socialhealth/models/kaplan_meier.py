@@ -199,11 +199,25 @@ class KaplanMeierResult:
 
     Examples
     --------
-    >>> km = kaplan_meier(design, "followup", "dead", by="lonely", se=True)  # doctest: +SKIP
-    >>> km.to_frame(); km.at([12, 24]); km.quantile([0.5])                   # doctest: +SKIP
+    >>> import socialhealth as sh
+    >>> from socialhealth import models
+    >>> sd = sh.datasets.load("demo")                 # synthetic survey shipped with socialhealth
+    >>> km = models.kaplan_meier(sd.design, "followup_years", "died", by="lonely", se=True)
+    >>> list(km.to_frame().columns)
+    ['lonely', 'time', 'n_risk', 'n_event', 'surv', 'se', 'se_log', 'ci_low', 'ci_high']
+    >>> print(km.at([5, 10])[["lonely", "time", "surv", "ci_low", "ci_high"]].round(3).to_string())
+       lonely  time   surv  ci_low  ci_high
+    0   False   5.0  0.933   0.929    0.938
+    1   False  10.0  0.887   0.879    0.895
+    2    True   5.0  0.893   0.871    0.915
+    3    True  10.0  0.843   0.810    0.877
+    >>> print(km.quantile([0.9]).round(2).to_string())      # time by which 10% have died
+       lonely    p  time  ci_low  ci_high
+    0   False  0.9  8.12    7.74     8.96
+    1    True  0.9  4.73    3.70     6.49
 
-    In R: ``km <- svykm(Surv(followup, dead > 0) ~ lonely, design, se = TRUE)``;
-    ``confint(km[[1]], parm = c(12, 24))``; ``quantile(km[[1]], probs = 0.5, ci = TRUE)``.
+    In R: ``km <- svykm(Surv(followup_years, died > 0) ~ lonely, design, se = TRUE)``;
+    ``confint(km[[1]], parm = c(5, 10))``; ``quantile(km[[1]], probs = 0.9, ci = TRUE)``.
     """
 
     def __init__(self, *, curves, groups, by, estimator, se, level, n_rows, n_events, n_missing,
@@ -432,10 +446,15 @@ def kaplan_meier(
 
     Examples
     --------
-    >>> from socialhealth.models.kaplan_meier import kaplan_meier          # doctest: +SKIP
-    >>> km = kaplan_meier(design, time="followup", event="dead", by="lonely", se=True)  # doctest: +SKIP
-    >>> km.to_frame()                   # survival, SE and 95% CI at every event time  # doctest: +SKIP
-    >>> km.at([12, 24]); km.quantile([0.5])                                 # doctest: +SKIP
+    >>> import socialhealth as sh
+    >>> from socialhealth.models.kaplan_meier import kaplan_meier
+    >>> sd = sh.datasets.load("demo")
+    >>> km = kaplan_meier(sd.design, time="followup_years", event="died", by="sex", se=True)
+    >>> curve = km.to_frame()           # survival, SE and 95% CI at every event time
+    >>> print(km.at([10])[["sex", "time", "surv", "se", "ci_low", "ci_high"]].round(3).to_string())
+          sex  time   surv     se  ci_low  ci_high
+    0  female  10.0  0.889  0.005   0.879     0.90
+    1    male  10.0  0.878  0.006   0.866     0.89
 
     In R: ``svykm(Surv(time, status > 0) ~ group, design, se = TRUE)``.
     """

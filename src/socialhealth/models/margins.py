@@ -75,9 +75,15 @@ class MarginsResult:
 
     Examples
     --------
-    >>> res = models.margins(design.glm("poor_health ~ C(lonely) + age", family="binomial"),
-    ...                      "lonely")                                    # doctest: +SKIP
-    >>> res.margins, res.to_frame()                                       # doctest: +SKIP
+    >>> import socialhealth as sh
+    >>> from socialhealth import models
+    >>> sd = sh.datasets.load("demo")                 # synthetic survey shipped with socialhealth
+    >>> res = models.margins(sd.design.glm("poor_health ~ C(lonely) + age", family="binomial"),
+    ...                      "lonely")
+    >>> res.margins.round(3).to_dict()
+    {'False': 0.195, 'True': 0.368}
+    >>> res.levels, res.reference
+    ([False, True], False)
 
     In R: ``svypredmeans(model, ~factor(lonely))`` (see :func:`margins` for the ``variance=``
     option that matches it).
@@ -229,8 +235,17 @@ def margins(
 
     Examples
     --------
-    >>> m = design.glm("poor_health ~ C(lonely) + age + C(sex)", family="binomial")  # doctest: +SKIP
-    >>> models.margins(m, "lonely").to_frame()                                        # doctest: +SKIP
+    >>> import socialhealth as sh
+    >>> from socialhealth import models
+    >>> sd = sh.datasets.load("demo")                 # synthetic survey shipped with socialhealth
+    >>> m = sd.design.glm("poor_health ~ C(lonely) + age + C(sex)", family="binomial")
+    >>> res = models.margins(m, "lonely")
+    >>> print(res.to_frame()[["kind", "level", "estimate", "ci_low", "ci_high"]].round(3).to_string())
+             kind  level  estimate  ci_low  ci_high
+    0      margin  False     0.195   0.187    0.202
+    1      margin   True     0.367   0.334    0.400
+    2  difference   True     0.173   0.139    0.207
+    3       ratio   True     1.888   1.710    2.084
 
     In R: ``svypredmeans(svyglm(poor_health ~ age + sex, design, family = quasibinomial()),
     ~factor(lonely))`` (with ``variance="svypredmeans"``), then

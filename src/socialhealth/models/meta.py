@@ -246,7 +246,16 @@ class MetaResult:
     >>> res = meta([0.27, 0.06, 0.44, 0.00, 0.40], [0.36, 0.15, 0.09, 0.18, 0.16], method="reml")
     >>> res.k, res.method
     (5, 'REML')
-    >>> res.to_frame(); res.tau2, res.I2                              # doctest: +SKIP
+    >>> print(res.to_frame().round(4).to_string())
+            label    kind  estimate      se  ci_low  ci_high    weight  pi_low  pi_high
+    0           1   study     0.270  0.3600 -0.4356   0.9756    6.9925     NaN      NaN
+    1           2   study     0.060  0.1500 -0.2340   0.3540   22.2134     NaN      NaN
+    2           3   study     0.440  0.0900  0.2636   0.6164   31.4046     NaN      NaN
+    3           4   study     0.000  0.1800 -0.3528   0.3528   18.4925     NaN      NaN
+    4           5   study     0.400  0.1600  0.0864   0.7136   20.8968     NaN      NaN
+    5  REML model  pooled     0.254  0.1045  0.0491   0.4589  100.0000 -0.1262   0.6342
+    >>> round(res.tau2, 4), round(res.I2, 1)
+    (0.0267, 52.4)
 
     In R: ``metafor::rma(yi = c(0.27, 0.06, 0.44, 0, 0.40), sei = c(0.36, 0.15, 0.09, 0.18,
     0.16), method = "REML")``.

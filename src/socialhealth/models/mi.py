@@ -45,10 +45,32 @@ class MIResult:
 
     Examples
     --------
-    >>> res = models.mi_combine([d.glm("y ~ x") for d in imputed_designs])   # doctest: +SKIP
-    >>> res.to_frame(); res.fmi                                        # doctest: +SKIP
+    Five hot-deck imputations of the missing ``enroll`` values of ``apiclus2``, the same
+    survey regression on each, combined:
 
-    In R: ``summary(mitools::MIcombine(fits))``.
+    >>> import numpy as np
+    >>> import socialhealth as sh
+    >>> from socialhealth import models
+    >>> apiclus2 = sh.datasets.load_example("apiclus2")
+    >>> missing = apiclus2["enroll"].isna()
+    >>> observed = apiclus2.loc[~missing, "enroll"].to_numpy()
+    >>> rng = np.random.default_rng(1)
+    >>> fits = []
+    >>> for _ in range(5):
+    ...     imputed = apiclus2.copy()
+    ...     imputed.loc[missing, "enroll"] = rng.choice(observed, int(missing.sum()))
+    ...     d = sh.SurveyDesign(imputed, psu=["dnum", "snum"], fpc=["fpc1", "fpc2"])
+    ...     fits.append(d.glm("api00 ~ enroll"))
+    >>> res = models.mi_combine(fits)
+    >>> res.m, int(missing.sum())
+    (5, 5)
+    >>> print(res.to_frame()[["term", "estimate", "se", "fmi"]].round(4).to_string())
+            term  estimate       se     fmi
+    0  Intercept  658.0896  11.7578  0.0886
+    1     enroll    0.0231   0.0151  0.1577
+
+    In R: ``summary(mitools::MIcombine(fits))`` with
+    ``fits <- with(imputationList(imputed), svyglm(api00 ~ enroll, design))``.
     """
 
     params: pd.Series

@@ -261,8 +261,14 @@ class OrdinalResult(WaldCoefficients):
 
     Examples
     --------
-    >>> m = models.ordinal(design, "self_rated_health ~ lonely + age")   # doctest: +SKIP
-    >>> m.coefficients, m.thresholds, m.to_frame(exponentiate=True)     # doctest: +SKIP
+    >>> import socialhealth as sh
+    >>> from socialhealth import models
+    >>> sd = sh.datasets.load("demo")                 # synthetic survey shipped with socialhealth
+    >>> m = models.ordinal(sd.design, "self_rated_health ~ lonely + age")
+    >>> m.coefficients.round(3).to_dict()
+    {'lonely': 0.844, 'age': 0.026}
+    >>> m.thresholds.round(3).to_dict()
+    {'excellent|very good': 0.116, 'very good|good': 1.533, 'good|fair': 2.765, 'fair|poor': 4.694}
 
     In R: ``m <- svyolr(factor(self_rated_health) ~ lonely + age, design)``; ``coef(m)``,
     ``m$zeta``, ``SE(m)``.
@@ -417,8 +423,19 @@ def ordinal(
 
     Examples
     --------
-    >>> m = models.ordinal(design, "self_rated_health ~ lonely + age + C(sex)")   # doctest: +SKIP
-    >>> m.to_frame(exponentiate=True)                                             # doctest: +SKIP
+    >>> import socialhealth as sh
+    >>> from socialhealth import models
+    >>> sd = sh.datasets.load("demo")                 # synthetic survey shipped with socialhealth
+    >>> m = models.ordinal(sd.design, "self_rated_health ~ lonely + age + C(sex)")
+    >>> m.levels
+    ['excellent', 'very good', 'good', 'fair', 'poor']
+    >>> tab = m.to_frame(exponentiate=True)          # odds ratios of a worse health category
+    >>> print(tab[tab.kind == "coefficient"][["term", "estimate", "ci_low", "ci_high"]]
+    ...       .round(3).to_string())
+                 term  estimate  ci_low  ci_high
+    0          lonely     2.321   2.029    2.655
+    1             age     1.027   1.025    1.028
+    2  C(sex)[T.male]     0.960   0.900    1.024
 
     In R: ``svyolr(factor(self_rated_health) ~ lonely + age + factor(sex), design)``.
     """

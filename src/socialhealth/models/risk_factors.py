@@ -72,9 +72,18 @@ class RiskFactorTable:
 
     Examples
     --------
-    >>> t = models.compare_risk_factors(design, exposures=["lonely"], outcome="died",
-    ...                                 comparators=["smoker", "obese"])   # doctest: +SKIP
-    >>> t.to_frame()                                                       # doctest: +SKIP
+    >>> import socialhealth as sh
+    >>> from socialhealth import models
+    >>> sd = sh.datasets.load("demo")                 # synthetic survey shipped with socialhealth
+    >>> t = models.compare_risk_factors(sd.design, exposures=["lonely"], outcome="died",
+    ...                                 comparators=["smoker", "obese"])
+    >>> print(t.survey()[["factor", "role", "estimate", "ci_low", "ci_high"]].round(3).to_string())
+       factor        role  estimate  ci_low  ci_high
+    0  lonely    exposure     1.513   1.220    1.877
+    1  smoker  comparator     1.166   0.986    1.380
+    2   obese  comparator     1.330   1.174    1.508
+    >>> sorted(t.models), t.n
+    (['lonely', 'obese', 'smoker'], 17808)
     """
 
     table: pd.DataFrame
@@ -229,10 +238,21 @@ def compare_risk_factors(
 
     Examples
     --------
+    >>> import socialhealth as sh
+    >>> from socialhealth import models
+    >>> sd = sh.datasets.load("demo")                 # synthetic survey shipped with socialhealth
     >>> t = models.compare_risk_factors(sd.design, exposures=["lonely"],
     ...                                 comparators=["smoker", "obese", "physically_inactive"],
-    ...                                 outcome="died", adjust=["age", "sex"])   # doctest: +SKIP
-    >>> plot.risk_factors(t.survey(), t.anchors(), label="label", anchor_label="label")  # doctest: +SKIP
+    ...                                 outcome="died", adjust=["age", "sex"])
+    >>> print(t.survey()[["factor", "estimate", "ci_low", "ci_high"]].round(3).to_string())
+                    factor  estimate  ci_low  ci_high
+    0               lonely     1.792   1.397    2.298
+    1               smoker     2.355   1.943    2.853
+    2                obese     1.288   1.122    1.479
+    3  physically_inactive     1.729   1.502    1.991
+    >>> len(t.anchors()) > 0                      # published pooled estimates, for comparison
+    True
+    >>> ax = sh.plot.risk_factors(t.survey(), t.anchors(), label="label", anchor_label="label")
 
     In R: ``svyglm(died ~ lonely + age + sex, design, family = quasibinomial())`` for each factor
     on ``subset(design, complete.cases(...))``; the anchors have no R equivalent.

@@ -13,9 +13,17 @@ colour-blind safe (Okabe-Ito; YlGnBu for ordered levels).
 * :func:`risk_factors` - loneliness next to smoking, obesity, inactivity: survey vs published
 * :func:`survival` - design-based survival curves (``models.kaplan_meier``) with CI bands
 
+>>> import tempfile
+>>> from pathlib import Path
 >>> import socialhealth as sh
->>> ax = sh.plot.prevalence(design.proportion("lonely", by="age_group"))   # doctest: +SKIP
->>> ax.figure.savefig("lonely_by_age.png", dpi=200)                          # doctest: +SKIP
+>>> design = sh.datasets.load("demo").design
+>>> ax = sh.plot.prevalence(design.proportion("lonely", by="age_group"))
+>>> [t.get_text() for t in ax.get_xticklabels()]
+['16-24', '25-34', '35-44', '45-54', '55-64', '65-74', '75+']
+>>> with tempfile.TemporaryDirectory() as tmp:
+...     ax.figure.savefig(Path(tmp) / "lonely_by_age.png", dpi=200)
+...     print(Path(tmp, "lonely_by_age.png").stat().st_size > 0)
+True
 """
 from __future__ import annotations
 

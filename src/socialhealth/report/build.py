@@ -95,10 +95,24 @@ def build(
 
     Examples
     --------
+    >>> import tempfile
+    >>> from pathlib import Path
     >>> import socialhealth as sh
-    >>> rep = sh.report.build(sh.datasets.load("demo"))           # doctest: +SKIP
-    >>> rep.status                                                 # doctest: +SKIP
-    >>> rep.to_html("report.html")                                 # doctest: +SKIP
+    >>> rep = sh.report.build(sh.datasets.load("demo"), outcomes=["poor_health", "depression"])
+    >>> print(rep.status[["key", "status"]].to_string())
+                key status
+    0        sample     ok
+    1    prevalence     ok
+    2         trend     ok
+    3   association     ok
+    4  risk_factors     ok
+    5       methods     ok
+    >>> rep.meta["outcomes"]
+    ['poor_health', 'depression']
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     md = rep.to_markdown(Path(tmp) / "report.md")
+    >>> md.splitlines()[0]
+    '# Loneliness, social connection and health: Synthetic demo survey (generated, not real data)'
     """
     for attr in ("data", "design"):
         if not hasattr(sd, attr):

@@ -168,10 +168,25 @@ class Report:
 
     Examples
     --------
-    >>> from socialhealth import datasets, report          # doctest: +SKIP
-    >>> rep = report.build(datasets.load("demo"))          # doctest: +SKIP
-    >>> rep["prevalence"].tables[0].frame                  # doctest: +SKIP
-    >>> rep.to_html("report.html")                         # doctest: +SKIP
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from socialhealth import datasets, report
+    >>> rep = report.build(datasets.load("demo"))
+    >>> rep.dataset, rep.synthetic, [s.key for s in rep.sections]
+    ('demo', True, ['sample', 'prevalence', 'trend', 'association', 'risk_factors', 'methods'])
+    >>> prev = rep["prevalence"].tables[0]
+    >>> prev.title
+    'Prevalence (%) with 95% confidence intervals'
+    >>> print(prev.frame[["group", "level", "estimate", "ci_low", "ci_high"]].head(3)
+    ...       .round(4).to_string())
+           group            level  estimate  ci_low  ci_high
+    0        All  all respondents    0.0708  0.0661   0.0758
+    1  Age group            16-24    0.0964  0.0813   0.1139
+    2  Age group            25-34    0.0795  0.0674   0.0936
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     html = rep.to_html(Path(tmp) / "report.html")
+    >>> "Prevalence of loneliness" in html
+    True
     """
 
     title: str
