@@ -2,7 +2,8 @@
 
 * percentages: 1 decimal (``12.3``);
 * ratios (OR, HR, RR, PR): 2 decimals (``1.27``);
-* p-values: ``<0.001`` below 0.001, ``>0.999`` above 0.999, otherwise 3 decimals;
+* p-values: ``<0.001`` below 0.001, ``>0.999`` where 3 decimals would show 1.000, otherwise
+  3 decimals;
 * means and coefficients: 1 decimal by default (``digits=`` where a function takes it);
 * counts: whole numbers with a thousands separator (``1,234``).
 
@@ -79,7 +80,7 @@ def ratio(x, digits: int = RATIO_DIGITS) -> str:
 
 
 def p_value(p) -> str:
-    """A p-value: ``<0.001``, ``>0.999`` or 3 decimals; :data:`DASH` when not computable.
+    """A p-value: ``<0.001``, 3 decimals, or ``>0.999`` (never 1.000); :data:`DASH` if not computable.
 
     Examples
     --------
@@ -91,9 +92,8 @@ def p_value(p) -> str:
     p = float(p)
     if p < 0.001:
         return "<0.001"
-    if p > 0.999:
-        return ">0.999"
-    return f"{p:.3f}"
+    text = f"{p:.3f}"
+    return ">0.999" if text == "1.000" else text
 
 
 def count(n) -> str:
