@@ -413,6 +413,8 @@ def describe(
         notes.append(f"{fmt.count(n_by_missing)} respondents with {variable_label(by, labels)} "
                      "missing are left out of the table.")
     numbers = pd.DataFrame.from_records(records, columns=NUMBER_COLUMNS)
+    for col in ("level", "group"):      # keep None (not NaN) and the levels' own types
+        numbers[col] = pd.Series([r[col] for r in records], dtype=object)
     if title is None:
         title = ("Table 1. Characteristics by " + variable_label(by, labels) + " (weighted)"
                  if by is not None else "Table 1. Characteristics of the sample (weighted)")

@@ -345,6 +345,8 @@ def regression(
     notes.append("Estimates are weighted by the survey weights; standard errors, intervals and "
                  "p-values are design-based.")
     numbers = pd.DataFrame.from_records(records, columns=NUMBER_COLUMNS)
+    for col in ("term", "level"):       # keep None (not NaN)
+        numbers[col] = pd.Series([r[col] for r in records], dtype=object)
     if title is None:
         title = "Regression estimates" if len(models) == 1 else "Nested regression models"
     return Table(title=title, header=header, rows=rows, numbers=numbers, spanners=spanners,
