@@ -178,6 +178,7 @@ def test_renderers_show_the_same_cells(table1):
     assert table1._repr_html_() == html
     assert "\\toprule" in tex and "\\midrule" in tex and "\\bottomrule" in tex and "\\cmidrule" in tex
     assert "\\textless{}0.001" in tex
+    assert tex.isascii(), [ch for ch in tex if not ch.isascii()]       # pdflatex-safe
     assert md.splitlines()[2].startswith("| Characteristic |")
     assert "% or mean (95% CI)" in md
 

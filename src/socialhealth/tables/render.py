@@ -106,7 +106,8 @@ _LATEX = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"
           "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}",
           "^": r"\textasciicircum{}", "<": r"\textless{}", ">": r"\textgreater{}",
           "\u2014": "---", "\u2013": "--", "\u00b7": r"$\cdot$", "\u00d7": r"$\times$",
-          "\u2265": r"$\geq$", "\u2264": r"$\leq$", "\u03b2": r"$\beta$"}
+          "\u2265": r"$\geq$", "\u2264": r"$\leq$", "\u03b2": r"$\beta$",
+          "\u00b2": r"$^{2}$"}
 
 
 def latex_escape(text) -> str:
