@@ -142,6 +142,7 @@ VERBS: list[tuple[str, bool]] = (
                                         "ordinal", "meta", "mi_combine", "compare_risk_factors"]]
     + [(f"measures.{v}", True) for v in ["reliability", "score", "categorise"]]
     + [("datasets.load", True), ("datasets.fetch", False), ("datasets.list", False)]
+    + [(f"tables.{v}", True) for v in ["describe", "regression"]]
 )
 
 

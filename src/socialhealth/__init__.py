@@ -38,6 +38,7 @@ _LAZY = {
     "models": ("socialhealth.models", None),
     "plot": ("socialhealth.plot", None),
     "report": ("socialhealth.report", None),
+    "tables": ("socialhealth.tables", None),
 }
 
 __all__ = ["__version__", "errors", *_LAZY]
