@@ -6,6 +6,12 @@
 ...                    columns=["lonely1_2"])                         # doctest: +SKIP
 >>> sd.data, sd.design, sd.codebook, sd.provenance                    # doctest: +SKIP
 >>> datasets.fetch("brfss", year=2023)                                # doctest: +SKIP
+>>> p = datasets.load_panel("gss_panel06", path="gss_panel06_long.dta.zip",
+...                         waves=[2006, 2010])                       # doctest: +SKIP
+>>> p.data["poor_health@2010"]                                        # doctest: +SKIP
+
+Linked panels (:func:`load_panel`): one row per person followed, each harmonised column per
+wave named ``<concept>@<year>`` (``poor_health@2010``).
 
 Registry: ``registry.toml``; codebooks: ``codebooks/<survey>.toml``; schema: ``schema.toml``;
 how to add a survey: ``CONTRIBUTING_LOADERS.md``.
@@ -26,8 +32,10 @@ from socialhealth.datasets import _registry
 from socialhealth.datasets._registry import FIELDS, entry, registry
 from socialhealth.datasets._registry import loader as _loader
 from socialhealth.datasets._surveydata import SurveyData
+from socialhealth.datasets._panel import PanelData, load_panel
 
-__all__ = ["list", "load", "fetch", "info", "SurveyData", "DesignFallbackWarning"]
+__all__ = ["list", "load", "load_panel", "fetch", "info", "SurveyData", "PanelData",
+           "DesignFallbackWarning"]
 
 
 def list() -> pd.DataFrame:  # noqa: A001 - the documented public name
