@@ -6,6 +6,9 @@ designs and matches R's ``survey`` package.
 
 * :func:`association` - nested (cumulatively adjusted) models of an exposure and an outcome:
   odds ratios, prevalence ratios, risk differences or coefficients (R ``svyglm``).
+* :func:`prospective` - baseline connection and later health on a linked panel
+  (``datasets.load_panel``), adjusted for the outcome at baseline or restricted to incident
+  cases (R ``svyglm`` on the linked rows).
 * :func:`interaction` - exposure effects within levels of a modifier and the Wald test of the
   product term (R ``svyglm`` + ``regTermTest``).
 * :func:`margins` - predictive margins and their differences/ratios (Graubard & Korn 1999;
@@ -35,11 +38,12 @@ from socialhealth.models.margins import MarginsResult, margins
 from socialhealth.models.meta import MetaResult, meta
 from socialhealth.models.mi import MIResult, mi_combine
 from socialhealth.models.ordinal import OrdinalResult, ordinal
+from socialhealth.models.prospective import ProspectiveTable, prospective
 from socialhealth.models.risk_factors import compare_risk_factors
 
 __all__ = [
-    "association", "interaction", "margins", "coxph", "kaplan_meier", "ordinal", "mi_combine",
+    "association", "prospective", "interaction", "margins", "coxph", "kaplan_meier", "ordinal", "mi_combine",
     "meta", "anchors", "compare_risk_factors",
-    "AssociationTable", "InteractionResult", "MarginsResult", "CoxResult", "KaplanMeierResult",
+    "AssociationTable", "ProspectiveTable", "InteractionResult", "MarginsResult", "CoxResult", "KaplanMeierResult",
     "OrdinalResult", "MetaResult", "MIResult",
 ]
