@@ -300,3 +300,17 @@ def test_errors(tmp_path):
         datasets.load_panel("gss_panel06", path, waves=[2010, 2006])
     with pytest.raises(DatasetError, match="not a linked-panel"):
         datasets.load_panel("ess", path, waves=[2014, 2018])
+
+
+def test_generated_weight_family_and_source_columns(tmp_path):
+    wide = _write_wide(tmp_path / "wide.dta")
+    p = datasets.load_panel("gss_panel20", wide, waves=[2016, 2020], weight="wtssall", cache=False)
+    assert p.provenance["panel"]["weight_variable"] == "wtssall_2"
+    # wtssall_2 is 1.0 on both re-interviewed rows (the 2016 one links)
+    assert p.data["weight"].tolist() == [1.0]
+    long = _write_long(tmp_path / "long.dta")
+    q = datasets.load_panel("gss_panel06", long, waves=[2006, 2010], columns=["health"],
+                            cache=False)
+    # source columns are named <variable>@<year>: ids 10, 11 have health 1, 3 (2006), 4, 3 (2010)
+    assert q.data["health@2006"].tolist() == [1.0, 3.0]
+    assert q.data["health@2010"].tolist() == [4.0, 3.0]

@@ -6,9 +6,9 @@
 ...                    columns=["lonely1_2"])                         # doctest: +SKIP
 >>> sd.data, sd.design, sd.codebook, sd.provenance                    # doctest: +SKIP
 >>> datasets.fetch("brfss", year=2023)                                # doctest: +SKIP
+>>> # linked panels need the GSS panel file (not shipped):
 >>> p = datasets.load_panel("gss_panel06", path="gss_panel06_long.dta.zip",
 ...                         waves=[2006, 2010])                       # doctest: +SKIP
->>> p.data["poor_health@2010"]                                        # doctest: +SKIP
 
 Linked panels (:func:`load_panel`): one row per person followed, each harmonised column per
 wave named ``<concept>@<year>`` (``poor_health@2010``).

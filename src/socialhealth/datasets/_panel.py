@@ -69,11 +69,16 @@ class PanelData(SurveyData):
 
     Examples
     --------
+    >>> import tempfile, os
     >>> from socialhealth import datasets
-    >>> pd_ = datasets.load_panel("gss_panel06", path="gss_panel06_long.dta.zip",
-    ...                           waves=[2006, 2010])                    # doctest: +SKIP
-    >>> pd_.provenance["panel"]["accounting"]["linked"]                   # doctest: +SKIP
-    1276
+    >>> from socialhealth.datasets._panel import write_example_long
+    >>> path = write_example_long(os.path.join(tempfile.mkdtemp(), "panel.dta"))
+    >>> p = datasets.load_panel("gss_panel06", path, waves=[2006, 2008, 2010], cache=False)
+    >>> p.waves, len(p.data), p.status["status"].value_counts().to_dict()
+    ([2006, 2008, 2010], 3, {'linked': 3, 'attrited': 2, 'deceased': 1})
+
+    In R: ``merge()`` of the waves' rows on the person id; ``svydesign(ids = ~vpsu, strata =
+    ~vstrat, weights = ~wtpannr123, nest = TRUE, data = linked)``.
     """
 
     waves: list = None
@@ -154,7 +159,7 @@ def _panel20_weights() -> dict:
             for f in cb["weights"]}
 
 
-def _status_long(name, path, ws, wvar) -> pd.DataFrame:
+def _status_long(name, path, ws, wvar) -> tuple[pd.DataFrame, str]:
     """Person-level follow-up status from the long file's ``wave``/``year``/``panstat``/weight."""
     from socialhealth.datasets._codebook import load_codebook
     from socialhealth.datasets._readers import open_source
@@ -185,10 +190,11 @@ def _status_long(name, path, ws, wvar) -> pd.DataFrame:
     for kk in later:
         ids = set(frame.loc[(frame["k"] == kk) & frame["iv"], "pid"])
         followed = ids if followed is None else followed & ids
-    has_w = set(frame.loc[frame["k"].isin([kb, *later]) & (frame["w"] > 0), "pid"])
-    # a person's weight must be present on every linked wave's row
+    # the weight must be present (> 0) on the person's row of every linked wave
+    has_w = None
     for kk in [kb, *later]:
-        has_w &= set(frame.loc[(frame["k"] == kk) & (frame["w"] > 0), "pid"])
+        ids = set(frame.loc[(frame["k"] == kk) & (frame["w"] > 0), "pid"])
+        has_w = ids if has_w is None else has_w & ids
     out = []
     for i in base_ids:
         if i in followed:
@@ -207,7 +213,7 @@ def _status_long(name, path, ws, wvar) -> pd.DataFrame:
     return pd.DataFrame({"respondent_id": base_ids, "status": out}), rule
 
 
-def _status_panel20(path, ws, wvar) -> pd.DataFrame:
+def _status_panel20(path, ws, wvar) -> tuple[pd.DataFrame, str]:
     from socialhealth.datasets._codebook import load_codebook
     from socialhealth.datasets._readers import open_source
 
@@ -293,7 +299,8 @@ def load_panel(name: str, path, waves: Sequence[int], weight: str | None = None,
 
     Examples
     --------
-    On generated long-format data (a file laid out as the GSS long panels; ``_demo`` writes it):
+    On generated data (a small Stata file laid out as the GSS long panels, written by
+    :func:`write_example_long`):
 
     >>> import tempfile, os
     >>> from socialhealth import datasets
@@ -322,6 +329,8 @@ def load_panel(name: str, path, waves: Sequence[int], weight: str | None = None,
     per_wave_weight: dict[int, str | None] = {}
     if name == "gss_panel20":
         allw = _panel20_weights()
+        if wvar in {w.rsplit("_", 1)[0] for w in allw}:   # a weight family: the 2020 one
+            wvar = f"{wvar}_2"
         if wvar not in allw:
             raise DatasetError(f"weight={wvar!r} is not a gss_panel20 weight; choose one of "
                                f"{sorted(allw)}.")

@@ -44,9 +44,19 @@ class ProspectiveTable(AssociationTable):
 
     Examples
     --------
-    >>> t = models.prospective(panel, exposure="contact_in_person", exposure_wave=2006,
-    ...                        outcome="poor_health", outcome_wave=2010)   # doctest: +SKIP
-    >>> t.to_frame()                                                      # doctest: +SKIP
+    >>> import numpy as np, pandas as pd
+    >>> from socialhealth import models
+    >>> from socialhealth.datasets import PanelData
+    >>> rng = np.random.default_rng(7)
+    >>> x = rng.random(120) < 0.4
+    >>> data = pd.DataFrame({"weight": 1.0, "strata": "s", "psu": np.tile(["1", "2", "3"], 40),
+    ...     "x@2016": x, "y@2016": rng.random(120) < 0.3,
+    ...     "y@2020": rng.random(120) < np.where(x, 0.5, 0.2)})
+    >>> panel = PanelData("demo", data, pd.DataFrame(), {}, {"weights": "weight",
+    ...     "strata": "strata", "psu": "psu"}, waves=[2016, 2020])
+    >>> t = models.prospective(panel, "x", 2016, "y", 2020)
+    >>> t.exposure_column, t.outcome_column, t.baseline_outcome_column
+    ('x@2016', 'y@2020', 'y@2016')
 
     In R: ``svyglm(`poor_health@2010` ~ `contact_in_person@2006` + `poor_health@2006`, design,
     family = quasibinomial())`` on the linked rows.

@@ -40,8 +40,13 @@ class TransitionTable:
 
     Examples
     --------
-    >>> t = models.transitions(panel, "self_rated_health", 2006, 2010)   # doctest: +SKIP
-    >>> t.matrix("row_share")                                           # doctest: +SKIP
+    >>> import pandas as pd
+    >>> t = TransitionTable(pd.DataFrame({"from_state": ["a", "a"], "to_state": ["a", "b"],
+    ...     "share": [0.6, 0.2], "row_share": [0.75, 0.25]}), "x", "x@1", "x@2", "logit", 0.95, 4)
+    >>> t.matrix("share").loc["a"].tolist()
+    [0.6, 0.2]
+
+    (:func:`transitions` builds it from a linked panel; see its example.)
 
     In R: ``svytable(~from + to, design)``; ``svyciprop(~I(from == a & to == b), design)``.
     """
