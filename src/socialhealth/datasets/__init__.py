@@ -11,6 +11,12 @@
 True
 >>> # a real survey: the file as distributed, here the GSS 2016-2020 panel from gss.norc.org
 >>> sd = datasets.load("gss_panel20", path="gss_panel20.dta", wave=2020)  # doctest: +SKIP
+>>> # linked panels need the GSS panel file (not shipped):
+>>> p = datasets.load_panel("gss_panel06", path="gss_panel06_long.dta.zip",
+...                         waves=[2006, 2010])                       # doctest: +SKIP
+
+Linked panels (:func:`load_panel`): one row per person followed, each harmonised column per
+wave named ``<concept>@<year>`` (``poor_health@2010``).
 
 Open surveys can also be downloaded into the cache first: ``datasets.fetch("brfss",
 year=2023)``, then ``datasets.load("brfss", year=2023)``.
@@ -35,9 +41,10 @@ from socialhealth.datasets._registry import FIELDS, entry, registry
 from socialhealth.datasets._registry import loader as _loader
 from socialhealth.datasets._surveydata import SurveyData
 from socialhealth.datasets.examples import list_examples, load_example
+from socialhealth.datasets._panel import PanelData, load_panel
 
-__all__ = ["list", "load", "fetch", "info", "SurveyData", "DesignFallbackWarning",
-           "load_example", "list_examples"]
+__all__ = ["list", "load", "load_panel", "fetch", "info", "SurveyData", "PanelData",
+           "DesignFallbackWarning", "load_example", "list_examples"]
 
 
 def list() -> pd.DataFrame:  # noqa: A001 - the documented public name

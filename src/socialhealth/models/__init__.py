@@ -6,6 +6,11 @@ designs and matches R's ``survey`` package.
 
 * :func:`association` - nested (cumulatively adjusted) models of an exposure and an outcome:
   odds ratios, prevalence ratios, risk differences or coefficients (R ``svyglm``).
+* :func:`prospective` - baseline connection and later health on a linked panel
+  (``datasets.load_panel``), adjusted for the outcome at baseline or restricted to incident
+  cases (R ``svyglm`` on the linked rows).
+* :func:`transitions` - weighted from -> to transition table of a concept between two waves of
+  a linked panel, with ``svyciprop`` intervals (R ``svytable`` / ``svyciprop``).
 * :func:`interaction` - exposure effects within levels of a modifier and the Wald test of the
   product term (R ``svyglm`` + ``regTermTest``).
 * :func:`margins` - predictive margins and their differences/ratios (Graubard & Korn 1999;
@@ -41,11 +46,13 @@ from socialhealth.models.margins import MarginsResult, margins
 from socialhealth.models.meta import MetaResult, meta
 from socialhealth.models.mi import MIResult, mi_combine
 from socialhealth.models.ordinal import OrdinalResult, ordinal
+from socialhealth.models.prospective import ProspectiveTable, prospective
+from socialhealth.models.transitions import TransitionTable, transitions
 from socialhealth.models.risk_factors import compare_risk_factors
 
 __all__ = [
-    "association", "interaction", "margins", "coxph", "kaplan_meier", "ordinal", "mi_combine",
+    "association", "prospective", "transitions", "interaction", "margins", "coxph", "kaplan_meier", "ordinal", "mi_combine",
     "meta", "anchors", "compare_risk_factors",
-    "AssociationTable", "InteractionResult", "MarginsResult", "CoxResult", "KaplanMeierResult",
+    "AssociationTable", "ProspectiveTable", "TransitionTable", "InteractionResult", "MarginsResult", "CoxResult", "KaplanMeierResult",
     "OrdinalResult", "MetaResult", "MIResult",
 ]

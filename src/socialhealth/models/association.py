@@ -326,6 +326,7 @@ def association(
     pr_fallback: bool = True,
     level: float = 0.95,
     family: str | None = None,
+    tol: float | None = None,
 ) -> AssociationTable:
     r"""Exposure-outcome association, unadjusted and with cumulative adjustment blocks.
 
@@ -355,6 +356,7 @@ def association(
     family : ``"gaussian"`` (difference in means), ``"binomial"`` (odds ratio; or ``measure=
         "pr"``/``"rd"``) or ``"poisson"`` (rate ratio), optional. Default: chosen from the
         outcome, boolean or 0/1 -> binomial, otherwise gaussian (said in ``family_chosen``).
+    tol : IRLS convergence tolerance passed to each ``design.glm`` (default: its own, 1e-12).
 
     Returns
     -------
@@ -452,12 +454,14 @@ def association(
     family, link, expo, _ = MEASURES[measure]
     _check_exposure_levels(work, exposure, x_term, data)
     rows, models, notes = [], [], []
+    fit_kw = {} if tol is None else {"tol": tol}
     for k, formula in enumerate(formulas):
         label = _model_label(k, blocks)
         adjusted_for = ", ".join(t for b in blocks[:k] for t in b)
         fam_k, link_k, note = family, link, ""
         try:
-            res = work.glm(formula, family=fam_k, link=link_k, start=_start(work, formula, link_k))
+            res = work.glm(formula, family=fam_k, link=link_k, start=_start(work, formula, link_k),
+                           **fit_kw)
         except (ConvergenceError, ModelError) as exc:
             if isinstance(exc, SeparationError) and measure in ("or", "coef", "rr"):
                 raise SeparationError(f"model {k} ({label}; {formula}): {exc}") from exc
@@ -468,7 +472,7 @@ def association(
                         "model with design-based (sandwich) variance (Zou 2004)")
                 warnings.warn(f"model {k} ({label}): {note}.", SocialHealthWarning, stacklevel=2)
                 try:
-                    res = work.glm(formula, family=fam_k, link=link_k)
+                    res = work.glm(formula, family=fam_k, link=link_k, **fit_kw)
                 except SocialHealthError as exc2:
                     raise type(exc2)(f"model {k} ({label}; {formula}), modified Poisson fallback: {exc2}") from exc2
             elif measure == "rd" and pr_fallback:
