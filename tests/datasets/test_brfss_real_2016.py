@@ -349,3 +349,15 @@ def test_same_state_twice_is_refused(brfss2016):
     ri = brfss2016["RI"][1]
     with pytest.raises(DatasetError, match="respondent"):
         datasets.load("brfss", path=[ri, ri], wave=2016)
+
+
+def test_every_concept_answered_or_explained(brfss2016):
+    """The issue-13 completeness check on the real rows: each harmonised concept has answers or
+    a codebook reason for 2016, and no code of the file is left unmapped (per state and
+    stacked)."""
+    from socialhealth.datasets._concepts import concept_problems
+
+    for paths in [[brfss2016[st][1]] for st in STATES] + [[brfss2016[st][1] for st in STATES]]:
+        sd = datasets.load("brfss", path=paths if len(paths) > 1 else paths[0], wave=2016)
+        problems = concept_problems(sd)
+        assert problems == [], f"{[p.name for p in paths]}:\n" + "\n".join(problems)
