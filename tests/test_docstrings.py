@@ -133,7 +133,7 @@ def test_allow_list_names_exist():
 
 
 # user-facing verbs: (attribute path, needs an "In R" line)
-_DESIGN_VERBS_R = ["mean", "total", "ratio", "var", "proportion", "quantile", "ttest", "chisq",
+_DESIGN_VERBS_R = ["mean", "total", "ratio", "var", "proportion", "quantile", "ttest", "chisq", "ranktest",
                    "glm", "subset", "assign", "post_stratify", "rake", "calibrate", "degf"]
 VERBS: list[tuple[str, bool]] = (
     [(f"design.SurveyDesign.{v}", True) for v in _DESIGN_VERBS_R + ["to_replicate"]]
