@@ -138,7 +138,7 @@ _DESIGN_VERBS_R = ["mean", "total", "ratio", "var", "proportion", "quantile", "t
 VERBS: list[tuple[str, bool]] = (
     [(f"design.SurveyDesign.{v}", True) for v in _DESIGN_VERBS_R + ["to_replicate"]]
     + [(f"design.ReplicateDesign.{v}", True) for v in _DESIGN_VERBS_R]
-    + [(f"models.{v}", True) for v in ["association", "interaction", "margins", "coxph",
+    + [(f"models.{v}", True) for v in ["association", "interaction", "margins", "coxph", "logrank",
                                         "ordinal", "meta", "mi_combine", "compare_risk_factors"]]
     + [(f"measures.{v}", True) for v in ["reliability", "score", "categorise"]]
     + [("datasets.load", True), ("datasets.fetch", False), ("datasets.list", False)]
