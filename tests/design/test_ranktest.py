@@ -1,7 +1,8 @@
 """design.ranktest against R survey 4.1-1 ``svyranktest`` (Taylor and JKn replicate designs).
 
 Expected values: fixtures/ranktest/ranktest_reference.json, written by make_ranktest.R, which
-also generates the seeded synthetic data (ranktest_data.csv, with R's JKn replicate weights).
+also generates the seeded synthetic data (ranktest_data.csv, with R's JKn and bootstrap
+replicate weights; "replicate" in the JSON is the JKn design).
 Two-sample tests: estimate, t, df, p; k-sample tests (Taylor only: R's k-sample test fails on
 replicate designs): X^2, ndf, ddf, p. Tolerance 1e-8 relative. The data have ties with
 unequal weights, so R's tie convention for the weighted ranks is exercised; ``ym`` misses a
@@ -28,11 +29,12 @@ TOL = 1e-8
 def designs():
     df = pd.read_csv(HERE / "ranktest_data.csv")
     tay = sh.SurveyDesign(df, weights="w", strata="stratum", psu="psu")
-    rep = REF["replicate"]
-    rcols = [c for c in df.columns if c.startswith("rw")]
-    rdes = sh.ReplicateDesign(df, weights="w", replicate_weights=rcols, method="other",
-                              scale=rep["scale"], rscales=rep["rscales"])
-    return {"taylor": tay, "replicate": rdes}
+    out = {"taylor": tay}
+    for kind, prefix in (("replicate", "rw"), ("bootstrap", "bs")):
+        cols = [c for c in df.columns if c.startswith(prefix)]
+        out[kind] = sh.ReplicateDesign(df, weights="w", replicate_weights=cols, method="other",
+                                       scale=REF[kind]["scale"], rscales=REF[kind]["rscales"])
+    return out
 
 
 def _call(design, key):
@@ -44,7 +46,7 @@ def _call(design, key):
     return design.ranktest(f"{parts[0]} ~ {parts[1]}", test=test)
 
 
-CASES = [(kind, key) for kind in ("taylor", "replicate") for key in REF[kind]
+CASES = [(kind, key) for kind in ("taylor", "replicate", "bootstrap") for key in REF[kind]
          if isinstance(REF[kind][key], dict)]
 
 
