@@ -133,12 +133,12 @@ def test_allow_list_names_exist():
 
 
 # user-facing verbs: (attribute path, needs an "In R" line)
-_DESIGN_VERBS_R = ["mean", "total", "ratio", "var", "proportion", "quantile", "ttest", "chisq",
+_DESIGN_VERBS_R = ["mean", "total", "ratio", "var", "proportion", "quantile", "ttest", "chisq", "ranktest",
                    "glm", "subset", "assign", "post_stratify", "rake", "calibrate", "degf"]
 VERBS: list[tuple[str, bool]] = (
     [(f"design.SurveyDesign.{v}", True) for v in _DESIGN_VERBS_R + ["to_replicate"]]
     + [(f"design.ReplicateDesign.{v}", True) for v in _DESIGN_VERBS_R]
-    + [(f"models.{v}", True) for v in ["association", "interaction", "margins", "coxph",
+    + [(f"models.{v}", True) for v in ["association", "interaction", "margins", "coxph", "logrank",
                                         "ordinal", "meta", "mi_combine", "compare_risk_factors"]]
     + [(f"measures.{v}", True) for v in ["reliability", "score", "categorise"]]
     + [("datasets.load", True), ("datasets.fetch", False), ("datasets.list", False)]

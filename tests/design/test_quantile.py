@@ -116,7 +116,7 @@ def test_other_level(designs):
 def test_bad_input(designs):
     d = designs["dclus1"]
     with pytest.raises(EstimationError, match="qrule"):
-        d.quantile("api00", 0.5, qrule="hf7")
+        d.quantile("api00", 0.5, qrule="shahvaish")
     with pytest.raises(EstimationError, match="interval_type"):
         d.quantile("api00", 0.5, interval_type="score")
     with pytest.raises(EstimationError, match="probabilities"):

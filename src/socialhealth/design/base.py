@@ -676,6 +676,7 @@ class DesignBase:
     quantile = _delegate("quantile", "quantile")
     ttest = _delegate("hypothesis", "ttest")
     chisq = _delegate("hypothesis", "chisq")
+    ranktest = _delegate("hypothesis", "ranktest")
     glm = _delegate("glm", "glm")
     post_stratify = _delegate("calibration", "post_stratify")
     rake = _delegate("calibration", "rake")

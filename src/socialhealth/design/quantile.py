@@ -1,41 +1,66 @@
-"""Survey quantiles with Woodruff confidence intervals (R ``svyquantile``, survey >= 4.0 defaults).
+"""Survey quantiles with Woodruff and replicate confidence intervals (R ``svyquantile``, survey >= 4.1).
 
-Point estimate (``qrule="math"``): the inverse of the weighted empirical distribution function
-``F(x) = sum_i w_i I(y_i <= x) / sum_i w_i``, i.e. the smallest observed value ``x`` with
-``F(x) >= p`` (Hyndman & Fan type 1 with weights). Like R survey 4.1, a probability below the
-weight share of the smallest row returns the second-smallest row (R's behaviour, kept for
-parity; it only matters for extreme quantiles of small samples).
+Point estimate (``qrule``), with ``F(x) = sum_i w_i I(y_i <= x) / sum_i w_i`` the weighted
+empirical CDF, rows sorted by ``y``, ``C_k`` the cumulative weight of the first ``k`` rows and
+``w_k`` the weight of row ``k`` (the weighted analogues of Hyndman & Fan's types, as R):
 
-Interval (``interval_type="mean"``, Woodruff 1952): the estimated CDF at the quantile,
-``F(q_p)``, is the mean of the indicator ``u_i = I(y_i <= q_p)``; with ``s`` its design-based
-standard error and ``t = qt(1 - alpha/2, df)``, the interval for the CDF
-``[F(q_p) - t s, F(q_p) + t s]`` is mapped back through the same inverse CDF. The standard
-error reported is the width of that interval divided by ``2 t`` (Francisco & Fuller 1991), as R
-does. A limit of the CDF interval below 0 or above 1 gives a missing (NaN) confidence limit and
-standard error, as R's ``NA``.
+* ``"math"`` / ``"hf1"``: the inverse of ``F``, the smallest ``x`` with ``F(x) >= p``. Like R
+  survey 4.1, a probability below the weight share of the smallest row returns the
+  second-smallest row (R's behaviour, kept for parity; it only matters for extreme quantiles
+  of small samples).
+* ``"school"`` / ``"hf2"``: as ``"math"``, except that when ``F`` equals ``p`` exactly at a row
+  the quantile is the mean of that row's value and the next row's (the school median).
+* ``"hf3"``: on the distinct values with their summed weights, as ``"math"`` (so the
+  second-smallest *distinct* value below the first CDF step), except that when ``F`` equals
+  ``p`` exactly at a value, whichever of that value and the next one sits at an even position.
+* ``"hf4"``-``"hf9"``: linear interpolation through the points ``(p_k, x_k)``:
+  hf4 ``C_k / C_n``; hf5 ``(C_k - w_k / 2) / C_n``; hf6 ``C_k / (C_n + w_n)``;
+  hf7 ``C_{k-1} / C_{n-1}``; hf8 ``(C_k - w_k / 3) / (C_n + w_n / 3)``;
+  hf9 ``(C_k - 3 w_k / 8) / (C_n + w_n / 4)``. Beyond the end points the value is ``x_(1)`` or
+  ``x_(n)``, except that hf4 below ``p_1`` continues its first segment (as R).
+
+Intervals (``interval_type``): the Woodruff (1952) family first finds a confidence interval
+``[p_L, p_U]`` for ``F(q_p)``, the mean of ``u_i = I(y_i <= q_p)`` with design-based standard
+error ``s`` and ``t = qt(1 - alpha/2, df)``, and maps its ends back through the same quantile
+rule: ``"mean"`` ``F -+ t s`` (R's default); ``"xlogit"`` ``expit(logit F -+ t s / (F (1 - F)))``;
+``"asin"`` ``sin(asin(sqrt F) -+ t s / (2 sqrt(F (1 - F))))^2``; ``"beta"`` Korn & Graubard's
+Clopper-Pearson interval with effective sample size
+``n* = F (1 - F) / s^2 * (qt(alpha/2, n - 1) / qt(alpha/2, df))^2`` (``n`` the rows of the
+domain) -- the formulas of :mod:`socialhealth.design.proportion`. A limit of the CDF interval
+below 0 or above 1 gives a missing (NaN) confidence limit and standard error, as R's ``NA``.
+The standard error reported is the width of the interval divided by ``2 t`` (Francisco &
+Fuller 1991), as R does. R survey 4.1-1 applies the ``"beta"``, ``"xlogit"`` and ``"asin"``
+transformations on Taylor designs only; on replicate designs it returns the ``"mean"``
+interval for them, and so does socialhealth (with a warning).
+``"quantile"`` (replicate designs only): the quantile is re-estimated with every replicate's
+weights, ``se`` is the replicate standard error and the interval ``q +- t se`` (valid for
+bootstrap, BRR and SDR replicates, not for jackknives).
 
 References
 ----------
 Woodruff RS (1952) Confidence intervals for medians and other position measures. *JASA*
 47:635-646. Francisco CA, Fuller WA (1991) Quantile estimation with a complex survey design.
 *Annals of Statistics* 19:454-469. Hyndman RJ, Fan Y (1996) Sample quantiles in statistical
-packages. *American Statistician* 50:361-365. Lumley T (2010) *Complex Surveys*, Wiley, §2.4.
+packages. *American Statistician* 50:361-365. Korn EL, Graubard BI (1998) *Survey Methodology*
+24:193-201. Lumley T (2010) *Complex Surveys*, Wiley, §2.4.
 """
 from __future__ import annotations
 
+import warnings
 from typing import Sequence
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from socialhealth.design.proportion import IntervalEstimate
+from socialhealth.design.proportion import IntervalEstimate, _asin_ci, _beta_ci, _wald_logit
 from socialhealth.design.structure import as_list, require_columns
 from socialhealth.design.variables import subset_domains
 from socialhealth.errors import EstimationError
 
-QRULES = ("math",)
-INTERVAL_TYPES = ("mean",)
+QRULES = ("math", "school") + tuple(f"hf{i}" for i in range(1, 10))
+INTERVAL_TYPES = ("mean", "beta", "xlogit", "asin", "quantile")
+_CONTINUOUS = ("hf4", "hf5", "hf6", "hf7", "hf8", "hf9")
 
 
 def _inverse_cdf(values: np.ndarray, cdf: np.ndarray, p: float) -> float:
@@ -62,6 +87,68 @@ def _weighted_cdf(y: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     return ys, np.cumsum(ws) / ws.sum()
 
 
+def _quantile_rule(y: np.ndarray, w: np.ndarray, qrule: str):
+    """``Q(p)`` of the rows ``y`` with weights ``w > 0`` under ``qrule`` (module docstring).
+
+    Every rule returns NaN for ``p`` outside ``[0, 1]`` (a confidence limit beyond the range).
+    """
+    order = np.argsort(y, kind="stable")
+    ys, ws = y[order], w[order]
+    C = np.cumsum(ws)
+    cdf = C / ws.sum()          # as R (exact ties F = p decide "school" and "hf3")
+    n = len(ys)
+    if qrule in ("math", "hf1"):
+        return lambda p: _inverse_cdf(ys, cdf, p)
+    if qrule in ("school", "hf2"):
+        def school(p):
+            if not np.isfinite(p) or p < 0 or p > 1:
+                return np.nan
+            hit = np.flatnonzero(cdf == p)
+            if hit.size:
+                h = int(hit[0])
+                return float((ys[h] + ys[min(h + 1, n - 1)]) / 2)
+            return _inverse_cdf(ys, cdf, p)
+        return school
+    if qrule == "hf3":
+        vals, start = np.unique(ys, return_index=True)
+        cdf_u = cdf[np.append(start[1:] - 1, n - 1)]      # F at the last row of each value
+
+        def even(p):
+            if not np.isfinite(p) or p < 0 or p > 1:
+                return np.nan
+            hit = np.flatnonzero(cdf_u == p)
+            if hit.size:
+                h = int(hit[0])                 # 0-based; 1-based position h + 1
+                if h + 1 < len(vals) and (h + 1) % 2 == 1:
+                    return float(vals[h + 1])   # the next value sits at an even position
+                return float(vals[h])
+            return _inverse_cdf(vals, cdf_u, p)
+        return even
+    # continuous rules: linear interpolation through (p_k, x_k)
+    Cn, wn = C[-1], ws[-1]
+    if qrule == "hf4":
+        pk = C / Cn
+    elif qrule == "hf5":
+        pk = (C - ws / 2) / Cn
+    elif qrule == "hf6":
+        pk = C / (Cn + wn)
+    elif qrule == "hf7":
+        pk = np.append(0.0, C[:-1]) / C[-2] if n > 1 else np.array([0.0])
+    elif qrule == "hf8":
+        pk = (C - ws / 3) / (Cn + wn / 3)
+    else:  # hf9
+        pk = (C - 3 * ws / 8) / (Cn + wn / 4)
+
+    def interpolate(p):
+        if not np.isfinite(p) or p < 0 or p > 1:
+            return np.nan
+        if qrule == "hf4" and p < pk[0] and n > 1 and pk[1] > pk[0]:
+            # R extends hf4's first segment below p_1 (the other rules stop at x_(1), x_(n))
+            return float(ys[0] - (ys[1] - ys[0]) / (pk[1] - pk[0]) * (pk[0] - p))
+        return float(np.interp(p, pk, ys))
+    return interpolate
+
+
 def quantile(
     design,
     variables: str | Sequence[str],
@@ -73,15 +160,18 @@ def quantile(
     by: str | Sequence[str] | None = None,
     df: float | None = None,
 ) -> IntervalEstimate:
-    """Quantiles of numeric variables with Woodruff confidence intervals.
+    """Quantiles of numeric variables, with Woodruff or replicate confidence intervals.
 
-    ``q_p = min{x : F(x) >= p}`` with ``F`` the weighted empirical CDF (``qrule="math"``); the
-    confidence interval inverts a t interval for ``F(q_p)`` whose standard error is that of the
-    mean of ``I(y <= q_p)`` (Woodruff 1952); ``se = (ci_high - ci_low) / (2 qt(1 - alpha/2, df))``.
-    Formulas in :mod:`socialhealth.design.quantile`. Rows with a missing value in any of
-    ``variables`` are left out (for all of them, as R's ``na.rm = TRUE``) with zero weight but
-    keep their place in the design; ``df`` is then ``degf`` of the rows left in the domain, so
-    PSUs whose rows are all missing no longer count (as R, which drops those rows first).
+    ``q_p = Q(p)`` under the quantile rule ``qrule`` applied to the weighted empirical CDF ``F``
+    (default ``"math"``: ``min{x : F(x) >= p}``). The Woodruff interval types find an interval
+    for ``F(q_p)`` from the design standard error of the mean of ``I(y <= q_p)`` and map its
+    ends back through ``Q``; ``se = (ci_high - ci_low) / (2 qt(1 - alpha/2, df))``. Replicate
+    designs also have ``"quantile"``: the replicate standard error of ``q_p`` and
+    ``q_p +- t se``. Formulas in :mod:`socialhealth.design.quantile`. Rows with a missing value
+    in any of ``variables`` are left out (for all of them, as R's ``na.rm = TRUE``) with zero
+    weight but keep their place in the design; ``df`` is then ``degf`` of the rows left in the
+    domain, so PSUs whose rows are all missing no longer count (as R, which drops those rows
+    first).
 
     Parameters
     ----------
@@ -92,12 +182,17 @@ def quantile(
     ci : bool, default True
         Compute intervals and standard errors (otherwise they are NaN).
     level : float, default 0.95
-    interval_type : {"mean"}
-        Woodruff interval from the SE of the estimated CDF (R's default). Other R types
-        (``"beta"``, ``"xlogit"``, ``"asin"``, ``"score"``, ``"quantile"``) are not implemented.
-    qrule : {"math"}
-        Inverse of the weighted ECDF (R's default). The interpolating rules (``"school"``,
-        ``"hf1"``-``"hf9"``, ``"shahvaish"``) are not implemented.
+    interval_type : {"mean", "beta", "xlogit", "asin", "quantile"}
+        ``"mean"`` (R's default): Woodruff with a Wald interval for ``F(q_p)``; ``"beta"``
+        (Korn-Graubard), ``"xlogit"``, ``"asin"``: Woodruff with that interval for ``F(q_p)``
+        (Taylor designs; on replicate designs R 4.1-1 gives the ``"mean"`` interval for them,
+        and so does this function, with a warning); ``"quantile"``: replicate quantiles
+        (replicate designs only). R's Taylor-only ``"score"`` (Francisco-Fuller) is not
+        implemented.
+    qrule : {"math", "school", "hf1", ..., "hf9"}
+        Quantile rule (R ``qrule``): ``"math"`` = ``"hf1"`` (inverse CDF, R's default),
+        ``"school"`` = ``"hf2"``, ``"hf3"`` (nearest even), ``"hf4"``-``"hf9"`` (weighted
+        interpolating rules of Hyndman & Fan 1996). R's ``"shahvaish"`` is not implemented.
     by : str or list of str, optional
         Domains; each is analysed as ``subset(design, domain)`` with its own degrees of freedom
         (R ``svyby(..., svyquantile, ...)``).
@@ -109,13 +204,20 @@ def quantile(
     -------
     IntervalEstimate
         ``to_frame()`` columns: [by...], term, quantile, estimate, se, ci_low, ci_high, df
-        (``to_frame(level=0.9)`` recomputes the Woodruff limits at that level).
+        (``to_frame(level=0.9)`` recomputes the limits at that level).
         ``vcov`` is diagonal (covariances between quantiles are not estimated).
+
+    Raises
+    ------
+    EstimationError
+        Unknown ``qrule`` or ``interval_type``, ``"quantile"`` on a Taylor design, non-numeric
+        columns, probabilities outside [0, 1], or no non-missing values.
 
     References
     ----------
     Woodruff RS (1952) *JASA* 47:635-646. Francisco CA, Fuller WA (1991) *Annals of Statistics*
-    19:454-469. Lumley T (2010) *Complex Surveys*, Wiley, §2.4.
+    19:454-469. Hyndman RJ, Fan Y (1996) *American Statistician* 50:361-365. Korn EL,
+    Graubard BI (1998) *Survey Methodology* 24:193-201. Lumley T (2010) *Complex Surveys*, §2.4.
 
     Examples
     --------
@@ -137,18 +239,47 @@ def quantile(
     1     H     630.0   592.0    664.0   7.0
     2     M     662.0   517.0    850.0   7.0
 
+
+    Other quantile rules and interval types (R ``qrule=``, ``interval.type=``):
+
+    >>> import numpy as np, pandas as pd
+    >>> df = pd.DataFrame({"psu": np.repeat([1, 2, 3, 4], 3),
+    ...                    "w": [1., 2, 1, 2, 1, 1, 3, 1, 2, 1, 1, 2],
+    ...                    "y": [3., 5, 4, 6, 7, 5, 4, 4, 6, 8, 7, 9]})
+    >>> d = sh.SurveyDesign(df, weights="w", psu="psu")
+    >>> f = d.quantile("y", [0.25, 0.5], qrule="school", interval_type="beta").to_frame()
+    >>> f[["estimate", "ci_low", "ci_high"]].to_numpy().tolist()   # R: 4, 4, 9; 5.5, 4, 9
+    [[4.0, 4.0, 9.0], [5.5, 4.0, 9.0]]
+
+
     In R: ``svyquantile(~api00, dclus1, quantiles = c(0.25, 0.5, 0.75), ci = TRUE)``;
-    ``svyby(~api00, ~stype, dclus1, svyquantile, quantiles = 0.5, ci = TRUE)``.
+    ``svyby(~api00, ~stype, dclus1, svyquantile, quantiles = 0.5, ci = TRUE)``;
+    ``svyquantile(~y, design, c(0.25, 0.5), qrule = "school", interval.type = "beta")``.
     """
     if qrule not in QRULES:
         raise EstimationError(
-            f"qrule={qrule!r} is not supported; socialhealth implements {', '.join(QRULES)} "
-            "(the inverse of the weighted empirical CDF, R's default)."
+            f"qrule={qrule!r} is not supported; use one of {', '.join(QRULES)} (R's 'shahvaish' "
+            "rule is not implemented)."
         )
+    if interval_type == "score":
+        raise EstimationError(
+            "interval_type='score' (Francisco & Fuller's test inversion, R's Taylor-only option) "
+            "is not implemented; use 'beta', 'xlogit' or 'mean' (Woodruff).")
     if interval_type not in INTERVAL_TYPES:
         raise EstimationError(
-            f"interval_type={interval_type!r} is not supported; use 'mean' (Woodruff, R's default)."
+            f"interval_type={interval_type!r} is not supported; use one of "
+            f"{', '.join(INTERVAL_TYPES)}."
         )
+    replicate = getattr(design, "kind", "") == "replicate"
+    if interval_type == "quantile" and not replicate:
+        raise EstimationError(
+            "interval_type='quantile' uses replicate quantiles and needs a ReplicateDesign, as "
+            "in R; Taylor designs have 'mean', 'beta', 'xlogit', 'asin' and 'score'.")
+    if replicate and interval_type in ("beta", "xlogit", "asin"):
+        warnings.warn(
+            f"interval_type={interval_type!r} on a replicate-weight design gives the Woodruff "
+            "('mean') interval, as R survey 4.1-1 does (it applies these transformations on "
+            "Taylor designs only).", UserWarning, stacklevel=3)
     try:
         level = float(level)
     except (TypeError, ValueError):
@@ -187,6 +318,7 @@ def quantile(
         in_dom = (codes == dmn) & complete
         sub = design._with_weights(np.where(in_dom, w, 0.0)) if in_dom.any() else design
         dfd = sub.degf() if df is None else float(df)
+        nrow_beta = int((codes == dmn).sum())      # rows of the domain, as R's nrow(design)
         q_t = float(stats.t.ppf(1 - (1 - level) / 2, dfd)) if np.isfinite(dfd) else float(
             stats.norm.ppf(1 - (1 - level) / 2))
         for c in cols:
@@ -196,17 +328,36 @@ def quantile(
                 where = "" if not by_cols else " in the by-group " + ", ".join(
                     f"{b}={dom_table.iloc[dmn][b]}" for b in by_cols)
                 raise EstimationError(f"no non-missing values of {c!r}{where}; cannot estimate a quantile.")
-            values, cdf = _weighted_cdf(y[ok], w[ok])
+            Q = _quantile_rule(y[ok], w[ok], qrule)
+            if ci and interval_type == "quantile":
+                W = sub._W
+                rep_rules = []
+                for r in range(W.shape[1]):
+                    okr = ok & (W[:, r] > 0)
+                    rep_rules.append(_quantile_rule(y[okr], W[okr, r], qrule) if okr.any() else None)
             for p in probs:
-                q = _inverse_cdf(values, cdf, p)
+                q = Q(p)
                 lo = hi = se = np.nan
-                if ci:
+                if ci and interval_type == "quantile":
+                    reps = np.array([[np.nan if f is None else f(p)] for f in rep_rules])
+                    se = float(np.sqrt(max(sub._rep_vcov(np.array([q]), reps)[0, 0], 0.0)))
+                    lo, hi = q - q_t * se, q + q_t * se
+                elif ci:
                     u = np.where(ok, (np.nan_to_num(y) <= q).astype(float), 0.0)[:, None]
                     F, V = sub._ratio_estimate(u, ok.astype(float)[:, None])
                     s = float(np.sqrt(max(V[0, 0], 0.0)))
                     F = float(np.atleast_1d(F)[0])
-                    lo = _inverse_cdf(values, cdf, F - q_t * s)
-                    hi = _inverse_cdf(values, cdf, F + q_t * s)
+                    kind = interval_type if not replicate else "mean"
+                    with np.errstate(divide="ignore", invalid="ignore"):
+                        if kind == "mean":
+                            p_lo, p_hi = F - q_t * s, F + q_t * s
+                        elif kind == "xlogit":
+                            p_lo, p_hi = _wald_logit(F, s / (F * (1 - F)), q_t)
+                        elif kind == "asin":
+                            p_lo, p_hi = _asin_ci(F, s, q_t)
+                        else:  # beta
+                            p_lo, p_hi, _ = _beta_ci(F, s**2, level, dfd, nrow_beta)
+                    lo, hi = Q(float(p_lo)), Q(float(p_hi))
                     se = (hi - lo) / (2 * q_t)
                 rows_out.append((dmn, c, p, q, se, lo, hi, dfd))
         n_missing += int(((codes == dmn) & ~complete).sum())
@@ -223,9 +374,19 @@ def quantile(
     if by_cols:
         call = (f"svyby(~{' + '.join(cols)}, ~{' + '.join(map(str, by_cols))}, design, svyquantile, "
                 f"quantiles = c({', '.join(f'{p:g}' for p in probs)}), ci = TRUE, na.rm = TRUE)")
+    opts = ""
+    if qrule != "math":
+        opts += f', qrule = "{qrule}"'
+    if interval_type != "mean":
+        opts += f', interval.type = "{interval_type}"'
+    call = call[:-1] + opts + ")"
     dfs = out["df"].to_numpy(dtype=float)
+
     def interval(lvl):
-        return quantile(design, variables, quantiles, True, lvl, interval_type, qrule, by, df).ci_override
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return quantile(design, variables, quantiles, True, lvl, interval_type, qrule, by,
+                            df).ci_override
 
     return IntervalEstimate(
         table=table,
@@ -234,7 +395,8 @@ def quantile(
         statistic="quantile",
         n_rows=n_used,
         n_missing=n_missing,
-        method="Woodruff",
+        method=("replicate quantiles" if interval_type == "quantile" else
+                "Woodruff" + ("" if interval_type == "mean" or replicate else f" ({interval_type})")),
         design_label=design._short_label(),
         r_call=call,
         ci_override=(out["lo"].to_numpy(dtype=float), out["hi"].to_numpy(dtype=float)),

@@ -18,6 +18,7 @@ designs and matches R's ``survey`` package.
 * :func:`coxph` - design-based Cox model (R ``svycoxph``).
 * :func:`kaplan_meier` - design-based survival curves with linearised or replicate SEs and
   quantiles (R ``svykm``).
+* :func:`logrank` - design-based log-rank and G(rho, gamma) tests (R ``svylogrank``).
 * :func:`ordinal` - proportional-odds model (R ``svyolr``).
 * :func:`compare_risk_factors` - isolation/loneliness next to smoking, obesity, inactivity on
   the same data, with the published anchors.
@@ -42,6 +43,7 @@ from socialhealth.models.association import AssociationTable, association
 from socialhealth.models.coxph import CoxResult, coxph
 from socialhealth.models.interaction import InteractionResult, interaction
 from socialhealth.models.kaplan_meier import KaplanMeierResult, kaplan_meier
+from socialhealth.models.logrank import LogrankResult, logrank
 from socialhealth.models.margins import MarginsResult, margins
 from socialhealth.models.meta import MetaResult, meta
 from socialhealth.models.mi import MIResult, mi_combine
@@ -51,8 +53,8 @@ from socialhealth.models.transitions import TransitionTable, transitions
 from socialhealth.models.risk_factors import compare_risk_factors
 
 __all__ = [
-    "association", "prospective", "transitions", "interaction", "margins", "coxph", "kaplan_meier", "ordinal", "mi_combine",
+    "association", "prospective", "transitions", "interaction", "margins", "coxph", "kaplan_meier", "logrank", "ordinal", "mi_combine",
     "meta", "anchors", "compare_risk_factors",
     "AssociationTable", "ProspectiveTable", "TransitionTable", "InteractionResult", "MarginsResult", "CoxResult", "KaplanMeierResult",
-    "OrdinalResult", "MetaResult", "MIResult",
+    "OrdinalResult", "MetaResult", "MIResult", "LogrankResult",
 ]
