@@ -239,7 +239,6 @@ def quantile(
     1     H     630.0   592.0    664.0   7.0
     2     M     662.0   517.0    850.0   7.0
 
-
     Other quantile rules and interval types (R ``qrule=``, ``interval.type=``):
 
     >>> import numpy as np, pandas as pd
@@ -250,7 +249,6 @@ def quantile(
     >>> f = d.quantile("y", [0.25, 0.5], qrule="school", interval_type="beta").to_frame()
     >>> f[["estimate", "ci_low", "ci_high"]].to_numpy().tolist()   # R: 4, 4, 9; 5.5, 4, 9
     [[4.0, 4.0, 9.0], [5.5, 4.0, 9.0]]
-
 
     In R: ``svyquantile(~api00, dclus1, quantiles = c(0.25, 0.5, 0.75), ci = TRUE)``;
     ``svyby(~api00, ~stype, dclus1, svyquantile, quantiles = 0.5, ci = TRUE)``;
