@@ -128,8 +128,6 @@ def test_domains_two_by_variables(samples, rid):
     close(est["deff"].to_numpy()[~one], r_deff[~one])
 
 
-@pytest.mark.xfail(strict=True, reason="engine: DEff of a one-row domain is ~0 instead of R's NaN "
-                   "(the SRS variance of a single observation is undefined)")
 def test_single_row_domain_deff_is_undefined(samples):
     d = design_for(samples, "d3s_by2")
     tab = _table("d3s_by2")

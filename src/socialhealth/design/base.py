@@ -393,6 +393,8 @@ class DesignBase:
             s2[:, j] = np.bincount(idx, weights=w[ok] * dev**2, minlength=D)
         with np.errstate(divide="ignore", invalid="ignore"):
             s2 = s2 / psum[:, None] * (nobs / (nobs - 1))[:, None]
+            # one row: the SRS variance is undefined (R: NA), whatever rounding left in dev
+            s2[nobs <= 1, :] = np.nan
             if deff == "replace":
                 factor = 1.0 / nobs
             else:
