@@ -180,6 +180,21 @@ def _fpc_factor(st, h) -> float:
 
 
 # ============================================================================ methods
+def _is_certainty(st, h) -> bool:
+    """Every PSU of stratum ``h`` was taken with certainty (fpc: ``N_h = n_h``)."""
+    return _fpc_factor(st, h) <= 1e-12
+
+
+def _lonely_jkn_error(st, h, lonely_psu: str) -> ReplicateWeightsError:
+    return ReplicateWeightsError(
+        f"stratum {st.stratum_labels[h]!r} has a single PSU, so the jackknife cannot delete it "
+        f"(lonely_psu={lonely_psu!r}; R's as.svrepdesign stops the same way under "
+        "options(survey.lonely.psu = 'fail')). Build the design with lonely_psu='remove', "
+        "'certainty', 'average' or 'adjust' (see to_replicate), give the stratum's fpc if the "
+        "PSU was taken with certainty, or merge the stratum with a neighbour."
+    )
+
+
 def _jackknife(design, per_stratum: bool):
     unit, stratum, st = _first_stage(design)
     w = design._w
@@ -190,16 +205,37 @@ def _jackknife(design, per_stratum: bool):
             f"method='jk1' is for unstratified designs but this design has {len(strata_order)} "
             "strata; use method='jkn' (one replicate per PSU, stratum-specific scales)."
         )
+    if not per_stratum:
+        psus = _appearance_order(unit)
+        if len(psus) < 2:
+            raise ReplicateWeightsError(
+                "the design has a single PSU, so the jackknife cannot delete it; a replicate "
+                "variance needs at least two PSUs."
+            )
+    lonely_psu = getattr(design, "lonely_psu", "fail")
+    n_strata = len(strata_order)
     for h in strata_order:
         in_h = stratum == h
         psus = _appearance_order(unit[in_h])
         n_h = len(psus)
+        if per_stratum and _is_certainty(st, h):
+            continue                      # certainty PSUs add no variance: no replicate (as R)
         if n_h < 2:
-            raise ReplicateWeightsError(
-                f"stratum {st.stratum_labels[h]!r} has a single PSU, so the jackknife cannot "
-                "delete it; merge the stratum with a neighbour (collapse strata) before "
-                "converting to replicate weights."
-            )
+            if not per_stratum or lonely_psu == "fail":
+                raise _lonely_jkn_error(st, h, lonely_psu)
+            if lonely_psu != "adjust":
+                continue                  # remove / certainty / average: no replicate
+            if n_strata < 2:
+                raise ReplicateWeightsError(
+                    "lonely_psu='adjust' needs at least two strata to reweight when the single "
+                    "PSU is deleted; this design has one stratum with one PSU."
+                )
+            # delete the lonely PSU, reweight every other PSU by H/(H-1) (H strata)
+            m = np.full(len(w), n_strata / (n_strata - 1))
+            m[unit == psus[0]] = 0.0
+            cols.append(w * m)
+            rscales.append((n_strata - 1) / n_strata)
+            continue
         f_factor = _fpc_factor(st, h)
         for j in psus:
             m = np.ones(len(w))
@@ -207,9 +243,18 @@ def _jackknife(design, per_stratum: bool):
             m[unit == j] = 0.0
             cols.append(w * m)
             rscales.append((n_h - 1) / n_h * f_factor)
+    if not cols:
+        raise ReplicateWeightsError(
+            "no stratum contributes a jackknife replicate (every stratum has a single PSU or "
+            "was sampled with certainty), so there is no replicate variance to estimate."
+        )
     W = np.column_stack(cols)
     if per_stratum:
-        return W, 1.0, np.array(rscales)
+        scale = 1.0
+        if lonely_psu == "average":
+            # as R: the sum over replicates is scaled by (number of PSUs) / (number of replicates)
+            scale = st.n_psu / W.shape[1]
+        return W, scale, np.array(rscales)
     return W, rscales[0], np.ones(W.shape[1])
 
 
@@ -230,7 +275,9 @@ def _two_psu_strata(design, method):
             + ("does" if len(bad) == 1 else f"and {len(bad) - 1} more do") + " not. "
             "Merge PSUs within a stratum (e.g. psu2 = min(psu, 2) to join a third PSU to the "
             "second) or pair single-PSU strata with a neighbour, then rebuild the design; or use "
-            "method='jkn'."
+            "method='jkn', which honours lonely_psu=. lonely_psu= does not apply to BRR: R's "
+            "as.svrepdesign(type = 'BRR') also stops ('Some strata have fewer than 2 PSUs') "
+            "whatever options(survey.lonely.psu) says, certainty strata included."
         )
     return unit, pairs
 
@@ -255,17 +302,45 @@ def _bootstrap(design, replicates: int, seed, fpc: bool):
     unit, stratum, st = _first_stage(design)
     rng = np.random.default_rng(seed)
     w = design._w
-    W = np.empty((len(w), replicates))
     strata = _appearance_order(stratum)
     psu_lists = [_appearance_order(unit[stratum == h]) for h in strata]
+    lonely_psu = getattr(design, "lonely_psu", "fail")
+    constant = set()                     # strata whose multiplier is 1 in every replicate
     for h, psus in zip(strata, psu_lists):
-        if len(psus) < 2:
+        if fpc and _is_certainty(st, h):
+            constant.add(h)              # certainty PSUs: lambda = 0, multiplier 1
+            continue
+        if len(psus) >= 2:
+            continue
+        label = st.stratum_labels[h]
+        if not fpc:
             raise ReplicateWeightsError(
-                f"stratum {st.stratum_labels[h]!r} has a single PSU; the bootstrap needs at least "
-                "two PSUs per stratum. Merge it with a neighbouring stratum first."
+                f"stratum {label!r} has a single PSU; the subbootstrap draws n_h - 1 = 0 PSUs "
+                "there (R's as.svrepdesign(type = 'subbootstrap') stops with an error too, "
+                "whatever options(survey.lonely.psu)). Use method='bootstrap' with "
+                "lonely_psu='remove', method='jkn', or merge the stratum with a neighbour."
             )
+        if lonely_psu == "fail":
+            raise ReplicateWeightsError(
+                f"stratum {label!r} has a single PSU (lonely_psu='fail'). With lonely_psu='remove' "
+                "or 'certainty' the bootstrap leaves such strata out of the variance (multiplier "
+                "1 in every replicate, as R's bootstrap does for every survey.lonely.psu option); "
+                "give the stratum's fpc if its PSU was taken with certainty; or merge it with a "
+                "neighbour."
+            )
+        if lonely_psu in ("adjust", "average"):
+            raise ReplicateWeightsError(
+                f"stratum {label!r} has a single PSU and lonely_psu={lonely_psu!r} has no "
+                "bootstrap counterpart: R's bootstrap silently treats single-PSU strata as "
+                "'remove' whatever options(survey.lonely.psu) says. Use method='jkn' (which "
+                f"implements {lonely_psu!r} as R does) or lonely_psu='remove' to get R's bootstrap "
+                "behaviour."
+            )
+        constant.add(h)                  # remove / certainty: no contribution
     mult = np.ones((st.n_psu, replicates))
     for h, psus in zip(strata, psu_lists):
+        if h in constant:
+            continue
         n_h = len(psus)
         m_h = n_h - 1
         f_h = (1 - _fpc_factor(st, h)) if fpc else 0.0
@@ -314,6 +389,23 @@ def as_replicate(design, method: str = "jkn", **options):
     ``"subbootstrap"`` is R's ``type = "subbootstrap"`` (the same with ``f_h = 0``). Random
     replicates can never equal R's bit for bit: to reproduce an R bootstrap analysis, export R's
     replicate weights and use :class:`~socialhealth.design.ReplicateDesign`.
+
+    Single-PSU ("lonely") strata and certainty PSUs follow the design's ``lonely_psu`` as R's
+    ``as.svrepdesign`` does under ``options(survey.lonely.psu = ...)`` (checked against R survey
+    4.1-1). A stratum whose fpc says every PSU was taken (``N_h = n_h``, certainty) gets no
+    jackknife replicate and bootstrap multiplier 1, whatever the option. For ``"jkn"``, a
+    single-PSU stratum (not certainty) raises under ``"fail"``; gets no replicate under
+    ``"remove"`` and ``"certainty"``; gets no replicate under ``"average"``, where the scale
+    becomes ``G/R`` (``G`` PSUs in the design, ``R`` replicates); and under ``"adjust"`` gets a
+    replicate that deletes the PSU and multiplies every other row by ``H/(H-1)`` (``H``
+    strata), with rscale ``(H-1)/H`` and no fpc factor. R's ``svytotal`` (not ``svymean``)
+    leaves rows of certainty strata out of the replicate totals, so with ``"adjust"`` and
+    certainty strata together R's SE of a total differs from the one these (R's) replicate
+    weights give. ``"brr"``/``"fay"`` need exactly two PSUs per stratum under every option (R
+    stops too). ``"subbootstrap"`` raises on a single-PSU stratum (R stops with a numerical
+    error). ``"bootstrap"`` gives single-PSU strata multiplier 1 under ``"remove"`` and
+    ``"certainty"`` (R's bootstrap does so under every option) and raises under ``"fail"``,
+    ``"adjust"`` and ``"average"``, which R's bootstrap silently ignores.
 
     Calibrated Taylor designs: by default the replicates perturb the calibrated weights without
     re-calibrating each replicate, exactly as R's ``as.svrepdesign`` (survey 4.1-1) does, so the
