@@ -125,3 +125,14 @@ def test_rake_joint_margin_converged_equals_r_and_calibrate(kind):
     check(r, ref, 1e-8)
     cal = FIX["cases"][f"ab_c_raking_{kind}"]
     close(r.weights, cal["weights"], 1e-7)
+
+
+def test_interaction_without_main_effects_names_our_columns():
+    """R codes ~a:b with all 6 a x b cells plus the intercept (rank-deficient); ours is
+    full-rank, so R's names are refused with a message that lists ours."""
+    X, names = model_matrix(DATA, "~a:b")
+    assert names == ["(Intercept)", "byes", "aa2:bno", "aa3:bno", "aa2:byes", "aa3:byes"]
+    assert np.linalg.matrix_rank(X) == 6
+    r_names = ["(Intercept)", "aa1:bno", "aa2:bno", "aa3:bno", "aa1:byes", "aa2:byes", "aa3:byes"]
+    with pytest.raises(DesignError, match="byes"):
+        design("taylor").calibrate("~a:b", dict.fromkeys(r_names, 100.0))

@@ -767,7 +767,10 @@ def calibrate(design, formula, population_totals, calfun: str = "linear", bounds
         Interactions give joint margins: ``"~a*b + c"`` has the columns of ``a``, ``b``, ``c``
         and ``a:b`` (``aa2:byes``, R's names and order), so the totals of every ``a x b`` cell
         are matched (with ``calfun="raking"`` the same as raking to the joint ``a x b`` margin
-        and ``c``); ``"~a*x"`` matches the totals of ``x`` within each level of ``a``.
+        and ``c``); ``"~a*x"`` matches the totals of ``x`` within each level of ``a``. An
+        interaction without its main effects (``"~a:b"``) is coded full-rank here while R
+        codes it with a redundant column, so the column names differ from R's (the error
+        lists ours); write ``"~a*b"`` for R's columns.
     population_totals : dict, Series or sequence
         Population total of every model-matrix column, by name (or in column order).
     calfun : {"linear", "raking", "logit"}
