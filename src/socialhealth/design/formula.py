@@ -39,6 +39,7 @@ from socialhealth.errors import FormulaError
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z_0-9]*$")
 _BACKTICK = re.compile(r"`([^`]+)`")
 _FACTOR = re.compile(r"(?<![A-Za-z_0-9.])factor\(")
+_QUOTED = re.compile(r"(['\"]).*?\1")
 
 
 @dataclass
@@ -185,6 +186,13 @@ def formula_variables(formula: str, data: pd.DataFrame) -> list[str]:
         raise FormulaError(f"cannot parse the formula {formula!r}: {exc}") from None
     required -= set(placeholders)
     columns = set(map(str, data.columns))
+    # formulaic leaves out names of its own transforms (cc, cr, bs, center, ...) even where a
+    # column of that name is meant: add every bare name (not a call, not in quotes) that is a column
+    bare = _QUOTED.sub("", masked)
+    for m in re.finditer(r"[A-Za-z_][A-Za-z_0-9.]*", bare):
+        rest = bare[m.end():].lstrip()
+        if m.group(0) in columns and not rest.startswith("(") and (m.start() == 0 or bare[m.start() - 1] != "."):
+            required.add(m.group(0))
     unknown = sorted(v for v in required if v not in columns)
     unknown += [q for q in quoted if q not in columns]
     if unknown:
@@ -498,10 +506,6 @@ def rhs_matrix(data: pd.DataFrame, formula: str, rows: np.ndarray | None = None)
     formula = normalise_formula(formula)
     rhs = formula.split("~", 1)[1] if "~" in formula else formula
     variables = formula_variables(f"~ {rhs}", data)
-    # formulaic does not list a column named like one of its transforms (cc, cr, bs, ...) as
-    # required; such a column is still what the formula means
-    tokens = set(re.findall(r"[A-Za-z_.][A-Za-z_0-9.]*", _BACKTICK.sub(" ", rhs)))
-    variables += [c for c in data.columns if str(c) in tokens and c not in variables]
     n = len(data)
     eligible = np.ones(n, dtype=bool) if rows is None else np.zeros(n, dtype=bool)
     if rows is not None:
