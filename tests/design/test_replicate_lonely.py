@@ -71,6 +71,7 @@ def test_jkn_replicate_weights_equal_r(cid):
     case = FIX["cases"][cid]
     rep = convert(case)
     assert rep.n_replicates == case["n_replicates"]
+    assert rep.degf() == case["degf"]
     close(multipliers(rep, case), np.column_stack(case["multipliers"]))
     close(rep.rscales, case["rscales"])
     close(rep.scale, case["scale"])
