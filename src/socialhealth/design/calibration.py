@@ -55,6 +55,7 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
+from socialhealth.design.formula import r_column_name, rhs_matrix
 from socialhealth.design.structure import as_list, require_columns
 from socialhealth.design.variables import is_categorical
 from socialhealth.errors import (
@@ -455,8 +456,10 @@ def rake(design, margins, control: Mapping | None = None, on_nonconvergence: str
     ----------
     design : SurveyDesign or ReplicateDesign
     margins : list of (columns, population) pairs
-        ``columns`` a column name or list of names; ``population`` as for
-        :func:`post_stratify` (DataFrame with ``Freq`` or a mapping).
+        ``columns`` a column name, or a list/tuple of names for a joint margin (their
+        cross-classification, R's ``~a + b`` in ``sample.margins``); ``population`` as for
+        :func:`post_stratify` (DataFrame with the columns and ``Freq``, or a mapping keyed by
+        level tuples for a joint margin).
     control : dict, optional
         ``maxit`` (default 10) and ``epsilon`` (default 1), as R's ``control=``. Use a small
         ``epsilon`` (e.g. ``1e-10``) to rake to full convergence.
@@ -498,8 +501,21 @@ def rake(design, margins, control: Mapping | None = None, on_nonconvergence: str
         term  estimate      se
     0  api00   656.384  16.893
 
+    A joint margin (sex x age group) with a second margin (region):
+
+    >>> import pandas as pd, socialhealth as sh
+    >>> df = pd.DataFrame({"sex": list("ffmmffmm"), "age": list("yoyoyoyo"),
+    ...                    "reg": list("nnnnssss"), "w": 1.0})
+    >>> pop_sa = {("f", "o"): 30, ("f", "y"): 20, ("m", "o"): 25, ("m", "y"): 25}
+    >>> r = sh.SurveyDesign(df, weights="w").rake([(("sex", "age"), pop_sa),
+    ...                                            ("reg", {"n": 40, "s": 60})])
+    >>> pd.Series(r.weights).groupby([df["sex"], df["age"]]).sum().round(6).tolist()
+    [30.0, 20.0, 25.0, 25.0]
+
+
     In R: ``rclus1 <- rake(dclus1, list(~stype, ~sch.wide), list(pop.types, pop.schwide))``;
-    ``svytotal(~sch.wide, rclus1)``; ``svymean(~api00, rclus1)``.
+    ``svytotal(~sch.wide, rclus1)``; ``svymean(~api00, rclus1)``; a joint
+    margin: ``rake(d, list(~sex + age, ~reg), list(pop.sa, pop.reg))``.
     """
     _check_on_nonconvergence(on_nonconvergence)
     ctrl = {"maxit": 10, "epsilon": 1.0}
@@ -580,8 +596,19 @@ def model_matrix(data: pd.DataFrame, formula) -> tuple[np.ndarray, list[str]]:
     >>> names
     ['(Intercept)', 'gb', 'x']
 
-    In R: ``model.matrix(~g + x, data)``.
+    Formulas with interactions (``"~a*b + c"``, ``"~a:b"``, ``"~a*x"``) or ``I()`` terms are
+    built by the package's one formula engine, :func:`socialhealth.design.formula.rhs_matrix`,
+    with R's column names (``aa2:byes``) and R's column order (main effects, then
+    interactions).
+
+    >>> df = pd.DataFrame({"a": ["u", "v", "v", "u"], "b": ["n", "n", "y", "y"]})
+    >>> model_matrix(df, "~a*b")[1]
+    ['(Intercept)', 'av', 'by', 'av:by']
+
+    In R: ``model.matrix(~g + x, data)``; ``model.matrix(~a*b, data)``.
     """
+    if isinstance(formula, str) and re.search(r"[*:]|\bI\(", formula):
+        return rhs_matrix(data, formula)
     if isinstance(formula, str):
         text = formula.strip()
         if text.startswith("~"):
@@ -731,8 +758,8 @@ def _population_vector(population_totals, names: list[str]) -> np.ndarray:
         pt = dict(population_totals.items())
         alias = {}
         for k in pt:
-            m = re.match(r"^(.+)\[T\.(.+)\]$", str(k))       # patsy/statsmodels naming stype[T.H]
-            alias[f"{m.group(1)}{m.group(2)}" if m else str(k)] = k
+            # patsy/statsmodels naming stype[T.H], a[T.a2]:b[T.yes] -> R's stypeH, aa2:byes
+            alias[r_column_name(str(k))] = k
         if "(Intercept)" not in alias:
             for k in ("Intercept", "intercept"):
                 if k in alias:
@@ -785,6 +812,13 @@ def calibrate(design, formula, population_totals, calfun: str = "linear", bounds
     formula : str or list of str
         ``"~stype + api99"``: intercept, treatment indicators of categorical columns and numeric
         columns, named as R's model matrix (``(Intercept)``, ``stypeH``, ``stypeM``, ``api99``).
+        Interactions give joint margins: ``"~a*b + c"`` has the columns of ``a``, ``b``, ``c``
+        and ``a:b`` (``aa2:byes``, R's names and order), so the totals of every ``a x b`` cell
+        are matched (with ``calfun="raking"`` the same as raking to the joint ``a x b`` margin
+        and ``c``); ``"~a*x"`` matches the totals of ``x`` within each level of ``a``. An
+        interaction without its main effects (``"~a:b"``) is coded full-rank here while R
+        codes it with a redundant column, so the column names differ from R's (the error
+        lists ours); write ``"~a*b"`` for R's columns.
     population_totals : dict, Series or sequence
         Population total of every model-matrix column, by name (or in column order).
     calfun : {"linear", "raking", "logit"}
@@ -865,11 +899,21 @@ def calibrate(design, formula, population_totals, calfun: str = "linear", bounds
     >>> c.weights[[0, -1]].round(2)                       # R: 1666.67 1250.00
     array([1666.67, 1250.  ])
 
+    Interactions: the population totals of ``~g*h`` are those of R's ``model.matrix``:
+
+    >>> df = pd.DataFrame({"g": list("aabbaabb"), "h": list("xyxyxyxy"), "w": 2.0})
+    >>> tot = {"(Intercept)": 100, "gb": 40, "hy": 50, "gb:hy": 15}
+    >>> c = sh.SurveyDesign(df, weights="w").calibrate("~g*h", tot)
+    >>> pd.Series(c.weights).groupby([df["g"], df["h"]]).sum().round(6).tolist()
+    [25.0, 35.0, 25.0, 15.0]
+
+
     In R: ``pop.totals <- c(`(Intercept)` = 6194, stypeH = 755, stypeM = 1018,
     api99 = sum(apipop$api99))``;
     ``dclus1g <- calibrate(dclus1, ~stype + api99, pop.totals)``; ``svytotal(~api99, dclus1g)``;
     ``svymean(~api00, dclus1g)``; ``calibrate(dclus1, ~stype + api99, pop.totals,
-    calfun = "raking")``.
+    calfun = "raking")``;
+    ``calibrate(d, ~g*h, population = c(`(Intercept)` = 100, gb = 40, hy = 50, `gb:hy` = 15))``.
     """
     calfun = str(calfun).lower()
     F, dF = _calfun(calfun, bounds)

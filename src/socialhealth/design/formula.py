@@ -39,6 +39,7 @@ from socialhealth.errors import FormulaError
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z_0-9]*$")
 _BACKTICK = re.compile(r"`([^`]+)`")
 _FACTOR = re.compile(r"(?<![A-Za-z_0-9.])factor\(")
+_QUOTED = re.compile(r"(['\"]).*?\1")
 
 
 @dataclass
@@ -187,6 +188,13 @@ def formula_variables(formula: str, data: pd.DataFrame) -> list[str]:
         raise FormulaError(f"cannot parse the formula {formula!r}: {exc}") from None
     required -= set(placeholders)
     columns = set(map(str, data.columns))
+    # formulaic leaves out names of its own transforms (cc, cr, bs, center, ...) even where a
+    # column of that name is meant: add every bare name (not a call, not in quotes) that is a column
+    bare = _QUOTED.sub("", masked)
+    for m in re.finditer(r"[A-Za-z_][A-Za-z_0-9.]*", bare):
+        rest = bare[m.end():].lstrip()
+        if m.group(0) in columns and not rest.startswith("(") and (m.start() == 0 or bare[m.start() - 1] != "."):
+            required.add(m.group(0))
     unknown = sorted(v for v in required if v not in columns)
     unknown += [q for q in quoted if q not in columns]
     if unknown:
@@ -447,3 +455,77 @@ def _formulaic_frame(data, formula, used, n_missing, variables) -> ModelFrame:
     return ModelFrame(y=y, X_data=X, rows=rows, columns=cols, terms=terms, term_variables=term_vars,
                       n_missing=n_missing, formula=formula, response=str(lhs.columns[0]),
                       variables=variables, _rhs_builder=builder, _data=data)
+
+
+_LEVEL = re.compile(r"^(?:C\((?P<cvar>[^,()]+)(?:,.*)?\)|(?P<var>.+?))\[(?:T\.)?(?P<level>.*)\]$")
+
+
+def r_column_name(name: str) -> str:
+    """R's model-matrix name of a formulaic/patsy column name.
+
+    ``Intercept`` -> ``(Intercept)``; ``a[T.a2]`` and ``C(a)[T.a2]`` -> ``aa2``; ``b[no]``
+    (full dummy coding) -> ``bno``; booleans ``f[T.True]`` -> ``fTRUE``; interaction pieces
+    are converted one by one and joined by ``:`` (``a[T.a2]:b[T.yes]`` -> ``aa2:byes``).
+
+    Examples
+    --------
+    >>> r_column_name("a[T.a2]:x"), r_column_name("Intercept"), r_column_name("C(g)[T.True]")
+    ('aa2:x', '(Intercept)', 'gTRUE')
+
+    In R: ``colnames(model.matrix(~a*x, data))``.
+    """
+    if name == "Intercept":
+        return "(Intercept)"
+    pieces = []
+    for piece in str(name).split(":"):
+        m = _LEVEL.match(piece)
+        if m is None:
+            pieces.append(piece)
+            continue
+        var = (m.group("cvar") or m.group("var")).strip()
+        level = {"True": "TRUE", "False": "FALSE"}.get(m.group("level"), m.group("level"))
+        pieces.append(f"{var}{level}")
+    return ":".join(pieces)
+
+
+def rhs_matrix(data: pd.DataFrame, formula: str, rows: np.ndarray | None = None) -> tuple[np.ndarray, list[str]]:
+    """Model matrix of a one-sided formula (``"~a*b + x"``) on all rows of ``data``, with R's
+    column names (:func:`r_column_name`), for calibration and other right-hand-side uses.
+
+    Levels of categorical columns come from the rows ``rows`` (default: all rows); rows with a
+    missing variable get NaN in every column. Interactions (``a:b``, ``a*b``), ``C()``,
+    ``factor()`` and ``I()`` follow the module docstring; the columns and their order are R's
+    ``model.matrix`` ones for formulas whose interactions include their main effects.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"a": ["u", "v", "v"], "x": [1.0, 2.0, 3.0]})
+    >>> X, names = rhs_matrix(df, "~a*x"); names
+    ['(Intercept)', 'av', 'x', 'av:x']
+    >>> X[:, 3].tolist()
+    [0.0, 2.0, 3.0]
+
+    In R: ``model.matrix(~a*x, df)``.
+    """
+    from formulaic import model_matrix
+
+    formula = normalise_formula(formula)
+    rhs = formula.split("~", 1)[1] if "~" in formula else formula
+    variables = formula_variables(f"~ {rhs}", data)
+    n = len(data)
+    eligible = np.ones(n, dtype=bool) if rows is None else np.zeros(n, dtype=bool)
+    if rows is not None:
+        eligible[np.asarray(rows)] = True
+    complete = data[variables].notna().all(axis=1).to_numpy() if variables else np.ones(n, bool)
+    use = np.flatnonzero(eligible & complete)
+    if len(use) == 0:
+        raise FormulaError(f"no complete rows to build the model matrix of {formula!r}.")
+    sub = _plain_dtypes(data[variables].iloc[use]) if variables else pd.DataFrame(index=data.index[use])
+    try:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            mm = model_matrix(f"~ {rhs}", sub, na_action="ignore")
+    except Exception as exc:
+        raise FormulaError(f"cannot build the model matrix of {formula!r}: {type(exc).__name__}: {exc}") from None
+    X = np.full((n, mm.shape[1]), np.nan)
+    X[use] = np.asarray(mm.to_numpy(), dtype=float)
+    return X, [r_column_name(str(c)) for c in mm.columns]

@@ -20,12 +20,13 @@ subbootstrap same as R's ``subbootstrap`` (``m_h = n_h - 1``, no fpc)  scale ``1
 
 Replicate order and Hadamard matrix follow R ``survey`` 4.1-1: jackknife replicates go stratum
 by stratum in order of first appearance in the data, PSUs in order of first appearance; BRR
-uses the rows of the Hadamard matrix as replicates and its columns 2..H+1 for the strata in
-sorted order, the PSU that appears first in the data taking the ``+1`` half. The Hadamard
-matrices are R's for orders built by doubling or Paley I (see :func:`hadamard`), so BRR and Fay
-weights equal R's exactly there. For orders 28, 36, 56 and 72 R uses stored matrices and ours
-(Paley II) are different but equally balanced: totals and other linear statistics still agree
-with R exactly (full orthogonal balance), nonlinear ones (means, ratios) only approximately.
+uses the columns of the Hadamard matrix as replicates and its rows 2..H+1 for the strata in
+R's order (sorted by their labels as text, so stratum 10 comes before 2), the PSU that
+appears first in the data taking the ``+1`` half. The Hadamard matrices are R's (see
+:func:`hadamard`) for every order but 28 and its doublings (56, 112, ...), where R stores a
+Plackett-Burman matrix; ours (Paley II) is equally balanced: totals and other linear statistics
+agree with R exactly, nonlinear ones (means, ratios) only approximately. Pass R's matrix as
+``hadamard=`` to match R there (see :func:`hadamard`).
 
 Only the first sampling stage is resampled (later stages are captured by the PSU totals, as
 in R). A Taylor design's calibrations (post-stratification, raking, GREG) are by default not
@@ -50,7 +51,7 @@ import numpy as np
 
 from socialhealth.errors import DesignError, ReplicateWeightsError
 
-__all__ = ["as_replicate", "hadamard"]
+__all__ = ["as_replicate", "check_hadamard", "hadamard"]
 
 METHODS = ("jk1", "jkn", "brr", "fay", "bootstrap", "subbootstrap")
 
@@ -112,36 +113,122 @@ def _paley2(q: int) -> np.ndarray:
     return H
 
 
-def _construct(n: int) -> np.ndarray | None:
-    """Hadamard matrix of order n, or None. Preference as R: doubling ``[[H, H], [H, -H]]`` of a
-    constructible half (Sylvester for powers of two), then Paley I, then Paley II."""
-    if n == 1:
-        return np.ones((1, 1), dtype=int)
-    if n == 2:
-        return np.array([[1, 1], [1, -1]])
-    if n % 4:
+def _legendre(a: int, p: int) -> int:
+    """Legendre symbol (a/p) for an odd prime p: 0, 1 or -1."""
+    a %= p
+    if a == 0:
+        return 0
+    return 1 if pow(a, (p - 1) // 2, p) == 1 else -1
+
+
+def _twin_prime(p: int) -> np.ndarray:
+    """Twin-prime construction, order p(p+2) + 1 (p and p+2 odd primes).
+
+    Stanton & Sprott (1958): the set of ``g`` in Z_{p(p+2)} with ``chi_p(g) chi_{p+2}(g) = 1``
+    together with the multiples of ``p+2`` is a cyclic Hadamard difference set; its +-1
+    sequence ``s`` (here negated and reflected, ``s(g) = -d(-g)``, which is the Plackett-Burman
+    (1946) generator for 36 runs) fills the back-circulant core ``H[1+i, j] = s(i + j)``,
+    bordered by a first row of +1 and a last column of -1 below its first entry. For p = 5
+    this is R's ``hadamard()`` matrix of order 36.
+    """
+    v = p * (p + 2)
+    s = np.empty(v, dtype=int)
+    for g in range(v):
+        if g % (p + 2) == 0:
+            s[g] = -1
+        elif g % p == 0:
+            s[g] = 1
+        else:
+            s[g] = _legendre(g, p) * _legendre(g, p + 2)
+    idx = (np.arange(v)[:, None] + np.arange(v)[None, :]) % v
+    H = np.ones((v + 1, v + 1), dtype=int)
+    H[1:, :v] = s[idx]
+    H[1:, v] = -1
+    return H
+
+
+_STORED = (4, 16, 28, 36)       # R's stored base orders
+_R_PRIME_LIMIT = 7919           # R's table of Paley primes (p = 3 mod 4) stops here
+
+
+def _double(H: np.ndarray, order: int) -> np.ndarray:
+    while H.shape[0] < order:
+        H = np.block([[H, H], [H, -H]])
+    return H
+
+
+def _stored(order: int) -> np.ndarray:
+    """R's stored base matrices, by construction: Sylvester 4 and 16, the twin-prime matrix for
+    36; for 28 Paley II (q = 13), which is *not* R's stored (Plackett-Burman) matrix."""
+    if order in (4, 16):
+        return _double(np.array([[1, 1], [1, -1]]), order)
+    if order == 36:
+        return _twin_prime(5)
+    return _paley2(13)
+
+
+def _paley_choice(n: int, nmax: int) -> np.ndarray | None:
+    """A Paley-based matrix of order > n as R's ``hadamard()`` looks for one, or None.
+
+    When the next multiple of 4 above n (``c``) is divisible by 8 and ``c / 2^k = 4 x odd``
+    is ``p + 1`` (p prime = 3 mod 4), Paley I of order p + 1 doubled up to c. Otherwise Paley
+    I for the smallest prime ``p >= n``, p = 3 mod 4, if ``p + 1 <= c + 4``; else the search
+    moves to ``c + 3``; None when ``p > nmax``.
+    """
+    c = n + 4 - n % 4
+    if n % 8 >= 4:
+        m = c
+        while m % 8 == 0:
+            m //= 2
+        if _is_prime(m - 1) and (m - 1) % 4 == 3 and m - 1 <= _R_PRIME_LIMIT:
+            return _double(_paley1(m - 1), c)
+    if n > _R_PRIME_LIMIT:
         return None
-    half = _construct(n // 2) if (n == 4 or n % 8 == 0) else None
-    if half is not None:
-        return np.block([[half, half], [half, -half]])
-    if _is_prime(n - 1) and (n - 1) % 4 == 3:
-        return _paley1(n - 1)
-    if _is_prime(n // 2 - 1) and (n // 2 - 1) % 4 == 1:
-        return _paley2(n // 2 - 1)
-    return None
+    p = n
+    while not (_is_prime(p) and p % 4 == 3):
+        p += 1
+    if p > _R_PRIME_LIMIT:
+        return None
+    if p + 1 > c + 4 and c + 4 < nmax:
+        return _paley_choice(c + 3, 2 * (c + 3))
+    if p > nmax:
+        return None
+    return _paley1(p)
+
+
+def _construct(n_strata: int) -> np.ndarray:
+    """The Hadamard matrix R's ``hadamard(n_strata)`` chooses (see :func:`hadamard`)."""
+    n = int(n_strata)
+    m = n - n % 4
+    for order in _STORED:
+        if m < order <= m + 4:
+            return _stored(order)
+    sizes = [b * 2 ** max(0, int(np.ceil(np.log2((n + 1) / b)))) for b in _STORED]
+    best = int(np.argmin(sizes))
+    if sizes[best] - n > 4:
+        H = _paley_choice(n, sizes[best])
+        if H is not None:
+            return H
+    return _double(_stored(_STORED[best]), sizes[best])
 
 
 def hadamard(n_strata: int) -> np.ndarray:
-    """A normalised Hadamard matrix (entries +-1, first row and column +1) for BRR.
+    """A Hadamard matrix (entries +-1, ``H H' = nI``) for BRR, in R's orders and (but for 28
+    and 56) equal to R's ``hadamard()``.
 
-    Its order is the smallest constructible multiple of 4 larger than ``n_strata`` (at least
-    4, as R's ``hadamard``), so that columns 2..H+1 give a fully balanced set of half-samples
-    (Wolter 2007, §3.3). Constructions: doubling ``[[H, H], [H, -H]]`` (Sylvester for powers of
-    two), Paley I (order q + 1, q prime = 3 mod 4) and Paley II (order 2(q+1), q prime = 1 mod 4).
-    The matrix is R's ``hadamard()`` (as +-1) for every order R builds by doubling or Paley I
-    (4, 8, 12, 16, 20, 24, 32, 40, 44, 48, 60, 64, 68, 80, 84, 88, 96, ...); R's stored matrices
-    (orders 28, 36, and 56, 72 doubled from them) differ from the Paley II ones here, and for
-    72-75 strata this gives order 76 where R uses 80.
+    The choice of matrix follows R's ``hadamard(n)``: a stored base (Sylvester 4 and 16,
+    order 28, order 36) when it is the next multiple of 4 above ``n``; otherwise the smallest
+    doubling ``[[H, H], [H, -H]]`` of a base of order above ``n``, unless that overshoots by
+    more than 4 and a Paley I matrix (order q + 1, q prime = 3 mod 4, possibly doubled) fits
+    first (see ``_paley_choice``). Rows 2..H+1 then give a fully balanced set of half-samples
+    (Wolter 2007, §3.3). Order 36 is the twin-prime difference-set matrix (Stanton & Sprott
+    1958; the Plackett-Burman 36-run design), equal to R's. R stores a Plackett-Burman matrix
+    of order 28 that no construction here reproduces, so for order 28 and its doublings (24-27
+    and 48-55 strata) ours is Paley II (q = 13): as balanced (totals agree with R exactly)
+    but not equal (means differ slightly). To match R's default there, pass R's matrix with
+    its (unused) first row negated, since a passed matrix is read as R reads
+    ``hadamard.matrix=`` (top-left value = -1): in R ``h <- hadamard(27); h[1, ] <- 1 - h[1, ]``,
+    then ``to_replicate("brr", hadamard=h)``. Checked equal to R's for 2..1199 strata otherwise.
 
     Examples
     --------
@@ -149,15 +236,12 @@ def hadamard(n_strata: int) -> np.ndarray:
     (16, 16)
     >>> bool(((H @ H.T) == 16 * np.eye(16)).all())
     True
+    >>> hadamard(35).shape, hadamard(72).shape
+    ((36, 36), (80, 80))
 
     In R: ``hadamard(15)`` (as +-1 instead of 1/0).
     """
-    n = max(4, 4 * (int(n_strata) // 4 + 1))
-    while True:
-        H = _construct(n)
-        if H is not None:
-            return H
-        n += 4
+    return _construct(max(int(n_strata), 0))
 
 
 # ============================================================================ PSU structure
@@ -180,6 +264,21 @@ def _fpc_factor(st, h) -> float:
 
 
 # ============================================================================ methods
+def _is_certainty(st, h) -> bool:
+    """Every PSU of stratum ``h`` was taken with certainty (fpc: ``N_h = n_h``)."""
+    return _fpc_factor(st, h) <= 1e-12
+
+
+def _lonely_jkn_error(st, h, lonely_psu: str) -> ReplicateWeightsError:
+    return ReplicateWeightsError(
+        f"stratum {st.stratum_labels[h]!r} has a single PSU, so the jackknife cannot delete it "
+        f"(lonely_psu={lonely_psu!r}; R's as.svrepdesign stops the same way under "
+        "options(survey.lonely.psu = 'fail')). Build the design with lonely_psu='remove', "
+        "'certainty', 'average' or 'adjust' (see to_replicate), give the stratum's fpc if the "
+        "PSU was taken with certainty, or merge the stratum with a neighbour."
+    )
+
+
 def _jackknife(design, per_stratum: bool):
     unit, stratum, st = _first_stage(design)
     w = design._w
@@ -190,16 +289,37 @@ def _jackknife(design, per_stratum: bool):
             f"method='jk1' is for unstratified designs but this design has {len(strata_order)} "
             "strata; use method='jkn' (one replicate per PSU, stratum-specific scales)."
         )
+    if not per_stratum:
+        psus = _appearance_order(unit)
+        if len(psus) < 2:
+            raise ReplicateWeightsError(
+                "the design has a single PSU, so the jackknife cannot delete it; a replicate "
+                "variance needs at least two PSUs."
+            )
+    lonely_psu = getattr(design, "lonely_psu", "fail")
+    n_strata = len(strata_order)
     for h in strata_order:
         in_h = stratum == h
         psus = _appearance_order(unit[in_h])
         n_h = len(psus)
+        if per_stratum and _is_certainty(st, h):
+            continue                      # certainty PSUs add no variance: no replicate (as R)
         if n_h < 2:
-            raise ReplicateWeightsError(
-                f"stratum {st.stratum_labels[h]!r} has a single PSU, so the jackknife cannot "
-                "delete it; merge the stratum with a neighbour (collapse strata) before "
-                "converting to replicate weights."
-            )
+            if not per_stratum or lonely_psu == "fail":
+                raise _lonely_jkn_error(st, h, lonely_psu)
+            if lonely_psu != "adjust":
+                continue                  # remove / certainty / average: no replicate
+            if n_strata < 2:
+                raise ReplicateWeightsError(
+                    "lonely_psu='adjust' needs at least two strata to reweight when the single "
+                    "PSU is deleted; this design has one stratum with one PSU."
+                )
+            # delete the lonely PSU, reweight every other PSU by H/(H-1) (H strata)
+            m = np.full(len(w), n_strata / (n_strata - 1))
+            m[unit == psus[0]] = 0.0
+            cols.append(w * m)
+            rscales.append((n_strata - 1) / n_strata)
+            continue
         f_factor = _fpc_factor(st, h)
         for j in psus:
             m = np.ones(len(w))
@@ -207,15 +327,24 @@ def _jackknife(design, per_stratum: bool):
             m[unit == j] = 0.0
             cols.append(w * m)
             rscales.append((n_h - 1) / n_h * f_factor)
+    if not cols:
+        raise ReplicateWeightsError(
+            "no stratum contributes a jackknife replicate (every stratum has a single PSU or "
+            "was sampled with certainty), so there is no replicate variance to estimate."
+        )
     W = np.column_stack(cols)
     if per_stratum:
-        return W, 1.0, np.array(rscales)
+        scale = 1.0
+        if lonely_psu == "average":
+            # as R: the sum over replicates is scaled by (number of PSUs) / (number of replicates)
+            scale = st.n_psu / W.shape[1]
+        return W, scale, np.array(rscales)
     return W, rscales[0], np.ones(W.shape[1])
 
 
 def _two_psu_strata(design, method):
     unit, stratum, st = _first_stage(design)
-    strata = np.unique(stratum)                     # sorted, as R's BRR
+    strata = sorted(np.unique(stratum), key=lambda h: _r_text_key(st.stratum_labels[h]))
     pairs = []
     bad = []
     for h in strata:
@@ -230,21 +359,85 @@ def _two_psu_strata(design, method):
             + ("does" if len(bad) == 1 else f"and {len(bad) - 1} more do") + " not. "
             "Merge PSUs within a stratum (e.g. psu2 = min(psu, 2) to join a third PSU to the "
             "second) or pair single-PSU strata with a neighbour, then rebuild the design; or use "
-            "method='jkn'."
+            "method='jkn', which honours lonely_psu=. lonely_psu= does not apply to BRR: R's "
+            "as.svrepdesign(type = 'BRR') also stops ('Some strata have fewer than 2 PSUs') "
+            "whatever options(survey.lonely.psu) says, certainty strata included."
         )
     return unit, pairs
 
 
-def _brr(design, rho: float, method: str):
+def _r_text_key(label):
+    """Sort key of a stratum label as R's BRR orders strata: by the label's text (numbers as R
+    prints them, so 10 sorts before 2), letters case-insensitively with lower case first (R's
+    usual UTF-8 collation; R under a plain C locale would put upper case first)."""
+    if isinstance(label, (bool, np.bool_)):
+        text = "TRUE" if label else "FALSE"
+    elif isinstance(label, (int, np.integer)):
+        text = str(int(label))
+    elif isinstance(label, (float, np.floating)):
+        text = str(int(label)) if float(label).is_integer() else repr(float(label))
+    else:
+        text = str(label)
+    return (text.lower(), text.swapcase())
+
+
+def check_hadamard(matrix, n_strata: int) -> np.ndarray:
+    """Validate a user-supplied Hadamard matrix for BRR and return the +-1 half-sample signs.
+
+    The rules are those of R's ``brrweights(hadamard.matrix = )``: a square matrix with exactly
+    two distinct values (+-1, or 1/0 as R's ``hadamard()`` returns, or any other pair) and at
+    least ``n_strata + 1`` rows. As R does, the value of the top-left entry is read as -1 and
+    the other value as +1 (so R's own 1/0 matrices come out negated), and the result must have
+    orthogonal columns, ``H'H = nI``. Row 1 is not used; rows 2..n_strata+1 give the strata's
+    half-samples (+1: the stratum's first PSU in the data is in the half-sample), columns the
+    replicates.
+
+    Examples
+    --------
+    >>> check_hadamard([[1, 1], [1, -1]], 1).tolist()
+    [[-1, -1], [-1, 1]]
+
+    In R: ``brrweights(strata, psu, hadamard.matrix = H)``.
+    """
+    try:
+        H = np.asarray(matrix, dtype=float)
+    except (TypeError, ValueError):
+        raise ReplicateWeightsError("hadamard= must be a square numeric matrix of +-1 entries.") from None
+    if H.ndim != 2 or H.shape[0] != H.shape[1] or H.shape[0] == 0:
+        raise ReplicateWeightsError(
+            f"hadamard= must be a square matrix; got shape {H.shape}. A Hadamard matrix of order n "
+            "is n x n with entries +-1 and H'H = nI."
+        )
+    n = H.shape[0]
+    if n < n_strata + 1:
+        raise ReplicateWeightsError(
+            f"hadamard= has order {n} but the design has {n_strata} strata; BRR needs a Hadamard "
+            f"matrix of order at least {n_strata + 1} (row 1 is not used), e.g. hadamard({n_strata})."
+        )
+    values = np.unique(H)
+    if len(values) != 2 or not np.isfinite(values).all():
+        raise ReplicateWeightsError(
+            f"hadamard= must hold exactly two distinct values (+1/-1, or 1/0); it has "
+            f"{len(values)} ({', '.join(f'{v:g}' for v in values[:4])}{', ...' if len(values) > 4 else ''})."
+        )
+    A = np.where(H == H[0, 0], -1, 1)
+    if not np.array_equal(A.T @ A, n * np.eye(n)):
+        raise ReplicateWeightsError(
+            "hadamard= is not a Hadamard matrix: its columns are not orthogonal (H'H != nI)."
+        )
+    return A
+
+
+def _brr(design, rho: float, method: str, matrix=None):
     unit, pairs = _two_psu_strata(design, method)
-    H = hadamard(len(pairs))
-    R = H.shape[0]
+    H = hadamard(len(pairs)) if matrix is None else check_hadamard(matrix, len(pairs))
+    R = H.shape[1]
     w = design._w
     W = np.empty((len(w), R))
     for r in range(R):
         m = np.ones(len(w))
         for k, (first, second) in enumerate(pairs):
-            a = H[r, k + 1]
+            a = H[k + 1, r]
             m[unit == first] = 1 + (1 - rho) * a
             m[unit == second] = 1 - (1 - rho) * a
         W[:, r] = w * m
@@ -255,17 +448,45 @@ def _bootstrap(design, replicates: int, seed, fpc: bool):
     unit, stratum, st = _first_stage(design)
     rng = np.random.default_rng(seed)
     w = design._w
-    W = np.empty((len(w), replicates))
     strata = _appearance_order(stratum)
     psu_lists = [_appearance_order(unit[stratum == h]) for h in strata]
+    lonely_psu = getattr(design, "lonely_psu", "fail")
+    constant = set()                     # strata whose multiplier is 1 in every replicate
     for h, psus in zip(strata, psu_lists):
-        if len(psus) < 2:
+        if fpc and _is_certainty(st, h):
+            constant.add(h)              # certainty PSUs: lambda = 0, multiplier 1
+            continue
+        if len(psus) >= 2:
+            continue
+        label = st.stratum_labels[h]
+        if not fpc:
             raise ReplicateWeightsError(
-                f"stratum {st.stratum_labels[h]!r} has a single PSU; the bootstrap needs at least "
-                "two PSUs per stratum. Merge it with a neighbouring stratum first."
+                f"stratum {label!r} has a single PSU; the subbootstrap draws n_h - 1 = 0 PSUs "
+                "there (R's as.svrepdesign(type = 'subbootstrap') stops with an error too, "
+                "whatever options(survey.lonely.psu)). Use method='bootstrap' with "
+                "lonely_psu='remove', method='jkn', or merge the stratum with a neighbour."
             )
+        if lonely_psu == "fail":
+            raise ReplicateWeightsError(
+                f"stratum {label!r} has a single PSU (lonely_psu='fail'). With lonely_psu='remove' "
+                "or 'certainty' the bootstrap leaves such strata out of the variance (multiplier "
+                "1 in every replicate, as R's bootstrap does for every survey.lonely.psu option); "
+                "give the stratum's fpc if its PSU was taken with certainty; or merge it with a "
+                "neighbour."
+            )
+        if lonely_psu in ("adjust", "average"):
+            raise ReplicateWeightsError(
+                f"stratum {label!r} has a single PSU and lonely_psu={lonely_psu!r} has no "
+                "bootstrap counterpart: R's bootstrap silently treats single-PSU strata as "
+                "'remove' whatever options(survey.lonely.psu) says. Use method='jkn' (which "
+                f"implements {lonely_psu!r} as R does) or lonely_psu='remove' to get R's bootstrap "
+                "behaviour."
+            )
+        constant.add(h)                  # remove / certainty: no contribution
     mult = np.ones((st.n_psu, replicates))
     for h, psus in zip(strata, psu_lists):
+        if h in constant:
+            continue
         n_h = len(psus)
         m_h = n_h - 1
         f_h = (1 - _fpc_factor(st, h)) if fpc else 0.0
@@ -288,7 +509,9 @@ def as_replicate(design, method: str = "jkn", **options):
     method : {"jk1", "jkn", "brr", "fay", "bootstrap", "subbootstrap"}
         See the table in the module docstring.
     **options
-        ``fay_rho`` (``"fay"``, default 0.5; 0 gives BRR), ``replicates`` (bootstrap, default
+        ``fay_rho`` (``"fay"``, default 0.5; 0 gives BRR), ``hadamard`` (``"brr"``/``"fay"``: a
+        user-supplied Hadamard matrix, order above the number of strata, read and validated as
+        R does, see :func:`check_hadamard`; R ``hadamard.matrix=``), ``replicates`` (bootstrap, default
         50), ``seed`` (bootstrap; an int or ``numpy.random.Generator``), ``mse`` (centre the
         replicates at the full-sample estimate; default False as R), ``recalibrate`` (for a
         calibrated design: build the replicates from the pre-calibration weights and redo every
@@ -314,6 +537,23 @@ def as_replicate(design, method: str = "jkn", **options):
     ``"subbootstrap"`` is R's ``type = "subbootstrap"`` (the same with ``f_h = 0``). Random
     replicates can never equal R's bit for bit: to reproduce an R bootstrap analysis, export R's
     replicate weights and use :class:`~socialhealth.design.ReplicateDesign`.
+
+    Single-PSU ("lonely") strata and certainty PSUs follow the design's ``lonely_psu`` as R's
+    ``as.svrepdesign`` does under ``options(survey.lonely.psu = ...)`` (checked against R survey
+    4.1-1). A stratum whose fpc says every PSU was taken (``N_h = n_h``, certainty) gets no
+    jackknife replicate and bootstrap multiplier 1, whatever the option. For ``"jkn"``, a
+    single-PSU stratum (not certainty) raises under ``"fail"``; gets no replicate under
+    ``"remove"`` and ``"certainty"``; gets no replicate under ``"average"``, where the scale
+    becomes ``G/R`` (``G`` PSUs in the design, ``R`` replicates); and under ``"adjust"`` gets a
+    replicate that deletes the PSU and multiplies every other row by ``H/(H-1)`` (``H``
+    strata), with rscale ``(H-1)/H`` and no fpc factor. R's ``svytotal`` (not ``svymean``)
+    leaves rows of certainty strata out of the replicate totals, so with ``"adjust"`` and
+    certainty strata together R's SE of a total differs from the one these (R's) replicate
+    weights give. ``"brr"``/``"fay"`` need exactly two PSUs per stratum under every option (R
+    stops too). ``"subbootstrap"`` raises on a single-PSU stratum (R stops with a numerical
+    error). ``"bootstrap"`` gives single-PSU strata multiplier 1 under ``"remove"`` and
+    ``"certainty"`` (R's bootstrap does so under every option) and raises under ``"fail"``,
+    ``"adjust"`` and ``"average"``, which R's bootstrap silently ignores.
 
     Calibrated Taylor designs: by default the replicates perturb the calibrated weights without
     re-calibrating each replicate, exactly as R's ``as.svrepdesign`` (survey 4.1-1) does, so the
@@ -377,7 +617,7 @@ def as_replicate(design, method: str = "jkn", **options):
                           "replicate design." if getattr(design, "kind", None) == "replicate"
                           else "as_replicate() needs a SurveyDesign.")
     method = str(method).lower()
-    allowed = {"fay_rho", "replicates", "seed", "mse", "recalibrate"}
+    allowed = {"fay_rho", "replicates", "seed", "mse", "recalibrate", "hadamard"}
     unknown = set(options) - allowed
     if unknown:
         raise DesignError(f"unknown option(s) {sorted(unknown)} for as_replicate; use {sorted(allowed)}.")
@@ -399,6 +639,8 @@ def as_replicate(design, method: str = "jkn", **options):
         outside = (design._w <= 0) & (base._w > 0)
         return rep.subset(~outside) if outside.any() else rep
     fay_rho = None
+    if options.get("hadamard") is not None and method not in ("brr", "fay"):
+        raise DesignError("hadamard= goes with method='brr' or 'fay'.")
     if method in ("jk1", "jkn"):
         W, scale, rscales = _jackknife(design, per_stratum=(method == "jkn"))
         rep_method = method
@@ -408,7 +650,7 @@ def as_replicate(design, method: str = "jkn", **options):
             raise DesignError("fay_rho= goes with method='fay'.")
         if not 0 <= rho < 1:
             raise DesignError(f"fay_rho must be in [0, 1); got {rho}.")
-        W = _brr(design, rho, method)
+        W = _brr(design, rho, method, options.get("hadamard"))
         R = W.shape[1]
         scale = 1.0 / (R * (1 - rho) ** 2)
         rscales = np.ones(R)

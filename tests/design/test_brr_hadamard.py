@@ -1,0 +1,152 @@
+"""BRR / Fay from a Taylor design for 2..80 strata, and with a user-supplied Hadamard matrix,
+against R survey 4.1-1 (``as.svrepdesign(type = "BRR")``, ``hadamard.matrix =``).
+
+Expected values: fixtures/brr/brr_reference.json, written by make_brr.R (same folder) from
+seeded synthetic data stored in the JSON (strata labelled 1..80 in shuffled order).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import socialhealth as sh
+from socialhealth.design.replicate_weights import check_hadamard, hadamard
+from socialhealth.errors import DesignError, ReplicateWeightsError
+
+FIX = json.loads((Path(__file__).parent / "fixtures" / "brr" / "brr_reference.json").read_text())
+DATA = pd.DataFrame(FIX["data"])
+TOL = 1e-10
+R28 = np.array(FIX["meta"]["hadamard_27"]) * 2 - 1          # R's stored order-28 matrix
+
+
+def close(a, b, tol=TOL):
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    np.testing.assert_allclose(a, b, rtol=tol, atol=tol * np.nanmax(np.abs(b)))
+
+
+def design(H):
+    df = DATA[DATA["st"] <= H].reset_index(drop=True)
+    return sh.SurveyDesign(df, weights="w", strata="st", psu="psu", nest=True)
+
+
+def check(rep, ref, linear_only=False):
+    m, t = rep.mean(["y", "x"]), rep.total(["y", "x"])
+    close(m.table["estimate"], ref["mean"])
+    close(t.table["estimate"], ref["total"])
+    close(t.table["se"], ref["total_se"])
+    if linear_only:
+        # same balance, different half-samples: means agree only approximately
+        np.testing.assert_allclose(m.table["se"], ref["mean_se"], rtol=0.25)
+    else:
+        close(m.table["se"], ref["mean_se"])
+
+
+# R's order-28 matrix (and its doubling, 56) is a stored Plackett-Burman matrix that no
+# construction here reproduces: 24..27 and 48..55 strata
+R28_STRATA = set(range(24, 28)) | set(range(48, 56))
+R28_FAMILY = R28_STRATA | set(range(108, 112)) | set(range(220, 224))
+
+
+@pytest.mark.parametrize("H", range(2, 81))
+def test_brr_equals_r(H):
+    ref = FIX["brr"][str(H)]
+    rep = design(H).to_replicate("brr")
+    assert rep.n_replicates == ref["n_replicates"] == hadamard(H).shape[0]
+    check(rep, ref, linear_only=H in R28_STRATA)
+
+
+@pytest.mark.parametrize("H", sorted(R28_STRATA))
+def test_brr_with_r_order_28_matrix_equals_r(H):
+    """With R's matrix passed as hadamard= (doubled for 48..55 strata, as R builds 56),
+    every statistic equals R's default BRR. A passed matrix is read as R reads
+    hadamard.matrix= (top-left value = -1), so R's default is reproduced by its matrix with
+    the unused first row negated (in R: h <- hadamard(27); h[1, ] <- 1 - h[1, ])."""
+    M = (R28 if H < 28 else np.block([[R28, R28], [R28, -R28]])).copy()
+    M[0] = -M[0]
+    assert FIX["meta"]["hadamard_55_is_doubled_27"]
+    check(design(H).to_replicate("brr", hadamard=M), FIX["brr"][str(H)])
+
+
+@pytest.mark.parametrize("H", [5, 11, 27, 35, 55, 71, 80])
+def test_fay_equals_r(H):
+    ref = FIX["brr"][str(H)]["fay"]
+    rep = design(H).to_replicate("fay", fay_rho=0.3)
+    check(rep, ref, linear_only=H in R28_STRATA)
+
+
+@pytest.mark.parametrize("case", sorted(FIX["user"]))
+def test_user_hadamard_equals_r(case):
+    ref = FIX["user"][case]
+    M = np.array(FIX["meta"]["perm16"]) if case.startswith("perm16") else np.array(FIX["meta"]["hadamard_27"])
+    check(design(ref["H"]).to_replicate("brr", hadamard=M), ref)
+
+
+def test_user_hadamard_rejected_as_r():
+    S16 = hadamard(15)
+    d = design(10)
+    errs = FIX["errors"]
+    assert "at least nstrata+1" in errs["too_small"]
+    with pytest.raises(ReplicateWeightsError, match="at least 11"):
+        d.to_replicate("brr", hadamard=S16[:8, :8])
+    bad = S16.copy()
+    bad[1, 2] *= -1
+    assert "not a Hadamard matrix" in errs["not_orthogonal"] == errs["not_square"]
+    with pytest.raises(ReplicateWeightsError, match="not orthogonal"):
+        d.to_replicate("brr", hadamard=bad)
+    with pytest.raises(ReplicateWeightsError, match="square"):
+        d.to_replicate("brr", hadamard=S16[:, :12])
+    with pytest.raises(ReplicateWeightsError, match="two distinct values"):
+        d.to_replicate("brr", hadamard=np.where(S16 > 0, 1.0, np.arange(256.0).reshape(16, 16)))
+    with pytest.raises(DesignError, match="goes with method='brr'"):
+        d.to_replicate("jkn", hadamard=S16)
+
+
+def test_check_hadamard_reads_values_as_r():
+    """R maps the top-left value to -1 and the other to +1 (brrweights): R's own 1/0 matrix
+    and its +-1 form are both negated, a negated matrix gives the same signs, and any pair of
+    values works."""
+    S8 = hadamard(7)
+    np.testing.assert_array_equal(check_hadamard((S8 + 1) // 2, 7), -S8)
+    np.testing.assert_array_equal(check_hadamard(S8, 7), -S8)
+    np.testing.assert_array_equal(check_hadamard(-S8, 7), -S8)
+    np.testing.assert_array_equal(check_hadamard(np.where(S8 > 0, 5, 2), 7), -S8)
+
+
+def test_order_36_is_twin_prime_and_r_orders():
+    """Order 36: back-circulant core from the twin-prime (5, 7) difference set, bordered; the
+    order list equals R's hadamard() for 2..80 strata (fixture 'order')."""
+    H = hadamard(35)
+    assert H.shape == (36, 36) and (H @ H.T == 36 * np.eye(36)).all()
+    core = H[1:, :35]
+    assert all((core[i] == np.roll(core[0], -i)).all() for i in range(35))
+    assert (H[1:, 35] == -1).all() and (H[0] == 1).all()
+    for H_, ref in FIX["brr"].items():
+        assert hadamard(int(H_)).shape[0] == ref["order"]
+
+
+def test_strata_in_r_text_order():
+    """R pairs strata with Hadamard rows in the text order of their labels (1, 10, 11, 12, 2,
+    ...): with 12 strata, stratum 2 takes row 5 (1-based 6) and stratum 10 row 2."""
+    df = DATA[DATA["st"] <= 12].reset_index(drop=True)
+    rep = sh.SurveyDesign(df, weights="w", strata="st", psu="psu", nest=True).to_replicate("brr")
+    H = hadamard(12)
+    for label, row in [(1, 1), (10, 2), (12, 4), (2, 5), (9, 12)]:
+        i = int(np.flatnonzero((df["st"] == label).to_numpy())[0])   # first PSU: +1 half
+        np.testing.assert_allclose(rep.replicate_weights[i] / rep.weights[i] - 1, H[row])
+
+
+def test_hadamard_matrices_equal_r_by_checksum():
+    """hadamard(n) for n = 1..400: same order as R and the same matrix (by a weighted checksum
+    computed in R, fixture 'hadamard_checks') except for R's stored order-28 family."""
+    for c in FIX["hadamard_checks"]:
+        H = hadamard(c["n"])
+        k = H.shape[0]
+        assert k == c["order"], c["n"]
+        assert (H @ H.T == k * np.eye(k)).all()
+        i = np.arange(1, k + 1)
+        checksum = (H * ((31 * i[:, None] + 17 * i[None, :]) % 101)).sum()
+        assert (checksum == c["checksum"]) != (c["n"] in R28_FAMILY), c["n"]
