@@ -594,6 +594,7 @@ class DesignBase:
     ttest = _delegate("hypothesis", "ttest")
     chisq = _delegate("hypothesis", "chisq")
     glm = _delegate("glm", "glm")
+    anova = _delegate("lrt", "anova")
     post_stratify = _delegate("calibration", "post_stratify")
     rake = _delegate("calibration", "rake")
     calibrate = _delegate("calibration", "calibrate")
