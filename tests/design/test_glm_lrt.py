@@ -155,7 +155,7 @@ def test_lrt_matches_r(models, dn, case):
     mn = case.split("_")[0] if not case.startswith("gamma") else "_".join(case.split("_")[:2])
     m = models(dn, mn)
     terms = r["terms"].lstrip("~").strip()
-    t = m.lrt(terms, method=r["approximation"], df=np.inf if r["ddf"] == "Inf" or
+    t = m.lrt(terms, approximation=r["approximation"], df=np.inf if r["ddf"] == "Inf" or
               (isinstance(r["ddf"], str)) else None)
     assert t.df == r["df"]
     if isinstance(r["ddf"], str):
@@ -206,7 +206,7 @@ def test_anova_errors(models, designs):
     with pytest.raises(ModelError, match="'F' or 'Chisq'"):
         d.anova(models("taylor", "bin0"), models("taylor", "bin"), test="LRT")
     with pytest.raises(ModelError, match="saddlepoint"):
-        models("taylor", "bin").lrt("grp", method="davies")
+        models("taylor", "bin").lrt("grp", approximation="davies")
 
 
 def test_anova_different_rows(designs):
@@ -287,3 +287,60 @@ def test_pchisqsum_exact_cases():
     assert pchisqsum(0.0, [1], [1.0]) == 1.0
     with pytest.raises(EstimationError):
         pchisqsum(1.0, [1], [1.0], method="davies")
+
+
+@pytest.mark.parametrize("dn", DESIGNS)
+def test_anova_wald_chisq_matches_r(models, designs, dn):
+    r = RES[f"{dn}_anova_bin_wald_chisq"]["result"]
+    a = designs[dn].anova(models(dn, "bin0"), models(dn, "bin"), method="Wald", test="Chisq")
+    close(a.statistic * a.df, r["chisq"], 1e-8)
+    assert a.df == r["df"] and np.isinf(a.ddf)
+    close(a.p, r["p"], 1e-8)
+
+
+@pytest.mark.parametrize("dn", DESIGNS)
+def test_domain_lrt_and_aic_match_r(designs, dn):
+    d = designs[dn]
+    m = d.subset(d.data["stratum"] != 4).glm("ybin ~ x1 + x2 + grp", family="binomial")
+    r = RES[f"{dn}_lrt_domain_bin_g"]["result"]
+    t = m.lrt("grp")
+    assert t.ddf == r["ddf"]
+    close(t.chisq, r["chisq"], 1e-7)
+    close(t.lambdas, np.sort(r["lambda"])[::-1], 1e-8)
+    close(t.p, r["p"], 1e-6)
+    r = RES[f"{dn}_aic_domain_bin"]["result"]
+    a = m.aic()
+    close(a["eff_p"], r["eff_p"], 1e-8)
+    close(a["AIC"], r["AIC"], 1e-8)
+
+
+@pytest.mark.parametrize("a1,a2,x", [(3.0, 1.0, 5.0), (2.0, 0.5, 1.0), (3.0, 1.0, 40.0), (1.2, 1.1, 3.0),
+                                     (30.0, 1.0, 50.0)])
+def test_exact_method_closed_form(a1, a2, x):
+    """a chi^2_2 is exponential with mean 2a: P(a1 chi^2_2 + a2 chi^2_2 > x) =
+    (m1 exp(-x/m1) - m2 exp(-x/m2)) / (m1 - m2), m = 2a (hypoexponential tail)."""
+    m1, m2 = 2 * a1, 2 * a2
+    want = (m1 * np.exp(-x / m1) - m2 * np.exp(-x / m2)) / (m1 - m2)
+    for method in ("exact", "integration"):
+        close(pchisqsum(x, [2, 2], [a1, a2], method=method), want, 1e-10)
+
+
+@pytest.mark.parametrize("x", [0.5, 3.0, 10.0, 30.0])
+def test_exact_method_f_reference(x):
+    from scipy import stats
+
+    # a chi^2_q / (chi^2_ddf / ddf) = a q F(q, ddf)
+    close(pchisqsum(x, [3], [2.0], method="exact", ddf=16), stats.f.sf(x / 6, 3, 16), 1e-12)
+    close(pchisqsum(x, [1, 1], [2.0, 2.0], method="exact", ddf=7), stats.f.sf(x / 4, 2, 7), 1e-12)
+    with pytest.raises(EstimationError, match="positive"):
+        pchisqsum(x, [1, 1], [2.0, -1.0], method="exact")
+
+
+def test_lrt_exact_near_saddlepoint(models):
+    """The saddlepoint approximation is accurate to a few per cent of the exact p-value."""
+    m = models("taylor", "bin")
+    for terms in ("grp", "x2 + grp"):
+        ex = m.lrt(terms, approximation="exact")
+        sp = m.lrt(terms, approximation="saddlepoint")
+        assert ex.chisq == sp.chisq and ex.approximation == "exact"
+        assert abs(ex.p - sp.p) < 0.05 * ex.p

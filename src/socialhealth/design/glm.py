@@ -840,6 +840,7 @@ class SurveyGLMResult(WaldCoefficients):
         self.r_call = r_call
         self._pw = prior_weights                       # IRLS weights: w / mean(w) (x trials)
         self.trials = trials                           # binomial counts: trials per row used
+        self._control = (100, 1e-12)                   # (maxiter, tol) of the fit, set by glm()
 
     # ------------------------------------------------------------------ coefficient table
     # params, bse, pvalues, cov_params(), conf_int(): WaldCoefficients (t with df_resid)
@@ -942,15 +943,16 @@ class SurveyGLMResult(WaldCoefficients):
         p = float(stats.f.sf(stat, q, self.df_resid))
         return WaldTest(labels, [self.names[c] for c in cols], stat, q, self.df_resid, p)
 
-    def lrt(self, terms: str | Sequence[str], method: str = "saddlepoint", df: float | None = None):
+    def lrt(self, terms: str | Sequence[str], approximation: str = "saddlepoint",
+            df: float | None = None):
         """Rao-Scott working likelihood-ratio test of one or more terms (see
         :func:`socialhealth.design.lrt.lrt`).
 
-        In R: ``regTermTest(model, ~term, method = "LRT")``.
+        In R: ``regTermTest(model, ~term, method = "LRT", lrt.approximation = ...)``.
         """
         from socialhealth.design.lrt import lrt
 
-        return lrt(self, terms, method=method, df=df)
+        return lrt(self, terms, approximation=approximation, df=df)
 
     def aic(self, k: float = 2.0, null_has_intercept: bool = True) -> pd.Series:
         """Design-based AIC (Lumley & Scott 2015; see :func:`socialhealth.design.lrt.aic`).
@@ -1277,10 +1279,12 @@ def glm(
         r_form += f" + offset({offset_name})"
     r_call = f"svyglm({r_form}, design = design" + (
         "" if fam.name == "gaussian" and lk.name == "identity" else f", family = {fam_r}") + ")"
-    return SurveyGLMResult(
+    result = SurveyGLMResult(
         beta=fit.beta, cov=cov, names=names, df_resid=df_resid, family=fam.name, link=lk.name,
         formula=formula_given, design=design, frame=frame, fit=fit, deviance=deviance,
         dispersion=dispersion, offset=offset_full, offset_name=offset_name, r_call=r_call,
         offset_exprs=offset_exprs, offset_array=offset is not None and not isinstance(offset, str),
         prior_weights=pw, trials=trials,
     )
+    result._control = (maxiter, float(tol))             # refits (likelihood-ratio tests)
+    return result

@@ -16,7 +16,7 @@ weighted information ``(X' W X)^{-1}`` restricted to ``beta_2`` (Rao & Scott 198
 Scott 2013, 2014). The p-value refers ``chisq`` to that linear combination, with the chi-squared
 terms divided by an independent ``chi^2_ddf / ddf`` when ``ddf`` (the model's residual degrees of
 freedom by default) is finite: see :mod:`socialhealth.design.lincomb` (saddlepoint by default,
-or Satterthwaite). The printed "working 2logLR" is ``chisq / mean(lambda)``.
+Satterthwaite, or exact). The printed "working 2logLR" is ``chisq / mean(lambda)``.
 
 Design-based AIC (Lumley & Scott 2015; R ``AIC(svyglm)``)
     ``AIC = D + k * eff_p`` with ``D`` the working deviance and ``eff_p = tr(Delta)``, the
@@ -59,7 +59,8 @@ class LRTest:
 
     ``chisq`` is the difference in working deviance, ``lambdas`` the design effects (its null
     distribution is ``sum lambda_j chi^2_1``), ``statistic = chisq / mean(lambdas)`` (R's
-    printed "Working 2logLR"), ``p`` the p-value (``ddf`` finite: F-type reference).
+    printed "Working 2logLR"), ``p`` the p-value (``ddf`` finite: F-type reference),
+    ``approximation`` how ``p`` was computed (:mod:`socialhealth.design.lincomb`).
     Returned by ``model.lrt(terms)`` and ``design.anova(m1, m2)`` (examples there).
 
     In R: ``regTermTest(model, ~terms, method = "LRT")``.
@@ -72,7 +73,7 @@ class LRTest:
     ddf: float
     p: float
     lambdas: np.ndarray
-    method: str
+    approximation: str
     r_call: str = ""
     extra: dict = field(default_factory=dict)
 
@@ -82,16 +83,16 @@ class LRTest:
         return float(self.chisq / np.mean(self.lambdas))
 
     def to_frame(self) -> pd.DataFrame:
-        """One row: ``term, chisq, statistic, df, ddf, p, method``."""
+        """One row: ``term, chisq, statistic, df, ddf, p, approximation``."""
         return pd.DataFrame({"term": [" + ".join(self.terms)], "chisq": [self.chisq],
                              "statistic": [self.statistic], "df": [self.df], "ddf": [self.ddf],
-                             "p": [self.p], "method": [self.method]})
+                             "p": [self.p], "approximation": [self.approximation]})
 
     def __repr__(self) -> str:
         sf = " ".join(f"{v:.3g}" for v in self.lambdas / np.mean(self.lambdas))
         ref = "chi-squared" if not np.isfinite(self.ddf) else f"F, denominator df = {self.ddf:g}"
         return (f"Working (Rao-Scott) LRT for {' + '.join(self.terms)} ({', '.join(self.columns)})\n"
-                f"  working 2logLR = {self.statistic:.6g}, p = {self.p:.4g} ({self.method}; {ref})\n"
+                f"  working 2logLR = {self.statistic:.6g}, p = {self.p:.4g} ({self.approximation}; {ref})\n"
                 f"  deviance difference = {self.chisq:.6g} on {self.df} df; scale factors: {sf}\n"
                 f"  In R: {self.r_call}")
 
@@ -131,7 +132,8 @@ def _refit_without(result, cols: list[int]):
         ybin = fam.name == "binomial" and bool(np.all((y == 0) | (y == 1)))
         return _dev_sum(fam, y, mu, pw, ybin)
     X0 = np.asfortranarray(X[:, keep])
-    fit = _irls(X0, y, pw, fam, lk, off, None, 100, 1e-12, names)
+    maxiter, tol = getattr(result, "_control", (100, 1e-12))
+    fit = _irls(X0, y, pw, fam, lk, off, None, maxiter, tol, names)
     _check_separation(fit, fam, lk, X0, y, pw, names)
     if not fit.converged:
         raise ConvergenceError("the null model of the likelihood-ratio test did not converge.")
@@ -145,14 +147,14 @@ def _lambdas(result, cols: list[int]) -> np.ndarray:
     return np.sort(ev)[::-1]
 
 
-def _check_method(method: str) -> str:
-    if method not in LINCOM_METHODS:
-        raise ModelError(f"method={method!r} must be one of {', '.join(LINCOM_METHODS)} "
-                         "(the approximation to the linear combination of chi-squares).")
-    return method
+def _check_approximation(approximation: str) -> str:
+    if approximation not in LINCOM_METHODS:
+        raise ModelError(f"approximation={approximation!r} must be one of {', '.join(LINCOM_METHODS)} "
+                         "(the null distribution: a linear combination of chi-squares).")
+    return approximation
 
 
-def lrt(result, terms, method: str = "saddlepoint", df: float | None = None) -> LRTest:
+def lrt(result, terms, approximation: str = "saddlepoint", df: float | None = None) -> LRTest:
     """Rao-Scott working likelihood-ratio test that the coefficients of ``terms`` are zero.
 
     The null model (without those columns) is refitted on the same rows and weights;
@@ -165,8 +167,9 @@ def lrt(result, terms, method: str = "saddlepoint", df: float | None = None) -> 
     result : SurveyGLMResult
     terms : str or list
         As for :meth:`SurveyGLMResult.wald_test`: terms, variables or coefficient names.
-    method : {"saddlepoint", "satterthwaite"}
-        Approximation to the null distribution (R ``lrt.approximation``).
+    approximation : {"saddlepoint", "satterthwaite", "exact"}
+        The null distribution's tail probability (R ``lrt.approximation``); ``"exact"`` (alias
+        ``"integration"``, R's name) is exact (Ruben's series, :mod:`socialhealth.design.lincomb`).
     df : float, optional
         Denominator degrees of freedom; default the model's ``df_resid``; ``np.inf`` for a
         chi-squared reference.
@@ -186,22 +189,25 @@ def lrt(result, terms, method: str = "saddlepoint", df: float | None = None) -> 
     >>> t = m.lrt("C(g)")
     >>> t.df, bool(0 < t.p < 1), len(t.lambdas)
     (2, True, 2)
+    >>> bool(abs(m.lrt("C(g)", approximation="satterthwaite").p - t.p) < 0.05)
+    True
 
     In R: ``regTermTest(m, ~g, method = "LRT")`` (``lrt.approximation = "saddlepoint"``).
     """
-    method = _check_method(method)
+    approximation = _check_approximation(approximation)
     labels, cols = result._resolve_terms(terms)
     chisq = _refit_without(result, cols) - result._fit.deviance
     lam = _lambdas(result, cols)
     ddf = result.df_resid if df is None else float(df)
-    p = pchisqsum(chisq, np.ones(len(cols)), lam, method=method, ddf=ddf)
+    p = pchisqsum(chisq, np.ones(len(cols)), lam, method=approximation, ddf=ddf)
     tt = " + ".join(labels)
     return LRTest(labels, [result.names[c] for c in cols], float(chisq), len(cols), float(ddf), p,
-                  lam, method, f'regTermTest(model, ~{tt}, method = "LRT", lrt.approximation = "{method}")')
+                  lam, approximation,
+                  f'regTermTest(model, ~{tt}, method = "LRT", lrt.approximation = "{approximation}")')
 
 
 def anova(design, model1, model2, test: str = "F", method: str = "LRT",
-          lincom: str = "saddlepoint"):
+          approximation: str = "saddlepoint"):
     """Compare two nested survey GLMs (R ``anova(m1, m2)`` for ``svyglm``).
 
     The smaller model's coefficients must be a subset (by name) of the larger model's, both
@@ -216,8 +222,8 @@ def anova(design, model1, model2, test: str = "F", method: str = "LRT",
     model1, model2 : SurveyGLMResult, in either order.
     test : {"F", "Chisq"}
     method : {"LRT", "Wald"}
-    lincom : {"saddlepoint", "satterthwaite"}
-        Approximation to the LRT's null distribution.
+    approximation : {"saddlepoint", "satterthwaite", "exact"}
+        Tail probability of the LRT's null distribution (as :func:`lrt`).
 
     Returns
     -------
@@ -268,7 +274,7 @@ def anova(design, model1, model2, test: str = "F", method: str = "LRT",
     if method == "Wald":
         return big.wald_test(cols) if test == "F" else _wald_chisq(big, cols)
     ddf = big.df_resid if test == "F" else np.inf
-    out = lrt(big, cols, method=lincom, df=ddf)
+    out = lrt(big, cols, approximation=approximation, df=ddf)
     # the deviance of the smaller model as fitted (same rows and weights as the refit)
     out.r_call = f'anova(small, big, test = "{test}", method = "LRT")'
     return out
