@@ -201,6 +201,8 @@ def test_anova_errors(models, designs):
         d.anova(d.glm("ybin ~ x1 + grp", family="binomial"), models("taylor", "bin0"))
     with pytest.raises(ModelError, match="this design"):
         designs["jkn"].anova(models("taylor", "bin0"), models("taylor", "bin"))
+    with pytest.raises(ModelError, match="different design objects"):
+        d.anova(models("jkn", "bin0"), models("taylor", "bin"))
     with pytest.raises(ModelError, match="same coefficients"):
         d.anova(models("taylor", "bin"), models("taylor", "bin"))
     with pytest.raises(ModelError, match="'F' or 'Chisq'"):
@@ -301,8 +303,12 @@ def test_anova_wald_chisq_matches_r(models, designs, dn):
 @pytest.mark.parametrize("dn", DESIGNS)
 def test_domain_lrt_and_aic_match_r(designs, dn):
     d = designs[dn]
-    m = d.subset(d.data["stratum"] != 4).glm("ybin ~ x1 + x2 + grp", family="binomial")
+    sub = d.subset(d.data["stratum"] != 4)
+    m = sub.glm("ybin ~ x1 + x2 + grp", family="binomial")
     r = RES[f"{dn}_lrt_domain_bin_g"]["result"]
+    # anova on the subset: the parent design may be named (same data)
+    a = d.anova(sub.glm("ybin ~ x1 + x2", family="binomial"), m)
+    close(a.chisq, r["chisq"], 1e-7)
     t = m.lrt("grp")
     assert t.ddf == r["ddf"]
     close(t.chisq, r["chisq"], 1e-7)
@@ -344,3 +350,10 @@ def test_lrt_exact_near_saddlepoint(models):
         sp = m.lrt(terms, approximation="saddlepoint")
         assert ex.chisq == sp.chisq and ex.approximation == "exact"
         assert abs(ex.p - sp.p) < 0.05 * ex.p
+
+
+def test_margins_refuses_binomial_counts(models):
+    from socialhealth.models.margins import margins
+
+    with pytest.raises(ModelError, match="binomial-count"):
+        margins(models("taylor", "cbind"), "grp")

@@ -252,8 +252,12 @@ def anova(design, model1, model2, test: str = "F", method: str = "LRT",
         if not hasattr(m, "_fit") or not hasattr(m, "names"):
             raise ModelError("anova compares two survey GLMs fitted with design.glm().")
     small, big = (model1, model2) if len(model1.names) <= len(model2.names) else (model2, model1)
-    if design is not None and not (big.design is design and small.design is design):
-        raise ModelError("both models must be fitted on this design (design.anova(m1, m2)).")
+    if small.design is not big.design:
+        raise ModelError("the two models are fitted on different design objects; fit both on "
+                         "the same design (or the same subset of it).")
+    if design is not None and design is not big.design and not (
+            design.data is big.design.data and design.kind == big.design.kind):
+        raise ModelError("the models are not fitted on this design (design.anova(m1, m2)).")
     if (small.family, small.link) != (big.family, big.link):
         raise ModelError("the two models have different families or links; they are not nested.")
     missing = [n for n in small.names if n not in big.names]
