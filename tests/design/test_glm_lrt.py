@@ -314,6 +314,11 @@ def test_domain_lrt_and_aic_match_r(designs, dn):
     close(t.chisq, r["chisq"], 1e-7)
     close(t.lambdas, np.sort(r["lambda"])[::-1], 1e-8)
     close(t.p, r["p"], 1e-6)
+    r = RES[f"{dn}_bic_domain_bin"]["result"]
+    b0 = sub.glm("ybin ~ x1", family="binomial").bic(maximal=m)
+    close(b0["BIC"], r["BIC"][0], 1e-8)
+    close(b0["neff"], r["neff"][0], 1e-8)
+    close(m.bic()["BIC"], r["BIC"][1], 1e-8)
     r = RES[f"{dn}_aic_domain_bin"]["result"]
     a = m.aic()
     close(a["eff_p"], r["eff_p"], 1e-8)
@@ -357,3 +362,16 @@ def test_margins_refuses_binomial_counts(models):
 
     with pytest.raises(ModelError, match="binomial-count"):
         margins(models("taylor", "cbind"), "grp")
+
+
+def test_cbind_zero_trials_matches_r(designs):
+    df = designs["taylor"].data.copy()
+    df.loc[[0, 49, 199], ["succ", "fail"]] = 0
+    d = sh.SurveyDesign(df, psu="psu", strata="stratum", weights="w", nest=True)
+    m = d.glm("cbind(succ, fail) ~ x1 + x2 + grp", family="binomial")
+    r = RES["taylor_cbind_zero_trials"]["result"]
+    close(m.params, r["est"], 1e-8)
+    close(m.bse, r["se"], 1e-8)
+    close(m.deviance, r["deviance"], 1e-8)
+    close(m.dispersion, r["dispersion"], 1e-8)
+    assert m.df_resid == r["df_residual"] and m.nobs == 360
