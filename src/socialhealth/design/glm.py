@@ -812,6 +812,8 @@ class SurveyGLMResult(WaldCoefficients):
     nobs : rows used; n_missing : rows of the subset left out for missing model variables.
     deviance, dispersion : as R reports them (weights rescaled; see the module docstring).
     family, link, formula, design, iterations, converged.
+    trials : for a ``cbind(successes, failures)`` response, the trials of the rows used
+        (``None`` otherwise).
     """
 
     def __init__(self, *, beta, cov, names, df_resid, family, link, formula, design, frame: ModelFrame,
