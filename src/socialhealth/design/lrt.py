@@ -212,8 +212,13 @@ def anova(design, model1, model2, test: str = "F", method: str = "LRT",
           approximation: str = "saddlepoint"):
     """Compare two nested survey GLMs (R ``anova(m1, m2)`` for ``svyglm``).
 
-    The smaller model's coefficients must be a subset (by name) of the larger model's, both
-    fitted with the same family, link and rows. ``method="LRT"`` (default): the Rao-Scott
+    Both models are fitted with the same family, link and rows. Usually the smaller model's
+    coefficients are a subset (by name) of the larger model's; otherwise its columns must be
+    linear combinations of the larger model's (e.g. merged categories), and the test is of
+    the linear constraints ``L beta = 0`` that give the smaller model. (This equals R's
+    ``regTermTest`` on the larger model reparametrised as the smaller one plus the
+    constraints; survey 4.1-1's ``anova()`` of such models agrees on Taylor designs but gives
+    other design effects on replicate designs.) ``method="LRT"`` (default): the Rao-Scott
     working likelihood-ratio test of the extra coefficients (:func:`lrt`); ``"Wald"``: their
     Wald F test. ``test="F"`` uses the larger model's residual df as denominator df,
     ``"Chisq"`` a chi-squared reference (LRT only).
@@ -262,20 +267,16 @@ def anova(design, model1, model2, test: str = "F", method: str = "LRT",
         raise ModelError("the models are not fitted on this design (design.anova(m1, m2)).")
     if (small.family, small.link) != (big.family, big.link):
         raise ModelError("the two models have different families or links; they are not nested.")
-    missing = [n for n in small.names if n not in big.names]
-    if missing:
-        raise ModelError(
-            f"the models are not nested by coefficient name: {', '.join(map(repr, missing))} of "
-            "the smaller model are not in the larger one. Write the larger model so that it "
-            "contains the smaller model's terms (or use model.lrt(terms) on the larger model)."
-        )
-    if len(small.names) == len(big.names):
-        raise ModelError("the two models have the same coefficients; there is nothing to test.")
     if not np.array_equal(small.frame.rows, big.frame.rows):
         raise ModelError(
             "the two models use different rows (missing values in a variable of one model "
             "only); fit both on the same rows, e.g. design.subset(rows complete for both)."
         )
+    if len(small.names) == len(big.names):
+        raise ModelError("the two models have the same number of coefficients; they are not "
+                         "nested (or identical), so there is nothing to test.")
+    if any(n not in big.names for n in small.names):
+        return _anova_span(small, big, test, method, approximation)
     cols = [n for n in big.names if n not in small.names]
     if method == "Wald":
         return big.wald_test(cols) if test == "F" else _wald_chisq(big, cols)
@@ -284,6 +285,45 @@ def anova(design, model1, model2, test: str = "F", method: str = "LRT",
     # the deviance of the smaller model as fitted (same rows and weights as the refit)
     out.r_call = f'anova(small, big, test = "{test}", method = "LRT")'
     return out
+
+
+def _anova_span(small, big, test, method, approximation):
+    """Models nested by the span of their columns rather than by name (e.g. merged categories):
+    the smaller model is ``L beta = 0`` in the larger one, ``L`` spanning the left null space
+    of ``A`` with ``X_small = X_big A``; then ``Delta = (L V0 L')^{-1} (L V L')`` and the
+    deviance difference of the two fits (Wald: ``(L b)' (L V L')^{-1} (L b)``)."""
+    from scipy import linalg, stats
+
+    from socialhealth.design.glm import WaldTest
+
+    Xb, Xs = big.frame.X, small.frame.X
+    A, *_ = np.linalg.lstsq(Xb, Xs, rcond=None)
+    resid = Xs - Xb @ A
+    if np.max(np.abs(resid)) > 1e-8 * (1 + np.max(np.abs(Xs))):
+        raise ModelError(
+            "the models are not nested: some columns of the smaller model are not linear "
+            "combinations of the larger model's columns. Check that the larger model contains "
+            "every term of the smaller one (categories may be merged in the smaller model)."
+        )
+    L = linalg.null_space(A.T).T                  # (p_big - p_small) x p_big, L A = 0
+    q = L.shape[0]
+    V = L @ big._cov @ L.T
+    label = f"{big.formula} vs {small.formula}"
+    if method == "Wald":
+        b = L @ big._beta
+        w = float(b @ np.linalg.solve(V, b))
+        if test == "F":
+            return WaldTest([label], [label], w / q, q, big.df_resid,
+                            float(stats.f.sf(w / q, q, big.df_resid)))
+        return WaldTest([label], [label], w / q, q, np.inf, float(stats.chi2.sf(w, q)))
+    approximation = _check_approximation(approximation)
+    V0 = L @ _naive_cov(big) @ L.T
+    lam = np.sort(np.linalg.eigvals(np.linalg.solve(V0, V)).real)[::-1]
+    chisq = small._fit.deviance - big._fit.deviance
+    ddf = big.df_resid if test == "F" else np.inf
+    p = pchisqsum(chisq, np.ones(q), lam, method=approximation, ddf=ddf)
+    return LRTest([label], [label], float(chisq), q, float(ddf), p, lam, approximation,
+                  f'anova(small, big, test = "{test}", method = "LRT")')
 
 
 def _wald_chisq(big, cols):
