@@ -425,3 +425,18 @@ def test_anova_span_vs_r_anova(designs):
     close(w.statistic, r["stat"], 1e-7)
     close(w.p, r["p"], 1e-7)
     assert RES["jkn_anova_span_F"]["result"]["lambda"] < 1.8 < RES["jkn_anova_span_reparam_F"]["result"]["lambda"]
+
+
+def test_cbind_expressions_and_missing(designs, models):
+    """cbind(s, n - s) is the same model; rows with a missing count are left out (counted)."""
+    d = designs["taylor"]
+    m = models("taylor", "cbind")
+    m2 = d.glm("cbind(succ, trials - succ) ~ x1 + x2 + grp", family="binomial")
+    close(m2.params, m.params, 1e-12)
+    close(m2.bse, m.bse, 1e-12)
+    df = d.data.copy()
+    df["s2"] = df["succ"].astype(float)
+    df.loc[[5, 6], "s2"] = np.nan
+    dm = sh.SurveyDesign(df, psu="psu", strata="stratum", weights="w", nest=True)
+    m3 = dm.glm("cbind(s2, fail) ~ x1", family="binomial")
+    assert m3.nobs == 358 and m3.n_missing == 2
