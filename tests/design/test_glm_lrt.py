@@ -440,3 +440,15 @@ def test_cbind_expressions_and_missing(designs, models):
     dm = sh.SurveyDesign(df, psu="psu", strata="stratum", weights="w", nest=True)
     m3 = dm.glm("cbind(s2, fail) ~ x1", family="binomial")
     assert m3.nobs == 358 and m3.n_missing == 2
+
+
+def test_cbind_separation_detected(designs):
+    """No successes in category c: its coefficient goes to -infinity (quasi-separation of the
+    binomial counts); the linear-programme check of _separation sees proportions as 0/1/in-between."""
+    from socialhealth.errors import SeparationError
+
+    df = designs["taylor"].data.copy()
+    df.loc[df["grp"] == "c", "succ"] = 0
+    d = sh.SurveyDesign(df, psu="psu", strata="stratum", weights="w", nest=True)
+    with pytest.raises(SeparationError, match=r"grp\[T.c\]"):
+        d.glm("cbind(succ, fail) ~ x1 + grp", family="binomial")
