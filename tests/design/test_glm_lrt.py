@@ -452,3 +452,19 @@ def test_cbind_separation_detected(designs):
     d = sh.SurveyDesign(df, psu="psu", strata="stratum", weights="w", nest=True)
     with pytest.raises(SeparationError, match=r"grp\[T.c\]"):
         d.glm("cbind(succ, fail) ~ x1 + grp", family="binomial")
+
+
+def test_lrt_all_coefficients(designs):
+    """Testing every coefficient: the null model is eta = 0 (mu = 1/2 for the logit link);
+    the deviance difference is then computed by hand."""
+    d = designs["taylor"]
+    m = d.glm("ybin ~ 0 + x1 + x2", family="binomial")
+    t = m.lrt(["x1", "x2"])
+    y = m.frame.y
+    pw = d.data["w"].to_numpy() / d.data["w"].mean()
+    dev0 = float(np.sum(2 * pw * np.log(2.0)))          # binomial deviance at mu = 1/2
+    close(t.chisq, dev0 - m.deviance, 1e-10)
+    assert t.df == 2 and y.size == 360
+    g = d.glm("ypos ~ 0 + x2", family="Gamma")
+    with pytest.raises(ModelError, match="no coefficients"):
+        g.lrt("x2")

@@ -130,9 +130,17 @@ def _refit_without(result, cols: list[int]):
         from socialhealth.design.glm import _dev_sum
 
         eta = np.zeros(len(y)) if off is None else off
-        mu = lk.linkinv(eta)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            mu = lk.linkinv(eta)
         ybin = fam.name == "binomial" and bool(np.all((y == 0) | (y == 1)))
-        return _dev_sum(fam, y, mu, pw, ybin)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            dev = _dev_sum(fam, y, mu, pw, ybin) if np.all(np.isfinite(mu)) else np.nan
+        if not np.isfinite(dev):
+            raise ModelError(
+                f"without the tested terms the model has no coefficients, and eta = 0 is not "
+                f"valid for the {result.link} link; test fewer terms (keep the intercept)."
+            )
+        return dev
     X0 = np.asfortranarray(X[:, keep])
     maxiter, tol = getattr(result, "_control", (100, 1e-12))
     fit = _irls(X0, y, pw, fam, lk, off, None, maxiter, tol, names)
@@ -142,11 +150,23 @@ def _refit_without(result, cols: list[int]):
     return fit.deviance
 
 
-def _lambdas(result, cols: list[int]) -> np.ndarray:
-    V = result._cov[np.ix_(cols, cols)]
-    V0 = _naive_cov(result)[np.ix_(cols, cols)]
-    ev = np.linalg.eigvals(np.linalg.solve(V0, V)).real
+def _deffs(V: np.ndarray, V0: np.ndarray) -> np.ndarray:
+    """Eigenvalues of ``V0^{-1} V`` (generalised symmetric problem ``V x = lambda V0 x``),
+    largest first."""
+    from scipy import linalg
+
+    V = (V + V.T) / 2
+    V0 = (V0 + V0.T) / 2
+    try:
+        ev = linalg.eigh(V, V0, eigvals_only=True)
+    except linalg.LinAlgError:
+        raise ModelError("the model-based covariance of the tested coefficients is singular; "
+                         "the design effects are undefined.") from None
     return np.sort(ev)[::-1]
+
+
+def _lambdas(result, cols: list[int]) -> np.ndarray:
+    return _deffs(result._cov[np.ix_(cols, cols)], _naive_cov(result)[np.ix_(cols, cols)])
 
 
 def _check_approximation(approximation: str) -> str:
@@ -318,7 +338,7 @@ def _anova_span(small, big, test, method, approximation):
         return WaldTest([label], [label], w / q, q, np.inf, float(stats.chi2.sf(w, q)))
     approximation = _check_approximation(approximation)
     V0 = L @ _naive_cov(big) @ L.T
-    lam = np.sort(np.linalg.eigvals(np.linalg.solve(V0, V)).real)[::-1]
+    lam = _deffs(V, V0)
     chisq = small._fit.deviance - big._fit.deviance
     ddf = big.df_resid if test == "F" else np.inf
     p = pchisqsum(chisq, np.ones(q), lam, method=approximation, ddf=ddf)
