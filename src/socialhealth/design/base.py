@@ -680,6 +680,7 @@ class DesignBase:
     chisq = _delegate("hypothesis", "chisq")
     ranktest = _delegate("hypothesis", "ranktest")
     glm = _delegate("glm", "glm")
+    anova = _delegate("lrt", "anova")
     post_stratify = _delegate("calibration", "post_stratify")
     rake = _delegate("calibration", "rake")
     calibrate = _delegate("calibration", "calibrate")

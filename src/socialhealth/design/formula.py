@@ -143,6 +143,55 @@ def split_offsets(formula: str) -> tuple[str, list[str]]:
     return out, exprs
 
 
+def binomial_counts(formula: str, data: pd.DataFrame):
+    """Split an R binomial-count response ``cbind(successes, failures) ~ rhs``.
+
+    Returns None when the response is not ``cbind(...)``; otherwise ``(formula, successes,
+    trials)`` with the formula's response replaced by the successes expression (so the model
+    frame drops rows where it is missing) and the successes and trials (successes + failures)
+    evaluated on every row of ``data`` (NaN where missing).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"s": [1, 2], "f": [3, 0], "x": [0.5, 1.0]})
+    >>> f, succ, n = binomial_counts("cbind(s, f) ~ x", df)
+    >>> f, succ.tolist(), n.tolist()
+    ('s ~ x', [1.0, 2.0], [4.0, 2.0])
+
+    In R: ``glm(cbind(s, f) ~ x, family = binomial)``.
+    """
+    lhs, tilde, rhs = formula.partition("~")
+    lhs = lhs.strip()
+    if not tilde or not re.match(r"^cbind\(.*\)$", lhs):
+        return None
+    inner = lhs[len("cbind("):-1]
+    parts, depth, cur = [], 0, ""
+    for ch in inner:
+        depth += {"(": 1, "[": 1, ")": -1, "]": -1}.get(ch, 0)
+        if ch == "," and depth == 0:
+            parts.append(cur.strip())
+            cur = ""
+        else:
+            cur += ch
+    parts.append(cur.strip())
+    if len(parts) != 2 or not all(parts):
+        raise FormulaError(
+            f"the response {lhs!r} must be cbind(successes, failures) with two expressions "
+            "(R's binomial-count response), e.g. 'cbind(s, n - s) ~ x'."
+        )
+    succ = evaluate_offset(parts[0], data)
+    fail = evaluate_offset(parts[1], data)
+    bad = (succ < 0) | (fail < 0)
+    if np.any(bad):
+        raise FormulaError(
+            f"cbind({parts[0]}, {parts[1]}): {int(np.sum(bad))} row(s) have a negative count of "
+            "successes or failures; both must be >= 0."
+        )
+    return f"I({parts[0]}) ~ {rhs.strip()}" if not _IDENT.match(parts[0]) else f"{parts[0]} ~ {rhs.strip()}", \
+        succ, succ + fail
+
+
 def evaluate_offset(expr: str, data: pd.DataFrame) -> np.ndarray:
     """Values of an offset expression (``"log(n)"``, ``"np.log(n)"``, ``"n"``) for every row
     of ``data`` (NaN where it is missing)."""

@@ -15,7 +15,21 @@ mean 1) and the bread uses the working weights of the last iteration, as R's ``g
 ``tol=1e-8`` reproduces R's default ``svyglm`` fits to about 1e-12 and the default ``tol``
 those fitted with ``glm.control(epsilon = 1e-12)``. The families are quasi-likelihoods, as in
 ``svyglm``: ``binomial`` is R's ``quasibinomial`` (a 0/1 or proportion outcome; no integer
-check), ``poisson`` is ``quasipoisson``.
+check), ``poisson`` is ``quasipoisson``; ``Gamma`` (``V(mu) = mu^2``, links inverse, log,
+identity) is R's ``Gamma`` with its estimated dispersion.
+
+Binomial counts: a response ``cbind(s, f)`` (successes, failures; R's two-column binomial
+response) is fitted as the proportion ``y_i = s_i / n_i`` with prior weight ``n_i = s_i + f_i``,
+i.e. the weights ``w_i n_i`` everywhere (IRLS, score, deviance; replicate refits too); rows with
+``n_i = 0`` get weight 0. The Pearson residuals of the dispersion carry ``sqrt(n_i)``.
+Note: survey 4.1-1 refits the replicates of such a model without the trials, so its replicate
+standard errors disagree with its own full-sample fit; socialhealth refits with ``w_ir n_i``
+(the same as R's ``glm(..., weights = repw / mean(w))`` per replicate, combined with
+``svrVar``). Taylor designs match R's ``svyglm``.
+
+Likelihood-ratio tests, ``anova`` of nested models and the design-based AIC/BIC are in
+:mod:`socialhealth.design.lrt` (``result.lrt()``, ``design.anova()``, ``result.aic()``,
+``result.bic()``).
 
 Covariance: the sandwich (linearisation) estimator. With the bread ``A^{-1} = (X' W X)^{-1}``
 (last IRLS step) and the score contributions ``u_i = x_i w_i (y_i - mu_i) dmu_i/deta_i / V(mu_i)``,
@@ -62,6 +76,7 @@ from scipy import linalg, special, stats
 from socialhealth.design.coefficients import WaldCoefficients
 from socialhealth.design.formula import (
     ModelFrame,
+    binomial_counts,
     evaluate_offset,
     model_frame,
     normalise_formula,
@@ -148,6 +163,23 @@ def _poisson_dev(y, mu, w):
     return 2 * w * (_ylogy(y, mu) - (y - mu))
 
 
+def _gamma_dev(y, mu, w):
+    # R Gamma()$dev.resids: -2 w (log(y/mu) - (y - mu)/mu), with y log y = 0 at y = 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ly = np.where(y > 0, np.log(np.where(y > 0, y, 1.0) / mu), 0.0)
+    return -2 * w * (ly - (y - mu) / mu)
+
+
+def _check_gamma_y(y):
+    bad = ~(y > 0)
+    if bad.any():
+        raise ModelError(
+            f"family='Gamma' needs a positive outcome; {int(bad.sum())} value(s) are zero or "
+            f"negative (e.g. {y[bad][0]!r}). Drop those rows with design.subset(...) or model a "
+            "transformed outcome."
+        )
+
+
 def _check_binomial_y(y):
     bad = (y < 0) | (y > 1)
     if bad.any():
@@ -179,6 +211,11 @@ FAMILIES = {
         lambda y, w: y + 0.1, lambda mu: bool(np.all(np.isfinite(mu) & (mu > 0))),
         _check_poisson_y, "log", ("log", "identity", "sqrt"),
     ),
+    "gamma": _Family(
+        "gamma", "Gamma", lambda mu: mu * mu, _gamma_dev,
+        lambda y, w: y.copy(), lambda mu: bool(np.all(np.isfinite(mu) & (mu > 0))),
+        _check_gamma_y, "inverse", ("inverse", "log", "identity"),
+    ),
 }
 _FAMILY_ALIASES = {"quasibinomial": "binomial", "logistic": "binomial", "quasipoisson": "poisson",
                    "normal": "gaussian", "linear": "gaussian"}
@@ -189,8 +226,8 @@ def _resolve_family(family: str, link: str | None) -> tuple[_Family, _Link]:
     key = _FAMILY_ALIASES.get(key, key)
     if key not in FAMILIES:
         raise ModelError(
-            f"family={family!r} is not supported; use 'gaussian', 'binomial' (quasibinomial) or "
-            "'poisson' (quasipoisson)."
+            f"family={family!r} is not supported; use 'gaussian', 'binomial' (quasibinomial), "
+            "'poisson' (quasipoisson) or 'Gamma'."
         )
     fam = FAMILIES[key]
     lk = fam.default_link if link is None else str(link).lower()
@@ -777,11 +814,13 @@ class SurveyGLMResult(WaldCoefficients):
     nobs : rows used; n_missing : rows of the subset left out for missing model variables.
     deviance, dispersion : as R reports them (weights rescaled; see the module docstring).
     family, link, formula, design, iterations, converged.
+    trials : for a ``cbind(successes, failures)`` response, the trials of the rows used
+        (``None`` otherwise).
     """
 
     def __init__(self, *, beta, cov, names, df_resid, family, link, formula, design, frame: ModelFrame,
                  fit: _Fit, deviance, dispersion, offset, offset_name, r_call,
-                 offset_exprs=(), offset_array=False):
+                 offset_exprs=(), offset_array=False, prior_weights=None, trials=None):
         self._beta = np.asarray(beta, dtype=float)
         self._cov = np.asarray(cov, dtype=float)
         self.names = list(names)
@@ -803,6 +842,9 @@ class SurveyGLMResult(WaldCoefficients):
         self._offset_exprs = list(offset_exprs)        # offset(expr) terms of the formula
         self._offset_array = offset_array              # offset= given as an array
         self.r_call = r_call
+        self._pw = prior_weights                       # IRLS weights: w / mean(w) (x trials)
+        self.trials = trials                           # binomial counts: trials per row used
+        self._control = (100, 1e-12)                   # (maxiter, tol) of the fit, set by glm()
 
     # ------------------------------------------------------------------ coefficient table
     # params, bse, pvalues, cov_params(), conf_int(): WaldCoefficients (t with df_resid)
@@ -915,6 +957,36 @@ class SurveyGLMResult(WaldCoefficients):
         p = float(stats.f.sf(stat, q, self.df_resid))
         return WaldTest(labels, [self.names[c] for c in cols], stat, q, self.df_resid, p)
 
+    def lrt(self, terms: str | Sequence[str], approximation: str = "saddlepoint",
+            df: float | None = None):
+        """Rao-Scott working likelihood-ratio test of one or more terms (see
+        :func:`socialhealth.design.lrt.lrt`).
+
+        In R: ``regTermTest(model, ~term, method = "LRT", lrt.approximation = ...)``.
+        """
+        from socialhealth.design.lrt import lrt
+
+        return lrt(self, terms, approximation=approximation, df=df)
+
+    def aic(self, k: float = 2.0, null_has_intercept: bool = True) -> pd.Series:
+        """Design-based AIC (Lumley & Scott 2015; see :func:`socialhealth.design.lrt.aic`).
+
+        In R: ``AIC(model)``.
+        """
+        from socialhealth.design.lrt import aic
+
+        return aic(self, k=k, null_has_intercept=null_has_intercept)
+
+    def bic(self, maximal: "SurveyGLMResult | None" = None) -> pd.Series:
+        """Design-based BIC relative to a maximal model (Lumley & Scott 2015; see
+        :func:`socialhealth.design.lrt.bic`); ``maximal=None`` uses this model.
+
+        In R: ``BIC(model, maximal = big)``.
+        """
+        from socialhealth.design.lrt import bic
+
+        return bic(self, self if maximal is None else maximal)
+
     # ------------------------------------------------------------------ prediction
     def predict(self, newdata: pd.DataFrame | None = None, type: str = "link", offset=None) -> pd.Series:
         """Linear predictor (``type="link"``) or mean (``type="response"``) for each row.
@@ -1013,14 +1085,16 @@ def glm(
     formula : str
         ``"y ~ x1 + x2 + C(g)"`` (formulaic/statsmodels syntax, see
         :mod:`socialhealth.design.formula`). String columns are categorical with the first
-        sorted level as reference; ``factor(g)`` is accepted for ``C(g)``.
-    family : {"gaussian", "binomial", "poisson"}
-        Quasi-likelihood families as ``svyglm``: ``binomial`` = ``quasibinomial()``,
-        ``poisson`` = ``quasipoisson()``.
+        sorted level as reference; ``factor(g)`` is accepted for ``C(g)``. With
+        ``family="binomial"`` the response may be ``cbind(successes, failures)`` (counts).
+    family : {"gaussian", "binomial", "poisson", "Gamma"}
+        As ``svyglm``: ``binomial`` = ``quasibinomial()``, ``poisson`` = ``quasipoisson()``
+        (aliases ``"quasibinomial"``, ``"quasipoisson"``), ``Gamma`` = ``Gamma()``.
     link : str, optional
-        Default: identity / logit / log. Binomial also ``"log"`` (prevalence ratios; give
-        ``start=`` if the default start fails), ``"identity"``, ``"probit"``, ``"cloglog"``;
-        poisson ``"identity"``, ``"sqrt"``; gaussian ``"log"``, ``"inverse"``.
+        Default: identity / logit / log / inverse. Binomial also ``"log"`` (prevalence
+        ratios; give ``start=`` if the default start fails), ``"identity"``, ``"probit"``,
+        ``"cloglog"``; poisson ``"identity"``, ``"sqrt"``; gaussian ``"log"``, ``"inverse"``;
+        Gamma ``"log"``, ``"identity"``.
     maxiter, tol : IRLS stops when ``|dev - dev_old| / (|dev| + 0.1) < tol``. The default
         1e-12 gives converged estimates (R ``glm.control(epsilon = 1e-12)``); ``tol=1e-8``
         reproduces R's default ``svyglm`` fits to about 1e-12 (same IRLS path and bread).
@@ -1032,7 +1106,9 @@ def glm(
     -------
     SurveyGLMResult
         ``params``, ``bse``, ``cov_params()``, ``df_resid``, ``pvalues``, ``conf_int()``,
-        ``to_frame(exponentiate=...)``, ``wald_test(...)``, ``predict(...)``, ``summary()``.
+        ``to_frame(exponentiate=...)``, ``wald_test(...)``, ``lrt(...)`` (Rao-Scott working
+        likelihood-ratio test), ``aic()``, ``bic(maximal=...)``, ``predict(...)``,
+        ``summary()``; ``design.anova(m1, m2)`` compares nested fits.
 
     Raises
     ------
@@ -1089,7 +1165,9 @@ def glm(
 
     In R: ``svyglm(api00 ~ ell + meals + mobility, design = dstrat)``;
     ``svyglm(I(sch.wide == "Yes") ~ ell + meals, design = dstrat, family = quasibinomial())``;
-    ``predict(b, newdata = head(apistrat, 3), type = "response")``.
+    ``predict(b, newdata = head(apistrat, 3), type = "response")``;
+    ``svyglm(cbind(s, f) ~ x, design = d, family = quasibinomial())``;
+    ``svyglm(y ~ x, design = d, family = Gamma(link = "log"))``.
     """
     fam, lk = _resolve_family(family, link)
     if not (isinstance(maxiter, (int, np.integer)) and maxiter >= 1):
@@ -1118,19 +1196,36 @@ def glm(
                 raise ModelError(f"offset has {v.shape[0]} values; the design has {len(data)} rows.")
         offset_full = v if offset_full is None else offset_full + v
     mask = in_subset if offset_full is None else in_subset & np.isfinite(offset_full)
+    # cbind(successes, failures) ~ ...: binomial counts (y = proportion, prior weight = trials)
+    counts = binomial_counts(formula, data)
+    if counts is not None:
+        if fam.name != "binomial":
+            raise ModelError(f"a cbind(successes, failures) response needs family='binomial', not {family!r}.")
+        formula, succ_all, trials_all = counts
+        ok = np.isfinite(succ_all) & np.isfinite(trials_all)
+        n_bad = int((mask & ~ok).sum())
+        mask = mask & ok
     frame = model_frame(data, formula, mask)
     if offset_full is not None:
         frame.n_missing += int((in_subset & ~np.isfinite(offset_full)).sum())
     rows = frame.rows
     X, y = frame.X, frame.y
     names = frame.columns
+    trials = None
+    if counts is not None:
+        frame.n_missing += n_bad
+        trials = trials_all[rows]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            y = np.where(trials > 0, succ_all[rows] / trials, 0.0)   # R: 0 where no trials
+        frame.y = y
     fam.check_y(y)
     w_all = design._w
     # weights rescaled to mean 1 over the design's rows (as R's svyglm): changes neither the
     # coefficients nor the SEs, but fixes the IRLS path (starting values, stopping rule) and
     # the reported deviance
     scale = float(w_all[in_subset].mean())
-    pw = w_all[rows] / scale
+    prior = 1.0 if trials is None else trials           # binomial counts: weight x trials (R glm)
+    pw = w_all[rows] / scale * prior
     off = None if offset_full is None else offset_full[rows]
 
     fit = _irls(X, y, pw, fam, lk, off, start, maxiter, tol, names)
@@ -1171,7 +1266,7 @@ def glm(
         n_calls[0] += 1
         # each replicate refit starts at the full-sample coefficients with the same stopping
         # rule (R: glm(..., start = coef(full)) per replicate)
-        wr = np.asarray(w_r, dtype=float)[rows] / scale
+        wr = np.asarray(w_r, dtype=float)[rows] / scale * prior
         rf = _irls(X, y, wr, fam, lk, off, fit.beta, maxiter, tol, names)
         try:
             _check_separation(rf, fam, lk, X, y, wr, names)
@@ -1193,7 +1288,10 @@ def glm(
         cov = (cov + cov.T) / 2
     elif getattr(design_used, "kind", "") == "replicate" and hasattr(design_used, "_W"):
         # all replicate refits at once (same path as one refit per replicate)
-        reps = _replicate_fits(X, y, design_used._W[rows] / scale, fam, lk, off, fit.beta,
+        PW = design_used._W[rows] / scale
+        if trials is not None:
+            PW = PW * trials[:, None]
+        reps = _replicate_fits(X, y, PW, fam, lk, off, fit.beta,
                                maxiter, tol, names)
         cov = design_used._rep_vcov(fit.beta, reps)
     else:
@@ -1209,23 +1307,32 @@ def glm(
     if getattr(design, "kind", "") == "replicate":
         dispersion = float(_dot(pw, pearson**2))
     else:
+        # binomial counts: the Pearson residual of a row carries sqrt(trials) (R's glm prior
+        # weight w * trials, of which the design weight w enters through the weighted variance)
+        if trials is not None:
+            pearson = pearson * np.sqrt(trials)
         wu = w_all[rows]
         n_used = len(rows)
         centre = _dot(wu, pearson) / wu.sum()
-        dispersion = float(pw.mean() * n_used / max(n_used - 1, 1) * _dot(wu, (pearson - centre) ** 2) / wu.sum())
+        dispersion = float(float(wu.mean()) / scale * n_used / max(n_used - 1, 1) * _dot(wu, (pearson - centre) ** 2) / wu.sum())
 
     fam_r = fam.r_name + ("()" if lk.name == fam.default_link else f"(link = \"{lk.name}\")")
-    r_form = _r_formula(frame.formula) + "".join(f" + offset({e})" for e in offset_exprs)
+    r_form = _r_formula(frame.formula if counts is None
+                        else formula_given.split("~", 1)[0].strip() + " ~ " + frame.formula.split("~", 1)[1].strip())
+    r_form += "".join(f" + offset({e})" for e in offset_exprs)
     if offset_name is not None:
         r_form += f" + offset({offset_name})"
     r_call = f"svyglm({r_form}, design = design" + (
         "" if fam.name == "gaussian" and lk.name == "identity" else f", family = {fam_r}") + ")"
-    return SurveyGLMResult(
+    result = SurveyGLMResult(
         beta=fit.beta, cov=cov, names=names, df_resid=df_resid, family=fam.name, link=lk.name,
         formula=formula_given, design=design, frame=frame, fit=fit, deviance=deviance,
         dispersion=dispersion, offset=offset_full, offset_name=offset_name, r_call=r_call,
         offset_exprs=offset_exprs, offset_array=offset is not None and not isinstance(offset, str),
+        prior_weights=pw, trials=trials,
     )
+    result._control = (maxiter, float(tol))             # refits (likelihood-ratio tests)
+    return result
 
 
 def _separation_error(direction, message: str) -> SeparationError:

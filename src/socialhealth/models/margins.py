@@ -267,6 +267,9 @@ def margins(
         raise ModelError(f"{variable!r} is not a covariate of the model {res.formula!r}.")
     if getattr(res, "_offset", None) is not None:
         raise ModelError("margins() does not support models with an offset.")
+    if getattr(res, "trials", None) is not None:
+        raise ModelError("margins() does not support binomial-count models (cbind(successes, "
+                         "failures) response) yet; fit the 0/1 outcome per trial instead.")
     fam = glm_module.FAMILIES[res.family]
     lk = glm_module.LINKS[res.link]
     beta = res.params.to_numpy()
