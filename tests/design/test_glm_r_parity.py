@@ -181,12 +181,8 @@ def test_shared_fixture_glm(shared, entry):
     # is ~1e-10 rather than 0 for a fit stopped at epsilon = 1e-8; socialhealth and R define
     # that grand mean slightly differently (engine's taylor_variance), visible at ~1e-7: 1e-6
     rtol = 1e-10 if family == "gaussian" else (1e-6 if "adjust" in entry else 1e-9)
-    # BRR and Fay refits: R's replicate glm.fit uses weights wi / sum(wi), so its stopping rule
-    # |dev - devold| / (|dev| + 0.1) differs from socialhealth's (weights / mean full-sample
-    # weight); on the synthetic data some replicates stop one IRLS step apart (4e-8 to 4e-7
-    # relative in the SEs). See REP_STOPPING in test_r_reference.py and the strict xfail below.
-    if design_name in ("dnhanes_jkn", "dnhanes_brr", "dnhanes_fay", "dnhanes_brr_mse"):
-        rtol = 1e-5
+    # replicate refits: each replicate's weights sum to 1 as in R (glm.fit(weights = wi/sum(wi))),
+    # so R's stopping rule stops at the same IRLS step: the default 1e-9 holds
     check_glm(m, e["result"], rtol)
 
 
@@ -383,22 +379,21 @@ def test_replicate_refits_in_groups_and_blocks(shared, monkeypatch):
     monkeypatch.setattr(glm_module, "_REP_GROUP_ELEMENTS", 3 * n_used)   # 3 replicates at a time
     monkeypatch.setattr(glm_module, "_K_MAX_ELEMENTS", 10)              # no stored product table
     monkeypatch.setattr(glm_module, "_CHUNK", 1000)
-    # R's replicate fits stop differently (see test_shared_fixture_glm): R at 1e-5, and the
-    # batched path equal to the unbatched one
+    # the batched path stops where R stops (1e-9) and equals the unbatched one
     m = build(ref, "dnhanes_jkn").glm(NH, family="binomial", tol=1e-8)
-    check_glm(m, fx["results"]["dnhanes_jkn_glm_quasibinomial"]["result"], 1e-5)
+    check_glm(m, fx["results"]["dnhanes_jkn_glm_quasibinomial"]["result"], 1e-9)
     monkeypatch.undo()
     m0 = build(ref, "dnhanes_jkn").glm(NH, family="binomial", tol=1e-8)
     np.testing.assert_allclose(m.cov_params(), m0.cov_params(), rtol=1e-12, atol=1e-16)
 
 
-@pytest.mark.xfail(strict=True, reason="engine: replicate refits scale weights by the full-sample "
-                   "mean weight, R by each replicate's own sum (glm.fit(weights = wi/sum(wi))), "
-                   "so R's stopping rule |dev - devold|/(|dev| + 0.1) < 1e-8 stops at other "
-                   "IRLS steps; 4e-8 to 4e-7 relative on the synthetic nhanes. When this passes, "
-                   "drop REP_STOPPING in test_r_reference.py and the 1e-5 above.")
-@pytest.mark.parametrize("design_name", ["dnhanes_jkn", "dnhanes_brr"])      # (Fay happens to agree)
+@pytest.mark.parametrize("design_name", ["dnhanes_jkn", "dnhanes_brr", "dnhanes_fay",
+                                         "dnhanes_brr_mse"])
 def test_replicate_refit_stopping_rule_as_r(shared, design_name):
+    """R refits each replicate with weights wi / sum(wi): its stopping rule |dev - devold| /
+    (|dev| + 0.1) < 1e-8 sees a deviance of order 1. The engine normalises the same way, so a
+    default-tolerance fit stops at R's IRLS step in every replicate (before the change: 4e-8 to
+    4e-7 relative in the SEs on the synthetic nhanes)."""
     ref, fx = shared
     m = build(ref, design_name).glm(NH, family="binomial", tol=1e-8)
     check_glm(m, fx["results"][f"{design_name}_glm_quasibinomial"]["result"], 1e-9)

@@ -316,29 +316,18 @@ for gid, (d, f, fam) in {
     GLMS[gid] = (d, f, fam, DEFAULT_GLM, R_EPSILON)
     GLMS[gid + "_tight"] = (d, f, fam, TIGHT, None)
 GLMS["dclus1_jk1_glm_quasibinomial"] = ("dclus1_jk1", SCHWIDE, "binomial", DEFAULT_GLM, R_EPSILON)
-# R refits every replicate with glm.fit(weights = wi / sum(wi), start = coef(full)): the weights
-# of each replicate sum to 1, so its stopping rule |dev - devold| / (|dev| + 0.1) < 1e-8 sees a
-# deviance of order 1 and the 0.1 matters. socialhealth (design/glm.py) refits with the
-# replicate weights divided by the full-sample mean weight, so its rule is effectively
-# relative and some replicates take one more IRLS step than R's. On R survey's nhanes data
-# this happened to make no difference (1e-9 holds there, parameter ``original``); on the
-# synthetic data the JKn, BRR and Fay replicate SEs differ from R's default-tolerance fits by
-# 4e-8 to 4e-7 relative (checked: normalising each replicate's weights to sum 1 in the engine
-# gives 1e-14). Those four entries are compared at REP_STOPPING = 1e-5, covariances with an
-# absolute floor of 1e-5 x the largest (an off-diagonal near 0 differs by 1e-5 relative), until
-# the engine uses R's normalisation (strict xfail in test_glm_r_parity.py flags the fix).
-REP_STOPPING = 1e-5
-REP_STOPPING_IDS = set()
+# R refits every replicate with glm.fit(weights = wi / sum(wi), start = coef(full)); the engine
+# normalises each replicate's weights the same way, so default-tolerance replicate fits stop at
+# R's IRLS step (DEFAULT_GLM holds; it was 1e-5 before, test_glm_r_parity.py).
 for d in ("dnhanes_jkn", "dnhanes_brr", "dnhanes_fay", "dnhanes_brr_mse"):
-    GLMS[f"{d}_glm_quasibinomial"] = (d, NH, "binomial", REP_STOPPING, R_EPSILON)
-    REP_STOPPING_IDS.add(f"{d}_glm_quasibinomial")
+    GLMS[f"{d}_glm_quasibinomial"] = (d, NH, "binomial", DEFAULT_GLM, R_EPSILON)
 for gid in list(GLMS):
     if len(GLMS[gid]) == 4:          # gaussian fits: one IRLS step, no stopping rule involved
         GLMS[gid] = (*GLMS[gid], None)
 for gid, (d, f, fam, tol, eps) in GLMS.items():
     kw = {} if eps is None else {"tol": eps}
     case(gid, d, lambda x, f=f, fam=fam, kw=kw: x.glm(f, family=fam, **kw),
-         lambda m, r, t=tol: check_glm(m, r, t, vcov_atol=REP_STOPPING if t == REP_STOPPING else 1e-14))
+         lambda m, r, t=tol: check_glm(m, r, t, vcov_atol=1e-14))
 case("dnhanes_glm_quasibinomial_domain_female", "dnhanes",
      lambda x: x.subset(x.data["RIAGENDR"] == 2).glm("HI_CHOL ~ C(race) + agecat", family="binomial", tol=R_EPSILON),
      lambda m, r: check_glm(m, r, DEFAULT_GLM))
@@ -432,8 +421,6 @@ def test_r_reference(entry_id, r_survey_set):
     design_name, call, check = CASES[entry_id]
     assert entry["design"] == design_name, f"{entry_id}: mapped to {design_name}, fixture says {entry['design']}"
     design = _designs(r_survey_set.label, entry.get("options"))[design_name]()
-    if not r_survey_set.synthetic and entry_id in REP_STOPPING_IDS:
-        check = lambda m, r: check_glm(m, r, DEFAULT_GLM)     # noqa: E731 (1e-9 holds there)
     if "error" in entry:
         with pytest.raises(SocialHealthError) as info:
             call(design)

@@ -1288,7 +1288,11 @@ def glm(
         cov = (cov + cov.T) / 2
     elif getattr(design_used, "kind", "") == "replicate" and hasattr(design_used, "_W"):
         # all replicate refits at once (same path as one refit per replicate)
-        PW = design_used._W[rows] / scale
+        # each replicate's weights sum to 1 over the rows used, as R's svyglm refits
+        # (glm.fit(weights = wi / sum(wi))): the estimates do not depend on it, but R's
+        # stopping rule |dev - devold| / (|dev| + 0.1) does, so this stops where R stops
+        PW = design_used._W[rows]
+        PW = PW / PW.sum(axis=0, keepdims=True)
         if trials is not None:
             PW = PW * trials[:, None]
         reps = _replicate_fits(X, y, PW, fam, lk, off, fit.beta,
