@@ -227,17 +227,22 @@ def test_anova_different_rows(designs):
 AIC_MODELS = ["bin", "bin0", "pois", "cbind", "gamma_inv", "gamma_log"]
 
 
-@pytest.mark.parametrize("dn", DESIGNS)
-@pytest.mark.parametrize("mn", AIC_MODELS)
-@pytest.mark.parametrize("nhi", [True, False])
-def test_aic_matches_r(models, dn, mn, nhi):
-    key = f"{dn}_aic_{mn}_{'' if nhi else 'noint'}"
+def _aic_key(dn, mn, nhi):
     if dn == "jkn" and mn == "cbind":
         # survey 4.1-1's replicate covariance of cbind() models ignores the trials
-        key = f"jkn_aic_cbind_direct_{'' if nhi else 'noint'}"
-    if key not in RES:
-        pytest.skip("R cannot fit the empty model of an inverse-link Gamma GLM")
-    r = RES[key]["result"]
+        return f"jkn_aic_cbind_direct_{'' if nhi else 'noint'}"
+    return f"{dn}_aic_{mn}_{'' if nhi else 'noint'}"
+
+
+# every (design, model, null) combination R could compute: R cannot fit the empty model of an
+# inverse-link Gamma GLM (no intercept), so those two have no reference and are not listed
+AIC_CASES = [(dn, mn, nhi) for dn in DESIGNS for mn in AIC_MODELS for nhi in (True, False)
+             if _aic_key(dn, mn, nhi) in RES]
+
+
+@pytest.mark.parametrize("dn, mn, nhi", AIC_CASES)
+def test_aic_matches_r(models, dn, mn, nhi):
+    r = RES[_aic_key(dn, mn, nhi)]["result"]
     a = models(dn, mn).aic(null_has_intercept=nhi)
     close(a["eff_p"], r["eff_p"], rep_tol(dn, mn))
     close(a["AIC"], r["AIC"], rep_tol(dn, mn))
