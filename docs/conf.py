@@ -74,14 +74,15 @@ plot_include_source = True
 plot_html_show_source_link = False
 plot_html_show_formats = False
 plot_formats = [("png", 90)]
-plot_rcparams = {"figure.figsize": (7.0, 4.2)}
+plot_rcparams = {"figure.figsize": (7.0, 4.2), "savefig.bbox": "tight"}
 
 html_theme = "alabaster"
 html_title = f"socialhealth {release}"
-html_static_path: list[str] = []
+html_static_path = ["_static"]
+html_css_files = ["socialhealth.css"]
 html_theme_options = {
     "description": "Loneliness, social connection and health from public surveys; "
                    "numbers equal to R survey",
-    "page_width": "1180px",
+    "page_width": "1300px",
     "sidebar_width": "250px",
 }

@@ -121,12 +121,13 @@ def table(headers: list[str], rows: list[list], widths: list[int], classes=()) -
     tbl += group
     for w in widths:
         group += nodes.colspec(colwidth=w)
-    head = nodes.thead()
-    row = nodes.row()
-    for h in headers:
-        row += _cell(h)
-    head += row
-    group += head
+    if any(headers):
+        head = nodes.thead()
+        row = nodes.row()
+        for h in headers:
+            row += _cell(h)
+        head += row
+        group += head
     body = nodes.tbody()
     for r in rows:
         row = nodes.row()
@@ -218,6 +219,8 @@ class SurveyCodebook(SphinxDirective):
         cb = load_codebook(book)
         out.append(nodes.paragraph("", "", nodes.Text("Codebook: "),
                                    _literal(f"src/socialhealth/datasets/codebooks/{book}.toml")))
+        out.append(nodes.rubric(text="Harmonised columns (codebook [concepts])"))
+        out.append(concept_table(cb.get("concepts", {})))
         for key, value in cb.items():
             if key in SKIP_TABLES:
                 continue
@@ -231,8 +234,6 @@ class SurveyCodebook(SphinxDirective):
                                  [22, 78]))
             else:
                 out.append(nodes.paragraph(text=_fmt(value)))
-        out.append(nodes.rubric(text="Harmonised columns (codebook [concepts])"))
-        out.append(concept_table(cb.get("concepts", {})))
         return out
 
 
@@ -329,34 +330,24 @@ def resolve_internal(app, env, node, contnode):
     """Resolve a Python reference the documented pages do not define.
 
     Docstrings also point at internal modules and classes (``socialhealth.design.taylor_variance``,
-    ``WaldCoefficients``) that have no page of their own. A reference is resolved (a) to the
-    documented object when exactly one documented object ends with the same name (e.g.
+    ``WaldCoefficients``) that have no page of their own. Such a reference is accepted only when
+    the object exists in the installed package (looked up from the reference's module and class
+    and from the object whose docstring holds it). It is then linked to the documented object
+    when exactly one documented object ends with the same name (e.g.
     ``socialhealth.design.SurveyDesign.glm`` -> ``socialhealth.SurveyDesign.glm``), otherwise
-    (b) as plain code text when the object exists in the installed package. A reference to an
-    object that does not exist stays unresolved, and nitpicky mode makes that a build error.
+    shown as code text. A reference to an object that does not exist stays unresolved, and
+    nitpicky mode makes that a build error.
     """
     if node.get("refdomain") != "py":
         return None
     target = node["reftarget"]
     modname, clsname = node.get("py:module"), node.get("py:class")
-    domain = env.get_domain("py")
-    typ = node["reftype"]
-    tail = ".".join(target.split(".")[-2:]) if "." in target else target
-    if target.startswith("socialhealth") or "." in target:
-        matches = domain.find_obj(env, None, None, tail, typ, 1)
-        matches = [m for m in matches if m[0].endswith("." + tail)]
-        if len(matches) == 1:
-            node = node.deepcopy()
-            node["reftarget"] = matches[0][0]
-            node["refspecific"] = False
-            return domain.resolve_xref(env, node["refdoc"], app.builder, typ, matches[0][0],
-                                       node, contnode)
-    candidates = [target]
+    candidates = [target, f"socialhealth.{target}"]
     if modname:
         candidates.append(f"{modname}.{target}")
         if clsname:
             candidates.append(f"{modname}.{clsname}.{target}")
-    # the object whose docstring holds the reference: its module, its class
+    # the object whose docstring holds the reference: its parents and their modules
     where = re.search(r"docstring of ([\w.]+)", node.source or "")
     if where:
         parts = where.group(1).split(".")
@@ -366,9 +357,20 @@ def resolve_internal(app, env, node, contnode):
             module = getattr(_get(prefix), "__module__", None)
             if isinstance(module, str):
                 candidates.append(f"{module}.{target}")
-    if any(c.startswith("socialhealth") and exists(c) for c in candidates):
-        return contnode
-    return None
+    if not any(c.startswith("socialhealth") and exists(c) for c in candidates):
+        return None
+    domain = env.get_domain("py")
+    typ = node["reftype"]
+    tail = ".".join(target.split(".")[-2:])
+    if "." in tail:
+        matches = [m for m in domain.find_obj(env, None, None, tail, typ, 1)
+                   if m[0].endswith("." + tail)]
+        if len(matches) == 1:
+            node = node.deepcopy()
+            node["reftarget"] = matches[0][0]
+            return domain.resolve_xref(env, node["refdoc"], app.builder, typ, matches[0][0],
+                                       node, contnode)
+    return contnode
 
 
 def measures_catalogue(app, what, name, obj, options, lines):
