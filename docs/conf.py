@@ -83,6 +83,6 @@ html_css_files = ["socialhealth.css"]
 html_theme_options = {
     "description": "Loneliness, social connection and health from public surveys; "
                    "numbers equal to R survey",
-    "page_width": "1300px",
+    "page_width": "1180px",
     "sidebar_width": "250px",
 }
