@@ -50,6 +50,24 @@ def _text(path: Path) -> str:
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
 
 
+def test_r_stata_table_names_exist():
+    """Every socialhealth object named on the R/Stata page exists (also without Sphinx)."""
+    import importlib
+
+    text = (DOCS / "r_stata.rst").read_text("utf-8")
+    targets = set(re.findall(r"<(socialhealth[\w.]*)>`", text))
+    assert len(targets) >= 30
+    for target in sorted(targets):
+        parts = target.split(".")
+        obj = importlib.import_module(parts[0])
+        for name in parts[1:]:   # socialhealth.SurveyDesign.mean
+            assert hasattr(obj, name), f"{target} (docs/r_stata.rst) does not exist"
+            obj = getattr(obj, name)
+    for verb in ("mean", "total", "ratio", "var", "proportion", "quantile", "table", "ttest",
+                 "chisq", "glm", "post_stratify", "rake", "calibrate", "subset", "to_replicate"):
+        assert f"<socialhealth.SurveyDesign.{verb}>" in text, verb
+
+
 def test_docs_build_without_warnings(built):
     for page in ("index", "getting_started", "r_stata", "gallery", "harmonised_schema",
                  "notebooks", "surveys/index"):

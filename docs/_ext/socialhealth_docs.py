@@ -290,10 +290,14 @@ def generate(app) -> None:
             stale.unlink()
     nb_out = DOCS / "notebooks"
     nb_out.mkdir(exist_ok=True)
-    for nb in sorted((REPO / "notebooks").glob("*.ipynb")):
+    sources = sorted((REPO / "notebooks").glob("*.ipynb"))
+    for nb in sources:
         dest = nb_out / nb.name
         if not dest.exists() or dest.read_bytes() != nb.read_bytes():
             shutil.copyfile(nb, dest)
+    for stale in nb_out.glob("*.ipynb"):
+        if stale.name not in {nb.name for nb in sources}:
+            stale.unlink()
 
 
 # --------------------------------------------------------------------------- references
