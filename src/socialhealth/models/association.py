@@ -342,19 +342,22 @@ def association(
         per non-reference level) or a formula term such as ``"I(isolation >= 2)"``.
     outcome : outcome column (0/1 or boolean for ``or``/``pr``/``rd``; numeric for ``coef``;
         counts for ``rr``) or an expression such as ``"I(health >= 3)"``.
-    adjust : list of blocks, e.g. ``[["age", "sex"], ["education", "income_quintile"],
-        ["lives_alone"]]``; a flat list is one block. Terms may be formula terms
+    adjust : list of blocks
+        e.g. ``[["age", "sex"], ["education", "income_quintile"], ["lives_alone"]]``; a flat
+        list is one block. Terms may be formula terms
         (``"C(education)"``, ``"np.log(income)"``). String columns are categorical.
     measure : ``"or"`` | ``"pr"`` | ``"rd"`` | ``"coef"`` | ``"rr"``, optional. Default:
         the default measure of ``family`` (or of the family chosen from the outcome).
-    complete_cases : True (default): all models on the same complete-case rows; False: each
-        model on its own available cases.
+    complete_cases : bool, default True
+        True: all models on the same complete-case rows; False: each model on its own
+        available cases.
     categorical, reference : treat the exposure as categorical / choose its reference level.
     pr_fallback : for ``pr``/``rd``, fall back (with a warning and a ``note``) when the
         log-/identity-link binomial model fails; False raises instead.
     level : confidence level.
-    family : ``"gaussian"`` (difference in means), ``"binomial"`` (odds ratio; or ``measure=
-        "pr"``/``"rd"``) or ``"poisson"`` (rate ratio), optional. Default: chosen from the
+    family : {"gaussian", "binomial", "poisson"}, optional
+        ``"gaussian"`` (difference in means), ``"binomial"`` (odds ratio; or
+        ``measure="pr"``/``"rd"``) or ``"poisson"`` (rate ratio). Default: chosen from the
         outcome, boolean or 0/1 -> binomial, otherwise gaussian (said in ``family_chosen``).
     tol : IRLS convergence tolerance passed to each ``design.glm`` (default: its own, 1e-12).
 

@@ -209,12 +209,15 @@ def margins(
     model : a fitted ``design.glm(...)`` result, or an :class:`AssociationTable` (its most
         adjusted model is used).
     variable : a data column used in the model (``"lonely"`` also for a ``C(lonely)`` term).
-    at : values to set (default: the categories, ``[0, 1]`` for a 0/1 variable, ``[False,
-        True]`` for a boolean); required for a continuous variable.
+    at : sequence, optional
+        Values to set (default: the categories, ``[0, 1]`` for a 0/1 variable,
+        ``[False, True]`` for a boolean); required for a continuous variable.
     reference : level the others are compared with (default: the first).
-    over : ``"model"`` (rows used by the model, default, as ``svypredmeans``) or ``"design"``
-        (every row of the design's subset with complete covariates).
-    variance : ``"linearization"`` (full Graubard-Korn, default) or ``"svypredmeans"`` (R).
+    over : {"model", "design"}, default "model"
+        ``"model"``: the rows used by the model (as ``svypredmeans``); ``"design"``: every row
+        of the design's subset with complete covariates.
+    variance : {"linearization", "svypredmeans"}, default "linearization"
+        Full Graubard-Korn linearization, or R's ``svypredmeans`` variance.
     level : confidence level.
 
     Returns
