@@ -44,6 +44,7 @@ from __future__ import annotations
 from socialhealth.models import anchors
 from socialhealth.models.association import AssociationTable, association
 from socialhealth.models.attrition import AttritionResult, attrition
+from socialhealth.models.change import ChangeResult, change
 from socialhealth.models.coxph import CoxResult, coxph
 from socialhealth.models.interaction import InteractionResult, interaction
 from socialhealth.models.kaplan_meier import KaplanMeierResult, kaplan_meier
@@ -56,8 +57,8 @@ from socialhealth.models.transitions import TransitionTable, transitions
 from socialhealth.models.risk_factors import compare_risk_factors
 
 __all__ = [
-    "association", "prospective", "transitions", "attrition", "interaction", "margins", "coxph", "kaplan_meier", "ordinal", "mi_combine",
+    "association", "prospective", "transitions", "attrition", "change", "interaction", "margins", "coxph", "kaplan_meier", "ordinal", "mi_combine",
     "meta", "anchors", "compare_risk_factors",
-    "AssociationTable", "ProspectiveTable", "AttritionResult", "TransitionTable", "InteractionResult", "MarginsResult", "CoxResult", "KaplanMeierResult",
+    "AssociationTable", "ProspectiveTable", "AttritionResult", "ChangeResult", "TransitionTable", "InteractionResult", "MarginsResult", "CoxResult", "KaplanMeierResult",
     "OrdinalResult", "MetaResult", "MIResult",
 ]
