@@ -86,7 +86,7 @@ def _numeric(s: pd.Series, name: str, scores: dict | None) -> pd.Series:
             raise ModelError(f"{name}: values {bad} have no score in scores= "
                              f"{dict(scores)}; give a number for each.")
         m = {str(k): float(v) for k, v in scores.items()}
-        return s.map(lambda v: np.nan if pd.isna(v) else m[str(v)]).astype(float)
+        return s.astype(object).map(lambda v: np.nan if pd.isna(v) else m[str(v)]).astype(float)
     if pd.api.types.is_bool_dtype(s) or str(s.dtype) == "boolean":
         return s.astype("Float64").astype(float)
     if pd.api.types.is_numeric_dtype(s):
