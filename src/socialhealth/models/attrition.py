@@ -50,7 +50,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from socialhealth.errors import MissingColumnError, ModelError
+from socialhealth.errors import MissingColumnError, ModelError, SocialHealthError
 
 __all__ = ["AttritionResult", "attrition", "weight_summary"]
 
@@ -402,20 +402,16 @@ def _replicate_rows(f, table, rep, ret, rdes, analysis, ipw_name, level, tol, re
         theta = res.params.to_numpy()
         reps = []
         for r in range(W.shape[1]):
-            wr = W[:, r]
-            if ipw_name == "baseline / P(retained)":
-                rr = rdes._with_weights(np.where(rdes.in_subset, wr, 0.0)).glm(
-                    ret.formula, family="binomial", start=ret.params.to_numpy(), tol=tol)
-                p_r = np.full(len(wr), np.nan)
-                p_r[rrows] = _expit(Xr @ rr.params.to_numpy())
-                w_new = np.where(in_model, wr / np.where(np.isfinite(p_r), p_r, 1.0), 0.0)
-            else:
-                w_new = np.where(in_model, wr, 0.0)
-            if not (w_new > 0).any():
-                raise ModelError(f"replicate {r + 1} leaves no person in the outcome model.")
-            fr = res.design._with_weights(w_new).glm(res.formula, family=res.family,
-                                                      link=res.link, start=theta, tol=tol)
-            reps.append(fr.params.to_numpy())
+            try:
+                reps.append(_one_replicate(W[:, r], r, res, ret, rdes, rrows, Xr, in_model,
+                                           theta, ipw_name, tol))
+            except SocialHealthError as exc:
+                raise ModelError(
+                    f"replicate variance ({replicates}): replicate {r + 1} of {W.shape[1]} "
+                    f"cannot be fitted ({type(exc).__name__}: {exc}). With few persons per "
+                    "category a resampled replicate can lose every outcome of a category: merge "
+                    "sparse categories, use replicates='jkn', or variance='linearization'."
+                ) from exc
         V = replicate_vcov(theta, np.asarray(reps), rep.scale, rep.rscales, rep.mse)
         se_all = np.sqrt(np.diag(V))
         df = rep.degf() + 1 - len(theta)
@@ -432,3 +428,20 @@ def _replicate_rows(f, table, rep, ret, rdes, analysis, ipw_name, level, tol, re
             out.loc[i, "df"] = df
             out.loc[i, "variance"] = f"replicate ({replicates}, {W.shape[1]} replicates)"
     return out
+
+
+def _one_replicate(wr, r, res, ret, rdes, rrows, Xr, in_model, theta, ipw_name, tol):
+    """Outcome coefficients with one replicate's baseline weights ``wr`` (retention refitted)."""
+    if ipw_name == "baseline / P(retained)":
+        rr = rdes._with_weights(np.where(rdes.in_subset, wr, 0.0)).glm(
+            ret.formula, family="binomial", start=ret.params.to_numpy(), tol=tol)
+        p_r = np.full(len(wr), np.nan)
+        p_r[rrows] = _expit(Xr @ rr.params.to_numpy())
+        w_new = np.where(in_model, wr / np.where(np.isfinite(p_r), p_r, 1.0), 0.0)
+    else:
+        w_new = np.where(in_model, wr, 0.0)
+    if not (w_new > 0).any():
+        raise ModelError(f"replicate {r + 1} leaves no person in the outcome model.")
+    fr = res.design._with_weights(w_new).glm(res.formula, family=res.family, link=res.link,
+                                              start=theta, tol=tol)
+    return fr.params.to_numpy()
