@@ -356,3 +356,19 @@ def test_change_by_hand():
         models.change(panel, "c", "h", waves=(2010, 2006), exposure_scores=sc)
     with pytest.raises(MissingColumnError):
         models.change(panel, "c", "h", waves=(2006, 2008), exposure_scores=sc)
+
+
+def test_panel20_baseline_weight_choice(shared_data_dir):
+    f = shared_data_dir / "gss" / "gss_panel20_extract.dta"
+    if not f.exists():
+        pytest.skip("gss_panel20_extract.dta not available")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        b = datasets.load_panel_baseline("gss_panel20", f, waves=[2018, 2020], weight="wtssall")
+        # every 2018 respondent (2348, the README's count), 2018 cross-sectional weight
+        assert len(b.data) == 2348 and b.provenance["panel"]["baseline_weight"] == "wtssall_1b"
+        assert b.data["followup_status"].value_counts().to_dict() == {
+            "attrited": 1267, "linked": 1014, "deceased": 45, "ineligible": 22}
+        assert int(b.data["died"].sum()) == 45                 # panstat 33 in the 2018 sample
+        with pytest.raises(DatasetError, match="2020 wave's weight"):
+            datasets.load_panel_baseline("gss_panel20", f, waves=[2016, 2020], weight="wtssnr_2")

@@ -589,8 +589,13 @@ def load_panel_baseline(name: str, path, waves: Sequence[int], weight: str | Non
         kw["columns"] = list(columns)
     if name == "gss_panel20":
         fam = weight or "wtssnr"
-        fams = sorted({w.rsplit("_", 1)[0] for w in _panel20_weights()})
-        if fam.rsplit("_", 1)[0] not in fams:
+        allw = _panel20_weights()
+        fams = sorted({w.rsplit("_", 1)[0] for w in allw})
+        if fam in allw and allw[fam] != ws[0]:
+            raise DatasetError(f"weight={weight!r} is the {allw[fam]} wave's weight; the "
+                               f"baseline ({ws[0]}) weight is one of "
+                               f"{sorted(w for w, y in allw.items() if y == ws[0])}.")
+        if fam not in allw and fam not in fams:
             raise DatasetError(f"weight={weight!r}: the baseline weight is a gss_panel20 weight "
                                f"family, one of {fams}.")
         kw["weight"] = fam.rsplit("_", 1)[0]
