@@ -348,11 +348,142 @@ ax = sh.plot.risk_factors(rf.survey(), rf.anchors())
     ]
 
 
+def longitudinal():
+    return [
+        md("""
+# 05 Longitudinal: GSS panels, prospective models, change, mortality proxy and attrition
+
+The GSS long panels re-interviewed the 2006 (and 2010) cross-sections two and four years later;
+the 2016-2020 panel re-interviewed the 2016 and 2018 cross-sections in 2020. `socialhealth`
+links the waves into one row per person (`datasets.load_panel`, columns `<concept>@<year>`) or
+keeps every baseline respondent, followed or not (`datasets.load_panel_baseline`), for
+attrition and mortality. Every model is design-based (baseline strata and PSUs, nested) and was
+checked against R `survey` on these files (tests/models/fixtures/longitudinal).
+
+**Data**: `gss_panel06_long.dta.zip` and `gss_panel20_extract.dta` (public NORC data; not
+shipped with socialhealth).
+"""),
+        code(data_cell({"GSS06": "gss/gss_panel06_long.dta.zip",
+                        "GSS20": "gss/gss_panel20_extract.dta"},
+                       "Get the GSS panels from https://gss.norc.org/get-the-data (or gssr's "
+                       "gss_panel06_long / gss_panel20, written to .dta with R haven).")),
+        code("""
+import warnings
+import numpy as np
+import pandas as pd
+import socialhealth as sh
+
+warnings.simplefilter("ignore", category=sh.errors.SocialHealthWarning)
+panel = sh.datasets.load_panel("gss_panel06", GSS06, waves=[2006, 2008, 2010])
+panel.provenance["panel"]["accounting"]
+"""),
+        md("""
+## Social evenings in 2006 and self-rated health in 2010
+Exposure: social evenings with relatives or friends less than monthly or never (GSS `socrel`,
+`socfrend`) at wave 1; outcome: fair or poor self-rated health at wave 3, adjusted for age
+group and sex and then for health at wave 1 (R `svyglm` on the linked rows).
+"""),
+        code("""
+def rare(c):
+    return c.isin(["less than monthly", "never"]).astype("boolean").where(c.notna())
+
+panel = panel.assign(**{"rare_contact@2006": rare(panel.data["contact_in_person@2006"])})
+pros = sh.models.prospective(panel, exposure="rare_contact", exposure_wave=2006,
+                             outcome="poor_health", outcome_wave=2010, adjust=["age_group", "sex"])
+pros.to_frame()[["model_label", "estimate", "ci_low", "ci_high", "p", "n"]]
+"""),
+        md("""
+## Change with change, 2006 -> 2010
+Within-person first differences: the change in self-rated health (1 excellent ... 4 poor) that
+goes with a change in the frequency of social evenings (0 never ... 4 almost daily). Everything
+about a person that does not change between the waves drops out.
+"""),
+        code("""
+ch = sh.models.change(panel, exposure="contact_in_person", outcome="self_rated_health",
+                      waves=(2006, 2010),
+                      exposure_scores={"never": 0, "less than monthly": 1, "monthly": 2,
+                                       "weekly": 3, "daily": 4},
+                      outcome_scores={"excellent": 1, "good": 2, "fair": 3, "poor": 4})
+print(ch)
+ch.to_frame()
+"""),
+        md("""
+## Mortality proxy, GSS 2016 -> 2020
+The panel files record only that a person selected for the 2020 re-interview had died
+(`panstat` 33): no date of death and no death-index linkage. The time scale is time on study in
+interview years, so everyone with a known vital status has the same follow-up (4 years): the
+survival curve has one step and the Cox model estimates a hazard ratio over that one interval.
+Persons not re-interviewed for other reasons have an unknown vital status and are left out.
+"""),
+        code("""
+base20 = sh.datasets.load_panel_baseline("gss_panel20", GSS20, waves=[2016, 2020])
+mort = sh.datasets.mortality_followup(base20)
+print(base20.provenance["panel"]["mortality"])
+base20.data["followup_status"].value_counts()
+"""),
+        code("""
+dm = mort.design.subset(mort.data["poor_health@2016"].notna().to_numpy())
+dm = dm.assign(health=mort.data["poor_health@2016"].map({True: "fair/poor", False: "excellent/good"}))
+km = sh.models.kaplan_meier(dm, time="time", event="event", by="health", se=True)
+km.to_frame()
+"""),
+        code("""
+cc = mort.data[["age@2016", "sex@2016", "poor_health@2016"]].notna().all(axis=1).to_numpy()
+dc = mort.design.subset(cc).assign(**{"poor_health@2016": mort.data["poor_health@2016"].astype("Float64").astype(float)})
+cox = sh.models.coxph(dc, time="time", event="event",
+                      covariates="`age@2016` + C(`sex@2016`) + `poor_health@2016`",
+                      min_events=5, events_per_variable=5)
+cox.to_frame()
+"""),
+        md("""
+## Attrition, GSS 2006 -> 2010
+Who was lost? The long panel files carry no cross-sectional weight for every 2006 respondent,
+so the baseline sample is the persons interviewed in 2006 and 2008 (weight `wtpannr12`),
+followed to 2010. Deaths and ineligible persons are not counted as lost.
+"""),
+        code("""
+base06 = sh.datasets.load_panel_baseline("gss_panel06", GSS06, waves=[2006, 2010])
+base06 = base06.assign(**{"rare_contact@2006": rare(base06.data["contact_in_person@2006"])})
+att = sh.models.attrition(base06, baseline=["age_group", "sex", "education", "poor_health"],
+                          outcome_model=dict(exposure="rare_contact", exposure_wave=2006,
+                                             outcome="poor_health", outcome_wave=2010,
+                                             adjust=["age_group", "sex"]))
+print(att)
+att.table.to_frame()[["variable", "level", "group", "estimate", "ci_low", "ci_high", "p_value"]].head(12)
+"""),
+        md("""
+### The weights, and the prospective model with and without them
+`baseline / P(retained)` is the baseline weight divided by the fitted probability of being
+followed (a design-based logistic model of retention on the baseline covariates). Its spread
+(max/min) and Kish's effective sample size say how much precision the reweighting costs. The
+standard errors below treat the weights as known; `variance="replicate"` re-estimates the
+retention model in every replicate (next cell, on the 2016 -> 2020 panel).
+"""),
+        code("""
+att.weights
+"""),
+        code("""
+tab = att.outcome.assign(label=lambda t: t["weighting"] + ": " + t["model_label"])
+ax = sh.plot.forest(tab, label="label",
+                    xlabel="Odds ratio of fair/poor health in 2010, rare social evenings in 2006 (95% CI)")
+"""),
+        code("""
+att20 = sh.models.attrition(base20, baseline=["age_group", "sex", "education", "poor_health"],
+                            outcome_model=dict(exposure="lonely", exposure_wave=2016,
+                                               outcome="poor_health", outcome_wave=2020,
+                                               adjust=["age_group", "sex"]),
+                            variance="replicate")
+att20.outcome[["weighting", "model_label", "estimate", "ci_low", "ci_high", "se", "variance", "n"]]
+"""),
+    ]
+
+
 NOTEBOOKS = {
     "01_quickstart.ipynb": quickstart,
     "02_gss_loneliness_and_health.ipynb": gss,
     "03_uk_loneliness.ipynb": uk,
     "04_evidence.ipynb": evidence,
+    "05_longitudinal.ipynb": longitudinal,
 }
 
 

@@ -25,6 +25,7 @@ CASES = {
     "02_gss_loneliness_and_health.ipynb": ["gss/gss_panel20.dta"],
     "03_uk_loneliness.ipynb": ["ess/ESS7GB.sav", "ess/ESS9GB.sav"],
     "04_evidence.ipynb": [],
+    "05_longitudinal.ipynb": ["gss/gss_panel06_long.dta.zip", "gss/gss_panel20_extract.dta"],
 }
 
 

@@ -30,7 +30,8 @@ import pandas as pd
 from socialhealth.errors import DatasetError, SurveyFileError, UnknownWaveError
 from socialhealth.datasets._surveydata import SurveyData
 
-__all__ = ["PanelData", "load_panel", "panel_column", "PANELS"]
+__all__ = ["PanelData", "load_panel", "load_panel_baseline", "mortality_followup", "panel_column",
+           "PANELS"]
 
 PANELS = ("gss_panel06", "gss_panel08", "gss_panel10", "gss_panel20")
 _DESIGN = ("respondent_id", "survey", "wave", "year", "country", "weight", "strata", "psu")
@@ -472,3 +473,262 @@ def write_example_long(path) -> str:
             df[c] = pd.to_numeric(df[c], errors="coerce").astype(float)
     pyreadstat.write_dta(df, str(path), version=15)
     return str(path)
+
+
+# ------------------------------------------------------------------------------ baseline sample
+_KNOWN_ALIVE = ("linked", "ineligible")      # + "followed, no <w> weight"
+
+
+def load_panel_baseline(name: str, path, waves: Sequence[int], weight: str | None = None, *,
+                        panel_weight: str | None = None, columns: Sequence[str] | None = None,
+                        cache: bool = True) -> PanelData:
+    """Every person of a panel's baseline sample, followed or not: for attrition and mortality.
+
+    One row per person interviewed at baseline (not only those followed, as in
+    :func:`load_panel`), with the baseline wave's harmonised columns (``<concept>@<year>``),
+    the later waves' columns for the persons linked (missing for the others), the follow-up
+    status, and a mortality proxy. The design is the baseline wave's (strata, PSUs, nested)
+    with a weight that covers the whole baseline sample, so that followed and lost persons can
+    be compared and retention modelled (:func:`socialhealth.models.attrition`).
+
+    Baseline weight:
+
+    * ``gss_panel20``: the cross-sectional weight of the baseline interview, default family
+      ``wtssnr`` (``wtssnr_1a`` for 2016, ``wtssnr_1b`` for 2018); ``"wtssall"``/``"wtss"``
+      may be named. Every baseline respondent has it.
+    * GSS long panels (2006-2010, 2008-2012, 2010-2014): the files carry no cross-sectional
+      weight, and no weight covers every wave-1 respondent. The baseline sample is therefore
+      the persons interviewed at waves 1 and 2, weighted by ``wtpannr12`` (default; or
+      ``wtpan12``), followed up to wave 3: ``waves`` must end at wave 3. Deaths and losses
+      between waves 1 and 2 are outside this sample (documented in ``provenance``).
+
+    Parameters
+    ----------
+    name : {"gss_panel06", "gss_panel08", "gss_panel10", "gss_panel20"}
+    path : str or path-like
+        The panel file as distributed.
+    waves : list of int
+        As in :func:`load_panel`, baseline first; its last wave is the follow-up.
+    weight : str, optional
+        Baseline weight (see above).
+    panel_weight : str, optional
+        The panel weight of :func:`load_panel` (default as there), kept as column
+        ``panel_weight`` on the linked rows (NaN elsewhere).
+    columns : list of str, optional
+        Source variables to add for every wave.
+    cache : bool
+        Passed to the single-wave loaders.
+
+    Returns
+    -------
+    PanelData
+        ``data``: design columns ``respondent_id, survey, country, baseline_year, weight,
+        strata, psu``; ``panel_weight``; ``followup_status`` (as ``PanelData.status``:
+        "linked", "followed, no <w> weight", "not selected for follow-up", "deceased",
+        "ineligible", "attrited"); ``followed`` (True for "linked" and "followed, no <w>
+        weight"); the mortality proxy ``died`` (True deceased, False known alive at the
+        follow-up wave: followed or ineligible, missing when vital status is unknown:
+        attrited, not selected), ``death_wave`` (the interview year of the wave at which the
+        death was recorded) and ``followup_years`` (years from the baseline interview to the
+        follow-up wave, for persons with known vital status; see Notes); then the
+        ``<concept>@<year>`` columns. ``design``: baseline strata and PSUs, nested, baseline
+        weight. ``provenance["panel"]`` as in :func:`load_panel` plus ``baseline_weight`` and
+        ``baseline_sample``.
+
+    Raises
+    ------
+    DatasetError, UnknownWaveError, SurveyFileError
+        As :func:`load_panel`; long panels whose ``waves`` do not end at wave 3.
+
+    Notes
+    -----
+    Mortality is a proxy: the GSS panels record only that a person selected for re-interview
+    was not re-interviewed because they had died (``panstat``), not a date of death, and they
+    are not linked to a death index. The time scale is time on study in years, measured in
+    interview years: a death is placed at the follow-up wave that recorded it (the death fell
+    somewhere between the person's last interview and that wave), survivors are censored at the
+    follow-up wave. All persons therefore share one follow-up time (4 years for 2006-2010,
+    2 for 2018-2020): a Cox model then estimates a hazard ratio over one interval (close to an
+    odds ratio of death when deaths are rare) and the Kaplan-Meier curve has one step, the
+    weighted share surviving. Persons whose vital status is unknown (attrited, not selected)
+    have ``died`` and ``followup_years`` missing: they are outside the mortality analysis, and
+    if their mortality differs the proxy is biased.
+
+    Examples
+    --------
+    On generated data (:func:`write_example_long`; persons 1-4 and 6 were interviewed in 2006
+    and 2008, person 3 died before 2010, person 6 was not re-interviewed):
+
+    >>> import tempfile, os
+    >>> from socialhealth import datasets
+    >>> from socialhealth.datasets._panel import write_example_long
+    >>> path = write_example_long(os.path.join(tempfile.mkdtemp(), "panel.dta"))
+    >>> b = datasets.load_panel_baseline("gss_panel06", path, waves=[2006, 2010], cache=False)
+    >>> print(b.data[["respondent_id", "weight", "followup_status", "followed", "died",
+    ...               "followup_years", "poor_health@2010"]].to_string())
+      respondent_id  weight followup_status  followed   died  followup_years  poor_health@2010
+    0             1     1.2          linked      True  False             4.0              True
+    1             2     0.8          linked      True  False             4.0             False
+    2             3     1.0        deceased     False   True             4.0              <NA>
+    3             4     1.0          linked      True  False             4.0              True
+    4             6     1.0        attrited     False   <NA>             NaN              <NA>
+
+    In R: the baseline wave's rows (``subset(long, wave == 1 & wtpannr12 > 0)``) merged with
+    the linked rows (``all.x = TRUE``); ``svydesign(ids = ~vpsu, strata = ~vstrat, weights =
+    ~wtpannr12, nest = TRUE, data = baseline)``.
+    """
+    from socialhealth.datasets import load as load_one
+
+    if name not in PANELS:
+        raise DatasetError(f"load_panel_baseline: {name!r} is not a linked-panel survey; choose "
+                           f"one of {list(PANELS)}.")
+    ws = _check_waves(name, waves)
+    panel = load_panel(name, path, ws, weight=panel_weight, columns=columns, cache=cache)
+    kw = {"wave": ws[0], "cache": cache}
+    if columns:
+        kw["columns"] = list(columns)
+    if name == "gss_panel20":
+        fam = weight or "wtssnr"
+        allw = _panel20_weights()
+        fams = sorted({w.rsplit("_", 1)[0] for w in allw})
+        if fam in allw and allw[fam] != ws[0]:
+            raise DatasetError(f"weight={weight!r} is the {allw[fam]} wave's weight; the "
+                               f"baseline ({ws[0]}) weight is one of "
+                               f"{sorted(w for w, y in allw.items() if y == ws[0])}.")
+        if fam not in allw and fam not in fams:
+            raise DatasetError(f"weight={weight!r}: the baseline weight is a gss_panel20 weight "
+                               f"family, one of {fams}.")
+        kw["weight"] = fam.rsplit("_", 1)[0]
+        sample_txt = f"every {ws[0]} respondent (the {ws[0]} cross-section)"
+    else:
+        years = _gss_long_years(name)
+        if ws[-1] != years[2]:
+            raise DatasetError(
+                f"load_panel_baseline({name!r}): the long panels have no weight covering every "
+                f"wave-1 respondent, so the baseline sample is the persons interviewed at waves "
+                f"1 and 2 (weight wtpannr12) and the follow-up is wave 3: waves must end at "
+                f"{years[2]}; got {ws}.")
+        wv = weight or "wtpannr12"
+        if wv not in ("wtpannr12", "wtpan12"):
+            raise DatasetError(f"weight={weight!r}: for the GSS long panels the baseline weight is "
+                               "'wtpannr12' (default) or 'wtpan12' (persons of waves 1 and 2).")
+        kw["weight"] = wv
+        sample_txt = (f"persons interviewed at waves 1 and 2 ({years[0]}, {years[1]}), weight "
+                      f"{wv}; deaths and losses before {years[1]} are outside the sample")
+    base = load_one(name, path, **kw)
+    bw = base.provenance.get("weight_variable")
+    bd = base.data
+    if bd["respondent_id"].duplicated().any():
+        raise DatasetError(f"{name} wave {ws[0]}: the person id is not unique.")
+    rest = bd.drop(columns=[c for c in _DESIGN if c != "respondent_id"])
+    rest = rest.rename(columns={c: panel_column(c, ws[0]) for c in rest.columns
+                                if c != "respondent_id"})
+    st = panel.status.set_index("respondent_id")["status"]
+    ids = bd["respondent_id"]
+    missing_status = ~ids.isin(st.index)
+    if missing_status.any():
+        raise DatasetError(f"{name}: {int(missing_status.sum())} baseline respondents have no "
+                           "follow-up status; please report this with the file's sha256.")
+    status = st.reindex(ids).to_numpy(dtype=object)
+    followed = np.array([s == "linked" or str(s).startswith("followed") for s in status])
+    dead = status == "deceased"
+    alive = followed | (status == "ineligible")
+    died = pd.array(np.where(dead, True, False), dtype="boolean")
+    died[~(dead | alive)] = pd.NA
+    span = float(ws[-1] - ws[0])
+    fu = np.where(dead | alive, span, np.nan)
+    out = pd.DataFrame({
+        "respondent_id": ids.to_numpy(), "survey": bd["survey"].to_numpy(),
+        "country": bd["country"].to_numpy(), "baseline_year": bd["year"].to_numpy(),
+        "weight": bd["weight"].to_numpy(dtype=float), "strata": bd["strata"].to_numpy(),
+        "psu": bd["psu"].to_numpy()})
+    pw = panel.data.set_index("respondent_id")["weight"]
+    out["panel_weight"] = pw.reindex(out["respondent_id"]).to_numpy(dtype=float)
+    out["followup_status"] = status
+    out["followed"] = followed
+    out["died"] = died
+    out["death_wave"] = np.where(dead, float(ws[-1]), np.nan)
+    out["followup_years"] = fu
+    out = out.merge(rest, on="respondent_id", how="left", validate="one_to_one")
+    later = [c for c in panel.data.columns if "@" in c and not c.endswith(f"@{ws[0]}")]
+    out = out.merge(panel.data[["respondent_id", *later]], on="respondent_id", how="left",
+                    validate="one_to_one")
+    cb = base.codebook.copy()
+    cb = cb[~cb["concept"].isin(["weight", "strata", "psu"])]
+    cb["concept"] = [panel_column(c, ws[0]) for c in cb["concept"]]
+    codebook = pd.concat([cb, panel.codebook[~panel.codebook["concept"].str.endswith(
+        f"@{ws[0]}")]], ignore_index=True)
+    prov = OrderedDict(panel.provenance)
+    pprov = OrderedDict(prov["panel"])
+    pprov.update(baseline_weight=bw, baseline_sample=sample_txt,
+                 mortality=("proxy from panstat (deceased before the follow-up wave); time on "
+                            f"study in interview years, {span:g} years for everyone with a known "
+                            "vital status; no date of death, no death-index linkage"),
+                 design=f"strata and PSUs of the baseline wave ({ws[0]}), nested; baseline "
+                        f"weight {bw}")
+    prov.update(rows_kept=int(len(out)), loader="load_panel_baseline", panel=pprov)
+    spec = {"weights": "weight", "strata": "strata", "psu": "psu", "nest": True,
+            "lonely_psu": "adjust",
+            "notes": f"baseline sample of {name} {ws[0]}: {sample_txt}"}
+    return PanelData(name, out, codebook, dict(prov), spec, waves=ws, status=panel.status)
+
+
+def mortality_followup(baseline: PanelData) -> PanelData:
+    """The persons of a baseline sample with a known vital status, ready for survival models.
+
+    A domain (``design.subset``) of :func:`load_panel_baseline`'s design: the persons whose
+    ``died`` is known (dead, or known alive at the follow-up wave), with ``event`` (1 died,
+    0 censored) and ``time`` (= ``followup_years``, see the Notes of
+    :func:`load_panel_baseline` for the proxy and its time scale). The rest of the baseline
+    sample keeps its place in the design, so standard errors are those of a domain.
+
+    Parameters
+    ----------
+    baseline : PanelData
+        From :func:`load_panel_baseline`.
+
+    Returns
+    -------
+    PanelData
+        The same data with ``time`` and ``event`` columns; ``design`` restricted to the persons
+        with a known vital status. Use it with :func:`socialhealth.models.coxph` and
+        :func:`socialhealth.models.kaplan_meier`.
+
+    Raises
+    ------
+    DatasetError
+        ``baseline`` lacks the ``died``/``followup_years`` columns, or nobody has a known vital
+        status.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> from socialhealth import datasets, models
+    >>> from socialhealth.datasets._panel import write_example_long
+    >>> path = write_example_long(os.path.join(tempfile.mkdtemp(), "panel.dta"))
+    >>> b = datasets.load_panel_baseline("gss_panel06", path, waves=[2006, 2010], cache=False)
+    >>> m = datasets.mortality_followup(b)
+    >>> len(m.design), m.data[["time", "event"]].sum().tolist()
+    (4, [16.0, 1.0])
+    >>> km = models.kaplan_meier(m.design, time="time", event="event")
+    >>> round(float(km.to_frame()["surv"].iloc[-1]), 4)      # 1 - 1.0 / (1.2 + 0.8 + 1 + 1)
+    0.75
+
+    In R: ``dm <- subset(des, !is.na(died))``; ``svykm(Surv(followup_years, died) ~ 1, dm)``;
+    ``svycoxph(Surv(followup_years, died) ~ x, dm)``.
+    """
+    need = {"died", "followup_years"}
+    if not isinstance(baseline, PanelData) or not need <= set(baseline.data.columns):
+        raise DatasetError("mortality_followup needs the baseline sample of a panel: "
+                           "datasets.load_panel_baseline(name, path, waves).")
+    d = baseline.data
+    known = d["died"].notna().to_numpy() & d["followup_years"].notna().to_numpy()
+    if not known.any():
+        raise DatasetError("nobody in the baseline sample has a known vital status.")
+    ev = d["died"].astype("Float64").astype(float).to_numpy()
+    out = baseline.assign(time=d["followup_years"].to_numpy(dtype=float), event=ev)
+    design = out.design.subset(known)
+    res = PanelData(out.name, out.data, out.codebook, out.provenance, out.design_spec,
+                    waves=out.waves, status=out.status)
+    res.design = design
+    return res

@@ -11,6 +11,10 @@ designs and matches R's ``survey`` package.
   cases (R ``svyglm`` on the linked rows).
 * :func:`transitions` - weighted from -> to transition table of a concept between two waves of
   a linked panel, with ``svyciprop`` intervals (R ``svytable`` / ``svyciprop``).
+* :func:`attrition` - followed vs lost at baseline, inverse probability of retention weights
+  and a prospective model with and without them (linearised or replicate variance).
+* :func:`change` - within-person first differences: change in health on change in connection
+  between two waves (R ``svyglm`` on the differenced rows).
 * :func:`interaction` - exposure effects within levels of a modifier and the Wald test of the
   product term (R ``svyglm`` + ``regTermTest``).
 * :func:`margins` - predictive margins and their differences/ratios (Graubard & Korn 1999;
@@ -40,6 +44,8 @@ from __future__ import annotations
 
 from socialhealth.models import anchors
 from socialhealth.models.association import AssociationTable, association
+from socialhealth.models.attrition import AttritionResult, attrition
+from socialhealth.models.change import ChangeResult, change
 from socialhealth.models.coxph import CoxResult, coxph
 from socialhealth.models.interaction import InteractionResult, interaction
 from socialhealth.models.kaplan_meier import KaplanMeierResult, kaplan_meier
@@ -53,8 +59,8 @@ from socialhealth.models.transitions import TransitionTable, transitions
 from socialhealth.models.risk_factors import compare_risk_factors
 
 __all__ = [
-    "association", "prospective", "transitions", "interaction", "margins", "coxph", "kaplan_meier", "logrank", "ordinal", "mi_combine",
+    "association", "prospective", "transitions", "attrition", "change", "interaction", "margins", "coxph", "kaplan_meier", "logrank", "ordinal", "mi_combine",
     "meta", "anchors", "compare_risk_factors",
-    "AssociationTable", "ProspectiveTable", "TransitionTable", "InteractionResult", "MarginsResult", "CoxResult", "KaplanMeierResult",
+    "AssociationTable", "ProspectiveTable", "AttritionResult", "ChangeResult", "TransitionTable", "InteractionResult", "MarginsResult", "CoxResult", "KaplanMeierResult",
     "OrdinalResult", "MetaResult", "MIResult", "LogrankResult",
 ]
