@@ -62,7 +62,8 @@ def build_trend(ctx: Context) -> Section:
     sec.tables.append(ReportTable(
         "Logistic trend: change in log-odds per year", slope_table, digits=4,
         note="Design-based logistic regression of the exposure on year (survey-weighted, "
-             "quasibinomial), one model per country; odds_ratio_per_year = exp(slope)."))
+             "quasibinomial), one model per country; odds ratio per year = exp(change in log-odds "
+             "per year)."))
     first, last = int(min(years)), int(max(years))
     parts = [f"{s['country']}: {_num.signed(100 * (s['odds_ratio_per_year'] - 1))}% odds per "
              f"year (95% CI {_num.signed(100 * (s['or_ci_low'] - 1))}% to "
