@@ -210,9 +210,9 @@ def write_pdf(report: Report, path: Path) -> Path:
     max_h = A4[1] - 2 * margin - 60
     r_code = report.r_script()
 
-    footer_left = f"{report.title}"
-    if len(footer_left) > 95:
-        footer_left = footer_left[:92].rsplit(" ", 1)[0] + " ..."
+    footer_left = f"socialhealth report: {m.get('survey_title', report.dataset)}"
+    if len(footer_left) > 100:                 # never cut: the dataset name is short
+        footer_left = f"socialhealth report: {report.dataset}"
 
     def decorate(canvas, doc, total=None):
         canvas.saveState()

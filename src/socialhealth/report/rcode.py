@@ -113,20 +113,23 @@ def wrap_line(line: str, width: int = 92) -> list[str]:
     body = line
     if m:
         prefix, body = m.group(1), line[m.end():]
-    lines, indent = [], ""
-    while len(prefix) + len(indent) + len(body) > width:
+    points = _break_points(body)        # positions in the whole body (parentheses counted)
+    lines, start, indent = [], 0, ""
+    while len(prefix) + len(indent) + len(body) - start > width:
         room = width - len(prefix) - len(indent)
-        cuts = [p for p in _break_points(body) if p <= room]
+        later = [p for p in points if p > start]
+        cuts = [p for p in later if p - start <= room]
         if not cuts:
-            later = _break_points(body)
             if not later:
                 break
             cuts = [later[0]]
         cut = cuts[-1]
-        lines.append(prefix + indent + body[:cut].rstrip())
-        body = body[cut:].lstrip()
+        lines.append(prefix + indent + body[start:cut].rstrip())
+        start = cut
+        while start < len(body) and body[start] == " ":
+            start += 1
         indent = "    "
-    lines.append(prefix + indent + body)
+    lines.append(prefix + indent + body[start:])
     return lines
 
 

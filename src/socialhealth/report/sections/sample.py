@@ -62,7 +62,9 @@ def build_sample(ctx: Context) -> Section:
     prov = dict(getattr(sd, "provenance", {}) or {})
     spec = dict(getattr(sd, "design_spec", {}) or {})
     in_design = d.in_subset
-    rows = [("Survey", f"{_title(ctx.name)} ({ctx.name})")]
+    from socialhealth.report.build import survey_edition
+
+    rows = [("Survey", f"{survey_edition(ctx.sd, _title(ctx.name))} ({ctx.name})")]
     population = _population(prov)
     if population:
         rows.append(("Population", population))

@@ -1,6 +1,8 @@
 """Section "Trend over years": prevalence by year (and country) and the logistic trend."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 
@@ -72,7 +74,7 @@ def build_trend(ctx: Context) -> Section:
              else f"{s['country']}: not estimable (the interval is undefined)"
              for s in slopes]
     sec.text.append(f"Interviews in {len(years)} years, {first}-{last}. Trend in the odds of "
-                    f"being {exp.label}: " + "; ".join(parts) + ".")
+                    f"{'' if re.match(r'^[a-z]+ing ', exp.label) else 'being '}{exp.label}: " + "; ".join(parts) + ".")
 
     fig, axes = new_figure(8.0, 3.8)
     from socialhealth import plot
