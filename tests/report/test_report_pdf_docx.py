@@ -211,3 +211,40 @@ def test_wrapped_r_code_parses_in_r(rep, tmp_path):
     res = subprocess.run(["Rscript", "-e", f"invisible(parse(file = '{script}')); cat('ok')"],
                          capture_output=True, text=True, timeout=120)
     assert res.returncode == 0 and res.stdout.endswith("ok"), res.stderr
+
+
+def _real(shared_data_dir, rel, name, **kw):
+    import warnings
+
+    p = shared_data_dir / rel
+    if not p.exists():
+        pytest.skip(f"{p} not present")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return sh.datasets.load(name, path=p, **kw)
+
+
+@pytest.mark.realdata
+def test_real_survey_pdfs_name_the_round_and_use_words(shared_data_dir, tmp_path):
+    ess = sh.report.build(_real(shared_data_dir, "ess/ESS7GB.sav", "ess"),
+                          outcomes=["poor_health"])
+    assert ess.title.endswith("European Social Survey round 7, GB")
+    gss = sh.report.build(_real(shared_data_dir, "gss/gss_panel20.dta", "gss_panel20",
+                                wave=2020), exposure="ucla3_isolated>=3",
+                          outcomes=["poor_health"])
+    assert "General Social Survey 2016-2020 panel, 2020 wave" in gss.title
+    assert gss["prevalence"].title == "Prevalence of feeling isolated from others (often)"
+    assert gss["association"].title.startswith("Feeling isolated from others (often) and health")
+    for rep, name in ((ess, "ess"), (gss, "gss")):
+        path = rep.to_pdf(tmp_path / f"{name}.pdf")
+        pages = [p.extract_text() for p in pypdf.PdfReader(str(path)).pages]
+        assert all(f"Page {i} of {len(pages)}" in p for i, p in enumerate(pages, 1))
+        assert not any("SYNTHETIC" in p for p in pages)
+        body = _body_lines(pages)
+        code = rep.r_script().split("\n")
+        start = body.index(code[0])
+        assert body[start:start + len(code)] == code
+        prose = "\n".join(body[:start])
+        assert "..." not in prose
+        for raw in RAW_NAMES:
+            assert raw not in prose, (name, raw)

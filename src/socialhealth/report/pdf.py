@@ -77,14 +77,17 @@ def _p(text) -> str:
 
 
 def _is_number(v: str) -> bool:
-    v = str(v).strip().replace(",", "").replace("<", "").replace(" to ", "").replace("%", "")
+    """A number, a percentage, "<0.001", "n/a" or an interval "1.10 to 1.35"."""
+    v = str(v).strip()
     if v in ("n/a", ""):
         return True
-    try:
-        float(v.replace("-", "", 1) if v.startswith("-") else v.replace("-", "", 1))
-        return True
-    except ValueError:
-        return False
+    for part in v.split(" to "):
+        part = part.replace(",", "").replace("%", "").lstrip("<+")
+        try:
+            float(part)
+        except ValueError:
+            return False
+    return True
 
 
 def _widths(frame, avail: float, font_size: float = 7.5) -> list[float]:
