@@ -54,7 +54,9 @@ def _decorations(text: str) -> bool:
 
 
 def _body_lines(pages: list[str]) -> list[str]:
-    return [ln for p in pages for ln in p.split("\n") if not _decorations(ln.strip())]
+    # a page's text ends with a line break: the page break, not an empty line of the body
+    return [ln for p in pages for ln in p.rstrip("\n").split("\n")
+            if not _decorations(ln.strip())]
 
 
 def test_every_page_has_the_notice_and_its_number(pdf_pages):
@@ -248,3 +250,29 @@ def test_real_survey_pdfs_name_the_round_and_use_words(shared_data_dir, tmp_path
         assert "..." not in prose
         for raw in RAW_NAMES:
             assert raw not in prose, (name, raw)
+
+
+def test_a_long_table_repeats_its_header_on_every_page(tmp_path):
+    import pandas as pd
+
+    from socialhealth.report.document import Report, ReportTable, Section
+
+    frame = pd.DataFrame({"group": [f"Group {i}" for i in range(150)],
+                          "odds_ratio": [1.0 + i / 100 for i in range(150)],
+                          "ci_low": [0.5] * 150, "ci_high": [2.0 + i / 100 for i in range(150)]})
+    sec = Section("association", "Long")
+    sec.tables.append(ReportTable("A long table", frame, digits=2))
+    rep = Report(title="Long table", dataset="x", sections=[sec])
+    path = rep.to_pdf(tmp_path / "long.pdf")
+    pages = [p.extract_text() for p in pypdf.PdfReader(str(path)).pages]
+    assert len(pages) >= 3
+    for i, text in enumerate(pages, 1):
+        lines = [ln.strip() for ln in text.split("\n")]
+        rows = [j for j, ln in enumerate(lines) if re.fullmatch(r"Group \d+", ln)]
+        assert rows, f"page {i} has no rows"
+        head = lines.index("Odds ratio")
+        assert lines[head - 1] == "Group" and lines[head + 1] == "95% CI"
+        assert head < rows[0], f"page {i}: no header above its rows"
+    last = [ln.strip() for ln in pages[-1].split("\n")]
+    assert last[last.index("Group 149") + 1:last.index("Group 149") + 3] == ["2.49", "0.50 to 3.49"]
+    assert "Long" in pages[0]                     # the table starts on page 1, not after a gap

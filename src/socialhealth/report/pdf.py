@@ -51,9 +51,9 @@ def _styles():
                                  borderColor=colors.HexColor("#d9534f"), borderWidth=0.8,
                                  spaceBefore=6, spaceAfter=12),
         "h2": ParagraphStyle("h2", parent=body, fontName="Helvetica-Bold", fontSize=13,
-                             leading=16, spaceBefore=12, spaceAfter=6, keepWithNext=1),
+                             leading=16, spaceBefore=12, spaceAfter=6),
         "h3": ParagraphStyle("h3", parent=body, fontName="Helvetica-Bold", fontSize=10,
-                             leading=13, spaceBefore=8, spaceAfter=4, keepWithNext=1),
+                             leading=13, spaceBefore=8, spaceAfter=4),
         "body": body,
         "skipped": ParagraphStyle("skipped", parent=body, textColor=colors.HexColor("#8a5a00")),
         "note": ParagraphStyle("note", parent=body, fontSize=7.5, leading=9.5, spaceAfter=3,
@@ -123,8 +123,12 @@ def table_flowables(t: ReportTable, st, avail: float) -> list:
     from reportlab.lib import colors
     from reportlab.platypus import Paragraph, Table, TableStyle
 
+    from reportlab.platypus import CondPageBreak
+
     f = t.display()
-    out = [Paragraph(_p(t.title), st["h3"])]
+    # a caption is never the last line of a page: start a new page unless the caption, the
+    # header and a few rows fit (a long table then breaks, its header repeated)
+    out = [CondPageBreak(110), Paragraph(_p(t.title), st["h3"])]
     numeric = [all(_is_number(v) for v in f[c]) and len(f) > 0 for c in f.columns]
     head = [Paragraph(_p(c), st["head_r" if num else "head"])
             for c, num in zip(f.columns, numeric)]
@@ -182,7 +186,9 @@ def section_flowables(s: Section, st, avail: float, max_h: float, r_code: str) -
     """Heading, status, text, figures, tables, notes and (methods) the R code of a section."""
     from reportlab.platypus import Paragraph
 
-    out = [Paragraph(_p(s.title), st["h2"])]
+    from reportlab.platypus import CondPageBreak
+
+    out = [CondPageBreak(90), Paragraph(_p(s.title), st["h2"])]
     if not s.ok:
         out.append(Paragraph("<b>Skipped:</b> " + _p(s.reason), st["skipped"]))
     out += [Paragraph(_p(p), st["body"]) for p in s.text]
@@ -192,6 +198,7 @@ def section_flowables(s: Section, st, avail: float, max_h: float, r_code: str) -
         out += table_flowables(t, st, avail)
     out += [Paragraph("&bull; " + _p(n), st["note"]) for n in s.notes]
     if s.key == "methods" and r_code:
+        out.append(CondPageBreak(120))
         out.append(Paragraph("R code", st["h3"]))
         out.append(code_flowable(r_code, st))
     return out
