@@ -23,7 +23,7 @@ import warnings
 from pathlib import Path
 
 PROG = "socialhealth"
-FORMATS = ("html", "md", "pdf")
+FORMATS = ("html", "md", "pdf", "docx")
 EXIT_DATA, EXIT_USAGE = 1, 2
 
 
@@ -467,7 +467,7 @@ def cmd_report(args) -> int:
         if fmt not in FORMATS:
             if out is not None and suffix:
                 raise UsageError(f"cannot tell the format from the extension '.{suffix}' of "
-                                 f"{out}; add --format html, md or pdf.")
+                                 f"{out}; add --format html, md, pdf or docx.")
             fmt = "html"
     if out is None:
         out = Path(f"report.{fmt}")

@@ -28,8 +28,8 @@ def one_line_error(err: str) -> str:
     (["report", "--dataset", "nope"], 1, "unknown dataset 'nope'"),
     (["report", "--dataset", "ess"], 1, "--dataset ess --path FILE"),   # licensed: needs a file
     (["report", "--dataset", "gss_panel20"], 1, "or pass --path FILE"),  # open but not cached
-    (["report", "--dataset", "demo", "--format", "docx"], 2, "invalid choice: 'docx'"),
-    (["report", "--dataset", "demo", "--output", "x.docx"], 2, "cannot tell the format"),
+    (["report", "--dataset", "demo", "--format", "odt"], 2, "invalid choice: 'odt'"),
+    (["report", "--dataset", "demo", "--output", "x.odt"], 2, "cannot tell the format"),
     (["report", "--dataset", "demo", "--path", "x.csv"], 2, "takes no --path"),
     (["report", "--dataset", "demo", "--wave", "2020"], 2, "has no waves"),
     (["report", "--dataset", "demo", "--output", "/no/such/dir/r.html"], 2, "does not exist"),

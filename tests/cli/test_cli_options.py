@@ -205,7 +205,7 @@ def test_unwritable_folder_is_found_by_trying(capsys, tmp_path, no_loading, monk
 # ----------------------------------------------------------------------------- help
 @pytest.mark.parametrize("command, values", [
     ("report", ["logit", "likelihood", "asin", "beta", "mean", "xlogit",   # --ci-method
-                "html, md, pdf",                                            # --format
+                "html, md, pdf, docx",                                      # --format
                 "poor_health", "depression", "died",                        # --outcomes
                 "gss_panel20", "ess", "brfss", "demo",                      # --dataset
                 "--sddf-path", "--country", "--weight", "--psu", "--strata"]),

@@ -2,8 +2,8 @@
 
 Reports are built on the demo, with conditions that leave groups at 0% or 100% (undefined
 intervals), and on a small survey with an empty group and hostile labels (HTML, Markdown and
-dollar signs); each is rendered as HTML, Markdown and PDF (the PDF's text is captured as it is
-drawn) and the text is scanned.
+dollar signs); each is rendered as HTML, Markdown, PDF (the text extracted from the written
+file with pypdf) and Word (python-docx) and the text is scanned.
 """
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ import pytest
 
 import socialhealth as sh
 from socialhealth.datasets import SurveyData
-from socialhealth.report import pdf as pdf_mod
 
 BAD = [
     (re.compile(r"(?<![A-Za-z])nan(?![A-Za-z])", re.I), "nan"),
@@ -36,19 +35,23 @@ def _scan(text: str, where: str) -> list[str]:
 
 
 def _pdf_text(rep, path) -> str:
-    drawn: list[str] = []
-    orig = pdf_mod._Writer.lines
+    """The text of the written PDF, page by page, as a reader's copy-and-paste gets it."""
+    from pypdf import PdfReader
 
-    def spy(self, text, style="text", gap=0.06):
-        drawn.append(str(text))
-        return orig(self, text, style, gap)
+    rep.to_pdf(path)
+    return "\n".join(page.extract_text() or "" for page in PdfReader(str(path)).pages)
 
-    pdf_mod._Writer.lines = spy
-    try:
-        rep.to_pdf(path)
-    finally:
-        pdf_mod._Writer.lines = orig
-    return "\n".join(drawn)
+
+def _docx_text(rep, path) -> str:
+    """Every paragraph, table cell and page header of the written Word document."""
+    import docx
+
+    rep.to_docx(path)
+    doc = docx.Document(str(path))
+    parts = [p.text for p in doc.paragraphs]
+    parts += [c.text for t in doc.tables for row in t.rows for c in row.cells]
+    parts += [p.text for s in doc.sections for p in s.header.paragraphs]
+    return "\n".join(parts)
 
 
 def _all_formats(rep, tmp_path, name):
@@ -56,7 +59,8 @@ def _all_formats(rep, tmp_path, name):
     html = rep.to_html()
     html = re.sub(r"<style>.*?</style>", "", html, flags=re.S)
     return {"html": html, "md": rep.to_markdown(),
-            "pdf": _pdf_text(rep, tmp_path / f"{name}.pdf")}
+            "pdf": _pdf_text(rep, tmp_path / f"{name}.pdf"),
+            "docx": _docx_text(rep, tmp_path / f"{name}.docx")}
 
 
 def hostile_survey() -> SurveyData:
@@ -136,7 +140,8 @@ def test_hostile_survey_in_every_format(tmp_path):
         assert "<i>file" not in text and "&lt;i&gt;file" in text, fmt
         assert "&lt;script&gt;" in text, fmt
     assert r"\*bold\*" in texts["md"] and r"\$x^2\$" in texts["md"]
-    assert "<script>alert('x')</script> *bold* $x^2$" in texts["pdf"]   # cells cut at 46
+    for fmt in ("pdf", "docx"):    # drawn as typed, never cut with "..."
+        assert "<script>alert('x')</script> *bold* $x^2$ | pipe" in texts[fmt], fmt
     assert (tmp_path / "hostile.pdf").stat().st_size > 1000
 
 

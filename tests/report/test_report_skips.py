@@ -117,7 +117,7 @@ def test_unknown_section_and_format(tmp_path):
     with pytest.raises(ReportError, match="no section 'nope'"):
         rep["nope"]
     with pytest.raises(ReportError, match="unknown report format"):
-        rep.save(tmp_path / "x.html", format="docx")
+        rep.save(tmp_path / "x.html", format="odt")
     with pytest.raises(ReportError, match="cannot write the report"):
         rep.to_html(tmp_path / "missing_dir" / "x.html")
 

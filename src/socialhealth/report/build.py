@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import datetime as _dt
+import re
 import warnings
 from typing import Callable, Sequence
 
 import numpy as np
+import pandas as pd
 
 from socialhealth.errors import ReportError, SocialHealthError, SocialHealthWarning
 from socialhealth.report import exposure as _exposure
@@ -28,6 +30,59 @@ SECTIONS = (
 )
 CI_METHODS = ("logit", "likelihood", "asin", "beta", "mean", "xlogit")
 MAX_WARNINGS = 5
+
+
+_FILE_NOTE = re.compile(r"\s*\((?:[^()]*\b(?:file|files|release|releases|wide|long)\b[^()]*)\)")
+
+
+def survey_edition(sd, title: str) -> str:
+    """The survey as a title names it: which round, wave or years of it the data are.
+
+    ``"European Social Survey round 7, GB"``, ``"General Social Survey 2016-2020 panel, 2020
+    wave"``, ``"Behavioral Risk Factor Surveillance System, 2022"``: the registry title without
+    its note on file formats, then the ESS round (from the data's ``essround`` or the file
+    name), the panel wave, or the interview years; the single country when there is one. The
+    demo keeps its title.
+
+    Examples
+    --------
+    >>> class S: pass
+    >>> s = S(); s.name = "gss_panel20"; s.provenance = {"wave": 2020}; s.data = None
+    >>> survey_edition(s, "General Social Survey 2016-2020 panel (wide)")
+    'General Social Survey 2016-2020 panel, 2020 wave'
+    """
+    name = str(getattr(sd, "name", ""))
+    if name == "demo":
+        return title
+    prov = dict(getattr(sd, "provenance", {}) or {})
+    data = getattr(sd, "data", None)
+    cols = set(getattr(data, "columns", []))
+    base = _FILE_NOTE.sub("", str(title)).strip()
+    wave = prov.get("wave") if prov.get("wave") is not None else \
+        (prov.get("options", {}) or {}).get("wave")
+    parts = []
+    if name == "ess":
+        rnd = None
+        if "essround" in cols:
+            vals = pd.unique(data["essround"].dropna())
+            rnd = ", ".join(str(int(v)) for v in sorted(vals)) if 0 < len(vals) <= 3 else None
+        if rnd is None:
+            m = re.search(r"ESS(\d{1,2})", str(prov.get("file") or ""), re.I)
+            rnd = m.group(1) if m else None
+        if rnd:
+            base += f" round {rnd}"
+    if wave is not None and name != "ess":
+        parts.append(f"{wave} wave" if "panel" in base.lower() or name.startswith("gss_panel")
+                     else str(wave))
+    elif name != "ess" and "year" in cols:
+        years = sorted(int(y) for y in pd.unique(data["year"].dropna()))
+        if years:
+            parts.append(str(years[0]) if len(years) == 1 else f"{years[0]}-{years[-1]}")
+    if "country" in cols:
+        countries = pd.unique(data["country"].dropna().astype(str))
+        if len(countries) == 1 and str(countries[0]) not in base:
+            parts.append(str(countries[0]))
+    return ", ".join([base, *parts])
 
 
 def _schema_concepts() -> list[str]:
@@ -174,6 +229,7 @@ def build(
         survey_title = info(sd.name).get("title", sd.name)
     except Exception:  # noqa: BLE001
         survey_title = str(getattr(sd, "name", "survey"))
+    survey_title = survey_edition(sd, survey_title)
     if title is None:
         title = f"Loneliness, social connection and health: {survey_title}"
         if synthetic and "synthetic" not in title.lower():

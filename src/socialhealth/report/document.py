@@ -1,7 +1,7 @@
 """The report object: sections holding tables, figures, text and the matching R code.
 
 A :class:`Report` is plain data. :func:`socialhealth.report.build` fills it from a survey;
-``to_html``, ``to_markdown`` and ``to_pdf`` write it out. Every section has a ``status``:
+``to_html``, ``to_markdown``, ``to_pdf`` and ``to_docx`` write it out. Every section has a ``status``:
 ``"ok"`` or ``"skipped: <reason>"`` (a survey that does not measure a concept gets the section
 with the reason instead of numbers).
 """
@@ -15,9 +15,25 @@ import pandas as pd
 from socialhealth.errors import ReportError
 from socialhealth.report import formatting as _num
 
-FORMATS = ("html", "md", "pdf")
+FORMATS = ("html", "md", "pdf", "docx")
 #: Columns rendered as plain numbers (no fixed decimals): counts and degrees of freedom.
 COUNT_COLUMNS = ("n", "events", "df", "year")
+#: Width (characters) of the R code shown in the reports (lines are broken where R allows).
+R_WIDTH = 92
+#: Column headers in words (a table's own ``labels`` come first; others via
+#: :func:`socialhealth.tables.labels.variable_label`).
+HEADERS = {
+    "group": "Group", "level": "Level", "n": "n", "events": "Events", "estimate": "Estimate",
+    "se": "SE", "ci": "95% CI", "df": "df", "p": "p", "year": "Year", "country": "Country",
+    "outcome": "Outcome", "outcome_label": "Outcome", "model": "Model",
+    "adjusted_for": "Adjusted for", "odds_ratio": "Odds ratio", "factor_label": "Factor",
+    "label": "Factor", "measure": "Measure", "published_exposure": "Published exposure",
+    "source": "Source", "citation": "Reference", "log_odds_per_year": "Change in log-odds per year",
+    "odds_ratio_per_year": "Odds ratio per year", "or_ci": "95% CI of the odds ratio",
+    "item": "Item", "value": "Value",
+}
+#: Pairs of interval columns shown as one "lower to upper" column (first name kept).
+CI_PAIRS = (("ci_low", "ci_high", "ci"), ("or_ci_low", "or_ci_high", "or_ci"))
 
 
 @dataclass
@@ -48,6 +64,9 @@ class ReportTable:
     percent: tuple = ()
     digits: int = 3
     na_reason: str = ""
+    labels: dict = field(default_factory=dict)
+    hide: tuple = ()
+    shown: pd.DataFrame | None = None
 
     def formatted(self) -> pd.DataFrame:
         """The table as strings, ready to print (percent columns x 100, one decimal).
@@ -70,10 +89,57 @@ class ReportTable:
             out[str(c)] = vals
         return out.reset_index(drop=True)
 
+    def display(self) -> pd.DataFrame:
+        """The table as the reader sees it: cells of :meth:`formatted`, headers in words.
+
+        Columns in ``hide`` are left out, an interval's two columns (``ci_low``, ``ci_high``)
+        become one "95% CI" column ("6.6 to 7.6"), outcome names become their display names,
+        and each header is the table's ``labels`` entry, else :data:`HEADERS`, else
+        :func:`socialhealth.tables.labels.variable_label`. A table built with ``shown`` (cells
+        already formatted, e.g. a regression-style layout) is returned as it is.
+        """
+        if self.shown is not None:
+            return self.shown.copy().reset_index(drop=True)
+        f = self.formatted()
+        cols = [c for c in f.columns if c not in self.hide]
+        out = pd.DataFrame(index=f.index)
+        pairs = {lo: (hi, name) for lo, hi, name in CI_PAIRS if lo in cols and hi in cols}
+        skip = {hi for hi, _ in pairs.values()}
+        for c in cols:
+            if c in skip:
+                continue
+            if c in pairs:
+                hi, name = pairs[c]
+                vals = [_num.NA if _num.NA in (a, b) else f"{a} to {b}"
+                        for a, b in zip(f[c], f[hi])]
+                key = name
+            else:
+                vals = list(f[c])
+                key = c
+                if c == "outcome":
+                    from socialhealth.report.content import outcome_label
+
+                    vals = [outcome_label(v) for v in vals]
+            out[self.header(key)] = vals
+        return out.reset_index(drop=True)
+
+    def header(self, column: str) -> str:
+        """The header in words of ``column`` ("ci" -> "95% CI"; "(%)" added to percentages)."""
+        if column in self.labels:
+            return str(self.labels[column])
+        if column in HEADERS:
+            text = HEADERS[column]
+        else:
+            from socialhealth.tables.labels import variable_label
+
+            text = variable_label(column)
+        pct = column in self.percent or (column == "ci" and "ci_low" in self.percent)
+        return f"{text} (%)" if pct else text
+
     @property
     def has_na(self) -> bool:
         """True when some cell is rendered as "n/a"."""
-        f = self.formatted()
+        f = self.formatted() if self.shown is None else self.display()
         return bool((f == _num.NA).to_numpy().any()) if len(f) else False
 
     def full_note(self) -> str:
@@ -87,13 +153,21 @@ class ReportTable:
 
 @dataclass
 class ReportFigure:
-    """A figure of a section, kept as PNG bytes so that the report is self-contained."""
+    """A figure of a section, kept as bytes so that the report is self-contained.
+
+    ``png`` is for screens (HTML, Markdown), ``png_print`` the same at 300 dpi (Word), ``svg``
+    the vector drawing (PDF); ``width_in`` / ``height_in`` its size in inches.
+    """
 
     title: str
     png: bytes
     caption: str = ""
     width_px: int = 0
     height_px: int = 0
+    svg: bytes = b""
+    png_print: bytes = b""
+    width_in: float = 0.0
+    height_in: float = 0.0
 
 
 @dataclass
@@ -234,20 +308,40 @@ class Report:
         return text
 
     def to_pdf(self, path: str | Path) -> Path:
-        """A PDF (text pages and figures, via matplotlib); returns the path written."""
+        """A PDF (A4; ruled tables, vector figures, page numbers, via reportlab); returns the
+        path written."""
         from socialhealth.report.pdf import write_pdf
 
         return write_pdf(self, Path(path))
 
+    def to_docx(self, path: str | Path) -> Path:
+        """A Word document (headings, Word tables, figures at 300 dpi, R code in a monospace
+        font, via python-docx); returns the path written."""
+        from socialhealth.report.word import write_docx
+
+        return write_docx(self, Path(path))
+
+    def r_script(self, width: int = R_WIDTH) -> str:
+        """The R code of the methods section as shown in every format: long lines broken
+        after a comma (or ``&``, ``+``) inside parentheses, so R reads them unchanged.
+        "" when the report has no R code."""
+        from socialhealth.report.rcode import wrap_code
+
+        code = [ln for s in self.sections if s.key == "methods" for ln in s.r_code]
+        return "\n".join(wrap_code(code, width))
+
     def save(self, path: str | Path, format: str | None = None) -> Path:  # noqa: A002
-        """Write the report; ``format`` is ``"html"``, ``"md"`` or ``"pdf"`` (default: from
-        the file extension, else HTML)."""
+        """Write the report; ``format`` is ``"html"``, ``"md"``, ``"pdf"`` or ``"docx"``
+        (default: from the file extension, else HTML)."""
         path = Path(path)
-        fmt = format or {".md": "md", ".markdown": "md", ".pdf": "pdf"}.get(path.suffix.lower(), "html")
+        fmt = format or {".md": "md", ".markdown": "md", ".pdf": "pdf",
+                         ".docx": "docx"}.get(path.suffix.lower(), "html")
         if fmt not in FORMATS:
             raise ReportError(f"unknown report format {fmt!r}; use one of {', '.join(FORMATS)}.")
         if fmt == "pdf":
             return self.to_pdf(path)
+        if fmt == "docx":
+            return self.to_docx(path)
         (self.to_markdown if fmt == "md" else self.to_html)(path)
         return path
 

@@ -300,9 +300,61 @@ def derive(exposure: Exposure, data: pd.DataFrame, in_subset=None,
         column, text = _column_name(src, op, value), f"{src} {op} {value}"
     out = np.where(missing, np.nan, np.asarray(res, dtype=float))
     n_missing = int((rows & missing).sum())
-    resolved = replace(exposure, column=column, name=text, label=text, condition=(op, value),
+    name, label = text, text
+    words = condition_words(src, op, value, chosen if "chosen" in locals() else None)
+    if words:
+        name = words[0]
+        label = f"{words[1]} ({text})"
+    resolved = replace(exposure, column=column, name=name, label=label, condition=(op, value),
                        r_expr=expr, note=note, n_missing=n_missing)
     return resolved, pd.Series(out, index=data.index, name=column)
+
+
+_OP_WORDS = {">=": "{v} or more", ">": "more than {v}", "<=": "{v} or less", "<": "less than {v}",
+             "==": "{v}", "!=": "not {v}"}
+
+
+def condition_words(src: str, op: str, value, chosen=None) -> tuple[str, str] | None:
+    """A condition in words, for titles and sentences; None when the column has no label.
+
+    Returns ``(title, phrase)``: ``("Feeling isolated from others (often)", "feeling isolated
+    from others often")`` for ``ucla3_isolated >= 3``. Labels and score meanings are in
+    ``content.toml`` (``[concept_labels]``, ``[score_levels]``).
+
+    Examples
+    --------
+    >>> condition_words("ucla3_isolated", ">=", 3.0)
+    ('Feeling isolated from others (often)', 'feeling isolated from others often')
+    >>> condition_words("ucla3_left_out", ">=", 2.0)[0]
+    'Feeling left out (some of the time or often)'
+    >>> condition_words("ucla3_score", ">=", 6.0)[0]
+    'UCLA-3 loneliness score (6 or more)'
+    >>> condition_words("unknown_column", ">=", 1.0) is None
+    True
+    """
+    from socialhealth.report.content import content
+
+    c = content()
+    label = c.get("concept_labels", {}).get(src)
+    if not label:
+        return None
+    levels = {float(k): v for k, v in c.get("score_levels", {}).get(src, {}).items()}
+    if chosen is not None:                              # ordered categories picked by the op
+        what = " or ".join(str(x) for x in chosen) if chosen else "none"
+    elif isinstance(value, (bool, np.bool_)):
+        what = "yes" if bool(value) == (op == "==") else "no"
+    elif isinstance(value, (int, float, np.number)) and levels:
+        v = float(value)
+        test = {">=": v.__le__, ">": v.__lt__, "<=": v.__ge__, "<": v.__gt__,
+                "==": v.__eq__, "!=": v.__ne__}[op]
+        hit = [w for k, w in sorted(levels.items()) if test(k)]
+        if not hit:
+            return None
+        what = " or ".join(hit)
+    else:
+        v = f"{value:g}" if isinstance(value, (int, float, np.number)) else str(value)
+        what = _OP_WORDS[op].format(v=v)
+    return f"{label} ({what})", f"{label[:1].lower()}{label[1:]} {what}"
 
 
 def _numeric(exposure: Exposure, s: pd.Series, raw: str, num, op: str, answered: np.ndarray,

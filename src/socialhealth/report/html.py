@@ -40,7 +40,7 @@ def esc(text) -> str:
 
 def table_html(t: ReportTable) -> str:
     """One report table as an HTML ``<table>`` with its caption and notes."""
-    f = t.formatted()
+    f = t.display()
     long_cells = any(f[c].astype(str).str.len().max() > 60 for c in f.columns) if len(f) else False
     body = f.to_html(index=False, escape=True, border=0,
                      classes="data wrap" if long_cells else "data", na_rep=NA)
@@ -49,6 +49,15 @@ def table_html(t: ReportTable) -> str:
     if note:
         out.append(f'<p class="tnote">{esc(note)}</p>')
     return "\n".join(out)
+
+
+def r_code(s: Section) -> str:
+    """The R code of the methods section as every format shows it (see
+    :meth:`~socialhealth.report.document.Report.r_script`)."""
+    from socialhealth.report.document import R_WIDTH
+    from socialhealth.report.rcode import wrap_code
+
+    return "\n".join(wrap_code(s.r_code, R_WIDTH))
 
 
 def section_html(s: Section) -> str:
@@ -67,7 +76,7 @@ def section_html(s: Section) -> str:
         out.append('<div class="notes"><ul>' + "".join(f"<li>{esc(n)}</li>" for n in s.notes)
                    + "</ul></div>")
     if s.key == "methods" and s.r_code:
-        out.append("<h3>R code</h3><pre><code>" + esc("\n".join(s.r_code)) + "</code></pre>")
+        out.append("<h3>R code</h3><pre><code>" + esc(r_code(s)) + "</code></pre>")
     out.append("</section>")
     return "\n".join(out)
 

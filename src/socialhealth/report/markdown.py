@@ -12,7 +12,7 @@ import base64
 import re
 
 from socialhealth.report.document import Report, ReportTable, Section
-from socialhealth.report.html import SYNTHETIC_BANNER
+from socialhealth.report.html import SYNTHETIC_BANNER, r_code
 
 _MD_SPECIAL = re.compile(r"([\\`*\[\]|~$])")
 _UNDERSCORE = re.compile(r"(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
@@ -52,7 +52,7 @@ def _fence(code: str) -> str:
 
 def table_markdown(t: ReportTable) -> str:
     """One report table as a Markdown pipe table with its caption."""
-    f = t.formatted()
+    f = t.display()
     lines = [f"**{md_escape(t.title)}**", "",
              "| " + " | ".join(md_escape(c) for c in f.columns) + " |",
              "|" + "|".join("---" for _ in f.columns) + "|"]
@@ -80,7 +80,7 @@ def section_markdown(s: Section) -> str:
     if s.notes:
         out += [f"- {md_escape(n)}" for n in s.notes] + [""]
     if s.key == "methods" and s.r_code:
-        code = "\n".join(s.r_code)
+        code = r_code(s)
         fence = _fence(code)
         out += [f"{fence}r", code, fence, ""]
     return "\n".join(out)

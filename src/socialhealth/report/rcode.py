@@ -61,3 +61,87 @@ def r_string(value) -> str:
     if isinstance(value, (bool, np.bool_)):
         return "TRUE" if value else "FALSE"
     return f"{value}"
+
+
+def _break_points(line: str) -> list[int]:
+    """Positions just after ``", "`` / ``" & "`` / ``" + "`` outside strings and comments,
+    where an R (or Python) line inside parentheses may continue on the next line."""
+    out, quote, depth = [], "", 0
+    i = 0
+    while i < len(line):
+        ch = line[i]
+        if quote:
+            if ch == "\\":
+                i += 2
+                continue
+            if ch == quote:
+                quote = ""
+        elif ch in "\"'":
+            quote = ch
+        elif ch == "#":
+            break
+        elif ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        elif depth > 0 and line.startswith((", ", " & ", " + "), i):
+            out.append(i + (2 if ch == "," else 3))
+        i += 1
+    return out
+
+
+def wrap_line(line: str, width: int = 92) -> list[str]:
+    """One line of R code as lines of at most ``width`` characters where it can be broken.
+
+    Code is broken only after a comma, ``&`` or ``+`` inside parentheses and outside strings
+    (R reads the call on across the line break); continuation lines are indented 4 spaces.
+    A comment (``# ...``) continues as a comment, its code part broken the same way. Nothing
+    is ever cut inside a name, a number or a string, so a line without such a break point stays
+    longer than ``width``.
+
+    Examples
+    --------
+    >>> for ln in wrap_line('x <- svyglm(y ~ a + b, design = des, family = quasibinomial())', 40):
+    ...     print(ln)
+    x <- svyglm(y ~ a + b, design = des,
+        family = quasibinomial())
+    """
+    if len(line) <= width:
+        return [line]
+    prefix = ""
+    m = re.match(r"^(#\s*)", line)
+    body = line
+    if m:
+        prefix, body = m.group(1), line[m.end():]
+    points = _break_points(body)        # positions in the whole body (parentheses counted)
+    lines, start, indent = [], 0, ""
+    while len(prefix) + len(indent) + len(body) - start > width:
+        room = width - len(prefix) - len(indent)
+        later = [p for p in points if p > start]
+        cuts = [p for p in later if p - start <= room]
+        if not cuts:
+            if not later:
+                break
+            cuts = [later[0]]
+        cut = cuts[-1]
+        lines.append(prefix + indent + body[start:cut].rstrip())
+        start = cut
+        while start < len(body) and body[start] == " ":
+            start += 1
+        indent = "    "
+    lines.append(prefix + indent + body[start:])
+    return lines
+
+
+def wrap_code(lines, width: int = 92) -> list[str]:
+    """Every line of ``lines`` through :func:`wrap_line`.
+
+    Examples
+    --------
+    >>> wrap_code(["library(survey)", "f(a, b)"], 5)
+    ['library(survey)', 'f(a,', '    b)']
+    """
+    out: list[str] = []
+    for ln in lines:
+        out += wrap_line(str(ln), width)
+    return out

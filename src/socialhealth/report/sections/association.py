@@ -144,9 +144,12 @@ def build_association(ctx: Context) -> Section:
         "an outcome all models use the same respondents (complete cases for the largest "
         "model), so the odds ratios differ only by the adjustment.")
     sec.tables.append(ReportTable("Odds ratios (95% CI) by outcome and model", table, digits=2,
+                                  shown=nested_display(table, models),
                                   note="n = respondents in the analytic sample (unweighted); "
-                                       "events = those with the outcome; p from the design-based "
-                                       "Wald t test on df degrees of freedom.",
+                                       "events = those with the outcome; OR = odds ratio of the "
+                                       "exposed vs the others; p from the design-based Wald t "
+                                       "test on the model's residual degrees of freedom. "
+                                       + "; ".join(f"{m}: {labels[m]}" for m in models) + ".",
                                   na_reason="not estimable from the fitted model (e.g. a "
                                             "coefficient without a finite standard error)."))
     plot_frame = pd.DataFrame({
@@ -162,6 +165,24 @@ def build_association(ctx: Context) -> Section:
                                         "Odds ratios > 1: the outcome is more common among the "
                                         "exposed. Lines: 95% CIs. Models as in the text above."))
     return sec
+
+
+def nested_display(table: pd.DataFrame, models: list[str]) -> pd.DataFrame:
+    """The nested models side by side, as in a paper (R ``gtsummary::tbl_merge``): one row per
+    outcome; n, events, then "OR (95% CI)" and p of each model. Cells are text from
+    :mod:`socialhealth.report.formatting`."""
+    rows = []
+    for outcome, g in table.groupby("outcome", sort=False):
+        row = {"Outcome": g["outcome_label"].iloc[0], "n": _num.count(g["n"].iloc[0]),
+               "Events": _num.count(g["events"].iloc[0])}
+        by = {m: r for m, r in zip(g["model"], g.itertuples(index=False))}
+        for m in models:
+            r = by.get(m)
+            row[f"{m} OR (95% CI)"] = (or_text(r.odds_ratio, r.ci_low, r.ci_high)
+                                        if r is not None else _num.NA)
+            row[f"{m} p"] = _num.p_value(r.p) if r is not None else _num.NA
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def or_text(v: float, lo: float, hi: float) -> str:

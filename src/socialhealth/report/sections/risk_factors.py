@@ -7,6 +7,8 @@ for scale only: they differ in outcome, measure (HR, RR, OR) and adjustment.
 """
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 
 from socialhealth.report.content import content, outcome_label
@@ -35,8 +37,48 @@ def published_anchors() -> pd.DataFrame:
                      "measure": r["measure"], "outcome": r["outcome"],
                      "published_exposure": r["exposure"] + (" (reciprocal: inactive vs active)"
                                                             if r["adverse_rule"] == "reciprocal" else ""),
-                     "source": r["source_key"], "citation": r["citation"]})
+                     "source": source_label(r["citation"], r["source_key"]),
+                     "citation": r["citation"]})
     return pd.DataFrame(rows)
+
+
+def source_label(citation: str, key: str = "") -> str:
+    """A published source by author and year: "Rico-Uribe et al. 2018".
+
+    From the citation ("Rico-Uribe LA, Caballero FF, ... (2018). Title ..."): the first
+    author's surname, "et al." for three or more authors ("A and B" for two), and the year;
+    ``key`` ("rico-uribe_2018") when the citation cannot be read.
+
+    Examples
+    --------
+    >>> source_label("Rico-Uribe LA, Caballero FF, Miret M (2018). Loneliness and mortality.")
+    'Rico-Uribe et al. 2018'
+    >>> source_label("Nocon M, Hiemann T (2008). Physical activity.")
+    'Nocon and Hiemann 2008'
+    >>> source_label("", "flegal_2013")
+    'Flegal 2013'
+    """
+    m = re.match(r"^\s*(.+?)\s*\((\d{4})[a-z]?\)", str(citation or ""))
+    if not m:
+        k = str(key or "").rsplit("_", 1)
+        if len(k) == 2 and k[1].isdigit():
+            return f"{k[0][:1].upper()}{k[0][1:]} {k[1]}"
+        return str(key or citation)
+    authors = [a.strip() for a in m.group(1).split(",") if a.strip()]
+
+    def surname(a: str) -> str:
+        words = a.split()
+        while len(words) > 1 and re.fullmatch(r"[A-Z]{1,4}", words[-1]):
+            words = words[:-1]
+        return " ".join(words)
+
+    if len(authors) >= 3 or (authors and authors[-1].lower().startswith("et al")):
+        who = f"{surname(authors[0])} et al."
+    elif len(authors) == 2:
+        who = f"{surname(authors[0])} and {surname(authors[1])}"
+    else:
+        who = surname(authors[0]) if authors else ""
+    return f"{who} {m.group(2)}".strip()
 
 
 def build_risk_factors(ctx: Context) -> Section:
@@ -91,7 +133,7 @@ def build_risk_factors(ctx: Context) -> Section:
         na_reason="the factor is not in that outcome's fully adjusted model (not measured, or "
                   "its coefficient could not be estimated)."))
     sec.tables.append(ReportTable("The same with 95% CIs", table.drop(columns=["outcome_label"]),
-                                  digits=2, na_reason="not estimable from the fitted model "
+                                  digits=2, hide=("factor",), na_reason="not estimable from the fitted model "
                                   "(e.g. a coefficient without a finite standard error)."))
 
     anchors = published_anchors()
@@ -101,11 +143,12 @@ def build_risk_factors(ctx: Context) -> Section:
         sec.tables.append(ReportTable(
             "Published pooled estimates for all-cause mortality (for scale)",
             shown[["label", "estimate", "ci_low", "ci_high", "measure", "outcome",
-                   "published_exposure", "citation"]], digits=2,
+                   "published_exposure", "source", "citation"]], digits=2, hide=("citation",),
             note="Orientation: ratio > 1 = higher mortality with the adverse state (physical "
                  "activity inverted). Measures differ (HR, RR, RM = relative mortality) and "
                  "are not converted; the survey's odds ratios above are for other outcomes "
-                 "unless the outcome is death."))
+                 "unless the outcome is death. Sources: "
+                 + " ".join(f"{s}: {c}" for s, c in zip(shown["source"], shown["citation"]))))
     # figure: mortality if modelled, else the first outcome
     pick = "died" if "died" in set(table["outcome"]) else table["outcome"].iloc[0]
     survey_rows = table[table["outcome"] == pick]

@@ -62,7 +62,9 @@ def build_sample(ctx: Context) -> Section:
     prov = dict(getattr(sd, "provenance", {}) or {})
     spec = dict(getattr(sd, "design_spec", {}) or {})
     in_design = d.in_subset
-    rows = [("Survey", f"{_title(ctx.name)} ({ctx.name})")]
+    from socialhealth.report.build import survey_edition
+
+    rows = [("Survey", f"{survey_edition(ctx.sd, _title(ctx.name))} ({ctx.name})")]
     population = _population(prov)
     if population:
         rows.append(("Population", population))
@@ -71,7 +73,7 @@ def build_sample(ctx: Context) -> Section:
                              f"(seed {prov.get('seed', '?')}); not real people"))
     elif prov.get("file"):
         sha = str(prov.get("sha256") or "")
-        rows.append(("File", f"{prov['file']}" + (f" (sha256 {sha[:12]}...)" if sha else "")))
+        rows.append(("File", f"{prov['file']}" + (f" (SHA-256 begins {sha[:12]})" if sha else "")))
     if prov.get("wave"):
         rows.append(("Wave", str(prov["wave"])))
     if _years(data):
@@ -102,7 +104,7 @@ def build_sample(ctx: Context) -> Section:
     note = prov.get("design") or spec.get("notes")
     if note:
         note = str(note)
-        rows.append(("Design note", note if len(note) <= 300 else note[:297] + "..."))
+        rows.append(("Design note", note))       # whole: table cells wrap in every format
     sec.tables.append(ReportTable("Sample and design", pd.DataFrame(rows, columns=["item", "value"])))
     if getattr(d, "kind", "") == "replicate":
         how = "they come from the survey's replicate weights."

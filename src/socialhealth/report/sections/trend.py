@@ -1,6 +1,8 @@
 """Section "Trend over years": prevalence by year (and country) and the logistic trend."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 
@@ -62,7 +64,8 @@ def build_trend(ctx: Context) -> Section:
     sec.tables.append(ReportTable(
         "Logistic trend: change in log-odds per year", slope_table, digits=4,
         note="Design-based logistic regression of the exposure on year (survey-weighted, "
-             "quasibinomial), one model per country; odds_ratio_per_year = exp(slope)."))
+             "quasibinomial), one model per country; odds ratio per year = exp(change in log-odds "
+             "per year)."))
     first, last = int(min(years)), int(max(years))
     parts = [f"{s['country']}: {_num.signed(100 * (s['odds_ratio_per_year'] - 1))}% odds per "
              f"year (95% CI {_num.signed(100 * (s['or_ci_low'] - 1))}% to "
@@ -71,7 +74,7 @@ def build_trend(ctx: Context) -> Section:
              else f"{s['country']}: not estimable (the interval is undefined)"
              for s in slopes]
     sec.text.append(f"Interviews in {len(years)} years, {first}-{last}. Trend in the odds of "
-                    f"being {exp.label}: " + "; ".join(parts) + ".")
+                    f"{'' if re.match(r'^[a-z]+ing ', exp.label) else 'being '}{exp.label}: " + "; ".join(parts) + ".")
 
     fig, axes = new_figure(8.0, 3.8)
     from socialhealth import plot
