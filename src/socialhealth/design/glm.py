@@ -826,7 +826,9 @@ class SurveyGLMResult(WaldCoefficients):
         values (odds ratios for logit, prevalence/rate ratios for log links); ``se``,
         ``statistic`` and ``p`` stay on the link scale (the interval is not estimate +- se).
         """
-        ci = self.conf_int(1 - level)
+        from socialhealth.design.results import check_level
+
+        ci = self.conf_int(1 - check_level(level))
         est = self._beta.copy()
         lo, hi = ci["ci_low"].to_numpy(), ci["ci_high"].to_numpy()
         if exponentiate:
