@@ -85,6 +85,19 @@ def _nan_where_undefined(V: np.ndarray, theta) -> np.ndarray:
         V[:, bad] = np.nan
     return V
 
+def _check_finite(values: np.ndarray, terms, used: np.ndarray, what: str) -> None:
+    """Refuse infinite values among the rows used (R returns Inf/NaN estimates for them)."""
+    bad = np.isinf(values[used])
+    if bad.any():
+        j = int(np.flatnonzero(bad.any(axis=0))[0])
+        raise EstimationError(
+            f"column {terms[j]!r} has {int(bad[:, j].sum())} infinite value(s) among the rows "
+            f"used, so the {what} is not a finite number (R's svymean/svytotal return Inf or NaN "
+            "here). Recode them (e.g. set them to NaN) or leave those rows out with "
+            "design.subset(...)."
+        )
+
+
 class DesignBase:
     """Shared verbs of every survey design (see the module docstring).
 
@@ -324,10 +337,16 @@ class DesignBase:
         if dom is not None:
             used &= dom.codes >= 0
         if not used.any():
+            if dom is not None and not (dom.codes >= 0).any():
+                raise EstimationError(
+                    f"no rows left to compute the {what}: the by= variable(s) "
+                    f"{', '.join(map(repr, as_list(by)))} are missing in every row of the subset."
+                )
             raise EstimationError(
                 f"no rows left to compute the {what}: every row in the subset has a missing "
                 f"value in {', '.join(map(repr, as_list(variables)))}."
             )
+        _check_finite(X.values, X.terms, used, what)
         return X, dom, used
 
     def _table(self, X: AnalysisMatrix, dom: Domains | None, theta, vcov, deff=None) -> pd.DataFrame:
@@ -587,6 +606,8 @@ class DesignBase:
         used = complete & self.in_subset
         if dom is not None:
             used &= dom.codes >= 0
+        _check_finite(Y.values, Y.terms, used, "ratio")
+        _check_finite(Xd.values, Xd.terms, used, "ratio")
         pairs = [(i, j) for j in range(len(dens)) for i in range(len(nums))]
         ymat = np.where(used[:, None], np.nan_to_num(Y.values), 0.0)
         xmat = np.where(used[:, None], np.nan_to_num(Xd.values), 0.0)
@@ -598,6 +619,17 @@ class DesignBase:
             ind = (dom.codes[:, None] == np.arange(D)[None, :]).astype(float)
             num = (ind[:, :, None] * num[:, None, :]).reshape(len(num), -1)
             den = (ind[:, :, None] * den[:, None, :]).reshape(len(den), -1)
+        zero = (self._w @ den) == 0
+        if zero.any():
+            k = int(np.flatnonzero(zero)[0])
+            where = ""
+            if dom is not None:
+                where = f" in domain {dom.table.iloc[k // len(terms)].to_dict()}"
+            raise EstimationError(
+                f"the denominator of {terms[k % len(terms)]!r} totals 0{where}, so the ratio is "
+                "undefined (R's svyratio returns Inf/NaN here). Check the denominator column or "
+                "leave that domain out with design.subset(...)."
+            )
         theta, vcov = self._ratio_estimate(num, den)
         fake = AnalysisMatrix(np.empty((0, len(terms))), terms, [None] * len(terms), complete)
         table = self._table(fake, dom, theta, vcov)
