@@ -62,6 +62,7 @@ from socialhealth.errors import (
     ConvergenceWarning,
     DesignError,
     EstimationError,
+    FormulaError,
     SocialHealthWarning,
 )
 
@@ -229,7 +230,13 @@ def _population_counts(population, columns: list[str]) -> dict[tuple, float]:
     elif isinstance(population, (Mapping, pd.Series)):
         items = list(population.items())
         keys = [tuple(_norm_key(x) for x in (k if isinstance(k, tuple) else (k,))) for k, _ in items]
-        counts = np.array([float(v) for _, v in items])
+        try:
+            counts = np.array([float(v) for _, v in items])
+        except (TypeError, ValueError):
+            bad = next(v for _, v in items if not _is_float(v))
+            raise DesignError(
+                f"population counts must be numbers; got {bad!r} for {columns}."
+            ) from None
         if any(len(k) != len(columns) for k in keys):
             raise DesignError(
                 f"population keys must be tuples of {len(columns)} value(s) (one per column of "
@@ -434,6 +441,14 @@ def _check_on_nonconvergence(value) -> None:
         raise DesignError(f"on_nonconvergence={value!r} must be 'raise' or 'warn'.")
 
 
+def _is_float(v) -> bool:
+    try:
+        float(v)
+        return True
+    except (TypeError, ValueError):
+        return False
+
+
 def rake(design, margins, control: Mapping | None = None, on_nonconvergence: str = "raise"):
     """Rake a design to several population margins (R ``rake``).
 
@@ -508,6 +523,12 @@ def rake(design, margins, control: Mapping | None = None, on_nonconvergence: str
         if unknown:
             raise DesignError(f"unknown control option(s) {sorted(unknown)}; use 'maxit' and 'epsilon'.")
         ctrl.update(control)
+    try:
+        ctrl = {"maxit": int(ctrl["maxit"]), "epsilon": float(ctrl["epsilon"])}
+    except (TypeError, ValueError):
+        raise DesignError(f"control= needs a whole number maxit and a number epsilon; got {control!r}.") from None
+    if ctrl["maxit"] < 1 or not ctrl["epsilon"] > 0:
+        raise DesignError(f"control= needs maxit >= 1 and epsilon > 0; got {control!r}.")
     if not isinstance(margins, (list, tuple)) or not margins:
         raise DesignError("margins must be a non-empty list of (columns, population) pairs.")
     specs = []
@@ -518,6 +539,16 @@ def rake(design, margins, control: Mapping | None = None, on_nonconvergence: str
         codes, uniq = _cells(design, columns)
         N = _match_cells(uniq, _population_counts(m[1], columns), columns)
         specs.append((columns, codes, N))
+    totals = [float(np.sum(N)) for _, _, N in specs]
+    if max(totals) - min(totals) > 1e-6 * max(totals):
+        from socialhealth.errors import SocialHealthWarning
+
+        warnings.warn(
+            f"the raking margins have different population totals ({', '.join(f'{t:g}' for t in totals)}); "
+            "no set of weights can match them all, and the raked weights sum to the last "
+            "margin's total (R's rake does the same, silently). Make the margins consistent.",
+            SocialHealthWarning, stacklevel=3,
+        )
     W = _all_weights(design)
     eps = float(ctrl["epsilon"])
     if eps < 1:
@@ -591,6 +622,11 @@ def model_matrix(data: pd.DataFrame, formula) -> tuple[np.ndarray, list[str]]:
         terms = []
         for p in parts:
             sign, name = (p[0], p[1:]) if p[0] in "+-" else ("+", p)
+            if not name:
+                raise FormulaError(
+                    f"cannot parse the calibration formula {formula!r}: a '{sign}' has no term "
+                    "after it; write e.g. '~ stype + enroll'."
+                )
             if name in ("0", "1"):
                 intercept = not (name == "0" or sign == "-")
                 continue
