@@ -285,6 +285,21 @@ ERRORS = [
     ("ttest formula without group", lambda: simple().ttest("y ~ "), FormulaError, "outcome ~ group"),
     ("calibration formula dangling +", lambda: simple().calibrate("~ x +", {"(Intercept)": 40, "x": 0}),
      FormulaError, "no term after it"),
+    # more of our own list
+    ("deff unknown", lambda: simple().mean("y", deff="bogus"), EstimationError, "'replace'"),
+    ("assign of wrong length", lambda: simple().assign(z=[1, 2, 3]), DesignError, "one value per row"),
+    ("ttest mu text", lambda: simple().ttest("y", mu="a"), EstimationError, "finite number"),
+    # R: svyttest(I(y - NA) ~ 0) gives an NA estimate silently
+    ("ttest mu NaN", lambda: simple().ttest("y", mu=np.nan), EstimationError, "finite number"),
+    ("subset query with an unknown column", lambda: simple().subset("yy > 0"), DesignError,
+     "Did you mean 'y'"),
+    ("subset by a DataFrame", lambda: simple().subset(frame()[["b"]] == 1), DesignError, "one boolean column"),
+    ("calibrate bounds text", lambda: simple().calibrate("~x", {"(Intercept)": 100, "x": 0}, bounds="x"),
+     DesignError, "two numbers"),
+    ("post_stratify partial text", lambda: simple().post_stratify("g", {"p": 30, "q": 30, "r": 40},
+                                                                  partial="yes"), DesignError, "True or False"),
+    # R: "length of 'start' should equal 2 and correspond to initial coefs"
+    ("glm start of wrong length", lambda: simple().glm("y ~ x", start=[1, 2, 3]), ModelError, "2 values"),
     # measures
     ("score: duplicated item column", lambda: sh.measures.score(
         "ucla3", pd.concat([_ucla(), _ucla()[["isolated"]]], axis=1), coding="1-3"),
@@ -591,3 +606,23 @@ def test_no_builtin_exception_escapes_a_replicate_conversion():
         strat(dl, lonely_psu="adjust").to_replicate("jkn")
     with pytest.raises(ReplicateWeightsError, match="jkn"):
         strat().to_replicate("jk1")
+
+
+def test_numbers_in_an_object_column_are_numbers():
+    # a column of floats with None has dtype object in pandas; R holds it as numeric with NA.
+    # It was treated as categorical (one "proportion" per distinct value, a dummy per value in glm).
+    df = frame()
+    y_obj = pd.Series(list(df.y[:-1]) + [None], dtype=object)
+    f = simple(df.assign(y=y_obj)).mean("y").to_frame()
+    assert len(f) == 1
+    assert f["estimate"][0] == pytest.approx(wmean(np.r_[df.y[:-1], np.nan], df.w), rel=1e-14)
+    x_obj = pd.Series(list(df.x), dtype=object)
+    assert simple(df.assign(x=x_obj)).glm("y ~ x").coef().to_numpy() == pytest.approx(
+        simple(df).glm("y ~ x").coef().to_numpy(), rel=1e-12)
+
+
+def test_subset_accepts_a_callable_as_pandas():
+    df = frame()
+    f = simple(df).subset(lambda d: d.y > 0).mean("y").to_frame()
+    keep = (df.y > 0).to_numpy()
+    assert f["estimate"][0] == pytest.approx(wmean(df.y[keep], df.w[keep]), rel=1e-13)

@@ -220,8 +220,23 @@ class DesignBase:
 
         In R: ``subset(dclus1, stype == "E")``; ``svymean(~api00, subset(dclus1, stype == "E"))``.
         """
+        if callable(mask):
+            mask = mask(self.data)
         if isinstance(mask, str):
-            mask = self.data.eval(mask)
+            try:
+                mask = self.data.eval(mask)
+            except Exception as exc:        # pandas raises several types (UndefinedVariableError, SyntaxError, ...)
+                import difflib
+
+                close = difflib.get_close_matches(str(exc).split("'")[1] if "'" in str(exc) else "",
+                                                  [str(c) for c in self.data.columns], n=3)
+                hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
+                raise DesignError(
+                    f"cannot evaluate the subset condition {mask!r}: {exc}.{hint} Write it with "
+                    "column names of design.data, e.g. \"age >= 65\", or pass a boolean mask."
+                ) from None
+        if isinstance(mask, pd.DataFrame):
+            raise DesignError("subset mask must be one boolean column (a Series or array), not a DataFrame.")
         if isinstance(mask, pd.Series):
             if not mask.index.equals(self.data.index):
                 mask = mask.reindex(self.data.index)
@@ -315,7 +330,15 @@ class DesignBase:
 
         In R: ``update(dstrat, growth = api00 - api99, high = api00 >= 700)``.
         """
-        return self._with_weights(self._w, self.data.assign(**columns))
+        try:
+            data = self.data.assign(**columns)
+        except (ValueError, TypeError) as exc:
+            raise DesignError(
+                f"cannot add the column(s) {', '.join(map(repr, columns))}: {exc}. Give one value "
+                f"per row of design.data ({len(self.data)} rows), a scalar, or a callable taking "
+                "the data frame."
+            ) from None
+        return self._with_weights(self._w, data)
 
     # ------------------------------------------------------------------ core kernel
     def _ratio_estimate(self, num: np.ndarray, den: np.ndarray | None):
@@ -395,6 +418,10 @@ class DesignBase:
         return theta, vcov, (vals, dcodes, idx, N, means)
 
     def _srs_variance(self, pieces, kind: str, deff) -> np.ndarray:
+        if not (deff is True or deff == "replace" or isinstance(deff, (bool, np.bool_))):
+            raise EstimationError(
+                f"deff= must be True, False or 'replace' (as R's svymean), not {deff!r}."
+            )
         """Variance under simple random sampling of the same size (denominator of deff).
 
         ``S^2 = n/(n-1) sum w (y - ybar)^2 / sum w`` within the domain; mean:

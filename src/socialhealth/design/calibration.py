@@ -421,6 +421,8 @@ def post_stratify(design, strata, population, partial: bool = False):
     ``svymean(~api00, dclus1p)``;
     ``svymean(~api00, postStratify(as.svrepdesign(dclus1, type = "JK1"), ~stype, pop.types))``.
     """
+    if not isinstance(partial, (bool, np.bool_)):
+        raise DesignError(f"partial= must be True or False, not {partial!r}.")
     columns = [str(c) for c in as_list(strata)]
     if not columns:
         raise DesignError("name at least one post-stratification column in strata=.")
@@ -908,9 +910,13 @@ def calibrate(design, formula, population_totals, calfun: str = "linear", bounds
     calfun = "raking")``.
     """
     calfun = str(calfun).lower()
+    if bounds is not None:
+        try:
+            L, U = (float(b) for b in bounds)
+        except (TypeError, ValueError):
+            raise DesignError(f"bounds= must be two numbers (L, U) with L < 1 < U, not {bounds!r}.") from None
     F, dF = _calfun(calfun, bounds)
     if bounds is not None:
-        L, U = float(bounds[0]), float(bounds[1])
         if not (L < 1 < U):
             raise DesignError(f"bounds=({L}, {U}) must satisfy L < 1 < U.")
     X, names = model_matrix(design.data, formula)

@@ -251,6 +251,13 @@ def _plain_dtypes(frame: pd.DataFrame) -> pd.DataFrame:
     out = {}
     for c in frame.columns:
         s = frame[c]
+        if pd.api.types.is_object_dtype(s):
+            from socialhealth.design.variables import _object_numbers
+
+            nums = _object_numbers(s)
+            if nums is not None:          # numbers held in an object column: numeric, as in R
+                out[c] = nums
+            continue
         if isinstance(s.dtype, pd.CategoricalDtype) or isinstance(s.dtype, np.dtype):
             continue
         if pd.api.types.is_bool_dtype(s):

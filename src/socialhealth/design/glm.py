@@ -394,6 +394,9 @@ def _irls(X, y, pw, fam: _Family, lk: _Link, offset, start, maxiter, tol, names)
     increase in deviance halve the step. Stops when ``|D - D_old| / (|D| + 0.1) < tol``.
     """
     p = X.shape[1]
+    if start is not None and np.size(start) != X.shape[1]:
+        # R: "length of 'start' should equal 2 and correspond to initial coefs for ..."
+        raise ModelError(f"start= must have {X.shape[1]} values (one per coefficient: {', '.join(names)}).")
     if fam.name == "gaussian" and lk.name == "identity":
         off = 0.0 if offset is None else offset
         solver = _Solver(_cross(X, pw), names)

@@ -230,6 +230,9 @@ def ttest(design, formula_or_variable: str, by: str | None = None, level: float 
     from socialhealth.design.results import check_level
 
     level = check_level(level)
+    if isinstance(mu, (bool, np.bool_)) or not isinstance(mu, (int, float, np.number)) \
+            or not np.isfinite(float(mu)):
+        raise EstimationError(f"mu= must be a finite number (the null value of the mean), not {mu!r}.")
     if not isinstance(formula_or_variable, str):
         raise FormulaError("ttest needs a column name or a formula string such as 'api00 ~ sch_wide'.")
     if "~" in formula_or_variable:
