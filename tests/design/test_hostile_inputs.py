@@ -172,6 +172,9 @@ ERRORS = [
     # R: "missing values in `fpc'"
     ("fpc NaN", lambda: simple(changed(N=np.where(I == 1, np.nan, 100.0)), strata="st", fpc="N"),
      FPCError, "missing"),
+    # R: fpc 1 everywhere -> "Must have all fpc>=1 or all fpc<=1" (as.fpc: any(fpc > 1) xor
+    # all(fpc >= 1)); a mix of 1 and fractions < 1 is fine in R and here
+    ("fpc 1 everywhere", lambda: simple(changed(N=1.0), strata="st", fpc="N"), FPCError, "ambiguous"),
     ("fpc text", lambda: simple(changed(N="big"), strata="st", fpc="N"), FPCError, "not numeric"),
     # R: probs 0 gives mean NaN; probs 2 is accepted (weight 0.5)
     ("probs zero", lambda: sh.SurveyDesign(changed(p=np.where(I == 1, 0.0, 0.5)), probs="p"),
@@ -510,6 +513,17 @@ def test_fpc_equal_to_sample_size_gives_se_zero_as_r():
     # R: svydesign(ids = ~1, strata = ~st, fpc = ~N, ...) with N = 10 = n_h: SE 0 (a census)
     f = simple(changed(N=10.0), strata="st", fpc="N").mean("y").to_frame()
     assert f["se"][0] == pytest.approx(0, abs=1e-12)
+
+
+def test_fpc_of_one_with_other_fractions_is_a_certainty_stratum():
+    # R: fpc = 1 in stratum a and 0.1 elsewhere are fractions; stratum a (fraction 1)
+    # contributes no variance; the others as with fraction 0.1
+    mixed = simple(changed(N=np.where(I <= 10, 1.0, 0.1)), strata="st", fpc="N").mean("y").to_frame()
+    df = frame()
+    ybar = wmean(df.y, df.w)
+    z = df.w * (df.y - ybar) / df.w.sum()
+    v = sum(0.9 * 10 / 9 * ((zs - zs.mean()) ** 2).sum() for h, zs in z.groupby(df.st) if h != "a")
+    assert mixed["se"][0] == pytest.approx(np.sqrt(v), rel=1e-12)
 
 
 def test_fpc_fraction_and_population_size_agree():

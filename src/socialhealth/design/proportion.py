@@ -476,7 +476,7 @@ def proportion(
                 lo[j], hi[j] = p[j] - t * se[j], p[j] + t * se[j]
             elif method == "xlogit":
                 lo[j], hi[j] = _wald_logit(p[j], se[j] / (p[j] * (1 - p[j])), t)
-            elif method == "logit" and p[j] in (0.0, 1.0):
+            elif method == "logit" and p[j] in (0.0, 1.0) and np.isfinite(t):
                 # all rows 0 (or all 1): R's svyciprop(method = "logit") returns the interval
                 # (1, 1) for all ones and (3e-12, 3e-12) for all zeros (its IRLS stops at a huge
                 # |logit| with se ~ 0); the exact limit is the degenerate interval (p, p)
@@ -496,7 +496,7 @@ def proportion(
                 lo[j], hi[j] = _likelihood_ci(num[:, j], wt, mu_fit[j], info[j], var_logit[j],
                                               level, dfs[j])
 
-    boundary = np.isnan(lo) & np.isin(p, (0.0, 1.0))
+    boundary = np.isnan(lo) & np.isin(p, (0.0, 1.0)) & (method != "logit")
     if boundary.any():
         import warnings
 

@@ -397,6 +397,16 @@ def build_stages(
                         "it must be the stratum's population size (or sampling fraction)."
                     )
                 fh = per_stratum["min"].reindex(range(n_strata)).to_numpy()
+                if (fh == 1).all() and (n_units > 1).any():
+                    # R's svydesign stops here too ("Must have all fpc>=1 or all fpc<=1"): 1
+                    # everywhere is either a census (fraction 1, SE 0) or a column of ones
+                    # meant as "no fpc"
+                    raise FPCError(
+                        f"fpc {fpc[s]!r} is 1 in every stratum, which is ambiguous: a sampling "
+                        "fraction of 1 (a census: every standard error 0) or a population of 1 "
+                        "unit. To sample with replacement leave fpc= out; for a census give the "
+                        "population sizes (the number of units in each stratum)."
+                    )
                 if (fh <= 1).all():
                     pop = n_units / fh            # sampling fractions -> population sizes
                 elif (fh > 1).all() or (fh >= 1).all():
