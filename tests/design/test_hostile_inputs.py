@@ -640,3 +640,15 @@ def test_subset_accepts_a_callable_as_pandas():
     f = simple(df).subset(lambda d: d.y > 0).mean("y").to_frame()
     keep = (df.y > 0).to_numpy()
     assert f["estimate"][0] == pytest.approx(wmean(df.y[keep], df.w[keep]), rel=1e-13)
+
+
+def test_by_group_with_no_rows_is_left_out_as_r():
+    # R: svyby(~y, ~g, des, svymean) with a factor level nobody has: drop.empty.groups = TRUE
+    # leaves it out of the table
+    df = frame()
+    df["g"] = pd.Categorical(df["g"], categories=["p", "q", "r", "zz"])
+    f = simple(df).mean("y", by="g").to_frame()
+    assert list(f["g"]) == ["p", "q", "r"]
+    for lv in ["p", "q", "r"]:
+        keep = (df.g == lv).to_numpy()
+        assert f.set_index("g").loc[lv, "estimate"] == pytest.approx(wmean(df.y[keep], df.w[keep]), rel=1e-13)
