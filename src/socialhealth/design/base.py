@@ -189,8 +189,9 @@ class DesignBase:
 
         Parameters
         ----------
-        mask : boolean Series aligned with ``design.data`` (or array of the same length), or a
-            string evaluated with ``DataFrame.eval``. Missing values count as False.
+        mask : boolean Series aligned with ``design.data`` (or array of the same length), a
+            string evaluated with ``DataFrame.eval``, or a callable taking ``design.data`` and
+            returning such a mask. Missing values count as False (as R's ``subset``).
 
         Returns
         -------
