@@ -85,6 +85,19 @@ def _nan_where_undefined(V: np.ndarray, theta) -> np.ndarray:
         V[:, bad] = np.nan
     return V
 
+def _check_finite(values: np.ndarray, terms, used: np.ndarray, what: str) -> None:
+    """Refuse infinite values among the rows used (R returns Inf/NaN estimates for them)."""
+    bad = np.isinf(values[used])
+    if bad.any():
+        j = int(np.flatnonzero(bad.any(axis=0))[0])
+        raise EstimationError(
+            f"column {terms[j]!r} has {int(bad[:, j].sum())} infinite value(s) among the rows "
+            f"used, so the {what} is not a finite number (R's svymean/svytotal return Inf or NaN "
+            "here). Recode them (e.g. set them to NaN) or leave those rows out with "
+            "design.subset(...)."
+        )
+
+
 class DesignBase:
     """Shared verbs of every survey design (see the module docstring).
 
@@ -176,8 +189,9 @@ class DesignBase:
 
         Parameters
         ----------
-        mask : boolean Series aligned with ``design.data`` (or array of the same length), or a
-            string evaluated with ``DataFrame.eval``. Missing values count as False.
+        mask : boolean Series aligned with ``design.data`` (or array of the same length), a
+            string evaluated with ``DataFrame.eval``, or a callable taking ``design.data`` and
+            returning such a mask. Missing values count as False (as R's ``subset``).
 
         Returns
         -------
@@ -207,8 +221,23 @@ class DesignBase:
 
         In R: ``subset(dclus1, stype == "E")``; ``svymean(~api00, subset(dclus1, stype == "E"))``.
         """
+        if callable(mask):
+            mask = mask(self.data)
         if isinstance(mask, str):
-            mask = self.data.eval(mask)
+            try:
+                mask = self.data.eval(mask)
+            except Exception as exc:        # pandas raises several types (UndefinedVariableError, SyntaxError, ...)
+                import difflib
+
+                close = difflib.get_close_matches(str(exc).split("'")[1] if "'" in str(exc) else "",
+                                                  [str(c) for c in self.data.columns], n=3)
+                hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
+                raise DesignError(
+                    f"cannot evaluate the subset condition {mask!r}: {exc}.{hint} Write it with "
+                    "column names of design.data, e.g. \"age >= 65\", or pass a boolean mask."
+                ) from None
+        if isinstance(mask, pd.DataFrame):
+            raise DesignError("subset mask must be one boolean column (a Series or array), not a DataFrame.")
         if isinstance(mask, pd.Series):
             if not mask.index.equals(self.data.index):
                 mask = mask.reindex(self.data.index)
@@ -302,7 +331,15 @@ class DesignBase:
 
         In R: ``update(dstrat, growth = api00 - api99, high = api00 >= 700)``.
         """
-        return self._with_weights(self._w, self.data.assign(**columns))
+        try:
+            data = self.data.assign(**columns)
+        except (ValueError, TypeError) as exc:
+            raise DesignError(
+                f"cannot add the column(s) {', '.join(map(repr, columns))}: {exc}. Give one value "
+                f"per row of design.data ({len(self.data)} rows), a scalar, or a callable taking "
+                "the data frame."
+            ) from None
+        return self._with_weights(self._w, data)
 
     # ------------------------------------------------------------------ core kernel
     def _ratio_estimate(self, num: np.ndarray, den: np.ndarray | None):
@@ -324,10 +361,16 @@ class DesignBase:
         if dom is not None:
             used &= dom.codes >= 0
         if not used.any():
+            if dom is not None and not (dom.codes >= 0).any():
+                raise EstimationError(
+                    f"no rows left to compute the {what}: the by= variable(s) "
+                    f"{', '.join(map(repr, as_list(by)))} are missing in every row of the subset."
+                )
             raise EstimationError(
                 f"no rows left to compute the {what}: every row in the subset has a missing "
                 f"value in {', '.join(map(repr, as_list(variables)))}."
             )
+        _check_finite(X.values, X.terms, used, what)
         return X, dom, used
 
     def _table(self, X: AnalysisMatrix, dom: Domains | None, theta, vcov, deff=None) -> pd.DataFrame:
@@ -376,6 +419,10 @@ class DesignBase:
         return theta, vcov, (vals, dcodes, idx, N, means)
 
     def _srs_variance(self, pieces, kind: str, deff) -> np.ndarray:
+        if not (deff is True or deff == "replace" or isinstance(deff, (bool, np.bool_))):
+            raise EstimationError(
+                f"deff= must be True, False or 'replace' (as R's svymean), not {deff!r}."
+            )
         """Variance under simple random sampling of the same size (denominator of deff).
 
         ``S^2 = n/(n-1) sum w (y - ybar)^2 / sum w`` within the domain; mean:
@@ -589,6 +636,8 @@ class DesignBase:
         used = complete & self.in_subset
         if dom is not None:
             used &= dom.codes >= 0
+        _check_finite(Y.values, Y.terms, used, "ratio")
+        _check_finite(Xd.values, Xd.terms, used, "ratio")
         pairs = [(i, j) for j in range(len(dens)) for i in range(len(nums))]
         ymat = np.where(used[:, None], np.nan_to_num(Y.values), 0.0)
         xmat = np.where(used[:, None], np.nan_to_num(Xd.values), 0.0)
@@ -600,6 +649,17 @@ class DesignBase:
             ind = (dom.codes[:, None] == np.arange(D)[None, :]).astype(float)
             num = (ind[:, :, None] * num[:, None, :]).reshape(len(num), -1)
             den = (ind[:, :, None] * den[:, None, :]).reshape(len(den), -1)
+        zero = (self._w @ den) == 0
+        if zero.any():
+            k = int(np.flatnonzero(zero)[0])
+            where = ""
+            if dom is not None:
+                where = f" in domain {dom.table.iloc[k // len(terms)].to_dict()}"
+            raise EstimationError(
+                f"the denominator of {terms[k % len(terms)]!r} totals 0{where}, so the ratio is "
+                "undefined (R's svyratio returns Inf/NaN here). Check the denominator column or "
+                "leave that domain out with design.subset(...)."
+            )
         theta, vcov = self._ratio_estimate(num, den)
         fake = AnalysisMatrix(np.empty((0, len(terms))), terms, [None] * len(terms), complete)
         table = self._table(fake, dom, theta, vcov)

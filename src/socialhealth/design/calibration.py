@@ -63,6 +63,7 @@ from socialhealth.errors import (
     ConvergenceWarning,
     DesignError,
     EstimationError,
+    FormulaError,
     SocialHealthWarning,
 )
 
@@ -230,7 +231,13 @@ def _population_counts(population, columns: list[str]) -> dict[tuple, float]:
     elif isinstance(population, (Mapping, pd.Series)):
         items = list(population.items())
         keys = [tuple(_norm_key(x) for x in (k if isinstance(k, tuple) else (k,))) for k, _ in items]
-        counts = np.array([float(v) for _, v in items])
+        try:
+            counts = np.array([float(v) for _, v in items])
+        except (TypeError, ValueError):
+            bad = next(v for _, v in items if not _is_float(v))
+            raise DesignError(
+                f"population counts must be numbers; got {bad!r} for {columns}."
+            ) from None
         if any(len(k) != len(columns) for k in keys):
             raise DesignError(
                 f"population keys must be tuples of {len(columns)} value(s) (one per column of "
@@ -415,6 +422,8 @@ def post_stratify(design, strata, population, partial: bool = False):
     ``svymean(~api00, dclus1p)``;
     ``svymean(~api00, postStratify(as.svrepdesign(dclus1, type = "JK1"), ~stype, pop.types))``.
     """
+    if not isinstance(partial, (bool, np.bool_)):
+        raise DesignError(f"partial= must be True or False, not {partial!r}.")
     columns = [str(c) for c in as_list(strata)]
     if not columns:
         raise DesignError("name at least one post-stratification column in strata=.")
@@ -433,6 +442,14 @@ def post_stratify(design, strata, population, partial: bool = False):
 def _check_on_nonconvergence(value) -> None:
     if value not in ("raise", "warn"):
         raise DesignError(f"on_nonconvergence={value!r} must be 'raise' or 'warn'.")
+
+
+def _is_float(v) -> bool:
+    try:
+        float(v)
+        return True
+    except (TypeError, ValueError):
+        return False
 
 
 def rake(design, margins, control: Mapping | None = None, on_nonconvergence: str = "raise"):
@@ -524,6 +541,12 @@ def rake(design, margins, control: Mapping | None = None, on_nonconvergence: str
         if unknown:
             raise DesignError(f"unknown control option(s) {sorted(unknown)}; use 'maxit' and 'epsilon'.")
         ctrl.update(control)
+    try:
+        ctrl = {"maxit": int(ctrl["maxit"]), "epsilon": float(ctrl["epsilon"])}
+    except (TypeError, ValueError):
+        raise DesignError(f"control= needs a whole number maxit and a number epsilon; got {control!r}.") from None
+    if ctrl["maxit"] < 1 or not ctrl["epsilon"] > 0:
+        raise DesignError(f"control= needs maxit >= 1 and epsilon > 0; got {control!r}.")
     if not isinstance(margins, (list, tuple)) or not margins:
         raise DesignError("margins must be a non-empty list of (columns, population) pairs.")
     specs = []
@@ -534,6 +557,16 @@ def rake(design, margins, control: Mapping | None = None, on_nonconvergence: str
         codes, uniq = _cells(design, columns)
         N = _match_cells(uniq, _population_counts(m[1], columns), columns)
         specs.append((columns, codes, N))
+    totals = [float(np.sum(N)) for _, _, N in specs]
+    if max(totals) - min(totals) > 1e-6 * max(totals):
+        from socialhealth.errors import SocialHealthWarning
+
+        warnings.warn(
+            f"the raking margins have different population totals ({', '.join(f'{t:g}' for t in totals)}); "
+            "no set of weights can match them all, and the raked weights sum to the last "
+            "margin's total (R's rake does the same, silently). Make the margins consistent.",
+            SocialHealthWarning, stacklevel=3,
+        )
     W = _all_weights(design)
     eps = float(ctrl["epsilon"])
     if eps < 1:
@@ -618,6 +651,11 @@ def model_matrix(data: pd.DataFrame, formula) -> tuple[np.ndarray, list[str]]:
         terms = []
         for p in parts:
             sign, name = (p[0], p[1:]) if p[0] in "+-" else ("+", p)
+            if not name:
+                raise FormulaError(
+                    f"cannot parse the calibration formula {formula!r}: a '{sign}' has no term "
+                    "after it; write e.g. '~ stype + enroll'."
+                )
             if name in ("0", "1"):
                 intercept = not (name == "0" or sign == "-")
                 continue
@@ -916,9 +954,13 @@ def calibrate(design, formula, population_totals, calfun: str = "linear", bounds
     ``calibrate(d, ~g*h, population = c(`(Intercept)` = 100, gb = 40, hy = 50, `gb:hy` = 15))``.
     """
     calfun = str(calfun).lower()
+    if bounds is not None:
+        try:
+            L, U = (float(b) for b in bounds)
+        except (TypeError, ValueError):
+            raise DesignError(f"bounds= must be two numbers (L, U) with L < 1 < U, not {bounds!r}.") from None
     F, dF = _calfun(calfun, bounds)
     if bounds is not None:
-        L, U = float(bounds[0]), float(bounds[1])
         if not (L < 1 < U):
             raise DesignError(f"bounds=({L}, {U}) must satisfy L < 1 < U.")
     X, names = model_matrix(design.data, formula)

@@ -97,6 +97,14 @@ class WaldCoefficients:
         Columns ``ci_low``, ``ci_high`` indexed by coefficient (R ``confint(fit)``; for
         ``svyglm`` R's ``confint(fit, method = "Wald", ddf = fit$df.residual)``).
         """
+        if isinstance(alpha, (bool, np.bool_)) or not isinstance(alpha, (int, float, np.number)) \
+                or not 0 < float(alpha) < 1:
+            from socialhealth.errors import EstimationError
+
+            raise EstimationError(
+                f"alpha must be a number strictly between 0 and 1 (e.g. 0.05 for 95% intervals), "
+                f"not {alpha!r}."
+            )
         df = self._wald_df
         p = 1 - alpha / 2
         q = special.ndtri(p) if not np.isfinite(df) else special.stdtrit(df, p)

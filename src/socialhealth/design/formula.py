@@ -104,7 +104,40 @@ def normalise_formula(formula: str) -> str:
     """Rewrite R spellings formulaic does not know (``factor(x)`` -> ``C(x)``)."""
     if not isinstance(formula, str):
         raise FormulaError(f"the formula must be a string such as 'y ~ x + C(g)', not {type(formula).__name__}.")
+    if formula.rstrip().endswith("~"):
+        raise FormulaError(
+            f"the formula {formula!r} has nothing on the right of '~'; write 'y ~ 1' for an "
+            "intercept-only model or list the predictors, e.g. 'y ~ x + C(g)'."
+        )
     return _FACTOR.sub("C(", formula.strip())
+
+
+_R_NAME_WITH_DOT = re.compile(r"^[A-Za-z.][A-Za-z0-9._]*$")
+
+
+def quote_dotted_names(formula: str, columns) -> str:
+    """Backtick-quote column names with dots (R names such as ``sch.wide``) in a formula.
+
+    R formulas use such names bare; in the Python formula syntax ``sch.wide`` would be an
+    attribute lookup, so every bare occurrence of a data column whose name contains a dot is
+    quoted. Names already in backticks are left alone.
+
+    Examples
+    --------
+    >>> quote_dotted_names("api00 ~ sch.wide + ell", ["api00", "sch.wide", "ell"])
+    'api00 ~ `sch.wide` + ell'
+    """
+    names = sorted((str(c) for c in columns if "." in str(c) and _R_NAME_WITH_DOT.match(str(c))),
+                   key=len, reverse=True)
+    if not names:
+        return formula
+    pattern = re.compile(
+        r"(?<![A-Za-z0-9_.])(" + "|".join(map(re.escape, names)) + r")(?![A-Za-z0-9_.(])"
+    )
+    pieces = formula.split("`")
+    for i in range(0, len(pieces), 2):            # even pieces are outside backticks
+        pieces[i] = pattern.sub(lambda m: f"`{m.group(1)}`", pieces[i])
+    return "`".join(pieces)
 
 
 def split_offsets(formula: str) -> tuple[str, list[str]]:
@@ -218,7 +251,6 @@ def formula_variables(formula: str, data: pd.DataFrame) -> list[str]:
     """
     from formulaic import Formula
 
-    quoted = _BACKTICK.findall(formula)
     placeholders = {}
 
     def repl(m):
@@ -226,6 +258,8 @@ def formula_variables(formula: str, data: pd.DataFrame) -> list[str]:
         placeholders[key] = m.group(1)
         return key
 
+    formula = quote_dotted_names(formula, data.columns)
+    quoted = _BACKTICK.findall(formula)
     masked = _BACKTICK.sub(repl, formula)
     if "~" not in masked:
         raise FormulaError(
@@ -274,6 +308,13 @@ def _plain_dtypes(frame: pd.DataFrame) -> pd.DataFrame:
     out = {}
     for c in frame.columns:
         s = frame[c]
+        if pd.api.types.is_object_dtype(s):
+            from socialhealth.design.variables import _object_numbers
+
+            nums = _object_numbers(s)
+            if nums is not None:          # numbers held in an object column: numeric, as in R
+                out[c] = nums
+            continue
         if isinstance(s.dtype, pd.CategoricalDtype) or isinstance(s.dtype, np.dtype):
             continue
         if pd.api.types.is_bool_dtype(s):
@@ -368,7 +409,12 @@ def model_frame(data: pd.DataFrame, formula: str, mask: np.ndarray | None = None
 
     In R: ``model.matrix(api00 ~ ell + stype, model.frame(..., na.action = na.omit))``.
     """
-    formula = normalise_formula(formula)
+    formula = quote_dotted_names(normalise_formula(formula), data.columns)
+    if not _BACKTICK.sub("x", formula).partition("~")[0].strip() and "~" in formula:
+        raise FormulaError(
+            f"the formula {formula!r} has no response: write the outcome on the left of '~', "
+            "e.g. 'y ~ x' (R's svyglm errors on a one-sided formula too)."
+        )
     variables = formula_variables(formula, data)
     n = len(data)
     eligible = np.ones(n, dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
@@ -426,6 +472,12 @@ def _simple_frame(data, formula, simple, used, n_missing, variables) -> ModelFra
                       _rhs_builder=builder, _data=data)
 
 
+def _rows_dropped_warning():
+    from socialhealth.errors import RowsDroppedWarning
+
+    return RowsDroppedWarning
+
+
 def _check_finite(X: np.ndarray, cols: list[str], formula: str) -> None:
     bad = np.isinf(X)
     if bad.any():
@@ -442,6 +494,13 @@ def _formulaic_frame(data, formula, used, n_missing, variables) -> ModelFrame:
     rows = np.flatnonzero(used)
     sub = data[variables].iloc[rows] if variables else pd.DataFrame(index=data.index[rows])
     sub = _plain_dtypes(sub)
+    # R's glm (and so svyglm) builds its model frame with drop.unused.levels = TRUE: a category
+    # with no row among those used gets no coefficient (instead of an all-zero, aliased column)
+    cats = {c: sub[c].cat.remove_unused_categories() for c in sub.columns
+            if isinstance(sub[c].dtype, pd.CategoricalDtype)
+            and len(sub[c].cat.categories) > sub[c].nunique(dropna=True)}
+    if cats:
+        sub = sub.assign(**cats)
     try:
         with np.errstate(divide="ignore", invalid="ignore"):   # inf/NaN are reported below
             mm = model_matrix(formula, sub, na_action="ignore")
@@ -466,6 +525,12 @@ def _formulaic_frame(data, formula, used, n_missing, variables) -> ModelFrame:
     # transforms can create NaN (np.log of a negative value): R's model.frame drops those rows
     nan_rows = np.isnan(X).any(axis=1) | np.isnan(y)
     if nan_rows.any():
+        warnings.warn(
+            f"the formula {formula!r} gives NaN for {int(nan_rows.sum())} row(s) with observed "
+            "data (e.g. log of a negative number); those rows are left out of the fit (R: "
+            "'NaNs produced', and the rows are dropped).",
+            _rows_dropped_warning(), stacklevel=4,
+        )
         keep = ~nan_rows
         n_missing += int(nan_rows.sum())
         rows, X, y = rows[keep], np.asfortranarray(X[keep]), y[keep]

@@ -431,6 +431,9 @@ def _irls(X, y, pw, fam: _Family, lk: _Link, offset, start, maxiter, tol, names)
     increase in deviance halve the step. Stops when ``|D - D_old| / (|D| + 0.1) < tol``.
     """
     p = X.shape[1]
+    if start is not None and np.size(start) != X.shape[1]:
+        # R: "length of 'start' should equal 2 and correspond to initial coefs for ..."
+        raise ModelError(f"start= must have {X.shape[1]} values (one per coefficient: {', '.join(names)}).")
     if fam.name == "gaussian" and lk.name == "identity":
         off = 0.0 if offset is None else offset
         solver = _Solver(_cross(X, pw), names)
@@ -868,7 +871,9 @@ class SurveyGLMResult(WaldCoefficients):
         values (odds ratios for logit, prevalence/rate ratios for log links); ``se``,
         ``statistic`` and ``p`` stay on the link scale (the interval is not estimate +- se).
         """
-        ci = self.conf_int(1 - level)
+        from socialhealth.design.results import check_level
+
+        ci = self.conf_int(1 - check_level(level))
         est = self._beta.copy()
         lo, hi = ci["ci_low"].to_numpy(), ci["ci_high"].to_numpy()
         if exponentiate:

@@ -227,6 +227,12 @@ def ttest(design, formula_or_variable: str, by: str | None = None, level: float 
     In R: ``svyttest(api00 ~ sch.wide, dclus1)``; ``svyttest(I(api00 - 600) ~ 0, dclus1)``;
     ``confint(svyttest(api00 ~ sch.wide, dclus1), level = 0.9)``.
     """
+    from socialhealth.design.results import check_level
+
+    level = check_level(level)
+    if isinstance(mu, (bool, np.bool_)) or not isinstance(mu, (int, float, np.number)) \
+            or not np.isfinite(float(mu)):
+        raise EstimationError(f"mu= must be a finite number (the null value of the mean), not {mu!r}.")
     if not isinstance(formula_or_variable, str):
         raise FormulaError("ttest needs a column name or a formula string such as 'api00 ~ sch_wide'.")
     if "~" in formula_or_variable:
@@ -264,6 +270,12 @@ def ttest(design, formula_or_variable: str, by: str | None = None, level: float 
     diff = float(theta[1] - theta[0])
     se = float(np.sqrt(V[0, 0] + V[1, 1] - 2 * V[0, 1]))
     df = design._model_degf(np.flatnonzero(used)) - 1
+    if _constant(y, used):
+        # both means are the same constant: the difference is exactly 0 with no variance, so t
+        # is 0/0. R's svyttest(y ~ g) returns rounding noise here (e.g. t = -0.76 from a
+        # difference of -2e-16); socialhealth gives the exact 0 and an explicit NaN t and p.
+        diff, se = 0.0, 0.0
+        _warn_constant(yname)
     table = _t_table(f"{yname}: {gname}={levels[1]} - {gname}={levels[0]}", diff, se, diff, df, level)
     return TestResult(
         table=table,
@@ -274,10 +286,29 @@ def ttest(design, formula_or_variable: str, by: str | None = None, level: float 
     )
 
 
+def _constant(y: np.ndarray, used: np.ndarray) -> bool:
+    """True when ``y`` takes a single value among the rows used."""
+    vals = y[used]
+    return len(vals) > 0 and bool(np.all(vals == vals[0]))
+
+
+def _warn_constant(name: str) -> None:
+    import warnings
+
+    from socialhealth.errors import SocialHealthWarning
+
+    warnings.warn(
+        f"{name!r} is constant among the rows used, so its standard error is 0 and the t "
+        "statistic is undefined when the estimate equals the null value (t and p are NaN, as "
+        "in R's svyttest).", SocialHealthWarning, stacklevel=3,
+    )
+
+
 def _t_table(term, estimate, se, centred, df, level) -> pd.DataFrame:
-    tstat = centred / se
+    with np.errstate(invalid="ignore", divide="ignore"):
+        tstat = centred / se if se > 0 else (np.sign(centred) * np.inf if centred != 0 else np.nan)
     with np.errstate(invalid="ignore"):
-        p = float(2 * stats.t.sf(abs(tstat), df)) if df > 0 else np.nan
+        p = float(2 * stats.t.sf(abs(tstat), df)) if df > 0 and not np.isnan(tstat) else np.nan
         q = float(stats.t.ppf(1 - (1 - level) / 2, df)) if df > 0 else np.nan
     return pd.DataFrame({
         "term": [term], "estimate": [estimate], "se": [se], "statistic": [tstat],
@@ -298,6 +329,12 @@ def _ttest_one(design, yname: str, paired: str | None, mu: float, level: float) 
     theta, V = design._ratio_estimate(ind * np.nan_to_num(y)[:, None], ind)
     m, se = float(theta[0]), float(np.sqrt(V[0, 0]))
     df = design.degf() - 1
+    if _constant(y, used):
+        # a constant outcome has no sampling variance: R's svyttest(I(y - mu) ~ 0) gives
+        # se 0, t = NaN and p = NA when y == mu (t = +-Inf, p = 0 otherwise); rounding must not
+        # turn 0/0 into a "significant" t, so the exact values are used.
+        m, se = float(y[used][0]), 0.0
+        _warn_constant(yname if paired is None else f"{yname} - {paired}")
     what = f"I({yname} - {paired})" if paired is not None else yname
     lhs = what if mu == 0 else f"I({what} - {mu:g})"
     table = _t_table(f"mean({what})", m, se, m - mu, df, level)
@@ -332,6 +369,20 @@ def _cell_design(design, row: str, col: str):
     cells = [(i, j) for j in range(C) for i in range(R)]          # row variable fastest
     M = np.column_stack([((r == i) & (c == j) & used) for i, j in cells]).astype(float)
     return M, used, rlev, clev, cells
+
+
+def _solve(A, B, row, col):
+    try:
+        return np.linalg.solve(A, B)
+    except np.linalg.LinAlgError:
+        # R's svychisq stops with "system is computationally singular" here
+        raise EstimationError(
+            f"the test of {row!r} by {col!r} is not defined: the covariance matrix of the table's "
+            "cells is singular (e.g. the same variable twice, a variable with one row per level "
+            "such as a continuous column, or levels that determine each other). Check the two "
+            "variables; collapse sparse levels. (R's svychisq fails with 'system is "
+            "computationally singular' here.)"
+        ) from None
 
 
 def chisq(design, row: str, col: str, statistic: str = "F") -> TestResult:
@@ -410,7 +461,7 @@ def chisq(design, row: str, col: str, statistic: str = "F") -> TestResult:
             H[a] -= (ct[j] * (rows_idx == i) + rt[i] * (cols_idx == j)) / N
             H[a] += rt[i] * ct[j] / N**2
         VY = H @ V @ H.T
-        W = float(Y @ np.linalg.solve(VY, Y))
+        W = float(Y @ _solve(VY, Y, row, col))
         if statistic == "Wald":
             F, ndf, ddf = W / k, float(k), float(nu)
         else:
@@ -443,7 +494,7 @@ def chisq(design, row: str, col: str, statistic: str = "F") -> TestResult:
     B = np.linalg.lstsq((X1 * Wd[:, None]).T @ X1, (X1 * Wd[:, None]).T @ X2m, rcond=None)[0]
     Cm = X2m - X1 @ B
     V0 = (np.diag(p_cells) - np.outer(p_cells, p_cells)) / n
-    Delta = np.linalg.solve(Cm.T @ V0 @ Cm, Cm.T @ V @ Cm)
+    Delta = _solve(Cm.T @ V0 @ Cm, Cm.T @ V @ Cm, row, col)
     tr1 = float(np.trace(Delta))
     tr2 = float(np.trace(Delta @ Delta))
     if statistic == "F":

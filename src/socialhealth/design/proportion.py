@@ -476,6 +476,11 @@ def proportion(
                 lo[j], hi[j] = p[j] - t * se[j], p[j] + t * se[j]
             elif method == "xlogit":
                 lo[j], hi[j] = _wald_logit(p[j], se[j] / (p[j] * (1 - p[j])), t)
+            elif method == "logit" and p[j] in (0.0, 1.0) and np.isfinite(t):
+                # all rows 0 (or all 1): R's svyciprop(method = "logit") returns the interval
+                # (1, 1) for all ones and (3e-12, 3e-12) for all zeros (its IRLS stops at a huge
+                # |logit| with se ~ 0); the exact limit is the degenerate interval (p, p)
+                lo[j], hi[j] = p[j], p[j]
             elif method == "logit":
                 lo[j], hi[j] = _expit(eta[j] - t * np.sqrt(var_logit[j])), _expit(eta[j] + t * np.sqrt(var_logit[j]))
             elif method == "asin":
@@ -491,6 +496,19 @@ def proportion(
                 lo[j], hi[j] = _likelihood_ci(num[:, j], wt, mu_fit[j], info[j], var_logit[j],
                                               level, dfs[j])
 
+    boundary = np.isnan(lo) & np.isin(p, (0.0, 1.0)) & (method != "logit")
+    if boundary.any():
+        import warnings
+
+        from socialhealth.errors import SocialHealthWarning
+
+        warnings.warn(
+            f"the proportion of {variable!r} is exactly 0 or 1 in {int(boundary.sum())} "
+            f"estimate(s), where the {method!r} interval is undefined: ci_low/ci_high are NaN (R's "
+            "svyciprop gives NaN for asin/beta/xlogit and fails for likelihood). Use "
+            "method='logit' or 'mean' for the degenerate interval (p, p).",
+            SocialHealthWarning, stacklevel=3,
+        )
     table = pd.DataFrame({"term": [variable] * (D * k), "level": list(levels) * D})
     if by_cols:
         by_rows = dom_table.loc[np.repeat(np.arange(D), k)].reset_index(drop=True)

@@ -284,7 +284,13 @@ def quantile(
         raise EstimationError(f"level must be a number between 0 and 1, not {level!r}.") from None
     if not 0 < level < 1:
         raise EstimationError(f"level must be strictly between 0 and 1, not {level}.")
-    probs = [float(q) for q in np.atleast_1d(np.asarray(quantiles, dtype=float))]
+    try:
+        probs = [float(q) for q in np.atleast_1d(np.asarray(quantiles, dtype=float))]
+    except (TypeError, ValueError):
+        raise EstimationError(
+            f"quantiles must be probabilities between 0 and 1 (e.g. 0.5 for the median), "
+            f"not {quantiles!r}."
+        ) from None
     if not probs or any(not 0 <= q <= 1 for q in probs):
         raise EstimationError(f"quantiles must be probabilities between 0 and 1, not {quantiles!r}.")
     cols = as_list(variables)

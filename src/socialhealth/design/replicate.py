@@ -10,8 +10,12 @@ import pandas as pd
 
 from socialhealth.design.base import DesignBase
 from socialhealth.design.replicate_variance import METHODS, default_scale, replicate_vcov
-from socialhealth.design.structure import check_weights, numeric_column, require_columns
+from socialhealth.design.structure import check_data_frame, check_weights, numeric_column, require_columns
 from socialhealth.errors import DesignError, ReplicateWeightsError, WeightError
+
+
+def _is_number(x) -> bool:
+    return isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, (bool, np.bool_))
 
 
 class ReplicateDesign(DesignBase):
@@ -99,8 +103,7 @@ class ReplicateDesign(DesignBase):
         combined_weights: bool = True,
         fay_rho: float | None = None,
     ) -> None:
-        if not isinstance(data, pd.DataFrame):
-            raise DesignError(f"data must be a pandas DataFrame, not {type(data).__name__}.")
+        check_data_frame(data, "ReplicateDesign")
         method = str(method).lower()
         if method not in METHODS:
             raise ReplicateWeightsError(
@@ -138,6 +141,11 @@ class ReplicateDesign(DesignBase):
             raise ReplicateWeightsError(
                 f"replicate weights have {int(np.isnan(W).sum())} missing value(s); fill or drop them."
             )
+        if np.isinf(W).any():
+            raise ReplicateWeightsError(
+                f"replicate weights have {int(np.isinf(W).sum())} infinite value(s); check the "
+                "replicate weight columns (R svrepdesign errors here too)."
+            )
         if (W < 0).any():
             raise ReplicateWeightsError("replicate weights must be non-negative.")
         if weights is None:
@@ -152,9 +160,22 @@ class ReplicateDesign(DesignBase):
             require_columns(data, [weights], "the data passed to ReplicateDesign")
             w = numeric_column(data, weights, "weight", WeightError)
             check_weights(w, weights)
+        if not isinstance(mse, (bool, np.bool_)):
+            raise ReplicateWeightsError(f"mse= must be True or False, not {mse!r}.")
+        if not isinstance(combined_weights, (bool, np.bool_)):
+            raise ReplicateWeightsError(f"combined_weights= must be True or False, not {combined_weights!r}.")
+        if fay_rho is not None and not (_is_number(fay_rho) and 0 <= float(fay_rho) < 1):
+            raise ReplicateWeightsError(
+                f"fay_rho= must be a number in [0, 1) (the Fay coefficient, e.g. 0.5), not {fay_rho!r}."
+            )
         if not combined_weights:
             W = W * w[:, None]
         R = W.shape[1]
+        if scale is not None and not (_is_number(scale) and np.isfinite(float(scale)) and float(scale) > 0):
+            raise ReplicateWeightsError(
+                f"scale= must be one positive finite number (the overall variance multiplier), "
+                f"not {scale!r}; per-replicate multipliers go in rscales=."
+            )
         if scale is None:
             scale = default_scale(method, R, fay_rho)
             if scale is None:
@@ -168,7 +189,20 @@ class ReplicateDesign(DesignBase):
                     "with an fpc); or build it from a Taylor design with design.to_replicate('jkn')."
                 )
             rscales = np.ones(R)
-        rscales = np.broadcast_to(np.asarray(rscales, dtype=float), (R,)).copy()
+        try:
+            rscales = np.asarray(rscales, dtype=float)
+        except (TypeError, ValueError):
+            raise ReplicateWeightsError(f"rscales= must be numbers, not {rscales!r}.") from None
+        if rscales.ndim > 1:
+            raise ReplicateWeightsError(f"rscales= must be a 1-d sequence of numbers; got shape {rscales.shape}.")
+        if rscales.size not in (1, R):
+            raise ReplicateWeightsError(
+                f"rscales has length {rscales.size}, should be one number or one per replicate "
+                f"({R}, the number of replicate weight columns)."
+            )
+        rscales = np.broadcast_to(rscales.reshape(-1), (R,)).copy()
+        if not np.isfinite(rscales).all() or (rscales < 0).any():
+            raise ReplicateWeightsError("rscales= must be finite numbers >= 0.")
         self._w = w
         self._W = W
         self.method = method

@@ -88,7 +88,23 @@ def replicate_vcov(
     reps = np.asarray(replicates, dtype=float)
     if reps.ndim == 1:
         reps = reps[:, None]
+    rscales = np.asarray(rscales, dtype=float)
+    bad = np.isnan(reps).any(axis=1)
+    if bad.any() and not bad.all() and not np.isnan(np.asarray(theta, dtype=float)).any():
+        # as R's svrVar: replicates whose estimate is undefined (e.g. a replicate that gives
+        # zero weight to every row of a domain) are discarded, with a warning
+        import warnings
+
+        from socialhealth.errors import SocialHealthWarning
+
+        warnings.warn(
+            f"{int(bad.sum())} replicates gave NA results and were discarded (as R's svrVar); "
+            "the variance uses the other replicates. A replicate-weight column that is zero for "
+            "every row (of the domain) usually means the replicate weights are damaged.",
+            SocialHealthWarning, stacklevel=4,
+        )
+        reps, rscales = reps[~bad], rscales[~bad]
     centre = np.asarray(theta, dtype=float) if mse else reps.mean(axis=0)
     dev = reps - centre
-    dev = dev * np.sqrt(np.asarray(rscales, dtype=float))[:, None]
+    dev = dev * np.sqrt(rscales)[:, None]
     return scale * (dev.T @ dev)

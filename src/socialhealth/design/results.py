@@ -16,6 +16,36 @@ from scipy import special
 ID_COLUMNS = ("term", "level")
 
 
+def check_level(level, error=None) -> float:
+    """A confidence level as a float strictly between 0 and 1, or a clear error.
+
+    ``"95%"``, ``95``, ``0``, ``1``, ``1.5``, ``None`` and NaN raise ``error`` (default
+    :class:`~socialhealth.errors.EstimationError`) saying what to pass instead. (R's
+    ``confint(est, level = 1.5)`` returns NaN with a warning and ``level = "95%"`` errors;
+    socialhealth refuses every level outside (0, 1).)
+
+    Examples
+    --------
+    >>> check_level(0.9)
+    0.9
+    """
+    from socialhealth.errors import EstimationError
+
+    error = EstimationError if error is None else error
+    if isinstance(level, (bool, np.bool_)):
+        raise error(f"level must be a number between 0 and 1 (e.g. 0.95), not {level!r}.")
+    try:
+        value = float(level)
+    except (TypeError, ValueError):
+        raise error(
+            f"level must be a number between 0 and 1 (e.g. 0.95), not {level!r}."
+        ) from None
+    if not 0 < value < 1:
+        hint = f" (for {value:g}% pass level={value / 100:g})" if 1 < value < 100 else ""
+        raise error(f"level must be strictly between 0 and 1 (e.g. 0.95), not {level!r}{hint}.")
+    return value
+
+
 def one_value(values: pd.Series, what: str) -> float:
     """The single value of ``values`` as a float, or an EstimationError naming the labels.
 
@@ -212,6 +242,7 @@ class Estimate:
         (R's default ``confint(est)``). Methods with their own interval (logit, beta, ...)
         return it when ``level`` equals the level they were computed at.
         """
+        level = check_level(level)
         if self.ci_override is not None and df is None and np.isclose(level, self.ci_level):
             lo, hi = self.ci_override
         else:

@@ -96,6 +96,49 @@ def require_columns(data: pd.DataFrame, columns, where: str = "the data") -> Non
         raise MissingColumnError(missing, data.columns, where=where)
 
 
+def check_data_frame(data, where: str = "SurveyDesign") -> None:
+    """Refuse data a design cannot address by column name: not a DataFrame, MultiIndex
+    columns, or duplicated column names (``data["y"]`` would be a DataFrame, not a column).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> check_data_frame(pd.DataFrame({"y": [1.0]}))   # no error
+    """
+    if not isinstance(data, pd.DataFrame):
+        raise DesignError(f"data must be a pandas DataFrame, not {type(data).__name__}.")
+    if isinstance(data.columns, pd.MultiIndex):
+        raise DesignError(
+            f"{where} needs one level of column names, but the data frame has MultiIndex columns "
+            f"(e.g. {data.columns[0]!r}); flatten them first, e.g. "
+            "df.columns = ['_'.join(map(str, c)).strip('_') for c in df.columns]."
+        )
+    dup = data.columns[data.columns.duplicated()]
+    if len(dup):
+        names = ", ".join(map(repr, pd.unique(np.asarray(dup, dtype=object))[:5]))
+        raise DesignError(
+            f"the data frame has duplicated column name(s) {names}; each column must have a unique "
+            "name. Rename or drop the copies first, e.g. df = df.loc[:, ~df.columns.duplicated()]."
+        )
+
+
+def check_column_arguments(**arguments) -> None:
+    """Design arguments that name columns must be column names (str), not arrays or Series.
+
+    Examples
+    --------
+    >>> check_column_arguments(weights="pw", psu=["dnum"])   # no error
+    """
+    for arg, value in arguments.items():
+        for v in as_list(value):
+            if v is not None and not isinstance(v, (str, int, np.integer)):
+                raise DesignError(
+                    f"{arg}= takes column name(s) of the data frame, not a {type(v).__name__}; "
+                    f"add the values as a column first (df = df.assign(my_{arg}=values)) and pass "
+                    f"{arg}='my_{arg}'."
+                )
+
+
 def _codes(values: pd.Series | np.ndarray, what: str) -> tuple[np.ndarray, np.ndarray]:
     s = pd.Series(values)
     if s.isna().any():
@@ -354,6 +397,16 @@ def build_stages(
                         "it must be the stratum's population size (or sampling fraction)."
                     )
                 fh = per_stratum["min"].reindex(range(n_strata)).to_numpy()
+                if (fh == 1).all() and (n_units > 1).any():
+                    # R's svydesign stops here too ("Must have all fpc>=1 or all fpc<=1"): 1
+                    # everywhere is either a census (fraction 1, SE 0) or a column of ones
+                    # meant as "no fpc"
+                    raise FPCError(
+                        f"fpc {fpc[s]!r} is 1 in every stratum, which is ambiguous: a sampling "
+                        "fraction of 1 (a census: every standard error 0) or a population of 1 "
+                        "unit. To sample with replacement leave fpc= out; for a census give the "
+                        "population sizes (the number of units in each stratum)."
+                    )
                 if (fh <= 1).all():
                     pop = n_units / fh            # sampling fractions -> population sizes
                 elif (fh > 1).all() or (fh >= 1).all():

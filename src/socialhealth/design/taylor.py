@@ -11,6 +11,8 @@ from socialhealth.design.base import DesignBase
 from socialhealth.design.structure import (
     LONELY_PSU_OPTIONS,
     as_list,
+    check_column_arguments,
+    check_data_frame,
     build_stages,
     design_weights,
     require_columns,
@@ -117,9 +119,9 @@ class SurveyDesign(DesignBase):
         adjust_domain_lonely: bool = False,
         ultimate_cluster: bool = False,
     ) -> None:
-        if not isinstance(data, pd.DataFrame):
-            raise DesignError(f"data must be a pandas DataFrame, not {type(data).__name__}.")
-        if lonely_psu not in LONELY_PSU_OPTIONS:
+        check_data_frame(data, "SurveyDesign")
+        check_column_arguments(weights=weights, strata=strata, psu=psu, fpc=fpc, probs=probs)
+        if not isinstance(lonely_psu, str) or lonely_psu not in LONELY_PSU_OPTIONS:
             raise DesignError(
                 f"lonely_psu={lonely_psu!r} is not one of {', '.join(LONELY_PSU_OPTIONS)}."
             )

@@ -47,11 +47,27 @@ def is_categorical(s: pd.Series) -> bool:
     >>> is_categorical(pd.Series(["a", "b"])), is_categorical(pd.Series([1.0, 2.0]))
     (True, False)
     """
+    if pd.api.types.is_object_dtype(s) and _object_numbers(s) is not None:
+        return False                      # numbers (with None/NaN) held in an object column
     return bool(
         isinstance(s.dtype, pd.CategoricalDtype)
         or pd.api.types.is_object_dtype(s)
         or pd.api.types.is_string_dtype(s)
     )
+
+
+def _object_numbers(s: pd.Series) -> np.ndarray | None:
+    """An object column whose non-missing values are all real numbers (not bool, not text) as a
+    float array; ``None`` otherwise. pandas makes such columns from lists with ``None`` or after
+    row-wise edits; R would hold them as a numeric vector with NA."""
+    vals = s.dropna().to_numpy()
+    if len(vals) == 0:
+        return None
+    import numbers
+
+    if all(isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_)) for v in vals):
+        return s.to_numpy(dtype=float, na_value=np.nan)
+    return None
 
 
 def categorical_levels(s: pd.Series) -> list:
@@ -90,6 +106,8 @@ def analysis_matrix(data: pd.DataFrame, variables, where: str = "the design data
     n = len(data)
     for c in cols:
         s = data[c]
+        if pd.api.types.is_object_dtype(s) and not is_categorical(s):
+            s = pd.Series(_object_numbers(s), index=s.index, name=c)
         if pd.api.types.is_bool_dtype(s) or (pd.api.types.is_numeric_dtype(s) and not isinstance(s.dtype, pd.CategoricalDtype)):
             blocks.append(s.to_numpy(dtype=float, na_value=np.nan).reshape(n, 1))
             terms.append(str(c))

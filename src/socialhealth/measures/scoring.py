@@ -340,6 +340,12 @@ def score(
     absent = [c for c in cols.values() if c not in df.columns]
     if absent:
         raise MissingColumnError(absent, available=list(df.columns), where="the data")
+    twice = [c for c in dict.fromkeys(cols.values()) if (df.columns == c).sum() > 1]
+    if twice:
+        raise ItemCountError(
+            f"{inst.key}: the data has more than one column named {', '.join(map(repr, twice))}; "
+            "rename or drop the copies (df.loc[:, ~df.columns.duplicated()]) so each item has one column."
+        )
     dup = pd.Series(list(cols.values()))
     if dup.duplicated().any():
         raise ItemCountError(

@@ -413,6 +413,9 @@ def association(
     each model, ``exp(cbind(coef(m), confint(m, ddf = m$df.residual)))``;
     ``svyglm(bmi ~ lonely + age, design)`` (gaussian); ``family = quasipoisson()`` (rate ratios).
     """
+    from socialhealth.design.results import check_level
+
+    level = check_level(level, ModelError)
     if measure is not None and measure not in MEASURES:
         raise ModelError(f"measure={measure!r} is not one of {', '.join(MEASURES)} "
                          "(or = odds ratio, pr = prevalence ratio, rd = risk difference, "

@@ -29,6 +29,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from socialhealth.design.results import check_level
 from socialhealth.design.structure import as_list
 from socialhealth.design.variables import categorical_levels, is_categorical
 from socialhealth.errors import DesignError, MissingColumnError, SocialHealthError
@@ -207,6 +208,9 @@ def describe(
     if by is not None and by in variables:
         raise DesignError(f"{by!r} is the grouping variable; leave it out of variables=.")
     forced = set(as_list(categorical))
+    level = check_level(level, DesignError)
+    if isinstance(digits, (bool, np.bool_)) or not isinstance(digits, (int, np.integer)) or digits < 0:
+        raise DesignError(f"digits= must be a whole number >= 0 (decimal places), not {digits!r}.")
     pct_ci = int(round(level * 100)) if np.isclose(level * 100, round(level * 100)) else level * 100
 
     # respondents with a missing group are left out of the whole table
@@ -325,6 +329,11 @@ def describe(
             else:
                 rec.update(estimate=float(r["estimate"]), se=float(r["se"]),
                            ci_low=float(r["ci_low"]), ci_high=float(r["ci_high"]), df=float(r["df"]))
+                if kind != "continuous" and rec["estimate"] in (0.0, 1.0):
+                    # proportion() gives the degenerate logit interval (p, p) here, as R's
+                    # svyciprop (up to its non-converged ~1e-12 for p = 0); the table shows a
+                    # dash and the 0%/100% footnote instead
+                    rec.update(ci_low=np.nan, ci_high=np.nan)
             rec.update(tinfo if col_group is not None else
                        {"test": None, "test_statistic": np.nan, "test_df1": np.nan,
                         "test_df2": np.nan, "p_value": np.nan})

@@ -1,6 +1,7 @@
 """Section "Prevalence": the exposure overall and by age group, sex and country, 95% CIs."""
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from socialhealth.report import formatting as _num
@@ -51,7 +52,12 @@ def prevalence_rows(ctx: Context) -> tuple[pd.DataFrame, dict, list[str]]:
         for _, r in fr.iterrows():
             rows.append({"group": label, "level": str(r[by]), "n": int(counts.get(r[by], 0)),
                          **{c: float(r[c]) for c in VALUE_COLUMNS}, "df": float(r["df"])})
-    return pd.DataFrame(rows), ests, notes, r_calls
+    table = pd.DataFrame(rows)
+    # proportion() gives a 0%/100% group R's degenerate logit interval (p, p); the report shows
+    # n/a with its stated reason instead
+    edge = table["estimate"].isin((0.0, 1.0))
+    table.loc[edge, ["ci_low", "ci_high"]] = np.nan
+    return table, ests, notes, r_calls
 
 
 def build_prevalence(ctx: Context) -> Section:
