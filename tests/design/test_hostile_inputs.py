@@ -242,7 +242,7 @@ ERRORS = [
     # options. R: method/family strings it does not know are errors too
     ("proportion method", lambda: simple().proportion("b", method="wilson"), EstimationError,
      "logit, likelihood, asin, beta, mean, xlogit"),
-    ("quantile interval_type", lambda: simple().quantile("y", interval_type="bogus"), EstimationError, "'mean'"),
+    ("quantile interval_type", lambda: simple().quantile("y", interval_type="bogus"), EstimationError, "mean, beta"),
     ("quantile qrule", lambda: simple().quantile("y", qrule="bogus"), EstimationError, "math"),
     ("quantiles as text", lambda: simple().quantile("y", quantiles="median"), EstimationError, "0.5"),
     ("quantiles above 1", lambda: simple().quantile("y", quantiles=1.5), EstimationError, "between 0 and 1"),
@@ -613,11 +613,13 @@ def test_rake_with_inconsistent_margin_totals_warns():
 
 
 def test_no_builtin_exception_escapes_a_replicate_conversion():
-    # to_replicate on a design with a lonely stratum: R's as.svrepdesign drops ... -- here a
-    # clear message says what to do
+    # to_replicate on a design with a lonely stratum under lonely_psu="fail": R's as.svrepdesign
+    # stops; here a clear message says what to do (under "adjust" etc. it converts as R does:
+    # tests/design/test_replicate_lonely.py)
     dl = changed(psu=lambda d: np.where(d.st == "a", 1, d.psu))
     with pytest.raises(ReplicateWeightsError, match="single PSU"):
-        strat(dl, lonely_psu="adjust").to_replicate("jkn")
+        strat(dl, lonely_psu="fail").to_replicate("jkn")
+    assert strat(dl, lonely_psu="adjust").to_replicate("jkn").kind == "replicate"
     with pytest.raises(ReplicateWeightsError, match="jkn"):
         strat().to_replicate("jk1")
 
