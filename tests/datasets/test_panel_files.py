@@ -173,3 +173,9 @@ def test_hrs_panel_transitions_by_hand(tmp_path):
     got = {(r.from_state, r.to_state): r.weighted for r in t.itertuples()}
     assert got == {("False", "False"): 2000.0, ("False", "True"): 1000.0,
                    ("True", "True"): 1000.0}
+
+
+def test_baseline_sample_stays_gss_only(tmp_path):
+    # load_panel_baseline keeps GSS rules (panstat); the wave-file panels are load_panel only
+    with pytest.raises(DatasetError, match="not a linked-panel survey"):
+        datasets.load_panel_baseline("ukhls", _ukhls(tmp_path), waves=[9, 11])

@@ -261,7 +261,7 @@ def load_panel(name: str, path, waves: Sequence[int], weight: str | None = None,
     UKHLS, ELSA and the RAND HRS file are linked the same way from their wave files, with
     waves given as wave numbers (``load_panel("ukhls", folder, waves=[9, 11])``, columns
     ``<concept>@9``): weights, design and row accounting in
-    :mod:`socialhealth.datasets._panel_files`.
+    ``socialhealth.datasets._panel_files``.
 
     Parameters
     ----------
@@ -588,10 +588,7 @@ def load_panel_baseline(name: str, path, waves: Sequence[int], weight: str | Non
     ~wtpannr12, nest = TRUE, data = baseline)``.
     """
     from socialhealth.datasets import load as load_one
-    from socialhealth.datasets._panel_files import FILE_PANELS, load_file_panel
 
-    if name in FILE_PANELS:
-        return load_file_panel(name, path, waves, weight, columns=columns, cache=cache)
     if name not in PANELS:
         raise DatasetError(f"load_panel_baseline: {name!r} is not a linked-panel survey; choose "
                            f"one of {list(PANELS)}.")

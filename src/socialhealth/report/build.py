@@ -135,7 +135,7 @@ def build(
         the first wave, each outcome at the last, adjusted as the association section and for
         the outcome at the first wave) and the exposure's transition table; skipped, saying
         why, when the panel lacks the exposure at either wave
-        (:mod:`socialhealth.report.sections.longitudinal`).
+        (``socialhealth.report.sections.longitudinal``).
 
     Returns
     -------
