@@ -133,3 +133,22 @@ def test_real_gss_panel06_section_equals_r(shared_data_dir):
     trans = sec.tables[1].frame
     both = p.data["contact_in_person@2006"].notna() & p.data["contact_in_person@2010"].notna()
     assert trans["n"].sum() == int(both.sum())
+
+
+def test_cli_panel_files_for_wave_file_surveys(tmp_path):
+    import argparse
+
+    from socialhealth.cli import UsageError, _panel_path
+
+    for name in ("i_indresp.dta", "k_indresp.dta"):
+        (tmp_path / name).write_bytes(b"")
+    a = argparse.Namespace(dataset="ukhls", path=[str(tmp_path)])
+    assert _panel_path(a, [9, 11]) == str(tmp_path)            # the folder goes to load_panel
+    assert a.path == [str(tmp_path / "i_indresp.dta")]         # the first wave to load()
+    files = [str(tmp_path / "i_indresp.dta"), str(tmp_path / "k_indresp.dta")]
+    a = argparse.Namespace(dataset="ukhls", path=list(files))
+    assert _panel_path(a, [9, 11]) == files and a.path == files[:1]
+    with pytest.raises(UsageError, match="one --path per wave"):
+        _panel_path(argparse.Namespace(dataset="elsa", path=files[:1]), [8, 9])
+    a = argparse.Namespace(dataset="hrs", path=["rand.dta"])
+    assert _panel_path(a, [8, 10]) == "rand.dta" and a.path == ["rand.dta"]
