@@ -257,6 +257,11 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--ci-method", default="logit", choices=CI_METHODS, metavar="METHOD",
                    help="interval method for proportions, as R svyciprop: one of "
                         + ", ".join(CI_METHODS) + " (default logit)")
+    r.add_argument("--waves", metavar="FIRST,...,LAST",
+                   help="panels (gss_panel06/08/10/20: interview years; ukhls, elsa, hrs: wave "
+                        "numbers): link these waves and add a longitudinal section (exposure "
+                        "at the first wave, outcomes at the last; transitions); the other "
+                        "sections use the first wave, e.g. --waves 2006,2010")
 
     sub.add_parser("datasets", help="list the dataset registry",
                    description="List every registered survey: title, country, years, access "
@@ -452,6 +457,64 @@ def check_output(out: Path) -> None:
                          f"({e.strerror or e}); choose another --output.") from None
 
 
+def _panel_waves(args) -> list[int] | None:
+    """The ``--waves`` list (two or more integers, increasing); sets ``--wave`` to the first
+    (the wave the cross-sectional sections use) when it was not given."""
+    text = getattr(args, "waves", None)
+    if not text:
+        return None
+    if args.dataset == "demo":
+        raise UsageError("the demo dataset is not a panel; leave out --waves.")
+    try:
+        ws = [int(w) for w in str(text).replace(" ", "").split(",") if w]
+    except ValueError:
+        raise UsageError(f"--waves takes comma-separated wave numbers or years, e.g. --waves "
+                         f"2006,2010; got {text!r}.") from None
+    if len(ws) < 2 or ws != sorted(set(ws)):
+        raise UsageError(f"--waves needs two or more distinct waves, first to last, e.g. "
+                         f"--waves 2006,2010; got {text!r}.")
+    given = getattr(args, "wave", None)
+    if given is not None and str(given) != str(ws[0]):
+        raise UsageError(f"--wave {given} and --waves {text}: the report's cross-sectional "
+                         f"sections use the first wave of --waves; leave out --wave.")
+    args.wave = str(ws[0])
+    return ws
+
+
+def _panel_path(args, waves):
+    """The panel's files: the one file (GSS, HRS), or UKHLS / ELSA one --path per wave or a
+    folder; ``args.path`` is narrowed to the first wave's file for the cross-sectional load."""
+    from socialhealth.datasets._panel_files import _paths
+
+    paths = list(args.path or [])
+    if args.dataset in ("ukhls", "elsa"):
+        if len(paths) == 1 and Path(paths[0]).is_dir():
+            files = _paths(args.dataset, paths[0], waves)
+            args.path = [str(files[waves[0]])]
+            return paths[0]
+        if len(paths) == len(waves):
+            args.path = [paths[0]]
+            return list(paths)
+        raise UsageError(f"{args.dataset} with --waves: give the folder of the wave files or "
+                         f"one --path per wave ({len(waves)}), in the order of --waves.")
+    return paths[0] if len(paths) == 1 else paths
+
+
+def _load_panel(args, waves, path, progress):
+    from socialhealth import datasets
+    from socialhealth.errors import SocialHealthWarning
+
+    progress(f"linking waves {', '.join(map(str, waves))}")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        panel = datasets.load_panel(args.dataset, path, waves=waves,
+                                    cache=getattr(args, "cache", None) is not False)
+    for w in caught:
+        if issubclass(w.category, SocialHealthWarning):
+            _warn(cli_spelling(str(w.message)), progress)
+    return panel
+
+
 def cmd_report(args) -> int:
     """``socialhealth report``: load the dataset, build the report, write it; returns the exit code.
 
@@ -472,13 +535,20 @@ def cmd_report(args) -> int:
     if out is None:
         out = Path(f"report.{fmt}")
     check_output(out)
+    waves = _panel_waves(args)
     progress = Progress(total=8)
     try:
+        panel_path = None
+        if waves:
+            panel_path = _panel_path(args, waves)
         sd = _load(args, progress)
+        panel = None
+        if waves:
+            panel = _load_panel(args, waves, panel_path, progress)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             rep = report.build(sd, exposure=args.exposure, outcomes=args.outcomes,
-                               ci_method=args.ci_method, progress=progress)
+                               ci_method=args.ci_method, progress=progress, panel=panel)
         from socialhealth.errors import SocialHealthWarning
 
         for w in caught:

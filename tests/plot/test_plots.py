@@ -456,3 +456,59 @@ def test_to_frame_errors_are_not_swallowed():
     with pytest.raises(TypeError, match="bug inside"):
         as_frame(Broken(), exponentiate=True)
     assert as_frame(NoExp(), exponentiate=True)["estimate"].tolist() == [1.0]
+
+
+# ---------------------------------------------------------------- transitions
+def _transition_frame():
+    return pd.DataFrame({"from_state": ["no", "no", "yes"], "to_state": ["no", "yes", "yes"],
+                         "n": [5, 2, 3], "share": [0.5, 0.2, 0.3],
+                         "ci_low": [0.3, 0.05, 0.1], "ci_high": [0.7, 0.5, 0.6],
+                         "row_share": [0.714, 0.286, 1.0], "row_ci_low": [0.35, 0.07, np.nan],
+                         "row_ci_high": [0.93, 0.65, np.nan]})
+
+
+def test_transitions_heat_map_cells_labels_and_blank_cell():
+    ax = plot.transitions(_transition_frame())
+    grid = np.ma.filled(ax.images[0].get_array().astype(float), np.nan)
+    # rows from-state no, yes; columns to-state no, yes; yes -> no has no person
+    np.testing.assert_allclose(grid, [[0.714, 0.286], [np.nan, 1.0]])
+    assert [t.get_text() for t in ax.texts if t.get_gid() != "socialhealth-caption"] == [
+        "71%\n(35-93)", "29%\n(7-65)", "-", "100%"]      # undefined CI (share 1): no interval
+    assert yticklabels(ax) == ["no", "yes"] and xticklabels(ax) == ["no", "yes"]
+    assert ax.get_xlabel() == "To" and ax.get_ylabel() == "From"
+    assert caption_of(ax).startswith("Weighted transition shares")
+
+
+def test_transitions_share_of_all_and_errors():
+    ax = plot.transitions(_transition_frame(), value="share", caption=None, title="T")
+    grid = np.ma.filled(ax.images[0].get_array().astype(float), np.nan)
+    np.testing.assert_allclose(grid, [[0.5, 0.2], [np.nan, 0.3]])
+    assert "50%\n(30-70)" in [t.get_text() for t in ax.texts]
+    assert caption_of(ax) is None
+    with pytest.raises(PlotError, match="row_share"):
+        plot.transitions(_transition_frame(), value="odds")
+    with pytest.raises(PlotError, match="from_state"):
+        plot.transitions(pd.DataFrame({"estimate": [1.0]}))
+
+
+def test_transitions_of_a_model_result_uses_its_columns_and_level_order():
+    from socialhealth import models
+    from socialhealth.datasets import PanelData
+
+    states = ["good", "fair", "poor"]
+    data = pd.DataFrame({"weight": [1.0, 1, 2, 2, 1, 1], "strata": "s",
+                         "psu": ["1", "2", "3"] * 2,
+                         "h@2006": pd.Categorical(["poor", "good", "fair", "good", "poor", "fair"],
+                                                  categories=states),
+                         "h@2010": pd.Categorical(["poor", "fair", "fair", "good", "good", "poor"],
+                                                  categories=states)})
+    panel = PanelData("g", data, pd.DataFrame(), {}, {"weights": "weight", "strata": "strata",
+                                                       "psu": "psu"}, waves=[2006, 2010])
+    ax = plot.transitions(models.transitions(panel, "h", 2006, 2010))
+    assert yticklabels(ax) == states and xticklabels(ax) == states
+    assert ax.get_ylabel() == "h@2006" and ax.get_xlabel() == "h@2010"
+    grid = np.ma.filled(ax.images[0].get_array().astype(float), np.nan)
+    # by hand: good (w 1 + 2 = 3): -> fair 1, -> good 2; fair (w 2 + 1): -> fair 2, -> poor 1;
+    # poor (w 1 + 1): -> poor 1, -> good 1
+    np.testing.assert_allclose(grid, [[2 / 3, 1 / 3, np.nan], [np.nan, 2 / 3, 1 / 3],
+                                      [1 / 2, np.nan, 1 / 2]])

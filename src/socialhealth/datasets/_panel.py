@@ -258,14 +258,21 @@ def load_panel(name: str, path, waves: Sequence[int], weight: str | None = None,
     the waves are joined on the person id (GSS long panels ``firstid``, 2016-2020 ``yearid``).
     Columns are named ``<concept>@<year>`` (see :mod:`socialhealth.datasets._panel`).
 
+    UKHLS, ELSA and the RAND HRS file are linked the same way from their wave files, with
+    waves given as wave numbers (``load_panel("ukhls", folder, waves=[9, 11])``, columns
+    ``<concept>@9``): weights, design and row accounting in
+    ``socialhealth.datasets._panel_files``.
+
     Parameters
     ----------
-    name : {"gss_panel06", "gss_panel08", "gss_panel10", "gss_panel20"}
+    name : {"gss_panel06", "gss_panel08", "gss_panel10", "gss_panel20", "ukhls", "elsa", "hrs"}
     path : str or path-like
-        The panel file as distributed (e.g. ``gss_panel06_long.dta.zip``, ``gss_panel20.dta``).
+        The panel file as distributed (e.g. ``gss_panel06_long.dta.zip``, ``gss_panel20.dta``;
+        HRS ``randhrs1992_2022v1.dta``); UKHLS / ELSA: the folder of wave files, a list of
+        files (one per wave) or ``{wave: file}``.
     waves : list of int
         Interview years, baseline first: e.g. ``[2006, 2010]``, ``[2006, 2008, 2010]``;
-        gss_panel20 ``[2016, 2020]`` or ``[2018, 2020]``.
+        gss_panel20 ``[2016, 2020]`` or ``[2018, 2020]``; UKHLS / ELSA / HRS wave numbers.
     weight : str, optional
         The panel weight. Default: the one that fits the waves, GSS long panels ``wtpannr12``
         (waves 1 and 2 only) or ``wtpannr123`` (wave 3 linked; respondents of all three
@@ -321,10 +328,13 @@ def load_panel(name: str, path, waves: Sequence[int], weight: str | None = None,
     ~vpsu, strata = ~vstrat, weights = ~wtpannr123, nest = TRUE, data = linked)``.
     """
     from socialhealth.datasets import load as load_one
+    from socialhealth.datasets._panel_files import FILE_PANELS, load_file_panel
 
+    if name in FILE_PANELS:
+        return load_file_panel(name, path, waves, weight, columns=columns, cache=cache)
     if name not in PANELS:
         raise DatasetError(f"load_panel: {name!r} is not a linked-panel survey; choose one of "
-                           f"{list(PANELS)}.")
+                           f"{list(PANELS) + ['ukhls', 'elsa', 'hrs']}.")
     ws = _check_waves(name, waves)
     wvar = weight or _default_weight(name, ws)
     per_wave_weight: dict[int, str | None] = {}

@@ -12,6 +12,7 @@ colour-blind safe (Okabe-Ito; YlGnBu for ordered levels).
 * :func:`likert` - distribution of an ordinal item by group, stacked 100% bars
 * :func:`risk_factors` - loneliness next to smoking, obesity, inactivity: survey vs published
 * :func:`survival` - design-based survival curves (``models.kaplan_meier``) with CI bands
+* :func:`transitions` - a panel's transition table (``models.transitions``): heat map with CIs
 
 >>> import tempfile
 >>> from pathlib import Path
@@ -33,7 +34,9 @@ from socialhealth.plot.prevalence import prevalence
 from socialhealth.plot.risk_factors import risk_factors
 from socialhealth.plot.style import DEFAULT_CAPTION, PALETTE
 from socialhealth.plot.survival import survival
+from socialhealth.plot.transitions import transitions
 from socialhealth.plot.trend import trend
 
-__all__ = ["forest", "prevalence", "trend", "likert", "risk_factors", "survival", "DEFAULT_CAPTION",
+__all__ = ["forest", "prevalence", "trend", "likert", "risk_factors", "survival", "transitions",
+           "DEFAULT_CAPTION",
            "PALETTE"]

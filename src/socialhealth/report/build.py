@@ -15,6 +15,7 @@ from socialhealth.report.content import content
 from socialhealth.report.context import Context, ensure_binary
 from socialhealth.report.document import Report, Section
 from socialhealth.report.sections.association import build_association
+from socialhealth.report.sections.longitudinal import build_longitudinal
 from socialhealth.report.sections.methods import build_methods
 from socialhealth.report.sections.prevalence import build_prevalence
 from socialhealth.report.sections.risk_factors import build_risk_factors
@@ -102,6 +103,7 @@ def build(
     ci_method: str = "logit",
     title: str | None = None,
     progress: Callable[[str], None] | None = None,
+    panel=None,
 ) -> Report:
     """Build the loneliness-and-health report of one survey.
 
@@ -127,6 +129,13 @@ def build(
     title : str, optional
     progress : callable, optional
         Called with a short message before each step (the command line draws a progress bar).
+    panel : PanelData, optional
+        A linked panel of the same survey (:func:`socialhealth.datasets.load_panel`): adds the
+        section "longitudinal" after the associations, with prospective odds ratios (exposure at
+        the first wave, each outcome at the last, adjusted as the association section and for
+        the outcome at the first wave) and the exposure's transition table; skipped, saying
+        why, when the panel lacks the exposure at either wave
+        (``socialhealth.report.sections.longitudinal``).
 
     Returns
     -------
@@ -235,8 +244,13 @@ def build(
         if synthetic and "synthetic" not in title.lower():
             title += " (SYNTHETIC demo data)"
     sections: list[Section] = []
-    for i, (key, fn) in enumerate(SECTIONS):
-        ctx.step(f"{key} ({i + 1}/{len(SECTIONS) + 1})")
+    plan = list(SECTIONS)
+    if panel is not None:
+        ctx.shared["panel"] = panel
+        plan.insert([k for k, _ in plan].index("association") + 1,
+                    ("longitudinal", build_longitudinal))
+    for i, (key, fn) in enumerate(plan):
+        ctx.step(f"{key} ({i + 1}/{len(plan) + 1})")
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", SocialHealthWarning)
             try:
@@ -249,7 +263,7 @@ def build(
                                   if issubclass(w.category, SocialHealthWarning)))
         sec.notes += [f"Warning: {m}" for m in msgs[:MAX_WARNINGS]]
         sections.append(sec)
-    ctx.step(f"methods ({len(SECTIONS) + 1}/{len(SECTIONS) + 1})")
+    ctx.step(f"methods ({len(plan) + 1}/{len(plan) + 1})")
     sections.append(build_methods(ctx, sections))
     from socialhealth import __version__
 
@@ -258,5 +272,7 @@ def build(
             "socialhealth": __version__, "dataset": getattr(sd, "name", ""),
             "survey_title": survey_title, "exposure": exp.spec, "outcomes": outs,
             "ci_method": ci_method, "file": prov.get("file"), "wave": prov.get("wave")}
+    if panel is not None:
+        meta["panel_waves"] = list(getattr(panel, "waves", []) or [])
     return Report(title=title, dataset=str(getattr(sd, "name", "")), synthetic=synthetic,
                   sections=sections, meta=meta)

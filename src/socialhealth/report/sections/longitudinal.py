@@ -1,0 +1,161 @@
+"""Section "Longitudinal": the exposure at the first wave and health at the last, on a panel.
+
+Added to the report when a linked panel is given (``report.build(..., panel=...)``; on the
+command line ``socialhealth report --waves 2006,2010``). Two parts, both on the panel design
+(baseline strata and PSUs, the panel weight):
+
+* prospective odds ratios: each outcome at the last wave on the exposure at the first
+  (:func:`socialhealth.models.prospective`), unadjusted, then adjusted as the association
+  section (age group and sex; smoking, obesity, inactivity: each covariate at the first wave),
+  then also for the outcome at the first wave; R ``svyglm(`y@2010` ~ `x@2006` + ...,
+  design = des_panel, family = quasibinomial())``;
+* the transition table of the exposure between the two waves
+  (:func:`socialhealth.models.transitions`): weighted shares moving from each state to each,
+  with R ``svyciprop`` intervals.
+
+The section is skipped, saying why, when the panel lacks the exposure at either wave.
+"""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from socialhealth.errors import SocialHealthError
+from socialhealth.report import exposure as _exposure
+from socialhealth.report.content import content, outcome_label
+from socialhealth.report.context import Context
+from socialhealth.report.document import ReportTable, Section
+from socialhealth.report.figures import new_figure, to_report_figure
+from socialhealth.report.sections.association import or_text
+from socialhealth.report import formatting as _num
+
+
+def _usable(panel, column: str) -> bool:
+    d = panel.data
+    return column in d.columns and bool(d[column].notna().any())
+
+
+def _panel_with_exposure(ctx: Context, panel, w0: int, w1: int):
+    """The panel with the exposure column at both waves (derived per wave for a condition)."""
+    exp = ctx.exposure
+    if exp.condition is None:
+        return panel, exp.column
+    cols = {}
+    for w in (w0, w1):
+        src = f"{exp.source}@{w}"
+        if not _usable(panel, src):
+            return panel, exp.column
+        e = _exposure.parse(exp.spec)
+        _e, derived = _exposure.derive(e, pd.DataFrame({exp.source: panel.data[src]}),
+                                       None, "exposure")
+        yes = pd.Series(derived.to_numpy(dtype=float), index=panel.data.index)
+        cols[f"{exp.column}@{w}"] = (yes == 1.0).astype("boolean").where(yes.notna())
+    return panel.assign(**cols), exp.column
+
+
+def build_longitudinal(ctx: Context) -> Section:
+    """Prospective odds ratios (exposure at the first wave, outcomes at the last) and the
+    exposure's transition table, on the linked panel in ``ctx.shared["panel"]``."""
+    from socialhealth import models, plot
+
+    exp = ctx.exposure
+    sec = Section("longitudinal", f"{exp.name} over time: linked panel")
+    panel = ctx.shared.get("panel")
+    if panel is None:
+        return sec.skip("no linked panel was given (on the command line: --waves FIRST,LAST).")
+    ws = list(getattr(panel, "waves", None) or [])
+    if len(ws) < 2:
+        return sec.skip("the panel links fewer than two waves.")
+    w0, w1 = ws[0], ws[-1]
+    panel, x = _panel_with_exposure(ctx, panel, w0, w1)
+    for w in (w0, w1):
+        if not _usable(panel, f"{x}@{w}"):
+            return sec.skip(f"the exposure {exp.spec!r} is not measured at wave {w} of the panel "
+                            f"(no answer in {x}@{w} among the {len(panel.data)} persons "
+                            "linked); the panel cannot show its change or its prospective "
+                            "association.")
+    acc = (panel.provenance.get("panel") or {}).get("accounting", {})
+    wvar = (panel.provenance.get("panel") or {}).get("weight_variable")
+    sec.text.append(
+        f"{len(panel.data)} persons interviewed at every wave {', '.join(map(str, ws))} and "
+        f"carrying the panel weight {wvar}"
+        + (f" (of {acc['baseline']} interviewed at {w0})" if "baseline" in acc else "")
+        + ". Design: the first wave's strata and PSUs with the panel weight.")
+    sec.r_code.append("des_panel <- svydesign(ids = ~psu, strata = ~strata, weights = ~weight, "
+                      "nest = TRUE, data = linked)   # linked: one row per person, "
+                      "columns <concept>@<wave>")
+    # ---------------------------------------------------------------- prospective models
+    blocks = []
+    for m in content()["models"]:
+        got = [c for c in m["adds"] if _usable(panel, f"{c}@{w0}")]
+        left = [c for c in m["adds"] if c not in got]
+        if left:
+            sec.notes.append(f"{m['name']} leaves out {', '.join(left)} (not measured at "
+                             f"wave {w0}).")
+        if got:
+            blocks.append(got)
+    rows = []
+    for o in ctx.outcomes:
+        if not _usable(panel, f"{o}@{w1}"):
+            sec.notes.append(f"Outcome left out: {o!r} is not measured at wave {w1}.")
+            continue
+        base = _usable(panel, f"{o}@{w0}")
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                t = models.prospective(panel, x, w0, o, w1, adjust=blocks or None,
+                                       baseline_outcome=base)
+        except (SocialHealthError, ValueError, np.linalg.LinAlgError) as e:
+            sec.notes.append(f"{o}: prospective models not estimable ({e}).")
+            continue
+        f = t.to_frame()
+        for r in f.itertuples(index=False):
+            rows.append({"outcome": o, "outcome_label": outcome_label(o),
+                         "model": r.model_label, "adjusted_for": r.adjusted_for, "n": int(r.n),
+                         "odds_ratio": float(r.estimate), "ci_low": float(r.ci_low),
+                         "ci_high": float(r.ci_high), "p": float(r.p), "df": float(r.df)})
+        sec.r_code += [f"svyglm({fm}, design = des_panel, family = quasibinomial())"
+                       for fm in t.r_formulas]
+        if not base:
+            sec.notes.append(f"{o}: not measured at wave {w0}, so not adjusted for at baseline.")
+    if rows:
+        table = pd.DataFrame(rows)
+        shown = pd.DataFrame({
+            "Outcome": [f"{r.outcome_label} ({w1})" for r in table.itertuples()],
+            "Model": table["model"], "n": [_num.count(v) for v in table["n"]],
+            "OR (95% CI)": [or_text(a, b, c) for a, b, c in
+                            zip(table["odds_ratio"], table["ci_low"], table["ci_high"])],
+            "p": [_num.p_value(v) for v in table["p"]]})
+        sec.tables.append(ReportTable(
+            f"Prospective odds ratios: outcome at {w1} by {exp.name.lower()} at {w0}", table,
+            digits=2, shown=shown,
+            note=f"Survey-weighted logistic regressions on the linked panel (complete cases of "
+                 f"the largest model per outcome); covariates measured at {w0}; the last model "
+                 f"also adjusts for the outcome at {w0} where it was measured.",
+            na_reason="not estimable from the fitted model."))
+        sec.text.append(f"Odds ratios of each health outcome at {w1} for persons who were "
+                        f"{exp.label} at {w0} vs those who were not.")
+    else:
+        sec.notes.append(f"No outcome measured at wave {w1} could be modelled.")
+    # ---------------------------------------------------------------- transitions
+    tr = models.transitions(panel, x, w0, w1, method=ctx.ci_method)
+    tf = tr.to_frame()
+    cols = ["from_state", "to_state", "n", "weighted", "row_share", "row_ci_low", "row_ci_high",
+            "share", "ci_low", "ci_high"]
+    sec.tables.append(ReportTable(
+        f"Transitions of {exp.name.lower()}, {w0} to {w1}", tf[cols],
+        percent=("row_share", "row_ci_low", "row_ci_high", "share", "ci_low", "ci_high"),
+        digits=0,
+        note=f"row_share: weighted share of the persons in from_state at {w0} who are in "
+             f"to_state at {w1} (95% {ctx.ci_method} CI, each from-state a domain); share: "
+             f"the cell's share of the {tr.n} persons answering at both waves; n unweighted.",
+        na_reason="the interval is undefined for a share of 0% or 100%."))
+    sec.r_code.append(f"svytable(~`{x}@{w0}` + `{x}@{w1}`, des_panel)")
+    fig, axes = new_figure(6.5, 3.6)
+    plot.transitions(tr, ax=axes[0], caption=None)
+    sec.figures.append(to_report_figure(fig, f"Transitions {w0} to {w1}",
+                                        "Cells: weighted share of each row's persons in each "
+                                        "column's state at the later wave, 95% CIs."))
+    return sec
