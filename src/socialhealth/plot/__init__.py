@@ -12,6 +12,10 @@ colour-blind safe (Okabe-Ito; YlGnBu for ordered levels).
 * :func:`likert` - distribution of an ordinal item by group, stacked 100% bars
 * :func:`risk_factors` - loneliness next to smoking, obesity, inactivity: survey vs published
 * :func:`survival` - design-based survival curves (``models.kaplan_meier``) with CI bands
+* :func:`hist`, :func:`boxplot`, :func:`smooth` - design-based histogram, boxplot and
+  scatterplot smoother of a numeric variable (R ``svyhist``, ``svyboxplot``, ``svysmooth``);
+  these take the design itself and return a :class:`DesignPlot` (``.ax``, ``.figure`` and
+  ``to_frame()``, the numbers drawn)
 
 >>> import tempfile
 >>> from pathlib import Path
@@ -27,6 +31,7 @@ True
 """
 from __future__ import annotations
 
+from socialhealth.plot.design_plots import DesignPlot, boxplot, hist, smooth
 from socialhealth.plot.forest import forest
 from socialhealth.plot.likert import likert
 from socialhealth.plot.prevalence import prevalence
@@ -35,5 +40,5 @@ from socialhealth.plot.style import DEFAULT_CAPTION, PALETTE
 from socialhealth.plot.survival import survival
 from socialhealth.plot.trend import trend
 
-__all__ = ["forest", "prevalence", "trend", "likert", "risk_factors", "survival", "DEFAULT_CAPTION",
-           "PALETTE"]
+__all__ = ["forest", "prevalence", "trend", "likert", "risk_factors", "survival", "hist", "boxplot",
+           "smooth", "DesignPlot", "DEFAULT_CAPTION", "PALETTE"]
