@@ -570,7 +570,7 @@ def smooth(
     >>> p.to_frame().iloc[[0, 400]].round(2)
             x       y
     0     0.0  725.65
-    400  84.0  453.78
+    400  68.0  507.59
     """
     what = "smooth()"
     yv = _numeric_column(design, y, what)
