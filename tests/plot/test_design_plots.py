@@ -204,3 +204,23 @@ def test_results_expose_ax_figure_and_labels(design):
 def test_clear_errors(design, call, match):
     with pytest.raises(PlotError, match=match):
         call(design)
+
+
+@pytest.mark.parametrize("case", REF["pretty"], ids=lambda c: f"{c['lo']}-{c['hi']}-{c['n']}")
+def test_breaks_follow_r_pretty(case):
+    from socialhealth.plot.design_plots import r_pretty
+
+    got = r_pretty(case["lo"], case["hi"], int(case["n"]))
+    np.testing.assert_allclose(got, _num(case["breaks"]), rtol=1e-12, atol=0)
+
+
+def test_replicate_design_gives_the_same_pictures(design):
+    """Histogram, boxes and smoother use the weights and quantiles only: a replicate version
+    of the design (same full-sample weights) gives the same numbers."""
+    rep = design.to_replicate()
+    pd.testing.assert_frame_equal(sh.plot.hist(rep, "api00").to_frame(),
+                                  sh.plot.hist(design, "api00").to_frame())
+    pd.testing.assert_frame_equal(sh.plot.boxplot(rep, "enroll", by="stype").to_frame(),
+                                  sh.plot.boxplot(design, "enroll", by="stype").to_frame())
+    pd.testing.assert_frame_equal(sh.plot.smooth(rep, "api00", "ell", bandwidth=10).to_frame(),
+                                  sh.plot.smooth(design, "api00", "ell", bandwidth=10).to_frame())
