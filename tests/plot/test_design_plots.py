@@ -224,3 +224,25 @@ def test_replicate_design_gives_the_same_pictures(design):
                                   sh.plot.boxplot(design, "enroll", by="stype").to_frame())
     pd.testing.assert_frame_equal(sh.plot.smooth(rep, "api00", "ell", bandwidth=10).to_frame(),
                                   sh.plot.smooth(design, "api00", "ell", bandwidth=10).to_frame())
+
+
+def test_nullable_columns_and_groups_hand_computed():
+    """Int64 / Float64 / boolean columns with missing values (hand computation)."""
+    df = pd.DataFrame({"x": pd.array([1, 2, None, 4, 5, 6], dtype="Int64"),
+                       "g": pd.array([True, None, False, True, False, True], dtype="boolean"),
+                       "w": [1.0, 2, 1, 2, 1, 2]})
+    d = sh.SurveyDesign(df, weights="w")
+    t = sh.plot.hist(d, "x", by="g").to_frame()      # breaks 1..6 by 1 (R pretty, 4 classes)
+    true = t[t["g"] == True]                          # noqa: E712
+    # x = 1 (w 1), 4 (w 2), 6 (w 2): 1 falls in the first bin [1, 2] (include.lowest)
+    np.testing.assert_allclose(true["proportion"], [0.2, 0, 0.4, 0, 0.4], rtol=1e-12)
+    false = t[t["g"] == False]                        # noqa: E712
+    # one value (5, w 1) and one missing (w 1): share 1, count 1 * 2 (R: all weights)
+    np.testing.assert_allclose(false["count"], [0, 0, 0, 2.0, 0], rtol=1e-12)
+    b = sh.plot.boxplot(d, "x", by="g").to_frame().set_index("g")
+    # quantiles 0, .25, .5, .75, 1 of 1 (w .2), 4 (w .4), 6 (w .4) under qrule "math" (R:
+    # 4 4 4 6 6), n = the group's weight total
+    assert b.loc[True, ["min", "q1", "median", "q3", "max", "n"]].tolist() == [4, 4, 4, 6, 6, 5]
+    assert b.loc[True, "outliers"] == ()
+    all_out = sh.plot.boxplot(d, "x", by="g", all_outliers=True).to_frame().set_index("g")
+    assert all_out.loc[True, "outliers"] == (1.0,)

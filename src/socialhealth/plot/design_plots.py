@@ -102,7 +102,7 @@ def _numeric_column(design, name: str, what: str) -> np.ndarray:
     if not pd.api.types.is_numeric_dtype(col):
         raise PlotError(f"{what}: {name!r} is not numeric (dtype {col.dtype}); plot a numeric "
                         "variable or convert it first.")
-    return pd.to_numeric(col, errors="coerce").to_numpy(dtype=float)
+    return pd.to_numeric(col, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
 
 
 def _groups(design, by: str | None, what: str):
@@ -119,10 +119,11 @@ def _groups(design, by: str | None, what: str):
     else:
         levels = sorted(g.dropna().unique(), key=lambda v: (str(type(v)), v))
     inside = design.weights > 0
-    levels = [lv for lv in levels if ((g == lv).to_numpy() & inside).any()]
-    if not levels:
+    masks = [(lv, (g == lv).fillna(False).to_numpy(dtype=bool)) for lv in levels]
+    masks = [(lv, m) for lv, m in masks if (m & inside).any()]
+    if not masks:
         raise PlotError(f"{what}: by column {by!r} has no non-missing values in the design.")
-    return [(lv, (g == lv).to_numpy()) for lv in levels]
+    return masks
 
 
 def r_pretty(lo: float, hi: float, n: int, min_n: int = 1) -> np.ndarray:
@@ -391,7 +392,10 @@ def boxplot(
     ``svyby(..., svyquantile, keep.var = FALSE)`` call returns the quantiles of all groups in
     every row); the boxes here are those it intends, checked against ``svyby(~y, ~g, design,
     svyquantile, quantiles = c(0, .25, .5, .75, 1))``. Without ``by`` the numbers equal
-    ``svyboxplot(y ~ 1, design)``. With ``all_outliers=True`` every observed value beyond the
+    ``svyboxplot(y ~ 1, design)``. ``min`` and ``max`` are the rule's ``Q(0)`` and ``Q(1)``:
+    under R's ``"math"`` rule ``Q(0)`` need not be the smallest observed value (values
+    ``1, 4, 6`` with weights ``1, 2, 2`` give ``Q(0) = 4``, in R too), so an observed value
+    below it is drawn only with ``all_outliers=True``. With ``all_outliers=True`` every observed value beyond the
     drawn whiskers is marked, as R does with groups; R without groups compares with the fences
     ``Q(.25) - 1.5 IQR`` and ``Q(.75) + 1.5 IQR`` instead, and so leaves out values between a
     fence and ``Q(0)`` or ``Q(1)`` (where the whisker ends).
