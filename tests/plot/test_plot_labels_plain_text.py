@@ -73,14 +73,27 @@ def _frames():
             pd.DataFrame({"from_state": [INCOME, INCOME, FRAC], "to_state": [INCOME, DOLLARS, FRAC],
                           "row_share": [0.6, 0.4, 1.0], "row_ci_low": [0.4, 0.2, np.nan],
                           "row_ci_high": [0.8, 0.6, np.nan]}), title=DOLLARS),
+        # design-based plots: group labels and column names from the data
+        "hist": lambda: plot.hist(_design(), INCOME, by="group"),
+        "boxplot": lambda: plot.boxplot(_design(), INCOME, by="group"),
+        "smooth": lambda: plot.smooth(_design(), FRAC, INCOME, bandwidth=2.0),
     }
+
+
+def _design():
+    from socialhealth import SurveyDesign
+
+    x = np.arange(30, dtype=float)
+    return SurveyDesign(pd.DataFrame({INCOME: x, FRAC: 2 * x + 1, "group": LABELS * 10,
+                                      "w": 1.0 + x % 2}), weights="w")
 
 
 PLOTS = _frames()
 
 
 def test_every_public_plot_function_is_covered():
-    public = {n for n in plot.__all__ if callable(getattr(plot, n))}
+    public = {n for n in plot.__all__ if callable(getattr(plot, n))
+              and not isinstance(getattr(plot, n), type)}
     assert public <= {k.split("_term")[0].split("_items")[0] for k in PLOTS}
 
 
@@ -128,6 +141,9 @@ def test_dollar_labels_are_drawn_as_plain_text(name):
         "risk_factors": [INCOME, FRAC, DOLLARS],
         "survival": [INCOME, FRAC],
         "transitions": [INCOME, FRAC, DOLLARS],
+        "hist": [INCOME, FRAC, DOLLARS],
+        "boxplot": [INCOME, FRAC, DOLLARS],
+        "smooth": [INCOME, FRAC],
     }[name]
     for lab in expected:
         assert any(lab in s for s in seen), f"{name}: {lab!r} not drawn; texts: {texts}"

@@ -13,6 +13,10 @@ colour-blind safe (Okabe-Ito; YlGnBu for ordered levels).
 * :func:`risk_factors` - loneliness next to smoking, obesity, inactivity: survey vs published
 * :func:`survival` - design-based survival curves (``models.kaplan_meier``) with CI bands
 * :func:`transitions` - a panel's transition table (``models.transitions``): heat map with CIs
+* :func:`hist`, :func:`boxplot`, :func:`smooth` - design-based histogram, boxplot and
+  scatterplot smoother of a numeric variable (R ``svyhist``, ``svyboxplot``, ``svysmooth``);
+  these take the design itself and return a :class:`DesignPlot` (``.ax``, ``.figure`` and
+  ``to_frame()``, the numbers drawn)
 
 >>> import tempfile
 >>> from pathlib import Path
@@ -28,6 +32,7 @@ True
 """
 from __future__ import annotations
 
+from socialhealth.plot.design_plots import DesignPlot, boxplot, hist, smooth
 from socialhealth.plot.forest import forest
 from socialhealth.plot.likert import likert
 from socialhealth.plot.prevalence import prevalence
@@ -38,5 +43,4 @@ from socialhealth.plot.transitions import transitions
 from socialhealth.plot.trend import trend
 
 __all__ = ["forest", "prevalence", "trend", "likert", "risk_factors", "survival", "transitions",
-           "DEFAULT_CAPTION",
-           "PALETTE"]
+           "hist", "boxplot", "smooth", "DesignPlot", "DEFAULT_CAPTION", "PALETTE"]
