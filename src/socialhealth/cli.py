@@ -520,7 +520,7 @@ def cmd_datasets(args) -> int:
     for i, row in enumerate(df.to_dict("records")):
         if i:
             print()
-        get = lambda k: str(row.get(k, "") or "").strip() or "?"  # noqa: E731
+        get = lambda k, row=row: str(row.get(k, "") or "").strip() or "?"  # noqa: E731
         lines = block(str(row["name"]).ljust(indent), get("title"))
         lines += block(pad, f"country: {get('country')}; years: {get('years')}; "
                             f"access: {get('access')}")

@@ -37,7 +37,7 @@ from socialhealth.errors import (DataNotCachedError, DatasetError, LicensedDataE
 from socialhealth.datasets._engine import DesignFallbackWarning
 from socialhealth.datasets._fetch import cached_file, fetch
 from socialhealth.datasets import _registry
-from socialhealth.datasets._registry import FIELDS, entry, registry
+from socialhealth.datasets._registry import FIELDS, entry, registry  # noqa: F401 - public name
 from socialhealth.datasets._registry import loader as _loader
 from socialhealth.datasets._surveydata import SurveyData
 from socialhealth.datasets.examples import list_examples, load_example

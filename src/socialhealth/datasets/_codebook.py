@@ -159,7 +159,7 @@ def validate(cb: dict, name: str) -> None:
                 levels = sorted({lv for a in ages for lv in age_group_levels(a)})
             kind = sch[concept]["kind"]
             tables = [spec.get("map", {}), *spec.get("maps", {}).values()]
-            for k, v in [kv for t in tables for kv in t.items()]:
+            for _k, v in [kv for t in tables for kv in t.items()]:
                 if kind in ("category", "ordered") and v not in levels:
                     raise DatasetError(f"{where}: map value {v!r} is not a level of {concept} "
                                        f"({levels})")
@@ -243,7 +243,7 @@ def _fmt(names, fmt: dict) -> list[str]:
 def sources_needed(cb: dict, fmt: dict, wave, available: set[str]) -> tuple[list[str], list[str]]:
     """(source variables to read, required sources that are absent from the file)."""
     need, absent = [], []
-    for concept, spec in cb.get("concepts", {}).items():
+    for spec in cb.get("concepts", {}).values():
         if not _applies(spec, wave) or spec["rule"] == "not_measured":
             continue
         for s in _fmt(spec.get("sources", []), fmt):
@@ -310,7 +310,7 @@ def harmonise(df: pd.DataFrame, cb: dict, fmt: dict, wave, value_labels: dict,
             continue
         first = rule == "map" and spec.get("combine") == "first"
         if first and any(s in df.columns for s in srcs):
-            per_src = {f: spec["maps"][k] for f, k in zip(srcs, spec["sources"])}
+            per_src = {f: spec["maps"][k] for f, k in zip(srcs, spec["sources"], strict=True)}
             srcs = [s for s in srcs if s in df.columns]
         if rule != "custom" and any(s not in df.columns for s in srcs):
             rows.append(_row(concept, srcs, "not measured", labels,
@@ -347,7 +347,7 @@ def harmonise(df: pd.DataFrame, cb: dict, fmt: dict, wave, value_labels: dict,
             miss_v = vals.isna().to_numpy()
             if sch[concept]["kind"] == "bool":
                 vals = vals.map(lambda v: bool(v))
-            out = typed(concept, [None if u else v for u, v in zip(miss_v, vals.tolist())], n,
+            out = typed(concept, [None if u else v for u, v in zip(miss_v, vals.tolist(), strict=True)], n,
                         levels)
             if known_missing:
                 text += f"; {sorted(known_missing)} → missing"

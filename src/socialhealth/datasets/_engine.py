@@ -107,7 +107,7 @@ def run(name: str, path, options: dict, prepare: Callable[[Source], Plan], *,
     except BaseException:
         if not src.sha_ready:  # let the background hash finish: no half-written index file
             try:
-                src.sha256
+                _ = src.sha256
             except Exception:  # noqa: BLE001 - the original error matters, not this one
                 pass
         raise
@@ -227,7 +227,7 @@ def set_missing(raw, column: str, x: np.ndarray, hit: np.ndarray) -> None:
     if not hit.any():
         return
     counts = raw.missing.setdefault(column, {})
-    for code, k in zip(*np.unique(x[hit], return_counts=True)):
+    for code, k in zip(*np.unique(x[hit], return_counts=True), strict=True):
         key = str(int(code)) if float(code).is_integer() else str(code)
         counts[key] = counts.get(key, 0) + int(k)
     raw.data[column] = np.where(hit, np.nan, x)

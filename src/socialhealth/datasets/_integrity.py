@@ -37,7 +37,6 @@ from __future__ import annotations
 import csv
 import io
 import struct
-from pathlib import Path
 
 from socialhealth.errors import TruncatedFileError, WrongFileFormatError
 

@@ -101,14 +101,14 @@ def _compute_extras(df: pd.DataFrame, cb: dict, fmt: dict | None = None
         bad: dict = {}
         if kind == "ordered":
             m = {float(k): v for k, v in spec["map"].items()}
-            vals = [m.get(v) if ok else None for v, ok in zip(x, valid)]
+            vals = [m.get(v) if ok else None for v, ok in zip(x, valid, strict=True)]
             out = pd.Categorical(vals, categories=spec["levels"], ordered=True)
             rule = ", ".join(f"{k}→{v}" for k, v in spec["map"].items())
             other = valid & ~np.isin(x, list(m))
         elif kind == "bool":
             t = np.isin(x, spec["true"])
             f = np.isin(x, spec["false"])
-            out = pd.array([True if a else (False if b else pd.NA) for a, b in zip(t, f)],
+            out = pd.array([True if a else (False if b else pd.NA) for a, b in zip(t, f, strict=True)],
                            dtype="boolean")
             rule = f"True if {src} in {spec['true']}; False if in {spec['false']}"
             other = valid & ~t & ~f
@@ -121,7 +121,7 @@ def _compute_extras(df: pd.DataFrame, cb: dict, fmt: dict | None = None
             other = valid & ~z & ~ok
         else:
             raise DatasetError(f"[extra.{name}]: unknown kind {kind!r}")
-        for code, k in zip(*np.unique(x[other], return_counts=True)):
+        for code, k in zip(*np.unique(x[other], return_counts=True), strict=True):
             bad[str(int(code)) if float(code).is_integer() else str(code)] = int(k)
         if bad:
             unmapped[name] = bad

@@ -362,7 +362,7 @@ def _open_pyreadstat(p: Path, real: Path, sha: str, member: str | None, ext: str
                 for r in ranges[c]:
                     lo, hi = float(r["lo"]), float(r["hi"])
                     hit = (v >= lo) & (v <= hi)
-                    for code, n in zip(*np.unique(v[hit], return_counts=True)):
+                    for code, n in zip(*np.unique(v[hit], return_counts=True), strict=True):
                         counts[_code_str(code)] += int(n)
                     miss |= hit
                 s = pd.Series(np.where(miss, np.nan, v), index=s.index)

@@ -58,7 +58,7 @@ def age_group_levels(min_age: int) -> list[str]:
     if not edges:
         return [f"{m}+"]
     out = [f"{m}-{edges[0] - 1}"]
-    for lo, hi in zip(edges, edges[1:]):
+    for lo, hi in zip(edges, edges[1:], strict=False):
         out.append(f"{lo}-{hi - 1}")
     out.append(f"{edges[-1]}+")
     return out

@@ -114,7 +114,7 @@ class StataFile:
         counts: Counter = Counter()
         if codes.size:
             u, n = np.unique(codes, return_counts=True)
-            for c, k in zip(u.tolist(), n.tolist()):
+            for c, k in zip(u.tolist(), n.tolist(), strict=True):
                 letter = _LETTERS[c] if 0 <= c < len(_LETTERS) else "?"
                 counts["." if letter == "." else "." + letter] = int(k)
         return out, counts
@@ -149,7 +149,7 @@ class StataFile:
             vals = struct.unpack(end + f"{n}i", table[8 + 4 * n:8 + 8 * n])
             txt = table[8 + 8 * n:8 + 8 * n + txtlen]
             d = {}
-            for o, v in zip(offs, vals):
+            for o, v in zip(offs, vals, strict=True):
                 s = txt[o:txt.index(b"\0", o)] if b"\0" in txt[o:] else txt[o:]
                 key: object = v
                 if v > 2147483620:
@@ -204,14 +204,18 @@ def parse(buf) -> StataFile:
     end = "<" if byteorder == "LSF" else ">"
     pos = bpos + 3 + len(b"</byteorder><K>")
     if release == 119:
-        (k,) = struct.unpack(end + "I", head[pos:pos + 4]); pos += 4
+        (k,) = struct.unpack(end + "I", head[pos:pos + 4])
+        pos += 4
     else:
-        (k,) = struct.unpack(end + "H", head[pos:pos + 2]); pos += 2
+        (k,) = struct.unpack(end + "H", head[pos:pos + 2])
+        pos += 2
     pos += len(b"</K><N>")
     if release == 117:
-        (n,) = struct.unpack(end + "I", head[pos:pos + 4]); pos += 4
+        (n,) = struct.unpack(end + "I", head[pos:pos + 4])
+        pos += 4
     else:
-        (n,) = struct.unpack(end + "Q", head[pos:pos + 8]); pos += 8
+        (n,) = struct.unpack(end + "Q", head[pos:pos + 8])
+        pos += 8
     # the map follows the header; find it rather than parse label/timestamp
     mpos = bytes(mv[:2000]).find(b"<map>")
     total = len(mv)

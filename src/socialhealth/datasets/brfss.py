@@ -214,7 +214,7 @@ def load_brfss(path, *, wave: int | None = None, pool: str = "equal",
             state["extras"] = _compute_extras(df, cb)
             # _PSU (= SEQNO) is unique within a state and year only: the id carries _STATE
             ids = [f"{year}-{st}-{p}"
-                   for st, p in zip(_strings(df[d["state"]]), _strings(df[d["psu"]]))]
+                   for st, p in zip(_strings(df[d["state"]]), _strings(df[d["psu"]]), strict=True)]
             return {"respondent_id": ids,
                     "wave": [str(year)] * n, "year": iy,
                     "weight": df[d["weight"]].to_numpy(dtype=float),
@@ -295,12 +295,12 @@ def _stack(parts: list[SurveyData]) -> SurveyData:
         concept = first["concept"]
         got = [cb[cb["concept"] == concept] for cb in cbs]
         meas = [bool(g["measured"].iloc[0]) if len(g) else False for g in got]
-        src = next((g.iloc[0] for g, m in zip(got, meas) if m), first)
+        src = next((g.iloc[0] for g, m in zip(got, meas, strict=True) if m), first)
         row = {k: src[k] for k in cbs[0].columns}
         row["measured"] = any(meas)
         if any(meas) and not all(meas):
-            row["notes"] = (f"[measured in {[f for f, m in zip(files, meas) if m]}; not measured "
-                            f"in {[f for f, m in zip(files, meas) if not m]}] " + str(row["notes"]))
+            row["notes"] = (f"[measured in {[f for f, m in zip(files, meas, strict=True) if m]}; not measured "
+                            f"in {[f for f, m in zip(files, meas, strict=True) if not m]}] " + str(row["notes"]))
         rows.append(row)
     codebook = pd.DataFrame(rows, columns=cbs[0].columns)
     per_file, dropped, missing, not_asked, unmapped = [], {}, {}, {}, {}
@@ -377,8 +377,8 @@ def _pool(parts: list[SurveyData], pool: str) -> SurveyData:
     prov = OrderedDict(survey="brfss", wave=" + ".join(waves), pooled=[p.provenance for p in parts],
                        pool=pool, pool_rule=rule, rows_kept=len(data),
                        rows_read=sum(p.provenance["rows_read"] for p in parts),
-                       missing_codes={w: p.provenance["missing_codes"] for w, p in zip(waves, parts)},
-                       not_asked={w: p.provenance["not_asked"] for w, p in zip(waves, parts)},
+                       missing_codes={w: p.provenance["missing_codes"] for w, p in zip(waves, parts, strict=True)},
+                       not_asked={w: p.provenance["not_asked"] for w, p in zip(waves, parts, strict=True)},
                        loader="brfss", loader_version=LOADER_VERSION)
     spec = dict(parts[0].design_spec)
     spec["notes"] = spec.get("notes", "") + f" Pooled years {waves}: {rule}."

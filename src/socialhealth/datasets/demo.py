@@ -197,7 +197,7 @@ LOG = np.log
 DEMO_MODEL: dict = {
     "lonely": {
         "intercept": {"GB": -2.75, "US": -2.45},
-        "age_group": dict(zip(AGE_GROUPS, (0.0, -0.20, -0.40, -0.45, -0.60, -0.95, -0.75))),
+        "age_group": dict(zip(AGE_GROUPS, (0.0, -0.20, -0.40, -0.45, -0.60, -0.95, -0.75), strict=True)),
         "female": 0.15,
         "lives_alone": 0.90,
         "education_low": 0.25,
@@ -277,7 +277,7 @@ def _strata_frame() -> pd.DataFrame:
     st = pd.DataFrame(rows, columns=["country", "year", "region", "metro", "target_size"])
     st["stratum"] = [
         f"{c}{y}-{r}" + (f"-{m}" if m else "")
-        for c, y, r, m in zip(st.country, st.year, st.region, st.metro)
+        for c, y, r, m in zip(st.country, st.year, st.region, st.metro, strict=True)
     ]
     return st
 
@@ -437,7 +437,7 @@ def _truth_from_population(pop: dict) -> dict:
     direct_share = {}
     for c, mask in (("GB", ~us), ("US", us)):
         cnt = np.bincount(pop["direct"][mask], minlength=5) / mask.sum()
-        direct_share[c] = {lvl: float(v) for lvl, v in zip(DIRECT_LEVELS, cnt)}
+        direct_share[c] = {lvl: float(v) for lvl, v in zip(DIRECT_LEVELS, cnt, strict=True)}
     return {
         "population_size": int(lonely.size),
         "lonely_prevalence": out,
@@ -448,8 +448,8 @@ def _truth_from_population(pop: dict) -> dict:
 
 def _model_truth() -> dict:
     m = DEMO_MODEL
-    ors = {k: dict(zip(_RATIO_TERMS, v)) for k, v in m["odds_ratios"].items()}
-    hrs = dict(zip(_RATIO_TERMS, m["mortality"]["hazard_ratios"]))
+    ors = {k: dict(zip(_RATIO_TERMS, v, strict=True)) for k, v in m["odds_ratios"].items()}
+    hrs = dict(zip(_RATIO_TERMS, m["mortality"]["hazard_ratios"], strict=True))
     cog = m["cognitive_score"]
     return {
         "lonely_model_log_odds": {
@@ -562,7 +562,7 @@ def generate_demo(seed: int = 2024) -> pd.DataFrame:
     psu_stratum = frame["psu_stratum"]
     psu_size = frame["psu_size"]
     n_strata = len(st)
-    
+
     # ---- stage 1: SRSWOR of n_h PSUs per stratum, proportionate to the stratum population
     m_h = st["n_psu_pop"].to_numpy()
     n_pop_h = np.bincount(psu_stratum, weights=psu_size, minlength=n_strata)
@@ -757,7 +757,7 @@ def generate_demo(seed: int = 2024) -> pd.DataFrame:
     start = np.r_[0, np.flatnonzero(np.diff(samp_stratum[order])) + 1]
     for r in range(N_REPLICATES):
         mult = np.zeros(sel_psu.size)
-        for s0, cnt in zip(start, np.diff(np.r_[start, sel_psu.size])):
+        for s0, cnt in zip(start, np.diff(np.r_[start, sel_psu.size]), strict=True):
             members = order[s0:s0 + cnt]
             draws = rng.integers(0, cnt, size=cnt - 1)
             np.add.at(mult, members[draws], 1.0)

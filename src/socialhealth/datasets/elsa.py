@@ -49,7 +49,7 @@ def _ucla3_ge6(df, spec, fmt, context):
     arr = np.column_stack([_num(df, c) for c in _srcs(spec, fmt)])
     ok = np.all((arr >= 1) & (arr <= 3), axis=1)
     score = arr.sum(axis=1)
-    vals = [bool(s >= 6) if o else None for s, o in zip(score, ok)]
+    vals = [bool(s >= 6) if o else None for s, o in zip(score, ok, strict=True)]
     return vals, f"True if {' + '.join(_srcs(spec, fmt))} >= 6 (all three items 1-3 needed)"
 
 
@@ -107,7 +107,7 @@ def _followup(df, spec, fmt, context):
     iy = context["iyear"]
     end = context["followup_end"]
     out = []
-    for died, y, i in zip(dy["died"], dy["year"], iy):
+    for died, y, i in zip(dy["died"], dy["year"], iy, strict=True):
         if pd.isna(died):
             out.append(np.nan)
         elif died:
@@ -276,7 +276,7 @@ def _deaths(mort: Source, cb: dict, ids: pd.Series, followup_end):
     mid = _strings(raw[lower[m["id"].lower()]])
     yr = pd.to_numeric(raw[lower[m["death_year"].lower()]], errors="coerce").to_numpy(dtype=float)
     yr = np.where(yr > 0, yr, np.nan)                    # negative codes: no death recorded
-    table = dict(zip(mid, yr))
+    table = dict(zip(mid, yr, strict=True))
     end = followup_end if followup_end is not None else (
         float(np.nanmax(yr)) if np.isfinite(yr).any() else None)
     died, year = [], []

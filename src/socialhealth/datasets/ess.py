@@ -188,8 +188,8 @@ def load_ess(path, *, wave: int | None = None, weight: str | None = None,
                 out["psu"] = _strings(state["psu"])
                 ctry = out["country"]
                 if len(set(ctry)) > 1:   # integrated multi-country file: keep countries apart
-                    out["strata"] = [f"{c}-{s}" for c, s in zip(ctry, out["strata"])]
-                    out["psu"] = [f"{c}-{p}" for c, p in zip(ctry, out["psu"])]
+                    out["strata"] = [f"{c}-{s}" for c, s in zip(ctry, out["strata"], strict=True)]
+                    out["psu"] = [f"{c}-{p}" for c, p in zip(ctry, out["psu"], strict=True)]
             return out
 
         full = "psu" in read or sd_df is not None

@@ -427,9 +427,9 @@ def load_cumulative(path, *, wave: int | Sequence[int] | None = None, weight: st
             y = df[yv].to_numpy(dtype=float)
             w, _ = _weight_per_row(df, order)   # the same rule as in select(), on the kept rows
             ys = _strings(y)
-            return {"respondent_id": [f"{a}-{b}" for a, b in zip(ys, _strings(df[idv]))],
+            return {"respondent_id": [f"{a}-{b}" for a, b in zip(ys, _strings(df[idv]), strict=True)],
                     "wave": ys, "year": y, "weight": w,
-                    "strata": [f"{a}-{b}" for a, b in zip(ys, _strings(df[strata]))],
+                    "strata": [f"{a}-{b}" for a, b in zip(ys, _strings(df[strata]), strict=True)],
                     "psu": _strings(df[psu])}
 
         plan = _engine.Plan(

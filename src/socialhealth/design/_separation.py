@@ -63,7 +63,7 @@ class Direction:
 
     def describe(self) -> str:
         """``"the coefficient of x goes to +infinity"`` (several joined with "together with")."""
-        parts = [f"{n} to {'+' if s > 0 else '-'}infinity" for n, s in zip(self.names, self.signs)]
+        parts = [f"{n} to {'+' if s > 0 else '-'}infinity" for n, s in zip(self.names, self.signs, strict=True)]
         head = "the coefficient of " + parts[0].replace(" to ", " goes to ", 1)
         return head + "".join(f", together with {p}" for p in parts[1:])
 
@@ -294,7 +294,7 @@ def cox_monotone(X: np.ndarray, time: np.ndarray, event: np.ndarray, strata: np.
         eo = (A @ d)[order]
         run = np.empty(n)
         lo = np.empty(n)
-        for a, b in zip(starts[:-1], starts[1:]):   # running max / min within each stratum
+        for a, b in zip(starts[:-1], starts[1:], strict=True):   # running max / min within each stratum
             run[a:b] = np.maximum.accumulate(eo[a:b])
             lo[a:b] = np.minimum.accumulate(eo[a:b])
         # rows sorted by time descending: the running value at the end of an event's tie

@@ -200,7 +200,7 @@ def _cells(design, columns: list[str]) -> tuple[np.ndarray, list[tuple]]:
     keys = []
     for k in combos:
         row = []
-        for col_codes, distinct in reversed(per_col):
+        for _col_codes, distinct in reversed(per_col):
             size = max(len(distinct), 1)
             row.append(distinct[int(k % size)])
             k //= size
@@ -258,7 +258,7 @@ def _population_counts(population, columns: list[str]) -> dict[tuple, float]:
             "population counts must be positive numbers. Drop empty cells from both the "
             "population table and the sample, or collapse them with a neighbouring cell."
         )
-    return dict(zip(keys, counts))
+    return dict(zip(keys, counts, strict=True))
 
 
 def _match_cells(uniq: list[tuple], pop: dict[tuple, float], columns: list[str]) -> np.ndarray:
@@ -584,7 +584,7 @@ def rake(design, margins, control: Mapping | None = None, on_nonconvergence: str
     old = tables(W[:, 0])
     converged = False
     for _ in range(int(ctrl["maxit"])):
-        for k, (columns, codes, N) in enumerate(specs):
+        for k, (_columns, codes, N) in enumerate(specs):
             W = _scale_cells(W, codes, N, "raking")
             margin_weights[k] = W[:, 0].copy()
         new = tables(W[:, 0])
@@ -604,7 +604,7 @@ def rake(design, margins, control: Mapping | None = None, on_nonconvergence: str
                       stacklevel=3)
     residual = RakingResidual(
         tuple(PostStratumResidual(codes, mw, weighted=False, label="+".join(cols))
-              for (cols, codes, _), mw in zip(specs, margin_weights)),
+              for (cols, codes, _), mw in zip(specs, margin_weights, strict=True)),
         label=" | ".join("+".join(c) for c, _, _ in specs),
     )
     return _new_design(design, W, residual,

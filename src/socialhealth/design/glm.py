@@ -438,7 +438,7 @@ def _irls(X, y, pw, fam: _Family, lk: _Link, offset, start, maxiter, tol, names)
         off = 0.0 if offset is None else offset
         solver = _Solver(_cross(X, pw), names)
         beta = solver.solve(X.T @ (pw * (y - off)))
-        for it in range(3):
+        for it in range(3):  # noqa: B007 - `it` counts the iterations after the loop
             eta = X @ beta + off
             step = solver.solve(X.T @ (pw * (y - eta)))
             beta = beta + step
@@ -608,7 +608,7 @@ def _replicate_fits(X, y, PW, fam: _Family, lk: _Link, offset, start, maxiter, t
             )
         active = np.arange(k)
         last = np.zeros(k)
-        for it in range(1, maxiter + 1):
+        for _it in range(1, maxiter + 1):
             P = P_all[:, active]
             W, Wr = scoring(eta[:, active], mu[:, active], P)
             A = cross_all(W)
@@ -733,7 +733,7 @@ def _check_separation(fit: _Fit, fam: _Family, lk: _Link, X, y, pw, names) -> No
         # grow by ~1 per iteration); an extreme but converged fitted probability (a far-out
         # covariate value) is not separation
         if edge.any() and (not fit.converged or fit.last_step > 1e-6 * (1 + np.max(np.abs(fit.beta)))):
-            big = [f"{n} = {b:.3g}" for n, b in zip(names, fit.beta) if abs(b) > 10]
+            big = [f"{n} = {b:.3g}" for n, b in zip(names, fit.beta, strict=True) if abs(b) > 10]
             raise SeparationError(
                 f"nearly separated data: fitted probabilities are numerically 0 or 1 for "
                 f"{int(edge.sum())} row(s) and the coefficients keep moving"

@@ -452,7 +452,7 @@ def _bootstrap(design, replicates: int, seed, fpc: bool):
     psu_lists = [_appearance_order(unit[stratum == h]) for h in strata]
     lonely_psu = getattr(design, "lonely_psu", "fail")
     constant = set()                     # strata whose multiplier is 1 in every replicate
-    for h, psus in zip(strata, psu_lists):
+    for h, psus in zip(strata, psu_lists, strict=True):
         if fpc and _is_certainty(st, h):
             constant.add(h)              # certainty PSUs: lambda = 0, multiplier 1
             continue
@@ -484,7 +484,7 @@ def _bootstrap(design, replicates: int, seed, fpc: bool):
             )
         constant.add(h)                  # remove / certainty: no contribution
     mult = np.ones((st.n_psu, replicates))
-    for h, psus in zip(strata, psu_lists):
+    for h, psus in zip(strata, psu_lists, strict=True):
         if h in constant:
             continue
         n_h = len(psus)

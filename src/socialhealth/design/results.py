@@ -222,7 +222,7 @@ class Estimate:
         labels = []
         for row in self.table[cols].itertuples(index=False):
             parts = []
-            for c, v in zip(cols, row):
+            for c, v in zip(cols, row, strict=True):
                 if c == "level":
                     if v is not None and not (isinstance(v, float) and np.isnan(v)):
                         parts[-1] = f"{parts[-1]}[{v}]" if parts else str(v)

@@ -103,7 +103,7 @@ def _population_shares(population, by: list[str], data: pd.DataFrame) -> dict[tu
             "have from both the population and the sample (design.subset) instead."
         )
     shares = values / values.sum()
-    return dict(zip(keys, shares))
+    return dict(zip(keys, shares, strict=True))
 
 
 def standardize(design, by, over=None, *, population, excluding_missing=None):
@@ -252,13 +252,13 @@ def standardize(design, by, over=None, *, population, excluding_missing=None):
         )
     domains = list(dict.fromkeys(c[:k] for c in cells))
     dom_total = {d: 0.0 for d in domains}
-    for c, t in zip(cells, cell_w):
+    for c, t in zip(cells, cell_w, strict=True):
         dom_total[c[:k]] += t
     present = set(cells)
     absent = [(d, b) for d in domains for b in shares if d + b not in present]
     if absent:
         shown = "; ".join(
-            (f"{_show(b)!r} in {dict(zip(over_cols, d))}" if k else f"{_show(b)!r}")
+            (f"{_show(b)!r} in {dict(zip(over_cols, d, strict=True))}" if k else f"{_show(b)!r}")
             for d, b in absent[:6])
         warnings.warn(
             f"{len(absent)} standard-population level(s) have no respondents in a domain and are "

@@ -188,7 +188,7 @@ def table(design, *variables, by=None, round: bool = False, Ntotal: float | None
 
     cells = np.arange(size)
     frame = {}
-    for c, levels in zip(cols, level_list):
+    for c, levels in zip(cols, level_list, strict=True):
         idx = cells % max(len(levels), 1)
         cells = cells // max(len(levels), 1)
         values = [levels[i] for i in idx]

@@ -207,7 +207,7 @@ def domains(data: pd.DataFrame, by, where: str = "the design data") -> Domains:
     # combined key, first variable fastest (R order)
     key = np.zeros(len(data), dtype=np.int64)
     mult = 1
-    for codes, lv in zip(code_list, level_list):
+    for codes, lv in zip(code_list, level_list, strict=True):
         key = key + np.where(codes < 0, 0, codes) * mult
         mult *= max(len(lv), 1)
     key = np.where(missing, -1, key)
@@ -217,7 +217,7 @@ def domains(data: pd.DataFrame, by, where: str = "the design data") -> Domains:
     dom = np.where(key >= 0, remap[np.clip(key, 0, None)], -1)
     rows = {}
     rem = present.copy()
-    for c, lv in zip(cols, level_list):
+    for c, lv in zip(cols, level_list, strict=True):
         idx = rem % max(len(lv), 1)
         rem = rem // max(len(lv), 1)
         values = [lv[i] for i in idx]

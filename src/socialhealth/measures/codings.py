@@ -73,7 +73,7 @@ def _explicit(inst: Instrument, item: Item, raw: Mapping[Any, Any], label: str) 
 
 
 def _fmt_codes(item: Item):
-    for c, lab in zip(item.codes, item.labels or [""] * len(item.codes)):
+    for c, lab in zip(item.codes, item.labels or [""] * len(item.codes), strict=False):
         yield f"{c:g} {lab}".strip()
 
 

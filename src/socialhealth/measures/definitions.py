@@ -343,7 +343,7 @@ def _fmt(v: float) -> str:
 
 def _codes_text(item: Item) -> str:
     if item.labels:
-        return ", ".join(f"{c:g} {lab}" for c, lab in zip(item.codes, item.labels))
+        return ", ".join(f"{c:g} {lab}" for c, lab in zip(item.codes, item.labels, strict=False))
     return ", ".join(f"{c:g}" for c in item.codes)
 
 
@@ -450,7 +450,7 @@ def _check(inst: Instrument, source: str) -> None:
                 raise MeasureError(
                     f"{source}: cut-off set {cs.name!r} of scale {s.name!r} must cover {lo:g}-{hi:g}."
                 )
-            for a, b in zip(bands, bands[1:]):
+            for a, b in zip(bands, bands[1:], strict=False):
                 if not a.lower <= a.upper < b.lower:
                     raise MeasureError(f"{source}: cut-off set {cs.name!r} has overlapping bands.")
     for c in inst.codings:

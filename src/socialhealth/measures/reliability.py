@@ -248,7 +248,7 @@ def reliability(
     arr = x.to_numpy()
     cov = np.cov(arr, rowvar=False, ddof=1)
     sd = np.sqrt(np.diag(cov))
-    zero = [str(c) for c, s in zip(x.columns, sd) if s == 0]
+    zero = [str(c) for c, s in zip(x.columns, sd, strict=True) if s == 0]
     if zero:
         raise EstimationError(
             f"item(s) {', '.join(zero)} do not vary in the complete rows; alpha is undefined. "

@@ -130,7 +130,7 @@ def _item_columns(inst: Instrument, items: Any, columns: Any) -> dict[str, str]:
     if items is None:
         prefixed = [f"{inst.key}_{n}" for n in names]
         if not all(n in columns for n in names) and all(p in columns for p in prefixed):
-            return dict(zip(names, prefixed))  # harmonised schema, e.g. ucla3_companionship
+            return dict(zip(names, prefixed, strict=True))  # harmonised schema, e.g. ucla3_companionship
         return {n: n for n in names}
     if isinstance(items, Mapping):
         unknown = [k for k in items if k not in names]
@@ -156,7 +156,7 @@ def _item_columns(inst: Instrument, items: Any, columns: Any) -> dict[str, str]:
             f"{inst.key} has {len(names)} items ({names}) but {len(items)} columns were given: "
             f"{list(items)}. Pass one column per item, in that order, or a dict {{item: column}}."
         )
-    return dict(zip(names, items))
+    return dict(zip(names, items, strict=True))
 
 
 def _resolve_missing(inst: Instrument, scale: Scale, missing: Any, min_answered: Any) -> tuple[str, int | None]:
@@ -325,7 +325,7 @@ def score(
     survey = None
     if isinstance(data, pd.DataFrame):
         df = data
-    elif hasattr(data, "data") and isinstance(getattr(data, "data"), pd.DataFrame) and hasattr(data, "design"):
+    elif hasattr(data, "data") and isinstance(data.data, pd.DataFrame) and hasattr(data, "design"):
         survey = data
         df = data.data
     else:

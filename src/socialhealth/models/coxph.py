@@ -218,7 +218,7 @@ def _not_identified(X: np.ndarray, w: np.ndarray, delta: np.ndarray, I0: np.ndar
 
     xm = (w @ X) / w.sum()
     ref = float(w @ delta) * ((w @ (X - xm) ** 2) / w.sum())
-    flat = [n for n, a, r in zip(names, np.diag(I0), ref) if not a > 1e-10 * r]
+    flat = [n for n, a, r in zip(names, np.diag(I0), ref, strict=True) if not a > 1e-10 * r]
     if flat:
         raise ModelError(
             f"the Cox model cannot estimate the coefficient(s) of {', '.join(flat)}: the "
@@ -270,7 +270,7 @@ def _diagnose(status, beta, I, I0, path, X, t, delta, strata_codes, w, names, ma
     scaled = [(float(np.max(np.abs(b) * rng)) if len(b) else 0.0, ll) for b, ll in path]
     if status in ("singular", "halving", "max_iter") or collapsed:
         if _separation.diverging(scaled):
-            big = [n for n, b, r in zip(names, beta, rng) if abs(b) * r > 20] or list(names)
+            big = [n for n, b, r in zip(names, beta, rng, strict=True) if abs(b) * r > 20] or list(names)
             raise SeparationError(
                 f"monotone likelihood in the Cox model (numerically): the coefficient(s) of "
                 f"{', '.join(big)} keep growing while the partial likelihood still rises, until "

@@ -186,7 +186,7 @@ def _tau2_reml(yi: np.ndarray, vi: np.ndarray) -> tuple[float, int]:
     # starting value: Hedges (HE) estimator, truncated at 0
     rss = float(np.sum((yi - yi.mean()) ** 2))
     tau2 = max(0.0, (rss - (k - 1) / k * float(np.sum(vi))) / (k - 1))
-    for it in range(1, _MAXITER + 1):
+    for it in range(1, _MAXITER + 1):  # noqa: B007 - returned after the loop
         w = 1.0 / (vi + tau2)
         py = w * (yi - _pooled(yi, w))  # P y
         adj = (float(np.sum(py**2)) - _tr_p(w)) / _sum_pp(w)

@@ -230,7 +230,7 @@ def _diagnose(status, theta, I, I0, path, X, y, w, q, names, max_iter) -> None:
         )
     scaled = [(float(np.max(np.abs(th[:p]) * rng)) if p else 0.0, ll) for th, ll in path]
     if status != "converged" and _separation.diverging(scaled):
-        big = [n for n, b, r in zip(names, beta, rng) if abs(b) * r > 20] or list(names)
+        big = [n for n, b, r in zip(names, beta, rng, strict=True) if abs(b) * r > 20] or list(names)
         raise SeparationError(
             f"separation in the ordinal model (numerically): the coefficient(s) of "
             f"{', '.join(big)} keep growing while the likelihood still rises, until the "
@@ -495,7 +495,7 @@ def ordinal(
         return th if status == "converged" else None
 
     cov, design_used = design._vcov_on_rows(theta, rows, Z_used, refit, "ordinal model")
-    thr_names = [f"{_label(a)}|{_label(b)}" for a, b in zip(lv[:-1], lv[1:])]
+    thr_names = [f"{_label(a)}|{_label(b)}" for a, b in zip(lv[:-1], lv[1:], strict=True)]
     rhs_r = rhs.replace("C(", "factor(")
     r_call = f"svyolr(factor({lhs}) ~ {rhs_r}, design = design" + (
         ", method = 'probit'" if method == "probit" else "") + ")"

@@ -111,7 +111,7 @@ class ReportTable:
             if c in pairs:
                 hi, name = pairs[c]
                 vals = [_num.NA if _num.NA in (a, b) else f"{a} to {b}"
-                        for a, b in zip(f[c], f[hi])]
+                        for a, b in zip(f[c], f[hi], strict=True)]
                 key = name
             else:
                 vals = list(f[c])

@@ -304,7 +304,9 @@ def describe(
         else:
             levels = list(est_all["level"])
 
-        def cell_for(col_group, lev):
+        def cell_for(col_group, lev, *, est_all=est_all, est_by=est_by, kind=kind,
+                     observed=observed, s=s, var=var, vlabel=vlabel, tinfo=tinfo):
+            # called only within this iteration; the defaults bind this variable's values
             frame = est_all if col_group is None else est_by
             r = _rows_of(frame, None if col_group is None else by, col_group,
                          None if kind == "dichotomous" else lev)

@@ -139,7 +139,7 @@ def build_risk_factors(ctx: Context) -> Section:
     anchors = published_anchors()
     if not anchors.empty:
         shown = anchors.assign(label=[labels.get(exp.column) if f == "exposure" else lab
-                                      for f, lab in zip(anchors["factor"], anchors["label"])])
+                                      for f, lab in zip(anchors["factor"], anchors["label"], strict=True)])
         sec.tables.append(ReportTable(
             "Published pooled estimates for all-cause mortality (for scale)",
             shown[["label", "estimate", "ci_low", "ci_high", "measure", "outcome",
@@ -148,7 +148,7 @@ def build_risk_factors(ctx: Context) -> Section:
                  "activity inverted). Measures differ (HR, RR, RM = relative mortality) and "
                  "are not converted; the survey's odds ratios above are for other outcomes "
                  "unless the outcome is death. Sources: "
-                 + " ".join(f"{s}: {c}" for s, c in zip(shown["source"], shown["citation"]))))
+                 + " ".join(f"{s}: {c}" for s, c in zip(shown["source"], shown["citation"], strict=True))))
     # figure: mortality if modelled, else the first outcome
     pick = "died" if "died" in set(table["outcome"]) else table["outcome"].iloc[0]
     survey_rows = table[table["outcome"] == pick]
