@@ -209,7 +209,8 @@ def build_parser() -> argparse.ArgumentParser:
                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     p.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
-    sub = p.add_subparsers(dest="command", metavar="{report,datasets,describe}", parser_class=_Parser)
+    sub = p.add_subparsers(dest="command", metavar="{report,datasets,describe}",
+                           parser_class=_Parser)
     names = _dataset_names()
 
     def data_args(sp):

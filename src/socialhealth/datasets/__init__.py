@@ -44,7 +44,8 @@ from socialhealth.datasets.examples import list_examples, load_example
 from socialhealth.datasets._panel import (PanelData, load_panel, load_panel_baseline,
                                           mortality_followup)
 
-__all__ = ["list", "load", "load_panel", "load_panel_baseline", "mortality_followup", "fetch", "info", "SurveyData", "PanelData",
+__all__ = ["list", "load", "load_panel", "load_panel_baseline", "mortality_followup", "fetch",
+           "info", "SurveyData", "PanelData",
            "DesignFallbackWarning", "load_example", "list_examples"]
 
 

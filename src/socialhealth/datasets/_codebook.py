@@ -100,8 +100,8 @@ def _lookup_map(ref: str, name: str) -> dict:
     book = book or name
     maps = _read(book)[0].get("maps", {})
     if key not in maps:
-        raise DatasetError(f"codebooks/{name}.toml refers to map {ref!r}, but codebooks/{book}.toml "
-                           f"has no [maps.{key}] (it has {sorted(maps)})")
+        raise DatasetError(f"codebooks/{name}.toml refers to map {ref!r}, but "
+                           f"codebooks/{book}.toml has no [maps.{key}] (it has {sorted(maps)})")
     return dict(maps[key])
 
 
@@ -166,7 +166,8 @@ def validate(cb: dict, name: str) -> None:
             if "maps" in spec and spec.get("combine") != "first":
                 raise DatasetError(f"{where}: per-source maps need combine = \"first\"")
             if "maps" in spec and set(spec["maps"]) != set(spec["sources"]):
-                raise DatasetError(f"{where}: maps must have one entry per source {spec['sources']}")
+                raise DatasetError(f"{where}: maps must have one entry per source "
+                                   f"{spec['sources']}")
         if rule not in ("not_measured", "custom") and not spec.get("sources"):
             raise DatasetError(f"{where}: rule {rule!r} needs sources = [...]")
         stray = [v for v in spec.get("missing_if", {}) if v not in spec.get("sources", [])]
@@ -314,8 +315,8 @@ def harmonise(df: pd.DataFrame, cb: dict, fmt: dict, wave, value_labels: dict,
             srcs = [s for s in srcs if s in df.columns]
         if rule != "custom" and any(s not in df.columns for s in srcs):
             rows.append(_row(concept, srcs, "not measured", labels,
-                             f"source variable(s) {[s for s in srcs if s not in df.columns]} not in "
-                             f"this file. " + spec.get("notes", ""), False))
+                             f"source variable(s) {[s for s in srcs if s not in df.columns]} not "
+                             f"in this file. " + spec.get("notes", ""), False))
             continue
         levels = spec.get("levels") or (age_levels if concept == "age_group" else None)
         bad: Counter = Counter()
@@ -347,7 +348,8 @@ def harmonise(df: pd.DataFrame, cb: dict, fmt: dict, wave, value_labels: dict,
             miss_v = vals.isna().to_numpy()
             if sch[concept]["kind"] == "bool":
                 vals = vals.map(lambda v: bool(v))
-            out = typed(concept, [None if u else v for u, v in zip(miss_v, vals.tolist(), strict=True)], n,
+            out = typed(concept, [None if u else v for u,
+                                  v in zip(miss_v, vals.tolist(), strict=True)], n,
                         levels)
             if known_missing:
                 text += f"; {sorted(known_missing)} → missing"
@@ -357,7 +359,8 @@ def harmonise(df: pd.DataFrame, cb: dict, fmt: dict, wave, value_labels: dict,
             known_missing = {str(v) for v in spec.get("missing", [])}
             keys, valid = _keys(df[srcs[0]])
             is_t = keys.isin(tr).to_numpy()
-            is_f = (keys.isin(fa).to_numpy() if fa else valid & ~is_t) & ~keys.isin(known_missing).to_numpy()
+            is_f = (keys.isin(fa).to_numpy() if fa else valid
+                    & ~is_t) & ~keys.isin(known_missing).to_numpy()
             other = valid & ~is_t & ~is_f & ~keys.isin(known_missing).to_numpy()
             bad.update(keys[other])
             answered = is_t | is_f
@@ -415,8 +418,8 @@ def harmonise(df: pd.DataFrame, cb: dict, fmt: dict, wave, value_labels: dict,
         cols[concept] = out
         if n and pd.isna(pd.Series(out)).all():
             rows.append(_row(concept, srcs, spec.get("rule_text", text), labels,
-                             "NOT MEASURED HERE: the source variable(s) are present but missing for "
-                             "every row kept (see provenance missing_codes, e.g. Stata .x 'not "
+                             "NOT MEASURED HERE: the source variable(s) are present but missing "
+                             "for every row kept (see provenance missing_codes, e.g. Stata .x 'not "
                              "available in this version' / .i 'inapplicable'). "
                              + spec.get("notes", ""), False))
             continue
@@ -545,7 +548,8 @@ def _derive(frame: pd.DataFrame, rows: list[dict], n: int, min_age: int, unmappe
                          True))
     if "poor_health" not in have and _measured(rows, "self_rated_health"):
         srh = frame["self_rated_health"]
-        frame["poor_health"] = boolean(srh.isin(["fair", "poor"]).to_numpy(), srh.notna().to_numpy())
+        frame["poor_health"] = boolean(srh.isin(["fair", "poor"]).to_numpy(),
+                                       srh.notna().to_numpy())
         rows.append(_row("poor_health", ["self_rated_health"], "True if fair or poor", "",
                          "derived from self_rated_health", True))
     items = ["ucla3_companionship", "ucla3_left_out", "ucla3_isolated"]
@@ -597,7 +601,8 @@ def _otherwise(frame: pd.DataFrame, rows: list[dict], concepts: dict, n: int, wa
         if not alt or not _applies(spec, wave) or not _measured(rows, alt):
             continue
         i = next(k for k, r in enumerate(rows) if r["concept"] == concept)
-        own = frame[concept] if concept in frame.columns else pd.Series([pd.NA] * n, index=frame.index)
+        own = frame[concept] if concept in frame.columns else pd.Series([pd.NA] * n,
+                                                                        index=frame.index)
         fill = own.isna().to_numpy() & frame[alt].notna().to_numpy()
         if not fill.any():
             continue

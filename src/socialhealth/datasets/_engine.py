@@ -180,13 +180,16 @@ def _run_opened(name, p, src, options, prepare, loader_version, user_cols, cache
     spec_notes = plan.design_spec.get("notes", "")
     has_sp = des.get("psu") is not None
     design_rows = [
-        {"concept": "weight", "source_variables": str(plan.extra_provenance.get("weight_variable", "")),
+        {"concept": "weight",
+         "source_variables": str(plan.extra_provenance.get("weight_variable", "")),
          "rule": "the survey's recommended analysis weight", "labels": "",
          "notes": spec_notes, "measured": True},
-        {"concept": "strata", "source_variables": "", "rule": "design strata" if has_sp else "not measured",
+        {"concept": "strata", "source_variables": "", "rule": "design strata" if has_sp
+         else "not measured",
          "labels": "", "notes": spec_notes if has_sp else " ".join(plan.notes) or spec_notes,
          "measured": has_sp},
-        {"concept": "psu", "source_variables": "", "rule": "primary sampling units" if has_sp else "not measured",
+        {"concept": "psu", "source_variables": "", "rule": "primary sampling units" if has_sp
+         else "not measured",
          "labels": "", "notes": spec_notes if has_sp else " ".join(plan.notes) or spec_notes,
          "measured": has_sp},
     ]

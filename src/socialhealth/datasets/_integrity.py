@@ -58,7 +58,8 @@ _FOREIGN = [
     (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"), (b"Rar!", "a RAR archive"),
     (b"RDX2\n", "an R data file (.RData)"), (b"RDX3\n", "an R data file (.RData)"),
     (b"RDA2\n", "an R data file (.RData)"), (b"RDA3\n", "an R data file (.RData)"),
-    (b"PAR1", "a Parquet file"), (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an old-style Excel/Office file"),
+    (b"PAR1", "a Parquet file"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an old-style Excel/Office file"),
     (b"SQLite format 3\x00", "an SQLite database"), (b"\x00\x00\x00\x0cjP", "a JPEG 2000 image"),
 ]
 
@@ -97,7 +98,8 @@ def sniff(head: bytes) -> tuple[str | None, str]:
         if head.startswith(magic):
             return None, what
     text = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
-    if text.startswith((b"<!doctype html", b"<html", b"<head", b"<?xml")) or b"<html" in text[:1024]:
+    if text.startswith((b"<!doctype html", b"<html", b"<head",
+                        b"<?xml")) or b"<html" in text[:1024]:
         return None, "a web page (HTML/XML), often a login or error page saved instead of the file"
     if text.startswith((b"{", b"[")):
         return None, "a JSON document"

@@ -93,7 +93,8 @@ def _compute_extras(df: pd.DataFrame, cb: dict, fmt: dict | None = None
         if src not in df.columns:
             cols[name] = _empty(kind, spec, n)
             rows.append({"concept": name, "source_variables": src, "rule": "not measured",
-                         "labels": "", "notes": f"{src} is not in this file. " + spec.get("notes", ""),
+                         "labels": "", "notes": f"{src} is not in this file. "
+                         + spec.get("notes", ""),
                          "measured": False})
             continue
         x = pd.to_numeric(df[src], errors="coerce").to_numpy(dtype=float)
@@ -108,7 +109,8 @@ def _compute_extras(df: pd.DataFrame, cb: dict, fmt: dict | None = None
         elif kind == "bool":
             t = np.isin(x, spec["true"])
             f = np.isin(x, spec["false"])
-            out = pd.array([True if a else (False if b else pd.NA) for a, b in zip(t, f, strict=True)],
+            out = pd.array([True if a else (False if b else pd.NA) for a,
+                            b in zip(t, f, strict=True)],
                            dtype="boolean")
             rule = f"True if {src} in {spec['true']}; False if in {spec['false']}"
             other = valid & ~t & ~f
@@ -283,7 +285,8 @@ class _UserDesign:
             self.psu = self.strata = None
             self.read: list[str] = []
             self.warning: str | None = (
-                f"{survey} PSU/strata variables are unverified [U]: the design is weights-only ({weight}), "
+                f"{survey} PSU/strata variables are unverified [U]: the design is weights-only "
+                f"({weight}), "
                 "so standard errors ignore clustering and stratification. Pass psu= and strata= "
                 "if your file has them.")
             self.message = self.warning
@@ -301,14 +304,15 @@ class _UserDesign:
                         f"{self.strata}, weight {weight} (nest=TRUE, lonely PSUs 'adjust').")
         self.spec = {"weights": "weight", "strata": "strata", "psu": "psu", "nest": True,
                      "lonely_psu": "adjust",
-                     "notes": f"user-supplied design variables: PSU {self.psu}, strata {self.strata}, "
-                              f"weight {weight}."}
+                     "notes": f"user-supplied design variables: PSU {self.psu}, strata "
+                              f"{self.strata}, weight {weight}."}
 
     @staticmethod
     def check(survey: str, psu: str | None, strata: str | None) -> None:
         """Raise before any file is read when only one of psu=/strata= is given."""
         if (psu is None) != (strata is None):
-            raise DatasetError(f"{survey}: pass both psu= and strata= (your file's design variables), "
+            raise DatasetError(f"{survey}: pass both psu= and strata= (your file's design "
+                               f"variables), "
                                "or neither for the weights-only design.")
 
     def select(self, df: pd.DataFrame):

@@ -169,7 +169,8 @@ def open_source(path: str | os.PathLike) -> Source:
     hint = (" R data files: write them to Stata first, e.g. haven::write_dta(x, 'file.dta')."
             if ext in (".rda", ".rdata", ".rds") else "")
     raise SurveyFileError(
-        f"{p}: unknown file type {ext!r}; expected one of .dta, .sav, .xpt, .csv, .tab or .zip.{hint}")
+        f"{p}: unknown file type {ext!r}; expected one of .dta, .sav, .xpt, .csv, .tab or "
+        f".zip.{hint}")
 
 
 def _check_file(p: Path, ext: str, size: int) -> None:
@@ -262,7 +263,8 @@ def _open_dta_buffer(p: Path, buf, sha: str, member: str | None, fallback_path: 
         df = pd.DataFrame({c: (pd.array(v, dtype="string") if v.dtype == object else v)
                            for c, v in data.items()}, index=pd.RangeIndex(sf.nobs))
         return RawTable(df, missing, vl, varlab, sf.nobs,
-                        f"socialhealth {_sh_version()} _stata numpy slice reader (dta {sf.release})")
+                        f"socialhealth {_sh_version()} _stata numpy slice reader (dta "
+                        f"{sf.release})")
 
     return Source(p, sha, member, "dta", list(sf.names), sf.nobs, read)
 
@@ -290,7 +292,8 @@ def _open_zip(p: Path, sha: str | None) -> Source:
         try:
             data = zf.read(member)
         except (zipfile.BadZipFile, OSError, EOFError) as e:
-            raise _fail(p, f"the archive is corrupt or incomplete ({e}); download it again") from None
+            raise _fail(p, f"the archive is corrupt or incomplete ({e}); download it "
+                        f"again") from None
     ext = Path(member.strip()).suffix.lower()
     if not data:
         raise SurveyFileError(f"{p}: {member} inside the archive is empty.")
@@ -325,7 +328,8 @@ def _open_pyreadstat(p: Path, real: Path, sha: str, member: str | None, ext: str
     fn = _pyreadstat_fn(ext)
     try:
         _, meta = fn(str(real), metadataonly=True)
-    except (pyreadstat.ReadstatError, pyreadstat.PyreadstatError, UnicodeDecodeError, ValueError) as e:
+    except (pyreadstat.ReadstatError, pyreadstat.PyreadstatError, UnicodeDecodeError,
+            ValueError) as e:
         raise _read_error(p, real, member, ext, e) from None
     declared = meta.number_rows if isinstance(meta.number_rows, int) and meta.number_rows >= 0 \
         else None

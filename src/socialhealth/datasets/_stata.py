@@ -37,7 +37,8 @@ class TruncatedStataFile(Exception):
 
 _LETTERS = "." + "abcdefghijklmnopqrstuvwxyz"
 # (numpy kind, width) per Stata numeric type code (dta 117+)
-_NUMERIC = {65526: ("f8", 8), 65527: ("f4", 4), 65528: ("i4", 4), 65529: ("i2", 2), 65530: ("i1", 1)}
+_NUMERIC = {65526: ("f8", 8), 65527: ("f4", 4), 65528: ("i4", 4), 65529: ("i2", 2),
+            65530: ("i1", 1)}
 _STRL = 32768
 
 
@@ -236,7 +237,8 @@ def parse(buf) -> StataFile:
     tpos = offsets_map[2] + len(b"<variable_types>")
     types = list(struct.unpack(end + f"{k}H", mv[tpos:tpos + 2 * k]))
     npos = offsets_map[3] + len(b"<varnames>")
-    names = [bytes(mv[npos + i * name_w:npos + (i + 1) * name_w]).split(b"\0", 1)[0].decode(enc, "replace")
+    names = [bytes(mv[npos + i * name_w:npos
+                      + (i + 1) * name_w]).split(b"\0", 1)[0].decode(enc, "replace")
              for i in range(k)]
     vpos = offsets_map[6] + len(b"<value_label_names>")
     vlnames = [bytes(mv[vpos + i * name_w:vpos + (i + 1) * name_w]).split(b"\0", 1)[0].decode(enc)

@@ -209,7 +209,8 @@ def load_brfss(path, *, wave: int | None = None, pool: str = "equal",
             n = len(df)
             iy = np.full(n, float(year))
             if yv:
-                iy = pd.to_numeric(pd.Series(df[yv].astype(object)), errors="coerce").to_numpy(dtype=float)
+                iy = pd.to_numeric(pd.Series(df[yv].astype(object)),
+                                   errors="coerce").to_numpy(dtype=float)
                 iy = np.where(np.isnan(iy), float(year), iy)
             state["extras"] = _compute_extras(df, cb)
             # _PSU (= SEQNO) is unique within a state and year only: the id carries _STATE
@@ -299,8 +300,10 @@ def _stack(parts: list[SurveyData]) -> SurveyData:
         row = {k: src[k] for k in cbs[0].columns}
         row["measured"] = any(meas)
         if any(meas) and not all(meas):
-            row["notes"] = (f"[measured in {[f for f, m in zip(files, meas, strict=True) if m]}; not measured "
-                            f"in {[f for f, m in zip(files, meas, strict=True) if not m]}] " + str(row["notes"]))
+            row["notes"] = (f"[measured in {[f for f, m in zip(files, meas, strict=True) if m]}; "
+                            f"not measured in "
+                            f"{[f for f, m in zip(files, meas, strict=True) if not m]}] "
+                            + str(row["notes"]))
         rows.append(row)
     codebook = pd.DataFrame(rows, columns=cbs[0].columns)
     per_file, dropped, missing, not_asked, unmapped = [], {}, {}, {}, {}
@@ -366,7 +369,8 @@ def _pool(parts: list[SurveyData], pool: str) -> SurveyData:
     allcb = pd.concat(cbs, ignore_index=True)
     rows = []
     for concept, g in allcb.groupby("concept", sort=False):
-        rows.append({"concept": concept, "source_variables": " | ".join(dict.fromkeys(g["source_variables"])),
+        rows.append({"concept": concept,
+                     "source_variables": " | ".join(dict.fromkeys(g["source_variables"])),
                      "rule": " | ".join(dict.fromkeys(g["rule"])), "labels": g["labels"].iloc[0],
                      "notes": " ".join(g["notes"]), "measured": bool(g["measured"].any())})
     codebook = pd.DataFrame(rows, columns=parts[0].codebook.columns)
@@ -377,8 +381,10 @@ def _pool(parts: list[SurveyData], pool: str) -> SurveyData:
     prov = OrderedDict(survey="brfss", wave=" + ".join(waves), pooled=[p.provenance for p in parts],
                        pool=pool, pool_rule=rule, rows_kept=len(data),
                        rows_read=sum(p.provenance["rows_read"] for p in parts),
-                       missing_codes={w: p.provenance["missing_codes"] for w, p in zip(waves, parts, strict=True)},
-                       not_asked={w: p.provenance["not_asked"] for w, p in zip(waves, parts, strict=True)},
+                       missing_codes={w: p.provenance["missing_codes"] for w,
+                                      p in zip(waves, parts, strict=True)},
+                       not_asked={w: p.provenance["not_asked"] for w,
+                                  p in zip(waves, parts, strict=True)},
                        loader="brfss", loader_version=LOADER_VERSION)
     spec = dict(parts[0].design_spec)
     spec["notes"] = spec.get("notes", "") + f" Pooled years {waves}: {rule}."

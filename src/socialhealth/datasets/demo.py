@@ -197,7 +197,8 @@ LOG = np.log
 DEMO_MODEL: dict = {
     "lonely": {
         "intercept": {"GB": -2.75, "US": -2.45},
-        "age_group": dict(zip(AGE_GROUPS, (0.0, -0.20, -0.40, -0.45, -0.60, -0.95, -0.75), strict=True)),
+        "age_group": dict(zip(AGE_GROUPS, (0.0, -0.20, -0.40, -0.45, -0.60, -0.95, -0.75),
+                              strict=True)),
         "female": 0.15,
         "lives_alone": 0.90,
         "education_low": 0.25,
@@ -428,7 +429,8 @@ def _truth_from_population(pop: dict) -> dict:
         ag = pop["agegrp"][mask]
         cnt = np.bincount(ag, minlength=7)
         num = np.bincount(ag, weights=lonely[mask], minlength=7)
-        out["by_country_age_group"][c] = {g: float(num[k] / cnt[k]) for k, g in enumerate(AGE_GROUPS)}
+        out["by_country_age_group"][c] = {g: float(num[k] / cnt[k]) for k,
+                                          g in enumerate(AGE_GROUPS)}
         yr = pop["year"][mask]
         out["by_country_year"][c] = {
             int(y): float(lonely[mask][yr == y].mean()) for y in YEARS
@@ -698,7 +700,8 @@ def generate_demo(seed: int = 2024) -> pd.DataFrame:
     in_person_rare = contact["contact_in_person"] >= 3
     phone_rare = contact["contact_phone"] >= 3
     online_rare = contact["contact_online"] >= 3
-    iso = (lives_alone.astype(float) + in_person_rare + phone_rare + online_rare + (~social_activity))
+    iso = (lives_alone.astype(float) + in_person_rare + phone_rare + online_rare
+           + (~social_activity))
     iso_miss = (contact_miss["contact_in_person"] | contact_miss["contact_phone"]
                 | contact_miss["contact_online"] | miss["social_activity"])
     srh_miss = miss["self_rated_health"]

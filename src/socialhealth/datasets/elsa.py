@@ -185,7 +185,8 @@ def load_elsa(path=None, *, wave: int | None = None, weight: str | None = None,
     if wave is not None and str(wave) not in waves:
         raise UnknownWaveError(f"ELSA waves are 1-{max(map(int, waves))}; got wave={wave!r}.")
     if health_scale is not None and health_scale not in cb["health_scales"]:
-        raise DatasetError(f"health_scale={health_scale!r}: choose one of {list(cb['health_scales'])}.")
+        raise DatasetError(f"health_scale={health_scale!r}: choose one of "
+                           f"{list(cb['health_scales'])}.")
     mort = None
     if mortality_path is not None:
         mort = open_source(mortality_path)
@@ -196,7 +197,8 @@ def load_elsa(path=None, *, wave: int | None = None, weight: str | None = None,
     def prepare(src: Source) -> _engine.Plan:
         w = int(wave) if wave is not None else _wave_from_name(src)
         if str(w) not in waves:
-            raise UnknownWaveError(f"{src.path} is ELSA wave {w}; the codebook covers 1-{max(map(int, waves))}.")
+            raise UnknownWaveError(f"{src.path} is ELSA wave {w}; the codebook covers "
+                                   f"1-{max(map(int, waves))}.")
         spec = waves[str(w)]
         _require(src, [d["id"]], "ELSA core")
         cols = list(src.columns)
@@ -215,7 +217,8 @@ def load_elsa(path=None, *, wave: int | None = None, weight: str | None = None,
         context.update(names=names, health_scale=cb["health_scales"][hs], health_scale_name=hs)
         extra = {}
         if mort is None:
-            extra = {"died": "No mortality_path= given.", "followup_years": "No mortality_path= given."}
+            extra = {"died": "No mortality_path= given.",
+                     "followup_years": "No mortality_path= given."}
         cb_run = _with_not_measured(cb, names, cols, wave=w, extra=extra)
         _wrap_missing(src, negative=True, skip=(d["id"],))
         yv = lower.get(d["interview_year"].lower())
@@ -241,7 +244,8 @@ def load_elsa(path=None, *, wave: int | None = None, weight: str | None = None,
         return _engine.Plan(
             codebook_name="elsa", codebook=cb_run, fmt=names, wave=w, read=read, select=ud.select,
             design=design, design_spec=ud.spec, country="GB",
-            notes=[ud.message], warnings=[ud.warning] if ud.warning else [], custom_rules=CUSTOM_RULES,
+            notes=[ud.message], warnings=[ud.warning] if ud.warning else [],
+            custom_rules=CUSTOM_RULES,
             context=context,
             extra_provenance={"weight_variable": wvar, "variables": used,
                               "design_variables": ud.provenance,

@@ -128,7 +128,8 @@ def load_ess(path, *, wave: int | None = None, weight: str | None = None,
             keep = np.ones(len(df), bool)
             rounds_in = sorted(set(pd.to_numeric(df[rv], errors="coerce").dropna().astype(int)))
             if wave is not None and int(wave) not in rounds_in:
-                raise SurveyFileError(f"{src.path} holds ESS round(s) {rounds_in}, not round {wave}.")
+                raise SurveyFileError(f"{src.path} holds ESS round(s) {rounds_in}, not round "
+                                      f"{wave}.")
             if wave is not None:
                 this = pd.to_numeric(df[rv], errors="coerce").to_numpy() == int(wave)
                 reasons["other rounds"] = int((~this).sum())
@@ -179,10 +180,12 @@ def load_ess(path, *, wave: int | None = None, weight: str | None = None,
             if yv in df.columns:
                 yr = df[yv].to_numpy(dtype=float)
             rd = pd.to_numeric(df[rv], errors="coerce").to_numpy()
-            fallback = np.array([rounds.get(int(r), np.nan) if not np.isnan(r) else np.nan for r in rd])
+            fallback = np.array([rounds.get(int(r), np.nan) if not np.isnan(r) else np.nan
+                                 for r in rd])
             yr = np.where(np.isnan(yr), fallback, yr)
             out = {"respondent_id": _strings(df[idv]), "wave": _strings(rd), "year": yr,
-                   "weight": state["w"], "country": [None if pd.isna(c) else str(c) for c in df[cv]]}
+                   "weight": state["w"],
+                   "country": [None if pd.isna(c) else str(c) for c in df[cv]]}
             if "psu" in state:
                 out["strata"] = _strings(state["stratum"])
                 out["psu"] = _strings(state["psu"])

@@ -243,7 +243,8 @@ def load_panel_long(name: str, path, *, wave: int | None = None, weight: str | N
     d = cb["design"]
     wvar = weight or d["weights"][0]
     if wvar not in d["weights"]:
-        raise DatasetError(f"weight={weight!r} is not a {name} weight; choose one of {d['weights']}.")
+        raise DatasetError(f"weight={weight!r} is not a {name} weight; choose one of "
+                           f"{d['weights']}.")
     idv, wavev, yearv, strata, psu = d["id"], d["wave"], d["year"], d["strata"], d["psu"]
 
     def prepare(src: Source) -> _engine.Plan:
@@ -427,7 +428,8 @@ def load_cumulative(path, *, wave: int | Sequence[int] | None = None, weight: st
             y = df[yv].to_numpy(dtype=float)
             w, _ = _weight_per_row(df, order)   # the same rule as in select(), on the kept rows
             ys = _strings(y)
-            return {"respondent_id": [f"{a}-{b}" for a, b in zip(ys, _strings(df[idv]), strict=True)],
+            return {"respondent_id": [f"{a}-{b}" for a,
+                                      b in zip(ys, _strings(df[idv]), strict=True)],
                     "wave": ys, "year": y, "weight": w,
                     "strata": [f"{a}-{b}" for a, b in zip(ys, _strings(df[strata]), strict=True)],
                     "psu": _strings(df[psu])}

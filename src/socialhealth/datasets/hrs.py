@@ -42,7 +42,8 @@ def _lonely3(df, spec, fmt, context):
     src = spec["sources"][0].format(**fmt)
     x = pd.to_numeric(df[src], errors="coerce").to_numpy(dtype=float)
     ok = (x >= 1) & (x <= 3)
-    return [bool(v >= 2) if o else None for v, o in zip(x, ok, strict=True)], f"True if {src} >= 2 (scale 1-3 [U])"
+    return [bool(v >= 2) if o else None for v,
+            o in zip(x, ok, strict=True)], f"True if {src} >= 2 (scale 1-3 [U])"
 
 
 def _later(context, df):

@@ -181,7 +181,8 @@ def _cells(design, columns: list[str]) -> tuple[np.ndarray, list[tuple]]:
     na = frame.isna().any(axis=1).to_numpy() & active
     if na.any():
         raise DesignError(
-            f"{int(na.sum())} row(s) of the sample have a missing value in {', '.join(map(repr, columns))}; "
+            f"{int(na.sum())} row(s) of the sample have a missing value in "
+            f"{', '.join(map(repr, columns))}; "
             "every respondent needs a calibration cell. Impute or recode the missing values "
             "(e.g. an explicit 'missing' category with its own population count) first."
         )
@@ -230,7 +231,8 @@ def _population_counts(population, columns: list[str]) -> dict[tuple, float]:
         counts = pd.to_numeric(population["Freq"], errors="coerce").to_numpy(dtype=float)
     elif isinstance(population, (Mapping, pd.Series)):
         items = list(population.items())
-        keys = [tuple(_norm_key(x) for x in (k if isinstance(k, tuple) else (k,))) for k, _ in items]
+        keys = [tuple(_norm_key(x) for x in (k if isinstance(k, tuple) else (k,))) for k,
+                _ in items]
         try:
             counts = np.array([float(v) for _, v in items])
         except (TypeError, ValueError):
@@ -249,7 +251,8 @@ def _population_counts(population, columns: list[str]) -> dict[tuple, float]:
             f"dict/Series {{level: count}}; got {type(population).__name__}."
         )
     if len(set(keys)) != len(keys):
-        raise DesignError("the population table lists a cell more than once; give one count per cell.")
+        raise DesignError("the population table lists a cell more than once; give one count per "
+                          "cell.")
     bad = ~np.isfinite(counts) | (counts <= 0)
     if bad.any():
         k = keys[int(np.flatnonzero(bad)[0])]
@@ -290,7 +293,8 @@ def _scale_cells(W: np.ndarray, codes: np.ndarray, N: np.ndarray, what: str) -> 
         tot = np.bincount(c, weights=np.where(inside, W[:, j], 0.0), minlength=len(N))
         if np.any(tot <= 0):
             raise EstimationError(
-                f"{what}: a cell has zero estimated size in the {'full sample' if j == 0 else f'replicate {j}'}, "
+                f"{what}: a cell has zero estimated size in the "
+                f"{'full sample' if j == 0 else f'replicate {j}'}, "
                 "so it cannot be scaled to its population count; collapse small cells."
             )
         out[:, j] = np.where(inside, W[:, j] * (N / tot)[c], W[:, j])
@@ -539,12 +543,14 @@ def rake(design, margins, control: Mapping | None = None, on_nonconvergence: str
     if control:
         unknown = set(control) - set(ctrl)
         if unknown:
-            raise DesignError(f"unknown control option(s) {sorted(unknown)}; use 'maxit' and 'epsilon'.")
+            raise DesignError(f"unknown control option(s) {sorted(unknown)}; use 'maxit' and "
+                              f"'epsilon'.")
         ctrl.update(control)
     try:
         ctrl = {"maxit": int(ctrl["maxit"]), "epsilon": float(ctrl["epsilon"])}
     except (TypeError, ValueError):
-        raise DesignError(f"control= needs a whole number maxit and a number epsilon; got {control!r}.") from None
+        raise DesignError(f"control= needs a whole number maxit and a number epsilon; got "
+                          f"{control!r}.") from None
     if ctrl["maxit"] < 1 or not ctrl["epsilon"] > 0:
         raise DesignError(f"control= needs maxit >= 1 and epsilon > 0; got {control!r}.")
     if not isinstance(margins, (list, tuple)) or not margins:
@@ -552,7 +558,8 @@ def rake(design, margins, control: Mapping | None = None, on_nonconvergence: str
     specs = []
     for m in margins:
         if not isinstance(m, (list, tuple)) or len(m) != 2:
-            raise DesignError("each margin must be a (columns, population) pair, e.g. ('stype', pop_types).")
+            raise DesignError("each margin must be a (columns, population) pair, e.g. ('stype', "
+                              "pop_types).")
         columns = [str(c) for c in as_list(m[0])]
         codes, uniq = _cells(design, columns)
         N = _match_cells(uniq, _population_counts(m[1], columns), columns)
@@ -562,7 +569,8 @@ def rake(design, margins, control: Mapping | None = None, on_nonconvergence: str
         from socialhealth.errors import SocialHealthWarning
 
         warnings.warn(
-            f"the raking margins have different population totals ({', '.join(f'{t:g}' for t in totals)}); "
+            f"the raking margins have different population totals "
+            f"({', '.join(f'{t:g}' for t in totals)}); "
             "no set of weights can match them all, and the raked weights sum to the last "
             "margin's total (R's rake does the same, silently). Make the margins consistent.",
             SocialHealthWarning, stacklevel=3,
@@ -608,7 +616,8 @@ def rake(design, margins, control: Mapping | None = None, on_nonconvergence: str
         label=" | ".join("+".join(c) for c, _, _ in specs),
     )
     return _new_design(design, W, residual,
-                       lambda d: rake(d, margins, control=control, on_nonconvergence=on_nonconvergence))
+                       lambda d: rake(d, margins, control=control,
+                                      on_nonconvergence=on_nonconvergence))
 
 
 # ============================================================================ GREG calibration
@@ -711,7 +720,8 @@ def _calfun(name: str, bounds):
         return F, dF
     if name == "logit":
         if bounds is None or not (L < 1 < U) or not np.isfinite(L) or not np.isfinite(U):
-            raise DesignError("calfun='logit' needs finite bounds=(L, U) with L < 1 < U, e.g. (0.5, 2).")
+            raise DesignError("calfun='logit' needs finite bounds=(L, U) with L < 1 < U, e.g. "
+                              "(0.5, 2).")
         A = (U - L) / ((1 - L) * (U - 1))
 
         def F(u):
@@ -958,7 +968,8 @@ def calibrate(design, formula, population_totals, calfun: str = "linear", bounds
         try:
             L, U = (float(b) for b in bounds)
         except (TypeError, ValueError):
-            raise DesignError(f"bounds= must be two numbers (L, U) with L < 1 < U, not {bounds!r}.") from None
+            raise DesignError(f"bounds= must be two numbers (L, U) with L < 1 < U, not "
+                              f"{bounds!r}.") from None
     F, dF = _calfun(calfun, bounds)
     if bounds is not None:
         if not (L < 1 < U):
@@ -1014,6 +1025,7 @@ def calibrate(design, formula, population_totals, calfun: str = "linear", bounds
                       stacklevel=3)
     residual = RegressionResidual(X, W[:, 0].copy(), out[:, 0].copy(), label=" + ".join(names))
     return _new_design(design, out, residual,
-                       lambda d: calibrate(d, formula, population_totals, calfun=calfun, bounds=bounds,
+                       lambda d: calibrate(d, formula, population_totals, calfun=calfun,
+                                           bounds=bounds,
                                            maxit=maxit, epsilon=epsilon,
                                            on_nonconvergence=on_nonconvergence))

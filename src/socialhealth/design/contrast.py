@@ -249,7 +249,8 @@ def _linear(spec, aliases: dict[str, int], labels: list[str]) -> np.ndarray:
         c = np.zeros(k)
         for name, value in spec.items():
             if str(name) not in aliases:
-                raise FormulaError(f"contrast: {name!r} is not the name of an estimate; names: {list(aliases)[:12]}.")
+                raise FormulaError(f"contrast: {name!r} is not the name of an estimate; names: "
+                                   f"{list(aliases)[:12]}.")
             c[aliases[str(name)]] = float(value)
         return c
     c = np.asarray(spec, dtype=float).ravel()

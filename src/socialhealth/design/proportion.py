@@ -200,7 +200,8 @@ def _beta_ci(p, var, level, df, nrow):
         n_eff = p * (1 - p) / var * ratio**2
         x = n_eff * p
         lo = 0.0 if x == 0 else stats.beta.ppf(alpha / 2, x, n_eff - x + 1)
-        hi = 1.0 if np.isclose(x, n_eff, rtol=0, atol=0) else stats.beta.ppf(1 - alpha / 2, x + 1, n_eff - x)
+        hi = 1.0 if np.isclose(x, n_eff, rtol=0, atol=0) else stats.beta.ppf(1 - alpha / 2, x + 1,
+                                                                             n_eff - x)
     return float(lo), float(hi), float(n_eff)
 
 
@@ -218,7 +219,8 @@ def _likelihood_ci(y, w_tilde, mu, info, var_logit, level, df):
         return np.nan, np.nan
     delta = var_logit * info                           # design effect of the coefficient
     phi = np.sum(wt * (y - mu) ** 2) / (mu * (1 - mu)) / (n - 1)
-    crit = float(stats.chi2.ppf(level, 1)) if not np.isfinite(df) else float(stats.f.ppf(level, 1, df))
+    crit = float(stats.chi2.ppf(level, 1)) if not np.isfinite(df) else float(stats.f.ppf(level, 1,
+                                                                                         df))
     s1, s0 = np.sum(wt * y), np.sum(wt * (1 - y))
     b0 = float(_logit(mu))
 
@@ -241,7 +243,8 @@ def _likelihood_ci(y, w_tilde, mu, info, var_logit, level, df):
             far = b0 + sign * step
             k += 1
         a, b = sorted((b0, far))
-        ends.append(optimize.brentq(excess, a, b, xtol=1e-14, rtol=4 * np.finfo(float).eps, maxiter=500))
+        ends.append(optimize.brentq(excess, a, b, xtol=1e-14, rtol=4 * np.finfo(float).eps,
+                                    maxiter=500))
     return float(_expit(ends[0])), float(_expit(ends[1]))
 
 
@@ -380,7 +383,8 @@ def proportion(
     """
     if method not in METHODS:
         raise EstimationError(
-            f"method={method!r} is not a proportion interval method; use one of {', '.join(METHODS)}."
+            f"method={method!r} is not a proportion interval method; use one of "
+            f"{', '.join(METHODS)}."
         )
     level = _check_level(level)
     vals, levels, complete = _indicators(design, variable)

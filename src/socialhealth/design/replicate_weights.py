@@ -402,7 +402,8 @@ def check_hadamard(matrix, n_strata: int) -> np.ndarray:
     try:
         H = np.asarray(matrix, dtype=float)
     except (TypeError, ValueError):
-        raise ReplicateWeightsError("hadamard= must be a square numeric matrix of +-1 entries.") from None
+        raise ReplicateWeightsError("hadamard= must be a square numeric matrix of +-1 "
+                                    "entries.") from None
     if H.ndim != 2 or H.shape[0] != H.shape[1] or H.shape[0] == 0:
         raise ReplicateWeightsError(
             f"hadamard= must be a square matrix; got shape {H.shape}. A Hadamard matrix of order n "
@@ -412,13 +413,15 @@ def check_hadamard(matrix, n_strata: int) -> np.ndarray:
     if n < n_strata + 1:
         raise ReplicateWeightsError(
             f"hadamard= has order {n} but the design has {n_strata} strata; BRR needs a Hadamard "
-            f"matrix of order at least {n_strata + 1} (row 1 is not used), e.g. hadamard({n_strata})."
+            f"matrix of order at least {n_strata + 1} (row 1 is not used), e.g. "
+            f"hadamard({n_strata})."
         )
     values = np.unique(H)
     if len(values) != 2 or not np.isfinite(values).all():
         raise ReplicateWeightsError(
             f"hadamard= must hold exactly two distinct values (+1/-1, or 1/0); it has "
-            f"{len(values)} ({', '.join(f'{v:g}' for v in values[:4])}{', ...' if len(values) > 4 else ''})."
+            f"{len(values)} "
+            f"({', '.join(f'{v:g}' for v in values[:4])}{', ...' if len(values) > 4 else ''})."
         )
     A = np.where(H == H[0, 0], -1, 1)
     if not np.array_equal(A.T @ A, n * np.eye(n)):
@@ -620,7 +623,8 @@ def as_replicate(design, method: str = "jkn", **options):
     allowed = {"fay_rho", "replicates", "seed", "mse", "recalibrate", "hadamard"}
     unknown = set(options) - allowed
     if unknown:
-        raise DesignError(f"unknown option(s) {sorted(unknown)} for as_replicate; use {sorted(allowed)}.")
+        raise DesignError(f"unknown option(s) {sorted(unknown)} for as_replicate; use "
+                          f"{sorted(allowed)}.")
     if design._spec.get("pps"):
         raise DesignError("replicate weights for PPS (Brewer) designs are not implemented; use the "
                           "Taylor design's variance.")

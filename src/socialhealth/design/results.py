@@ -180,7 +180,8 @@ class Estimate:
 
         ``float(est.estimate)`` works for a single estimate (see :class:`ResultSeries`).
         """
-        return ResultSeries(self.table["estimate"].to_numpy(), index=self._labels(), name="estimate")
+        return ResultSeries(self.table["estimate"].to_numpy(), index=self._labels(),
+                            name="estimate")
 
     @property
     def se(self) -> ResultSeries:
@@ -303,14 +304,16 @@ class Estimate:
                 if not hits:
                     from socialhealth.errors import EstimationError
 
-                    raise EstimationError(f"contrast: no estimate labelled {key!r}; labels are {labels}.")
+                    raise EstimationError(f"contrast: no estimate labelled {key!r}; labels are "
+                                          f"{labels}.")
                 c[hits] = value
         else:
             c = np.asarray(coefficients, dtype=float)
             if c.shape != (k,):
                 from socialhealth.errors import EstimationError
 
-                raise EstimationError(f"contrast needs {k} coefficients, one per estimate; got {c.shape}.")
+                raise EstimationError(f"contrast needs {k} coefficients, one per estimate; got "
+                                      f"{c.shape}.")
         est = float(c @ self.table["estimate"].to_numpy(dtype=float))
         var = float(c @ self.vcov @ c)
         table = pd.DataFrame({"term": [name], "level": [None], "estimate": [est],

@@ -65,7 +65,8 @@ def _population_shares(population, by: list[str], data: pd.DataFrame) -> dict[tu
         values = pd.to_numeric(population[value], errors="coerce").to_numpy(dtype=float)
     elif isinstance(population, (Mapping, pd.Series)):
         items = list(population.items())
-        keys = [tuple(_norm_key(x) for x in (k if isinstance(k, tuple) else (k,))) for k, _ in items]
+        keys = [tuple(_norm_key(x) for x in (k if isinstance(k, tuple) else (k,))) for k,
+                _ in items]
         bad = [k for k in keys if len(k) != len(by)]
         if bad:
             raise DesignError(
@@ -90,10 +91,12 @@ def _population_shares(population, by: list[str], data: pd.DataFrame) -> dict[tu
     else:
         raise DesignError(
             "population must be a dict/Series {level: count or share}, a DataFrame with the by "
-            f"column(s) and a 'Freq' column, or a sequence in level order; got {type(population).__name__}."
+            f"column(s) and a 'Freq' column, or a sequence in level order; got "
+            f"{type(population).__name__}."
         )
     if len(set(keys)) != len(keys):
-        raise DesignError("the standard population lists a level more than once; give one value per level.")
+        raise DesignError("the standard population lists a level more than once; give one value "
+                          "per level.")
     bad = ~np.isfinite(values) | (values <= 0)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
@@ -241,7 +244,8 @@ def standardize(design, by, over=None, *, population, excluding_missing=None):
 
     codes, cells = _cells(design, cols)
     k = len(over_cols)
-    cell_w = np.bincount(codes[codes >= 0], weights=design.weights[codes >= 0], minlength=len(cells))
+    cell_w = np.bincount(codes[codes >= 0], weights=design.weights[codes >= 0],
+                         minlength=len(cells))
     by_keys = [c[k:] for c in cells]
     not_in_pop = list(dict.fromkeys(b for b in by_keys if b not in shares))
     if not_in_pop:

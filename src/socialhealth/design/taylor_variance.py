@@ -128,8 +128,9 @@ def _check_lonely_pps(stage: Stage, s: int, lonely_psu: str) -> None:
         from socialhealth.errors import DesignError
 
         raise DesignError(
-            f"stratum {stage.stratum_labels[lonely][0]!r} has a single PSU in a PPS (Brewer) stage; "
-            f"lonely_psu={lonely_psu!r} is not implemented for PPS stages. Use lonely_psu='remove' "
+            f"stratum {stage.stratum_labels[lonely][0]!r} has a single PSU in a PPS (Brewer) "
+            f"stage; lonely_psu={lonely_psu!r} is not implemented for PPS stages. Use "
+            f"lonely_psu='remove' "
             "or 'certainty' (the stratum adds no variance), or merge the stratum with a neighbour."
         )
 
@@ -225,7 +226,8 @@ def taylor_vcov(
                 # below a PPS stage the next stage is weighted by the unit's inclusion probability
                 carried = multiplier[prev.unit_stratum] * prev.inclusion_prob
             else:
-                prev_frac = np.where(np.isfinite(prev.pop_units), prev.n_units / prev.pop_units, 0.0)
+                prev_frac = np.where(np.isfinite(prev.pop_units), prev.n_units / prev.pop_units,
+                                     0.0)
                 carried = (multiplier * prev_frac)[prev.unit_stratum]      # per previous-stage unit
             multiplier = carried[st.parent_of_stratum]
             if not np.any(multiplier > 0):

@@ -84,7 +84,8 @@ def categorical_levels(s: pd.Series) -> list:
     return sorted(pd.unique(s.dropna()), key=lambda v: (str(type(v)), v))
 
 
-def analysis_matrix(data: pd.DataFrame, variables, where: str = "the design data") -> AnalysisMatrix:
+def analysis_matrix(data: pd.DataFrame, variables,
+                    where: str = "the design data") -> AnalysisMatrix:
     """Numeric analysis columns of ``variables`` (R ``model.frame`` of ``~x + y``).
 
     A numeric column stays one column, a boolean becomes 0/1, a categorical/string column becomes
@@ -152,7 +153,8 @@ class Domains:
     n_domains: int
 
 
-def subset_domains(data: pd.DataFrame, inside: np.ndarray, by) -> tuple[np.ndarray, int, pd.DataFrame | None]:
+def subset_domains(data: pd.DataFrame, inside: np.ndarray, by) -> tuple[np.ndarray, int,
+                                                                        pd.DataFrame | None]:
     """Domain codes of every row (-1 outside the subset ``inside`` or any domain), the number of
     domains and their table, counting only domains observed among the subset's rows (as R's
     ``svyby`` on a subset design). Without ``by`` the whole subset is one domain (table None).

@@ -87,7 +87,8 @@ class ReliabilityResult:
         return (
             f"ReliabilityResult(alpha={self.alpha:.4f} [{self.ci_method} {self.ci_level:.0%} CI "
             f"{self.ci[0]:.4f}, {self.ci[1]:.4f}], std_alpha={self.std_alpha:.4f}, "
-            f"omega_total={self.omega_total:.4f}, n={self.n}, k={self.k}, n_dropped={self.n_dropped})"
+            f"omega_total={self.omega_total:.4f}, n={self.n}, k={self.k}, "
+            f"n_dropped={self.n_dropped})"
         )
 
     def to_frame(self) -> pd.DataFrame:
@@ -285,7 +286,8 @@ def reliability(
         load = _minres_one_factor(corr)
         loadings = pd.Series(load, index=list(x.columns), name="loading")
         if np.any(load**2 >= 1):
-            notes.append("Heywood case: a loading is 1 or more in absolute value; omega is suspect.")
+            notes.append("Heywood case: a loading is 1 or more in absolute value; omega is "
+                         "suspect.")
         omega = float(1 - np.sum(1 - load**2) / corr.sum())
     if (item_df["item_rest_r"] < 0).any():
         neg = item_df.loc[item_df["item_rest_r"] < 0, "item"].astype(str).tolist()

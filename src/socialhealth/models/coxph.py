@@ -91,7 +91,8 @@ def _prepare(time, delta, X, strata) -> _Prepared:
                      s[grp_start], len(grp_start))
 
 
-def _within_strata_cumsum(values: np.ndarray, strat: np.ndarray, reverse: bool = False) -> np.ndarray:
+def _within_strata_cumsum(values: np.ndarray, strat: np.ndarray,
+                          reverse: bool = False) -> np.ndarray:
     """Cumulative sums over sorted groups, restarting at every change of ``strat``."""
     v = values[::-1] if reverse else values
     s = strat[::-1] if reverse else strat
@@ -150,8 +151,10 @@ def _cox_terms(beta, P: _Prepared, w: np.ndarray, ties: str, want_resid: bool):
     a = m / den
     A = np.bincount(g_rep, weights=a, minlength=P.n_groups)
     Ad = np.bincount(g_rep, weights=(1 - f) * a, minlength=P.n_groups)
-    B = np.column_stack([np.bincount(g_rep, weights=a * xbar[:, j], minlength=P.n_groups) for j in range(p)]) if p else np.zeros((P.n_groups, 0))
-    Bd = np.column_stack([np.bincount(g_rep, weights=(1 - f) * a * xbar[:, j], minlength=P.n_groups) for j in range(p)]) if p else np.zeros((P.n_groups, 0))
+    B = np.column_stack([np.bincount(g_rep, weights=a * xbar[:, j],
+                                     minlength=P.n_groups) for j in range(p)]) if p else np.zeros((P.n_groups, 0))
+    Bd = np.column_stack([np.bincount(g_rep, weights=(1 - f) * a * xbar[:, j],
+                                      minlength=P.n_groups) for j in range(p)]) if p else np.zeros((P.n_groups, 0))
     # cumulative over event times <= t within stratum: groups are sorted by time descending,
     # so accumulate from the end of each stratum
     cumA = _within_strata_cumsum(A, P.strat_of_grp, reverse=True)
@@ -164,7 +167,8 @@ def _cox_terms(beta, P: _Prepared, w: np.ndarray, ties: str, want_resid: bool):
         cB = cumB[g] - delta[:, None] * (B[g] - Bd[g])
         cnt = np.bincount(g_rep, minlength=P.n_groups).astype(float)
         with np.errstate(invalid="ignore", divide="ignore"):
-            xmean = np.column_stack([np.bincount(g_rep, weights=xbar[:, j], minlength=P.n_groups) for j in range(p)]) / np.where(cnt > 0, cnt, 1.0)[:, None] if p else np.zeros((P.n_groups, 0))
+            xmean = np.column_stack([np.bincount(g_rep, weights=xbar[:, j],
+                                                 minlength=P.n_groups) for j in range(p)]) / np.where(cnt > 0, cnt, 1.0)[:, None] if p else np.zeros((P.n_groups, 0))
         resid = delta[:, None] * (X - xmean[g]) - r[:, None] * (X * cA[:, None] - cB)
     return loglik, U, I, resid
 
@@ -202,7 +206,8 @@ def _newton(P: _Prepared, w: np.ndarray, ties: str, beta0: np.ndarray, tol: floa
             halvings += 1
             if halvings > 30:
                 return beta, ll, ll0, it, "halving", path
-        converged = abs(ll_new - ll) <= tol * max(abs(ll_new), 1.0) and np.max(np.abs(new - beta)) <= 1e-6 * (1 + np.max(np.abs(new)))
+        converged = abs(ll_new - ll) <= tol * max(abs(ll_new),
+                                                  1.0) and np.max(np.abs(new - beta)) <= 1e-6 * (1 + np.max(np.abs(new)))
         beta, ll, U, I = new, ll_new, U_new, I_new
         path.append((beta, ll))
         if converged:
@@ -270,7 +275,8 @@ def _diagnose(status, beta, I, I0, path, X, t, delta, strata_codes, w, names, ma
     scaled = [(float(np.max(np.abs(b) * rng)) if len(b) else 0.0, ll) for b, ll in path]
     if status in ("singular", "halving", "max_iter") or collapsed:
         if _separation.diverging(scaled):
-            big = [n for n, b, r in zip(names, beta, rng, strict=True) if abs(b) * r > 20] or list(names)
+            big = [n for n, b,
+                   r in zip(names, beta, rng, strict=True) if abs(b) * r > 20] or list(names)
             raise SeparationError(
                 f"monotone likelihood in the Cox model (numerically): the coefficient(s) of "
                 f"{', '.join(big)} keep growing while the partial likelihood still rises, until "
@@ -370,7 +376,8 @@ class CoxResult(WaldCoefficients):
         lines = [f"Design-based Cox model ({self.ties} ties): {self.formula}",
                  f"Design: {self.design._short_label()}",
                  f"{self.nobs} rows, {self.n_events} events"
-                 + (f"; {self.n_missing} rows with missing values left out" if self.n_missing else ""),
+                 + (f"; {self.n_missing} rows with missing values left out" if self.n_missing
+                    else ""),
                  f"{'':<24}{'HR':>10}{'log se':>10}{'95% CI':>22}{'z':>9}{'p':>10}"]
         for r in tab.itertuples(index=False):
             lines.append(f"{r.term[:23]:<24}{r.estimate:>10.4g}{r.se:>10.4g}"
@@ -478,7 +485,8 @@ def coxph(
         ev_all = pd.to_numeric(ev_raw, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
         bad_ev = ev_raw.notna().to_numpy() & np.isnan(ev_all)
         if (bad_ev & in_subset).any():
-            raise ModelError(f"event column {event!r} must be 0/1 or boolean; it has non-numeric values.")
+            raise ModelError(f"event column {event!r} must be 0/1 or boolean; it has non-numeric "
+                             f"values.")
     mask = in_subset & ~np.isnan(ev_all)
     strata_codes_all = None
     if strata:
@@ -519,7 +527,8 @@ def coxph(
             f"{n_events} events for {len(names)} coefficients ({epv:.1f} events per variable, "
             f"below {events_per_variable:g}): hazard ratios may be biased and intervals too narrow "
             "(Peduzzi et al. 1995).", UserWarning, stacklevel=2)
-    strata_codes = np.zeros(len(rows), dtype=np.int64) if strata_codes_all is None else strata_codes_all[rows]
+    strata_codes = np.zeros(len(rows),
+                            dtype=np.int64) if strata_codes_all is None else strata_codes_all[rows]
     centre = (w @ X) / w.sum()
     Xc = X - centre
     P = _prepare(t, d, Xc, strata_codes)

@@ -93,7 +93,8 @@ def se_from_ci(
     lo = _as_vector(lower, "lower")
     hi = _as_vector(upper, "upper")
     if lo.shape != hi.shape:
-        raise ModelError(f"lower has {lo.size} values but upper has {hi.size}; pass one pair per study.")
+        raise ModelError(f"lower has {lo.size} values but upper has {hi.size}; pass one pair per "
+                         f"study.")
     if np.any(~np.isfinite(lo)) or np.any(~np.isfinite(hi)):
         raise ModelError("confidence limits contain missing or infinite values.")
     if log:
@@ -227,7 +228,8 @@ def _solve_q(target: float, yi: np.ndarray, vi: np.ndarray) -> float:
     if f(0.0) <= 0:
         return 0.0
     hi = _upper_bracket(f, 100.0 * float(np.max(vi)) + float(np.var(yi)))
-    return float(optimize.brentq(f, 0.0, hi, xtol=_TOL, rtol=4 * np.finfo(float).eps, maxiter=_MAXITER))
+    return float(optimize.brentq(f, 0.0, hi, xtol=_TOL, rtol=4 * np.finfo(float).eps,
+                                 maxiter=_MAXITER))
 
 
 # ----------------------------------------------------------------------------- result
@@ -404,8 +406,8 @@ class MetaResult:
                 f"  {pct}% prediction interval: [{g(self.pi_low):.4f}, {g(self.pi_high):.4f}]"
             )
             lines.append(
-                f"  tau^2 = {self.tau2:.4f} [{pct}% CI {self.tau2_ci_low:.4f}, {self.tau2_ci_high:.4f}],"
-                f" tau = {self.tau:.4f}"
+                f"  tau^2 = {self.tau2:.4f} [{pct}% CI {self.tau2_ci_low:.4f}, "
+                f"{self.tau2_ci_high:.4f}], tau = {self.tau:.4f}"
             )
         lines.append(
             f"  heterogeneity: Q({self.Q_df}) = {self.Q:.4f}, p = {self.Q_p:.4g}; "
@@ -576,7 +578,8 @@ def meta(
     elif vi is not None:
         v = _as_vector(vi, "vi")
         if v.shape != yi.shape:
-            raise ModelError(f"estimates has {yi.size} values but vi has {v.size}; pass one per study.")
+            raise ModelError(f"estimates has {yi.size} values but vi has {v.size}; pass one per "
+                             f"study.")
         if np.any(~np.isfinite(v)) or np.any(v <= 0):
             raise ModelError("every sampling variance vi must be positive and finite.")
         sei = np.sqrt(v)
@@ -594,19 +597,22 @@ def meta(
         sei = se_from_ci(lo, hi, level=ci_level, log=ratio)
         name = "se"
     if sei.shape != yi.shape:
-        raise ModelError(f"estimates has {yi.size} values but {name} has {sei.size}; pass one per study.")
+        raise ModelError(f"estimates has {yi.size} values but {name} has {sei.size}; pass one per "
+                         f"study.")
     if np.any(~np.isfinite(yi)):
         raise ModelError("estimates contain missing or infinite values; drop those studies first.")
     if np.any(~np.isfinite(sei)) or np.any(sei <= 0):
         bad = np.flatnonzero(~np.isfinite(sei) | (sei <= 0))
         raise ModelError(
-            f"standard errors must be positive and finite; study position(s) {bad.tolist()} are not."
+            f"standard errors must be positive and finite; study position(s) {bad.tolist()} are "
+            f"not."
         )
     k = yi.size
     if k == 0:
         raise ModelError("no studies given.")
     if m != "FE" and k < 2:
-        raise ModelError(f"a random-effects model needs at least 2 studies, got {k}; use method='fe'.")
+        raise ModelError(f"a random-effects model needs at least 2 studies, got {k}; use "
+                         f"method='fe'.")
     if hksj and k < 2:
         raise ModelError("Knapp-Hartung inference needs at least 2 studies (t with k-1 df).")
     if labels is None:

@@ -132,7 +132,8 @@ def table_flowables(t: ReportTable, st, avail: float) -> list:
     numeric = [all(_is_number(v) for v in f[c]) and len(f) > 0 for c in f.columns]
     head = [Paragraph(_p(c), st["head_r" if num else "head"])
             for c, num in zip(f.columns, numeric, strict=True)]
-    body = [[Paragraph(_p(v), st["cell_r" if num else "cell"]) for v, num in zip(row, numeric, strict=True)]
+    body = [[Paragraph(_p(v), st["cell_r" if num else "cell"]) for v,
+             num in zip(row, numeric, strict=True)]
             for row in f.itertuples(index=False)]
     table = Table([head] + body, colWidths=_widths(f, avail), repeatRows=1, hAlign="LEFT")
     table.setStyle(TableStyle([

@@ -223,7 +223,8 @@ def describe(
             base = design.subset(known)
         groups = _group_levels(data.loc[known, by])
         if len(groups) < 2:
-            raise DesignError(f"describe(): {by!r} has {len(groups)} group(s) among the respondents; "
+            raise DesignError(f"describe(): {by!r} has {len(groups)} group(s) among the "
+                              f"respondents; "
                               "a table by group needs at least 2 (or pass by=None).")
     else:
         groups = []
@@ -238,7 +239,8 @@ def describe(
         (g, group_label(by, g, labels)) for g in groups]
     gmask = {None: inside}
     for g in groups:
-        gmask[g] = inside & np.array([_same(v, g) for v in data[by].to_numpy(dtype=object)], dtype=bool) \
+        gmask[g] = inside & np.array([_same(v, g) for v in data[by].to_numpy(dtype=object)],
+                                     dtype=bool) \
             & data[by].notna().to_numpy()
 
     marks = Markers()
@@ -258,7 +260,8 @@ def describe(
                 est_by = base.mean(var, by=by).to_frame(level=level) if by is not None else None
                 est_all = base.mean(var).to_frame(level=level)
             else:
-                est_by = base.proportion(var, by=by, level=level).to_frame() if by is not None else None
+                est_by = base.proportion(var, by=by,
+                                         level=level).to_frame() if by is not None else None
                 est_all = base.proportion(var, level=level).to_frame()
             error = None
         except SocialHealthError as exc:
@@ -322,7 +325,8 @@ def describe(
                    "level": None if lev is None else lev,
                    "level_label": None if lev is None else level_label(lev),
                    "group": col_group,
-                   "group_label": "Overall" if col_group is None else group_label(by, col_group, labels),
+                   "group_label": "Overall" if col_group is None
+                   else group_label(by, col_group, labels),
                    "statistic": "mean" if kind == "continuous" else "proportion",
                    "n": n, "n_nonmissing": nonmiss, "n_missing": nmiss}
             if r is None:         # level never observed in this group
@@ -330,7 +334,8 @@ def describe(
                            ci_low=np.nan, ci_high=np.nan, df=np.nan)
             else:
                 rec.update(estimate=float(r["estimate"]), se=float(r["se"]),
-                           ci_low=float(r["ci_low"]), ci_high=float(r["ci_high"]), df=float(r["df"]))
+                           ci_low=float(r["ci_low"]), ci_high=float(r["ci_high"]),
+                           df=float(r["df"]))
                 if kind != "continuous" and rec["estimate"] in (0.0, 1.0):
                     # proportion() gives the degenerate logit interval (p, p) here, as R's
                     # svyciprop (up to its non-converged ~1e-12 for p = 0); the table shows a

@@ -55,7 +55,8 @@ def fit_nested(ctx: Context, outcome: str) -> tuple[list[dict], dict, list[str],
         added = [c for c in m["adds"] if not ctx.why_not(c)]
         missing = [c for c in m["adds"] if ctx.why_not(c)]
         if missing:
-            notes.append(f"{m['name']} leaves out {', '.join(missing)} (not measured in this survey).")
+            notes.append(f"{m['name']} leaves out {', '.join(missing)} (not measured in this "
+                         f"survey).")
         if m["adds"] and not added:
             continue
         covariates = covariates + added
