@@ -559,7 +559,8 @@ def _derive(frame: pd.DataFrame, rows: list[dict], n: int, min_age: int, unmappe
         frame["ucla3_score"] = typed("ucla3_score", score, n)
         rows.append(_row("ucla3_score", items, "sum of the three items (3-9); missing if any "
                          "item is missing", "", "derived", True))
-    if "lonely_ucla3" not in have and ("ucla3_score" in frame.columns) and _measured(rows, "ucla3_score"):
+    if ("lonely_ucla3" not in have
+        and ("ucla3_score" in frame.columns) and _measured(rows, "ucla3_score")):
         sc = frame["ucla3_score"].to_numpy(dtype=float, na_value=np.nan)
         frame["lonely_ucla3"] = boolean(sc >= 6, ~np.isnan(sc))
         rows.append(_row("lonely_ucla3", ["ucla3_score"], "True if ucla3_score >= 6", "",

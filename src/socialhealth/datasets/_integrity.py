@@ -135,12 +135,14 @@ def check_format(name: str, head: bytes, ext: str) -> str | None:
     if kind in _RENAME:
         fix = (f"It is {what}: give it the {_RENAME[kind]} extension (or pass the right file).")
     elif kind == "csv":
-        fix = "It is plain text: if it is a CSV export, name it .csv; otherwise pass the survey file as distributed."
+        fix = ("It is plain text: if it is a CSV export, name it .csv; otherwise pass the survey "
+               "file as distributed.")
     elif what.startswith("a web page"):
         fix = ("Download the file again from the survey's site (logged in, if it needs "
                "registration), and check that the saved file is the data file.")
     else:
-        fix = "Pass the survey file as distributed (.dta, .sav, .xpt, .csv, .tab or the agency's .zip)."
+        fix = ("Pass the survey file as distributed (.dta, .sav, .xpt, .csv, .tab or the agency's "
+               ".zip).")
     raise WrongFileFormatError(
         f"{name} is not {claimed}: its content is {what}. {fix}")
 

@@ -78,7 +78,8 @@ def _health(df, spec, fmt, context):
     vals = [m.get(v) for v in x]
     other = ~np.isnan(x) & ~np.isin(x, list(m))
     context.setdefault("unmapped", {})["self_rated_health"] = int(other.sum())
-    return vals, f"{_srcs(spec, fmt)[0]} on the {context['health_scale_name']} scale: {scale['description']}"
+    return (vals, f"{_srcs(spec, fmt)[0]} on the {context['health_scale_name']} scale: "
+            f"{scale['description']}")
 
 
 def _cesd8(df, spec, fmt, context):

@@ -92,7 +92,8 @@ def load_ess(path, *, wave: int | None = None, weight: str | None = None,
     sddf = None
     if sddf_path is not None:
         sddf = open_source(sddf_path)
-    idv, rv, cv, yv, psuv, strv = d["id"], d["round"], d["country"], d["year"], d["psu"], d["strata"]
+    idv, rv, cv, yv, psuv, strv = (d["id"], d["round"], d["country"], d["year"], d["psu"],
+                                   d["strata"])
 
     def prepare(src: Source) -> _engine.Plan:
         _require(src, [idv, rv, cv], "European Social Survey")

@@ -365,7 +365,8 @@ def load_cumulative(path, *, wave: int | Sequence[int] | None = None, weight: st
     cb = load_codebook("gss")
     d = cb["design"]
     first, last = cb["survey"]["years"]
-    wanted = None if wave is None else ([int(wave)] if np.isscalar(wave) else [int(w) for w in wave])
+    wanted = (None if wave is None
+              else ([int(wave)] if np.isscalar(wave) else [int(w) for w in wave]))
     if wanted is not None:
         bad = [w for w in wanted if not first <= w <= last or w in cb["survey"]["no_survey_years"]]
         if bad:

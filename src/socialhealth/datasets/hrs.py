@@ -90,7 +90,8 @@ def _followup(df, spec, fmt, context):
         j = last[-1]
         end = iwy[i][j] if row[j] == 1 and not np.isnan(iwy[i][j]) else nominal[j]
         out.append(end - b)
-    return out, "death year (or later) minus interview year; last known alive year minus interview year"
+    return (out, "death year (or later) minus interview year; last known alive year minus "
+            "interview year")
 
 
 CUSTOM_RULES = {"lonely3": _lonely3, "died": _died, "followup": _followup}

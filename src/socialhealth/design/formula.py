@@ -645,7 +645,8 @@ def rhs_matrix(data: pd.DataFrame, formula: str, rows: np.ndarray
     use = np.flatnonzero(eligible & complete)
     if len(use) == 0:
         raise FormulaError(f"no complete rows to build the model matrix of {formula!r}.")
-    sub = _plain_dtypes(data[variables].iloc[use]) if variables else pd.DataFrame(index=data.index[use])
+    sub = (_plain_dtypes(data[variables].iloc[use]) if variables
+           else pd.DataFrame(index=data.index[use]))
     try:
         with np.errstate(divide="ignore", invalid="ignore"):
             mm = model_matrix(f"~ {rhs}", sub, na_action="ignore")

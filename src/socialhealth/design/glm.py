@@ -532,7 +532,8 @@ def _irls(X, y, pw, fam: _Family, lk: _Link, offset, start, maxiter, tol, names)
             new = ps.fitted(beta_new)
         eta, mu, dev_new = new
         crit = abs(dev_new - dev) / (abs(dev_new) + 0.1)
-        tiny_step = step is not None and np.max(np.abs(step)) <= 1e-14 * (1 + np.max(np.abs(beta_new)))
+        tiny_step = (step is not None
+                     and np.max(np.abs(step)) <= 1e-14 * (1 + np.max(np.abs(beta_new))))
         beta, dev = beta_new, dev_new
         last_step = np.inf if step is None else float(np.max(np.abs(step)))
         if crit < tol or tiny_step:
@@ -1056,7 +1057,8 @@ class SurveyGLMResult(WaldCoefficients):
             f"{'':<28}{'Estimate':>13}{'Std. Error':>13}{'t value':>10}{'Pr(>|t|)':>11}",
         ]
         for r in tab.itertuples(index=False):
-            stars = "***" if r.p < 0.001 else "**" if r.p < 0.01 else "*" if r.p < 0.05 else "." if r.p < 0.1 else ""
+            stars = ("***" if r.p < 0.001 else "**" if r.p < 0.01 else "*" if r.p < 0.05 else "."
+                     if r.p < 0.1 else "")
             name = r.term if len(r.term) <= 27 else r.term[:24] + "..."
             lines.append(f"{name:<28}{r.estimate:>13.6g}{r.se:>13.6g}{r.statistic:>10.3f}{r.p:>11.3g} {stars}")
         lines += [

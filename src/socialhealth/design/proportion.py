@@ -486,7 +486,8 @@ def proportion(
                 # |logit| with se ~ 0); the exact limit is the degenerate interval (p, p)
                 lo[j], hi[j] = p[j], p[j]
             elif method == "logit":
-                lo[j], hi[j] = _expit(eta[j] - t * np.sqrt(var_logit[j])), _expit(eta[j] + t * np.sqrt(var_logit[j]))
+                lo[j], hi[j] = (_expit(eta[j] - t * np.sqrt(var_logit[j])),
+                                _expit(eta[j] + t * np.sqrt(var_logit[j])))
             elif method == "asin":
                 lo[j], hi[j] = _asin_ci(p[j], se[j], t)
             elif method == "beta":

@@ -177,7 +177,8 @@ class ReplicateDesign(DesignBase):
         if not combined_weights:
             W = W * w[:, None]
         R = W.shape[1]
-        if scale is not None and not (_is_number(scale) and np.isfinite(float(scale)) and float(scale) > 0):
+        if (scale is not None
+            and not (_is_number(scale) and np.isfinite(float(scale)) and float(scale) > 0)):
             raise ReplicateWeightsError(
                 f"scale= must be one positive finite number (the overall variance multiplier), "
                 f"not {scale!r}; per-replicate multipliers go in rscales=."

@@ -218,7 +218,8 @@ def standardize(design, by, over=None, *, population, excluding_missing=None):
     """
     by_cols = [str(c) for c in as_list(by)]
     over_cols = [str(c) for c in as_list(over)] if over is not None else []
-    excl_cols = [str(c) for c in as_list(excluding_missing)] if excluding_missing is not None else []
+    excl_cols = ([str(c) for c in as_list(excluding_missing)] if excluding_missing is not None
+                 else [])
     if not by_cols:
         raise DesignError("name the variable(s) to standardise in by= (e.g. by='age_group').")
     both = sorted(set(by_cols) & set(over_cols))

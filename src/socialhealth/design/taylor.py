@@ -129,7 +129,8 @@ class SurveyDesign(DesignBase):
             raise DesignError(f"pps={pps!r} is not supported; use pps='brewer' (or None).")
         if pps is not None and not fpc:
             raise DesignError("pps='brewer' needs fpc= holding the PSU inclusion probabilities.")
-        psu_l, strata_l, fpc_l, probs_l = as_list(psu), as_list(strata), as_list(fpc), as_list(probs)
+        psu_l, strata_l, fpc_l, probs_l = (as_list(psu), as_list(strata), as_list(fpc),
+                                           as_list(probs))
         cols = [c for c in [weights, *psu_l, *strata_l, *fpc_l, *probs_l] if c is not None]
         require_columns(data, cols, "the data passed to SurveyDesign")
         if len(data) == 0:

@@ -99,7 +99,8 @@ def categorise_scale(inst: Instrument, scale: Scale, score: pd.Series, *, cutoff
     if found is None:
         return None
     bands, _ = found
-    default_name = f"{inst.key}_category" if scale is inst.total else f"{inst.key}_{scale.name}_category"
+    default_name = (f"{inst.key}_category" if scale is inst.total
+                    else f"{inst.key}_{scale.name}_category")
     return _apply(inst, scale, score, bands, name or default_name)
 
 

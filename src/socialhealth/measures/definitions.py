@@ -301,13 +301,16 @@ class Instrument:
         for it in self.items:
             rev = " [REVERSE KEYED]" if it.reverse else ""
             txt = f" - {it.text}" if it.text else ""
-            dich = f"; scored 1 if (reversed) code >= {it.dichotomise_at:g}" if it.dichotomise_at else ""
+            dich = (f"; scored 1 if (reversed) code >= {it.dichotomise_at:g}" if it.dichotomise_at
+                    else "")
             lines.append(f"  {it.number:>2} {it.name}{rev}{txt} [{_codes_text(it)}{dich}]")
         lines.append("")
         lines.append("Scales:")
         for s in self.scales:
             lo, hi = self.scale_range(s)
-            ma = "" if s.min_answered is None else f"; prorate/available needs >= {s.min_answered} answered ({s.min_answered_source})"
+            ma = ("" if s.min_answered is None
+                  else f"; prorate/available needs >= {s.min_answered} answered "
+                  f"({s.min_answered_source})")
             lines.append(f"  {s.name}: {s.label}; items {', '.join(s.items)}; range {lo:g}-{hi:g}; "
                          f"default missing rule {s.default_missing!r}{ma}")
             for c in s.cutoffs:

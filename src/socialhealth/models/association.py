@@ -292,7 +292,8 @@ class AssociationTable:
             lines.append(f"Family: {self.family_chosen}")
         t = self.table
         for r in t.itertuples(index=False):
-            lv = f" [{r.level}]" if r.level is not None and not (isinstance(r.level, float) and np.isnan(r.level)) else ""
+            lv = (f" [{r.level}]" if r.level is not None
+                  and not (isinstance(r.level, float) and np.isnan(r.level)) else "")
             lines.append(f"  {r.model_label:<40}{lv:<14}{r.estimate:>9.3f} ({r.ci_low:.3f}, "
                          f"{r.ci_high:.3f})  p={r.p:.3g}  n={r.n}")
         for n in self.notes:

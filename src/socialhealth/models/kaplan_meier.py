@@ -359,7 +359,8 @@ class KaplanMeierResult:
     # ------------------------------------------------------------------ printing
     def summary(self) -> str:
         """Short text: estimator, rows, events, median survival per group and the R call."""
-        name = "Kaplan-Meier (product-limit)" if self.estimator == "km" else "Aalen (exp(-cumulative hazard))"
+        name = ("Kaplan-Meier (product-limit)" if self.estimator == "km"
+                else "Aalen (exp(-cumulative hazard))")
         lines = [f"Design-based survival curve: {name}",
                  f"Design: {self.design_label}",
                  f"{self.n_rows} rows, {self.n_events} events"

@@ -267,7 +267,8 @@ def margins(
     data = design.data
     if variable not in data.columns:
         raise MissingColumnError([variable], data.columns, "the model's design data")
-    used_vars = set().union(*res.frame.term_variables.values()) if res.frame.term_variables else set()
+    used_vars = (set().union(*res.frame.term_variables.values()) if res.frame.term_variables
+                 else set())
     if variable not in used_vars:
         raise ModelError(f"{variable!r} is not a covariate of the model {res.formula!r}.")
     if getattr(res, "_offset", None) is not None:

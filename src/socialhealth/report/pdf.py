@@ -20,7 +20,8 @@ from socialhealth.report.document import Report, ReportFigure, ReportTable, Sect
 from socialhealth.report.html import SYNTHETIC_BANNER
 
 #: Shown at the top of every page of the synthetic demo's PDF.
-SYNTHETIC_HEADER = "SYNTHETIC DATA: generated demo survey, not real people; numbers describe no population."
+SYNTHETIC_HEADER = ("SYNTHETIC DATA: generated demo survey, not real people; numbers describe no "
+                    "population.")
 
 
 def _rl():
