@@ -339,7 +339,8 @@ def harmonise(df: pd.DataFrame, cb: dict, fmt: dict, wave, value_labels: dict,
                 m = {str(k): v for k, v in spec["map"].items()}
                 keys, valid = _keys(x)
                 vals = keys.map(m)
-                bad.update(k for k in keys[valid & vals.isna().to_numpy()] if k not in known_missing)
+                bad.update(k for k in keys[valid & vals.isna().to_numpy()]
+                           if k not in known_missing)
                 text = ", ".join(f"{k}→{v}" for k, v in m.items())
                 if len(srcs) > 1:
                     text = f"{spec.get('combine', 'min')} of ({', '.join(srcs)}), then " + text
@@ -479,7 +480,8 @@ def _combine(df: pd.DataFrame, srcs: list[str], how: str | None) -> np.ndarray:
     if len(srcs) == 1:
         s = df[srcs[0]]
         return s.to_numpy(dtype=object) if not pd.api.types.is_numeric_dtype(s) else s.to_numpy()
-    arr = np.column_stack([pd.to_numeric(df[s], errors="coerce").to_numpy(dtype=float) for s in srcs])
+    arr = np.column_stack([pd.to_numeric(df[s], errors="coerce").to_numpy(dtype=float)
+                           for s in srcs])
     with np.errstate(all="ignore"):
         import warnings
 

@@ -176,7 +176,8 @@ def _run_opened(name, p, src, options, prepare, loader_version, user_cols, cache
     rows_read = int(raw.n_rows)
     dropped = {k: int(v) for k, v in reasons.items() if v}
     if rows_read != n + sum(dropped.values()):
-        dropped["other (loader accounting error; please report)"] = rows_read - n - sum(dropped.values())
+        dropped["other (loader accounting error; please report)"] = (
+            rows_read - n - sum(dropped.values()))
     spec_notes = plan.design_spec.get("notes", "")
     has_sp = des.get("psu") is not None
     design_rows = [

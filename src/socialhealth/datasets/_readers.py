@@ -381,7 +381,8 @@ def _open_pyreadstat(p: Path, real: Path, sha: str, member: str | None, ext: str
                         counts[str(code)] += int(n)
                     miss |= hit
                 s = s.where(~miss)
-            if not pd.api.types.is_numeric_dtype(s) and m.readstat_variable_types.get(c) != "string":
+            if not pd.api.types.is_numeric_dtype(s) \
+                    and m.readstat_variable_types.get(c) != "string":
                 s = pd.to_numeric(s, errors="coerce")  # e.g. integer columns read as object
             if pd.api.types.is_numeric_dtype(s):
                 s = s.astype("float64")

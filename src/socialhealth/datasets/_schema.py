@@ -51,7 +51,8 @@ def age_group_levels(min_age: int) -> list[str]:
     >>> age_group_levels(50)
     ['50-54', '55-64', '65-74', '75+']
     """
-    if isinstance(min_age, bool) or not isinstance(min_age, (int, np.integer)) or not 0 <= min_age <= 120:
+    if isinstance(min_age, bool) or not isinstance(min_age, (int, np.integer)) \
+            or not 0 <= min_age <= 120:
         raise DatasetError(f"min_age must be a whole number of years between 0 and 120, not "
                            f"{min_age!r}.")
     m = int(min_age)

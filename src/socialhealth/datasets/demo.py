@@ -303,7 +303,8 @@ def _draw_population(rng: np.random.Generator) -> tuple[pd.DataFrame, dict]:
     psu_stratum = np.repeat(np.arange(len(st)), m_h)
     g = rng.gamma(4.0, size=psu_stratum.size)
     g_sum = np.bincount(psu_stratum, weights=g)
-    size = np.maximum(80, np.round(g / g_sum[psu_stratum] * st["target_size"].to_numpy()[psu_stratum]))
+    size = np.maximum(80, np.round(g / g_sum[psu_stratum]
+                                   * st["target_size"].to_numpy()[psu_stratum]))
     size = size.astype(np.int64)
     deprivation = rng.standard_normal(psu_stratum.size)
     st["n_psu_pop"] = m_h
@@ -334,7 +335,8 @@ def _draw_population(rng: np.random.Generator) -> tuple[pd.DataFrame, dict]:
     e_lat = 0.5 * (agegrp <= 2) - 0.5 * (agegrp >= 5) - 0.5 * d + rng.logistic(size=n)
     edu = np.where(e_lat < -0.85, 0, np.where(e_lat > 0.85, 2, 1)).astype(np.int8)
     # income quintile: latent, cut at the country's population quintiles
-    i_lat = 0.8 * (edu - 1) - 0.4 * d - 0.3 * (agegrp == 0) - 0.2 * (agegrp == 6) + rng.logistic(size=n)
+    i_lat = (0.8 * (edu - 1) - 0.4 * d - 0.3 * (agegrp == 0) - 0.2 * (agegrp == 6)
+             + rng.logistic(size=n))
     incq = np.empty(n, dtype=np.int8)
     for mask in (~country_us, country_us):
         cuts = np.quantile(i_lat[mask], [0.2, 0.4, 0.6, 0.8])
@@ -584,7 +586,8 @@ def generate_demo(seed: int = 2024) -> pd.DataFrame:
     n_old = n_cls[1::2].astype(float)
     rate = TAKE_PER_PSU / np.maximum(n_young + OLD_RATE_FACTOR * n_old, 1.0)
     take_young = np.maximum(1, np.round(rate * n_young)).astype(np.int64)
-    take_old = np.minimum(n_old, np.maximum(1, np.round(OLD_RATE_FACTOR * rate * n_old))).astype(np.int64)
+    take_old = np.minimum(n_old, np.maximum(1, np.round(OLD_RATE_FACTOR * rate * n_old))
+                          ).astype(np.int64)
     take = np.empty(2 * psu_stratum.size, dtype=np.int64)
     take[0::2] = take_young
     take[1::2] = take_old
@@ -661,7 +664,8 @@ def generate_demo(seed: int = 2024) -> pd.DataFrame:
 
     # ---- mortality: exponential PH, censored at 31 Dec 2025 and by loss to follow-up
     mm = DEMO_MODEL["mortality"]
-    log_h = mm["log_baseline_hazard"] + np.asarray(mm["age_group"])[ag] + X @ np.log(mm["hazard_ratios"])
+    log_h = (mm["log_baseline_hazard"] + np.asarray(mm["age_group"])[ag]
+             + X @ np.log(mm["hazard_ratios"]))
     t_death = rng.exponential(1.0, n) / np.exp(log_h)
     interview = year + rng.random(n)
     t_admin = CENSOR_DATE - interview

@@ -148,14 +148,16 @@ def load_panel20(path, *, wave: int = 2020, weight: str | None = None,
             keep = np.ones(len(df), bool)
             if "sample" in spec:
                 in_sample = df[samp].to_numpy(dtype=float) == spec["sample"]
-                reasons[f"other cross-section (samptype != {spec['sample']})"] = int((~in_sample).sum())
+                reasons[f"other cross-section (samptype != {spec['sample']})"] = int(
+                    (~in_sample).sum())
                 keep &= in_sample
             has_w = ~np.isnan(df[wvar].to_numpy(dtype=float))
             reason = (f"no {wave} weight (not re-interviewed)" if str(wave) == "2020"
                       else f"no {wvar} weight")
             reasons[reason] = int((keep & ~has_w).sum())
             keep &= has_w
-            has_d = ~np.isnan(df[strata].to_numpy(dtype=float)) & ~np.isnan(df[psu].to_numpy(dtype=float))
+            has_d = ~np.isnan(df[strata].to_numpy(dtype=float)) \
+                & ~np.isnan(df[psu].to_numpy(dtype=float))
             reasons[f"no {strata}/{psu}"] = int((keep & ~has_d).sum())
             keep &= has_d
             return keep, reasons
@@ -263,7 +265,8 @@ def load_panel_long(name: str, path, *, wave: int | None = None, weight: str | N
                 reasons["other waves"] = int((~this).sum())
                 keep &= this
             iv = ~np.isnan(df[yearv].to_numpy(dtype=float))
-            reasons["not interviewed in this wave (placeholder row of the long file)"] = int((keep & ~iv).sum())
+            reasons["not interviewed in this wave (placeholder row of the long file)"] = int(
+                (keep & ~iv).sum())
             keep &= iv
             has_w = ~np.isnan(df[wvar].to_numpy(dtype=float))
             reasons[f"no {wvar} weight ({d['weight_notes'][wvar]})"] = int((keep & ~has_w).sum())
@@ -407,12 +410,14 @@ def load_cumulative(path, *, wave: int | Sequence[int] | None = None, weight: st
                 if absent:
                     raise UnknownWaveError(f"{src.path} has no rows for year(s) {absent}.")
             w, used = _weight_per_row(df, order)
-            reasons[f"no weight ({' / '.join(order)} all missing)"] = int((keep & np.isnan(w)).sum())
+            reasons[f"no weight ({' / '.join(order)} all missing)"] = int(
+                (keep & np.isnan(w)).sum())
             keep &= ~np.isnan(w)
             zero = keep & (w <= 0)
             reasons["zero weight"] = int(zero.sum())
             keep &= ~zero
-            nod = np.isnan(df[strata].to_numpy(dtype=float)) | np.isnan(df[psu].to_numpy(dtype=float))
+            nod = np.isnan(df[strata].to_numpy(dtype=float)) \
+                | np.isnan(df[psu].to_numpy(dtype=float))
             reasons[f"no {strata}/{psu}"] = int((keep & nod).sum())
             keep &= ~nod
             took = set(used[keep].tolist())

@@ -28,7 +28,8 @@ from socialhealth.datasets import _engine
 from socialhealth.datasets._codebook import codebook_hash, load_codebook
 from socialhealth.datasets._readers import Source
 from socialhealth.datasets._surveydata import SurveyData
-from socialhealth.datasets._loader_steps import _unusable_weight, _licensed, _resolve_variables, _with_not_measured
+from socialhealth.datasets._loader_steps import (_licensed, _resolve_variables, _unusable_weight,
+                                                 _with_not_measured)
 from socialhealth.datasets.gss import _require, _strings
 
 LOADER_VERSION = 1

@@ -103,7 +103,8 @@ def load_nhis(path, *, wave: int | None = None, variables: dict | None = None,
             reasons = OrderedDict()
             bad = _unusable_weight(df, w)
             reasons[f"zero or missing weight {w}"] = int(bad.sum())
-            nod = ~bad & (np.isnan(df[s].to_numpy(dtype=float)) | np.isnan(df[p].to_numpy(dtype=float)))
+            nod = ~bad & (np.isnan(df[s].to_numpy(dtype=float))
+                          | np.isnan(df[p].to_numpy(dtype=float)))
             reasons[f"no {s}/{p}"] = int(nod.sum())
             return ~bad & ~nod, reasons
 

@@ -22,7 +22,8 @@ from socialhealth.datasets import _engine
 from socialhealth.datasets._codebook import codebook_hash, load_codebook
 from socialhealth.datasets._readers import Source
 from socialhealth.datasets._surveydata import SurveyData
-from socialhealth.datasets._loader_steps import _UserDesign, _licensed, _resolve_variables, _wrap_missing
+from socialhealth.datasets._loader_steps import (_licensed, _resolve_variables, _UserDesign,
+                                                 _wrap_missing)
 from socialhealth.datasets.gss import _require, _strings
 
 LOADER_VERSION = 1

@@ -1001,7 +1001,8 @@ def calibrate(design, formula, population_totals, calfun: str = "linear", bounds
         warnings.warn(
             f"the population totals are more than {RESCALE_THRESHOLD:g} times the weighted sample "
             f"totals, so the input weights were rescaled (by {rescaled[0][1]:.3g} for "
-            f"{rescaled[0][0]}{' and similar factors for the replicates' if len(rescaled) > 1 else ''}) "
+            f"{rescaled[0][0]}"
+            f"{' and similar factors for the replicates' if len(rescaled) > 1 else ''}) "
             f"before calibrating; bounds={tuple(bounds)} apply to the adjustment of the rescaled "
             "weights, as in R.", SocialHealthWarning, stacklevel=3)
     if failed:

@@ -223,8 +223,8 @@ def binomial_counts(formula: str, data: pd.DataFrame):
             f"cbind({parts[0]}, {parts[1]}): {int(np.sum(bad))} row(s) have a negative count of "
             "successes or failures; both must be >= 0."
         )
-    return f"I({parts[0]}) ~ {rhs.strip()}" if not _IDENT.match(parts[0]) else f"{parts[0]} ~ {rhs.strip()}", \
-        succ, succ + fail
+    return (f"I({parts[0]}) ~ {rhs.strip()}" if not _IDENT.match(parts[0])
+            else f"{parts[0]} ~ {rhs.strip()}"), succ, succ + fail
 
 
 def evaluate_offset(expr: str, data: pd.DataFrame) -> np.ndarray:

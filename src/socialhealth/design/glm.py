@@ -1057,10 +1057,11 @@ class SurveyGLMResult(WaldCoefficients):
             f"{'':<28}{'Estimate':>13}{'Std. Error':>13}{'t value':>10}{'Pr(>|t|)':>11}",
         ]
         for r in tab.itertuples(index=False):
-            stars = ("***" if r.p < 0.001 else "**" if r.p < 0.01 else "*" if r.p < 0.05 else "."
-                     if r.p < 0.1 else "")
+            stars = ("***" if r.p < 0.001 else "**" if r.p < 0.01 else "*" if r.p < 0.05
+                     else "." if r.p < 0.1 else "")
             name = r.term if len(r.term) <= 27 else r.term[:24] + "..."
-            lines.append(f"{name:<28}{r.estimate:>13.6g}{r.se:>13.6g}{r.statistic:>10.3f}{r.p:>11.3g} {stars}")
+            lines.append(f"{name:<28}{r.estimate:>13.6g}{r.se:>13.6g}{r.statistic:>10.3f}"
+                         f"{r.p:>11.3g} {stars}")
         lines += [
             "---",
             "Signif. codes: 0 '***' 0.001 '**' 0.01 '*' 0.05 '.' 0.1",
@@ -1346,8 +1347,8 @@ def glm(
         wu = w_all[rows]
         n_used = len(rows)
         centre = _dot(wu, pearson) / wu.sum()
-        dispersion = float(float(wu.mean()) / scale * n_used / max(n_used - 1,
-                                                                   1) * _dot(wu, (pearson - centre) ** 2) / wu.sum())
+        dispersion = float(float(wu.mean()) / scale * n_used / max(n_used - 1, 1)
+                           * _dot(wu, (pearson - centre) ** 2) / wu.sum())
 
     fam_r = fam.r_name + ("()" if lk.name == fam.default_link else f"(link = \"{lk.name}\")")
     r_form = _r_formula(frame.formula if counts is None

@@ -10,7 +10,8 @@ import pandas as pd
 
 from socialhealth.design.base import DesignBase
 from socialhealth.design.replicate_variance import METHODS, default_scale, replicate_vcov
-from socialhealth.design.structure import check_data_frame, check_weights, numeric_column, require_columns
+from socialhealth.design.structure import (check_data_frame, check_weights, numeric_column,
+                                           require_columns)
 from socialhealth.errors import DesignError, ReplicateWeightsError, WeightError
 
 

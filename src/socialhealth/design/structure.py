@@ -147,7 +147,8 @@ def _codes(values: pd.Series | np.ndarray, what: str) -> tuple[np.ndarray, np.nd
             f"{what} has {bad} missing value(s); every row of a design needs a {what}. "
             "Drop those rows before building the design, or fill the code in."
         )
-    codes, uniques = _factorize_sorted(s.to_numpy() if not isinstance(s.dtype, pd.CategoricalDtype) else s)
+    codes, uniques = _factorize_sorted(
+        s.to_numpy() if not isinstance(s.dtype, pd.CategoricalDtype) else s)
     return codes, np.asarray(uniques)
 
 
@@ -394,7 +395,8 @@ def build_stages(
             else:
                 per_stratum = pd.Series(f).groupby(stratum).agg(["min", "max"])
                 if (per_stratum["min"] != per_stratum["max"]).any():
-                    h = int(per_stratum.index[(per_stratum["min"] != per_stratum["max"]).to_numpy()][0])
+                    h = int(per_stratum.index[
+                        (per_stratum["min"] != per_stratum["max"]).to_numpy()][0])
                     raise FPCError(
                         f"fpc {fpc[s]!r} is not constant within stratum {labels_of_stratum[h]!r}; "
                         "it must be the stratum's population size (or sampling fraction)."

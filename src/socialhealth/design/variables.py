@@ -109,7 +109,8 @@ def analysis_matrix(data: pd.DataFrame, variables,
         s = data[c]
         if pd.api.types.is_object_dtype(s) and not is_categorical(s):
             s = pd.Series(_object_numbers(s), index=s.index, name=c)
-        if pd.api.types.is_bool_dtype(s) or (pd.api.types.is_numeric_dtype(s) and not isinstance(s.dtype, pd.CategoricalDtype)):
+        if pd.api.types.is_bool_dtype(s) or (pd.api.types.is_numeric_dtype(s)
+                                             and not isinstance(s.dtype, pd.CategoricalDtype)):
             blocks.append(s.to_numpy(dtype=float, na_value=np.nan).reshape(n, 1))
             terms.append(str(c))
             levels.append(None)

@@ -122,7 +122,8 @@ def exposure_term(data: pd.DataFrame, exposure: str, categorical: bool | None = 
     name = exposure if re.match(r"^[A-Za-z_][A-Za-z_0-9]*$", exposure) else f"`{exposure}`"
     if cat and reference is not None:
         s = data[exposure]
-        levels = list(s.cat.categories) if isinstance(s.dtype, pd.CategoricalDtype) else list(pd.unique(s.dropna()))
+        levels = (list(s.cat.categories) if isinstance(s.dtype, pd.CategoricalDtype)
+                  else list(pd.unique(s.dropna())))
         if reference not in levels:
             raise ModelError(f"reference={reference!r} is not a level of {exposure!r}; levels: "
                              f"{', '.join(map(repr, levels))}.")

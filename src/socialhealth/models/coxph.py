@@ -152,9 +152,11 @@ def _cox_terms(beta, P: _Prepared, w: np.ndarray, ties: str, want_resid: bool):
     A = np.bincount(g_rep, weights=a, minlength=P.n_groups)
     Ad = np.bincount(g_rep, weights=(1 - f) * a, minlength=P.n_groups)
     B = np.column_stack([np.bincount(g_rep, weights=a * xbar[:, j],
-                                     minlength=P.n_groups) for j in range(p)]) if p else np.zeros((P.n_groups, 0))
+                                     minlength=P.n_groups) for j in range(p)]) \
+        if p else np.zeros((P.n_groups, 0))
     Bd = np.column_stack([np.bincount(g_rep, weights=(1 - f) * a * xbar[:, j],
-                                      minlength=P.n_groups) for j in range(p)]) if p else np.zeros((P.n_groups, 0))
+                                      minlength=P.n_groups) for j in range(p)]) \
+        if p else np.zeros((P.n_groups, 0))
     # cumulative over event times <= t within stratum: groups are sorted by time descending,
     # so accumulate from the end of each stratum
     cumA = _within_strata_cumsum(A, P.strat_of_grp, reverse=True)
@@ -168,7 +170,8 @@ def _cox_terms(beta, P: _Prepared, w: np.ndarray, ties: str, want_resid: bool):
         cnt = np.bincount(g_rep, minlength=P.n_groups).astype(float)
         with np.errstate(invalid="ignore", divide="ignore"):
             xmean = np.column_stack([np.bincount(g_rep, weights=xbar[:, j],
-                                                 minlength=P.n_groups) for j in range(p)]) / np.where(cnt > 0, cnt, 1.0)[:, None] if p else np.zeros((P.n_groups, 0))
+                                                 minlength=P.n_groups) for j in range(p)]) \
+                / np.where(cnt > 0, cnt, 1.0)[:, None] if p else np.zeros((P.n_groups, 0))
         resid = delta[:, None] * (X - xmean[g]) - r[:, None] * (X * cA[:, None] - cB)
     return loglik, U, I, resid
 
@@ -206,8 +209,8 @@ def _newton(P: _Prepared, w: np.ndarray, ties: str, beta0: np.ndarray, tol: floa
             halvings += 1
             if halvings > 30:
                 return beta, ll, ll0, it, "halving", path
-        converged = abs(ll_new - ll) <= tol * max(abs(ll_new),
-                                                  1.0) and np.max(np.abs(new - beta)) <= 1e-6 * (1 + np.max(np.abs(new)))
+        converged = (abs(ll_new - ll) <= tol * max(abs(ll_new), 1.0)
+                     and np.max(np.abs(new - beta)) <= 1e-6 * (1 + np.max(np.abs(new))))
         beta, ll, U, I = new, ll_new, U_new, I_new
         path.append((beta, ll))
         if converged:
@@ -381,7 +384,8 @@ class CoxResult(WaldCoefficients):
                  f"{'':<24}{'HR':>10}{'log se':>10}{'95% CI':>22}{'z':>9}{'p':>10}"]
         for r in tab.itertuples(index=False):
             lines.append(f"{r.term[:23]:<24}{r.estimate:>10.4g}{r.se:>10.4g}"
-                         f"{f'{r.ci_low:.4g} - {r.ci_high:.4g}':>22}{r.statistic:>9.3f}{r.p:>10.3g}")
+                         f"{f'{r.ci_low:.4g} - {r.ci_high:.4g}':>22}"
+                         f"{r.statistic:>9.3f}{r.p:>10.3g}")
         lines.append(f"In R: {self.r_call}")
         return "\n".join(lines)
 

@@ -327,7 +327,8 @@ def margins(
     union = np.zeros(n, dtype=bool)
     union[rows_a] = True
     union[rows_m] = True
-    design_used = design if union.sum() == in_subset.sum() else design._with_weights(np.where(union, w_all, 0.0))
+    design_used = (design if union.sum() == in_subset.sum()
+                   else design._with_weights(np.where(union, w_all, 0.0)))
 
     pw_m = w_all[rows_m]
 

@@ -33,7 +33,8 @@ _MAXITER = 1000
 
 # ----------------------------------------------------------------------------- helpers
 def _check_level(level: float) -> float:
-    if isinstance(level, bool) or not isinstance(level, (int, float)) or not 0.0 < float(level) < 1.0:
+    if isinstance(level, bool) or not isinstance(level, (int, float)) \
+            or not 0.0 < float(level) < 1.0:
         raise ModelError(f"level must be a number between 0 and 1 (e.g. 0.95), got {level!r}.")
     return float(level)
 

@@ -135,7 +135,8 @@ class MIResult:
     def __repr__(self) -> str:
         head = (
             f"Multiple-imputation estimates (Rubin's rules), m = {self.m} imputations, "
-            f"{'Rubin 1987 df' if np.isinf(self.df_complete) else f'df_complete = {self.df_complete:g}'}"
+            + ("Rubin 1987 df" if np.isinf(self.df_complete)
+               else f"df_complete = {self.df_complete:g}")
         )
         with pd.option_context("display.width", 120, "display.max_columns", 20):
             return head + "\n" + self.to_frame().to_string(index=False,

@@ -173,8 +173,8 @@ def _fit(X, y, w, q, link, start, tol, max_iter):
             step = step / 2
         else:
             return theta, ll, it, "halving", path
-        done = abs(ll_new - ll) <= tol * max(abs(ll_new),
-                                             1.0) and np.max(np.abs(new - theta)) <= 1e-7 * (1 + np.max(np.abs(new)))
+        done = (abs(ll_new - ll) <= tol * max(abs(ll_new), 1.0)
+                and np.max(np.abs(new - theta)) <= 1e-7 * (1 + np.max(np.abs(new))))
         theta, ll = new, ll_new
         path.append((theta, ll))
         if done:

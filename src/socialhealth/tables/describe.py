@@ -209,7 +209,8 @@ def describe(
         raise DesignError(f"{by!r} is the grouping variable; leave it out of variables=.")
     forced = set(as_list(categorical))
     level = check_level(level, DesignError)
-    if isinstance(digits, (bool, np.bool_)) or not isinstance(digits, (int, np.integer)) or digits < 0:
+    if isinstance(digits, (bool, np.bool_)) or not isinstance(digits, (int, np.integer)) \
+            or digits < 0:
         raise DesignError(f"digits= must be a whole number >= 0 (decimal places), not {digits!r}.")
     pct_ci = int(round(level * 100)) if np.isclose(level * 100, round(level * 100)) else level * 100
 

@@ -364,7 +364,8 @@ def _record(k, labels, m, term, var, lev, reference, r, variable_labels) -> dict
     return {
         "model": k + 1, "model_label": labels[k], "term": term, "variable": var,
         "variable_label": "Intercept" if var in _INTERCEPTS else (
-            _term_label(var, variable_labels) if ":" in str(var) else variable_label(var, variable_labels)),
+            _term_label(var, variable_labels) if ":" in str(var)
+            else variable_label(var, variable_labels)),
         "level": lev, "level_label": None if lev is None else level_label(lev),
         "reference": reference,
         "estimate": nan if r is None else float(r["estimate"]),
