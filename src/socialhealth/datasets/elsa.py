@@ -132,8 +132,9 @@ def load_elsa(path=None, *, wave: int | None = None, weight: str | None = None,
     Parameters
     ----------
     path : str or path-like
-        ``wave_9_elsa_data_eul_v1.dta`` (or the .sav / tab-delimited .tab edition) from UK Data Service
-        SN 5050. Required: without it a :class:`~socialhealth.errors.LicensedDataError` says where to register.
+        ``wave_9_elsa_data_eul_v1.dta`` (or the .sav / tab-delimited .tab edition) from UK Data
+        Service SN 5050. Required: without it a :class:`~socialhealth.errors.LicensedDataError` says
+        where to register.
     wave : int, optional
         1-10; None reads it from the file name (``wave_9_...``).
     weight : {"xw", "sc"} or str, optional

@@ -498,7 +498,8 @@ class DesignBase:
         Returns
         -------
         Estimate
-            ``to_frame()`` columns: [by...], term, level, estimate, se, ci_low, ci_high, df [, deff].
+            ``to_frame()`` columns: [by...], term, level, estimate, se, ci_low, ci_high, df [,
+            deff].
 
         References
         ----------
@@ -558,7 +559,8 @@ class DesignBase:
         Returns
         -------
         Estimate
-            ``to_frame()`` columns: [by...], term, level, estimate, se, ci_low, ci_high, df [, deff].
+            ``to_frame()`` columns: [by...], term, level, estimate, se, ci_low, ci_high, df [,
+            deff].
 
         References
         ----------

@@ -4,7 +4,8 @@ Estimation (Binder 1983; Lumley & Scott 2017; Lumley 2010, ch. 5)
 -----------------------------------------------------------------
 The coefficients solve the weighted (pseudo-)likelihood score equations
 
-    U(beta) = sum_i w_i x_i (y_i - mu_i) / V(mu_i) * dmu_i/deta_i = 0,    g(mu_i) = x_i' beta (+ offset_i)
+    U(beta) = sum_i w_i x_i (y_i - mu_i) / V(mu_i) * dmu_i/deta_i = 0,
+    g(mu_i) = x_i' beta (+ offset_i)
 
 with ``w_i`` the sampling weights. They are found by iteratively reweighted least squares
 (Fisher scoring) with working weights ``W_i = w_i (dmu_i/deta_i)^2 / V(mu_i)``, iterated to a

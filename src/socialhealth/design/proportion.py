@@ -20,10 +20,10 @@ freedom; ``df=inf`` gives normal quantiles) and ``v = se(p)^2``:
     ``D(b) / phi <= delta * F(level; 1, df)`` where ``D(b) = 2 sum w~ [y log(p / expit(b)) +
     (1 - y) log((1 - p) / (1 - expit(b)))]`` is the working deviance (``w~`` the weights scaled to
     mean 1 over the rows of the design), ``phi = sum w~ (y - p)^2 / (p (1 - p)) / (n - 1)`` its
-    quasibinomial dispersion (``n`` rows used), and ``delta = var_design(logit p) * sum w~ p (1 - p)``
-    the design effect of the coefficient. The roots are found exactly; R evaluates the profile
-    on a grid and interpolates, so R's end points differ from the exact ones by about 1e-5 to
-    1e-3 (relative) -- see the tests.
+    quasibinomial dispersion (``n`` rows used), and
+    ``delta = var_design(logit p) * sum w~ p (1 - p)`` the design effect of the coefficient. The
+    roots are found exactly; R evaluates the profile on a grid and interpolates, so R's end points
+    differ from the exact ones by about 1e-5 to 1e-3 (relative) -- see the tests.
 ``"asin"``
     Variance-stabilising arcsine-square-root transformation: ``a = asin(sqrt(p))``,
     ``se_a = se / (2 sqrt(p (1 - p)))``, interval ``sin(a +- t se_a)^2``. As in R the angle is
@@ -259,9 +259,9 @@ def _glm_intercept(y: np.ndarray, w: np.ndarray, start: float | None = None,
     ``z = eta + (y - mu) / (mu (1 - mu))``; stop when
     ``|dev - dev_old| / (|dev| + 0.1) < epsilon`` (``glm.control``). Returns the coefficient
     ``b``, the fitted ``mu`` and the information ``sum W`` at the working weights of the last
-    step (R's ``naive.cov`` is its inverse). The converged value is ``logit(p)``; R's default tolerance stops
-    within about 1e-9 of it, and reproducing the iterations reproduces R's interval digit for
-    digit (McCullagh & Nelder 1989, §2.5).
+    step (R's ``naive.cov`` is its inverse). The converged value is ``logit(p)``; R's default
+    tolerance stops within about 1e-9 of it, and reproducing the iterations reproduces R's interval
+    digit for digit (McCullagh & Nelder 1989, §2.5).
     """
     s1, s0 = float(np.sum(w * y)), float(np.sum(w * (1 - y)))
 

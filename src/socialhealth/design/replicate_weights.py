@@ -514,8 +514,8 @@ def as_replicate(design, method: str = "jkn", **options):
     **options
         ``fay_rho`` (``"fay"``, default 0.5; 0 gives BRR), ``hadamard`` (``"brr"``/``"fay"``: a
         user-supplied Hadamard matrix, order above the number of strata, read and validated as
-        R does, see :func:`check_hadamard`; R ``hadamard.matrix=``), ``replicates`` (bootstrap, default
-        50), ``seed`` (bootstrap; an int or ``numpy.random.Generator``), ``mse`` (centre the
+        R does, see :func:`check_hadamard`; R ``hadamard.matrix=``), ``replicates`` (bootstrap,
+        default 50), ``seed`` (bootstrap; an int or ``numpy.random.Generator``), ``mse`` (centre the
         replicates at the full-sample estimate; default False as R), ``recalibrate`` (for a
         calibrated design: build the replicates from the pre-calibration weights and redo every
         post-stratification/raking/calibration on each replicate; default False as R).

@@ -45,7 +45,8 @@ class SurveyDesign(DesignBase):
         Selection probabilities instead of weights (weights = 1 / product over stages).
     nest : bool, default False
         PSU codes are only unique within strata (PSU 1, 2 in every stratum). Without
-        ``nest=True`` a PSU code found in two strata raises :class:`~socialhealth.errors.NestingError`.
+        ``nest=True`` a PSU code found in two strata raises
+        :class:`~socialhealth.errors.NestingError`.
     lonely_psu : {"fail", "remove", "adjust", "average", "certainty"}, default "fail"
         What to do with strata that have a single PSU (R ``options(survey.lonely.psu=)``):
         see :mod:`socialhealth.design.taylor_variance`.

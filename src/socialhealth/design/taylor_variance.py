@@ -34,8 +34,8 @@ A stratum whose fpc equals its sample size (``f_h = 1``, sampled with certainty)
 and is never "lonely".
 
 PPS without replacement with Brewer's approximation (``pps="brewer"``; Brewer 2002, ch. 9;
-Lumley, "Describing PPS designs to R", survey package vignette) replaces the sampling fraction of the first stage by each PSU's inclusion
-probability ``pi_i``:
+Lumley, "Describing PPS designs to R", survey package vignette) replaces the sampling fraction of
+the first stage by each PSU's inclusion probability ``pi_i``:
 
     V_1 = sum_h n_h/(n_h - 1) sum_{i in h} (1 - pi_i) (t_i - tbar_h)(t_i - tbar_h)^T,
 
@@ -147,9 +147,10 @@ def _brewer_stage(totals: np.ndarray, stage: Stage) -> np.ndarray:
     This is the with-replacement (Hansen-Hurwitz type) estimator with the finite population
     correction ``1 - f_h`` replaced by ``1 - pi_i`` unit by unit: Brewer's approximation that
     follows from the stratified multistage recursion when a stage is PPS (Brewer 2002, ch. 9;
-    the R ``survey`` vignette "Describing PPS designs to R"), and what R ``survey`` computes for ``svydesign(..., fpc = ~pi,
-    pps = "brewer")`` (checked to 1e-10 in ``tests/design/test_pps.py``). Units taken with
-    certainty (``pi_i = 1``) add nothing; a stratum with a single PSU adds nothing here.
+    the R ``survey`` vignette "Describing PPS designs to R"), and what R ``survey`` computes for
+    ``svydesign(..., fpc = ~pi, pps = "brewer")`` (checked to 1e-10 in
+    ``tests/design/test_pps.py``). Units taken with certainty (``pi_i = 1``) add nothing; a stratum
+    with a single PSU adds nothing here.
 
     References
     ----------

@@ -94,7 +94,8 @@ def berkman_syme_components(
         One row per respondent.
     married, close_friends, close_relatives, groups, religious_attendance : str
         Column names of the five items, coded as in the PhenX protocol (listed in Notes); code
-        9 "unknown" becomes missing. Any other value raises :class:`~socialhealth.errors.ItemCodeError`.
+        9 "unknown" becomes missing. Any other value raises
+        :class:`~socialhealth.errors.ItemCodeError`.
     rule : {"loucks2006"}
         The component rule. Only Loucks et al. (2006) is built in.
 

@@ -196,7 +196,8 @@ def reliability(
     * Duhachek & Iacobucci (2004) interval: :math:`\\alpha \\pm z_{1-\\gamma/2}\\,\\mathrm{ase}`,
       :math:`\\mathrm{ase}^2 = Q/n`,
       :math:`Q = \\frac{2k^2}{(k-1)^2 (\\mathbf 1'C\\mathbf 1)^3}\\left[\\mathbf 1'C\\mathbf 1
-      (\\operatorname{tr}C^2 + (\\operatorname{tr}C)^2) - 2\\operatorname{tr}C\\,\\mathbf 1'C^2\\mathbf 1\\right]`.
+      (\\operatorname{tr}C^2 + (\\operatorname{tr}C)^2) - 2\\operatorname{tr}C\\,\\mathbf
+      1'C^2\\mathbf 1\\right]`.
     * Item-rest correlation: Pearson correlation of the item with the sum of the other items
       (``r.drop`` in psych).
     * Omega total (McDonald 1999): fit one factor to the correlation matrix :math:`R` by

@@ -379,7 +379,8 @@ def association(
     ------
     MissingColumnError / FormulaError : exposure, outcome or an adjustment variable not in the
         data. ModelError : unknown measure or family, or the two disagree; a binary measure
-        for an outcome that is not 0/1; the exposure has a single level among the rows used. SeparationError / ConvergenceError : from the model that failed, naming it.
+        for an outcome that is not 0/1; the exposure has a single level among the rows used.
+        SeparationError / ConvergenceError : from the model that failed, naming it.
 
     References
     ----------

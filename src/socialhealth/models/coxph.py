@@ -23,7 +23,8 @@ change below ``tol`` (default 1e-11).
 Covariance (Binder 1992): the score residual of row ``i`` (Therneau & Grambsch 2000, §3.7;
 with Efron ties the deaths at ``t`` count with weight ``1 - f_k`` in the k-th risk set) is
 
-    U_i = delta_i (x_i - mean_k xbar_k(T_i)) - r_i sum_{t <= T_i} sum_k c_ik m (x_i - xbar_k) / den_k,
+    U_i = delta_i (x_i - mean_k xbar_k(T_i)) - r_i sum_{t <= T_i} sum_k c_ik m (x_i - xbar_k) /
+    den_k,
 
 ``c_ik = 1`` for rows still at risk and ``1 - f_k`` for the deaths at ``t``. The influence
 values ``z_i = w_i U_i I^{-1}`` (R's weighted ``dfbeta`` residuals) give

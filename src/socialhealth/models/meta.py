@@ -239,9 +239,9 @@ class MetaResult:
     """Result of :func:`meta`.
 
     Scalars are on the analysis (log) scale; the ``exp_*`` columns of :attr:`summary` and
-    :meth:`to_frame` with ``exponentiate=True`` give the ratio scale.  ``I2`` and ``weights`` are percentages, as in
-    metafor.  ``df`` is the t degrees of freedom of the test and intervals (``k - 1`` with
-    ``hksj=True``) and ``inf`` for normal-based (``test="z"``) inference.
+    :meth:`to_frame` with ``exponentiate=True`` give the ratio scale.  ``I2`` and ``weights`` are
+    percentages, as in metafor.  ``df`` is the t degrees of freedom of the test and intervals
+    (``k - 1`` with ``hksj=True``) and ``inf`` for normal-based (``test="z"``) inference.
 
     Examples
     --------
@@ -484,13 +484,13 @@ def meta(
     * **DL** (DerSimonian & Laird 1986):
       :math:`\hat\tau^2 = \max\{0, (Q - (k-1)) / (\sum w_i - \sum w_i^2/\sum w_i)\}`.
     * **REML** (Viechtbauer 2005): the root of the restricted-likelihood estimating equation
-      :math:`y^\top P P y = \operatorname{tr}(P)`, with :math:`W = \operatorname{diag}(1/(v_i + \tau^2))`
-      and :math:`P = W - W 1 (1^\top W 1)^{-1} 1^\top W`, found by Fisher scoring
+      :math:`y^\top P P y = \operatorname{tr}(P)`, with
+      :math:`W = \operatorname{diag}(1/(v_i + \tau^2))` and
+      :math:`P = W - W 1 (1^\top W 1)^{-1} 1^\top W`, found by Fisher scoring
       :math:`\tau^2 \leftarrow \tau^2 + (y^\top PPy - \operatorname{tr}P)/\operatorname{tr}(PP)`
-      from the Hedges estimator, halving steps that would make :math:`\tau^2 < 0`, until the
-      change is below 1e-12 (metafor stops at 1e-5; the two agree to ~1e-7).  If
-      :math:`\tau^2 = 0` has the higher restricted likelihood, :math:`\hat\tau^2 = 0`
-      (metafor's ``ll0check``).
+      from the Hedges estimator, halving steps that would make :math:`\tau^2 < 0`, until the change
+      is below 1e-12 (metafor stops at 1e-5; the two agree to ~1e-7).  If :math:`\tau^2 = 0` has the
+      higher restricted likelihood, :math:`\hat\tau^2 = 0` (metafor's ``ll0check``).
     * **PM** (Paule & Mandel 1982): the root of
       :math:`\sum_i (y_i - \hat\mu(\tau^2))^2 / (v_i + \tau^2) = k - 1` (0 if the left side at
       0 is already below :math:`k-1`), by Brent's method to 1e-12 (metafor uses ``uniroot`` with
@@ -519,8 +519,10 @@ def meta(
 
     References
     ----------
-    DerSimonian R, Laird N (1986). Meta-analysis in clinical trials. *Control Clin Trials* 7:177-188.
-    Paule RC, Mandel J (1982). Consensus values and weighting factors. *J Res Natl Bur Stand* 87:377-385.
+    DerSimonian R, Laird N (1986). Meta-analysis in clinical trials. *Control Clin Trials*
+    7:177-188.
+    Paule RC, Mandel J (1982). Consensus values and weighting factors. *J Res Natl Bur Stand*
+    87:377-385.
     Knapp G, Hartung J (2003). Improved tests for a random effects meta-regression with a single
     covariate. *Stat Med* 22:2693-2710.
     Viechtbauer W (2005). Bias and efficiency of meta-analytic variance estimators in the
