@@ -134,7 +134,8 @@ def open_source(path: str | os.PathLike) -> Source:
     >>> import pandas as pd, pyreadstat
     >>> tmp = tempfile.TemporaryDirectory()
     >>> path = Path(tmp.name) / "tiny.sav"
-    >>> df = pd.DataFrame({"fltlnl": [1, 2, 7, 8, 9, 9, 3], "pspwght": [1.0, 0.5, 1.2, 0.8, 1.1, 0.9, 1.0]})
+    >>> df = pd.DataFrame({"fltlnl": [1, 2, 7, 8, 9, 9, 3],
+    ...                    "pspwght": [1.0, 0.5, 1.2, 0.8, 1.1, 0.9, 1.0]})
     >>> pyreadstat.write_sav(df, str(path), missing_ranges={"fltlnl": [7, 8, 9]})
     >>> src = open_source(path)
     >>> src.columns

@@ -128,9 +128,10 @@ def load_brfss(path, *, wave: int | None = None, pool: str = "equal",
         and year only). Harmonised columns, then the extra columns ``isolated_feeling``,
         ``feels_isolated``, ``lonely_cdc``, ``emotional_support``, ``life_satisfaction``,
         ``mental_health_days`` (see the codebook), then requested source columns. Design
-        ``SurveyDesign(weights= "weight", strata="strata", psu="psu", nest=True, lonely_psu="adjust")``; strata are
-        ``"<year>-<_STSTR>"``. In R: ``svydesign(ids=~`_PSU`, strata=~`_STSTR`,
-        weights=~`_LLCPWT`, nest=TRUE)`` with ``options(survey.lonely.psu="adjust")``.
+        ``SurveyDesign(weights="weight", strata="strata", psu="psu", nest=True,
+        lonely_psu="adjust")``; strata are ``"<year>-<_STSTR>"``. In R:
+        ``svydesign(ids=~`_PSU`, strata=~`_STSTR`, weights=~`_LLCPWT`, nest=TRUE)`` with
+        ``options(survey.lonely.psu="adjust")``.
 
     Raises
     ------

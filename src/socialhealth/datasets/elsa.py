@@ -175,7 +175,8 @@ def load_elsa(path=None, *, wave: int | None = None, weight: str | None = None,
     >>> from socialhealth import datasets
     >>> datasets.info("elsa")["access"]          # from the UK Data Service, under licence
     'licensed'
-    >>> sd = datasets.load("elsa", path="wave_9_elsa_data_eul_v1.dta")   # needs the file  # doctest: +SKIP
+    >>> # needs the file:
+    >>> sd = datasets.load("elsa", path="wave_9_elsa_data_eul_v1.dta")  # doctest: +SKIP
 
     ``sd.design.proportion("lonely", by="age_group")`` then gives the prevalence by age.
     """

@@ -230,7 +230,8 @@ def load_panel_long(name: str, path, *, wave: int | None = None, weight: str | N
 
     Examples
     --------
-    >>> sd = load_panel_long("gss_panel10", "gss_panel10_long.dta.zip", wave=2014)  # needs the file  # doctest: +SKIP
+    >>> # needs the file:
+    >>> sd = load_panel_long("gss_panel10", "gss_panel10_long.dta.zip", wave=2014)  # doctest: +SKIP
 
     ``sd.codebook.set_index("concept").loc["ucla3_isolated", "source_variables"]`` is then
     ``'isolated'``.
@@ -507,7 +508,8 @@ def load_panel06(path, **kwargs):
 
     Examples
     --------
-    >>> sd = load_panel06("gss_panel06_long.dta.zip", wave=2006)   # needs the file  # doctest: +SKIP
+    >>> # needs the file:
+    >>> sd = load_panel06("gss_panel06_long.dta.zip", wave=2006)  # doctest: +SKIP
 
     In R: ``options(survey.lonely.psu = "adjust")``; ``svydesign(ids = ~vpsu, strata = ~vstrat,
     weights = ~wtpannr123, nest = TRUE, data = gss)`` (weight as chosen, see
@@ -521,7 +523,8 @@ def load_panel08(path, **kwargs):
 
     Examples
     --------
-    >>> sd = load_panel08("gss_panel08_long.dta", wave=2008)   # needs the file  # doctest: +SKIP
+    >>> # needs the file:
+    >>> sd = load_panel08("gss_panel08_long.dta", wave=2008)  # doctest: +SKIP
 
     In R: ``options(survey.lonely.psu = "adjust")``; ``svydesign(ids = ~vpsu, strata = ~vstrat,
     weights = ~wtpannr123, nest = TRUE, data = gss)`` (weight as chosen, see
@@ -535,7 +538,8 @@ def load_panel10(path, **kwargs):
 
     Examples
     --------
-    >>> sd = load_panel10("gss_panel10_long.dta.zip", wave=2014)   # needs the file  # doctest: +SKIP
+    >>> # needs the file:
+    >>> sd = load_panel10("gss_panel10_long.dta.zip", wave=2014)  # doctest: +SKIP
 
     In R: ``options(survey.lonely.psu = "adjust")``; ``svydesign(ids = ~vpsu, strata = ~vstrat,
     weights = ~wtpannr123, nest = TRUE, data = gss)`` (weight as chosen, see

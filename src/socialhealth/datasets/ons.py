@@ -109,8 +109,9 @@ def load_opn(path=None, *, wave: int | None = None, variables: dict | None = Non
     >>> from socialhealth import datasets
     >>> datasets.info("opn")["access"]           # from the UK Data Service, under licence
     'licensed'
+    >>> # needs the file:
     >>> sd = datasets.load("opn", path="opn_2023.sav", wave=2023,
-    ...                    variables={"lonely": "MCZ_LONELY", "weight": "WT"})  # needs the file  # doctest: +SKIP
+    ...                    variables={"lonely": "MCZ_LONELY", "weight": "WT"})  # doctest: +SKIP
 
     ``sd.design.proportion("lonely")`` then gives the weighted prevalence.
     """
@@ -142,8 +143,9 @@ def load_cls(path=None, *, wave: int | None = None, variables: dict | None = Non
     >>> from socialhealth import datasets
     >>> datasets.info("cls")["access"]
     'licensed'
+    >>> # needs the file:
     >>> sd = datasets.load("cls", path="cls_2023_24.sav", wave=2023,
-    ...                    variables={"weight": "<your weight>"})   # needs the file  # doctest: +SKIP
+    ...                    variables={"weight": "<your weight>"})  # doctest: +SKIP
     """
     return _load("cls", path, wave=wave, variables=variables, psu=psu, strata=strata,
                  columns=columns, cache=cache)

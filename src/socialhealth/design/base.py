@@ -702,7 +702,8 @@ class DesignBase:
         >>> import socialhealth as sh
         >>> apiclus1 = sh.datasets.load_example("apiclus1")
         >>> d = sh.SurveyDesign(apiclus1, weights="pw", psu="dnum", fpc="fpc")
-        >>> print(d.var(["api00", "api99"]).to_frame()[["term", "estimate", "se"]].round(1).to_string())
+        >>> print(d.var(["api00", "api99"]).to_frame()[["term", "estimate", "se"]]
+        ...       .round(1).to_string())
                   term  estimate      se
         0        api00    8253.9  1062.4
         1  api00:api99    8198.1  1058.2

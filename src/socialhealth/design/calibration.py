@@ -92,7 +92,8 @@ class PostStratumResidual:
     label: str = ""
 
     def residualize(self, Z: np.ndarray) -> np.ndarray:
-        """Influence values ``Z`` (n or n x p) minus ``w`` times their post-stratum means of ``Z / w``."""
+        """Influence values ``Z`` (n or n x p) minus ``w`` times their post-stratum means of
+        ``Z / w``."""
         Z = np.asarray(Z, dtype=float)
         one = Z.ndim == 1
         Z2 = Z[:, None] if one else Z
@@ -126,7 +127,8 @@ class RegressionResidual:
     label: str = ""
 
     def residualize(self, Z: np.ndarray) -> np.ndarray:
-        """Influence values ``Z`` minus ``w X b``, ``b`` the WLS fit of ``Z / w`` on ``X`` (weights ``w0``)."""
+        """Influence values ``Z`` minus ``w X b``, ``b`` the WLS fit of ``Z / w`` on ``X``
+        (weights ``w0``)."""
         Z = np.asarray(Z, dtype=float)
         one = Z.ndim == 1
         Z2 = Z[:, None] if one else Z
@@ -154,7 +156,8 @@ class RakingResidual:
     label: str = ""
 
     def residualize(self, Z: np.ndarray) -> np.ndarray:
-        """Influence values ``Z`` after ``sweeps`` passes of post-stratum residuals over the margins."""
+        """Influence values ``Z`` after ``sweeps`` passes of post-stratum residuals over the
+        margins."""
         for _ in range(self.sweeps):
             for m in self.margins:
                 Z = m.residualize(Z)
@@ -634,7 +637,8 @@ def model_matrix(data: pd.DataFrame, formula) -> tuple[np.ndarray, list[str]]:
 
     Examples
     --------
-    >>> X, names = model_matrix(pd.DataFrame({"g": ["a", "b", "b"], "x": [1.0, 2.0, 3.0]}), "~g + x")
+    >>> X, names = model_matrix(pd.DataFrame({"g": ["a", "b", "b"], "x": [1.0, 2.0, 3.0]}),
+    ...                         "~g + x")
     >>> names
     ['(Intercept)', 'gb', 'x']
 

@@ -209,7 +209,8 @@ def ttest(design, formula_or_variable: str, by: str | None = None, level: float 
     >>> apiclus1 = sh.datasets.load_example("apiclus1")
     >>> d = sh.SurveyDesign(apiclus1, weights="pw", psu="dnum", fpc="fpc")
     >>> d.ttest("api00 ~ sch.wide")
-    Design-based t-test (difference in domain means): 1-stage cluster survey design (Taylor linearisation)
+    Design-based t-test (difference in domain means): 1-stage cluster survey design
+    (Taylor linearisation)
                                  term  estimate      se  statistic  df        p   ci_low  ci_high
     api00: sch.wide=Yes - sch.wide=No    33.697 19.7359    1.70739  13 0.111504 -8.93987  76.3339
     In R: svyttest(api00 ~ sch.wide, design)
@@ -220,7 +221,7 @@ def ttest(design, formula_or_variable: str, by: str | None = None, level: float 
     >>> round(float(res.p), 4)
     0.1115
 
-    >>> one = d.ttest("api00", mu=600)                         # one-sample: svyttest(I(api00 - 600) ~ 0)
+    >>> one = d.ttest("api00", mu=600)         # one-sample: svyttest(I(api00 - 600) ~ 0)
     >>> round(float(one.df))
     13
 
@@ -428,7 +429,8 @@ def chisq(design, row: str, col: str, statistic: str = "F") -> TestResult:
     >>> apiclus1 = sh.datasets.load_example("apiclus1")
     >>> d = sh.SurveyDesign(apiclus1, weights="pw", psu="dnum", fpc="fpc")
     >>> d.chisq("sch.wide", "stype")
-    Pearson's X^2: Rao & Scott second-order adjustment (F): 1-stage cluster survey design (Taylor linearisation)
+    Pearson's X^2: Rao & Scott second-order adjustment (F): 1-stage cluster survey design
+    (Taylor linearisation)
      statistic     ndf     ddf         p method  pearson
        2.70383 1.73995 24.3593 0.0932634      F  6.78744
     In R: svychisq(~sch.wide + stype, design, statistic = 'F')

@@ -1,4 +1,5 @@
-"""Survey quantiles with Woodruff and replicate confidence intervals (R ``svyquantile``, survey >= 4.1).
+"""Survey quantiles with Woodruff and replicate confidence intervals (R ``svyquantile``,
+survey >= 4.1).
 
 Point estimate (``qrule``), with ``F(x) = sum_i w_i I(y_i <= x) / sum_i w_i`` the weighted
 empirical CDF, rows sorted by ``y``, ``C_k`` the cumulative weight of the first ``k`` rows and

@@ -5,9 +5,9 @@
 units (PSUs). Every method perturbs the current analysis weights ``w_i`` (so calibrated or
 subset designs keep their weights) by a multiplier that depends only on the PSU of row ``i``:
 
-========== ======================================================= ==================================
+========== ======================================================= =================================
 method     replicate r: multiplier of the rows of PSU ``j``         variance scale / rscales
-========== ======================================================= ==================================
+========== ======================================================= =================================
 jk1        0 if ``j`` is PSU r, else ``n/(n-1)``                    scale ``(n-1)/n (1-f)``
 jkn        in PSU r's stratum h: 0 for PSU r, ``n_h/(n_h-1)`` for   scale 1, rscales
            the others; other strata 1                               ``(n_h-1)/n_h (1-f_h)``
@@ -16,7 +16,7 @@ brr        ``1 + a_rh`` / ``1 - a_rh``, ``a_rh = +-1`` from a         scale ``1/
 fay        ``1 + (1-rho) a_rh`` / ``1 - (1-rho) a_rh``                scale ``1/(R (1-rho)^2)``
 bootstrap  Rao-Wu rescaled bootstrap with ``m_h = n_h - 1`` draws    scale ``1/(R-1)``
 subbootstrap same as R's ``subbootstrap`` (``m_h = n_h - 1``, no fpc)  scale ``1/(R-1)``
-========== ======================================================= ==================================
+========== ======================================================= =================================
 
 Replicate order and Hadamard matrix follow R ``survey`` 4.1-1: jackknife replicates go stratum
 by stratum in order of first appearance in the data, PSUs in order of first appearance; BRR

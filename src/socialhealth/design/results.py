@@ -256,7 +256,8 @@ class Estimate:
         return pd.DataFrame({"ci_low": lo, "ci_high": hi}, index=self._labels())
 
     def to_frame(self, level: float = 0.95, df: float | None = None) -> pd.DataFrame:
-        """Tidy table: identifiers, ``estimate``, ``se``, ``ci_low``, ``ci_high``, ``df`` [, ``deff``]."""
+        """Tidy table: identifiers, ``estimate``, ``se``, ``ci_low``, ``ci_high``, ``df``
+        [, ``deff``]."""
         out = self.table.drop(columns=[c for c in ("deff",) if c in self.table]).copy()
         ci = self.confint(level, df)
         out["ci_low"] = ci["ci_low"].to_numpy()
@@ -283,14 +284,16 @@ class Estimate:
         >>> d = sh.SurveyDesign(apistrat, weights="pw", strata="stype", fpc="fpc")
         >>> est = d.mean("api00", by="stype")
         >>> diff = est.contrast({"E": 1, "H": -1}, name="E - H")
-        >>> print(diff.to_frame()[["term", "estimate", "se", "ci_low", "ci_high"]].round(3).to_string())
+        >>> print(diff.to_frame()[["term", "estimate", "se", "ci_low", "ci_high"]]
+        ...       .round(3).to_string())
             term  estimate      se  ci_low  ci_high
         0  E - H      4.41  16.048 -27.238   36.058
         >>> avg = est.contrast([1 / 3, 1 / 3, 1 / 3], name="unweighted average")
         >>> round(float(avg.estimate.iloc[0]), 3), round(float(avg.se.iloc[0]), 3)
         (653.23, 6.817)
 
-        In R: ``svycontrast(svyby(~api00, ~stype, d, svymean, covmat = TRUE), c(E = 1, H = -1, M = 0))``.
+        In R:
+        ``svycontrast(svyby(~api00, ~stype, d, svymean, covmat = TRUE), c(E = 1, H = -1, M = 0))``.
         """
         k = len(self.table)
         if isinstance(coefficients, dict):

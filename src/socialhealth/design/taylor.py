@@ -305,9 +305,9 @@ class SurveyDesign(DesignBase):
             f"  rows: {self.n}" + (f" ({len(self)} in subset)" if len(self) < self.n else ""),
             f"  strata: {self.n_strata}, PSUs: {self.n_psu}, degrees of freedom: {self.degf():g}",
             "  weights: "
-            + str(self._spec['weights'] or ('1/' + '*'.join(self._spec['probs']) if self._spec['probs']
-                                            else ('implied by fpc' if self._weights_given
-                                                  else 'none (equal)')))
+            + str(self._spec['weights']
+                  or ('1/' + '*'.join(self._spec['probs']) if self._spec['probs']
+                      else ('implied by fpc' if self._weights_given else 'none (equal)')))
             + f", sum {self._w.sum():.6g}",
             f"  fpc: {', '.join(self._spec['fpc']) or 'none (with replacement)'}; lonely_psu: "
             f"{self.lonely_psu}",

@@ -66,7 +66,8 @@ class DomainColumns:
         self.shape = (len(domain), n_domains * self.values.shape[1])
 
     def group_sum(self, codes: np.ndarray, size: int) -> np.ndarray:
-        """Sums of every (domain, variable) column within groups ``codes`` (0..size-1): (size x D*k)."""
+        """Sums of every (domain, variable) column within groups ``codes`` (0..size-1):
+        (size x D*k)."""
         D, k = self.n_domains, self.values.shape[1]
         ok = self.domain >= 0
         key = codes[ok] * D + self.domain[ok]
@@ -208,7 +209,8 @@ def taylor_vcov(
     >>> import numpy as np, pandas as pd
     >>> from socialhealth.design.structure import build_stages
     >>> df = pd.DataFrame({"psu": [1, 2, 3, 4], "st": [1, 1, 2, 2]})
-    >>> taylor_vcov(np.array([1.0, 3.0, 2.0, 2.0]), build_stages(df, ["psu"], ["st"], [], nest=False))
+    >>> taylor_vcov(np.array([1.0, 3.0, 2.0, 2.0]),
+    ...             build_stages(df, ["psu"], ["st"], [], nest=False))
     array([[4.]])
 
     In R: ``svyrecvar(Z, design$cluster, design$strata, design$fpc)`` (``vcov(svytotal(...))``).

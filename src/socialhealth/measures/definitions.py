@@ -155,7 +155,8 @@ class Scale:
     published_range: tuple[float, float] | None
 
     def cutoff_set(self, name: str) -> CutoffSet:
-        """The cut-off set called ``name`` (e.g. ``"manual"``); raises ``MeasureError`` listing the sets.
+        """The cut-off set called ``name`` (e.g. ``"manual"``); raises ``MeasureError`` listing
+        the sets.
 
         Examples
         --------
@@ -258,7 +259,8 @@ class Instrument:
         return self.scales[0]
 
     def scale(self, name: str | None) -> Scale:
-        """The scale ``name`` (``None``, ``"total"`` or ``"score"``: the total); ``MeasureError`` if unknown."""
+        """The scale ``name`` (``None``, ``"total"`` or ``"score"``: the total); ``MeasureError``
+        if unknown."""
         if name is None or name in ("total", "score"):
             return self.total
         for s in self.scales:

@@ -1,4 +1,5 @@
-"""Berkman-Syme components from the raw Berkman-Breslow (PhenX) network items (Loucks et al. 2006)."""
+"""Berkman-Syme components from the raw Berkman-Breslow (PhenX) network items
+(Loucks et al. 2006)."""
 from __future__ import annotations
 
 from typing import Any

@@ -92,7 +92,8 @@ class ReliabilityResult:
         )
 
     def to_frame(self) -> pd.DataFrame:
-        """Tidy summary: one row per statistic (``statistic, estimate, ci_low, ci_high, method, n, k``)."""
+        """Tidy summary: one row per statistic
+        (``statistic, estimate, ci_low, ci_high, method, n, k``)."""
         rows = [
             ("alpha", self.alpha, self.ci[0], self.ci[1], self.ci_method),
             ("std_alpha", self.std_alpha, np.nan, np.nan, "correlations"),
@@ -187,7 +188,8 @@ def reliability(
     With item covariance matrix :math:`C` (``ddof = 1``), :math:`k` items and :math:`n`
     complete rows:
 
-    * alpha :math:`= \\frac{k}{k-1}\\left(1 - \\frac{\\operatorname{tr} C}{\\mathbf 1' C \\mathbf 1}\\right)`;
+    * alpha :math:`= \\frac{k}{k-1}\\left(1 -
+      \\frac{\\operatorname{tr} C}{\\mathbf 1' C \\mathbf 1}\\right)`;
       standardised alpha :math:`= k\\bar r / (1 + (k-1)\\bar r)` with :math:`\\bar r` the mean
       inter-item correlation.
     * Feldt interval (Feldt, Woodruff & Salih 1987):

@@ -109,7 +109,8 @@ def exposure_term(data: pd.DataFrame, exposure: str, categorical: bool | None = 
     --------
     >>> import pandas as pd
     >>> df = pd.DataFrame({"lonely": [0, 1], "grp": ["a", "b"]})
-    >>> exposure_term(df, "lonely"), exposure_term(df, "grp"), exposure_term(df, "grp", reference="b")
+    >>> (exposure_term(df, "lonely"), exposure_term(df, "grp"),
+    ...  exposure_term(df, "grp", reference="b"))
     ('lonely', 'C(grp)', "C(grp, contr.treatment('b'))")
 
     In R: ``factor(grp)`` / ``relevel(factor(grp), ref = "b")`` in the ``svyglm`` formula.
@@ -216,8 +217,11 @@ class AssociationTable:
     >>> sd = sh.datasets.load("demo")                 # synthetic survey shipped with socialhealth
     >>> t = models.association(sd.design, exposure="lonely", outcome="poor_health",
     ...                        adjust=[["age", "sex"], ["education"]], measure="or")
-    >>> t.formulas
-    ['poor_health ~ lonely', 'poor_health ~ lonely + age + sex', 'poor_health ~ lonely + age + sex + education']
+    >>> for f in t.formulas:
+    ...     print(f)
+    poor_health ~ lonely
+    poor_health ~ lonely + age + sex
+    poor_health ~ lonely + age + sex + education
     >>> len(t.models), t.measure
     (3, 'or')
 
@@ -395,7 +399,8 @@ def association(
     >>> t = models.association(sd.design, exposure="lonely", outcome="poor_health",
     ...                        adjust=[["age", "sex"], ["education", "income_quintile"]],
     ...                        measure="or")
-    >>> print(t.to_frame()[["model_label", "estimate", "ci_low", "ci_high", "n"]].round(3).to_string())
+    >>> print(t.to_frame()[["model_label", "estimate", "ci_low", "ci_high", "n"]]
+    ...       .round(3).to_string())
                         model_label  estimate  ci_low  ci_high      n
     0                    unadjusted     2.237   1.899    2.636  17483
     1                    + age, sex     2.440   2.067    2.880  17483

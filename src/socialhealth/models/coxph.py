@@ -467,7 +467,8 @@ def coxph(
     >>> from socialhealth import models
     >>> sd = sh.datasets.load("demo")                 # synthetic survey shipped with socialhealth
     >>> m = models.coxph(sd.design, "followup_years", "died", ["lonely", "age", "sex"])
-    >>> print(m.to_frame()[["term", "estimate", "ci_low", "ci_high", "n_events"]].round(3).to_string())
+    >>> print(m.to_frame()[["term", "estimate", "ci_low", "ci_high", "n_events"]]
+    ...       .round(3).to_string())
               term  estimate  ci_low  ci_high  n_events
     0       lonely     1.748   1.426    2.144      1840
     1          age     1.075   1.071    1.079      1840

@@ -200,7 +200,8 @@ def margins(
     variance: str = "linearization",
     level: float = 0.95,
 ) -> MarginsResult:
-    r"""Predictive margins (adjusted means/prevalences) of a survey GLM, with differences and ratios.
+    r"""Predictive margins (adjusted means/prevalences) of a survey GLM, with differences and
+    ratios.
 
     Sets ``variable`` to each level for every row, averages the predicted outcome with the
     survey weights, and estimates design-based standard errors by linearisation (or replicate
@@ -245,7 +246,8 @@ def margins(
     >>> sd = sh.datasets.load("demo")                 # synthetic survey shipped with socialhealth
     >>> m = sd.design.glm("poor_health ~ C(lonely) + age + C(sex)", family="binomial")
     >>> res = models.margins(m, "lonely")
-    >>> print(res.to_frame()[["kind", "level", "estimate", "ci_low", "ci_high"]].round(3).to_string())
+    >>> print(res.to_frame()[["kind", "level", "estimate", "ci_low", "ci_high"]]
+    ...       .round(3).to_string())
              kind  level  estimate  ci_low  ci_high
     0      margin  False     0.195   0.187    0.202
     1      margin   True     0.367   0.334    0.400

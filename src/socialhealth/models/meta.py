@@ -58,7 +58,8 @@ def se_from_ci(
 
     .. math::
 
-        SE = \frac{g(U) - g(L)}{2\, z_{(1+level)/2}}, \qquad g = \ln \text{ if } log \text{ else identity}.
+        SE = \frac{g(U) - g(L)}{2\, z_{(1+level)/2}}, \qquad
+        g = \ln \text{ if } log \text{ else identity}.
 
     Use ``log=True`` for ratios (OR, HR, RR) whose CI is symmetric on the log scale: the SE is
     then the SE of the log ratio, ready for :func:`meta`.
@@ -85,7 +86,8 @@ def se_from_ci(
     Examples
     --------
     >>> from socialhealth.models.meta import se_from_ci
-    >>> round(float(se_from_ci(1.26, 1.41)[0]), 6)     # Naito et al. 2023 pooled HR 1.33 (1.26-1.41)
+    >>> # Naito et al. 2023 pooled HR 1.33 (1.26-1.41)
+    >>> round(float(se_from_ci(1.26, 1.41)[0]), 6)
     0.028694
 
     In R: ``(log(upper) - log(lower)) / (2 * qnorm(0.975))``.

@@ -335,7 +335,8 @@ class OrdinalResult(WaldCoefficients):
                              "statistic": self.zvalues.to_numpy(), "p": self.pvalues.to_numpy()})
 
     def summary(self) -> str:
-        """Printable table: value, standard error and z of every coefficient and threshold, and the R call."""
+        """Printable table: value, standard error and z of every coefficient and threshold, and
+        the R call."""
         tab = self.to_frame()
         lines = [f"Survey proportional-odds model ({self.method}): {self.formula}",
                  f"Design: {self.design._short_label()}",

@@ -1,4 +1,5 @@
-"""Loneliness and isolation next to the classic risk factors, survey estimates beside published ones."""
+"""Loneliness and isolation next to the classic risk factors, survey estimates beside published
+ones."""
 from __future__ import annotations
 
 from typing import Sequence

@@ -186,7 +186,8 @@ def describe(
     >>> t1 = sh.tables.describe(design, by="lonely", variables=["age_group", "sex", "age"])
     >>> t1.header[:3]
     ['Characteristic', 'n', '% or mean (95% CI)']
-    >>> t1.to_frame().query("variable == 'sex' and group_label == 'Overall'")["level_label"].tolist()
+    >>> t1.to_frame().query("variable == 'sex' and group_label == 'Overall'")[
+    ...     "level_label"].tolist()
     ['Female', 'Male']
 
     In R: ``gtsummary::tbl_svysummary(design, by = lonely, include = c(age_group, sex, age),
