@@ -209,7 +209,8 @@ def build_parser() -> argparse.ArgumentParser:
                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     p.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
-    sub = p.add_subparsers(dest="command", metavar="{report,datasets,describe}", parser_class=_Parser)
+    sub = p.add_subparsers(dest="command", metavar="{report,datasets,describe}",
+                           parser_class=_Parser)
     names = _dataset_names()
 
     def data_args(sp):
@@ -590,7 +591,7 @@ def cmd_datasets(args) -> int:
     for i, row in enumerate(df.to_dict("records")):
         if i:
             print()
-        get = lambda k: str(row.get(k, "") or "").strip() or "?"  # noqa: E731
+        get = lambda k, row=row: str(row.get(k, "") or "").strip() or "?"  # noqa: E731
         lines = block(str(row["name"]).ljust(indent), get("title"))
         lines += block(pad, f"country: {get('country')}; years: {get('years')}; "
                             f"access: {get('access')}")

@@ -37,14 +37,15 @@ from socialhealth.errors import (DataNotCachedError, DatasetError, LicensedDataE
 from socialhealth.datasets._engine import DesignFallbackWarning
 from socialhealth.datasets._fetch import cached_file, fetch
 from socialhealth.datasets import _registry
-from socialhealth.datasets._registry import FIELDS, entry, registry
+from socialhealth.datasets._registry import FIELDS, entry, registry  # noqa: F401 - public name
 from socialhealth.datasets._registry import loader as _loader
 from socialhealth.datasets._surveydata import SurveyData
 from socialhealth.datasets.examples import list_examples, load_example
 from socialhealth.datasets._panel import (PanelData, load_panel, load_panel_baseline,
                                           mortality_followup)
 
-__all__ = ["list", "load", "load_panel", "load_panel_baseline", "mortality_followup", "fetch", "info", "SurveyData", "PanelData",
+__all__ = ["list", "load", "load_panel", "load_panel_baseline", "mortality_followup", "fetch",
+           "info", "SurveyData", "PanelData",
            "DesignFallbackWarning", "load_example", "list_examples"]
 
 

@@ -172,9 +172,10 @@ def read_table(path: Path, build):
 
     ``data`` is the table as a DataFrame, ``meta`` its ``socialhealth`` metadata (a dict with
     ``codebook``, ``codebook_columns``, ``provenance``, ``design_spec``, and ``columns`` in
-    tables written since the cache checks them). An entry that cannot be read, lacks that metadata, whose columns or row
-    count disagree with it, or that ``build`` rejects (any exception) is removed with a
-    :class:`~socialhealth.errors.CacheWarning`, and the caller rebuilds it from the survey file.
+    tables written since the cache checks them). An entry that cannot be read, lacks that metadata,
+    whose columns or row count disagree with it, or that ``build`` rejects (any exception) is
+    removed with a :class:`~socialhealth.errors.CacheWarning`, and the caller rebuilds it from the
+    survey file.
     """
     if not path.exists():
         return None

@@ -100,8 +100,8 @@ def _lookup_map(ref: str, name: str) -> dict:
     book = book or name
     maps = _read(book)[0].get("maps", {})
     if key not in maps:
-        raise DatasetError(f"codebooks/{name}.toml refers to map {ref!r}, but codebooks/{book}.toml "
-                           f"has no [maps.{key}] (it has {sorted(maps)})")
+        raise DatasetError(f"codebooks/{name}.toml refers to map {ref!r}, but "
+                           f"codebooks/{book}.toml has no [maps.{key}] (it has {sorted(maps)})")
     return dict(maps[key])
 
 
@@ -159,14 +159,15 @@ def validate(cb: dict, name: str) -> None:
                 levels = sorted({lv for a in ages for lv in age_group_levels(a)})
             kind = sch[concept]["kind"]
             tables = [spec.get("map", {}), *spec.get("maps", {}).values()]
-            for k, v in [kv for t in tables for kv in t.items()]:
+            for _k, v in [kv for t in tables for kv in t.items()]:
                 if kind in ("category", "ordered") and v not in levels:
                     raise DatasetError(f"{where}: map value {v!r} is not a level of {concept} "
                                        f"({levels})")
             if "maps" in spec and spec.get("combine") != "first":
                 raise DatasetError(f"{where}: per-source maps need combine = \"first\"")
             if "maps" in spec and set(spec["maps"]) != set(spec["sources"]):
-                raise DatasetError(f"{where}: maps must have one entry per source {spec['sources']}")
+                raise DatasetError(f"{where}: maps must have one entry per source "
+                                   f"{spec['sources']}")
         if rule not in ("not_measured", "custom") and not spec.get("sources"):
             raise DatasetError(f"{where}: rule {rule!r} needs sources = [...]")
         stray = [v for v in spec.get("missing_if", {}) if v not in spec.get("sources", [])]
@@ -243,7 +244,7 @@ def _fmt(names, fmt: dict) -> list[str]:
 def sources_needed(cb: dict, fmt: dict, wave, available: set[str]) -> tuple[list[str], list[str]]:
     """(source variables to read, required sources that are absent from the file)."""
     need, absent = [], []
-    for concept, spec in cb.get("concepts", {}).items():
+    for spec in cb.get("concepts", {}).values():
         if not _applies(spec, wave) or spec["rule"] == "not_measured":
             continue
         for s in _fmt(spec.get("sources", []), fmt):
@@ -310,12 +311,12 @@ def harmonise(df: pd.DataFrame, cb: dict, fmt: dict, wave, value_labels: dict,
             continue
         first = rule == "map" and spec.get("combine") == "first"
         if first and any(s in df.columns for s in srcs):
-            per_src = {f: spec["maps"][k] for f, k in zip(srcs, spec["sources"])}
+            per_src = {f: spec["maps"][k] for f, k in zip(srcs, spec["sources"], strict=True)}
             srcs = [s for s in srcs if s in df.columns]
         if rule != "custom" and any(s not in df.columns for s in srcs):
             rows.append(_row(concept, srcs, "not measured", labels,
-                             f"source variable(s) {[s for s in srcs if s not in df.columns]} not in "
-                             f"this file. " + spec.get("notes", ""), False))
+                             f"source variable(s) {[s for s in srcs if s not in df.columns]} not "
+                             f"in this file. " + spec.get("notes", ""), False))
             continue
         levels = spec.get("levels") or (age_levels if concept == "age_group" else None)
         bad: Counter = Counter()
@@ -338,7 +339,8 @@ def harmonise(df: pd.DataFrame, cb: dict, fmt: dict, wave, value_labels: dict,
                 m = {str(k): v for k, v in spec["map"].items()}
                 keys, valid = _keys(x)
                 vals = keys.map(m)
-                bad.update(k for k in keys[valid & vals.isna().to_numpy()] if k not in known_missing)
+                bad.update(k for k in keys[valid & vals.isna().to_numpy()]
+                           if k not in known_missing)
                 text = ", ".join(f"{k}→{v}" for k, v in m.items())
                 if len(srcs) > 1:
                     text = f"{spec.get('combine', 'min')} of ({', '.join(srcs)}), then " + text
@@ -347,7 +349,8 @@ def harmonise(df: pd.DataFrame, cb: dict, fmt: dict, wave, value_labels: dict,
             miss_v = vals.isna().to_numpy()
             if sch[concept]["kind"] == "bool":
                 vals = vals.map(lambda v: bool(v))
-            out = typed(concept, [None if u else v for u, v in zip(miss_v, vals.tolist())], n,
+            out = typed(concept, [None if u else v for u,
+                                  v in zip(miss_v, vals.tolist(), strict=True)], n,
                         levels)
             if known_missing:
                 text += f"; {sorted(known_missing)} → missing"
@@ -357,7 +360,8 @@ def harmonise(df: pd.DataFrame, cb: dict, fmt: dict, wave, value_labels: dict,
             known_missing = {str(v) for v in spec.get("missing", [])}
             keys, valid = _keys(df[srcs[0]])
             is_t = keys.isin(tr).to_numpy()
-            is_f = (keys.isin(fa).to_numpy() if fa else valid & ~is_t) & ~keys.isin(known_missing).to_numpy()
+            is_f = (keys.isin(fa).to_numpy() if fa else valid
+                    & ~is_t) & ~keys.isin(known_missing).to_numpy()
             other = valid & ~is_t & ~is_f & ~keys.isin(known_missing).to_numpy()
             bad.update(keys[other])
             answered = is_t | is_f
@@ -415,8 +419,8 @@ def harmonise(df: pd.DataFrame, cb: dict, fmt: dict, wave, value_labels: dict,
         cols[concept] = out
         if n and pd.isna(pd.Series(out)).all():
             rows.append(_row(concept, srcs, spec.get("rule_text", text), labels,
-                             "NOT MEASURED HERE: the source variable(s) are present but missing for "
-                             "every row kept (see provenance missing_codes, e.g. Stata .x 'not "
+                             "NOT MEASURED HERE: the source variable(s) are present but missing "
+                             "for every row kept (see provenance missing_codes, e.g. Stata .x 'not "
                              "available in this version' / .i 'inapplicable'). "
                              + spec.get("notes", ""), False))
             continue
@@ -476,7 +480,8 @@ def _combine(df: pd.DataFrame, srcs: list[str], how: str | None) -> np.ndarray:
     if len(srcs) == 1:
         s = df[srcs[0]]
         return s.to_numpy(dtype=object) if not pd.api.types.is_numeric_dtype(s) else s.to_numpy()
-    arr = np.column_stack([pd.to_numeric(df[s], errors="coerce").to_numpy(dtype=float) for s in srcs])
+    arr = np.column_stack([pd.to_numeric(df[s], errors="coerce").to_numpy(dtype=float)
+                           for s in srcs])
     with np.errstate(all="ignore"):
         import warnings
 
@@ -545,7 +550,8 @@ def _derive(frame: pd.DataFrame, rows: list[dict], n: int, min_age: int, unmappe
                          True))
     if "poor_health" not in have and _measured(rows, "self_rated_health"):
         srh = frame["self_rated_health"]
-        frame["poor_health"] = boolean(srh.isin(["fair", "poor"]).to_numpy(), srh.notna().to_numpy())
+        frame["poor_health"] = boolean(srh.isin(["fair", "poor"]).to_numpy(),
+                                       srh.notna().to_numpy())
         rows.append(_row("poor_health", ["self_rated_health"], "True if fair or poor", "",
                          "derived from self_rated_health", True))
     items = ["ucla3_companionship", "ucla3_left_out", "ucla3_isolated"]
@@ -555,7 +561,8 @@ def _derive(frame: pd.DataFrame, rows: list[dict], n: int, min_age: int, unmappe
         frame["ucla3_score"] = typed("ucla3_score", score, n)
         rows.append(_row("ucla3_score", items, "sum of the three items (3-9); missing if any "
                          "item is missing", "", "derived", True))
-    if "lonely_ucla3" not in have and ("ucla3_score" in frame.columns) and _measured(rows, "ucla3_score"):
+    if ("lonely_ucla3" not in have
+        and ("ucla3_score" in frame.columns) and _measured(rows, "ucla3_score")):
         sc = frame["ucla3_score"].to_numpy(dtype=float, na_value=np.nan)
         frame["lonely_ucla3"] = boolean(sc >= 6, ~np.isnan(sc))
         rows.append(_row("lonely_ucla3", ["ucla3_score"], "True if ucla3_score >= 6", "",
@@ -597,7 +604,8 @@ def _otherwise(frame: pd.DataFrame, rows: list[dict], concepts: dict, n: int, wa
         if not alt or not _applies(spec, wave) or not _measured(rows, alt):
             continue
         i = next(k for k, r in enumerate(rows) if r["concept"] == concept)
-        own = frame[concept] if concept in frame.columns else pd.Series([pd.NA] * n, index=frame.index)
+        own = frame[concept] if concept in frame.columns else pd.Series([pd.NA] * n,
+                                                                        index=frame.index)
         fill = own.isna().to_numpy() & frame[alt].notna().to_numpy()
         if not fill.any():
             continue

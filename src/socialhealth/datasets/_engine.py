@@ -107,7 +107,7 @@ def run(name: str, path, options: dict, prepare: Callable[[Source], Plan], *,
     except BaseException:
         if not src.sha_ready:  # let the background hash finish: no half-written index file
             try:
-                src.sha256
+                _ = src.sha256
             except Exception:  # noqa: BLE001 - the original error matters, not this one
                 pass
         raise
@@ -176,17 +176,21 @@ def _run_opened(name, p, src, options, prepare, loader_version, user_cols, cache
     rows_read = int(raw.n_rows)
     dropped = {k: int(v) for k, v in reasons.items() if v}
     if rows_read != n + sum(dropped.values()):
-        dropped["other (loader accounting error; please report)"] = rows_read - n - sum(dropped.values())
+        dropped["other (loader accounting error; please report)"] = (
+            rows_read - n - sum(dropped.values()))
     spec_notes = plan.design_spec.get("notes", "")
     has_sp = des.get("psu") is not None
     design_rows = [
-        {"concept": "weight", "source_variables": str(plan.extra_provenance.get("weight_variable", "")),
+        {"concept": "weight",
+         "source_variables": str(plan.extra_provenance.get("weight_variable", "")),
          "rule": "the survey's recommended analysis weight", "labels": "",
          "notes": spec_notes, "measured": True},
-        {"concept": "strata", "source_variables": "", "rule": "design strata" if has_sp else "not measured",
+        {"concept": "strata", "source_variables": "", "rule": "design strata" if has_sp
+         else "not measured",
          "labels": "", "notes": spec_notes if has_sp else " ".join(plan.notes) or spec_notes,
          "measured": has_sp},
-        {"concept": "psu", "source_variables": "", "rule": "primary sampling units" if has_sp else "not measured",
+        {"concept": "psu", "source_variables": "", "rule": "primary sampling units" if has_sp
+         else "not measured",
          "labels": "", "notes": spec_notes if has_sp else " ".join(plan.notes) or spec_notes,
          "measured": has_sp},
     ]
@@ -227,7 +231,7 @@ def set_missing(raw, column: str, x: np.ndarray, hit: np.ndarray) -> None:
     if not hit.any():
         return
     counts = raw.missing.setdefault(column, {})
-    for code, k in zip(*np.unique(x[hit], return_counts=True)):
+    for code, k in zip(*np.unique(x[hit], return_counts=True), strict=True):
         key = str(int(code)) if float(code).is_integer() else str(code)
         counts[key] = counts.get(key, 0) + int(k)
     raw.data[column] = np.where(hit, np.nan, x)

@@ -85,7 +85,8 @@ def fetch(name: str, year: int | None = None, *, allow_unverified: bool = False,
             f"from {entry.get('url')} and pass it to load(..., path=).")
     files = _files_for(name, year)
     if not files:
-        years = sorted({f.get("year") for f in entry.get("files", []) if f.get("url") and f.get("year")})
+        years = sorted({f.get("year") for f in entry.get("files", [])
+                        if f.get("url") and f.get("year")})
         raise DatasetError(
             f"no downloadable file registered for {name}" + (f" year {year}" if year else "")
             + (f" (registered years: {years})" if years else "")

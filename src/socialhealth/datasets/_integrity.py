@@ -37,7 +37,6 @@ from __future__ import annotations
 import csv
 import io
 import struct
-from pathlib import Path
 
 from socialhealth.errors import TruncatedFileError, WrongFileFormatError
 
@@ -59,7 +58,8 @@ _FOREIGN = [
     (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"), (b"Rar!", "a RAR archive"),
     (b"RDX2\n", "an R data file (.RData)"), (b"RDX3\n", "an R data file (.RData)"),
     (b"RDA2\n", "an R data file (.RData)"), (b"RDA3\n", "an R data file (.RData)"),
-    (b"PAR1", "a Parquet file"), (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an old-style Excel/Office file"),
+    (b"PAR1", "a Parquet file"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an old-style Excel/Office file"),
     (b"SQLite format 3\x00", "an SQLite database"), (b"\x00\x00\x00\x0cjP", "a JPEG 2000 image"),
 ]
 
@@ -98,7 +98,8 @@ def sniff(head: bytes) -> tuple[str | None, str]:
         if head.startswith(magic):
             return None, what
     text = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
-    if text.startswith((b"<!doctype html", b"<html", b"<head", b"<?xml")) or b"<html" in text[:1024]:
+    if text.startswith((b"<!doctype html", b"<html", b"<head",
+                        b"<?xml")) or b"<html" in text[:1024]:
         return None, "a web page (HTML/XML), often a login or error page saved instead of the file"
     if text.startswith((b"{", b"[")):
         return None, "a JSON document"
@@ -134,12 +135,14 @@ def check_format(name: str, head: bytes, ext: str) -> str | None:
     if kind in _RENAME:
         fix = (f"It is {what}: give it the {_RENAME[kind]} extension (or pass the right file).")
     elif kind == "csv":
-        fix = "It is plain text: if it is a CSV export, name it .csv; otherwise pass the survey file as distributed."
+        fix = ("It is plain text: if it is a CSV export, name it .csv; otherwise pass the survey "
+               "file as distributed.")
     elif what.startswith("a web page"):
         fix = ("Download the file again from the survey's site (logged in, if it needs "
                "registration), and check that the saved file is the data file.")
     else:
-        fix = "Pass the survey file as distributed (.dta, .sav, .xpt, .csv, .tab or the agency's .zip)."
+        fix = ("Pass the survey file as distributed (.dta, .sav, .xpt, .csv, .tab or the agency's "
+               ".zip).")
     raise WrongFileFormatError(
         f"{name} is not {claimed}: its content is {what}. {fix}")
 

@@ -93,7 +93,8 @@ def _compute_extras(df: pd.DataFrame, cb: dict, fmt: dict | None = None
         if src not in df.columns:
             cols[name] = _empty(kind, spec, n)
             rows.append({"concept": name, "source_variables": src, "rule": "not measured",
-                         "labels": "", "notes": f"{src} is not in this file. " + spec.get("notes", ""),
+                         "labels": "", "notes": f"{src} is not in this file. "
+                         + spec.get("notes", ""),
                          "measured": False})
             continue
         x = pd.to_numeric(df[src], errors="coerce").to_numpy(dtype=float)
@@ -101,14 +102,15 @@ def _compute_extras(df: pd.DataFrame, cb: dict, fmt: dict | None = None
         bad: dict = {}
         if kind == "ordered":
             m = {float(k): v for k, v in spec["map"].items()}
-            vals = [m.get(v) if ok else None for v, ok in zip(x, valid)]
+            vals = [m.get(v) if ok else None for v, ok in zip(x, valid, strict=True)]
             out = pd.Categorical(vals, categories=spec["levels"], ordered=True)
             rule = ", ".join(f"{k}→{v}" for k, v in spec["map"].items())
             other = valid & ~np.isin(x, list(m))
         elif kind == "bool":
             t = np.isin(x, spec["true"])
             f = np.isin(x, spec["false"])
-            out = pd.array([True if a else (False if b else pd.NA) for a, b in zip(t, f)],
+            out = pd.array([True if a else (False if b else pd.NA) for a,
+                            b in zip(t, f, strict=True)],
                            dtype="boolean")
             rule = f"True if {src} in {spec['true']}; False if in {spec['false']}"
             other = valid & ~t & ~f
@@ -121,7 +123,7 @@ def _compute_extras(df: pd.DataFrame, cb: dict, fmt: dict | None = None
             other = valid & ~z & ~ok
         else:
             raise DatasetError(f"[extra.{name}]: unknown kind {kind!r}")
-        for code, k in zip(*np.unique(x[other], return_counts=True)):
+        for code, k in zip(*np.unique(x[other], return_counts=True), strict=True):
             bad[str(int(code)) if float(code).is_integer() else str(code)] = int(k)
         if bad:
             unmapped[name] = bad
@@ -283,7 +285,8 @@ class _UserDesign:
             self.psu = self.strata = None
             self.read: list[str] = []
             self.warning: str | None = (
-                f"{survey} PSU/strata variables are unverified [U]: the design is weights-only ({weight}), "
+                f"{survey} PSU/strata variables are unverified [U]: the design is weights-only "
+                f"({weight}), "
                 "so standard errors ignore clustering and stratification. Pass psu= and strata= "
                 "if your file has them.")
             self.message = self.warning
@@ -301,14 +304,15 @@ class _UserDesign:
                         f"{self.strata}, weight {weight} (nest=TRUE, lonely PSUs 'adjust').")
         self.spec = {"weights": "weight", "strata": "strata", "psu": "psu", "nest": True,
                      "lonely_psu": "adjust",
-                     "notes": f"user-supplied design variables: PSU {self.psu}, strata {self.strata}, "
-                              f"weight {weight}."}
+                     "notes": f"user-supplied design variables: PSU {self.psu}, strata "
+                              f"{self.strata}, weight {weight}."}
 
     @staticmethod
     def check(survey: str, psu: str | None, strata: str | None) -> None:
         """Raise before any file is read when only one of psu=/strata= is given."""
         if (psu is None) != (strata is None):
-            raise DatasetError(f"{survey}: pass both psu= and strata= (your file's design variables), "
+            raise DatasetError(f"{survey}: pass both psu= and strata= (your file's design "
+                               f"variables), "
                                "or neither for the weights-only design.")
 
     def select(self, df: pd.DataFrame):

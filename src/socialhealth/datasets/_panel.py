@@ -133,7 +133,8 @@ def _check_waves(name: str, waves) -> list[int]:
         if ws not in ([2016, 2020], [2018, 2020]):
             raise DatasetError(
                 "gss_panel20 links one cross-section to its 2020 re-interview: waves=[2016, 2020] "
-                f"or waves=[2018, 2020] (the 2016 and 2018 samples are different people); got {ws}.")
+                f"or waves=[2018, 2020] (the 2016 and 2018 samples are different people); got "
+                f"{ws}.")
     else:
         years = _gss_long_years(name)
         bad = [w for w in ws if w not in years]
@@ -406,7 +407,8 @@ def load_panel(name: str, path, waves: Sequence[int], weight: str | None = None,
     if acc_linked != linked_ids:
         raise DatasetError(
             f"{name}: linking by id found {len(linked_ids)} persons but the follow-up status "
-            f"(panstat, weights) says {len(acc_linked)}; please report this with the file's sha256.")
+            f"(panstat, weights) says {len(acc_linked)}; please report this with the file's "
+            f"sha256.")
     counts = st["status"].value_counts()
     order = ["linked", f"followed, no {wvar} weight", "not selected for follow-up", "deceased",
              "ineligible", "attrited"]
@@ -463,12 +465,19 @@ def write_example_long(path) -> str:
     dead = "Selected, but not Eligible and not Reinterviewd Because r Was Deceased"
     # id, w12, w123, [(year, panstat, health, socrel, age, sex) per wave]
     spec = [
-        (1, 1.2, 1.5, [(2006, "", 2, 1, 30, 1), (2008, re_, 2, 2, 32, 1), (2010, re_, 3, 2, 34, 1)]),
-        (2, 0.8, 0.5, [(2006, "", 1, 3, 50, 2), (2008, re_, 1, 3, 52, 2), (2010, re_, 2, 4, 54, 2)]),
-        (3, 1.0, None, [(2006, "", 2, 7, 70, 2), (2008, re_, 3, 7, 72, 2), (None, dead, None, None, None, None)]),
-        (4, 1.0, 1.0, [(2006, "", 4, 2, 40, 1), (2008, re_, 4, 2, 42, 1), (2010, re_, 4, 1, 44, 1)]),
-        (5, None, None, [(2006, "", 1, 1, 25, 1), (None, nr, None, None, None, None), (None, "Attrited", None, None, None, None)]),
-        (6, 1.0, None, [(2006, "", 3, 5, 60, 2), (2008, re_, 3, 5, 62, 2), (None, nr, None, None, None, None)]),
+        (1, 1.2, 1.5,
+         [(2006, "", 2, 1, 30, 1), (2008, re_, 2, 2, 32, 1), (2010, re_, 3, 2, 34, 1)]),
+        (2, 0.8, 0.5,
+         [(2006, "", 1, 3, 50, 2), (2008, re_, 1, 3, 52, 2), (2010, re_, 2, 4, 54, 2)]),
+        (3, 1.0, None,
+         [(2006, "", 2, 7, 70, 2), (2008, re_, 3, 7, 72, 2), (None, dead, None, None, None, None)]),
+        (4, 1.0, 1.0,
+         [(2006, "", 4, 2, 40, 1), (2008, re_, 4, 2, 42, 1), (2010, re_, 4, 1, 44, 1)]),
+        (5, None, None,
+         [(2006, "", 1, 1, 25, 1), (None, nr, None, None, None, None),
+          (None, "Attrited", None, None, None, None)]),
+        (6, 1.0, None,
+         [(2006, "", 3, 5, 60, 2), (2008, re_, 3, 5, 62, 2), (None, nr, None, None, None, None)]),
     ]
     for pid, w12, w123, ws in spec:
         for k, (yr, ps, h, soc, age, sex) in enumerate(ws, start=1):

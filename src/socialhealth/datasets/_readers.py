@@ -134,7 +134,8 @@ def open_source(path: str | os.PathLike) -> Source:
     >>> import pandas as pd, pyreadstat
     >>> tmp = tempfile.TemporaryDirectory()
     >>> path = Path(tmp.name) / "tiny.sav"
-    >>> df = pd.DataFrame({"fltlnl": [1, 2, 7, 8, 9, 9, 3], "pspwght": [1.0, 0.5, 1.2, 0.8, 1.1, 0.9, 1.0]})
+    >>> df = pd.DataFrame({"fltlnl": [1, 2, 7, 8, 9, 9, 3],
+    ...                    "pspwght": [1.0, 0.5, 1.2, 0.8, 1.1, 0.9, 1.0]})
     >>> pyreadstat.write_sav(df, str(path), missing_ranges={"fltlnl": [7, 8, 9]})
     >>> src = open_source(path)
     >>> src.columns
@@ -169,7 +170,8 @@ def open_source(path: str | os.PathLike) -> Source:
     hint = (" R data files: write them to Stata first, e.g. haven::write_dta(x, 'file.dta')."
             if ext in (".rda", ".rdata", ".rds") else "")
     raise SurveyFileError(
-        f"{p}: unknown file type {ext!r}; expected one of .dta, .sav, .xpt, .csv, .tab or .zip.{hint}")
+        f"{p}: unknown file type {ext!r}; expected one of .dta, .sav, .xpt, .csv, .tab or "
+        f".zip.{hint}")
 
 
 def _check_file(p: Path, ext: str, size: int) -> None:
@@ -262,7 +264,8 @@ def _open_dta_buffer(p: Path, buf, sha: str, member: str | None, fallback_path: 
         df = pd.DataFrame({c: (pd.array(v, dtype="string") if v.dtype == object else v)
                            for c, v in data.items()}, index=pd.RangeIndex(sf.nobs))
         return RawTable(df, missing, vl, varlab, sf.nobs,
-                        f"socialhealth {_sh_version()} _stata numpy slice reader (dta {sf.release})")
+                        f"socialhealth {_sh_version()} _stata numpy slice reader (dta "
+                        f"{sf.release})")
 
     return Source(p, sha, member, "dta", list(sf.names), sf.nobs, read)
 
@@ -290,7 +293,8 @@ def _open_zip(p: Path, sha: str | None) -> Source:
         try:
             data = zf.read(member)
         except (zipfile.BadZipFile, OSError, EOFError) as e:
-            raise _fail(p, f"the archive is corrupt or incomplete ({e}); download it again") from None
+            raise _fail(p, f"the archive is corrupt or incomplete ({e}); download it "
+                        f"again") from None
     ext = Path(member.strip()).suffix.lower()
     if not data:
         raise SurveyFileError(f"{p}: {member} inside the archive is empty.")
@@ -325,7 +329,8 @@ def _open_pyreadstat(p: Path, real: Path, sha: str, member: str | None, ext: str
     fn = _pyreadstat_fn(ext)
     try:
         _, meta = fn(str(real), metadataonly=True)
-    except (pyreadstat.ReadstatError, pyreadstat.PyreadstatError, UnicodeDecodeError, ValueError) as e:
+    except (pyreadstat.ReadstatError, pyreadstat.PyreadstatError, UnicodeDecodeError,
+            ValueError) as e:
         raise _read_error(p, real, member, ext, e) from None
     declared = meta.number_rows if isinstance(meta.number_rows, int) and meta.number_rows >= 0 \
         else None
@@ -362,7 +367,7 @@ def _open_pyreadstat(p: Path, real: Path, sha: str, member: str | None, ext: str
                 for r in ranges[c]:
                     lo, hi = float(r["lo"]), float(r["hi"])
                     hit = (v >= lo) & (v <= hi)
-                    for code, n in zip(*np.unique(v[hit], return_counts=True)):
+                    for code, n in zip(*np.unique(v[hit], return_counts=True), strict=True):
                         counts[_code_str(code)] += int(n)
                     miss |= hit
                 s = pd.Series(np.where(miss, np.nan, v), index=s.index)
@@ -377,7 +382,8 @@ def _open_pyreadstat(p: Path, real: Path, sha: str, member: str | None, ext: str
                         counts[str(code)] += int(n)
                     miss |= hit
                 s = s.where(~miss)
-            if not pd.api.types.is_numeric_dtype(s) and m.readstat_variable_types.get(c) != "string":
+            if not pd.api.types.is_numeric_dtype(s) \
+                    and m.readstat_variable_types.get(c) != "string":
                 s = pd.to_numeric(s, errors="coerce")  # e.g. integer columns read as object
             if pd.api.types.is_numeric_dtype(s):
                 s = s.astype("float64")

@@ -51,14 +51,16 @@ def age_group_levels(min_age: int) -> list[str]:
     >>> age_group_levels(50)
     ['50-54', '55-64', '65-74', '75+']
     """
-    if isinstance(min_age, bool) or not isinstance(min_age, (int, np.integer)) or not 0 <= min_age <= 120:
-        raise DatasetError(f"min_age must be a whole number of years between 0 and 120, not {min_age!r}.")
+    if isinstance(min_age, bool) or not isinstance(min_age, (int, np.integer)) \
+            or not 0 <= min_age <= 120:
+        raise DatasetError(f"min_age must be a whole number of years between 0 and 120, not "
+                           f"{min_age!r}.")
     m = int(min_age)
     edges = [e for e in AGE_EDGES if e > m]
     if not edges:
         return [f"{m}+"]
     out = [f"{m}-{edges[0] - 1}"]
-    for lo, hi in zip(edges, edges[1:]):
+    for lo, hi in zip(edges, edges[1:], strict=False):
         out.append(f"{lo}-{hi - 1}")
     out.append(f"{edges[-1]}+")
     return out
@@ -95,7 +97,8 @@ def boolean(true: np.ndarray, known: np.ndarray) -> pd.arrays.BooleanArray:
                                   ~np.asarray(known, bool))
 
 
-def typed(column: str, values, n: int, levels: list[str] | None = None) -> pd.Series | pd.Categorical:
+def typed(column: str, values, n: int,
+          levels: list[str] | None = None) -> pd.Series | pd.Categorical:
     """Cast ``values`` (or all-missing when None) to the schema type of ``column``."""
     spec = schema()[column]
     kind = spec["kind"]
@@ -116,6 +119,7 @@ def typed(column: str, values, n: int, levels: list[str] | None = None) -> pd.Se
         return pd.array(values, dtype="boolean")
     lv = levels if levels is not None else spec.get("levels", [])
     if any(MIN_AGE_FIELD in str(v) for v in lv):
-        raise DatasetError(f"the levels of {column} depend on the survey's minimum age: call it with "
+        raise DatasetError(f"the levels of {column} depend on the survey's minimum age: call it "
+                           f"with "
                            "levels=age_group_levels(min_age).")
     return pd.Categorical(values, categories=lv, ordered=(kind == "ordered"))

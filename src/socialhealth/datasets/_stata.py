@@ -37,7 +37,8 @@ class TruncatedStataFile(Exception):
 
 _LETTERS = "." + "abcdefghijklmnopqrstuvwxyz"
 # (numpy kind, width) per Stata numeric type code (dta 117+)
-_NUMERIC = {65526: ("f8", 8), 65527: ("f4", 4), 65528: ("i4", 4), 65529: ("i2", 2), 65530: ("i1", 1)}
+_NUMERIC = {65526: ("f8", 8), 65527: ("f4", 4), 65528: ("i4", 4), 65529: ("i2", 2),
+            65530: ("i1", 1)}
 _STRL = 32768
 
 
@@ -114,7 +115,7 @@ class StataFile:
         counts: Counter = Counter()
         if codes.size:
             u, n = np.unique(codes, return_counts=True)
-            for c, k in zip(u.tolist(), n.tolist()):
+            for c, k in zip(u.tolist(), n.tolist(), strict=True):
                 letter = _LETTERS[c] if 0 <= c < len(_LETTERS) else "?"
                 counts["." if letter == "." else "." + letter] = int(k)
         return out, counts
@@ -149,7 +150,7 @@ class StataFile:
             vals = struct.unpack(end + f"{n}i", table[8 + 4 * n:8 + 8 * n])
             txt = table[8 + 8 * n:8 + 8 * n + txtlen]
             d = {}
-            for o, v in zip(offs, vals):
+            for o, v in zip(offs, vals, strict=True):
                 s = txt[o:txt.index(b"\0", o)] if b"\0" in txt[o:] else txt[o:]
                 key: object = v
                 if v > 2147483620:
@@ -204,14 +205,18 @@ def parse(buf) -> StataFile:
     end = "<" if byteorder == "LSF" else ">"
     pos = bpos + 3 + len(b"</byteorder><K>")
     if release == 119:
-        (k,) = struct.unpack(end + "I", head[pos:pos + 4]); pos += 4
+        (k,) = struct.unpack(end + "I", head[pos:pos + 4])
+        pos += 4
     else:
-        (k,) = struct.unpack(end + "H", head[pos:pos + 2]); pos += 2
+        (k,) = struct.unpack(end + "H", head[pos:pos + 2])
+        pos += 2
     pos += len(b"</K><N>")
     if release == 117:
-        (n,) = struct.unpack(end + "I", head[pos:pos + 4]); pos += 4
+        (n,) = struct.unpack(end + "I", head[pos:pos + 4])
+        pos += 4
     else:
-        (n,) = struct.unpack(end + "Q", head[pos:pos + 8]); pos += 8
+        (n,) = struct.unpack(end + "Q", head[pos:pos + 8])
+        pos += 8
     # the map follows the header; find it rather than parse label/timestamp
     mpos = bytes(mv[:2000]).find(b"<map>")
     total = len(mv)
@@ -232,7 +237,8 @@ def parse(buf) -> StataFile:
     tpos = offsets_map[2] + len(b"<variable_types>")
     types = list(struct.unpack(end + f"{k}H", mv[tpos:tpos + 2 * k]))
     npos = offsets_map[3] + len(b"<varnames>")
-    names = [bytes(mv[npos + i * name_w:npos + (i + 1) * name_w]).split(b"\0", 1)[0].decode(enc, "replace")
+    names = [bytes(mv[npos + i * name_w:npos
+                      + (i + 1) * name_w]).split(b"\0", 1)[0].decode(enc, "replace")
              for i in range(k)]
     vpos = offsets_map[6] + len(b"<value_label_names>")
     vlnames = [bytes(mv[vpos + i * name_w:vpos + (i + 1) * name_w]).split(b"\0", 1)[0].decode(enc)

@@ -86,12 +86,14 @@ class SurveyData:
         data = getattr(value, "data", None)
         if not isinstance(data, pd.DataFrame) or not hasattr(value, "degf"):
             raise DesignError(
-                f"sd.design must be a socialhealth SurveyDesign or ReplicateDesign, not {type(value).__name__}.")
+                f"sd.design must be a socialhealth SurveyDesign or ReplicateDesign, not "
+                f"{type(value).__name__}.")
         if len(data) != len(self.data) or not data.index.equals(self.data.index):
             raise DesignError(
-                f"the new design has {len(data)} rows but this survey has {len(self.data)} (or a different "
-                "index): a SurveyData's design must keep every row. Use design.subset(...) for domains "
-                "instead of dropping rows.")
+                f"the new design has {len(data)} rows but this survey has {len(self.data)} (or a "
+                f"different "
+                "index): a SurveyData's design must keep every row. Use design.subset(...) for "
+                "domains instead of dropping rows.")
         self._design = value
 
     def assign(self, **columns: Any) -> "SurveyData":

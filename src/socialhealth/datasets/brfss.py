@@ -126,11 +126,12 @@ def load_brfss(path, *, wave: int | None = None, pool: str = "equal",
     SurveyData
         ``respondent_id`` is ``"<year>-<_STATE>-<_PSU>"`` (``_PSU`` is unique within a state
         and year only). Harmonised columns, then the extra columns ``isolated_feeling``,
-        ``feels_isolated``, ``lonely_cdc``, ``emotional_support``, ``life_satisfaction``, ``mental_health_days``
-        (see the codebook), then requested source columns. Design ``SurveyDesign(weights=
-        "weight", strata="strata", psu="psu", nest=True, lonely_psu="adjust")``; strata are
-        ``"<year>-<_STSTR>"``. In R: ``svydesign(ids=~`_PSU`, strata=~`_STSTR`,
-        weights=~`_LLCPWT`, nest=TRUE)`` with ``options(survey.lonely.psu="adjust")``.
+        ``feels_isolated``, ``lonely_cdc``, ``emotional_support``, ``life_satisfaction``,
+        ``mental_health_days`` (see the codebook), then requested source columns. Design
+        ``SurveyDesign(weights="weight", strata="strata", psu="psu", nest=True,
+        lonely_psu="adjust")``; strata are ``"<year>-<_STSTR>"``. In R:
+        ``svydesign(ids=~`_PSU`, strata=~`_STSTR`, weights=~`_LLCPWT`, nest=TRUE)`` with
+        ``options(survey.lonely.psu="adjust")``.
 
     Raises
     ------
@@ -209,12 +210,13 @@ def load_brfss(path, *, wave: int | None = None, pool: str = "equal",
             n = len(df)
             iy = np.full(n, float(year))
             if yv:
-                iy = pd.to_numeric(pd.Series(df[yv].astype(object)), errors="coerce").to_numpy(dtype=float)
+                iy = pd.to_numeric(pd.Series(df[yv].astype(object)),
+                                   errors="coerce").to_numpy(dtype=float)
                 iy = np.where(np.isnan(iy), float(year), iy)
             state["extras"] = _compute_extras(df, cb)
             # _PSU (= SEQNO) is unique within a state and year only: the id carries _STATE
             ids = [f"{year}-{st}-{p}"
-                   for st, p in zip(_strings(df[d["state"]]), _strings(df[d["psu"]]))]
+                   for st, p in zip(_strings(df[d["state"]]), _strings(df[d["psu"]]), strict=True)]
             return {"respondent_id": ids,
                     "wave": [str(year)] * n, "year": iy,
                     "weight": df[d["weight"]].to_numpy(dtype=float),
@@ -295,12 +297,14 @@ def _stack(parts: list[SurveyData]) -> SurveyData:
         concept = first["concept"]
         got = [cb[cb["concept"] == concept] for cb in cbs]
         meas = [bool(g["measured"].iloc[0]) if len(g) else False for g in got]
-        src = next((g.iloc[0] for g, m in zip(got, meas) if m), first)
+        src = next((g.iloc[0] for g, m in zip(got, meas, strict=True) if m), first)
         row = {k: src[k] for k in cbs[0].columns}
         row["measured"] = any(meas)
         if any(meas) and not all(meas):
-            row["notes"] = (f"[measured in {[f for f, m in zip(files, meas) if m]}; not measured "
-                            f"in {[f for f, m in zip(files, meas) if not m]}] " + str(row["notes"]))
+            row["notes"] = (f"[measured in {[f for f, m in zip(files, meas, strict=True) if m]}; "
+                            f"not measured in "
+                            f"{[f for f, m in zip(files, meas, strict=True) if not m]}] "
+                            + str(row["notes"]))
         rows.append(row)
     codebook = pd.DataFrame(rows, columns=cbs[0].columns)
     per_file, dropped, missing, not_asked, unmapped = [], {}, {}, {}, {}
@@ -366,7 +370,8 @@ def _pool(parts: list[SurveyData], pool: str) -> SurveyData:
     allcb = pd.concat(cbs, ignore_index=True)
     rows = []
     for concept, g in allcb.groupby("concept", sort=False):
-        rows.append({"concept": concept, "source_variables": " | ".join(dict.fromkeys(g["source_variables"])),
+        rows.append({"concept": concept,
+                     "source_variables": " | ".join(dict.fromkeys(g["source_variables"])),
                      "rule": " | ".join(dict.fromkeys(g["rule"])), "labels": g["labels"].iloc[0],
                      "notes": " ".join(g["notes"]), "measured": bool(g["measured"].any())})
     codebook = pd.DataFrame(rows, columns=parts[0].codebook.columns)
@@ -377,8 +382,10 @@ def _pool(parts: list[SurveyData], pool: str) -> SurveyData:
     prov = OrderedDict(survey="brfss", wave=" + ".join(waves), pooled=[p.provenance for p in parts],
                        pool=pool, pool_rule=rule, rows_kept=len(data),
                        rows_read=sum(p.provenance["rows_read"] for p in parts),
-                       missing_codes={w: p.provenance["missing_codes"] for w, p in zip(waves, parts)},
-                       not_asked={w: p.provenance["not_asked"] for w, p in zip(waves, parts)},
+                       missing_codes={w: p.provenance["missing_codes"] for w,
+                                      p in zip(waves, parts, strict=True)},
+                       not_asked={w: p.provenance["not_asked"] for w,
+                                  p in zip(waves, parts, strict=True)},
                        loader="brfss", loader_version=LOADER_VERSION)
     spec = dict(parts[0].design_spec)
     spec["notes"] = spec.get("notes", "") + f" Pooled years {waves}: {rule}."

@@ -197,7 +197,8 @@ LOG = np.log
 DEMO_MODEL: dict = {
     "lonely": {
         "intercept": {"GB": -2.75, "US": -2.45},
-        "age_group": dict(zip(AGE_GROUPS, (0.0, -0.20, -0.40, -0.45, -0.60, -0.95, -0.75))),
+        "age_group": dict(zip(AGE_GROUPS, (0.0, -0.20, -0.40, -0.45, -0.60, -0.95, -0.75),
+                              strict=True)),
         "female": 0.15,
         "lives_alone": 0.90,
         "education_low": 0.25,
@@ -277,7 +278,7 @@ def _strata_frame() -> pd.DataFrame:
     st = pd.DataFrame(rows, columns=["country", "year", "region", "metro", "target_size"])
     st["stratum"] = [
         f"{c}{y}-{r}" + (f"-{m}" if m else "")
-        for c, y, r, m in zip(st.country, st.year, st.region, st.metro)
+        for c, y, r, m in zip(st.country, st.year, st.region, st.metro, strict=True)
     ]
     return st
 
@@ -302,7 +303,8 @@ def _draw_population(rng: np.random.Generator) -> tuple[pd.DataFrame, dict]:
     psu_stratum = np.repeat(np.arange(len(st)), m_h)
     g = rng.gamma(4.0, size=psu_stratum.size)
     g_sum = np.bincount(psu_stratum, weights=g)
-    size = np.maximum(80, np.round(g / g_sum[psu_stratum] * st["target_size"].to_numpy()[psu_stratum]))
+    size = np.maximum(80, np.round(g / g_sum[psu_stratum]
+                                   * st["target_size"].to_numpy()[psu_stratum]))
     size = size.astype(np.int64)
     deprivation = rng.standard_normal(psu_stratum.size)
     st["n_psu_pop"] = m_h
@@ -333,7 +335,8 @@ def _draw_population(rng: np.random.Generator) -> tuple[pd.DataFrame, dict]:
     e_lat = 0.5 * (agegrp <= 2) - 0.5 * (agegrp >= 5) - 0.5 * d + rng.logistic(size=n)
     edu = np.where(e_lat < -0.85, 0, np.where(e_lat > 0.85, 2, 1)).astype(np.int8)
     # income quintile: latent, cut at the country's population quintiles
-    i_lat = 0.8 * (edu - 1) - 0.4 * d - 0.3 * (agegrp == 0) - 0.2 * (agegrp == 6) + rng.logistic(size=n)
+    i_lat = (0.8 * (edu - 1) - 0.4 * d - 0.3 * (agegrp == 0) - 0.2 * (agegrp == 6)
+             + rng.logistic(size=n))
     incq = np.empty(n, dtype=np.int8)
     for mask in (~country_us, country_us):
         cuts = np.quantile(i_lat[mask], [0.2, 0.4, 0.6, 0.8])
@@ -428,7 +431,8 @@ def _truth_from_population(pop: dict) -> dict:
         ag = pop["agegrp"][mask]
         cnt = np.bincount(ag, minlength=7)
         num = np.bincount(ag, weights=lonely[mask], minlength=7)
-        out["by_country_age_group"][c] = {g: float(num[k] / cnt[k]) for k, g in enumerate(AGE_GROUPS)}
+        out["by_country_age_group"][c] = {g: float(num[k] / cnt[k]) for k,
+                                          g in enumerate(AGE_GROUPS)}
         yr = pop["year"][mask]
         out["by_country_year"][c] = {
             int(y): float(lonely[mask][yr == y].mean()) for y in YEARS
@@ -437,7 +441,7 @@ def _truth_from_population(pop: dict) -> dict:
     direct_share = {}
     for c, mask in (("GB", ~us), ("US", us)):
         cnt = np.bincount(pop["direct"][mask], minlength=5) / mask.sum()
-        direct_share[c] = {lvl: float(v) for lvl, v in zip(DIRECT_LEVELS, cnt)}
+        direct_share[c] = {lvl: float(v) for lvl, v in zip(DIRECT_LEVELS, cnt, strict=True)}
     return {
         "population_size": int(lonely.size),
         "lonely_prevalence": out,
@@ -448,8 +452,8 @@ def _truth_from_population(pop: dict) -> dict:
 
 def _model_truth() -> dict:
     m = DEMO_MODEL
-    ors = {k: dict(zip(_RATIO_TERMS, v)) for k, v in m["odds_ratios"].items()}
-    hrs = dict(zip(_RATIO_TERMS, m["mortality"]["hazard_ratios"]))
+    ors = {k: dict(zip(_RATIO_TERMS, v, strict=True)) for k, v in m["odds_ratios"].items()}
+    hrs = dict(zip(_RATIO_TERMS, m["mortality"]["hazard_ratios"], strict=True))
     cog = m["cognitive_score"]
     return {
         "lonely_model_log_odds": {
@@ -562,7 +566,7 @@ def generate_demo(seed: int = 2024) -> pd.DataFrame:
     psu_stratum = frame["psu_stratum"]
     psu_size = frame["psu_size"]
     n_strata = len(st)
-    
+
     # ---- stage 1: SRSWOR of n_h PSUs per stratum, proportionate to the stratum population
     m_h = st["n_psu_pop"].to_numpy()
     n_pop_h = np.bincount(psu_stratum, weights=psu_size, minlength=n_strata)
@@ -582,7 +586,8 @@ def generate_demo(seed: int = 2024) -> pd.DataFrame:
     n_old = n_cls[1::2].astype(float)
     rate = TAKE_PER_PSU / np.maximum(n_young + OLD_RATE_FACTOR * n_old, 1.0)
     take_young = np.maximum(1, np.round(rate * n_young)).astype(np.int64)
-    take_old = np.minimum(n_old, np.maximum(1, np.round(OLD_RATE_FACTOR * rate * n_old))).astype(np.int64)
+    take_old = np.minimum(n_old, np.maximum(1, np.round(OLD_RATE_FACTOR * rate * n_old))
+                          ).astype(np.int64)
     take = np.empty(2 * psu_stratum.size, dtype=np.int64)
     take[0::2] = take_young
     take[1::2] = take_old
@@ -659,7 +664,8 @@ def generate_demo(seed: int = 2024) -> pd.DataFrame:
 
     # ---- mortality: exponential PH, censored at 31 Dec 2025 and by loss to follow-up
     mm = DEMO_MODEL["mortality"]
-    log_h = mm["log_baseline_hazard"] + np.asarray(mm["age_group"])[ag] + X @ np.log(mm["hazard_ratios"])
+    log_h = (mm["log_baseline_hazard"] + np.asarray(mm["age_group"])[ag]
+             + X @ np.log(mm["hazard_ratios"]))
     t_death = rng.exponential(1.0, n) / np.exp(log_h)
     interview = year + rng.random(n)
     t_admin = CENSOR_DATE - interview
@@ -698,7 +704,8 @@ def generate_demo(seed: int = 2024) -> pd.DataFrame:
     in_person_rare = contact["contact_in_person"] >= 3
     phone_rare = contact["contact_phone"] >= 3
     online_rare = contact["contact_online"] >= 3
-    iso = (lives_alone.astype(float) + in_person_rare + phone_rare + online_rare + (~social_activity))
+    iso = (lives_alone.astype(float) + in_person_rare + phone_rare + online_rare
+           + (~social_activity))
     iso_miss = (contact_miss["contact_in_person"] | contact_miss["contact_phone"]
                 | contact_miss["contact_online"] | miss["social_activity"])
     srh_miss = miss["self_rated_health"]
@@ -757,7 +764,7 @@ def generate_demo(seed: int = 2024) -> pd.DataFrame:
     start = np.r_[0, np.flatnonzero(np.diff(samp_stratum[order])) + 1]
     for r in range(N_REPLICATES):
         mult = np.zeros(sel_psu.size)
-        for s0, cnt in zip(start, np.diff(np.r_[start, sel_psu.size])):
+        for s0, cnt in zip(start, np.diff(np.r_[start, sel_psu.size]), strict=True):
             members = order[s0:s0 + cnt]
             draws = rng.integers(0, cnt, size=cnt - 1)
             np.add.at(mult, members[draws], 1.0)

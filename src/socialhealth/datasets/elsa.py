@@ -49,7 +49,7 @@ def _ucla3_ge6(df, spec, fmt, context):
     arr = np.column_stack([_num(df, c) for c in _srcs(spec, fmt)])
     ok = np.all((arr >= 1) & (arr <= 3), axis=1)
     score = arr.sum(axis=1)
-    vals = [bool(s >= 6) if o else None for s, o in zip(score, ok)]
+    vals = [bool(s >= 6) if o else None for s, o in zip(score, ok, strict=True)]
     return vals, f"True if {' + '.join(_srcs(spec, fmt))} >= 6 (all three items 1-3 needed)"
 
 
@@ -78,7 +78,8 @@ def _health(df, spec, fmt, context):
     vals = [m.get(v) for v in x]
     other = ~np.isnan(x) & ~np.isin(x, list(m))
     context.setdefault("unmapped", {})["self_rated_health"] = int(other.sum())
-    return vals, f"{_srcs(spec, fmt)[0]} on the {context['health_scale_name']} scale: {scale['description']}"
+    return (vals, f"{_srcs(spec, fmt)[0]} on the {context['health_scale_name']} scale: "
+            f"{scale['description']}")
 
 
 def _cesd8(df, spec, fmt, context):
@@ -107,7 +108,7 @@ def _followup(df, spec, fmt, context):
     iy = context["iyear"]
     end = context["followup_end"]
     out = []
-    for died, y, i in zip(dy["died"], dy["year"], iy):
+    for died, y, i in zip(dy["died"], dy["year"], iy, strict=True):
         if pd.isna(died):
             out.append(np.nan)
         elif died:
@@ -131,8 +132,9 @@ def load_elsa(path=None, *, wave: int | None = None, weight: str | None = None,
     Parameters
     ----------
     path : str or path-like
-        ``wave_9_elsa_data_eul_v1.dta`` (or the .sav / tab-delimited .tab edition) from UK Data Service
-        SN 5050. Required: without it a :class:`~socialhealth.errors.LicensedDataError` says where to register.
+        ``wave_9_elsa_data_eul_v1.dta`` (or the .sav / tab-delimited .tab edition) from UK Data
+        Service SN 5050. Required: without it a :class:`~socialhealth.errors.LicensedDataError` says
+        where to register.
     wave : int, optional
         1-10; None reads it from the file name (``wave_9_...``).
     weight : {"xw", "sc"} or str, optional
@@ -173,7 +175,8 @@ def load_elsa(path=None, *, wave: int | None = None, weight: str | None = None,
     >>> from socialhealth import datasets
     >>> datasets.info("elsa")["access"]          # from the UK Data Service, under licence
     'licensed'
-    >>> sd = datasets.load("elsa", path="wave_9_elsa_data_eul_v1.dta")   # needs the file  # doctest: +SKIP
+    >>> # needs the file:
+    >>> sd = datasets.load("elsa", path="wave_9_elsa_data_eul_v1.dta")  # doctest: +SKIP
 
     ``sd.design.proportion("lonely", by="age_group")`` then gives the prevalence by age.
     """
@@ -185,7 +188,8 @@ def load_elsa(path=None, *, wave: int | None = None, weight: str | None = None,
     if wave is not None and str(wave) not in waves:
         raise UnknownWaveError(f"ELSA waves are 1-{max(map(int, waves))}; got wave={wave!r}.")
     if health_scale is not None and health_scale not in cb["health_scales"]:
-        raise DatasetError(f"health_scale={health_scale!r}: choose one of {list(cb['health_scales'])}.")
+        raise DatasetError(f"health_scale={health_scale!r}: choose one of "
+                           f"{list(cb['health_scales'])}.")
     mort = None
     if mortality_path is not None:
         mort = open_source(mortality_path)
@@ -196,7 +200,8 @@ def load_elsa(path=None, *, wave: int | None = None, weight: str | None = None,
     def prepare(src: Source) -> _engine.Plan:
         w = int(wave) if wave is not None else _wave_from_name(src)
         if str(w) not in waves:
-            raise UnknownWaveError(f"{src.path} is ELSA wave {w}; the codebook covers 1-{max(map(int, waves))}.")
+            raise UnknownWaveError(f"{src.path} is ELSA wave {w}; the codebook covers "
+                                   f"1-{max(map(int, waves))}.")
         spec = waves[str(w)]
         _require(src, [d["id"]], "ELSA core")
         cols = list(src.columns)
@@ -215,7 +220,8 @@ def load_elsa(path=None, *, wave: int | None = None, weight: str | None = None,
         context.update(names=names, health_scale=cb["health_scales"][hs], health_scale_name=hs)
         extra = {}
         if mort is None:
-            extra = {"died": "No mortality_path= given.", "followup_years": "No mortality_path= given."}
+            extra = {"died": "No mortality_path= given.",
+                     "followup_years": "No mortality_path= given."}
         cb_run = _with_not_measured(cb, names, cols, wave=w, extra=extra)
         _wrap_missing(src, negative=True, skip=(d["id"],))
         yv = lower.get(d["interview_year"].lower())
@@ -241,7 +247,8 @@ def load_elsa(path=None, *, wave: int | None = None, weight: str | None = None,
         return _engine.Plan(
             codebook_name="elsa", codebook=cb_run, fmt=names, wave=w, read=read, select=ud.select,
             design=design, design_spec=ud.spec, country="GB",
-            notes=[ud.message], warnings=[ud.warning] if ud.warning else [], custom_rules=CUSTOM_RULES,
+            notes=[ud.message], warnings=[ud.warning] if ud.warning else [],
+            custom_rules=CUSTOM_RULES,
             context=context,
             extra_provenance={"weight_variable": wvar, "variables": used,
                               "design_variables": ud.provenance,
@@ -276,7 +283,7 @@ def _deaths(mort: Source, cb: dict, ids: pd.Series, followup_end):
     mid = _strings(raw[lower[m["id"].lower()]])
     yr = pd.to_numeric(raw[lower[m["death_year"].lower()]], errors="coerce").to_numpy(dtype=float)
     yr = np.where(yr > 0, yr, np.nan)                    # negative codes: no death recorded
-    table = dict(zip(mid, yr))
+    table = dict(zip(mid, yr, strict=True))
     end = followup_end if followup_end is not None else (
         float(np.nanmax(yr)) if np.isfinite(yr).any() else None)
     died, year = [], []

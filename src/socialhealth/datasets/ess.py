@@ -92,7 +92,8 @@ def load_ess(path, *, wave: int | None = None, weight: str | None = None,
     sddf = None
     if sddf_path is not None:
         sddf = open_source(sddf_path)
-    idv, rv, cv, yv, psuv, strv = d["id"], d["round"], d["country"], d["year"], d["psu"], d["strata"]
+    idv, rv, cv, yv, psuv, strv = (d["id"], d["round"], d["country"], d["year"], d["psu"],
+                                   d["strata"])
 
     def prepare(src: Source) -> _engine.Plan:
         _require(src, [idv, rv, cv], "European Social Survey")
@@ -128,7 +129,8 @@ def load_ess(path, *, wave: int | None = None, weight: str | None = None,
             keep = np.ones(len(df), bool)
             rounds_in = sorted(set(pd.to_numeric(df[rv], errors="coerce").dropna().astype(int)))
             if wave is not None and int(wave) not in rounds_in:
-                raise SurveyFileError(f"{src.path} holds ESS round(s) {rounds_in}, not round {wave}.")
+                raise SurveyFileError(f"{src.path} holds ESS round(s) {rounds_in}, not round "
+                                      f"{wave}.")
             if wave is not None:
                 this = pd.to_numeric(df[rv], errors="coerce").to_numpy() == int(wave)
                 reasons["other rounds"] = int((~this).sum())
@@ -179,17 +181,19 @@ def load_ess(path, *, wave: int | None = None, weight: str | None = None,
             if yv in df.columns:
                 yr = df[yv].to_numpy(dtype=float)
             rd = pd.to_numeric(df[rv], errors="coerce").to_numpy()
-            fallback = np.array([rounds.get(int(r), np.nan) if not np.isnan(r) else np.nan for r in rd])
+            fallback = np.array([rounds.get(int(r), np.nan) if not np.isnan(r) else np.nan
+                                 for r in rd])
             yr = np.where(np.isnan(yr), fallback, yr)
             out = {"respondent_id": _strings(df[idv]), "wave": _strings(rd), "year": yr,
-                   "weight": state["w"], "country": [None if pd.isna(c) else str(c) for c in df[cv]]}
+                   "weight": state["w"],
+                   "country": [None if pd.isna(c) else str(c) for c in df[cv]]}
             if "psu" in state:
                 out["strata"] = _strings(state["stratum"])
                 out["psu"] = _strings(state["psu"])
                 ctry = out["country"]
                 if len(set(ctry)) > 1:   # integrated multi-country file: keep countries apart
-                    out["strata"] = [f"{c}-{s}" for c, s in zip(ctry, out["strata"])]
-                    out["psu"] = [f"{c}-{p}" for c, p in zip(ctry, out["psu"])]
+                    out["strata"] = [f"{c}-{s}" for c, s in zip(ctry, out["strata"], strict=True)]
+                    out["psu"] = [f"{c}-{p}" for c, p in zip(ctry, out["psu"], strict=True)]
             return out
 
         full = "psu" in read or sd_df is not None

@@ -148,14 +148,16 @@ def load_panel20(path, *, wave: int = 2020, weight: str | None = None,
             keep = np.ones(len(df), bool)
             if "sample" in spec:
                 in_sample = df[samp].to_numpy(dtype=float) == spec["sample"]
-                reasons[f"other cross-section (samptype != {spec['sample']})"] = int((~in_sample).sum())
+                reasons[f"other cross-section (samptype != {spec['sample']})"] = int(
+                    (~in_sample).sum())
                 keep &= in_sample
             has_w = ~np.isnan(df[wvar].to_numpy(dtype=float))
             reason = (f"no {wave} weight (not re-interviewed)" if str(wave) == "2020"
                       else f"no {wvar} weight")
             reasons[reason] = int((keep & ~has_w).sum())
             keep &= has_w
-            has_d = ~np.isnan(df[strata].to_numpy(dtype=float)) & ~np.isnan(df[psu].to_numpy(dtype=float))
+            has_d = ~np.isnan(df[strata].to_numpy(dtype=float)) \
+                & ~np.isnan(df[psu].to_numpy(dtype=float))
             reasons[f"no {strata}/{psu}"] = int((keep & ~has_d).sum())
             keep &= has_d
             return keep, reasons
@@ -228,7 +230,8 @@ def load_panel_long(name: str, path, *, wave: int | None = None, weight: str | N
 
     Examples
     --------
-    >>> sd = load_panel_long("gss_panel10", "gss_panel10_long.dta.zip", wave=2014)  # needs the file  # doctest: +SKIP
+    >>> # needs the file:
+    >>> sd = load_panel_long("gss_panel10", "gss_panel10_long.dta.zip", wave=2014)  # doctest: +SKIP
 
     ``sd.codebook.set_index("concept").loc["ucla3_isolated", "source_variables"]`` is then
     ``'isolated'``.
@@ -243,7 +246,8 @@ def load_panel_long(name: str, path, *, wave: int | None = None, weight: str | N
     d = cb["design"]
     wvar = weight or d["weights"][0]
     if wvar not in d["weights"]:
-        raise DatasetError(f"weight={weight!r} is not a {name} weight; choose one of {d['weights']}.")
+        raise DatasetError(f"weight={weight!r} is not a {name} weight; choose one of "
+                           f"{d['weights']}.")
     idv, wavev, yearv, strata, psu = d["id"], d["wave"], d["year"], d["strata"], d["psu"]
 
     def prepare(src: Source) -> _engine.Plan:
@@ -262,7 +266,8 @@ def load_panel_long(name: str, path, *, wave: int | None = None, weight: str | N
                 reasons["other waves"] = int((~this).sum())
                 keep &= this
             iv = ~np.isnan(df[yearv].to_numpy(dtype=float))
-            reasons["not interviewed in this wave (placeholder row of the long file)"] = int((keep & ~iv).sum())
+            reasons["not interviewed in this wave (placeholder row of the long file)"] = int(
+                (keep & ~iv).sum())
             keep &= iv
             has_w = ~np.isnan(df[wvar].to_numpy(dtype=float))
             reasons[f"no {wvar} weight ({d['weight_notes'][wvar]})"] = int((keep & ~has_w).sum())
@@ -364,7 +369,8 @@ def load_cumulative(path, *, wave: int | Sequence[int] | None = None, weight: st
     cb = load_codebook("gss")
     d = cb["design"]
     first, last = cb["survey"]["years"]
-    wanted = None if wave is None else ([int(wave)] if np.isscalar(wave) else [int(w) for w in wave])
+    wanted = (None if wave is None
+              else ([int(wave)] if np.isscalar(wave) else [int(w) for w in wave]))
     if wanted is not None:
         bad = [w for w in wanted if not first <= w <= last or w in cb["survey"]["no_survey_years"]]
         if bad:
@@ -405,12 +411,14 @@ def load_cumulative(path, *, wave: int | Sequence[int] | None = None, weight: st
                 if absent:
                     raise UnknownWaveError(f"{src.path} has no rows for year(s) {absent}.")
             w, used = _weight_per_row(df, order)
-            reasons[f"no weight ({' / '.join(order)} all missing)"] = int((keep & np.isnan(w)).sum())
+            reasons[f"no weight ({' / '.join(order)} all missing)"] = int(
+                (keep & np.isnan(w)).sum())
             keep &= ~np.isnan(w)
             zero = keep & (w <= 0)
             reasons["zero weight"] = int(zero.sum())
             keep &= ~zero
-            nod = np.isnan(df[strata].to_numpy(dtype=float)) | np.isnan(df[psu].to_numpy(dtype=float))
+            nod = np.isnan(df[strata].to_numpy(dtype=float)) \
+                | np.isnan(df[psu].to_numpy(dtype=float))
             reasons[f"no {strata}/{psu}"] = int((keep & nod).sum())
             keep &= ~nod
             took = set(used[keep].tolist())
@@ -427,9 +435,10 @@ def load_cumulative(path, *, wave: int | Sequence[int] | None = None, weight: st
             y = df[yv].to_numpy(dtype=float)
             w, _ = _weight_per_row(df, order)   # the same rule as in select(), on the kept rows
             ys = _strings(y)
-            return {"respondent_id": [f"{a}-{b}" for a, b in zip(ys, _strings(df[idv]))],
+            return {"respondent_id": [f"{a}-{b}" for a,
+                                      b in zip(ys, _strings(df[idv]), strict=True)],
                     "wave": ys, "year": y, "weight": w,
-                    "strata": [f"{a}-{b}" for a, b in zip(ys, _strings(df[strata]))],
+                    "strata": [f"{a}-{b}" for a, b in zip(ys, _strings(df[strata]), strict=True)],
                     "psu": _strings(df[psu])}
 
         plan = _engine.Plan(
@@ -499,7 +508,8 @@ def load_panel06(path, **kwargs):
 
     Examples
     --------
-    >>> sd = load_panel06("gss_panel06_long.dta.zip", wave=2006)   # needs the file  # doctest: +SKIP
+    >>> # needs the file:
+    >>> sd = load_panel06("gss_panel06_long.dta.zip", wave=2006)  # doctest: +SKIP
 
     In R: ``options(survey.lonely.psu = "adjust")``; ``svydesign(ids = ~vpsu, strata = ~vstrat,
     weights = ~wtpannr123, nest = TRUE, data = gss)`` (weight as chosen, see
@@ -513,7 +523,8 @@ def load_panel08(path, **kwargs):
 
     Examples
     --------
-    >>> sd = load_panel08("gss_panel08_long.dta", wave=2008)   # needs the file  # doctest: +SKIP
+    >>> # needs the file:
+    >>> sd = load_panel08("gss_panel08_long.dta", wave=2008)  # doctest: +SKIP
 
     In R: ``options(survey.lonely.psu = "adjust")``; ``svydesign(ids = ~vpsu, strata = ~vstrat,
     weights = ~wtpannr123, nest = TRUE, data = gss)`` (weight as chosen, see
@@ -527,7 +538,8 @@ def load_panel10(path, **kwargs):
 
     Examples
     --------
-    >>> sd = load_panel10("gss_panel10_long.dta.zip", wave=2014)   # needs the file  # doctest: +SKIP
+    >>> # needs the file:
+    >>> sd = load_panel10("gss_panel10_long.dta.zip", wave=2014)  # doctest: +SKIP
 
     In R: ``options(survey.lonely.psu = "adjust")``; ``svydesign(ids = ~vpsu, strata = ~vstrat,
     weights = ~wtpannr123, nest = TRUE, data = gss)`` (weight as chosen, see

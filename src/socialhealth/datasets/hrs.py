@@ -28,7 +28,8 @@ from socialhealth.datasets import _engine
 from socialhealth.datasets._codebook import codebook_hash, load_codebook
 from socialhealth.datasets._readers import Source
 from socialhealth.datasets._surveydata import SurveyData
-from socialhealth.datasets._loader_steps import _unusable_weight, _licensed, _resolve_variables, _with_not_measured
+from socialhealth.datasets._loader_steps import (_licensed, _resolve_variables, _unusable_weight,
+                                                 _with_not_measured)
 from socialhealth.datasets.gss import _require, _strings
 
 LOADER_VERSION = 1
@@ -42,7 +43,8 @@ def _lonely3(df, spec, fmt, context):
     src = spec["sources"][0].format(**fmt)
     x = pd.to_numeric(df[src], errors="coerce").to_numpy(dtype=float)
     ok = (x >= 1) & (x <= 3)
-    return [bool(v >= 2) if o else None for v, o in zip(x, ok)], f"True if {src} >= 2 (scale 1-3 [U])"
+    return [bool(v >= 2) if o else None for v,
+            o in zip(x, ok, strict=True)], f"True if {src} >= 2 (scale 1-3 [U])"
 
 
 def _later(context, df):
@@ -89,7 +91,8 @@ def _followup(df, spec, fmt, context):
         j = last[-1]
         end = iwy[i][j] if row[j] == 1 and not np.isnan(iwy[i][j]) else nominal[j]
         out.append(end - b)
-    return out, "death year (or later) minus interview year; last known alive year minus interview year"
+    return (out, "death year (or later) minus interview year; last known alive year minus "
+            "interview year")
 
 
 CUSTOM_RULES = {"lonely3": _lonely3, "died": _died, "followup": _followup}

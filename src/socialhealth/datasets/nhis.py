@@ -94,7 +94,8 @@ def load_nhis(path, *, wave: int | None = None, variables: dict | None = None,
         if wave is not None and year != int(wave):
             raise SurveyFileError(f"{src.path} is the NHIS {year} file, not {wave}.")
         if not first <= year <= last:
-            raise UnknownWaveError(f"{src.path} holds NHIS {year}; the codebook covers {first}-{last}.")
+            raise UnknownWaveError(f"{src.path} holds NHIS {year}; the codebook covers "
+                                   f"{first}-{last}.")
         state["year"] = year
         w, s, p = names["weight"], names["strata"], names["psu"]
 
@@ -102,7 +103,8 @@ def load_nhis(path, *, wave: int | None = None, variables: dict | None = None,
             reasons = OrderedDict()
             bad = _unusable_weight(df, w)
             reasons[f"zero or missing weight {w}"] = int(bad.sum())
-            nod = ~bad & (np.isnan(df[s].to_numpy(dtype=float)) | np.isnan(df[p].to_numpy(dtype=float)))
+            nod = ~bad & (np.isnan(df[s].to_numpy(dtype=float))
+                          | np.isnan(df[p].to_numpy(dtype=float)))
             reasons[f"no {s}/{p}"] = int(nod.sum())
             return ~bad & ~nod, reasons
 

@@ -22,7 +22,8 @@ from socialhealth.datasets import _engine
 from socialhealth.datasets._codebook import codebook_hash, load_codebook
 from socialhealth.datasets._readers import Source
 from socialhealth.datasets._surveydata import SurveyData
-from socialhealth.datasets._loader_steps import _UserDesign, _licensed, _resolve_variables, _wrap_missing
+from socialhealth.datasets._loader_steps import (_licensed, _resolve_variables, _UserDesign,
+                                                 _wrap_missing)
 from socialhealth.datasets.gss import _require, _strings
 
 LOADER_VERSION = 1
@@ -108,8 +109,9 @@ def load_opn(path=None, *, wave: int | None = None, variables: dict | None = Non
     >>> from socialhealth import datasets
     >>> datasets.info("opn")["access"]           # from the UK Data Service, under licence
     'licensed'
+    >>> # needs the file:
     >>> sd = datasets.load("opn", path="opn_2023.sav", wave=2023,
-    ...                    variables={"lonely": "MCZ_LONELY", "weight": "WT"})  # needs the file  # doctest: +SKIP
+    ...                    variables={"lonely": "MCZ_LONELY", "weight": "WT"})  # doctest: +SKIP
 
     ``sd.design.proportion("lonely")`` then gives the weighted prevalence.
     """
@@ -141,8 +143,9 @@ def load_cls(path=None, *, wave: int | None = None, variables: dict | None = Non
     >>> from socialhealth import datasets
     >>> datasets.info("cls")["access"]
     'licensed'
+    >>> # needs the file:
     >>> sd = datasets.load("cls", path="cls_2023_24.sav", wave=2023,
-    ...                    variables={"weight": "<your weight>"})   # needs the file  # doctest: +SKIP
+    ...                    variables={"weight": "<your weight>"})  # doctest: +SKIP
     """
     return _load("cls", path, wave=wave, variables=variables, psu=psu, strata=strata,
                  columns=columns, cache=cache)

@@ -206,7 +206,8 @@ def load_ukhls(path=None, *, wave: int | str | None = None, weight: str | None =
     >>> from socialhealth import datasets
     >>> datasets.info("ukhls")["access"]         # from the UK Data Service, under licence
     'licensed'
-    >>> sd = datasets.load("ukhls", path="i_indresp.dta", wave=9)   # needs the file  # doctest: +SKIP
+    >>> # needs the file:
+    >>> sd = datasets.load("ukhls", path="i_indresp.dta", wave=9)  # doctest: +SKIP
 
     ``sd.design.proportion("lonely_ucla3", by="age_group")`` then gives the prevalence by age.
     """
@@ -240,6 +241,7 @@ def load_bhps(path=None, *, wave: int | str | None = None, weight: str | None = 
     >>> from socialhealth import datasets
     >>> datasets.info("bhps")["years"]
     '1991-2009'
-    >>> sd = datasets.load("bhps", path="bj_indresp.dta", wave=10)   # needs the file  # doctest: +SKIP
+    >>> # needs the file:
+    >>> sd = datasets.load("bhps", path="bj_indresp.dta", wave=10)  # doctest: +SKIP
     """
     return _load("bhps", path, wave=wave, weight=weight, columns=columns, cache=cache)

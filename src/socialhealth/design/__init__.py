@@ -5,9 +5,9 @@
   builds one from a Taylor design (R ``as.svrepdesign``).
 
 Both share :class:`~socialhealth.design.base.DesignBase`: ``mean``, ``total``, ``ratio``,
-``var``, ``proportion``, ``quantile``, ``ttest``, ``chisq``, ``ranktest``, ``glm``, ``anova``, ``subset``, ``assign``,
-``post_stratify``, ``rake``, ``calibrate``. :func:`contrast` (R ``svycontrast``) takes linear
-and nonlinear (delta-method) contrasts of any estimate or GLM.
+``var``, ``proportion``, ``quantile``, ``ttest``, ``chisq``, ``ranktest``, ``glm``, ``anova``,
+``subset``, ``assign``, ``post_stratify``, ``rake``, ``calibrate``. :func:`contrast` (R
+``svycontrast``) takes linear and nonlinear (delta-method) contrasts of any estimate or GLM.
 """
 from socialhealth.design.base import DesignBase
 from socialhealth.design.contrast import contrast

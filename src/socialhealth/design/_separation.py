@@ -63,7 +63,8 @@ class Direction:
 
     def describe(self) -> str:
         """``"the coefficient of x goes to +infinity"`` (several joined with "together with")."""
-        parts = [f"{n} to {'+' if s > 0 else '-'}infinity" for n, s in zip(self.names, self.signs)]
+        parts = [f"{n} to {'+' if s > 0 else '-'}infinity" for n,
+                 s in zip(self.names, self.signs, strict=True)]
         head = "the coefficient of " + parts[0].replace(" to ", " goes to ", 1)
         return head + "".join(f", together with {p}" for p in parts[1:])
 
@@ -132,13 +133,15 @@ def _unique_rows(M: np.ndarray) -> np.ndarray:
     return np.unique(M, axis=0)
 
 
-def _named(d: np.ndarray, names: Sequence[str], skip: Sequence[str] = ("Intercept",)) -> tuple[list[str], list[int]]:
+def _named(d: np.ndarray, names: Sequence[str],
+           skip: Sequence[str] = ("Intercept",)) -> tuple[list[str], list[int]]:
     big = np.flatnonzero(np.abs(d) > _COEF * max(np.max(np.abs(d)), 1e-300))
     pick = [j for j in big if names[j] not in skip] or list(big)
     return [names[j] for j in pick], [int(np.sign(d[j])) for j in pick]
 
 
-def _sign_cone(G_ge: np.ndarray, G_eq: np.ndarray, names: Sequence[str], skip=("Intercept",)) -> Direction | None:
+def _sign_cone(G_ge: np.ndarray, G_eq: np.ndarray, names: Sequence[str],
+               skip=("Intercept",)) -> Direction | None:
     """A direction ``d`` with ``G_ge d >= 0`` (strict somewhere) and ``G_eq d = 0``, or None.
 
     Columns are scaled to maximum absolute value 1 first (on both blocks together).
@@ -249,15 +252,19 @@ def cox_monotone(X: np.ndarray, time: np.ndarray, event: np.ndarray, strata: np.
     #   u_g(i) - x_i'd <= 0              events
     rj = np.flatnonzero(at_risk)
     blocks = [sparse.hstack([sparse.csr_matrix(A[rj]),
-                             sparse.csr_matrix((-np.ones(len(rj)), (np.arange(len(rj)), home[rj])), shape=(len(rj), G))])]
+                             sparse.csr_matrix((-np.ones(len(rj)), (np.arange(len(rj)), home[rj])),
+                                               shape=(len(rj), G))])]
     nxt = np.flatnonzero(g_st[1:] == g_st[:-1])          # g and g+1 in the same stratum
     if len(nxt):
         k = len(nxt)
-        chain = sparse.csr_matrix((np.r_[np.ones(k), -np.ones(k)], (np.r_[np.arange(k), np.arange(k)], np.r_[nxt + 1, nxt])), shape=(k, G))
+        chain = sparse.csr_matrix((np.r_[np.ones(k), -np.ones(k)],
+                                   (np.r_[np.arange(k), np.arange(k)], np.r_[nxt + 1, nxt])),
+                                  shape=(k, G))
         blocks.append(sparse.hstack([sparse.csr_matrix((k, p)), chain]))
     m = len(ev_rows)
     blocks.append(sparse.hstack([sparse.csr_matrix(-A[ev_rows]),
-                                 sparse.csr_matrix((np.ones(m), (np.arange(m), ev_group)), shape=(m, G))]))
+                                 sparse.csr_matrix((np.ones(m), (np.arange(m), ev_group)),
+                                                   shape=(m, G))]))
     A_ub = sparse.vstack(blocks).tocsr()
     # objective: the (unweighted, Breslow) score at 0, sum over events of x_i - mean of the
     # risk set; >= 0 on the cone and 0 only if every risk set is flat along d
@@ -294,7 +301,8 @@ def cox_monotone(X: np.ndarray, time: np.ndarray, event: np.ndarray, strata: np.
         eo = (A @ d)[order]
         run = np.empty(n)
         lo = np.empty(n)
-        for a, b in zip(starts[:-1], starts[1:]):   # running max / min within each stratum
+        # running max / min within each stratum
+        for a, b in zip(starts[:-1], starts[1:], strict=True):
             run[a:b] = np.maximum.accumulate(eo[a:b])
             lo[a:b] = np.minimum.accumulate(eo[a:b])
         # rows sorted by time descending: the running value at the end of an event's tie
@@ -314,7 +322,8 @@ def cox_monotone(X: np.ndarray, time: np.ndarray, event: np.ndarray, strata: np.
 
 
 # ----------------------------------------------------------------------------- ordinal
-def ordinal_separation(X: np.ndarray, y: np.ndarray, n_levels: int, names: Sequence[str]) -> Direction | None:
+def ordinal_separation(X: np.ndarray, y: np.ndarray, n_levels: int,
+                       names: Sequence[str]) -> Direction | None:
     """Separation in a cumulative-link model with outcome codes ``y`` in ``0..K-1``.
 
     Directions ``(d_beta, d_zeta)``: ``d_zeta`` non-decreasing, ``d_zeta_y - x'd_beta >= 0``

@@ -226,7 +226,8 @@ class DesignBase:
         if isinstance(mask, str):
             try:
                 mask = self.data.eval(mask)
-            except Exception as exc:        # pandas raises several types (UndefinedVariableError, SyntaxError, ...)
+            # pandas raises several types (UndefinedVariableError, SyntaxError, ...)
+            except Exception as exc:
                 import difflib
 
                 close = difflib.get_close_matches(str(exc).split("'")[1] if "'" in str(exc) else "",
@@ -237,7 +238,8 @@ class DesignBase:
                     "column names of design.data, e.g. \"age >= 65\", or pass a boolean mask."
                 ) from None
         if isinstance(mask, pd.DataFrame):
-            raise DesignError("subset mask must be one boolean column (a Series or array), not a DataFrame.")
+            raise DesignError("subset mask must be one boolean column (a Series or array), not a "
+                              "DataFrame.")
         if isinstance(mask, pd.Series):
             if not mask.index.equals(self.data.index):
                 mask = mask.reindex(self.data.index)
@@ -252,7 +254,8 @@ class DesignBase:
                 f"{len(self.data)} rows; build the mask from design.data."
             )
         if not (m & self.in_subset).any():
-            raise EstimationError("the subset is empty: no row of the design satisfies the condition.")
+            raise EstimationError("the subset is empty: no row of the design satisfies the "
+                                  "condition.")
         return self._with_weights(np.where(m, self._w, 0.0))
 
     def _restrict_to_rows(self, rows: np.ndarray) -> "DesignBase":
@@ -299,7 +302,8 @@ class DesignBase:
             n_calls[0] += 1
             est = refit_rows(np.asarray(w_r, dtype=float)[rows])
             if est is None:
-                raise ConvergenceError(f"the {what} did not converge with replicate weights set {n_calls[0]}.")
+                raise ConvergenceError(f"the {what} did not converge with replicate weights set "
+                                       f"{n_calls[0]}.")
             return est
 
         return design_used._general_vcov(theta, influence=influence, refit=refit), design_used
@@ -354,7 +358,8 @@ class DesignBase:
         vcov = _nan_where_undefined(self._ratio_vcov(num, den, theta), theta)
         return theta, vcov
 
-    def _prepare(self, variables, by, what: str) -> tuple[AnalysisMatrix, Domains | None, np.ndarray]:
+    def _prepare(self, variables, by, what: str) -> tuple[AnalysisMatrix, Domains | None,
+                                                          np.ndarray]:
         X = analysis_matrix(self.data, variables)
         dom = domains(self.data, by) if by is not None and len(as_list(by)) else None
         used = X.complete & self.in_subset
@@ -373,7 +378,8 @@ class DesignBase:
         _check_finite(X.values, X.terms, used, what)
         return X, dom, used
 
-    def _table(self, X: AnalysisMatrix, dom: Domains | None, theta, vcov, deff=None) -> pd.DataFrame:
+    def _table(self, X: AnalysisMatrix, dom: Domains | None, theta, vcov,
+               deff=None) -> pd.DataFrame:
         k = len(X.terms)
         D = 1 if dom is None else dom.n_domains
         frame = pd.DataFrame({
@@ -492,7 +498,8 @@ class DesignBase:
         Returns
         -------
         Estimate
-            ``to_frame()`` columns: [by...], term, level, estimate, se, ci_low, ci_high, df [, deff].
+            ``to_frame()`` columns: [by...], term, level, estimate, se, ci_low, ci_high, df [,
+            deff].
 
         References
         ----------
@@ -552,7 +559,8 @@ class DesignBase:
         Returns
         -------
         Estimate
-            ``to_frame()`` columns: [by...], term, level, estimate, se, ci_low, ci_high, df [, deff].
+            ``to_frame()`` columns: [by...], term, level, estimate, se, ci_low, ci_high, df [,
+            deff].
 
         References
         ----------
@@ -694,7 +702,8 @@ class DesignBase:
         >>> import socialhealth as sh
         >>> apiclus1 = sh.datasets.load_example("apiclus1")
         >>> d = sh.SurveyDesign(apiclus1, weights="pw", psu="dnum", fpc="fpc")
-        >>> print(d.var(["api00", "api99"]).to_frame()[["term", "estimate", "se"]].round(1).to_string())
+        >>> print(d.var(["api00", "api99"]).to_frame()[["term", "estimate", "se"]]
+        ...       .round(1).to_string())
                   term  estimate      se
         0        api00    8253.9  1062.4
         1  api00:api99    8198.1  1058.2

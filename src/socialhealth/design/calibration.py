@@ -92,7 +92,8 @@ class PostStratumResidual:
     label: str = ""
 
     def residualize(self, Z: np.ndarray) -> np.ndarray:
-        """Influence values ``Z`` (n or n x p) minus ``w`` times their post-stratum means of ``Z / w``."""
+        """Influence values ``Z`` (n or n x p) minus ``w`` times their post-stratum means of
+        ``Z / w``."""
         Z = np.asarray(Z, dtype=float)
         one = Z.ndim == 1
         Z2 = Z[:, None] if one else Z
@@ -126,7 +127,8 @@ class RegressionResidual:
     label: str = ""
 
     def residualize(self, Z: np.ndarray) -> np.ndarray:
-        """Influence values ``Z`` minus ``w X b``, ``b`` the WLS fit of ``Z / w`` on ``X`` (weights ``w0``)."""
+        """Influence values ``Z`` minus ``w X b``, ``b`` the WLS fit of ``Z / w`` on ``X``
+        (weights ``w0``)."""
         Z = np.asarray(Z, dtype=float)
         one = Z.ndim == 1
         Z2 = Z[:, None] if one else Z
@@ -154,7 +156,8 @@ class RakingResidual:
     label: str = ""
 
     def residualize(self, Z: np.ndarray) -> np.ndarray:
-        """Influence values ``Z`` after ``sweeps`` passes of post-stratum residuals over the margins."""
+        """Influence values ``Z`` after ``sweeps`` passes of post-stratum residuals over the
+        margins."""
         for _ in range(self.sweeps):
             for m in self.margins:
                 Z = m.residualize(Z)
@@ -181,7 +184,8 @@ def _cells(design, columns: list[str]) -> tuple[np.ndarray, list[tuple]]:
     na = frame.isna().any(axis=1).to_numpy() & active
     if na.any():
         raise DesignError(
-            f"{int(na.sum())} row(s) of the sample have a missing value in {', '.join(map(repr, columns))}; "
+            f"{int(na.sum())} row(s) of the sample have a missing value in "
+            f"{', '.join(map(repr, columns))}; "
             "every respondent needs a calibration cell. Impute or recode the missing values "
             "(e.g. an explicit 'missing' category with its own population count) first."
         )
@@ -200,7 +204,7 @@ def _cells(design, columns: list[str]) -> tuple[np.ndarray, list[tuple]]:
     keys = []
     for k in combos:
         row = []
-        for col_codes, distinct in reversed(per_col):
+        for _col_codes, distinct in reversed(per_col):
             size = max(len(distinct), 1)
             row.append(distinct[int(k % size)])
             k //= size
@@ -230,7 +234,8 @@ def _population_counts(population, columns: list[str]) -> dict[tuple, float]:
         counts = pd.to_numeric(population["Freq"], errors="coerce").to_numpy(dtype=float)
     elif isinstance(population, (Mapping, pd.Series)):
         items = list(population.items())
-        keys = [tuple(_norm_key(x) for x in (k if isinstance(k, tuple) else (k,))) for k, _ in items]
+        keys = [tuple(_norm_key(x) for x in (k if isinstance(k, tuple) else (k,))) for k,
+                _ in items]
         try:
             counts = np.array([float(v) for _, v in items])
         except (TypeError, ValueError):
@@ -249,7 +254,8 @@ def _population_counts(population, columns: list[str]) -> dict[tuple, float]:
             f"dict/Series {{level: count}}; got {type(population).__name__}."
         )
     if len(set(keys)) != len(keys):
-        raise DesignError("the population table lists a cell more than once; give one count per cell.")
+        raise DesignError("the population table lists a cell more than once; give one count per "
+                          "cell.")
     bad = ~np.isfinite(counts) | (counts <= 0)
     if bad.any():
         k = keys[int(np.flatnonzero(bad)[0])]
@@ -258,7 +264,7 @@ def _population_counts(population, columns: list[str]) -> dict[tuple, float]:
             "population counts must be positive numbers. Drop empty cells from both the "
             "population table and the sample, or collapse them with a neighbouring cell."
         )
-    return dict(zip(keys, counts))
+    return dict(zip(keys, counts, strict=True))
 
 
 def _match_cells(uniq: list[tuple], pop: dict[tuple, float], columns: list[str]) -> np.ndarray:
@@ -290,7 +296,8 @@ def _scale_cells(W: np.ndarray, codes: np.ndarray, N: np.ndarray, what: str) -> 
         tot = np.bincount(c, weights=np.where(inside, W[:, j], 0.0), minlength=len(N))
         if np.any(tot <= 0):
             raise EstimationError(
-                f"{what}: a cell has zero estimated size in the {'full sample' if j == 0 else f'replicate {j}'}, "
+                f"{what}: a cell has zero estimated size in the "
+                f"{'full sample' if j == 0 else f'replicate {j}'}, "
                 "so it cannot be scaled to its population count; collapse small cells."
             )
         out[:, j] = np.where(inside, W[:, j] * (N / tot)[c], W[:, j])
@@ -539,12 +546,14 @@ def rake(design, margins, control: Mapping | None = None, on_nonconvergence: str
     if control:
         unknown = set(control) - set(ctrl)
         if unknown:
-            raise DesignError(f"unknown control option(s) {sorted(unknown)}; use 'maxit' and 'epsilon'.")
+            raise DesignError(f"unknown control option(s) {sorted(unknown)}; use 'maxit' and "
+                              f"'epsilon'.")
         ctrl.update(control)
     try:
         ctrl = {"maxit": int(ctrl["maxit"]), "epsilon": float(ctrl["epsilon"])}
     except (TypeError, ValueError):
-        raise DesignError(f"control= needs a whole number maxit and a number epsilon; got {control!r}.") from None
+        raise DesignError(f"control= needs a whole number maxit and a number epsilon; got "
+                          f"{control!r}.") from None
     if ctrl["maxit"] < 1 or not ctrl["epsilon"] > 0:
         raise DesignError(f"control= needs maxit >= 1 and epsilon > 0; got {control!r}.")
     if not isinstance(margins, (list, tuple)) or not margins:
@@ -552,7 +561,8 @@ def rake(design, margins, control: Mapping | None = None, on_nonconvergence: str
     specs = []
     for m in margins:
         if not isinstance(m, (list, tuple)) or len(m) != 2:
-            raise DesignError("each margin must be a (columns, population) pair, e.g. ('stype', pop_types).")
+            raise DesignError("each margin must be a (columns, population) pair, e.g. ('stype', "
+                              "pop_types).")
         columns = [str(c) for c in as_list(m[0])]
         codes, uniq = _cells(design, columns)
         N = _match_cells(uniq, _population_counts(m[1], columns), columns)
@@ -562,7 +572,8 @@ def rake(design, margins, control: Mapping | None = None, on_nonconvergence: str
         from socialhealth.errors import SocialHealthWarning
 
         warnings.warn(
-            f"the raking margins have different population totals ({', '.join(f'{t:g}' for t in totals)}); "
+            f"the raking margins have different population totals "
+            f"({', '.join(f'{t:g}' for t in totals)}); "
             "no set of weights can match them all, and the raked weights sum to the last "
             "margin's total (R's rake does the same, silently). Make the margins consistent.",
             SocialHealthWarning, stacklevel=3,
@@ -584,7 +595,7 @@ def rake(design, margins, control: Mapping | None = None, on_nonconvergence: str
     old = tables(W[:, 0])
     converged = False
     for _ in range(int(ctrl["maxit"])):
-        for k, (columns, codes, N) in enumerate(specs):
+        for k, (_columns, codes, N) in enumerate(specs):
             W = _scale_cells(W, codes, N, "raking")
             margin_weights[k] = W[:, 0].copy()
         new = tables(W[:, 0])
@@ -604,11 +615,12 @@ def rake(design, margins, control: Mapping | None = None, on_nonconvergence: str
                       stacklevel=3)
     residual = RakingResidual(
         tuple(PostStratumResidual(codes, mw, weighted=False, label="+".join(cols))
-              for (cols, codes, _), mw in zip(specs, margin_weights)),
+              for (cols, codes, _), mw in zip(specs, margin_weights, strict=True)),
         label=" | ".join("+".join(c) for c, _, _ in specs),
     )
     return _new_design(design, W, residual,
-                       lambda d: rake(d, margins, control=control, on_nonconvergence=on_nonconvergence))
+                       lambda d: rake(d, margins, control=control,
+                                      on_nonconvergence=on_nonconvergence))
 
 
 # ============================================================================ GREG calibration
@@ -625,7 +637,8 @@ def model_matrix(data: pd.DataFrame, formula) -> tuple[np.ndarray, list[str]]:
 
     Examples
     --------
-    >>> X, names = model_matrix(pd.DataFrame({"g": ["a", "b", "b"], "x": [1.0, 2.0, 3.0]}), "~g + x")
+    >>> X, names = model_matrix(pd.DataFrame({"g": ["a", "b", "b"], "x": [1.0, 2.0, 3.0]}),
+    ...                         "~g + x")
     >>> names
     ['(Intercept)', 'gb', 'x']
 
@@ -711,7 +724,8 @@ def _calfun(name: str, bounds):
         return F, dF
     if name == "logit":
         if bounds is None or not (L < 1 < U) or not np.isfinite(L) or not np.isfinite(U):
-            raise DesignError("calfun='logit' needs finite bounds=(L, U) with L < 1 < U, e.g. (0.5, 2).")
+            raise DesignError("calfun='logit' needs finite bounds=(L, U) with L < 1 < U, e.g. "
+                              "(0.5, 2).")
         A = (U - L) / ((1 - L) * (U - 1))
 
         def F(u):
@@ -958,7 +972,8 @@ def calibrate(design, formula, population_totals, calfun: str = "linear", bounds
         try:
             L, U = (float(b) for b in bounds)
         except (TypeError, ValueError):
-            raise DesignError(f"bounds= must be two numbers (L, U) with L < 1 < U, not {bounds!r}.") from None
+            raise DesignError(f"bounds= must be two numbers (L, U) with L < 1 < U, not "
+                              f"{bounds!r}.") from None
     F, dF = _calfun(calfun, bounds)
     if bounds is not None:
         if not (L < 1 < U):
@@ -990,7 +1005,8 @@ def calibrate(design, formula, population_totals, calfun: str = "linear", bounds
         warnings.warn(
             f"the population totals are more than {RESCALE_THRESHOLD:g} times the weighted sample "
             f"totals, so the input weights were rescaled (by {rescaled[0][1]:.3g} for "
-            f"{rescaled[0][0]}{' and similar factors for the replicates' if len(rescaled) > 1 else ''}) "
+            f"{rescaled[0][0]}"
+            f"{' and similar factors for the replicates' if len(rescaled) > 1 else ''}) "
             f"before calibrating; bounds={tuple(bounds)} apply to the adjustment of the rescaled "
             "weights, as in R.", SocialHealthWarning, stacklevel=3)
     if failed:
@@ -1014,6 +1030,7 @@ def calibrate(design, formula, population_totals, calfun: str = "linear", bounds
                       stacklevel=3)
     residual = RegressionResidual(X, W[:, 0].copy(), out[:, 0].copy(), label=" + ".join(names))
     return _new_design(design, out, residual,
-                       lambda d: calibrate(d, formula, population_totals, calfun=calfun, bounds=bounds,
+                       lambda d: calibrate(d, formula, population_totals, calfun=calfun,
+                                           bounds=bounds,
                                            maxit=maxit, epsilon=epsilon,
                                            on_nonconvergence=on_nonconvergence))

@@ -76,7 +76,8 @@ class WaldCoefficients:
         return ResultSeries(self.params)
 
     def se(self) -> pd.Series:
-        """Design-based standard errors indexed by term (R ``SE(fit)``); the values of :attr:`bse`."""
+        """Design-based standard errors indexed by term (R ``SE(fit)``); the values of
+        :attr:`bse`."""
         from socialhealth.design.results import ResultSeries
 
         return ResultSeries(self.bse)

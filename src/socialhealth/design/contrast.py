@@ -106,7 +106,7 @@ def _aliases(result, labels: list[str]) -> dict[str, int]:
         by_cols = [c for c in t.columns if c not in ("term", "level", "estimate", "se", "deff")]
         terms = t["term"].astype(str).tolist() if "term" in t else [""] * len(t)
         levels = t["level"].tolist() if "level" in t else [None] * len(t)
-        multi = len(set(zip(terms, [str(v) for v in levels]))) > 1
+        multi = len(set(zip(terms, [str(v) for v in levels], strict=True))) > 1
         for i in range(len(t)):
             lv = levels[i]
             has_level = lv is not None and not (isinstance(lv, float) and np.isnan(lv))
@@ -249,7 +249,8 @@ def _linear(spec, aliases: dict[str, int], labels: list[str]) -> np.ndarray:
         c = np.zeros(k)
         for name, value in spec.items():
             if str(name) not in aliases:
-                raise FormulaError(f"contrast: {name!r} is not the name of an estimate; names: {list(aliases)[:12]}.")
+                raise FormulaError(f"contrast: {name!r} is not the name of an estimate; names: "
+                                   f"{list(aliases)[:12]}.")
             c[aliases[str(name)]] = float(value)
         return c
     c = np.asarray(spec, dtype=float).ravel()
@@ -339,7 +340,7 @@ def contrast(result, contrasts, level: float = 0.95, df: float | None = None) ->
         raise FormulaError("contrasts must be an expression string, a vector of coefficients or a "
                            f"dict of them; got {type(contrasts).__name__}.")
     values, rows = [], []
-    for name, spec in items:
+    for _name, spec in items:
         if isinstance(spec, str):
             tree, slots = _parse(spec, aliases)
             out = _evaluate(tree, theta, slots, spec)

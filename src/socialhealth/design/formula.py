@@ -71,7 +71,8 @@ class ModelFrame:
     formula: str
     response: str
     variables: list[str]
-    _rhs_builder: Callable[[pd.DataFrame], tuple[np.ndarray, np.ndarray]] = field(repr=False, default=None)
+    _rhs_builder: Callable[[pd.DataFrame], tuple[np.ndarray, np.ndarray]] = field(repr=False,
+                                                                                  default=None)
     _data: pd.DataFrame | None = field(repr=False, default=None)
 
     @property
@@ -103,7 +104,8 @@ class ModelFrame:
 def normalise_formula(formula: str) -> str:
     """Rewrite R spellings formulaic does not know (``factor(x)`` -> ``C(x)``)."""
     if not isinstance(formula, str):
-        raise FormulaError(f"the formula must be a string such as 'y ~ x + C(g)', not {type(formula).__name__}.")
+        raise FormulaError(f"the formula must be a string such as 'y ~ x + C(g)', not "
+                           f"{type(formula).__name__}.")
     if formula.rstrip().endswith("~"):
         raise FormulaError(
             f"the formula {formula!r} has nothing on the right of '~'; write 'y ~ 1' for an "
@@ -221,8 +223,8 @@ def binomial_counts(formula: str, data: pd.DataFrame):
             f"cbind({parts[0]}, {parts[1]}): {int(np.sum(bad))} row(s) have a negative count of "
             "successes or failures; both must be >= 0."
         )
-    return f"I({parts[0]}) ~ {rhs.strip()}" if not _IDENT.match(parts[0]) else f"{parts[0]} ~ {rhs.strip()}", \
-        succ, succ + fail
+    return (f"I({parts[0]}) ~ {rhs.strip()}" if not _IDENT.match(parts[0])
+            else f"{parts[0]} ~ {rhs.strip()}"), succ, succ + fail
 
 
 def evaluate_offset(expr: str, data: pd.DataFrame) -> np.ndarray:
@@ -263,7 +265,8 @@ def formula_variables(formula: str, data: pd.DataFrame) -> list[str]:
     masked = _BACKTICK.sub(repl, formula)
     if "~" not in masked:
         raise FormulaError(
-            f"the formula {formula!r} has no '~': write the response on the left, e.g. 'y ~ x + C(g)'."
+            f"the formula {formula!r} has no '~': write the response on the left, e.g. 'y ~ x + "
+            f"C(g)'."
         )
     try:
         required = set(Formula(masked).required_variables)
@@ -276,7 +279,8 @@ def formula_variables(formula: str, data: pd.DataFrame) -> list[str]:
     bare = _QUOTED.sub("", masked)
     for m in re.finditer(r"[A-Za-z_][A-Za-z_0-9.]*", bare):
         rest = bare[m.end():].lstrip()
-        if m.group(0) in columns and not rest.startswith("(") and (m.start() == 0 or bare[m.start() - 1] != "."):
+        if m.group(0) in columns and not rest.startswith("(") and (m.start() == 0
+                                                                   or bare[m.start() - 1] != "."):
             required.add(m.group(0))
     unknown = sorted(v for v in required if v not in columns)
     unknown += [q for q in quoted if q not in columns]
@@ -458,12 +462,14 @@ def _simple_frame(data, formula, simple, used, n_missing, variables) -> ModelFra
     def builder(newdata: pd.DataFrame):
         missing = [c for c in names if c not in newdata.columns]
         if missing:
-            raise FormulaError(f"newdata lacks the column(s) {', '.join(map(repr, missing))} of the model.")
+            raise FormulaError(f"newdata lacks the column(s) {', '.join(map(repr, missing))} of "
+                               f"the model.")
         Xn = np.empty((len(newdata), len(cols)), order="F")
         if intercept:
             Xn[:, 0] = 1.0
         for j, c in enumerate(names):
-            Xn[:, j0 + j] = pd.to_numeric(newdata[c], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+            Xn[:, j0 + j] = pd.to_numeric(newdata[c], errors="coerce").to_numpy(dtype=float,
+                                                                                na_value=np.nan)
         ok = ~np.isnan(Xn).any(axis=1)
         return Xn, ok
 
@@ -505,11 +511,13 @@ def _formulaic_frame(data, formula, used, n_missing, variables) -> ModelFrame:
         with np.errstate(divide="ignore", invalid="ignore"):   # inf/NaN are reported below
             mm = model_matrix(formula, sub, na_action="ignore")
     except Exception as exc:
-        raise FormulaError(f"cannot build the model matrix of {formula!r}: {type(exc).__name__}: {exc}") from None
+        raise FormulaError(f"cannot build the model matrix of {formula!r}: {type(exc).__name__}: "
+                           f"{exc}") from None
     lhs = mm.lhs
     if lhs.shape[1] != 1:
         raise FormulaError(
-            f"the response of {formula!r} gives {lhs.shape[1]} columns ({', '.join(map(str, lhs.columns))}); "
+            f"the response of {formula!r} gives {lhs.shape[1]} columns "
+            f"({', '.join(map(str, lhs.columns))}); "
             "it must be one numeric or boolean column. For a categorical outcome build a 0/1 "
             "indicator, e.g. I(sch_wide == 'Yes') ~ ... ."
         )
@@ -535,7 +543,8 @@ def _formulaic_frame(data, formula, used, n_missing, variables) -> ModelFrame:
         n_missing += int(nan_rows.sum())
         rows, X, y = rows[keep], np.asfortranarray(X[keep]), y[keep]
         if len(rows) == 0:
-            raise FormulaError(f"no rows left to fit {formula!r}: transformed values are all missing.")
+            raise FormulaError(f"no rows left to fit {formula!r}: transformed values are all "
+                               f"missing.")
     spec = rhs.model_spec
     def label(t) -> str:
         return "Intercept" if str(t) == "1" else str(t)
@@ -556,7 +565,8 @@ def _formulaic_frame(data, formula, used, n_missing, variables) -> ModelFrame:
                 Xn = spec.get_model_matrix(newdata, na_action="ignore")
         except Exception as exc:
             raise FormulaError(
-                f"cannot build the model matrix of {formula!r} for new data: {type(exc).__name__}: {exc}"
+                f"cannot build the model matrix of {formula!r} for new data: {type(exc).__name__}: "
+                f"{exc}"
             ) from None
         Xn = np.asarray(Xn.to_numpy(), dtype=float)
         present = [v for v in rhs_vars if v in newdata.columns]
@@ -602,7 +612,8 @@ def r_column_name(name: str) -> str:
     return ":".join(pieces)
 
 
-def rhs_matrix(data: pd.DataFrame, formula: str, rows: np.ndarray | None = None) -> tuple[np.ndarray, list[str]]:
+def rhs_matrix(data: pd.DataFrame, formula: str, rows: np.ndarray
+               | None = None) -> tuple[np.ndarray, list[str]]:
     """Model matrix of a one-sided formula (``"~a*b + x"``) on all rows of ``data``, with R's
     column names (:func:`r_column_name`), for calibration and other right-hand-side uses.
 
@@ -634,12 +645,14 @@ def rhs_matrix(data: pd.DataFrame, formula: str, rows: np.ndarray | None = None)
     use = np.flatnonzero(eligible & complete)
     if len(use) == 0:
         raise FormulaError(f"no complete rows to build the model matrix of {formula!r}.")
-    sub = _plain_dtypes(data[variables].iloc[use]) if variables else pd.DataFrame(index=data.index[use])
+    sub = (_plain_dtypes(data[variables].iloc[use]) if variables
+           else pd.DataFrame(index=data.index[use]))
     try:
         with np.errstate(divide="ignore", invalid="ignore"):
             mm = model_matrix(f"~ {rhs}", sub, na_action="ignore")
     except Exception as exc:
-        raise FormulaError(f"cannot build the model matrix of {formula!r}: {type(exc).__name__}: {exc}") from None
+        raise FormulaError(f"cannot build the model matrix of {formula!r}: {type(exc).__name__}: "
+                           f"{exc}") from None
     X = np.full((n, mm.shape[1]), np.nan)
     X[use] = np.asarray(mm.to_numpy(), dtype=float)
     return X, [r_column_name(str(c)) for c in mm.columns]

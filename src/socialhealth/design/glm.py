@@ -4,7 +4,8 @@ Estimation (Binder 1983; Lumley & Scott 2017; Lumley 2010, ch. 5)
 -----------------------------------------------------------------
 The coefficients solve the weighted (pseudo-)likelihood score equations
 
-    U(beta) = sum_i w_i x_i (y_i - mu_i) / V(mu_i) * dmu_i/deta_i = 0,    g(mu_i) = x_i' beta (+ offset_i)
+    U(beta) = sum_i w_i x_i (y_i - mu_i) / V(mu_i) * dmu_i/deta_i = 0,
+    g(mu_i) = x_i' beta (+ offset_i)
 
 with ``w_i`` the sampling weights. They are found by iteratively reweighted least squares
 (Fisher scoring) with working weights ``W_i = w_i (dmu_i/deta_i)^2 / V(mu_i)``, iterated to a
@@ -192,7 +193,8 @@ def _check_binomial_y(y):
 def _check_poisson_y(y):
     bad = y < 0
     if bad.any():
-        raise ModelError(f"family='poisson' needs a non-negative outcome; {int(bad.sum())} value(s) are negative.")
+        raise ModelError(f"family='poisson' needs a non-negative outcome; {int(bad.sum())} "
+                         f"value(s) are negative.")
 
 
 FAMILIES = {
@@ -233,7 +235,8 @@ def _resolve_family(family: str, link: str | None) -> tuple[_Family, _Link]:
     lk = fam.default_link if link is None else str(link).lower()
     if lk not in fam.links:
         raise ModelError(
-            f"link={link!r} is not available for family={fam.name!r}; choose one of {', '.join(fam.links)}."
+            f"link={link!r} is not available for family={fam.name!r}; choose one of "
+            f"{', '.join(fam.links)}."
         )
     return fam, LINKS[lk]
 
@@ -291,7 +294,8 @@ class _Solver:
             self._fail(A, names)
         self.s = 1.0 / np.sqrt(d)
         try:
-            self.c = linalg.cho_factor(A * self.s[:, None] * self.s[None, :], lower=False, check_finite=False)
+            self.c = linalg.cho_factor(A * self.s[:, None] * self.s[None, :], lower=False,
+                                       check_finite=False)
         except linalg.LinAlgError:
             self._fail(A, names)
         rc = np.min(np.abs(np.diag(self.c[0]))) ** 2
@@ -413,7 +417,8 @@ def _intercept_start(X, y, pw, lk: _Link) -> np.ndarray | None:
         return None
     ybar = float(_dot(pw, y) / pw.sum())
     with np.errstate(divide="ignore", invalid="ignore"):
-        b0 = float(lk.link(np.array([min(max(ybar, 1e-8), 1 - 1e-8) if lk.name != "identity" else ybar]))[0])
+        b0 = float(lk.link(np.array([min(max(ybar, 1e-8), 1 - 1e-8) if lk.name != "identity"
+                                     else ybar]))[0])
     if not np.isfinite(b0):
         return None
     beta = np.zeros(X.shape[1])
@@ -433,12 +438,13 @@ def _irls(X, y, pw, fam: _Family, lk: _Link, offset, start, maxiter, tol, names)
     p = X.shape[1]
     if start is not None and np.size(start) != X.shape[1]:
         # R: "length of 'start' should equal 2 and correspond to initial coefs for ..."
-        raise ModelError(f"start= must have {X.shape[1]} values (one per coefficient: {', '.join(names)}).")
+        raise ModelError(f"start= must have {X.shape[1]} values (one per coefficient: "
+                         f"{', '.join(names)}).")
     if fam.name == "gaussian" and lk.name == "identity":
         off = 0.0 if offset is None else offset
         solver = _Solver(_cross(X, pw), names)
         beta = solver.solve(X.T @ (pw * (y - off)))
-        for it in range(3):
+        for it in range(3):  # noqa: B007 - `it` counts the iterations after the loop
             eta = X @ beta + off
             step = solver.solve(X.T @ (pw * (y - eta)))
             beta = beta + step
@@ -446,18 +452,20 @@ def _irls(X, y, pw, fam: _Family, lk: _Link, offset, start, maxiter, tol, names)
                 break
         eta = X @ beta + off
         mu = eta
-        return _Fit(beta, eta, mu, float(np.sum(fam.dev_resids(y, mu, pw))), it + 1, True, pw, solver)
+        return _Fit(beta, eta, mu, float(np.sum(fam.dev_resids(y, mu, pw))), it + 1, True, pw,
+                    solver)
 
     ps = _Pass(X, y, pw, fam, lk, offset)
     first = start is None
     if not first:
         beta = np.asarray(start, dtype=float).copy()
         if beta.shape != (p,):
-            raise ModelError(f"start= must have {p} values (one per coefficient: {', '.join(names)}).")
+            raise ModelError(f"start= must have {p} values (one per coefficient: "
+                             f"{', '.join(names)}).")
         state = ps.fitted(beta)
         if state is None:
-            raise ModelError("start= gives invalid fitted values (e.g. probabilities outside (0, 1)); "
-                             "choose other starting values.")
+            raise ModelError("start= gives invalid fitted values (e.g. probabilities outside (0, "
+                             "1)); choose other starting values.")
         eta, mu, dev = state
     else:
         mu = fam.mustart(y, pw)
@@ -525,7 +533,8 @@ def _irls(X, y, pw, fam: _Family, lk: _Link, offset, start, maxiter, tol, names)
             new = ps.fitted(beta_new)
         eta, mu, dev_new = new
         crit = abs(dev_new - dev) / (abs(dev_new) + 0.1)
-        tiny_step = step is not None and np.max(np.abs(step)) <= 1e-14 * (1 + np.max(np.abs(beta_new)))
+        tiny_step = (step is not None
+                     and np.max(np.abs(step)) <= 1e-14 * (1 + np.max(np.abs(beta_new))))
         beta, dev = beta_new, dev_new
         last_step = np.inf if step is None else float(np.max(np.abs(step)))
         if crit < tol or tiny_step:
@@ -535,7 +544,8 @@ def _irls(X, y, pw, fam: _Family, lk: _Link, offset, start, maxiter, tol, names)
     return _Fit(beta, eta, mu, dev, it, converged, W, solver, last_step, step)
 
 
-def _replicate_fits(X, y, PW, fam: _Family, lk: _Link, offset, start, maxiter, tol, names) -> np.ndarray:
+def _replicate_fits(X, y, PW, fam: _Family, lk: _Link, offset, start, maxiter, tol,
+                    names) -> np.ndarray:
     """Refit the model with every column of replicate weights ``PW`` (m x R) at once.
 
     The same Fisher-scoring path as :func:`_irls` started at ``start`` (the full-sample
@@ -604,11 +614,12 @@ def _replicate_fits(X, y, PW, fam: _Family, lk: _Link, offset, start, maxiter, t
         if not ok.all():
             raise ConvergenceError(
                 f"the full-sample coefficients give invalid fitted values with replicate weights "
-                f"set {g0 + int(np.flatnonzero(~ok)[0]) + 1}; replicate variance cannot be computed."
+                f"set {g0 + int(np.flatnonzero(~ok)[0]) + 1}; replicate variance cannot be "
+                f"computed."
             )
         active = np.arange(k)
         last = np.zeros(k)
-        for it in range(1, maxiter + 1):
+        for _it in range(1, maxiter + 1):
             P = P_all[:, active]
             W, Wr = scoring(eta[:, active], mu[:, active], P)
             A = cross_all(W)
@@ -639,7 +650,8 @@ def _replicate_fits(X, y, PW, fam: _Family, lk: _Link, offset, start, maxiter, t
             if (~ok).any():
                 raise ConvergenceError(
                     f"the model reached invalid fitted values with replicate weights set "
-                    f"{g0 + int(active[np.flatnonzero(~ok)[0]]) + 1}; replicate variance cannot be computed."
+                    f"{g0 + int(active[np.flatnonzero(~ok)[0]]) + 1}; replicate variance cannot be "
+                    f"computed."
                 )
             crit = np.abs(dev_n - dev_old) / (np.abs(dev_n) + 0.1)
             tiny = np.max(np.abs(steps), axis=0) <= 1e-14 * (1 + np.max(np.abs(Bn), axis=0))
@@ -700,11 +712,12 @@ def _check_separation(fit: _Fit, fam: _Family, lk: _Link, X, y, pw, names) -> No
         if lk.name in ("log", "identity"):
             if edge.any():
                 raise ModelError(
-                    f"the binomial model with {lk.name} link has fitted probabilities at 0 or 1 for "
-                    f"{int(edge.sum())} row(s): the estimate lies on the boundary of the parameter space "
-                    "(R: 'algorithm stopped at boundary value'), so its standard errors are not valid. "
-                    "Use the logit link (odds ratios), or a poisson model with log link for prevalence "
-                    "ratios (Zou 2004, modified Poisson)."
+                    f"the binomial model with {lk.name} link has fitted probabilities at 0 or 1 "
+                    f"for {int(edge.sum())} row(s): the estimate lies on the boundary of the "
+                    f"parameter space "
+                    "(R: 'algorithm stopped at boundary value'), so its standard errors are not "
+                    "valid. Use the logit link (odds ratios), or a poisson model with log link for "
+                    "prevalence ratios (Zou 2004, modified Poisson)."
                 )
             return
         near = (mu < 1e-4) | (mu > 1 - 1e-4)
@@ -732,8 +745,9 @@ def _check_separation(fit: _Fit, fam: _Family, lk: _Link, X, y, pw, names) -> No
         # coefficients (a separated fit meets the deviance criterion while its coefficients
         # grow by ~1 per iteration); an extreme but converged fitted probability (a far-out
         # covariate value) is not separation
-        if edge.any() and (not fit.converged or fit.last_step > 1e-6 * (1 + np.max(np.abs(fit.beta)))):
-            big = [f"{n} = {b:.3g}" for n, b in zip(names, fit.beta) if abs(b) > 10]
+        if edge.any() and (not fit.converged
+                           or fit.last_step > 1e-6 * (1 + np.max(np.abs(fit.beta)))):
+            big = [f"{n} = {b:.3g}" for n, b in zip(names, fit.beta, strict=True) if abs(b) > 10]
             raise SeparationError(
                 f"nearly separated data: fitted probabilities are numerically 0 or 1 for "
                 f"{int(edge.sum())} row(s) and the coefficients keep moving"
@@ -821,7 +835,8 @@ class SurveyGLMResult(WaldCoefficients):
         (``None`` otherwise).
     """
 
-    def __init__(self, *, beta, cov, names, df_resid, family, link, formula, design, frame: ModelFrame,
+    def __init__(self, *, beta, cov, names, df_resid, family, link, formula, design,
+                 frame: ModelFrame,
                  fit: _Fit, deviance, dispersion, offset, offset_name, r_call,
                  offset_exprs=(), offset_array=False, prior_weights=None, trials=None):
         self._beta = np.asarray(beta, dtype=float)
@@ -958,7 +973,8 @@ class SurveyGLMResult(WaldCoefficients):
         try:
             stat = float(b @ np.linalg.solve(V, b)) / q
         except np.linalg.LinAlgError:
-            raise ModelError("the covariance of the tested coefficients is singular; the Wald test is undefined.") from None
+            raise ModelError("the covariance of the tested coefficients is singular; the Wald test "
+                             "is undefined.") from None
         p = float(stats.f.sf(stat, q, self.df_resid))
         return WaldTest(labels, [self.names[c] for c in cols], stat, q, self.df_resid, p)
 
@@ -993,7 +1009,8 @@ class SurveyGLMResult(WaldCoefficients):
         return bic(self, self if maximal is None else maximal)
 
     # ------------------------------------------------------------------ prediction
-    def predict(self, newdata: pd.DataFrame | None = None, type: str = "link", offset=None) -> pd.Series:
+    def predict(self, newdata: pd.DataFrame | None = None, type: str = "link",
+                offset=None) -> pd.Series:
         """Linear predictor (``type="link"``) or mean (``type="response"``) for each row.
 
         ``newdata=None`` predicts for every row of the design's data (NaN where a covariate is
@@ -1041,16 +1058,21 @@ class SurveyGLMResult(WaldCoefficients):
             f"{'':<28}{'Estimate':>13}{'Std. Error':>13}{'t value':>10}{'Pr(>|t|)':>11}",
         ]
         for r in tab.itertuples(index=False):
-            stars = "***" if r.p < 0.001 else "**" if r.p < 0.01 else "*" if r.p < 0.05 else "." if r.p < 0.1 else ""
+            stars = ("***" if r.p < 0.001 else "**" if r.p < 0.01 else "*" if r.p < 0.05
+                     else "." if r.p < 0.1 else "")
             name = r.term if len(r.term) <= 27 else r.term[:24] + "..."
-            lines.append(f"{name:<28}{r.estimate:>13.6g}{r.se:>13.6g}{r.statistic:>10.3f}{r.p:>11.3g} {stars}")
+            lines.append(f"{name:<28}{r.estimate:>13.6g}{r.se:>13.6g}{r.statistic:>10.3f}"
+                         f"{r.p:>11.3g} {stars}")
         lines += [
             "---",
             "Signif. codes: 0 '***' 0.001 '**' 0.01 '*' 0.05 '.' 0.1",
-            f"(Dispersion parameter for {FAMILIES[self.family].r_name} family taken to be {self.dispersion:.6g})",
+            f"(Dispersion parameter for {FAMILIES[self.family].r_name} family taken to be "
+            f"{self.dispersion:.6g})",
             f"Residual df: {self.df_resid:g} (design df + 1 - {len(self.names)} coefficients); "
             f"deviance {self.deviance:.6g}",
-            f"{self.nobs} rows used" + (f"; {self.n_missing} rows with missing values left out (design kept)" if self.n_missing else ""),
+            f"{self.nobs} rows used"
+            + (f"; {self.n_missing} rows with missing values left out (design kept)"
+               if self.n_missing else ""),
             f"IRLS iterations: {self.iterations}",
             f"In R: {self.r_call}",
         ]
@@ -1198,14 +1220,16 @@ def glm(
         else:
             v = np.asarray(offset, dtype=float).ravel()
             if v.shape != (len(data),):
-                raise ModelError(f"offset has {v.shape[0]} values; the design has {len(data)} rows.")
+                raise ModelError(f"offset has {v.shape[0]} values; the design has {len(data)} "
+                                 f"rows.")
         offset_full = v if offset_full is None else offset_full + v
     mask = in_subset if offset_full is None else in_subset & np.isfinite(offset_full)
     # cbind(successes, failures) ~ ...: binomial counts (y = proportion, prior weight = trials)
     counts = binomial_counts(formula, data)
     if counts is not None:
         if fam.name != "binomial":
-            raise ModelError(f"a cbind(successes, failures) response needs family='binomial', not {family!r}.")
+            raise ModelError(f"a cbind(successes, failures) response needs family='binomial', not "
+                             f"{family!r}.")
         formula, succ_all, trials_all = counts
         ok = np.isfinite(succ_all) & np.isfinite(trials_all)
         n_bad = int((mask & ~ok).sum())
@@ -1311,7 +1335,8 @@ def glm(
     # Taylor designs: the design (weighted) variance of the Pearson residuals
     # r_i = (y_i - mu_i)/sqrt(V(mu_i)) (svyvar, divisor n - 1) times the mean rescaled weight of
     # the rows used; replicate designs: sum_i pw_i r_i^2 with the rescaled weights pw
-    deviance = _dev_sum(fam, y, fit.mu, pw, fam.name == "binomial" and bool(np.all((y == 0) | (y == 1))))
+    deviance = _dev_sum(fam, y, fit.mu, pw, fam.name == "binomial"
+                        and bool(np.all((y == 0) | (y == 1))))
     pearson = (y - fit.mu) / np.sqrt(var)
     if getattr(design, "kind", "") == "replicate":
         dispersion = float(_dot(pw, pearson**2))
@@ -1323,11 +1348,13 @@ def glm(
         wu = w_all[rows]
         n_used = len(rows)
         centre = _dot(wu, pearson) / wu.sum()
-        dispersion = float(float(wu.mean()) / scale * n_used / max(n_used - 1, 1) * _dot(wu, (pearson - centre) ** 2) / wu.sum())
+        dispersion = float(float(wu.mean()) / scale * n_used / max(n_used - 1, 1)
+                           * _dot(wu, (pearson - centre) ** 2) / wu.sum())
 
     fam_r = fam.r_name + ("()" if lk.name == fam.default_link else f"(link = \"{lk.name}\")")
     r_form = _r_formula(frame.formula if counts is None
-                        else formula_given.split("~", 1)[0].strip() + " ~ " + frame.formula.split("~", 1)[1].strip())
+                        else formula_given.split("~", 1)[0].strip() + " ~ "
+                        + frame.formula.split("~", 1)[1].strip())
     r_form += "".join(f" + offset({e})" for e in offset_exprs)
     if offset_name is not None:
         r_form += f" + offset({offset_name})"

@@ -209,7 +209,8 @@ def ttest(design, formula_or_variable: str, by: str | None = None, level: float 
     >>> apiclus1 = sh.datasets.load_example("apiclus1")
     >>> d = sh.SurveyDesign(apiclus1, weights="pw", psu="dnum", fpc="fpc")
     >>> d.ttest("api00 ~ sch.wide")
-    Design-based t-test (difference in domain means): 1-stage cluster survey design (Taylor linearisation)
+    Design-based t-test (difference in domain means): 1-stage cluster survey design
+    (Taylor linearisation)
                                  term  estimate      se  statistic  df        p   ci_low  ci_high
     api00: sch.wide=Yes - sch.wide=No    33.697 19.7359    1.70739  13 0.111504 -8.93987  76.3339
     In R: svyttest(api00 ~ sch.wide, design)
@@ -220,7 +221,7 @@ def ttest(design, formula_or_variable: str, by: str | None = None, level: float 
     >>> round(float(res.p), 4)
     0.1115
 
-    >>> one = d.ttest("api00", mu=600)                         # one-sample: svyttest(I(api00 - 600) ~ 0)
+    >>> one = d.ttest("api00", mu=600)         # one-sample: svyttest(I(api00 - 600) ~ 0)
     >>> round(float(one.df))
     13
 
@@ -232,20 +233,25 @@ def ttest(design, formula_or_variable: str, by: str | None = None, level: float 
     level = check_level(level)
     if isinstance(mu, (bool, np.bool_)) or not isinstance(mu, (int, float, np.number)) \
             or not np.isfinite(float(mu)):
-        raise EstimationError(f"mu= must be a finite number (the null value of the mean), not {mu!r}.")
+        raise EstimationError(f"mu= must be a finite number (the null value of the mean), not "
+                              f"{mu!r}.")
     if not isinstance(formula_or_variable, str):
-        raise FormulaError("ttest needs a column name or a formula string such as 'api00 ~ sch_wide'.")
+        raise FormulaError("ttest needs a column name or a formula string such as 'api00 ~ "
+                           "sch_wide'.")
     if "~" in formula_or_variable:
         if by is not None:
-            raise FormulaError("give either a formula 'y ~ group' or a variable with by=, not both.")
+            raise FormulaError("give either a formula 'y ~ group' or a variable with by=, not "
+                               "both.")
         yname, gname, paired_f = _parse_formula(formula_or_variable)
         if paired_f is not None:
             if paired is not None:
-                raise FormulaError("give the paired column either in the formula I(x - y) or as paired=, not both.")
+                raise FormulaError("give the paired column either in the formula I(x - y) or as "
+                                   "paired=, not both.")
             paired = paired_f
     else:
         if by is not None and not isinstance(by, str):
-            raise FormulaError("ttest compares two groups of one variable; by= must be one column name.")
+            raise FormulaError("ttest compares two groups of one variable; by= must be one column "
+                               "name.")
         yname, gname = formula_or_variable.strip(), by
     if gname is not None and (paired is not None or mu != 0):
         raise FormulaError("mu= and paired= belong to one-sample tests; a two-group test compares "
@@ -276,7 +282,8 @@ def ttest(design, formula_or_variable: str, by: str | None = None, level: float 
         # difference of -2e-16); socialhealth gives the exact 0 and an explicit NaN t and p.
         diff, se = 0.0, 0.0
         _warn_constant(yname)
-    table = _t_table(f"{yname}: {gname}={levels[1]} - {gname}={levels[0]}", diff, se, diff, df, level)
+    table = _t_table(f"{yname}: {gname}={levels[1]} - {gname}={levels[0]}", diff, se, diff, df,
+                     level)
     return TestResult(
         table=table,
         method="Design-based t-test (difference in domain means)",
@@ -324,7 +331,8 @@ def _ttest_one(design, yname: str, paired: str | None, mu: float, level: float) 
         y = y - _numeric(design, paired)
     used = design.in_subset & ~np.isnan(y)
     if not used.any():
-        raise EstimationError(f"no rows with {' and '.join(map(repr, cols))} observed in the design.")
+        raise EstimationError(f"no rows with {' and '.join(map(repr, cols))} observed in the "
+                              f"design.")
     ind = used.astype(float)[:, None]
     theta, V = design._ratio_estimate(ind * np.nan_to_num(y)[:, None], ind)
     m, se = float(theta[0]), float(np.sqrt(V[0, 0]))
@@ -421,7 +429,8 @@ def chisq(design, row: str, col: str, statistic: str = "F") -> TestResult:
     >>> apiclus1 = sh.datasets.load_example("apiclus1")
     >>> d = sh.SurveyDesign(apiclus1, weights="pw", psu="dnum", fpc="fpc")
     >>> d.chisq("sch.wide", "stype")
-    Pearson's X^2: Rao & Scott second-order adjustment (F): 1-stage cluster survey design (Taylor linearisation)
+    Pearson's X^2: Rao & Scott second-order adjustment (F): 1-stage cluster survey design
+    (Taylor linearisation)
      statistic     ndf     ddf         p method  pearson
        2.70383 1.73995 24.3593 0.0932634      F  6.78744
     In R: svychisq(~sch.wide + stype, design, statistic = 'F')
@@ -474,7 +483,8 @@ def chisq(design, row: str, col: str, statistic: str = "F") -> TestResult:
                           + (" (adjusted)" if statistic == "adjWald" else ""),
                           r_call, design._short_label(), {"rows": rlev, "cols": clev})
 
-    p_cells, V = design._ratio_estimate(M, np.repeat(used.astype(float)[:, None], M.shape[1], axis=1))
+    p_cells, V = design._ratio_estimate(M, np.repeat(used.astype(float)[:, None], M.shape[1],
+                                                     axis=1))
     p_cells = np.asarray(p_cells, dtype=float)
     # as R, the Pearson statistic is scaled to the rows of the design, counting rows with a
     # missing value too (the F statistic and both p-values do not depend on this scale)
@@ -511,7 +521,8 @@ def chisq(design, row: str, col: str, statistic: str = "F") -> TestResult:
                               "method": ["Chisq"], "pearson": [X2]})
         method = "Pearson's X^2: Rao & Scott first-order adjustment (chi-squared)"
     return TestResult(table, method, r_call, design._short_label(),
-                      {"rows": rlev, "cols": clev, "design_effects": np.sort(np.linalg.eigvals(Delta).real)[::-1],
+                      {"rows": rlev, "cols": clev,
+                       "design_effects": np.sort(np.linalg.eigvals(Delta).real)[::-1],
                        "cell_proportions": P})
 
 
@@ -611,7 +622,8 @@ def ranktest(design, formula_or_variable: str, by: str | None = None,
         raise FormulaError("ranktest needs a formula string 'y ~ group' or a column name with by=.")
     if "~" in formula_or_variable:
         if by is not None:
-            raise FormulaError("give either a formula 'y ~ group' or a variable with by=, not both.")
+            raise FormulaError("give either a formula 'y ~ group' or a variable with by=, not "
+                               "both.")
         yname, gname, paired = _parse_formula(formula_or_variable)
         if gname is None or paired is not None:
             raise FormulaError(f"ranktest formula {formula_or_variable!r} must be 'y ~ group'.")
@@ -656,7 +668,8 @@ def ranktest(design, formula_or_variable: str, by: str | None = None,
         se = float(np.sqrt(Vb[0, 0]))
         df = degf_used - 1
         table = _t_table(f"{yname}: {gname}={levels[1]} - {gname}={levels[0]}",
-                         diff, se, diff, df, 0.95)[["term", "estimate", "se", "statistic", "df", "p"]]
+                         diff, se, diff, df,
+                         0.95)[["term", "estimate", "se", "statistic", "df", "p"]]
     else:
         C = np.hstack([-np.ones((k - 1, 1)), np.eye(k - 1)])
         b = C @ theta

@@ -170,7 +170,8 @@ def pchisqsum(x: float, df, a, method: str = "saddlepoint", ddf: float = np.inf)
     >>> from socialhealth.design.lincomb import pchisqsum
     >>> round(pchisqsum(3.0, [1, 1], [1.0, 1.0], method="satterthwaite"), 6)  # chi^2_2; R 0.2231302
     0.22313
-    >>> round(pchisqsum(3.0, [1, 1], [1.0, 1.0], method="satterthwaite", ddf=16), 6)  # F(2, 16); R 0.2528896
+    >>> # F(2, 16); R 0.2528896
+    >>> round(pchisqsum(3.0, [1, 1], [1.0, 1.0], method="satterthwaite", ddf=16), 6)
     0.25289
 
     In R: ``pchisqsum(x, df, a, lower.tail = FALSE, method = "saddlepoint")``;

@@ -93,10 +93,10 @@ class LRTest:
     def __repr__(self) -> str:
         sf = " ".join(f"{v:.3g}" for v in self.lambdas / np.mean(self.lambdas))
         ref = "chi-squared" if not np.isfinite(self.ddf) else f"F, denominator df = {self.ddf:g}"
-        return (f"Working (Rao-Scott) LRT for {' + '.join(self.terms)} ({', '.join(self.columns)})\n"
-                f"  working 2logLR = {self.statistic:.6g}, p = {self.p:.4g} ({self.approximation}; {ref})\n"
-                f"  deviance difference = {self.chisq:.6g} on {self.df} df; scale factors: {sf}\n"
-                f"  In R: {self.r_call}")
+        return (f"Working (Rao-Scott) LRT for {' + '.join(self.terms)} "
+                f"({', '.join(self.columns)})\n  working 2logLR = {self.statistic:.6g}, p = "
+                f"{self.p:.4g} ({self.approximation}; {ref})\n  deviance difference = "
+                f"{self.chisq:.6g} on {self.df} df; scale factors: {sf}\n  In R: {self.r_call}")
 
 
 def _pw(result) -> np.ndarray:
@@ -171,7 +171,8 @@ def _lambdas(result, cols: list[int]) -> np.ndarray:
 
 def _check_approximation(approximation: str) -> str:
     if approximation not in LINCOM_METHODS:
-        raise ModelError(f"approximation={approximation!r} must be one of {', '.join(LINCOM_METHODS)} "
+        raise ModelError(f"approximation={approximation!r} must be one of "
+                         f"{', '.join(LINCOM_METHODS)} "
                          "(the null distribution: a linear combination of chi-squares).")
     return approximation
 
@@ -225,7 +226,8 @@ def lrt(result, terms, approximation: str = "saddlepoint", df: float | None = No
     tt = " + ".join(labels)
     return LRTest(labels, [result.names[c] for c in cols], float(chisq), len(cols), float(ddf), p,
                   lam, approximation,
-                  f'regTermTest(model, ~{tt}, method = "LRT", lrt.approximation = "{approximation}")')
+                  f'regTermTest(model, ~{tt}, method = "LRT", lrt.approximation = '
+                  f'"{approximation}")')
 
 
 def anova(design, model1, model2, test: str = "F", method: str = "LRT",
@@ -449,10 +451,12 @@ def bic(result, maximal) -> pd.Series:
         raise ModelError("maximal= must be a survey GLM fitted with design.glm().")
     extra = [n for n in result.names if n not in maximal.names]
     if extra:
-        raise ModelError(f"coefficient(s) {', '.join(map(repr, extra))} are in the model but not in "
+        raise ModelError(f"coefficient(s) {', '.join(map(repr, extra))} are in the model but not "
+                         f"in "
                          "the maximal model; maximal= must contain every coefficient.")
     if not np.array_equal(result.frame.rows, maximal.frame.rows):
-        raise ModelError("the model and the maximal model use different rows; fit both on the same rows.")
+        raise ModelError("the model and the maximal model use different rows; fit both on the same "
+                         "rows.")
     n = int(np.sum(_pw(result) > 0))
     pa, pm = len(result.names), len(maximal.names)
     idx = [j for j, nm in enumerate(maximal.names) if nm not in result.names]
@@ -463,7 +467,8 @@ def bic(result, maximal) -> pd.Series:
         wald = float(b @ np.linalg.solve(V, b))
         sign, logdet = np.linalg.slogdet(np.linalg.solve(V0, V))
         if sign <= 0:
-            raise ModelError("the design-effect matrix of the omitted coefficients is not positive definite.")
+            raise ModelError("the design-effect matrix of the omitted coefficients is not positive "
+                             "definite.")
         neff = n / np.exp(logdet / (pm - pa))
     else:
         wald, logdet, neff = 0.0, 0.0, np.nan

@@ -20,10 +20,10 @@ freedom; ``df=inf`` gives normal quantiles) and ``v = se(p)^2``:
     ``D(b) / phi <= delta * F(level; 1, df)`` where ``D(b) = 2 sum w~ [y log(p / expit(b)) +
     (1 - y) log((1 - p) / (1 - expit(b)))]`` is the working deviance (``w~`` the weights scaled to
     mean 1 over the rows of the design), ``phi = sum w~ (y - p)^2 / (p (1 - p)) / (n - 1)`` its
-    quasibinomial dispersion (``n`` rows used), and ``delta = var_design(logit p) * sum w~ p (1 - p)``
-    the design effect of the coefficient. The roots are found exactly; R evaluates the profile
-    on a grid and interpolates, so R's end points differ from the exact ones by about 1e-5 to
-    1e-3 (relative) -- see the tests.
+    quasibinomial dispersion (``n`` rows used), and
+    ``delta = var_design(logit p) * sum w~ p (1 - p)`` the design effect of the coefficient. The
+    roots are found exactly; R evaluates the profile on a grid and interpolates, so R's end points
+    differ from the exact ones by about 1e-5 to 1e-3 (relative) -- see the tests.
 ``"asin"``
     Variance-stabilising arcsine-square-root transformation: ``a = asin(sqrt(p))``,
     ``se_a = se / (2 sqrt(p (1 - p)))``, interval ``sin(a +- t se_a)^2``. As in R the angle is
@@ -200,7 +200,8 @@ def _beta_ci(p, var, level, df, nrow):
         n_eff = p * (1 - p) / var * ratio**2
         x = n_eff * p
         lo = 0.0 if x == 0 else stats.beta.ppf(alpha / 2, x, n_eff - x + 1)
-        hi = 1.0 if np.isclose(x, n_eff, rtol=0, atol=0) else stats.beta.ppf(1 - alpha / 2, x + 1, n_eff - x)
+        hi = 1.0 if np.isclose(x, n_eff, rtol=0, atol=0) else stats.beta.ppf(1 - alpha / 2, x + 1,
+                                                                             n_eff - x)
     return float(lo), float(hi), float(n_eff)
 
 
@@ -218,7 +219,8 @@ def _likelihood_ci(y, w_tilde, mu, info, var_logit, level, df):
         return np.nan, np.nan
     delta = var_logit * info                           # design effect of the coefficient
     phi = np.sum(wt * (y - mu) ** 2) / (mu * (1 - mu)) / (n - 1)
-    crit = float(stats.chi2.ppf(level, 1)) if not np.isfinite(df) else float(stats.f.ppf(level, 1, df))
+    crit = float(stats.chi2.ppf(level, 1)) if not np.isfinite(df) else float(stats.f.ppf(level, 1,
+                                                                                         df))
     s1, s0 = np.sum(wt * y), np.sum(wt * (1 - y))
     b0 = float(_logit(mu))
 
@@ -241,7 +243,8 @@ def _likelihood_ci(y, w_tilde, mu, info, var_logit, level, df):
             far = b0 + sign * step
             k += 1
         a, b = sorted((b0, far))
-        ends.append(optimize.brentq(excess, a, b, xtol=1e-14, rtol=4 * np.finfo(float).eps, maxiter=500))
+        ends.append(optimize.brentq(excess, a, b, xtol=1e-14, rtol=4 * np.finfo(float).eps,
+                                    maxiter=500))
     return float(_expit(ends[0])), float(_expit(ends[1]))
 
 
@@ -256,9 +259,9 @@ def _glm_intercept(y: np.ndarray, w: np.ndarray, start: float | None = None,
     ``z = eta + (y - mu) / (mu (1 - mu))``; stop when
     ``|dev - dev_old| / (|dev| + 0.1) < epsilon`` (``glm.control``). Returns the coefficient
     ``b``, the fitted ``mu`` and the information ``sum W`` at the working weights of the last
-    step (R's ``naive.cov`` is its inverse). The converged value is ``logit(p)``; R's default tolerance stops
-    within about 1e-9 of it, and reproducing the iterations reproduces R's interval digit for
-    digit (McCullagh & Nelder 1989, §2.5).
+    step (R's ``naive.cov`` is its inverse). The converged value is ``logit(p)``; R's default
+    tolerance stops within about 1e-9 of it, and reproducing the iterations reproduces R's interval
+    digit for digit (McCullagh & Nelder 1989, §2.5).
     """
     s1, s0 = float(np.sum(w * y)), float(np.sum(w * (1 - y)))
 
@@ -380,7 +383,8 @@ def proportion(
     """
     if method not in METHODS:
         raise EstimationError(
-            f"method={method!r} is not a proportion interval method; use one of {', '.join(METHODS)}."
+            f"method={method!r} is not a proportion interval method; use one of "
+            f"{', '.join(METHODS)}."
         )
     level = _check_level(level)
     vals, levels, complete = _indicators(design, variable)
@@ -482,7 +486,8 @@ def proportion(
                 # |logit| with se ~ 0); the exact limit is the degenerate interval (p, p)
                 lo[j], hi[j] = p[j], p[j]
             elif method == "logit":
-                lo[j], hi[j] = _expit(eta[j] - t * np.sqrt(var_logit[j])), _expit(eta[j] + t * np.sqrt(var_logit[j]))
+                lo[j], hi[j] = (_expit(eta[j] - t * np.sqrt(var_logit[j])),
+                                _expit(eta[j] + t * np.sqrt(var_logit[j])))
             elif method == "asin":
                 lo[j], hi[j] = _asin_ci(p[j], se[j], t)
             elif method == "beta":

@@ -1,4 +1,5 @@
-"""Survey quantiles with Woodruff and replicate confidence intervals (R ``svyquantile``, survey >= 4.1).
+"""Survey quantiles with Woodruff and replicate confidence intervals (R ``svyquantile``,
+survey >= 4.1).
 
 Point estimate (``qrule``), with ``F(x) = sum_i w_i I(y_i <= x) / sum_i w_i`` the weighted
 empirical CDF, rows sorted by ``y``, ``C_k`` the cumulative weight of the first ``k`` rows and
@@ -292,7 +293,8 @@ def quantile(
             f"not {quantiles!r}."
         ) from None
     if not probs or any(not 0 <= q <= 1 for q in probs):
-        raise EstimationError(f"quantiles must be probabilities between 0 and 1, not {quantiles!r}.")
+        raise EstimationError(f"quantiles must be probabilities between 0 and 1, not "
+                              f"{quantiles!r}.")
     cols = as_list(variables)
     if not cols:
         raise EstimationError("name at least one variable.")
@@ -331,14 +333,16 @@ def quantile(
             if not ok.any():
                 where = "" if not by_cols else " in the by-group " + ", ".join(
                     f"{b}={dom_table.iloc[dmn][b]}" for b in by_cols)
-                raise EstimationError(f"no non-missing values of {c!r}{where}; cannot estimate a quantile.")
+                raise EstimationError(f"no non-missing values of {c!r}{where}; cannot estimate a "
+                                      f"quantile.")
             Q = _quantile_rule(y[ok], w[ok], qrule)
             if ci and interval_type == "quantile":
                 W = sub._W
                 rep_rules = []
                 for r in range(W.shape[1]):
                     okr = ok & (W[:, r] > 0)
-                    rep_rules.append(_quantile_rule(y[okr], W[okr, r], qrule) if okr.any() else None)
+                    rep_rules.append(_quantile_rule(y[okr], W[okr, r],
+                                                    qrule) if okr.any() else None)
             for p in probs:
                 q = Q(p)
                 lo = hi = se = np.nan
@@ -367,17 +371,20 @@ def quantile(
         n_missing += int(((codes == dmn) & ~complete).sum())
         n_used += int(in_dom.sum())
 
-    out = pd.DataFrame(rows_out, columns=["dom", "term", "quantile", "estimate", "se", "lo", "hi", "df"])
+    out = pd.DataFrame(rows_out,
+                       columns=["dom", "term", "quantile", "estimate", "se", "lo", "hi", "df"])
     table = out[["term", "quantile", "estimate", "se"]].copy()
     if by_cols:
         by_rows = dom_table.loc[out["dom"].to_numpy()].reset_index(drop=True)
         table = pd.concat([by_rows, table], axis=1)
     se = table["se"].to_numpy(dtype=float)
-    call = (f"svyquantile(~{' + '.join(cols)}, design, quantiles = c({', '.join(f'{p:g}' for p in probs)}), "
-            f"ci = {'TRUE' if ci else 'FALSE'}, na.rm = TRUE)")
+    call = (f"svyquantile(~{' + '.join(cols)}, design, quantiles = "
+            f"c({', '.join(f'{p:g}' for p in probs)}), ci = {'TRUE' if ci else 'FALSE'}, na.rm = "
+            f"TRUE)")
     if by_cols:
-        call = (f"svyby(~{' + '.join(cols)}, ~{' + '.join(map(str, by_cols))}, design, svyquantile, "
-                f"quantiles = c({', '.join(f'{p:g}' for p in probs)}), ci = TRUE, na.rm = TRUE)")
+        call = (f"svyby(~{' + '.join(cols)}, ~{' + '.join(map(str, by_cols))}, design, "
+                f"svyquantile, quantiles = c({', '.join(f'{p:g}' for p in probs)}), ci = TRUE, "
+                f"na.rm = TRUE)")
     opts = ""
     if qrule != "math":
         opts += f', qrule = "{qrule}"'
@@ -400,7 +407,8 @@ def quantile(
         n_rows=n_used,
         n_missing=n_missing,
         method=("replicate quantiles" if interval_type == "quantile" else
-                "Woodruff" + ("" if interval_type == "mean" or replicate else f" ({interval_type})")),
+                "Woodruff"
+                + ("" if interval_type == "mean" or replicate else f" ({interval_type})")),
         design_label=design._short_label(),
         r_call=call,
         ci_override=(out["lo"].to_numpy(dtype=float), out["hi"].to_numpy(dtype=float)),

@@ -10,12 +10,14 @@ import pandas as pd
 
 from socialhealth.design.base import DesignBase
 from socialhealth.design.replicate_variance import METHODS, default_scale, replicate_vcov
-from socialhealth.design.structure import check_data_frame, check_weights, numeric_column, require_columns
+from socialhealth.design.structure import (check_data_frame, check_weights, numeric_column,
+                                           require_columns)
 from socialhealth.errors import DesignError, ReplicateWeightsError, WeightError
 
 
 def _is_number(x) -> bool:
-    return isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, (bool, np.bool_))
+    return isinstance(x, (int, float, np.integer,
+                          np.floating)) and not isinstance(x, (bool, np.bool_))
 
 
 class ReplicateDesign(DesignBase):
@@ -129,17 +131,20 @@ class ReplicateDesign(DesignBase):
             else:
                 cols = list(replicate_weights)
                 require_columns(data, cols, "the data passed to ReplicateDesign")
-            W = np.column_stack([numeric_column(data, c, "replicate weight", ReplicateWeightsError) for c in cols])
+            W = np.column_stack([numeric_column(data, c, "replicate weight",
+                                                ReplicateWeightsError) for c in cols])
             self._rep_columns = cols
         if W.ndim != 2 or W.shape[0] != n:
             raise ReplicateWeightsError(
-                f"replicate weights must be an (n x R) matrix with n = {n} rows; got shape {W.shape}."
+                f"replicate weights must be an (n x R) matrix with n = {n} rows; got shape "
+                f"{W.shape}."
             )
         if W.shape[1] < 2:
             raise ReplicateWeightsError("at least two replicate weight columns are needed.")
         if np.isnan(W).any():
             raise ReplicateWeightsError(
-                f"replicate weights have {int(np.isnan(W).sum())} missing value(s); fill or drop them."
+                f"replicate weights have {int(np.isnan(W).sum())} missing value(s); fill or drop "
+                f"them."
             )
         if np.isinf(W).any():
             raise ReplicateWeightsError(
@@ -163,15 +168,18 @@ class ReplicateDesign(DesignBase):
         if not isinstance(mse, (bool, np.bool_)):
             raise ReplicateWeightsError(f"mse= must be True or False, not {mse!r}.")
         if not isinstance(combined_weights, (bool, np.bool_)):
-            raise ReplicateWeightsError(f"combined_weights= must be True or False, not {combined_weights!r}.")
+            raise ReplicateWeightsError(f"combined_weights= must be True or False, not "
+                                        f"{combined_weights!r}.")
         if fay_rho is not None and not (_is_number(fay_rho) and 0 <= float(fay_rho) < 1):
             raise ReplicateWeightsError(
-                f"fay_rho= must be a number in [0, 1) (the Fay coefficient, e.g. 0.5), not {fay_rho!r}."
+                f"fay_rho= must be a number in [0, 1) (the Fay coefficient, e.g. 0.5), not "
+                f"{fay_rho!r}."
             )
         if not combined_weights:
             W = W * w[:, None]
         R = W.shape[1]
-        if scale is not None and not (_is_number(scale) and np.isfinite(float(scale)) and float(scale) > 0):
+        if (scale is not None
+            and not (_is_number(scale) and np.isfinite(float(scale)) and float(scale) > 0)):
             raise ReplicateWeightsError(
                 f"scale= must be one positive finite number (the overall variance multiplier), "
                 f"not {scale!r}; per-replicate multipliers go in rscales=."
@@ -185,8 +193,9 @@ class ReplicateDesign(DesignBase):
         if rscales is None:
             if method == "jkn":
                 raise ReplicateWeightsError(
-                    "method='jkn' needs rscales= ((n_h - 1) / n_h for each replicate, times (1 - f_h) "
-                    "with an fpc); or build it from a Taylor design with design.to_replicate('jkn')."
+                    "method='jkn' needs rscales= ((n_h - 1) / n_h for each replicate, times (1 - "
+                    "f_h) with an fpc); or build it from a Taylor design with "
+                    "design.to_replicate('jkn')."
                 )
             rscales = np.ones(R)
         try:
@@ -194,7 +203,8 @@ class ReplicateDesign(DesignBase):
         except (TypeError, ValueError):
             raise ReplicateWeightsError(f"rscales= must be numbers, not {rscales!r}.") from None
         if rscales.ndim > 1:
-            raise ReplicateWeightsError(f"rscales= must be a 1-d sequence of numbers; got shape {rscales.shape}.")
+            raise ReplicateWeightsError(f"rscales= must be a 1-d sequence of numbers; got shape "
+                                        f"{rscales.shape}.")
         if rscales.size not in (1, R):
             raise ReplicateWeightsError(
                 f"rscales has length {rscales.size}, should be one number or one per replicate "
@@ -252,7 +262,8 @@ class ReplicateDesign(DesignBase):
                     reps[:, d * k:(d + 1) * k] = top / Wd.sum(axis=0)[:, None]
         return self._rep_vcov(theta, reps)
 
-    def _general_vcov(self, theta, influence=None, refit: Callable[[np.ndarray], np.ndarray] | None = None):
+    def _general_vcov(self, theta, influence=None,
+                      refit: Callable[[np.ndarray], np.ndarray] | None = None):
         reps = np.vstack([np.atleast_1d(refit(self._W[:, r])) for r in range(self.n_replicates)])
         return self._rep_vcov(theta, reps)
 
@@ -323,7 +334,8 @@ class ReplicateDesign(DesignBase):
             f"Replicate-weight survey design ({self.method}, {self.n_replicates} replicates)",
             f"  rows: {self.n}" + (f" ({len(self)} in subset)" if len(self) < self.n else ""),
             f"  scale: {self.scale:.6g}; rscales: "
-            + (f"{self.rscales[0]:.6g}" if np.allclose(self.rscales, self.rscales[0]) else "per replicate")
+            + (f"{self.rscales[0]:.6g}"
+               if np.allclose(self.rscales, self.rscales[0]) else "per replicate")
             + f"; mse: {self.mse}; degrees of freedom: {self.degf():g}",
             f"  weights: {self._weights_name or 'none (equal)'}, sum {self._w.sum():.6g}",
         ]

@@ -52,7 +52,8 @@ def default_scale(method: str, n_replicates: int, fay_rho: float | None = None) 
     if method == "fay":
         if fay_rho is None:
             raise ReplicateWeightsError(
-                "method='fay' needs fay_rho= (the Fay coefficient, e.g. 0.5), or give scale= directly."
+                "method='fay' needs fay_rho= (the Fay coefficient, e.g. 0.5), or give scale= "
+                "directly."
             )
         return 1.0 / (R * (1 - fay_rho) ** 2)
     if method == "bootstrap":

@@ -5,9 +5,9 @@
 units (PSUs). Every method perturbs the current analysis weights ``w_i`` (so calibrated or
 subset designs keep their weights) by a multiplier that depends only on the PSU of row ``i``:
 
-========== ======================================================= ==================================
+========== ======================================================= =================================
 method     replicate r: multiplier of the rows of PSU ``j``         variance scale / rscales
-========== ======================================================= ==================================
+========== ======================================================= =================================
 jk1        0 if ``j`` is PSU r, else ``n/(n-1)``                    scale ``(n-1)/n (1-f)``
 jkn        in PSU r's stratum h: 0 for PSU r, ``n_h/(n_h-1)`` for   scale 1, rscales
            the others; other strata 1                               ``(n_h-1)/n_h (1-f_h)``
@@ -16,7 +16,7 @@ brr        ``1 + a_rh`` / ``1 - a_rh``, ``a_rh = +-1`` from a         scale ``1/
 fay        ``1 + (1-rho) a_rh`` / ``1 - (1-rho) a_rh``                scale ``1/(R (1-rho)^2)``
 bootstrap  Rao-Wu rescaled bootstrap with ``m_h = n_h - 1`` draws    scale ``1/(R-1)``
 subbootstrap same as R's ``subbootstrap`` (``m_h = n_h - 1``, no fpc)  scale ``1/(R-1)``
-========== ======================================================= ==================================
+========== ======================================================= =================================
 
 Replicate order and Hadamard matrix follow R ``survey`` 4.1-1: jackknife replicates go stratum
 by stratum in order of first appearance in the data, PSUs in order of first appearance; BRR
@@ -402,7 +402,8 @@ def check_hadamard(matrix, n_strata: int) -> np.ndarray:
     try:
         H = np.asarray(matrix, dtype=float)
     except (TypeError, ValueError):
-        raise ReplicateWeightsError("hadamard= must be a square numeric matrix of +-1 entries.") from None
+        raise ReplicateWeightsError("hadamard= must be a square numeric matrix of +-1 "
+                                    "entries.") from None
     if H.ndim != 2 or H.shape[0] != H.shape[1] or H.shape[0] == 0:
         raise ReplicateWeightsError(
             f"hadamard= must be a square matrix; got shape {H.shape}. A Hadamard matrix of order n "
@@ -412,13 +413,15 @@ def check_hadamard(matrix, n_strata: int) -> np.ndarray:
     if n < n_strata + 1:
         raise ReplicateWeightsError(
             f"hadamard= has order {n} but the design has {n_strata} strata; BRR needs a Hadamard "
-            f"matrix of order at least {n_strata + 1} (row 1 is not used), e.g. hadamard({n_strata})."
+            f"matrix of order at least {n_strata + 1} (row 1 is not used), e.g. "
+            f"hadamard({n_strata})."
         )
     values = np.unique(H)
     if len(values) != 2 or not np.isfinite(values).all():
         raise ReplicateWeightsError(
             f"hadamard= must hold exactly two distinct values (+1/-1, or 1/0); it has "
-            f"{len(values)} ({', '.join(f'{v:g}' for v in values[:4])}{', ...' if len(values) > 4 else ''})."
+            f"{len(values)} "
+            f"({', '.join(f'{v:g}' for v in values[:4])}{', ...' if len(values) > 4 else ''})."
         )
     A = np.where(H == H[0, 0], -1, 1)
     if not np.array_equal(A.T @ A, n * np.eye(n)):
@@ -452,7 +455,7 @@ def _bootstrap(design, replicates: int, seed, fpc: bool):
     psu_lists = [_appearance_order(unit[stratum == h]) for h in strata]
     lonely_psu = getattr(design, "lonely_psu", "fail")
     constant = set()                     # strata whose multiplier is 1 in every replicate
-    for h, psus in zip(strata, psu_lists):
+    for h, psus in zip(strata, psu_lists, strict=True):
         if fpc and _is_certainty(st, h):
             constant.add(h)              # certainty PSUs: lambda = 0, multiplier 1
             continue
@@ -484,7 +487,7 @@ def _bootstrap(design, replicates: int, seed, fpc: bool):
             )
         constant.add(h)                  # remove / certainty: no contribution
     mult = np.ones((st.n_psu, replicates))
-    for h, psus in zip(strata, psu_lists):
+    for h, psus in zip(strata, psu_lists, strict=True):
         if h in constant:
             continue
         n_h = len(psus)
@@ -511,8 +514,8 @@ def as_replicate(design, method: str = "jkn", **options):
     **options
         ``fay_rho`` (``"fay"``, default 0.5; 0 gives BRR), ``hadamard`` (``"brr"``/``"fay"``: a
         user-supplied Hadamard matrix, order above the number of strata, read and validated as
-        R does, see :func:`check_hadamard`; R ``hadamard.matrix=``), ``replicates`` (bootstrap, default
-        50), ``seed`` (bootstrap; an int or ``numpy.random.Generator``), ``mse`` (centre the
+        R does, see :func:`check_hadamard`; R ``hadamard.matrix=``), ``replicates`` (bootstrap,
+        default 50), ``seed`` (bootstrap; an int or ``numpy.random.Generator``), ``mse`` (centre the
         replicates at the full-sample estimate; default False as R), ``recalibrate`` (for a
         calibrated design: build the replicates from the pre-calibration weights and redo every
         post-stratification/raking/calibration on each replicate; default False as R).
@@ -620,7 +623,8 @@ def as_replicate(design, method: str = "jkn", **options):
     allowed = {"fay_rho", "replicates", "seed", "mse", "recalibrate", "hadamard"}
     unknown = set(options) - allowed
     if unknown:
-        raise DesignError(f"unknown option(s) {sorted(unknown)} for as_replicate; use {sorted(allowed)}.")
+        raise DesignError(f"unknown option(s) {sorted(unknown)} for as_replicate; use "
+                          f"{sorted(allowed)}.")
     if design._spec.get("pps"):
         raise DesignError("replicate weights for PPS (Brewer) designs are not implemented; use the "
                           "Taylor design's variance.")

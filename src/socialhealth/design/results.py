@@ -180,7 +180,8 @@ class Estimate:
 
         ``float(est.estimate)`` works for a single estimate (see :class:`ResultSeries`).
         """
-        return ResultSeries(self.table["estimate"].to_numpy(), index=self._labels(), name="estimate")
+        return ResultSeries(self.table["estimate"].to_numpy(), index=self._labels(),
+                            name="estimate")
 
     @property
     def se(self) -> ResultSeries:
@@ -222,7 +223,7 @@ class Estimate:
         labels = []
         for row in self.table[cols].itertuples(index=False):
             parts = []
-            for c, v in zip(cols, row):
+            for c, v in zip(cols, row, strict=True):
                 if c == "level":
                     if v is not None and not (isinstance(v, float) and np.isnan(v)):
                         parts[-1] = f"{parts[-1]}[{v}]" if parts else str(v)
@@ -255,7 +256,8 @@ class Estimate:
         return pd.DataFrame({"ci_low": lo, "ci_high": hi}, index=self._labels())
 
     def to_frame(self, level: float = 0.95, df: float | None = None) -> pd.DataFrame:
-        """Tidy table: identifiers, ``estimate``, ``se``, ``ci_low``, ``ci_high``, ``df`` [, ``deff``]."""
+        """Tidy table: identifiers, ``estimate``, ``se``, ``ci_low``, ``ci_high``, ``df``
+        [, ``deff``]."""
         out = self.table.drop(columns=[c for c in ("deff",) if c in self.table]).copy()
         ci = self.confint(level, df)
         out["ci_low"] = ci["ci_low"].to_numpy()
@@ -282,14 +284,16 @@ class Estimate:
         >>> d = sh.SurveyDesign(apistrat, weights="pw", strata="stype", fpc="fpc")
         >>> est = d.mean("api00", by="stype")
         >>> diff = est.contrast({"E": 1, "H": -1}, name="E - H")
-        >>> print(diff.to_frame()[["term", "estimate", "se", "ci_low", "ci_high"]].round(3).to_string())
+        >>> print(diff.to_frame()[["term", "estimate", "se", "ci_low", "ci_high"]]
+        ...       .round(3).to_string())
             term  estimate      se  ci_low  ci_high
         0  E - H      4.41  16.048 -27.238   36.058
         >>> avg = est.contrast([1 / 3, 1 / 3, 1 / 3], name="unweighted average")
         >>> round(float(avg.estimate.iloc[0]), 3), round(float(avg.se.iloc[0]), 3)
         (653.23, 6.817)
 
-        In R: ``svycontrast(svyby(~api00, ~stype, d, svymean, covmat = TRUE), c(E = 1, H = -1, M = 0))``.
+        In R:
+        ``svycontrast(svyby(~api00, ~stype, d, svymean, covmat = TRUE), c(E = 1, H = -1, M = 0))``.
         """
         k = len(self.table)
         if isinstance(coefficients, dict):
@@ -303,14 +307,16 @@ class Estimate:
                 if not hits:
                     from socialhealth.errors import EstimationError
 
-                    raise EstimationError(f"contrast: no estimate labelled {key!r}; labels are {labels}.")
+                    raise EstimationError(f"contrast: no estimate labelled {key!r}; labels are "
+                                          f"{labels}.")
                 c[hits] = value
         else:
             c = np.asarray(coefficients, dtype=float)
             if c.shape != (k,):
                 from socialhealth.errors import EstimationError
 
-                raise EstimationError(f"contrast needs {k} coefficients, one per estimate; got {c.shape}.")
+                raise EstimationError(f"contrast needs {k} coefficients, one per estimate; got "
+                                      f"{c.shape}.")
         est = float(c @ self.table["estimate"].to_numpy(dtype=float))
         var = float(c @ self.vcov @ c)
         table = pd.DataFrame({"term": [name], "level": [None], "estimate": [est],

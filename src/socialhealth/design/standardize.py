@@ -65,7 +65,8 @@ def _population_shares(population, by: list[str], data: pd.DataFrame) -> dict[tu
         values = pd.to_numeric(population[value], errors="coerce").to_numpy(dtype=float)
     elif isinstance(population, (Mapping, pd.Series)):
         items = list(population.items())
-        keys = [tuple(_norm_key(x) for x in (k if isinstance(k, tuple) else (k,))) for k, _ in items]
+        keys = [tuple(_norm_key(x) for x in (k if isinstance(k, tuple) else (k,))) for k,
+                _ in items]
         bad = [k for k in keys if len(k) != len(by)]
         if bad:
             raise DesignError(
@@ -90,10 +91,12 @@ def _population_shares(population, by: list[str], data: pd.DataFrame) -> dict[tu
     else:
         raise DesignError(
             "population must be a dict/Series {level: count or share}, a DataFrame with the by "
-            f"column(s) and a 'Freq' column, or a sequence in level order; got {type(population).__name__}."
+            f"column(s) and a 'Freq' column, or a sequence in level order; got "
+            f"{type(population).__name__}."
         )
     if len(set(keys)) != len(keys):
-        raise DesignError("the standard population lists a level more than once; give one value per level.")
+        raise DesignError("the standard population lists a level more than once; give one value "
+                          "per level.")
     bad = ~np.isfinite(values) | (values <= 0)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
@@ -103,7 +106,7 @@ def _population_shares(population, by: list[str], data: pd.DataFrame) -> dict[tu
             "have from both the population and the sample (design.subset) instead."
         )
     shares = values / values.sum()
-    return dict(zip(keys, shares))
+    return dict(zip(keys, shares, strict=True))
 
 
 def standardize(design, by, over=None, *, population, excluding_missing=None):
@@ -215,7 +218,8 @@ def standardize(design, by, over=None, *, population, excluding_missing=None):
     """
     by_cols = [str(c) for c in as_list(by)]
     over_cols = [str(c) for c in as_list(over)] if over is not None else []
-    excl_cols = [str(c) for c in as_list(excluding_missing)] if excluding_missing is not None else []
+    excl_cols = ([str(c) for c in as_list(excluding_missing)] if excluding_missing is not None
+                 else [])
     if not by_cols:
         raise DesignError("name the variable(s) to standardise in by= (e.g. by='age_group').")
     both = sorted(set(by_cols) & set(over_cols))
@@ -241,7 +245,8 @@ def standardize(design, by, over=None, *, population, excluding_missing=None):
 
     codes, cells = _cells(design, cols)
     k = len(over_cols)
-    cell_w = np.bincount(codes[codes >= 0], weights=design.weights[codes >= 0], minlength=len(cells))
+    cell_w = np.bincount(codes[codes >= 0], weights=design.weights[codes >= 0],
+                         minlength=len(cells))
     by_keys = [c[k:] for c in cells]
     not_in_pop = list(dict.fromkeys(b for b in by_keys if b not in shares))
     if not_in_pop:
@@ -252,13 +257,13 @@ def standardize(design, by, over=None, *, population, excluding_missing=None):
         )
     domains = list(dict.fromkeys(c[:k] for c in cells))
     dom_total = {d: 0.0 for d in domains}
-    for c, t in zip(cells, cell_w):
+    for c, t in zip(cells, cell_w, strict=True):
         dom_total[c[:k]] += t
     present = set(cells)
     absent = [(d, b) for d in domains for b in shares if d + b not in present]
     if absent:
         shown = "; ".join(
-            (f"{_show(b)!r} in {dict(zip(over_cols, d))}" if k else f"{_show(b)!r}")
+            (f"{_show(b)!r} in {dict(zip(over_cols, d, strict=True))}" if k else f"{_show(b)!r}")
             for d, b in absent[:6])
         warnings.warn(
             f"{len(absent)} standard-population level(s) have no respondents in a domain and are "

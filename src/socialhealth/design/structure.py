@@ -147,7 +147,8 @@ def _codes(values: pd.Series | np.ndarray, what: str) -> tuple[np.ndarray, np.nd
             f"{what} has {bad} missing value(s); every row of a design needs a {what}. "
             "Drop those rows before building the design, or fill the code in."
         )
-    codes, uniques = _factorize_sorted(s.to_numpy() if not isinstance(s.dtype, pd.CategoricalDtype) else s)
+    codes, uniques = _factorize_sorted(
+        s.to_numpy() if not isinstance(s.dtype, pd.CategoricalDtype) else s)
     return codes, np.asarray(uniques)
 
 
@@ -338,7 +339,8 @@ def build_stages(
         stratum = combine_codes(parent, raw_stratum)
         # unit codes
         if s < len(psu) and psu[s] is not None:
-            raw_unit, _ = _codes(data[psu[s]], f"PSU ({psu[s]!r})" if s == 0 else f"stage-{s + 1} unit ({psu[s]!r})")
+            raw_unit, _ = _codes(data[psu[s]], f"PSU ({psu[s]!r})" if s == 0
+                                 else f"stage-{s + 1} unit ({psu[s]!r})")
         else:
             raw_unit = np.arange(n, dtype=np.int64)  # each row its own unit (ids = ~1)
         if s == 0 and not nest and s < len(strata) and strata[s] is not None and s < len(psu):
@@ -373,7 +375,8 @@ def build_stages(
         if s < len(fpc) and fpc[s] is not None:
             f = numeric_column(data, fpc[s], "fpc", FPCError)
             if np.isnan(f).any():
-                raise FPCError(f"fpc column {fpc[s]!r} has {int(np.isnan(f).sum())} missing value(s).")
+                raise FPCError(f"fpc column {fpc[s]!r} has {int(np.isnan(f).sum())} missing "
+                               f"value(s).")
             if (f <= 0).any():
                 raise FPCError(f"fpc column {fpc[s]!r} has non-positive values; give population "
                                "sizes (> 1) or sampling fractions in (0, 1].")
@@ -381,7 +384,8 @@ def build_stages(
                 # PPS without replacement: fpc holds each PSU's inclusion probability
                 if (f > 1).any():
                     raise ProbabilityError(
-                        f"with pps={pps!r}, fpc {fpc[s]!r} must hold inclusion probabilities in (0, 1]."
+                        f"with pps={pps!r}, fpc {fpc[s]!r} must hold inclusion probabilities in "
+                        f"(0, 1]."
                     )
                 inclusion = np.zeros(n_units_total)
                 inclusion[unit] = f
@@ -391,7 +395,8 @@ def build_stages(
             else:
                 per_stratum = pd.Series(f).groupby(stratum).agg(["min", "max"])
                 if (per_stratum["min"] != per_stratum["max"]).any():
-                    h = int(per_stratum.index[(per_stratum["min"] != per_stratum["max"]).to_numpy()][0])
+                    h = int(per_stratum.index[
+                        (per_stratum["min"] != per_stratum["max"]).to_numpy()][0])
                     raise FPCError(
                         f"fpc {fpc[s]!r} is not constant within stratum {labels_of_stratum[h]!r}; "
                         "it must be the stratum's population size (or sampling fraction)."
@@ -413,7 +418,8 @@ def build_stages(
                     pop = fh
                 else:
                     raise FPCError(
-                        f"fpc {fpc[s]!r} mixes fractions (<= 1) and population sizes (> 1); use one."
+                        f"fpc {fpc[s]!r} mixes fractions (<= 1) and population sizes (> 1); use "
+                        f"one."
                     )
                 small = pop < n_units - 1e-8
                 if small.any():
@@ -421,7 +427,8 @@ def build_stages(
                     raise FPCError(
                         f"fpc {fpc[s]!r} says stratum {labels_of_stratum[h]!r} has {pop[h]:g} "
                         f"units in the population but {int(n_units[h])} were sampled. The fpc must "
-                        "be the population size (number of units in the stratum), not smaller than the sample."
+                        "be the population size (number of units in the stratum), not smaller than "
+                        "the sample."
                     )
         stages.append(
             Stage(

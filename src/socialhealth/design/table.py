@@ -30,7 +30,8 @@ def _columns(variables: tuple, by) -> list:
     and/or ``by=``."""
     if variables and by is not None:
         raise DesignError(
-            "give the columns either positionally (table('sex', 'lonely')) or as by=[...], not both."
+            "give the columns either positionally (table('sex', 'lonely')) or as by=[...], not "
+            "both."
         )
     items = list(variables) if variables else ([] if by is None else [by])
     cols: list = []
@@ -49,7 +50,8 @@ def _columns(variables: tuple, by) -> list:
     return cols
 
 
-def table(design, *variables, by=None, round: bool = False, Ntotal: float | None = None) -> pd.DataFrame:
+def table(design, *variables, by=None, round: bool = False, Ntotal: float
+          | None = None) -> pd.DataFrame:
     """Weighted counts of every combination of levels of the given columns (R ``svytable``).
 
     The count of a cell is ``n_c = sum_i w_i [row i is in cell c]`` over the rows of the
@@ -188,7 +190,7 @@ def table(design, *variables, by=None, round: bool = False, Ntotal: float | None
 
     cells = np.arange(size)
     frame = {}
-    for c, levels in zip(cols, level_list):
+    for c, levels in zip(cols, level_list, strict=True):
         idx = cells % max(len(levels), 1)
         cells = cells // max(len(levels), 1)
         values = [levels[i] for i in idx]

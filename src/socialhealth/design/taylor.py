@@ -45,7 +45,8 @@ class SurveyDesign(DesignBase):
         Selection probabilities instead of weights (weights = 1 / product over stages).
     nest : bool, default False
         PSU codes are only unique within strata (PSU 1, 2 in every stratum). Without
-        ``nest=True`` a PSU code found in two strata raises :class:`~socialhealth.errors.NestingError`.
+        ``nest=True`` a PSU code found in two strata raises
+        :class:`~socialhealth.errors.NestingError`.
     lonely_psu : {"fail", "remove", "adjust", "average", "certainty"}, default "fail"
         What to do with strata that have a single PSU (R ``options(survey.lonely.psu=)``):
         see :mod:`socialhealth.design.taylor_variance`.
@@ -129,7 +130,8 @@ class SurveyDesign(DesignBase):
             raise DesignError(f"pps={pps!r} is not supported; use pps='brewer' (or None).")
         if pps is not None and not fpc:
             raise DesignError("pps='brewer' needs fpc= holding the PSU inclusion probabilities.")
-        psu_l, strata_l, fpc_l, probs_l = as_list(psu), as_list(strata), as_list(fpc), as_list(probs)
+        psu_l, strata_l, fpc_l, probs_l = (as_list(psu), as_list(strata), as_list(fpc),
+                                           as_list(probs))
         cols = [c for c in [weights, *psu_l, *strata_l, *fpc_l, *probs_l] if c is not None]
         require_columns(data, cols, "the data passed to SurveyDesign")
         if len(data) == 0:
@@ -302,9 +304,13 @@ class SurveyDesign(DesignBase):
             f"{' '.join(kind).capitalize()} survey design (Taylor linearisation)",
             f"  rows: {self.n}" + (f" ({len(self)} in subset)" if len(self) < self.n else ""),
             f"  strata: {self.n_strata}, PSUs: {self.n_psu}, degrees of freedom: {self.degf():g}",
-            f"  weights: {self._spec['weights'] or ('1/' + '*'.join(self._spec['probs']) if self._spec['probs'] else ('implied by fpc' if self._weights_given else 'none (equal)'))}"
-            f", sum {self._w.sum():.6g}",
-            f"  fpc: {', '.join(self._spec['fpc']) or 'none (with replacement)'}; lonely_psu: {self.lonely_psu}",
+            "  weights: "
+            + str(self._spec['weights']
+                  or ('1/' + '*'.join(self._spec['probs']) if self._spec['probs']
+                      else ('implied by fpc' if self._weights_given else 'none (equal)')))
+            + f", sum {self._w.sum():.6g}",
+            f"  fpc: {', '.join(self._spec['fpc']) or 'none (with replacement)'}; lonely_psu: "
+            f"{self.lonely_psu}",
             f"  In R: {self.r_code()}",
         ]
         return "\n".join(lines)

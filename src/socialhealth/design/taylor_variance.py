@@ -34,8 +34,8 @@ A stratum whose fpc equals its sample size (``f_h = 1``, sampled with certainty)
 and is never "lonely".
 
 PPS without replacement with Brewer's approximation (``pps="brewer"``; Brewer 2002, ch. 9;
-Lumley, "Describing PPS designs to R", survey package vignette) replaces the sampling fraction of the first stage by each PSU's inclusion
-probability ``pi_i``:
+Lumley, "Describing PPS designs to R", survey package vignette) replaces the sampling fraction of
+the first stage by each PSU's inclusion probability ``pi_i``:
 
     V_1 = sum_h n_h/(n_h - 1) sum_{i in h} (1 - pi_i) (t_i - tbar_h)(t_i - tbar_h)^T,
 
@@ -66,7 +66,8 @@ class DomainColumns:
         self.shape = (len(domain), n_domains * self.values.shape[1])
 
     def group_sum(self, codes: np.ndarray, size: int) -> np.ndarray:
-        """Sums of every (domain, variable) column within groups ``codes`` (0..size-1): (size x D*k)."""
+        """Sums of every (domain, variable) column within groups ``codes`` (0..size-1):
+        (size x D*k)."""
         D, k = self.n_domains, self.values.shape[1]
         ok = self.domain >= 0
         key = codes[ok] * D + self.domain[ok]
@@ -128,8 +129,9 @@ def _check_lonely_pps(stage: Stage, s: int, lonely_psu: str) -> None:
         from socialhealth.errors import DesignError
 
         raise DesignError(
-            f"stratum {stage.stratum_labels[lonely][0]!r} has a single PSU in a PPS (Brewer) stage; "
-            f"lonely_psu={lonely_psu!r} is not implemented for PPS stages. Use lonely_psu='remove' "
+            f"stratum {stage.stratum_labels[lonely][0]!r} has a single PSU in a PPS (Brewer) "
+            f"stage; lonely_psu={lonely_psu!r} is not implemented for PPS stages. Use "
+            f"lonely_psu='remove' "
             "or 'certainty' (the stratum adds no variance), or merge the stratum with a neighbour."
         )
 
@@ -146,9 +148,10 @@ def _brewer_stage(totals: np.ndarray, stage: Stage) -> np.ndarray:
     This is the with-replacement (Hansen-Hurwitz type) estimator with the finite population
     correction ``1 - f_h`` replaced by ``1 - pi_i`` unit by unit: Brewer's approximation that
     follows from the stratified multistage recursion when a stage is PPS (Brewer 2002, ch. 9;
-    the R ``survey`` vignette "Describing PPS designs to R"), and what R ``survey`` computes for ``svydesign(..., fpc = ~pi,
-    pps = "brewer")`` (checked to 1e-10 in ``tests/design/test_pps.py``). Units taken with
-    certainty (``pi_i = 1``) add nothing; a stratum with a single PSU adds nothing here.
+    the R ``survey`` vignette "Describing PPS designs to R"), and what R ``survey`` computes for
+    ``svydesign(..., fpc = ~pi, pps = "brewer")`` (checked to 1e-10 in
+    ``tests/design/test_pps.py``). Units taken with certainty (``pi_i = 1``) add nothing; a stratum
+    with a single PSU adds nothing here.
 
     References
     ----------
@@ -206,7 +209,8 @@ def taylor_vcov(
     >>> import numpy as np, pandas as pd
     >>> from socialhealth.design.structure import build_stages
     >>> df = pd.DataFrame({"psu": [1, 2, 3, 4], "st": [1, 1, 2, 2]})
-    >>> taylor_vcov(np.array([1.0, 3.0, 2.0, 2.0]), build_stages(df, ["psu"], ["st"], [], nest=False))
+    >>> taylor_vcov(np.array([1.0, 3.0, 2.0, 2.0]),
+    ...             build_stages(df, ["psu"], ["st"], [], nest=False))
     array([[4.]])
 
     In R: ``svyrecvar(Z, design$cluster, design$strata, design$fpc)`` (``vcov(svytotal(...))``).
@@ -225,7 +229,8 @@ def taylor_vcov(
                 # below a PPS stage the next stage is weighted by the unit's inclusion probability
                 carried = multiplier[prev.unit_stratum] * prev.inclusion_prob
             else:
-                prev_frac = np.where(np.isfinite(prev.pop_units), prev.n_units / prev.pop_units, 0.0)
+                prev_frac = np.where(np.isfinite(prev.pop_units), prev.n_units / prev.pop_units,
+                                     0.0)
                 carried = (multiplier * prev_frac)[prev.unit_stratum]      # per previous-stage unit
             multiplier = carried[st.parent_of_stratum]
             if not np.any(multiplier > 0):

@@ -84,7 +84,8 @@ def categorical_levels(s: pd.Series) -> list:
     return sorted(pd.unique(s.dropna()), key=lambda v: (str(type(v)), v))
 
 
-def analysis_matrix(data: pd.DataFrame, variables, where: str = "the design data") -> AnalysisMatrix:
+def analysis_matrix(data: pd.DataFrame, variables,
+                    where: str = "the design data") -> AnalysisMatrix:
     """Numeric analysis columns of ``variables`` (R ``model.frame`` of ``~x + y``).
 
     A numeric column stays one column, a boolean becomes 0/1, a categorical/string column becomes
@@ -108,7 +109,8 @@ def analysis_matrix(data: pd.DataFrame, variables, where: str = "the design data
         s = data[c]
         if pd.api.types.is_object_dtype(s) and not is_categorical(s):
             s = pd.Series(_object_numbers(s), index=s.index, name=c)
-        if pd.api.types.is_bool_dtype(s) or (pd.api.types.is_numeric_dtype(s) and not isinstance(s.dtype, pd.CategoricalDtype)):
+        if pd.api.types.is_bool_dtype(s) or (pd.api.types.is_numeric_dtype(s)
+                                             and not isinstance(s.dtype, pd.CategoricalDtype)):
             blocks.append(s.to_numpy(dtype=float, na_value=np.nan).reshape(n, 1))
             terms.append(str(c))
             levels.append(None)
@@ -152,7 +154,8 @@ class Domains:
     n_domains: int
 
 
-def subset_domains(data: pd.DataFrame, inside: np.ndarray, by) -> tuple[np.ndarray, int, pd.DataFrame | None]:
+def subset_domains(data: pd.DataFrame, inside: np.ndarray, by) -> tuple[np.ndarray, int,
+                                                                        pd.DataFrame | None]:
     """Domain codes of every row (-1 outside the subset ``inside`` or any domain), the number of
     domains and their table, counting only domains observed among the subset's rows (as R's
     ``svyby`` on a subset design). Without ``by`` the whole subset is one domain (table None).
@@ -207,7 +210,7 @@ def domains(data: pd.DataFrame, by, where: str = "the design data") -> Domains:
     # combined key, first variable fastest (R order)
     key = np.zeros(len(data), dtype=np.int64)
     mult = 1
-    for codes, lv in zip(code_list, level_list):
+    for codes, lv in zip(code_list, level_list, strict=True):
         key = key + np.where(codes < 0, 0, codes) * mult
         mult *= max(len(lv), 1)
     key = np.where(missing, -1, key)
@@ -217,7 +220,7 @@ def domains(data: pd.DataFrame, by, where: str = "the design data") -> Domains:
     dom = np.where(key >= 0, remap[np.clip(key, 0, None)], -1)
     rows = {}
     rem = present.copy()
-    for c, lv in zip(cols, level_list):
+    for c, lv in zip(cols, level_list, strict=True):
         idx = rem % max(len(lv), 1)
         rem = rem // max(len(lv), 1)
         values = [lv[i] for i in idx]

@@ -37,7 +37,7 @@ levels are the opt-in cut-off set ``loucks2006``). The instrument catalogue foll
 from __future__ import annotations
 
 from socialhealth.measures.catalogue import describe
-from socialhealth.measures.catalogue import list_instruments as list  # noqa: A001
+from socialhealth.measures.catalogue import list_instruments as list  # noqa: A001, F401 - public
 from socialhealth.measures.categories import categorise
 from socialhealth.measures.definitions import Instrument, get_instrument, instrument_keys, register
 from socialhealth.measures.network_index import berkman_syme_components

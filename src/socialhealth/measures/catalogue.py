@@ -17,7 +17,8 @@ def _cutoff_text(inst) -> str:
             default = "" if c.name == s.default_cutoffs else " (by name)"
             parts.append(f"{s.name} {c.name}{default}: {bands}{tag}")
         if not s.cutoffs and s is inst.total:
-            parts.append("total: none published" + (" (cutoff= parameter)" if s.threshold_labels else ""))
+            parts.append("total: none published"
+                         + (" (cutoff= parameter)" if s.threshold_labels else ""))
     return "; ".join(parts)
 
 
@@ -57,7 +58,8 @@ def list_instruments() -> pd.DataFrame:
                 "reference": inst.reference,
             }
         )
-    return pd.DataFrame(rows, columns=["key", "name", "items", "range", "direction", "cutoffs", "reference"])
+    return pd.DataFrame(rows, columns=["key", "name", "items", "range", "direction", "cutoffs",
+                                       "reference"])
 
 
 def describe(key: str) -> str:

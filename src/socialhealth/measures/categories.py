@@ -16,7 +16,8 @@ def _bands_for(inst: Instrument, scale: Scale, cutoffs: str | None, cutoff: floa
                explicit: bool) -> tuple[tuple[Band, ...], str] | None:
     lo, hi = inst.scale_range(scale)
     if cutoffs is not None and cutoff is not None:
-        raise MeasureError("pass either cutoffs=<name of a cut-off set> or cutoff=<number>, not both.")
+        raise MeasureError("pass either cutoffs=<name of a cut-off set> or cutoff=<number>, not "
+                           "both.")
     if cutoff is not None:
         try:
             c = float(cutoff)
@@ -24,7 +25,8 @@ def _bands_for(inst: Instrument, scale: Scale, cutoffs: str | None, cutoff: floa
             raise MeasureError(f"cutoff must be a number, not {cutoff!r}.") from None
         if not lo < c <= hi:
             raise MeasureError(
-                f"{inst.key} {scale.name}: cutoff={cutoff!r} is outside the score range {lo:g}-{hi:g} "
+                f"{inst.key} {scale.name}: cutoff={cutoff!r} is outside the score range "
+                f"{lo:g}-{hi:g} "
                 "(categories would be empty)."
             )
         labels = scale.threshold_labels or ("below cut-off", "at or above cut-off")
@@ -42,7 +44,8 @@ def _bands_for(inst: Instrument, scale: Scale, cutoffs: str | None, cutoff: floa
     unverified = [c.name for c in scale.cutoffs if not c.verified]
     if unverified:
         raise MeasureError(
-            f"{inst.key} {scale.name}: the cut-offs {', '.join(map(repr, unverified))} are not verified "
+            f"{inst.key} {scale.name}: the cut-offs {', '.join(map(repr, unverified))} are not "
+            f"verified "
             "against the primary source, so none is applied by default. Pass "
             f"cutoffs={unverified[0]!r} to use them knowingly (and say so), or cutoff=<number>."
         )
@@ -53,7 +56,8 @@ def _bands_for(inst: Instrument, scale: Scale, cutoffs: str | None, cutoff: floa
     )
 
 
-def _apply(inst: Instrument, scale: Scale, score: pd.Series, bands: tuple[Band, ...], name: str) -> pd.Series:
+def _apply(inst: Instrument, scale: Scale, score: pd.Series, bands: tuple[Band, ...],
+           name: str) -> pd.Series:
     lo, hi = inst.scale_range(scale)
     values = pd.to_numeric(score, errors="coerce")
     nonnum = score.notna() & values.isna()
@@ -74,7 +78,8 @@ def _apply(inst: Instrument, scale: Scale, score: pd.Series, bands: tuple[Band, 
     return pd.Series(cat, index=score.index, name=name)
 
 
-def categorise_scale(inst: Instrument, scale: Scale, score: pd.Series, *, cutoffs: str | None = None,
+def categorise_scale(inst: Instrument, scale: Scale, score: pd.Series, *, cutoffs: str
+                     | None = None,
                      cutoff: float | None = None, explicit: bool = True,
                      name: str | None = None) -> pd.Series | None:
     """Categories of one scale's scores (None when the scale has no default and none was asked).
@@ -94,7 +99,8 @@ def categorise_scale(inst: Instrument, scale: Scale, score: pd.Series, *, cutoff
     if found is None:
         return None
     bands, _ = found
-    default_name = f"{inst.key}_category" if scale is inst.total else f"{inst.key}_{scale.name}_category"
+    default_name = (f"{inst.key}_category" if scale is inst.total
+                    else f"{inst.key}_{scale.name}_category")
     return _apply(inst, scale, score, bands, name or default_name)
 
 

@@ -68,12 +68,13 @@ def _explicit(inst: Instrument, item: Item, raw: Mapping[Any, Any], label: str) 
             "one of those, or to None for missing."
         )
     if not mapping:
-        raise CodingError(f"{inst.key}: the coding for item {item.name!r} maps no raw code to a score.")
+        raise CodingError(f"{inst.key}: the coding for item {item.name!r} maps no raw code to a "
+                          f"score.")
     return ItemCoding(mapping, frozenset(missing), label)
 
 
 def _fmt_codes(item: Item):
-    for c, lab in zip(item.codes, item.labels or [""] * len(item.codes)):
+    for c, lab in zip(item.codes, item.labels or [""] * len(item.codes), strict=False):
         yield f"{c:g} {lab}".strip()
 
 
@@ -81,7 +82,8 @@ def _preset(inst: Instrument, item: Item, name: str) -> ItemCoding:
     c = inst.coding(name)
     if c.applies_to and item.name not in c.applies_to:
         raise CodingError(
-            f"{inst.key}: coding {name!r} is for item(s) {', '.join(c.applies_to)}, not {item.name!r}. "
+            f"{inst.key}: coding {name!r} is for item(s) {', '.join(c.applies_to)}, not "
+            f"{item.name!r}. "
             "Pass one coding per item, e.g. coding={item: preset}."
         )
     mapping = {k: v for k, v in c.mapping if not math.isnan(v)}
@@ -153,7 +155,8 @@ def resolve_coding(inst: Instrument, coding: Any, neutral: Any = None) -> dict[s
     return out
 
 
-def _check_neutral(inst: Instrument, codings: dict[str, ItemCoding], coding: Any, neutral: Any) -> None:
+def _check_neutral(inst: Instrument, codings: dict[str, ItemCoding], coding: Any,
+                   neutral: Any) -> None:
     if not inst.requires_neutral:
         if neutral is not None:
             raise CodingError(
@@ -163,9 +166,11 @@ def _check_neutral(inst: Instrument, codings: dict[str, ItemCoding], coding: Any
         return
     target = inst.neutral_canonical
     if neutral is None:
-        hints = "; ".join(f"{c.name!r}: neutral={c.neutral!r}" for c in inst.codings if c.neutral is not None)
+        hints = "; ".join(f"{c.name!r}: neutral={c.neutral!r}" for c in inst.codings
+                          if c.neutral is not None)
         raise CodingError(
-            f"{inst.key}: pass neutral=<raw code of 'more or less'> explicitly: it counts as lonely on "
+            f"{inst.key}: pass neutral=<raw code of 'more or less'> explicitly: it counts as "
+            f"lonely on "
             "every item, and its code differs between codings (2 on a 3-point coding, 3 on a "
             f"5-point coding; {hints})."
         )
@@ -179,7 +184,8 @@ def _check_neutral(inst: Instrument, codings: dict[str, ItemCoding], coding: Any
             )
 
 
-def recode(inst: Instrument, item: Item, column: str, values: pd.Series, ic: ItemCoding) -> np.ndarray:
+def recode(inst: Instrument, item: Item, column: str, values: pd.Series,
+           ic: ItemCoding) -> np.ndarray:
     """Raw values -> canonical float codes (NaN = missing); unknown raw codes raise ItemCodeError.
 
     Examples
@@ -212,7 +218,8 @@ def recode(inst: Instrument, item: Item, column: str, values: pd.Series, ic: Ite
         shown = ", ".join(f"{v!r} ({n} row{'s' if n != 1 else ''})" for v, n in counts.items())
         raise ItemCodeError(
             f"{inst.key}: item {item.name!r} (column {column!r}) has codes that coding "
-            f"{ic.label!r} does not allow: {shown}. Allowed raw codes: {sorted(ic.mapping, key=str)}"
+            f"{ic.label!r} does not allow: {shown}. Allowed raw codes: "
+            f"{sorted(ic.mapping, key=str)}"
             + (f"; missing codes: {sorted(ic.missing, key=str)}" if ic.missing else "")
             + ". Set refusals/don't knows to missing first (or map them to None in an explicit "
             "coding dict) and check that the coding matches the data."

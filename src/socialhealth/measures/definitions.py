@@ -155,7 +155,8 @@ class Scale:
     published_range: tuple[float, float] | None
 
     def cutoff_set(self, name: str) -> CutoffSet:
-        """The cut-off set called ``name`` (e.g. ``"manual"``); raises ``MeasureError`` listing the sets.
+        """The cut-off set called ``name`` (e.g. ``"manual"``); raises ``MeasureError`` listing
+        the sets.
 
         Examples
         --------
@@ -249,7 +250,8 @@ class Instrument:
         for i in self.items:
             if i.name == name:
                 return i
-        raise MeasureError(f"{self.key} has no item {name!r}; its items are {list(self.item_names)}.")
+        raise MeasureError(f"{self.key} has no item {name!r}; its items are "
+                           f"{list(self.item_names)}.")
 
     @property
     def total(self) -> Scale:
@@ -257,7 +259,8 @@ class Instrument:
         return self.scales[0]
 
     def scale(self, name: str | None) -> Scale:
-        """The scale ``name`` (``None``, ``"total"`` or ``"score"``: the total); ``MeasureError`` if unknown."""
+        """The scale ``name`` (``None``, ``"total"`` or ``"score"``: the total); ``MeasureError``
+        if unknown."""
         if name is None or name in ("total", "score"):
             return self.total
         for s in self.scales:
@@ -300,13 +303,16 @@ class Instrument:
         for it in self.items:
             rev = " [REVERSE KEYED]" if it.reverse else ""
             txt = f" - {it.text}" if it.text else ""
-            dich = f"; scored 1 if (reversed) code >= {it.dichotomise_at:g}" if it.dichotomise_at else ""
+            dich = (f"; scored 1 if (reversed) code >= {it.dichotomise_at:g}" if it.dichotomise_at
+                    else "")
             lines.append(f"  {it.number:>2} {it.name}{rev}{txt} [{_codes_text(it)}{dich}]")
         lines.append("")
         lines.append("Scales:")
         for s in self.scales:
             lo, hi = self.scale_range(s)
-            ma = "" if s.min_answered is None else f"; prorate/available needs >= {s.min_answered} answered ({s.min_answered_source})"
+            ma = ("" if s.min_answered is None
+                  else f"; prorate/available needs >= {s.min_answered} answered "
+                  f"({s.min_answered_source})")
             lines.append(f"  {s.name}: {s.label}; items {', '.join(s.items)}; range {lo:g}-{hi:g}; "
                          f"default missing rule {s.default_missing!r}{ma}")
             for c in s.cutoffs:
@@ -315,8 +321,8 @@ class Instrument:
                 default = " (default)" if c.name == s.default_cutoffs else ""
                 lines.append(f"    cut-offs {c.name!r}{default}: {bands}{flag}; source: {c.source}")
             if s.threshold_labels:
-                lines.append(f"    cutoff=<number>: below -> {s.threshold_labels[0]!r}, at or above -> "
-                             f"{s.threshold_labels[1]!r}")
+                lines.append(f"    cutoff=<number>: below -> {s.threshold_labels[0]!r}, at or "
+                             f"above -> {s.threshold_labels[1]!r}")
             if s.no_cutoffs_reason:
                 lines.append(f"    no categories: {s.no_cutoffs_reason}")
         lines.append("")
@@ -343,7 +349,7 @@ def _fmt(v: float) -> str:
 
 def _codes_text(item: Item) -> str:
     if item.labels:
-        return ", ".join(f"{c:g} {lab}" for c, lab in zip(item.codes, item.labels))
+        return ", ".join(f"{c:g} {lab}" for c, lab in zip(item.codes, item.labels, strict=False))
     return ", ".join(f"{c:g}" for c in item.codes)
 
 
@@ -364,7 +370,8 @@ def _load(raw: dict[str, Any], source: str) -> Instrument:
                     labels=tuple(codes.get("labels", ())),
                     reverse=bool(it.get("reverse", False)),
                     dichotomise_at=(float(it["dichotomise_at"]) if "dichotomise_at" in it
-                                    else (float(raw["dichotomise_at"]) if "dichotomise_at" in raw else None)),
+                                    else (float(raw["dichotomise_at"]) if "dichotomise_at" in raw
+                                          else None)),
                 )
             )
         scales = []
@@ -372,7 +379,8 @@ def _load(raw: dict[str, Any], source: str) -> Instrument:
             cutoffs = []
             for cname, cs in sc.get("cutoffs", {}).items():
                 bands = tuple(Band(float(b[0]), float(b[1]), str(b[2])) for b in cs["bands"])
-                cutoffs.append(CutoffSet(cname, bands, bool(cs.get("verified", False)), cs.get("source", "")))
+                cutoffs.append(CutoffSet(cname, bands, bool(cs.get("verified", False)),
+                                         cs.get("source", "")))
             tl = sc.get("threshold_labels")
             pr = sc.get("range")
             scales.append(
@@ -416,11 +424,13 @@ def _load(raw: dict[str, Any], source: str) -> Instrument:
             scales=tuple(scales),
             codings=tuple(codings),
             requires_neutral=bool(raw.get("requires_neutral", False)),
-            neutral_canonical=(float(raw["neutral_canonical"]) if "neutral_canonical" in raw else None),
+            neutral_canonical=(float(raw["neutral_canonical"]) if "neutral_canonical" in raw
+                               else None),
             uncertain=tuple(raw.get("uncertain", ())),
         )
     except KeyError as exc:  # a broken package data file, not user input
-        raise MeasureError(f"instrument definition {source} lacks the field {exc.args[0]!r}.") from None
+        raise MeasureError(f"instrument definition {source} lacks the field "
+                           f"{exc.args[0]!r}.") from None
     _check(inst, source)
     return inst
 
@@ -434,7 +444,8 @@ def _check(inst: Instrument, source: str) -> None:
         if unknown:
             raise MeasureError(f"{source}: scale {s.name!r} names unknown items {unknown}.")
         if s.default_missing not in MISSING_RULES:
-            raise MeasureError(f"{source}: scale {s.name!r} has unknown missing rule {s.default_missing!r}.")
+            raise MeasureError(f"{source}: scale {s.name!r} has unknown missing rule "
+                               f"{s.default_missing!r}.")
         if s.default_cutoffs is not None:
             s.cutoff_set(s.default_cutoffs)
         if s.published_range is not None and s.published_range != inst.scale_range(s):
@@ -448,9 +459,10 @@ def _check(inst: Instrument, source: str) -> None:
             bands = sorted(cs.bands, key=lambda b: b.lower)
             if not bands or bands[0].lower != lo or bands[-1].upper != hi:
                 raise MeasureError(
-                    f"{source}: cut-off set {cs.name!r} of scale {s.name!r} must cover {lo:g}-{hi:g}."
+                    f"{source}: cut-off set {cs.name!r} of scale {s.name!r} must cover "
+                    f"{lo:g}-{hi:g}."
                 )
-            for a, b in zip(bands, bands[1:]):
+            for a, b in zip(bands, bands[1:], strict=False):
                 if not a.lower <= a.upper < b.lower:
                     raise MeasureError(f"{source}: cut-off set {cs.name!r} has overlapping bands.")
     for c in inst.codings:
@@ -468,7 +480,8 @@ def _check(inst: Instrument, source: str) -> None:
                 )
         if inst.requires_neutral and c.neutral is not None:
             if dict(c.mapping).get(c.neutral) != inst.neutral_canonical:
-                raise MeasureError(f"{source}: coding {c.name!r} neutral code does not map to neutral.")
+                raise MeasureError(f"{source}: coding {c.name!r} neutral code does not map to "
+                                   f"neutral.")
 
 
 _USER: dict[str, Instrument] = {}
@@ -541,7 +554,8 @@ def register(path: str | Any) -> Instrument:
         raise MeasureError(f"cannot read instrument definition {p}: {exc}") from None
     inst = _load(raw, p.name)
     if inst.key in _all():
-        raise MeasureError(f"an instrument with key {inst.key!r} already exists; choose another key.")
+        raise MeasureError(f"an instrument with key {inst.key!r} already exists; choose another "
+                           f"key.")
     _USER[inst.key] = inst
     return inst
 

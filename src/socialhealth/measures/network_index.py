@@ -1,4 +1,5 @@
-"""Berkman-Syme components from the raw Berkman-Breslow (PhenX) network items (Loucks et al. 2006)."""
+"""Berkman-Syme components from the raw Berkman-Breslow (PhenX) network items
+(Loucks et al. 2006)."""
 from __future__ import annotations
 
 from typing import Any
@@ -17,20 +18,23 @@ _RULES: dict[str, dict[str, Any]] = {
     "married": {"codes": (0, 1), "unknown": (9,), "yes": lambda v: v == 1,
                 "text": "married: 0 no, 1 yes"},
     "close_friends": {"codes": (0, 1, 2, 3, 4), "unknown": (9,), "yes": None,
-                      "text": "close friends: 0 none, 1 '1 or 2', 2 '3 to 5', 3 '6 to 9', 4 '10 or more'"},
+                      "text": "close friends: 0 none, 1 '1 or 2', 2 '3 to 5', 3 '6 to 9', 4 '10 or "
+                      "more'"},
     "close_relatives": {"codes": (0, 1, 2, 3, 4), "unknown": (9,), "yes": None,
-                        "text": "close relatives: 0 none, 1 '1 or 2', 2 '3 to 5', 3 '6 to 9', 4 '10 or more'"},
+                        "text": "close relatives: 0 none, 1 '1 or 2', 2 '3 to 5', 3 '6 to 9', 4 "
+                        "'10 or more'"},
     "groups": {"codes": (0, 1), "unknown": (9,), "yes": lambda v: v == 1,
                "text": "takes part in any group (senior centre, social/work, religious-connected, "
                        "self-help, charity, public service or community group): 0 no, 1 yes"},
     "religious_attendance": {"codes": (0, 1, 2, 3, 4, 5), "unknown": (9,), "yes": lambda v: v >= 3,
-                             "text": "religious meetings or services: 0 never or almost never, 1 once "
-                                     "or twice a year, 2 every few months, 3 once or twice a month, "
-                                     "4 once a week, 5 more than once a week"},
+                             "text": "religious meetings or services: 0 never or almost never, 1 "
+                                     "once or twice a year, 2 every few months, 3 once or twice a "
+                                     "month, 4 once a week, 5 more than once a week"},
 }
-LOUCKS_2006 = ("Loucks EB, Sullivan LM, D'Agostino RB, Larson MG, Berkman LF, Benjamin EJ. Social networks "
-               "and inflammatory markers in the Framingham Heart Study. J Biosoc Sci 2006;38(6):835-842; "
-               "rule as quoted with the PhenX Toolkit protocol of the Berkman & Breslow (1983) items")
+LOUCKS_2006 = ("Loucks EB, Sullivan LM, D'Agostino RB, Larson MG, Berkman LF, Benjamin EJ. Social "
+               "networks and inflammatory markers in the Framingham Heart Study. J Biosoc Sci "
+               "2006;38(6):835-842; rule as quoted with the PhenX Toolkit protocol of the Berkman "
+               "& Breslow (1983) items")
 
 
 def _checked(data: pd.DataFrame, item: str, column: str) -> pd.Series:
@@ -46,10 +50,12 @@ def _checked(data: pd.DataFrame, item: str, column: str) -> pd.Series:
     allowed = set(rule["codes"]) | set(rule["unknown"])
     bad = values.notna() & ~values.isin(list(allowed))
     if nonnum.any() or bad.any():
-        shown = [x.item() if isinstance(x, np.generic) else x for x in pd.unique(raw[nonnum | bad])][:10]
+        shown = [x.item() if isinstance(x, np.generic) else x
+                 for x in pd.unique(raw[nonnum | bad])][:10]
         raise ItemCodeError(
-            f"berkman_syme_components: item {item!r} (column {column!r}) has values {shown!r} outside its "
-            f"codes ({rule['text']}; 9 unknown). Recode the column to these codes first."
+            f"berkman_syme_components: item {item!r} (column {column!r}) has values {shown!r} "
+            f"outside its codes ({rule['text']}; 9 unknown). Recode the column to these codes "
+            f"first."
         )
     return values.where(~values.isin(list(rule["unknown"])))
 
@@ -89,7 +95,8 @@ def berkman_syme_components(
         One row per respondent.
     married, close_friends, close_relatives, groups, religious_attendance : str
         Column names of the five items, coded as in the PhenX protocol (listed in Notes); code
-        9 "unknown" becomes missing. Any other value raises :class:`~socialhealth.errors.ItemCodeError`.
+        9 "unknown" becomes missing. Any other value raises
+        :class:`~socialhealth.errors.ItemCodeError`.
     rule : {"loucks2006"}
         The component rule. Only Loucks et al. (2006) is built in.
 
@@ -138,7 +145,8 @@ def berkman_syme_components(
     ['0-1 components (most isolated)', '4 components (most integrated)']
     """
     if rule != "loucks2006":
-        raise MeasureError(f"berkman_syme_components: unknown rule {rule!r}; the only rule built in is 'loucks2006'.")
+        raise MeasureError(f"berkman_syme_components: unknown rule {rule!r}; the only rule built "
+                           f"in is 'loucks2006'.")
     if not isinstance(data, pd.DataFrame):
         raise MeasureError("berkman_syme_components: data must be a pandas DataFrame.")
     cols = {"married": married, "close_friends": close_friends, "close_relatives": close_relatives,
@@ -147,7 +155,8 @@ def berkman_syme_components(
 
     def indicator(item: str) -> pd.Series:
         x = v[item]
-        return pd.Series(np.where(x.isna(), np.nan, _RULES[item]["yes"](x).astype(float)), index=data.index)
+        return pd.Series(np.where(x.isna(), np.nan, _RULES[item]["yes"](x).astype(float)),
+                         index=data.index)
 
     f, r = v["close_friends"], v["close_relatives"]
     many = (f >= 2) | (r >= 2)                        # NaN compares False

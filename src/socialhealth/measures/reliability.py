@@ -87,11 +87,13 @@ class ReliabilityResult:
         return (
             f"ReliabilityResult(alpha={self.alpha:.4f} [{self.ci_method} {self.ci_level:.0%} CI "
             f"{self.ci[0]:.4f}, {self.ci[1]:.4f}], std_alpha={self.std_alpha:.4f}, "
-            f"omega_total={self.omega_total:.4f}, n={self.n}, k={self.k}, n_dropped={self.n_dropped})"
+            f"omega_total={self.omega_total:.4f}, n={self.n}, k={self.k}, "
+            f"n_dropped={self.n_dropped})"
         )
 
     def to_frame(self) -> pd.DataFrame:
-        """Tidy summary: one row per statistic (``statistic, estimate, ci_low, ci_high, method, n, k``)."""
+        """Tidy summary: one row per statistic
+        (``statistic, estimate, ci_low, ci_high, method, n, k``)."""
         rows = [
             ("alpha", self.alpha, self.ci[0], self.ci[1], self.ci_method),
             ("std_alpha", self.std_alpha, np.nan, np.nan, "correlations"),
@@ -186,7 +188,8 @@ def reliability(
     With item covariance matrix :math:`C` (``ddof = 1``), :math:`k` items and :math:`n`
     complete rows:
 
-    * alpha :math:`= \\frac{k}{k-1}\\left(1 - \\frac{\\operatorname{tr} C}{\\mathbf 1' C \\mathbf 1}\\right)`;
+    * alpha :math:`= \\frac{k}{k-1}\\left(1 -
+      \\frac{\\operatorname{tr} C}{\\mathbf 1' C \\mathbf 1}\\right)`;
       standardised alpha :math:`= k\\bar r / (1 + (k-1)\\bar r)` with :math:`\\bar r` the mean
       inter-item correlation.
     * Feldt interval (Feldt, Woodruff & Salih 1987):
@@ -195,7 +198,8 @@ def reliability(
     * Duhachek & Iacobucci (2004) interval: :math:`\\alpha \\pm z_{1-\\gamma/2}\\,\\mathrm{ase}`,
       :math:`\\mathrm{ase}^2 = Q/n`,
       :math:`Q = \\frac{2k^2}{(k-1)^2 (\\mathbf 1'C\\mathbf 1)^3}\\left[\\mathbf 1'C\\mathbf 1
-      (\\operatorname{tr}C^2 + (\\operatorname{tr}C)^2) - 2\\operatorname{tr}C\\,\\mathbf 1'C^2\\mathbf 1\\right]`.
+      (\\operatorname{tr}C^2 + (\\operatorname{tr}C)^2) - 2\\operatorname{tr}C\\,\\mathbf
+      1'C^2\\mathbf 1\\right]`.
     * Item-rest correlation: Pearson correlation of the item with the sum of the other items
       (``r.drop`` in psych).
     * Omega total (McDonald 1999): fit one factor to the correlation matrix :math:`R` by
@@ -248,7 +252,7 @@ def reliability(
     arr = x.to_numpy()
     cov = np.cov(arr, rowvar=False, ddof=1)
     sd = np.sqrt(np.diag(cov))
-    zero = [str(c) for c, s in zip(x.columns, sd) if s == 0]
+    zero = [str(c) for c, s in zip(x.columns, sd, strict=True) if s == 0]
     if zero:
         raise EstimationError(
             f"item(s) {', '.join(zero)} do not vary in the complete rows; alpha is undefined. "
@@ -285,7 +289,8 @@ def reliability(
         load = _minres_one_factor(corr)
         loadings = pd.Series(load, index=list(x.columns), name="loading")
         if np.any(load**2 >= 1):
-            notes.append("Heywood case: a loading is 1 or more in absolute value; omega is suspect.")
+            notes.append("Heywood case: a loading is 1 or more in absolute value; omega is "
+                         "suspect.")
         omega = float(1 - np.sum(1 - load**2) / corr.sum())
     if (item_df["item_rest_r"] < 0).any():
         neg = item_df.loc[item_df["item_rest_r"] < 0, "item"].astype(str).tolist()

@@ -130,7 +130,8 @@ def _item_columns(inst: Instrument, items: Any, columns: Any) -> dict[str, str]:
     if items is None:
         prefixed = [f"{inst.key}_{n}" for n in names]
         if not all(n in columns for n in names) and all(p in columns for p in prefixed):
-            return dict(zip(names, prefixed))  # harmonised schema, e.g. ucla3_companionship
+            # harmonised schema, e.g. ucla3_companionship
+            return dict(zip(names, prefixed, strict=True))
         return {n: n for n in names}
     if isinstance(items, Mapping):
         unknown = [k for k in items if k not in names]
@@ -156,16 +157,18 @@ def _item_columns(inst: Instrument, items: Any, columns: Any) -> dict[str, str]:
             f"{inst.key} has {len(names)} items ({names}) but {len(items)} columns were given: "
             f"{list(items)}. Pass one column per item, in that order, or a dict {{item: column}}."
         )
-    return dict(zip(names, items))
+    return dict(zip(names, items, strict=True))
 
 
-def _resolve_missing(inst: Instrument, scale: Scale, missing: Any, min_answered: Any) -> tuple[str, int | None]:
+def _resolve_missing(inst: Instrument, scale: Scale, missing: Any,
+                     min_answered: Any) -> tuple[str, int | None]:
     if isinstance(missing, Mapping):
         rule = missing.get(scale.name, scale.default_missing)
     else:
         rule = scale.default_missing if missing is None else missing
     if rule not in MISSING_RULES:
-        raise MeasureError(f"missing={rule!r} is not a missing-item rule; use one of {MISSING_RULES}.")
+        raise MeasureError(f"missing={rule!r} is not a missing-item rule; use one of "
+                           f"{MISSING_RULES}.")
     k = len(scale.items)
     if isinstance(min_answered, Mapping):
         m = min_answered.get(scale.name, scale.min_answered)
@@ -185,7 +188,8 @@ def _resolve_missing(inst: Instrument, scale: Scale, missing: Any, min_answered:
         )
     if isinstance(m, bool) or not isinstance(m, (int, np.integer)) or not 1 <= m <= k:
         raise MeasureError(
-            f"{inst.key} {scale.name}: min_answered must be a whole number from 1 to {k}, not {m!r}."
+            f"{inst.key} {scale.name}: min_answered must be a whole number from 1 to {k}, not "
+            f"{m!r}."
         )
     return rule, int(m)
 
@@ -223,8 +227,9 @@ def _attach(survey: Any, frame: pd.DataFrame) -> None:
         survey.data = data.assign(**cols)
     except AttributeError:
         raise MeasureError(
-            "cannot attach the scores to this survey object: its data or design cannot be replaced. "
-            "Score survey.data instead and call survey.design.assign(**result.to_frame())."
+            "cannot attach the scores to this survey object: its data or design cannot be "
+            "replaced. Score survey.data instead and call "
+            "survey.design.assign(**result.to_frame())."
         ) from None
 
 
@@ -325,13 +330,13 @@ def score(
     survey = None
     if isinstance(data, pd.DataFrame):
         df = data
-    elif hasattr(data, "data") and isinstance(getattr(data, "data"), pd.DataFrame) and hasattr(data, "design"):
+    elif hasattr(data, "data") and isinstance(data.data, pd.DataFrame) and hasattr(data, "design"):
         survey = data
         df = data.data
     else:
         raise MeasureError(
-            "score() needs a pandas DataFrame or a SurveyData-like object (with .data and .design); "
-            f"got {type(data).__name__}."
+            "score() needs a pandas DataFrame or a SurveyData-like object (with .data and "
+            f".design); got {type(data).__name__}."
         )
     if prefix is not None and (not isinstance(prefix, str) or not prefix):
         raise MeasureError(f"prefix must be a non-empty string, not {prefix!r}.")
@@ -344,7 +349,8 @@ def score(
     if twice:
         raise ItemCountError(
             f"{inst.key}: the data has more than one column named {', '.join(map(repr, twice))}; "
-            "rename or drop the copies (df.loc[:, ~df.columns.duplicated()]) so each item has one column."
+            "rename or drop the copies (df.loc[:, ~df.columns.duplicated()]) so each item has one "
+            "column."
         )
     dup = pd.Series(list(cols.values()))
     if dup.duplicated().any():
@@ -358,7 +364,8 @@ def score(
             unknown = [k for k in val if k not in scale_names]
             if unknown:
                 raise MeasureError(
-                    f"{inst.key}: {arg}= names unknown scale(s) {unknown}; its scales are {scale_names}."
+                    f"{inst.key}: {arg}= names unknown scale(s) {unknown}; its scales are "
+                    f"{scale_names}."
                 )
     codings = resolve_coding(inst, coding, neutral)
 

@@ -59,8 +59,10 @@ from socialhealth.models.transitions import TransitionTable, transitions
 from socialhealth.models.risk_factors import compare_risk_factors
 
 __all__ = [
-    "association", "prospective", "transitions", "attrition", "change", "interaction", "margins", "coxph", "kaplan_meier", "logrank", "ordinal", "mi_combine",
+    "association", "prospective", "transitions", "attrition", "change", "interaction", "margins",
+    "coxph", "kaplan_meier", "logrank", "ordinal", "mi_combine",
     "meta", "anchors", "compare_risk_factors",
-    "AssociationTable", "ProspectiveTable", "AttritionResult", "ChangeResult", "TransitionTable", "InteractionResult", "MarginsResult", "CoxResult", "KaplanMeierResult",
+    "AssociationTable", "ProspectiveTable", "AttritionResult", "ChangeResult", "TransitionTable",
+    "InteractionResult", "MarginsResult", "CoxResult", "KaplanMeierResult",
     "OrdinalResult", "MetaResult", "MIResult", "LogrankResult",
 ]

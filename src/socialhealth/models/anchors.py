@@ -203,7 +203,8 @@ def adverse_scale(df: pd.DataFrame | None = None) -> pd.DataFrame:
             raise ModelError(f"adverse_scale needs the anchors columns; {col!r} is missing.")
     bad = set(df["adverse_rule"].dropna()) - {"as published", "reciprocal"}
     if bad:
-        raise ModelError(f"unknown adverse_rule value(s) {sorted(bad)}; expected 'as published' or 'reciprocal'.")
+        raise ModelError(f"unknown adverse_rule value(s) {sorted(bad)}; expected 'as published' or "
+                         f"'reciprocal'.")
     out = df.copy()
     recip = (out["adverse_rule"] == "reciprocal").to_numpy()
     est = out["estimate"].to_numpy(dtype=float)
@@ -262,7 +263,8 @@ def hl2010_table1_partial() -> pd.DataFrame:
             "mortality risk: a meta-analytic review. PLoS Med 7(7):e1000316. Table 1.",
             "doi": "10.1371/journal.pmed.1000316",
             "source_url": "https://pmc.ncbi.nlm.nih.gov/articles/PMC2910600/table/pmed-1000316-t001",
-            "verified_via": "transcribed in measures_and_datasets.md s3.1 [V-src]; not re-read here",
+            "verified_via": "transcribed in measures_and_datasets.md s3.1 [V-src]; not re-read "
+            "here",
         }
     )
     return out

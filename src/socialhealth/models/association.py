@@ -109,7 +109,8 @@ def exposure_term(data: pd.DataFrame, exposure: str, categorical: bool | None = 
     --------
     >>> import pandas as pd
     >>> df = pd.DataFrame({"lonely": [0, 1], "grp": ["a", "b"]})
-    >>> exposure_term(df, "lonely"), exposure_term(df, "grp"), exposure_term(df, "grp", reference="b")
+    >>> (exposure_term(df, "lonely"), exposure_term(df, "grp"),
+    ...  exposure_term(df, "grp", reference="b"))
     ('lonely', 'C(grp)', "C(grp, contr.treatment('b'))")
 
     In R: ``factor(grp)`` / ``relevel(factor(grp), ref = "b")`` in the ``svyglm`` formula.
@@ -122,13 +123,15 @@ def exposure_term(data: pd.DataFrame, exposure: str, categorical: bool | None = 
     name = exposure if re.match(r"^[A-Za-z_][A-Za-z_0-9]*$", exposure) else f"`{exposure}`"
     if cat and reference is not None:
         s = data[exposure]
-        levels = list(s.cat.categories) if isinstance(s.dtype, pd.CategoricalDtype) else list(pd.unique(s.dropna()))
+        levels = (list(s.cat.categories) if isinstance(s.dtype, pd.CategoricalDtype)
+                  else list(pd.unique(s.dropna())))
         if reference not in levels:
             raise ModelError(f"reference={reference!r} is not a level of {exposure!r}; levels: "
                              f"{', '.join(map(repr, levels))}.")
     if not cat:
         if reference is not None:
-            raise ModelError(f"reference= applies to a categorical exposure; {exposure!r} is numeric "
+            raise ModelError(f"reference= applies to a categorical exposure; {exposure!r} is "
+                             f"numeric "
                              "(pass categorical=True to treat its values as categories).")
         return name
     if reference is None:
@@ -175,7 +178,8 @@ def _check_adjust(blocks, data) -> None:
             bare = re.match(r"^[A-Za-z_][A-Za-z_0-9]*$", term)
             if bare:
                 raise MissingColumnError([term], data.columns,
-                                         f"the design data (adjustment block {i}: {', '.join(block)})")
+                                         f"the design data (adjustment block {i}: "
+                                         f"{', '.join(block)})")
 
 
 def _level_of(coef_name: str) -> str | None:
@@ -213,8 +217,11 @@ class AssociationTable:
     >>> sd = sh.datasets.load("demo")                 # synthetic survey shipped with socialhealth
     >>> t = models.association(sd.design, exposure="lonely", outcome="poor_health",
     ...                        adjust=[["age", "sex"], ["education"]], measure="or")
-    >>> t.formulas
-    ['poor_health ~ lonely', 'poor_health ~ lonely + age + sex', 'poor_health ~ lonely + age + sex + education']
+    >>> for f in t.formulas:
+    ...     print(f)
+    poor_health ~ lonely
+    poor_health ~ lonely + age + sex
+    poor_health ~ lonely + age + sex + education
     >>> len(t.models), t.measure
     (3, 'or')
 
@@ -271,7 +278,8 @@ class AssociationTable:
         a single row, e.g. one model and a binary exposure; an error otherwise."""
         from socialhealth.design.results import one_value
 
-        return one_value(pd.Series(self.table["estimate"].to_numpy(dtype=float), index=self._index()),
+        return one_value(pd.Series(self.table["estimate"].to_numpy(dtype=float),
+                                   index=self._index()),
                          "estimate")
 
     def to_frame(self) -> pd.DataFrame:
@@ -289,9 +297,10 @@ class AssociationTable:
             lines.append(f"Family: {self.family_chosen}")
         t = self.table
         for r in t.itertuples(index=False):
-            lv = f" [{r.level}]" if r.level is not None and not (isinstance(r.level, float) and np.isnan(r.level)) else ""
-            lines.append(f"  {r.model_label:<40}{lv:<14}{r.estimate:>9.3f} ({r.ci_low:.3f}, {r.ci_high:.3f})"
-                         f"  p={r.p:.3g}  n={r.n}")
+            lv = (f" [{r.level}]" if r.level is not None
+                  and not (isinstance(r.level, float) and np.isnan(r.level)) else "")
+            lines.append(f"  {r.model_label:<40}{lv:<14}{r.estimate:>9.3f} ({r.ci_low:.3f}, "
+                         f"{r.ci_high:.3f})  p={r.p:.3g}  n={r.n}")
         for n in self.notes:
             lines.append(f"Note: {n}")
         if self.models and self.models[-1] is not None:
@@ -374,7 +383,8 @@ def association(
     ------
     MissingColumnError / FormulaError : exposure, outcome or an adjustment variable not in the
         data. ModelError : unknown measure or family, or the two disagree; a binary measure
-        for an outcome that is not 0/1; the exposure has a single level among the rows used. SeparationError / ConvergenceError : from the model that failed, naming it.
+        for an outcome that is not 0/1; the exposure has a single level among the rows used.
+        SeparationError / ConvergenceError : from the model that failed, naming it.
 
     References
     ----------
@@ -389,7 +399,8 @@ def association(
     >>> t = models.association(sd.design, exposure="lonely", outcome="poor_health",
     ...                        adjust=[["age", "sex"], ["education", "income_quintile"]],
     ...                        measure="or")
-    >>> print(t.to_frame()[["model_label", "estimate", "ci_low", "ci_high", "n"]].round(3).to_string())
+    >>> print(t.to_frame()[["model_label", "estimate", "ci_low", "ci_high", "n"]]
+    ...       .round(3).to_string())
                         model_label  estimate  ci_low  ci_high      n
     0                    unadjusted     2.237   1.899    2.636  17483
     1                    + age, sex     2.440   2.067    2.880  17483
@@ -438,7 +449,9 @@ def association(
     blocks = adjust_blocks(adjust)
     _check_adjust(blocks, data)
     x_term = exposure_term(data, exposure, categorical, reference)
-    y_term = outcome if (outcome in data.columns and re.match(r"^[A-Za-z_][A-Za-z_0-9]*$", outcome)) or "(" in outcome else f"`{outcome}`"
+    y_term = outcome if (outcome in data.columns
+                         and re.match(r"^[A-Za-z_][A-Za-z_0-9]*$",
+                                      outcome)) or "(" in outcome else f"`{outcome}`"
     formulas = []
     terms_so_far: list[str] = []
     for k in range(len(blocks) + 1):
@@ -480,19 +493,23 @@ def association(
                 try:
                     res = work.glm(formula, family=fam_k, link=link_k, **fit_kw)
                 except SocialHealthError as exc2:
-                    raise type(exc2)(f"model {k} ({label}; {formula}), modified Poisson fallback: {exc2}") from exc2
+                    raise type(exc2)(f"model {k} ({label}; {formula}), modified Poisson fallback: "
+                                     f"{exc2}") from exc2
             elif measure == "rd" and pr_fallback:
-                rows.append(_rd_by_margins(work, formula, x_term, exposure, k, label, adjusted_for, exc))
+                rows.append(_rd_by_margins(work, formula, x_term, exposure, k, label, adjusted_for,
+                                           exc))
                 models.append(None)
                 notes.append(rows[-1]["note"].iloc[0])
-                warnings.warn(f"model {k} ({label}): {rows[-1]['note'].iloc[0]}.", SocialHealthWarning, stacklevel=2)
+                warnings.warn(f"model {k} ({label}): {rows[-1]['note'].iloc[0]}.",
+                              SocialHealthWarning, stacklevel=2)
                 continue
             else:
                 if isinstance(exc, MissingColumnError):
                     raise
                 raise type(exc)(f"model {k} ({label}; {formula}): {exc}") from exc
         x_cols = _exposure_columns(res, x_term)
-        rows.append(_rows(res, k, label, adjusted_for, x_cols, measure, fam_k, link_k, note, expo, level))
+        rows.append(_rows(res, k, label, adjusted_for, x_cols, measure, fam_k, link_k, note, expo,
+                          level))
         models.append(res)
         if note:
             notes.append(f"model {k}: {note}")
@@ -528,8 +545,8 @@ def _choose_measure(design, outcome: str, y_term: str, measure, family) -> tuple
     if MEASURES[measure][0] == "binomial" and not (len(y) and np.all((y >= 0) & (y <= 1))):
         lo, hi = (float(np.min(y)), float(np.max(y))) if len(y) else (np.nan, np.nan)
         raise ModelError(
-            f"measure={measure!r} needs a 0/1 (or boolean, or proportion) outcome, but {outcome!r} takes values "
-            f"from {lo:g} to {hi:g}; use family='gaussian' (difference in means) or "
+            f"measure={measure!r} needs a 0/1 (or boolean, or proportion) outcome, but {outcome!r} "
+            f"takes values from {lo:g} to {hi:g}; use family='gaussian' (difference in means) or "
             f"family='poisson' (rate ratio for counts), or an indicator such as "
             f"'I({outcome} >= cut)'.")
     return measure, how

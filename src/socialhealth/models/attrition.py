@@ -210,8 +210,9 @@ def attrition(panel, baseline, outcome_model: dict | None = None,
     Notes
     -----
     Persons followed but without the panel weight (status ``"followed, no <w> weight"``) count
-    as retained in the retention model; :func:`~socialhealth.datasets.load_panel_baseline` has no later-wave answers for
-    them, so the outcome models leave them out (complete cases). The GSS files have none.
+    as retained in the retention model; :func:`~socialhealth.datasets.load_panel_baseline` has no
+    later-wave answers for them, so the outcome models leave them out (complete cases). The GSS
+    files have none.
 
     Raises
     ------

@@ -23,7 +23,8 @@ change below ``tol`` (default 1e-11).
 Covariance (Binder 1992): the score residual of row ``i`` (Therneau & Grambsch 2000, §3.7;
 with Efron ties the deaths at ``t`` count with weight ``1 - f_k`` in the k-th risk set) is
 
-    U_i = delta_i (x_i - mean_k xbar_k(T_i)) - r_i sum_{t <= T_i} sum_k c_ik m (x_i - xbar_k) / den_k,
+    U_i = delta_i (x_i - mean_k xbar_k(T_i)) - r_i sum_{t <= T_i} sum_k c_ik m (x_i - xbar_k) /
+    den_k,
 
 ``c_ik = 1`` for rows still at risk and ``1 - f_k`` for the deaths at ``t``. The influence
 values ``z_i = w_i U_i I^{-1}`` (R's weighted ``dfbeta`` residuals) give
@@ -91,7 +92,8 @@ def _prepare(time, delta, X, strata) -> _Prepared:
                      s[grp_start], len(grp_start))
 
 
-def _within_strata_cumsum(values: np.ndarray, strat: np.ndarray, reverse: bool = False) -> np.ndarray:
+def _within_strata_cumsum(values: np.ndarray, strat: np.ndarray,
+                          reverse: bool = False) -> np.ndarray:
     """Cumulative sums over sorted groups, restarting at every change of ``strat``."""
     v = values[::-1] if reverse else values
     s = strat[::-1] if reverse else strat
@@ -150,8 +152,12 @@ def _cox_terms(beta, P: _Prepared, w: np.ndarray, ties: str, want_resid: bool):
     a = m / den
     A = np.bincount(g_rep, weights=a, minlength=P.n_groups)
     Ad = np.bincount(g_rep, weights=(1 - f) * a, minlength=P.n_groups)
-    B = np.column_stack([np.bincount(g_rep, weights=a * xbar[:, j], minlength=P.n_groups) for j in range(p)]) if p else np.zeros((P.n_groups, 0))
-    Bd = np.column_stack([np.bincount(g_rep, weights=(1 - f) * a * xbar[:, j], minlength=P.n_groups) for j in range(p)]) if p else np.zeros((P.n_groups, 0))
+    B = np.column_stack([np.bincount(g_rep, weights=a * xbar[:, j],
+                                     minlength=P.n_groups) for j in range(p)]) \
+        if p else np.zeros((P.n_groups, 0))
+    Bd = np.column_stack([np.bincount(g_rep, weights=(1 - f) * a * xbar[:, j],
+                                      minlength=P.n_groups) for j in range(p)]) \
+        if p else np.zeros((P.n_groups, 0))
     # cumulative over event times <= t within stratum: groups are sorted by time descending,
     # so accumulate from the end of each stratum
     cumA = _within_strata_cumsum(A, P.strat_of_grp, reverse=True)
@@ -164,7 +170,9 @@ def _cox_terms(beta, P: _Prepared, w: np.ndarray, ties: str, want_resid: bool):
         cB = cumB[g] - delta[:, None] * (B[g] - Bd[g])
         cnt = np.bincount(g_rep, minlength=P.n_groups).astype(float)
         with np.errstate(invalid="ignore", divide="ignore"):
-            xmean = np.column_stack([np.bincount(g_rep, weights=xbar[:, j], minlength=P.n_groups) for j in range(p)]) / np.where(cnt > 0, cnt, 1.0)[:, None] if p else np.zeros((P.n_groups, 0))
+            xmean = np.column_stack([np.bincount(g_rep, weights=xbar[:, j],
+                                                 minlength=P.n_groups) for j in range(p)]) \
+                / np.where(cnt > 0, cnt, 1.0)[:, None] if p else np.zeros((P.n_groups, 0))
         resid = delta[:, None] * (X - xmean[g]) - r[:, None] * (X * cA[:, None] - cB)
     return loglik, U, I, resid
 
@@ -202,7 +210,8 @@ def _newton(P: _Prepared, w: np.ndarray, ties: str, beta0: np.ndarray, tol: floa
             halvings += 1
             if halvings > 30:
                 return beta, ll, ll0, it, "halving", path
-        converged = abs(ll_new - ll) <= tol * max(abs(ll_new), 1.0) and np.max(np.abs(new - beta)) <= 1e-6 * (1 + np.max(np.abs(new)))
+        converged = (abs(ll_new - ll) <= tol * max(abs(ll_new), 1.0)
+                     and np.max(np.abs(new - beta)) <= 1e-6 * (1 + np.max(np.abs(new))))
         beta, ll, U, I = new, ll_new, U_new, I_new
         path.append((beta, ll))
         if converged:
@@ -218,7 +227,7 @@ def _not_identified(X: np.ndarray, w: np.ndarray, delta: np.ndarray, I0: np.ndar
 
     xm = (w @ X) / w.sum()
     ref = float(w @ delta) * ((w @ (X - xm) ** 2) / w.sum())
-    flat = [n for n, a, r in zip(names, np.diag(I0), ref) if not a > 1e-10 * r]
+    flat = [n for n, a, r in zip(names, np.diag(I0), ref, strict=True) if not a > 1e-10 * r]
     if flat:
         raise ModelError(
             f"the Cox model cannot estimate the coefficient(s) of {', '.join(flat)}: the "
@@ -270,7 +279,8 @@ def _diagnose(status, beta, I, I0, path, X, t, delta, strata_codes, w, names, ma
     scaled = [(float(np.max(np.abs(b) * rng)) if len(b) else 0.0, ll) for b, ll in path]
     if status in ("singular", "halving", "max_iter") or collapsed:
         if _separation.diverging(scaled):
-            big = [n for n, b, r in zip(names, beta, rng) if abs(b) * r > 20] or list(names)
+            big = [n for n, b,
+                   r in zip(names, beta, rng, strict=True) if abs(b) * r > 20] or list(names)
             raise SeparationError(
                 f"monotone likelihood in the Cox model (numerically): the coefficient(s) of "
                 f"{', '.join(big)} keep growing while the partial likelihood still rises, until "
@@ -370,11 +380,13 @@ class CoxResult(WaldCoefficients):
         lines = [f"Design-based Cox model ({self.ties} ties): {self.formula}",
                  f"Design: {self.design._short_label()}",
                  f"{self.nobs} rows, {self.n_events} events"
-                 + (f"; {self.n_missing} rows with missing values left out" if self.n_missing else ""),
+                 + (f"; {self.n_missing} rows with missing values left out" if self.n_missing
+                    else ""),
                  f"{'':<24}{'HR':>10}{'log se':>10}{'95% CI':>22}{'z':>9}{'p':>10}"]
         for r in tab.itertuples(index=False):
             lines.append(f"{r.term[:23]:<24}{r.estimate:>10.4g}{r.se:>10.4g}"
-                         f"{f'{r.ci_low:.4g} - {r.ci_high:.4g}':>22}{r.statistic:>9.3f}{r.p:>10.3g}")
+                         f"{f'{r.ci_low:.4g} - {r.ci_high:.4g}':>22}"
+                         f"{r.statistic:>9.3f}{r.p:>10.3g}")
         lines.append(f"In R: {self.r_call}")
         return "\n".join(lines)
 
@@ -455,7 +467,8 @@ def coxph(
     >>> from socialhealth import models
     >>> sd = sh.datasets.load("demo")                 # synthetic survey shipped with socialhealth
     >>> m = models.coxph(sd.design, "followup_years", "died", ["lonely", "age", "sex"])
-    >>> print(m.to_frame()[["term", "estimate", "ci_low", "ci_high", "n_events"]].round(3).to_string())
+    >>> print(m.to_frame()[["term", "estimate", "ci_low", "ci_high", "n_events"]]
+    ...       .round(3).to_string())
               term  estimate  ci_low  ci_high  n_events
     0       lonely     1.748   1.426    2.144      1840
     1          age     1.075   1.071    1.079      1840
@@ -478,7 +491,8 @@ def coxph(
         ev_all = pd.to_numeric(ev_raw, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
         bad_ev = ev_raw.notna().to_numpy() & np.isnan(ev_all)
         if (bad_ev & in_subset).any():
-            raise ModelError(f"event column {event!r} must be 0/1 or boolean; it has non-numeric values.")
+            raise ModelError(f"event column {event!r} must be 0/1 or boolean; it has non-numeric "
+                             f"values.")
     mask = in_subset & ~np.isnan(ev_all)
     strata_codes_all = None
     if strata:
@@ -519,7 +533,8 @@ def coxph(
             f"{n_events} events for {len(names)} coefficients ({epv:.1f} events per variable, "
             f"below {events_per_variable:g}): hazard ratios may be biased and intervals too narrow "
             "(Peduzzi et al. 1995).", UserWarning, stacklevel=2)
-    strata_codes = np.zeros(len(rows), dtype=np.int64) if strata_codes_all is None else strata_codes_all[rows]
+    strata_codes = np.zeros(len(rows),
+                            dtype=np.int64) if strata_codes_all is None else strata_codes_all[rows]
     centre = (w @ X) / w.sum()
     Xc = X - centre
     P = _prepare(t, d, Xc, strata_codes)

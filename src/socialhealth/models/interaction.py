@@ -83,7 +83,8 @@ class InteractionResult:
             lines.append(f"  {self.modifier} = {r.modifier_level!s:<12}{lv:<10}{r.estimate:>9.3f} "
                          f"({r.ci_low:.3f}, {r.ci_high:.3f})  p={r.p:.3g}")
         w = self.wald
-        lines.append(f"Interaction: F = {w.statistic:.4g} on {w.df} and {w.ddf:g} df, p = {w.p:.4g}")
+        lines.append(f"Interaction: F = {w.statistic:.4g} on {w.df} and {w.ddf:g} df, p = "
+                     f"{w.p:.4g}")
         x = self.formula.split("~", 1)[1].split("+")[0].strip().replace("C(", "factor(")
         lines.append(f"In R: {self.model.r_call}; regTermTest(model, ~{x}:factor({self.modifier}))")
         return "\n".join(lines)
@@ -171,7 +172,8 @@ def interaction(
     terms = [t for b in blocks for t in b]
     x_term = exposure_term(data, exposure, categorical, reference)
     by_term = f"C({by})"
-    formula = f"{outcome} ~ {x_term} + {by_term} + {x_term}:{by_term}" + "".join(f" + {t}" for t in terms)
+    formula = f"{outcome} ~ {x_term} + {by_term} + {x_term}:{by_term}" + "".join(f" + {t}"
+                                                                                 for t in terms)
     variables = formula_variables(formula, data)
     ok = data[variables].notna().all(axis=1).to_numpy() & design.in_subset
     if not ok.any():
@@ -193,7 +195,8 @@ def interaction(
     prod_terms = [t for t, vs in res.frame.term_variables.items()
                   if ":" in t and exposure in vs and by in vs]
     if not prod_terms:
-        raise ModelError(f"no product term of {exposure!r} and {by!r} in the model {res.formula!r}.")
+        raise ModelError(f"no product term of {exposure!r} and {by!r} in the model "
+                         f"{res.formula!r}.")
     wald = res.wald_test(prod_terms)
     # contrast vectors from the model matrix
     x_levels = [None]
@@ -215,7 +218,8 @@ def interaction(
                 if exposure in data.columns:
                     orig = data[exposure]
                     val = [True, False] if pd.api.types.is_bool_dtype(orig) else [1.0, 0.0]
-                    pair[exposure] = pd.Series(val, dtype=orig.dtype if pd.api.types.is_bool_dtype(orig) else float)
+                    pair[exposure] = pd.Series(val, dtype=orig.dtype
+                                               if pd.api.types.is_bool_dtype(orig) else float)
                 else:
                     raise ModelError("interaction() needs the exposure to be a data column.")
             else:

@@ -359,11 +359,13 @@ class KaplanMeierResult:
     # ------------------------------------------------------------------ printing
     def summary(self) -> str:
         """Short text: estimator, rows, events, median survival per group and the R call."""
-        name = "Kaplan-Meier (product-limit)" if self.estimator == "km" else "Aalen (exp(-cumulative hazard))"
+        name = ("Kaplan-Meier (product-limit)" if self.estimator == "km"
+                else "Aalen (exp(-cumulative hazard))")
         lines = [f"Design-based survival curve: {name}",
                  f"Design: {self.design_label}",
                  f"{self.n_rows} rows, {self.n_events} events"
-                 + (f"; {self.n_missing} rows with missing values left out" if self.n_missing else "")]
+                 + (f"; {self.n_missing} rows with missing values left out" if self.n_missing
+                    else "")]
         med = self.quantile([0.5])
         for r in med.to_dict("records"):
             label = ", ".join(f"{b}={r[b]}" for b in self.by)
@@ -459,7 +461,8 @@ def kaplan_meier(
     In R: ``svykm(Surv(time, status > 0) ~ group, design, se = TRUE)``.
     """
     if estimator not in _ESTIMATORS:
-        raise ModelError(f"estimator={estimator!r} is not one of {', '.join(map(repr, _ESTIMATORS))}.")
+        raise ModelError(f"estimator={estimator!r} is not one of "
+                         f"{', '.join(map(repr, _ESTIMATORS))}.")
     if not (isinstance(level, (int, float)) and 0 < level < 1):
         raise ModelError(f"level must be between 0 and 1 (e.g. 0.95); got {level!r}.")
     if not all(hasattr(design, a) for a in ("data", "_w", "_general_vcov")):
@@ -482,12 +485,13 @@ def kaplan_meier(
     if np.any(t_all[ok] < 0):
         raise ModelError(
             f"time column {time!r} has {int((t_all[ok] < 0).sum())} negative value(s); follow-up "
-            "times must be >= 0 (check the time origin or drop those rows with design.subset(...)).")
+            "times must be >= 0 (check the time origin or drop those rows with "
+            "design.subset(...)).")
     bad_ev = ok & ~np.isin(d_all, (0.0, 1.0))
     if bad_ev.any():
         vals = sorted(set(np.unique(d_all[bad_ev])))[:5]
-        raise ModelError(f"event column {event!r} must be 0/1 or boolean (1 = event, 0 = censored); "
-                         f"found values {vals}. Recode it, e.g. (status > 0).")
+        raise ModelError(f"event column {event!r} must be 0/1 or boolean (1 = event, 0 = "
+                         f"censored); found values {vals}. Recode it, e.g. (status > 0).")
     if by_cols:
         dom = domains(data, by_cols)
         codes = dom.codes
@@ -514,7 +518,8 @@ def kaplan_meier(
     if by_cols:
         groups = groups.iloc[keep_groups].reset_index(drop=True)
     rhs = " + ".join(by_cols) if by_cols else "1"
-    r_call = f"svykm(Surv({time}, {event} > 0) ~ {rhs}, design" + (", se = TRUE" if se else "") + ")"
+    r_call = f"svykm(Surv({time}, {event} > 0) ~ {rhs}, design" + (", se = TRUE" if se
+                                                                   else "") + ")"
     if estimator != "auto" and est != ("aalen" if se else "km"):
         r_call += f"  # estimator={est!r} differs from svykm's default for se={se}"
     return KaplanMeierResult(

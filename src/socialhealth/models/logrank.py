@@ -189,7 +189,8 @@ def logrank(design, time: str, status: str, group: str, rho: float = 0.0,
     used = base & (g >= 0)
     k = len(levels)
     if k < 2:
-        raise EstimationError(f"logrank needs at least 2 groups among the rows used; {group!r} has {k}.")
+        raise EstimationError(f"logrank needs at least 2 groups among the rows used; {group!r} has "
+                              f"{k}.")
     if not (st[used] == 1).any():
         raise ModelError("there are no events among the rows used; the log-rank test is undefined.")
     rows = np.flatnonzero(used)
@@ -214,7 +215,8 @@ def logrank(design, time: str, status: str, group: str, rho: float = 0.0,
     return LogrankResult(
         table=table, chisq=chisq, df=k - 1, p=float(stats.chi2.sf(chisq, k - 1)),
         method=f"Design-based {name} test ({k} groups, reference {group}={levels[0]})",
-        r_call=f"svylogrank(Surv({time}, {status}) ~ {group}, design, rho = {rho:g}, gamma = {gamma:g})",
+        r_call=f"svylogrank(Surv({time}, {status}) ~ {group}, design, rho = {rho:g}, gamma = "
+        f"{gamma:g})",
         design_label=design._short_label(),
         extra={"levels": levels, "vcov": V, "n_rows": int(used.sum())},
     )

@@ -110,7 +110,8 @@ class MarginsResult:
     def margins(self) -> pd.Series:
         """The predictive margins (rows of kind ``"margin"``) indexed by level."""
         t = self.table[self.table["kind"] == "margin"]
-        return pd.Series(t["estimate"].to_numpy(), index=[str(v) for v in t["level"]], name="margin")
+        return pd.Series(t["estimate"].to_numpy(), index=[str(v) for v in t["level"]],
+                         name="margin")
 
     def __repr__(self) -> str:
         lines = [f"Predictive margins of {self.variable} ({self.variance}; averaged over the "
@@ -132,7 +133,8 @@ def _model_of(model):
         return fitted[-1]
     for attr in ("params", "frame", "design", "link", "family"):
         if not hasattr(model, attr):
-            raise ModelError("margins() needs a survey GLM from design.glm(...) (or an association table).")
+            raise ModelError("margins() needs a survey GLM from design.glm(...) (or an association "
+                             "table).")
     return model
 
 
@@ -198,7 +200,8 @@ def margins(
     variance: str = "linearization",
     level: float = 0.95,
 ) -> MarginsResult:
-    r"""Predictive margins (adjusted means/prevalences) of a survey GLM, with differences and ratios.
+    r"""Predictive margins (adjusted means/prevalences) of a survey GLM, with differences and
+    ratios.
 
     Sets ``variable`` to each level for every row, averages the predicted outcome with the
     survey weights, and estimates design-based standard errors by linearisation (or replicate
@@ -243,7 +246,8 @@ def margins(
     >>> sd = sh.datasets.load("demo")                 # synthetic survey shipped with socialhealth
     >>> m = sd.design.glm("poor_health ~ C(lonely) + age + C(sex)", family="binomial")
     >>> res = models.margins(m, "lonely")
-    >>> print(res.to_frame()[["kind", "level", "estimate", "ci_low", "ci_high"]].round(3).to_string())
+    >>> print(res.to_frame()[["kind", "level", "estimate", "ci_low", "ci_high"]]
+    ...       .round(3).to_string())
              kind  level  estimate  ci_low  ci_high
     0      margin  False     0.195   0.187    0.202
     1      margin   True     0.367   0.334    0.400
@@ -265,7 +269,8 @@ def margins(
     data = design.data
     if variable not in data.columns:
         raise MissingColumnError([variable], data.columns, "the model's design data")
-    used_vars = set().union(*res.frame.term_variables.values()) if res.frame.term_variables else set()
+    used_vars = (set().union(*res.frame.term_variables.values()) if res.frame.term_variables
+                 else set())
     if variable not in used_vars:
         raise ModelError(f"{variable!r} is not a covariate of the model {res.formula!r}.")
     if getattr(res, "_offset", None) is not None:
@@ -300,7 +305,8 @@ def margins(
     for v in lv:
         Xn, ok = res.frame.rhs_matrix(_set_value(base, variable, v, data[variable]))
         if not ok.all():
-            raise ModelError(f"cannot predict with {variable} = {v!r} for every row (missing covariates).")
+            raise ModelError(f"cannot predict with {variable} = {v!r} for every row (missing "
+                             f"covariates).")
         Xv.append(Xn)
     L = len(lv)
 
@@ -323,7 +329,8 @@ def margins(
     union = np.zeros(n, dtype=bool)
     union[rows_a] = True
     union[rows_m] = True
-    design_used = design if union.sum() == in_subset.sum() else design._with_weights(np.where(union, w_all, 0.0))
+    design_used = (design if union.sum() == in_subset.sum()
+                   else design._with_weights(np.where(union, w_all, 0.0)))
 
     pw_m = w_all[rows_m]
 
@@ -346,7 +353,8 @@ def margins(
         wr = np.asarray(w_r, dtype=float)
         fit = glm_module._irls(X_m, y_m, wr[rows_m], fam, lk, None, beta, 100, 1e-10, res.names)
         if not fit.converged:
-            raise ConvergenceError(f"the model did not converge with replicate weights set {n_calls[0]}.")
+            raise ConvergenceError(f"the model did not converge with replicate weights set "
+                                   f"{n_calls[0]}.")
         Mr, _, _, _ = compute(wr[rows_a], fit.beta)
         return Mr
 
@@ -360,7 +368,8 @@ def margins(
         Vb = res.cov_params().to_numpy()
         V = design_used._general_vcov(M, influence=influence_pred, refit=refit_pred) + D.T @ Vb @ D
     df = float(design_used.degf())
-    q = stats.t.ppf(1 - (1 - level) / 2, df) if np.isfinite(df) and df > 0 else stats.norm.ppf(1 - (1 - level) / 2)
+    q = stats.t.ppf(1 - (1 - level) / 2,
+                    df) if np.isfinite(df) and df > 0 else stats.norm.ppf(1 - (1 - level) / 2)
 
     rows = []
     se = np.sqrt(np.clip(np.diag(V), 0, None))
@@ -391,12 +400,15 @@ def margins(
         s = float(np.sqrt(max(g @ V @ g, 0.0)))
         t = lr / s if s > 0 else np.nan
         rows.append(dict(kind="ratio", variable=variable, level=v, reference=reference,
-                         estimate=np.exp(lr), se=s, ci_low=np.exp(lr - q * s), ci_high=np.exp(lr + q * s),
-                         statistic=t, p=2 * stats.t.sf(abs(t), df) if np.isfinite(t) else np.nan, df=df))
+                         estimate=np.exp(lr), se=s, ci_low=np.exp(lr - q * s),
+                         ci_high=np.exp(lr + q * s),
+                         statistic=t, p=2 * stats.t.sf(abs(t), df) if np.isfinite(t) else np.nan,
+                         df=df))
     table = pd.DataFrame(rows)
     table["level"] = table["level"].astype(object)
     table["reference"] = table["reference"].astype(object)
-    r_call = (f"svypredmeans(svyglm({res.formula.split('~')[0].strip()} ~ <covariates without {variable}>, "
-              f"design, family = {glm_module.FAMILIES[res.family].r_name}()), ~factor({variable}))")
+    r_call = (f"svypredmeans(svyglm({res.formula.split('~')[0].strip()} ~ <covariates without "
+              f"{variable}>, design, family = {glm_module.FAMILIES[res.family].r_name}()), "
+              f"~factor({variable}))")
     return MarginsResult(table=table, vcov=V, levels=lv, reference=reference, variable=variable,
                          df=df, variance=variance, over=over, r_call=r_call)

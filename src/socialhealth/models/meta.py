@@ -33,7 +33,8 @@ _MAXITER = 1000
 
 # ----------------------------------------------------------------------------- helpers
 def _check_level(level: float) -> float:
-    if isinstance(level, bool) or not isinstance(level, (int, float)) or not 0.0 < float(level) < 1.0:
+    if isinstance(level, bool) or not isinstance(level, (int, float)) \
+            or not 0.0 < float(level) < 1.0:
         raise ModelError(f"level must be a number between 0 and 1 (e.g. 0.95), got {level!r}.")
     return float(level)
 
@@ -57,7 +58,8 @@ def se_from_ci(
 
     .. math::
 
-        SE = \frac{g(U) - g(L)}{2\, z_{(1+level)/2}}, \qquad g = \ln \text{ if } log \text{ else identity}.
+        SE = \frac{g(U) - g(L)}{2\, z_{(1+level)/2}}, \qquad
+        g = \ln \text{ if } log \text{ else identity}.
 
     Use ``log=True`` for ratios (OR, HR, RR) whose CI is symmetric on the log scale: the SE is
     then the SE of the log ratio, ready for :func:`meta`.
@@ -84,7 +86,8 @@ def se_from_ci(
     Examples
     --------
     >>> from socialhealth.models.meta import se_from_ci
-    >>> round(float(se_from_ci(1.26, 1.41)[0]), 6)     # Naito et al. 2023 pooled HR 1.33 (1.26-1.41)
+    >>> # Naito et al. 2023 pooled HR 1.33 (1.26-1.41)
+    >>> round(float(se_from_ci(1.26, 1.41)[0]), 6)
     0.028694
 
     In R: ``(log(upper) - log(lower)) / (2 * qnorm(0.975))``.
@@ -93,7 +96,8 @@ def se_from_ci(
     lo = _as_vector(lower, "lower")
     hi = _as_vector(upper, "upper")
     if lo.shape != hi.shape:
-        raise ModelError(f"lower has {lo.size} values but upper has {hi.size}; pass one pair per study.")
+        raise ModelError(f"lower has {lo.size} values but upper has {hi.size}; pass one pair per "
+                         f"study.")
     if np.any(~np.isfinite(lo)) or np.any(~np.isfinite(hi)):
         raise ModelError("confidence limits contain missing or infinite values.")
     if log:
@@ -186,7 +190,7 @@ def _tau2_reml(yi: np.ndarray, vi: np.ndarray) -> tuple[float, int]:
     # starting value: Hedges (HE) estimator, truncated at 0
     rss = float(np.sum((yi - yi.mean()) ** 2))
     tau2 = max(0.0, (rss - (k - 1) / k * float(np.sum(vi))) / (k - 1))
-    for it in range(1, _MAXITER + 1):
+    for it in range(1, _MAXITER + 1):  # noqa: B007 - returned after the loop
         w = 1.0 / (vi + tau2)
         py = w * (yi - _pooled(yi, w))  # P y
         adj = (float(np.sum(py**2)) - _tr_p(w)) / _sum_pp(w)
@@ -227,7 +231,8 @@ def _solve_q(target: float, yi: np.ndarray, vi: np.ndarray) -> float:
     if f(0.0) <= 0:
         return 0.0
     hi = _upper_bracket(f, 100.0 * float(np.max(vi)) + float(np.var(yi)))
-    return float(optimize.brentq(f, 0.0, hi, xtol=_TOL, rtol=4 * np.finfo(float).eps, maxiter=_MAXITER))
+    return float(optimize.brentq(f, 0.0, hi, xtol=_TOL, rtol=4 * np.finfo(float).eps,
+                                 maxiter=_MAXITER))
 
 
 # ----------------------------------------------------------------------------- result
@@ -236,9 +241,9 @@ class MetaResult:
     """Result of :func:`meta`.
 
     Scalars are on the analysis (log) scale; the ``exp_*`` columns of :attr:`summary` and
-    :meth:`to_frame` with ``exponentiate=True`` give the ratio scale.  ``I2`` and ``weights`` are percentages, as in
-    metafor.  ``df`` is the t degrees of freedom of the test and intervals (``k - 1`` with
-    ``hksj=True``) and ``inf`` for normal-based (``test="z"``) inference.
+    :meth:`to_frame` with ``exponentiate=True`` give the ratio scale.  ``I2`` and ``weights`` are
+    percentages, as in metafor.  ``df`` is the t degrees of freedom of the test and intervals
+    (``k - 1`` with ``hksj=True``) and ``inf`` for normal-based (``test="z"``) inference.
 
     Examples
     --------
@@ -404,8 +409,8 @@ class MetaResult:
                 f"  {pct}% prediction interval: [{g(self.pi_low):.4f}, {g(self.pi_high):.4f}]"
             )
             lines.append(
-                f"  tau^2 = {self.tau2:.4f} [{pct}% CI {self.tau2_ci_low:.4f}, {self.tau2_ci_high:.4f}],"
-                f" tau = {self.tau:.4f}"
+                f"  tau^2 = {self.tau2:.4f} [{pct}% CI {self.tau2_ci_low:.4f}, "
+                f"{self.tau2_ci_high:.4f}], tau = {self.tau:.4f}"
             )
         lines.append(
             f"  heterogeneity: Q({self.Q_df}) = {self.Q:.4f}, p = {self.Q_p:.4g}; "
@@ -481,13 +486,13 @@ def meta(
     * **DL** (DerSimonian & Laird 1986):
       :math:`\hat\tau^2 = \max\{0, (Q - (k-1)) / (\sum w_i - \sum w_i^2/\sum w_i)\}`.
     * **REML** (Viechtbauer 2005): the root of the restricted-likelihood estimating equation
-      :math:`y^\top P P y = \operatorname{tr}(P)`, with :math:`W = \operatorname{diag}(1/(v_i + \tau^2))`
-      and :math:`P = W - W 1 (1^\top W 1)^{-1} 1^\top W`, found by Fisher scoring
+      :math:`y^\top P P y = \operatorname{tr}(P)`, with
+      :math:`W = \operatorname{diag}(1/(v_i + \tau^2))` and
+      :math:`P = W - W 1 (1^\top W 1)^{-1} 1^\top W`, found by Fisher scoring
       :math:`\tau^2 \leftarrow \tau^2 + (y^\top PPy - \operatorname{tr}P)/\operatorname{tr}(PP)`
-      from the Hedges estimator, halving steps that would make :math:`\tau^2 < 0`, until the
-      change is below 1e-12 (metafor stops at 1e-5; the two agree to ~1e-7).  If
-      :math:`\tau^2 = 0` has the higher restricted likelihood, :math:`\hat\tau^2 = 0`
-      (metafor's ``ll0check``).
+      from the Hedges estimator, halving steps that would make :math:`\tau^2 < 0`, until the change
+      is below 1e-12 (metafor stops at 1e-5; the two agree to ~1e-7).  If :math:`\tau^2 = 0` has the
+      higher restricted likelihood, :math:`\hat\tau^2 = 0` (metafor's ``ll0check``).
     * **PM** (Paule & Mandel 1982): the root of
       :math:`\sum_i (y_i - \hat\mu(\tau^2))^2 / (v_i + \tau^2) = k - 1` (0 if the left side at
       0 is already below :math:`k-1`), by Brent's method to 1e-12 (metafor uses ``uniroot`` with
@@ -516,8 +521,10 @@ def meta(
 
     References
     ----------
-    DerSimonian R, Laird N (1986). Meta-analysis in clinical trials. *Control Clin Trials* 7:177-188.
-    Paule RC, Mandel J (1982). Consensus values and weighting factors. *J Res Natl Bur Stand* 87:377-385.
+    DerSimonian R, Laird N (1986). Meta-analysis in clinical trials. *Control Clin Trials*
+    7:177-188.
+    Paule RC, Mandel J (1982). Consensus values and weighting factors. *J Res Natl Bur Stand*
+    87:377-385.
     Knapp G, Hartung J (2003). Improved tests for a random effects meta-regression with a single
     covariate. *Stat Med* 22:2693-2710.
     Viechtbauer W (2005). Bias and efficiency of meta-analytic variance estimators in the
@@ -576,7 +583,8 @@ def meta(
     elif vi is not None:
         v = _as_vector(vi, "vi")
         if v.shape != yi.shape:
-            raise ModelError(f"estimates has {yi.size} values but vi has {v.size}; pass one per study.")
+            raise ModelError(f"estimates has {yi.size} values but vi has {v.size}; pass one per "
+                             f"study.")
         if np.any(~np.isfinite(v)) or np.any(v <= 0):
             raise ModelError("every sampling variance vi must be positive and finite.")
         sei = np.sqrt(v)
@@ -594,19 +602,22 @@ def meta(
         sei = se_from_ci(lo, hi, level=ci_level, log=ratio)
         name = "se"
     if sei.shape != yi.shape:
-        raise ModelError(f"estimates has {yi.size} values but {name} has {sei.size}; pass one per study.")
+        raise ModelError(f"estimates has {yi.size} values but {name} has {sei.size}; pass one per "
+                         f"study.")
     if np.any(~np.isfinite(yi)):
         raise ModelError("estimates contain missing or infinite values; drop those studies first.")
     if np.any(~np.isfinite(sei)) or np.any(sei <= 0):
         bad = np.flatnonzero(~np.isfinite(sei) | (sei <= 0))
         raise ModelError(
-            f"standard errors must be positive and finite; study position(s) {bad.tolist()} are not."
+            f"standard errors must be positive and finite; study position(s) {bad.tolist()} are "
+            f"not."
         )
     k = yi.size
     if k == 0:
         raise ModelError("no studies given.")
     if m != "FE" and k < 2:
-        raise ModelError(f"a random-effects model needs at least 2 studies, got {k}; use method='fe'.")
+        raise ModelError(f"a random-effects model needs at least 2 studies, got {k}; use "
+                         f"method='fe'.")
     if hksj and k < 2:
         raise ModelError("Knapp-Hartung inference needs at least 2 studies (t with k-1 df).")
     if labels is None:

@@ -135,10 +135,12 @@ class MIResult:
     def __repr__(self) -> str:
         head = (
             f"Multiple-imputation estimates (Rubin's rules), m = {self.m} imputations, "
-            f"{'Rubin 1987 df' if np.isinf(self.df_complete) else f'df_complete = {self.df_complete:g}'}"
+            + ("Rubin 1987 df" if np.isinf(self.df_complete)
+               else f"df_complete = {self.df_complete:g}")
         )
         with pd.option_context("display.width", 120, "display.max_columns", 20):
-            return head + "\n" + self.to_frame().to_string(index=False, float_format="{:.6g}".format)
+            return head + "\n" + self.to_frame().to_string(index=False,
+                                                           float_format="{:.6g}".format)
 
 
 def _check_level(level: float) -> float:
@@ -164,7 +166,8 @@ def _extract(fit: Any, i: int) -> tuple[np.ndarray, np.ndarray, list[str] | None
         est = np.atleast_1d(np.asarray(est_raw, dtype=float)).ravel()
         cov = np.atleast_2d(np.asarray(cov_raw, dtype=float))
     except (TypeError, ValueError) as exc:
-        raise ModelError(f"imputation {i + 1}: estimates and covariance must be numeric ({exc}).") from exc
+        raise ModelError(f"imputation {i + 1}: estimates and covariance must be numeric "
+                         f"({exc}).") from exc
     p = est.size
     if cov.shape != (p, p):
         raise ModelError(
@@ -174,10 +177,12 @@ def _extract(fit: Any, i: int) -> tuple[np.ndarray, np.ndarray, list[str] | None
     if isinstance(cov_raw, pd.DataFrame) and names is not None:
         if list(map(str, cov_raw.index)) != names or list(map(str, cov_raw.columns)) != names:
             raise ModelError(
-                f"imputation {i + 1}: the covariance rows/columns are not in the order of the estimates."
+                f"imputation {i + 1}: the covariance rows/columns are not in the order of the "
+                f"estimates."
             )
     if not (np.all(np.isfinite(est)) and np.all(np.isfinite(cov))):
-        raise ModelError(f"imputation {i + 1}: estimates or covariance contain NaN or infinite values.")
+        raise ModelError(f"imputation {i + 1}: estimates or covariance contain NaN or infinite "
+                         f"values.")
     return est, cov, names
 
 
@@ -259,17 +264,20 @@ def mi_combine(
         try:
             fits = list(fits)  # type: ignore[arg-type]
         except TypeError as exc:
-            raise ModelError("fits must be a list of fitted models or (estimate, vcov) pairs.") from exc
+            raise ModelError("fits must be a list of fitted models or (estimate, vcov) "
+                             "pairs.") from exc
     fits = list(fits)
     m = len(fits)
     if m < 2:
         raise ModelError(
-            f"Rubin's rules need at least 2 imputations, got {m}; pass one fit per imputed data set."
+            f"Rubin's rules need at least 2 imputations, got {m}; pass one fit per imputed data "
+            f"set."
         )
     try:
         df_complete = float(df_complete)
     except (TypeError, ValueError) as exc:
-        raise ModelError(f"df_complete must be a positive number or inf, got {df_complete!r}.") from exc
+        raise ModelError(f"df_complete must be a positive number or inf, got "
+                         f"{df_complete!r}.") from exc
     if not df_complete > 0:
         raise ModelError(f"df_complete must be a positive number or inf, got {df_complete!r}.")
 

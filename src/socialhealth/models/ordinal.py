@@ -173,7 +173,8 @@ def _fit(X, y, w, q, link, start, tol, max_iter):
             step = step / 2
         else:
             return theta, ll, it, "halving", path
-        done = abs(ll_new - ll) <= tol * max(abs(ll_new), 1.0) and np.max(np.abs(new - theta)) <= 1e-7 * (1 + np.max(np.abs(new)))
+        done = (abs(ll_new - ll) <= tol * max(abs(ll_new), 1.0)
+                and np.max(np.abs(new - theta)) <= 1e-7 * (1 + np.max(np.abs(new))))
         theta, ll = new, ll_new
         path.append((theta, ll))
         if done:
@@ -230,7 +231,8 @@ def _diagnose(status, theta, I, I0, path, X, y, w, q, names, max_iter) -> None:
         )
     scaled = [(float(np.max(np.abs(th[:p]) * rng)) if p else 0.0, ll) for th, ll in path]
     if status != "converged" and _separation.diverging(scaled):
-        big = [n for n, b, r in zip(names, beta, rng) if abs(b) * r > 20] or list(names)
+        big = [n for n, b,
+               r in zip(names, beta, rng, strict=True) if abs(b) * r > 20] or list(names)
         raise SeparationError(
             f"separation in the ordinal model (numerically): the coefficient(s) of "
             f"{', '.join(big)} keep growing while the likelihood still rises, until the "
@@ -323,7 +325,8 @@ class OrdinalResult(WaldCoefficients):
         ci = self.conf_int(1 - level)
         est = self._theta.copy()
         lo, hi = ci["ci_low"].to_numpy().copy(), ci["ci_high"].to_numpy().copy()
-        kind = np.array(["coefficient"] * self.n_coef + ["threshold"] * (len(self.names) - self.n_coef))
+        kind = np.array(["coefficient"] * self.n_coef
+                        + ["threshold"] * (len(self.names) - self.n_coef))
         if exponentiate:
             c = kind == "coefficient"
             est[c], lo[c], hi[c] = np.exp(est[c]), np.exp(lo[c]), np.exp(hi[c])
@@ -332,7 +335,8 @@ class OrdinalResult(WaldCoefficients):
                              "statistic": self.zvalues.to_numpy(), "p": self.pvalues.to_numpy()})
 
     def summary(self) -> str:
-        """Printable table: value, standard error and z of every coefficient and threshold, and the R call."""
+        """Printable table: value, standard error and z of every coefficient and threshold, and
+        the R call."""
         tab = self.to_frame()
         lines = [f"Survey proportional-odds model ({self.method}): {self.formula}",
                  f"Design: {self.design._short_label()}",
@@ -362,7 +366,8 @@ def _outcome_codes(s: pd.Series, rows: np.ndarray, levels: Sequence | None):
         lv = list(levels)
         unknown = set(sub.dropna().unique()) - set(lv)
         if unknown:
-            raise ModelError(f"outcome values {sorted(map(str, unknown))[:5]} are not in levels={lv}.")
+            raise ModelError(f"outcome values {sorted(map(str, unknown))[:5]} are not in "
+                             f"levels={lv}.")
     elif isinstance(s.dtype, pd.CategoricalDtype):
         lv = list(s.cat.categories)      # category order (as an R factor's levels)
     else:
@@ -487,7 +492,8 @@ def ordinal(
             I_inv = None
     except np.linalg.LinAlgError:
         I_inv = None
-    _diagnose(status, theta, I if I_inv is not None else None, I0, path, X, y, w, q, names, max_iter)
+    _diagnose(status, theta, I if I_inv is not None else None, I0, path, X, y, w, q, names,
+              max_iter)
     Z_used = (G * w[:, None]) @ I_inv
 
     def refit(wr):
@@ -495,7 +501,7 @@ def ordinal(
         return th if status == "converged" else None
 
     cov, design_used = design._vcov_on_rows(theta, rows, Z_used, refit, "ordinal model")
-    thr_names = [f"{_label(a)}|{_label(b)}" for a, b in zip(lv[:-1], lv[1:])]
+    thr_names = [f"{_label(a)}|{_label(b)}" for a, b in zip(lv[:-1], lv[1:], strict=True)]
     rhs_r = rhs.replace("C(", "factor(")
     r_call = f"svyolr(factor({lhs}) ~ {rhs_r}, design = design" + (
         ", method = 'probit'" if method == "probit" else "") + ")"

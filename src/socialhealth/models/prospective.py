@@ -202,7 +202,8 @@ def prospective(panel, exposure: str, exposure_wave: int, outcome: str, outcome_
         raise ModelError(f"exposure_wave={exposure_wave} must be before outcome_wave="
                          f"{outcome_wave} for a prospective model.")
     x = _resolve(data, exposure, exposure_wave, "exposure")
-    y = _resolve(data, outcome if "@" not in outcome else outcome.split("@")[0] + f"@{outcome_wave}",
+    y = _resolve(data, outcome if "@" not in outcome
+                 else outcome.split("@")[0] + f"@{outcome_wave}",
                  outcome_wave, "outcome")
     base_concept = y.split("@")[0]
     y0 = f"{base_concept}@{int(exposure_wave)}"

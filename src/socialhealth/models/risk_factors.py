@@ -137,7 +137,8 @@ def _as_items(spec, role) -> list[tuple[str, str]]:
     return out
 
 
-def _anchor_rows(label_for: dict, match: Mapping | None, outcome_filter: str | None) -> pd.DataFrame:
+def _anchor_rows(label_for: dict, match: Mapping | None, outcome_filter: str
+                 | None) -> pd.DataFrame:
     a = anchors_module.adverse_scale(anchors_module.load())
     if outcome_filter:
         a = a[a["outcome"].astype(str).str.startswith(outcome_filter)]
@@ -265,7 +266,8 @@ def compare_risk_factors(
         raise MissingColumnError([outcome], data.columns, "the design data (outcome)")
     ex = _as_items(exposures, "exposure")
     co = _as_items(comparators, "comparator")
-    items = [(lab, term, "exposure") for lab, term in ex] + [(lab, term, "comparator") for lab, term in co]
+    items = [(lab, term, "exposure") for lab, term in ex] + [(lab, term, "comparator") for lab,
+                                                             term in co]
     labels = [i[0] for i in items]
     if len(set(labels)) != len(labels):
         raise ModelError(f"factor labels must be unique; got {labels}.")
@@ -289,8 +291,8 @@ def compare_risk_factors(
         key = term.replace(" ", "").replace("`", "")
         hit = tab[tab["term"].str.replace(" ", "").str.replace("`", "").str.startswith(key)]
         if len(hit) != 1:
-            raise ModelError(f"factor {lab!r} ({term}) must give one coefficient (a 0/1, boolean or "
-                             f"numeric column); the model has {list(hit['term'])}.")
+            raise ModelError(f"factor {lab!r} ({term}) must give one coefficient (a 0/1, boolean "
+                             f"or numeric column); the model has {list(hit['term'])}.")
         h = hit.iloc[0]
         return {"source": "survey", "role": role, "factor": term, "label": lab,
                 "measure": measure.upper(), "estimate": h["estimate"], "ci_low": h["ci_low"],

@@ -208,16 +208,16 @@ def forest(
         labs = frame["_label"].to_numpy()[sel]
         is_sum = np.array([t in summaries for t in labs])
         y = np.array([ypos[t] + offsets[g] for t in labs])
-        e, l, h = est[sel], lo[sel], hi[sel]
+        e, lw, h = est[sel], lo[sel], hi[sel]
         pt = ~is_sum
         if pt.any():
-            ax.errorbar(e[pt], y[pt], xerr=[e[pt] - l[pt], h[pt] - e[pt]], fmt="none",
+            ax.errorbar(e[pt], y[pt], xerr=[e[pt] - lw[pt], h[pt] - e[pt]], fmt="none",
                         ecolor=colour, elinewidth=1.4, capsize=0, zorder=2)
             sizes = 36.0 if weight is None else 18 + 160 * (wvals[sel][pt] / wmax)
             ax.scatter(e[pt], y[pt], s=sizes, marker=marker, color=colour, zorder=3,
                        label=str(g) if g is not None else None, edgecolors="white",
                        linewidths=0.5)
-        for ei, li, hi_, yi in zip(e[is_sum], l[is_sum], h[is_sum], y[is_sum]):
+        for ei, li, hi_, yi in zip(e[is_sum], lw[is_sum], h[is_sum], y[is_sum], strict=True):
             draw_diamond(ax, ei, li, hi_, yi, colour)
 
     if ref is not None and np.isfinite(ref):
@@ -242,10 +242,10 @@ def forest(
                              fontweight="bold", annotation_clip=False)
         header.set_gid("socialhealth-annotation-header")
         trans = ax.get_yaxis_transform()
-        for t, e, l, h, gv in zip(frame["_label"], est, lo, hi,
-                                  frame[group] if group else [None] * len(frame)):
+        for t, e, lw, h, gv in zip(frame["_label"], est, lo, hi,
+                                  frame[group] if group else [None] * len(frame), strict=True):
             y = ypos[t] + offsets[gv]
-            ci = f" ({l:.2f}, {h:.2f})" if np.isfinite(l) and np.isfinite(h) else ""
+            ci = f" ({lw:.2f}, {h:.2f})" if np.isfinite(lw) and np.isfinite(h) else ""
             ax.annotate(f"{e:.2f}{ci}", xy=(1.02, y), xycoords=trans, ha="left", va="center",
                         fontsize=style.FONT["annotation"], annotation_clip=False,
                         gid="socialhealth-annotation")

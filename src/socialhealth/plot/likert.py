@@ -114,7 +114,7 @@ def likert(
         bars = ax.barh(y, w, left=left, height=0.7, color=cols[j], label=str(name),
                        edgecolor="white", linewidth=0.6)
         text_colour = "white" if style.is_dark(cols[j]) else "black"
-        for rect, share in zip(bars, shares[:, j]):
+        for rect, share in zip(bars, shares[:, j], strict=True):
             if share >= label_min and share > 0:
                 ax.text(rect.get_x() + rect.get_width() / 2, rect.get_y() + rect.get_height() / 2,
                         f"{100 * share:.0f}", ha="center", va="center", color=text_colour,

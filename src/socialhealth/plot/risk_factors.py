@@ -1,4 +1,5 @@
-"""Loneliness and isolation next to the classic risk factors, survey estimates beside published ones."""
+"""Loneliness and isolation next to the classic risk factors, survey estimates beside published
+ones."""
 from __future__ import annotations
 
 from typing import Sequence
@@ -178,7 +179,7 @@ def risk_factors(
         if annotate:
             src = (tab[source_col].astype(str).to_numpy() if kind == "anchor" and source_col
                    else [""] * len(tab))
-            for ei, li, hi_, yi, si in zip(e, lo, hi, ys, src):
+            for ei, li, hi_, yi, si in zip(e, lo, hi, ys, src, strict=True):
                 ci = f" ({li:.2f}, {hi_:.2f})" if np.isfinite(li) and np.isfinite(hi_) else ""
                 note = f"  {si}" if si and si != "nan" else ""
                 ax.annotate(f"{ei:.2f}{ci}{note}", xy=(1.02, yi), xycoords=trans, ha="left",

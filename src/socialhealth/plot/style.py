@@ -59,7 +59,8 @@ def plain_text(func):
 
 
 def make_plain(ax: Axes) -> None:
-    """Set ``parse_math=False`` on every text of ``ax`` (tick labels, legend, title, annotations)."""
+    """Set ``parse_math=False`` on every text of ``ax`` (tick labels, legend, title,
+    annotations)."""
     for axis in (ax.xaxis, ax.yaxis):      # instantiate the lazily created tick labels
         axis.get_major_ticks()
         axis.get_minor_ticks()
@@ -105,7 +106,8 @@ def new_axes(ax: Axes | None, figsize: tuple[float, float]) -> Axes:
 
 
 def tidy_axes(ax: Axes, grid: str | None = "x") -> None:
-    """Remove chart junk: top/right spines off, light grid on the value axis only, readable ticks."""
+    """Remove chart junk: top/right spines off, light grid on the value axis only, readable
+    ticks."""
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
     for side in ("left", "bottom"):
@@ -118,7 +120,8 @@ def tidy_axes(ax: Axes, grid: str | None = "x") -> None:
 
 def set_labels(ax: Axes, xlabel: str | None = None, ylabel: str | None = None,
                title: str | None = None) -> None:
-    """Set axis labels and a left-aligned bold title in the package's font sizes (``None``: unchanged)."""
+    """Set axis labels and a left-aligned bold title in the package's font sizes
+    (``None``: unchanged)."""
     if xlabel is not None:
         ax.set_xlabel(xlabel, fontsize=FONT["label"])
     if ylabel is not None:

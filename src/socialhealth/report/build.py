@@ -228,7 +228,8 @@ def build(
             parsed.append(oc.column)
         outs = list(dict.fromkeys(parsed))
     if exp.column in outs:
-        raise ReportError(f"{exp.column!r} is both the exposure and an outcome; choose other outcomes.")
+        raise ReportError(f"{exp.column!r} is both the exposure and an outcome; choose other "
+                          f"outcomes.")
     ctx.outcomes = outs
 
     synthetic = getattr(sd, "name", "") == "demo"

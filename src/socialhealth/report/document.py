@@ -1,7 +1,8 @@
 """The report object: sections holding tables, figures, text and the matching R code.
 
 A :class:`Report` is plain data. :func:`socialhealth.report.build` fills it from a survey;
-``to_html``, ``to_markdown``, ``to_pdf`` and ``to_docx`` write it out. Every section has a ``status``:
+``to_html``, ``to_markdown``, ``to_pdf`` and ``to_docx`` write it out. Every section has a
+``status``:
 ``"ok"`` or ``"skipped: <reason>"`` (a survey that does not measure a concept gets the section
 with the reason instead of numbers).
 """
@@ -111,7 +112,7 @@ class ReportTable:
             if c in pairs:
                 hi, name = pairs[c]
                 vals = [_num.NA if _num.NA in (a, b) else f"{a} to {b}"
-                        for a, b in zip(f[c], f[hi])]
+                        for a, b in zip(f[c], f[hi], strict=True)]
                 key = name
             else:
                 vals = list(f[c])

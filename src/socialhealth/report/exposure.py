@@ -12,8 +12,8 @@ column that is **missing where** ``<column>`` **is missing**, exactly as R's
   is an error that states the column's observed range.
 * **category column** (``sex``, ``lonely_direct``): one of the column's labels, exactly as
   written (``sex==female``); any other value, ``sex==Female`` included, is an error that lists
-  the labels (and suggests the label that differs only in case). ``==`` and ``!=`` always work; ``<``, ``<=``, ``>``, ``>=`` only on ordered
-  categories (in the order of the labels).
+  the labels (and suggests the label that differs only in case). ``==`` and ``!=`` always work;
+  ``<``, ``<=``, ``>``, ``>=`` only on ordered categories (in the order of the labels).
 
 A condition that is true for every respondent who answered, or for none, is an error: the
 report would otherwise print a prevalence of 0% or 100% with no interval.

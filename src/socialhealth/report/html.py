@@ -94,7 +94,8 @@ def render_html(report: Report, fragment: bool = False) -> str:
     toc = ["<nav><ol>"]
     for s in report.sections:
         st = '<span class="status-ok">ok</span>' if s.ok else "skipped"
-        toc.append(f'<li><a href="#{esc(s.key)}">{esc(s.title)}</a> <span class="st">({st})</span></li>')
+        toc.append(f'<li><a href="#{esc(s.key)}">{esc(s.title)}</a> <span '
+                   f'class="st">({st})</span></li>')
     toc.append("</ol></nav>")
     body = "\n".join(head + toc + [section_html(s) for s in report.sections])
     footer = ('<footer>Made with socialhealth (design-based estimates matching R survey). '

@@ -20,7 +20,8 @@ from socialhealth.report.document import Report, ReportFigure, ReportTable, Sect
 from socialhealth.report.html import SYNTHETIC_BANNER
 
 #: Shown at the top of every page of the synthetic demo's PDF.
-SYNTHETIC_HEADER = "SYNTHETIC DATA: generated demo survey, not real people; numbers describe no population."
+SYNTHETIC_HEADER = ("SYNTHETIC DATA: generated demo survey, not real people; numbers describe no "
+                    "population.")
 
 
 def _rl():
@@ -113,9 +114,9 @@ def _widths(frame, avail: float, font_size: float = 7.5) -> list[float]:
     spare = avail - sum(widths)
     if spare <= 0:                                   # even the words do not fit: shrink all
         return [w * avail / sum(widths) for w in widths]
-    want = [n - f for n, f in zip(need, floor)]
+    want = [n - f for n, f in zip(need, floor, strict=True)]
     total = sum(want)
-    return [f + spare * w / total for f, w in zip(floor, want)]
+    return [f + spare * w / total for f, w in zip(floor, want, strict=True)]
 
 
 def table_flowables(t: ReportTable, st, avail: float) -> list:
@@ -131,8 +132,9 @@ def table_flowables(t: ReportTable, st, avail: float) -> list:
     out = [CondPageBreak(110), Paragraph(_p(t.title), st["h3"])]
     numeric = [all(_is_number(v) for v in f[c]) and len(f) > 0 for c in f.columns]
     head = [Paragraph(_p(c), st["head_r" if num else "head"])
-            for c, num in zip(f.columns, numeric)]
-    body = [[Paragraph(_p(v), st["cell_r" if num else "cell"]) for v, num in zip(row, numeric)]
+            for c, num in zip(f.columns, numeric, strict=True)]
+    body = [[Paragraph(_p(v), st["cell_r" if num else "cell"]) for v,
+             num in zip(row, numeric, strict=True)]
             for row in f.itertuples(index=False)]
     table = Table([head] + body, colWidths=_widths(f, avail), repeatRows=1, hAlign="LEFT")
     table.setStyle(TableStyle([

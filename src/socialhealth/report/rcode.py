@@ -44,7 +44,8 @@ def design_lines(design, data_name: str = "df") -> list[str]:
                 f"des <- svrepdesign(data = {data_name}, weights = ~{weights}, "
                 f"repweights = {rep}, type = \"{method}\", "
                 f"scale = {float(getattr(design, 'scale', 1.0)):.10g}, rscales = {rscales}, "
-                f"mse = {str(bool(getattr(design, 'mse', False))).upper()}, combined.weights = TRUE)"]
+                f"mse = {str(bool(getattr(design, 'mse', False))).upper()}, combined.weights = "
+                f"TRUE)"]
     return [f"# the design could not be written as R code: {design!r}"]
 
 

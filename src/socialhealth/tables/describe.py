@@ -186,7 +186,8 @@ def describe(
     >>> t1 = sh.tables.describe(design, by="lonely", variables=["age_group", "sex", "age"])
     >>> t1.header[:3]
     ['Characteristic', 'n', '% or mean (95% CI)']
-    >>> t1.to_frame().query("variable == 'sex' and group_label == 'Overall'")["level_label"].tolist()
+    >>> t1.to_frame().query("variable == 'sex' and group_label == 'Overall'")[
+    ...     "level_label"].tolist()
     ['Female', 'Male']
 
     In R: ``gtsummary::tbl_svysummary(design, by = lonely, include = c(age_group, sex, age),
@@ -209,7 +210,8 @@ def describe(
         raise DesignError(f"{by!r} is the grouping variable; leave it out of variables=.")
     forced = set(as_list(categorical))
     level = check_level(level, DesignError)
-    if isinstance(digits, (bool, np.bool_)) or not isinstance(digits, (int, np.integer)) or digits < 0:
+    if isinstance(digits, (bool, np.bool_)) or not isinstance(digits, (int, np.integer)) \
+            or digits < 0:
         raise DesignError(f"digits= must be a whole number >= 0 (decimal places), not {digits!r}.")
     pct_ci = int(round(level * 100)) if np.isclose(level * 100, round(level * 100)) else level * 100
 
@@ -223,7 +225,8 @@ def describe(
             base = design.subset(known)
         groups = _group_levels(data.loc[known, by])
         if len(groups) < 2:
-            raise DesignError(f"describe(): {by!r} has {len(groups)} group(s) among the respondents; "
+            raise DesignError(f"describe(): {by!r} has {len(groups)} group(s) among the "
+                              f"respondents; "
                               "a table by group needs at least 2 (or pass by=None).")
     else:
         groups = []
@@ -238,7 +241,8 @@ def describe(
         (g, group_label(by, g, labels)) for g in groups]
     gmask = {None: inside}
     for g in groups:
-        gmask[g] = inside & np.array([_same(v, g) for v in data[by].to_numpy(dtype=object)], dtype=bool) \
+        gmask[g] = inside & np.array([_same(v, g) for v in data[by].to_numpy(dtype=object)],
+                                     dtype=bool) \
             & data[by].notna().to_numpy()
 
     marks = Markers()
@@ -258,7 +262,8 @@ def describe(
                 est_by = base.mean(var, by=by).to_frame(level=level) if by is not None else None
                 est_all = base.mean(var).to_frame(level=level)
             else:
-                est_by = base.proportion(var, by=by, level=level).to_frame() if by is not None else None
+                est_by = base.proportion(var, by=by,
+                                         level=level).to_frame() if by is not None else None
                 est_all = base.proportion(var, level=level).to_frame()
             error = None
         except SocialHealthError as exc:
@@ -304,7 +309,9 @@ def describe(
         else:
             levels = list(est_all["level"])
 
-        def cell_for(col_group, lev):
+        def cell_for(col_group, lev, *, est_all=est_all, est_by=est_by, kind=kind,
+                     observed=observed, s=s, var=var, vlabel=vlabel, tinfo=tinfo):
+            # called only within this iteration; the defaults bind this variable's values
             frame = est_all if col_group is None else est_by
             r = _rows_of(frame, None if col_group is None else by, col_group,
                          None if kind == "dichotomous" else lev)
@@ -320,7 +327,8 @@ def describe(
                    "level": None if lev is None else lev,
                    "level_label": None if lev is None else level_label(lev),
                    "group": col_group,
-                   "group_label": "Overall" if col_group is None else group_label(by, col_group, labels),
+                   "group_label": "Overall" if col_group is None
+                   else group_label(by, col_group, labels),
                    "statistic": "mean" if kind == "continuous" else "proportion",
                    "n": n, "n_nonmissing": nonmiss, "n_missing": nmiss}
             if r is None:         # level never observed in this group
@@ -328,7 +336,8 @@ def describe(
                            ci_low=np.nan, ci_high=np.nan, df=np.nan)
             else:
                 rec.update(estimate=float(r["estimate"]), se=float(r["se"]),
-                           ci_low=float(r["ci_low"]), ci_high=float(r["ci_high"]), df=float(r["df"]))
+                           ci_low=float(r["ci_low"]), ci_high=float(r["ci_high"]),
+                           df=float(r["df"]))
                 if kind != "continuous" and rec["estimate"] in (0.0, 1.0):
                     # proportion() gives the degenerate logit interval (p, p) here, as R's
                     # svyciprop (up to its non-converged ~1e-12 for p = 0); the table shows a

@@ -80,7 +80,8 @@ def ratio(x, digits: int = RATIO_DIGITS) -> str:
 
 
 def p_value(p) -> str:
-    """A p-value: ``<0.001``, 3 decimals, or ``>0.999`` (never 1.000); :data:`DASH` if not computable.
+    """A p-value: ``<0.001``, 3 decimals, or ``>0.999`` (never 1.000); :data:`DASH` if not
+    computable.
 
     Examples
     --------

@@ -65,7 +65,8 @@ def _model(result, level: float, exponentiate) -> list[tuple[_Model, str | None]
             expo = bool(exponentiate)
             measure = measure if expo or measure in ("RD", "Beta") else "Beta"
         tab = result.to_frame(exponentiate=expo, level=level)
-        fam = {"binomial": "quasibinomial", "poisson": "quasipoisson"}.get(result.family, result.family)
+        fam = {"binomial": "quasibinomial", "poisson": "quasipoisson"}.get(result.family,
+                                                                           result.family)
         method = (f"Survey-weighted GLM ({fam}, {result.link} link; R: {result.r_call}); Wald "
                   "intervals and t tests with the model's residual design degrees of freedom.")
         return [(_Model(tab, measure, expo, result.nobs, result.design.data, method), None)]
@@ -101,7 +102,8 @@ def _model(result, level: float, exponentiate) -> list[tuple[_Model, str | None]
                       f"{variable_label(result.outcome)}: survey-weighted GLM per model "
                       f"({block['family'].iloc[0]}, {block['link'].iloc[0]} link)"
                       + (f"; {note}" if note else "") + ".")
-            frame = block[["term", "estimate", "se", "ci_low", "ci_high", "p"]].reset_index(drop=True)
+            frame = block[["term", "estimate", "se", "ci_low", "ci_high",
+                           "p"]].reset_index(drop=True)
             m = _Model(frame, measure, expo, int(block["n"].iloc[0]), data, method)
             out.append((m, f"{block['model_label'].iloc[0]}"))
         return out
@@ -226,7 +228,8 @@ def regression(
             models.append(m)
             default_labels.append(lab)
     if labels is None:
-        labels = [lab if lab is not None else f"Model {k + 1}" for k, lab in enumerate(default_labels)]
+        labels = [lab if lab is not None else f"Model {k + 1}" for k,
+                  lab in enumerate(default_labels)]
     else:
         labels = [str(x) for x in labels]
         if len(labels) != len(models):
@@ -302,7 +305,8 @@ def regression(
             rows.append(Row(cells, markers, bold=True))
             continue
         # factor: variable row, reference level, then levels
-        rows.append(Row([variable_label(key, variable_labels)] + [""] * (2 * len(models)), bold=True))
+        rows.append(Row([variable_label(key, variable_labels)] + [""] * (2 * len(models)),
+                        bold=True))
         all_levels = _levels(var_data[key], key)
         ref = None
         if all_levels is not None:
@@ -317,7 +321,8 @@ def regression(
                 cells += [fmt.DASH if present else "", ""]
                 markers += [marks(ref_mark) if present else "", ""]
                 if present:
-                    records.append(_record(k, labels, m, None, key, ref, True, None, variable_labels))
+                    records.append(_record(k, labels, m, None, key, ref, True, None,
+                                           variable_labels))
             rows.append(Row(cells, markers, indent=1))
         for lev in ordered:
             cells, markers = [level_label(lev)], [""]
@@ -336,7 +341,8 @@ def regression(
     rows.append(Row(cells))
 
     measures = sorted({m.measure for m in models}, key=list(_MEASURE_NAMES).index)
-    notes = ["; ".join(f"{x} = {_MEASURE_NAMES[x]}" for x in measures) + "; CI = confidence interval."]
+    notes = ["; ".join(f"{x} = {_MEASURE_NAMES[x]}"
+                       for x in measures) + "; CI = confidence interval."]
     if len({m.method for m in models}) == 1:
         notes.append(models[0].method)
     else:
@@ -358,7 +364,8 @@ def _record(k, labels, m, term, var, lev, reference, r, variable_labels) -> dict
     return {
         "model": k + 1, "model_label": labels[k], "term": term, "variable": var,
         "variable_label": "Intercept" if var in _INTERCEPTS else (
-            _term_label(var, variable_labels) if ":" in str(var) else variable_label(var, variable_labels)),
+            _term_label(var, variable_labels) if ":" in str(var)
+            else variable_label(var, variable_labels)),
         "level": lev, "level_label": None if lev is None else level_label(lev),
         "reference": reference,
         "estimate": nan if r is None else float(r["estimate"]),

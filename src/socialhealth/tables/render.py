@@ -42,7 +42,7 @@ def to_html(table) -> str:
     out.append("<tbody>")
     for r in table.rows:
         tds = []
-        for j, (c, m) in enumerate(zip(r.cells, r.markers)):
+        for j, (c, m) in enumerate(zip(r.cells, r.markers, strict=False)):
             text = e(c) + (f"<sup>{e(m)}</sup>" if m else "")
             if j == 0:
                 if r.bold:
@@ -86,7 +86,7 @@ def to_markdown(table) -> str:
     lines.append("|" + "|".join([":---"] + [":---:"] * (len(names) - 1)) + "|")
     for r in table.rows:
         cells = []
-        for j, (c, m) in enumerate(zip(r.cells, r.markers)):
+        for j, (c, m) in enumerate(zip(r.cells, r.markers, strict=False)):
             text = _md(c) + (f"^{m}^" if m else "")
             if j == 0:
                 if r.bold and text:
@@ -152,7 +152,7 @@ def to_latex(table) -> str:
     out.append(r"\midrule")
     for r in table.rows:
         cells = []
-        for j, (c, m) in enumerate(zip(r.cells, r.markers)):
+        for j, (c, m) in enumerate(zip(r.cells, r.markers, strict=False)):
             text = x(c) + (rf"\textsuperscript{{{x(m)}}}" if m else "")
             if j == 0:
                 if r.bold and text:

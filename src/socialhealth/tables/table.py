@@ -91,7 +91,8 @@ class Table:
         """
         names = self.column_names(" | ")
         body = [[("  " * r.indent if j == 0 else "") + c + (f" [{m}]" if m else "")
-                 for j, (c, m) in enumerate(zip(r.cells, r.markers))] for r in self.rows]
+                 for j, (c, m) in enumerate(zip(r.cells, r.markers,
+                                                strict=False))] for r in self.rows]
         return pd.DataFrame(body, columns=pd.Index(names))
 
     def column_names(self, sep: str = " | ") -> list[str]:

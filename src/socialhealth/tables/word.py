@@ -88,7 +88,7 @@ def to_docx(table, path):
             _rule(t.cell(0, j), "top")
         _rule(t.cell(n_head - 1, j), "bottom")
     for i, r in enumerate(table.rows):
-        for j, (c, m) in enumerate(zip(r.cells, r.markers)):
+        for j, (c, m) in enumerate(zip(r.cells, r.markers, strict=False)):
             put(t.cell(n_head + i, j), c, m, bold=r.bold and j == 0,
                 indent=r.indent if j == 0 else 0, left=j == 0)
     if table.rows:

@@ -84,7 +84,8 @@ def _py(x):
 # ----------------------------------------------------------------------------- api population
 def _make_apipop(rng: np.random.Generator) -> dict[str, np.ndarray]:
     # district sizes: skewed (many one-school districts, one very large district)
-    size = np.maximum(1, np.round(rng.lognormal(mean=1.15, sigma=1.25, size=N_DISTRICTS))).astype(int)
+    size = np.maximum(1, np.round(rng.lognormal(mean=1.15, sigma=1.25,
+                                                size=N_DISTRICTS))).astype(int)
     size = np.minimum(size, 150)
     size[0] = 552                                             # one big-city district
     while size.sum() != N_SCHOOLS:                            # adjust to the frame size
@@ -142,7 +143,8 @@ def _make_apipop(rng: np.random.Generator) -> dict[str, np.ndarray]:
     base = np.where(is_h, 1350, np.where(is_m, 850, 430))
     enroll = np.maximum(101, np.round(base * rng.lognormal(0, 0.45, size=n))).astype(float)
     api_stu = np.maximum(100, np.round(enroll * rng.uniform(0.72, 0.95, size=n))).astype(int)
-    return {"stype": stype, "snum": snum, "dnum": dnum, "cname": np.array([f"County {c}" for c in cnum]), "cnum": cnum,
+    return {"stype": stype, "snum": snum, "dnum": dnum,
+            "cname": np.array([f"County {c}" for c in cnum]), "cnum": cnum,
             "api00": api00, "api99": api99, "target": target, "growth": growth,
             "sch.wide": sch_wide, "comp.imp": comp_imp, "both": both, "awards": awards,
             "meals": meals, "ell": ell, "mobility": mobility, "avg.ed": avg_ed,
@@ -187,7 +189,8 @@ def _make_samples(rng: np.random.Generator, pop: dict) -> dict[str, dict]:
     # blanked in the frame before any row is copied
     other = np.setdiff1d(np.arange(n), np.concatenate([srs, strat, clus1, clus2]))
     only2 = np.setdiff1d(clus2, np.concatenate([srs, strat, clus1]))
-    blank = np.concatenate([rng.choice(only2, 5, replace=False), rng.choice(other, 31, replace=False)])
+    blank = np.concatenate([rng.choice(only2, 5, replace=False),
+                            rng.choice(other, 31, replace=False)])
     pop["enroll"][blank] = np.nan
     # ell == 0 (no English learners) is rare and clustered: every school of 4% of the districts
     # outside apiclus1, 3 schools of one apiclus1 district (so some jackknife replicates of

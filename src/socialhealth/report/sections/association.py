@@ -55,7 +55,8 @@ def fit_nested(ctx: Context, outcome: str) -> tuple[list[dict], dict, list[str],
         added = [c for c in m["adds"] if not ctx.why_not(c)]
         missing = [c for c in m["adds"] if ctx.why_not(c)]
         if missing:
-            notes.append(f"{m['name']} leaves out {', '.join(missing)} (not measured in this survey).")
+            notes.append(f"{m['name']} leaves out {', '.join(missing)} (not measured in this "
+                         f"survey).")
         if m["adds"] and not added:
             continue
         covariates = covariates + added
@@ -136,7 +137,7 @@ def build_association(ctx: Context) -> Section:
     table = pd.DataFrame(rows)
     table.insert(1, "outcome_label", [outcome_label(o) for o in table["outcome"]])
     models = list(dict.fromkeys(table["model"]))
-    labels = {m: lab for m, lab in zip(table["model"], table["adjusted_for"])}
+    labels = {m: lab for m, lab in zip(table["model"], table["adjusted_for"], strict=True)}
     sec.text.append(
         f"Odds ratios of each health outcome, respondents who are {exp.label} vs those who are "
         "not, from survey-weighted "
@@ -172,10 +173,10 @@ def nested_display(table: pd.DataFrame, models: list[str]) -> pd.DataFrame:
     outcome; n, events, then "OR (95% CI)" and p of each model. Cells are text from
     :mod:`socialhealth.report.formatting`."""
     rows = []
-    for outcome, g in table.groupby("outcome", sort=False):
+    for _outcome, g in table.groupby("outcome", sort=False):
         row = {"Outcome": g["outcome_label"].iloc[0], "n": _num.count(g["n"].iloc[0]),
                "Events": _num.count(g["events"].iloc[0])}
-        by = {m: r for m, r in zip(g["model"], g.itertuples(index=False))}
+        by = {m: r for m, r in zip(g["model"], g.itertuples(index=False), strict=True)}
         for m in models:
             r = by.get(m)
             row[f"{m} OR (95% CI)"] = (or_text(r.odds_ratio, r.ci_low, r.ci_high)

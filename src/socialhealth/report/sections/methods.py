@@ -85,7 +85,8 @@ def build_methods(ctx: Context, sections: list[Section]) -> Section:
         f'{ctx.r_data} <- read.csv({r_string(fname)}, na.strings = c("", "NA"))',
         "# yes/no columns (written by pandas as True/False) become 0/1",
         f"{ctx.r_data}[] <- lapply({ctx.r_data}, function(x) if (is.logical(x)) as.numeric(x) else "
-        'if (is.character(x) && all(x %in% c("True", "False", NA))) as.numeric(x == "True") else x)',
+        'if (is.character(x) && all(x %in% c("True", "False", NA))) as.numeric(x == "True") else '
+        'x)',
     ]
     for s in sections:
         if s.key == "sample":

@@ -107,7 +107,7 @@ def build_prevalence(ctx: Context) -> Section:
                                width_ratios=widths, sharey=True)
         from socialhealth import plot
 
-        for ax, by in zip(axes, groups):
+        for ax, by in zip(axes, groups, strict=True):
             plot.prevalence(ests[by], x=by, ax=ax, caption=None, xlabel=GROUPS[by],
                             ylabel="Prevalence (%)" if by == groups[0] else "")
             ax.axhline(100 * float(overall["estimate"]), color="#4D4D4D", lw=0.8, ls="--")

@@ -36,7 +36,8 @@ def published_anchors() -> pd.DataFrame:
                      "ci_low": float(r["adverse_ci_low"]), "ci_high": float(r["adverse_ci_high"]),
                      "measure": r["measure"], "outcome": r["outcome"],
                      "published_exposure": r["exposure"] + (" (reciprocal: inactive vs active)"
-                                                            if r["adverse_rule"] == "reciprocal" else ""),
+                                                            if r["adverse_rule"] == "reciprocal"
+                                                            else ""),
                      "source": source_label(r["citation"], r["source_key"]),
                      "citation": r["citation"]})
     return pd.DataFrame(rows)
@@ -123,7 +124,8 @@ def build_risk_factors(ctx: Context) -> Section:
     order = [labels.get(f, f) for f in [exp.column, *measured] if labels.get(f, f) in wide.columns]
     sec.text.append(
         "Mutually adjusted odds ratios from the fully adjusted model of each outcome: the "
-        f"exposure ({exp.label.split(' (')[0]}) and " + ", ".join(comps[c].lower() for c in measured)
+        f"exposure ({exp.label.split(' (')[0]}) and "
+        + ", ".join(comps[c].lower() for c in measured)
         + " in one survey-weighted logistic regression, also adjusted for age group and sex "
         "where measured. Read across a row to see how the odds ratio of loneliness compares "
         "with those of the established risk factors for the same outcome.")
@@ -133,13 +135,15 @@ def build_risk_factors(ctx: Context) -> Section:
         na_reason="the factor is not in that outcome's fully adjusted model (not measured, or "
                   "its coefficient could not be estimated)."))
     sec.tables.append(ReportTable("The same with 95% CIs", table.drop(columns=["outcome_label"]),
-                                  digits=2, hide=("factor",), na_reason="not estimable from the fitted model "
+                                  digits=2, hide=("factor",),
+                                  na_reason="not estimable from the fitted model "
                                   "(e.g. a coefficient without a finite standard error)."))
 
     anchors = published_anchors()
     if not anchors.empty:
         shown = anchors.assign(label=[labels.get(exp.column) if f == "exposure" else lab
-                                      for f, lab in zip(anchors["factor"], anchors["label"])])
+                                      for f, lab in zip(anchors["factor"], anchors["label"],
+                                                        strict=True)])
         sec.tables.append(ReportTable(
             "Published pooled estimates for all-cause mortality (for scale)",
             shown[["label", "estimate", "ci_low", "ci_high", "measure", "outcome",
@@ -148,11 +152,13 @@ def build_risk_factors(ctx: Context) -> Section:
                  "activity inverted). Measures differ (HR, RR, RM = relative mortality) and "
                  "are not converted; the survey's odds ratios above are for other outcomes "
                  "unless the outcome is death. Sources: "
-                 + " ".join(f"{s}: {c}" for s, c in zip(shown["source"], shown["citation"]))))
+                 + " ".join(f"{s}: {c}" for s,
+                            c in zip(shown["source"], shown["citation"], strict=True))))
     # figure: mortality if modelled, else the first outcome
     pick = "died" if "died" in set(table["outcome"]) else table["outcome"].iloc[0]
     survey_rows = table[table["outcome"] == pick]
-    survey = pd.DataFrame({"label": survey_rows["factor_label"], "estimate": survey_rows["odds_ratio"],
+    survey = pd.DataFrame({"label": survey_rows["factor_label"],
+                           "estimate": survey_rows["odds_ratio"],
                            "ci_low": survey_rows["ci_low"], "ci_high": survey_rows["ci_high"]})
     from socialhealth import plot
 

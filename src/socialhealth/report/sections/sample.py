@@ -105,7 +105,8 @@ def build_sample(ctx: Context) -> Section:
     if note:
         note = str(note)
         rows.append(("Design note", note))       # whole: table cells wrap in every format
-    sec.tables.append(ReportTable("Sample and design", pd.DataFrame(rows, columns=["item", "value"])))
+    sec.tables.append(ReportTable("Sample and design",
+                                  pd.DataFrame(rows, columns=["item", "value"])))
     if getattr(d, "kind", "") == "replicate":
         how = "they come from the survey's replicate weights."
     elif clustered:

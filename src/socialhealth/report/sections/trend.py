@@ -74,7 +74,8 @@ def build_trend(ctx: Context) -> Section:
              else f"{s['country']}: not estimable (the interval is undefined)"
              for s in slopes]
     sec.text.append(f"Interviews in {len(years)} years, {first}-{last}. Trend in the odds of "
-                    f"{'' if re.match(r'^[a-z]+ing ', exp.label) else 'being '}{exp.label}: " + "; ".join(parts) + ".")
+                    f"{'' if re.match(r'^[a-z]+ing ', exp.label) else 'being '}{exp.label}: "
+                    + "; ".join(parts) + ".")
 
     fig, axes = new_figure(8.0, 3.8)
     from socialhealth import plot
@@ -84,5 +85,6 @@ def build_trend(ctx: Context) -> Section:
     axes[0].set_ylim(bottom=0)
     axes[0].set_title(f"{exp.name}: weighted prevalence by year, 95% CIs", fontsize=11)
     sec.figures.append(to_report_figure(fig, "Trend over years",
-                                        "Lines: weighted prevalence; bands: 95% logit CIs per year."))
+                                        "Lines: weighted prevalence; bands: 95% logit CIs per "
+                                        "year."))
     return sec
