@@ -77,7 +77,7 @@ def _paths(name: str, path, ws: list[int]) -> dict[int, Path]:
         if len(path) != len(ws):
             raise DatasetError(f"load_panel({name!r}): {len(path)} files for {len(ws)} waves; "
                                "give one file per wave, in the order of waves=.")
-        return {w: Path(p) for w, p in zip(ws, path)}
+        return {w: Path(p) for w, p in zip(ws, path, strict=True)}
     if path is None:
         raise DatasetError(f"load_panel({name!r}): pass path= (the licensed files; see "
                            f"datasets.info({name!r})).")

@@ -35,7 +35,6 @@ Smoother (R ``svysmooth(method = "locpoly")``)
 from __future__ import annotations
 
 import math
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -395,10 +394,10 @@ def boxplot(
     ``svyboxplot(y ~ 1, design)``. ``min`` and ``max`` are the rule's ``Q(0)`` and ``Q(1)``:
     under R's ``"math"`` rule ``Q(0)`` need not be the smallest observed value (values
     ``1, 4, 6`` with weights ``1, 2, 2`` give ``Q(0) = 4``, in R too), so an observed value
-    below it is drawn only with ``all_outliers=True``. With ``all_outliers=True`` every observed value beyond the
-    drawn whiskers is marked, as R does with groups; R without groups compares with the fences
-    ``Q(.25) - 1.5 IQR`` and ``Q(.75) + 1.5 IQR`` instead, and so leaves out values between a
-    fence and ``Q(0)`` or ``Q(1)`` (where the whisker ends).
+    below it is drawn only with ``all_outliers=True``. With ``all_outliers=True`` every observed
+    value beyond the drawn whiskers is marked, as R does with groups; R without groups compares
+    with the fences ``Q(.25) - 1.5 IQR`` and ``Q(.75) + 1.5 IQR`` instead, and so leaves out
+    values between a fence and ``Q(0)`` or ``Q(1)`` (where the whisker ends).
 
     In R: ``svyboxplot(variable ~ by, design)`` (``all.outliers = TRUE`` for
     ``all_outliers=True``).
@@ -582,7 +581,8 @@ def smooth(
     try:
         bw = float(bandwidth)
     except (TypeError, ValueError):
-        raise PlotError(f"{what}: bandwidth must be a positive number, not {bandwidth!r}.") from None
+        raise PlotError(
+            f"{what}: bandwidth must be a positive number, not {bandwidth!r}.") from None
     if not (np.isfinite(bw) and bw > 0):
         raise PlotError(f"{what}: bandwidth must be a positive number, not {bandwidth!r}.")
     if not isinstance(ngrid, (int, np.integer)) or isinstance(ngrid, bool) or ngrid < 2:

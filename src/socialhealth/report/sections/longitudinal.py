@@ -126,7 +126,8 @@ def build_longitudinal(ctx: Context) -> Section:
             "Outcome": [f"{r.outcome_label} ({w1})" for r in table.itertuples()],
             "Model": table["model"], "n": [_num.count(v) for v in table["n"]],
             "OR (95% CI)": [or_text(a, b, c) for a, b, c in
-                            zip(table["odds_ratio"], table["ci_low"], table["ci_high"])],
+                            zip(table["odds_ratio"], table["ci_low"], table["ci_high"],
+                                strict=True)],
             "p": [_num.p_value(v) for v in table["p"]]})
         sec.tables.append(ReportTable(
             f"Prospective odds ratios: outcome at {w1} by {exp.name.lower()} at {w0}", table,
