@@ -117,14 +117,21 @@ def _gss_long_years(name: str) -> list[int]:
     return [int(y) for y in load_codebook("gss_panel_long")["panels"][name]["years"]]
 
 
-def _check_waves(name: str, waves) -> list[int]:
+def ordered_waves(name: str, waves, what: str, example: str) -> list[int]:
+    """``waves`` as distinct increasing ints (two or more, baseline first), else DatasetError;
+    ``what`` / ``example`` word the message ("interview years", "[2006, 2010]")."""
     if waves is None or isinstance(waves, (str, int, np.integer)) or len(list(waves)) < 2:
-        raise DatasetError(f"load_panel({name!r}): waves= needs two or more interview years, "
-                           f"baseline first (e.g. waves=[2006, 2010]); got {waves!r}.")
+        raise DatasetError(f"load_panel({name!r}): waves= needs two or more {what}, "
+                           f"baseline first (e.g. waves={example}); got {waves!r}.")
     ws = [int(w) for w in waves]
     if len(set(ws)) != len(ws) or ws != sorted(ws):
         raise DatasetError(f"load_panel({name!r}): waves={ws} must be distinct and in "
                            "increasing order (baseline first).")
+    return ws
+
+
+def _check_waves(name: str, waves) -> list[int]:
+    ws = ordered_waves(name, waves, "interview years", "[2006, 2010]")
     if name == "gss_panel20":
         allowed = [2016, 2018, 2020]
         bad = [w for w in ws if w not in allowed]

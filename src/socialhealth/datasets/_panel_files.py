@@ -34,7 +34,6 @@ import warnings
 from collections import OrderedDict
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from socialhealth.errors import DatasetError, UnknownWaveError
@@ -47,13 +46,9 @@ _DESIGN = ("respondent_id", "survey", "wave", "year", "country", "weight", "stra
 def _waves(name: str, waves) -> list[int]:
     from socialhealth.datasets._codebook import load_codebook
 
-    if waves is None or isinstance(waves, (str, int, np.integer)) or len(list(waves)) < 2:
-        raise DatasetError(f"load_panel({name!r}): waves= needs two or more wave numbers, "
-                           f"baseline first (e.g. waves=[9, 11]); got {waves!r}.")
-    ws = [int(w) for w in waves]
-    if len(set(ws)) != len(ws) or ws != sorted(ws):
-        raise DatasetError(f"load_panel({name!r}): waves={ws} must be distinct and in "
-                           "increasing order (baseline first).")
+    from socialhealth.datasets._panel import ordered_waves
+
+    ws = ordered_waves(name, waves, "wave numbers", "[9, 11]")
     known = sorted(int(k) for k in load_codebook(name)["waves"])
     bad = [w for w in ws if w not in known]
     if bad:

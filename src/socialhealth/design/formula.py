@@ -101,6 +101,20 @@ class ModelFrame:
         return self._rhs_builder(data)
 
 
+def split_top_level(text: str, sep: str) -> list[str]:
+    """``text`` split on ``sep`` outside brackets, each part stripped (``"a, f(b, c)"`` ->
+    ``["a", "f(b, c)"]``)."""
+    parts, depth, cur = [], 0, ""
+    for ch in text:
+        depth += {"(": 1, "[": 1, ")": -1, "]": -1}.get(ch, 0)
+        if ch == sep and depth == 0:
+            parts.append(cur.strip())
+            cur = ""
+        else:
+            cur += ch
+    parts.append(cur.strip())
+    return parts
+
 def normalise_formula(formula: str) -> str:
     """Rewrite R spellings formulaic does not know (``factor(x)`` -> ``C(x)``)."""
     if not isinstance(formula, str):
@@ -200,16 +214,7 @@ def binomial_counts(formula: str, data: pd.DataFrame):
     lhs = lhs.strip()
     if not tilde or not re.match(r"^cbind\(.*\)$", lhs):
         return None
-    inner = lhs[len("cbind("):-1]
-    parts, depth, cur = [], 0, ""
-    for ch in inner:
-        depth += {"(": 1, "[": 1, ")": -1, "]": -1}.get(ch, 0)
-        if ch == "," and depth == 0:
-            parts.append(cur.strip())
-            cur = ""
-        else:
-            cur += ch
-    parts.append(cur.strip())
+    parts = split_top_level(lhs[len("cbind("):-1], ",")
     if len(parts) != 2 or not all(parts):
         raise FormulaError(
             f"the response {lhs!r} must be cbind(successes, failures) with two expressions "

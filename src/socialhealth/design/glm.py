@@ -82,6 +82,7 @@ from socialhealth.design.formula import (
     model_frame,
     normalise_formula,
     split_offsets,
+    split_top_level,
 )
 from socialhealth.errors import ConvergenceError, FormulaError, ModelError, SeparationError
 
@@ -782,17 +783,7 @@ def _check_separation(fit: _Fit, fam: _Family, lk: _Link, X, y, pw, names) -> No
 # ----------------------------------------------------------------------------- results
 def _split_terms(text: str) -> list[str]:
     """``"~agecat + C(race)"`` -> ``["agecat", "C(race)"]`` (splits on top-level ``+``)."""
-    text = text.strip().lstrip("~").strip()
-    parts, depth, cur = [], 0, ""
-    for ch in text:
-        depth += {"(": 1, "[": 1, ")": -1, "]": -1}.get(ch, 0)
-        if ch == "+" and depth == 0:
-            parts.append(cur.strip())
-            cur = ""
-        else:
-            cur += ch
-    parts.append(cur.strip())
-    return [p for p in parts if p]
+    return [p for p in split_top_level(text.strip().lstrip("~").strip(), "+") if p]
 
 
 @dataclass
