@@ -292,3 +292,36 @@ def test_calibration_not_implemented():
         d.calibrate()
     with pytest.raises(DesignError, match="not implemented for two-phase"):
         d.rake()
+
+
+# ----------------------------------------------------------------------------- other verbs
+@pytest.mark.parametrize("method", METHODS)
+def test_other_verbs(cohort, ref, method):
+    d = _design(cohort, method)
+    r = ref[method]
+    v = d.var("age").to_frame()
+    _close(v.estimate, r["var_age"]["estimate"])
+    _close(v.se ** 2, r["var_age"]["vcov"])
+    p = d.proportion("in_subcohort").to_frame()
+    _close(p[["estimate", "ci_low", "ci_high"]].to_numpy().ravel(), r["ciprop_logit"])
+    q = d.quantile("age", 0.5).to_frame()
+    _close(q[["estimate", "ci_low", "ci_high", "se"]].to_numpy().ravel(), r["quantile_age"])
+    t = d.ttest("age", by="rel").to_frame()
+    _close(t["statistic"], r["ttest_age_rel"])
+    deff = d.mean("age", deff=True).to_frame().deff[0]
+    if method == "full":
+        _close(deff, r["deff_mean_age"])
+    else:
+        # R's deff is 0 for approx designs; here: variance / SRS-without-replacement variance
+        assert r["deff_mean_age"] == 0
+        used = d.phase2
+        w, y = d.weights[used], cohort.age.to_numpy()[used]
+        N, n = w.sum(), used.sum()
+        s2 = n / (n - 1) * (w * (y - (w * y).sum() / N) ** 2).sum() / N
+        _close(deff, d.mean("age").vcov[0, 0] / (s2 * (N - n) / (N * n)), 1e-12)
+    chi = r.get("chisq_stage_histol")         # R's svychisq fails on method = "full" designs
+    if chi is not None:
+        got = d.chisq("stage", "histol").to_frame()
+        _close(got.statistic, chi["statistic"])
+        _close(got.ndf, chi["ndf"])
+        _close(got.ddf, chi["ddf"])

@@ -44,7 +44,10 @@ Lumley 2010, ch. 8):
 
 Both are checked against R survey 4.1-1 (``tests/fixtures/twophase``): means, totals, ratios,
 domain estimates and phase contributions to 1e-8, svyglm coefficients and standard errors at
-R's convergence tolerance.
+R's convergence tolerance, and ``var``, ``proportion`` (logit), ``quantile``, ``ttest``,
+``chisq`` (R's ``svychisq`` fails on ``method="full"`` designs; checked with ``"approx"``) and
+the design effect (``method="full"``; R reports a design effect of 0 for ``"approx"``
+designs, here it is the variance over the SRS variance as for every design).
 
 Domain estimates (``by=``, :meth:`subset`) set the influence values to 0 outside the domain,
 as for :class:`~socialhealth.design.SurveyDesign`. For domain means (both methods) and domain
