@@ -290,8 +290,9 @@ def test_calibration_not_implemented():
     d = sh.TwoPhaseDesign(_toy(), subset="p2", strata="s")
     with pytest.raises(DesignError, match="not implemented for two-phase"):
         d.calibrate()
-    with pytest.raises(DesignError, match="not implemented for two-phase"):
-        d.rake()
+    for verb in (d.rake, d.post_stratify, d.standardize, d.trim_weights):
+        with pytest.raises(DesignError, match="not implemented for two-phase"):
+            verb()
 
 
 # ----------------------------------------------------------------------------- other verbs

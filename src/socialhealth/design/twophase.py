@@ -8,7 +8,7 @@ is observed on the expensive ones. With ``n1_h`` phase-1 and ``n2_h`` phase-2 ro
 stratum ``h``, the phase-2 inclusion probability is ``pi2_i = n2_h / n1_h`` and the analysis
 weight ``w_i = w1_i / pi2_i`` (``w1_i`` = phase-1 weight, 1 by default).
 
-Every estimate is reduced, as in :mod:`socialhealth.design.taylor_variance`, to weighted
+Every estimate is reduced, as in ``socialhealth.design.taylor_variance``, to weighted
 influence values ``Z_i = w_i u_i`` on the phase-2 rows (the estimate behaves like
 ``sum_i Z_i``). Its variance is the sum of a phase-1 and a phase-2 term (the conditioning
 argument of Sarndal, Swensson & Wretman 1992, section 9.3; Breslow & Chatterjee 1999;
@@ -49,11 +49,12 @@ R's convergence tolerance, and ``var``, ``proportion`` (logit), ``quantile``, ``
 the design effect (``method="full"``; R reports a design effect of 0 for ``"approx"``
 designs, here it is the variance over the SRS variance as for every design).
 
-Domain estimates (``by=``, :meth:`subset`) set the influence values to 0 outside the domain,
-as for :class:`~socialhealth.design.SurveyDesign`. For domain means (both methods) and domain
-totals with ``method="full"`` that is what R's ``svyby``/``subset`` give. For domain totals
-with ``method="approx"``, R's ``subset()`` of a ``twophase`` object gives another phase-1 term;
-the value here equals R's total of the zero-recoded variable,
+Domain estimates (``by=``, :meth:`~socialhealth.design.DesignBase.subset`) set the influence
+values to 0 outside the domain, as for :class:`~socialhealth.design.SurveyDesign`. For domain
+means (both methods) and domain totals with ``method="full"`` that is what R's
+``svyby``/``subset`` give. For domain totals with ``method="approx"``, R's ``subset()`` of a
+``twophase`` object gives another phase-1 term; the value here equals R's total of the
+zero-recoded variable,
 ``svytotal(~I(y * (stage == 1)), design)``. R's ``svyby(..., covmat = TRUE)`` reports zero
 covariances between the domains of a two-phase design; here they are the linearisation
 covariances (the variances agree).
@@ -543,7 +544,7 @@ class TwoPhaseDesign(DesignBase):
 
         Examples
         --------
-        In R: ``postStratify`` is not available for ``twophase`` objects either.
+        In R: ``postStratify(design, ...)`` (not offered here for two-phase designs).
         """
         self._not_implemented("post_stratify()")
 
@@ -552,6 +553,29 @@ class TwoPhaseDesign(DesignBase):
 
         Examples
         --------
-        In R: ``rake`` is not available for ``twophase`` objects either.
+        In R: ``rake(design, ...)`` (not offered here for two-phase designs).
         """
         self._not_implemented("rake()")
+
+    def standardize(self, *args, **kwargs):
+        """Not implemented for two-phase designs: raises :class:`~socialhealth.errors.DesignError`.
+
+        Direct standardisation post-stratifies the weights, which is calibration.
+
+        Examples
+        --------
+        In R: ``svystandardize(design, ...)`` (not offered here for two-phase designs).
+        """
+        self._not_implemented("standardize() (it post-stratifies the weights)")
+
+    def trim_weights(self, *args, **kwargs):
+        """Not implemented for two-phase designs: raises :class:`~socialhealth.errors.DesignError`.
+
+        The phase-1 and phase-2 variance terms depend on the phase-2 sampling probabilities
+        behind the weights, which trimmed weights no longer reflect.
+
+        Examples
+        --------
+        In R: ``trimWeights(design, ...)`` (not offered here for two-phase designs).
+        """
+        self._not_implemented("trim_weights()")
