@@ -32,6 +32,7 @@ from socialhealth._version import __version__
 _LAZY = {
     "SurveyDesign": ("socialhealth.design", "SurveyDesign"),
     "ReplicateDesign": ("socialhealth.design", "ReplicateDesign"),
+    "TwoPhaseDesign": ("socialhealth.design", "TwoPhaseDesign"),
     "design": ("socialhealth.design", None),
     "datasets": ("socialhealth.datasets", None),
     "measures": ("socialhealth.measures", None),

@@ -3,6 +3,7 @@
 * :class:`SurveyDesign`: Taylor linearisation (R ``svydesign``).
 * :class:`ReplicateDesign`: replicate weights (R ``svrepdesign``); ``SurveyDesign.to_replicate``
   builds one from a Taylor design (R ``as.svrepdesign``).
+* :class:`TwoPhaseDesign`: two-phase designs such as case-cohort studies (R ``twophase``).
 
 Both share :class:`~socialhealth.design.base.DesignBase`: ``mean``, ``total``, ``ratio``,
 ``var``, ``proportion``, ``quantile``, ``ttest``, ``chisq``, ``ranktest``, ``glm``, ``anova``,
@@ -14,5 +15,7 @@ from socialhealth.design.contrast import contrast
 from socialhealth.design.replicate import ReplicateDesign
 from socialhealth.design.results import Estimate
 from socialhealth.design.taylor import SurveyDesign
+from socialhealth.design.twophase import TwoPhaseDesign
 
-__all__ = ["DesignBase", "SurveyDesign", "ReplicateDesign", "Estimate", "contrast"]
+__all__ = ["DesignBase", "SurveyDesign", "ReplicateDesign", "TwoPhaseDesign", "Estimate",
+           "contrast"]

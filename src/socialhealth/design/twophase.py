@@ -1,0 +1,581 @@
+"""Two-phase (double) sampling designs, e.g. case-cohort and two-phase case-control studies
+(R ``twophase``).
+
+A phase-1 sample (here: element sampling, e.g. a whole cohort) is observed on cheap variables;
+a phase-2 subsample, drawn by stratified simple random sampling without replacement *within
+the phase-1 sample* (strata defined by phase-1 variables, e.g. case status and institution),
+is observed on the expensive ones. With ``n1_h`` phase-1 and ``n2_h`` phase-2 rows in phase-2
+stratum ``h``, the phase-2 inclusion probability is ``pi2_i = n2_h / n1_h`` and the analysis
+weight ``w_i = w1_i / pi2_i`` (``w1_i`` = phase-1 weight, 1 by default).
+
+Every estimate is reduced, as in ``socialhealth.design.taylor_variance``, to weighted
+influence values ``Z_i = w_i u_i`` on the phase-2 rows (the estimate behaves like
+``sum_i Z_i``). Its variance is the sum of a phase-1 and a phase-2 term (the conditioning
+argument of Sarndal, Swensson & Wretman 1992, section 9.3; Breslow & Chatterjee 1999;
+Lumley 2010, ch. 8):
+
+* **phase 2** (stratified SRS without replacement from the phase-1 sample):
+
+      V2 = sum_h (1 - n2_h/n1_h) n2_h/(n2_h - 1) sum_{i in h} (Z_i - Zbar_h)(Z_i - Zbar_h)^T
+
+  (strata sampled completely, ``n2_h = n1_h``, e.g. all cases of a case-cohort study,
+  contribute 0).
+
+* **phase 1**, estimated from the phase-2 rows, with the phase-1 design taken as sampling
+  from an infinite population (R: phase 1 without ``fpc``/``probs``), so ``y_i = w1_i u_i =
+  pi2_i Z_i`` are its weighted influence values:
+
+  - ``method="full"`` (R's default since survey 3.15; the phase-1 term of Sarndal et al. 9.3,
+    ``sum_{k,l in s2} (Delta1_kl / pi1_kl) y_k y_l / pi2_kl``, for independent (Poisson-type)
+    phase-1 selection with probabilities ``pi1``, so ``Delta1_kl / pi1_kl = 1 - pi1_k`` for
+    ``k = l`` and 0 otherwise):
+    ``V1 = sum_{i in s2} (1 - pi1_i) y_i y_i^T / pi2_i = sum_{i in s2} (1 - pi1_i) pi2_i
+    Z_i Z_i^T``, with ``pi1 = 0`` (an infinite population) unless ``phase1_probs=`` is given.
+    It does not centre the influence values, so without ``phase1_probs`` the variance of a
+    *total* is that of an infinite-population phase 1 (R documents that population totals
+    are not correctly estimated then); means, ratios and regression coefficients are
+    correct.
+  - ``method="approx"`` (= ``"simple"``; R's calculation of survey 3.14 and earlier, exact
+    for SRS at phase 1 and stratified SRS at phase 2): the with-replacement phase-1 variance
+    ``n1/(n1-1) sum_{i in s1} (y_i - ybar)(y_i - ybar)^T`` with its sums over the phase-1
+    sample estimated by ``1/pi2``-weighted sums over the phase-2 sample:
+    ``V1 = n1/(n1-1) sum_{i in s2} (y_i - ybar)(y_i - ybar)^T / pi2_i``,
+    ``ybar = sum_{s2} y_i/pi2_i / sum_{s2} 1/pi2_i``.
+
+Both are checked against R survey 4.1-1 (``tests/fixtures/twophase``): means, totals, ratios,
+domain estimates and phase contributions to 1e-8, svyglm coefficients and standard errors at
+R's convergence tolerance, and ``var``, ``proportion`` (logit), ``quantile``, ``ttest``,
+``chisq`` (R's ``svychisq`` fails on ``method="full"`` designs; checked with ``"approx"``) and
+the design effect (``method="full"``; R reports a design effect of 0 for ``"approx"``
+designs, here it is the variance over the SRS variance as for every design).
+
+Domain estimates (``by=``, :meth:`~socialhealth.design.DesignBase.subset`) set the influence
+values to 0 outside the domain, as for :class:`~socialhealth.design.SurveyDesign`. For domain
+means (both methods) and domain totals with ``method="full"`` that is what R's
+``svyby``/``subset`` give. For domain totals with ``method="approx"``, R's ``subset()`` of a
+``twophase`` object gives another phase-1 term; the value here equals R's total of the
+zero-recoded variable,
+``svytotal(~I(y * (stage == 1)), design)``. R's ``svyby(..., covmat = TRUE)`` reports zero
+covariances between the domains of a two-phase design; here they are the linearisation
+covariances (the variances agree).
+
+Not implemented (a :class:`~socialhealth.errors.DesignError` says so): clustered or
+stratified phase-1 samples, phase-1 finite population corrections, clusters at phase 2, and
+calibration of two-phase designs (R ``calibrate(twophase_design, phase = 2, ...)``).
+
+References
+----------
+Sarndal CE, Swensson B, Wretman J (1992) *Model Assisted Survey Sampling*, Springer, §9.3.
+Breslow NE, Chatterjee N (1999) Design and analysis of two-phase studies with binary outcome
+applied to Wilms tumour prognosis. Applied Statistics 48:457-468.
+Lumley T (2010) *Complex Surveys: A Guide to Analysis Using R*, Wiley, ch. 8.
+Chen T, Lumley T (2020) Optimal multiwave sampling for regression modeling in two-phase
+designs. Statistics in Medicine 39:4912-4921 (two-phase variance of the survey package).
+"""
+from __future__ import annotations
+
+import copy
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from socialhealth.design.base import DesignBase
+from socialhealth.design.structure import check_data_frame, require_columns
+from socialhealth.design.taylor_variance import DomainColumns, group_sum
+from socialhealth.errors import DesignError, LonelyPSUError, WeightError
+
+METHODS = ("full", "approx", "simple")
+
+
+def _phase2_indicator(data: pd.DataFrame, subset) -> np.ndarray:
+    """The phase-2 membership as a boolean array (column name, query string or array)."""
+    label = repr(subset) if isinstance(subset, str) else "subset="
+    if isinstance(subset, str):
+        if subset in data.columns:
+            values = data[subset]
+        else:
+            try:
+                values = data.eval(subset)
+            except Exception as exc:  # pandas raises several types
+                raise DesignError(
+                    f"subset={subset!r} is neither a column of the data nor a condition on its "
+                    f"columns ({exc}). Give the logical column that marks the phase-2 rows, "
+                    "e.g. subset=\"in_phase2\", or a condition such as "
+                    "\"in_subcohort | (rel == 1)\"."
+                ) from None
+    else:
+        values = subset
+    if isinstance(values, pd.Series):
+        if not values.index.equals(data.index):
+            raise DesignError(f"the subset Series {label} is not aligned with the data (its "
+                              "index differs); pass a column name or a plain boolean array.")
+        values = values.to_numpy()
+    values = np.asarray(values)
+    if values.shape != (len(data),):
+        raise DesignError(f"subset {label} has shape {values.shape}, but the data has "
+                          f"{len(data)} rows: give one True/False per phase-1 row.")
+    if values.dtype == bool:
+        return values
+    s = pd.Series(values)
+    if s.isna().any():
+        raise DesignError(
+            f"subset {label} is missing for {int(s.isna().sum())} row(s). Every phase-1 row must "
+            "be marked True (in phase 2) or False: fill the missing values before building the "
+            "design."
+        )
+    if s.dtype == object:
+        if all(isinstance(v, (bool, np.bool_)) for v in s):
+            return s.to_numpy(dtype=bool)
+    elif pd.api.types.is_bool_dtype(s):
+        return s.to_numpy(dtype=bool)
+    elif pd.api.types.is_numeric_dtype(s) and set(np.unique(s.to_numpy())) <= {0, 1}:
+        return s.to_numpy() == 1
+    raise DesignError(
+        f"subset {label} must be logical (True/False, or 0/1), but it holds values such as "
+        f"{list(pd.unique(s))[:5]!r}. Build a boolean column, e.g. "
+        "df['in_phase2'] = df['in_subcohort'] | (df['rel'] == 1)."
+    )
+
+
+class TwoPhaseDesign(DesignBase):
+    """A two-phase design: element sample at phase 1, stratified SRS subsample at phase 2
+    (R ``twophase``), e.g. a case-cohort or two-phase case-control study.
+
+    The variance of every estimate is the phase-1 plus the phase-2 variance (formulas in the
+    module docstring :mod:`socialhealth.design.twophase`). The design answers the verbs of
+    :class:`~socialhealth.design.SurveyDesign` (``mean``, ``total``, ``ratio``, ``var``, ``by=``
+    domains, ``subset``, ``glm`` ...) with the same result types, using the phase-2 rows.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        One row per phase-1 unit (the whole cohort). Phase-2 variables may be missing (NaN)
+        outside phase 2.
+    subset : str or boolean array
+        Phase-2 membership: a logical (or 0/1) column name, a condition on the columns
+        (``"in_subcohort | (rel == 1)"``), or an array with one True/False per row
+        (R ``subset = ~in_phase2``).
+    strata : str, optional
+        Phase-2 stratum column, known for every phase-1 row (R ``strata = list(NULL, ~strat)``).
+        Omitted: phase 2 is one simple random sample from the phase-1 sample.
+    phase1_weights : str, optional
+        Phase-1 sampling weights, only with ``method="approx"`` (R ``weights = list(~w1,
+        NULL)``). Default: 1 (a cohort, or SRS from an infinite population).
+    phase1_probs : str, optional
+        Phase-1 selection probabilities instead of weights (R ``probs = list(~p1, NULL)``);
+        ``method="full"`` also uses them in its phase-1 variance (``1 - pi1``).
+    method : {"full", "approx", "simple"}, default "full"
+        Phase-1 variance estimator, as R's ``method=``: ``"full"`` (R's default) or
+        ``"approx"``; ``"simple"`` is the same as ``"approx"`` (as in R).
+
+    Raises
+    ------
+    DesignError
+        The subset is missing, not logical or empty; a stratum value is missing; a stratum
+        has phase-1 rows but no phase-2 rows; an unknown method.
+    LonelyPSUError
+        A phase-2 stratum holds a single phase-2 row out of several phase-1 rows (its
+        phase-2 variance cannot be estimated): merge it with a neighbouring stratum.
+    WeightError
+        Phase-1 weights or probabilities missing or not positive.
+
+    References
+    ----------
+    Sarndal, Swensson & Wretman (1992) *Model Assisted Survey Sampling*, §9.3; Breslow &
+    Chatterjee (1999) Applied Statistics 48:457-468; Lumley (2010) *Complex Surveys*, ch. 8.
+
+    Examples
+    --------
+    A case-cohort study: a random subcohort plus every case, phase-2 strata = case status:
+
+    >>> import numpy as np, pandas as pd
+    >>> import socialhealth as sh
+    >>> rng = np.random.default_rng(1)
+    >>> cohort = pd.DataFrame({"rel": rng.binomial(1, 0.15, 400),
+    ...                        "sub": rng.binomial(1, 0.2, 400) == 1,
+    ...                        "age": rng.gamma(2.0, 20.0, 400).round(1)})
+    >>> cohort["in_phase2"] = cohort["sub"] | (cohort["rel"] == 1)
+    >>> d = sh.TwoPhaseDesign(cohort, subset="in_phase2", strata="rel")
+    >>> d
+    Two-phase design (phase 1: 400 rows, element sampling; phase 2: 131 rows in 2 strata)
+      method: full; degrees of freedom: 129
+      In R: twophase(id = list(~1, ~1), strata = list(NULL, ~rel), subset = ~in_phase2, data = df)
+    >>> est = d.mean("age")
+    >>> print(est.to_frame()[["term", "estimate", "se"]].round(3).to_string())
+      term  estimate    se
+    0  age    41.982  2.97
+    >>> print(d.glm("rel ~ age", family="binomial").to_frame()[["term", "estimate", "se"]]
+    ...       .round(4).to_string())
+            term  estimate      se
+    0  Intercept   -1.9216  0.2688
+    1        age   -0.0023  0.0053
+
+    In R: ``d <- twophase(id = list(~1, ~1), strata = list(NULL, ~rel),
+    subset = ~in_phase2, data = cohort)``; ``svymean(~age, d)``;
+    ``svyglm(rel ~ age, design = d, family = quasibinomial())``.
+    """
+
+    kind = "twophase"
+
+    def __init__(
+        self,
+        data: pd.DataFrame,
+        subset,
+        strata: str | None = None,
+        phase1_weights: str | None = None,
+        phase1_probs: str | None = None,
+        method: str = "full",
+    ) -> None:
+        check_data_frame(data, "TwoPhaseDesign")
+        if not isinstance(method, str) or method not in METHODS:
+            raise DesignError(f"method={method!r} is not one of {', '.join(map(repr, METHODS))} "
+                              "(as R's twophase(method=)); the default is 'full'.")
+        if len(data) == 0:
+            raise DesignError("the data frame has no rows; a two-phase design needs the phase-1 "
+                              "sample.")
+        if isinstance(strata, (list, tuple)):
+            if len(strata) == 2 and strata[0] is None:       # R-style list(NULL, ~strat)
+                strata = strata[1]
+            elif len(strata) == 1:
+                strata = strata[0]
+            else:
+                raise DesignError(
+                    f"strata={strata!r}: give the one phase-2 stratum column (or (None, column) "
+                    "as R's strata = list(NULL, ~strat)); stratified phase-1 samples are not "
+                    "implemented."
+                )
+        if phase1_weights is not None and phase1_probs is not None:
+            raise DesignError("give phase1_weights= or phase1_probs=, not both.")
+        if phase1_weights is not None and method == "full":
+            raise DesignError(
+                "phase1_weights= works only with method='approx' (as R's twophase(weights=)): "
+                "method='full' needs the phase-1 selection probabilities, phase1_probs=."
+            )
+        cols = [c for c in (strata, phase1_weights, phase1_probs) if c is not None]
+        if isinstance(subset, str) and subset in data.columns:
+            cols.append(subset)
+        require_columns(data, cols, "the data passed to TwoPhaseDesign")
+        in2 = _phase2_indicator(data, subset)
+        if not in2.any():
+            raise DesignError("no row is in phase 2 (the subset is False everywhere); mark the "
+                              "phase-2 rows with True.")
+
+        # phase-1 weights
+        w1 = np.ones(len(data))
+        wcol = phase1_weights or phase1_probs
+        if wcol is not None:
+            v = pd.to_numeric(data[wcol], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+            bad = ~np.isfinite(v) | (v <= 0)
+            if bad.any():
+                raise WeightError(
+                    f"phase-1 {'weights' if phase1_weights else 'probabilities'} {wcol!r} are "
+                    f"missing, infinite or not positive in {int(bad.sum())} row(s); every "
+                    "phase-1 row needs a positive value."
+                )
+            if phase1_probs is not None:
+                if (v > 1).any():
+                    raise WeightError(f"phase-1 probabilities {wcol!r} exceed 1 in "
+                                      f"{int((v > 1).sum())} row(s).")
+                v = 1.0 / v
+            w1 = v
+
+        # phase-2 strata, estimated inclusion probabilities n2_h / n1_h
+        if strata is None:
+            codes = np.zeros(len(data), dtype=np.int64)
+            labels = np.array(["(one stratum)"], dtype=object)
+        else:
+            col = data[strata]
+            missing = col.isna().to_numpy()
+            if missing.any():
+                where = "phase-2" if (missing & in2).any() else "phase-1"
+                raise DesignError(
+                    f"the phase-2 stratum column {strata!r} is missing for {int(missing.sum())} "
+                    f"row(s) (some of them {where} rows). Phase-2 strata are sampling strata "
+                    "defined on phase-1 variables, so they must be known for every phase-1 row: "
+                    "fill them in (or make the missing value a stratum of its own) before "
+                    "building the design."
+                )
+            codes, uniq = pd.factorize(col, sort=True)
+            labels = np.asarray(uniq, dtype=object)
+        H = len(labels)
+        n1h = np.bincount(codes, minlength=H).astype(float)
+        n2h = np.bincount(codes[in2], minlength=H).astype(float)
+        empty = (n2h == 0) & (n1h > 0)
+        if empty.any():
+            raise DesignError(
+                f"phase-2 stratum {labels[empty][0]!r} has {int(n1h[empty][0])} phase-1 rows "
+                f"but none in phase 2 ({int(empty.sum())} such strata), so its phase-1 rows "
+                "cannot be represented. Merge it with a neighbouring stratum or check the "
+                "subset column."
+            )
+        lonely = (n2h == 1) & (n1h > 1)
+        if lonely.any():
+            raise LonelyPSUError(
+                f"phase-2 stratum {labels[lonely][0]!r} has a single phase-2 row out of "
+                f"{int(n1h[lonely][0])} phase-1 rows ({int(lonely.sum())} such strata), so "
+                "its phase-2 variance cannot be estimated. Merge it with a neighbouring stratum "
+                "(R stops here too unless options(survey.lonely.psu=) is set)."
+            )
+        pi2 = np.where(in2, n2h[codes] / n1h[codes], np.nan)
+
+        self.data = data
+        self.method = "approx" if method == "simple" else method
+        self._method_given = method
+        self._in2 = in2
+        self._codes = codes
+        self._labels = labels
+        self._n1h, self._n2h = n1h, n2h
+        self._pi2 = pi2
+        self._w1 = w1
+        # phase-1 inclusion probabilities for the "full" phase-1 term (0: infinite population)
+        self._pi1 = 1.0 / w1 if phase1_probs is not None else np.zeros(len(data))
+        self._w = np.where(in2, w1 / np.where(in2, pi2, 1.0), 0.0)
+        self._spec = dict(subset=subset if isinstance(subset, str) else None, strata=strata,
+                          phase1_weights=phase1_weights, phase1_probs=phase1_probs)
+        self._last_phases: tuple | None = None
+
+    # ------------------------------------------------------------------ variance
+    def phase_variances(self, Z) -> tuple[np.ndarray, np.ndarray]:
+        """Phase-1 and phase-2 covariance of the totals of the columns of ``Z``.
+
+        Parameters
+        ----------
+        Z : numpy.ndarray (n x p)
+            Weighted influence values (analysis weight times influence), one row per row of
+            ``design.data``; only the phase-2 rows are used.
+
+        Returns
+        -------
+        (V1, V2) : tuple of (p x p) arrays
+            Their sum is the variance (R: ``attr(vcov(est), "phases")``, ``$phase1`` and
+            ``$phase2``); formulas in the module docstring.
+
+        Examples
+        --------
+        >>> import numpy as np, pandas as pd
+        >>> import socialhealth as sh
+        >>> df = pd.DataFrame({"s": [1, 1, 1, 1, 2, 2], "p2": [1, 1, 0, 0, 1, 1]})
+        >>> d = sh.TwoPhaseDesign(df, subset="p2", strata="s")
+        >>> V1, V2 = d.phase_variances(np.array([1.0, 3.0, 0, 0, 2.0, 2.0]))
+        >>> float(V1[0, 0]), float(V2[0, 0])   # sum pi2 Z^2; (1 - 2/4) * 2/1 * (1 + 1)
+        (13.0, 2.0)
+
+        In R: ``attr(vcov(svytotal(~x, twophase(...))), "phases")``.
+        """
+        if isinstance(Z, DomainColumns):
+            Z = Z.dense()
+        Z = np.asarray(Z, dtype=float)
+        if Z.ndim == 1:
+            Z = Z[:, None]
+        if Z.shape[0] != len(self.data):
+            raise DesignError(f"Z has {Z.shape[0]} rows; the design has {len(self.data)}.")
+        rows = self._in2
+        Zs = Z[rows]
+        pi2 = self._pi2[rows]
+        h = self._codes[rows]
+        H = len(self._labels)
+        # phase 2: stratified SRS without replacement from the phase-1 sample
+        n1h, n2h = self._n1h, self._n2h
+        means = group_sum(h, Zs, H) / np.where(n2h > 0, n2h, 1.0)[:, None]
+        dev = Zs - means[h]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            scale = np.where(n2h > 1, (1.0 - n2h / np.where(n1h > 0, n1h, 1.0))
+                             * n2h / (n2h - 1), 0.0)
+        scale = np.where(n2h >= n1h, 0.0, scale)          # strata taken completely
+        dev = dev * np.sqrt(scale[h])[:, None]
+        V2 = dev.T @ dev
+        # phase 1 (infinite-population element sampling), estimated from the phase-2 rows
+        y = Zs * pi2[:, None]                              # phase-1 weighted influence values
+        if self.method == "full":
+            V1 = (Zs * ((1.0 - self._pi1[rows]) * pi2)[:, None]).T @ Zs
+        else:
+            w2 = 1.0 / pi2
+            n1 = float(len(self.data))
+            ybar = (w2 @ y) / w2.sum()
+            c = (y - ybar) * np.sqrt(w2)[:, None]
+            V1 = n1 / (n1 - 1.0) * (c.T @ c) if n1 > 1 else np.full_like(c.T @ c, np.nan)
+        return V1, V2
+
+    def _variance_of(self, Z) -> np.ndarray:
+        V1, V2 = self.phase_variances(Z)
+        self._last_phases = (V1, V2)
+        return V1 + V2
+
+    def _ratio_vcov(self, num, den, theta):
+        w = self._w
+        if den is None:
+            Z = w[:, None] * num
+        else:
+            D = w @ den
+            bad = ~(np.abs(D) > 0) | ~np.isfinite(theta)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                Z = w[:, None] * (num - np.where(bad, 0.0, theta) * den) / np.where(bad, 1.0, D)
+            Z[:, bad] = 0.0
+        return self._variance_of(Z)
+
+    def _domain_vcov(self, theta, vals, dcodes, n_domains, totals_den):
+        w = self._w
+        ok = dcodes >= 0
+        k = vals.shape[1]
+        if totals_den is None:
+            z = w[:, None] * vals
+        else:
+            th = np.nan_to_num(np.asarray(theta, dtype=float).reshape(n_domains, k))
+            den = np.where(totals_den > 0, totals_den, 1.0)
+            idx = np.where(ok, dcodes, 0)
+            z = w[:, None] * (vals - th[idx]) / den[idx][:, None]
+        z[~ok] = 0.0
+        return self._variance_of(DomainColumns(z, dcodes, n_domains))
+
+    def _general_vcov(self, theta, influence: Callable[[], np.ndarray], refit=None) -> np.ndarray:
+        return self._variance_of(influence())
+
+    def _with_weights(self, w, data=None):
+        new = copy.copy(self)
+        new._w = np.asarray(w, dtype=float)
+        new._last_phases = None
+        if data is not None:
+            new.data = data
+        return new
+
+    # ------------------------------------------------------------------ information
+    @property
+    def phase2(self) -> np.ndarray:
+        """Boolean array: rows in the phase-2 sample."""
+        return self._in2.copy()
+
+    @property
+    def phase2_probs(self) -> np.ndarray:
+        """Phase-2 inclusion probabilities ``n2_h / n1_h`` (NaN outside phase 2)."""
+        return self._pi2.copy()
+
+    @property
+    def n_strata(self) -> int:
+        """Phase-2 strata with at least one row in the current subset."""
+        return int(np.unique(self._codes[self.in_subset]).size)
+
+    @property
+    def n_psu(self) -> int:
+        """Phase-2 rows in the current subset (each row is a sampling unit)."""
+        return int(self.in_subset.sum())
+
+    def degf(self) -> float:
+        """Degrees of freedom: phase-2 rows minus phase-2 strata, in the subset (R ``degf``).
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> import socialhealth as sh
+        >>> df = pd.DataFrame({"s": [1, 1, 1, 1, 2, 2], "p2": [1, 1, 1, 0, 1, 1]})
+        >>> sh.TwoPhaseDesign(df, subset="p2", strata="s").degf()
+        3.0
+
+        In R: ``degf(twophase(id = list(~1, ~1), strata = list(NULL, ~s), subset = ~p2,
+        data = df))``.
+        """
+        return float(self.n_psu - self.n_strata)
+
+    def r_code(self, data_name: str = "df") -> str:
+        """The R ``twophase`` call that builds the same design."""
+        s = self._spec
+        parts = ["id = list(~1, ~1)"]
+        if s["strata"]:
+            parts.append(f"strata = list(NULL, ~{s['strata']})")
+        if s["phase1_probs"]:
+            parts.append(f"probs = list(~{s['phase1_probs']}, NULL)")
+        if s["phase1_weights"]:
+            parts.append(f"weights = list(~{s['phase1_weights']}, NULL)")
+        sub = s["subset"]
+        if sub is None:
+            parts.append("subset = ~in_phase2")
+        elif sub in self.data.columns:
+            parts.append(f"subset = ~{sub}")
+        else:
+            parts.append(f"subset = ~I({sub})")
+        parts.append(f"data = {data_name}")
+        if self._method_given != "full":
+            parts.append(f'method = "{self._method_given}"')
+        return f"twophase({', '.join(parts)})"
+
+    def describe(self) -> str:
+        """Text description: phase sizes, strata, method, degrees of freedom, R call.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> import socialhealth as sh
+        >>> df = pd.DataFrame({"s": [1, 1, 1, 1, 2, 2], "p2": [1, 1, 1, 0, 1, 1]})
+        >>> print(sh.TwoPhaseDesign(df, subset="p2", strata="s").describe())
+        Two-phase design (phase 1: 6 rows, element sampling; phase 2: 5 rows in 2 strata)
+          method: full; degrees of freedom: 3
+          In R: twophase(id = list(~1, ~1), strata = list(NULL, ~s), subset = ~p2, data = df)
+
+        In R: ``print(design)``.
+        """
+        n2 = int(self._in2.sum())
+        sub = "" if len(self) == n2 else f" ({len(self)} in subset)"
+        return "\n".join([
+            f"Two-phase design (phase 1: {self.n} rows, element sampling; phase 2: {n2} rows"
+            f"{sub} in {len(self._labels)} strata)",
+            f"  method: {self._method_given}; degrees of freedom: {self.degf():g}",
+            f"  In R: {self.r_code()}",
+        ])
+
+    # ------------------------------------------------------------------ not implemented
+    def _not_implemented(self, what: str):
+        raise DesignError(
+            f"{what} is not implemented for two-phase designs (R: calibrate(design, phase = 2, "
+            "...) on a twophase object). Estimate with the two-phase weights as they are, or "
+            "build a SurveyDesign on the phase-2 rows if phase-1 variability can be ignored."
+        )
+
+    def calibrate(self, *args, **kwargs):
+        """Not implemented for two-phase designs: raises :class:`~socialhealth.errors.DesignError`.
+
+        Examples
+        --------
+        In R: ``calibrate(dccs2, phase = 2, formula = ~interaction(rel, stage, instit))``.
+        """
+        self._not_implemented("calibrate()")
+
+    def post_stratify(self, *args, **kwargs):
+        """Not implemented for two-phase designs: raises :class:`~socialhealth.errors.DesignError`.
+
+        Examples
+        --------
+        In R: ``postStratify(design, ...)`` (not offered here for two-phase designs).
+        """
+        self._not_implemented("post_stratify()")
+
+    def rake(self, *args, **kwargs):
+        """Not implemented for two-phase designs: raises :class:`~socialhealth.errors.DesignError`.
+
+        Examples
+        --------
+        In R: ``rake(design, ...)`` (not offered here for two-phase designs).
+        """
+        self._not_implemented("rake()")
+
+    def standardize(self, *args, **kwargs):
+        """Not implemented for two-phase designs: raises :class:`~socialhealth.errors.DesignError`.
+
+        Direct standardisation post-stratifies the weights, which is calibration.
+
+        Examples
+        --------
+        In R: ``svystandardize(design, ...)`` (not offered here for two-phase designs).
+        """
+        self._not_implemented("standardize() (it post-stratifies the weights)")
+
+    def trim_weights(self, *args, **kwargs):
+        """Not implemented for two-phase designs: raises :class:`~socialhealth.errors.DesignError`.
+
+        The phase-1 and phase-2 variance terms depend on the phase-2 sampling probabilities
+        behind the weights, which trimmed weights no longer reflect.
+
+        Examples
+        --------
+        In R: ``trimWeights(design, ...)`` (not offered here for two-phase designs).
+        """
+        self._not_implemented("trim_weights()")
