@@ -60,7 +60,8 @@ import pandas as pd
 
 from socialhealth.design.coefficients import WaldCoefficients
 from socialhealth.design.formula import model_frame
-from socialhealth.errors import ConvergenceError, MissingColumnError, ModelError, SeparationError
+from socialhealth.errors import (ConvergenceError, MissingColumnError, ModelError, SeparationError,
+                                 SocialHealthWarning)
 
 __all__ = ["CoxResult", "coxph"]
 
@@ -532,7 +533,7 @@ def coxph(
         warnings.warn(
             f"{n_events} events for {len(names)} coefficients ({epv:.1f} events per variable, "
             f"below {events_per_variable:g}): hazard ratios may be biased and intervals too narrow "
-            "(Peduzzi et al. 1995).", UserWarning, stacklevel=2)
+            "(Peduzzi et al. 1995).", SocialHealthWarning, stacklevel=2)
     strata_codes = np.zeros(len(rows),
                             dtype=np.int64) if strata_codes_all is None else strata_codes_all[rows]
     centre = (w @ X) / w.sum()
