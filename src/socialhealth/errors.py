@@ -22,27 +22,6 @@ class DesignError(SocialHealthError, ValueError):
     """A survey design cannot be built or used as specified."""
 
 
-class MissingColumnError(DesignError):
-    """A column named in a design, formula, loader or measure is not in the data."""
-
-    def __init__(self, columns, available=None, where: str = "the data"):
-        if isinstance(columns, str):
-            columns = [columns]
-        self.columns = list(columns)
-        msg = f"column(s) {', '.join(repr(c) for c in self.columns)} not found in {where}"
-        if available is not None:
-            import difflib
-
-            hints = []
-            for c in self.columns:
-                close = difflib.get_close_matches(str(c), [str(a) for a in available], n=3)
-                if close:
-                    hints.append(f"{c!r}: did you mean {', '.join(repr(x) for x in close)}?")
-            if hints:
-                msg += "; " + " ".join(hints)
-        super().__init__(msg + ". Check the spelling or add the column to the data frame.")
-
-
 class WeightError(DesignError):
     """Weights (or probabilities) are non-numeric, missing, non-positive or infinite."""
 
@@ -132,6 +111,28 @@ class CacheWarning(SocialHealthWarning):
     cache could not be written; the load itself goes on from the survey file."""
 
 
+class DesignFallbackWarning(SocialHealthWarning):
+    """The survey's full design could not be built from the file (e.g. no PSU/strata).
+
+    The loader then returns a weights-only design (SRS with replacement, R
+    ``svydesign(ids = ~1, weights = ~w)``) and says so in the warning, the provenance and the
+    codebook notes; standard errors are then usually too small. Also importable as
+    ``socialhealth.datasets.DesignFallbackWarning``.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from socialhealth.datasets import DesignFallbackWarning
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("error", DesignFallbackWarning)   # make a fallback fatal
+    ...     try:
+    ...         warnings.warn("no PSU column: weights-only design", DesignFallbackWarning)
+    ...     except DesignFallbackWarning as w:
+    ...         print("stopped:", w)
+    stopped: no PSU column: weights-only design
+    """
+
+
 class TruncatedFileError(SurveyFileError):
     """The survey file is shorter than its own header says (an incomplete download or copy)."""
 
@@ -159,6 +160,37 @@ class ItemCountError(MeasureError):
 
 class CodingError(MeasureError):
     """Unknown or ambiguous response coding."""
+
+
+# ----------------------------------------------------------------------------- data (any part)
+class DataError(SocialHealthError, ValueError):
+    """The data passed to a design, model, loader or measure lack something it needs."""
+
+
+class MissingColumnError(DataError, DesignError, DatasetError, MeasureError):
+    """A column named in a design, formula, model, loader or measure is not in the data.
+
+    A :class:`DataError`; also a :class:`DesignError`, :class:`DatasetError` and
+    :class:`MeasureError`, so the handler of whichever part raised it (a design, a loader, a
+    measure) catches it.
+    """
+
+    def __init__(self, columns, available=None, where: str = "the data"):
+        if isinstance(columns, str):
+            columns = [columns]
+        self.columns = list(columns)
+        msg = f"column(s) {', '.join(repr(c) for c in self.columns)} not found in {where}"
+        if available is not None:
+            import difflib
+
+            hints = []
+            for c in self.columns:
+                close = difflib.get_close_matches(str(c), [str(a) for a in available], n=3)
+                if close:
+                    hints.append(f"{c!r}: did you mean {', '.join(repr(x) for x in close)}?")
+            if hints:
+                msg += "; " + " ".join(hints)
+        super().__init__(msg + ". Check the spelling or add the column to the data frame.")
 
 
 # ----------------------------------------------------------------------------- models

@@ -34,7 +34,7 @@ import pandas as pd
 
 from socialhealth.errors import (DataNotCachedError, DatasetError, LicensedDataError,
                                  LoaderNotImplementedError)
-from socialhealth.datasets._engine import DesignFallbackWarning
+from socialhealth.errors import DesignFallbackWarning
 from socialhealth.datasets._fetch import cached_file, fetch
 from socialhealth.datasets import _registry
 from socialhealth.datasets._registry import FIELDS, entry, registry  # noqa: F401 - public name

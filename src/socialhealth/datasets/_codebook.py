@@ -52,12 +52,11 @@ import numpy as np
 import pandas as pd
 
 from socialhealth.errors import DatasetError
-from socialhealth.datasets._schema import (AGE_EDGES, age_band_bounds, age_group_levels, boolean,
+from socialhealth.datasets._schema import (age_band_bounds, age_group_levels, boolean,
                                            concept_columns, schema, tomllib, typed)
 
 RULES = ("map", "in", "numeric", "label", "product", "bmi", "custom", "not_measured")
 CODEBOOK_COLUMNS = ["concept", "source_variables", "rule", "labels", "notes", "measured"]
-AGE_BREAKS = list(AGE_EDGES)
 POPULATION_KEYS = ("min_age", "description")
 
 

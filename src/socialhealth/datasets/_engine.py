@@ -16,8 +16,8 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from socialhealth.errors import (CacheError, CacheWarning, MissingColumnError, SocialHealthWarning,
-                                 SurveyFileError)
+from socialhealth.errors import (CacheError, CacheWarning, DesignFallbackWarning,  # noqa: F401
+                                 MissingColumnError, SurveyFileError)
 from socialhealth.datasets import _cache
 from socialhealth.datasets._codebook import (codebook_frame, codebook_hash, harmonise, population,
                                              sources_needed)
@@ -26,27 +26,6 @@ from socialhealth.datasets._schema import typed
 from socialhealth.datasets._surveydata import SurveyData
 
 ENGINE_VERSION = 2   # 2: age bands from the survey's own minimum age; provenance population
-
-
-class DesignFallbackWarning(SocialHealthWarning):
-    """The survey's full design could not be built from the file (e.g. no PSU/strata).
-
-    The loader then returns a weights-only design (SRS with replacement, R
-    ``svydesign(ids = ~1, weights = ~w)``) and says so in the warning, the provenance and the
-    codebook notes; standard errors are then usually too small.
-
-    Examples
-    --------
-    >>> import warnings
-    >>> from socialhealth.datasets import DesignFallbackWarning
-    >>> with warnings.catch_warnings():
-    ...     warnings.simplefilter("error", DesignFallbackWarning)   # make a fallback fatal
-    ...     try:
-    ...         warnings.warn("no PSU column: weights-only design", DesignFallbackWarning)
-    ...     except DesignFallbackWarning as w:
-    ...         print("stopped:", w)
-    stopped: no PSU column: weights-only design
-    """
 
 
 @dataclass

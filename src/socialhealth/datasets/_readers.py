@@ -235,8 +235,8 @@ def _open_dta_path(p: Path, sha: str | None) -> Source:
     return _open_dta_buffer(p, buf, sha, None, fallback_path=p)
 
 
-def _open_dta_buffer(p: Path, buf, sha: str, member: str | None, fallback_path: Path | None,
-                     member_bytes: bytes | None = None) -> Source:
+def _open_dta_buffer(p: Path, buf, sha: str, member: str | None,
+                     fallback_path: Path | None) -> Source:
     name = str(p) if member is None else f"{p} (member {member})"
     try:
         sf = _stata.parse(buf)

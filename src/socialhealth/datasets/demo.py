@@ -192,7 +192,6 @@ DIRECT3_LEVELS = ("hardly ever or never", "some of the time", "often or always")
 CONTACT_LEVELS = ("daily", "weekly", "monthly", "less than monthly", "never")
 SRH_LEVELS = ("excellent", "very good", "good", "fair", "poor")
 
-LOG = np.log
 #: Parameters of the superpopulation model (log-odds / log-hazards / linear effects).
 DEMO_MODEL: dict = {
     "lonely": {

@@ -30,18 +30,6 @@ from socialhealth.datasets._schema import concept_columns
 LOADER_VERSION = 1
 
 
-def _ids(values) -> list:
-    out = []
-    for v in values:
-        if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA:
-            out.append(None)
-        elif isinstance(v, (float, np.floating)) and float(v).is_integer():
-            out.append(str(int(v)))
-        else:
-            out.append(str(v))
-    return out
-
-
 def _require(src: Source, names: Sequence[str], survey: str, hint: str = "") -> None:
     missing = [c for c in names if c not in set(src.columns)]
     if missing:

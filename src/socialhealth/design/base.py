@@ -770,3 +770,336 @@ class DesignBase:
 
     def _check_columns(self, columns: Sequence[str]) -> None:
         require_columns(self.data, columns, "the design data")
+
+    # ================================================================== public extension API
+    # The engine's extension points for estimators written outside socialhealth.design
+    # (models, measures, user code): R's svyrecvar, withReplicates and subset. Thin wrappers
+    # around the private hooks above; code outside this package uses only these (see
+    # tests/test_extension_api.py and "Adding an estimator in one file" in CONTRIBUTING.md).
+
+    @property
+    def label(self) -> str:
+        """One-line description of the design (the first line of :meth:`describe`).
+
+        Results of every estimator print it under their title.
+
+        Examples
+        --------
+        >>> import socialhealth as sh
+        >>> apiclus1 = sh.datasets.load_example("apiclus1")
+        >>> sh.SurveyDesign(apiclus1, weights="pw", psu="dnum", fpc="fpc").label
+        '1-stage cluster survey design (Taylor linearisation)'
+        """
+        return self._short_label()
+
+    def with_weights(self, weights) -> "DesignBase":
+        """The same design with other analysis weights (strata, PSUs, calibration kept).
+
+        Rows with weight 0 are outside the analysis but stay in the design (domain
+        estimation, as R's ``subset``); on a replicate design their replicate weights are set
+        to 0 too. Use it for estimators that reweight the sample (inverse probability
+        weights, attrition weights) before calling a verb such as :meth:`glm`.
+
+        Parameters
+        ----------
+        weights : array of float, one per row of ``design.data``
+            New analysis weights (>= 0).
+
+        Returns
+        -------
+        A new design of the same kind.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import socialhealth as sh
+        >>> apistrat = sh.datasets.load_example("apistrat")
+        >>> d = sh.SurveyDesign(apistrat, weights="pw", strata="stype", fpc="fpc")
+        >>> d2 = d.with_weights(np.where(d.data.stype == "E", d.weights, 0.0))
+        >>> e = d.subset(d.data.stype == "E")
+        >>> float(d2.mean("api00").estimate.iloc[0]) == float(e.mean("api00").estimate.iloc[0])
+        True
+
+        In R: ``d2 <- d; d2$prob <- 1 / w`` (no verb; ``subset`` for 0/1 reweighting).
+        """
+        w = np.asarray(weights, dtype=float)
+        if w.shape != (len(self.data),):
+            raise DesignError(f"weights have shape {w.shape} but the design has "
+                              f"{len(self.data)} rows; give one weight per row of design.data.")
+        return self._with_weights(w)
+
+    def restrict_to_rows(self, rows) -> "DesignBase":
+        """The design with zero weight outside ``rows`` (the rows an estimator used).
+
+        Keeps the full design (strata, PSUs), as R's ``svyglm`` does after dropping rows with a
+        missing value; returns the design itself when ``rows`` are all the rows of the current
+        subset. Its :meth:`degf` gives the degrees of freedom of that estimator.
+
+        Parameters
+        ----------
+        rows : array of int
+            Positions (0-based) of the rows used, within ``design.data``.
+
+        Returns
+        -------
+        A design of the same kind.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import socialhealth as sh
+        >>> apiclus1 = sh.datasets.load_example("apiclus1")
+        >>> d = sh.SurveyDesign(apiclus1, weights="pw", psu="dnum", fpc="fpc")
+        >>> rows = np.flatnonzero(d.data.stype == "H")
+        >>> d.restrict_to_rows(rows).degf()
+        7.0
+
+        In R: ``subset(dclus1, stype == "H")`` (``degf`` of it: 7).
+        """
+        return self._restrict_to_rows(np.asarray(rows))
+
+    def variance_from_influence(self, influence, rows=None) -> np.ndarray:
+        """Design covariance of an estimator from its influence values (R ``svyrecvar``).
+
+        For an estimator ``theta`` (p values) with weighted influence (linearisation) values
+        ``z_i`` (the change in ``theta`` from row ``i``, including its weight: for a mean
+        ``z_i = w_i (y_i - mean) / sum_j w_j``), the Taylor variance is the design covariance
+        of the estimated total ``sum_i z_i``: within each stratum ``h`` with ``n_h`` PSUs of
+        totals ``z_hk``, ``(1 - f_h) n_h / (n_h - 1) sum_k (z_hk - zbar_h)(z_hk - zbar_h)'``,
+        summed over strata and stages (Wolter 2007, ch. 6), with the design's lonely-PSU rule
+        and, on calibrated designs, the residuals of ``z`` from the calibration model.
+
+        Only Taylor designs have this: a replicate design's variance comes from re-estimating
+        under each replicate's weights (:meth:`with_replicates`), as in R, where
+        ``svyrecvar`` needs the strata and PSUs a replicate design does not carry.
+
+        Parameters
+        ----------
+        influence : array (n x p) or (n,)
+            Weighted influence values, one row per row of ``design.data`` (0 outside the
+            rows used) or, with ``rows``, one row per row used.
+        rows : array of int, optional
+            Positions of the rows ``influence`` belongs to (the others count as 0).
+
+        Returns
+        -------
+        numpy.ndarray (p x p)
+
+        Raises
+        ------
+        DesignError
+            On a replicate design.
+
+        Examples
+        --------
+        The mean of ``api00`` through its influence values equals ``design.mean``:
+
+        >>> import numpy as np
+        >>> import socialhealth as sh
+        >>> apiclus1 = sh.datasets.load_example("apiclus1")
+        >>> d = sh.SurveyDesign(apiclus1, weights="pw", psu="dnum", fpc="fpc")
+        >>> y, w = d.data.api00.to_numpy(float), d.weights
+        >>> m = w @ y / w.sum()
+        >>> V = d.variance_from_influence(w * (y - m) / w.sum())
+        >>> round(float(np.sqrt(V[0, 0])), 4), round(float(d.mean("api00").se.iloc[0]), 4)
+        (15.9735, 15.9735)
+
+        In R: ``svyrecvar(z, dclus1$cluster, dclus1$strata, dclus1$fpc,
+        postStrata = dclus1$postStrata)`` (what ``vcov(svymean(...))`` computes).
+        """
+        if self.kind == "replicate":
+            raise DesignError(
+                "a replicate-weight design has no linearisation variance (R svyrecvar needs "
+                "strata and PSUs): re-estimate under each replicate's weights with "
+                "design.with_replicates(fn), or use design.estimator_vcov(theta, influence, "
+                "refit), which picks the right one for either kind.")
+        Z = np.asarray(influence, dtype=float)
+        if Z.ndim == 1:
+            Z = Z[:, None]
+        if rows is not None:
+            full = np.zeros((len(self.data), Z.shape[1]))
+            full[np.asarray(rows)] = Z
+            Z = full
+        if Z.shape[0] != len(self.data):
+            raise DesignError(f"influence has {Z.shape[0]} rows but the design has "
+                              f"{len(self.data)}; give one row per row of design.data (or pass "
+                              "rows=).")
+        return self._general_vcov(np.zeros(Z.shape[1]), influence=lambda: Z, refit=None)
+
+    def with_replicates(self, estimator: Callable[[np.ndarray], np.ndarray]):
+        """Estimate and covariance by re-estimating under each replicate's weights.
+
+        ``theta = estimator(w)`` with the full-sample weights and ``theta_r = estimator(w_r)``
+        with replicate ``r``'s weights; the covariance is
+        ``scale * sum_r rscales_r (theta_r - c)(theta_r - c)'`` with ``c`` the mean of the
+        ``theta_r`` (or ``theta`` when the design has ``mse=True``) (Wolter 2007, ch. 3-5).
+        Any estimator that is a function of the weights works (quantiles, ratios of model
+        predictions, ...).
+
+        Parameters
+        ----------
+        estimator : callable
+            Takes an array of weights (one per row of ``design.data``, 0 outside the subset)
+            and returns a number or a 1-d array.
+
+        Returns
+        -------
+        (theta, vcov) : numpy arrays of shape (p,) and (p x p)
+
+        Raises
+        ------
+        DesignError
+            On a Taylor design (build replicates with :meth:`SurveyDesign.to_replicate`, or
+            use :meth:`variance_from_influence`).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import socialhealth as sh
+        >>> apiclus1 = sh.datasets.load_example("apiclus1")
+        >>> r = sh.SurveyDesign(apiclus1, weights="pw", psu="dnum", fpc="fpc").to_replicate("jk1")
+        >>> y = r.data.api00.to_numpy(float)
+        >>> theta, V = r.with_replicates(lambda w: w @ y / w.sum())
+        >>> round(float(theta[0]), 2), round(float(np.sqrt(V[0, 0])), 2)
+        (656.71, 16.97)
+
+        In R: ``withReplicates(rclus1, function(w, data) sum(w * data$api00) / sum(w))``.
+        """
+        if self.kind != "replicate":
+            raise DesignError(
+                "with_replicates needs a replicate-weight design; build one with "
+                "design.to_replicate(...) (R as.svrepdesign), or use "
+                "design.variance_from_influence(...) on this Taylor design.")
+        theta = np.atleast_1d(np.asarray(estimator(self.weights), dtype=float))
+        V = self._general_vcov(theta, influence=None, refit=estimator)
+        return theta, V
+
+    def estimator_vcov(self, theta, influence: Callable[[], np.ndarray],
+                       refit: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+        """Design covariance of an estimator on either design kind.
+
+        Taylor designs call ``influence()`` and take :meth:`variance_from_influence` of it;
+        replicate designs call ``refit(w_r)`` for every replicate and combine the estimates
+        as :meth:`with_replicates` does. Give both so the estimator works on both kinds; the
+        one not needed is never called.
+
+        Parameters
+        ----------
+        theta : array (p,)
+            Full-sample estimate (the centre of the replicates when ``mse=True``).
+        influence : callable () -> array (n x p)
+            Weighted influence values, one row per row of ``design.data``.
+        refit : callable (weights) -> array (p,)
+            The estimate recomputed with the given (replicate) weights.
+
+        Returns
+        -------
+        numpy.ndarray (p x p)
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import socialhealth as sh
+        >>> apiclus1 = sh.datasets.load_example("apiclus1")
+        >>> d = sh.SurveyDesign(apiclus1, weights="pw", psu="dnum", fpc="fpc")
+        >>> y = d.data.api00.to_numpy(float)
+        >>> def mean_se(design):
+        ...     w = design.weights
+        ...     m = w @ y / w.sum()
+        ...     V = design.estimator_vcov(np.array([m]),
+        ...                               influence=lambda: (w * (y - m) / w.sum())[:, None],
+        ...                               refit=lambda wr: np.array([wr @ y / wr.sum()]))
+        ...     return round(float(np.sqrt(V[0, 0])), 2)
+        >>> mean_se(d), mean_se(d.to_replicate("jk1"))
+        (15.97, 16.97)
+
+        In R: ``vcov(svymean(~api00, dclus1))``; the same on ``as.svrepdesign(dclus1)``.
+        """
+        return self._general_vcov(np.atleast_1d(np.asarray(theta, dtype=float)),
+                                  influence=influence, refit=refit)
+
+    def totals_vcov(self, values, theta=None) -> np.ndarray:
+        """Design covariance of the estimated totals ``sum_i w_i values_ij`` (R ``svytotal``).
+
+        Taylor designs: the covariance of the totals of ``w_i values_ij``; replicate designs:
+        re-estimated with each replicate's weights. ``values`` holds the analysis variables
+        (0 for rows not used), not multiplied by the weights.
+
+        Parameters
+        ----------
+        values : array (n x p)
+            One row per row of ``design.data``.
+        theta : array (p,), optional
+            The centre of the replicates when the design has ``mse=True`` (default: the
+            totals themselves).
+
+        Returns
+        -------
+        numpy.ndarray (p x p)
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import socialhealth as sh
+        >>> apistrat = sh.datasets.load_example("apistrat")
+        >>> d = sh.SurveyDesign(apistrat, weights="pw", strata="stype", fpc="fpc")
+        >>> V = d.totals_vcov(d.data[["enroll"]].to_numpy(float))
+        >>> round(float(np.sqrt(V[0, 0])))
+        138438
+
+        In R: ``vcov(svytotal(~enroll, dstrat))``.
+        """
+        X = np.asarray(values, dtype=float)
+        if X.ndim == 1:
+            X = X[:, None]
+        if theta is None:
+            theta = self._w @ X
+        return self._ratio_vcov(X, None, np.atleast_1d(np.asarray(theta, dtype=float)))
+
+    def model_vcov(self, theta, rows, influence_rows,
+                   refit_rows: Callable[[np.ndarray], np.ndarray | None], what: str = "model"):
+        """Design covariance of a model fitted on ``rows``; returns ``(vcov, design_used)``.
+
+        :meth:`estimator_vcov` for an estimator that used only some rows (e.g. after
+        dropping missing values): the influence values of the other rows are 0, replicate
+        refits see only the replicate weights of the rows used, and ``design_used``
+        (:meth:`restrict_to_rows`) gives the model's degrees of freedom (R ``svyglm``).
+
+        Parameters
+        ----------
+        theta : array (p,)
+            Full-sample estimate.
+        rows : array of int
+            Positions of the rows used, within ``design.data``.
+        influence_rows : array (len(rows) x p)
+            Weighted influence values of the rows used.
+        refit_rows : callable (weights of the rows used) -> array (p,) or None
+            The estimate refitted with one replicate's weights; None when it does not
+            converge (raised as :class:`~socialhealth.errors.ConvergenceError` naming
+            ``what`` and the replicate).
+        what : str
+            Name of the estimator in that error message.
+
+        Returns
+        -------
+        (vcov, design_used)
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import socialhealth as sh
+        >>> apiclus1 = sh.datasets.load_example("apiclus1")
+        >>> d = sh.SurveyDesign(apiclus1, weights="pw", psu="dnum", fpc="fpc")
+        >>> rows = np.flatnonzero(d.data.stype == "E")
+        >>> y, w = d.data.api00.to_numpy(float)[rows], d.weights[rows]
+        >>> m = w @ y / w.sum()
+        >>> V, used = d.model_vcov([m], rows, (w * (y - m) / w.sum())[:, None],
+        ...                        lambda wr: np.array([wr @ y / wr.sum()]), "mean")
+        >>> round(float(np.sqrt(V[0, 0])), 4), used.degf()
+        (15.5575, 14.0)
+
+        In R: ``vcov(svymean(~api00, subset(dclus1, stype == "E")))``.
+        """
+        return self._vcov_on_rows(np.atleast_1d(np.asarray(theta, dtype=float)),
+                                  np.asarray(rows), np.asarray(influence_rows, dtype=float),
+                                  refit_rows, what)

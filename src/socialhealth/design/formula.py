@@ -377,15 +377,6 @@ def _simple_terms(formula: str, data: pd.DataFrame):
     return lhs, names, intercept
 
 
-def _numeric_block(data: pd.DataFrame, names: list[str], rows=None) -> np.ndarray:
-    n = len(data) if rows is None else len(rows)
-    X = np.empty((n, len(names)), order="F")
-    for j, c in enumerate(names):
-        v = data[c].to_numpy(dtype=float, na_value=np.nan)
-        X[:, j] = v if rows is None else v[rows]
-    return X
-
-
 def model_frame(data: pd.DataFrame, formula: str, mask: np.ndarray | None = None) -> ModelFrame:
     """Response and design matrix of ``formula`` on the rows of ``data`` selected by ``mask``
     that have no missing model variable.

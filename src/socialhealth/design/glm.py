@@ -866,6 +866,11 @@ class SurveyGLMResult(WaldCoefficients):
         return self.df_resid
 
     @property
+    def offset(self) -> np.ndarray | None:
+        """The model's offset for every row of the design data (None: no offset)."""
+        return self._offset
+
+    @property
     def tvalues(self) -> pd.Series:
         """Wald t statistics ``params / bse`` (R ``summary(model)$coefficients[, "t value"]``)."""
         return self.statistic

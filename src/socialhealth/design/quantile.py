@@ -57,7 +57,7 @@ from scipy import stats
 from socialhealth.design.proportion import IntervalEstimate, _asin_ci, _beta_ci, _wald_logit
 from socialhealth.design.structure import as_list, require_columns
 from socialhealth.design.variables import subset_domains
-from socialhealth.errors import EstimationError
+from socialhealth.errors import EstimationError, SocialHealthWarning
 
 QRULES = ("math", "school") + tuple(f"hf{i}" for i in range(1, 10))
 INTERVAL_TYPES = ("mean", "beta", "xlogit", "asin", "quantile")
@@ -79,13 +79,6 @@ def _inverse_cdf(values: np.ndarray, cdf: np.ndarray, p: float) -> float:
         return float(values[hit[0]])
     i = max(int(np.searchsorted(cdf, p, side="right")), 1)     # rows with F <= p, at least 1
     return float(values[min(i, n - 1)])
-
-
-def _weighted_cdf(y: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Sorted values (one per row, ties kept) and the cumulative weight share at each row."""
-    order = np.argsort(y, kind="stable")
-    ys, ws = y[order], w[order]
-    return ys, np.cumsum(ws) / ws.sum()
 
 
 def _quantile_rule(y: np.ndarray, w: np.ndarray, qrule: str):
@@ -278,7 +271,7 @@ def quantile(
         warnings.warn(
             f"interval_type={interval_type!r} on a replicate-weight design gives the Woodruff "
             "('mean') interval, as R survey 4.1-1 does (it applies these transformations on "
-            "Taylor designs only).", UserWarning, stacklevel=3)
+            "Taylor designs only).", SocialHealthWarning, stacklevel=3)
     try:
         level = float(level)
     except (TypeError, ValueError):

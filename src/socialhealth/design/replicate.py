@@ -283,6 +283,17 @@ class ReplicateDesign(DesignBase):
         rows with a missing value); see :meth:`DesignBase._model_degf`."""
         return self.degf()
 
+    # ------------------------------------------------------------------ public extension API
+    @property
+    def weights_column(self) -> str | None:
+        """Name of the full-sample weight column (None: given as an array, or equal weights)."""
+        return self._weights_name
+
+    @property
+    def replicate_columns(self) -> list[str] | None:
+        """Names of the replicate weight columns in ``data`` (None: given as an array)."""
+        return None if self._rep_columns is None else list(self._rep_columns)
+
     # ------------------------------------------------------------------ information
     def degf(self) -> float:
         """Rank of the replicate weights (rows in the subset) minus one (R ``degf``).

@@ -315,6 +315,30 @@ class SurveyDesign(DesignBase):
         ]
         return "\n".join(lines)
 
+    # ------------------------------------------------------------------ public extension API
+    @property
+    def spec(self) -> dict:
+        """The columns and options the design was built with (a copy).
+
+        Keys: ``weights`` (column name or None), ``strata``, ``psu``, ``fpc``, ``probs`` (lists
+        of column names, empty when not given), ``nest`` and ``pps``.
+
+        Examples
+        --------
+        >>> import socialhealth as sh
+        >>> apiclus1 = sh.datasets.load_example("apiclus1")
+        >>> sh.SurveyDesign(apiclus1, weights="pw", psu="dnum", fpc="fpc").spec["psu"]
+        ['dnum']
+
+        In R: ``design$call``.
+        """
+        return {k: (list(v) if isinstance(v, list) else v) for k, v in self._spec.items()}
+
+    @property
+    def weights_column(self) -> str | None:
+        """Name of the weight column (None: weights from ``probs``/``fpc`` or equal weights)."""
+        return self._spec["weights"]
+
     def to_replicate(self, method: str = "jkn", **options):
         """Replicate-weight version of this design (R ``as.svrepdesign``).
 

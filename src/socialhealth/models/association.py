@@ -566,7 +566,7 @@ def _start(design, formula: str, link: str):
     from socialhealth.design.formula import model_frame
 
     mf = model_frame(design.data, formula, design.in_subset)
-    w = design._w[mf.rows]
+    w = design.weights[mf.rows]
     start = np.zeros(mf.X.shape[1])
     if "Intercept" in mf.columns:
         start[mf.columns.index("Intercept")] = float(w @ mf.y / w.sum())

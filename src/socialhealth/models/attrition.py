@@ -351,7 +351,7 @@ def attrition(panel, baseline, outcome_model: dict | None = None,
         if variance == "replicate":
             rep = design.to_replicate(replicates, **(replicate_options or {}))
         for name, w in weightings:
-            sub = design._with_weights(w)
+            sub = design.with_weights(w)
             pan = PanelData(panel.name, data, panel.codebook, panel.provenance,
                             panel.design_spec, waves=panel.waves, status=panel.status)
             pan.design = sub
@@ -440,7 +440,7 @@ def _replicate_rows(f, table, rep, ret, rdes, analysis, ipw_name, level, tol, re
 def _one_replicate(wr, r, res, ret, rdes, rrows, Xr, in_model, theta, ipw_name, tol):
     """Outcome coefficients with one replicate's baseline weights ``wr`` (retention refitted)."""
     if ipw_name == "baseline / P(retained)":
-        rr = rdes._with_weights(np.where(rdes.in_subset, wr, 0.0)).glm(
+        rr = rdes.with_weights(np.where(rdes.in_subset, wr, 0.0)).glm(
             ret.formula, family="binomial", start=ret.params.to_numpy(), tol=tol)
         p_r = np.full(len(wr), np.nan)
         p_r[rrows] = _expit(Xr @ rr.params.to_numpy())
@@ -449,6 +449,6 @@ def _one_replicate(wr, r, res, ret, rdes, rrows, Xr, in_model, theta, ipw_name, 
         w_new = np.where(in_model, wr, 0.0)
     if not (w_new > 0).any():
         raise ModelError(f"replicate {r + 1} leaves no person in the outcome model.")
-    fr = res.design._with_weights(w_new).glm(res.formula, family=res.family, link=res.link,
-                                              start=theta, tol=tol)
+    fr = res.design.with_weights(w_new).glm(res.formula, family=res.family, link=res.link,
+                                             start=theta, tol=tol)
     return fr.params.to_numpy()

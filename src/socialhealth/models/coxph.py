@@ -60,7 +60,8 @@ import pandas as pd
 
 from socialhealth.design.coefficients import WaldCoefficients
 from socialhealth.design.formula import model_frame
-from socialhealth.errors import ConvergenceError, MissingColumnError, ModelError, SeparationError
+from socialhealth.errors import (ConvergenceError, MissingColumnError, ModelError, SeparationError,
+                                 SocialHealthWarning)
 
 __all__ = ["CoxResult", "coxph"]
 
@@ -223,7 +224,7 @@ def _not_identified(X: np.ndarray, w: np.ndarray, delta: np.ndarray, I0: np.ndar
     """ModelError when the information at beta = 0 is singular: a covariate constant within
     every risk set, or covariates collinear among the rows at risk (not separation: the
     partial likelihood is flat, not monotone, along such a direction)."""
-    from socialhealth.design.glm import _aliased
+    from socialhealth.design.extension import aliased_columns
 
     xm = (w @ X) / w.sum()
     ref = float(w @ delta) * ((w @ (X - xm) ** 2) / w.sum())
@@ -235,7 +236,7 @@ def _not_identified(X: np.ndarray, w: np.ndarray, delta: np.ndarray, I0: np.ndar
             "is constant, or varies only between baseline strata or among rows censored before "
             "the first event). Drop it (or, for strata, do not also use it as a baseline stratum)."
         )
-    bad = _aliased(I0, list(names))
+    bad = aliased_columns(I0, list(names))
     if bad:
         raise ModelError(
             f"the Cox information matrix is singular: covariate(s) {', '.join(map(repr, bad))} are "
@@ -250,12 +251,12 @@ def _diagnose(status, beta, I, I0, path, X, t, delta, strata_codes, w, names, ma
     The fit is suspect if Newton-Raphson stopped without converging, a coefficient is huge
     (``|beta_j| * range(x_j) > 20``) or the information collapsed (a diagonal element below
     1e-8 of its value at 0). Then the data decide (linear programme,
-    :func:`socialhealth.design._separation.cox_monotone`): a monotone direction is a
+    :func:`socialhealth.design.extension.cox_monotone`): a monotone direction is a
     :class:`SeparationError` naming the covariates. Otherwise a singular information met on a
     diverging path (coefficients growing, likelihood still rising) is numerical monotone
     likelihood, and anything else a ModelError / ConvergenceError.
     """
-    from socialhealth.design import _separation
+    from socialhealth.design import extension
 
     rng = np.ptp(X, axis=0) if len(X) else np.zeros(len(names))
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -264,7 +265,7 @@ def _diagnose(status, beta, I, I0, path, X, t, delta, strata_codes, w, names, ma
     if not suspect:
         return
     pos = w > 0
-    direction = _separation.cox_monotone(X[pos], t[pos], delta[pos], strata_codes[pos], names)
+    direction = extension.cox_monotone(X[pos], t[pos], delta[pos], strata_codes[pos], names)
     if direction is not None:
         raise SeparationError(
             f"monotone likelihood in the Cox model: the partial likelihood keeps rising (towards a "
@@ -278,7 +279,7 @@ def _diagnose(status, beta, I, I0, path, X, t, delta, strata_codes, w, names, ma
         )
     scaled = [(float(np.max(np.abs(b) * rng)) if len(b) else 0.0, ll) for b, ll in path]
     if status in ("singular", "halving", "max_iter") or collapsed:
-        if _separation.diverging(scaled):
+        if extension.diverging(scaled):
             big = [n for n, b,
                    r in zip(names, beta, rng, strict=True) if abs(b) * r > 20] or list(names)
             raise SeparationError(
@@ -378,7 +379,7 @@ class CoxResult(WaldCoefficients):
         """Printable table: hazard ratios, log-scale SEs, 95% CIs, z, p, and the matching R call."""
         tab = self.to_frame()
         lines = [f"Design-based Cox model ({self.ties} ties): {self.formula}",
-                 f"Design: {self.design._short_label()}",
+                 f"Design: {self.design.label}",
                  f"{self.nobs} rows, {self.n_events} events"
                  + (f"; {self.n_missing} rows with missing values left out" if self.n_missing
                     else ""),
@@ -453,7 +454,7 @@ def coxph(
     SeparationError : monotone likelihood (e.g. no events in a group): when the fit is suspect
         (no convergence, a huge coefficient, a collapsed information matrix) a linear programme
         on the data looks for a direction in which every event is ranked extreme in its risk
-        set; the message names the covariates (see ``socialhealth.design._separation``).
+        set; the message names the covariates (see ``socialhealth.design.extension``).
     ConvergenceError : Newton-Raphson did not converge.
 
     References
@@ -519,7 +520,7 @@ def coxph(
         )
     # weights rescaled to mean 1 over the rows of the subset, as svycoxph (rescale = TRUE): the
     # coefficients and covariance do not change; the log partial likelihood is then R's
-    w = design._w[rows] / design._w[in_subset].mean()
+    w = design.weights[rows] / design.weights[in_subset].mean()
     n_events = int(d.sum())
     if n_events < min_events:
         raise ModelError(
@@ -532,7 +533,7 @@ def coxph(
         warnings.warn(
             f"{n_events} events for {len(names)} coefficients ({epv:.1f} events per variable, "
             f"below {events_per_variable:g}): hazard ratios may be biased and intervals too narrow "
-            "(Peduzzi et al. 1995).", UserWarning, stacklevel=2)
+            "(Peduzzi et al. 1995).", SocialHealthWarning, stacklevel=2)
     strata_codes = np.zeros(len(rows),
                             dtype=np.int64) if strata_codes_all is None else strata_codes_all[rows]
     centre = (w @ X) / w.sum()
@@ -561,7 +562,7 @@ def coxph(
         b, _, _, _, status, _ = _newton(P, wr[P.order], ties, beta, tol, max_iter)
         return b if status == "converged" else None
 
-    cov, design_used = design._vcov_on_rows(beta, rows, Z_used, refit, "Cox model")
+    cov, design_used = design.model_vcov(beta, rows, Z_used, refit, "Cox model")
     formula_r = rhs.replace("C(", "factor(") + (f" + strata({strata})" if strata else "")
     r_call = f"svycoxph(Surv({time}, {event}) ~ {formula_r}, design = design" + (
         ", ties = 'breslow'" if ties == "breslow" else "") + ")"

@@ -135,7 +135,7 @@ def _influence(t, d, w, etimes, Y, D, estimator, cols: slice) -> np.ndarray:
 
 def _fit_curve(design_g, rows: np.ndarray, t_all, d_all, estimator: str, se: bool) -> _Curve:
     t, d = t_all[rows], d_all[rows]
-    w = design_g._w[rows]
+    w = design_g.weights[rows]
     etimes = np.unique(t[(d > 0) & (w > 0)])
     Y, D = _risk_tables(t, d, w, etimes)
     logS = _log_surv(Y, D, estimator)
@@ -147,7 +147,7 @@ def _fit_curve(design_g, rows: np.ndarray, t_all, d_all, estimator: str, se: boo
 
 
 def _variance(design_g, rows, t, d, w, etimes, Y, D, logS, estimator) -> np.ndarray:
-    n_all, m = len(design_g._w), len(etimes)
+    n_all, m = len(design_g.weights), len(etimes)
     finite = np.isfinite(logS)
     if estimator == "km":
         # the product-limit log curve is undefined from the time S reaches 0 on
@@ -164,7 +164,7 @@ def _variance(design_g, rows, t, d, w, etimes, Y, D, logS, estimator) -> np.ndar
             raise ModelError("this design kind has no linearisation; use a replicate design.")
 
         with np.errstate(invalid="ignore"):
-            V = design_g._general_vcov(logS, influence=no_influence, refit=refit)
+            V = design_g.estimator_vcov(logS, influence=no_influence, refit=refit)
         out = np.diag(np.asarray(V, dtype=float)).copy()
         out[~finite] = np.nan
         return out
@@ -179,7 +179,7 @@ def _variance(design_g, rows, t, d, w, etimes, Y, D, logS, estimator) -> np.ndar
             Z[rows] = _influence(t, d, w, etimes, Y, D, estimator, sl)
             return Z
 
-        V = design_g._general_vcov(logS[sl], influence=influence, refit=refit)
+        V = design_g.estimator_vcov(logS[sl], influence=influence, refit=refit)
         out[sl] = np.diag(np.asarray(V, dtype=float))
     return out
 
@@ -465,7 +465,7 @@ def kaplan_meier(
                          f"{', '.join(map(repr, _ESTIMATORS))}.")
     if not (isinstance(level, (int, float)) and 0 < level < 1):
         raise ModelError(f"level must be between 0 and 1 (e.g. 0.95); got {level!r}.")
-    if not all(hasattr(design, a) for a in ("data", "_w", "_general_vcov")):
+    if not all(hasattr(design, a) for a in ("data", "weights", "estimator_vcov")):
         raise DesignError("design must be a socialhealth SurveyDesign or ReplicateDesign, "
                           f"not {type(design).__name__}.")
     est = ("aalen" if se else "km") if estimator == "auto" else estimator
@@ -475,7 +475,7 @@ def kaplan_meier(
     if missing:
         raise MissingColumnError(missing, data.columns, "the design data")
 
-    w_all = np.asarray(design._w, dtype=float)
+    w_all = np.asarray(design.weights, dtype=float)
     in_subset = w_all > 0
     t_all = _numeric(data, time, "time", in_subset)
     d_all = _numeric(data, event, "event", in_subset)
@@ -512,7 +512,7 @@ def kaplan_meier(
         rows = np.flatnonzero(ok & (codes == g))
         if len(rows) == 0:
             continue
-        design_g = design._restrict_to_rows(rows)
+        design_g = design.restrict_to_rows(rows)
         curves.append(_fit_curve(design_g, rows, t_all, d_all, est, se))
         keep_groups.append(g)
     if by_cols:
@@ -525,5 +525,5 @@ def kaplan_meier(
     return KaplanMeierResult(
         curves=curves, groups=groups, by=by_cols, estimator=est, se=se, level=level,
         n_rows=int(ok.sum()), n_events=int((d_all[ok] > 0).sum()), n_missing=n_missing,
-        design_label=design._short_label() if hasattr(design, "_short_label") else "",
+        design_label=design.label,
         r_call=r_call, time=time, event=event)

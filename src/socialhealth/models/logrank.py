@@ -44,7 +44,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from socialhealth.design.hypothesis import _codes
+from socialhealth.design.extension import level_codes
 from socialhealth.errors import EstimationError, MissingColumnError, ModelError
 
 
@@ -185,7 +185,7 @@ def logrank(design, time: str, status: str, group: str, rho: float = 0.0,
     base = design.in_subset & ~np.isnan(t) & ~np.isnan(st)
     if not np.isin(st[base], (0.0, 1.0)).all():
         raise ModelError(f"the status column {status!r} must be 0/1 (or True/False).")
-    g, levels = _codes(data[group], base)
+    g, levels = level_codes(data[group], base)
     used = base & (g >= 0)
     k = len(levels)
     if k < 2:
@@ -195,11 +195,11 @@ def logrank(design, time: str, status: str, group: str, rho: float = 0.0,
         raise ModelError("there are no events among the rows used; the log-rank test is undefined.")
     rows = np.flatnonzero(used)
     X = (g[rows, None] == np.arange(1, k)[None, :]).astype(float)
-    w = design._w[rows]
+    w = design.weights[rows]
     R = np.zeros((len(data), k - 1))
     R[rows] = _score_residuals(t[rows], st[rows], X, w, rho, gamma)
-    U = design._w @ R
-    V = design._ratio_vcov(R, None, np.zeros(k - 1))
+    U = design.weights @ R
+    V = design.totals_vcov(R, theta=np.zeros(k - 1))
     se = np.sqrt(np.clip(np.diag(V), 0, None))
     with np.errstate(divide="ignore", invalid="ignore"):
         z = U / se
@@ -217,6 +217,6 @@ def logrank(design, time: str, status: str, group: str, rho: float = 0.0,
         method=f"Design-based {name} test ({k} groups, reference {group}={levels[0]})",
         r_call=f"svylogrank(Surv({time}, {status}) ~ {group}, design, rho = {rho:g}, gamma = "
         f"{gamma:g})",
-        design_label=design._short_label(),
+        design_label=design.label,
         extra={"levels": levels, "vcov": V, "n_rows": int(used.sum())},
     )

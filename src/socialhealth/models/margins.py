@@ -259,6 +259,7 @@ def margins(
     ``svycontrast(means, c(-1, 1))`` for the difference.
     """
     from socialhealth.design import glm as glm_module
+    from socialhealth.design.extension import fit_glm
 
     if over not in ("model", "design"):
         raise ModelError(f"over={over!r} must be 'model' or 'design'.")
@@ -273,7 +274,7 @@ def margins(
                  else set())
     if variable not in used_vars:
         raise ModelError(f"{variable!r} is not a covariate of the model {res.formula!r}.")
-    if getattr(res, "_offset", None) is not None:
+    if getattr(res, "offset", None) is not None:
         raise ModelError("margins() does not support models with an offset.")
     if getattr(res, "trials", None) is not None:
         raise ModelError("margins() does not support binomial-count models (cbind(successes, "
@@ -286,7 +287,7 @@ def margins(
     y_m = res.frame.y
     n = len(data)
     in_subset = design.in_subset
-    w_all = design._w
+    w_all = design.weights
 
     # rows to average over
     if over == "model":
@@ -330,7 +331,7 @@ def margins(
     union[rows_a] = True
     union[rows_m] = True
     design_used = (design if union.sum() == in_subset.sum()
-                   else design._with_weights(np.where(union, w_all, 0.0)))
+                   else design.with_weights(np.where(union, w_all, 0.0)))
 
     pw_m = w_all[rows_m]
 
@@ -351,7 +352,7 @@ def margins(
     def refit_full(w_r):
         n_calls[0] += 1
         wr = np.asarray(w_r, dtype=float)
-        fit = glm_module._irls(X_m, y_m, wr[rows_m], fam, lk, None, beta, 100, 1e-10, res.names)
+        fit = fit_glm(X_m, y_m, wr[rows_m], res.family, res.link, start=beta, names=res.names)
         if not fit.converged:
             raise ConvergenceError(f"the model did not converge with replicate weights set "
                                    f"{n_calls[0]}.")
@@ -363,10 +364,10 @@ def margins(
         return np.array([wr @ mus[j] / wr.sum() for j in range(L)])
 
     if variance == "linearization":
-        V = design_used._general_vcov(M, influence=influence_full, refit=refit_full)
+        V = design_used.estimator_vcov(M, influence=influence_full, refit=refit_full)
     else:
         Vb = res.cov_params().to_numpy()
-        V = design_used._general_vcov(M, influence=influence_pred, refit=refit_pred) + D.T @ Vb @ D
+        V = design_used.estimator_vcov(M, influence=influence_pred, refit=refit_pred) + D.T @ Vb @ D
     df = float(design_used.degf())
     q = stats.t.ppf(1 - (1 - level) / 2,
                     df) if np.isfinite(df) and df > 0 else stats.norm.ppf(1 - (1 - level) / 2)

@@ -185,10 +185,10 @@ def _fit(X, y, w, q, link, start, tol, max_iter):
 def _collinear(X: np.ndarray, w: np.ndarray, names) -> None:
     """ModelError when ``[1, X]`` is rank deficient on the rows used (a constant covariate is
     collinear with the thresholds): the likelihood is flat along such a direction."""
-    from socialhealth.design.glm import _aliased
+    from socialhealth.design.extension import aliased_columns
 
     Z = np.column_stack([np.ones(len(X)), X])
-    bad = _aliased((Z * w[:, None]).T @ Z, ["(thresholds)"] + list(names))
+    bad = aliased_columns((Z * w[:, None]).T @ Z, ["(thresholds)"] + list(names))
     if bad:
         raise ModelError(
             f"the ordinal model cannot estimate covariate(s) {', '.join(map(repr, bad))}: they are "
@@ -203,12 +203,12 @@ def _diagnose(status, theta, I, I0, path, X, y, w, q, names, max_iter) -> None:
     Suspect: no convergence, a huge coefficient (``|beta_j| * range(x_j) > 20``) or an
     information matrix that cannot be inverted or has collapsed (a diagonal element below
     1e-8 of its value at the start). Then the data decide (linear programme,
-    :func:`socialhealth.design._separation.ordinal_separation`): a separating direction is a
+    :func:`socialhealth.design.extension.ordinal_separation`): a separating direction is a
     :class:`SeparationError` naming the covariates; otherwise a diverging path (coefficients
     growing, likelihood rising) is numerical separation, anything else ModelError /
     ConvergenceError.
     """
-    from socialhealth.design import _separation
+    from socialhealth.design import extension
 
     p = X.shape[1]
     rng = np.ptp(X, axis=0) if len(X) else np.zeros(p)
@@ -219,7 +219,7 @@ def _diagnose(status, theta, I, I0, path, X, y, w, q, names, max_iter) -> None:
     if not suspect:
         return
     pos = w > 0
-    direction = _separation.ordinal_separation(X[pos], y[pos], q + 1, names)
+    direction = extension.ordinal_separation(X[pos], y[pos], q + 1, names)
     if direction is not None:
         raise SeparationError(
             f"separation in the ordinal model: the likelihood keeps rising (towards a finite "
@@ -230,7 +230,7 @@ def _diagnose(status, theta, I, I0, path, X, y, w, q, names, max_iter) -> None:
             "the covariate."
         )
     scaled = [(float(np.max(np.abs(th[:p]) * rng)) if p else 0.0, ll) for th, ll in path]
-    if status != "converged" and _separation.diverging(scaled):
+    if status != "converged" and extension.diverging(scaled):
         big = [n for n, b,
                r in zip(names, beta, rng, strict=True) if abs(b) * r > 20] or list(names)
         raise SeparationError(
@@ -339,7 +339,7 @@ class OrdinalResult(WaldCoefficients):
         the R call."""
         tab = self.to_frame()
         lines = [f"Survey proportional-odds model ({self.method}): {self.formula}",
-                 f"Design: {self.design._short_label()}",
+                 f"Design: {self.design.label}",
                  f"Outcome levels: {', '.join(map(str, self.levels))}; {self.nobs} rows"
                  + (f"; {self.n_missing} left out (missing values)" if self.n_missing else ""),
                  f"{'':<26}{'Value':>12}{'Std. Error':>12}{'z value':>10}"]
@@ -478,7 +478,7 @@ def ordinal(
             "3 or more ordered levels (use design.glm(..., family='binomial') for 2)."
         )
     q = len(lv) - 1
-    w = design._w[rows] / design._w[in_subset].mean()
+    w = design.weights[rows] / design.weights[in_subset].mean()
     _collinear(X, w, names)
     start = _start(X, y, w, q)
     I0 = _score_info(start, X, y, w, q, link)[2]
@@ -500,7 +500,7 @@ def ordinal(
         th, _, _, status, _ = _fit(X, y, wr, q, link, theta, tol, max_iter)
         return th if status == "converged" else None
 
-    cov, design_used = design._vcov_on_rows(theta, rows, Z_used, refit, "ordinal model")
+    cov, design_used = design.model_vcov(theta, rows, Z_used, refit, "ordinal model")
     thr_names = [f"{_label(a)}|{_label(b)}" for a, b in zip(lv[:-1], lv[1:], strict=True)]
     rhs_r = rhs.replace("C(", "factor(")
     r_call = f"svyolr(factor({lhs}) ~ {rhs_r}, design = design" + (

@@ -190,7 +190,7 @@ def transitions(panel, concept: str, from_wave: int, to_wave: int, method: str =
                          transition=cell).subset(ok)
     joint = work.proportion("transition", method=method, level=level).to_frame()
     cond = work.proportion("to_state", method=method, level=level, by="from_state").to_frame()
-    w = np.asarray(design._w, float)
+    w = np.asarray(design.weights, float)
     rows = []
     for fr in lev_a:
         for to in lev_b:

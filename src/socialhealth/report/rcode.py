@@ -26,13 +26,12 @@ def design_lines(design, data_name: str = "df") -> list[str]:
         lines += [f"des <- {c}" for c in calls]
         return lines
     if getattr(design, "kind", "") == "replicate":
-        W = getattr(design, "_W", None)
-        n_rep = W.shape[1] if W is not None else "R"
+        n_rep = getattr(design, "n_replicates", "R")
         rs = np.asarray(getattr(design, "rscales", [1.0]), dtype=float)
         rscales = f"{rs[0]:.10g}" if rs.size and np.allclose(rs, rs[0]) else "<per replicate>"
-        weights = getattr(design, "_weights_name", None) or "1"
+        weights = getattr(design, "weights_column", None) or "1"
         method = _R_TYPES.get(str(getattr(design, "method", "other")).lower(), "other")
-        cols = list(getattr(design, "_rep_columns", None) or [])
+        cols = list(getattr(design, "replicate_columns", None) or [])
         prefix = os.path.commonprefix(cols) if cols else ""
         if cols and prefix and all(re.fullmatch(re.escape(prefix) + r"[0-9]+", c) for c in cols):
             rep = f'"^{prefix}[0-9]+$"'

@@ -20,11 +20,10 @@ def _title(name: str) -> str:
 
 def _variance_method(design) -> str:
     if getattr(design, "kind", "") == "replicate":
-        W = getattr(design, "_W", None)
-        n = W.shape[1] if W is not None else "?"
+        n = getattr(design, "n_replicates", "?")
         return (f"replicate weights ({getattr(design, 'method', '?')}, {n} replicates, "
                 f"scale {_num.general(getattr(design, 'scale', None))})")
-    spec = getattr(design, "_spec", {}) or {}
+    spec = getattr(design, "spec", {}) or {}
     if spec.get("psu") or spec.get("strata"):
         how = "Taylor series linearisation, first-stage PSUs treated as sampled with replacement"
         lonely = getattr(design, "lonely_psu", None)

@@ -1,0 +1,153 @@
+"""Public building blocks for estimators written outside :mod:`socialhealth.design`.
+
+The design objects carry the variance machinery (R ``svyrecvar`` / ``withReplicates`` /
+``subset``) as public methods: :attr:`~socialhealth.design.base.DesignBase.weights`,
+:meth:`~socialhealth.design.base.DesignBase.variance_from_influence`,
+:meth:`~socialhealth.design.base.DesignBase.with_replicates`,
+:meth:`~socialhealth.design.base.DesignBase.estimator_vcov`,
+:meth:`~socialhealth.design.base.DesignBase.model_vcov`,
+:meth:`~socialhealth.design.base.DesignBase.totals_vcov`,
+:meth:`~socialhealth.design.base.DesignBase.restrict_to_rows` and
+:meth:`~socialhealth.design.base.DesignBase.with_weights`. This module adds the few numerical
+helpers that model code shares with the engine: level codes of a grouping column, aliased
+(collinear) columns, a weighted GLM fit, and the separation / monotone-likelihood detectors
+(:func:`cox_monotone`, :func:`ordinal_separation`, :func:`diverging`, :class:`Direction`).
+They are thin public wrappers; the engine's private functions behind them may change.
+
+Models in :mod:`socialhealth.models` use only these and the design methods
+(tests/test_extension_api.py keeps it so); "Adding an estimator in one file" in
+CONTRIBUTING.md shows a complete example.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from socialhealth.design._separation import (Direction, cox_monotone, diverging,
+                                             ordinal_separation)
+
+__all__ = ["level_codes", "aliased_columns", "fit_glm", "Direction", "cox_monotone",
+           "ordinal_separation", "diverging"]
+
+
+def level_codes(values: pd.Series, used: np.ndarray) -> tuple[np.ndarray, list]:
+    """Integer codes of a grouping column and the levels present among the rows used.
+
+    Levels are the categories of a categorical column (in their order), ``[False, True]``
+    for a boolean one, and the sorted distinct values otherwise; only levels with at least
+    one row in ``used`` are kept and numbered ``0..k-1`` in that order. Missing values and
+    rows of dropped levels get -1.
+
+    Parameters
+    ----------
+    values : pandas.Series
+        The grouping column (one value per row of the design data).
+    used : boolean array
+        Rows that count (e.g. ``design.in_subset`` and no missing outcome).
+
+    Returns
+    -------
+    (codes, levels) : int array of length ``len(values)`` and the list of levels kept.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import pandas as pd
+    >>> from socialhealth.design.extension import level_codes
+    >>> codes, levels = level_codes(pd.Series(["b", "a", None, "c"]),
+    ...                             np.array([True, True, True, False]))
+    >>> codes.tolist(), levels
+    ([1, 0, -1, -1], ['a', 'b'])
+    """
+    from socialhealth.design.hypothesis import _codes
+
+    return _codes(values, np.asarray(used, dtype=bool))
+
+
+def aliased_columns(crossprod: np.ndarray, names: Sequence[str]) -> list[str]:
+    """Names of the columns that are linear combinations of earlier columns.
+
+    Sequential check on the correlation-scaled cross-product ``A = X'WX``: column ``j`` is
+    aliased when its residual sum of squares after regression on the earlier columns kept is
+    below 1e-9 of its own, so the earlier column is kept (as R's pivoting QR in ``glm``).
+
+    Parameters
+    ----------
+    crossprod : array (p x p)
+        Weighted cross-product ``X'WX`` of the model matrix.
+    names : sequence of str
+        Column names (length p).
+
+    Returns
+    -------
+    list of str (empty when the columns are linearly independent)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from socialhealth.design.extension import aliased_columns
+    >>> X = np.array([[1.0, 0.0, 1.0], [1.0, 1.0, 2.0], [1.0, 2.0, 3.0]])   # x2 = 1 + x1
+    >>> aliased_columns(X.T @ X, ["(Intercept)", "x1", "x2"])
+    ['x2']
+
+    In R: the ``NA`` coefficients of ``coef(glm(y ~ x1 + x2))``.
+    """
+    from socialhealth.design.glm import _aliased
+
+    return _aliased(np.asarray(crossprod, dtype=float), list(names))
+
+
+def fit_glm(X: np.ndarray, y: np.ndarray, weights: np.ndarray, family: str, link: str,
+            start: np.ndarray | None = None, offset: np.ndarray | None = None,
+            names: Sequence[str] | None = None, maxiter: int = 100, tol: float = 1e-10):
+    """Weighted GLM fit by Fisher scoring (IRLS), the fitter behind ``design.glm``.
+
+    Solves the weighted score equations ``sum_i w_i x_i (y_i - mu_i) mu'_i / V(mu_i) = 0``;
+    use it to refit a model under replicate weights inside an ``estimator_vcov`` /
+    ``with_replicates`` callback.
+
+    Parameters
+    ----------
+    X : array (n x p)
+        Model matrix of the rows used.
+    y : array (n,)
+        Response.
+    weights : array (n,)
+        Prior (sampling or replicate) weights.
+    family, link : str
+        As in ``design.glm`` (e.g. ``"binomial"``, ``"logit"``).
+    start : array (p,), optional
+        Starting coefficients (e.g. the full-sample estimate).
+    offset : array (n,), optional
+    names : sequence of str, optional
+        Coefficient names (for messages).
+    maxiter, tol
+        Iteration limit and relative deviance tolerance (R ``glm.control``).
+
+    Returns
+    -------
+    The fit, with attributes ``beta`` (coefficients), ``mu``, ``eta``, ``deviance``,
+    ``iterations`` and ``converged``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from socialhealth.design.extension import fit_glm
+    >>> X = np.column_stack([np.ones(4), [0.0, 1.0, 2.0, 3.0]])
+    >>> fit = fit_glm(X, np.array([1.0, 3.0, 5.0, 7.0]), np.ones(4), "gaussian", "identity")
+    >>> fit.beta.round(6).tolist(), fit.converged
+    ([1.0, 2.0], True)
+
+    In R: ``glm.fit(X, y, weights = w, family = gaussian())``.
+    """
+    from socialhealth.design import glm as glm_module
+
+    fam = glm_module.FAMILIES[family]
+    lk = glm_module.LINKS[link]
+    X = np.asarray(X, dtype=float)
+    if names is None:
+        names = [f"x{j}" for j in range(X.shape[1])]
+    return glm_module._irls(X, np.asarray(y, dtype=float), np.asarray(weights, dtype=float),
+                            fam, lk, offset, start, maxiter, tol, list(names))
