@@ -452,3 +452,15 @@ def test_argument_errors():
         sh.SurveyDesign(EXDATA["S"], strata="h", fpc="p", pps=HR({1: 0.2, 2: 0.2}))
     with pytest.raises(errors.ProbabilityError, match=r"\(0, 1\]"):
         sh.SurveyDesign(A.assign(p=A["p"] * 100), fpc="p", pps="overton")
+
+
+def test_calibrated_overton_uses_the_residuals():
+    """R 4.1-1 reports the uncalibrated SE for a calibrated pps design (its ppsvar computes the
+    GREG residuals and then ignores them; stored as se_reported). Ours applies the Overton HT
+    form to the residuals, which equals R's own pieces put together (se_residualised)."""
+    cal = EX["calibration"]
+    assert cal["se_reported"] > cal["se_residualised"] * 1.1
+    d = _exact_design("A_overton").calibrate("~g", cal["totals"])
+    t = d.mean("y1").table
+    _ex_close(t["estimate"], [cal["est"]])
+    _ex_close(t["se"], [cal["se_residualised"]])
