@@ -158,3 +158,309 @@ def test_two_stage_brewer_by_hand(samples):
         if m > 1:
             V += grp["pi1"].iloc[0] * (1 - f) * m / (m - 1) * np.sum((zz - zz.mean()) ** 2)
     close([np.sqrt(V)], [_table("brewer2_total")["se"].iloc[0]], 1e-12)
+
+
+# ============================================================================================
+# Overton, Hartley-Rao and the exact Horvitz-Thompson / Yates-Grundy forms (R survey 4.1-1).
+# Expected values: tests/fixtures/pps/pps_exact.json, written by make_pps_exact.R (same
+# folder) on data it generates (set.seed) with Midzuno samples, whose joint inclusion
+# probabilities are exact; the data and matrices are stored in the JSON.
+# ============================================================================================
+from socialhealth import errors  # noqa: E402
+from socialhealth.design import HR, ppsmat  # noqa: E402
+
+EX = json.loads((Path(__file__).parents[1] / "fixtures" / "pps" / "pps_exact.json").read_text())
+EXRES = EX["results"]
+EXTOL = 1e-8
+EXDATA = {k: pd.DataFrame(v) for k, v in EX["data"].items()}
+
+
+def _exact_design(name):
+    """The socialhealth call matching each R design of make_pps_exact.R."""
+    sample, method = name.split("_", 1)
+    df = EXDATA[sample]
+    kw = {"fpc": "p"}
+    if sample in ("S", "L"):
+        kw["strata"] = "h"
+    if sample == "C":
+        kw["psu"] = "psu"
+    if method.endswith("_yg"):
+        kw["variance"] = "YG"
+        method = method[:-3]
+        if name == "A_hr_yg":                 # R: HR(psum), variance = "YG"
+            method = "hr_psum"
+    joint = EX["joint"].get(sample)
+    pps = {
+        "overton": "overton",
+        "overton_probs": "overton",
+        "hr": "hartley-rao",
+        "brewer": "brewer",
+        "ht": ppsmat(joint) if joint else None,
+        "ht_tol0": ppsmat(joint, tolerance=0) if joint else None,
+        "yg": ppsmat(joint) if joint else None,
+    }.get(method)
+    if method == "yg":
+        kw["variance"] = "YG"
+    if method == "overton_probs":
+        kw = {"probs": "p"}
+    if method == "hr_psum":
+        ps = EX["psum"][sample]
+        pps = HR(ps if not isinstance(ps, dict) else {int(k[1:]): v for k, v in ps.items()})
+    return sh.SurveyDesign(df, pps=pps, **kw)
+
+
+def _ok(rid, key):
+    r = EXRES[rid][key]
+    return not (isinstance(r, dict) and "error" in r)
+
+
+def _ex_close(a, b, tol=EXTOL):
+    a = np.asarray(a, float)
+    b = np.asarray([np.nan if v is None else v for v in np.ravel(b)], float).reshape(np.shape(b))
+    scale = np.nanmax(np.abs(b)) if np.isfinite(b).any() else 0.0
+    np.testing.assert_allclose(a, b, rtol=tol, atol=tol * scale)
+
+
+EXACT = list(EXRES)
+
+
+def _vcov_close(ours, theirs):
+    """As _ex_close; a NaN diagonal entry of ours stands for R's negative variance."""
+    ours, theirs = np.array(ours, float), np.asarray(theirs, float)
+    nan = np.isnan(ours)
+    assert np.all(np.diag(theirs)[np.isnan(np.diag(ours))] < 0)
+    assert not (nan & ~np.eye(len(ours), dtype=bool)).any()
+    ours[nan] = theirs[nan]
+    _ex_close(ours, theirs)
+
+
+NEGATIVE = pytest.mark.filterwarnings("ignore:the estimated variance is negative")
+
+
+@NEGATIVE
+@pytest.mark.parametrize("rid", EXACT)
+def test_exact_pps_totals_means_props_ratio(rid):
+    d, r = _exact_design(rid), EXRES[rid]
+    assert d.degf() == r["degf"]
+    t = d.total(["y1", "y2"])
+    _ex_close(t.table["estimate"], r["total"]["est"])
+    _ex_close(t.table["se"], r["total"]["se"])
+    _vcov_close(t.vcov, r["total"]["vcov"])
+    m = d.mean(["y1", "y2"])
+    _ex_close(m.table["estimate"], r["mean"]["est"])
+    _vcov_close(m.vcov, r["mean"]["vcov"])
+    p = d.mean("g")                          # proportions of a, b, c
+    assert len(p.table) == len(r["prop"]["est"])
+    _ex_close(p.table["estimate"], r["prop"]["est"])
+    _vcov_close(p.vcov, r["prop"]["vcov"])
+    _ex_close(p.table["se"], r["prop"]["se"])          # NaN where R's is NaN
+    q = d.ratio("y1", "y2").table
+    _ex_close(q["estimate"], [r["ratio"]["est"]])
+    _ex_close(q["se"], [r["ratio"]["se"]])
+
+
+@pytest.mark.parametrize("rid", [k for k in EXACT if _ok(k, "by_mean")])
+def test_exact_pps_domains(rid):
+    d, r = _exact_design(rid), EXRES[rid]
+    if None in r["by_mean"]["se"]:            # negative YG variance: R's SE is NaN, so is ours
+        with pytest.warns(errors.SocialHealthWarning, match="negative"):
+            d.mean("y1", by="dom")
+    bm = d.mean("y1", by="dom").table
+    assert list(bm["dom"]) == r["by_mean"]["dom"]
+    _ex_close(bm["estimate"], r["by_mean"]["est"])
+    _ex_close(bm["se"], r["by_mean"]["se"])
+    bt = d.total(["y1", "y2"], by="dom").table
+    for var in ("y1", "y2"):
+        sel = bt[bt["term"] == var]
+        _ex_close(sel["estimate"], r["by_total"]["est"][var])
+        _ex_close(sel["se"], r["by_total"]["se"][var])
+    s = d.subset(d.data["dom"] == "u").mean("y1").table
+    _ex_close(s["estimate"], r["subset_mean"]["est"])
+    _ex_close(s["se"], r["subset_mean"]["se"])
+
+
+@NEGATIVE
+@pytest.mark.parametrize("rid", EXACT)
+def test_exact_pps_glm(rid):
+    d, r = _exact_design(rid), EXRES[rid]
+    g = d.glm("y1 ~ x + g").to_frame()
+    _ex_close(g["estimate"], r["glm"]["est"])
+    _ex_close(g["se"], r["glm"]["se"])
+    # tol=1e-8 = R's glm.control(epsilon) default, so the same IRLS stopping point
+    if rid.startswith("L_"):          # 6 rows: x separates bin (R warns, fitted probs 0 or 1)
+        with pytest.raises(errors.SeparationError):
+            d.glm("bin ~ x", family="binomial", tol=1e-8)
+        return
+    b = d.glm("bin ~ x", family="binomial", tol=1e-8).to_frame()
+    _ex_close(b["estimate"], r["logit"]["est"])
+    _ex_close(b["se"], r["logit"]["se"])
+
+
+def _dcheck_by_hand(df, method, psum=None):
+    """Dcheck for element samples written out pair by pair (independent of design/pps.py)."""
+    pi = df["p"].to_numpy()
+    h = df["h"].to_numpy() if "h" in df else np.zeros(len(df))
+    n = len(pi)
+    D = np.zeros((n, n))
+    for i in range(n):
+        for j in range(n):
+            if i == j:
+                D[i, j] = 1 - pi[i]
+            elif h[i] == h[j]:
+                nh = np.sum(h == h[i])
+                if method == "overton":
+                    pij = pi[i] * pi[j] * (nh - 1) / (nh - (pi[i] + pi[j]) / 2)
+                    D[i, j] = 1 - pi[i] * pi[j] / pij
+                else:
+                    p2 = np.mean(pi[h == h[i]]) if psum is None else psum
+                    D[i, j] = (pi[i] + pi[j] - 1 - p2) / (nh - 1)
+    return D
+
+
+@pytest.mark.parametrize("method", ["overton", "hr"])
+@pytest.mark.parametrize("variance", ["HT", "YG"])
+def test_structured_forms_equal_pairwise_formulas(method, variance):
+    """The O(n) stratum-wise algebra equals the double sums over pairs (hand formulas)."""
+    df = EXDATA["S"]
+    D = _dcheck_by_hand(df, method)
+    x = (df["y1"] / df["p"]).to_numpy()
+    if variance == "HT":
+        v = x @ D @ x
+    else:
+        v = -0.5 * sum(D[i, j] * (x[i] - x[j]) ** 2 for i in range(len(x)) for j in range(len(x)))
+    d = sh.SurveyDesign(df, strata="h", fpc="p", variance=variance,
+                        pps="overton" if method == "overton" else HR())
+    assert d.total("y1").table["se"][0] ** 2 == pytest.approx(v, rel=1e-12)
+
+
+def test_cluster_domains_where_r_fails():
+    """R 4.1-1 cannot subset a cluster design with pps='overton'/HR() (stored error); the
+    domain total here is the HT form with the domain's PSU totals (zeros elsewhere), and with
+    the joint matrix it matches R's ppsmat answer for the same domain."""
+    assert not _ok("C_overton", "subset_mean")
+    df = EXDATA["C"]
+    d = sh.SurveyDesign(df, psu="psu", fpc="p", pps="overton")
+    z = np.where(df["dom"] == "u", df["y1"] / df["p"], 0.0)
+    first = ~df["psu"].duplicated()
+    pi = df.loc[first, "p"].to_numpy()
+    t = pd.Series(z).groupby(df["psu"].to_numpy()).sum()[df.loc[first, "psu"]].to_numpy()
+    n = len(pi)
+    D = np.where(np.eye(n, dtype=bool), 1 - pi[:, None],
+                 1 - (n - np.add.outer(pi, pi) / 2) / (n - 1))
+    se = d.subset(d.data["dom"] == "u").total("y1").table["se"][0]
+    assert se ** 2 == pytest.approx(t @ D @ t, rel=1e-12)
+    # ppsmat: PSU-level matrix (order of first appearance) = R's row-level matrix
+    P = np.asarray(EX["joint"]["C"])
+    rows = np.flatnonzero(first)
+    dpsu = sh.SurveyDesign(df, psu="psu", fpc="p", pps=ppsmat(P[np.ix_(rows, rows)]))
+    _ex_close(dpsu.mean("y1", by="dom").table["se"], EXRES["C_ht"]["by_mean"]["se"])
+    _ex_close(dpsu.total("y1").table["se"], EXRES["C_ht"]["total"]["se"][:1])
+
+
+def test_negative_variance_is_nan_with_a_warning():
+    """R's C_yg logistic fit has negative variances (SE NaN): ours too, with a warning."""
+    assert EXRES["C_yg"]["logit"]["se"] == [None, None]
+    with pytest.warns(errors.SocialHealthWarning, match="negative"):
+        b = _exact_design("C_yg").glm("bin ~ x", family="binomial", tol=1e-8)
+    assert np.isnan(b.bse).all()
+
+
+def test_yg_exact_when_y_proportional_to_pi():
+    """Fixed-size design and y_i proportional to pi_i: the Yates-Grundy variance is 0."""
+    df = EXDATA["A"].assign(yp=lambda t: 7.0 * t["p"])
+    for pps in ("overton", ppsmat(EX["joint"]["A"], tolerance=0)):
+        d = sh.SurveyDesign(df, fpc="p", pps=pps, variance="YG")
+        assert abs(d.total("yp").vcov[0, 0]) < 1e-9 * 105.0 ** 2
+
+
+def test_describe_and_r_code():
+    d = _exact_design("A_yg")
+    assert "variance = \"YG\"" in d.r_code() and "ppsmat(jointprob)" in d.r_code()
+    assert "pps (joint inclusion probabilities, yates-grundy)" in d.describe()
+    assert 'pps = HR()' in _exact_design("A_hr").r_code()
+    assert 'pps = "overton"' in _exact_design("S_overton").r_code()
+
+
+# --------------------------------------------------------------------------- refusals
+def test_r_refuses_these_and_so_do_we():
+    E = EX["errors"]
+    assert "Multistage PPS sampling not supported" in E["two_stage_overton"]
+    assert "Only variance='HT'" in E["brewer_yg"] and "Only variance='HT'" in E["nopps_yg"]
+    dfc = EXDATA["C"].assign(ssu=np.arange(len(EXDATA["C"])))
+    for pps in ("overton", HR(), ppsmat(EX["joint"]["C"])):
+        with pytest.raises(errors.DesignError, match="one-stage"):
+            sh.SurveyDesign(dfc, psu=["psu", "ssu"], fpc=["p", "p"], pps=pps)
+    A = EXDATA["A"]
+    for pps in (None, "brewer"):
+        with pytest.raises(errors.DesignError, match="YG"):
+            sh.SurveyDesign(A, fpc="p", pps=pps, variance="YG")
+    with pytest.raises(errors.DesignError, match="square"):
+        ppsmat(np.asarray(EX["joint"]["A"])[:, 1:])
+    # R's as.svrepdesign fails on these designs ("incorrect number of dimensions")
+    assert E["replicate_overton"] is not None
+    with pytest.raises(errors.DesignError, match="PPS"):
+        _exact_design("A_overton").to_replicate("jk1")
+
+
+def test_joint_matrix_checks():
+    A = EXDATA["A"]
+    P = np.asarray(EX["joint"]["A"])
+    with pytest.raises(errors.DesignError, match="15 rows"):
+        sh.SurveyDesign(A, fpc="p", pps=ppsmat(P[:14, :14]))
+    Q = P.copy()
+    Q[0, 1] += 0.01
+    with pytest.raises(errors.ProbabilityError, match="not symmetric"):
+        sh.SurveyDesign(A, fpc="p", pps=ppsmat(Q))
+    Q = P.copy()
+    Q[2, 2] = 0.99
+    with pytest.raises(errors.ProbabilityError, match="diagonal"):
+        sh.SurveyDesign(A, fpc="p", pps=ppsmat(Q))
+    Q = P.copy()
+    Q[0, 1] = Q[1, 0] = min(P[0, 0], P[1, 1]) + 0.01
+    with pytest.raises(errors.ProbabilityError, match="exceeds a marginal"):
+        sh.SurveyDesign(A, fpc="p", pps=ppsmat(Q))
+    Q = P.copy()
+    Q[0, 1] = Q[1, 0] = 0.0
+    with pytest.raises(errors.ProbabilityError, match="> 0"):
+        sh.SurveyDesign(A, fpc="p", pps=ppsmat(Q))
+    # a row-level matrix of a cluster design: rows of one PSU must have pi_ij = pi_i
+    C = EXDATA["C"]
+    R = np.asarray(EX["joint"]["C"]).copy()
+    i, j = np.flatnonzero(C["psu"] == C["psu"][0])[:2]
+    R[i, j] = R[j, i] = R[i, i] * 0.5
+    with pytest.raises(errors.ProbabilityError, match="same PSU"):
+        sh.SurveyDesign(C, psu="psu", fpc="p", pps=ppsmat(R))
+
+
+def test_argument_errors():
+    A = EXDATA["A"].assign(w=lambda t: 1 / t["p"], p2=lambda t: t["p"] * 0.9)
+    with pytest.raises(errors.ProbabilityError, match="inclusion probabilities"):
+        sh.SurveyDesign(A, pps="overton")                     # R silently uses pi = 1
+    with pytest.raises(errors.DesignError, match="weights="):
+        sh.SurveyDesign(A, fpc="p", weights="w", pps="overton")   # R ignores weights=
+    with pytest.raises(errors.ProbabilityError, match="different inclusion"):
+        sh.SurveyDesign(A, fpc="p", probs="p2", pps="overton")
+    with pytest.raises(errors.DesignError, match="not supported"):
+        sh.SurveyDesign(A, fpc="p", pps="sampford")
+    with pytest.raises(errors.DesignError, match="variance="):
+        sh.SurveyDesign(A, fpc="p", pps="overton", variance="ht")
+    with pytest.raises(errors.ProbabilityError, match="psum"):
+        HR(2.0)
+    with pytest.raises(errors.DesignError, match="strata"):
+        sh.SurveyDesign(EXDATA["S"], strata="h", fpc="p", pps=HR(0.2))
+    with pytest.raises(errors.DesignError, match="stratum 3"):
+        sh.SurveyDesign(EXDATA["S"], strata="h", fpc="p", pps=HR({1: 0.2, 2: 0.2}))
+    with pytest.raises(errors.ProbabilityError, match=r"\(0, 1\]"):
+        sh.SurveyDesign(A.assign(p=A["p"] * 100), fpc="p", pps="overton")
+
+
+def test_calibrated_overton_uses_the_residuals():
+    """R 4.1-1 reports the uncalibrated SE for a calibrated pps design (its ppsvar computes the
+    GREG residuals and then ignores them; stored as se_reported). Ours applies the Overton HT
+    form to the residuals, which equals R's own pieces put together (se_residualised)."""
+    cal = EX["calibration"]
+    assert cal["se_reported"] > cal["se_residualised"] * 1.1
+    d = _exact_design("A_overton").calibrate("~g", cal["totals"])
+    t = d.mean("y1").table
+    _ex_close(t["estimate"], [cal["est"]])
+    _ex_close(t["se"], [cal["se_residualised"]])

@@ -9,13 +9,16 @@ Both share :class:`~socialhealth.design.base.DesignBase`: ``mean``, ``total``, `
 ``var``, ``proportion``, ``quantile``, ``ttest``, ``chisq``, ``ranktest``, ``glm``, ``anova``,
 ``subset``, ``assign``, ``post_stratify``, ``rake``, ``calibrate``. :func:`contrast` (R
 ``svycontrast``) takes linear and nonlinear (delta-method) contrasts of any estimate or GLM.
+:func:`HR` and :func:`ppsmat` describe PPS-without-replacement first stages for
+``SurveyDesign(..., pps=)`` (R ``HR()``, ``ppsmat()``; :mod:`socialhealth.design.pps`).
 """
 from socialhealth.design.base import DesignBase
 from socialhealth.design.contrast import contrast
+from socialhealth.design.pps import HR, ppsmat
 from socialhealth.design.replicate import ReplicateDesign
 from socialhealth.design.results import Estimate
 from socialhealth.design.taylor import SurveyDesign
 from socialhealth.design.twophase import TwoPhaseDesign
 
 __all__ = ["DesignBase", "SurveyDesign", "ReplicateDesign", "TwoPhaseDesign", "Estimate",
-           "contrast"]
+           "contrast", "HR", "ppsmat"]

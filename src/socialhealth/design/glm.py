@@ -1311,6 +1311,12 @@ def glm(
         meat = design_used._general_vcov(fit.beta, influence=estfun, refit=refit)
         cov = bread @ meat @ bread
         cov = (cov + cov.T) / 2
+        if getattr(design_used, "_spec", {}).get("pps") is not None:
+            # PPS variances need not be positive semi-definite: negative -> NaN (as R)
+            from socialhealth.design.pps import nan_negative_variances
+
+            absd = np.sqrt(np.abs(np.diag(meat)))
+            cov = nan_negative_variances(cov, (np.abs(bread) @ absd) ** 2)
     elif getattr(design_used, "kind", "") == "replicate" and hasattr(design_used, "_W"):
         # all replicate refits at once (same path as one refit per replicate)
         # each replicate's weights sum to 1 over the rows used, as R's svyglm refits

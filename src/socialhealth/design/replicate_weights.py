@@ -626,8 +626,9 @@ def as_replicate(design, method: str = "jkn", **options):
         raise DesignError(f"unknown option(s) {sorted(unknown)} for as_replicate; use "
                           f"{sorted(allowed)}.")
     if design._spec.get("pps"):
-        raise DesignError("replicate weights for PPS (Brewer) designs are not implemented; use the "
-                          "Taylor design's variance.")
+        raise DesignError("replicate weights for PPS designs (pps=...) are not implemented (R's "
+                          "as.svrepdesign fails on pps='overton', HR() and ppsmat() designs too); "
+                          "use the Taylor design's variance.")
     mse = bool(options.get("mse", False))
     if options.get("recalibrate") and getattr(design, "_calibration_recipes", ()):
         # rebuild from the pre-calibration weights, then calibrate every replicate

@@ -43,6 +43,10 @@ class Stage:
     pop_units : (H,) population number of units in each stratum (``inf`` = with replacement).
     parent_of_stratum : (H,) code of the enclosing unit of the previous stage (0 at stage 1).
     stratum_labels : (H,) original stratum labels (for messages).
+    inclusion_prob : (G,) inclusion probability of each unit at a PPS stage, else ``None``.
+    pps : :class:`~socialhealth.design.pps.PPSVariance` for the Overton, Hartley-Rao and
+        joint-probability (Horvitz-Thompson / Yates-Grundy) variances, else ``None`` (Brewer
+        uses ``inclusion_prob`` alone).
     """
 
     unit: np.ndarray
@@ -53,6 +57,7 @@ class Stage:
     parent_of_stratum: np.ndarray
     stratum_labels: np.ndarray
     inclusion_prob: np.ndarray | None = None   # per unit, for PPS (Brewer) designs
+    pps: object | None = None   # design.pps.PPSVariance: HT/YG variance of a PPS-WOR stage
 
     @property
     def n_strata(self) -> int:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 from typing import Callable
 
 import numpy as np
@@ -15,11 +16,20 @@ from socialhealth.design.structure import (
     check_data_frame,
     build_stages,
     design_weights,
+    numeric_column,
     require_columns,
     weights_from_fpc,
 )
+from socialhealth.design.pps import (
+    HartleyRao,
+    JointInclusion,
+    PPSVariance,
+    joint_dcheck,
+    method_label,
+    resolve_pps,
+)
 from socialhealth.design.taylor_variance import DomainColumns, taylor_vcov
-from socialhealth.errors import DesignError
+from socialhealth.errors import DesignError, ProbabilityError
 
 
 class SurveyDesign(DesignBase):
@@ -50,9 +60,26 @@ class SurveyDesign(DesignBase):
     lonely_psu : {"fail", "remove", "adjust", "average", "certainty"}, default "fail"
         What to do with strata that have a single PSU (R ``options(survey.lonely.psu=)``):
         see :mod:`socialhealth.design.taylor_variance`.
-    pps : {None, "brewer"}
-        Probability-proportional-to-size sampling without replacement at the first stage,
-        variance by Brewer's approximation (R ``pps = "brewer"``).
+    pps : {None, "brewer", "overton", "hartley-rao"}, HR(...) or ppsmat(...)
+        Probability-proportional-to-size sampling without replacement (PPS WOR) at the first
+        stage, with the inclusion probabilities ``pi_i`` in ``fpc=`` (or ``probs=``):
+
+        * ``"brewer"``: Brewer's approximation (R ``pps = "brewer"``; Brewer 2002), also for
+          multistage designs (later stages weighted by ``pi_i``);
+        * ``"overton"``: Overton's (1985) approximation of the joint probabilities
+          (R ``pps = "overton"``);
+        * ``"hartley-rao"`` / ``sh.design.HR(psum)``: Hartley & Rao's (1962) approximation,
+          ``psum`` = population sum of ``pi_k^2`` over the sample size, estimated when omitted
+          (R ``pps = HR()`` / ``HR(psum)``);
+        * ``sh.design.ppsmat(joint)``: the exact Horvitz-Thompson (1952) variance from the joint
+          inclusion probabilities (R ``pps = ppsmat(jointprob)``).
+
+        The last three are one-stage only, take the weights from ``1 / pi_i`` (no
+        ``weights=``) and ignore ``lonely_psu`` (a stratum with one PSU adds the HT term
+        ``(1 - pi_i) x_i^2``), as R does. Formulas: :mod:`socialhealth.design.pps`.
+    variance : {"HT", "YG"}, default "HT"
+        With ``pps="overton"``, ``HR`` or ``ppsmat``: the Horvitz-Thompson form or the
+        Sen-Yates-Grundy form (Yates & Grundy 1953) of the variance (R ``variance =``).
     adjust_domain_lonely : bool, default False
         Also treat strata where a domain has a single PSU as lonely (R
         ``options(survey.adjust.domain.lonely = TRUE)``).
@@ -116,9 +143,10 @@ class SurveyDesign(DesignBase):
         probs: str | list[str] | None = None,
         nest: bool = False,
         lonely_psu: str = "fail",
-        pps: str | None = None,
+        pps=None,
         adjust_domain_lonely: bool = False,
         ultimate_cluster: bool = False,
+        variance: str = "HT",
     ) -> None:
         check_data_frame(data, "SurveyDesign")
         check_column_arguments(weights=weights, strata=strata, psu=psu, fpc=fpc, probs=probs)
@@ -126,21 +154,37 @@ class SurveyDesign(DesignBase):
             raise DesignError(
                 f"lonely_psu={lonely_psu!r} is not one of {', '.join(LONELY_PSU_OPTIONS)}."
             )
-        if pps not in (None, "brewer"):
-            raise DesignError(f"pps={pps!r} is not supported; use pps='brewer' (or None).")
-        if pps is not None and not fpc:
+        spec = resolve_pps(pps)
+        if variance not in ("HT", "YG"):
+            raise DesignError(f"variance={variance!r} is not one of 'HT' (Horvitz-Thompson) or "
+                              "'YG' (Yates-Grundy).")
+        if variance == "YG" and spec in (None, "brewer"):
+            raise DesignError(
+                "variance='YG' (Yates-Grundy) needs pps='overton', pps=sh.design.HR(...) or "
+                "pps=sh.design.ppsmat(...); R also refuses it for other designs (\"Only "
+                "variance='HT' supported for this design\")."
+            )
+        if spec == "brewer" and not fpc:
             raise DesignError("pps='brewer' needs fpc= holding the PSU inclusion probabilities.")
         psu_l, strata_l, fpc_l, probs_l = (as_list(psu), as_list(strata), as_list(fpc),
                                            as_list(probs))
+        exact = spec is not None and spec != "brewer"
+        if exact:
+            _check_exact_pps_arguments(spec, weights, psu_l, fpc_l, probs_l)
         cols = [c for c in [weights, *psu_l, *strata_l, *fpc_l, *probs_l] if c is not None]
         require_columns(data, cols, "the data passed to SurveyDesign")
         if len(data) == 0:
             raise DesignError("the data frame has no rows; a design needs at least one respondent.")
         self.data = data
-        self._stages = build_stages(data, psu_l, strata_l, fpc_l, nest, pps)
+        self._stages = build_stages(data, psu_l, strata_l, fpc_l, nest,
+                                    None if spec is None else
+                                    spec if isinstance(spec, str) else spec.r_code())
         w = design_weights(data, weights, probs_l)
         if w is None:
             w = weights_from_fpc(self._stages)
+        if exact:
+            self._stages[0] = _exact_pps_stage(data, self._stages[0], spec, variance,
+                                               fpc_l, probs_l)
         self._weights_given = w is not None
         self._w = np.ones(len(data)) if w is None else np.asarray(w, dtype=float)
         self.lonely_psu = lonely_psu
@@ -148,8 +192,9 @@ class SurveyDesign(DesignBase):
         self.ultimate_cluster = ultimate_cluster
         self._cache: dict = {}
         self._calibrations: tuple = ()   # objects with .residualize(Z) -> Z (calibration.py)
+        self.variance = variance
         self._spec = dict(weights=weights, strata=strata_l, psu=psu_l, fpc=fpc_l, probs=probs_l,
-                          nest=nest, pps=pps)
+                          nest=nest, pps=spec)
 
     # ------------------------------------------------------------------ hooks
     def _variance_of(self, Z: np.ndarray) -> np.ndarray:
@@ -267,8 +312,12 @@ class SurveyDesign(DesignBase):
             parts.append("fpc = ~" + " + ".join(s["fpc"]))
         if s["nest"]:
             parts.append("nest = TRUE")
-        if s["pps"]:
+        if isinstance(s["pps"], (HartleyRao, JointInclusion)):
+            parts.append(f"pps = {s['pps'].r_code()}")
+        elif s["pps"]:
             parts.append(f'pps = "{s["pps"]}"')
+        if self.variance != "HT":
+            parts.append(f'variance = "{self.variance}"')
         parts.append(f"data = {data_name}")
         code = f"svydesign({', '.join(parts)})"
         if self.lonely_psu != "fail":
@@ -298,8 +347,9 @@ class SurveyDesign(DesignBase):
         if self._spec["strata"]:
             kind.append("stratified")
         kind.append(f"{len(st)}-stage cluster" if self._spec["psu"] else "element")
-        if self._spec["pps"]:
-            kind.append("PPS (Brewer)")
+        if self._spec["pps"] is not None:
+            kind.append(f"PPS ({method_label(self._spec['pps'])}"
+                        + (", Yates-Grundy)" if self.variance == "YG" else ")"))
         lines = [
             f"{' '.join(kind).capitalize()} survey design (Taylor linearisation)",
             f"  rows: {self.n}" + (f" ({len(self)} in subset)" if len(self) < self.n else ""),
@@ -370,3 +420,93 @@ class SurveyDesign(DesignBase):
         from socialhealth.design.replicate_weights import as_replicate
 
         return as_replicate(self, method, **options)
+
+
+def _check_exact_pps_arguments(spec, weights, psu, fpc, probs) -> None:
+    """Arguments R accepts for pps='overton', HR() and ppsmat(), refused when R would ignore
+    them or stop."""
+    name = {"overton": "pps='overton'"}.get(spec) if isinstance(spec, str) else (
+        "pps=HR(...)" if isinstance(spec, HartleyRao) else "pps=ppsmat(...)")
+    if len(psu) > 1:
+        raise DesignError(
+            f"{name} is for one-stage designs; R stops too (\"Multistage PPS sampling not "
+            "supported\"). Use pps='brewer' for a multistage design, or give the first-stage "
+            "PSUs only (ultimate clusters)."
+        )
+    if weights is not None:
+        raise DesignError(
+            f"with {name} the weights are 1 / inclusion probability: give the probabilities in "
+            "fpc= (or probs=) and leave weights= out (R ignores weights= here)."
+        )
+    if not fpc and not probs:
+        raise ProbabilityError(
+            f"{name} needs the PSU inclusion probabilities in fpc= (or probs=), e.g. "
+            "SurveyDesign(df, fpc='p', pps='overton')."
+        )
+    if len(probs) > 1:
+        raise DesignError(f"{name} takes one probs= column (one stage); got {len(probs)}.")
+
+
+def _exact_pps_stage(data, stage, spec, variance, fpc, probs):
+    """First stage with its :class:`~socialhealth.design.pps.PPSVariance` attached."""
+    unit = stage.unit
+    if probs:
+        p_row = numeric_column(data, probs[0], "probability", ProbabilityError)
+        pi = np.zeros(stage.n_psu)
+        pi[unit] = p_row
+        if np.any(np.abs(p_row - pi[unit]) > 1e-12 * np.abs(p_row)):
+            raise ProbabilityError(f"inclusion probabilities in {probs[0]!r} vary within a PSU.")
+        if stage.inclusion_prob is not None:
+            diff = np.abs(stage.inclusion_prob - pi) > 1e-10 * pi
+            if diff.any():
+                raise ProbabilityError(
+                    f"fpc {fpc[0]!r} and probs {probs[0]!r} give different inclusion "
+                    "probabilities (R would use probs= and ignore fpc=); give one of them."
+                )
+    else:
+        pi = stage.inclusion_prob
+    h = stage.unit_stratum
+    if isinstance(spec, JointInclusion):
+        n_rows, k = len(unit), spec.joint.shape[0]
+        if k == stage.n_psu:
+            # PSU-level matrix in order of first appearance; PSU codes are in sorted order
+            first = np.unique(unit, return_index=True)[1]
+            order = np.argsort(first, kind="stable")      # order[j] = code of j-th PSU seen
+            P = np.empty_like(spec.joint)
+            P[np.ix_(order, order)] = spec.joint
+            D = joint_dcheck(JointInclusion(P, spec.tolerance), pi)
+            obj = PPSVariance(unit, pi, h, variance, dcheck=D)
+        elif k == n_rows:
+            same = unit[:, None] == unit[None, :] if stage.n_psu < n_rows else None
+            D = joint_dcheck(spec, pi[unit], same_psu=same)
+            obj = PPSVariance(np.arange(n_rows), pi[unit], h[unit], variance, dcheck=D)
+        else:
+            raise DesignError(
+                f"the joint inclusion probability matrix is {k} x {k}, but the design has "
+                f"{n_rows} rows and {stage.n_psu} PSUs: give one row and column per data row "
+                "(as R's ppsmat) or per PSU (in order of first appearance)."
+            )
+    else:
+        psum = None
+        if isinstance(spec, HartleyRao) and spec.psum is not None:
+            labels = stage.stratum_labels
+            if isinstance(spec.psum, dict) and stage.n_strata == 1 and len(spec.psum) == 1:
+                psum = np.array(list(spec.psum.values()), dtype=float)
+            elif isinstance(spec.psum, dict):
+                missing = [lab for lab in labels if lab not in spec.psum]
+                if missing:
+                    raise DesignError(
+                        f"HR(psum=) has no value for stratum {missing[0]!r}; give a dict with "
+                        f"every stratum ({', '.join(map(repr, labels[:10]))})."
+                    )
+                psum = np.array([spec.psum[lab] for lab in labels], dtype=float)
+            elif stage.n_strata > 1:
+                raise DesignError(
+                    f"HR(psum={spec.psum!r}) is one number but the design has {stage.n_strata} "
+                    "strata: give a dict {stratum: psum} (R: HR(psum, strata))."
+                )
+            else:
+                psum = np.array([spec.psum])
+        method = "overton" if spec == "overton" else "hr"
+        obj = PPSVariance.structured(method, unit, pi, h, variance, psum)
+    return dataclasses.replace(stage, inclusion_prob=pi, pps=obj)

@@ -39,7 +39,9 @@ the first stage by each PSU's inclusion probability ``pi_i``:
 
     V_1 = sum_h n_h/(n_h - 1) sum_{i in h} (1 - pi_i) (t_i - tbar_h)(t_i - tbar_h)^T,
 
-see :func:`_brewer_stage`.
+see :func:`_brewer_stage`. Overton's and Hartley-Rao's approximations and the exact
+Horvitz-Thompson / Yates-Grundy forms from joint inclusion probabilities (one-stage designs) are
+in :mod:`socialhealth.design.pps`.
 """
 from __future__ import annotations
 
@@ -235,6 +237,10 @@ def taylor_vcov(
             multiplier = carried[st.parent_of_stratum]
             if not np.any(multiplier > 0):
                 break
+        if st.pps is not None:
+            # Overton / Hartley-Rao / joint probabilities: one-stage designs only (as R)
+            V += st.pps.vcov(Z)
+            break
         totals = group_sum(st.unit, Z, st.n_psu)
         if st.inclusion_prob is not None:
             _check_lonely_pps(st, s, lonely_psu)
