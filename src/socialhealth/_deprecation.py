@@ -31,8 +31,11 @@ def _name(func: Callable[..., Any]) -> str:
     return getattr(func, "__qualname__", getattr(func, "__name__", "function"))
 
 
-def warn_renamed(where: str, old: str, new: str, since: str, *, stacklevel: int = 3) -> None:
+def warn_renamed(where: str, old: str, new: str, since: str, *, stacklevel: int = 3,
+                 attribute: bool = False) -> None:
     """Emit the DeprecationWarning for a renamed parameter ``old`` -> ``new`` of ``where``.
+
+    ``attribute=True``: ``old`` is an attribute (``where.old``), not a parameter.
 
     Examples
     --------
@@ -43,8 +46,12 @@ def warn_renamed(where: str, old: str, new: str, since: str, *, stacklevel: int 
     >>> print(w[0].message)  # doctest: +ELLIPSIS
     meta(ci_level=...) is deprecated since socialhealth 0.2.0; use level= instead ...
     """
+    if attribute:
+        what, instead = f"{where}.{old}", f".{new}"
+    else:
+        what, instead = f"{where}({old}=...)", f"{new}="
     warnings.warn(
-        f"{where}({old}=...) is deprecated since socialhealth {since}; use {new}= instead "
+        f"{what} is deprecated since socialhealth {since}; use {instead} instead "
         f"(the old name will be removed after {REMOVAL}).",
         DeprecationWarning, stacklevel=stacklevel)
 

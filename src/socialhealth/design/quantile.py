@@ -425,6 +425,6 @@ def quantile(
         design_label=design._short_label(),
         r_call=call,
         ci_override=(out["lo"].to_numpy(dtype=float), out["hi"].to_numpy(dtype=float)),
-        ci_level=level,
+        level=level,
         extra={"interval": interval},
     )
