@@ -975,7 +975,9 @@ class SurveyGLMResult(WaldCoefficients):
         p = float(stats.f.sf(stat, q, self.df_resid))
         return WaldTest(labels, [self.names[c] for c in cols], stat, q, self.df_resid, p)
 
-    def lrt(self, terms: str | Sequence[str], approximation: str = "saddlepoint",
+    def lrt(self, terms: str | Sequence[str],
+            approximation: Literal["saddlepoint", "satterthwaite", "exact",
+                                   "integration"] = "saddlepoint",
             df: float | None = None):
         """Rao-Scott working likelihood-ratio test of one or more terms (see
         :func:`socialhealth.design.lrt.lrt`).
@@ -1006,8 +1008,8 @@ class SurveyGLMResult(WaldCoefficients):
         return bic(self, self if maximal is None else maximal)
 
     # ------------------------------------------------------------------ prediction
-    def predict(self, newdata: pd.DataFrame | None = None, type: str = "link",
-                offset=None) -> pd.Series:
+    def predict(self, newdata: pd.DataFrame | None = None,
+                type: Literal["link", "response"] = "link", offset=None) -> pd.Series:
         """Linear predictor (``type="link"``) or mean (``type="response"``) for each row.
 
         ``newdata=None`` predicts for every row of the design's data (NaN where a covariate is

@@ -51,7 +51,7 @@ Lumley T (2010) *Complex Surveys: A Guide to Analysis Using R*. Wiley, §2.3.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Literal, Sequence
 
 import numpy as np
 import pandas as pd
@@ -301,7 +301,7 @@ def _glm_intercept(y: np.ndarray, w: np.ndarray, start: float | None = None,
 def proportion(
     design,
     variable: str,
-    method: str = "logit",
+    method: Literal["logit", "likelihood", "asin", "beta", "mean", "xlogit"] = "logit",
     level: float = 0.95,
     by: str | Sequence[str] | None = None,
     df: float | None = None,

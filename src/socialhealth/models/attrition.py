@@ -173,7 +173,8 @@ def _q(name: str) -> str:
 def attrition(panel, baseline, outcome_model: dict | None = None,
               lost=_AT_RISK_DEFAULT,
               variance: Literal["linearisation", "replicate"] = "linearisation",
-              replicates: str = "jkn", replicate_options: dict | None = None,
+              replicates: Literal["jk1", "jkn", "brr", "fay", "bootstrap",
+                                  "subbootstrap"] = "jkn", replicate_options: dict | None = None,
               level: float = 0.95, tol: float = 1e-14):
     r"""Followed vs lost at baseline, inverse probability of retention weights, and their effect.
 

@@ -1,7 +1,7 @@
 """Forest plot of ratio estimates (association tables, meta-analyses)."""
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Literal, Sequence
 
 import numpy as np
 import pandas as pd
@@ -93,7 +93,7 @@ def forest(
     summary: str | Sequence[str] | None = None,
     terms: Sequence[str] | None = None,
     labels: dict | None = None,
-    scale: str = "log",
+    scale: Literal["log", "linear"] = "log",
     ref: float | None = None,
     xlabel: str | None = None,
     annotate: bool = True,

@@ -1,6 +1,8 @@
 """Prevalence (or any proportion / mean) by group with confidence intervals."""
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.ticker import PercentFormatter
@@ -22,7 +24,7 @@ def prevalence(
     estimate: str = "estimate",
     ci_low: str = "ci_low",
     ci_high: str = "ci_high",
-    kind: str = "bar",
+    kind: Literal["bar", "point"] = "bar",
     percent: bool = True,
     xlabel: str | None = None,
     ylabel: str | None = None,
