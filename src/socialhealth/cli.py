@@ -122,8 +122,8 @@ class Progress:
 #: ``option: (flag, type, metavar, help)``; ``type`` converts the text ("bool" = a switch).
 LOADER_OPTIONS = {
     "wave": ("--wave", "wave", "WAVE", "year, round or wave the file must hold, e.g. 2020 for "
-             "gss_panel20, 7 for ESS round 7"),
-    "year": ("--year", int, "YEAR", "which fetched file of an open survey to load (BRFSS, NHIS)"),
+             "gss_panel20, 7 for ESS round 7; without --path, an open survey's fetched file of "
+             "that year (BRFSS, NHIS)"),
     "weight": ("--weight", str, "NAME", "weight variable or rule instead of the survey's "
                "recommended one (see the loader's documentation)"),
     "country": ("--country", str, "CODE", "ESS: keep one country of an integrated file, e.g. GB"),
@@ -143,6 +143,10 @@ LOADER_OPTIONS = {
     "replicate": ("--replicate", "bool", None, "demo: use the replicate-weight design"),
     "cache": ("--no-cache", "nocache", None, "do not read or write the harmonised-data cache"),
 }
+
+#: Old command-line flags kept for one release as hidden aliases (old -> new); using one prints
+#: a deprecation message naming the new flag.
+DEPRECATED_FLAGS = {"--year": "--wave"}
 
 EXAMPLES = {
     "report": [
@@ -232,6 +236,11 @@ def build_parser() -> argparse.ArgumentParser:
                 g.add_argument(fl, dest=option, action="store_false", default=None, help=text)
             else:
                 g.add_argument(fl, dest=option, metavar=metavar, default=None, help=text)
+        # deprecated spellings of flags, hidden from --help (old flag -> new flag)
+        for old, new in DEPRECATED_FLAGS.items():
+            sp.add_argument(old, dest="deprecated_" + old.lstrip("-").replace("-", "_"),
+                            metavar=new.lstrip("-").upper(), default=None,
+                            help=argparse.SUPPRESS)
         sp.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                         help="show full tracebacks on errors")
 
@@ -285,7 +294,6 @@ def loader_options(name: str) -> list[str]:
     loader that forwards ``**kwargs`` to the function its docstring names."""
     import inspect
 
-    from socialhealth import datasets
     from socialhealth.datasets._registry import loader
 
     fn = loader(name)
@@ -300,8 +308,6 @@ def loader_options(name: str) -> list[str]:
     skip = {"path", "name"}
     opts = [k for k, p in params.items() if k not in skip
             and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    if name != "demo" and hasattr(datasets, "load"):
-        opts.append("year")   # datasets.load(year=) picks a fetched file
     return list(dict.fromkeys(opts))
 
 
@@ -332,12 +338,27 @@ def _convert(option: str, text):
     return text
 
 
+def _deprecated_flags(args, progress: Progress | None = None) -> None:
+    """Move the values of deprecated flags (``--year``) to their new flags (``--wave``)."""
+    for old, new in DEPRECATED_FLAGS.items():
+        value = getattr(args, "deprecated_" + old.lstrip("-").replace("-", "_"), None)
+        if value is None:
+            continue
+        dest = new.lstrip("-").replace("-", "_")
+        if getattr(args, dest, None) is not None:
+            raise UsageError(f"{old} is the deprecated spelling of {new}; give only {new}.")
+        setattr(args, dest, value)
+        _warn(f"{old} is deprecated since socialhealth 0.2.0 and will be removed; use {new} "
+              f"instead ({new} {value}).", progress)
+
+
 def _load(args, progress: Progress | None = None):
     from socialhealth import datasets
     from socialhealth.datasets._registry import entry
 
     name = args.dataset
     entry(name)  # UnknownDatasetError with suggestions before anything else
+    _deprecated_flags(args, progress)
     given = {k: getattr(args, k, None) for k in LOADER_OPTIONS}
     given = {k: v for k, v in given.items() if v is not None}
     accepted = loader_options(name)

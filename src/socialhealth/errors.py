@@ -209,3 +209,8 @@ class ReportError(SocialHealthError, ValueError):
 
 class PlotError(SocialHealthError, ValueError):
     """A plot cannot be drawn from the data given (missing columns, bad scale, ambiguous input)."""
+
+
+# ----------------------------------------------------------------------------- arguments
+class ArgumentError(SocialHealthError, TypeError):
+    """Arguments conflict, e.g. a parameter given under both its new and its deprecated name."""

@@ -234,7 +234,7 @@ def test_brfss_bad_input(tmp_path, ess_sav_file, cache_dir, leftovers):
     with pytest.raises(SurveyFileError, match="empty"):
         datasets.load("brfss", path=empty)
     with pytest.raises(DataNotCachedError, match="fetch"):     # open data: fetch() or path=
-        datasets.load("brfss", year=2023)
+        datasets.load("brfss", wave=2023)
     assert leftovers(cache_dir) == []
 
 

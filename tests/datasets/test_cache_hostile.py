@@ -284,5 +284,5 @@ def test_fetched_file_lookup_names_the_way_out(tmp_path, monkeypatch):
     blocker.write_text("x")
     monkeypatch.setenv("SOCIALHEALTH_CACHE", str(blocker / "cache"))
     with pytest.raises(CacheError) as e:
-        datasets.load("brfss", year=2023)
+        datasets.load("brfss", wave=2023)
     assert "SOCIALHEALTH_CACHE" in str(e.value)

@@ -46,13 +46,13 @@ def fake_registry(monkeypatch, server, ess_sav_file):
     good = hashlib.sha256(data).hexdigest()
     reg = {
         "fakeopen": {"title": "fake open survey", "access": "open", "loader": "ess:load_ess",
-                     "url": base, "files": [{"year": 2014, "name": "ESS7XX.sav",
+                     "url": base, "files": [{"year": 7, "name": "ESS7XX.sav",
                                              "url": f"{base}/ESS7XX.sav", "sha256": good}]},
         "fakebad": {"title": "wrong checksum", "access": "open", "loader": "ess:load_ess",
-                    "url": base, "files": [{"year": 2014, "name": "ESS7XX.sav",
+                    "url": base, "files": [{"year": 7, "name": "ESS7XX.sav",
                                             "url": f"{base}/ESS7XX.sav", "sha256": "0" * 64}]},
         "fakenosha": {"title": "no checksum", "access": "open", "loader": "ess:load_ess",
-                      "url": base, "files": [{"year": 2014, "name": "ESS7XX.sav",
+                      "url": base, "files": [{"year": 7, "name": "ESS7XX.sav",
                                               "url": f"{base}/ESS7XX.sav"}]},
         "fakelicensed": {"title": "licensed", "access": "licensed", "loader": "",
                          "url": "https://example.org/register", "files": []},
@@ -63,21 +63,21 @@ def fake_registry(monkeypatch, server, ess_sav_file):
 
 def test_download_verify_and_reuse(fake_registry, cache_dir):
     hits, good = fake_registry
-    path = datasets.fetch("fakeopen", year=2014)
+    path = datasets.fetch("fakeopen", wave=7)
     assert path.is_file() and path.parent == cache_dir / "downloads" / "fakeopen"
     assert hashlib.sha256(path.read_bytes()).hexdigest() == good
     assert hits == ["/ESS7XX.sav"]
-    again = datasets.fetch("fakeopen", year=2014)        # already cached and verified
+    again = datasets.fetch("fakeopen", wave=7)        # already cached and verified
     assert again == path and hits == ["/ESS7XX.sav"]
     # load() without a path uses the fetched file
     with pytest.warns(DesignFallbackWarning):
-        sd = datasets.load("fakeopen", year=2014)
+        sd = datasets.load("fakeopen", wave=7)
     assert sd.provenance["file"] == str(path) and sd.provenance["sha256"] == good
 
 
 def test_checksum_mismatch(fake_registry, cache_dir):
     with pytest.raises(ChecksumError, match="does not match"):
-        datasets.fetch("fakebad", year=2014)
+        datasets.fetch("fakebad", wave=7)
     d = cache_dir / "downloads" / "fakebad"
     assert not d.exists() or list(d.iterdir()) == []       # the bad file is not kept
 
@@ -96,12 +96,12 @@ def test_no_registered_checksum(fake_registry, cache_dir):
 def test_fetch_refuses_licensed_and_unknown_year(fake_registry):
     with pytest.raises(DatasetError, match="not an open download"):
         datasets.fetch("fakelicensed")
-    with pytest.raises(DatasetError, match="2014"):
-        datasets.fetch("fakeopen", year=1999)
+    with pytest.raises(DatasetError, match="7"):
+        datasets.fetch("fakeopen", wave=99)
 
 
 def test_load_open_survey_not_fetched(fake_registry):
     from socialhealth.errors import DataNotCachedError
 
-    with pytest.raises(DataNotCachedError, match=r"fetch\('fakeopen', year=2014\)"):
-        datasets.load("fakeopen", year=2014)
+    with pytest.raises(DataNotCachedError, match=r"fetch\('fakeopen', wave=7\)"):
+        datasets.load("fakeopen", wave=7)

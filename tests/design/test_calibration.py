@@ -191,7 +191,7 @@ def test_calibration_totals_must_match_model(dclus1):
 def test_rake_nonconvergence_raises(dclus1):
     pt, ps = pop_frame("pop_types"), pop_frame("pop_schwide")
     with pytest.raises(ConvergenceError):
-        dclus1.rake([("stype", pt), ("sch.wide", ps)], control={"maxit": 1, "epsilon": 1e-12})
+        dclus1.rake([("stype", pt), ("sch.wide", ps)], max_iter=1, epsilon=1e-12)
 
 
 @pytest.mark.parametrize("rid", [k for k in RES if k.endswith("_subset")])
@@ -240,7 +240,7 @@ def test_raking_calfun_equals_converged_ipf(dclus1):
     """Multiplicative calibration on the margins' indicators = iterative proportional fitting
     run to convergence (Deville, Sarndal & Sautory 1993)."""
     pt, ps = pop_frame("pop_types"), pop_frame("pop_schwide")
-    ipf = dclus1.rake([("stype", pt), ("sch.wide", ps)], control={"maxit": 500, "epsilon": 1e-13})
+    ipf = dclus1.rake([("stype", pt), ("sch.wide", ps)], max_iter=500, epsilon=1e-13)
     n_yes = float(ps.loc[ps["sch.wide"] == "Yes", "Freq"].iloc[0])
     cal = dclus1.calibrate("~stype + sch.wide", {"(Intercept)": 6194, "stypeH": 755, "stypeM": 1018,
                                                  "sch.wideYes": n_yes}, calfun="raking", epsilon=1e-13)

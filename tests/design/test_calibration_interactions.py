@@ -111,7 +111,7 @@ def _pop(name, columns):
 def test_rake_joint_margin_equals_r(kind, joint):
     ref = FIX["cases"][f"rake_ab_c_{kind}"]
     r = design(kind).rake([(joint, _pop("pop_ab", ["a", "b"])), ("cc", _pop("pop_c", ["cc"]))],
-                          control={"maxit": 10, "epsilon": 1}, on_nonconvergence="warn")
+                          max_iter=10, epsilon=1, on_nonconvergence="warn")
     check(r, ref)
 
 
@@ -121,7 +121,7 @@ def test_rake_joint_margin_converged_equals_r_and_calibrate(kind):
     calfun='raking' on ~a*b + cc (same totals): both equal R's."""
     ref = FIX["cases"][f"rake_ab_c_conv_{kind}"]
     r = design(kind).rake([(("a", "b"), _pop("pop_ab", ["a", "b"])), ("cc", _pop("pop_c", ["cc"]))],
-                          control={"maxit": 100, "epsilon": 1e-10})
+                          max_iter=100, epsilon=1e-10)
     check(r, ref, 1e-8)
     cal = FIX["cases"][f"ab_c_raking_{kind}"]
     close(r.weights, cal["weights"], 1e-7)

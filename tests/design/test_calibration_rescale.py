@@ -118,9 +118,9 @@ def test_tight_bounds_without_rescaling(small):
 
 def test_nonconvergence_without_bounds_does_not_blame_bounds(small):
     with pytest.raises(ConvergenceError) as info:
-        small["taylor"].calibrate("~g + x", POPX, calfun="raking", maxit=2)
+        small["taylor"].calibrate("~g + x", POPX, calfun="raking", max_iter=2)
     assert "bounds" not in str(info.value)
-    assert "maxit" in str(info.value)
+    assert "max_iter" in str(info.value)
 
 
 def test_on_nonconvergence_checked(small):
@@ -152,11 +152,11 @@ MARGINS = [("grp", {"a": 3000, "b": 4000}), ("yr", {2020: 3500, 2021: 3500}),
 def test_rake_iteration_limit_warns_and_returns_last_sweep_as_r(big, kind, maxit):
     r = REF[f"rake_{kind}_maxit{maxit}"]
     assert "did not converge" in r["warnings"]
-    control = {"maxit": maxit, "epsilon": 1e-12}
+    control = {"max_iter": maxit, "epsilon": 1e-12}
     with pytest.raises(ConvergenceError, match="on_nonconvergence='warn'"):
-        big[kind].rake(MARGINS, control=control)
+        big[kind].rake(MARGINS, **control)
     with pytest.warns(ConvergenceWarning, match="last sweep"):
-        raked = big[kind].rake(MARGINS, control=control, on_nonconvergence="warn")
+        raked = big[kind].rake(MARGINS, **control, on_nonconvergence="warn")
     np.testing.assert_allclose(raked.weights, r["weights"], rtol=TOL)
     m = raked.mean("x").to_frame().loc[0]
     np.testing.assert_allclose([m.estimate, m.se], [r["mean"], np.ravel(r["mean_se"])[0]], rtol=TOL)

@@ -176,7 +176,7 @@ def test_separation_raises(toy):
 
 def test_non_convergence_raises(toy):
     with pytest.raises(ConvergenceError, match="converge"):
-        design(toy).glm("yb ~ x", family="binomial", maxiter=1)
+        design(toy).glm("yb ~ x", family="binomial", max_iter=1)
 
 
 # ----------------------------------------------------------------------------- missing values, domains

@@ -48,28 +48,28 @@ def designs(nhanes):
     nold4 = d.subset(~((df.race == 4) & (df.agecat == "(59,Inf]")))
     pop = STDPOP
     out = {
-        "help_race_sex": d.standardize("agecat", over=["race", "RIAGENDR"], population=pop,
+        "help_race_sex": d.standardize("agecat", by=["race", "RIAGENDR"], population=pop,
                                        excluding_missing="HI_CHOL"),
         "help_all_adults": d.assign(all_adults="1").standardize(
-            "agecat", over="all_adults", population=pop, excluding_missing="HI_CHOL"),
+            "agecat", by="all_adults", population=pop, excluding_missing="HI_CHOL"),
         "help_over_1": d.standardize("agecat", population=pop, excluding_missing="HI_CHOL"),
-        "adults_race": _quiet(lambda: adults.standardize("agecat", over="race", population=pop)),
+        "adults_race": _quiet(lambda: adults.standardize("agecat", by="race", population=pop)),
         "adults_race_excl": _quiet(lambda: adults.standardize(
-            "agecat", over="race", population=pop, excluding_missing="HI_CHOL")),
+            "agecat", by="race", population=pop, excluding_missing="HI_CHOL")),
         # shares in a named dict (normalised; R: stdpop / sum(stdpop))
         "adults_race_excl_prop": _quiet(lambda: adults.standardize(
-            "agecat", over="race", excluding_missing="HI_CHOL",
+            "agecat", by="race", excluding_missing="HI_CHOL",
             population={lv: p / sum(pop) for lv, p in zip(LEVELS, pop)})),
         # population as a DataFrame with Freq
         "adults_race_sex_excl": _quiet(lambda: adults.standardize(
-            "agecat", over=["race", "RIAGENDR"], excluding_missing=["HI_CHOL"],
+            "agecat", by=["race", "RIAGENDR"], excluding_missing=["HI_CHOL"],
             population=pd.DataFrame({"agecat": LEVELS, "Freq": pop}))),
         "nold4_race": _quiet(lambda: nold4.standardize(
-            "agecat", over="race", population=pop, excluding_missing="HI_CHOL")),
+            "agecat", by="race", population=pop, excluding_missing="HI_CHOL")),
         "rep_adults_race_excl": _quiet(lambda: radults.standardize(
-            "agecat", over="race", population=pd.Series(pop, index=LEVELS),
+            "agecat", by="race", population=pd.Series(pop, index=LEVELS),
             excluding_missing="HI_CHOL")),
-        "rep_all_race": r.standardize("agecat", over="race", population=pop),
+        "rep_all_race": r.standardize("agecat", by="race", population=pop),
     }
     out["adults"] = adults
     return out
@@ -118,10 +118,10 @@ def test_r_warned_exactly_where_we_warn(nhanes):
     assert DES["rep_all_race"]["warnings"] == []
     d = sh.SurveyDesign(nhanes, weights="WTMEC2YR", strata="SDMVSTRA", psu="SDMVPSU", nest=True)
     with pytest.warns(SocialHealthWarning, match=r"'\(0,19\]'.*race"):
-        d.subset(nhanes.agecat != "(0,19]").standardize("agecat", over="race", population=STDPOP)
+        d.subset(nhanes.agecat != "(0,19]").standardize("agecat", by="race", population=STDPOP)
     with warnings.catch_warnings():
         warnings.simplefilter("error", SocialHealthWarning)
-        d.standardize("agecat", over="race", population=STDPOP)
+        d.standardize("agecat", by="race", population=STDPOP)
 
 
 # ------------------------------------------------------------------------ estimates
@@ -229,7 +229,7 @@ def test_replicate_standardisation_after_conversion_equals_recalibrated_taylor(d
     """Standardising a Taylor design and converting it with recalibrate=True post-stratifies
     every replicate to the same fixed cell totals, as R's svystandardize on an svrepdesign."""
     d = sh.SurveyDesign(nhanes, weights="WTMEC2YR", strata="SDMVSTRA", psu="SDMVPSU", nest=True)
-    std = d.standardize("agecat", over="race", population=STDPOP)
+    std = d.standardize("agecat", by="race", population=STDPOP)
     rep = std.to_replicate("jkn", recalibrate=True)
     _check_by(rep.mean("HI_CHOL", by="race"), "rep_all_race_mean", ["race"])
 
@@ -251,7 +251,7 @@ def test_weight_formula_by_hand(toy):
     Country A: N=10, W_y = 3/10, W_o = 7/10 -> factors 0.25/0.3 = 5/6 and 0.75/0.7 = 15/14.
     Country B: N=6, W_y = 1/6, W_o = 5/6 -> factors 1.5 and 0.9."""
     df, d = toy
-    s = d.standardize("age", over="ctry", population={"y": 1, "o": 3})
+    s = d.standardize("age", by="ctry", population={"y": 1, "o": 3})
     want = np.array([5 / 6, 10 / 6, 45 / 14, 60 / 14, 1.5, 0.9, 1.8, 1.8])
     assert s.weights == pytest.approx(want, rel=1e-14)
     # standardised mean in A: 0.25 * ybar_y + 0.75 * ybar_o = 0.25 * 1/3 + 0.75 * 1 = 5/6
@@ -265,11 +265,11 @@ def test_excluding_missing_by_hand(toy):
     0.75/0.25 = 3 and 0.25/0.75 = 1/3; B's mean = 0.75 * 0 + 0.25 * (1*1 + 2*0)/3 = 1/12.
     Without excluding_missing, B has W_y = 1/6, W_o = 5/6 (factors 4.5 and 0.3)."""
     df, d = toy
-    s = d.standardize("age", over="ctry", population=[1, 3], excluding_missing="y")
+    s = d.standardize("age", by="ctry", population=[1, 3], excluding_missing="y")
     assert s.weights[4:] == pytest.approx([3.0, 1 / 3, 0.0, 2 / 3], rel=1e-14)
     assert s.mean("y", by="ctry").to_frame().estimate.iloc[1] == pytest.approx(1 / 12, rel=1e-14)
     assert len(s) == 7
-    s2 = d.standardize("age", over="ctry", population=[1, 3])
+    s2 = d.standardize("age", by="ctry", population=[1, 3])
     assert s2.weights[4:] == pytest.approx([4.5, 0.3, 0.6, 0.6], rel=1e-14)
 
 
@@ -293,14 +293,14 @@ def test_two_by_variables_unnamed_population_first_fastest():
 def test_level_missing_from_population_is_named(toy):
     df, d = toy
     with pytest.raises(DesignError, match=r"'o'.*not in the standard population"):
-        d.standardize("age", over="ctry", population={"y": 1, "x": 3})
+        d.standardize("age", by="ctry", population={"y": 1, "x": 3})
 
 
 def test_population_level_absent_from_domain_warns_like_r(toy):
     df, d = toy
     dd = d.subset(~((df.ctry == "B") & (df.age == "y")))
     with pytest.warns(SocialHealthWarning, match=r"'y' in \{'ctry': 'B'\}"):
-        s = dd.standardize("age", over="ctry", population={"y": 1, "o": 3})
+        s = dd.standardize("age", by="ctry", population={"y": 1, "o": 3})
     # B keeps only the old: weights * 0.75 / 1 (domain total 5 -> 3.75, as R: share ignored)
     assert s.weights[5:] == pytest.approx([0.75, 1.5, 1.5], rel=1e-14)
 
@@ -309,13 +309,14 @@ def test_population_level_absent_from_domain_warns_like_r(toy):
 def test_non_positive_population_raises(toy, bad):
     df, d = toy
     with pytest.raises(DesignError, match="must be positive"):
-        d.standardize("age", over="ctry", population=bad)
+        d.standardize("age", by="ctry", population=bad)
 
 
-@pytest.mark.parametrize("kw", [dict(by="agegrp"), dict(over="country"), dict(excluding_missing="yy")])
+@pytest.mark.parametrize("kw", [dict(variables="agegrp"), dict(by="country"),
+                                dict(excluding_missing="yy")])
 def test_missing_columns_raise(toy, kw):
     df, d = toy
-    args = dict(by="age", over="ctry", population={"y": 1, "o": 3}) | kw
+    args = dict(variables="age", by="ctry", population={"y": 1, "o": 3}) | kw
     with pytest.raises(MissingColumnError):
         standardize(d, **args)
 
@@ -324,8 +325,8 @@ def test_other_bad_input(toy):
     df, d = toy
     with pytest.raises(DesignError, match="3 value"):
         d.standardize("age", population=[1, 2, 3])
-    with pytest.raises(DesignError, match="both by= and over="):
-        d.standardize("age", over="age", population=[1, 2])
+    with pytest.raises(DesignError, match="both variables= and by="):
+        d.standardize("age", by="age", population=[1, 2])
     with pytest.raises(DesignError, match="Freq"):
         d.standardize("age", population=pd.DataFrame({"age": ["y", "o"], "a": [1, 2], "b": [1, 2]}))
     with pytest.raises(DesignError, match="by column"):
@@ -344,6 +345,6 @@ def test_other_bad_input(toy):
 
 def test_population_dataframe_share_column_and_series(toy):
     df, d = toy
-    a = d.standardize("age", over="ctry", population=pd.DataFrame({"age": ["y", "o"], "share": [0.25, 0.75]}))
-    b = d.standardize("age", over="ctry", population=pd.Series({"o": 30, "y": 10}))
+    a = d.standardize("age", by="ctry", population=pd.DataFrame({"age": ["y", "o"], "share": [0.25, 0.75]}))
+    b = d.standardize("age", by="ctry", population=pd.Series({"o": 30, "y": 10}))
     assert a.weights == pytest.approx(b.weights, rel=1e-14)

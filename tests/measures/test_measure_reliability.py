@@ -80,7 +80,7 @@ def _check_against_r(res, ref: dict) -> None:
 
 
 def test_generated_matches_psych():
-    res = measures.reliability(_generated(), ci=0.95)
+    res = measures.reliability(_generated(), level=0.95)
     _check_against_r(res, REF["generated"])
     assert res.n_dropped == 400 - REF["generated"]["n"]
 
@@ -140,15 +140,15 @@ def test_hand_computed_three_items():
 def test_feldt_interval_at_90_percent_matches_psych_alpha_ci():
     # psych::alpha.ci(alpha, n.obs, n.var, p.val = 0.10)
     ref = REF["generated"]
-    res = measures.reliability(_generated(), ci=0.90)
+    res = measures.reliability(_generated(), level=0.90)
     assert res.ci[0] == pytest.approx(ref["feldt90_lower"], abs=CLOSED)
     assert res.ci[1] == pytest.approx(ref["feldt90_upper"], abs=CLOSED)
 
 
 def test_duhachek_interval_selectable():
-    res = measures.reliability(_generated(), ci=0.9, ci_method="duhachek")
+    res = measures.reliability(_generated(), level=0.9, ci_method="duhachek")
     assert res.ci == res.duhachek_ci
-    assert res.ci_level == 0.9
+    assert res.level == 0.9
     frame = res.to_frame()
     assert list(frame.columns) == ["statistic", "estimate", "ci_low", "ci_high", "method", "n", "k"]
     assert frame.loc[frame.statistic == "alpha", "method"].item() == "duhachek"
@@ -179,6 +179,6 @@ def test_bad_options_raise():
     with pytest.raises(MeasureError, match="ci_method"):
         measures.reliability(g, ci_method="boot")
     with pytest.raises(MeasureError, match="confidence level"):
-        measures.reliability(g, ci=95)
+        measures.reliability(g, level=95)
     with pytest.raises(MeasureError, match="DataFrame"):
         measures.reliability(g.to_numpy())

@@ -61,7 +61,7 @@ def test_attrition_equals_r(shared_data_dir, baselines, ex):
     ref = R[ex["name"]]
     assert len(b.data) == ref["n_baseline"]
     a = models.attrition(b, baseline=ex["baseline"], outcome_model=ex["outcome_model"],
-                         variance="replicate" if ex["replicate"] else "linearization")
+                         variance="replicate" if ex["replicate"] else "linearisation")
     assert a.counts["at_risk"] == ref["n_at_risk"] and a.counts["followed"] == ref["n_followed"]
     # 1. the followed-vs-lost table: svyciprop per group and svychisq
     t = a.to_frame()

@@ -74,7 +74,7 @@ def test_gaussian_binary_group(design):
     assert diff["se"].iloc[0] == pytest.approx(np.ravel(c["diff_se"])[0], rel=1e-7)
 
 
-@pytest.mark.parametrize("variance", ["linearization", "svypredmeans"])
+@pytest.mark.parametrize("variance", ["linearisation", "svypredmeans"])
 def test_saturated_model_gives_domain_means(design, variance):
     # with the group as the only covariate every prediction in a group is its weighted mean,
     # so margins = svyby(~HI_CHOL, ~race, svymean) (R) and so are the SEs
@@ -86,7 +86,7 @@ def test_saturated_model_gives_domain_means(design, variance):
     np.testing.assert_allclose(np.sqrt(np.diag(V)), c["se"], rtol=1e-9)
 
 
-def test_full_linearization_agrees_with_replicate_reestimation(design, logit_model):
+def test_full_linearisation_agrees_with_replicate_reestimation(design, logit_model):
     # JKn replicates of the same design re-estimate model and margins together, so they include
     # the covariance between the covariate distribution and the coefficients that the
     # svypredmeans variance leaves out

@@ -39,7 +39,7 @@ def _frames():
         "forest": lambda: plot.forest(
             pd.DataFrame({"term": LABELS, "estimate": [1.2, 1.5, 0.9],
                           "ci_low": [1.0, 1.2, 0.7], "ci_high": [1.4, 1.9, 1.2],
-                          "group": [INCOME, FRAC, INCOME]}), group="group"),
+                          "group": [INCOME, FRAC, INCOME]}), by="group"),
         "prevalence": lambda: plot.prevalence(
             pd.DataFrame({"income": LABELS * 2, "sex": [FRAC] * 3 + [INCOME] * 3,
                           "term": "lonely", "level": None,

@@ -57,7 +57,7 @@ def test_no_band_without_intervals_and_proportion_scale():
 
 def test_two_grouping_columns_need_group():
     two = KM.assign(sex="f")[["sex", "lonely", "time", "surv"]]
-    with pytest.raises(PlotError, match="Pass group="):
+    with pytest.raises(PlotError, match="Pass by="):
         plot.survival(two)
     with pytest.raises(PlotError, match="'time'"):
         plot.survival(KM.drop(columns="time"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
+from socialhealth._deprecation import renamed_parameter
 from socialhealth.errors import ChecksumError, DatasetError, SocialHealthWarning
 from socialhealth.datasets import _cache, _registry
 
@@ -20,19 +21,20 @@ def _files_for(name: str, year: int | None) -> list[dict]:
     return files
 
 
-def cached_file(name: str, year: int | None = None) -> Path | None:
-    """A previously fetched file of ``name`` (and ``year``), or None.
+@renamed_parameter("year", "wave", since="0.2.0")
+def cached_file(name: str, wave: int | None = None) -> Path | None:
+    """A previously fetched file of ``name`` (and of survey year ``wave``), or None.
 
     Looks for the registry's file names in ``<cache>/downloads/<name>`` (see :func:`fetch`).
 
     Examples
     --------
     >>> from socialhealth.datasets._fetch import cached_file
-    >>> cached_file("brfss", year=2023) is None     # until datasets.fetch("brfss", year=2023)
+    >>> cached_file("brfss", wave=2023) is None     # until datasets.fetch("brfss", wave=2023)
     True
     """
     for f in _registry.entry(name).get("files", []):
-        if year is not None and int(f.get("year", -1)) != int(year):
+        if wave is not None and int(f.get("year", -1)) != int(wave):
             continue
         p = download_dir(name) / f["name"]
         if p.is_file():
@@ -40,7 +42,8 @@ def cached_file(name: str, year: int | None = None) -> Path | None:
     return None
 
 
-def fetch(name: str, year: int | None = None, *, allow_unverified: bool = False,
+@renamed_parameter("year", "wave", since="0.2.0")
+def fetch(name: str, wave: int | None = None, *, allow_unverified: bool = False,
           progress: bool = False) -> Path:
     """Download an open survey's registered file into the user cache and verify its sha256.
 
@@ -48,8 +51,9 @@ def fetch(name: str, year: int | None = None, *, allow_unverified: bool = False,
     ----------
     name : str
         Registry name (``"brfss"``, ``"nhis"``, ``"gss_panel20"`` ...).
-    year : int, optional
-        Which year's file when the survey registers several.
+    wave : int, optional
+        Which survey year's file when the survey registers several (the same ``wave=`` as in
+        :func:`~socialhealth.datasets.load`; until 0.2 ``year=``).
     allow_unverified : bool
         Files whose sha256 is not registered are refused unless this is True (then a warning
         is issued and the file's hash is recorded in the cache index).
@@ -72,9 +76,9 @@ def fetch(name: str, year: int | None = None, *, allow_unverified: bool = False,
     >>> from socialhealth import datasets
     >>> [f["name"] for f in datasets.info("brfss")["files"] if f.get("year") == 2023]
     ['LLCP2023XPT.zip']
-    >>> path = datasets.fetch("brfss", year=2023)   # downloads the CDC file  # doctest: +SKIP
+    >>> path = datasets.fetch("brfss", wave=2023)   # downloads the CDC file  # doctest: +SKIP
 
-    Then ``datasets.load("brfss", year=2023)`` reads the cached file.
+    Then ``datasets.load("brfss", wave=2023)`` reads the cached file.
     """
     import pooch
 
@@ -83,16 +87,16 @@ def fetch(name: str, year: int | None = None, *, allow_unverified: bool = False,
         raise DatasetError(
             f"{name} is not an open download (access: {entry.get('access')}); obtain the file "
             f"from {entry.get('url')} and pass it to load(..., path=).")
-    files = _files_for(name, year)
+    files = _files_for(name, wave)
     if not files:
         years = sorted({f.get("year") for f in entry.get("files", [])
                         if f.get("url") and f.get("year")})
         raise DatasetError(
-            f"no downloadable file registered for {name}" + (f" year {year}" if year else "")
+            f"no downloadable file registered for {name}" + (f" wave {wave}" if wave else "")
             + (f" (registered years: {years})" if years else "")
             + f". Download it from {entry.get('url')} and pass path= to load().")
     if len(files) > 1:
-        raise DatasetError(f"{name} registers several files; pass year= (one of "
+        raise DatasetError(f"{name} registers several files; pass wave= (one of "
                            f"{[f.get('year') for f in files]}).")
     f = files[0]
     sha = f.get("sha256")

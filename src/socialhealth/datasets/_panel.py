@@ -27,6 +27,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from socialhealth._deprecation import renamed_parameter
 from socialhealth.errors import DatasetError, SurveyFileError, UnknownWaveError
 from socialhealth.datasets._surveydata import SurveyData
 
@@ -85,8 +86,9 @@ class PanelData(SurveyData):
     waves: list = None
     status: pd.DataFrame = None
 
-    def column(self, concept: str, year) -> pd.Series:
-        """The column ``<concept>@<year>`` of :attr:`data`.
+    @renamed_parameter("year", "wave", since="0.2.0")
+    def column(self, concept: str, wave) -> pd.Series:
+        """The column ``<concept>@<wave>`` of :attr:`data` (``wave``: one of :attr:`waves`).
 
         Examples
         --------
@@ -96,7 +98,7 @@ class PanelData(SurveyData):
         >>> p.column("lonely", 2016).tolist()
         [True]
         """
-        name = panel_column(concept, year)
+        name = panel_column(concept, wave)
         if name not in self.data.columns:
             from socialhealth.errors import MissingColumnError
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from pathlib import Path
-from typing import Sequence
+from typing import Literal, Sequence
 
 import numpy as np
 import pandas as pd
@@ -87,7 +87,8 @@ def _year_from_name(src: Source) -> int | None:
     return None
 
 
-def load_brfss(path, *, wave: int | None = None, pool: str = "equal",
+def load_brfss(path, *, wave: int | None = None,
+               pool: Literal["equal", "sample_size", "state_years"] = "equal",
                columns: Sequence[str] | None = None, cache: bool = True) -> SurveyData:
     """Load one or several BRFSS LLCP annual files (2016-2024) in the harmonised schema.
 

@@ -47,10 +47,11 @@ Lumley T (2010) *Complex Surveys: A Guide to Analysis Using R*. Wiley, ch. 7.
 from __future__ import annotations
 
 import copy
+import functools
 import re
 import warnings
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Literal, Mapping
 
 import numpy as np
 import pandas as pd
@@ -58,7 +59,9 @@ import pandas as pd
 from socialhealth.design.formula import r_column_name, rhs_matrix
 from socialhealth.design.structure import as_list, require_columns
 from socialhealth.design.variables import is_categorical
+from socialhealth._deprecation import REMOVAL, renamed_parameter
 from socialhealth.errors import (
+    ArgumentError,
     ConvergenceError,
     ConvergenceWarning,
     DesignError,
@@ -68,6 +71,11 @@ from socialhealth.errors import (
 )
 
 __all__ = ["post_stratify", "rake", "calibrate"]
+
+#: ``calfun=`` of :func:`calibrate`.
+Calfun = Literal["linear", "raking", "logit"]
+#: ``on_nonconvergence=`` of :func:`rake` and :func:`calibrate`.
+OnNonconvergence = Literal["raise", "warn"]
 
 
 # ============================================================================ residualizers
@@ -459,7 +467,51 @@ def _is_float(v) -> bool:
         return False
 
 
-def rake(design, margins, control: Mapping | None = None, on_nonconvergence: str = "raise"):
+def _rake_control(func):
+    """Accept rake's old ``control={"maxit": ..., "epsilon": ...}`` (keyword or third argument)."""
+
+    @functools.wraps(func)
+    def wrapper(design, margins, *args, **kwargs):
+        control = kwargs.pop("control", None)
+        if args:
+            if len(args) > 2:
+                raise DesignError("rake() takes design and margins as positional arguments; "
+                                  "give max_iter=, epsilon= and on_nonconvergence= by name.")
+            if args[0] is not None and not isinstance(args[0], Mapping):
+                raise DesignError("give rake's max_iter= and epsilon= by name, e.g. "
+                                  "rake(margins, max_iter=50, epsilon=1e-10).")
+            if control is not None:
+                raise ArgumentError("rake() got control= twice (keyword and positional).")
+            control = args[0]
+            if len(args) == 2:
+                kwargs.setdefault("on_nonconvergence", args[1])
+        if control is not None:
+            if not isinstance(control, Mapping):
+                raise DesignError(f"control= must be a dict with 'maxit' and 'epsilon'; got "
+                                  f"{control!r}. Use max_iter= and epsilon= instead.")
+            unknown = set(control) - {"maxit", "epsilon"}
+            if unknown:
+                raise DesignError(f"unknown control option(s) {sorted(unknown)}; use "
+                                  "max_iter= and epsilon=.")
+            for key, new in (("maxit", "max_iter"), ("epsilon", "epsilon")):
+                if key in control:
+                    if new in kwargs:
+                        raise ArgumentError(f"rake() got both {new}= and control={{'{key}': ...}};"
+                                            f" give only {new}=.")
+                    kwargs[new] = control[key]
+            warnings.warn("rake(control={'maxit': ..., 'epsilon': ...}) is deprecated since "
+                          "socialhealth 0.2.0; use rake(..., max_iter=..., epsilon=...) instead "
+                          f"(the old form will be removed after {REMOVAL}).",
+                          DeprecationWarning, stacklevel=2)
+        return func(design, margins, **kwargs)
+
+    wrapper.__deprecated_parameters__ = {"control": "max_iter, epsilon"}
+    return wrapper
+
+
+@_rake_control
+def rake(design, margins, *, max_iter: int = 10, epsilon: float = 1.0,
+         on_nonconvergence: OnNonconvergence = "raise"):
     """Rake a design to several population margins (R ``rake``).
 
     Iterative proportional fitting (Deming & Stephan 1940): post-stratify to the first margin,
@@ -484,11 +536,14 @@ def rake(design, margins, control: Mapping | None = None, on_nonconvergence: str
         cross-classification, R's ``~a + b`` in ``sample.margins``); ``population`` as for
         :func:`post_stratify` (DataFrame with the columns and ``Freq``, or a mapping keyed by
         level tuples for a joint margin).
-    control : dict, optional
-        ``maxit`` (default 10) and ``epsilon`` (default 1), as R's ``control=``. Use a small
-        ``epsilon`` (e.g. ``1e-10``) to rake to full convergence.
+    max_iter : int, default 10
+        At most this many sweeps (R's ``control = list(maxit = 10)``).
+    epsilon : float, default 1
+        Convergence tolerance (R's ``control = list(epsilon = 1)``). Use a small ``epsilon``
+        (e.g. ``1e-10``) to rake to full convergence. (``control={"maxit": ..., "epsilon":
+        ...}`` is the deprecated spelling of these two.)
     on_nonconvergence : {"raise", "warn"}, default "raise"
-        What to do when the margins still change by more than ``epsilon`` after ``maxit``
+        What to do when the margins still change by more than ``epsilon`` after ``max_iter``
         sweeps: raise :class:`~socialhealth.errors.ConvergenceError`, or (``"warn"``, what R
         does) issue a :class:`~socialhealth.errors.ConvergenceWarning` and return the design
         after the last sweep (weights and variance exactly as R's).
@@ -496,8 +551,8 @@ def rake(design, margins, control: Mapping | None = None, on_nonconvergence: str
     Raises
     ------
     ConvergenceError
-        The margins still change by more than ``epsilon`` after ``maxit`` sweeps (raise
-        ``maxit``; cells with zero counts in one margin but not the others can prevent
+        The margins still change by more than ``epsilon`` after ``max_iter`` sweeps (raise
+        ``max_iter``; cells with zero counts in one margin but not the others can prevent
         convergence) and ``on_nonconvergence="raise"``. R only warns here.
 
     References
@@ -542,20 +597,14 @@ def rake(design, margins, control: Mapping | None = None, on_nonconvergence: str
     margin: ``rake(d, list(~sex + age, ~reg), list(pop.sa, pop.reg))``.
     """
     _check_on_nonconvergence(on_nonconvergence)
-    ctrl = {"maxit": 10, "epsilon": 1.0}
-    if control:
-        unknown = set(control) - set(ctrl)
-        if unknown:
-            raise DesignError(f"unknown control option(s) {sorted(unknown)}; use 'maxit' and "
-                              f"'epsilon'.")
-        ctrl.update(control)
     try:
-        ctrl = {"maxit": int(ctrl["maxit"]), "epsilon": float(ctrl["epsilon"])}
+        ctrl = {"maxit": int(max_iter), "epsilon": float(epsilon)}
     except (TypeError, ValueError):
-        raise DesignError(f"control= needs a whole number maxit and a number epsilon; got "
-                          f"{control!r}.") from None
+        raise DesignError(f"rake() needs a whole number max_iter and a number epsilon; got "
+                          f"max_iter={max_iter!r}, epsilon={epsilon!r}.") from None
     if ctrl["maxit"] < 1 or not ctrl["epsilon"] > 0:
-        raise DesignError(f"control= needs maxit >= 1 and epsilon > 0; got {control!r}.")
+        raise DesignError(f"rake() needs max_iter >= 1 and epsilon > 0; got max_iter={max_iter!r},"
+                          f" epsilon={epsilon!r}.")
     if not isinstance(margins, (list, tuple)) or not margins:
         raise DesignError("margins must be a non-empty list of (columns, population) pairs.")
     specs = []
@@ -607,7 +656,7 @@ def rake(design, margins, control: Mapping | None = None, on_nonconvergence: str
     if not converged:
         msg = (f"raking did not converge in {ctrl['maxit']} sweeps (largest change of a margin "
                f"count in the last sweep {delta:.4g} > epsilon {eps:.4g}). Increase "
-               "control={'maxit': ...}, or check for margins that cannot be met together (cells "
+               "max_iter=, or check for margins that cannot be met together (cells "
                "empty in the sample).")
         if on_nonconvergence == "raise":
             raise ConvergenceError(msg + " on_nonconvergence='warn' returns the last sweep, as R.")
@@ -619,7 +668,7 @@ def rake(design, margins, control: Mapping | None = None, on_nonconvergence: str
         label=" | ".join("+".join(c) for c, _, _ in specs),
     )
     return _new_design(design, W, residual,
-                       lambda d: rake(d, margins, control=control,
+                       lambda d: rake(d, margins, max_iter=max_iter, epsilon=epsilon,
                                       on_nonconvergence=on_nonconvergence))
 
 
@@ -839,8 +888,10 @@ def _population_vector(population_totals, names: list[str]) -> np.ndarray:
     return T
 
 
-def calibrate(design, formula, population_totals, calfun: str = "linear", bounds=None,
-              maxit: int = 50, epsilon: float = 1e-7, on_nonconvergence: str = "raise"):
+@renamed_parameter("maxit", "max_iter", since="0.2.0")
+def calibrate(design, formula, population_totals, calfun: Calfun = "linear", bounds=None,
+              max_iter: int = 50, epsilon: float = 1e-7,
+              on_nonconvergence: OnNonconvergence = "raise"):
     """Calibrate the weights to population totals of auxiliary variables (R ``calibrate``).
 
     Finds ``g_i = F(x_i' lambda)`` with ``sum_i w_i g_i x_i = T_x`` (Deville & Sarndal 1992) by
@@ -876,7 +927,7 @@ def calibrate(design, formula, population_totals, calfun: str = "linear", bounds
     calfun : {"linear", "raking", "logit"}
     bounds : (L, U), optional
         Bounds on ``g`` (required for ``"logit"``).
-    maxit, epsilon : int, float
+    max_iter, epsilon : int, float
         Newton iterations (from ``lambda = 0``, full steps, halved while ``g`` overflows) stop
         when ``max |sum w g x - T| / (1 + |T|) < epsilon``. The defaults (50, 1e-7) are R's, and
         the Newton path is R's (including the rescaling below), so the weights equal R's to
@@ -904,7 +955,7 @@ def calibrate(design, formula, population_totals, calfun: str = "linear", bounds
     Raises
     ------
     ConvergenceError
-        No solution within ``maxit`` iterations; the message names the cause (the bounds when
+        No solution within ``max_iter`` iterations; the message names the cause (the bounds when
         bounds were set, otherwise unattainable totals or too few iterations).
     DesignError
         Population totals that do not match the model columns; missing values in the
@@ -994,7 +1045,7 @@ def calibrate(design, formula, population_totals, calfun: str = "linear", bounds
     out = W.copy()
     rescaled, failed = [], []
     for j in range(W.shape[1]):
-        sol = _solve_g(X, W[:, j], T, F, dF, maxit, epsilon)
+        sol = _solve_g(X, W[:, j], T, F, dF, max_iter, epsilon)
         what = "the full sample" if j == 0 else f"replicate {j}"
         if sol.rescale != 1.0:
             rescaled.append((what, sol.rescale))
@@ -1019,8 +1070,8 @@ def calibrate(design, formula, population_totals, calfun: str = "linear", bounds
         else:
             cause = ("the Newton iterations did not reach the totals; check that the population "
                      "totals are attainable with positive adjustments (e.g. no positive total for "
-                     "a column that is zero for every respondent), or raise maxit=")
-        msg = (f"calibration (calfun={calfun!r}) did not converge for {what} in {maxit} "
+                     "a column that is zero for every respondent), or raise max_iter=")
+        msg = (f"calibration (calfun={calfun!r}) did not converge for {what} in {max_iter} "
                f"iterations (largest relative misfit |T - sum w g x| / (1 + |T|) = "
                f"{sol.misfit:.3g} > epsilon {epsilon:g}): {cause}.")
         if on_nonconvergence == "raise":
@@ -1032,5 +1083,5 @@ def calibrate(design, formula, population_totals, calfun: str = "linear", bounds
     return _new_design(design, out, residual,
                        lambda d: calibrate(d, formula, population_totals, calfun=calfun,
                                            bounds=bounds,
-                                           maxit=maxit, epsilon=epsilon,
+                                           max_iter=max_iter, epsilon=epsilon,
                                            on_nonconvergence=on_nonconvergence))

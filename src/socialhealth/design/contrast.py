@@ -43,7 +43,7 @@ _TOKEN = re.compile(r"(?<![A-Za-z0-9_.])[A-Za-z_.][A-Za-z0-9_.]*")
 
 class ContrastEstimate(Estimate):
     """An :class:`~socialhealth.design.Estimate` of contrasts whose tidy table and intervals
-    default to the level asked for in :func:`contrast` (``ci_level``).
+    default to the level asked for in :func:`contrast` (``level``).
 
     Examples
     --------
@@ -59,11 +59,11 @@ class ContrastEstimate(Estimate):
 
     def confint(self, level: float | None = None, df: float | None = None) -> pd.DataFrame:
         """Wald intervals ``estimate +- q se`` (``q``: t with ``df``, default the source's df)."""
-        return super().confint(self.ci_level if level is None else level, df)
+        return super().confint(self.level if level is None else level, df)
 
     def to_frame(self, level: float | None = None, df: float | None = None) -> pd.DataFrame:
         """Tidy table: ``term``, ``estimate``, ``se``, ``ci_low``, ``ci_high``, ``df``."""
-        return super().to_frame(self.ci_level if level is None else level, df)
+        return super().to_frame(self.level if level is None else level, df)
 
 
 # ----------------------------------------------------------------------------- sources
@@ -363,5 +363,5 @@ def contrast(result, contrasts, level: float = 0.95, df: float | None = None) ->
     return ContrastEstimate(table, Vc, use_df, "contrast", int(n_rows),
                             getattr(result, "n_missing", 0) or 0, method="delta method",
                             design_label=label, r_call=f"svycontrast({call}, ...)",
-                            ci_level=float(level))
+                            level=float(level))
 

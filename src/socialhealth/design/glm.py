@@ -68,7 +68,7 @@ McCullagh P, Nelder JA (1989) *Generalized Linear Models*, 2nd ed., ch. 2 (IRLS)
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Literal, Sequence
 
 import numpy as np
 import pandas as pd
@@ -85,6 +85,7 @@ from socialhealth.design.formula import (
     split_top_level,
 )
 from socialhealth.errors import ConvergenceError, FormulaError, ModelError, SeparationError
+from socialhealth._deprecation import renamed_parameter
 
 _EPS = np.finfo(float).eps
 
@@ -220,6 +221,11 @@ FAMILIES = {
         _check_gamma_y, "inverse", ("inverse", "log", "identity"),
     ),
 }
+#: The ``family=`` values of :func:`glm` (case-insensitive; also "logistic", "normal", "linear").
+Family = Literal["gaussian", "binomial", "poisson", "Gamma", "gamma", "quasibinomial",
+                 "quasipoisson"]
+#: The ``link=`` values (which ones a family allows: see :func:`glm`).
+Link = Literal["identity", "logit", "log", "inverse", "probit", "cloglog", "sqrt"]
 _FAMILY_ALIASES = {"quasibinomial": "binomial", "logistic": "binomial", "quasipoisson": "poisson",
                    "normal": "gaussian", "linear": "gaussian"}
 
@@ -974,7 +980,9 @@ class SurveyGLMResult(WaldCoefficients):
         p = float(stats.f.sf(stat, q, self.df_resid))
         return WaldTest(labels, [self.names[c] for c in cols], stat, q, self.df_resid, p)
 
-    def lrt(self, terms: str | Sequence[str], approximation: str = "saddlepoint",
+    def lrt(self, terms: str | Sequence[str],
+            approximation: Literal["saddlepoint", "satterthwaite", "exact",
+                                   "integration"] = "saddlepoint",
             df: float | None = None):
         """Rao-Scott working likelihood-ratio test of one or more terms (see
         :func:`socialhealth.design.lrt.lrt`).
@@ -1005,8 +1013,8 @@ class SurveyGLMResult(WaldCoefficients):
         return bic(self, self if maximal is None else maximal)
 
     # ------------------------------------------------------------------ prediction
-    def predict(self, newdata: pd.DataFrame | None = None, type: str = "link",
-                offset=None) -> pd.Series:
+    def predict(self, newdata: pd.DataFrame | None = None,
+                type: Literal["link", "response"] = "link", offset=None) -> pd.Series:
         """Linear predictor (``type="link"``) or mean (``type="response"``) for each row.
 
         ``newdata=None`` predicts for every row of the design's data (NaN where a covariate is
@@ -1085,12 +1093,13 @@ def _r_formula(formula: str) -> str:
     return re.sub(r"(?<![A-Za-z_0-9.])C\(", "factor(", formula)
 
 
+@renamed_parameter("maxiter", "max_iter", since="0.2.0")
 def glm(
     design,
     formula: str,
-    family: str = "gaussian",
-    link: str | None = None,
-    maxiter: int = 100,
+    family: Family = "gaussian",
+    link: Link | None = None,
+    max_iter: int = 100,
     tol: float = 1e-12,
     start: Sequence[float] | np.ndarray | None = None,
     offset: str | np.ndarray | pd.Series | None = None,
@@ -1118,7 +1127,7 @@ def glm(
         ratios; give ``start=`` if the default start fails), ``"identity"``, ``"probit"``,
         ``"cloglog"``; poisson ``"identity"``, ``"sqrt"``; gaussian ``"log"``, ``"inverse"``;
         Gamma ``"log"``, ``"identity"``.
-    maxiter, tol : IRLS stops when ``|dev - dev_old| / (|dev| + 0.1) < tol``. The default
+    max_iter, tol : IRLS stops when ``|dev - dev_old| / (|dev| + 0.1) < tol``. The default
         1e-12 gives converged estimates (R ``glm.control(epsilon = 1e-12)``); ``tol=1e-8``
         reproduces R's default ``svyglm`` fits to about 1e-12 (same IRLS path and bread).
     start : starting coefficients (R ``start=``).
@@ -1141,7 +1150,7 @@ def glm(
         cloglog link) or a set of rows with only zero counts (poisson, log link): the estimate
         does not exist. Checked by a linear programme on the data when the fit is suspect
         (fitted values at the edge or no convergence); the message names the coefficients.
-    ConvergenceError : IRLS did not converge in ``maxiter`` iterations.
+    ConvergenceError : IRLS did not converge in ``max_iter`` iterations.
 
     References
     ----------
@@ -1193,8 +1202,8 @@ def glm(
     ``svyglm(y ~ x, design = d, family = Gamma(link = "log"))``.
     """
     fam, lk = _resolve_family(family, link)
-    if not (isinstance(maxiter, (int, np.integer)) and maxiter >= 1):
-        raise ModelError(f"maxiter must be a positive integer, not {maxiter!r}.")
+    if not (isinstance(max_iter, (int, np.integer)) and max_iter >= 1):
+        raise ModelError(f"max_iter must be a positive integer, not {max_iter!r}.")
     if not (0 < float(tol) < 1):
         raise ModelError(f"tol must lie in (0, 1), not {tol!r}.")
     data = design.data
@@ -1253,13 +1262,13 @@ def glm(
     pw = w_all[rows] / scale * prior
     off = None if offset_full is None else offset_full[rows]
 
-    fit = _irls(X, y, pw, fam, lk, off, start, maxiter, tol, names)
+    fit = _irls(X, y, pw, fam, lk, off, start, max_iter, tol, names)
     _check_separation(fit, fam, lk, X, y, pw, names)
     if not fit.converged:
         raise ConvergenceError(
-            f"the survey GLM did not converge in {maxiter} IRLS iterations (last relative change "
+            f"the survey GLM did not converge in {max_iter} IRLS iterations (last relative change "
             f"in deviance above tol={tol:g}). Check for separation or extreme predictor values, "
-            "give better start= values, or raise maxiter=."
+            "give better start= values, or raise max_iter=."
         )
     # bread (X'WX)^{-1} and score weights: W are the working weights of the last IRLS step and
     # the residuals those at the final coefficients, as R's glm/svyglm; with tol=1e-12 this
@@ -1292,7 +1301,7 @@ def glm(
         # each replicate refit starts at the full-sample coefficients with the same stopping
         # rule (R: glm(..., start = coef(full)) per replicate)
         wr = np.asarray(w_r, dtype=float)[rows] / scale * prior
-        rf = _irls(X, y, wr, fam, lk, off, fit.beta, maxiter, tol, names)
+        rf = _irls(X, y, wr, fam, lk, off, fit.beta, max_iter, tol, names)
         try:
             _check_separation(rf, fam, lk, X, y, wr, names)
         except SeparationError as exc:
@@ -1327,7 +1336,7 @@ def glm(
         if trials is not None:
             PW = PW * trials[:, None]
         reps = _replicate_fits(X, y, PW, fam, lk, off, fit.beta,
-                               maxiter, tol, names)
+                               max_iter, tol, names)
         cov = design_used._rep_vcov(fit.beta, reps)
     else:
         cov = design_used._general_vcov(fit.beta, influence=lambda: estfun() @ bread, refit=refit)
@@ -1369,7 +1378,7 @@ def glm(
         offset_exprs=offset_exprs, offset_array=offset is not None and not isinstance(offset, str),
         prior_weights=pw, trials=trials,
     )
-    result._control = (maxiter, float(tol))             # refits (likelihood-ratio tests)
+    result._control = (max_iter, float(tol))             # refits (likelihood-ratio tests)
     return result
 
 

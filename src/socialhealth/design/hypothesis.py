@@ -41,6 +41,8 @@ Lumley T (2010) *Complex Surveys*, Wiley, §6.1-6.2.
 """
 from __future__ import annotations
 
+from typing import Literal
+
 import re
 from dataclasses import dataclass, field
 
@@ -393,7 +395,8 @@ def _solve(A, B, row, col):
         ) from None
 
 
-def chisq(design, row: str, col: str, statistic: str = "F") -> TestResult:
+def chisq(design, row: str, col: str,
+          statistic: Literal["F", "Chisq", "Wald", "adjWald"] = "F") -> TestResult:
     """Test of independence in a two-way table with the Rao-Scott or Wald corrections.
 
     ``statistic="F"`` (default, as R): Rao-Scott second-order corrected Pearson statistic
@@ -554,7 +557,8 @@ def _rank_scores(y: np.ndarray, w: np.ndarray, test: str) -> np.ndarray:
 
 
 def ranktest(design, formula_or_variable: str, by: str | None = None,
-             test: str = "wilcoxon") -> TestResult:
+             test: Literal["wilcoxon", "vanderWaerden", "median",
+                           "KruskalWallis"] = "wilcoxon") -> TestResult:
     """Design-based two-sample and k-sample rank tests (Lumley & Scott 2013).
 
     Ranks are estimated population ranks: with rows sorted by ``y`` and ``C_k`` the

@@ -46,6 +46,8 @@ Statistics and Methodology* 3:1-18.
 """
 from __future__ import annotations
 
+from typing import Literal
+
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -177,7 +179,10 @@ def _check_approximation(approximation: str) -> str:
     return approximation
 
 
-def lrt(result, terms, approximation: str = "saddlepoint", df: float | None = None) -> LRTest:
+def lrt(result, terms,
+        approximation: Literal["saddlepoint", "satterthwaite", "exact",
+                               "integration"] = "saddlepoint",
+        df: float | None = None) -> LRTest:
     """Rao-Scott working likelihood-ratio test that the coefficients of ``terms`` are zero.
 
     The null model (without those columns) is refitted on the same rows and weights;
@@ -230,8 +235,10 @@ def lrt(result, terms, approximation: str = "saddlepoint", df: float | None = No
                   f'"{approximation}")')
 
 
-def anova(design, model1, model2, test: str = "F", method: str = "LRT",
-          approximation: str = "saddlepoint"):
+def anova(design, model1, model2, test: Literal["F", "Chisq"] = "F",
+          method: Literal["LRT", "Wald"] = "LRT",
+          approximation: Literal["saddlepoint", "satterthwaite", "exact",
+                                 "integration"] = "saddlepoint"):
     """Compare two nested survey GLMs (R ``anova(m1, m2)`` for ``svyglm``).
 
     Both models are fitted with the same family, link and rows. Usually the smaller model's

@@ -51,7 +51,7 @@ Lumley T (2010) *Complex Surveys: A Guide to Analysis Using R*. Wiley, §2.3.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Literal, Sequence
 
 import numpy as np
 import pandas as pd
@@ -100,21 +100,21 @@ class IntervalEstimate(Estimate):
         the same method's interval (R ``svyciprop(..., level = )``); an explicit ``df=`` gives
         the Wald interval ``estimate +- t_df se``.
         """
-        level = self.ci_level if level is None else float(level)
+        level = self.level if level is None else float(level)
         recompute = self.extra.get("interval")
-        if df is None and recompute is not None and not np.isclose(level, self.ci_level):
+        if df is None and recompute is not None and not np.isclose(level, self.level):
             lo, hi = recompute(level)
             return pd.DataFrame({"ci_low": lo, "ci_high": hi}, index=self._labels())
         return super().confint(level, df)
 
     def to_frame(self, level: float | None = None, df: float | None = None) -> pd.DataFrame:
         """Tidy table as :meth:`Estimate.to_frame`, with the intervals of :meth:`confint`."""
-        return super().to_frame(self.ci_level if level is None else float(level), df)
+        return super().to_frame(self.level if level is None else float(level), df)
 
     def __repr__(self) -> str:
         text = super().__repr__()
         return text.replace("; CIs: t with design df",
-                            f"; {self.ci_level:.0%} CIs: {self.method} method")
+                            f"; {self.level:.0%} CIs: {self.method} method")
 
 
 # ----------------------------------------------------------------------------- inputs
@@ -301,7 +301,7 @@ def _glm_intercept(y: np.ndarray, w: np.ndarray, start: float | None = None,
 def proportion(
     design,
     variable: str,
-    method: str = "logit",
+    method: Literal["logit", "likelihood", "asin", "beta", "mean", "xlogit"] = "logit",
     level: float = 0.95,
     by: str | Sequence[str] | None = None,
     df: float | None = None,
@@ -541,6 +541,6 @@ def proportion(
         design_label=design._short_label(),
         r_call=call,
         ci_override=(lo, hi),
-        ci_level=level,
+        level=level,
         extra=extra,
     )

@@ -48,7 +48,7 @@ packages. *American Statistician* 50:361-365. Korn EL, Graubard BI (1998) *Surve
 from __future__ import annotations
 
 import warnings
-from typing import Sequence
+from typing import Literal, Sequence
 
 import numpy as np
 import pandas as pd
@@ -143,14 +143,21 @@ def _quantile_rule(y: np.ndarray, w: np.ndarray, qrule: str):
     return interpolate
 
 
+#: ``interval_type=`` of :func:`quantile`.
+QuantileInterval = Literal["mean", "beta", "xlogit", "asin", "quantile"]
+#: ``qrule=`` of :func:`quantile` (R's quantile rules).
+QuantileRule = Literal["math", "school", "hf1", "hf2", "hf3", "hf4", "hf5", "hf6", "hf7", "hf8",
+                       "hf9"]
+
+
 def quantile(
     design,
     variables: str | Sequence[str],
     quantiles: float | Sequence[float] = (0.5,),
     ci: bool = True,
     level: float = 0.95,
-    interval_type: str = "mean",
-    qrule: str = "math",
+    interval_type: QuantileInterval = "mean",
+    qrule: QuantileRule = "math",
     by: str | Sequence[str] | None = None,
     df: float | None = None,
 ) -> IntervalEstimate:
@@ -174,8 +181,10 @@ def quantile(
         Numeric columns.
     quantiles : float or sequence of floats in [0, 1]
     ci : bool, default True
-        Compute intervals and standard errors (otherwise they are NaN).
+        Compute intervals and standard errors (otherwise they are NaN); a switch, as R's
+        ``ci = TRUE``. The confidence level is ``level``.
     level : float, default 0.95
+        Confidence level of the intervals.
     interval_type : {"mean", "beta", "xlogit", "asin", "quantile"}
         ``"mean"`` (R's default): Woodruff with a Wald interval for ``F(q_p)``; ``"beta"``
         (Korn-Graubard), ``"xlogit"``, ``"asin"``: Woodruff with that interval for ``F(q_p)``
@@ -272,6 +281,10 @@ def quantile(
             f"interval_type={interval_type!r} on a replicate-weight design gives the Woodruff "
             "('mean') interval, as R survey 4.1-1 does (it applies these transformations on "
             "Taylor designs only).", SocialHealthWarning, stacklevel=3)
+    if not isinstance(ci, (bool, np.bool_)):
+        raise EstimationError(
+            f"ci={ci!r}: ci= only switches the intervals on or off (True/False); give the "
+            f"confidence level as level= (e.g. level=0.9).")
     try:
         level = float(level)
     except (TypeError, ValueError):
@@ -405,6 +418,6 @@ def quantile(
         design_label=design._short_label(),
         r_call=call,
         ci_override=(out["lo"].to_numpy(dtype=float), out["hi"].to_numpy(dtype=float)),
-        ci_level=level,
+        level=level,
         extra={"interval": interval},
     )

@@ -45,6 +45,8 @@ Lumley T (2010) *Complex Surveys*, Wiley, §2.5.
 """
 from __future__ import annotations
 
+from typing import Literal
+
 import copy
 
 import numpy as np
@@ -502,7 +504,8 @@ def _bootstrap(design, replicates: int, seed, fpc: bool):
 
 
 # ============================================================================ public
-def as_replicate(design, method: str = "jkn", **options):
+def as_replicate(design, method: Literal["jk1", "jkn", "brr", "fay", "bootstrap",
+                                        "subbootstrap"] = "jkn", **options):
     """Replicate-weight design from a Taylor design (R ``as.svrepdesign``).
 
     Parameters

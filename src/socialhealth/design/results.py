@@ -13,6 +13,8 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
+from socialhealth._deprecation import warn_renamed
+
 ID_COLUMNS = ("term", "level")
 
 
@@ -132,6 +134,8 @@ class Estimate:
     n_missing : rows of the subset left out because an analysis variable was missing.
     ci_override : optional per-row (ci_low, ci_high) arrays for methods whose interval is not
         ``estimate +- t * se`` (e.g. logit or Korn-Graubard intervals for proportions).
+    level : the confidence level ``ci_override`` was computed at (and the default level of
+        the intervals of results that have their own method). Until 0.2 ``ci_level``.
 
     Examples
     --------
@@ -170,8 +174,14 @@ class Estimate:
     design_label: str = ""
     r_call: str = ""
     ci_override: tuple[np.ndarray, np.ndarray] | None = None
-    ci_level: float = 0.95
+    level: float = 0.95
     extra: dict = field(default_factory=dict)
+
+    @property
+    def ci_level(self) -> float:
+        """Deprecated spelling of :attr:`level` (the confidence level of the intervals)."""
+        warn_renamed(type(self).__name__, "ci_level", "level", "0.2.0", attribute=True)
+        return self.level
 
     # ------------------------------------------------------------------ accessors
     @property
@@ -244,7 +254,7 @@ class Estimate:
         return it when ``level`` equals the level they were computed at.
         """
         level = check_level(level)
-        if self.ci_override is not None and df is None and np.isclose(level, self.ci_level):
+        if self.ci_override is not None and df is None and np.isclose(level, self.level):
             lo, hi = self.ci_override
         else:
             dfs = np.broadcast_to(np.asarray(self.df if df is None else df, dtype=float),

@@ -4,14 +4,15 @@ Epidemiologists compare prevalences between domains (countries, sexes, survey ye
 structures differ. Direct standardisation reweights every domain to the age distribution of one
 *standard population*, so that ``design.standardize(...).mean("lonely", by="country")`` gives
 age-standardised prevalences. As in R ``survey``, this is done by changing the weights, not by
-averaging stratum-specific estimates: within each domain ``d`` of ``over`` the weights of the
-units in level ``l`` of ``by`` are multiplied by ``P_l / W_{d,l}``, where ``P_l`` is the standard
-population share of ``l`` and ``W_{d,l}`` its weighted share in ``d``. The domain's total
-weight is unchanged (it stays at its current estimate) and the weighted distribution of ``by``
-in the domain equals the standard population's. Any weighted mean in the domain is then the
-directly standardised mean ``sum_l P_l ybar_{d,l}`` (Curtin & Klein 1995; Korn & Graubard 1999).
+averaging stratum-specific estimates: within each domain ``d`` of ``by`` the weights of the
+units in level ``l`` of ``variables`` are multiplied by ``P_l / W_{d,l}``, where ``P_l`` is the
+standard population share of ``l`` and ``W_{d,l}`` its weighted share in ``d``. The domain's
+total weight is unchanged (it stays at its current estimate) and the weighted distribution of
+``variables`` in the domain equals the standard population's. Any weighted mean in the domain
+is then the directly standardised mean ``sum_l P_l ybar_{d,l}`` (Curtin & Klein 1995; Korn &
+Graubard 1999).
 
-Variance. The standardisation is a post-stratification to the over x by cells with cell
+Variance. The standardisation is a post-stratification to the domain x level cells with cell
 totals ``N_d P_l`` treated as fixed (R: "similar to post-stratification, except that the totals
 for the domains are fixed at the current estimates"). A Taylor design therefore carries the
 post-stratum residualizer of :mod:`socialhealth.design.calibration` (influence values minus
@@ -20,16 +21,18 @@ the same fixed cell totals. Both reproduce R ``survey`` 4.1-1 (tests/design/fixt
 """
 from __future__ import annotations
 
+import functools
 import warnings
 from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
+from socialhealth._deprecation import REMOVAL, warn_renamed
 from socialhealth.design.calibration import _cells, _norm_key, post_stratify
 from socialhealth.design.structure import as_list
 from socialhealth.design.variables import categorical_levels
-from socialhealth.errors import DesignError, SocialHealthWarning
+from socialhealth.errors import ArgumentError, DesignError, SocialHealthWarning
 
 __all__ = ["standardize"]
 
@@ -109,19 +112,56 @@ def _population_shares(population, by: list[str], data: pd.DataFrame) -> dict[tu
     return dict(zip(keys, shares, strict=True))
 
 
-def standardize(design, by, over=None, *, population, excluding_missing=None):
+def _old_standardize_names(func):
+    """Accept the pre-0.2 keywords: ``by=`` (standardising variables) and ``over=`` (domains).
+
+    Until 0.2, as in R's ``svystandardize``, ``by`` named the standardising variables and ``over``
+    the domains. A call without ``variables`` that gives ``by=`` is such an old call: its ``by``
+    is read as ``variables`` and its ``over`` as ``by``, with a DeprecationWarning. Positional
+    calls (``standardize("agecat", "race", ...)``) mean the same in both versions.
+    """
+
+    @functools.wraps(func)
+    def wrapper(design, *args, **kwargs):
+        old_over = "over" in kwargs
+        over = kwargs.pop("over", None)
+        has_variables = bool(args) or "variables" in kwargs
+        if not has_variables and "by" in kwargs:
+            kwargs["variables"] = kwargs.pop("by")
+            if old_over:
+                kwargs["by"] = over
+            warnings.warn(
+                "standardize(by=..., over=...) is deprecated since socialhealth 0.2.0: the "
+                "standardising variables are now variables= (or the first argument) and the "
+                "domains by=, e.g. standardize('agecat', by='race', population=...) "
+                f"(the old names will be removed after {REMOVAL}).",
+                DeprecationWarning, stacklevel=2)
+        elif old_over:
+            if "by" in kwargs or len(args) > 1:
+                raise ArgumentError("standardize() got both by= and its deprecated spelling "
+                                    "over=; give only by= (the domains).")
+            kwargs["by"] = over
+            warn_renamed("standardize", "over", "by", "0.2.0")
+        return func(design, *args, **kwargs)
+
+    wrapper.__deprecated_parameters__ = {"over": "by", "by (as the first argument)": "variables"}
+    return wrapper
+
+
+@_old_standardize_names
+def standardize(design, variables, by=None, *, population, excluding_missing=None):
     """Directly standardise domains to a standard population (R ``svystandardize``).
 
-    Within each domain ``d`` of ``over`` (the whole sample if ``over`` is None) the weight of
-    unit ``i`` in level ``l`` of ``by`` becomes
+    Within each domain ``d`` of ``by`` (the whole sample if ``by`` is None) the weight of
+    unit ``i`` in level ``l`` of ``variables`` becomes
 
         w_i* = w_i * P_l / W_{d,l},     W_{d,l} = sum_{j in d, l} w_j / sum_{j in d} w_j,
 
     where ``P_l`` is the standard population share of ``l`` (counts are normalised to shares)
     and ``W_{d,l}`` the weighted share of ``l`` in domain ``d``. The domain total ``N_d`` is
-    unchanged and the weighted distribution of ``by`` in ``d`` equals ``P``, so a weighted mean
-    in ``d`` is the directly standardised mean ``sum_l P_l ybar_{d,l}``. Domain estimates must
-    use the ``over`` variables (or finer ones) as ``by=`` of the estimator.
+    unchanged and the weighted distribution of ``variables`` in ``d`` equals ``P``, so a weighted
+    mean in ``d`` is the directly standardised mean ``sum_l P_l ybar_{d,l}``. Domain estimates must
+    use the same ``by`` variables (or finer ones) as ``by=`` of the estimator.
 
     The standard errors treat the standardisation as a post-stratification to the fixed cell
     totals ``N_d P_l`` (Taylor: influence values are replaced by their residuals from the
@@ -135,18 +175,19 @@ def standardize(design, by, over=None, *, population, excluding_missing=None):
     Parameters
     ----------
     design : SurveyDesign or ReplicateDesign
-    by : str or list of str
-        Variable(s) whose distribution is standardised (e.g. the age group). Several columns are
-        cross-classified.
-    over : str or list of str, optional
-        Domains within which the standardisation is done (e.g. country, sex). None: the whole
-        sample (R ``over = ~1``).
+    variables : str or list of str
+        Variable(s) whose distribution is standardised (e.g. the age group; R's ``by =``).
+        Several columns are cross-classified.
+    by : str or list of str, optional
+        Domains within which the standardisation is done (e.g. country, sex; R's ``over =``).
+        None: the whole sample (R ``over = ~1``). Until 0.2 these two were called ``by`` and
+        ``over``, as in R; the old keywords still work, with a DeprecationWarning.
     population : dict, Series, DataFrame or sequence (keyword only)
-        The standard population: counts or shares per level of ``by`` (normalised to shares).
-        A mapping ``{level: value}`` (``{(level1, level2): value}`` for several by columns), a
-        DataFrame with the ``by`` column(s) and a ``Freq`` (or single value) column, or an
-        unnamed sequence in the order of the levels (categories, else sorted values; first by
-        variable varying fastest, as R).
+        The standard population: counts or shares per level of ``variables`` (normalised to
+        shares). A mapping ``{level: value}`` (``{(level1, level2): value}`` for several
+        columns), a DataFrame with the ``variables`` column(s) and a ``Freq`` (or single value)
+        column, or an unnamed sequence in the order of the levels (categories, else sorted
+        values; first variable varying fastest, as R).
     excluding_missing : str or list of str, optional
         Rows with a missing value in these columns (typically the outcome) are left out
         (zero weight) *before* the domain totals and shares are computed, so the
@@ -162,11 +203,12 @@ def standardize(design, by, over=None, *, population, excluding_missing=None):
     Raises
     ------
     DesignError
-        A by level present among the respondents but not in ``population``, a non-positive or
+        A level present among the respondents but not in ``population``, a non-positive or
         missing population value, a population of the wrong length/shape, missing values in
-        ``by``/``over`` among the respondents, or a column named in both ``by`` and ``over``.
+        ``variables``/``by`` among the respondents, or a column named in both ``variables`` and
+        ``by``.
     MissingColumnError
-        A ``by``, ``over`` or ``excluding_missing`` column is not in the data.
+        A ``variables``, ``by`` or ``excluding_missing`` column is not in the data.
 
     References
     ----------
@@ -184,7 +226,7 @@ def standardize(design, by, over=None, *, population, excluding_missing=None):
     >>> d = sh.SurveyDesign(nhanes, weights="WTMEC2YR", strata="SDMVSTRA", psu="SDMVPSU",
     ...                     nest=True)
     >>> popage = [55901, 77670, 72816, 45364]          # standard population, agecat order
-    >>> std = d.standardize("agecat", over="race", population=popage,
+    >>> std = d.standardize("agecat", by="race", population=popage,
     ...                     excluding_missing="HI_CHOL")
     >>> cols = ["race", "estimate", "se"]
     >>> print(d.mean("HI_CHOL", by="race").to_frame()[cols].round(4).to_string())   # crude
@@ -204,7 +246,7 @@ def standardize(design, by, over=None, *, population, excluding_missing=None):
 
     >>> stdpop = {"(19,39]": 77670, "(39,59]": 72816, "(59,Inf]": 45364}
     >>> adults = d.subset(d.data.agecat != "(0,19]")
-    >>> std = adults.standardize("agecat", over="race", population=stdpop,
+    >>> std = adults.standardize("agecat", by="race", population=stdpop,
     ...                          excluding_missing="HI_CHOL")
     >>> print(std.mean("HI_CHOL", by="race").to_frame()[cols].round(4).to_string())
        race  estimate      se
@@ -216,17 +258,18 @@ def standardize(design, by, over=None, *, population, excluding_missing=None):
     In R: ``svystandardize(design, by = ~agecat, over = ~race, population = popage,
     excluding.missing = ~HI_CHOL)``; ``svyby(~HI_CHOL, ~race, stdes, svymean)``.
     """
-    by_cols = [str(c) for c in as_list(by)]
-    over_cols = [str(c) for c in as_list(over)] if over is not None else []
+    by_cols = [str(c) for c in as_list(variables)]          # standardised (R's by)
+    over_cols = [str(c) for c in as_list(by)] if by is not None else []   # domains (R's over)
     excl_cols = ([str(c) for c in as_list(excluding_missing)] if excluding_missing is not None
                  else [])
     if not by_cols:
-        raise DesignError("name the variable(s) to standardise in by= (e.g. by='age_group').")
+        raise DesignError("name the variable(s) to standardise in variables= (e.g. "
+                          "variables='age_group').")
     both = sorted(set(by_cols) & set(over_cols))
     if both:
         raise DesignError(
-            f"column(s) {', '.join(map(repr, both))} are in both by= and over=; by is the variable "
-            "whose distribution is standardised (age), over the domains compared (country)."
+            f"column(s) {', '.join(map(repr, both))} are in both variables= and by=; variables "
+            "are standardised (age), by names the domains compared (country)."
         )
     design._check_columns([*by_cols, *over_cols, *excl_cols])
     if excl_cols:
@@ -238,7 +281,7 @@ def standardize(design, by, over=None, *, population, excluding_missing=None):
     if na.any():
         raise DesignError(
             f"{int(na.sum())} respondent(s) have a missing value in {', '.join(map(repr, cols))}; "
-            "every respondent needs a by level and a domain. Recode the missing values, or leave "
+            "every respondent needs a level and a domain. Recode the missing values, or leave "
             "those rows out first with design.subset(...) (or excluding_missing=)."
         )
     shares = _population_shares(population, by_cols, design.data)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-from typing import Callable
+from typing import Callable, Literal
 
 import numpy as np
 import pandas as pd
@@ -142,7 +142,7 @@ class SurveyDesign(DesignBase):
         fpc: str | list[str] | None = None,
         probs: str | list[str] | None = None,
         nest: bool = False,
-        lonely_psu: str = "fail",
+        lonely_psu: Literal["fail", "remove", "adjust", "average", "certainty"] = "fail",
         pps=None,
         adjust_domain_lonely: bool = False,
         ultimate_cluster: bool = False,
@@ -389,7 +389,8 @@ class SurveyDesign(DesignBase):
         """Name of the weight column (None: weights from ``probs``/``fpc`` or equal weights)."""
         return self._spec["weights"]
 
-    def to_replicate(self, method: str = "jkn", **options):
+    def to_replicate(self, method: Literal["jk1", "jkn", "brr", "fay", "bootstrap",
+                                           "subbootstrap"] = "jkn", **options):
         """Replicate-weight version of this design (R ``as.svrepdesign``).
 
         Builds jackknife (``"jk1"``, ``"jkn"``), balanced repeated replication (``"brr"``,

@@ -16,7 +16,7 @@
 >>> import socialhealth as sh
 >>> items = sh.datasets.load("demo").data[["ucla3_companionship", "ucla3_left_out",
 ...                                        "ucla3_isolated"]]
->>> r = measures.reliability(items, ci=0.95)
+>>> r = measures.reliability(items, level=0.95)
 >>> round(r.alpha, 3), tuple(round(x, 3) for x in r.ci), r.k
 (0.797, (0.792, 0.802), 3)
 

@@ -8,11 +8,13 @@ omega total comes from a one-factor minimum-residual (minres / unweighted least 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
+from socialhealth._deprecation import renamed_parameter, warn_renamed
 from socialhealth.errors import EstimationError, MeasureError
 
 __all__ = ["ReliabilityResult", "reliability"]
@@ -28,7 +30,7 @@ class ReliabilityResult:
         Cronbach's alpha from the covariance matrix, and standardised alpha (from correlations).
     ci : tuple of float
         ``(lower, upper)`` confidence interval of alpha by ``ci_method``.
-    ci_level, ci_method : float, str
+    level, ci_method : float, str
         The level and the method (``"feldt"`` or ``"duhachek"``) of ``ci``.
     feldt_ci, duhachek_ci : tuple of float
         Both intervals, always computed (``psych::alpha`` prints both).
@@ -70,7 +72,7 @@ class ReliabilityResult:
     alpha: float
     std_alpha: float
     ci: tuple[float, float]
-    ci_level: float
+    level: float
     ci_method: str
     feldt_ci: tuple[float, float]
     duhachek_ci: tuple[float, float]
@@ -83,9 +85,15 @@ class ReliabilityResult:
     n_dropped: int
     notes: tuple[str, ...] = field(default_factory=tuple)
 
+    @property
+    def ci_level(self) -> float:
+        """Deprecated spelling of :attr:`level` (the confidence level of ``ci``)."""
+        warn_renamed("ReliabilityResult", "ci_level", "level", "0.2.0", attribute=True)
+        return self.level
+
     def __repr__(self) -> str:
         return (
-            f"ReliabilityResult(alpha={self.alpha:.4f} [{self.ci_method} {self.ci_level:.0%} CI "
+            f"ReliabilityResult(alpha={self.alpha:.4f} [{self.ci_method} {self.level:.0%} CI "
             f"{self.ci[0]:.4f}, {self.ci[1]:.4f}], std_alpha={self.std_alpha:.4f}, "
             f"omega_total={self.omega_total:.4f}, n={self.n}, k={self.k}, "
             f"n_dropped={self.n_dropped})"
@@ -158,10 +166,11 @@ def _minres_one_factor(r: np.ndarray) -> np.ndarray:
     return load
 
 
+@renamed_parameter("ci", "level", since="0.2.0")
 def reliability(
     items: pd.DataFrame,
-    ci: float = 0.95,
-    ci_method: str = "feldt",
+    level: float = 0.95,
+    ci_method: Literal["feldt", "duhachek"] = "feldt",
 ) -> ReliabilityResult:
     """Cronbach's alpha with its confidence interval, McDonald's omega total and item statistics.
 
@@ -174,7 +183,7 @@ def reliability(
     ----------
     items : pandas.DataFrame
         One numeric column per item, one row per respondent.
-    ci : float, default 0.95
+    level : float, default 0.95
         Confidence level of the interval for alpha.
     ci_method : {"feldt", "duhachek"}, default "feldt"
         Which interval ``.ci`` reports (both are always in ``.feldt_ci`` / ``.duhachek_ci``).
@@ -194,7 +203,7 @@ def reliability(
       inter-item correlation.
     * Feldt interval (Feldt, Woodruff & Salih 1987):
       :math:`1 - (1-\\alpha) F_{1-\\gamma/2}(n-1, (n-1)(k-1))` to
-      :math:`1 - (1-\\alpha) F_{\\gamma/2}(n-1, (n-1)(k-1))`, :math:`\\gamma = 1 -` ``ci``.
+      :math:`1 - (1-\\alpha) F_{\\gamma/2}(n-1, (n-1)(k-1))`, :math:`\\gamma = 1 -` ``level``.
     * Duhachek & Iacobucci (2004) interval: :math:`\\alpha \\pm z_{1-\\gamma/2}\\,\\mathrm{ase}`,
       :math:`\\mathrm{ase}^2 = Q/n`,
       :math:`Q = \\frac{2k^2}{(k-1)^2 (\\mathbf 1'C\\mathbf 1)^3}\\left[\\mathbf 1'C\\mathbf 1
@@ -232,8 +241,8 @@ def reliability(
         raise MeasureError("reliability() needs a pandas DataFrame with one column per item.")
     if ci_method not in ("feldt", "duhachek"):
         raise MeasureError(f"ci_method must be 'feldt' or 'duhachek', not {ci_method!r}.")
-    if not 0 < ci < 1:
-        raise MeasureError(f"ci must be a confidence level between 0 and 1, not {ci!r}.")
+    if not 0 < level < 1:
+        raise MeasureError(f"level must be a confidence level between 0 and 1, not {level!r}.")
     k = items.shape[1]
     if k < 2:
         raise MeasureError(f"reliability() needs at least two items; got {k}.")
@@ -262,9 +271,9 @@ def reliability(
     alpha = _alpha(cov)
     rbar = (corr.sum() - k) / (k * (k - 1))
     std_alpha = float(k * rbar / (1 + (k - 1) * rbar))
-    feldt = _feldt(alpha, n, k, ci)
+    feldt = _feldt(alpha, n, k, level)
     ase = _duhachek_ase(cov, n)
-    z = stats.norm.ppf(1 - (1 - ci) / 2)
+    z = stats.norm.ppf(1 - (1 - level) / 2)
     duh = (alpha - z * ase, alpha + z * ase)
 
     total = arr.sum(axis=1)
@@ -299,7 +308,7 @@ def reliability(
         )
     chosen = feldt if ci_method == "feldt" else duh
     return ReliabilityResult(
-        alpha=alpha, std_alpha=std_alpha, ci=chosen, ci_level=ci, ci_method=ci_method,
+        alpha=alpha, std_alpha=std_alpha, ci=chosen, level=level, ci_method=ci_method,
         feldt_ci=feldt, duhachek_ci=(float(duh[0]), float(duh[1])), ase=ase,
         omega_total=omega, loadings=loadings, items=item_df, n=n, k=k,
         n_dropped=int((~complete).sum()), notes=tuple(notes),

@@ -56,6 +56,8 @@ Graubard BI, Korn EL (1999) Predictive margins with survey data. *Biometrics* 55
 """
 from __future__ import annotations
 
+from typing import Literal
+
 import re
 import warnings
 from dataclasses import dataclass, field
@@ -328,7 +330,7 @@ def association(
     exposure: str,
     outcome: str,
     adjust=None,
-    measure: str | None = None,
+    measure: Literal["or", "pr", "rd", "coef", "rr"] | None = None,
     complete_cases: bool = True,
     categorical: bool | None = None,
     reference=None,

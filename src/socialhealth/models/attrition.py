@@ -22,7 +22,8 @@ person interviewed at baseline, with ``followed`` and ``followup_status``), :fun
 
 Variance
 --------
-``variance="linearization"`` (default): the design-based sandwich of each model with the
+``variance="linearisation"`` (default; Stata's spelling ``"linearization"`` is accepted with a
+DeprecationWarning): the design-based sandwich of each model with the
 weights treated as known (R ``svyglm`` on a design whose weights are ``w / p``). This ignores
 the estimation of ``p`` (usually conservative for the coefficients of the outcome model when
 the retention model is correctly specified, but not guaranteed). A closed form that accounts for
@@ -46,10 +47,12 @@ Lumley T (2010) *Complex Surveys*, Wiley, ch. 2 and 5.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 import pandas as pd
 
+from socialhealth._deprecation import LINEARISATION_ALIASES, renamed_value
 from socialhealth.errors import MissingColumnError, ModelError, SocialHealthError
 
 __all__ = ["AttritionResult", "attrition", "weight_summary"]
@@ -127,7 +130,7 @@ class AttritionResult:
     outcome: pd.DataFrame | None = None
     outcome_models: dict = field(default_factory=dict)
     covariates: list = field(default_factory=list)
-    variance: str = "linearization"
+    variance: str = "linearisation"
     notes: list = field(default_factory=list)
 
     def to_frame(self) -> pd.DataFrame:
@@ -168,8 +171,10 @@ def _q(name: str) -> str:
 
 
 def attrition(panel, baseline, outcome_model: dict | None = None,
-              lost=_AT_RISK_DEFAULT, variance: str = "linearization",
-              replicates: str = "jkn", replicate_options: dict | None = None,
+              lost=_AT_RISK_DEFAULT,
+              variance: Literal["linearisation", "replicate"] = "linearisation",
+              replicates: Literal["jk1", "jkn", "brr", "fay", "bootstrap",
+                                  "subbootstrap"] = "jkn", replicate_options: dict | None = None,
               level: float = 0.95, tol: float = 1e-14):
     r"""Followed vs lost at baseline, inverse probability of retention weights, and their effect.
 
@@ -192,8 +197,9 @@ def attrition(panel, baseline, outcome_model: dict | None = None,
     lost : sequence of str
         Follow-up statuses counted as lost (default ``("attrited",)``); the persons at risk are
         those followed plus these. Add ``"deceased"`` to treat deaths as losses.
-    variance : {"linearization", "replicate"}
-        Variance of the outcome models (see the module docstring).
+    variance : {"linearisation", "replicate"}
+        Variance of the outcome models (see the module docstring). ``"linearization"``
+        (Stata's spelling) is accepted, with a DeprecationWarning.
     replicates : str
         Replicate method for ``variance="replicate"`` (``"jkn"``, ``"jk1"``, ``"bootstrap"``,
         ...), as in ``design.to_replicate``; ``replicate_options`` are passed on (e.g.
@@ -270,11 +276,12 @@ def attrition(panel, baseline, outcome_model: dict | None = None,
     from socialhealth.models.prospective import prospective
     from socialhealth.tables import describe
 
+    variance = renamed_value("attrition", "variance", variance, LINEARISATION_ALIASES, "0.2.0")
     if not isinstance(panel, PanelData) or "followed" not in panel.data.columns:
         raise ModelError("attrition needs the baseline sample of a panel (every baseline "
                          "respondent, followed or not): datasets.load_panel_baseline(...).")
-    if variance not in ("linearization", "replicate"):
-        raise ModelError(f"variance={variance!r}: choose 'linearization' or 'replicate'.")
+    if variance not in ("linearisation", "replicate"):
+        raise ModelError(f"variance={variance!r}: choose 'linearisation' or 'replicate'.")
     data = panel.data
     year = int(panel.waves[0]) if panel.waves else None
     covs = [_resolve_cov(data, c, year) for c in (baseline if not isinstance(baseline, str)
@@ -334,7 +341,7 @@ def attrition(panel, baseline, outcome_model: dict | None = None,
     notes = [f"retention model on {ret.nobs} of {int(at_risk.sum())} persons at risk "
              f"({ret.n_missing} with a missing covariate have no retention weight)",
              "linearised standard errors treat the combined weight as known"
-             if variance == "linearization" else
+             if variance == "linearisation" else
              f"replicate standard errors ({replicates}): retention and outcome models refitted "
              "with every replicate's baseline weights"]
     # 3. outcome model with and without the retention weights
@@ -362,7 +369,7 @@ def attrition(panel, baseline, outcome_model: dict | None = None,
             fitted[name] = t
             f = t.to_frame()
             f.insert(0, "weighting", name)
-            f.insert(1, "variance", "linearization (weights as known)")
+            f.insert(1, "variance", "linearisation (weights as known)")
             if rep is not None and name != "panel weight":
                 f = _replicate_rows(f, t, rep, ret, rdes, analysis, ipw_name=name, level=level,
                                     tol=tol, replicates=replicates)
@@ -417,7 +424,7 @@ def _replicate_rows(f, table, rep, ret, rdes, analysis, ipw_name, level, tol, re
                     f"replicate variance ({replicates}): replicate {r + 1} of {W.shape[1]} "
                     f"cannot be fitted ({type(exc).__name__}: {exc}). With few persons per "
                     "category a resampled replicate can lose every outcome of a category: merge "
-                    "sparse categories, use replicates='jkn', or variance='linearization'."
+                    "sparse categories, use replicates='jkn', or variance='linearisation'."
                 ) from exc
         V = replicate_vcov(theta, np.asarray(reps), rep.scale, rep.rscales, rep.mse)
         se_all = np.sqrt(np.diag(V))

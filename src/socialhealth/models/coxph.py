@@ -53,7 +53,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Literal, Sequence
 
 import numpy as np
 import pandas as pd
@@ -412,7 +412,7 @@ def coxph(
     event: str,
     covariates: str | Sequence[str],
     strata: str | None = None,
-    ties: str = "efron",
+    ties: Literal["efron", "breslow"] = "efron",
     min_events: int = 10,
     events_per_variable: float = 10.0,
     tol: float = 1e-11,

@@ -21,6 +21,8 @@ for presenting analyses of effect modification and interaction. *Int J Epidemiol
 """
 from __future__ import annotations
 
+from typing import Literal
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -103,7 +105,7 @@ def interaction(
     outcome: str,
     by: str,
     adjust=None,
-    measure: str = "or",
+    measure: Literal["or", "pr", "rd", "coef", "rr"] = "or",
     categorical: bool | None = None,
     reference=None,
     complete_cases: bool = True,

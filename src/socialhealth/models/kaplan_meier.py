@@ -59,7 +59,7 @@ Woodruff RS (1952) Confidence intervals for medians and other position measures.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Literal, Sequence
 
 import numpy as np
 import pandas as pd
@@ -399,7 +399,7 @@ def kaplan_meier(
     event: str,
     by: str | Sequence[str] | None = None,
     se: bool = False,
-    estimator: str = "auto",
+    estimator: Literal["auto", "km", "aalen"] = "auto",
     level: float = 0.95,
 ) -> KaplanMeierResult:
     r"""Design-based survival curve (weighted Kaplan-Meier or Aalen), as R ``svykm``.

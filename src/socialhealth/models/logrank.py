@@ -44,6 +44,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from socialhealth._deprecation import renamed_parameter
 from socialhealth.design.extension import level_codes
 from socialhealth.errors import EstimationError, MissingColumnError, ModelError
 
@@ -112,7 +113,8 @@ def _score_residuals(t, delta, X, w, rho: float, gamma: float) -> np.ndarray:
     return R
 
 
-def logrank(design, time: str, status: str, group: str, rho: float = 0.0,
+@renamed_parameter("group", "by", since="0.2.0")
+def logrank(design, time: str, status: str, by: str, rho: float = 0.0,
             gamma: float = 0.0) -> LogrankResult:
     r"""Design-based log-rank test (or Harrington-Fleming G(rho, gamma) test) across groups.
 
@@ -131,7 +133,7 @@ def logrank(design, time: str, status: str, group: str, rho: float = 0.0,
         Follow-up time column.
     status : str
         Event indicator column (1/True = event, 0/False = censored).
-    group : str
+    by : str
         Grouping column; levels in sorted/category order, the first is the reference.
     rho, gamma : float, default 0
         Harrington-Fleming weights; ``rho=0, gamma=0`` is the log-rank test, ``rho=1`` a
@@ -169,7 +171,7 @@ def logrank(design, time: str, status: str, group: str, rho: float = 0.0,
     In R: ``svylogrank(Surv(time, status) ~ g, design, rho = 0, gamma = 0)``.
     """
     data = design.data
-    missing = [c for c in (time, status, group) if c not in data.columns]
+    missing = [c for c in (time, status, by) if c not in data.columns]
     if missing:
         raise MissingColumnError(missing, data.columns, "the design data")
     try:
@@ -185,11 +187,11 @@ def logrank(design, time: str, status: str, group: str, rho: float = 0.0,
     base = design.in_subset & ~np.isnan(t) & ~np.isnan(st)
     if not np.isin(st[base], (0.0, 1.0)).all():
         raise ModelError(f"the status column {status!r} must be 0/1 (or True/False).")
-    g, levels = level_codes(data[group], base)
+    g, levels = level_codes(data[by], base)
     used = base & (g >= 0)
     k = len(levels)
     if k < 2:
-        raise EstimationError(f"logrank needs at least 2 groups among the rows used; {group!r} has "
+        raise EstimationError(f"logrank needs at least 2 groups among the rows used; {by!r} has "
                               f"{k}.")
     if not (st[used] == 1).any():
         raise ModelError("there are no events among the rows used; the log-rank test is undefined.")
@@ -209,13 +211,13 @@ def logrank(design, time: str, status: str, group: str, rho: float = 0.0,
         raise EstimationError(
             "the design covariance of the log-rank scores is singular (a group without events "
             "or with a single PSU?); cannot compute the test.") from None
-    table = pd.DataFrame({"term": [f"{group}={lv}" for lv in levels[1:]], "score": U, "se": se,
+    table = pd.DataFrame({"term": [f"{by}={lv}" for lv in levels[1:]], "score": U, "se": se,
                           "z": z, "p": 2 * stats.norm.sf(np.abs(z))})
     name = "log-rank" if rho == 0 and gamma == 0 else f"G(rho={rho:g}, gamma={gamma:g})"
     return LogrankResult(
         table=table, chisq=chisq, df=k - 1, p=float(stats.chi2.sf(chisq, k - 1)),
-        method=f"Design-based {name} test ({k} groups, reference {group}={levels[0]})",
-        r_call=f"svylogrank(Surv({time}, {status}) ~ {group}, design, rho = {rho:g}, gamma = "
+        method=f"Design-based {name} test ({k} groups, reference {by}={levels[0]})",
+        r_call=f"svylogrank(Surv({time}, {status}) ~ {by}, design, rho = {rho:g}, gamma = "
         f"{gamma:g})",
         design_label=design.label,
         extra={"levels": levels, "vcov": V, "n_rows": int(used.sum())},

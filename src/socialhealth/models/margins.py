@@ -8,16 +8,16 @@ prediction
 
     M_v = sum_i w_i mu_i(v) / sum_i w_i,      mu_i(v) = g^{-1}(x_i(v)' b),
 
-over the rows used by the model (``over="model"``, default; R's ``svypredmeans`` averages over
-the same rows, those of the model's design after ``na.omit``) or over every row of the design's
-subset with complete covariates (``over="design"``, e.g. to include rows with a missing
-outcome). Differences
+over the rows used by the model (``average_over="model"``, default; R's ``svypredmeans``
+averages over the same rows, those of the model's design after ``na.omit``) or over every row
+of the design's subset with complete covariates (``average_over="design"``, e.g. to include
+rows with a missing outcome). Differences
 ``M_a - M_ref`` are adjusted risk differences; ratios ``M_a / M_ref`` adjusted risk
 (prevalence) ratios.
 
 Variance
 --------
-``variance="linearization"`` (default; Graubard & Korn 1999, full Taylor linearisation): the
+``variance="linearisation"`` (default; Graubard & Korn 1999, full Taylor linearisation): the
 influence value of row ``i`` for ``M_v`` is
 
     z_i(v) = w_i (mu_i(v) - M_v) / W  +  d_v' u_i,     d_v = sum_j w_j (dmu/deta)_j x_j(v) / W,
@@ -50,17 +50,27 @@ Lumley T (2010) *Complex Surveys*. Wiley (``svypredmeans``).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Literal, Sequence
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
+from socialhealth._deprecation import (
+    LINEARISATION_ALIASES,
+    renamed_parameter,
+    renamed_value,
+    warn_renamed,
+)
 from socialhealth.errors import ConvergenceError, MissingColumnError, ModelError
 
 __all__ = ["MarginsResult", "margins"]
 
-_VARIANCES = ("linearization", "svypredmeans")
+_VARIANCES = ("linearisation", "svypredmeans")
+#: ``variance=`` of :func:`margins`.
+MarginsVariance = Literal["linearisation", "svypredmeans"]
+#: ``average_over=`` of :func:`margins`.
+AverageOver = Literal["model", "design"]
 
 
 @dataclass
@@ -71,7 +81,9 @@ class MarginsResult:
     ----------
     table : tidy table, see :meth:`to_frame`.
     vcov : covariance matrix of the margins (levels in order).
-    levels, reference, variable, df, variance, over, r_call.
+    levels, reference, variable, df, variance, average_over, r_call.
+        (``average_over`` was ``over`` until 0.2; ``over`` still reads it, with a
+        DeprecationWarning.)
 
     Examples
     --------
@@ -96,8 +108,14 @@ class MarginsResult:
     variable: str
     df: float
     variance: str
-    over: str
+    average_over: str
     r_call: str
+
+    @property
+    def over(self) -> str:
+        """Deprecated spelling of :attr:`average_over`."""
+        warn_renamed("MarginsResult", "over", "average_over", "0.2.0", attribute=True)
+        return self.average_over
 
     def to_frame(self) -> pd.DataFrame:
         """Columns ``kind`` (``"margin"``, ``"difference"``, ``"ratio"``), ``variable``,
@@ -115,7 +133,7 @@ class MarginsResult:
 
     def __repr__(self) -> str:
         lines = [f"Predictive margins of {self.variable} ({self.variance}; averaged over the "
-                 f"{'model rows' if self.over == 'model' else 'design rows'})"]
+                 f"{'model rows' if self.average_over == 'model' else 'design rows'})"]
         for r in self.table.itertuples(index=False):
             ref = "" if r.kind == "margin" else f" vs {r.reference}"
             lines.append(f"  {r.kind:<11}{str(r.level) + ref:<24}{r.estimate:>10.4g}"
@@ -191,13 +209,14 @@ def _model_influence(res, X, y, pw, lk, fam):
     return (X * score_w[:, None]) @ bread
 
 
+@renamed_parameter("over", "average_over", since="0.2.0")
 def margins(
     model,
     variable: str,
     at: Sequence | None = None,
     reference=None,
-    over: str = "model",
-    variance: str = "linearization",
+    average_over: AverageOver = "model",
+    variance: MarginsVariance = "linearisation",
     level: float = 0.95,
 ) -> MarginsResult:
     r"""Predictive margins (adjusted means/prevalences) of a survey GLM, with differences and
@@ -216,11 +235,13 @@ def margins(
         Values to set (default: the categories, ``[0, 1]`` for a 0/1 variable,
         ``[False, True]`` for a boolean); required for a continuous variable.
     reference : level the others are compared with (default: the first).
-    over : {"model", "design"}, default "model"
+    average_over : {"model", "design"}, default "model"
         ``"model"``: the rows used by the model (as ``svypredmeans``); ``"design"``: every row
-        of the design's subset with complete covariates.
-    variance : {"linearization", "svypredmeans"}, default "linearization"
-        Full Graubard-Korn linearization, or R's ``svypredmeans`` variance.
+        of the design's subset with complete covariates. (Until 0.2 ``over=``; it is not a
+        grouping, which is ``by`` elsewhere, nor Stata's ``margins, over()``.)
+    variance : {"linearisation", "svypredmeans"}, default "linearisation"
+        Full Graubard-Korn linearisation, or R's ``svypredmeans`` variance. Stata's
+        spelling ``"linearization"`` is accepted, with a DeprecationWarning.
     level : confidence level.
 
     Returns
@@ -261,10 +282,11 @@ def margins(
     from socialhealth.design import glm as glm_module
     from socialhealth.design.extension import fit_glm
 
-    if over not in ("model", "design"):
-        raise ModelError(f"over={over!r} must be 'model' or 'design'.")
+    if average_over not in ("model", "design"):
+        raise ModelError(f"average_over={average_over!r} must be 'model' or 'design'.")
+    variance = renamed_value("margins", "variance", variance, LINEARISATION_ALIASES, "0.2.0")
     if variance not in _VARIANCES:
-        raise ModelError(f"variance={variance!r} must be 'linearization' or 'svypredmeans'.")
+        raise ModelError(f"variance={variance!r} must be 'linearisation' or 'svypredmeans'.")
     res = _model_of(model)
     design = res.design
     data = design.data
@@ -290,7 +312,7 @@ def margins(
     w_all = design.weights
 
     # rows to average over
-    if over == "model":
+    if average_over == "model":
         rows_a = rows_m
     else:
         Xa, ok = res.frame.rhs_matrix(data)
@@ -363,7 +385,7 @@ def margins(
         wr = np.asarray(w_r, dtype=float)[rows_a]
         return np.array([wr @ mus[j] / wr.sum() for j in range(L)])
 
-    if variance == "linearization":
+    if variance == "linearisation":
         V = design_used.estimator_vcov(M, influence=influence_full, refit=refit_full)
     else:
         Vb = res.cov_params().to_numpy()
@@ -412,4 +434,5 @@ def margins(
               f"{variable}>, design, family = {glm_module.FAMILIES[res.family].r_name}()), "
               f"~factor({variable}))")
     return MarginsResult(table=table, vcov=V, levels=lv, reference=reference, variable=variable,
-                         df=df, variance=variance, over=over, r_call=r_call)
+                         df=df, variance=variance, average_over=average_over,
+                         r_call=r_call)

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
+from socialhealth._deprecation import renamed_parameter
 from socialhealth.errors import ConvergenceError, ModelError
 
 __all__ = ["MetaResult", "i2_from_q", "meta", "se_from_ci"]
@@ -420,17 +421,18 @@ class MetaResult:
 
 
 # ----------------------------------------------------------------------------- main function
+@renamed_parameter("ci_level", "input_level", since="0.2.0")
 def meta(
     estimates: Any,
     se: Any = None,
-    method: str = "reml",
+    method: Literal["reml", "dl", "pm", "fe"] = "reml",
     hksj: bool = False,
     *,
     vi: Any = None,
     ci_low: Any = None,
     ci_high: Any = None,
     ratio: bool = False,
-    ci_level: float = 0.95,
+    input_level: float = 0.95,
     labels: Sequence[Any] | None = None,
     level: float = 0.95,
     exponentiate: bool | None = None,
@@ -455,11 +457,12 @@ def meta(
         Sampling variances instead of ``se``.
     ci_low, ci_high : array-like, optional
         Published confidence limits instead of ``se`` (ratios when ``ratio=True``); the SE is
-        obtained with :func:`se_from_ci` at ``ci_level``.
+        obtained with :func:`se_from_ci` at ``input_level``.
     ratio : bool, default False
         ``estimates`` (and CI limits) are ratios; take logs.
-    ci_level : float, default 0.95
-        Level of the published ``ci_low``/``ci_high``.
+    input_level : float, default 0.95
+        Confidence level of the published ``ci_low``/``ci_high`` (an input; ``level`` is the
+        level of the output intervals). Until 0.2 ``ci_level``.
     labels : sequence, optional
         Study labels (default: the index of ``estimates`` if it is a Series, else ``"1"``,
         ``"2"``, ...).
@@ -549,7 +552,7 @@ def meta(
     ``confint(fit)``, weights ``weights(fit)``.
     """
     level = _check_level(level)
-    ci_level = _check_level(ci_level)
+    input_level = _check_level(input_level)
     if not isinstance(method, str) or method.lower() not in _METHODS:
         raise ModelError(
             f"unknown meta-analysis method {method!r}; use one of "
@@ -599,7 +602,7 @@ def meta(
                 f"estimates has {yi.size} values but ci_low/ci_high have {lo.size}/{hi.size}; "
                 "pass one interval per study."
             )
-        sei = se_from_ci(lo, hi, level=ci_level, log=ratio)
+        sei = se_from_ci(lo, hi, level=input_level, log=ratio)
         name = "se"
     if sei.shape != yi.shape:
         raise ModelError(f"estimates has {yi.size} values but {name} has {sei.size}; pass one per "

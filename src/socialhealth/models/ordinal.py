@@ -33,7 +33,7 @@ Venables WN, Ripley BD (2002) *Modern Applied Statistics with S*, §7.3 (``polr`
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Literal, Sequence
 
 import numpy as np
 import pandas as pd
@@ -388,7 +388,7 @@ def _outcome_codes(s: pd.Series, rows: np.ndarray, levels: Sequence | None):
 def ordinal(
     design,
     formula: str,
-    method: str = "logistic",
+    method: Literal["logistic", "probit"] = "logistic",
     levels: Sequence | None = None,
     tol: float = 1e-12,
     max_iter: int = 100,

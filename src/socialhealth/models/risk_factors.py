@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Literal, Mapping
 
 import numpy as np
 import pandas as pd
@@ -187,7 +187,7 @@ def compare_risk_factors(
     comparators=("smoker", "obese", "physically_inactive"),
     outcome: str = "died",
     adjust=None,
-    measure: str = "or",
+    measure: Literal["or", "pr", "rr", "coef"] = "or",
     mutual: bool = False,
     anchors: bool = True,
     anchor_match: Mapping | None = None,

@@ -16,6 +16,8 @@ Persons missing either answer are left out with zero weight and keep their place
 """
 from __future__ import annotations
 
+from typing import Literal
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -115,7 +117,8 @@ def _order_key(v: str):
         return (1, 0.0, v)
 
 
-def transitions(panel, concept: str, from_wave: int, to_wave: int, method: str = "logit",
+def transitions(panel, concept: str, from_wave: int, to_wave: int,
+                method: Literal["logit", "likelihood", "asin", "beta", "mean", "xlogit"] = "logit",
                 level: float = 0.95) -> TransitionTable:
     r"""Weighted from -> to transition table of ``concept`` between two waves, with CIs.
 

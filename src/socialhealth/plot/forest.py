@@ -1,7 +1,7 @@
 """Forest plot of ratio estimates (association tables, meta-analyses)."""
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Literal, Sequence
 
 import numpy as np
 import pandas as pd
@@ -9,6 +9,7 @@ from matplotlib.axes import Axes
 from matplotlib.patches import Polygon
 from matplotlib.ticker import FixedLocator, NullFormatter, NullLocator
 
+from socialhealth._deprecation import renamed_parameter
 from socialhealth.errors import PlotError
 from socialhealth.plot import style
 from socialhealth.plot.frames import as_frame, ordered_unique, require
@@ -79,6 +80,7 @@ def draw_diamond(ax: Axes, est: float, lo: float, hi: float, y: float, colour, h
 
 
 @style.plain_text
+@renamed_parameter("group", "by", since="0.2.0")
 def forest(
     data,
     *,
@@ -87,11 +89,11 @@ def forest(
     ci_low: str = "ci_low",
     ci_high: str = "ci_high",
     weight: str | None = None,
-    group: str | None = None,
+    by: str | None = None,
     summary: str | Sequence[str] | None = None,
     terms: Sequence[str] | None = None,
     labels: dict | None = None,
-    scale: str = "log",
+    scale: Literal["log", "linear"] = "log",
     ref: float | None = None,
     xlabel: str | None = None,
     annotate: bool = True,
@@ -106,12 +108,15 @@ def forest(
     ----------
     data : DataFrame or result with ``.to_frame()``
         Columns ``term`` (or ``label``), ``estimate``, ``ci_low``, ``ci_high`` and optionally
-        ``weight`` (meta-analysis weights: marker area proportional to weight) and ``group``
-        (several models / surveys / subgroups: one colour and marker each, rows dodged). A model
-        result is asked for ``to_frame(exponentiate=True)`` when ``scale="log"``.
-    label, estimate, ci_low, ci_high, weight, group : str, optional
-        Column names. ``label`` defaults to ``label`` / ``term``; ``weight`` and ``group`` are used
-        when columns of those names exist.
+        ``weight`` (meta-analysis weights: marker area proportional to weight) and a grouping
+        column (``by``; several models / surveys / subgroups: one colour and marker each, rows
+        dodged). A model result is asked for ``to_frame(exponentiate=True)`` when ``scale="log"``.
+    label, estimate, ci_low, ci_high, weight : str, optional
+        Column names. ``label`` defaults to ``label`` / ``term``; ``weight`` is used when a
+        column of that name exists.
+    by : str, optional
+        Grouping column: one colour and marker per value, rows dodged (default: a column named
+        ``group``, if there is one). Until 0.2 ``group=``.
     summary : str or list of str, optional
         Labels of pooled rows (e.g. ``"RE model"``) drawn as diamonds spanning their CI.
     terms : list of str, optional
@@ -161,8 +166,8 @@ def forest(
     frame = as_frame(data, exponentiate=(scale == "log"))
     lab = _label_column(frame, label)
     weight = weight if weight is not None else ("weight" if "weight" in frame.columns else None)
-    group = group if group is not None else ("group" if "group" in frame.columns else None)
-    require(frame, [estimate, ci_low, ci_high, weight, group], "forest()")
+    by = by if by is not None else ("group" if "group" in frame.columns else None)
+    require(frame, [estimate, ci_low, ci_high, weight, by], "forest()")
     frame = frame.assign(_label=frame[lab].astype(str))
     if drop_intercept:
         frame = frame[~frame["_label"].str.lower().isin(_INTERCEPTS)]
@@ -191,7 +196,7 @@ def forest(
     summaries = {summary} if isinstance(summary, str) else set(summary or ())
 
     row_labels = ordered_unique(frame["_label"])
-    groups = ordered_unique(frame[group]) if group else [None]
+    groups = ordered_unique(frame[by]) if by else [None]
     n_rows = len(row_labels)
     height = 1.2 + 0.42 * n_rows * (1 + 0.35 * (len(groups) - 1))
     ax = style.new_axes(ax, (7.0, max(2.6, height)))
@@ -202,7 +207,7 @@ def forest(
     wvals = frame[weight].to_numpy(dtype=float) if weight else None
     wmax = np.nanmax(wvals) if weight else 1.0
     for k, g in enumerate(groups):
-        sel = np.ones(len(frame), bool) if g is None else (frame[group] == g).to_numpy()
+        sel = np.ones(len(frame), bool) if g is None else (frame[by] == g).to_numpy()
         colour = style.PALETTE[k % len(style.PALETTE)] if g is not None else style.PALETTE[0]
         marker = style.MARKERS[k % len(style.MARKERS)] if weight is None else "s"
         labs = frame["_label"].to_numpy()[sel]
@@ -243,16 +248,16 @@ def forest(
         header.set_gid("socialhealth-annotation-header")
         trans = ax.get_yaxis_transform()
         for t, e, lw, h, gv in zip(frame["_label"], est, lo, hi,
-                                  frame[group] if group else [None] * len(frame), strict=True):
+                                  frame[by] if by else [None] * len(frame), strict=True):
             y = ypos[t] + offsets[gv]
             ci = f" ({lw:.2f}, {h:.2f})" if np.isfinite(lw) and np.isfinite(h) else ""
             ax.annotate(f"{e:.2f}{ci}", xy=(1.02, y), xycoords=trans, ha="left", va="center",
                         fontsize=style.FONT["annotation"], annotation_clip=False,
                         gid="socialhealth-annotation")
-    if group:
+    if by:
         ax.legend(fontsize=style.FONT["annotation"], loc="lower left", bbox_to_anchor=(0.0, 1.0),
                   ncol=min(4, len(groups)), frameon=False, handletextpad=0.3,
-                  title=None if group == "group" else style.pretty(group),
+                  title=None if by == "group" else style.pretty(by),
                   title_fontsize=style.FONT["annotation"],
                   alignment="left")
     style.add_caption(ax, caption)

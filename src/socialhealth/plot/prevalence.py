@@ -1,26 +1,30 @@
 """Prevalence (or any proportion / mean) by group with confidence intervals."""
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.ticker import PercentFormatter
 
+from socialhealth._deprecation import renamed_parameter
 from socialhealth.errors import PlotError
 from socialhealth.plot import style
 from socialhealth.plot.frames import as_frame, by_columns, ordered_unique, require, single_level
 
 
 @style.plain_text
+@renamed_parameter("hue", "by", since="0.2.0")
 def prevalence(
     data,
     *,
     x: str | None = None,
-    hue: str | None = None,
+    by: str | None = None,
     level=None,
     estimate: str = "estimate",
     ci_low: str = "ci_low",
     ci_high: str = "ci_high",
-    kind: str = "bar",
+    kind: Literal["bar", "point"] = "bar",
     percent: bool = True,
     xlabel: str | None = None,
     ylabel: str | None = None,
@@ -37,7 +41,7 @@ def prevalence(
         ``[by columns...], term, level, estimate, ci_low, ci_high``.
     x : str, optional
         Column on the horizontal axis (default: the first by column, else ``term``).
-    hue : str, optional
+    by : str, optional
         Column for side-by-side bars in several colours (default: the second by column, if
         any). A legend names the colours.
     level : optional
@@ -85,24 +89,24 @@ def prevalence(
         x = bys[0] if bys else ("term" if "term" in frame.columns else None)
         if x is None:
             raise PlotError("prevalence() needs x= (the grouping column) for this table.")
-    if hue is None:
+    if by is None:
         rest = [b for b in bys if b != x]
         if rest:
-            hue = rest[0]
+            by = rest[0]
         elif x != "term" and len(terms) > 1:
-            hue = "term"
-    require(frame, [x, hue], "prevalence()")
-    extra = [b for b in bys if b not in (x, hue)]
+            by = "term"
+    require(frame, [x, by], "prevalence()")
+    extra = [b for b in bys if b not in (x, by)]
     if extra:
-        raise PlotError(f"prevalence() shows at most two grouping columns (x= and hue=); the "
+        raise PlotError(f"prevalence() shows at most two grouping columns (x= and by=); the "
                         f"table is also grouped by {extra}. Subset the table first.")
     xs = ordered_unique(frame[x])
-    hues = ordered_unique(frame[hue]) if hue else [None]
+    hues = ordered_unique(frame[by]) if by else [None]
     ax = style.new_axes(ax, (max(4.5, 1.0 + 0.55 * len(xs) * max(1, len(hues)) ** 0.7), 4.2))
     scale = 100.0 if percent else 1.0
     width = 0.8 / len(hues)
     for k, h in enumerate(hues):
-        sub = frame if h is None else frame[frame[hue] == h]
+        sub = frame if h is None else frame[frame[by] == h]
         sub = sub.set_index(sub[x].astype(object)).reindex(xs)
         e = sub[estimate].to_numpy(dtype=float) * scale
         lo = sub[ci_low].to_numpy(dtype=float) * scale
@@ -126,13 +130,13 @@ def prevalence(
         ax.set_ylim(bottom=0)
     style.tidy_axes(ax, grid="y")
     if ylabel is None:
-        what = f"Prevalence of {terms[0]}" if len(terms) == 1 and hue != "term" else "Prevalence"
+        what = f"Prevalence of {terms[0]}" if len(terms) == 1 and by != "term" else "Prevalence"
         if level is not None:
             what += f": {level}"
         ylabel = f"{what} (%)" if percent else what
     style.set_labels(ax, xlabel=xlabel or style.pretty(x), ylabel=ylabel, title=title)
-    if hue:
-        ax.legend(title=style.pretty(hue), frameon=False, fontsize=style.FONT["annotation"],
+    if by:
+        ax.legend(title=style.pretty(by), frameon=False, fontsize=style.FONT["annotation"],
                   title_fontsize=style.FONT["annotation"], loc="upper left",
                   bbox_to_anchor=(1.0, 1.0))
     style.add_caption(ax, caption)

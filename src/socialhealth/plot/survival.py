@@ -5,16 +5,18 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.ticker import PercentFormatter
 
+from socialhealth._deprecation import renamed_parameter
 from socialhealth.plot import style
 from socialhealth.plot.frames import as_frame, ordered_unique, require
 
 
 @style.plain_text
+@renamed_parameter("group", "by", since="0.2.0")
 def survival(
     data,
     *,
     time: str = "time",
-    group: str | None = None,
+    by: str | None = None,
     surv: str = "surv",
     ci_low: str = "ci_low",
     ci_high: str = "ci_high",
@@ -32,10 +34,10 @@ def survival(
     ----------
     data : DataFrame or result with ``.to_frame()``
         E.g. ``models.kaplan_meier(design, "followup_years", "died", by="lonely", se=True)``:
-        columns ``[group], time, surv[, ci_low, ci_high]``, one row per event time.
+        columns ``[by], time, surv[, ci_low, ci_high]``, one row per event time.
     time, surv, ci_low, ci_high : str
         Column names.
-    group : str, optional
+    by : str, optional
         One curve per value (default: the column before ``time``, if there is one).
     percent : bool
         Show survival as a percentage.
@@ -72,21 +74,21 @@ def survival(
     """
     frame = as_frame(data)
     require(frame, [time, surv], "survival()")
-    if group is None:
+    if by is None:
         before = list(frame.columns[: list(frame.columns).index(time)])
         if len(before) > 1:
             from socialhealth.errors import PlotError
 
             raise PlotError(f"survival() draws one curve per value of one column; the table is "
-                            f"grouped by {before}. Pass group= and subset the table.")
-        group = before[0] if before else None
-    require(frame, [group], "survival()")
+                            f"grouped by {before}. Pass by= and subset the table.")
+        by = before[0] if before else None
+    require(frame, [by], "survival()")
     has_ci = band and ci_low in frame.columns and ci_high in frame.columns
-    groups = ordered_unique(frame[group]) if group else [None]
+    groups = ordered_unique(frame[by]) if by else [None]
     ax = style.new_axes(ax, (6.4, 4.2))
     scale = 100.0 if percent else 1.0
     for k, g in enumerate(groups):
-        sub = (frame if g is None else frame[frame[group] == g]).sort_values(time)
+        sub = (frame if g is None else frame[frame[by] == g]).sort_values(time)
         t = np.concatenate([[0.0], sub[time].to_numpy(dtype=float)])
         s = np.concatenate([[1.0], sub[surv].to_numpy(dtype=float)]) * scale
         colour = style.PALETTE[k % len(style.PALETTE)]
@@ -107,8 +109,8 @@ def survival(
     if ylabel is None:
         ylabel = "Surviving (%)" if percent else "Proportion surviving"
     style.set_labels(ax, xlabel=xlabel or style.pretty(time), ylabel=ylabel, title=title)
-    if group:
-        ax.legend(title=style.pretty(group), frameon=False, fontsize=style.FONT["annotation"],
+    if by:
+        ax.legend(title=style.pretty(by), frameon=False, fontsize=style.FONT["annotation"],
                   title_fontsize=style.FONT["annotation"], loc="best")
     style.add_caption(ax, caption)
     return ax

@@ -4,17 +4,19 @@ from __future__ import annotations
 from matplotlib.axes import Axes
 from matplotlib.ticker import MaxNLocator, PercentFormatter
 
+from socialhealth._deprecation import renamed_parameter
 from socialhealth.errors import PlotError
 from socialhealth.plot import style
 from socialhealth.plot.frames import as_frame, by_columns, ordered_unique, require, single_level
 
 
 @style.plain_text
+@renamed_parameter("group", "by", since="0.2.0")
 def trend(
     data,
     *,
     x: str = "year",
-    group: str | None = None,
+    by: str | None = None,
     level=None,
     estimate: str = "estimate",
     ci_low: str = "ci_low",
@@ -33,11 +35,11 @@ def trend(
     ----------
     data : DataFrame or result with ``.to_frame()``
         E.g. ``design.proportion("lonely", by=["year", "country"])``: columns ``year``,
-        ``[group]``, ``estimate``, ``ci_low``, ``ci_high``.
+        ``[by]``, ``estimate``, ``ci_low``, ``ci_high``.
     x : str
         Time column (default ``"year"``).
-    group : str, optional
-        One line per value (default: the other by column, if any).
+    by : str, optional
+        One line per value (default: the other by column, if any). Until 0.2 ``group=``.
     level : optional
         For a categorical variable's mean, the level to show.
     estimate, ci_low, ci_high : str
@@ -72,18 +74,18 @@ def trend(
     """
     frame = single_level(as_frame(data), level, "trend()")
     require(frame, [x, estimate, ci_low, ci_high], "trend()")
-    if group is None:
+    if by is None:
         rest = [b for b in by_columns(frame) if b != x]
         if len(rest) > 1:
             raise PlotError(f"trend() draws one line per value of one column; the table is "
-                            f"grouped by {rest}. Pass group= and subset the table.")
-        group = rest[0] if rest else None
-    require(frame, [group], "trend()")
-    groups = ordered_unique(frame[group]) if group else [None]
+                            f"grouped by {rest}. Pass by= and subset the table.")
+        by = rest[0] if rest else None
+    require(frame, [by], "trend()")
+    groups = ordered_unique(frame[by]) if by else [None]
     ax = style.new_axes(ax, (6.4, 4.2))
     scale = 100.0 if percent else 1.0
     for k, g in enumerate(groups):
-        sub = frame if g is None else frame[frame[group] == g]
+        sub = frame if g is None else frame[frame[by] == g]
         sub = sub.sort_values(x)
         t = sub[x].to_numpy(dtype=float)
         e = sub[estimate].to_numpy(dtype=float) * scale
@@ -109,8 +111,8 @@ def trend(
             what += f": {level}"
         ylabel = f"{what} (%)" if percent else what
     style.set_labels(ax, xlabel=xlabel or style.pretty(x), ylabel=ylabel, title=title)
-    if group:
-        ax.legend(title=style.pretty(group), frameon=False, fontsize=style.FONT["annotation"],
+    if by:
+        ax.legend(title=style.pretty(by), frameon=False, fontsize=style.FONT["annotation"],
                   title_fontsize=style.FONT["annotation"], loc="best")
     style.add_caption(ax, caption)
     return ax

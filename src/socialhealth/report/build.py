@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as _dt
 import re
 import warnings
-from typing import Callable, Sequence
+from typing import Callable, Literal, Sequence
 
 import numpy as np
 import pandas as pd
@@ -100,7 +100,7 @@ def build(
     exposure: str = "lonely",
     outcomes: Sequence[str] | str | None = None,
     *,
-    ci_method: str = "logit",
+    ci_method: Literal["logit", "likelihood", "asin", "beta", "mean", "xlogit"] = "logit",
     title: str | None = None,
     progress: Callable[[str], None] | None = None,
     panel=None,

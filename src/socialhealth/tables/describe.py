@@ -24,7 +24,7 @@ estimates and counted in its "Missing" row. Counts (``n``, ``N``) are unweighted
 """
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from typing import Literal, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -110,7 +110,7 @@ def describe(
     variables: Sequence[str] | None = None,
     level: float = 0.95,
     labels: Mapping[str, str] | None = None,
-    statistic: str = "ci",
+    statistic: Literal["ci", "se"] = "ci",
     categorical: Sequence[str] = (),
     overall: bool = True,
     test: bool = True,

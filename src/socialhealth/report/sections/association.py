@@ -159,7 +159,7 @@ def build_association(ctx: Context) -> Section:
     from socialhealth import plot
 
     fig, axes = new_figure(9.0, 1.6 + 0.24 * len(plot_frame))
-    plot.forest(plot_frame, label="label", group="group", ax=axes[0], caption=None,
+    plot.forest(plot_frame, label="label", by="group", ax=axes[0], caption=None,
                 xlabel="Odds ratio (95% CI, log scale)")
     fig.suptitle(f"{exp.name}: odds ratios of health outcomes", fontsize=11)
     sec.figures.append(to_report_figure(fig, "Forest plot of the nested models",

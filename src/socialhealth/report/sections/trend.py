@@ -80,7 +80,7 @@ def build_trend(ctx: Context) -> Section:
     fig, axes = new_figure(8.0, 3.8)
     from socialhealth import plot
 
-    plot.trend(frame, x="year", group="country" if len(by) > 1 else None, ax=axes[0],
+    plot.trend(frame, x="year", by="country" if len(by) > 1 else None, ax=axes[0],
                caption=None, ylabel="Prevalence (%)", xlabel="Year of interview")
     axes[0].set_ylim(bottom=0)
     axes[0].set_title(f"{exp.name}: weighted prevalence by year, 95% CIs", fontsize=11)
