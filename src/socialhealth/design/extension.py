@@ -101,7 +101,7 @@ def aliased_columns(crossprod: np.ndarray, names: Sequence[str]) -> list[str]:
 
 def fit_glm(X: np.ndarray, y: np.ndarray, weights: np.ndarray, family: str, link: str,
             start: np.ndarray | None = None, offset: np.ndarray | None = None,
-            names: Sequence[str] | None = None, maxiter: int = 100, tol: float = 1e-10):
+            names: Sequence[str] | None = None, max_iter: int = 100, tol: float = 1e-10):
     """Weighted GLM fit by Fisher scoring (IRLS), the fitter behind ``design.glm``.
 
     Solves the weighted score equations ``sum_i w_i x_i (y_i - mu_i) mu'_i / V(mu_i) = 0``;
@@ -123,7 +123,7 @@ def fit_glm(X: np.ndarray, y: np.ndarray, weights: np.ndarray, family: str, link
     offset : array (n,), optional
     names : sequence of str, optional
         Coefficient names (for messages).
-    maxiter, tol
+    max_iter, tol
         Iteration limit and relative deviance tolerance (R ``glm.control``).
 
     Returns
@@ -150,4 +150,4 @@ def fit_glm(X: np.ndarray, y: np.ndarray, weights: np.ndarray, family: str, link
     if names is None:
         names = [f"x{j}" for j in range(X.shape[1])]
     return glm_module._irls(X, np.asarray(y, dtype=float), np.asarray(weights, dtype=float),
-                            fam, lk, offset, start, maxiter, tol, list(names))
+                            fam, lk, offset, start, max_iter, tol, list(names))
