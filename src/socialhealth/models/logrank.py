@@ -44,12 +44,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from socialhealth.design.result_protocol import TEST_REASONS, Result
 from socialhealth.design.hypothesis import _codes
 from socialhealth.errors import EstimationError, MissingColumnError, ModelError
 
 
 @dataclass
-class LogrankResult:
+class LogrankResult(Result):
     """Result of :func:`logrank`: per-level scores and the overall chi-squared test.
 
     ``to_frame()`` has one row per level after the first (term, score, se, z, p);
@@ -60,6 +61,8 @@ class LogrankResult:
     >>> res = models.logrank(design, "time", "status", "group")   # doctest: +SKIP
     >>> res.chisq, res.p; res.to_frame()                          # doctest: +SKIP
     """
+
+    _not_applicable = TEST_REASONS
 
     table: pd.DataFrame
     chisq: float

@@ -56,6 +56,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from socialhealth.design.result_protocol import Result, analysis_scale
 from socialhealth.errors import ConvergenceError, MissingColumnError, ModelError
 
 __all__ = ["MarginsResult", "margins"]
@@ -64,8 +65,14 @@ _VARIANCES = ("linearization", "svypredmeans")
 
 
 @dataclass
-class MarginsResult:
+class MarginsResult(Result):
     """Predictive margins with their differences and ratios (see :func:`margins`).
+
+    Result protocol: ``coef()``, ``se()`` and ``confint(level=)`` have one row per row of
+    :meth:`to_frame`, labelled ``"margin: <level>"``, ``"difference: <level> - <reference>"``
+    and ``"ratio: <level> / <reference>"`` (ratios: ``se`` of the log ratio and the interval
+    ``exp(log ratio +- q se)``, as in the table); ``vcov`` is the covariance of the margins (the
+    ``"margin"`` rows).
 
     Attributes
     ----------
@@ -98,6 +105,16 @@ class MarginsResult:
     variance: str
     over: str
     r_call: str
+    level: float = 0.95
+
+    def _estimates(self, level: float) -> pd.DataFrame:
+        t = self.table
+        labels = []
+        for r in t.itertuples(index=False):
+            sep = {"difference": " - ", "ratio": " / "}.get(r.kind)
+            labels.append(f"{r.kind}: {r.level}" + (f"{sep}{r.reference}" if sep else ""))
+        return analysis_scale(labels, t["estimate"], t["se"], t["ci_low"], t["ci_high"],
+                              (t["kind"] == "ratio").to_numpy(), self.df, level, self.level)
 
     def to_frame(self) -> pd.DataFrame:
         """Columns ``kind`` (``"margin"``, ``"difference"``, ``"ratio"``), ``variable``,
@@ -411,4 +428,4 @@ def margins(
               f"{variable}>, design, family = {glm_module.FAMILIES[res.family].r_name}()), "
               f"~factor({variable}))")
     return MarginsResult(table=table, vcov=V, levels=lv, reference=reference, variable=variable,
-                         df=df, variance=variance, over=over, r_call=r_call)
+                         df=df, variance=variance, over=over, r_call=r_call, level=level)
