@@ -19,7 +19,7 @@ from socialhealth.errors import EstimationError, MeasureError
 __all__ = ["ReliabilityResult", "reliability"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ReliabilityResult(Result):
     """What :func:`reliability` returns.
 

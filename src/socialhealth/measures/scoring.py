@@ -50,7 +50,7 @@ from socialhealth.measures.definitions import MISSING_RULES, Instrument, Scale, 
 __all__ = ["ScoreResult", "score"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ScoreResult(Result):
     """What :func:`score` returns.
 

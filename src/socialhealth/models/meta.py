@@ -237,7 +237,7 @@ def _solve_q(target: float, yi: np.ndarray, vi: np.ndarray) -> float:
 
 
 # ----------------------------------------------------------------------------- result
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, kw_only=True)
 class MetaResult(Result):
     """Result of :func:`meta`.
 

@@ -19,7 +19,7 @@ from socialhealth.errors import ModelError
 __all__ = ["MIResult", "mi_combine"]
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, kw_only=True)
 class MIResult(Result):
     """Combined multiple-imputation estimates (Rubin's rules).
 
