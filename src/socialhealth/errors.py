@@ -54,6 +54,12 @@ class EstimationError(SocialHealthError, ValueError):
     """An estimate cannot be computed from the data given (e.g. an empty domain)."""
 
 
+class NotApplicableError(EstimationError):
+    """A member of the result protocol that does not apply to this kind of result (e.g. the
+    covariance of a Kaplan-Meier curve, ``float()`` of a multi-row table, the interval of a
+    test). The message says why and what to use instead."""
+
+
 class ConvergenceError(SocialHealthError, RuntimeError):
     """An iterative fit (GLM, calibration, Cox model) did not converge."""
 

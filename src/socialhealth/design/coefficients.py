@@ -17,8 +17,10 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
+from socialhealth.design.result_protocol import Result, Summary
 
-class WaldCoefficients:
+
+class WaldCoefficients(Result):
     """Mixin: ``params``, ``bse``, ``statistic``, ``pvalues``, ``cov_params()``, ``conf_int()``,
     ``coef()`` / ``se()`` (R ``coef`` / ``SE``) and ``float(fit)`` for one coefficient.
 
@@ -34,6 +36,10 @@ class WaldCoefficients:
     0.0455
     >>> Fit().coef().to_dict(), Fit().se().to_dict(), float(Fit())
     ({'a': 2.0}, {'a': 1.0}, 2.0)
+
+    The result protocol (:mod:`socialhealth.design.result_protocol`): ``coef()``, ``se()``,
+    ``vcov`` and ``confint(level=)``; statsmodels' ``params``, ``bse``, ``cov_params()`` and
+    ``conf_int(alpha=)`` are the same numbers.
 
     In R: ``coef(fit)``, ``SE(fit)``, ``vcov(fit)``, ``confint(fit)``.
     """
@@ -111,3 +117,32 @@ class WaldCoefficients:
         q = special.ndtri(p) if not np.isfinite(df) else special.stdtrit(df, p)
         b, se = np.asarray(self._coef, dtype=float), self.bse.to_numpy()
         return pd.DataFrame({"ci_low": b - q * se, "ci_high": b + q * se}, index=self.names)
+
+    # ------------------------------------------------------------------ result protocol
+    @property
+    def vcov(self) -> pd.DataFrame:
+        """Design-based covariance matrix of the coefficients, labelled (R ``vcov(fit)``); the
+        same as :meth:`cov_params`."""
+        return self.cov_params()
+
+    def confint(self, level: float = 0.95) -> pd.DataFrame:
+        """Wald intervals at ``level`` (``conf_int(alpha=1 - level)``; R ``confint(fit, level=)``).
+        """
+        from socialhealth.design.results import check_level
+
+        return self.conf_int(1 - check_level(level))
+
+    def _estimates(self, level: float) -> pd.DataFrame:
+        ci = self.confint(level)
+        return pd.DataFrame({"estimate": self.params.to_numpy(), "se": self.bse.to_numpy(),
+                             "ci_low": ci["ci_low"].to_numpy(),
+                             "ci_high": ci["ci_high"].to_numpy()},
+                            index=self.names)
+
+    def _summary_text(self, text: str) -> Summary:
+        """``text`` as a :class:`Summary` with the coefficient table attached for HTML."""
+        try:
+            frame = self.to_frame()
+        except Exception:  # noqa: BLE001 - the text alone is still a summary
+            frame = None
+        return Summary(text, frame=frame)

@@ -74,6 +74,7 @@ import numpy as np
 import pandas as pd
 from scipy import linalg, special, stats
 
+from socialhealth.design.result_protocol import TEST_REASONS, Result
 from socialhealth.design.coefficients import WaldCoefficients
 from socialhealth.design.formula import (
     ModelFrame,
@@ -793,12 +794,14 @@ def _split_terms(text: str) -> list[str]:
 
 
 @dataclass
-class WaldTest:
+class WaldTest(Result):
     """Wald F test that a set of coefficients is zero (R ``regTermTest(method = "Wald")``).
 
     ``statistic = b' V^{-1} b / q`` with ``q`` coefficients, referred to ``F(q, ddf)`` with
     ``ddf`` the model's residual degrees of freedom.
     """
+
+    _not_applicable = TEST_REASONS
 
     terms: list[str]
     columns: list[str]
@@ -1080,10 +1083,10 @@ class SurveyGLMResult(WaldCoefficients):
             f"IRLS iterations: {self.iterations}",
             f"In R: {self.r_call}",
         ]
-        return "\n".join(lines)
+        return self._summary_text("\n".join(lines))
 
     def __repr__(self) -> str:
-        return self.summary()
+        return str(self.summary())
 
 
 # ----------------------------------------------------------------------------- entry point

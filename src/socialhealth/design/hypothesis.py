@@ -50,6 +50,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from socialhealth.design.result_protocol import TEST_REASONS, Result
 from socialhealth.design.structure import require_columns
 from socialhealth.design.variables import categorical_levels
 from socialhealth.errors import EstimationError, FormulaError
@@ -58,7 +59,7 @@ CHISQ_STATISTICS = ("F", "Chisq", "Wald", "adjWald")
 
 
 @dataclass
-class TestResult:
+class TestResult(Result):
     """Result of a design-based test: a one-row tidy table plus a description.
 
     ``to_frame()`` returns the table; ``statistic``, ``p`` and the other columns are also
@@ -77,6 +78,8 @@ class TestResult:
     (0.0933, "Pearson's X^2: Rao & Scott second-order adjustment (F)")
     """
 
+    _not_applicable = TEST_REASONS
+
     table: pd.DataFrame
     method: str
     r_call: str = ""
@@ -91,7 +94,7 @@ class TestResult:
         table = self.__dict__.get("table")
         if table is not None and name in table.columns:
             return table[name].iloc[0]
-        raise AttributeError(name)
+        return super().__getattr__(name)
 
     def __repr__(self) -> str:
         lines = [self.method + (f": {self.design_label}" if self.design_label else "")]
@@ -101,9 +104,6 @@ class TestResult:
         if self.r_call:
             lines.append(f"In R: {self.r_call}")
         return "\n".join(lines)
-
-    def _repr_html_(self) -> str:
-        return "<pre>" + repr(self).replace("&", "&amp;").replace("<", "&lt;") + "</pre>"
 
 
 # ----------------------------------------------------------------------------- helpers

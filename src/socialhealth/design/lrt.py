@@ -53,12 +53,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from socialhealth.design.result_protocol import TEST_REASONS, Result
 from socialhealth.design.lincomb import LINCOM_METHODS, pchisqsum
 from socialhealth.errors import ModelError
 
 
 @dataclass
-class LRTest:
+class LRTest(Result):
     """Rao-Scott working likelihood-ratio test of nested survey GLMs.
 
     ``chisq`` is the difference in working deviance, ``lambdas`` the design effects (its null
@@ -69,6 +70,8 @@ class LRTest:
 
     In R: ``regTermTest(model, ~terms, method = "LRT")``.
     """
+
+    _not_applicable = TEST_REASONS
 
     terms: list[str]
     columns: list[str]

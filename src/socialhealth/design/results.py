@@ -14,6 +14,7 @@ import pandas as pd
 from scipy import special
 
 from socialhealth._deprecation import warn_renamed
+from socialhealth.design.result_protocol import Result
 
 ID_COLUMNS = ("term", "level")
 
@@ -119,8 +120,11 @@ def t_quantile(level: float, df: float) -> float:
 
 
 @dataclass
-class Estimate:
+class Estimate(Result):
     """A set of survey estimates with their covariance.
+
+    Follows the result protocol (:mod:`socialhealth.design.result_protocol`): ``to_frame()``,
+    ``coef()``, ``se()``, ``confint(level=)``, ``vcov``, ``summary()``, ``float()``, ``r_call``.
 
     Attributes
     ----------
@@ -355,5 +359,10 @@ class Estimate:
             lines.append(f"In R: {self.r_call}")
         return "\n".join(lines)
 
-    def _repr_html_(self) -> str:  # notebooks
-        return "<pre>" + repr(self).replace("&", "&amp;").replace("<", "&lt;") + "</pre>"
+    def _estimates(self, level: float) -> pd.DataFrame:
+        ci = self.confint(level)
+        return pd.DataFrame({"estimate": self.table["estimate"].to_numpy(dtype=float),
+                             "se": self.table["se"].to_numpy(dtype=float),
+                             "ci_low": ci["ci_low"].to_numpy(),
+                             "ci_high": ci["ci_high"].to_numpy()},
+                            index=self._labels())

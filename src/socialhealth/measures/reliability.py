@@ -15,14 +15,19 @@ import pandas as pd
 from scipy import optimize, stats
 
 from socialhealth._deprecation import renamed_parameter, warn_renamed
+from socialhealth.design.result_protocol import Result
 from socialhealth.errors import EstimationError, MeasureError
 
 __all__ = ["ReliabilityResult", "reliability"]
 
 
-@dataclass(frozen=True)
-class ReliabilityResult:
+@dataclass(frozen=True, kw_only=True)
+class ReliabilityResult(Result):
     """What :func:`reliability` returns.
+
+    Result protocol: ``coef()`` (alpha, std_alpha, omega_total), ``se()`` (``ase`` for alpha,
+    NaN for the others) and ``confint(level=)`` (alpha's interval by ``ci_method`` at that
+    level; NaN for the others); ``vcov`` does not apply.
 
     Attributes
     ----------
@@ -90,6 +95,24 @@ class ReliabilityResult:
         """Deprecated spelling of :attr:`level` (the confidence level of ``ci``)."""
         warn_renamed("ReliabilityResult", "ci_level", "level", "0.2.0", attribute=True)
         return self.level
+    _label_columns = ("statistic",)
+    _not_applicable = {"vcov": "the covariance of alpha, standardised alpha and omega is not "
+                               "computed; use se() (Duhachek's ase for alpha)."}
+
+    def _estimates(self, level: float) -> pd.DataFrame:
+        frame = self.to_frame()
+        se = np.array([self.ase, np.nan, np.nan])
+        if np.isclose(level, self.level):
+            lo, hi = frame["ci_low"].to_numpy(dtype=float), frame["ci_high"].to_numpy(dtype=float)
+        else:
+            if self.ci_method == "feldt":
+                a_lo, a_hi = _feldt(self.alpha, self.n, self.k, level)
+            else:
+                z = stats.norm.ppf(1 - (1 - level) / 2)
+                a_lo, a_hi = self.alpha - z * self.ase, self.alpha + z * self.ase
+            lo, hi = np.array([a_lo, np.nan, np.nan]), np.array([a_hi, np.nan, np.nan])
+        return pd.DataFrame({"estimate": frame["estimate"].to_numpy(dtype=float), "se": se,
+                             "ci_low": lo, "ci_high": hi}, index=list(frame["statistic"]))
 
     def __repr__(self) -> str:
         return (

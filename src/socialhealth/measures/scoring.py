@@ -35,6 +35,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from socialhealth.design.result_protocol import Result
 from socialhealth.errors import (
     ItemCodeError,
     ItemCountError,
@@ -49,9 +50,12 @@ from socialhealth.measures.definitions import MISSING_RULES, Instrument, Scale, 
 __all__ = ["ScoreResult", "score"]
 
 
-@dataclass(frozen=True)
-class ScoreResult:
+@dataclass(frozen=True, kw_only=True)
+class ScoreResult(Result):
     """What :func:`score` returns.
+
+    Result protocol: ``to_frame()`` and ``summary()``; ``coef()``, ``se()``, ``confint()``,
+    ``vcov`` and ``float()`` do not apply (per-respondent scores, not estimates).
 
     Attributes
     ----------
@@ -100,6 +104,11 @@ class ScoreResult:
     missing: dict[str, tuple[str, int | None]]
     coding: dict[str, str]
     survey: Any = field(default=None, repr=False)
+
+    _not_applicable = dict.fromkeys(
+        ("coef", "se", "confint", "vcov", "float"),
+        "scores are one value per respondent, not estimates; use to_frame(), or estimate "
+        "their mean with a survey design (design.mean(...)).")
 
     def __repr__(self) -> str:
         n = len(self.score)

@@ -65,6 +65,7 @@ import numpy as np
 import pandas as pd
 
 from socialhealth.design.formula import formula_variables
+from socialhealth.design.result_protocol import Result, analysis_scale
 from socialhealth.errors import (
     ConvergenceError,
     MissingColumnError,
@@ -197,8 +198,13 @@ def _model_label(k: int, blocks) -> str:
 
 # ----------------------------------------------------------------------------- result
 @dataclass
-class AssociationTable:
+class AssociationTable(Result):
     """Result of :func:`association`: one row per (model, exposure level).
+
+    Result protocol: ``coef()``, ``se()`` and ``confint(level=)`` on the link scale (log odds
+    ratio, log prevalence/rate ratio, difference), indexed by (model, term); the table shows
+    ratios as their ``exp()``; ``float()`` is the table's estimate of a one-row table; ``vcov``
+    does not apply (one model per row: ``models[i].vcov``).
 
     Attributes
     ----------
@@ -241,6 +247,18 @@ class AssociationTable:
     notes: list[str] = field(default_factory=list)
     family: str = ""
     family_chosen: str = ""
+    level: float = 0.95
+
+    _not_applicable = {"vcov": "the rows come from separate models; use models[i].vcov."}
+
+    def _estimates(self, level: float) -> pd.DataFrame:
+        # the protocol's confint(): link scale, as coef() and se()
+        t = self.table
+        out = analysis_scale(range(len(t)), t["estimate"], t["se"], t["ci_low"], t["ci_high"],
+                             t["link"].isin(["logit", "log"]).to_numpy(), t["df"], level,
+                             self.level)
+        out.index = self._index()
+        return out
 
     @property
     def estimate_label(self) -> str:
@@ -519,7 +537,8 @@ def association(
     table["level"] = table["level"].astype(object).where(table["level"].notna(), None)
     return AssociationTable(table=table, models=models, formulas=formulas, exposure=exposure,
                             outcome=outcome, measure=measure, complete_cases=complete_cases,
-                            notes=notes, family=family, family_chosen=family_chosen)
+                            notes=notes, family=family, family_chosen=family_chosen,
+                            level=level)
 
 
 def _choose_measure(design, outcome: str, y_term: str, measure, family) -> tuple[str, str]:

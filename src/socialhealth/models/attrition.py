@@ -53,6 +53,7 @@ import numpy as np
 import pandas as pd
 
 from socialhealth._deprecation import LINEARISATION_ALIASES, renamed_value
+from socialhealth.design.result_protocol import Result
 from socialhealth.errors import MissingColumnError, ModelError, SocialHealthError
 
 __all__ = ["AttritionResult", "attrition", "weight_summary"]
@@ -93,8 +94,11 @@ def weight_summary(w) -> dict:
 
 
 @dataclass(repr=False)
-class AttritionResult:
+class AttritionResult(Result):
     """Result of :func:`attrition`.
+
+    Result protocol: ``to_frame()`` and ``summary()``; ``coef()``, ``se()``, ``confint()``,
+    ``vcov`` and ``float()`` do not apply (use ``retention_model``).
 
     Attributes
     ----------
@@ -132,6 +136,11 @@ class AttritionResult:
     covariates: list = field(default_factory=list)
     variance: str = "linearisation"
     notes: list = field(default_factory=list)
+
+    _not_applicable = dict.fromkeys(
+        ("coef", "se", "confint", "vcov", "float"),
+        "an attrition result is a baseline comparison table, not a set of estimates; use "
+        "to_frame(), or retention_model.coef() / .se() / .confint() for the retention model.")
 
     def to_frame(self) -> pd.DataFrame:
         """The baseline comparison table (``self.table.to_frame()``)."""

@@ -27,14 +27,17 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from socialhealth.design.result_protocol import Result
 from socialhealth.errors import MissingColumnError, ModelError
 
 __all__ = ["ChangeResult", "change"]
 
 
 @dataclass(repr=False)
-class ChangeResult:
+class ChangeResult(Result):
     """Result of :func:`change`.
+
+    Result protocol: ``coef()``, ``se()``, ``confint(level=)`` and ``vcov`` are the model's.
 
     Attributes
     ----------
@@ -65,6 +68,19 @@ class ChangeResult:
     data: pd.DataFrame | None = None
     formula: str = ""
     notes: list = field(default_factory=list)
+
+    @property
+    def vcov(self) -> pd.DataFrame:
+        """Covariance of the coefficients (the model's ``vcov``)."""
+        return self.model.vcov
+
+    @property
+    def r_call(self) -> str:
+        """The matching R call."""
+        return f"svyglm({self.formula}, design)"
+
+    def _estimates(self, level: float) -> pd.DataFrame:
+        return self.model._estimates(level)
 
     def to_frame(self) -> pd.DataFrame:
         """The coefficient table (a copy)."""

@@ -389,10 +389,10 @@ class CoxResult(WaldCoefficients):
                          f"{f'{r.ci_low:.4g} - {r.ci_high:.4g}':>22}"
                          f"{r.statistic:>9.3f}{r.p:>10.3g}")
         lines.append(f"In R: {self.r_call}")
-        return "\n".join(lines)
+        return self._summary_text("\n".join(lines))
 
     def __repr__(self) -> str:
-        return self.summary()
+        return str(self.summary())
 
 
 # ----------------------------------------------------------------------------- entry point

@@ -30,6 +30,7 @@ import pandas as pd
 from scipy import stats
 
 from socialhealth.design.formula import formula_variables
+from socialhealth.design.result_protocol import Result, analysis_scale
 from socialhealth.errors import MissingColumnError, ModelError
 from socialhealth.models.association import (MEASURES, _check_adjust, _start, adjust_blocks,
                                              exposure_term)
@@ -38,8 +39,13 @@ __all__ = ["InteractionResult", "interaction"]
 
 
 @dataclass
-class InteractionResult:
+class InteractionResult(Result):
     """Stratum-specific exposure effects and the interaction test (see :func:`interaction`).
+
+    Result protocol: ``coef()``, ``se()`` and ``confint(level=)`` are on the link scale (log
+    odds ratio, log prevalence/rate ratio, difference), where ``se`` is, one row per row of
+    :meth:`to_frame` (labelled ``"<modifier>=<level>"``, plus the exposure level); the table's
+    ratios are their ``exp()``. ``vcov`` does not apply (use ``model.vcov``).
 
     Attributes
     ----------
@@ -70,6 +76,24 @@ class InteractionResult:
     exposure: str
     modifier: str
     measure: str
+    level: float = 0.95
+
+    _not_applicable = {"vcov": "the stratum effects are contrasts of one model; their joint "
+                               "covariance is not kept (use model.vcov)."}
+
+    @property
+    def r_call(self) -> str:
+        """The matching R calls (model and interaction test)."""
+        x = self.formula.split("~", 1)[1].split("+")[0].strip().replace("C(", "factor(")
+        return f"{self.model.r_call}; regTermTest(model, ~{x}:factor({self.modifier}))"
+
+    def _estimates(self, level: float) -> pd.DataFrame:
+        t = self.table
+        labels = [f"{self.modifier}={r.modifier_level}"
+                  + (f", {self.exposure}[{r.level}]" if r.level is not None else "")
+                  for r in t.itertuples(index=False)]
+        return analysis_scale(labels, t["estimate"], t["se"], t["ci_low"], t["ci_high"],
+                              MEASURES[self.measure][2], t["df"], level, self.level)
 
     def to_frame(self) -> pd.DataFrame:
         """Columns: ``modifier``, ``modifier_level``, ``exposure``, ``level`` (exposure level
@@ -252,4 +276,4 @@ def interaction(
     table = pd.DataFrame(rows)
     table["level"] = table["level"].astype(object)
     return InteractionResult(table=table, wald=wald, model=res, formula=formula, exposure=exposure,
-                             modifier=by, measure=measure)
+                             modifier=by, measure=measure, level=level)

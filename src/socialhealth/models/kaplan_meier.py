@@ -64,6 +64,7 @@ from typing import Literal, Sequence
 import numpy as np
 import pandas as pd
 
+from socialhealth.design.result_protocol import Result, Summary
 from socialhealth.design.results import t_quantile
 from socialhealth.design.structure import as_list
 from socialhealth.design.variables import domains
@@ -185,13 +186,41 @@ def _variance(design_g, rows, t, d, w, etimes, Y, D, logS, estimator) -> np.ndar
 
 
 # ----------------------------------------------------------------------------- result
-class KaplanMeierResult:
+class _SeFlag:
+    """``km.se``: true when standard errors were computed (as before); ``km.se()`` returns them
+    (the result protocol's ``se()``)."""
+
+    def __init__(self, result, flag: bool):
+        self._result, self._flag = result, bool(flag)
+
+    def __bool__(self) -> bool:
+        return self._flag
+
+    def __eq__(self, other) -> bool:
+        return self._flag == other
+
+    def __hash__(self) -> int:
+        return hash(self._flag)
+
+    def __repr__(self) -> str:
+        return repr(self._flag)
+
+    def __call__(self) -> pd.Series:
+        return Result.se(self._result)
+
+
+class KaplanMeierResult(Result):
     """Survival curves estimated from a survey design (see :func:`kaplan_meier`).
+
+    Result protocol: ``coef()`` is ``surv`` and ``se()`` its standard error, labelled by group
+    and time; ``confint(level=)`` the log-scale interval of :meth:`to_frame`; ``vcov`` does not
+    apply (the covariance of a curve across times is not computed). ``km.se`` is true when
+    standard errors were computed (``if km.se:`` as before) and ``km.se()`` returns them.
 
     Attributes
     ----------
     estimator : ``"km"`` (product-limit) or ``"aalen"`` (exp of minus the cumulative hazard).
-    se : whether standard errors were computed; level : confidence level of the intervals.
+    level : confidence level of the intervals.
     by : list of by-columns (empty for one curve); groups : DataFrame of the by-levels.
     n_rows : rows used; n_events : events among them (unweighted);
     n_missing : rows of the subset left out (missing time, event or by-value).
@@ -226,7 +255,7 @@ class KaplanMeierResult:
         self.groups = groups
         self.by = by
         self.estimator = estimator
-        self.se = se
+        self.se = _SeFlag(self, se)
         self.level = level
         self.n_rows = n_rows
         self.n_events = n_events
@@ -234,6 +263,27 @@ class KaplanMeierResult:
         self.design_label = design_label
         self.r_call = r_call
         self.time_column, self.event_column = time, event
+
+    _not_applicable = {
+        "vcov": "the covariance of a survival curve across times is not computed (nor by R's "
+                "svykm); use se() or to_frame() for the pointwise standard errors.",
+    }
+
+    def _check(self, member: str) -> None:
+        if member in ("se", "confint") and not self.se:
+            from socialhealth.design.result_protocol import not_applicable
+
+            not_applicable(self, member + "()", "the curve was estimated without standard "
+                           "errors; call kaplan_meier(..., se=True).")
+        super()._check(member)
+
+    def _estimates(self, level: float) -> pd.DataFrame:
+        frame = self.to_frame(level)
+        labels = [", ".join([f"{b}={r[b]}" for b in self.by] + [f"time={r['time']:g}"])
+                  for r in frame.to_dict("records")]
+        return pd.DataFrame({"estimate": frame["surv"].to_numpy(), "se": frame["se"].to_numpy(),
+                             "ci_low": frame["ci_low"].to_numpy(),
+                             "ci_high": frame["ci_high"].to_numpy()}, index=labels)
 
     # ------------------------------------------------------------------ helpers
     def _z(self, level: float | None) -> float:
@@ -374,10 +424,10 @@ class KaplanMeierResult:
                 txt += f" ({self.level:.0%} CI {r['ci_low']:g} - {r['ci_high']:g})"
             lines.append(txt)
         lines.append(f"In R: {self.r_call}")
-        return "\n".join(lines)
+        return Summary("\n".join(lines), frame=med)
 
     def __repr__(self) -> str:
-        return self.summary()
+        return str(self.summary())
 
 
 # ----------------------------------------------------------------------------- entry point

@@ -46,11 +46,12 @@ from scipy import stats
 
 from socialhealth._deprecation import renamed_parameter
 from socialhealth.design.extension import level_codes
+from socialhealth.design.result_protocol import TEST_REASONS, Result
 from socialhealth.errors import EstimationError, MissingColumnError, ModelError
 
 
 @dataclass
-class LogrankResult:
+class LogrankResult(Result):
     """Result of :func:`logrank`: per-level scores and the overall chi-squared test.
 
     ``to_frame()`` has one row per level after the first (term, score, se, z, p);
@@ -61,6 +62,8 @@ class LogrankResult:
     >>> res = models.logrank(design, "time", "status", "group")   # doctest: +SKIP
     >>> res.chisq, res.p; res.to_frame()                          # doctest: +SKIP
     """
+
+    _not_applicable = TEST_REASONS
 
     table: pd.DataFrame
     chisq: float

@@ -62,6 +62,7 @@ from socialhealth._deprecation import (
     renamed_value,
     warn_renamed,
 )
+from socialhealth.design.result_protocol import Result, analysis_scale
 from socialhealth.errors import ConvergenceError, MissingColumnError, ModelError
 
 __all__ = ["MarginsResult", "margins"]
@@ -74,8 +75,14 @@ AverageOver = Literal["model", "design"]
 
 
 @dataclass
-class MarginsResult:
+class MarginsResult(Result):
     """Predictive margins with their differences and ratios (see :func:`margins`).
+
+    Result protocol: ``coef()``, ``se()`` and ``confint(level=)`` have one row per row of
+    :meth:`to_frame`, labelled ``"margin: <level>"``, ``"difference: <level> - <reference>"``
+    and ``"ratio: <level> / <reference>"`` (ratios: ``se`` of the log ratio and the interval
+    ``exp(log ratio +- q se)``, as in the table); ``vcov`` is the covariance of the margins (the
+    ``"margin"`` rows).
 
     Attributes
     ----------
@@ -110,6 +117,16 @@ class MarginsResult:
     variance: str
     average_over: str
     r_call: str
+    level: float = 0.95
+
+    def _estimates(self, level: float) -> pd.DataFrame:
+        t = self.table
+        labels = []
+        for r in t.itertuples(index=False):
+            sep = {"difference": " - ", "ratio": " / "}.get(r.kind)
+            labels.append(f"{r.kind}: {r.level}" + (f"{sep}{r.reference}" if sep else ""))
+        return analysis_scale(labels, t["estimate"], t["se"], t["ci_low"], t["ci_high"],
+                              (t["kind"] == "ratio").to_numpy(), self.df, level, self.level)
 
     @property
     def over(self) -> str:
@@ -435,4 +452,4 @@ def margins(
               f"~factor({variable}))")
     return MarginsResult(table=table, vcov=V, levels=lv, reference=reference, variable=variable,
                          df=df, variance=variance, average_over=average_over,
-                         r_call=r_call)
+                         r_call=r_call, level=level)

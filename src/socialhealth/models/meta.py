@@ -9,7 +9,7 @@ published ratio and its confidence interval into the log-scale standard error.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
@@ -17,6 +17,7 @@ import pandas as pd
 from scipy import optimize, stats
 
 from socialhealth._deprecation import renamed_parameter
+from socialhealth.design.result_protocol import Result, ScalarValue, SummaryFrame, analysis_scale
 from socialhealth.errors import ConvergenceError, ModelError
 
 __all__ = ["MetaResult", "i2_from_q", "meta", "se_from_ci"]
@@ -237,9 +238,16 @@ def _solve_q(target: float, yi: np.ndarray, vi: np.ndarray) -> float:
 
 
 # ----------------------------------------------------------------------------- result
-@dataclass(frozen=True, eq=False)
-class MetaResult:
+@dataclass(frozen=True, eq=False, kw_only=True)
+class MetaResult(Result):
     """Result of :func:`meta`.
+
+    Result protocol: ``coef()``, ``se()`` and ``confint(level=)`` have one row per study and
+    the pooled row, as :meth:`to_frame`, on the analysis scale (study intervals
+    ``y_i +- z se_i``; the pooled interval t with ``df`` under HKSJ, else z); ``float(res)`` is
+    the pooled estimate; ``res.se`` is still the pooled standard error (a float), ``res.se()`` the
+    Series; ``res.summary`` is still the one-row DataFrame and ``res.summary()`` the text;
+    ``vcov`` does not apply.
 
     Scalars are on the analysis (log) scale; the ``exp_*`` columns of :attr:`summary` and
     :meth:`to_frame` with ``exponentiate=True`` give the ratio scale.  ``I2`` and ``weights`` are
@@ -272,7 +280,7 @@ class MetaResult:
     level: float
     k: int
     estimate: float
-    se: float
+    se: float = field()          # field(): keeps the protocol's se() off the default
     statistic: float
     p_value: float
     ci_low: float
@@ -297,6 +305,36 @@ class MetaResult:
     iterations: int
     exponentiate: bool
     studies: pd.DataFrame
+
+    _label_columns = ("label",)
+    _not_applicable = {
+        "vcov": "a meta-analysis has no joint covariance of the studies and the pooled estimate; "
+                "use se() (the pooled variance is se**2).",
+    }
+
+    def __post_init__(self):
+        # res.se stays the pooled float; res.se() is the protocol's Series
+        object.__setattr__(self, "se", ScalarValue(float(self.se), self, "se"))
+
+    def __setstate__(self, state):
+        # pickle / copy: the callable se again
+        self.__dict__.update(state)
+        object.__setattr__(self, "se", ScalarValue(float(state["se"]), self, "se"))
+
+    def _estimates(self, level: float) -> pd.DataFrame:
+        # analysis (log) scale, where the se is
+        st = self.studies
+        labels = [str(v) for v in st["label"]] + [f"{self.method} model"]
+        est = np.append(st["yi"].to_numpy(dtype=float), self.estimate)
+        se = np.append(st["se"].to_numpy(dtype=float), float(self.se))
+        lo = np.append(st["ci_low"].to_numpy(dtype=float), self.ci_low)
+        hi = np.append(st["ci_high"].to_numpy(dtype=float), self.ci_high)
+        df = np.append(np.full(len(st), np.inf), self.df)
+        return analysis_scale(labels, est, se, lo, hi, False, df, level, self.level)
+
+    def __float__(self) -> float:
+        """The pooled estimate (analysis scale, as :attr:`estimate`)."""
+        return float(self.estimate)
 
     @property
     def tau(self) -> float:
@@ -349,7 +387,9 @@ class MetaResult:
             "Q_df": self.Q_df,
             "Q_p": self.Q_p,
         }
-        return pd.DataFrame([row])
+        out = SummaryFrame([row])
+        out.attrs["text"] = repr(self)
+        return out
 
     def to_frame(self, exponentiate: bool | None = None) -> pd.DataFrame:
         """Forest-plot table: one row per study plus a pooled row.

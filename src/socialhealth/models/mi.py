@@ -13,14 +13,19 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from socialhealth.design.result_protocol import Result
 from socialhealth.errors import ModelError
 
 __all__ = ["MIResult", "mi_combine"]
 
 
-@dataclass(frozen=True, eq=False)
-class MIResult:
+@dataclass(frozen=True, eq=False, kw_only=True)
+class MIResult(Result):
     """Combined multiple-imputation estimates (Rubin's rules).
+
+    Result protocol: ``coef()`` (= ``params``), ``se()`` (= ``bse``), ``vcov`` (=
+    ``cov_params()``), ``confint(level=)`` (t with the per-term ``df``; ``level=None`` is
+    ``level``) and statsmodels' ``conf_int(alpha=)``.
 
     Attributes
     ----------
@@ -92,9 +97,40 @@ class MIResult:
         """Total covariance matrix (statsmodels-style accessor for :attr:`vcov`)."""
         return self.vcov
 
-    def conf_int(self, level: float | None = None) -> pd.DataFrame:
-        """Confidence intervals ``estimate ± t_{df, (1+level)/2} · se`` (per-term df)."""
-        level = self.level if level is None else _check_level(level)
+    def confint(self, level: float | None = None) -> pd.DataFrame:
+        """Confidence intervals ``estimate ± t_{df, (1+level)/2} · se`` (per-term df);
+        ``level=None`` is the level the result was combined at (:attr:`level`)."""
+        return self._ci(self.level if level is None else _check_level(level))
+
+    def conf_int(self, level: float | None = None, *, alpha: float | None = None) -> pd.DataFrame:
+        """statsmodels-style alias of :meth:`confint`: ``conf_int(alpha=0.05)`` is
+        ``confint(level=0.95)``.
+
+        The positional/keyword ``level`` argument still works but is deprecated (statsmodels'
+        ``conf_int`` takes ``alpha``); use ``confint(level=)``.
+        """
+        if alpha is not None:
+            if level is not None:
+                raise ModelError("give conf_int(alpha=) or confint(level=), not both.")
+            if isinstance(alpha, bool) or not isinstance(alpha, (int, float, np.number)):
+                raise ModelError(f"alpha must be a number between 0 and 1 (e.g. 0.05 for 95% "
+                                 f"intervals), got {alpha!r}.")
+            return self._ci(_check_level(1.0 - float(alpha)))
+        if level is not None:
+            import warnings
+
+            warnings.warn("MIResult.conf_int(level) is deprecated; use confint(level=...) (or "
+                          "statsmodels' conf_int(alpha=...)).", DeprecationWarning, stacklevel=2)
+        return self.confint(level)
+
+    def _estimates(self, level: float) -> pd.DataFrame:
+        ci = self._ci(level)
+        return pd.DataFrame({"estimate": self.params.to_numpy(dtype=float),
+                             "se": self.bse.to_numpy(), "ci_low": ci["ci_low"].to_numpy(),
+                             "ci_high": ci["ci_high"].to_numpy()},
+                            index=[str(i) for i in self.params.index])
+
+    def _ci(self, level: float) -> pd.DataFrame:
         crit = stats.t.ppf(0.5 + level / 2.0, self.df.to_numpy())
         se = self.bse.to_numpy()
         est = self.params.to_numpy()
@@ -110,7 +146,7 @@ class MIResult:
         ``se`` stays on the log scale, unlike ``summary(MIresult, logeffect=TRUE)`` which
         reports the delta-method SE ``exp(b) * se``).
         """
-        ci = self.conf_int(level)
+        ci = self.confint(level)
         se = self.bse
         stat = self.params / se
         p = 2.0 * stats.t.sf(np.abs(stat.to_numpy()), self.df.to_numpy())

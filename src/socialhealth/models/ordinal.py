@@ -346,10 +346,10 @@ class OrdinalResult(WaldCoefficients):
         for r in tab.itertuples(index=False):
             lines.append(f"{str(r.term)[:25]:<26}{r.estimate:>12.6g}{r.se:>12.6g}{r.statistic:>10.3f}")
         lines.append(f"In R: {self.r_call}")
-        return "\n".join(lines)
+        return self._summary_text("\n".join(lines))
 
     def __repr__(self) -> str:
-        return self.summary()
+        return str(self.summary())
 
 
 # ----------------------------------------------------------------------------- entry point

@@ -258,7 +258,7 @@ def prospective(panel, exposure: str, exposure_wave: int, outcome: str, outcome_
         measure=tab.measure, complete_cases=complete_cases, notes=notes,
         exposure_column=x, outcome_column=y, baseline_outcome_column=y0, incident=incident,
         n_linked=len(data), weight_variable=str(pprov.get("weight_variable", "")),
-        r_formulas=list(tab.formulas))
+        r_formulas=list(tab.formulas), level=level)
 
 
 def _polish(tab: AssociationTable, level: float, tol: float):

@@ -37,6 +37,7 @@ from typing import Literal, Mapping
 import numpy as np
 import pandas as pd
 
+from socialhealth.design.result_protocol import Result
 from socialhealth.design.formula import formula_variables
 from socialhealth.errors import MissingColumnError, ModelError
 from socialhealth.models import anchors as anchors_module
@@ -64,8 +65,11 @@ COLUMNS = ["source", "role", "factor", "label", "measure", "estimate", "ci_low",
 
 
 @dataclass
-class RiskFactorTable:
+class RiskFactorTable(Result):
     """Result of :func:`compare_risk_factors`.
+
+    Result protocol: ``to_frame()`` and ``summary()``; ``coef()``, ``se()``, ``confint()``,
+    ``vcov`` and ``float()`` do not apply (survey rows and published anchors mixed).
 
     ``table`` (see :meth:`to_frame`), ``models`` (factor -> fitted survey GLM), ``n`` (rows
     used by every survey model), ``formulas``.
@@ -90,6 +94,12 @@ class RiskFactorTable:
     models: dict
     formulas: dict
     n: int
+
+    _not_applicable = dict.fromkeys(
+        ("coef", "se", "confint", "vcov", "float"),
+        "the table mixes survey estimates with published anchors on their own scales and "
+        "without standard errors; read them from to_frame() (survey(): the survey rows; "
+        "models: the fitted survey models).")
 
     def to_frame(self) -> pd.DataFrame:
         """Tidy table, survey rows first then anchors. Columns: ``source`` ("survey" |

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from socialhealth.design.result_protocol import Result
 from socialhealth.errors import MissingColumnError, ModelError
 
 __all__ = ["TransitionTable", "transitions"]
@@ -32,8 +33,11 @@ COLUMNS = ["from_state", "to_state", "n", "weighted", "share", "se", "ci_low", "
 
 
 @dataclass
-class TransitionTable:
+class TransitionTable(Result):
     """Result of :func:`transitions`.
+
+    Result protocol: ``to_frame()`` and ``summary()``; ``coef()``, ``se()``, ``confint()``,
+    ``vcov`` and ``float()`` do not apply (two estimates per cell: use ``to_frame()``).
 
     Attributes
     ----------
@@ -61,6 +65,11 @@ class TransitionTable:
     level: float
     n: int
     levels: list = None
+
+    _not_applicable = dict.fromkeys(
+        ("coef", "se", "confint", "vcov", "float"),
+        "each cell has two estimates (share and row_share, each with se and interval); read "
+        "them from to_frame() or matrix().")
 
     def to_frame(self) -> pd.DataFrame:
         """Columns ``from_state, to_state, n, weighted, share, se, ci_low, ci_high, row_share,
