@@ -169,7 +169,7 @@ class SurveyDesign(DesignBase):
             Z = w[:, None] * num
             bad = np.zeros(num.shape[1], dtype=bool)
         else:
-            D = w @ den
+            D = np.einsum("i,ij->j", w, den) if den.ndim == 2 else w @ den   # no BLAS threads
             bad = ~(np.abs(D) > 0) | ~np.isfinite(theta)
             with np.errstate(divide="ignore", invalid="ignore"):
                 # in place, elementwise as w (num - theta den) / D
