@@ -429,8 +429,10 @@ class DesignBase:
         # weights of the rows used (0 elsewhere): sums over all rows, no gathers of the rows used
         wu = w if all_used else np.where(used, w, 0.0)
         if D == 1:
+            # numerator and denominator summed the same way (pairwise), so that the mean of a
+            # constant c is c exactly when c is a power of 2, as with the sequential sums before
             N = np.array([wu.sum()])
-            S = np.einsum("i,ij->j", wu, vals)[None, :]    # no BLAS threads (README)
+            S = np.array([[(wu * vals[:, j]).sum() for j in range(k)]])
         else:
             idx_all = np.where(used, dcodes, 0)
             N = np.bincount(idx_all, weights=wu, minlength=D)
