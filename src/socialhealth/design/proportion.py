@@ -55,7 +55,7 @@ from typing import Literal, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, special, stats
+from scipy import special   # scipy.stats/optimize (~50 MB) only where used: beta, likelihood
 
 from socialhealth.design.results import Estimate
 from socialhealth.design.structure import as_list, require_columns
@@ -174,7 +174,8 @@ def _logit(p):
 
 def _tq(level: float, df: float) -> float:
     q = 1 - (1 - level) / 2
-    return float(stats.norm.ppf(q)) if not np.isfinite(df) else float(stats.t.ppf(q, df))
+    # scipy.stats' norm.ppf and t.ppf are these special functions (identical values)
+    return float(special.ndtri(q)) if not np.isfinite(df) else float(special.stdtrit(df, q))
 
 
 def _wald_logit(p, se_logit, t):
@@ -191,6 +192,8 @@ def _asin_ci(p, se, t):
 
 
 def _beta_ci(p, var, level, df, nrow):
+    from scipy import stats
+
     alpha = 1 - level
     with np.errstate(divide="ignore", invalid="ignore"):
         if np.isfinite(df):
@@ -212,6 +215,8 @@ def _likelihood_ci(y, w_tilde, mu, info, var_logit, level, df):
     of the intercept-only fit (R's ``naive.cov`` is its inverse, taken at the working weights of
     the last IRLS step), ``var_logit`` the design variance of the coefficient.
     """
+    from scipy import optimize, stats
+
     used = w_tilde > 0
     y, wt = y[used], w_tilde[used]
     n = used.sum()
@@ -252,7 +257,8 @@ def _glm_intercept(y: np.ndarray, w: np.ndarray, start: float | None = None,
                    epsilon: float = 1e-8, maxit: int = 25):
     """Intercept-only binomial IRLS exactly as R's ``glm`` runs it (Fisher scoring).
 
-    ``y`` are 0/1 values and ``w`` the prior weights of the rows used. Start
+    ``y`` are 0/1 values (the first step's closed forms below assume it) and ``w`` the prior
+    weights of the rows used. Start
     ``mu_i = (w_i y_i + 0.5) / (w_i + 1)`` (R's binomial ``initialize``), or the coefficient
     ``start`` (replicate refits start from the full-sample fit, as R's ``svyglm``); each step is
     ``b = sum W z / sum W`` with working weights ``W = w mu (1 - mu)`` and working response
@@ -263,7 +269,10 @@ def _glm_intercept(y: np.ndarray, w: np.ndarray, start: float | None = None,
     tolerance stops within about 1e-9 of it, and reproducing the iterations reproduces R's interval
     digit for digit (McCullagh & Nelder 1989, §2.5).
     """
+    if len(y) == 0:
+        return np.nan, np.nan, np.nan
     s1, s0 = float(np.sum(w * y)), float(np.sum(w * (1 - y)))
+    sw = float(np.sum(w))
 
     def deviance(mu):
         out = 0.0
@@ -273,28 +282,55 @@ def _glm_intercept(y: np.ndarray, w: np.ndarray, start: float | None = None,
             out -= 2.0 * s0 * np.log1p(-mu)
         return out
 
+    # After the first step every row has the same fitted value, so each later step is scalar:
+    # with a = mu (1 - mu) the working weights are w a, the information a sum(w) and the
+    # update b + sum w (y - mu) / (a sum w) = b + (s1 - mu sum w) / info.
     if start is None:
-        mu = (w * y + 0.5) / (w + 1.0)
-        eta = np.log(mu / (1.0 - mu))
-    else:
-        eta = np.full_like(y, float(start))
-        mu = _expit(eta)
-    dev_old = float(np.sum(-2.0 * w * (y * np.log(mu) + (1 - y) * np.log1p(-mu))))
-    b = float(np.mean(eta))
-    info = np.nan
-    for _ in range(maxit):
-        a = mu * (1.0 - mu)
-        W = w * a
-        info = float(np.sum(W))
-        b = float(np.sum(W * (eta + (y - mu) / a)) / info)
+        # first step from R's starting values mu_i = (w_i y_i + 0.5) / (w_i + 1), one per row.
+        # For 0/1 y, with r = 1 / (w + 1): y - mu = (y - 1/2) r, mu (1 - mu) = (w + 1/2) r^2 / 2,
+        # eta = logit(mu) = (2 y - 1) log(1 + 2 w), and both y log(mu) and (1 - y) log(1 - mu)
+        # reduce to log(1 - r / 2): two logarithms per row instead of three
+        # (in place: a few n-vectors instead of one per operation)
+        r = w + 1.0
+        np.reciprocal(r, out=r)
+        t = r * -0.5
+        np.log1p(t, out=t)
+        dev_old = -2.0 * float(np.einsum("i,i->", w, t))
+        W = np.add(w, 0.5, out=t)                             # working weights w mu (1 - mu)
+        W *= w
+        W *= r
+        W *= r
+        W *= 0.5
+        info = float(W.sum())
+        L = np.multiply(w, 2.0)
+        np.log1p(L, out=L)
+        L *= W                                                # sum W eta = 2 sum W L y - sum W L
+        sum_w_eta = 2.0 * float(np.einsum("i,i->", L, y)) - float(L.sum())
+        r *= w                                                # sum w (y - 1/2) r
+        sum_w_res = float(np.einsum("i,i->", r, y)) - 0.5 * float(r.sum())
+        b = (sum_w_eta + sum_w_res) / info
         mu_b = float(_expit(b))
         dev = deviance(mu_b)
-        eta = np.full_like(y, b)
-        mu = np.full_like(y, mu_b)
+        if abs(dev - dev_old) / (abs(dev) + 0.1) < epsilon:
+            return b, mu_b, info
+        dev_old = dev
+        steps = maxit - 1
+    else:
+        b = float(start)
+        mu_b = float(_expit(b))
+        dev_old = float(-2.0 * (s1 * np.log(mu_b) + s0 * np.log1p(-mu_b)))
+        info = np.nan
+        steps = maxit
+    for _ in range(steps):
+        a = mu_b * (1.0 - mu_b)
+        info = a * sw
+        b = b + (s1 - mu_b * sw) / info
+        mu_b = float(_expit(b))
+        dev = deviance(mu_b)
         if abs(dev - dev_old) / (abs(dev) + 0.1) < epsilon:
             break
         dev_old = dev
-    return b, (float(mu[0]) if len(mu) else np.nan), info
+    return b, mu_b, info
 
 
 # ----------------------------------------------------------------------------- main verb
@@ -398,10 +434,15 @@ def proportion(
             f"no rows left to estimate the proportion of {variable!r}: every row in the subset "
             "has a missing value."
         )
-    y = np.where(used[:, None], np.nan_to_num(vals), 0.0)
+    all_used = bool(used.all())
+    # every row used: no missing values, nothing to zero
+    y = vals if all_used else np.where(used[:, None], np.nan_to_num(vals), 0.0)
 
     # one (domain, level) column per estimate
-    ind = (codes[:, None] == np.arange(D)[None, :]) & used[:, None]            # n x D
+    if D == 1:
+        ind = used[:, None]
+    else:
+        ind = (codes[:, None] == np.arange(D)[None, :]) & used[:, None]            # n x D
     for dmn in range(D):
         if not ind[:, dmn].any():
             label = ", ".join(f"{c}={dom_table.iloc[dmn][c]}" for c in by_cols)
@@ -409,7 +450,7 @@ def proportion(
                 f"the by-group {label} has no rows with a non-missing {variable!r}; drop that "
                 "group (e.g. design.subset(...)) before estimating."
             )
-    num = (ind[:, :, None] * y[:, None, :]).reshape(n, D * k)
+    num = y if D == 1 else (ind[:, :, None] * y[:, None, :]).reshape(n, D * k)
     den = np.repeat(ind.astype(float), k, axis=1)
     p, vcov = design._ratio_estimate(num, den)
     p = np.asarray(p, dtype=float)
@@ -441,18 +482,24 @@ def proportion(
         scales = np.empty(D * k)
         for j in range(D * k):
             rows = codes == (j // k)
-            scales[j] = float(design._w[rows].mean())
+            scales[j] = float(design._w.mean() if rows.all() else design._w[rows].mean())
             sel = den[:, j] > 0
             if 0 < p[j] < 1:
-                eta[j], mu_fit[j], info[j] = _glm_intercept(num[sel, j], design._w[sel] / scales[j])
+                if sel.all():            # every row used: no copies of the rows used
+                    eta[j], mu_fit[j], info[j] = _glm_intercept(num[:, j], design._w / scales[j])
+                else:
+                    eta[j], mu_fit[j], info[j] = _glm_intercept(num[sel, j],
+                                                                design._w[sel] / scales[j])
             else:
                 eta[j], mu_fit[j] = _logit(p[j]), p[j]
         p_glm = _expit(eta)
 
         def influence():
             with np.errstate(divide="ignore", invalid="ignore"):
-                Z = design._w[:, None] * (num - mu_fit * den)
-                return Z / (mu_fit * (1 - mu_fit) * (design._w @ den))
+                Z = num - mu_fit * den           # in place, same elementwise order as
+                Z *= design._w[:, None]          # w (num - mu den) / (mu (1 - mu) sum w den)
+                Z /= mu_fit * (1 - mu_fit) * np.einsum("i,ij->j", design._w, den)
+                return Z
 
         def refit(w_r):
             out = np.full(D * k, np.nan)

@@ -81,12 +81,37 @@ def _inverse_cdf(values: np.ndarray, cdf: np.ndarray, p: float) -> float:
     return float(values[min(i, n - 1)])
 
 
+def _stable_order(y: np.ndarray) -> np.ndarray:
+    """``np.argsort(y, kind="stable")`` (no NaN in ``y``), computed faster.
+
+    An unstable (SIMD) argsort, then the rows of each run of equal values put back in their
+    original order, which is what a stable sort gives: sorting the keys
+    ``run * n + row`` of the tied rows only. Identical result; at 1,000,000 rows several times
+    faster than numpy's stable (merge) sort of floats.
+    """
+    n = len(y)
+    order = np.argsort(y)
+    if n < 2:
+        return order
+    ys = y[order]
+    tie = ys[1:] == ys[:-1]
+    if not tie.any():
+        return order
+    in_run = np.zeros(n, dtype=bool)          # sorted positions inside a run of ties
+    in_run[1:] |= tie
+    in_run[:-1] |= tie
+    run = np.cumsum(np.concatenate(([True], ~tie)))[in_run].astype(np.int64)
+    key = run * n + order[in_run]
+    order[in_run] = np.sort(key) % n
+    return order
+
+
 def _quantile_rule(y: np.ndarray, w: np.ndarray, qrule: str):
     """``Q(p)`` of the rows ``y`` with weights ``w > 0`` under ``qrule`` (module docstring).
 
     Every rule returns NaN for ``p`` outside ``[0, 1]`` (a confidence limit beyond the range).
     """
-    order = np.argsort(y, kind="stable")
+    order = _stable_order(y)
     ys, ws = y[order], w[order]
     C = np.cumsum(ws)
     cdf = C / ws.sum()          # as R (exact ties F = p decide "school" and "hf3")
@@ -328,7 +353,10 @@ def quantile(
         complete &= ~np.isnan(design.data[c].to_numpy(dtype=float, na_value=np.nan))
     for dmn in range(D):
         in_dom = (codes == dmn) & complete
-        sub = design._with_weights(np.where(in_dom, w, 0.0)) if in_dom.any() else design
+        if not in_dom.any() or (not replicate and np.array_equal(in_dom, inside)):
+            sub = design        # the same weights: the design's cached counts serve
+        else:
+            sub = design._with_weights(np.where(in_dom, w, 0.0))
         dfd = sub.degf() if df is None else float(df)
         nrow_beta = int((codes == dmn).sum())      # rows of the domain, as R's nrow(design)
         q_t = float(stats.t.ppf(1 - (1 - level) / 2, dfd)) if np.isfinite(dfd) else float(
@@ -341,7 +369,7 @@ def quantile(
                     f"{b}={dom_table.iloc[dmn][b]}" for b in by_cols)
                 raise EstimationError(f"no non-missing values of {c!r}{where}; cannot estimate a "
                                       f"quantile.")
-            Q = _quantile_rule(y[ok], w[ok], qrule)
+            Q = _quantile_rule(y, w, qrule) if ok.all() else _quantile_rule(y[ok], w[ok], qrule)
             if ci and interval_type == "quantile":
                 W = sub._W
                 rep_rules = []

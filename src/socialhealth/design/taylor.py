@@ -214,29 +214,70 @@ class SurveyDesign(DesignBase):
             Z = w[:, None] * num
             bad = np.zeros(num.shape[1], dtype=bool)
         else:
-            D = w @ den
+            D = np.einsum("i,ij->j", w, den) if den.ndim == 2 else w @ den   # no BLAS threads
             bad = ~(np.abs(D) > 0) | ~np.isfinite(theta)
             with np.errstate(divide="ignore", invalid="ignore"):
-                Z = w[:, None] * (num - np.where(bad, 0.0, theta) * den) / np.where(bad, 1.0, D)
+                # in place, elementwise as w (num - theta den) / D
+                Z = num - np.where(bad, 0.0, theta) * den
+                Z *= w[:, None]
+                Z /= np.where(bad, 1.0, D)
             Z[:, bad] = 0.0
         return self._variance_of(Z)
 
     def _domain_vcov(self, theta, vals, dcodes, n_domains, totals_den):
         w = self._w
         ok = dcodes >= 0
+        all_ok = bool(ok.all())
         k = vals.shape[1]
+        # z = w (vals - theta_d) / N_d on the rows of domain d, 0 elsewhere; computed in place
+        # (one n x k temporary), elementwise in the same order as w * (vals - th) / den
+        wu = w if all_ok else np.where(ok, w, 0.0)
         if totals_den is None:
-            z = w[:, None] * vals
+            z = wu[:, None] * vals
+        elif n_domains == 1:
+            th = float(np.nan_to_num(np.asarray(theta, dtype=float)).reshape(-1)[0]) if k == 1 \
+                else np.nan_to_num(np.asarray(theta, dtype=float))
+            den = float(totals_den[0]) if totals_den[0] > 0 else 1.0
+            z = vals - th
+            z *= wu[:, None]
+            z /= den
         else:
             th = np.nan_to_num(np.asarray(theta, dtype=float).reshape(n_domains, k))
             den = np.where(totals_den > 0, totals_den, 1.0)
             idx = np.where(ok, dcodes, 0)
-            z = w[:, None] * (vals - th[idx]) / den[idx][:, None]
-        z[~ok] = 0.0
+            z = vals - th[idx]
+            z *= wu[:, None]
+            z /= den[idx][:, None]
+        if not all_ok:
+            z[~ok] = 0.0
         return self._variance_of(DomainColumns(z, dcodes, n_domains))
 
     def _general_vcov(self, theta, influence: Callable[[], np.ndarray], refit=None) -> np.ndarray:
         return self._variance_of(influence())
+
+    # ------------------------------------------------------------------ per-design cache
+    # Work that depends only on the design and its weights (subset mask, strata/PSU counts,
+    # label) is computed once per design. Entries are keyed by the weight array itself: copies
+    # made with copy.copy (calibration, replicate conversion) share the dict but replace _w,
+    # so an entry made for other weights is never reused.
+    def _cached(self, key, compute):
+        entry = self._cache.get(key)
+        if entry is None or entry[0] is not self._w:
+            entry = (self._w, compute())
+            self._cache[key] = entry
+        return entry[1]
+
+    @property
+    def in_subset(self) -> np.ndarray:
+        """Boolean array: rows inside the current subset (non-zero weight)."""
+        # a copy (microseconds), so that a caller changing it cannot change the cached mask
+        return self._cached("in_subset", lambda: self._w > 0).copy()
+
+    def __len__(self) -> int:
+        return self._cached("len", lambda: int(self.in_subset.sum()))
+
+    def _short_label(self) -> str:
+        return self._cached("label", lambda: self.describe().splitlines()[0])
 
     def _with_weights(self, w, data=None):
         new = copy.copy(self)
@@ -253,13 +294,14 @@ class SurveyDesign(DesignBase):
         return self._stages
 
     def _counts(self) -> tuple[int, int]:
-        if "counts" not in self._cache:
+        def count():
             st = self._stages[0]
             active = self.in_subset
-            units = np.bincount(st.unit[active], minlength=st.n_psu) > 0
+            units = np.bincount(st.unit[active] if not active.all() else st.unit,
+                                minlength=st.n_psu) > 0
             strata = np.bincount(st.unit_stratum[units.nonzero()[0]], minlength=st.n_strata) > 0
-            self._cache["counts"] = (int(strata.sum()), int(units.sum()))
-        return self._cache["counts"]
+            return (int(strata.sum()), int(units.sum()))
+        return self._cached("counts", count)
 
     @property
     def n_strata(self) -> int:

@@ -72,8 +72,14 @@ class DomainColumns:
         (size x D*k)."""
         D, k = self.n_domains, self.values.shape[1]
         ok = self.domain >= 0
-        key = codes[ok] * D + self.domain[ok]
         out = np.empty((size * D, k))
+        if ok.all():
+            # every row in a domain: bincount over all rows, no gathers (one domain: the codes)
+            key = codes if D == 1 else codes * D + self.domain
+            for j in range(k):
+                out[:, j] = np.bincount(key, weights=self.values[:, j], minlength=size * D)
+            return out.reshape(size, D * k)
+        key = codes[ok] * D + self.domain[ok]
         for j in range(k):
             out[:, j] = np.bincount(key, weights=self.values[ok, j], minlength=size * D)
         return out.reshape(size, D * k)
