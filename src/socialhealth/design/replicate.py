@@ -20,6 +20,66 @@ def _is_number(x) -> bool:
                           np.floating)) and not isinstance(x, (bool, np.bool_))
 
 
+def _check_replicate_values(W: np.ndarray) -> None:
+    """Refuse missing, infinite or negative replicate weights (two reductions, no n x R
+    temporaries: the minimum is NaN when a value is missing)."""
+    lo, hi = float(np.min(W)), float(np.max(W))
+    if np.isnan(lo) or np.isnan(hi):
+        raise ReplicateWeightsError(
+            f"replicate weights have {int(np.isnan(W).sum())} missing value(s); fill or drop "
+            f"them."
+        )
+    if np.isinf(lo) or np.isinf(hi):
+        raise ReplicateWeightsError(
+            f"replicate weights have {int(np.isinf(W).sum())} infinite value(s); check the "
+            "replicate weight columns (R svrepdesign errors here too)."
+        )
+    if lo < 0:
+        raise ReplicateWeightsError("replicate weights must be non-negative.")
+
+
+def _rank_of(W: np.ndarray) -> int:
+    """Numerical rank: eigenvalues of the smaller cross-product (R x R or n x n) above 1e-10
+    times the largest (equivalent to R's ``qr(tol = 1e-5)`` on singular values)."""
+    G = W.T @ W if W.shape[1] <= W.shape[0] else W @ W.T
+    ev = np.linalg.eigvalsh(G)
+    tol = ev.max() * 1e-10 if ev.max() > 0 else 0
+    return int((ev > tol).sum())
+
+
+def _rank(W: np.ndarray, rows: np.ndarray) -> int:
+    """:func:`_rank_of` of ``W[rows]``, without the (n x R^2) cross-product when a sample of
+    rows already proves full column rank.
+
+    ``W'W = S'S + Q'Q`` for the sampled rows ``S`` and the others ``Q``, both positive
+    semi-definite, so ``lambda_min(W'W) >= lambda_min(S'S)`` and ``lambda_max(W'W) <=
+    lambda_max(S'S) + trace(Q'Q)``, with ``trace(Q'Q)`` the sum of squares of ``Q``. When
+    ``lambda_min(S'S) > 4e-10 (lambda_max(S'S) + trace(Q'Q))`` every eigenvalue of ``W'W`` is
+    above ``1e-10 lambda_max(W'W)`` (with a factor 4 for rounding): the rank is ``R``, which
+    the full computation would also give. Otherwise (a rank-deficient or ill-conditioned
+    matrix, e.g. more replicates than sampled rows) the full computation decides.
+    """
+    R = W.shape[1]
+    idx = np.flatnonzero(rows)
+    m = len(idx)
+    sample_rows = max(64 * R, 32768)
+    if m > 2 * sample_rows:
+        S = W[idx[:: m // sample_rows]]
+        ev = np.linalg.eigvalsh(S.T @ S)
+        sum_sq_all = 0.0
+        for i in range(0, m, 65536):
+            blk = W[i:i + 65536] if m == W.shape[0] else W[idx[i:i + 65536]]
+            sum_sq_all += float(np.einsum("ij,ij->", blk, blk))
+        bound = ev[-1] + max(sum_sq_all - float(np.einsum("ij,ij->", S, S)), 0.0)
+        if ev[0] > 4e-10 * bound:
+            return R
+    return _rank_of(W[idx] if m < W.shape[0] else W)
+
+
+_BLOCK_ELEMENTS = 2**21   # rows x columns of one block of indicator-weighted analysis values
+_MAX_DENSE_COLUMNS = 16   # domains x (variables + 1) up to which W' M is one blocked product
+
+
 class ReplicateDesign(DesignBase):
     """A survey design whose variance comes from replicate weights (R ``svrepdesign``).
 
@@ -115,9 +175,12 @@ class ReplicateDesign(DesignBase):
         n = len(data)
         if n == 0:
             raise DesignError("the data frame has no rows; a design needs at least one respondent.")
-        # replicate weight matrix
+        # replicate weight matrix: one float64 copy, column-major (each replicate column
+        # contiguous: filled column by column from the data frame, and W' v is a row-major
+        # product); an array given by the user is used as it is when it is already float64
         if isinstance(replicate_weights, np.ndarray):
             W = np.asarray(replicate_weights, dtype=float)
+            own = W is not replicate_weights
             self._rep_columns = None
         else:
             if isinstance(replicate_weights, str):
@@ -131,8 +194,10 @@ class ReplicateDesign(DesignBase):
             else:
                 cols = list(replicate_weights)
                 require_columns(data, cols, "the data passed to ReplicateDesign")
-            W = np.column_stack([numeric_column(data, c, "replicate weight",
-                                                ReplicateWeightsError) for c in cols])
+            W = np.empty((n, len(cols)), order="F")
+            for j, c in enumerate(cols):
+                W[:, j] = numeric_column(data, c, "replicate weight", ReplicateWeightsError)
+            own = True
             self._rep_columns = cols
         if W.ndim != 2 or W.shape[0] != n:
             raise ReplicateWeightsError(
@@ -141,18 +206,7 @@ class ReplicateDesign(DesignBase):
             )
         if W.shape[1] < 2:
             raise ReplicateWeightsError("at least two replicate weight columns are needed.")
-        if np.isnan(W).any():
-            raise ReplicateWeightsError(
-                f"replicate weights have {int(np.isnan(W).sum())} missing value(s); fill or drop "
-                f"them."
-            )
-        if np.isinf(W).any():
-            raise ReplicateWeightsError(
-                f"replicate weights have {int(np.isinf(W).sum())} infinite value(s); check the "
-                "replicate weight columns (R svrepdesign errors here too)."
-            )
-        if (W < 0).any():
-            raise ReplicateWeightsError("replicate weights must be non-negative.")
+        _check_replicate_values(W)
         if weights is None:
             w = np.ones(n)
         elif not isinstance(weights, str):
@@ -176,7 +230,10 @@ class ReplicateDesign(DesignBase):
                 f"{fay_rho!r}."
             )
         if not combined_weights:
-            W = W * w[:, None]
+            if own:
+                W *= w[:, None]
+            else:
+                W = W * w[:, None]
         R = W.shape[1]
         if (scale is not None
             and not (_is_number(scale) and np.isfinite(float(scale)) and float(scale) > 0)):
@@ -239,19 +296,50 @@ class ReplicateDesign(DesignBase):
 
     def _ratio_vcov(self, num, den, theta):
         W = self._W
-        top = W.T @ num
         if den is None:
-            reps = top
+            reps = W.T @ num
         else:
+            # numerators and denominators in one pass over W
+            k = num.shape[1]
+            both = W.T @ np.concatenate([num, den], axis=1)
             with np.errstate(divide="ignore", invalid="ignore"):
-                reps = top / (W.T @ den)
+                reps = both[:, :k] / both[:, k:]
         return self._rep_vcov(theta, reps)
 
     def _domain_vcov(self, theta, vals, dcodes, n_domains, totals_den):
+        """Replicate totals (or ratios) of every analysis column in every domain.
+
+        Few domains: one pass over ``W`` in row blocks, ``W_b' M_b`` with ``M_b`` the analysis
+        values times each domain's indicator (and the indicators themselves for the
+        denominators); many domains: the rows of each domain in turn."""
         W = self._W
-        k = vals.shape[1]
-        reps = np.empty((W.shape[1], n_domains * k))
-        for d in range(n_domains):
+        n, k = vals.shape
+        D = n_domains
+        R = W.shape[1]
+        ratio = totals_den is not None
+        ncol = D * k + (D if ratio else 0)
+        if ncol <= _MAX_DENSE_COLUMNS:
+            T = np.zeros((R, ncol))
+            block = max(4096, _BLOCK_ELEMENTS // ncol)
+            for i in range(0, n, block):
+                sl = slice(i, min(i + block, n))
+                dc = dcodes[sl]
+                M = np.zeros((dc.shape[0], ncol), order="F")
+                vb = vals[sl]
+                for d in range(D):
+                    ind = dc == d
+                    M[:, d * k:(d + 1) * k] = np.where(ind[:, None], vb, 0.0)
+                    if ratio:
+                        M[:, D * k + d] = ind
+                T += W[sl].T @ M
+            top = T[:, :D * k]
+            if not ratio:
+                return self._rep_vcov(theta, top)
+            den = np.repeat(T[:, D * k:], k, axis=1)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                return self._rep_vcov(theta, top / den)
+        reps = np.empty((R, D * k))
+        for d in range(D):
             rows = np.flatnonzero(dcodes == d)
             Wd = W[rows]
             top = Wd.T @ vals[rows]
@@ -264,7 +352,12 @@ class ReplicateDesign(DesignBase):
 
     def _general_vcov(self, theta, influence=None,
                       refit: Callable[[np.ndarray], np.ndarray] | None = None):
-        reps = np.vstack([np.atleast_1d(refit(self._W[:, r])) for r in range(self.n_replicates)])
+        batch = getattr(refit, "batch", None)     # all replicates at once from W, if offered
+        if batch is not None:
+            reps = np.asarray(batch(self._W), dtype=float).reshape(self.n_replicates, -1)
+        else:
+            reps = np.vstack([np.atleast_1d(refit(self._W[:, r]))
+                              for r in range(self.n_replicates)])
         return self._rep_vcov(theta, reps)
 
     def _with_weights(self, w, data=None):
@@ -305,13 +398,7 @@ class ReplicateDesign(DesignBase):
         In R: ``degf(as.svrepdesign(dstrat, type = "JKn"))``.
         """
         if "degf" not in self._degf_cache:
-            W = self._W[self.in_subset]
-            # rank via the smaller cross-product (R x R or n x n); a relative tolerance of
-            # 1e-10 on its eigenvalues corresponds to R's qr(tol = 1e-5) on singular values
-            G = W.T @ W if W.shape[1] <= W.shape[0] else W @ W.T
-            ev = np.linalg.eigvalsh(G)
-            tol = ev.max() * 1e-10 if ev.max() > 0 else 0
-            self._degf_cache["degf"] = float(int((ev > tol).sum()) - 1)
+            self._degf_cache["degf"] = float(_rank(self._W, self.in_subset) - 1)
         return self._degf_cache["degf"]
 
     def describe(self) -> str:
