@@ -320,7 +320,7 @@ class ReplicateDesign(DesignBase):
         ncol = D * k + (D if ratio else 0)
         if ncol <= _MAX_DENSE_COLUMNS:
             T = np.zeros((R, ncol))
-            block = max(4096, _BLOCK_ELEMENTS // ncol)
+            block = max(256, _BLOCK_ELEMENTS // ncol)
             for i in range(0, n, block):
                 sl = slice(i, min(i + block, n))
                 dc = dcodes[sl]
