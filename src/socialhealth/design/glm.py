@@ -350,19 +350,11 @@ _BLOCK_ELEMENTS = 2**19      # rows x replicates of one block of the replicate r
 
 
 def _one_blas_thread():
-    """Context in which BLAS runs on one thread (when threadpoolctl is installed).
+    """BLAS on one thread inside the replicate refits (see
+    :func:`socialhealth.design.replicate_variance.one_blas_thread`)."""
+    from socialhealth.design.replicate_variance import one_blas_thread
 
-    The replicate refits make many mid-sized matrix products on row blocks; a multi-threaded
-    BLAS wakes and synchronises its threads for each one, which on a busy machine made them
-    several times slower than one thread (measured 3-14x on a loaded 2-core machine).
-    """
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - optional
-        import contextlib
-
-        return contextlib.nullcontext()
-    return threadpool_limits(1, user_api="blas")
+    return one_blas_thread()
 
 
 def _dot(a: np.ndarray, b: np.ndarray) -> float:
@@ -606,6 +598,8 @@ def _replicate_fits(X, y, Wrep, rows, trials, fam: _Family, lk: _Link, offset, s
         """Replicate weights of the rows in block ``sl`` (columns ``cols``), unscaled."""
         if isinstance(cols, np.ndarray) and len(cols) and cols[-1] - cols[0] == len(cols) - 1:
             cols = slice(int(cols[0]), int(cols[-1]) + 1)      # contiguous: a view, no gather
+        if hasattr(Wrep, "take"):                              # the design's column source
+            return Wrep.take(sl if all_rows else rows[sl], cols)
         if all_rows:
             return Wrep[sl, cols]
         if isinstance(cols, slice):
@@ -1368,12 +1362,17 @@ def glm(
         meat = design_used._general_vcov(fit.beta, influence=estfun, refit=refit)
         cov = bread @ meat @ bread
         cov = (cov + cov.T) / 2
-    elif getattr(design_used, "kind", "") == "replicate" and hasattr(design_used, "_W"):
+    elif getattr(design_used, "kind", "") == "replicate" and (
+            "_Wsrc" in getattr(design_used, "__dict__", {}) or hasattr(design_used, "_W")):
         # all replicate refits at once (same path as one refit per replicate)
         # each replicate's weights sum to 1 over the rows used, as R's svyglm refits
         # (glm.fit(weights = wi / sum(wi))): the estimates do not depend on it, but R's
         # stopping rule |dev - devold| / (|dev| + 0.1) does, so this stops where R stops
-        reps = _replicate_fits(X, y, design_used._W, rows, trials, fam, lk, off, fit.beta,
+        # the design's replicate weights as columns read block by block (never the n x R
+        # matrix), or a plain matrix
+        src = getattr(design_used, "__dict__", {}).get("_Wsrc")
+        reps = _replicate_fits(X, y, design_used._W if src is None else src, rows,
+                               trials, fam, lk, off, fit.beta,
                                maxiter, tol, names)
         cov = design_used._rep_vcov(fit.beta, reps)
     else:

@@ -503,9 +503,10 @@ def proportion(
             return out
 
         def refit_all(W):
-            # every replicate at once from its weighted counts (see _glm_intercept_sums)
-            S1 = (W.T @ num) / scales
-            S0 = (W.T @ (den - num)) / scales
+            # every replicate at once from its weighted counts (see _glm_intercept_sums);
+            # W: the design's replicate weights (``W.tdot(M)`` is ``W' M``)
+            T = W.tdot(np.concatenate([num, den - num], axis=1))
+            S1, S0 = T[:, :D * k] / scales, T[:, D * k:] / scales
             out = np.full((W.shape[1], D * k), np.nan)
             with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
                 for r in range(W.shape[1]):
