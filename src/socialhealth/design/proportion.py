@@ -333,6 +333,42 @@ def _glm_intercept(y: np.ndarray, w: np.ndarray, start: float | None = None,
     return b, mu_b, info
 
 
+def _glm_intercept_sums(s1: float, s0: float, start: float, epsilon: float = 1e-8,
+                        maxit: int = 25) -> float:
+    """:func:`_glm_intercept` started at ``start`` from the weighted counts alone.
+
+    With a constant start every row has the same ``eta`` and ``mu``, so each IRLS step depends
+    on the data only through ``s1 = sum w y`` and ``s0 = sum w (1 - y)``:
+    ``b = eta + (s1 - mu (s1 + s0)) / (mu (1 - mu) (s1 + s0))``, the same iterations and stopping
+    rule (equal up to rounding). Replicate refits of all replicates need only ``W' y``.
+    """
+    s1, s0 = np.float64(s1), np.float64(s0)
+    total = s1 + s0
+
+    def deviance(mu):
+        out = 0.0
+        if s1 > 0:
+            out -= 2.0 * s1 * np.log(mu)
+        if s0 > 0:
+            out -= 2.0 * s0 * np.log1p(-mu)
+        return out
+
+    eta = np.float64(start)
+    mu = _expit(eta)
+    dev_old = float(-2.0 * (s1 * np.log(mu) + s0 * np.log1p(-mu)))
+    b = float(eta)
+    for _ in range(maxit):
+        a = mu * (1.0 - mu)
+        b = float(eta + (s1 - mu * total) / (a * total))
+        mu_b = _expit(np.float64(b))
+        dev = deviance(mu_b)
+        eta, mu = np.float64(b), mu_b
+        if abs(dev - dev_old) / (abs(dev) + 0.1) < epsilon:
+            break
+        dev_old = dev
+    return b
+
+
 # ----------------------------------------------------------------------------- main verb
 def proportion(
     design,
@@ -512,6 +548,21 @@ def proportion(
                     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
                         out[j] = _glm_intercept(yj, w_r[sel] / scales[j], start=eta[j])[0]
             return out
+
+        def refit_all(W):
+            # every replicate at once from its weighted counts (see _glm_intercept_sums);
+            # W: the design's replicate weights (``W.tdot(M)`` is ``W' M``)
+            T = W.tdot(np.concatenate([num, den - num], axis=1))
+            S1, S0 = T[:, :D * k] / scales, T[:, D * k:] / scales
+            out = np.full((W.shape[1], D * k), np.nan)
+            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+                for r in range(W.shape[1]):
+                    for j in range(D * k):
+                        if S1[r, j] + S0[r, j] > 0 and np.isfinite(eta[j]):
+                            out[r, j] = _glm_intercept_sums(S1[r, j], S0[r, j], eta[j])
+            return out
+
+        refit.batch = refit_all
 
         with np.errstate(divide="ignore", invalid="ignore"):
             var_logit = np.diag(design._general_vcov(eta, influence=influence, refit=refit))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 import re
 from typing import Callable, Sequence
 
@@ -9,7 +10,8 @@ import numpy as np
 import pandas as pd
 
 from socialhealth.design.base import DesignBase
-from socialhealth.design.replicate_variance import METHODS, default_scale, replicate_vcov
+from socialhealth.design.replicate_variance import (METHODS, default_scale, one_blas_thread,
+                                                    replicate_vcov)
 from socialhealth.design.structure import (check_data_frame, check_weights, numeric_column,
                                            require_columns)
 from socialhealth.errors import DesignError, ReplicateWeightsError, WeightError
@@ -18,6 +20,159 @@ from socialhealth.errors import DesignError, ReplicateWeightsError, WeightError
 def _is_number(x) -> bool:
     return isinstance(x, (int, float, np.integer,
                           np.floating)) and not isinstance(x, (bool, np.bool_))
+
+
+class _ReplicateColumns:
+    """The (n x R) replicate weights as R column vectors, read block by block.
+
+    The columns are float64 arrays (views of the data frame's columns when they are float64
+    already, so defining a design copies nothing); ``zero`` marks rows whose replicate weights
+    are 0 (outside a subset), applied as blocks are read. :meth:`full` builds the matrix once
+    for code that needs it whole.
+    """
+
+    def __init__(self, columns: list, zero: np.ndarray | None = None) -> None:
+        self.columns = columns
+        self.zero = zero
+        self.shape = (len(columns[0]), len(columns))
+        self._full = None
+        self.sumsq = None         # per-column sums of squares (set by the value checks)
+
+    @classmethod
+    def from_matrix(cls, W: np.ndarray) -> "_ReplicateColumns":
+        W = np.asfortranarray(W, dtype=float)
+        src = cls([W[:, j] for j in range(W.shape[1])])
+        src._full = W
+        return src
+
+    def take(self, rows, cols=None) -> np.ndarray:
+        """``W[rows][:, cols]`` (rows: a slice or an index array) as a new array."""
+        cs = self.columns if cols is None else (
+            self.columns[cols] if isinstance(cols, slice) else [self.columns[j] for j in cols])
+        if self._full is not None:
+            idx = slice(None) if cols is None else cols
+            out = np.array(self._full[rows][:, idx] if not isinstance(rows, slice)
+                           else self._full[rows, idx], order="F")
+        else:
+            first = cs[0][rows]
+            out = np.empty((len(first), len(cs)), order="F")
+            out[:, 0] = first
+            for j in range(1, len(cs)):
+                out[:, j] = cs[j][rows]
+        if self.zero is not None:
+            out[self.zero[rows]] = 0.0
+        return out
+
+    def blocks(self, block: int = 16384):
+        n = self.shape[0]
+        for i in range(0, n, block):
+            sl = slice(i, min(i + block, n))
+            yield sl, self.take(sl)
+
+    def tdot(self, M: np.ndarray, block: int = 16384) -> np.ndarray:
+        """``W' M`` (R x k) in one pass over the rows."""
+        if self._full is not None:
+            return self._full.T @ M
+        out = np.zeros((self.shape[1], M.shape[1]))
+        for sl, Wb in self.blocks(block):
+            out += Wb.T @ M[sl]
+        return out
+
+    def full(self) -> np.ndarray:
+        if self._full is None:
+            W = np.empty(self.shape, order="F")
+            for j, c in enumerate(self.columns):
+                W[:, j] = c
+            if self.zero is not None:
+                W[self.zero] = 0.0
+            self._full = W
+        return self._full
+
+    def with_zero(self, zero: np.ndarray) -> "_ReplicateColumns":
+        z = zero if self.zero is None else (zero | self.zero)
+        if self._full is not None:
+            return _ReplicateColumns.from_matrix(np.where(z[:, None], 0.0, self._full))
+        return _ReplicateColumns(self.columns, z)
+
+
+def _check_replicate_values(src: "_ReplicateColumns") -> None:
+    """Refuse missing, infinite or negative replicate weights: per column one inner product
+    (NaN or infinite when a value is missing or infinite; it is also the column's sum of squares,
+    kept for :func:`_rank`) and one minimum, no n x R temporaries."""
+    with one_blas_thread():
+        sumsq = np.array([float(np.dot(c, c)) for c in src.columns])
+    lo = min(float(np.min(c)) for c in src.columns)
+    if not np.isfinite(sumsq).all():
+        n_nan = sum(int(np.isnan(c).sum()) for c in src.columns)
+        if n_nan:
+            raise ReplicateWeightsError(
+                f"replicate weights have {n_nan} missing value(s); fill or drop them."
+            )
+        n_inf = sum(int(np.isinf(c).sum()) for c in src.columns)
+        if n_inf:
+            raise ReplicateWeightsError(
+                f"replicate weights have {n_inf} infinite value(s); check the replicate weight "
+                "columns (R svrepdesign errors here too)."
+            )
+    if lo < 0:
+        raise ReplicateWeightsError("replicate weights must be non-negative.")
+    src.sumsq = sumsq if np.isfinite(sumsq).all() else None
+
+
+def _rank_of(W: np.ndarray) -> int:
+    """Numerical rank: eigenvalues of the smaller cross-product (R x R or n x n) above 1e-10
+    times the largest (equivalent to R's ``qr(tol = 1e-5)`` on singular values)."""
+    G = W.T @ W if W.shape[1] <= W.shape[0] else W @ W.T
+    ev = np.linalg.eigvalsh(G)
+    tol = ev.max() * 1e-10 if ev.max() > 0 else 0
+    return int((ev > tol).sum())
+
+
+def _rank(src: "_ReplicateColumns | np.ndarray", rows: np.ndarray) -> int:
+    """:func:`_rank_of` of ``W[rows]``, without the (n x R^2) cross-product when a sample of
+    rows already proves full column rank.
+
+    ``W'W = S'S + Q'Q`` for the sampled rows ``S`` and the others ``Q``, both positive
+    semi-definite, so ``lambda_min(W'W) >= lambda_min(S'S)`` and ``lambda_max(W'W) <=
+    lambda_max(S'S) + trace(Q'Q)``, with ``trace(Q'Q)`` the sum of squares of ``Q``. When
+    ``lambda_min(S'S) > 4e-10 (lambda_max(S'S) + trace(Q'Q))`` every eigenvalue of ``W'W`` is
+    above ``1e-10 lambda_max(W'W)`` (with a factor 4 for rounding): the rank is ``R``, which
+    the full computation would also give. Otherwise (a rank-deficient or ill-conditioned
+    matrix, e.g. more replicates than sampled rows) the full computation decides.
+    """
+    if isinstance(src, np.ndarray):
+        src = _ReplicateColumns.from_matrix(src)
+    n, R = src.shape
+    idx = np.flatnonzero(rows)
+    m = len(idx)
+    sample_rows = max(64 * R, 32768)
+    if m > 2 * sample_rows:
+        S = src.take(idx[:: m // sample_rows])
+        ev = np.linalg.eigvalsh(S.T @ S)
+        if m == n and src.zero is None and src.sumsq is not None:
+            sum_sq_all = float(src.sumsq.sum())         # from the value checks
+        else:
+            sum_sq_all = 0.0
+            for i in range(0, m, 65536):
+                blk = src.take(idx[i:i + 65536])
+                sum_sq_all += float(np.einsum("ij,ij->", blk, blk))
+        bound = ev[-1] + max(sum_sq_all - float(np.einsum("ij,ij->", S, S)), 0.0)
+        if ev[0] > 4e-10 * bound:
+            return R
+    return _rank_of(src.take(idx) if m < n else src.full())
+
+
+_BLOCK_ELEMENTS = 2**21   # rows x columns of one block of indicator-weighted analysis values
+_MAX_DENSE_COLUMNS = 16   # domains x (variables + 1) up to which W' M is one blocked product
+
+
+def _single_blas(method):
+    """Run ``method`` with BLAS on one thread (see ``replicate_variance.one_blas_thread``)."""
+    @functools.wraps(method)
+    def wrapper(*args, **kwargs):
+        with one_blas_thread():
+            return method(*args, **kwargs)
+    return wrapper
 
 
 class ReplicateDesign(DesignBase):
@@ -115,9 +270,12 @@ class ReplicateDesign(DesignBase):
         n = len(data)
         if n == 0:
             raise DesignError("the data frame has no rows; a design needs at least one respondent.")
-        # replicate weight matrix
+        # replicate weights: R float64 columns, views of the data frame's columns when they
+        # are float64 already (nothing is copied); an array given by the user is used as it
+        # is (column-major) when it is float64
         if isinstance(replicate_weights, np.ndarray):
             W = np.asarray(replicate_weights, dtype=float)
+            src = None
             self._rep_columns = None
         else:
             if isinstance(replicate_weights, str):
@@ -131,28 +289,23 @@ class ReplicateDesign(DesignBase):
             else:
                 cols = list(replicate_weights)
                 require_columns(data, cols, "the data passed to ReplicateDesign")
-            W = np.column_stack([numeric_column(data, c, "replicate weight",
-                                                ReplicateWeightsError) for c in cols])
+            columns = [numeric_column(data, c, "replicate weight", ReplicateWeightsError)
+                       for c in cols]
+            W = np.empty((n, len(cols))) if not columns else None
+            src = _ReplicateColumns(columns) if columns else None
             self._rep_columns = cols
-        if W.ndim != 2 or W.shape[0] != n:
-            raise ReplicateWeightsError(
-                f"replicate weights must be an (n x R) matrix with n = {n} rows; got shape "
-                f"{W.shape}."
-            )
-        if W.shape[1] < 2:
+        if src is None:
+            if W.ndim != 2 or W.shape[0] != n:
+                raise ReplicateWeightsError(
+                    f"replicate weights must be an (n x R) matrix with n = {n} rows; got shape "
+                    f"{W.shape}."
+                )
+            if W.shape[1] < 2:
+                raise ReplicateWeightsError("at least two replicate weight columns are needed.")
+            src = _ReplicateColumns.from_matrix(W)
+        if src.shape[1] < 2:
             raise ReplicateWeightsError("at least two replicate weight columns are needed.")
-        if np.isnan(W).any():
-            raise ReplicateWeightsError(
-                f"replicate weights have {int(np.isnan(W).sum())} missing value(s); fill or drop "
-                f"them."
-            )
-        if np.isinf(W).any():
-            raise ReplicateWeightsError(
-                f"replicate weights have {int(np.isinf(W).sum())} infinite value(s); check the "
-                "replicate weight columns (R svrepdesign errors here too)."
-            )
-        if (W < 0).any():
-            raise ReplicateWeightsError("replicate weights must be non-negative.")
+        _check_replicate_values(src)
         if weights is None:
             w = np.ones(n)
         elif not isinstance(weights, str):
@@ -176,8 +329,8 @@ class ReplicateDesign(DesignBase):
                 f"{fay_rho!r}."
             )
         if not combined_weights:
-            W = W * w[:, None]
-        R = W.shape[1]
+            src = _ReplicateColumns([c * w for c in src.columns])
+        R = src.shape[1]
         if (scale is not None
             and not (_is_number(scale) and np.isfinite(float(scale)) and float(scale) > 0)):
             raise ReplicateWeightsError(
@@ -214,7 +367,7 @@ class ReplicateDesign(DesignBase):
         if not np.isfinite(rscales).all() or (rscales < 0).any():
             raise ReplicateWeightsError("rscales= must be finite numbers >= 0.")
         self._w = w
-        self._W = W
+        self._Wsrc = src
         self.method = method
         self.scale = float(scale)
         self.rscales = rscales
@@ -230,30 +383,72 @@ class ReplicateDesign(DesignBase):
         return self._W
 
     @property
+    def _W(self) -> np.ndarray:
+        # the whole (n x R) matrix, built on first use (the estimators read it in blocks)
+        return self._Wsrc.full()
+
+    @_W.setter
+    def _W(self, W) -> None:
+        self._Wsrc = _ReplicateColumns.from_matrix(np.asarray(W, dtype=float))
+
+    @property
     def n_replicates(self) -> int:
         """Number of replicates ``R`` (columns of the replicate weights)."""
-        return self._W.shape[1]
+        return self._Wsrc.shape[1]
 
     def _rep_vcov(self, theta, reps) -> np.ndarray:
         return replicate_vcov(theta, reps, self.scale, self.rscales, self.mse)
 
+    @_single_blas
     def _ratio_vcov(self, num, den, theta):
-        W = self._W
-        top = W.T @ num
+        W = self._Wsrc
         if den is None:
-            reps = top
+            reps = W.tdot(num)
         else:
+            # numerators and denominators in one pass over W
+            k = num.shape[1]
+            both = W.tdot(np.concatenate([num, den], axis=1))
             with np.errstate(divide="ignore", invalid="ignore"):
-                reps = top / (W.T @ den)
+                reps = both[:, :k] / both[:, k:]
         return self._rep_vcov(theta, reps)
 
+    @_single_blas
     def _domain_vcov(self, theta, vals, dcodes, n_domains, totals_den):
-        W = self._W
-        k = vals.shape[1]
-        reps = np.empty((W.shape[1], n_domains * k))
-        for d in range(n_domains):
+        """Replicate totals (or ratios) of every analysis column in every domain.
+
+        Few domains: one pass over ``W`` in row blocks, ``W_b' M_b`` with ``M_b`` the analysis
+        values times each domain's indicator (and the indicators themselves for the
+        denominators); many domains: the rows of each domain in turn."""
+        W = self._Wsrc
+        n, k = vals.shape
+        D = n_domains
+        R = W.shape[1]
+        ratio = totals_den is not None
+        ncol = D * k + (D if ratio else 0)
+        if ncol <= _MAX_DENSE_COLUMNS:
+            T = np.zeros((R, ncol))
+            block = max(256, _BLOCK_ELEMENTS // max(ncol, R))
+            for i in range(0, n, block):
+                sl = slice(i, min(i + block, n))
+                dc = dcodes[sl]
+                M = np.zeros((dc.shape[0], ncol), order="F")
+                vb = vals[sl]
+                for d in range(D):
+                    ind = dc == d
+                    M[:, d * k:(d + 1) * k] = np.where(ind[:, None], vb, 0.0)
+                    if ratio:
+                        M[:, D * k + d] = ind
+                T += W.take(sl).T @ M
+            top = T[:, :D * k]
+            if not ratio:
+                return self._rep_vcov(theta, top)
+            den = np.repeat(T[:, D * k:], k, axis=1)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                return self._rep_vcov(theta, top / den)
+        reps = np.empty((R, D * k))
+        for d in range(D):
             rows = np.flatnonzero(dcodes == d)
-            Wd = W[rows]
+            Wd = W.take(rows)
             top = Wd.T @ vals[rows]
             if totals_den is None:
                 reps[:, d * k:(d + 1) * k] = top
@@ -262,9 +457,15 @@ class ReplicateDesign(DesignBase):
                     reps[:, d * k:(d + 1) * k] = top / Wd.sum(axis=0)[:, None]
         return self._rep_vcov(theta, reps)
 
+    @_single_blas
     def _general_vcov(self, theta, influence=None,
                       refit: Callable[[np.ndarray], np.ndarray] | None = None):
-        reps = np.vstack([np.atleast_1d(refit(self._W[:, r])) for r in range(self.n_replicates)])
+        batch = getattr(refit, "batch", None)     # all replicates at once from W, if offered
+        if batch is not None:
+            reps = np.asarray(batch(self._Wsrc), dtype=float).reshape(self.n_replicates, -1)
+        else:
+            reps = np.vstack([np.atleast_1d(refit(self._W[:, r]))
+                              for r in range(self.n_replicates)])
         return self._rep_vcov(theta, reps)
 
     def _with_weights(self, w, data=None):
@@ -272,7 +473,7 @@ class ReplicateDesign(DesignBase):
         w = np.asarray(w, dtype=float)
         outside = w <= 0
         new._w = w
-        new._W = np.where(outside[:, None], 0.0, self._W)
+        new._Wsrc = self._Wsrc.with_zero(outside)
         new._degf_cache = {}
         if data is not None:
             new.data = data
@@ -295,6 +496,7 @@ class ReplicateDesign(DesignBase):
         return None if self._rep_columns is None else list(self._rep_columns)
 
     # ------------------------------------------------------------------ information
+    @_single_blas
     def degf(self) -> float:
         """Rank of the replicate weights (rows in the subset) minus one (R ``degf``).
 
@@ -316,13 +518,7 @@ class ReplicateDesign(DesignBase):
         In R: ``degf(as.svrepdesign(dstrat, type = "JKn"))``.
         """
         if "degf" not in self._degf_cache:
-            W = self._W[self.in_subset]
-            # rank via the smaller cross-product (R x R or n x n); a relative tolerance of
-            # 1e-10 on its eigenvalues corresponds to R's qr(tol = 1e-5) on singular values
-            G = W.T @ W if W.shape[1] <= W.shape[0] else W @ W.T
-            ev = np.linalg.eigvalsh(G)
-            tol = ev.max() * 1e-10 if ev.max() > 0 else 0
-            self._degf_cache["degf"] = float(int((ev > tol).sum()) - 1)
+            self._degf_cache["degf"] = float(_rank(self._Wsrc, self.in_subset) - 1)
         return self._degf_cache["degf"]
 
     def describe(self) -> str:

@@ -1,0 +1,124 @@
+"""The large-survey code paths of replicate designs give the numbers of a direct computation.
+
+Expected values come from raw numpy loops written here (replicate estimates one replicate at a
+time, ``V = scale sum_r (theta_r - mean)^2``), not from the engine: the blocked domain pass,
+the many-domain path, the rank shortcut of ``degf`` and the blocked GLM refits.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import socialhealth as sh
+from socialhealth.design import replicate as replicate_module
+from socialhealth.errors import ReplicateWeightsError
+
+
+def synthetic(n=3000, R=12, n_dom=4, seed=7):
+    rng = np.random.default_rng(seed)
+    psu = rng.integers(0, 40, n)
+    w = rng.uniform(1, 3, n)
+    mult = rng.poisson(1.0, (40, R)).astype(float)          # bootstrap-like PSU multipliers
+    W = w[:, None] * mult[psu]
+    df = pd.DataFrame({"y": rng.normal(size=n), "z": rng.normal(size=n),
+                       "dom": rng.integers(0, n_dom, n), "w": w})
+    df["b"] = (rng.random(n) < 1 / (1 + np.exp(-df["z"]))).astype(float)
+    for r in range(R):
+        df[f"rw{r + 1}"] = W[:, r]
+    return df, W
+
+
+def direct_domain_means(df, W, col, n_dom):
+    scale = 1.0 / (W.shape[1] - 1)
+    est, se = [], []
+    for d in range(n_dom):
+        m = (df["dom"] == d).to_numpy()
+        y = df[col].to_numpy()[m]
+        est.append(np.sum(df["w"].to_numpy()[m] * y) / np.sum(df["w"].to_numpy()[m]))
+        reps = np.array([np.sum(W[m, r] * y) / np.sum(W[m, r]) for r in range(W.shape[1])])
+        se.append(np.sqrt(scale * np.sum((reps - reps.mean()) ** 2)))
+    return np.array(est), np.array(se)
+
+
+@pytest.mark.parametrize("n_dom", [3, 12])          # 3: one blocked pass; 12: domain by domain
+def test_domain_means_equal_direct_computation(n_dom, monkeypatch):
+    df, W = synthetic(n_dom=n_dom)
+    monkeypatch.setattr(replicate_module, "_BLOCK_ELEMENTS", 1000)      # several row blocks
+    d = sh.ReplicateDesign(df, weights="w", replicate_weights="^rw[0-9]+$", method="bootstrap")
+    t = d.mean(["y", "z"], by="dom").to_frame()
+    for col in ("y", "z"):
+        est, se = direct_domain_means(df, W, col, n_dom)
+        rows = t[t["term"] == col]
+        np.testing.assert_allclose(rows["estimate"], est, rtol=1e-12)
+        np.testing.assert_allclose(rows["se"], se, rtol=1e-10)
+
+
+def test_overall_mean_and_ratio_equal_direct_computation():
+    df, W = synthetic()
+    d = sh.ReplicateDesign(df, weights="w", replicate_weights="^rw[0-9]+$", method="bootstrap")
+    y, z = df["y"].to_numpy(), df["z"].to_numpy() + 5
+    reps = (W.T @ y) / W.sum(axis=0)
+    se = np.sqrt(np.sum((reps - reps.mean()) ** 2) / (W.shape[1] - 1))
+    np.testing.assert_allclose(d.mean("y").se.iloc[0], se, rtol=1e-10)
+    d2 = d.assign(z5=z)
+    reps = (W.T @ y) / (W.T @ z)
+    se = np.sqrt(np.sum((reps - reps.mean()) ** 2) / (W.shape[1] - 1))
+    np.testing.assert_allclose(d2.ratio("y", "z5").se.iloc[0], se, rtol=1e-10)
+
+
+def test_degf_rank_shortcut_agrees_with_full_rank():
+    rng = np.random.default_rng(3)
+    n, R = 70000, 6                                         # above the sampled-rows threshold
+    W = rng.uniform(0.5, 2.0, (n, R))
+    rows = np.ones(n, dtype=bool)
+    assert replicate_module._rank(W, rows) == R
+    # a replicate that is the sum of two others: rank R - 1 (the shortcut must not claim R)
+    W[:, 3] = W[:, 0] + W[:, 1]
+    assert replicate_module._rank(W, rows) == R - 1
+    # rows outside the subset do not count: only the first two columns vary inside it
+    n = 140000
+    W2 = np.ones((n, R))
+    W2[:, 1] = np.arange(n) % 3 + 1.0
+    rows2 = np.zeros(n, dtype=bool)
+    rows2[: n // 2] = True
+    W2[~rows2] = rng.uniform(0.5, 2.0, ((~rows2).sum(), R))
+    assert replicate_module._rank(W2, rows2) == 2
+
+
+def test_replicate_weight_checks_still_refuse_bad_values():
+    df, _ = synthetic(n=50, R=3)
+    for bad, word in ((np.nan, "missing"), (np.inf, "infinite"), (-1.0, "non-negative")):
+        d2 = df.copy()
+        d2.loc[4, "rw2"] = bad
+        with pytest.raises(ReplicateWeightsError, match=word):
+            sh.ReplicateDesign(d2, weights="w", replicate_weights="^rw[0-9]+$", method="bootstrap")
+
+
+def test_glm_replicate_refits_in_blocks_equal_one_by_one(monkeypatch):
+    """The blocked, batched refits (several row blocks, replicate groups, a subset so that the
+    rows used are not all rows) equal one plain IRLS fit per replicate (the generic hook)."""
+    from socialhealth.design import glm as glm_module
+
+    df, _ = synthetic(n=2000, R=8)
+    d = sh.ReplicateDesign(df, weights="w", replicate_weights="^rw[0-9]+$", method="bootstrap")
+    d = d.subset(df["dom"] != 0)
+    monkeypatch.setattr(glm_module, "_CHUNK", 300)
+    monkeypatch.setattr(glm_module, "_BLOCK_ELEMENTS", 256 * 3)
+    monkeypatch.setattr(glm_module, "_REP_GROUP_ELEMENTS", 3 * 300)
+    monkeypatch.setattr(glm_module, "_K_MAX_ELEMENTS", 10)
+    m = d.glm("b ~ z + y", family="binomial")
+    monkeypatch.undo()
+
+    class GenericOnly:                      # no _W: one _irls refit per replicate
+        def __init__(self, inner):
+            self._inner = inner
+
+        def __getattr__(self, name):
+            if name == "_W":
+                raise AttributeError(name)
+            return getattr(self._inner, name)
+
+    m0 = glm_module.glm(GenericOnly(d), "b ~ z + y", family="binomial")
+    np.testing.assert_allclose(m.params, m0.params, rtol=1e-13)
+    np.testing.assert_allclose(m.cov_params(), m0.cov_params(), rtol=1e-9)
