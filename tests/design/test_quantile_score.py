@@ -66,17 +66,9 @@ def test_score_by_domain_matches_r(key):
     f = f.sort_values(["quantile", ref["by"]], kind="stable").reset_index(drop=True)
     assert [str(g) for g in f[ref["by"]]] == ref["groups"]
     np.testing.assert_allclose(f["quantile"], ref["probs"])
-    keep = np.ones(len(f), dtype=bool)
-    if ref["design"] == "dstrat":
-        # stratum H (50 rows, all weights 15.1): R's "math" rule treats F(x_k) = k/50 as below
-        # k/50 for k = 9, 18, 36 although R's own cumsum(w)/sum(w) equals 0.18000000000000002
-        # >= 0.18 there; socialhealth reaches p there, so the H limits differ by one data value
-        # (see _r_cumsum). E and M match.
-        keep = (f[ref["by"]] != "H").to_numpy()
-        assert keep.sum() == 6
     for col in ("estimate", "se", "ci_low", "ci_high"):
-        np.testing.assert_allclose(f[col].to_numpy(dtype=float)[keep], _arr(ref[col])[keep],
-                                   rtol=TOL, err_msg=col)
+        np.testing.assert_allclose(f[col].to_numpy(dtype=float), _arr(ref[col]), rtol=TOL,
+                                   err_msg=col)
 
 
 def test_score_refused_on_replicate_designs_as_r():
@@ -118,3 +110,36 @@ def test_brent_zero_hand():
     f = lambda x: x * x - 2                                        # noqa: E731
     r = _brent_zero(f, 0.0, 2.0, f(0.0), f(2.0), 1e-10)
     assert abs(r - np.sqrt(2)) < 1e-9
+
+
+TIES = json.loads((HERE / "quantile_ties_reference.json").read_text())["cases"]
+
+
+# R's hf3 in stratum E (equal weights, tied api00 values) picks the next value at p = 0.35 and
+# 0.70 where socialhealth's distinct-value "nearest even" rule keeps 615 and 692: a known,
+# pre-existing hf3 difference (also before _r_position), not one of arithmetic
+_HF3_KNOWN = {"E|api00|hf3"}
+
+
+@pytest.mark.parametrize("key", [pytest.param(k, marks=pytest.mark.xfail(
+    strict=True, reason="R's hf3 rule with tied values differs (see _HF3_KNOWN)"))
+    if k in _HF3_KNOWN else k for k in sorted(TIES)])
+def test_step_rules_at_exact_ties_match_r(key):
+    """math / school / hf3 at every p = k/n, where F(x_k) = p up to an ulp: R counts the rows
+    with C_k <= p C_n but calls the tie exact only when p - C_k / C_n == 0 (_r_position).
+    Expected values from make_quantile_ties.R (exact equality)."""
+    where, var, qrule = key.split("|")
+    if where == "equal":
+        n = 50
+        d = sh.SurveyDesign(pd.DataFrame({"x": np.arange(1.0, 51.0), "w": float(var)}),
+                            weights="w")
+        var = "x"
+    else:
+        df = sh.datasets.load_example("apistrat")
+        if where != "all":
+            df = df[df["stype"] == where].reset_index(drop=True)
+        n = len(df)
+        d = sh.SurveyDesign(df, weights="pw")
+    probs = list(np.arange(1, n) / n)
+    got = d.quantile(var, probs, ci=False, qrule=qrule).to_frame()["estimate"].to_numpy()
+    np.testing.assert_array_equal(got, np.array(TIES[key], dtype=float))

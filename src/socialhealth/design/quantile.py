@@ -8,7 +8,9 @@ empirical CDF, rows sorted by ``y``, ``C_k`` the cumulative weight of the first 
 * ``"math"`` / ``"hf1"``: the inverse of ``F``, the smallest ``x`` with ``F(x) >= p``. Like R
   survey 4.1, a probability below the weight share of the smallest row returns the
   second-smallest row (R's behaviour, kept for parity; it only matters for extreme quantiles
-  of small samples).
+  of small samples). At ties ``F(x_k) = p`` the rounding follows R's (running sums in long
+  double; ``k`` counts rows with ``C_k <= p C_n`` and the tie is exact only if
+  ``p - C_k / C_n == 0``), which decides between ``x_k`` and ``x_(k+1)`` there.
 * ``"school"`` / ``"hf2"``: as ``"math"``, except that when ``F`` equals ``p`` exactly at a row
   the quantile is the mean of that row's value and the next row's (the school median).
 * ``"hf3"``: on the distinct values with their summed weights, as ``"math"`` (so the
@@ -77,29 +79,35 @@ INTERVAL_TYPES = ("mean", "beta", "xlogit", "asin", "score", "quantile")
 _CONTINUOUS = ("hf4", "hf5", "hf6", "hf7", "hf8", "hf9")
 
 
-def _inverse_cdf(values: np.ndarray, cdf: np.ndarray, p: float) -> float:
-    """R survey 4.1 ``qrule = "math"`` on sorted rows ``values`` with cumulative weights ``cdf``.
+def _r_position(C: np.ndarray, p: float) -> tuple[int, bool]:
+    """Where ``p`` falls among the running weight sums ``C`` (sorted rows), as R survey 4.1-1
+    decides it: ``k`` = the number of rows with ``C_k <= p * C_n`` (at least 1), and whether
+    ``F(x_k) = C_k / C_n`` equals ``p`` exactly (``p - C_k / C_n == 0``). The two tests use
+    different roundings, as R's do: at a tie ``C_k = p C_n`` whose quotient misses ``p`` by an
+    ulp, ``k`` counts the row but ``F(x_k) = p`` is false, so "math" moves on to ``x_(k+1)``
+    (established by probing R: all 1551 probabilities ``k/n`` tried on apistrat, its strata,
+    apiclus1 and equal-weight vectors agree). Returns ``k`` 0-based."""
+    k = max(int(np.searchsorted(C, p * C[-1], side="right")), 1)
+    return k - 1, bool(p - C[k - 1] / C[-1] == 0)
 
-    The smallest value with ``F(value) >= p``. Two details follow R exactly: for
-    ``0 <= p < F(x_(1))`` R returns the second-smallest row ``x_(2)`` rather than ``x_(1)``, and a
-    probability outside ``[0, 1]`` (a Woodruff limit beyond the range) gives NaN (R's ``NA``).
+
+def _inverse_cdf(values: np.ndarray, C: np.ndarray, p: float) -> float:
+    """R survey 4.1 ``qrule = "math"`` on sorted rows ``values`` with running weight sums ``C``.
+
+    The smallest value with ``F(value) >= p``, with R's arithmetic (:func:`_r_position`). Two
+    details follow R exactly: for ``0 <= p < F(x_(1))`` R returns the second-smallest row
+    ``x_(2)`` rather than ``x_(1)``, and a probability outside ``[0, 1]`` (a Woodruff limit
+    beyond the range) gives NaN (R's ``NA``).
     """
     if not np.isfinite(p) or p < 0 or p > 1:
         return np.nan
-    n = len(values)
-    hit = np.flatnonzero(cdf == p)
-    if hit.size:
-        return float(values[hit[0]])
-    i = max(int(np.searchsorted(cdf, p, side="right")), 1)     # rows with F <= p, at least 1
-    return float(values[min(i, n - 1)])
+    k, exact = _r_position(C, p)
+    return float(values[k] if exact else values[min(k + 1, len(values) - 1)])
 
 
 def _r_cumsum(w: np.ndarray) -> np.ndarray:
     """Running sums as R's ``cumsum`` rounds them: accumulated in extended (long double)
-    precision, each partial sum stored as a double. With ``F = C / C[-1]`` this reproduces R
-    survey 4.1-1's "math" quantile at exact ties ``F(x_k) = p`` far more often than double
-    sums (1297 of 1306 probabilities k/n on apistrat and its strata, against 1176), though not
-    always: R's exact arithmetic there is not documented."""
+    precision, each partial sum stored as a double (so is R's ``sum``, the last one)."""
     return np.cumsum(np.asarray(w, dtype=np.longdouble)).astype(float)
 
 
@@ -117,36 +125,32 @@ def _quantile_rule(y: np.ndarray, w: np.ndarray, qrule: str):
     """
     order = np.argsort(y, kind="stable")
     ys, ws = y[order], w[order]
-    # F as R rounds it (nearly: see _r_cumsum): an ulp decides whether F reaches p at ties
-    C = _r_cumsum(ws)
-    cdf = C / C[-1]
+    C = _r_cumsum(ws)           # R's rounding: an ulp decides exact ties F = p
     n = len(ys)
     if qrule in ("math", "hf1"):
-        return lambda p: _inverse_cdf(ys, cdf, p)
+        return lambda p: _inverse_cdf(ys, C, p)
     if qrule in ("school", "hf2"):
         def school(p):
             if not np.isfinite(p) or p < 0 or p > 1:
                 return np.nan
-            hit = np.flatnonzero(cdf == p)
-            if hit.size:
-                h = int(hit[0])
-                return float((ys[h] + ys[min(h + 1, n - 1)]) / 2)
-            return _inverse_cdf(ys, cdf, p)
+            k, exact = _r_position(C, p)
+            if exact:
+                return float((ys[k] + ys[min(k + 1, n - 1)]) / 2)
+            return float(ys[min(k + 1, n - 1)])
         return school
     if qrule == "hf3":
         vals, start = np.unique(ys, return_index=True)
-        cdf_u = cdf[np.append(start[1:] - 1, n - 1)]      # F at the last row of each value
+        C_u = C[np.append(start[1:] - 1, n - 1)]      # running sum at the last row of each value
 
         def even(p):
             if not np.isfinite(p) or p < 0 or p > 1:
                 return np.nan
-            hit = np.flatnonzero(cdf_u == p)
-            if hit.size:
-                h = int(hit[0])                 # 0-based; 1-based position h + 1
+            h, exact = _r_position(C_u, p)          # 0-based; 1-based position h + 1
+            if exact:
                 if h + 1 < len(vals) and (h + 1) % 2 == 1:
                     return float(vals[h + 1])   # the next value sits at an even position
                 return float(vals[h])
-            return _inverse_cdf(vals, cdf_u, p)
+            return float(vals[min(h + 1, len(vals) - 1)])
         return even
     # continuous rules: linear interpolation through (p_k, x_k)
     Cn, wn = C[-1], ws[-1]
