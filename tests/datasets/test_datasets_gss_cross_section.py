@@ -323,3 +323,33 @@ def test_shared_map_and_first_combine_errors():
         validate({"population": pop, "concepts": {"lonely_direct3": {
             "sources": ["a"], "rule": "map", "combine": "first",
             "maps": {"a": {"1": "sometimes"}}}}}, "test")
+
+
+# ------------------------------------------------------------- provenance["wave"] (issue 14)
+def _two_year_file(tmp_path, years=(2018, 2022)):
+    path = tmp_path / f"gss_{'_'.join(map(str, years))}.dta"
+    y = [years[0]] * 4 + [years[-1]] * 2
+    pd.DataFrame({"year": y, "id": [1, 2, 3, 4, 1, 2], "vstrat": [1, 1, 2, 2, 1, 1],
+                  "vpsu": [1, 2, 1, 2, 1, 2], "wtssnr": [1.5, 0.5, 1.2, 0.8, 1.0, 1.0],
+                  "sex": [1, 2, 2, 1, 1, 2], "age": [30, 45, 60, 75, 41, 52],
+                  "health": [1, 2, 4, 3, 2, 1]}).to_stata(path, write_index=False)
+    return path
+
+
+@pytest.mark.parametrize("cache", [False, True])
+def test_provenance_wave_is_the_loaded_year(tmp_path, cache):
+    path = _two_year_file(tmp_path)
+    from socialhealth.datasets.gss import load_cumulative
+    assert load_cumulative(path, wave=2018, cache=cache).provenance["wave"] == "2018"
+    assert load_cumulative(path, wave=[2022], cache=cache).provenance["wave"] == "2022"
+    assert load_cumulative(path, wave=[2018, 2022], cache=cache).provenance["wave"] is None
+    assert load_cumulative(path, cache=cache).provenance["wave"] is None     # two years
+    single = _two_year_file(tmp_path, years=(2018,))                       # like GSS2018.dta
+    sd = load_cumulative(single, cache=cache)
+    assert sd.provenance["wave"] == "2018" and set(sd.data["wave"]) == {"2018"}
+    assert datasets.load("gss", path=single, cache=cache).provenance["wave"] == "2018"
+
+
+def test_provenance_wave_real_gss2018(gss2018):
+    # the single-year release without wave=: every row is 2018 (skipped without ../shared)
+    assert datasets.load("gss", path=gss2018, cache=False).provenance["wave"] == "2018"

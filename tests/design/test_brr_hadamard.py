@@ -45,8 +45,9 @@ def check(rep, ref, linear_only=False):
         close(m.table["se"], ref["mean_se"])
 
 
-# R's order-28 matrix (and its doubling, 56) is a stored Plackett-Burman matrix that no
-# construction here reproduces: 24..27 and 48..55 strata
+# R's order-28 matrix (and its doubling, 56) is stored data from Sloane's library that no
+# published construction tried reproduces (test_r_order_28_is_not_plackett_burman_or_paley):
+# 24..27 and 48..55 strata
 R28_STRATA = set(range(24, 28)) | set(range(48, 56))
 R28_FAMILY = R28_STRATA | set(range(108, 112)) | set(range(220, 224))
 
@@ -150,3 +151,46 @@ def test_hadamard_matrices_equal_r_by_checksum():
         i = np.arange(1, k + 1)
         checksum = (H * ((31 * i[:, None] + 17 * i[None, :]) % 101)).sum()
         assert (checksum == c["checksum"]) != (c["n"] in R28_FAMILY), c["n"]
+
+
+# Plackett & Burman (1946), 28 runs: the 9 x 27 generator [A B C] of three 9 x 9 blocks; the
+# design is [[A, B, C], [C, A, B], [B, C, A]] plus a row of minus signs
+_PB28 = """+-++++--- -+---+--+ ++-+-++-+
+++-+++--- --++--+-- -++++-++-
+-+++++--- +---+--+- +-+-++-++
+---+-++++ --+-+---+ +-+++-+-+
+---++-+++ +----++-- ++--++++-
+----+++++ -+-+---+- -+++-+-++
++++---+-+ --+--+-+- +-++-+++-
++++---++- +--+----+ ++-++--++
++++----++ -+--+-+-- -++-+++-+"""
+
+
+def _profile(H):
+    """Counts of |sum_j h_aj h_bj h_cj h_dj| over row quadruples a < b < c < d: invariant under
+    row and column permutations and negations (Hadamard equivalence)."""
+    from collections import Counter
+    from itertools import combinations
+    n, out = H.shape[0], Counter()
+    for a, b in combinations(range(n), 2):
+        P = H[a] * H[b]
+        for c in range(b + 1, n):
+            out.update(np.abs((P * H[c]) @ H[c + 1:].T).tolist())
+    return dict(out)
+
+
+def test_r_order_28_is_not_plackett_burman_or_paley():
+    """Why order 28 differs from R: R's stored matrix (from Sloane's library, R ?hadamard) is
+    not Hadamard-equivalent to the Plackett-Burman 28-run design nor to Paley II (q = 13), so
+    no rearrangement of those matrices gives R's half-samples."""
+    from socialhealth.design.replicate_weights import _paley2
+    G = np.array([[1 if ch == "+" else -1 for ch in row.replace(" ", "")]
+                  for row in _PB28.splitlines()])
+    A, B, C = G[:, :9], G[:, 9:18], G[:, 18:]
+    D = np.vstack([np.block([[A, B, C], [C, A, B], [B, C, A]]), -np.ones((1, 27), int)])
+    PB = np.hstack([np.ones((28, 1), int), D])
+    for H in (PB, _paley2(13), R28):
+        assert (H @ H.T == 28 * np.eye(28)).all()
+    assert _profile(R28) == {4: 18098, 12: 2337, 20: 40}
+    assert _profile(PB) == {4: 18018, 12: 2457}
+    assert _profile(_paley2(13)) == {4: 18200, 12: 2184, 20: 91}

@@ -118,7 +118,7 @@ def test_bad_input(designs):
     with pytest.raises(EstimationError, match="qrule"):
         d.quantile("api00", 0.5, qrule="shahvaish")
     with pytest.raises(EstimationError, match="interval_type"):
-        d.quantile("api00", 0.5, interval_type="score")
+        d.quantile("api00", 0.5, interval_type="wald")
     with pytest.raises(EstimationError, match="probabilities"):
         d.quantile("api00", 50)
     with pytest.raises(EstimationError, match="numeric"):

@@ -182,3 +182,31 @@ def test_bad_options_raise():
         measures.reliability(g, level=95)
     with pytest.raises(MeasureError, match="DataFrame"):
         measures.reliability(g.to_numpy())
+
+
+def test_too_few_rows_for_omega_gives_nan_with_warning():
+    # 3 complete rows, 3 items: the correlation matrix has rank n - 1 = 2 < k = 3, and the
+    # one-factor fit degenerated (omega was 2562.9 for these rows, 1002 in the report)
+    x = pd.DataFrame({"a": [3, 5, 5], "b": [3, 1, 5], "c": [4, 1, 2]})
+    with pytest.warns(UserWarning, match="more rows than items"):
+        res = measures.reliability(x)
+    assert np.isnan(res.omega_total) and res.loadings.empty
+    assert any("omega total not computed" in n for n in res.notes)
+    # alpha is still defined; by hand (n - 1 = 2) for a = (1, 2, 3), b = (1, 3, 2),
+    # c = (2, 3, 3): var 1, 1, 1/3; every covariance 0.5 -> trace 7/3, sum 7/3 + 3 = 16/3,
+    # alpha = 3/2 (1 - 7/16) = 27/32
+    y = pd.DataFrame({"a": [1, 2, 3], "b": [1, 3, 2], "c": [2, 3, 3]})
+    with pytest.warns(UserWarning, match="3 complete rows for 3 items"):
+        res = measures.reliability(y)
+    assert res.alpha == pytest.approx(27 / 32, abs=1e-12)
+    assert np.isnan(res.omega_total)
+
+
+def test_linearly_dependent_items_give_nan_omega():
+    # c = a + b exactly: singular correlation matrix even with many rows
+    rng = np.random.default_rng(3)
+    a, b = rng.normal(size=50), rng.normal(size=50)
+    x = pd.DataFrame({"a": a, "b": b, "c": a + b, "d": a - b + rng.normal(size=50)})
+    with pytest.warns(UserWarning, match="linearly dependent"):
+        res = measures.reliability(x)
+    assert np.isnan(res.omega_total)

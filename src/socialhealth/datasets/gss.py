@@ -488,6 +488,10 @@ def _by_year(sd, cb: dict):
     sd.codebook["notes"] = notes
     sd.provenance["measured_by_year"] = counts
     sd.provenance["not_measured_by_year"] = missing_years
+    if not sd.provenance.get("wave") and len(years) == 1:
+        # a single-year release (GSS2018.dta) or a cumulative file with one year left: the
+        # wave is that year even without wave= (several years keep wave None)
+        sd.provenance["wave"] = str(years[0])
     return sd
 
 

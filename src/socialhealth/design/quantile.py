@@ -8,7 +8,9 @@ empirical CDF, rows sorted by ``y``, ``C_k`` the cumulative weight of the first 
 * ``"math"`` / ``"hf1"``: the inverse of ``F``, the smallest ``x`` with ``F(x) >= p``. Like R
   survey 4.1, a probability below the weight share of the smallest row returns the
   second-smallest row (R's behaviour, kept for parity; it only matters for extreme quantiles
-  of small samples).
+  of small samples). At ties ``F(x_k) = p`` the rounding follows R's (running sums in long
+  double; ``k`` counts rows with ``C_k <= p C_n`` and the tie is exact only if
+  ``p - C_k / C_n == 0``), which decides between ``x_k`` and ``x_(k+1)`` there.
 * ``"school"`` / ``"hf2"``: as ``"math"``, except that when ``F`` equals ``p`` exactly at a row
   the quantile is the mean of that row's value and the next row's (the school median).
 * ``"hf3"``: on the distinct values with their summed weights, as ``"math"`` (so the
@@ -33,6 +35,19 @@ The standard error reported is the width of the interval divided by ``2 t`` (Fra
 Fuller 1991), as R does. R survey 4.1-1 applies the ``"beta"``, ``"xlogit"`` and ``"asin"``
 transformations on Taylor designs only; on replicate designs it returns the ``"mean"``
 interval for them, and so does socialhealth (with a warning).
+``"score"`` (Taylor designs only, as in R; Francisco & Fuller 1991): the interval inverts the
+test of ``F(theta) = p`` with the standard error evaluated at each ``theta``: its limits are the
+roots of ``z(theta) = (F(theta) - p) / se(F(theta)) = -t`` and ``= +t`` (``se`` the design
+standard error of the mean of ``I(y <= theta)``). As R survey 4.1-1 does (established by running
+it), the roots are found by Brent's method (R's ``uniroot``) on
+``[min(y) + IQR/100, max(y) - IQR/100]`` (``IQR`` the unweighted type-7 interquartile range of
+the rows used) with tolerance ``1 / (100 sqrt(n))``; as ``z`` is a step function the root is the
+jump where ``z`` crosses ``-+t``, on the side with the smaller ``|z -+ t|``. Each root is then
+mapped to the *unweighted* share of rows with ``y <= theta`` and that share through the quantile
+rule, ``qrule``: R's choice, reproduced for parity although a weighted share would be the
+natural one (with unequal weights the interval can even exclude the estimate). The ``se`` is
+again the width over ``2 t``. When ``z`` does not cross ``-+t`` inside the search range (an
+extreme ``p`` in a small sample) R stops with an error, and so does this function.
 ``"quantile"`` (replicate designs only): the quantile is re-estimated with every replicate's
 weights, ``se`` is the replicate standard error and the interval ``q +- t se`` (valid for
 bootstrap, BRR and SDR replicates, not for jackknives).
@@ -60,25 +75,40 @@ from socialhealth.design.variables import subset_domains
 from socialhealth.errors import EstimationError, SocialHealthWarning
 
 QRULES = ("math", "school") + tuple(f"hf{i}" for i in range(1, 10))
-INTERVAL_TYPES = ("mean", "beta", "xlogit", "asin", "quantile")
+INTERVAL_TYPES = ("mean", "beta", "xlogit", "asin", "score", "quantile")
 _CONTINUOUS = ("hf4", "hf5", "hf6", "hf7", "hf8", "hf9")
 
 
-def _inverse_cdf(values: np.ndarray, cdf: np.ndarray, p: float) -> float:
-    """R survey 4.1 ``qrule = "math"`` on sorted rows ``values`` with cumulative weights ``cdf``.
+def _r_position(C: np.ndarray, p: float) -> tuple[int, bool]:
+    """Where ``p`` falls among the running weight sums ``C`` (sorted rows), as R survey 4.1-1
+    decides it: ``k`` = the number of rows with ``C_k <= p * C_n`` (at least 1), and whether
+    ``F(x_k) = C_k / C_n`` equals ``p`` exactly (``p - C_k / C_n == 0``). The two tests use
+    different roundings, as R's do: at a tie ``C_k = p C_n`` whose quotient misses ``p`` by an
+    ulp, ``k`` counts the row but ``F(x_k) = p`` is false, so "math" moves on to ``x_(k+1)``
+    (established by probing R: all 1551 probabilities ``k/n`` tried on apistrat, its strata,
+    apiclus1 and equal-weight vectors agree). Returns ``k`` 0-based."""
+    k = max(int(np.searchsorted(C, p * C[-1], side="right")), 1)
+    return k - 1, bool(p - C[k - 1] / C[-1] == 0)
 
-    The smallest value with ``F(value) >= p``. Two details follow R exactly: for
-    ``0 <= p < F(x_(1))`` R returns the second-smallest row ``x_(2)`` rather than ``x_(1)``, and a
-    probability outside ``[0, 1]`` (a Woodruff limit beyond the range) gives NaN (R's ``NA``).
+
+def _inverse_cdf(values: np.ndarray, C: np.ndarray, p: float) -> float:
+    """R survey 4.1 ``qrule = "math"`` on sorted rows ``values`` with running weight sums ``C``.
+
+    The smallest value with ``F(value) >= p``, with R's arithmetic (:func:`_r_position`). Two
+    details follow R exactly: for ``0 <= p < F(x_(1))`` R returns the second-smallest row
+    ``x_(2)`` rather than ``x_(1)``, and a probability outside ``[0, 1]`` (a Woodruff limit
+    beyond the range) gives NaN (R's ``NA``).
     """
     if not np.isfinite(p) or p < 0 or p > 1:
         return np.nan
-    n = len(values)
-    hit = np.flatnonzero(cdf == p)
-    if hit.size:
-        return float(values[hit[0]])
-    i = max(int(np.searchsorted(cdf, p, side="right")), 1)     # rows with F <= p, at least 1
-    return float(values[min(i, n - 1)])
+    k, exact = _r_position(C, p)
+    return float(values[k] if exact else values[min(k + 1, len(values) - 1)])
+
+
+def _r_cumsum(w: np.ndarray) -> np.ndarray:
+    """Running sums as R's ``cumsum`` rounds them: accumulated in extended (long double)
+    precision, each partial sum stored as a double (so is R's ``sum``, the last one)."""
+    return np.cumsum(np.asarray(w, dtype=np.longdouble)).astype(float)
 
 
 def _stable_order(y: np.ndarray) -> np.ndarray:
@@ -113,35 +143,32 @@ def _quantile_rule(y: np.ndarray, w: np.ndarray, qrule: str):
     """
     order = _stable_order(y)
     ys, ws = y[order], w[order]
-    C = np.cumsum(ws)
-    cdf = C / ws.sum()          # as R (exact ties F = p decide "school" and "hf3")
+    C = _r_cumsum(ws)           # R's rounding: an ulp decides exact ties F = p
     n = len(ys)
     if qrule in ("math", "hf1"):
-        return lambda p: _inverse_cdf(ys, cdf, p)
+        return lambda p: _inverse_cdf(ys, C, p)
     if qrule in ("school", "hf2"):
         def school(p):
             if not np.isfinite(p) or p < 0 or p > 1:
                 return np.nan
-            hit = np.flatnonzero(cdf == p)
-            if hit.size:
-                h = int(hit[0])
-                return float((ys[h] + ys[min(h + 1, n - 1)]) / 2)
-            return _inverse_cdf(ys, cdf, p)
+            k, exact = _r_position(C, p)
+            if exact:
+                return float((ys[k] + ys[min(k + 1, n - 1)]) / 2)
+            return float(ys[min(k + 1, n - 1)])
         return school
     if qrule == "hf3":
         vals, start = np.unique(ys, return_index=True)
-        cdf_u = cdf[np.append(start[1:] - 1, n - 1)]      # F at the last row of each value
+        C_u = C[np.append(start[1:] - 1, n - 1)]      # running sum at the last row of each value
 
         def even(p):
             if not np.isfinite(p) or p < 0 or p > 1:
                 return np.nan
-            hit = np.flatnonzero(cdf_u == p)
-            if hit.size:
-                h = int(hit[0])                 # 0-based; 1-based position h + 1
+            h, exact = _r_position(C_u, p)          # 0-based; 1-based position h + 1
+            if exact:
                 if h + 1 < len(vals) and (h + 1) % 2 == 1:
                     return float(vals[h + 1])   # the next value sits at an even position
                 return float(vals[h])
-            return _inverse_cdf(vals, cdf_u, p)
+            return float(vals[min(h + 1, len(vals) - 1)])
         return even
     # continuous rules: linear interpolation through (p_k, x_k)
     Cn, wn = C[-1], ws[-1]
@@ -168,8 +195,90 @@ def _quantile_rule(y: np.ndarray, w: np.ndarray, qrule: str):
     return interpolate
 
 
+def _brent_zero(f, a: float, b: float, fa: float, fb: float, tol: float,
+                maxit: int = 1000) -> float:
+    """A zero of ``f`` in ``[a, b]`` (``fa``, ``fb`` of opposite signs) by Brent's (1973, ch. 4)
+    method: bisection safeguarding secant / inverse quadratic interpolation, stopping when the
+    bracket is narrower than ``2 (2 eps |b| + tol / 2)``. Returns the end of the final bracket
+    with the smaller ``|f|`` (the same iterates as R's ``uniroot``, which uses this algorithm)."""
+    eps = np.finfo(float).eps
+    if fa == 0:
+        return a
+    if fb == 0:
+        return b
+    c, fc = a, fa
+    for _ in range(maxit + 1):
+        prev_step = b - a
+        if abs(fc) < abs(fb):            # b is the best guess so far
+            a, b, c = b, c, b
+            fa, fb, fc = fb, fc, fb
+        tol_act = 2 * eps * abs(b) + tol / 2
+        new_step = (c - b) / 2
+        if abs(new_step) <= tol_act or fb == 0:
+            return b
+        if abs(prev_step) >= tol_act and abs(fa) > abs(fb):
+            cb = c - b
+            if a == c:                   # secant
+                t1 = fb / fa
+                p = cb * t1
+                q = 1.0 - t1
+            else:                        # inverse quadratic interpolation
+                q = fa / fc
+                t1 = fb / fc
+                t2 = fb / fa
+                p = t2 * (cb * q * (q - t1) - (b - a) * (t1 - 1.0))
+                q = (q - 1.0) * (t1 - 1.0) * (t2 - 1.0)
+            if p > 0:
+                q = -q
+            else:
+                p = -p
+            if p < (0.75 * cb * q - abs(tol_act * q) / 2) and p < abs(prev_step * q / 2):
+                new_step = p / q
+        if abs(new_step) < tol_act:
+            new_step = tol_act if new_step > 0 else -tol_act
+        a, fa = b, fb
+        b = b + new_step
+        fb = f(b)
+        if (fb > 0 and fc > 0) or (fb < 0 and fc < 0):
+            c, fc = a, fa
+    return b
+
+
+def _score_limits(y: np.ndarray, p: float, q_t: float, cdf_se) -> tuple[float, float]:
+    """Francisco & Fuller's (1991) test-inversion limits for the ``p`` quantile, as R survey
+    4.1-1 computes them (module docstring): the roots ``theta`` of ``z(theta) = -+ t`` with
+    ``z(theta) = (F(theta) - p) / se(F(theta))``, searched by Brent's method on
+    ``[min(y) + IQR/100, max(y) - IQR/100]`` with tolerance ``1 / (100 sqrt(n))``, each mapped
+    to the *unweighted* share of rows ``y <= theta`` (the returned probabilities)."""
+    n = len(y)
+    lo_y, hi_y = float(np.min(y)), float(np.max(y))
+    q1, q3 = np.quantile(y, [0.25, 0.75])           # R's IQR() (type 7, unweighted)
+    a, b = lo_y + (q3 - q1) / 100, hi_y - (q3 - q1) / 100
+    tol = 1 / (100 * np.sqrt(n))
+
+    def z(theta):
+        F, s = cdf_se(theta)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return (F - p) / s
+
+    out = []
+    for sign in (-1.0, 1.0):
+        def f(theta, sign=sign):
+            return sign * q_t - z(theta)
+        fa, fb = f(a), f(b)
+        if not (np.isfinite(fa) and np.isfinite(fb)) or fa * fb > 0:
+            raise EstimationError(
+                f"interval_type='score': the score test for the {p:g} quantile does not change "
+                "sign over the range of the data (R's uniroot error 'f() values at end points "
+                "not of opposite sign'); the quantile is too extreme for this sample. Use "
+                "interval_type='beta' or 'mean' instead.")
+        root = _brent_zero(f, a, b, fa, fb, tol)
+        out.append(float(np.mean(y <= root)))
+    return out[0], out[1]
+
+
 #: ``interval_type=`` of :func:`quantile`.
-QuantileInterval = Literal["mean", "beta", "xlogit", "asin", "quantile"]
+QuantileInterval = Literal["mean", "beta", "xlogit", "asin", "score", "quantile"]
 #: ``qrule=`` of :func:`quantile` (R's quantile rules).
 QuantileRule = Literal["math", "school", "hf1", "hf2", "hf3", "hf4", "hf5", "hf6", "hf7", "hf8",
                        "hf9"]
@@ -214,9 +323,9 @@ def quantile(
         ``"mean"`` (R's default): Woodruff with a Wald interval for ``F(q_p)``; ``"beta"``
         (Korn-Graubard), ``"xlogit"``, ``"asin"``: Woodruff with that interval for ``F(q_p)``
         (Taylor designs; on replicate designs R 4.1-1 gives the ``"mean"`` interval for them,
-        and so does this function, with a warning); ``"quantile"``: replicate quantiles
-        (replicate designs only). R's Taylor-only ``"score"`` (Francisco-Fuller) is not
-        implemented.
+        and so does this function, with a warning); ``"score"``: Francisco-Fuller test
+        inversion, computed as R does (Taylor designs only, as R; module docstring);
+        ``"quantile"``: replicate quantiles (replicate designs only).
     qrule : {"math", "school", "hf1", ..., "hf9"}
         Quantile rule (R ``qrule``): ``"math"`` = ``"hf1"`` (inverse CDF, R's default),
         ``"school"`` = ``"hf2"``, ``"hf3"`` (nearest even), ``"hf4"``-``"hf9"`` (weighted
@@ -238,8 +347,9 @@ def quantile(
     Raises
     ------
     EstimationError
-        Unknown ``qrule`` or ``interval_type``, ``"quantile"`` on a Taylor design, non-numeric
-        columns, probabilities outside [0, 1], or no non-missing values.
+        Unknown ``qrule`` or ``interval_type``, ``"quantile"`` on a Taylor design, ``"score"``
+        on a replicate design or where its test statistic does not cross ``-+t`` (as R),
+        non-numeric columns, probabilities outside [0, 1], or no non-missing values.
 
     References
     ----------
@@ -277,20 +387,22 @@ def quantile(
     >>> f = d.quantile("y", [0.25, 0.5], qrule="school", interval_type="beta").to_frame()
     >>> f[["estimate", "ci_low", "ci_high"]].to_numpy().tolist()   # R: 4, 4, 9; 5.5, 4, 9
     [[4.0, 4.0, 9.0], [5.5, 4.0, 9.0]]
+    >>> strat = sh.SurveyDesign(sh.datasets.load_example("apistrat"), weights="pw",
+    ...                         strata="stype", fpc="fpc")
+    >>> s = strat.quantile("api00", 0.5, interval_type="score").to_frame()
+    >>> s[["estimate", "ci_low", "ci_high"]].to_numpy().tolist()   # R: 649, 632, 669
+    [[649.0, 632.0, 669.0]]
 
     In R: ``svyquantile(~api00, dclus1, quantiles = c(0.25, 0.5, 0.75), ci = TRUE)``;
     ``svyby(~api00, ~stype, dclus1, svyquantile, quantiles = 0.5, ci = TRUE)``;
-    ``svyquantile(~y, design, c(0.25, 0.5), qrule = "school", interval.type = "beta")``.
+    ``svyquantile(~y, design, c(0.25, 0.5), qrule = "school", interval.type = "beta")``;
+    ``svyquantile(~api00, dstrat, 0.5, interval.type = "score")``.
     """
     if qrule not in QRULES:
         raise EstimationError(
             f"qrule={qrule!r} is not supported; use one of {', '.join(QRULES)} (R's 'shahvaish' "
             "rule is not implemented)."
         )
-    if interval_type == "score":
-        raise EstimationError(
-            "interval_type='score' (Francisco & Fuller's test inversion, R's Taylor-only option) "
-            "is not implemented; use 'beta', 'xlogit' or 'mean' (Woodruff).")
     if interval_type not in INTERVAL_TYPES:
         raise EstimationError(
             f"interval_type={interval_type!r} is not supported; use one of "
@@ -301,6 +413,11 @@ def quantile(
         raise EstimationError(
             "interval_type='quantile' uses replicate quantiles and needs a ReplicateDesign, as "
             "in R; Taylor designs have 'mean', 'beta', 'xlogit', 'asin' and 'score'.")
+    if replicate and interval_type == "score":
+        raise EstimationError(
+            "interval_type='score' (Francisco & Fuller's test inversion) needs a Taylor design, "
+            "as in R (svyquantile on a replicate design has no 'score'); use 'quantile', 'mean' "
+            "or 'beta'.")
     if replicate and interval_type in ("beta", "xlogit", "asin"):
         warnings.warn(
             f"interval_type={interval_type!r} on a replicate-weight design gives the Woodruff "
@@ -384,6 +501,16 @@ def quantile(
                     reps = np.array([[np.nan if f is None else f(p)] for f in rep_rules])
                     se = float(np.sqrt(max(sub._rep_vcov(np.array([q]), reps)[0, 0], 0.0)))
                     lo, hi = q - q_t * se, q + q_t * se
+                elif ci and interval_type == "score":
+                    yv = np.nan_to_num(y)
+
+                    def cdf_se(theta, ok=ok, yv=yv, sub=sub):
+                        u = np.where(ok, (yv <= theta).astype(float), 0.0)[:, None]
+                        F, V = sub._ratio_estimate(u, ok.astype(float)[:, None])
+                        return float(np.atleast_1d(F)[0]), float(np.sqrt(max(V[0, 0], 0.0)))
+                    p_lo, p_hi = _score_limits(y[ok], p, q_t, cdf_se)
+                    lo, hi = Q(p_lo), Q(p_hi)
+                    se = (hi - lo) / (2 * q_t)
                 elif ci:
                     u = np.where(ok, (np.nan_to_num(y) <= q).astype(float), 0.0)[:, None]
                     F, V = sub._ratio_estimate(u, ok.astype(float)[:, None])
@@ -441,6 +568,7 @@ def quantile(
         n_rows=n_used,
         n_missing=n_missing,
         method=("replicate quantiles" if interval_type == "quantile" else
+                "Francisco-Fuller score" if interval_type == "score" else
                 "Woodruff"
                 + ("" if interval_type == "mean" or replicate else f" ({interval_type})")),
         design_label=design._short_label(),

@@ -24,8 +24,9 @@ uses the columns of the Hadamard matrix as replicates and its rows 2..H+1 for th
 R's order (sorted by their labels as text, so stratum 10 comes before 2), the PSU that
 appears first in the data taking the ``+1`` half. The Hadamard matrices are R's (see
 :func:`hadamard`) for every order but 28 and its doublings (56, 112, ...), where R stores a
-Plackett-Burman matrix; ours (Paley II) is equally balanced: totals and other linear statistics
-agree with R exactly, nonlinear ones (means, ratios) only approximately. Pass R's matrix as
+matrix from Sloane's library of Hadamard matrices (R's ``?hadamard``); ours (Paley II) is
+equally balanced: totals and other linear statistics agree with R exactly, nonlinear ones
+(means, ratios) only approximately. Pass R's matrix as
 ``hadamard=`` to match R there (see :func:`hadamard`).
 
 Only the first sampling stage is resampled (later stages are captured by the PSU totals, as
@@ -161,7 +162,7 @@ def _double(H: np.ndarray, order: int) -> np.ndarray:
 
 def _stored(order: int) -> np.ndarray:
     """R's stored base matrices, by construction: Sylvester 4 and 16, the twin-prime matrix for
-    36; for 28 Paley II (q = 13), which is *not* R's stored (Plackett-Burman) matrix."""
+    36; for 28 Paley II (q = 13), which is *not* R's stored matrix (see :func:`hadamard`)."""
     if order in (4, 16):
         return _double(np.array([[1, 1], [1, -1]]), order)
     if order == 36:
@@ -224,13 +225,19 @@ def hadamard(n_strata: int) -> np.ndarray:
     more than 4 and a Paley I matrix (order q + 1, q prime = 3 mod 4, possibly doubled) fits
     first (see ``_paley_choice``). Rows 2..H+1 then give a fully balanced set of half-samples
     (Wolter 2007, §3.3). Order 36 is the twin-prime difference-set matrix (Stanton & Sprott
-    1958; the Plackett-Burman 36-run design), equal to R's. R stores a Plackett-Burman matrix
-    of order 28 that no construction here reproduces, so for order 28 and its doublings (24-27
-    and 48-55 strata) ours is Paley II (q = 13): as balanced (totals agree with R exactly)
-    but not equal (means differ slightly). To match R's default there, pass R's matrix with
-    its (unused) first row negated, since a passed matrix is read as R reads
-    ``hadamard.matrix=`` (top-left value = -1): in R ``h <- hadamard(27); h[1, ] <- 1 - h[1, ]``,
-    then ``to_replicate("brr", hadamard=h)``. Checked equal to R's for 2..1199 strata otherwise.
+    1958; the Plackett-Burman 36-run design), equal to R's. R's order-28 matrix is stored
+    data taken from Sloane's library of Hadamard matrices (R's ``?hadamard``), and it is not
+    equivalent (under row/column permutations and negations) to any order-28 matrix with a
+    published construction tried here -- the Plackett-Burman (1946) 28-run design, Paley II
+    (q = 13) or Williamson's -- since its 4-row profile (the counts of
+    ``|sum_j h_aj h_bj h_cj h_dj|`` over row quadruples: 18098 x 4, 2337 x 12, 40 x 20)
+    differs from theirs (PB 18018/2457/0; Paley II 18200/2184/91; Williamson 18032/2436/7).
+    So for order 28 and its doublings (24-27 and 48-55 strata) ours is Paley II (q = 13): as
+    balanced (totals agree with R exactly) but not equal (means differ slightly). To match
+    R's default there, pass R's matrix with its (unused) first row negated, since a passed
+    matrix is read as R reads ``hadamard.matrix=`` (top-left value = -1): in R
+    ``h <- hadamard(27); h[1, ] <- 1 - h[1, ]``, then ``to_replicate("brr", hadamard=h)``.
+    Checked equal to R's for 2..1199 strata otherwise.
 
     Examples
     --------

@@ -7,6 +7,7 @@ omega total comes from a one-factor minimum-residual (minres / unweighted least 
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -16,7 +17,7 @@ from scipy import optimize, stats
 
 from socialhealth._deprecation import renamed_parameter, warn_renamed
 from socialhealth.design.result_protocol import Result
-from socialhealth.errors import EstimationError, MeasureError
+from socialhealth.errors import EstimationError, MeasureError, SocialHealthWarning
 
 __all__ = ["ReliabilityResult", "reliability"]
 
@@ -43,7 +44,9 @@ class ReliabilityResult(Result):
         Duhachek & Iacobucci (2004) asymptotic standard error of alpha (``psych`` ``ase``).
     omega_total : float
         McDonald's omega total from a one-factor minres fit to the correlation matrix; NaN for
-        fewer than three items (a one-factor model is not identified), see ``notes``.
+        fewer than three items (a one-factor model is not identified), and NaN with a warning
+        when the correlation matrix is singular (no more complete rows than items, or linearly
+        dependent items), see ``notes``.
     loadings : pandas.Series
         The one-factor loadings behind ``omega_total`` (empty for fewer than three items).
     items : pandas.DataFrame
@@ -238,7 +241,10 @@ def reliability(
       minimum residual (least squares on the off-diagonal elements), then
       :math:`\\omega_t = 1 - \\sum_i (1 - \\lambda_i^2) / \\mathbf 1' R \\mathbf 1`. With two
       items a one-factor model is not identified: omega is NaN and ``notes`` says so. With
-      three items the fit is exact (:math:`\\lambda_1^2 = r_{12} r_{13} / r_{23}`).
+      three items the fit is exact (:math:`\\lambda_1^2 = r_{12} r_{13} / r_{23}`). With no
+      more complete rows than items (:math:`n \\le k`) the correlation matrix is singular
+      (rank :math:`\\le n - 1`) and the fit degenerates (loadings beyond 1, omega far outside
+      [0, 1]): omega is then NaN, with a ``SocialHealthWarning`` and a note.
 
     In R: ``psych::alpha(na.omit(x))`` (``$total$raw_alpha``, ``$total$std.alpha``,
     ``$total$ase``, ``$feldt``, the "95% confidence boundaries" Feldt and Duhachek lines,
@@ -317,6 +323,18 @@ def reliability(
             "omega total not computed: a one-factor model is not identified with two items "
             "(psych::omega needs at least three); report alpha (or the Spearman-Brown coefficient)."
         )
+    elif n <= k or np.linalg.matrix_rank(corr) < k:
+        # a correlation matrix of k items from n <= k rows has rank n - 1 < k: the one-factor
+        # fit to a singular matrix gives loadings beyond 1 and omega far outside [0, 1]
+        # (e.g. 1002 for three rows of three items)
+        omega = float("nan")
+        loadings = pd.Series(dtype="float64")
+        why = (f"only {n} complete rows for {k} items (omega needs more rows than items)"
+               if n <= k else "the items are linearly dependent (singular correlation matrix)")
+        msg = (f"omega total not computed: {why}; the one-factor model cannot be fitted to a "
+               "singular correlation matrix.")
+        notes.append(msg)
+        warnings.warn(msg, SocialHealthWarning, stacklevel=2)
     else:
         load = _minres_one_factor(corr)
         loadings = pd.Series(load, index=list(x.columns), name="loading")
