@@ -107,8 +107,42 @@ def _inverse_cdf(values: np.ndarray, C: np.ndarray, p: float) -> float:
 
 def _r_cumsum(w: np.ndarray) -> np.ndarray:
     """Running sums as R's ``cumsum`` rounds them: accumulated in extended (long double)
-    precision, each partial sum stored as a double (so is R's ``sum``, the last one)."""
-    return np.cumsum(np.asarray(w, dtype=np.longdouble)).astype(float)
+    precision, each partial sum stored as a double (so is R's ``sum``, the last one).
+
+    Where numpy's ``longdouble`` has at least x87's 64-bit significand (x86 Linux and Intel
+    macOS: 80-bit; aarch64 Linux: 128-bit) the sums are accumulated in it. Elsewhere (Windows,
+    Apple silicon, where ``longdouble`` is a plain double) they are computed exactly and rounded
+    once (:func:`_exact_cumsum`): the same doubles whenever the extended accumulation is exact,
+    which holds for weights within about 2**11 of each other in magnitude and any n < 2**11 -
+    e.g. every equal-weight sample - so exact ties ``F = p`` are decided as R decides them on
+    every platform."""
+    w = np.asarray(w, dtype=float)
+    if np.finfo(np.longdouble).nmant >= 63:
+        return np.cumsum(w.astype(np.longdouble)).astype(float)
+    return _exact_cumsum(w)
+
+
+def _exact_cumsum(w: np.ndarray) -> np.ndarray:
+    """Prefix sums of ``w`` computed exactly (Python integers) and each rounded once to the
+    nearest double."""
+    if len(w) == 0 or not np.isfinite(w).all():
+        return np.cumsum(w)
+    m, e = np.frexp(w)                                   # w = m 2**e, 0.5 <= |m| < 1
+    mant = (m * 2.0 ** 53).astype(np.int64).tolist()     # exact 53-bit integers
+    exps = (e.astype(np.int64) - 53)
+    emin = int(exps.min())
+    shifts = (exps - emin).tolist()
+    total, out = 0, []
+    if emin >= 0:
+        for a, s in zip(mant, shifts):
+            total += a << s
+            out.append(float(total << emin))            # int -> float rounds to nearest
+    else:
+        den = 1 << -emin
+        for a, s in zip(mant, shifts):
+            total += a << s
+            out.append(total / den)                      # int / int rounds to nearest
+    return np.asarray(out, dtype=float)
 
 
 def _stable_order(y: np.ndarray) -> np.ndarray:
