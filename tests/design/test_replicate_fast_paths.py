@@ -98,7 +98,7 @@ def test_replicate_weight_checks_still_refuse_bad_values():
 def test_glm_replicate_refits_in_blocks_equal_one_by_one(monkeypatch):
     """The blocked, batched refits (several row blocks, replicate groups, a subset so that the
     rows used are not all rows) equal one plain IRLS fit per replicate (the generic hook)."""
-    from socialhealth.design import glm as glm_module
+    from socialhealth.design import glm_replicates as glm_module   # the refits' own constants
 
     df, _ = synthetic(n=2000, R=8)
     d = sh.ReplicateDesign(df, weights="w", replicate_weights="^rw[0-9]+$", method="bootstrap")

@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
+from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from typing import Callable
@@ -285,7 +286,6 @@ def harmonise(df: pd.DataFrame, cb: dict, fmt: dict, wave, value_labels: dict,
     ``{concept: {code: n}}`` for valid codes the rules could not place.
     """
     n = len(df)
-    sch = schema()
     cols: dict[str, object] = {}
     rows: list[dict] = []
     unmapped: dict[str, dict[str, int]] = {}
@@ -309,6 +309,7 @@ def harmonise(df: pd.DataFrame, cb: dict, fmt: dict, wave, value_labels: dict,
             rows.append(_row(concept, srcs, "not measured", labels, spec.get("notes", ""), False))
             continue
         first = rule == "map" and spec.get("combine") == "first"
+        per_src = None
         if first and any(s in df.columns for s in srcs):
             per_src = {f: spec["maps"][k] for f, k in zip(srcs, spec["sources"], strict=True)}
             srcs = [s for s in srcs if s in df.columns]
@@ -318,101 +319,11 @@ def harmonise(df: pd.DataFrame, cb: dict, fmt: dict, wave, value_labels: dict,
                              f"in this file. " + spec.get("notes", ""), False))
             continue
         levels = spec.get("levels") or (age_levels if concept == "age_group" else None)
-        bad: Counter = Counter()
-        if rule == "map":
-            known_missing = {str(v) for v in spec.get("missing", [])}
-            if first:
-                vals = pd.Series([None] * n, dtype=object)
-                parts = []
-                for s_ in srcs:
-                    m = {str(k): v for k, v in per_src[s_].items()}
-                    keys, valid = _keys(_combine(df, [s_], None))
-                    got = keys.map(m)
-                    bad.update(k for k in keys[valid & got.isna().to_numpy()]
-                               if k not in known_missing)
-                    vals = vals.where(vals.notna(), got)
-                    parts.append(f"{s_}: " + ", ".join(f"{k}→{v}" for k, v in m.items()))
-                text = "first answered of " + "; ".join(parts)
-            else:
-                x = _combine(df, srcs, spec.get("combine"))
-                m = {str(k): v for k, v in spec["map"].items()}
-                keys, valid = _keys(x)
-                vals = keys.map(m)
-                bad.update(k for k in keys[valid & vals.isna().to_numpy()]
-                           if k not in known_missing)
-                text = ", ".join(f"{k}→{v}" for k, v in m.items())
-                if len(srcs) > 1:
-                    text = f"{spec.get('combine', 'min')} of ({', '.join(srcs)}), then " + text
-                if spec.get("map_ref"):
-                    text += f" (shared map {spec['map_ref']})"
-            miss_v = vals.isna().to_numpy()
-            if sch[concept]["kind"] == "bool":
-                vals = vals.map(lambda v: bool(v))
-            out = typed(concept, [None if u else v for u,
-                                  v in zip(miss_v, vals.tolist(), strict=True)], n,
-                        levels)
-            if known_missing:
-                text += f"; {sorted(known_missing)} → missing"
-        elif rule == "in":
-            tr = {str(v) for v in spec["true"]}
-            fa = {str(v) for v in spec.get("false", [])}
-            known_missing = {str(v) for v in spec.get("missing", [])}
-            keys, valid = _keys(df[srcs[0]])
-            is_t = keys.isin(tr).to_numpy()
-            is_f = (keys.isin(fa).to_numpy() if fa else valid
-                    & ~is_t) & ~keys.isin(known_missing).to_numpy()
-            other = valid & ~is_t & ~is_f & ~keys.isin(known_missing).to_numpy()
-            bad.update(keys[other])
-            answered = is_t | is_f
-            cond = spec.get("missing_if", {})
-            for var, codes in cond.items():
-                ck, _ = _keys(df[var.format(**fmt)])
-                answered &= ~ck.isin({str(c) for c in codes}).to_numpy()
-            out = boolean(is_t, answered)
-            text = f"True if {srcs[0]} in {sorted(tr)}; False if " + (
-                f"in {sorted(fa)}" if fa else "any other valid code")
-            if known_missing:
-                text += f"; {sorted(known_missing)} → missing"
-            if cond:
-                text += "; missing when " + " or ".join(
-                    f"{var} in {sorted(str(c) for c in codes)}" for var, codes in cond.items())
-        elif rule == "numeric":
-            x = pd.to_numeric(df[srcs[0]], errors="coerce").to_numpy(dtype=float)
-            text = f"{srcs[0]} as a number"
-            if "valid" in spec:
-                lo, hi = spec["valid"]
-                outside = ~np.isnan(x) & ((x < lo) | (x > hi))
-                bad.update(_code_key(v) for v in x[outside])
-                x = np.where(outside, np.nan, x)
-                text += f" (valid {lo}-{hi}; others missing)"
-            out = typed(concept, x, n)
-        elif rule == "label":
-            labs = value_labels.get(srcs[0], {})
-            x = df[srcs[0]]
-            vals = [None if pd.isna(v) else str(labs.get(v, labs.get(_num(v), _code_key(v))))
-                    for v in x]
-            out = typed(concept, vals, n)
-            text = f"value label of {srcs[0]}"
-        elif rule == "product":
-            x = np.ones(n)
-            for s in srcs:
-                x = x * pd.to_numeric(df[s], errors="coerce").to_numpy(dtype=float)
-            out = typed(concept, x, n)
-            text = " × ".join(srcs)
-        elif rule == "bmi":
-            to_cm, to_kg = spec.get("scale", [1.0, 1.0])
-            h = pd.to_numeric(df[srcs[0]], errors="coerce").to_numpy(dtype=float) * to_cm / 100.0
-            w = pd.to_numeric(df[srcs[1]], errors="coerce").to_numpy(dtype=float) * to_kg
-            out = typed(concept, w / (h * h), n)
-            text = (f"{srcs[1]} / ({srcs[0]}/100)^2" if [to_cm, to_kg] == [1.0, 1.0] else
-                    f"({srcs[1]} × {to_kg}) / ({srcs[0]} × {to_cm}/100)^2")
-        else:  # custom
-            fn = (custom or {}).get(spec.get("function", ""))
-            if fn is None:
-                raise DatasetError(f"codebook concept {concept}: custom function "
-                                   f"{spec.get('function')!r} is not defined by the loader")
-            vals, text = fn(df, spec, fmt, context or {})
-            out = typed(concept, vals, n, levels)
+        handler = _RULE_HANDLERS.get(rule, _rule_custom)       # any other rule: custom
+        out, text, bad = handler(_RuleInput(
+            concept=concept, spec=spec, df=df, srcs=srcs, n=n, levels=levels, fmt=fmt,
+            value_labels=value_labels, custom=custom, context=context, first=first,
+            per_src=per_src))
         if bad:
             unmapped[concept] = dict(bad)
         cols[concept] = out
@@ -441,6 +352,159 @@ def harmonise(df: pd.DataFrame, cb: dict, fmt: dict, wave, value_labels: dict,
     order = {c: i for i, c in enumerate(concept_columns())}
     rows.sort(key=lambda r: order[r["concept"]])
     return frame[concept_columns()], rows, unmapped
+
+
+# ----------------------------------------------------------------------------- rule handlers
+# One function per codebook ``rule``: each returns ``(column, rule text, unplaced codes)`` for
+# one concept; :func:`harmonise` dispatches through ``_RULE_HANDLERS``.
+@dataclass
+class _RuleInput:
+    """What a rule handler needs about one concept and the file."""
+
+    concept: str
+    spec: dict
+    df: pd.DataFrame
+    srcs: list[str]
+    n: int
+    levels: list | None
+    fmt: dict
+    value_labels: dict
+    custom: dict[str, Callable] | None
+    context: dict | None
+    first: bool
+    per_src: dict | None
+
+
+def _rule_map(a: _RuleInput):
+    concept, spec, df, srcs, n, levels = a.concept, a.spec, a.df, a.srcs, a.n, a.levels
+    first, per_src = a.first, a.per_src
+    bad: Counter = Counter()
+    known_missing = {str(v) for v in spec.get("missing", [])}
+    if first:
+        vals = pd.Series([None] * n, dtype=object)
+        parts = []
+        for s_ in srcs:
+            m = {str(k): v for k, v in per_src[s_].items()}
+            keys, valid = _keys(_combine(df, [s_], None))
+            got = keys.map(m)
+            bad.update(k for k in keys[valid & got.isna().to_numpy()]
+                       if k not in known_missing)
+            vals = vals.where(vals.notna(), got)
+            parts.append(f"{s_}: " + ", ".join(f"{k}→{v}" for k, v in m.items()))
+        text = "first answered of " + "; ".join(parts)
+    else:
+        x = _combine(df, srcs, spec.get("combine"))
+        m = {str(k): v for k, v in spec["map"].items()}
+        keys, valid = _keys(x)
+        vals = keys.map(m)
+        bad.update(k for k in keys[valid & vals.isna().to_numpy()]
+                   if k not in known_missing)
+        text = ", ".join(f"{k}→{v}" for k, v in m.items())
+        if len(srcs) > 1:
+            text = f"{spec.get('combine', 'min')} of ({', '.join(srcs)}), then " + text
+        if spec.get("map_ref"):
+            text += f" (shared map {spec['map_ref']})"
+    miss_v = vals.isna().to_numpy()
+    if schema()[concept]["kind"] == "bool":
+        vals = vals.map(lambda v: bool(v))
+    out = typed(concept, [None if u else v for u,
+                          v in zip(miss_v, vals.tolist(), strict=True)], n,
+                levels)
+    if known_missing:
+        text += f"; {sorted(known_missing)} → missing"
+    return out, text, bad
+
+
+def _rule_in(a: _RuleInput):
+    spec, df, srcs, fmt = a.spec, a.df, a.srcs, a.fmt
+    bad: Counter = Counter()
+    tr = {str(v) for v in spec["true"]}
+    fa = {str(v) for v in spec.get("false", [])}
+    known_missing = {str(v) for v in spec.get("missing", [])}
+    keys, valid = _keys(df[srcs[0]])
+    is_t = keys.isin(tr).to_numpy()
+    is_f = (keys.isin(fa).to_numpy() if fa else valid
+            & ~is_t) & ~keys.isin(known_missing).to_numpy()
+    other = valid & ~is_t & ~is_f & ~keys.isin(known_missing).to_numpy()
+    bad.update(keys[other])
+    answered = is_t | is_f
+    cond = spec.get("missing_if", {})
+    for var, codes in cond.items():
+        ck, _ = _keys(df[var.format(**fmt)])
+        answered &= ~ck.isin({str(c) for c in codes}).to_numpy()
+    out = boolean(is_t, answered)
+    text = f"True if {srcs[0]} in {sorted(tr)}; False if " + (
+        f"in {sorted(fa)}" if fa else "any other valid code")
+    if known_missing:
+        text += f"; {sorted(known_missing)} → missing"
+    if cond:
+        text += "; missing when " + " or ".join(
+            f"{var} in {sorted(str(c) for c in codes)}" for var, codes in cond.items())
+    return out, text, bad
+
+
+def _rule_numeric(a: _RuleInput):
+    concept, spec, df, srcs, n = a.concept, a.spec, a.df, a.srcs, a.n
+    bad: Counter = Counter()
+    x = pd.to_numeric(df[srcs[0]], errors="coerce").to_numpy(dtype=float)
+    text = f"{srcs[0]} as a number"
+    if "valid" in spec:
+        lo, hi = spec["valid"]
+        outside = ~np.isnan(x) & ((x < lo) | (x > hi))
+        bad.update(_code_key(v) for v in x[outside])
+        x = np.where(outside, np.nan, x)
+        text += f" (valid {lo}-{hi}; others missing)"
+    out = typed(concept, x, n)
+    return out, text, bad
+
+
+def _rule_label(a: _RuleInput):
+    concept, df, srcs, n = a.concept, a.df, a.srcs, a.n
+    labs = a.value_labels.get(srcs[0], {})
+    x = df[srcs[0]]
+    vals = [None if pd.isna(v) else str(labs.get(v, labs.get(_num(v), _code_key(v))))
+            for v in x]
+    out = typed(concept, vals, n)
+    text = f"value label of {srcs[0]}"
+    return out, text, Counter()
+
+
+def _rule_product(a: _RuleInput):
+    concept, df, srcs, n = a.concept, a.df, a.srcs, a.n
+    x = np.ones(n)
+    for s in srcs:
+        x = x * pd.to_numeric(df[s], errors="coerce").to_numpy(dtype=float)
+    out = typed(concept, x, n)
+    text = " × ".join(srcs)
+    return out, text, Counter()
+
+
+def _rule_bmi(a: _RuleInput):
+    concept, spec, df, srcs, n = a.concept, a.spec, a.df, a.srcs, a.n
+    to_cm, to_kg = spec.get("scale", [1.0, 1.0])
+    h = pd.to_numeric(df[srcs[0]], errors="coerce").to_numpy(dtype=float) * to_cm / 100.0
+    w = pd.to_numeric(df[srcs[1]], errors="coerce").to_numpy(dtype=float) * to_kg
+    out = typed(concept, w / (h * h), n)
+    text = (f"{srcs[1]} / ({srcs[0]}/100)^2" if [to_cm, to_kg] == [1.0, 1.0] else
+            f"({srcs[1]} × {to_kg}) / ({srcs[0]} × {to_cm}/100)^2")
+    return out, text, Counter()
+
+
+def _rule_custom(a: _RuleInput):
+    concept, spec, df, n, levels = a.concept, a.spec, a.df, a.n, a.levels
+    fn = (a.custom or {}).get(spec.get("function", ""))
+    if fn is None:
+        raise DatasetError(f"codebook concept {concept}: custom function "
+                           f"{spec.get('function')!r} is not defined by the loader")
+    vals, text = fn(df, spec, a.fmt, a.context or {})
+    out = typed(concept, vals, n, levels)
+    return out, text, Counter()
+
+
+_RULE_HANDLERS: dict[str, Callable[[_RuleInput], tuple]] = {
+    "map": _rule_map, "in": _rule_in, "numeric": _rule_numeric, "label": _rule_label,
+    "product": _rule_product, "bmi": _rule_bmi, "custom": _rule_custom,
+}
 
 
 def _keys(x) -> tuple[pd.Series, np.ndarray]:

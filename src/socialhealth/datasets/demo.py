@@ -523,6 +523,139 @@ def _float(values: np.ndarray, missing: np.ndarray | None = None) -> np.ndarray:
     return out
 
 
+def _sample(rng, pop, st, psu_stratum, psu_size, n_strata):
+    """The two-stage sample: PSUs per stratum, then adults per PSU and age class; weights."""
+    # ---- stage 1: SRSWOR of n_h PSUs per stratum, proportionate to the stratum population
+    m_h = st["n_psu_pop"].to_numpy()
+    n_pop_h = np.bincount(psu_stratum, weights=psu_size, minlength=n_strata)
+    cy = st["country"].astype(str) + st["year"].astype(str)
+    share = n_pop_h / pd.Series(n_pop_h).groupby(cy.to_numpy()).transform("sum").to_numpy()
+    n_h = np.minimum(m_h, np.maximum(2, np.round(PSUS_PER_COUNTRY_YEAR * share))).astype(int)
+    rank = _rank_within(psu_stratum, rng.random(psu_stratum.size))
+    psu_sampled = rank < n_h[psu_stratum]
+
+    # ---- stage 2: within sampled PSUs, SRSWOR by age class (65+ at twice the rate)
+    in_sel = np.flatnonzero(psu_sampled[pop["psu"]])
+    p_psu = pop["psu"][in_sel]
+    old = (pop["agegrp"][in_sel] >= 5).astype(np.int64)
+    cls = p_psu * 2 + old
+    n_cls = np.bincount(cls, minlength=2 * psu_stratum.size)
+    n_young = n_cls[0::2].astype(float)
+    n_old = n_cls[1::2].astype(float)
+    rate = TAKE_PER_PSU / np.maximum(n_young + OLD_RATE_FACTOR * n_old, 1.0)
+    take_young = np.maximum(1, np.round(rate * n_young)).astype(np.int64)
+    take_old = np.minimum(n_old, np.maximum(1, np.round(OLD_RATE_FACTOR * rate * n_old))
+                          ).astype(np.int64)
+    take = np.empty(2 * psu_stratum.size, dtype=np.int64)
+    take[0::2] = take_young
+    take[1::2] = take_old
+    r2 = _rank_within(cls, rng.random(in_sel.size))
+    chosen = r2 < take[cls]
+    idx = in_sel[chosen]
+    # population order is by PSU; keep it (sorted by stratum, PSU)
+    cls_s = cls[chosen]
+    weight = (m_h / n_h)[psu_stratum[pop["psu"][idx]]] * (n_cls[cls_s] / take[cls_s])
+    return n_h, psu_sampled, idx, weight
+
+
+def _draw_contact(rng, n, ag, female, lives_alone, L, edu):
+    """Contact frequencies (in person, phone, online), social activity and support."""
+    # ---- contact, support, activity
+    age_online = np.array([1.2, 1.0, 0.7, 0.3, -0.2, -0.8, -1.6])
+    age_phone = np.array([-0.3, -0.2, 0.0, 0.1, 0.2, 0.4, 0.5])
+    contact = {}
+    for name, base, age_eff in (
+        ("contact_in_person", 0.4, np.zeros(7)),
+        ("contact_phone", 0.2, age_phone),
+        ("contact_online", 0.0, age_online),
+    ):
+        z = base + age_eff[ag] + 0.3 * female - 0.5 * lives_alone - 0.15 * L + rng.logistic(size=n)
+        # higher z = more contact; codes 0 daily .. 4 never
+        contact[name] = 4 - np.searchsorted(np.array([-3.3, -2.0, -0.8, 1.2]), z)
+    social_activity = rng.random(n) < _expit(-0.5 + 0.25 * (ag >= 5) + 0.5 * (edu == 2)
+                                             - 0.3 * (edu == 0) - 0.15 * L)
+    social_support = rng.random(n) < _expit(2.6 - 0.35 * L - 0.4 * lives_alone)
+    return contact, social_activity, social_support
+
+
+def _draw_risk_factors(rng, n, year, ag, female, edu, d, us, lonely):
+    """Smoking, BMI / obesity, physical inactivity and heavy drinking."""
+    # ---- comparator risk factors (lonely people smoke / are inactive more: confounders)
+    yc = year - 2020
+    smoker = rng.random(n) < _expit(
+        -1.7 + np.array([0.3, 0.4, 0.3, 0.2, 0.0, -0.5, -1.2])[ag] - 0.2 * female
+        + 0.6 * (edu == 0) - 0.4 * (edu == 2) + 0.25 * d - 0.05 * yc - 0.2 * us + 0.35 * lonely)
+    bmi = (27.0 + 1.8 * us + np.array([-2.5, -0.8, 0.3, 0.8, 1.0, 0.6, -0.6])[ag]
+           + 0.8 * (edu == 0) - 0.6 * (edu == 2) + 0.3 * d + 0.6 * lonely + 0.06 * yc
+           + 5.0 * rng.standard_normal(n))
+    bmi = np.round(np.maximum(bmi, 14.0), 1)
+    obese = bmi >= 30.0
+    inactive = rng.random(n) < _expit(
+        -1.3 + np.array([-0.6, -0.4, -0.3, -0.1, 0.1, 0.3, 0.9])[ag] + 0.15 * female
+        + 0.4 * (edu == 0) + 0.2 * d + 0.45 * lonely)
+    heavy = rng.random(n) < _expit(-2.0 + 0.4 * (~female) + 0.2 * lonely - 0.3 * (ag >= 5))
+    return smoker, bmi, obese, inactive, heavy
+
+
+def _draw_outcomes(rng, n, year, ag, female, lonely, smoker, obese, inactive, P):
+    """Health outcomes, mortality follow-up and the cognitive score (ages 50+)."""
+    # ---- health outcomes: logistic models with the documented adjustment set
+    X = np.column_stack([lonely, smoker, obese, inactive, female]).astype(float)
+    outcomes = {}
+    for name, ors in DEMO_MODEL["odds_ratios"].items():
+        eta_y = (DEMO_MODEL["outcome_intercept"][name]
+                 + np.asarray(DEMO_MODEL["outcome_age_group"][name])[ag] + X @ np.log(ors))
+        if name == "poor_health":
+            h = eta_y + rng.logistic(size=n)
+            # SRH cuts are relative to the fair/poor threshold at 0 on h
+            srh = np.searchsorted(np.asarray(DEMO_MODEL["srh_cuts"]), h)  # 0 excellent .. 4 poor
+            outcomes["self_rated_health"] = srh
+            outcomes[name] = srh >= 3
+        else:
+            outcomes[name] = rng.random(n) < _expit(eta_y)
+
+    # ---- mortality: exponential PH, censored at 31 Dec 2025 and by loss to follow-up
+    mm = DEMO_MODEL["mortality"]
+    log_h = (mm["log_baseline_hazard"] + np.asarray(mm["age_group"])[ag]
+             + X @ np.log(mm["hazard_ratios"]))
+    t_death = rng.exponential(1.0, n) / np.exp(log_h)
+    interview = year + rng.random(n)
+    t_admin = CENSOR_DATE - interview
+    t_loss = rng.exponential(1.0 / mm["loss_to_followup_rate"], n)
+    t_cens = np.minimum(t_admin, t_loss)
+    died = t_death <= t_cens
+    followup = np.maximum(np.round(np.minimum(t_death, t_cens), 3), 0.001)
+
+    # ---- cognitive score, ages 50+
+    cg = DEMO_MODEL["cognitive_score"]
+    cog_age = np.array([0.0, 0.0, 0.0] + [cg["age_group"][g] for g in AGE_GROUPS[3:]])
+    cog = (cg["intercept"] + cog_age[ag] + cg["lonely"] * lonely + cg["smoker"] * smoker
+           + cg["obese"] * obese + cg["physically_inactive"] * inactive + cg["female"] * female
+           + cg["sd"] * rng.standard_normal(n))
+    cog = np.clip(np.round(cog), 0, 40)
+    cog_measured = P["age"] >= cg["min_age"]
+    return outcomes, died, followup, cog, cog_measured
+
+
+def _replicate_weights(rng, weight, psu_stratum, sel_psu, n_h, psu_index):
+    """Rao-Wu rescaled bootstrap replicate weights (``N_REPLICATES`` x rows)."""
+    # ---- replicate weights: Rao-Wu rescaled bootstrap (n_h - 1 PSUs with replacement)
+    samp_stratum = psu_stratum[sel_psu]
+    n_sel = n_h[samp_stratum]
+    factors = np.empty((N_REPLICATES, sel_psu.size))
+    order = np.argsort(samp_stratum, kind="stable")
+    start = np.r_[0, np.flatnonzero(np.diff(samp_stratum[order])) + 1]
+    for r in range(N_REPLICATES):
+        mult = np.zeros(sel_psu.size)
+        for s0, cnt in zip(start, np.diff(np.r_[start, sel_psu.size]), strict=True):
+            members = order[s0:s0 + cnt]
+            draws = rng.integers(0, cnt, size=cnt - 1)
+            np.add.at(mult, members[draws], 1.0)
+        factors[r] = mult * n_sel / (n_sel - 1)
+    repw = weight[None, :] * factors[:, psu_index]
+    return repw
+
+
 def generate_demo(seed: int = 2024) -> pd.DataFrame:
     """Generate the synthetic demo survey ("demo (synthetic)"), deterministically.
 
@@ -566,36 +699,7 @@ def generate_demo(seed: int = 2024) -> pd.DataFrame:
     psu_size = frame["psu_size"]
     n_strata = len(st)
 
-    # ---- stage 1: SRSWOR of n_h PSUs per stratum, proportionate to the stratum population
-    m_h = st["n_psu_pop"].to_numpy()
-    n_pop_h = np.bincount(psu_stratum, weights=psu_size, minlength=n_strata)
-    cy = st["country"].astype(str) + st["year"].astype(str)
-    share = n_pop_h / pd.Series(n_pop_h).groupby(cy.to_numpy()).transform("sum").to_numpy()
-    n_h = np.minimum(m_h, np.maximum(2, np.round(PSUS_PER_COUNTRY_YEAR * share))).astype(int)
-    rank = _rank_within(psu_stratum, rng.random(psu_stratum.size))
-    psu_sampled = rank < n_h[psu_stratum]
-
-    # ---- stage 2: within sampled PSUs, SRSWOR by age class (65+ at twice the rate)
-    in_sel = np.flatnonzero(psu_sampled[pop["psu"]])
-    p_psu = pop["psu"][in_sel]
-    old = (pop["agegrp"][in_sel] >= 5).astype(np.int64)
-    cls = p_psu * 2 + old
-    n_cls = np.bincount(cls, minlength=2 * psu_stratum.size)
-    n_young = n_cls[0::2].astype(float)
-    n_old = n_cls[1::2].astype(float)
-    rate = TAKE_PER_PSU / np.maximum(n_young + OLD_RATE_FACTOR * n_old, 1.0)
-    take_young = np.maximum(1, np.round(rate * n_young)).astype(np.int64)
-    take_old = np.minimum(n_old, np.maximum(1, np.round(OLD_RATE_FACTOR * rate * n_old))
-                          ).astype(np.int64)
-    take = np.empty(2 * psu_stratum.size, dtype=np.int64)
-    take[0::2] = take_young
-    take[1::2] = take_old
-    r2 = _rank_within(cls, rng.random(in_sel.size))
-    chosen = r2 < take[cls]
-    idx = in_sel[chosen]
-    # population order is by PSU; keep it (sorted by stratum, PSU)
-    cls_s = cls[chosen]
-    weight = (m_h / n_h)[psu_stratum[pop["psu"][idx]]] * (n_cls[cls_s] / take[cls_s])
+    n_h, psu_sampled, idx, weight = _sample(rng, pop, st, psu_stratum, psu_size, n_strata)
 
     n = idx.size
     P = {k: v[idx] for k, v in pop.items()}
@@ -615,72 +719,14 @@ def generate_demo(seed: int = 2024) -> pd.DataFrame:
         z = L + 1.2 * rng.standard_normal(n)
         ucla[name] = 1 + np.searchsorted(np.array([-2.2, -0.3]), z)
 
-    # ---- contact, support, activity
-    age_online = np.array([1.2, 1.0, 0.7, 0.3, -0.2, -0.8, -1.6])
-    age_phone = np.array([-0.3, -0.2, 0.0, 0.1, 0.2, 0.4, 0.5])
-    contact = {}
-    for name, base, age_eff in (
-        ("contact_in_person", 0.4, np.zeros(7)),
-        ("contact_phone", 0.2, age_phone),
-        ("contact_online", 0.0, age_online),
-    ):
-        z = base + age_eff[ag] + 0.3 * female - 0.5 * lives_alone - 0.15 * L + rng.logistic(size=n)
-        # higher z = more contact; codes 0 daily .. 4 never
-        contact[name] = 4 - np.searchsorted(np.array([-3.3, -2.0, -0.8, 1.2]), z)
-    social_activity = rng.random(n) < _expit(-0.5 + 0.25 * (ag >= 5) + 0.5 * (edu == 2)
-                                             - 0.3 * (edu == 0) - 0.15 * L)
-    social_support = rng.random(n) < _expit(2.6 - 0.35 * L - 0.4 * lives_alone)
+    contact, social_activity, social_support = _draw_contact(rng, n, ag, female, lives_alone,
+                                                             L, edu)
 
-    # ---- comparator risk factors (lonely people smoke / are inactive more: confounders)
-    yc = year - 2020
-    smoker = rng.random(n) < _expit(
-        -1.7 + np.array([0.3, 0.4, 0.3, 0.2, 0.0, -0.5, -1.2])[ag] - 0.2 * female
-        + 0.6 * (edu == 0) - 0.4 * (edu == 2) + 0.25 * d - 0.05 * yc - 0.2 * us + 0.35 * lonely)
-    bmi = (27.0 + 1.8 * us + np.array([-2.5, -0.8, 0.3, 0.8, 1.0, 0.6, -0.6])[ag]
-           + 0.8 * (edu == 0) - 0.6 * (edu == 2) + 0.3 * d + 0.6 * lonely + 0.06 * yc
-           + 5.0 * rng.standard_normal(n))
-    bmi = np.round(np.maximum(bmi, 14.0), 1)
-    obese = bmi >= 30.0
-    inactive = rng.random(n) < _expit(
-        -1.3 + np.array([-0.6, -0.4, -0.3, -0.1, 0.1, 0.3, 0.9])[ag] + 0.15 * female
-        + 0.4 * (edu == 0) + 0.2 * d + 0.45 * lonely)
-    heavy = rng.random(n) < _expit(-2.0 + 0.4 * (~female) + 0.2 * lonely - 0.3 * (ag >= 5))
+    smoker, bmi, obese, inactive, heavy = _draw_risk_factors(rng, n, year, ag, female, edu,
+                                                             d, us, lonely)
 
-    # ---- health outcomes: logistic models with the documented adjustment set
-    X = np.column_stack([lonely, smoker, obese, inactive, female]).astype(float)
-    outcomes = {}
-    for name, ors in DEMO_MODEL["odds_ratios"].items():
-        eta_y = (DEMO_MODEL["outcome_intercept"][name]
-                 + np.asarray(DEMO_MODEL["outcome_age_group"][name])[ag] + X @ np.log(ors))
-        if name == "poor_health":
-            h = eta_y + rng.logistic(size=n)
-            # SRH cuts are relative to the fair/poor threshold at 0 on h
-            srh = np.searchsorted(np.asarray(DEMO_MODEL["srh_cuts"]), h)  # 0 excellent .. 4 poor
-            outcomes["self_rated_health"] = srh
-            outcomes[name] = srh >= 3
-        else:
-            outcomes[name] = rng.random(n) < _expit(eta_y)
-
-    # ---- mortality: exponential PH, censored at 31 Dec 2025 and by loss to follow-up
-    mm = DEMO_MODEL["mortality"]
-    log_h = (mm["log_baseline_hazard"] + np.asarray(mm["age_group"])[ag]
-             + X @ np.log(mm["hazard_ratios"]))
-    t_death = rng.exponential(1.0, n) / np.exp(log_h)
-    interview = year + rng.random(n)
-    t_admin = CENSOR_DATE - interview
-    t_loss = rng.exponential(1.0 / mm["loss_to_followup_rate"], n)
-    t_cens = np.minimum(t_admin, t_loss)
-    died = t_death <= t_cens
-    followup = np.maximum(np.round(np.minimum(t_death, t_cens), 3), 0.001)
-
-    # ---- cognitive score, ages 50+
-    cg = DEMO_MODEL["cognitive_score"]
-    cog_age = np.array([0.0, 0.0, 0.0] + [cg["age_group"][g] for g in AGE_GROUPS[3:]])
-    cog = (cg["intercept"] + cog_age[ag] + cg["lonely"] * lonely + cg["smoker"] * smoker
-           + cg["obese"] * obese + cg["physically_inactive"] * inactive + cg["female"] * female
-           + cg["sd"] * rng.standard_normal(n))
-    cog = np.clip(np.round(cog), 0, 40)
-    cog_measured = P["age"] >= cg["min_age"]
+    outcomes, died, followup, cog, cog_measured = _draw_outcomes(
+        rng, n, year, ag, female, lonely, smoker, obese, inactive, P)
 
     # ---- item non-response (MCAR)
     miss = {k: _with_missing(rng, n, r) for k, r in MISSING_RATE.items()}
@@ -755,20 +801,7 @@ def generate_demo(seed: int = 2024) -> pd.DataFrame:
         "heavy_drinker": _boolean(heavy, miss["heavy_drinker"]),
     }
 
-    # ---- replicate weights: Rao-Wu rescaled bootstrap (n_h - 1 PSUs with replacement)
-    samp_stratum = psu_stratum[sel_psu]
-    n_sel = n_h[samp_stratum]
-    factors = np.empty((N_REPLICATES, sel_psu.size))
-    order = np.argsort(samp_stratum, kind="stable")
-    start = np.r_[0, np.flatnonzero(np.diff(samp_stratum[order])) + 1]
-    for r in range(N_REPLICATES):
-        mult = np.zeros(sel_psu.size)
-        for s0, cnt in zip(start, np.diff(np.r_[start, sel_psu.size]), strict=True):
-            members = order[s0:s0 + cnt]
-            draws = rng.integers(0, cnt, size=cnt - 1)
-            np.add.at(mult, members[draws], 1.0)
-        factors[r] = mult * n_sel / (n_sel - 1)
-    repw = weight[None, :] * factors[:, psu_index]
+    repw = _replicate_weights(rng, weight, psu_stratum, sel_psu, n_h, psu_index)
     for r in range(N_REPLICATES):
         cols[f"repw_{r + 1}"] = repw[r]
     return pd.DataFrame(cols)

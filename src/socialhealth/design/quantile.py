@@ -134,12 +134,12 @@ def _exact_cumsum(w: np.ndarray) -> np.ndarray:
     shifts = (exps - emin).tolist()
     total, out = 0, []
     if emin >= 0:
-        for a, s in zip(mant, shifts):
+        for a, s in zip(mant, shifts, strict=True):
             total += a << s
             out.append(float(total << emin))            # int -> float rounds to nearest
     else:
         den = 1 << -emin
-        for a, s in zip(mant, shifts):
+        for a, s in zip(mant, shifts, strict=True):
             total += a << s
             out.append(total / den)                      # int / int rounds to nearest
     return np.asarray(out, dtype=float)

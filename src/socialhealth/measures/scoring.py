@@ -242,6 +242,89 @@ def _attach(survey: Any, frame: pd.DataFrame) -> None:
         ) from None
 
 
+def _data_frame_of(data: Any) -> tuple[Any, pd.DataFrame]:
+    """``(survey or None, the item DataFrame)`` of a DataFrame or SurveyData-like ``data``."""
+    survey = None
+    if isinstance(data, pd.DataFrame):
+        df = data
+    elif hasattr(data, "data") and isinstance(data.data, pd.DataFrame) and hasattr(data, "design"):
+        survey = data
+        df = data.data
+    else:
+        raise MeasureError(
+            "score() needs a pandas DataFrame or a SurveyData-like object (with .data and "
+            f".design); got {type(data).__name__}."
+        )
+    return survey, df
+
+
+def _checked_item_columns(inst: Instrument, items: Any, df: pd.DataFrame, missing: Any,
+                          min_answered: Any) -> dict[str, str]:
+    """``{item: column}``, checked: columns present, one per item, known scale names."""
+    cols = _item_columns(inst, items, df.columns)
+    absent = [c for c in cols.values() if c not in df.columns]
+    if absent:
+        raise MissingColumnError(absent, available=list(df.columns), where="the data")
+    twice = [c for c in dict.fromkeys(cols.values()) if (df.columns == c).sum() > 1]
+    if twice:
+        raise ItemCountError(
+            f"{inst.key}: the data has more than one column named {', '.join(map(repr, twice))}; "
+            "rename or drop the copies (df.loc[:, ~df.columns.duplicated()]) so each item has one "
+            "column."
+        )
+    dup = pd.Series(list(cols.values()))
+    if dup.duplicated().any():
+        raise ItemCountError(
+            f"{inst.key}: the same column is given for several items: "
+            f"{sorted(set(dup[dup.duplicated()]))}. Each item needs its own column."
+        )
+    scale_names = [sc.name for sc in inst.scales]
+    for arg, val in (("missing", missing), ("min_answered", min_answered)):
+        if isinstance(val, Mapping):
+            unknown = [k for k in val if k not in scale_names]
+            if unknown:
+                raise MeasureError(
+                    f"{inst.key}: {arg}= names unknown scale(s) {unknown}; its scales are "
+                    f"{scale_names}."
+                )
+    return cols
+
+
+def _scored_items(inst: Instrument, cols: dict[str, str], df: pd.DataFrame,
+                  codings: dict) -> pd.DataFrame:
+    """Item values recoded to canonical codes, reversed and dichotomised (one column each)."""
+    scored: dict[str, np.ndarray] = {}
+    errors = []
+    for it in inst.items:
+        try:
+            v = recode(inst, it, cols[it.name], df[cols[it.name]], codings[it.name])
+        except MeasureError as exc:
+            errors.append(str(exc))
+            continue
+        if it.reverse:
+            v = it.reverse_code(v)
+        if it.dichotomise_at is not None:
+            v = np.where(np.isnan(v), np.nan, (v >= it.dichotomise_at).astype(float))
+        scored[it.name] = v
+    if errors:
+        raise ItemCodeError("\n".join(errors))
+    item_frame = pd.DataFrame(scored, index=df.index)
+    return item_frame
+
+
+def _subscales(inst: Instrument, results: dict[str, pd.Series],
+               index: pd.Index) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The subscale scores and their published categories (where a scale has them)."""
+    subs = pd.DataFrame({sc.name: results[sc.name] for sc in inst.scales[1:]}, index=index)
+    subcats = {}
+    for sc in inst.scales[1:]:
+        c = categorise_scale(inst, sc, results[sc.name], explicit=False, name=sc.name)
+        if c is not None:
+            subcats[sc.name] = c
+    subcat_frame = pd.DataFrame(subcats, index=index)
+    return subs, subcat_frame
+
+
 def score(
     key: str,
     data: Any,
@@ -336,64 +419,14 @@ def score(
     [4.0, 9.0, 6.0]
     """
     inst = get_instrument(key)
-    survey = None
-    if isinstance(data, pd.DataFrame):
-        df = data
-    elif hasattr(data, "data") and isinstance(data.data, pd.DataFrame) and hasattr(data, "design"):
-        survey = data
-        df = data.data
-    else:
-        raise MeasureError(
-            "score() needs a pandas DataFrame or a SurveyData-like object (with .data and "
-            f".design); got {type(data).__name__}."
-        )
+    survey, df = _data_frame_of(data)
     if prefix is not None and (not isinstance(prefix, str) or not prefix):
         raise MeasureError(f"prefix must be a non-empty string, not {prefix!r}.")
     prefix = prefix or inst.key
-    cols = _item_columns(inst, items, df.columns)
-    absent = [c for c in cols.values() if c not in df.columns]
-    if absent:
-        raise MissingColumnError(absent, available=list(df.columns), where="the data")
-    twice = [c for c in dict.fromkeys(cols.values()) if (df.columns == c).sum() > 1]
-    if twice:
-        raise ItemCountError(
-            f"{inst.key}: the data has more than one column named {', '.join(map(repr, twice))}; "
-            "rename or drop the copies (df.loc[:, ~df.columns.duplicated()]) so each item has one "
-            "column."
-        )
-    dup = pd.Series(list(cols.values()))
-    if dup.duplicated().any():
-        raise ItemCountError(
-            f"{inst.key}: the same column is given for several items: "
-            f"{sorted(set(dup[dup.duplicated()]))}. Each item needs its own column."
-        )
-    scale_names = [sc.name for sc in inst.scales]
-    for arg, val in (("missing", missing), ("min_answered", min_answered)):
-        if isinstance(val, Mapping):
-            unknown = [k for k in val if k not in scale_names]
-            if unknown:
-                raise MeasureError(
-                    f"{inst.key}: {arg}= names unknown scale(s) {unknown}; its scales are "
-                    f"{scale_names}."
-                )
+    cols = _checked_item_columns(inst, items, df, missing, min_answered)
     codings = resolve_coding(inst, coding, neutral)
 
-    scored: dict[str, np.ndarray] = {}
-    errors = []
-    for it in inst.items:
-        try:
-            v = recode(inst, it, cols[it.name], df[cols[it.name]], codings[it.name])
-        except MeasureError as exc:
-            errors.append(str(exc))
-            continue
-        if it.reverse:
-            v = it.reverse_code(v)
-        if it.dichotomise_at is not None:
-            v = np.where(np.isnan(v), np.nan, (v >= it.dichotomise_at).astype(float))
-        scored[it.name] = v
-    if errors:
-        raise ItemCodeError("\n".join(errors))
-    item_frame = pd.DataFrame(scored, index=df.index)
+    item_frame = _scored_items(inst, cols, df, codings)
 
     results: dict[str, pd.Series] = {}
     used: dict[str, tuple[str, int | None]] = {}
@@ -421,13 +454,7 @@ def score(
     category = categorise_scale(inst, inst.total, total, cutoffs=cutoffs, cutoff=cutoff,
                                 explicit=cutoffs is not None or cutoff is not None,
                                 name=f"{prefix}_category")
-    subs = pd.DataFrame({sc.name: results[sc.name] for sc in inst.scales[1:]}, index=df.index)
-    subcats = {}
-    for sc in inst.scales[1:]:
-        c = categorise_scale(inst, sc, results[sc.name], explicit=False, name=sc.name)
-        if c is not None:
-            subcats[sc.name] = c
-    subcat_frame = pd.DataFrame(subcats, index=df.index)
+    subs, subcat_frame = _subscales(inst, results, df.index)
     result = ScoreResult(
         key=inst.key,
         prefix=prefix,

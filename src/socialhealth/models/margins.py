@@ -226,6 +226,78 @@ def _model_influence(res, X, y, pw, lk, fam):
     return (X * score_w[:, None]) @ bread
 
 
+def _check_model_variable(res, data: pd.DataFrame, variable: str) -> set:
+    """The model's covariates; raises when ``variable`` is not one or the model is unsupported."""
+    if variable not in data.columns:
+        raise MissingColumnError([variable], data.columns, "the model's design data")
+    used_vars = (set().union(*res.frame.term_variables.values()) if res.frame.term_variables
+                 else set())
+    if variable not in used_vars:
+        raise ModelError(f"{variable!r} is not a covariate of the model {res.formula!r}.")
+    if getattr(res, "offset", None) is not None:
+        raise ModelError("margins() does not support models with an offset.")
+    if getattr(res, "trials", None) is not None:
+        raise ModelError("margins() does not support binomial-count models (cbind(successes, "
+                         "failures) response) yet; fit the 0/1 outcome per trial instead.")
+    return used_vars
+
+
+def _counterfactual_matrices(res, data, variable, lv, rows_a, used_vars) -> list[np.ndarray]:
+    """Model matrices of the rows averaged over with ``variable`` set to each level."""
+    cols = sorted(used_vars)
+    base = data[cols].iloc[rows_a]
+    Xv = []
+    for v in lv:
+        Xn, ok = res.frame.rhs_matrix(_set_value(base, variable, v, data[variable]))
+        if not ok.all():
+            raise ModelError(f"cannot predict with {variable} = {v!r} for every row (missing "
+                             f"covariates).")
+        Xv.append(Xn)
+    return Xv
+
+
+def _margins_table(M, V, lv, reference, variable, q, df) -> pd.DataFrame:
+    """Margins, differences and log-scale ratios to ``reference`` with CIs and t tests."""
+    L = len(lv)
+    rows = []
+    se = np.sqrt(np.clip(np.diag(V), 0, None))
+    for j, v in enumerate(lv):
+        rows.append(dict(kind="margin", variable=variable, level=v, reference=None, estimate=M[j],
+                         se=se[j], ci_low=M[j] - q * se[j], ci_high=M[j] + q * se[j],
+                         statistic=np.nan, p=np.nan, df=df))
+    r = lv.index(reference)
+    for j, v in enumerate(lv):
+        if j == r:
+            continue
+        c = np.zeros(L)
+        c[j], c[r] = 1.0, -1.0
+        est = M[j] - M[r]
+        s = float(np.sqrt(max(c @ V @ c, 0.0)))
+        t = est / s if s > 0 else np.nan
+        rows.append(dict(kind="difference", variable=variable, level=v, reference=reference,
+                         estimate=est, se=s, ci_low=est - q * s, ci_high=est + q * s, statistic=t,
+                         p=2 * stats.t.sf(abs(t), df) if np.isfinite(t) else np.nan, df=df))
+    for j, v in enumerate(lv):
+        if j == r:
+            continue
+        if M[j] <= 0 or M[r] <= 0:
+            continue
+        g = np.zeros(L)
+        g[j], g[r] = 1.0 / M[j], -1.0 / M[r]
+        lr = np.log(M[j] / M[r])
+        s = float(np.sqrt(max(g @ V @ g, 0.0)))
+        t = lr / s if s > 0 else np.nan
+        rows.append(dict(kind="ratio", variable=variable, level=v, reference=reference,
+                         estimate=np.exp(lr), se=s, ci_low=np.exp(lr - q * s),
+                         ci_high=np.exp(lr + q * s),
+                         statistic=t, p=2 * stats.t.sf(abs(t), df) if np.isfinite(t) else np.nan,
+                         df=df))
+    table = pd.DataFrame(rows)
+    table["level"] = table["level"].astype(object)
+    table["reference"] = table["reference"].astype(object)
+    return table
+
+
 @renamed_parameter("over", "average_over", since="0.2.0")
 def margins(
     model,
@@ -307,17 +379,7 @@ def margins(
     res = _model_of(model)
     design = res.design
     data = design.data
-    if variable not in data.columns:
-        raise MissingColumnError([variable], data.columns, "the model's design data")
-    used_vars = (set().union(*res.frame.term_variables.values()) if res.frame.term_variables
-                 else set())
-    if variable not in used_vars:
-        raise ModelError(f"{variable!r} is not a covariate of the model {res.formula!r}.")
-    if getattr(res, "offset", None) is not None:
-        raise ModelError("margins() does not support models with an offset.")
-    if getattr(res, "trials", None) is not None:
-        raise ModelError("margins() does not support binomial-count models (cbind(successes, "
-                         "failures) response) yet; fit the 0/1 outcome per trial instead.")
+    used_vars = _check_model_variable(res, data, variable)
     fam = glm_module.FAMILIES[res.family]
     lk = glm_module.LINKS[res.link]
     beta = res.params.to_numpy()
@@ -339,15 +401,7 @@ def margins(
         reference = lv[0]
     if reference not in lv:
         raise ModelError(f"reference={reference!r} is not among the levels {lv}.")
-    cols = sorted(used_vars)
-    base = data[cols].iloc[rows_a]
-    Xv = []
-    for v in lv:
-        Xn, ok = res.frame.rhs_matrix(_set_value(base, variable, v, data[variable]))
-        if not ok.all():
-            raise ModelError(f"cannot predict with {variable} = {v!r} for every row (missing "
-                             f"covariates).")
-        Xv.append(Xn)
+    Xv = _counterfactual_matrices(res, data, variable, lv, rows_a, used_vars)
     L = len(lv)
 
     def compute(w_a, b):
@@ -411,42 +465,7 @@ def margins(
     q = stats.t.ppf(1 - (1 - level) / 2,
                     df) if np.isfinite(df) and df > 0 else stats.norm.ppf(1 - (1 - level) / 2)
 
-    rows = []
-    se = np.sqrt(np.clip(np.diag(V), 0, None))
-    for j, v in enumerate(lv):
-        rows.append(dict(kind="margin", variable=variable, level=v, reference=None, estimate=M[j],
-                         se=se[j], ci_low=M[j] - q * se[j], ci_high=M[j] + q * se[j],
-                         statistic=np.nan, p=np.nan, df=df))
-    r = lv.index(reference)
-    for j, v in enumerate(lv):
-        if j == r:
-            continue
-        c = np.zeros(L)
-        c[j], c[r] = 1.0, -1.0
-        est = M[j] - M[r]
-        s = float(np.sqrt(max(c @ V @ c, 0.0)))
-        t = est / s if s > 0 else np.nan
-        rows.append(dict(kind="difference", variable=variable, level=v, reference=reference,
-                         estimate=est, se=s, ci_low=est - q * s, ci_high=est + q * s, statistic=t,
-                         p=2 * stats.t.sf(abs(t), df) if np.isfinite(t) else np.nan, df=df))
-    for j, v in enumerate(lv):
-        if j == r:
-            continue
-        if M[j] <= 0 or M[r] <= 0:
-            continue
-        g = np.zeros(L)
-        g[j], g[r] = 1.0 / M[j], -1.0 / M[r]
-        lr = np.log(M[j] / M[r])
-        s = float(np.sqrt(max(g @ V @ g, 0.0)))
-        t = lr / s if s > 0 else np.nan
-        rows.append(dict(kind="ratio", variable=variable, level=v, reference=reference,
-                         estimate=np.exp(lr), se=s, ci_low=np.exp(lr - q * s),
-                         ci_high=np.exp(lr + q * s),
-                         statistic=t, p=2 * stats.t.sf(abs(t), df) if np.isfinite(t) else np.nan,
-                         df=df))
-    table = pd.DataFrame(rows)
-    table["level"] = table["level"].astype(object)
-    table["reference"] = table["reference"].astype(object)
+    table = _margins_table(M, V, lv, reference, variable, q, df)
     r_call = (f"svypredmeans(svyglm({res.formula.split('~')[0].strip()} ~ <covariates without "
               f"{variable}>, design, family = {glm_module.FAMILIES[res.family].r_name}()), "
               f"~factor({variable}))")

@@ -461,6 +461,157 @@ class MetaResult(Result):
 
 
 # ----------------------------------------------------------------------------- main function
+def _study_inputs(estimates, se, vi, ci_low, ci_high, ratio, input_level, labels, m, hksj):
+    """Validated per-study effects ``yi`` (log scale when ``ratio``), their SEs and labels."""
+    if labels is None and isinstance(estimates, pd.Series):
+        labels = [str(i) for i in estimates.index]
+    yi = _as_vector(estimates, "estimates")
+    given = [name for name, val in (("se", se), ("vi", vi), ("ci_low", ci_low)) if val is not None]
+    if ci_high is not None and "ci_low" not in given:
+        raise ModelError("ci_high was given without ci_low; pass both confidence limits.")
+    if len(given) != 1:
+        raise ModelError(
+            "give exactly one of se=, vi= or ci_low= with ci_high= for the study precision "
+            f"(got {', '.join(given) if given else 'none'})."
+        )
+    if ratio:
+        if np.any(yi <= 0):
+            raise ModelError("with ratio=True every estimate must be a positive ratio.")
+        yi = np.log(yi)
+    if se is not None:
+        sei = _as_vector(se, "se")
+        name = "se"
+    elif vi is not None:
+        v = _as_vector(vi, "vi")
+        if v.shape != yi.shape:
+            raise ModelError(f"estimates has {yi.size} values but vi has {v.size}; pass one per "
+                             f"study.")
+        if np.any(~np.isfinite(v)) or np.any(v <= 0):
+            raise ModelError("every sampling variance vi must be positive and finite.")
+        sei = np.sqrt(v)
+        name = "vi"
+    else:
+        if ci_high is None:
+            raise ModelError("ci_low was given without ci_high; pass both confidence limits.")
+        lo = _as_vector(ci_low, "ci_low")
+        hi = _as_vector(ci_high, "ci_high")
+        if lo.shape != yi.shape or hi.shape != yi.shape:
+            raise ModelError(
+                f"estimates has {yi.size} values but ci_low/ci_high have {lo.size}/{hi.size}; "
+                "pass one interval per study."
+            )
+        sei = se_from_ci(lo, hi, level=input_level, log=ratio)
+        name = "se"
+    if sei.shape != yi.shape:
+        raise ModelError(f"estimates has {yi.size} values but {name} has {sei.size}; pass one per "
+                         f"study.")
+    if np.any(~np.isfinite(yi)):
+        raise ModelError("estimates contain missing or infinite values; drop those studies first.")
+    if np.any(~np.isfinite(sei)) or np.any(sei <= 0):
+        bad = np.flatnonzero(~np.isfinite(sei) | (sei <= 0))
+        raise ModelError(
+            f"standard errors must be positive and finite; study position(s) {bad.tolist()} are "
+            f"not."
+        )
+    k = yi.size
+    if k == 0:
+        raise ModelError("no studies given.")
+    if m != "FE" and k < 2:
+        raise ModelError(f"a random-effects model needs at least 2 studies, got {k}; use "
+                         f"method='fe'.")
+    if hksj and k < 2:
+        raise ModelError("Knapp-Hartung inference needs at least 2 studies (t with k-1 df).")
+    if labels is None:
+        lab = [str(i + 1) for i in range(k)]
+    else:
+        lab = list(labels)
+        if len(lab) != k:
+            raise ModelError(f"labels has {len(lab)} entries but there are {k} studies.")
+    return yi, sei, lab
+
+
+def _tau2(m: str, k: int, yi: np.ndarray, vi_: np.ndarray) -> tuple[float, int]:
+    """The between-study variance of method ``m`` and the iterations it took."""
+    # tau^2
+    iterations = 0
+    if m == "FE":
+        tau2 = 0.0
+    elif m == "DL":
+        tau2 = _tau2_dl(yi, vi_)
+    elif m == "REML":
+        tau2, iterations = _tau2_reml(yi, vi_)
+    else:
+        tau2 = _solve_q(k - 1.0, yi, vi_)
+    return tau2, iterations
+
+
+def _pooled_inference(m, k, yi, vi_, tau2, hksj, level):
+    """Pooled estimate, its SE (Knapp-Hartung scaled when ``hksj``), test, CI and PI."""
+    # pooled estimate
+    w = 1.0 / (vi_ + tau2)
+    mu = _pooled(yi, w)
+    var_mu = 1.0 / float(np.sum(w))
+    s2w = 1.0
+    if hksj:
+        rss = float(np.sum(w * (yi - mu) ** 2))
+        s2w = 0.0 if rss <= np.finfo(float).eps else rss / (k - 1)
+    se_mu = float(np.sqrt(s2w * var_mu))
+    if hksj:
+        df = float(k - 1)
+        crit = float(stats.t.ppf(0.5 + level / 2.0, df))
+        stat = mu / se_mu if se_mu > 0 else np.sign(mu) * np.inf
+        p = float(2.0 * stats.t.sf(abs(stat), df))
+    else:
+        df = float("inf")
+        crit = float(stats.norm.ppf(0.5 + level / 2.0))
+        stat = mu / se_mu
+        p = float(2.0 * stats.norm.sf(abs(stat)))
+    ci = (mu - crit * se_mu, mu + crit * se_mu)
+    if m == "FE":  # no prediction interval for a common-effect model (as predict.rma)
+        pi = (float("nan"), float("nan"))
+    else:
+        half_pi = crit * np.sqrt(se_mu**2 + tau2)
+        pi = (mu - half_pi, mu + half_pi)
+    return mu, se_mu, s2w, df, stat, p, ci, pi, w
+
+
+def _heterogeneity(m, k, yi, vi_, w, w_fe, Q, vt, tau2, level):
+    """I^2, H^2, the SE of tau^2 and the Q-profile CIs of tau^2, I^2 and H^2."""
+    # I2, H2
+    if k == 1:
+        I2, H2 = 0.0, 1.0
+    elif m == "FE":
+        I2 = i2_from_q(Q, k - 1) if Q > 0 else 0.0
+        H2 = Q / (k - 1)
+    else:
+        I2 = 100.0 * tau2 / (vt + tau2)
+        H2 = tau2 / vt + 1.0
+
+    # se of tau2 and Q-profile CI
+    nan = float("nan")
+    se_tau2 = nan
+    t_ci = (nan, nan)
+    i2_ci = (nan, nan)
+    h2_ci = (nan, nan)
+    if m != "FE":
+        if m == "DL":
+            trp = _tr_p(w_fe)
+            se_tau2 = float(
+                np.sqrt(2 * (k - 1) + 4 * tau2 * trp + 2 * tau2**2 * _sum_pp(w_fe)) / trp
+            )
+        elif m == "REML":
+            se_tau2 = float(np.sqrt(2.0 / _sum_pp(w)))
+        else:
+            se_tau2 = float(np.sqrt(2.0 * k**2 / (k - 1)) / np.sum(w))
+        alpha = 1.0 - level
+        q_hi = float(stats.chi2.ppf(1.0 - alpha / 2.0, k - 1))
+        q_lo = float(stats.chi2.ppf(alpha / 2.0, k - 1))
+        t_ci = (_solve_q(q_hi, yi, vi_), _solve_q(q_lo, yi, vi_))
+        i2_ci = tuple(100.0 * t / (vt + t) for t in t_ci)  # type: ignore[assignment]
+        h2_ci = tuple(t / vt + 1.0 for t in t_ci)  # type: ignore[assignment]
+    return I2, H2, se_tau2, t_ci, i2_ci, h2_ci
+
+
 @renamed_parameter("ci_level", "input_level", since="0.2.0")
 def meta(
     estimates: Any,
@@ -605,70 +756,9 @@ def meta(
     if exponentiate is None:
         exponentiate = bool(ratio)
 
-    if labels is None and isinstance(estimates, pd.Series):
-        labels = [str(i) for i in estimates.index]
-    yi = _as_vector(estimates, "estimates")
-    given = [name for name, val in (("se", se), ("vi", vi), ("ci_low", ci_low)) if val is not None]
-    if ci_high is not None and "ci_low" not in given:
-        raise ModelError("ci_high was given without ci_low; pass both confidence limits.")
-    if len(given) != 1:
-        raise ModelError(
-            "give exactly one of se=, vi= or ci_low= with ci_high= for the study precision "
-            f"(got {', '.join(given) if given else 'none'})."
-        )
-    if ratio:
-        if np.any(yi <= 0):
-            raise ModelError("with ratio=True every estimate must be a positive ratio.")
-        yi = np.log(yi)
-    if se is not None:
-        sei = _as_vector(se, "se")
-        name = "se"
-    elif vi is not None:
-        v = _as_vector(vi, "vi")
-        if v.shape != yi.shape:
-            raise ModelError(f"estimates has {yi.size} values but vi has {v.size}; pass one per "
-                             f"study.")
-        if np.any(~np.isfinite(v)) or np.any(v <= 0):
-            raise ModelError("every sampling variance vi must be positive and finite.")
-        sei = np.sqrt(v)
-        name = "vi"
-    else:
-        if ci_high is None:
-            raise ModelError("ci_low was given without ci_high; pass both confidence limits.")
-        lo = _as_vector(ci_low, "ci_low")
-        hi = _as_vector(ci_high, "ci_high")
-        if lo.shape != yi.shape or hi.shape != yi.shape:
-            raise ModelError(
-                f"estimates has {yi.size} values but ci_low/ci_high have {lo.size}/{hi.size}; "
-                "pass one interval per study."
-            )
-        sei = se_from_ci(lo, hi, level=input_level, log=ratio)
-        name = "se"
-    if sei.shape != yi.shape:
-        raise ModelError(f"estimates has {yi.size} values but {name} has {sei.size}; pass one per "
-                         f"study.")
-    if np.any(~np.isfinite(yi)):
-        raise ModelError("estimates contain missing or infinite values; drop those studies first.")
-    if np.any(~np.isfinite(sei)) or np.any(sei <= 0):
-        bad = np.flatnonzero(~np.isfinite(sei) | (sei <= 0))
-        raise ModelError(
-            f"standard errors must be positive and finite; study position(s) {bad.tolist()} are "
-            f"not."
-        )
+    yi, sei, lab = _study_inputs(estimates, se, vi, ci_low, ci_high, ratio, input_level,
+                                 labels, m, hksj)
     k = yi.size
-    if k == 0:
-        raise ModelError("no studies given.")
-    if m != "FE" and k < 2:
-        raise ModelError(f"a random-effects model needs at least 2 studies, got {k}; use "
-                         f"method='fe'.")
-    if hksj and k < 2:
-        raise ModelError("Knapp-Hartung inference needs at least 2 studies (t with k-1 df).")
-    if labels is None:
-        lab = [str(i + 1) for i in range(k)]
-    else:
-        lab = list(labels)
-        if len(lab) != k:
-            raise ModelError(f"labels has {len(lab)} entries but there are {k} studies.")
 
     vi_ = sei**2
     w_fe = 1.0 / vi_
@@ -681,75 +771,13 @@ def meta(
     else:
         Q, Q_p, vt = 0.0, 1.0, 0.0
 
-    # tau^2
-    iterations = 0
-    if m == "FE":
-        tau2 = 0.0
-    elif m == "DL":
-        tau2 = _tau2_dl(yi, vi_)
-    elif m == "REML":
-        tau2, iterations = _tau2_reml(yi, vi_)
-    else:
-        tau2 = _solve_q(k - 1.0, yi, vi_)
+    tau2, iterations = _tau2(m, k, yi, vi_)
 
-    # pooled estimate
-    w = 1.0 / (vi_ + tau2)
-    mu = _pooled(yi, w)
-    var_mu = 1.0 / float(np.sum(w))
-    s2w = 1.0
-    if hksj:
-        rss = float(np.sum(w * (yi - mu) ** 2))
-        s2w = 0.0 if rss <= np.finfo(float).eps else rss / (k - 1)
-    se_mu = float(np.sqrt(s2w * var_mu))
-    if hksj:
-        df = float(k - 1)
-        crit = float(stats.t.ppf(0.5 + level / 2.0, df))
-        stat = mu / se_mu if se_mu > 0 else np.sign(mu) * np.inf
-        p = float(2.0 * stats.t.sf(abs(stat), df))
-    else:
-        df = float("inf")
-        crit = float(stats.norm.ppf(0.5 + level / 2.0))
-        stat = mu / se_mu
-        p = float(2.0 * stats.norm.sf(abs(stat)))
-    ci = (mu - crit * se_mu, mu + crit * se_mu)
-    if m == "FE":  # no prediction interval for a common-effect model (as predict.rma)
-        pi = (float("nan"), float("nan"))
-    else:
-        half_pi = crit * np.sqrt(se_mu**2 + tau2)
-        pi = (mu - half_pi, mu + half_pi)
+    mu, se_mu, s2w, df, stat, p, ci, pi, w = _pooled_inference(m, k, yi, vi_, tau2, hksj,
+                                                               level)
 
-    # I2, H2
-    if k == 1:
-        I2, H2 = 0.0, 1.0
-    elif m == "FE":
-        I2 = i2_from_q(Q, k - 1) if Q > 0 else 0.0
-        H2 = Q / (k - 1)
-    else:
-        I2 = 100.0 * tau2 / (vt + tau2)
-        H2 = tau2 / vt + 1.0
-
-    # se of tau2 and Q-profile CI
-    nan = float("nan")
-    se_tau2 = nan
-    t_ci = (nan, nan)
-    i2_ci = (nan, nan)
-    h2_ci = (nan, nan)
-    if m != "FE":
-        if m == "DL":
-            trp = _tr_p(w_fe)
-            se_tau2 = float(
-                np.sqrt(2 * (k - 1) + 4 * tau2 * trp + 2 * tau2**2 * _sum_pp(w_fe)) / trp
-            )
-        elif m == "REML":
-            se_tau2 = float(np.sqrt(2.0 / _sum_pp(w)))
-        else:
-            se_tau2 = float(np.sqrt(2.0 * k**2 / (k - 1)) / np.sum(w))
-        alpha = 1.0 - level
-        q_hi = float(stats.chi2.ppf(1.0 - alpha / 2.0, k - 1))
-        q_lo = float(stats.chi2.ppf(alpha / 2.0, k - 1))
-        t_ci = (_solve_q(q_hi, yi, vi_), _solve_q(q_lo, yi, vi_))
-        i2_ci = tuple(100.0 * t / (vt + t) for t in t_ci)  # type: ignore[assignment]
-        h2_ci = tuple(t / vt + 1.0 for t in t_ci)  # type: ignore[assignment]
+    I2, H2, se_tau2, t_ci, i2_ci, h2_ci = _heterogeneity(m, k, yi, vi_, w, w_fe, Q, vt, tau2,
+                                                         level)
 
     z = float(stats.norm.ppf(0.5 + level / 2.0))
     studies = pd.DataFrame(

@@ -79,6 +79,66 @@ def draw_diamond(ax: Axes, est: float, lo: float, hi: float, y: float, colour, h
     return poly
 
 
+def _selected_rows(frame: pd.DataFrame, lab: str, drop_intercept: bool,
+                   terms: Sequence[str] | None) -> pd.DataFrame:
+    """The rows to draw, labelled (``_label``) and in ``terms`` order when given."""
+    frame = frame.assign(_label=frame[lab].astype(str))
+    if drop_intercept:
+        frame = frame[~frame["_label"].str.lower().isin(_INTERCEPTS)]
+    if terms is not None:
+        missing = [t for t in terms if t not in set(frame["_label"])]
+        if missing:
+            raise PlotError(f"terms {missing} are not in the data; available: "
+                            f"{list(frame['_label'].unique())}.")
+        frame = frame[frame["_label"].isin(list(terms))]
+        frame = frame.assign(_order=frame["_label"].map({t: i for i, t in enumerate(terms)}))
+        frame = frame.sort_values("_order", kind="stable")
+    if frame.empty:
+        raise PlotError("forest() has no rows to draw.")
+    return frame
+
+
+def _draw_groups(ax: Axes, frame, groups, by, weight, est, lo, hi, ypos, offsets,
+                 summaries) -> None:
+    """Points with CI bars (marker area by weight) and summary diamonds, one colour per group."""
+    wvals = frame[weight].to_numpy(dtype=float) if weight else None
+    wmax = np.nanmax(wvals) if weight else 1.0
+    for k, g in enumerate(groups):
+        sel = np.ones(len(frame), bool) if g is None else (frame[by] == g).to_numpy()
+        colour = style.PALETTE[k % len(style.PALETTE)] if g is not None else style.PALETTE[0]
+        marker = style.MARKERS[k % len(style.MARKERS)] if weight is None else "s"
+        labs = frame["_label"].to_numpy()[sel]
+        is_sum = np.array([t in summaries for t in labs])
+        y = np.array([ypos[t] + offsets[g] for t in labs])
+        e, lw, h = est[sel], lo[sel], hi[sel]
+        pt = ~is_sum
+        if pt.any():
+            ax.errorbar(e[pt], y[pt], xerr=[e[pt] - lw[pt], h[pt] - e[pt]], fmt="none",
+                        ecolor=colour, elinewidth=1.4, capsize=0, zorder=2)
+            sizes = 36.0 if weight is None else 18 + 160 * (wvals[sel][pt] / wmax)
+            ax.scatter(e[pt], y[pt], s=sizes, marker=marker, color=colour, zorder=3,
+                       label=str(g) if g is not None else None, edgecolors="white",
+                       linewidths=0.5)
+        for ei, li, hi_, yi in zip(e[is_sum], lw[is_sum], h[is_sum], y[is_sum], strict=True):
+            draw_diamond(ax, ei, li, hi_, yi, colour)
+
+
+def _annotate_rows(ax: Axes, frame, by, est, lo, hi, ypos, offsets) -> None:
+    """Write "estimate (low, high)" to the right of each row, under a header."""
+    header = ax.annotate("Estimate (95% CI)", xy=(1.02, 1.0), xycoords="axes fraction",
+                         ha="left", va="bottom", fontsize=style.FONT["annotation"],
+                         fontweight="bold", annotation_clip=False)
+    header.set_gid("socialhealth-annotation-header")
+    trans = ax.get_yaxis_transform()
+    for t, e, lw, h, gv in zip(frame["_label"], est, lo, hi,
+                              frame[by] if by else [None] * len(frame), strict=True):
+        y = ypos[t] + offsets[gv]
+        ci = f" ({lw:.2f}, {h:.2f})" if np.isfinite(lw) and np.isfinite(h) else ""
+        ax.annotate(f"{e:.2f}{ci}", xy=(1.02, y), xycoords=trans, ha="left", va="center",
+                    fontsize=style.FONT["annotation"], annotation_clip=False,
+                    gid="socialhealth-annotation")
+
+
 @style.plain_text
 @renamed_parameter("group", "by", since="0.2.0")
 def forest(
@@ -168,19 +228,7 @@ def forest(
     weight = weight if weight is not None else ("weight" if "weight" in frame.columns else None)
     by = by if by is not None else ("group" if "group" in frame.columns else None)
     require(frame, [estimate, ci_low, ci_high, weight, by], "forest()")
-    frame = frame.assign(_label=frame[lab].astype(str))
-    if drop_intercept:
-        frame = frame[~frame["_label"].str.lower().isin(_INTERCEPTS)]
-    if terms is not None:
-        missing = [t for t in terms if t not in set(frame["_label"])]
-        if missing:
-            raise PlotError(f"terms {missing} are not in the data; available: "
-                            f"{list(frame['_label'].unique())}.")
-        frame = frame[frame["_label"].isin(list(terms))]
-        frame = frame.assign(_order=frame["_label"].map({t: i for i, t in enumerate(terms)}))
-        frame = frame.sort_values("_order", kind="stable")
-    if frame.empty:
-        raise PlotError("forest() has no rows to draw.")
+    frame = _selected_rows(frame, lab, drop_intercept, terms)
     est = frame[estimate].to_numpy(dtype=float)
     lo = frame[ci_low].to_numpy(dtype=float)
     hi = frame[ci_high].to_numpy(dtype=float)
@@ -204,26 +252,7 @@ def forest(
     width = 0.6 / len(groups) if len(groups) > 1 else 0.0
     offsets = {g: (len(groups) - 1) / 2 * width - k * width for k, g in enumerate(groups)}
 
-    wvals = frame[weight].to_numpy(dtype=float) if weight else None
-    wmax = np.nanmax(wvals) if weight else 1.0
-    for k, g in enumerate(groups):
-        sel = np.ones(len(frame), bool) if g is None else (frame[by] == g).to_numpy()
-        colour = style.PALETTE[k % len(style.PALETTE)] if g is not None else style.PALETTE[0]
-        marker = style.MARKERS[k % len(style.MARKERS)] if weight is None else "s"
-        labs = frame["_label"].to_numpy()[sel]
-        is_sum = np.array([t in summaries for t in labs])
-        y = np.array([ypos[t] + offsets[g] for t in labs])
-        e, lw, h = est[sel], lo[sel], hi[sel]
-        pt = ~is_sum
-        if pt.any():
-            ax.errorbar(e[pt], y[pt], xerr=[e[pt] - lw[pt], h[pt] - e[pt]], fmt="none",
-                        ecolor=colour, elinewidth=1.4, capsize=0, zorder=2)
-            sizes = 36.0 if weight is None else 18 + 160 * (wvals[sel][pt] / wmax)
-            ax.scatter(e[pt], y[pt], s=sizes, marker=marker, color=colour, zorder=3,
-                       label=str(g) if g is not None else None, edgecolors="white",
-                       linewidths=0.5)
-        for ei, li, hi_, yi in zip(e[is_sum], lw[is_sum], h[is_sum], y[is_sum], strict=True):
-            draw_diamond(ax, ei, li, hi_, yi, colour)
+    _draw_groups(ax, frame, groups, by, weight, est, lo, hi, ypos, offsets, summaries)
 
     if ref is not None and np.isfinite(ref):
         ax.axvline(ref, color=style.GREY, linewidth=0.9, linestyle="--", zorder=1,
@@ -242,18 +271,7 @@ def forest(
     default_x = "Ratio (95% CI, log scale)" if scale == "log" else "Estimate (95% CI)"
     style.set_labels(ax, xlabel=xlabel or default_x, title=title)
     if annotate:
-        header = ax.annotate("Estimate (95% CI)", xy=(1.02, 1.0), xycoords="axes fraction",
-                             ha="left", va="bottom", fontsize=style.FONT["annotation"],
-                             fontweight="bold", annotation_clip=False)
-        header.set_gid("socialhealth-annotation-header")
-        trans = ax.get_yaxis_transform()
-        for t, e, lw, h, gv in zip(frame["_label"], est, lo, hi,
-                                  frame[by] if by else [None] * len(frame), strict=True):
-            y = ypos[t] + offsets[gv]
-            ci = f" ({lw:.2f}, {h:.2f})" if np.isfinite(lw) and np.isfinite(h) else ""
-            ax.annotate(f"{e:.2f}{ci}", xy=(1.02, y), xycoords=trans, ha="left", va="center",
-                        fontsize=style.FONT["annotation"], annotation_clip=False,
-                        gid="socialhealth-annotation")
+        _annotate_rows(ax, frame, by, est, lo, hi, ypos, offsets)
     if by:
         ax.legend(fontsize=style.FONT["annotation"], loc="lower left", bbox_to_anchor=(0.0, 1.0),
                   ncol=min(4, len(groups)), frameon=False, handletextpad=0.3,
