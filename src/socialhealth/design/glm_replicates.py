@@ -34,9 +34,9 @@ def _replicate_fits(X, y, Wrep, rows, trials, fam: _Family, lk: _Link, offset, s
     uses (``X`` and ``y`` are those rows); each replicate's weights are scaled to sum to 1 over
     ``rows`` (times the binomial ``trials``), as R's ``svyglm`` refits. The same Fisher-scoring
     path as :func:`socialhealth.design.irls._irls` started at ``start`` (the full-sample
-    coefficients), with per-replicate step-halving and stopping rule, but batched and blocked: one pass over the
-    rows in blocks evaluates, for all active replicates at once, the linear predictors
-    ``X_b B``, the deviances and -- for the next step -- every cross-product
+    coefficients), with per-replicate step-halving and stopping rule, but batched and blocked:
+    one pass over the rows in blocks evaluates, for all active replicates at once, the linear
+    predictors ``X_b B``, the deviances and -- for the next step -- every cross-product
     ``X' diag(W_r) X`` as one product ``W_b' K_b`` (``K_b`` the row-wise products
     ``x_ij x_ik``, j <= k, of the block) and ``X' W_r r``. No (n x R) array is formed: the
     replicate weights are read block by block from ``Wrep``. Replicates are processed in
