@@ -22,6 +22,14 @@ def _is_number(x) -> bool:
                           np.floating)) and not isinstance(x, (bool, np.bool_))
 
 
+def _copy_on_write() -> bool:
+    """Whether pandas hands out column arrays that later in-place edits of the frame cannot
+    change (copy-on-write: always in pandas >= 3, opt-in in pandas 2)."""
+    if int(pd.__version__.split(".")[0]) >= 3:
+        return True
+    return bool(pd.get_option("mode.copy_on_write") is True)
+
+
 class _ReplicateColumns:
     """The (n x R) replicate weights as R column vectors, read block by block.
 
@@ -291,6 +299,10 @@ class ReplicateDesign(DesignBase):
                 require_columns(data, cols, "the data passed to ReplicateDesign")
             columns = [numeric_column(data, c, "replicate weight", ReplicateWeightsError)
                        for c in cols]
+            if not _copy_on_write():
+                # without pandas' copy-on-write (pandas < 3 by default) a view of the frame's
+                # column would follow later in-place edits of the frame: keep our own copy
+                columns = [np.array(c, dtype=float, copy=True) for c in columns]
             W = np.empty((n, len(cols))) if not columns else None
             src = _ReplicateColumns(columns) if columns else None
             self._rep_columns = cols
