@@ -13,6 +13,8 @@ Int Stat Rev 51:279-292.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 from scipy import special
@@ -39,8 +41,11 @@ class WaldCoefficients:
     """
 
     names: list
-    _coef: np.ndarray
     _cov: np.ndarray
+    if TYPE_CHECKING:
+        # provided by the subclass, as an attribute or (SurveyGLMResult, ...) a property
+        @property
+        def _coef(self) -> np.ndarray: ...
     _wald_df: float = np.inf
 
     @property

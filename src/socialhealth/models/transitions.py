@@ -60,7 +60,7 @@ class TransitionTable:
     method: str
     level: float
     n: int
-    levels: list = None
+    levels: list | None = None
 
     def to_frame(self) -> pd.DataFrame:
         """Columns ``from_state, to_state, n, weighted, share, se, ci_low, ci_high, row_share,
