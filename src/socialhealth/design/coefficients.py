@@ -46,7 +46,11 @@ class WaldCoefficients:
         # provided by the subclass, as an attribute or (SurveyGLMResult, ...) a property
         @property
         def _coef(self) -> np.ndarray: ...
-    _wald_df: float = np.inf
+
+        @property
+        def _wald_df(self) -> float: ...
+    else:
+        _wald_df = np.inf
 
     @property
     def params(self) -> pd.Series:

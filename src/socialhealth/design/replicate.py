@@ -92,6 +92,8 @@ class ReplicateDesign(DesignBase):
     """
 
     kind = "replicate"
+    #: the Taylor design it was built from by as_replicate(), else None
+    source_design: DesignBase | None = None
 
     def __init__(
         self,
@@ -264,6 +266,8 @@ class ReplicateDesign(DesignBase):
 
     def _general_vcov(self, theta, influence=None,
                       refit: Callable[[np.ndarray], np.ndarray] | None = None):
+        if refit is None:   # not reached: every caller on a replicate design gives refit
+            raise DesignError("a replicate design needs the estimator to refit per replicate.")
         reps = np.vstack([np.atleast_1d(refit(self._W[:, r])) for r in range(self.n_replicates)])
         return self._rep_vcov(theta, reps)
 

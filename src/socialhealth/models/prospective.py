@@ -32,7 +32,8 @@ if TYPE_CHECKING:
 
 __all__ = ["ProspectiveTable", "prospective"]
 
-_FAMILY_MEASURE: dict[str, Literal["or", "coef"]] = {"binomial": "or", "quasibinomial": "or", "gaussian": "coef"}
+_FAMILY_MEASURE: dict[str, Literal["or", "coef"]] = {"binomial": "or", "quasibinomial": "or",
+                                                     "gaussian": "coef"}
 
 
 @dataclass(repr=False)
