@@ -21,6 +21,10 @@ import sys
 import time
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import threading
 
 PROG = "socialhealth"
 FORMATS = ("html", "md", "pdf", "docx")
@@ -60,7 +64,7 @@ class Progress:
         self.t0 = time.monotonic()
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._thread = None
+        self._thread: threading.Thread | None = None
         self._tick = 0
 
     def _draw(self) -> None:

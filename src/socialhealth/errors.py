@@ -207,6 +207,11 @@ class ModelError(SocialHealthError, ValueError):
 class SeparationError(ModelError):
     """Perfect or quasi-perfect separation: maximum-likelihood estimates do not exist."""
 
+    #: set by the GLM fit when it finds the direction: the coefficients that diverge and the
+    #: number of rows they predict perfectly
+    terms: list[str]
+    n_rows: int
+
 
 # ----------------------------------------------------------------------------- report / CLI
 class ReportError(SocialHealthError, ValueError):

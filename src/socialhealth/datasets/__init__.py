@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import inspect
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import pandas as pd
 
@@ -87,8 +87,8 @@ def info(name: str) -> dict:
     return entry(name)
 
 
-def load(name: str, path: str | Path | None = None, *, min_age: int | None = None,
-         **kwargs) -> SurveyData:
+def load(name: str, path: str | Path | Sequence[str | Path] | None = None, *,
+         min_age: int | None = None, **kwargs) -> SurveyData:
     """Load a registered survey into the harmonised schema.
 
     Parameters
@@ -97,8 +97,9 @@ def load(name: str, path: str | Path | None = None, *, min_age: int | None = Non
         Registry name (see :func:`list`): ``gss``, ``gss_panel06``, ``gss_panel08``,
         ``gss_panel10``, ``gss_panel20``, ``ess``, ``brfss``, ``nhis``, ``hrs``, ``ukhls``,
         ``bhps``, ``elsa``, ``opn``, ``cls``, ``demo``.
-    path : str or path-like, optional
-        The survey file as distributed (.dta, .sav, .xpt, .csv or the agency's .zip). For open
+    path : str or path-like, or a list of them, optional
+        The survey file as distributed (.dta, .sav, .xpt, .csv or the agency's .zip); BRFSS
+        takes a list of yearly files to pool. For open
         surveys it may be omitted when the file was fetched into the cache with :func:`fetch`.
     min_age : int, optional
         Keep only respondents aged ``min_age`` and over (e.g. ``min_age=18`` for adults in the

@@ -154,7 +154,7 @@ def validate(cb: dict, name: str) -> None:
         if rule not in RULES:
             raise DatasetError(f"{where}: unknown rule {rule!r}; expected one of {RULES}")
         if rule == "map":
-            levels = spec.get("levels") or sch[concept].get("levels")
+            levels = spec.get("levels") or sch[concept].get("levels") or []
             if concept == "age_group":   # any band of any minimum age the codebook declares
                 levels = sorted({lv for a in ages for lv in age_group_levels(a)})
             kind = sch[concept]["kind"]
@@ -230,11 +230,10 @@ def population(cb: dict, wave=None, country: str = "") -> dict:
     if wave is not None and str(wave) in {str(w) for w in waves}:
         pop.update({k: v for w, spec in waves.items() if str(w) == str(wave)
                     for k, v in spec.items()})
-    out = {"min_age": int(pop["min_age"]), "description": str(pop["description"]),
-           "notes": str(pop.get("notes", ""))}
-    for k in ("description", "notes"):
-        out[k] = out[k].replace("{country}", country or "the country of the file")
-    return out
+    where = country or "the country of the file"
+    return {"min_age": int(pop["min_age"]),
+            "description": str(pop["description"]).replace("{country}", where),
+            "notes": str(pop.get("notes", "")).replace("{country}", where)}
 
 
 def _fmt(names, fmt: dict) -> list[str]:
@@ -526,9 +525,9 @@ def _keys(x) -> tuple[pd.Series, np.ndarray]:
         return _keys(conv.to_numpy(dtype=float))
     valid = s.map(lambda v: not (v is None or v is pd.NA or (isinstance(v, float) and v != v))
                   ).to_numpy(dtype=bool)
-    out = np.where(valid, s.map(lambda v: _code_key(v) if not (v is None or v is pd.NA or (
+    codes = np.where(valid, s.map(lambda v: _code_key(v) if not (v is None or v is pd.NA or (
         isinstance(v, float) and v != v)) else "").to_numpy(dtype=object), None)
-    return pd.Series(out, dtype=object), valid
+    return pd.Series(codes, dtype=object), valid
 
 
 def _num(v):
@@ -592,7 +591,8 @@ def age_groups(age, min_age: int) -> tuple[pd.Categorical, int]:
     lows = np.array([age_band_bounds(lv)[0] for lv in labels])
     ok = ~np.isnan(age) & (age >= min_age)
     idx = np.searchsorted(lows, np.where(ok, age, min_age), side="right") - 1
-    vals = np.where(ok, np.asarray(labels, dtype=object)[idx], None)
+    # numpy's stubs do not take None as a fill value; at run time it gives an object array
+    vals = np.where(ok, np.asarray(labels, dtype=object)[idx], None)  # type: ignore[call-overload]
     below = int((~np.isnan(age) & (age < min_age)).sum())
     return pd.Categorical(vals, categories=labels, ordered=True), below
 

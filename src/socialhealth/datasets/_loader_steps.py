@@ -70,7 +70,7 @@ def _wrap_missing(src: Source, codes: dict[str, list] | None = None, negative: b
 
 def _extra_sources(cb: dict, fmt: dict | None = None) -> list[str]:
     """Source variables of the codebook's ``[extra.<column>]`` tables."""
-    out = []
+    out: list[str] = []
     for spec in cb.get("extra", {}).values():
         out.extend(s.format(**(fmt or {})) for s in spec["sources"])
     return list(dict.fromkeys(out))
@@ -199,7 +199,7 @@ def _resolve_variables(cb: dict, columns, fmt: dict | None = None,
     Returns ``(names, used)``: ``{key: name in the file, or the expected name if absent}`` for
     codebook ``{key}`` substitution, and ``{key: name}`` of what was used (for provenance).
     """
-    lower = {}
+    lower: dict[str, str] = {}
     for c in columns:
         lower.setdefault(str(c).lower(), str(c))
     out = {}
@@ -228,8 +228,9 @@ def _with_not_measured(cb: dict, fmt: dict, columns, wave=None, extra: dict | No
 
     out = copy.deepcopy(cb)
     cols = set(columns)
+    extra = extra or {}
     for concept, spec in out.get("concepts", {}).items():
-        if concept in (extra or {}):
+        if concept in extra:
             out["concepts"][concept] = {"rule": "not_measured", "sources": spec.get("sources", []),
                                         "notes": extra[concept] + " " + spec.get("notes", "")}
             continue
@@ -281,7 +282,9 @@ class _UserDesign:
                  weights_only_notes: str) -> None:
         self.check(survey, psu, strata)
         self.weight = weight
-        if psu is None:
+        self.psu: str | None
+        self.strata: str | None
+        if psu is None or strata is None:   # check() allows both or neither
             self.psu = self.strata = None
             self.read: list[str] = []
             self.warning: str | None = (

@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
@@ -83,7 +83,7 @@ class PanelData(SurveyData):
     ~vstrat, weights = ~wtpannr123, nest = TRUE, data = linked)``.
     """
 
-    waves: list = None
+    waves: list | None = None
     status: pd.DataFrame = None
 
     @renamed_parameter("year", "wave", since="0.2.0")
@@ -197,15 +197,11 @@ def _status_long(name, path, ws, wvar) -> tuple[pd.DataFrame, str]:
     between = frame[(frame["k"] > kb) & (frame["k"] <= klast)]
     dead = set(between.loc[between["st"].str.contains("deceased"), "pid"])
     inel = set(between.loc[between["st"].str.contains("not eligible"), "pid"]) - dead
-    followed = None
-    for kk in later:
-        ids = set(frame.loc[(frame["k"] == kk) & frame["iv"], "pid"])
-        followed = ids if followed is None else followed & ids
+    followed = set.intersection(*[set(frame.loc[(frame["k"] == kk) & frame["iv"], "pid"])
+                                  for kk in later])
     # the weight must be present (> 0) on the person's row of every linked wave
-    has_w = None
-    for kk in [kb, *later]:
-        ids = set(frame.loc[(frame["k"] == kk) & (frame["w"] > 0), "pid"])
-        has_w = ids if has_w is None else has_w & ids
+    has_w = set.intersection(*[set(frame.loc[(frame["k"] == kk) & (frame["w"] > 0), "pid"])
+                               for kk in [kb, *later]])
     out = []
     for i in base_ids:
         if i in followed:
@@ -372,7 +368,7 @@ def load_panel(name: str, path, waves: Sequence[int], weight: str | None = None,
             per_wave_weight[y] = wvar
     loaded = {}
     for y in ws:
-        kw = {"wave": y, "cache": cache}
+        kw: dict[str, Any] = {"wave": y, "cache": cache}
         if per_wave_weight[y] is not None:
             kw["weight"] = per_wave_weight[y]
         if columns:
@@ -473,7 +469,7 @@ def write_example_long(path) -> str:
     nr = "Selected, Eligible, but not Reinterviewed"
     dead = "Selected, but not Eligible and not Reinterviewd Because r Was Deceased"
     # id, w12, w123, [(year, panstat, health, socrel, age, sex) per wave]
-    spec = [
+    spec: list[tuple[int, float | None, float | None, list[tuple]]] = [
         (1, 1.2, 1.5,
          [(2006, "", 2, 1, 30, 1), (2008, re_, 2, 2, 32, 1), (2010, re_, 3, 2, 34, 1)]),
         (2, 0.8, 0.5,
@@ -612,7 +608,7 @@ def load_panel_baseline(name: str, path, waves: Sequence[int], weight: str | Non
                            f"one of {list(PANELS)}.")
     ws = _check_waves(name, waves)
     panel = load_panel(name, path, ws, weight=panel_weight, columns=columns, cache=cache)
-    kw = {"wave": ws[0], "cache": cache}
+    kw: dict[str, Any] = {"wave": ws[0], "cache": cache}
     if columns:
         kw["columns"] = list(columns)
     if name == "gss_panel20":
@@ -757,6 +753,6 @@ def mortality_followup(baseline: PanelData) -> PanelData:
     out = baseline.assign(time=d["followup_years"].to_numpy(dtype=float), event=ev)
     design = out.design.subset(known)
     res = PanelData(out.name, out.data, out.codebook, out.provenance, out.design_spec,
-                    waves=out.waves, status=out.status)
+                    waves=baseline.waves, status=baseline.status)
     res.design = design
     return res

@@ -107,7 +107,7 @@ def _relabel(cat: pd.Series, new_min: int) -> pd.Categorical:
     """Map the bands of ``cat`` onto ``age_group_levels(new_min)``: the band holding
     ``new_min`` becomes the new youngest band, bands wholly below it become missing."""
     levels = age_group_levels(new_min)
-    mapping = {}
+    mapping: dict[str, str | None] = {}
     for old in cat.cat.categories:
         lo, hi = age_band_bounds(old)
         if hi < new_min:

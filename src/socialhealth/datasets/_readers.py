@@ -27,8 +27,10 @@ import struct
 import tempfile
 import zipfile
 from collections import Counter
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -69,12 +71,14 @@ class Source:
     """
 
     path: Path
-    _sha: object
+    _sha: str | Future[str]     # a digest, or the background job computing it
     member: str | None
     kind: str
     columns: list[str]
     n_rows: int | None
-    _impl: object = field(repr=False, default=None)
+    _impl: Callable[[list[str]], RawTable] = field(repr=False)
+    #: a temporary folder the Source reads from, kept alive as long as the Source
+    _tmpdir: tempfile.TemporaryDirectory | None = field(repr=False, default=None)
 
     def read(self, columns: list[str]) -> RawTable:
         """Read ``columns`` (all must exist; check with ``.columns`` first)."""
@@ -230,12 +234,13 @@ def _open_dta_path(p: Path, sha: str | None) -> Source:
             return digest
 
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="socialhealth-sha256")
-        sha = pool.submit(work)
+        job = pool.submit(work)
         pool.shutdown(wait=False)
+        return _open_dta_buffer(p, buf, job, None, fallback_path=p)
     return _open_dta_buffer(p, buf, sha, None, fallback_path=p)
 
 
-def _open_dta_buffer(p: Path, buf, sha: str, member: str | None,
+def _open_dta_buffer(p: Path, buf, sha: str | Future[str], member: str | None,
                      fallback_path: Path | None) -> Source:
     name = str(p) if member is None else f"{p} (member {member})"
     try:
@@ -306,7 +311,8 @@ def _open_zip(p: Path, sha: str | None) -> Source:
     return _open_pyreadstat_bytes(p, data, sha, member, ext)
 
 
-def _open_pyreadstat_bytes(p: Path, data: bytes, sha: str, member: str | None, ext: str) -> Source:
+def _open_pyreadstat_bytes(p: Path, data: bytes, sha: str | Future[str], member: str | None,
+                           ext: str) -> Source:
     tmpdir = tempfile.TemporaryDirectory(prefix="socialhealth-")
     tmp = Path(tmpdir.name) / ("member" + ext)
     tmp.write_bytes(data)
@@ -323,7 +329,8 @@ def _pyreadstat_fn(ext: str):
             ".por": pyreadstat.read_por, ".xpt": pyreadstat.read_xport}[ext]
 
 
-def _open_pyreadstat(p: Path, real: Path, sha: str, member: str | None, ext: str) -> Source:
+def _open_pyreadstat(p: Path, real: Path, sha: str | Future[str], member: str | None,
+                     ext: str) -> Source:
     import pyreadstat
 
     fn = _pyreadstat_fn(ext)
@@ -336,7 +343,7 @@ def _open_pyreadstat(p: Path, real: Path, sha: str, member: str | None, ext: str
         else None
 
     def read(columns: list[str]) -> RawTable:
-        kw = {"usecols": list(columns)}
+        kw: dict[str, Any] = {"usecols": list(columns)}
         if ext not in (".por", ".xpt"):   # read_xport has no user_missing: SAS special
             kw["user_missing"] = True     # missing values arrive as NaN (counted as ".")
         try:
@@ -445,7 +452,7 @@ def _key(k):
 
 
 # ------------------------------------------------------------------------------ CSV
-def _open_csv(p: Path, real, sha: str, member: str | None, sep: str = ",") -> Source:
+def _open_csv(p: Path, real, sha: str | Future[str], member: str | None, sep: str = ",") -> Source:
     try:
         head = pd.read_csv(real, nrows=0, sep=sep)
     except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as e:

@@ -1,6 +1,7 @@
 """The harmonised schema (``schema.toml``): column kinds, levels, and typed empty columns."""
 from __future__ import annotations
 
+import sys
 from functools import lru_cache
 from importlib import resources
 
@@ -9,9 +10,9 @@ import pandas as pd
 
 from socialhealth.errors import DatasetError
 
-try:  # Python 3.11+
+if sys.version_info >= (3, 11):
     import tomllib
-except ModuleNotFoundError:  # pragma: no cover
+else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 

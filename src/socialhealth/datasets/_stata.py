@@ -19,6 +19,7 @@ from __future__ import annotations
 import struct
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -46,7 +47,7 @@ _STRL = 32768
 class StataFile:
     """Parsed header of a dta 117/118/119 file held in a buffer."""
 
-    buf: object
+    buf: Any     # the file's bytes: bytes, mmap or memoryview
     release: int
     byteorder: str
     nvar: int

@@ -62,7 +62,8 @@ def _any_of(df, spec, fmt, context):
     t = np.isin(x, np.asarray(spec["true"], dtype=float))
     f = np.isin(x, np.asarray(spec["false"], dtype=float))
     any_t, all_f = t.any(axis=1), f.all(axis=1)
-    out = np.where(any_t, True, np.where(all_f, False, None))
+    # numpy's stubs do not take None as a fill value; at run time it gives an object array
+    out = np.where(any_t, True, np.where(all_f, False, None))  # type: ignore[call-overload]
     return out.tolist(), (f"True if any of {srcs} in {spec['true']}; False if all in "
                           f"{spec['false']}; otherwise missing")
 
@@ -308,7 +309,11 @@ def _stack(parts: list[SurveyData]) -> SurveyData:
                             + str(row["notes"]))
         rows.append(row)
     codebook = pd.DataFrame(rows, columns=cbs[0].columns)
-    per_file, dropped, missing, not_asked, unmapped = [], {}, {}, {}, {}
+    per_file: list[OrderedDict] = []
+    dropped: dict[str, int] = {}
+    not_asked: dict[str, int] = {}
+    missing: dict[str, dict] = {}
+    unmapped: dict[str, dict] = {}
     for p in parts:
         pv = p.provenance
         per_file.append(OrderedDict(
@@ -356,7 +361,7 @@ def _pool(parts: list[SurveyData], pool: str) -> SurveyData:
         df = p.data.copy()
         if pool == "state_years":
             st = df["region"].astype(object).where(df["region"].notna(), None)
-            f = 1.0 / np.array([state_years[x] for x in st], dtype=float)
+            f: float | np.ndarray = 1.0 / np.array([state_years[x] for x in st], dtype=float)
         else:
             f = 1.0 / k if pool == "equal" else len(df) / n_tot
         df["weight"] = df["weight"].to_numpy(dtype=float) * f

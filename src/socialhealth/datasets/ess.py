@@ -167,7 +167,7 @@ def load_ess(path, *, wave: int | None = None, weight: str | None = None,
                 right = right.drop_duplicates(on)
                 m = left.merge(right, on=on, how="left")
                 psu_v, stratum_v = m[psuv].to_numpy(dtype=float), m[strv].to_numpy(dtype=float)
-            if psu_v is not None:
+            if psu_v is not None and stratum_v is not None:
                 nod = np.isnan(psu_v) | np.isnan(stratum_v)
                 reasons["no psu/stratum" + (" (no SDDF record)" if sd_df is not None else "")] = \
                     int((keep & nod).sum())

@@ -15,7 +15,7 @@ cumulative file), so ``nest=True``; single-PSU strata exist, so ``lonely_psu="ad
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Sequence
+from typing import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -357,8 +357,13 @@ def load_cumulative(path, *, wave: int | Sequence[int] | None = None, weight: st
     cb = load_codebook("gss")
     d = cb["design"]
     first, last = cb["survey"]["years"]
-    wanted = (None if wave is None
-              else ([int(wave)] if np.isscalar(wave) else [int(w) for w in wave]))
+    wanted: list[int] | None
+    if wave is None:
+        wanted = None
+    elif isinstance(wave, Iterable) and not isinstance(wave, (str, bytes)):
+        wanted = [int(w) for w in wave]
+    else:
+        wanted = [int(wave)]
     if wanted is not None:
         bad = [w for w in wanted if not first <= w <= last or w in cb["survey"]["no_survey_years"]]
         if bad:

@@ -55,7 +55,7 @@ def _later(context, df):
 def _died(df, spec, fmt, context):
     st, _, _ = _later(context, df)
     died_codes, alive_codes = context["status"]["died"], context["status"]["alive"]
-    out = []
+    out: list[bool | None] = []
     for row in st:
         if any(s in died_codes for s in row):
             out.append(True)

@@ -76,7 +76,7 @@ def _scale(X: np.ndarray) -> np.ndarray:
 
 def _solve(c, A_ub, A_eq, bounds):
     """max c'z s.t. A_ub z <= 0, A_eq z = 0, bounds; the solution or None."""
-    kw = {}
+    kw: dict[str, np.ndarray] = {}
     if A_ub is not None and A_ub.shape[0]:
         kw.update(A_ub=A_ub, b_ub=np.zeros(A_ub.shape[0]))
     if A_eq is not None and A_eq.shape[0]:
@@ -135,7 +135,7 @@ def _unique_rows(M: np.ndarray) -> np.ndarray:
 
 def _named(d: np.ndarray, names: Sequence[str],
            skip: Sequence[str] = ("Intercept",)) -> tuple[list[str], list[int]]:
-    big = np.flatnonzero(np.abs(d) > _COEF * max(np.max(np.abs(d)), 1e-300))
+    big: list[int] = np.flatnonzero(np.abs(d) > _COEF * max(np.max(np.abs(d)), 1e-300)).tolist()
     pick = [j for j in big if names[j] not in skip] or list(big)
     return [names[j] for j in pick], [int(np.sign(d[j])) for j in pick]
 
@@ -231,8 +231,8 @@ def cox_monotone(X: np.ndarray, time: np.ndarray, event: np.ndarray, strata: np.
     st = np.asarray(strata)
     # event-time groups (stratum, time) in order of stratum then time
     ev_keys = np.unique(np.rec.fromarrays([st[ev], t[ev]]))
-    g_st = np.asarray(ev_keys.f0)
-    g_t = np.asarray(ev_keys.f1, dtype=float)
+    g_st = np.asarray(ev_keys["f0"])
+    g_t = np.asarray(ev_keys["f1"], dtype=float)
     G = len(g_t)
     # for each row: the latest event time <= its time in its stratum (its smallest risk set)
     home = np.full(n, -1)

@@ -39,7 +39,7 @@ class _Delegate:
 
     def __init__(self, module: str, name: str) -> None:
         self.module, self.name = module, name
-        self._method = None
+        self._method: Callable | None = None
 
     def _resolve(self):
         if self._method is not None:
@@ -62,7 +62,9 @@ class _Delegate:
                           "(full documentation there).")
         if target is not None:
             method.__doc__ = target.__doc__ or method.__doc__
-            method.__wrapped__ = target  # help() and inspect.signature show its parameters
+            # help() and inspect.signature show its parameters (mypy does not model function
+            # attributes)
+            method.__wrapped__ = target  # type: ignore[attr-defined]
             self._method = method
         return method
 
@@ -148,9 +150,11 @@ class DesignBase:
     def _general_vcov(
         self,
         theta: np.ndarray,
-        influence: Callable[[], np.ndarray],
-        refit: Callable[[np.ndarray], np.ndarray],
+        influence: Callable[[], np.ndarray] | None,
+        refit: Callable[[np.ndarray], np.ndarray] | None,
     ) -> np.ndarray:
+        """Covariance of ``theta``: Taylor designs use ``influence()``, replicate designs
+        ``refit(w)`` under each replicate's weights (the other may be None)."""
         raise NotImplementedError
 
     def _with_weights(self, w: np.ndarray, data: pd.DataFrame | None = None) -> "DesignBase":

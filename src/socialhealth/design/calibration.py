@@ -51,7 +51,7 @@ import functools
 import re
 import warnings
 from dataclasses import dataclass
-from typing import Literal, Mapping
+from typing import Literal, Mapping, cast
 
 import numpy as np
 import pandas as pd
@@ -505,7 +505,9 @@ def _rake_control(func):
                           DeprecationWarning, stacklevel=2)
         return func(design, margins, **kwargs)
 
-    wrapper.__deprecated_parameters__ = {"control": "max_iter, epsilon"}
+    # read by socialhealth._deprecation (mypy does not model attributes set on a function)
+    wrapper.__deprecated_parameters__ = {  # type: ignore[attr-defined]
+        "control": "max_iter, epsilon"}
     return wrapper
 
 
@@ -640,7 +642,8 @@ def rake(design, margins, *, max_iter: int = 10, epsilon: float = 1.0,
         return np.bincount(np.where(joint >= 0, joint, 0), weights=np.where(joint >= 0, w, 0.0),
                            minlength=len(joint_cells))
 
-    margin_weights = [None] * len(specs)
+    # replaced in every sweep (max_iter >= 1)
+    margin_weights: list[np.ndarray] = [W[:, 0].copy() for _ in specs]
     old = tables(W[:, 0])
     converged = False
     for _ in range(int(ctrl["maxit"])):
@@ -1018,7 +1021,7 @@ def calibrate(design, formula, population_totals, calfun: Calfun = "linear", bou
     calfun = "raking")``;
     ``calibrate(d, ~g*h, population = c(`(Intercept)` = 100, gb = 40, hy = 50, `gb:hy` = 15))``.
     """
-    calfun = str(calfun).lower()
+    calfun = cast(Calfun, str(calfun).lower())   # any case; _calfun checks the name
     if bounds is not None:
         try:
             L, U = (float(b) for b in bounds)

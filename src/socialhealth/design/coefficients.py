@@ -13,6 +13,8 @@ Int Stat Rev 51:279-292.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 from scipy import special
@@ -45,9 +47,16 @@ class WaldCoefficients(Result):
     """
 
     names: list
-    _coef: np.ndarray
     _cov: np.ndarray
-    _wald_df: float = np.inf
+    if TYPE_CHECKING:
+        # provided by the subclass, as an attribute or (SurveyGLMResult, ...) a property
+        @property
+        def _coef(self) -> np.ndarray: ...
+
+        @property
+        def _wald_df(self) -> float: ...
+    else:
+        _wald_df = np.inf
 
     @property
     def params(self) -> pd.Series:

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import ast
 import re
-from typing import Mapping, Sequence
+from typing import Any, Mapping, NoReturn, Sequence
 
 import numpy as np
 import pandas as pd
@@ -80,7 +80,7 @@ def _source(result) -> tuple[np.ndarray, np.ndarray, list[str], float, str]:
     if isinstance(params, pd.Series) and callable(cov):
         V = np.asarray(cov(), dtype=float)
         df = float(getattr(result, "df_resid", np.inf))
-        design = getattr(result, "design", None)
+        design: Any = getattr(result, "design", None)
         label = design._short_label() if hasattr(design, "_short_label") else ""
         return params.to_numpy(dtype=float), V, [str(i) for i in params.index], df, label
     raise EstimationError(
@@ -174,7 +174,7 @@ def _evaluate(node: ast.AST, theta: np.ndarray, slots: dict[str, int], expr: str
     def const(c: float) -> _Dual:
         return _Dual(c, np.zeros(k))
 
-    def bad(what: str):
+    def bad(what: str) -> NoReturn:
         raise FormulaError(
             f"contrast {expr!r}: {what} is not allowed; use estimate names, numbers, + - * / ** "
             f"(or ^) and {', '.join(FUNCTIONS)}."
@@ -325,6 +325,7 @@ def contrast(result, contrasts, level: float = 0.95, df: float | None = None) ->
     """
     theta, V, labels, src_df, label = _source(result)
     aliases = _aliases(result, labels)
+    items: list[tuple[str, Any]]
     if isinstance(contrasts, str):
         items = [("contrast", contrasts)]
     elif isinstance(contrasts, Mapping):

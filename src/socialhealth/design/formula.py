@@ -71,14 +71,17 @@ class ModelFrame:
     formula: str
     response: str
     variables: list[str]
-    _rhs_builder: Callable[[pd.DataFrame], tuple[np.ndarray, np.ndarray]] = field(repr=False,
-                                                                                  default=None)
+    _rhs_builder: Callable[[pd.DataFrame], tuple[np.ndarray, np.ndarray]] | None = field(
+        repr=False, default=None)
     _data: pd.DataFrame | None = field(repr=False, default=None)
 
     @property
     def X(self) -> np.ndarray:
         """(m, p) design matrix of the rows used (rebuilt from the data if it was released)."""
         if self.X_data is None:
+            if self._rhs_builder is None or self._data is None:
+                raise FormulaError(f"the design matrix of {self.formula!r} was released and "
+                                   "cannot be rebuilt (no data kept); build it again.")
             Xn, _ = self._rhs_builder(self._data.iloc[self.rows])
             self.X_data = np.asfortranarray(Xn, dtype=float)
         return self.X_data
@@ -98,6 +101,9 @@ class ModelFrame:
         Returns ``(X, ok)``: ``X`` has one row per row of ``data`` (NaN rows where a covariate
         is missing) and ``ok`` marks the complete rows.
         """
+        if self._rhs_builder is None:
+            raise FormulaError(f"the model frame of {self.formula!r} keeps no builder for new "
+                               "data; refit the model.")
         return self._rhs_builder(data)
 
 
@@ -258,7 +264,7 @@ def formula_variables(formula: str, data: pd.DataFrame) -> list[str]:
     """
     from formulaic import Formula
 
-    placeholders = {}
+    placeholders: dict[str, str] = {}
 
     def repl(m):
         key = f"_sh_bt{len(placeholders)}_"

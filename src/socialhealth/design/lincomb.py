@@ -130,13 +130,13 @@ def _ruben_upper(x: float, a: np.ndarray, h: np.ndarray, ddf: float) -> float:
             "the exact tail probability needs too many series terms (design effects differ by "
             f"a factor of {float(np.max(a) / beta):.3g}); use approximation='saddlepoint'."
         )
-    c = np.array(c)
-    dfs = m + 2.0 * np.arange(len(c))
+    coefs = np.array(c)
+    dfs = m + 2.0 * np.arange(len(coefs))
     if np.isfinite(ddf):
         tails = stats.f.sf(x / (beta * dfs), dfs, ddf)
     else:
         tails = stats.chi2.sf(x / beta, dfs)
-    return float(min(max(np.dot(c, tails), 0.0), 1.0))
+    return float(min(max(np.dot(coefs, tails), 0.0), 1.0))
 
 
 _RUBEN_MAX_TERMS = 20000

@@ -225,7 +225,7 @@ def lrt(result, terms,
 
     In R: ``regTermTest(m, ~g, method = "LRT")`` (``lrt.approximation = "saddlepoint"``).
     """
-    approximation = _check_approximation(approximation)
+    _check_approximation(approximation)
     labels, cols = result._resolve_terms(terms)
     chisq = _refit_without(result, cols) - result._fit.deviance
     lam = _lambdas(result, cols)

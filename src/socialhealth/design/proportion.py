@@ -51,7 +51,7 @@ Lumley T (2010) *Complex Surveys: A Guide to Analysis Using R*. Wiley, §2.3.
 """
 from __future__ import annotations
 
-from typing import Literal, Sequence
+from typing import Any, Literal, Sequence
 
 import numpy as np
 import pandas as pd
@@ -481,7 +481,8 @@ def proportion(
         ind = (codes[:, None] == np.arange(D)[None, :]) & used[:, None]            # n x D
     for dmn in range(D):
         if not ind[:, dmn].any():
-            label = ", ".join(f"{c}={dom_table.iloc[dmn][c]}" for c in by_cols)
+            label = "" if dom_table is None else ", ".join(
+                f"{c}={dom_table.iloc[dmn][c]}" for c in by_cols)
             raise EstimationError(
                 f"the by-group {label} has no rows with a non-missing {variable!r}; drop that "
                 "group (e.g. design.subset(...)) before estimating."
@@ -507,7 +508,7 @@ def proportion(
     nrows = np.repeat(np.asarray(nrow_dom), k)
 
     # variance of logit(p): the intercept-only GLM (replicate designs: refit with each replicate)
-    var_logit = None
+    var_logit = np.full(D * k, np.nan)   # used by the logit and likelihood intervals only
     if method in ("logit", "likelihood"):
         # R fits svyglm(y ~ 1, family = quasibinomial) on the (domain) design, with the weights
         # scaled to mean 1 over the design's rows; reproduce its IRLS so that the interval
@@ -613,7 +614,7 @@ def proportion(
             SocialHealthWarning, stacklevel=3,
         )
     table = pd.DataFrame({"term": [variable] * (D * k), "level": list(levels) * D})
-    if by_cols:
+    if dom_table is not None:   # by= given
         by_rows = dom_table.loc[np.repeat(np.arange(D), k)].reset_index(drop=True)
         table = pd.concat([by_rows, table], axis=1)
     # logit/likelihood report the GLM's fitted proportion, as R does (equal to p up to R's
@@ -625,7 +626,8 @@ def proportion(
     if by_cols:
         call = (f"svyby(~{variable}, ~{' + '.join(map(str, by_cols))}, design, svyciprop, "
                 f"vartype = c('se', 'ci'), method = '{method}', na.rm = TRUE)")
-    extra = {"interval": lambda lvl: proportion(design, variable, method, lvl, by, df).ci_override}
+    extra: dict[str, Any] = {
+        "interval": lambda lvl: proportion(design, variable, method, lvl, by, df).ci_override}
     if method == "beta":
         extra["n_eff"] = n_eff
     return IntervalEstimate(

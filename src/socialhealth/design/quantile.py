@@ -516,7 +516,7 @@ def quantile(
             y = design.data[c].to_numpy(dtype=float, na_value=np.nan)
             ok = in_dom & ~np.isnan(y)
             if not ok.any():
-                where = "" if not by_cols else " in the by-group " + ", ".join(
+                where = "" if dom_table is None else " in the by-group " + ", ".join(
                     f"{b}={dom_table.iloc[dmn][b]}" for b in by_cols)
                 raise EstimationError(f"no non-missing values of {c!r}{where}; cannot estimate a "
                                       f"quantile.")
@@ -569,7 +569,7 @@ def quantile(
     out = pd.DataFrame(rows_out,
                        columns=["dom", "term", "quantile", "estimate", "se", "lo", "hi", "df"])
     table = out[["term", "quantile", "estimate", "se"]].copy()
-    if by_cols:
+    if dom_table is not None:   # by= given
         by_rows = dom_table.loc[out["dom"].to_numpy()].reset_index(drop=True)
         table = pd.concat([by_rows, table], axis=1)
     se = table["se"].to_numpy(dtype=float)

@@ -255,6 +255,8 @@ class ReplicateDesign(DesignBase):
     """
 
     kind = "replicate"
+    #: the Taylor design it was built from by as_replicate(), else None
+    source_design: DesignBase | None = None
 
     def __init__(
         self,
@@ -472,6 +474,8 @@ class ReplicateDesign(DesignBase):
     @_single_blas
     def _general_vcov(self, theta, influence=None,
                       refit: Callable[[np.ndarray], np.ndarray] | None = None):
+        if refit is None:   # not reached: every caller on a replicate design gives refit
+            raise DesignError("a replicate design needs the estimator to refit per replicate.")
         batch = getattr(refit, "batch", None)     # all replicates at once from W, if offered
         if batch is not None:
             reps = np.asarray(batch(self._Wsrc), dtype=float).reshape(self.n_replicates, -1)

@@ -46,7 +46,7 @@ Lumley T (2010) *Complex Surveys*, Wiley, §2.5.
 """
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, cast
 
 import copy
 
@@ -57,6 +57,7 @@ from socialhealth.errors import DesignError, ReplicateWeightsError
 __all__ = ["as_replicate", "check_hadamard", "hadamard"]
 
 METHODS = ("jk1", "jkn", "brr", "fay", "bootstrap", "subbootstrap")
+ReplicateMethod = Literal["jk1", "jkn", "brr", "fay", "bootstrap", "subbootstrap"]
 
 
 # ============================================================================ Hadamard matrices
@@ -511,8 +512,7 @@ def _bootstrap(design, replicates: int, seed, fpc: bool):
 
 
 # ============================================================================ public
-def as_replicate(design, method: Literal["jk1", "jkn", "brr", "fay", "bootstrap",
-                                        "subbootstrap"] = "jkn", **options):
+def as_replicate(design, method: ReplicateMethod = "jkn", **options):
     """Replicate-weight design from a Taylor design (R ``as.svrepdesign``).
 
     Parameters
@@ -629,7 +629,7 @@ def as_replicate(design, method: Literal["jk1", "jkn", "brr", "fay", "bootstrap"
         raise DesignError("as_replicate() needs a Taylor design (SurveyDesign); this is already a "
                           "replicate design." if getattr(design, "kind", None) == "replicate"
                           else "as_replicate() needs a SurveyDesign.")
-    method = str(method).lower()
+    method = cast(ReplicateMethod, str(method).lower())   # any case; checked below
     allowed = {"fay_rho", "replicates", "seed", "mse", "recalibrate", "hadamard"}
     unknown = set(options) - allowed
     if unknown:
@@ -658,7 +658,7 @@ def as_replicate(design, method: Literal["jk1", "jkn", "brr", "fay", "bootstrap"
         raise DesignError("hadamard= goes with method='brr' or 'fay'.")
     if method in ("jk1", "jkn"):
         W, scale, rscales = _jackknife(design, per_stratum=(method == "jkn"))
-        rep_method = method
+        rep_method: str = method
     elif method in ("brr", "fay"):
         rho = 0.0 if method == "brr" else float(options.get("fay_rho", 0.5))
         if method == "brr" and options.get("fay_rho"):

@@ -236,7 +236,7 @@ class Estimate(Result):
         cols = self._id_columns()
         labels = []
         for row in self.table[cols].itertuples(index=False):
-            parts = []
+            parts: list[str] = []
             for c, v in zip(cols, row, strict=True):
                 if c == "level":
                     if v is not None and not (isinstance(v, float) and np.isnan(v)):

@@ -144,7 +144,9 @@ def _old_standardize_names(func):
             warn_renamed("standardize", "over", "by", "0.2.0")
         return func(design, *args, **kwargs)
 
-    wrapper.__deprecated_parameters__ = {"over": "by", "by (as the first argument)": "variables"}
+    # read by socialhealth._deprecation (mypy does not model attributes set on a function)
+    wrapper.__deprecated_parameters__ = {  # type: ignore[attr-defined]
+        "over": "by", "by (as the first argument)": "variables"}
     return wrapper
 
 

@@ -13,7 +13,7 @@ codes that the variance kernel (:mod:`socialhealth.design.taylor_variance`) work
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 import pandas as pd
@@ -26,6 +26,9 @@ from socialhealth.errors import (
     ProbabilityError,
     WeightError,
 )
+
+if TYPE_CHECKING:
+    from socialhealth.design.pps import PPSVariance
 
 LONELY_PSU_OPTIONS = ("fail", "remove", "adjust", "average", "certainty")
 
@@ -57,7 +60,7 @@ class Stage:
     parent_of_stratum: np.ndarray
     stratum_labels: np.ndarray
     inclusion_prob: np.ndarray | None = None   # per unit, for PPS (Brewer) designs
-    pps: object | None = None   # design.pps.PPSVariance: HT/YG variance of a PPS-WOR stage
+    pps: PPSVariance | None = None   # HT/YG variance of a PPS-WOR stage
 
     @property
     def n_strata(self) -> int:

@@ -197,7 +197,7 @@ class SurveyDesign(DesignBase):
                           nest=nest, pps=spec)
 
     # ------------------------------------------------------------------ hooks
-    def _variance_of(self, Z: np.ndarray) -> np.ndarray:
+    def _variance_of(self, Z: np.ndarray | DomainColumns) -> np.ndarray:
         # calibrated designs (post-stratification, raking, GREG) replace the influence values
         # by their residuals from the calibration model before the design variance
         # (Deville & Sarndal 1992; R svyrecvar's postStrata step)
@@ -252,7 +252,10 @@ class SurveyDesign(DesignBase):
             z[~ok] = 0.0
         return self._variance_of(DomainColumns(z, dcodes, n_domains))
 
-    def _general_vcov(self, theta, influence: Callable[[], np.ndarray], refit=None) -> np.ndarray:
+    def _general_vcov(self, theta, influence: Callable[[], np.ndarray] | None,
+                      refit=None) -> np.ndarray:
+        if influence is None:   # not reached: every caller on a Taylor design gives influence
+            raise DesignError("a Taylor design needs the influence values of the estimate.")
         return self._variance_of(influence())
 
     # ------------------------------------------------------------------ per-design cache

@@ -48,7 +48,7 @@ from __future__ import annotations
 import numpy as np
 
 from socialhealth.design.structure import Stage
-from socialhealth.errors import LonelyPSUError
+from socialhealth.errors import DesignError, LonelyPSUError
 
 
 class DomainColumns:
@@ -173,6 +173,8 @@ def _brewer_stage(totals: np.ndarray, stage: Stage) -> np.ndarray:
     In R: ``svytotal(~x, svydesign(id = ~1, fpc = ~p, pps = "brewer", data = df))``.
     """
     pi = stage.inclusion_prob
+    if pi is None:   # not reached: called for stages with inclusion probabilities only
+        raise DesignError("Brewer's variance needs the inclusion probabilities of the stage.")
     h = stage.unit_stratum
     n_h = stage.n_units
     stratum_mean = group_sum(h, totals, len(n_h)) / n_h[:, None]
@@ -185,7 +187,7 @@ def _brewer_stage(totals: np.ndarray, stage: Stage) -> np.ndarray:
 
 
 def taylor_vcov(
-    Z: np.ndarray,
+    Z: np.ndarray | DomainColumns,
     stages: list[Stage],
     lonely_psu: str = "fail",
     adjust_domain_lonely: bool = False,

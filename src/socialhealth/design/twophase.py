@@ -428,7 +428,10 @@ class TwoPhaseDesign(DesignBase):
         z[~ok] = 0.0
         return self._variance_of(DomainColumns(z, dcodes, n_domains))
 
-    def _general_vcov(self, theta, influence: Callable[[], np.ndarray], refit=None) -> np.ndarray:
+    def _general_vcov(self, theta, influence: Callable[[], np.ndarray] | None,
+                      refit=None) -> np.ndarray:
+        if influence is None:   # not reached: every caller on a Taylor design gives influence
+            raise DesignError("a two-phase design needs the influence values of the estimate.")
         return self._variance_of(influence())
 
     def _with_weights(self, w, data=None):

@@ -103,7 +103,9 @@ def analysis_matrix(data: pd.DataFrame, variables,
     if not cols:
         raise EstimationError("name at least one variable to estimate.")
     require_columns(data, cols, where)
-    blocks, terms, levels = [], [], []
+    blocks: list[np.ndarray] = []
+    terms: list[str] = []
+    levels: list = []
     n = len(data)
     for c in cols:
         s = data[c]
@@ -135,7 +137,7 @@ def analysis_matrix(data: pd.DataFrame, variables,
                 "number, a boolean or a category."
             )
     values = np.hstack(blocks) if blocks else np.empty((n, 0))
-    complete = ~np.isnan(values).any(axis=1)
+    complete = np.asarray(~np.isnan(values).any(axis=1))
     return AnalysisMatrix(values, terms, levels, complete)
 
 

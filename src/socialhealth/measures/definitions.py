@@ -327,12 +327,12 @@ class Instrument:
                 lines.append(f"    no categories: {s.no_cutoffs_reason}")
         lines.append("")
         lines.append("Codings (raw -> canonical):")
-        for c in self.codings:
-            m = ", ".join(f"{k!r}->{_fmt(v)}" for k, v in c.mapping)
-            extra = f"; missing {list(c.missing)}" if c.missing else ""
-            only = f"; items {', '.join(c.applies_to)}" if c.applies_to else ""
-            neut = f"; neutral raw code {c.neutral!r}" if c.neutral is not None else ""
-            lines.append(f"  {c.name!r}: {c.description} [{m}{extra}{only}{neut}]")
+        for cod in self.codings:
+            m = ", ".join(f"{k!r}->{_fmt(v)}" for k, v in cod.mapping)
+            extra = f"; missing {list(cod.missing)}" if cod.missing else ""
+            only = f"; items {', '.join(cod.applies_to)}" if cod.applies_to else ""
+            neut = f"; neutral raw code {cod.neutral!r}" if cod.neutral is not None else ""
+            lines.append(f"  {cod.name!r}: {cod.description} [{m}{extra}{only}{neut}]")
         if self.requires_neutral:
             lines.append("  neutral=<raw code of the neutral answer> is required.")
         if self.uncertain:
@@ -393,7 +393,7 @@ def _load(raw: dict[str, Any], source: str) -> Instrument:
                     min_answered_source=sc.get("min_answered_source", ""),
                     cutoffs=tuple(cutoffs),
                     default_cutoffs=sc.get("default_cutoffs"),
-                    threshold_labels=(tuple(tl) if tl else None),  # type: ignore[arg-type]
+                    threshold_labels=(tuple(tl) if tl else None),
                     no_cutoffs_reason=sc.get("no_cutoffs_reason"),
                     published_range=(float(pr[0]), float(pr[1])) if pr else None,
                 )

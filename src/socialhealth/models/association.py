@@ -56,7 +56,7 @@ Graubard BI, Korn EL (1999) Predictive margins with survey data. *Biometrics* 55
 """
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import re
 import warnings
@@ -74,6 +74,9 @@ from socialhealth.errors import (
     SocialHealthError,
     SocialHealthWarning,
 )
+
+if TYPE_CHECKING:
+    from socialhealth.design.glm import SurveyGLMResult
 
 __all__ = ["AssociationTable", "association", "MEASURES", "FAMILY_MEASURES", "exposure_term",
            "adjust_blocks"]
@@ -489,10 +492,12 @@ def association(
                 "complete_cases=False or fewer adjustment variables.")
         if ok.sum() < design.in_subset.sum():
             work = design.subset(ok)
-    measure, family_chosen = _choose_measure(work, outcome, y_term, measure, family)
-    family, link, expo, _ = MEASURES[measure]
+    chosen, family_chosen = _choose_measure(work, outcome, y_term, measure, family)
+    family, link, expo, _ = MEASURES[chosen]
     _check_exposure_levels(work, exposure, x_term, data)
-    rows, models, notes = [], [], []
+    rows: list[pd.DataFrame] = []
+    models: list[SurveyGLMResult | None] = []
+    notes: list[str] = []
     fit_kw = {} if tol is None else {"tol": tol}
     for k, formula in enumerate(formulas):
         label = _model_label(k, blocks)
@@ -502,9 +507,9 @@ def association(
             res = work.glm(formula, family=fam_k, link=link_k, start=_start(work, formula, link_k),
                            **fit_kw)
         except (ConvergenceError, ModelError) as exc:
-            if isinstance(exc, SeparationError) and measure in ("or", "coef", "rr"):
+            if isinstance(exc, SeparationError) and chosen in ("or", "coef", "rr"):
                 raise SeparationError(f"model {k} ({label}; {formula}): {exc}") from exc
-            if measure == "pr" and pr_fallback:
+            if chosen == "pr" and pr_fallback:
                 fam_k, link_k = "poisson", "log"
                 note = ("log-binomial model failed to converge "
                         f"({_brief(exc)}); prevalence ratio from a log-link quasi-Poisson "
@@ -515,7 +520,7 @@ def association(
                 except SocialHealthError as exc2:
                     raise type(exc2)(f"model {k} ({label}; {formula}), modified Poisson fallback: "
                                      f"{exc2}") from exc2
-            elif measure == "rd" and pr_fallback:
+            elif chosen == "rd" and pr_fallback:
                 rows.append(_rd_by_margins(work, formula, x_term, exposure, k, label, adjusted_for,
                                            exc))
                 models.append(None)
@@ -528,7 +533,7 @@ def association(
                     raise
                 raise type(exc)(f"model {k} ({label}; {formula}): {exc}") from exc
         x_cols = _exposure_columns(res, x_term)
-        rows.append(_rows(res, k, label, adjusted_for, x_cols, measure, fam_k, link_k, note, expo,
+        rows.append(_rows(res, k, label, adjusted_for, x_cols, chosen, fam_k, link_k, note, expo,
                           level))
         models.append(res)
         if note:
@@ -536,7 +541,7 @@ def association(
     table = pd.concat(rows, ignore_index=True)[TABLE_COLUMNS]
     table["level"] = table["level"].astype(object).where(table["level"].notna(), None)
     return AssociationTable(table=table, models=models, formulas=formulas, exposure=exposure,
-                            outcome=outcome, measure=measure, complete_cases=complete_cases,
+                            outcome=outcome, measure=chosen, complete_cases=complete_cases,
                             notes=notes, family=family, family_chosen=family_chosen,
                             level=level)
 

@@ -47,7 +47,7 @@ Lumley T (2010) *Complex Surveys*, Wiley, ch. 2 and 5.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -55,6 +55,10 @@ import pandas as pd
 from socialhealth._deprecation import LINEARISATION_ALIASES, renamed_value
 from socialhealth.design.result_protocol import Result
 from socialhealth.errors import MissingColumnError, ModelError, SocialHealthError
+
+if TYPE_CHECKING:
+    from socialhealth.design.glm import SurveyGLMResult
+    from socialhealth.tables.table import Table
 
 __all__ = ["AttritionResult", "attrition", "weight_summary"]
 
@@ -126,9 +130,9 @@ class AttritionResult(Result):
     See :func:`attrition`.
     """
 
-    table: object
+    table: Table
     counts: dict
-    retention_model: object
+    retention_model: SurveyGLMResult
     retention: pd.DataFrame
     weights: pd.DataFrame
     outcome: pd.DataFrame | None = None
@@ -163,9 +167,12 @@ class AttritionResult(Result):
         return "\n".join(lines)
 
 
-def _resolve_cov(data: pd.DataFrame, term: str, year: int) -> str:
+def _resolve_cov(data: pd.DataFrame, term: str, year: int | None) -> str:
     if term in data.columns:
         return term
+    if year is None:
+        raise MissingColumnError([term], data.columns, "the baseline sample (the panel names "
+                                 "no baseline wave)")
     name = f"{term}@{int(year)}"
     if name not in data.columns:
         raise MissingColumnError([name], data.columns, f"the baseline sample ({term!r} at "
@@ -305,15 +312,16 @@ def attrition(panel, baseline, outcome_model: dict | None = None,
     if not followed.any() or not lost_m.any():
         raise ModelError(f"attrition: {int(followed.sum())} followed and {int(lost_m.sum())} "
                          f"lost (statuses {list(lost)}); both groups are needed.")
-    counts = {k: int(v) for k, v in status.value_counts().items()}
+    counts: dict[str, Any] = {k: int(v) for k, v in status.value_counts().items()}
     excluded_statuses = sorted(set(status[~at_risk]))
     counts.update(at_risk=int(at_risk.sum()), followed=int(followed.sum()),
                   lost=int(lost_m.sum()), excluded=int((~at_risk).sum()),
                   excluded_statuses=excluded_statuses)
     design = panel.design
     # 1. baseline comparison
-    lab = pd.Series(np.where(followed, "followed", np.where(lost_m, "lost", None)),
-                    index=data.index, dtype=object)
+    # numpy's stubs do not take None as a fill value; at run time it gives an object array
+    lost_lab = np.where(lost_m, "lost", None)  # type: ignore[call-overload]
+    lab = pd.Series(np.where(followed, "followed", lost_lab), index=data.index, dtype=object)
     dz = design.assign(follow_up=lab).subset(at_risk)
     table = describe(dz, by="follow_up", variables=covs, level=level,
                      title="Baseline characteristics of persons followed and lost")

@@ -21,7 +21,7 @@ for presenting analyses of effect modification and interaction. *Int J Epidemiol
 """
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from dataclasses import dataclass
 
@@ -34,6 +34,9 @@ from socialhealth.design.result_protocol import Result, analysis_scale
 from socialhealth.errors import MissingColumnError, ModelError
 from socialhealth.models.association import (MEASURES, _check_adjust, _start, adjust_blocks,
                                              exposure_term)
+
+if TYPE_CHECKING:
+    from socialhealth.design.glm import SurveyGLMResult, WaldTest
 
 __all__ = ["InteractionResult", "interaction"]
 
@@ -70,8 +73,8 @@ class InteractionResult(Result):
     """
 
     table: pd.DataFrame
-    wald: object
-    model: object
+    wald: WaldTest
+    model: SurveyGLMResult
     formula: str
     exposure: str
     modifier: str
@@ -225,7 +228,9 @@ def interaction(
                          f"{res.formula!r}.")
     wald = res.wald_test(prod_terms)
     # contrast vectors from the model matrix
-    x_levels = [None]
+    x_levels: list = [None]
+    ref: object
+    comp: list
     if exposure in data.columns and x_term.startswith("C("):
         x_levels = _levels(data[exposure], ok)
         ref = x_levels[0] if reference is None else reference

@@ -298,7 +298,7 @@ def mi_combine(
     level = _check_level(level)
     if isinstance(fits, (str, bytes)) or not isinstance(fits, Sequence):
         try:
-            fits = list(fits)  # type: ignore[arg-type]
+            fits = list(fits)
         except TypeError as exc:
             raise ModelError("fits must be a list of fitted models or (estimate, vcov) "
                              "pairs.") from exc

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
@@ -26,9 +27,13 @@ import pandas as pd
 from socialhealth.errors import MissingColumnError, ModelError
 from socialhealth.models.association import AssociationTable, adjust_blocks, association
 
+if TYPE_CHECKING:
+    from socialhealth.design.glm import SurveyGLMResult
+
 __all__ = ["ProspectiveTable", "prospective"]
 
-_FAMILY_MEASURE = {"binomial": "or", "quasibinomial": "or", "gaussian": "coef"}
+_FAMILY_MEASURE: dict[str, Literal["or", "coef"]] = {"binomial": "or", "quasibinomial": "or",
+                                                     "gaussian": "coef"}
 
 
 @dataclass(repr=False)
@@ -98,7 +103,8 @@ def _not_measured(data: pd.DataFrame, col: str, what: str) -> None:
 
 def prospective(panel, exposure: str, exposure_wave: int, outcome: str, outcome_wave: int,
                 adjust=None, baseline_outcome: bool = True, incident: bool = False,
-                family: str | None = None, measure: str | None = None,
+                family: str | None = None,
+                measure: Literal["or", "pr", "rd", "coef"] | None = None,
                 complete_cases: bool = True, categorical: bool | None = None, reference=None,
                 level: float = 0.95, tol: float = 1e-14) -> ProspectiveTable:
     r"""Baseline exposure and later outcome on a linked panel, as nested survey GLMs.
@@ -272,7 +278,8 @@ def _polish(tab: AssociationTable, level: float, tol: float):
     """
     from socialhealth.models.association import MEASURES, _exposure_columns, _rows
 
-    rows, fitted = [], []
+    rows: list[pd.DataFrame] = []
+    fitted: list[SurveyGLMResult | None] = []
     expo = MEASURES[tab.measure][2]
     for k, res in enumerate(tab.models):
         old = tab.table[tab.table["model"] == k]

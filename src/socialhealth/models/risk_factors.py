@@ -161,7 +161,7 @@ def _anchor_rows(label_for: dict, match: Mapping | None, outcome_filter: str
             wanted = [wanted] if isinstance(wanted, str) else list(wanted)
             sel = a[a["exposure"].isin(wanted) | a["source_key"].isin(wanted)]
         else:
-            keys = ()
+            keys: tuple[str, ...] = ()
             for pattern, exposures in _ANCHOR_KEYWORDS:
                 if re.search(pattern, f"{factor} {label}", flags=re.IGNORECASE):
                     keys = exposures

@@ -64,7 +64,7 @@ class TransitionTable(Result):
     method: str
     level: float
     n: int
-    levels: list = None
+    levels: list | None = None
 
     _not_applicable = dict.fromkeys(
         ("coef", "se", "confint", "vcov", "float"),

@@ -146,7 +146,7 @@ def r_pretty(lo: float, hi: float, n: int, min_n: int = 1) -> np.ndarray:
         cell = max(abs(lo), abs(hi))
         u = 1 + (1 / (1 + h) if h5 >= 1.5 * h + 0.5 else 1.5 / (1 + h5))
         u *= max(1, n) * eps
-        small = dx < cell * u * 3
+        small = bool(dx < cell * u * 3)
     if small:
         if cell > 10:
             cell = 9 + cell / 10

@@ -31,6 +31,7 @@ def _ratio_ticks(lo: float, hi: float) -> list[float]:
     """Readable ticks for a log ratio axis spanning [lo, hi]: 1-2-5 steps per decade on wide
     ranges, finer steps (1, 1.25, 1.5, 2, 3, 4, 5, ...) on narrow ones."""
     span = np.log10(hi / lo)
+    mults: tuple[float, ...]
     if span <= 0.8:
         mults = (1, 1.25, 1.5, 2, 3, 4, 5, 6, 8)
     elif span <= 1.6:
@@ -102,7 +103,7 @@ def _draw_groups(ax: Axes, frame, groups, by, weight, est, lo, hi, ypos, offsets
                  summaries) -> None:
     """Points with CI bars (marker area by weight) and summary diamonds, one colour per group."""
     wvals = frame[weight].to_numpy(dtype=float) if weight else None
-    wmax = np.nanmax(wvals) if weight else 1.0
+    wmax = np.nanmax(wvals) if wvals is not None else 1.0
     for k, g in enumerate(groups):
         sel = np.ones(len(frame), bool) if g is None else (frame[by] == g).to_numpy()
         colour = style.PALETTE[k % len(style.PALETTE)] if g is not None else style.PALETTE[0]
@@ -115,7 +116,7 @@ def _draw_groups(ax: Axes, frame, groups, by, weight, est, lo, hi, ypos, offsets
         if pt.any():
             ax.errorbar(e[pt], y[pt], xerr=[e[pt] - lw[pt], h[pt] - e[pt]], fmt="none",
                         ecolor=colour, elinewidth=1.4, capsize=0, zorder=2)
-            sizes = 36.0 if weight is None else 18 + 160 * (wvals[sel][pt] / wmax)
+            sizes = 36.0 if wvals is None else 18 + 160 * (wvals[sel][pt] / wmax)
             ax.scatter(e[pt], y[pt], s=sizes, marker=marker, color=colour, zorder=3,
                        label=str(g) if g is not None else None, edgecolors="white",
                        linewidths=0.5)

@@ -42,7 +42,7 @@ def _accepts(func, name: str) -> bool:
     return name in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
 
 
-def require(frame: pd.DataFrame, columns: Sequence[str], what: str) -> None:
+def require(frame: pd.DataFrame, columns: Sequence[str | None], what: str) -> None:
     """Raise :class:`~socialhealth.errors.PlotError` naming the absent ``columns`` of ``frame``.
 
     ``None`` entries are ignored (optional columns); the message lists the columns present.

@@ -14,11 +14,13 @@ from __future__ import annotations
 import functools
 import re
 import textwrap
+from typing import Literal, cast
 
 import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 from matplotlib.text import Text
 
 #: Okabe-Ito colours (blue, vermillion, bluish green, reddish purple, orange, sky blue,
@@ -105,7 +107,7 @@ def new_axes(ax: Axes | None, figsize: tuple[float, float]) -> Axes:
     return ax
 
 
-def tidy_axes(ax: Axes, grid: str | None = "x") -> None:
+def tidy_axes(ax: Axes, grid: Literal["both", "x", "y"] | None = "x") -> None:
     """Remove chart junk: top/right spines off, light grid on the value axis only, readable
     ticks."""
     for side in ("top", "right"):
@@ -140,7 +142,8 @@ def add_caption(ax: Axes, caption: str | None) -> None:
             t.remove()
     if not caption:
         return
-    width_in = ax.figure.get_figwidth() * ax.get_position().width
+    # the axes' figure: socialhealth draws no subfigures (which have no width of their own)
+    width_in = cast(Figure, ax.figure).get_figwidth() * ax.get_position().width
     chars = max(40, int(width_in * 15))
     text = "\n".join(textwrap.fill(part, chars) for part in str(caption).split("\n"))
     ax.annotate(

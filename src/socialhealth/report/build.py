@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as _dt
 import re
 import warnings
-from typing import Callable, Literal, Sequence
+from typing import Any, Callable, Literal, Sequence
 
 import numpy as np
 import pandas as pd
@@ -56,7 +56,7 @@ def survey_edition(sd, title: str) -> str:
     if name == "demo":
         return title
     prov = dict(getattr(sd, "provenance", {}) or {})
-    data = getattr(sd, "data", None)
+    data: Any = getattr(sd, "data", None)
     cols = set(getattr(data, "columns", []))
     base = _FILE_NOTE.sub("", str(title)).strip()
     wave = prov.get("wave") if prov.get("wave") is not None else \

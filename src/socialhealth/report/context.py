@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Literal
 
 import numpy as np
 import pandas as pd
@@ -30,7 +30,7 @@ class Context:
     design: Any
     exposure: Any                      # socialhealth.report.exposure.Exposure
     outcomes: list
-    ci_method: str = "logit"
+    ci_method: Literal["logit", "likelihood", "asin", "beta", "mean", "xlogit"] = "logit"
     progress: Callable[[str], None] | None = None
     r_data: str = "df"
     shared: dict = field(default_factory=dict)

@@ -239,6 +239,9 @@ def derive(exposure: Exposure, data: pd.DataFrame, in_subset=None,
     answered = rows & ~missing
     spec = exposure.spec
     note = ""
+    # the condition's value: a bool (yes/no columns), a number or a label
+    value: bool | float | str
+    chosen: list[str] | None = None
     if _is_yes_no(s):
         key = raw.strip().lower()
         num = _number(raw)
@@ -292,7 +295,7 @@ def derive(exposure: Exposure, data: pd.DataFrame, in_subset=None,
                                   f"order, so only == and != work; its labels: "
                                   f"{_shown(labels)}.")
             cats = [str(c) for c in s.cat.categories]
-            i = cats.index(value)
+            i = cats.index(str(value))
             chosen = {">=": cats[i:], ">": cats[i + 1:], "<=": cats[:i + 1], "<": cats[:i]}[op]
             res = np.asarray(obj.map(lambda v: (not pd.isna(v)) and str(v) in chosen), dtype=bool)
             expr = (f"ifelse(is.na({src}), NA, as.numeric({src} %in% "
@@ -301,10 +304,10 @@ def derive(exposure: Exposure, data: pd.DataFrame, in_subset=None,
     out = np.where(missing, np.nan, np.asarray(res, dtype=float))
     n_missing = int((rows & missing).sum())
     name, label = text, text
-    words = condition_words(src, op, value, chosen if "chosen" in locals() else None)
-    if words:
-        name = words[0]
-        label = f"{words[1]} ({text})"
+    in_words = condition_words(src, op, value, chosen)
+    if in_words:
+        name = in_words[0]
+        label = f"{in_words[1]} ({text})"
     resolved = replace(exposure, column=column, name=name, label=label, condition=(op, value),
                        r_expr=expr, note=note, n_missing=n_missing)
     return resolved, pd.Series(out, index=data.index, name=column)
@@ -352,8 +355,8 @@ def condition_words(src: str, op: str, value, chosen=None) -> tuple[str, str] | 
             return None
         what = " or ".join(hit)
     else:
-        v = f"{value:g}" if isinstance(value, (int, float, np.number)) else str(value)
-        what = _OP_WORDS[op].format(v=v)
+        shown = f"{value:g}" if isinstance(value, (int, float, np.number)) else str(value)
+        what = _OP_WORDS[op].format(v=shown)
     return f"{label} ({what})", f"{label[:1].lower()}{label[1:]} {what}"
 
 

@@ -24,7 +24,7 @@ estimates and counted in its "Missing" row. Counts (``n``, ``N``) are unweighted
 """
 from __future__ import annotations
 
-from typing import Literal, Mapping, Sequence
+from typing import Any, Literal, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -238,7 +238,7 @@ def describe(
     data = base.data
 
     columns = ([(None, "Overall")] if overall else []) + [
-        (g, group_label(by, g, labels)) for g in groups]
+        (g, group_label(by, g, labels)) for g in groups if by is not None]
     gmask = {None: inside}
     for g in groups:
         gmask[g] = inside & np.array([_same(v, g) for v in data[by].to_numpy(dtype=object)],
@@ -270,8 +270,8 @@ def describe(
             est_by = est_all = None
             error = str(exc)
         # --- test
-        tinfo = {"test": None, "test_statistic": np.nan, "test_df1": np.nan, "test_df2": np.nan,
-                 "p_value": np.nan}
+        tinfo: dict[str, Any] = {"test": None, "test_statistic": np.nan, "test_df1": np.nan,
+                                 "test_df2": np.nan, "p_value": np.nan}
         p_cell, p_mark = "", ""
         if test:
             try:
@@ -302,6 +302,7 @@ def describe(
             continue
 
         # --- levels of the variable
+        levels: list[Any]
         if kind == "continuous":
             levels = [None]
         elif kind == "dichotomous":
@@ -327,7 +328,7 @@ def describe(
                    "level": None if lev is None else lev,
                    "level_label": None if lev is None else level_label(lev),
                    "group": col_group,
-                   "group_label": "Overall" if col_group is None
+                   "group_label": "Overall" if col_group is None or by is None
                    else group_label(by, col_group, labels),
                    "statistic": "mean" if kind == "continuous" else "proportion",
                    "n": n, "n_nonmissing": nonmiss, "n_missing": nmiss}

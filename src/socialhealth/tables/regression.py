@@ -89,7 +89,7 @@ def _model(result, level: float, exponentiate) -> list[tuple[_Model, str | None]
 
         _, _, expo, _ = MEASURES[result.measure]
         measure = {"or": "OR", "pr": "PR", "rd": "RD", "coef": "Beta"}[result.measure]
-        out = []
+        out: list[tuple[_Model, str | None]] = []
         t = result.to_frame()
         if not np.isclose(level, 0.95):
             raise ModelError("regression(): an association table's intervals were computed at its "

@@ -215,8 +215,8 @@ def _make_samples(rng: np.random.Generator, pop: dict) -> dict[str, dict]:
     s["fpc"], s["pw"] = np.full(len(clus1), D), np.full(len(clus1), D / 15)
     out["apiclus1"] = s
     s = _rows(pop, clus2)
-    fpc2, n2 = np.array(fpc2), np.array(n2)
-    s["pw"], s["fpc1"], s["fpc2"] = D / 40 * fpc2 / n2, np.full(len(clus2), D), fpc2
+    fpc2_a, n2_a = np.array(fpc2), np.array(n2)
+    s["pw"], s["fpc1"], s["fpc2"] = D / 40 * fpc2_a / n2_a, np.full(len(clus2), D), fpc2_a
     out["apiclus2"] = s
     return out
 

@@ -50,6 +50,8 @@ def _panel_with_exposure(ctx: Context, panel, w0: int, w1: int):
         e = _exposure.parse(exp.spec)
         _e, derived = _exposure.derive(e, pd.DataFrame({exp.source: panel.data[src]}),
                                        None, "exposure")
+        if derived is None:  # not reached: a condition always derives a column
+            raise SocialHealthError(f"the exposure condition {exp.spec!r} derived no column.")
         yes = pd.Series(derived.to_numpy(dtype=float), index=panel.data.index)
         cols[f"{exp.column}@{w}"] = (yes == 1.0).astype("boolean").where(yes.notna())
     return panel.assign(**cols), exp.column

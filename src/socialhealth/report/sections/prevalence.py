@@ -1,6 +1,8 @@
 """Section "Prevalence": the exposure overall and by age group, sex and country, 95% CIs."""
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -23,7 +25,9 @@ def _unweighted_n(ctx: Context, by: str | None) -> pd.Series:
     return d.loc[ok, by].value_counts()
 
 
-def prevalence_rows(ctx: Context) -> tuple[pd.DataFrame, dict, list[str]]:
+def prevalence_rows(
+        ctx: Context,
+) -> tuple[pd.DataFrame, dict[str | None, Any], list[str], dict[str | None, str]]:
     """(table, {by: Estimate}, notes, {by: R call}): the overall row and one block per
     grouping variable."""
     x, d = ctx.exposure.column, ctx.design
@@ -31,8 +35,8 @@ def prevalence_rows(ctx: Context) -> tuple[pd.DataFrame, dict, list[str]]:
     f = overall.to_frame()
     rows = [{"group": "All", "level": "all respondents", "n": int(_unweighted_n(ctx, None)[0]),
              **{c: float(f[c].iloc[0]) for c in VALUE_COLUMNS}, "df": float(f["df"].iloc[0])}]
-    ests = {None: overall}
-    r_calls = {None: with_des(overall.r_call)}
+    ests: dict[str | None, Any] = {None: overall}
+    r_calls: dict[str | None, str] = {None: with_des(overall.r_call)}
     notes = []
     for by, label in GROUPS.items():
         why = ctx.why_not(by)

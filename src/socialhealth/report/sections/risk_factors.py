@@ -105,11 +105,11 @@ def build_risk_factors(ctx: Context) -> Section:
             continue
         last = list(by_model)[-1]
         _, frame = by_model[last]
-        factors = [f for f in [exp.column, *measured] if coefficient_row(frame, f) is not None]
-        if len(factors) < 2:
+        found = {f: r for f in [exp.column, *measured]
+                 if (r := coefficient_row(frame, f)) is not None}
+        if len(found) < 2:
             continue
-        for f in factors:
-            r = coefficient_row(frame, f)
+        for f, r in found.items():
             rows.append({"outcome": outcome, "outcome_label": outcome_label(outcome),
                          "model": last, "factor": f, "factor_label": labels.get(f, f),
                          "odds_ratio": float(r["estimate"]), "ci_low": float(r["ci_low"]),
