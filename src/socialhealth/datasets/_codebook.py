@@ -4,7 +4,7 @@ A codebook maps source variables onto the harmonised schema (``schema.toml``). E
 ``[concepts.<column>]`` table has a ``rule`` and the fields that rule needs; ``{s}`` in a source
 name is replaced by the wave's suffix (wide panels such as ``health_{s}`` -> ``health_2``).
 
-Rules (see CONTRIBUTING_LOADERS.md for examples):
+Rules (examples: "Adding a loader" in the repository's CONTRIBUTING.md):
 
 ``map``          ``map = {"1" = "excellent", ...}``; several ``sources`` are first combined
                  with ``combine = "min"`` or ``"max"`` (on the codes). Codes absent from ``map``
