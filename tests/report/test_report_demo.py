@@ -182,3 +182,44 @@ def test_nested_models_agree_with_models_association(rep, demo):
         assert mine.loc[k, "odds_ratio"] == pytest.approx(float(assoc.loc[k, "estimate"]), rel=1e-10)
         assert mine.loc[k, "ci_low"] == pytest.approx(float(assoc.loc[k, "ci_low"]), rel=1e-10)
         assert mine.loc[k, "n"] == int(assoc.loc[k, "n"])
+
+
+def test_every_nested_model_is_models_association(rep, demo):
+    """One implementation of the nested models: every row of the report's table (all outcomes,
+    all three models) equals socialhealth.models.association's on the same complete cases."""
+    table = rep["association"].tables[0].frame
+    covs = ["age_group", "sex", "smoker", "obese", "physically_inactive"]
+    assert set(table["outcome"]) >= {"poor_health", "depression"}
+    for outcome, mine in table.groupby("outcome", sort=False):
+        assoc = sh.models.association(demo.design, exposure="lonely", outcome=outcome,
+                                      adjust=[covs[:2], covs[2:]], measure="or").to_frame()
+        mine = mine.reset_index(drop=True)
+        assert list(mine["model"]) == ["Model 1", "Model 2", "Model 3"]
+        for k in range(3):
+            for mcol, acol in [("odds_ratio", "estimate"), ("ci_low", "ci_low"),
+                               ("ci_high", "ci_high"), ("p", "p"), ("df", "df"), ("n", "n")]:
+                assert mine.loc[k, mcol] == assoc.loc[k, acol], (outcome, k, mcol)
+
+
+def test_a_separated_model_becomes_a_note_and_the_others_stay(demo):
+    """Model 3 of depression separates (every smoker made depressed): its row is replaced by a
+    note, Models 1 and 2 keep the complete cases of Model 3 and equal direct design.glm fits."""
+    data = demo.data
+    dep = data["depression"].copy()
+    smoker = data["smoker"].fillna(False).to_numpy(dtype=bool)
+    dep[smoker & dep.notna().to_numpy()] = True
+    sd = demo.assign(depression=dep)
+    sec = sh.report.build(sd, outcomes=["depression"])["association"]
+    t = sec.tables[0].frame
+    assert list(t["model"]) == ["Model 1", "Model 2"]
+    assert any(n.startswith("depression, Model 3: not estimable. Perfect or quasi-complete "
+                            "separation: smoker") for n in sec.notes)
+    cols = ["depression", "lonely", "age_group", "sex", "smoker", "obese", "physically_inactive"]
+    complete = sd.design.in_subset & sd.data[cols].notna().all(axis=1).to_numpy()
+    sub = sd.design.subset(complete)
+    for k, formula in enumerate(["depression ~ lonely",
+                                 "depression ~ lonely + C(age_group) + C(sex)"]):
+        m = sub.glm(formula, family="binomial")
+        assert t.loc[k, "odds_ratio"] == pytest.approx(np.exp(float(m.params["lonely"])),
+                                                       rel=1e-10)
+        assert t.loc[k, "n"] == int(complete.sum())

@@ -22,7 +22,7 @@ Open surveys can also be downloaded into the cache first: ``datasets.fetch("brfs
 wave=2023)``, then ``datasets.load("brfss", wave=2023)``.
 
 Registry: ``registry.toml``; codebooks: ``codebooks/<survey>.toml``; schema: ``schema.toml``;
-how to add a survey: ``CONTRIBUTING_LOADERS.md``.
+how to add a survey: "Adding a loader" in the repository's ``CONTRIBUTING.md``.
 """
 from __future__ import annotations
 

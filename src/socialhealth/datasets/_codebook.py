@@ -4,7 +4,7 @@ A codebook maps source variables onto the harmonised schema (``schema.toml``). E
 ``[concepts.<column>]`` table has a ``rule`` and the fields that rule needs; ``{s}`` in a source
 name is replaced by the wave's suffix (wide panels such as ``health_{s}`` -> ``health_2``).
 
-Rules (see CONTRIBUTING_LOADERS.md for examples):
+Rules (examples: "Adding a loader" in the repository's CONTRIBUTING.md):
 
 ``map``          ``map = {"1" = "excellent", ...}``; several ``sources`` are first combined
                  with ``combine = "min"`` or ``"max"`` (on the codes). Codes absent from ``map``
@@ -53,6 +53,8 @@ import numpy as np
 import pandas as pd
 
 from socialhealth.errors import DatasetError
+from socialhealth.measures.harmonised import (UCLA3_ITEM_COLUMNS, UCLA3_LONELY_CUTOFF,
+                                              ucla3_columns, ucla3_lonely)
 from socialhealth.datasets._schema import (age_band_bounds, age_group_levels, boolean,
                                            concept_columns, schema, tomllib, typed)
 
@@ -617,18 +619,21 @@ def _derive(frame: pd.DataFrame, rows: list[dict], n: int, min_age: int, unmappe
                                        srh.notna().to_numpy())
         rows.append(_row("poor_health", ["self_rated_health"], "True if fair or poor", "",
                          "derived from self_rated_health", True))
-    items = ["ucla3_companionship", "ucla3_left_out", "ucla3_isolated"]
+    # the UCLA-3 rule (sum of the three 1-3 items, all needed; lonely at 6 or more) is the
+    # instrument's, in socialhealth.measures.harmonised
+    items = list(UCLA3_ITEM_COLUMNS)
     if "ucla3_score" not in have and all(_measured(rows, c) for c in items):
-        arr = np.column_stack([frame[c].to_numpy(dtype=float, na_value=np.nan) for c in items])
-        score = arr.sum(axis=1)  # NaN if any item is missing
+        score = ucla3_columns(frame[items])["ucla3_score"].to_numpy(dtype=float)
         frame["ucla3_score"] = typed("ucla3_score", score, n)
         rows.append(_row("ucla3_score", items, "sum of the three items (3-9); missing if any "
                          "item is missing", "", "derived", True))
     if ("lonely_ucla3" not in have
         and ("ucla3_score" in frame.columns) and _measured(rows, "ucla3_score")):
         sc = frame["ucla3_score"].to_numpy(dtype=float, na_value=np.nan)
-        frame["lonely_ucla3"] = boolean(sc >= 6, ~np.isnan(sc))
-        rows.append(_row("lonely_ucla3", ["ucla3_score"], "True if ucla3_score >= 6", "",
+        lonely = ucla3_lonely(sc).to_numpy(dtype=bool, na_value=False)
+        frame["lonely_ucla3"] = boolean(lonely, ~np.isnan(sc))
+        rows.append(_row("lonely_ucla3", ["ucla3_score"],
+                         f"True if ucla3_score >= {UCLA3_LONELY_CUTOFF}", "",
                          "derived; 6-9 is a common convention, not a published cut-off "
                          "(Hughes et al. 2004 give none)", True))
     if "obese" not in have and _measured(rows, "bmi"):

@@ -7,9 +7,12 @@
 * codebook ``[variables]`` templates matched to a file's columns (``_resolve_variables``) and
   ``custom`` concepts whose sources are absent turned into "not measured" rows
   (``_with_not_measured``);
-* the licensed-data error every licensed survey raises without a path (``_licensed``).
+* the licensed-data error every licensed survey raises without a path (``_licensed``);
+* the check that a file has the variables a loader needs, naming the survey the file looks
+  like otherwise (``require_columns``), and codes as strings for ids, strata and PSUs
+  (``code_strings``).
 
-Used by the BRFSS, NHIS, HRS, UKHLS/BHPS, ELSA, OPN and CLS loaders.
+Used by the GSS, BRFSS, NHIS, HRS, ESS, UKHLS/BHPS, ELSA, OPN and CLS loaders.
 """
 from __future__ import annotations
 
@@ -218,6 +221,52 @@ def _licensed(name: str, what: str, where: str, how: str) -> LicensedDataError:
     return LicensedDataError(
         f"{what} is licensed data that socialhealth cannot download: {where}. Then pass the "
         f"file you downloaded: {how}.")
+
+
+def require_columns(src: Source, names: Sequence[str], survey: str, hint: str = "") -> None:
+    """Raise :class:`SurveyFileError` unless ``src`` has every variable in ``names``.
+
+    The message names the missing variables, the survey the file looks like instead (when it
+    is recognisable) and ``hint`` (ending in a space when given).
+    """
+    missing = [c for c in names if c not in set(src.columns)]
+    if missing:
+        other = guess_survey(src.columns)
+        raise SurveyFileError(
+            f"{src.path} is not a {survey} file: required variable(s) {missing} are missing"
+            + (f" (it looks like {other})" if other else "") + ". " + hint
+            + "Pass the file as distributed by the survey agency.")
+
+
+def guess_survey(columns) -> str:
+    """Which survey file ``columns`` look like ("" when none is recognised)."""
+    cols = set(columns)
+    if {"essround", "cntry", "idno"} <= cols:
+        return "a European Social Survey file"
+    if "samptype" in cols and "yearid" in cols:
+        return "the GSS 2016-2020 panel (load it as 'gss_panel20')"
+    if "firstid" in cols and "wave" in cols:
+        return "a GSS long panel file (load it as 'gss_panel06', 'gss_panel08' or 'gss_panel10')"
+    if {"year", "vstrat", "vpsu"} <= cols:
+        return "the GSS cumulative file (load it as 'gss')"
+    if "_LLCPWT" in cols or "_llcpwt" in cols:
+        return "a BRFSS file"
+    return ""
+
+
+def code_strings(values) -> list:
+    """Codes as strings ("3211", "1"), None where missing; vectorised for float arrays."""
+    arr = values.to_numpy() if isinstance(values, pd.Series) else np.asarray(values)
+    if arr.dtype.kind == "f":
+        out = np.full(len(arr), None, dtype=object)
+        ok = ~np.isnan(arr)
+        whole = ok & (arr == np.round(arr))
+        out[whole] = arr[whole].astype(np.int64).astype(str)
+        out[ok & ~whole] = arr[ok & ~whole].astype(str)
+        return out.tolist()
+    return [None if (v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)))
+            else (str(int(v)) if isinstance(v, (float, np.floating)) and float(v).is_integer()
+                  else str(v)) for v in values]
 
 
 def _with_not_measured(cb: dict, fmt: dict, columns, wave=None, extra: dict | None = None) -> dict:

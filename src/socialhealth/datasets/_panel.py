@@ -29,6 +29,7 @@ import pandas as pd
 
 from socialhealth._deprecation import renamed_parameter
 from socialhealth.errors import DatasetError, SurveyFileError, UnknownWaveError
+from socialhealth.datasets._loader_steps import code_strings
 from socialhealth.datasets._surveydata import SurveyData
 
 __all__ = ["PanelData", "load_panel", "load_panel_baseline", "mortality_followup", "panel_column",
@@ -183,7 +184,7 @@ def _status_long(name, path, ws, wvar) -> tuple[pd.DataFrame, str]:
     if absent:
         raise SurveyFileError(f"{path} lacks {absent}: not a GSS long panel file as distributed.")
     raw = src.read(need).data
-    pid = pd.Series(_strings(raw[d["id"]]), index=raw.index)
+    pid = pd.Series(code_strings(raw[d["id"]]), index=raw.index)
     k = raw[d["wave"]].to_numpy(dtype=float)
     iv = ~np.isnan(raw[d["year"]].to_numpy(dtype=float))
     st = raw["panstat"].astype("string").fillna("").str.lower()
@@ -245,13 +246,7 @@ def _status_panel20(path, ws, wvar) -> tuple[pd.DataFrame, str]:
             "(random subsample of 2016) -> not selected for follow-up; 33 deceased; 3, 31 "
             "(outside US), 32 (institution), 34 (incapacitated) -> ineligible; 2 selected, not "
             "re-interviewed -> attrited")
-    return pd.DataFrame({"respondent_id": _strings(base[cb["id"]]), "status": out}), rule
-
-
-def _strings(values) -> list:
-    from socialhealth.datasets.gss import _strings as s
-
-    return s(values)
+    return pd.DataFrame({"respondent_id": code_strings(base[cb["id"]]), "status": out}), rule
 
 
 # ------------------------------------------------------------------------------ public

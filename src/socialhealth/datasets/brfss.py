@@ -37,7 +37,7 @@ from socialhealth.datasets._readers import Source
 from socialhealth.datasets._surveydata import SurveyData
 from socialhealth.datasets._loader_steps import (_code_meanings, _compute_extras, _declared_missing,
                                                  _extra_sources, _run_with_extras, _wrap_missing)
-from socialhealth.datasets.gss import _require, _strings
+from socialhealth.datasets._loader_steps import code_strings, require_columns
 
 LOADER_VERSION = 1
 
@@ -172,7 +172,7 @@ def load_brfss(path, *, wave: int | None = None,
     state: dict = {}
 
     def prepare(src: Source) -> _engine.Plan:
-        _require(src, [d["weight"], d["strata"], d["psu"], d["state"]], "BRFSS LLCP")
+        require_columns(src, [d["weight"], d["strata"], d["psu"], d["state"]], "BRFSS LLCP")
         cols = set(src.columns)
         # the year decides the variable names: wave=, else the file name (LLCP2023.XPT),
         # else the first four digits of _PSU (one extra column read); checked in select()
@@ -218,12 +218,13 @@ def load_brfss(path, *, wave: int | None = None,
             state["extras"] = _compute_extras(df, cb)
             # _PSU (= SEQNO) is unique within a state and year only: the id carries _STATE
             ids = [f"{year}-{st}-{p}"
-                   for st, p in zip(_strings(df[d["state"]]), _strings(df[d["psu"]]), strict=True)]
+                   for st, p in zip(code_strings(df[d["state"]]), code_strings(df[d["psu"]]),
+                                    strict=True)]
             return {"respondent_id": ids,
                     "wave": [str(year)] * n, "year": iy,
                     "weight": df[d["weight"]].to_numpy(dtype=float),
-                    "strata": [f"{year}-{s}" for s in _strings(df[d["strata"]])],
-                    "psu": _strings(df[d["psu"]])}
+                    "strata": [f"{year}-{s}" for s in code_strings(df[d["strata"]])],
+                    "psu": code_strings(df[d["psu"]])}
 
         return _engine.Plan(
             codebook_name="brfss", codebook=cb, fmt=fmt, wave=year, read=read, select=select,

@@ -149,6 +149,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from socialhealth.measures.harmonised import ucla3_columns
+
 __all__ = [
     "generate_demo",
     "demo_population",
@@ -742,7 +744,7 @@ def generate_demo(seed: int = 2024) -> pd.DataFrame:
 
     ucla_miss = {k: miss[k] for k in ucla}
     ucla_vals = {k: _float(v, ucla_miss[k]) for k, v in ucla.items()}
-    score = sum(ucla_vals.values())
+    ucla_scored = ucla3_columns(pd.DataFrame(ucla_vals))   # the instrument's rule (measures)
     direct_miss = miss["lonely_direct"]
     direct3 = np.array([0, 0, 1, 1, 2])[P["direct"]]
     contact_miss = {k: miss[k] for k in contact}
@@ -780,8 +782,8 @@ def generate_demo(seed: int = 2024) -> pd.DataFrame:
         "lonely_direct": _ordered(P["direct"], DIRECT_LEVELS, direct_miss),
         "lonely_direct3": _ordered(direct3, DIRECT3_LEVELS, direct_miss),
         **ucla_vals,
-        "ucla3_score": score,
-        "lonely_ucla3": _boolean(np.nan_to_num(score) >= 6, np.isnan(score)),
+        "ucla3_score": ucla_scored["ucla3_score"].to_numpy(dtype=float),
+        "lonely_ucla3": ucla_scored["lonely_ucla3"].array,
         "lonely": _boolean(lonely, direct_miss),
         **{k: _ordered(v, CONTACT_LEVELS, contact_miss[k]) for k, v in contact.items()},
         "social_isolation_index": _float(iso, iso_miss),

@@ -29,7 +29,7 @@ from socialhealth.datasets._readers import Source, open_source
 from socialhealth.datasets._surveydata import SurveyData
 from socialhealth.datasets._loader_steps import (_UserDesign, _licensed, _resolve_variables,
                                                  _with_not_measured, _wrap_missing)
-from socialhealth.datasets.gss import _require, _strings
+from socialhealth.datasets._loader_steps import code_strings, require_columns
 
 LOADER_VERSION = 1
 
@@ -203,7 +203,7 @@ def load_elsa(path=None, *, wave: int | None = None, weight: str | None = None,
             raise UnknownWaveError(f"{src.path} is ELSA wave {w}; the codebook covers "
                                    f"1-{max(map(int, waves))}.")
         spec = waves[str(w)]
-        _require(src, [d["id"]], "ELSA core")
+        require_columns(src, [d["id"]], "ELSA core")
         cols = list(src.columns)
         names, used = _resolve_variables(cb, cols)
         wname = weight or "xw"
@@ -239,9 +239,9 @@ def load_elsa(path=None, *, wave: int | None = None, weight: str | None = None,
             if mort is not None:
                 context["death_year"], context["followup_end"] = _deaths(mort, cb, df[d["id"]],
                                                                          followup_end)
-            out = {"respondent_id": _strings(df[d["id"]]), "wave": [str(w)] * n, "year": iy,
+            out = {"respondent_id": code_strings(df[d["id"]]), "wave": [str(w)] * n, "year": iy,
                    "weight": df[wvar].to_numpy(dtype=float)}
-            out.update(ud.columns(df, _strings))
+            out.update(ud.columns(df, code_strings))
             return out
 
         return _engine.Plan(
@@ -280,14 +280,14 @@ def _deaths(mort: Source, cb: dict, ids: pd.Series, followup_end):
         raise SurveyFileError(f"{mort.path} lacks {absent}: pass the ELSA end-of-life / mortality "
                               f"status file (idauniq + death year) as mortality_path=.")
     raw = mort.read([lower[v.lower()] for v in need]).data
-    mid = _strings(raw[lower[m["id"].lower()]])
+    mid = code_strings(raw[lower[m["id"].lower()]])
     yr = pd.to_numeric(raw[lower[m["death_year"].lower()]], errors="coerce").to_numpy(dtype=float)
     yr = np.where(yr > 0, yr, np.nan)                    # negative codes: no death recorded
     table = dict(zip(mid, yr, strict=True))
     end = followup_end if followup_end is not None else (
         float(np.nanmax(yr)) if np.isfinite(yr).any() else None)
     died, year = [], []
-    for i in _strings(ids):
+    for i in code_strings(ids):
         if i not in table:
             died.append(pd.NA)
             year.append(np.nan)

@@ -23,7 +23,7 @@ from socialhealth.errors import DatasetError, SurveyFileError, UnknownWaveError
 from socialhealth.datasets import _engine
 from socialhealth.datasets._codebook import load_codebook
 from socialhealth.datasets._readers import Source, open_source
-from socialhealth.datasets.gss import _require, _strings
+from socialhealth.datasets._loader_steps import code_strings, require_columns
 
 LOADER_VERSION = 2  # 2: an unknown --country is an error (was 0 rows), case-insensitive match
 
@@ -96,7 +96,7 @@ def load_ess(path, *, wave: int | None = None, weight: str | None = None,
                                    d["strata"])
 
     def prepare(src: Source) -> _engine.Plan:
-        _require(src, [idv, rv, cv], "European Social Survey")
+        require_columns(src, [idv, rv, cv], "European Social Survey")
         cols = set(src.columns)
         wname = weight or ("anweight" if "anweight" in cols else "pspwght*pweight")
         wvars = d["weights"][wname]
@@ -108,7 +108,7 @@ def load_ess(path, *, wave: int | None = None, weight: str | None = None,
         notes, warns = [], []
         sd_df = None
         if not has_design and sddf is not None:
-            _require(sddf, [idv, psuv, strv], "ESS SDDF")
+            require_columns(sddf, [idv, psuv, strv], "ESS SDDF")
             keys = [idv] + ([cv] if cv in sddf.columns else [])
             sd_df = sddf.read(keys + [psuv, strv]).data
             notes.append(f"psu/stratum merged from the SDDF file {sddf.path} "
@@ -160,10 +160,10 @@ def load_ess(path, *, wave: int | None = None, weight: str | None = None,
                 on = [c for c in sd_df.columns if c in (idv, cv)]
                 left = df[on].copy()
                 for c in on:
-                    left[c] = _strings(left[c])
+                    left[c] = code_strings(left[c])
                 right = sd_df.copy()
                 for c in on:
-                    right[c] = _strings(right[c])
+                    right[c] = code_strings(right[c])
                 right = right.drop_duplicates(on)
                 m = left.merge(right, on=on, how="left")
                 psu_v, stratum_v = m[psuv].to_numpy(dtype=float), m[strv].to_numpy(dtype=float)
@@ -184,12 +184,12 @@ def load_ess(path, *, wave: int | None = None, weight: str | None = None,
             fallback = np.array([rounds.get(int(r), np.nan) if not np.isnan(r) else np.nan
                                  for r in rd])
             yr = np.where(np.isnan(yr), fallback, yr)
-            out = {"respondent_id": _strings(df[idv]), "wave": _strings(rd), "year": yr,
+            out = {"respondent_id": code_strings(df[idv]), "wave": code_strings(rd), "year": yr,
                    "weight": state["w"],
                    "country": [None if pd.isna(c) else str(c) for c in df[cv]]}
             if "psu" in state:
-                out["strata"] = _strings(state["stratum"])
-                out["psu"] = _strings(state["psu"])
+                out["strata"] = code_strings(state["stratum"])
+                out["psu"] = code_strings(state["psu"])
                 ctry = out["country"]
                 if len(set(ctry)) > 1:   # integrated multi-country file: keep countries apart
                     out["strata"] = [f"{c}-{s}" for c, s in zip(ctry, out["strata"], strict=True)]

@@ -23,51 +23,12 @@ import pandas as pd
 from socialhealth.errors import DatasetError, SurveyFileError, UnknownWaveError
 from socialhealth.datasets import _engine
 from socialhealth.datasets._codebook import load_codebook
-from socialhealth.datasets._loader_steps import _compute_extras, _extra_sources
+from socialhealth.datasets._loader_steps import (
+    _compute_extras, _extra_sources, code_strings as _strings, require_columns as _require)
 from socialhealth.datasets._readers import Source
 from socialhealth.datasets._schema import concept_columns
 
 LOADER_VERSION = 1
-
-
-def _require(src: Source, names: Sequence[str], survey: str, hint: str = "") -> None:
-    missing = [c for c in names if c not in set(src.columns)]
-    if missing:
-        other = _guess_survey(src.columns)
-        raise SurveyFileError(
-            f"{src.path} is not a {survey} file: required variable(s) {missing} are missing"
-            + (f" (it looks like {other})" if other else "") + ". " + hint
-            + "Pass the file as distributed by the survey agency.")
-
-
-def _guess_survey(columns) -> str:
-    cols = set(columns)
-    if {"essround", "cntry", "idno"} <= cols:
-        return "a European Social Survey file"
-    if "samptype" in cols and "yearid" in cols:
-        return "the GSS 2016-2020 panel (load it as 'gss_panel20')"
-    if "firstid" in cols and "wave" in cols:
-        return "a GSS long panel file (load it as 'gss_panel06', 'gss_panel08' or 'gss_panel10')"
-    if {"year", "vstrat", "vpsu"} <= cols:
-        return "the GSS cumulative file (load it as 'gss')"
-    if "_LLCPWT" in cols or "_llcpwt" in cols:
-        return "a BRFSS file"
-    return ""
-
-
-def _strings(values) -> list:
-    """Codes as strings ("3211", "1"), None where missing; vectorised for float arrays."""
-    arr = values.to_numpy() if isinstance(values, pd.Series) else np.asarray(values)
-    if arr.dtype.kind == "f":
-        out = np.full(len(arr), None, dtype=object)
-        ok = ~np.isnan(arr)
-        whole = ok & (arr == np.round(arr))
-        out[whole] = arr[whole].astype(np.int64).astype(str)
-        out[ok & ~whole] = arr[ok & ~whole].astype(str)
-        return out.tolist()
-    return [None if (v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)))
-            else (str(int(v)) if isinstance(v, (float, np.floating)) and float(v).is_integer()
-                  else str(v)) for v in values]
 
 
 # ================================================================================ 2016-2020 panel

@@ -30,7 +30,7 @@ from socialhealth.datasets._readers import Source
 from socialhealth.datasets._surveydata import SurveyData
 from socialhealth.datasets._loader_steps import (_licensed, _resolve_variables, _unusable_weight,
                                                  _with_not_measured)
-from socialhealth.datasets.gss import _require, _strings
+from socialhealth.datasets._loader_steps import code_strings, require_columns
 
 LOADER_VERSION = 1
 
@@ -154,7 +154,7 @@ def load_hrs(path=None, *, wave: int | None = None, weight: str = "respondent",
         names, used = _resolve_variables(cb, src.columns, {"w": w})
         wvar = names[cb["weights"][weight]]
         req = [names[k] for k in ("id", "iwstat", "strata", "secu")] + [wvar]
-        _require(src, req, "RAND HRS longitudinal")
+        require_columns(src, req, "RAND HRS longitudinal")
         cols = set(src.columns)
         later = []
         for v in sorted(x for x in waves if x > w):
@@ -202,9 +202,10 @@ def load_hrs(path=None, *, wave: int | None = None, weight: str = "respondent",
 
         def design(df):
             n = len(df)
-            return {"respondent_id": _strings(df[names["id"]]), "wave": [str(w)] * n,
+            return {"respondent_id": code_strings(df[names["id"]]), "wave": [str(w)] * n,
                     "year": base_year(df), "weight": df[wvar].to_numpy(dtype=float),
-                    "strata": _strings(df[names["strata"]]), "psu": _strings(df[names["secu"]])}
+                    "strata": code_strings(df[names["strata"]]),
+                    "psu": code_strings(df[names["secu"]])}
 
         return _engine.Plan(
             codebook_name="hrs", codebook=cb_run, fmt=names, wave=w, read=read, select=select,

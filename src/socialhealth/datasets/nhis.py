@@ -27,7 +27,7 @@ from socialhealth.datasets._codebook import codebook_hash, load_codebook
 from socialhealth.datasets._readers import Source
 from socialhealth.datasets._surveydata import SurveyData
 from socialhealth.datasets._loader_steps import _unusable_weight, _resolve_variables, _wrap_missing
-from socialhealth.datasets.gss import _require, _strings
+from socialhealth.datasets._loader_steps import code_strings, require_columns
 
 LOADER_VERSION = 1
 
@@ -78,7 +78,7 @@ def load_nhis(path, *, wave: int | None = None, variables: dict | None = None,
     def prepare(src: Source) -> _engine.Plan:
         names, used = _resolve_variables(cb, src.columns, overrides=variables)
         req = [names[k] for k in ("id", "year", "weight", "strata", "psu")]
-        _require(src, req, "NHIS Sample Adult")
+        require_columns(src, req, "NHIS Sample Adult")
         codes = {}
         for g, spec in cb["missing"].items():
             if g != "meanings":
@@ -110,10 +110,10 @@ def load_nhis(path, *, wave: int | None = None, variables: dict | None = None,
 
         def design(df):
             n = len(df)
-            return {"respondent_id": [f"{year}-{i}" for i in _strings(df[names["id"]])],
+            return {"respondent_id": [f"{year}-{i}" for i in code_strings(df[names["id"]])],
                     "wave": [str(year)] * n, "year": [year] * n,
                     "weight": df[w].to_numpy(dtype=float),
-                    "strata": _strings(df[s]), "psu": _strings(df[p])}
+                    "strata": code_strings(df[s]), "psu": code_strings(df[p])}
 
         return _engine.Plan(
             codebook_name="nhis", codebook=cb, fmt=names, wave=year, read=req, select=select,

@@ -24,7 +24,7 @@ from socialhealth.datasets._readers import Source
 from socialhealth.datasets._surveydata import SurveyData
 from socialhealth.datasets._loader_steps import (_licensed, _resolve_variables, _UserDesign,
                                                  _wrap_missing)
-from socialhealth.datasets.gss import _require, _strings
+from socialhealth.datasets._loader_steps import code_strings, require_columns
 
 LOADER_VERSION = 1
 _TITLES = {"opn": "The ONS Opinions and Lifestyle Survey", "cls": "The Community Life Survey"}
@@ -45,7 +45,7 @@ def _load(name: str, path, *, wave, variables, psu, strata, columns, cache) -> S
     def prepare(src: Source) -> _engine.Plan:
         names, used = _resolve_variables(cb, src.columns, overrides=variables)
         idv, wv = names["id"], names["weight"]
-        _require(src, [idv, wv], f"{name.upper()} ({_TITLES[name]})",
+        require_columns(src, [idv, wv], f"{name.upper()} ({_TITLES[name]})",
                  "Its variable names are unverified in socialhealth [U]: if your file names the "
                  "id or weight differently, pass variables={'id': ..., 'weight': ...}. ")
         _wrap_missing(src, negative=True, skip=(idv,))
@@ -53,10 +53,10 @@ def _load(name: str, path, *, wave, variables, psu, strata, columns, cache) -> S
 
         def design(df):
             n = len(df)
-            return {"respondent_id": _strings(df[idv]),
+            return {"respondent_id": code_strings(df[idv]),
                     "wave": [None if wave is None else str(wave)] * n,
                     "year": [None if wave is None else int(wave)] * n,
-                    "weight": df[wv].to_numpy(dtype=float), **ud.columns(df, _strings)}
+                    "weight": df[wv].to_numpy(dtype=float), **ud.columns(df, code_strings)}
 
         return _engine.Plan(
             codebook_name=name, codebook=cb, fmt=names, wave=wave, read=[idv, wv] + ud.read,

@@ -31,7 +31,7 @@ from socialhealth.datasets._codebook import codebook_hash, load_codebook
 from socialhealth.datasets._readers import Source
 from socialhealth.datasets._surveydata import SurveyData
 from socialhealth.datasets._loader_steps import _unusable_weight, _licensed, _wrap_missing
-from socialhealth.datasets.gss import _require, _strings
+from socialhealth.datasets._loader_steps import code_strings, require_columns
 
 LOADER_VERSION = 1
 
@@ -103,7 +103,7 @@ def _load(name: str, path, *, wave, weight, columns, cache) -> SurveyData:
         fmt = {"p": p}
         wvar = _weight_var(cb, w, weight)
         psu, strata = d["psu"].format(**fmt), d["strata"].format(**fmt)
-        _require(src, [d["id"]], f"{name.upper()} indresp")
+        require_columns(src, [d["id"]], f"{name.upper()} indresp")
         cols = set(src.columns)
         if wvar not in cols:
             other = sorted(c for c in cols if c.endswith(("_xw", "_lw", "xrwght")))[:8]
@@ -115,7 +115,7 @@ def _load(name: str, path, *, wave, weight, columns, cache) -> SurveyData:
         notes, warns = [], []
         if not full:
             if name == "ukhls":
-                _require(src, [psu, strata], f"UKHLS wave {w} indresp")
+                require_columns(src, [psu, strata], f"UKHLS wave {w} indresp")
             msg = (f"{src.path.name} has no {psu}/{strata}: the design is weights-only "
                    f"({wvar}), so standard errors ignore clustering and stratification [BHPS "
                    f"design variables are unverified].")
@@ -145,11 +145,11 @@ def _load(name: str, path, *, wave, weight, columns, cache) -> SurveyData:
             if yv in df.columns:
                 iy = df[yv].to_numpy(dtype=float)
                 yr = np.where(np.isnan(iy), yr, iy)
-            out = {"respondent_id": _strings(df[d["id"]]), "wave": [str(w)] * n, "year": yr,
+            out = {"respondent_id": code_strings(df[d["id"]]), "wave": [str(w)] * n, "year": yr,
                    "weight": df[wvar].to_numpy(dtype=float)}
             if full:
-                out["strata"] = _strings(df[strata])
-                out["psu"] = _strings(df[psu])
+                out["strata"] = code_strings(df[strata])
+                out["psu"] = code_strings(df[psu])
             return out
 
         dspec = ({"weights": "weight", "strata": "strata", "psu": "psu", "nest": True,

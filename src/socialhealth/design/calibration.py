@@ -56,7 +56,7 @@ from typing import Literal, Mapping, cast
 import numpy as np
 import pandas as pd
 
-from socialhealth.design.formula import r_column_name, rhs_matrix
+from socialhealth.design.formula import additive_terms, r_column_name, rhs_matrix
 from socialhealth.design.structure import as_list, require_columns
 from socialhealth.design.variables import is_categorical
 from socialhealth._deprecation import REMOVAL, renamed_parameter
@@ -66,7 +66,6 @@ from socialhealth.errors import (
     ConvergenceWarning,
     DesignError,
     EstimationError,
-    FormulaError,
     SocialHealthWarning,
 )
 
@@ -708,25 +707,12 @@ def model_matrix(data: pd.DataFrame, formula) -> tuple[np.ndarray, list[str]]:
     if isinstance(formula, str) and re.search(r"[*:]|\bI\(", formula):
         return rhs_matrix(data, formula)
     if isinstance(formula, str):
-        text = formula.strip()
-        if text.startswith("~"):
-            text = text[1:]
-        parts = [p.strip() for p in re.split(r"(?=[+-])", text.replace(" ", "")) if p.strip()]
-        intercept = True
-        terms = []
-        for p in parts:
-            sign, name = (p[0], p[1:]) if p[0] in "+-" else ("+", p)
-            if not name:
-                raise FormulaError(
-                    f"cannot parse the calibration formula {formula!r}: a '{sign}' has no term "
-                    "after it; write e.g. '~ stype + enroll'."
-                )
-            if name in ("0", "1"):
-                intercept = not (name == "0" or sign == "-")
-                continue
-            if sign == "-":
-                raise DesignError(f"cannot remove term {name!r} from a calibration formula.")
-            terms.append(name)
+        # the package's additive-formula parser (socialhealth.design.formula); spaces dropped
+        intercept, terms, removed = additive_terms(formula, "calibration formula")
+        terms = [t.replace(" ", "") for t in terms]
+        if removed:
+            raise DesignError(f"cannot remove term {removed[0].replace(' ', '')!r} from a "
+                              "calibration formula.")
     else:
         intercept, terms = True, [str(t) for t in as_list(formula)]
     cols, names = [], []

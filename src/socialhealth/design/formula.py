@@ -313,6 +313,77 @@ def formula_variables(formula: str, data: pd.DataFrame) -> list[str]:
     return used
 
 
+def additive_terms(formula: str, what: str = "formula") -> tuple[bool, list[str], list[str]]:
+    """The intercept and terms of an additive right-hand side: ``(intercept, added, removed)``.
+
+    The text after ``~`` (all of it when there is none) is split at the ``+`` and ``-`` signs
+    outside brackets, quotes and backticks; each term is stripped. ``1`` keeps the intercept,
+    ``0`` or ``-1`` drops it (the last such term decides); other terms after ``-`` are listed
+    in ``removed``. An empty right-hand side is the intercept alone. Used for plain sums of
+    columns (the GLM's fast path, calibration formulas); anything else goes to formulaic.
+
+    Parameters
+    ----------
+    formula : str
+        ``"~ a + C(b) - 1"``, ``"y ~ a + b"`` (the response is ignored) or ``"a + b"``.
+    what : str
+        What the formula is, for the error message (``"calibration formula"``).
+
+    Returns
+    -------
+    tuple
+        ``(intercept, added, removed)``.
+
+    Raises
+    ------
+    FormulaError
+        A ``+`` or ``-`` with no term after it.
+
+    Examples
+    --------
+    >>> additive_terms("~ a + C(b, contr.treatment('x-y')) - 1")
+    (False, ['a', "C(b, contr.treatment('x-y'))"], [])
+    >>> additive_terms("y ~ 0 + a - b")
+    (False, ['a'], ['b'])
+
+    In R: ``attr(terms(~ a + b - 1), "term.labels")`` and ``attr(..., "intercept")``.
+    """
+    rhs = formula.split("~", 1)[1] if "~" in formula else formula
+    if not rhs.strip():
+        return True, [], []
+    pieces: list[tuple[str, str]] = []
+    sign, cur, depth, quote = "+", "", 0, ""
+    for ch in rhs:
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "'\"`":
+            quote = ch
+        elif ch in "([":
+            depth += 1
+        elif ch in ")]":
+            depth -= 1
+        elif ch in "+-" and depth == 0:
+            if cur.strip() or pieces or sign != "+":
+                pieces.append((sign, cur.strip()))
+            sign, cur = ch, ""
+            continue
+        cur += ch
+    pieces.append((sign, cur.strip()))
+    intercept, added, removed = True, [], []
+    for sign, term in pieces:
+        if not term:
+            raise FormulaError(
+                f"cannot parse the {what} {formula!r}: a '{sign}' has no term after it; write "
+                "e.g. '~ stype + enroll'.")
+        if term in ("0", "1"):
+            intercept = not (term == "0" or sign == "-")
+        elif sign == "-":
+            removed.append(term)
+        else:
+            added.append(term)
+    return intercept, added, removed
+
+
 def _plain_dtypes(frame: pd.DataFrame) -> pd.DataFrame:
     """pandas extension dtypes as plain NumPy ones, which formulaic understands.
 
@@ -352,27 +423,12 @@ def _simple_terms(formula: str, data: pd.DataFrame):
     """(response, [terms], intercept) when the formula is ``y ~ a + b + ...`` of numeric columns."""
     lhs, _, rhs = formula.partition("~")
     lhs = lhs.strip()
-    parts = [p.strip() for p in rhs.split("+")]
-    intercept = True
-    names = []
-    for p in parts:
-        if p == "1":
-            continue
-        if p in ("0", "-1") or p.startswith("-"):
-            if p.replace(" ", "") in ("-1", "0"):
-                intercept = False
-                continue
-            return None
-        if p.endswith("- 1") or p.endswith("-1"):
-            q = p.rsplit("-", 1)[0].strip()
-            if not _IDENT.match(q):
-                return None
-            names.append(q)
-            intercept = False
-            continue
-        if not _IDENT.match(p):
-            return None
-        names.append(p)
+    try:
+        intercept, names, removed = additive_terms(rhs)
+    except FormulaError:
+        return None
+    if removed or not all(_IDENT.match(p) for p in names):
+        return None
     if not _IDENT.match(lhs) or lhs not in data.columns:
         return None
     if len(set(names)) != len(names) or lhs in names:

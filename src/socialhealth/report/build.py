@@ -153,7 +153,8 @@ def build(
     Notes
     -----
     Every number comes from the design engine: the overall prevalence equals
-    ``sd.design.proportion("lonely", method="logit")``; the odds ratios equal
+    ``sd.design.proportion("lonely", method="logit")``; the odds ratios are those of
+    ``socialhealth.models.association(..., measure="or")`` on the complete cases, i.e.
     ``sd.design.subset(complete).glm("y ~ lonely + ...", family="binomial")``. In R: the
     methods section lists the ``svydesign`` / ``svyciprop`` / ``svyby`` / ``svyglm`` calls.
 

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from socialhealth.errors import SeparationError, SocialHealthError
+from socialhealth.models.association import association
 from socialhealth.report.content import content, outcome_label
 from socialhealth.report import formatting as _num
 from socialhealth.report.context import Context
@@ -79,18 +80,7 @@ def fit_nested(ctx: Context, outcome: str) -> tuple[list[dict], dict, list[str],
     cond = " & ".join(f"!is.na({v})" for v in variables)
     r_lines = [f"des_{outcome} <- subset(des, {cond})"]
     rows, fits = [], {}
-    for name, label, covs in specs:
-        formula = " + ".join([f"{outcome} ~ {term(ctx, x)}", *[term(ctx, c) for c in covs]])
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                m = sub.glm(formula, family="binomial")
-        except SeparationError as e:
-            notes.append(f"{outcome}, {name}: not estimable. {separation_in_words(e)}")
-            continue
-        except (SocialHealthError, ValueError, np.linalg.LinAlgError, FloatingPointError) as e:
-            notes.append(f"{outcome}, {name}: not estimable ({e}).")
-            continue
+    for name, label, m in _nested_models(sub, ctx, outcome, specs, notes):
         f = m.to_frame(exponentiate=True)
         r = coefficient_row(f, x)
         if r is None:
@@ -103,6 +93,50 @@ def fit_nested(ctx: Context, outcome: str) -> tuple[list[dict], dict, list[str],
                      "p": float(r["p"]), "df": float(r["df"])})
         r_lines.append(with_des(m.r_call).replace("design = des", f"design = des_{outcome}"))
     return rows, fits, r_lines, notes
+
+
+def _nested_models(sub, ctx: Context, outcome: str, specs, notes: list[str]):
+    """``(name, label, fitted model)`` of each model in ``specs`` that could be fitted.
+
+    The models are :func:`socialhealth.models.association`'s (odds ratios, its nested
+    formulas) on ``sub``, the complete cases of the largest model. When one model fails
+    (separation, no convergence), the others are still wanted: each model is then fitted
+    alone by the same function and the failure becomes a note.
+    """
+    if not specs:
+        return []
+    x = ctx.exposure.column
+    terms = [[term(ctx, c) for c in covs] for _, _, covs in specs]
+    # association fits the unadjusted model first, then adds one block per model
+    offset = 0 if not terms[0] else 1
+    blocks = [t for t in terms[:1] if t] + [t[len(prev):] for prev, t in
+                                            zip(terms, terms[1:], strict=False)]
+    try:
+        fitted = _association(sub, x, outcome, blocks).models[offset:]
+        return [(name, label, m) for (name, label, _), m in zip(specs, fitted, strict=True)]
+    except _FAILURES:
+        pass
+    out = []
+    for (name, label, _), t in zip(specs, terms, strict=True):
+        try:
+            out.append((name, label, _association(sub, x, outcome, [t] if t else None)
+                        .models[-1]))
+        except _FAILURES as e:
+            cause = e.__cause__ if type(e.__cause__) is type(e) else e  # without "model k (...)"
+            if isinstance(cause, SeparationError):
+                notes.append(f"{outcome}, {name}: not estimable. {separation_in_words(cause)}")
+            else:
+                notes.append(f"{outcome}, {name}: not estimable ({cause}).")
+    return out
+
+
+_FAILURES = (SocialHealthError, ValueError, np.linalg.LinAlgError, FloatingPointError)
+
+
+def _association(sub, x: str, outcome: str, blocks):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return association(sub, exposure=x, outcome=outcome, adjust=blocks, measure="or")
 
 
 def build_association(ctx: Context) -> Section:
