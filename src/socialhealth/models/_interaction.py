@@ -31,7 +31,7 @@ from scipy import stats
 
 from socialhealth.design.formula import formula_variables
 from socialhealth.errors import MissingColumnError, ModelError
-from socialhealth.models.association import (MEASURES, _check_adjust, _start, adjust_blocks,
+from socialhealth.models._association import (MEASURES, _check_adjust, _start, adjust_blocks,
                                              exposure_term)
 
 __all__ = ["InteractionResult", "interaction"]

@@ -40,7 +40,7 @@ import pandas as pd
 from socialhealth.design.formula import formula_variables
 from socialhealth.errors import MissingColumnError, ModelError
 from socialhealth.models import anchors as anchors_module
-from socialhealth.models.association import MEASURES, _check_adjust, adjust_blocks
+from socialhealth.models._association import MEASURES, _check_adjust, adjust_blocks
 
 __all__ = ["RiskFactorTable", "compare_risk_factors"]
 

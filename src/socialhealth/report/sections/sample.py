@@ -61,7 +61,7 @@ def build_sample(ctx: Context) -> Section:
     prov = dict(getattr(sd, "provenance", {}) or {})
     spec = dict(getattr(sd, "design_spec", {}) or {})
     in_design = d.in_subset
-    from socialhealth.report.build import survey_edition
+    from socialhealth.report._build import survey_edition
 
     rows = [("Survey", f"{survey_edition(ctx.sd, _title(ctx.name))} ({ctx.name})")]
     population = _population(prov)
