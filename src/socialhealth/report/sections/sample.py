@@ -95,6 +95,11 @@ def build_sample(ctx: Context) -> Section:
     if "country" in data.columns and data["country"].notna().any():
         rows.append(("Country", ", ".join(map(str, ctx.levels("country")))))
     rows.append(("Respondents", f"{len(data):,}"))
+    from socialhealth.cli import rows_accounting
+
+    read = rows_accounting(prov)
+    if read and prov.get("rows_dropped") and any(prov["rows_dropped"].values()):
+        rows.append(("Rows of the file", read))
     if int(in_design.sum()) != len(data):
         rows.append(("Respondents with a positive weight", f"{int(in_design.sum()):,}"))
     if ctx.exposure.column in data.columns:
