@@ -77,3 +77,27 @@ def test_rendered_prevalence_is_the_weighted_share_in_percent(demo_report):
     html = demo_report.to_html()
     assert "Prevalence with 95% confidence intervals" in html
     assert "Prevalence (%)" not in html.split("<svg")[0].replace("ylabel", "")
+
+
+def test_transition_heat_map_axes_are_labelled_in_words(monkeypatch):
+    # the heat map used the derived column names (contact_in_person_geless_than_monthly@2006),
+    # cut off at the figure's edge; now the exposure's display name and the wave
+    from socialhealth import plot
+
+    seen = {}
+    real = plot.transitions
+
+    def spy(*args, **kwargs):
+        seen.update(kwargs)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(plot, "transitions", spy)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rep = report.build(datasets.load("demo"), outcomes=["poor_health"], panel=_panel())
+    assert rep["longitudinal"].status == "ok"
+    name = rep.meta.get("exposure_name") or "Loneliness"
+    assert seen["ylabel"].replace("\n", " ").endswith(", 2006")
+    assert seen["xlabel"].endswith(", 2010")
+    assert "@" not in seen["xlabel"] + seen["ylabel"]
+    assert name.split()[0] in seen["xlabel"]
