@@ -102,3 +102,20 @@ def test_real_panel10_strata_lose_a_psu_only_through_the_weight(shared_data_dir,
         assert (lonely["count"], lonely["strata"]) == _hand(df, wvar) == expect
         assert any(n == lonely["note"] for n in sd.provenance["notes"])
         assert np.isfinite(sd.design.mean("age").to_frame()["se"].iloc[0])
+
+
+@pytest.mark.parametrize("name,rel,expect", [
+    # from the data README of ../shared: ESS9 GB 192 strata (191 with 2 PSUs, 1 with 3);
+    # GSS 2018 78 strata with 2 PSUs each
+    ("ess", "ess/ESS9GB.sav", (0, 192)),
+    ("gss", "gss/GSS2018.dta", (0, 78)),
+])
+def test_real_cross_sections_without_single_psu_strata(shared_data_dir, name, rel, expect):
+    f = shared_data_dir / rel
+    if not f.exists():
+        pytest.skip(f"{f} not available")
+    sd = datasets.load(name, path=f)
+    lonely = sd.provenance["single_psu_strata"]
+    assert (lonely["count"], lonely["strata"]) == expect
+    assert lonely["note"] == f"All {expect[1]} strata have two or more PSUs."
+    assert not any("single PSU" in str(n) for n in sd.provenance["notes"])
