@@ -208,7 +208,7 @@ def flag(option: str) -> str:
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (subcommands ``report``, ``datasets``, ``describe``)."""
     from socialhealth import __version__
-    from socialhealth.report.build import CI_METHODS
+    from socialhealth.report._build import CI_METHODS
 
     p = _Parser(prog=PROG, description="Loneliness, social connection and health from public "
                 "surveys, with design-based estimates that match R's survey package.",
@@ -630,6 +630,19 @@ def cmd_datasets(args) -> int:
     return 0
 
 
+def rows_accounting(prov: dict) -> str:
+    """"6,000 read, 1,276 kept; dropped: other waves 4,000; ..." from a load's provenance
+    ("" when the provenance does not count rows)."""
+    read, kept = prov.get("rows_read"), prov.get("rows_kept")
+    if read is None or kept is None:
+        return ""
+    dropped = {k: int(v) for k, v in (prov.get("rows_dropped") or {}).items() if v}
+    text = f"{int(read):,} read, {int(kept):,} kept"
+    if dropped:
+        text += "; dropped: " + "; ".join(f"{k} {v:,}" for k, v in dropped.items())
+    return text
+
+
 def cmd_describe(args) -> int:
     """``socialhealth describe``: print a dataset's design summary and codebook.
 
@@ -649,6 +662,11 @@ def cmd_describe(args) -> int:
     pop = (getattr(sd, "provenance", {}) or {}).get("population") or {}
     if pop.get("description"):
         print(f"  population: {pop['description']} (minimum age {pop.get('min_age')})")
+    rows = rows_accounting(getattr(sd, "provenance", {}) or {})
+    if rows:
+        print(f"  rows of the file: {rows}")
+    for note in (getattr(sd, "provenance", {}) or {}).get("notes") or []:
+        print(f"  note: {cli_spelling(str(note), instructions_only=True)}")
     print("\nWhat the file gave, per harmonised concept (answered / missing among the "
           f"{len(sd.data)} rows kept; missing codes counted over the rows read)")
     import shutil

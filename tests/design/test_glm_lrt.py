@@ -368,7 +368,7 @@ def test_lrt_exact_near_saddlepoint(models):
 
 
 def test_margins_refuses_binomial_counts(models):
-    from socialhealth.models.margins import margins
+    from socialhealth.models._margins import margins
 
     with pytest.raises(ModelError, match="binomial-count"):
         margins(models("taylor", "cbind"), "grp")

@@ -8,7 +8,7 @@ import pytest
 
 from socialhealth.errors import ModelError
 from socialhealth.models import anchors
-from socialhealth.models.meta import i2_from_q, meta
+from socialhealth.models._meta import i2_from_q, meta
 
 
 @pytest.fixture(scope="module")

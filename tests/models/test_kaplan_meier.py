@@ -27,7 +27,7 @@ import pytest
 import socialhealth as sh
 from socialhealth.errors import (EstimationError, MissingColumnError, ModelError,
                                  SocialHealthError)
-from socialhealth.models.kaplan_meier import KaplanMeierResult, kaplan_meier
+from socialhealth.models._kaplan_meier import KaplanMeierResult, kaplan_meier
 
 FIX = Path(__file__).parent / "fixtures" / "kaplan_meier"
 REF = json.loads((FIX / "kaplan_meier_reference.json").read_text())

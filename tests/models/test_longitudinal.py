@@ -318,7 +318,7 @@ def test_attrition_errors():
 
 
 def test_weight_summary_by_hand():
-    from socialhealth.models.attrition import weight_summary
+    from socialhealth.models._attrition import weight_summary
 
     s = weight_summary([2.0, 0.0, np.nan, 1.0, 1.0])
     assert s["n"] == 3 and s["ratio"] == 2.0

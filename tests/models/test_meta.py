@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from socialhealth.errors import ModelError, SocialHealthError
-from socialhealth.models.meta import MetaResult, i2_from_q, meta, se_from_ci
+from socialhealth.models._meta import MetaResult, i2_from_q, meta, se_from_ci
 
 FIXTURE = Path(__file__).parent / "fixtures" / "meta" / "meta_reference.json"
 REF = json.loads(FIXTURE.read_text())

@@ -430,7 +430,7 @@ def test_forest_of_a_survey_glm():
 
 
 def test_log_ratio_ticks_are_round_numbers():
-    from socialhealth.plot.forest import _ratio_ticks
+    from socialhealth.plot._forest import _ratio_ticks
 
     # narrow range: 1, 1.25, 1.5, 2, 3, ... steps; wide range: 1-2-5 or decades
     assert _ratio_ticks(0.55, 2.3) == [0.6, 0.8, 1.0, 1.25, 1.5, 2.0]

@@ -192,8 +192,8 @@ def test_to_docx_writes_a_word_file(table1, tmp_path):
 
 
 def test_to_frame_columns_are_predictable(table1, nested):
-    from socialhealth.tables.describe import NUMBER_COLUMNS as D
-    from socialhealth.tables.regression import NUMBER_COLUMNS as R
+    from socialhealth.tables._describe import NUMBER_COLUMNS as D
+    from socialhealth.tables._regression import NUMBER_COLUMNS as R
 
     assert list(table1.to_frame().columns) == D
     assert list(nested.to_frame().columns) == R

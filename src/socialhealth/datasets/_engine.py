@@ -25,7 +25,8 @@ from socialhealth.datasets._readers import RawTable, Source, open_source
 from socialhealth.datasets._schema import typed
 from socialhealth.datasets._surveydata import SurveyData
 
-ENGINE_VERSION = 2   # 2: age bands from the survey's own minimum age; provenance population
+ENGINE_VERSION = 3   # 2: age bands from the survey's own minimum age; provenance population
+#                      3: provenance single_psu_strata (strata with one PSU and the rule used)
 
 
 @dataclass
@@ -187,8 +188,15 @@ def _run_opened(name, p, src, options, prepare, loader_version, user_cols, cache
         **({"extra_columns": extra_cols} if extra_cols else {}),
         **plan.extra_provenance,
     )
-    prov["seconds"] = round(time.perf_counter() - t0, 4)  # sha256 joined above (provenance)
     spec = {k: v for k, v in plan.design_spec.items()}
+    lonely = single_psu_strata(data, spec)
+    if lonely is not None:
+        prov["single_psu_strata"] = lonely
+        if lonely["count"]:
+            prov["notes"] = [*prov["notes"], lonely["note"]]
+            for row in cb.index[cb["concept"].isin(["strata", "psu"])]:
+                cb.loc[row, "notes"] = f"{cb.loc[row, 'notes']} {lonely['note']}".strip()
+    prov["seconds"] = round(time.perf_counter() - t0, 4)  # sha256 joined above (provenance)
     if cache and deferred:  # the file was hashed meanwhile: maybe it was cached after all
         hit = _try_cache(name, src.sha256, options, user_cols, loader_version, extra_key)
         if hit is not None:
@@ -202,6 +210,49 @@ def _run_opened(name, p, src, options, prepare, loader_version, user_cols, cache
     else:
         sd.provenance["cache"] = "off"
     return sd
+
+
+LONELY_PSU_RULES = {
+    "adjust": "its PSU total is centred at the mean over all PSUs instead of its stratum's "
+              "mean (R options(survey.lonely.psu = \"adjust\"))",
+    "average": "it gets the average variance of the other strata (R survey.lonely.psu = "
+               "\"average\")",
+    "remove": "it adds nothing to the variance (R survey.lonely.psu = \"remove\")",
+    "certainty": "it is treated as sampled with certainty and adds nothing (R "
+                 "survey.lonely.psu = \"certainty\")",
+    "fail": "the variance is an error (R's default survey.lonely.psu = \"fail\")",
+}
+
+
+def single_psu_strata(data: pd.DataFrame, spec: dict) -> dict | None:
+    """Strata with a single PSU among the rows with a positive weight, and the rule the design
+    applies to them (``spec["lonely_psu"]``); None for a design without strata and PSUs.
+
+    Returns ``{"count", "strata", "lonely_psu", "note"}``; the note says how many strata have
+    one PSU, what the rule does to them and how to choose another.
+    """
+    s, c, w = (v[0] if isinstance(v, (list, tuple)) and v else v    # first stage
+               for v in (spec.get("strata"), spec.get("psu"), spec.get("weights")))
+    if not isinstance(s, str) or not isinstance(c, str) or not isinstance(w, (str, type(None))):
+        return None
+    if not s or not c or s not in data.columns or c not in data.columns:
+        return None
+    rows = data[[s, c]]
+    if w and w in data.columns:
+        rows = rows[pd.to_numeric(data[w], errors="coerce").to_numpy(dtype=float) > 0]
+    rows = rows.dropna()
+    per = rows.groupby(rows[s].astype(str), observed=True)[c].nunique()
+    k, m = int((per == 1).sum()), int(len(per))
+    rule = str(spec.get("lonely_psu", "fail"))
+    if k == 0:
+        note = f"All {m} strata have two or more PSUs."
+    else:
+        note = (f"{k} of {m} strata have a single PSU in this file (among the rows with a "
+                f"positive weight); with lonely_psu={rule!r} such a stratum's variance term is "
+                f"not zero: {LONELY_PSU_RULES.get(rule, rule)}. Another rule: "
+                f"sh.SurveyDesign(sd.data, weights='weight', strata='strata', psu='psu', "
+                f"nest=True, lonely_psu='average'|'remove'|'certainty'|'fail').")
+    return {"count": k, "strata": m, "lonely_psu": rule, "note": note}
 
 
 def set_missing(raw, column: str, x: np.ndarray, hit: np.ndarray) -> None:

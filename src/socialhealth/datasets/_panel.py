@@ -442,6 +442,7 @@ def load_panel(name: str, path, waves: Sequence[int], weight: str | None = None,
     spec = {"weights": "weight", "strata": "strata", "psu": "psu", "nest": True,
             "lonely_psu": "adjust",
             "notes": f"linked panel {years_txt}: baseline strata/PSUs, panel weight {wvar}"}
+    _note_single_psu_strata(prov, wide, spec)
     return PanelData(name, wide, codebook, dict(prov), spec, waves=ws, status=st)
 
 
@@ -689,7 +690,21 @@ def load_panel_baseline(name: str, path, waves: Sequence[int], weight: str | Non
     spec = {"weights": "weight", "strata": "strata", "psu": "psu", "nest": True,
             "lonely_psu": "adjust",
             "notes": f"baseline sample of {name} {ws[0]}: {sample_txt}"}
+    _note_single_psu_strata(prov, out, spec)
     return PanelData(name, out, codebook, dict(prov), spec, waves=ws, status=panel.status)
+
+
+def _note_single_psu_strata(prov: dict, data: pd.DataFrame, spec: dict) -> None:
+    """Count the strata with one PSU in the linked rows (provenance ``single_psu_strata``) and
+    say in ``notes`` what the design does with them."""
+    from socialhealth.datasets._engine import single_psu_strata
+
+    lonely = single_psu_strata(data, spec)
+    if lonely is None:
+        return
+    prov["single_psu_strata"] = lonely
+    notes = [n for n in prov.get("notes", []) if "have a single PSU" not in str(n)]
+    prov["notes"] = notes + ([lonely["note"]] if lonely["count"] else [])
 
 
 def mortality_followup(baseline: PanelData) -> PanelData:

@@ -234,10 +234,10 @@ def load_panel_long(name: str, path, *, wave: int | None = None, weight: str | N
             codebook_name="gss_panel_long", codebook=cb, fmt={}, wave=wave,
             read=[idv, wavev, yearv, strata, psu, wvar, "panstat"], select=select, design=design,
             design_spec={"weights": "weight", "strata": "strata", "psu": "psu", "nest": True,
-                         "lonely_psu": "adjust",
+                         "lonely_psu": d["lonely_psu"],
                          "notes": f"psu={psu}, strata={strata} (nested), weight={wvar} "
                                   f"(panel weight: {d['weight_notes'][wvar]}). The files have no "
-                                  f"cross-sectional weight."},
+                                  f"cross-sectional weight. {d['notes']}"},
             country="US", custom_rules={"died_long": _died_long}, context=ctx,
             extra_provenance={"weight_variable": wvar},
             # [population.waves.<n>] is keyed by the wave number (1/2/3), not the year

@@ -13,7 +13,7 @@ Both share :class:`~socialhealth.design.base.DesignBase`: ``mean``, ``total``, `
 ``SurveyDesign(..., pps=)`` (R ``HR()``, ``ppsmat()``; :mod:`socialhealth.design.pps`).
 """
 from socialhealth.design.base import DesignBase
-from socialhealth.design.contrast import contrast
+from socialhealth.design._contrast import contrast
 from socialhealth.design.pps import HR, ppsmat
 from socialhealth.design.replicate import ReplicateDesign
 from socialhealth.design.results import Estimate

@@ -41,7 +41,7 @@ from socialhealth.measures.catalogue import list_instruments as list  # noqa: A0
 from socialhealth.measures.categories import categorise
 from socialhealth.measures.definitions import Instrument, get_instrument, instrument_keys, register
 from socialhealth.measures.network_index import berkman_syme_components
-from socialhealth.measures.reliability import ReliabilityResult, reliability
+from socialhealth.measures._reliability import ReliabilityResult, reliability
 from socialhealth.measures.scoring import ScoreResult, score
 
 # ``list`` is deliberately not in __all__: a star import must not shadow the built-in.

@@ -27,7 +27,8 @@ designs and matches R's ``survey`` package.
 * :func:`compare_risk_factors` - isolation/loneliness next to smoking, obesity, inactivity on
   the same data, with the published anchors.
 * :func:`meta` - fixed/random-effects meta-analysis (R ``metafor::rma``); :func:`mi_combine` -
-  Rubin's rules (R ``mitools::MIcombine``); :mod:`anchors` - published pooled estimates.
+  Rubin's rules (R ``mitools::MIcombine``); :mod:`anchors` - published pooled estimates;
+  :func:`se_from_ci`, :func:`i2_from_q` - standard errors from published CIs, I^2 from Q.
 
 >>> import socialhealth as sh
 >>> from socialhealth import models
@@ -43,25 +44,25 @@ designs and matches R's ``survey`` package.
 from __future__ import annotations
 
 from socialhealth.models import anchors
-from socialhealth.models.association import AssociationTable, association
-from socialhealth.models.attrition import AttritionResult, attrition
-from socialhealth.models.change import ChangeResult, change
-from socialhealth.models.coxph import CoxResult, coxph
-from socialhealth.models.interaction import InteractionResult, interaction
-from socialhealth.models.kaplan_meier import KaplanMeierResult, kaplan_meier
-from socialhealth.models.logrank import LogrankResult, logrank
-from socialhealth.models.margins import MarginsResult, margins
-from socialhealth.models.meta import MetaResult, meta
+from socialhealth.models._association import AssociationTable, association
+from socialhealth.models._attrition import AttritionResult, attrition
+from socialhealth.models._change import ChangeResult, change
+from socialhealth.models._coxph import CoxResult, coxph
+from socialhealth.models._interaction import InteractionResult, interaction
+from socialhealth.models._kaplan_meier import KaplanMeierResult, kaplan_meier
+from socialhealth.models._logrank import LogrankResult, logrank
+from socialhealth.models._margins import MarginsResult, margins
+from socialhealth.models._meta import MetaResult, i2_from_q, meta, se_from_ci
 from socialhealth.models.mi import MIResult, mi_combine
-from socialhealth.models.ordinal import OrdinalResult, ordinal
-from socialhealth.models.prospective import ProspectiveTable, prospective
-from socialhealth.models.transitions import TransitionTable, transitions
+from socialhealth.models._ordinal import OrdinalResult, ordinal
+from socialhealth.models._prospective import ProspectiveTable, prospective
+from socialhealth.models._transitions import TransitionTable, transitions
 from socialhealth.models.risk_factors import compare_risk_factors
 
 __all__ = [
     "association", "prospective", "transitions", "attrition", "change", "interaction", "margins",
     "coxph", "kaplan_meier", "logrank", "ordinal", "mi_combine",
-    "meta", "anchors", "compare_risk_factors",
+    "meta", "se_from_ci", "i2_from_q", "anchors", "compare_risk_factors",
     "AssociationTable", "ProspectiveTable", "AttritionResult", "ChangeResult", "TransitionTable",
     "InteractionResult", "MarginsResult", "CoxResult", "KaplanMeierResult",
     "OrdinalResult", "MetaResult", "MIResult", "LogrankResult",

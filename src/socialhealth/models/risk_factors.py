@@ -41,7 +41,7 @@ from socialhealth.design.result_protocol import Result
 from socialhealth.design.formula import formula_variables
 from socialhealth.errors import MissingColumnError, ModelError
 from socialhealth.models import anchors as anchors_module
-from socialhealth.models.association import MEASURES, _check_adjust, adjust_blocks
+from socialhealth.models._association import MEASURES, _check_adjust, adjust_blocks
 
 __all__ = ["RiskFactorTable", "compare_risk_factors"]
 

@@ -33,14 +33,14 @@ True
 from __future__ import annotations
 
 from socialhealth.plot.design_plots import DesignPlot, boxplot, hist, smooth
-from socialhealth.plot.forest import forest
-from socialhealth.plot.likert import likert
-from socialhealth.plot.prevalence import prevalence
-from socialhealth.plot.risk_factors import risk_factors
+from socialhealth.plot._forest import forest
+from socialhealth.plot._likert import likert
+from socialhealth.plot._prevalence import prevalence
+from socialhealth.plot._risk_factors import risk_factors
 from socialhealth.plot.style import DEFAULT_CAPTION, PALETTE
-from socialhealth.plot.survival import survival
-from socialhealth.plot.transitions import transitions
-from socialhealth.plot.trend import trend
+from socialhealth.plot._survival import survival
+from socialhealth.plot._transitions import transitions
+from socialhealth.plot._trend import trend
 
 __all__ = ["forest", "prevalence", "trend", "likert", "risk_factors", "survival", "transitions",
            "hist", "boxplot", "smooth", "DesignPlot", "DEFAULT_CAPTION", "PALETTE"]

@@ -25,7 +25,7 @@ From the command line: ``socialhealth report --dataset demo --output report.html
 """
 from __future__ import annotations
 
-from socialhealth.report.build import build
+from socialhealth.report._build import build
 from socialhealth.report.document import FORMATS, Report, ReportFigure, ReportTable, Section
 
 __all__ = ["build", "Report", "Section", "ReportTable", "ReportFigure", "FORMATS"]

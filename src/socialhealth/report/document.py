@@ -44,9 +44,12 @@ class ReportTable:
     Attributes
     ----------
     title : str
-        Caption shown above the table.
+        Caption shown above the table. It names no unit: the unit is in each column's header
+        (``"Estimate (%)"``), because ``frame`` keeps proportions on 0-1 where the rendered
+        table shows percentages.
     frame : pandas.DataFrame
-        The numbers, unrounded (rounding happens only when the table is rendered).
+        The numbers, unrounded (rounding happens only when the table is rendered); the
+        ``percent`` columns hold proportions on 0-1, as every ``to_frame()`` of socialhealth.
     note : str
         Shown under the table.
     percent : tuple of str
@@ -251,13 +254,15 @@ class Report:
     ('demo', True, ['sample', 'prevalence', 'trend', 'association', 'risk_factors', 'methods'])
     >>> prev = rep["prevalence"].tables[0]
     >>> prev.title
-    'Prevalence (%) with 95% confidence intervals'
+    'Prevalence with 95% confidence intervals'
     >>> print(prev.frame[["group", "level", "estimate", "ci_low", "ci_high"]].head(3)
     ...       .round(4).to_string())
            group            level  estimate  ci_low  ci_high
     0        All  all respondents    0.0708  0.0661   0.0758
     1  Age group            16-24    0.0964  0.0813   0.1139
     2  Age group            25-34    0.0795  0.0674   0.0936
+    >>> prev.display().iloc[0, 3:6].to_dict()        # as the report shows it: percentages
+    {'Estimate (%)': '7.1', 'SE (%)': '0.2', '95% CI (%)': '6.6 to 7.6'}
     >>> with tempfile.TemporaryDirectory() as tmp:
     ...     html = rep.to_html(Path(tmp) / "report.html")
     >>> "Prevalence of loneliness" in html

@@ -20,8 +20,8 @@ in notebooks. Rounding rules are in :mod:`socialhealth.tables.format`, labels in
 """
 from __future__ import annotations
 
-from socialhealth.tables.describe import describe
-from socialhealth.tables.regression import regression
+from socialhealth.tables._describe import describe
+from socialhealth.tables._regression import regression
 from socialhealth.tables.table import Row, Table
 
 __all__ = ["describe", "regression", "Table", "Row"]

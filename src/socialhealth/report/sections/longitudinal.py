@@ -157,7 +157,13 @@ def build_longitudinal(ctx: Context) -> Section:
         na_reason="the interval is undefined for a share of 0% or 100%."))
     sec.r_code.append(f"svytable(~`{x}@{w0}` + `{x}@{w1}`, des_panel)")
     fig, axes = new_figure(6.5, 3.6)
-    plot.transitions(tr, ax=axes[0], caption=None)
+    # axis labels in words: the exposure's display name and the wave (a condition's derived
+    # column name, e.g. contact_in_person_geless_than_monthly@2006, is cut off and unreadable)
+    import textwrap
+
+    plot.transitions(tr, ax=axes[0], caption=None,
+                     ylabel=textwrap.fill(f"{exp.name}, {w0}", 32),
+                     xlabel=f"{exp.name}, {w1}")
     sec.figures.append(to_report_figure(fig, f"Transitions {w0} to {w1}",
                                         "Cells: weighted share of each row's persons in each "
                                         "column's state at the later wave, 95% CIs."))

@@ -95,9 +95,9 @@ def build_prevalence(ctx: Context) -> Section:
     if rule:
         sec.text.append(rule)
     sec.tables.append(ReportTable(
-        "Prevalence (%) with 95% confidence intervals", table,
+        "Prevalence with 95% confidence intervals", table,
         note="n = respondents with an answer (unweighted); estimate, se and CI are weighted "
-             "percentages; df = design degrees of freedom of the interval.",
+             "percentages (%); df = design degrees of freedom of the interval.",
         percent=("estimate", "se", "ci_low", "ci_high"), digits=0,
         na_reason="the interval is undefined for a group in which none (0%) or all (100%) of "
                   "the respondents who answered are classed as exposed (R svyciprop gives NA "

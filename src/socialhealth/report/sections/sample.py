@@ -34,6 +34,21 @@ def _variance_method(design) -> str:
             "as sampled with replacement, so clustering is ignored)")
 
 
+def _single_psu(ctx: Context, design) -> str:
+    """How many strata of the analysed rows have one PSU and what the variance does with them
+    ("" when none has)."""
+    from socialhealth.datasets._engine import LONELY_PSU_RULES, single_psu_strata
+
+    spec = dict(getattr(design, "spec", {}) or {})
+    data = design.data.loc[design.in_subset]
+    found = single_psu_strata(data, {**spec, "weights": None})
+    if not found or not found["count"]:
+        return ""
+    rule = str(getattr(design, "lonely_psu", None) or found["lonely_psu"])
+    return (f"{found['count']:,} of {found['strata']:,}; lonely_psu=\"{rule}\": "
+            f"{LONELY_PSU_RULES.get(rule, rule)}")
+
+
 def _years(data: pd.DataFrame) -> str:
     if "year" not in data.columns or not data["year"].notna().any():
         return ""
@@ -61,7 +76,7 @@ def build_sample(ctx: Context) -> Section:
     prov = dict(getattr(sd, "provenance", {}) or {})
     spec = dict(getattr(sd, "design_spec", {}) or {})
     in_design = d.in_subset
-    from socialhealth.report.build import survey_edition
+    from socialhealth.report._build import survey_edition
 
     rows = [("Survey", f"{survey_edition(ctx.sd, _title(ctx.name))} ({ctx.name})")]
     population = _population(prov)
@@ -80,6 +95,11 @@ def build_sample(ctx: Context) -> Section:
     if "country" in data.columns and data["country"].notna().any():
         rows.append(("Country", ", ".join(map(str, ctx.levels("country")))))
     rows.append(("Respondents", f"{len(data):,}"))
+    from socialhealth.cli import rows_accounting
+
+    read = rows_accounting(prov)
+    if read and prov.get("rows_dropped") and any(prov["rows_dropped"].values()):
+        rows.append(("Rows of the file", read))
     if int(in_design.sum()) != len(data):
         rows.append(("Respondents with a positive weight", f"{int(in_design.sum()):,}"))
     if ctx.exposure.column in data.columns:
@@ -92,6 +112,9 @@ def build_sample(ctx: Context) -> Section:
         if clustered:
             rows.append(("Strata", f"{d.n_strata:,}"))
             rows.append(("Primary sampling units (PSUs)", f"{d.n_psu:,}"))
+            lonely = _single_psu(ctx, d)
+            if lonely:
+                rows.append(("Strata with a single PSU", lonely))
         else:
             rows.append(("Strata / PSUs", "none in the file (weights only)"))
     rows.append(("Design degrees of freedom", _num.general(d.degf(), 10)))

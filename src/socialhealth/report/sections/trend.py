@@ -39,7 +39,7 @@ def build_trend(ctx: Context) -> Section:
     frame = est.to_frame()
     table = frame[[*by, "estimate", "se", "ci_low", "ci_high", "df"]].copy()
     table["year"] = table["year"].astype(int)
-    sec.tables.append(ReportTable("Prevalence (%) by year", table,
+    sec.tables.append(ReportTable("Prevalence by year", table,
                                   percent=("estimate", "se", "ci_low", "ci_high"), digits=0,
                                   na_reason="the interval is undefined for a year in which none "
                                             "(0%) or all (100%) of the respondents who answered "

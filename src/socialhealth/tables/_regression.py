@@ -85,7 +85,7 @@ def _model(result, level: float, exponentiate) -> list[tuple[_Model, str | None]
         return [(_Model(tab, "OR" if expo else "Beta", expo, result.nobs, result.design.data,
                         method), None)]
     if name == "AssociationTable":
-        from socialhealth.models.association import MEASURES
+        from socialhealth.models._association import MEASURES
 
         _, _, expo, _ = MEASURES[result.measure]
         measure = {"or": "OR", "pr": "PR", "rd": "RD", "coef": "Beta"}[result.measure]

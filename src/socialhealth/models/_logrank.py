@@ -126,7 +126,7 @@ def logrank(design, time: str, status: str, by: str, rho: float = 0.0,
     event time weighted by ``K(t) = S(t-)^rho (1 - S(t-))^gamma`` with ``S`` the pooled
     weighted Kaplan-Meier curve, ``V`` the design covariance of that total; per level
     ``z = U_j / se_j`` (normal), overall ``X^2 = U' V^{-1} U`` on ``k - 1`` df (chi-squared).
-    Formulas in :mod:`socialhealth.models.logrank`. Rows with a missing time, status or group
+    Formulas in :mod:`socialhealth.models._logrank`. Rows with a missing time, status or group
     are left out (zero weight; the design is kept).
 
     Parameters

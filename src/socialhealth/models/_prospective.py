@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from socialhealth.errors import MissingColumnError, ModelError
-from socialhealth.models.association import AssociationTable, adjust_blocks, association
+from socialhealth.models._association import AssociationTable, adjust_blocks, association
 
 if TYPE_CHECKING:
     from socialhealth.design.glm import SurveyGLMResult
@@ -276,7 +276,7 @@ def _polish(tab: AssociationTable, level: float, tol: float):
     more pass started at the converged coefficients evaluates them there: the standard errors
     are then those of the maximum-likelihood estimate (R: ``svyglm(..., start = coef(m))``).
     """
-    from socialhealth.models.association import MEASURES, _exposure_columns, _rows
+    from socialhealth.models._association import MEASURES, _exposure_columns, _rows
 
     rows: list[pd.DataFrame] = []
     fitted: list[SurveyGLMResult | None] = []

@@ -499,7 +499,7 @@ def kaplan_meier(
     Examples
     --------
     >>> import socialhealth as sh
-    >>> from socialhealth.models.kaplan_meier import kaplan_meier
+    >>> from socialhealth.models import kaplan_meier
     >>> sd = sh.datasets.load("demo")
     >>> km = kaplan_meier(sd.design, time="followup_years", event="died", by="sex", se=True)
     >>> curve = km.to_frame()           # survival, SE and 95% CI at every event time

@@ -628,7 +628,7 @@ def _check_exposure_levels(design, exposure, x_term, data) -> None:
 
 def _rd_by_margins(design, formula, x_term, exposure, k, label, adjusted_for, exc):
     """Risk difference as a difference of predictive margins of the logistic model."""
-    from socialhealth.models.margins import margins
+    from socialhealth.models._margins import margins
 
     res = design.glm(formula, family="binomial", link="logit")
     mg = margins(res, exposure)

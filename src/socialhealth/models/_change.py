@@ -119,7 +119,7 @@ def change(panel, exposure: str, outcome: str, waves, adjust=None,
 
     Fits ``(y@w2 - y@w1) ~ (x@w2 - x@w1) [+ adjust]`` by survey-weighted least squares on the
     panel's design (``design.glm``, gaussian family; R ``svyglm`` on the differenced rows; see
-    :mod:`socialhealth.models.change`). Persons missing either wave of either variable (or an
+    :mod:`socialhealth.models._change`). Persons missing either wave of either variable (or an
     adjustment) are left out of the model but keep their place in the design (R's ``svyglm``
     ``na.omit``: degrees of freedom from the PSUs and strata of the rows used).
 
@@ -180,7 +180,7 @@ def change(panel, exposure: str, outcome: str, waves, adjust=None,
     exposure; ``svyglm(d_outcome ~ d_exposure, svydesign(ids = ~psu, strata = ~strata, weights
     = ~weight, nest = TRUE, data = linked))``.
     """
-    from socialhealth.models.prospective import _q
+    from socialhealth.models._prospective import _q
 
     try:
         w1, w2 = (int(w) for w in waves)

@@ -87,7 +87,7 @@ def se_from_ci(
 
     Examples
     --------
-    >>> from socialhealth.models.meta import se_from_ci
+    >>> from socialhealth.models import se_from_ci
     >>> # Naito et al. 2023 pooled HR 1.33 (1.26-1.41)
     >>> round(float(se_from_ci(1.26, 1.41)[0]), 6)
     0.028694
@@ -129,7 +129,7 @@ def i2_from_q(q: float, df: float) -> float:
 
     Examples
     --------
-    >>> from socialhealth.models.meta import i2_from_q
+    >>> from socialhealth.models import i2_from_q
     >>> round(i2_from_q(112.51, 27), 1)   # Naito et al. 2023: Chi2 = 112.51, I2 = 76%
     76.0
 
@@ -256,7 +256,7 @@ class MetaResult(Result):
 
     Examples
     --------
-    >>> from socialhealth.models.meta import meta
+    >>> from socialhealth.models import meta
     >>> res = meta([0.27, 0.06, 0.44, 0.00, 0.40], [0.36, 0.15, 0.09, 0.18, 0.16], method="reml")
     >>> res.k, res.method
     (5, 'REML')
@@ -730,7 +730,7 @@ def meta(
 
     Examples
     --------
-    >>> from socialhealth.models.meta import meta
+    >>> from socialhealth.models import meta
     >>> res = meta([0.27, 0.06, 0.44, 0.00, 0.40], [0.36, 0.15, 0.09, 0.18, 0.16], method="dl")
     >>> round(res.estimate, 4), round(res.tau2, 4), round(res.I2, 2)
     (0.2549, 0.0251, 50.92)

@@ -32,7 +32,7 @@ from scipy import stats
 from socialhealth.design.formula import formula_variables
 from socialhealth.design.result_protocol import Result, analysis_scale
 from socialhealth.errors import MissingColumnError, ModelError
-from socialhealth.models.association import (MEASURES, _check_adjust, _start, adjust_blocks,
+from socialhealth.models._association import (MEASURES, _check_adjust, _start, adjust_blocks,
                                              exposure_term)
 
 if TYPE_CHECKING:

@@ -181,7 +181,7 @@ def _resolve_cov(data: pd.DataFrame, term: str, year: int | None) -> str:
 
 
 def _q(name: str) -> str:
-    from socialhealth.models.prospective import _q as q
+    from socialhealth.models._prospective import _q as q
 
     return q(name)
 
@@ -194,7 +194,7 @@ def attrition(panel, baseline, outcome_model: dict | None = None,
               level: float = 0.95, tol: float = 1e-14):
     r"""Followed vs lost at baseline, inverse probability of retention weights, and their effect.
 
-    See the module docstring (:mod:`socialhealth.models.attrition`) for the steps and the
+    See the module docstring (:mod:`socialhealth.models._attrition`) for the steps and the
     variance options.
 
     Parameters
@@ -289,7 +289,7 @@ def attrition(panel, baseline, outcome_model: dict | None = None,
     function(w, data) {...both fits with weights w...})``.
     """
     from socialhealth.datasets import PanelData
-    from socialhealth.models.prospective import prospective
+    from socialhealth.models._prospective import prospective
     from socialhealth.tables import describe
 
     variance = renamed_value("attrition", "variance", variance, LINEARISATION_ALIASES, "0.2.0")

@@ -10,7 +10,7 @@ from matplotlib.axes import Axes
 
 from socialhealth.errors import PlotError
 from socialhealth.plot import style
-from socialhealth.plot.forest import log_axis
+from socialhealth.plot._forest import log_axis
 from socialhealth.plot.frames import as_frame, require
 
 RISK_CAPTION = ("Survey: weighted estimates (survey weights), 95% CIs from design-based SEs; "
