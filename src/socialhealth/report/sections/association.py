@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from socialhealth.errors import SeparationError, SocialHealthError
-from socialhealth.models.association import association
+from socialhealth.models import association
 from socialhealth.report.content import content, outcome_label
 from socialhealth.report import formatting as _num
 from socialhealth.report.context import Context
