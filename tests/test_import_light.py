@@ -48,3 +48,23 @@ def test_a_mean_on_a_design_loads_no_plotting_library_nor_scipy_stats():
 def test_plot_and_report_still_load_on_first_use():
     loaded = loaded_after("import socialhealth as sh; sh.plot.forest; sh.report.build")
     assert "matplotlib" in loaded
+
+
+def test_a_mean_loads_no_scipy_until_an_interval_or_p_value_is_asked_for():
+    # issue 14: the point estimate and its standard error need numpy and pandas only; the t
+    # quantile of the interval and a t-test's p-value load scipy.special (~14 MB), never
+    # scipy.stats (~45 MB)
+    probe = ("import json, sys\n"
+             "import socialhealth as sh\n"
+             "d = sh.SurveyDesign(sh.datasets.load_example('apistrat'), weights='pw', "
+             "strata='stype')\n"
+             "m = d.mean('api00'); m.estimate, m.se\n"
+             "before = sorted(k for k in sys.modules if k == 'scipy' or k.startswith('scipy.'))\n"
+             "m.to_frame(); d.ttest('api00', by='sch.wide').to_frame()\n"
+             "print(json.dumps([before, 'scipy.special' in sys.modules, "
+             "'scipy.stats' in sys.modules]))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         check=True)
+    before, special_after, stats_after = json.loads(out.stdout.strip().splitlines()[-1])
+    assert before == []
+    assert special_after and not stats_after

@@ -208,7 +208,7 @@ def flag(option: str) -> str:
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (subcommands ``report``, ``datasets``, ``describe``)."""
     from socialhealth import __version__
-    from socialhealth.report._build import CI_METHODS
+    from socialhealth.design.proportion import METHODS as CI_METHODS
 
     p = _Parser(prog=PROG, description="Loneliness, social connection and health from public "
                 "surveys, with design-based estimates that match R's survey package.",

@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
-from scipy import optimize, sparse
+from scipy import sparse
 
 _FEAS = 1e-9      # a constraint counts as holding if violated by at most this (relative)
 _STRICT = 1e-7    # ... and as strict if it holds with at least this margin (relative)
@@ -76,6 +76,8 @@ def _scale(X: np.ndarray) -> np.ndarray:
 
 def _solve(c, A_ub, A_eq, bounds):
     """max c'z s.t. A_ub z <= 0, A_eq z = 0, bounds; the solution or None."""
+    from scipy import optimize
+
     kw: dict[str, np.ndarray] = {}
     if A_ub is not None and A_ub.shape[0]:
         kw.update(A_ub=A_ub, b_ub=np.zeros(A_ub.shape[0]))
@@ -98,6 +100,8 @@ def _sparse_direction(c, A_ub, A_eq, p: int, penalty: np.ndarray, target: float)
     coefficients, so the covariates named are those that have to diverge, not every
     covariate that may be added to a separating direction. Returns None on failure.
     """
+    from scipy import optimize
+
     c = np.asarray(c, dtype=float)
     k = len(c)
     na = k - p

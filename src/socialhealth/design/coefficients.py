@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from scipy import special
 
 from socialhealth.design.result_protocol import Result, Summary
 
@@ -77,6 +76,8 @@ class WaldCoefficients(Result):
     def pvalues(self) -> pd.Series:
         """Two-sided p-values of the Wald statistics: t with the model's degrees of freedom
         (R ``summary(svyglm)``) or the normal (R ``summary(svycoxph)``, ``svyolr``)."""
+        from scipy import special
+
         z = np.abs(self.statistic.to_numpy())
         df = self._wald_df
         upper = special.ndtr(-z) if not np.isfinite(df) else special.stdtr(df, -z)
@@ -113,6 +114,8 @@ class WaldCoefficients(Result):
         Columns ``ci_low``, ``ci_high`` indexed by coefficient (R ``confint(fit)``; for
         ``svyglm`` R's ``confint(fit, method = "Wald", ddf = fit$df.residual)``).
         """
+        from scipy import special
+
         if isinstance(alpha, (bool, np.bool_)) or not isinstance(alpha, (int, float, np.number)) \
                 or not 0 < float(alpha) < 1:
             from socialhealth.errors import EstimationError

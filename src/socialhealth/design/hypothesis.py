@@ -48,7 +48,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from socialhealth.design.result_protocol import TEST_REASONS, Result
 from socialhealth.design.structure import require_columns
@@ -314,11 +313,15 @@ def _warn_constant(name: str) -> None:
 
 
 def _t_table(term, estimate, se, centred, df, level) -> pd.DataFrame:
+    # scipy.stats' t.sf and t.ppf are these special functions (identical values), without
+    # loading scipy.stats (~45 MB) for a t-test (issue 14)
+    from scipy import special
+
     with np.errstate(invalid="ignore", divide="ignore"):
         tstat = centred / se if se > 0 else (np.sign(centred) * np.inf if centred != 0 else np.nan)
     with np.errstate(invalid="ignore"):
-        p = float(2 * stats.t.sf(abs(tstat), df)) if df > 0 and not np.isnan(tstat) else np.nan
-        q = float(stats.t.ppf(1 - (1 - level) / 2, df)) if df > 0 else np.nan
+        p = float(2 * special.stdtr(df, -abs(tstat))) if df > 0 and not np.isnan(tstat) else np.nan
+        q = float(special.stdtrit(df, 1 - (1 - level) / 2)) if df > 0 else np.nan
     return pd.DataFrame({
         "term": [term], "estimate": [estimate], "se": [se], "statistic": [tstat],
         "df": [float(df)], "p": [p], "ci_low": [estimate - q * se], "ci_high": [estimate + q * se],
@@ -447,6 +450,8 @@ def chisq(design, row: str, col: str,
     In R: ``svychisq(~sch.wide + stype, dclus1, statistic = "F")`` (also ``"Chisq"``,
     ``"Wald"``, ``"adjWald"``).
     """
+    from scipy import stats
+
     if statistic not in CHISQ_STATISTICS:
         raise EstimationError(
             f"statistic={statistic!r} is not supported; use one of {', '.join(CHISQ_STATISTICS)}."
@@ -542,6 +547,8 @@ def _rank_scores(y: np.ndarray, w: np.ndarray, test: str) -> np.ndarray:
     Kruskal-Wallis score ``r / N``, van der Waerden ``Phi^{-1}(r / N)``, Mood's median test
     ``I(r > N / 2)``.
     """
+    from scipy import stats
+
     order = np.argsort(y, kind="stable")
     ys, ws = y[order], w[order]
     mid = np.cumsum(ws) - ws / 2
@@ -620,6 +627,8 @@ def ranktest(design, formula_or_variable: str, by: str | None = None,
 
     In R: ``svyranktest(y ~ g, design, test = "wilcoxon")``.
     """
+    from scipy import stats
+
     if test not in RANK_TESTS:
         raise EstimationError(f"test={test!r} is not one of {', '.join(RANK_TESTS)}.")
     if not isinstance(formula_or_variable, str):

@@ -48,7 +48,6 @@ New Zealand Journal of Statistics* 56:1-14.
 from __future__ import annotations
 
 import numpy as np
-from scipy import optimize, stats
 
 from socialhealth.errors import EstimationError
 
@@ -71,6 +70,8 @@ def _satterthwaite(a, df):
 
 def _saddle_upper(t: float, lam: np.ndarray, h: np.ndarray) -> float:
     """Saddlepoint approximation of ``P(sum_j lam_j chi^2_{h_j} > t)``; NaN near the centre."""
+    from scipy import optimize, stats
+
     d = float(np.max(np.abs(lam)))
     lam = lam / d
     t = t / d
@@ -109,6 +110,8 @@ def _ruben_upper(x: float, a: np.ndarray, h: np.ndarray, ddf: float) -> float:
     """``P(sum_j a_j chi^2_{h_j} > x)`` (``a > 0``), or of that sum over ``chi^2_ddf / ddf``,
     by Ruben's mixture series (module docstring), summed until the neglected mixture weight is
     below 1e-13."""
+    from scipy import stats
+
     beta = float(np.min(a))
     gam = 1.0 - beta / a                                  # in [0, 1)
     hh = h / 2.0
@@ -177,6 +180,8 @@ def pchisqsum(x: float, df, a, method: str = "saddlepoint", ddf: float = np.inf)
     In R: ``pchisqsum(x, df, a, lower.tail = FALSE, method = "saddlepoint")``;
     ``pFsum(x, df, a, ddf = ddf, lower.tail = FALSE)``.
     """
+    from scipy import stats
+
     if method not in LINCOM_METHODS:
         raise EstimationError(f"method={method!r} must be one of {', '.join(LINCOM_METHODS)}.")
     a, df = _check(a, df)

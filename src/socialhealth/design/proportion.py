@@ -51,7 +51,7 @@ Lumley T (2010) *Complex Surveys: A Guide to Analysis Using R*. Wiley, §2.3.
 """
 from __future__ import annotations
 
-from typing import Any, Literal, Sequence
+from typing import Any, Literal, NamedTuple, Sequence, get_args
 
 import numpy as np
 import pandas as pd
@@ -62,7 +62,10 @@ from socialhealth.design.structure import as_list, require_columns
 from socialhealth.design.variables import analysis_matrix, is_categorical, subset_domains
 from socialhealth.errors import EstimationError
 
-METHODS = ("logit", "likelihood", "asin", "beta", "mean", "xlogit")
+#: ``method=`` of :func:`proportion`: the interval methods of R ``svyciprop``.
+ProportionMethod = Literal["logit", "likelihood", "asin", "beta", "mean", "xlogit"]
+#: The same names as a tuple, the one list the CLI, the report and the models check against.
+METHODS: tuple[str, ...] = get_args(ProportionMethod)
 
 
 # ----------------------------------------------------------------------------- result
@@ -369,11 +372,239 @@ def _glm_intercept_sums(s1: float, s0: float, start: float, epsilon: float = 1e-
     return b
 
 
+# ----------------------------------------------------------------------------- steps
+class _Cells(NamedTuple):
+    """The (domain, level) cells of one call: column ``j`` is domain ``j // k``, level ``j % k``."""
+
+    num: np.ndarray        # n x (D k): the 0/1 value on the cell's rows used, else 0
+    den: np.ndarray        # n x (D k): 1 on the cell's rows used, else 0
+    used: np.ndarray       # rows used: complete, in the subset, in a domain
+    complete: np.ndarray   # rows without a missing value
+    codes: np.ndarray      # domain code of each row (-1: outside the subset)
+    D: int                 # number of domains (1 without ``by``)
+    k: int                 # number of levels (1 for a 0/1 column)
+    levels: list           # level of each column of the variable ([None] for a 0/1 column)
+    by_cols: list          # the ``by`` columns
+    dom_table: pd.DataFrame | None  # one row per domain: its values of the ``by`` columns
+
+
+class _LogitFit(NamedTuple):
+    """Intercept-only quasibinomial GLM per cell (R ``svyglm(y ~ 1)``)."""
+
+    eta: np.ndarray        # coefficient: logit of the fitted proportion
+    mu: np.ndarray         # fitted proportion
+    info: np.ndarray       # naive information at the last IRLS step
+    var_logit: np.ndarray  # design variance of the coefficient
+
+
+def _check_method(method) -> None:
+    if method not in METHODS:
+        raise EstimationError(
+            f"method={method!r} is not a proportion interval method; use one of "
+            f"{', '.join(METHODS)}."
+        )
+
+
+def _cells(design, variable: str, by) -> _Cells:
+    """Indicator columns per (domain, level) cell, with the checks on the data."""
+    vals, levels, complete = _indicators(design, variable)
+    n, k = vals.shape
+    inside = design.in_subset
+    by_cols = as_list(by)
+    codes, D, dom_table = subset_domains(design.data, inside, by_cols)
+    used = complete & inside & (codes >= 0)
+    if not used.any():
+        raise EstimationError(
+            f"no rows left to estimate the proportion of {variable!r}: every row in the subset "
+            "has a missing value."
+        )
+    all_used = bool(used.all())
+    # every row used: no missing values, nothing to zero
+    y = vals if all_used else np.where(used[:, None], np.nan_to_num(vals), 0.0)
+
+    # one (domain, level) column per estimate
+    if D == 1:
+        ind = used[:, None]
+    else:
+        ind = (codes[:, None] == np.arange(D)[None, :]) & used[:, None]            # n x D
+    for dmn in range(D):
+        if not ind[:, dmn].any():
+            label = "" if dom_table is None else ", ".join(
+                f"{c}={dom_table.iloc[dmn][c]}" for c in by_cols)
+            raise EstimationError(
+                f"the by-group {label} has no rows with a non-missing {variable!r}; drop that "
+                "group (e.g. design.subset(...)) before estimating."
+            )
+    num = y if D == 1 else (ind[:, :, None] * y[:, None, :]).reshape(n, D * k)
+    den = np.repeat(ind.astype(float), k, axis=1)
+    return _Cells(num, den, used, complete, codes, D, k, levels, by_cols, dom_table)
+
+
+def _degrees_of_freedom(design, cells: _Cells, df) -> tuple[np.ndarray, np.ndarray]:
+    """Degrees of freedom and row count per cell.
+
+    R: each ``svyby`` call sees ``subset(design, domain)``, so a domain has its own df and rows.
+    """
+    codes, D, k = cells.codes, cells.D, cells.k
+    if cells.by_cols:
+        dfs_dom, nrow_dom = [], []
+        for dmn in range(D):
+            sub = design._with_weights(np.where(codes == dmn, design._w, 0.0))
+            dfs_dom.append(sub.degf() if df is None else float(df))
+            nrow_dom.append(int((codes == dmn).sum()))
+    else:
+        dfs_dom = [design.degf() if df is None else float(df)]
+        nrow_dom = [int(design.in_subset.sum())]
+    return np.repeat(np.asarray(dfs_dom, dtype=float), k), np.repeat(np.asarray(nrow_dom), k)
+
+
+def _logit_fit(design, cells: _Cells, p: np.ndarray) -> _LogitFit:
+    """The intercept-only GLM per cell and the design variance of its coefficient.
+
+    R fits ``svyglm(y ~ 1, family = quasibinomial)`` on the (domain) design, with the weights
+    scaled to mean 1 over the design's rows; its IRLS is reproduced so that the interval
+    matches R's digit for digit (the converged value would be ``logit(p)``). Replicate
+    designs refit with each replicate.
+    """
+    num, den, codes, k = cells.num, cells.den, cells.codes, cells.k
+    m = cells.D * k
+    eta = np.empty(m)
+    mu_fit = np.empty(m)
+    info = np.full(m, np.nan)
+    scales = np.empty(m)
+    for j in range(m):
+        rows = codes == (j // k)
+        scales[j] = float(design._w.mean() if rows.all() else design._w[rows].mean())
+        sel = den[:, j] > 0
+        if 0 < p[j] < 1:
+            if sel.all():            # every row used: no copies of the rows used
+                eta[j], mu_fit[j], info[j] = _glm_intercept(num[:, j], design._w / scales[j])
+            else:
+                eta[j], mu_fit[j], info[j] = _glm_intercept(num[sel, j],
+                                                            design._w[sel] / scales[j])
+        else:
+            eta[j], mu_fit[j] = _logit(p[j]), p[j]
+
+    def influence():
+        with np.errstate(divide="ignore", invalid="ignore"):
+            Z = num - mu_fit * den           # in place, same elementwise order as
+            Z *= design._w[:, None]          # w (num - mu den) / (mu (1 - mu) sum w den)
+            Z /= mu_fit * (1 - mu_fit) * np.einsum("i,ij->j", design._w, den)
+            return Z
+
+    def refit(w_r):
+        out = np.full(m, np.nan)
+        for j in range(m):
+            sel = (den[:, j] > 0) & (w_r > 0)
+            yj = num[sel, j]
+            if sel.any() and np.isfinite(eta[j]):
+                # a replicate without events (or without non-events) has no finite MLE;
+                # R's IRLS stops after drifting to a large |logit|, and so do we
+                with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+                    out[j] = _glm_intercept(yj, w_r[sel] / scales[j], start=eta[j])[0]
+        return out
+
+    def refit_all(W):
+        # every replicate at once from its weighted counts (see _glm_intercept_sums);
+        # W: the design's replicate weights (``W.tdot(M)`` is ``W' M``)
+        T = W.tdot(np.concatenate([num, den - num], axis=1))
+        S1, S0 = T[:, :m] / scales, T[:, m:] / scales
+        out = np.full((W.shape[1], m), np.nan)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            for r in range(W.shape[1]):
+                for j in range(m):
+                    if S1[r, j] + S0[r, j] > 0 and np.isfinite(eta[j]):
+                        out[r, j] = _glm_intercept_sums(S1[r, j], S0[r, j], eta[j])
+        return out
+
+    refit.batch = refit_all  # type: ignore[attr-defined]  # read by ReplicateDesign
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        var_logit = np.diag(design._general_vcov(eta, influence=influence, refit=refit))
+    return _LogitFit(eta, mu_fit, info, var_logit)
+
+
+def _intervals(design, cells: _Cells, method: str, level: float, p, se, var, dfs, nrows,
+               fit: _LogitFit | None):
+    """``(ci_low, ci_high, n_eff)`` per cell by ``method`` (formulas: module docstring)."""
+    m = cells.D * cells.k
+    lo = np.full(m, np.nan)
+    hi = np.full(m, np.nan)
+    n_eff = np.full(m, np.nan)
+    wmean_cache: dict[int, float] = {}
+    for j in range(m):
+        t = _tq(level, dfs[j])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if method == "mean":
+                lo[j], hi[j] = p[j] - t * se[j], p[j] + t * se[j]
+            elif method == "xlogit":
+                lo[j], hi[j] = _wald_logit(p[j], se[j] / (p[j] * (1 - p[j])), t)
+            elif method == "logit" and p[j] in (0.0, 1.0) and np.isfinite(t):
+                # all rows 0 (or all 1): R's svyciprop(method = "logit") returns the interval
+                # (1, 1) for all ones and (3e-12, 3e-12) for all zeros (its IRLS stops at a huge
+                # |logit| with se ~ 0); the exact limit is the degenerate interval (p, p)
+                lo[j], hi[j] = p[j], p[j]
+            elif method == "logit":
+                lo[j], hi[j] = (_expit(fit.eta[j] - t * np.sqrt(fit.var_logit[j])),
+                                _expit(fit.eta[j] + t * np.sqrt(fit.var_logit[j])))
+            elif method == "asin":
+                lo[j], hi[j] = _asin_ci(p[j], se[j], t)
+            elif method == "beta":
+                lo[j], hi[j], n_eff[j] = _beta_ci(p[j], var[j], level, dfs[j], nrows[j])
+            elif method == "likelihood":
+                dmn = j // cells.k
+                rows = cells.codes == dmn
+                if dmn not in wmean_cache:
+                    wmean_cache[dmn] = float(design._w[rows].mean())
+                wt = np.where(cells.used & rows, design._w, 0.0) / wmean_cache[dmn]
+                lo[j], hi[j] = _likelihood_ci(cells.num[:, j], wt, fit.mu[j], fit.info[j],
+                                              fit.var_logit[j], level, dfs[j])
+    return lo, hi, n_eff
+
+
+def _warn_boundary(variable: str, method: str, p: np.ndarray, lo: np.ndarray) -> None:
+    """Warn where ``p`` is 0 or 1 and the method's interval is undefined (NaN)."""
+    boundary = np.isnan(lo) & np.isin(p, (0.0, 1.0)) & (method != "logit")
+    if boundary.any():
+        import warnings
+
+        from socialhealth.errors import SocialHealthWarning
+
+        warnings.warn(
+            f"the proportion of {variable!r} is exactly 0 or 1 in {int(boundary.sum())} "
+            f"estimate(s), where the {method!r} interval is undefined: ci_low/ci_high are NaN (R's "
+            "svyciprop gives NaN for asin/beta/xlogit and fails for likelihood). Use "
+            "method='logit' or 'mean' for the degenerate interval (p, p).",
+            SocialHealthWarning, stacklevel=4,   # the user's call of design.proportion()
+        )
+
+
+def _table(variable: str, cells: _Cells, estimate: np.ndarray, se: np.ndarray) -> pd.DataFrame:
+    """[by...], term, level, estimate, se: one row per cell."""
+    D, k = cells.D, cells.k
+    table = pd.DataFrame({"term": [variable] * (D * k), "level": list(cells.levels) * D})
+    if cells.dom_table is not None:   # by= given
+        by_rows = cells.dom_table.loc[np.repeat(np.arange(D), k)].reset_index(drop=True)
+        table = pd.concat([by_rows, table], axis=1)
+    table["estimate"] = estimate
+    table["se"] = se
+    return table
+
+
+def _r_call(variable: str, method: str, level: float, by_cols: list) -> str:
+    """The R call computing the same numbers."""
+    if by_cols:
+        return (f"svyby(~{variable}, ~{' + '.join(map(str, by_cols))}, design, svyciprop, "
+                f"vartype = c('se', 'ci'), method = '{method}', na.rm = TRUE)")
+    return f"svyciprop(~{variable}, design, method = '{method}'" + (
+        f", level = {level:g}" if level != 0.95 else "") + ", na.rm = TRUE)"
+
+
 # ----------------------------------------------------------------------------- main verb
 def proportion(
     design,
     variable: str,
-    method: Literal["logit", "likelihood", "asin", "beta", "mean", "xlogit"] = "logit",
+    method: ProportionMethod = "logit",
     level: float = 0.95,
     by: str | Sequence[str] | None = None,
     df: float | None = None,
@@ -453,193 +684,34 @@ def proportion(
     ``svyby(~I(ell == 0), ~stype, dclus1, svyciprop, vartype = c("se", "ci"), method = "beta")``;
     ``svyciprop(~I(stype == "E"), dclus1)`` (and so on for each level).
     """
-    if method not in METHODS:
-        raise EstimationError(
-            f"method={method!r} is not a proportion interval method; use one of "
-            f"{', '.join(METHODS)}."
-        )
+    _check_method(method)
     level = _check_level(level)
-    vals, levels, complete = _indicators(design, variable)
-    n, k = vals.shape
-    inside = design.in_subset
-    by_cols = as_list(by)
-    codes, D, dom_table = subset_domains(design.data, inside, by_cols)
-    used = complete & inside & (codes >= 0)
-    if not used.any():
-        raise EstimationError(
-            f"no rows left to estimate the proportion of {variable!r}: every row in the subset "
-            "has a missing value."
-        )
-    all_used = bool(used.all())
-    # every row used: no missing values, nothing to zero
-    y = vals if all_used else np.where(used[:, None], np.nan_to_num(vals), 0.0)
-
-    # one (domain, level) column per estimate
-    if D == 1:
-        ind = used[:, None]
-    else:
-        ind = (codes[:, None] == np.arange(D)[None, :]) & used[:, None]            # n x D
-    for dmn in range(D):
-        if not ind[:, dmn].any():
-            label = "" if dom_table is None else ", ".join(
-                f"{c}={dom_table.iloc[dmn][c]}" for c in by_cols)
-            raise EstimationError(
-                f"the by-group {label} has no rows with a non-missing {variable!r}; drop that "
-                "group (e.g. design.subset(...)) before estimating."
-            )
-    num = y if D == 1 else (ind[:, :, None] * y[:, None, :]).reshape(n, D * k)
-    den = np.repeat(ind.astype(float), k, axis=1)
-    p, vcov = design._ratio_estimate(num, den)
+    cells = _cells(design, variable, by)
+    p, vcov = design._ratio_estimate(cells.num, cells.den)
     p = np.asarray(p, dtype=float)
     var = np.clip(np.diag(vcov), 0.0, None)
     se = np.sqrt(var)
-
-    # per-domain degrees of freedom and row counts (R: each svyby call sees subset(design, domain))
-    if by_cols:
-        dfs_dom, nrow_dom = [], []
-        for dmn in range(D):
-            sub = design._with_weights(np.where(codes == dmn, design._w, 0.0))
-            dfs_dom.append(sub.degf() if df is None else float(df))
-            nrow_dom.append(int((codes == dmn).sum()))
-    else:
-        dfs_dom = [design.degf() if df is None else float(df)]
-        nrow_dom = [int(inside.sum())]
-    dfs = np.repeat(np.asarray(dfs_dom, dtype=float), k)
-    nrows = np.repeat(np.asarray(nrow_dom), k)
-
-    # variance of logit(p): the intercept-only GLM (replicate designs: refit with each replicate)
-    var_logit = np.full(D * k, np.nan)   # used by the logit and likelihood intervals only
-    if method in ("logit", "likelihood"):
-        # R fits svyglm(y ~ 1, family = quasibinomial) on the (domain) design, with the weights
-        # scaled to mean 1 over the design's rows; reproduce its IRLS so that the interval
-        # matches R's digit for digit (the converged value would be logit(p)).
-        eta = np.empty(D * k)
-        mu_fit = np.empty(D * k)
-        info = np.full(D * k, np.nan)
-        scales = np.empty(D * k)
-        for j in range(D * k):
-            rows = codes == (j // k)
-            scales[j] = float(design._w.mean() if rows.all() else design._w[rows].mean())
-            sel = den[:, j] > 0
-            if 0 < p[j] < 1:
-                if sel.all():            # every row used: no copies of the rows used
-                    eta[j], mu_fit[j], info[j] = _glm_intercept(num[:, j], design._w / scales[j])
-                else:
-                    eta[j], mu_fit[j], info[j] = _glm_intercept(num[sel, j],
-                                                                design._w[sel] / scales[j])
-            else:
-                eta[j], mu_fit[j] = _logit(p[j]), p[j]
-        p_glm = _expit(eta)
-
-        def influence():
-            with np.errstate(divide="ignore", invalid="ignore"):
-                Z = num - mu_fit * den           # in place, same elementwise order as
-                Z *= design._w[:, None]          # w (num - mu den) / (mu (1 - mu) sum w den)
-                Z /= mu_fit * (1 - mu_fit) * np.einsum("i,ij->j", design._w, den)
-                return Z
-
-        def refit(w_r):
-            out = np.full(D * k, np.nan)
-            for j in range(D * k):
-                sel = (den[:, j] > 0) & (w_r > 0)
-                yj = num[sel, j]
-                if sel.any() and np.isfinite(eta[j]):
-                    # a replicate without events (or without non-events) has no finite MLE;
-                    # R's IRLS stops after drifting to a large |logit|, and so do we
-                    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-                        out[j] = _glm_intercept(yj, w_r[sel] / scales[j], start=eta[j])[0]
-            return out
-
-        def refit_all(W):
-            # every replicate at once from its weighted counts (see _glm_intercept_sums);
-            # W: the design's replicate weights (``W.tdot(M)`` is ``W' M``)
-            T = W.tdot(np.concatenate([num, den - num], axis=1))
-            S1, S0 = T[:, :D * k] / scales, T[:, D * k:] / scales
-            out = np.full((W.shape[1], D * k), np.nan)
-            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-                for r in range(W.shape[1]):
-                    for j in range(D * k):
-                        if S1[r, j] + S0[r, j] > 0 and np.isfinite(eta[j]):
-                            out[r, j] = _glm_intercept_sums(S1[r, j], S0[r, j], eta[j])
-            return out
-
-        refit.batch = refit_all
-
-        with np.errstate(divide="ignore", invalid="ignore"):
-            var_logit = np.diag(design._general_vcov(eta, influence=influence, refit=refit))
-
-    lo = np.full(D * k, np.nan)
-    hi = np.full(D * k, np.nan)
-    n_eff = np.full(D * k, np.nan)
-    wmean_cache: dict[int, float] = {}
-    for j in range(D * k):
-        t = _tq(level, dfs[j])
-        with np.errstate(divide="ignore", invalid="ignore"):
-            if method == "mean":
-                lo[j], hi[j] = p[j] - t * se[j], p[j] + t * se[j]
-            elif method == "xlogit":
-                lo[j], hi[j] = _wald_logit(p[j], se[j] / (p[j] * (1 - p[j])), t)
-            elif method == "logit" and p[j] in (0.0, 1.0) and np.isfinite(t):
-                # all rows 0 (or all 1): R's svyciprop(method = "logit") returns the interval
-                # (1, 1) for all ones and (3e-12, 3e-12) for all zeros (its IRLS stops at a huge
-                # |logit| with se ~ 0); the exact limit is the degenerate interval (p, p)
-                lo[j], hi[j] = p[j], p[j]
-            elif method == "logit":
-                lo[j], hi[j] = (_expit(eta[j] - t * np.sqrt(var_logit[j])),
-                                _expit(eta[j] + t * np.sqrt(var_logit[j])))
-            elif method == "asin":
-                lo[j], hi[j] = _asin_ci(p[j], se[j], t)
-            elif method == "beta":
-                lo[j], hi[j], n_eff[j] = _beta_ci(p[j], var[j], level, dfs[j], nrows[j])
-            elif method == "likelihood":
-                dmn = j // k
-                rows = codes == dmn
-                if dmn not in wmean_cache:
-                    wmean_cache[dmn] = float(design._w[rows].mean())
-                wt = np.where(used & rows, design._w, 0.0) / wmean_cache[dmn]
-                lo[j], hi[j] = _likelihood_ci(num[:, j], wt, mu_fit[j], info[j], var_logit[j],
-                                              level, dfs[j])
-
-    boundary = np.isnan(lo) & np.isin(p, (0.0, 1.0)) & (method != "logit")
-    if boundary.any():
-        import warnings
-
-        from socialhealth.errors import SocialHealthWarning
-
-        warnings.warn(
-            f"the proportion of {variable!r} is exactly 0 or 1 in {int(boundary.sum())} "
-            f"estimate(s), where the {method!r} interval is undefined: ci_low/ci_high are NaN (R's "
-            "svyciprop gives NaN for asin/beta/xlogit and fails for likelihood). Use "
-            "method='logit' or 'mean' for the degenerate interval (p, p).",
-            SocialHealthWarning, stacklevel=3,
-        )
-    table = pd.DataFrame({"term": [variable] * (D * k), "level": list(levels) * D})
-    if dom_table is not None:   # by= given
-        by_rows = dom_table.loc[np.repeat(np.arange(D), k)].reset_index(drop=True)
-        table = pd.concat([by_rows, table], axis=1)
+    dfs, nrows = _degrees_of_freedom(design, cells, df)
+    fit = _logit_fit(design, cells, p) if method in ("logit", "likelihood") else None
+    lo, hi, n_eff = _intervals(design, cells, method, level, p, se, var, dfs, nrows, fit)
+    _warn_boundary(variable, method, p, lo)
     # logit/likelihood report the GLM's fitted proportion, as R does (equal to p up to R's
     # IRLS tolerance, ~1e-9 relative)
-    table["estimate"] = p_glm if method in ("logit", "likelihood") else p
-    table["se"] = se
-    call = f"svyciprop(~{variable}, design, method = '{method}'" + (
-        f", level = {level:g}" if level != 0.95 else "") + ", na.rm = TRUE)"
-    if by_cols:
-        call = (f"svyby(~{variable}, ~{' + '.join(map(str, by_cols))}, design, svyciprop, "
-                f"vartype = c('se', 'ci'), method = '{method}', na.rm = TRUE)")
+    estimate = p if fit is None else _expit(fit.eta)
     extra: dict[str, Any] = {
         "interval": lambda lvl: proportion(design, variable, method, lvl, by, df).ci_override}
     if method == "beta":
         extra["n_eff"] = n_eff
     return IntervalEstimate(
-        table=table,
+        table=_table(variable, cells, estimate, se),
         vcov=vcov,
-        df=dfs if by_cols or k > 1 else float(dfs[0]),
+        df=dfs if cells.by_cols or cells.k > 1 else float(dfs[0]),
         statistic="proportion",
-        n_rows=int(used.sum()),
-        n_missing=int((inside & ~complete).sum()),
+        n_rows=int(cells.used.sum()),
+        n_missing=int((design.in_subset & ~cells.complete).sum()),
         method=method,
         design_label=design._short_label(),
-        r_call=call,
+        r_call=_r_call(variable, method, level, cells.by_cols),
         ci_override=(lo, hi),
         level=level,
         extra=extra,

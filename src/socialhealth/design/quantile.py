@@ -63,7 +63,7 @@ packages. *American Statistician* 50:361-365. Korn EL, Graubard BI (1998) *Surve
 from __future__ import annotations
 
 import warnings
-from typing import Literal, Sequence
+from typing import Literal, Sequence, get_args
 
 import numpy as np
 import pandas as pd
@@ -74,8 +74,6 @@ from socialhealth.design.structure import as_list, require_columns
 from socialhealth.design.variables import subset_domains
 from socialhealth.errors import EstimationError, SocialHealthWarning
 
-QRULES = ("math", "school") + tuple(f"hf{i}" for i in range(1, 10))
-INTERVAL_TYPES = ("mean", "beta", "xlogit", "asin", "score", "quantile")
 _CONTINUOUS = ("hf4", "hf5", "hf6", "hf7", "hf8", "hf9")
 
 
@@ -316,6 +314,8 @@ QuantileInterval = Literal["mean", "beta", "xlogit", "asin", "score", "quantile"
 #: ``qrule=`` of :func:`quantile` (R's quantile rules).
 QuantileRule = Literal["math", "school", "hf1", "hf2", "hf3", "hf4", "hf5", "hf6", "hf7", "hf8",
                        "hf9"]
+INTERVAL_TYPES: tuple[str, ...] = get_args(QuantileInterval)   # the one list: the Literal
+QRULES: tuple[str, ...] = get_args(QuantileRule)
 
 
 def quantile(

@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import special
 
 from socialhealth._deprecation import warn_renamed
 from socialhealth.design.result_protocol import Result
@@ -113,6 +112,8 @@ def t_quantile(level: float, df: float) -> float:
 
     In R: ``qt(0.975, df)`` / ``qnorm(0.975)``.
     """
+    from scipy import special
+
     q = 1 - (1 - level) / 2
     if df is None or not np.isfinite(df):
         return float(special.ndtri(q))

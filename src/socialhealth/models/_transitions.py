@@ -16,13 +16,12 @@ Persons missing either answer are left out with zero weight and keep their place
 """
 from __future__ import annotations
 
-from typing import Literal
-
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from socialhealth.design.proportion import ProportionMethod
 from socialhealth.design.result_protocol import Result
 from socialhealth.errors import MissingColumnError, ModelError
 
@@ -127,7 +126,7 @@ def _order_key(v: str):
 
 
 def transitions(panel, concept: str, from_wave: int, to_wave: int,
-                method: Literal["logit", "likelihood", "asin", "beta", "mean", "xlogit"] = "logit",
+                method: ProportionMethod = "logit",
                 level: float = 0.95) -> TransitionTable:
     r"""Weighted from -> to transition table of ``concept`` between two waves, with CIs.
 

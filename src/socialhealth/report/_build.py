@@ -4,11 +4,13 @@ from __future__ import annotations
 import datetime as _dt
 import re
 import warnings
-from typing import Any, Callable, Literal, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import pandas as pd
 
+from socialhealth.design.proportion import METHODS as PROPORTION_METHODS
+from socialhealth.design.proportion import ProportionMethod
 from socialhealth.errors import ReportError, SocialHealthError, SocialHealthWarning
 from socialhealth.report import exposure as _exposure
 from socialhealth.report.content import content
@@ -29,7 +31,7 @@ SECTIONS = (
     ("association", build_association),
     ("risk_factors", build_risk_factors),
 )
-CI_METHODS = ("logit", "likelihood", "asin", "beta", "mean", "xlogit")
+CI_METHODS = PROPORTION_METHODS   # ci_method= takes the interval methods of proportion()
 MAX_WARNINGS = 5
 
 
@@ -100,7 +102,7 @@ def build(
     exposure: str = "lonely",
     outcomes: Sequence[str] | str | None = None,
     *,
-    ci_method: Literal["logit", "likelihood", "asin", "beta", "mean", "xlogit"] = "logit",
+    ci_method: ProportionMethod = "logit",
     title: str | None = None,
     progress: Callable[[str], None] | None = None,
     panel=None,
