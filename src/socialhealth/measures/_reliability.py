@@ -13,7 +13,6 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, stats
 
 from socialhealth._deprecation import renamed_parameter, warn_renamed
 from socialhealth.design.result_protocol import Result
@@ -111,6 +110,8 @@ class ReliabilityResult(Result):
             if self.ci_method == "feldt":
                 a_lo, a_hi = _feldt(self.alpha, self.n, self.k, level)
             else:
+                from scipy import stats
+
                 z = stats.norm.ppf(1 - (1 - level) / 2)
                 a_lo, a_hi = self.alpha - z * self.ase, self.alpha + z * self.ase
             lo, hi = np.array([a_lo, np.nan, np.nan]), np.array([a_hi, np.nan, np.nan])
@@ -140,6 +141,8 @@ class ReliabilityResult(Result):
 
 
 def _feldt(alpha: float, n: int, k: int, level: float) -> tuple[float, float]:
+    from scipy import stats   # scipy.stats (~50 MB) only when a reliability is computed
+
     df1, df2 = n - 1, (n - 1) * (k - 1)
     g = (1 - level) / 2
     lower = 1 - (1 - alpha) * stats.f.ppf(1 - g, df1, df2)
@@ -165,6 +168,8 @@ def _alpha(cov: np.ndarray) -> float:
 
 
 def _minres_one_factor(r: np.ndarray) -> np.ndarray:
+    from scipy import optimize
+
     """Loadings of one factor minimising the squared off-diagonal residuals of ``r``."""
     k = r.shape[0]
     iu = np.triu_indices(k, 1)
@@ -302,6 +307,8 @@ def reliability(
     std_alpha = float(k * rbar / (1 + (k - 1) * rbar))
     feldt = _feldt(alpha, n, k, level)
     ase = _duhachek_ase(cov, n)
+    from scipy import stats
+
     z = stats.norm.ppf(1 - (1 - level) / 2)
     duh = (alpha - z * ase, alpha + z * ase)
 
