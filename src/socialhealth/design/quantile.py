@@ -353,7 +353,7 @@ def quantile(
         ``ci = TRUE``. The confidence level is ``level``.
     level : float, default 0.95
         Confidence level of the intervals.
-    interval_type : {"mean", "beta", "xlogit", "asin", "quantile"}
+    interval_type : {"mean", "beta", "xlogit", "asin", "score", "quantile"}
         ``"mean"`` (R's default): Woodruff with a Wald interval for ``F(q_p)``; ``"beta"``
         (Korn-Graubard), ``"xlogit"``, ``"asin"``: Woodruff with that interval for ``F(q_p)``
         (Taylor designs; on replicate designs R 4.1-1 gives the ``"mean"`` interval for them,
