@@ -73,6 +73,7 @@ McCullagh P, Nelder JA (1989) *Generalized Linear Models*, 2nd ed., ch. 2 (IRLS)
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
@@ -232,13 +233,44 @@ def glm(
     ``svyglm(y ~ x, design = d, family = Gamma(link = "log"))``.
     """
     fam, lk = _resolve_family(family, link)
+    _check_control(max_iter, tol)
+    formula_given, formula, offset_exprs, offset_name, offset_full = _offsets(
+        formula, offset, design.data)
+    md = _model_data(design, formula, family, fam, offset_full)
+    fit = _full_fit(md, fam, lk, start, max_iter, tol)
+    cov = _covariance(design, md, fit, fam, lk, max_iter, tol)
+    df_resid = design._model_degf(md.rows) + 1 - len(md.names)   # as R: DesignBase._model_degf
+    deviance, dispersion = _deviance_dispersion(design, md, fit, fam)
+    r_call = _r_call(md, fam, lk, formula_given, offset_exprs, offset_name)
+    result = SurveyGLMResult(
+        beta=fit.beta, cov=cov, names=md.names, df_resid=df_resid, family=fam.name,
+        link=lk.name, formula=formula_given, design=design, frame=md.frame, fit=fit,
+        deviance=deviance, dispersion=dispersion, offset=offset_full, offset_name=offset_name,
+        r_call=r_call, offset_exprs=offset_exprs,
+        offset_array=offset is not None and not isinstance(offset, str),
+        prior_weights=md.pw, trials=md.trials,
+    )
+    result._control = (max_iter, float(tol))             # refits (likelihood-ratio tests)
+    return result
+
+
+# ----------------------------------------------------------------------------- steps of glm()
+def _check_control(max_iter, tol) -> None:
+    """Validate the IRLS controls ``max_iter`` and ``tol``."""
     if not (isinstance(max_iter, (int, np.integer)) and max_iter >= 1):
         raise ModelError(f"max_iter must be a positive integer, not {max_iter!r}.")
     if not (0 < float(tol) < 1):
         raise ModelError(f"tol must lie in (0, 1), not {tol!r}.")
-    data = design.data
-    in_subset = design.in_subset
-    # offsets: R-style offset(expr) terms in the formula, and/or offset= (a column or an array)
+
+
+def _offsets(formula: str, offset, data: pd.DataFrame):
+    """Split R-style ``offset(expr)`` terms off the formula and add them to ``offset=``.
+
+    Returns ``(formula_given, formula, offset_exprs, offset_name, offset_full)``: the
+    normalised formula as given, the formula without offset terms, the offset expressions,
+    the ``offset=`` column name (or None) and the summed offset over all rows of the data
+    (or None when there is no offset).
+    """
     formula_given = normalise_formula(formula)
     formula, offset_exprs = split_offsets(formula_given)
     offset_name = None
@@ -258,6 +290,30 @@ def glm(
                 raise ModelError(f"offset has {v.shape[0]} values; the design has {len(data)} "
                                  f"rows.")
         offset_full = v if offset_full is None else offset_full + v
+    return formula_given, formula, offset_exprs, offset_name, offset_full
+
+
+@dataclass
+class _ModelData:
+    """The model frame and the per-row quantities of the rows used by a fit."""
+
+    frame: object            # socialhealth.design.formula.ModelFrame
+    rows: np.ndarray         # positions of the rows used in the design data
+    X: np.ndarray
+    y: np.ndarray
+    names: list
+    trials: np.ndarray | None    # binomial counts: successes + failures of the rows used
+    counts: bool             # response given as cbind(successes, failures)
+    scale: float             # mean design weight over the design's rows
+    pw: np.ndarray           # rescaled prior weights w_i / scale (x trials)
+    off: np.ndarray | None   # offset of the rows used
+    n_data: int              # rows of the design data
+
+
+def _model_data(design, formula: str, family, fam, offset_full) -> _ModelData:
+    """Build the model frame: rows used, X, y (proportions for counts), prior weights."""
+    data = design.data
+    in_subset = design.in_subset
     mask = in_subset if offset_full is None else in_subset & np.isfinite(offset_full)
     # cbind(successes, failures) ~ ...: binomial counts (y = proportion, prior weight = trials)
     counts = binomial_counts(formula, data)
@@ -274,7 +330,6 @@ def glm(
         frame.n_missing += int((in_subset & ~np.isfinite(offset_full)).sum())
     rows = frame.rows
     X, y = frame.X, frame.y
-    names = frame.columns
     trials = None
     if counts is not None:
         frame.n_missing += n_bad
@@ -291,47 +346,54 @@ def glm(
     prior = 1.0 if trials is None else trials           # binomial counts: weight x trials (R glm)
     pw = w_all[rows] / scale * prior
     off = None if offset_full is None else offset_full[rows]
+    return _ModelData(frame=frame, rows=rows, X=X, y=y, names=frame.columns, trials=trials,
+                      counts=counts is not None, scale=scale, pw=pw, off=off, n_data=len(data))
 
-    fit = _irls(X, y, pw, fam, lk, off, start, max_iter, tol, names)
-    _check_separation(fit, fam, lk, X, y, pw, names)
+
+def _full_fit(md: _ModelData, fam, lk, start, max_iter: int, tol: float):
+    """The full-sample IRLS fit, checked for separation and convergence."""
+    fit = _irls(md.X, md.y, md.pw, fam, lk, md.off, start, max_iter, tol, md.names)
+    _check_separation(fit, fam, lk, md.X, md.y, md.pw, md.names)
     if not fit.converged:
         raise ConvergenceError(
             f"the survey GLM did not converge in {max_iter} IRLS iterations (last relative change "
             f"in deviance above tol={tol:g}). Check for separation or extreme predictor values, "
             "give better start= values, or raise max_iter=."
         )
-    # bread (X'WX)^{-1} and score weights: W are the working weights of the last IRLS step and
-    # the residuals those at the final coefficients, as R's glm/svyglm; with tol=1e-12 this
-    # equals the sandwich at the converged coefficients up to the size of the last step
-    mu_eta = lk.mu_eta(fit.eta)
-    var = fam.variance(fit.mu)
-    bread = fit.solver.inverse()
-    score_w = fit.W * (y - fit.mu) / mu_eta              # estfun_i = x_i * score_w_i
+    return fit
 
-    design_used = design._restrict_to_rows(rows)
 
-    taylor = getattr(design_used, "kind", "") == "taylor"
+def _score_function(md: _ModelData, score_w: np.ndarray, taylor: bool):
+    """Score contributions ``u_i = x_i * score_w_i`` (all design rows, zero where unused)."""
+    X, rows, frame = md.X, md.rows, md.frame
 
     def estfun():
         # score contributions u_i = x_i * score_w_i (n x p, column-major for the PSU sums).
         # A Taylor design needs X no more after this: reuse its memory (large surveys)
-        if len(rows) == len(data):
+        if len(rows) == md.n_data:
             if taylor and X.flags.f_contiguous:
                 frame.release_X()            # rebuilt from the data if someone needs it
                 return np.multiply(X, score_w[:, None], out=X)
             return np.multiply(X, score_w[:, None], out=np.empty(X.shape, order="F"))
-        U = np.zeros((len(data), X.shape[1]), order="F")
+        U = np.zeros((md.n_data, X.shape[1]), order="F")
         U[rows] = X * score_w[:, None]
         return U
 
+    return estfun
+
+
+def _refit_function(md: _ModelData, fit, fam, lk, max_iter: int, tol: float):
+    """One replicate refit (weights over all design rows -> coefficients)."""
+    X, y, names = md.X, md.y, md.names
+    prior = 1.0 if md.trials is None else md.trials
     n_calls = [0]
 
     def refit(w_r):
         n_calls[0] += 1
         # each replicate refit starts at the full-sample coefficients with the same stopping
         # rule (R: glm(..., start = coef(full)) per replicate)
-        wr = np.asarray(w_r, dtype=float)[rows] / scale * prior
-        rf = _irls(X, y, wr, fam, lk, off, fit.beta, max_iter, tol, names)
+        wr = np.asarray(w_r, dtype=float)[md.rows] / md.scale * prior
+        rf = _irls(X, y, wr, fam, lk, md.off, fit.beta, max_iter, tol, names)
         try:
             _check_separation(rf, fam, lk, X, y, wr, names)
         except SeparationError as exc:
@@ -343,40 +405,74 @@ def glm(
             )
         return rf.beta
 
+    return refit
+
+
+def _taylor_cov(design_used, fit, bread, estfun, refit) -> np.ndarray:
+    """Taylor sandwich ``A^{-1} Var(sum_i u_i) A^{-1}``; PPS negative variances -> NaN."""
+    # Var(sum_i u_i A^{-1}) = A^{-1} Var(sum_i u_i) A^{-1}: the Taylor variance (and any
+    # calibration residualisation) is linear in the influence columns, so the design
+    # variance of the scores is computed once and sandwiched (saves an n x p product)
+    meat = design_used._general_vcov(fit.beta, influence=estfun, refit=refit)
+    cov = bread @ meat @ bread
+    cov = (cov + cov.T) / 2
+    if getattr(design_used, "_spec", {}).get("pps") is not None:
+        # PPS variances need not be positive semi-definite: negative -> NaN (as R)
+        from socialhealth.design.pps import nan_negative_variances
+
+        absd = np.sqrt(np.abs(np.diag(meat)))
+        cov = nan_negative_variances(cov, (np.abs(bread) @ absd) ** 2)
+    return cov
+
+
+def _batched_replicates(design_used) -> bool:
+    """True for replicate designs whose refits can run batched (weights as columns)."""
+    return getattr(design_used, "kind", "") == "replicate" and (
+        "_Wsrc" in getattr(design_used, "__dict__", {}) or hasattr(design_used, "_W"))
+
+
+def _replicate_cov(design_used, md: _ModelData, fit, fam, lk, max_iter, tol) -> np.ndarray:
+    """Replicate variance from all replicate refits at once."""
+    # all replicate refits at once (same path as one refit per replicate)
+    # each replicate's weights sum to 1 over the rows used, as R's svyglm refits
+    # (glm.fit(weights = wi / sum(wi))): the estimates do not depend on it, but R's
+    # stopping rule |dev - devold| / (|dev| + 0.1) does, so this stops where R stops
+    # the design's replicate weights as columns read block by block (never the n x R
+    # matrix), or a plain matrix
+    src = getattr(design_used, "__dict__", {}).get("_Wsrc")
+    reps = _replicate_fits(md.X, md.y, design_used._W if src is None else src, md.rows,
+                           md.trials, fam, lk, md.off, fit.beta,
+                           max_iter, tol, md.names)
+    return design_used._rep_vcov(fit.beta, reps)
+
+
+def _covariance(design, md: _ModelData, fit, fam, lk, max_iter: int, tol: float) -> np.ndarray:
+    """Covariance of the coefficients: Taylor sandwich, batched or general replicate refits."""
+    # bread (X'WX)^{-1} and score weights: W are the working weights of the last IRLS step and
+    # the residuals those at the final coefficients, as R's glm/svyglm; with tol=1e-12 this
+    # equals the sandwich at the converged coefficients up to the size of the last step
+    mu_eta = lk.mu_eta(fit.eta)
+    bread = fit.solver.inverse()
+    score_w = fit.W * (md.y - fit.mu) / mu_eta              # estfun_i = x_i * score_w_i
+    design_used = design._restrict_to_rows(md.rows)
+    taylor = getattr(design_used, "kind", "") == "taylor"
+    estfun = _score_function(md, score_w, taylor)
+    refit = _refit_function(md, fit, fam, lk, max_iter, tol)
     if taylor:
-        # Var(sum_i u_i A^{-1}) = A^{-1} Var(sum_i u_i) A^{-1}: the Taylor variance (and any
-        # calibration residualisation) is linear in the influence columns, so the design
-        # variance of the scores is computed once and sandwiched (saves an n x p product)
-        meat = design_used._general_vcov(fit.beta, influence=estfun, refit=refit)
-        cov = bread @ meat @ bread
-        cov = (cov + cov.T) / 2
-        if getattr(design_used, "_spec", {}).get("pps") is not None:
-            # PPS variances need not be positive semi-definite: negative -> NaN (as R)
-            from socialhealth.design.pps import nan_negative_variances
+        return _taylor_cov(design_used, fit, bread, estfun, refit)
+    if _batched_replicates(design_used):
+        return _replicate_cov(design_used, md, fit, fam, lk, max_iter, tol)
+    return design_used._general_vcov(fit.beta, influence=lambda: estfun() @ bread, refit=refit)
 
-            absd = np.sqrt(np.abs(np.diag(meat)))
-            cov = nan_negative_variances(cov, (np.abs(bread) @ absd) ** 2)
-    elif getattr(design_used, "kind", "") == "replicate" and (
-            "_Wsrc" in getattr(design_used, "__dict__", {}) or hasattr(design_used, "_W")):
-        # all replicate refits at once (same path as one refit per replicate)
-        # each replicate's weights sum to 1 over the rows used, as R's svyglm refits
-        # (glm.fit(weights = wi / sum(wi))): the estimates do not depend on it, but R's
-        # stopping rule |dev - devold| / (|dev| + 0.1) does, so this stops where R stops
-        # the design's replicate weights as columns read block by block (never the n x R
-        # matrix), or a plain matrix
-        src = getattr(design_used, "__dict__", {}).get("_Wsrc")
-        reps = _replicate_fits(X, y, design_used._W if src is None else src, rows,
-                               trials, fam, lk, off, fit.beta,
-                               max_iter, tol, names)
-        cov = design_used._rep_vcov(fit.beta, reps)
-    else:
-        cov = design_used._general_vcov(fit.beta, influence=lambda: estfun() @ bread, refit=refit)
-    df_resid = design._model_degf(rows) + 1 - len(names)   # as R: see DesignBase._model_degf
 
+def _deviance_dispersion(design, md: _ModelData, fit, fam) -> tuple[float, float]:
+    """Deviance with the rescaled weights and the dispersion as R's ``summary.svyglm``."""
     # deviance with the rescaled weights, and the dispersion as R's summary.svyglm reports it:
     # Taylor designs: the design (weighted) variance of the Pearson residuals
     # r_i = (y_i - mu_i)/sqrt(V(mu_i)) (svyvar, divisor n - 1) times the mean rescaled weight of
     # the rows used; replicate designs: sum_i pw_i r_i^2 with the rescaled weights pw
+    y, pw = md.y, md.pw
+    var = fam.variance(fit.mu)
     deviance = _dev_sum(fam, y, fit.mu, pw, fam.name == "binomial"
                         and bool(np.all((y == 0) | (y == 1))))
     pearson = (y - fit.mu) / np.sqrt(var)
@@ -385,29 +481,25 @@ def glm(
     else:
         # binomial counts: the Pearson residual of a row carries sqrt(trials) (R's glm prior
         # weight w * trials, of which the design weight w enters through the weighted variance)
-        if trials is not None:
-            pearson = pearson * np.sqrt(trials)
-        wu = w_all[rows]
-        n_used = len(rows)
+        if md.trials is not None:
+            pearson = pearson * np.sqrt(md.trials)
+        wu = design._w[md.rows]
+        n_used = len(md.rows)
         centre = _dot(wu, pearson) / wu.sum()
-        dispersion = float(float(wu.mean()) / scale * n_used / max(n_used - 1, 1)
+        dispersion = float(float(wu.mean()) / md.scale * n_used / max(n_used - 1, 1)
                            * _dot(wu, (pearson - centre) ** 2) / wu.sum())
+    return deviance, dispersion
 
+
+def _r_call(md: _ModelData, fam, lk, formula_given: str, offset_exprs, offset_name) -> str:
+    """The equivalent R ``svyglm(...)`` call, for the summary."""
+    frame = md.frame
     fam_r = fam.r_name + ("()" if lk.name == fam.default_link else f"(link = \"{lk.name}\")")
-    r_form = _r_formula(frame.formula if counts is None
+    r_form = _r_formula(frame.formula if not md.counts
                         else formula_given.split("~", 1)[0].strip() + " ~ "
                         + frame.formula.split("~", 1)[1].strip())
     r_form += "".join(f" + offset({e})" for e in offset_exprs)
     if offset_name is not None:
         r_form += f" + offset({offset_name})"
-    r_call = f"svyglm({r_form}, design = design" + (
+    return f"svyglm({r_form}, design = design" + (
         "" if fam.name == "gaussian" and lk.name == "identity" else f", family = {fam_r}") + ")"
-    result = SurveyGLMResult(
-        beta=fit.beta, cov=cov, names=names, df_resid=df_resid, family=fam.name, link=lk.name,
-        formula=formula_given, design=design, frame=frame, fit=fit, deviance=deviance,
-        dispersion=dispersion, offset=offset_full, offset_name=offset_name, r_call=r_call,
-        offset_exprs=offset_exprs, offset_array=offset is not None and not isinstance(offset, str),
-        prior_weights=pw, trials=trials,
-    )
-    result._control = (max_iter, float(tol))             # refits (likelihood-ratio tests)
-    return result

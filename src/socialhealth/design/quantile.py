@@ -432,62 +432,8 @@ def quantile(
     ``svyquantile(~y, design, c(0.25, 0.5), qrule = "school", interval.type = "beta")``;
     ``svyquantile(~api00, dstrat, 0.5, interval.type = "score")``.
     """
-    if qrule not in QRULES:
-        raise EstimationError(
-            f"qrule={qrule!r} is not supported; use one of {', '.join(QRULES)} (R's 'shahvaish' "
-            "rule is not implemented)."
-        )
-    if interval_type not in INTERVAL_TYPES:
-        raise EstimationError(
-            f"interval_type={interval_type!r} is not supported; use one of "
-            f"{', '.join(INTERVAL_TYPES)}."
-        )
-    replicate = getattr(design, "kind", "") == "replicate"
-    if interval_type == "quantile" and not replicate:
-        raise EstimationError(
-            "interval_type='quantile' uses replicate quantiles and needs a ReplicateDesign, as "
-            "in R; Taylor designs have 'mean', 'beta', 'xlogit', 'asin' and 'score'.")
-    if replicate and interval_type == "score":
-        raise EstimationError(
-            "interval_type='score' (Francisco & Fuller's test inversion) needs a Taylor design, "
-            "as in R (svyquantile on a replicate design has no 'score'); use 'quantile', 'mean' "
-            "or 'beta'.")
-    if replicate and interval_type in ("beta", "xlogit", "asin"):
-        warnings.warn(
-            f"interval_type={interval_type!r} on a replicate-weight design gives the Woodruff "
-            "('mean') interval, as R survey 4.1-1 does (it applies these transformations on "
-            "Taylor designs only).", SocialHealthWarning, stacklevel=3)
-    if not isinstance(ci, (bool, np.bool_)):
-        raise EstimationError(
-            f"ci={ci!r}: ci= only switches the intervals on or off (True/False); give the "
-            f"confidence level as level= (e.g. level=0.9).")
-    try:
-        level = float(level)
-    except (TypeError, ValueError):
-        raise EstimationError(f"level must be a number between 0 and 1, not {level!r}.") from None
-    if not 0 < level < 1:
-        raise EstimationError(f"level must be strictly between 0 and 1, not {level}.")
-    try:
-        probs = [float(q) for q in np.atleast_1d(np.asarray(quantiles, dtype=float))]
-    except (TypeError, ValueError):
-        raise EstimationError(
-            f"quantiles must be probabilities between 0 and 1 (e.g. 0.5 for the median), "
-            f"not {quantiles!r}."
-        ) from None
-    if not probs or any(not 0 <= q <= 1 for q in probs):
-        raise EstimationError(f"quantiles must be probabilities between 0 and 1, not "
-                              f"{quantiles!r}.")
-    cols = as_list(variables)
-    if not cols:
-        raise EstimationError("name at least one variable.")
-    require_columns(design.data, cols, "the design data")
-    for c in cols:
-        s = design.data[c]
-        if not pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
-            raise EstimationError(
-                f"column {c!r} has dtype {s.dtype}; quantile() needs numeric columns."
-            )
-
+    replicate, level, probs, cols = _check_arguments(design, variables, quantiles, ci, level,
+                                                     interval_type, qrule)
     inside = design.in_subset
     by_cols = as_list(by)
     codes, D, dom_table = subset_domains(design.data, inside, by_cols)
@@ -522,46 +468,18 @@ def quantile(
                                       f"quantile.")
             Q = _quantile_rule(y, w, qrule) if ok.all() else _quantile_rule(y[ok], w[ok], qrule)
             if ci and interval_type == "quantile":
-                W = sub._W
-                rep_rules = []
-                for r in range(W.shape[1]):
-                    okr = ok & (W[:, r] > 0)
-                    rep_rules.append(_quantile_rule(y[okr], W[okr, r],
-                                                    qrule) if okr.any() else None)
+                rep_rules = _replicate_rules(sub, y, ok, qrule)
             for p in probs:
                 q = Q(p)
                 lo = hi = se = np.nan
                 if ci and interval_type == "quantile":
-                    reps = np.array([[np.nan if f is None else f(p)] for f in rep_rules])
-                    se = float(np.sqrt(max(sub._rep_vcov(np.array([q]), reps)[0, 0], 0.0)))
-                    lo, hi = q - q_t * se, q + q_t * se
+                    se, lo, hi = _replicate_interval(sub, rep_rules, p, q, q_t)
                 elif ci and interval_type == "score":
-                    yv = np.nan_to_num(y)
-
-                    def cdf_se(theta, ok=ok, yv=yv, sub=sub):
-                        u = np.where(ok, (yv <= theta).astype(float), 0.0)[:, None]
-                        F, V = sub._ratio_estimate(u, ok.astype(float)[:, None])
-                        return float(np.atleast_1d(F)[0]), float(np.sqrt(max(V[0, 0], 0.0)))
-                    p_lo, p_hi = _score_limits(y[ok], p, q_t, cdf_se)
-                    lo, hi = Q(p_lo), Q(p_hi)
-                    se = (hi - lo) / (2 * q_t)
+                    se, lo, hi = _score_interval(sub, Q, y, ok, p, q_t)
                 elif ci:
-                    u = np.where(ok, (np.nan_to_num(y) <= q).astype(float), 0.0)[:, None]
-                    F, V = sub._ratio_estimate(u, ok.astype(float)[:, None])
-                    s = float(np.sqrt(max(V[0, 0], 0.0)))
-                    F = float(np.atleast_1d(F)[0])
                     kind = interval_type if not replicate else "mean"
-                    with np.errstate(divide="ignore", invalid="ignore"):
-                        if kind == "mean":
-                            p_lo, p_hi = F - q_t * s, F + q_t * s
-                        elif kind == "xlogit":
-                            p_lo, p_hi = _wald_logit(F, s / (F * (1 - F)), q_t)
-                        elif kind == "asin":
-                            p_lo, p_hi = _asin_ci(F, s, q_t)
-                        else:  # beta
-                            p_lo, p_hi, _ = _beta_ci(F, s**2, level, dfd, nrow_beta)
-                    lo, hi = Q(float(p_lo)), Q(float(p_hi))
-                    se = (hi - lo) / (2 * q_t)
+                    se, lo, hi = _woodruff_interval(sub, Q, y, ok, q, q_t, kind, level, dfd,
+                                                    nrow_beta)
                 rows_out.append((dmn, c, p, q, se, lo, hi, dfd))
         n_missing += int(((codes == dmn) & ~complete).sum())
         n_used += int(in_dom.sum())
@@ -573,19 +491,7 @@ def quantile(
         by_rows = dom_table.loc[out["dom"].to_numpy()].reset_index(drop=True)
         table = pd.concat([by_rows, table], axis=1)
     se = table["se"].to_numpy(dtype=float)
-    call = (f"svyquantile(~{' + '.join(cols)}, design, quantiles = "
-            f"c({', '.join(f'{p:g}' for p in probs)}), ci = {'TRUE' if ci else 'FALSE'}, na.rm = "
-            f"TRUE)")
-    if by_cols:
-        call = (f"svyby(~{' + '.join(cols)}, ~{' + '.join(map(str, by_cols))}, design, "
-                f"svyquantile, quantiles = c({', '.join(f'{p:g}' for p in probs)}), ci = TRUE, "
-                f"na.rm = TRUE)")
-    opts = ""
-    if qrule != "math":
-        opts += f', qrule = "{qrule}"'
-    if interval_type != "mean":
-        opts += f', interval.type = "{interval_type}"'
-    call = call[:-1] + opts + ")"
+    call = _r_call(cols, probs, ci, by_cols, qrule, interval_type)
     dfs = out["df"].to_numpy(dtype=float)
 
     def interval(lvl):
@@ -601,13 +507,148 @@ def quantile(
         statistic="quantile",
         n_rows=n_used,
         n_missing=n_missing,
-        method=("replicate quantiles" if interval_type == "quantile" else
-                "Francisco-Fuller score" if interval_type == "score" else
-                "Woodruff"
-                + ("" if interval_type == "mean" or replicate else f" ({interval_type})")),
+        method=_method(interval_type, replicate),
         design_label=design._short_label(),
         r_call=call,
         ci_override=(out["lo"].to_numpy(dtype=float), out["hi"].to_numpy(dtype=float)),
         level=level,
         extra={"interval": interval},
     )
+
+
+# ----------------------------------------------------------------------------- steps of quantile()
+def _check_arguments(design, variables, quantiles, ci, level, interval_type, qrule):
+    """Validate the arguments; returns ``(replicate, level, probs, cols)``."""
+    if qrule not in QRULES:
+        raise EstimationError(
+            f"qrule={qrule!r} is not supported; use one of {', '.join(QRULES)} (R's 'shahvaish' "
+            "rule is not implemented)."
+        )
+    if interval_type not in INTERVAL_TYPES:
+        raise EstimationError(
+            f"interval_type={interval_type!r} is not supported; use one of "
+            f"{', '.join(INTERVAL_TYPES)}."
+        )
+    replicate = getattr(design, "kind", "") == "replicate"
+    if interval_type == "quantile" and not replicate:
+        raise EstimationError(
+            "interval_type='quantile' uses replicate quantiles and needs a ReplicateDesign, as "
+            "in R; Taylor designs have 'mean', 'beta', 'xlogit', 'asin' and 'score'.")
+    if replicate and interval_type == "score":
+        raise EstimationError(
+            "interval_type='score' (Francisco & Fuller's test inversion) needs a Taylor design, "
+            "as in R (svyquantile on a replicate design has no 'score'); use 'quantile', 'mean' "
+            "or 'beta'.")
+    if replicate and interval_type in ("beta", "xlogit", "asin"):
+        warnings.warn(
+            f"interval_type={interval_type!r} on a replicate-weight design gives the Woodruff "
+            "('mean') interval, as R survey 4.1-1 does (it applies these transformations on "
+            "Taylor designs only).", SocialHealthWarning, stacklevel=4)
+    if not isinstance(ci, (bool, np.bool_)):
+        raise EstimationError(
+            f"ci={ci!r}: ci= only switches the intervals on or off (True/False); give the "
+            f"confidence level as level= (e.g. level=0.9).")
+    try:
+        level = float(level)
+    except (TypeError, ValueError):
+        raise EstimationError(f"level must be a number between 0 and 1, not {level!r}.") from None
+    if not 0 < level < 1:
+        raise EstimationError(f"level must be strictly between 0 and 1, not {level}.")
+    try:
+        probs = [float(q) for q in np.atleast_1d(np.asarray(quantiles, dtype=float))]
+    except (TypeError, ValueError):
+        raise EstimationError(
+            f"quantiles must be probabilities between 0 and 1 (e.g. 0.5 for the median), "
+            f"not {quantiles!r}."
+        ) from None
+    if not probs or any(not 0 <= q <= 1 for q in probs):
+        raise EstimationError(f"quantiles must be probabilities between 0 and 1, not "
+                              f"{quantiles!r}.")
+    cols = as_list(variables)
+    if not cols:
+        raise EstimationError("name at least one variable.")
+    require_columns(design.data, cols, "the design data")
+    for c in cols:
+        s = design.data[c]
+        if not pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
+            raise EstimationError(
+                f"column {c!r} has dtype {s.dtype}; quantile() needs numeric columns."
+            )
+    return replicate, level, probs, cols
+
+
+def _replicate_rules(sub, y: np.ndarray, ok: np.ndarray, qrule: str) -> list:
+    """The quantile rule of each replicate (None where a replicate has no row)."""
+    W = sub._W
+    rep_rules = []
+    for r in range(W.shape[1]):
+        okr = ok & (W[:, r] > 0)
+        rep_rules.append(_quantile_rule(y[okr], W[okr, r],
+                                        qrule) if okr.any() else None)
+    return rep_rules
+
+
+def _replicate_interval(sub, rep_rules: list, p: float, q: float, q_t: float):
+    """Replicate-quantile interval ``q -+ t se``; returns ``(se, lo, hi)``."""
+    reps = np.array([[np.nan if f is None else f(p)] for f in rep_rules])
+    se = float(np.sqrt(max(sub._rep_vcov(np.array([q]), reps)[0, 0], 0.0)))
+    return se, q - q_t * se, q + q_t * se
+
+
+def _score_interval(sub, Q, y: np.ndarray, ok: np.ndarray, p: float, q_t: float):
+    """Francisco-Fuller score interval; returns ``(se, lo, hi)``."""
+    yv = np.nan_to_num(y)
+
+    def cdf_se(theta):
+        u = np.where(ok, (yv <= theta).astype(float), 0.0)[:, None]
+        F, V = sub._ratio_estimate(u, ok.astype(float)[:, None])
+        return float(np.atleast_1d(F)[0]), float(np.sqrt(max(V[0, 0], 0.0)))
+    p_lo, p_hi = _score_limits(y[ok], p, q_t, cdf_se)
+    lo, hi = Q(p_lo), Q(p_hi)
+    return (hi - lo) / (2 * q_t), lo, hi
+
+
+def _woodruff_interval(sub, Q, y: np.ndarray, ok: np.ndarray, q: float, q_t: float, kind: str,
+                       level: float, dfd: float, nrow_beta: int):
+    """Woodruff interval (CDF interval of the kind given, mapped back); ``(se, lo, hi)``."""
+    u = np.where(ok, (np.nan_to_num(y) <= q).astype(float), 0.0)[:, None]
+    F, V = sub._ratio_estimate(u, ok.astype(float)[:, None])
+    s = float(np.sqrt(max(V[0, 0], 0.0)))
+    F = float(np.atleast_1d(F)[0])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if kind == "mean":
+            p_lo, p_hi = F - q_t * s, F + q_t * s
+        elif kind == "xlogit":
+            p_lo, p_hi = _wald_logit(F, s / (F * (1 - F)), q_t)
+        elif kind == "asin":
+            p_lo, p_hi = _asin_ci(F, s, q_t)
+        else:  # beta
+            p_lo, p_hi, _ = _beta_ci(F, s**2, level, dfd, nrow_beta)
+    lo, hi = Q(float(p_lo)), Q(float(p_hi))
+    return (hi - lo) / (2 * q_t), lo, hi
+
+
+def _r_call(cols, probs, ci, by_cols, qrule: str, interval_type: str) -> str:
+    """The equivalent R call."""
+    call = (f"svyquantile(~{' + '.join(cols)}, design, quantiles = "
+            f"c({', '.join(f'{p:g}' for p in probs)}), ci = {'TRUE' if ci else 'FALSE'}, na.rm = "
+            f"TRUE)")
+    if by_cols:
+        call = (f"svyby(~{' + '.join(cols)}, ~{' + '.join(map(str, by_cols))}, design, "
+                f"svyquantile, quantiles = c({', '.join(f'{p:g}' for p in probs)}), ci = TRUE, "
+                f"na.rm = TRUE)")
+    opts = ""
+    if qrule != "math":
+        opts += f', qrule = "{qrule}"'
+    if interval_type != "mean":
+        opts += f', interval.type = "{interval_type}"'
+    call = call[:-1] + opts + ")"
+    return call
+
+
+def _method(interval_type: str, replicate: bool) -> str:
+    """The interval method's name."""
+    return ("replicate quantiles" if interval_type == "quantile" else
+            "Francisco-Fuller score" if interval_type == "score" else
+            "Woodruff"
+            + ("" if interval_type == "mean" or replicate else f" ({interval_type})"))

@@ -338,12 +338,7 @@ def build_stages(
     parent = np.zeros(n, dtype=np.int64)
     for s in range(n_stages):
         # stratum codes (nested in the parent unit from stage 2 on)
-        if s < len(strata) and strata[s] is not None:
-            raw_stratum, labels = _codes(data[strata[s]], f"stratum ({strata[s]!r})")
-            stratum_raw_labels = labels[raw_stratum]
-        else:
-            raw_stratum = np.zeros(n, dtype=np.int64)
-            stratum_raw_labels = np.full(n, "(all)", dtype=object)
+        raw_stratum, stratum_raw_labels = _stage_strata(data, strata, s)
         stratum = combine_codes(parent, raw_stratum)
         # unit codes
         if s < len(psu) and psu[s] is not None:
@@ -352,20 +347,7 @@ def build_stages(
         else:
             raw_unit = np.arange(n, dtype=np.int64)  # each row its own unit (ids = ~1)
         if s == 0 and not nest and s < len(strata) and strata[s] is not None and s < len(psu):
-            # a PSU code may not appear in two strata unless nest=True
-            # distinct (PSU code, stratum) pairs by hashing; a code with two pairs is split
-            n_h = int(stratum.max()) + 1
-            pairs = pd.unique(raw_unit * n_h + stratum)
-            per_unit = np.bincount(pairs // n_h)
-            split = np.flatnonzero(per_unit > 1)
-            if len(split):
-                bad_units = split[:5]
-                examples = pd.unique(np.asarray(data[psu[0]])[np.isin(raw_unit, bad_units)])[:5]
-                raise NestingError(
-                    f"PSU codes of {psu[0]!r} appear in more than one stratum of {strata[0]!r} "
-                    f"(e.g. {', '.join(map(repr, examples))}). If PSU codes are only unique within "
-                    "strata (PSU 1, 2 in every stratum), pass nest=True."
-                )
+            _check_psu_in_one_stratum(data, psu, strata, raw_unit, stratum)
         unit = combine_codes(stratum, raw_unit) if (nest or s > 0) else combine_codes(raw_unit)
         # unit -> stratum, strata sizes
         n_units_total = int(unit.max()) + 1
@@ -381,63 +363,12 @@ def build_stages(
         pop = np.full(n_strata, np.inf)
         inclusion = None
         if s < len(fpc) and fpc[s] is not None:
-            f = numeric_column(data, fpc[s], "fpc", FPCError)
-            if np.isnan(f).any():
-                raise FPCError(f"fpc column {fpc[s]!r} has {int(np.isnan(f).sum())} missing "
-                               f"value(s).")
-            if (f <= 0).any():
-                raise FPCError(f"fpc column {fpc[s]!r} has non-positive values; give population "
-                               "sizes (> 1) or sampling fractions in (0, 1].")
+            f = _fpc_values(data, fpc[s])
             if pps is not None and s == 0:
-                # PPS without replacement: fpc holds each PSU's inclusion probability
-                if (f > 1).any():
-                    raise ProbabilityError(
-                        f"with pps={pps!r}, fpc {fpc[s]!r} must hold inclusion probabilities in "
-                        f"(0, 1]."
-                    )
-                inclusion = np.zeros(n_units_total)
-                inclusion[unit] = f
-                per_unit = pd.Series(f).groupby(unit).nunique()
-                if (per_unit > 1).any():
-                    raise FPCError(f"inclusion probabilities in {fpc[s]!r} vary within a PSU.")
+                inclusion = _pps_inclusion(f, fpc[s], pps, unit, n_units_total)
             else:
-                per_stratum = pd.Series(f).groupby(stratum).agg(["min", "max"])
-                if (per_stratum["min"] != per_stratum["max"]).any():
-                    h = int(per_stratum.index[
-                        (per_stratum["min"] != per_stratum["max"]).to_numpy()][0])
-                    raise FPCError(
-                        f"fpc {fpc[s]!r} is not constant within stratum {labels_of_stratum[h]!r}; "
-                        "it must be the stratum's population size (or sampling fraction)."
-                    )
-                fh = per_stratum["min"].reindex(range(n_strata)).to_numpy()
-                if (fh == 1).all() and (n_units > 1).any():
-                    # R's svydesign stops here too ("Must have all fpc>=1 or all fpc<=1"): 1
-                    # everywhere is either a census (fraction 1, SE 0) or a column of ones
-                    # meant as "no fpc"
-                    raise FPCError(
-                        f"fpc {fpc[s]!r} is 1 in every stratum, which is ambiguous: a sampling "
-                        "fraction of 1 (a census: every standard error 0) or a population of 1 "
-                        "unit. To sample with replacement leave fpc= out; for a census give the "
-                        "population sizes (the number of units in each stratum)."
-                    )
-                if (fh <= 1).all():
-                    pop = n_units / fh            # sampling fractions -> population sizes
-                elif (fh > 1).all() or (fh >= 1).all():
-                    pop = fh
-                else:
-                    raise FPCError(
-                        f"fpc {fpc[s]!r} mixes fractions (<= 1) and population sizes (> 1); use "
-                        f"one."
-                    )
-                small = pop < n_units - 1e-8
-                if small.any():
-                    h = int(np.flatnonzero(small)[0])
-                    raise FPCError(
-                        f"fpc {fpc[s]!r} says stratum {labels_of_stratum[h]!r} has {pop[h]:g} "
-                        f"units in the population but {int(n_units[h])} were sampled. The fpc must "
-                        "be the population size (number of units in the stratum), not smaller than "
-                        "the sample."
-                    )
+                pop = _stratum_population(f, fpc[s], stratum, n_strata, n_units,
+                                          labels_of_stratum)
         stages.append(
             Stage(
                 unit=unit,
@@ -452,6 +383,109 @@ def build_stages(
         )
         parent = unit
     return stages
+
+
+
+
+# --------------------------------------------------------------------- steps of build_stages()
+def _stage_strata(data: pd.DataFrame, strata: list[str], s: int):
+    """Raw stratum codes of stage ``s`` and each row's stratum label."""
+    n = len(data)
+    if s < len(strata) and strata[s] is not None:
+        raw_stratum, labels = _codes(data[strata[s]], f"stratum ({strata[s]!r})")
+        stratum_raw_labels = labels[raw_stratum]
+    else:
+        raw_stratum = np.zeros(n, dtype=np.int64)
+        stratum_raw_labels = np.full(n, "(all)", dtype=object)
+    return raw_stratum, stratum_raw_labels
+
+
+def _check_psu_in_one_stratum(data, psu, strata, raw_unit, stratum) -> None:
+    """Without nest=True a PSU code may not appear in two strata (NestingError)."""
+    # a PSU code may not appear in two strata unless nest=True
+    # distinct (PSU code, stratum) pairs by hashing; a code with two pairs is split
+    n_h = int(stratum.max()) + 1
+    pairs = pd.unique(raw_unit * n_h + stratum)
+    per_unit = np.bincount(pairs // n_h)
+    split = np.flatnonzero(per_unit > 1)
+    if len(split):
+        bad_units = split[:5]
+        examples = pd.unique(np.asarray(data[psu[0]])[np.isin(raw_unit, bad_units)])[:5]
+        raise NestingError(
+            f"PSU codes of {psu[0]!r} appear in more than one stratum of {strata[0]!r} "
+            f"(e.g. {', '.join(map(repr, examples))}). If PSU codes are only unique within "
+            "strata (PSU 1, 2 in every stratum), pass nest=True."
+        )
+
+
+def _fpc_values(data: pd.DataFrame, col: str) -> np.ndarray:
+    """The fpc column as floats: no missing, all positive (FPCError)."""
+    f = numeric_column(data, col, "fpc", FPCError)
+    if np.isnan(f).any():
+        raise FPCError(f"fpc column {col!r} has {int(np.isnan(f).sum())} missing "
+                       f"value(s).")
+    if (f <= 0).any():
+        raise FPCError(f"fpc column {col!r} has non-positive values; give population "
+                       "sizes (> 1) or sampling fractions in (0, 1].")
+    return f
+
+
+def _pps_inclusion(f, col, pps, unit, n_units_total) -> np.ndarray:
+    """PPS without replacement: each PSU's inclusion probability from the fpc column."""
+    # PPS without replacement: fpc holds each PSU's inclusion probability
+    if (f > 1).any():
+        raise ProbabilityError(
+            f"with pps={pps!r}, fpc {col!r} must hold inclusion probabilities in "
+            f"(0, 1]."
+        )
+    inclusion = np.zeros(n_units_total)
+    inclusion[unit] = f
+    per_unit = pd.Series(f).groupby(unit).nunique()
+    if (per_unit > 1).any():
+        raise FPCError(f"inclusion probabilities in {col!r} vary within a PSU.")
+    return inclusion
+
+
+def _stratum_population(f, col, stratum, n_strata, n_units, labels_of_stratum) -> np.ndarray:
+    """Population size of every stratum from an fpc of sizes or sampling fractions."""
+    per_stratum = pd.Series(f).groupby(stratum).agg(["min", "max"])
+    if (per_stratum["min"] != per_stratum["max"]).any():
+        h = int(per_stratum.index[
+            (per_stratum["min"] != per_stratum["max"]).to_numpy()][0])
+        raise FPCError(
+            f"fpc {col!r} is not constant within stratum {labels_of_stratum[h]!r}; "
+            "it must be the stratum's population size (or sampling fraction)."
+        )
+    fh = per_stratum["min"].reindex(range(n_strata)).to_numpy()
+    if (fh == 1).all() and (n_units > 1).any():
+        # R's svydesign stops here too ("Must have all fpc>=1 or all fpc<=1"): 1
+        # everywhere is either a census (fraction 1, SE 0) or a column of ones
+        # meant as "no fpc"
+        raise FPCError(
+            f"fpc {col!r} is 1 in every stratum, which is ambiguous: a sampling "
+            "fraction of 1 (a census: every standard error 0) or a population of 1 "
+            "unit. To sample with replacement leave fpc= out; for a census give the "
+            "population sizes (the number of units in each stratum)."
+        )
+    if (fh <= 1).all():
+        pop = n_units / fh            # sampling fractions -> population sizes
+    elif (fh > 1).all() or (fh >= 1).all():
+        pop = fh
+    else:
+        raise FPCError(
+            f"fpc {col!r} mixes fractions (<= 1) and population sizes (> 1); use "
+            f"one."
+        )
+    small = pop < n_units - 1e-8
+    if small.any():
+        h = int(np.flatnonzero(small)[0])
+        raise FPCError(
+            f"fpc {col!r} says stratum {labels_of_stratum[h]!r} has {pop[h]:g} "
+            f"units in the population but {int(n_units[h])} were sampled. The fpc must "
+            "be the population size (number of units in the stratum), not smaller than "
+            "the sample."
+        )
+    return pop
 
 
 def weights_from_fpc(stages: list[Stage]) -> np.ndarray | None:

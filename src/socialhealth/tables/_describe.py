@@ -24,7 +24,8 @@ estimates and counted in its "Missing" row. Counts (``n``, ``N``) are unweighted
 """
 from __future__ import annotations
 
-from typing import Any, Literal, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -197,6 +198,48 @@ def describe(
     vartype = "ci")`` / ``svyby(~age, ~lonely, design, svymean)``, and the p-values
     ``svychisq(~x + lonely, design)`` / ``svyttest(age ~ lonely, design)``.
     """
+    variables, forced, level, pct_ci = _check_arguments(design, by, variables, categorical,
+                                                        level, digits, statistic)
+    base, groups, n_by_missing, inside = _base_design(design, by, forced)
+    if by is None:
+        test = False
+    data = base.data
+    columns = ([(None, "Overall")] if overall else []) + [
+        (g, group_label(by, g, labels)) for g in groups]
+    gmask = {None: inside}
+    for g in groups:
+        gmask[g] = inside & np.array([_same(v, g) for v in data[by].to_numpy(dtype=object)],
+                                     dtype=bool) \
+            & data[by].notna().to_numpy()
+    ctx = _Context(base=base, by=by, groups=groups, columns=columns, gmask=gmask, level=level,
+                   labels=labels, statistic=statistic, digits=digits, test=test, forced=forced,
+                   marks=Markers(), records=[], rows=[],
+                   ncol=1 + 2 * len(columns) + (1 if test else 0))
+    for var in variables:
+        _variable_rows(ctx, var)
+
+    stat_head = "% or mean" + (f" ({pct_ci}% CI)" if statistic == "ci" else " (SE)")
+    header = ["Characteristic"]
+    spanners = []
+    for j, (g, glabel) in enumerate(columns):
+        header += ["n", stat_head]
+        spanners.append((f"{glabel} (N = {fmt.count(int(gmask[g].sum()))})", 1 + 2 * j, 3 + 2 * j))
+    if test:
+        header.append("p-value")
+    notes = _notes(design, by, labels, statistic, pct_ci, n_by_missing)
+    numbers = pd.DataFrame.from_records(ctx.records, columns=NUMBER_COLUMNS)
+    for col in ("level", "group"):      # keep None (not NaN) and the levels' own types
+        numbers[col] = pd.Series([r[col] for r in ctx.records], dtype=object)
+    if title is None:
+        title = ("Table 1. Characteristics by " + variable_label(by, labels) + " (weighted)"
+                 if by is not None else "Table 1. Characteristics of the sample (weighted)")
+    return Table(title=title, header=header, rows=ctx.rows, numbers=numbers, spanners=spanners,
+                 notes=notes, marker_notes=ctx.marks.notes, kind="describe")
+
+
+# ----------------------------------------------------------------------------- steps of describe()
+def _check_arguments(design, by, variables, categorical, level, digits, statistic):
+    """Validate the arguments; returns ``(variables, forced, level, pct_ci)``."""
     if statistic not in ("ci", "se"):
         raise DesignError(f"statistic={statistic!r} must be 'ci' (confidence interval) or 'se'.")
     data = design.data
@@ -214,7 +257,15 @@ def describe(
             or digits < 0:
         raise DesignError(f"digits= must be a whole number >= 0 (decimal places), not {digits!r}.")
     pct_ci = int(round(level * 100)) if np.isclose(level * 100, round(level * 100)) else level * 100
+    return variables, forced, level, pct_ci
 
+
+def _base_design(design, by, forced: set):
+    """The design without respondents missing the group, forced categoricals as categories.
+
+    Returns ``(base, groups, n_by_missing, inside)``.
+    """
+    data = design.data
     # respondents with a missing group are left out of the whole table
     base = design
     n_by_missing = 0
@@ -230,193 +281,224 @@ def describe(
                               "a table by group needs at least 2 (or pass by=None).")
     else:
         groups = []
-        test = False
     inside = base.in_subset
     for v in forced:
         if not is_categorical(data[v]):
             base = base.assign(**{v: pd.Categorical(data[v])})
-    data = base.data
+    return base, groups, n_by_missing, inside
 
-    columns = ([(None, "Overall")] if overall else []) + [
-        (g, group_label(by, g, labels)) for g in groups if by is not None]
-    gmask = {None: inside}
-    for g in groups:
-        gmask[g] = inside & np.array([_same(v, g) for v in data[by].to_numpy(dtype=object)],
-                                     dtype=bool) \
-            & data[by].notna().to_numpy()
 
-    marks = Markers()
-    records: list[dict] = []
-    rows: list[Row] = []
-    ncol = 1 + 2 * len(columns) + (1 if test else 0)
-    stat_head = "% or mean" + (f" ({pct_ci}% CI)" if statistic == "ci" else " (SE)")
+@dataclass
+class _Context:
+    """What every variable's rows need: the design, the columns, options, outputs."""
 
-    for var in variables:
-        s = data[var]
-        kind = _kind(s, forced, var)
-        vlabel = variable_label(var, labels)
-        observed = s.notna().to_numpy()
-        # --- estimates per column
-        try:
-            if kind == "continuous":
-                est_by = base.mean(var, by=by).to_frame(level=level) if by is not None else None
-                est_all = base.mean(var).to_frame(level=level)
-            else:
-                est_by = base.proportion(var, by=by,
-                                         level=level).to_frame() if by is not None else None
-                est_all = base.proportion(var, level=level).to_frame()
-            error = None
-        except SocialHealthError as exc:
-            est_by = est_all = None
-            error = str(exc)
-        # --- test
-        tinfo: dict[str, Any] = {"test": None, "test_statistic": np.nan, "test_df1": np.nan,
-                                 "test_df2": np.nan, "p_value": np.nan}
-        p_cell, p_mark = "", ""
-        if test:
-            try:
-                if kind == "continuous" and len(groups) == 2:
-                    r = base.ttest(f"{var} ~ {by}")
-                    tinfo.update(test="t-test", test_statistic=float(r.statistic),
-                                 test_df1=float(r.df), p_value=float(r.p))
-                    note = _TTEST_NOTE
-                elif kind == "continuous":
-                    w = base.glm(f"{var} ~ {by}").wald_test(by)
-                    tinfo.update(test="Wald F", test_statistic=w.statistic, test_df1=float(w.df),
-                                 test_df2=float(w.ddf), p_value=w.p)
-                    note = _WALD_NOTE
-                else:
-                    r = base.chisq(var, by)
-                    tinfo.update(test="Rao-Scott F", test_statistic=float(r.statistic),
-                                 test_df1=float(r.ndf), test_df2=float(r.ddf), p_value=float(r.p))
-                    note = _CHISQ_NOTE
-                p_cell = fmt.p_value(tinfo["p_value"])
-                p_mark = marks(note) if fmt.is_finite(tinfo["p_value"]) else marks(
-                    "Test not computable (the statistic is undefined for these data).")
-            except SocialHealthError as exc:
-                p_cell, p_mark = fmt.DASH, marks(f"Test not computable for {vlabel}: {exc}")
+    base: object
+    by: str | None
+    groups: list
+    columns: list            # (group or None for Overall, label)
+    gmask: dict              # group (None: Overall) -> rows of the design in that column
+    level: float
+    labels: Mapping[str, str] | None
+    statistic: str
+    digits: int
+    test: bool
+    forced: set
+    marks: Markers
+    records: list            # number records (to_frame)
+    rows: list               # table rows
+    ncol: int
 
-        if error is not None:
-            cells = [vlabel] + [fmt.DASH] * (ncol - 1)
-            rows.append(Row(cells, [""] + [marks(f"{vlabel}: {error}")] * (ncol - 1), bold=True))
-            continue
 
-        # --- levels of the variable
-        levels: list[Any]
+def _estimates(ctx: _Context, var: str, kind: str):
+    """Estimates by group and overall; returns ``(est_by, est_all, error)``."""
+    base, by, level = ctx.base, ctx.by, ctx.level
+    try:
         if kind == "continuous":
-            levels = [None]
-        elif kind == "dichotomous":
-            levels = [True]
+            est_by = base.mean(var, by=by).to_frame(level=level) if by is not None else None
+            est_all = base.mean(var).to_frame(level=level)
         else:
-            levels = list(est_all["level"])
+            est_by = base.proportion(var, by=by,
+                                     level=level).to_frame() if by is not None else None
+            est_all = base.proportion(var, level=level).to_frame()
+        error = None
+    except SocialHealthError as exc:
+        est_by = est_all = None
+        error = str(exc)
+    return est_by, est_all, error
 
-        def cell_for(col_group, lev, *, est_all=est_all, est_by=est_by, kind=kind,
-                     observed=observed, s=s, var=var, vlabel=vlabel, tinfo=tinfo):
-            # called only within this iteration; the defaults bind this variable's values
-            frame = est_all if col_group is None else est_by
-            r = _rows_of(frame, None if col_group is None else by, col_group,
-                         None if kind == "dichotomous" else lev)
-            m = gmask[col_group]
-            nonmiss = int((m & observed).sum())
-            nmiss = int((m & ~observed).sum())
-            if kind == "continuous":
-                n = nonmiss
-            else:
-                n = int((m & observed & np.array([_same(v, lev) for v in s.to_numpy(dtype=object)],
-                                                  dtype=bool)).sum())
-            rec = {"variable": var, "variable_label": vlabel,
-                   "level": None if lev is None else lev,
-                   "level_label": None if lev is None else level_label(lev),
-                   "group": col_group,
-                   "group_label": "Overall" if col_group is None or by is None
-                   else group_label(by, col_group, labels),
-                   "statistic": "mean" if kind == "continuous" else "proportion",
-                   "n": n, "n_nonmissing": nonmiss, "n_missing": nmiss}
-            if r is None:         # level never observed in this group
-                rec.update(estimate=0.0 if kind != "continuous" else np.nan, se=np.nan,
-                           ci_low=np.nan, ci_high=np.nan, df=np.nan)
-            else:
-                rec.update(estimate=float(r["estimate"]), se=float(r["se"]),
-                           ci_low=float(r["ci_low"]), ci_high=float(r["ci_high"]),
-                           df=float(r["df"]))
-                if kind != "continuous" and rec["estimate"] in (0.0, 1.0):
-                    # proportion() gives the degenerate logit interval (p, p) here, as R's
-                    # svyciprop (up to its non-converged ~1e-12 for p = 0); the table shows a
-                    # dash and the 0%/100% footnote instead
-                    rec.update(ci_low=np.nan, ci_high=np.nan)
-            rec.update(tinfo if col_group is not None else
-                       {"test": None, "test_statistic": np.nan, "test_df1": np.nan,
-                        "test_df2": np.nan, "p_value": np.nan})
-            records.append(rec)
-            # formatted
-            if kind == "continuous":
-                f = lambda x: fmt.number(x, digits)  # noqa: E731
-                est, se, lo, hi = rec["estimate"], rec["se"], rec["ci_low"], rec["ci_high"]
-            else:
-                f = fmt.percent
-                est, se, lo, hi = rec["estimate"], rec["se"], rec["ci_low"], rec["ci_high"]
-            mark = ""
-            if statistic == "ci":
-                text = fmt.interval(f(est), f(lo), f(hi))
-                if not (fmt.is_finite(lo) and fmt.is_finite(hi)):
-                    mark = marks(_ZERO_NOTE if kind != "continuous" and est in (0.0, 1.0)
-                                 else "Interval not computable (no variance: too few respondents "
-                                      "or PSUs in the group).")
-            else:
-                text = f"{f(est)} ({f(se)})"
-                if not fmt.is_finite(se):
-                    mark = marks("Standard error not computable (too few respondents or PSUs in "
-                                 "the group).")
-            if not fmt.is_finite(est):
-                text, mark = fmt.DASH, marks("Not computable: no respondent with this variable "
-                                             "observed in the group.")
-            return fmt.count(n), text, mark, nmiss
 
-        unit = "mean" if kind == "continuous" else "%"
-        head_label = f"{vlabel}, {unit}"
-        nmiss_by_col = []
-        if kind == "categorical":
-            cells = [head_label] + [""] * (2 * len(columns)) + ([p_cell] if test else [])
-            markers = [""] * (ncol - 1) + ([p_mark] if test else [])
-            rows.append(Row(cells, markers, bold=True))
-            for lev in levels:
-                cells, markers = [level_label(lev)], [""]
-                for g, _ in columns:
-                    n_txt, text, mark, nmiss = cell_for(g, lev)
-                    cells += [n_txt, text]
-                    markers += ["", mark]
-                if test:
-                    cells.append("")
-                    markers.append("")
-                rows.append(Row(cells, markers, indent=1))
-            nmiss_by_col = [int((gmask[g] & ~observed).sum()) for g, _ in columns]
-        else:
-            cells, markers = [head_label], [""]
+def _no_test() -> dict:
+    return {"test": None, "test_statistic": np.nan, "test_df1": np.nan, "test_df2": np.nan,
+            "p_value": np.nan}
+
+
+def _test(ctx: _Context, var: str, kind: str, vlabel: str):
+    """The test across groups; returns ``(tinfo, p_cell, p_mark)``."""
+    base, by, marks = ctx.base, ctx.by, ctx.marks
+    tinfo = _no_test()
+    p_cell, p_mark = "", ""
+    if ctx.test:
+        try:
+            if kind == "continuous" and len(ctx.groups) == 2:
+                r = base.ttest(f"{var} ~ {by}")
+                tinfo.update(test="t-test", test_statistic=float(r.statistic),
+                             test_df1=float(r.df), p_value=float(r.p))
+                note = _TTEST_NOTE
+            elif kind == "continuous":
+                w = base.glm(f"{var} ~ {by}").wald_test(by)
+                tinfo.update(test="Wald F", test_statistic=w.statistic, test_df1=float(w.df),
+                             test_df2=float(w.ddf), p_value=w.p)
+                note = _WALD_NOTE
+            else:
+                r = base.chisq(var, by)
+                tinfo.update(test="Rao-Scott F", test_statistic=float(r.statistic),
+                             test_df1=float(r.ndf), test_df2=float(r.ddf), p_value=float(r.p))
+                note = _CHISQ_NOTE
+            p_cell = fmt.p_value(tinfo["p_value"])
+            p_mark = marks(note) if fmt.is_finite(tinfo["p_value"]) else marks(
+                "Test not computable (the statistic is undefined for these data).")
+        except SocialHealthError as exc:
+            p_cell, p_mark = fmt.DASH, marks(f"Test not computable for {vlabel}: {exc}")
+    return tinfo, p_cell, p_mark
+
+
+@dataclass
+class _Variable:
+    """One variable of the table with its estimates and test."""
+
+    name: str
+    label: str
+    kind: str
+    s: pd.Series
+    observed: np.ndarray
+    est_all: pd.DataFrame
+    est_by: pd.DataFrame | None
+    tinfo: dict
+
+
+def _record(ctx: _Context, v: _Variable, col_group, lev) -> dict:
+    """The number record of one cell (variable level x column)."""
+    by = ctx.by
+    frame = v.est_all if col_group is None else v.est_by
+    r = _rows_of(frame, None if col_group is None else by, col_group,
+                 None if v.kind == "dichotomous" else lev)
+    m = ctx.gmask[col_group]
+    nonmiss = int((m & v.observed).sum())
+    nmiss = int((m & ~v.observed).sum())
+    if v.kind == "continuous":
+        n = nonmiss
+    else:
+        n = int((m & v.observed & np.array([_same(x, lev) for x in v.s.to_numpy(dtype=object)],
+                                           dtype=bool)).sum())
+    rec = {"variable": v.name, "variable_label": v.label,
+           "level": None if lev is None else lev,
+           "level_label": None if lev is None else level_label(lev),
+           "group": col_group,
+           "group_label": "Overall" if col_group is None
+           else group_label(by, col_group, ctx.labels),
+           "statistic": "mean" if v.kind == "continuous" else "proportion",
+           "n": n, "n_nonmissing": nonmiss, "n_missing": nmiss}
+    if r is None:         # level never observed in this group
+        rec.update(estimate=0.0 if v.kind != "continuous" else np.nan, se=np.nan,
+                   ci_low=np.nan, ci_high=np.nan, df=np.nan)
+    else:
+        rec.update(estimate=float(r["estimate"]), se=float(r["se"]),
+                   ci_low=float(r["ci_low"]), ci_high=float(r["ci_high"]),
+                   df=float(r["df"]))
+        if v.kind != "continuous" and rec["estimate"] in (0.0, 1.0):
+            # proportion() gives the degenerate logit interval (p, p) here, as R's
+            # svyciprop (up to its non-converged ~1e-12 for p = 0); the table shows a
+            # dash and the 0%/100% footnote instead
+            rec.update(ci_low=np.nan, ci_high=np.nan)
+    rec.update(v.tinfo if col_group is not None else _no_test())
+    return rec
+
+
+def _cell(ctx: _Context, v: _Variable, col_group, lev):
+    """One cell: records its numbers; returns ``(n text, estimate text, marker, n missing)``."""
+    rec = _record(ctx, v, col_group, lev)
+    ctx.records.append(rec)
+    marks = ctx.marks
+    if v.kind == "continuous":
+        def f(x):
+            return fmt.number(x, ctx.digits)
+    else:
+        f = fmt.percent
+    est, se, lo, hi = rec["estimate"], rec["se"], rec["ci_low"], rec["ci_high"]
+    mark = ""
+    if ctx.statistic == "ci":
+        text = fmt.interval(f(est), f(lo), f(hi))
+        if not (fmt.is_finite(lo) and fmt.is_finite(hi)):
+            mark = marks(_ZERO_NOTE if v.kind != "continuous" and est in (0.0, 1.0)
+                         else "Interval not computable (no variance: too few respondents "
+                              "or PSUs in the group).")
+    else:
+        text = f"{f(est)} ({f(se)})"
+        if not fmt.is_finite(se):
+            mark = marks("Standard error not computable (too few respondents or PSUs in "
+                         "the group).")
+    if not fmt.is_finite(est):
+        text, mark = fmt.DASH, marks("Not computable: no respondent with this variable "
+                                     "observed in the group.")
+    return fmt.count(rec["n"]), text, mark, rec["n_missing"]
+
+
+def _variable_rows(ctx: _Context, var: str) -> None:
+    """Append the rows (and number records) of one variable."""
+    s = ctx.base.data[var]
+    kind = _kind(s, ctx.forced, var)
+    vlabel = variable_label(var, ctx.labels)
+    observed = s.notna().to_numpy()
+    est_by, est_all, error = _estimates(ctx, var, kind)
+    tinfo, p_cell, p_mark = _test(ctx, var, kind, vlabel)
+    ncol, test, columns, rows = ctx.ncol, ctx.test, ctx.columns, ctx.rows
+    if error is not None:
+        cells = [vlabel] + [fmt.DASH] * (ncol - 1)
+        rows.append(Row(cells, [""] + [ctx.marks(f"{vlabel}: {error}")] * (ncol - 1), bold=True))
+        return
+    v = _Variable(name=var, label=vlabel, kind=kind, s=s, observed=observed, est_all=est_all,
+                  est_by=est_by, tinfo=tinfo)
+    unit = "mean" if kind == "continuous" else "%"
+    head_label = f"{vlabel}, {unit}"
+    nmiss_by_col = []
+    if kind == "categorical":
+        cells = [head_label] + [""] * (2 * len(columns)) + ([p_cell] if test else [])
+        markers = [""] * (ncol - 1) + ([p_mark] if test else [])
+        rows.append(Row(cells, markers, bold=True))
+        for lev in list(est_all["level"]):
+            cells, markers = [level_label(lev)], [""]
             for g, _ in columns:
-                n_txt, text, mark, nmiss = cell_for(g, levels[0])
+                n_txt, text, mark, _nmiss = _cell(ctx, v, g, lev)
                 cells += [n_txt, text]
                 markers += ["", mark]
-                nmiss_by_col.append(nmiss)
-            if test:
-                cells.append(p_cell)
-                markers.append(p_mark)
-            rows.append(Row(cells, markers, bold=True))
-        if any(nmiss_by_col):
-            cells = ["Missing"]
-            for nm in nmiss_by_col:
-                cells += [fmt.count(nm), ""]
             if test:
                 cells.append("")
-            rows.append(Row(cells, indent=1))
+                markers.append("")
+            rows.append(Row(cells, markers, indent=1))
+        nmiss_by_col = [int((ctx.gmask[g] & ~observed).sum()) for g, _ in columns]
+    else:
+        lev = None if kind == "continuous" else True
+        cells, markers = [head_label], [""]
+        for g, _ in columns:
+            n_txt, text, mark, nmiss = _cell(ctx, v, g, lev)
+            cells += [n_txt, text]
+            markers += ["", mark]
+            nmiss_by_col.append(nmiss)
+        if test:
+            cells.append(p_cell)
+            markers.append(p_mark)
+        rows.append(Row(cells, markers, bold=True))
+    if any(nmiss_by_col):
+        cells = ["Missing"]
+        for nm in nmiss_by_col:
+            cells += [fmt.count(nm), ""]
+        if test:
+            cells.append("")
+        rows.append(Row(cells, indent=1))
 
-    header = ["Characteristic"]
-    spanners = []
-    for j, (g, glabel) in enumerate(columns):
-        header += ["n", stat_head]
-        spanners.append((f"{glabel} (N = {fmt.count(int(gmask[g].sum()))})", 1 + 2 * j, 3 + 2 * j))
-    if test:
-        header.append("p-value")
 
+def _notes(design, by, labels, statistic: str, pct_ci, n_by_missing: int) -> list[str]:
+    """The table's general footnotes."""
     notes = [
         "Percentages and means are weighted by the survey weights; "
         + ("confidence intervals" if statistic == "ci" else "standard errors")
@@ -431,11 +513,4 @@ def describe(
     if n_by_missing:
         notes.append(f"{fmt.count(n_by_missing)} respondents with {variable_label(by, labels)} "
                      "missing are left out of the table.")
-    numbers = pd.DataFrame.from_records(records, columns=NUMBER_COLUMNS)
-    for col in ("level", "group"):      # keep None (not NaN) and the levels' own types
-        numbers[col] = pd.Series([r[col] for r in records], dtype=object)
-    if title is None:
-        title = ("Table 1. Characteristics by " + variable_label(by, labels) + " (weighted)"
-                 if by is not None else "Table 1. Characteristics of the sample (weighted)")
-    return Table(title=title, header=header, rows=rows, numbers=numbers, spanners=spanners,
-                 notes=notes, marker_notes=marks.notes, kind="describe")
+    return notes

@@ -221,6 +221,46 @@ def regression(
     results = list(result) if isinstance(result, (list, tuple)) else [result]
     if not results:
         raise ModelError("regression() needs at least one model result.")
+    models, labels, default_labels = _models_and_labels(results, labels, level, exponentiate)
+    pct = int(round(level * 100)) if np.isclose(level * 100, round(level * 100)) else level * 100
+    marks = Markers()
+    order, var_levels, var_data = _skeleton(models, intercept)
+
+    header = ["Characteristic"]
+    spanners = []
+    for k, m in enumerate(models):
+        header += [f"{m.measure} ({pct}% CI)", "p-value"]
+        spanners.append((labels[k], 1 + 2 * k, 3 + 2 * k))
+    if len(models) == 1 and result is results[0] and not isinstance(result, (list, tuple)) \
+            and default_labels[0] is None:
+        spanners = []
+
+    records: list[dict] = []
+    rows: list[Row] = []
+    for key in order:
+        if not var_levels[key]:     # numeric, boolean, interaction or intercept term: one row
+            _term_row(key, models, labels, variable_labels, marks, rows, records)
+        else:
+            _factor_rows(key, var_levels[key], var_data[key], models, labels, variable_labels,
+                         marks, rows, records)
+    cells = ["Respondents (n)"]
+    for m in models:
+        cells += [fmt.count(m.n), ""]
+    rows.append(Row(cells))
+
+    notes = _notes(models, labels)
+    numbers = pd.DataFrame.from_records(records, columns=NUMBER_COLUMNS)
+    for col in ("term", "level"):       # keep None (not NaN)
+        numbers[col] = pd.Series([r[col] for r in records], dtype=object)
+    if title is None:
+        title = "Regression estimates" if len(models) == 1 else "Nested regression models"
+    return Table(title=title, header=header, rows=rows, numbers=numbers, spanners=spanners,
+                 notes=notes, marker_notes=marks.notes, kind="regression")
+
+
+# ------------------------------------------------------------------------ steps of regression()
+def _models_and_labels(results, labels, level, exponentiate):
+    """The models of the table and their labels; returns ``(models, labels, default_labels)``."""
     models: list[_Model] = []
     default_labels: list[str | None] = []
     for r in results:
@@ -235,11 +275,11 @@ def regression(
         if len(labels) != len(models):
             raise ModelError(f"regression(): {len(labels)} labels for {len(models)} models; give "
                              "one label per model (an association table counts one per model).")
-    pct = int(round(level * 100)) if np.isclose(level * 100, round(level * 100)) else level * 100
-    marks = Markers()
-    ref_mark = "Reference level."
+    return models, labels, default_labels
 
-    # ---- row skeleton: variables in order of first appearance, their levels
+
+def _skeleton(models, intercept: bool):
+    """Row skeleton: variables in order of first appearance, their levels, their data."""
     order: list[str] = []
     var_levels: dict[str, list] = {}
     var_data: dict[str, pd.DataFrame | None] = {}
@@ -255,91 +295,86 @@ def regression(
                 var_data[key] = m.data
             if lev is not None and lev not in var_levels[key]:
                 var_levels[key].append(lev)
+    return order, var_levels, var_data
 
-    header = ["Characteristic"]
-    spanners = []
+
+def _lookup(m: _Model, var, lev, term):
+    """The coefficient row of a term (lev None) or of a factor level, or None."""
+    tab = m.frame
+    if lev is None:
+        hit = tab[tab["term"] == term]
+    else:
+        hit = tab[[(_split(t, m.data) == (var, lev)) and ":" not in t for t in tab["term"]]]
+    return hit.iloc[0] if len(hit) else None
+
+
+def _est_cells(m, r, marks):
+    """Estimate (CI) and p-value cells with their markers."""
+    if r is None:
+        return ["", ""], ["", ""]
+    f = fmt.ratio if m.exponentiated else (lambda x: fmt.number(x, fmt.RATIO_DIGITS))
+    text = fmt.interval(f(r["estimate"]), f(r["ci_low"]), f(r["ci_high"]))
+    mark = ""
+    if not fmt.is_finite(r["estimate"]):
+        text, mark = fmt.DASH, marks("Not estimable (coefficient aliased or undefined).")
+    elif not (fmt.is_finite(r["ci_low"]) and fmt.is_finite(r["ci_high"])):
+        mark = marks("Interval not computable (standard error undefined).")
+    p = fmt.p_value(r["p"])
+    pmark = marks("p-value not computable (standard error undefined).") if p == fmt.DASH else ""
+    return [text, p], [mark, pmark]
+
+
+def _term_row(key, models, labels, variable_labels, marks, rows, records) -> None:
+    """One row for a numeric, boolean, interaction or intercept term."""
+    label = "Intercept" if key in _INTERCEPTS else _term_label(key, variable_labels)
+    cells, markers = [label], [""]
     for k, m in enumerate(models):
-        header += [f"{m.measure} ({pct}% CI)", "p-value"]
-        spanners.append((labels[k], 1 + 2 * k, 3 + 2 * k))
-    if len(models) == 1 and result is results[0] and not isinstance(result, (list, tuple)) \
-            and default_labels[0] is None:
-        spanners = []
+        r = _lookup(m, key, None, key)
+        c, mk = _est_cells(m, r, marks)
+        cells += c
+        markers += mk
+        if r is not None:
+            records.append(_record(k, labels, m, key, key, None, False, r, variable_labels))
+    rows.append(Row(cells, markers, bold=True))
 
-    records: list[dict] = []
-    rows: list[Row] = []
 
-    def lookup(m: _Model, var, lev, term):
-        tab = m.frame
-        if lev is None:
-            hit = tab[tab["term"] == term]
-        else:
-            hit = tab[[(_split(t, m.data) == (var, lev)) and ":" not in t for t in tab["term"]]]
-        return hit.iloc[0] if len(hit) else None
+def _factor_rows(key, levs, data, models, labels, variable_labels, marks, rows,
+                 records) -> None:
+    """A factor: the variable row, its reference level, then its levels."""
+    rows.append(Row([variable_label(key, variable_labels)] + [""] * (2 * len(models)),
+                    bold=True))
+    all_levels = _levels(data, key)
+    ref = None
+    if all_levels is not None:
+        missing = [lv for lv in all_levels if lv not in levs]
+        if len(missing) == 1:
+            ref = missing[0]
+    ordered = [lv for lv in all_levels if lv in levs] if all_levels else levs
+    if ref is not None:
+        cells, markers = [level_label(ref)], [""]
+        for k, m in enumerate(models):
+            present = any(_split(t, m.data)[0] == key for t in m.frame["term"])
+            cells += [fmt.DASH if present else "", ""]
+            markers += [marks("Reference level.") if present else "", ""]
+            if present:
+                records.append(_record(k, labels, m, None, key, ref, True, None,
+                                       variable_labels))
+        rows.append(Row(cells, markers, indent=1))
+    for lev in ordered:
+        cells, markers = [level_label(lev)], [""]
+        for k, m in enumerate(models):
+            r = _lookup(m, key, lev, None)
+            c, mk = _est_cells(m, r, marks)
+            cells += c
+            markers += mk
+            if r is not None:
+                records.append(_record(k, labels, m, r["term"], key, lev, False, r,
+                                       variable_labels))
+        rows.append(Row(cells, markers, indent=1))
 
-    def est_cells(m, r):
-        if r is None:
-            return ["", ""], ["", ""]
-        f = fmt.ratio if m.exponentiated else (lambda x: fmt.number(x, fmt.RATIO_DIGITS))
-        text = fmt.interval(f(r["estimate"]), f(r["ci_low"]), f(r["ci_high"]))
-        mark = ""
-        if not fmt.is_finite(r["estimate"]):
-            text, mark = fmt.DASH, marks("Not estimable (coefficient aliased or undefined).")
-        elif not (fmt.is_finite(r["ci_low"]) and fmt.is_finite(r["ci_high"])):
-            mark = marks("Interval not computable (standard error undefined).")
-        p = fmt.p_value(r["p"])
-        pmark = marks("p-value not computable (standard error undefined).") if p == fmt.DASH else ""
-        return [text, p], [mark, pmark]
 
-    for key in order:
-        levs = var_levels[key]
-        if not levs:     # numeric, boolean, interaction or intercept term: one row
-            label = "Intercept" if key in _INTERCEPTS else _term_label(key, variable_labels)
-            cells, markers = [label], [""]
-            for k, m in enumerate(models):
-                r = lookup(m, key, None, key)
-                c, mk = est_cells(m, r)
-                cells += c
-                markers += mk
-                if r is not None:
-                    records.append(_record(k, labels, m, key, key, None, False, r, variable_labels))
-            rows.append(Row(cells, markers, bold=True))
-            continue
-        # factor: variable row, reference level, then levels
-        rows.append(Row([variable_label(key, variable_labels)] + [""] * (2 * len(models)),
-                        bold=True))
-        all_levels = _levels(var_data[key], key)
-        ref = None
-        if all_levels is not None:
-            missing = [lv for lv in all_levels if lv not in levs]
-            if len(missing) == 1:
-                ref = missing[0]
-        ordered = [lv for lv in all_levels if lv in levs] if all_levels else levs
-        if ref is not None:
-            cells, markers = [level_label(ref)], [""]
-            for k, m in enumerate(models):
-                present = any(_split(t, m.data)[0] == key for t in m.frame["term"])
-                cells += [fmt.DASH if present else "", ""]
-                markers += [marks(ref_mark) if present else "", ""]
-                if present:
-                    records.append(_record(k, labels, m, None, key, ref, True, None,
-                                           variable_labels))
-            rows.append(Row(cells, markers, indent=1))
-        for lev in ordered:
-            cells, markers = [level_label(lev)], [""]
-            for k, m in enumerate(models):
-                r = lookup(m, key, lev, None)
-                c, mk = est_cells(m, r)
-                cells += c
-                markers += mk
-                if r is not None:
-                    records.append(_record(k, labels, m, r["term"], key, lev, False, r,
-                                           variable_labels))
-            rows.append(Row(cells, markers, indent=1))
-    cells = ["Respondents (n)"]
-    for m in models:
-        cells += [fmt.count(m.n), ""]
-    rows.append(Row(cells))
-
+def _notes(models, labels) -> list[str]:
+    """Footnotes: the measures, the method(s), the weighting."""
     measures = sorted({m.measure for m in models}, key=list(_MEASURE_NAMES).index)
     notes = ["; ".join(f"{x} = {_MEASURE_NAMES[x]}"
                        for x in measures) + "; CI = confidence interval."]
@@ -350,13 +385,7 @@ def regression(
             notes.append(f"{labels[k]}: {m.method}")
     notes.append("Estimates are weighted by the survey weights; standard errors, intervals and "
                  "p-values are design-based.")
-    numbers = pd.DataFrame.from_records(records, columns=NUMBER_COLUMNS)
-    for col in ("term", "level"):       # keep None (not NaN)
-        numbers[col] = pd.Series([r[col] for r in records], dtype=object)
-    if title is None:
-        title = "Regression estimates" if len(models) == 1 else "Nested regression models"
-    return Table(title=title, header=header, rows=rows, numbers=numbers, spanners=spanners,
-                 notes=notes, marker_notes=marks.notes, kind="regression")
+    return notes
 
 
 def _record(k, labels, m, term, var, lev, reference, r, variable_labels) -> dict:
