@@ -305,6 +305,8 @@ def glm(
     # equals the sandwich at the converged coefficients up to the size of the last step
     mu_eta = lk.mu_eta(fit.eta)
     var = fam.variance(fit.mu)
+    if fit.solver is None:   # not reached: every IRLS fit keeps the factor of its last step
+        raise ConvergenceError("the GLM fit kept no factor of X'WX; refit the model.")
     bread = fit.solver.inverse()
     score_w = fit.W * (y - fit.mu) / mu_eta              # estfun_i = x_i * score_w_i
 

@@ -51,7 +51,7 @@ Lumley T (2010) *Complex Surveys: A Guide to Analysis Using R*. Wiley, §2.3.
 """
 from __future__ import annotations
 
-from typing import Any, Literal, Sequence
+from typing import TYPE_CHECKING, Any, Literal, Sequence, cast
 
 import numpy as np
 import pandas as pd
@@ -61,6 +61,9 @@ from socialhealth.design.results import Estimate
 from socialhealth.design.structure import as_list, require_columns
 from socialhealth.design.variables import analysis_matrix, is_categorical, subset_domains
 from socialhealth.errors import EstimationError
+
+if TYPE_CHECKING:
+    from socialhealth.design.replicate import BatchedRefit
 
 METHODS = ("logit", "likelihood", "asin", "beta", "mean", "xlogit")
 
@@ -563,7 +566,7 @@ def proportion(
                             out[r, j] = _glm_intercept_sums(S1[r, j], S0[r, j], eta[j])
             return out
 
-        refit.batch = refit_all
+        cast("BatchedRefit", refit).batch = refit_all   # all replicates at once
 
         with np.errstate(divide="ignore", invalid="ignore"):
             var_logit = np.diag(design._general_vcov(eta, influence=influence, refit=refit))
