@@ -382,10 +382,13 @@ def _rule_map(a: _RuleInput):
     bad: Counter = Counter()
     known_missing = {str(v) for v in spec.get("missing", [])}
     if first:
+        # the caller sets per_src whenever a source column is present; with none, srcs is
+        # empty and no map is looked up
+        maps = per_src if per_src is not None else {}
         vals = pd.Series([None] * n, dtype=object)
         parts = []
         for s_ in srcs:
-            m = {str(k): v for k, v in per_src[s_].items()}
+            m = {str(k): v for k, v in maps[s_].items()}
             keys, valid = _keys(_combine(df, [s_], None))
             got = keys.map(m)
             bad.update(k for k in keys[valid & got.isna().to_numpy()]

@@ -122,7 +122,9 @@ def _replicate_fits(X, y, Wrep, rows, trials, fam: _Family, lk: _Link, offset, s
                     me = lk.mu_eta(eta)
                     Wt = P * me * me / fam.variance(mu)
                     Wr = Wt * (yb - mu) / me
-                Kb = K[sl] if K is not None else products(Xb, kbuf[:Xb.shape[0]])
+                # kbuf is allocated whenever K is not (so products() never allocates here)
+                Kb = K[sl] if K is not None else products(
+                    Xb, None if kbuf is None else kbuf[:Xb.shape[0]])
                 T += Wt.T @ Kb
                 G += Wr.T @ Xb
         ok &= np.isfinite(dev)

@@ -11,6 +11,7 @@ from socialhealth.design.coefficients import WaldCoefficients
 from socialhealth.design.formula import ModelFrame, evaluate_offset, normalise_formula
 from socialhealth.design.glm_families import FAMILIES, LINKS
 from socialhealth.design.irls import _Fit
+from socialhealth.design.result_protocol import Summary
 from socialhealth.design.wald import WaldTest, _split_terms
 from socialhealth.errors import ModelError
 
@@ -105,7 +106,7 @@ class SurveyGLMResult(WaldCoefficients):
             raise ModelError("name at least one term or coefficient to test.")
         cols: list[int] = []
         labels = []
-        by_var = {}
+        by_var: dict[str, list[str]] = {}
         for t, vs in self.frame.term_variables.items():
             if len(vs) == 1:
                 by_var.setdefault(next(iter(vs)), []).append(t)
@@ -248,7 +249,7 @@ class SurveyGLMResult(WaldCoefficients):
         return pd.Series(out, index=data.index, name=f"predicted_{type}")
 
     # ------------------------------------------------------------------ display
-    def summary(self) -> str:
+    def summary(self) -> Summary:
         """Text summary like R's ``summary(svyglm)``: coefficients, SEs, t, p, dispersion."""
         tab = self.to_frame()
         lines = [

@@ -209,6 +209,8 @@ def _irls(X, y, pw, fam: _Family, lk: _Link, offset, start, maxiter, tol, names)
     increase in deviance halve the step. Stops when ``|D - D_old| / (|D| + 0.1) < tol``.
     """
     p = X.shape[1]
+    beta: np.ndarray | None          # None before the first step from mustart
+    step: np.ndarray | None          # None after that first step (it is the new beta)
     if start is not None and np.size(start) != X.shape[1]:
         # R: "length of 'start' should equal 2 and correspond to initial coefs for ..."
         raise ModelError(f"start= must have {X.shape[1]} values (one per coefficient: "
@@ -265,7 +267,7 @@ def _irls(X, y, pw, fam: _Family, lk: _Link, offset, start, maxiter, tol, names)
         try:
             solver = _Solver(A, names)
         except ModelError:
-            if it == 1:
+            if it == 1 or beta is None:
                 raise                        # rank-deficient model matrix
             # X'WX broke down later: working weights degenerate near the boundary
             _check_separation(_Fit(beta, eta, mu, dev, it, False), fam, lk, X, y, pw, names)
@@ -291,7 +293,7 @@ def _irls(X, y, pw, fam: _Family, lk: _Link, offset, start, maxiter, tol, names)
                 eta, mu, dev = st
                 continue
         while new is None or (beta is not None and new[2] > dev + 1e-7 * (abs(dev) + 0.1)):
-            if beta is None or halvings >= 40:
+            if beta is None or step is None or halvings >= 40:   # step is None iff beta is
                 if new is None:
                     raise ConvergenceError(
                         f"the {fam.name} model with {lk.name} link reached invalid fitted values "
@@ -313,5 +315,7 @@ def _irls(X, y, pw, fam: _Family, lk: _Link, offset, start, maxiter, tol, names)
         if crit < tol or tiny_step:
             converged = True
             break
+    if beta is None:   # not reached: glm() checks max_iter >= 1
+        raise ModelError(f"max_iter must be a positive integer, not {maxiter!r}.")
     # the bread and score weights of the last scoring step (R's glm convention)
     return _Fit(beta, eta, mu, dev, it, converged, W, solver, last_step, step)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import copy
 import functools
 import re
-from typing import Callable, Sequence
+from typing import Any, Callable, Protocol, Sequence
 
 import numpy as np
 import pandas as pd
@@ -30,6 +30,16 @@ def _copy_on_write() -> bool:
     return bool(pd.get_option("mode.copy_on_write") is True)
 
 
+class BatchedRefit(Protocol):
+    """A per-replicate refit ``refit(w_r)`` that also offers ``refit.batch(W)``: the estimates
+    of all replicates at once from the design's replicate weights (``_general_vcov`` uses it
+    when present)."""
+
+    batch: Callable[[Any], np.ndarray]
+
+    def __call__(self, w_r: np.ndarray) -> np.ndarray: ...
+
+
 class _ReplicateColumns:
     """The (n x R) replicate weights as R column vectors, read block by block.
 
@@ -41,10 +51,11 @@ class _ReplicateColumns:
 
     def __init__(self, columns: list, zero: np.ndarray | None = None) -> None:
         self.columns = columns
-        self.zero = zero
+        self.zero: np.ndarray | None = zero
         self.shape = (len(columns[0]), len(columns))
-        self._full = None
-        self.sumsq = None         # per-column sums of squares (set by the value checks)
+        self._full: np.ndarray | None = None
+        # per-column sums of squares (set by the value checks)
+        self.sumsq: np.ndarray | None = None
 
     @classmethod
     def from_matrix(cls, W: np.ndarray) -> "_ReplicateColumns":
@@ -283,6 +294,7 @@ class ReplicateDesign(DesignBase):
         # replicate weights: R float64 columns, views of the data frame's columns when they
         # are float64 already (nothing is copied); an array given by the user is used as it
         # is (column-major) when it is float64
+        W: np.ndarray | None
         if isinstance(replicate_weights, np.ndarray):
             W = np.asarray(replicate_weights, dtype=float)
             src = None
@@ -309,6 +321,8 @@ class ReplicateDesign(DesignBase):
             src = _ReplicateColumns(columns) if columns else None
             self._rep_columns = cols
         if src is None:
+            if W is None:   # not reached: W is set whenever src is not
+                raise ReplicateWeightsError("at least two replicate weight columns are needed.")
             if W.ndim != 2 or W.shape[0] != n:
                 raise ReplicateWeightsError(
                     f"replicate weights must be an (n x R) matrix with n = {n} rows; got shape "

@@ -46,7 +46,7 @@ Examples
 from __future__ import annotations
 
 import html
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import pandas as pd
@@ -68,6 +68,8 @@ class Summary(str):
     >>> s._repr_html_().startswith("<pre>Mean of age: 35</pre>")
     True
     """
+
+    frame: pd.DataFrame | None
 
     def __new__(cls, text: str, frame: pd.DataFrame | None = None):
         obj = super().__new__(cls, text)
@@ -117,6 +119,9 @@ class ScalarValue(float):
     >>> v * 2, v().to_dict()
     (0.5, {'pooled': 0.25})
     """
+
+    _owner: Any
+    _member: str
 
     def __new__(cls, value: float, owner=None, member: str = "se"):
         obj = super().__new__(cls, value)

@@ -242,12 +242,13 @@ class SurveyDesign(DesignBase):
             z *= wu[:, None]
             z /= den
         else:
-            th = np.nan_to_num(np.asarray(theta, dtype=float).reshape(n_domains, k))
-            den = np.where(totals_den > 0, totals_den, 1.0)
+            # per-domain arrays (th / den above are scalars)
+            th_d = np.nan_to_num(np.asarray(theta, dtype=float).reshape(n_domains, k))
+            den_d = np.where(totals_den > 0, totals_den, 1.0)
             idx = np.where(ok, dcodes, 0)
-            z = vals - th[idx]
+            z = vals - th_d[idx]
             z *= wu[:, None]
-            z /= den[idx][:, None]
+            z /= den_d[idx][:, None]
         if not all_ok:
             z[~ok] = 0.0
         return self._variance_of(DomainColumns(z, dcodes, n_domains))

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from socialhealth.design.glm_result import SurveyGLMResult
 from socialhealth.design.result_protocol import Result
 from socialhealth.errors import MissingColumnError, ModelError
 
@@ -59,7 +60,7 @@ class ChangeResult(Result):
     See :func:`change`.
     """
 
-    model: object
+    model: SurveyGLMResult
     table: pd.DataFrame
     exposure_columns: tuple
     outcome_columns: tuple

@@ -60,6 +60,7 @@ import pandas as pd
 
 from socialhealth.design.coefficients import WaldCoefficients
 from socialhealth.design.formula import model_frame
+from socialhealth.design.result_protocol import Summary
 from socialhealth.errors import (ConvergenceError, MissingColumnError, ModelError, SeparationError,
                                  SocialHealthWarning)
 
@@ -375,7 +376,7 @@ class CoxResult(WaldCoefficients):
             "n": self.nobs, "n_events": self.n_events,
         })
 
-    def summary(self) -> str:
+    def summary(self) -> Summary:
         """Printable table: hazard ratios, log-scale SEs, 95% CIs, z, p, and the matching R call."""
         tab = self.to_frame()
         lines = [f"Design-based Cox model ({self.ties} ties): {self.formula}",

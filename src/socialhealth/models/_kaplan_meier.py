@@ -249,6 +249,10 @@ class KaplanMeierResult(Result):
     ``confint(km[[1]], parm = c(5, 10))``; ``quantile(km[[1]], probs = 0.9, ci = TRUE)``.
     """
 
+    # km.se is a _SeFlag: true/false as before, and callable (the protocol's se()), which is
+    # how it stands in for the inherited method
+    se: _SeFlag
+
     def __init__(self, *, curves, groups, by, estimator, se, level, n_rows, n_events, n_missing,
                  design_label, r_call, time, event):
         self._curves = curves
@@ -407,7 +411,7 @@ class KaplanMeierResult(Result):
         return self._frame(parts)
 
     # ------------------------------------------------------------------ printing
-    def summary(self) -> str:
+    def summary(self) -> Summary:
         """Short text: estimator, rows, events, median survival per group and the R call."""
         name = ("Kaplan-Meier (product-limit)" if self.estimator == "km"
                 else "Aalen (exp(-cumulative hazard))")

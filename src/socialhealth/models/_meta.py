@@ -280,7 +280,10 @@ class MetaResult(Result):
     level: float
     k: int
     estimate: float
-    se: float = field()          # field(): keeps the protocol's se() off the default
+    # field(): keeps the protocol's se() off the default. A float when constructed;
+    # __post_init__ makes it a ScalarValue (the float, and callable: se() is the protocol's
+    # Series), so it is typed Any: neither float nor the inherited method describes both.
+    se: Any = field()
     statistic: float
     p_value: float
     ci_low: float
@@ -607,8 +610,8 @@ def _heterogeneity(m, k, yi, vi_, w, w_fe, Q, vt, tau2, level):
         q_hi = float(stats.chi2.ppf(1.0 - alpha / 2.0, k - 1))
         q_lo = float(stats.chi2.ppf(alpha / 2.0, k - 1))
         t_ci = (_solve_q(q_hi, yi, vi_), _solve_q(q_lo, yi, vi_))
-        i2_ci = tuple(100.0 * t / (vt + t) for t in t_ci)  # type: ignore[assignment]
-        h2_ci = tuple(t / vt + 1.0 for t in t_ci)  # type: ignore[assignment]
+        i2_ci = tuple(100.0 * t / (vt + t) for t in t_ci)
+        h2_ci = tuple(t / vt + 1.0 for t in t_ci)
     return I2, H2, se_tau2, t_ci, i2_ci, h2_ci
 
 

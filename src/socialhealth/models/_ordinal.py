@@ -41,6 +41,7 @@ from scipy import special, stats
 
 from socialhealth.design.coefficients import WaldCoefficients
 from socialhealth.design.formula import formula_variables, model_frame
+from socialhealth.design.result_protocol import Summary
 from socialhealth.errors import ConvergenceError, FormulaError, ModelError, SeparationError
 
 __all__ = ["OrdinalResult", "ordinal"]
@@ -334,7 +335,7 @@ class OrdinalResult(WaldCoefficients):
                              "se": self.bse.to_numpy(), "ci_low": lo, "ci_high": hi,
                              "statistic": self.zvalues.to_numpy(), "p": self.pvalues.to_numpy()})
 
-    def summary(self) -> str:
+    def summary(self) -> Summary:
         """Printable table: value, standard error and z of every coefficient and threshold, and
         the R call."""
         tab = self.to_frame()
