@@ -80,6 +80,7 @@ import numpy as np
 import pandas as pd
 
 from socialhealth.design.formula import (
+    ModelFrame,
     binomial_counts,
     evaluate_offset,
     model_frame,
@@ -297,7 +298,7 @@ def _offsets(formula: str, offset, data: pd.DataFrame):
 class _ModelData:
     """The model frame and the per-row quantities of the rows used by a fit."""
 
-    frame: object            # socialhealth.design.formula.ModelFrame
+    frame: ModelFrame
     rows: np.ndarray         # positions of the rows used in the design data
     X: np.ndarray
     y: np.ndarray

@@ -527,6 +527,8 @@ def _logit_fit(design, cells: _Cells, p: np.ndarray) -> _LogitFit:
 def _intervals(design, cells: _Cells, method: str, level: float, p, se, var, dfs, nrows,
                fit: _LogitFit | None):
     """``(ci_low, ci_high, n_eff)`` per cell by ``method`` (formulas: module docstring)."""
+    if fit is None and method in ("logit", "likelihood"):   # not reached: proportion() fits it
+        raise EstimationError(f"method={method!r} needs the intercept-only GLM fit.")
     m = cells.D * cells.k
     lo = np.full(m, np.nan)
     hi = np.full(m, np.nan)
@@ -544,14 +546,14 @@ def _intervals(design, cells: _Cells, method: str, level: float, p, se, var, dfs
                 # (1, 1) for all ones and (3e-12, 3e-12) for all zeros (its IRLS stops at a huge
                 # |logit| with se ~ 0); the exact limit is the degenerate interval (p, p)
                 lo[j], hi[j] = p[j], p[j]
-            elif method == "logit":
+            elif method == "logit" and fit is not None:
                 lo[j], hi[j] = (_expit(fit.eta[j] - t * np.sqrt(fit.var_logit[j])),
                                 _expit(fit.eta[j] + t * np.sqrt(fit.var_logit[j])))
             elif method == "asin":
                 lo[j], hi[j] = _asin_ci(p[j], se[j], t)
             elif method == "beta":
                 lo[j], hi[j], n_eff[j] = _beta_ci(p[j], var[j], level, dfs[j], nrows[j])
-            elif method == "likelihood":
+            elif method == "likelihood" and fit is not None:
                 dmn = j // cells.k
                 rows = cells.codes == dmn
                 if dmn not in wmean_cache:

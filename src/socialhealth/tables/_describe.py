@@ -25,7 +25,7 @@ estimates and counted in its "Missing" row. Counts (``n``, ``N``) are unweighted
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, Mapping, Sequence
+from typing import Any, Literal, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -205,7 +205,7 @@ def describe(
         test = False
     data = base.data
     columns = ([(None, "Overall")] if overall else []) + [
-        (g, group_label(by, g, labels)) for g in groups]
+        (g, group_label(by, g, labels)) for g in groups if by is not None]
     gmask = {None: inside}
     for g in groups:
         gmask[g] = inside & np.array([_same(v, g) for v in data[by].to_numpy(dtype=object)],
@@ -292,7 +292,7 @@ def _base_design(design, by, forced: set):
 class _Context:
     """What every variable's rows need: the design, the columns, options, outputs."""
 
-    base: object
+    base: Any                # the design (SurveyDesign or ReplicateDesign)
     by: str | None
     groups: list
     columns: list            # (group or None for Overall, label)
@@ -394,7 +394,7 @@ def _record(ctx: _Context, v: _Variable, col_group, lev) -> dict:
            "level": None if lev is None else lev,
            "level_label": None if lev is None else level_label(lev),
            "group": col_group,
-           "group_label": "Overall" if col_group is None
+           "group_label": "Overall" if col_group is None or by is None
            else group_label(by, col_group, ctx.labels),
            "statistic": "mean" if v.kind == "continuous" else "proportion",
            "n": n, "n_nonmissing": nonmiss, "n_missing": nmiss}
