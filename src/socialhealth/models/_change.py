@@ -23,13 +23,16 @@ Lumley T (2010) *Complex Surveys*, Wiley, ch. 5.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from socialhealth.design.glm_result import SurveyGLMResult
 from socialhealth.design.result_protocol import Result
 from socialhealth.errors import MissingColumnError, ModelError
+
+if TYPE_CHECKING:   # glm_result loads scipy.stats: only for the annotation
+    from socialhealth.design.glm_result import SurveyGLMResult
 
 __all__ = ["ChangeResult", "change"]
 
