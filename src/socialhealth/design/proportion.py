@@ -57,7 +57,7 @@ import numpy as np
 import pandas as pd
 from scipy import special   # scipy.stats/optimize (~50 MB) only where used: beta, likelihood
 
-from socialhealth.design.results import Estimate
+from socialhealth.design.results import Estimate, t_quantile
 from socialhealth.design.structure import as_list, require_columns
 from socialhealth.design.variables import analysis_matrix, is_categorical, subset_domains
 from socialhealth.errors import EstimationError
@@ -173,12 +173,6 @@ def _expit(x):
 def _logit(p):
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.log(p / (1.0 - p))
-
-
-def _tq(level: float, df: float) -> float:
-    q = 1 - (1 - level) / 2
-    # scipy.stats' norm.ppf and t.ppf are these special functions (identical values)
-    return float(special.ndtri(q)) if not np.isfinite(df) else float(special.stdtrit(df, q))
 
 
 def _wald_logit(p, se_logit, t):
@@ -535,7 +529,7 @@ def _intervals(design, cells: _Cells, method: str, level: float, p, se, var, dfs
     n_eff = np.full(m, np.nan)
     wmean_cache: dict[int, float] = {}
     for j in range(m):
-        t = _tq(level, dfs[j])
+        t = t_quantile(level, dfs[j])
         with np.errstate(divide="ignore", invalid="ignore"):
             if method == "mean":
                 lo[j], hi[j] = p[j] - t * se[j], p[j] + t * se[j]
