@@ -46,8 +46,8 @@ def check(rep, ref, linear_only=False):
 
 
 # R's order-28 matrix (and its doubling, 56) is stored data from Sloane's library that no
-# published construction tried reproduces (test_r_order_28_is_not_plackett_burman_or_paley):
-# 24..27 and 48..55 strata
+# published construction tried reproduces (test_r_order_28_is_not_plackett_burman_or_paley;
+# its automorphism group is trivial, so none can, see hadamard()): 24..27 and 48..55 strata
 R28_STRATA = set(range(24, 28)) | set(range(48, 56))
 R28_FAMILY = R28_STRATA | set(range(108, 112)) | set(range(220, 224))
 

@@ -43,6 +43,9 @@ Fay RE (1989) Theory and application of replicate weighting for variance calcula
 Proc. Survey Research Methods Section, ASA, 212-217.
 Judkins DR (1990) Fay's method for variance estimation. J Off Stat 6:223-239.
 Lumley T (2010) *Complex Surveys*, Wiley, §2.5.
+Kimura H (1994) Classification of Hadamard matrices of order 28. Discrete Math 133:171-180.
+Spence E (1995) Classification of Hadamard matrices of order 24 and 28. Discrete Math
+140:185-243.
 """
 from __future__ import annotations
 
@@ -229,12 +232,17 @@ def hadamard(n_strata: int) -> np.ndarray:
     1958; the Plackett-Burman 36-run design), equal to R's. R's order-28 matrix is stored
     data taken from Sloane's library of Hadamard matrices (R's ``?hadamard``), and it is not
     equivalent (under row/column permutations and negations) to any order-28 matrix with a
-    published construction tried here -- the Plackett-Burman (1946) 28-run design, Paley II
-    (q = 13) or Williamson's -- since its 4-row profile (the counts of
-    ``|sum_j h_aj h_bj h_cj h_dj|`` over row quadruples: 18098 x 4, 2337 x 12, 40 x 20)
-    differs from theirs (PB 18018/2457/0; Paley II 18200/2184/91; Williamson 18032/2436/7).
-    So for order 28 and its doublings (24-27 and 48-55 strata) ours is Paley II (q = 13): as
-    balanced (totals agree with R exactly) but not equal (means differ slightly). To match
+    published construction tried here -- the Plackett-Burman (1946) 28-run design (equivalent
+    to Paley I over GF(27)), Paley II (q = 13) or Williamson's -- since its 4-row profile (the
+    counts of ``|sum_j h_aj h_bj h_cj h_dj|`` over row quadruples: 18098 x 4, 2337 x 12,
+    40 x 20) differs from theirs (PB 18018/2457/0; Paley II 18200/2184/91; Williamson
+    18032/2436/7). Its automorphism group is trivial up to the sign of the whole matrix (order 2
+    modulo ``-I``; computed once with bliss, outside the test suite): it is one of the 487
+    classes of order 28 (Kimura 1994; Spence 1995) that have no symmetry, so no algebraic
+    construction yields it, only a copy of the table, and no copy under a licence other than
+    R's (GPL) was found. So for order 28 and its doublings (24-27 and 48-55 strata) ours is
+    Paley II (q = 13): as balanced (totals and other linear statistics agree with R exactly)
+    but not equal (means' SEs differ, by up to 5% on the test data). To match
     R's default there, pass R's matrix with its (unused) first row negated, since a passed
     matrix is read as R reads ``hadamard.matrix=`` (top-left value = -1): in R
     ``h <- hadamard(27); h[1, ] <- 1 - h[1, ]``, then ``to_replicate("brr", hadamard=h)``.
