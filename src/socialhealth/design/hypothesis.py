@@ -14,10 +14,15 @@ Rao-Scott tests (``statistic="F"`` and ``"Chisq"``)
     and ``n`` the rows of the design (as R, rows with a missing value count; only the printed
     ``X^2`` depends on ``n``). Pearson's ``X^2 = n sum_ij (p_ij - p_i. p_.j)^2 / (p_i. p_.j)``. The
     generalised design effects ``delta_1..delta_k`` (``k = (r-1)(c-1)``) are the eigenvalues of
-    ``Delta = (C' V0 C)^{-1} (C' V C)`` where ``V0 = (diag(p) - p p') / n`` is the multinomial
-    covariance and ``C`` the interaction columns of the two-way log-linear model after removing
-    (by least squares weighted by ``diag(p)``) their projection on the main effects (Rao & Scott
-    1984, §4). ``"F"`` (second-order, the default): ``F = X^2 / tr(Delta)`` referred to
+    ``Delta = (C' D C / n)^{-1} (C' D V D C)``, the design covariance of the log-linear
+    interaction contrasts ``C' log p`` relative to the multinomial one, where ``D = diag(1/p)``
+    and ``C`` the interaction columns of the two-way log-linear model after removing (by
+    ordinary least squares) their projection on the main effects (Rao & Scott 1984, §4). For an
+    empty cell (``p_ij = 0``, where ``log p`` has no derivative) ``D`` has 0, as R survey 4.1-1
+    does (checked against R on tables with empty cells in ``tests/design/test_pps_stats.py``);
+    without empty cells this equals ``(C~' V0 C~)^{-1} (C~' V C~)`` with
+    ``V0 = (diag(p) - p p') / n`` and ``C~`` residualised by least squares weighted by ``p``.
+    ``"F"`` (second-order, the default): ``F = X^2 / tr(Delta)`` referred to
     ``F(nu, nu * df)`` with ``nu = tr(Delta)^2 / tr(Delta^2)`` and ``df = degf(design)`` (Rao &
     Scott 1984; Thomas & Rao 1987). ``"Chisq"`` (first-order): the p-value refers
     ``X^2 / mean(delta)`` to chi-squared with ``k`` df; the statistic shown is ``X^2`` itself,
@@ -386,6 +391,10 @@ def _cell_design(design, row: str, col: str):
 
 def _solve(A, B, row, col):
     try:
+        # as R's solve(): singular also when the reciprocal condition number is below the
+        # machine epsilon (numpy only refuses exactly singular matrices)
+        if not 1.0 / np.linalg.cond(A, 1) >= np.finfo(float).eps:
+            raise np.linalg.LinAlgError
         return np.linalg.solve(A, B)
     except np.linalg.LinAlgError:
         # R's svychisq stops with "system is computationally singular" here
@@ -502,17 +511,18 @@ def chisq(design, row: str, col: str,
     E = np.outer(P.sum(axis=1), P.sum(axis=0))
     with np.errstate(divide="ignore", invalid="ignore"):
         X2 = float(n * np.nansum((P - E) ** 2 / E))
-    # interaction columns of the log-linear model, residualised on the main effects (diag(p) LS)
+    # interaction columns of the log-linear model, residualised on the main effects (ordinary
+    # least squares), and the derivative of log p: diag(1 / p), 0 for an empty cell
     X1 = np.column_stack([np.ones(len(cells))]
                          + [(rows_idx == i).astype(float) for i in range(1, R)]
                          + [(cols_idx == j).astype(float) for j in range(1, C)])
     X2m = np.column_stack([((rows_idx == i) & (cols_idx == j)).astype(float)
                            for j in range(1, C) for i in range(1, R)])
-    Wd = p_cells
-    B = np.linalg.lstsq((X1 * Wd[:, None]).T @ X1, (X1 * Wd[:, None]).T @ X2m, rcond=None)[0]
-    Cm = X2m - X1 @ B
-    V0 = (np.diag(p_cells) - np.outer(p_cells, p_cells)) / n
-    Delta = _solve(Cm.T @ V0 @ Cm, Cm.T @ V @ Cm, row, col)
+    Cm = X2m - X1 @ np.linalg.lstsq(X1, X2m, rcond=None)[0]
+    with np.errstate(divide="ignore"):
+        inv_p = np.where(p_cells > 0, 1.0 / p_cells, 0.0)
+    A = inv_p[:, None] * Cm
+    Delta = _solve(Cm.T @ A / n, A.T @ V @ A, row, col)
     tr1 = float(np.trace(Delta))
     tr2 = float(np.trace(Delta @ Delta))
     if statistic == "F":

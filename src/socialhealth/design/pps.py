@@ -42,6 +42,20 @@ be per PSU (order of first appearance in the data). R sets ``Dcheck_ij`` to 0 wh
 ``|Dcheck_ij| < tolerance`` (``ppsmat(tolerance = 1e-4)``), kept here; pass ``tolerance=0`` for the
 exact estimator.
 
+Checked against R survey 4.1-1 at 1e-8 on Midzuno samples with exact ``pi_ij`` (one stratum,
+three strata, a one-stage cluster sample, a stratum with a single PSU; each of ``"overton"``,
+``HR()``, ``HR(psum)``, ``ppsmat`` with ``variance="HT"`` and ``"YG"``, and ``"brewer"``):
+``svytotal``/``svymean``/``svyratio``/proportions, ``svyby``, ``subset`` and ``svyglm``
+(``tests/design/test_pps.py``), and ``svyquantile`` (``qrule`` ``"math"`` and ``"hf7"``;
+intervals ``"mean"``, ``"beta"``, ``"xlogit"``, ``"asin"``, ``"score"``; by domain),
+``svyvar`` (one and two variables), ``svyttest``, ``svychisq`` (``"F"``, ``"Chisq"``,
+``"Wald"``, ``"adjWald"``) and ``svytable`` (``tests/design/test_pps_stats.py``, fixtures
+written by ``tests/fixtures/pps/make_pps_exact_stats.R``): all of these take their variances
+from this module's Horvitz-Thompson / Yates-Grundy forms, as R's do from its ``ppsvar``. R's
+``ppscov(probcov)`` (covariances of the inclusion indicators) is not offered: in R 4.1-1
+``svydesign`` stops with it ("argument of length 0"), and its working ``weighted = TRUE`` form
+is ``ppsmat`` with the joint probabilities.
+
 References
 ----------
 Horvitz DG, Thompson DJ (1952) A generalization of sampling without replacement from a finite
@@ -230,6 +244,9 @@ def resolve_pps(pps):
     """``pps=`` argument as ``None``, ``"brewer"``, ``"overton"``, :class:`HartleyRao` or
     :class:`JointInclusion`; raises :class:`~socialhealth.errors.DesignError` otherwise.
 
+    The accepted values are those of R ``svydesign(..., pps = "brewer" | "overton" | HR() |
+    ppsmat(pij))``.
+
     Examples
     --------
     >>> resolve_pps("Hartley-Rao")
@@ -249,7 +266,8 @@ def resolve_pps(pps):
 
 
 def method_label(spec) -> str:
-    """Short label of a resolved ``pps=`` for descriptions."""
+    """Short label of a resolved ``pps=`` for descriptions (R prints the design's ``pps``
+    method in ``print(svydesign(...))`` as well)."""
     if isinstance(spec, HartleyRao):
         return "Hartley-Rao"
     if isinstance(spec, JointInclusion):
@@ -262,7 +280,8 @@ class PPSVariance:
 
     ``unit`` maps data rows to the units of the ``Dcheck`` matrix (PSUs, or rows for a row-level
     joint matrix); :meth:`vcov` sums the weighted influence values ``Z`` within units and applies
-    the formulas of :mod:`socialhealth.design.pps`. Overton and Hartley-Rao use their
+    the formulas of :mod:`socialhealth.design.pps` (R's internal ``ppsvar`` for a design built
+    with ``svydesign(..., pps=)``). Overton and Hartley-Rao use their
     stratum-wise structure ``Dcheck_ij = (c_i + c_j)/(n_h - 1)`` (``i != j``) without building an
     ``n x n`` matrix; the joint-probability form uses the (tolerance-thresholded) matrix.
     """
@@ -329,7 +348,8 @@ def nan_negative_variances(V: np.ndarray, scale: np.ndarray) -> np.ndarray:
 
     Neither the Yates-Grundy form nor the Overton/Hartley-Rao approximations are guaranteed
     non-negative (e.g. for a small domain, whose size is random). R reports ``NaN`` for the
-    square root of a negative variance; a standard error of 0 would be a wrong number. The
+    square root of a negative variance (e.g. ``SE(svyglm(..., design))``); a standard error
+    of 0 would be a wrong number. The
     off-diagonal entries are kept, as in R's ``vcov``.
 
     Examples
@@ -362,7 +382,7 @@ def nan_negative_variances(V: np.ndarray, scale: np.ndarray) -> np.ndarray:
 
 def joint_dcheck(spec: JointInclusion, pi: np.ndarray, same_psu=None) -> np.ndarray:
     """Validated ``Dcheck = (pi_ij - pi_i pi_j) / pi_ij`` from a joint-probability matrix whose
-    rows match ``pi`` (thresholded at ``spec.tolerance`` as R).
+    rows match ``pi`` (thresholded at ``spec.tolerance`` as R ``ppsmat(pij, tolerance)``).
 
     ``same_psu`` (boolean matrix, row-level matrices of cluster designs) marks pairs of rows in
     one PSU, which must have ``pi_ij = pi_i``. Raises

@@ -613,8 +613,10 @@ def _woodruff_interval(sub, Q, y: np.ndarray, ok: np.ndarray, q: float, q_t: flo
     """Woodruff interval (CDF interval of the kind given, mapped back); ``(se, lo, hi)``."""
     u = np.where(ok, (np.nan_to_num(y) <= q).astype(float), 0.0)[:, None]
     F, V = sub._ratio_estimate(u, ok.astype(float)[:, None])
-    s = float(np.sqrt(max(V[0, 0], 0.0)))
-    F = float(np.atleast_1d(F)[0])
+    # numpy scalars: at F = 1 (or 0) the CDF has variance 0 and the "xlogit"/"beta" intervals
+    # divide 0 by 0, which gives NaN limits and se (R's NaN) instead of a ZeroDivisionError
+    s = np.float64(np.sqrt(max(V[0, 0], 0.0)))
+    F = np.float64(np.atleast_1d(F)[0])
     with np.errstate(divide="ignore", invalid="ignore"):
         if kind == "mean":
             p_lo, p_hi = F - q_t * s, F + q_t * s

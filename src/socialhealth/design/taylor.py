@@ -77,6 +77,8 @@ class SurveyDesign(DesignBase):
         The last three are one-stage only, take the weights from ``1 / pi_i`` (no
         ``weights=``) and ignore ``lonely_psu`` (a stratum with one PSU adds the HT term
         ``(1 - pi_i) x_i^2``), as R does. Formulas: :mod:`socialhealth.design.pps`.
+        Means, totals, ratios, domains, glm, quantiles, variances, t-tests, chi-squared tests
+        and tables of these designs are checked against R survey 4.1-1.
     variance : {"HT", "YG"}, default "HT"
         With ``pps="overton"``, ``HR`` or ``ppsmat``: the Horvitz-Thompson form or the
         Sen-Yates-Grundy form (Yates & Grundy 1953) of the variance (R ``variance =``).
