@@ -124,3 +124,88 @@ def test_glm_replicate_refits_in_blocks_equal_one_by_one(monkeypatch):
     m0 = survey_glm(GenericOnly(d), "b ~ z + y", family="binomial")
     np.testing.assert_allclose(m.params, m0.params, rtol=1e-13)
     np.testing.assert_allclose(m.cov_params(), m0.cov_params(), rtol=1e-9)
+
+
+# ---------------------------------------------------------------- replicate columns as one view
+def one_block_frame(df, R):
+    """The same data with the replicate columns in one pandas block (as read_parquet/read_csv
+    give them): a frame built from one 2-d array."""
+    cols = [f"rw{r + 1}" for r in range(R)]
+    block = pd.DataFrame(np.ascontiguousarray(df[cols].to_numpy().T).T, columns=cols)
+    return pd.concat([df.drop(columns=cols), block], axis=1)
+
+
+@pytest.mark.parametrize("layout", ["one block", "separate columns", "reversed order"])
+def test_matrix_view_paths_equal_direct_computation(layout):
+    R = 12
+    df, W = synthetic(R=R)
+    cols = [f"rw{r + 1}" for r in range(R)]
+    if layout != "separate columns":
+        df = one_block_frame(df, R)
+    if layout == "reversed order":
+        cols, W = cols[::-1], W[:, ::-1]
+    d = sh.ReplicateDesign(df, weights="w", replicate_weights=cols, method="bootstrap")
+    src = d._Wsrc
+    if layout == "separate columns":
+        assert src._view is None
+    else:
+        # the view shares the frame's memory (nothing copied) and cannot be written to
+        assert src._view is not None and not src._view.flags.writeable
+        assert np.shares_memory(src._view, df[cols[0]].to_numpy())
+        np.testing.assert_array_equal(src._view, W)
+    scale = 1.0 / (R - 1)
+
+    def se_of(reps):
+        return np.sqrt(scale * np.sum((reps - reps.mean()) ** 2))
+
+    y = df["y"].to_numpy()
+    np.testing.assert_allclose(d.mean("y").se.iloc[0], se_of((W.T @ y) / W.sum(0)), rtol=1e-10)
+    np.testing.assert_allclose(d.total("y").se.iloc[0], se_of(W.T @ y), rtol=1e-10)
+    t = d.mean("y", by="dom").to_frame()
+    est, se = direct_domain_means(df, W, "y", 4)
+    np.testing.assert_allclose(t["estimate"], est, rtol=1e-12)
+    np.testing.assert_allclose(t["se"], se, rtol=1e-10)
+    # a subset: rows outside it have replicate weight 0
+    keep = (df["dom"] != 1).to_numpy()
+    s = d.subset(keep)
+    Wk = np.where(keep[:, None], W, 0.0)
+    np.testing.assert_allclose(s.mean("y").se.iloc[0], se_of((Wk.T @ y) / Wk.sum(0)),
+                               rtol=1e-10)
+    np.testing.assert_allclose(s.total("y").se.iloc[0], se_of(Wk.T @ y), rtol=1e-10)
+    # a missing value: that row leaves numerator and denominator
+    d2 = d.assign(ym=np.where(np.arange(len(df)) % 7 == 0, np.nan, y))
+    ok = np.arange(len(df)) % 7 != 0
+    np.testing.assert_allclose(d2.mean("ym").se.iloc[0],
+                               se_of((W[ok].T @ y[ok]) / W[ok].sum(0)), rtol=1e-10)
+
+
+def test_view_refused_for_columns_not_in_one_evenly_spaced_block():
+    base = np.arange(40.0).reshape(4, 10)
+    assert replicate_module._matrix_view([base[0], base[1], base[2]]) is not None
+    assert replicate_module._matrix_view([base[0], base[2], base[3]]) is None   # uneven gaps
+    other = np.arange(10.0)
+    assert replicate_module._matrix_view([base[0], other]) is None               # two buffers
+    assert replicate_module._matrix_view([base[0], base[0]]) is None             # same column
+    assert replicate_module._matrix_view([base[0, ::2], base[1, ::2]]) is None   # strided
+    assert replicate_module._matrix_view([base[0].astype(np.float32),
+                                          base[1].astype(np.float32)]) is None
+
+
+def test_kept_product_is_not_reused_after_the_values_change():
+    df, W = synthetic(R=6)
+    d = sh.ReplicateDesign(one_block_frame(df, 6), weights="w",
+                           replicate_weights="^rw[0-9]+$", method="bootstrap")
+    M = df[["y", "z"]].to_numpy().copy()
+    np.testing.assert_allclose(d._Wsrc.tdot(M), W.T @ M, rtol=1e-12)
+    M[5, 1] += 100.0                         # same array object, new values
+    np.testing.assert_allclose(d._Wsrc.tdot(M), W.T @ M, rtol=1e-12)
+    out = d._Wsrc.tdot(M)
+    out[:] = 0                               # the caller's result is its own copy
+    np.testing.assert_allclose(d._Wsrc.tdot(M), W.T @ M, rtol=1e-12)
+    # the same mean asked twice, and a proportion (its estimate and logit refits share one
+    # product): the numbers of a direct computation
+    y = df["y"].to_numpy()
+    reps = (W.T @ y) / W.sum(0)
+    se = np.sqrt(np.sum((reps - reps.mean()) ** 2) / 5)
+    for _ in range(2):
+        np.testing.assert_allclose(d.mean("y").se.iloc[0], se, rtol=1e-10)

@@ -397,19 +397,18 @@ class DesignBase:
                deff=None) -> pd.DataFrame:
         k = len(X.terms)
         D = 1 if dom is None else dom.n_domains
-        frame = pd.DataFrame({
+        columns = {
             "term": X.terms * D,
-            "level": X.levels * D,
-        })
+            "level": X.levels * D if X.any_categorical else [None] * (D * k),
+            "estimate": np.asarray(theta, dtype=float),
+            "se": np.sqrt(np.clip(np.diag(vcov), 0, None)),
+        }
+        if deff is not None:
+            columns["deff"] = deff
+        frame = pd.DataFrame(columns)
         if dom is not None:
             by_rows = dom.table.loc[np.repeat(np.arange(D), k)].reset_index(drop=True)
             frame = pd.concat([by_rows, frame], axis=1)
-        if not X.any_categorical:
-            frame["level"] = None
-        frame["estimate"] = np.asarray(theta, dtype=float)
-        frame["se"] = np.sqrt(np.clip(np.diag(vcov), 0, None))
-        if deff is not None:
-            frame["deff"] = deff
         return frame
 
     def _domain_ratio(self, X: AnalysisMatrix, dom: Domains | None, used: np.ndarray, ratio: bool):

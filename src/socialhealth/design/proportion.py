@@ -501,8 +501,9 @@ def _logit_fit(design, cells: _Cells, p: np.ndarray) -> _LogitFit:
     def refit_all(W):
         # every replicate at once from its weighted counts (see _glm_intercept_sums);
         # W: the design's replicate weights (``W.tdot(M)`` is ``W' M``)
-        T = W.tdot(np.concatenate([num, den - num], axis=1))
-        S1, S0 = T[:, :m] / scales, T[:, m:] / scales
+        # (the same product as the ratio's replicate totals: ReplicateDesign keeps it)
+        T = W.tdot(np.concatenate([num, den], axis=1))
+        S1, S0 = T[:, :m] / scales, (T[:, m:] - T[:, :m]) / scales
         out = np.full((W.shape[1], m), np.nan)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             for r in range(W.shape[1]):

@@ -49,13 +49,19 @@ class _ReplicateColumns:
     for code that needs it whole.
     """
 
-    def __init__(self, columns: list, zero: np.ndarray | None = None) -> None:
+    def __init__(self, columns: list, zero: np.ndarray | None = None,
+                 view: np.ndarray | None = None) -> None:
         self.columns = columns
         self.zero: np.ndarray | None = zero
         self.shape = (len(columns[0]), len(columns))
         self._full: np.ndarray | None = None
+        # the columns as one read-only (n x R) matrix without a copy, when they lie evenly
+        # spaced in one buffer (a pandas block of float64 columns); else None
+        self._view: np.ndarray | None = view if view is not None else _matrix_view(columns)
         # per-column sums of squares (set by the value checks)
         self.sumsq: np.ndarray | None = None
+        self._colsums: np.ndarray | None = None
+        self._memo: tuple[np.ndarray, np.ndarray] | None = None
 
     @classmethod
     def from_matrix(cls, W: np.ndarray) -> "_ReplicateColumns":
@@ -68,10 +74,11 @@ class _ReplicateColumns:
         """``W[rows][:, cols]`` (rows: a slice or an index array) as a new array."""
         cs = self.columns if cols is None else (
             self.columns[cols] if isinstance(cols, slice) else [self.columns[j] for j in cols])
-        if self._full is not None:
+        whole = self._full if self._full is not None else self._view
+        if whole is not None:
             idx = slice(None) if cols is None else cols
-            out = np.array(self._full[rows][:, idx] if not isinstance(rows, slice)
-                           else self._full[rows, idx], order="F")
+            out = np.array(whole[rows][:, idx] if not isinstance(rows, slice)
+                           else whole[rows, idx], order="F")
         else:
             first = cs[0][rows]
             out = np.empty((len(first), len(cs)), order="F")
@@ -89,15 +96,64 @@ class _ReplicateColumns:
             yield sl, self.take(sl)
 
     def tdot(self, M: np.ndarray, block: int = 16384) -> np.ndarray:
-        """``W' M`` (R x k) in one pass over the rows."""
-        if self._full is not None:
-            return self._full.T @ M
-        out = np.zeros((self.shape[1], M.shape[1]))
-        for sl, Wb in self.blocks(block):
-            out += Wb.T @ M[sl]
+        """``W' M`` (R x k, or R for a vector ``M``) in one pass over the rows.
+
+        With the whole matrix at hand (built, or a view of the frame's block) this is one
+        BLAS product on numpy's default threads; rows outside a subset are zeroed in ``M``
+        (``W_z' M = W' M_z``), not in ``W``. Otherwise row blocks of ``W`` are copied and
+        multiplied on one BLAS thread.
+        """
+        memo = self._memo
+        if (memo is not None and memo[0].shape == M.shape and memo[0].dtype == M.dtype
+                and np.array_equal(memo[0], M)):
+            return memo[1].copy()
+        out = self._tdot(M, block)
+        if M.size <= 4 * self.shape[0]:
+            # the last product is kept (with a copy of M, compared value by value): the same
+            # totals asked for again (the same mean repeated, a proportion's estimate and its
+            # logit refits) cost one comparison instead of a pass over W
+            self._memo = (np.array(M, copy=True), out.copy())
         return out
 
+    def _tdot(self, M: np.ndarray, block: int) -> np.ndarray:
+        if self._full is not None:
+            return self._full.T @ M
+        if self._view is not None:
+            Mz = M if self.zero is None else np.where(
+                self.zero if M.ndim == 1 else self.zero[:, None], 0.0, M)
+            return self._view.T @ Mz
+        vector = M.ndim == 1
+        M2 = M[:, None] if vector else M
+        out = np.zeros((self.shape[1], M2.shape[1]))
+        with one_blas_thread():
+            for sl, Wb in self.blocks(block):
+                out += Wb.T @ M2[sl]
+        return out[:, 0] if vector else out
+
+    def block_tdot(self, sl: slice, M: np.ndarray) -> np.ndarray:
+        """``W[sl]' M`` for a slice of rows (``M`` has the rows of the slice), without
+        copying ``W`` when it is at hand whole."""
+        whole = self._full if self._full is not None else self._view
+        if whole is None:
+            return self.take(sl).T @ M
+        if self._full is None and self.zero is not None:
+            M = np.where(self.zero[sl, None], 0.0, M)
+        return whole[sl].T @ M
+
+    def colsums(self) -> np.ndarray:
+        """``W' 1``: each replicate's sum of weights (rows outside a subset count 0), kept
+        after the first call."""
+        if self._colsums is None:
+            if self._full is None and self._view is None and self.zero is None:
+                with one_blas_thread():
+                    self._colsums = np.array([float(c.sum()) for c in self.columns])
+            else:
+                self._colsums = self.tdot(np.ones(self.shape[0]))
+        return self._colsums
+
     def full(self) -> np.ndarray:
+        if self._full is None and self._view is not None and self.zero is None:
+            return self._view
         if self._full is None:
             W = np.empty(self.shape, order="F")
             for j, c in enumerate(self.columns):
@@ -111,7 +167,71 @@ class _ReplicateColumns:
         z = zero if self.zero is None else (zero | self.zero)
         if self._full is not None:
             return _ReplicateColumns.from_matrix(np.where(z[:, None], 0.0, self._full))
-        return _ReplicateColumns(self.columns, z)
+        return _ReplicateColumns(self.columns, z, view=self._view)
+
+
+def _dense_domain_totals(W: "_ReplicateColumns", vals: np.ndarray, dcodes: np.ndarray, D: int,
+                         ratio: bool, block: int) -> np.ndarray:
+    """``W' M`` (R x ncol) in row blocks, ``M`` the analysis values times each domain's
+    indicator (domain-major), then (``ratio``) the indicators themselves; rows with code -1
+    belong to no domain."""
+    n, k = vals.shape
+    ncol = D * k + (D if ratio else 0)
+    T = np.zeros((W.shape[1], ncol))
+    for i in range(0, n, block):
+        sl = slice(i, min(i + block, n))
+        dc = dcodes[sl]
+        M = np.zeros((dc.shape[0], ncol), order="F")
+        vb = vals[sl]
+        for d in range(D):
+            ind = dc == d
+            M[:, d * k:(d + 1) * k] = np.where(ind[:, None], vb, 0.0)
+            if ratio:
+                M[:, D * k + d] = ind
+        T += W.block_tdot(sl, M)
+    return T
+
+
+def _byte_bounds(a: np.ndarray) -> tuple[int, int]:
+    """First and one-past-last byte address of ``a``'s memory (numpy 2 and 1)."""
+    try:
+        from numpy.lib.array_utils import byte_bounds
+    except ImportError:   # numpy < 2
+        byte_bounds = np.byte_bounds   # type: ignore[attr-defined]
+    lo, hi = byte_bounds(a)
+    return int(lo), int(hi)
+
+
+def _root(a: np.ndarray) -> np.ndarray:
+    while isinstance(a.base, np.ndarray):
+        a = a.base
+    return a
+
+
+def _matrix_view(columns: list) -> np.ndarray | None:
+    """The 1-d float64 ``columns`` as one read-only (n x R) view, when they are contiguous,
+    evenly spaced and all inside one array's memory (the columns of one pandas block); else
+    None. Nothing is copied."""
+    if len(columns) < 2:
+        return None
+    n = len(columns[0])
+    for c in columns:
+        if (not isinstance(c, np.ndarray) or c.dtype != np.float64 or c.ndim != 1
+                or len(c) != n or c.strides != (8,)):
+            return None
+    addr = np.array([c.__array_interface__["data"][0] for c in columns], dtype=np.int64)
+    steps = np.diff(addr)
+    step = int(steps[0])
+    if abs(step) < 8 * n or not (steps == step).all():
+        return None
+    root = _root(columns[0])
+    if any(_root(c) is not root for c in columns[1:]):
+        return None
+    lo, hi = _byte_bounds(root)
+    if int(addr.min()) < lo or int(addr.max()) + 8 * n > hi:
+        return None
+    return np.lib.stride_tricks.as_strided(columns[0], shape=(n, len(columns)),
+                                           strides=(8, step), writeable=False)
 
 
 def _check_replicate_values(src: "_ReplicateColumns") -> None:
@@ -166,7 +286,12 @@ def _rank(src: "_ReplicateColumns | np.ndarray", rows: np.ndarray) -> int:
     m = len(idx)
     sample_rows = max(64 * R, 32768)
     if m > 2 * sample_rows:
-        S = src.take(idx[:: m // sample_rows])
+        # runs of 128 consecutive rows spread evenly over the rows: every part of the sample
+        # (e.g. every stratum of sorted data) is represented, and each run is read from
+        # memory in whole cache lines (single strided rows cost one cache miss per value)
+        run = 128
+        starts = np.linspace(0, m - run, sample_rows // run).astype(np.intp)
+        S = src.take(idx[(starts[:, None] + np.arange(run)).ravel()])
         ev = np.linalg.eigvalsh(S.T @ S)
         if m == n and src.zero is None and src.sumsq is not None:
             sum_sq_all = float(src.sumsq.sum())         # from the value checks
@@ -427,7 +552,6 @@ class ReplicateDesign(DesignBase):
     def _rep_vcov(self, theta, reps) -> np.ndarray:
         return replicate_vcov(theta, reps, self.scale, self.rscales, self.mse)
 
-    @_single_blas
     def _ratio_vcov(self, num, den, theta):
         W = self._Wsrc
         if den is None:
@@ -440,7 +564,6 @@ class ReplicateDesign(DesignBase):
                 reps = both[:, :k] / both[:, k:]
         return self._rep_vcov(theta, reps)
 
-    @_single_blas
     def _domain_vcov(self, theta, vals, dcodes, n_domains, totals_den):
         """Replicate totals (or ratios) of every analysis column in every domain.
 
@@ -453,26 +576,47 @@ class ReplicateDesign(DesignBase):
         R = W.shape[1]
         ratio = totals_den is not None
         ncol = D * k + (D if ratio else 0)
-        if ncol <= _MAX_DENSE_COLUMNS:
-            T = np.zeros((R, ncol))
-            block = max(256, _BLOCK_ELEMENTS // max(ncol, R))
-            for i in range(0, n, block):
-                sl = slice(i, min(i + block, n))
-                dc = dcodes[sl]
-                M = np.zeros((dc.shape[0], ncol), order="F")
-                vb = vals[sl]
-                for d in range(D):
-                    ind = dc == d
-                    M[:, d * k:(d + 1) * k] = np.where(ind[:, None], vb, 0.0)
-                    if ratio:
-                        M[:, D * k + d] = ind
-                T += W.take(sl).T @ M
-            top = T[:, :D * k]
+        if D == 1 and (W._view is not None or W._full is not None):
+            # one domain (a plain mean or total): W' y in one product over the whole matrix;
+            # the denominators are the replicates' weight sums when every row is used
+            inside = dcodes == 0
+            every = bool(inside.all())
+            y = vals if every else np.where(inside[:, None], vals, 0.0)
+            top = W.tdot(y[:, 0] if k == 1 else y).reshape(R, k)
             if not ratio:
                 return self._rep_vcov(theta, top)
-            den = np.repeat(T[:, D * k:], k, axis=1)
+            den = W.colsums() if every else W.tdot(inside.astype(float))
             with np.errstate(divide="ignore", invalid="ignore"):
-                return self._rep_vcov(theta, top / den)
+                return self._rep_vcov(theta, top / den[:, None])
+        if ncol <= _MAX_DENSE_COLUMNS and (W._view is not None or W._full is not None):
+            # few domains, W at hand whole: large row blocks, BLAS on numpy's threads
+            block = max(4096, 2**20 // ncol)
+            return self._from_domain_totals(
+                theta, _dense_domain_totals(W, vals, dcodes, D, ratio, block), D, k, ratio)
+        return self._domain_vcov_blocked(theta, vals, dcodes, n_domains, totals_den)
+
+    def _from_domain_totals(self, theta, T, D, k, ratio):
+        top = T[:, :D * k]
+        if not ratio:
+            return self._rep_vcov(theta, top)
+        den = np.repeat(T[:, D * k:], k, axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return self._rep_vcov(theta, top / den)
+
+    @_single_blas
+    def _domain_vcov_blocked(self, theta, vals, dcodes, n_domains, totals_den):
+        """:meth:`_domain_vcov` over row blocks (several domains, or columns not at hand as
+        one matrix), BLAS on one thread."""
+        W = self._Wsrc
+        n, k = vals.shape
+        D = n_domains
+        R = W.shape[1]
+        ratio = totals_den is not None
+        ncol = D * k + (D if ratio else 0)
+        if ncol <= _MAX_DENSE_COLUMNS:
+            block = max(256, _BLOCK_ELEMENTS // max(ncol, R))
+            return self._from_domain_totals(
+                theta, _dense_domain_totals(W, vals, dcodes, D, ratio, block), D, k, ratio)
         reps = np.empty((R, D * k))
         for d in range(D):
             rows = np.flatnonzero(dcodes == d)

@@ -136,8 +136,13 @@ def analysis_matrix(data: pd.DataFrame, variables,
                 f"column {c!r} has dtype {s.dtype}, which cannot be averaged; convert it to a "
                 "number, a boolean or a category."
             )
-    values = np.hstack(blocks) if blocks else np.empty((n, 0))
-    complete = np.asarray(~np.isnan(values).any(axis=1))
+    if len(blocks) == 1:
+        # one block: no second copy (a numeric column's own float array is already a copy)
+        values = blocks[0] if blocks[0].flags.writeable else blocks[0].copy()
+    else:
+        values = np.hstack(blocks) if blocks else np.empty((n, 0))
+    complete = (~np.isnan(values[:, 0]) if values.shape[1] == 1
+                else np.asarray(~np.isnan(values).any(axis=1)))
     return AnalysisMatrix(values, terms, levels, complete)
 
 
