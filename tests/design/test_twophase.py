@@ -286,10 +286,9 @@ def test_bad_method_and_weights():
     assert a.total("x").vcov[0, 0] == pytest.approx(b.total("x").vcov[0, 0], rel=1e-14)
 
 
-def test_calibration_not_implemented():
+def test_weight_changes_not_implemented():
+    # calibrate(): tests/design/test_twophase_calibration.py
     d = sh.TwoPhaseDesign(_toy(), subset="p2", strata="s")
-    with pytest.raises(DesignError, match="not implemented for two-phase"):
-        d.calibrate()
     for verb in (d.rake, d.post_stratify, d.standardize, d.trim_weights):
         with pytest.raises(DesignError, match="not implemented for two-phase"):
             verb()

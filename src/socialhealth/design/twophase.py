@@ -40,7 +40,8 @@ Lumley 2010, ch. 8):
     ``n1/(n1-1) sum_{i in s1} (y_i - ybar)(y_i - ybar)^T`` with its sums over the phase-1
     sample estimated by ``1/pi2``-weighted sums over the phase-2 sample:
     ``V1 = n1/(n1-1) sum_{i in s2} (y_i - ybar)(y_i - ybar)^T / pi2_i``,
-    ``ybar = sum_{s2} y_i/pi2_i / sum_{s2} 1/pi2_i``.
+    ``ybar = sum_{s2} y_i/pi2_i / n1`` (``= sum_{s2} y_i/pi2_i / sum_{s2} 1/pi2_i``, since
+    ``sum_{s2} 1/pi2_i = n1``, unless calibrated to another phase-1 size).
 
 Both are checked against R survey 4.1-1 (``tests/fixtures/twophase``): means, totals, ratios,
 domain estimates and phase contributions to 1e-8, svyglm coefficients and standard errors at
@@ -59,23 +60,51 @@ zero-recoded variable,
 covariances between the domains of a two-phase design; here they are the linearisation
 covariances (the variances agree).
 
+Calibration of the phase-2 weights to the phase-1 totals (:meth:`TwoPhaseDesign.calibrate`,
+R ``calibrate(design, formula, phase = 2, calfun = ...)``; Breslow et al. 2009) uses the
+calibration engine of :mod:`socialhealth.design.calibration` on the conditional phase-2
+weights: ``1/pi2_i`` becomes ``g_i/pi2_i`` with ``sum_{s2} g_i x_i / pi2_i = T`` (default
+``T = sum_{s1} x_i``, the phase-1 totals), and the analysis weights ``w1_i g_i / pi2_i``.
+The phase-2 term is then computed on the GREG residuals of ``Z`` (``Z_i - (g_i/pi2_i)
+x_i' b``, ``b`` the least-squares fit of ``Z_i pi2_i/g_i`` on ``x_i`` with weights ``1/pi2_i``),
+the phase-1 term on ``Z`` itself, with ``pi2`` (``"full"``) or the calibrated ``pi2_i/g_i``
+(``"approx"``). Checked against R survey 4.1-1 (``tests/fixtures/twophase``,
+``make_twophase_calibration.R``) for linear, raking and logit calibration, both methods and
+phase-1 weights, at 1e-8 (glm at R's convergence tolerance), with two documented
+differences, both for ``method="full"`` only: domain estimates of a calibrated design (R's
+``subset()``/``svyby`` drop the phase-2 covariances between pairs of out-of-domain rows,
+although their calibration residuals are not 0; the value here equals R's
+``svyratio(~I(y * d), ~I(d), design)`` and R's ``svyby`` for ``"approx"``), and a design
+calibrated twice (R's phase-2 term uses the residuals of the last calibration only; here
+the second calibration's residuals are taken of the first's, as R does for ``"approx"``
+designs and for ``svydesign`` objects).
+
 Not implemented (a :class:`~socialhealth.errors.DesignError` says so): clustered or
-stratified phase-1 samples, phase-1 finite population corrections, clusters at phase 2, and
-calibration of two-phase designs (R ``calibrate(twophase_design, phase = 2, ...)``).
+stratified phase-1 samples, phase-1 finite population corrections, clusters at phase 2,
+calibration of the phase-1 weights (``calibrate(phase=1)``; not in R survey 4.1-1 either),
+``post_stratify`` and ``rake`` (R refuses them too; ``calibrate("~C(v)")`` and
+``calibrate("~C(a) + C(b)", calfun="raking")`` give those weights), ``standardize`` and
+``trim_weights``.
 
 References
 ----------
 Sarndal CE, Swensson B, Wretman J (1992) *Model Assisted Survey Sampling*, Springer, §9.3.
 Breslow NE, Chatterjee N (1999) Design and analysis of two-phase studies with binary outcome
 applied to Wilms tumour prognosis. Applied Statistics 48:457-468.
-Lumley T (2010) *Complex Surveys: A Guide to Analysis Using R*, Wiley, ch. 8.
+Lumley T (2010) *Complex Surveys: A Guide to Analysis Using R*, Wiley, ch. 8 and 10.
+Deville JC, Sarndal CE (1992) Calibration estimators in survey sampling. JASA 87:376-382.
+Breslow NE, Lumley T, Ballantyne CM, Chambless LE, Kulich M (2009) Using the whole cohort in
+the analysis of case-cohort data. Am J Epidemiol 169:1398-1405; Improved Horvitz-Thompson
+estimation of model parameters from two-phase stratified samples: applications in
+epidemiology. Stat Biosci 1:32-49.
 Chen T, Lumley T (2020) Optimal multiwave sampling for regression modeling in two-phase
 designs. Statistics in Medicine 39:4912-4921 (two-phase variance of the survey package).
 """
 from __future__ import annotations
 
 import copy
-from typing import Callable
+import re
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 import pandas as pd
@@ -84,6 +113,9 @@ from socialhealth.design.base import DesignBase
 from socialhealth.design.structure import check_data_frame, require_columns
 from socialhealth.design.taylor_variance import DomainColumns, group_sum
 from socialhealth.errors import DesignError, LonelyPSUError, WeightError
+
+if TYPE_CHECKING:
+    from socialhealth.design.calibration import Calfun, OnNonconvergence
 
 METHODS = ("full", "approx", "simple")
 
@@ -138,14 +170,27 @@ def _phase2_indicator(data: pd.DataFrame, subset) -> np.ndarray:
     )
 
 
+def _r_formula(formula) -> str:
+    """R spelling of a calibration formula (``C(x)`` -> ``factor(x)``), for describe()."""
+    if not isinstance(formula, str):
+        formula = "~" + " + ".join(str(t) for t in formula)
+    text = re.sub(r"\bC\(([^()]+)\)", r"factor(\1)", formula.strip())
+    return text if text.startswith("~") else "~" + text
+
+
 class TwoPhaseDesign(DesignBase):
     """A two-phase design: element sample at phase 1, stratified SRS subsample at phase 2
     (R ``twophase``), e.g. a case-cohort or two-phase case-control study.
 
     The variance of every estimate is the phase-1 plus the phase-2 variance (formulas in the
     module docstring :mod:`socialhealth.design.twophase`). The design answers the verbs of
-    :class:`~socialhealth.design.SurveyDesign` (``mean``, ``total``, ``ratio``, ``var``, ``by=``
-    domains, ``subset``, ``glm`` ...) with the same result types, using the phase-2 rows.
+    :class:`~socialhealth.design.SurveyDesign` with the same result types, using the phase-2
+    rows: ``mean``, ``total``, ``ratio``, ``var``, ``proportion``, ``quantile``, ``ttest``,
+    ``chisq``, ``glm``, ``by=`` domains, ``subset``, ``assign``, :meth:`phase_variances`, and
+    :meth:`calibrate` (phase-2 weights to the phase-1 totals, R ``calibrate(d, ~x,
+    phase = 2, calfun = "raking")``, both methods). ``post_stratify`` and ``rake`` raise
+    :class:`~socialhealth.errors.DesignError` naming the ``calibrate`` call that gives those
+    weights (R refuses them too); ``standardize`` and ``trim_weights`` raise as well.
 
     Parameters
     ----------
@@ -334,6 +379,12 @@ class TwoPhaseDesign(DesignBase):
         self._spec = dict(subset=subset if isinstance(subset, str) else None, strata=strata,
                           phase1_weights=phase1_weights, phase1_probs=phase1_probs)
         self._last_phases: tuple | None = None
+        # phase-2 calibration (calibrate()): residualizers of socialhealth.design.calibration,
+        # applied to the phase-2 term; the phase-2 probabilities the approx phase-1 term uses
+        # (w1 / w: pi2 before calibration, pi2 / g after); the R calls, for describe()
+        self._calibrations: tuple = ()
+        self._pi2_phase1 = pi2
+        self._calibration_calls: tuple = ()
 
     # ------------------------------------------------------------------ variance
     def phase_variances(self, Z) -> tuple[np.ndarray, np.ndarray]:
@@ -349,7 +400,8 @@ class TwoPhaseDesign(DesignBase):
         -------
         (V1, V2) : tuple of (p x p) arrays
             Their sum is the variance (R: ``attr(vcov(est), "phases")``, ``$phase1`` and
-            ``$phase2``); formulas in the module docstring.
+            ``$phase2``); formulas in the module docstring. On a calibrated design
+            (:meth:`calibrate`) ``V2`` is that of the calibration residuals of ``Z``.
 
         Examples
         --------
@@ -375,10 +427,15 @@ class TwoPhaseDesign(DesignBase):
         pi2 = self._pi2[rows]
         h = self._codes[rows]
         H = len(self._labels)
-        # phase 2: stratified SRS without replacement from the phase-1 sample
+        # phase 2: stratified SRS without replacement from the phase-1 sample; on a calibrated
+        # design, of the residuals of Z from the calibration model
+        E = Z
+        for cal in self._calibrations:
+            E = cal.residualize(E)
+        Es = E[rows]
         n1h, n2h = self._n1h, self._n2h
-        means = group_sum(h, Zs, H) / np.where(n2h > 0, n2h, 1.0)[:, None]
-        dev = Zs - means[h]
+        means = group_sum(h, Es, H) / np.where(n2h > 0, n2h, 1.0)[:, None]
+        dev = Es - means[h]
         with np.errstate(divide="ignore", invalid="ignore"):
             scale = np.where(n2h > 1, (1.0 - n2h / np.where(n1h > 0, n1h, 1.0))
                              * n2h / (n2h - 1), 0.0)
@@ -386,13 +443,16 @@ class TwoPhaseDesign(DesignBase):
         dev = dev * np.sqrt(scale[h])[:, None]
         V2 = dev.T @ dev
         # phase 1 (infinite-population element sampling), estimated from the phase-2 rows
-        y = Zs * pi2[:, None]                              # phase-1 weighted influence values
         if self.method == "full":
             V1 = (Zs * ((1.0 - self._pi1[rows]) * pi2)[:, None]).T @ Zs
         else:
+            pi2 = self._pi2_phase1[rows]                   # pi2 / g on a calibrated design
+            y = Zs * pi2[:, None]                          # phase-1 weighted influence values
             w2 = 1.0 / pi2
             n1 = float(len(self.data))
-            ybar = (w2 @ y) / w2.sum()
+            # the phase-1 mean of y, sum_{s1} y / n1, estimated by sum_{s2} y / pi2 / n1 (as
+            # R; sum 1/pi2 = n1 except after calibration to totals other than the phase-1 size)
+            ybar = (w2 @ y) / n1
             c = (y - ybar) * np.sqrt(w2)[:, None]
             V1 = n1 / (n1 - 1.0) * (c.T @ c) if n1 > 1 else np.full_like(c.T @ c, np.nan)
         return V1, V2
@@ -518,47 +578,238 @@ class TwoPhaseDesign(DesignBase):
         """
         n2 = int(self._in2.sum())
         sub = "" if len(self) == n2 else f" ({len(self)} in subset)"
-        return "\n".join([
+        lines = [
             f"Two-phase design (phase 1: {self.n} rows, element sampling; phase 2: {n2} rows"
             f"{sub} in {len(self._labels)} strata)",
             f"  method: {self._method_given}; degrees of freedom: {self.degf():g}",
             f"  In R: {self.r_code()}",
-        ])
+        ]
+        for call in self._calibration_calls:
+            lines.append(f"  calibrated: d <- {call}")
+        return "\n".join(lines)
 
-    # ------------------------------------------------------------------ not implemented
-    def _not_implemented(self, what: str):
-        raise DesignError(
-            f"{what} is not implemented for two-phase designs (R: calibrate(design, phase = 2, "
-            "...) on a twophase object). Estimate with the two-phase weights as they are, or "
-            "build a SurveyDesign on the phase-2 rows if phase-1 variability can be ignored."
-        )
+    # ------------------------------------------------------------------ calibration
+    def calibrate(self, formula, population_totals=None, calfun: Calfun = "linear",
+                  bounds=None, max_iter: int = 50, epsilon: float = 1e-7,
+                  on_nonconvergence: OnNonconvergence = "raise", *,
+                  phase: int = 2) -> "TwoPhaseDesign":
+        """Calibrate the phase-2 weights to the phase-1 totals (R ``calibrate(d, ~x, phase = 2)``).
 
-    def calibrate(self, *args, **kwargs):
-        """Not implemented for two-phase designs: raises :class:`~socialhealth.errors.DesignError`.
+        The phase-2 sample is calibrated to the phase-1 sample: the phase-2 weights
+        ``1/pi2_i`` (conditional on phase 1) become ``g_i / pi2_i`` with
+        ``sum_{i in s2} g_i x_i / pi2_i = T``, where ``T`` defaults to the phase-1 totals
+        ``sum_{i in s1} x_i`` of the calibration variables (Deville & Sarndal 1992; the
+        case-cohort analysis of Breslow et al. 2009, who calibrate to the influence functions
+        of the phase-1 model fitted with imputed phase-2 variables). The analysis weights are
+        ``w1_i g_i / pi2_i``. The calibration itself is that of
+        :func:`socialhealth.design.calibration.calibrate` (same Newton iterations, bounds and
+        calibration functions); the formula variables must be phase-1 variables.
+
+        Variance (as R survey 4.1-1): the estimate is reduced to weighted influence values
+        ``Z_i = w_i u_i`` with the calibrated weights ``w``;
+
+        * the **phase-2** term (stratified SRS without replacement within phase 1) is that of
+          the residuals ``e_i = Z_i - (g_i/pi2_i) x_i' b``, with ``b`` the weighted
+          least-squares coefficients of ``Z_i pi2_i / g_i`` on ``x_i`` with weights ``1/pi2_i``
+          (the GREG residuals of the phase-2 design, for every calibration function;
+          Sarndal, Swensson & Wretman 1992, §9.7; Lumley 2010, §8.4);
+        * the **phase-1** term is that of the module docstring, applied to ``Z`` itself (not
+          to the residuals: calibration to phase-1 totals removes phase-2 variability
+          only). For ``method="full"`` it keeps ``pi2`` (``sum (1 - pi1) pi2 Z Z'``); for
+          ``method="approx"`` the phase-2 probabilities become ``pi2 / g`` (the calibrated
+          design's), both as R.
+
+        Parameters
+        ----------
+        formula : str or list of str
+            Calibration model on phase-1 variables, as for
+            :func:`~socialhealth.design.calibration.calibrate`: ``"~age"``, ``"~C(stage)"``
+            (categorical: one indicator per level but the first, R ``~factor(stage)``),
+            ``"~age + C(stage)"``, interactions ``"~C(stage)*age"``.
+        population_totals : dict, Series or sequence, optional
+            Totals of the model-matrix columns that the phase-2 weights ``g/pi2`` are
+            calibrated to. Default: their phase-1 sums, ``sum_{i in s1} x_i`` (unweighted, as
+            R, also when the design has phase-1 weights).
+        calfun : {"linear", "raking", "logit"}, default "linear"
+            Calibration function (``"logit"`` needs ``bounds``).
+        bounds : (L, U), optional
+            Bounds on ``g``.
+        max_iter, epsilon, on_nonconvergence
+            As for :func:`~socialhealth.design.calibration.calibrate` (R's defaults 50, 1e-7).
+        phase : {2}, keyword only, default 2
+            Only phase 2: calibration of the phase-1 weights is not implemented (nor is it in
+            R survey 4.1-1, where ``phase = 1`` stops with an error).
+
+        Returns
+        -------
+        TwoPhaseDesign
+            The calibrated design; every verb (``mean``, ``total``, ``ratio``, ``by=``,
+            ``glm`` ...) uses the calibrated weights and the variance above. Calibrating again
+            (e.g. to another formula) starts from the calibrated weights.
+
+        Raises
+        ------
+        DesignError
+            ``phase=1``; a subset design (calibrate the whole design, then subset); missing
+            values of the calibration variables in phase 1 (phase-1 totals undefined; give
+            ``population_totals=``) or in phase 2; population totals that do not match the
+            model columns.
+        ConvergenceError
+            No solution within ``max_iter`` iterations (e.g. bounds too tight, or a level of a
+            categorical variable with phase-1 rows but no phase-2 rows).
+
+        References
+        ----------
+        Deville JC, Sarndal CE (1992) Calibration estimators in survey sampling. JASA
+        87:376-382. Breslow NE, Lumley T, Ballantyne CM, Chambless LE, Kulich M (2009) Using
+        the whole cohort in the analysis of case-cohort data. Am J Epidemiol 169:1398-1405;
+        Improved Horvitz-Thompson estimation of model parameters from two-phase stratified
+        samples: applications in epidemiology. Stat Biosci 1:32-49. Lumley T (2010)
+        *Complex Surveys*, Wiley, ch. 8 and 10.
 
         Examples
         --------
-        In R: ``calibrate(dccs2, phase = 2, formula = ~interaction(rel, stage, instit))``.
+        >>> import numpy as np, pandas as pd
+        >>> import socialhealth as sh
+        >>> rng = np.random.default_rng(1)
+        >>> cohort = pd.DataFrame({"rel": rng.binomial(1, 0.15, 400),
+        ...                        "sub": rng.binomial(1, 0.2, 400) == 1,
+        ...                        "stage": rng.integers(1, 4, 400),
+        ...                        "age": rng.gamma(2.0, 20.0, 400).round(1)})
+        >>> cohort["in_phase2"] = cohort["sub"] | (cohort["rel"] == 1)
+        >>> d = sh.TwoPhaseDesign(cohort, subset="in_phase2", strata="rel")
+        >>> cal = d.calibrate("~age + C(stage)", calfun="raking")
+        >>> round(float(cal.weights.sum()), 1), round(float(cal.weights @ cohort.age), 1)
+        (400.0, 16127.3)
+        >>> float(cohort.age.sum())                      # the phase-1 total of age
+        16127.3
+        >>> print(cal.total("age").to_frame()[["term", "estimate", "se"]].round(2).to_string())
+          term  estimate      se
+        0  age   16127.3  928.69
+
+        The total of a calibration variable keeps its phase-1 variance only:
+
+        >>> V1, V2 = cal.phase_variances(np.where(cal.phase2, cal.weights * cohort.age, 0.0))
+        >>> round(float(np.sqrt(V1[0, 0])), 2), bool(abs(V2[0, 0]) < 1e-12)
+        (928.69, True)
+        >>> m = cal.glm("rel ~ age", family="binomial")
+        >>> print(m.to_frame()[["term", "estimate", "se"]].round(4).to_string())
+                term  estimate      se
+        0  Intercept   -1.8693  0.2707
+        1        age   -0.0032  0.0051
+
+        In R: ``d <- twophase(id = list(~1, ~1), strata = list(NULL, ~rel),
+        subset = ~in_phase2, data = cohort)``;
+        ``cal <- calibrate(d, ~age + factor(stage), phase = 2, calfun = "raking")``;
+        ``svytotal(~age, cal)``; ``svyglm(rel ~ age, design = cal, family = quasibinomial())``.
         """
-        self._not_implemented("calibrate()")
+        from socialhealth.design import calibration
+
+        if phase == 1:
+            raise DesignError(
+                "calibrate(phase=1): calibration of the phase-1 weights is not implemented for "
+                "two-phase designs (R survey 4.1-1 does not implement it either). Calibrate the "
+                "phase-2 weights to the phase-1 totals with phase=2 (the default)."
+            )
+        if phase != 2:
+            raise DesignError(f"phase={phase!r} must be 2 (calibration of the phase-2 weights "
+                              "to the phase-1 totals); phase=1 is not implemented.")
+        if (self._in2 & ~(self._w > 0)).any():
+            raise DesignError(
+                "calibrate() on a subset of a two-phase design is not implemented: the phase-2 "
+                "sample is calibrated to the whole phase-1 sample. Calibrate the whole design "
+                "first, then take the subset (or use by= for domain estimates)."
+            )
+        if population_totals is None:
+            X1, names = calibration.model_matrix(self.data, formula)
+            miss = np.isnan(X1).any(axis=1)
+            if miss.any():
+                raise DesignError(
+                    f"the calibration variables of {formula!r} are missing in {int(miss.sum())} "
+                    "phase-1 row(s), so their phase-1 totals (the default population_totals) "
+                    "are undefined. Calibrate to phase-1 variables known for the whole cohort "
+                    "(impute them first, as Breslow et al. 2009), or give population_totals=."
+                )
+            population_totals = X1.sum(axis=0)          # in the model-matrix column order
+        # the engine calibrates the phase-2 weights conditional on phase 1, 1/pi2 (R: the
+        # phase-2 design of the twophase object), and keeps their GREG residualizer
+        cond = copy.copy(self)
+        cond._w = np.where(self._in2, self._w / self._w1, 0.0)
+        new = calibration.calibrate(cond, formula, population_totals, calfun=calfun,
+                                    bounds=bounds, max_iter=max_iter, epsilon=epsilon,
+                                    on_nonconvergence=on_nonconvergence)
+        new._w = np.where(self._in2, self._w1 * new._w, 0.0)
+        new._pi2_phase1 = np.where(self._in2, self._w1 / np.where(self._in2, new._w, 1.0),
+                                   np.nan)
+        base = getattr(self, "_calibration_base", None)
+        new._calibration_base = self._w.copy() if base is None else base
+        new._calibration_recipes = ()      # no replicate conversion of two-phase designs
+        new._last_phases = None
+        bnd = "" if bounds is None else f", bounds = c({bounds[0]}, {bounds[1]})"
+        new._calibration_calls = self._calibration_calls + (
+            f"calibrate(d, {_r_formula(formula)}, phase = 2, "
+            f"calfun = \"{str(calfun).lower()}\"{bnd})",)
+        return new
+
+    # ------------------------------------------------------------------ not implemented
+    def _not_implemented(self, what: str, instead: str):
+        raise DesignError(f"{what} is not implemented for two-phase designs. {instead}")
 
     def post_stratify(self, *args, **kwargs):
         """Not implemented for two-phase designs: raises :class:`~socialhealth.errors.DesignError`.
 
+        R's ``postStratify`` refuses two-phase designs as well. Linear calibration to the
+        indicators of the post-strata gives the post-stratified phase-2 weights:
+        ``design.calibrate("~C(stage)")`` (to the phase-1 counts).
+
         Examples
         --------
-        In R: ``postStratify(design, ...)`` (not offered here for two-phase designs).
+        >>> import pandas as pd
+        >>> import socialhealth as sh
+        >>> df = pd.DataFrame({"s": [1, 1, 1, 1, 2, 2], "p2": [1, 1, 1, 0, 1, 1],
+        ...                    "g": ["a", "b", "a", "b", "a", "b"]})
+        >>> d = sh.TwoPhaseDesign(df, subset="p2", strata="s")
+        >>> ps = d.calibrate("~C(g)")                   # instead of d.post_stratify(...)
+        >>> pd.Series(ps.weights).groupby(df["g"]).sum().round(6).tolist()  # phase-1 counts
+        [3.0, 3.0]
+
+        In R: ``postStratify(design, ...)`` stops ("not yet implemented for two-phase
+        designs. Use calibrate()"); ``calibrate(d, ~factor(g), phase = 2)``.
         """
-        self._not_implemented("post_stratify()")
+        self._not_implemented(
+            "post_stratify()",
+            "R's postStratify() refuses them too. Calibrate the phase-2 weights instead: "
+            "design.calibrate(\"~C(stratum_column)\") post-stratifies them to the phase-1 "
+            "counts (population_totals= for other counts).")
 
     def rake(self, *args, **kwargs):
         """Not implemented for two-phase designs: raises :class:`~socialhealth.errors.DesignError`.
 
+        R's ``rake`` does not work on two-phase designs either. Raking calibration to the
+        indicators of the margins gives the (fully converged) raked phase-2 weights:
+        ``design.calibrate("~C(a) + C(b)", calfun="raking")``.
+
         Examples
         --------
-        In R: ``rake(design, ...)`` (not offered here for two-phase designs).
+        >>> import pandas as pd
+        >>> import socialhealth as sh
+        >>> df = pd.DataFrame({"s": [1, 1, 1, 1, 2, 2], "p2": [1, 1, 1, 0, 1, 1],
+        ...                    "g": ["a", "b", "a", "b", "a", "b"]})
+        >>> d = sh.TwoPhaseDesign(df, subset="p2", strata="s")
+        >>> df["h"] = ["x", "x", "y", "y", "y", "x"]
+        >>> d = sh.TwoPhaseDesign(df, subset="p2", strata="s")
+        >>> r = d.calibrate("~C(g) + C(h)", calfun="raking")   # instead of d.rake(...)
+        >>> [pd.Series(r.weights).groupby(df[v]).sum().round(6).tolist() for v in ("g", "h")]
+        [[3.0, 3.0], [3.0, 3.0]]
+
+        In R: ``calibrate(d, ~factor(a) + factor(b), phase = 2, calfun = "raking")``
+        (R's ``rake`` on a twophase object fails).
         """
-        self._not_implemented("rake()")
+        self._not_implemented(
+            "rake()",
+            "R's rake() does not work on them either. Rake the phase-2 weights to the phase-1 "
+            "margins with design.calibrate(\"~C(a) + C(b)\", calfun=\"raking\") (the converged "
+            "raking weights; population_totals= for other margins).")
 
     def standardize(self, *args, **kwargs):
         """Not implemented for two-phase designs: raises :class:`~socialhealth.errors.DesignError`.
@@ -569,7 +820,10 @@ class TwoPhaseDesign(DesignBase):
         --------
         In R: ``svystandardize(design, ...)`` (not offered here for two-phase designs).
         """
-        self._not_implemented("standardize() (it post-stratifies the weights)")
+        self._not_implemented(
+            "standardize() (it post-stratifies the weights)",
+            "Estimate by stratum with by= and weight the stratum estimates by the standard "
+            "population's proportions with sh.contrast() (or Estimate.contrast()).")
 
     def trim_weights(self, *args, **kwargs):
         """Not implemented for two-phase designs: raises :class:`~socialhealth.errors.DesignError`.
@@ -581,4 +835,7 @@ class TwoPhaseDesign(DesignBase):
         --------
         In R: ``trimWeights(design, ...)`` (not offered here for two-phase designs).
         """
-        self._not_implemented("trim_weights()")
+        self._not_implemented(
+            "trim_weights()",
+            "The phase-1 and phase-2 variances depend on the phase-2 sampling probabilities, "
+            "which trimmed weights no longer reflect; use the two-phase (or calibrated) weights.")
