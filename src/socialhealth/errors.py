@@ -72,6 +72,11 @@ class RowsDroppedWarning(SocialHealthWarning):
     """Rows were left out of an estimate because of missing values."""
 
 
+class RDifferenceWarning(SocialHealthWarning):
+    """A valid result that R ``survey`` computes differently by default (documented where it
+    is raised, with the option that reproduces R's number)."""
+
+
 # ----------------------------------------------------------------------------- datasets
 class DatasetError(SocialHealthError, ValueError):
     """A dataset cannot be loaded as requested."""

@@ -183,13 +183,33 @@ class DesignBase:
         """Rows in the design (all rows, including those outside a subset)."""
         return len(self.data)
 
+    # ------------------------------------------------------------------ per-design cache
+    # Work that depends only on the design and its weights (subset mask, strata/PSU counts,
+    # label) is computed once per design. Entries are keyed by the weight array itself: copies
+    # made with copy.copy (calibration, replicate conversion) share the dict but replace _w,
+    # so an entry made for other weights is never reused.
+    def _cached(self, key, compute):
+        cache = self.__dict__.get("_cache")
+        if cache is None:
+            cache = self.__dict__["_cache"] = {}
+        entry = cache.get(key)
+        if entry is None or entry[0] is not self._w:
+            entry = (self._w, compute())
+            cache[key] = entry
+        return entry[1]
+
     @property
     def in_subset(self) -> np.ndarray:
         """Boolean array: rows inside the current subset (non-zero weight)."""
-        return self._w > 0
+        # a copy (microseconds), so that a caller changing it cannot change the cached mask
+        return self._cached("in_subset", lambda: self._w > 0).copy()
 
     def __len__(self) -> int:
-        return int(self.in_subset.sum())
+        return self._cached("len", lambda: int(self.in_subset.sum()))
+
+    def _short_label(self) -> str:
+        return self._cached("label", lambda: self.describe().splitlines()[0])
+
 
     def __repr__(self) -> str:
         return self.describe()
@@ -495,9 +515,6 @@ class DesignBase:
             design_label=self._short_label(),
             r_call=r_call,
         )
-
-    def _short_label(self) -> str:
-        return self.describe().splitlines()[0]
 
     # ------------------------------------------------------------------ verbs
     def mean(self, variables, by=None, deff: bool | str = False) -> Estimate:

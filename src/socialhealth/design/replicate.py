@@ -147,8 +147,8 @@ class _ReplicateColumns:
             if self._full is None and self._view is None and self.zero is None:
                 with one_blas_thread():
                     self._colsums = np.array([float(c.sum()) for c in self.columns])
-            else:
-                self._colsums = self.tdot(np.ones(self.shape[0]))
+            else:   # (not through tdot: the kept product stays the caller's)
+                self._colsums = self._tdot(np.ones(self.shape[0]), 16384)
         return self._colsums
 
     def full(self) -> np.ndarray:
@@ -649,6 +649,7 @@ class ReplicateDesign(DesignBase):
         new._w = w
         new._Wsrc = self._Wsrc.with_zero(outside)
         new._degf_cache = {}
+        new._cache = {}
         if data is not None:
             new.data = data
         return new

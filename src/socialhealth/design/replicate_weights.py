@@ -52,10 +52,11 @@ from __future__ import annotations
 from typing import Literal, cast
 
 import copy
+import warnings
 
 import numpy as np
 
-from socialhealth.errors import DesignError, ReplicateWeightsError
+from socialhealth.errors import DesignError, RDifferenceWarning, ReplicateWeightsError
 
 __all__ = ["as_replicate", "check_hadamard", "hadamard"]
 
@@ -205,18 +206,35 @@ def _paley_choice(n: int, nmax: int) -> np.ndarray | None:
 
 def _construct(n_strata: int) -> np.ndarray:
     """The Hadamard matrix R's ``hadamard(n_strata)`` chooses (see :func:`hadamard`)."""
+    return _construct_with_base(n_strata)[0]
+
+
+def _construct_with_base(n_strata: int) -> tuple[np.ndarray, int | None]:
+    """:func:`_construct` and the stored base order it doubles (None: a Paley matrix)."""
     n = int(n_strata)
     m = n - n % 4
     for order in _STORED:
         if m < order <= m + 4:
-            return _stored(order)
+            return _stored(order), order
     sizes = [b * 2 ** max(0, int(np.ceil(np.log2((n + 1) / b)))) for b in _STORED]
     best = int(np.argmin(sizes))
     if sizes[best] - n > 4:
         H = _paley_choice(n, sizes[best])
         if H is not None:
-            return H
-    return _double(_stored(_STORED[best]), sizes[best])
+            return H, None
+    return _double(_stored(_STORED[best]), sizes[best]), _STORED[best]
+
+
+def differs_from_r(n_strata: int) -> bool:
+    """Whether :func:`hadamard` for ``n_strata`` strata is built on the order-28 base, where
+    R's default matrix differs from ours (24-27, 48-55, 108-111, 220-223, ... strata).
+
+    Examples
+    --------
+    >>> differs_from_r(26), differs_from_r(23), differs_from_r(50), differs_from_r(80)
+    (True, False, True, False)
+    """
+    return _construct_with_base(max(int(n_strata), 0))[1] == 28
 
 
 def hadamard(n_strata: int) -> np.ndarray:
@@ -242,7 +260,8 @@ def hadamard(n_strata: int) -> np.ndarray:
     construction yields it, only a copy of the table, and no copy under a licence other than
     R's (GPL) was found. So for order 28 and its doublings (24-27 and 48-55 strata) ours is
     Paley II (q = 13): as balanced (totals and other linear statistics agree with R exactly)
-    but not equal (means' SEs differ, by up to 5% on the test data). To match
+    but not equal (means' SEs differ, by up to 5% on the test data), and ``to_replicate``
+    says so with an :class:`~socialhealth.errors.RDifferenceWarning`. To match
     R's default there, pass R's matrix with its (unused) first row negated, since a passed
     matrix is read as R reads ``hadamard.matrix=`` (top-left value = -1): in R
     ``h <- hadamard(27); h[1, ] <- 1 - h[1, ]``, then ``to_replicate("brr", hadamard=h)``.
@@ -452,6 +471,15 @@ def check_hadamard(matrix, n_strata: int) -> np.ndarray:
 def _brr(design, rho: float, method: str, matrix=None):
     unit, pairs = _two_psu_strata(design, method)
     H = hadamard(len(pairs)) if matrix is None else check_hadamard(matrix, len(pairs))
+    if matrix is None and differs_from_r(len(pairs)):
+        warnings.warn(
+            f"BRR with {len(pairs)} strata uses a Hadamard matrix of order {H.shape[0]} built "
+            "on Paley's order-28 matrix; R survey's default there is a different (equally "
+            "balanced) matrix from Sloane's library. Estimates and the SEs of totals equal R's; "
+            "the SEs of means, ratios and models differ from R's by a few percent (both are "
+            "valid BRR). To reproduce R's numbers, pass R's matrix as hadamard= (see "
+            "socialhealth.design.replicate_weights.hadamard).",
+            RDifferenceWarning, stacklevel=4)
     R = H.shape[1]
     w = design._w
     W = np.empty((len(w), R))

@@ -338,8 +338,9 @@ def build_stages(
     parent = np.zeros(n, dtype=np.int64)
     for s in range(n_stages):
         # stratum codes (nested in the parent unit from stage 2 on)
-        raw_stratum, stratum_raw_labels = _stage_strata(data, strata, s)
-        stratum = combine_codes(parent, raw_stratum)
+        raw_stratum, raw_labels = _stage_strata(data, strata, s)
+        # (stage 1: no parent, the codes are already numbered in sorted order)
+        stratum = raw_stratum if s == 0 else combine_codes(parent, raw_stratum)
         # unit codes
         if s < len(psu) and psu[s] is not None:
             raw_unit, _ = _codes(data[psu[s]], f"PSU ({psu[s]!r})" if s == 0
@@ -357,8 +358,11 @@ def build_stages(
         n_units = np.bincount(unit_stratum, minlength=n_strata).astype(float)
         parent_of_stratum = np.zeros(n_strata, dtype=np.int64)
         parent_of_stratum[stratum] = parent
+        # each stratum's label: that of its raw code (integer scatter, no per-row objects)
+        raw_of_stratum = np.zeros(n_strata, dtype=np.int64)
+        raw_of_stratum[stratum] = raw_stratum
         labels_of_stratum = np.empty(n_strata, dtype=object)
-        labels_of_stratum[stratum] = stratum_raw_labels
+        labels_of_stratum[:] = raw_labels[raw_of_stratum]
         # population sizes
         pop = np.full(n_strata, np.inf)
         inclusion = None
@@ -389,25 +393,24 @@ def build_stages(
 
 # --------------------------------------------------------------------- steps of build_stages()
 def _stage_strata(data: pd.DataFrame, strata: list[str], s: int):
-    """Raw stratum codes of stage ``s`` and each row's stratum label."""
+    """Raw stratum codes of stage ``s`` (0.., in sorted order of the values) and the label of
+    each code."""
     n = len(data)
     if s < len(strata) and strata[s] is not None:
-        raw_stratum, labels = _codes(data[strata[s]], f"stratum ({strata[s]!r})")
-        stratum_raw_labels = labels[raw_stratum]
-    else:
-        raw_stratum = np.zeros(n, dtype=np.int64)
-        stratum_raw_labels = np.full(n, "(all)", dtype=object)
-    return raw_stratum, stratum_raw_labels
+        return _codes(data[strata[s]], f"stratum ({strata[s]!r})")
+    return np.zeros(n, dtype=np.int64), np.array(["(all)"], dtype=object)
 
 
 def _check_psu_in_one_stratum(data, psu, strata, raw_unit, stratum) -> None:
     """Without nest=True a PSU code may not appear in two strata (NestingError)."""
     # a PSU code may not appear in two strata unless nest=True
     # distinct (PSU code, stratum) pairs by hashing; a code with two pairs is split
-    n_h = int(stratum.max()) + 1
-    pairs = pd.unique(raw_unit * n_h + stratum)
-    per_unit = np.bincount(pairs // n_h)
-    split = np.flatnonzero(per_unit > 1)
+    # each PSU code gets the stratum of one of its rows; a row in another stratum splits it
+    # (two integer passes, no hashing)
+    of_unit = np.zeros(int(raw_unit.max()) + 1, dtype=np.int64)
+    of_unit[raw_unit] = stratum
+    elsewhere = of_unit[raw_unit] != stratum
+    split = np.unique(raw_unit[elsewhere]) if elsewhere.any() else np.empty(0, dtype=np.int64)
     if len(split):
         bad_units = split[:5]
         examples = pd.unique(np.asarray(data[psu[0]])[np.isin(raw_unit, bad_units)])[:5]

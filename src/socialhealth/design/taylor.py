@@ -261,30 +261,6 @@ class SurveyDesign(DesignBase):
             raise DesignError("a Taylor design needs the influence values of the estimate.")
         return self._variance_of(influence())
 
-    # ------------------------------------------------------------------ per-design cache
-    # Work that depends only on the design and its weights (subset mask, strata/PSU counts,
-    # label) is computed once per design. Entries are keyed by the weight array itself: copies
-    # made with copy.copy (calibration, replicate conversion) share the dict but replace _w,
-    # so an entry made for other weights is never reused.
-    def _cached(self, key, compute):
-        entry = self._cache.get(key)
-        if entry is None or entry[0] is not self._w:
-            entry = (self._w, compute())
-            self._cache[key] = entry
-        return entry[1]
-
-    @property
-    def in_subset(self) -> np.ndarray:
-        """Boolean array: rows inside the current subset (non-zero weight)."""
-        # a copy (microseconds), so that a caller changing it cannot change the cached mask
-        return self._cached("in_subset", lambda: self._w > 0).copy()
-
-    def __len__(self) -> int:
-        return self._cached("len", lambda: int(self.in_subset.sum()))
-
-    def _short_label(self) -> str:
-        return self._cached("label", lambda: self.describe().splitlines()[0])
-
     def _with_weights(self, w, data=None):
         new = copy.copy(self)
         new._cache = {}
