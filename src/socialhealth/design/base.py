@@ -138,6 +138,8 @@ class DesignBase:
     data: pd.DataFrame
     _w: np.ndarray
     kind: str = "design"
+    #: per-design cache of weight-dependent facts (see ``_cached``), created on first use
+    _cache: dict
 
     # ------------------------------------------------------------------ subclass hooks
     def _ratio_vcov(self, num: np.ndarray, den: np.ndarray | None, theta: np.ndarray) -> np.ndarray:
