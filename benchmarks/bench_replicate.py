@@ -22,7 +22,8 @@ mean of the replicates):
 
 Timings: both tools in one process, interleaved task by task (the order alternates between
 repetitions), median of ``--reps``. Peak memory: each tool runs every task once in a fresh
-subprocess that reads the Parquet file with its own reader (pandas / polars) and reports its
+subprocess that reads the Parquet file with its own reader (socialhealth.datasets.read_parquet,
+or pandas.read_parquet with ``--sh-reader pandas`` / polars) and reports its
 ``VmHWM``. ``--fresh`` also times every task once per tool in fresh subprocesses (first call in
 a new process, as a user script would).
 
@@ -95,7 +96,12 @@ class SocialHealth:
         import socialhealth.design.glm  # noqa: F401  (imports are not part of the timings)
         import socialhealth.design.proportion  # noqa: F401
 
-        self.df = pd.read_parquet(path)
+        if READER["socialhealth"] == "pandas":
+            self.df = pd.read_parquet(path)
+        else:   # socialhealth's own reader: float columns read one by one into one block
+            import socialhealth as sh
+
+            self.df = sh.datasets.read_parquet(path)
         self.cols = [f"rw{r + 1}" for r in range(R)]
 
     def design(self):
@@ -165,6 +171,9 @@ class Svy:
 
 
 TOOLS = {"socialhealth": SocialHealth, "svy": Svy}
+# how each tool reads the Parquet file: svy with polars; socialhealth with
+# socialhealth.datasets.read_parquet (default) or pandas.read_parquet (--sh-reader pandas)
+READER = {"socialhealth": "socialhealth", "svy": "polars"}
 
 
 # ----------------------------------------------------------------------------- timing
@@ -214,7 +223,8 @@ def fresh_runs(path: Path, R: int, names, tasks) -> dict:
     out = {}
     for tool in names:
         proc = subprocess.run([sys.executable, __file__, "--child", tool, "--data", str(path),
-                               "--replicates", str(R), "--only", ",".join(tasks)],
+                               "--replicates", str(R), "--only", ",".join(tasks),
+                               "--sh-reader", READER["socialhealth"]],
                               capture_output=True, text=True)
         if proc.returncode != 0:
             print(proc.stderr[-3000:], file=sys.stderr)
@@ -250,8 +260,11 @@ def main(argv=None) -> dict:
     ap.add_argument("--only", type=str, default=",".join(TASKS))
     ap.add_argument("--no-memory", action="store_true", help="skip the fresh-process runs")
     ap.add_argument("--out", type=str, default=str(HERE / "results" / "replicate.json"))
+    ap.add_argument("--sh-reader", choices=["socialhealth", "pandas"], default="socialhealth",
+                    help="how socialhealth's side reads the file (svy always uses polars)")
     ap.add_argument("--child", type=str, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    READER["socialhealth"] = args.sh_reader
     tasks = [t for t in TASKS if t in args.only.split(",")]
     if args.child:
         child(args.child, args.data, args.replicates, tasks)
@@ -262,6 +275,7 @@ def main(argv=None) -> dict:
     info = {"machine": machine(), "versions": versions(), "data": {
         "rows": args.rows, "strata": args.strata, "psus_per_stratum": args.psus,
         "replicates": args.replicates, "file": path.name}, "reps": args.reps,
+        "readers": dict(READER),
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     fresh = {} if args.no_memory else fresh_runs(path, args.replicates, names, tasks)
     times, results = time_tools(path, args.replicates, args.reps, names, tasks)

@@ -44,10 +44,11 @@ from socialhealth.datasets._surveydata import SurveyData
 from socialhealth.datasets.examples import list_examples, load_example
 from socialhealth.datasets._panel import (PanelData, load_panel, load_panel_baseline,
                                           mortality_followup)
+from socialhealth.datasets._read_parquet import read_parquet
 
 __all__ = ["list", "load", "load_panel", "load_panel_baseline", "mortality_followup", "fetch",
            "info", "SurveyData", "PanelData",
-           "DesignFallbackWarning", "load_example", "list_examples"]
+           "DesignFallbackWarning", "load_example", "list_examples", "read_parquet"]
 
 
 def list() -> pd.DataFrame:  # noqa: A001 - the documented public name

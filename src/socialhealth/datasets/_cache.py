@@ -30,6 +30,7 @@ import tempfile
 import warnings
 from pathlib import Path
 
+from socialhealth.datasets._read_parquet import read_parquet
 from socialhealth.errors import CacheError, CacheWarning
 
 _CHUNK = 1 << 22
@@ -184,8 +185,8 @@ def read_table(path: Path, build):
             raise ValueError("it is not a file")
         import pyarrow.parquet as pq
 
-        table = pq.read_table(path)
-        raw = (table.schema.metadata or {}).get(b"socialhealth")
+        schema = pq.read_schema(path)
+        raw = (schema.metadata or {}).get(b"socialhealth")
         if raw is None:
             raise ValueError("it holds no socialhealth metadata (not a socialhealth table)")
         meta = json.loads(raw)
@@ -199,7 +200,9 @@ def read_table(path: Path, build):
         cb_cols = meta["codebook_columns"]
         if not all(isinstance(r, dict) and list(r) == cb_cols for r in meta["codebook"]):
             raise ValueError("its codebook rows do not match its codebook columns")
-        data = table.to_pandas()
+        # column by column: peak memory about the frame itself (pyarrow's to_pandas holds the
+        # Arrow table and the frame at once)
+        data = read_parquet(path)
         cols = meta.get("columns")
         if cols is not None and list(data.columns) != list(cols):
             raise ValueError(f"its columns {list(data.columns)[:8]}... are not the ones "
