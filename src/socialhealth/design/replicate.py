@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 
 from socialhealth.design.base import DesignBase
-from socialhealth.design.replicate_variance import (METHODS, default_scale, one_blas_thread,
+from socialhealth.design.replicate_variance import (METHODS, blas_threads_on_idle_cores,
+                                                    default_scale, one_blas_thread,
                                                     replicate_vcov)
 from socialhealth.design.structure import (check_data_frame, check_weights, numeric_column,
                                            require_columns)
@@ -99,9 +100,9 @@ class _ReplicateColumns:
         """``W' M`` (R x k, or R for a vector ``M``) in one pass over the rows.
 
         With the whole matrix at hand (built, or a view of the frame's block) this is one
-        BLAS product on numpy's default threads; rows outside a subset are zeroed in ``M``
-        (``W_z' M = W' M_z``), not in ``W``. Otherwise row blocks of ``W`` are copied and
-        multiplied on one BLAS thread.
+        BLAS product on the idle cores (``blas_threads_on_idle_cores``); rows outside a subset
+        are zeroed in ``M`` (``W_z' M = W' M_z``), not in ``W``. Otherwise row blocks of ``W``
+        are copied and multiplied on one BLAS thread.
         """
         memo = self._memo
         if (memo is not None and memo[0].shape == M.shape and memo[0].dtype == M.dtype
@@ -117,11 +118,13 @@ class _ReplicateColumns:
 
     def _tdot(self, M: np.ndarray, block: int) -> np.ndarray:
         if self._full is not None:
-            return self._full.T @ M
+            with blas_threads_on_idle_cores():
+                return self._full.T @ M
         if self._view is not None:
             Mz = M if self.zero is None else np.where(
                 self.zero if M.ndim == 1 else self.zero[:, None], 0.0, M)
-            return self._view.T @ Mz
+            with blas_threads_on_idle_cores():
+                return self._view.T @ Mz
         vector = M.ndim == 1
         M2 = M[:, None] if vector else M
         out = np.zeros((self.shape[1], M2.shape[1]))
@@ -589,10 +592,11 @@ class ReplicateDesign(DesignBase):
             with np.errstate(divide="ignore", invalid="ignore"):
                 return self._rep_vcov(theta, top / den[:, None])
         if ncol <= _MAX_DENSE_COLUMNS and (W._view is not None or W._full is not None):
-            # few domains, W at hand whole: large row blocks, BLAS on numpy's threads
+            # few domains, W at hand whole: large row blocks, BLAS on the idle cores
             block = max(4096, 2**20 // ncol)
-            return self._from_domain_totals(
-                theta, _dense_domain_totals(W, vals, dcodes, D, ratio, block), D, k, ratio)
+            with blas_threads_on_idle_cores():
+                T = _dense_domain_totals(W, vals, dcodes, D, ratio, block)
+            return self._from_domain_totals(theta, T, D, k, ratio)
         return self._domain_vcov_blocked(theta, vals, dcodes, n_domains, totals_den)
 
     def _from_domain_totals(self, theta, T, D, k, ratio):
