@@ -50,7 +50,12 @@ same influence values ``z_i``: the phase-1 term (cohort sampling, ``method="full
 against R survey 4.1-1 for ``method="full"``, ``"approx"`` and ``"simple"``, Efron and
 Breslow ties, baseline strata, phase-2 strata crossing case status with a sampling stratum,
 domains, and phase-2 covariates missing outside phase 2 or for some phase-2 rows:
-tests/models/test_coxph_twophase.py).
+tests/models/test_coxph_twophase.py). A domain (``coxph(cc.subset(mask), ...)``) gives R's
+``svycoxph(..., design = cc, subset = ...)``. R's ``svycoxph(..., design = subset(cc, ...))``
+agrees for ``method="approx"`` but, for ``method="full"``, reports other SEs: it takes the
+dfbeta residuals from a model frame rebuilt over all phase-2 rows, not the domain rows the
+model was fitted on (they are not the fitted model's score residuals); the same happens in R
+for subsetted calibrated survey designs.
 
 Rows with a missing value in the time, event or a covariate are left out (zero weight, the
 design kept; R ``na.omit``). Only right-censored data (one row per person) are supported; no
