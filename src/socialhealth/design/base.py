@@ -512,7 +512,7 @@ class DesignBase:
             df=self.degf(),
             statistic=statistic,
             n_rows=int(used.sum()),
-            n_missing=int((self.in_subset & ~X_complete).sum()),
+            n_missing=0 if X_complete.all() else int((self.in_subset & ~X_complete).sum()),
             method=method,
             design_label=self._short_label(),
             r_call=r_call,
