@@ -237,3 +237,26 @@ def test_large_products_use_only_idle_cores(monkeypatch):
     with rv.one_blas_thread():
         with rv.blas_threads_on_idle_cores():
             assert blas_threads() == [1] * len(before)
+
+
+@pytest.mark.parametrize("bad, word", [(np.nan, "missing"), (-np.nan, "missing"),
+                                       (np.inf, "infinite"), (-np.inf, "infinite"),
+                                       (-1e-300, "non-negative"), (-5.0, "non-negative")])
+def test_one_pass_value_check_refuses_every_invalid_weight(bad, word):
+    df, _ = synthetic(n=200, R=4)
+    df = one_block_frame(df, 4)
+    df.loc[17, "rw3"] = bad
+    with pytest.raises(ReplicateWeightsError, match=word):
+        sh.ReplicateDesign(df, weights="w", replicate_weights="^rw[0-9]+$", method="bootstrap")
+
+
+def test_value_check_accepts_zeros_including_negative_zero_and_finds_the_largest():
+    df, W = synthetic(n=200, R=4)
+    df.loc[3, "rw1"] = -0.0
+    df.loc[4, "rw2"] = 0.0
+    d = sh.ReplicateDesign(df, weights="w", replicate_weights="^rw[0-9]+$", method="bootstrap")
+    W = df[[f"rw{r}" for r in range(1, 5)]].to_numpy()
+    assert d._Wsrc.largest() == W.max()
+    d2 = sh.ReplicateDesign(one_block_frame(df.loc[5:].reset_index(drop=True), 4), weights="w",
+                            replicate_weights="^rw[0-9]+$", method="bootstrap")
+    assert d2._Wsrc.largest() == W[5:].max()

@@ -59,8 +59,8 @@ class _ReplicateColumns:
         # the columns as one read-only (n x R) matrix without a copy, when they lie evenly
         # spaced in one buffer (a pandas block of float64 columns); else None
         self._view: np.ndarray | None = view if view is not None else _matrix_view(columns)
-        # per-column sums of squares (set by the value checks)
-        self.sumsq: np.ndarray | None = None
+        # the largest weight (set by the value checks; see largest())
+        self.max_value: float | None = None
         self._colsums: np.ndarray | None = None
         self._memo: tuple[np.ndarray, np.ndarray] | None = None
 
@@ -154,6 +154,13 @@ class _ReplicateColumns:
                 self._colsums = self._tdot(np.ones(self.shape[0]), 16384)
         return self._colsums
 
+    def largest(self) -> float:
+        """The largest replicate weight (an upper bound once rows are zeroed), from the value
+        checks or found once here."""
+        if self.max_value is None:
+            self.max_value = max(float(np.max(c)) for c in self.columns)
+        return self.max_value
+
     def full(self) -> np.ndarray:
         if self._full is None and self._view is not None and self.zero is None:
             return self._view
@@ -170,7 +177,9 @@ class _ReplicateColumns:
         z = zero if self.zero is None else (zero | self.zero)
         if self._full is not None:
             return _ReplicateColumns.from_matrix(np.where(z[:, None], 0.0, self._full))
-        return _ReplicateColumns(self.columns, z, view=self._view)
+        new = _ReplicateColumns(self.columns, z, view=self._view)
+        new.max_value = self.max_value        # still an upper bound with rows zeroed
+        return new
 
 
 def _dense_domain_totals(W: "_ReplicateColumns", vals: np.ndarray, dcodes: np.ndarray, D: int,
@@ -237,28 +246,36 @@ def _matrix_view(columns: list) -> np.ndarray | None:
                                            strides=(8, step), writeable=False)
 
 
+_FIRST_INVALID_BITS = 0x7FF0000000000000   # bits of +inf; NaNs and negatives lie above it
+
+
 def _check_replicate_values(src: "_ReplicateColumns") -> None:
-    """Refuse missing, infinite or negative replicate weights: per column one inner product
-    (NaN or infinite when a value is missing or infinite; it is also the column's sum of squares,
-    kept for :func:`_rank`) and one minimum, no n x R temporaries."""
-    with one_blas_thread():
-        sumsq = np.array([float(np.dot(c, c)) for c in src.columns])
-    lo = min(float(np.min(c)) for c in src.columns)
-    if not np.isfinite(sumsq).all():
-        n_nan = sum(int(np.isnan(c).sum()) for c in src.columns)
-        if n_nan:
-            raise ReplicateWeightsError(
-                f"replicate weights have {n_nan} missing value(s); fill or drop them."
-            )
-        n_inf = sum(int(np.isinf(c).sum()) for c in src.columns)
-        if n_inf:
-            raise ReplicateWeightsError(
-                f"replicate weights have {n_inf} infinite value(s); check the replicate weight "
-                "columns (R svrepdesign errors here too)."
-            )
-    if lo < 0:
+    """Refuse missing, infinite or negative replicate weights in one pass over the weights.
+
+    Read as unsigned 64-bit integers, the non-negative finite doubles are exactly the values
+    below the bits of ``+inf``, in the same order as the numbers (IEEE 754); NaNs and every
+    value with the sign bit set lie above. So one maximum per column tells whether every
+    weight is valid, and gives the largest weight (kept for :func:`_rank`). Only when that
+    test fails are the values looked at closely (``-0.0`` is a valid zero).
+    """
+    tops = [int(c.view(np.uint64).max()) for c in src.columns]
+    if max(tops) < _FIRST_INVALID_BITS:
+        src.max_value = float(np.array(max(tops), dtype=np.uint64).view(np.float64))
+        return
+    n_nan = sum(int(np.isnan(c).sum()) for c in src.columns)
+    if n_nan:
+        raise ReplicateWeightsError(
+            f"replicate weights have {n_nan} missing value(s); fill or drop them."
+        )
+    n_inf = sum(int(np.isinf(c).sum()) for c in src.columns)
+    if n_inf:
+        raise ReplicateWeightsError(
+            f"replicate weights have {n_inf} infinite value(s); check the replicate weight "
+            "columns (R svrepdesign errors here too)."
+        )
+    if any(bool((c < 0).any()) for c in src.columns):
         raise ReplicateWeightsError("replicate weights must be non-negative.")
-    src.sumsq = sumsq if np.isfinite(sumsq).all() else None
+    src.max_value = max(float(np.max(c)) for c in src.columns)     # (a -0.0 was seen)
 
 
 def _rank_of(W: np.ndarray) -> int:
@@ -276,8 +293,10 @@ def _rank(src: "_ReplicateColumns | np.ndarray", rows: np.ndarray) -> int:
 
     ``W'W = S'S + Q'Q`` for the sampled rows ``S`` and the others ``Q``, both positive
     semi-definite, so ``lambda_min(W'W) >= lambda_min(S'S)`` and ``lambda_max(W'W) <=
-    lambda_max(S'S) + trace(Q'Q)``, with ``trace(Q'Q)`` the sum of squares of ``Q``. When
-    ``lambda_min(S'S) > 4e-10 (lambda_max(S'S) + trace(Q'Q))`` every eigenvalue of ``W'W`` is
+    lambda_max(S'S) + trace(Q'Q)``. With non-negative weights ``trace(Q'Q) = trace(W'W) -
+    trace(S'S) <= max(W) sum(W) - trace(S'S)`` (every ``w^2 <= max(W) w``); ``max(W)`` comes
+    from the value checks and ``sum(W)`` from the replicates' weight sums. When
+    ``lambda_min(S'S) > 4e-10 (lambda_max(S'S) + that bound)`` every eigenvalue of ``W'W`` is
     above ``1e-10 lambda_max(W'W)`` (with a factor 4 for rounding): the rank is ``R``, which
     the full computation would also give. Otherwise (a rank-deficient or ill-conditioned
     matrix, e.g. more replicates than sampled rows) the full computation decides.
@@ -294,16 +313,22 @@ def _rank(src: "_ReplicateColumns | np.ndarray", rows: np.ndarray) -> int:
         # memory in whole cache lines (single strided rows cost one cache miss per value)
         run = 128
         starts = np.linspace(0, m - run, sample_rows // run).astype(np.intp)
-        S = src.take(idx[(starts[:, None] + np.arange(run)).ravel()])
-        ev = np.linalg.eigvalsh(S.T @ S)
-        if m == n and src.zero is None and src.sumsq is not None:
-            sum_sq_all = float(src.sumsq.sum())         # from the value checks
+        whole = src._full if src._full is not None else src._view
+        if whole is not None and m == n and src.zero is None:
+            # slices of the matrix copied run by run (a fancy row gather of a column-major
+            # matrix reads one value per memory page)
+            S = np.empty((len(starts) * run, R), order="F")
+            for k, s0 in enumerate(starts):
+                S[k * run:(k + 1) * run] = whole[s0:s0 + run]
         else:
-            sum_sq_all = 0.0
-            for i in range(0, m, 65536):
-                blk = src.take(idx[i:i + 65536])
-                sum_sq_all += float(np.einsum("ij,ij->", blk, blk))
-        bound = ev[-1] + max(sum_sq_all - float(np.einsum("ij,ij->", S, S)), 0.0)
+            S = src.take(idx[(starts[:, None] + np.arange(run)).ravel()])
+        G = S.T @ S
+        ev = np.linalg.eigvalsh(G)
+        if m == n:
+            total = float(src.colsums().sum())
+        else:       # (not through tdot: the kept product stays the caller's)
+            total = float(src._tdot(np.asarray(rows, dtype=float), 16384).sum())
+        bound = ev[-1] + max(src.largest() * total - float(np.trace(G)), 0.0)
         if ev[0] > 4e-10 * bound:
             return R
     return _rank_of(src.take(idx) if m < n else src.full())
@@ -585,6 +610,8 @@ class ReplicateDesign(DesignBase):
             inside = dcodes == 0
             every = bool(inside.all())
             y = vals if every else np.where(inside[:, None], vals, 0.0)
+            # (two products W'y and W'1 beat one W'[y, 1]: OpenBLAS's skinny products of a
+            # transposed column-major matrix are slower than two matrix-vector products)
             top = W.tdot(y[:, 0] if k == 1 else y).reshape(R, k)
             if not ratio:
                 return self._rep_vcov(theta, top)
