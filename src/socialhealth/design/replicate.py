@@ -76,11 +76,11 @@ class _ReplicateColumns:
         cs = self.columns if cols is None else (
             self.columns[cols] if isinstance(cols, slice) else [self.columns[j] for j in cols])
         whole = self._full if self._full is not None else self._view
-        if whole is not None:
-            idx = slice(None) if cols is None else cols
-            out = np.array(whole[rows][:, idx] if not isinstance(rows, slice)
-                           else whole[rows, idx], order="F")
+        if whole is not None and isinstance(rows, slice):
+            out = np.array(whole[rows, slice(None) if cols is None else cols], order="F")
         else:
+            # index rows: column by column (a row gather of a column-major matrix reads one
+            # value per memory page)
             first = cs[0][rows]
             out = np.empty((len(first), len(cs)), order="F")
             out[:, 0] = first
@@ -618,46 +618,33 @@ class ReplicateDesign(DesignBase):
             den = W.colsums() if every else W.tdot(inside.astype(float))
             with np.errstate(divide="ignore", invalid="ignore"):
                 return self._rep_vcov(theta, top / den[:, None])
-        if ncol <= _MAX_DENSE_COLUMNS and (W._view is not None or W._full is not None):
-            # few domains, W at hand whole: large row blocks, BLAS on the idle cores
-            block = max(4096, 2**20 // ncol)
-            with blas_threads_on_idle_cores():
-                T = _dense_domain_totals(W, vals, dcodes, D, ratio, block)
-            return self._from_domain_totals(theta, T, D, k, ratio)
-        return self._domain_vcov_blocked(theta, vals, dcodes, n_domains, totals_den)
-
-    def _from_domain_totals(self, theta, T, D, k, ratio):
-        top = T[:, :D * k]
-        if not ratio:
-            return self._rep_vcov(theta, top)
-        den = np.repeat(T[:, D * k:], k, axis=1)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return self._rep_vcov(theta, top / den)
-
-    @_single_blas
-    def _domain_vcov_blocked(self, theta, vals, dcodes, n_domains, totals_den):
-        """:meth:`_domain_vcov` over row blocks (several domains, or columns not at hand as
-        one matrix), BLAS on one thread."""
-        W = self._Wsrc
-        n, k = vals.shape
-        D = n_domains
-        R = W.shape[1]
-        ratio = totals_den is not None
-        ncol = D * k + (D if ratio else 0)
         if ncol <= _MAX_DENSE_COLUMNS:
-            block = max(256, _BLOCK_ELEMENTS // max(ncol, R))
-            return self._from_domain_totals(
-                theta, _dense_domain_totals(W, vals, dcodes, D, ratio, block), D, k, ratio)
-        reps = np.empty((R, D * k))
-        for d in range(D):
-            rows = np.flatnonzero(dcodes == d)
-            Wd = W.take(rows)
-            top = Wd.T @ vals[rows]
-            if totals_den is None:
-                reps[:, d * k:(d + 1) * k] = top
+            if W._view is not None or W._full is not None:
+                # W at hand whole: large row blocks, BLAS on the idle cores
+                block, threads = max(4096, 2**20 // ncol), blas_threads_on_idle_cores()
             else:
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    reps[:, d * k:(d + 1) * k] = top / Wd.sum(axis=0)[:, None]
+                # row blocks of W copied: blocks that stay in cache, BLAS on one thread
+                block, threads = max(256, _BLOCK_ELEMENTS // max(ncol, R)), one_blas_thread()
+            with threads:
+                T = _dense_domain_totals(W, vals, dcodes, D, ratio, block)
+            top = T[:, :D * k]
+            if not ratio:
+                return self._rep_vcov(theta, top)
+            den = np.repeat(T[:, D * k:], k, axis=1)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                return self._rep_vcov(theta, top / den)
+        # many domains: the rows of each domain in turn
+        reps = np.empty((R, D * k))
+        with one_blas_thread():
+            for d in range(D):
+                rows = np.flatnonzero(dcodes == d)
+                Wd = W.take(rows)
+                top = Wd.T @ vals[rows]
+                if totals_den is None:
+                    reps[:, d * k:(d + 1) * k] = top
+                else:
+                    with np.errstate(divide="ignore", invalid="ignore"):
+                        reps[:, d * k:(d + 1) * k] = top / Wd.sum(axis=0)[:, None]
         return self._rep_vcov(theta, reps)
 
     @_single_blas
