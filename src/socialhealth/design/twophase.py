@@ -170,6 +170,129 @@ def _phase2_indicator(data: pd.DataFrame, subset) -> np.ndarray:
     )
 
 
+def _check_phase1_options(method, psu, strata, fpc, weights, probs) -> None:
+    """Refuse the phase-1 combinations that are not implemented (see the module docstring)."""
+    for name, value in (("phase1_psu", psu), ("phase1_strata", strata), ("phase1_fpc", fpc)):
+        if value is not None and not isinstance(value, str):
+            raise DesignError(f"{name}={value!r}: give one column name (a single-stage phase-1 "
+                              "design); multistage phase-1 samples are not implemented.")
+    if fpc is not None and (weights is not None or probs is not None):
+        raise DesignError(
+            "give phase1_fpc= or phase1_weights=/phase1_probs=, not both: with an fpc the "
+            "phase-1 weights are N_h / n_h (population over sample units of the phase-1 "
+            "stratum), as in R's twophase(fpc = list(~N, NULL))."
+        )
+    if psu is None:
+        if method == "full" and fpc is not None and strata is not None:
+            raise DesignError(
+                "phase1_strata= with phase1_fpc= for a phase-1 element sample (no phase1_psu=) "
+                "is not implemented for method='full': R's twophase2 value for this design "
+                "differs (by about 1e-4 relative in our checks) from the Horvitz-Thompson "
+                "phase-1 term computed here and the difference is not explained. Use "
+                "method='approx' (which matches R), or give phase1_psu=."
+            )
+        return
+    if method == "full" and fpc is None and probs is None:
+        raise DesignError(
+            f"phase1_psu={psu!r} with method='full' needs phase1_fpc= (clusters sampled without "
+            "replacement) or phase1_probs= (the clusters' selection probabilities). Without "
+            "either, R's twophase(method = 'full') ignores the phase-1 clusters (its phase-1 "
+            "variance is that of an element sample), which understates the variance of a "
+            "cluster sample, so it is not offered here."
+        )
+    if method != "full":
+        raise DesignError(
+            f"phase1_psu={psu!r} with method={method!r} is not implemented: R's approximate "
+            "two-phase variance (twophase(method = 'approx')) treats the phase-1 clusters as the "
+            "phase-2 sampling units (phase-2 probability = share of a stratum's clusters with "
+            "phase-2 rows), which is not the element subsample drawn here. Use method='full' "
+            "with phase1_fpc= or phase1_probs=."
+        )
+
+
+class _Phase1:
+    """The phase-1 design (one stage: strata, PSUs, fpc) and its variance quadratic form.
+
+    Every phase-1 variance estimator used here is a quadratic form ``Q(Z) = sum_{k,l}
+    D_kl Z_k Z_l'`` over the phase-1 rows, applied to phase-2-weighted influence values:
+
+    * with ``fpc``: stratified sampling of PSUs (or elements) without replacement,
+      ``Q = taylor_vcov`` of :mod:`socialhealth.design.taylor_variance` (``D_kk = 1 - f_h``);
+    * without: independent (Poisson) selection of PSUs (or elements) with probabilities
+      ``pi1`` (0: an infinite population), ``Q = sum_units (1 - pi1) T T'`` with ``T`` the
+      unit totals (``D_kk = 1 - pi1``); phase-1 strata play no role in it.
+    """
+
+    def __init__(self, data, psu, strata, fpc, nest, pi1, probs_col, centred):
+        from socialhealth.design.structure import build_stages, weights_from_fpc
+
+        self.psu, self.strata, self.fpc = psu, strata, fpc
+        self.stages = None
+        self.weights = None
+        n = len(data)
+        if psu is None and strata is None and fpc is None:
+            self.unit = None                            # element sampling, no strata
+            self.unit_pi1 = pi1
+            self.n_units = n
+            self.simple = True
+            self.row_stratum = np.zeros(n, dtype=np.int64)
+            self.n_h = np.array([float(n)])
+            self.f_h = np.zeros(1)
+            return
+        self.simple = False
+        stages = build_stages(data, [psu] if psu else [], [strata] if strata else [],
+                              [fpc] if fpc else [], nest)
+        st = stages[0]
+        self.unit = st.unit
+        self.n_units = st.n_psu
+        self.row_stratum = st.stratum
+        self.n_h = st.n_units
+        self.f_h = np.where(np.isfinite(st.pop_units), st.n_units / st.pop_units, 0.0)
+        census = self.f_h >= 1 - 1e-7
+        lonely = (st.n_units == 1) & ~census
+        if lonely.any() and (fpc is not None or centred):
+            raise LonelyPSUError(
+                f"phase-1 stratum {st.stratum_labels[lonely][0]!r} of {strata!r} has a single "
+                f"{'PSU' if psu else 'row'} ({int(lonely.sum())} such strata), so its phase-1 "
+                "variance cannot be estimated; lonely_psu= options are not implemented for "
+                "two-phase designs. Merge the stratum with a neighbouring one."
+            )
+        if fpc is not None:
+            self.stages = stages
+            self.weights = weights_from_fpc(stages)
+        # phase-1 selection probability of every unit (Poisson form, without fpc)
+        unit_pi1 = np.zeros(self.n_units)
+        unit_pi1[self.unit] = pi1
+        if psu is not None and probs_col is not None:
+            if not np.allclose(unit_pi1[self.unit], pi1, rtol=1e-12, atol=0):
+                raise DesignError(
+                    f"phase-1 probabilities {probs_col!r} vary within a PSU of {psu!r}; give the "
+                    "PSUs' selection probabilities (constant within each PSU)."
+                )
+        self.unit_pi1 = unit_pi1
+
+    def quadratic(self, Z: np.ndarray) -> np.ndarray:
+        """``Q(Z)`` (p x p) for the phase-1 weighted influence values ``Z`` (n x p)."""
+        if self.stages is not None:
+            from socialhealth.design.taylor_variance import taylor_vcov
+
+            return taylor_vcov(Z, self.stages, "fail")
+        if self.unit is None:
+            T = Z
+            scale = 1.0 - self.unit_pi1
+        else:
+            T = group_sum(self.unit, Z, self.n_units)
+            scale = 1.0 - self.unit_pi1
+        T = T * np.sqrt(scale)[:, None]
+        return T.T @ T
+
+    def diagonal(self) -> np.ndarray:
+        """``D_kk`` of every phase-1 row (n,)."""
+        if self.stages is not None:
+            return (1.0 - self.f_h)[self.row_stratum]
+        return 1.0 - (self.unit_pi1 if self.unit is None else self.unit_pi1[self.unit])
+
+
 def _r_formula(formula) -> str:
     """R spelling of a calibration formula (``C(x)`` -> ``factor(x)``), for describe()."""
     if not isinstance(formula, str):
@@ -271,6 +394,11 @@ class TwoPhaseDesign(DesignBase):
         phase1_weights: str | None = None,
         phase1_probs: str | None = None,
         method: str = "full",
+        *,
+        phase1_psu: str | None = None,
+        phase1_strata: str | None = None,
+        phase1_fpc: str | None = None,
+        nest: bool = False,
     ) -> None:
         check_data_frame(data, "TwoPhaseDesign")
         if not isinstance(method, str) or method not in METHODS:
@@ -287,8 +415,7 @@ class TwoPhaseDesign(DesignBase):
             else:
                 raise DesignError(
                     f"strata={strata!r}: give the one phase-2 stratum column (or (None, column) "
-                    "as R's strata = list(NULL, ~strat)); stratified phase-1 samples are not "
-                    "implemented."
+                    "as R's strata = list(NULL, ~strat)); phase-1 strata go in phase1_strata=."
                 )
         if phase1_weights is not None and phase1_probs is not None:
             raise DesignError("give phase1_weights= or phase1_probs=, not both.")
@@ -297,7 +424,10 @@ class TwoPhaseDesign(DesignBase):
                 "phase1_weights= works only with method='approx' (as R's twophase(weights=)): "
                 "method='full' needs the phase-1 selection probabilities, phase1_probs=."
             )
-        cols = [c for c in (strata, phase1_weights, phase1_probs) if c is not None]
+        _check_phase1_options(method, phase1_psu, phase1_strata, phase1_fpc,
+                              phase1_weights, phase1_probs)
+        cols = [c for c in (strata, phase1_weights, phase1_probs, phase1_psu, phase1_strata,
+                            phase1_fpc) if c is not None]
         if isinstance(subset, str) and subset in data.columns:
             cols.append(subset)
         require_columns(data, cols, "the data passed to TwoPhaseDesign")
@@ -324,6 +454,13 @@ class TwoPhaseDesign(DesignBase):
                                       f"{int((v > 1).sum())} row(s).")
                 v = 1.0 / v
             w1 = v
+
+        # phase-1 sampling structure (strata, PSUs, fpc); an fpc gives the weights N_h / n_h
+        pi1 = 1.0 / w1 if phase1_probs is not None else np.zeros(len(data))
+        phase1 = _Phase1(data, phase1_psu, phase1_strata, phase1_fpc, nest, pi1, phase1_probs,
+                         centred=method != "full")
+        if phase1_fpc is not None:
+            w1 = phase1.weights
 
         # phase-2 strata, estimated inclusion probabilities n2_h / n1_h
         if strata is None:
@@ -374,10 +511,13 @@ class TwoPhaseDesign(DesignBase):
         self._pi2 = pi2
         self._w1 = w1
         # phase-1 inclusion probabilities for the "full" phase-1 term (0: infinite population)
-        self._pi1 = 1.0 / w1 if phase1_probs is not None else np.zeros(len(data))
+        self._pi1 = pi1
         self._w = np.where(in2, w1 / np.where(in2, pi2, 1.0), 0.0)
+        self._phase1 = phase1
         self._spec = dict(subset=subset if isinstance(subset, str) else None, strata=strata,
-                          phase1_weights=phase1_weights, phase1_probs=phase1_probs)
+                          phase1_weights=phase1_weights, phase1_probs=phase1_probs,
+                          phase1_psu=phase1_psu, phase1_strata=phase1_strata,
+                          phase1_fpc=phase1_fpc, nest=nest)
         self._last_phases: tuple | None = None
         # phase-2 calibration (calibrate()): residualizers of socialhealth.design.calibration,
         # applied to the phase-2 term; the phase-2 probabilities the approx phase-1 term uses
@@ -442,20 +582,52 @@ class TwoPhaseDesign(DesignBase):
         scale = np.where(n2h >= n1h, 0.0, scale)          # strata taken completely
         dev = dev * np.sqrt(scale[h])[:, None]
         V2 = dev.T @ dev
-        # phase 1 (infinite-population element sampling), estimated from the phase-2 rows
-        if self.method == "full":
+        # phase 1, estimated from the phase-2 rows
+        ph1 = self._phase1
+        if self.method == "full" and ph1.simple:
             V1 = (Zs * ((1.0 - self._pi1[rows]) * pi2)[:, None]).T @ Zs
+        elif self.method == "full":
+            V1 = self._full_phase1(Z, ph1)
         else:
             pi2 = self._pi2_phase1[rows]                   # pi2 / g on a calibrated design
             y = Zs * pi2[:, None]                          # phase-1 weighted influence values
             w2 = 1.0 / pi2
-            n1 = float(len(self.data))
-            # the phase-1 mean of y, sum_{s1} y / n1, estimated by sum_{s2} y / pi2 / n1 (as
-            # R; sum 1/pi2 = n1 except after calibration to totals other than the phase-1 size)
-            ybar = (w2 @ y) / n1
-            c = (y - ybar) * np.sqrt(w2)[:, None]
-            V1 = n1 / (n1 - 1.0) * (c.T @ c) if n1 > 1 else np.full_like(c.T @ c, np.nan)
+            # per phase-1 stratum (one without phase1_strata): the phase-1 mean of y,
+            # sum_{s1,h} y / n1_h, estimated by sum_{s2,h} y / pi2 / n1_h (as R; sum 1/pi2 =
+            # n1 except after calibration to totals other than the phase-1 size)
+            g = ph1.row_stratum[rows]
+            n1 = ph1.n_h
+            ybar = group_sum(g, y * w2[:, None], len(n1)) / n1[:, None]
+            c = (y - ybar[g]) * np.sqrt(w2)[:, None]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                scale = np.where(n1 > 1, (1.0 - ph1.f_h) * n1 / (n1 - 1.0), np.nan)
+            c = c * np.sqrt(scale[g])[:, None]
+            V1 = c.T @ c
         return V1, V2
+
+    def _full_phase1(self, Z: np.ndarray, ph1: "_Phase1") -> np.ndarray:
+        """Phase-1 term of ``method="full"`` for a stratified and/or clustered phase 1.
+
+        ``sum_{k,l in s2} D_kl Z_k Z_l' pi2_k pi2_l / pi2_kl`` with ``D`` the phase-1
+        quadratic form (:class:`_Phase1`) and ``pi2_kl`` the joint phase-2 inclusion
+        probabilities of stratified SRS (``pi2_k pi2_l`` in different phase-2 strata,
+        ``n2_h (n2_h - 1) / (n1_h (n1_h - 1))`` in the same one, ``pi2_k`` for ``k = l``),
+        computed as ``Q(Z) + sum_h (c_h - 1) Q(Z 1_h) + sum_k (pi2_k - c_h) D_kk Z_k Z_k'``,
+        ``c_h = n2_h (n1_h - 1) / (n1_h (n2_h - 1))`` (1 for strata taken completely).
+        """
+        rows = self._in2
+        Z = np.where(rows[:, None], Z, 0.0)
+        n1h, n2h = self._n1h, self._n2h
+        with np.errstate(divide="ignore", invalid="ignore"):
+            c = np.where((n2h > 1) & (n2h < n1h), n2h * (n1h - 1.0) / (n1h * (n2h - 1.0)), 1.0)
+        V1 = ph1.quadratic(Z)
+        for h in np.flatnonzero(c != 1.0):
+            Zh = np.where((self._codes == h)[:, None], Z, 0.0)
+            V1 = V1 + (c[h] - 1.0) * ph1.quadratic(Zh)
+        diag = np.where(rows, (np.where(rows, self._pi2, 1.0) - c[self._codes])
+                        * ph1.diagonal(), 0.0)
+        V1 = V1 + (Z * diag[:, None]).T @ Z
+        return V1
 
     def _variance_of(self, Z) -> np.ndarray:
         V1, V2 = self.phase_variances(Z)
@@ -542,9 +714,13 @@ class TwoPhaseDesign(DesignBase):
     def r_code(self, data_name: str = "df") -> str:
         """The R ``twophase`` call that builds the same design."""
         s = self._spec
-        parts = ["id = list(~1, ~1)"]
-        if s["strata"]:
-            parts.append(f"strata = list(NULL, ~{s['strata']})")
+        parts = [f"id = list(~{s['phase1_psu'] or 1}, ~1)"]
+        if s["strata"] or s["phase1_strata"]:
+            st1 = f"~{s['phase1_strata']}" if s["phase1_strata"] else "NULL"
+            st2 = f"~{s['strata']}" if s["strata"] else "NULL"
+            parts.append(f"strata = list({st1}, {st2})")
+        if s["phase1_fpc"]:
+            parts.append(f"fpc = list(~{s['phase1_fpc']}, NULL)")
         if s["phase1_probs"]:
             parts.append(f"probs = list(~{s['phase1_probs']}, NULL)")
         if s["phase1_weights"]:
@@ -557,6 +733,8 @@ class TwoPhaseDesign(DesignBase):
         else:
             parts.append(f"subset = ~I({sub})")
         parts.append(f"data = {data_name}")
+        if s["nest"] and s["phase1_psu"]:
+            parts.append("nest = TRUE")
         if self._method_given != "full":
             parts.append(f'method = "{self._method_given}"')
         return f"twophase({', '.join(parts)})"
@@ -578,8 +756,17 @@ class TwoPhaseDesign(DesignBase):
         """
         n2 = int(self._in2.sum())
         sub = "" if len(self) == n2 else f" ({len(self)} in subset)"
+        ph1 = self._phase1
+        if ph1.psu:
+            first = f"{ph1.n_units} PSUs ({ph1.psu})"
+        else:
+            first = "element sampling"
+        if ph1.strata:
+            first += f" in {len(ph1.n_h)} strata ({ph1.strata})"
+        if ph1.fpc:
+            first += f", fpc {ph1.fpc}"
         lines = [
-            f"Two-phase design (phase 1: {self.n} rows, element sampling; phase 2: {n2} rows"
+            f"Two-phase design (phase 1: {self.n} rows, {first}; phase 2: {n2} rows"
             f"{sub} in {len(self._labels)} strata)",
             f"  method: {self._method_given}; degrees of freedom: {self.degf():g}",
             f"  In R: {self.r_code()}",
