@@ -1,7 +1,8 @@
 """Two-phase (double) sampling designs, e.g. case-cohort and two-phase case-control studies
 (R ``twophase``).
 
-A phase-1 sample (here: element sampling, e.g. a whole cohort) is observed on cheap variables;
+A phase-1 sample (element sampling, e.g. a whole cohort, or a stratified and/or cluster sample,
+see "Stratified and clustered phase 1" below) is observed on cheap variables;
 a phase-2 subsample, drawn by stratified simple random sampling without replacement *within
 the phase-1 sample* (strata defined by phase-1 variables, e.g. case status and institution),
 is observed on the expensive ones. With ``n1_h`` phase-1 and ``n2_h`` phase-2 rows in phase-2
@@ -79,8 +80,52 @@ calibrated twice (R's phase-2 term uses the residuals of the last calibration on
 the second calibration's residuals are taken of the first's, as R does for ``"approx"``
 designs and for ``svydesign`` objects).
 
-Not implemented (a :class:`~socialhealth.errors.DesignError` says so): clustered or
-stratified phase-1 samples, phase-1 finite population corrections, clusters at phase 2,
+Stratified and clustered phase 1 (``phase1_strata=``, ``phase1_psu=``, ``phase1_fpc=``; R
+``twophase(id = list(~psu, ~1), strata = list(~st, ~s2), fpc = list(~N, NULL), ...)``;
+one phase-1 stage). Both methods are quadratic forms of the phase-1 design,
+``Q(Z) = sum_{k,l} D_kl Z_k Z_l'``, estimated from the phase-2 rows:
+
+* ``method="full"`` (the double sum of Sarndal et al. 9.3 over phase-2 pairs,
+  ``sum_{k,l in s2} D_kl Z_k Z_l' pi2_k pi2_l / pi2_kl``, with ``D_kl = Delta1_kl / pi1_kl``
+  and the exact joint phase-2 probabilities of stratified SRS, ``pi2_kl = n2_h (n2_h - 1) /
+  (n1_h (n1_h - 1))`` in the same phase-2 stratum; Chen & Lumley 2020):
+
+  - with ``phase1_fpc=`` (PSUs, or rows, drawn by stratified SRS without replacement, ``n_h``
+    of ``N_h``; weights ``N_h / n_h``): ``Q`` is the stratified without-replacement variance
+    of :func:`~socialhealth.design.taylor_variance.taylor_vcov` (``D_kk = 1 - f_h``,
+    ``D_kl = 1 - f_h`` in the same PSU, ``-(1 - f_h)/(n_h - 1)`` in two PSUs of a stratum);
+  - with ``phase1_probs=`` and no fpc (independent, Poisson-type selection of PSUs with
+    probabilities ``pi1``, constant within a PSU): ``D_kl = 1 - pi1`` for two rows of the
+    same PSU, 0 otherwise; phase-1 strata play no part;
+  - the term is computed as ``Q(Z) + sum_h (c_h - 1) Q(Z 1_h) + sum_k (pi2_k - c_h) D_kk
+    Z_k Z_k'``, ``c_h = n2_h (n1_h - 1) / (n1_h (n2_h - 1))`` (``pi2_k pi2_l / pi2_kl`` in
+    stratum ``h``), i.e. one ``taylor_vcov`` per phase-2 stratum;
+  - phase-1 strata of rows without fpc or probabilities leave the phase-1 term unchanged
+    (R's ``twophase2`` does not centre it within strata; conservative).
+
+* ``method="approx"`` (rows only, no ``phase1_psu``): the element formula above within each
+  phase-1 stratum ``h`` with ``n1_h`` rows, ``(1 - f_h) n1_h/(n1_h - 1) sum_{i in s2, h}
+  (y_i - ybar_h)^2 / pi2_i``, ``ybar_h = sum_{s2, h} y_i / pi2_i / n1_h``.
+
+Checked against R survey 4.1-1 (``make_twophase_phase1.R``: 60 clusters in 6 strata) at 1e-8
+(svyglm 1e-7), with calibration (``phase=2``) of a stratified cluster design. For domain
+means of ``"approx"`` designs with phase-1 strata, R's ``subset()``/``svyby`` change the
+phase-1 term; the value here equals R's ``svyratio(~I(y * d), ~I(d), design)``.
+
+Refused, with the reason (:class:`~socialhealth.errors.DesignError`): ``phase1_psu`` with
+``method="full"`` but neither ``phase1_fpc`` nor ``phase1_probs`` (R's ``twophase2`` then
+ignores the clusters altogether and gives the element-sample phase-1 term, which understates
+the variance of a cluster sample); ``phase1_psu`` with ``method="approx"`` (R's approximation
+takes the share of a stratum's phase-1 clusters with phase-2 rows as their phase-2
+probability, i.e. treats the clusters as the phase-2 sampling units, not the row subsample
+drawn here); ``phase1_strata`` with ``phase1_fpc`` on rows (no ``phase1_psu``) with
+``method="full"`` (R's ``twophase2`` value differs from the Horvitz-Thompson double sum by
+about 1e-4 relative, unexplained; ``"approx"`` matches R); ``phase1_fpc`` together with
+phase-1 weights or probabilities; multistage phase-1 samples. A phase-1 stratum with a single
+PSU (or row) raises :class:`~socialhealth.errors.LonelyPSUError` wherever the strata enter the
+variance (fpc, or ``"approx"``): merge it with a neighbouring stratum.
+
+Not implemented (a :class:`~socialhealth.errors.DesignError` says so): clusters at phase 2,
 calibration of the phase-1 weights (``calibrate(phase=1)``; not in R survey 4.1-1 either),
 ``post_stratify`` and ``rake`` (R refuses them too; ``calibrate("~C(v)")`` and
 ``calibrate("~C(a) + C(b)", calfun="raking")`` give those weights), ``standardize`` and
@@ -336,15 +381,33 @@ class TwoPhaseDesign(DesignBase):
     method : {"full", "approx", "simple"}, default "full"
         Phase-1 variance estimator, as R's ``method=``: ``"full"`` (R's default) or
         ``"approx"``; ``"simple"`` is the same as ``"approx"`` (as in R).
+    phase1_psu : str, optional, keyword only
+        Phase-1 cluster (PSU) column (R ``id = list(~psu, ~1)``); ``method="full"`` with
+        ``phase1_fpc`` or ``phase1_probs`` (constant within PSUs) only. Phase 2 still samples
+        rows within the phase-1 sample.
+    phase1_strata : str, optional, keyword only
+        Phase-1 stratum column (R ``strata = list(~st, ~s2)``).
+    phase1_fpc : str, optional, keyword only
+        Phase-1 population size of each stratum: PSUs (with ``phase1_psu``) or rows (R ``fpc =
+        list(~N, NULL)``), as ``SurveyDesign(fpc=)`` (sizes or sampling fractions). The
+        phase-1 weights are then ``N_h / n_h``; not together with ``phase1_weights`` or
+        ``phase1_probs``.
+    nest : bool, keyword only, default False
+        PSU codes are unique only within phase-1 strata (R ``nest = TRUE``).
 
     Raises
     ------
     DesignError
         The subset is missing, not logical or empty; a stratum value is missing; a stratum
-        has phase-1 rows but no phase-2 rows; an unknown method.
+        has phase-1 rows but no phase-2 rows; an unknown method; a phase-1 combination that
+        is not implemented (module docstring: PSUs without fpc or probabilities, PSUs with
+        ``method="approx"``, ...).
     LonelyPSUError
         A phase-2 stratum holds a single phase-2 row out of several phase-1 rows (its
-        phase-2 variance cannot be estimated): merge it with a neighbouring stratum.
+        phase-2 variance cannot be estimated), or a phase-1 stratum a single PSU: merge it
+        with a neighbouring stratum.
+    NestingError
+        A phase-1 PSU code appears in two phase-1 strata without ``nest=True``.
     WeightError
         Phase-1 weights or probabilities missing or not positive.
 
@@ -382,6 +445,27 @@ class TwoPhaseDesign(DesignBase):
     In R: ``d <- twophase(id = list(~1, ~1), strata = list(NULL, ~rel),
     subset = ~in_phase2, data = cohort)``; ``svymean(~age, d)``;
     ``svyglm(rel ~ age, design = d, family = quasibinomial())``.
+
+    A stratified cluster sample at phase 1 (3 of 20 villages in each of 2 districts), a
+    stratified subsample of its people at phase 2:
+
+    >>> people = pd.DataFrame({"district": np.repeat([1, 2], 60),
+    ...                        "village": np.repeat(np.arange(6), 20),
+    ...                        "N_villages": 20,
+    ...                        "sick": rng.binomial(1, 0.2, 120)})
+    >>> people["bmi"] = rng.normal(27, 4, 120).round(1)
+    >>> people["in2"] = (people["sick"] == 1) | (rng.random(120) < 0.3)
+    >>> dc = sh.TwoPhaseDesign(people, subset="in2", strata="sick", phase1_psu="village",
+    ...                        phase1_strata="district", phase1_fpc="N_villages")
+    >>> print(dc.describe())  # doctest: +NORMALIZE_WHITESPACE
+    Two-phase design (phase 1: 120 rows, 6 PSUs (village) in 2 strata (district),
+    fpc N_villages; phase 2: 48 rows in 2 strata)
+      method: full; degrees of freedom: 46
+      In R: twophase(id = list(~village, ~1), strata = list(~district, ~sick),
+      fpc = list(~N_villages, NULL), subset = ~in2, data = df)
+    >>> print(dc.mean("bmi").to_frame()[["term", "estimate", "se"]].round(3).to_string())
+      term  estimate     se
+    0  bmi    27.894  0.719
     """
 
     kind = "twophase"
