@@ -28,6 +28,7 @@ DESIGNS = {
     "clus_fpc": dict(phase1_psu="psu", phase1_fpc="Npsu_all"),
     "strat_clus_fpc": dict(phase1_psu="psu", phase1_strata="stratum1", phase1_fpc="Npsu"),
     "strat_clus_probs": dict(phase1_psu="psu", phase1_strata="stratum1", phase1_probs="p1"),
+    "fpc_full": dict(phase1_fpc="Nall"),
     "strat_full": dict(phase1_strata="stratum1"),
     "strat_approx": dict(phase1_strata="stratum1", method="approx"),
     "strat_fpc_approx": dict(phase1_strata="stratum1", phase1_fpc="Nel", method="approx"),
