@@ -138,22 +138,18 @@ def test_calibrated_clustered_design(data, ref):
     _check(rk.total("y"), rr["total_y"], rk._last_phases)
 
 
-def test_full_phase1_term_by_hand(data):
-    """The full phase-1 term is the double sum of Sarndal et al. (1992) 9.3 over phase-2
-    pairs, sum_kl (Delta1_kl / pi1_kl) (y_k / pi1_k) (y_l / pi1_l) / pi2_kl, written out here
-    with the joint probabilities of stratified cluster sampling without replacement (phase 1)
-    and stratified SRS (phase 2)."""
-    d = _design(data, "strat_clus_fpc")
-    d.mean("y")
-    V1 = d._last_phases[0][0, 0]
-    s2 = d.phase2
-    sub = data[s2]
+def _hand_phase1(data, d, psu, fpc):
+    """The full phase-1 term of the mean of y: the double sum of Sarndal et al. (1992) 9.3
+    over phase-2 pairs, sum_kl (Delta1_kl / pi1_kl) (y_k / pi1_k) (y_l / pi1_l) / pi2_kl,
+    written out with the joint probabilities of stratified cluster (or row) sampling without
+    replacement at phase 1 and stratified SRS of rows at phase 2."""
+    sub = data[d.phase2]
     # phase 1: n_h of N_h PSUs in stratum h
-    n_h = data.groupby("stratum1").psu.nunique()
-    nh, Nh = n_h[sub.stratum1].to_numpy(float), sub.Npsu.to_numpy(float)
+    n_h = data.groupby("stratum1")[psu].nunique()
+    nh, Nh = n_h[sub.stratum1].to_numpy(float), sub[fpc].to_numpy(float)
     f = nh / Nh
     same_st = sub.stratum1.to_numpy()[:, None] == sub.stratum1.to_numpy()[None, :]
-    same_psu = sub.psu.to_numpy()[:, None] == sub.psu.to_numpy()[None, :]
+    same_psu = sub[psu].to_numpy()[:, None] == sub[psu].to_numpy()[None, :]
     pi1kl = np.where(same_psu, f[:, None],
                      np.where(same_st, f[:, None] * (nh[:, None] - 1) / (Nh[:, None] - 1),
                               f[:, None] * f[None, :]))
@@ -170,7 +166,41 @@ def test_full_phase1_term_by_hand(data):
     w = 1 / (f * pi2)
     ybar = (w * sub.y).sum() / w.sum()
     yk = (sub.y.to_numpy() - ybar) / w.sum() / f
-    _close(V1, yk @ (check1 / pi2kl) @ yk, 1e-10)
+    return yk @ (check1 / pi2kl) @ yk
+
+
+def test_full_phase1_term_by_hand(data):
+    d = _design(data, "strat_clus_fpc")
+    d.mean("y")
+    _close(d._last_phases[0][0, 0], _hand_phase1(data, d, "psu", "Npsu"), 1e-10)
+
+
+def test_unequal_phase1_strata_differ_from_r(data, ref):
+    """R's twophase2 takes the joint phase-1 probability of two units of stratum h with the
+    first stratum's sample size n_1; here it is the Horvitz-Thompson one (module docstring)."""
+    r = ref["r_unequal_strata"]
+    du = data[~data.psu.isin(r["dropped_psus"])].reset_index(drop=True)
+    d = sh.TwoPhaseDesign(du, subset="in2", strata="s2", phase1_psu="psu",
+                          phase1_strata="stratum1", phase1_fpc="Npsu")
+    est = d.mean("y")
+    hand = _hand_phase1(du, d, "psu", "Npsu")
+    _close(d._last_phases[0][0, 0], hand, 1e-10)
+    _close(est.to_frame().estimate, r["mean_y"]["estimate"])          # point estimate as R
+    _close(d._last_phases[1], r["mean_y"]["phase2"])                  # phase-2 term as R
+    assert abs(hand / r["mean_y"]["phase1"][0][0] - 1) > 1e-2         # R: 0.04243, here 0.04353
+    # R's Dcheck of two PSUs of stratum h: -(1 - f_h) / (n_1 - 1), not -(1 - f_h) / (n_h - 1)
+    n_h = du.groupby("stratum1").psu.nunique().to_numpy(float)
+    f = n_h / du.groupby("stratum1").Npsu.first().to_numpy(float)
+    _close(r["dcheck_other_psu"], -(1 - f) / (n_h[0] - 1), 1e-12)
+    # the same for rows: phase-1 strata of rows sampled without replacement (fpc = rows)
+    d = sh.TwoPhaseDesign(data, subset="in2", strata="s2", phase1_strata="stratum1",
+                          phase1_fpc="Nel")
+    est = d.mean("y")
+    data_id = data.assign(row=np.arange(len(data)))
+    hand = _hand_phase1(data_id, d, "row", "Nel")
+    _close(d._last_phases[0][0, 0], hand, 1e-10)
+    _close(d._last_phases[1], r["elem_mean_y"]["phase2"])
+    assert abs(hand / r["elem_mean_y"]["phase1"][0][0] - 1) > 1e-4
 
 
 def test_refusals(data, ref):
@@ -186,9 +216,6 @@ def test_refusals(data, ref):
     # approx with clusters: R's approx treats the PSUs as the phase-2 sampling units
     with pytest.raises(DesignError, match="phase-2 sampling units"):
         sh.TwoPhaseDesign(data, phase1_psu="psu", phase1_fpc="Npsu", method="approx", **kw)
-    # element phase-1 strata with fpc, full: R's value is not the Horvitz-Thompson one
-    with pytest.raises(DesignError, match="method='approx'"):
-        sh.TwoPhaseDesign(data, phase1_strata="stratum1", phase1_fpc="Nel", **kw)
     # weights with full (R: "weights not accepted by method='full'")
     assert "not accepted" in ref["refused"]["weights_full"]
     with pytest.raises(DesignError, match="phase1_probs"):

@@ -108,9 +108,17 @@ one phase-1 stage). Both methods are quadratic forms of the phase-1 design,
   (y_i - ybar_h)^2 / pi2_i``, ``ybar_h = sum_{s2, h} y_i / pi2_i / n1_h``.
 
 Checked against R survey 4.1-1 (``make_twophase_phase1.R``: 60 clusters in 6 strata) at 1e-8
-(svyglm 1e-7), with calibration (``phase=2``) of a stratified cluster design. For domain
-means of ``"approx"`` designs with phase-1 strata, R's ``subset()``/``svyby`` change the
-phase-1 term; the value here equals R's ``svyratio(~I(y * d), ~I(d), design)``.
+(svyglm 1e-7), with calibration (``phase=2``) of a stratified cluster design, and against
+the double sum written out by hand. Two documented differences from R:
+
+* ``method="full"`` with phase-1 strata sampled without replacement (``phase1_fpc``) whose
+  numbers of sampled PSUs (or rows) differ: R's ``twophase2`` takes the joint inclusion
+  probability of two units of stratum ``h`` with the *first* stratum's sample size,
+  ``D_kl = -(1 - f_h)/(n_1 - 1)`` (visible in its ``design$dcheck$phase1``), so its phase-1
+  term differs (by 2.6% in the test with 6 to 10 PSUs per stratum); here it is
+  ``-(1 - f_h)/(n_h - 1)``. With equal ``n_h`` both agree.
+* domain means of ``"approx"`` designs with phase-1 strata: R's ``subset()``/``svyby``
+  change the phase-1 term; the value here equals R's ``svyratio(~I(y * d), ~I(d), design)``.
 
 Refused, with the reason (:class:`~socialhealth.errors.DesignError`): ``phase1_psu`` with
 ``method="full"`` but neither ``phase1_fpc`` nor ``phase1_probs`` (R's ``twophase2`` then
@@ -118,9 +126,7 @@ ignores the clusters altogether and gives the element-sample phase-1 term, which
 the variance of a cluster sample); ``phase1_psu`` with ``method="approx"`` (R's approximation
 takes the share of a stratum's phase-1 clusters with phase-2 rows as their phase-2
 probability, i.e. treats the clusters as the phase-2 sampling units, not the row subsample
-drawn here); ``phase1_strata`` with ``phase1_fpc`` on rows (no ``phase1_psu``) with
-``method="full"`` (R's ``twophase2`` value differs from the Horvitz-Thompson double sum by
-about 1e-4 relative, unexplained; ``"approx"`` matches R); ``phase1_fpc`` together with
+drawn here); ``phase1_fpc`` together with
 phase-1 weights or probabilities; multistage phase-1 samples. A phase-1 stratum with a single
 PSU (or row) raises :class:`~socialhealth.errors.LonelyPSUError` wherever the strata enter the
 variance (fpc, or ``"approx"``): merge it with a neighbouring stratum.
@@ -228,14 +234,6 @@ def _check_phase1_options(method, psu, strata, fpc, weights, probs) -> None:
             "stratum), as in R's twophase(fpc = list(~N, NULL))."
         )
     if psu is None:
-        if method == "full" and fpc is not None and strata is not None:
-            raise DesignError(
-                "phase1_strata= with phase1_fpc= for a phase-1 element sample (no phase1_psu=) "
-                "is not implemented for method='full': R's twophase2 value for this design "
-                "differs (by about 1e-4 relative in our checks) from the Horvitz-Thompson "
-                "phase-1 term computed here and the difference is not explained. Use "
-                "method='approx' (which matches R), or give phase1_psu=."
-            )
         return
     if method == "full" and fpc is None and probs is None:
         raise DesignError(
