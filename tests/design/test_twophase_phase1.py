@@ -256,3 +256,81 @@ def test_nest(data):
     _close(b.vcov, a.vcov, 1e-12)
     with pytest.raises(sh.errors.NestingError):
         sh.TwoPhaseDesign(local, **kw)
+
+
+# ----------------------------------------------------------------------------- phase-2 clusters
+CLUSTER_DESIGNS = {
+    "p2c_full_fpc": dict(phase1_fpc="Npsu"),
+    "p2c_full_probs": dict(phase1_probs="p1"),
+    "p2c_approx_fpc": dict(phase1_fpc="Npsu", method="approx"),
+    "p2c_approx": dict(method="approx"),
+    "p2c_approx_probs": dict(phase1_probs="p1", method="approx"),
+}
+
+
+def _cluster_design(data, name):
+    return sh.TwoPhaseDesign(data, subset="in2c", strata="urban", phase1_psu="psu",
+                             phase1_strata="stratum1", phase2_psu="psu",
+                             **CLUSTER_DESIGNS[name])
+
+
+@pytest.mark.parametrize("name", list(CLUSTER_DESIGNS))
+def test_phase2_clusters(data, ref, name):
+    d = _cluster_design(data, name)
+    r = ref[name]
+    assert d.r_code("d") == r["call"]
+    _close(d.weights[d.phase2], r["weights"], 1e-12)
+    assert d.degf() == r["degf"]                       # phase-2 clusters minus strata
+    _check(d.mean("yc"), r["mean_yc"], d._last_phases)
+    _check(d.total("yc"), r["total_yc"], d._last_phases)
+    _check(d.ratio("yc", "age"), r["ratio"], d._last_phases)
+    for key, formula, family in [("glm_gaussian", "yc ~ age + case", "gaussian"),
+                                 ("glm_quasibinomial", "case ~ age", "binomial")]:
+        m = d.glm(formula, family=family)
+        _close(m.params, r[key]["estimate"], GLM_TOL)
+        _close(m.cov_params(), r[key]["vcov"], GLM_TOL)
+
+
+@pytest.mark.parametrize("name", ["p2c_full_fpc", "p2c_approx_fpc"])
+def test_phase2_clusters_calibrated(data, ref, name):
+    cal = _cluster_design(data, name).calibrate("~age")
+    r = ref["cal_" + name]
+    _check(cal.mean("yc"), r["mean_yc"], cal._last_phases)
+    _check(cal.total("yc"), r["total_yc"], cal._last_phases)
+
+
+def test_calibrated_stratified_approx(data, ref):
+    cal = _design(data, "strat_fpc_approx").calibrate("~age")
+    r = ref["cal_strat_fpc_approx"]
+    _check(cal.mean("y"), r["mean_y"], cal._last_phases)
+    _check(cal.total("y"), r["total_y"], cal._last_phases)
+
+
+def test_phase2_cluster_refusals(data):
+    kw = dict(subset="in2c", strata="urban", phase1_strata="stratum1")
+    with pytest.raises(DesignError, match="needs phase1_psu"):
+        sh.TwoPhaseDesign(data, phase2_psu="psu", **kw)
+    with pytest.raises(DesignError, match="varies within a phase-2 cluster"):
+        sh.TwoPhaseDesign(data.assign(in2c=data.in2c & (data.id % 2 == 0)), phase1_psu="psu",
+                          phase2_psu="psu", phase1_fpc="Npsu", **kw)
+    with pytest.raises(DesignError, match="varies within a phase-2 cluster"):
+        sh.TwoPhaseDesign(data.assign(urban=data.id % 2), phase1_psu="psu",
+                          phase2_psu="psu", phase1_fpc="Npsu", **kw)
+    # approx needs the phase-2 clusters to be the phase-1 PSUs
+    half = data.assign(sub=data.id % 2, in2c=data.in2c | (data.id % 2 == 0))
+    with pytest.raises(DesignError, match="phase2_psu = phase1_psu"):
+        sh.TwoPhaseDesign(half, phase1_psu="psu", phase2_psu="sub", method="approx", **kw)
+
+
+def test_phase2_clusters_nested_in_phase1_clusters(data, ref):
+    # phase 2 samples half-clusters cl2 within the phase-1 clusters (R id = list(~psu, ~cl2))
+    d = sh.TwoPhaseDesign(data, subset="in2n", strata="urban", phase1_psu="psu",
+                          phase1_strata="stratum1", phase1_fpc="Npsu", phase2_psu="cl2")
+    r = ref["p2n_full_fpc"]
+    _close(d.weights[d.phase2], r["weights"], 1e-12)
+    assert d.degf() == r["degf"]
+    _check(d.mean("yn"), r["mean_yn"], d._last_phases)
+    _check(d.total("yn"), r["total_yn"], d._last_phases)
+    m = d.glm("yn ~ age + case")
+    _close(m.params, r["glm_gaussian"]["estimate"], GLM_TOL)
+    _close(m.cov_params(), r["glm_gaussian"]["vcov"], GLM_TOL)

@@ -131,8 +131,19 @@ phase-1 weights or probabilities; multistage phase-1 samples. A phase-1 stratum 
 PSU (or row) raises :class:`~socialhealth.errors.LonelyPSUError` wherever the strata enter the
 variance (fpc, or ``"approx"``): merge it with a neighbouring stratum.
 
-Not implemented (a :class:`~socialhealth.errors.DesignError` says so): clusters at phase 2,
-calibration of the phase-1 weights (``calibrate(phase=1)``; not in R survey 4.1-1 either),
+Clusters at phase 2 (``phase2_psu=``; R ``id = list(~psu, ~psu2)``, stratified SRS of
+clusters ``j`` within the phase-1 sample, ``pi2_j = m2_h / m1_h`` out of ``m1_h`` clusters of
+phase-2 stratum ``h``; needs ``phase1_psu``, the clusters nested in the phase-1 PSUs): the
+phase-2 term is the formula above on the cluster totals ``T_j`` of ``Z``; the full phase-1
+term keeps its form with ``c_h = m2_h (m1_h - 1) / (m1_h (m2_h - 1))`` and the same-unit term
+``sum_j (pi2_j - c_h) D_j T_j T_j'`` (two rows of one cluster lie in one phase-1 PSU, so
+``D_kl = D_j``); the approx term (phase-2 clusters = phase-1 PSUs only) is the approx formula
+above on the PSU totals ``y_i = pi2_i T_i`` (after calibration, ``pi2/g`` of the cluster's
+first row, as R). Checked against R survey 4.1-1 for both methods, with phase-1 fpc or
+probabilities, with clusters nested in the phase-1 PSUs, and with calibration.
+
+Not implemented (a :class:`~socialhealth.errors.DesignError` says so): clusters at phase 2
+of a phase-1 element sample, calibration of the phase-1 weights (``calibrate(phase=1)``; not in R survey 4.1-1 either),
 ``post_stratify`` and ``rake`` (R refuses them too; ``calibrate("~C(v)")`` and
 ``calibrate("~C(a) + C(b)", calfun="raking")`` give those weights), ``standardize`` and
 ``trim_weights``.
@@ -221,7 +232,7 @@ def _phase2_indicator(data: pd.DataFrame, subset) -> np.ndarray:
     )
 
 
-def _check_phase1_options(method, psu, strata, fpc, weights, probs) -> None:
+def _check_phase1_options(method, psu, strata, fpc, weights, probs, psu2=None) -> None:
     """Refuse the phase-1 combinations that are not implemented (see the module docstring)."""
     for name, value in (("phase1_psu", psu), ("phase1_strata", strata), ("phase1_fpc", fpc)):
         if value is not None and not isinstance(value, str):
@@ -243,14 +254,59 @@ def _check_phase1_options(method, psu, strata, fpc, weights, probs) -> None:
             "variance is that of an element sample), which understates the variance of a "
             "cluster sample, so it is not offered here."
         )
-    if method != "full":
+    if method != "full" and psu2 is None:
         raise DesignError(
             f"phase1_psu={psu!r} with method={method!r} is not implemented: R's approximate "
             "two-phase variance (twophase(method = 'approx')) treats the phase-1 clusters as the "
             "phase-2 sampling units (phase-2 probability = share of a stratum's clusters with "
             "phase-2 rows), which is not the element subsample drawn here. Use method='full' "
-            "with phase1_fpc= or phase1_probs=."
+            "with phase1_fpc= or phase1_probs= (or phase2_psu= if phase 2 sampled whole "
+            "phase-1 clusters)."
         )
+
+
+def _phase2_units(data, psu2, psu1, phase1, codes, in2, method, strata) -> np.ndarray | None:
+    """Integer codes of the phase-2 clusters (R ``id = list(~psu, ~psu2)``), validated."""
+    if psu2 is None:
+        return None
+    if not isinstance(psu2, str):
+        raise DesignError(f"phase2_psu={psu2!r}: give one column name.")
+    if psu1 is None:
+        raise DesignError(
+            f"phase2_psu={psu2!r} needs phase1_psu= (phase-2 clusters nested in phase-1 "
+            "clusters, e.g. the same column). Clusters at phase 2 of a phase-1 element sample "
+            "are not implemented (R's twophase(method = 'full') ignores them in its phase-1 "
+            "term)."
+        )
+    from socialhealth.design.structure import combine_codes
+
+    raw, _ = pd.factorize(data[psu2], sort=True)
+    if (raw < 0).any():
+        raise DesignError(f"phase2_psu column {psu2!r} has {int((raw < 0).sum())} missing "
+                          "value(s); every phase-1 row needs its phase-2 cluster.")
+    # phase-2 clusters within phase-1 PSUs (codes unique across PSUs)
+    unit = combine_codes(phase1.unit, raw)
+    first = np.zeros(int(unit.max()) + 1, dtype=np.int64)
+    first[unit[::-1]] = np.arange(len(unit))[::-1]
+    for name, values in (("the phase-2 membership (subset)", in2),
+                         (f"the phase-2 stratum {strata!r}", codes)):
+        if (values != values[first[unit]]).any():
+            raise DesignError(
+                f"{name} varies within a phase-2 cluster of {psu2!r}: phase 2 samples whole "
+                "clusters, so every row of a cluster must be in or out of phase 2 together and "
+                "in one phase-2 stratum."
+            )
+    if method != "full":
+        same = (len(first) == phase1.n_units
+                and (np.bincount(unit, minlength=len(first)) > 0).all())
+        if not same:
+            raise DesignError(
+                f"phase2_psu={psu2!r} with method={method!r}: the approximate phase-1 variance "
+                "(R's twophase(method = 'approx')) needs the phase-2 clusters to be the "
+                "phase-1 PSUs (phase2_psu = phase1_psu); use method='full' for clusters "
+                "within them."
+            )
+    return unit
 
 
 class _Phase1:
@@ -392,6 +448,13 @@ class TwoPhaseDesign(DesignBase):
         ``phase1_probs``.
     nest : bool, keyword only, default False
         PSU codes are unique only within phase-1 strata (R ``nest = TRUE``).
+    phase2_psu : str, optional, keyword only
+        Phase 2 samples whole clusters (stratified SRS of clusters within the phase-1
+        sample; R ``id = list(~psu, ~psu2)``): the phase-1 PSUs themselves
+        (``phase2_psu=phase1_psu``) or clusters nested in them (``method="full"`` only). The
+        subset and the phase-2 strata must be constant within a cluster; ``pi2 = m2_h /
+        m1_h`` with ``m`` counting clusters, and the degrees of freedom are phase-2 clusters
+        minus phase-2 strata (as R).
 
     Raises
     ------
@@ -481,6 +544,7 @@ class TwoPhaseDesign(DesignBase):
         phase1_strata: str | None = None,
         phase1_fpc: str | None = None,
         nest: bool = False,
+        phase2_psu: str | None = None,
     ) -> None:
         check_data_frame(data, "TwoPhaseDesign")
         if not isinstance(method, str) or method not in METHODS:
@@ -507,9 +571,9 @@ class TwoPhaseDesign(DesignBase):
                 "method='full' needs the phase-1 selection probabilities, phase1_probs=."
             )
         _check_phase1_options(method, phase1_psu, phase1_strata, phase1_fpc,
-                              phase1_weights, phase1_probs)
+                              phase1_weights, phase1_probs, phase2_psu)
         cols = [c for c in (strata, phase1_weights, phase1_probs, phase1_psu, phase1_strata,
-                            phase1_fpc) if c is not None]
+                            phase1_fpc, phase2_psu) if c is not None]
         if isinstance(subset, str) and subset in data.columns:
             cols.append(subset)
         require_columns(data, cols, "the data passed to TwoPhaseDesign")
@@ -563,12 +627,23 @@ class TwoPhaseDesign(DesignBase):
             codes, uniq = pd.factorize(col, sort=True)
             labels = np.asarray(uniq, dtype=object)
         H = len(labels)
-        n1h = np.bincount(codes, minlength=H).astype(float)
-        n2h = np.bincount(codes[in2], minlength=H).astype(float)
+        unit2 = _phase2_units(data, phase2_psu, phase1_psu, phase1, codes, in2, method, strata)
+        if unit2 is None:
+            n1h = np.bincount(codes, minlength=H).astype(float)
+            n2h = np.bincount(codes[in2], minlength=H).astype(float)
+            what = "rows"
+        else:
+            codes_of_unit = np.zeros(int(unit2.max()) + 1, dtype=np.int64)
+            codes_of_unit[unit2] = codes
+            in2_of_unit = np.zeros(len(codes_of_unit), dtype=bool)
+            in2_of_unit[unit2] = in2
+            n1h = np.bincount(codes_of_unit, minlength=H).astype(float)
+            n2h = np.bincount(codes_of_unit[in2_of_unit], minlength=H).astype(float)
+            what = f"clusters ({phase2_psu})"
         empty = (n2h == 0) & (n1h > 0)
         if empty.any():
             raise DesignError(
-                f"phase-2 stratum {labels[empty][0]!r} has {int(n1h[empty][0])} phase-1 rows "
+                f"phase-2 stratum {labels[empty][0]!r} has {int(n1h[empty][0])} phase-1 {what} "
                 f"but none in phase 2 ({int(empty.sum())} such strata), so its phase-1 rows "
                 "cannot be represented. Merge it with a neighbouring stratum or check the "
                 "subset column."
@@ -576,8 +651,9 @@ class TwoPhaseDesign(DesignBase):
         lonely = (n2h == 1) & (n1h > 1)
         if lonely.any():
             raise LonelyPSUError(
-                f"phase-2 stratum {labels[lonely][0]!r} has a single phase-2 row out of "
-                f"{int(n1h[lonely][0])} phase-1 rows ({int(lonely.sum())} such strata), so "
+                f"phase-2 stratum {labels[lonely][0]!r} has a single phase-2 "
+                f"{'row' if unit2 is None else 'cluster'} out of "
+                f"{int(n1h[lonely][0])} phase-1 {what} ({int(lonely.sum())} such strata), so "
                 "its phase-2 variance cannot be estimated. Merge it with a neighbouring stratum "
                 "(R stops here too unless options(survey.lonely.psu=) is set)."
             )
@@ -596,10 +672,11 @@ class TwoPhaseDesign(DesignBase):
         self._pi1 = pi1
         self._w = np.where(in2, w1 / np.where(in2, pi2, 1.0), 0.0)
         self._phase1 = phase1
+        self._unit2 = unit2                  # phase-2 cluster of every row (None: rows)
         self._spec = dict(subset=subset if isinstance(subset, str) else None, strata=strata,
                           phase1_weights=phase1_weights, phase1_probs=phase1_probs,
                           phase1_psu=phase1_psu, phase1_strata=phase1_strata,
-                          phase1_fpc=phase1_fpc, nest=nest)
+                          phase1_fpc=phase1_fpc, nest=nest, phase2_psu=phase2_psu)
         self._last_phases: tuple | None = None
         # phase-2 calibration (calibrate()): residualizers of socialhealth.design.calibration,
         # applied to the phase-2 term; the phase-2 probabilities the approx phase-1 term uses
@@ -656,6 +733,11 @@ class TwoPhaseDesign(DesignBase):
             E = cal.residualize(E)
         Es = E[rows]
         n1h, n2h = self._n1h, self._n2h
+        if self._unit2 is not None:
+            # phase 2 samples clusters: their totals, in their phase-2 strata
+            u, first = np.unique(self._unit2[rows], return_index=True)
+            h = h[first]
+            Es = group_sum(np.searchsorted(u, self._unit2[rows]), Es, len(u))
         means = group_sum(h, Es, H) / np.where(n2h > 0, n2h, 1.0)[:, None]
         dev = Es - means[h]
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -672,12 +754,18 @@ class TwoPhaseDesign(DesignBase):
             V1 = self._full_phase1(Z, ph1)
         else:
             pi2 = self._pi2_phase1[rows]                   # pi2 / g on a calibrated design
+            g = ph1.row_stratum[rows]
+            if self._unit2 is not None:
+                # phase-1 PSUs = phase-2 clusters: their totals and phase-2 probabilities
+                u, first = np.unique(self._unit2[rows], return_index=True)
+                Zs = group_sum(np.searchsorted(u, self._unit2[rows]), Zs, len(u))
+                pi2, g = pi2[first], g[first]
             y = Zs * pi2[:, None]                          # phase-1 weighted influence values
             w2 = 1.0 / pi2
-            # per phase-1 stratum (one without phase1_strata): the phase-1 mean of y,
-            # sum_{s1,h} y / n1_h, estimated by sum_{s2,h} y / pi2 / n1_h (as R; sum 1/pi2 =
-            # n1 except after calibration to totals other than the phase-1 size)
-            g = ph1.row_stratum[rows]
+            # per phase-1 stratum (one without phase1_strata): the phase-1 mean of y over its
+            # n1_h units (rows or PSUs), sum_{s1,h} y / n1_h, estimated by
+            # sum_{s2,h} y / pi2 / n1_h (as R; sum 1/pi2 = n1 except after calibration to
+            # totals other than the phase-1 size)
             n1 = ph1.n_h
             ybar = group_sum(g, y * w2[:, None], len(n1)) / n1[:, None]
             c = (y - ybar[g]) * np.sqrt(w2)[:, None]
@@ -708,8 +796,15 @@ class TwoPhaseDesign(DesignBase):
             V1 = V1 + (c[h] - 1.0) * ph1.quadratic(Zh)
         diag = np.where(rows, (np.where(rows, self._pi2, 1.0) - c[self._codes])
                         * ph1.diagonal(), 0.0)
-        V1 = V1 + (Z * diag[:, None]).T @ Z
-        return V1
+        if self._unit2 is None:
+            return V1 + (Z * diag[:, None]).T @ Z
+        # phase-2 clusters (within phase-1 PSUs, so D_kl = D_kk for two rows of one cluster):
+        # the same-unit term sum_j (pi2_j - c_h) D_j T_j T_j' on the cluster totals
+        n_u = int(self._unit2.max()) + 1
+        T = group_sum(self._unit2, Z, n_u)
+        scale = np.zeros(n_u)
+        scale[self._unit2] = diag
+        return V1 + (T * scale[:, None]).T @ T
 
     def _variance_of(self, Z) -> np.ndarray:
         V1, V2 = self.phase_variances(Z)
@@ -774,7 +869,9 @@ class TwoPhaseDesign(DesignBase):
 
     @property
     def n_psu(self) -> int:
-        """Phase-2 rows in the current subset (each row is a sampling unit)."""
+        """Phase-2 sampling units in the current subset: rows, or clusters (``phase2_psu``)."""
+        if self._unit2 is not None:
+            return int(np.unique(self._unit2[self.in_subset]).size)
         return int(self.in_subset.sum())
 
     def degf(self) -> float:
@@ -796,7 +893,7 @@ class TwoPhaseDesign(DesignBase):
     def r_code(self, data_name: str = "df") -> str:
         """The R ``twophase`` call that builds the same design."""
         s = self._spec
-        parts = [f"id = list(~{s['phase1_psu'] or 1}, ~1)"]
+        parts = [f"id = list(~{s['phase1_psu'] or 1}, ~{s['phase2_psu'] or 1})"]
         if s["strata"] or s["phase1_strata"]:
             st1 = f"~{s['phase1_strata']}" if s["phase1_strata"] else "NULL"
             st2 = f"~{s['strata']}" if s["strata"] else "NULL"
@@ -847,6 +944,9 @@ class TwoPhaseDesign(DesignBase):
             first += f" in {len(ph1.n_h)} strata ({ph1.strata})"
         if ph1.fpc:
             first += f", fpc {ph1.fpc}"
+        if self._unit2 is not None:
+            n_cl = int(np.unique(self._unit2[self._in2]).size)
+            n2 = f"{n_cl} clusters ({self._spec['phase2_psu']}), {n2}"
         lines = [
             f"Two-phase design (phase 1: {self.n} rows, {first}; phase 2: {n2} rows"
             f"{sub} in {len(self._labels)} strata)",
