@@ -143,7 +143,8 @@ first row, as R). Checked against R survey 4.1-1 for both methods, with phase-1 
 probabilities, with clusters nested in the phase-1 PSUs, and with calibration.
 
 Not implemented (a :class:`~socialhealth.errors.DesignError` says so): clusters at phase 2
-of a phase-1 element sample, calibration of the phase-1 weights (``calibrate(phase=1)``; not in R survey 4.1-1 either),
+of a phase-1 element sample, calibration of the phase-1 weights (``calibrate(phase=1)``;
+not in R survey 4.1-1 either),
 ``post_stratify`` and ``rake`` (R refuses them too; ``calibrate("~C(v)")`` and
 ``calibrate("~C(a) + C(b)", calfun="raking")`` give those weights), ``standardize`` and
 ``trim_weights``.
