@@ -284,6 +284,9 @@ def test_phase2_clusters(data, ref, name):
     _check(d.mean("yc"), r["mean_yc"], d._last_phases)
     _check(d.total("yc"), r["total_yc"], d._last_phases)
     _check(d.ratio("yc", "age"), r["ratio"], d._last_phases)
+    est = d.mean("yc", by="grp")
+    _close(est.to_frame().estimate, r["by_grp_mean"]["estimate"])
+    _close(np.diag(est.vcov), r["by_grp_mean"]["variance"])
     for key, formula, family in [("glm_gaussian", "yc ~ age + case", "gaussian"),
                                  ("glm_quasibinomial", "case ~ age", "binomial")]:
         m = d.glm(formula, family=family)
