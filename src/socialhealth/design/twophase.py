@@ -606,7 +606,7 @@ class TwoPhaseDesign(DesignBase):
         pi1 = 1.0 / w1 if phase1_probs is not None else np.zeros(len(data))
         phase1 = _Phase1(data, phase1_psu, phase1_strata, phase1_fpc, nest, pi1, phase1_probs,
                          centred=method != "full")
-        if phase1_fpc is not None:
+        if phase1.weights is not None:                 # N_h / n_h from the fpc
             w1 = phase1.weights
 
         # phase-2 strata, estimated inclusion probabilities n2_h / n1_h
@@ -945,11 +945,12 @@ class TwoPhaseDesign(DesignBase):
             first += f" in {len(ph1.n_h)} strata ({ph1.strata})"
         if ph1.fpc:
             first += f", fpc {ph1.fpc}"
+        second = f"{n2} rows"
         if self._unit2 is not None:
             n_cl = int(np.unique(self._unit2[self._in2]).size)
-            n2 = f"{n_cl} clusters ({self._spec['phase2_psu']}), {n2}"
+            second = f"{n_cl} clusters ({self._spec['phase2_psu']}), {n2} rows"
         lines = [
-            f"Two-phase design (phase 1: {self.n} rows, {first}; phase 2: {n2} rows"
+            f"Two-phase design (phase 1: {self.n} rows, {first}; phase 2: {second}"
             f"{sub} in {len(self._labels)} strata)",
             f"  method: {self._method_given}; degrees of freedom: {self.degf():g}",
             f"  In R: {self.r_code()}",
