@@ -667,7 +667,7 @@ class ReplicateDesign(DesignBase):
         new._w = w
         new._Wsrc = self._Wsrc.with_zero(outside)
         new._degf_cache = {}
-        new._cache = {}
+        new.__dict__["_cache"] = {}        # DesignBase._cached() keeps it there
         if data is not None:
             new.data = data
         return new

@@ -1,7 +1,8 @@
 """Two-phase (double) sampling designs, e.g. case-cohort and two-phase case-control studies
 (R ``twophase``).
 
-A phase-1 sample (here: element sampling, e.g. a whole cohort) is observed on cheap variables;
+A phase-1 sample (element sampling, e.g. a whole cohort, or a stratified and/or cluster sample,
+see "Stratified and clustered phase 1" below) is observed on cheap variables;
 a phase-2 subsample, drawn by stratified simple random sampling without replacement *within
 the phase-1 sample* (strata defined by phase-1 variables, e.g. case status and institution),
 is observed on the expensive ones. With ``n1_h`` phase-1 and ``n2_h`` phase-2 rows in phase-2
@@ -79,9 +80,71 @@ calibrated twice (R's phase-2 term uses the residuals of the last calibration on
 the second calibration's residuals are taken of the first's, as R does for ``"approx"``
 designs and for ``svydesign`` objects).
 
-Not implemented (a :class:`~socialhealth.errors.DesignError` says so): clustered or
-stratified phase-1 samples, phase-1 finite population corrections, clusters at phase 2,
-calibration of the phase-1 weights (``calibrate(phase=1)``; not in R survey 4.1-1 either),
+Stratified and clustered phase 1 (``phase1_strata=``, ``phase1_psu=``, ``phase1_fpc=``; R
+``twophase(id = list(~psu, ~1), strata = list(~st, ~s2), fpc = list(~N, NULL), ...)``;
+one phase-1 stage). Both methods are quadratic forms of the phase-1 design,
+``Q(Z) = sum_{k,l} D_kl Z_k Z_l'``, estimated from the phase-2 rows:
+
+* ``method="full"`` (the double sum of Sarndal et al. 9.3 over phase-2 pairs,
+  ``sum_{k,l in s2} D_kl Z_k Z_l' pi2_k pi2_l / pi2_kl``, with ``D_kl = Delta1_kl / pi1_kl``
+  and the exact joint phase-2 probabilities of stratified SRS, ``pi2_kl = n2_h (n2_h - 1) /
+  (n1_h (n1_h - 1))`` in the same phase-2 stratum; Chen & Lumley 2020):
+
+  - with ``phase1_fpc=`` (PSUs, or rows, drawn by stratified SRS without replacement, ``n_h``
+    of ``N_h``; weights ``N_h / n_h``): ``Q`` is the stratified without-replacement variance
+    of :func:`~socialhealth.design.taylor_variance.taylor_vcov` (``D_kk = 1 - f_h``,
+    ``D_kl = 1 - f_h`` in the same PSU, ``-(1 - f_h)/(n_h - 1)`` in two PSUs of a stratum);
+  - with ``phase1_probs=`` and no fpc (independent, Poisson-type selection of PSUs with
+    probabilities ``pi1``, constant within a PSU): ``D_kl = 1 - pi1`` for two rows of the
+    same PSU, 0 otherwise; phase-1 strata play no part;
+  - the term is computed as ``Q(Z) + sum_h (c_h - 1) Q(Z 1_h) + sum_k (pi2_k - c_h) D_kk
+    Z_k Z_k'``, ``c_h = n2_h (n1_h - 1) / (n1_h (n2_h - 1))`` (``pi2_k pi2_l / pi2_kl`` in
+    stratum ``h``), i.e. one ``taylor_vcov`` per phase-2 stratum;
+  - phase-1 strata of rows without fpc or probabilities leave the phase-1 term unchanged
+    (R's ``twophase2`` does not centre it within strata; conservative).
+
+* ``method="approx"`` (rows only, no ``phase1_psu``): the element formula above within each
+  phase-1 stratum ``h`` with ``n1_h`` rows, ``(1 - f_h) n1_h/(n1_h - 1) sum_{i in s2, h}
+  (y_i - ybar_h)^2 / pi2_i``, ``ybar_h = sum_{s2, h} y_i / pi2_i / n1_h``.
+
+Checked against R survey 4.1-1 (``make_twophase_phase1.R``: 60 clusters in 6 strata) at 1e-8
+(svyglm 1e-7), with calibration (``phase=2``) of a stratified cluster design, and against
+the double sum written out by hand. Two documented differences from R:
+
+* ``method="full"`` with phase-1 strata sampled without replacement (``phase1_fpc``) whose
+  numbers of sampled PSUs (or rows) differ: R's ``twophase2`` takes the joint inclusion
+  probability of two units of stratum ``h`` with the *first* stratum's sample size,
+  ``D_kl = -(1 - f_h)/(n_1 - 1)`` (visible in its ``design$dcheck$phase1``), so its phase-1
+  term differs (by 2.6% in the test with 6 to 10 PSUs per stratum); here it is
+  ``-(1 - f_h)/(n_h - 1)``. With equal ``n_h`` both agree.
+* domain means of ``"approx"`` designs with phase-1 strata: R's ``subset()``/``svyby``
+  change the phase-1 term; the value here equals R's ``svyratio(~I(y * d), ~I(d), design)``.
+
+Refused, with the reason (:class:`~socialhealth.errors.DesignError`): ``phase1_psu`` with
+``method="full"`` but neither ``phase1_fpc`` nor ``phase1_probs`` (R's ``twophase2`` then
+ignores the clusters altogether and gives the element-sample phase-1 term, which understates
+the variance of a cluster sample); ``phase1_psu`` with ``method="approx"`` (R's approximation
+takes the share of a stratum's phase-1 clusters with phase-2 rows as their phase-2
+probability, i.e. treats the clusters as the phase-2 sampling units, not the row subsample
+drawn here); ``phase1_fpc`` together with
+phase-1 weights or probabilities; multistage phase-1 samples. A phase-1 stratum with a single
+PSU (or row) raises :class:`~socialhealth.errors.LonelyPSUError` wherever the strata enter the
+variance (fpc, or ``"approx"``): merge it with a neighbouring stratum.
+
+Clusters at phase 2 (``phase2_psu=``; R ``id = list(~psu, ~psu2)``, stratified SRS of
+clusters ``j`` within the phase-1 sample, ``pi2_j = m2_h / m1_h`` out of ``m1_h`` clusters of
+phase-2 stratum ``h``; needs ``phase1_psu``, the clusters nested in the phase-1 PSUs): the
+phase-2 term is the formula above on the cluster totals ``T_j`` of ``Z``; the full phase-1
+term keeps its form with ``c_h = m2_h (m1_h - 1) / (m1_h (m2_h - 1))`` and the same-unit term
+``sum_j (pi2_j - c_h) D_j T_j T_j'`` (two rows of one cluster lie in one phase-1 PSU, so
+``D_kl = D_j``); the approx term (phase-2 clusters = phase-1 PSUs only) is the approx formula
+above on the PSU totals ``y_i = pi2_i T_i`` (after calibration, ``pi2/g`` of the cluster's
+first row, as R). Checked against R survey 4.1-1 for both methods, with phase-1 fpc or
+probabilities, with clusters nested in the phase-1 PSUs, and with calibration.
+
+Not implemented (a :class:`~socialhealth.errors.DesignError` says so): clusters at phase 2
+of a phase-1 element sample, calibration of the phase-1 weights (``calibrate(phase=1)``;
+not in R survey 4.1-1 either),
 ``post_stratify`` and ``rake`` (R refuses them too; ``calibrate("~C(v)")`` and
 ``calibrate("~C(a) + C(b)", calfun="raking")`` give those weights), ``standardize`` and
 ``trim_weights``.
@@ -170,6 +233,166 @@ def _phase2_indicator(data: pd.DataFrame, subset) -> np.ndarray:
     )
 
 
+def _check_phase1_options(method, psu, strata, fpc, weights, probs, psu2=None) -> None:
+    """Refuse the phase-1 combinations that are not implemented (see the module docstring)."""
+    for name, value in (("phase1_psu", psu), ("phase1_strata", strata), ("phase1_fpc", fpc)):
+        if value is not None and not isinstance(value, str):
+            raise DesignError(f"{name}={value!r}: give one column name (a single-stage phase-1 "
+                              "design); multistage phase-1 samples are not implemented.")
+    if fpc is not None and (weights is not None or probs is not None):
+        raise DesignError(
+            "give phase1_fpc= or phase1_weights=/phase1_probs=, not both: with an fpc the "
+            "phase-1 weights are N_h / n_h (population over sample units of the phase-1 "
+            "stratum), as in R's twophase(fpc = list(~N, NULL))."
+        )
+    if psu is None:
+        return
+    if method == "full" and fpc is None and probs is None:
+        raise DesignError(
+            f"phase1_psu={psu!r} with method='full' needs phase1_fpc= (clusters sampled without "
+            "replacement) or phase1_probs= (the clusters' selection probabilities). Without "
+            "either, R's twophase(method = 'full') ignores the phase-1 clusters (its phase-1 "
+            "variance is that of an element sample), which understates the variance of a "
+            "cluster sample, so it is not offered here."
+        )
+    if method != "full" and psu2 is None:
+        raise DesignError(
+            f"phase1_psu={psu!r} with method={method!r} is not implemented: R's approximate "
+            "two-phase variance (twophase(method = 'approx')) treats the phase-1 clusters as the "
+            "phase-2 sampling units (phase-2 probability = share of a stratum's clusters with "
+            "phase-2 rows), which is not the element subsample drawn here. Use method='full' "
+            "with phase1_fpc= or phase1_probs= (or phase2_psu= if phase 2 sampled whole "
+            "phase-1 clusters)."
+        )
+
+
+def _phase2_units(data, psu2, psu1, phase1, codes, in2, method, strata) -> np.ndarray | None:
+    """Integer codes of the phase-2 clusters (R ``id = list(~psu, ~psu2)``), validated."""
+    if psu2 is None:
+        return None
+    if not isinstance(psu2, str):
+        raise DesignError(f"phase2_psu={psu2!r}: give one column name.")
+    if psu1 is None:
+        raise DesignError(
+            f"phase2_psu={psu2!r} needs phase1_psu= (phase-2 clusters nested in phase-1 "
+            "clusters, e.g. the same column). Clusters at phase 2 of a phase-1 element sample "
+            "are not implemented (R's twophase(method = 'full') ignores them in its phase-1 "
+            "term)."
+        )
+    from socialhealth.design.structure import combine_codes
+
+    raw, _ = pd.factorize(data[psu2], sort=True)
+    if (raw < 0).any():
+        raise DesignError(f"phase2_psu column {psu2!r} has {int((raw < 0).sum())} missing "
+                          "value(s); every phase-1 row needs its phase-2 cluster.")
+    # phase-2 clusters within phase-1 PSUs (codes unique across PSUs)
+    unit = combine_codes(phase1.unit, raw)
+    first = np.zeros(int(unit.max()) + 1, dtype=np.int64)
+    first[unit[::-1]] = np.arange(len(unit))[::-1]
+    for name, values in (("the phase-2 membership (subset)", in2),
+                         (f"the phase-2 stratum {strata!r}", codes)):
+        if (values != values[first[unit]]).any():
+            raise DesignError(
+                f"{name} varies within a phase-2 cluster of {psu2!r}: phase 2 samples whole "
+                "clusters, so every row of a cluster must be in or out of phase 2 together and "
+                "in one phase-2 stratum."
+            )
+    if method != "full":
+        same = (len(first) == phase1.n_units
+                and (np.bincount(unit, minlength=len(first)) > 0).all())
+        if not same:
+            raise DesignError(
+                f"phase2_psu={psu2!r} with method={method!r}: the approximate phase-1 variance "
+                "(R's twophase(method = 'approx')) needs the phase-2 clusters to be the "
+                "phase-1 PSUs (phase2_psu = phase1_psu); use method='full' for clusters "
+                "within them."
+            )
+    return unit
+
+
+class _Phase1:
+    """The phase-1 design (one stage: strata, PSUs, fpc) and its variance quadratic form.
+
+    Every phase-1 variance estimator used here is a quadratic form ``Q(Z) = sum_{k,l}
+    D_kl Z_k Z_l'`` over the phase-1 rows, applied to phase-2-weighted influence values:
+
+    * with ``fpc``: stratified sampling of PSUs (or elements) without replacement,
+      ``Q = taylor_vcov`` of :mod:`socialhealth.design.taylor_variance` (``D_kk = 1 - f_h``);
+    * without: independent (Poisson) selection of PSUs (or elements) with probabilities
+      ``pi1`` (0: an infinite population), ``Q = sum_units (1 - pi1) T T'`` with ``T`` the
+      unit totals (``D_kk = 1 - pi1``); phase-1 strata play no role in it.
+    """
+
+    def __init__(self, data, psu, strata, fpc, nest, pi1, probs_col, centred):
+        from socialhealth.design.structure import build_stages, weights_from_fpc
+
+        self.psu, self.strata, self.fpc = psu, strata, fpc
+        self.stages = None
+        self.weights = None
+        n = len(data)
+        if psu is None and strata is None and fpc is None:
+            self.unit = None                            # element sampling, no strata
+            self.unit_pi1 = pi1
+            self.n_units = n
+            self.simple = True
+            self.row_stratum = np.zeros(n, dtype=np.int64)
+            self.n_h = np.array([float(n)])
+            self.f_h = np.zeros(1)
+            return
+        self.simple = False
+        stages = build_stages(data, [psu] if psu else [], [strata] if strata else [],
+                              [fpc] if fpc else [], nest)
+        st = stages[0]
+        self.unit = st.unit
+        self.n_units = st.n_psu
+        self.row_stratum = st.stratum
+        self.n_h = st.n_units
+        self.f_h = np.where(np.isfinite(st.pop_units), st.n_units / st.pop_units, 0.0)
+        census = self.f_h >= 1 - 1e-7
+        lonely = (st.n_units == 1) & ~census
+        if lonely.any() and (fpc is not None or centred):
+            raise LonelyPSUError(
+                f"phase-1 stratum {st.stratum_labels[lonely][0]!r} of {strata!r} has a single "
+                f"{'PSU' if psu else 'row'} ({int(lonely.sum())} such strata), so its phase-1 "
+                "variance cannot be estimated; lonely_psu= options are not implemented for "
+                "two-phase designs. Merge the stratum with a neighbouring one."
+            )
+        if fpc is not None:
+            self.stages = stages
+            self.weights = weights_from_fpc(stages)
+        # phase-1 selection probability of every unit (Poisson form, without fpc)
+        unit_pi1 = np.zeros(self.n_units)
+        unit_pi1[self.unit] = pi1
+        if psu is not None and probs_col is not None:
+            if not np.allclose(unit_pi1[self.unit], pi1, rtol=1e-12, atol=0):
+                raise DesignError(
+                    f"phase-1 probabilities {probs_col!r} vary within a PSU of {psu!r}; give the "
+                    "PSUs' selection probabilities (constant within each PSU)."
+                )
+        self.unit_pi1 = unit_pi1
+
+    def quadratic(self, Z: np.ndarray) -> np.ndarray:
+        """``Q(Z)`` (p x p) for the phase-1 weighted influence values ``Z`` (n x p)."""
+        if self.stages is not None:
+            from socialhealth.design.taylor_variance import taylor_vcov
+
+            return taylor_vcov(Z, self.stages, "fail")
+        if self.unit is None:
+            T = Z
+            scale = 1.0 - self.unit_pi1
+        else:
+            T = group_sum(self.unit, Z, self.n_units)
+            scale = 1.0 - self.unit_pi1
+        T = T * np.sqrt(scale)[:, None]
+        return T.T @ T
+
+    def diagonal(self) -> np.ndarray:
+        """``D_kk`` of every phase-1 row (n,)."""
+        if self.stages is not None:
+            return (1.0 - self.f_h)[self.row_stratum]
+        return 1.0 - (self.unit_pi1 if self.unit is None else self.unit_pi1[self.unit])
+
+
 def _r_formula(formula) -> str:
     """R spelling of a calibration formula (``C(x)`` -> ``factor(x)``), for describe()."""
     if not isinstance(formula, str):
@@ -213,15 +436,40 @@ class TwoPhaseDesign(DesignBase):
     method : {"full", "approx", "simple"}, default "full"
         Phase-1 variance estimator, as R's ``method=``: ``"full"`` (R's default) or
         ``"approx"``; ``"simple"`` is the same as ``"approx"`` (as in R).
+    phase1_psu : str, optional, keyword only
+        Phase-1 cluster (PSU) column (R ``id = list(~psu, ~1)``); ``method="full"`` with
+        ``phase1_fpc`` or ``phase1_probs`` (constant within PSUs) only. Phase 2 still samples
+        rows within the phase-1 sample.
+    phase1_strata : str, optional, keyword only
+        Phase-1 stratum column (R ``strata = list(~st, ~s2)``).
+    phase1_fpc : str, optional, keyword only
+        Phase-1 population size of each stratum: PSUs (with ``phase1_psu``) or rows (R ``fpc =
+        list(~N, NULL)``), as ``SurveyDesign(fpc=)`` (sizes or sampling fractions). The
+        phase-1 weights are then ``N_h / n_h``; not together with ``phase1_weights`` or
+        ``phase1_probs``.
+    nest : bool, keyword only, default False
+        PSU codes are unique only within phase-1 strata (R ``nest = TRUE``).
+    phase2_psu : str, optional, keyword only
+        Phase 2 samples whole clusters (stratified SRS of clusters within the phase-1
+        sample; R ``id = list(~psu, ~psu2)``): the phase-1 PSUs themselves
+        (``phase2_psu=phase1_psu``) or clusters nested in them (``method="full"`` only). The
+        subset and the phase-2 strata must be constant within a cluster; ``pi2 = m2_h /
+        m1_h`` with ``m`` counting clusters, and the degrees of freedom are phase-2 clusters
+        minus phase-2 strata (as R).
 
     Raises
     ------
     DesignError
         The subset is missing, not logical or empty; a stratum value is missing; a stratum
-        has phase-1 rows but no phase-2 rows; an unknown method.
+        has phase-1 rows but no phase-2 rows; an unknown method; a phase-1 combination that
+        is not implemented (module docstring: PSUs without fpc or probabilities, PSUs with
+        ``method="approx"``, ...).
     LonelyPSUError
         A phase-2 stratum holds a single phase-2 row out of several phase-1 rows (its
-        phase-2 variance cannot be estimated): merge it with a neighbouring stratum.
+        phase-2 variance cannot be estimated), or a phase-1 stratum a single PSU: merge it
+        with a neighbouring stratum.
+    NestingError
+        A phase-1 PSU code appears in two phase-1 strata without ``nest=True``.
     WeightError
         Phase-1 weights or probabilities missing or not positive.
 
@@ -259,6 +507,27 @@ class TwoPhaseDesign(DesignBase):
     In R: ``d <- twophase(id = list(~1, ~1), strata = list(NULL, ~rel),
     subset = ~in_phase2, data = cohort)``; ``svymean(~age, d)``;
     ``svyglm(rel ~ age, design = d, family = quasibinomial())``.
+
+    A stratified cluster sample at phase 1 (3 of 20 villages in each of 2 districts), a
+    stratified subsample of its people at phase 2:
+
+    >>> people = pd.DataFrame({"district": np.repeat([1, 2], 60),
+    ...                        "village": np.repeat(np.arange(6), 20),
+    ...                        "N_villages": 20,
+    ...                        "sick": rng.binomial(1, 0.2, 120)})
+    >>> people["bmi"] = rng.normal(27, 4, 120).round(1)
+    >>> people["in2"] = (people["sick"] == 1) | (rng.random(120) < 0.3)
+    >>> dc = sh.TwoPhaseDesign(people, subset="in2", strata="sick", phase1_psu="village",
+    ...                        phase1_strata="district", phase1_fpc="N_villages")
+    >>> print(dc.describe())  # doctest: +NORMALIZE_WHITESPACE
+    Two-phase design (phase 1: 120 rows, 6 PSUs (village) in 2 strata (district),
+    fpc N_villages; phase 2: 48 rows in 2 strata)
+      method: full; degrees of freedom: 46
+      In R: twophase(id = list(~village, ~1), strata = list(~district, ~sick),
+      fpc = list(~N_villages, NULL), subset = ~in2, data = df)
+    >>> print(dc.mean("bmi").to_frame()[["term", "estimate", "se"]].round(3).to_string())
+      term  estimate     se
+    0  bmi    27.894  0.719
     """
 
     kind = "twophase"
@@ -271,6 +540,12 @@ class TwoPhaseDesign(DesignBase):
         phase1_weights: str | None = None,
         phase1_probs: str | None = None,
         method: str = "full",
+        *,
+        phase1_psu: str | None = None,
+        phase1_strata: str | None = None,
+        phase1_fpc: str | None = None,
+        nest: bool = False,
+        phase2_psu: str | None = None,
     ) -> None:
         check_data_frame(data, "TwoPhaseDesign")
         if not isinstance(method, str) or method not in METHODS:
@@ -287,8 +562,7 @@ class TwoPhaseDesign(DesignBase):
             else:
                 raise DesignError(
                     f"strata={strata!r}: give the one phase-2 stratum column (or (None, column) "
-                    "as R's strata = list(NULL, ~strat)); stratified phase-1 samples are not "
-                    "implemented."
+                    "as R's strata = list(NULL, ~strat)); phase-1 strata go in phase1_strata=."
                 )
         if phase1_weights is not None and phase1_probs is not None:
             raise DesignError("give phase1_weights= or phase1_probs=, not both.")
@@ -297,7 +571,10 @@ class TwoPhaseDesign(DesignBase):
                 "phase1_weights= works only with method='approx' (as R's twophase(weights=)): "
                 "method='full' needs the phase-1 selection probabilities, phase1_probs=."
             )
-        cols = [c for c in (strata, phase1_weights, phase1_probs) if c is not None]
+        _check_phase1_options(method, phase1_psu, phase1_strata, phase1_fpc,
+                              phase1_weights, phase1_probs, phase2_psu)
+        cols = [c for c in (strata, phase1_weights, phase1_probs, phase1_psu, phase1_strata,
+                            phase1_fpc, phase2_psu) if c is not None]
         if isinstance(subset, str) and subset in data.columns:
             cols.append(subset)
         require_columns(data, cols, "the data passed to TwoPhaseDesign")
@@ -325,6 +602,13 @@ class TwoPhaseDesign(DesignBase):
                 v = 1.0 / v
             w1 = v
 
+        # phase-1 sampling structure (strata, PSUs, fpc); an fpc gives the weights N_h / n_h
+        pi1 = 1.0 / w1 if phase1_probs is not None else np.zeros(len(data))
+        phase1 = _Phase1(data, phase1_psu, phase1_strata, phase1_fpc, nest, pi1, phase1_probs,
+                         centred=method != "full")
+        if phase1.weights is not None:                 # N_h / n_h from the fpc
+            w1 = phase1.weights
+
         # phase-2 strata, estimated inclusion probabilities n2_h / n1_h
         if strata is None:
             codes = np.zeros(len(data), dtype=np.int64)
@@ -344,12 +628,23 @@ class TwoPhaseDesign(DesignBase):
             codes, uniq = pd.factorize(col, sort=True)
             labels = np.asarray(uniq, dtype=object)
         H = len(labels)
-        n1h = np.bincount(codes, minlength=H).astype(float)
-        n2h = np.bincount(codes[in2], minlength=H).astype(float)
+        unit2 = _phase2_units(data, phase2_psu, phase1_psu, phase1, codes, in2, method, strata)
+        if unit2 is None:
+            n1h = np.bincount(codes, minlength=H).astype(float)
+            n2h = np.bincount(codes[in2], minlength=H).astype(float)
+            what = "rows"
+        else:
+            codes_of_unit = np.zeros(int(unit2.max()) + 1, dtype=np.int64)
+            codes_of_unit[unit2] = codes
+            in2_of_unit = np.zeros(len(codes_of_unit), dtype=bool)
+            in2_of_unit[unit2] = in2
+            n1h = np.bincount(codes_of_unit, minlength=H).astype(float)
+            n2h = np.bincount(codes_of_unit[in2_of_unit], minlength=H).astype(float)
+            what = f"clusters ({phase2_psu})"
         empty = (n2h == 0) & (n1h > 0)
         if empty.any():
             raise DesignError(
-                f"phase-2 stratum {labels[empty][0]!r} has {int(n1h[empty][0])} phase-1 rows "
+                f"phase-2 stratum {labels[empty][0]!r} has {int(n1h[empty][0])} phase-1 {what} "
                 f"but none in phase 2 ({int(empty.sum())} such strata), so its phase-1 rows "
                 "cannot be represented. Merge it with a neighbouring stratum or check the "
                 "subset column."
@@ -357,8 +652,9 @@ class TwoPhaseDesign(DesignBase):
         lonely = (n2h == 1) & (n1h > 1)
         if lonely.any():
             raise LonelyPSUError(
-                f"phase-2 stratum {labels[lonely][0]!r} has a single phase-2 row out of "
-                f"{int(n1h[lonely][0])} phase-1 rows ({int(lonely.sum())} such strata), so "
+                f"phase-2 stratum {labels[lonely][0]!r} has a single phase-2 "
+                f"{'row' if unit2 is None else 'cluster'} out of "
+                f"{int(n1h[lonely][0])} phase-1 {what} ({int(lonely.sum())} such strata), so "
                 "its phase-2 variance cannot be estimated. Merge it with a neighbouring stratum "
                 "(R stops here too unless options(survey.lonely.psu=) is set)."
             )
@@ -374,10 +670,14 @@ class TwoPhaseDesign(DesignBase):
         self._pi2 = pi2
         self._w1 = w1
         # phase-1 inclusion probabilities for the "full" phase-1 term (0: infinite population)
-        self._pi1 = 1.0 / w1 if phase1_probs is not None else np.zeros(len(data))
+        self._pi1 = pi1
         self._w = np.where(in2, w1 / np.where(in2, pi2, 1.0), 0.0)
+        self._phase1 = phase1
+        self._unit2 = unit2                  # phase-2 cluster of every row (None: rows)
         self._spec = dict(subset=subset if isinstance(subset, str) else None, strata=strata,
-                          phase1_weights=phase1_weights, phase1_probs=phase1_probs)
+                          phase1_weights=phase1_weights, phase1_probs=phase1_probs,
+                          phase1_psu=phase1_psu, phase1_strata=phase1_strata,
+                          phase1_fpc=phase1_fpc, nest=nest, phase2_psu=phase2_psu)
         self._last_phases: tuple | None = None
         # phase-2 calibration (calibrate()): residualizers of socialhealth.design.calibration,
         # applied to the phase-2 term; the phase-2 probabilities the approx phase-1 term uses
@@ -434,6 +734,11 @@ class TwoPhaseDesign(DesignBase):
             E = cal.residualize(E)
         Es = E[rows]
         n1h, n2h = self._n1h, self._n2h
+        if self._unit2 is not None:
+            # phase 2 samples clusters: their totals, in their phase-2 strata
+            u, first = np.unique(self._unit2[rows], return_index=True)
+            h = h[first]
+            Es = group_sum(np.searchsorted(u, self._unit2[rows]), Es, len(u))
         means = group_sum(h, Es, H) / np.where(n2h > 0, n2h, 1.0)[:, None]
         dev = Es - means[h]
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -442,20 +747,65 @@ class TwoPhaseDesign(DesignBase):
         scale = np.where(n2h >= n1h, 0.0, scale)          # strata taken completely
         dev = dev * np.sqrt(scale[h])[:, None]
         V2 = dev.T @ dev
-        # phase 1 (infinite-population element sampling), estimated from the phase-2 rows
-        if self.method == "full":
+        # phase 1, estimated from the phase-2 rows
+        ph1 = self._phase1
+        if self.method == "full" and ph1.simple:
             V1 = (Zs * ((1.0 - self._pi1[rows]) * pi2)[:, None]).T @ Zs
+        elif self.method == "full":
+            V1 = self._full_phase1(Z, ph1)
         else:
             pi2 = self._pi2_phase1[rows]                   # pi2 / g on a calibrated design
+            g = ph1.row_stratum[rows]
+            if self._unit2 is not None:
+                # phase-1 PSUs = phase-2 clusters: their totals and phase-2 probabilities
+                u, first = np.unique(self._unit2[rows], return_index=True)
+                Zs = group_sum(np.searchsorted(u, self._unit2[rows]), Zs, len(u))
+                pi2, g = pi2[first], g[first]
             y = Zs * pi2[:, None]                          # phase-1 weighted influence values
             w2 = 1.0 / pi2
-            n1 = float(len(self.data))
-            # the phase-1 mean of y, sum_{s1} y / n1, estimated by sum_{s2} y / pi2 / n1 (as
-            # R; sum 1/pi2 = n1 except after calibration to totals other than the phase-1 size)
-            ybar = (w2 @ y) / n1
-            c = (y - ybar) * np.sqrt(w2)[:, None]
-            V1 = n1 / (n1 - 1.0) * (c.T @ c) if n1 > 1 else np.full_like(c.T @ c, np.nan)
+            # per phase-1 stratum (one without phase1_strata): the phase-1 mean of y over its
+            # n1_h units (rows or PSUs), sum_{s1,h} y / n1_h, estimated by
+            # sum_{s2,h} y / pi2 / n1_h (as R; sum 1/pi2 = n1 except after calibration to
+            # totals other than the phase-1 size)
+            n1 = ph1.n_h
+            ybar = group_sum(g, y * w2[:, None], len(n1)) / n1[:, None]
+            c = (y - ybar[g]) * np.sqrt(w2)[:, None]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                scale = np.where(n1 > 1, (1.0 - ph1.f_h) * n1 / (n1 - 1.0), np.nan)
+            c = c * np.sqrt(scale[g])[:, None]
+            V1 = c.T @ c
         return V1, V2
+
+    def _full_phase1(self, Z: np.ndarray, ph1: "_Phase1") -> np.ndarray:
+        """Phase-1 term of ``method="full"`` for a stratified and/or clustered phase 1.
+
+        ``sum_{k,l in s2} D_kl Z_k Z_l' pi2_k pi2_l / pi2_kl`` with ``D`` the phase-1
+        quadratic form (:class:`_Phase1`) and ``pi2_kl`` the joint phase-2 inclusion
+        probabilities of stratified SRS (``pi2_k pi2_l`` in different phase-2 strata,
+        ``n2_h (n2_h - 1) / (n1_h (n1_h - 1))`` in the same one, ``pi2_k`` for ``k = l``),
+        computed as ``Q(Z) + sum_h (c_h - 1) Q(Z 1_h) + sum_k (pi2_k - c_h) D_kk Z_k Z_k'``,
+        ``c_h = n2_h (n1_h - 1) / (n1_h (n2_h - 1))`` (1 for strata taken completely).
+        """
+        rows = self._in2
+        Z = np.where(rows[:, None], Z, 0.0)
+        n1h, n2h = self._n1h, self._n2h
+        with np.errstate(divide="ignore", invalid="ignore"):
+            c = np.where((n2h > 1) & (n2h < n1h), n2h * (n1h - 1.0) / (n1h * (n2h - 1.0)), 1.0)
+        V1 = ph1.quadratic(Z)
+        for h in np.flatnonzero(c != 1.0):
+            Zh = np.where((self._codes == h)[:, None], Z, 0.0)
+            V1 = V1 + (c[h] - 1.0) * ph1.quadratic(Zh)
+        diag = np.where(rows, (np.where(rows, self._pi2, 1.0) - c[self._codes])
+                        * ph1.diagonal(), 0.0)
+        if self._unit2 is None:
+            return V1 + (Z * diag[:, None]).T @ Z
+        # phase-2 clusters (within phase-1 PSUs, so D_kl = D_kk for two rows of one cluster):
+        # the same-unit term sum_j (pi2_j - c_h) D_j T_j T_j' on the cluster totals
+        n_u = int(self._unit2.max()) + 1
+        T = group_sum(self._unit2, Z, n_u)
+        scale = np.zeros(n_u)
+        scale[self._unit2] = diag
+        return V1 + (T * scale[:, None]).T @ T
 
     def _variance_of(self, Z) -> np.ndarray:
         V1, V2 = self.phase_variances(Z)
@@ -520,7 +870,9 @@ class TwoPhaseDesign(DesignBase):
 
     @property
     def n_psu(self) -> int:
-        """Phase-2 rows in the current subset (each row is a sampling unit)."""
+        """Phase-2 sampling units in the current subset: rows, or clusters (``phase2_psu``)."""
+        if self._unit2 is not None:
+            return int(np.unique(self._unit2[self.in_subset]).size)
         return int(self.in_subset.sum())
 
     def degf(self) -> float:
@@ -542,9 +894,13 @@ class TwoPhaseDesign(DesignBase):
     def r_code(self, data_name: str = "df") -> str:
         """The R ``twophase`` call that builds the same design."""
         s = self._spec
-        parts = ["id = list(~1, ~1)"]
-        if s["strata"]:
-            parts.append(f"strata = list(NULL, ~{s['strata']})")
+        parts = [f"id = list(~{s['phase1_psu'] or 1}, ~{s['phase2_psu'] or 1})"]
+        if s["strata"] or s["phase1_strata"]:
+            st1 = f"~{s['phase1_strata']}" if s["phase1_strata"] else "NULL"
+            st2 = f"~{s['strata']}" if s["strata"] else "NULL"
+            parts.append(f"strata = list({st1}, {st2})")
+        if s["phase1_fpc"]:
+            parts.append(f"fpc = list(~{s['phase1_fpc']}, NULL)")
         if s["phase1_probs"]:
             parts.append(f"probs = list(~{s['phase1_probs']}, NULL)")
         if s["phase1_weights"]:
@@ -557,6 +913,8 @@ class TwoPhaseDesign(DesignBase):
         else:
             parts.append(f"subset = ~I({sub})")
         parts.append(f"data = {data_name}")
+        if s["nest"] and s["phase1_psu"]:
+            parts.append("nest = TRUE")
         if self._method_given != "full":
             parts.append(f'method = "{self._method_given}"')
         return f"twophase({', '.join(parts)})"
@@ -578,8 +936,21 @@ class TwoPhaseDesign(DesignBase):
         """
         n2 = int(self._in2.sum())
         sub = "" if len(self) == n2 else f" ({len(self)} in subset)"
+        ph1 = self._phase1
+        if ph1.psu:
+            first = f"{ph1.n_units} PSUs ({ph1.psu})"
+        else:
+            first = "element sampling"
+        if ph1.strata:
+            first += f" in {len(ph1.n_h)} strata ({ph1.strata})"
+        if ph1.fpc:
+            first += f", fpc {ph1.fpc}"
+        second = f"{n2} rows"
+        if self._unit2 is not None:
+            n_cl = int(np.unique(self._unit2[self._in2]).size)
+            second = f"{n_cl} clusters ({self._spec['phase2_psu']}), {n2} rows"
         lines = [
-            f"Two-phase design (phase 1: {self.n} rows, element sampling; phase 2: {n2} rows"
+            f"Two-phase design (phase 1: {self.n} rows, {first}; phase 2: {second}"
             f"{sub} in {len(self._labels)} strata)",
             f"  method: {self._method_given}; degrees of freedom: {self.degf():g}",
             f"  In R: {self.r_code()}",
