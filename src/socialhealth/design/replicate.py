@@ -117,14 +117,12 @@ class _ReplicateColumns:
         return out
 
     def _tdot(self, M: np.ndarray, block: int) -> np.ndarray:
-        if self._full is not None:
-            with blas_threads_on_idle_cores():
-                return self._full.T @ M
-        if self._view is not None:
-            Mz = M if self.zero is None else np.where(
+        whole = self._full if self._full is not None else self._view
+        if whole is not None:
+            Mz = M if self.zero is None or self._full is not None else np.where(
                 self.zero if M.ndim == 1 else self.zero[:, None], 0.0, M)
             with blas_threads_on_idle_cores():
-                return self._view.T @ Mz
+                return whole.T @ Mz
         vector = M.ndim == 1
         M2 = M[:, None] if vector else M
         out = np.zeros((self.shape[1], M2.shape[1]))
@@ -195,11 +193,13 @@ def _dense_domain_totals(W: "_ReplicateColumns", vals: np.ndarray, dcodes: np.nd
         dc = dcodes[sl]
         M = np.zeros((dc.shape[0], ncol), order="F")
         vb = vals[sl]
-        for d in range(D):
-            ind = dc == d
-            M[:, d * k:(d + 1) * k] = np.where(ind[:, None], vb, 0.0)
-            if ratio:
-                M[:, D * k + d] = ind
+        # each row's values into its domain's columns (scatters; rows in no domain stay 0)
+        r = np.flatnonzero(dc >= 0)
+        d = dc[r]
+        for j in range(k):
+            M[r, d * k + j] = vb[r, j]
+        if ratio:
+            M[r, D * k + d] = 1.0
         T += W.block_tdot(sl, M)
     return T
 
@@ -610,8 +610,8 @@ class ReplicateDesign(DesignBase):
             inside = dcodes == 0
             every = bool(inside.all())
             y = vals if every else np.where(inside[:, None], vals, 0.0)
-            # (two products W'y and W'1 beat one W'[y, 1]: OpenBLAS's skinny products of a
-            # transposed column-major matrix are slower than two matrix-vector products)
+            # (two products W'y and W'1 are as fast as one W'[y, 1], measured: OpenBLAS's
+            # products with few columns of a transposed column-major matrix are slow)
             top = W.tdot(y[:, 0] if k == 1 else y).reshape(R, k)
             if not ratio:
                 return self._rep_vcov(theta, top)

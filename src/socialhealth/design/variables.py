@@ -215,16 +215,31 @@ def domains(data: pd.DataFrame, by, where: str = "the design data") -> Domains:
         code_list.append(codes)
         level_list.append(lv)
     # combined key, first variable fastest (R order)
-    key = np.zeros(len(data), dtype=np.int64)
-    mult = 1
-    for codes, lv in zip(code_list, level_list, strict=True):
-        key = key + np.where(codes < 0, 0, codes) * mult
-        mult *= max(len(lv), 1)
-    key = np.where(missing, -1, key)
-    present = np.unique(key[key >= 0])
-    remap = np.full(mult if mult > 0 else 1, -1, dtype=np.int64)
-    remap[present] = np.arange(len(present))
-    dom = np.where(key >= 0, remap[np.clip(key, 0, None)], -1)
+    any_missing = bool(missing.any())
+    if len(code_list) == 1:
+        key = np.asarray(code_list[0], dtype=np.int64)        # -1 where missing already
+        mult = max(len(level_list[0]), 1)
+    else:
+        key = np.zeros(len(data), dtype=np.int64)
+        mult = 1
+        for codes, lv in zip(code_list, level_list, strict=True):
+            key = key + np.where(codes < 0, 0, codes) * mult
+            mult *= max(len(lv), 1)
+        if any_missing:
+            key = np.where(missing, -1, key)
+    inside = key[key >= 0] if any_missing else key
+    if mult <= max(4 * len(data), 1 << 20):
+        # observed combinations by counting (no sort of the rows)
+        present = np.flatnonzero(np.bincount(inside, minlength=mult))
+    else:
+        present = np.unique(inside)
+    if len(present) == mult:
+        dom = key                          # every combination observed: the key is the code
+    else:
+        remap = np.full(mult, -1, dtype=np.int64)
+        remap[present] = np.arange(len(present))
+        dom = np.where(key >= 0, remap[np.clip(key, 0, None)], -1) if any_missing \
+            else remap[key]
     rows = {}
     rem = present.copy()
     for c, lv in zip(cols, level_list, strict=True):
