@@ -258,30 +258,39 @@ class Estimate(Result):
         (R's default ``confint(est)``). Methods with their own interval (logit, beta, ...)
         return it when ``level`` equals the level they were computed at.
         """
+        lo, hi = self._wald_interval(level, df)
+        return pd.DataFrame({"ci_low": lo, "ci_high": hi}, index=self._labels())
+
+    def _wald_interval(self, level: float, df: float | None) -> tuple[np.ndarray, np.ndarray]:
+        """The arrays of :meth:`confint` (without the row labels)."""
         level = check_level(level)
         if self.ci_override is not None and df is None and np.isclose(level, self.level):
             lo, hi = self.ci_override
-        else:
-            dfs = np.broadcast_to(np.asarray(self.df if df is None else df, dtype=float),
-                                  (len(self.table),))
-            q = np.array([t_quantile(level, d) for d in dfs])
-            est = self.table["estimate"].to_numpy(dtype=float)
-            se = self.table["se"].to_numpy(dtype=float)
-            lo, hi = est - q * se, est + q * se
-        return pd.DataFrame({"ci_low": lo, "ci_high": hi}, index=self._labels())
+            return np.asarray(lo), np.asarray(hi)
+        dfs = np.broadcast_to(np.asarray(self.df if df is None else df, dtype=float),
+                              (len(self.table),))
+        q = np.array([t_quantile(level, d) for d in dfs])
+        est = self.table["estimate"].to_numpy(dtype=float)
+        se = self.table["se"].to_numpy(dtype=float)
+        return est - q * se, est + q * se
 
     def to_frame(self, level: float = 0.95, df: float | None = None) -> pd.DataFrame:
         """Tidy table: identifiers, ``estimate``, ``se``, ``ci_low``, ``ci_high``, ``df``
         [, ``deff``]."""
-        out = self.table.drop(columns=[c for c in ("deff",) if c in self.table]).copy()
-        ci = self.confint(level, df)
-        out["ci_low"] = ci["ci_low"].to_numpy()
-        out["ci_high"] = ci["ci_high"].to_numpy()
-        out["df"] = np.broadcast_to(np.asarray(self.df if df is None else df, dtype=float),
-                                    (len(out),))
+        if type(self).confint is Estimate.confint:
+            lo, hi = self._wald_interval(level, df)          # (no row labels needed)
+        else:                                                # a subclass's own intervals
+            ci = self.confint(level, df)
+            lo, hi = ci["ci_low"].to_numpy(), ci["ci_high"].to_numpy()
+        columns: dict = {c: self.table[c].to_numpy() if c in ("estimate", "se")
+                         else self.table[c] for c in self.table.columns if c != "deff"}
+        columns["ci_low"] = lo
+        columns["ci_high"] = hi
+        columns["df"] = np.broadcast_to(np.asarray(self.df if df is None else df, dtype=float),
+                                        (len(self.table),)).copy()
         if "deff" in self.table:
-            out["deff"] = self.table["deff"].to_numpy()
-        return out.reset_index(drop=True)
+            columns["deff"] = self.table["deff"].to_numpy()
+        return pd.DataFrame(columns, index=self.table.index).reset_index(drop=True)
 
     def contrast(self, coefficients, name: str = "contrast") -> "Estimate":
         """Linear combination ``c' theta`` with variance ``c' V c`` (R ``svycontrast``).
