@@ -242,6 +242,10 @@ class SurveyDesign(DesignBase):
             den = float(totals_den[0]) if totals_den[0] > 0 else 1.0
             z = vals - th
             z *= wu[:, None]
+            if all_ok:
+                # one domain holding every row: the 1/N factor is applied to the covariance
+                # (k x k) instead of to the n influence values (equal up to rounding)
+                return self._variance_of(DomainColumns(z, dcodes, 1)) / (den * den)
             z /= den
         else:
             # per-domain arrays (th / den above are scalars)
