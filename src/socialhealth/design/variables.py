@@ -137,8 +137,9 @@ def analysis_matrix(data: pd.DataFrame, variables,
                 "number, a boolean or a category."
             )
     if len(blocks) == 1:
-        # one block: no second copy (a numeric column's own float array is already a copy)
-        values = blocks[0] if blocks[0].flags.writeable else blocks[0].copy()
+        # one block: used as it is (a float column's values are a read-only view of the
+        # frame; nothing downstream writes into the analysis values)
+        values = blocks[0]
     else:
         values = np.hstack(blocks) if blocks else np.empty((n, 0))
     complete = (~np.isnan(values[:, 0]) if values.shape[1] == 1
