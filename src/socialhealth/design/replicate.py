@@ -306,13 +306,15 @@ def _rank(src: "_ReplicateColumns | np.ndarray", rows: np.ndarray) -> int:
     n, R = src.shape
     idx = np.flatnonzero(rows)
     m = len(idx)
-    sample_rows = max(64 * R, 32768)
+    # runs of 32 consecutive rows spread evenly over the rows: every part of the sample (e.g.
+    # every stratum of sorted data) is represented, each run is read in whole cache lines
+    # (single strided rows cost one cache miss per value), and there are many runs, since
+    # the rows of one PSU often have proportional replicate weights (rank 1 per run)
+    run = 32
+    n_runs = max(256, 2 * R)
+    sample_rows = run * n_runs
     if m > 2 * sample_rows:
-        # runs of 128 consecutive rows spread evenly over the rows: every part of the sample
-        # (e.g. every stratum of sorted data) is represented, and each run is read from
-        # memory in whole cache lines (single strided rows cost one cache miss per value)
-        run = 128
-        starts = np.linspace(0, m - run, sample_rows // run).astype(np.intp)
+        starts = np.linspace(0, m - run, n_runs).astype(np.intp)
         whole = src._full if src._full is not None else src._view
         if whole is not None and m == n and src.zero is None:
             # slices of the matrix copied run by run (a fancy row gather of a column-major
@@ -322,7 +324,8 @@ def _rank(src: "_ReplicateColumns | np.ndarray", rows: np.ndarray) -> int:
                 S[k * run:(k + 1) * run] = whole[s0:s0 + run]
         else:
             S = src.take(idx[(starts[:, None] + np.arange(run)).ravel()])
-        G = S.T @ S
+        with blas_threads_on_idle_cores():
+            G = S.T @ S
         ev = np.linalg.eigvalsh(G)
         if m == n:
             total = float(src.colsums().sum())
