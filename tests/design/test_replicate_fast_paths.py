@@ -211,6 +211,13 @@ def test_kept_product_is_not_reused_after_the_values_change():
         np.testing.assert_allclose(d.mean("y").se.iloc[0], se, rtol=1e-10)
 
 
+def test_busy_elsewhere_reads_a_count():
+    from socialhealth.design import replicate_variance as rv
+
+    busy = rv._busy_elsewhere()
+    assert busy is None or (busy >= 0 and float(busy) == busy)
+
+
 def test_large_products_use_only_idle_cores(monkeypatch):
     """blas_threads_on_idle_cores: one BLAS thread when the other cores are busy, BLAS's own
     setting when they are idle, and never more than an enclosing limit allows."""
@@ -227,11 +234,11 @@ def test_large_products_use_only_idle_cores(monkeypatch):
     if not before:
         pytest.skip("no BLAS library visible to threadpoolctl")
     cores = os.cpu_count() or 1
-    monkeypatch.setattr(os, "getloadavg", lambda: (cores + 5.0, 0.0, 0.0))   # all busy
+    monkeypatch.setattr(rv, "_busy_elsewhere", lambda: float(cores + 5))      # all busy
     with rv.blas_threads_on_idle_cores():
         assert blas_threads() == [1] * len(before)
     assert blas_threads() == before
-    monkeypatch.setattr(os, "getloadavg", lambda: (1.0, 0.0, 0.0))           # only us
+    monkeypatch.setattr(rv, "_busy_elsewhere", lambda: 0.0)                   # only us
     with rv.blas_threads_on_idle_cores():
         assert blas_threads() == [min(b, cores) for b in before] or blas_threads() == before
     with rv.one_blas_thread():

@@ -66,25 +66,45 @@ def one_blas_thread():
     return ctl.limit(limits=1, user_api="blas")
 
 
+def _busy_elsewhere() -> float | None:
+    """Runnable threads of other processes now (Linux: ``/proc/loadavg`` minus this process's
+    own running threads, e.g. its BLAS threads still spinning); elsewhere the 1-minute load
+    average minus one; None when neither is available (Windows)."""
+    try:
+        with open("/proc/loadavg") as f:
+            running = int(f.read().split()[3].split("/")[0])
+        own = 0
+        for task in os.listdir("/proc/self/task"):
+            try:
+                with open(f"/proc/self/task/{task}/stat") as f:
+                    own += f.read().rsplit(")", 1)[1].split()[0] == "R"
+            except OSError:       # the thread ended meanwhile
+                continue
+        return float(max(running - own, 0))
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return max(os.getloadavg()[0] - 1.0, 0.0)
+    except (AttributeError, OSError):   # pragma: no cover - Windows
+        return None
+
+
 def blas_threads_on_idle_cores():
     """Context for a few large BLAS products (``W' M`` over all n rows): as many BLAS threads
     as there are idle cores now, at least one, and never more than BLAS is already allowed.
 
-    Idle cores = cores + 1 - the 1-minute load average (this process counts in the load). On
-    an idle 2-core machine a replicate mean's product over 1,000,000 x 80 weights takes 14 ms
-    on two threads and 19 ms on one; with another busy process, two threads made a domain
-    mean 2x slower than one (268 vs 129 ms). Without a load average (Windows) BLAS keeps its
-    own setting.
+    Idle cores = cores - runnable threads of other processes (see ``_busy_elsewhere``). On an
+    idle 2-core machine a replicate mean's product over 1,000,000 x 80 weights takes 9 ms on
+    two threads and 19 ms on one; with another busy process, two threads made a domain mean
+    2x slower than one (268 vs 129 ms). Where the load cannot be read (Windows) BLAS keeps
+    its own setting.
     """
     ctl = _controller()
-    try:
-        load = os.getloadavg()[0]
-    except (AttributeError, OSError):   # pragma: no cover - Windows
-        return contextlib.nullcontext()
-    if ctl is None:  # pragma: no cover
+    busy = _busy_elsewhere()
+    if ctl is None or busy is None:  # pragma: no cover
         return contextlib.nullcontext()
     cores = os.cpu_count() or 1
-    want = int(min(cores, max(1, round(cores + 1 - load))))
+    want = int(min(cores, max(1, round(cores - busy))))
     allowed = [lc.num_threads for lc in ctl.select(user_api="blas").lib_controllers]
     if not allowed or want >= min(allowed):
         return contextlib.nullcontext()
