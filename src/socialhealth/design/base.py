@@ -87,6 +87,12 @@ def _nan_where_undefined(V: np.ndarray, theta) -> np.ndarray:
         V[:, bad] = np.nan
     return V
 
+def _read_only(a: np.ndarray) -> np.ndarray:
+    """``a`` marked read-only (kept on a design and shared between estimates)."""
+    a.setflags(write=False)
+    return a
+
+
 def _weighted_sums(w: np.ndarray, X: np.ndarray) -> np.ndarray:
     """``w @ X`` without BLAS: on a busy machine a BLAS matrix-vector call wakes its thread pool
     and can take tens of milliseconds at 1,000,000 rows; einsum's own loop takes ~1 ms."""
@@ -145,8 +151,12 @@ class DesignBase:
     def _ratio_vcov(self, num: np.ndarray, den: np.ndarray | None, theta: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
-    def _domain_vcov(self, theta, vals, dcodes, n_domains, totals_den) -> np.ndarray:
-        """Covariance of domain means (``totals_den`` = domain weight totals) or totals (None)."""
+    def _domain_vcov(self, theta, vals, dcodes, n_domains, totals_den,
+                     all_rows: bool = False) -> np.ndarray:
+        """Covariance of domain means (``totals_den`` = domain weight totals) or totals (None).
+
+        ``all_rows`` is True when every row is used and there is one domain (``dcodes`` all
+        0), so that a subclass can skip the per-row domain bookkeeping."""
         raise NotImplementedError
 
     def _general_vcov(
@@ -204,10 +214,14 @@ class DesignBase:
     def in_subset(self) -> np.ndarray:
         """Boolean array: rows inside the current subset (non-zero weight)."""
         # a copy (microseconds), so that a caller changing it cannot change the cached mask
-        return self._cached("in_subset", lambda: self._w > 0).copy()
+        return self._subset_mask().copy()
+
+    def _subset_mask(self) -> np.ndarray:
+        """:attr:`in_subset` without the copy (kept on the design, read-only)."""
+        return self._cached("in_subset", lambda: _read_only(self._w > 0))
 
     def __len__(self) -> int:
-        return self._cached("len", lambda: int(self.in_subset.sum()))
+        return self._cached("len", lambda: int(np.count_nonzero(self.in_subset)))
 
     def _short_label(self) -> str:
         return self._cached("label", lambda: self.describe().splitlines()[0])
@@ -399,7 +413,7 @@ class DesignBase:
                                                           np.ndarray]:
         X = analysis_matrix(self.data, variables)
         dom = domains(self.data, by) if by is not None and len(as_list(by)) else None
-        used = X.complete & self.in_subset
+        used = X.complete & self._subset_mask()
         if dom is not None:
             used &= dom.codes >= 0
         if not used.any():
@@ -412,7 +426,8 @@ class DesignBase:
                 f"no rows left to compute the {what}: every row in the subset has a missing "
                 f"value in {', '.join(map(repr, as_list(variables)))}."
             )
-        _check_finite(X.values, X.terms, used, what)
+        if not X.all_finite:
+            _check_finite(X.values, X.terms, used, what)
         return X, dom, used
 
     def _table(self, X: AnalysisMatrix, dom: Domains | None, theta, vcov,
@@ -446,16 +461,22 @@ class DesignBase:
         # when every row is used the values are taken as they are (no copy)
         vals = X.values if all_used else np.where(used[:, None], X.values, 0.0)
         if dom is None:
-            dcodes, D = (np.zeros(len(w), dtype=np.intp) if all_used
-                         else np.where(used, 0, -1)), 1
+            dcodes, D = (self._cached("one_domain_codes", lambda: _read_only(
+                np.zeros(len(w), dtype=np.intp))) if all_used else np.where(used, 0, -1)), 1
         else:
             dcodes, D = np.where(used, dom.codes, -1), dom.n_domains
         k = vals.shape[1]
         # weights of the rows used (0 elsewhere): sums over all rows, no gathers of the rows used
         wu = w if all_used else np.where(used, w, 0.0)
-        if D == 1:
-            # numerator and denominator summed the same way (pairwise), so that the mean of a
-            # constant c is c exactly when c is a power of 2, as with the sequential sums before
+        if D == 1 and all_used:
+            # numerator and denominator summed the same way (one einsum loop each, no temporary
+            # products), so that the mean of a constant c is c exactly when c is a power of 2;
+            # the denominator, the sum of all weights, is kept on the design
+            N = np.array([self._cached("weight_sum",
+                                       lambda: float(np.einsum("i,i->", w, np.ones_like(w))))])
+            S = np.array([[np.einsum("i,i->", w, vals[:, j]) for j in range(k)]])
+        elif D == 1:
+            # as above, both summed pairwise
             N = np.array([wu.sum()])
             S = np.array([[(wu * vals[:, j]).sum() for j in range(k)]])
         else:
@@ -467,7 +488,8 @@ class DesignBase:
         with np.errstate(divide="ignore", invalid="ignore"):
             means = S / N[:, None]
         theta = (means if ratio else S).ravel()
-        vcov = _nan_where_undefined(self._domain_vcov(theta, vals, dcodes, D, N if ratio else None),
+        vcov = _nan_where_undefined(self._domain_vcov(theta, vals, dcodes, D, N if ratio else None,
+                                                      all_rows=all_used and dom is None),
                                     theta)
         return theta, vcov, (vals, dcodes, None, N, means)
 
@@ -511,8 +533,9 @@ class DesignBase:
             vcov=vcov,
             df=self.degf(),
             statistic=statistic,
-            n_rows=int(used.sum()),
-            n_missing=0 if X_complete.all() else int((self.in_subset & ~X_complete).sum()),
+            n_rows=int(np.count_nonzero(used)),
+            n_missing=(0 if X_complete.all()
+                       else int(np.count_nonzero(self._subset_mask() & ~X_complete))),
             method=method,
             design_label=self._short_label(),
             r_call=r_call,

@@ -595,7 +595,7 @@ class ReplicateDesign(DesignBase):
                 reps = both[:, :k] / both[:, k:]
         return self._rep_vcov(theta, reps)
 
-    def _domain_vcov(self, theta, vals, dcodes, n_domains, totals_den):
+    def _domain_vcov(self, theta, vals, dcodes, n_domains, totals_den, all_rows=False):
         """Replicate totals (or ratios) of every analysis column in every domain.
 
         Few domains: one pass over ``W`` in row blocks, ``W_b' M_b`` with ``M_b`` the analysis

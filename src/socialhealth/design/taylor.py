@@ -226,11 +226,22 @@ class SurveyDesign(DesignBase):
             Z[:, bad] = 0.0
         return self._variance_of(Z)
 
-    def _domain_vcov(self, theta, vals, dcodes, n_domains, totals_den):
+    def _domain_vcov(self, theta, vals, dcodes, n_domains, totals_den, all_rows=False):
         w = self._w
+        k = vals.shape[1]
+        if all_rows and not self._calibrations:
+            # every row in the one domain: plain influence columns, no per-row domain codes
+            if totals_den is None:
+                return self._variance_of(w[:, None] * vals)
+            th = np.nan_to_num(np.asarray(theta, dtype=float))
+            den = float(totals_den[0]) if totals_den[0] > 0 else 1.0
+            z = vals - (th[0] if k == 1 else th)
+            z *= w[:, None]
+            # the 1/N factor is applied to the covariance (k x k) instead of to the n influence
+            # values (equal up to rounding)
+            return self._variance_of(z) / (den * den)
         ok = dcodes >= 0
         all_ok = bool(ok.all())
-        k = vals.shape[1]
         # z = w (vals - theta_d) / N_d on the rows of domain d, 0 elsewhere; computed in place
         # (one n x k temporary), elementwise in the same order as w * (vals - th) / den
         wu = w if all_ok else np.where(ok, w, 0.0)

@@ -824,7 +824,7 @@ class TwoPhaseDesign(DesignBase):
             Z[:, bad] = 0.0
         return self._variance_of(Z)
 
-    def _domain_vcov(self, theta, vals, dcodes, n_domains, totals_den):
+    def _domain_vcov(self, theta, vals, dcodes, n_domains, totals_den, all_rows=False):
         w = self._w
         ok = dcodes >= 0
         k = vals.shape[1]

@@ -31,6 +31,7 @@ class AnalysisMatrix:
     terms: list[str]             # variable of each column
     levels: list[object]         # level of each column (None for numeric)
     complete: np.ndarray         # rows with no missing analysis variable
+    all_finite: bool = False     # True: known to hold no NaN and no infinity (checked)
 
     @property
     def any_categorical(self) -> bool:
@@ -142,8 +143,14 @@ def analysis_matrix(data: pd.DataFrame, variables,
         values = blocks[0]
     else:
         values = np.hstack(blocks) if blocks else np.empty((n, 0))
-    complete = (~np.isnan(values[:, 0]) if values.shape[1] == 1
-                else np.asarray(~np.isnan(values).any(axis=1)))
+    if values.shape[1] == 1:
+        # one pass for the usual case (no missing, no infinite value): then every row is complete
+        finite = np.isfinite(values[:, 0])
+        if finite.all():
+            return AnalysisMatrix(values, terms, levels, finite, all_finite=True)
+        complete = ~np.isnan(values[:, 0])
+    else:
+        complete = np.asarray(~np.isnan(values).any(axis=1))
     return AnalysisMatrix(values, terms, levels, complete)
 
 
