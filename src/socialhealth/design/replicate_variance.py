@@ -89,6 +89,16 @@ def _busy_elsewhere() -> float | None:
         return None
 
 
+def idle_cores() -> int | None:
+    """Cores not taken by runnable threads of other processes now, at least 1 (see
+    ``_busy_elsewhere``); None where the load cannot be read (Windows)."""
+    busy = _busy_elsewhere()
+    if busy is None:  # pragma: no cover
+        return None
+    cores = os.cpu_count() or 1
+    return int(min(cores, max(1, round(cores - busy))))
+
+
 def blas_threads_on_idle_cores():
     """Context for a few large BLAS products (``W' M`` over all n rows): as many BLAS threads
     as there are idle cores now, at least one, and never more than BLAS is already allowed.
@@ -100,11 +110,9 @@ def blas_threads_on_idle_cores():
     its own setting.
     """
     ctl = _controller()
-    busy = _busy_elsewhere()
-    if ctl is None or busy is None:  # pragma: no cover
+    want = idle_cores()
+    if ctl is None or want is None:  # pragma: no cover
         return contextlib.nullcontext()
-    cores = os.cpu_count() or 1
-    want = int(min(cores, max(1, round(cores - busy))))
     allowed = [lc.num_threads for lc in ctl.select(user_api="blas").lib_controllers]
     if not allowed or want >= min(allowed):
         return contextlib.nullcontext()
