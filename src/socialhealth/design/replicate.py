@@ -191,15 +191,16 @@ def _dense_domain_totals(W: "_ReplicateColumns", vals: np.ndarray, dcodes: np.nd
     for i in range(0, n, block):
         sl = slice(i, min(i + block, n))
         dc = dcodes[sl]
-        M = np.zeros((dc.shape[0], ncol), order="F")
+        M = np.empty((dc.shape[0], ncol), order="F")
         vb = vals[sl]
-        # each row's values into its domain's columns (scatters; rows in no domain stay 0)
-        r = np.flatnonzero(dc >= 0)
-        d = dc[r]
-        for j in range(k):
-            M[r, d * k + j] = vb[r, j]
-        if ratio:
-            M[r, D * k + d] = 1.0
+        # each column in one vectorised pass: the values where the row is in the column's
+        # domain, 0 elsewhere (rows in no domain: 0 everywhere)
+        for d in range(D):
+            inside = dc == d
+            for j in range(k):
+                np.copyto(M[:, d * k + j], np.where(inside, vb[:, j], 0.0))
+            if ratio:
+                M[:, D * k + d] = inside
         T += W.block_tdot(sl, M)
     return T
 
