@@ -168,3 +168,20 @@ def test_loglik_matches_r_twophase(casecohort, method, what):
         # (R's calibrated full-design domain differs: socialhealth.design.twophase docstring)
         assert _rel(m.bse.to_numpy(), r["se"]) < 1e-8
     assert _rel(m.loglik, r["ll"]) < TOL
+
+
+def test_r_design_rows_is_what_r_keeps(cohort, casecohort):
+    from socialhealth.design.extension import r_design_rows
+
+    for case, d in _designs(cohort).items():
+        assert r_design_rows(d) == REF[case]["rows_kept"], case
+    rc = _replicate(cohort)
+    fem = cohort["sex"] == "f"
+    assert r_design_rows(rc.post_stratify("trt", POP_TRT).subset(fem)) == \
+        REF["jkn_poststrat_female"]["rows_kept"] == int(fem.sum())
+    young = casecohort["age"] < 60
+    for method in ["full", "approx"]:
+        cc = sh.TwoPhaseDesign(casecohort, subset="in_phase2", strata="event", method=method)
+        assert r_design_rows(cc.subset(young)) == REF[f"twophase_{method}_young"]["rows_kept"]
+        cal = cc.calibrate("~age + sex").subset(young)
+        assert r_design_rows(cal) == REF[f"twophase_{method}_calibrated_young"]["rows_kept"]

@@ -513,33 +513,6 @@ class CoxResult(WaldCoefficients):
         return str(self.summary())
 
 
-# ----------------------------------------------------------------------------- rescaling
-def _r_design_rows(design) -> int:
-    """Rows of the R design object that ``svycoxph`` rescales the weights over.
-
-    ``svycoxph`` divides the weights by their mean over every row of the design it is given
-    (``(1/prob) / mean(1/prob)``), rows with weight 0 (``prob = Inf``) included. Which rows an R
-    subset keeps depends on the design: survey's ``[`` drops the other rows of an uncalibrated
-    ``svydesign`` and of a replicate design, but keeps them (weight 0) in a calibrated
-    (``postStratify``, ``rake``, ``calibrate``) or PPS ``svydesign``, in a ``method = "full"``
-    (``twophase2``) two-phase design and in a calibrated two-phase design. Checked against R
-    survey 4.1-1 (tests/models/fixtures/coxph/make_coxph_loglik.R).
-    """
-    kind = getattr(design, "kind", None)
-    if kind == "twophase":
-        if getattr(design, "method", None) == "full" or getattr(design, "_calibration_calls", ()):
-            return max(int(design.phase2.sum()), 1)
-    elif kind == "taylor":
-        if getattr(design, "_spec", {}).get("pps") is not None:
-            return design.n
-        base = getattr(design, "_calibration_base", None)
-        if base is not None:
-            # the rows present when the design was (first) calibrated: an earlier subset of
-            # the uncalibrated design had dropped the others in R
-            return max(int((np.asarray(base) > 0).sum()), 1)
-    return max(int(design.in_subset.sum()), 1)
-
-
 # ----------------------------------------------------------------------------- entry point
 def _as_rhs(covariates) -> str:
     if isinstance(covariates, str):
@@ -696,9 +669,11 @@ def coxph(
             "used; follow-up times must be > 0 (drop those rows with design.subset(...))."
         )
     # weights rescaled as svycoxph (rescale = TRUE): divided by the mean weight over the rows of
-    # R's design object, zero-weight rows included (_r_design_rows); the coefficients and
+    # R's design object, zero-weight rows included (extension.r_design_rows); the coefficients and
     # covariance do not change, the log partial likelihood is then R's ll.
-    norm = float(design.weights[in_subset].sum()) / _r_design_rows(design)
+    from socialhealth.design.extension import r_design_rows
+
+    norm = float(design.weights[in_subset].sum()) / r_design_rows(design)
     w = design.weights[rows] / norm
     n_events = int(d.sum())
     if n_events < min_events:
