@@ -55,7 +55,30 @@ tests/models/test_coxph_twophase.py). A domain (``coxph(cc.subset(mask), ...)``)
 agrees for ``method="approx"`` but, for ``method="full"``, reports other SEs: it takes the
 dfbeta residuals from a model frame rebuilt over all phase-2 rows, not the domain rows the
 model was fitted on (they are not the fitted model's score residuals); the same happens in R
-for subsetted calibrated survey designs.
+for subsetted calibrated or PPS survey designs and calibrated two-phase designs (also
+``"approx"``): there too this gives the ``subset =`` route's SEs. (Exception: on a domain of a
+calibrated ``method="full"`` two-phase design the SEs differ slightly from R's (4e-4 relative
+in the tests): R's calibrated-domain difference described in :mod:`socialhealth.design.twophase`.)
+
+Log partial likelihood (``CoxResult.loglik``, R's ``svycoxph(...)$ll``). The weights are
+rescaled as ``svycoxph`` does: divided by their mean over the rows of R's design object,
+``w_i / (sum_{domain} w_j / n_R)``, where ``n_R`` counts rows outside the domain that R's
+subset keeps with weight 0 (``prob = Inf``). R survey's subset drops the other rows of an
+uncalibrated ``svydesign`` and of a replicate design (``n_R`` = domain rows) but keeps them for
+a calibrated (``postStratify``, ``rake``, ``calibrate``) or PPS ``svydesign`` (``n_R`` = the rows
+of the design when it was first calibrated, resp. all rows), a ``method = "full"`` two-phase
+design and a calibrated two-phase design (``n_R`` = the phase-2 rows). Rows with missing
+values count in ``n_R`` and in the domain sum, as in R. R's ``subset =`` argument and
+``subset(design, ...)`` give the same ``ll`` in all these cases (checked against R survey
+4.1-1: tests/models/test_coxph_loglik.py). The coefficients and covariance do not depend on
+the rescaling; the log partial likelihood does: multiplying the weights by ``c`` gives
+``c * ll - c log(c) sum_i w_i delta_i``. So the same domain model has another ``ll`` on a
+calibrated design than on the uncalibrated one, and ``2 (ll[1] - ll[0])`` is not a
+likelihood-ratio statistic with a chi-squared distribution under weighting; compare
+``ll`` only with R's for the same design, and test with the Wald statistics. On replicate
+designs R reports no ``ll`` (``svycoxph`` sets ``$loglik`` to ``NA``); here ``loglik`` is the
+log partial likelihood of R's full-sample fit there, ``coxph(..., weights = w / mean(w))``
+over the domain rows.
 
 Rows with a missing value in the time, event or a covariate are left out (zero weight, the
 design kept; R ``na.omit``). Only right-censored data (one row per person) are supported; no
@@ -345,9 +368,13 @@ class CoxResult(WaldCoefficients):
     ----------
     params, bse, zvalues, pvalues : pandas Series indexed by coefficient name (log hazard ratios).
     nobs : rows used; n_events : events among them; n_missing : rows of the subset left out.
-    loglik : (log partial likelihood at 0, at the estimate) with the weights rescaled to mean 1
-    over the rows of the design's subset (on a ``method="full"`` two-phase design: over all
-    phase-2 rows, which R's subset of such a design keeps), as R's ``svycoxph`` (``model$ll``).
+    loglik : (log partial likelihood at 0, at the estimate), R's ``svycoxph(...)$ll``: the
+    weights divided by their mean over the rows of R's design object, which for a domain of a
+    calibrated or PPS design, a ``method="full"`` or calibrated two-phase design also counts
+    the rows outside the domain (R keeps them with weight 0), otherwise only the domain rows
+    (module docstring). Its scale depends on that convention, so it is comparable only with
+    R's for the same design; ``2 (ll[1] - ll[0])`` is no likelihood-ratio test under weights.
+    R reports no ``ll`` on replicate designs (``NA``); here it is that of R's full-sample fit.
     ties, design, formula, iterations, r_call, naive_cov (inverse information with those
     weights, R ``naive.var``; R's ``inv.info`` equals it only for whole-number weights, as
     survival >= 3 fits other weights with ``robust = TRUE`` and stores the iid sandwich there).
@@ -542,7 +569,8 @@ def coxph(
     -------
     CoxResult
         ``params`` (log HR), ``bse``, ``cov_params()``, ``pvalues`` (z), ``conf_int()``,
-        ``to_frame(exponentiate=True)`` (hazard ratios), ``naive_cov`` (model-based), ``loglik``.
+        ``to_frame(exponentiate=True)`` (hazard ratios), ``naive_cov`` (model-based),
+        ``loglik`` (R's ``$ll``: see :class:`CoxResult` for its weight scaling).
 
     Raises
     ------
@@ -640,14 +668,12 @@ def coxph(
             f"time column {time!r} has {int((t <= 0).sum())} non-positive value(s) among the rows "
             "used; follow-up times must be > 0 (drop those rows with design.subset(...))."
         )
-    # weights rescaled to mean 1 over the rows of the subset, as svycoxph (rescale = TRUE): the
-    # coefficients and covariance do not change; the log partial likelihood is then R's. R's
-    # subset of a method = "full" twophase design keeps every phase-2 row (weight 0 outside the
-    # domain), so there the mean is over all phase-2 rows.
-    if getattr(design, "kind", None) == "twophase" and getattr(design, "method", None) == "full":
-        norm = design.weights.sum() / max(int(design.phase2.sum()), 1)
-    else:
-        norm = design.weights[in_subset].mean()
+    # weights rescaled as svycoxph (rescale = TRUE): divided by the mean weight over the rows of
+    # R's design object, zero-weight rows included (extension.r_design_rows); the coefficients and
+    # covariance do not change, the log partial likelihood is then R's ll.
+    from socialhealth.design.extension import r_design_rows
+
+    norm = float(design.weights[in_subset].sum()) / r_design_rows(design)
     w = design.weights[rows] / norm
     n_events = int(d.sum())
     if n_events < min_events:
