@@ -308,3 +308,16 @@ def test_r_code_and_describe(data):
     d = _design(data, "approx_row", "average")
     assert d.r_code().startswith('options(survey.lonely.psu = "average"); twophase(')
     assert "lonely_psu: average" in d.describe()
+
+
+def test_multistage_approx_refused_r_depends_on_row_order(data, ref):
+    """R's multistage approx phase-1 term changes when the rows are reordered (each PSU's
+    phase-2 probability is its first row's), so there is no reference to match: refused."""
+    r = ref["multistage_approx"]
+    _close(r["rows_shuffled"]["estimate"], r["rows_in_order"]["estimate"], 1e-12)
+    _close(r["rows_shuffled"]["phase2"], r["rows_in_order"]["phase2"], 1e-12)
+    assert abs(r["rows_shuffled"]["phase1"][0][0] / r["rows_in_order"]["phase1"][0][0] - 1) > 0.05
+    with pytest.raises(DesignError, match="order of the rows"):
+        sh.TwoPhaseDesign(data["dp"].assign(N2=5), subset="in2", strata="s2",
+                          phase1_psu=["psu", "cl2"], phase1_strata="stratum1",
+                          phase1_fpc=["Npsu", "N2"], method="approx")

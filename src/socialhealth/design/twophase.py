@@ -127,7 +127,13 @@ the variance of a cluster sample); ``phase1_psu`` with ``method="approx"`` (R's 
 takes the share of a stratum's phase-1 clusters with phase-2 rows as their phase-2
 probability, i.e. treats the clusters as the phase-2 sampling units, not the row subsample
 drawn here); ``phase1_fpc`` together with
-phase-1 weights or probabilities; multistage phase-1 samples.
+phase-1 weights or probabilities; multistage phase-1 samples (R's ``twophase(id =
+list(~psu + ssu, ~1), fpc = list(~N1 + N2, NULL), method = "approx")`` takes each PSU's
+phase-2 probability from its first row, so its phase-1 term changes with the order of the
+rows: 0.0442 and 0.0490 for the same data in ``make_twophase_lonely.R``; with whole PSUs at
+phase 2, ``id = list(~psu + ssu, ~psu)``, its second-stage term centres the PSU's
+phase-1-weighted SSU totals at the mean of the phase-2-weighted ones, which leaves a term
+``(1 - pi2)^2`` times the squared mean, as for a lonely stratum below).
 
 Strata with a single unit (``lonely_psu=``, R ``options(survey.lonely.psu = ...)``). A
 phase-1 stratum with a single PSU (or row) wherever the phase-1 strata enter the variance
@@ -271,8 +277,15 @@ def _check_phase1_options(method, psu, strata, fpc, weights, probs, psu2=None) -
     """Refuse the phase-1 combinations that are not implemented (see the module docstring)."""
     for name, value in (("phase1_psu", psu), ("phase1_strata", strata), ("phase1_fpc", fpc)):
         if value is not None and not isinstance(value, str):
-            raise DesignError(f"{name}={value!r}: give one column name (a single-stage phase-1 "
-                              "design); multistage phase-1 samples are not implemented.")
+            raise DesignError(
+                f"{name}={value!r}: give one column name (a single-stage phase-1 design); "
+                "multistage phase-1 samples are not implemented. R's twophase(id = "
+                "list(~psu + ssu, ~1), method = 'approx') gives no usable reference: its "
+                "phase-1 variance takes each PSU's phase-2 probability from its first row, so "
+                "it changes with the order of the rows. Use the first-stage units as "
+                "phase1_psu (with phase1_fpc= and method='full', the ultimate-cluster variance "
+                "of the first stage)."
+            )
     if fpc is not None and (weights is not None or probs is not None):
         raise DesignError(
             "give phase1_fpc= or phase1_weights=/phase1_probs=, not both: with an fpc the "
