@@ -58,6 +58,13 @@ DESIGNS = {
     "phase2_full_psu_fpc": ("ds", dict(subset="in2", strata="s2l", phase1_psu="psu",
                                        phase1_strata="stratum1", phase1_fpc="Npsu"),
                             "y", "y ~ x + age"),
+    "phase2c_full": ("dc", dict(subset="in2c", strata="u3", phase1_psu="psu", phase2_psu="psu",
+                                phase1_strata="stratum1", phase1_fpc="Npsu"),
+                     "yc", "yc ~ age + case"),
+    "phase2c_approx": ("dc", dict(subset="in2c", strata="u3", phase1_psu="psu",
+                                  phase2_psu="psu", phase1_strata="stratum1",
+                                  phase1_fpc="Npsu", method="approx"),
+                       "yc", "yc ~ age + case"),
 }
 FULL_PHASE1 = ("full_psu_fpc", "full_p2c_fpc")          # R ignores the option: "adjust"
 APPROX_PHASE1 = ("approx_p2c_fpc", "approx_row", "simple_row_fpc")
@@ -77,7 +84,11 @@ def _datasets() -> dict[str, pd.DataFrame]:
     # phase-2 stratum "lone": the first phase-2 row and the first three other rows
     ds = d0.assign(s2l=d0.s2)
     ds.loc[[first, *np.flatnonzero(~d0.in2)[:3]], "s2l"] = "lone"
-    return {"dp": dp, "dr": dr, "ds": ds}
+    # phase 2 of whole PSUs: phase-2 stratum 2 = the first PSU in phase 2 and the first not
+    psus = d0.drop_duplicates("psu")
+    two = [psus.psu[psus.in2c].iloc[0], psus.psu[~psus.in2c].iloc[0]]
+    dc = d0.assign(u3=np.where(d0.psu.isin(two), 2, d0.urban))
+    return {"dp": dp, "dr": dr, "ds": ds, "dc": dc}
 
 
 @pytest.fixture(scope="module")
@@ -133,7 +144,7 @@ def test_default_fails_and_names_the_option(data, ref, name):
         _design(data, name, "fail")
     assert "survey.lonely.psu" in str(err.value)
     # R's twophase2 (method = "full") never fails: it ignores survey.lonely.psu
-    if name.startswith("full") or name.startswith("phase2_full"):
+    if name.endswith("_full") or "_full_" in name or name.startswith("full"):
         assert ref[name]["fail"] == "no error"
     else:
         assert "only one PSU" in ref[name]["fail"]
@@ -150,9 +161,9 @@ def _matches_r(name, option):
         return option == "adjust"
     if name in APPROX_PHASE1:
         return option in ("adjust", "average")
-    if name in ("phase2_full", "phase2_full_psu_fpc"):
+    if name in ("phase2_full", "phase2_full_psu_fpc", "phase2c_full"):
         return option == "adjust"
-    return True                                        # phase2_approx: every option
+    return True                                        # phase2(c)_approx: every option
 
 
 CASES = [(n, o) for n in DESIGNS for o in OPTIONS if _matches_r(n, o)]
@@ -173,8 +184,21 @@ def test_glm_equal_to_r(data, ref, name, option):
     _check_glm(d, ref[name][option], DESIGNS[name][3])
 
 
+@pytest.mark.parametrize("name,option", [(n, o) for n, o in CASES
+                                         if n in ("full_psu_fpc", "approx_row",
+                                                  "phase2_approx")])
+def test_calibrated_equal_to_r(data, ref, name, option):
+    """Phase-2 weights calibrated to the phase-1 total of age (R calibrate(d, ~age, phase = 2))."""
+    d = _design(data, name, option).calibrate("~age")
+    r = ref[name][option]["calibrated"]
+    for key in ("mean", "total"):
+        est = getattr(d, key)("y")
+        _check((est.to_frame().estimate.to_numpy(), est.vcov, *d._last_phases), r[key])
+
+
 # ----------------------------------------------------------------------------- R ignores
-@pytest.mark.parametrize("name", FULL_PHASE1 + ("phase2_full", "phase2_full_psu_fpc"))
+@pytest.mark.parametrize("name", FULL_PHASE1 + ("phase2_full", "phase2_full_psu_fpc",
+                                                "phase2c_full"))
 def test_r_full_ignores_the_option(ref, name):
     for option in ("remove", "average", "certainty"):
         for key in ("mean", "total"):
@@ -253,16 +277,17 @@ def test_approx_remove_is_r_average_without_its_factor(data, ref, name):
             assert abs(got[key][2][0, 0] / ref[name][option][key]["phase1"][0][0] - 1) > 1e-6
 
 
-def test_full_lonely_phase2_stratum_follows_the_option(data, ref):
+@pytest.mark.parametrize("name", ["phase2", "phase2c"])
+def test_full_lonely_phase2_stratum_follows_the_option(data, ref, name):
     """The phase-2 term is the same stratified SRS formula for both methods: with "remove" and
     "average" it equals R's approx phase-2 term under that option (R's full ignores it)."""
-    name = "phase2_full"
+    full = name + "_full"
     for option in ("remove", "average", "certainty"):
-        d = _design(data, name, option)
-        got = _estimates(d, "y")
+        d = _design(data, full, option)
+        got = _estimates(d, DESIGNS[full][2])
         for key in ("mean", "total"):
-            _close(got[key][2], ref[name]["adjust"][key]["phase1"])
-            _close(got[key][3], ref["phase2_approx"][option][key]["phase2"])
+            _close(got[key][2], ref[full]["adjust"][key]["phase1"])
+            _close(got[key][3], ref[name + "_approx"][option][key]["phase2"])
 
 
 def test_full_lonely_phase2_stratum_by_hand(data, ref):

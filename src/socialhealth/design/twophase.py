@@ -150,7 +150,9 @@ code is used), applied to the phase-1 quadratic form ``Q`` and to the phase-2 te
 * ``"average"``: as ``"remove"``, times ``H / H_ok`` per estimate (``H`` strata of that phase
   with non-zero phase-2 values of the estimate, ``H_ok`` of them not lonely).
 
-What R survey 4.1-1 does (``make_twophase_lonely.R``, checked at 1e-8, svyglm 1e-7):
+What R survey 4.1-1 does (``make_twophase_lonely.R``: means, totals, ratios and phase terms
+checked at 1e-8, svyglm at 1e-7, with phase-2 rows or whole PSUs, and after
+``calibrate(phase = 2)``):
 
 * ``method="full"`` (R's ``twophase2``) ignores the option at both phases and never stops:
   its phase-1 term is the Horvitz-Thompson double sum, in which a lonely PSU keeps its own
