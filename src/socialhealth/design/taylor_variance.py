@@ -261,6 +261,34 @@ def taylor_vcov(
     return V
 
 
+def average_boost(present: np.ndarray, lonely: np.ndarray,
+                  parent: np.ndarray | None = None) -> np.ndarray:
+    """The factor ``H / H_ok`` of ``lonely_psu="average"`` (module docstring).
+
+    ``present`` (strata x columns) marks the strata with data for each estimate, ``lonely``
+    (strata) the single-unit ones, ``parent`` (strata) the enclosing unit of each stratum (all
+    0 at the first stage). Returns (parents x columns): the number of strata with data over
+    those among them that are not lonely (0 where none is).
+
+    Examples
+    --------
+    Three strata with data, one of them lonely: ``3 / 2``.
+
+    >>> import numpy as np
+    >>> average_boost(np.array([[True], [True], [True]]), np.array([False, True, False]))
+    array([[1.5]])
+
+    In R: ``options(survey.lonely.psu = "average")``.
+    """
+    if parent is None:
+        parent = np.zeros(len(lonely), dtype=np.int64)
+    n_parent = int(parent.max()) + 1
+    H = group_sum(parent, present.astype(float), n_parent)
+    H_ok = group_sum(parent, (present & ~lonely[:, None]).astype(float), n_parent)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(H_ok > 0, H / H_ok, 0.0)
+
+
 def _stratified_stage(totals, st: Stage, s: int, multiplier, lonely_psu: str,
                       adjust_domain_lonely: bool) -> np.ndarray:
     """One stage of the stratified with/without-replacement variance (module docstring)."""
@@ -299,12 +327,8 @@ def _stratified_stage(totals, st: Stage, s: int, multiplier, lonely_psu: str,
             # estimate and per enclosing unit) only strata with data for that estimate
             scale = np.where(lonely, 0.0, scale)
             parent = st.parent_of_stratum
-            n_parent = int(parent.max()) + 1
             present = group_sum(h_of_unit, (totals != 0).astype(float), st.n_strata) > 0   # (H, p)
-            H = group_sum(parent, present.astype(float), n_parent)
-            H_ok = group_sum(parent, (present & ~lonely[:, None]).astype(float), n_parent)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                boost = np.where(H_ok > 0, H / H_ok, 0.0)           # (parent, column)
+            boost = average_boost(present, lonely, parent)            # (parent, column)
             column_boost = boost[parent][h_of_unit]                   # (unit, column)
         else:  # pragma: no cover - validated in the constructor
             raise ValueError(lonely_psu)

@@ -127,9 +127,51 @@ the variance of a cluster sample); ``phase1_psu`` with ``method="approx"`` (R's 
 takes the share of a stratum's phase-1 clusters with phase-2 rows as their phase-2
 probability, i.e. treats the clusters as the phase-2 sampling units, not the row subsample
 drawn here); ``phase1_fpc`` together with
-phase-1 weights or probabilities; multistage phase-1 samples. A phase-1 stratum with a single
-PSU (or row) raises :class:`~socialhealth.errors.LonelyPSUError` wherever the strata enter the
-variance (fpc, or ``"approx"``): merge it with a neighbouring stratum.
+phase-1 weights or probabilities; multistage phase-1 samples (R's ``twophase(id =
+list(~psu + ssu, ~1), fpc = list(~N1 + N2, NULL), method = "approx")`` takes each PSU's
+phase-2 probability from its first row, so its phase-1 term changes with the order of the
+rows: 0.0442 and 0.0490 for the same data in ``make_twophase_lonely.R``; with whole PSUs at
+phase 2, ``id = list(~psu + ssu, ~psu)``, its second-stage term centres the PSU's
+phase-1-weighted SSU totals at the mean of the phase-2-weighted ones, which leaves a term
+``(1 - pi2)^2`` times the squared mean, as for a lonely stratum below).
+
+Strata with a single unit (``lonely_psu=``, R ``options(survey.lonely.psu = ...)``). A
+phase-1 stratum with a single PSU (or row) wherever the phase-1 strata enter the variance
+(``phase1_fpc``, or ``method="approx"``), and a phase-2 stratum with a single phase-2 row (or
+cluster) out of several, raise :class:`~socialhealth.errors.LonelyPSUError` unless
+``lonely_psu=`` is given; the options mean what they mean for
+:class:`~socialhealth.design.SurveyDesign` (:mod:`socialhealth.design.taylor_variance`, whose
+code is used), applied to the phase-1 quadratic form ``Q`` and to the phase-2 term:
+
+* ``"adjust"``: the lonely unit is centred at 0 instead of its stratum mean, with scale
+  ``1 - f_h`` (phase 1: ``D_kk = 1 - f_h`` for the rows of the lonely PSU, ``(1 - f_h) y^2 /
+  pi2`` in the approx term; phase 2: ``(1 - 1/n1_h) E^2``);
+* ``"remove"`` / ``"certainty"``: the stratum adds nothing to that phase's term;
+* ``"average"``: as ``"remove"``, times ``H / H_ok`` per estimate (``H`` strata of that phase
+  with non-zero phase-2 values of the estimate, ``H_ok`` of them not lonely).
+
+What R survey 4.1-1 does (``make_twophase_lonely.R``: means, totals, ratios and phase terms
+checked at 1e-8, svyglm at 1e-7, with phase-2 rows or whole PSUs, and after
+``calibrate(phase = 2)``):
+
+* ``method="full"`` (R's ``twophase2``) ignores the option at both phases and never stops:
+  its phase-1 term is the Horvitz-Thompson double sum, in which a lonely PSU keeps its own
+  term ``D_kk = 1 - f_h``, and its phase-2 term keeps ``(1 - 1/n1_h) E^2`` of a lonely
+  phase-2 row, i.e. ``"adjust"`` here, which equals R whatever R's option. ``"remove"`` and
+  ``"average"`` keep their meaning here (the user chose them; the double sum of Sarndal et
+  al. has no term for the missing pairs of a single-unit stratum, so any value is a choice),
+  checked by hand; the default still raises, so that the choice is made. The full phase-1
+  term of one PSU, estimated from its phase-2 rows, can be negative (``pi2_k pi2_l /
+  pi2_kl > pi2_k`` for two rows of one phase-2 stratum), so ``"remove"`` can give a larger
+  variance than ``"adjust"``.
+* ``method="approx"``/``"simple"``: R follows the option; ``"adjust"`` and ``"average"``
+  equal R, at both phases, and ``"remove"``/``"certainty"`` at phase 2. At phase 1 R's
+  ``"remove"``/``"certainty"`` are not consistent: R centres the lonely unit at itself
+  *before* multiplying by ``pi2``, so the stratum still adds ``f (1 - pi2)^2 Z^2 / pi2``
+  (neither 0 nor R's own ``"average"`` before its ``H / H_ok`` factor). Here the stratum adds
+  0 (the documented meaning of "remove"), which is R's ``"average"`` times ``H_ok / H``.
+* A lonely phase-1 row outside phase 2 adds nothing with any option (no phase-2 rows to
+  estimate its stratum from; R does not see the stratum either), but the default still raises.
 
 Clusters at phase 2 (``phase2_psu=``; R ``id = list(~psu, ~psu2)``, stratified SRS of
 clusters ``j`` within the phase-1 sample, ``pi2_j = m2_h / m1_h`` out of ``m1_h`` clusters of
@@ -174,7 +216,7 @@ import pandas as pd
 
 from socialhealth.design.base import DesignBase
 from socialhealth.design.structure import check_data_frame, require_columns
-from socialhealth.design.taylor_variance import DomainColumns, group_sum
+from socialhealth.design.taylor_variance import DomainColumns, average_boost, group_sum
 from socialhealth.errors import DesignError, LonelyPSUError, WeightError
 
 if TYPE_CHECKING:
@@ -237,8 +279,15 @@ def _check_phase1_options(method, psu, strata, fpc, weights, probs, psu2=None) -
     """Refuse the phase-1 combinations that are not implemented (see the module docstring)."""
     for name, value in (("phase1_psu", psu), ("phase1_strata", strata), ("phase1_fpc", fpc)):
         if value is not None and not isinstance(value, str):
-            raise DesignError(f"{name}={value!r}: give one column name (a single-stage phase-1 "
-                              "design); multistage phase-1 samples are not implemented.")
+            raise DesignError(
+                f"{name}={value!r}: give one column name (a single-stage phase-1 design); "
+                "multistage phase-1 samples are not implemented. R's twophase(id = "
+                "list(~psu + ssu, ~1), method = 'approx') gives no usable reference: its "
+                "phase-1 variance takes each PSU's phase-2 probability from its first row, so "
+                "it changes with the order of the rows. Use the first-stage units as "
+                "phase1_psu (with phase1_fpc= and method='full', the ultimate-cluster variance "
+                "of the first stage)."
+            )
     if fpc is not None and (weights is not None or probs is not None):
         raise DesignError(
             "give phase1_fpc= or phase1_weights=/phase1_probs=, not both: with an fpc the "
@@ -323,12 +372,14 @@ class _Phase1:
       unit totals (``D_kk = 1 - pi1``); phase-1 strata play no role in it.
     """
 
-    def __init__(self, data, psu, strata, fpc, nest, pi1, probs_col, centred):
+    def __init__(self, data, psu, strata, fpc, nest, pi1, probs_col, centred,
+                 lonely_psu="fail"):
         from socialhealth.design.structure import build_stages, weights_from_fpc
 
         self.psu, self.strata, self.fpc = psu, strata, fpc
         self.stages = None
         self.weights = None
+        self.lonely_psu = lonely_psu
         n = len(data)
         if psu is None and strata is None and fpc is None:
             self.unit = None                            # element sampling, no strata
@@ -338,6 +389,7 @@ class _Phase1:
             self.row_stratum = np.zeros(n, dtype=np.int64)
             self.n_h = np.array([float(n)])
             self.f_h = np.zeros(1)
+            self.lonely = np.zeros(1, dtype=bool)
             return
         self.simple = False
         stages = build_stages(data, [psu] if psu else [], [strata] if strata else [],
@@ -350,12 +402,19 @@ class _Phase1:
         self.f_h = np.where(np.isfinite(st.pop_units), st.n_units / st.pop_units, 0.0)
         census = self.f_h >= 1 - 1e-7
         lonely = (st.n_units == 1) & ~census
-        if lonely.any() and (fpc is not None or centred):
+        if not (fpc is not None or centred):
+            lonely[:] = False             # the strata play no part in the phase-1 term
+        self.lonely = lonely
+        if lonely.any() and lonely_psu == "fail":
+            unit = "PSU" if psu else "row"
             raise LonelyPSUError(
                 f"phase-1 stratum {st.stratum_labels[lonely][0]!r} of {strata!r} has a single "
-                f"{'PSU' if psu else 'row'} ({int(lonely.sum())} such strata), so its phase-1 "
-                "variance cannot be estimated; lonely_psu= options are not implemented for "
-                "two-phase designs. Merge the stratum with a neighbouring one."
+                f"{unit} ({int(lonely.sum())} such strata), so its phase-1 variance cannot be "
+                "estimated. Choose how to handle it with lonely_psu=: 'adjust' (centre the "
+                f"{unit} at 0; for method='full' the value of R's twophase), "
+                "'average' (the average variance of the other strata), 'remove' or "
+                "'certainty' (the stratum adds no phase-1 variance), or merge the stratum with "
+                "a neighbouring one. In R: options(survey.lonely.psu = 'adjust')."
             )
         if fpc is not None:
             self.stages = stages
@@ -376,7 +435,9 @@ class _Phase1:
         if self.stages is not None:
             from socialhealth.design.taylor_variance import taylor_vcov
 
-            return taylor_vcov(Z, self.stages, "fail")
+            # "average" is "remove" here, scaled by H / H_ok in TwoPhaseDesign (per estimate)
+            mode = "adjust" if self.lonely_psu == "adjust" else "remove"
+            return taylor_vcov(Z, self.stages, mode if self.lonely.any() else "fail")
         if self.unit is None:
             T = Z
             scale = 1.0 - self.unit_pi1
@@ -389,8 +450,17 @@ class _Phase1:
     def diagonal(self) -> np.ndarray:
         """``D_kk`` of every phase-1 row (n,)."""
         if self.stages is not None:
-            return (1.0 - self.f_h)[self.row_stratum]
+            d = np.where(self.lonely & (self.lonely_psu != "adjust"), 0.0, 1.0 - self.f_h)
+            return d[self.row_stratum]
         return 1.0 - (self.unit_pi1 if self.unit is None else self.unit_pi1[self.unit])
+
+
+def _boosted(V: np.ndarray, present: np.ndarray, lonely: np.ndarray) -> np.ndarray:
+    """``lonely_psu="average"``: ``V`` (lonely strata left out) times ``H / H_ok`` of each
+    estimate (``sqrt`` of the factors of both columns for a covariance), as
+    :func:`~socialhealth.design.taylor_variance.average_boost`."""
+    b = np.sqrt(average_boost(present, lonely)[0])
+    return V * np.outer(b, b)
 
 
 def _r_formula(formula) -> str:
@@ -449,6 +519,13 @@ class TwoPhaseDesign(DesignBase):
         ``phase1_probs``.
     nest : bool, keyword only, default False
         PSU codes are unique only within phase-1 strata (R ``nest = TRUE``).
+    lonely_psu : {"fail", "remove", "adjust", "average", "certainty"}, keyword only, default "fail"
+        Strata with a single unit, at phase 1 (a single PSU or row, where the phase-1 strata
+        enter the variance) and at phase 2 (a single phase-2 row or cluster out of several),
+        as ``SurveyDesign(lonely_psu=)`` (R ``options(survey.lonely.psu=)``). ``"adjust"``
+        gives R's value for ``method="full"``, which ignores the option; for
+        ``method="approx"`` R's phase-1 ``"remove"`` differs (module docstring: "Strata with a
+        single unit").
     phase2_psu : str, optional, keyword only
         Phase 2 samples whole clusters (stratified SRS of clusters within the phase-1
         sample; R ``id = list(~psu, ~psu2)``): the phase-1 PSUs themselves
@@ -465,9 +542,10 @@ class TwoPhaseDesign(DesignBase):
         is not implemented (module docstring: PSUs without fpc or probabilities, PSUs with
         ``method="approx"``, ...).
     LonelyPSUError
-        A phase-2 stratum holds a single phase-2 row out of several phase-1 rows (its
-        phase-2 variance cannot be estimated), or a phase-1 stratum a single PSU: merge it
-        with a neighbouring stratum.
+        Without ``lonely_psu=``: a phase-2 stratum holds a single phase-2 row out of several
+        phase-1 rows (its phase-2 variance cannot be estimated), or a phase-1 stratum a
+        single PSU (with ``phase1_fpc`` or ``method="approx"``). The message names the
+        ``lonely_psu=`` options; or merge the stratum with a neighbouring one.
     NestingError
         A phase-1 PSU code appears in two phase-1 strata without ``nest=True``.
     WeightError
@@ -528,6 +606,22 @@ class TwoPhaseDesign(DesignBase):
     >>> print(dc.mean("bmi").to_frame()[["term", "estimate", "se"]].round(3).to_string())
       term  estimate     se
     0  bmi    27.894  0.719
+
+    A third district where a single village was sampled: its phase-1 variance cannot be
+    estimated, so ``lonely_psu=`` says how to treat it (``"adjust"``: R's value for
+    ``method="full"``):
+
+    >>> more = people[people.village == 5].assign(district=3, village=6)
+    >>> dl = sh.TwoPhaseDesign(pd.concat([people, more]), subset="in2", strata="sick",
+    ...                        phase1_psu="village", phase1_strata="district",
+    ...                        phase1_fpc="N_villages", lonely_psu="adjust")
+    >>> print(dl.mean("bmi").to_frame()[["term", "estimate", "se"]].round(3).to_string())
+      term  estimate     se
+    0  bmi    27.262  0.673
+
+    In R: ``options(survey.lonely.psu = "adjust")``; ``svymean(~bmi, twophase(id =
+    list(~village, ~1), strata = list(~district, ~sick), fpc = list(~N_villages, NULL),
+    subset = ~in2, data = df))``.
     """
 
     kind = "twophase"
@@ -546,11 +640,18 @@ class TwoPhaseDesign(DesignBase):
         phase1_fpc: str | None = None,
         nest: bool = False,
         phase2_psu: str | None = None,
+        lonely_psu: str = "fail",
     ) -> None:
+        from socialhealth.design.structure import LONELY_PSU_OPTIONS
+
         check_data_frame(data, "TwoPhaseDesign")
         if not isinstance(method, str) or method not in METHODS:
             raise DesignError(f"method={method!r} is not one of {', '.join(map(repr, METHODS))} "
                               "(as R's twophase(method=)); the default is 'full'.")
+        if not isinstance(lonely_psu, str) or lonely_psu not in LONELY_PSU_OPTIONS:
+            raise DesignError(f"lonely_psu={lonely_psu!r} is not one of "
+                              f"{', '.join(map(repr, LONELY_PSU_OPTIONS))} (as R's "
+                              "options(survey.lonely.psu=)); the default is 'fail'.")
         if len(data) == 0:
             raise DesignError("the data frame has no rows; a two-phase design needs the phase-1 "
                               "sample.")
@@ -605,7 +706,7 @@ class TwoPhaseDesign(DesignBase):
         # phase-1 sampling structure (strata, PSUs, fpc); an fpc gives the weights N_h / n_h
         pi1 = 1.0 / w1 if phase1_probs is not None else np.zeros(len(data))
         phase1 = _Phase1(data, phase1_psu, phase1_strata, phase1_fpc, nest, pi1, phase1_probs,
-                         centred=method != "full")
+                         centred=method != "full", lonely_psu=lonely_psu)
         if phase1.weights is not None:                 # N_h / n_h from the fpc
             w1 = phase1.weights
 
@@ -650,13 +751,16 @@ class TwoPhaseDesign(DesignBase):
                 "subset column."
             )
         lonely = (n2h == 1) & (n1h > 1)
-        if lonely.any():
+        if lonely.any() and lonely_psu == "fail":
             raise LonelyPSUError(
                 f"phase-2 stratum {labels[lonely][0]!r} has a single phase-2 "
                 f"{'row' if unit2 is None else 'cluster'} out of "
                 f"{int(n1h[lonely][0])} phase-1 {what} ({int(lonely.sum())} such strata), so "
-                "its phase-2 variance cannot be estimated. Merge it with a neighbouring stratum "
-                "(R stops here too unless options(survey.lonely.psu=) is set)."
+                "its phase-2 variance cannot be estimated. Choose how to handle it with "
+                "lonely_psu=: 'adjust' (centre it at 0; R's value for "
+                "method='full'), 'average' (the average variance of the other phase-2 strata), "
+                "'remove' or 'certainty' (the stratum adds no phase-2 variance), or merge it "
+                "with a neighbouring stratum. In R: options(survey.lonely.psu = 'adjust')."
             )
         pi2 = np.where(in2, n2h[codes] / n1h[codes], np.nan)
 
@@ -674,10 +778,13 @@ class TwoPhaseDesign(DesignBase):
         self._w = np.where(in2, w1 / np.where(in2, pi2, 1.0), 0.0)
         self._phase1 = phase1
         self._unit2 = unit2                  # phase-2 cluster of every row (None: rows)
+        self.lonely_psu = lonely_psu
+        self._lonely2 = lonely               # phase-2 strata with a single phase-2 unit
         self._spec = dict(subset=subset if isinstance(subset, str) else None, strata=strata,
                           phase1_weights=phase1_weights, phase1_probs=phase1_probs,
                           phase1_psu=phase1_psu, phase1_strata=phase1_strata,
-                          phase1_fpc=phase1_fpc, nest=nest, phase2_psu=phase2_psu)
+                          phase1_fpc=phase1_fpc, nest=nest, phase2_psu=phase2_psu,
+                          lonely_psu=lonely_psu)
         self._last_phases: tuple | None = None
         # phase-2 calibration (calibrate()): residualizers of socialhealth.design.calibration,
         # applied to the phase-2 term; the phase-2 probabilities the approx phase-1 term uses
@@ -740,19 +847,30 @@ class TwoPhaseDesign(DesignBase):
             h = h[first]
             Es = group_sum(np.searchsorted(u, self._unit2[rows]), Es, len(u))
         means = group_sum(h, Es, H) / np.where(n2h > 0, n2h, 1.0)[:, None]
+        lonely2 = self._lonely2
+        if self.lonely_psu == "adjust":
+            means[lonely2] = 0.0                          # lonely strata centred at 0
         dev = Es - means[h]
         with np.errstate(divide="ignore", invalid="ignore"):
             scale = np.where(n2h > 1, (1.0 - n2h / np.where(n1h > 0, n1h, 1.0))
                              * n2h / (n2h - 1), 0.0)
+            if self.lonely_psu == "adjust":
+                scale = np.where(lonely2, 1.0 - 1.0 / np.where(n1h > 0, n1h, 1.0), scale)
         scale = np.where(n2h >= n1h, 0.0, scale)          # strata taken completely
         dev = dev * np.sqrt(scale[h])[:, None]
         V2 = dev.T @ dev
+        if self.lonely_psu == "average" and lonely2.any():
+            V2 = _boosted(V2, group_sum(h, (Es != 0).astype(float), H) > 0, lonely2)
         # phase 1, estimated from the phase-2 rows
         ph1 = self._phase1
         if self.method == "full" and ph1.simple:
             V1 = (Zs * ((1.0 - self._pi1[rows]) * pi2)[:, None]).T @ Zs
         elif self.method == "full":
             V1 = self._full_phase1(Z, ph1)
+            if self.lonely_psu == "average" and ph1.lonely.any():
+                present = group_sum(ph1.row_stratum[rows], (Zs != 0).astype(float),
+                                    len(ph1.n_h)) > 0
+                V1 = _boosted(V1, present, ph1.lonely)
         else:
             pi2 = self._pi2_phase1[rows]                   # pi2 / g on a calibrated design
             g = ph1.row_stratum[rows]
@@ -769,12 +887,20 @@ class TwoPhaseDesign(DesignBase):
             # totals other than the phase-1 size)
             n1 = ph1.n_h
             ybar = group_sum(g, y * w2[:, None], len(n1)) / n1[:, None]
+            lonely1 = ph1.lonely
+            adjust = self.lonely_psu == "adjust"
+            if adjust:
+                ybar[lonely1] = 0.0                        # lonely strata centred at 0
             c = (y - ybar[g]) * np.sqrt(w2)[:, None]
             with np.errstate(divide="ignore", invalid="ignore"):
-                scale = np.where(n1 > 1, (1.0 - ph1.f_h) * n1 / (n1 - 1.0), np.nan)
+                scale = np.where(n1 > 1, (1.0 - ph1.f_h) * n1 / (n1 - 1.0), 0.0)
+            scale = np.where(lonely1, (1.0 - ph1.f_h) if adjust else 0.0, scale)
             c = c * np.sqrt(scale[g])[:, None]
             V1 = c.T @ c
+            if self.lonely_psu == "average" and lonely1.any():
+                V1 = _boosted(V1, group_sum(g, (Zs != 0).astype(float), len(n1)) > 0, lonely1)
         return V1, V2
+
 
     def _full_phase1(self, Z: np.ndarray, ph1: "_Phase1") -> np.ndarray:
         """Phase-1 term of ``method="full"`` for a stratified and/or clustered phase 1.
@@ -917,7 +1043,10 @@ class TwoPhaseDesign(DesignBase):
             parts.append("nest = TRUE")
         if self._method_given != "full":
             parts.append(f'method = "{self._method_given}"')
-        return f"twophase({', '.join(parts)})"
+        code = f"twophase({', '.join(parts)})"
+        if self.lonely_psu != "fail":
+            code = f'options(survey.lonely.psu = "{self.lonely_psu}"); ' + code
+        return code
 
     def describe(self) -> str:
         """Text description: phase sizes, strata, method, degrees of freedom, R call.
@@ -952,7 +1081,8 @@ class TwoPhaseDesign(DesignBase):
         lines = [
             f"Two-phase design (phase 1: {self.n} rows, {first}; phase 2: {second}"
             f"{sub} in {len(self._labels)} strata)",
-            f"  method: {self._method_given}; degrees of freedom: {self.degf():g}",
+            f"  method: {self._method_given}; degrees of freedom: {self.degf():g}"
+            + ("" if self.lonely_psu == "fail" else f"; lonely_psu: {self.lonely_psu}"),
             f"  In R: {self.r_code()}",
         ]
         for call in self._calibration_calls:
