@@ -3,9 +3,11 @@ against R ``survey`` 4.1-1: the outputs that depend on the scale of the weights.
 
 R's ``svyglm`` fits with the weights ``1/prob`` divided by their mean over the rows of the
 design object it gets. R's ``subset()`` drops the rows outside the domain of a plain
-``svydesign`` and of an uncalibrated ``twophase(method = "approx")``, but keeps them with
-weight 0 for calibrated (``postStratify``, ``calibrate``, ``rake``), PPS (``pps=``) and
-``twophase(method = "full")`` designs and calibrated two-phase designs; the mean, and with it
+``svydesign`` (also after ``trimWeights``), of replicate designs (calibrated or not) and of an
+uncalibrated ``twophase(method = "approx")``, but keeps them with weight 0 for calibrated
+(``postStratify``, ``calibrate``, ``rake``, ``svystandardize``, and those after
+``trimWeights``), PPS (``pps=``) and ``twophase(method = "full")`` designs and calibrated
+two-phase designs; the mean, and with it
 the deviance, the LRT/anova deviance differences, the design effects (naive covariance),
 AIC and BIC, then take all of those rows. The same holds for the rows R's ``na.omit`` removes.
 Coefficients, SEs, residual df, dispersion and p-values do not depend on the scale.
@@ -92,6 +94,8 @@ def designs(data):
             "grp", population=pd.DataFrame({"grp": ["a", "b", "c"], "Freq": [1, 2, 3]})),
     }
     out["poststrat_trim"] = out["poststrat"].trim_weights(upper=40)
+    out["jkn"] = tay.to_replicate("jkn")
+    out["jkn_poststrat"] = out["jkn"].post_stratify("grp", popg)
     return out
 
 
@@ -157,7 +161,7 @@ def test_anova_and_bic(designs, data, r):
 
 def test_fixture_covers_every_design_on_a_domain(data):
     seen = {(r["design"], r["domain"]) for r in RES}
-    assert len(seen) == 26
+    assert len(seen) == 30
     # R's rescaled weights sum to the number of rows of its design object: all of the design's
     # rows (phase-2 rows of a two-phase design) where its subset() keeps them, the domain's
     # rows where it drops them
@@ -171,7 +175,7 @@ def test_fixture_covers_every_design_on_a_domain(data):
     dropped = {k for k, v in dom.items() if v == pytest.approx(n_dom[k], rel=1e-12)}
     assert kept == {"poststrat", "calibrate", "rake", "pps_brewer", "pps_hr", "poststrat_trim",
                     "standardized", "twophase_full", "twophase_full_cal", "twophase_approx_cal"}
-    assert dropped == {"taylor", "taylor_trim", "twophase_approx"}
+    assert dropped == {"taylor", "taylor_trim", "twophase_approx", "jkn", "jkn_poststrat"}
 
 
 def test_kept_rows_domain_deviance_by_hand(designs, data):
