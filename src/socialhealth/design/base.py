@@ -898,6 +898,39 @@ class DesignBase:
                               f"{len(self.data)} rows; give one weight per row of design.data.")
         return self._with_weights(w)
 
+    def model_weight_mean(self) -> float:
+        """The mean weight that R's model fits divide the weights by (``w / mean(w)``).
+
+        R's ``svyglm`` and ``svyolr`` fit with the weights rescaled to mean 1 over the rows of
+        the design object they get. Those are the rows of the subset, except on a subset of a
+        calibrated (post-stratified, raked, calibrated, standardised), PPS or two-phase
+        (``method="full"``, or calibrated) design: R's ``subset()`` keeps the rows outside the
+        domain there, with weight 0, so the mean is over all the rows of the design the subset
+        was taken from. The rescaling changes neither estimates nor standard errors, but it sets
+        the scale of deviances, log-likelihoods, likelihood-ratio statistics, AIC and BIC.
+
+        Returns
+        -------
+        float
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> import socialhealth as sh
+        >>> apiclus1 = sh.datasets.load_example("apiclus1")
+        >>> d = sh.SurveyDesign(apiclus1, weights="pw", psu="dnum", fpc="fpc")
+        >>> round(d.subset(d.data.stype == "E").model_weight_mean(), 4)   # 85 domain rows
+        50.4667
+        >>> pop = pd.DataFrame({"stype": ["E", "H", "M"], "Freq": [4421, 755, 1018]})
+        >>> ps = d.post_stratify("stype", pop)
+        >>> round(ps.subset(ps.data.stype == "E").model_weight_mean(), 4)  # all 119 rows
+        37.1513
+
+        In R: ``mean(weights(subset(design, ...)))`` (the zero weights of the rows R's
+        ``subset()`` keeps included).
+        """
+        return float(self._w[self._r_rows()].mean())
+
     def restrict_to_rows(self, rows) -> "DesignBase":
         """The design with zero weight outside ``rows`` (the rows an estimator used).
 

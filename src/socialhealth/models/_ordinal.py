@@ -482,8 +482,8 @@ def ordinal(
         )
     q = len(lv) - 1
     # rescaled to mean 1 over the rows of R's design object, as svyolr (on a subset of a
-    # calibrated/PPS design R keeps the other rows with weight 0: DesignBase._r_rows)
-    w = design.weights[rows] / design.weights[design._r_rows()].mean()
+    # calibrated/PPS design R keeps the other rows with weight 0)
+    w = design.weights[rows] / design.model_weight_mean()
     _collinear(X, w, names)
     start = _start(X, y, w, q)
     I0 = _score_info(start, X, y, w, q, link)[2]
