@@ -237,6 +237,10 @@ class DesignBase:
         Rows outside ``mask`` get zero weight but stay in the design, so standard errors
         account for the random domain size and the full PSU structure (Lumley 2010, §2.3;
         Korn & Graubard 1999, §5.4). Never drop rows of a survey before building its design.
+        Where R averages over the rows of its design object (``svyglm``'s weights rescaled to
+        mean 1, hence its deviance, AIC, BIC), the rows follow R's ``subset()``: dropped for a
+        plain design, kept for calibrated, PPS and two-phase ``method="full"`` (or calibrated)
+        designs (:mod:`socialhealth.design.glm`).
 
         Parameters
         ----------
@@ -307,7 +311,24 @@ class DesignBase:
         if not (m & self.in_subset).any():
             raise EstimationError("the subset is empty: no row of the design satisfies the "
                                   "condition.")
-        return self._with_weights(np.where(m, self._w, 0.0))
+        new = self._with_weights(np.where(m, self._w, 0.0))
+        new.__dict__["_r_rows_kept"] = self._r_rows() if self._r_keeps_rows() else None
+        return new
+
+    def _r_keeps_rows(self) -> bool:
+        """True when R's ``subset()`` of the corresponding R design keeps the rows outside the
+        domain (with ``prob = Inf``, weight 0) instead of dropping them: calibrated and PPS
+        ``svydesign`` objects and some ``twophase`` objects (subclasses say which). It matters
+        where R averages over the rows of its design object, e.g. ``svyglm``'s rescaled weights
+        ``w / mean(w)``. Here a plain design: R drops the rows."""
+        return False
+
+    def _r_rows(self) -> np.ndarray:
+        """Rows that R's design object holds for this design: the rows of the subset, or, for a
+        subset of a design whose R ``subset()`` keeps rows (:meth:`_r_keeps_rows`), the rows of
+        the design it was taken from (zero weight outside the domain)."""
+        kept = self.__dict__.get("_r_rows_kept")
+        return self.in_subset if kept is None else kept.copy()
 
     def _restrict_to_rows(self, rows: np.ndarray) -> "DesignBase":
         """This design with zero weight outside ``rows`` (the rows a model actually used, e.g.
@@ -317,7 +338,10 @@ class DesignBase:
         keep[rows] = True
         if keep.sum() == self.in_subset.sum():
             return self
-        return self._with_weights(np.where(keep, self._w, 0.0))
+        new = self._with_weights(np.where(keep, self._w, 0.0))
+        # R's design[-nas, ] keeps or drops those rows as its subset() does
+        new.__dict__["_r_rows_kept"] = self._r_rows() if self._r_keeps_rows() else None
+        return new
 
     def _model_degf(self, rows: np.ndarray) -> float:
         """Design degrees of freedom R's ``svyglm`` starts from for a model fitted on ``rows``.
@@ -896,6 +920,39 @@ class DesignBase:
             raise DesignError(f"weights have shape {w.shape} but the design has "
                               f"{len(self.data)} rows; give one weight per row of design.data.")
         return self._with_weights(w)
+
+    def model_weight_mean(self) -> float:
+        """The mean weight that R's model fits divide the weights by (``w / mean(w)``).
+
+        R's ``svyglm`` and ``svyolr`` fit with the weights rescaled to mean 1 over the rows of
+        the design object they get. Those are the rows of the subset, except on a subset of a
+        calibrated (post-stratified, raked, calibrated, standardised), PPS or two-phase
+        (``method="full"``, or calibrated) design: R's ``subset()`` keeps the rows outside the
+        domain there, with weight 0, so the mean is over all the rows of the design the subset
+        was taken from. The rescaling changes neither estimates nor standard errors, but it sets
+        the scale of deviances, log-likelihoods, likelihood-ratio statistics, AIC and BIC.
+
+        Returns
+        -------
+        float
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> import socialhealth as sh
+        >>> apiclus1 = sh.datasets.load_example("apiclus1")
+        >>> d = sh.SurveyDesign(apiclus1, weights="pw", psu="dnum", fpc="fpc")
+        >>> round(d.subset(d.data.stype == "E").model_weight_mean(), 4)   # 85 domain rows
+        50.4667
+        >>> pop = pd.DataFrame({"stype": ["E", "H", "M"], "Freq": [4421, 755, 1018]})
+        >>> ps = d.post_stratify("stype", pop)
+        >>> round(ps.subset(ps.data.stype == "E").model_weight_mean(), 4)  # all 119 rows
+        37.1513
+
+        In R: ``mean(weights(subset(design, ...)))`` (the zero weights of the rows R's
+        ``subset()`` keeps included).
+        """
+        return float(self._w[self._r_rows()].mean())
 
     def restrict_to_rows(self, rows) -> "DesignBase":
         """The design with zero weight outside ``rows`` (the rows an estimator used).

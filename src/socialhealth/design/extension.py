@@ -7,8 +7,10 @@ The design objects carry the variance machinery (R ``svyrecvar`` / ``withReplica
 :meth:`~socialhealth.design.base.DesignBase.estimator_vcov`,
 :meth:`~socialhealth.design.base.DesignBase.model_vcov`,
 :meth:`~socialhealth.design.base.DesignBase.totals_vcov`,
-:meth:`~socialhealth.design.base.DesignBase.restrict_to_rows` and
-:meth:`~socialhealth.design.base.DesignBase.with_weights`. This module adds the few numerical
+:meth:`~socialhealth.design.base.DesignBase.restrict_to_rows`,
+:meth:`~socialhealth.design.base.DesignBase.with_weights` and
+:meth:`~socialhealth.design.base.DesignBase.model_weight_mean` (the mean R's model fits
+rescale the weights by). This module adds the few numerical
 helpers that model code shares with the engine: level codes of a grouping column, aliased
 (collinear) columns, a weighted GLM fit, and the separation / monotone-likelihood detectors
 (:func:`cox_monotone`, :func:`ordinal_separation`, :func:`diverging`, :class:`Direction`),

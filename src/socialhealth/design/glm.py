@@ -45,12 +45,22 @@ coefficients) and apply the replicate variance formula.
 
 Degrees of freedom for t tests and intervals: ``df_resid = degf(design) + 1 - p`` (R).
 Reported ``deviance`` and ``dispersion`` use the weights rescaled as R does (``pw_i = w_i /
-mean(w)`` over the design's rows); they do not affect coefficients or standard errors.
-``deviance = sum_i pw_i d(y_i, mu_i)``. ``dispersion`` is what R's ``summary.svyglm`` reports:
-for Taylor designs the design-weighted variance (divisor n - 1) of the Pearson residuals
-``r_i = (y_i - mu_i) / sqrt(V(mu_i))`` times the mean ``pw`` of the rows used; for replicate
-designs ``sum_i pw_i r_i^2``. The dispersion is descriptive only: the sandwich covariance does
-not use it.
+mean(w)`` over the rows of R's design object); they do not affect coefficients or standard
+errors. Those rows are the rows of the subset, except on a subset (``design.subset(...)``) of a
+calibrated (``post_stratify``, ``rake``, ``calibrate``, ``standardize``), PPS (``pps=``) or
+two-phase ``method="full"`` or calibrated two-phase design: R's ``subset()`` keeps the rows
+outside the domain there (weight 0), so the mean is over all the rows of the design the
+subset was taken from (``subset(design, ...)``, R's ``svyglm(..., subset = )`` and ``svyby``
+agree). The scale carries over to the deviance, the likelihood-ratio and ``anova`` deviance
+differences, the design effects (the naive covariance ``(X' W X)^{-1}``), AIC and BIC
+(:mod:`socialhealth.design.lrt`), not to p-values. ``deviance = sum_i pw_i d(y_i, mu_i)``.
+``dispersion`` is what R's ``summary.svyglm`` reports: for Taylor designs the
+design-weighted variance (divisor n - 1) of the Pearson residuals ``r_i = (y_i - mu_i) /
+sqrt(V(mu_i))`` times ``mean(w) over R's rows after / before leaving out the rows with a
+missing value`` (1 without missing values; rows left out are dropped, or kept with weight 0
+as by R's ``subset()``); for replicate designs ``sum_i pw_i r_i^2``. The dispersion is
+descriptive only: the sandwich covariance does not use it. Checked against R survey 4.1-1 on
+domains of every such design (``tests/design/test_glm_domains.py``).
 
 Rows with a missing value in any model variable are left out but keep their place in the
 design (zero weight; R's ``na.omit`` on ``svyglm`` keeps the PSU structure); the result counts
@@ -305,7 +315,7 @@ class _ModelData:
     names: list
     trials: np.ndarray | None    # binomial counts: successes + failures of the rows used
     counts: bool             # response given as cbind(successes, failures)
-    scale: float             # mean design weight over the design's rows
+    scale: float             # mean design weight over the rows of R's design (_r_rows)
     pw: np.ndarray           # rescaled prior weights w_i / scale (x trials)
     off: np.ndarray | None   # offset of the rows used
     n_data: int              # rows of the design data
@@ -340,10 +350,11 @@ def _model_data(design, formula: str, family, fam, offset_full) -> _ModelData:
         frame.y = y
     fam.check_y(y)
     w_all = design._w
-    # weights rescaled to mean 1 over the design's rows (as R's svyglm): changes neither the
-    # coefficients nor the SEs, but fixes the IRLS path (starting values, stopping rule) and
-    # the reported deviance
-    scale = float(w_all[in_subset].mean())
+    # weights rescaled to mean 1 over the rows of R's design object (as R's svyglm; on a
+    # subset of a calibrated/PPS/two-phase "full" design R keeps the other rows with weight
+    # 0): changes neither the coefficients nor the SEs, but fixes the IRLS path (starting
+    # values, stopping rule) and the reported deviance
+    scale = float(w_all[design._r_rows()].mean())
     prior = 1.0 if trials is None else trials           # binomial counts: weight x trials (R glm)
     pw = w_all[rows] / scale * prior
     off = None if offset_full is None else offset_full[rows]
@@ -484,10 +495,16 @@ def _deviance_dispersion(design, md: _ModelData, fit, fam) -> tuple[float, float
         # weight w * trials, of which the design weight w enters through the weighted variance)
         if md.trials is not None:
             pearson = pearson * np.sqrt(md.trials)
+        # R's Pearson residuals carry sqrt(prior weight / pw_after) with pw_after the weights
+        # rescaled over the rows of the design after na.omit (rows with a missing value
+        # dropped, or kept with weight 0 where R's subset() keeps rows): the ratio of the mean
+        # weight over R's rows after and before dropping the rows with a missing value
+        design_used = design._restrict_to_rows(md.rows)
+        after = float(design_used._w[design_used._r_rows()].mean())
         wu = design._w[md.rows]
         n_used = len(md.rows)
         centre = _dot(wu, pearson) / wu.sum()
-        dispersion = float(float(wu.mean()) / md.scale * n_used / max(n_used - 1, 1)
+        dispersion = float(after / md.scale * n_used / max(n_used - 1, 1)
                            * _dot(wu, (pearson - centre) ** 2) / wu.sum())
     return deviance, dispersion
 

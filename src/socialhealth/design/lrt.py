@@ -7,8 +7,10 @@ coefficients), the statistic is the difference in working deviance
 
     chisq = D(null fit) - D(full fit),
 
-both deviances computed with the sampling weights rescaled to mean 1 (as the fits; the null
-model is refitted on the same rows). Under the null it is asymptotically ``sum_j lambda_j
+both deviances computed with the sampling weights rescaled to mean 1 over the rows of R's
+design object (as the fits; the null model is refitted on the same rows; on a subset of a
+calibrated, PPS or two-phase "full" design that mean includes the rows outside the domain, see
+:mod:`socialhealth.design.glm`). Under the null it is asymptotically ``sum_j lambda_j
 Z_j^2`` with ``lambda_j`` the eigenvalues of the design-effect matrix
 ``Delta = V0_22^{-1} V_22``, where ``V_22`` is the design-based (sandwich or replicate)
 covariance of ``beta_2`` and ``V0_22`` its "naive" model-based counterpart, the inverse of the
@@ -109,7 +111,7 @@ def _pw(result) -> np.ndarray:
         return result._pw
     d = result.design
     w = d._w
-    return w[result.frame.rows] / float(w[d.in_subset].mean())
+    return w[result.frame.rows] / float(w[d._r_rows()].mean())
 
 
 def _naive_cov(result) -> np.ndarray:

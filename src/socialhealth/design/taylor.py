@@ -276,6 +276,11 @@ class SurveyDesign(DesignBase):
             raise DesignError("a Taylor design needs the influence values of the estimate.")
         return self._variance_of(influence())
 
+    def _r_keeps_rows(self) -> bool:
+        # R's `[.survey.design2` keeps the rows of calibrated designs (postStratify, rake,
+        # calibrate) and `[.pps` those of PPS designs (pps=), giving them prob = Inf
+        return bool(self._calibrations) or self._spec.get("pps") is not None
+
     def _with_weights(self, w, data=None):
         new = copy.copy(self)
         new._cache = {}

@@ -970,6 +970,13 @@ class TwoPhaseDesign(DesignBase):
             raise DesignError("a two-phase design needs the influence values of the estimate.")
         return self._variance_of(influence())
 
+    def _r_keeps_rows(self) -> bool:
+        # R's subset() of a twophase object keeps the phase-2 rows outside the domain (weight
+        # 0) for method = "full" and for calibrated designs, and drops them for uncalibrated
+        # method = "approx" designs (checked with svyglm's rescaled weights, tests/design/
+        # fixtures/glm_domains)
+        return self.method == "full" or bool(self._calibrations)
+
     def _with_weights(self, w, data=None):
         new = copy.copy(self)
         new._w = np.asarray(w, dtype=float)

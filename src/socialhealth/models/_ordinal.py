@@ -260,7 +260,9 @@ class OrdinalResult(WaldCoefficients):
     params, bse, zvalues, pvalues : Series over coefficients then thresholds (``"1|2"``, ...).
     coefficients, thresholds : the two parts of ``params``.
     levels : outcome levels in order; nobs, n_missing, deviance (``-2 loglik``, weights
-    rescaled to mean 1 as R), df_resid (``degf - p``, R ``df.residual``), method, r_call.
+    rescaled to mean 1 as R, over the rows of R's design object: on a subset of a calibrated
+    or PPS design these include the rows outside the domain, see
+    :mod:`socialhealth.design.glm`), df_resid (``degf - p``, R ``df.residual``), method, r_call.
 
     Examples
     --------
@@ -479,7 +481,9 @@ def ordinal(
             "3 or more ordered levels (use design.glm(..., family='binomial') for 2)."
         )
     q = len(lv) - 1
-    w = design.weights[rows] / design.weights[in_subset].mean()
+    # rescaled to mean 1 over the rows of R's design object, as svyolr (on a subset of a
+    # calibrated/PPS design R keeps the other rows with weight 0)
+    w = design.weights[rows] / design.model_weight_mean()
     _collinear(X, w, names)
     start = _start(X, y, w, q)
     I0 = _score_info(start, X, y, w, q, link)[2]
