@@ -13,8 +13,7 @@ The design objects carry the variance machinery (R ``svyrecvar`` / ``withReplica
 rescale the weights by). This module adds the few numerical
 helpers that model code shares with the engine: level codes of a grouping column, aliased
 (collinear) columns, a weighted GLM fit, and the separation / monotone-likelihood detectors
-(:func:`cox_monotone`, :func:`ordinal_separation`, :func:`diverging`, :class:`Direction`),
-and the row count of R's design object behind a domain (:func:`r_design_rows`).
+(:func:`cox_monotone`, :func:`ordinal_separation`, :func:`diverging`, :class:`Direction`).
 They are thin public wrappers; the engine's private functions behind them may change.
 
 Models in :mod:`socialhealth.models` use only these and the design methods
@@ -32,7 +31,7 @@ from socialhealth.design._separation import (Direction, cox_monotone, diverging,
                                              ordinal_separation)
 
 __all__ = ["level_codes", "aliased_columns", "fit_glm", "Direction", "cox_monotone",
-           "ordinal_separation", "diverging", "r_design_rows"]
+           "ordinal_separation", "diverging"]
 
 
 def level_codes(values: pd.Series, used: np.ndarray) -> tuple[np.ndarray, list]:
@@ -155,53 +154,3 @@ def fit_glm(X: np.ndarray, y: np.ndarray, weights: np.ndarray, family: str, link
     return glm_module._irls(X, np.asarray(y, dtype=float), np.asarray(weights, dtype=float),
                             fam, lk, offset, start, max_iter, tol, list(names))
 
-
-def r_design_rows(design) -> int:
-    """Rows of the R design object that corresponds to ``design`` (a domain included).
-
-    socialhealth keeps every row of a design and gives rows outside a domain weight 0. R
-    survey's subset does so only for some designs: it drops the other rows of an uncalibrated
-    ``svydesign`` and of a replicate design (``svyrep.design``), but keeps them (``prob =
-    Inf``) in a calibrated (``postStratify``, ``rake``, ``calibrate``) or PPS ``svydesign``,
-    in a ``method = "full"`` (``twophase2``) two-phase design and in a calibrated two-phase
-    design. R functions that rescale the weights to ``(1/prob) / mean(1/prob)`` over the
-    design's rows (``svycoxph``) therefore divide by the domain's weight total over this
-    count, not over the domain's rows.
-
-    Parameters
-    ----------
-    design : SurveyDesign, ReplicateDesign or TwoPhaseDesign
-
-    Returns
-    -------
-    int
-        The domain's rows (uncalibrated ``SurveyDesign``, ``ReplicateDesign``, two-phase
-        ``"approx"``/``"simple"``); the rows of the design when it was first calibrated
-        (calibrated ``SurveyDesign``: an earlier subset of the uncalibrated design had
-        dropped the others in R); all rows (PPS ``SurveyDesign``); the phase-2 rows (two-phase
-        ``"full"`` or calibrated). Checked against R survey 4.1-1 through ``svycoxph``'s
-        ``ll`` (tests/models/test_coxph_loglik.py).
-
-    Examples
-    --------
-    >>> import socialhealth as sh
-    >>> from socialhealth.design.extension import r_design_rows
-    >>> apiclus1 = sh.datasets.load_example("apiclus1")
-    >>> d = sh.SurveyDesign(apiclus1, weights="pw", psu="dnum", fpc="fpc")
-    >>> r_design_rows(d.subset(d.data.stype == "E"))       # R drops the other rows
-    85
-    >>> ps = d.post_stratify("stype", {"E": 4421, "H": 755, "M": 1018})
-    >>> r_design_rows(ps.subset(ps.data.stype == "E"))     # R keeps them with weight 0
-    119
-    """
-    kind = getattr(design, "kind", None)
-    if kind == "twophase":
-        if getattr(design, "method", None) == "full" or getattr(design, "_calibration_calls", ()):
-            return max(int(design.phase2.sum()), 1)
-    elif kind == "taylor":
-        if (getattr(design, "_spec", None) or {}).get("pps") is not None:
-            return int(design.n)
-        base = getattr(design, "_calibration_base", None)
-        if base is not None:
-            return max(int((np.asarray(base) > 0).sum()), 1)
-    return max(int(design.in_subset.sum()), 1)

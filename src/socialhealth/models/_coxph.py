@@ -669,11 +669,9 @@ def coxph(
             "used; follow-up times must be > 0 (drop those rows with design.subset(...))."
         )
     # weights rescaled as svycoxph (rescale = TRUE): divided by the mean weight over the rows of
-    # R's design object, zero-weight rows included (extension.r_design_rows); the coefficients and
-    # covariance do not change, the log partial likelihood is then R's ll.
-    from socialhealth.design.extension import r_design_rows
-
-    norm = float(design.weights[in_subset].sum()) / r_design_rows(design)
+    # R's design object, zero-weight rows included (design.model_weight_mean()); the coefficients
+    # and covariance do not change, the log partial likelihood is then R's ll.
+    norm = design.model_weight_mean()
     w = design.weights[rows] / norm
     n_events = int(d.sum())
     if n_events < min_events:
