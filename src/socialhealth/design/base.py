@@ -1169,6 +1169,11 @@ class DesignBase:
 
         In R: ``vcov(svymean(~api00, subset(dclus1, stype == "E")))``.
         """
+        refuse = getattr(self, "_refuse_negative_replicates", None)
+        if refuse is not None:      # replicate designs: refits with negative weights undefined
+            refuse(np.asarray(rows), what,
+                   "its replicate refits are not defined with negative weights (R svycoxph "
+                   "stops: coxph 'Invalid weights, must be >0').")
         return self._vcov_on_rows(np.atleast_1d(np.asarray(theta, dtype=float)),
                                   np.asarray(rows), np.asarray(influence_rows, dtype=float),
                                   refit_rows, what)

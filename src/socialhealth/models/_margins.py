@@ -456,6 +456,11 @@ def margins(
         wr = np.asarray(w_r, dtype=float)[rows_a]
         return np.array([wr @ mus[j] / wr.sum() for j in range(L)])
 
+    refuse = getattr(design_used, "_refuse_negative_replicates", None)
+    if variance == "linearisation" and refuse is not None:
+        refuse(rows_m, "margins with variance='linearisation' (model refits per replicate)",
+               "R's svyglm treats them as 0 in its refits (glm.fit keeps positive weights) "
+               "while the predictions use them as given.")
     if variance == "linearisation":
         V = design_used.estimator_vcov(M, influence=influence_full, refit=refit_full)
     else:
