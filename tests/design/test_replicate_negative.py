@@ -10,6 +10,9 @@ stored in the JSON (80 rows, 16 replicates, 42 negative replicate weights in rep
 * svyglm and svyciprop "logit" refit with glm.fit, which keeps only rows with a positive
   weight: a negative replicate weight counts as 0 (the JSON's ``*_clipped`` entries show it).
   socialhealth does the same, with an RDifferenceWarning (1e-7).
+* svyvar recomputes the variance per replicate (with each replicate's mean); postStratify
+  and rake use the weights as given: same numbers.
+* calibrate() fails in R (sqrt of the replicate weights); socialhealth raises.
 * svycoxph stops (coxph: "Invalid weights, must be >0"); replicate quantiles
   (interval_type="quantile") invert a non-monotone cumulative weight: both raise
   ReplicateWeightsError naming the replicates.
@@ -84,6 +87,41 @@ def test_domains_and_factors_match_r(key, call):
     f, r = call(design("sdr")).to_frame(), value(key)
     np.testing.assert_allclose(f.estimate, r["est"], rtol=TOL)
     np.testing.assert_allclose(f.se, r["se"], rtol=TOL)
+
+
+@pytest.mark.parametrize("key, name", [("var2", "sdr"), ("var_jk1", "jk1"), ("var_mse", "sdr_mse")])
+def test_var_recomputed_per_replicate_matches_r(key, name):
+    """svyvar on a replicate design recomputes the variance (with each replicate's own mean)
+    per replicate; R lists y:x twice (the 2 x 2 matrix), socialhealth once."""
+    f, r = design(name).var(["y", "x"]).to_frame(), value(key)
+    np.testing.assert_allclose(f.estimate, np.array(r["est"])[[0, 1, 3]], rtol=TOL)
+    np.testing.assert_allclose(f.se, np.array(r["se"])[[0, 1, 3]], rtol=TOL)
+
+
+def test_var_by_domain_matches_r():
+    f, r = design("sdr").var("y", by="grp").to_frame(), value("by_var")
+    np.testing.assert_allclose(f.estimate, r["est"], rtol=TOL)
+    np.testing.assert_allclose(f.se, r["se"], rtol=TOL)
+
+
+POP_GRP = pd.DataFrame({"grp": ["a", "b", "c"], "Freq": [2000, 1500, 2500]})
+POP_SEX = pd.DataFrame({"sex": ["u", "v"], "Freq": [3000, 3000]})
+
+
+@pytest.mark.parametrize("key, call", [
+    ("poststratify_mean", lambda d: d.post_stratify("grp", POP_GRP)),
+    ("rake_mean", lambda d: d.rake([("grp", POP_GRP), ("sex", POP_SEX)])),
+])
+def test_post_stratify_and_rake_match_r(key, call):
+    f, r = call(design("sdr")).mean(["y", "x"]).to_frame(), value(key)
+    np.testing.assert_allclose(f.estimate, r["est"], rtol=1e-7)
+    np.testing.assert_allclose(f.se, r["se"], rtol=1e-7)
+
+
+def test_calibrate_refuses_negative_replicate_weights_as_r_fails():
+    assert "singular" in RES["calibrate_linear"]["error"]
+    with pytest.raises(ReplicateWeightsError, match=r"calibrate\(\).*3, 6, 8, 15"):
+        design("sdr").calibrate("~x", [6000, 6000 * 5.5])
 
 
 def test_subset_degf_matches_r():

@@ -792,13 +792,14 @@ class DesignBase:
         for a in range(k):
             for b in range(a, k):
                 names.append(cols[a] if a == b else f"{cols[a]}:{cols[b]}")
-        blocks_num, blocks_den = [], []
+        blocks_num, blocks_den, parts = [], [], []
         for dmn in range(D):
             ind = used & (codes == dmn)
             wi = np.where(ind, w, 0.0)
             nobs = ind.sum()
             means = (wi @ np.nan_to_num(X.values)) / wi.sum()
             centred = np.where(ind[:, None], np.nan_to_num(X.values) - means, 0.0)
+            parts.append((ind, centred, nobs))
             for a in range(k):
                 for b in range(a, k):
                     blocks_num.append(centred[:, a] * centred[:, b] * nobs / (nobs - 1))
@@ -806,6 +807,11 @@ class DesignBase:
         num = np.column_stack(blocks_num)
         den = np.column_stack(blocks_den)
         theta, vcov = self._ratio_estimate(num, den)
+        replicate_var = getattr(self, "_var_replicate_vcov", None)
+        if replicate_var is not None:
+            # replicate designs recompute the whole variance (its mean too) per replicate,
+            # as R svyvar.svyrep.design (the linearisation above is only first-order equal)
+            vcov = replicate_var(theta, parts)
         fake = AnalysisMatrix(np.empty((0, len(names))), names, [None] * len(names), X.complete)
         table = self._table(fake, dom, theta, vcov)
         return self._finish(table, vcov, "variance", used, X.complete,

@@ -461,6 +461,37 @@ class ReplicateDesign(DesignBase):
     fay_rho : float, optional
         Fay coefficient for ``method="fay"``.
 
+    Notes
+    -----
+    **Negative replicate weights.** Full-sample weights must be positive, but finite negative
+    replicate weights are accepted, as R ``svrepdesign`` accepts them: successive-difference
+    replication followed by calibration can push a replicate weight below zero, and the
+    American Community Survey PUMS data dictionaries give the replicate weights
+    ``WGTP1``-``WGTP80`` / ``PWGTP1``-``PWGTP80`` the range ``-9999..09999``. Missing and
+    infinite replicate weights are still refused. For ACS person records::
+
+        acs = sh.ReplicateDesign(pums, weights="PWGTP", replicate_weights="^PWGTP[0-9]+$",
+                                 method="sdr")        # scale 4/80
+
+    In R: ``svrepdesign(data = pums, weights = ~PWGTP, repweights = "PWGTP[0-9]+",
+    type = "successive-difference", combined.weights = TRUE)`` (``type = "ACS"`` is the same).
+    What each estimator does with them (compared with R survey 4.1-1 in
+    ``tests/design/test_replicate_negative.py``):
+
+    - means, totals, ratios, domain (``by=``) estimates, ``var()``, tables and ``chisq()``,
+      ``proportion()`` with ``method="mean"``, ``"xlogit"``, ``"asin"``, ``"beta"``,
+      ``post_stratify()`` and ``rake()`` use the weights as given: R's numbers;
+    - ``glm()`` and ``proportion()`` with ``method="logit"`` or ``"likelihood"`` refit each
+      replicate by IRLS; R's ``glm.fit`` keeps only rows with a positive weight, so a negative
+      replicate weight counts as 0 there. socialhealth does the same (R's numbers) and says so
+      with an :class:`~socialhealth.errors.RDifferenceWarning` naming the replicates;
+    - ``calibrate()`` (R fails: square roots of the weights), replicate quantile intervals
+      (``interval_type="quantile"``: the cumulative weights are not monotone), Cox and
+      ordinal models (R ``svycoxph`` stops: ``Invalid weights, must be >0``) and model-refit
+      margins raise :class:`~socialhealth.errors.ReplicateWeightsError` naming the replicates.
+
+    ``degf()`` is the rank of the replicate weights as given (R ``degf``).
+
     References
     ----------
     Wolter KM (2007) *Introduction to Variance Estimation*, 2nd ed., Springer, ch. 3-5.
@@ -759,6 +790,28 @@ class ReplicateDesign(DesignBase):
         if data is not None:
             new.data = data
         return new
+
+    def _var_replicate_vcov(self, theta, parts) -> np.ndarray:
+        """Replicate covariance of :meth:`var`: each replicate's weighted (co)variance
+        ``n/(n-1) (sum w_r c_a c_b / sum w_r - (sum w_r c_a)(sum w_r c_b) / (sum w_r)^2)``
+        with its own mean (``c`` the values centred at the full-sample mean, for accuracy;
+        the result does not depend on the centre), per domain, as R ``svyvar`` on a
+        replicate design (``parts``: (rows, centred values, rows used) of each domain)."""
+        W = self._Wsrc
+        cols = []
+        for ind, centred, nobs in parts:
+            k = centred.shape[1]
+            M = [ind.astype(float)] + [centred[:, a] for a in range(k)]
+            M += [centred[:, a] * centred[:, b] for a in range(k) for b in range(a, k)]
+            T = W.tdot(np.column_stack(M))
+            S0, S1, k2 = T[:, 0], T[:, 1:1 + k], 1 + k
+            with np.errstate(divide="ignore", invalid="ignore"):
+                for a in range(k):
+                    for b in range(a, k):
+                        cols.append(nobs / (nobs - 1) * (T[:, k2] / S0
+                                                         - S1[:, a] * S1[:, b] / S0 ** 2))
+                        k2 += 1
+        return self._rep_vcov(theta, np.column_stack(cols))
 
     def _negative_replicates(self, rows: np.ndarray | None = None) -> list[int]:
         """1-based numbers of the replicates with a negative weight on ``rows`` (positions or
