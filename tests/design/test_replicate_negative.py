@@ -228,3 +228,14 @@ def test_rank_shortcut_is_not_fooled_by_negative_weights(subset):
                            replicate_weights=W, method="bootstrap")
     d = d.subset(rows) if subset else d
     assert d.degf() == expected - 1
+
+
+def test_margins_refits_and_ordinal_model_refuse_negative_replicate_weights():
+    from socialhealth.models import margins, ordinal
+    d = design("sdr")
+    with pytest.warns(RDifferenceWarning):
+        model = d.glm("y ~ x + grp", family="gaussian")
+    with pytest.raises(ReplicateWeightsError, match="margins.*3, 6, 8, 15"):
+        margins(model, "grp")
+    with pytest.raises(ReplicateWeightsError, match="ordinal model.*3, 6, 8, 15"):
+        ordinal(d, "grp ~ x")

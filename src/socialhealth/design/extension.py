@@ -12,7 +12,9 @@ The design objects carry the variance machinery (R ``svyrecvar`` / ``withReplica
 helpers that model code shares with the engine: level codes of a grouping column, aliased
 (collinear) columns, a weighted GLM fit, and the separation / monotone-likelihood detectors
 (:func:`cox_monotone`, :func:`ordinal_separation`, :func:`diverging`, :class:`Direction`),
-and the row count of R's design object behind a domain (:func:`r_design_rows`).
+the row count of R's design object behind a domain (:func:`r_design_rows`), and the refusal
+of negative replicate weights by refit-based estimators
+(:func:`refuse_negative_replicate_weights`).
 They are thin public wrappers; the engine's private functions behind them may change.
 
 Models in :mod:`socialhealth.models` use only these and the design methods
@@ -30,7 +32,8 @@ from socialhealth.design._separation import (Direction, cox_monotone, diverging,
                                              ordinal_separation)
 
 __all__ = ["level_codes", "aliased_columns", "fit_glm", "Direction", "cox_monotone",
-           "ordinal_separation", "diverging", "r_design_rows"]
+           "ordinal_separation", "diverging", "r_design_rows",
+           "refuse_negative_replicate_weights"]
 
 
 def level_codes(values: pd.Series, used: np.ndarray) -> tuple[np.ndarray, list]:
@@ -203,3 +206,48 @@ def r_design_rows(design) -> int:
         if base is not None:
             return max(int((np.asarray(base) > 0).sum()), 1)
     return max(int(design.in_subset.sum()), 1)
+
+
+def refuse_negative_replicate_weights(design, rows, what: str, r_behaviour: str) -> None:
+    """Raise when a replicate weight of ``rows`` is negative, for estimators whose replicate
+    refits are not defined with negative weights.
+
+    Replicate weights may be negative (ACS successive-difference replicates after
+    calibration; see :class:`~socialhealth.design.replicate.ReplicateDesign`). An estimator
+    that refits an iterative model per replicate calls this before asking for the replicate
+    variance; other designs (and replicate designs without a negative weight on ``rows``)
+    pass.
+
+    Parameters
+    ----------
+    design : SurveyDesign, ReplicateDesign or TwoPhaseDesign
+    rows : array of int, boolean mask, or None
+        Rows the estimator uses (None: the rows in the design's subset).
+    what : str
+        The estimator, named in the message.
+    r_behaviour : str
+        What R survey does with such weights, quoted in the message.
+
+    Raises
+    ------
+    ReplicateWeightsError
+        Naming the replicates (1-based) with a negative weight on ``rows``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import socialhealth as sh
+    >>> from socialhealth.design.extension import refuse_negative_replicate_weights
+    >>> scd = sh.datasets.load_example("scd")
+    >>> W = np.ones((6, 3)); W[0, 1] = -0.5
+    >>> r = sh.ReplicateDesign(scd, weights=None, replicate_weights=W, method="other", scale=1)
+    >>> refuse_negative_replicate_weights(r, np.arange(1, 6), "my model", "R stops.")
+    >>> try:
+    ...     refuse_negative_replicate_weights(r, None, "my model", "R stops.")
+    ... except sh.errors.ReplicateWeightsError as e:
+    ...     print(str(e).split(";")[0])
+    my model cannot use negative replicate weights (replicate weight set(s) 2)
+    """
+    refuse = getattr(design, "_refuse_negative_replicates", None)
+    if refuse is not None:
+        refuse(rows, what, r_behaviour)
