@@ -201,6 +201,18 @@ def test_quantile_replicate_interval_refuses_negative_weights():
     assert np.isnan(q.se[0])
 
 
+def test_quantile_mean_interval_uses_the_weights_as_given_as_r():
+    """Woodruff interval from the replicate variance of the estimated distribution function
+    (R interval.type = "mean"); at level 0.5 the 0.1 quantile's interval is finite."""
+    f, r = design("sdr").quantile("y", [0.1, 0.9], level=0.5).to_frame(), value("quantile_mean_50")
+    np.testing.assert_allclose(f.estimate, r["est"], rtol=TOL)
+    assert f.se[0] == pytest.approx(r["se"][0], rel=TOL)
+    assert np.isnan(f.se[1]) and r["se"][1] is None
+    # R's confint: lower limits, then upper limits
+    assert [f.ci_low[0], f.ci_low[1], f.ci_high[0]] == pytest.approx(r["ci"][:3], rel=TOL)
+    assert np.isnan(f.ci_high[1]) and r["ci"][3] is None
+
+
 def test_coxph_refuses_negative_replicate_weights_as_r():
     assert "Invalid weights, must be >0" in RES["coxph"]["error"]
     from socialhealth.models import coxph
