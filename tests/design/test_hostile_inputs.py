@@ -126,8 +126,7 @@ ERRORS = [
     # R: "NA/NaN/Inf in foreign function call (arg 1)"
     ("replicate inf", lambda: rep(with_reps().assign(rw2=lambda d: d.rw2.where(I != 1, np.inf))),
      ReplicateWeightsError, "infinite"),
-    ("replicate negative", lambda: rep(with_reps().assign(rw2=lambda d: d.rw2.where(I != 1, -1.0))),
-     ReplicateWeightsError, "non-negative"),
+    # (a negative replicate weight is accepted, as R: test_negative_replicate_weight_is_used_as_r)
     ("replicate strings", lambda: rep(with_reps().assign(rw2="x")), ReplicateWeightsError, "not numeric"),
     # R: "rscales has length 2, should be ncol(repweights)"
     ("rscales wrong length", lambda: rep(rscales=[1, 1]), ReplicateWeightsError, "length 2"),
@@ -402,6 +401,19 @@ def test_replicate_column_of_zeros_is_discarded_with_a_warning_as_r():
         m = d.mean("y").to_frame()
     assert m["estimate"][0] == pytest.approx(0.048034190378, rel=1e-10)
     assert m["se"][0] == pytest.approx(0.00948226870893, rel=1e-9)
+
+
+def test_negative_replicate_weight_is_used_as_r():
+    """R svrepdesign accepts negative replicate weights (ACS PUMS: -9999..09999) and svymean
+    uses them as given: the replicate means by hand, bootstrap scale 1 / (R - 1)."""
+    df = with_reps().assign(rw2=lambda d: d.rw2.where(I != 1, -1.0))
+    est = rep(df).mean("y").to_frame()
+    W = df[[f"rw{k}" for k in range(1, 5)]].to_numpy()
+    y = df["y"].to_numpy()
+    reps = (W * y[:, None]).sum(axis=0) / W.sum(axis=0)
+    se = np.sqrt(((reps - reps.mean()) ** 2).sum() / 3)
+    assert est.se[0] == pytest.approx(se, rel=1e-12)
+    assert est.estimate[0] == pytest.approx((df.w * y).sum() / df.w.sum(), rel=1e-12)
 
 
 def test_replicate_mse_centres_at_the_full_sample_estimate():

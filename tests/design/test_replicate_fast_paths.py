@@ -88,11 +88,15 @@ def test_degf_rank_shortcut_agrees_with_full_rank():
 
 def test_replicate_weight_checks_still_refuse_bad_values():
     df, _ = synthetic(n=50, R=3)
-    for bad, word in ((np.nan, "missing"), (np.inf, "infinite"), (-1.0, "non-negative")):
+    for bad, word in ((np.nan, "missing"), (np.inf, "infinite")):
         d2 = df.copy()
         d2.loc[4, "rw2"] = bad
         with pytest.raises(ReplicateWeightsError, match=word):
             sh.ReplicateDesign(d2, weights="w", replicate_weights="^rw[0-9]+$", method="bootstrap")
+    d2 = df.copy()
+    d2.loc[4, "rw2"] = -1.0          # accepted, as R svrepdesign (ACS replicate weights)
+    d = sh.ReplicateDesign(d2, weights="w", replicate_weights="^rw[0-9]+$", method="bootstrap")
+    assert d._negative_replicates() == [2]
 
 
 def test_glm_replicate_refits_in_blocks_equal_one_by_one(monkeypatch):
@@ -247,14 +251,28 @@ def test_large_products_use_only_idle_cores(monkeypatch):
 
 
 @pytest.mark.parametrize("bad, word", [(np.nan, "missing"), (-np.nan, "missing"),
-                                       (np.inf, "infinite"), (-np.inf, "infinite"),
-                                       (-1e-300, "non-negative"), (-5.0, "non-negative")])
+                                       (np.inf, "infinite"), (-np.inf, "infinite")])
 def test_one_pass_value_check_refuses_every_invalid_weight(bad, word):
     df, _ = synthetic(n=200, R=4)
     df = one_block_frame(df, 4)
     df.loc[17, "rw3"] = bad
     with pytest.raises(ReplicateWeightsError, match=word):
         sh.ReplicateDesign(df, weights="w", replicate_weights="^rw[0-9]+$", method="bootstrap")
+
+
+@pytest.mark.parametrize("bad", [-1e-300, -5.0])
+def test_one_pass_value_check_accepts_finite_negative_weights(bad):
+    """Finite negative replicate weights pass (R svrepdesign accepts them); the largest and
+    a lower bound of the smallest weight are kept."""
+    df, _ = synthetic(n=200, R=4)
+    df = one_block_frame(df, 4)
+    df.loc[17, "rw3"] = bad
+    d = sh.ReplicateDesign(df, weights="w", replicate_weights="^rw[0-9]+$", method="bootstrap")
+    W = df[[f"rw{r}" for r in range(1, 5)]].to_numpy()
+    assert d._Wsrc.largest() == W.max()
+    assert d._Wsrc.smallest() == bad and d._Wsrc.has_negative()
+    assert d._negative_replicates() == [3]
+    assert d.subset(np.arange(200) != 17)._negative_replicates() == []
 
 
 def test_value_check_accepts_zeros_including_negative_zero_and_finds_the_largest():

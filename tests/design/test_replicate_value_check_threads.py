@@ -19,8 +19,7 @@ def test_column_maxima_threads_equal_numpy(two_idle_cores):
     assert rp._column_maxima(cols) == [int(np.max(c)) for c in cols]
 
 
-@pytest.mark.parametrize("bad, message", [(np.nan, "missing"), (np.inf, "infinite"),
-                                          (-1.0, "non-negative")])
+@pytest.mark.parametrize("bad, message", [(np.nan, "missing"), (np.inf, "infinite")])
 def test_threaded_checks_refuse_bad_weights(two_idle_cores, bad, message):
     rng = np.random.default_rng(4)
     n, R = 500_000, 9                    # 4.5 million weights: the threaded path
@@ -42,3 +41,17 @@ def test_threaded_checks_keep_the_largest_weight(two_idle_cores):
     d = sh.ReplicateDesign(df, weights="w", replicate_weights=[f"r{j}" for j in range(R)],
                            method="bootstrap")
     assert d._Wsrc.largest() == 17.25
+
+
+def test_threaded_checks_accept_a_negative_weight(two_idle_cores):
+    """A finite negative replicate weight passes (R svrepdesign accepts them) and is found."""
+    rng = np.random.default_rng(6)
+    n, R = 500_000, 9
+    df = pd.DataFrame({f"r{j}": rng.uniform(0.5, 2.0, n) for j in range(R)})
+    df.loc[n - 7, "r7"] = -3.5           # in a column the second thread reads (odd)
+    df["w"] = 1.0
+    d = sh.ReplicateDesign(df, weights="w", replicate_weights=[f"r{j}" for j in range(R)],
+                           method="bootstrap")
+    assert d._Wsrc.smallest() == -3.5
+    assert d._Wsrc.largest() == max(float(df[f"r{j}"].max()) for j in range(R))
+    assert d._negative_replicates() == [8]

@@ -816,13 +816,14 @@ class DesignBase:
         for a in range(k):
             for b in range(a, k):
                 names.append(cols[a] if a == b else f"{cols[a]}:{cols[b]}")
-        blocks_num, blocks_den = [], []
+        blocks_num, blocks_den, parts = [], [], []
         for dmn in range(D):
             ind = used & (codes == dmn)
             wi = np.where(ind, w, 0.0)
             nobs = ind.sum()
             means = (wi @ np.nan_to_num(X.values)) / wi.sum()
             centred = np.where(ind[:, None], np.nan_to_num(X.values) - means, 0.0)
+            parts.append((ind, centred, nobs))
             for a in range(k):
                 for b in range(a, k):
                     blocks_num.append(centred[:, a] * centred[:, b] * nobs / (nobs - 1))
@@ -830,6 +831,11 @@ class DesignBase:
         num = np.column_stack(blocks_num)
         den = np.column_stack(blocks_den)
         theta, vcov = self._ratio_estimate(num, den)
+        replicate_var = getattr(self, "_var_replicate_vcov", None)
+        if replicate_var is not None:
+            # replicate designs recompute the whole variance (its mean too) per replicate,
+            # as R svyvar.svyrep.design (the linearisation above is only first-order equal)
+            vcov = replicate_var(theta, parts)
         fake = AnalysisMatrix(np.empty((0, len(names))), names, [None] * len(names), X.complete)
         table = self._table(fake, dom, theta, vcov)
         return self._finish(table, vcov, "variance", used, X.complete,
@@ -1226,6 +1232,11 @@ class DesignBase:
 
         In R: ``vcov(svymean(~api00, subset(dclus1, stype == "E")))``.
         """
+        refuse = getattr(self, "_refuse_negative_replicates", None)
+        if refuse is not None:      # replicate designs: refits with negative weights undefined
+            refuse(np.asarray(rows), what,
+                   "its replicate refits are not defined with negative weights (R svycoxph "
+                   "stops: coxph 'Invalid weights, must be >0').")
         return self._vcov_on_rows(np.atleast_1d(np.asarray(theta, dtype=float)),
                                   np.asarray(rows), np.asarray(influence_rows, dtype=float),
                                   refit_rows, what)

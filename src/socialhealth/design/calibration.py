@@ -303,7 +303,7 @@ def _scale_cells(W: np.ndarray, codes: np.ndarray, N: np.ndarray, what: str) -> 
         tot = np.bincount(c, weights=np.where(inside, W[:, j], 0.0), minlength=len(N))
         if np.any(tot <= 0):
             raise EstimationError(
-                f"{what}: a cell has zero estimated size in the "
+                f"{what}: a cell has zero (or negative) estimated size in the "
                 f"{'full sample' if j == 0 else f'replicate {j}'}, "
                 "so it cannot be scaled to its population count; collapse small cells."
             )
@@ -1030,6 +1030,12 @@ def calibrate(design, formula, population_totals, calfun: Calfun = "linear", bou
     X = np.where(active[:, None], np.nan_to_num(X), 0.0)
     T = _population_vector(population_totals, names)
     _check_on_nonconvergence(on_nonconvergence)
+    refuse = getattr(design, "_refuse_negative_replicates", None)
+    if refuse is not None:
+        refuse(active, "calibrate()",
+               "R calibrate() fails on them too (its linear calibration takes the square root "
+               "of each replicate's weights; raking and logit calibration do not converge). "
+               "post_stratify() and rake() use them as R does.")
     W = _all_weights(design)
     out = W.copy()
     rescaled, failed = [], []

@@ -13,7 +13,9 @@ The design objects carry the variance machinery (R ``svyrecvar`` / ``withReplica
 rescale the weights by). This module adds the few numerical
 helpers that model code shares with the engine: level codes of a grouping column, aliased
 (collinear) columns, a weighted GLM fit, and the separation / monotone-likelihood detectors
-(:func:`cox_monotone`, :func:`ordinal_separation`, :func:`diverging`, :class:`Direction`).
+(:func:`cox_monotone`, :func:`ordinal_separation`, :func:`diverging`, :class:`Direction`),
+and the refusal of negative replicate weights by refit-based estimators
+(:func:`refuse_negative_replicate_weights`).
 They are thin public wrappers; the engine's private functions behind them may change.
 
 Models in :mod:`socialhealth.models` use only these and the design methods
@@ -31,7 +33,7 @@ from socialhealth.design._separation import (Direction, cox_monotone, diverging,
                                              ordinal_separation)
 
 __all__ = ["level_codes", "aliased_columns", "fit_glm", "Direction", "cox_monotone",
-           "ordinal_separation", "diverging"]
+           "ordinal_separation", "diverging", "refuse_negative_replicate_weights"]
 
 
 def level_codes(values: pd.Series, used: np.ndarray) -> tuple[np.ndarray, list]:
@@ -154,3 +156,47 @@ def fit_glm(X: np.ndarray, y: np.ndarray, weights: np.ndarray, family: str, link
     return glm_module._irls(X, np.asarray(y, dtype=float), np.asarray(weights, dtype=float),
                             fam, lk, offset, start, max_iter, tol, list(names))
 
+
+def refuse_negative_replicate_weights(design, rows, what: str, r_behaviour: str) -> None:
+    """Raise when a replicate weight of ``rows`` is negative, for estimators whose replicate
+    refits are not defined with negative weights.
+
+    Replicate weights may be negative (ACS successive-difference replicates after
+    calibration; see :class:`~socialhealth.design.replicate.ReplicateDesign`). An estimator
+    that refits an iterative model per replicate calls this before asking for the replicate
+    variance; other designs (and replicate designs without a negative weight on ``rows``)
+    pass.
+
+    Parameters
+    ----------
+    design : SurveyDesign, ReplicateDesign or TwoPhaseDesign
+    rows : array of int, boolean mask, or None
+        Rows the estimator uses (None: the rows in the design's subset).
+    what : str
+        The estimator, named in the message.
+    r_behaviour : str
+        What R survey does with such weights, quoted in the message.
+
+    Raises
+    ------
+    ReplicateWeightsError
+        Naming the replicates (1-based) with a negative weight on ``rows``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import socialhealth as sh
+    >>> from socialhealth.design.extension import refuse_negative_replicate_weights
+    >>> scd = sh.datasets.load_example("scd")
+    >>> W = np.ones((6, 3)); W[0, 1] = -0.5
+    >>> r = sh.ReplicateDesign(scd, weights=None, replicate_weights=W, method="other", scale=1)
+    >>> refuse_negative_replicate_weights(r, np.arange(1, 6), "my model", "R stops.")
+    >>> try:
+    ...     refuse_negative_replicate_weights(r, None, "my model", "R stops.")
+    ... except sh.errors.ReplicateWeightsError as e:
+    ...     print(str(e).split(";")[0])
+    my model cannot use negative replicate weights (replicate weight set(s) 2)
+    """
+    refuse = getattr(design, "_refuse_negative_replicates", None)
+    if refuse is not None:
+        refuse(rows, what, r_behaviour)

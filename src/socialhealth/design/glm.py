@@ -468,6 +468,9 @@ def _covariance(design, md: _ModelData, fit, fam, lk, max_iter: int, tol: float)
     score_w = fit.W * (md.y - fit.mu) / mu_eta              # estfun_i = x_i * score_w_i
     design_used = design._restrict_to_rows(md.rows)
     taylor = getattr(design_used, "kind", "") == "taylor"
+    irls_design = getattr(design_used, "_irls_refit_design", None)
+    if irls_design is not None:      # negative replicate weights count as 0, as in R's glm.fit
+        design_used = irls_design("svyglm")
     estfun = _score_function(md, score_w, taylor)
     refit = _refit_function(md, fit, fam, lk, max_iter, tol)
     if taylor:

@@ -514,8 +514,11 @@ def _logit_fit(design, cells: _Cells, p: np.ndarray) -> _LogitFit:
 
     refit.batch = refit_all  # type: ignore[attr-defined]  # read by ReplicateDesign
 
+    irls_design = getattr(design, "_irls_refit_design", None)
+    # negative replicate weights count as 0 in the refits, as in R (svyglm's glm.fit)
+    vdesign = design if irls_design is None else irls_design("proportion (logit/likelihood)")
     with np.errstate(divide="ignore", invalid="ignore"):
-        var_logit = np.diag(design._general_vcov(eta, influence=influence, refit=refit))
+        var_logit = np.diag(vdesign._general_vcov(eta, influence=influence, refit=refit))
     return _LogitFit(eta, mu_fit, info, var_logit)
 
 

@@ -579,6 +579,11 @@ def _check_arguments(design, variables, quantiles, ci, level, interval_type, qru
 
 def _replicate_rules(sub, y: np.ndarray, ok: np.ndarray, qrule: str) -> list:
     """The quantile rule of each replicate (None where a replicate has no row)."""
+    sub._refuse_negative_replicates(
+        ok, "quantile() with interval_type='quantile'",
+        "a replicate quantile inverts a cumulative weight that is not monotone (R "
+        "svyquantile returns a number from it all the same); interval_type='mean' (the "
+        "replicate variance of the estimated distribution function) uses them as given.")
     W = sub._W
     rep_rules = []
     for r in range(W.shape[1]):

@@ -4,6 +4,7 @@ from __future__ import annotations
 import copy
 import functools
 import re
+import warnings
 from typing import Any, Callable, Protocol, Sequence
 
 import numpy as np
@@ -15,7 +16,8 @@ from socialhealth.design.replicate_variance import (METHODS, blas_threads_on_idl
                                                     replicate_vcov)
 from socialhealth.design.structure import (check_data_frame, check_weights, numeric_column,
                                            require_columns)
-from socialhealth.errors import DesignError, ReplicateWeightsError, WeightError
+from socialhealth.errors import (DesignError, RDifferenceWarning, ReplicateWeightsError,
+                                 WeightError)
 
 
 def _is_number(x) -> bool:
@@ -61,6 +63,8 @@ class _ReplicateColumns:
         self._view: np.ndarray | None = view if view is not None else _matrix_view(columns)
         # the largest weight (set by the value checks; see largest())
         self.max_value: float | None = None
+        # a lower bound of the smallest weight, <= 0 (set by the value checks; see smallest())
+        self.min_value: float | None = None
         self._colsums: np.ndarray | None = None
         self._memo: tuple[np.ndarray, np.ndarray] | None = None
 
@@ -177,6 +181,19 @@ class _ReplicateColumns:
             self.max_value = max(float(np.max(c)) for c in self.columns)
         return self.max_value
 
+    def smallest(self) -> float:
+        """A lower bound of the smallest replicate weight, never above 0 (0: no weight is
+        negative), from the value checks or found once here (rows zeroed later make it no
+        smaller)."""
+        if self.min_value is None:
+            self.min_value = min(min(float(np.min(c)) for c in self.columns), 0.0)
+        return self.min_value
+
+    def has_negative(self) -> bool:
+        """Whether any replicate weight may be negative (successive-difference replicates
+        after calibration, e.g. ACS)."""
+        return self.smallest() < 0
+
     def full(self) -> np.ndarray:
         if self._full is None and self._view is not None and self.zero is None:
             return self._view
@@ -195,6 +212,7 @@ class _ReplicateColumns:
             return _ReplicateColumns.from_matrix(np.where(z[:, None], 0.0, self._full))
         new = _ReplicateColumns(self.columns, z, view=self._view)
         new.max_value = self.max_value        # still an upper bound with rows zeroed
+        new.min_value = self.min_value        # still a lower bound (<= 0) with rows zeroed
         return new
 
 
@@ -296,17 +314,22 @@ def _column_maxima(columns: list) -> list[int]:
 
 
 def _check_replicate_values(src: "_ReplicateColumns") -> None:
-    """Refuse missing, infinite or negative replicate weights in one pass over the weights.
+    """Refuse missing or infinite replicate weights in one pass over the weights; note whether
+    any is negative.
 
     Read as unsigned 64-bit integers, the non-negative finite doubles are exactly the values
     below the bits of ``+inf``, in the same order as the numbers (IEEE 754); NaNs and every
     value with the sign bit set lie above. So one maximum per column tells whether every
-    weight is valid, and gives the largest weight (kept for :func:`_rank`). Only when that
-    test fails are the values looked at closely (``-0.0`` is a valid zero).
+    weight is finite and non-negative, and gives the largest weight (kept for :func:`_rank`).
+    Only when that test fails are the values looked at closely: NaNs and infinities are
+    refused; finite negative weights are allowed (successive-difference replication followed
+    by calibration gives them, e.g. the ACS PUMS replicate weights, as R ``svrepdesign``
+    accepts) and recorded in ``src.min_value``.
     """
     tops = _column_maxima([c.view(np.uint64) for c in src.columns])
     if max(tops) < _FIRST_INVALID_BITS:
         src.max_value = float(np.array(max(tops), dtype=np.uint64).view(np.float64))
+        src.min_value = 0.0
         return
     n_nan = sum(int(np.isnan(c).sum()) for c in src.columns)
     if n_nan:
@@ -319,9 +342,8 @@ def _check_replicate_values(src: "_ReplicateColumns") -> None:
             f"replicate weights have {n_inf} infinite value(s); check the replicate weight "
             "columns (R svrepdesign errors here too)."
         )
-    if any(bool((c < 0).any()) for c in src.columns):
-        raise ReplicateWeightsError("replicate weights must be non-negative.")
-    src.max_value = max(float(np.max(c)) for c in src.columns)     # (a -0.0 was seen)
+    src.max_value = max(float(np.max(c)) for c in src.columns)
+    src.min_value = min(min(float(np.min(c)) for c in src.columns), 0.0)
 
 
 def _rank_of(W: np.ndarray) -> int:
@@ -333,6 +355,15 @@ def _rank_of(W: np.ndarray) -> int:
     return int((ev > tol).sum())
 
 
+def _sum_of_squares(src: "_ReplicateColumns", rows: np.ndarray) -> float:
+    """``trace(W'W)`` of the rows ``rows`` (rows outside a subset count 0), block by block."""
+    total = 0.0
+    for sl, Wb in src.blocks():
+        Wb = Wb[rows[sl]]
+        total += float(np.einsum("ij,ij->", Wb, Wb))
+    return total
+
+
 def _rank(src: "_ReplicateColumns | np.ndarray", rows: np.ndarray) -> int:
     """:func:`_rank_of` of ``W[rows]``, without the (n x R^2) cross-product when a sample of
     rows already proves full column rank.
@@ -341,7 +372,9 @@ def _rank(src: "_ReplicateColumns | np.ndarray", rows: np.ndarray) -> int:
     semi-definite, so ``lambda_min(W'W) >= lambda_min(S'S)`` and ``lambda_max(W'W) <=
     lambda_max(S'S) + trace(Q'Q)``. With non-negative weights ``trace(Q'Q) = trace(W'W) -
     trace(S'S) <= max(W) sum(W) - trace(S'S)`` (every ``w^2 <= max(W) w``); ``max(W)`` comes
-    from the value checks and ``sum(W)`` from the replicates' weight sums. When
+    from the value checks and ``sum(W)`` from the replicates' weight sums. With a negative
+    weight that bound fails (``sum(W)`` can even be negative), and ``trace(W'W)``, the sum of
+    the squared weights, is computed exactly (one more pass over the weights). When
     ``lambda_min(S'S) > 4e-10 (lambda_max(S'S) + that bound)`` every eigenvalue of ``W'W`` is
     above ``1e-10 lambda_max(W'W)`` (with a factor 4 for rounding): the rank is ``R``, which
     the full computation would also give. Otherwise (a rank-deficient or ill-conditioned
@@ -377,7 +410,13 @@ def _rank(src: "_ReplicateColumns | np.ndarray", rows: np.ndarray) -> int:
             total = float(src.colsums().sum())
         else:       # (not through tdot: the kept product stays the caller's)
             total = float(src._tdot(np.asarray(rows, dtype=float), 16384).sum())
-        bound = ev[-1] + max(src.largest() * total - float(np.trace(G)), 0.0)
+        if src.has_negative():
+            # negative weights: w^2 <= max(W) w fails; trace(W'W) (the sum of the squared
+            # weights of the rows used) is computed exactly instead
+            squares = _sum_of_squares(src, rows)
+        else:
+            squares = src.largest() * total
+        bound = ev[-1] + max(squares - float(np.trace(G)), 0.0)
         if ev[0] > 4e-10 * bound:
             return R
     return _rank_of(src.take(idx) if m < n else src.full())
@@ -421,6 +460,37 @@ class ReplicateDesign(DesignBase):
         with False they are multipliers of ``weights``.
     fay_rho : float, optional
         Fay coefficient for ``method="fay"``.
+
+    Notes
+    -----
+    **Negative replicate weights.** Full-sample weights must be positive, but finite negative
+    replicate weights are accepted, as R ``svrepdesign`` accepts them: successive-difference
+    replication followed by calibration can push a replicate weight below zero, and the
+    American Community Survey PUMS data dictionaries give the replicate weights
+    ``WGTP1``-``WGTP80`` / ``PWGTP1``-``PWGTP80`` the range ``-9999..09999``. Missing and
+    infinite replicate weights are still refused. For ACS person records::
+
+        acs = sh.ReplicateDesign(pums, weights="PWGTP", replicate_weights="^PWGTP[0-9]+$",
+                                 method="sdr")        # scale 4/80
+
+    In R: ``svrepdesign(data = pums, weights = ~PWGTP, repweights = "PWGTP[0-9]+",
+    type = "successive-difference", combined.weights = TRUE)`` (``type = "ACS"`` is the same).
+    What each estimator does with them (compared with R survey 4.1-1 in
+    ``tests/design/test_replicate_negative.py``):
+
+    - means, totals, ratios, domain (``by=``) estimates, ``var()``, tables and ``chisq()``,
+      ``proportion()`` with ``method="mean"``, ``"xlogit"``, ``"asin"``, ``"beta"``,
+      ``post_stratify()`` and ``rake()`` use the weights as given: R's numbers;
+    - ``glm()`` and ``proportion()`` with ``method="logit"`` or ``"likelihood"`` refit each
+      replicate by IRLS; R's ``glm.fit`` keeps only rows with a positive weight, so a negative
+      replicate weight counts as 0 there. socialhealth does the same (R's numbers) and says so
+      with an :class:`~socialhealth.errors.RDifferenceWarning` naming the replicates;
+    - ``calibrate()`` (R fails: square roots of the weights), replicate quantile intervals
+      (``interval_type="quantile"``: the cumulative weights are not monotone), Cox and
+      ordinal models (R ``svycoxph`` stops: ``Invalid weights, must be >0``) and model-refit
+      margins raise :class:`~socialhealth.errors.ReplicateWeightsError` naming the replicates.
+
+    ``degf()`` is the rank of the replicate weights as given (R ``degf``).
 
     References
     ----------
@@ -720,6 +790,85 @@ class ReplicateDesign(DesignBase):
         if data is not None:
             new.data = data
         return new
+
+    def _var_replicate_vcov(self, theta, parts) -> np.ndarray:
+        """Replicate covariance of :meth:`var`: each replicate's weighted (co)variance
+        ``n/(n-1) (sum w_r c_a c_b / sum w_r - (sum w_r c_a)(sum w_r c_b) / (sum w_r)^2)``
+        with its own mean (``c`` the values centred at the full-sample mean, for accuracy;
+        the result does not depend on the centre), per domain, as R ``svyvar`` on a
+        replicate design (``parts``: (rows, centred values, rows used) of each domain)."""
+        W = self._Wsrc
+        cols = []
+        for ind, centred, nobs in parts:
+            k = centred.shape[1]
+            M = [ind.astype(float)] + [centred[:, a] for a in range(k)]
+            M += [centred[:, a] * centred[:, b] for a in range(k) for b in range(a, k)]
+            T = W.tdot(np.column_stack(M))
+            S0, S1, k2 = T[:, 0], T[:, 1:1 + k], 1 + k
+            with np.errstate(divide="ignore", invalid="ignore"):
+                for a in range(k):
+                    for b in range(a, k):
+                        cols.append(nobs / (nobs - 1) * (T[:, k2] / S0
+                                                         - S1[:, a] * S1[:, b] / S0 ** 2))
+                        k2 += 1
+        return self._rep_vcov(theta, np.column_stack(cols))
+
+    def _negative_replicates(self, rows: np.ndarray | None = None) -> list[int]:
+        """1-based numbers of the replicates with a negative weight on ``rows`` (positions or
+        a boolean mask; default: the rows in the subset)."""
+        src = self._Wsrc
+        if not src.has_negative():
+            return []
+        mask = self._subset_mask() if rows is None else np.asarray(rows)
+        if mask.dtype != bool:
+            m = np.zeros(src.shape[0], dtype=bool)
+            m[mask] = True
+            mask = m
+        neg = np.zeros(src.shape[1], dtype=bool)
+        for sl, Wb in src.blocks():
+            neg |= (Wb[mask[sl]] < 0).any(axis=0)
+        return [int(r) + 1 for r in np.flatnonzero(neg)]
+
+    def _irls_refit_design(self, what: str) -> "ReplicateDesign":
+        """The design whose replicate weights R's IRLS refits see: negative replicate weights
+        count as 0.
+
+        R ``svyglm`` (and ``svyciprop``'s ``logit`` and ``likelihood`` methods, which fit
+        ``svyglm``) refits each replicate with ``glm.fit``, which keeps only the rows with a
+        positive weight (``good <- weights > 0``): a negative replicate weight is silently
+        treated as 0. This returns ``self`` when no weight is negative; otherwise a copy with
+        those weights set to 0 (same degrees of freedom: R's ``degf`` uses the weights as
+        given) and a :class:`~socialhealth.errors.RDifferenceWarning` naming the replicates.
+        """
+        negative = self._negative_replicates()
+        if not negative:
+            return self
+        shown = ", ".join(map(str, negative[:10])) + (", ..." if len(negative) > 10 else "")
+        warnings.warn(
+            f"{what}: replicate weight set(s) {shown} have negative weights; as in R (glm.fit "
+            "keeps only rows with a positive weight) they count as 0 in the replicate refits, "
+            "so the standard errors are R's svyglm ones, not a replicate variance with the "
+            "negative weights as published. The mean, total, ratio and proportion "
+            "(method='mean', 'xlogit', 'asin', 'beta') use the weights as given.",
+            RDifferenceWarning, stacklevel=4)
+        degf = self.degf()
+        new = copy.copy(self)
+        new._Wsrc = _ReplicateColumns.from_matrix(np.maximum(self._Wsrc.full(), 0.0))
+        new._degf_cache = {"degf": degf}
+        new.__dict__["_cache"] = dict(self.__dict__.get("_cache", {}))
+        return new
+
+    def _refuse_negative_replicates(self, rows, what: str, r_behaviour: str) -> None:
+        """Raise :class:`~socialhealth.errors.ReplicateWeightsError` when a replicate weight of
+        ``rows`` is negative, for estimators not defined with negative weights."""
+        negative = self._negative_replicates(rows)
+        if negative:
+            shown = ", ".join(map(str, negative[:10])) + (", ..." if len(negative) > 10 else "")
+            raise ReplicateWeightsError(
+                f"{what} cannot use negative replicate weights (replicate weight set(s) "
+                f"{shown}); {r_behaviour} Use a Taylor-series design, or replicate weights "
+                "without negative values."
+            )
 
     def _model_degf(self, rows) -> float:
         """``degf`` of the whole design (R ``svyglm.svyrep.design`` takes it before dropping

@@ -418,8 +418,13 @@ def _replicate_rows(f, table, rep, ret, rdes, analysis, ipw_name, level, tol, re
     """Replace se/ci/p of the outcome rows by the replicate variance of the whole procedure."""
     from scipy import stats
 
+    from socialhealth.design.extension import refuse_negative_replicate_weights
     from socialhealth.design.replicate_variance import replicate_vcov
 
+    # the refits below are IRLS fits per replicate
+    refuse_negative_replicate_weights(
+        rep, None, "the attrition-weighted replicate refits", "the model refits of each "
+        "replicate are not defined with negative weights (R's glm.fit would drop those rows).")
     W = rep.replicate_weights               # n x R, combined (include the baseline weight)
     Xr = _design_matrix(ret)
     rrows = ret.frame.rows

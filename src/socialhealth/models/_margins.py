@@ -62,6 +62,7 @@ from socialhealth._deprecation import (
     renamed_value,
     warn_renamed,
 )
+from socialhealth.design.extension import refuse_negative_replicate_weights
 from socialhealth.design.result_protocol import Result, analysis_scale
 from socialhealth.errors import ConvergenceError, MissingColumnError, ModelError
 
@@ -457,6 +458,10 @@ def margins(
         return np.array([wr @ mus[j] / wr.sum() for j in range(L)])
 
     if variance == "linearisation":
+        refuse_negative_replicate_weights(
+            design_used, rows_m, "margins with variance='linearisation' (model refits per "
+            "replicate)", "R's svyglm treats them as 0 in its refits (glm.fit keeps positive "
+            "weights) while the predictions use them as given.")
         V = design_used.estimator_vcov(M, influence=influence_full, refit=refit_full)
     else:
         Vb = res.cov_params().to_numpy()
