@@ -498,7 +498,10 @@ class DesignBase:
             # the denominator, the sum of all weights, is kept on the design
             N = np.array([self._cached("weight_sum",
                                        lambda: float(np.einsum("i,i->", w, np.ones_like(w))))])
-            S = np.array([[np.einsum("i,i->", w, vals[:, j]) for j in range(k)]])
+            # (each column contiguous: einsum's loop for a strided column sums in another order,
+            # and the mean of a column of ones would then miss 1 by a rounding error)
+            S = np.array([[np.einsum("i,i->", w, np.ascontiguousarray(vals[:, j]))
+                           for j in range(k)]])
         elif D == 1:
             # as above, both summed pairwise
             N = np.array([wu.sum()])
