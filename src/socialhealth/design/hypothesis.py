@@ -186,6 +186,12 @@ def ttest(design, formula_or_variable: str, by: str | None = None, level: float 
     Rows missing a variable are left out with zero weight (domain estimation, R
     ``na.rm = TRUE``).
 
+    Negative replicate weights (e.g. ACS successive-difference replicates): as in R, the
+    two-group test refits the regression per replicate, and R's ``glm.fit`` keeps only rows with
+    a positive weight, so a negative replicate weight on the rows used counts as 0 (with an
+    :class:`~socialhealth.errors.RDifferenceWarning`, as ``design.glm()``); the one-sample and
+    paired tests are R's ``svymean`` and use the replicate weights as given (no warning).
+
     Parameters
     ----------
     design : SurveyDesign or ReplicateDesign
@@ -278,7 +284,13 @@ def ttest(design, formula_or_variable: str, by: str | None = None, level: float 
         )
     ind = np.column_stack([(g == 0) & used, (g == 1) & used]).astype(float)
     num = ind * np.nan_to_num(y)[:, None]
-    theta, V = design._ratio_estimate(num, ind)
+    vdesign = design
+    negative = getattr(design, "_negative_replicates", None)
+    if negative is not None and negative(used):
+        # R's svyttest(y ~ g) is svyglm(y ~ g): its replicate refits (glm.fit) count a negative
+        # replicate weight as 0; same numbers here, with an RDifferenceWarning
+        vdesign = design._irls_refit_design("ttest (two groups, as R's svyglm)")
+    theta, V = vdesign._ratio_estimate(num, ind)
     diff = float(theta[1] - theta[0])
     se = float(np.sqrt(V[0, 0] + V[1, 1] - 2 * V[0, 1]))
     df = design._model_degf(np.flatnonzero(used)) - 1
@@ -585,6 +597,8 @@ def ranktest(design, formula_or_variable: str, by: str | None = None,
     variance of a difference of mean scores is that of the estimated total of its influence
     values ``z_i = I_j(i) (s_i - m_j) / N_j - I_1(i) (s_i - m_1) / N_1`` (replicate designs
     re-weight these fixed values; the ranks are not recomputed per replicate, as in R).
+    Negative replicate weights are used as given (R's two-group ``svyranktest`` does the
+    same: no refit, so none of ``glm.fit``'s zeroing of negative weights).
 
     Two groups: ``d`` = mean score of the second level minus that of the first (levels in
     sorted/category order), design-based ``se`` (linearisation or replicates),

@@ -24,6 +24,21 @@ freedom; ``df=inf`` gives normal quantiles) and ``v = se(p)^2``:
     ``delta = var_design(logit p) * sum w~ p (1 - p)`` the design effect of the coefficient. The
     roots are found exactly; R evaluates the profile on a grid and interpolates, so R's end points
     differ from the exact ones by about 1e-5 to 1e-3 (relative) -- see the tests.
+
+    Replicate designs: the same construction with ``var_design(logit p)`` the replicate variance
+    of the refitted coefficient (negative replicate weights count as 0, as in ``"logit"``). The
+    Rao-Scott correction needs only a consistent design-based variance of the coefficient,
+    linearisation or replication (Rao & Scott 1984; Lumley & Scott 2014, who use it for
+    replicate-weight designs as well; Rust & Rao 1996 for replicate variances). **R differs:**
+    ``svyciprop(method = "likelihood")`` returns ``NA`` for every replicate-weight design (survey
+    4.1-1, with or without negative weights): its profile divides the working deviance by
+    ``summary(fit)$dispersion``, which for a replicate-weight fit is ``n`` for a 0/1 outcome (its
+    Pearson residuals carry a factor ``sqrt(n)``; seen with n = 80 and with apiclus1, n = 183)
+    where the same fit on a linearisation design has ``n / (n - 1)``, so the deviance profile
+    is about ``n`` times too flat and never reaches the cut-off. Giving R's own
+    profile routine the linearisation fit with the replicate variance and df reproduces
+    socialhealth's interval up to R's grid interpolation (tests/design/
+    test_replicate_negative_tests.py).
 ``"asin"``
     Variance-stabilising arcsine-square-root transformation: ``a = asin(sqrt(p))``,
     ``se_a = se / (2 sqrt(p (1 - p)))``, interval ``sin(a +- t se_a)^2``. As in R the angle is
@@ -48,6 +63,8 @@ proportions estimated from survey data. *Annals of Statistics* 12:46-60.
 Lumley T, Scott A (2014) Tests for regression models fitted to survey data. *Australian & New
 Zealand Journal of Statistics* 56:1-14.
 Lumley T (2010) *Complex Surveys: A Guide to Analysis Using R*. Wiley, §2.3.
+Rust KF, Rao JNK (1996) Variance estimation for complex surveys using replication techniques.
+*Statistical Methods in Medical Research* 5:283-310.
 """
 from __future__ import annotations
 
@@ -616,6 +633,10 @@ def proportion(
     :mod:`socialhealth.design.proportion`): ``"logit"`` (default), ``"likelihood"``, ``"asin"``,
     ``"beta"`` (Korn-Graubard), ``"mean"`` (Wald) or ``"xlogit"``. Rows with a missing value are
     left out with zero weight but keep their place in the design (R ``na.rm = TRUE``).
+
+    On a :class:`ReplicateDesign`, ``"likelihood"`` gives the Rao-Scott interval with the
+    replicate variance, where R's ``svyciprop(method = "likelihood")`` gives ``NA`` (its profile
+    uses a dispersion on the wrong scale for replicate-weight fits; see the module docstring).
 
     Parameters
     ----------
