@@ -134,7 +134,7 @@ class _ReplicateColumns:
 
     def _column_tdot(self, v: np.ndarray) -> np.ndarray:
         """``W' v`` for one column ``v`` (W at hand whole)."""
-        if self._colsums is not None and bool((v == 1.0).all()):
+        if self._colsums is not None and len(v) and v[0] == 1.0 and bool((v == 1.0).all()):
             return self._colsums.copy()
         return self._matrix_tdot(np.ascontiguousarray(v), 0)
 
@@ -281,6 +281,11 @@ def _matrix_view(columns: list) -> np.ndarray | None:
         return None
     return np.lib.stride_tricks.as_strided(columns[0], shape=(n, len(columns)),
                                            strides=(8, step), writeable=False)
+
+
+def _replicate_numbers(numbers: list[int]) -> str:
+    """Replicate numbers for a message: the first 10, then "..."."""
+    return ", ".join(map(str, numbers[:10])) + (", ..." if len(numbers) > 10 else "")
 
 
 _FEW_COLUMNS = 4   # W' M with up to this many columns: one matrix-vector product per column
@@ -843,7 +848,7 @@ class ReplicateDesign(DesignBase):
         negative = self._negative_replicates()
         if not negative:
             return self
-        shown = ", ".join(map(str, negative[:10])) + (", ..." if len(negative) > 10 else "")
+        shown = _replicate_numbers(negative)
         warnings.warn(
             f"{what}: replicate weight set(s) {shown} have negative weights; as in R (glm.fit "
             "keeps only rows with a positive weight) they count as 0 in the replicate refits, "
@@ -863,7 +868,7 @@ class ReplicateDesign(DesignBase):
         ``rows`` is negative, for estimators not defined with negative weights."""
         negative = self._negative_replicates(rows)
         if negative:
-            shown = ", ".join(map(str, negative[:10])) + (", ..." if len(negative) > 10 else "")
+            shown = _replicate_numbers(negative)
             raise ReplicateWeightsError(
                 f"{what} cannot use negative replicate weights (replicate weight set(s) "
                 f"{shown}); {r_behaviour} Use a Taylor-series design, or replicate weights "

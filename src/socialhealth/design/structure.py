@@ -33,6 +33,20 @@ if TYPE_CHECKING:
 LONELY_PSU_OPTIONS = ("fail", "remove", "adjust", "average", "certainty")
 
 
+def check_lonely_psu(lonely_psu) -> None:
+    """Raise :class:`~socialhealth.errors.DesignError` unless ``lonely_psu`` is one of
+    :data:`LONELY_PSU_OPTIONS`.
+
+    Examples
+    --------
+    >>> check_lonely_psu("adjust")
+    """
+    if not isinstance(lonely_psu, str) or lonely_psu not in LONELY_PSU_OPTIONS:
+        raise DesignError(f"lonely_psu={lonely_psu!r} is not one of "
+                          f"{', '.join(LONELY_PSU_OPTIONS)} (as R's options(survey.lonely.psu=)); "
+                          "the default is 'fail'.")
+
+
 @dataclass(frozen=True)
 class Stage:
     """One sampling stage, as integer codes aligned with the data rows.

@@ -10,9 +10,9 @@ import pandas as pd
 
 from socialhealth.design.base import DesignBase
 from socialhealth.design.structure import (
-    LONELY_PSU_OPTIONS,
     as_list,
     check_column_arguments,
+    check_lonely_psu,
     check_data_frame,
     build_stages,
     design_weights,
@@ -152,10 +152,7 @@ class SurveyDesign(DesignBase):
     ) -> None:
         check_data_frame(data, "SurveyDesign")
         check_column_arguments(weights=weights, strata=strata, psu=psu, fpc=fpc, probs=probs)
-        if not isinstance(lonely_psu, str) or lonely_psu not in LONELY_PSU_OPTIONS:
-            raise DesignError(
-                f"lonely_psu={lonely_psu!r} is not one of {', '.join(LONELY_PSU_OPTIONS)}."
-            )
+        check_lonely_psu(lonely_psu)
         spec = resolve_pps(pps)
         if variance not in ("HT", "YG"):
             raise DesignError(f"variance={variance!r} is not one of 'HT' (Horvitz-Thompson) or "
@@ -229,19 +226,9 @@ class SurveyDesign(DesignBase):
     def _domain_vcov(self, theta, vals, dcodes, n_domains, totals_den, all_rows=False):
         w = self._w
         k = vals.shape[1]
-        if all_rows and not self._calibrations:
-            # every row in the one domain: plain influence columns, no per-row domain codes
-            if totals_den is None:
-                return self._variance_of(w[:, None] * vals)
-            th = np.nan_to_num(np.asarray(theta, dtype=float))
-            den = float(totals_den[0]) if totals_den[0] > 0 else 1.0
-            z = vals - (th[0] if k == 1 else th)
-            z *= w[:, None]
-            # the 1/N factor is applied to the covariance (k x k) instead of to the n influence
-            # values (equal up to rounding)
-            return self._variance_of(z) / (den * den)
-        ok = dcodes >= 0
-        all_ok = bool(ok.all())
+        # all_rows: every row in the one domain, so no per-row domain bookkeeping
+        ok = np.broadcast_to(True, dcodes.shape) if all_rows else dcodes >= 0
+        all_ok = all_rows or bool(ok.all())
         # z = w (vals - theta_d) / N_d on the rows of domain d, 0 elsewhere; computed in place
         # (one n x k temporary), elementwise in the same order as w * (vals - th) / den
         wu = w if all_ok else np.where(ok, w, 0.0)
@@ -254,9 +241,10 @@ class SurveyDesign(DesignBase):
             z = vals - th
             z *= wu[:, None]
             if all_ok:
-                # one domain holding every row: the 1/N factor is applied to the covariance
-                # (k x k) instead of to the n influence values (equal up to rounding)
-                return self._variance_of(DomainColumns(z, dcodes, 1)) / (den * den)
+                # one domain holding every row: plain influence columns, and the 1/N factor
+                # applied to the covariance (k x k) instead of to the n influence values (equal
+                # up to rounding)
+                return self._variance_of(z) / (den * den)
             z /= den
         else:
             # per-domain arrays (th / den above are scalars)
@@ -266,6 +254,8 @@ class SurveyDesign(DesignBase):
             z = vals - th_d[idx]
             z *= wu[:, None]
             z /= den_d[idx][:, None]
+        if all_ok and n_domains == 1:
+            return self._variance_of(z)
         if not all_ok:
             z[~ok] = 0.0
         return self._variance_of(DomainColumns(z, dcodes, n_domains))

@@ -642,16 +642,13 @@ class TwoPhaseDesign(DesignBase):
         phase2_psu: str | None = None,
         lonely_psu: str = "fail",
     ) -> None:
-        from socialhealth.design.structure import LONELY_PSU_OPTIONS
+        from socialhealth.design.structure import check_lonely_psu
 
         check_data_frame(data, "TwoPhaseDesign")
         if not isinstance(method, str) or method not in METHODS:
             raise DesignError(f"method={method!r} is not one of {', '.join(map(repr, METHODS))} "
                               "(as R's twophase(method=)); the default is 'full'.")
-        if not isinstance(lonely_psu, str) or lonely_psu not in LONELY_PSU_OPTIONS:
-            raise DesignError(f"lonely_psu={lonely_psu!r} is not one of "
-                              f"{', '.join(map(repr, LONELY_PSU_OPTIONS))} (as R's "
-                              "options(survey.lonely.psu=)); the default is 'fail'.")
+        check_lonely_psu(lonely_psu)
         if len(data) == 0:
             raise DesignError("the data frame has no rows; a two-phase design needs the phase-1 "
                               "sample.")
