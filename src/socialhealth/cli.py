@@ -450,6 +450,16 @@ def cli_spelling(message: str, instructions_only: bool = False) -> str:
     return pat.sub(repl, msg)
 
 
+def _cli_instructions(rep) -> None:
+    """Instructions in a report's notes and skip reasons ("Pass sddf_path= ...") in the
+    command-line spelling ("--sddf-path"), for a report made by the CLI; descriptions such as
+    "psu=vpsu_2" are left as they are."""
+    for s in rep.sections:
+        s.notes = [cli_spelling(n, instructions_only=True) for n in s.notes]
+        if s.reason:
+            s.status = f"skipped: {cli_spelling(s.reason, instructions_only=True)}"
+
+
 def _warn(message: str, progress: Progress | None = None) -> None:
     text = f"{PROG}: warning: {message}"
     if progress is not None:
@@ -580,6 +590,7 @@ def cmd_report(args) -> int:
         for w in caught:
             if issubclass(w.category, SocialHealthWarning):
                 _warn(cli_spelling(str(w.message)), progress)
+        _cli_instructions(rep)
         progress(f"writing {out.name}")
         rep.save(out, format=fmt)
     finally:

@@ -281,3 +281,44 @@ def test_conditions_on_real_files_with_missing_values(capsys, tmp_path, shared_d
                       out.read_text(encoding="utf-8"))
         assert "with the exposure missing are left out" in text
         assert not re.search(r"(?<![A-Za-z])nan(?![A-Za-z])", text, re.I)
+
+
+def _ess7_without_design(path: Path, n: int = 240) -> Path:
+    """An ESS round-7 style SPSS file with no psu/stratum (those are in the SDDF file)."""
+    import numpy as np
+    import pandas as pd
+    import pyreadstat
+
+    rng = np.random.default_rng(7)
+    df = pd.DataFrame({
+        "idno": np.arange(1, n + 1), "cntry": ["GB"] * n, "essround": [7] * n,
+        "pspwght": rng.uniform(0.5, 2.0, n), "pweight": [2.0] * n, "dweight": [1.0] * n,
+        "fltlnl": rng.integers(1, 5, n), "sclmeet": rng.integers(1, 8, n),
+        "inprdsc": rng.integers(0, 7, n), "health": rng.integers(1, 6, n),
+        "agea": rng.integers(16, 90, n), "gndr": rng.integers(1, 3, n),
+        "hhmmb": rng.integers(1, 6, n), "inwyys": [2014] * n,
+    })
+    pyreadstat.write_sav(df, str(path), missing_ranges={"fltlnl": [7, 8, 9]})
+    return path
+
+
+def test_report_made_by_the_cli_names_flags_in_its_notes(tmp_path, capsys, monkeypatch):
+    # the ESS design note tells the reader to merge the SDDF file: in a report written by the
+    # command line it must name the flag (--sddf-path), as the printed warning does, not the
+    # Python keyword; a report built in Python keeps the keyword
+    monkeypatch.chdir(tmp_path)
+    sav = _ess7_without_design(tmp_path / "ESS7GB.sav")
+    rc, _, err = run(["report", "--dataset", "ess", "--path", str(sav), "--output", "r.md"],
+                     capsys)
+    assert rc == 0, err
+    text = (tmp_path / "r.md").read_text()
+    assert "Pass --sddf-path to merge" in text
+    assert "sddf_path=" not in text
+
+    from socialhealth import datasets, report
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rep = report.build(datasets.load("ess", path=sav, cache=False))
+    notes = [n for s in rep.sections for n in s.notes]
+    assert any("Pass sddf_path= to merge" in n for n in notes)
