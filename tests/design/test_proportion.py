@@ -75,6 +75,19 @@ def test_ciprop_matches_r(designs, ref, case, method):
     _check(f.loc[0], r, RTOL_LIKELIHOOD if method == "likelihood" else RTOL[method])
 
 
+@pytest.mark.parametrize("case", ["dnhanes_hichol", "dclus1_schwide"])
+def test_ciprop_logit_with_sums_in_many_row_blocks_matches_r(designs, ref, case, monkeypatch):
+    # the full-sample IRLS sums are taken in row blocks (65,536 rows at a time); blocks of 97
+    # rows split these samples into many blocks, and the interval must still be R's
+    from socialhealth.design import proportion as proportion_module
+
+    monkeypatch.setattr(proportion_module, "_ROWS_PER_BLOCK", 97)
+    dname, col = CASES[case]
+    assert len(designs[dname].data) > 97
+    r = ref["results"][f"{case}_ciprop_logit"]["result"]
+    _check(designs[dname].proportion(col, method="logit").to_frame().loc[0], r, RTOL["logit"])
+
+
 def test_likelihood_close_to_r_on_smooth_cases(designs, ref):
     # away from the boundary R's interpolated profile is close to the exact limits: within 4e-6
     # on R survey's data, 3.1e-5 on the synthetic data (dclus1 sch.wide, lower limit)

@@ -285,3 +285,38 @@ def test_value_check_accepts_zeros_including_negative_zero_and_finds_the_largest
     d2 = sh.ReplicateDesign(one_block_frame(df.loc[5:].reset_index(drop=True), 4), weights="w",
                             replicate_weights="^rw[0-9]+$", method="bootstrap")
     assert d2._Wsrc.largest() == W[5:].max()
+
+
+@pytest.mark.parametrize("kind", ["mean", "total"])
+@pytest.mark.parametrize("sizes", [(0.6, 0.3, 0.1), (0.02, 0.9, 0.08)])
+def test_domain_estimates_after_the_overall_one_equal_direct_computation(kind, sizes,
+                                                                         monkeypatch):
+    # after the overall estimate of the same variable, W'y and the weight sums are kept; the
+    # largest domain's replicate totals are then those minus the other domains' (no column of
+    # its own in the product). Same numbers as a direct computation, domain by domain.
+    R = 12
+    df, W = synthetic(R=R, n_dom=3)
+    rng = np.random.default_rng(3)
+    df["dom"] = rng.choice(3, size=len(df), p=sizes)
+    used = []
+    real = replicate_module._known_totals
+    monkeypatch.setattr(replicate_module, "_known_totals",
+                        lambda *a: used.append(real(*a)) or used[-1])
+    d = sh.ReplicateDesign(one_block_frame(df, R), weights="w",
+                           replicate_weights="^rw[0-9]+$", method="bootstrap")
+    getattr(d, kind)("y").to_frame()            # keeps W'y and the weight sums
+    t = getattr(d, kind)("y", by="dom").to_frame()
+    assert used and used[-1] is not None and used[-1][0] == int(np.argmax(sizes))
+    y, w = df["y"].to_numpy(), df["w"].to_numpy()
+    est, se = [], []
+    for dom in range(3):
+        m = (df["dom"] == dom).to_numpy()
+        tot = W[m].T @ y[m]
+        reps = tot / W[m].sum(axis=0) if kind == "mean" else tot
+        est.append(np.sum(w[m] * y[m]) / (np.sum(w[m]) if kind == "mean" else 1.0))
+        se.append(np.sqrt(np.sum((reps - reps.mean()) ** 2) / (R - 1)))
+    np.testing.assert_allclose(t["estimate"], est, rtol=1e-12)
+    np.testing.assert_allclose(t["se"], se, rtol=1e-10)
+    # a new variable: nothing kept for it, every domain gets its own columns
+    d.mean("z", by="dom")
+    assert used[-1] is None

@@ -220,6 +220,11 @@ class DesignBase:
         """:attr:`in_subset` without the copy (kept on the design, read-only)."""
         return self._cached("in_subset", lambda: _read_only(self._w > 0))
 
+    def _one_domain_codes(self) -> np.ndarray:
+        """Domain code 0 for every row (one domain holding all rows; kept, read-only)."""
+        return self._cached("one_domain_codes",
+                            lambda: _read_only(np.zeros(len(self._w), dtype=np.intp)))
+
     def __len__(self) -> int:
         return self._cached("len", lambda: int(np.count_nonzero(self.in_subset)))
 
@@ -485,10 +490,10 @@ class DesignBase:
         # when every row is used the values are taken as they are (no copy)
         vals = X.values if all_used else np.where(used[:, None], X.values, 0.0)
         if dom is None:
-            dcodes, D = (self._cached("one_domain_codes", lambda: _read_only(
-                np.zeros(len(w), dtype=np.intp))) if all_used else np.where(used, 0, -1)), 1
+            dcodes, D = (self._one_domain_codes() if all_used else np.where(used, 0, -1)), 1
         else:
-            dcodes, D = np.where(used, dom.codes, -1), dom.n_domains
+            # (every row used: the domain codes as they are, all >= 0; no new n-vector)
+            dcodes, D = (dom.codes if all_used else np.where(used, dom.codes, -1)), dom.n_domains
         k = vals.shape[1]
         # weights of the rows used (0 elsewhere): sums over all rows, no gathers of the rows used
         wu = w if all_used else np.where(used, w, 0.0)
@@ -507,7 +512,7 @@ class DesignBase:
             N = np.array([wu.sum()])
             S = np.array([[(wu * vals[:, j]).sum() for j in range(k)]])
         else:
-            idx_all = np.where(used, dcodes, 0)
+            idx_all = dcodes if all_used else np.where(used, dcodes, 0)
             N = np.bincount(idx_all, weights=wu, minlength=D)
             S = np.empty((D, k))
             for j in range(k):

@@ -267,8 +267,52 @@ def _likelihood_ci(y, w_tilde, mu, info, var_logit, level, df):
     return float(_expit(ends[0])), float(_expit(ends[1]))
 
 
+_ROWS_PER_BLOCK = 1 << 16   # rows summed at a time (the block's temporaries stay in cache)
+
+
+def _first_step_sums(y: np.ndarray, w: np.ndarray, scale: float, first: bool) -> list[float]:
+    """The sums over rows that :func:`_glm_intercept` needs, with prior weights ``w / scale``,
+    in row blocks (at millions of rows, n-vector temporaries are each mapped fresh from the
+    kernel and faulted in; a block's stay in cache).
+
+    Returns ``[sum w y, sum w (1 - y), sum w]`` and, for the first step from R's starting
+    values (``first``), with ``r = 1 / (w + 1)`` and working weights
+    ``W = w (w + 1/2) r^2 / 2``: ``sum w log(1 - r/2)``, ``sum W``, ``sum W L y``, ``sum W L``
+    (``L = log(1 + 2 w)``), ``sum r w y``, ``sum r w``.
+    """
+    out = [0.0] * (9 if first else 3)
+    for i in range(0, len(y), _ROWS_PER_BLOCK):
+        yb = y[i:i + _ROWS_PER_BLOCK]
+        wb = w[i:i + _ROWS_PER_BLOCK] / scale
+        out[0] += float(np.einsum("i,i->", wb, yb))
+        out[1] += float(np.einsum("i,i->", wb, 1.0 - yb))
+        out[2] += float(wb.sum())
+        if not first:
+            continue
+        r = wb + 1.0
+        np.reciprocal(r, out=r)
+        t = r * -0.5
+        np.log1p(t, out=t)
+        out[3] += float(np.einsum("i,i->", wb, t))
+        W = np.add(wb, 0.5, out=t)                            # working weights w mu (1 - mu)
+        W *= wb
+        W *= r
+        W *= r
+        W *= 0.5
+        out[4] += float(W.sum())
+        L = np.multiply(wb, 2.0)
+        np.log1p(L, out=L)
+        L *= W
+        out[5] += float(np.einsum("i,i->", L, yb))
+        out[6] += float(L.sum())
+        r *= wb
+        out[7] += float(np.einsum("i,i->", r, yb))
+        out[8] += float(r.sum())
+    return out
+
+
 def _glm_intercept(y: np.ndarray, w: np.ndarray, start: float | None = None,
-                   epsilon: float = 1e-8, maxit: int = 25):
+                   epsilon: float = 1e-8, maxit: int = 25, scale: float = 1.0):
     """Intercept-only binomial IRLS exactly as R's ``glm`` runs it (Fisher scoring).
 
     ``y`` are 0/1 values (the first step's closed forms below assume it) and ``w`` the prior
@@ -285,8 +329,8 @@ def _glm_intercept(y: np.ndarray, w: np.ndarray, start: float | None = None,
     """
     if len(y) == 0:
         return np.nan, np.nan, np.nan
-    s1, s0 = float(np.sum(w * y)), float(np.sum(w * (1 - y)))
-    sw = float(np.sum(w))
+    sums = _first_step_sums(y, w, scale, first=start is None)
+    s1, s0, sw = sums[0], sums[1], sums[2]
 
     def deviance(mu):
         out = 0.0
@@ -304,24 +348,10 @@ def _glm_intercept(y: np.ndarray, w: np.ndarray, start: float | None = None,
         # For 0/1 y, with r = 1 / (w + 1): y - mu = (y - 1/2) r, mu (1 - mu) = (w + 1/2) r^2 / 2,
         # eta = logit(mu) = (2 y - 1) log(1 + 2 w), and both y log(mu) and (1 - y) log(1 - mu)
         # reduce to log(1 - r / 2): two logarithms per row instead of three
-        # (in place: a few n-vectors instead of one per operation)
-        r = w + 1.0
-        np.reciprocal(r, out=r)
-        t = r * -0.5
-        np.log1p(t, out=t)
-        dev_old = -2.0 * float(np.einsum("i,i->", w, t))
-        W = np.add(w, 0.5, out=t)                             # working weights w mu (1 - mu)
-        W *= w
-        W *= r
-        W *= r
-        W *= 0.5
-        info = float(W.sum())
-        L = np.multiply(w, 2.0)
-        np.log1p(L, out=L)
-        L *= W                                                # sum W eta = 2 sum W L y - sum W L
-        sum_w_eta = 2.0 * float(np.einsum("i,i->", L, y)) - float(L.sum())
-        r *= w                                                # sum w (y - 1/2) r
-        sum_w_res = float(np.einsum("i,i->", r, y)) - 0.5 * float(r.sum())
+        # (_first_step_sums)
+        dev_old, info = -2.0 * sums[3], sums[4]
+        sum_w_eta = 2.0 * sums[5] - sums[6]            # sum W eta = 2 sum W L y - sum W L
+        sum_w_res = sums[7] - 0.5 * sums[8]            # sum w (y - 1/2) r
         b = (sum_w_eta + sum_w_res) / info
         mu_b = float(_expit(b))
         dev = deviance(mu_b)
@@ -420,9 +450,13 @@ def _cells(design, variable: str, by) -> _Cells:
     """Indicator columns per (domain, level) cell, with the checks on the data."""
     vals, levels, complete = _indicators(design, variable)
     n, k = vals.shape
-    inside = design.in_subset
+    inside = design._subset_mask()
     by_cols = as_list(by)
-    codes, D, dom_table = subset_domains(design.data, inside, by_cols)
+    if not by_cols and inside.all():
+        # one domain holding every row: the design's kept codes (no new n-vector)
+        codes, D, dom_table = design._one_domain_codes(), 1, None
+    else:
+        codes, D, dom_table = subset_domains(design.data, inside, by_cols)
     used = complete & inside & (codes >= 0)
     if not used.any():
         raise EstimationError(
@@ -447,7 +481,12 @@ def _cells(design, variable: str, by) -> _Cells:
                 "group (e.g. design.subset(...)) before estimating."
             )
     num = y if D == 1 else (ind[:, :, None] * y[:, None, :]).reshape(n, D * k)
-    den = np.repeat(ind.astype(float), k, axis=1)
+    if D == 1 and all_used:
+        # 1 in every row: a read-only view, no n x k array (the replicate products take the
+        # kept weight sums for it)
+        den = np.broadcast_to(np.ones(1), (n, k))
+    else:
+        den = np.repeat(ind.astype(float), k, axis=1)
     return _Cells(num, den, used, complete, codes, D, k, levels, by_cols, dom_table)
 
 
@@ -489,10 +528,11 @@ def _logit_fit(design, cells: _Cells, p: np.ndarray) -> _LogitFit:
         sel = den[:, j] > 0
         if 0 < p[j] < 1:
             if sel.all():            # every row used: no copies of the rows used
-                eta[j], mu_fit[j], info[j] = _glm_intercept(num[:, j], design._w / scales[j])
+                eta[j], mu_fit[j], info[j] = _glm_intercept(num[:, j], design._w,
+                                                            scale=scales[j])
             else:
-                eta[j], mu_fit[j], info[j] = _glm_intercept(num[sel, j],
-                                                            design._w[sel] / scales[j])
+                eta[j], mu_fit[j], info[j] = _glm_intercept(num[sel, j], design._w[sel],
+                                                            scale=scales[j])
         else:
             eta[j], mu_fit[j] = _logit(p[j]), p[j]
 
@@ -517,9 +557,9 @@ def _logit_fit(design, cells: _Cells, p: np.ndarray) -> _LogitFit:
 
     def refit_all(W):
         # every replicate at once from its weighted counts (see _glm_intercept_sums);
-        # W: the design's replicate weights (``W.tdot(M)`` is ``W' M``)
+        # W: the design's replicate weights (``W.tdot_parts([A, B])`` is ``W' [A, B]``)
         # (the same product as the ratio's replicate totals: ReplicateDesign keeps it)
-        T = W.tdot(np.concatenate([num, den], axis=1))
+        T = W.tdot_parts([num, den])
         S1, S0 = T[:, :m] / scales, (T[:, m:] - T[:, :m]) / scales
         out = np.full((W.shape[1], m), np.nan)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):

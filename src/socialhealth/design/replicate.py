@@ -67,6 +67,8 @@ class _ReplicateColumns:
         self.min_value: float | None = None
         self._colsums: np.ndarray | None = None
         self._memo: tuple[np.ndarray, np.ndarray] | None = None
+        # the last single columns v multiplied (a copy) with W' v, most recently used first
+        self._kept_columns: list[tuple[np.ndarray, np.ndarray]] = []
 
     @classmethod
     def from_matrix(cls, W: np.ndarray) -> "_ReplicateColumns":
@@ -107,36 +109,71 @@ class _ReplicateColumns:
         BLAS product on the idle cores (``blas_threads_on_idle_cores``); rows outside a subset
         are zeroed in ``M`` (``W_z' M = W' M_z``), not in ``W``. Otherwise row blocks of ``W``
         are copied and multiplied on one BLAS thread.
+
+        The last products are kept (with a copy of their columns, compared value by value):
+        the same totals asked for again (the same mean repeated, a proportion's estimate and
+        its logit refits) cost one comparison instead of a pass over ``W``.
         """
+        whole = self._full if self._full is not None else self._view
+        if whole is not None and (M.ndim == 1 or M.shape[1] <= _FEW_COLUMNS):
+            # a few columns: one matrix-vector product each (OpenBLAS's products of a
+            # transposed column-major matrix with 2 columns take 1.3-2.6x the time of two
+            # matrix-vector products, measured at 1,000,000 x 80)
+            if M.ndim == 1:
+                return self._column_tdot(M)
+            return np.column_stack([self._column_tdot(M[:, j]) for j in range(M.shape[1])])
         memo = self._memo
         if (memo is not None and memo[0].shape == M.shape and memo[0].dtype == M.dtype
                 and np.array_equal(memo[0], M)):
             return memo[1].copy()
-        out = self._tdot(M, block)
+        out = self._matrix_tdot(M, block)
         if M.size <= 4 * self.shape[0]:
-            # the last product is kept (with a copy of M, compared value by value): the same
-            # totals asked for again (the same mean repeated, a proportion's estimate and its
-            # logit refits) cost one comparison instead of a pass over W
             self._memo = (np.array(M, copy=True), out.copy())
         return out
 
-    def _tdot(self, M: np.ndarray, block: int) -> np.ndarray:
+    def tdot_parts(self, parts: list) -> np.ndarray:
+        """``W' [A, B, ...]`` for (n x k_i) ``parts``, as :meth:`tdot` of their concatenation
+        but without building it when the products are made column by column (the whole matrix
+        at hand and at most 4 columns in all)."""
         whole = self._full if self._full is not None else self._view
-        if whole is not None and M.ndim == 2 and 1 < M.shape[1] <= _FEW_COLUMNS:
-            # a few columns: one matrix-vector product each (OpenBLAS's products of a
-            # transposed column-major matrix with 2 columns take 1.3-2.6x the time of two
-            # matrix-vector products, measured at 1,000,000 x 80); a column of ones (the
-            # denominators when every row is used) is the kept weight sums
-            return np.column_stack([self._column_tdot(M[:, j]) for j in range(M.shape[1])])
-        if whole is not None and M.ndim == 1:
-            return self._column_tdot(M)
-        return self._matrix_tdot(M, block)
+        if whole is not None and sum(p.shape[1] for p in parts) <= _FEW_COLUMNS:
+            return np.column_stack([self._column_tdot(p[:, j]) for p in parts
+                                    for j in range(p.shape[1])])
+        return self.tdot(np.concatenate(parts, axis=1))
+
+    def kept_product(self, v: np.ndarray) -> np.ndarray | None:
+        """``W' v`` when it is kept from an earlier product (a copy), else None."""
+        kept = self._kept_columns
+        if len(v) == 0:
+            return None
+        for i, (seen, out) in enumerate(kept):
+            if seen[0] == v[0] and seen[-1] == v[-1] and np.array_equal(seen, v):
+                if i:     # most recently used first
+                    kept.insert(0, kept.pop(i))
+                return out.copy()
+        return None
 
     def _column_tdot(self, v: np.ndarray) -> np.ndarray:
-        """``W' v`` for one column ``v`` (W at hand whole)."""
-        if self._colsums is not None and len(v) and v[0] == 1.0 and bool((v == 1.0).all()):
-            return self._colsums.copy()
-        return self._matrix_tdot(np.ascontiguousarray(v), 0)
+        """``W' v`` for one column ``v`` (W at hand whole): the kept weight sums for a column
+        of ones, a kept product for a column seen before, else one matrix-vector product."""
+        if len(v) and v[0] == 1.0 and (v.strides[0] == 0 or bool((v == 1.0).all())):
+            return self.colsums().copy()
+        out = self.kept_product(v)
+        if out is not None:
+            return out
+        kept = self._kept_columns
+        out = self._matrix_tdot(np.ascontiguousarray(v), 0)
+        if len(v) == 0:
+            return out
+        if len(kept) < _FEW_COLUMNS:
+            buffer = np.empty(len(v))
+        else:
+            # the least recently used column's copy is overwritten (no new n-vector: at
+            # millions of rows each fresh one is mapped from the kernel and faulted in again)
+            buffer = kept.pop()[0]
+        np.copyto(buffer, v)
+        kept.insert(0, (buffer, out.copy()))
+        return out
 
     def _matrix_tdot(self, M: np.ndarray, block: int) -> np.ndarray:
         whole = self._full if self._full is not None else self._view
@@ -217,28 +254,64 @@ class _ReplicateColumns:
 
 
 def _dense_domain_totals(W: "_ReplicateColumns", vals: np.ndarray, dcodes: np.ndarray, D: int,
-                         ratio: bool, block: int) -> np.ndarray:
+                         ratio: bool, block: int, known: tuple | None = None) -> np.ndarray:
     """``W' M`` (R x ncol) in row blocks, ``M`` the analysis values times each domain's
     indicator (domain-major), then (``ratio``) the indicators themselves; rows with code -1
-    belong to no domain."""
+    belong to no domain. ``vals`` must be finite in every row (the rows not used are 0), so
+    that a value times a 0 indicator is 0.
+
+    ``known = (d, W' vals, W' 1)`` when every row is in a domain and those products are
+    already kept: domain ``d``'s columns are then not built or multiplied; its totals are the
+    known ones minus the other domains' (pass the largest domain, so that the difference
+    loses the fewest digits: at most a factor D of the rounding of the whole sums).
+    """
     n, k = vals.shape
     ncol = D * k + (D if ratio else 0)
-    T = np.zeros((W.shape[1], ncol))
+    doms = [d for d in range(D) if known is None or d != known[0]]
+    cols = [d * k + j for d in doms for j in range(k)] + ([D * k + d for d in doms] if ratio
+                                                          else [])
+    T_part = np.zeros((W.shape[1], len(cols)))
     for i in range(0, n, block):
         sl = slice(i, min(i + block, n))
         dc = dcodes[sl]
-        M = np.empty((dc.shape[0], ncol), order="F")
+        M = np.empty((dc.shape[0], len(cols)), order="F")
         vb = vals[sl]
         # each column in one vectorised pass: the values where the row is in the column's
-        # domain, 0 elsewhere (rows in no domain: 0 everywhere)
-        for d in range(D):
+        # domain, 0 elsewhere (rows in no domain: 0 everywhere); written in place
+        for i_d, d in enumerate(doms):
             inside = dc == d
             for j in range(k):
-                np.copyto(M[:, d * k + j], np.where(inside, vb[:, j], 0.0))
+                np.multiply(vb[:, j], inside, out=M[:, i_d * k + j])
             if ratio:
-                M[:, D * k + d] = inside
-        T += W.block_tdot(sl, M)
+                M[:, len(doms) * k + i_d] = inside
+        T_part += W.block_tdot(sl, M)
+    if known is None:
+        return T_part
+    T = np.zeros((W.shape[1], ncol))
+    T[:, cols] = T_part
+    d0, wv, w1 = known
+    T[:, d0 * k:(d0 + 1) * k] = wv - T_part[:, :len(doms) * k].reshape(
+        -1, len(doms), k).sum(axis=1)
+    if ratio:
+        T[:, D * k + d0] = w1 - T_part[:, len(doms) * k:].sum(axis=1)
     return T
+
+
+def _known_totals(W: "_ReplicateColumns", vals: np.ndarray, dcodes: np.ndarray, D: int,
+                  ratio: bool) -> tuple | None:
+    """``(largest domain, W' vals, W' 1)`` for :func:`_dense_domain_totals` when every row is
+    in a domain and ``W' vals`` (and, for ratios, the weight sums) are kept from earlier
+    products (e.g. the overall mean of the same variable); else None."""
+    if D < 2 or (ratio and W._colsums is None) or len(dcodes) == 0 or dcodes.min() < 0:
+        return None
+    tops = []
+    for j in range(vals.shape[1]):
+        top = W.kept_product(vals[:, j])
+        if top is None:
+            return None
+        tops.append(top)
+    largest = int(np.argmax(np.bincount(dcodes, minlength=D)))
+    return largest, np.column_stack(tops), W._colsums
 
 
 def _byte_bounds(a: np.ndarray) -> tuple[int, int]:
@@ -414,7 +487,7 @@ def _rank(src: "_ReplicateColumns | np.ndarray", rows: np.ndarray) -> int:
         if m == n:
             total = float(src.colsums().sum())
         else:       # (not through tdot: the kept product stays the caller's)
-            total = float(src._tdot(np.asarray(rows, dtype=float), 16384).sum())
+            total = float(src._matrix_tdot(np.asarray(rows, dtype=float), 16384).sum())
         if src.has_negative():
             # negative weights: w^2 <= max(W) w fails; trace(W'W) (the sum of the squared
             # weights of the rows used) is computed exactly instead
@@ -711,7 +784,7 @@ class ReplicateDesign(DesignBase):
         else:
             # numerators and denominators in one pass over W
             k = num.shape[1]
-            both = W.tdot(np.concatenate([num, den], axis=1))
+            both = W.tdot_parts([num, den])
             with np.errstate(divide="ignore", invalid="ignore"):
                 reps = both[:, :k] / both[:, k:]
         return self._rep_vcov(theta, reps)
@@ -750,7 +823,8 @@ class ReplicateDesign(DesignBase):
                 # row blocks of W copied: blocks that stay in cache, BLAS on one thread
                 block, threads = max(256, _BLOCK_ELEMENTS // max(ncol, R)), one_blas_thread()
             with threads:
-                T = _dense_domain_totals(W, vals, dcodes, D, ratio, block)
+                T = _dense_domain_totals(W, vals, dcodes, D, ratio, block,
+                                         _known_totals(W, vals, dcodes, D, ratio))
             top = T[:, :D * k]
             if not ratio:
                 return self._rep_vcov(theta, top)
