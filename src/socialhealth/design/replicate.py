@@ -67,7 +67,7 @@ class _ReplicateColumns:
         self.min_value: float | None = None
         self._colsums: np.ndarray | None = None
         self._memo: tuple[np.ndarray, np.ndarray] | None = None
-        # the last single columns v multiplied (a copy) with W' v, most recently used first
+        # the last single columns v multiplied (a copy) with W' v, newest first
         self._kept_columns: list[tuple[np.ndarray, np.ndarray]] = []
 
     @classmethod
@@ -143,36 +143,29 @@ class _ReplicateColumns:
 
     def kept_product(self, v: np.ndarray) -> np.ndarray | None:
         """``W' v`` when it is kept from an earlier product (a copy), else None."""
-        kept = self._kept_columns
         if len(v) == 0:
             return None
-        for i, (seen, out) in enumerate(kept):
+        # (each kept pair is never changed after it is made, so a design used from several
+        # threads at once cannot pair a column with another column's product)
+        for seen, out in list(self._kept_columns):
             if seen[0] == v[0] and seen[-1] == v[-1] and np.array_equal(seen, v):
-                if i:     # most recently used first
-                    kept.insert(0, kept.pop(i))
                 return out.copy()
         return None
 
     def _column_tdot(self, v: np.ndarray) -> np.ndarray:
         """``W' v`` for one column ``v`` (W at hand whole): the kept weight sums for a column
-        of ones, a kept product for a column seen before, else one matrix-vector product."""
+        of ones, a kept product for a column seen before, else one matrix-vector product
+        (kept, with a read-only copy of ``v``; the last 4 columns are kept)."""
         if len(v) and v[0] == 1.0 and (v.strides[0] == 0 or bool((v == 1.0).all())):
             return self.colsums().copy()
         out = self.kept_product(v)
         if out is not None:
             return out
-        kept = self._kept_columns
         out = self._matrix_tdot(np.ascontiguousarray(v), 0)
-        if len(v) == 0:
-            return out
-        if len(kept) < _FEW_COLUMNS:
-            buffer = np.empty(len(v))
-        else:
-            # the least recently used column's copy is overwritten (no new n-vector: at
-            # millions of rows each fresh one is mapped from the kernel and faulted in again)
-            buffer = kept.pop()[0]
-        np.copyto(buffer, v)
-        kept.insert(0, (buffer, out.copy()))
+        if len(v):
+            kept = self._kept_columns
+            del kept[_FEW_COLUMNS - 1:]
+            kept.insert(0, (_read_only_copy(v), _read_only_copy(out)))
         return out
 
     def _matrix_tdot(self, M: np.ndarray, block: int) -> np.ndarray:
@@ -354,6 +347,12 @@ def _matrix_view(columns: list) -> np.ndarray | None:
         return None
     return np.lib.stride_tricks.as_strided(columns[0], shape=(n, len(columns)),
                                            strides=(8, step), writeable=False)
+
+
+def _read_only_copy(a: np.ndarray) -> np.ndarray:
+    out = np.array(a, copy=True)
+    out.setflags(write=False)
+    return out
 
 
 def _replicate_numbers(numbers: list[int]) -> str:
