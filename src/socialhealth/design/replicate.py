@@ -781,7 +781,8 @@ class ReplicateDesign(DesignBase):
         if den is None:
             reps = W.tdot(num)
         else:
-            # numerators and denominators in one pass over W
+            # numerators and denominators in one pass over W (column by column, without
+            # concatenating them, when there are few; a column of ones is the weight sums)
             k = num.shape[1]
             both = W.tdot_parts([num, den])
             with np.errstate(divide="ignore", invalid="ignore"):
