@@ -481,19 +481,26 @@ class ReplicateDesign(DesignBase):
     In R: ``svrepdesign(data = pums, weights = ~PWGTP, repweights = "PWGTP[0-9]+",
     type = "successive-difference", combined.weights = TRUE)`` (``type = "ACS"`` is the same).
     What each estimator does with them (compared with R survey 4.1-1 in
-    ``tests/design/test_replicate_negative.py``):
+    ``tests/design/test_replicate_negative*.py``):
 
     - means, totals, ratios, domain (``by=``) estimates, ``var()``, tables and ``chisq()``,
       ``proportion()`` with ``method="mean"``, ``"xlogit"``, ``"asin"``, ``"beta"``,
-      ``post_stratify()`` and ``rake()`` use the weights as given: R's numbers;
-    - ``glm()`` and ``proportion()`` with ``method="logit"`` or ``"likelihood"`` refit each
-      replicate by IRLS; R's ``glm.fit`` keeps only rows with a positive weight, so a negative
-      replicate weight counts as 0 there. socialhealth does the same (R's numbers) and says so
-      with an :class:`~socialhealth.errors.RDifferenceWarning` naming the replicates;
+      ``post_stratify()``, ``rake()`` and :func:`~socialhealth.models.logrank` use the
+      weights as given: R's numbers;
+    - ``glm()`` (every family: gaussian, binomial, poisson, Gamma, and their quasi
+      versions), ``anova()`` of such fits and ``proportion()`` with ``method="logit"`` or
+      ``"likelihood"`` refit each replicate by IRLS; R's ``glm.fit`` keeps only rows with a
+      positive weight, so a negative replicate weight counts as 0 there. socialhealth does the
+      same (R's numbers) and says so with an :class:`~socialhealth.errors.RDifferenceWarning`
+      naming the replicates;
+    - ``trim_weights()`` trims a negative replicate weight like any other non-zero weight
+      (raised to ``lower``, or given its share of the redistribution);
     - ``calibrate()`` (R fails: square roots of the weights), replicate quantile intervals
       (``interval_type="quantile"``: the cumulative weights are not monotone), Cox and
-      ordinal models (R ``svycoxph`` stops: ``Invalid weights, must be >0``) and model-refit
-      margins raise :class:`~socialhealth.errors.ReplicateWeightsError` naming the replicates.
+      ordinal models (R ``svycoxph`` stops: ``Invalid weights, must be >0``), model-refit
+      margins, Kaplan-Meier standard errors (a replicate's curve can rise or leave [0, 1]; R's
+      ``survfit`` stops) and attrition replicate refits raise
+      :class:`~socialhealth.errors.ReplicateWeightsError` naming the replicates.
 
     ``degf()`` is the rank of the replicate weights as given (R ``degf``).
 
