@@ -395,3 +395,4 @@ def test_attrition_replicate_option_uses_the_design_replicates():
     assert o["se"] == pytest.approx(np.sqrt(4 / 8 * ((b - b.mean()) ** 2).sum()), rel=1e-8)
     assert o["variance"] == "replicate (sdr, the design's own, 8 replicates)"
     assert o["df"] == 8 - 1 + 1 - 2          # degf (rank 8 - 1) + 1 - coefficients
+    assert "replicate standard errors (sdr, the design's own)" in " ".join(a.notes)

@@ -367,11 +367,13 @@ def attrition(panel, baseline, outcome_model: dict | None = None,
         if np.isfinite(pw[analysis]).any():
             summ.append({"weight": "panel weight", **weight_summary(pw[analysis])})
     weights = pd.DataFrame(summ)
+    own_replicates = getattr(design, "kind", "") == "replicate"
+    rep_label = f"{design.method}, the design's own" if own_replicates else replicates
     notes = [f"retention model on {ret.nobs} of {int(at_risk.sum())} persons at risk "
              f"({ret.n_missing} with a missing covariate have no retention weight)",
              "linearised standard errors treat the combined weight as known"
              if variance == "linearisation" else
-             f"replicate standard errors ({replicates}): retention and outcome models refitted "
+             f"replicate standard errors ({rep_label}): retention and outcome models refitted "
              "with every replicate's baseline weights"]
     # 3. outcome model with and without the retention weights
     outcome = None
@@ -384,13 +386,10 @@ def attrition(panel, baseline, outcome_model: dict | None = None,
             ok_pw = analysis & np.isfinite(pw) & (pw > 0)
             weightings.append(("panel weight", np.where(ok_pw, pw, 0.0)))
         rep = None
-        own_replicates = getattr(design, "kind", "") == "replicate"
         if variance == "replicate":
             # a replicate-weight design brings its own replicates (it has no to_replicate)
             rep = design if own_replicates else design.to_replicate(
                 replicates, **(replicate_options or {}))
-            if own_replicates:
-                replicates = f"{design.method}, the design's own"
         for name, w in weightings:
             sub = _reweighted(design, w)
             pan = PanelData(panel.name, data, panel.codebook, panel.provenance,
@@ -407,7 +406,7 @@ def attrition(panel, baseline, outcome_model: dict | None = None,
                      if own_replicates else "linearisation (weights as known)")
             if rep is not None and name != "panel weight":
                 f = _replicate_rows(f, t, rep, ret, rdes, analysis, ipw_name=name, level=level,
-                                    tol=tol, replicates=replicates)
+                                    tol=tol, replicates=rep_label)
             rows_out.append(f)
         outcome = pd.concat(rows_out, ignore_index=True)
     return AttritionResult(table=table, counts=counts, retention_model=ret,
