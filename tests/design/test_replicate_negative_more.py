@@ -396,3 +396,24 @@ def test_attrition_replicate_option_uses_the_design_replicates():
     assert o["variance"] == "replicate (sdr, the design's own, 8 replicates)"
     assert o["df"] == 8 - 1 + 1 - 2          # degf (rank 8 - 1) + 1 - coefficients
     assert "replicate standard errors (sdr, the design's own)" in " ".join(a.notes)
+
+
+def test_reweight_scales_each_rows_replicate_weights_by_hand():
+    d = design()
+    w_new = np.where(DATA.sex == "u", DATA.w * 2.5, 0.0)
+    r = d.reweight(w_new)
+    W0 = DATA[RW].to_numpy()
+    np.testing.assert_allclose(r.replicate_weights, W0 * np.where(DATA.sex == "u", 2.5, 0)[:, None],
+                               rtol=1e-15)
+    np.testing.assert_array_equal(r.weights, w_new)
+    # the mean's replicate SE of the domain is that of the domain (a constant factor cancels)
+    a = r.mean("y").to_frame()
+    b = d.subset(DATA.sex == "u").mean("y").to_frame()
+    np.testing.assert_allclose([a.estimate[0], a.se[0]], [b.estimate[0], b.se[0]], rtol=1e-12)
+    from socialhealth.errors import DesignError, WeightError
+    with pytest.raises(WeightError, match="current weight is 0"):
+        d.subset(DATA.sex == "u").reweight(DATA.w.to_numpy())
+    with pytest.raises(WeightError, match="negative"):
+        d.reweight(-DATA.w.to_numpy())
+    with pytest.raises(DesignError, match="one weight per row"):
+        d.reweight(np.ones(3))

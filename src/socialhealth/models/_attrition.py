@@ -417,16 +417,13 @@ def attrition(panel, baseline, outcome_model: dict | None = None,
 
 def _reweighted(design, w: np.ndarray):
     """The design with analysis weights ``w``. On a replicate-weight design every replicate
-    weight of a row is multiplied by the same factor ``w / (baseline weight)`` (0 where ``w``
-    is 0), so the replicate variance treats the new weights as known, as the sandwich does on a
-    Taylor design (``with_weights`` alone would keep the baseline replicate weights)."""
-    sub = design.with_weights(w)
+    weight of a row is multiplied by the same factor ``w / (baseline weight)``
+    (``ReplicateDesign.reweight``), so the replicate variance treats the new weights as known,
+    as the sandwich does on a Taylor design (``with_weights`` alone would keep the baseline
+    replicate weights)."""
     if getattr(design, "kind", "") == "replicate":
-        w0 = np.asarray(design.weights, dtype=float)
-        ratio = np.divide(w, w0, out=np.zeros(len(w)), where=w0 > 0)
-        sub._W = design.replicate_weights * ratio[:, None]
-        sub._degf_cache = {}
-    return sub
+        return design.reweight(w)
+    return design.with_weights(w)
 
 
 def _expit(x):
