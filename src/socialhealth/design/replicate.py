@@ -553,19 +553,26 @@ class ReplicateDesign(DesignBase):
     In R: ``svrepdesign(data = pums, weights = ~PWGTP, repweights = "PWGTP[0-9]+",
     type = "successive-difference", combined.weights = TRUE)`` (``type = "ACS"`` is the same).
     What each estimator does with them (compared with R survey 4.1-1 in
-    ``tests/design/test_replicate_negative.py``):
+    ``tests/design/test_replicate_negative*.py``):
 
     - means, totals, ratios, domain (``by=``) estimates, ``var()``, tables and ``chisq()``,
       ``proportion()`` with ``method="mean"``, ``"xlogit"``, ``"asin"``, ``"beta"``,
-      ``post_stratify()`` and ``rake()`` use the weights as given: R's numbers;
-    - ``glm()`` and ``proportion()`` with ``method="logit"`` or ``"likelihood"`` refit each
-      replicate by IRLS; R's ``glm.fit`` keeps only rows with a positive weight, so a negative
-      replicate weight counts as 0 there. socialhealth does the same (R's numbers) and says so
-      with an :class:`~socialhealth.errors.RDifferenceWarning` naming the replicates;
+      ``post_stratify()``, ``rake()`` and :func:`~socialhealth.models.logrank` use the
+      weights as given: R's numbers;
+    - ``glm()`` (every family: gaussian, binomial, poisson, Gamma, and their quasi
+      versions), ``anova()`` of such fits and ``proportion()`` with ``method="logit"`` or
+      ``"likelihood"`` refit each replicate by IRLS; R's ``glm.fit`` keeps only rows with a
+      positive weight, so a negative replicate weight counts as 0 there. socialhealth does the
+      same (R's numbers) and says so with an :class:`~socialhealth.errors.RDifferenceWarning`
+      naming the replicates;
+    - ``trim_weights()`` trims a negative replicate weight like any other non-zero weight
+      (raised to ``lower``, or given its share of the redistribution);
     - ``calibrate()`` (R fails: square roots of the weights), replicate quantile intervals
       (``interval_type="quantile"``: the cumulative weights are not monotone), Cox and
-      ordinal models (R ``svycoxph`` stops: ``Invalid weights, must be >0``) and model-refit
-      margins raise :class:`~socialhealth.errors.ReplicateWeightsError` naming the replicates.
+      ordinal models (R ``svycoxph`` stops: ``Invalid weights, must be >0``), model-refit
+      margins, Kaplan-Meier standard errors (a replicate's curve can rise or leave [0, 1]; R's
+      ``survfit`` stops) and attrition replicate refits raise
+      :class:`~socialhealth.errors.ReplicateWeightsError` naming the replicates.
 
     ``degf()`` is the rank of the replicate weights as given (R ``degf``).
 
@@ -857,6 +864,68 @@ class ReplicateDesign(DesignBase):
             reps = np.vstack([np.atleast_1d(refit(self._W[:, r]))
                               for r in range(self.n_replicates)])
         return self._rep_vcov(theta, reps)
+
+    def reweight(self, weights) -> "ReplicateDesign":
+        """The design with new analysis weights, each row's replicate weights multiplied by the
+        same factor.
+
+        Row ``i`` gets weight ``weights[i]`` and replicate weights ``W[i, r] * weights[i] / w[i]``
+        (``w`` the current weights): the replicate variance then treats the new weights as
+        known, as the sandwich of a Taylor design does after
+        :meth:`~socialhealth.design.base.DesignBase.with_weights` (which, on a replicate design,
+        keeps the replicate weights as they are). Use it for inverse probability weights
+        (attrition, non-response) computed once from the full sample. Rows with weight 0 are
+        outside the analysis (their replicate weights become 0).
+
+        Parameters
+        ----------
+        weights : array of float, one per row of ``design.data``
+            New analysis weights (finite, >= 0; 0 where the current weight is 0).
+
+        Returns
+        -------
+        ReplicateDesign
+
+        Raises
+        ------
+        DesignError
+            Wrong length.
+        WeightError
+            A missing, infinite or negative weight, or a positive weight on a row whose current
+            weight is 0 (it has no replicate weights to scale).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import socialhealth as sh
+        >>> scd = sh.datasets.load_example("scd")
+        >>> W = 2 * np.array([[1, 0, 1, 0, 1, 0], [1, 0, 0, 1, 0, 1],
+        ...                   [0, 1, 1, 0, 0, 1], [0, 1, 0, 1, 1, 0]]).T
+        >>> d = sh.ReplicateDesign(scd, weights=np.ones(6), replicate_weights=W, method="brr")
+        >>> d2 = d.reweight(np.array([1.0, 1, 2, 2, 1, 0]))
+        >>> d2.replicate_weights[:, 0].tolist()
+        [2.0, 0.0, 4.0, 0.0, 2.0, 0.0]
+
+        In R: ``svrepdesign(data = scd, weights = ~wnew, repweights = W * scd$wnew / 1,
+        type = "BRR", combined.weights = TRUE)``.
+        """
+        w = np.asarray(weights, dtype=float)
+        if w.shape != (len(self.data),):
+            raise DesignError(f"weights have shape {w.shape} but the design has "
+                              f"{len(self.data)} rows; give one weight per row of design.data.")
+        w0 = np.asarray(self.weights, dtype=float)
+        bad = ~np.isfinite(w) | (w < 0) | ((w > 0) & ~(w0 > 0))
+        if bad.any():
+            raise WeightError(
+                f"reweight: {int(bad.sum())} weight(s) are missing, infinite, negative or "
+                "positive on a row whose current weight is 0 (first row "
+                f"{int(np.flatnonzero(bad)[0])}); give finite weights >= 0, and 0 outside the "
+                "design's rows.")
+        ratio = np.divide(w, w0, out=np.zeros(len(w)), where=w0 > 0)
+        new = self._with_weights(w)
+        new._Wsrc = _ReplicateColumns.from_matrix(self._Wsrc.full() * ratio[:, None])
+        new._degf_cache = {}
+        return new
 
     def _with_weights(self, w, data=None):
         new = copy.copy(self)

@@ -30,16 +30,17 @@ def _bound(value, name: str, default: float) -> float:
     return value
 
 
-def _trim_once(w: np.ndarray, lower: float, upper: float, what: str) -> np.ndarray:
-    """One pass: clip positive weights to [lower, upper], share the difference equally among
-    the positive weights that were inside the bounds (weights of 0 stay 0)."""
-    pos = w > 0
-    outside = pos & ((w > upper) | (w < lower))
+def _trim_once(w: np.ndarray, active: np.ndarray, lower: float, upper: float,
+               what: str) -> np.ndarray:
+    """One pass: clip the weights of the ``active`` rows to [lower, upper], share the
+    difference equally among the active rows that were inside the bounds (rows with weight 0
+    are not active and stay 0)."""
+    outside = active & ((w > upper) | (w < lower))
     if not outside.any():
         return w
     new = w.copy()
     new[outside] = np.clip(w[outside], lower, upper)
-    keep = pos & ~outside
+    keep = active & ~outside
     if not keep.any():
         raise WeightError(
             f"every {what} is outside [{lower:g}, {upper:g}], so no weight is left to take the "
@@ -50,12 +51,14 @@ def _trim_once(w: np.ndarray, lower: float, upper: float, what: str) -> np.ndarr
 
 
 def _trim(w: np.ndarray, lower: float, upper: float, strict: bool, what: str) -> np.ndarray:
-    new = _trim_once(w, lower, upper, what)
+    # the rows in the sample: every non-zero weight (negative replicate weights included)
+    active = w != 0
+    new = _trim_once(w, active, lower, upper, what)
     if strict:
         for _ in range(_MAX_PASSES):
-            if not ((new > 0) & ((new > upper) | (new < lower))).any():
+            if not (active & ((new > upper) | (new < lower))).any():
                 break
-            new = _trim_once(new, lower, upper, what)
+            new = _trim_once(new, active, lower, upper, what)
         else:
             raise ConvergenceError(
                 f"trim_weights(strict=True) did not bring every {what} inside "
@@ -87,7 +90,12 @@ def trim_weights(design, lower: float | None = None, upper: float | None = None,
     trimmed weights as its weights, so ``mean``/``total`` standard errors come from the same
     variance formulas (as R's trimmed design). On a replicate design every replicate weight
     column is trimmed by the same rule with the same bounds (zero replicate weights, e.g. the
-    deleted PSU of a jackknife replicate, stay 0).
+    deleted PSU of a jackknife replicate, stay 0). Negative replicate weights (ACS-style
+    successive-difference replicates after calibration, see
+    :class:`~socialhealth.design.replicate.ReplicateDesign`) are weights of rows in the
+    replicate like any other non-zero weight: one below ``lower`` is raised to ``lower``, one
+    inside the bounds takes its share of the redistribution, so every column keeps its total
+    and, with ``strict=True``, ends inside the bounds.
 
     Parameters
     ----------
@@ -115,7 +123,11 @@ def trim_weights(design, lower: float | None = None, upper: float | None = None,
     redistributes within the replicate columns (R warns "longer object length is not a
     multiple of shorter object length"): the columns lose their totals and zero weights are
     raised to ``lower``. socialhealth applies the documented rule to each column instead; the
-    full-sample weights equal R's.
+    full-sample weights equal R's. R trims negative replicate weights by the same comparison
+    (``pmax(lower, ...)``: below ``lower`` they are raised to it), as here.
+    In R: ``trimWeights(design, lower = 10, upper = 300)`` on an ACS-style replicate design
+    raises all 42 negative replicate weights of ``tests/design/test_replicate_negative_more.py``
+    above 10 but changes the replicate columns' totals (mis-recycling); socialhealth keeps them.
 
     References
     ----------

@@ -35,6 +35,16 @@ of the outcome coefficients (R: ``withReplicates(as.svrepdesign(des, type = "JKn
 ``fun`` doing both fits). Intervals are then ``b +- t(df) se`` with the model's residual df
 ``degf(replicate design) + 1 - p``.
 
+On a panel whose design has replicate weights (a ``ReplicateDesign``), the linearised option
+is the replicate variance with the weights treated as known (each replicate weight multiplied
+by ``1 / p_i``), and ``variance="replicate"`` re-estimates with the design's own replicate
+weights (``replicates=`` and ``replicate_options=`` are not used). Those refits are not defined
+with negative replicate weights (ACS-style successive-difference replicates): then
+``variance="replicate"`` raises :class:`~socialhealth.errors.ReplicateWeightsError` naming the
+replicates (R's ``glm.fit`` would silently count them as 0), while the linearised option's
+model fits count them as 0 as R's ``svyglm`` does, with an
+:class:`~socialhealth.errors.RDifferenceWarning`.
+
 References
 ----------
 Robins JM, Rotnitzky A, Zhao LP (1995) Analysis of semiparametric regression models for repeated
@@ -242,6 +252,8 @@ def attrition(panel, baseline, outcome_model: dict | None = None,
         Not a baseline sample, nobody lost or nobody followed, unknown variance option.
     MissingColumnError
         A covariate not in the baseline sample.
+    ReplicateWeightsError
+        ``variance="replicate"`` on a replicate-weight design with negative replicate weights.
 
     Examples
     --------
@@ -355,11 +367,13 @@ def attrition(panel, baseline, outcome_model: dict | None = None,
         if np.isfinite(pw[analysis]).any():
             summ.append({"weight": "panel weight", **weight_summary(pw[analysis])})
     weights = pd.DataFrame(summ)
+    own_replicates = getattr(design, "kind", "") == "replicate"
+    rep_label = f"{design.method}, the design's own" if own_replicates else replicates
     notes = [f"retention model on {ret.nobs} of {int(at_risk.sum())} persons at risk "
              f"({ret.n_missing} with a missing covariate have no retention weight)",
              "linearised standard errors treat the combined weight as known"
              if variance == "linearisation" else
-             f"replicate standard errors ({replicates}): retention and outcome models refitted "
+             f"replicate standard errors ({rep_label}): retention and outcome models refitted "
              "with every replicate's baseline weights"]
     # 3. outcome model with and without the retention weights
     outcome = None
@@ -373,9 +387,11 @@ def attrition(panel, baseline, outcome_model: dict | None = None,
             weightings.append(("panel weight", np.where(ok_pw, pw, 0.0)))
         rep = None
         if variance == "replicate":
-            rep = design.to_replicate(replicates, **(replicate_options or {}))
+            # a replicate-weight design brings its own replicates (it has no to_replicate)
+            rep = design if own_replicates else design.to_replicate(
+                replicates, **(replicate_options or {}))
         for name, w in weightings:
-            sub = design.with_weights(w)
+            sub = _reweighted(design, w)
             pan = PanelData(panel.name, data, panel.codebook, panel.provenance,
                             panel.design_spec, waves=panel.waves, status=panel.status)
             pan.design = sub
@@ -386,16 +402,28 @@ def attrition(panel, baseline, outcome_model: dict | None = None,
             fitted[name] = t
             f = t.to_frame()
             f.insert(0, "weighting", name)
-            f.insert(1, "variance", "linearisation (weights as known)")
+            f.insert(1, "variance", "replicate weights of the design (weights as known)"
+                     if own_replicates else "linearisation (weights as known)")
             if rep is not None and name != "panel weight":
                 f = _replicate_rows(f, t, rep, ret, rdes, analysis, ipw_name=name, level=level,
-                                    tol=tol, replicates=replicates)
+                                    tol=tol, replicates=rep_label)
             rows_out.append(f)
         outcome = pd.concat(rows_out, ignore_index=True)
     return AttritionResult(table=table, counts=counts, retention_model=ret,
                            retention=retention, weights=weights, outcome=outcome,
                            outcome_models=fitted, covariates=covs, variance=variance,
                            notes=notes)
+
+
+def _reweighted(design, w: np.ndarray):
+    """The design with analysis weights ``w``. On a replicate-weight design every replicate
+    weight of a row is multiplied by the same factor ``w / (baseline weight)``
+    (``ReplicateDesign.reweight``), so the replicate variance treats the new weights as known,
+    as the sandwich does on a Taylor design (``with_weights`` alone would keep the baseline
+    replicate weights)."""
+    if getattr(design, "kind", "") == "replicate":
+        return design.reweight(w)
+    return design.with_weights(w)
 
 
 def _expit(x):

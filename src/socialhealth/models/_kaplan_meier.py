@@ -67,6 +67,7 @@ import pandas as pd
 from socialhealth.design.result_protocol import Result, Summary
 from socialhealth.design.results import t_quantile
 from socialhealth.design.structure import as_list
+from socialhealth.design.extension import refuse_negative_replicate_weights
 from socialhealth.design.variables import domains
 from socialhealth.errors import DesignError, EstimationError, MissingColumnError, ModelError
 
@@ -487,6 +488,8 @@ def kaplan_meier(
     MissingColumnError : time, event or by column not in the data.
     ModelError : negative or non-numeric times, event not 0/1, bad ``estimator`` or ``level``.
     EstimationError : no rows with positive weight and non-missing time and event.
+    ReplicateWeightsError : ``se=True`` on a replicate design with a negative replicate weight
+        on the rows used.
 
     Notes
     -----
@@ -494,6 +497,15 @@ def kaplan_meier(
     them through ``model.frame``) and counted in ``n_missing``. R ``svykm`` 4.1-1 gives no
     standard errors for replicate designs and fails for ``~ group`` on them; here both work
     (checked against ``withReplicates`` around ``survival::survfit``).
+
+    Negative replicate weights (ACS-style successive-difference replicates, see
+    :class:`~socialhealth.design.replicate.ReplicateDesign`): the curve (``se=False``) uses
+    only the full-sample weights and is unaffected; ``se=True`` raises
+    :class:`~socialhealth.errors.ReplicateWeightsError` naming the replicates, because a
+    replicate's curve is not a survival curve there (it can rise or leave [0, 1]).
+    In R: ``svykm(..., se = TRUE)`` stops ("SE not yet available") and ``withReplicates(design,
+    function(w, data) survfit(Surv(time, status) ~ 1, data = data, weights = w))`` stops
+    ("weights must be non-negative").
 
     References
     ----------
@@ -561,6 +573,15 @@ def kaplan_meier(
             "no rows left for a survival curve: every row of the subset has zero weight or a "
             f"missing {time!r}/{event!r}" + (f"/{'/'.join(map(repr, by_cols))}" if by_cols else "")
             + ". Check the weights and the subset.")
+    if se:
+        # a replicate's curve with negative weights (ACS-style replicates) can rise or leave
+        # [0, 1]: its log is not defined, nor is R's reference (survfit refuses such weights)
+        refuse_negative_replicate_weights(
+            design, np.flatnonzero(ok), "kaplan_meier(se=True)",
+            "a replicate's weighted numbers at risk and of events with negative weights give "
+            "a curve that can increase or leave [0, 1] (R svykm has no replicate standard "
+            "errors, and survival::survfit, used through withReplicates, stops: 'weights must "
+            "be non-negative'). se=False (the curve from the full-sample weights) still works.")
     curves, keep_groups = [], []
     for g in range(n_groups):
         rows = np.flatnonzero(ok & (codes == g))
