@@ -273,10 +273,12 @@ def _dense_domain_totals(W: "_ReplicateColumns", vals: np.ndarray, dcodes: np.nd
         # domain, 0 elsewhere (rows in no domain: 0 everywhere); written in place
         for i_d, d in enumerate(doms):
             inside = dc == d
+            if ratio:
+                ind = M[:, len(doms) * k + i_d]
+                ind[:] = inside
+                inside = ind           # (a float multiplier is faster than a boolean one)
             for j in range(k):
                 np.multiply(vb[:, j], inside, out=M[:, i_d * k + j])
-            if ratio:
-                M[:, len(doms) * k + i_d] = inside
         T_part += W.block_tdot(sl, M)
     if known is None:
         return T_part
@@ -825,7 +827,7 @@ class ReplicateDesign(DesignBase):
         if ncol <= _MAX_DENSE_COLUMNS:
             if W._view is not None or W._full is not None:
                 # W at hand whole: large row blocks, BLAS on the idle cores
-                block, threads = max(4096, 2**20 // ncol), blas_threads_on_idle_cores()
+                block, threads = max(4096, 2**19 // ncol), blas_threads_on_idle_cores()
             else:
                 # row blocks of W copied: blocks that stay in cache, BLAS on one thread
                 block, threads = max(256, _BLOCK_ELEMENTS // max(ncol, R)), one_blas_thread()
