@@ -264,10 +264,11 @@ def _dense_domain_totals(W: "_ReplicateColumns", vals: np.ndarray, dcodes: np.nd
     cols = [d * k + j for d in doms for j in range(k)] + ([D * k + d for d in doms] if ratio
                                                           else [])
     T_part = np.zeros((W.shape[1], len(cols)))
+    buffer = np.empty((min(block, n), len(cols)), order="F")   # one for every block
     for i in range(0, n, block):
         sl = slice(i, min(i + block, n))
         dc = dcodes[sl]
-        M = np.empty((dc.shape[0], len(cols)), order="F")
+        M = buffer[:dc.shape[0]]
         vb = vals[sl]
         # each column in one vectorised pass: the values where the row is in the column's
         # domain, 0 elsewhere (rows in no domain: 0 everywhere); written in place
