@@ -320,3 +320,38 @@ def test_domain_estimates_after_the_overall_one_equal_direct_computation(kind, s
     # a new variable: nothing kept for it, every domain gets its own columns
     d.mean("z", by="dom")
     assert used[-1] is None
+
+
+@pytest.mark.parametrize("subset", [False, True])
+def test_mean_numerators_and_weight_sums_from_one_read_equal_direct_computation(subset,
+                                                                                monkeypatch):
+    # the first mean over all rows takes W'y and W'1 from one read of W, row block by row
+    # block (here blocks of 700 rows); the same numbers as a direct computation, whole and on
+    # a subset (rows outside count 0), and the kept products serve the next call
+    monkeypatch.setattr(replicate_module, "_FUSED_BLOCK_BYTES", 700 * 8 * 12)
+    monkeypatch.setattr(replicate_module, "_MIN_FUSED_ROWS", 1)
+    R = 12
+    df, W = synthetic(R=R)
+    d = sh.ReplicateDesign(one_block_frame(df, R), weights="w",
+                           replicate_weights="^rw[0-9]+$", method="bootstrap")
+    keep = np.ones(len(df), dtype=bool)
+    if subset:
+        keep = (df["dom"] != 1).to_numpy()
+        d = d.subset(keep)
+    fused = []
+    real = replicate_module._ReplicateColumns._tdot_with_colsums
+    monkeypatch.setattr(replicate_module._ReplicateColumns, "_tdot_with_colsums",
+                        lambda self, v: fused.append(len(v)) or real(self, v))
+    y = df["y"].to_numpy()
+    Wk = W[keep]
+    reps = (Wk.T @ y[keep]) / Wk.sum(axis=0)
+    se = np.sqrt(np.sum((reps - reps.mean()) ** 2) / (R - 1))
+    for _ in range(2):
+        t = d.mean("y").to_frame()
+        np.testing.assert_allclose(t["se"].iloc[0], se, rtol=1e-10)
+    assert fused == [len(df)]                       # once; the second call used kept products
+    np.testing.assert_allclose(d._Wsrc.colsums(), Wk.sum(axis=0), rtol=1e-12)
+    z = df["z"].to_numpy()
+    reps = (Wk.T @ z[keep]) / Wk.sum(axis=0)
+    np.testing.assert_allclose(d.mean("z").se.iloc[0],
+                               np.sqrt(np.sum((reps - reps.mean()) ** 2) / (R - 1)), rtol=1e-10)
