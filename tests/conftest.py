@@ -147,3 +147,22 @@ def _isolated_cache(tmp_path_factory):
 def _matplotlib_agg(monkeypatch):
     """Plots in tests never open a window."""
     monkeypatch.setenv("MPLBACKEND", "Agg")
+
+
+@pytest.fixture(scope="session")
+def hand_logistic():
+    """Weighted logistic regression by Newton-Raphson, ``fit(X, y, w) -> coefficients``
+    (independent of design.glm; for expected values computed by hand)."""
+    import numpy as np
+
+    def fit(X, y, w):
+        b = np.zeros(X.shape[1])
+        for _ in range(100):
+            p = 1 / (1 + np.exp(-X @ b))
+            step = np.linalg.solve(X.T @ (X * (w * p * (1 - p))[:, None]), X.T @ (w * (y - p)))
+            b += step
+            if np.max(np.abs(step)) < 1e-13:
+                break
+        return b
+
+    return fit

@@ -294,18 +294,6 @@ def test_trim_without_lower_gives_negative_weights_their_share():
 
 
 # ------------------------------------------------------------------------------ attrition
-def _hand_logistic(X, y, w):
-    """Weighted logistic regression by Newton-Raphson (independent of design.glm)."""
-    b = np.zeros(X.shape[1])
-    for _ in range(100):
-        p = 1 / (1 + np.exp(-X @ b))
-        step = np.linalg.solve(X.T @ (X * (w * p * (1 - p))[:, None]), X.T @ (w * (y - p)))
-        b += step
-        if np.max(np.abs(step)) < 1e-13:
-            break
-    return b
-
-
 def _replicate_panel(negative: bool, n: int = 900):
     """A generated baseline sample (as tests/models/test_longitudinal.py) with 8
     successive-difference-like replicate weights; two of them negative when asked."""
@@ -358,15 +346,16 @@ def _hand_pieces(panel):
     X = np.column_stack([np.ones(len(d)), d["isolated@2006"].to_numpy(float)])
     y = d["poor_health@2010"].astype("Float64").fillna(0).to_numpy(float)
     W = d[[f"rw{r}" for r in range(1, 9)]].to_numpy()
-    return _hand_logistic, ok, Xr, followed, analysis, X, y, W, d["weight"].to_numpy()
+    return ok, Xr, followed, analysis, X, y, W, d["weight"].to_numpy()
 
 
-def test_attrition_linearised_option_on_replicate_design_treats_weights_as_known():
+def test_attrition_linearised_option_on_replicate_design_treats_weights_as_known(hand_logistic):
     panel = _replicate_panel(True)
     with pytest.warns(RDifferenceWarning):
         a = models.attrition(panel, baseline=["older", "isolated"], outcome_model=OUTCOME)
     o = a.outcome.set_index("weighting")
-    fit, ok, Xr, followed, analysis, X, y, W, w0 = _hand_pieces(panel)
+    fit = hand_logistic
+    ok, Xr, followed, analysis, X, y, W, w0 = _hand_pieces(panel)
     p = 1 / (1 + np.exp(-Xr @ fit(Xr[ok], followed[ok], w0[ok])))
     for name, factor in [("baseline weight", np.ones(len(w0))),
                          ("baseline / P(retained)", 1 / p)]:
@@ -381,12 +370,13 @@ def test_attrition_linearised_option_on_replicate_design_treats_weights_as_known
                                                           rel=1e-3)
 
 
-def test_attrition_replicate_option_uses_the_design_replicates():
+def test_attrition_replicate_option_uses_the_design_replicates(hand_logistic):
     panel = _replicate_panel(False)
     a = models.attrition(panel, baseline=["older", "isolated"], variance="replicate",
                          outcome_model=OUTCOME)
     o = a.outcome.set_index("weighting").loc["baseline / P(retained)"]
-    fit, ok, Xr, followed, analysis, X, y, W, w0 = _hand_pieces(panel)
+    fit = hand_logistic
+    ok, Xr, followed, analysis, X, y, W, w0 = _hand_pieces(panel)
     b = []
     for r in range(8):                  # retention and outcome refitted with each replicate
         p_r = 1 / (1 + np.exp(-Xr @ fit(Xr[ok], followed[ok], W[ok, r])))

@@ -230,19 +230,7 @@ def _gen_baseline(n=900, seed=11):
     return PanelData("gen", data, pd.DataFrame(), {}, spec, waves=[2006, 2010])
 
 
-def _hand_logistic(X, y, w):
-    """Weighted logistic regression by Newton-Raphson (independent of design.glm)."""
-    b = np.zeros(X.shape[1])
-    for _ in range(100):
-        p = 1 / (1 + np.exp(-X @ b))
-        step = np.linalg.solve(X.T @ (X * (w * p * (1 - p))[:, None]), X.T @ (w * (y - p)))
-        b += step
-        if np.max(np.abs(step)) < 1e-13:
-            break
-    return b
-
-
-def test_attrition_weights_by_hand():
+def test_attrition_weights_by_hand(hand_logistic):
     panel = _gen_baseline()
     d = panel.data
     a = models.attrition(panel, baseline=["older", "isolated", "grp"])
@@ -258,7 +246,7 @@ def test_attrition_weights_by_hand():
                          (d["grp@2006"] == "c").to_numpy(float)])
     y = d["followed"].to_numpy(float)
     w = d["weight"].to_numpy()
-    b = _hand_logistic(X[ok], y[ok], w[ok])
+    b = hand_logistic(X[ok], y[ok], w[ok])
     np.testing.assert_allclose(a.retention_model.params.to_numpy(), b, rtol=1e-9)
     p = 1 / (1 + np.exp(-X @ b))
     analysis = ok & d["followed"].to_numpy()
@@ -276,7 +264,7 @@ def test_attrition_weights_by_hand():
     assert n_f == int(d["followed"].sum())
 
 
-def test_attrition_outcome_with_and_without_by_hand():
+def test_attrition_outcome_with_and_without_by_hand(hand_logistic):
     panel = _gen_baseline()
     d = panel.data
     a = models.attrition(panel, baseline=["older", "isolated"],
@@ -290,7 +278,7 @@ def test_attrition_outcome_with_and_without_by_hand():
     X = np.column_stack([np.ones(len(d)), x])
     for name, w in [("baseline weight", d["weight"].to_numpy()),
                     ("baseline / P(retained)", a.retention["ipw_weight"].to_numpy())]:
-        b = _hand_logistic(X[analysis], yv[analysis], w[analysis])
+        b = hand_logistic(X[analysis], yv[analysis], w[analysis])
         np.testing.assert_allclose(np.log(o.loc[name, "estimate"]), b[1], rtol=1e-9)
         assert o.loc[name, "n"] == int(analysis.sum())
     # replicate variance: a different SE, same estimates

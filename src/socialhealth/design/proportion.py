@@ -315,8 +315,8 @@ def _glm_intercept(y: np.ndarray, w: np.ndarray, start: float | None = None,
                    epsilon: float = 1e-8, maxit: int = 25, scale: float = 1.0):
     """Intercept-only binomial IRLS exactly as R's ``glm`` runs it (Fisher scoring).
 
-    ``y`` are 0/1 values (the first step's closed forms below assume it) and ``w`` the prior
-    weights of the rows used. Start
+    ``y`` are 0/1 values (the first step's closed forms below assume it) and ``w / scale`` the
+    prior weights of the rows used (the sums over rows: :func:`_first_step_sums`). Start
     ``mu_i = (w_i y_i + 0.5) / (w_i + 1)`` (R's binomial ``initialize``), or the coefficient
     ``start`` (replicate refits start from the full-sample fit, as R's ``svyglm``); each step is
     ``b = sum W z / sum W`` with working weights ``W = w mu (1 - mu)`` and working response
