@@ -341,7 +341,7 @@ def test_mean_numerators_and_weight_sums_from_one_read_equal_direct_computation(
     fused = []
     real = replicate_module._ReplicateColumns._tdot_with_colsums
     monkeypatch.setattr(replicate_module._ReplicateColumns, "_tdot_with_colsums",
-                        lambda self, v: fused.append(len(v)) or real(self, v))
+                        lambda self, v, whole: fused.append(len(v)) or real(self, v, whole))
     y = df["y"].to_numpy()
     Wk = W[keep]
     reps = (Wk.T @ y[keep]) / Wk.sum(axis=0)

@@ -929,11 +929,15 @@ class DesignBase:
 
         In R: ``d2 <- d; d2$prob <- 1 / w`` (no verb; ``subset`` for 0/1 reweighting).
         """
+        return self._with_weights(self._row_weights(weights))
+
+    def _row_weights(self, weights) -> np.ndarray:
+        """``weights`` as floats, one per row of ``design.data`` (DesignError otherwise)."""
         w = np.asarray(weights, dtype=float)
         if w.shape != (len(self.data),):
             raise DesignError(f"weights have shape {w.shape} but the design has "
                               f"{len(self.data)} rows; give one weight per row of design.data.")
-        return self._with_weights(w)
+        return w
 
     def model_weight_mean(self) -> float:
         """The mean weight that R's model fits divide the weights by (``w / mean(w)``).

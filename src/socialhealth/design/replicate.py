@@ -121,7 +121,7 @@ class _ReplicateColumns:
             # matrix-vector products, measured at 1,000,000 x 80)
             if M.ndim == 1:
                 return self._column_tdot(M)
-            return self._columns_tdot([M[:, j] for j in range(M.shape[1])])
+            return self._columns_tdot([M[:, j] for j in range(M.shape[1])], whole)
         memo = self._memo
         if (memo is not None and memo[0].shape == M.shape and memo[0].dtype == M.dtype
                 and np.array_equal(memo[0], M)):
@@ -137,31 +137,29 @@ class _ReplicateColumns:
         at hand and at most 4 columns in all)."""
         whole = self._full if self._full is not None else self._view
         if whole is not None and sum(p.shape[1] for p in parts) <= _FEW_COLUMNS:
-            return self._columns_tdot([p[:, j] for p in parts for j in range(p.shape[1])])
+            return self._columns_tdot([p[:, j] for p in parts for j in range(p.shape[1])],
+                                      whole)
         return self.tdot(np.concatenate(parts, axis=1))
 
-    def _columns_tdot(self, columns: list) -> np.ndarray:
-        """``W' v`` for a few columns ``v`` (W at hand whole), as columns of one array. One
-        column of values with a column of ones (a mean's numerators and denominators), neither
-        kept yet: both products from one read of ``W`` (:meth:`_tdot_with_colsums`)."""
+    def _columns_tdot(self, columns: list, whole: np.ndarray) -> np.ndarray:
+        """``W' v`` for a few columns ``v`` (``whole``: W at hand whole), as columns of one
+        array. One column of values with a column of ones (a mean's numerators and
+        denominators), neither kept yet: both products from one read of ``W``
+        (:meth:`_tdot_with_colsums`)."""
         ones = [_is_ones(v) for v in columns]
         others = [v for v, one in zip(columns, ones, strict=True) if not one]
         if (any(ones) and len(others) == 1 and self._colsums is None
                 and self.kept_product(others[0]) is None):
-            self._tdot_with_colsums(others[0])
-        return np.column_stack([self._column_tdot(v) for v in columns])
+            self._tdot_with_colsums(others[0], whole)
+        return np.column_stack([self.colsums().copy() if one else self._values_tdot(v)
+                                for v, one in zip(columns, ones, strict=True)])
 
-    def _tdot_with_colsums(self, v: np.ndarray) -> None:
+    def _tdot_with_colsums(self, v: np.ndarray, whole: np.ndarray) -> None:
         """Keep ``W' v`` and the weight sums ``W' 1``, reading ``W`` once from memory: row
         blocks of about 8 MB, each multiplied by ``v`` and then by 1 while it is still in the
         cache (two whole matrix-vector products at 1,000,000 x 80: 26 ms; this: 19 ms, on two
         cores). Rows outside a subset are zeroed in ``v`` and in the ones."""
-        whole = self._full if self._full is not None else self._view
         n, R = self.shape
-        if whole is None or n == 0:   # (not reached: callers have the whole matrix)
-            self.colsums()
-            self._column_tdot(v)
-            return
         given = v
         v = np.ascontiguousarray(v, dtype=float)
         one = np.ones(n)
@@ -176,9 +174,7 @@ class _ReplicateColumns:
                 top += Wb.T @ v[i:i + block]
                 sums += Wb.T @ one[i:i + block]
         self._colsums = sums
-        kept = self._kept_columns
-        del kept[_FEW_COLUMNS - 1:]
-        kept.insert(0, (_read_only_copy(given), _read_only_copy(top)))
+        self._keep(given, top)
 
     def kept_product(self, v: np.ndarray) -> np.ndarray | None:
         """``W' v`` when it is kept from an earlier product (a copy), else None."""
@@ -197,15 +193,25 @@ class _ReplicateColumns:
         (kept, with a read-only copy of ``v``; the last 4 columns are kept)."""
         if _is_ones(v):
             return self.colsums().copy()
+        return self._values_tdot(v)
+
+    def _values_tdot(self, v: np.ndarray) -> np.ndarray:
+        """``W' v`` for a column ``v`` that is not all ones: kept, or one matrix-vector
+        product (then kept)."""
         out = self.kept_product(v)
         if out is not None:
             return out
         out = self._matrix_tdot(np.ascontiguousarray(v), 0)
         if len(v):
-            kept = self._kept_columns
-            del kept[_FEW_COLUMNS - 1:]
-            kept.insert(0, (_read_only_copy(v), _read_only_copy(out)))
+            self._keep(v, out)
         return out
+
+    def _keep(self, v: np.ndarray, out: np.ndarray) -> None:
+        """Keep ``W' v = out`` (read-only copies of both, never changed), newest first; the
+        last 4 columns are kept."""
+        kept = self._kept_columns
+        del kept[_FEW_COLUMNS - 1:]
+        kept.insert(0, (_read_only_copy(v), _read_only_copy(out)))
 
     def _matrix_tdot(self, M: np.ndarray, block: int) -> np.ndarray:
         whole = self._full if self._full is not None else self._view
@@ -966,10 +972,7 @@ class ReplicateDesign(DesignBase):
         In R: ``svrepdesign(data = scd, weights = ~wnew, repweights = W * scd$wnew / 1,
         type = "BRR", combined.weights = TRUE)``.
         """
-        w = np.asarray(weights, dtype=float)
-        if w.shape != (len(self.data),):
-            raise DesignError(f"weights have shape {w.shape} but the design has "
-                              f"{len(self.data)} rows; give one weight per row of design.data.")
+        w = self._row_weights(weights)
         w0 = np.asarray(self.weights, dtype=float)
         bad = ~np.isfinite(w) | (w < 0) | ((w > 0) & ~(w0 > 0))
         if bad.any():
