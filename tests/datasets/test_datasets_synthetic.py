@@ -153,3 +153,48 @@ def test_ess_multicountry_design_keeps_countries_apart(tmp_path):
     assert _vals(sd.data["psu"]) == ["GB-1", "GB-2", "FR-1", "FR-2"]
     sd = datasets.load("ess", path=p, country="FR")
     assert _vals(sd.data["strata"]) == ["1", "1"] and sd.provenance["rows_dropped"] == {"other countries": 2}
+
+
+def test_ess_country_code_matches_ignoring_case_and_unknown_code_names_the_codes(tmp_path):
+    import pyreadstat
+
+    df = pd.DataFrame({"idno": [1, 2, 3, 4], "cntry": ["GB", "GB", "FR", "FR"],
+                       "essround": [9] * 4, "anweight": [1.0, 2.0, 1.0, 1.0],
+                       "psu": [1, 2, 1, 2], "stratum": [1, 1, 1, 1],
+                       "sclmeet": [1, 7, 3, 4], "inprdsc": [0, 1, 2, 3], "health": [1, 2, 3, 4],
+                       "agea": [20, 30, 40, 50], "gndr": [1, 2, 1, 2], "hhmmb": [1, 2, 3, 4]})
+    p = tmp_path / "ESS9e03.sav"
+    pyreadstat.write_sav(df, str(p))
+    sd = datasets.load("ess", path=p, country=" fr", cache=False)
+    assert _vals(sd.data["respondent_id"]) == ["3", "4"]
+    assert sd.provenance["rows_dropped"] == {"other countries": 2}
+    with pytest.raises(SurveyFileError, match=r"no respondents of country 'DE'; its cntry "
+                                              r"codes: \['FR', 'GB'\]"):
+        datasets.load("ess", path=p, country="DE", cache=False)
+
+
+def test_ess_round7_sddf_merged_on_idno_and_country(tmp_path):
+    """A round-7 file has no psu/stratum; the SDDF's are merged on idno and cntry (the same
+    idno in two countries is two respondents), and a respondent without an SDDF record is
+    dropped and counted."""
+    import pyreadstat
+
+    df = pd.DataFrame({"idno": [1, 2, 3, 1, 2], "cntry": ["GB", "GB", "GB", "FR", "FR"],
+                       "essround": [7] * 5, "pspwght": [1.0, 2.0, 1.0, 1.0, 1.5],
+                       "pweight": [0.5] * 5,
+                       "sclmeet": [1, 7, 3, 4, 5], "inprdsc": [0, 1, 2, 3, 4],
+                       "health": [1, 2, 3, 4, 5], "agea": [20, 30, 40, 50, 60],
+                       "gndr": [1, 2, 1, 2, 1], "hhmmb": [1, 2, 3, 4, 5]})
+    p = tmp_path / "ESS7e02.sav"
+    pyreadstat.write_sav(df, str(p))
+    sddf = pd.DataFrame({"idno": [2, 1, 1, 2], "cntry": ["GB", "GB", "FR", "FR"],
+                         "psu": [11, 10, 20, 21], "stratum": [1, 1, 2, 2]})
+    sp = tmp_path / "ESS7SDDF.csv"
+    sddf.to_csv(sp, index=False)
+    sd = datasets.load("ess", path=p, sddf_path=sp, cache=False)
+    assert _vals(sd.data["respondent_id"]) == ["1", "2", "1", "2"]
+    assert _vals(sd.data["psu"]) == ["GB-10", "GB-11", "FR-20", "FR-21"]
+    assert _vals(sd.data["strata"]) == ["GB-1", "GB-1", "FR-2", "FR-2"]
+    assert sd.provenance["rows_dropped"] == {"no psu/stratum (no SDDF record)": 1}
+    assert sd.design_spec["psu"] == "psu" and sd.design_spec["nest"] is True
+    np.testing.assert_allclose(sd.data["weight"], [0.5, 1.0, 0.5, 0.75])

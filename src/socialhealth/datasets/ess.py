@@ -37,6 +37,35 @@ def _csv_missing(cb: dict) -> dict:
     return out
 
 
+def _country_rows(codes: pd.Series, country: str, where: str, variable: str) -> np.ndarray:
+    """Rows of ``country`` (an exact code, else the one code equal to it ignoring case and
+    spaces). A code the file does not hold is an error naming the codes it holds, not 0 rows."""
+    codes = codes.astype("string").fillna("")
+    rows = (codes == country).to_numpy()
+    if rows.any():
+        return rows
+    held = sorted(c for c in set(codes) if c)
+    folded = [c for c in held if c.casefold() == str(country).strip().casefold()]
+    if len(folded) != 1:
+        raise SurveyFileError(f"{where} holds no respondents of country {country!r}; its "
+                              f"{variable} codes: {held}.")
+    return (codes == folded[0]).to_numpy()
+
+
+def _sddf_design(df: pd.DataFrame, sddf: pd.DataFrame, keys: list, psu: str,
+                 stratum: str) -> tuple[np.ndarray, np.ndarray]:
+    """The SDDF's psu and stratum for each row of ``df`` (NaN where it has no record), merged
+    on the ``keys`` the SDDF holds (``idno``, and ``cntry`` when present) compared as codes."""
+    on = [c for c in sddf.columns if c in keys]
+    left = df[on].copy()
+    right = sddf.copy()
+    for c in on:
+        left[c] = code_strings(left[c])
+        right[c] = code_strings(right[c])
+    merged = left.merge(right.drop_duplicates(on), on=on, how="left")
+    return merged[psu].to_numpy(dtype=float), merged[stratum].to_numpy(dtype=float)
+
+
 def load_ess(path, *, wave: int | None = None, weight: str | None = None,
              country: str | None = None, sddf_path=None,
              columns: Sequence[str] | None = None, cache: bool = True):
@@ -136,15 +165,7 @@ def load_ess(path, *, wave: int | None = None, weight: str | None = None,
                 reasons["other rounds"] = int((~this).sum())
                 keep &= this
             if country is not None:
-                codes = df[cv].astype("string").fillna("")
-                inc = (codes == country).to_numpy()
-                if not inc.any():   # a code the file does not hold is an error, not 0 rows
-                    held = sorted(c for c in set(codes) if c)
-                    folded = [c for c in held if c.casefold() == str(country).strip().casefold()]
-                    if len(folded) != 1:
-                        raise SurveyFileError(f"{src.path} holds no respondents of country "
-                                              f"{country!r}; its {cv} codes: {held}.")
-                    inc = (codes == folded[0]).to_numpy()
+                inc = _country_rows(df[cv], country, f"{src.path}", cv)
                 reasons["other countries"] = int((keep & ~inc).sum())
                 keep &= inc
             w = np.ones(len(df))
@@ -157,16 +178,7 @@ def load_ess(path, *, wave: int | None = None, weight: str | None = None,
             if has_design:
                 psu_v, stratum_v = df[psuv].to_numpy(dtype=float), df[strv].to_numpy(dtype=float)
             elif sd_df is not None:
-                on = [c for c in sd_df.columns if c in (idv, cv)]
-                left = df[on].copy()
-                for c in on:
-                    left[c] = code_strings(left[c])
-                right = sd_df.copy()
-                for c in on:
-                    right[c] = code_strings(right[c])
-                right = right.drop_duplicates(on)
-                m = left.merge(right, on=on, how="left")
-                psu_v, stratum_v = m[psuv].to_numpy(dtype=float), m[strv].to_numpy(dtype=float)
+                psu_v, stratum_v = _sddf_design(df, sd_df, [idv, cv], psuv, strv)
             if psu_v is not None and stratum_v is not None:
                 nod = np.isnan(psu_v) | np.isnan(stratum_v)
                 reasons["no psu/stratum" + (" (no SDDF record)" if sd_df is not None else "")] = \
@@ -196,7 +208,7 @@ def load_ess(path, *, wave: int | None = None, weight: str | None = None,
                     out["psu"] = [f"{c}-{p}" for c, p in zip(ctry, out["psu"], strict=True)]
             return out
 
-        full = "psu" in read or sd_df is not None
+        full = has_design or sd_df is not None
         spec = ({"weights": "weight", "strata": "strata", "psu": "psu", "nest": True,
                  "lonely_psu": "adjust"} if full else {"weights": "weight"})
         spec["notes"] = (f"psu={psuv}, strata={strv} (nest=TRUE), weight={wname}" if full
