@@ -120,7 +120,8 @@ def py_formula(f: str) -> str:
 
 
 FAMILY = {"binom": "binomial", "binom_probit": "binomial", "pois": "poisson", "gamma": "Gamma",
-          "gauss": "gaussian", "sub_binom": "binomial", "sub_gauss": "gaussian"}
+          "gauss": "gaussian", "sub_binom": "binomial", "sub_gauss": "gaussian",
+          "cloglog": "binomial", "sub_nod_binom": "binomial"}
 
 
 def glm_tol(ds, analysis):
@@ -189,7 +190,8 @@ def r_error(r) -> bool:
 
 # ----------------------------------------------------------------------------- GLMs
 @pytest.mark.parametrize("dsid,analysis", cases(["binom", "binom_probit", "pois", "gamma",
-                                                 "gauss", "sub_binom", "sub_gauss"]))
+                                                 "gauss", "sub_binom", "sub_gauss", "cloglog",
+                                                 "sub_nod_binom"]))
 def test_glm(dsid, analysis):
     ds = DATASETS[dsid]
     r = ds["results"][analysis]
@@ -197,7 +199,9 @@ def test_glm(dsid, analysis):
     if analysis == "binom" and _replicate_separation(ds):
         pytest.skip("R's replicate refits diverge: test_glm_replicate_separation_r_diverges")
     d = build(ds)
-    if analysis.startswith("sub_"):
+    if analysis == "sub_nod_binom":      # a domain without the sparse level grp = "d"
+        d = d.subset(d.data["grp"] != "d")
+    elif analysis.startswith("sub_"):
         d = domain(d)
     tol = glm_tol(ds, analysis)
     big = fit(d, analysis, r)
@@ -337,13 +341,16 @@ def _r_singular_bic(small, big, ds, what):
 
 
 # ----------------------------------------------------------------------------- svyolr
-@pytest.mark.parametrize("dsid,analysis", cases(["olr"]))
+@pytest.mark.parametrize("dsid,analysis", cases(["olr", "sub_olr"]))
 def test_ordinal(dsid, analysis):
     ds = DATASETS[dsid]
     r = ds["results"][analysis]
     assert not r_error(r), r
     assert r["convergence"] == 0
-    m = models.ordinal(build(ds), "yord ~ x1 + flag", method=r["method"])
+    d = build(ds)
+    if analysis == "sub_olr":
+        d = domain(d)
+    m = models.ordinal(d, "yord ~ x1 + flag", method=r["method"])
     idx = order(list(m.params.index), r["terms"])
     close(m.params.to_numpy()[idx], r["coef"], OLR_TOL, f"{dsid} olr coef")
     close(m.cov_params().to_numpy()[np.ix_(idx, idx)], r["vcov"], OLR_TOL, f"{dsid} olr vcov")
@@ -402,6 +409,19 @@ def _cox_spec(ds):
     return {"covariates": "x1 + flag + grp", "strata": None}
 
 
+@pytest.mark.parametrize("dsid,analysis", cases(["cox_breslow"]))
+def test_coxph_breslow(dsid, analysis):
+    """Breslow ties against coxph(ties = "breslow") + svyrecvar of the weighted dfbetas (what
+    svycoxph does; its own ties = "breslow" fails inside survey 4.1-1)."""
+    ds = DATASETS[dsid]
+    r = ds["results"][analysis]
+    assert not r_error(r), r
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        m = models.coxph(build(ds), "time", "status", r["covariates"], ties="breslow")
+    _check_cox(m, r, f"{dsid} breslow")
+
+
 @pytest.mark.parametrize("dsid", [d for d in DATASETS if "error" not in r_hand(DATASETS[d])])
 def test_coxph_by_hand(dsid):
     """The same Cox models against R's public-function computation (coxph + svyrecvar of the
@@ -454,6 +474,18 @@ def test_kaplan_meier_se(dsid, analysis):
               f"{dsid} km {level} varlog")
 
 
+@pytest.mark.parametrize("dsid,analysis", cases(["sub_km"]))
+def test_kaplan_meier_domain(dsid, analysis):
+    ds = DATASETS[dsid]
+    r = ds["results"][analysis]
+    assert not r_error(r), r
+    km = models.kaplan_meier(domain(build(ds)), "time", "status", se=True)
+    tab = km.to_frame().set_index("time")
+    t, surv, varlog = _last_per_time(r["time"], r["surv"], r["varlog"])
+    close(tab.loc[t, "surv"].to_numpy(), surv, CLOSED_TOL, f"{dsid} domain km surv")
+    close(tab.loc[t, "se_log"].to_numpy() ** 2, varlog, CLOSED_TOL, f"{dsid} domain km varlog")
+
+
 @pytest.mark.parametrize("dsid,analysis", cases(["km_pe"]))
 def test_kaplan_meier_curve(dsid, analysis):
     ds = DATASETS[dsid]
@@ -466,11 +498,13 @@ def test_kaplan_meier_curve(dsid, analysis):
 
 
 # ----------------------------------------------------------------------------- svylogrank
-@pytest.mark.parametrize("dsid,analysis", cases(["logrank", "logrank_flag"]))
+@pytest.mark.parametrize("dsid,analysis", cases(["logrank", "logrank_flag", "sub_logrank"]))
 def test_logrank(dsid, analysis):
     ds = DATASETS[dsid]
     r = ds["results"][analysis]
     d = build(ds)
+    if analysis == "sub_logrank":
+        d = domain(d)
     if r_error(r):
         assert "singular" in r["error"]
         with pytest.raises(errors.SocialHealthError):
@@ -625,3 +659,26 @@ def test_coxph_replicate_with_empty_last_risk_set():
     beta_r = np.array(beta_r)
     want = np.sum((beta_r - beta_r.mean()) ** 2) / (R - 1)        # mse=False: centred
     close(m.cov_params().to_numpy()[0, 0], want, 1e-7)
+
+
+@pytest.mark.parametrize("dsid", [d for d in DATASETS if DATASETS[d]["kind"] == "taylor"
+                                  and not _replicate_separation(DATASETS[d])])
+def test_same_design_other_spellings(dsid):
+    """The same design spelled with PSU numbers repeated across strata (``nest=True``, the
+    fixture's ``psu_in``) and with ``probs = 1 / w``: R's numbers for ``psu`` and ``weights``
+    (svydesign(id = ~psu_in, strata = ~stratum, nest = TRUE) is the same design)."""
+    ds = DATASETS[dsid]
+    df = frame(ds)
+    df["prob"] = 1.0 / df["w"]
+    d = sh.SurveyDesign(df, probs="prob", strata="stratum", psu="psu_in", nest=True,
+                        fpc=ds["design"].get("fpc"), lonely_psu="adjust")
+    r = ds["results"]["binom"]
+    if not r_error(r):
+        m = d.glm(r["formula"], family="binomial")
+        check_glm(m, r["big"], GLM_TOL, f"{dsid} nest/probs binom")
+    r = ds["results"]["rank_wilcoxon"]
+    tab = d.ranktest("ycont ~ flag").to_frame().iloc[0]
+    close(tab["statistic"], r["statistic"], CLOSED_TOL, f"{dsid} nest/probs rank")
+    r = ds["results"]["logrank_flag"]
+    res = models.logrank(d, "time", "status", "flag", rho=1.0)
+    close(res.chisq, r["chisq"], CLOSED_TOL, f"{dsid} nest/probs logrank")
