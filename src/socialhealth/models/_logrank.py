@@ -45,9 +45,8 @@ import pandas as pd
 from scipy import stats
 
 from socialhealth._deprecation import renamed_parameter
-from socialhealth.design.extension import level_codes
+from socialhealth.design.extension import level_codes, quadratic_form
 from socialhealth.design.result_protocol import TEST_REASONS, Result
-from socialhealth.design.wald import _quadratic_form
 from socialhealth.errors import EstimationError, MissingColumnError, ModelError
 
 
@@ -209,7 +208,7 @@ def logrank(design, time: str, status: str, by: str, rho: float = 0.0,
     se = np.sqrt(np.clip(np.diag(V), 0, None))
     with np.errstate(divide="ignore", invalid="ignore"):
         z = U / se
-    chisq = _quadratic_form(
+    chisq = quadratic_form(
         U, V, EstimationError,
         f"the design covariance of the log-rank scores of the {k - 1} groups after the first is "
         f"singular (the design has {design.degf():g} degrees of freedom, PSUs minus strata, or "
