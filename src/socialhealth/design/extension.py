@@ -15,7 +15,8 @@ helpers that model code shares with the engine: level codes of a grouping column
 (collinear) columns, a weighted GLM fit, and the separation / monotone-likelihood detectors
 (:func:`cox_monotone`, :func:`ordinal_separation`, :func:`diverging`, :class:`Direction`),
 and the refusal of negative replicate weights by refit-based estimators
-(:func:`refuse_negative_replicate_weights`).
+(:func:`refuse_negative_replicate_weights`), and the Wald quadratic form ``b' V^{-1} b`` that
+refuses a singular design covariance (:func:`quadratic_form`).
 They are thin public wrappers; the engine's private functions behind them may change.
 
 Models in :mod:`socialhealth.models` use only these and the design methods
@@ -33,7 +34,8 @@ from socialhealth.design._separation import (Direction, cox_monotone, diverging,
                                              ordinal_separation)
 
 __all__ = ["level_codes", "aliased_columns", "fit_glm", "Direction", "cox_monotone",
-           "ordinal_separation", "diverging", "refuse_negative_replicate_weights"]
+           "ordinal_separation", "diverging", "refuse_negative_replicate_weights",
+           "quadratic_form"]
 
 
 def level_codes(values: pd.Series, used: np.ndarray) -> tuple[np.ndarray, list]:
@@ -200,3 +202,43 @@ def refuse_negative_replicate_weights(design, rows, what: str, r_behaviour: str)
     refuse = getattr(design, "_refuse_negative_replicates", None)
     if refuse is not None:
         refuse(rows, what, r_behaviour)
+
+
+def quadratic_form(b, V, error: type, message: str) -> float:
+    """Wald quadratic form ``b' V^{-1} b``, refusing a singular covariance ``V``.
+
+    A design-based covariance has rank at most the design's degrees of freedom (PSUs minus
+    strata); with more coefficients than that it is singular up to rounding, and a plain
+    ``solve`` returns an arbitrary huge (or negative) statistic. ``V`` counts as singular when
+    the smallest eigenvalue of its correlation matrix is below 1e-10 times the largest (R's
+    ``solve`` stops there too: "system is computationally singular").
+
+    Parameters
+    ----------
+    b : array of length q
+    V : (q, q) array
+        Covariance of ``b``.
+    error : exception class
+        Raised (with ``message``) when ``V`` is singular, not finite or has a zero variance.
+    message : str
+        What is wrong and what to do (e.g. name the design df and suggest testing fewer
+        coefficients).
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from socialhealth.design.extension import quadratic_form
+    >>> quadratic_form([1.0, 2.0], np.diag([1.0, 4.0]), ValueError, "singular")
+    2.0
+    >>> quadratic_form([1.0, 2.0], np.ones((2, 2)), ValueError, "V is singular")
+    Traceback (most recent call last):
+    ...
+    ValueError: V is singular
+    """
+    from socialhealth.design.wald import _quadratic_form
+
+    return _quadratic_form(b, V, error, message)

@@ -12,8 +12,18 @@ from socialhealth.design.formula import ModelFrame, evaluate_offset, normalise_f
 from socialhealth.design.glm_families import FAMILIES, LINKS
 from socialhealth.design.irls import _Fit
 from socialhealth.design.result_protocol import Summary
-from socialhealth.design.wald import WaldTest, _split_terms
+from socialhealth.design.wald import WaldTest, _quadratic_form, _split_terms
 from socialhealth.errors import ModelError
+
+
+def _singular_message(result, q: int) -> str:
+    """Message for a Wald test whose covariance is singular."""
+    degf = result.design.degf() if hasattr(result.design, "degf") else float("nan")
+    return (f"the covariance of the {q} tested coefficients is singular, so the Wald test is "
+            f"undefined: the design has {degf:g} degrees of freedom (PSUs minus strata; the "
+            f"design-based covariance has at most that rank) and residual df {result.df_resid:g}. "
+            "Test fewer coefficients at a time (merge sparse categories) or use a design with "
+            "more PSUs.")
 
 
 class SurveyGLMResult(WaldCoefficients):
@@ -170,11 +180,7 @@ class SurveyGLMResult(WaldCoefficients):
         b = self._beta[cols]
         V = self._cov[np.ix_(cols, cols)]
         q = len(cols)
-        try:
-            stat = float(b @ np.linalg.solve(V, b)) / q
-        except np.linalg.LinAlgError:
-            raise ModelError("the covariance of the tested coefficients is singular; the Wald test "
-                             "is undefined.") from None
+        stat = _quadratic_form(b, V, ModelError, _singular_message(self, q)) / q
         p = float(stats.f.sf(stat, q, self.df_resid))
         return WaldTest(labels, [self.names[c] for c in cols], stat, q, self.df_resid, p)
 

@@ -710,12 +710,14 @@ def ranktest(design, formula_or_variable: str, by: str | None = None,
     else:
         C = np.hstack([-np.ones((k - 1, 1)), np.eye(k - 1)])
         b = C @ theta
-        try:
-            X2 = float(b @ np.linalg.solve(Vb, b))
-        except np.linalg.LinAlgError:
-            raise EstimationError(
-                "the covariance of the group differences in mean rank score is singular "
-                "(a group with a single PSU?); cannot compute the k-sample rank test.") from None
+        from socialhealth.design.wald import _quadratic_form
+
+        X2 = _quadratic_form(
+            b, Vb, EstimationError,
+            f"the covariance of the {k - 1} group differences in mean rank score is singular (the "
+            f"rows used have {degf_used:g} design degrees of freedom, PSUs minus strata, or a "
+            "group has a single PSU); cannot compute the k-sample rank test. Merge sparse groups "
+            "or use a design with more PSUs.")
         ndf, ddf = float(k - 1), float(degf_used - (k - 1))
         p = float(stats.f.sf(X2 / ndf, ndf, ddf)) if ddf > 0 else np.nan
         table = pd.DataFrame({"term": [f"{yname} ~ {gname}"], "statistic": [X2], "ndf": [ndf],

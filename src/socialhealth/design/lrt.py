@@ -56,7 +56,9 @@ import numpy as np
 import pandas as pd
 
 from socialhealth.design.result_protocol import TEST_REASONS, Result
+from socialhealth.design.glm_result import _singular_message
 from socialhealth.design.lincomb import LINCOM_METHODS, pchisqsum
+from socialhealth.design.wald import _quadratic_form
 from socialhealth.errors import ModelError
 
 
@@ -176,6 +178,18 @@ def _lambdas(result, cols: list[int]) -> np.ndarray:
     return _deffs(result._cov[np.ix_(cols, cols)], _naive_cov(result)[np.ix_(cols, cols)])
 
 
+def _check_ddf(ddf: float, result) -> None:
+    """Non-positive denominator df (the model's residual df ``degf + 1 - p`` when the design
+    has too few PSUs for the model): no F reference distribution (R's saddlepoint p-value fails
+    there, its Satterthwaite one is NaN)."""
+    if np.isfinite(ddf) and not ddf > 0:
+        raise ModelError(
+            f"the denominator degrees of freedom are {ddf:g}, not positive: the model's residual "
+            f"df are design df + 1 - {len(result.names)} coefficients, too few PSUs for this "
+            "model. Pass df=np.inf (test='Chisq' in anova) for a chi-squared reference, or fit "
+            "fewer coefficients.")
+
+
 def _check_approximation(approximation: str) -> str:
     if approximation not in LINCOM_METHODS:
         raise ModelError(f"approximation={approximation!r} must be one of "
@@ -232,6 +246,7 @@ def lrt(result, terms,
     chisq = _refit_without(result, cols) - result._fit.deviance
     lam = _lambdas(result, cols)
     ddf = result.df_resid if df is None else float(df)
+    _check_ddf(ddf, result)
     p = pchisqsum(chisq, np.ones(len(cols)), lam, method=approximation, ddf=ddf)
     tt = " + ".join(labels)
     return LRTest(labels, [result.names[c] for c in cols], float(chisq), len(cols), float(ddf), p,
@@ -345,7 +360,7 @@ def _anova_span(small, big, test, method, approximation):
     label = f"{big.formula} vs {small.formula}"
     if method == "Wald":
         b = L @ big._beta
-        w = float(b @ np.linalg.solve(V, b))
+        w = _quadratic_form(b, V, ModelError, _singular_message(big, q))
         if test == "F":
             return WaldTest([label], [label], w / q, q, big.df_resid,
                             float(stats.f.sf(w / q, q, big.df_resid)))
@@ -355,6 +370,7 @@ def _anova_span(small, big, test, method, approximation):
     lam = _deffs(V, V0)
     chisq = small._fit.deviance - big._fit.deviance
     ddf = big.df_resid if test == "F" else np.inf
+    _check_ddf(ddf, big)
     p = pchisqsum(chisq, np.ones(q), lam, method=approximation, ddf=ddf)
     return LRTest([label], [label], float(chisq), q, float(ddf), p, lam, approximation,
                   f'anova(small, big, test = "{test}", method = "LRT")')
@@ -370,7 +386,7 @@ def _wald_chisq(big, cols):
     idx = [big.names.index(c) for c in cols]
     b = big._beta[idx]
     V = big._cov[np.ix_(idx, idx)]
-    w = float(b @ np.linalg.solve(V, b))
+    w = _quadratic_form(b, V, ModelError, _singular_message(big, len(idx)))
     return WaldTest(cols, cols, w / len(idx), len(idx), np.inf, float(stats.chi2.sf(w, len(idx))))
 
 
@@ -476,7 +492,7 @@ def bic(result, maximal) -> pd.Series:
         b = maximal._beta[idx]
         V = maximal._cov[np.ix_(idx, idx)]
         V0 = _naive_cov(maximal)[np.ix_(idx, idx)]
-        wald = float(b @ np.linalg.solve(V, b))
+        wald = _quadratic_form(b, V, ModelError, _singular_message(maximal, len(idx)))
         sign, logdet = np.linalg.slogdet(np.linalg.solve(V0, V))
         if sign <= 0:
             raise ModelError("the design-effect matrix of the omitted coefficients is not positive "

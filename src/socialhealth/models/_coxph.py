@@ -184,7 +184,11 @@ def _cox_terms(beta, P: _Prepared, w: np.ndarray, ties: str, want_resid: bool):
     S0 = _within_strata_cumsum(G0, P.strat_of_grp)
     S1 = _within_strata_cumsum(G1, P.strat_of_grp)
 
-    ev = np.flatnonzero(dcount > 0)
+    # event times whose deaths all have weight 0 (a replicate without their PSUs) add nothing
+    # (m = 0); left out, also when their whole risk set has weight 0 (0 * log 0: the limit of
+    # R's svycoxph replicate refits, which add 1e-10 to every weight). Zero-weight deaths at a
+    # time with positive-weight deaths still count among Efron's tied deaths, as in R
+    ev = np.flatnonzero((dcount > 0) & (dw > 0))
     if ties == "efron":
         d = dcount[ev].astype(np.int64)
         g_rep = np.repeat(ev, d)                      # one row per (event group, k)

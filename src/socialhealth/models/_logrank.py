@@ -45,7 +45,7 @@ import pandas as pd
 from scipy import stats
 
 from socialhealth._deprecation import renamed_parameter
-from socialhealth.design.extension import level_codes
+from socialhealth.design.extension import level_codes, quadratic_form
 from socialhealth.design.result_protocol import TEST_REASONS, Result
 from socialhealth.errors import EstimationError, MissingColumnError, ModelError
 
@@ -208,12 +208,12 @@ def logrank(design, time: str, status: str, by: str, rho: float = 0.0,
     se = np.sqrt(np.clip(np.diag(V), 0, None))
     with np.errstate(divide="ignore", invalid="ignore"):
         z = U / se
-    try:
-        chisq = float(U @ np.linalg.solve(V, U))
-    except np.linalg.LinAlgError:
-        raise EstimationError(
-            "the design covariance of the log-rank scores is singular (a group without events "
-            "or with a single PSU?); cannot compute the test.") from None
+    chisq = quadratic_form(
+        U, V, EstimationError,
+        f"the design covariance of the log-rank scores of the {k - 1} groups after the first is "
+        f"singular (the design has {design.degf():g} degrees of freedom, PSUs minus strata, or "
+        "a group has no events or a single PSU); cannot compute the test. Merge sparse groups "
+        "or use a design with more PSUs.")
     table = pd.DataFrame({"term": [f"{by}={lv}" for lv in levels[1:]], "score": U, "se": se,
                           "z": z, "p": 2 * stats.norm.sf(np.abs(z))})
     name = "log-rank" if rho == 0 and gamma == 0 else f"G(rho={rho:g}, gamma={gamma:g})"
