@@ -244,7 +244,7 @@ class SurveyDesign(DesignBase):
                 # one domain holding every row: plain influence columns, and the 1/N factor
                 # applied to the covariance (k x k) instead of to the n influence values (equal
                 # up to rounding)
-                return self._variance_of(z) / (den * den)
+                return self._variance_of(self._all_rows(z)) / (den * den)
             z /= den
         else:
             # per-domain arrays (th / den above are scalars)
@@ -255,10 +255,19 @@ class SurveyDesign(DesignBase):
             z *= wu[:, None]
             z /= den_d[idx][:, None]
         if all_ok and n_domains == 1:
-            return self._variance_of(z)
+            return self._variance_of(self._all_rows(z))
         if not all_ok:
             z[~ok] = 0.0
         return self._variance_of(DomainColumns(z, dcodes, n_domains))
+
+    def _all_rows(self, z: np.ndarray):
+        # lonely_psu="average" and "fail" look at the strata holding rows of the estimate,
+        # whatever their values (a stratum whose rows are all 0 still counts, as in R): when
+        # there are single-unit strata, mark every row as used
+        if self.lonely_psu not in ("average", "fail") or not any(
+                (st.n_units == 1).any() for st in self._stages):
+            return z
+        return DomainColumns(z, np.zeros(len(z), dtype=np.int64), 1)
 
     def _general_vcov(self, theta, influence: Callable[[], np.ndarray] | None,
                       refit=None) -> np.ndarray:
