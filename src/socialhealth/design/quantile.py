@@ -455,7 +455,9 @@ def quantile(
         else:
             sub = design._with_weights(np.where(in_dom, w, 0.0))
         dfd = sub.degf() if df is None else float(df)
-        nrow_beta = int((codes == dmn).sum())      # rows of the domain, as R's nrow(design)
+        # rows of the domain with no missing value, as R's nrow(design) (svyquantile drops
+        # the rows with NAs before its Woodruff interval)
+        nrow_beta = int(in_dom.sum())
         q_t = float(stats.t.ppf(1 - (1 - level) / 2, dfd)) if np.isfinite(dfd) else float(
             stats.norm.ppf(1 - (1 - level) / 2))
         for c in cols:
