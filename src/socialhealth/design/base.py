@@ -779,9 +779,11 @@ class DesignBase:
         """Estimated population variance (and covariances) of numeric variables.
 
         ``S^2 = n/(n-1) sum_i w_i (y_i - ybar)^2 / sum_i w_i`` with ``n`` the number of rows
-        used; its standard error treats ``(y_i - ybar)^2`` as the analysis variable of a mean,
-        which is exact to first order because the derivative with respect to ``ybar``
-        vanishes. For several variables, rows ``a:b`` give covariances.
+        used (R's ``svyvar(na.rm = TRUE)`` counts the rows with a missing value in ``n`` too,
+        so with missing values this equals R's ``svyvar`` on ``subset(design, !is.na(y))``,
+        not R's ``na.rm = TRUE`` value); its standard error treats ``(y_i - ybar)^2`` as the
+        analysis variable of a mean, which is exact to first order because the derivative
+        with respect to ``ybar`` vanishes. For several variables, rows ``a:b`` give covariances.
 
         Parameters
         ----------
