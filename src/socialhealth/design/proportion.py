@@ -550,6 +550,9 @@ def _logit_fit(design, cells: _Cells, p: np.ndarray) -> _LogitFit:
             Z /= mu_fit * (1 - mu_fit) * np.einsum("i,ij->j", design._w, den)
             return Z
 
+    # the rows of each cell (R's svyby analyses each domain as its own subset)
+    influence.rows = lambda: den > 0   # type: ignore[attr-defined]
+
     def refit(w_r):
         out = np.full(m, np.nan)
         for j in range(m):
@@ -755,7 +758,7 @@ def proportion(
     _check_method(method)
     level = _check_level(level)
     cells = _cells(design, variable, by)
-    p, vcov = design._ratio_estimate(cells.num, cells.den)
+    p, vcov = design._ratio_estimate(cells.num, cells.den, domains=by is not None)
     p = np.asarray(p, dtype=float)
     var = np.clip(np.diag(vcov), 0.0, None)
     se = np.sqrt(var)

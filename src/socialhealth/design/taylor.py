@@ -196,7 +196,7 @@ class SurveyDesign(DesignBase):
                           nest=nest, pps=spec)
 
     # ------------------------------------------------------------------ hooks
-    def _variance_of(self, Z: np.ndarray | DomainColumns) -> np.ndarray:
+    def _variance_of(self, Z: np.ndarray | DomainColumns, rows=None) -> np.ndarray:
         # calibrated designs (post-stratification, raking, GREG) replace the influence values
         # by their residuals from the calibration model before the design variance
         # (Deville & Sarndal 1992; R svyrecvar's postStrata step)
@@ -205,9 +205,13 @@ class SurveyDesign(DesignBase):
         for cal in self._calibrations:
             Z = cal.residualize(Z)
         return taylor_vcov(Z, self._stages, self.lonely_psu, self.adjust_domain_lonely,
-                           self.ultimate_cluster)
+                           self.ultimate_cluster, rows)
 
-    def _ratio_vcov(self, num, den, theta):
+    def _domain_ratio_vcov(self, num, den, theta):
+        # ratios of separate domains (DesignBase._ratio_estimate(domains=True))
+        return self._ratio_vcov(num, den, theta, domains=True)
+
+    def _ratio_vcov(self, num, den, theta, domains: bool = False):
         w = self._w
         if den is None:
             Z = w[:, None] * num
@@ -221,6 +225,9 @@ class SurveyDesign(DesignBase):
                 Z *= w[:, None]
                 Z /= np.where(bad, 1.0, D)
             Z[:, bad] = 0.0
+            if domains and self._lonely_rows_matter():
+                # the rows of each ratio (its domain): those with a denominator or numerator
+                return self._variance_of(Z, rows=(den != 0) | (num != 0))
         return self._variance_of(Z)
 
     def _domain_vcov(self, theta, vals, dcodes, n_domains, totals_den, all_rows=False):
@@ -260,12 +267,15 @@ class SurveyDesign(DesignBase):
             z[~ok] = 0.0
         return self._variance_of(DomainColumns(z, dcodes, n_domains))
 
-    def _all_rows(self, z: np.ndarray):
+    def _lonely_rows_matter(self) -> bool:
         # lonely_psu="average" and "fail" look at the strata holding rows of the estimate,
-        # whatever their values (a stratum whose rows are all 0 still counts, as in R): when
-        # there are single-unit strata, mark every row as used
-        if self.lonely_psu not in ("average", "fail") or not any(
-                (st.n_units == 1).any() for st in self._stages):
+        # whatever their values (a stratum whose rows are all 0 still counts, as in R)
+        return self.lonely_psu in ("average", "fail") and any(
+            (st.n_units == 1).any() for st in self._stages)
+
+    def _all_rows(self, z: np.ndarray):
+        # every row is used: mark them all when single-unit strata make it matter
+        if not self._lonely_rows_matter():
             return z
         return DomainColumns(z, np.zeros(len(z), dtype=np.int64), 1)
 
@@ -273,6 +283,11 @@ class SurveyDesign(DesignBase):
                       refit=None) -> np.ndarray:
         if influence is None:   # not reached: every caller on a Taylor design gives influence
             raise DesignError("a Taylor design needs the influence values of the estimate.")
+        # influence.rows(): the rows used by each column (domains), where single-PSU strata
+        # make it matter (see _lonely_rows_matter)
+        rows = getattr(influence, "rows", None)
+        if rows is not None and self._lonely_rows_matter():
+            return self._variance_of(influence(), rows=rows())
         return self._variance_of(influence())
 
     def _r_keeps_rows(self) -> bool:

@@ -198,6 +198,7 @@ def taylor_vcov(
     lonely_psu: str = "fail",
     adjust_domain_lonely: bool = False,
     one_stage: bool = False,
+    rows: np.ndarray | None = None,
 ) -> np.ndarray:
     """Design covariance matrix (p x p) of the totals of the columns of ``Z`` (n x p).
 
@@ -210,6 +211,8 @@ def taylor_vcov(
         non-zero values (a domain with one PSU in a stratum), as R's
         ``options(survey.adjust.domain.lonely = TRUE)``.
     one_stage : use the first stage only (R ``survey.ultimate.cluster = TRUE``).
+    rows : optional (n x p) booleans, the rows used by each column (for single-PSU strata:
+        which strata hold rows of each estimate); default: see :func:`_unit_rows`.
 
     Returns
     -------
@@ -261,7 +264,7 @@ def taylor_vcov(
             V += _brewer_stage(totals * np.sqrt(multiplier[st.unit_stratum])[:, None], st)
         else:
             V += _stratified_stage(totals, st, s, multiplier, lonely_psu, adjust_domain_lonely,
-                                   lambda st=st: _unit_rows(Z, st))
+                                   lambda st=st: _unit_rows(Z, st, rows))
         later_stages = st.inclusion_prob is not None or np.all(np.isfinite(st.pop_units))
         if one_stage or not later_stages:
             break
@@ -296,11 +299,14 @@ def average_boost(present: np.ndarray, lonely: np.ndarray,
         return np.where(H_ok > 0, H / H_ok, 0.0)
 
 
-def _unit_rows(Z, st: Stage) -> np.ndarray:
+def _unit_rows(Z, st: Stage, rows: np.ndarray | None = None) -> np.ndarray:
     """(units x columns): whether each unit of stage ``st`` holds a row used by each column.
 
-    Domain columns (:class:`DomainColumns`) use the rows of their domain; dense columns the
-    rows with a non-zero value in any column (rows outside the analysis are all 0)."""
+    ``rows`` (n x columns), when given, marks the rows used by each column. Otherwise domain
+    columns (:class:`DomainColumns`) use the rows of their domain and dense columns the rows
+    with a non-zero value in any column (rows outside the analysis are all 0)."""
+    if rows is not None:
+        return group_sum(st.unit, rows.astype(float), st.n_psu) > 0
     if isinstance(Z, DomainColumns):
         D, k = Z.n_domains, Z.values.shape[1]
         ok = Z.domain >= 0
