@@ -97,19 +97,33 @@ def _table(d):
             "n": t["n"].to_numpy()}
 
 
-def _chisq(stat):
+def _chisq(stat, row="f", col="g"):
     def run(d):
-        res = d.chisq("f", "g", statistic=stat)
+        res = d.chisq(row, col, statistic=stat)
         f = res.to_frame().loc[0]
-        par = [f.ndf, f.ddf] if stat == "F" else [f.ndf]
+        par = [f.ndf] if stat == "Chisq" else [f.ndf, f.ddf]
         return {"statistic": f.statistic, "parameter": par, "p": f.p}
     return run
 
 
-def _ttest(d):
-    f = d.ttest("y ~ g").to_frame().loc[0]
+def _ttest_frame(res):
+    f = res.to_frame().loc[0]
     return {"estimate": f.estimate, "statistic": f.statistic, "df": f.df, "p": f.p,
             "ci": [f.ci_low, f.ci_high]}
+
+
+def _ttest(d):
+    return _ttest_frame(d.ttest("y ~ g"))
+
+
+def _with_deff(e):
+    f = e.to_frame()
+    return {**_est(e), "deff": f["deff"].to_numpy()}
+
+
+def _by_interval(e, col):
+    f = e.to_frame()
+    return {**_by(e, col), "ci_l": f["ci_low"].to_numpy(), "ci_u": f["ci_high"].to_numpy()}
 
 
 def _glm(formula, family):
@@ -145,6 +159,19 @@ ANALYSES = {
     "glm_gaussian": _glm("y ~ x + g", "gaussian"),
     "glm_quasibinomial": _glm("b ~ x", "binomial"),
     "glm_poisson": _glm("cnt ~ x + g", "poisson"),
+    # second batch
+    "mean_y_b": lambda d: _est(d.mean(["y", "b"])),
+    "mean_y_deff": lambda d: _with_deff(d.mean("y", deff=True)),
+    "total_b_deff": lambda d: _with_deff(d.total("b", deff=True)),
+    "by_var_y": lambda d: _by(d.var("y", by="dom"), "dom"),
+    "by_ratio_y_x": lambda d: _by(d.ratio("y", "x", by="g"), "g"),
+    "by_ciprop_b": lambda d: _by_interval(d.proportion("b", by="g"), "g"),
+    "by_quantile_y": lambda d: _by_interval(d.quantile("y", 0.5, by="g"), "g"),
+    "ttest_y_0": lambda d: _ttest_frame(d.ttest("y ~ 0")),
+    "sub_glm_gaussian": lambda d: _glm("y ~ x", "gaussian")(d.subset(d.data.dom != "D3")),
+    "glm_factor": _glm("y ~ C(f) + x", "gaussian"),
+    "chisq_Wald": _chisq("Wald", "dom", "g"),
+    "chisq_adjWald": _chisq("adjWald", "dom", "g"),
 }
 
 def _numbers(value) -> np.ndarray:
@@ -166,7 +193,7 @@ def _compare(analysis, got, want):
             continue
         rtol = RTOL_LIKELIHOOD_CI if (analysis == "ciprop_likelihood" and key == "ci") else RTOL
         if key in ("est", "se", "coef", "n", "ci", "ci_l", "ci_u", "parameter", "statistic",
-                   "p", "df", "estimate", "degf"):
+                   "p", "df", "estimate", "degf", "deff"):
             _close(f"{analysis}.{key}", got[key], _numbers(value), rtol)
         else:
             raise AssertionError(f"unknown key {key}")
@@ -476,3 +503,38 @@ def test_beta_interval_without_sampling_variance_is_the_point():
     p = 6 / 12
     np.testing.assert_allclose([f.estimate, f.ci_low, f.ci_high], [p, p, p], rtol=1e-12)
     assert f.se == 0
+
+
+def test_average_domains_count_their_own_strata_joint_fits_all():
+    # Found by fuzz cases 11 and 29 (second batch): svyby analyses each domain as its own
+    # subset, so under lonely_psu="average" a domain counts only the strata holding its rows;
+    # socialhealth counted every stratum with a row of any domain for ratio(by=), var(by=)
+    # and proportion(by=) (case 11 ratio y/x, domain g1: SE 0.2735 vs R 0.2368). The
+    # two-group t-test is one svyglm on the whole design in R and counts every stratum.
+    # R 4.2 / survey 4.1-1 with options(survey.lonely.psu = "average"), d below:
+    # svyby(~y, ~g, d, svyratio, denominator = ~x); svyby(~y, ~g, d, svyvar); svyttest(y ~ g, d)
+    df = pd.DataFrame({"st": [1, 1, 1, 1, 2, 2, 2, 3], "w": [2.0, 3, 4, 1, 5, 2, 3, 2],
+                       "g": list("ababab" "bb"), "y": [1.0, 4, 2, 5, 3, 7, 2, 6],
+                       "x": [1.0, 2, 1, 3, 2, 2, 1, 4]})
+    d = sh.SurveyDesign(df, weights="w", strata="st", lonely_psu="average")
+    r = d.ratio("y", "x", by="g").to_frame()
+    np.testing.assert_allclose(r["estimate"], [1.5625, 2.04166666667], rtol=1e-10)
+    np.testing.assert_allclose(r["se"], [0.153491271128, 0.305816846929], rtol=1e-10)
+    v = d.var("y", by="g").to_frame()
+    np.testing.assert_allclose(v["se"], [0.45347061076, 1.60060224693], rtol=1e-10)
+    t = d.ttest("y ~ g").to_frame().loc[0]
+    np.testing.assert_allclose([t.estimate, t.statistic], [2.181818, 1.6989], rtol=1e-4)
+    np.testing.assert_allclose([t.ci_low, t.ci_high], [-1.383804, 5.747440], rtol=1e-6)
+
+
+def test_census_quantile_interval_is_the_estimate():
+    # Found by fuzz case 21 (a census, SE 0; by_quantile_y): both limits are F(q) exactly,
+    # at a jump of the step CDF; mapped back through the quantile rule, an ulp between the
+    # two sums of F(q) gave the next value, 11.93, for an estimate of 11.711 (R: 11.711).
+    case = CASES[21]
+    f = _design(case).quantile("y", 0.5, by="g").to_frame()
+    want = case["results"]["by_quantile_y"]
+    np.testing.assert_allclose(f["estimate"], want["est"], rtol=1e-12)
+    np.testing.assert_allclose(f["ci_low"], want["ci_l"], rtol=1e-12)
+    np.testing.assert_allclose(f["ci_high"], want["ci_u"], rtol=1e-12)
+    np.testing.assert_allclose(f["ci_low"], f["estimate"], rtol=0)
