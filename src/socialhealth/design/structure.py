@@ -524,6 +524,15 @@ def weights_from_fpc(stages: list[Stage]) -> np.ndarray | None:
 
     In R: ``svydesign(ids = ~psu, fpc = ~N, data = df)`` without ``weights=``.
     """
+    if all(st.inclusion_prob is None for st in stages):
+        # R's arithmetic: prob = prod_s 1 / (N_s / n_s), weights 1 / prob (the same doubles
+        # as R, so that exact ties of the weighted CDF are decided as in R)
+        if not all(np.isfinite(st.pop_units).all() for st in stages):
+            return None
+        prob = np.ones(len(stages[0].unit))
+        for st in stages:
+            prob = prob * (1.0 / (st.pop_units / st.n_units))[st.stratum]
+        return 1.0 / prob
     w = np.ones(len(stages[0].unit))
     for st in stages:
         if st.inclusion_prob is not None:

@@ -179,6 +179,11 @@ class SurveyDesign(DesignBase):
                                     None if spec is None else
                                     spec if isinstance(spec, str) else spec.r_code())
         w = design_weights(data, weights, probs_l)
+        if w is not None and weights is not None:
+            # R keeps prob = 1 / w and analyses with weights 1 / prob, which differ from w by
+            # an ulp in about one value in five; the same doubles here, so that exact ties of
+            # the weighted CDF (quantiles of equal-weight samples) are decided as in R
+            w = 1.0 / (1.0 / w)
         if w is None:
             w = weights_from_fpc(self._stages)
         if exact:
