@@ -41,7 +41,8 @@ class SurveyDesign(DesignBase):
         One row per respondent. Never drop rows for a subpopulation before building the
         design: use :meth:`subset` afterwards.
     weights : str, optional
-        Sampling (analysis) weight column. Must be positive and non-missing.
+        Sampling (analysis) weight column. Must be positive and non-missing. Stored as R
+        stores it, ``1 / (1 / w)`` (R keeps ``prob = 1 / w``): equal to ``w`` up to an ulp.
     strata : str or list of str, optional
         Stratum column (one per stage; later stages are nested in the enclosing unit).
     psu : str or list of str, optional
