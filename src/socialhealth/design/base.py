@@ -426,7 +426,10 @@ class DesignBase:
         return self._with_weights(self._w, data)
 
     # ------------------------------------------------------------------ core kernel
-    def _ratio_estimate(self, num: np.ndarray, den: np.ndarray | None):
+    def _ratio_estimate(self, num: np.ndarray, den: np.ndarray | None, domains: bool = False):
+        # domains=True: the columns are separate domain estimates (R's svyby analyses each
+        # domain as its own subset), which a design may treat differently (Taylor designs:
+        # which single-PSU strata hold rows of each estimate, _domain_ratio_vcov)
         w = self._w
         top = _weighted_sums(w, num)
         if den is None:
@@ -435,7 +438,8 @@ class DesignBase:
             bottom = _weighted_sums(w, den)
             with np.errstate(divide="ignore", invalid="ignore"):
                 theta = top / bottom
-        vcov = _nan_where_undefined(self._ratio_vcov(num, den, theta), theta)
+        vcov_of = getattr(self, "_domain_ratio_vcov", None) if domains else None
+        vcov = _nan_where_undefined((vcov_of or self._ratio_vcov)(num, den, theta), theta)
         return theta, vcov
 
     def _prepare(self, variables, by, what: str) -> tuple[AnalysisMatrix, Domains | None,
@@ -769,7 +773,7 @@ class DesignBase:
                 "undefined (R's svyratio returns Inf/NaN here). Check the denominator column or "
                 "leave that domain out with design.subset(...)."
             )
-        theta, vcov = self._ratio_estimate(num, den)
+        theta, vcov = self._ratio_estimate(num, den, domains=dom is not None)
         fake = AnalysisMatrix(np.empty((0, len(terms))), terms, [None] * len(terms), complete)
         table = self._table(fake, dom, theta, vcov)
         call = f"svyratio(~{'+'.join(nums)}, ~{'+'.join(dens)}, design)"
@@ -779,9 +783,11 @@ class DesignBase:
         """Estimated population variance (and covariances) of numeric variables.
 
         ``S^2 = n/(n-1) sum_i w_i (y_i - ybar)^2 / sum_i w_i`` with ``n`` the number of rows
-        used; its standard error treats ``(y_i - ybar)^2`` as the analysis variable of a mean,
-        which is exact to first order because the derivative with respect to ``ybar``
-        vanishes. For several variables, rows ``a:b`` give covariances.
+        used (R's ``svyvar(na.rm = TRUE)`` counts the rows with a missing value in ``n`` too,
+        so with missing values this equals R's ``svyvar`` on ``subset(design, !is.na(y))``,
+        not R's ``na.rm = TRUE`` value); its standard error treats ``(y_i - ybar)^2`` as the
+        analysis variable of a mean, which is exact to first order because the derivative
+        with respect to ``ybar`` vanishes. For several variables, rows ``a:b`` give covariances.
 
         Parameters
         ----------
@@ -838,7 +844,7 @@ class DesignBase:
                     blocks_den.append(ind.astype(float))
         num = np.column_stack(blocks_num)
         den = np.column_stack(blocks_den)
-        theta, vcov = self._ratio_estimate(num, den)
+        theta, vcov = self._ratio_estimate(num, den, domains=dom is not None)
         replicate_var = getattr(self, "_var_replicate_vcov", None)
         if replicate_var is not None:
             # replicate designs recompute the whole variance (its mean too) per replicate,

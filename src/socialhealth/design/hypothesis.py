@@ -335,7 +335,9 @@ def _t_table(term, estimate, se, centred, df, level) -> pd.DataFrame:
     from scipy import special
 
     with np.errstate(invalid="ignore", divide="ignore"):
-        tstat = centred / se if se > 0 else (np.sign(centred) * np.inf if centred != 0 else np.nan)
+        # se NaN (undefined variance, e.g. lonely_psu="average" with only lonely strata): t NaN
+        tstat = centred / se if not se == 0 else (np.sign(centred) * np.inf if centred != 0
+                                                  else np.nan)
     with np.errstate(invalid="ignore"):
         p = float(2 * special.stdtr(df, -abs(tstat))) if df > 0 and not np.isnan(tstat) else np.nan
         q = float(special.stdtrit(df, 1 - (1 - level) / 2)) if df > 0 else np.nan
@@ -537,6 +539,16 @@ def chisq(design, row: str, col: str,
     Delta = _solve(Cm.T @ A / n, A.T @ V @ A, row, col)
     tr1 = float(np.trace(Delta))
     tr2 = float(np.trace(Delta @ Delta))
+    if not tr1 > 0:
+        raise EstimationError(
+            f"the design variance of the table of {row!r} by {col!r} is 0 or undefined (NaN), "
+            "so the Rao-Scott correction X^2 / mean design effect is undefined (R gives NaN for "
+            "statistic='F'; for 'Chisq' a p-value of 0 or NaN). Variance 0: every stratum or "
+            "PSU sampled with certainty (fpc equal to the sample size), so there is no sampling "
+            "error to test: compare the estimated proportions (design.table(...)). NaN: "
+            "lonely_psu='average' with data only in single-PSU strata; choose another "
+            "lonely_psu."
+        )
     if statistic == "F":
         F = X2 / tr1
         ndf = tr1**2 / tr2

@@ -47,7 +47,9 @@ freedom; ``df=inf`` gives normal quantiles) and ``v = se(p)^2``:
     Korn & Graubard (1998): Clopper-Pearson interval with the effective sample size
     ``n* = p (1 - p) / v * (qt(alpha/2, n - 1) / qt(alpha/2, df))^2`` (``n`` = rows of the design,
     including rows with a missing value, as R's ``nrow(design)``) and ``x* = n* p``:
-    ``[qbeta(alpha/2, x*, n* - x* + 1), qbeta(1 - alpha/2, x* + 1, n* - x*)]``.
+    ``[qbeta(alpha/2, x*, n* - x* + 1), qbeta(1 - alpha/2, x* + 1, n* - x*)]``. With no
+    sampling variance (a census) ``n*`` is infinite and the interval is ``[p, p]``, the
+    limit (R returns ``[0.5, 0.5]`` there: ``qbeta(a, Inf, Inf)``).
 ``"mean"``
     Plain Wald interval ``p +- t * se``.
 
@@ -215,6 +217,11 @@ def _beta_ci(p, var, level, df, nrow):
         else:
             ratio = stats.t.ppf(alpha / 2, nrow - 1) / stats.norm.ppf(alpha / 2)
         n_eff = p * (1 - p) / var * ratio**2
+        if np.isinf(n_eff):
+            # no sampling variance (e.g. a census, fpc = sample size) and 0 < p < 1: the
+            # Clopper-Pearson limits tend to p as n* grows (R's qbeta(a, Inf, Inf) gives 0.5;
+            # the upper-limit test below would give 1)
+            return float(p), float(p), float(n_eff)
         x = n_eff * p
         lo = 0.0 if x == 0 else stats.beta.ppf(alpha / 2, x, n_eff - x + 1)
         hi = 1.0 if np.isclose(x, n_eff, rtol=0, atol=0) else stats.beta.ppf(1 - alpha / 2, x + 1,
@@ -543,6 +550,9 @@ def _logit_fit(design, cells: _Cells, p: np.ndarray) -> _LogitFit:
             Z /= mu_fit * (1 - mu_fit) * np.einsum("i,ij->j", design._w, den)
             return Z
 
+    # the rows of each cell (R's svyby analyses each domain as its own subset)
+    influence.rows = lambda: den > 0   # type: ignore[attr-defined]
+
     def refit(w_r):
         out = np.full(m, np.nan)
         for j in range(m):
@@ -748,7 +758,7 @@ def proportion(
     _check_method(method)
     level = _check_level(level)
     cells = _cells(design, variable, by)
-    p, vcov = design._ratio_estimate(cells.num, cells.den)
+    p, vcov = design._ratio_estimate(cells.num, cells.den, domains=by is not None)
     p = np.asarray(p, dtype=float)
     var = np.clip(np.diag(vcov), 0.0, None)
     se = np.sqrt(var)

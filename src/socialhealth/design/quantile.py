@@ -455,7 +455,9 @@ def quantile(
         else:
             sub = design._with_weights(np.where(in_dom, w, 0.0))
         dfd = sub.degf() if df is None else float(df)
-        nrow_beta = int((codes == dmn).sum())      # rows of the domain, as R's nrow(design)
+        # rows of the domain with no missing value, as R's nrow(design) (svyquantile drops
+        # the rows with NAs before its Woodruff interval)
+        nrow_beta = int(in_dom.sum())
         q_t = float(stats.t.ppf(1 - (1 - level) / 2, dfd)) if np.isfinite(dfd) else float(
             stats.norm.ppf(1 - (1 - level) / 2))
         for c in cols:
@@ -479,7 +481,7 @@ def quantile(
                 elif ci:
                     kind = interval_type if not replicate else "mean"
                     se, lo, hi = _woodruff_interval(sub, Q, y, ok, q, q_t, kind, level, dfd,
-                                                    nrow_beta)
+                                                    nrow_beta, qrule in ("math", "hf1"))
                 rows_out.append((dmn, c, p, q, se, lo, hi, dfd))
         n_missing += int(((codes == dmn) & ~complete).sum())
         n_used += int(in_dom.sum())
@@ -614,7 +616,7 @@ def _score_interval(sub, Q, y: np.ndarray, ok: np.ndarray, p: float, q_t: float)
 
 
 def _woodruff_interval(sub, Q, y: np.ndarray, ok: np.ndarray, q: float, q_t: float, kind: str,
-                       level: float, dfd: float, nrow_beta: int):
+                       level: float, dfd: float, nrow_beta: int, step_rule: bool = False):
     """Woodruff interval (CDF interval of the kind given, mapped back); ``(se, lo, hi)``."""
     u = np.where(ok, (np.nan_to_num(y) <= q).astype(float), 0.0)[:, None]
     F, V = sub._ratio_estimate(u, ok.astype(float)[:, None])
@@ -622,6 +624,11 @@ def _woodruff_interval(sub, Q, y: np.ndarray, ok: np.ndarray, q: float, q_t: flo
     # divide 0 by 0, which gives NaN limits and se (R's NaN) instead of a ZeroDivisionError
     s = np.float64(np.sqrt(max(V[0, 0], 0.0)))
     F = np.float64(np.atleast_1d(F)[0])
+    if step_rule and s == 0 and 0 < F < 1:
+        # no sampling variance (a census): both limits are F(q) exactly, a jump of the step
+        # CDF, and the inverse-CDF rule maps it back to q itself; computed through Q, an ulp
+        # between the two sums of F(q) can step to the next value (R does so at times)
+        return 0.0, q, q
     with np.errstate(divide="ignore", invalid="ignore"):
         if kind == "mean":
             p_lo, p_hi = F - q_t * s, F + q_t * s

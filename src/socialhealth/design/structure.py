@@ -350,6 +350,9 @@ def build_stages(
         )
     stages: list[Stage] = []
     parent = np.zeros(n, dtype=np.int64)
+    # R's as.fpc looks at the fpcs of all stages together: 1 everywhere is refused, 1 at one
+    # stage with fractions at another is a fraction of 1 (every unit of that stage sampled)
+    ones_everywhere = all(np.all(_fpc_values(data, c) == 1) for c in fpc if c is not None)
     for s in range(n_stages):
         # stratum codes (nested in the parent unit from stage 2 on)
         raw_stratum, raw_labels = _stage_strata(data, strata, s)
@@ -386,7 +389,7 @@ def build_stages(
                 inclusion = _pps_inclusion(f, fpc[s], pps, unit, n_units_total)
             else:
                 pop = _stratum_population(f, fpc[s], stratum, n_strata, n_units,
-                                          labels_of_stratum)
+                                          labels_of_stratum, ones_everywhere)
         stages.append(
             Stage(
                 unit=unit,
@@ -463,7 +466,8 @@ def _pps_inclusion(f, col, pps, unit, n_units_total) -> np.ndarray:
     return inclusion
 
 
-def _stratum_population(f, col, stratum, n_strata, n_units, labels_of_stratum) -> np.ndarray:
+def _stratum_population(f, col, stratum, n_strata, n_units, labels_of_stratum,
+                        ones_everywhere: bool = True) -> np.ndarray:
     """Population size of every stratum from an fpc of sizes or sampling fractions."""
     per_stratum = pd.Series(f).groupby(stratum).agg(["min", "max"])
     if (per_stratum["min"] != per_stratum["max"]).any():
@@ -474,9 +478,9 @@ def _stratum_population(f, col, stratum, n_strata, n_units, labels_of_stratum) -
             "it must be the stratum's population size (or sampling fraction)."
         )
     fh = per_stratum["min"].reindex(range(n_strata)).to_numpy()
-    if (fh == 1).all() and (n_units > 1).any():
+    if (fh == 1).all() and (n_units > 1).any() and ones_everywhere:
         # R's svydesign stops here too ("Must have all fpc>=1 or all fpc<=1"): 1
-        # everywhere is either a census (fraction 1, SE 0) or a column of ones
+        # everywhere (every stage) is either a census (fraction 1, SE 0) or a column of ones
         # meant as "no fpc"
         raise FPCError(
             f"fpc {col!r} is 1 in every stratum, which is ambiguous: a sampling "
@@ -520,6 +524,15 @@ def weights_from_fpc(stages: list[Stage]) -> np.ndarray | None:
 
     In R: ``svydesign(ids = ~psu, fpc = ~N, data = df)`` without ``weights=``.
     """
+    if all(st.inclusion_prob is None for st in stages):
+        # R's arithmetic: prob = prod_s 1 / (N_s / n_s), weights 1 / prob (the same doubles
+        # as R, so that exact ties of the weighted CDF are decided as in R)
+        if not all(np.isfinite(st.pop_units).all() for st in stages):
+            return None
+        prob = np.ones(len(stages[0].unit))
+        for st in stages:
+            prob = prob * (1.0 / (st.pop_units / st.n_units))[st.stratum]
+        return 1.0 / prob
     w = np.ones(len(stages[0].unit))
     for st in stages:
         if st.inclusion_prob is not None:

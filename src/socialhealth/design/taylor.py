@@ -41,7 +41,8 @@ class SurveyDesign(DesignBase):
         One row per respondent. Never drop rows for a subpopulation before building the
         design: use :meth:`subset` afterwards.
     weights : str, optional
-        Sampling (analysis) weight column. Must be positive and non-missing.
+        Sampling (analysis) weight column. Must be positive and non-missing. Stored as R
+        stores it, ``1 / (1 / w)`` (R keeps ``prob = 1 / w``): equal to ``w`` up to an ulp.
     strata : str or list of str, optional
         Stratum column (one per stage; later stages are nested in the enclosing unit).
     psu : str or list of str, optional
@@ -179,6 +180,11 @@ class SurveyDesign(DesignBase):
                                     None if spec is None else
                                     spec if isinstance(spec, str) else spec.r_code())
         w = design_weights(data, weights, probs_l)
+        if w is not None and weights is not None:
+            # R keeps prob = 1 / w and analyses with weights 1 / prob, which differ from w by
+            # an ulp in about one value in five; the same doubles here, so that exact ties of
+            # the weighted CDF (quantiles of equal-weight samples) are decided as in R
+            w = 1.0 / (1.0 / w)
         if w is None:
             w = weights_from_fpc(self._stages)
         if exact:
@@ -196,7 +202,7 @@ class SurveyDesign(DesignBase):
                           nest=nest, pps=spec)
 
     # ------------------------------------------------------------------ hooks
-    def _variance_of(self, Z: np.ndarray | DomainColumns) -> np.ndarray:
+    def _variance_of(self, Z: np.ndarray | DomainColumns, rows=None) -> np.ndarray:
         # calibrated designs (post-stratification, raking, GREG) replace the influence values
         # by their residuals from the calibration model before the design variance
         # (Deville & Sarndal 1992; R svyrecvar's postStrata step)
@@ -205,9 +211,13 @@ class SurveyDesign(DesignBase):
         for cal in self._calibrations:
             Z = cal.residualize(Z)
         return taylor_vcov(Z, self._stages, self.lonely_psu, self.adjust_domain_lonely,
-                           self.ultimate_cluster)
+                           self.ultimate_cluster, rows)
 
-    def _ratio_vcov(self, num, den, theta):
+    def _domain_ratio_vcov(self, num, den, theta):
+        # ratios of separate domains (DesignBase._ratio_estimate(domains=True))
+        return self._ratio_vcov(num, den, theta, domains=True)
+
+    def _ratio_vcov(self, num, den, theta, domains: bool = False):
         w = self._w
         if den is None:
             Z = w[:, None] * num
@@ -221,6 +231,9 @@ class SurveyDesign(DesignBase):
                 Z *= w[:, None]
                 Z /= np.where(bad, 1.0, D)
             Z[:, bad] = 0.0
+            if domains and self._lonely_rows_matter():
+                # the rows of each ratio (its domain): those with a denominator or numerator
+                return self._variance_of(Z, rows=(den != 0) | (num != 0))
         return self._variance_of(Z)
 
     def _domain_vcov(self, theta, vals, dcodes, n_domains, totals_den, all_rows=False):
@@ -244,7 +257,7 @@ class SurveyDesign(DesignBase):
                 # one domain holding every row: plain influence columns, and the 1/N factor
                 # applied to the covariance (k x k) instead of to the n influence values (equal
                 # up to rounding)
-                return self._variance_of(z) / (den * den)
+                return self._variance_of(self._all_rows(z)) / (den * den)
             z /= den
         else:
             # per-domain arrays (th / den above are scalars)
@@ -255,15 +268,32 @@ class SurveyDesign(DesignBase):
             z *= wu[:, None]
             z /= den_d[idx][:, None]
         if all_ok and n_domains == 1:
-            return self._variance_of(z)
+            return self._variance_of(self._all_rows(z))
         if not all_ok:
             z[~ok] = 0.0
         return self._variance_of(DomainColumns(z, dcodes, n_domains))
+
+    def _lonely_rows_matter(self) -> bool:
+        # lonely_psu="average" and "fail" look at the strata holding rows of the estimate,
+        # whatever their values (a stratum whose rows are all 0 still counts, as in R)
+        return self.lonely_psu in ("average", "fail") and any(
+            (st.n_units == 1).any() for st in self._stages)
+
+    def _all_rows(self, z: np.ndarray):
+        # every row is used: mark them all when single-unit strata make it matter
+        if not self._lonely_rows_matter():
+            return z
+        return DomainColumns(z, np.zeros(len(z), dtype=np.int64), 1)
 
     def _general_vcov(self, theta, influence: Callable[[], np.ndarray] | None,
                       refit=None) -> np.ndarray:
         if influence is None:   # not reached: every caller on a Taylor design gives influence
             raise DesignError("a Taylor design needs the influence values of the estimate.")
+        # influence.rows(): the rows used by each column (domains), where single-PSU strata
+        # make it matter (see _lonely_rows_matter)
+        rows = getattr(influence, "rows", None)
+        if rows is not None and self._lonely_rows_matter():
+            return self._variance_of(influence(), rows=rows())
         return self._variance_of(influence())
 
     def _r_keeps_rows(self) -> bool:

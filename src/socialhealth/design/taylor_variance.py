@@ -20,7 +20,8 @@ earlier stage has an fpc: with first-stage sampling with replacement the first-s
 
 Strata with a single sampled unit ("lonely PSUs") follow R's ``survey.lonely.psu`` options:
 
-* ``"fail"``: raise :class:`~socialhealth.errors.LonelyPSUError`;
+* ``"fail"``: raise :class:`~socialhealth.errors.LonelyPSUError` when a single-unit stratum
+  holds rows used by the estimate (as R, which drops the other rows of a subset first);
 * ``"remove"`` / ``"certainty"``: the stratum contributes nothing at that stage;
 * ``"adjust"``: the unit's total is centred at the population mean of the influence values,
   0, instead of the stratum mean, with scale ``m_h (1 - f_h)`` (for means and regression
@@ -28,7 +29,12 @@ Strata with a single sampled unit ("lonely PSUs") follow R's ``survey.lonely.psu
   sum to zero; for totals it does not, and R centres at 0);
 * ``"average"``: lonely strata are left out and the sum over the other strata is multiplied by
   ``H / H_ok``, the number of strata with data for the estimate over those among them with at
-  least two units (strata outside a domain count in neither).
+  least two units (strata outside a domain count in neither); NaN when every stratum with
+  data is lonely (at a later stage: within an enclosing unit), as R. A stratum has data for an
+  estimate when one of the rows the estimate uses is in it (R counts the strata of the design
+  it is given, after ``na.rm`` and ``svyby`` drop rows), whatever that row's value: for a
+  domain estimate the rows of the domain, otherwise the rows with a non-zero value in some
+  column of ``Z``.
 
 A stratum whose fpc equals its sample size (``f_h = 1``, sampled with certainty) contributes 0
 and is never "lonely".
@@ -192,6 +198,7 @@ def taylor_vcov(
     lonely_psu: str = "fail",
     adjust_domain_lonely: bool = False,
     one_stage: bool = False,
+    rows: np.ndarray | None = None,
 ) -> np.ndarray:
     """Design covariance matrix (p x p) of the totals of the columns of ``Z`` (n x p).
 
@@ -204,6 +211,8 @@ def taylor_vcov(
         non-zero values (a domain with one PSU in a stratum), as R's
         ``options(survey.adjust.domain.lonely = TRUE)``.
     one_stage : use the first stage only (R ``survey.ultimate.cluster = TRUE``).
+    rows : optional (n x p) booleans, the rows used by each column (for single-PSU strata:
+        which strata hold rows of each estimate); default: see :func:`_unit_rows`.
 
     Returns
     -------
@@ -254,7 +263,8 @@ def taylor_vcov(
             _check_lonely_pps(st, s, lonely_psu)
             V += _brewer_stage(totals * np.sqrt(multiplier[st.unit_stratum])[:, None], st)
         else:
-            V += _stratified_stage(totals, st, s, multiplier, lonely_psu, adjust_domain_lonely)
+            V += _stratified_stage(totals, st, s, multiplier, lonely_psu, adjust_domain_lonely,
+                                   lambda st=st: _unit_rows(Z, st, rows))
         later_stages = st.inclusion_prob is not None or np.all(np.isfinite(st.pop_units))
         if one_stage or not later_stages:
             break
@@ -289,9 +299,31 @@ def average_boost(present: np.ndarray, lonely: np.ndarray,
         return np.where(H_ok > 0, H / H_ok, 0.0)
 
 
+def _unit_rows(Z, st: Stage, rows: np.ndarray | None = None) -> np.ndarray:
+    """(units x columns): whether each unit of stage ``st`` holds a row used by each column.
+
+    ``rows`` (n x columns), when given, marks the rows used by each column. Otherwise domain
+    columns (:class:`DomainColumns`) use the rows of their domain and dense columns the rows
+    with a non-zero value in any column (rows outside the analysis are all 0)."""
+    if rows is not None:
+        return group_sum(st.unit, rows.astype(float), st.n_psu) > 0
+    if isinstance(Z, DomainColumns):
+        D, k = Z.n_domains, Z.values.shape[1]
+        ok = Z.domain >= 0
+        key = st.unit[ok] * D + Z.domain[ok]
+        has = np.bincount(key, minlength=st.n_psu * D).reshape(st.n_psu, D) > 0
+        return np.repeat(has, k, axis=1)            # column d * k + j
+    used = np.any(Z != 0, axis=1)
+    has = np.bincount(st.unit, weights=used.astype(float), minlength=st.n_psu) > 0
+    return np.repeat(has[:, None], Z.shape[1], axis=1)
+
+
 def _stratified_stage(totals, st: Stage, s: int, multiplier, lonely_psu: str,
-                      adjust_domain_lonely: bool) -> np.ndarray:
-    """One stage of the stratified with/without-replacement variance (module docstring)."""
+                      adjust_domain_lonely: bool, unit_rows=None) -> np.ndarray:
+    """One stage of the stratified with/without-replacement variance (module docstring).
+
+    ``unit_rows()`` gives the units holding rows used by each column (:func:`_unit_rows`);
+    without it a unit counts when its total is non-zero."""
     n_h = st.n_units
     f = np.where(np.isfinite(st.pop_units), n_h / st.pop_units, 0.0)
     census = f >= 1 - 1e-7
@@ -309,8 +341,13 @@ def _stratified_stage(totals, st: Stage, s: int, multiplier, lonely_psu: str,
     scale = np.where(census, 0.0, scale)
     column_boost = None
     if lonely.any():
+        rows = (totals != 0) if unit_rows is None else unit_rows()
         if lonely_psu == "fail":
-            raise _lonely_error(s, st.stratum_labels[lonely])
+            # only strata holding rows of the estimate (R drops the other rows first: subset,
+            # na.rm, svyby), so a subset without the single-PSU stratum is not refused
+            has_rows = group_sum(h_of_unit, rows.any(axis=1).astype(float), st.n_strata) > 0
+            if (lonely & has_rows).any():
+                raise _lonely_error(s, st.stratum_labels[lonely & has_rows])
         lonely_unit = lonely[h_of_unit]
         if lonely_psu == "adjust":
             # centre the lonely unit at the population mean of the influence values, 0
@@ -320,15 +357,19 @@ def _stratified_stage(totals, st: Stage, s: int, multiplier, lonely_psu: str,
             else:
                 dev[lonely_unit] = totals[lonely_unit]
             scale = np.where(lonely & (n_h == 1), (1 - f) * multiplier, scale)
-        elif lonely_psu in ("remove", "certainty"):
+        elif lonely_psu in ("remove", "certainty", "fail"):   # "fail": strata without rows
             scale = np.where(lonely, 0.0, scale)
         elif lonely_psu == "average":
             # lonely strata are left out and the rest scaled by H / H_ok, counting (per
-            # estimate and per enclosing unit) only strata with data for that estimate
+            # estimate and per enclosing unit) only strata with rows used by that estimate
             scale = np.where(lonely, 0.0, scale)
             parent = st.parent_of_stratum
-            present = group_sum(h_of_unit, (totals != 0).astype(float), st.n_strata) > 0   # (H, p)
+            present = group_sum(h_of_unit, rows.astype(float), st.n_strata) > 0   # (H, p)
             boost = average_boost(present, lonely, parent)            # (parent, column)
+            # data only in lonely strata (of the design or of an enclosing unit): nothing to
+            # average over, the variance is undefined (R: NaN, its H / H_ok is 1 / 0)
+            with_data = group_sum(parent, present.astype(float), boost.shape[0]) > 0
+            boost = np.where(with_data & (boost == 0), np.nan, boost)
             column_boost = boost[parent][h_of_unit]                   # (unit, column)
         else:  # pragma: no cover - validated in the constructor
             raise ValueError(lonely_psu)
