@@ -627,8 +627,9 @@ class ReplicateDesign(DesignBase):
 
     - means, totals, ratios, domain (``by=``) estimates, ``var()``, tables and ``chisq()``,
       ``proportion()`` with ``method="mean"``, ``"xlogit"``, ``"asin"``, ``"beta"``,
-      ``post_stratify()``, ``rake()`` and :func:`~socialhealth.models.logrank` use the
-      weights as given: R's numbers;
+      ``post_stratify()``, ``rake()``, ``calibrate()`` with ``calfun="raking"`` or
+      ``"logit"`` or with ``bounds=`` (also ``tests/design/test_fuzz_replicate_vs_r.py``) and
+      :func:`~socialhealth.models.logrank` use the weights as given: R's numbers;
     - ``glm()`` (every family: gaussian, binomial, poisson, Gamma, and their quasi
       versions), ``anova()`` of such fits and ``proportion()`` with ``method="logit"`` or
       ``"likelihood"`` refit each replicate by IRLS; R's ``glm.fit`` keeps only rows with a
@@ -637,7 +638,8 @@ class ReplicateDesign(DesignBase):
       naming the replicates;
     - ``trim_weights()`` trims a negative replicate weight like any other non-zero weight
       (raised to ``lower``, or given its share of the redistribution);
-    - ``calibrate()`` (R fails: square roots of the weights), replicate quantile intervals
+    - ``calibrate()`` with ``calfun="linear"`` and no bounds (R fails: square roots of the
+      weights), replicate quantile intervals
       (``interval_type="quantile"``: the cumulative weights are not monotone), Cox and
       ordinal models (R ``svycoxph`` stops: ``Invalid weights, must be >0``), model-refit
       margins, Kaplan-Meier standard errors (a replicate's curve can rise or leave [0, 1]; R's
