@@ -5,7 +5,8 @@ make_fuzz_replicate.R (same folder) with R survey 4.1-1 from 40 small seeded syn
 sets stored in the JSON: ``as.svrepdesign`` (JK1, JKn under each lonely-PSU option, BRR, Fay;
 fpc, mse) and ``svrepdesign`` of given replicate weights (bootstrap, JK1, JKn, other with
 scale and rscales; combined.weights FALSE; negative replicate weights). On each design: mean,
-total, var, ratio, quantiles, proportion intervals, domains (a tiny one), subsets, GLMs, degf;
+total, var, ratio, quantiles, proportion intervals, domains (a tiny one; mean, total, ratio,
+proportion, var, quantile, degf), subsets, GLMs, degf;
 then post-stratification, raking, calibration (linear, bounded, raking, logit) and trimming,
 each followed by means and totals.
 
@@ -124,6 +125,28 @@ def run_verb(d, name):
         t = d.total(["y", "b"], by="dom").to_frame()
         t = pd.concat([t[t["term"] == "y"], t[t["term"] == "b"]])
         return {"est": t["estimate"], "se": t["se"]}
+    if name == "by_ratio":
+        t = d.ratio("y", "x", by="dom").to_frame()
+        return {"est": t["estimate"], "se": t["se"]}
+    if name == "by_ciprop_mean":
+        t = d.proportion("b", by="dom", method="mean").to_frame()
+        return {"est": t["estimate"], "se": t["se"],
+                "ci": np.concatenate([t["ci_low"], t["ci_high"]])}
+    if name == "by_var":
+        t = d.var("y", by="dom").to_frame()
+        return {"est": t["estimate"], "se": t["se"]}
+    if name == "domain_var":
+        out = {}
+        for v in ("g1", "g2", "g3"):
+            t = d.subset((df["dom"] == v).to_numpy()).var("y").table
+            out[v] = {"est": t["estimate"], "se": t["se"]}
+        return out
+    if name == "by_quantile":
+        t = d.quantile("y", 0.5, by="dom").to_frame()
+        return {"est": t["estimate"], "se": t["se"]}
+    if name == "by_degf":
+        return {"value": [d.subset((df["dom"] == v).to_numpy()).degf()
+                          for v in ("g1", "g2", "g3")]}
     if name.startswith("subset_"):
         mask = (df["dom"] != "g3") if name == "subset_big" else (df["dom"] == "g3")
         sd = d.subset(mask.to_numpy())
@@ -219,17 +242,40 @@ def test_domain_se_ignores_replicates_undefined_in_another_domain():
 # ---------------------------------------------------------------- expected differences
 # Keys of (case, verb) results that are not compared in the generic tests, each checked by the
 # test named beside it.
-_DF_NOISE = {   # test_degf_counts_no_rounding_noise_as_rank
-    ("c37_given_other", "degf"): {"value"},
-    ("c37_given_other", "subset_big"): {"degf"},
-    ("c37_given_other", "quantile_mean"): {"se", "ci"},
-    ("c37_given_other", "quantile_quantile"): {"ci"},
-    ("c37_given_other", "ciprop_logit"): {"ci"},
-    ("c36_given_other", "subset_tiny"): {"degf"},
-}
 _DF_ONE_LOGIT = {("c33_as_BRR", "ciprop_logit"): {"ci"},   # test_logit_interval_with_one_df
                  ("c34_as_JK1", "ciprop_logit"): {"ci"}}
-_SKIP = {**_DF_NOISE, **_DF_ONE_LOGIT}
+_SKIP = dict(_DF_ONE_LOGIT)
+# numbers that depend on the degrees of freedom: not compared in the generic test where our
+# degf differs from R's (rank noise), but in test_df_differences_are_rank_noise with R's df
+_DF_KEYS = {"quantile_mean": {"se", "ci"}, "quantile_quantile": {"ci"},
+            "ciprop_logit": {"ci"}, "degf": {"value"}}
+_DOMAIN_DF_KEYS = {"by_quantile": {"se"}, "by_ciprop_mean": {"ci"}, "by_degf": {"value"}}
+_DOMAINS = ("g1", "g2", "g3")
+
+
+def _df_skip(cid, verb, d):
+    """The df-dependent keys of ``verb`` where our degf is not R's (see
+    test_df_differences_are_rank_noise)."""
+    r = CASES[cid]["results"]
+    if verb in _DF_KEYS and d.degf() != r["degf"]["value"]:
+        return _DF_KEYS[verb]
+    if verb in _DOMAIN_DF_KEYS and _domain_df(d, cid)[0] != r["by_degf"]["value"]:
+        return _DOMAIN_DF_KEYS[verb]
+    if verb in ("subset_big", "subset_tiny"):
+        mask = _subset_mask(CASES[cid], verb)
+        if d.subset(mask).degf() != r[verb]["degf"]:
+            return {"degf"}
+    return set()
+
+
+def _subset_mask(case, verb):
+    dom = frame(case)["dom"]
+    return ((dom != "g3") if verb == "subset_big" else (dom == "g3")).to_numpy()
+
+
+def _domain_df(d, cid):
+    dom = frame(CASES[cid])["dom"]
+    return [d.subset((dom == v).to_numpy()).degf() for v in _DOMAINS], dom
 # R's svrepdesign guesses the JK1 scale of uncombined weights: test_jk1_guessed_scale
 _GUESSED_SCALE = ["c30_given_JK1"]
 
@@ -286,6 +332,9 @@ def test_verb_equals_r(cid, verb):
     case = CASES[cid]
     r = case["results"][verb]
     d = design(case)
+    if verb in ("domain_var", "by_var"):
+        _check_domain_var(cid, verb, d)
+        return
     if "error" in r:
         with pytest.raises(SocialHealthError):
             _quiet(run_verb, d, verb)
@@ -296,7 +345,29 @@ def test_verb_equals_r(cid, verb):
         with pytest.raises(ReplicateWeightsError, match=r"negative replicate weights"):
             run_verb(d, verb)
         return
-    _compare(_quiet(run_verb, d, verb), r, _SKIP.get((cid, verb), ()), what=f"{cid}.{verb}")
+    skip = set(_SKIP.get((cid, verb), ())) | _df_skip(cid, verb, d)
+    _compare(_quiet(run_verb, d, verb), r, skip, what=f"{cid}.{verb}")
+
+
+def _check_domain_var(cid, verb, d):
+    """var(by=) and var() of each domain. A domain with one row has no variance (n/(n-1));
+    R's svyvar stops there ("All replicates contained NAs"), and R's svyby(svyvar) then stops
+    for every domain; ours is NaN for that domain and R's svyvar of each other domain alone."""
+    case = CASES[cid]
+    per = case["results"]["domain_var"]
+    ours = _quiet(run_verb, d, verb)
+    dom = frame(case)["dom"]
+    for i, v in enumerate(_DOMAINS):
+        o = ours[v] if verb == "domain_var" else {k: np.asarray(x)[i:i + 1]
+                                                 for k, x in ours.items()}
+        if "error" in per[v]:
+            assert "All replicates contained NAs" in per[v]["error"]
+            assert (dom == v).sum() == 1 and np.isnan(o["se"]).all()
+        else:
+            _compare(o, per[v], what=f"{cid}.{verb}.{v}")
+    r = case["results"]["by_var"]
+    if verb == "by_var" and "error" not in r:
+        _compare(ours, r, what=f"{cid}.by_var")
 
 
 def _calibration_cases():
@@ -401,39 +472,93 @@ def test_logit_interval_with_one_df(cid):
     close(ours["est"], case["results"]["ciprop_logit"]["est"])
 
 
-def test_degf_counts_no_rounding_noise_as_rank():
-    """c37: 12 PSUs, 15 replicates of "other" multipliers; the stored weights are w times the
-    PSU's multiplier rounded to 4 decimals, so the rows of a PSU are proportional up to
-    rounding. The rank is 12 (degf 11): the 13th singular value is 3e-7 of the largest,
-    rounding noise. R's qr(tol = 1e-5) counts one noise direction (degf 12, impossible for
-    replicates that are constant within 12 PSUs); ours does not. With R's df passed
-    explicitly, the df-dependent numbers equal R's. (c36: a 3-row subset in 2 PSUs, R's
-    degf 2, ours 1; 3rd singular value 3e-6 of the largest.)"""
-    case = CASES["c37_given_other"]
-    df = frame(case)
-    W = np.column_stack(case["repweights"])
+def _df_cases():
+    out = []
+    for cid, case in CASES.items():
+        if cid in _GUESSED_SCALE:
+            continue
+        d = design(case)
+        r = case["results"]
+        if (d.degf() != r["degf"]["value"] or _domain_df(d, cid)[0] != r["by_degf"]["value"]
+                or any(d.subset(_subset_mask(case, v)).degf() != r[v]["degf"]
+                       for v in ("subset_big", "subset_tiny"))):
+            out.append(cid)
+    return out
+
+
+_DF_CASES = _df_cases()
+
+
+def test_df_differences_are_few():
+    """Our degf differs from R's only in the "given other" cases, whose stored weights are w
+    times a PSU multiplier rounded to 4 decimals (c36-c40); everything built by
+    as.svrepdesign, and the given bootstrap/JK designs, agree."""
+    assert set(_DF_CASES) <= {"c36_given_other", "c37_given_other", "c38_given_other",
+                              "c39_given_other", "c40_given_other"}
+    assert "c37_given_other" in _DF_CASES
+
+
+def _relative_singular_values(W):
     sv = np.linalg.svd(W, compute_uv=False)
-    assert df["psu"].nunique() == 12 and sv[12] / sv[0] < 1e-6 < sv[11] / sv[0]
+    return sv / sv[0]
+
+
+@pytest.mark.parametrize("cid", _DF_CASES)
+def test_df_differences_are_rank_noise(cid):
+    """R's degf (qr(tol = 1e-5)$rank - 1, pivoted Householder QR that compares each column's
+    remaining norm with its own original norm) counts directions whose singular value is
+    below 1e-5 of the largest; ours counts the singular values above 1e-5 of the largest
+    (eigenvalues of W'W above 1e-10). The weights here are w times a PSU multiplier rounded to
+    4 decimals, so the rows of a PSU are proportional only up to rounding, and with more
+    replicates than PSUs (in the design or in a domain) the extra directions are rounding
+    noise: e.g. c37 has 12 PSUs and 15 replicates, ours rank 12 (degf 11), R's 13 (degf 12),
+    the 13th singular value 3e-7 of the largest. Wherever the df differ: ours is the count of
+    singular values above 1e-5 (numpy SVD), R's rank reaches below 1e-5, and with R's df
+    passed explicitly every df-dependent number equals R's (1e-8)."""
+    case = CASES[cid]
+    r = case["results"]
     d = design(case)
-    assert d.degf() == 11 and case["results"]["degf"]["value"] == 12
-    r_df = case["results"]["degf"]["value"]
-    for verb, kw in (("quantile_mean", {"interval_type": "mean"}),
-                     ("quantile_quantile", {"interval_type": "quantile"})):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+    W = d.replicate_weights
+    dom = frame(case)["dom"]
+    checks = [("design", np.ones(len(dom), bool), r["degf"]["value"])]
+    checks += [(v, (dom == v).to_numpy(), r["by_degf"]["value"][i])
+               for i, v in enumerate(_DOMAINS)]
+    checks += [(v, _subset_mask(case, v), r[v]["degf"]) for v in ("subset_big", "subset_tiny")]
+    differ = 0
+    for what, rows, r_df in checks:
+        ours = d.subset(rows).degf() if what != "design" else d.degf()
+        if ours == r_df:
+            continue
+        differ += 1
+        rel = _relative_singular_values(W[rows])
+        assert ours == int((rel > 1e-5).sum()) - 1, what
+        assert r_df > ours and rel[int(r_df)] < 1e-5, (what, rel)
+    assert differ
+    r_df = r["degf"]["value"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for verb, kw in (("quantile_mean", {"interval_type": "mean"}),
+                         ("quantile_quantile", {"interval_type": "quantile"})):
+            if "error" in r[verb] or (verb == "quantile_quantile"
+                                      and case["spec"].get("negative")):
+                continue
             q = d.quantile("y", [0.25, 0.5], df=r_df, **kw).to_frame()
-        r = case["results"][verb]
-        close(q["se"], r["se"], scale=max(abs(v) for v in r["est"]))
-        close(np.concatenate([q["ci_low"], q["ci_high"]]), r["ci"])
-    p = _quiet(d.proportion, "b", "logit", 0.95, None, r_df).to_frame()
-    close(np.concatenate([p["ci_low"], p["ci_high"]]), case["results"]["ciprop_logit"]["ci"])
-    small = CASES["c36_given_other"]
-    tiny = (frame(small)["dom"] == "g3").to_numpy()
-    Wt = np.column_stack(small["repweights"])[tiny]
-    sv = np.linalg.svd(Wt, compute_uv=False)
-    assert frame(small)["psu"][tiny].nunique() == 2 and sv[2] / sv[0] < 1e-5
-    assert design(small).subset(tiny).degf() == 1
-    assert small["results"]["subset_tiny"]["degf"] == 2
+            scale = np.abs(as_array(r[verb]["est"])).max()
+            close(q["se"], r[verb]["se"], scale=scale)
+            close(np.concatenate([q["ci_low"], q["ci_high"]]), r[verb]["ci"])
+        p = d.proportion("b", method="logit", df=r_df).to_frame()
+        close(np.concatenate([p["ci_low"], p["ci_high"]]), r["ciprop_logit"]["ci"], tol=1e-7)
+        for i, v in enumerate(_DOMAINS):
+            sd = d.subset((dom == v).to_numpy())
+            k = r["by_degf"]["value"][i]
+            if k < 1:
+                continue               # no df: R's and our intervals are NaN (compared above)
+            p = sd.proportion("b", method="mean", df=k).to_frame()
+            ci = as_array(r["by_ciprop_mean"]["ci"])
+            close([p["ci_low"][0], p["ci_high"][0]], [ci[i], ci[i + 3]])
+            q = sd.quantile("y", 0.5, df=k).to_frame()
+            close(q["se"], as_array(r["by_quantile"]["se"])[i],
+                  scale=abs(as_array(r["by_quantile"]["est"])[i]))
 
 
 def test_jk1_guessed_scale():

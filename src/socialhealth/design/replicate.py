@@ -1151,8 +1151,12 @@ class ReplicateDesign(DesignBase):
         """Rank of the replicate weights (rows in the subset) minus one (R ``degf``).
 
         ``df = rank(W_subset) - 1`` with ``W_subset`` the (rows in subset x R) replicate
-        weights; the rank uses a relative eigenvalue tolerance of 1e-10 on ``W'W``
-        (equivalent to R's ``qr(tol = 1e-5)``). Used for t-based intervals and tests.
+        weights; the rank uses a relative eigenvalue tolerance of 1e-10 on ``W'W`` (singular
+        values above 1e-5 of the largest; the same rank as R's ``qr(tol = 1e-5)`` except on
+        weights that are rank deficient up to rounding, e.g. rounded weights times PSU
+        multipliers with more replicates than PSUs, where R's pivoted QR can count rounding
+        noise as rank: ``tests/design/test_fuzz_replicate_vs_r.py``). Used for t-based
+        intervals and tests.
 
         Examples
         --------
