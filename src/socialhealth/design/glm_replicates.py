@@ -207,6 +207,14 @@ def _refit_group(g0, g1, evaluate, start, maxiter, tol, fam, p, iu, ju, out):
         if active.size == 0:
             break
     if active.size:
+        if fam.name == "binomial" and edge[active].any():
+            # still diverging with fitted probabilities at 0 or 1: separation (R's glm.fit
+            # stops with a warning and R's SEs then come from diverged replicate coefficients)
+            raise SeparationError(
+                f"with replicate weights set {g0 + int(active[edge[active]][0]) + 1}: fitted "
+                "probabilities are numerically 0 or 1 (separation within a replicate), so the "
+                "replicate coefficients diverge; merge sparse categories or drop the predictor."
+            )
         raise ConvergenceError(
             f"the model did not converge in {maxiter} iterations with replicate weights set "
             f"{g0 + int(active[0]) + 1}; replicate variance cannot be computed."
