@@ -698,3 +698,15 @@ def test_glm_replicate_separation_is_named():
     d = sh.ReplicateDesign(df, weights="w", replicate_weights=W, method="bootstrap")
     with pytest.raises(SeparationError, match="replicate weights set 1"):
         d.glm("b ~ x", family="binomial", max_iter=20)
+
+
+def test_domain_groups_of_ratio_denominators():
+    """The columns whose replicate NaNs are handled together (see the domain regression test):
+    denominators on shared rows form one group (one statistic, as R's svyratio), denominators
+    on disjoint rows (domains) separate ones (R's svyby)."""
+    from socialhealth.design.replicate import _disjoint_groups
+
+    den = np.array([[1.0, 0, 0, 1], [0, 1, 0, 0], [0, 1, 1, 0], [0, 0, 0, 0], [0, 0, 0, 2]])
+    assert _disjoint_groups(den).tolist() == [0, 1, 1, 0]
+    assert _disjoint_groups(np.eye(3)).tolist() == [0, 1, 2]
+    assert _disjoint_groups(np.ones((4, 3))).tolist() == [0, 0, 0]

@@ -410,17 +410,26 @@ def _read_only_copy(a: np.ndarray) -> np.ndarray:
 
 def _disjoint_groups(den: np.ndarray) -> np.ndarray:
     """A label per column of ``den``: columns whose non-zero rows overlap (directly or through
-    other columns) share a label; columns on disjoint rows (domains) get their own."""
+    other columns) share a label; columns on disjoint rows (domains) get their own.
+
+    Each column is joined with the first column of each of its rows (union-find), one pass
+    over the rows per column: no (columns x columns) product over the rows."""
     used = np.asarray(den) != 0
-    overlap = (used.T.astype(float) @ used.astype(float)) > 0
-    labels = np.arange(used.shape[1])
-    for _ in range(used.shape[1]):       # connected components, by repeated minimum labels
-        new = np.array([labels[overlap[j]].min() if overlap[j].any() else labels[j]
-                        for j in range(len(labels))])
-        if np.array_equal(new, labels):
-            break
-        labels = new
-    return labels
+    first = np.where(used.any(axis=1), used.argmax(axis=1), -1)
+    parent = np.arange(used.shape[1])
+
+    def root(j: int) -> int:
+        while parent[j] != j:
+            parent[j] = parent[parent[j]]
+            j = int(parent[j])
+        return j
+
+    for j in range(used.shape[1]):
+        for i in np.unique(first[used[:, j]]):
+            a, b = root(j), root(int(i))
+            if a != b:
+                parent[max(a, b)] = min(a, b)
+    return np.array([root(j) for j in range(used.shape[1])])
 
 
 def _replicate_numbers(numbers: list[int]) -> str:
