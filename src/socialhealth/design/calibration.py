@@ -1031,11 +1031,14 @@ def calibrate(design, formula, population_totals, calfun: Calfun = "linear", bou
     T = _population_vector(population_totals, names)
     _check_on_nonconvergence(on_nonconvergence)
     refuse = getattr(design, "_refuse_negative_replicates", None)
-    if refuse is not None:
-        refuse(active, "calibrate()",
-               "R calibrate() fails on them too (its linear calibration takes the square root "
-               "of each replicate's weights; raking and logit calibration do not converge). "
-               "post_stratify() and rake() use them as R does.")
+    if refuse is not None and calfun == "linear" and bounds is None:
+        # (raking, logit and bounded linear calibration solve the same equations with
+        # negative replicate weights as R's grake does, and give R's numbers)
+        refuse(active, "calibrate() with calfun='linear' and no bounds",
+               "R calibrate() fails on them too (its unbounded linear calibration takes the "
+               "square root of each replicate's weights: 'system is computationally "
+               "singular'). calfun='raking' or 'logit', bounds=, post_stratify() and rake() "
+               "use them as R does.")
     W = _all_weights(design)
     out = W.copy()
     rescaled, failed = [], []

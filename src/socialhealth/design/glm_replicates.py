@@ -153,12 +153,24 @@ def _refit_group(g0, g1, evaluate, start, maxiter, tol, fam, p, iu, ju, out):
         )
     active = np.arange(k)
     last = np.zeros(k)
+    # replicates in which a coefficient's column has no weight (every row of a category has
+    # replicate weight 0): the coefficient is undefined there (R's glm.fit gives NA) and R's
+    # svrVar discards the replicate; their coefficients are returned as NaN, which
+    # replicate_vcov discards in the same way
+    undefined = np.zeros(k, dtype=bool)
     for _it in range(1, maxiter + 1):
         Ta, Ga = T[active], G[active]
         A = np.empty((len(active), p, p))
         A[:, iu, ju] = Ta
         A[:, ju, iu] = Ta
-        sc = 1.0 / np.sqrt(np.einsum("kii->ki", A))       # equilibration
+        diag = np.einsum("kii->ki", A)
+        empty = ~(diag > 0).all(axis=1)
+        if empty.any():
+            undefined[active[empty]] = True
+            active, A, Ga, diag = active[~empty], A[~empty], Ga[~empty], diag[~empty]
+            if active.size == 0:
+                break
+        sc = 1.0 / np.sqrt(diag)       # equilibration
         As = A * sc[:, :, None] * sc[:, None, :]
         try:
             steps = (np.linalg.solve(As, (Ga * sc)[:, :, None])[:, :, 0] * sc).T
@@ -195,10 +207,19 @@ def _refit_group(g0, g1, evaluate, start, maxiter, tol, fam, p, iu, ju, out):
         if active.size == 0:
             break
     if active.size:
+        if fam.name == "binomial" and edge[active].any():
+            # still diverging with fitted probabilities at 0 or 1: separation (R's glm.fit
+            # stops with a warning and R's SEs then come from diverged replicate coefficients)
+            raise SeparationError(
+                f"with replicate weights set {g0 + int(active[edge[active]][0]) + 1}: fitted "
+                "probabilities are numerically 0 or 1 (separation within a replicate), so the "
+                "replicate coefficients diverge; merge sparse categories or drop the predictor."
+            )
         raise ConvergenceError(
             f"the model did not converge in {maxiter} iterations with replicate weights set "
             f"{g0 + int(active[0]) + 1}; replicate variance cannot be computed."
         )
+    edge &= ~undefined
     if fam.name == "binomial":
         edge &= last > 1e-6 * (1 + np.max(np.abs(B), axis=0))     # see _check_separation
         if edge.any():
@@ -208,3 +229,4 @@ def _refit_group(g0, g1, evaluate, start, maxiter, tol, fam, p, iu, ju, out):
                 "replicate coefficients diverge; merge sparse categories or drop the predictor."
             )
     out[g0:g0 + k] = B.T
+    out[g0 + np.flatnonzero(undefined)] = np.nan

@@ -17,7 +17,7 @@ from socialhealth.design.replicate_variance import (METHODS, blas_threads_on_idl
 from socialhealth.design.structure import (check_data_frame, check_weights, numeric_column,
                                            require_columns)
 from socialhealth.errors import (DesignError, RDifferenceWarning, ReplicateWeightsError,
-                                 WeightError)
+                                 SocialHealthWarning, WeightError)
 
 
 def _is_number(x) -> bool:
@@ -408,6 +408,30 @@ def _read_only_copy(a: np.ndarray) -> np.ndarray:
     return out
 
 
+def _disjoint_groups(den: np.ndarray) -> np.ndarray:
+    """A label per column of ``den``: columns whose non-zero rows overlap (directly or through
+    other columns) share a label; columns on disjoint rows (domains) get their own.
+
+    Each column is joined with the first column of each of its rows (union-find), one pass
+    over the rows per column: no (columns x columns) product over the rows."""
+    used = np.asarray(den) != 0
+    first = np.where(used.any(axis=1), used.argmax(axis=1), -1)
+    parent = np.arange(used.shape[1])
+
+    def root(j: int) -> int:
+        while parent[j] != j:
+            parent[j] = parent[parent[j]]
+            j = int(parent[j])
+        return j
+
+    for j in range(used.shape[1]):
+        for i in np.unique(first[used[:, j]]):
+            a, b = root(j), root(int(i))
+            if a != b:
+                parent[max(a, b)] = min(a, b)
+    return np.array([root(j) for j in range(used.shape[1])])
+
+
 def _replicate_numbers(numbers: list[int]) -> str:
     """Replicate numbers for a message: the first 10, then "..."."""
     return ", ".join(map(str, numbers[:10])) + (", ..." if len(numbers) > 10 else "")
@@ -612,8 +636,9 @@ class ReplicateDesign(DesignBase):
 
     - means, totals, ratios, domain (``by=``) estimates, ``var()``, tables and ``chisq()``,
       ``proportion()`` with ``method="mean"``, ``"xlogit"``, ``"asin"``, ``"beta"``,
-      ``post_stratify()``, ``rake()`` and :func:`~socialhealth.models.logrank` use the
-      weights as given: R's numbers;
+      ``post_stratify()``, ``rake()``, ``calibrate()`` with ``calfun="raking"`` or
+      ``"logit"`` or with ``bounds=`` (also ``tests/design/test_fuzz_replicate_vs_r.py``) and
+      :func:`~socialhealth.models.logrank` use the weights as given: R's numbers;
     - ``glm()`` (every family: gaussian, binomial, poisson, Gamma, and their quasi
       versions), ``anova()`` of such fits and ``proportion()`` with ``method="logit"`` or
       ``"likelihood"`` refit each replicate by IRLS; R's ``glm.fit`` keeps only rows with a
@@ -622,7 +647,8 @@ class ReplicateDesign(DesignBase):
       naming the replicates;
     - ``trim_weights()`` trims a negative replicate weight like any other non-zero weight
       (raised to ``lower``, or given its share of the redistribution);
-    - ``calibrate()`` (R fails: square roots of the weights), replicate quantile intervals
+    - ``calibrate()`` with ``calfun="linear"`` and no bounds (R fails: square roots of the
+      weights), replicate quantile intervals
       (``interval_type="quantile"``: the cumulative weights are not monotone), Cox and
       ordinal models (R ``svycoxph`` stops: ``Invalid weights, must be >0``), model-refit
       margins, Kaplan-Meier standard errors (a replicate's curve can rise or leave [0, 1]; R's
@@ -835,8 +861,36 @@ class ReplicateDesign(DesignBase):
         """Number of replicates ``R`` (columns of the replicate weights)."""
         return self._Wsrc.shape[1]
 
-    def _rep_vcov(self, theta, reps) -> np.ndarray:
-        return replicate_vcov(theta, reps, self.scale, self.rscales, self.mse)
+    def _rep_vcov(self, theta, reps, groups=None) -> np.ndarray:
+        """Replicate covariance of ``theta`` from the replicate estimates ``reps`` (R x p).
+
+        ``groups``: a label per column (or a function giving them) for estimates of separate
+        domains. A replicate whose estimate is undefined (NaN: it gives no weight to a domain's
+        rows) is discarded, as R's ``svrVar``; R's ``svyby`` estimates each domain on its own,
+        so a replicate undefined in one domain is discarded for that domain's variance only.
+        The blocks of each group are therefore computed from that group's defined replicates
+        (the covariances between groups from the replicates defined in every column, as R's
+        ``svyby(covmat = TRUE)``). The labels are only needed when a replicate is undefined.
+        """
+        V = replicate_vcov(theta, reps, self.scale, self.rscales, self.mse)
+        if groups is None:
+            return V
+        reps = np.asarray(reps, dtype=float)
+        undefined = np.isnan(reps)
+        if reps.ndim != 2 or not undefined.any():
+            return V
+        labels = np.asarray(groups() if callable(groups) else groups)
+        anywhere = undefined.any(axis=1)
+        theta = np.atleast_1d(np.asarray(theta, dtype=float))
+        for g in np.unique(labels):
+            cols = np.flatnonzero(labels == g)
+            if np.array_equal(undefined[:, cols].any(axis=1), anywhere):
+                continue           # the same replicates as for the whole matrix
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", SocialHealthWarning)   # warned once above
+                V[np.ix_(cols, cols)] = replicate_vcov(theta[cols], reps[:, cols], self.scale,
+                                                       self.rscales, self.mse)
+        return V
 
     def _ratio_vcov(self, num, den, theta):
         W = self._Wsrc
@@ -849,6 +903,9 @@ class ReplicateDesign(DesignBase):
             both = W.tdot_parts([num, den])
             with np.errstate(divide="ignore", invalid="ignore"):
                 reps = both[:, :k] / both[:, k:]
+            # ratios whose denominators share no row (domains: ratio(by=), proportion(by=))
+            # are separate estimates in R (svyby)
+            return self._rep_vcov(theta, reps, groups=lambda: _disjoint_groups(den))
         return self._rep_vcov(theta, reps)
 
     def _domain_vcov(self, theta, vals, dcodes, n_domains, totals_den, all_rows=False):
@@ -863,6 +920,7 @@ class ReplicateDesign(DesignBase):
         R = W.shape[1]
         ratio = totals_den is not None
         ncol = D * k + (D if ratio else 0)
+        groups = np.repeat(np.arange(D), k)     # columns domain by domain
         if D == 1 and (W._view is not None or W._full is not None):
             # one domain (a plain mean or total): W' y in one product over the whole matrix;
             # the denominators are the replicates' weight sums when every row is used
@@ -878,13 +936,13 @@ class ReplicateDesign(DesignBase):
                 # (OpenBLAS's one product W'[y, 1] is slower than two; see _tdot_with_colsums)
                 both = W.tdot_parts([y, np.broadcast_to(np.ones(1), (n, 1))])
                 with np.errstate(divide="ignore", invalid="ignore"):
-                    return self._rep_vcov(theta, both[:, :k] / both[:, k:])
+                    return self._rep_vcov(theta, both[:, :k] / both[:, k:], groups)
             top = W.tdot(y[:, 0] if k == 1 else y).reshape(R, k)
             if not ratio:
-                return self._rep_vcov(theta, top)
+                return self._rep_vcov(theta, top, groups)
             den = W.tdot(inside.astype(float))
             with np.errstate(divide="ignore", invalid="ignore"):
-                return self._rep_vcov(theta, top / den[:, None])
+                return self._rep_vcov(theta, top / den[:, None], groups)
         if ncol <= _MAX_DENSE_COLUMNS:
             if W._view is not None or W._full is not None:
                 # W at hand whole: large row blocks, BLAS on the idle cores
@@ -897,10 +955,10 @@ class ReplicateDesign(DesignBase):
                                          _known_totals(W, vals, dcodes, D, ratio))
             top = T[:, :D * k]
             if not ratio:
-                return self._rep_vcov(theta, top)
+                return self._rep_vcov(theta, top, groups)
             den = np.repeat(T[:, D * k:], k, axis=1)
             with np.errstate(divide="ignore", invalid="ignore"):
-                return self._rep_vcov(theta, top / den)
+                return self._rep_vcov(theta, top / den, groups)
         # many domains: the rows of each domain in turn
         reps = np.empty((R, D * k))
         with one_blas_thread():
@@ -913,7 +971,7 @@ class ReplicateDesign(DesignBase):
                 else:
                     with np.errstate(divide="ignore", invalid="ignore"):
                         reps[:, d * k:(d + 1) * k] = top / Wd.sum(axis=0)[:, None]
-        return self._rep_vcov(theta, reps)
+        return self._rep_vcov(theta, reps, groups)
 
     @_single_blas
     def _general_vcov(self, theta, influence=None,
@@ -1019,7 +1077,9 @@ class ReplicateDesign(DesignBase):
                         cols.append(nobs / (nobs - 1) * (T[:, k2] / S0
                                                          - S1[:, a] * S1[:, b] / S0 ** 2))
                         k2 += 1
-        return self._rep_vcov(theta, np.column_stack(cols))
+        sizes = [c.shape[1] * (c.shape[1] + 1) // 2 for _, c, _ in parts]
+        groups = np.repeat(np.arange(len(parts)), sizes)      # columns domain by domain
+        return self._rep_vcov(theta, np.column_stack(cols), groups)
 
     def _negative_replicates(self, rows: np.ndarray | None = None) -> list[int]:
         """1-based numbers of the replicates with a negative weight on ``rows`` (positions or
@@ -1100,8 +1160,12 @@ class ReplicateDesign(DesignBase):
         """Rank of the replicate weights (rows in the subset) minus one (R ``degf``).
 
         ``df = rank(W_subset) - 1`` with ``W_subset`` the (rows in subset x R) replicate
-        weights; the rank uses a relative eigenvalue tolerance of 1e-10 on ``W'W``
-        (equivalent to R's ``qr(tol = 1e-5)``). Used for t-based intervals and tests.
+        weights; the rank uses a relative eigenvalue tolerance of 1e-10 on ``W'W`` (singular
+        values above 1e-5 of the largest; the same rank as R's ``qr(tol = 1e-5)`` except on
+        weights that are rank deficient up to rounding, e.g. rounded weights times PSU
+        multipliers with more replicates than PSUs, where R's pivoted QR can count rounding
+        noise as rank: ``tests/design/test_fuzz_replicate_vs_r.py``). Used for t-based
+        intervals and tests.
 
         Examples
         --------

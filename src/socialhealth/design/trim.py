@@ -122,10 +122,13 @@ def trim_weights(design, lower: float | None = None, upper: float | None = None,
     R survey 4.1-1's ``trimWeights`` for replicate designs mis-recycles a vector when it
     redistributes within the replicate columns (R warns "longer object length is not a
     multiple of shorter object length"): the columns lose their totals and zero weights are
-    raised to ``lower``. It also leaves the full-sample weights untrimmed (apistrat as a JKn
-    design trimmed to [30, 40]: ``weights(design, "sampling")`` still span 15.10-44.21) and
-    ``svymean`` on the result fails. socialhealth applies the documented rule to each column
-    instead; its full-sample weights equal R's ``trimWeights`` of the Taylor design. R trims negative replicate weights by the same comparison
+    raised to ``lower`` (some estimates are then NA: "All replicates contained NAs"). It also
+    leaves the full-sample weights untrimmed (it computes the trimmed ones but then only sets
+    ``design$prob`` from the untrimmed weights, a field a replicate design does not use), so
+    R's trimmed estimates are the untrimmed ones.
+    socialhealth applies the documented rule to the full-sample weights and to each column
+    (``tests/design/test_fuzz_replicate_vs_r.py``); on Taylor designs the weights equal R's.
+    R trims negative replicate weights by the same comparison
     (``pmax(lower, ...)``: below ``lower`` they are raised to it), as here.
     In R: ``trimWeights(design, lower = 10, upper = 300)`` on an ACS-style replicate design
     raises all 42 negative replicate weights of ``tests/design/test_replicate_negative_more.py``
