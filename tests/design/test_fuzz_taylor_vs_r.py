@@ -501,6 +501,21 @@ def test_first_stage_fpc_of_ones_with_a_second_stage_is_a_census_of_psus():
         sh.SurveyDesign(df, weights="w", psu="psu", fpc="f1")
 
 
+def test_first_stage_fpc_of_ones_with_population_sizes_at_a_second_stage_is_refused():
+    # R's as.fpc reads all stages together: with population sizes (> 1) at stage 2, the 1 at
+    # stage 1 is a population of 1 PSU, and 4 sampled PSUs stop R ("FPC implies >100%
+    # sampling in some strata", R 4.1-1). socialhealth read the 1 as a fraction (a census
+    # of PSUs) and gave an SE from stage 2 alone: silently another design than R's.
+    df = pd.DataFrame({"psu": np.repeat(np.arange(4), 5), "ssu": np.arange(20),
+                       "y": np.arange(20.0) % 7, "f1": 1.0, "f2": 50.0})
+    with pytest.raises(sh.errors.FPCError, match="1 units in the population but 4 were "
+                                                 "sampled.*read as a population size"):
+        sh.SurveyDesign(df, psu=["psu", "ssu"], fpc=["f1", "f2"])
+    # with fractions at stage 2 the 1 is a fraction, as in R (the case above)
+    d = sh.SurveyDesign(df.assign(f2=0.5), psu=["psu", "ssu"], fpc=["f1", "f2"])
+    assert np.isfinite(d.mean("y").to_frame().loc[0, "se"])
+
+
 def test_beta_interval_without_sampling_variance_is_the_point():
     # Found by fuzz case 21 (a census: fpc = sample size, SE 0): the Korn-Graubard n* is
     # infinite and socialhealth gave [NaN, 1.0] for the proportion (R: [0.5, 0.5], from

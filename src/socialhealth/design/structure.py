@@ -350,9 +350,12 @@ def build_stages(
         )
     stages: list[Stage] = []
     parent = np.zeros(n, dtype=np.int64)
-    # R's as.fpc looks at the fpcs of all stages together: 1 everywhere is refused, 1 at one
-    # stage with fractions at another is a fraction of 1 (every unit of that stage sampled)
-    ones_everywhere = all(np.all(_fpc_values(data, c) == 1) for c in fpc if c is not None)
+    # R's as.fpc looks at the fpcs of all stages together: 1 everywhere is refused; 1 at one
+    # stage with fractions at another is a fraction of 1 (every unit of that stage sampled);
+    # 1 at one stage with population sizes (> 1) at another is a population of 1 unit
+    given = [_fpc_values(data, c) for c in fpc if c is not None]
+    one_means = ("ambiguous" if all(np.all(f == 1) for f in given) else
+                 "size" if any(np.any(f > 1) for f in given) else "fraction")
     for s in range(n_stages):
         # stratum codes (nested in the parent unit from stage 2 on)
         raw_stratum, raw_labels = _stage_strata(data, strata, s)
@@ -389,7 +392,7 @@ def build_stages(
                 inclusion = _pps_inclusion(f, fpc[s], pps, unit, n_units_total)
             else:
                 pop = _stratum_population(f, fpc[s], stratum, n_strata, n_units,
-                                          labels_of_stratum, ones_everywhere)
+                                          labels_of_stratum, one_means)
         stages.append(
             Stage(
                 unit=unit,
@@ -467,8 +470,12 @@ def _pps_inclusion(f, col, pps, unit, n_units_total) -> np.ndarray:
 
 
 def _stratum_population(f, col, stratum, n_strata, n_units, labels_of_stratum,
-                        ones_everywhere: bool = True) -> np.ndarray:
-    """Population size of every stratum from an fpc of sizes or sampling fractions."""
+                        one_means: str = "ambiguous") -> np.ndarray:
+    """Population size of every stratum from an fpc of sizes or sampling fractions.
+
+    ``one_means``: how a stage whose fpc is 1 in every stratum is read, from the fpcs of all
+    stages (R's ``as.fpc``): ``"ambiguous"`` (1 at every stage: refused), ``"fraction"`` (the
+    other stages give fractions) or ``"size"`` (another stage gives population sizes)."""
     per_stratum = pd.Series(f).groupby(stratum).agg(["min", "max"])
     if (per_stratum["min"] != per_stratum["max"]).any():
         h = int(per_stratum.index[
@@ -478,7 +485,7 @@ def _stratum_population(f, col, stratum, n_strata, n_units, labels_of_stratum,
             "it must be the stratum's population size (or sampling fraction)."
         )
     fh = per_stratum["min"].reindex(range(n_strata)).to_numpy()
-    if (fh == 1).all() and (n_units > 1).any() and ones_everywhere:
+    if (fh == 1).all() and (n_units > 1).any() and one_means == "ambiguous":
         # R's svydesign stops here too ("Must have all fpc>=1 or all fpc<=1"): 1
         # everywhere (every stage) is either a census (fraction 1, SE 0) or a column of ones
         # meant as "no fpc"
@@ -488,7 +495,9 @@ def _stratum_population(f, col, stratum, n_strata, n_units, labels_of_stratum,
             "unit. To sample with replacement leave fpc= out; for a census give the "
             "population sizes (the number of units in each stratum)."
         )
-    if (fh <= 1).all():
+    if (fh == 1).all() and one_means == "size":
+        pop = fh                      # populations of 1 unit (R: ">100% sampling" below)
+    elif (fh <= 1).all():
         pop = n_units / fh            # sampling fractions -> population sizes
     elif (fh > 1).all() or (fh >= 1).all():
         pop = fh
@@ -504,7 +513,10 @@ def _stratum_population(f, col, stratum, n_strata, n_units, labels_of_stratum,
             f"fpc {col!r} says stratum {labels_of_stratum[h]!r} has {pop[h]:g} "
             f"units in the population but {int(n_units[h])} were sampled. The fpc must "
             "be the population size (number of units in the stratum), not smaller than "
-            "the sample."
+            "the sample." + (" Here 1 is read as a population size, as R does, because "
+                             "another stage's fpc gives population sizes; for a census of "
+                             "this stage give its population sizes." if one_means == "size"
+                             and (fh == 1).all() else "")
         )
     return pop
 
