@@ -80,7 +80,9 @@ OnNonconvergence = Literal["raise", "warn"]
 # ============================================================================ residualizers
 def _safe_ratio(Z: np.ndarray, w: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(w[:, None] > 0, Z / np.where(w > 0, w, 1.0)[:, None], 0.0)
+        # rows in the sample have non-zero weight; a linear (GREG) calibration can make a
+        # weight negative, and that row stays in the sample (as R)
+        return np.where(w[:, None] != 0, Z / np.where(w != 0, w, 1.0)[:, None], 0.0)
 
 
 @dataclass(frozen=True)
@@ -105,7 +107,7 @@ class PostStratumResidual:
         one = Z.ndim == 1
         Z2 = Z[:, None] if one else Z
         w = self.weights
-        ok = (self.codes >= 0) & (w > 0)
+        ok = (self.codes >= 0) & (w != 0)
         codes = np.where(ok, self.codes, 0)
         size = int(codes.max()) + 1 if len(codes) else 0
         u = _safe_ratio(Z2, w)
@@ -186,7 +188,7 @@ def _norm_key(v):
 def _cells(design, columns: list[str]) -> tuple[np.ndarray, list[tuple]]:
     """Cell code of each row in the sample (-1 for rows with zero weight) and the cell keys."""
     design._check_columns(columns)
-    active = design.weights > 0
+    active = design.weights != 0        # (negative after a linear calibration: in the sample)
     frame = design.data[columns]
     na = frame.isna().any(axis=1).to_numpy() & active
     if na.any():
@@ -1019,7 +1021,7 @@ def calibrate(design, formula, population_totals, calfun: Calfun = "linear", bou
         if not (L < 1 < U):
             raise DesignError(f"bounds=({L}, {U}) must satisfy L < 1 < U.")
     X, names = model_matrix(design.data, formula)
-    active = design.weights > 0
+    active = design.weights != 0        # (negative after a linear calibration: in the sample)
     bad = np.isnan(X).any(axis=1) & active
     if bad.any():
         raise DesignError(
