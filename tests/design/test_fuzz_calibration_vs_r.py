@@ -380,3 +380,35 @@ def test_glm_with_negative_calibrated_weights_is_refused():
         assert "negative weights not allowed" in r["glm"]["error"]
         with pytest.raises(ModelError, match="negative weights"):
             calibrated(design(case), case, "cal_interaction").glm("y ~ x")
+
+
+def test_zero_population_cell_without_respondents():
+    """Regression: a population table with a cell of count 0 that has no respondents (a
+    cross-tabulated census table; the fuzz exploration seed 1, case c26, a3 x c2) was refused
+    ("population counts must be positive numbers") where R's postStratify and rake ignore the
+    cell, as there is nothing to adjust. Weights by hand: N_c / (weighted count of cell c);
+    R (survey 4.1-1) gives the same weights: 3.33333333333333 6.66666666666667 5 15 15, mean
+    5.4815 (SE 0.1532); and for rake with a margin level "x" of count 0:
+    3.92677229170308 7.85354458340617 3.30492078122269 9.91476234366806 20. A count of 0 for a
+    cell WITH respondents stays an error (R: "Strata in sample absent from population")."""
+    df = pd.DataFrame({"a": ["u", "u", "v", "v", "v"], "b": ["p", "p", "p", "p", "q"],
+                       "y": [2.0, 3.0, 5.0, 4.0, 9.0], "w": [1.0, 2.0, 1.0, 3.0, 2.0]})
+    d = sh.SurveyDesign(df, weights="w")
+    pop = pd.DataFrame({"a": ["u", "u", "v", "v"], "b": ["p", "q", "p", "q"],
+                        "Freq": [10, 0, 20, 15]})
+    ps = d.post_stratify(["a", "b"], pop)
+    hand = np.array([1 * 10 / 3, 2 * 10 / 3, 1 * 20 / 4, 3 * 20 / 4, 2 * 15 / 2])
+    close(ps.weights, hand)
+    close(ps.mean("y").table["estimate"], (hand * df["y"]).sum() / hand.sum())
+    close(ps.mean("y").table["se"],
+          d.post_stratify(["a", "b"], pop[pop["Freq"] > 0]).mean("y").table["se"])
+    r = d.rake([("a", pd.DataFrame({"a": ["u", "v", "x"], "Freq": [12, 33, 0]})),
+                ("b", pd.DataFrame({"b": ["p", "q"], "Freq": [25, 20]}))])
+    close(r.weights, [3.92677229170308, 7.85354458340617, 3.30492078122269, 9.91476234366806,
+                      20.0])
+    pop_rows = pop.copy()
+    pop_rows.loc[2, "Freq"] = 0                        # (v, p) has respondents
+    with pytest.raises(SocialHealthError, match=r"is 0 but the sample has respondents"):
+        d.post_stratify(["a", "b"], pop_rows)
+    with pytest.raises(SocialHealthError, match=r">= 0"):
+        d.post_stratify("a", {"u": 10, "v": -1})

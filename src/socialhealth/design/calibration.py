@@ -265,18 +265,32 @@ def _population_counts(population, columns: list[str]) -> dict[tuple, float]:
     if len(set(keys)) != len(keys):
         raise DesignError("the population table lists a cell more than once; give one count per "
                           "cell.")
-    bad = ~np.isfinite(counts) | (counts <= 0)
+    bad = ~np.isfinite(counts) | (counts < 0)
     if bad.any():
         k = keys[int(np.flatnonzero(bad)[0])]
         raise DesignError(
             f"population count for cell {k if len(k) > 1 else k[0]!r} is {counts[bad][0]!r}; "
-            "population counts must be positive numbers. Drop empty cells from both the "
-            "population table and the sample, or collapse them with a neighbouring cell."
+            "population counts must be numbers >= 0 (0 only for a cell without respondents). "
+            "Drop empty cells from both the population table and the sample, or collapse them "
+            "with a neighbouring cell."
         )
     return dict(zip(keys, counts, strict=True))
 
 
 def _match_cells(uniq: list[tuple], pop: dict[tuple, float], columns: list[str]) -> np.ndarray:
+    in_sample = set(uniq)
+    zero_with_rows = [k for k in uniq if pop.get(k) == 0]
+    if zero_with_rows:
+        k = zero_with_rows[0]
+        raise DesignError(
+            f"population count for cell {k if len(k) > 1 else k[0]!r} of {columns} is 0 but the "
+            "sample has respondents in it, and a cell with respondents needs a positive "
+            "population count (R: 'Strata in sample absent from population'). Fix the "
+            "population table, or collapse the cell with a neighbouring cell in both the "
+            "population table and the sample."
+        )
+    # an empty population cell without respondents has nothing to adjust (as R)
+    pop = {k: v for k, v in pop.items() if v > 0 or k in in_sample}
     not_in_pop = [k for k in uniq if k not in pop]
     if not_in_pop:
         shown = ", ".join(repr(k if len(k) > 1 else k[0]) for k in not_in_pop[:5])
@@ -285,7 +299,7 @@ def _match_cells(uniq: list[tuple], pop: dict[tuple, float], columns: list[str])
             "population table; add their population counts (or recode the sample to the "
             "population's categories)."
         )
-    not_in_sample = [k for k in pop if k not in set(uniq)]
+    not_in_sample = [k for k in pop if k not in in_sample]
     if not_in_sample:
         shown = ", ".join(repr(k if len(k) > 1 else k[0]) for k in not_in_sample[:5])
         raise DesignError(
@@ -387,7 +401,7 @@ def post_stratify(design, strata, population, partial: bool = False):
     population : DataFrame or dict or Series
         The population count of every cell: a DataFrame with the ``strata`` columns and a
         ``Freq`` column (as R), or a mapping ``{level: N}`` (``{(level1, level2): N}`` for
-        several columns).
+        several columns). A cell with count 0 and no respondents is ignored (as R).
     partial : bool, default False
         Allow population cells that have no respondents (they are ignored, as R's
         ``partial = TRUE``); sample cells missing from the population always raise.
@@ -400,7 +414,8 @@ def post_stratify(design, strata, population, partial: bool = False):
     ------
     DesignError
         Missing values in ``strata`` among respondents, a sample cell not in the population,
-        a population cell without respondents, or non-positive counts.
+        a population cell without respondents (unless its count is 0), a count of 0 for a
+        cell with respondents, or negative counts.
     MissingColumnError
         A ``strata`` column is not in the data.
 
