@@ -159,8 +159,10 @@ def run_verb(cd, verb):
         # (a domain with no row in a subset: a NaN row here, no row in R's svyby; matched by
         # name in _compare)
         t = cd.mean("y", by="dom").to_frame()
+        has_y = df.loc[cd.in_subset & df["y"].notna().to_numpy(), "dom"].unique()
         return {"est": t["estimate"].to_numpy(), "se": t["se"].to_numpy(),
-                "names": [str(v) for v in t["dom"]]}
+                "names": [str(v) for v in t["dom"]],
+                "empty": [str(v) for v in t["dom"] if v not in has_y]}
     if verb == "glm":
         m = cd.glm("y ~ x")
         return {"est": m.params, "se": m.bse}
@@ -173,10 +175,23 @@ def run_verb(cd, verb):
 def _compare(ours, r, what=""):
     if "names" in r and "names" in ours:
         names = list(np.atleast_1d(r["names"]))
+        for v in ours.get("empty", []):
+            # a domain whose y are all missing (exploration seed 3, uncalibrated too): R's
+            # svyby(svymean, na.rm = TRUE) reports a mean of 0 there, ours is NaN (as the
+            # fuzz_taylor test documents)
+            if v in names:
+                i = names.index(v)
+                # (NA after a calibration, as ours)
+                assert np.isnan(ours["est"][ours["names"].index(v)])
+                assert as_array(r["est"])[i] == 0 or np.isnan(as_array(r["est"])[i])
+                r = {k: (np.delete(as_array(x), i) if k in ("est", "se") else x)
+                     for k, x in r.items()}
+                names.pop(i)
+                r["names"] = names
         pick = [ours["names"].index(n) for n in names]
         left = np.delete(np.asarray(ours["est"], dtype=float), pick)
         assert np.isnan(left).all(), (what, ours)     # only empty domains are not in R's
-        ours = {k: np.asarray(v)[pick] for k, v in ours.items() if k != "names"}
+        ours = {k: np.asarray(v)[pick] for k, v in ours.items() if k not in ("names", "empty")}
     est = as_array(r["est"]) if "est" in r else None
     scale = np.nanmax(np.abs(est)) if est is not None and np.isfinite(est).any() else None
     for key, value in r.items():
@@ -248,6 +263,15 @@ def test_calibration_equals_r(cid, name):
         if verb == "warnings":
             continue
         if "error" in rv:
+            if verb == "by_mean" and "NA/NaN/Inf in foreign function" in rv["error"]:
+                # a domain whose y are all missing, after a GREG calibration (exploration
+                # seed 3): R's svyby stops on the NaN of that domain's residuals; ours is NaN
+                # for that domain only
+                ours = _quiet(run_verb, cd, verb)
+                assert ours["empty"] and all(np.isnan(ours["est"][ours["names"].index(v)])
+                                             for v in ours["empty"])
+                assert np.isfinite(ours["est"]).sum() == len(ours["names"]) - len(ours["empty"])
+                continue
             with pytest.raises(SocialHealthError):
                 _quiet(run_verb, cd, verb)
             continue
@@ -307,11 +331,12 @@ def test_trim_strict_where_r_recurses(cid):
     """R's trimWeights(strict = TRUE) stops with "C stack usage ... too close to the limit"
     (c17 lower 7.38, c23 lower 6.04): it stores the trimmed weights as prob = 1 / w and reads
     them back as 1 / prob, and 1 / (1 / 7.38) = 7.379999999999999 < 7.38, so a weight raised to
-    the lower bound is outside it again on every recursion, which never ends. socialhealth
+    the lower bound is outside it again on every recursion, which never ends (exploration
+    seed 4: the same at the upper bound, 1 / (1 / 31.22) = 31.220000000000002). socialhealth
     applies the rule to the weights themselves and stops; checked against the rule by hand."""
     case = CASES[cid]
     lo, up = case["targets"]["trim"]
-    assert 1 / (1 / lo) < lo
+    assert 1 / (1 / lo) < lo or 1 / (1 / up) > up
     d = design(case)
     t = d.trim_weights(lower=lo, upper=up, strict=True)
     hand = _strict_trim_by_hand(d.weights, lo, up)
@@ -320,7 +345,10 @@ def test_trim_strict_where_r_recurses(cid):
     close(hand.sum(), d.weights.sum())
     y = frame(case)["y"].to_numpy()
     ok = ~np.isnan(y)
-    close(t.mean("y").table["estimate"], (hand[ok] * y[ok]).sum() / hand[ok].sum())
+    if case["spec"]["lonely"] != "fail" or case["spec"]["kind"] != "twostage":
+        # (a two-stage design with single-SSU PSUs and lonely_psu="fail" has no variance;
+        # exploration seed 3)
+        close(t.mean("y").table["estimate"], (hand[ok] * y[ok]).sum() / hand[ok].sum())
     # the non-strict trimming, one pass, equals R's
     close(d.trim_weights(lower=lo, upper=up).weights,
           as_array(case["calibration"]["trim"]["weights"]["value"]))
