@@ -212,13 +212,14 @@ class DesignBase:
 
     @property
     def in_subset(self) -> np.ndarray:
-        """Boolean array: rows inside the current subset (non-zero weight)."""
+        """Boolean array: rows inside the current subset (non-zero weight; a weight made
+        negative by a linear calibration keeps its row in the sample, as R)."""
         # a copy (microseconds), so that a caller changing it cannot change the cached mask
         return self._subset_mask().copy()
 
     def _subset_mask(self) -> np.ndarray:
         """:attr:`in_subset` without the copy (kept on the design, read-only)."""
-        return self._cached("in_subset", lambda: _read_only(self._w > 0))
+        return self._cached("in_subset", lambda: _read_only(self._w != 0))
 
     def _one_domain_codes(self) -> np.ndarray:
         """Domain code 0 for every row (one domain holding all rows; kept, read-only)."""

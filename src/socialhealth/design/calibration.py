@@ -80,7 +80,9 @@ OnNonconvergence = Literal["raise", "warn"]
 # ============================================================================ residualizers
 def _safe_ratio(Z: np.ndarray, w: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(w[:, None] > 0, Z / np.where(w > 0, w, 1.0)[:, None], 0.0)
+        # rows in the sample have non-zero weight; a linear (GREG) calibration can make a
+        # weight negative, and that row stays in the sample (as R)
+        return np.where(w[:, None] != 0, Z / np.where(w != 0, w, 1.0)[:, None], 0.0)
 
 
 @dataclass(frozen=True)
@@ -105,7 +107,7 @@ class PostStratumResidual:
         one = Z.ndim == 1
         Z2 = Z[:, None] if one else Z
         w = self.weights
-        ok = (self.codes >= 0) & (w > 0)
+        ok = (self.codes >= 0) & (w != 0)
         codes = np.where(ok, self.codes, 0)
         size = int(codes.max()) + 1 if len(codes) else 0
         u = _safe_ratio(Z2, w)
@@ -186,7 +188,7 @@ def _norm_key(v):
 def _cells(design, columns: list[str]) -> tuple[np.ndarray, list[tuple]]:
     """Cell code of each row in the sample (-1 for rows with zero weight) and the cell keys."""
     design._check_columns(columns)
-    active = design.weights > 0
+    active = design.weights != 0        # (negative after a linear calibration: in the sample)
     frame = design.data[columns]
     na = frame.isna().any(axis=1).to_numpy() & active
     if na.any():
@@ -263,18 +265,32 @@ def _population_counts(population, columns: list[str]) -> dict[tuple, float]:
     if len(set(keys)) != len(keys):
         raise DesignError("the population table lists a cell more than once; give one count per "
                           "cell.")
-    bad = ~np.isfinite(counts) | (counts <= 0)
+    bad = ~np.isfinite(counts) | (counts < 0)
     if bad.any():
         k = keys[int(np.flatnonzero(bad)[0])]
         raise DesignError(
             f"population count for cell {k if len(k) > 1 else k[0]!r} is {counts[bad][0]!r}; "
-            "population counts must be positive numbers. Drop empty cells from both the "
-            "population table and the sample, or collapse them with a neighbouring cell."
+            "population counts must be numbers >= 0 (0 only for a cell without respondents). "
+            "Drop empty cells from both the population table and the sample, or collapse them "
+            "with a neighbouring cell."
         )
     return dict(zip(keys, counts, strict=True))
 
 
 def _match_cells(uniq: list[tuple], pop: dict[tuple, float], columns: list[str]) -> np.ndarray:
+    in_sample = set(uniq)
+    zero_with_rows = [k for k in uniq if pop.get(k) == 0]
+    if zero_with_rows:
+        k = zero_with_rows[0]
+        raise DesignError(
+            f"population count for cell {k if len(k) > 1 else k[0]!r} of {columns} is 0 but the "
+            "sample has respondents in it, and a cell with respondents needs a positive "
+            "population count (R: 'Strata in sample absent from population'). Fix the "
+            "population table, or collapse the cell with a neighbouring cell in both the "
+            "population table and the sample."
+        )
+    # an empty population cell without respondents has nothing to adjust (as R)
+    pop = {k: v for k, v in pop.items() if v > 0 or k in in_sample}
     not_in_pop = [k for k in uniq if k not in pop]
     if not_in_pop:
         shown = ", ".join(repr(k if len(k) > 1 else k[0]) for k in not_in_pop[:5])
@@ -283,7 +299,7 @@ def _match_cells(uniq: list[tuple], pop: dict[tuple, float], columns: list[str])
             "population table; add their population counts (or recode the sample to the "
             "population's categories)."
         )
-    not_in_sample = [k for k in pop if k not in set(uniq)]
+    not_in_sample = [k for k in pop if k not in in_sample]
     if not_in_sample:
         shown = ", ".join(repr(k if len(k) > 1 else k[0]) for k in not_in_sample[:5])
         raise DesignError(
@@ -385,7 +401,7 @@ def post_stratify(design, strata, population, partial: bool = False):
     population : DataFrame or dict or Series
         The population count of every cell: a DataFrame with the ``strata`` columns and a
         ``Freq`` column (as R), or a mapping ``{level: N}`` (``{(level1, level2): N}`` for
-        several columns).
+        several columns). A cell with count 0 and no respondents is ignored (as R).
     partial : bool, default False
         Allow population cells that have no respondents (they are ignored, as R's
         ``partial = TRUE``); sample cells missing from the population always raise.
@@ -398,7 +414,8 @@ def post_stratify(design, strata, population, partial: bool = False):
     ------
     DesignError
         Missing values in ``strata`` among respondents, a sample cell not in the population,
-        a population cell without respondents, or non-positive counts.
+        a population cell without respondents (unless its count is 0), a count of 0 for a
+        cell with respondents, or negative counts.
     MissingColumnError
         A ``strata`` column is not in the data.
 
@@ -1019,7 +1036,7 @@ def calibrate(design, formula, population_totals, calfun: Calfun = "linear", bou
         if not (L < 1 < U):
             raise DesignError(f"bounds=({L}, {U}) must satisfy L < 1 < U.")
     X, names = model_matrix(design.data, formula)
-    active = design.weights > 0
+    active = design.weights != 0        # (negative after a linear calibration: in the sample)
     bad = np.isnan(X).any(axis=1) & active
     if bad.any():
         raise DesignError(

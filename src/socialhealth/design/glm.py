@@ -357,6 +357,13 @@ def _model_data(design, formula: str, family, fam, offset_full) -> _ModelData:
     scale = float(w_all[design._r_rows()].mean())
     prior = 1.0 if trials is None else trials           # binomial counts: weight x trials (R glm)
     pw = w_all[rows] / scale * prior
+    if (w_all[rows] < 0).any():
+        # (weights below 0 come from a linear calibration; the IRLS takes their square root)
+        raise ModelError(
+            f"{int((w_all[rows] < 0).sum())} row(s) used by the model have negative weights "
+            "(from an unbounded linear calibration), and a GLM needs weights >= 0 (R's svyglm "
+            "stops too: 'negative weights not allowed'). Calibrate with bounds=(L, U), L >= 0, "
+            "or calfun='raking' / 'logit', which keep the weights positive.")
     off = None if offset_full is None else offset_full[rows]
     return _ModelData(frame=frame, rows=rows, X=X, y=y, names=frame.columns, trials=trials,
                       counts=counts is not None, scale=scale, pw=pw, off=off, n_data=len(data))
