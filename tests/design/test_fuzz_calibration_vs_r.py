@@ -1,6 +1,6 @@
 """Differential ("fuzz") test of the calibration of Taylor designs against R.
 
-Expected values: fixtures/fuzz_calibration/fuzz_calibration_reference.json, written by
+Expected values: fixtures/fuzz_calibration/fuzz_calibration_reference.json.gz, written by
 make_fuzz_calibration.R (same folder) with R survey 4.1-1 from 40 small seeded synthetic data
 sets stored in the JSON (unstratified / stratified / two-stage cluster designs, with and
 without fpc, single-PSU strata under each lonely-PSU option, NAs in y or in the calibration
@@ -32,6 +32,7 @@ case ids.
 """
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import warnings
@@ -45,9 +46,11 @@ import socialhealth as sh
 from socialhealth.errors import SocialHealthError
 
 # exploration runs (another seed, see the R script) via FUZZ_CALIBRATION_JSON
-FIX = json.loads(Path(os.environ.get("FUZZ_CALIBRATION_JSON", "")
-                      or Path(__file__).parent / "fixtures" / "fuzz_calibration"
-                      / "fuzz_calibration_reference.json").read_text())
+_FIXTURE = Path(os.environ.get("FUZZ_CALIBRATION_JSON", "")
+                or Path(__file__).parent / "fixtures" / "fuzz_calibration"
+                / "fuzz_calibration_reference.json.gz")
+FIX = json.loads(gzip.decompress(_FIXTURE.read_bytes()) if _FIXTURE.suffix == ".gz"
+                 else _FIXTURE.read_text())
 CASES = FIX["cases"]
 TOL = 1e-8
 
