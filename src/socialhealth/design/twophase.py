@@ -944,9 +944,9 @@ class TwoPhaseDesign(DesignBase):
         # semi-definite: a negative variance of an estimate is NaN (R: SE NaN), not an SE of 0
         from socialhealth.design.pps import nan_negative_variances
 
-        V = self._variance_of(Z)
-        V1, V2 = self._last_phases
-        return nan_negative_variances(V, np.abs(np.diag(V1)) + np.abs(np.diag(V2)))
+        V1, V2 = self.phase_variances(Z)
+        self._last_phases = (V1, V2)
+        return nan_negative_variances(V1 + V2, np.abs(np.diag(V1)) + np.abs(np.diag(V2)))
 
     def _ratio_vcov(self, num, den, theta):
         w = self._w
