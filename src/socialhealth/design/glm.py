@@ -432,16 +432,17 @@ def _taylor_cov(design_used, fit, bread, estfun, refit) -> np.ndarray:
     # Var(sum_i u_i A^{-1}) = A^{-1} Var(sum_i u_i) A^{-1}: the Taylor variance (and any
     # calibration residualisation) is linear in the influence columns, so the design
     # variance of the scores is computed once and sandwiched (saves an n x p product)
+    if getattr(design_used, "_spec", {}).get("pps") is not None:
+        # PPS variances need not be positive semi-definite: the variance of the coefficients'
+        # influence values u_i A^{-1} directly, so that only a negative variance of a
+        # coefficient is NaN (as R); the scores' own variance may have a negative diagonal
+        # while the coefficients' is positive (a NaN there would spread to every coefficient)
+        cov = design_used._general_vcov(fit.beta, influence=lambda: estfun() @ bread,
+                                        refit=refit)
+        return (cov + cov.T) / 2
     meat = design_used._general_vcov(fit.beta, influence=estfun, refit=refit)
     cov = bread @ meat @ bread
-    cov = (cov + cov.T) / 2
-    if getattr(design_used, "_spec", {}).get("pps") is not None:
-        # PPS variances need not be positive semi-definite: negative -> NaN (as R)
-        from socialhealth.design.pps import nan_negative_variances
-
-        absd = np.sqrt(np.abs(np.diag(meat)))
-        cov = nan_negative_variances(cov, (np.abs(bread) @ absd) ** 2)
-    return cov
+    return (cov + cov.T) / 2
 
 
 def _batched_replicates(design_used) -> bool:

@@ -83,9 +83,11 @@ def _check_separation(fit: _Fit, fam: _Family, lk: _Link, X, y, pw, names) -> No
         # not separated in exact arithmetic, but the fit still runs to the edge with moving
         # coefficients (a separated fit meets the deviance criterion while its coefficients
         # grow by ~1 per iteration); an extreme but converged fitted probability (a far-out
-        # covariate value) is not separation
-        if edge.any() and (not fit.converged
-                           or fit.last_step > 1e-6 * (1 + np.max(np.abs(fit.beta)))):
+        # covariate value) is not separation, even when its last step still moved a
+        # coefficient by more than rounding (R's deviance criterion stops the quadratic
+        # convergence with steps of ~1e-3 in eta; a separated fit's steps are ~1)
+        if edge.any() and (not fit.converged or fit.step is None
+                           or np.max(np.abs(X @ fit.step)) > 0.1):
             big = [f"{n} = {b:.3g}" for n, b in zip(names, fit.beta, strict=True) if abs(b) > 10]
             raise SeparationError(
                 f"nearly separated data: fitted probabilities are numerically 0 or 1 for "

@@ -371,8 +371,9 @@ def nan_negative_variances(V: np.ndarray, scale: np.ndarray) -> np.ndarray:
         warnings.warn(
             f"the estimated variance is negative for {int(neg.sum())} of {len(d)} "
             "estimate(s) (possible with the Yates-Grundy form or the Overton/Hartley-Rao "
-            "approximations of a PPS design, e.g. in a small domain); their standard errors are "
-            "NaN, as in R.",
+            "approximations of a PPS design, e.g. in a small domain, and with the phase-1 term "
+            "of a two-phase design with a clustered phase 1); their standard errors are NaN, "
+            "as in R.",
             SocialHealthWarning, stacklevel=3,
         )
         V = V.copy()

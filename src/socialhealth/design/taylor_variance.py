@@ -132,25 +132,26 @@ def _lonely_error(stage_index: int, labels: np.ndarray) -> LonelyPSUError:
 
 def _check_lonely_pps(stage: Stage, s: int, lonely_psu: str) -> None:
     """Single-PSU strata in a PPS (Brewer) stage: ``"fail"`` raises as at any stage;
-    ``"remove"``/``"certainty"`` let them add nothing (as documented); ``"adjust"`` and
-    ``"average"`` have no verified PPS form here, so they raise instead of guessing."""
+    ``"remove"``/``"certainty"`` let them add nothing (as documented); ``"adjust"`` centres the
+    unit's total at 0 with scale ``1 - pi_i`` (:func:`_brewer_stage`, as R); ``"average"`` has no
+    verified PPS form here, so it raises instead of guessing."""
     lonely = stage.n_units == 1
     if not lonely.any():
         return
     if lonely_psu == "fail":
         raise _lonely_error(s, stage.stratum_labels[lonely])
-    if lonely_psu in ("adjust", "average"):
+    if lonely_psu == "average":
         from socialhealth.errors import DesignError
 
         raise DesignError(
             f"stratum {stage.stratum_labels[lonely][0]!r} has a single PSU in a PPS (Brewer) "
             f"stage; lonely_psu={lonely_psu!r} is not implemented for PPS stages. Use "
-            f"lonely_psu='remove' "
-            "or 'certainty' (the stratum adds no variance), or merge the stratum with a neighbour."
+            f"lonely_psu='adjust' (centre it at 0), 'remove' or 'certainty' (the stratum adds no "
+            "variance), or merge the stratum with a neighbour."
         )
 
 
-def _brewer_stage(totals: np.ndarray, stage: Stage) -> np.ndarray:
+def _brewer_stage(totals: np.ndarray, stage: Stage, lonely_psu: str = "remove") -> np.ndarray:
     """First-stage PPS-without-replacement variance, Brewer's approximation.
 
     With ``pi_i`` the inclusion probability of PSU ``i``, ``n_h`` sampled PSUs in stratum ``h``,
@@ -165,7 +166,10 @@ def _brewer_stage(totals: np.ndarray, stage: Stage) -> np.ndarray:
     the R ``survey`` vignette "Describing PPS designs to R"), and what R ``survey`` computes for
     ``svydesign(..., fpc = ~pi, pps = "brewer")`` (checked to 1e-10 in
     ``tests/design/test_pps.py``). Units taken with certainty (``pi_i = 1``) add nothing; a stratum
-    with a single PSU adds nothing here.
+    with a single PSU adds nothing, except under ``lonely_psu="adjust"``: ``(1 - pi_i) t_i t_i^T``
+    (centred at 0, the population mean of the influence values, with the stratum's scale
+    ``m_h (1 - f_h)`` read as ``1 - pi_i``; R survey 4.1-1's value, checked in
+    ``tests/design/test_fuzz_pps_twophase_vs_r.py``).
 
     References
     ----------
@@ -184,9 +188,12 @@ def _brewer_stage(totals: np.ndarray, stage: Stage) -> np.ndarray:
     h = stage.unit_stratum
     n_h = stage.n_units
     stratum_mean = group_sum(h, totals, len(n_h)) / n_h[:, None]
+    adjust = lonely_psu == "adjust"
+    if adjust:
+        stratum_mean[n_h == 1] = 0.0                     # lonely: centred at 0
     dev = totals - stratum_mean[h]
     with np.errstate(divide="ignore", invalid="ignore"):
-        factor = np.where(n_h > 1, n_h / (n_h - 1), 0.0)[h]
+        factor = np.where(n_h > 1, n_h / (n_h - 1), 1.0 if adjust else 0.0)[h]
     scale = np.clip(1.0 - pi, 0.0, None) * factor
     dev = dev * np.sqrt(scale)[:, None]
     return dev.T @ dev
@@ -261,7 +268,8 @@ def taylor_vcov(
         totals = group_sum(st.unit, Z, st.n_psu)
         if st.inclusion_prob is not None:
             _check_lonely_pps(st, s, lonely_psu)
-            V += _brewer_stage(totals * np.sqrt(multiplier[st.unit_stratum])[:, None], st)
+            V += _brewer_stage(totals * np.sqrt(multiplier[st.unit_stratum])[:, None], st,
+                               lonely_psu)
         else:
             V += _stratified_stage(totals, st, s, multiplier, lonely_psu, adjust_domain_lonely,
                                    lambda st=st: _unit_rows(Z, st, rows))

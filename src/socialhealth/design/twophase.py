@@ -101,7 +101,11 @@ one phase-1 stage). Both methods are quadratic forms of the phase-1 design,
     Z_k Z_k'``, ``c_h = n2_h (n1_h - 1) / (n1_h (n2_h - 1))`` (``pi2_k pi2_l / pi2_kl`` in
     stratum ``h``), i.e. one ``taylor_vcov`` per phase-2 stratum;
   - phase-1 strata of rows without fpc or probabilities leave the phase-1 term unchanged
-    (R's ``twophase2`` does not centre it within strata; conservative).
+    (R's ``twophase2`` does not centre it within strata; conservative);
+  - this estimated term need not be positive semi-definite: where the variance of an
+    estimate comes out negative (e.g. a total with few PSUs), its standard error is NaN with
+    a :class:`~socialhealth.errors.SocialHealthWarning`, as R's is NaN (it was reported as 0
+    before; ``tests/design/test_fuzz_pps_twophase_vs_r.py``).
 
 * ``method="approx"`` (rows only, no ``phase1_psu``): the element formula above within each
   phase-1 stratum ``h`` with ``n1_h`` rows, ``(1 - f_h) n1_h/(n1_h - 1) sum_{i in s2, h}
@@ -935,6 +939,15 @@ class TwoPhaseDesign(DesignBase):
         self._last_phases = (V1, V2)
         return V1 + V2
 
+    def _estimate_variance_of(self, Z) -> np.ndarray:
+        # the phase-1 term of a clustered phase 1 (method="full") need not be positive
+        # semi-definite: a negative variance of an estimate is NaN (R: SE NaN), not an SE of 0
+        from socialhealth.design.pps import nan_negative_variances
+
+        V1, V2 = self.phase_variances(Z)
+        self._last_phases = (V1, V2)
+        return nan_negative_variances(V1 + V2, np.abs(np.diag(V1)) + np.abs(np.diag(V2)))
+
     def _ratio_vcov(self, num, den, theta):
         w = self._w
         if den is None:
@@ -945,7 +958,7 @@ class TwoPhaseDesign(DesignBase):
             with np.errstate(divide="ignore", invalid="ignore"):
                 Z = w[:, None] * (num - np.where(bad, 0.0, theta) * den) / np.where(bad, 1.0, D)
             Z[:, bad] = 0.0
-        return self._variance_of(Z)
+        return self._estimate_variance_of(Z)
 
     def _domain_vcov(self, theta, vals, dcodes, n_domains, totals_den, all_rows=False):
         w = self._w
@@ -959,13 +972,13 @@ class TwoPhaseDesign(DesignBase):
             idx = np.where(ok, dcodes, 0)
             z = w[:, None] * (vals - th[idx]) / den[idx][:, None]
         z[~ok] = 0.0
-        return self._variance_of(DomainColumns(z, dcodes, n_domains))
+        return self._estimate_variance_of(DomainColumns(z, dcodes, n_domains))
 
     def _general_vcov(self, theta, influence: Callable[[], np.ndarray] | None,
                       refit=None) -> np.ndarray:
         if influence is None:   # not reached: every caller on a Taylor design gives influence
             raise DesignError("a two-phase design needs the influence values of the estimate.")
-        return self._variance_of(influence())
+        return self._estimate_variance_of(influence())
 
     def _r_keeps_rows(self) -> bool:
         # R's subset() of a twophase object keeps the phase-2 rows outside the domain (weight
