@@ -614,10 +614,13 @@ def ranktest(design, formula_or_variable: str, by: str | None = None,
 
     Two groups: ``d`` = mean score of the second level minus that of the first (levels in
     sorted/category order), design-based ``se`` (linearisation or replicates),
-    ``t = d / se`` on ``df = degf_used - 1``, ``p = 2 P(T_df > |t|)`` (as :func:`ttest`:
-    Taylor ``degf_used`` is ``degf`` of the rows used, replicate designs ``degf`` of the
-    design). ``k > 2`` groups: ``b`` = the ``k - 1`` differences of each level's mean score
-    from the first level's, ``V`` their design covariance, ``X^2 = b' V^{-1} b``, and
+    ``t = d / se`` on ``df = degf_used - 1``, ``p = 2 P(T_df > |t|)``, where ``degf_used``
+    is ``degf`` of the design restricted to the rows used, for both design kinds (R's
+    ``svyranktest`` drops the rows with a missing value before ``degf``; for a replicate design
+    that is the rank of those rows' replicate weights, smaller than the design's when whole
+    PSUs miss ``y``; :func:`ttest` differs here, as R's ``svyglm``). ``k > 2`` groups:
+    ``b`` = the ``k - 1`` differences of each level's mean score from the first level's,
+    ``V`` their design covariance, ``X^2 = b' V^{-1} b``, and
     ``p = P(F(k - 1, degf_used - k + 1) > X^2 / (k - 1))``. The table's ``statistic`` is
     ``X^2`` (R's ``parameter`` element, "Chisq"), ``ndf = k - 1`` and ``ddf`` the
     denominator df. Rows missing ``y`` or the group are left out (zero weight) before the
@@ -708,7 +711,8 @@ def ranktest(design, formula_or_variable: str, by: str | None = None,
     infl = ind * (score[:, None] - theta[None, :]) / wd[None, :]
     Z = infl[:, 1:] - infl[:, [0]]
     Vb = design._ratio_vcov(Z, None, np.zeros(k - 1))
-    degf_used = design._model_degf(np.flatnonzero(used))
+    # R's svyranktest: degf(design[-na.rows, ]), also for replicate designs (not svyglm's rule)
+    degf_used = design._restrict_to_rows(np.flatnonzero(used)).degf()
     name = {"wilcoxon": "Wilcoxon", "KruskalWallis": "Kruskal-Wallis",
             "vanderWaerden": "van der Waerden", "median": "median"}[test]
     call = f'svyranktest({yname} ~ {gname}, design, test = "{test}")'
