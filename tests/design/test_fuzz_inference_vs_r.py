@@ -15,7 +15,7 @@ covmat; confint(level = 0.9).
 
 Tolerances: 1e-8 relative (absolute 1e-8 of the largest |estimate| for standard errors and
 intervals); the GLM fits run to epsilon 1e-12 in R. Where R's answer is wrong or missing,
-EXPECTED (below) says why and checks socialhealth's number another way.
+_expected() (below) picks a check that says why and checks socialhealth's number another way.
 """
 from __future__ import annotations
 
@@ -314,8 +314,8 @@ def test_inference_matches_r(cid, analysis):
 
 # ---------------------------------------------------------------- expected differences
 # Where R's number is wrong or missing, or the two differ on purpose: each check says why and
-# checks socialhealth's number another way. test_expected_differences_are_differences fails
-# when one of them stops being a difference.
+# checks socialhealth's number another way; where R's value is an error, NA or inconsistent,
+# the check asserts that R's recorded output still shows it.
 RTOL_LIKELIHOOD_CI = 5e-3      # as test_fuzz_taylor_vs_r.py: R interpolates a profile grid
 
 
