@@ -126,7 +126,7 @@ def test_chisq_pearson_by_hand(designs):
 
 def test_chisq_bad_input(designs):
     d = designs["dclus1"]
-    with pytest.raises(EstimationError, match="statistic='lincom'"):
-        d.chisq("sch_wide", "stype", statistic="lincom")
+    with pytest.raises(EstimationError, match="statistic='lincomb'"):
+        d.chisq("sch_wide", "stype", statistic="lincomb")
     with pytest.raises(EstimationError, match="at least 2 levels"):
         d.subset(d.data.stype == "E").chisq("sch_wide", "stype")

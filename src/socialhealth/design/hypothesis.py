@@ -59,7 +59,7 @@ from socialhealth.design.structure import require_columns
 from socialhealth.design.variables import categorical_levels
 from socialhealth.errors import EstimationError, FormulaError
 
-CHISQ_STATISTICS = ("F", "Chisq", "Wald", "adjWald")
+CHISQ_STATISTICS = ("F", "Chisq", "Wald", "adjWald", "lincom", "saddlepoint")
 
 
 @dataclass
@@ -422,7 +422,8 @@ def _solve(A, B, row, col):
 
 
 def chisq(design, row: str, col: str,
-          statistic: Literal["F", "Chisq", "Wald", "adjWald"] = "F") -> TestResult:
+          statistic: Literal["F", "Chisq", "Wald", "adjWald", "lincom",
+                             "saddlepoint"] = "F") -> TestResult:
     """Test of independence in a two-way table with the Rao-Scott or Wald corrections.
 
     ``statistic="F"`` (default, as R): Rao-Scott second-order corrected Pearson statistic
@@ -430,7 +431,16 @@ def chisq(design, row: str, col: str,
     ``nu = tr(Delta)^2 / tr(Delta^2)``; ``"Chisq"``: first-order correction (p-value of
     ``X^2 / mean(delta)`` on chi-squared ``(r-1)(c-1)``; ``statistic`` reports ``X^2``);
     ``"Wald"`` / ``"adjWald"``: Wald test of ``N_ij - N_i. N_.j / N`` from the estimated cell
-    totals. Formulas in :mod:`socialhealth.design.hypothesis`. Rows missing either variable are
+    totals; ``"saddlepoint"`` / ``"lincom"``: ``X^2`` against its asymptotic distribution
+    ``sum_j delta_j chi^2_1`` (``delta_j`` the eigenvalues of the design-effect matrix), over
+    ``chi^2_ddf / ddf`` with ``ddf = nu * degf`` (``nu`` of ``"F"``) for a Taylor design and
+    without (``ddf = inf``) for a replicate design, as R; the tail probability by a
+    saddlepoint approximation or exactly (``"lincom"``: Ruben's series,
+    :func:`socialhealth.design.lincomb.pchisqsum`, where R integrates with Davies' method).
+    With a non-integer ``ddf`` R's saddlepoint counts ``floor(ddf)`` chi-squares of 1 df in
+    the denominator; socialhealth uses ``ddf`` itself, so Taylor p-values of tables with more
+    than one df differ slightly (e.g. 0.2847 against R's 0.2976 at ``ddf = 15.55``).
+    Formulas in :mod:`socialhealth.design.hypothesis`. Rows missing either variable are
     left out with zero weight.
 
     Parameters
@@ -438,13 +448,14 @@ def chisq(design, row: str, col: str,
     design : SurveyDesign or ReplicateDesign
     row, col : str
         The two categorical (or discrete numeric) columns.
-    statistic : {"F", "Chisq", "Wald", "adjWald"}
+    statistic : {"F", "Chisq", "Wald", "adjWald", "lincom", "saddlepoint"}
 
     Returns
     -------
     TestResult
-        ``to_frame()`` columns: statistic, ndf, ddf (NaN for "Chisq"), p, method, plus
-        ``pearson`` (the unadjusted Pearson X^2 for "F"/"Chisq").
+        ``to_frame()`` columns: statistic, ndf, ddf (NaN for "Chisq", "lincom" and
+        "saddlepoint", whose statistic is ``X^2``), p, method, plus ``pearson`` (the unadjusted
+        Pearson X^2 for all but "Wald"/"adjWald").
 
     References
     ----------
@@ -557,6 +568,26 @@ def chisq(design, row: str, col: str,
         table = pd.DataFrame({"statistic": [F], "ndf": [ndf], "ddf": [ddf], "p": [p],
                               "method": ["F"], "pearson": [X2]})
         method = "Pearson's X^2: Rao & Scott second-order adjustment (F)"
+    elif statistic in ("lincom", "saddlepoint"):
+        from socialhealth.design.lincomb import pchisqsum
+
+        deltas = np.linalg.eigvals(Delta).real       # Delta = A^-1 B: real, not symmetric
+        # a design effect 0 (up to rounding) adds 0 x chi2_1: left out
+        deltas = deltas[deltas > 1e-12 * deltas.max()]
+        ddf = tr1**2 / tr2 * nu if getattr(design, "kind", "") != "replicate" else np.inf
+        try:
+            p = pchisqsum(X2, np.ones(len(deltas)), deltas,
+                          method="exact" if statistic == "lincom" else "saddlepoint", ddf=ddf)
+        except EstimationError as exc:
+            raise EstimationError(
+                f"statistic='lincom' cannot compute the exact tail for the table of {row!r} by "
+                f"{col!r} ({exc}); the table is nearly singular (design effects "
+                f"{deltas.min():.3g} to {deltas.max():.3g}): use statistic='saddlepoint' or "
+                "merge sparse levels.") from None
+        table = pd.DataFrame({"statistic": [X2], "ndf": [np.nan], "ddf": [np.nan], "p": [p],
+                              "method": [statistic], "pearson": [X2]})
+        method = ("Pearson's X^2: " + ("saddlepoint approximation" if statistic == "saddlepoint"
+                                       else "exact linear combination of chi-squares"))
     else:
         p = float(stats.chi2.sf(X2 / (tr1 / k), k))
         table = pd.DataFrame({"statistic": [X2], "ndf": [float(k)], "ddf": [np.nan], "p": [p],
@@ -614,10 +645,13 @@ def ranktest(design, formula_or_variable: str, by: str | None = None,
 
     Two groups: ``d`` = mean score of the second level minus that of the first (levels in
     sorted/category order), design-based ``se`` (linearisation or replicates),
-    ``t = d / se`` on ``df = degf_used - 1``, ``p = 2 P(T_df > |t|)`` (as :func:`ttest`:
-    Taylor ``degf_used`` is ``degf`` of the rows used, replicate designs ``degf`` of the
-    design). ``k > 2`` groups: ``b`` = the ``k - 1`` differences of each level's mean score
-    from the first level's, ``V`` their design covariance, ``X^2 = b' V^{-1} b``, and
+    ``t = d / se`` on ``df = degf_used - 1``, ``p = 2 P(T_df > |t|)``, where ``degf_used``
+    is ``degf`` of the design restricted to the rows used, for both design kinds (R's
+    ``svyranktest`` drops the rows with a missing value before ``degf``; for a replicate design
+    that is the rank of those rows' replicate weights, smaller than the design's when whole
+    PSUs miss ``y``; :func:`ttest` differs here, as R's ``svyglm``). ``k > 2`` groups:
+    ``b`` = the ``k - 1`` differences of each level's mean score from the first level's,
+    ``V`` their design covariance, ``X^2 = b' V^{-1} b``, and
     ``p = P(F(k - 1, degf_used - k + 1) > X^2 / (k - 1))``. The table's ``statistic`` is
     ``X^2`` (R's ``parameter`` element, "Chisq"), ``ndf = k - 1`` and ``ddf`` the
     denominator df. Rows missing ``y`` or the group are left out (zero weight) before the
@@ -708,7 +742,8 @@ def ranktest(design, formula_or_variable: str, by: str | None = None,
     infl = ind * (score[:, None] - theta[None, :]) / wd[None, :]
     Z = infl[:, 1:] - infl[:, [0]]
     Vb = design._ratio_vcov(Z, None, np.zeros(k - 1))
-    degf_used = design._model_degf(np.flatnonzero(used))
+    # R's svyranktest: degf(design[-na.rows, ]), also for replicate designs (not svyglm's rule)
+    degf_used = design._restrict_to_rows(np.flatnonzero(used)).degf()
     name = {"wilcoxon": "Wilcoxon", "KruskalWallis": "Kruskal-Wallis",
             "vanderWaerden": "van der Waerden", "median": "median"}[test]
     call = f'svyranktest({yname} ~ {gname}, design, test = "{test}")'

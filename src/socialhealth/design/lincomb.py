@@ -114,6 +114,13 @@ def _ruben_upper(x: float, a: np.ndarray, h: np.ndarray, ddf: float) -> float:
 
     beta = float(np.min(a))
     gam = 1.0 - beta / a                                  # in [0, 1)
+    # the neglected weight falls no faster than max(gam)^k: give up at once when even ten
+    # times the term limit could not reach 1e-13 (a nearly singular design-effect matrix)
+    if gam.max() > 0 and np.log(1e-13) / np.log(gam.max()) > 10 * _RUBEN_MAX_TERMS:
+        raise EstimationError(
+            "the exact tail probability needs too many series terms (design effects differ by "
+            f"a factor of {float(np.max(a) / beta):.3g}); use approximation='saddlepoint'."
+        )
     hh = h / 2.0
     m = float(np.sum(h))
     c = [float(np.exp(np.sum(hh * np.log(beta / a))))]
