@@ -138,7 +138,8 @@ def test_ess_csv_declared_missing(tmp_path):
     assert sd.provenance["unmapped_codes"] == {}
 
 
-def test_ess_multicountry_design_keeps_countries_apart(tmp_path):
+def _two_country_ess9_file(tmp_path):
+    """An integrated ESS round-9 .sav with two GB and two FR respondents."""
     import pyreadstat
 
     df = pd.DataFrame({"idno": [1, 2, 3, 4], "cntry": ["GB", "GB", "FR", "FR"],
@@ -148,6 +149,11 @@ def test_ess_multicountry_design_keeps_countries_apart(tmp_path):
                        "agea": [20, 30, 40, 50], "gndr": [1, 2, 1, 2], "hhmmb": [1, 2, 3, 4]})
     p = tmp_path / "ESS9e03.sav"
     pyreadstat.write_sav(df, str(p))
+    return p
+
+
+def test_ess_multicountry_design_keeps_countries_apart(tmp_path):
+    p = _two_country_ess9_file(tmp_path)
     sd = datasets.load("ess", path=p)
     assert _vals(sd.data["strata"]) == ["GB-1", "GB-1", "FR-1", "FR-1"]
     assert _vals(sd.data["psu"]) == ["GB-1", "GB-2", "FR-1", "FR-2"]
@@ -156,15 +162,7 @@ def test_ess_multicountry_design_keeps_countries_apart(tmp_path):
 
 
 def test_ess_country_code_matches_ignoring_case_and_unknown_code_names_the_codes(tmp_path):
-    import pyreadstat
-
-    df = pd.DataFrame({"idno": [1, 2, 3, 4], "cntry": ["GB", "GB", "FR", "FR"],
-                       "essround": [9] * 4, "anweight": [1.0, 2.0, 1.0, 1.0],
-                       "psu": [1, 2, 1, 2], "stratum": [1, 1, 1, 1],
-                       "sclmeet": [1, 7, 3, 4], "inprdsc": [0, 1, 2, 3], "health": [1, 2, 3, 4],
-                       "agea": [20, 30, 40, 50], "gndr": [1, 2, 1, 2], "hhmmb": [1, 2, 3, 4]})
-    p = tmp_path / "ESS9e03.sav"
-    pyreadstat.write_sav(df, str(p))
+    p = _two_country_ess9_file(tmp_path)
     sd = datasets.load("ess", path=p, country=" fr", cache=False)
     assert _vals(sd.data["respondent_id"]) == ["3", "4"]
     assert sd.provenance["rows_dropped"] == {"other countries": 2}
