@@ -246,3 +246,24 @@ def test_nullable_columns_and_groups_hand_computed():
     assert b.loc[True, "outliers"] == ()
     all_out = sh.plot.boxplot(d, "x", by="g", all_outliers=True).to_frame().set_index("g")
     assert all_out.loc[True, "outliers"] == (1.0,)
+
+
+def test_negative_calibrated_weights_count_as_in_r():
+    """A linear (GREG) calibration can make weights negative; those rows stay in the sample
+    (R's svyhist is svymean of the bin indicators with the weights as they are). The plots
+    left them out (w > 0) before."""
+    df = pd.DataFrame({"x": [1.0, 2, 3, 4, 5, 6, 7, 8], "y": [2.0, 1, 4, 3, 6, 5, 8, 9],
+                       "w": 1.0})
+    cal = sh.SurveyDesign(df, weights="w").calibrate("~x", {"(Intercept)": 8.0, "x": 60.0})
+    w = cal.weights
+    assert (w < 0).sum() == 2                      # x = 1, 2: -1 and -3/7
+    h = sh.plot.hist(cal, "x", breaks=[0, 2, 4, 6, 8]).to_frame()
+    # by hand: weighted share of each bin (R's right-closed bins), negative weights included
+    shares = np.array([w[:2].sum(), w[2:4].sum(), w[4:6].sum(), w[6:].sum()]) / w.sum()
+    np.testing.assert_allclose(h["proportion"], shares, rtol=1e-12)
+    np.testing.assert_allclose(h["count"], shares * 8.0, rtol=1e-12)
+    # the smoother uses them too: where negative weights dominate the kernel window the local
+    # fit is undefined (NaN, a gap in the curve), elsewhere it is finite
+    s = sh.plot.smooth(cal, "y", "x", bandwidth=2.0).to_frame()
+    assert np.isfinite(s.loc[s["x"] >= 5, "y"]).all() and np.isnan(s.loc[s["x"] < 2, "y"]).any()
+    plt.close("all")

@@ -117,7 +117,7 @@ def _groups(design, by: str | None, what: str):
         levels = [c for c in g.cat.categories if (g == c).any()]
     else:
         levels = sorted(g.dropna().unique(), key=lambda v: (str(type(v)), v))
-    inside = design.weights > 0
+    inside = design.in_subset       # (a weight below 0 from a linear calibration counts)
     masks = [(lv, (g == lv).fillna(False).to_numpy(dtype=bool)) for lv in levels]
     masks = [(lv, m) for lv, m in masks if (m & inside).any()]
     if not masks:
@@ -296,21 +296,21 @@ def hist(
     what = "hist()"
     x_all = _numeric_column(design, variable, what)
     w_all = np.asarray(design.weights, dtype=float)
-    finite = np.isfinite(x_all) & (w_all > 0)
+    finite = np.isfinite(x_all) & design.in_subset
     if not finite.any():
         raise PlotError(f"{what}: {variable!r} has no non-missing values.")
     b = _breaks(x_all[finite], breaks)
     widths = np.diff(b)
     rows = []
     for label, mask in _groups(design, by, what):
-        use = mask & finite & (w_all > 0)
+        use = mask & finite
         j = _bin_index(x_all[use], b, right)
         w = w_all[use]
         if w.sum() <= 0:
             raise PlotError(f"{what}: no weighted values of {variable!r}"
                             + (f" in {by} = {label!r}." if by else "."))
         share = np.bincount(j, weights=w, minlength=len(widths)) / w.sum()
-        total = float(np.sum(w_all[mask & (w_all > 0)]))
+        total = float(np.sum(w_all[mask]))
         frame = pd.DataFrame({"bin_low": b[:-1], "bin_high": b[1:], "mid": (b[:-1] + b[1:]) / 2,
                               "proportion": share, "density": share / widths,
                               "count": share * total})
@@ -417,7 +417,7 @@ def boxplot(
     what = "boxplot()"
     x_all = _numeric_column(design, variable, what)
     groups = _groups(design, by, what)
-    if not np.isfinite(x_all[design.weights > 0]).any():
+    if not np.isfinite(x_all[design.in_subset]).any():
         raise PlotError(f"{what}: {variable!r} has no non-missing values.")
     probs = [0.0, 0.25, 0.5, 0.75, 1.0]
     q = design.quantile(variable, probs, ci=False, qrule="math", by=by).to_frame()
@@ -431,7 +431,7 @@ def boxplot(
         iqr = q3 - q1
         lo, hi = max(qmin, q1 - 1.5 * iqr), min(qmax, q3 + 1.5 * iqr)
         if all_outliers:
-            v = x_all[mask & (w_all > 0) & np.isfinite(x_all)]
+            v = x_all[mask & design.in_subset & np.isfinite(x_all)]
             out = tuple(dict.fromkeys(np.r_[np.sort(v[v < lo]), np.sort(v[v > hi])].tolist()))
         else:
             out = tuple(([qmax] if qmax != hi else []) + ([qmin] if qmin != lo else []))
@@ -561,6 +561,8 @@ def smooth(
     which ``svysmooth`` calls; the tests match R to 1e-10. Where the kernel window holds data
     at fewer than two grid points the local-linear fit is undefined and the curve is NaN (a
     gap in the line); R returns rounding noise there (NaN, +-Inf or arbitrary numbers).
+    Negative weights (from a linear calibration) are used as they are; where they dominate
+    a window the fit is undefined there too (NaN).
 
     In R: ``svysmooth(y ~ x, design, method = "locpoly", bandwidth = bandwidth)``.
 
@@ -588,7 +590,7 @@ def smooth(
     if not isinstance(ngrid, (int, np.integer)) or isinstance(ngrid, bool) or ngrid < 2:
         raise PlotError(f"{what}: ngrid must be an integer of at least 2, not {ngrid!r}.")
     w_all = np.asarray(design.weights, dtype=float)
-    use = np.isfinite(xv) & np.isfinite(yv) & (w_all > 0)
+    use = np.isfinite(xv) & np.isfinite(yv) & design.in_subset
     if use.sum() < 2:
         raise PlotError(f"{what}: fewer than two rows with both {y!r} and {x!r}.")
     grid, curve = local_linear_binned(xv[use], yv[use], w_all[use], bw, int(ngrid))
@@ -597,7 +599,7 @@ def smooth(
     ax = style.new_axes(ax, (6.4, 4.2))
     if points:
         w = w_all[use]
-        ax.scatter(xv[use], yv[use], s=4 + 36 * w / w.max(), color=style.LIGHT_GREY,
+        ax.scatter(xv[use], yv[use], s=4 + 36 * np.abs(w) / np.abs(w).max(), color=style.LIGHT_GREY,
                    edgecolors="none", zorder=1)
     ax.plot(grid, curve, color=style.PALETTE[1], linewidth=2.0, zorder=3)
     style.tidy_axes(ax, grid="y")
