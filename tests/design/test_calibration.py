@@ -301,3 +301,23 @@ def test_to_replicate_recalibrate_keeps_subset(designs):
     rep = sub.to_replicate("jk1", recalibrate=True)
     tab = pd.DataFrame(RES["ps_rclus1_subset"]["result"]["table"])
     close(rep.mean("api00").table["se"], tab["se"])
+
+
+def test_recalibrated_replicates_keep_rows_with_negative_calibrated_weights():
+    # A linear calibration makes two weights negative (-1 and -3/7); to_replicate(recalibrate=
+    # True) took rows with weight <= 0 for rows outside a subset and dropped them (mean
+    # 7.015152 instead of 7.964286). R 4.1-1:
+    #   d <- svydesign(id = ~psu, weights = ~w, data = df)
+    #   rc <- calibrate(as.svrepdesign(d, type = "JK1"), ~x, c(`(Intercept)` = 8, x = 60))
+    #   svymean(~y, rc)   # 7.96428571428572, SE 0.585988705069414; degf(rc) 6
+    df = pd.DataFrame({"x": [1.0, 2, 3, 4, 5, 6, 7, 8], "y": [2.0, 1, 4, 3, 6, 5, 8, 9],
+                       "w": 1.0, "psu": np.arange(8)})
+    cal = sh.SurveyDesign(df, weights="w", psu="psu").calibrate(
+        "~x", {"(Intercept)": 8.0, "x": 60.0})
+    assert (cal.weights < 0).sum() == 2
+    r = cal.to_replicate("jk1", recalibrate=True)
+    f = r.mean("y").to_frame().loc[0]
+    assert r.in_subset.all()
+    np.testing.assert_allclose(f["estimate"], 7.96428571428572, rtol=1e-12)
+    np.testing.assert_allclose(f["se"], 0.585988705069414, rtol=1e-10)
+    assert f["df"] == 6

@@ -372,3 +372,18 @@ def test_boolean_event_with_missing_values():
     km = kaplan_meier(sh.SurveyDesign(df), "t", "d")
     assert km.n_missing == 1 and km.n_rows == 6
     assert np.allclose(km.to_frame()["surv"], [5 / 6, 2 / 3, 4 / 9, 0.0], rtol=1e-14, atol=0)
+
+
+def test_negative_calibrated_weights_are_refused():
+    # A linear calibration makes the weights of x = 1, 2 negative (-1, -3/7); those rows
+    # have events at t = 2, 1. R 4.1-1's svykm(Surv(t, ev) ~ 1, dc) then gives survival
+    # 1.0536 and 1.1786 at t = 1, 2: a curve above 1. It used to drop the rows silently here.
+    df = pd.DataFrame({"x": [1.0, 2, 3, 4, 5, 6, 7, 8], "t": [2.0, 1, 4, 3, 6, 5, 8, 9],
+                       "ev": [1, 1, 0, 1, 1, 1, 0, 1], "w": 1.0, "psu": np.arange(8)})
+    cal = sh.SurveyDesign(df, weights="w", psu="psu").calibrate(
+        "~x", {"(Intercept)": 8.0, "x": 60.0})
+    with pytest.raises(ModelError, match="2 row\\(s\\) have negative weights"):
+        sh.models.kaplan_meier(cal, "t", "ev")
+    # a subset without those rows is fine
+    sub = cal.subset(cal.data["x"] > 2)
+    assert sh.models.kaplan_meier(sub, "t", "ev").to_frame()["surv"].between(0, 1).all()

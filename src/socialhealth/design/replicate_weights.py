@@ -687,7 +687,7 @@ def as_replicate(design, method: ReplicateMethod = "jkn", **options):
         base._calibration_base = None
         rest = {k: v for k, v in options.items() if k != "recalibrate"}
         rep = recalibrate_replicates(design, as_replicate(base, method, **rest))
-        outside = (design._w <= 0) & (base._w > 0)
+        outside = (design._w == 0) & (base._w != 0)    # (below 0 after GREG: inside)
         return rep.subset(~outside) if outside.any() else rep
     fay_rho = None
     if options.get("hadamard") is not None and method not in ("brr", "fay"):

@@ -1232,7 +1232,7 @@ class TwoPhaseDesign(DesignBase):
         if phase != 2:
             raise DesignError(f"phase={phase!r} must be 2 (calibration of the phase-2 weights "
                               "to the phase-1 totals); phase=1 is not implemented.")
-        if (self._in2 & ~(self._w > 0)).any():
+        if (self._in2 & (self._w == 0)).any():
             raise DesignError(
                 "calibrate() on a subset of a two-phase design is not implemented: the phase-2 "
                 "sample is calibrated to the whole phase-1 sample. Calibrate the whole design "

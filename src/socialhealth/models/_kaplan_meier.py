@@ -542,7 +542,7 @@ def kaplan_meier(
         raise MissingColumnError(missing, data.columns, "the design data")
 
     w_all = np.asarray(design.weights, dtype=float)
-    in_subset = w_all > 0
+    in_subset = design.in_subset     # (weight != 0: negative after a linear calibration)
     t_all = _numeric(data, time, "time", in_subset)
     d_all = _numeric(data, event, "event", in_subset)
     ok = in_subset & ~np.isnan(t_all) & ~np.isnan(d_all)
@@ -553,6 +553,12 @@ def kaplan_meier(
             f"time column {time!r} has {int((t_all[ok] < 0).sum())} negative value(s); follow-up "
             "times must be >= 0 (check the time origin or drop those rows with "
             "design.subset(...)).")
+    if (w_all[ok] < 0).any():
+        raise ModelError(
+            f"{int((w_all[ok] < 0).sum())} row(s) have negative weights (from a linear "
+            "calibration): a weighted survival curve can then rise above 1 (R's svykm returns "
+            "such a curve). Calibrate with bounds=(L, U), L >= 0, or calfun='raking' / "
+            "'logit', which keep the weights positive.")
     bad_ev = ok & ~np.isin(d_all, (0.0, 1.0))
     if bad_ev.any():
         vals = sorted(set(np.unique(d_all[bad_ev])))[:5]
