@@ -1,10 +1,11 @@
 """socialhealth's reader layer (``open_source(...).read``) against R haven on 30 small files.
 
-Files: fixtures/fuzz_readers/files/ (10 .sav, 8 .dta, 6 .xpt, 6 .csv; synthetic, seeded), written
-by fixtures/fuzz_readers/make_files.py (pyreadstat 1.3.8) and committed so that R and this test
-read the same bytes. Expected values: fixtures/fuzz_readers/fuzz_readers_reference.json, written
-by make_fuzz_readers.R (R 4.2, haven 2.5.1: read_sav(user_na = TRUE), read_dta, read_xpt;
-base read.csv). The test runs without R.
+Files: 10 .sav, 8 .dta (dta 119, 118 and 115, the last read by the pyreadstat fallback), 6 .xpt,
+6 .csv; synthetic and seeded, written by fixtures/fuzz_readers/make_files.py (pyreadstat 1.3.8)
+into a temporary folder here, and into fixtures/fuzz_readers/files/ (git-ignored) for R: the
+same cell values, no real data and no binary file committed. Expected values:
+fixtures/fuzz_readers/fuzz_readers_reference.json, written by make_fuzz_readers.R (R 4.2,
+haven 2.5.1: read_sav(user_na = TRUE), read_dta, read_xpt; base read.csv). The test runs without R.
 
 Per column it checks (exactly, no tolerance):
 * which cells are missing (SPSS user-missing codes and ranges, Stata ``.``/``.a``-``.z``, NaN);
@@ -28,6 +29,8 @@ import math
 from collections import Counter
 from pathlib import Path
 
+import importlib.util
+
 import numpy as np
 import pytest
 
@@ -40,12 +43,25 @@ FILES = sorted(k for k in REF if not k.startswith("_"))
 _DAYS_TO_1970 = {"dta": 3653, "xpt": 3653, "sav": 141428}
 
 
+_spec = importlib.util.spec_from_file_location("fuzz_readers_make_files",
+                                               HERE / "make_files.py")
+_make = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_make)
+
+
+@pytest.fixture(scope="module")
+def files_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("fuzz_readers")
+    assert sorted(_make.write_all(out)) == FILES
+    return out
+
+
 def _num(v):
     return math.nan if v is None else float(v)
 
 
-def _read(name: str):
-    src = open_source(HERE / "files" / name)
+def _read(files_dir: Path, name: str):
+    src = open_source(files_dir / name)
     cols = list(REF[name])
     assert src.columns == cols
     return src.read(cols)
@@ -64,9 +80,9 @@ def test_thirty_files_four_formats():
 
 
 @pytest.mark.parametrize("name", FILES)
-def test_values_and_missing_match_haven(name):
+def test_values_and_missing_match_haven(files_dir, name):
     ext = name.rsplit(".", 1)[1]
-    raw = _read(name)
+    raw = _read(files_dir, name)
     assert raw.n_rows == len(next(iter(REF[name].values()))["values"])
     for col, r in REF[name].items():
         s = raw.data[col]
@@ -109,9 +125,9 @@ def _haven_counts(r: dict, ext: str) -> dict[str, int]:
 
 
 @pytest.mark.parametrize("name", FILES)
-def test_missing_code_counts_match_haven(name):
+def test_missing_code_counts_match_haven(files_dir, name):
     ext = name.rsplit(".", 1)[1]
-    raw = _read(name)
+    raw = _read(files_dir, name)
     for col, r in REF[name].items():
         if r["type"] == "character" and ext == "csv":
             want = Counter(v for v in r["values"] if v == "")    # blank cells, see module doc
@@ -125,8 +141,8 @@ def test_missing_code_counts_match_haven(name):
 
 
 @pytest.mark.parametrize("name", [f for f in FILES if f.endswith((".sav", ".dta"))])
-def test_value_labels_match_haven(name):
-    raw = _read(name)
+def test_value_labels_match_haven(files_dir, name):
+    raw = _read(files_dir, name)
     for col, r in REF[name].items():
         if not r["labels"]:
             assert col not in raw.value_labels, (name, col)
@@ -142,25 +158,25 @@ def test_value_labels_match_haven(name):
         assert raw.value_labels[col] == want, (name, col)
 
 
-def test_csv_blank_text_cell_is_missing_not_empty_string():
+def test_csv_blank_text_cell_is_missing_not_empty_string(files_dir):
     """Deliberate difference: read.csv keeps "" in a text column; socialhealth counts it missing."""
     name = "f00.csv"
     r = REF[name]["s"]
     n_empty = sum(v == "" for v in r["values"])
     assert n_empty == 1 and not any(r["missing"])      # haven/read.csv: "" is a value
-    raw = _read(name)
+    raw = _read(files_dir, name)
     assert raw.missing["s"] == {"blank": 1}
     assert int(raw.data["s"].isna().sum()) == 1
 
 
-def test_dta_trailing_blank_kept_where_haven_drops_it():
+def test_dta_trailing_blank_kept_where_haven_drops_it(files_dir):
     """Deliberate difference: the file holds " x " (Stata str#, NUL-padded); haven returns " x"."""
-    raw = _read("f00.dta")
+    raw = _read(files_dir, "f00.dta")
     ours = raw.data["s"].astype(object).tolist()
     theirs = REF["f00.dta"]["s"]["values"]
     diff = [(o, t) for o, t in zip(ours, theirs, strict=True) if o != t]
     assert diff == [(" x ", " x"), (" x ", " x")]
-    assert b" x \0" in (HERE / "files" / "f00.dta").read_bytes()
+    assert b" x \0" in (files_dir / "f00.dta").read_bytes()
 
 
 def test_sav_date_column_is_read_not_dropped(tmp_path):
