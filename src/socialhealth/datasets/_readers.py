@@ -343,7 +343,10 @@ def _open_pyreadstat(p: Path, real: Path, sha: str | Future[str], member: str | 
         else None
 
     def read(columns: list[str]) -> RawTable:
-        kw: dict[str, Any] = {"usecols": list(columns)}
+        # dates/times stay numbers in the file's own unit (SPSS: seconds since 1582-10-14;
+        # Stata: days or ms since 1960; SAS: days or seconds since 1960), as the Stata slice
+        # reader returns them: converted to datetime they became NaN below, counted as missing.
+        kw: dict[str, Any] = {"usecols": list(columns), "disable_datetime_conversion": True}
         if ext not in (".por", ".xpt"):   # read_xport has no user_missing: SAS special
             kw["user_missing"] = True     # missing values arrive as NaN (counted as ".")
         try:
