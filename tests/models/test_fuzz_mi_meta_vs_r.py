@@ -97,7 +97,8 @@ def test_mi_combine_svyglm_imputations_vs_micombine():
 # ----------------------------------------------------------------------------- meta
 def _fit(case):
     inp = case["inp"]
-    kw = {"method": case["method"].lower(), "hksj": case["test"] == "knha"}
+    kw = {"method": case["method"].lower(), "hksj": case["test"] == "knha",
+          "level": case["level"] / 100.0}
     if case["input"] == "ci":
         return meta(inp["ratio"], ci_low=inp["lo"], ci_high=inp["hi"], ratio=True, **kw)
     return meta(inp["yi"], inp["sei"], **kw)
@@ -155,6 +156,7 @@ def test_meta_tau2_qprofile_ci_vs_confint(case):
         w = 1.0 / (sei**2 + res.tau2_ci_high)
         mu = np.sum(w * yi) / np.sum(w)
         q = np.sum(w * (yi - mu) ** 2)
-        np.testing.assert_allclose(q, stats.chi2.ppf(0.025, case["k"] - 1), rtol=1e-8)
+        alpha = 1.0 - case["level"] / 100.0
+        np.testing.assert_allclose(q, stats.chi2.ppf(alpha / 2, case["k"] - 1), rtol=1e-8)
     else:
         close(res.tau2_ci_high, ci["ci.ub"], what="tau2 ci high")
