@@ -130,16 +130,24 @@ def _replicate_fits(X, y, Wrep, rows, trials, fam: _Family, lk: _Link, offset, s
         ok &= np.isfinite(dev)
         return dev, ok, edge, T, G
 
+    def eta_moves(steps):
+        """The largest change ``max_i |x_i' s|`` of a linear predictor that each column ``s`` of
+        ``steps`` (p x k) makes, over the rows used, block by block."""
+        top = np.zeros(steps.shape[1])
+        for sl in blocks:
+            np.maximum(top, np.abs(X[sl] @ steps).max(axis=0), out=top)
+        return top
+
     kbuf = None if K is not None else np.empty((block, len(iu)), order="F")
     out = np.empty((R, p))
     with _one_blas_thread():
         for g0 in range(0, R, group):
-            _refit_group(g0, min(g0 + group, R), evaluate, start, maxiter, tol, fam, p, iu, ju,
-                         out)
+            _refit_group(g0, min(g0 + group, R), evaluate, eta_moves, start, maxiter, tol, fam,
+                         p, iu, ju, out)
     return out
 
 
-def _refit_group(g0, g1, evaluate, start, maxiter, tol, fam, p, iu, ju, out):
+def _refit_group(g0, g1, evaluate, eta_moves, start, maxiter, tol, fam, p, iu, ju, out):
     """Fisher scoring of the replicates ``g0 .. g1 - 1`` (see :func:`_replicate_fits`)."""
     gcols = np.arange(g0, g1)
     k = len(gcols)
@@ -152,7 +160,7 @@ def _refit_group(g0, g1, evaluate, start, maxiter, tol, fam, p, iu, ju, out):
             f"computed."
         )
     active = np.arange(k)
-    last = np.zeros(k)
+    last = np.zeros((p, k))     # each replicate's last Fisher-scoring step
     # replicates in which a coefficient's column has no weight (every row of a category has
     # replicate weight 0): the coefficient is undefined there (R's glm.fit gives NA) and R's
     # svrVar discards the replicate; their coefficients are returned as NaN, which
@@ -201,7 +209,7 @@ def _refit_group(g0, g1, evaluate, start, maxiter, tol, fam, p, iu, ju, out):
         tiny = np.max(np.abs(steps), axis=0) <= 1e-14 * (1 + np.max(np.abs(Bn), axis=0))
         B[:, active], dev[active], edge[active] = Bn, dev_n, edge_n
         T[active], G[active] = T_n, G_n
-        last[active] = np.max(np.abs(steps), axis=0)
+        last[:, active] = steps
         done = (crit < tol) | tiny
         active = active[~done]
         if active.size == 0:
@@ -220,8 +228,14 @@ def _refit_group(g0, g1, evaluate, start, maxiter, tol, fam, p, iu, ju, out):
             f"{g0 + int(active[0]) + 1}; replicate variance cannot be computed."
         )
     edge &= ~undefined
-    if fam.name == "binomial":
-        edge &= last > 1e-6 * (1 + np.max(np.abs(B), axis=0))     # see _check_separation
+    if fam.name == "binomial" and edge.any():
+        # converged with a fitted probability numerically 0 or 1: separation only when the
+        # last step still moved a linear predictor by more than 0.1 (a separated fit's steps
+        # move the separated rows' eta by ~1 per iteration; a converged fit with a far-out
+        # covariate value moves it by ~1e-3 at most), as the full-sample check
+        # (glm_separation._check_separation)
+        cand = np.flatnonzero(edge)
+        edge[cand] = eta_moves(last[:, cand]) > 0.1
         if edge.any():
             raise SeparationError(
                 f"with replicate weights set {g0 + int(np.flatnonzero(edge)[0]) + 1}: fitted "
