@@ -56,6 +56,7 @@ from typing import Literal, Mapping, cast
 import numpy as np
 import pandas as pd
 
+from socialhealth.design import calibration_options as opts
 from socialhealth.design.formula import additive_terms, r_column_name, rhs_matrix
 from socialhealth.design.structure import as_list, require_columns
 from socialhealth.design.variables import is_categorical
@@ -127,21 +128,28 @@ class RegressionResidual:
     """Residuals of influence values from the GREG calibration model (Deville & Sarndal 1992).
 
     ``residualize(Z) = Z - w * X b`` with ``u = Z / w`` and ``b = (X' W0 X)^- X' W0 u``: weighted
-    least squares with the input weights ``W0 = diag(w0)``; ``w`` are the calibrated weights.
+    least squares with the input weights ``W0 = diag(w0)`` (``diag(w0 / v)`` for a
+    heteroskedastic calibration model); ``w`` are the calibrated weights. With adjustments
+    constant within clusters (``calibrate(aggregate=)``), ``X`` holds each row's cluster
+    means ``xbar_c``.
     """
 
     X: np.ndarray          # n x q calibration variables (0 rows outside the sample)
     input_weights: np.ndarray
     weights: np.ndarray
     label: str = ""
+    #: ``1 / v`` of a heteroskedastic calibration model (``calibrate(variance=)``), else None
+    inverse_variance: np.ndarray | None = None
 
     def residualize(self, Z: np.ndarray) -> np.ndarray:
         """Influence values ``Z`` minus ``w X b``, ``b`` the WLS fit of ``Z / w`` on ``X``
-        (weights ``w0``)."""
+        (weights ``w0``, times ``1 / v`` in a heteroskedastic model)."""
         Z = np.asarray(Z, dtype=float)
         one = Z.ndim == 1
         Z2 = Z[:, None] if one else Z
         w, w0 = self.weights, self.input_weights
+        if self.inverse_variance is not None:
+            w0 = w0 * self.inverse_variance
         u = _safe_ratio(Z2, w)
         Xw = self.X * w0[:, None]
         b, *_ = np.linalg.lstsq(Xw.T @ self.X, Xw.T @ u, rcond=None)
@@ -759,9 +767,10 @@ def model_matrix(data: pd.DataFrame, formula) -> tuple[np.ndarray, list[str]]:
     return np.column_stack(cols), names
 
 
-def _calfun(name: str, bounds):
-    """(F(u), F'(u)) of the calibration function, g = F(x' lambda); F(0) = 1, F'(0) = 1."""
-    L, U = (-np.inf, np.inf) if bounds is None else (float(bounds[0]), float(bounds[1]))
+def _calfun(name: str, L=-np.inf, U=np.inf):
+    """(F(u), F'(u)) of the calibration function, g = F(x' lambda); F(0) = 1, F'(0) = 1.
+    ``L``, ``U``: bounds on ``g``, numbers or one per row (checked by the caller)."""
+    bounded = np.any(np.isfinite(L)) or np.any(np.isfinite(U))
     if name == "linear":
         def F(u):
             return np.clip(1 + u, L, U)
@@ -771,14 +780,15 @@ def _calfun(name: str, bounds):
         return F, dF
     if name == "raking":
         def F(u):
-            return np.clip(np.exp(u), L, U) if bounds is not None else np.exp(u)
+            return np.clip(np.exp(u), L, U) if bounded else np.exp(u)
 
         def dF(u):
             e = np.exp(u)
-            return e * ((e > L) & (e < U)) if bounds is not None else e
+            return e * ((e > L) & (e < U)) if bounded else e
         return F, dF
     if name == "logit":
-        if bounds is None or not (L < 1 < U) or not np.isfinite(L) or not np.isfinite(U):
+        if (not np.all(np.isfinite(L)) or not np.all(np.isfinite(U))
+                or not (np.all(L < 1) and np.all(U > 1))):
             raise DesignError("calfun='logit' needs finite bounds=(L, U) with L < 1 < U, e.g. "
                               "(0.5, 2).")
         A = (U - L) / ((1 - L) * (U - 1))
@@ -808,7 +818,7 @@ class _Solution:
     rescale: float           # factor applied to the input weights before Newton (1: none)
 
 
-def _solve_g(X, w, T, F, dF, maxit, epsilon) -> _Solution:
+def _solve_g(X, w, T, F, dF, maxit, epsilon, q=None) -> _Solution:
     """Newton's method for the calibration equations ``sum_i w_i F(x_i' lambda) x_i = T``.
 
     Deville, Sarndal & Sautory (1993), §3: from ``lambda = 0`` (``g = 1``), the Newton step is
@@ -826,6 +836,9 @@ def _solve_g(X, w, T, F, dF, maxit, epsilon) -> _Solution:
 
     Convergence: ``max_k |T_k - sum_i w_i g_i x_ik| / (1 + |T_k|) < epsilon`` after a step; at
     most ``maxit`` iterations (steps and halvings).
+
+    ``q``: ``1 / v`` of a heteroskedastic model, ``g_i = F(q_i x_i' lambda)`` and
+    ``J = sum_i w_i q_i F'(q_i x_i' lambda) x_i x_i'``.
     """
     sample = X.T @ w
     scale = 1.0
@@ -834,6 +847,7 @@ def _solve_g(X, w, T, F, dF, maxit, epsilon) -> _Solution:
     if ratios.size and np.all(np.isfinite(ratios)) and ratios.min() > RESCALE_THRESHOLD:
         scale = float(ratios.mean())
         w = w * scale
+    wq = w if q is None else w * q
     denom = 1.0 + np.abs(T)
     lam = np.zeros(X.shape[1])
     u = np.zeros(X.shape[0])
@@ -841,16 +855,16 @@ def _solve_g(X, w, T, F, dF, maxit, epsilon) -> _Solution:
     it = 1
     with np.errstate(over="ignore", invalid="ignore"):
         while True:
-            J = X.T @ (X * (w * d)[:, None])
+            J = X.T @ (X * (wq * d)[:, None])
             step = np.linalg.pinv(J, rcond=256 * np.finfo(float).eps) @ (T - X.T @ (w * g))
             lam = lam + step
-            u = X @ lam
+            u = X @ lam if q is None else q * (X @ lam)
             g, d = F(u), dF(u)
             while it < maxit and not (np.all(np.isfinite(g)) and np.all(np.isfinite(d))):
                 it += 1
                 step = step / 2
                 lam = lam - step
-                u = X @ lam
+                u = X @ lam if q is None else q * (X @ lam)
                 g, d = F(u), dF(u)
             misfit = float(np.max(np.abs(T - X.T @ (w * g)) / denom))
             if misfit < epsilon:
@@ -897,7 +911,8 @@ def _population_vector(population_totals, names: list[str]) -> np.ndarray:
 @renamed_parameter("maxit", "max_iter", since="0.2.0")
 def calibrate(design, formula, population_totals, calfun: Calfun = "linear", bounds=None,
               max_iter: int = 50, epsilon: float = 1e-7,
-              on_nonconvergence: OnNonconvergence = "raise"):
+              on_nonconvergence: OnNonconvergence = "raise", *, variance=None,
+              bounds_const: bool = False, trim=None, aggregate: int | str | None = None):
     """Calibrate the weights to population totals of auxiliary variables (R ``calibrate``).
 
     Finds ``g_i = F(x_i' lambda)`` with ``sum_i w_i g_i x_i = T_x`` (Deville & Sarndal 1992) by
@@ -931,8 +946,9 @@ def calibrate(design, formula, population_totals, calfun: Calfun = "linear", bou
     population_totals : dict, Series or sequence
         Population total of every model-matrix column, by name (or in column order).
     calfun : {"linear", "raking", "logit"}
-    bounds : (L, U), optional
-        Bounds on ``g`` (required for ``"logit"``).
+    bounds : (L, U) or {"lower": L, "upper": U}, optional
+        Bounds on ``g`` (required for ``"logit"``): two numbers, or one number per row of the
+        data for bounds that differ between rows (R ``bounds = list(lower =, upper =)``).
     max_iter, epsilon : int, float
         Newton iterations (from ``lambda = 0``, full steps, halved while ``g`` overflows) stop
         when ``max |sum w g x - T| / (1 + |T|) < epsilon``. The defaults (50, 1e-7) are R's, and
@@ -943,6 +959,28 @@ def calibrate(design, formula, population_totals, calfun: Calfun = "linear", bou
         ``"warn"``: return the weights of the last iteration with a
         :class:`~socialhealth.errors.ConvergenceWarning` (R ``force = TRUE``); R's default
         stops, as ``"raise"``.
+    variance : str, float or array, optional
+        A heteroskedastic calibration model (R ``variance=``): ``g_i = F(x_i' lambda / v_i)``,
+        the distance ``sum_i w_i G(g_i) v_i`` (Deville & Sarndal 1992, ``q_i = 1 / v_i``).
+        ``v`` is a column of the data, one number per row, or one coefficient per calibration
+        column (``v_i = x_i' c``). ``"~x - 1"`` with ``variance=1`` gives the ratio estimator.
+        The SEs use the residuals of the regression on ``x`` weighted by ``w / v`` for every
+        ``calfun`` (R does so only for unbounded linear calibration; see Notes).
+    bounds_const : bool, default False
+        ``bounds`` are bounds on the calibrated weights ``w g`` themselves, not on ``g`` (R
+        ``bounds.const = TRUE``).
+    trim : (a, b), optional
+        After calibrating, adjustments outside ``[a, b]`` are set to the nearer bound and the
+        weight removed or added is spread over the other rows in proportion to their input
+        weights (one pass, so a few may end slightly outside; the totals then hold only
+        approximately). Calibrate with looser ``bounds`` that can be met and trim to the range
+        you want (R ``trim=``). The SEs use the calibration model's residuals.
+    aggregate : int or str, optional
+        One adjustment per cluster: the sampling units of that stage (an int, Taylor designs;
+        R ``aggregate.stage``) or the levels of a column (e.g. a household id; R
+        ``aggregate.index`` on replicate designs). Each cluster ``c`` is calibrated with weight
+        ``W_c = sum_{i in c} w_i`` and auxiliaries ``sum_{i in c} w_i x_i / W_c``
+        (Vanderhoeft 2001), so equal weights within a cluster stay equal.
 
     Notes
     -----
@@ -952,6 +990,16 @@ def calibrate(design, formula, population_totals, calfun: Calfun = "linear", bou
     ``T_k / sum_i w_i x_ik`` and calibrated from there, so ``exp`` in ``"raking"`` does not
     overflow; steps whose ``g`` overflows are halved. With ``bounds``, the bounds then apply to
     the adjustment of the rescaled weights (a warning says so, as R does).
+
+    ``variance=`` with ``calfun="raking"``, ``"logit"`` or bounded ``"linear"``: R's Newton
+    path (``grake``) leaves the variance out of the regression behind the SEs, so R reports two
+    different SEs for the same weights (unbounded linear 3.5121, bounded linear whose bounds
+    are never reached 3.4678, on R's ``apiclus1`` example with ``variance = api99``). The
+    weights here equal R's; the SEs are those of the variance-weighted regression in every case
+    (the linearisation of the calibration estimator), equal to R's unbounded linear ones.
+
+    ``bounds_const=True`` on replicate designs: R survey 4.1-1 returns full-sample weights of
+    about 1 there (a defect); the weights here keep every bound and meet every total.
 
     ``calfun="raking"`` with ``bounds``: the Newton matrix uses ``F'(u) = exp(u)`` where
     ``L < exp(u) < U`` (0 where ``g`` is clipped). R survey 4.1-1 tests ``L - 1 < u < U - 1``
@@ -972,7 +1020,8 @@ def calibrate(design, formula, population_totals, calfun: Calfun = "linear", bou
     Deville JC, Sarndal CE (1992) Calibration estimators in survey sampling. JASA 87:376-382.
     Sarndal CE, Swensson B, Wretman J (1992) *Model Assisted Survey Sampling*, Springer, §6.
     Deville JC, Sarndal CE, Sautory O (1993) Generalized raking procedures in survey sampling.
-    JASA 88:1013-1020. Lumley T (2010) *Complex Surveys*, Wiley, §7.4.
+    JASA 88:1013-1020. Lumley T (2010) *Complex Surveys*, Wiley, §7.4. Vanderhoeft C (2001)
+    Generalised calibration at Statistics Belgium. Statistics Belgium Working Paper 3.
 
     Examples
     --------
@@ -1008,6 +1057,19 @@ def calibrate(design, formula, population_totals, calfun: Calfun = "linear", bou
     >>> c.weights[[0, -1]].round(2)                       # R: 1666.67 1250.00
     array([1666.67, 1250.  ])
 
+    The ratio estimator (``v_i = api99_i``): one adjustment for every school.
+
+    >>> ratio = dclus1.calibrate("~api99 - 1", {"api99": totals["api99"]}, variance=1)
+    >>> g = ratio.weights / dclus1.weights
+    >>> round(float(g.min()), 6) == round(float(g.max()), 6)
+    True
+
+    Weights between 20 and 80, with the excess of a looser calibration trimmed:
+
+    >>> b = dclus1.calibrate("~stype + api99", totals, bounds=(20, 80), bounds_const=True)
+    >>> bool(b.weights.min() >= 20 - 1e-9 and b.weights.max() <= 80 + 1e-9)
+    True
+
     Interactions: the population totals of ``~g*h`` are those of R's ``model.matrix``:
 
     >>> df = pd.DataFrame({"g": list("aabbaabb"), "h": list("xyxyxyxy"), "w": 2.0})
@@ -1021,20 +1083,14 @@ def calibrate(design, formula, population_totals, calfun: Calfun = "linear", bou
     api99 = sum(apipop$api99))``;
     ``dclus1g <- calibrate(dclus1, ~stype + api99, pop.totals)``; ``svytotal(~api99, dclus1g)``;
     ``svymean(~api00, dclus1g)``; ``calibrate(dclus1, ~stype + api99, pop.totals,
-    calfun = "raking")``;
+    calfun = "raking")``; ``calibrate(d, ~x - 1, c(x = Tx), variance = 1)`` (ratio estimator);
+    ``calibrate(d, f, pop, bounds = c(5, 40), bounds.const = TRUE)``;
+    ``calibrate(d, f, pop, bounds = c(0.2, 3), trim = c(0.9, 1.12))``;
+    ``calibrate(dclus2, f, pop, aggregate.stage = 1)``;
     ``calibrate(d, ~g*h, population = c(`(Intercept)` = 100, gb = 40, hy = 50, `gb:hy` = 15))``.
     """
     calfun = cast(Calfun, str(calfun).lower())   # any case; _calfun checks the name
-    if bounds is not None:
-        try:
-            L, U = (float(b) for b in bounds)
-        except (TypeError, ValueError):
-            raise DesignError(f"bounds= must be two numbers (L, U) with L < 1 < U, not "
-                              f"{bounds!r}.") from None
-    F, dF = _calfun(calfun, bounds)
-    if bounds is not None:
-        if not (L < 1 < U):
-            raise DesignError(f"bounds=({L}, {U}) must satisfy L < 1 < U.")
+    _calfun(calfun, 0.5, 2.0)                    # (an unknown name raises here)
     X, names = model_matrix(design.data, formula)
     active = design.weights != 0        # (negative after a linear calibration: in the sample)
     bad = np.isnan(X).any(axis=1) & active
@@ -1047,8 +1103,16 @@ def calibrate(design, formula, population_totals, calfun: Calfun = "linear", bou
     X = np.where(active[:, None], np.nan_to_num(X), 0.0)
     T = _population_vector(population_totals, names)
     _check_on_nonconvergence(on_nonconvergence)
+    limits = opts.parse_bounds(bounds, len(X), bounds_const, calfun)
+    q = opts.parse_variance(variance, X, names, design.data, active)
+    trim_range = opts.parse_trim(trim)
+    groups = opts.aggregation_codes(design, aggregate, active)
+    if groups is not None and (q is not None or (limits is not None and (
+            limits.per_unit or limits.const))):
+        raise DesignError("aggregate= works with bounds on g given as two numbers; it cannot be "
+                          "combined with variance=, bounds per row or bounds_const=True.")
     refuse = getattr(design, "_refuse_negative_replicates", None)
-    if refuse is not None and calfun == "linear" and bounds is None:
+    if refuse is not None and calfun == "linear" and limits is None:
         # (raking, logit and bounded linear calibration solve the same equations with
         # negative replicate weights as R's grake does, and give R's numbers)
         refuse(active, "calibrate() with calfun='linear' and no bounds",
@@ -1059,29 +1123,47 @@ def calibrate(design, formula, population_totals, calfun: Calfun = "linear", bou
     W = _all_weights(design)
     out = W.copy()
     rescaled, failed = [], []
+    X0 = X
     for j in range(W.shape[1]):
-        sol = _solve_g(X, W[:, j], T, F, dF, max_iter, epsilon)
+        w = W[:, j]
+        if groups is None:
+            Xj, wj = X, w
+        else:
+            Xj, wj = opts.aggregate_problem(X, w, *groups)
+            if j == 0:
+                X0 = np.where(active[:, None], Xj[np.maximum(groups[0], 0)], 0.0)
+        F, dF = (_calfun(calfun) if limits is None
+                 else _calfun(calfun, *limits.on_g(wj, calfun)))
+        sol = _solve_g(Xj, wj, T, F, dF, max_iter, epsilon, q)
         what = "the full sample" if j == 0 else f"replicate {j}"
         if sol.rescale != 1.0:
             rescaled.append((what, sol.rescale))
         if not sol.converged:
             failed.append((what, sol))
-        out[:, j] = W[:, j] * sol.g
-    if rescaled and bounds is not None:
+        g = sol.g
+        if trim_range is not None:
+            g, _ = opts.trim_adjustments(g, wj, *trim_range)
+        if groups is not None:
+            g = np.where(groups[0] >= 0, g[np.maximum(groups[0], 0)], 1.0)
+        out[:, j] = w * g
+    if rescaled and limits is not None:
         warnings.warn(
             f"the population totals are more than {RESCALE_THRESHOLD:g} times the weighted sample "
             f"totals, so the input weights were rescaled (by {rescaled[0][1]:.3g} for "
             f"{rescaled[0][0]}"
             f"{' and similar factors for the replicates' if len(rescaled) > 1 else ''}) "
-            f"before calibrating; bounds={tuple(bounds)} apply to the adjustment of the rescaled "
-            "weights, as in R.", SocialHealthWarning, stacklevel=3)
+            f"before calibrating; bounds={_show_bounds(bounds)} apply to the adjustment of the "
+            "rescaled weights, as in R.", SocialHealthWarning, stacklevel=3)
     if failed:
         what, sol = failed[0]
-        if bounds is not None:
-            cause = (f"the population totals cannot be met with g within bounds={tuple(bounds)}"
+        if limits is not None:
+            cause = (f"the population totals cannot be met with g within "
+                     f"bounds={_show_bounds(bounds)}"
+                     + (" on the weights" if bounds_const else "")
                      + (f" (applied after rescaling the weights by {sol.rescale:.3g})"
                         if sol.rescale != 1.0 else "")
-                     + "; widen the bounds or check the population totals")
+                     + "; widen the bounds (trim= can then bring the adjustments into a "
+                       "tighter range), or check the population totals")
         else:
             cause = ("the Newton iterations did not reach the totals; check that the population "
                      "totals are attainable with positive adjustments (e.g. no positive total for "
@@ -1094,9 +1176,20 @@ def calibrate(design, formula, population_totals, calfun: Calfun = "linear", bou
                                    "(R: force = TRUE).")
         warnings.warn(msg + " Returning the weights of the last iteration.", ConvergenceWarning,
                       stacklevel=3)
-    residual = RegressionResidual(X, W[:, 0].copy(), out[:, 0].copy(), label=" + ".join(names))
+    residual = RegressionResidual(X0, W[:, 0].copy(), out[:, 0].copy(), label=" + ".join(names),
+                                  inverse_variance=q)
     return _new_design(design, out, residual,
                        lambda d: calibrate(d, formula, population_totals, calfun=calfun,
-                                           bounds=bounds,
-                                           max_iter=max_iter, epsilon=epsilon,
-                                           on_nonconvergence=on_nonconvergence))
+                                           bounds=bounds, max_iter=max_iter, epsilon=epsilon,
+                                           on_nonconvergence=on_nonconvergence,
+                                           variance=variance, bounds_const=bounds_const,
+                                           trim=trim, aggregate=aggregate))
+
+
+def _show_bounds(bounds) -> str:
+    """``bounds=`` for a message: the pair, or "per row" for arrays."""
+    if isinstance(bounds, dict):
+        bounds = (bounds["lower"], bounds["upper"])
+    if any(np.ndim(b) > 0 for b in bounds):
+        return "(per row)"
+    return f"({float(bounds[0]):g}, {float(bounds[1]):g})"
