@@ -216,6 +216,16 @@ class SurveyGLMResult(WaldCoefficients):
 
         return bic(self, self if maximal is None else maximal)
 
+    def pseudo_rsquared(self, method: str = "Cox-Snell") -> float:
+        """Cox-Snell or Nagelkerke pseudo-R^2 of a binomial or poisson model (Lumley 2017; see
+        :func:`socialhealth.design.lrt.pseudo_rsquared`).
+
+        In R: ``psrsq(model, method = "Cox-Snell")``.
+        """
+        from socialhealth.design.lrt import pseudo_rsquared
+
+        return pseudo_rsquared(self, method=method)
+
     # ------------------------------------------------------------------ prediction
     def predict(self, newdata: pd.DataFrame | None = None,
                 type: Literal["link", "response"] = "link", offset=None) -> pd.Series:

@@ -29,6 +29,13 @@ Design-based AIC (Lumley & Scott 2015; R ``AIC(svyglm)``)
     the units of the outcome (e.g. ``ypos ~ x1 + x2 + grp`` vs ``ypos ~ x1`` on the test data:
     22.97 with ``y``, 12.13 with ``2 y``), so it is not reproduced here.
 
+Pseudo-R^2 (Lumley 2017; R ``psrsq(svyglm)``)
+    Cox-Snell ``R2 = 1 - exp((D - D_0) / N)`` and Nagelkerke ``R2 / (1 - exp(-D_0 / N))``, with
+    ``D`` the working deviance, ``D_0`` that of the null model (intercept only, or the offset
+    alone without an intercept) refitted on the same rows, and ``N`` the sum of the rescaled
+    weights of those rows (times the trials of a binomial count response): the design-based
+    estimates of the population statistics. Discrete families only (binomial, poisson).
+
 Design-based BIC (Lumley & Scott 2015; R ``BIC(svyglm, maximal = )``)
     Relative to a maximal model ``M`` that contains every coefficient of the model ``A``: with
     ``b`` the coefficients of ``M`` not in ``A`` (``q`` of them), ``W = b' V_b^{-1} b`` (Wald),
@@ -45,6 +52,8 @@ Lumley T, Scott AJ (2014) Tests for regression models fitted to survey data. *Au
 New Zealand Journal of Statistics* 56:1-14.
 Lumley T, Scott AJ (2015) AIC and BIC for modeling with complex survey data. *Journal of Survey
 Statistics and Methodology* 3:1-18.
+Lumley T (2017) Pseudo-R2 statistics under complex sampling. *Australian & New Zealand Journal
+of Statistics* 59:187-194.
 """
 from __future__ import annotations
 
@@ -59,7 +68,7 @@ from socialhealth.design.result_protocol import TEST_REASONS, Result
 from socialhealth.design.glm_result import _singular_message
 from socialhealth.design.lincomb import LINCOM_METHODS, pchisqsum
 from socialhealth.design.wald import _quadratic_form
-from socialhealth.errors import ModelError
+from socialhealth.errors import ArgumentError, ModelError
 
 
 @dataclass
@@ -438,6 +447,65 @@ def aic(result, k: float = 2.0, null_has_intercept: bool = True) -> pd.Series:
     eff_p = float(np.trace(np.linalg.solve(V0, V)))
     return pd.Series({"eff_p": eff_p, "AIC": result._fit.deviance + k * eff_p,
                       "deltabar": eff_p / len(idx)}, name="AIC")
+
+
+PSEUDO_RSQUARED_METHODS = ("Cox-Snell", "Nagelkerke")
+
+
+def pseudo_rsquared(result, method: str = "Cox-Snell") -> float:
+    """Design-based pseudo-R^2 of a binomial or poisson survey GLM (Lumley 2017).
+
+    ``R2_CS = 1 - exp((D - D_0) / N)`` (Cox & Snell) and ``R2_N = R2_CS / (1 - exp(-D_0 / N))``
+    (Nagelkerke: divided by its largest possible value), where ``D`` is the model's working
+    deviance, ``D_0`` the null model's (intercept only, or the offset alone for a model
+    without an intercept; refitted on the same rows and weights) and ``N`` the sum of the
+    rescaled weights (``w / mean(w)``, times the trials of a ``cbind()`` response) of the rows
+    used. ``D / N`` estimates the population's mean deviance, so both are estimates of the
+    population statistics.
+
+    Parameters
+    ----------
+    result : SurveyGLMResult
+        A binomial (any link, 0/1 or count response) or poisson model.
+    method : {"Cox-Snell", "Nagelkerke"}
+        Case does not matter.
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd, socialhealth as sh
+    >>> rng = np.random.default_rng(1)
+    >>> df = pd.DataFrame({"psu": np.repeat(np.arange(20), 10), "w": rng.uniform(1, 3, 200),
+    ...                    "x": rng.normal(size=200)})
+    >>> df["y"] = (rng.random(200) < 1 / (1 + np.exp(-df["x"]))).astype(float)
+    >>> m = sh.SurveyDesign(df, psu="psu", weights="w").glm("y ~ x", family="binomial")
+    >>> cs, nk = m.pseudo_rsquared(), m.pseudo_rsquared("Nagelkerke")
+    >>> bool(0 < cs < nk < 1)
+    True
+
+    In R: ``psrsq(model, method = "Cox-Snell")``; ``psrsq(model, method = "Nagelkerke")``.
+    """
+    chosen = {m.lower(): m for m in PSEUDO_RSQUARED_METHODS}.get(str(method).lower())
+    if chosen is None:
+        raise ArgumentError(f"method={method!r} is not one of "
+                            f"{', '.join(map(repr, PSEUDO_RSQUARED_METHODS))}.")
+    if result.family not in ("binomial", "poisson"):
+        raise ModelError(
+            f"the pseudo-R^2 is defined here for discrete outcomes (binomial, poisson), not "
+            f"the {result.family} family (R psrsq: 'Only implemented for discrete data'). For "
+            "a gaussian model report the weighted R^2 of the fit, or compare models with "
+            "aic()/bic().")
+    non_intercept = [j for j, nm in enumerate(result.names) if nm != "Intercept"]
+    d0 = float(_refit_without(result, non_intercept))
+    d1 = float(result._fit.deviance)
+    N = float(np.sum(_pw(result)))
+    cox_snell = 1.0 - float(np.exp((d1 - d0) / N))
+    if chosen == "Cox-Snell":
+        return cox_snell
+    return cox_snell / (1.0 - float(np.exp(-d0 / N)))
 
 
 def bic(result, maximal) -> pd.Series:
