@@ -213,6 +213,17 @@ def test_exactly_singular_set_gives_nan_omega_where_psych_fits_anyway():
         assert np.isfinite(s["omega_total"])               # psych returns a number
 
 
+def test_singular_warning_points_at_the_callers_line():
+    # Regression: the warning was attributed to socialhealth/_deprecation.py (the decorator
+    # around reliability()), not to the line that called reliability().
+    s = next(s for s in FITTABLE if _exactly_singular(s))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        measures.reliability(_data(s))
+    ours = [w for w in caught if issubclass(w.category, SocialHealthWarning)]
+    assert ours and all(w.filename == __file__ for w in ours), [w.filename for w in ours]
+
+
 def test_constant_item_raises_where_psych_returns_numbers():
     s = next(s for s in SETS if s.get("constant_item"))
     with pytest.raises(EstimationError, match="do not vary"):

@@ -404,7 +404,8 @@ def reliability(
         msg = (f"omega total not computed: {why}; the one-factor model cannot be fitted to a "
                "singular correlation matrix.")
         notes.append(msg)
-        warnings.warn(msg, SocialHealthWarning, stacklevel=2)
+        # stacklevel 3: past the renamed_parameter wrapper, to the caller's line
+        warnings.warn(msg, SocialHealthWarning, stacklevel=3)
     else:
         load, bounded = _minres_one_factor(corr)
         loadings = pd.Series(load, index=list(x.columns), name="loading")
