@@ -130,6 +130,23 @@ def test_closed_forms_match_psych_alpha(s):
         assert np.isnan(res.omega_total) and res.loadings.empty
 
 
+@pytest.mark.parametrize("s", FITTABLE, ids=_ids(FITTABLE))
+def test_intervals_at_90_percent_match_psych(s):
+    x = _data(s)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SocialHealthWarning)
+        feldt = measures.reliability(x, level=0.9)
+        duh = measures.reliability(x, level=0.9, ci_method="duhachek")
+    feldt90 = (s["feldt90_lower"], s["feldt90_upper"])
+    duh90 = (s["duhachek90_lower"], s["duhachek90_upper"])
+    assert feldt.ci == pytest.approx(feldt90, abs=CLOSED)
+    assert duh.ci == pytest.approx(duh90, abs=CLOSED)
+    # confint(level=) of a 95% result recomputes the chosen method's interval
+    res = _fit(s)
+    ci = res.confint(level=0.9).loc["alpha"]
+    assert tuple(ci) == pytest.approx(feldt90, abs=CLOSED)
+
+
 @pytest.mark.parametrize("s", OMEGA, ids=_ids(OMEGA))
 def test_omega_matches_the_tight_minres_fit_written_in_r(s):
     res = _fit(s)
