@@ -428,6 +428,10 @@ def score(
         Unknown coding, missing coding, or a neutral code that does not match the coding.
     socialhealth.errors.MissingColumnError
         A named column is not in the data.
+    socialhealth.errors.MeasureError
+        Among others: categories asked for scores summed under ``missing="available"`` or
+        ``"none"`` on a scale whose items score from 1 (UCLA-3, UCLA-20, GSS, DSSI), where a
+        row with a missing item falls below the range the cut-offs refer to.
 
     Notes
     -----
