@@ -167,10 +167,23 @@ def _alpha(cov: np.ndarray) -> float:
     return float(k / (k - 1) * (1 - np.trace(cov) / cov.sum()))
 
 
-def _minres_one_factor(r: np.ndarray) -> np.ndarray:
+#: psych::fa(fm = "minres") keeps every uniqueness at or above this bound (its L-BFGS-B lower bound)
+_MIN_UNIQUENESS = 0.005
+
+
+def _minres_one_factor(r: np.ndarray) -> tuple[np.ndarray, bool]:
+    """One-factor minres loadings of ``r`` and whether psych's uniqueness bound is active.
+
+    Minimises the squared off-diagonal residuals :math:`\\sum_{i<j}(r_{ij} - \\lambda_i
+    \\lambda_j)^2` over the loadings. When that solution has a loading with
+    :math:`\\lambda_i^2 > 1 - 0.005` (a Heywood case: with three items the exact fit can give
+    :math:`\\lambda_i^2 > 1` and omega above 1), the fit is redone as psych's ``fa(fm =
+    "minres")`` does it: over uniquenesses :math:`\\psi \\in [0.005, \\max(1,
+    \\mathrm{smc})]`, the loadings being the first principal axis of ``r`` with diagonal
+    :math:`1 - \\psi`. Both fits minimise the same criterion and coincide when no bound is active.
+    """
     from scipy import optimize
 
-    """Loadings of one factor minimising the squared off-diagonal residuals of ``r``."""
     k = r.shape[0]
     iu = np.triu_indices(k, 1)
     target = r[iu]
@@ -192,9 +205,53 @@ def _minres_one_factor(r: np.ndarray) -> np.ndarray:
     fit = optimize.least_squares(resid, start, jac=jac, xtol=1e-15, ftol=1e-15, gtol=1e-15,
                                  method="lm")
     load = fit.x
+    bounded = bool(np.any(load**2 > 1 - _MIN_UNIQUENESS))
+    if bounded:
+        load = _minres_bounded(r)
     if load.sum() < 0:
         load = -load
-    return load
+    return load, bounded
+
+
+def _minres_bounded(r: np.ndarray) -> np.ndarray:
+    """psych's parametrisation: minimise over bounded uniquenesses, loadings = first axis."""
+    from scipy import optimize
+
+    k = r.shape[0]
+    off = ~np.eye(k, dtype=bool)
+
+    def axis(psi: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        s = r.copy()
+        s[np.diag_indices(k)] = 1 - psi
+        vals, vecs = np.linalg.eigh(s)
+        return vals[::-1], vecs[:, ::-1], vecs[:, -1] * np.sqrt(max(vals[-1], 0.0))
+
+    def fun(psi: np.ndarray) -> tuple[float, np.ndarray]:
+        vals, vecs, load = axis(psi)
+        e = r - np.outer(load, load)
+        e[~off] = 0.0
+        f = float(np.sum(e**2) / 2)                        # each pair once
+        g_load = -2 * e @ load
+        v1, e1 = vecs[:, 0], vals[0]
+        gaps = e1 - vals[1:]
+        pinv = (vecs[:, 1:] / gaps) @ vecs[:, 1:].T        # (e1 I - S)^+ on the other axes
+        # d load / d S_ii = v1 v1_i^2 / (2 sqrt e1) + sqrt(e1) pinv[:, i] v1_i ; dS_ii = -dpsi_i
+        dload = np.outer(v1, v1**2) / (2 * np.sqrt(e1)) + np.sqrt(e1) * pinv * v1
+        return f, -(dload.T @ g_load)
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        smc = 1 - 1 / np.diag(np.linalg.inv(r))
+    smc = np.clip(np.nan_to_num(smc, nan=0.0), 0.0, None)
+    upper = max(float(smc.max()), 1.0)
+    x = np.clip(1 - smc, _MIN_UNIQUENESS, upper)
+    for _ in range(3):          # restarts polish the stop of L-BFGS-B at machine precision
+        fit = optimize.minimize(fun, x, jac=True, method="L-BFGS-B",
+                                bounds=[(_MIN_UNIQUENESS, upper)] * k,
+                                options={"ftol": 0.0, "gtol": 0.0, "maxiter": 20000})
+        if np.allclose(fit.x, x, rtol=0, atol=1e-15):
+            break
+        x = fit.x
+    return axis(x)[2]
 
 
 @renamed_parameter("ci", "level", since="0.2.0")
@@ -246,7 +303,13 @@ def reliability(
       minimum residual (least squares on the off-diagonal elements), then
       :math:`\\omega_t = 1 - \\sum_i (1 - \\lambda_i^2) / \\mathbf 1' R \\mathbf 1`. With two
       items a one-factor model is not identified: omega is NaN and ``notes`` says so. With
-      three items the fit is exact (:math:`\\lambda_1^2 = r_{12} r_{13} / r_{23}`). With no
+      three items the fit is exact (:math:`\\lambda_1^2 = r_{12} r_{13} / r_{23}`). When that
+      unrestricted fit puts a squared loading above 0.995 (a Heywood case; with three items
+      :math:`\\lambda_1^2` can exceed 1 and omega 1), the fit is redone as psych's
+      ``fa(fm = "minres")`` does: over uniquenesses :math:`\\psi_i \\ge 0.005`, the loadings
+      being the first principal axis of :math:`R` with diagonal :math:`1 - \\psi`; ``notes``
+      says so. (psych's optimiser stops early there: its omega can be ~1e-3 from this optimum,
+      and its residual sum of squares is larger.) With no
       more complete rows than items (:math:`n \\le k`) the correlation matrix is singular
       (rank :math:`\\le n - 1`) and the fit degenerates (loadings beyond 1, omega far outside
       [0, 1]): omega is then NaN, with a ``SocialHealthWarning`` and a note.
@@ -341,13 +404,18 @@ def reliability(
         msg = (f"omega total not computed: {why}; the one-factor model cannot be fitted to a "
                "singular correlation matrix.")
         notes.append(msg)
-        warnings.warn(msg, SocialHealthWarning, stacklevel=2)
+        # stacklevel 3: past the renamed_parameter wrapper, to the caller's line
+        warnings.warn(msg, SocialHealthWarning, stacklevel=3)
     else:
-        load = _minres_one_factor(corr)
+        load, bounded = _minres_one_factor(corr)
         loadings = pd.Series(load, index=list(x.columns), name="loading")
-        if np.any(load**2 >= 1):
-            notes.append("Heywood case: a loading is 1 or more in absolute value; omega is "
-                         "suspect.")
+        if bounded:
+            notes.append(
+                "Heywood case: the unrestricted one-factor fit gives an item a loading of "
+                f"{np.sqrt(1 - _MIN_UNIQUENESS):.4f} or more (uniqueness below "
+                f"{_MIN_UNIQUENESS}); the fit was redone with every uniqueness at least "
+                f"{_MIN_UNIQUENESS}, as psych::fa(fm='minres') does. Omega is still suspect: "
+                "the one-factor model does not describe these items well.")
         omega = float(1 - np.sum(1 - load**2) / corr.sum())
     if (item_df["item_rest_r"] < 0).any():
         neg = item_df.loc[item_df["item_rest_r"] < 0, "item"].astype(str).tolist()

@@ -19,8 +19,16 @@ Missing-item rules (``k`` items in the scale, ``a`` answered, ``m`` the minimum)
 ``"available"`` score = sum of the answered items if ``a >= m``, else missing (the De Jong
                 Gierveld manual's rule for the 6-item total: at most one missing item).
 ``"none"``      score = sum of the answered items whenever ``a >= 1``. Dangerous: a missing
-                item then counts as the lowest possible answer (zero), which biases scores down;
-                socialhealth warns when it happens.
+                item then counts as zero, which biases scores down; socialhealth warns when it
+                happens.
+
+``"available"`` and ``"none"`` count a missing item as zero. That is the lowest answer of
+items scored from 0 (De Jong Gierveld's dichotomised items, LSNS-6, indicators), but below the
+lowest answer of items scored from 1 (UCLA-3, UCLA-20, GSS, DSSI): there a row with a missing
+item gets a total on a lower range (two UCLA-3 items answered "hardly ever" sum to 2, below the
+scale's 3-9). Such totals are returned, but not categorised: asking for categories of them
+raises :class:`~socialhealth.errors.MeasureError` (the cut-offs refer to the full range); use
+``"prorate"`` or ``"complete"``.
 
 ``m`` is the scale's published minimum (``min_answered`` in its definition; where the manual
 gives none, the definition says which convention it uses, or there is none and you must pass
@@ -312,12 +320,38 @@ def _scored_items(inst: Instrument, cols: dict[str, str], df: pd.DataFrame,
     return item_frame
 
 
+def _check_categorisable(inst: Instrument, scale: Scale, rule: tuple[str, int | None]) -> None:
+    """Refuse categories of sums of answered items where a missing item scores below the range.
+
+    Under ``"available"`` / ``"none"`` a missing item counts as 0; for items scored from 1 that
+    puts a partly answered row on a lower range than the cut-offs refer to.
+    """
+    name, m = rule
+    k = len(scale.items)
+    if name not in ("available", "none") or (m is not None and m >= k):
+        return
+    lowest = min(inst.item(n).scored_range[0] for n in scale.items)
+    if lowest <= 0:
+        return
+    lo, hi = inst.scale_range(scale)
+    raise MeasureError(
+        f"{inst.key} {scale.name}: no categories for missing={name!r}: it sums only the answered "
+        f"items, and these items score from {lowest:g}, so a row with a missing item gets a "
+        f"total below the {lo:g}-{hi:g} range the cut-offs refer to (the missing item counts as "
+        "0). Use missing='prorate' (mean of the answered items x the number of items) or "
+        "'complete', or leave out cutoff=/cutoffs= and categorise the scores yourself."
+    )
+
+
 def _subscales(inst: Instrument, results: dict[str, pd.Series],
-               index: pd.Index) -> tuple[pd.DataFrame, pd.DataFrame]:
+               index: pd.Index, used: dict[str, tuple[str, int | None]],
+               ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The subscale scores and their published categories (where a scale has them)."""
     subs = pd.DataFrame({sc.name: results[sc.name] for sc in inst.scales[1:]}, index=index)
     subcats = {}
     for sc in inst.scales[1:]:
+        if sc.default_cutoffs is not None:
+            _check_categorisable(inst, sc, used[sc.name])
         c = categorise_scale(inst, sc, results[sc.name], explicit=False, name=sc.name)
         if c is not None:
             subcats[sc.name] = c
@@ -394,6 +428,10 @@ def score(
         Unknown coding, missing coding, or a neutral code that does not match the coding.
     socialhealth.errors.MissingColumnError
         A named column is not in the data.
+    socialhealth.errors.MeasureError
+        Among others: categories asked for scores summed under ``missing="available"`` or
+        ``"none"`` on a scale whose items score from 1 (UCLA-3, UCLA-20, GSS, DSSI), where a
+        row with a missing item falls below the range the cut-offs refer to.
 
     Notes
     -----
@@ -451,10 +489,12 @@ def score(
             answered_total = pd.Series(answered, index=df.index, name=f"{prefix}_n_answered")
 
     total = results[inst.total.name].rename(f"{prefix}_score")
+    if cutoffs is not None or cutoff is not None or inst.total.default_cutoffs is not None:
+        _check_categorisable(inst, inst.total, used[inst.total.name])
     category = categorise_scale(inst, inst.total, total, cutoffs=cutoffs, cutoff=cutoff,
                                 explicit=cutoffs is not None or cutoff is not None,
                                 name=f"{prefix}_category")
-    subs, subcat_frame = _subscales(inst, results, df.index)
+    subs, subcat_frame = _subscales(inst, results, df.index, used)
     result = ScoreResult(
         key=inst.key,
         prefix=prefix,
