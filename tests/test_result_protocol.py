@@ -317,6 +317,13 @@ def case_reliability():
     return r, dict(na=("vcov",), ci95=lambda r: f[["ci_low", "ci_high"]].to_numpy(), ci90=ci90)
 
 
+def case_survey_alpha():
+    r = measures.survey_alpha(_apistrat(), ["ell", "mobility", "avg.ed", "meals"])
+    f = r.to_frame()
+    return r, dict(ci95=lambda r: f[["ci_low", "ci_high"]].to_numpy(),
+                   ci90=lambda r: _wald(f["estimate"], f["se"], f["df"], 0.90))
+
+
 def case_score():
     df = _demo().data
     r = measures.score("ucla3", df, coding="1-3")

@@ -43,12 +43,14 @@ from socialhealth.measures.definitions import Instrument, get_instrument, instru
 from socialhealth.measures.network_index import berkman_syme_components
 from socialhealth.measures._reliability import ReliabilityResult, reliability
 from socialhealth.measures.scoring import ScoreResult, score
+from socialhealth.measures._survey_alpha import SurveyAlphaResult, survey_alpha
 
 # ``list`` is deliberately not in __all__: a star import must not shadow the built-in.
 __all__ = [
     "Instrument",
     "ReliabilityResult",
     "ScoreResult",
+    "SurveyAlphaResult",
     "berkman_syme_components",
     "categorise",
     "describe",
@@ -57,6 +59,7 @@ __all__ = [
     "register",
     "reliability",
     "score",
+    "survey_alpha",
 ]
 
 if __doc__ is not None:  # append every instrument's rules (python -OO strips docstrings)
