@@ -679,7 +679,10 @@ def proportion(
     """Estimated proportion with a confidence interval suited to proportions near 0 or 1.
 
     The estimate is the weighted mean of a 0/1 indicator (``p = sum w y / sum w``) with its
-    design-based standard error (as :meth:`mean`); ``method`` chooses the interval (formulas in
+    design-based standard error (as :meth:`mean`); with ``"logit"`` and ``"likelihood"`` it is,
+    as in R's ``svyciprop``, the fitted value of the intercept-only logistic model, whose IRLS
+    stops at R's criterion, so it can differ from ``sum w y / sum w`` in the ninth significant
+    digit (up to about 3e-9 relative). ``method`` chooses the interval (formulas in
     :mod:`socialhealth.design.proportion`): ``"logit"`` (default), ``"likelihood"``, ``"asin"``,
     ``"beta"`` (Korn-Graubard), ``"mean"`` (Wald) or ``"xlogit"``. Rows with a missing value are
     left out with zero weight but keep their place in the design (R ``na.rm = TRUE``).
