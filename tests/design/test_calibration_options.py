@@ -209,3 +209,22 @@ def test_aggregate_stage_needs_a_taylor_design():
     case = CASES["JK1 aggregate_index_psu"]
     with pytest.raises(DesignError, match="aggregate='hhid'"):
         replicate(case).calibrate(FORMULA, POP, aggregate=1)
+
+
+def test_recalibrated_replicates_keep_the_aggregation():
+    """to_replicate(recalibrate=True) after aggregate=1 calibrates every replicate with one
+    adjustment per PSU: the same as calibrating the replicate design with aggregate='psu'."""
+    c = taylor().calibrate(FORMULA, POP, aggregate=1, calfun="raking")
+    r = c.to_replicate("jkn", recalibrate=True)
+    direct = taylor().to_replicate("jkn").calibrate(FORMULA, POP, aggregate="psu",
+                                                    calfun="raking")
+    close(r.replicate_weights, direct.replicate_weights, 1e-12)
+    close(r.weights, c.weights, 1e-12)
+
+
+def test_cluster_ids_per_row():
+    a = taylor().calibrate(FORMULA, POP, aggregate=1)
+    b = taylor().calibrate(FORMULA, POP, aggregate=DATA["psu"].to_numpy())
+    close(b.weights, a.weights, 1e-13)
+    with pytest.raises(DesignError, match="one per row"):
+        taylor().calibrate(FORMULA, POP, aggregate=np.arange(3))

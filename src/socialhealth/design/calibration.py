@@ -912,7 +912,7 @@ def _population_vector(population_totals, names: list[str]) -> np.ndarray:
 def calibrate(design, formula, population_totals, calfun: Calfun = "linear", bounds=None,
               max_iter: int = 50, epsilon: float = 1e-7,
               on_nonconvergence: OnNonconvergence = "raise", *, variance=None,
-              bounds_const: bool = False, trim=None, aggregate: int | str | None = None):
+              bounds_const: bool = False, trim=None, aggregate=None):
     """Calibrate the weights to population totals of auxiliary variables (R ``calibrate``).
 
     Finds ``g_i = F(x_i' lambda)`` with ``sum_i w_i g_i x_i = T_x`` (Deville & Sarndal 1992) by
@@ -975,12 +975,13 @@ def calibrate(design, formula, population_totals, calfun: Calfun = "linear", bou
         weights (one pass, so a few may end slightly outside; the totals then hold only
         approximately). Calibrate with looser ``bounds`` that can be met and trim to the range
         you want (R ``trim=``). The SEs use the calibration model's residuals.
-    aggregate : int or str, optional
+    aggregate : int, str or array, optional
         One adjustment per cluster: the sampling units of that stage (an int, Taylor designs;
-        R ``aggregate.stage``) or the levels of a column (e.g. a household id; R
-        ``aggregate.index`` on replicate designs). Each cluster ``c`` is calibrated with weight
-        ``W_c = sum_{i in c} w_i`` and auxiliaries ``sum_{i in c} w_i x_i / W_c``
-        (Vanderhoeft 2001), so equal weights within a cluster stay equal.
+        R ``aggregate.stage``), the levels of a column (e.g. a household id; R
+        ``aggregate.index`` on replicate designs) or one cluster id per row. Each cluster ``c``
+        is calibrated with weight ``W_c = sum_{i in c} w_i`` and auxiliaries
+        ``sum_{i in c} w_i x_i / W_c`` (Vanderhoeft 2001), so equal weights within a cluster
+        stay equal.
 
     Notes
     -----
@@ -1178,12 +1179,17 @@ def calibrate(design, formula, population_totals, calfun: Calfun = "linear", bou
                       stacklevel=3)
     residual = RegressionResidual(X0, W[:, 0].copy(), out[:, 0].copy(), label=" + ".join(names),
                                   inverse_variance=q)
+    # (a stage number means the units of that stage: a replicate design built from this one
+    # by to_replicate(recalibrate=True) has no stages, so the recipe carries the unit ids)
+    again = aggregate
+    if isinstance(aggregate, (int, np.integer)) and not isinstance(aggregate, bool):
+        again = np.asarray(design.stages[int(aggregate) - 1].unit).copy()
     return _new_design(design, out, residual,
                        lambda d: calibrate(d, formula, population_totals, calfun=calfun,
                                            bounds=bounds, max_iter=max_iter, epsilon=epsilon,
                                            on_nonconvergence=on_nonconvergence,
                                            variance=variance, bounds_const=bounds_const,
-                                           trim=trim, aggregate=aggregate))
+                                           trim=trim, aggregate=again))
 
 
 def _show_bounds(bounds) -> str:

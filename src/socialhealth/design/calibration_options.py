@@ -206,8 +206,8 @@ def parse_trim(trim) -> tuple[float, float] | None:
 
 def aggregation_codes(design, aggregate, active: np.ndarray) -> tuple[np.ndarray, int] | None:
     """Cluster code of every row (-1 outside the sample) for ``aggregate=``: the sampling units
-    of stage ``aggregate`` (an int, Taylor designs; R ``aggregate.stage``) or the levels of a
-    column (R ``aggregate.index``)."""
+    of stage ``aggregate`` (an int, Taylor designs; R ``aggregate.stage``), the levels of a
+    column (R ``aggregate.index``) or cluster ids given one per row."""
     if aggregate is None:
         return None
     if isinstance(aggregate, (bool, np.bool_)):
@@ -223,6 +223,15 @@ def aggregation_codes(design, aggregate, active: np.ndarray) -> tuple[np.ndarray
             raise DesignError(f"aggregate={aggregate} is not a stage of this design (stages 1 "
                               f"to {len(stages)}).")
         codes = np.asarray(stages[int(aggregate) - 1].unit, dtype=np.int64)
+    elif isinstance(aggregate, (np.ndarray, pd.Series, list, tuple)):
+        # cluster ids, one per row (to_replicate(recalibrate=True) passes a stage's units)
+        ids = pd.Series(np.asarray(aggregate))
+        if len(ids) != len(design.data):
+            raise DesignError(f"aggregate= as cluster ids needs one per row of the design's "
+                              f"data ({len(design.data)}); got {len(ids)}.")
+        if (ids.isna().to_numpy() & active).any():
+            raise DesignError("aggregate= cluster ids are missing for some respondents.")
+        codes = pd.factorize(ids)[0].astype(np.int64)
     elif isinstance(aggregate, str):
         if aggregate not in design.data.columns:
             raise DesignError(f"aggregate={aggregate!r} is not a column of the design's data.")
@@ -233,8 +242,8 @@ def aggregation_codes(design, aggregate, active: np.ndarray) -> tuple[np.ndarray
                               "respondent(s); every respondent needs a cluster.")
         codes = pd.factorize(col)[0].astype(np.int64)
     else:
-        raise DesignError(f"aggregate= must be a stage number or a column name, not "
-                          f"{aggregate!r}.")
+        raise DesignError(f"aggregate= must be a stage number, a column name or one cluster id "
+                          f"per row, not {aggregate!r}.")
     codes = np.where(active, codes, -1)
     return codes, int(codes.max()) + 1 if codes.size else 0
 
