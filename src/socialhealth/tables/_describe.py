@@ -172,7 +172,10 @@ def describe(
     MissingColumnError
         A variable or ``by`` is not in the design's data.
     DesignError
-        Bad ``statistic`` or a column that is neither categorical, boolean nor numeric.
+        Bad ``statistic``; a column that is neither categorical, boolean nor numeric; empty
+        ``variables``; a variable without any observed value among the table's respondents;
+        ``categorical`` or ``labels`` naming a column that is not in the table; a ``by`` column
+        with fewer than 2 or more than 20 groups.
 
     References
     ----------
@@ -199,7 +202,7 @@ def describe(
     ``svychisq(~x + lonely, design)`` / ``svyttest(age ~ lonely, design)``.
     """
     variables, forced, level, pct_ci = _check_arguments(design, by, variables, categorical,
-                                                        level, digits, statistic)
+                                                        level, digits, statistic, labels)
     base, groups, n_by_missing, inside = _base_design(design, by, forced)
     if by is None:
         test = False
@@ -215,6 +218,13 @@ def describe(
                    labels=labels, statistic=statistic, digits=digits, test=test, forced=forced,
                    marks=Markers(), records=[], rows=[],
                    ncol=1 + 2 * len(columns) + (1 if test else 0))
+    empty = [v for v in variables if not (data[v].notna().to_numpy() & inside).any()]
+    if empty:
+        raise DesignError(f"describe(): no respondent in the table has a value of "
+                          f"{', '.join(map(repr, empty))} (every value missing); leave "
+                          f"{'it' if len(empty) == 1 else 'them'} out of variables=. Variables "
+                          "with data: "
+                          f"{', '.join(repr(v) for v in variables if v not in empty) or 'none'}.")
     for var in variables:
         _variable_rows(ctx, var)
 
@@ -238,26 +248,50 @@ def describe(
 
 
 # ----------------------------------------------------------------------------- steps of describe()
-def _check_arguments(design, by, variables, categorical, level, digits, statistic):
+def _check_arguments(design, by, variables, categorical, level, digits, statistic, labels):
     """Validate the arguments; returns ``(variables, forced, level, pct_ci)``."""
     if statistic not in ("ci", "se"):
         raise DesignError(f"statistic={statistic!r} must be 'ci' (confidence interval) or 'se'.")
     data = design.data
     if by is not None and by not in data.columns:
         raise MissingColumnError([by], data.columns, "the design data")
-    variables = _default_variables(data, by) if variables is None else as_list(variables)
+    if variables is None:       # the demographic columns the survey has data for
+        variables = [v for v in _default_variables(data, by)
+                     if (data[v].notna().to_numpy() & design.in_subset).any()]
+    else:
+        variables = as_list(variables)
     missing_cols = [v for v in variables if v not in data.columns]
     if missing_cols:
         raise MissingColumnError(missing_cols, data.columns, "the design data")
     if by is not None and by in variables:
         raise DesignError(f"{by!r} is the grouping variable; leave it out of variables=.")
+    if not variables:
+        raise DesignError("describe(): variables= is empty; name the columns to describe "
+                          "(or leave it out for the demographic columns).")
     forced = set(as_list(categorical))
+    # a name that matches nothing in the table is an error, never a silently ignored option
+    stray = sorted(str(v) for v in forced if v not in variables)
+    if stray:
+        raise DesignError(f"describe(): categorical= names {', '.join(map(repr, stray))}, not "
+                          "among the table's variables; choose from "
+                          f"{', '.join(map(repr, variables))}.")
+    if labels:
+        known = list(variables) + ([by] if by is not None else [])
+        stray = sorted(str(k) for k in labels if k not in known)
+        if stray:
+            raise DesignError(f"describe(): labels= names {', '.join(map(repr, stray))}, not a "
+                              "variable of the table nor the grouping column; choose from "
+                              f"{', '.join(map(repr, known))}.")
     level = check_level(level, DesignError)
     if isinstance(digits, (bool, np.bool_)) or not isinstance(digits, (int, np.integer)) \
             or digits < 0:
         raise DesignError(f"digits= must be a whole number >= 0 (decimal places), not {digits!r}.")
     pct_ci = int(round(level * 100)) if np.isclose(level * 100, round(level * 100)) else level * 100
     return variables, forced, level, pct_ci
+
+
+#: Most groups a ``by`` column may have (a numeric column with many values is not a grouping).
+MAX_GROUPS = 20
 
 
 def _base_design(design, by, forced: set):
@@ -275,6 +309,10 @@ def _base_design(design, by, forced: set):
         if n_by_missing:
             base = design.subset(known)
         groups = _group_levels(data.loc[known, by])
+        if len(groups) > MAX_GROUPS:
+            raise DesignError(f"describe(): {by!r} has {len(groups)} distinct values among the "
+                              f"respondents; a table by group takes at most {MAX_GROUPS} groups. "
+                              "Group it first (e.g. pd.cut for a numeric column).")
         if len(groups) < 2:
             raise DesignError(f"describe(): {by!r} has {len(groups)} group(s) among the "
                               f"respondents; "
