@@ -591,7 +591,12 @@ def _logit_fit(design, cells: _Cells, p: np.ndarray) -> _LogitFit:
         # is undefined in one domain is discarded for that domain's variance only
         from socialhealth.design.replicate import _disjoint_groups
 
-        return _disjoint_groups(den)
+        labels = np.asarray(_disjoint_groups(den)).astype(np.int64)
+        # a cell with p = 0 or 1 has no finite logit (its refits are all NaN, its interval is
+        # (p, p)): on its own, so that it does not void the variances of its domain's cells
+        bad = ~np.isfinite(eta)
+        labels[bad] = -1 - np.flatnonzero(bad)
+        return labels
 
     refit.groups = groups  # type: ignore[attr-defined]  # read by ReplicateDesign
 
