@@ -111,7 +111,7 @@ def build(ds):
 
 
 def r_group(g) -> str:
-    return "Overall" if g is None else str(g)
+    return "Overall" if g is None else r_level(g)
 
 
 def r_level(v):
@@ -158,18 +158,34 @@ def _interval(est, lo, hi, f):
 
 
 # ----------------------------------------------------------------------------- describe
-@pytest.fixture(scope="module", params=sorted(DATASETS))
+# the Table 1 layouts: by the categorical grp (all variables), and by the yes/no yn (a boolean
+# with missing values) for cat3, sex, x, z
+BLOCKS = {"describe": ("grp", VARIABLES), "describe_yn": ("yn", ["cat3", "sex", "x", "z"])}
+
+
+class Described:
+    def __init__(self, ds, block):
+        self.ds, self.by, self.variables = ds, *BLOCKS[block]
+        self.ref = ds["results"][block]
+        self.design = build(ds)
+        self.t = sh.tables.describe(self.design, by=self.by, variables=self.variables,
+                                    categorical=["k5"] if "k5" in self.variables else ())
+
+    def __iter__(self):
+        return iter((self.ref, self.design, self.t))
+
+
+@pytest.fixture(scope="module", params=[(k, b) for k in sorted(DATASETS) for b in BLOCKS],
+                ids=lambda p: f"{p[0]}-{p[1]}")
 def described(request):
-    ds = DATASETS[request.param]
-    design = build(ds)
-    t = sh.tables.describe(design, by="grp", variables=VARIABLES, categorical=["k5"])
-    return ds, design, t
+    dsid, block = request.param
+    return Described(DATASETS[dsid], block)
 
 
-def _raw_counts(df, var, level, group):
+def _raw_counts(df, var, level, group, by="grp"):
     """(n with the level / observed, n observed, n missing) among rows with a known group."""
-    known = df["grp"].notna()
-    g = known if group is None else known & (df["grp"].astype(object) == group)
+    known = df[by].notna()
+    g = known if group is None else known & (df[by].astype(object).map(r_level) == group)
     s = df[var]
     observed = s.notna()
     if level is None:
@@ -180,8 +196,7 @@ def _raw_counts(df, var, level, group):
 
 
 def test_describe_cells_match_r(described):
-    ds, design, t = described
-    ref = ds["results"]["describe"]
+    ref, design, t = described
     f = t.to_frame()
     got = {(r.variable, r_level(r.level), r_group(r.group)): r for r in f.itertuples()}
     want = {(c["variable"], c["level"], c["group"]): c for c in ref["cells"]}
@@ -191,7 +206,8 @@ def test_describe_cells_match_r(described):
     for key, c in want.items():
         r = got[key]
         var, lev, grp = key
-        n, nobs, nmiss = _raw_counts(df, var, lev, None if grp == "Overall" else grp)
+        n, nobs, nmiss = _raw_counts(df, var, lev, None if grp == "Overall" else grp,
+                                     described.by)
         assert (r.n, r.n_nonmissing, r.n_missing) == (n, nobs, nmiss), (key, r)
         if var in ("x", "z"):
             assert r.statistic == "mean"
@@ -253,8 +269,8 @@ def test_r_svyciprop_interval_inaccurate_only_with_few_df():
 
 
 def test_describe_tests_match_r(described):
-    ds, design, t = described
-    ref = ds["results"]["describe"]["tests"]
+    ref, design, t = described
+    ref = ref["tests"]
     f = t.to_frame()
     for var, want in ref.items():
         rows = f[f["variable"] == var]
@@ -288,15 +304,15 @@ def _variable_block(t, label):
 
 
 def test_describe_text_follows_the_rounding_rules(described):
-    ds, design, t = described
-    ref = ds["results"]["describe"]
+    ref, design, t = described
+    by = described.by
     cells = {(c["variable"], c["level"], c["group"]): c for c in ref["cells"]}
     columns = ["Overall"] + ref["groups"]
     f = t.to_frame()
     df = design.data
     md, html = t.to_markdown(), t.to_html()
     assert "nan" not in md.lower() and "none" not in md.lower()
-    for var in VARIABLES:
+    for var in described.variables:
         vrows = f[f["variable"] == var]
         vlabel = vrows["variable_label"].iloc[0]
         cont = var in ("x", "z")
@@ -314,7 +330,7 @@ def test_describe_text_follows_the_rounding_rules(described):
         for lev, row in pairs:
             for j, grp in enumerate(columns):
                 c = cells[(var, lev, grp)]
-                n, _, _ = _raw_counts(df, var, lev, None if grp == "Overall" else grp)
+                n, _, _ = _raw_counts(df, var, lev, None if grp == "Overall" else grp, by)
                 assert row.cells[1 + 2 * j] == f"{n:,}", (var, lev, grp)
                 if "error" in c:
                     continue
@@ -333,7 +349,8 @@ def test_describe_text_follows_the_rounding_rules(described):
         if not _near_boundary(p, 3):
             assert block[0].cells[-1] == _p(p), (var, block[0].cells[-1], p)
         # a Missing row with the raw missing counts where any column has missing values
-        nmiss = [_raw_counts(df, var, None, None if g == "Overall" else g)[2] for g in columns]
+        nmiss = [_raw_counts(df, var, None, None if g == "Overall" else g, by)[2]
+                 for g in columns]
         miss_rows = [r for r in block if r.cells[0] == "Missing"]
         if any(nmiss):
             assert [miss_rows[0].cells[1 + 2 * j] for j in range(len(columns))] == \
@@ -341,8 +358,8 @@ def test_describe_text_follows_the_rounding_rules(described):
         else:
             assert not miss_rows, var
     # column spanners: Overall then each group with people, N unweighted
-    known = df["grp"].notna()
-    want_n = [int(known.sum())] + [int((df["grp"].astype(object) == g).sum())
+    known = df[by].notna()
+    want_n = [int(known.sum())] + [int((df[by].astype(object).map(r_level) == g).sum())
                                    for g in ref["groups"]]
     assert [s[0] for s in t.spanners] == [
         f"{lab} (N = {n:,})" for lab, n in zip(["Overall"] + [
@@ -543,3 +560,81 @@ def test_regression_variable_labels_matching_nothing(small):
         sh.tables.regression(m, variable_labels={"nope": "A"})
     t = sh.tables.regression(m, variable_labels={"sex": "Sex (self-reported)"})
     assert any(r.cells[0] == "Sex (self-reported)" for r in t.rows)
+
+
+# ----------------------------------------------------------------------------- other options
+@pytest.mark.parametrize("dsid", sorted(DATASETS)[::3])
+def test_describe_level_90_by_hand(dsid):
+    """level=0.9: every interval by hand from R's numbers (logit: R's eta and SE(eta) with
+    qt(0.95, df); means: R's estimate and SE with qt(0.95, df))."""
+    from scipy import stats
+
+    ds = DATASETS[dsid]
+    t = sh.tables.describe(build(ds), by="grp", variables=VARIABLES, categorical=["k5"],
+                           level=0.9)
+    assert t.header[2] == "% or mean (90% CI)"
+    got = {(r.variable, r_level(r.level), r_group(r.group)): r for r in t.to_frame().itertuples()}
+    checked = 0
+    for c in ds["results"]["describe"]["cells"]:
+        key = (c["variable"], c["level"], c["group"])
+        r = got[key]
+        if "error" in c or c["df"] <= 0:
+            continue
+        q = stats.t.ppf(0.95, c["df"])
+        if c["variable"] in ("x", "z"):
+            lo, hi = c["estimate"] - q * c["se"], c["estimate"] + q * c["se"]
+        elif 1e-8 < c["estimate"] < 1 - 1e-8:
+            lo = 1 / (1 + math.exp(-(c["eta"] - q * c["se_eta"])))
+            hi = 1 / (1 + math.exp(-(c["eta"] + q * c["se_eta"])))
+        else:
+            continue
+        close(r.ci_low, lo, key + ("ci_low 90%",))
+        close(r.ci_high, hi, key + ("ci_high 90%",))
+        checked += 1
+    assert checked > 30
+
+
+@pytest.mark.parametrize("dsid", sorted(DATASETS)[1::5])
+def test_describe_statistic_se_text(dsid):
+    """statistic="se": "estimate (SE)" with the rounding rules, on R's numbers."""
+    ds = DATASETS[dsid]
+    t = sh.tables.describe(build(ds), by="grp", variables=["cat3", "x"], statistic="se")
+    assert t.header[2] == "% or mean (SE)"
+    ref = ds["results"]["describe"]
+    columns = ["Overall"] + ref["groups"]
+    cells = {(c["variable"], c["level"], c["group"]): c for c in ref["cells"]}
+    x_row = _variable_block(t, "X, mean")[0]
+    for j, g in enumerate(columns):
+        c = cells[("x", None, g)]
+        if not (_near_boundary(c["estimate"], 1) or _near_boundary(c["se"], 1)):
+            assert x_row.cells[2 + 2 * j] == f"{_fixed(c['estimate'], 1)} ({_fixed(c['se'], 1)})"
+    body = [r for r in _variable_block(t, "Cat3, %")[1:] if r.cells[0] != "Missing"]
+    for lev, row in zip(ds["cat3_levels"], body, strict=True):
+        for j, g in enumerate(columns):
+            c = cells[("cat3", lev, g)]
+            if "error" in c:
+                continue
+            est = round(c["estimate"]) if not 1e-8 < c["estimate"] < 1 - 1e-8 else c["estimate"]
+            if not (_near_boundary(100 * est, 1) or _near_boundary(100 * c["se"], 1)):
+                assert row.cells[2 + 2 * j] == f"{_pct(est)} ({_pct(c['se'])})", (lev, g)
+
+
+@pytest.mark.parametrize("dsid", sorted(DATASETS)[2::5])
+def test_describe_without_groups_is_the_overall_column(dsid):
+    """by=None: one column, the Overall numbers of the whole design (R: the same calls on
+    the design itself, which here equals the Overall column only where nobody misses grp)."""
+    ds = DATASETS[dsid]
+    d = build(ds)
+    known = d.data["grp"].notna()
+    t = sh.tables.describe(d.subset(known.to_numpy()), by=None, variables=VARIABLES,
+                           categorical=["k5"])
+    assert t.header == ["Characteristic", "n", "% or mean (95% CI)"]
+    f = t.to_frame()
+    assert f["group"].isna().all() and f["p_value"].isna().all()
+    want = {(c["variable"], c["level"]): c for c in ds["results"]["describe"]["cells"]
+            if c["group"] == "Overall"}
+    assert len(f) == len(want)
+    for r in f.itertuples():
+        c = want[(r.variable, r_level(r.level))]
+        for col in ("estimate", "se", "df"):
+            close(getattr(r, col), c[col], (r.variable, r.level, col))
