@@ -638,3 +638,59 @@ def test_describe_without_groups_is_the_overall_column(dsid):
         c = want[(r.variable, r_level(r.level))]
         for col in ("estimate", "se", "df"):
             close(getattr(r, col), c[col], (r.variable, r.level, col))
+
+
+# ----------------------------------------------------------------------------- medians
+def test_describe_medians_match_r(described):
+    """continuous="median": median (p25, p75) against R's svyquantile(c(0.25, 0.5, 0.75),
+    ci = FALSE, na.rm = TRUE) per group (gtsummary's default "{median} ({p25}, {p75})"), the
+    rank test against svyranktest(x ~ group) (gtsummary's "svy.wilcox.test"). R's k-sample
+    svyranktest stops on replicate designs ("missing value where TRUE/FALSE needed");
+    socialhealth's ranktest refuses them with an EstimationError, which the table shows as a
+    dash with a footnote giving the reason."""
+    ref, design, t0 = described
+    cont = [v for v in described.variables if v in ("x", "z")]
+    t = sh.tables.describe(design, by=described.by, variables=cont, continuous="median")
+    f = t.to_frame()
+    assert (f["statistic"] == "median").all()
+    assert f[["se", "ci_low", "ci_high"]].isna().all().all()
+    got = {(r.variable, r_group(r.group)): r for r in f.itertuples()}
+    assert len(got) == len(ref["medians"])
+    columns = ["Overall"] + ref["groups"]
+    for m in ref["medians"]:
+        r = got[(m["variable"], m["group"])]
+        q25, q50, q75 = m["quartiles"]
+        for col, want in (("p25", q25), ("estimate", q50), ("p75", q75)):
+            close(getattr(r, col), want, (m["variable"], m["group"], col))
+        row = _variable_block(t, f"{r.variable_label}, median (IQR)")[0]
+        j = columns.index(m["group"])
+        if not any(_near_boundary(x, 1) for x in (q25, q50, q75)):
+            assert row.cells[2 + 2 * j] == f"{_fixed(q50, 1)} ({_fixed(q25, 1)}, {_fixed(q75, 1)})"
+    for var in cont:
+        want = ref["ranktests"][var]
+        r = f[(f["variable"] == var) & f["group"].notna()].iloc[0]
+        if "error" in want:
+            assert described.ds["design"]["kind"] == "replicate" and len(ref["groups"]) > 2
+            assert want["error"] == "missing value where TRUE/FALSE needed"
+            assert r["test"] is None and math.isnan(r["p_value"])
+            row = _variable_block(t, f"{r['variable_label']}, median (IQR)")[0]
+            assert row.cells[-1] == DASH
+            assert "needs a Taylor" in t.marker_notes[row.markers[-1]]
+            continue
+        if want["statistic_name"] == "t":
+            assert r["test"] == "Wilcoxon"
+            close(r["test_statistic"], want["statistic"], (var, "t"))
+            close(r["test_df1"], want["parameter"], (var, "df"))
+        else:
+            assert r["test"] == "Kruskal-Wallis" and want["parameter_names"] == "Chisq"
+            close(r["test_statistic"], want["parameter"], (var, "Chisq"))
+            close(r["test_df1"], want["statistic"], (var, "ndf"))
+        close(r["p_value"], want["p"], (var, "p"))
+        row = _variable_block(t, f"{r['variable_label']}, median (IQR)")[0]
+        if not _near_boundary(want["p"], 3):
+            assert row.cells[-1] == _p(want["p"])
+
+
+def test_continuous_option_is_checked(small):
+    with pytest.raises(sh.errors.DesignError, match="'mean' or 'median'"):
+        sh.tables.describe(small, by="grp", variables=["x"], continuous="mode")
