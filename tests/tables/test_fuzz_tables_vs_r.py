@@ -9,7 +9,9 @@ weights are in the fixture). Variables: a by-variable ``grp`` (2-4 groups, one o
 respondents with a missing group, in some data sets a declared group with nobody), ``cat3`` (a
 categorical with a level empty in group g2 and missing values), ``sex`` (strings), ``yn``
 (yes/no with missing), ``k5`` (numeric 1-5 tabulated with ``categorical=``), ``x`` (numeric with
-missing) and ``z``.
+missing) and ``z``. Each data set has two Table 1 layouts: by ``grp`` (all variables) and by
+``yn`` (a yes/no column with missing values; cat3, sex, x, z), each with means and, with
+``continuous="median"``, medians and quartiles.
 
 gtsummary is not installed; the R side is the survey calls gtsummary makes (R script header):
 
@@ -18,9 +20,12 @@ gtsummary is not installed; the R side is the survey calls gtsummary makes (R sc
   ``"svyprop.logit"``), t interval with the group's design df;
 * means: ``svyby(~x, ~grp, design, svymean, na.rm = TRUE)``, ``confint(df = degf(design))``
   (gtsummary ``add_ci()`` default ``"svymean"``);
+* medians: ``svyquantile(~x, subset(design, grp == g), c(0.25, 0.5, 0.75), ci = FALSE,
+  na.rm = TRUE)`` (qrule "math"; gtsummary's default statistic ``"{median} ({p25}, {p75})"``);
 * tests: ``svychisq(~x + grp, design, statistic = "F")`` (gtsummary ``add_p()`` default
   ``"svy.chisq.test"``), ``svyttest`` for two groups (``"svy.t.test"``), and
-  ``regTermTest(svyglm(x ~ grp), ~grp)`` for more;
+  ``regTermTest(svyglm(x ~ grp), ~grp)`` for more; with medians ``svyranktest(x ~ grp)``
+  (gtsummary ``"svy.wilcox.test"``);
 * regression tables: ``svyglm`` (``glm.control(epsilon = 1e-12)``) and ``svycoxph``
   (``coxph.control(eps = 1e-11)``) coefficients, ``confint`` (svyglm with ``ddf =
   df.residual``, svycoxph normal) and summary p-values (``gtsummary::tbl_regression``).
