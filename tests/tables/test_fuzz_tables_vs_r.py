@@ -473,9 +473,21 @@ def test_regression_tables_match_r(dsid):
                 close(r.se, ref["se"][j], tr + ("se",))
                 close(r.p_value, ref["p"][j], tr + ("p",))
             _check_regression_text(t, rows, ref, m, expo)
-            # reference rows: one per factor (the first declared level with data), numbers NaN
+            # reference rows: one per factor, the level R has no coefficient for (the first
+            # level with respondents; a declared group with nobody is no candidate), numbers NaN
             refs = f[(f["model"] == m) & f["reference"].astype(bool)]
             assert refs[["estimate", "ci_low", "ci_high", "p_value"]].isna().all().all()
+            data = design.data
+            want_refs = {}
+            for var in ("grp", "sex", "cat3"):
+                in_model = [t for t in ref["terms"] if t.startswith(var)]
+                if not in_model:
+                    continue
+                observed = [str(v) for v in (data[var].cat.categories if var != "sex"
+                                             else sorted(data[var].unique()))
+                            if (data[var].astype(object) == v).any()]
+                want_refs[var] = [lv for lv in observed if var + lv not in in_model]
+            assert {r.variable: [r.level] for r in refs.itertuples()} == want_refs, (k, refs)
 
 
 def _check_regression_text(t, rows, ref, m, expo):

@@ -357,7 +357,10 @@ def _factor_rows(key, levs, data, models, labels, variable_labels, marks, rows,
     all_levels = _levels(data, key)
     ref = None
     if all_levels is not None:
-        missing = [lv for lv in all_levels if lv not in levs]
+        # the reference is the one level with respondents that has no coefficient (a declared
+        # category nobody has is not a level of the model, nor a candidate)
+        observed = {str(v) for v in pd.unique(data[key].dropna())}
+        missing = [lv for lv in all_levels if lv not in levs and lv in observed]
         if len(missing) == 1:
             ref = missing[0]
     ordered = [lv for lv in all_levels if lv in levs] if all_levels else levs
