@@ -459,7 +459,7 @@ def _record(ctx: _Context, v: _Variable, col_group, lev) -> dict:
     frame = v.est_all if col_group is None else v.est_by
     median = v.kind == "continuous" and ctx.continuous == "median"
     quartiles = {}
-    if median:              # one row per quartile: pick the group's rows by quartile
+    if median and frame is not None:   # one row per quartile: the group's rows by quartile
         for q in (0.25, 0.5, 0.75):
             hit = _rows_of(frame[frame["quantile"] == q], None if col_group is None else by,
                            col_group, None)
@@ -484,8 +484,9 @@ def _record(ctx: _Context, v: _Variable, col_group, lev) -> dict:
            else "proportion", "p25": np.nan, "p75": np.nan,
            "n": n, "n_nonmissing": nonmiss, "n_missing": nmiss}
     if median:
-        rec.update(estimate=quartiles[0.5], se=np.nan, ci_low=np.nan, ci_high=np.nan,
-                   df=np.nan, p25=quartiles[0.25], p75=quartiles[0.75])
+        rec.update(estimate=quartiles.get(0.5, np.nan), se=np.nan, ci_low=np.nan,
+                   ci_high=np.nan, df=np.nan, p25=quartiles.get(0.25, np.nan),
+                   p75=quartiles.get(0.75, np.nan))
     elif r is None:         # level never observed in this group
         rec.update(estimate=0.0 if v.kind != "continuous" else np.nan, se=np.nan,
                    ci_low=np.nan, ci_high=np.nan, df=np.nan)
