@@ -61,6 +61,7 @@ from __future__ import annotations
 import gzip
 import json
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -315,8 +316,10 @@ def test_describe_text_follows_the_rounding_rules(described):
     columns = ["Overall"] + ref["groups"]
     f = t.to_frame()
     df = design.data
-    md, html = t.to_markdown(), t.to_html()
-    assert "nan" not in md.lower() and "none" not in md.lower()
+    md, html, tex = t.to_markdown(), t.to_html(), t.to_latex()
+    for text in (md, html, tex):
+        assert not re.search(r"\bnan\b|\bnone\b|\binf\b", text, re.I)
+    assert tex.isascii()
     for var in described.variables:
         vrows = f[f["variable"] == var]
         vlabel = vrows["variable_label"].iloc[0]
