@@ -560,9 +560,12 @@ def _logit_fit(design, cells: _Cells, p: np.ndarray) -> _LogitFit:
             yj = num[sel, j]
             if sel.any() and np.isfinite(eta[j]):
                 # a replicate without events (or without non-events) has no finite MLE;
-                # R's IRLS stops after drifting to a large |logit|, and so do we
+                # R's IRLS stops after drifting to a large |logit|, and so do we. R refits
+                # each replicate with its weights scaled to sum 1 over the rows used
+                # (svyglm.svyrep.design: glm.fit(weights = wi / sum(wi))); the scale
+                # matters through glm's stopping rule |dev - dev_old| / (|dev| + 0.1)
                 with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-                    out[j] = _glm_intercept(yj, w_r[sel] / scales[j], start=eta[j])[0]
+                    out[j] = _glm_intercept(yj, w_r[sel] / w_r[sel].sum(), start=eta[j])[0]
         return out
 
     def refit_all(W):
@@ -570,7 +573,9 @@ def _logit_fit(design, cells: _Cells, p: np.ndarray) -> _LogitFit:
         # W: the design's replicate weights (``W.tdot_parts([A, B])`` is ``W' [A, B]``)
         # (the same product as the ratio's replicate totals: ReplicateDesign keeps it)
         T = W.tdot_parts([num, den])
-        S1, S0 = T[:, :m] / scales, (T[:, m:] - T[:, :m]) / scales
+        # each replicate's weights scaled to sum 1 over the cell's rows, as R (see refit)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            S1, S0 = T[:, :m] / T[:, m:], (T[:, m:] - T[:, :m]) / T[:, m:]
         out = np.full((W.shape[1], m), np.nan)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             for r in range(W.shape[1]):
@@ -580,6 +585,20 @@ def _logit_fit(design, cells: _Cells, p: np.ndarray) -> _LogitFit:
         return out
 
     refit.batch = refit_all  # type: ignore[attr-defined]  # read by ReplicateDesign
+
+    def groups():
+        # the domains of the cells (svyby analyses each on its own): a replicate whose refit
+        # is undefined in one domain is discarded for that domain's variance only
+        from socialhealth.design.replicate import _disjoint_groups
+
+        labels = np.asarray(_disjoint_groups(den)).astype(np.int64)
+        # a cell with p = 0 or 1 has no finite logit (its refits are all NaN, its interval is
+        # (p, p)): on its own, so that it does not void the variances of its domain's cells
+        bad = ~np.isfinite(eta)
+        labels[bad] = -1 - np.flatnonzero(bad)
+        return labels
+
+    refit.groups = groups  # type: ignore[attr-defined]  # read by ReplicateDesign
 
     irls_design = getattr(design, "_irls_refit_design", None)
     # negative replicate weights count as 0 in the refits, as in R (svyglm's glm.fit)

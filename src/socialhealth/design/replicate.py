@@ -984,7 +984,9 @@ class ReplicateDesign(DesignBase):
         else:
             reps = np.vstack([np.atleast_1d(refit(self._W[:, r]))
                               for r in range(self.n_replicates)])
-        return self._rep_vcov(theta, reps)
+        # refit.groups (optional): domain labels of the estimates, so that a replicate undefined
+        # in one domain is discarded for that domain only (R's svyby; see _rep_vcov)
+        return self._rep_vcov(theta, reps, groups=getattr(refit, "groups", None))
 
     def reweight(self, weights) -> "ReplicateDesign":
         """The design with new analysis weights, each row's replicate weights multiplied by the

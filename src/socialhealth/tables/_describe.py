@@ -10,6 +10,10 @@ corresponding R ``survey`` result:
 * continuous variables: weighted mean with a Wald interval (t with the design degrees of
   freedom) or its standard error, ``design.mean(x, by=group)`` (R
   ``svyby(~x, ~group, design, svymean, na.rm = TRUE)``, ``confint(..., df = degf(design))``);
+* continuous variables with ``continuous="median"``: weighted median and quartiles,
+  ``design.quantile(x, (0.25, 0.5, 0.75), ci=False, by=group)`` (R ``svyquantile(~x, design,
+  c(0.25, 0.5, 0.75), ci = FALSE, na.rm = TRUE)`` per group), tested with the design-based
+  rank test ``design.ranktest("x ~ group")`` (R ``svyranktest(x ~ group, design)``);
 * tests across groups: categorical and yes/no variables, Pearson's X^2 with the Rao-Scott
   second-order correction referred to an F distribution, ``design.chisq(x, group)`` (R
   ``svychisq(~x + group, design)``); continuous variables, the design-based t-test for two
@@ -43,7 +47,8 @@ __all__ = ["describe", "NUMBER_COLUMNS"]
 
 #: Columns of ``describe(...).to_frame()``.
 NUMBER_COLUMNS = ["variable", "variable_label", "level", "level_label", "group", "group_label",
-                  "statistic", "estimate", "se", "ci_low", "ci_high", "df", "n", "n_nonmissing",
+                  "statistic", "estimate", "se", "ci_low", "ci_high", "df", "p25", "p75", "n",
+                  "n_nonmissing",
                   "n_missing", "test", "test_statistic", "test_df1", "test_df2", "p_value"]
 
 _CHISQ_NOTE = ("Rao-Scott second-order corrected Pearson X\u00b2 test, F distribution "
@@ -52,6 +57,9 @@ _TTEST_NOTE = ("Design-based t-test of the difference in weighted means "
                "(R: svyttest(x ~ group, design)).")
 _WALD_NOTE = ("Design-based Wald F test of the group coefficients in a survey-weighted linear "
               "regression (R: regTermTest(svyglm(x ~ group, design), ~group)).")
+_RANK_NOTE = ("Design-based Wilcoxon rank-sum test (R: svyranktest(x ~ group, design)).")
+_KW_NOTE = ("Design-based Kruskal-Wallis test, F distribution (R: svyranktest(x ~ group, design), "
+            "which uses the Kruskal-Wallis form for more than two groups).")
 _ZERO_NOTE = ("Interval not computable: the percentage is 0 or 100, where the logit interval "
               "is undefined.")
 
@@ -117,6 +125,7 @@ def describe(
     test: bool = True,
     digits: int = fmt.MEAN_DIGITS,
     title: str | None = None,
+    continuous: Literal["mean", "median"] = "mean",
 ) -> Table:
     """Weighted "Table 1": characteristics of the sample overall and by group, with tests.
 
@@ -156,23 +165,35 @@ def describe(
         Decimals of means (percentages always have 1).
     title : str, optional
         Caption; default ``"Table 1. Characteristics by <group> (weighted)"``.
+    continuous : {"mean", "median"}
+        Summary of continuous variables: the weighted mean with its CI (or SE), or the
+        weighted median with the quartiles, "median (p25, p75)" (R ``svyquantile(~x, design,
+        c(0.25, 0.5, 0.75), ci = FALSE, na.rm = TRUE)``, ``qrule = "math"``; gtsummary's default
+        ``"{median} ({p25}, {p75})"``), tested across groups with the design-based Wilcoxon /
+        Kruskal-Wallis rank test (R ``svyranktest(x ~ group, design)``, gtsummary's
+        ``"svy.wilcox.test"``).
 
     Returns
     -------
     Table
         ``to_frame()`` columns: ``variable, variable_label, level, level_label, group,
-        group_label, statistic`` (``"proportion"`` on the 0-1 scale or ``"mean"``),
-        ``estimate, se, ci_low, ci_high, df, n`` (unweighted rows of the group with that level /
-        with the variable observed), ``n_nonmissing, n_missing`` (of the variable in the group),
-        ``test`` (method), ``test_statistic, test_df1, test_df2, p_value`` (repeated on the rows
-        of the variable; NaN in the Overall rows). The Overall rows have ``group`` None.
+        group_label, statistic`` (``"proportion"`` on the 0-1 scale, ``"mean"`` or
+        ``"median"``), ``estimate, se, ci_low, ci_high, df, p25, p75`` (quartiles of medians,
+        NaN otherwise; a median has no SE or CI here), ``n`` (unweighted rows of the group
+        with that level / with the variable observed), ``n_nonmissing, n_missing`` (of the
+        variable in the group), ``test`` (method), ``test_statistic, test_df1, test_df2,
+        p_value`` (repeated on the rows of the variable; NaN in the Overall rows). The Overall
+        rows have ``group`` None.
 
     Raises
     ------
     MissingColumnError
         A variable or ``by`` is not in the design's data.
     DesignError
-        Bad ``statistic`` or a column that is neither categorical, boolean nor numeric.
+        Bad ``statistic``; a column that is neither categorical, boolean nor numeric; empty
+        ``variables``; a variable without any observed value among the table's respondents;
+        ``categorical`` or ``labels`` naming a column that is not in the table; a ``by`` column
+        with fewer than 2 or more than 20 groups.
 
     References
     ----------
@@ -199,7 +220,9 @@ def describe(
     ``svychisq(~x + lonely, design)`` / ``svyttest(age ~ lonely, design)``.
     """
     variables, forced, level, pct_ci = _check_arguments(design, by, variables, categorical,
-                                                        level, digits, statistic)
+                                                        level, digits, statistic, labels)
+    if continuous not in ("mean", "median"):
+        raise DesignError(f"continuous={continuous!r} must be 'mean' or 'median'.")
     base, groups, n_by_missing, inside = _base_design(design, by, forced)
     if by is None:
         test = False
@@ -213,12 +236,22 @@ def describe(
             & data[by].notna().to_numpy()
     ctx = _Context(base=base, by=by, groups=groups, columns=columns, gmask=gmask, level=level,
                    labels=labels, statistic=statistic, digits=digits, test=test, forced=forced,
-                   marks=Markers(), records=[], rows=[],
+                   marks=Markers(), records=[], rows=[], continuous=continuous,
                    ncol=1 + 2 * len(columns) + (1 if test else 0))
+    empty = [v for v in variables if not (data[v].notna().to_numpy() & inside).any()]
+    if empty:
+        raise DesignError(f"describe(): no respondent in the table has a value of "
+                          f"{', '.join(map(repr, empty))} (every value missing); leave "
+                          f"{'it' if len(empty) == 1 else 'them'} out of variables=. Variables "
+                          "with data: "
+                          f"{', '.join(repr(v) for v in variables if v not in empty) or 'none'}.")
     for var in variables:
         _variable_rows(ctx, var)
 
     stat_head = "% or mean" + (f" ({pct_ci}% CI)" if statistic == "ci" else " (SE)")
+    if continuous == "median":
+        stat_head = ("%" + (f" ({pct_ci}% CI)" if statistic == "ci" else " (SE)")
+                     + " or median (IQR)")
     header = ["Characteristic"]
     spanners = []
     for j, (g, glabel) in enumerate(columns):
@@ -226,7 +259,7 @@ def describe(
         spanners.append((f"{glabel} (N = {fmt.count(int(gmask[g].sum()))})", 1 + 2 * j, 3 + 2 * j))
     if test:
         header.append("p-value")
-    notes = _notes(design, by, labels, statistic, pct_ci, n_by_missing)
+    notes = _notes(design, by, labels, statistic, pct_ci, n_by_missing, continuous)
     numbers = pd.DataFrame.from_records(ctx.records, columns=NUMBER_COLUMNS)
     for col in ("level", "group"):      # keep None (not NaN) and the levels' own types
         numbers[col] = pd.Series([r[col] for r in ctx.records], dtype=object)
@@ -238,26 +271,50 @@ def describe(
 
 
 # ----------------------------------------------------------------------------- steps of describe()
-def _check_arguments(design, by, variables, categorical, level, digits, statistic):
+def _check_arguments(design, by, variables, categorical, level, digits, statistic, labels):
     """Validate the arguments; returns ``(variables, forced, level, pct_ci)``."""
     if statistic not in ("ci", "se"):
         raise DesignError(f"statistic={statistic!r} must be 'ci' (confidence interval) or 'se'.")
     data = design.data
     if by is not None and by not in data.columns:
         raise MissingColumnError([by], data.columns, "the design data")
-    variables = _default_variables(data, by) if variables is None else as_list(variables)
+    if variables is None:       # the demographic columns the survey has data for
+        variables = [v for v in _default_variables(data, by)
+                     if (data[v].notna().to_numpy() & design.in_subset).any()]
+    else:
+        variables = as_list(variables)
     missing_cols = [v for v in variables if v not in data.columns]
     if missing_cols:
         raise MissingColumnError(missing_cols, data.columns, "the design data")
     if by is not None and by in variables:
         raise DesignError(f"{by!r} is the grouping variable; leave it out of variables=.")
+    if not variables:
+        raise DesignError("describe(): variables= is empty; name the columns to describe "
+                          "(or leave it out for the demographic columns).")
     forced = set(as_list(categorical))
+    # a name that matches nothing in the table is an error, never a silently ignored option
+    stray = sorted(str(v) for v in forced if v not in variables)
+    if stray:
+        raise DesignError(f"describe(): categorical= names {', '.join(map(repr, stray))}, not "
+                          "among the table's variables; choose from "
+                          f"{', '.join(map(repr, variables))}.")
+    if labels:
+        known = list(variables) + ([by] if by is not None else [])
+        stray = sorted(str(k) for k in labels if k not in known)
+        if stray:
+            raise DesignError(f"describe(): labels= names {', '.join(map(repr, stray))}, not a "
+                              "variable of the table nor the grouping column; choose from "
+                              f"{', '.join(map(repr, known))}.")
     level = check_level(level, DesignError)
     if isinstance(digits, (bool, np.bool_)) or not isinstance(digits, (int, np.integer)) \
             or digits < 0:
         raise DesignError(f"digits= must be a whole number >= 0 (decimal places), not {digits!r}.")
     pct_ci = int(round(level * 100)) if np.isclose(level * 100, round(level * 100)) else level * 100
     return variables, forced, level, pct_ci
+
+
+#: Most groups a ``by`` column may have (a numeric column with many values is not a grouping).
+MAX_GROUPS = 20
 
 
 def _base_design(design, by, forced: set):
@@ -275,6 +332,10 @@ def _base_design(design, by, forced: set):
         if n_by_missing:
             base = design.subset(known)
         groups = _group_levels(data.loc[known, by])
+        if len(groups) > MAX_GROUPS:
+            raise DesignError(f"describe(): {by!r} has {len(groups)} distinct values among the "
+                              f"respondents; a table by group takes at most {MAX_GROUPS} groups. "
+                              "Group it first (e.g. pd.cut for a numeric column).")
         if len(groups) < 2:
             raise DesignError(f"describe(): {by!r} has {len(groups)} group(s) among the "
                               f"respondents; "
@@ -307,13 +368,20 @@ class _Context:
     records: list            # number records (to_frame)
     rows: list               # table rows
     ncol: int
+    continuous: str = "mean"  # summary of continuous variables: "mean" or "median"
 
 
 def _estimates(ctx: _Context, var: str, kind: str):
     """Estimates by group and overall; returns ``(est_by, est_all, error)``."""
     base, by, level = ctx.base, ctx.by, ctx.level
     try:
-        if kind == "continuous":
+        if kind == "continuous" and ctx.continuous == "median":
+            def quartiles(**kw):
+                return base.quantile(var, quantiles=(0.25, 0.5, 0.75), ci=False,
+                                     **kw).to_frame()
+            est_by = quartiles(by=by) if by is not None else None
+            est_all = quartiles()
+        elif kind == "continuous":
             est_by = base.mean(var, by=by).to_frame(level=level) if by is not None else None
             est_all = base.mean(var).to_frame(level=level)
         else:
@@ -339,7 +407,16 @@ def _test(ctx: _Context, var: str, kind: str, vlabel: str):
     p_cell, p_mark = "", ""
     if ctx.test:
         try:
-            if kind == "continuous" and len(ctx.groups) == 2:
+            if kind == "continuous" and ctx.continuous == "median":
+                r = base.ranktest(f"{var} ~ {by}")
+                row = r.table.iloc[0]
+                two = len(ctx.groups) == 2
+                tinfo.update(test="Wilcoxon" if two else "Kruskal-Wallis",
+                             test_statistic=float(row["statistic"]),
+                             test_df1=float(row["df"] if two else row["ndf"]),
+                             test_df2=np.nan if two else float(row["ddf"]), p_value=float(row["p"]))
+                note = _RANK_NOTE if two else _KW_NOTE
+            elif kind == "continuous" and len(ctx.groups) == 2:
                 r = base.ttest(f"{var} ~ {by}")
                 tinfo.update(test="t-test", test_statistic=float(r.statistic),
                              test_df1=float(r.df), p_value=float(r.p))
@@ -380,6 +457,13 @@ def _record(ctx: _Context, v: _Variable, col_group, lev) -> dict:
     """The number record of one cell (variable level x column)."""
     by = ctx.by
     frame = v.est_all if col_group is None else v.est_by
+    median = v.kind == "continuous" and ctx.continuous == "median"
+    quartiles = {}
+    if median and frame is not None:   # one row per quartile: the group's rows by quartile
+        for q in (0.25, 0.5, 0.75):
+            hit = _rows_of(frame[frame["quantile"] == q], None if col_group is None else by,
+                           col_group, None)
+            quartiles[q] = np.nan if hit is None else float(hit["estimate"])
     r = _rows_of(frame, None if col_group is None else by, col_group,
                  None if v.kind == "dichotomous" else lev)
     m = ctx.gmask[col_group]
@@ -396,9 +480,14 @@ def _record(ctx: _Context, v: _Variable, col_group, lev) -> dict:
            "group": col_group,
            "group_label": "Overall" if col_group is None or by is None
            else group_label(by, col_group, ctx.labels),
-           "statistic": "mean" if v.kind == "continuous" else "proportion",
+           "statistic": ("median" if median else "mean") if v.kind == "continuous"
+           else "proportion", "p25": np.nan, "p75": np.nan,
            "n": n, "n_nonmissing": nonmiss, "n_missing": nmiss}
-    if r is None:         # level never observed in this group
+    if median:
+        rec.update(estimate=quartiles.get(0.5, np.nan), se=np.nan, ci_low=np.nan,
+                   ci_high=np.nan, df=np.nan, p25=quartiles.get(0.25, np.nan),
+                   p75=quartiles.get(0.75, np.nan))
+    elif r is None:         # level never observed in this group
         rec.update(estimate=0.0 if v.kind != "continuous" else np.nan, se=np.nan,
                    ci_low=np.nan, ci_high=np.nan, df=np.nan)
     else:
@@ -426,7 +515,9 @@ def _cell(ctx: _Context, v: _Variable, col_group, lev):
         f = fmt.percent
     est, se, lo, hi = rec["estimate"], rec["se"], rec["ci_low"], rec["ci_high"]
     mark = ""
-    if ctx.statistic == "ci":
+    if rec["statistic"] == "median":
+        text = fmt.interval(f(est), f(rec["p25"]), f(rec["p75"]))
+    elif ctx.statistic == "ci":
         text = fmt.interval(f(est), f(lo), f(hi))
         if not (fmt.is_finite(lo) and fmt.is_finite(hi)):
             mark = marks(_ZERO_NOTE if v.kind != "continuous" and est in (0.0, 1.0)
@@ -458,7 +549,8 @@ def _variable_rows(ctx: _Context, var: str) -> None:
         return
     v = _Variable(name=var, label=vlabel, kind=kind, s=s, observed=observed, est_all=est_all,
                   est_by=est_by, tinfo=tinfo)
-    unit = "mean" if kind == "continuous" else "%"
+    unit = ("median (IQR)" if ctx.continuous == "median" else "mean") \
+        if kind == "continuous" else "%"
     head_label = f"{vlabel}, {unit}"
     nmiss_by_col = []
     if kind == "categorical":
@@ -497,7 +589,8 @@ def _variable_rows(ctx: _Context, var: str) -> None:
         rows.append(Row(cells, indent=1))
 
 
-def _notes(design, by, labels, statistic: str, pct_ci, n_by_missing: int) -> list[str]:
+def _notes(design, by, labels, statistic: str, pct_ci, n_by_missing: int,
+           continuous: str = "mean") -> list[str]:
     """The table's general footnotes."""
     notes = [
         "Percentages and means are weighted by the survey weights; "
@@ -508,8 +601,13 @@ def _notes(design, by, labels, statistic: str, pct_ci, n_by_missing: int) -> lis
     ]
     if statistic == "ci":
         notes.append(f"%: {pct_ci}% CI on the logit scale (R: svyciprop(method = \"logit\")), "
-                     "with the design degrees of freedom of the group; mean: Wald interval, t "
-                     "with the design degrees of freedom.")
+                     "with the design degrees of freedom of the group"
+                     + ("; mean: Wald interval, t with the design degrees of freedom."
+                        if continuous == "mean" else "."))
+    if continuous == "median":
+        notes.append("Median (IQR): weighted median and quartiles (p25, p75), the smallest value "
+                     "whose weighted cumulative share reaches 25%, 50%, 75% (R: svyquantile(~x, "
+                     "design, c(0.25, 0.5, 0.75), qrule = \"math\")).")
     if n_by_missing:
         notes.append(f"{fmt.count(n_by_missing)} respondents with {variable_label(by, labels)} "
                      "missing are left out of the table.")

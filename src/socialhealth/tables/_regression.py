@@ -194,7 +194,8 @@ def regression(
     Raises
     ------
     ModelError
-        An object that is not a supported model result; labels of the wrong length.
+        An object that is not a supported model result; labels of the wrong length;
+        ``variable_labels`` naming a variable that is in none of the models.
 
     References
     ----------
@@ -225,6 +226,13 @@ def regression(
     pct = int(round(level * 100)) if np.isclose(level * 100, round(level * 100)) else level * 100
     marks = Markers()
     order, var_levels, var_data = _skeleton(models, intercept)
+    if variable_labels:
+        known = sorted({v for key in order for v in str(key).split(":")} - set(_INTERCEPTS))
+        stray = sorted(str(k) for k in variable_labels if k not in known)
+        if stray:
+            raise ModelError(f"regression(): variable_labels= names "
+                             f"{', '.join(map(repr, stray))}, not a variable of the models; "
+                             f"choose from {', '.join(map(repr, known))}.")
 
     header = ["Characteristic"]
     spanners = []
@@ -315,12 +323,15 @@ def _est_cells(m, r, marks):
     f = fmt.ratio if m.exponentiated else (lambda x: fmt.number(x, fmt.RATIO_DIGITS))
     text = fmt.interval(f(r["estimate"]), f(r["ci_low"]), f(r["ci_high"]))
     mark = ""
+    no_df = "df" in r.index and fmt.is_finite(r["df"]) and float(r["df"]) <= 0
+    why = ("no residual design degrees of freedom: PSUs minus strata minus coefficients is "
+           f"{int(float(r['df']))}; fit fewer terms" if no_df else "standard error undefined")
     if not fmt.is_finite(r["estimate"]):
         text, mark = fmt.DASH, marks("Not estimable (coefficient aliased or undefined).")
     elif not (fmt.is_finite(r["ci_low"]) and fmt.is_finite(r["ci_high"])):
-        mark = marks("Interval not computable (standard error undefined).")
+        mark = marks(f"Interval not computable ({why}).")
     p = fmt.p_value(r["p"])
-    pmark = marks("p-value not computable (standard error undefined).") if p == fmt.DASH else ""
+    pmark = marks(f"p-value not computable ({why}).") if p == fmt.DASH else ""
     return [text, p], [mark, pmark]
 
 
@@ -346,7 +357,10 @@ def _factor_rows(key, levs, data, models, labels, variable_labels, marks, rows,
     all_levels = _levels(data, key)
     ref = None
     if all_levels is not None:
-        missing = [lv for lv in all_levels if lv not in levs]
+        # the reference is the one level with respondents that has no coefficient (a declared
+        # category nobody has is not a level of the model, nor a candidate)
+        observed = {str(v) for v in pd.unique(data[key].dropna())}
+        missing = [lv for lv in all_levels if lv not in levs and lv in observed]
         if len(missing) == 1:
             ref = missing[0]
     ordered = [lv for lv in all_levels if lv in levs] if all_levels else levs
