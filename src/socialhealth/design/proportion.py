@@ -561,8 +561,11 @@ def _logit_fit(design, cells: _Cells, p: np.ndarray) -> _LogitFit:
             if sel.any() and np.isfinite(eta[j]):
                 # a replicate without events (or without non-events) has no finite MLE;
                 # R's IRLS stops after drifting to a large |logit|, and so do we
+                # prior weights w_r / sum(w_r) over the rows used, as R's svyglm passes each
+                # replicate to glm.fit (they set the stopping rule's deviance scale)
+                wj = w_r[sel]
                 with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-                    out[j] = _glm_intercept(yj, w_r[sel] / scales[j], start=eta[j])[0]
+                    out[j] = _glm_intercept(yj, wj / wj.sum(), start=eta[j])[0]
         return out
 
     def refit_all(W):
@@ -570,7 +573,9 @@ def _logit_fit(design, cells: _Cells, p: np.ndarray) -> _LogitFit:
         # W: the design's replicate weights (``W.tdot_parts([A, B])`` is ``W' [A, B]``)
         # (the same product as the ratio's replicate totals: ReplicateDesign keeps it)
         T = W.tdot_parts([num, den])
-        S1, S0 = T[:, :m] / scales, (T[:, m:] - T[:, :m]) / scales
+        # each replicate's prior weights sum to 1 over the rows used (R's svyglm: wi / sum(wi))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            S1, S0 = T[:, :m] / T[:, m:], (T[:, m:] - T[:, :m]) / T[:, m:]
         out = np.full((W.shape[1], m), np.nan)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             for r in range(W.shape[1]):
