@@ -374,6 +374,9 @@ def _glm_intercept(y: np.ndarray, w: np.ndarray, start: float | None = None,
         steps = maxit
     for _ in range(steps):
         a = mu_b * (1.0 - mu_b)
+        if not a > 0:                # mu at 0 or 1 in floating point: diverged (see below)
+            b = np.nan
+            break
         info = a * sw
         b = b + (s1 - mu_b * sw) / info
         mu_b = float(_expit(b))
@@ -381,6 +384,10 @@ def _glm_intercept(y: np.ndarray, w: np.ndarray, start: float | None = None,
         if abs(dev - dev_old) / (abs(dev) + 0.1) < epsilon:
             break
         dev_old = dev
+    if not np.isfinite(b) and 0 < s1 and 0 < s0:
+        # diverged from a far start (see _glm_intercept_sums): the maximum, logit(s1 / sum w)
+        mu_b = float(s1 / (s1 + s0))
+        b, info = float(_logit(mu_b)), mu_b * (1.0 - mu_b) * sw
     return b, mu_b, info
 
 
@@ -417,6 +424,12 @@ def _glm_intercept_sums(s1: float, s0: float, start: float, epsilon: float = 1e-
         if abs(dev - dev_old) / (abs(dev) + 0.1) < epsilon:
             break
         dev_old = dev
+    if not np.isfinite(b) and 0 < s1 and 0 < s0:
+        # Fisher scoring from a start far from the answer can overshoot and diverge (a
+        # replicate whose share is far from the full sample's): R's glm.fit then returns a
+        # meaningless value (seen: -1.5e15 for a replicate share of 0.22). The maximum exists
+        # and is logit(s1 / (s1 + s0)).
+        b = float(_logit(s1 / total))
     return b
 
 
