@@ -693,3 +693,62 @@ def test_no_residual_df_is_said():
     with pytest.warns(sh.errors.SocialHealthWarning, match="no residual design degrees"):
         models.interaction(build(ds), exposure="lonely", outcome="ybin", by="educ",
                            adjust=["age", "sex"])
+
+
+def test_margins_at_unseen_level_refused():
+    """Regression: ``margins(m, "grp", at=["a", "zz"])`` gave the level ``zz`` (not in the
+    data) the prediction of the reference level ``a`` (all its dummy columns 0): margin equal
+    to a's, difference 0.0 with SE 0. It is now refused, as R's predict() refuses a new factor
+    level; numeric variables entered as C() too."""
+    d = build(DATASETS["taylor_02"])
+    m = d.glm("ybin ~ age + C(grp) + C(lonely)", family="binomial")
+    with pytest.raises(sh.errors.ModelError, match="'zz' are not levels of 'grp'"):
+        models.margins(m, "grp", at=["a", "zz"])
+    with pytest.raises(sh.errors.ModelError, match="not levels of 'lonely'"):
+        models.margins(m, "lonely", at=[0, 2])
+    ok = models.margins(m, "grp", at=["b", "a"]).to_frame()
+    assert ok.loc[ok["kind"] == "margin", "level"].tolist() == ["b", "a"]
+
+
+def _refusal_cases():
+    ds = DATASETS["taylor_02"]
+    d, p = build(ds), panel(ds)
+    m = d.glm("ybin ~ age + C(grp)", family="binomial")
+    nobody = PanelData("x", p.data.assign(**{"st@2010": None}), pd.DataFrame(), {},
+                       p.design_spec, waves=[2006, 2010])
+    one = (d.data["grp"] == "a").to_numpy()
+    return {
+        "association, one exposure level in the domain":
+            lambda: models.association(d.subset(one), exposure="grp", outcome="ybin"),
+        "association, empty domain": lambda: models.association(
+            d.subset(np.zeros(len(d.data), bool)), exposure="lonely", outcome="ybin"),
+        "association, odds ratio of a numeric outcome":
+            lambda: models.association(d, exposure="lonely", outcome="ycont", measure="or"),
+        "association, unknown reference":
+            lambda: models.association(d, exposure="grp", outcome="ybin", reference="zz"),
+        "interaction, exposure constant in a stratum": lambda: models.interaction(
+            d.subset((d.data["lonely"] == 1).to_numpy()), exposure="lonely", outcome="ybin",
+            by="sex"),
+        "interaction, one modifier level": lambda: models.interaction(
+            d.subset((d.data["sex"] == "f").to_numpy()), exposure="lonely", outcome="ybin",
+            by="sex"),
+        "margins, variable not in the model": lambda: models.margins(m, "sex"),
+        "margins, continuous without at": lambda: models.margins(m, "age"),
+        "transitions, nobody at both waves": lambda: models.transitions(nobody, "st", 2006, 2010),
+        "change, categorical without scores":
+            lambda: models.change(p, "st", "h", waves=(2006, 2010)),
+        "prospective, incident numeric outcome": lambda: models.prospective(
+            p, exposure="iso", exposure_wave=2006, outcome="h", outcome_wave=2010,
+            incident=True),
+    }
+
+
+@pytest.mark.parametrize("case", list(_refusal_cases()))
+def test_refusals_are_socialhealth_errors(case):
+    """What cannot be estimated is refused with a socialhealth exception that says why (never
+    a bare KeyError/ValueError/ZeroDivisionError, never a NaN or 0 in a result)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(sh.errors.SocialHealthError) as exc:
+            _refusal_cases()[case]()
+    assert len(str(exc.value)) > 40
