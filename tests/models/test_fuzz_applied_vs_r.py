@@ -21,8 +21,9 @@ covariates and outcomes. Each data set is analysed with
   on replicate designs against ``withReplicates`` refitting the model per replicate;
 * on a linked panel (``PanelData``) built from the same rows: ``models.prospective`` (baseline
   outcome adjusted; incident), ``models.change`` (R ``svyglm`` on first differences),
-  ``models.transitions`` (R ``svytable`` / ``svyciprop``) and, on Taylor designs,
-  ``models.attrition`` (retention model, weights, outcome models with and without the weights).
+  ``models.transitions`` (R ``svytable`` / ``svyciprop``) and ``models.attrition``
+  (retention model, weights, outcome models with and without the weights treated as known: on
+  replicate designs the design's replicate weights times ``ipw / w``, R ``svrepdesign``).
 
 Tolerances: 1e-8 relative, with an absolute floor of 1e-8 times the largest entry of the
 compared vector (entries near zero), for everything but one case below: the GLMs are run with
