@@ -374,6 +374,9 @@ def _glm_intercept(y: np.ndarray, w: np.ndarray, start: float | None = None,
         steps = maxit
     for _ in range(steps):
         a = mu_b * (1.0 - mu_b)
+        if not a > 0:                # mu at 0 or 1 in floating point: diverged (see below)
+            b = np.nan
+            break
         info = a * sw
         b = b + (s1 - mu_b * sw) / info
         mu_b = float(_expit(b))
@@ -381,6 +384,10 @@ def _glm_intercept(y: np.ndarray, w: np.ndarray, start: float | None = None,
         if abs(dev - dev_old) / (abs(dev) + 0.1) < epsilon:
             break
         dev_old = dev
+    if not np.isfinite(b) and 0 < s1 and 0 < s0:
+        # diverged from a far start (see _glm_intercept_sums): the maximum, logit(s1 / sum w)
+        mu_b = float(s1 / (s1 + s0))
+        b, info = float(_logit(mu_b)), mu_b * (1.0 - mu_b) * sw
     return b, mu_b, info
 
 
@@ -417,6 +424,12 @@ def _glm_intercept_sums(s1: float, s0: float, start: float, epsilon: float = 1e-
         if abs(dev - dev_old) / (abs(dev) + 0.1) < epsilon:
             break
         dev_old = dev
+    if not np.isfinite(b) and 0 < s1 and 0 < s0:
+        # Fisher scoring from a start far from the answer can overshoot and diverge (a
+        # replicate whose share is far from the full sample's): R's glm.fit then returns a
+        # meaningless value (seen: -1.5e15 for a replicate share of 0.22). The maximum exists
+        # and is logit(s1 / (s1 + s0)).
+        b = float(_logit(s1 / total))
     return b
 
 
@@ -560,12 +573,12 @@ def _logit_fit(design, cells: _Cells, p: np.ndarray) -> _LogitFit:
             yj = num[sel, j]
             if sel.any() and np.isfinite(eta[j]):
                 # a replicate without events (or without non-events) has no finite MLE;
-                # R's IRLS stops after drifting to a large |logit|, and so do we. R refits
-                # each replicate with its weights scaled to sum 1 over the rows used
-                # (svyglm.svyrep.design: glm.fit(weights = wi / sum(wi))); the scale
-                # matters through glm's stopping rule |dev - dev_old| / (|dev| + 0.1)
+                # R's IRLS stops after drifting to a large |logit|, and so do we
+                # prior weights w_r / sum(w_r) over the rows used, as R's svyglm passes each
+                # replicate to glm.fit (they set the stopping rule's deviance scale)
+                wj = w_r[sel]
                 with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-                    out[j] = _glm_intercept(yj, w_r[sel] / w_r[sel].sum(), start=eta[j])[0]
+                    out[j] = _glm_intercept(yj, wj / wj.sum(), start=eta[j])[0]
         return out
 
     def refit_all(W):
@@ -573,7 +586,7 @@ def _logit_fit(design, cells: _Cells, p: np.ndarray) -> _LogitFit:
         # W: the design's replicate weights (``W.tdot_parts([A, B])`` is ``W' [A, B]``)
         # (the same product as the ratio's replicate totals: ReplicateDesign keeps it)
         T = W.tdot_parts([num, den])
-        # each replicate's weights scaled to sum 1 over the cell's rows, as R (see refit)
+        # each replicate's prior weights sum to 1 over the rows used (R's svyglm: wi / sum(wi))
         with np.errstate(divide="ignore", invalid="ignore"):
             S1, S0 = T[:, :m] / T[:, m:], (T[:, m:] - T[:, :m]) / T[:, m:]
         out = np.full((W.shape[1], m), np.nan)

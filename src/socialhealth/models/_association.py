@@ -31,6 +31,12 @@ freedom, ``b +- t(0.975, df) se`` (``df = degf(design) + 1 - p``, R ``confint(sv
 exponentiated for ratios; the p-value is the design-based t test. Each row equals the
 corresponding row of ``design.glm(...).to_frame(exponentiate=...)`` for the same model.
 
+Log- and identity-link binomial models are not canonical: Fisher scoring converges linearly
+there, and IRLS's stopping rule (relative change in deviance below ``tol``) can stop while the
+coefficients are still ~1e-7 (relative) from the maximum. Those models are therefore refitted
+from their own coefficients until the coefficients settle (to 1e-13), so the estimates are the
+maximum-likelihood estimates whatever the path (R: ``svyglm(..., start = coef(m))`` repeated).
+
 Log-binomial models often fail to converge (fitted probabilities above 1); with
 ``pr_fallback=True`` (default) the prevalence ratio is then estimated with a log-link
 quasi-Poisson model, whose sandwich (design-based) variance is valid for a binary outcome
@@ -506,6 +512,7 @@ def association(
         try:
             res = work.glm(formula, family=fam_k, link=link_k, start=_start(work, formula, link_k),
                            **fit_kw)
+            res = to_maximum(work, res, fit_kw)
         except (ConvergenceError, ModelError) as exc:
             if isinstance(exc, SeparationError) and chosen in ("or", "coef", "rr"):
                 raise SeparationError(f"model {k} ({label}; {formula}): {exc}") from exc
@@ -533,6 +540,10 @@ def association(
                     raise
                 raise type(exc)(f"model {k} ({label}; {formula}): {exc}") from exc
         x_cols = _exposure_columns(res, x_term)
+        no_df = _no_df_note(res)
+        if no_df:
+            note = f"{note}; {no_df}" if note else no_df
+            warnings.warn(f"model {k} ({label}): {no_df}.", SocialHealthWarning, stacklevel=2)
         rows.append(_rows(res, k, label, adjusted_for, x_cols, chosen, fam_k, link_k, note, expo,
                           level))
         models.append(res)
@@ -578,6 +589,19 @@ def _choose_measure(design, outcome: str, y_term: str, measure, family) -> tuple
     return measure, how
 
 
+def _no_df_note(res) -> str:
+    """A note for a model without residual design degrees of freedom (``df <= 0``: at least
+    as many coefficients as the design has degrees of freedom), whose t intervals and p-values
+    are undefined (NaN; R's ``confint``/``pt`` give NaN as well); empty otherwise."""
+    df = float(res.df_resid)
+    if df > 0:
+        return ""
+    p = len(res.params)
+    return (f"no residual design degrees of freedom (df = {df:g}: {p} coefficients and "
+            f"{df + p - 1:g} design df), so the interval and p-value are undefined (NaN); use "
+            "fewer adjustment terms or a design with more PSUs")
+
+
 def _brief(exc: Exception, limit: int = 120) -> str:
     """Exception class and the start of its message, for notes and warnings."""
     msg = str(exc).split(". ")[0]
@@ -597,6 +621,38 @@ def _start(design, formula: str, link: str):
     if "Intercept" in mf.columns:
         start[mf.columns.index("Intercept")] = float(w @ mf.y / w.sum())
     return start
+
+
+def to_maximum(design, res, fit_kw: dict, settle: float = 1e-13, max_refits: int = 200):
+    """The fit ``res`` taken to the maximum of the likelihood, for the non-canonical binomial
+    links (log, identity); other models are returned as they are.
+
+    IRLS on a non-canonical link is Fisher scoring, which converges linearly; its stopping rule
+    (relative change in deviance) can stop with the coefficients ~1e-7 (relative) short of the
+    maximum, and where the path differs (R needs ``start=`` for a log-binomial model where
+    socialhealth starts from ``mustart``) the two stop at different points. Refitting from the
+    converged coefficients until they change by less than ``settle`` (relative, floor 1e-3)
+    reaches the maximum whatever the path; the final ``design.glm`` from there gives the
+    sandwich at the maximum. In R: ``m <- svyglm(..., start = coef(m))`` until
+    ``coef(m)`` settles.
+    """
+    if res.family != "binomial" or res.link not in ("log", "identity"):
+        return res
+    from socialhealth.design.extension import fit_glm
+    from socialhealth.models._attrition import _design_matrix
+
+    X = _design_matrix(res)
+    y = np.asarray(res.frame.y, dtype=float)
+    w = np.asarray(design.weights, dtype=float)[res.frame.rows]
+    b = res.params.to_numpy()
+    for _ in range(max_refits):
+        fit = fit_glm(X, y, w, res.family, res.link, start=b, names=res.names,
+                      tol=fit_kw.get("tol", 1e-12))
+        change = float(np.max(np.abs(fit.beta - b) / np.maximum(np.abs(b), 1e-3)))
+        b = np.asarray(fit.beta, dtype=float)
+        if change < settle:
+            break
+    return design.glm(res.formula, family=res.family, link=res.link, start=b, **fit_kw)
 
 
 def _exposure_columns(res, x_term: str) -> list[str]:

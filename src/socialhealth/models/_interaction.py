@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Literal
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,9 +32,9 @@ from scipy import stats
 
 from socialhealth.design.formula import formula_variables
 from socialhealth.design.result_protocol import Result, analysis_scale
-from socialhealth.errors import MissingColumnError, ModelError
+from socialhealth.errors import MissingColumnError, ModelError, SocialHealthWarning
 from socialhealth.models._association import (MEASURES, _check_adjust, _start, adjust_blocks,
-                                             exposure_term)
+                                             _no_df_note, exposure_term, to_maximum)
 
 if TYPE_CHECKING:
     from socialhealth.design.glm import SurveyGLMResult, WaldTest
@@ -219,13 +220,18 @@ def interaction(
                 f"the exposure {exposure!r} does not vary among the rows with {by} = {lv!r} "
                 f"({int(m_l.sum())} rows); its effect in that stratum cannot be estimated. Drop or "
                 "merge that level of the modifier.")
-    res = work.glm(formula, family=family, link=link, start=_start(work, formula, link))
+    res = to_maximum(work, work.glm(formula, family=family, link=link,
+                                    start=_start(work, formula, link)), {})
     # product term(s) for the Wald test
     prod_terms = [t for t, vs in res.frame.term_variables.items()
                   if ":" in t and exposure in vs and by in vs]
     if not prod_terms:
         raise ModelError(f"no product term of {exposure!r} and {by!r} in the model "
                          f"{res.formula!r}.")
+    no_df = _no_df_note(res)
+    if no_df:
+        warnings.warn(f"interaction model {res.formula!r}: {no_df}.", SocialHealthWarning,
+                      stacklevel=2)
     wald = res.wald_test(prod_terms)
     # contrast vectors from the model matrix
     x_levels: list = [None]

@@ -49,6 +49,7 @@ Lumley T (2010) *Complex Surveys*. Wiley (``svypredmeans``).
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Literal, Sequence
 
@@ -198,6 +199,27 @@ def _levels(col: pd.Series, used: np.ndarray, at):
     return sorted(vals, key=lambda v: (str(type(v)), v))
 
 
+def _check_at_levels(formula: str, col: pd.Series, rows_m: np.ndarray, variable: str,
+                     lv: list) -> None:
+    """Refuse ``at=`` values of a categorical variable that the model has not seen: such a
+    level has no coefficient, and its dummy columns would all be 0, i.e. the prediction of the
+    reference level (R's ``predict()`` stops: "factor has new level")."""
+    categorical = not (pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col))
+    if not categorical:
+        pattern = rf"(?:C|factor)\(\s*`?{re.escape(variable)}`?\s*[,)]"
+        categorical = re.search(pattern, formula) is not None
+    if not categorical:
+        return
+    seen = pd.unique(col.iloc[rows_m].dropna())
+    unknown = [v for v in lv if not any(v == s for s in seen)]
+    if unknown:
+        raise ModelError(
+            f"at= value(s) {', '.join(map(repr, unknown))} are not levels of {variable!r} among "
+            f"the model's rows (levels: {', '.join(map(repr, sorted(map(str, seen))))}); a "
+            "level the model has not seen has no coefficient (R: predict() stops with 'factor "
+            "has new level').")
+
+
 def _set_value(frame: pd.DataFrame, var: str, value, original: pd.Series) -> pd.DataFrame:
     out = frame.copy()
     n = len(out)
@@ -343,7 +365,8 @@ def margins(
     Raises
     ------
     ModelError : the variable is not in the model, the model has an offset, a continuous
-        variable without ``at=``, unknown options.
+        variable without ``at=``, an ``at=`` value that is not a level of a categorical
+        variable among the model's rows, unknown options.
 
     References
     ----------
@@ -398,6 +421,8 @@ def margins(
         Xa, ok = res.frame.rhs_matrix(data)
         rows_a = np.flatnonzero(ok & in_subset)
     lv = _levels(data[variable], np.isin(np.arange(n), rows_m), at)
+    if at is not None:
+        _check_at_levels(res.formula, data[variable], rows_m, variable, lv)
     if reference is None:
         reference = lv[0]
     if reference not in lv:
