@@ -143,6 +143,15 @@ def compare(sd, r: dict) -> list[str]:
     if df != rd["degf"]:
         bad.append(f"design df: socialhealth {df}, R {rd['degf']}")
 
+    # missing codes of the source variables, per code, over all rows read
+    for var, counts in (r.get("missing_codes") or {}).items():
+        # the ESS loader names SPSS system missing "sysmis" (R: ".")
+        got = {("." if k == "sysmis" else k): v
+               for k, v in p["missing_codes"].get(var, {}).items()}
+        exp = {k: int(v) for k, v in counts.items()}
+        if got != exp:
+            bad.append(f"missing codes of {var}: socialhealth {got}, R {exp}")
+
     for col, e in r["columns"].items():
         if col not in d:
             bad.append(f"{col}: not returned by the loader")
