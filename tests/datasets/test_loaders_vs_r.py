@@ -27,9 +27,17 @@ script makes the same choice and says why):
 * GSS panel20 panstat 3 "selected, but not eligible" (no reason given; deaths are coded 33
   separately) -> alive (died False).
 * GSS long panels: every wave is weighted with wtpannr123 (persons interviewed in all three
-  waves), so a wave keeps only three-wave completers and ``died`` is False for every kept row
-  (a completer was re-interviewed in the last wave). Documented by the loader; wtpannr12 would
-  keep the wave-2 respondents lost in wave 3.
+  waves; the files have no cross-sectional weight), so a wave keeps only three-wave completers
+  (documented; weight='wtpannr12' keeps the wave-2 respondents lost in wave 3).
+
+Defects found by this comparison and fixed (regression tests at the end of this file):
+
+* ``combine = "min"`` (GSS contact_in_person = the more frequent of socrel / socfrend) took the
+  answered code when the other item was unanswered: socrel 7 "never" with socfrend missing
+  became "never" (GSS 2018: 3 rows, panel20 2016: 2, 2018: 3, 2020: 4, panel06 2008: 1).
+* GSS long panels: ``died`` was False for every kept row under the default three-wave weight
+  (nobody re-interviewed in the last wave can have died): a 0% mortality artefact. Now missing
+  with the reason in the codebook; with weight='wtpannr12' it keeps the deaths.
 """
 from __future__ import annotations
 
@@ -302,3 +310,30 @@ def test_combined_contact_is_missing_when_a_source_is_unanswered(tmp_path):
     assert got == expect
     rule = sd.codebook.set_index("concept").loc["contact_in_person", "rule"]
     assert "missing when one is unanswered" in rule
+
+
+def test_panel_long_died_is_not_an_artefact_of_the_three_wave_weight(shared_data_dir, tmp_path):
+    """Under wtpannr123 every kept person was re-interviewed in 2010, so ``died`` used to be
+    False for all 1276 rows (0% mortality). Now missing; with wtpannr12 the deaths before the
+    last wave are kept and equal a count from the raw rows (panstat strings)."""
+    import zipfile
+
+    import pyreadstat
+
+    path = shared_data_dir / "gss/gss_panel06_long.dta.zip"
+    if not path.exists():
+        pytest.skip(f"gss/gss_panel06_long.dta.zip is not in {shared_data_dir}")
+    sd = _load(path, "gss_panel06", {"wave": 2006})
+    assert sd.data["died"].isna().all()
+    assert "three-wave weight" in sd.codebook.set_index("concept").loc["died", "rule"]
+    sd12 = _load(path, "gss_panel06", {"wave": 2006, "weight": "wtpannr12"})
+    with zipfile.ZipFile(path) as z:
+        z.extractall(tmp_path)
+    raw, _ = pyreadstat.read_dta(str(tmp_path / "gss_panel06_long.dta"),
+                                 usecols=["firstid", "wave", "panstat", "wtpannr12"])
+    dead = set(raw.loc[raw["panstat"].str.contains("Deceased"), "firstid"])
+    kept = raw[(raw["wave"] == 1) & raw["wtpannr12"].notna()]
+    n_dead = int(kept["firstid"].isin(dead).sum())
+    assert n_dead > 0
+    assert int((sd12.data["died"] == True).sum()) == n_dead      # noqa: E712
+    assert len(sd12.data) == len(kept)
