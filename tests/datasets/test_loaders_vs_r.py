@@ -21,6 +21,11 @@ script makes the same choice and says why):
   middle (ISCED 0-2 / 3-5 / 6-8 grouping, short-cycle tertiary in the middle group); BRFSS
   _EDUCAG 4 "graduated from college or technical school" is high although technical-school
   graduates may be ISCED 4-5 (the variable does not separate them).
+* GSS weight: wtssnr (non-response adjusted) rather than wtssall in the 2018 cross-section and
+  the 2016-2020 panel; both are NORC weights, wtssall "suitable for most analyses".
+* age_group: the youngest band starts at the population's minimum age, which the loaders raise
+  in later panel waves (20 / 21); R writes that band as "lowest-24" and the test checks that
+  the loader's lower bound is not above the youngest age kept (nobody left out).
 * BRFSS MARITAL 6 "member of an unmarried couple" -> missing (no legal marital status asked).
 * ESS self-rated health: ESS has no "excellent"; 1 very good -> "very good", bad / very bad ->
   "poor".
@@ -131,6 +136,8 @@ def compare(sd, r: dict) -> list[str]:
         bad.append(f"rows_dropped: socialhealth {p['rows_dropped']}, R {r['rows_dropped']}")
     if p["rows_read"] != p["rows_kept"] + sum(p["rows_dropped"].values()):
         bad.append("rows_read != rows_kept + dropped in the loader's own report")
+    if not d["respondent_id"].is_unique:
+        bad.append("respondent_id is not unique")
     w = d["weight"].to_numpy(dtype=float)
     rd = r["design"]
     if not _close(w.sum(), rd["weight_sum"]):
