@@ -118,9 +118,11 @@ def test_harmonised_columns_agree_with_raw_rows(gss2018, raw2018):
     assert _vals(d["self_rated_health"]) == _vals(want)
     np.testing.assert_array_equal(_f(d["poor_health"]),
                                   np.where(np.isnan(hl), np.nan, (hl >= 3).astype(float)))
-    # social evenings: the more frequent (smaller code) of socrel / socfrend
+    # social evenings: the more frequent (smaller code) of socrel / socfrend; with one of the
+    # two unanswered only a 1 (almost daily) settles it
     sr, sf = _num(r["socrel"]), _num(r["socfrend"])
     both = np.fmin(sr, sf)
+    both[(np.isnan(sr) | np.isnan(sf)) & (both != 1)] = np.nan
     lab = {1: "daily", 2: "weekly", 3: "monthly", 4: "monthly", 5: "less than monthly",
            6: "less than monthly", 7: "never"}
     assert _vals(d["contact_in_person"]) == [None if np.isnan(v) else lab[int(v)] for v in both]

@@ -7,8 +7,11 @@ name is replaced by the wave's suffix (wide panels such as ``health_{s}`` -> ``h
 Rules (examples: "Adding a loader" in the repository's CONTRIBUTING.md):
 
 ``map``          ``map = {"1" = "excellent", ...}``; several ``sources`` are first combined
-                 with ``combine = "min"`` or ``"max"`` (on the codes). Codes absent from ``map``
-                 become missing and are counted in provenance ``unmapped_codes``.
+                 with ``combine = "min"`` or ``"max"`` (on the codes). A row with an unanswered
+                 source gets a value only when its answered codes already hold the extreme
+                 code of ``map`` (the smallest for ``min``, the largest for ``max``), which
+                 no other answer could change; otherwise it is missing. Codes absent from
+                 ``map`` become missing and are counted in provenance ``unmapped_codes``.
                  ``map = "name"`` or ``"<codebook>:name"`` uses the table ``[maps.name]`` of this
                  or another codebook (one rule, written once, shared by several codebooks).
                  ``combine = "first"`` with ``maps = {source = {...} or "name", ...}``: each
@@ -397,15 +400,18 @@ def _rule_map(a: _RuleInput):
             parts.append(f"{s_}: " + ", ".join(f"{k}→{v}" for k, v in m.items()))
         text = "first answered of " + "; ".join(parts)
     else:
-        x = _combine(df, srcs, spec.get("combine"))
         m = {str(k): v for k, v in spec["map"].items()}
+        x = _combine(df, srcs, spec.get("combine"), m)
         keys, valid = _keys(x)
         vals = keys.map(m)
         bad.update(k for k in keys[valid & vals.isna().to_numpy()]
                    if k not in known_missing)
         text = ", ".join(f"{k}→{v}" for k, v in m.items())
         if len(srcs) > 1:
-            text = f"{spec.get('combine', 'min')} of ({', '.join(srcs)}), then " + text
+            how = spec.get("combine", "min")
+            text = (f"{how} of ({', '.join(srcs)}; missing when one is unanswered, unless "
+                    f"the answered code is already the {'smallest' if how == 'min' else 'largest'}"
+                    "), then " + text)
         if spec.get("map_ref"):
             text += f" (shared map {spec['map_ref']})"
     miss_v = vals.isna().to_numpy()
@@ -543,7 +549,15 @@ def _num(v):
     return int(f) if f.is_integer() else f
 
 
-def _combine(df: pd.DataFrame, srcs: list[str], how: str | None) -> np.ndarray:
+def _combine(df: pd.DataFrame, srcs: list[str], how: str | None,
+             mapping: dict | None = None) -> np.ndarray:
+    """The sources' codes combined row by row: ``min`` (default) or ``max`` of the codes.
+
+    With an unanswered source the combined code is unknown (the missing answer could be
+    smaller / larger) unless the answered codes already hold the extreme code of ``mapping``
+    (e.g. GSS socrel 1 "almost daily" with socfrend unanswered: the more frequent of the two
+    is almost daily whatever socfrend is); otherwise the row is missing.
+    """
     if len(srcs) == 1:
         s = df[srcs[0]]
         return s.to_numpy(dtype=object) if not pd.api.types.is_numeric_dtype(s) else s.to_numpy()
@@ -554,9 +568,11 @@ def _combine(df: pd.DataFrame, srcs: list[str], how: str | None) -> np.ndarray:
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
-            if how == "max":
-                return np.nanmax(arr, axis=1)
-            return np.nanmin(arr, axis=1)
+            out = np.nanmax(arr, axis=1) if how == "max" else np.nanmin(arr, axis=1)
+    codes = [f for f in (_num(k) for k in (mapping or {})) if isinstance(f, (int, float))]
+    partial = np.isnan(arr).any(axis=1)
+    extreme = (max(codes) if how == "max" else min(codes)) if codes else np.nan
+    return np.where(partial & (out != extreme), np.nan, out)
 
 
 def _row(concept, srcs, rule, labels, notes, measured) -> dict:

@@ -135,6 +135,15 @@ def _died_long(df: pd.DataFrame, spec: dict, fmt: dict, context: dict):
     """Deceased-before-a-later-wave proxy from the long panels' ``panstat`` strings."""
     full = context["full"]
     pid = context["pid"]
+    wvar = context.get("weight", "")
+    if wvar.endswith("123"):
+        # a three-wave weight keeps only persons re-interviewed in the last wave: every kept
+        # row would be False (a 0% "mortality" that is an artefact of the selection)
+        text = (f"missing: with the three-wave weight {wvar} every person kept was "
+                "re-interviewed in the last wave, so nobody kept can have died; load with "
+                "weight='wtpannr12' (persons interviewed in waves 1 and 2) or link the waves "
+                "(panstat 'deceased' in a later wave) for the mortality proxy")
+        return [pd.NA] * len(df), text
     status = full["panstat"].astype("string").fillna("").str.lower()
     dead_ids = set(full.loc[status.str.contains("deceased").to_numpy(), pid].tolist())
     last_wave = full[context["wavevar"]].max()
@@ -203,7 +212,7 @@ def load_panel_long(name: str, path, *, wave: int | None = None, weight: str | N
         _require(src, [idv, wavev, yearv, strata, psu, wvar], f"GSS {name} long panel",
                  "The gssr copy of the 2008-2012 panel lacks vstrat/vpsu; use NORC's file. "
                  if name == "gss_panel08" else "")
-        ctx: dict = {"pid": idv, "wavevar": wavev}
+        ctx: dict = {"pid": idv, "wavevar": wavev, "weight": wvar}
 
         def select(df):
             ctx["full"] = df
