@@ -22,7 +22,8 @@ Verbs:
 * Extension API: svyrecvar (``variance_from_influence``, ``estimator_vcov`` on Taylor
   designs), withReplicates (``with_replicates``, ``estimator_vcov`` on replicate designs),
   vcov(svytotal) (``totals_vcov``), svymean and degf of ``subset(des, !is.na(y))``
-  (``model_vcov``, ``restrict_to_rows``).
+  (``model_vcov``, ``restrict_to_rows``); svytotal of the design with new weights ``w * u``
+  (``with_weights``; ``reweight``: replicate weights times ``u``; not on subset kinds).
 * ``deff = TRUE`` / ``"replace"`` of means, totals and a factor's proportions; svyby with two
   and three by-variables (``vartype = c("se", "ci", "cv", "var")`` -- cv and var are se / est
   and se^2 here, Estimate has no such columns --, ``keep.var = FALSE``, deff, svyratio).
@@ -61,7 +62,8 @@ import socialhealth as sh  # noqa: E402
 
 FIXDIR = Path(__file__).parent / "fixtures" / "fuzz_misc"
 # FUZZ_MISC_JSON: an exploration run's fixture (make_fuzz_misc.R with FUZZ_SEED), not committed
-with gzip.open(os.environ.get("FUZZ_MISC_JSON", FIXDIR / "fuzz_misc_reference.json.gz"), "rt") as fh:
+FIXTURE = os.environ.get("FUZZ_MISC_JSON", FIXDIR / "fuzz_misc_reference.json.gz")
+with gzip.open(FIXTURE, "rt") as fh:
     FIX = json.load(fh)
 CASES = FIX["cases"]
 TOL = 1e-8
@@ -278,6 +280,15 @@ def _rows_observed(d, case):
     return {"est": [m], "se": np.sqrt(np.diag(V)), "vcov": V.ravel(), "degf": used.degf()}
 
 
+def _new_weights(verb):
+    def run(d, case):
+        df = d.data
+        e = getattr(d, verb)((df["w"] * df["u"]).to_numpy()).total(["y0", "x"])
+        return {"est": e.estimate.to_numpy(), "se": e.se.to_numpy(),
+                "vcov": np.asarray(e.vcov).ravel()}
+    return run
+
+
 def _deff(verb, var, deff):
     def run(d, case):
         e = getattr(d, verb)(var, deff=deff)
@@ -348,6 +359,8 @@ ANALYSES = {
     "recvar": _recvar,
     "withrep": _withrep,
     "totals_vcov": _totals_vcov,
+    "with_weights": _new_weights("with_weights"),
+    "reweight": _new_weights("reweight"),
     "rows_observed": _rows_observed,
     "mean_deff": _deff("mean", "y", True),
     "mean_deff_replace": _deff("mean", "y", "replace"),
@@ -395,21 +408,35 @@ def run(cid, analysis):
         return ANALYSES[analysis](d, case)
 
 
-# R errors, with the check of socialhealth's answer used instead (test_where_r_fails)
+# R errors (substring of R's message), with the check of socialhealth's answer used instead
+# (test_where_r_fails):
 R_ERRORS = {
     # svystandardize on a replicate design where a standard-population cell of a domain lies
     # in one PSU: the replicate that drops that PSU has no weight in the cell, R's
     # postStratify divides 0 by 0 and degf() stops on the NaN weights. socialhealth refuses
     # with an EstimationError naming the replicate and what to do (collapse small cells);
     # the test checks that such a replicate cell exists.
-    "std_over_s": "NA/NaN/Inf in foreign function call",
-    "std_over_1_prop": "NA/NaN/Inf in foreign function call",
-    "std_two_over_g": "NA/NaN/Inf in foreign function call",
-    "std_noexcl_total": "NA/NaN/Inf in foreign function call",
+    "NA/NaN/Inf in foreign function call": "standardize",
+    # svyby over a domain (of the subset) whose every row misses y: R stops on replicate
+    # designs ("All replicates contained NAs") and on Taylor designs (tapply on no rows:
+    # "arguments must have same length"); seen in exploration runs (FUZZ_SEED=5).
+    # socialhealth gives that domain a NaN mean / a total of 0 (SE 0) and refuses the ratio;
+    # the other domains are checked by hand (estimates) and by the derived-column estimators
+    # total(y * I) / ratio(y * I, I) (standard errors).
+    "All replicates contained NAs": "domain_without_y",
+    "arguments must have same length": "domain_without_y",
 }
-# the standardisation cells (levels, domain) and whether rows missing y are left out first
 STD_CELLS = {"std_over_s": (["a", "s"], True), "std_over_1_prop": (["a"], True),
              "std_two_over_g": (["a", "s", "g"], True), "std_noexcl_total": (["a", "s"], False)}
+BY_VARS = {"by2_mean": ["s", "g"], "by2_nokeep": ["a", "s"], "by2_ratio": ["s", "g"],
+           "by3_total": ["s", "g", "a"]}
+
+
+def _r_error_kind(cid, analysis):
+    message = CASES[cid]["results"][analysis]["error"]
+    kinds = [k for m, k in R_ERRORS.items() if m in message]
+    return kinds[0] if kinds else None
+
 
 PARAMS = [(cid, a) for cid in CASES for a in ANALYSES if a in CASES[cid]["results"]
           and not (isinstance(CASES[cid]["results"][a], dict)
@@ -426,9 +453,6 @@ def test_fixture_covers_the_brief():
         assert df["y"].isna().any() and df["c3"].isna().any()     # NAs in every data set
         assert df["yt"].duplicated().any()                          # ties
         assert set(c["results"]) <= set(ANALYSES), set(c["results"]) - set(ANALYSES)
-    n_err = sum("error" in r for c in CASES.values() for r in c["results"].values()
-                if isinstance(r, dict))
-    assert n_err <= 20                                # the R_ERRORS cases only
 
 
 @pytest.mark.parametrize(("cid", "analysis"), PARAMS, ids=[f"{c}-{a}" for c, a in PARAMS])
@@ -443,16 +467,61 @@ R_FAILS = [(cid, a) for cid in CASES for a, r in CASES[cid]["results"].items()
 
 
 def test_r_fails_where_expected():
-    assert len(R_FAILS) >= 10
+    if "FUZZ_MISC_JSON" not in os.environ:
+        assert 10 <= len(R_FAILS) <= 20
     for cid, a in R_FAILS:
-        assert a in R_ERRORS and R_ERRORS[a] in CASES[cid]["results"][a]["error"], (cid, a)
-    assert all(CASES[cid]["kind"] in REPLICATE_KINDS for cid, _ in R_FAILS)
+        kind = _r_error_kind(cid, a)
+        assert kind is not None, (cid, a, CASES[cid]["results"][a]["error"])
+        assert a in (STD_CELLS if kind == "standardize" else BY_VARS), (cid, a)
+
+
+def _check_domains_without_y(d, cid, analysis):
+    by = BY_VARS[analysis]
+    df = d.data
+    w = np.asarray(d.weights)
+    obs = df["y"].notna().to_numpy() & (w != 0)
+    key = df[by].astype(str).agg("|".join, axis=1).to_numpy()
+    empty = set(key[w != 0]) - set(key[obs])
+    assert empty                                      # what R stops on
+    if analysis == "by2_ratio":
+        with pytest.raises(sh.errors.EstimationError, match="totals 0 in domain"):
+            run(cid, analysis)
+        return
+    verb = "total" if analysis == "by3_total" else "mean"
+    terms = ["y", "x"] if analysis == "by2_nokeep" else ["y"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        f = getattr(d, verb)(terms, by=by).to_frame()
+    assert set(f[by].astype(str).agg("|".join, axis=1)) == set(key[w != 0])
+    y0, x = df["y0"].to_numpy(float), df["x"].to_numpy(float)
+    for _, row in f.iterrows():
+        k = "|".join(str(row[b]) for b in by)
+        if k in empty:
+            if verb == "mean":
+                assert np.isnan(row["estimate"])
+            else:
+                assert row["estimate"] == 0 and row["se"] == 0
+            continue
+        one = ((key == k) & obs).astype(float)
+        v = y0 if row["term"] == "y" else x
+        d2 = d.assign(_num=v * one, _one=one)
+        if verb == "total":
+            ref = d2.total("_num").to_frame().iloc[0]
+            hand = float(np.sum(w * v * one))
+        else:
+            ref = d2.ratio("_num", "_one").to_frame().iloc[0]
+            hand = float(np.sum(w * v * one) / np.sum(w * one))
+        assert row["estimate"] == pytest.approx(hand, rel=1e-12)
+        assert row["se"] == pytest.approx(ref["se"], rel=1e-8)
 
 
 @pytest.mark.parametrize(("cid", "analysis"), R_FAILS, ids=[f"{c}-{a}" for c, a in R_FAILS])
 def test_where_r_fails(cid, analysis):
     case = CASES[cid]
     d = design(case)
+    if _r_error_kind(cid, analysis) == "domain_without_y":
+        _check_domains_without_y(d, cid, analysis)
+        return
     with pytest.raises(sh.errors.EstimationError, match="zero .*replicate.*collapse small cells"):
         run(cid, analysis)
     # the refusal is justified: some replicate has no weight in a cell (domain x standard
