@@ -522,7 +522,8 @@ def test_where_r_fails(cid, analysis):
     if _r_error_kind(cid, analysis) == "domain_without_y":
         _check_domains_without_y(d, cid, analysis)
         return
-    with pytest.raises(sh.errors.EstimationError, match="zero .*replicate.*collapse small cells"):
+    with pytest.raises(sh.errors.EstimationError,
+                       match="standardize.*zero .*replicate.*merge sparse levels"):
         run(cid, analysis)
     # the refusal is justified: some replicate has no weight in a cell (domain x standard
     # level) that has weight in the full sample (among the rows with y observed if excluded)
