@@ -23,7 +23,8 @@ import pandas as pd
 
 from socialhealth.design.results import Estimate
 from socialhealth.design.structure import as_list, require_columns
-from socialhealth.design.variables import AnalysisMatrix, Domains, analysis_matrix, domains
+from socialhealth.design.variables import (AnalysisMatrix, Domains, analysis_matrix, domains,
+                                           subset_domains)
 from socialhealth.errors import ConvergenceError, DesignError, EstimationError
 
 
@@ -446,7 +447,7 @@ class DesignBase:
     def _prepare(self, variables, by, what: str) -> tuple[AnalysisMatrix, Domains | None,
                                                           np.ndarray]:
         X = analysis_matrix(self.data, variables)
-        dom = domains(self.data, by) if by is not None and len(as_list(by)) else None
+        dom = self._domains(by) if by is not None and len(as_list(by)) else None
         used = X.complete & self._subset_mask()
         if dom is not None:
             used &= dom.codes >= 0
@@ -463,6 +464,16 @@ class DesignBase:
         if not X.all_finite:
             _check_finite(X.values, X.terms, used, what)
         return X, dom, used
+
+    def _domains(self, by) -> Domains:
+        """Domains of ``by`` observed among the rows of the subset: R's ``svyby`` finds its
+        levels after dropping the rows of weight 0, so a domain wholly outside a subset is not
+        listed (it would be an empty domain: NaN mean, a ratio refused)."""
+        inside = self._subset_mask()
+        if inside.all():
+            return domains(self.data, by)
+        codes, n_domains, table = subset_domains(self.data, np.asarray(inside), by)
+        return Domains(codes=codes, table=table, n_domains=n_domains)
 
     def _table(self, X: AnalysisMatrix, dom: Domains | None, theta, vcov,
                deff=None) -> pd.DataFrame:
@@ -746,7 +757,7 @@ class DesignBase:
         if Y.any_categorical or Xd.any_categorical:
             raise EstimationError("ratio() needs numeric numerator and denominator columns.")
         complete = Y.complete & Xd.complete
-        dom = domains(self.data, by) if by is not None else None
+        dom = self._domains(by) if by is not None else None
         used = complete & self.in_subset
         if dom is not None:
             used &= dom.codes >= 0

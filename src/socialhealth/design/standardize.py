@@ -32,7 +32,7 @@ from socialhealth._deprecation import REMOVAL, warn_renamed
 from socialhealth.design.calibration import _cells, _norm_key, post_stratify
 from socialhealth.design.structure import as_list
 from socialhealth.design.variables import categorical_levels
-from socialhealth.errors import ArgumentError, DesignError, SocialHealthWarning
+from socialhealth.errors import ArgumentError, DesignError, EstimationError, SocialHealthWarning
 
 __all__ = ["standardize"]
 
@@ -319,4 +319,13 @@ def standardize(design, variables, by=None, *, population, excluding_missing=Non
             stacklevel=3,
         )
     targets = {c: dom_total[c[:k]] * shares[c[k:]] for c in cells}
-    return post_stratify(design, cols, targets)
+    try:
+        return post_stratify(design, cols, targets)
+    except EstimationError as e:
+        # a replicate without weight in a cell (the cell's rows lie in the PSUs it drops);
+        # R stops there too, on NaN replicate weights
+        within = f" within a domain of {' x '.join(over_cols)}" if over_cols else ""
+        raise EstimationError(
+            f"standardize(): {e} A cell is a level of {' x '.join(by_cols)}{within}; merge "
+            "sparse levels (or domains) so that every cell has respondents in several PSUs."
+        ) from e

@@ -6,6 +6,7 @@ cross-tabulation: every combination of levels appears, with 0 where no row of th
 """
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
@@ -15,6 +16,14 @@ from socialhealth.design.structure import require_columns
 from socialhealth.errors import DesignError, EstimationError
 
 __all__ = ["table"]
+
+
+def _exact_cell_sums(key: np.ndarray, w: np.ndarray, size: int) -> np.ndarray:
+    """Correctly rounded sum of ``w`` within each cell ``key`` (``math.fsum`` per cell)."""
+    order = np.argsort(key, kind="stable")
+    bounds = np.searchsorted(key[order], np.arange(size + 1))
+    ws = w[order]
+    return np.array([math.fsum(ws[bounds[c]:bounds[c + 1]]) for c in range(size)], dtype=float)
 
 
 def _levels_and_codes(s: pd.Series) -> tuple[list, np.ndarray]:
@@ -178,10 +187,17 @@ def table(design, *variables, by=None, round: bool = False, Ntotal: float
             f"no rows to tabulate: every row of the subset has a missing value in "
             f"{', '.join(map(repr, cols))}."
         )
-    counts = np.bincount(key[used], weights=w[used], minlength=size)
+    if round:
+        # counts that are exactly halfway in decimals (weights such as 12.25) must round as R's
+        # do: R sums in extended precision, close to the correctly rounded sum math.fsum gives,
+        # while a double-precision running sum can land one unit in the last place above or
+        # below the half and round the other way
+        counts = _exact_cell_sums(key[used], w[used], size)
+    else:
+        counts = np.bincount(key[used], weights=w[used], minlength=size)
 
     if Ntotal is not None:
-        total = counts.sum()
+        total = math.fsum(counts)
         if not total > 0:
             raise EstimationError("no weight left to rescale to Ntotal: every cell is 0.")
         counts = counts * (float(Ntotal) / total)
