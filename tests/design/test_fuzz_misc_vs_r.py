@@ -25,8 +25,8 @@ Verbs:
   (``model_vcov``, ``restrict_to_rows``); svytotal of the design with new weights ``w * u``
   (``with_weights``; ``reweight``: replicate weights times ``u``; not on subset kinds).
 * ``deff = TRUE`` / ``"replace"`` of means, totals and a factor's proportions; svyby with two
-  and three by-variables (``vartype = c("se", "ci", "cv", "var")`` -- cv and var are se / est
-  and se^2 here, Estimate has no such columns --, ``keep.var = FALSE``, deff, svyratio).
+  and three by-variables (``vartype = c("se", "ci", "cv", "var")`` -- cv is ``est.cv()``, var
+  is se^2 here, Estimate has no var column --, ``keep.var = FALSE``, deff, svyratio).
 * svyquantile of ``yt`` (ties) under qrule math / school / hf7, interval.type mean (all) and
   quantile (replicate designs); beta / xlogit / asin on replicate designs (qrule math).
 
@@ -303,10 +303,12 @@ def _by2_mean(d, case):
     f = e.to_frame()
     ci = e.confint(0.95, INF).to_numpy()
     f["ci_l"], f["ci_u"] = ci[:, 0], ci[:, 1]
+    f["cv"] = e.cv().to_numpy()          # (R cv(), vartype = "cv": se / estimate)
     f = _order(f, ["s", "g"])
     est, se = f["estimate"].to_numpy(), f["se"].to_numpy()
     return {"y": est, "se": se, "ci_l": f["ci_l"].to_numpy(), "ci_u": f["ci_u"].to_numpy(),
-            "cv": se / est, "cv.y": se / est, "var": se ** 2, "DEff.y": f["deff"].to_numpy(),
+            "cv": f["cv"].to_numpy(), "cv.y": f["cv"].to_numpy(), "var": se ** 2,
+            "DEff.y": f["deff"].to_numpy(),
             "s": f["s"].astype(str).to_numpy(), "g": f["g"].astype(str).to_numpy()}
 
 

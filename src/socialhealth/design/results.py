@@ -224,6 +224,28 @@ class Estimate(Result):
         """The estimate when the result holds exactly one (``float(d.mean("age"))``)."""
         return one_value(self.estimate, "estimate")
 
+    def cv(self) -> ResultSeries:
+        """Coefficients of variation ``se / estimate`` as a labelled Series (R ``cv(est)``,
+        Stata ``estat cv``): negative for a negative estimate and infinite for an estimate of
+        0, as R's. Statistical offices flag or suppress estimates above a CV threshold (e.g.
+        0.3).
+
+        Examples
+        --------
+        >>> import pandas as pd, socialhealth as sh
+        >>> d = sh.SurveyDesign(pd.DataFrame({"y": [1.0, 2.0, 6.0], "w": 1.0}), weights="w")
+        >>> est = d.mean("y")
+        >>> round(float(est.cv().iloc[0]), 6) == round(float(est.se().iloc[0]) / 3.0, 6)
+        True
+
+        In R: ``cv(svymean(~y, design))``.
+        """
+        e = self.table["estimate"].to_numpy(dtype=float)
+        s = self.table["se"].to_numpy(dtype=float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = s / e
+        return ResultSeries(out, index=self._labels(), name="cv")
+
     @property
     def vcov_frame(self) -> pd.DataFrame:
         """The covariance matrix as a DataFrame with the estimate labels (R ``vcov(est)``)."""
