@@ -42,6 +42,19 @@ def coefficient_row(frame: pd.DataFrame, column: str) -> pd.Series | None:
     return None if hit.empty else hit.iloc[0]
 
 
+def covariate_words(column: str) -> str:
+    """A covariate as the model labels say it: comparators by their display name in lower
+    case (``obese`` -> "obesity"), other columns with spaces (``age_group`` -> "age group").
+
+    Examples
+    --------
+    >>> [covariate_words(c) for c in ("obese", "physically_inactive", "age_group")]
+    ['obesity', 'physical inactivity', 'age group']
+    """
+    shown = content().get("comparators", {}).get(column)
+    return str(shown).lower() if shown else column.replace("_", " ")
+
+
 def fit_nested(ctx: Context, outcome: str) -> tuple[list[dict], dict, list[str], list[str]]:
     """Fit the nested models of one outcome.
 
@@ -62,7 +75,7 @@ def fit_nested(ctx: Context, outcome: str) -> tuple[list[dict], dict, list[str],
             continue
         covariates = covariates + added
         specs.append((m["name"], m["label"] if not missing else
-                      "+ " + ", ".join(added).replace("_", " "), list(covariates)))
+                      "+ " + ", ".join(covariate_words(c) for c in added), list(covariates)))
     variables = [outcome, x, *covariates]
     d = ctx.design
     complete = d.in_subset.copy()
@@ -244,7 +257,8 @@ def separation_in_words(e: SeparationError) -> str:
     said = "; ".join(f"{v} ({', '.join(x for x in lv if x)})" if any(lv) else v
                      for v, lv in groups.items())
     n = getattr(e, "n_rows", None)
-    return (f"Perfect or quasi-complete separation: {said} predict the outcome perfectly"
+    verb = "predicts" if len(terms) == 1 else "predict"
+    return (f"Perfect or quasi-complete separation: {said} {verb} the outcome perfectly"
             + (f" for {n} respondents" if n else "")
             + " (typically a category with no cases), so the maximum-likelihood estimate does "
               "not exist (R glm: 'fitted probabilities numerically 0 or 1 occurred').")
