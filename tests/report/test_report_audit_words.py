@@ -114,3 +114,28 @@ def test_gss2018_report_numbers_against_raw_data(shared_data_dir):
         assert set(g["n"]) == {int(keep.sum())}
         assert set(g["events"]) == {int(df.loc[keep, o].astype(bool).sum())}
     assert "Model 3: + obesity." in md
+
+
+def test_separation_note_names_the_reference_category_that_has_no_cases():
+    """Regression (ESS round 7 GB, diabetes): no case among the youngest (reference) age group
+    made every other age coefficient diverge, and the note blamed "age group (25-34, ..., 75+)"
+    for respondents who were all 15-24."""
+    df = pd.read_csv(FIX / "mini_survey.csv", dtype={c: "boolean" for c in YES_NO})
+    levels = sorted(df["age_group"].dropna().unique())
+    assert len(levels) > 2
+    young = df["age_group"] == levels[0]
+    df.loc[young, "depression"] = False
+    cb = pd.DataFrame(columns=["concept", "source_variables", "rule", "labels", "notes",
+                               "measured"])
+    spec = {"weights": "weight", "strata": "strata", "psu": "psu", "nest": True,
+            "lonely_psu": "adjust"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rep = sh.report.build(SurveyData("mini", df, cb, {}, spec), outcomes=["depression"])
+    cols = ["depression", "lonely", "age_group", "sex", "smoker", "obese", "physically_inactive"]
+    n_young = int((young & df[cols].notna().all(axis=1)).sum())
+    notes = [n for n in rep["association"].notes if "separation" in n]
+    assert notes, rep["association"].notes
+    for n in notes:
+        assert f"age group ({levels[0]}, the reference category) predicts the outcome " \
+               f"perfectly for {n_young} respondents" in n, n
