@@ -34,7 +34,8 @@ HEADERS = {
     "item": "Item", "value": "Value",
 }
 #: Pairs of interval columns shown as one "lower to upper" column (first name kept).
-CI_PAIRS = (("ci_low", "ci_high", "ci"), ("or_ci_low", "or_ci_high", "or_ci"))
+CI_PAIRS = (("ci_low", "ci_high", "ci"), ("or_ci_low", "or_ci_high", "or_ci"),
+            ("row_ci_low", "row_ci_high", "row_ci"))
 
 
 @dataclass

@@ -62,6 +62,27 @@ def signed(v, digits: int = 1, na: str = NA) -> str:
     return _unsign_zero(f"{float(v):+.{digits}f}")
 
 
+def signed_nonzero(v, digits: int = 1, na: str = NA) -> str:
+    """Like :func:`signed`, but a non-zero value never prints as zero.
+
+    A value that rounds to zero at ``digits`` decimals keeps its sign and its first
+    significant digit (a 95% CI bound of -0.008% must not read "0.0%": the reader could not
+    tell whether the interval includes zero). Exact zero prints as ``0.0``.
+
+    Examples
+    --------
+    >>> signed_nonzero(4.86), signed_nonzero(-0.0081), signed_nonzero(0.0), signed_nonzero(None)
+    ('+4.9', '-0.008', '0.0', 'n/a')
+    """
+    text = signed(v, digits, na)
+    if text == na or float(v) == 0.0 or _NEG_ZERO.match("+" + text) is None:
+        return text
+    import numpy as np
+
+    return np.format_float_positional(float(v), precision=1, unique=False, fractional=False,
+                                      sign=True)
+
+
 def percent(v, digits: int = 1, na: str = NA) -> str:
     """A proportion as a percentage number (no % sign): ``0.1234`` -> ``"12.3"``.
 

@@ -42,6 +42,19 @@ def coefficient_row(frame: pd.DataFrame, column: str) -> pd.Series | None:
     return None if hit.empty else hit.iloc[0]
 
 
+def covariate_words(column: str) -> str:
+    """A covariate as the model labels say it: comparators by their display name in lower
+    case (``obese`` -> "obesity"), other columns with spaces (``age_group`` -> "age group").
+
+    Examples
+    --------
+    >>> [covariate_words(c) for c in ("obese", "physically_inactive", "age_group")]
+    ['obesity', 'physical inactivity', 'age group']
+    """
+    shown = content().get("comparators", {}).get(column)
+    return str(shown).lower() if shown else column.replace("_", " ")
+
+
 def fit_nested(ctx: Context, outcome: str) -> tuple[list[dict], dict, list[str], list[str]]:
     """Fit the nested models of one outcome.
 
@@ -62,7 +75,7 @@ def fit_nested(ctx: Context, outcome: str) -> tuple[list[dict], dict, list[str],
             continue
         covariates = covariates + added
         specs.append((m["name"], m["label"] if not missing else
-                      "+ " + ", ".join(added).replace("_", " "), list(covariates)))
+                      "+ " + ", ".join(covariate_words(c) for c in added), list(covariates)))
     variables = [outcome, x, *covariates]
     d = ctx.design
     complete = d.in_subset.copy()
@@ -80,7 +93,9 @@ def fit_nested(ctx: Context, outcome: str) -> tuple[list[dict], dict, list[str],
     cond = " & ".join(f"!is.na({v})" for v in variables)
     r_lines = [f"des_{outcome} <- subset(des, {cond})"]
     rows, fits = [], {}
-    for name, label, m in _nested_models(sub, ctx, outcome, specs, notes):
+    levels = {c: _levels(ctx.data.loc[complete, c]) for c in covariates
+              if term(ctx, c).startswith("C(")}
+    for name, label, m in _nested_models(sub, ctx, outcome, specs, notes, levels):
         f = m.to_frame(exponentiate=True)
         r = coefficient_row(f, x)
         if r is None:
@@ -95,7 +110,16 @@ def fit_nested(ctx: Context, outcome: str) -> tuple[list[dict], dict, list[str],
     return rows, fits, r_lines, notes
 
 
-def _nested_models(sub, ctx: Context, outcome: str, specs, notes: list[str]):
+def _levels(s: pd.Series) -> list:
+    """The levels of a categorical covariate seen in ``s``, in the model's order (reference
+    first): the categories' order for a categorical, sorted values otherwise."""
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        seen = set(s.dropna())
+        return [c for c in s.cat.categories if c in seen]
+    return sorted(pd.unique(s.dropna()), key=str)
+
+
+def _nested_models(sub, ctx: Context, outcome: str, specs, notes: list[str], levels=None):
     """``(name, label, fitted model)`` of each model in ``specs`` that could be fitted.
 
     The models are :func:`socialhealth.models.association`'s (odds ratios, its nested
@@ -124,7 +148,8 @@ def _nested_models(sub, ctx: Context, outcome: str, specs, notes: list[str]):
         except _FAILURES as e:
             cause = e.__cause__ if type(e.__cause__) is type(e) else e  # without "model k (...)"
             if isinstance(cause, SeparationError):
-                notes.append(f"{outcome}, {name}: not estimable. {separation_in_words(cause)}")
+                notes.append(f"{outcome}, {name}: not estimable. "
+                             f"{separation_in_words(cause, levels)}")
             else:
                 notes.append(f"{outcome}, {name}: not estimable ({cause}).")
     return out
@@ -227,24 +252,42 @@ def or_text(v: float, lo: float, hi: float) -> str:
     return f"{_num.number(v)} ({_num.number(lo)}-{_num.number(hi)})"
 
 
-def separation_in_words(e: SeparationError) -> str:
+def separation_in_words(e: SeparationError, levels: dict | None = None) -> str:
     """A separated model, said for a reader: which categories predict the outcome perfectly.
 
     ``C(age_group)[T.25-34]`` ... become "age group (25-34, 35-44, ...)"; without the terms
-    (e.g. a Cox model) the exception's own first sentence is used.
+    (e.g. a Cox model) the exception's own first sentence is used. ``levels`` (a categorical
+    covariate's levels in the analytic sample, reference first): when every level but the
+    reference diverges, it is the reference category that has no cases (the intercept goes to
+    -infinity and all other levels follow), so the reference is named.
+
+    Examples
+    --------
+    >>> e = SeparationError("separated")
+    >>> e.terms, e.n_rows = ["C(age_group)[T.25-64]", "C(age_group)[T.65+]"], 140
+    >>> separation_in_words(e, {"age_group": ["15-24", "25-64", "65+"]})[:88]
+    'Perfect or quasi-complete separation: age group (15-24, the reference category) predicts'
     """
     terms = getattr(e, "terms", None)
     if not terms:
         return str(e).split(". ")[0] + "."
-    groups: dict[str, list[str]] = {}
+    found: dict[str, list[str]] = {}
     for t in terms:
         m = re.fullmatch(r"C\((\w+)\)\[T\.(.+)\]", t) or re.fullmatch(r"(\w+)\[T\.(.+)\]", t)
         var, level = (m.group(1), m.group(2)) if m else (t, "")
-        groups.setdefault(var.replace("_", " "), []).append(level)
+        found.setdefault(var, []).append(level)
+    groups: dict[str, list[str]] = {}
+    for var, lv in found.items():
+        known = [str(x) for x in (levels or {}).get(var, [])]
+        if len(known) > 2 and set(lv) == set(known[1:]):
+            lv = [f"{known[0]}, the reference category"]
+        groups[var.replace("_", " ")] = lv
     said = "; ".join(f"{v} ({', '.join(x for x in lv if x)})" if any(lv) else v
                      for v, lv in groups.items())
+    n_named = sum(max(1, len(lv)) for lv in groups.values())
     n = getattr(e, "n_rows", None)
-    return (f"Perfect or quasi-complete separation: {said} predict the outcome perfectly"
+    verb = "predicts" if n_named == 1 else "predict"
+    return (f"Perfect or quasi-complete separation: {said} {verb} the outcome perfectly"
             + (f" for {n} respondents" if n else "")
             + " (typically a category with no cases), so the maximum-likelihood estimate does "
               "not exist (R glm: 'fitted probabilities numerically 0 or 1 occurred').")

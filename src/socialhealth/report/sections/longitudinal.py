@@ -28,7 +28,7 @@ from socialhealth.report.content import content, outcome_label
 from socialhealth.report.context import Context
 from socialhealth.report.document import ReportTable, Section
 from socialhealth.report.figures import new_figure, to_report_figure
-from socialhealth.report.sections.association import or_text
+from socialhealth.report.sections.association import covariate_words, or_text
 from socialhealth.report import formatting as _num
 
 
@@ -93,9 +93,9 @@ def build_longitudinal(ctx: Context) -> Section:
     for m in content()["models"]:
         got = [c for c in m["adds"] if _usable(panel, f"{c}@{w0}")]
         left = [c for c in m["adds"] if c not in got]
-        if left:
-            sec.notes.append(f"{m['name']} leaves out {', '.join(left)} (not measured at "
-                             f"wave {w0}).")
+        if left:   # the table labels its models by what they add, not "Model 3"
+            sec.notes.append(f"Not adjusted for {', '.join(covariate_words(c) for c in left)}"
+                             f" (not measured at wave {w0}).")
         if got:
             blocks.append(got)
     rows = []
@@ -151,9 +151,14 @@ def build_longitudinal(ctx: Context) -> Section:
         f"Transitions of {exp.name.lower()}, {w0} to {w1}", tf[cols],
         percent=("row_share", "row_ci_low", "row_ci_high", "share", "ci_low", "ci_high"),
         digits=0,
-        note=f"row_share: weighted share of the persons in from_state at {w0} who are in "
-             f"to_state at {w1} (95% {ctx.ci_method} CI, each from-state a domain); share: "
-             f"the cell's share of the {tr.n} persons answering at both waves; n unweighted.",
+        labels={"from_state": f"{exp.name} at {w0}", "to_state": f"{exp.name} at {w1}",
+                "weighted": "Weighted n", "row_share": f"Share of the {w0} state (%)",
+                "row_ci": f"95% CI of the share of the {w0} state (%)",
+                "share": "Share of all (%)", "ci": "95% CI of the share of all (%)"},
+        note=f"Share of the {w0} state: weighted share of the persons in that state at {w0} "
+             f"who are in the {w1} state (95% {ctx.ci_method} CI, each {w0} state a domain); "
+             f"share of all: the cell's share of the {tr.n} persons answering at both waves; "
+             f"n unweighted.",
         na_reason="the interval is undefined for a share of 0% or 100%."))
     sec.r_code.append(f"svytable(~`{x}@{w0}` + `{x}@{w1}`, des_panel)")
     fig, axes = new_figure(6.5, 3.6)

@@ -67,9 +67,10 @@ def build_trend(ctx: Context) -> Section:
              "quasibinomial), one model per country; odds ratio per year = exp(change in log-odds "
              "per year)."))
     first, last = int(min(years)), int(max(years))
-    parts = [f"{s['country']}: {_num.signed(100 * (s['odds_ratio_per_year'] - 1))}% odds per "
-             f"year (95% CI {_num.signed(100 * (s['or_ci_low'] - 1))}% to "
-             f"{_num.signed(100 * (s['or_ci_high'] - 1))}%)"
+    pct = _num.signed_nonzero   # a bound of -0.008% must not print as "0.0%"
+    parts = [f"{s['country']}: {pct(100 * (s['odds_ratio_per_year'] - 1))}% odds per "
+             f"year (95% CI {pct(100 * (s['or_ci_low'] - 1))}% to "
+             f"{pct(100 * (s['or_ci_high'] - 1))}%)"
              if all(_num.finite(s[k]) for k in ("odds_ratio_per_year", "or_ci_low", "or_ci_high"))
              else f"{s['country']}: not estimable (the interval is undefined)"
              for s in slopes]
