@@ -139,3 +139,54 @@ def test_separation_note_names_the_reference_category_that_has_no_cases():
     for n in notes:
         assert f"age group ({levels[0]}, the reference category) predicts the outcome " \
                f"perfectly for {n_young} respondents" in n, n
+
+
+def _generated_panel_report():
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_report_longitudinal import _build, _panel
+
+    p = _panel()
+    return p, _build(p)["longitudinal"]
+
+
+def test_transition_states_in_words_not_true_false():
+    """Regression: the transition table printed a yes/no exposure's states as True/False."""
+    p, sec = _generated_panel_report()
+    trans = sec.tables[-1]
+    shown = trans.display()
+    assert set(shown.iloc[:, 0]) == set(shown.iloc[:, 1]) == {"no", "yes"}
+    assert not shown.astype(str).isin(["True", "False"]).any().any()
+    # the worded cells are the right ones: counted by hand on the raw columns
+    d = p.data
+    f = trans.frame.set_index(["from_state", "to_state"])
+    assert f.loc[("yes", "no"), "n"] == int((d["lonely@2006"] & ~d["lonely@2010"]).sum())
+    assert f.loc[("no", "yes"), "n"] == int((~d["lonely@2006"] & d["lonely@2010"]).sum())
+    assert "True" not in trans.display().to_string()
+
+
+def test_longitudinal_model_labels_in_words_as_the_association_table():
+    """Regression: the prospective models were labelled "+ age_group@2006, sex@2006"."""
+    _p, sec = _generated_panel_report()
+    pros = sec.tables[0]
+    assert pros.frame["model"].tolist() == [
+        "unadjusted", "+ age group, sex", "+ fair or poor self-rated health at 2006"]
+    assert pros.display()["Model"].tolist() == pros.frame["model"].tolist()
+    assert "covariates measured at 2006" in pros.full_note()
+    # the same words as the association section's label of the same model (content.toml)
+    assert "Model 2: + age group, sex;" in _mini().to_markdown()
+
+
+def test_published_estimates_note_says_which_factors_this_survey_does_not_measure():
+    """Regression: the published-estimates table listed all four risk factors without saying
+    that the survey measures only some (GSS 2018: no smoking, no physical inactivity)."""
+    def note(rep):
+        t = [t for t in rep["risk_factors"].tables if t.title.startswith("Published")]
+        assert len(t) == 1
+        return t[0].full_note()
+
+    part = note(_mini(drop=("smoker", "physically_inactive")))
+    assert "Smoking and physical inactivity are not measured in this survey: their published " \
+           "estimates are shown for scale only" in part
+    one = note(_mini(drop=("obese",)))
+    assert "Obesity is not measured in this survey: its published estimate is shown" in one
+    assert "not measured in this survey" not in note(_mini())

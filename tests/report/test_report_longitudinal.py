@@ -59,15 +59,16 @@ def test_longitudinal_section_on_a_generated_panel():
     # transitions by hand: weights summed over the four cells of lonely@2006 x lonely@2010
     d = p.data
     f = trans.frame.set_index(["from_state", "to_state"])
+    said = {False: "no", True: "yes"}     # the states in words, not True/False
     for a in (False, True):
         for b in (False, True):
             sel = (d["lonely@2006"] == a) & (d["lonely@2010"] == b)
-            assert f.loc[(str(a), str(b)), "n"] == int(sel.sum())
-            assert f.loc[(str(a), str(b)), "weighted"] == pytest.approx(d.loc[sel, "weight"].sum())
+            assert f.loc[(said[a], said[b]), "n"] == int(sel.sum())
+            assert f.loc[(said[a], said[b]), "weighted"] == pytest.approx(d.loc[sel, "weight"].sum())
             row = d.loc[d["lonely@2006"] == a, "weight"].sum()
             # svyciprop(method="logit") reports expit of the fitted logistic intercept (R too),
             # equal to the weighted ratio to the glm's convergence tolerance (~1e-9 here)
-            assert f.loc[(str(a), str(b)), "row_share"] == pytest.approx(
+            assert f.loc[(said[a], said[b]), "row_share"] == pytest.approx(
                 d.loc[sel, "weight"].sum() / row, rel=1e-7)
     # three nested models (unadjusted, + age group and sex, + poor health at 2006), all persons
     t = pros.frame

@@ -43,16 +43,37 @@ def coefficient_row(frame: pd.DataFrame, column: str) -> pd.Series | None:
 
 
 def covariate_words(column: str) -> str:
-    """A covariate as the model labels say it: comparators by their display name in lower
-    case (``obese`` -> "obesity"), other columns with spaces (``age_group`` -> "age group").
+    """A covariate as the model labels say it: comparators and outcomes (an outcome at
+    baseline) by their display name in lower case (``obese`` -> "obesity"), other columns
+    with spaces (``age_group`` -> "age group").
 
     Examples
     --------
     >>> [covariate_words(c) for c in ("obese", "physically_inactive", "age_group")]
     ['obesity', 'physical inactivity', 'age group']
     """
-    shown = content().get("comparators", {}).get(column)
+    shown = (content().get("comparators", {}).get(column)
+             or content().get("outcomes", {}).get(column))
     return str(shown).lower() if shown else column.replace("_", " ")
+
+
+def model_words(columns, at: str = "") -> str:
+    """The label of a model by what it adds, as the report's tables say it: ``"+ age group,
+    sex"``; ``at`` (e.g. "at 2006") follows the covariates when given.
+
+    The one mechanism for the association table's and the longitudinal table's model labels;
+    a panel column ``age_group@2006`` is named by its concept (the wave goes in ``at`` or in
+    the table note).
+
+    Examples
+    --------
+    >>> model_words(["age_group", "sex"])
+    '+ age group, sex'
+    >>> model_words(["obese@2006"], at="at 2006")
+    '+ obesity at 2006'
+    """
+    words = ", ".join(covariate_words(str(c).split("@")[0]) for c in columns)
+    return f"+ {words} {at}".rstrip() if columns else "unadjusted"
 
 
 def fit_nested(ctx: Context, outcome: str) -> tuple[list[dict], dict, list[str], list[str]]:
@@ -74,8 +95,8 @@ def fit_nested(ctx: Context, outcome: str) -> tuple[list[dict], dict, list[str],
         if m["adds"] and not added:
             continue
         covariates = covariates + added
-        specs.append((m["name"], m["label"] if not missing else
-                      "+ " + ", ".join(covariate_words(c) for c in added), list(covariates)))
+        specs.append((m["name"], m["label"] if not missing else model_words(added),
+                      list(covariates)))
     variables = [outcome, x, *covariates]
     d = ctx.design
     complete = d.in_subset.copy()

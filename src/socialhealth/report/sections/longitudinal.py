@@ -18,6 +18,7 @@ The section is skipped, saying why, when the panel lacks the exposure at either 
 from __future__ import annotations
 
 import warnings
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -28,7 +29,7 @@ from socialhealth.report.content import content, outcome_label
 from socialhealth.report.context import Context
 from socialhealth.report.document import ReportTable, Section
 from socialhealth.report.figures import new_figure, to_report_figure
-from socialhealth.report.sections.association import covariate_words, or_text
+from socialhealth.report.sections.association import covariate_words, model_words, or_text
 from socialhealth.report import formatting as _num
 
 
@@ -55,6 +56,23 @@ def _panel_with_exposure(ctx: Context, panel, w0: int, w1: int):
         yes = pd.Series(derived.to_numpy(dtype=float), index=panel.data.index)
         cols[f"{exp.column}@{w}"] = (yes == 1.0).astype("boolean").where(yes.notna())
     return panel.assign(**cols), exp.column
+
+
+_YES_NO = {"True": "yes", "False": "no"}
+
+
+def state_words(tr):
+    """The transition table with a yes/no exposure's states in words ("yes", "no"; the
+    column headers name the concept and the wave) instead of ``True`` / ``False``; other
+    states (categories) are kept as they are."""
+    t = tr.to_frame()
+    states = set(t["from_state"].astype(str)) | set(t["to_state"].astype(str))
+    if not states or not states <= set(_YES_NO):
+        return tr
+    t["from_state"] = t["from_state"].astype(str).map(_YES_NO)
+    t["to_state"] = t["to_state"].astype(str).map(_YES_NO)
+    levels = [_YES_NO[str(v)] for v in tr.levels] if tr.levels else None
+    return replace(tr, table=t, levels=levels)
 
 
 def build_longitudinal(ctx: Context) -> Section:
@@ -101,7 +119,8 @@ def build_longitudinal(ctx: Context) -> Section:
     rows = []
     for o in ctx.outcomes:
         if not _usable(panel, f"{o}@{w1}"):
-            sec.notes.append(f"Outcome left out: {o!r} is not measured at wave {w1}.")
+            sec.notes.append(f"Outcome left out: {outcome_label(o).lower()} is not measured "
+                             f"at wave {w1}.")
             continue
         base = _usable(panel, f"{o}@{w0}")
         try:
@@ -110,18 +129,26 @@ def build_longitudinal(ctx: Context) -> Section:
                 t = models.prospective(panel, x, w0, o, w1, adjust=blocks or None,
                                        baseline_outcome=base)
         except (SocialHealthError, ValueError, np.linalg.LinAlgError) as e:
-            sec.notes.append(f"{o}: prospective models not estimable ({e}).")
+            sec.notes.append(f"{outcome_label(o)}: prospective models not estimable ({e}).")
             continue
         f = t.to_frame()
+        # models labelled in words as in the association table: what each adds, the
+        # covariates' wave in the table note, the outcome's own wave in its label
+        words = (["unadjusted"] + [model_words(b) for b in blocks]
+                 + ([model_words([o], at=f"at {w0}")] if base else []))
         for r in f.itertuples(index=False):
-            rows.append({"outcome": o, "outcome_label": outcome_label(o),
-                         "model": r.model_label, "adjusted_for": r.adjusted_for, "n": int(r.n),
+            k = int(r.model)   # prospective fits one model per block: words[k] is its label
+            label = words[k] if k < len(words) else model_words(
+                [c.strip() for c in str(r.model_label).removeprefix("+ ").split(",")])
+            rows.append({"outcome": o, "outcome_label": outcome_label(o), "model": label,
+                         "adjusted_for": r.adjusted_for, "n": int(r.n),
                          "odds_ratio": float(r.estimate), "ci_low": float(r.ci_low),
                          "ci_high": float(r.ci_high), "p": float(r.p), "df": float(r.df)})
         sec.r_code += [f"svyglm({fm}, design = des_panel, family = quasibinomial())"
                        for fm in t.r_formulas]
         if not base:
-            sec.notes.append(f"{o}: not measured at wave {w0}, so not adjusted for at baseline.")
+            sec.notes.append(f"{outcome_label(o)}: not measured at wave {w0}, so not adjusted "
+                             "for at baseline.")
     if rows:
         table = pd.DataFrame(rows)
         shown = pd.DataFrame({
@@ -143,7 +170,7 @@ def build_longitudinal(ctx: Context) -> Section:
     else:
         sec.notes.append(f"No outcome measured at wave {w1} could be modelled.")
     # ---------------------------------------------------------------- transitions
-    tr = models.transitions(panel, x, w0, w1, method=ctx.ci_method)
+    tr = state_words(models.transitions(panel, x, w0, w1, method=ctx.ci_method))
     tf = tr.to_frame()
     cols = ["from_state", "to_state", "n", "weighted", "row_share", "row_ci_low", "row_ci_high",
             "share", "ci_low", "ci_high"]

@@ -82,6 +82,28 @@ def source_label(citation: str, key: str = "") -> str:
     return f"{who} {m.group(2)}".strip()
 
 
+def _not_measured_words(names: list[str]) -> str:
+    """The published-estimates note's sentence on the comparators this survey does not
+    measure (their rows are kept, for scale, as the section's intent says); "" if none.
+
+    Examples
+    --------
+    >>> _not_measured_words(["Smoking", "Physical inactivity"])[:64]
+    ' Smoking and physical inactivity are not measured in this survey'
+    >>> _not_measured_words([])
+    ''
+    """
+    if not names:
+        return ""
+    words = [names[0]] + [n.lower() for n in names[1:]]
+    listed = words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+    one = len(words) == 1
+    return (f" {listed} {'is' if one else 'are'} not measured in this survey: "
+            f"{'its' if one else 'their'} published estimate{'' if one else 's'} "
+            f"{'is' if one else 'are'} shown for scale only, with no odds ratio from this "
+            f"survey to compare.")
+
+
 def build_risk_factors(ctx: Context) -> Section:
     """Mutually adjusted odds ratios of the exposure and the comparator risk factors."""
     exp = ctx.exposure
@@ -151,7 +173,9 @@ def build_risk_factors(ctx: Context) -> Section:
             note="Orientation: ratio > 1 = higher mortality with the adverse state (physical "
                  "activity inverted). Measures differ (HR, RR, RM = relative mortality) and "
                  "are not converted; the survey's odds ratios above are for other outcomes "
-                 "unless the outcome is death. Sources: "
+                 "unless the outcome is death." + _not_measured_words(
+                     [comps[c] for c in comps if c not in measured
+                      and c in set(anchors["factor"])]) + " Sources: "
                  + " ".join(f"{s}: {c}" for s,
                             c in zip(shown["source"], shown["citation"], strict=True))))
     # figure: mortality if modelled, else the first outcome
