@@ -190,3 +190,18 @@ def test_published_estimates_note_says_which_factors_this_survey_does_not_measur
     one = note(_mini(drop=("obese",)))
     assert "Obesity is not measured in this survey: its published estimate is shown" in one
     assert "not measured in this survey" not in note(_mini())
+
+
+def test_plain_exposure_column_and_notes_named_in_words():
+    """Regression: a plain exposure column without a display name titled the report's sections
+    by its column ("lives_alone over time"), and the association notes said "Model 3 leaves out
+    smoker, physically_inactive" and "poor_health, Model 2: not estimable"."""
+    from socialhealth.report.exposure import parse
+
+    e = parse("lives_alone")
+    assert (e.column, e.name, e.label) == ("lives_alone", "Lives alone", "lives alone")
+    assert parse("lonely").name == "Loneliness"              # a display name is kept
+    notes = _mini(drop=("smoker", "physically_inactive"))["association"].notes
+    assert "Model 3 leaves out smoking, physical inactivity (not measured in this survey)." \
+        in notes
+    assert not any("_" in n for n in notes), notes

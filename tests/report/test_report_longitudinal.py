@@ -103,8 +103,10 @@ def test_cli_waves_on_a_generated_gss_long_file(tmp_path, capsys):
     assert rc == 0, capsys.readouterr()
     text = out.read_text()
     # persons 1, 2, 4 linked: poor health (health 3-4) 2006 F, F, T -> 2010 T, F, T
-    assert "## poor_health over time: linked panel" in text
-    assert "Transitions of poor_health, 2006 to 2010" in text
+    # the exposure named in words (its display name), not by its column
+    assert "## Fair or poor self-rated health over time: linked panel" in text
+    assert "Transitions of fair or poor self-rated health, 2006 to 2010" in text
+    assert "poor_health over time" not in text
     rc = cli.main(["report", "--dataset", "demo", "--waves", "2006,2010", "-o", str(out)])
     assert rc != 0 and "not a panel" in capsys.readouterr().err
     rc = cli.main(["report", "--dataset", "gss_panel06", "--path", str(path), "--waves",

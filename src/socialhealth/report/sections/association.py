@@ -90,8 +90,8 @@ def fit_nested(ctx: Context, outcome: str) -> tuple[list[dict], dict, list[str],
         added = [c for c in m["adds"] if not ctx.why_not(c)]
         missing = [c for c in m["adds"] if ctx.why_not(c)]
         if missing:
-            notes.append(f"{m['name']} leaves out {', '.join(missing)} (not measured in this "
-                         f"survey).")
+            notes.append(f"{m['name']} leaves out {', '.join(map(covariate_words, missing))} (not "
+                         "measured in this survey).")
         if m["adds"] and not added:
             continue
         covariates = covariates + added
@@ -169,10 +169,10 @@ def _nested_models(sub, ctx: Context, outcome: str, specs, notes: list[str], lev
         except _FAILURES as e:
             cause = e.__cause__ if type(e.__cause__) is type(e) else e  # without "model k (...)"
             if isinstance(cause, SeparationError):
-                notes.append(f"{outcome}, {name}: not estimable. "
+                notes.append(f"{outcome_label(outcome)}, {name}: not estimable. "
                              f"{separation_in_words(cause, levels)}")
             else:
-                notes.append(f"{outcome}, {name}: not estimable ({cause}).")
+                notes.append(f"{outcome_label(outcome)}, {name}: not estimable ({cause}).")
     return out
 
 
