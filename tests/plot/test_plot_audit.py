@@ -183,11 +183,12 @@ def test_forest_infinite_bound_is_drawn_to_the_axis_edge():
     assert xs[0] == 2.0 and np.isclose(xs[1], ax.get_xlim()[1]) and ys[0] == 1.0   # row a
 
 
-def test_forest_duplicate_labels_are_refused():
-    t = pd.DataFrame({"term": ["a", "a"], "estimate": [1.2, 1.4], "ci_low": [1.0, 1.1],
-                      "ci_high": [1.5, 1.8]})
-    with pytest.raises(PlotError, match="on top of each other"):
-        plot.forest(t)
+def test_forest_rows_sharing_a_label_get_rows_of_their_own():
+    """Two studies by one author were drawn on one row, one point over the other."""
+    t = pd.DataFrame({"term": ["Avlund", "Blazer", "Avlund"], "estimate": [1.2, 1.3, 1.4],
+                      "ci_low": [1.0, 1.1, 1.1], "ci_high": [1.5, 1.6, 1.8]})
+    ax = plot.forest(t)
+    _check_forest(ax, t, ["Avlund (1)", "Blazer", "Avlund (2)"])
 
 
 # ----------------------------------------------------------------------------- prevalence

@@ -12,8 +12,7 @@ from matplotlib.ticker import FixedLocator, NullFormatter, NullLocator
 from socialhealth._deprecation import renamed_parameter
 from socialhealth.errors import PlotError
 from socialhealth.plot import style
-from socialhealth.plot.frames import (as_frame, no_duplicates, no_missing_groups,
-                                      ordered_unique, require)
+from socialhealth.plot.frames import as_frame, no_missing_groups, ordered_unique, require
 
 _INTERCEPTS = {"intercept", "(intercept)", "const"}
 
@@ -98,6 +97,18 @@ def _selected_rows(frame: pd.DataFrame, lab: str, drop_intercept: bool,
     if frame.empty:
         raise PlotError("forest() has no rows to draw.")
     return frame
+
+
+def _number_repeats(frame: pd.DataFrame, by: str | None) -> pd.DataFrame:
+    """Give rows that share a label (within a group) rows of their own: ``"Avlund (1)"``,
+    ``"Avlund (2)"`` (two studies by one author), instead of drawing one over the other.
+    ``_shown`` holds the label to display, ``_suffix`` the number added."""
+    keys = [frame["_label"]] + ([frame[by]] if by else [])
+    occ = frame.groupby(keys, sort=False, dropna=False).cumcount().to_numpy()
+    size = frame.groupby(keys, sort=False, dropna=False)["_label"].transform("size").to_numpy()
+    suffix = np.where(size > 1, [f" ({k + 1})" for k in occ], "")
+    return frame.assign(_base=frame["_label"], _suffix=suffix,
+                        _label=frame["_label"] + suffix)
 
 
 def _draw_groups(ax: Axes, frame, groups, by, weight, est, lo, hi, ypos, offsets,
@@ -246,7 +257,8 @@ def forest(
     Rows are drawn top to bottom in the order of the data. Confidence intervals are the columns
     given, never recomputed; a row with a missing CI shows the point marked "no CI", a row
     with a missing estimate is marked "not estimable", an infinite bound is drawn to the edge
-    of the axis with an arrow head. The role of this plot
+    of the axis with an arrow head. Rows sharing a label get rows of their own, numbered
+    ``"Avlund (1)"``, ``"Avlund (2)"``. The role of this plot
     is that of ``metafor::forest()`` in R (a picture, not numbers, so nothing to match).
 
     Examples
@@ -269,7 +281,7 @@ def forest(
     require(frame, [estimate, ci_low, ci_high, weight, by], "forest()")
     frame = _selected_rows(frame, lab, drop_intercept, terms)
     no_missing_groups(frame, [by], "forest()")
-    no_duplicates(frame, ["_label", by], "forest()")
+    frame = _number_repeats(frame, by)
     est = frame[estimate].to_numpy(dtype=float)
     lo = frame[ci_low].to_numpy(dtype=float)
     hi = frame[ci_high].to_numpy(dtype=float)
@@ -283,6 +295,8 @@ def forest(
     if ref is None:
         ref = 1.0 if scale == "log" else 0.0
     summaries = {summary} if isinstance(summary, str) else set(summary or ())
+    summaries |= {t for t, b in zip(frame["_label"], frame["_base"], strict=True)
+                  if b in summaries}
 
     row_labels = ordered_unique(frame["_label"])
     groups = ordered_unique(frame[by]) if by else [None]
@@ -300,7 +314,10 @@ def forest(
                    gid="socialhealth-reference")
     names = labels or {}
     ax.set_yticks([ypos[t] for t in row_labels])
-    ax.set_yticklabels([names.get(t, style.pretty(t)) for t in row_labels])
+    base = dict(zip(frame["_label"], zip(frame["_base"], frame["_suffix"], strict=True),
+                    strict=True))
+    ax.set_yticklabels([names.get(base[t][0], style.pretty(base[t][0])) + base[t][1]
+                        for t in row_labels])
     ax.set_ylim(-0.7, n_rows - 0.3)
     for t in summaries & set(row_labels):
         ax.get_yticklabels()[row_labels.index(t)].set_fontweight("bold")

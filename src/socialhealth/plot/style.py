@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import re
 import textwrap
-from typing import Literal, cast
+from typing import Any, Literal, cast
 
 import matplotlib as mpl
 import matplotlib.pyplot as plt
@@ -239,8 +239,8 @@ def term_text(name) -> str:
 def mark_missing(ax: Axes, x, y, text: str, xycoords="data", **kwargs) -> None:
     """Write ``text`` (e.g. ``"not estimable"``) where a value could not be drawn, in grey
     italics (gid ``MISSING_GID``), so no NaN estimate or interval vanishes silently."""
-    kw = {"ha": "center", "va": "bottom", "fontsize": FONT["annotation"], "color": GREY,
-          "style": "italic", "annotation_clip": False}
+    kw: dict[str, Any] = {"ha": "center", "va": "bottom", "fontsize": FONT["annotation"],
+                          "color": GREY, "style": "italic", "annotation_clip": False}
     kw.update(kwargs)
     ax.annotate(text, xy=(x, y), xycoords=xycoords, gid=MISSING_GID, **kw)
 
