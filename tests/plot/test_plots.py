@@ -239,7 +239,7 @@ def test_prevalence_categorical_needs_level():
     ax = plot.prevalence(cat, level="often or always")
     bars = [p for p in ax.patches if isinstance(p, Rectangle)]
     assert np.allclose([b.get_height() for b in bars], [7, 6])
-    assert ax.get_ylabel() == "Prevalence of lonely_direct3: often or always (%)"
+    assert ax.get_ylabel() == "Prevalence of lonely direct3: often or always (%)"
 
 
 # ----------------------------------------------------------------------------- trend
@@ -506,7 +506,7 @@ def test_transitions_of_a_model_result_uses_its_columns_and_level_order():
                                                        "psu": "psu"}, waves=[2006, 2010])
     ax = plot.transitions(models.transitions(panel, "h", 2006, 2010))
     assert yticklabels(ax) == states and xticklabels(ax) == states
-    assert ax.get_ylabel() == "h@2006" and ax.get_xlabel() == "h@2010"
+    assert ax.get_ylabel() == "H (2006)" and ax.get_xlabel() == "H (2010)"
     grid = np.ma.filled(ax.images[0].get_array().astype(float), np.nan)
     # by hand: good (w 1 + 2 = 3): -> fair 1, -> good 2; fair (w 2 + 1): -> fair 2, -> poor 1;
     # poor (w 1 + 1): -> poor 1, -> good 1

@@ -36,7 +36,7 @@ def test_steps_start_at_one_and_follow_the_table():
     assert list(a.get_xdata()) == [0.0, 1.0, 3.0]
     assert np.allclose(a.get_ydata(), [100.0, 90.0, 80.0])
     assert np.allclose(b.get_ydata(), [100.0, 85.0, 60.0])
-    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["False", "True"]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["No", "Yes"]
     assert ax.get_ylabel() == "Surviving (%)" and ax.get_xlabel() == "Time"
     bands = [c for c in ax.collections if c.__class__.__name__ in ("FillBetweenPolyCollection",
                                                                    "PolyCollection")]

@@ -12,7 +12,7 @@ from matplotlib.ticker import FixedLocator, NullFormatter, NullLocator
 from socialhealth._deprecation import renamed_parameter
 from socialhealth.errors import PlotError
 from socialhealth.plot import style
-from socialhealth.plot.frames import as_frame, ordered_unique, require
+from socialhealth.plot.frames import as_frame, no_missing_groups, ordered_unique, require
 
 _INTERCEPTS = {"intercept", "(intercept)", "const"}
 
@@ -99,6 +99,18 @@ def _selected_rows(frame: pd.DataFrame, lab: str, drop_intercept: bool,
     return frame
 
 
+def _number_repeats(frame: pd.DataFrame, by: str | None) -> pd.DataFrame:
+    """Give rows that share a label (within a group) rows of their own: ``"Avlund (1)"``,
+    ``"Avlund (2)"`` (two studies by one author), instead of drawing one over the other.
+    ``_shown`` holds the label to display, ``_suffix`` the number added."""
+    keys = [frame["_label"]] + ([frame[by]] if by else [])
+    occ = frame.groupby(keys, sort=False, dropna=False).cumcount().to_numpy()
+    size = frame.groupby(keys, sort=False, dropna=False)["_label"].transform("size").to_numpy()
+    suffix = np.where(size > 1, [f" ({k + 1})" for k in occ], "")
+    return frame.assign(_base=frame["_label"], _suffix=suffix,
+                        _label=frame["_label"] + suffix)
+
+
 def _draw_groups(ax: Axes, frame, groups, by, weight, est, lo, hi, ypos, offsets,
                  summaries) -> None:
     """Points with CI bars (marker area by weight) and summary diamonds, one colour per group."""
@@ -106,8 +118,9 @@ def _draw_groups(ax: Axes, frame, groups, by, weight, est, lo, hi, ypos, offsets
     wmax = np.nanmax(wvals) if wvals is not None else 1.0
     for k, g in enumerate(groups):
         sel = np.ones(len(frame), bool) if g is None else (frame[by] == g).to_numpy()
-        colour = style.PALETTE[k % len(style.PALETTE)] if g is not None else style.PALETTE[0]
-        marker = style.MARKERS[k % len(style.MARKERS)] if weight is None else "s"
+        gs = style.group_style(k)
+        colour = gs["colour"]
+        marker = gs["marker"] if weight is None else "s"
         labs = frame["_label"].to_numpy()[sel]
         is_sum = np.array([t in summaries for t in labs])
         y = np.array([ypos[t] + offsets[g] for t in labs])
@@ -118,10 +131,45 @@ def _draw_groups(ax: Axes, frame, groups, by, weight, est, lo, hi, ypos, offsets
                         ecolor=colour, elinewidth=1.4, capsize=0, zorder=2)
             sizes = 36.0 if wvals is None else 18 + 160 * (wvals[sel][pt] / wmax)
             ax.scatter(e[pt], y[pt], s=sizes, marker=marker, color=colour, zorder=3,
-                       label=str(g) if g is not None else None, edgecolors="white",
-                       linewidths=0.5)
+                       label=style.level_text(g) if g is not None else None,
+                       edgecolors="white", linewidths=0.5)
         for ei, li, hi_, yi in zip(e[is_sum], lw[is_sum], h[is_sum], y[is_sum], strict=True):
             draw_diamond(ax, ei, li, hi_, yi, colour)
+
+
+def mark_open_and_missing(ax: Axes, est, lo, hi, y, colour=style.GREY,
+                          mark_no_ci: bool = True) -> None:
+    """Make what an error bar cannot show visible: a NaN estimate is written "not estimable"
+    at its row, a NaN interval "no CI" above its point, and an infinite bound (which
+    matplotlib would silently not draw) is drawn to the edge of the axis with an arrow head.
+
+    Call after the x limits are final.
+    """
+    left, right = ax.get_xlim()
+    trans = ax.get_yaxis_transform()
+    for e, lw, h, yi in zip(est, lo, hi, y, strict=True):
+        if not np.isfinite(e):
+            style.mark_missing(ax, 0.5, yi, "not estimable", xycoords=trans, va="center")
+            continue
+        if mark_no_ci and (np.isnan(lw) or np.isnan(h)):
+            style.mark_missing(ax, e, yi + 0.12, "no CI", va="bottom")
+        for bound, edge, head in ((h, right, ">"), (lw, left, "<")):
+            if np.isinf(bound):
+                ax.plot([e, edge], [yi, yi], color=colour, linewidth=1.4, zorder=2,
+                        gid="socialhealth-open-interval")
+                ax.plot([edge], [yi], marker=head, color=colour, markersize=6, zorder=3,
+                        clip_on=False, gid="socialhealth-open-interval")
+    ax.set_xlim(left, right)
+
+
+def _ci_text(e: float, lw: float, h: float, no_ci: str | None = "CI not estimable") -> str:
+    """ "1.30 (1.10, 1.55)"; "not estimable" for a NaN estimate; "1.30 (CI not estimable)"
+    for a NaN interval (``no_ci=None``: the estimate alone)."""
+    if not np.isfinite(e):
+        return "not estimable"
+    if np.isnan(lw) or np.isnan(h):
+        return f"{e:.2f} ({no_ci})" if no_ci else f"{e:.2f}"
+    return f"{e:.2f} ({lw:.2f}, {h:.2f})"
 
 
 def _annotate_rows(ax: Axes, frame, by, est, lo, hi, ypos, offsets) -> None:
@@ -134,8 +182,7 @@ def _annotate_rows(ax: Axes, frame, by, est, lo, hi, ypos, offsets) -> None:
     for t, e, lw, h, gv in zip(frame["_label"], est, lo, hi,
                               frame[by] if by else [None] * len(frame), strict=True):
         y = ypos[t] + offsets[gv]
-        ci = f" ({lw:.2f}, {h:.2f})" if np.isfinite(lw) and np.isfinite(h) else ""
-        ax.annotate(f"{e:.2f}{ci}", xy=(1.02, y), xycoords=trans, ha="left", va="center",
+        ax.annotate(_ci_text(e, lw, h), xy=(1.02, y), xycoords=trans, ha="left", va="center",
                     fontsize=style.FONT["annotation"], annotation_clip=False,
                     gid="socialhealth-annotation")
 
@@ -208,7 +255,10 @@ def forest(
     Notes
     -----
     Rows are drawn top to bottom in the order of the data. Confidence intervals are the columns
-    given, never recomputed; rows with a missing CI show the point only. The role of this plot
+    given, never recomputed; a row with a missing CI shows the point marked "no CI", a row
+    with a missing estimate is marked "not estimable", an infinite bound is drawn to the edge
+    of the axis with an arrow head. Rows sharing a label get rows of their own, numbered
+    ``"Avlund (1)"``, ``"Avlund (2)"``. The role of this plot
     is that of ``metafor::forest()`` in R (a picture, not numbers, so nothing to match).
 
     Examples
@@ -230,6 +280,8 @@ def forest(
     by = by if by is not None else ("group" if "group" in frame.columns else None)
     require(frame, [estimate, ci_low, ci_high, weight, by], "forest()")
     frame = _selected_rows(frame, lab, drop_intercept, terms)
+    no_missing_groups(frame, [by], "forest()")
+    frame = _number_repeats(frame, by)
     est = frame[estimate].to_numpy(dtype=float)
     lo = frame[ci_low].to_numpy(dtype=float)
     hi = frame[ci_high].to_numpy(dtype=float)
@@ -243,6 +295,8 @@ def forest(
     if ref is None:
         ref = 1.0 if scale == "log" else 0.0
     summaries = {summary} if isinstance(summary, str) else set(summary or ())
+    summaries |= {t for t, b in zip(frame["_label"], frame["_base"], strict=True)
+                  if b in summaries}
 
     row_labels = ordered_unique(frame["_label"])
     groups = ordered_unique(frame[by]) if by else [None]
@@ -260,12 +314,18 @@ def forest(
                    gid="socialhealth-reference")
     names = labels or {}
     ax.set_yticks([ypos[t] for t in row_labels])
-    ax.set_yticklabels([names.get(t, style.pretty(t)) for t in row_labels])
+    base = dict(zip(frame["_label"], zip(frame["_base"], frame["_suffix"], strict=True),
+                    strict=True))
+    ax.set_yticklabels([names.get(base[t][0], style.pretty(base[t][0])) + base[t][1]
+                        for t in row_labels])
     ax.set_ylim(-0.7, n_rows - 0.3)
     for t in summaries & set(row_labels):
         ax.get_yticklabels()[row_labels.index(t)].set_fontweight("bold")
     if scale == "log":
         log_axis(ax, np.r_[lo, hi, est], ref if ref is not None and np.isfinite(ref) else None)
+    ys = np.array([ypos[t] + offsets[gv] for t, gv in
+                   zip(frame["_label"], frame[by] if by else [None] * len(frame), strict=True)])
+    mark_open_and_missing(ax, est, lo, hi, ys)
     style.tidy_axes(ax, grid=None)
     ax.spines["left"].set_visible(False)
     ax.tick_params(axis="y", length=0)

@@ -87,6 +87,11 @@ def likert(
         raise PlotError("likert() needs one row per response level (a 'level' column); this "
                         "table has none. Use the mean of a categorical variable, e.g. "
                         "design.mean('lonely_direct', by='age_group').")
+    bad = frame[estimate].isna()
+    if bad.any():
+        where = frame.loc[bad, by + [level]].astype(str).agg(" / ".join, axis=1).tolist()
+        raise PlotError(f"likert(): the share of {where[:3]} is missing (NaN); a stacked bar "
+                        "cannot show it. Drop those groups or fill the shares first.")
     lv = list(levels) if levels is not None else ordered_unique(frame[level].astype(str))
     key = (frame[by].astype(str).agg(" / ".join, axis=1) if by
            else pd.Series(["All"] * len(frame), index=frame.index))
@@ -94,7 +99,10 @@ def likert(
     if "term" in by and len(by) == 1:
         names = [style.pretty(g) for g in groups]
     else:
-        names = groups
+        words = (frame[by].astype(str).map(style.level_text).agg(" / ".join, axis=1) if by
+                 else key)
+        first = dict(zip(key, words, strict=True)) if by else {}
+        names = [first.get(g, g) for g in groups]
     wide = (frame.assign(_key=key.to_numpy(), _lev=frame[level].astype(str))
             .pivot_table(index="_key", columns="_lev", values=estimate, aggfunc="sum",
                          sort=False)

@@ -5,12 +5,12 @@ from typing import Literal
 
 import numpy as np
 from matplotlib.axes import Axes
-from matplotlib.ticker import PercentFormatter
 
 from socialhealth._deprecation import renamed_parameter
 from socialhealth.errors import PlotError
 from socialhealth.plot import style
-from socialhealth.plot.frames import as_frame, by_columns, ordered_unique, require, single_level
+from socialhealth.plot.frames import (as_frame, by_columns, no_duplicates, no_missing_groups,
+                                      ordered_unique, require, single_level)
 
 
 @style.plain_text
@@ -66,7 +66,9 @@ def prevalence(
     Notes
     -----
     The CIs drawn are the ``ci_low`` / ``ci_high`` columns (e.g. the logit intervals of
-    ``proportion(method="logit")``, as R ``svyciprop``); nothing is recomputed.
+    ``proportion(method="logit")``, as R ``svyciprop``); nothing is recomputed. A missing
+    estimate is written "not estimable" at its place, a missing interval "no CI"; boolean
+    groups are labelled Yes / No.
 
     Examples
     --------
@@ -100,11 +102,14 @@ def prevalence(
     if extra:
         raise PlotError(f"prevalence() shows at most two grouping columns (x= and by=); the "
                         f"table is also grouped by {extra}. Subset the table first.")
+    no_missing_groups(frame, [x, by], "prevalence()")
+    no_duplicates(frame, [x, by], "prevalence()")
     xs = ordered_unique(frame[x])
     hues = ordered_unique(frame[by]) if by else [None]
     ax = style.new_axes(ax, (max(4.5, 1.0 + 0.55 * len(xs) * max(1, len(hues)) ** 0.7), 4.2))
     scale = 100.0 if percent else 1.0
     width = 0.8 / len(hues)
+    missing: list = []   # (positions, estimates, lows, highs) per hue, marked after the limits
     for k, h in enumerate(hues):
         sub = frame if h is None else frame[frame[by] == h]
         sub = sub.set_index(sub[x].astype(object)).reindex(xs)
@@ -112,25 +117,36 @@ def prevalence(
         lo = sub[ci_low].to_numpy(dtype=float) * scale
         hi = sub[ci_high].to_numpy(dtype=float) * scale
         pos = np.arange(len(xs)) - 0.4 + width * (k + 0.5)
-        colour = style.PALETTE[k % len(style.PALETTE)]
-        lab = None if h is None else str(h)
+        gs = style.group_style(k)
+        colour = gs["colour"]
+        lab = None if h is None else style.level_text(h)
         if kind == "bar":
-            ax.bar(pos, e, width=width * 0.92, color=colour, label=lab, zorder=2)
+            ax.bar(pos, e, width=width * 0.92, color=colour, label=lab, zorder=2,
+                   hatch=gs["hatch"] or None, edgecolor="white" if gs["hatch"] else None)
             ax.errorbar(pos, e, yerr=[e - lo, hi - e], fmt="none", ecolor="black",
                         elinewidth=1.1, capsize=3, zorder=3)
         else:
-            ax.errorbar(pos, e, yerr=[e - lo, hi - e], fmt=style.MARKERS[k % len(style.MARKERS)],
+            ax.errorbar(pos, e, yerr=[e - lo, hi - e], fmt=gs["marker"],
                         color=colour, ecolor=colour, elinewidth=1.3, capsize=3, markersize=6,
                         label=lab, zorder=3)
+        missing.append((pos, e, lo, hi))
     ax.set_xticks(np.arange(len(xs)))
-    ax.set_xticklabels([str(v) for v in xs])
+    ax.set_xticklabels([style.level_text(v) for v in xs])
     if percent:
-        ax.yaxis.set_major_formatter(PercentFormatter(xmax=100, decimals=0))
+        ax.yaxis.set_major_formatter(style.PercentTicks())
     if kind == "bar" or percent:
         ax.set_ylim(bottom=0)
+    base = ax.get_xaxis_transform()
+    for pos, e, lo, hi in missing:
+        for p, ei, li, hi_ in zip(pos, e, lo, hi, strict=True):
+            if not np.isfinite(ei):
+                style.mark_missing(ax, p, 0.01, "not\nestimable", xycoords=base)
+            elif np.isnan(li) or np.isnan(hi_):
+                style.mark_missing(ax, p, ei, "no CI")
     style.tidy_axes(ax, grid="y")
     if ylabel is None:
-        what = f"Prevalence of {terms[0]}" if len(terms) == 1 and by != "term" else "Prevalence"
+        what = (f"Prevalence of {style.term_text(terms[0])}" if len(terms) == 1 and by != "term"
+                else "Prevalence")
         if level is not None:
             what += f": {level}"
         ylabel = f"{what} (%)" if percent else what

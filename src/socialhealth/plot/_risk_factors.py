@@ -10,7 +10,7 @@ from matplotlib.axes import Axes
 
 from socialhealth.errors import PlotError
 from socialhealth.plot import style
-from socialhealth.plot._forest import log_axis
+from socialhealth.plot._forest import _ci_text, log_axis, mark_open_and_missing
 from socialhealth.plot.frames import as_frame, require
 
 RISK_CAPTION = ("Survey: weighted estimates (survey weights), 95% CIs from design-based SEs; "
@@ -180,10 +180,10 @@ def risk_factors(
             src = (tab[source_col].astype(str).to_numpy() if kind == "anchor" and source_col
                    else [""] * len(tab))
             for ei, li, hi_, yi, si in zip(e, lo, hi, ys, src, strict=True):
-                ci = f" ({li:.2f}, {hi_:.2f})" if np.isfinite(li) and np.isfinite(hi_) else ""
                 note = f"  {si}" if si and si != "nan" else ""
-                ax.annotate(f"{ei:.2f}{ci}{note}", xy=(1.02, yi), xycoords=trans, ha="left",
-                            va="center", fontsize=style.FONT["annotation"], color=colour,
+                no_ci = "CI not estimable" if kind == "survey" else None
+                ax.annotate(f"{_ci_text(ei, li, hi_, no_ci)}{note}", xy=(1.02, yi), xycoords=trans,
+                            ha="left", va="center", fontsize=style.FONT["annotation"], color=colour,
                             annotation_clip=False, gid="socialhealth-annotation")
 
     draw("survey", s, style.PALETTE[0], "o", style.PALETTE[0], survey_name)
@@ -195,6 +195,12 @@ def risk_factors(
     ax.set_yticklabels(rows)
     ax.set_ylim(-(height_units - gap - step) - 0.5, 0.5)
     log_axis(ax, allv, ref)
+    for kind, tab in tabs:
+        mark_open_and_missing(ax, tab[estimate].to_numpy(dtype=float),
+                              tab[ci_low].to_numpy(dtype=float),
+                              tab[ci_high].to_numpy(dtype=float),
+                              [y_of[(kind, i)] for i in range(len(tab))],
+                              mark_no_ci=kind == "survey")   # published without CI: point
     style.tidy_axes(ax, grid=None)
     ax.spines["left"].set_visible(False)
     ax.tick_params(axis="y", length=0)

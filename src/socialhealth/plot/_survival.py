@@ -7,7 +7,7 @@ from matplotlib.ticker import PercentFormatter
 
 from socialhealth._deprecation import renamed_parameter
 from socialhealth.plot import style
-from socialhealth.plot.frames import as_frame, ordered_unique, require
+from socialhealth.plot.frames import as_frame, no_missing_groups, ordered_unique, require
 
 
 @style.plain_text
@@ -84,6 +84,7 @@ def survival(
         by = before[0] if before else None
     require(frame, [by], "survival()")
     has_ci = band and ci_low in frame.columns and ci_high in frame.columns
+    no_missing_groups(frame, [by], "survival()")
     groups = ordered_unique(frame[by]) if by else [None]
     ax = style.new_axes(ax, (6.4, 4.2))
     scale = 100.0 if percent else 1.0
@@ -91,9 +92,11 @@ def survival(
         sub = (frame if g is None else frame[frame[by] == g]).sort_values(time)
         t = np.concatenate([[0.0], sub[time].to_numpy(dtype=float)])
         s = np.concatenate([[1.0], sub[surv].to_numpy(dtype=float)]) * scale
-        colour = style.PALETTE[k % len(style.PALETTE)]
+        gs = style.group_style(k)
+        colour = gs["colour"]
         ax.plot(t, s, drawstyle="steps-post", color=colour, linewidth=1.8,
-                label=None if g is None else str(g), zorder=3)
+                linestyle=gs["linestyle"],
+                label=None if g is None else style.level_text(g), zorder=3)
         if has_ci:
             lo = sub[ci_low].to_numpy(dtype=float) * scale
             hi = sub[ci_high].to_numpy(dtype=float) * scale

@@ -13,6 +13,14 @@ TRANSITION_CAPTION = ("Weighted transition shares (panel weights); 95% CIs from 
                       "SEs (R svyciprop)")
 
 
+def _panel_label(column, default: str) -> str:
+    """``"poor_health@2010"`` -> ``"Poor health (2010)"``; ``None`` -> ``default``."""
+    if not column:
+        return default
+    name, _, wave = str(column).rpartition("@")
+    return f"{style.pretty(name)} ({wave})" if name else style.pretty(column)
+
+
 @style.plain_text
 def transitions(
     data,
@@ -38,8 +46,8 @@ def transitions(
         The CIs drawn are the matching ``row_ci_low/row_ci_high`` or ``ci_low/ci_high``
         columns; nothing is recomputed.
     xlabel, ylabel, title : str, optional
-        Axis labels (defaults: the panel columns of the result, e.g. ``poor_health@2010``,
-        else ``To`` / ``From``) and title.
+        Axis labels (defaults: the panel columns of the result in words, e.g.
+        ``Poor health (2010)`` for ``poor_health@2010``, else ``To`` / ``From``) and title.
     caption : str, optional
         Caption under the axes; ``None`` for none.
     ax : matplotlib Axes, optional
@@ -109,9 +117,9 @@ def transitions(
             ax.text(j, i, label, ha="center", va="center", fontsize=style.FONT["annotation"],
                     color="white" if style.is_dark(cmap(v)) else "black")
     ax.set_xticks(np.arange(len(tos)))
-    ax.set_xticklabels(tos)
+    ax.set_xticklabels([style.level_text(v) for v in tos])
     ax.set_yticks(np.arange(len(rows)))
-    ax.set_yticklabels(rows)
+    ax.set_yticklabels([style.level_text(v) for v in rows])
     ax.tick_params(length=0)
     for side in ax.spines.values():
         side.set_visible(False)
@@ -120,7 +128,8 @@ def transitions(
     bar.ax.yaxis.set_major_formatter(style.mpl.ticker.PercentFormatter(xmax=1, decimals=0))
     bar.set_label("P(to | from)" if value == "row_share" else "Share of linked persons",
                   fontsize=style.FONT["annotation"])
-    style.set_labels(ax, xlabel=xlabel or getattr(data, "to_column", None) or "To",
-                     ylabel=ylabel or getattr(data, "from_column", None) or "From", title=title)
+    style.set_labels(ax, xlabel=xlabel or _panel_label(getattr(data, "to_column", None), "To"),
+                     ylabel=ylabel or _panel_label(getattr(data, "from_column", None), "From"),
+                     title=title)
     style.add_caption(ax, caption)
     return ax

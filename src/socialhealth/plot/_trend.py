@@ -1,13 +1,15 @@
 """Estimates over time with confidence bands, optionally one line per group."""
 from __future__ import annotations
 
+import numpy as np
 from matplotlib.axes import Axes
-from matplotlib.ticker import MaxNLocator, PercentFormatter
+from matplotlib.ticker import MaxNLocator
 
 from socialhealth._deprecation import renamed_parameter
 from socialhealth.errors import PlotError
 from socialhealth.plot import style
-from socialhealth.plot.frames import as_frame, by_columns, ordered_unique, require, single_level
+from socialhealth.plot.frames import (as_frame, by_columns, no_duplicates, no_missing_groups,
+                                      ordered_unique, require, single_level)
 
 
 @style.plain_text
@@ -58,8 +60,9 @@ def trend(
 
     Notes
     -----
-    Pointwise CIs of each year's estimate, not a simultaneous band. Years without an estimate
-    leave a gap.
+    Pointwise CIs of each year's estimate, not a simultaneous band. Years without a row leave
+    a gap; a row whose estimate is missing is written "not estimable" at its year, one whose
+    interval is missing "no CI".
 
     Examples
     --------
@@ -81,7 +84,10 @@ def trend(
                             f"grouped by {rest}. Pass by= and subset the table.")
         by = rest[0] if rest else None
     require(frame, [by], "trend()")
+    no_missing_groups(frame, [x, by], "trend()")
+    no_duplicates(frame, [x, by], "trend()")
     groups = ordered_unique(frame[by]) if by else [None]
+    missing: list = []
     ax = style.new_axes(ax, (6.4, 4.2))
     scale = 100.0 if percent else 1.0
     for k, g in enumerate(groups):
@@ -91,9 +97,11 @@ def trend(
         e = sub[estimate].to_numpy(dtype=float) * scale
         lo = sub[ci_low].to_numpy(dtype=float) * scale
         hi = sub[ci_high].to_numpy(dtype=float) * scale
-        colour = style.PALETTE[k % len(style.PALETTE)]
-        ax.plot(t, e, marker=style.MARKERS[k % len(style.MARKERS)], color=colour, linewidth=1.8,
-                markersize=5, label=None if g is None else str(g), zorder=3)
+        gs = style.group_style(k)
+        colour = gs["colour"]
+        ax.plot(t, e, marker=gs["marker"], color=colour, linewidth=1.8, linestyle=gs["linestyle"],
+                markersize=5, label=None if g is None else style.level_text(g), zorder=3)
+        missing.append((t, e, lo, hi, colour))
         if band:
             ax.fill_between(t, lo, hi, color=colour, alpha=0.18, linewidth=0, zorder=2)
         else:
@@ -101,12 +109,19 @@ def trend(
                         zorder=2)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     if percent:
-        ax.yaxis.set_major_formatter(PercentFormatter(xmax=100, decimals=0))
+        ax.yaxis.set_major_formatter(style.PercentTicks())
         ax.set_ylim(bottom=0)
+    base = ax.get_xaxis_transform()
+    for t, e, lo, hi, colour in missing:
+        for ti, ei, li, hi_ in zip(t, e, lo, hi, strict=True):
+            if not np.isfinite(ei):
+                style.mark_missing(ax, ti, 0.01, "not\nestimable", xycoords=base, color=colour)
+            elif np.isnan(li) or np.isnan(hi_):
+                style.mark_missing(ax, ti, ei, "no CI", color=colour)
     style.tidy_axes(ax, grid="y")
     terms = ordered_unique(frame["term"]) if "term" in frame.columns else []
     if ylabel is None:
-        what = f"Prevalence of {terms[0]}" if len(terms) == 1 else "Prevalence"
+        what = f"Prevalence of {style.term_text(terms[0])}" if len(terms) == 1 else "Prevalence"
         if level is not None:
             what += f": {level}"
         ylabel = f"{what} (%)" if percent else what

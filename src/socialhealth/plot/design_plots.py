@@ -327,8 +327,9 @@ def hist(
     else:
         for k, frame in enumerate(rows):
             h = frame[height].to_numpy()
-            ax.stairs(h, b, color=style.PALETTE[k % len(style.PALETTE)], linewidth=1.8,
-                      label=str(frame[by].iloc[0]), zorder=3)
+            gs = style.group_style(k)
+            ax.stairs(h, b, color=gs["colour"], linewidth=1.8, linestyle=gs["linestyle"],
+                      label=style.level_text(frame[by].iloc[0]), zorder=3)
         ax.legend(title=style.pretty(by), frameon=False, fontsize=style.FONT["annotation"],
                   title_fontsize=style.FONT["annotation"], loc="best")
     ax.set_ylim(bottom=0)
@@ -441,7 +442,7 @@ def boxplot(
         rows.append(({by: label} if by else {}) | row)
         boxes.append({"med": med, "q1": q1, "q3": q3, "whislo": lo, "whishi": hi,
                       "fliers": np.asarray(out, dtype=float),
-                      "label": "" if label is None else str(label)})
+                      "label": "" if label is None else style.level_text(label)})
     table = pd.DataFrame(rows)
 
     ax = style.new_axes(ax, (max(3.6, 1.2 + 0.9 * len(boxes)), 4.2))

@@ -111,3 +111,26 @@ def ordered_unique(values) -> list:
         present = set(s.dropna())
         return [c for c in s.cat.categories if c in present]
     return list(dict.fromkeys(s.dropna()))
+
+
+def no_missing_groups(frame: pd.DataFrame, columns: Sequence[str | None], what: str) -> None:
+    """Raise :class:`~socialhealth.errors.PlotError` when a grouping column has missing
+    values (those rows would otherwise be left out of the figure without a word)."""
+    for c in columns:
+        if c is not None and c in frame.columns and frame[c].isna().any():
+            n = int(frame[c].isna().sum())
+            raise PlotError(f"{what}: {n} row(s) have a missing value of the grouping column "
+                            f"{c!r} and cannot be placed; fill it (e.g. 'Missing') or drop "
+                            "those rows first.")
+
+
+def no_duplicates(frame: pd.DataFrame, columns: Sequence[str | None], what: str) -> None:
+    """Raise :class:`~socialhealth.errors.PlotError` when two rows share the same position
+    (the same values of ``columns``): one would be drawn over the other."""
+    cols = [c for c in columns if c is not None]
+    dup = frame.duplicated(subset=cols, keep=False)
+    if dup.any():
+        rows = frame.loc[dup, cols].drop_duplicates().to_dict("records")
+        raise PlotError(f"{what}: several rows share {rows[:3]} and would be drawn on top of "
+                        "each other; subset the table or pass the column that tells them apart "
+                        "(by=).")

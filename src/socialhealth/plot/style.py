@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import re
 import textwrap
-from typing import Literal, cast
+from typing import Any, Literal, cast
 
 import matplotlib as mpl
 import matplotlib.pyplot as plt
@@ -22,11 +22,15 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.text import Text
+from matplotlib.ticker import Formatter
 
 #: Okabe-Ito colours (blue, vermillion, bluish green, reddish purple, orange, sky blue,
 #: yellow, black): colour-blind safe.
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000")
 MARKERS = ("o", "s", "D", "^", "v", "P", "X", "*")
+LINESTYLES = ("-", "--", ":", "-.")
+HATCHES = ("", "//", "..", "xx")
+MISSING_GID = "socialhealth-missing"
 GREY = "#4D4D4D"
 LIGHT_GREY = "#BFBFBF"
 
@@ -185,3 +189,85 @@ def pretty(name) -> str:
 
 
 _TERM = re.compile(r"^(?:C\((\w+)[^)]*\)|(\w+))\[(?:T\.)?(.+)\]$")
+
+
+def group_style(k: int) -> dict:
+    """Colour, marker, line style and hatch of the ``k``-th group (0-based), distinct for up to
+    64 groups: past the 8 palette colours the marker shifts and the line style / hatch change,
+    so group 8 never looks like group 0.
+
+    Examples
+    --------
+    >>> a, b = group_style(0), group_style(8)
+    >>> a["colour"] == b["colour"], a["marker"] == b["marker"], a["linestyle"] == b["linestyle"]
+    (True, False, False)
+    """
+    n = len(PALETTE)
+    cycle = k // n
+    return {"colour": PALETTE[k % n], "marker": MARKERS[(k + cycle) % len(MARKERS)],
+            "linestyle": LINESTYLES[cycle % len(LINESTYLES)],
+            "hatch": HATCHES[cycle % len(HATCHES)]}
+
+
+def level_text(value) -> str:
+    """Words for a group value in a tick label or legend: booleans (and the strings
+    ``"True"``/``"False"``) as ``"Yes"``/``"No"``, anything else as ``str(value)``.
+
+    Examples
+    --------
+    >>> level_text(True), level_text("False"), level_text("75+")
+    ('Yes', 'No', '75+')
+    """
+    if isinstance(value, (bool, np.bool_)):
+        return "Yes" if value else "No"
+    text = str(value)
+    return {"True": "Yes", "False": "No"}.get(text, text)
+
+
+def term_text(name) -> str:
+    """A variable name in running text: underscores as spaces, case kept
+    (``"heart_disease"`` -> ``"heart disease"``).
+
+    Examples
+    --------
+    >>> term_text("lonely_direct3")
+    'lonely direct3'
+    """
+    return str(name).replace("_", " ").strip()
+
+
+def mark_missing(ax: Axes, x, y, text: str, xycoords="data", **kwargs) -> None:
+    """Write ``text`` (e.g. ``"not estimable"``) where a value could not be drawn, in grey
+    italics (gid ``MISSING_GID``), so no NaN estimate or interval vanishes silently."""
+    kw: dict[str, Any] = {"ha": "center", "va": "bottom", "fontsize": FONT["annotation"],
+                          "color": GREY, "style": "italic", "annotation_clip": False}
+    kw.update(kwargs)
+    ax.annotate(text, xy=(x, y), xycoords=xycoords, gid=MISSING_GID, **kw)
+
+
+class PercentTicks(Formatter):
+    """Percent tick labels (values already in percent) with just enough decimals to tell the
+    ticks apart: ``0%, 2%, 4%``; ``0.2%, 0.4%``; ``0.25%, 0.5%`` - never ``0%, 0%, 1%``.
+
+    Examples
+    --------
+    >>> f = PercentTicks()
+    >>> f.set_locs([0.0, 0.25, 0.5])
+    >>> [f(v) for v in (0.0, 0.25, 0.5)]
+    ['0.00%', '0.25%', '0.50%']
+    """
+
+    _ticks: tuple = ()
+
+    def set_locs(self, locs):
+        """Remember the tick positions about to be labelled (matplotlib calls this before
+        formatting them), so every label gets the same number of decimals."""
+        self._ticks = tuple(float(v) for v in locs)
+
+    def __call__(self, x, pos=None):
+        locs = [v for v in (self._ticks or (x,)) if np.isfinite(v)]
+        decimals = 0
+        while decimals < 6 and any(abs(v * 10 ** decimals - round(v * 10 ** decimals)) > 1e-6
+                                   for v in locs):
+            decimals += 1
+        return f"{x:.{decimals}f}%"
