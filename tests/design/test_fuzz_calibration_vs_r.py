@@ -44,6 +44,7 @@ import pytest
 
 import socialhealth as sh
 from socialhealth.errors import SocialHealthError
+from r_compare import as_array, close  # noqa: E402 - tests/_support
 
 # exploration runs (another seed, see the R script) via FUZZ_CALIBRATION_JSON
 _FIXTURE = Path(os.environ.get("FUZZ_CALIBRATION_JSON", "")
@@ -53,23 +54,6 @@ FIX = json.loads(gzip.decompress(_FIXTURE.read_bytes()) if _FIXTURE.suffix == ".
                  else _FIXTURE.read_text())
 CASES = FIX["cases"]
 TOL = 1e-8
-
-
-def as_array(values) -> np.ndarray:
-    return np.asarray([np.nan if v is None else v for v in np.atleast_1d(values)],
-                      dtype=float).ravel()
-
-
-def close(ours, r, tol=TOL, what="", scale=None):
-    """``ours`` equal to R's ``r`` within ``tol`` relative, with an absolute floor of ``tol``
-    times ``scale`` (default the largest |r|; for SEs the largest |estimate|)."""
-    ours = np.asarray(ours, dtype=float).ravel()
-    r = as_array(r)
-    assert ours.shape == r.shape, (what, ours, r)
-    if scale is None:
-        scale = np.nanmax(np.abs(r)) if np.isfinite(r).any() else 1.0
-    np.testing.assert_allclose(ours, r, rtol=tol, atol=tol * max(float(scale), 1e-300),
-                               err_msg=what)
 
 
 def frame(case) -> pd.DataFrame:

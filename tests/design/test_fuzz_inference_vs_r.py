@@ -29,27 +29,13 @@ import pytest
 
 import socialhealth as sh
 from socialhealth.errors import SocialHealthError
+from r_compare import as_array, close  # noqa: E402 - tests/_support
 
 FIX = json.loads((Path(__file__).parent / "fixtures" / "fuzz_inference"
                   / "fuzz_inference_reference.json").read_text())
 CASES = FIX["cases"]
 TOL = 1e-8
 INF = float("inf")
-
-
-def as_array(values) -> np.ndarray:
-    return np.asarray([np.nan if v is None else v for v in np.atleast_1d(values)],
-                      dtype=float).ravel()
-
-
-def close(ours, r, tol=TOL, what="", scale=None):
-    ours = np.asarray(ours, dtype=float).ravel()
-    r = as_array(r)
-    assert ours.shape == r.shape, (what, ours, r)
-    if scale is None:
-        scale = np.nanmax(np.abs(r)) if np.isfinite(r).any() else 1.0
-    np.testing.assert_allclose(ours, r, rtol=tol, atol=tol * max(float(scale), 1e-300),
-                               err_msg=what)
 
 
 def design(case):

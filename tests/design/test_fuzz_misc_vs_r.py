@@ -59,6 +59,7 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
 import socialhealth as sh  # noqa: E402
+from r_compare import as_array, close  # noqa: E402 - tests/_support
 
 FIXDIR = Path(__file__).parent / "fixtures" / "fuzz_misc"
 # FUZZ_MISC_JSON: an exploration run's fixture (make_fuzz_misc.R with FUZZ_SEED), not committed
@@ -71,21 +72,6 @@ INF = float("inf")
 LEVELS = {"a": ["a1", "a2", "a3", "a4"], "s": ["F", "M"], "g": ["g1", "g2", "g3"],
           "c3": ["c1", "c2", "c3"]}
 REPLICATE_KINDS = {"JK1", "JKn", "BRR", "Fay", "bootstrap", "other", "bootsub", "JKn_fpc"}
-
-
-def as_array(values) -> np.ndarray:
-    return np.asarray([np.nan if v is None else v for v in np.atleast_1d(values)],
-                      dtype=float).ravel()
-
-
-def close(ours, r, tol=TOL, what="", scale=None):
-    ours = np.asarray(ours, dtype=float).ravel()
-    r = as_array(r)
-    assert ours.shape == r.shape, (what, ours, r)
-    if scale is None:
-        scale = np.nanmax(np.abs(r)) if np.isfinite(r).any() else 1.0
-    np.testing.assert_allclose(ours, r, rtol=tol, atol=tol * max(float(scale), 1e-300),
-                               err_msg=what)
 
 
 def frame(case) -> pd.DataFrame:

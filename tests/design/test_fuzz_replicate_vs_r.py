@@ -29,6 +29,7 @@ import pytest
 import socialhealth as sh
 from socialhealth.errors import (ConvergenceError, EstimationError, ReplicateWeightsError,
                                  SeparationError, SocialHealthError, SocialHealthWarning)
+from r_compare import as_array, close  # noqa: E402 - tests/_support
 
 FIX = json.loads((Path(__file__).parent / "fixtures" / "fuzz_replicate"
                   / "fuzz_replicate_reference.json").read_text())
@@ -36,25 +37,6 @@ CASES = FIX["cases"]
 TOL = 1e-8
 METHOD = {"JK1": "jk1", "JKn": "jkn", "BRR": "brr", "Fay": "fay", "bootstrap": "bootstrap",
           "other": "other"}
-
-
-def as_array(values) -> np.ndarray:
-    return np.asarray([np.nan if v is None else v for v in np.atleast_1d(values)],
-                      dtype=float).ravel()
-
-
-def close(ours, r, tol=TOL, what="", scale=None):
-    """``ours`` equal to R's ``r`` within ``tol`` relative, with an absolute floor of ``tol``
-    times ``scale`` (default the largest |r|; for standard errors the largest |estimate|, so
-    that an SE that is 0 up to rounding, e.g. R's 3e-15 against our 0, is 0 in the units of
-    the estimate)."""
-    ours = np.asarray(ours, dtype=float).ravel()
-    r = as_array(r)
-    assert ours.shape == r.shape, (what, ours, r)
-    if scale is None:
-        scale = np.nanmax(np.abs(r)) if np.isfinite(r).any() else 1.0
-    np.testing.assert_allclose(ours, r, rtol=tol, atol=tol * max(float(scale), 1e-300),
-                               err_msg=what)
 
 
 def frame(case) -> pd.DataFrame:

@@ -1,0 +1,31 @@
+"""Comparison helpers shared by the differential (fuzz) suites against R.
+
+Importable as ``r_compare`` from any test (``pythonpath = ["tests/_support"]`` in
+``pyproject.toml``; this folder holds no tests and no other module).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+#: relative tolerance of the closed forms compared with R
+TOL = 1e-8
+
+
+def as_array(values) -> np.ndarray:
+    """R's JSON values as a flat float array (``null`` -> NaN)."""
+    return np.asarray([np.nan if v is None else v for v in np.atleast_1d(values)],
+                      dtype=float).ravel()
+
+
+def close(ours, r, tol=TOL, what="", scale=None):
+    """``ours`` equal to R's ``r`` within ``tol`` relative, with an absolute floor of ``tol``
+    times ``scale`` (default the largest |r|; for standard errors the largest |estimate|, so
+    that an SE that is 0 up to rounding, e.g. R's 3e-15 against our 0, is 0 in the units of
+    the estimate)."""
+    ours = np.asarray(ours, dtype=float).ravel()
+    r = as_array(r)
+    assert ours.shape == r.shape, (what, ours, r)
+    if scale is None:
+        scale = np.nanmax(np.abs(r)) if np.isfinite(r).any() else 1.0
+    np.testing.assert_allclose(ours, r, rtol=tol, atol=tol * max(float(scale), 1e-300),
+                               err_msg=what)
