@@ -105,3 +105,16 @@ def test_codebook_change_invalidates(gss_cum_file, monkeypatch):
     assert datasets.load("gss", path=gss_cum_file).provenance["cache"] == "hit"
     monkeypatch.setattr(_engine, "codebook_hash", lambda name: "edited")
     assert datasets.load("gss", path=gss_cum_file).provenance["cache"] == "miss"
+
+
+def test_harmonisation_code_change_invalidates(gss_cum_file, monkeypatch):
+    """A fix in the harmonisation code (not in a codebook file) must not be hidden by a table
+    cached before it: twice such a fix shipped without a hand-bumped version (contact_in_person
+    combine="min", GSS panel `died`), so warm caches kept serving the wrong columns."""
+    from socialhealth.datasets import _engine
+
+    assert datasets.load("gss", path=gss_cum_file).provenance["cache"] == "miss"
+    assert datasets.load("gss", path=gss_cum_file).provenance["cache"] == "hit"
+    monkeypatch.setattr(_engine, "_code_hash", lambda: "fixed-rule")
+    assert datasets.load("gss", path=gss_cum_file).provenance["cache"] == "miss"
+

@@ -10,6 +10,7 @@ import time
 import warnings
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 
@@ -25,7 +26,8 @@ from socialhealth.datasets._readers import RawTable, Source, open_source
 from socialhealth.datasets._schema import typed
 from socialhealth.datasets._surveydata import SurveyData
 
-ENGINE_VERSION = 3   # 2: age bands from the survey's own minimum age; provenance population
+ENGINE_VERSION = 3   # (code changes also change _code_hash, in every key)
+#                      2: age bands from the survey's own minimum age; provenance population
 #                      3: provenance single_psu_strata (strata with one PSU and the rule used)
 
 
@@ -65,13 +67,12 @@ def run(name: str, path, options: dict, prepare: Callable[[Source], Plan], *,
         codebook_name: str | None = None) -> SurveyData:
     """Load ``path`` for survey ``name`` through ``prepare`` (see :class:`Plan`), with caching.
 
-    The cache key holds the file's sha256, ``loader_version``, the engine version, the hashes of
-    the codebook file and of ``schema.toml``, the options and the requested columns: editing a
-    codebook invalidates its cached tables.
+    The cache key holds the file's sha256, ``loader_version``, the engine version, the hash of
+    the harmonisation code and declarative files (:func:`_code_hash`), the codebook's hash, the
+    options and the requested columns: editing a codebook or a rule invalidates cached tables.
     """
     t0 = time.perf_counter()
-    extra_key = (*extra_key, codebook_hash(codebook_name) if codebook_name else "",
-                 _schema_hash())
+    extra_key = (*extra_key, codebook_hash(codebook_name) if codebook_name else "")
     p = Path(path).expanduser()
     user_cols = list(dict.fromkeys(columns or []))
     if cache and p.is_file() and p.stat().st_size > 0:
@@ -277,12 +278,26 @@ def _apply_declared_missing(raw: RawTable, declared: dict) -> None:
         set_missing(raw, var, x, np.isin(x, np.asarray(codes, dtype=float)))
 
 
-def _schema_hash() -> str:
-    import hashlib
-    from importlib import resources
+@lru_cache(maxsize=1)
+def _code_hash() -> str:
+    """sha256 (16 hex digits) of the code and declarative files that shape a harmonised table:
+    every ``.py`` and ``.toml`` file of :mod:`socialhealth.datasets` (loaders, codebook engine,
+    codebooks, ``schema.toml``) and :mod:`socialhealth.measures.harmonised` (the UCLA-3 rule).
 
-    text = resources.files("socialhealth.datasets").joinpath("schema.toml").read_bytes()
-    return hashlib.sha256(text).hexdigest()[:16]
+    It is part of every cache key, so a fixed harmonisation rule reaches users with a warm
+    cache instead of the table cached before the fix (a version number bumped by hand was
+    forgotten twice). Computed once per process (about 1 ms).
+    """
+    import hashlib
+
+    here = Path(__file__).resolve().parent
+    files = sorted(f for f in here.rglob("*") if f.suffix in (".py", ".toml") and f.is_file())
+    files.append(here.parent / "measures" / "harmonised.py")
+    h = hashlib.sha256()
+    for f in files:
+        h.update(str(f.relative_to(here.parent)).encode() + b"\0")
+        h.update(f.read_bytes() + b"\0")
+    return h.hexdigest()[:16]
 
 
 def _jsonable(v):
@@ -295,7 +310,8 @@ def _jsonable(v):
 
 def _key(name, sha, options, user_cols, loader_version, extra_key):
     opts = json.dumps({k: _jsonable(v) for k, v in sorted(options.items())}, sort_keys=True)
-    return _cache.cache_key(sha, name, loader_version, ENGINE_VERSION, opts, user_cols, *extra_key)
+    return _cache.cache_key(sha, name, loader_version, ENGINE_VERSION, _code_hash(), opts,
+                            user_cols, *extra_key)
 
 
 def _try_cache(name, sha, options, user_cols, loader_version, extra_key) -> SurveyData | None:
