@@ -277,6 +277,38 @@ def _code_key(v) -> str:
     return str(v)
 
 
+def codes_text(codes) -> str:
+    """Codes in words for a codebook rule: ``["3", "4"]`` -> ``"3 or 4"``; numbers in numeric
+    order, a run of four or more consecutive integers as ``"1-6"``.
+
+    >>> codes_text(["3", "4"]), codes_text([1, 2, 3, 4, 5, 6]), codes_text(["-9", "10", "9"])
+    ('3 or 4', '1-6', '-9, 9 or 10')
+    """
+    def key(c: str):
+        try:
+            return (0, float(c), c)
+        except ValueError:
+            return (1, 0.0, c)
+
+    items = sorted({_code_key(c) for c in codes}, key=key)
+    words: list[str] = []
+    i = 0
+    while i < len(items):
+        j = i
+        while (j + 1 < len(items) and key(items[j + 1])[0] == 0 and key(items[j])[0] == 0
+               and float(items[j]).is_integer()
+               and float(items[j + 1]) == float(items[j]) + 1):
+            j += 1
+        if j - i >= 3:
+            words.append(f"{items[i]}-{items[j]}")
+        else:
+            words.extend(items[i:j + 1])
+        i = j + 1
+    if len(words) <= 1:
+        return "".join(words)
+    return ", ".join(words[:-1]) + " or " + words[-1]
+
+
 def harmonise(df: pd.DataFrame, cb: dict, fmt: dict, wave, value_labels: dict,
               custom: dict[str, Callable] | None = None, context: dict | None = None,
               min_age: int | None = None):
@@ -421,7 +453,7 @@ def _rule_map(a: _RuleInput):
                           v in zip(miss_v, vals.tolist(), strict=True)], n,
                 levels)
     if known_missing:
-        text += f"; {sorted(known_missing)} → missing"
+        text += f"; {codes_text(known_missing)} → missing"
     return out, text, bad
 
 
@@ -443,13 +475,13 @@ def _rule_in(a: _RuleInput):
         ck, _ = _keys(df[var.format(**fmt)])
         answered &= ~ck.isin({str(c) for c in codes}).to_numpy()
     out = boolean(is_t, answered)
-    text = f"True if {srcs[0]} in {sorted(tr)}; False if " + (
-        f"in {sorted(fa)}" if fa else "any other valid code")
+    text = f"yes if {srcs[0]} is {codes_text(tr)}; no if " + (
+        f"{codes_text(fa)}" if fa else "any other valid code")
     if known_missing:
-        text += f"; {sorted(known_missing)} → missing"
+        text += f"; {codes_text(known_missing)} → missing"
     if cond:
         text += "; missing when " + " or ".join(
-            f"{var} in {sorted(str(c) for c in codes)}" for var, codes in cond.items())
+            f"{var} is {codes_text(codes)}" for var, codes in cond.items())
     return out, text, bad
 
 
@@ -636,7 +668,7 @@ def _derive(frame: pd.DataFrame, rows: list[dict], n: int, min_age: int, unmappe
         srh = frame["self_rated_health"]
         frame["poor_health"] = boolean(srh.isin(["fair", "poor"]).to_numpy(),
                                        srh.notna().to_numpy())
-        rows.append(_row("poor_health", ["self_rated_health"], "True if fair or poor", "",
+        rows.append(_row("poor_health", ["self_rated_health"], "yes if fair or poor", "",
                          "derived from self_rated_health", True))
     # the UCLA-3 rule (sum of the three 1-3 items, all needed; lonely at 6 or more) is the
     # instrument's, in socialhealth.measures.harmonised
@@ -652,13 +684,13 @@ def _derive(frame: pd.DataFrame, rows: list[dict], n: int, min_age: int, unmappe
         lonely = ucla3_lonely(sc).to_numpy(dtype=bool, na_value=False)
         frame["lonely_ucla3"] = boolean(lonely, ~np.isnan(sc))
         rows.append(_row("lonely_ucla3", ["ucla3_score"],
-                         f"True if ucla3_score >= {UCLA3_LONELY_CUTOFF}", "",
+                         f"yes if ucla3_score >= {UCLA3_LONELY_CUTOFF}", "",
                          "derived; 6-9 is a common convention, not a published cut-off "
                          "(Hughes et al. 2004 give none)", True))
     if "obese" not in have and _measured(rows, "bmi"):
         b = frame["bmi"].to_numpy(dtype=float)
         frame["obese"] = boolean(b >= 30, ~np.isnan(b))
-        rows.append(_row("obese", ["bmi"], "True if bmi >= 30", "", "derived (WHO cut-off)", True))
+        rows.append(_row("obese", ["bmi"], "yes if bmi >= 30", "", "derived (WHO cut-off)", True))
     # derived concepts that could not be derived say which of their inputs the file lacks
     have = {r["concept"] for r in rows}
     for concept, inputs in _DERIVED_FROM.items():

@@ -24,6 +24,7 @@ import pandas as pd
 
 from socialhealth.errors import DatasetError, LicensedDataError, SurveyFileError
 from socialhealth.datasets import _cache, _engine
+from socialhealth.datasets._codebook import codes_text
 from socialhealth.datasets._readers import RawTable, Source
 from socialhealth.datasets._surveydata import SurveyData
 
@@ -115,7 +116,8 @@ def _compute_extras(df: pd.DataFrame, cb: dict, fmt: dict | None = None
             out = pd.array([True if a else (False if b else pd.NA) for a,
                             b in zip(t, f, strict=True)],
                            dtype="boolean")
-            rule = f"True if {src} in {spec['true']}; False if in {spec['false']}"
+            rule = (f"yes if {src} is {codes_text(spec['true'])}; "
+                    f"no if {codes_text(spec['false'])}")
             other = valid & ~t & ~f
         elif kind == "days":
             lo, hi = spec["valid"]

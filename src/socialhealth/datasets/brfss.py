@@ -32,7 +32,7 @@ import pandas as pd
 
 from socialhealth.errors import DatasetError, SurveyFileError, UnknownWaveError
 from socialhealth.datasets import _engine
-from socialhealth.datasets._codebook import codebook_hash, load_codebook
+from socialhealth.datasets._codebook import codebook_hash, codes_text, load_codebook
 from socialhealth.datasets._readers import Source
 from socialhealth.datasets._surveydata import SurveyData
 from socialhealth.datasets._loader_steps import (_code_meanings, _compute_extras, _declared_missing,
@@ -64,8 +64,8 @@ def _any_of(df, spec, fmt, context):
     any_t, all_f = t.any(axis=1), f.all(axis=1)
     # numpy's stubs do not take None as a fill value; at run time it gives an object array
     out = np.where(any_t, True, np.where(all_f, False, None))  # type: ignore[call-overload]
-    return out.tolist(), (f"True if any of {srcs} in {spec['true']}; False if all in "
-                          f"{spec['false']}; otherwise missing")
+    return out.tolist(), (f"yes if any of {', '.join(srcs)} is {codes_text(spec['true'])}; "
+                          f"no if all are {codes_text(spec['false'])}; otherwise missing")
 
 
 CUSTOM_RULES = {"bmi_hundredths": _bmi_hundredths, "any_of": _any_of}

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from socialhealth.errors import EstimationError, ReportError
+from socialhealth.report.exposure import column_words
 from socialhealth.report.rcode import with_des
 
 #: Harmonised loneliness columns, suggested when the requested exposure is not measured.
@@ -54,19 +55,32 @@ class Context:
         """True when ``column`` has at least one non-missing value among the design's rows."""
         return not self.why_not(column)
 
+    def words(self, column: str) -> str:
+        """``column`` in words for a sentence: a derived condition by its name, a concept by
+        its label in ``content.toml`` or the tables' variable label (``heart_disease`` ->
+        "Heart disease (ever diagnosed)"), never the column name."""
+        for e in (self.exposure, *self.derived):
+            if e is not None and e.condition is not None and column == e.column:
+                return str(e.name)
+        return column_words(column)[0]
+
     def why_not(self, column: str) -> str:
-        """"" when ``column`` is usable, else one sentence saying why it is not."""
+        """"" when ``column`` is usable, else one sentence (in words, not column names) saying
+        why it is not."""
         row = self._codebook_row(column)
+        said = self.words(column)
         if row is not None and "measured" in row.index and not bool(row["measured"]):
             note = str(row.get("notes", "") or "").strip()
             rule = str(row.get("rule", "") or "").strip()
-            why = note or rule or "the survey has no item for this concept"
-            return f"{column!r} is not measured in this survey ({why.rstrip('.')})"
+            why = (note or rule or "the survey has no item for this concept").rstrip(".")
+            if len(why) > 1 and why[0].isupper() and why[1].islower():
+                why = why[0].lower() + why[1:]    # "Cross-sectional survey" -> "cross-..."
+            return f"{said} is not measured in this survey ({why})"
         if column not in self.data.columns:
-            return f"{column!r} is not in the data of this survey"
+            return f"{said} is not in the data of this survey"
         values = self.data[column][self.design.in_subset]
         if not values.notna().any():
-            return f"{column!r} is missing for every respondent in this survey"
+            return f"{said} is missing for every respondent in this survey"
         return ""
 
     def exposure_reason(self) -> str:

@@ -116,7 +116,7 @@ def _column_name(source: str, op: str, value) -> str:
     return f"{source}_{_OPS[op]}{suffix}".replace("-", "m").replace(".", "p")
 
 
-def _column_words(column: str) -> tuple[str, str]:
+def column_words(column: str) -> tuple[str, str]:
     """A plain exposure column in words (titles, sentences): its label in ``content.toml`` or
     the tables' variable label, not the column name (``lives_alone`` -> "Lives alone")."""
     from socialhealth.report.content import content
@@ -148,7 +148,7 @@ def parse(spec: str) -> Exposure:
             raise ReportError(f"cannot read the exposure {spec!r}: give a column name ('lonely') "
                               "or a condition '<column><op><value>' with op one of "
                               ">=, >, <=, <, ==, != (e.g. 'ucla3_isolated>=3').")
-        name, label = _NAMES.get(spec) or _column_words(spec)
+        name, label = _NAMES.get(spec) or column_words(spec)
         return Exposure(spec, spec, spec, name, label)
     source, op, raw = m.groups()
     raw = raw.strip()

@@ -135,13 +135,13 @@ def _measured_how(ctx: Context) -> str:
         src = str(row.get("source_variables", "") or "").strip()
         rule = str(row.get("rule", "") or "").strip()
         note = str(row.get("notes", "") or "").strip()
-        text = f"In this survey (codebook): {ctx.exposure.source}"
+        text = f"In this survey (codebook), {ctx.exposure.source}"
         if src and src != ctx.exposure.source:
-            text += f" from {src}"
+            text += f" comes from {src}"
         if rule and rule not in ("synthetic", "derived"):
-            text += f", rule {rule}"
-        if note:
-            text += f"; {note}"
-        if src or rule or note:
+            text += f": {rule}"
+        if src or rule:
             parts.append(text.rstrip(".") + ".")
+        if note:
+            parts.append(note[:1].upper() + note[1:].rstrip(".") + ".")
     return " ".join(parts)

@@ -29,7 +29,8 @@ def build_trend(ctx: Context) -> Section:
         return sec.skip(why)
     years = ctx.levels("year", among=x)
     if len(years) < MIN_YEARS:
-        return sec.skip(f"{exp.spec!r} was measured in {len(years)} interview year(s) only "
+        return sec.skip(f"{exp.name} was measured in {len(years)} interview "
+                        f"{'year' if len(years) == 1 else 'years'} only "
                         f"({', '.join(str(int(y)) for y in years)}); a trend needs at least "
                         f"{MIN_YEARS} years. Use a repeated survey or pool waves.")
     countries = ctx.levels("country", among=x) if not ctx.why_not("country") else []
