@@ -29,7 +29,7 @@ FIX = Path(__file__).with_name("fixtures")
 YES_NO = ["lonely", "depression", "poor_health", "smoker", "obese", "physically_inactive"]
 
 
-def _mini(drop=()):
+def _mini(drop=(), exposure="lonely"):
     df = pd.read_csv(FIX / "mini_survey.csv", dtype={c: "boolean" for c in YES_NO})
     df = df.drop(columns=list(drop))
     cb = pd.DataFrame(columns=["concept", "source_variables", "rule", "labels", "notes",
@@ -38,7 +38,8 @@ def _mini(drop=()):
             "lonely_psu": "adjust"}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return sh.report.build(SurveyData("mini", df, cb, {}, spec), outcomes=["depression"])
+        return sh.report.build(SurveyData("mini", df, cb, {}, spec), outcomes=["depression"],
+                               exposure=exposure)
 
 
 def test_model_label_names_comparators_in_words():
@@ -54,6 +55,14 @@ def test_separation_note_agrees_in_number():
         separation_in_words(e)
     e.terms = ["C(age_group)[T.65-74]", "C(age_group)[T.75+]"]
     assert "age group (65-74, 75+) predict the outcome" in separation_in_words(e)
+
+
+def test_separation_note_names_a_yes_no_covariate_in_words():
+    e = SeparationError("separation")
+    e.terms, e.n_rows = ["obese[T.True]", "physically_inactive[T.True]"], 12
+    said = separation_in_words(e)
+    assert "obesity (yes); physical inactivity (yes) predict the outcome perfectly" in said
+    assert "obese[" not in said and "True" not in said and "physically_inactive" not in said
 
 
 def test_transition_table_headers_and_notes_in_words():
@@ -205,3 +214,17 @@ def test_plain_exposure_column_and_notes_named_in_words():
     assert "Model 3 leaves out smoking, physical inactivity (not measured in this survey)." \
         in notes
     assert not any("_" in n for n in notes), notes
+
+
+def test_published_loneliness_row_keeps_its_name_when_the_exposure_is_not_loneliness():
+    """Regression: with exposure poor_health the published loneliness meta-analysis row
+    (Rico-Uribe 2018) was labelled with the exposure's name, as if it were a pooled estimate
+    for poor health; with a loneliness exposure it is labelled as the exposure (paired in the
+    figure)."""
+    def labels(rep):
+        t = [t for t in rep["risk_factors"].tables if t.title.startswith("Published")][0]
+        return dict(zip(t.frame["source"], t.frame["label"], strict=True))
+
+    other = labels(_mini(exposure="poor_health"))
+    assert other["Rico-Uribe et al. 2018"] == "Loneliness"
+    assert labels(_mini())["Rico-Uribe et al. 2018"] == "Loneliness"

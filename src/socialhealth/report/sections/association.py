@@ -288,6 +288,9 @@ def separation_in_words(e: SeparationError, levels: dict | None = None) -> str:
     >>> e.terms, e.n_rows = ["C(age_group)[T.25-64]", "C(age_group)[T.65+]"], 140
     >>> separation_in_words(e, {"age_group": ["15-24", "25-64", "65+"]})[:88]
     'Perfect or quasi-complete separation: age group (15-24, the reference category) predicts'
+    >>> e.terms = ["obese[T.True]"]
+    >>> separation_in_words(e)[:62]
+    'Perfect or quasi-complete separation: obesity (yes) predicts t'
     """
     terms = getattr(e, "terms", None)
     if not terms:
@@ -296,13 +299,13 @@ def separation_in_words(e: SeparationError, levels: dict | None = None) -> str:
     for t in terms:
         m = re.fullmatch(r"C\((\w+)\)\[T\.(.+)\]", t) or re.fullmatch(r"(\w+)\[T\.(.+)\]", t)
         var, level = (m.group(1), m.group(2)) if m else (t, "")
-        found.setdefault(var, []).append(level)
+        found.setdefault(var, []).append({"True": "yes", "False": "no"}.get(level, level))
     groups: dict[str, list[str]] = {}
     for var, lv in found.items():
         known = [str(x) for x in (levels or {}).get(var, [])]
         if len(known) > 2 and set(lv) == set(known[1:]):
             lv = [f"{known[0]}, the reference category"]
-        groups[var.replace("_", " ")] = lv
+        groups[covariate_words(var)] = lv
     said = "; ".join(f"{v} ({', '.join(x for x in lv if x)})" if any(lv) else v
                      for v, lv in groups.items())
     n_named = sum(max(1, len(lv)) for lv in groups.values())

@@ -12,7 +12,7 @@ import re
 import pandas as pd
 
 from socialhealth.report.content import content, outcome_label
-from socialhealth.report.context import Context
+from socialhealth.report.context import LONELINESS_ITEMS, Context
 from socialhealth.report.document import ReportTable, Section
 from socialhealth.report.figures import new_figure, to_report_figure
 from socialhealth.report.sections.association import coefficient_row
@@ -163,9 +163,12 @@ def build_risk_factors(ctx: Context) -> Section:
 
     anchors = published_anchors()
     if not anchors.empty:
-        shown = anchors.assign(label=[labels.get(exp.column) if f == "exposure" else lab
-                                      for f, lab in zip(anchors["factor"], anchors["label"],
-                                                        strict=True)])
+        # the published loneliness estimate stands next to the survey's exposure only when
+        # the exposure is a loneliness measure; otherwise it keeps its own name
+        lonely = exp.source in LONELINESS_ITEMS
+        shown = anchors.assign(label=[labels.get(exp.column) if f == "exposure" and lonely
+                                      else lab for f, lab in zip(anchors["factor"],
+                                                                 anchors["label"], strict=True)])
         sec.tables.append(ReportTable(
             "Published pooled estimates for all-cause mortality (for scale)",
             shown[["label", "estimate", "ci_low", "ci_high", "measure", "outcome",
