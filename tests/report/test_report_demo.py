@@ -213,7 +213,7 @@ def test_a_separated_model_becomes_a_note_and_the_others_stay(demo):
     t = sec.tables[0].frame
     assert list(t["model"]) == ["Model 1", "Model 2"]
     assert any(n.startswith("Depression, Model 3: not estimable. Perfect or quasi-complete "
-                            "separation: smoker") for n in sec.notes)
+                            "separation: smoking predicts") for n in sec.notes)
     cols = ["depression", "lonely", "age_group", "sex", "smoker", "obese", "physically_inactive"]
     complete = sd.design.in_subset & sd.data[cols].notna().all(axis=1).to_numpy()
     sub = sd.design.subset(complete)
