@@ -277,6 +277,20 @@ def _code_key(v) -> str:
     return str(v)
 
 
+def absent_text(names: list[str]) -> str:
+    """The note of a concept whose source variables the file lacks.
+
+    >>> absent_text(["smoke"])
+    'Its source variable smoke is not in this file.'
+    >>> absent_text(["a", "b", "c"])
+    'Its source variables a, b and c are not in this file.'
+    """
+    if len(names) == 1:
+        return f"Its source variable {names[0]} is not in this file."
+    return (f"Its source variables {', '.join(names[:-1])} and {names[-1]} are not in this "
+            "file.")
+
+
 def codes_text(codes) -> str:
     """Codes in words for a codebook rule: ``["3", "4"]`` -> ``"3 or 4"``; numbers in numeric
     order, a run of four or more consecutive integers as ``"1-6"``.
@@ -351,8 +365,8 @@ def harmonise(df: pd.DataFrame, cb: dict, fmt: dict, wave, value_labels: dict,
             srcs = [s for s in srcs if s in df.columns]
         if rule != "custom" and any(s not in df.columns for s in srcs):
             rows.append(_row(concept, srcs, "not measured", labels,
-                             f"source variable(s) {[s for s in srcs if s not in df.columns]} not "
-                             f"in this file. " + spec.get("notes", ""), False))
+                             absent_text([s for s in srcs if s not in df.columns]) + " "
+                             + spec.get("notes", ""), False))
             continue
         levels = spec.get("levels") or (age_levels if concept == "age_group" else None)
         handler = _RULE_HANDLERS.get(rule, _rule_custom)       # any other rule: custom

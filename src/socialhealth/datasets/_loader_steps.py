@@ -24,7 +24,7 @@ import pandas as pd
 
 from socialhealth.errors import DatasetError, LicensedDataError, SurveyFileError
 from socialhealth.datasets import _cache, _engine
-from socialhealth.datasets._codebook import codes_text
+from socialhealth.datasets._codebook import absent_text, codes_text
 from socialhealth.datasets._readers import RawTable, Source
 from socialhealth.datasets._surveydata import SurveyData
 
@@ -295,7 +295,7 @@ def _with_not_measured(cb: dict, fmt: dict, columns, wave=None, extra: dict | No
         if absent:
             out["concepts"][concept] = {
                 "rule": "not_measured", "sources": spec.get("sources", []),
-                "notes": f"source variable(s) {absent} not in this file. " + spec.get("notes", "")}
+                "notes": absent_text(absent) + " " + spec.get("notes", "")}
     return out
 
 
