@@ -224,3 +224,20 @@ def test_models_namespace_exports():
         assert callable(getattr(models, name)), name
     assert isinstance(models.anchors, types.ModuleType)
     assert callable(models.anchors.load)
+
+
+def test_log_binomial_that_does_not_settle_says_so(design, monkeypatch):
+    """to_maximum refits a log-binomial model until its coefficients settle; when the refits run
+    out first, the estimate is returned with a ConvergenceWarning instead of silently."""
+    from socialhealth.errors import ConvergenceWarning
+    from socialhealth.models import _association
+
+    orig = _association.to_maximum
+    monkeypatch.setattr(_association, "to_maximum",
+                        lambda d, r, kw, settle=1e-13, max_refits=200: orig(d, r, kw, 0.0, 2))
+    with pytest.warns(ConvergenceWarning, match="did not settle at the maximum .* after 2 refits"):
+        association(design, "race", "HI_CHOL", measure="pr", categorical=True)
+    monkeypatch.undo()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)    # the default settles: no warning
+        association(design, "race", "HI_CHOL", measure="pr", categorical=True)

@@ -74,6 +74,7 @@ from socialhealth.design.formula import formula_variables
 from socialhealth.design.result_protocol import Result, analysis_scale
 from socialhealth.errors import (
     ConvergenceError,
+    ConvergenceWarning,
     MissingColumnError,
     ModelError,
     SeparationError,
@@ -645,6 +646,7 @@ def to_maximum(design, res, fit_kw: dict, settle: float = 1e-13, max_refits: int
     y = np.asarray(res.frame.y, dtype=float)
     w = np.asarray(design.weights, dtype=float)[res.frame.rows]
     b = res.params.to_numpy()
+    change = np.inf
     for _ in range(max_refits):
         fit = fit_glm(X, y, w, res.family, res.link, start=b, names=res.names,
                       tol=fit_kw.get("tol", 1e-12))
@@ -652,6 +654,15 @@ def to_maximum(design, res, fit_kw: dict, settle: float = 1e-13, max_refits: int
         b = np.asarray(fit.beta, dtype=float)
         if change < settle:
             break
+    else:
+        warnings.warn(
+            f"the {res.link}-binomial model {res.formula!r} did not settle at the maximum of "
+            f"the likelihood after {max_refits} refits (last relative change in a coefficient "
+            f"{change:.1e}, wanted < {settle:.0e}): its estimates may differ from R's in the "
+            "digits beyond that change. A log/identity-binomial fit near the boundary (fitted "
+            "probabilities near 1, or near 0 or 1 for identity) converges slowly; consider "
+            "measure='or' (logistic) or robust Poisson for prevalence ratios.",
+            ConvergenceWarning, stacklevel=3)
     return design.glm(res.formula, family=res.family, link=res.link, start=b, **fit_kw)
 
 
