@@ -65,6 +65,11 @@ Defects found by this comparison and fixed (regression tests at the end of this 
   wave, all in the 75+ band, which was biased towards the younger old). Waves 2-4 code 90+ as
   99, which was read as age 99. Both are now age 90 (``[top_code]`` in elsa.toml), counted in
   ``provenance["top_coded"]`` instead of ``missing_codes``.
+* Every loader (the shared engine) returned an EMPTY table, silently, when no row was usable
+  (e.g. a file whose weight column is blank, or HRS weight='leave_behind' in a wave without
+  the leave-behind): estimates then failed later with an unrelated message. Now a
+  SurveyFileError names the file, the drop reasons with counts and the weight variable, and
+  says to check file / wave / weight= (``test_bad_input_gives_a_socialhealth_error...``).
 """
 from __future__ import annotations
 
@@ -313,3 +318,56 @@ def test_elsa_age_90_plus_is_kept(tmp_path, wave, indager, ages):
            if c in indager}
     assert sd.provenance["top_coded"] == {"indager": top}
     assert "-7" not in sd.provenance["missing_codes"].get("indager", {})
+
+
+# ------------------------------------------------------------------------- bad input, per loader
+WEIGHT = {"nhis2024": "WTFA_A", "hrs8": "r8wtresp", "elsa9": "w9xwgt", "ukhls9": "i_indscui_xw",
+          "bhps10": "bj_xrwght", "opn": "weight", "cls": "rimweight"}
+UNKNOWN_WAVE = {"nhis2024": 2015, "hrs8": 17, "elsa9": 11, "ukhls9": 15, "bhps10": 19,
+                "opn": 2010, "cls": 2010}
+
+
+def _rewrite(src: Path, dst: Path, change) -> Path:
+    """``src`` read, changed by ``change(frame)`` and written to ``dst`` in its own format."""
+    import pyreadstat
+
+    if src.suffix == ".csv":
+        df = pd.read_csv(src)
+        change(df)
+        df.to_csv(dst, index=False)
+        return dst
+    df, _ = (pyreadstat.read_dta if src.suffix == ".dta" else pyreadstat.read_sav)(str(src))
+    change(df)
+    (pyreadstat.write_dta if src.suffix == ".dta" else pyreadstat.write_sav)(df, str(dst))
+    return dst
+
+
+@pytest.mark.parametrize("key", list(WEIGHT))
+def test_bad_input_gives_a_socialhealth_error_saying_what_to_do(synthetic, tmp_path, key):
+    from socialhealth.errors import SurveyFileError, UnknownWaveError
+
+    name, file, options = CASES[key]
+    path = synthetic(file)
+    # another survey's file
+    other = synthetic("adult24.csv" if name != "nhis" else "i_indresp.dta")
+    with pytest.raises(SurveyFileError, match="file|weight"):
+        _load(other, name, options)
+    # a wave / year the codebook does not cover
+    with pytest.raises(UnknownWaveError, match=str(UNKNOWN_WAVE[key])):
+        _load(path, name, {**options, "wave": UNKNOWN_WAVE[key]})
+    # the weight variable removed: the message names it
+    sub = tmp_path / "without_weight"
+    sub.mkdir()
+    no_w = _rewrite(path, sub / file, lambda df: df.drop(columns=[WEIGHT[key]], inplace=True))
+    with pytest.raises(SurveyFileError, match=f"(?i){WEIGHT[key]}"):
+        _load(no_w, name, options)
+    # every weight missing: no row is usable, said at once (it used to return 0 rows silently)
+    sub = tmp_path / "no_weights"
+    sub.mkdir()
+
+    def blank(df):
+        df[WEIGHT[key]] = np.nan
+
+    all_missing = _rewrite(path, sub / file, blank)
+    with pytest.raises(SurveyFileError, match=f"none of its .* rows can be used.*{WEIGHT[key]}"):
+        _load(all_missing, name, options)
