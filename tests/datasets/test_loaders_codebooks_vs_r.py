@@ -28,30 +28,42 @@ What was checked against which source (S = verified there; U = could not be veri
   SEX_A, WTFA_A, PSTRAT, PPSU (S: 2024 analysis scripts listing these columns of adult24.csv,
   NCHS Stata/SAS input programs for the adult file); DEPFREQ_A/ANXFREQ_A 1 daily, 2 weekly,
   3 monthly, 4 a few times a year, 5 never (S: a 2019+ survey instrument transcription and a
-  recoding script); LONELY_A 1 = most lonely .. 5 = never (S, secondary: a published 2024
+  recoding script); SMKCIGST_A 1 every day / 2 some days (current), 3 former, 4 never,
+  5 smoker with unknown current status and 9 unknown -> missing (S: two published NHIS 2019+
+  analysis scripts recode 1-2 current, 3 former, 4 never, 5/9 NA); LONELY_A 1 = most lonely .. 5 = never (S, secondary: a published 2024
   analysis recodes LONELY_A 5 -> 0 .. 1 -> 4 as increasing loneliness; the NCHS codebook
   itself was not reachable: U for the exact labels "always/usually"); design
   svydesign(ids=~PPSU, strata=~PSTRAT, weights=~WTFA_A, nest=TRUE) (S: asdfree NHIS).
 * RAND HRS: r{w}lblonely3 and the leave-behind weight r{w}lbwgtr exist under those names (S:
   several published RAND-HRS analysis scripts, Stata reshape stubs ``lblonely3 ... lbwgtr``);
   R{w}IWSTAT 0/1/4/5/6/7/9 (S: public RAND-based code quoted in hrs.toml); extended missings
-  .d/.r/.m/.s read as missing and counted per code (S: RAND conventions). U: RAND's construction
-  of LBLONELY3 (mean of 3 items on 1-3, higher = lonelier; the HRS core codes items 1 often ..
-  3 hardly ever): the RAND codebook was not reachable, so ">= 2 == summed score >= 6" stays [U].
+  .d/.r/.m/.s read as missing and counted per code (S: RAND conventions; also system missing
+  "." for blank years). U: RAND's construction of LBLONELY3 (mean of 3 items rescored 1-3 so
+  that higher = lonelier; the raw HRS leave-behind items run the other way, 1 often .. 3
+  hardly ever): neither the RAND codebook nor the HRS Psychosocial and Lifestyle
+  Questionnaire documentation (Smith et al. 2017, whose table of contents the search found)
+  could be read, so ">= 2 == summed score >= 6" stays [U] and a reversed RAND scale would
+  invert ``lonely`` (hrs.toml says so).
 * ELSA: w2wgt / scw2wgt wave-2 weights, w9xwgt / w9scwt (S: ELSA analysis do-files reading
   wave_2_core_data_v4.dta and wave_9_elsa_data_eul_v1.dta); scfeela/b/c 1 hardly ever or
-  never .. 3 often; PScedA-H 1 yes / 2 no; negative codes missing. **indager -7 = "collapsed at
+  never, 2 some of the time, 3 often, -9 not answered, -1 item not applicable (S: Gateway to
+  Global Aging ELSA item page, g2aging.org item 287125); PScedA-H 1 yes / 2 no (public ELSA
+  do-files); negative codes missing. **indager -7 = "collapsed at
   90 plus"** (S: many published ELSA scripts, e.g. "Replace age = 90 if participant is aged
   90+ years (collapsed in ELSA and coded as -7 at Wave 5-9)"; waves 2-4 code 90+ as 99). U:
   marstat codes for "not partnered" [1, 2] (one public script; ELSA's own derived marital
   variable was not found), scorg96, yrdeath.
 * UKHLS: sclonely / sclackcom / scleftout / scisolate three options 1 hardly ever or never,
-  2 some of the time, 3 often; mastat_dv 1 never married .. 9 surviving civil partner (S: public
+  2 some of the time, 3 often (S: Understanding Society questionnaire module
+  scaloneliness_w14, understandingsociety.ac.uk; the same codes in waves 9-11 per
+  measures_and_datasets.md; waves 12-13 U); mastat_dv 1 never married .. 9 surviving civil partner (S: public
   UKHLS do-files pooling BHPS and UKHLS, "inlist(marstat,2,3) married incl. civil partner,
   4,7 separated, 5,8 divorced, 6,9 widowed, 1 never married"); negative codes -1 .. -9
   missing; i_psu / i_strata / i_indscui_xw. U: -10/-11/-20/-21 meanings.
-* BHPS (harmonised bX_indresp): bX_xrwght (S: measures_and_datasets.md); hlstat 1 excellent,
-  2 good, 3 fair, 4 poor, 5 very poor and hlghq2 0-12 are U (no BHPS codebook reached).
+* BHPS (harmonised bX_indresp): bX_xrwght (S: measures_and_datasets.md); HLGHQ2 (GHQ
+  caseness 0-12, negative codes missing), AGE, SEX 1 male 2 female (S: public BHPS scripts on
+  the original wave-lettered files); hlstat 1 excellent, 2 good, 3 fair, 4 poor, 5 very poor,
+  and the bX_-prefixed names in the harmonised files are U (no BHPS codebook reached).
 * ONS OPN / CLS: the five ONS direct-question options and the UCLA-3 with ONS labels (S: ONS
   guidance, measures_and_datasets.md); microdata names (MCZ_*, WLack ...) and the code order
   1 Often/always .. 5 Never are U (no OPN/CLS codebook reachable; LonOft seen in one CLS
@@ -94,6 +106,7 @@ TOL = 1e-8
 CASES = {
     "nhis2024": ("nhis", "adult24.csv", {"wave": 2024}),
     "hrs8": ("hrs", "randhrs1992_2022v1.dta", {"wave": 8}),
+    "hrs8lb": ("hrs", "randhrs1992_2022v1.dta", {"wave": 8, "weight": "leave_behind"}),
     "elsa9": ("elsa", "wave_9_elsa_data_eul_v1.dta", {"wave": 9}),
     "elsa2sc": ("elsa", "wave_2_core_data_v4.dta", {"wave": 2, "weight": "sc"}),
     "ukhls9": ("ukhls", "i_indresp.dta", {"wave": 9}),
