@@ -30,7 +30,8 @@ What was checked against which source (S = verified there; U = could not be veri
   3 monthly, 4 a few times a year, 5 never (S: a 2019+ survey instrument transcription and a
   recoding script); SMKCIGST_A 1 every day / 2 some days (current), 3 former, 4 never,
   5 smoker with unknown current status and 9 unknown -> missing (S: two published NHIS 2019+
-  analysis scripts recode 1-2 current, 3 former, 4 never, 5/9 NA); LONELY_A 1 = most lonely .. 5 = never (S, secondary: a published 2024
+  analysis scripts recode 1-2 current, 3 former, 4 never, 5/9 NA); LONELY_A 1 = most
+  lonely .. 5 = never (S, secondary: a published 2024
   analysis recodes LONELY_A 5 -> 0 .. 1 -> 4 as increasing loneliness; the NCHS codebook
   itself was not reachable: U for the exact labels "always/usually"); design
   svydesign(ids=~PPSU, strata=~PSTRAT, weights=~WTFA_A, nest=TRUE) (S: asdfree NHIS).
@@ -56,7 +57,8 @@ What was checked against which source (S = verified there; U = could not be veri
 * UKHLS: sclonely / sclackcom / scleftout / scisolate three options 1 hardly ever or never,
   2 some of the time, 3 often (S: Understanding Society questionnaire module
   scaloneliness_w14, understandingsociety.ac.uk; the same codes in waves 9-11 per
-  measures_and_datasets.md; waves 12-13 U); mastat_dv 1 never married .. 9 surviving civil partner (S: public
+  measures_and_datasets.md; waves 12-13 U); mastat_dv 1 never married .. 9 surviving civil
+  partner (S: public
   UKHLS do-files pooling BHPS and UKHLS, "inlist(marstat,2,3) married incl. civil partner,
   4,7 separated, 5,8 divorced, 6,9 widowed, 1 never married"); negative codes -1 .. -9
   missing; i_psu / i_strata / i_indscui_xw. U: -10/-11/-20/-21 meanings.
