@@ -76,7 +76,9 @@ def test_elsa_wave9_by_hand(w9, tmp_path):
     assert p["weight_variable"] == "w9xwgt" and p["variables"]["cesd_a"] == "pscedA"
     mc = p["missing_codes"]
     assert mc["scfeela"] == {"-9": 1} and mc["scfeelb"] == {"-1": 1} and mc["hehelf"] == {"-8": 1}
-    assert mc["indager"] == {"-7": 1} and mc["scchdg"] == {"-1": 1} and mc["pscedA"] == {"-9": 1}
+    assert mc["scchdg"] == {"-1": 1} and mc["pscedA"] == {"-9": 1}
+    # indager -7 is "collapsed at 90 plus" (the 90+ group), not a missing answer: age 90
+    assert "indager" not in mc and p["top_coded"] == {"indager": {"-7": 1}}
     d = sd.data
     assert d["year"].tolist() == [2018] * 4 + [2019] * 3
     assert _vals(d["ucla3_isolated"]) == [1, 2, 3, 2, 3, 1, 2]      # by code despite the typo
@@ -88,7 +90,8 @@ def test_elsa_wave9_by_hand(w9, tmp_path):
                                              "very good", "good"]
     assert _vals(d["poor_health"]) == [False, True, True, False, None, False, False]
     assert _vals(d["depression"]) == [False, True, False, True, None, False, False]
-    assert _vals(d["age"]) == [52.0, 67.0, 75.0, 90.0, None, 60.0, 55.0]
+    assert _vals(d["age"]) == [52.0, 67.0, 75.0, 90.0, 90.0, 60.0, 55.0]
+    assert _vals(d["age_group"])[3:5] == ["75+", "75+"]
     assert _vals(d["died"]) == [False, True, False, True, False, None, None]
     assert _vals(d["followup_years"]) == [4.0, 2.0, 4.0, 4.0, 3.0, None, None]
     cb = sd.codebook.set_index("concept")
@@ -190,15 +193,15 @@ def test_elsa_user_design_variables(tmp_path):
     assert sd.data["strata"].tolist() == ["1", "1", "1", "2", "2", "2"]
     # the same design built by hand on the raw kept rows gives the same estimate and SE
     raw = pd.DataFrame(rows).iloc[[0, 1, 2, 4, 5, 6]].reset_index(drop=True)
-    raw["age"] = raw["indager"].where(raw["indager"] >= 0)
+    raw["age"] = raw["indager"].where(raw["indager"] >= 0).mask(raw["indager"] == -7, 90)
     ref = sh.SurveyDesign(raw, weights="w9xwgt", strata="mystrat", psu="myclust", nest=True,
                           lonely_psu="adjust").mean("age").to_frame()
     got = sd.design.mean("age").to_frame()
     assert got["estimate"].iloc[0] == pytest.approx(ref["estimate"].iloc[0], rel=1e-14)
     assert got["se"].iloc[0] == pytest.approx(ref["se"].iloc[0], rel=1e-14)
-    # hand check of the point estimate: ages 52, 67, 75, 90, (missing), 60 with weights
-    # 1, 2, 1.5, 1, (2), 0.5 -> (52 + 134 + 112.5 + 90 + 30) / 6 = 418.5 / 6
-    assert got["estimate"].iloc[0] == pytest.approx(418.5 / 6, rel=1e-14)
+    # hand check of the point estimate: ages 52, 67, 75, 90, 90 (-7: aged 90+), 60 with
+    # weights 1, 2, 1.5, 1, 2, 0.5 -> (52 + 134 + 112.5 + 90 + 180 + 30) / 8 = 598.5 / 8
+    assert got["estimate"].iloc[0] == pytest.approx(598.5 / 8, rel=1e-14)
     assert sd.design.degf() == 4 - 2                # 4 PSUs in 2 strata
 
 

@@ -120,6 +120,15 @@ def _run_opened(name, p, src, options, prepare, loader_version, user_cols, cache
     mask = np.asarray(mask, dtype=bool)
     kept = df.loc[mask].reset_index(drop=True)
     n = len(kept)
+    if n == 0 and int(raw.n_rows) > 0:   # an empty table would only fail later, less clearly
+        why = "; ".join(f"{k}: {int(v)}" for k, v in reasons.items() if v) or "no reason given"
+        wv = plan.extra_provenance.get("weight_variable")
+        raise SurveyFileError(
+            f"{p}: none of its {int(raw.n_rows)} rows can be used for {name}"
+            f"{'' if plan.wave is None else f' wave {plan.wave}'} ({why}). Check that this is "
+            f"the right file and wave"
+            + (f", and that the weight {wv} is filled in it (pass weight= to use another "
+               f"weight variable)" if wv else "") + ".")
     des = plan.design(kept)
     vl = raw.value_labels
     countries = sorted({str(c) for c in set(des.get("country") or [plan.country])

@@ -223,6 +223,7 @@ def load_elsa(path=None, *, wave: int | None = None, weight: str | None = None,
             extra = {"died": "No mortality_path= given.",
                      "followup_years": "No mortality_path= given."}
         cb_run = _with_not_measured(cb, names, cols, wave=w, extra=extra)
+        top = _top_code(src, cb, names, w)       # before the negative-code step below
         _wrap_missing(src, negative=True, skip=(d["id"],))
         yv = lower.get(d["interview_year"].lower())
         read = [d["id"], wvar] + ([yv] if yv else [])
@@ -252,7 +253,7 @@ def load_elsa(path=None, *, wave: int | None = None, weight: str | None = None,
             context=context,
             extra_provenance={"weight_variable": wvar, "variables": used,
                               "design_variables": ud.provenance,
-                              "health_scale": hs,
+                              "health_scale": hs, "top_coded": top,
                               "missing_code_meanings": dict(cb["missing"]["meanings"]),
                               "mortality_file": None if mort is None else str(mort.path)})
 
@@ -261,6 +262,36 @@ def load_elsa(path=None, *, wave: int | None = None, weight: str | None = None,
                        prepare,
                        loader_version=LOADER_VERSION, columns=columns, cache=cache,
                        extra_key=(mort.sha256 if mort is not None else "", codebook_hash("elsa")))
+
+
+def _top_code(src: Source, cb: dict, names: dict, wave: int) -> dict:
+    """Make ``src.read`` replace the codebook's top codes (``[top_code]``: indager -7, and 99 in
+    waves 2-4, = "collapsed at 90 plus") by the top-coded age before negative codes are set
+    missing. Returns ``{variable: {code: n}}``, filled when the file is read (provenance)."""
+    tc = cb.get("top_code")
+    if not tc:
+        return {}
+    var = names[tc["variable"]]
+    codes = [*tc["codes"], *tc.get("codes_by_wave", {}).get(str(wave), [])]
+    counts: dict = {}
+    orig = src._impl
+
+    def read(columns):
+        raw = orig(columns)
+        if var in columns and var in raw.data.columns \
+                and pd.api.types.is_numeric_dtype(raw.data[var]):
+            x = raw.data[var].to_numpy(dtype=float)
+            hit = np.isin(x, np.asarray(codes, dtype=float))
+            if hit.any():
+                for code in codes:
+                    k = int((x == code).sum())
+                    if k:
+                        counts.setdefault(var, {})[str(code)] = k
+                raw.data[var] = np.where(hit, float(tc["value"]), x)
+        return raw
+
+    src._impl = read
+    return counts
 
 
 def _wave_from_name(src: Source) -> int:
