@@ -324,6 +324,14 @@ def case_survey_alpha():
                    ci90=lambda r: _wald(f["estimate"], f["se"], f["df"], 0.90))
 
 
+def case_survey_kappa():
+    d = _apistrat()
+    r = measures.survey_kappa(d, "sch.wide", "comp.imp")
+    f = r.to_frame()
+    return r, dict(ci95=lambda r: f[["ci_low", "ci_high"]].to_numpy(),
+                   ci90=lambda r: _wald(f["estimate"], f["se"], f["df"], 0.90))
+
+
 def case_score():
     df = _demo().data
     r = measures.score("ucla3", df, coding="1-3")

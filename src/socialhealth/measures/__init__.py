@@ -44,6 +44,7 @@ from socialhealth.measures.network_index import berkman_syme_components
 from socialhealth.measures._reliability import ReliabilityResult, reliability
 from socialhealth.measures.scoring import ScoreResult, score
 from socialhealth.measures._survey_alpha import SurveyAlphaResult, survey_alpha
+from socialhealth.measures._survey_kappa import SurveyKappaResult, survey_kappa
 
 # ``list`` is deliberately not in __all__: a star import must not shadow the built-in.
 __all__ = [
@@ -51,6 +52,7 @@ __all__ = [
     "ReliabilityResult",
     "ScoreResult",
     "SurveyAlphaResult",
+    "SurveyKappaResult",
     "berkman_syme_components",
     "categorise",
     "describe",
@@ -60,6 +62,7 @@ __all__ = [
     "reliability",
     "score",
     "survey_alpha",
+    "survey_kappa",
 ]
 
 if __doc__ is not None:  # append every instrument's rules (python -OO strips docstrings)
