@@ -225,6 +225,19 @@ def _licensed(name: str, what: str, where: str, how: str) -> LicensedDataError:
         f"file you downloaded: {how}.")
 
 
+def _article(name: str) -> str:
+    """"a" or "an" as said aloud: "an ELSA", "an NHIS", "a RAND", "a UKHLS", "an ESS".
+
+    >>> [_article(x) for x in ("ELSA core", "NHIS", "RAND HRS", "UKHLS", "BRFSS", "European")]
+    ['an', 'an', 'a', 'a', 'a', 'a']
+    """
+    word = name.split()[0] if name.split() else name
+    if len(word) > 1 and word.isupper() and word != "RAND":   # said letter by letter
+        return "an" if word[0] in "AEFHILMNORSX" else "a"
+    w = word.lower()
+    return "an" if w[:1] in "aeiou" and not w.startswith(("eu", "uni", "use")) else "a"
+
+
 def require_columns(src: Source, names: Sequence[str], survey: str, hint: str = "") -> None:
     """Raise :class:`SurveyFileError` unless ``src`` has every variable in ``names``.
 
@@ -235,7 +248,8 @@ def require_columns(src: Source, names: Sequence[str], survey: str, hint: str = 
     if missing:
         other = guess_survey(src.columns)
         raise SurveyFileError(
-            f"{src.path} is not a {survey} file: required variable(s) {missing} are missing"
+            f"{src.path} is not {_article(survey)} {survey} file: required variable(s) "
+            f"{missing} are missing"
             + (f" (it looks like {other})" if other else "") + ". " + hint
             + "Pass the file as distributed by the survey agency.")
 
