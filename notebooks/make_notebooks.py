@@ -50,12 +50,11 @@ def quickstart():
 complex surveys, with design-based standard errors that match R's `survey` package.
 
 This notebook uses the **synthetic demo survey** shipped with the package (GB + US,
-2016-2024, ~20,000 respondents, stratified two-stage sample). It is generated from a documented
+2016-2024, 19,602 respondents, stratified two-stage sample). It is generated from a documented
 model, so every estimate can be checked against the **true value** (`DEMO_TRUTH`).
 No real person is in it.
 """),
         code("""
-import warnings
 import socialhealth as sh
 from socialhealth.datasets.demo import DEMO_TRUTH
 
@@ -66,6 +65,8 @@ sd
 ## The design
 `sd.design` is the survey design built from the harmonised `weight`, `strata` and `psu`
 columns: Taylor linearisation, as R's `svydesign(ids = ~psu, strata = ~strata, weights = ~weight, nest = TRUE)`.
+Only the first stage enters the variance (PSUs sampled with replacement within strata, the
+usual approximation, as in R with `ids = ~psu`); the degrees of freedom are PSUs minus strata.
 """),
         code("""
 d = sd.design
@@ -75,11 +76,16 @@ print("R:", d.r_code())
         md("""
 ## Prevalence of loneliness
 `lonely` is the headline indicator ("How often do you feel lonely?": often/always).
-`proportion()` gives R `svyciprop`'s logit interval; `by=` gives domain estimates (R `svyby`).
+`proportion()` gives the weighted share with a 95% confidence interval computed on the logit
+scale with a t quantile on the design degrees of freedom, as R
+`svyciprop(~lonely, des, method = "logit", na.rm = TRUE)`; `se` is the linearised standard error
+of the share (R `svymean`). `by=` estimates each group as a domain (subpopulation) of the
+whole design, as R `svyby(~lonely, ~country, des, svyciprop, method = "logit", vartype = "ci",
+na.rm = TRUE)`; each group's interval uses that group's degrees of freedom.
 """),
         code("""
 overall = d.proportion("lonely")
-overall.to_frame()
+overall.to_frame()[["estimate", "se", "ci_low", "ci_high", "df"]]
 """),
         code("""
 by_country = d.proportion("lonely", by="country").to_frame()
@@ -100,7 +106,9 @@ ax = sh.plot.trend(d.proportion("lonely", by=["year", "country"]),
         md("""
 ## Loneliness and health: nested adjusted odds ratios
 `models.association` fits the unadjusted model and then adds blocks of confounders
-(R `svyglm(..., family = quasibinomial())`), all on the same complete cases. The demo's true
+(R `svyglm(..., family = quasibinomial())`), all on the same complete cases (`n`). `estimate`
+is the odds ratio `exp(coef(m))`, with the Wald interval `exp(confint(m))` (t on the model's
+residual degrees of freedom). The demo's true
 conditional odds ratio of depression for loneliness is 3.0 (after adjusting for age, sex,
 smoking, obesity and inactivity).
 """),
@@ -129,7 +137,7 @@ ax = sh.plot.risk_factors(rf.survey(), rf.anchors())
 """),
         code("""
 rep = sh.report.build(sd)
-rep.status
+print(rep.status[["title", "status"]].to_string(index=False))
 """),
     ]
 
@@ -151,7 +159,6 @@ and says so in the codebook.
                        "Get the GSS 2016-2020 panel from https://gss.norc.org/get-the-data "
                        "(or gssr's gss_panel20, written to .dta with R haven).")),
         code("""
-import warnings
 import socialhealth as sh
 
 sd = sh.datasets.load("gss_panel20", path=GSS_FILE, wave=2020)
@@ -164,11 +171,14 @@ The codebook says how each harmonised concept was built, and why `lonely` is mis
 """),
         code("""
 cb = sd.codebook.set_index("concept")
-cb.loc[["lonely", "ucla3_companionship", "ucla3_isolated", "poor_health"], ["source_variables", "rule", "notes"]]
+for concept in ["lonely", "ucla3_companionship", "ucla3_isolated", "poor_health"]:
+    row = cb.loc[concept]
+    print(f"{concept} (from {row.source_variables}): {row.rule}")
+    print(f"    {row.notes}")
 """),
         md("""
 ## Felt isolated from others, by age group
-Weighted shares of each answer (R `svyby(~factor(ucla3_isolated), ~age_group, des, svymean)`).
+Weighted shares of each answer (R `svyby(~factor(ucla3_isolated), ~age_group, des, svymean, na.rm = TRUE)`).
 """),
         code("""
 d = d.assign(isolated=sd.data["ucla3_isolated"].map({1: "hardly ever", 2: "some of the time", 3: "often"}))
@@ -177,12 +187,15 @@ ax = sh.plot.likert(shares, by="age_group", levels=["hardly ever", "some of the 
 """),
         md("""
 ## Feeling isolated often, and poor self-rated health
-An explicit yes/no exposure: isolated often or very often (`ucla3_isolated == 3`).
+An explicit yes/no exposure: isolated often or very often (`ucla3_isolated == 3`). The
+odds ratios of fair/poor health come from nested `svyglm(poor_health ~ isolated_often + ...,
+family = quasibinomial())` models on the same complete cases; `p` is the Wald t test of the
+exposure (R `summary(m)`).
 """),
         code("""
 often = (sd.data["ucla3_isolated"] >= 3).astype(float).where(sd.data["ucla3_isolated"].notna())
 d = d.assign(isolated_often=often)
-d.proportion("isolated_often", by="sex").to_frame()
+d.proportion("isolated_often", by="sex").to_frame()[["sex", "estimate", "se", "ci_low", "ci_high", "df"]]
 """),
         code("""
 assoc = sh.models.association(d, exposure="isolated_often", outcome="poor_health",
@@ -200,7 +213,8 @@ On the command line: `socialhealth report --dataset gss_panel20 --path gss_panel
 """),
         code("""
 rep = sh.report.build(sd, exposure="ucla3_isolated>=3")
-rep.status
+for r in rep.status.itertuples():
+    print(f"{r.title}: {r.status}")
 """),
     ]
 
@@ -214,8 +228,9 @@ The ESS asks "How much of the time during the past week did you feel lonely?" (`
 rounds with the CES-D module (e.g. round 7, 2014-15) but not in round 9 (2018-19), which does
 have social contact (`sclmeet`) and having someone to discuss intimate matters with (`inprdsc`).
 
-UK household panels (Understanding Society, ELSA) are registered in `socialhealth.datasets`
-but need a UK Data Service licence; their loaders are not written yet.
+UK household panels (Understanding Society, `"ukhls"`; ELSA, `"elsa"`) have loaders in
+`socialhealth.datasets` but their files need a UK Data Service licence, so this notebook does
+not use them.
 
 **Data**: the real ESS GB files `ESS7GB.sav`, `ESS9GB.sav` (free registration at
 https://ess.sikt.no/; not shipped with socialhealth).
@@ -238,11 +253,15 @@ ess7
 Round 7 country files carry no PSU or stratum (they are in a separate SDDF file), so the
 design is **weights-only** and standard errors ignore clustering: pass `sddf_path=` when you
 have the SDDF file.
+
+Here `lonely` is felt lonely **most or all of the time in the past week** (`fltlnl` 3-4 of
+1-4), a different question and scale from the demo's "often/always"; proportions and intervals
+as R `svyby(~lonely, ~age_group, des, svyciprop, method = "logit", vartype = "ci", na.rm = TRUE)`.
 """),
         code("""
 d7 = ess7.design
 print(d7.describe())
-d7.proportion("lonely", by="age_group").to_frame()
+d7.proportion("lonely", by="age_group").to_frame()[["age_group", "estimate", "se", "ci_low", "ci_high", "df"]]
 """),
         code("""
 # felt lonely in the past week (ESS round 7, GB)
@@ -262,7 +281,9 @@ assoc.to_frame()[["model_label", "estimate", "ci_low", "ci_high", "n"]]
         code("""
 ess9 = sh.datasets.load("ess", path=ESS9)
 cb = ess9.codebook.set_index("concept")
-cb.loc[["lonely", "contact_in_person", "social_support"], ["measured", "source_variables", "notes"]]
+for concept in ["lonely", "contact_in_person", "social_support"]:
+    row = cb.loc[concept]
+    print(f"{concept} (from {row.source_variables}, {'measured' if row.measured else 'not measured'}): {row.notes}")
 """),
         code("""
 d9 = ess9.design
@@ -270,8 +291,14 @@ print(d9.describe())
 # how often respondents meet friends, relatives or colleagues (ESS round 9, GB)
 ax = sh.plot.likert(d9.mean("contact_in_person", by="age_group"), by="age_group")
 """),
+        md("""
+`social_support`: at least one person with whom the respondent can discuss intimate and
+personal matters (`inprdsc` 1 or more). Round 9 has a full design (PSUs and strata), so each
+age group's interval uses its own design degrees of freedom (PSUs minus strata holding the
+group), which are small for the youngest group.
+"""),
         code("""
-d9.proportion("social_support", by="age_group").to_frame()
+d9.proportion("social_support", by="age_group").to_frame()[["age_group", "estimate", "se", "ci_low", "ci_high", "df"]]
 """),
     ]
 
@@ -286,19 +313,32 @@ social relationships; smoking, obesity, physical activity, alcohol) with citatio
 the location in each paper. This notebook shows them, pools study-level estimates with a
 random-effects model (`models.meta`, checked against R `metafor`), and puts loneliness next to
 the classic risk factors.
+
+The table is on the **adverse scale** (estimate > 1 = higher risk with the deficit or the risk
+factor: protective estimates such as Holt-Lunstad's survival odds ratios are inverted). Measures:
+OR odds ratio, HR hazard ratio, RR relative risk, RM relative mortality, ES the pooled effect
+size as the paper reports it (a mix of HR, RR and OR); they are not converted into one another.
 """),
         code("""
+import pandas as pd
 import socialhealth as sh
 from socialhealth.models import anchors
 
+pd.set_option("display.max_colwidth", 100)   # show the exposures in full
+
 a = anchors.adverse_scale(anchors.load())
-a[["source_key", "exposure", "outcome", "measure", "adverse_estimate", "adverse_ci_low", "adverse_ci_high", "status"]]
+shown = a[["source_key", "exposure", "outcome", "measure", "adverse_estimate", "adverse_ci_low", "adverse_ci_high"]].copy()
+for c in ["adverse_estimate", "adverse_ci_low", "adverse_ci_high"]:
+    shown[c] = [f"{x:.2f}" if pd.notna(x) else "not reported" for x in shown[c]]
+shown
 """),
         md("""
 ## Random-effects pooling
 `models.meta` fits fixed- and random-effects models (REML, DL, PM; Knapp-Hartung optional),
 as `metafor::rma`. As an illustration we pool the **first 21 of the 148 studies** of
-Holt-Lunstad et al. (2010), Table 1, the only rows transcribed so far.
+Holt-Lunstad et al. (2010), Table 1, the only rows transcribed so far (R:
+`rma(yi = ln_or, sei = se, method = "REML")`, `predict()` for the prediction interval and
+`confint()` for the Q-profile interval of tau^2).
 
 **This is not a replication** of the published OR 1.50: 127 studies are missing.
 """),
@@ -311,7 +351,8 @@ res
         code("""
 fr = res.to_frame()
 ax = sh.plot.forest(fr, summary="REML model",
-                    xlabel="Odds ratio of survival, stronger vs weaker relationships (PARTIAL: 21 of 148 studies)")
+                    xlabel="Odds ratio of survival, stronger vs weaker relationships (PARTIAL: 21 of 148 studies)",
+                    caption="Published study odds ratios with 95% CIs; pooled: REML random-effects model")
 """),
         md("""
 ## Loneliness next to smoking, obesity and inactivity (published)
@@ -331,7 +372,6 @@ for label, (key, exposure, subgroup) in pick.items():
           & a.outcome.str.startswith("all-cause mortality")].iloc[0]
     rows.append({"label": label, "estimate": r.adverse_estimate, "ci_low": r.adverse_ci_low,
                  "ci_high": r.adverse_ci_high, "measure": r.measure, "source": key})
-import pandas as pd
 published = pd.DataFrame(rows)
 published
 """),
@@ -395,7 +435,8 @@ pros.to_frame()[["model_label", "estimate", "ci_low", "ci_high", "p", "n"]]
         md("""
 ## Change with change, 2006 -> 2010
 Within-person first differences: the change in self-rated health (1 excellent ... 4 poor) that
-goes with a change in the frequency of social evenings (0 never ... 4 almost daily). Everything
+goes with a change in the frequency of social evenings (0 never ... 4 almost daily, the
+`daily` level), as R `svyglm(d_outcome ~ d_exposure, des)` on the differences. Everything
 about a person that does not change between the waves drops out.
 """),
         code("""
@@ -414,12 +455,16 @@ The panel files record only that a person selected for the 2020 re-interview had
 interview years, so everyone with a known vital status has the same follow-up (4 years): the
 survival curve has one step and the Cox model estimates a hazard ratio over that one interval.
 Persons not re-interviewed for other reasons have an unknown vital status and are left out.
+Kaplan-Meier as R `svykm(Surv(time, event) ~ health, des, se = TRUE)`; Cox model as R
+`svycoxph(Surv(time, event) ~ age + male + poor_health, des)`, all at 2016 (age in years, male
+vs female, fair/poor vs excellent/good health); `estimate` is the hazard ratio, `se` the
+standard error of its log.
 """),
         code("""
 base20 = sh.datasets.load_panel_baseline("gss_panel20", GSS20, waves=[2016, 2020])
 mort = sh.datasets.mortality_followup(base20)
 print(base20.provenance["panel"]["mortality"])
-base20.data["followup_status"].value_counts()
+base20.data["followup_status"].value_counts().rename_axis("follow-up status").to_frame("persons")
 """),
         code("""
 dm = mort.design.subset(mort.data["poor_health@2016"].notna().to_numpy())
@@ -429,11 +474,13 @@ km.to_frame()
 """),
         code("""
 cc = mort.data[["age@2016", "sex@2016", "poor_health@2016"]].notna().all(axis=1).to_numpy()
-dc = mort.design.subset(cc).assign(**{"poor_health@2016": mort.data["poor_health@2016"].astype("Float64").astype(float)})
-cox = sh.models.coxph(dc, time="time", event="event",
-                      covariates="`age@2016` + C(`sex@2016`) + `poor_health@2016`",
+dc = mort.design.assign(
+    age=mort.data["age@2016"].astype(float),
+    male=(mort.data["sex@2016"] == "male").astype(float),
+    poor_health=mort.data["poor_health@2016"].astype("Float64").astype(float)).subset(cc)
+cox = sh.models.coxph(dc, time="time", event="event", covariates=["age", "male", "poor_health"],
                       min_events=5, events_per_variable=5)
-cox.to_frame()
+cox.to_frame()[["term", "estimate", "ci_low", "ci_high", "se", "p", "n", "n_events"]]
 """),
         md("""
 ## Attrition, GSS 2006 -> 2010
@@ -449,7 +496,7 @@ att = sh.models.attrition(base06, baseline=["age_group", "sex", "education", "po
                                              outcome="poor_health", outcome_wave=2010,
                                              adjust=["age_group", "sex"]))
 print(att)
-att.table.to_frame()[["variable", "level", "group", "estimate", "ci_low", "ci_high", "p_value"]].head(12)
+att.table
 """),
         md("""
 ### The weights, and the prospective model with and without them

@@ -149,6 +149,8 @@ class SurveyData:
     def __repr__(self) -> str:
         p = self.provenance
         measured = int(self.codebook["measured"].sum()) if len(self.codebook) else 0
-        return (f"SurveyData({self.name!r}, wave={p.get('wave')!r}, rows={len(self.data)}, "
-                f"concepts measured={measured}/{len(self.codebook)}, "
-                f"file={p.get('file')!r})")
+        # wave and file only when there is one (no "wave=None, file=None" for the demo)
+        wave = f", wave={p['wave']!r}" if p.get("wave") is not None else ""
+        file = f", file={p['file']!r}" if p.get("file") is not None else ""
+        return (f"SurveyData({self.name!r}{wave}, rows={len(self.data)}, "
+                f"concepts measured={measured}/{len(self.codebook)}{file})")

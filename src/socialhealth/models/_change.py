@@ -92,11 +92,21 @@ class ChangeResult(Result):
 
     def __repr__(self) -> str:
         r = self.table[self.table["term"] == "d_exposure"].iloc[0]
-        return (f"Change in {self.outcome_columns[0]} -> {self.outcome_columns[1]} on change in "
-                f"{self.exposure_columns[0]} -> {self.exposure_columns[1]} (first differences, "
+        return (f"Change in {_pair(self.outcome_columns)} on change in "
+                f"{_pair(self.exposure_columns)} (first differences, "
                 f"n = {self.n})\n  b = {r.estimate:.4g} ({r.ci_low:.4g}, {r.ci_high:.4g}), "
                 f"se = {r.se:.4g}, p = {r.p:.3g}, df = {r.df:g}\n  In R: svyglm({self.formula}, "
                 "design)")
+
+
+def _pair(columns) -> str:
+    """Two panel columns in words: ``("x@2006", "x@2010")`` -> ``"X, 2006 -> 2010"``."""
+    from socialhealth.tables.labels import variable_label
+
+    (c0, _, y0), (c1, _, y1) = (str(c).rpartition("@") for c in columns)
+    if c0 and c0 == c1:
+        return f"{variable_label(c0)}, {y0} -> {y1}"
+    return f"{variable_label(columns[0])} -> {variable_label(columns[1])}"
 
 
 def _numeric(s: pd.Series, name: str, scores: dict | None) -> pd.Series:

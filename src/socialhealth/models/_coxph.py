@@ -104,6 +104,7 @@ the analysis of case-cohort data. *American Journal of Epidemiology* 169:1398-14
 """
 from __future__ import annotations
 
+import re
 import warnings
 from dataclasses import dataclass
 from typing import Literal, Sequence
@@ -525,7 +526,10 @@ def _as_rhs(covariates) -> str:
     cov = list(covariates)
     if not cov:
         raise ModelError("coxph needs at least one covariate.")
-    return " + ".join(str(c) for c in cov)
+    # a column name that is not an identifier (a panel column such as ``age@2016``) is quoted
+    # with backticks, as in R, so that a list of columns always parses
+    return " + ".join(c if re.match(r"^[A-Za-z_][A-Za-z_0-9]*$", c) else f"`{c}`"
+                      for c in map(str, cov))
 
 
 def coxph(

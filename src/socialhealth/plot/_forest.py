@@ -302,7 +302,9 @@ def forest(
     groups = ordered_unique(frame[by]) if by else [None]
     n_rows = len(row_labels)
     height = 1.2 + 0.42 * n_rows * (1 + 0.35 * (len(groups) - 1))
-    ax = style.new_axes(ax, (7.0, max(2.6, height)))
+    # wider for long row labels, so that the labels do not squeeze the axes to a sliver
+    longest = max((len(str(t)) for t in row_labels), default=0)
+    ax = style.new_axes(ax, (7.0 + 0.07 * max(0, longest - 30), max(2.6, height)))
     ypos = {t: n_rows - 1 - i for i, t in enumerate(row_labels)}
     width = 0.6 / len(groups) if len(groups) > 1 else 0.0
     offsets = {g: (len(groups) - 1) / 2 * width - k * width for k, g in enumerate(groups)}

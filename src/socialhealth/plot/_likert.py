@@ -141,7 +141,11 @@ def likert(
     item = ordered_unique(frame["term"]) if "term" in frame.columns else []
     legend_title = style.pretty(item[0]) if len(item) == 1 else None
     style.set_labels(ax, xlabel=xlabel, ylabel=ylabel, title=title)
-    ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), ncol=min(len(lv), 5), frameon=False,
+    # one legend row unless the labels are long: a legend wider than the figure made the
+    # constrained layout shrink the bars to a sliver
+    long_labels = sum(len(str(x)) for x in lv) > 70
+    ncol = min(len(lv), 5) if not long_labels else max(1, min(3, (len(lv) + 1) // 2))
+    ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), ncol=ncol, frameon=False,
               fontsize=style.FONT["annotation"], title=legend_title,
               title_fontsize=style.FONT["annotation"], alignment="left",
               handlelength=1.2, columnspacing=1.0)

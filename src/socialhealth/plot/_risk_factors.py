@@ -79,8 +79,8 @@ def risk_factors(
     label, anchor_label : str, optional
         Label columns of ``survey`` / ``anchors``.
     anchor_source : str, optional
-        Column of ``anchors`` naming the source, written after its numbers (default:
-        ``source`` or ``source_key`` when present).
+        Column of ``anchors`` naming the source, written after its numbers (default: the
+        first of ``anchor_key``, ``source_key``, ``source`` present).
     estimate, ci_low, ci_high : str
         Value columns (the same names in both tables).
     survey_name, anchor_name : str
@@ -165,7 +165,10 @@ def risk_factors(
     trans = ax.get_yaxis_transform()
     source_col = anchor_source
     if source_col is None and a is not None:
-        source_col = next((c for c in ("source", "source_key") if c in a.columns), None)
+        # "source" of a compare_risk_factors table is only the row kind ("anchor"): the paper
+        # is named by anchor_key there (source_key in anchors.csv)
+        source_col = next((c for c in ("anchor_key", "source_key", "source") if c in a.columns),
+                          None)
 
     def draw(kind, tab, colour, marker, face, name):
         ys = np.array([y_of[(kind, i)] for i in range(len(tab))])

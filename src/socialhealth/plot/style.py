@@ -56,9 +56,17 @@ def plain_text(func):
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
-        with mpl.rc_context({"text.parse_math": False}):
+        # Save and restore this one setting only: ``mpl.rc_context`` restores every rcParam on
+        # exit, including ``interactive``, which Jupyter's inline backend switches on when the
+        # first figure is made inside the context; switching it back off hid every later figure
+        # of a notebook.
+        old = mpl.rcParams["text.parse_math"]
+        mpl.rcParams["text.parse_math"] = False
+        try:
             ax = func(*args, **kwargs)
             make_plain(ax)
+        finally:
+            mpl.rcParams["text.parse_math"] = old
         return ax
 
     return wrapper

@@ -26,15 +26,22 @@ def _content_names() -> dict:
 
 
 def variable_label(name, labels: Mapping | None = None) -> str:
-    """Human label of a column: ``labels`` > report display names > ``pretty(name)``.
+    """Human label of a column: ``labels`` > report display names > ``pretty(name)``; a panel
+    column ``<concept>@<year>`` is the concept's label with the year in brackets.
 
     Examples
     --------
     >>> variable_label("age_group"), variable_label("smoker"), variable_label("x", {"x": "X!"})
     ('Age group', 'Smoking', 'X!')
+    >>> variable_label("age_group@2006")
+    'Age group (2006)'
     """
     if labels and name in labels:
         return str(labels[name])
+    concept, at, wave = str(name).rpartition("@")
+    if at and concept and wave.isdigit():
+        # a linked-panel column ``<concept>@<year>``: the concept's label and the year in words
+        return f"{variable_label(concept, labels)} ({wave})"
     known = _content_names()
     if name in known:
         return str(known[name])
