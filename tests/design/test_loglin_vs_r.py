@@ -275,3 +275,20 @@ def test_errors():
         d.gofchisq("nope", [0.5, 0.5])
     with pytest.raises(EstimationError, match="one variable"):
         d.gofchisq("~x + y", [0.5, 0.5])
+
+
+def test_formula_terms_in_r_order():
+    from socialhealth.design.loglin import _parse_formula
+
+    def labels(f, dot=None):
+        terms, variables = _parse_formula(f, dot)
+        return [":".join(v for v in variables if v in t) for t in terms]
+
+    # R: attr(terms(~ ...), "term.labels")
+    assert labels("~a*b + c") == ["a", "b", "c", "a:b"]
+    assert labels("~(a + b + c)^2 - a:c") == ["a", "b", "c", "a:b", "b:c"]
+    assert labels("~a*b*c") == ["a", "b", "c", "a:b", "a:c", "b:c", "a:b:c"]
+    assert labels("~b + a + a:b") == ["b", "a", "b:a"]
+    terms, _ = _parse_formula("~a + b + c")
+    assert labels("~. + c:a", dot=terms) == ["a", "b", "c", "a:c"]
+    assert labels("~.^2", dot=terms) == ["a", "b", "c", "a:b", "a:c", "b:c"]

@@ -1,7 +1,7 @@
 """Loglinear models of a survey contingency table (R ``svyloglin``) and the goodness-of-fit test
 of a one-way table against known proportions (R ``svygofchisq``).
 
-Loglinear models (Rao & Scott 1984; Lumley 2010, §6.3)
+Loglinear models (Rao & Scott 1984; Lumley 2010, ch. 6)
     ``p`` are the estimated cell proportions of the full cross-classification of the model's
     factors (every combination of the levels present among the rows used, the first factor
     varying fastest) and ``V`` their design covariance (linearisation or replicates). A
@@ -162,6 +162,7 @@ class _Parser:
         if kind == "name" and val == ".":
             if self.dot is None:
                 self.error("'.' (the current model) only works in update()")
+                return []   # pragma: no cover - error() raises
             return list(self.dot)
         if kind == "name":
             return [frozenset([val])]
@@ -452,8 +453,8 @@ class LoglinModel(Result):
     def fitted(self) -> pd.DataFrame:
         """The table: each cell's levels, estimated proportion ``p`` and fitted ``pi``."""
         codes = _cell_codes(self._levels)
-        frame = {v: [self._levels[j][c] for c in codes[:, j]]
-                 for j, v in enumerate(self.variables)}
+        frame: dict = {v: [self._levels[j][c] for c in codes[:, j]]
+                       for j, v in enumerate(self.variables)}
         frame["p"] = self.prob_table
         frame["fitted"] = self.fitted_proportions
         return pd.DataFrame(frame)
@@ -471,7 +472,8 @@ class LoglinModel(Result):
         return LoglinModel(self._design, terms, self.variables, self._levels, self.prob_table,
                            self.prob_vcov, f"update(model, {formula})")
 
-    def anova(self, other: LoglinModel, pval: str = "F",
+    def anova(self, other: LoglinModel,
+              pval: Literal["F", "chisq", "saddlepoint"] = "F",
               r_compatible: bool = True) -> LoglinAnova:
         """Test of this model against a nested one (R ``anova(model, other)``); see
         :func:`anova_loglin`."""
@@ -522,7 +524,7 @@ def loglin(design, formula: str) -> LoglinModel:
     the first level, the last level's is minus the sum of the others). The coefficients'
     design-based covariance is the sandwich ``V_theta = A X~' V X~ A`` with
     ``A = (X~' (diag(pi) - pi pi') X~)^{-1}``, ``V`` the design covariance of ``p`` and ``X~``
-    the centred columns (Rao & Scott 1984; Lumley 2010 §6.3). Formulas in
+    the centred columns (Rao & Scott 1984; Lumley 2010 ch. 6). Formulas in
     :mod:`socialhealth.design.loglin`. Rows missing any factor are left out (domain
     estimation); each factor's levels are those present among the rows used, sorted (or in
     category order).
@@ -652,7 +654,7 @@ def anova_loglin(model0: LoglinModel, model1: LoglinModel,
     References
     ----------
     Rao JNK, Scott AJ (1984) *Annals of Statistics* 12:46-60. Lumley T (2010) *Complex
-    Surveys*, Wiley, §6.3.
+    Surveys*, Wiley, ch. 6.
 
     Examples
     --------
@@ -684,7 +686,8 @@ def anova_loglin(model0: LoglinModel, model1: LoglinModel,
         model0, model1 = model1, model0
     if (model0.variables != model1.variables or model0.n != model1.n
             or model0.prob_table.shape != model1.prob_table.shape
-            or not np.array_equal(model0.prob_table, model1.prob_table)):
+            or not np.array_equal(model0.prob_table, model1.prob_table)
+            or not np.array_equal(model0.prob_vcov, model1.prob_vcov, equal_nan=True)):
         raise EstimationError(
             "the two loglinear models are not fitted to the same table (same design and the "
             "same factors in the same order); fit the second with model.update(...).")
@@ -785,7 +788,8 @@ def gofchisq(design, variable: str, p) -> object:
 
     References
     ----------
-    Rao JNK, Scott AJ (1981) *JASA* 76:221-230. Lumley T (2010) *Complex Surveys*, Wiley, §6.1.
+    Rao JNK, Scott AJ (1981) The analysis of categorical data from complex sample surveys.
+    *JASA* 76:221-230.
 
     Examples
     --------
@@ -861,7 +865,8 @@ def gofchisq(design, variable: str, p) -> object:
     pval = float(stats.chi2.sf(X2 / scale, df))
     table = pd.DataFrame({"statistic": [X2], "scale": [scale], "df": [df], "p": [pval]})
     return TestResult(table, "Design-based chi-squared test for given probabilities",
-                      f"svygofchisq(~{name}, c({', '.join(f'{x:g}' for x in pv)}), design)",
+                      f"svygofchisq(~{name}, c({', '.join(f'{x:g}' for x in pv)}), design, "
+                      "na.rm = TRUE)",
                       design._short_label(),
                       {"levels": list(levels), "observed": obs, "expected": E,
                        "lambda": np.sort(np.linalg.eigvalsh((Lam + Lam.T) / 2))[::-1]})
