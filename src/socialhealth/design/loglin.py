@@ -338,7 +338,9 @@ def _fit(X: np.ndarray, p: np.ndarray) -> np.ndarray:
                 break
             t /= 2
         beta, ll = new, ll_new
-        if np.max(np.abs(t * step)) < 1e-13 * max(1.0, np.max(np.abs(beta))):
+        if (np.max(np.abs(t * step)) < 1e-13 * max(1.0, np.max(np.abs(beta)))
+                or np.max(np.abs(grad)) < 1e-15):
+            # the step or the score (proportions: of order 1) at rounding level
             break
     else:
         raise ConvergenceError("the loglinear model did not converge in 200 Newton steps.")
