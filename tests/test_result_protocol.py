@@ -153,6 +153,18 @@ def case_test_result():
     return d.chisq("sch.wide", "stype"), dict(na=TESTS)
 
 
+def case_loglin():
+    m = _apistrat().loglin("~stype + sch.wide + awards")
+    f = m.to_frame()
+    return m, dict(ci95=lambda r: f[["ci_low", "ci_high"]].to_numpy(),
+                   ci90=lambda r: _wald(f["estimate"], f["se"], np.inf, 0.90))
+
+
+def case_loglin_anova():
+    d = _apistrat()
+    return d.loglin("~stype + sch.wide").anova(d.loglin("~stype * sch.wide")), dict(na=TESTS)
+
+
 def case_cox():
     sd = _demo()
     r = models.coxph(sd.design, "followup_years", "died", ["lonely", "age"])

@@ -7,6 +7,7 @@
 
 Both share :class:`~socialhealth.design.base.DesignBase`: ``mean``, ``total``, ``ratio``,
 ``var``, ``proportion``, ``quantile``, ``ttest``, ``chisq``, ``ranktest``, ``glm``, ``anova``,
+``loglin`` (R ``svyloglin``; nested models compared by :func:`anova_loglin`), ``gofchisq``,
 ``subset``, ``assign``, ``post_stratify``, ``rake``, ``calibrate``. :func:`contrast` (R
 ``svycontrast``) takes linear and nonlinear (delta-method) contrasts of any estimate or GLM.
 :func:`HR` and :func:`ppsmat` describe PPS-without-replacement first stages for
@@ -14,6 +15,7 @@ Both share :class:`~socialhealth.design.base.DesignBase`: ``mean``, ``total``, `
 """
 from socialhealth.design.base import DesignBase
 from socialhealth.design._contrast import contrast
+from socialhealth.design.loglin import anova_loglin
 from socialhealth.design.pps import HR, ppsmat
 from socialhealth.design.replicate import ReplicateDesign
 from socialhealth.design.results import Estimate
@@ -21,4 +23,4 @@ from socialhealth.design.taylor import SurveyDesign
 from socialhealth.design.twophase import TwoPhaseDesign
 
 __all__ = ["DesignBase", "SurveyDesign", "ReplicateDesign", "TwoPhaseDesign", "Estimate",
-           "contrast", "HR", "ppsmat"]
+           "contrast", "anova_loglin", "HR", "ppsmat"]

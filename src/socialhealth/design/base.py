@@ -880,6 +880,8 @@ class DesignBase:
     calibrate = _delegate("calibration", "calibrate")
     standardize = _delegate("standardize", "standardize")
     table = _delegate("table", "table")
+    loglin = _delegate("loglin", "loglin")
+    gofchisq = _delegate("loglin", "gofchisq")
     trim_weights = _delegate("trim", "trim_weights")
 
     # ------------------------------------------------------------------ helpers

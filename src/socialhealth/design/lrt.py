@@ -315,7 +315,8 @@ def anova(design, model1, model2, test: Literal["F", "Chisq"] = "F",
         raise ModelError(f"method={method!r} must be 'LRT' or 'Wald'.")
     for m in (model1, model2):
         if not hasattr(m, "_fit") or not hasattr(m, "names"):
-            raise ModelError("anova compares two survey GLMs fitted with design.glm().")
+            raise ModelError("anova compares two survey GLMs fitted with design.glm(); for "
+                             "loglinear models (design.loglin()) use model0.anova(model1).")
     small, big = (model1, model2) if len(model1.names) <= len(model2.names) else (model2, model1)
     if small.design is not big.design:
         raise ModelError("the two models are fitted on different design objects; fit both on "
