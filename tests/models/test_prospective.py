@@ -77,7 +77,8 @@ def test_generated_models_and_rows():
     f = t.to_frame()
     # three nested models; baseline outcome last; the 5 persons with no baseline health are
     # left out of every model (complete cases)
-    assert f["model_label"].tolist() == ["unadjusted", "+ sex@2006", "+ poor_health@2006"]
+    assert f["model_label"].tolist() == ["unadjusted", "+ sex (2006)",
+                                       "+ fair or poor self-rated health (2006)"]
     assert f["n"].tolist() == [235, 235, 235]
     assert t.formulas[-1] == "`poor_health@2010` ~ `isolated@2006` + `sex@2006` + `poor_health@2006`"
     assert t.exposure_column == "isolated@2006" and t.baseline_outcome_column == "poor_health@2006"
@@ -116,7 +117,7 @@ def test_generated_gaussian_family():
     t = models.prospective(p, exposure="isolated", exposure_wave=2006, outcome="score",
                            outcome_wave=2010)
     f = t.to_frame()
-    assert (f["measure"] == "coef").all() and f["model_label"].iloc[-1] == "+ score@2006"
+    assert (f["measure"] == "coef").all() and f["model_label"].iloc[-1] == "+ score (2006)"
     # weighted least squares coefficient by hand (no adjustment)
     x = p.data["isolated@2006"].to_numpy(float)
     y = p.data["score@2010"].to_numpy()

@@ -2,10 +2,8 @@
 True/False, no linked-panel column names (``poor_health@2010``) in what the library writes,
 nothing on stderr (warnings), no truncated text ("...") in the tables that carry reasons.
 
-Known exceptions, each reported to the module's owner and listed here so that anything new
-fails: model labels of ``models.association`` (``"+ age_group, sex"``, built from column names
-in models/_association.py), the attrition retention formula (an R formula, shown as code) and
-the GSS codebook's rule text (``True if fair or poor``, datasets/_codebook.py).
+Known exception, listed here so that anything new fails: the attrition retention formula (an
+R formula, shown as code).
 """
 from __future__ import annotations
 
@@ -22,9 +20,7 @@ FORBIDDEN = [
 ]
 # text allowed for the reasons in the module docstring (removed from a line before the check)
 KNOWN = [
-    re.compile(r"\+ [\w@]+(, [\w@]+)*"),                # association model labels
     re.compile(r"^Retention model: .*"),
-    re.compile(r"^poor_health \(from self_rated_health\): True if fair or poor$"),
 ]
 
 

@@ -203,7 +203,9 @@ def _level_of(coef_name: str) -> str | None:
 def _model_label(k: int, blocks) -> str:
     if k == 0:
         return "unadjusted"
-    return "+ " + ", ".join(blocks[k - 1])
+    from socialhealth.tables.labels import term_words
+
+    return "+ " + ", ".join(term_words(c) for c in blocks[k - 1])
 
 
 # ----------------------------------------------------------------------------- result
@@ -434,7 +436,7 @@ def association(
                         model_label  estimate  ci_low  ci_high      n
     0                    unadjusted     2.237   1.899    2.636  17483
     1                    + age, sex     2.440   2.067    2.880  17483
-    2  + education, income_quintile     2.414   2.043    2.854  17483
+    2  + education, income quintile     2.414   2.043    2.854  17483
     >>> pr = models.association(sd.design, exposure="lonely", outcome="poor_health",
     ...                         adjust=["age", "sex"], measure="pr")     # prevalence ratios
     >>> print(pr.to_frame()[["model_label", "estimate", "ci_low", "ci_high"]].round(3).to_string())

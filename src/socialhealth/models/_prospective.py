@@ -188,11 +188,11 @@ def prospective(panel, exposure: str, exposure_wave: int, outcome: str, outcome_
     ...     "strata": "strata", "psu": "psu", "nest": True}, waves=[2006, 2010])
     >>> t = models.prospective(panel, exposure="isolated", exposure_wave=2006,
     ...                        outcome="poor_health", outcome_wave=2010, adjust=["sex"])
-    >>> t.to_frame()[["model_label", "n"]]
-              model_label    n
-    0          unadjusted  400
-    1          + sex@2006  400
-    2  + poor_health@2006  400
+    >>> t.to_frame()[["model_label", "adjusted_for", "n"]]
+                                   model_label                adjusted_for    n
+    0                               unadjusted                              400
+    1                             + sex (2006)                    sex@2006  400
+    2  + fair or poor self-rated health (2006)  sex@2006, poor_health@2006  400
     >>> ti = models.prospective(panel, exposure="isolated", exposure_wave=2006,
     ...                         outcome="poor_health", outcome_wave=2010, incident=True)
     >>> ti.to_frame()["n"].tolist() == [int((~ph06).sum())]   # persons free of it at baseline

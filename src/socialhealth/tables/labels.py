@@ -50,6 +50,25 @@ def variable_label(name, labels: Mapping | None = None) -> str:
     return pretty(name)
 
 
+def term_words(name) -> str:
+    """A model's covariate as said in a sentence (model labels such as "+ age group, sex"):
+    a display name in lower case (``obese`` -> "obesity"), other names with spaces for
+    underscores (case kept: ``C(RIAGENDR)``), a linked-panel column ``<concept>@<year>`` with
+    the year in brackets; backticks (formula quoting) removed.
+
+    Examples
+    --------
+    >>> [term_words(c) for c in ("age_group", "obese", "`sex@2006`", "C(RIAGENDR)")]
+    ['age group', 'obesity', 'sex (2006)', 'C(RIAGENDR)']
+    """
+    name = str(name).replace("`", "")
+    concept, at, wave = name.rpartition("@")
+    if at and concept and wave.isdigit():
+        return f"{term_words(concept)} ({wave})"
+    shown = _content_names().get(name)
+    return str(shown).lower() if shown else name.replace("_", " ")
+
+
 def level_label(value) -> str:
     """Display label of a level: ``True``/``False`` -> ``Yes``/``No``, else capitalised.
 

@@ -52,9 +52,9 @@ def covariate_words(column: str) -> str:
     >>> [covariate_words(c) for c in ("obese", "physically_inactive", "age_group")]
     ['obesity', 'physical inactivity', 'age group']
     """
-    shown = (content().get("comparators", {}).get(column)
-             or content().get("outcomes", {}).get(column))
-    return str(shown).lower() if shown else column.replace("_", " ")
+    from socialhealth.tables.labels import term_words
+
+    return term_words(column)
 
 
 def model_words(columns, at: str = "") -> str:
