@@ -12,8 +12,16 @@ socialhealth's TOML) and writes ``codebooks_vs_r.json``: rows read / kept / drop
 missing-code counts per variable, and for every harmonised column the count of every value,
 weighted counts and the design-based proportion or mean with its SE (``svymean``, ``na.rm =
 TRUE``; ``svydesign(ids=~psu, strata=~strata, weights=~weight, nest=TRUE)``, lonely PSU
-"adjust"; ``ids=~1`` for the weights-only designs). The synthetic files and the JSON are
-committed (synthetic data only, no survey row); rerun the script to regenerate them.
+"adjust"; ``ids=~1`` for the weights-only designs). The project never commits .dta/.sav
+files, so the script also writes ``synthetic_files.json``, the exact content of every .dta /
+.sav it wrote with haven (every cell, with null for system missing and ".d" / ".r" / ... for a
+Stata extended missing; storage type and display format; value labels; extended-missing
+letters; SPSS user-missing values, ranges and measure), and the fixture ``synthetic`` here
+rebuilds each file from it with pyreadstat in tmp_path
+(``test_rebuilt_file_holds_exactly_what_r_wrote`` checks every cell and label of the rebuilt
+file against that description). ``adult24.csv``
+(text), ``synthetic_files.json`` and ``codebooks_vs_r.json`` are committed (synthetic data only,
+no survey row); rerun the script to regenerate them.
 
 Each file is loaded here with ``socialhealth.datasets.load`` and compared: counts exactly,
 weighted counts, estimates and SEs at 1e-8 (relative); every harmonised column the loader
@@ -102,6 +110,7 @@ from socialhealth import datasets
 HERE = Path(__file__).resolve().parent
 FIX = HERE / "fixtures" / "loaders_codebooks"
 REF = FIX / "codebooks_vs_r.json"
+FILES = FIX / "synthetic_files.json"      # the content of each .dta / .sav R wrote
 TOL = 1e-8
 
 # R key -> (registry name, synthetic file, loader options)
@@ -272,14 +281,110 @@ def _load(path, name, options):
         return datasets.load(name, path=path, cache=False, **options)
 
 
+def _frame(spec: dict) -> pd.DataFrame:
+    """The cells of one described file: int32 / float64 columns, or object columns holding
+    floats, NaN (system missing) and the letters of Stata extended missings ("d" for .d)."""
+    cols = {}
+    for name, c in spec["columns"].items():
+        vals = c["values"]
+        if c["type"] == "int32":
+            cols[name] = pd.Series(vals, dtype="int32")
+        elif any(isinstance(v, str) for v in vals):
+            cols[name] = pd.Series([v[1:] if isinstance(v, str) else
+                                    (np.nan if v is None else float(v)) for v in vals],
+                                   dtype=object)
+        else:
+            cols[name] = pd.Series([np.nan if v is None else float(v) for v in vals],
+                                   dtype="float64")
+    return pd.DataFrame(cols)
+
+
+def _value_labels(c: dict) -> dict:
+    cast = int if c["type"] == "int32" else float
+    return {cast(lab["value"]): lab["label"] for lab in c["value_labels"] or []}
+
+
+def _user_missing(c: dict) -> list:
+    out: list = [float(v) for v in c["user_missing_values"]]
+    if c.get("user_missing_range"):
+        lo, hi = c["user_missing_range"]
+        out.append({"lo": float(lo), "hi": float(hi)})
+    return out
+
+
+def build_native(spec: dict, path: Path) -> Path:
+    """Write the file ``spec`` (one entry of synthetic_files.json) with pyreadstat."""
+    import pyreadstat
+
+    df = _frame(spec)
+    cols = spec["columns"]
+    labels = {n: _value_labels(c) for n, c in cols.items() if c["value_labels"]}
+    formats = {n: c["format"] for n, c in cols.items()}
+    if spec["format"] == "dta":
+        tags = {n: list(c["extended_missing"]) for n, c in cols.items() if c["extended_missing"]}
+        pyreadstat.write_dta(df, str(path), version=spec["version"],
+                             variable_value_labels=labels or None,
+                             missing_user_values=tags or None, variable_format=formats)
+    else:
+        ranges = {n: _user_missing(c) for n, c in cols.items() if _user_missing(c)}
+        pyreadstat.write_sav(df, str(path), variable_value_labels=labels or None,
+                             missing_ranges=ranges or None, variable_format=formats,
+                             variable_measure={n: c["measure"] for n, c in cols.items()})
+    return path
+
+
+@pytest.fixture(scope="module")
+def file_specs():
+    return json.loads(FILES.read_text())
+
+
 @pytest.fixture
-def synthetic(tmp_path):
-    """A copy of a committed synthetic file under its distributed name."""
+def synthetic(tmp_path, file_specs):
+    """A synthetic file under its distributed name in tmp_path: adult24.csv copied, a .dta /
+    .sav rebuilt with pyreadstat from its description in synthetic_files.json."""
     def get(file):
         dst = tmp_path / file
-        shutil.copy(FIX / file, dst)
+        if file.endswith(".csv"):
+            shutil.copy(FIX / file, dst)
+        else:
+            build_native(file_specs[file], dst)
         return dst
     return get
+
+
+@pytest.mark.parametrize("file", sorted({f for _, f, _ in CASES.values()} - {"adult24.csv"}))
+def test_rebuilt_file_holds_exactly_what_r_wrote(synthetic, file_specs, file):
+    """The pyreadstat-written file, read back, has every cell, extended-missing letter,
+    storage type, format, value label and user-missing declaration R described: the loaders
+    are compared with R on the data R harmonised."""
+    import pyreadstat
+
+    spec = file_specs[file]
+    path = synthetic(file)
+    reader = pyreadstat.read_dta if spec["format"] == "dta" else pyreadstat.read_sav
+    df, meta = reader(str(path), user_missing=True)
+    assert list(df.columns) == list(spec["columns"])
+    assert len(df) == spec["rows"]
+    for name, c in spec["columns"].items():
+        got = [None if (isinstance(v, float) and math.isnan(v)) else
+               f".{v}" if isinstance(v, str) else float(v) for v in df[name].astype(object)]
+        exp = [v if v is None or isinstance(v, str) else float(v) for v in c["values"]]
+        assert got == exp, name
+        assert meta.readstat_variable_types[name] == c["type"], name
+        assert meta.original_variable_types[name] == c["format"], name
+        labels = meta.value_labels.get(meta.variable_to_label.get(name), {})
+        assert {float(k): v for k, v in labels.items()} == {
+            float(k): v for k, v in _value_labels(c).items()}, name
+        if spec["format"] == "dta":
+            assert sorted(meta.missing_user_values.get(name, [])) == c["extended_missing"], name
+        else:
+            def key(m):
+                return (m["lo"], m["hi"])
+
+            assert sorted(meta.missing_ranges.get(name, []), key=key) == sorted(
+                ({"lo": m, "hi": m} if not isinstance(m, dict) else m
+                 for m in _user_missing(c)), key=key), name
+            assert meta.variable_measure[name] == c["measure"], name
 
 
 @pytest.mark.parametrize("key", list(CASES))
@@ -373,7 +478,7 @@ def test_bad_input_gives_a_socialhealth_error_saying_what_to_do(synthetic, tmp_p
     # the weight variable removed: the message names it
     sub = tmp_path / "without_weight"
     sub.mkdir()
-    no_w = _rewrite(path, sub / file, lambda df: df.drop(columns=[WEIGHT[key]], inplace=True))
+    no_w = _rewrite(path, sub / file, lambda df: df.pop(WEIGHT[key]))
     with pytest.raises(SurveyFileError, match=f"(?i){WEIGHT[key]}"):
         _load(no_w, name, options)
     # every weight missing: no row is usable, said at once (it used to return 0 rows silently)
