@@ -2,8 +2,7 @@
 True/False, no linked-panel column names (``poor_health@2010``) in what the library writes,
 nothing on stderr (warnings), no truncated text ("...") in the tables that carry reasons.
 
-Known exception, listed here so that anything new fails: the attrition retention formula (an
-R formula, shown as code).
+No exceptions.
 """
 from __future__ import annotations
 
@@ -19,9 +18,7 @@ FORBIDDEN = [
     (re.compile(r"\b0\.0%"), "0.0% of an empty group"),
 ]
 # text allowed for the reasons in the module docstring (removed from a line before the check)
-KNOWN = [
-    re.compile(r"^Retention model: .*"),
-]
+KNOWN: list = []
 
 
 def _texts(nb):

@@ -161,10 +161,13 @@ class AttritionResult(Result):
         return self.table.to_frame()
 
     def __repr__(self) -> str:
+        from socialhealth.tables.labels import term_words
+
         c = self.counts
         lines = [f"Attrition: {c['followed']} followed, {c['lost']} lost of {c['at_risk']} at "
                  f"risk ({c['excluded']} excluded: {', '.join(c['excluded_statuses']) or '-'})",
-                 f"Retention model: {self.retention_model.formula}"]
+                 "Retention model: logistic regression of being followed on "
+                 + (", ".join(term_words(c) for c in self.covariates) or "nothing (intercept)")]
         w = self.weights.set_index("weight")
         for k in w.index:
             lines.append(f"  {k}: max/min {w.loc[k, 'ratio']:.3g}, Kish n_eff "
