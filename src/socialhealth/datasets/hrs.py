@@ -7,7 +7,9 @@ https://hrsdata.isr.umich.edu), download ``randhrs1992_2022v1_STATA.zip`` and pa
 
 * Respondents of the wave (``R{w}IWSTAT`` = 1) with a positive weight are kept; others are
   counted in ``provenance["rows_dropped"]``.
-* Loneliness: ``R{w}LBLONELY3`` (leave-behind, waves 8+; RAND construction [U]).
+* Loneliness: ``R{w}LBLONELY3`` (leave-behind, waves 8+; RAND construction [U]); its
+  direction is checked against the CES-D item ``R{w}FLONE`` when the file has it
+  (``provenance["lonely3_direction_check"]``, a warning if they correlate negatively).
 * Mortality: ``died`` / ``followup_years`` from later waves' ``R{v}IWSTAT`` (5 died this wave,
   6 died in a previous wave) and ``RADYEAR``.
 * Design: ``RAESTRAT`` strata, ``RAEHSAMP`` SECU, ``nest=True``; in R::
