@@ -210,3 +210,56 @@ def test_elsa_design_variables_errors(w9):
         load_elsa(w9, psu="myclust", cache=False)
     with pytest.raises(SurveyFileError, match="no design variable"):
         load_elsa(w9, psu="myclust", strata="mystrat", cache=False)
+
+
+# --- the 'not partnered' marstat codes checked against the file's own value labels ---------
+# Which marstat codes mean "not married or cohabiting" is unverified (elsa.toml [isolation]);
+# a wrong set inverts the partner point of the isolation index. When the file labels marstat,
+# the loader compares the labels with the codebook's set (now [1, 2]) and warns on a conflict.
+def _write_labelled(path, labels):
+    import pyreadstat
+
+    df = pd.DataFrame(W9)
+    pyreadstat.write_dta(df, str(path), version=15, variable_value_labels={"marstat": labels})
+    return path
+
+
+def test_partner_codes_conflicting_labels_warn(tmp_path):
+    """Regression: a marstat coding with 1 = married, 2 = cohabiting (the opposite of the
+    codebook's reading) used to give every married/cohabiting respondent the isolation point
+    silently."""
+    from socialhealth.errors import SocialHealthWarning
+
+    path = _write_labelled(tmp_path / "wave_9_elsa_data_eul_v1.dta",
+                           {1: "Married", 2: "Cohabiting", 3: "Single, never married",
+                            4: "Widowed", 5: "Divorced", 6: "Separated"})
+    with pytest.warns(SocialHealthWarning, match="partner point .* wrong"):
+        sd = load_elsa(path, cache=False)
+    chk = sd.provenance["partner_code_check"]
+    assert chk["checked"] is True and chk["consistent"] is False and chk["variable"] == "marstat"
+    # 1 and 2 counted but partnered; 3-6 not counted but unpartnered: six conflicts
+    assert len(chk["conflicts"]) == 6 and chk["conflicts"][0].startswith("1 'Married' is counted")
+    assert any("partner point" in n for n in sd.provenance["notes"])
+
+
+def test_partner_codes_consistent_labels_pass(tmp_path):
+    import warnings as _w
+
+    from socialhealth.errors import SocialHealthWarning
+    path = _write_labelled(tmp_path / "wave_9_elsa_data_eul_v1.dta",
+                           {1: "Single, never married", 2: "Widowed", 3: "Married",
+                            4: "Cohabiting", 5: "Civil partnership",
+                            6: "Married, living with spouse"})
+    with _w.catch_warnings(record=True) as got:
+        _w.simplefilter("always")
+        sd = load_elsa(path, cache=False)
+    assert not [w for w in got if issubclass(w.category, SocialHealthWarning)
+                and "partner" in str(w.message)]
+    chk = sd.provenance["partner_code_check"]
+    assert chk["checked"] is True and chk["consistent"] is True and chk["conflicts"] == []
+
+
+def test_partner_codes_unlabelled_not_checked(w9):
+    sd = load_elsa(w9, cache=False)
+    chk = sd.provenance["partner_code_check"]
+    assert chk["checked"] is False and "no value labels" in chk["reason"]

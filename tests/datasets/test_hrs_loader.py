@@ -152,3 +152,62 @@ def test_hrs_design_matches_r(rand, var):
     est = datasets.load("hrs", path=rand, wave=8).design.mean(var).to_frame().iloc[0]
     assert est["estimate"] == pytest.approx(R_HRS[var][0], rel=1e-12)
     assert est["se"] == pytest.approx(R_HRS[var][1], rel=1e-10)
+
+
+# --- direction of R{w}LBLONELY3 checked against the CES-D item R{w}FLONE -----------------
+# RAND's construction of LBLONELY3 could not be verified (hrs.toml): if RAND averaged the raw
+# leave-behind items (1 = often ... 3 = hardly ever) without reversing them, 'lonely' (score
+# >= 2) would be silently inverted. The loader compares the scale with R8FLONE (felt lonely,
+# 0/1): 40 respondents, scores 1, 4/3, 5/3, 2, 7/3, 8/3, 3 cycling; FLONE = 1 exactly when
+# the score is >= 2 except two rows flipped (so the relation is strong but not perfect).
+def _direction_rows(reverse=False, n=40):
+    scores = [1.0, 4 / 3, 5 / 3, 2.0, 7 / 3, 8 / 3, 3.0]
+    s = [scores[i % 7] for i in range(n)]
+    flone = [1.0 if v >= 2 else 0.0 for v in s]
+    flone[0], flone[3] = 1.0, 0.0                 # two discordant answers
+    return {
+        "hhidpn": [1000 + i for i in range(n)], "raestrat": [1 + i % 4 for i in range(n)],
+        "raehsamp": [1 + i % 2 for i in range(n)], "r8iwstat": [1.0] * n,
+        "r8wtresp": [1000.0] * n, "r8lbwgtr": [500.0] * n,
+        "r8lblonely3": [4 - v for v in s] if reverse else s, "r8flone": flone,
+    }
+
+
+def test_lonely3_direction_consistent_with_flone(tmp_path):
+    rows = _direction_rows()
+    path = write_rand(tmp_path / "randhrs1992_2022v1.dta", rows=rows)
+    import warnings as _w
+
+    from socialhealth.errors import SocialHealthWarning
+    with _w.catch_warnings(record=True) as got:
+        _w.simplefilter("always")
+        sd = load_hrs(path, wave=8, weight="leave_behind", cache=False)
+    assert not [w for w in got if issubclass(w.category, SocialHealthWarning)]
+    chk = sd.provenance["lonely3_direction_check"]
+    assert chk["checked"] is True and chk["consistent"] is True
+    assert chk["n"] == 40 and chk["against"] == "r8flone" and chk["correlation"] > 0.5
+    # 'lonely' = score >= 2: 4 of every 7 rows (2, 7/3, 8/3, 3) in the 5 full cycles (35
+    # rows), then rows 36-40 hold 1, 4/3, 5/3, 2, 7/3: 2 more -> 22
+    assert int(sd.data["lonely"].sum()) == 5 * 4 + 2
+
+
+def test_lonely3_reversed_scale_warns(tmp_path):
+    """Regression: before this check a reversed RAND scale inverted 'lonely' silently."""
+    from socialhealth.errors import SocialHealthWarning
+
+    path = write_rand(tmp_path / "randhrs1992_2022v1.dta", rows=_direction_rows(reverse=True))
+    with pytest.warns(SocialHealthWarning, match="NEGATIVELY.*r8flone.*inverted"):
+        sd = load_hrs(path, wave=8, weight="leave_behind", cache=False)
+    chk = sd.provenance["lonely3_direction_check"]
+    assert chk["checked"] is True and chk["consistent"] is False and chk["correlation"] < -0.5
+    assert any("NEGATIVELY" in n for n in sd.provenance["notes"])
+
+
+def test_lonely3_direction_not_checked_without_flone_or_rows(tmp_path, rand):
+    sd = load_hrs(rand, wave=8, cache=False)             # the hand file has no r8flone
+    chk = sd.provenance["lonely3_direction_check"]
+    assert chk["checked"] is False and "r8flone" in chk["reason"].lower()
+    few = _direction_rows(n=12)
+    sd = load_hrs(write_rand(tmp_path / "few.dta", rows=few), wave=8, cache=False)
+    chk = sd.provenance["lonely3_direction_check"]
+    assert chk["checked"] is False and chk["n"] == 12 and "fewer than 30" in chk["reason"]

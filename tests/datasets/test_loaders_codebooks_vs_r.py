@@ -41,7 +41,13 @@ What was checked against which source (S = verified there; U = could not be veri
   analysis scripts recode 1-2 current, 3 former, 4 never, 5/9 NA); LONELY_A 1 = most
   lonely .. 5 = never (S, secondary: a published 2024
   analysis recodes LONELY_A 5 -> 0 .. 1 -> 4 as increasing loneliness; the NCHS codebook
-  itself was not reachable: U for the exact labels "always/usually"); design
+  itself was not reachable: U for the exact labels "always/usually"; re-searched 2026-12:
+  still not found, consistent with the CDC BRFSS SDOH item SDLONELY 1 Always .. 5 Never);
+  SUPPORT_A wording and read order "always, usually, sometimes, rarely, or never" and
+  always/usually = sufficient support (S: IPUMS NHIS EMOSUPPORT page), its codes 1 always ..
+  5 never U (inferred from the read order and BRFSS EMTSUPRT). Both LONELY_A and SUPPORT_A
+  are now checked on the data (nhis.toml [direction_checks]: warning if the end code expected
+  to be rare is weighted-more-common than the other end, test_nhis_loader.py); design
   svydesign(ids=~PPSU, strata=~PSTRAT, weights=~WTFA_A, nest=TRUE) (S: asdfree NHIS).
 * RAND HRS: r{w}lblonely3 and the leave-behind weight r{w}lbwgtr exist under those names (S:
   several published RAND-HRS analysis scripts, Stata reshape stubs ``lblonely3 ... lbwgtr``);
@@ -52,20 +58,32 @@ What was checked against which source (S = verified there; U = could not be veri
   hardly ever): neither the RAND codebook nor the HRS Psychosocial and Lifestyle
   Questionnaire documentation (Smith et al. 2017, whose table of contents the search found)
   could be read, so ">= 2 == summed score >= 6" stays [U] and a reversed RAND scale would
-  invert ``lonely`` (hrs.toml says so).
+  invert ``lonely`` (hrs.toml says so). Re-searched 2026-12 (RAND/HRS/g2aging pages, code
+  and file indexes): still U; raw item coding 1 often .. 3 hardly ever S (secondary: public
+  do-files quoting the item labels); RAND's sister scale r{w}lblonely11 is described in a
+  public do-file as "average of the 11 items, 1-3, higher = more loneliness" (indirect
+  support only). Safeguard added: load_hrs checks LBLONELY3 against the CES-D item R{w}FLONE
+  when present and warns if they correlate negatively (test_hrs_loader.py).
 * ELSA: w2wgt / scw2wgt wave-2 weights, w9xwgt / w9scwt (S: ELSA analysis do-files reading
   wave_2_core_data_v4.dta and wave_9_elsa_data_eul_v1.dta); scfeela/b/c 1 hardly ever or
   never, 2 some of the time, 3 often, -9 not answered, -1 item not applicable (S: Gateway to
   Global Aging ELSA item page, g2aging.org item 287125); PScedA-H 1 yes / 2 no (public ELSA
   do-files); negative codes missing. **indager -7 = "collapsed at
   90 plus"** (S: many published ELSA scripts, e.g. "Replace age = 90 if participant is aged
-  90+ years (collapsed in ELSA and coded as -7 at Wave 5-9)"; waves 2-4 code 90+ as 99). U:
-  marstat codes for "not partnered" [1, 2] (one public script; ELSA's own derived marital
-  variable was not found), scorg96, yrdeath.
+  90+ years (collapsed in ELSA and coded as -7 at Wave 5-9)"; waves 2-4 code 90+ as 99).
+  scorg96 = 1 "none of these" -> no-membership point (S, secondary: two public ELSA do-files
+  by different authors read scorg96 = 1 as no membership: "not a member of any social
+  organisation: isomember = 1 if scorg96 == 1"; "member = 0 if scorg96 == 1"). U: marstat codes
+  for "not partnered" [1, 2]: re-searched 2026-12, the one public script (cited before) is
+  self-contradictory (its indicator NAMED married is 0 for 1-2 and 1 for 3-6 but is added to
+  an isolation score), so the rule may be inverted; safeguard added: load_elsa compares the
+  codes with the file's marstat value labels and warns on a conflict (test_elsa_loader.py);
+  yrdeath.
 * UKHLS: sclonely / sclackcom / scleftout / scisolate three options 1 hardly ever or never,
   2 some of the time, 3 often (S: Understanding Society questionnaire module
   scaloneliness_w14, understandingsociety.ac.uk; the same codes in waves 9-11 per
-  measures_and_datasets.md; waves 12-13 U); mastat_dv 1 never married .. 9 surviving civil
+  measures_and_datasets.md; waves 12-13 U, re-searched 2026-12: no w12/w13 module page or
+  script found); mastat_dv 1 never married .. 9 surviving civil
   partner (S: public
   UKHLS do-files pooling BHPS and UKHLS, "inlist(marstat,2,3) married incl. civil partner,
   4,7 separated, 5,8 divorced, 6,9 widowed, 1 never married"); negative codes -1 .. -9
@@ -77,7 +95,7 @@ What was checked against which source (S = verified there; U = could not be veri
 * ONS OPN / CLS: the five ONS direct-question options and the UCLA-3 with ONS labels (S: ONS
   guidance, measures_and_datasets.md); microdata names (MCZ_*, WLack ...) and the code order
   1 Often/always .. 5 Never are U (no OPN/CLS codebook reachable; LonOft seen in one CLS
-  2014-15 script).
+  2014-15 script; re-searched 2026-12 without result).
 
 Defects found by this comparison and fixed (regression tests at the end of this file):
 

@@ -145,3 +145,62 @@ def test_nhis_design_matches_r(adult24, var):
     est = datasets.load("nhis", path=adult24).design.mean(var).to_frame().iloc[0]
     assert est["estimate"] == pytest.approx(R_NHIS[var][0], rel=1e-12)
     assert est["se"] == pytest.approx(R_NHIS[var][1], rel=1e-10)
+
+
+# --- plausibility of the [U] answer-code order of LONELY_A / SUPPORT_A ---------------------
+# 250 adults of equal weight. Plausible file: LONELY_A 1 (always) for 10, 5 (never) for 100;
+# SUPPORT_A 1 (always) for 120, 5 (never) for 10. The reversed file swaps 1 and 5 in both.
+def _write_big(path, reverse=False):
+    n = 250
+    lonely = [1] * 10 + [2] * 20 + [3] * 60 + [4] * 60 + [5] * 100
+    support = [1] * 120 + [2] * 60 + [3] * 40 + [4] * 20 + [5] * 10
+    if reverse:
+        lonely = [6 - v for v in lonely]
+        support = [6 - v for v in support]
+    df = pd.DataFrame({"HHX": [f"H{i:04d}" for i in range(n)], "SRVY_YR": [2024] * n,
+                       "PSTRAT": [100 + i % 5 for i in range(n)],
+                       "PPSU": [1 + i % 2 for i in range(n)], "WTFA_A": [1000] * n,
+                       "AGEP_A": [40] * n, "PHSTAT_A": [2] * n,
+                       "LONELY_A": lonely, "SUPPORT_A": support})
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("adult24.csv", df.to_csv(index=False))
+    return path
+
+
+def test_code_direction_plausible_file_passes(tmp_path):
+    import warnings as _w
+
+    from socialhealth.errors import SocialHealthWarning
+    with _w.catch_warnings(record=True) as got:
+        _w.simplefilter("always")
+        sd = load_nhis(_write_big(tmp_path / "adult24csv.zip"), cache=False)
+    assert not [w for w in got if issubclass(w.category, SocialHealthWarning)]
+    chk = sd.provenance["code_direction_checks"]
+    assert chk["lonely"]["plausible"] is True and chk["lonely"]["n"] == 250
+    assert chk["lonely"]["share_rare"] == pytest.approx(10 / 250)       # code 1, equal weights
+    assert chk["lonely"]["share_common"] == pytest.approx(100 / 250)    # code 5
+    assert chk["support"]["plausible"] is True and chk["support"]["share_common"] == 0.48
+
+
+def test_code_direction_reversed_file_warns(tmp_path):
+    """Regression: a year whose LONELY_A / SUPPORT_A codes ran 1 = never ... 5 = always used to
+    invert 'lonely' and 'social_support' silently (40% 'lonely' instead of 12%)."""
+    from socialhealth.errors import SocialHealthWarning
+
+    with pytest.warns(SocialHealthWarning) as rec:
+        sd = load_nhis(_write_big(tmp_path / "adult24csv.zip", reverse=True), cache=False)
+    msgs = sorted(str(w.message) for w in rec if issubclass(w.category, SocialHealthWarning))
+    assert len(msgs) == 2
+    assert msgs[0].startswith("LONELY_A: code 1 (expected rare) holds 40.0%")
+    assert "invert the harmonised 'lonely'" in msgs[0]
+    assert msgs[1].startswith("SUPPORT_A: code 5 (expected rare) holds 48.0%")
+    assert "invert the harmonised 'social_support'" in msgs[1]
+    chk = sd.provenance["code_direction_checks"]
+    assert chk["lonely"]["plausible"] is False and chk["support"]["plausible"] is False
+    assert sum("other way" in n for n in sd.provenance["notes"]) == 2
+
+
+def test_code_direction_small_file_not_checked(adult24):
+    sd = load_nhis(adult24, cache=False)
+    chk = sd.provenance["code_direction_checks"]
+    assert chk["lonely"]["checked"] is False and "fewer than 200" in chk["lonely"]["reason"]

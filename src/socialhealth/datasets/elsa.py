@@ -17,12 +17,14 @@ Codebook: ``codebooks/elsa.toml``.
 from __future__ import annotations
 
 import re
+import warnings
 from typing import Sequence
 
 import numpy as np
 import pandas as pd
 
-from socialhealth.errors import DatasetError, SurveyFileError, UnknownWaveError
+from socialhealth.errors import (DatasetError, SocialHealthWarning, SurveyFileError,
+                                 UnknownWaveError)
 from socialhealth.datasets import _engine
 from socialhealth.datasets._codebook import codebook_hash, load_codebook
 from socialhealth.datasets._readers import Source, open_source
@@ -53,9 +55,52 @@ def _ucla3_ge6(df, spec, fmt, context):
     return vals, f"True if {' + '.join(_srcs(spec, fmt))} >= 6 (all three items 1-3 needed)"
 
 
+_PARTNERED = re.compile(r"married|cohabit|civil partner|living (as|with)|couple|partnered")
+_UNPARTNERED = re.compile(r"never|single|separat|divorc|widow|former|dissolved|surviv|"
+                          r"not (married|cohabit|partnered|in a couple)|no partner")
+
+
+def _partner_code_check(context, var, not_partnered) -> None:
+    """Compare the codebook's 'not partnered' codes with the file's own value labels.
+
+    Which ``marstat`` codes mean "not married or cohabiting" could not be verified (elsa.toml
+    [isolation]); a wrong set inverts the partner point of the isolation index. When the file
+    labels its codes, a code counted as not partnered whose label reads as partnered ("married",
+    "cohabiting", ...), or the reverse, is reported in ``provenance["partner_code_check"]`` with
+    a SocialHealthWarning (kept in ``provenance["notes"]``, so a cached load keeps it).
+    """
+    out = context.get("partner_code_check")
+    if out is None:
+        return
+    labels = {k: str(v) for k, v in (context.get("partner_labels") or {}).items()
+              if isinstance(k, (int, float)) and k >= 0}
+    out.update(variable=var, labels={str(k): v for k, v in sorted(labels.items())})
+    if not labels:
+        out.update(checked=False, reason=f"{var} has no value labels in the file")
+        return
+    bad = []
+    for code, lab in sorted(labels.items()):
+        text = lab.lower()
+        partnered = bool(_PARTNERED.search(text)) and not _UNPARTNERED.search(text)
+        unpartnered = bool(_UNPARTNERED.search(text))
+        counted = float(code) in {float(c) for c in not_partnered}
+        if (counted and partnered) or (not counted and unpartnered):
+            bad.append(f"{code} {lab!r} is {'counted' if counted else 'not counted'} as not "
+                       f"partnered")
+    out.update(checked=True, consistent=not bad, conflicts=bad)
+    if bad:
+        msg = (f"the social isolation index counts {var} codes {list(not_partnered)} as 'not "
+               f"married or cohabiting', but the file's value labels disagree: "
+               f"{'; '.join(bad)}. The partner point of social_isolation_index is then wrong "
+               f"(inverted for those codes). Check {var}'s labels in your ELSA release.")
+        context["notes"].append(msg)
+        warnings.warn(msg, SocialHealthWarning, stacklevel=2)
+
+
 def _steptoe(df, spec, fmt, context):
     iso = context["isolation"]
     names = context["names"]
+    _partner_code_check(context, names[iso["partner"]], iso["not_partnered"])
     part = _num(df, names[iso["partner"]])
     pts = [np.where(np.isnan(part), np.nan, np.isin(part, iso["not_partnered"]).astype(float))]
     for key in iso["contact"]:
@@ -224,11 +269,16 @@ def load_elsa(path=None, *, wave: int | None = None, weight: str | None = None,
                      "followup_years": "No mortality_path= given."}
         cb_run = _with_not_measured(cb, names, cols, wave=w, extra=extra)
         top = _top_code(src, cb, names, w)       # before the negative-code step below
+        partner_check: dict = {}
+        context.update(partner_code_check=partner_check,
+                       partner_labels=_capture_labels(src, names[cb["isolation"]["partner"]]))
         _wrap_missing(src, negative=True, skip=(d["id"],))
         yv = lower.get(d["interview_year"].lower())
         read = [d["id"], wvar] + ([yv] if yv else [])
         ud = _UserDesign("ELSA", src, wvar, psu, strata, d["notes"])
         read += ud.read
+        notes = [ud.message]              # shared with the custom rules (_partner_code_check)
+        context["notes"] = notes
 
         def design(df):
             n = len(df)
@@ -248,10 +298,11 @@ def load_elsa(path=None, *, wave: int | None = None, weight: str | None = None,
         return _engine.Plan(
             codebook_name="elsa", codebook=cb_run, fmt=names, wave=w, read=read, select=ud.select,
             design=design, design_spec=ud.spec, country="GB",
-            notes=[ud.message], warnings=[ud.warning] if ud.warning else [],
+            notes=notes, warnings=[ud.warning] if ud.warning else [],
             custom_rules=CUSTOM_RULES,
             context=context,
             extra_provenance={"weight_variable": wvar, "variables": used,
+                              "partner_code_check": partner_check,
                               "design_variables": ud.provenance,
                               "health_scale": hs, "top_coded": top,
                               "missing_code_meanings": dict(cb["missing"]["meanings"]),
@@ -262,6 +313,20 @@ def load_elsa(path=None, *, wave: int | None = None, weight: str | None = None,
                        prepare,
                        loader_version=LOADER_VERSION, columns=columns, cache=cache,
                        extra_key=(mort.sha256 if mort is not None else "", codebook_hash("elsa")))
+
+
+def _capture_labels(src: Source, var: str) -> dict:
+    """Make ``src.read`` keep the value labels of ``var`` (filled when the file is read)."""
+    store: dict = {}
+    orig = src._impl
+
+    def read(columns):
+        raw = orig(columns)
+        store.update((raw.value_labels or {}).get(var) or {})
+        return raw
+
+    src._impl = read
+    return store
 
 
 def _top_code(src: Source, cb: dict, names: dict, wave: int) -> dict:

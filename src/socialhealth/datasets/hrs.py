@@ -7,7 +7,9 @@ https://hrsdata.isr.umich.edu), download ``randhrs1992_2022v1_STATA.zip`` and pa
 
 * Respondents of the wave (``R{w}IWSTAT`` = 1) with a positive weight are kept; others are
   counted in ``provenance["rows_dropped"]``.
-* Loneliness: ``R{w}LBLONELY3`` (leave-behind, waves 8+; RAND construction [U]).
+* Loneliness: ``R{w}LBLONELY3`` (leave-behind, waves 8+; RAND construction [U]); its
+  direction is checked against the CES-D item ``R{w}FLONE`` when the file has it
+  (``provenance["lonely3_direction_check"]``, a warning if they correlate negatively).
 * Mortality: ``died`` / ``followup_years`` from later waves' ``R{v}IWSTAT`` (5 died this wave,
   6 died in a previous wave) and ``RADYEAR``.
 * Design: ``RAESTRAT`` strata, ``RAEHSAMP`` SECU, ``nest=True``; in R::
@@ -17,13 +19,14 @@ https://hrsdata.isr.umich.edu), download ``randhrs1992_2022v1_STATA.zip`` and pa
 """
 from __future__ import annotations
 
+import warnings
 from collections import OrderedDict
 from typing import Sequence
 
 import numpy as np
 import pandas as pd
 
-from socialhealth.errors import DatasetError, UnknownWaveError
+from socialhealth.errors import DatasetError, SocialHealthWarning, UnknownWaveError
 from socialhealth.datasets import _engine
 from socialhealth.datasets._codebook import codebook_hash, load_codebook
 from socialhealth.datasets._readers import Source
@@ -39,12 +42,58 @@ _WHERE = ("register (free) for an HRS data account at https://hrs.isr.umich.edu 
           "HRS Longitudinal File (Stata version)")
 
 
+# Fewest rows with both R{w}LBLONELY3 and R{w}FLONE for the direction check to be run.
+_DIRECTION_MIN_N = 30
+
+
+def _direction_check(x, ok, context, src):
+    """Check that R{w}LBLONELY3 runs the assumed way (higher = lonelier) against R{w}FLONE.
+
+    RAND's construction of LBLONELY3 could not be verified from its documentation (hrs.toml):
+    if the three leave-behind items (raw 1 = often ... 3 = hardly ever) were averaged without
+    reversing them, higher would mean LESS lonely and ``lonely`` would be inverted. The CES-D
+    item R{w}FLONE (felt lonely much of the past week, 0 no / 1 yes) is in every RAND release,
+    so a negative correlation between the two is a strong sign of a reversed scale: the result
+    is recorded in ``provenance["lonely3_direction_check"]`` and a negative correlation raises
+    a SocialHealthWarning (also kept in ``provenance["notes"]``, so a cached load keeps it).
+    """
+    out = context.get("direction_check")
+    flone = context.get("flone")
+    if out is None or flone is None:
+        return
+    f = flone()
+    name = context.get("flone_name", "R{w}FLONE")
+    if f is None:
+        out.update(checked=False, reason=f"{name} is not in the file")
+        return
+    both = ok & np.isin(f, [0.0, 1.0])
+    n = int(both.sum())
+    out.update(against=name, n=n)
+    if n < _DIRECTION_MIN_N or np.ptp(x[both]) == 0 or np.ptp(f[both]) == 0:
+        out.update(checked=False, reason=f"fewer than {_DIRECTION_MIN_N} rows with both "
+                   f"{src} and {name}, or no variation in one of them")
+        return
+    r = float(np.corrcoef(x[both], f[both])[0, 1])
+    out.update(checked=True, correlation=round(r, 4), consistent=bool(r >= 0))
+    if r < 0:
+        msg = (f"{src} correlates NEGATIVELY with the CES-D item {name} (felt lonely; r = "
+               f"{r:.3f}, n = {n}): in this file the scale seems to run the other way (higher = "
+               f"LESS lonely), so 'lonely' ({src} >= 2) would be inverted. Check the RAND "
+               f"codebook of your release for how LBLONELY3 is scored before using 'lonely'.")
+        context["notes"].append(msg)
+        warnings.warn(msg, SocialHealthWarning, stacklevel=2)
+
+
 def _lonely3(df, spec, fmt, context):
     src = spec["sources"][0].format(**fmt)
     x = pd.to_numeric(df[src], errors="coerce").to_numpy(dtype=float)
     ok = (x >= 1) & (x <= 3)
+    _direction_check(x, ok, {**context, "flone": (lambda: context["flone"](df))
+                             if "flone" in context else None}, src)
     return [bool(v >= 2) if o else None for v,
-            o in zip(x, ok, strict=True)], f"True if {src} >= 2 (scale 1-3 [U])"
+            o in zip(x, ok, strict=True)], (f"True if {src} >= 2 (scale 1-3, higher = lonelier "
+                                            f"[U: RAND construction; direction checked against "
+                                            f"the CES-D item R{{w}}FLONE when present])")
 
 
 def _later(context, df):
@@ -149,6 +198,8 @@ def load_hrs(path=None, *, wave: int | None = None, weight: str = "respondent",
         raise DatasetError(f"weight={weight!r}: choose one of {list(cb['weights'])}.")
     status = cb["status"]
     context: dict = {"status": status}
+    notes: list[str] = []             # shared with the custom rules (see _direction_check)
+    direction_check: dict = {}
 
     def prepare(src: Source) -> _engine.Plan:
         names, used = _resolve_variables(cb, src.columns, {"w": w})
@@ -161,7 +212,7 @@ def load_hrs(path=None, *, wave: int | None = None, weight: str = "respondent",
             nv, _ = _resolve_variables(cb, src.columns, {"w": v})
             if nv["iwstat"] in cols:
                 later.append((v, nv["iwstat"], nv["iwendy"] if nv["iwendy"] in cols else None))
-        opt = [names[k] for k in ("iwendy", "death_year") if names[k] in cols]
+        opt = [names[k] for k in ("iwendy", "death_year", "flone") if names[k] in cols]
         read = req + opt + [c for _, s, y in later for c in (s, y) if c]
         cb_run = _with_not_measured(cb, names, src.columns, wave=w)
 
@@ -179,6 +230,10 @@ def load_hrs(path=None, *, wave: int | None = None, weight: str = "respondent",
 
         iwendy = col(names["iwendy"])
         context.update(later=later_of, death_year=col(names["death_year"]))
+        fl = names["flone"]
+        context.update(flone=(lambda df: df[fl].to_numpy(dtype=float) if fl in df.columns
+                              else None), flone_name=fl, notes=notes,
+                       direction_check=direction_check)
 
         def base_year(df):
             y = iwendy(df)
@@ -213,9 +268,10 @@ def load_hrs(path=None, *, wave: int | None = None, weight: str = "respondent",
             design_spec={"weights": "weight", "strata": "strata", "psu": "psu", "nest": True,
                          "lonely_psu": "adjust",
                          "notes": cb["design"]["notes"].replace("r{w}wtresp", wvar)},
-            country="US", custom_rules=CUSTOM_RULES, context=context,
+            country="US", custom_rules=CUSTOM_RULES, context=context, notes=notes,
             extra_provenance={"weight_variable": wvar, "variables": used,
-                              "later_waves": [v for v, _, _ in later]})
+                              "later_waves": [v for v, _, _ in later],
+                              "lonely3_direction_check": direction_check})
 
     return _engine.run("hrs", path, {"wave": w, "weight": weight}, prepare,
                        loader_version=LOADER_VERSION, columns=columns, cache=cache,

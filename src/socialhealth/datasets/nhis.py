@@ -16,12 +16,13 @@ with ``variables={"lonely": "<NAME>"}``.
 """
 from __future__ import annotations
 
+import warnings
 from collections import OrderedDict
 from typing import Sequence
 
 import numpy as np
 
-from socialhealth.errors import SurveyFileError, UnknownWaveError
+from socialhealth.errors import SocialHealthWarning, SurveyFileError, UnknownWaveError
 from socialhealth.datasets import _engine
 from socialhealth.datasets._codebook import codebook_hash, load_codebook
 from socialhealth.datasets._readers import Source
@@ -30,6 +31,45 @@ from socialhealth.datasets._loader_steps import _unusable_weight, _resolve_varia
 from socialhealth.datasets._loader_steps import code_strings, require_columns
 
 LOADER_VERSION = 1
+
+
+def _direction_checks(df, names: dict, weight: str, cb: dict, out: dict, notes: list) -> None:
+    """Plausibility check of the answer-code order of the 5-point frequency items ([U] codes).
+
+    For each ``[direction_checks.<key>]`` of nhis.toml whose variable is in the file: among valid
+    answers 1-5 (at least ``min_n`` rows), the weighted share of the code expected to be rare must
+    not exceed that of the code expected to be common; otherwise the codes probably run the other
+    way and the harmonised indicator would be inverted: a SocialHealthWarning says so (kept in
+    ``provenance["notes"]``) and ``provenance["code_direction_checks"]`` records the shares.
+    """
+    spec = cb.get("direction_checks", {})
+    min_n = int(spec.get("min_n", 200))
+    wt = df[weight].to_numpy(dtype=float)
+    for key, chk in spec.items():
+        if not isinstance(chk, dict) or names.get(key) not in df.columns:
+            continue
+        var = names[key]
+        x = df[var].to_numpy(dtype=float)
+        ok = np.isin(x, [1.0, 2.0, 3.0, 4.0, 5.0]) & np.isfinite(wt)
+        n = int(ok.sum())
+        rec = {"variable": var, "n": n, "rare_code": chk["rare"], "common_code": chk["common"]}
+        if n < min_n or wt[ok].sum() <= 0:
+            out[key] = {**rec, "checked": False, "reason": f"fewer than {min_n} valid answers"}
+            continue
+        tot = wt[ok].sum()
+        rare = float(wt[ok & (x == chk["rare"])].sum() / tot)
+        common = float(wt[ok & (x == chk["common"])].sum() / tot)
+        good = rare <= common
+        out[key] = {**rec, "checked": True, "share_rare": round(rare, 4),
+                    "share_common": round(common, 4), "plausible": good}
+        if not good:
+            msg = (f"{var}: code {chk['rare']} (expected rare) holds {rare:.1%} of the weighted "
+                   f"answers and code {chk['common']} (expected common) {common:.1%}: the answer "
+                   f"codes seem to run the other way in this file, which would invert the "
+                   f"harmonised '{chk.get('concept', key)}' indicator. Check the NHIS "
+                   f"codebook of this year ({chk['basis']}).")
+            notes.append(msg)
+            warnings.warn(msg, SocialHealthWarning, stacklevel=2)
 
 
 def load_nhis(path, *, wave: int | None = None, variables: dict | None = None,
@@ -98,6 +138,8 @@ def load_nhis(path, *, wave: int | None = None, variables: dict | None = None,
                                    f"{first}-{last}.")
         state["year"] = year
         w, s, p = names["weight"], names["strata"], names["psu"]
+        direction: dict = {}
+        notes: list[str] = []
 
         def select(df):
             reasons = OrderedDict()
@@ -110,6 +152,7 @@ def load_nhis(path, *, wave: int | None = None, variables: dict | None = None,
 
         def design(df):
             n = len(df)
+            _direction_checks(df, names, w, cb, direction, notes)
             return {"respondent_id": [f"{year}-{i}" for i in code_strings(df[names["id"]])],
                     "wave": [str(year)] * n, "year": [year] * n,
                     "weight": df[w].to_numpy(dtype=float),
@@ -120,8 +163,9 @@ def load_nhis(path, *, wave: int | None = None, variables: dict | None = None,
             design=design,
             design_spec={"weights": "weight", "strata": "strata", "psu": "psu", "nest": True,
                          "lonely_psu": "adjust", "notes": cb["design"]["notes"]},
-            country="US",
+            country="US", notes=notes,
             extra_provenance={"weight_variable": w, "variables": used,
+                              "code_direction_checks": direction,
                               "missing_code_meanings": dict(cb["missing"]["meanings"])})
 
     return _engine.run("nhis", path, {"wave": wave, "variables": sorted((variables or {}).items())},
