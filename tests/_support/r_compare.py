@@ -5,6 +5,8 @@ Importable as ``r_compare`` from any test (``pythonpath = ["tests/_support"]`` i
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 #: relative tolerance of the closed forms compared with R
@@ -29,3 +31,34 @@ def close(ours, r, tol=TOL, what="", scale=None):
         scale = np.nanmax(np.abs(r)) if np.isfinite(r).any() else 1.0
     np.testing.assert_allclose(ours, r, rtol=tol, atol=tol * max(float(scale), 1e-300),
                                err_msg=what)
+
+
+def value_key(v) -> str:
+    """A harmonised value as R's JSON names it: ``True``/``False``, integers without ``.0``,
+    other floats by ``repr``, anything else as ``str``."""
+    if isinstance(v, (bool, np.bool_)):
+        return "True" if v else "False"
+    if isinstance(v, (int, np.integer)):
+        return str(int(v))
+    if isinstance(v, (float, np.floating)):
+        return str(int(v)) if float(v).is_integer() else repr(float(v))
+    return str(v)
+
+
+def scalar_close(a, b, tol=TOL) -> bool:
+    """Two numbers equal within ``tol`` relative (absolute floor 1e-12); ``None`` only equals
+    ``None``."""
+    if a is None or b is None:
+        return a is None and b is None
+    return math.isclose(float(a), float(b), rel_tol=tol, abs_tol=1e-12)
+
+
+def canonical_drops(dropped: dict, reasons) -> dict:
+    """A loader's drop reasons (its own sentences) mapped onto R's reason keys: the first
+    ``(words, key)`` of ``reasons`` whose words appear in the sentence; counts of reasons that
+    map to the same key are added."""
+    out: dict = {}
+    for reason, n in dropped.items():
+        key = next((k for words, k in reasons if words in reason), reason)
+        out[key] = out.get(key, 0) + int(n)
+    return out

@@ -123,6 +123,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from r_compare import canonical_drops, scalar_close, value_key
+
 from socialhealth import datasets
 
 HERE = Path(__file__).resolve().parent
@@ -152,36 +154,15 @@ def ref():
     return json.loads(REF.read_text())
 
 
-def _canonical_drops(dropped: dict) -> dict:
-    out: dict = {}
-    for reason, n in dropped.items():
-        key = next((k for words, k in REASONS if words in reason), reason)
-        out[key] = out.get(key, 0) + int(n)
-    return out
-
-
-def _key(v) -> str:
-    if isinstance(v, (bool, np.bool_)):
-        return "True" if v else "False"
-    if isinstance(v, (int, np.integer)):
-        return str(int(v))
-    if isinstance(v, (float, np.floating)):
-        return str(int(v)) if float(v).is_integer() else repr(float(v))
-    return str(v)
 
 
 def _rkey(k: str) -> str:
     """R's format() of a discrete numeric value, in Python's spelling ("2" / "1.5")."""
     try:
-        return _key(float(k))
+        return value_key(float(k))
     except ValueError:
         return k
 
-
-def _close(a, b) -> bool:
-    if a is None or b is None:
-        return a is None and b is None
-    return math.isclose(float(a), float(b), rel_tol=TOL, abs_tol=1e-12)
 
 
 def compare(sd, r: dict) -> list[str]:
@@ -193,7 +174,7 @@ def compare(sd, r: dict) -> list[str]:
                            ("rows_kept = len(data)", len(d), r["rows_kept"])]:
         if got != exp:
             bad.append(f"{what}: socialhealth {got}, R {exp}")
-    got_drop = _canonical_drops(p["rows_dropped"])
+    got_drop = canonical_drops(p["rows_dropped"], REASONS)
     if got_drop != (r["rows_dropped"] or {}):
         bad.append(f"rows_dropped: socialhealth {p['rows_dropped']}, R {r['rows_dropped']}")
     if p["rows_read"] != p["rows_kept"] + sum(p["rows_dropped"].values()):
@@ -202,7 +183,7 @@ def compare(sd, r: dict) -> list[str]:
         bad.append("respondent_id is not unique")
     w = d["weight"].to_numpy(dtype=float)
     rd = r["design"]
-    if not _close(w.sum(), rd["weight_sum"]):
+    if not scalar_close(w.sum(), rd["weight_sum"]):
         bad.append(f"sum of weights: socialhealth {w.sum()!r}, R {rd['weight_sum']!r}")
     if "n_strata" in rd:
         strata = d["strata"].astype(str)
@@ -240,7 +221,7 @@ def compare(sd, r: dict) -> list[str]:
             continue
         x = d[col]
         miss = x.isna().to_numpy()
-        keys = np.array(["NA" if m else _key(v)
+        keys = np.array(["NA" if m else value_key(v)
                          for v, m in zip(x.astype(object), miss, strict=True)], dtype=object)
         rcounts = {_rkey(k): int(v) for k, v in e["counts"].items()}
         rw = {_rkey(k): v for k, v in e["wcounts"].items()}
@@ -257,7 +238,7 @@ def compare(sd, r: dict) -> list[str]:
             continue
         for k, wr in rw.items():
             wg = float(w[keys == k].sum())
-            if not _close(wg, wr):
+            if not scalar_close(wg, wr):
                 bad.append(f"{col}={k}: weighted count socialhealth {wg!r}, R {wr!r}")
         if e["type"] == "num":
             vals = x.to_numpy(dtype=float, na_value=np.nan)
@@ -268,11 +249,11 @@ def compare(sd, r: dict) -> list[str]:
                                    ("weighted sum", (w[ok] * vals[ok]).sum(), e["wsum"]),
                                    ("min", vals[ok].min(), e["min"]),
                                    ("max", vals[ok].max(), e["max"])]:
-                if not _close(got, exp):
+                if not scalar_close(got, exp):
                     bad.append(f"{col}: {what} socialhealth {got!r}, R {exp!r}")
             est = des.mean(col).to_frame().iloc[0]
             for what, name in (("est", "estimate"), ("se", "se")):
-                if not _close(est[name], e["mean"][what]):
+                if not scalar_close(est[name], e["mean"][what]):
                     bad.append(f"{col}: mean {what} socialhealth {est[name]!r}, "
                                f"R {e['mean'][what]!r}")
             continue
@@ -287,7 +268,7 @@ def compare(sd, r: dict) -> list[str]:
                     continue
                 est = fr.iloc[0]
             for what, name in (("est", "estimate"), ("se", "se")):
-                if not _close(est[name], pr[what]):
+                if not scalar_close(est[name], pr[what]):
                     bad.append(f"{col}={level}: proportion {what} socialhealth "
                                f"{est[name]!r}, R {pr[what]!r}")
     return bad

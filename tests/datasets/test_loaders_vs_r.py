@@ -48,13 +48,14 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import math
 import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+
+from r_compare import canonical_drops, scalar_close, value_key
 
 from socialhealth import datasets
 
@@ -98,28 +99,7 @@ def ref():
     return json.loads(REF.read_text())
 
 
-def _canonical_drops(dropped: dict) -> dict:
-    out = {}
-    for reason, n in dropped.items():
-        key = next((k for words, k in REASONS if words in reason), reason)
-        out[key] = out.get(key, 0) + int(n)
-    return out
 
-
-def _key(v) -> str:
-    if isinstance(v, (bool, np.bool_)):
-        return "True" if v else "False"
-    if isinstance(v, (int, np.integer)):
-        return str(int(v))
-    if isinstance(v, (float, np.floating)):
-        return str(int(v)) if float(v).is_integer() else repr(float(v))
-    return str(v)
-
-
-def _close(a, b) -> bool:
-    if a is None or b is None:
-        return a is None and b is None
-    return math.isclose(float(a), float(b), rel_tol=TOL, abs_tol=1e-12)
 
 
 def compare(sd, r: dict) -> list[str]:
@@ -131,7 +111,7 @@ def compare(sd, r: dict) -> list[str]:
                            ("rows_kept = len(data)", len(d), r["rows_kept"])]:
         if got != exp:
             bad.append(f"{what}: socialhealth {got}, R {exp}")
-    got_drop = _canonical_drops(p["rows_dropped"])
+    got_drop = canonical_drops(p["rows_dropped"], REASONS)
     if got_drop != (r["rows_dropped"] or {}):
         bad.append(f"rows_dropped: socialhealth {p['rows_dropped']}, R {r['rows_dropped']}")
     if p["rows_read"] != p["rows_kept"] + sum(p["rows_dropped"].values()):
@@ -140,7 +120,7 @@ def compare(sd, r: dict) -> list[str]:
         bad.append("respondent_id is not unique")
     w = d["weight"].to_numpy(dtype=float)
     rd = r["design"]
-    if not _close(w.sum(), rd["weight_sum"]):
+    if not scalar_close(w.sum(), rd["weight_sum"]):
         bad.append(f"sum of weights: socialhealth {w.sum()!r}, R {rd['weight_sum']!r}")
     if "n_strata" in rd:
         strata = d["strata"].astype(str)
@@ -183,7 +163,7 @@ def compare(sd, r: dict) -> list[str]:
             x = x.cat.rename_categories({lowest: "lowest-24"})
             alias = {"lowest-24": lowest}
         miss = x.isna().to_numpy()
-        keys = np.array(["NA" if m else _key(v)
+        keys = np.array(["NA" if m else value_key(v)
                          for v, m in zip(x.astype(object), miss, strict=True)], dtype=object)
         continuous = e["type"] == "num" and set(e["counts"]) == {"NA"} and e["n"] > 0
         if continuous:
@@ -198,23 +178,23 @@ def compare(sd, r: dict) -> list[str]:
             continue
         for k, wr in e["wcounts"].items():
             wg = float(w[keys == k].sum())
-            if not _close(wg, wr):
+            if not scalar_close(wg, wr):
                 bad.append(f"{col}={k}: weighted count socialhealth {wg!r}, R {wr!r}")
         if e["type"] == "num":
             vals = x.to_numpy(dtype=float, na_value=np.nan)
             ok = ~np.isnan(vals)
             for what, got, exp in [("sum", vals[ok].sum(), e["sum"]),
                                    ("weighted sum", (w[ok] * vals[ok]).sum(), e["wsum"])]:
-                if not _close(got, exp):
+                if not scalar_close(got, exp):
                     bad.append(f"{col}: {what} socialhealth {got!r}, R {exp!r}")
-            if continuous and not (_close(vals[ok].min(), e["min"])
-                                   and _close(vals[ok].max(), e["max"])):
+            if continuous and not (scalar_close(vals[ok].min(), e["min"])
+                                   and scalar_close(vals[ok].max(), e["max"])):
                 bad.append(f"{col}: range differs")
             if "mean" in e:
                 est = des.mean(col).to_frame().iloc[0]
                 for what in ("est", "se"):
                     got = est["estimate" if what == "est" else "se"]
-                    if not _close(got, e["mean"][what]):
+                    if not scalar_close(got, e["mean"][what]):
                         bad.append(f"{col}: mean {what} socialhealth {got!r}, "
                                    f"R {e['mean'][what]!r}")
             continue
@@ -231,7 +211,7 @@ def compare(sd, r: dict) -> list[str]:
                     continue
                 est = fr.iloc[0]
             for what, name in (("est", "estimate"), ("se", "se")):
-                if not _close(est[name], pr[what]):
+                if not scalar_close(est[name], pr[what]):
                     bad.append(f"{col}={level}: proportion {what} socialhealth {est[name]!r}, "
                                f"R {pr[what]!r}")
     return bad
@@ -283,7 +263,7 @@ def test_the_comparison_catches_a_wrong_value(ref):
         r["design"]["n_psu"] = len(set(zip(d["strata"].astype(str), d["psu"].astype(str),
                                                  strict=True)))
     if sd.provenance["rows_dropped"]:
-        r["rows_dropped"] = _canonical_drops(sd.provenance["rows_dropped"])
+        r["rows_dropped"] = canonical_drops(sd.provenance["rows_dropped"], REASONS)
     assert compare(sd, r) == []
     first = next(iter(counts))
     r["columns"]["sex"]["counts"] = dict(counts, **{first: counts[first] + 1})
