@@ -89,11 +89,14 @@ def fit_nested(ctx: Context, outcome: str) -> tuple[list[dict], dict, list[str],
     for m in content()["models"]:
         added = [c for c in m["adds"] if not ctx.why_not(c)]
         missing = [c for c in m["adds"] if ctx.why_not(c)]
+        if m["adds"] and not added:     # the model is not fitted: no "Model 3" in the table
+            notes.append(f"{m['name']} ({m['label']}) is not fitted: "
+                         f"{', '.join(map(covariate_words, missing))} "
+                         f"{'is' if len(missing) == 1 else 'are'} not measured in this survey.")
+            continue
         if missing:
             notes.append(f"{m['name']} leaves out {', '.join(map(covariate_words, missing))} (not "
                          "measured in this survey).")
-        if m["adds"] and not added:
-            continue
         covariates = covariates + added
         specs.append((m["name"], m["label"] if not missing else model_words(added),
                       list(covariates)))

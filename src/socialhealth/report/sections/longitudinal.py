@@ -92,10 +92,9 @@ def build_longitudinal(ctx: Context) -> Section:
     panel, x = _panel_with_exposure(ctx, panel, w0, w1)
     for w in (w0, w1):
         if not _usable(panel, f"{x}@{w}"):
-            return sec.skip(f"the exposure {exp.spec!r} is not measured at wave {w} of the panel "
-                            f"(no answer in {x}@{w} among the {len(panel.data)} persons "
-                            "linked); the panel cannot show its change or its prospective "
-                            "association.")
+            return sec.skip(f"{exp.name} is not measured at wave {w} of the panel (none of "
+                            f"the {len(panel.data)} persons linked answered it at {w}); the "
+                            "panel cannot show its change or its prospective association.")
     acc = (panel.provenance.get("panel") or {}).get("accounting", {})
     wvar = (panel.provenance.get("panel") or {}).get("weight_variable")
     sec.text.append(

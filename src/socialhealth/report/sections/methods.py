@@ -6,6 +6,31 @@ from socialhealth.report.document import Section
 from socialhealth.report.rcode import r_string
 
 
+#: What each interval method of the proportions is (R ``svyciprop(method=)``), in the words of
+#: the methods section; the figure captions name the method as well.
+CI_METHODS = {
+    "logit": "the logit interval is a Wald interval for the log-odds from the intercept-only "
+             "quasibinomial survey GLM, transformed back, so it stays within 0 and 1",
+    "likelihood": "the likelihood interval is the set of proportions not rejected by the "
+                  "Rao-Scott scaled chi-squared test of the binomial log-likelihood, so it "
+                  "stays within 0 and 1",
+    "asin": "the asin interval is a Wald interval for the arcsine of the square root of the "
+            "proportion, transformed back, so it stays within 0 and 1",
+    "beta": "the beta interval is Korn and Graubard's Clopper-Pearson interval on the effective "
+            "sample size (the design effect taken into account), so it stays within 0 and 1",
+    "mean": "the mean interval is a Wald interval on the proportion itself (estimate +/- t se), "
+            "so it can reach below 0 or above 1",
+    "xlogit": "the xlogit interval is a Wald interval for the logit of the weighted mean (its "
+              "standard error by the delta method), transformed back, so it stays within 0 "
+              "and 1",
+}
+
+
+def interval_caption(method: str) -> str:
+    """The interval named in a figure caption: ``"95% CIs (svyciprop method \"beta\")"``."""
+    return f'95% CIs (svyciprop method "{method}")'
+
+
 def load_call(ctx: Context) -> str:
     """The Python call that loads the same data (from the survey's provenance): every load
     option that changes the data or the design (wave, weight, country, the ESS SDDF file, the
@@ -58,9 +83,8 @@ def build_methods(ctx: Context, sections: list[Section]) -> Section:
         f"Variance: {var_text}. Confidence intervals use t quantiles on the design degrees of "
         "freedom (PSUs minus strata; for replicate designs the rank of the replicate weights "
         "minus one).",
-        f"Proportion intervals: method \"{ctx.ci_method}\" of svyciprop (the logit interval is "
-        "a Wald interval for the log-odds from the intercept-only quasibinomial survey GLM, "
-        "transformed back, so it stays within 0 and 1).",
+        f"Proportion intervals: method \"{ctx.ci_method}\" of svyciprop "
+        f"({CI_METHODS.get(ctx.ci_method, 'as R svyciprop computes it')}).",
         "Odds ratios: survey-weighted logistic regressions (svyglm with quasibinomial family; "
         "sandwich variance), odds ratio exp(b) with Wald interval exp(b +/- t se) on the "
         "model's residual degrees of freedom (design df + 1 - number of coefficients).",

@@ -11,6 +11,7 @@ from socialhealth.report.context import Context
 from socialhealth.report.document import ReportTable, Section
 from socialhealth.report.figures import new_figure, to_report_figure
 from socialhealth.report.rcode import with_des
+from socialhealth.report.sections.methods import interval_caption
 
 #: Grouping variables of the prevalence table, in order, with their display names.
 GROUPS = {"age_group": "Age group", "sex": "Sex", "country": "Country"}
@@ -65,7 +66,7 @@ def prevalence_rows(
 
 
 def build_prevalence(ctx: Context) -> Section:
-    """Weighted prevalence of the exposure with logit (svyciprop) 95% intervals."""
+    """Weighted prevalence of the exposure with svyciprop 95% intervals (``ctx.ci_method``)."""
     exp = ctx.exposure
     sec = Section("prevalence", f"Prevalence of {exp.name[0].lower() + exp.name[1:]}")
     why = ctx.exposure_reason()
@@ -118,7 +119,8 @@ def build_prevalence(ctx: Context) -> Section:
         fig.suptitle(f"{exp.name}: weighted prevalence with 95% CIs (dashed line: all)",
                      fontsize=11)
         sec.figures.append(to_report_figure(fig, "Prevalence by group",
-                                            "Bars: weighted prevalence; whiskers: 95% logit CIs."))
+                                            "Bars: weighted prevalence; whiskers: "
+                                            f"{interval_caption(ctx.ci_method)}."))
     return sec
 
 

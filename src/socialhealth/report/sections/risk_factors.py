@@ -123,13 +123,14 @@ def build_risk_factors(ctx: Context) -> Section:
     rows = []
     labels = {exp.column: exp.name, **comps}
     for outcome, by_model in fits.items():
-        if not by_model:
-            continue
-        last = list(by_model)[-1]
-        _, frame = by_model[last]
-        found = {f: r for f in [exp.column, *measured]
-                 if (r := coefficient_row(frame, f)) is not None}
-        if len(found) < 2:
+        last = list(by_model)[-1] if by_model else None
+        found = {} if last is None else {
+            f: r for f in [exp.column, *measured]
+            if (r := coefficient_row(by_model[last][1], f)) is not None}
+        if len(found) < 2:      # say why a row of the association table is missing here
+            sec.notes.append(f"{outcome_label(outcome)} is not shown: its fully adjusted model "
+                             "(exposure and risk factors together) could not be estimated "
+                             "(see the association section's notes).")
             continue
         for f, r in found.items():
             rows.append({"outcome": outcome, "outcome_label": outcome_label(outcome),
@@ -149,7 +150,8 @@ def build_risk_factors(ctx: Context) -> Section:
         f"exposure ({exp.label.split(' (')[0]}) and "
         + ", ".join(comps[c].lower() for c in measured)
         + " in one survey-weighted logistic regression, also adjusted for age group and sex "
-        "where measured. Read across a row to see how the odds ratio of loneliness compares "
+        "where measured. Read across a row to see how the odds ratio of "
+        f"{exp.name[0].lower() + exp.name[1:]} compares "
         "with those of the established risk factors for the same outcome.")
     sec.tables.append(ReportTable(
         "Odds ratios of each factor, by outcome (mutually adjusted)",

@@ -1,6 +1,8 @@
 """Section "Sample and design": who was interviewed and how the variance is estimated."""
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 
 from socialhealth.report import formatting as _num
@@ -21,8 +23,11 @@ def _title(name: str) -> str:
 def _variance_method(design) -> str:
     if getattr(design, "kind", "") == "replicate":
         n = getattr(design, "n_replicates", "?")
+        mse = getattr(design, "mse", None)
+        centre = ("" if mse is None else "; variance around the full-sample estimate (mse)"
+                  if mse else "; variance around the mean of the replicates")
         return (f"replicate weights ({getattr(design, 'method', '?')}, {n} replicates, "
-                f"scale {_num.general(getattr(design, 'scale', None))})")
+                f"scale {_num.general(getattr(design, 'scale', None))}{centre})")
     spec = getattr(design, "spec", {}) or {}
     if spec.get("psu") or spec.get("strata"):
         how = "Taylor series linearisation, first-stage PSUs treated as sampled with replacement"
@@ -117,7 +122,10 @@ def build_sample(ctx: Context) -> Section:
                 rows.append(("Strata with a single PSU", lonely))
         else:
             rows.append(("Strata / PSUs", "none in the file (weights only)"))
-    rows.append(("Design degrees of freedom", _num.general(d.degf(), 10)))
+    degf = d.degf()
+    rows.append(("Design degrees of freedom",     # 16,794 like the counts above, not 16794
+                 f"{int(degf):,}" if _num.finite(degf) and float(degf).is_integer()
+                 else _num.general(degf, 10)))
     weight = prov.get("weight_variable") or spec.get("weights") or "none (equal weights)"
     total = float(d.weights.sum())
     rows.append(("Weight", f"{weight} (sum {total:,.0f})" if _num.finite(total) and total >= 1000
@@ -125,7 +133,9 @@ def build_sample(ctx: Context) -> Section:
     rows.append(("Variance method", _variance_method(d)))
     note = prov.get("design") or spec.get("notes")
     if note:
-        note = str(note)
+        # a loader's note may end with the design options as a Python dict ("({'method':
+        # 'bootstrap', 'rscales': (1.0, ...)})"): the Variance method row says them in words
+        note = re.sub(r"\s*\(\{'.*\}\)\s*$", "", str(note), flags=re.S)
         rows.append(("Design note", note))       # whole: table cells wrap in every format
     sec.tables.append(ReportTable("Sample and design",
                                   pd.DataFrame(rows, columns=["item", "value"])))

@@ -11,6 +11,7 @@ from socialhealth.report.context import Context
 from socialhealth.report.document import ReportTable, Section
 from socialhealth.report.figures import new_figure, to_report_figure
 from socialhealth.report.rcode import r_string
+from socialhealth.report.sections.methods import interval_caption
 
 MIN_YEARS = 3
 
@@ -87,6 +88,6 @@ def build_trend(ctx: Context) -> Section:
     axes[0].set_ylim(bottom=0)
     axes[0].set_title(f"{exp.name}: weighted prevalence by year, 95% CIs", fontsize=11)
     sec.figures.append(to_report_figure(fig, "Trend over years",
-                                        "Lines: weighted prevalence; bands: 95% logit CIs per "
-                                        "year."))
+                                        "Lines: weighted prevalence; bands: "
+                                        f"{interval_caption(ctx.ci_method)} per year."))
     return sec
