@@ -412,9 +412,9 @@ def load_cumulative(path, *, wave: int | Sequence[int] | None = None, weight: st
             design_spec={"weights": "weight", "strata": "strata", "psu": "psu", "nest": True,
                          "lonely_psu": "adjust",
                          "notes": "psu=vpsu, strata=year x vstrat (nested), weight: "
-                                  + (weight or "recommended per row (first non-missing of "
-                                               + ", ".join(order) + "); see provenance "
-                                               "weight_by_year") + ". " + d["weight_notes"]},
+                                  + (weight or "the recommended one per row (the first "
+                                               "answered of " + ", ".join(order) + ")")
+                                  + ". " + d["weight_notes"]},
             country="US")
         plan.extra_provenance = info  # select() fills weight_by_year before provenance is built
         return plan
