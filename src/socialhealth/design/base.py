@@ -25,7 +25,7 @@ from socialhealth.design.results import Estimate
 from socialhealth.design.structure import as_list, require_columns
 from socialhealth.design.variables import (AnalysisMatrix, Domains, analysis_matrix, domains,
                                            subset_domains)
-from socialhealth.errors import ConvergenceError, DesignError, EstimationError
+from socialhealth.errors import ConvergenceError, DesignError, EstimationError, WeightError
 
 
 class _Delegate:
@@ -930,11 +930,16 @@ class DesignBase:
         Parameters
         ----------
         weights : array of float, one per row of ``design.data``
-            New analysis weights (>= 0).
+            New analysis weights (finite, >= 0, at least one positive).
 
         Returns
         -------
         A new design of the same kind.
+
+        Raises
+        ------
+        WeightError
+            A missing, infinite or negative weight, or no positive weight.
 
         Examples
         --------
@@ -949,11 +954,27 @@ class DesignBase:
 
         In R: ``d2 <- d; d2$prob <- 1 / w`` (no verb; ``subset`` for 0/1 reweighting).
         """
-        return self._with_weights(self._row_weights(weights))
+        w = self._row_weights(weights)
+        bad = ~np.isfinite(w) | (w < 0)
+        if bad.any() or not (w > 0).any():
+            raise WeightError(
+                f"with_weights: {int(bad.sum())} weight(s) are missing, infinite or negative "
+                + (f"(first row {int(np.flatnonzero(bad)[0])})" if bad.any() else
+                   "and no weight is positive")
+                + "; give finite weights >= 0 (0 leaves a row out), at least one positive.")
+        return self._with_weights(w)
 
     def _row_weights(self, weights) -> np.ndarray:
         """``weights`` as floats, one per row of ``design.data`` (DesignError otherwise)."""
-        w = np.asarray(weights, dtype=float)
+        if isinstance(weights, str):
+            raise DesignError(
+                f"weights={weights!r}: with_weights()/reweight() take the weight values (one per "
+                f"row), not a column name; pass design.data[{weights!r}].")
+        try:
+            w = np.asarray(weights, dtype=float)
+        except (TypeError, ValueError) as exc:
+            raise WeightError(f"weights must be numbers, one per row of design.data ({exc}).") \
+                from None
         if w.shape != (len(self.data),):
             raise DesignError(f"weights have shape {w.shape} but the design has "
                               f"{len(self.data)} rows; give one weight per row of design.data.")

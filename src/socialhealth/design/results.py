@@ -21,10 +21,10 @@ ID_COLUMNS = ("term", "level")
 def check_level(level, error=None) -> float:
     """A confidence level as a float strictly between 0 and 1, or a clear error.
 
-    ``"95%"``, ``95``, ``0``, ``1``, ``1.5``, ``None`` and NaN raise ``error`` (default
-    :class:`~socialhealth.errors.EstimationError`) saying what to pass instead. (R's
-    ``confint(est, level = 1.5)`` returns NaN with a warning and ``level = "95%"`` errors;
-    socialhealth refuses every level outside (0, 1).)
+    ``"95%"``, ``"0.95"`` (any string), ``95``, ``0``, ``1``, ``1.5``, ``None`` and NaN raise
+    ``error`` (default :class:`~socialhealth.errors.EstimationError`) saying what to pass
+    instead. (R's ``confint(est, level = 1.5)`` returns NaN with a warning and
+    ``level = "95%"`` errors; socialhealth refuses every level outside (0, 1).)
 
     Examples
     --------
@@ -34,7 +34,7 @@ def check_level(level, error=None) -> float:
     from socialhealth.errors import EstimationError
 
     error = EstimationError if error is None else error
-    if isinstance(level, (bool, np.bool_)):
+    if isinstance(level, (bool, np.bool_, str, bytes)):
         raise error(f"level must be a number between 0 and 1 (e.g. 0.95), not {level!r}.")
     try:
         value = float(level)
