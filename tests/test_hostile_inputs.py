@@ -218,6 +218,51 @@ VERB_ERRORS = [
      WeightError, "positive"),
     ("with_weights-column-name", lambda d: d.with_weights("pw"), DesignError,      # defect
      "not a column name"),
+    ("subset-text-mask", lambda d: d.subset(np.array(["a"] * len(d.data))),        # defect
+     DesignError, "True/False"),
+    ("subset-column-as-mask", lambda d: d.subset(d.data["stype"]), DesignError,   # defect
+     "True/False"),
+    ("subset-unknown-column-in-query", lambda d: d.subset("styp == 'E'"), DesignError, "styp"),
+    ("var-one-row", lambda d: first_row(d).var("api00"), EstimationError,         # defect
+     "at least 2 rows"),
+    ("proportion-df-negative", lambda d: d.proportion("sch.wide", df=-1),         # defect
+     EstimationError, "df must be"),
+    ("quantile-df-zero", lambda d: d.quantile("api00", df=0), EstimationError,    # defect
+     "df must be"),
+    ("confint-df-zero", lambda d: d.mean("api00").confint(df=0), EstimationError,  # defect
+     "df must be"),
+    ("confint-df-string", lambda d: d.mean("api00").to_frame(df="inf"),           # defect
+     EstimationError, "df must be"),
+    ("quantile-qrule", lambda d: d.quantile("api00", qrule="bogus"), EstimationError, "bogus"),
+    ("quantile-interval-type", lambda d: d.quantile("api00", interval_type="bogus"),
+     EstimationError, "bogus"),
+    ("ttest-mu-string", lambda d: d.ttest("api00", mu="5"), EstimationError, "mu="),
+    ("ttest-paired-near-miss", lambda d: d.ttest("api00", paired="api9"), MissingColumnError,
+     "api99"),
+    ("ranktest-test", lambda d: d.ranktest("api00 ~ sch.wide", test="bogus"), EstimationError,
+     "bogus"),
+    ("ranktest-string-outcome", lambda d: d.ranktest("strcol ~ sch.wide"), EstimationError,
+     "'strcol'"),
+    ("loglin-one-level", lambda d: d.loglin("~ onelev + sch.wide"), EstimationError, "1 level"),
+    ("gofchisq-one-level", lambda d: d.gofchisq("onelev", [1.0]), EstimationError, "1 level"),
+    ("table-Ntotal-negative", lambda d: d.table("stype", Ntotal=-5), DesignError, "Ntotal"),
+    ("mean-deff", lambda d: d.mean("api00", deff="bogus"), EstimationError, "deff="),
+    ("glm-offset-unknown", lambda d: d.glm("api00 ~ ell", offset="zz"), FormulaError, "'zz'"),
+    ("glm-start-length", lambda d: d.glm("api00 ~ ell", start=[1, 2, 3]), ModelError, "start="),
+    ("glm-link", lambda d: d.glm("api00 ~ ell", link="bogus"), ModelError, "bogus"),
+    ("glm-one-row", lambda d: first_row(d).glm("api00 ~ ell"), ModelError, "rank deficient"),
+    ("chisq-one-row", lambda d: first_row(d).chisq("stype", "sch.wide"), EstimationError,
+     "1 level"),
+    ("post_stratify-nan-count", lambda d: d.post_stratify(
+        "stype", pd.DataFrame({"stype": ["E", "H", "M"], "Freq": [np.nan, 755, 1018]})),
+     DesignError, "nan"),
+    ("post_stratify-no-Freq", lambda d: d.post_stratify("stype", pd.DataFrame(
+        {"stype": ["E", "H", "M"]})), DesignError, "Freq"),
+    ("trim-nan", lambda d: d.trim_weights(upper=np.nan), DesignError, "NaN"),
+    ("standardize-population-length", lambda d: d.standardize("api00", by="stype",
+                                                              population=[1, 1]),
+     DesignError, "population"),
+    ("anova-not-models", lambda d: d.anova(1, 2), ModelError, "glm"),
     ("contrast-unknown-name", lambda d: sh.design.contrast(d.mean(["api00", "api99"]),
                                                            {"zz": 1}), FormulaError, "'zz'"),
     ("contrast-wrong-length", lambda d: sh.design.contrast(d.mean(["api00", "api99"]),
@@ -414,6 +459,43 @@ MODEL_ERRORS = [
      "empty"),
     ("coxph-near-miss", lambda: models.coxph(_d(), time="api00", event="const", covariates="el"),
      FormulaError, "'ell'"),
+    ("coxph-covariates-int", lambda: models.coxph(_d(), time="api00", event="const",  # defect
+                                                  covariates=5), ModelError, "covariates="),
+    ("coxph-ties", lambda: models.coxph(_d(), time="api00", event="const", covariates="ell",
+                                        ties="bogus", min_events=1), ModelError, "bogus"),
+    ("kaplan_meier-estimator", lambda: models.kaplan_meier(_d(), time="api00", event="const",
+                                                           estimator="bogus"), ModelError,
+     "bogus"),
+    ("logrank-by-all-missing", lambda: models.logrank(_d(), time="api00", status="const",
+                                                      by="byna"), EstimationError, "'byna'"),
+    ("ordinal-method", lambda: models.ordinal(_d(), "stype ~ ell", method="bogus"), ModelError,
+     "bogus"),
+    ("margins-unknown-level", lambda: models.margins(_d().glm("api00 ~ ell + stype"), "stype",
+                                                     at=["Q"]), ModelError, "'Q'"),
+    ("association-reference", lambda: models.association(
+        demo(), exposure="age_group", outcome="poor_health", reference="zz"), ModelError, "'zz'"),
+    ("association-constant-exposure", lambda: models.association(
+        _d(), exposure="const", outcome="api00"), ModelError, "single value"),
+    ("association-one-level-exposure", lambda: models.association(
+        _d(), exposure="onelev", outcome="api00"), ModelError, "single value"),
+    ("association-all-missing-adjustment", lambda: models.association(
+        _d(), exposure="ell", outcome="api00", adjust=["allna"]), ModelError, "allna"),
+    ("compare_risk_factors-no-exposure", lambda: models.compare_risk_factors(
+        demo(), exposures=[]), ModelError, "at least one exposure"),
+    ("transitions-not-a-panel", lambda: models.transitions(demo(), "lonely", 1, 2),  # defect
+     ModelError, "linked panel"),
+    ("prospective-not-a-panel", lambda: models.prospective(                          # defect
+        demo(), "lonely", 1, "poor_health", 2), ModelError, "linked panel"),
+    ("change-not-a-panel", lambda: models.change(demo(), "lonely", "poor_health",  # defect
+                                                 [1, 2]), ModelError, "linked panel"),
+    ("meta-labels-length", lambda: models.meta([0.1, 0.2, 0.3], se=[0.1] * 3, labels=["a"]),
+     ModelError, "labels"),
+    ("meta-infinite", lambda: models.meta([0.1, np.inf, 0.3], se=[0.1] * 3), ModelError,
+     "infinite"),
+    ("mi_combine-df-negative", lambda: models.mi_combine([_glm(), _glm()], df_complete=-1),
+     ModelError, "df_complete"),
+    ("mi_combine-names-length", lambda: models.mi_combine([_glm(), _glm()], names=["a"]),
+     ModelError, "names"),
     ("coxph-no-events", lambda: models.coxph(_d().assign(e=0), time="api00", event="e",
                                              covariates="ell"), ModelError, "0 event"),
     ("coxph-constant-covariate", lambda: models.coxph(_d(), time="api00", event="const",
@@ -505,7 +587,33 @@ MODEL_ERRORS = [
      MeasureError, "'djg6'"),
     ("categorise-strings", lambda: measures.categorise("djg6", pd.Series(["a", "b"])),
      MeasureError, "outside the range"),
+    ("categorise-cutoff-string", lambda: measures.categorise("ucla3", pd.Series([3, 4, 5]),
+                                                             cutoff="x"), MeasureError, "cutoff"),
+    ("score-coding", lambda: measures.score("ucla3", demo().data, items=dict(zip(
+        ["companionship", "left_out", "isolated"], ITEMS, strict=True)), coding="bogus"),
+     MeasureError, "bogus"),
+    ("score-missing-rule", lambda: measures.score("ucla3", demo().data, items=dict(zip(
+        ["companionship", "left_out", "isolated"], ITEMS, strict=True)), coding="1-3",
+        missing="bogus"), MeasureError, "bogus"),
+    ("score-column-near-miss", lambda: measures.score("ucla3", demo().data, items=dict(zip(
+        ["companionship", "left_out", "isolated"], ["ucla3_companionshp", *ITEMS[1:]],
+        strict=True)), coding="1-3"), MissingColumnError, "'ucla3_companionship'"),
+    ("survey_alpha-all-missing", lambda: measures.survey_alpha(_d(), ["allna", "api00"]),
+     MeasureError, "0 row"),
+    ("survey_kappa-all-missing", lambda: measures.survey_kappa(_d(), "allna", "stype"),
+     MeasureError, "0 row"),
     # tables
+    ("describe-categorical-unknown", lambda: tables.describe(demo(), categorical=["zz"]),
+     DesignError, "'zz'"),
+    ("describe-statistic", lambda: tables.describe(demo(), statistic="bogus"), DesignError,
+     "bogus"),
+    ("describe-digits", lambda: tables.describe(demo(), digits=-1), DesignError, "digits"),
+    ("describe-continuous", lambda: tables.describe(demo(), continuous="bogus"), DesignError,
+     "bogus"),
+    ("describe-labels-list", lambda: tables.describe(demo(), labels=["a"]), DesignError,
+     "labels="),
+    ("regression-variable-labels", lambda: tables.regression(_glm(), variable_labels=["x"]),
+     ModelError, "variable_labels"),
     ("describe-by-near-miss", lambda: tables.describe(demo(), by="lonly"), MissingColumnError,
      "'lonely'"),
     ("describe-variable-near-miss", lambda: tables.describe(demo(), variables=["ag"]),
@@ -623,3 +731,27 @@ def test_constant_and_single_level_variables_give_r_results(kind):
                                overall[["estimate", "se"]].to_numpy(dtype=float), rtol=1e-12)
     assert by_one["estimate"][0] == pytest.approx(r_ref()["lonely"]["remove"]["estimate"],
                                                   rel=1e-12)   # 655.678..., as R
+
+
+@pytest.mark.parametrize("kind", ["taylor", "jkn"])
+def test_var_with_a_one_row_domain_warns_and_gives_nan_there_as_r(kind):
+    # R: svyby(~api00, ~h, d, svyvar) with a one-row domain: NA there, the other domain a number
+    d = designs()[kind].assign(h=np.where(np.arange(200) == 0, "solo", "k"))
+    with pytest.warns(sh.errors.SocialHealthWarning, match="h='solo'"):
+        f = d.var("api00", by="h").to_frame().set_index("h")
+    assert np.isnan(f.loc["solo", "estimate"])
+    k = api()["api00"].to_numpy()[1:]
+    w = api()["pw"].to_numpy()[1:]
+    m = (w * k).sum() / w.sum()
+    hand = (w * (k - m) ** 2).sum() / w.sum() * len(k) / (len(k) - 1)   # R's svyvar
+    assert f.loc["k", "estimate"] == pytest.approx(hand, rel=1e-12)
+
+
+def test_subset_masks_r_accepts_still_work():
+    # R: subset(d, cond) keeps rows where cond is TRUE; NA counts as FALSE; numbers are
+    # coerced (0 FALSE, else TRUE)
+    d = designs()["taylor"]
+    obj = pd.Series([True, None] * 100, dtype=object)
+    assert d.subset(obj).in_subset.sum() == 100
+    assert d.subset(np.arange(200)).in_subset.sum() == 199
+    assert d.subset("stype == 'E'").in_subset.sum() == (api()["stype"] == "E").sum()

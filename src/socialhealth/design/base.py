@@ -94,6 +94,39 @@ def _read_only(a: np.ndarray) -> np.ndarray:
     return a
 
 
+def _few_rows_for_var(cols, dom, dmn: int, nobs: int) -> None:
+    """A variance from fewer than 2 rows (``n / (n - 1)``): an error without ``by=``, a warning
+    naming the domain with it (its row is NaN, as R's ``svyby(..., svyvar)``)."""
+    if dom is None:
+        raise EstimationError(
+            f"var() of {', '.join(map(repr, cols))} needs at least 2 rows with observed values; "
+            f"the subset has {nobs}. Widen the subset.")
+    import warnings
+
+    from socialhealth.errors import SocialHealthWarning
+
+    label = ", ".join(f"{c}={dom.table.iloc[dmn][c]!r}" for c in dom.table.columns)
+    warnings.warn(f"var(): the by-group {label} has {nobs} row with observed values; its "
+                  "variance is NaN (n / (n - 1)), as R's svyby(..., svyvar).",
+                  SocialHealthWarning, stacklevel=4)
+
+
+def _check_logical_mask(mask) -> None:
+    """Refuse a subset mask of text or categories (numbers count as R: 0 False, else True)."""
+    dtype = getattr(mask, "dtype", None)
+    if dtype is None:
+        mask = np.asarray(mask)
+        dtype = mask.dtype
+    text = pd.api.types.is_string_dtype(dtype) and (
+        not pd.api.types.is_object_dtype(dtype)
+        or any(isinstance(v, (str, bytes)) for v in np.asarray(mask)))
+    if text or isinstance(dtype, pd.CategoricalDtype):
+        raise DesignError(
+            f"subset mask must be True/False per row, not text or categories (dtype {dtype}); "
+            "compare first, e.g. design.subset(design.data['sex'] == 'female') or "
+            "design.subset(\"sex == 'female'\").")
+
+
 def _weighted_sums(w: np.ndarray, X: np.ndarray) -> np.ndarray:
     """``w @ X`` without BLAS: on a busy machine a BLAS matrix-vector call wakes its thread pool
     and can take tens of milliseconds at 1,000,000 rows; einsum's own loop takes ~1 ms."""
@@ -302,6 +335,7 @@ class DesignBase:
         if isinstance(mask, pd.DataFrame):
             raise DesignError("subset mask must be one boolean column (a Series or array), not a "
                               "DataFrame.")
+        _check_logical_mask(mask)
         if isinstance(mask, pd.Series):
             if not mask.index.equals(self.data.index):
                 mask = mask.reindex(self.data.index)
@@ -847,12 +881,15 @@ class DesignBase:
             ind = used & (codes == dmn)
             wi = np.where(ind, w, 0.0)
             nobs = ind.sum()
+            if nobs < 2:
+                _few_rows_for_var(cols, dom, dmn, int(nobs))
             means = (wi @ np.nan_to_num(X.values)) / wi.sum()
             centred = np.where(ind[:, None], np.nan_to_num(X.values) - means, 0.0)
             parts.append((ind, centred, nobs))
             for a in range(k):
                 for b in range(a, k):
-                    blocks_num.append(centred[:, a] * centred[:, b] * nobs / (nobs - 1))
+                    with np.errstate(divide="ignore", invalid="ignore"):   # warned above
+                        blocks_num.append(centred[:, a] * centred[:, b] * nobs / (nobs - 1))
                     blocks_den.append(ind.astype(float))
         num = np.column_stack(blocks_num)
         den = np.column_stack(blocks_den)

@@ -806,6 +806,9 @@ def proportion(
     """
     _check_method(method)
     level = _check_level(level)
+    from socialhealth.design.results import check_df
+
+    df = check_df(df)
     cells = _cells(design, variable, by)
     p, vcov = design._ratio_estimate(cells.num, cells.den, domains=by is not None)
     p = np.asarray(p, dtype=float)

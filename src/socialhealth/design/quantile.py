@@ -434,6 +434,9 @@ def quantile(
     """
     replicate, level, probs, cols = _check_arguments(design, variables, quantiles, ci, level,
                                                      interval_type, qrule)
+    from socialhealth.design.results import check_df
+
+    df = check_df(df)
     inside = design.in_subset
     by_cols = as_list(by)
     codes, D, dom_table = subset_domains(design.data, inside, by_cols)

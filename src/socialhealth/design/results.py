@@ -100,6 +100,34 @@ class ResultSeries(pd.Series):
         return ResultSeries(self.to_numpy(copy=True), index=self.index.copy(), name=self.name)
 
 
+def check_df(df, error=None) -> float | None:
+    """A user's ``df=`` (degrees of freedom of the t quantiles): ``None`` (the design's), a
+    number > 0, or infinity (normal quantiles); anything else raises ``error`` (default
+    :class:`~socialhealth.errors.EstimationError`), where ``qt(0.975, df)`` would be NaN.
+
+    Examples
+    --------
+    >>> check_df(12), check_df(None), check_df(float("inf"))
+    (12.0, None, inf)
+    """
+    from socialhealth.errors import EstimationError
+
+    if df is None:
+        return None
+    error = EstimationError if error is None else error
+    if isinstance(df, (bool, np.bool_, str, bytes)):
+        raise error(f"df must be a number > 0 (or float('inf') for normal quantiles), not {df!r}.")
+    try:
+        value = float(df)
+    except (TypeError, ValueError):
+        raise error(f"df must be a number > 0 (or float('inf') for normal quantiles), not "
+                    f"{df!r}.") from None
+    if not value > 0:
+        raise error(f"df must be > 0 (or float('inf') for normal quantiles), not {df!r}; "
+                    "leave df=None for the design's degrees of freedom.")
+    return value
+
+
 def t_quantile(level: float, df: float) -> float:
     """Two-sided critical value ``q = F^-1(1 - (1 - level)/2)``: t with ``df`` degrees of freedom.
 
@@ -286,6 +314,7 @@ class Estimate(Result):
     def _wald_interval(self, level: float, df: float | None) -> tuple[np.ndarray, np.ndarray]:
         """The arrays of :meth:`confint` (without the row labels)."""
         level = check_level(level)
+        df = check_df(df)
         if self.ci_override is not None and df is None and np.isclose(level, self.level):
             lo, hi = self.ci_override
             return np.asarray(lo), np.asarray(hi)
