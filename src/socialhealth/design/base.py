@@ -95,20 +95,17 @@ def _read_only(a: np.ndarray) -> np.ndarray:
 
 
 def _few_rows_for_var(cols, dom, dmn: int, nobs: int) -> None:
-    """A variance from fewer than 2 rows (``n / (n - 1)``): an error without ``by=``, a warning
-    naming the domain with it (its row is NaN, as R's ``svyby(..., svyvar)``)."""
-    if dom is None:
-        raise EstimationError(
-            f"var() of {', '.join(map(repr, cols))} needs at least 2 rows with observed values; "
-            f"the subset has {nobs}. Widen the subset.")
+    """Warn that a variance comes from fewer than 2 rows (``n / (n - 1)``): it is NaN there, as
+    R's ``svyvar`` (and ``svyby(..., svyvar)`` for that domain) returns NaN."""
     import warnings
 
     from socialhealth.errors import SocialHealthWarning
 
-    label = ", ".join(f"{c}={dom.table.iloc[dmn][c]!r}" for c in dom.table.columns)
-    warnings.warn(f"var(): the by-group {label} has {nobs} row with observed values; its "
-                  "variance is NaN (n / (n - 1)), as R's svyby(..., svyvar).",
-                  SocialHealthWarning, stacklevel=4)
+    where = "the subset" if dom is None else "the by-group " + ", ".join(
+        f"{c}={dom.table.iloc[dmn][c]!r}" for c in dom.table.columns)
+    warnings.warn(f"var() of {', '.join(map(repr, cols))}: {where} has {nobs} row with observed "
+                  "values, so its variance is NaN (n / (n - 1)), as R's svyvar gives; a "
+                  "variance needs at least 2 rows.", SocialHealthWarning, stacklevel=4)
 
 
 def _check_logical_mask(mask) -> None:
@@ -967,7 +964,8 @@ class DesignBase:
         Parameters
         ----------
         weights : array of float, one per row of ``design.data``
-            New analysis weights (finite, >= 0, at least one positive).
+            New analysis weights (finite, at least one positive; 0 leaves a row out; a
+            negative weight, as calibration can give, is kept as R keeps it).
 
         Returns
         -------
@@ -976,7 +974,7 @@ class DesignBase:
         Raises
         ------
         WeightError
-            A missing, infinite or negative weight, or no positive weight.
+            A missing or infinite weight, or no positive weight.
 
         Examples
         --------
@@ -992,13 +990,15 @@ class DesignBase:
         In R: ``d2 <- d; d2$prob <- 1 / w`` (no verb; ``subset`` for 0/1 reweighting).
         """
         w = self._row_weights(weights)
-        bad = ~np.isfinite(w) | (w < 0)
-        if bad.any() or not (w > 0).any():
+        bad = ~np.isfinite(w)
+        if bad.any():
             raise WeightError(
-                f"with_weights: {int(bad.sum())} weight(s) are missing, infinite or negative "
-                + (f"(first row {int(np.flatnonzero(bad)[0])})" if bad.any() else
-                   "and no weight is positive")
-                + "; give finite weights >= 0 (0 leaves a row out), at least one positive.")
+                f"with_weights: {int(bad.sum())} weight(s) are missing or infinite (first row "
+                f"{int(np.flatnonzero(bad)[0])}); give finite weights (0 leaves a row out).")
+        if not (w > 0).any():
+            raise WeightError(
+                "with_weights: no weight is positive (all zero or negative), so no row is left "
+                "to analyse; give analysis weights > 0 (0 leaves a row out).")
         return self._with_weights(w)
 
     def _row_weights(self, weights) -> np.ndarray:
