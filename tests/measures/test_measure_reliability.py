@@ -178,7 +178,7 @@ def test_bad_options_raise():
     g = _generated()
     with pytest.raises(MeasureError, match="ci_method"):
         measures.reliability(g, ci_method="boot")
-    with pytest.raises(MeasureError, match="confidence level"):
+    with pytest.raises(MeasureError, match="level must be"):
         measures.reliability(g, level=95)
     with pytest.raises(MeasureError, match="DataFrame"):
         measures.reliability(g.to_numpy())

@@ -25,7 +25,7 @@ from socialhealth.design.results import Estimate
 from socialhealth.design.structure import as_list, require_columns
 from socialhealth.design.variables import (AnalysisMatrix, Domains, analysis_matrix, domains,
                                            subset_domains)
-from socialhealth.errors import ConvergenceError, DesignError, EstimationError
+from socialhealth.errors import ConvergenceError, DesignError, EstimationError, WeightError
 
 
 class _Delegate:
@@ -92,6 +92,36 @@ def _read_only(a: np.ndarray) -> np.ndarray:
     """``a`` marked read-only (kept on a design and shared between estimates)."""
     a.setflags(write=False)
     return a
+
+
+def _few_rows_for_var(cols, dom, dmn: int, nobs: int) -> None:
+    """Warn that a variance comes from fewer than 2 rows (``n / (n - 1)``): it is NaN there, as
+    R's ``svyvar`` (and ``svyby(..., svyvar)`` for that domain) returns NaN."""
+    import warnings
+
+    from socialhealth.errors import SocialHealthWarning
+
+    where = "the subset" if dom is None else "the by-group " + ", ".join(
+        f"{c}={dom.table.iloc[dmn][c]!r}" for c in dom.table.columns)
+    warnings.warn(f"var() of {', '.join(map(repr, cols))}: {where} has {nobs} row with observed "
+                  "values, so its variance is NaN (n / (n - 1)), as R's svyvar gives; a "
+                  "variance needs at least 2 rows.", SocialHealthWarning, stacklevel=4)
+
+
+def _check_logical_mask(mask) -> None:
+    """Refuse a subset mask of text or categories (numbers count as R: 0 False, else True)."""
+    dtype = getattr(mask, "dtype", None)
+    if dtype is None:
+        mask = np.asarray(mask)
+        dtype = mask.dtype
+    text = pd.api.types.is_string_dtype(dtype) and (
+        not pd.api.types.is_object_dtype(dtype)
+        or any(isinstance(v, (str, bytes)) for v in np.asarray(mask)))
+    if text or isinstance(dtype, pd.CategoricalDtype):
+        raise DesignError(
+            f"subset mask must be True/False per row, not text or categories (dtype {dtype}); "
+            "compare first, e.g. design.subset(design.data['sex'] == 'female') or "
+            "design.subset(\"sex == 'female'\").")
 
 
 def _weighted_sums(w: np.ndarray, X: np.ndarray) -> np.ndarray:
@@ -302,6 +332,7 @@ class DesignBase:
         if isinstance(mask, pd.DataFrame):
             raise DesignError("subset mask must be one boolean column (a Series or array), not a "
                               "DataFrame.")
+        _check_logical_mask(mask)
         if isinstance(mask, pd.Series):
             if not mask.index.equals(self.data.index):
                 mask = mask.reindex(self.data.index)
@@ -847,12 +878,15 @@ class DesignBase:
             ind = used & (codes == dmn)
             wi = np.where(ind, w, 0.0)
             nobs = ind.sum()
+            if nobs < 2:
+                _few_rows_for_var(cols, dom, dmn, int(nobs))
             means = (wi @ np.nan_to_num(X.values)) / wi.sum()
             centred = np.where(ind[:, None], np.nan_to_num(X.values) - means, 0.0)
             parts.append((ind, centred, nobs))
             for a in range(k):
                 for b in range(a, k):
-                    blocks_num.append(centred[:, a] * centred[:, b] * nobs / (nobs - 1))
+                    with np.errstate(divide="ignore", invalid="ignore"):   # warned above
+                        blocks_num.append(centred[:, a] * centred[:, b] * nobs / (nobs - 1))
                     blocks_den.append(ind.astype(float))
         num = np.column_stack(blocks_num)
         den = np.column_stack(blocks_den)
@@ -930,11 +964,17 @@ class DesignBase:
         Parameters
         ----------
         weights : array of float, one per row of ``design.data``
-            New analysis weights (>= 0).
+            New analysis weights (finite, at least one positive; 0 leaves a row out; a
+            negative weight, as calibration can give, is kept as R keeps it).
 
         Returns
         -------
         A new design of the same kind.
+
+        Raises
+        ------
+        WeightError
+            A missing or infinite weight, or no positive weight.
 
         Examples
         --------
@@ -949,11 +989,29 @@ class DesignBase:
 
         In R: ``d2 <- d; d2$prob <- 1 / w`` (no verb; ``subset`` for 0/1 reweighting).
         """
-        return self._with_weights(self._row_weights(weights))
+        w = self._row_weights(weights)
+        bad = ~np.isfinite(w)
+        if bad.any():
+            raise WeightError(
+                f"with_weights: {int(bad.sum())} weight(s) are missing or infinite (first row "
+                f"{int(np.flatnonzero(bad)[0])}); give finite weights (0 leaves a row out).")
+        if not (w > 0).any():
+            raise WeightError(
+                "with_weights: no weight is positive (all zero or negative), so no row is left "
+                "to analyse; give analysis weights > 0 (0 leaves a row out).")
+        return self._with_weights(w)
 
     def _row_weights(self, weights) -> np.ndarray:
         """``weights`` as floats, one per row of ``design.data`` (DesignError otherwise)."""
-        w = np.asarray(weights, dtype=float)
+        if isinstance(weights, str):
+            raise DesignError(
+                f"weights={weights!r}: with_weights()/reweight() take the weight values (one per "
+                f"row), not a column name; pass design.data[{weights!r}].")
+        try:
+            w = np.asarray(weights, dtype=float)
+        except (TypeError, ValueError) as exc:
+            raise WeightError(f"weights must be numbers, one per row of design.data ({exc}).") \
+                from None
         if w.shape != (len(self.data),):
             raise DesignError(f"weights have shape {w.shape} but the design has "
                               f"{len(self.data)} rows; give one weight per row of design.data.")

@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from socialhealth.errors import FormulaError
+from socialhealth.design.variables import is_categorical
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z_0-9]*$")
 _BACKTICK = re.compile(r"`([^`]+)`")
@@ -572,6 +573,13 @@ def _formulaic_frame(data, formula, used, n_missing, variables) -> ModelFrame:
         raise FormulaError(f"cannot build the model matrix of {formula!r}: {type(exc).__name__}: "
                            f"{exc}") from None
     lhs = mm.lhs
+    lhs_name = formula.partition("~")[0].strip().strip("`")
+    if lhs_name in sub.columns and is_categorical(sub[lhs_name]):
+        raise FormulaError(
+            f"the response {lhs_name!r} of {formula!r} is not numeric (dtype "
+            f"{sub[lhs_name].dtype}); it must be one numeric or boolean column (R's svyglm "
+            "fails on it too). Build a 0/1 indicator, e.g. I(sch_wide == 'Yes') ~ ... ."
+        )
     if lhs.shape[1] != 1:
         raise FormulaError(
             f"the response of {formula!r} gives {lhs.shape[1]} columns "
@@ -606,6 +614,13 @@ def _formulaic_frame(data, formula, used, n_missing, variables) -> ModelFrame:
     spec = rhs.model_spec
     def label(t) -> str:
         return "Intercept" if str(t) == "1" else str(t)
+
+    for t, ix in spec.term_indices.items():
+        if not list(ix) and str(t) != "1":
+            raise FormulaError(
+                f"the term {label(t)!r} of {formula!r} has a single level among the rows used, "
+                "so it has no contrast to estimate (R: 'contrasts can be applied only to factors "
+                "with 2 or more levels'); leave it out of the formula.")
 
     terms = {label(t): list(ix) for t, ix in spec.term_indices.items()}
     term_vars = {}

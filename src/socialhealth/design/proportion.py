@@ -141,13 +141,9 @@ class IntervalEstimate(Estimate):
 
 # ----------------------------------------------------------------------------- inputs
 def _check_level(level: float) -> float:
-    try:
-        level = float(level)
-    except (TypeError, ValueError):
-        raise EstimationError(f"level must be a number between 0 and 1, not {level!r}.") from None
-    if not 0 < level < 1:
-        raise EstimationError(f"level must be strictly between 0 and 1 (e.g. 0.95), not {level}.")
-    return level
+    from socialhealth.design.results import check_level
+
+    return check_level(level)
 
 
 def _indicators(design, variable: str) -> tuple[np.ndarray, list, np.ndarray]:
@@ -211,6 +207,10 @@ def _beta_ci(p, var, level, df, nrow):
     from scipy import stats
 
     alpha = 1 - level
+    if p in (0.0, 1.0):
+        # undefined, as R (module docstring); a rounding-level variance (1e-64 for p = 1 with
+        # uneven weights) would otherwise give n* = 0 and the interval (0, 1)
+        return np.nan, np.nan, np.nan
     with np.errstate(divide="ignore", invalid="ignore"):
         if np.isfinite(df):
             ratio = stats.t.ppf(alpha / 2, nrow - 1) / stats.t.ppf(alpha / 2, df)
@@ -510,6 +510,20 @@ def _cells(design, variable: str, by) -> _Cells:
     return _Cells(num, den, used, complete, codes, D, k, levels, by_cols, dom_table)
 
 
+def _exact_ones(design, cells: _Cells, p: np.ndarray) -> None:
+    """Set ``p`` to exactly 1 in the cells where every row used has the indicator 1.
+
+    ``sum w y / sum w`` with ``y = 1`` can round to ``1 - 1 ulp`` (apistrat's weights), and then
+    the logit fit diverged (estimate NaN) and the boundary rules (degenerate logit interval,
+    the warning of the other methods) were not applied. R: ``svyciprop`` gives 1 there.
+    """
+    w = design._w
+    for j in np.flatnonzero((p != 1.0) & (p > 1.0 - 1e-9)):
+        rows = (cells.den[:, j] > 0) & (w > 0)
+        if rows.any() and bool((cells.num[rows, j] == cells.den[rows, j]).all()):
+            p[j] = 1.0
+
+
 def _degrees_of_freedom(design, cells: _Cells, df) -> tuple[np.ndarray, np.ndarray]:
     """Degrees of freedom and row count per cell.
 
@@ -792,9 +806,13 @@ def proportion(
     """
     _check_method(method)
     level = _check_level(level)
+    from socialhealth.design.results import check_df
+
+    df = check_df(df)
     cells = _cells(design, variable, by)
     p, vcov = design._ratio_estimate(cells.num, cells.den, domains=by is not None)
     p = np.asarray(p, dtype=float)
+    _exact_ones(design, cells, p)
     var = np.clip(np.diag(vcov), 0.0, None)
     se = np.sqrt(var)
     dfs, nrows = _degrees_of_freedom(design, cells, df)

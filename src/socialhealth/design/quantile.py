@@ -434,6 +434,9 @@ def quantile(
     """
     replicate, level, probs, cols = _check_arguments(design, variables, quantiles, ci, level,
                                                      interval_type, qrule)
+    from socialhealth.design.results import check_df
+
+    df = check_df(df)
     inside = design.in_subset
     by_cols = as_list(by)
     codes, D, dom_table = subset_domains(design.data, inside, by_cols)
@@ -550,12 +553,9 @@ def _check_arguments(design, variables, quantiles, ci, level, interval_type, qru
         raise EstimationError(
             f"ci={ci!r}: ci= only switches the intervals on or off (True/False); give the "
             f"confidence level as level= (e.g. level=0.9).")
-    try:
-        level = float(level)
-    except (TypeError, ValueError):
-        raise EstimationError(f"level must be a number between 0 and 1, not {level!r}.") from None
-    if not 0 < level < 1:
-        raise EstimationError(f"level must be strictly between 0 and 1, not {level}.")
+    from socialhealth.design.results import check_level
+
+    level = check_level(level)
     try:
         probs = [float(q) for q in np.atleast_1d(np.asarray(quantiles, dtype=float))]
     except (TypeError, ValueError):

@@ -21,10 +21,10 @@ ID_COLUMNS = ("term", "level")
 def check_level(level, error=None) -> float:
     """A confidence level as a float strictly between 0 and 1, or a clear error.
 
-    ``"95%"``, ``95``, ``0``, ``1``, ``1.5``, ``None`` and NaN raise ``error`` (default
-    :class:`~socialhealth.errors.EstimationError`) saying what to pass instead. (R's
-    ``confint(est, level = 1.5)`` returns NaN with a warning and ``level = "95%"`` errors;
-    socialhealth refuses every level outside (0, 1).)
+    ``"95%"``, ``"0.95"`` (any string), ``95``, ``0``, ``1``, ``1.5``, ``None`` and NaN raise
+    ``error`` (default :class:`~socialhealth.errors.EstimationError`) saying what to pass
+    instead. (R's ``confint(est, level = 1.5)`` returns NaN with a warning and
+    ``level = "95%"`` errors; socialhealth refuses every level outside (0, 1).)
 
     Examples
     --------
@@ -34,7 +34,7 @@ def check_level(level, error=None) -> float:
     from socialhealth.errors import EstimationError
 
     error = EstimationError if error is None else error
-    if isinstance(level, (bool, np.bool_)):
+    if isinstance(level, (bool, np.bool_, str, bytes)):
         raise error(f"level must be a number between 0 and 1 (e.g. 0.95), not {level!r}.")
     try:
         value = float(level)
@@ -98,6 +98,34 @@ class ResultSeries(pd.Series):
 
     def __call__(self) -> "ResultSeries":
         return ResultSeries(self.to_numpy(copy=True), index=self.index.copy(), name=self.name)
+
+
+def check_df(df, error=None) -> float | None:
+    """A user's ``df=`` (degrees of freedom of the t quantiles): ``None`` (the design's), a
+    number > 0, or infinity (normal quantiles); anything else raises ``error`` (default
+    :class:`~socialhealth.errors.EstimationError`), where ``qt(0.975, df)`` would be NaN.
+
+    Examples
+    --------
+    >>> check_df(12), check_df(None), check_df(float("inf"))
+    (12.0, None, inf)
+    """
+    from socialhealth.errors import EstimationError
+
+    if df is None:
+        return None
+    error = EstimationError if error is None else error
+    if isinstance(df, (bool, np.bool_, str, bytes)):
+        raise error(f"df must be a number > 0 (or float('inf') for normal quantiles), not {df!r}.")
+    try:
+        value = float(df)
+    except (TypeError, ValueError):
+        raise error(f"df must be a number > 0 (or float('inf') for normal quantiles), not "
+                    f"{df!r}.") from None
+    if not value > 0:
+        raise error(f"df must be > 0 (or float('inf') for normal quantiles), not {df!r}; "
+                    "leave df=None for the design's degrees of freedom.")
+    return value
 
 
 def t_quantile(level: float, df: float) -> float:
@@ -286,6 +314,7 @@ class Estimate(Result):
     def _wald_interval(self, level: float, df: float | None) -> tuple[np.ndarray, np.ndarray]:
         """The arrays of :meth:`confint` (without the row labels)."""
         level = check_level(level)
+        df = check_df(df)
         if self.ci_override is not None and df is None and np.isclose(level, self.level):
             lo, hi = self.ci_override
             return np.asarray(lo), np.asarray(hi)

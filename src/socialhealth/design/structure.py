@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from socialhealth.errors import (
+    ArgumentError,
     DesignError,
     FPCError,
     MissingColumnError,
@@ -113,6 +114,14 @@ def require_columns(data: pd.DataFrame, columns, where: str = "the data") -> Non
     >>> import pandas as pd
     >>> require_columns(pd.DataFrame({"age": [1]}), ["age"])   # no error
     """
+    for c in columns:
+        try:
+            hash(c)
+        except TypeError:
+            raise ArgumentError(
+                f"a column name must be a string (or a list of strings), not a "
+                f"{type(c).__name__} ({c!r}); e.g. design.mean('age') or mean(['age', 'bmi'])."
+            ) from None
     missing = [c for c in columns if c not in data.columns]
     if missing:
         raise MissingColumnError(missing, data.columns, where=where)

@@ -153,6 +153,9 @@ class SurveyDesign(DesignBase):
     ) -> None:
         check_data_frame(data, "SurveyDesign")
         check_column_arguments(weights=weights, strata=strata, psu=psu, fpc=fpc, probs=probs)
+        if weights is not None and not isinstance(weights, (str, int, np.integer)):
+            raise DesignError(f"weights= takes one column name (the analysis weight), not "
+                              f"{weights!r}; for weights over stages give probs= per stage.")
         check_lonely_psu(lonely_psu)
         spec = resolve_pps(pps)
         if variance not in ("HT", "YG"):

@@ -338,8 +338,9 @@ def reliability(
         raise MeasureError("reliability() needs a pandas DataFrame with one column per item.")
     if ci_method not in ("feldt", "duhachek"):
         raise MeasureError(f"ci_method must be 'feldt' or 'duhachek', not {ci_method!r}.")
-    if not 0 < level < 1:
-        raise MeasureError(f"level must be a confidence level between 0 and 1, not {level!r}.")
+    from socialhealth.design.results import check_level
+
+    level = check_level(level, MeasureError)
     k = items.shape[1]
     if k < 2:
         raise MeasureError(f"reliability() needs at least two items; got {k}.")

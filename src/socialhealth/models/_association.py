@@ -109,6 +109,21 @@ def _is_categorical(s: pd.Series) -> bool:
                 or pd.api.types.is_string_dtype(s))
 
 
+def check_names(**names) -> None:
+    """Refuse an exposure/outcome/modifier that is not one column name (a string).
+
+    Examples
+    --------
+    >>> check_names(exposure="lonely", outcome="poor_health")   # no error
+    """
+    for arg, value in names.items():
+        if not isinstance(value, str):
+            raise ModelError(
+                f"{arg}= takes one column name (a string), not {value!r}"
+                + ("; fit one model per exposure, or put the others in adjust=."
+                   if isinstance(value, (list, tuple)) else "."))
+
+
 def exposure_term(data: pd.DataFrame, exposure: str, categorical: bool | None = None,
                   reference=None) -> str:
     """The formula term for an exposure column.
@@ -459,6 +474,7 @@ def association(
     from socialhealth.design.results import check_level
 
     level = check_level(level, ModelError)
+    check_names(exposure=exposure, outcome=outcome)
     if measure is not None and measure not in MEASURES:
         raise ModelError(f"measure={measure!r} is not one of {', '.join(MEASURES)} "
                          "(or = odds ratio, pr = prevalence ratio, rd = risk difference, "

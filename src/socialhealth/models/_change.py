@@ -202,6 +202,9 @@ def change(panel, exposure: str, outcome: str, waves, adjust=None,
         raise ModelError(f"waves={waves!r}: give two interview years, e.g. (2006, 2010).") from None
     if w1 >= w2:
         raise ModelError(f"waves=({w1}, {w2}): the first wave must be the earlier one.")
+    from socialhealth.models._prospective import require_panel
+
+    require_panel(panel, "change")
     data = panel.data
 
     def col(concept, y, what):

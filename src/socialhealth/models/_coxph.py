@@ -523,7 +523,13 @@ def _as_rhs(covariates) -> str:
     if isinstance(covariates, str):
         rhs = covariates.split("~", 1)[1] if "~" in covariates else covariates
         return rhs.strip()
-    cov = list(covariates)
+    try:
+        cov = list(covariates)
+    except TypeError:
+        cov = [covariates]
+    if not all(isinstance(c, str) for c in cov):
+        raise ModelError(f"covariates= takes a column name, a list of column names or a "
+                         f"formula such as '~ age + sex', not {covariates!r}.")
     if not cov:
         raise ModelError("coxph needs at least one covariate.")
     # a column name that is not an identifier (a panel column such as ``age@2016``) is quoted

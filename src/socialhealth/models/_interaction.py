@@ -34,7 +34,7 @@ from socialhealth.design.formula import formula_variables
 from socialhealth.design.result_protocol import Result, analysis_scale
 from socialhealth.errors import MissingColumnError, ModelError, SocialHealthWarning
 from socialhealth.models._association import (MEASURES, _check_adjust, _start, adjust_blocks,
-                                             _no_df_note, exposure_term, to_maximum)
+                                             _no_df_note, check_names, exposure_term, to_maximum)
 
 if TYPE_CHECKING:
     from socialhealth.design.glm import SurveyGLMResult, WaldTest
@@ -193,6 +193,7 @@ def interaction(
     if measure not in MEASURES:
         raise ModelError(f"measure={measure!r} is not one of {', '.join(MEASURES)}.")
     family, link, expo, _ = MEASURES[measure]
+    check_names(exposure=exposure, outcome=outcome, by=by)
     data = design.data
     for col, what in ((by, "modifier"), (outcome, "outcome")):
         if col not in data.columns and "(" not in col:

@@ -101,6 +101,22 @@ def _not_measured(data: pd.DataFrame, col: str, what: str) -> None:
                          "measured at that wave. See panel.codebook for the waves that ask it.")
 
 
+def require_panel(panel, what: str) -> None:
+    """Refuse anything but a linked panel (``.data`` with ``column@wave`` names and ``.design``).
+
+    Examples
+    --------
+    >>> import types
+    >>> require_panel(types.SimpleNamespace(data=pd.DataFrame(), design=None), "prospective")
+    """
+    if not (hasattr(panel, "data") and hasattr(panel, "design")
+            and isinstance(getattr(panel, "data", None), pd.DataFrame)):
+        raise ModelError(
+            f"{what} needs a linked panel from sh.datasets.load_panel(...) (columns "
+            f"'concept@wave' and a .design), not a {type(panel).__name__}; for one wave use "
+            "models.association(design, ...).")
+
+
 def prospective(panel, exposure: str, exposure_wave: int, outcome: str, outcome_wave: int,
                 adjust=None, baseline_outcome: bool = True, incident: bool = False,
                 family: str | None = None,
@@ -203,6 +219,7 @@ def prospective(panel, exposure: str, exposure_wave: int, outcome: str, outcome_
     `poor_health@2006`, des, family = quasibinomial())``; incident: ``svyglm(... ,
     subset(des, !`poor_health@2006`))``.
     """
+    require_panel(panel, "prospective")
     data = panel.data
     if int(exposure_wave) >= int(outcome_wave):
         raise ModelError(f"exposure_wave={exposure_wave} must be before outcome_wave="

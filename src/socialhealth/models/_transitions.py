@@ -184,6 +184,9 @@ def transitions(panel, concept: str, from_wave: int, to_wave: int,
     ``svyciprop(~I(from == "False" & to == "False"), d)``; ``svyciprop(~I(to == "False"),
     subset(d, from == "False"))``.
     """
+    from socialhealth.models._prospective import require_panel
+
+    require_panel(panel, "transitions")
     data = panel.data
     a, b = f"{concept}@{int(from_wave)}", f"{concept}@{int(to_wave)}"
     missing = [c for c in (a, b) if c not in data.columns]
