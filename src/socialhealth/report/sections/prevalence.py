@@ -138,11 +138,12 @@ def _measured_how(ctx: Context) -> str:
         rule = str(row.get("rule", "") or "").strip()
         note = str(row.get("notes", "") or "").strip()
         text = f"In this survey (codebook), {ctx.exposure.source}"
+        said = False
         if src and src != ctx.exposure.source:
-            text += f" comes from {src}"
+            text, said = text + f" comes from {src}", True
         if rule and rule not in ("synthetic", "derived"):
-            text += f": {rule}"
-        if src or rule:
+            text, said = text + f": {rule}", True
+        if said:    # nothing to say when the column is its own source without a rule
             parts.append(text.rstrip(".") + ".")
         if note:
             parts.append(note[:1].upper() + note[1:].rstrip(".") + ".")
