@@ -205,7 +205,7 @@ def test_replicate_design_note_has_no_python_syntax():
         warnings.simplefilter("ignore")
         rep = sh.report.build(sh.datasets.load("demo", replicate=True), outcomes=["depression"])
     rows = dict(rep["sample"].tables[0].display().to_numpy().tolist())
-    assert rows["Design note"] == "replicate weights repw_1..repw_60"
+    assert rows["Design note"] == "synthetic design with 60 replicate weights repw_1..repw_60"
     # 60 bootstrap replicates: R's scale 1/(R-1) = 1/59, printed to 4 significant digits
     assert rows["Variance method"] == ("replicate weights (bootstrap, 60 replicates, scale "
                                        f"{1 / 59:.4g}; variance around the mean of the "

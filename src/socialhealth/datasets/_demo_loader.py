@@ -82,7 +82,8 @@ def load_demo(seed: int = 2024, replicate: bool = False, cache: bool = True) -> 
         spec = {"kind": "replicate", "weights": "weight",
                 "replicate_weights": info.pop("replicate_weights", r"^repw_[0-9]+$")}
         spec.update({k: v for k, v in info.items() if k in _REPLICATE_KEYS})
-        spec["notes"] = f"replicate weights repw_1..repw_{len(repw)} ({info})"
+        spec["notes"] = (f"synthetic design with {len(repw)} replicate weights "
+                         f"repw_1..repw_{len(repw)}")
     else:
         spec = {"weights": "weight", "strata": "strata", "psu": "psu", "nest": True,
                 "lonely_psu": "adjust", "notes": "synthetic stratified cluster design"}

@@ -1,8 +1,6 @@
 """Section "Sample and design": who was interviewed and how the variance is estimated."""
 from __future__ import annotations
 
-import re
-
 import pandas as pd
 
 from socialhealth.report import formatting as _num
@@ -133,9 +131,7 @@ def build_sample(ctx: Context) -> Section:
     rows.append(("Variance method", _variance_method(d)))
     note = prov.get("design") or spec.get("notes")
     if note:
-        # a loader's note may end with the design options as a Python dict ("({'method':
-        # 'bootstrap', 'rscales': (1.0, ...)})"): the Variance method row says them in words
-        note = re.sub(r"\s*\(\{'.*\}\)\s*$", "", str(note), flags=re.S)
+        note = str(note)
         rows.append(("Design note", note))       # whole: table cells wrap in every format
     sec.tables.append(ReportTable("Sample and design",
                                   pd.DataFrame(rows, columns=["item", "value"])))
