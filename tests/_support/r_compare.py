@@ -1,7 +1,8 @@
 """Comparison helpers shared by the differential (fuzz) suites against R.
 
 Importable as ``r_compare`` from any test (``pythonpath = ["tests/_support"]`` in
-``pyproject.toml``; this folder holds no tests and no other module).
+``pyproject.toml``; this folder holds no tests; ``mini_report.py`` beside it builds the
+report on the mini survey).
 """
 from __future__ import annotations
 

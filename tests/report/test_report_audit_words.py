@@ -20,6 +20,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from mini_report import mini_report as _mini
+
 import socialhealth as sh
 from socialhealth.datasets import SurveyData
 from socialhealth.errors import SeparationError
@@ -29,17 +31,6 @@ FIX = Path(__file__).with_name("fixtures")
 YES_NO = ["lonely", "depression", "poor_health", "smoker", "obese", "physically_inactive"]
 
 
-def _mini(drop=(), exposure="lonely"):
-    df = pd.read_csv(FIX / "mini_survey.csv", dtype={c: "boolean" for c in YES_NO})
-    df = df.drop(columns=list(drop))
-    cb = pd.DataFrame(columns=["concept", "source_variables", "rule", "labels", "notes",
-                               "measured"])
-    spec = {"weights": "weight", "strata": "strata", "psu": "psu", "nest": True,
-            "lonely_psu": "adjust"}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return sh.report.build(SurveyData("mini", df, cb, {}, spec), outcomes=["depression"],
-                               exposure=exposure)
 
 
 def test_model_label_names_comparators_in_words():

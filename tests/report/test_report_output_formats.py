@@ -26,6 +26,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from mini_report import mini_report as _mini
+
 import socialhealth as sh
 from socialhealth.datasets import SurveyData
 from socialhealth.report.pdf import SYNTHETIC_HEADER
@@ -157,16 +159,6 @@ def test_logit_words_stay_for_the_default():
         'Bars: weighted prevalence; whiskers: 95% CIs (svyciprop method "logit").'
 
 
-def _mini(drop=()):
-    df = pd.read_csv(FIX / "mini_survey.csv", dtype={c: "boolean" for c in YES_NO})
-    df = df.drop(columns=list(drop))
-    cb = pd.DataFrame(columns=["concept", "source_variables", "rule", "labels", "notes",
-                               "measured"])
-    spec = {"weights": "weight", "strata": "strata", "psu": "psu", "nest": True,
-            "lonely_psu": "adjust"}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return sh.report.build(SurveyData("mini", df, cb, {}, spec), outcomes=["depression"])
 
 
 def test_a_model_not_fitted_is_not_said_to_leave_factors_out():
