@@ -174,6 +174,9 @@ def test_brfss_pooled_years(tmp_path):
     assert sd.provenance["pool"] == "equal" and "divided by the number of years" in sd.provenance["pool_rule"]
     cb = sd.codebook.set_index("concept")
     assert cb.loc["lonely", "measured"] and "[2022]" in cb.loc["lonely", "notes"]
+    # a note that is the same in both years is given once, with both years (not repeated)
+    anx = cb.loc["anxiety", "notes"]
+    assert anx.startswith("[2022, 2023] ") and anx.count("anxiety item") == 1, anx
     # lonely in the pooled design = the 2023 share (2022 rows are missing)
     est = sd.design.mean("lonely").to_frame().iloc[0]["estimate"]
     assert est == pytest.approx(7.37 / 99.36, rel=1e-12)

@@ -368,19 +368,24 @@ def _pool(parts: list[SurveyData], pool: str) -> SurveyData:
         df["weight"] = df["weight"].to_numpy(dtype=float) * f
         frames.append(df)
     data = _concat(frames)
-    # codebook: per concept, measured in any year; notes name the years
+    # codebook: per concept, measured in any year; notes name the years (a note that is the
+    # same in several years is given once, with those years)
     cbs = []
     for p in parts:
         c = p.codebook.copy()
-        c["notes"] = f"[{p.provenance['wave']}] " + c["notes"].astype(str)
+        c["year_"] = str(p.provenance["wave"])
         cbs.append(c)
     allcb = pd.concat(cbs, ignore_index=True)
     rows = []
     for concept, g in allcb.groupby("concept", sort=False):
+        by_note: OrderedDict = OrderedDict()
+        for note, yr in zip(g["notes"].astype(str), g["year_"], strict=True):
+            by_note.setdefault(note, []).append(yr)
+        notes = " ".join(f"[{', '.join(yrs)}] {note}" for note, yrs in by_note.items())
         rows.append({"concept": concept,
                      "source_variables": " | ".join(dict.fromkeys(g["source_variables"])),
                      "rule": " | ".join(dict.fromkeys(g["rule"])), "labels": g["labels"].iloc[0],
-                     "notes": " ".join(g["notes"]), "measured": bool(g["measured"].any())})
+                     "notes": notes, "measured": bool(g["measured"].any())})
     codebook = pd.DataFrame(rows, columns=parts[0].codebook.columns)
     rule = {"equal": f"each year's _LLCPWT divided by the number of years pooled ({k})",
             "sample_size": "each year's _LLCPWT times n_year / n_total",
