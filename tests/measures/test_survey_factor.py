@@ -236,6 +236,9 @@ def test_result_objects():
             getattr(r, member)()
     with pytest.raises(NotApplicableError):
         r.vcov  # noqa: B018
+    heywood = fit("items8_3f_varimax_degf")
+    assert min(FA["items8_3f_varimax_degf"]["uniquenesses_tight"]) == 0.005
+    assert "lower bound 0.005 (a Heywood case)" in repr(heywood)
     p = sh.measures.survey_prcomp(design("taylor"), ["e1", "e2", "e3"], scale=True)
     assert list(p.to_frame().columns) == ["component", "sdev", "variance", "proportion",
                                           "cumulative"]

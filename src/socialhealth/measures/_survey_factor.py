@@ -4,6 +4,7 @@ UCLA-20, De Jong Gierveld's emotional and social subscales) in the population ra
 the sample."""
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -12,7 +13,7 @@ from scipy import optimize, stats
 
 from socialhealth.design.result_protocol import Result
 from socialhealth.design.structure import require_columns
-from socialhealth.errors import ConvergenceError, MeasureError
+from socialhealth.errors import ConvergenceError, ConvergenceWarning, MeasureError
 
 __all__ = ["SurveyFactanalResult", "SurveyPrcompResult", "survey_factanal", "survey_prcomp"]
 
@@ -105,8 +106,7 @@ def _fit_ml(R: np.ndarray, k: int):
     res = optimize.minimize(_discrepancy, start, args=(R, k), jac=_gradient, method="L-BFGS-B",
                             bounds=bounds, options={"ftol": 1e-16, "gtol": 1e-13,
                                                     "maxiter": 20000, "maxcor": 20})
-    psi = np.clip(res.x, LOWER, 1.0)
-    psi, ok = _polish(psi, R, k)
+    psi = _polish(np.clip(res.x, LOWER, 1.0), R, k)
     g = _gradient(psi, R, k)
     free = (psi > LOWER) & (psi < 1.0)
     kkt = np.where(free, np.abs(g), np.where(psi <= LOWER, np.maximum(-g, 0), np.maximum(g, 0)))
@@ -114,7 +114,7 @@ def _fit_ml(R: np.ndarray, k: int):
     if not np.all(np.isfinite(psi)):
         raise ConvergenceError("the maximum likelihood fit failed (non-finite uniquenesses); "
                                "check the items for near-duplicates or fit fewer factors.")
-    return psi, converged and ok
+    return psi, converged
 
 
 def _polish(psi: np.ndarray, R: np.ndarray, k: int):
@@ -125,7 +125,7 @@ def _polish(psi: np.ndarray, R: np.ndarray, k: int):
         g = _gradient(psi, R, k)
         free = ~(((psi <= LOWER) & (g > 0)) | ((psi >= 1.0) & (g < 0)))
         if not free.any():
-            return psi, True
+            return psi
         idx = np.flatnonzero(free)
         h = 1e-6 * np.maximum(psi[idx], 1e-3)
         H = np.empty((len(idx), len(idx)))
@@ -138,9 +138,9 @@ def _polish(psi: np.ndarray, R: np.ndarray, k: int):
         try:
             step = np.linalg.solve(H, g[idx])
         except np.linalg.LinAlgError:
-            return psi, True
+            return psi
         if not np.all(np.isfinite(step)):
-            return psi, True
+            return psi
         t = 1.0
         while t > 1e-8:
             new = psi.copy()
@@ -150,12 +150,12 @@ def _polish(psi: np.ndarray, R: np.ndarray, k: int):
                 break
             t /= 2
         else:
-            return psi, True
+            return psi
         moved = float(np.max(np.abs(new - psi)))
         psi, f = new, fn
         if moved < 1e-14:
-            return psi, True
-    return psi, True
+            return psi
+    return psi
 
 
 # ----------------------------------------------------------------------------- rotations
@@ -165,6 +165,7 @@ def _varimax(x: np.ndarray, normalize: bool = True, eps: float = 1e-5):
     defaults: Kaiser normalisation, ``eps = 1e-5``). Returns (rotated loadings, T)."""
     p, k = x.shape
     sc = np.sqrt(np.sum(x * x, axis=1)) if normalize else np.ones(p)
+    sc = np.where(sc > 0, sc, 1.0)      # an item without loadings stays at zero (R: NaN)
     z0 = x / sc[:, None]
     T = np.eye(k)
     d = 0.0
@@ -313,6 +314,10 @@ class SurveyFactanalResult(Result):
                    else "no test: the model has 0 degrees of freedom")
             lines += ["", f"{self.dof:g} degrees of freedom; the fit (objective) was "
                           f"{self.objective:.6g}; {why}"]
+        low = [c for c, v in self.uniquenesses.items() if v <= LOWER * (1 + 1e-9)]
+        if low:
+            lines.append(f"Uniqueness at the lower bound {LOWER} (a Heywood case): "
+                         + ", ".join(low))
         if not self.converged:
             lines.append("WARNING: the optimiser did not converge.")
         lines.append(f"In R: {self.r_call}")
@@ -501,6 +506,11 @@ def survey_factanal(design, items, factors: int, n: str = "none",
                            "combination of others, e.g. a total score or a duplicate); drop "
                            "the redundant item.")
     psi, converged = _fit_ml(P, k)
+    if not converged:
+        warnings.warn(ConvergenceWarning(
+            f"survey_factanal(): the fit of {k} factor(s) did not reach a point where the "
+            "likelihood stops improving; treat the loadings with caution, or fit fewer "
+            "factors."), stacklevel=2)
     objective = _discrepancy(psi, P, k)
     L0_raw = _loadings_for(psi, P, k)
     L0, A0 = _sort_and_sign(L0_raw)
