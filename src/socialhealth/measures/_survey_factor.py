@@ -9,8 +9,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, stats
-
 from socialhealth.design.result_protocol import Result
 from socialhealth.design.structure import require_columns
 from socialhealth.errors import ConvergenceError, ConvergenceWarning, MeasureError
@@ -96,9 +94,12 @@ def _gradient(psi: np.ndarray, R: np.ndarray, k: int) -> np.ndarray:
 
 
 def _fit_ml(R: np.ndarray, k: int):
-    """Uniquenesses that minimise the discrepancy in ``[0.005, 1]`` from Joreskog's start
-    ``(1 - k / (2p)) / diag(R^-1)``, solved to convergence (L-BFGS-B, then Newton steps on
-    the free uniquenesses with a finite-difference Hessian of the analytic gradient)."""
+    """Uniquenesses that minimise the discrepancy in ``[0.005, 1]`` from the start
+    ``(1 - k / (2p)) / diag(R^-1)`` (Lawley & Maxwell 1971, p. 31), solved to convergence
+    (L-BFGS-B, then Newton steps on the free uniquenesses with a finite-difference Hessian of
+    the analytic gradient)."""
+    from scipy import optimize       # here: importing socialhealth loads no scipy
+
     p = R.shape[0]
     start = (1.0 - 0.5 * k / p) / np.diag(np.linalg.inv(R))
     start = np.clip(start, LOWER, 1.0)
@@ -405,8 +406,9 @@ def survey_factanal(design, items, factors: int, n: str = "none",
     rows that answered every item) is scaled to the correlation matrix ``P``, and ``P`` is
     fitted by ``Sigma = Lambda Lambda' + Psi`` by maximum likelihood (Lawley & Maxwell 1971):
     the uniquenesses ``psi`` minimise ``F(psi) = sum_{j>k} (theta_j - log theta_j - 1)``, with
-    ``theta_1 >= ... >= theta_p`` the eigenvalues of ``Psi^-1/2 P Psi^-1/2``, under
-    ``0.005 <= psi_i <= 1`` and from Joreskog's (1967) start ``(1 - k/(2p)) / diag(P^-1)``;
+    ``theta_1 >= ... >= theta_p`` the eigenvalues of ``Psi^-1/2 P Psi^-1/2`` (Joreskog 1967),
+    under ``0.005 <= psi_i <= 1`` and from the start ``(1 - k/(2p)) / diag(P^-1)`` (Lawley &
+    Maxwell 1971, p. 31);
     then ``Lambda = Psi^1/2 E_k (Theta_k - I)^1/2``. The fit is solved to convergence
     (R's ``optim`` stops earlier, so R's loadings differ by up to about ``1e-5``). Loadings
     are rotated by varimax (Kaiser 1958, with Kaiser normalisation) or promax (Hendrickson &
@@ -507,10 +509,9 @@ def survey_factanal(design, items, factors: int, n: str = "none",
                            "the redundant item.")
     psi, converged = _fit_ml(P, k)
     if not converged:
-        warnings.warn(ConvergenceWarning(
-            f"survey_factanal(): the fit of {k} factor(s) did not reach a point where the "
-            "likelihood stops improving; treat the loadings with caution, or fit fewer "
-            "factors."), stacklevel=2)
+        warnings.warn(f"survey_factanal(): the fit of {k} factor(s) did not reach a point "
+                      "where the likelihood stops improving; treat the loadings with caution, "
+                      "or fit fewer factors.", ConvergenceWarning, stacklevel=2)
     objective = _discrepancy(psi, P, k)
     L0_raw = _loadings_for(psi, P, k)
     L0, A0 = _sort_and_sign(L0_raw)
@@ -542,7 +543,9 @@ def survey_factanal(design, items, factors: int, n: str = "none",
     statistic = pval = None
     if n_obs is not None and dof > 0:
         statistic = float((n_obs - 1 - (2 * p + 5) / 6 - 2 * k / 3) * objective)
-        pval = float(stats.chi2.sf(statistic, dof))
+        from scipy.special import chdtrc   # chi-square upper tail
+
+        pval = float(chdtrc(dof, statistic))
     des = (f"subset(design, complete.cases({', '.join(items)}))" if n_dropped else "design")
     call = f"svyfactanal({_r_formula(items)}, {des}, factors = {k}"
     call += (f", n = \"{n}\"" if n != "none" else "")
@@ -573,9 +576,10 @@ def survey_prcomp(design, items, center: bool = True, scale: bool = False,
     ``x_j``), and with ``scale`` divided by their root mean square ``s_j`` (divisor
     ``n - 1``). With ``Z = (Y - c) / s = U D V'`` (singular value decomposition):
     ``sdev = D / sqrt(n - 1)``, ``rotation = V``, and the scores are
-    ``Z V / sqrt(w_i / wbar)``. Centred and unscaled, ``sdev^2`` are the eigenvalues of
-    ``sum_i (w_i / wbar) (x_i - c_w)(x_i - c_w)' / (n - 1)`` only when the weights are
-    equal; in general they are those of ``Z'Z / (n - 1)``.
+    ``Z V / sqrt(w_i / wbar)``. So ``sdev^2`` are the eigenvalues of ``Z'Z / (n - 1)``;
+    because R centres the weighted rows at their plain mean, with unequal weights this is
+    not the eigen decomposition of the weighted covariance matrix (``design.var``), though
+    close to it when the weights vary little.
 
     Rows with a missing item are left out (R: ``na.omit``), and the weights are rescaled to
     mean 1 over the rows used. Component signs are arbitrary (R's come from its SVD routine);
