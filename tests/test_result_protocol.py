@@ -344,6 +344,17 @@ def case_survey_kappa():
                    ci90=lambda r: _wald(f["estimate"], f["se"], f["df"], 0.90))
 
 
+def case_survey_factanal():
+    r = measures.survey_factanal(_apistrat(), ["api00", "api99", "meals", "ell", "mobility"],
+                                 factors=1, n="effective")
+    return r, dict(na=NA_ALL)
+
+
+def case_survey_prcomp():
+    r = measures.survey_prcomp(_apistrat(), ["api00", "meals", "ell"], scale=True)
+    return r, dict(na=NA_ALL)
+
+
 def case_score():
     df = _demo().data
     r = measures.score("ucla3", df, coding="1-3")

@@ -45,6 +45,8 @@ from socialhealth.measures._reliability import ReliabilityResult, reliability
 from socialhealth.measures.scoring import ScoreResult, score
 from socialhealth.measures._survey_alpha import SurveyAlphaResult, survey_alpha
 from socialhealth.measures._survey_kappa import SurveyKappaResult, survey_kappa
+from socialhealth.measures._survey_factor import (SurveyFactanalResult, SurveyPrcompResult,
+                                                  survey_factanal, survey_prcomp)
 
 # ``list`` is deliberately not in __all__: a star import must not shadow the built-in.
 __all__ = [
@@ -52,7 +54,9 @@ __all__ = [
     "ReliabilityResult",
     "ScoreResult",
     "SurveyAlphaResult",
+    "SurveyFactanalResult",
     "SurveyKappaResult",
+    "SurveyPrcompResult",
     "berkman_syme_components",
     "categorise",
     "describe",
@@ -62,7 +66,9 @@ __all__ = [
     "reliability",
     "score",
     "survey_alpha",
+    "survey_factanal",
     "survey_kappa",
+    "survey_prcomp",
 ]
 
 if __doc__ is not None:  # append every instrument's rules (python -OO strips docstrings)
