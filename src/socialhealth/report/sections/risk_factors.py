@@ -147,10 +147,11 @@ def build_risk_factors(ctx: Context) -> Section:
     order = [labels.get(f, f) for f in [exp.column, *measured] if labels.get(f, f) in wide.columns]
     sec.text.append(
         "Mutually adjusted odds ratios from the fully adjusted model of each outcome: the "
-        f"exposure ({exp.label.split(' (')[0]}) and "
+        "exposure and "
         + ", ".join(comps[c].lower() for c in measured)
         + " in one survey-weighted logistic regression, also adjusted for age group and sex "
-        "where measured. Read across a row to see how the odds ratio of "
+        f"where measured; the exposure's odds ratio compares respondents {exp.who} with the "
+        "others. Read across a row to see how the odds ratio of "
         f"{exp.name[0].lower() + exp.name[1:]} compares "
         "with those of the established risk factors for the same outcome.")
     sec.tables.append(ReportTable(
