@@ -195,7 +195,7 @@ def column_words(column: str) -> tuple[str, str]:
     from socialhealth.tables.labels import variable_label
 
     name = str(content().get("concept_labels", {}).get(column) or variable_label(column))
-    return name, name[:1].lower() + name[1:]
+    return name, _lower_first(name)
 
 
 def parse(spec: str) -> Exposure:
@@ -390,6 +390,8 @@ def derive(exposure: Exposure, data: pd.DataFrame, in_subset=None,
     if in_words:
         name = in_words[0]
         label = f"{in_words[1]} ({text})"
+    elif isinstance(value, bool):          # a yes/no column without a condition label
+        name = f"{column_words(src)[0]} ({'yes' if value == (op == '==') else 'no'})"
     if isinstance(value, bool) and yes_no_words(src) is not None:
         who = f"{who_words(src, yes=(value == (op == '==')))} ({text})"
     else:
@@ -463,6 +465,8 @@ def _condition_parts(src: str, op: str, value, chosen=None) -> tuple[str, str]:
 
     label = content().get("concept_labels", {}).get(src) or column_words(src)[0]
     what = _what(src, op, value, chosen)
+    if chosen:
+        what = " or ".join(_lower_first(str(x)) for x in chosen)
     if what is None:
         shown = f"{value:g}" if isinstance(value, (int, float, np.number)) else str(value)
         what = _OP_WORDS[op].format(v=shown)
