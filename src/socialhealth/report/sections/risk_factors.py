@@ -144,7 +144,9 @@ def build_risk_factors(ctx: Context) -> Section:
     wide = table.pivot(index="outcome_label", columns="factor_label", values="odds_ratio")
     wide = wide.loc[list(dict.fromkeys(table["outcome_label"]))]
     wide.columns.name = None
-    order = [labels.get(f, f) for f in [exp.column, *measured] if labels.get(f, f) in wide.columns]
+    # an exposure that is itself a comparator (smoker) is one column, not two
+    order = list(dict.fromkeys(labels.get(f, f) for f in [exp.column, *measured]
+                               if labels.get(f, f) in wide.columns))
     sec.text.append(
         "Mutually adjusted odds ratios from the fully adjusted model of each outcome: the "
         "exposure and "
