@@ -155,8 +155,9 @@ def _map_words(text: str) -> str:
     no" (codes with the same value together, in the map's order); other text unchanged."""
     from socialhealth.datasets._codebook import codes_text
 
-    items = [_MAP_ITEM.match(x) for x in text.split(", ")]
-    if not items or not all(items):
+    found = [_MAP_ITEM.match(x) for x in text.split(", ")]
+    items = [m for m in found if m is not None]
+    if not items or len(items) < len(found):
         return text.replace("→", " counted as ")
     groups: dict[str, list[str]] = {}
     for m in items:
