@@ -159,8 +159,8 @@ def test_prevalence_section(md, r):
     want = {("All", "all respondents")} | {(g, lev) for g, k in groups.items() if k
                                           for lev in r[k]}
     assert seen == want
-    text = re.search(r"^([\d.]+)% \(95% CI ([\d.]+)% to ([\d.]+)%\) of respondents are classed "
-                     r"as lonely \(([\d,]+) respondents answered, ([\d,]+) with the exposure "
+    text = re.search(r"^([\d.]+)% \(95% CI ([\d.]+)% to ([\d.]+)%\) of respondents are "
+                     r"lonely \(([\d,]+) respondents answered, ([\d,]+) with the exposure "
                      r"missing", md, re.M)
     assert text, "prevalence sentence not found"
     for got, key in zip(text.groups()[:3], ("estimate", "ci_low", "ci_high"), strict=True):

@@ -199,7 +199,9 @@ def test_plain_exposure_column_and_notes_named_in_words():
     from socialhealth.report.exposure import parse
 
     e = parse("lives_alone")
-    assert (e.column, e.name, e.label) == ("lives_alone", "Lives alone", "lives alone")
+    # the title name is content.toml's ("Prevalence of living alone"), the sentence words the
+    # schema's ("respondents who live alone")
+    assert (e.column, e.name, e.who) == ("lives_alone", "Living alone", "who live alone")
     assert parse("lonely").name == "Loneliness"              # a display name is kept
     notes = _mini(drop=("smoker", "physically_inactive"))["association"].notes
     assert "Model 3 leaves out smoking, physical inactivity (not measured in this survey)." \

@@ -8,6 +8,7 @@ section says *why* (e.g. "asked in the 2018 interview only").
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Literal
 
@@ -21,6 +22,15 @@ from socialhealth.report.rcode import with_des
 #: Harmonised loneliness columns, suggested when the requested exposure is not measured.
 LONELINESS_ITEMS = ("lonely", "lonely_direct", "lonely_direct3", "lonely_ucla3", "ucla3_score",
                     "ucla3_companionship", "ucla3_left_out", "ucla3_isolated")
+
+
+#: The codebook note of a derived concept whose inputs the file lacks (datasets._codebook).
+_NOT_DERIVED = re.compile(r"^derived from (?P<inputs>[^;]+); not computed because "
+                          r"(?P<lacking>.+?) (?:is|are) not measured in this file")
+
+
+def _and(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
 
 
 @dataclass
@@ -64,14 +74,25 @@ class Context:
                 return str(e.name)
         return column_words(column)[0]
 
-    def why_not(self, column: str) -> str:
+    def why_not(self, column: str, depth: int = 0) -> str:
         """"" when ``column`` is usable, else one sentence (in words, not column names) saying
-        why it is not."""
+        why it is not; a derived concept whose inputs the file lacks gives their reasons
+        (``depth`` counts that recursion)."""
         row = self._codebook_row(column)
         said = self.words(column)
         if row is not None and "measured" in row.index and not bool(row["measured"]):
             note = str(row.get("notes", "") or "").strip()
             rule = str(row.get("rule", "") or "").strip()
+            derived = _NOT_DERIVED.match(note)
+            if derived and depth < 3:
+                # a derived concept whose inputs the file lacks: their own reasons, in words
+                lacking = [c.strip() for c in derived["lacking"].split(",")]
+                inputs = [c.strip() for c in derived["inputs"].split(",")]
+                reasons = "; ".join(self.why_not(c, depth + 1) or
+                                    f"{self.words(c)} is not measured in this survey"
+                                    for c in lacking)
+                return (f"{said} is not measured in this survey (it is derived from "
+                        f"{_and([self.words(c) for c in inputs])}, and {reasons})")
             why = (note or rule or "the survey has no item for this concept").rstrip(".")
             if len(why) > 1 and why[0].isupper() and why[1].islower():
                 why = why[0].lower() + why[1:]    # "Cross-sectional survey" -> "cross-..."

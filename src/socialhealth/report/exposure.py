@@ -74,6 +74,11 @@ class Exposure:
     n_missing : int
         Respondents in the design whose exposure is missing (set by :func:`derive` and by
         :func:`check_both_sides`).
+    who : str
+        The words that follow "respondents" in a sentence about the exposed: "who live alone"
+        (a yes/no concept's ``who`` in ``schema.toml``), "feeling isolated from others often
+        (ucla3_isolated >= 3)" or "for whom sex is female (sex == female)" (a condition).
+        See :attr:`share` and :func:`who_words`.
     """
 
     spec: str
@@ -85,6 +90,25 @@ class Exposure:
     r_expr: str = ""
     note: str = ""
     n_missing: int = 0
+    who: str = ""
+
+    @property
+    def share(self) -> str:
+        """The words after "<p>% of respondents": "live alone", "report feeling isolated from
+        others often (ucla3_isolated >= 3)", or, for a condition without such words, "are in
+        the exposed group: those for whom sex is female (sex == female)".
+
+        Examples
+        --------
+        >>> parse("lives_alone").share
+        'live alone'
+        """
+        who = self.who or who_words(self.column)
+        if who.startswith("who "):
+            return who[len("who "):]
+        if _GERUND.match(who):
+            return f"report {who}"
+        return f"are in the exposed group: those {who}"
 
     @property
     def r_update(self) -> str:
@@ -116,6 +140,54 @@ def _column_name(source: str, op: str, value) -> str:
     return f"{source}_{_OPS[op]}{suffix}".replace("-", "m").replace(".", "p")
 
 
+_GERUND = re.compile(r"^[a-z]+ing\b")      # "feeling isolated ...", "lacking companionship"
+
+
+def _lower_first(text: str) -> str:
+    """``text`` with a lower-case first letter, unless it starts an acronym ("UCLA-3")."""
+    if len(text) > 1 and text[1].isupper():
+        return text
+    return text[:1].lower() + text[1:]
+
+
+def yes_no_words(column: str) -> tuple[str, str] | None:
+    """``(who, who_not)`` of a harmonised yes/no column from ``schema.toml`` ("live alone",
+    "do not live alone"): the words that complete "respondents who ..."; None for a column
+    without them.
+
+    Examples
+    --------
+    >>> yes_no_words("lives_alone")
+    ('live alone', 'do not live alone')
+    >>> yes_no_words("age") is None
+    True
+    """
+    from socialhealth.datasets._schema import schema
+
+    spec = schema().get(column) or {}
+    if spec.get("who") and spec.get("who_not"):
+        return str(spec["who"]), str(spec["who_not"])
+    return None
+
+
+def who_words(column: str, yes: bool = True) -> str:
+    """The words after "respondents" for the respondents with ``column`` yes (or no):
+    "who live alone", or "for whom <label> is yes" for a column without words in
+    ``schema.toml``.
+
+    Examples
+    --------
+    >>> who_words("depression"), who_words("depression", yes=False)
+    ('who have depression', 'who do not have depression')
+    >>> who_words("my_flag")
+    'for whom my flag is yes'
+    """
+    words = yes_no_words(column)
+    if words is not None:
+        return f"who {words[0] if yes else words[1]}"
+    return f"for whom {_lower_first(column_words(column)[0])} is {'yes' if yes else 'no'}"
+
+
 def column_words(column: str) -> tuple[str, str]:
     """A plain exposure column in words (titles, sentences): its label in ``content.toml`` or
     the tables' variable label, not the column name (``lives_alone`` -> "Lives alone")."""
@@ -123,7 +195,7 @@ def column_words(column: str) -> tuple[str, str]:
     from socialhealth.tables.labels import variable_label
 
     name = str(content().get("concept_labels", {}).get(column) or variable_label(column))
-    return name, name[:1].lower() + name[1:]
+    return name, _lower_first(name)
 
 
 def parse(spec: str) -> Exposure:
@@ -149,7 +221,7 @@ def parse(spec: str) -> Exposure:
                               "or a condition '<column><op><value>' with op one of "
                               ">=, >, <=, <, ==, != (e.g. 'ucla3_isolated>=3').")
         name, label = _NAMES.get(spec) or column_words(spec)
-        return Exposure(spec, spec, spec, name, label)
+        return Exposure(spec, spec, spec, name, label, who=who_words(spec))
     source, op, raw = m.groups()
     raw = raw.strip()
     if len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "'\"":
@@ -318,8 +390,16 @@ def derive(exposure: Exposure, data: pd.DataFrame, in_subset=None,
     if in_words:
         name = in_words[0]
         label = f"{in_words[1]} ({text})"
+    elif isinstance(value, bool):          # a yes/no column without a condition label
+        name = f"{column_words(src)[0]} ({'yes' if value == (op == '==') else 'no'})"
+    if isinstance(value, bool) and yes_no_words(src) is not None:
+        who = f"{who_words(src, yes=(value == (op == '==')))} ({text})"
+    else:
+        lab, what = _condition_parts(src, op, value, chosen)
+        who = (f"{lab} {what} ({text})" if _GERUND.match(lab)
+               else f"for whom {lab} is {what} ({text})")
     resolved = replace(exposure, column=column, name=name, label=label, condition=(op, value),
-                       r_expr=expr, note=note, n_missing=n_missing)
+                       r_expr=expr, note=note, n_missing=n_missing, who=who)
     return resolved, pd.Series(out, index=data.index, name=column)
 
 
@@ -347,27 +427,50 @@ def condition_words(src: str, op: str, value, chosen=None) -> tuple[str, str] | 
     """
     from socialhealth.report.content import content
 
-    c = content()
-    label = c.get("concept_labels", {}).get(src)
+    label = content().get("concept_labels", {}).get(src)
     if not label:
         return None
-    levels = {float(k): v for k, v in c.get("score_levels", {}).get(src, {}).items()}
+    what = _what(src, op, value, chosen)
+    if what is None:
+        return None
+    return f"{label} ({what})", f"{label[:1].lower()}{label[1:]} {what}"
+
+
+def _what(src: str, op: str, value, chosen=None) -> str | None:
+    """The condition's value side in words ("often", "6 or more", "yes"); None when a score
+    with documented meanings has none that the condition selects."""
+    from socialhealth.report.content import content
+
+    levels = {float(k): v for k, v in content().get("score_levels", {}).get(src, {}).items()}
     if chosen is not None:                              # ordered categories picked by the op
-        what = " or ".join(str(x) for x in chosen) if chosen else "none"
-    elif isinstance(value, (bool, np.bool_)):
-        what = "yes" if bool(value) == (op == "==") else "no"
-    elif isinstance(value, (int, float, np.number)) and levels:
+        return " or ".join(str(x) for x in chosen) if chosen else "none"
+    if isinstance(value, (bool, np.bool_)):
+        return "yes" if bool(value) == (op == "==") else "no"
+    if isinstance(value, (int, float, np.number)) and levels:
         v = float(value)
         test = {">=": v.__le__, ">": v.__lt__, "<=": v.__ge__, "<": v.__gt__,
                 "==": v.__eq__, "!=": v.__ne__}[op]
         hit = [w for k, w in sorted(levels.items()) if test(k)]
-        if not hit:
-            return None
-        what = " or ".join(hit)
-    else:
+        return " or ".join(hit) if hit else None
+    shown = f"{value:g}" if isinstance(value, (int, float, np.number)) else str(value)
+    return _OP_WORDS[op].format(v=shown)
+
+
+def _condition_parts(src: str, op: str, value, chosen=None) -> tuple[str, str]:
+    """``(label, value words)`` of a condition for a sentence, both starting in lower case:
+    ``("feeling isolated from others", "often")``; a column without a label in
+    ``content.toml`` by its tables' label (``age`` -> "age"), a category label as the survey
+    writes it but for its first letter ("Often/always" -> "often/always")."""
+    from socialhealth.report.content import content
+
+    label = content().get("concept_labels", {}).get(src) or column_words(src)[0]
+    what = _what(src, op, value, chosen)
+    if chosen:
+        what = " or ".join(_lower_first(str(x)) for x in chosen)
+    if what is None:
         shown = f"{value:g}" if isinstance(value, (int, float, np.number)) else str(value)
         what = _OP_WORDS[op].format(v=shown)
-    return f"{label} ({what})", f"{label[:1].lower()}{label[1:]} {what}"
+    return _lower_first(str(label)), _lower_first(what)
 
 
 def _numeric(exposure: Exposure, s: pd.Series, raw: str, num, op: str, answered: np.ndarray,

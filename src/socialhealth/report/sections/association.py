@@ -222,9 +222,9 @@ def build_association(ctx: Context) -> Section:
     models = list(dict.fromkeys(table["model"]))
     labels = {m: lab for m, lab in zip(table["model"], table["adjusted_for"], strict=True)}
     sec.text.append(
-        f"Odds ratios of each health outcome, respondents who are {exp.label} vs those who are "
-        "not, from survey-weighted "
-        "logistic regressions. " + "; ".join(f"{m}: {labels[m]}" for m in models) + ". Within "
+        f"Odds ratios of each health outcome, respondents {exp.who} vs the other respondents, "
+        "from survey-weighted logistic regressions. "
+        + "; ".join(f"{m}: {labels[m]}" for m in models) + ". Within "
         "an outcome all models use the same respondents (complete cases for the largest "
         "model), so the odds ratios differ only by the adjustment.")
     sec.tables.append(ReportTable("Odds ratios (95% CI) by outcome and model", table, digits=2,

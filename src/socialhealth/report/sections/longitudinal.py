@@ -164,8 +164,8 @@ def build_longitudinal(ctx: Context) -> Section:
                  f"the largest model per outcome); covariates measured at {w0}; the last model "
                  f"also adjusts for the outcome at {w0} where it was measured.",
             na_reason="not estimable from the fitted model."))
-        sec.text.append(f"Odds ratios of each health outcome at {w1} for persons who were "
-                        f"{exp.label} at {w0} vs those who were not.")
+        sec.text.append(f"Odds ratios of each health outcome at {w1}, respondents {exp.who} "
+                        f"vs the other respondents, with the exposure as measured at {w0}.")
     else:
         sec.notes.append(f"No outcome measured at wave {w1} could be modelled.")
     # ---------------------------------------------------------------- transitions

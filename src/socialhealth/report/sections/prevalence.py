@@ -1,14 +1,17 @@
 """Section "Prevalence": the exposure overall and by age group, sex and country, 95% CIs."""
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from socialhealth.datasets._concepts import _sources
 from socialhealth.report import formatting as _num
 from socialhealth.report.context import Context
 from socialhealth.report.document import ReportTable, Section
+from socialhealth.report.exposure import column_words
 from socialhealth.report.figures import new_figure, to_report_figure
 from socialhealth.report.rcode import with_des
 from socialhealth.report.sections.methods import interval_caption
@@ -74,21 +77,20 @@ def build_prevalence(ctx: Context) -> Section:
         return sec.skip(why)
     table, ests, notes, r_calls = prevalence_rows(ctx)
     overall = table.iloc[0]
-    who = exp.label.split(" (")[0]
     answered = (f"{int(overall['n']):,} respondents answered"
                 + (f", {exp.n_missing:,} with the exposure missing are left out"
                    if exp.n_missing else "; none missing"))
     if all(_num.finite(overall[c]) for c in ("estimate", "ci_low", "ci_high")):
         sec.text.append(
             f"{_num.percent(overall['estimate'])}% (95% CI {_num.percent(overall['ci_low'])}% "
-            f"to {_num.percent(overall['ci_high'])}%) of respondents are classed as {who} "
+            f"to {_num.percent(overall['ci_high'])}%) of respondents {exp.share} "
             f"({answered}). Intervals are {ctx.ci_method} intervals (R svyciprop method "
             f"\"{ctx.ci_method}\")"
             + (", which stay inside 0-100%." if ctx.ci_method != "mean" else
                ", Wald intervals on the percentage scale."))
     else:
         sec.text.append(
-            f"The overall prevalence of {who} cannot be given with an interval "
+            f"The overall proportion of respondents {exp.who} cannot be given with an interval "
             f"({answered}): the {ctx.ci_method} interval is undefined for these data.")
     if exp.note:
         sec.text.append(f"Condition: {exp.note}")
@@ -124,27 +126,112 @@ def build_prevalence(ctx: Context) -> Section:
     return sec
 
 
-HEADLINE = ("lonely is the survey's headline loneliness indicator in the harmonised schema: the "
+HEADLINE = ("The exposure lonely is the harmonised schema's headline loneliness indicator: the "
             "direct question (\"How often do you feel lonely?\") answered often or always where "
             "the survey asks it, otherwise a UCLA-3 score of 6 or more; the codebook says which.")
 
+#: Codebook rules that say nothing about how the column was made from the survey's variables.
+_NO_RULE = ("", "synthetic", "derived")
+_OTHERWISE = re.compile(r"^(?P<base>.*); otherwise (?P<alt>\S+) \((?P<n>\d+) rows\)$")
+_MAP_ITEM = re.compile(r"^\s*(?P<code>[^→]+?)\s*→\s*(?P<value>.+?)\s*$")
+
+
+def _and(names: list[str]) -> str:
+    """"a", "a and b", "a, b and c"."""
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def _names(names: list[str]) -> str:
+    """Variable names in a sentence: "the variable hhmmb", "the variables a, b and c"."""
+    return f"the variable{'' if len(names) == 1 else 's'} {_and(names)}"
+
+
+def _value_words(value: str) -> str:
+    return {"True": "yes", "False": "no"}.get(value, value)
+
+
+def _map_words(text: str) -> str:
+    """A codebook map "1→True, 2→True, 7→False" in words: "codes 1 or 2 counted as yes, 7 as
+    no" (codes with the same value together, in the map's order); other text unchanged."""
+    from socialhealth.datasets._codebook import codes_text
+
+    found = [_MAP_ITEM.match(x) for x in text.split(", ")]
+    items = [m for m in found if m is not None]
+    if not items or len(items) < len(found):
+        return text.replace("→", " counted as ")
+    groups: dict[str, list[str]] = {}
+    for m in items:
+        groups.setdefault(_value_words(m["value"]), []).append(m["code"])
+    said = [f"{codes_text(codes)} {'counted ' if i == 0 else ''}as {value}"
+            for i, (value, codes) in enumerate(groups.items())]
+    return "codes " + ", ".join(said)
+
+
+def rule_words(rule: str) -> str:
+    """A codebook rule in words for a sentence: maps ("1→True, 7→False") as "codes 1 counted
+    as yes, 7 as no", "→ missing" as "counted as missing", "x >= 30" as "x is 30 or more";
+    the name of a shared map (an internal reference) is left out.
+
+    Examples
+    --------
+    >>> rule_words("first answered of hlpdown: 1→True, 2→True, 3→True, 4→True, 7→False")
+    'the first answered of hlpdown (codes 1-4 counted as yes, 7 as no)'
+    >>> rule_words("1→1, 2→1, 3→2 (shared map lonely_5pt_to_ucla3); 8 or 9 → missing")
+    'codes 1 or 2 counted as 1, 3 as 2; 8 or 9 counted as missing'
+    >>> rule_words("yes if bmi >= 30")
+    'yes if bmi is 30 or more'
+    """
+    text = re.sub(r"\s*\(shared map [^)]*\)", "", rule.strip())
+    text = re.sub(r"\s*→\s*missing\b", " counted as missing", text)
+    text = re.sub(r"(\w) >= (\d+(?:\.\d+)?)", r"\1 is \2 or more", text)
+    parts = []
+    for part in text.split("; "):
+        if part.startswith("first answered of "):
+            per = [p.partition(": ") for p in part[len("first answered of "):].split("; ")]
+            parts.append("the first answered of " + " and ".join(
+                f"{name} ({_map_words(m)})" for name, _, m in per))
+        elif "→" in part:
+            parts.append(_map_words(part))
+        else:
+            parts.append(part)
+    return "; ".join(parts)
+
 
 def _measured_how(ctx: Context) -> str:
-    """One or two sentences from the codebook on how the exposure was measured."""
-    parts = [HEADLINE] if ctx.exposure.source == "lonely" else []
-    row = ctx._codebook_row(ctx.exposure.source)
-    if row is not None:
-        src = str(row.get("source_variables", "") or "").strip()
-        rule = str(row.get("rule", "") or "").strip()
-        note = str(row.get("notes", "") or "").strip()
-        text = f"In this survey (codebook), {ctx.exposure.source}"
-        said = False
-        if src and src != ctx.exposure.source:
-            text, said = text + f" comes from {src}", True
-        if rule and rule not in ("synthetic", "derived"):
-            text, said = text + f": {rule}", True
-        if said:    # nothing to say when the column is its own source without a rule
-            parts.append(text.rstrip(".") + ".")
-        if note:
-            parts.append(note[:1].upper() + note[1:].rstrip(".") + ".")
+    """One or two sentences from the codebook on how the exposure was measured: the survey's
+    variables by name, the rule in words, then the codebook's note."""
+    source = ctx.exposure.source
+    parts = [HEADLINE] if source == "lonely" else []
+    row = ctx._codebook_row(source)
+    if row is None:
+        return " ".join(parts)
+    srcs = _sources(row.get("source_variables"))
+    rule = str(row.get("rule", "") or "").strip()
+    note = str(row.get("notes", "") or "").strip()
+    what = column_words(source)[1]
+    other = _OTHERWISE.match(rule)
+    if other:
+        alt, n, base = other["alt"], int(other["n"]), other["base"]
+        own = [s for s in srcs if s != alt]
+        if base == "no direct item in this file":
+            sentence = (f"In this survey, {what} is taken from {alt} for the {n:,} respondents "
+                        f"who have it: this file has none of the direct items"
+                        + (f" ({_and(own)})" if own else "")
+                        + ".")
+        else:
+            sentence = (f"In this survey, {what} is coded from {_names(own)}: "
+                        f"{rule_words(base)}; where that is missing, from {alt} "
+                        f"({n:,} respondents).")
+        parts.append(sentence)
+    elif rule.lower() not in _NO_RULE:
+        if srcs and srcs != [source]:
+            parts.append(f"In this survey, {what} is coded from {_names(srcs)}: "
+                         f"{rule_words(rule).rstrip('.')}.")
+        else:
+            parts.append(f"In this survey, {what} is coded {rule_words(rule).rstrip('.')}.")
+    if note:
+        first = re.split(r"[\s:;,(]", note, maxsplit=1)[0]
+        if first not in (*srcs, source):      # a variable name keeps its case ("hhmmb is ...")
+            note = note[:1].upper() + note[1:]
+        parts.append(f"Codebook note: {note.rstrip('.')}.")
     return " ".join(parts)

@@ -144,13 +144,16 @@ def build_risk_factors(ctx: Context) -> Section:
     wide = table.pivot(index="outcome_label", columns="factor_label", values="odds_ratio")
     wide = wide.loc[list(dict.fromkeys(table["outcome_label"]))]
     wide.columns.name = None
-    order = [labels.get(f, f) for f in [exp.column, *measured] if labels.get(f, f) in wide.columns]
+    # an exposure that is itself a comparator (smoker) is one column, not two
+    order = list(dict.fromkeys(labels.get(f, f) for f in [exp.column, *measured]
+                               if labels.get(f, f) in wide.columns))
     sec.text.append(
         "Mutually adjusted odds ratios from the fully adjusted model of each outcome: the "
-        f"exposure ({exp.label.split(' (')[0]}) and "
+        "exposure and "
         + ", ".join(comps[c].lower() for c in measured)
         + " in one survey-weighted logistic regression, also adjusted for age group and sex "
-        "where measured. Read across a row to see how the odds ratio of "
+        f"where measured; the exposure's odds ratio compares respondents {exp.who} with the "
+        "others. Read across a row to see how the odds ratio of "
         f"{exp.name[0].lower() + exp.name[1:]} compares "
         "with those of the established risk factors for the same outcome.")
     sec.tables.append(ReportTable(

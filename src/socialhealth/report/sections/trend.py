@@ -1,8 +1,6 @@
 """Section "Trend over years": prevalence by year (and country) and the logistic trend."""
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import pandas as pd
 
@@ -76,8 +74,8 @@ def build_trend(ctx: Context) -> Section:
              if all(_num.finite(s[k]) for k in ("odds_ratio_per_year", "or_ci_low", "or_ci_high"))
              else f"{s['country']}: not estimable (the interval is undefined)"
              for s in slopes]
-    sec.text.append(f"Interviews in {len(years)} years, {first}-{last}. Trend in the odds of "
-                    f"{'' if re.match(r'^[a-z]+ing ', exp.label) else 'being '}{exp.label}: "
+    sec.text.append(f"Interviews in {len(years)} years, {first}-{last}. Trend in the "
+                    f"proportion of respondents {exp.who}, as the change in its odds per year: "
                     + "; ".join(parts) + ".")
 
     fig, axes = new_figure(8.0, 3.8)
