@@ -239,3 +239,26 @@ def test_ess_report_for_living_alone_in_words(shared_data_dir):
             "no if any other valid code. Codebook note: hhmmb is the number of people living "
             "regularly as members of the household (including the respondent); a household of "
             "1 counts as living alone.") in text
+
+
+def test_an_exposure_that_is_a_comparator_is_not_its_own_covariate():
+    """``--exposure smoker``: Model 3 used to say "+ smoking, obesity, physical inactivity"
+    (its R call listed smoker twice) and the section was titled "Smoking next to smoking,
+    obesity and inactivity"."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rep = sh.report.build(_demo(), exposure="smoker", outcomes=["depression"])
+    md = rep.to_markdown()
+    text = _words(md)
+    assert "## Smoking next to obesity and inactivity" in text
+    assert "next to smoking" not in text
+    assert "Model 3: + obesity, physical inactivity." in text
+    assert "Model 3 does not add smoking: it is the exposure." in text
+    calls = re.findall(r"svyglm\(depression ~ [^,]*", md)
+    assert len(calls) == 3 and calls[-1] == ("svyglm(depression ~ smoker + factor(age_group) + "
+                                             "factor(sex) + obese + physically_inactive")
+    assert all(c.count("smoker") == 1 for c in calls), calls
+    # the default exposure keeps the full title and Model 3
+    default = _words(sh.report.build(_demo(), outcomes=["depression"]).to_markdown())
+    assert "next to smoking, obesity and inactivity" in default
+    assert "Model 3: + smoking, obesity, physical inactivity." in default

@@ -83,22 +83,30 @@ def fit_nested(ctx: Context, outcome: str) -> tuple[list[dict], dict, list[str],
     the fitted models by name, the R lines, and notes on covariates left out.
     """
     x = ctx.exposure.column
+    own = {x, ctx.exposure.source}      # the exposure is never its own covariate (smoker)
     notes: list[str] = []
     specs = []
     covariates: list[str] = []
     for m in content()["models"]:
-        added = [c for c in m["adds"] if not ctx.why_not(c)]
-        missing = [c for c in m["adds"] if ctx.why_not(c)]
+        itself = [c for c in m["adds"] if c in own]
+        adds = [c for c in m["adds"] if c not in own]
+        added = [c for c in adds if not ctx.why_not(c)]
+        missing = [c for c in adds if ctx.why_not(c)]
+        if itself:
+            notes.append(f"{m['name']} does not add {covariate_words(itself[0])}: it is the "
+                         "exposure.")
         if m["adds"] and not added:     # the model is not fitted: no "Model 3" in the table
-            notes.append(f"{m['name']} ({m['label']}) is not fitted: "
-                         f"{', '.join(map(covariate_words, missing))} "
-                         f"{'is' if len(missing) == 1 else 'are'} not measured in this survey.")
+            if missing:
+                notes.append(f"{m['name']} ({model_words(adds)}) is not fitted: "
+                             f"{', '.join(map(covariate_words, missing))} "
+                             f"{'is' if len(missing) == 1 else 'are'} not measured in this "
+                             "survey.")
             continue
         if missing:
             notes.append(f"{m['name']} leaves out {', '.join(map(covariate_words, missing))} (not "
                          "measured in this survey).")
         covariates = covariates + added
-        specs.append((m["name"], m["label"] if not missing else model_words(added),
+        specs.append((m["name"], m["label"] if not (missing or itself) else model_words(added),
                       list(covariates)))
     variables = [outcome, x, *covariates]
     d = ctx.design

@@ -107,8 +107,11 @@ def _not_measured_words(names: list[str]) -> str:
 def build_risk_factors(ctx: Context) -> Section:
     """Mutually adjusted odds ratios of the exposure and the comparator risk factors."""
     exp = ctx.exposure
-    comps = content()["comparators"]
-    sec = Section("risk_factors", f"{exp.name} next to smoking, obesity and inactivity")
+    own = {exp.column, exp.source}      # an exposure that is a comparator is not its own rival
+    comps = {c: v for c, v in content()["comparators"].items() if c not in own}
+    titles = [content()["comparator_titles"][c] for c in comps]
+    sec = Section("risk_factors", f"{exp.name} next to "
+                  + (", ".join(titles[:-1]) + " and " if len(titles) > 1 else "") + titles[-1])
     why = ctx.exposure_reason()
     if why:
         return sec.skip(why)
