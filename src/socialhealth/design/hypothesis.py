@@ -381,7 +381,7 @@ def _ttest_one(design, yname: str, paired: str | None, mu: float, level: float) 
 
 
 # ----------------------------------------------------------------------------- chi-square
-def _cell_design(design, row: str, col: str):
+def _cell_design(design, row: str, col: str, max_levels=None):
     require_columns(design.data, [row, col], "the design data")
     inside = design.in_subset
     r0, _ = _codes(design.data[row], inside)
@@ -391,7 +391,10 @@ def _cell_design(design, row: str, col: str):
         raise EstimationError(f"no rows with both {row!r} and {col!r} observed.")
     r, rlev = _codes(design.data[row], used)
     c, clev = _codes(design.data[col], used)
+    from socialhealth.design.table import check_factor_levels
+
     for name, lev in ((row, rlev), (col, clev)):
+        check_factor_levels(name, design.data[name], len(lev), max_levels, "chisq()")
         if len(lev) < 2:
             raise EstimationError(
                 f"{name!r} has {len(lev)} level among the rows used; a test of association needs "
@@ -423,7 +426,8 @@ def _solve(A, B, row, col):
 
 def chisq(design, row: str, col: str,
           statistic: Literal["F", "Chisq", "Wald", "adjWald", "lincom",
-                             "saddlepoint"] = "F") -> TestResult:
+                             "saddlepoint"] = "F",
+          max_levels: int | None = 100) -> TestResult:
     """Test of independence in a two-way table with the Rao-Scott or Wald corrections.
 
     ``statistic="F"`` (default, as R): Rao-Scott second-order corrected Pearson statistic
@@ -449,6 +453,10 @@ def chisq(design, row: str, col: str,
     row, col : str
         The two categorical (or discrete numeric) columns.
     statistic : {"F", "Chisq", "Wald", "adjWald", "lincom", "saddlepoint"}
+    max_levels : int or None, default 100
+        Refuse (:class:`~socialhealth.errors.ArgumentError`) a numeric column with more
+        distinct values than this among the rows used: cut it into categories first.
+        ``None``: no limit (R ``svychisq`` takes any number of levels).
 
     Returns
     -------
@@ -490,7 +498,7 @@ def chisq(design, row: str, col: str,
         raise EstimationError(
             f"statistic={statistic!r} is not supported; use one of {', '.join(CHISQ_STATISTICS)}."
         )
-    M, used, rlev, clev, cells = _cell_design(design, row, col)
+    M, used, rlev, clev, cells = _cell_design(design, row, col, max_levels)
     R, C = len(rlev), len(clev)
     k = (R - 1) * (C - 1)
     nu = design.degf()

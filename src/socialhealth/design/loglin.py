@@ -51,6 +51,7 @@ import pandas as pd
 
 from socialhealth.design.result_protocol import TEST_REASONS, Result, Summary
 from socialhealth.design.structure import require_columns
+from socialhealth.design.table import MAX_FACTOR_LEVELS, check_factor_levels
 from socialhealth.errors import EstimationError, FormulaError
 
 __all__ = ["loglin", "anova_loglin", "gofchisq", "LoglinModel", "LoglinAnova"]
@@ -204,7 +205,7 @@ def _parse_formula(formula, dot=None) -> tuple[list, list]:
 
 
 # ----------------------------------------------------------------------------- the table
-def _cell_table(design, variables: list, what: str):
+def _cell_table(design, variables: list, what: str, max_levels=None):
     """Codes of the full cross-classification: ``(M, used, levels)``; the first variable
     varies fastest in the cell index (R's ``interaction()`` and ``expand.grid`` order)."""
     from socialhealth.design.hypothesis import _codes
@@ -223,6 +224,7 @@ def _cell_table(design, variables: list, what: str):
     stride = 1
     for v in variables:
         c, lev = _codes(design.data[v], used)
+        check_factor_levels(v, design.data[v], len(lev), max_levels, what)
         if len(lev) < 2:
             raise EstimationError(
                 f"{v!r} has {len(lev)} level among the rows used; every factor of {what} needs "
@@ -517,7 +519,7 @@ class LoglinAnova(Result):
 
 
 # ----------------------------------------------------------------------------- verbs
-def loglin(design, formula: str) -> LoglinModel:
+def loglin(design, formula: str, max_levels: int | None = MAX_FACTOR_LEVELS) -> LoglinModel:
     """Loglinear model of the cross-classification of survey factors (R ``svyloglin``).
 
     The model ``log pi = a + X theta`` is fitted to the estimated cell proportions ``p`` of the
@@ -537,6 +539,10 @@ def loglin(design, formula: str) -> LoglinModel:
     formula : str
         One-sided hierarchical formula: ``"~a + b + c"`` (independence),
         ``"~(a + b + c)^2"`` (all two-way interactions), ``"~a*b + c"``.
+    max_levels : int or None, default 100
+        Refuse (:class:`~socialhealth.errors.ArgumentError`) a numeric factor with more
+        distinct values than this among the rows used (a measurement, not codes): cut it into
+        categories first. ``None``: no limit (R ``svyloglin`` takes any number of levels).
 
     Returns
     -------
@@ -546,6 +552,8 @@ def loglin(design, formula: str) -> LoglinModel:
 
     Raises
     ------
+    ArgumentError
+        A numeric factor with more than ``max_levels`` distinct values.
     FormulaError
         A two-sided or unreadable formula, or a non-hierarchical one (``a:b`` without ``a``).
     EstimationError
@@ -590,7 +598,7 @@ def loglin(design, formula: str) -> LoglinModel:
     if not variables:
         raise FormulaError(f"the loglinear formula {formula!r} names no factor.")
     _check_hierarchical(terms, variables, formula)
-    M, used, levels = _cell_table(design, variables, "a loglinear model")
+    M, used, levels = _cell_table(design, variables, "a loglinear model", max_levels)
     p, V = design._ratio_estimate(M, np.repeat(used.astype(float)[:, None], M.shape[1], axis=1))
     p = np.asarray(p, dtype=float)
     V = np.asarray(V, dtype=float)
