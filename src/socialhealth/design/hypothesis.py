@@ -402,8 +402,8 @@ def _cell_design(design, row: str, col: str, max_levels=None):
             )
     R, C = len(rlev), len(clev)
     cells = [(i, j) for j in range(C) for i in range(R)]          # row variable fastest
-    M = np.column_stack([((r == i) & (c == j) & used) for i, j in cells]).astype(float)
-    return M, used, rlev, clev, cells
+    key = np.where(used, r + R * c, -1)                            # the cell of each row
+    return key, used, rlev, clev, cells
 
 
 def _solve(A, B, row, col):
@@ -498,7 +498,9 @@ def chisq(design, row: str, col: str,
         raise EstimationError(
             f"statistic={statistic!r} is not supported; use one of {', '.join(CHISQ_STATISTICS)}."
         )
-    M, used, rlev, clev, cells = _cell_design(design, row, col, max_levels)
+    from socialhealth.design.loglin import cell_estimate
+
+    key, used, rlev, clev, cells = _cell_design(design, row, col, max_levels)
     R, C = len(rlev), len(clev)
     k = (R - 1) * (C - 1)
     nu = design.degf()
@@ -507,8 +509,7 @@ def chisq(design, row: str, col: str,
     cols_idx = np.array([j for _, j in cells])
 
     if statistic in ("Wald", "adjWald"):
-        N_cells, V = design._ratio_estimate(M, None)
-        N_cells = np.asarray(N_cells, dtype=float)
+        N_cells, V = cell_estimate(design, key, len(cells), False)
         N = N_cells.sum()
         rt = np.array([N_cells[rows_idx == i].sum() for i in range(R)])
         ct = np.array([N_cells[cols_idx == j].sum() for j in range(C)])
@@ -533,9 +534,7 @@ def chisq(design, row: str, col: str,
                           + (" (adjusted)" if statistic == "adjWald" else ""),
                           r_call, design._short_label(), {"rows": rlev, "cols": clev})
 
-    p_cells, V = design._ratio_estimate(M, np.repeat(used.astype(float)[:, None], M.shape[1],
-                                                     axis=1))
-    p_cells = np.asarray(p_cells, dtype=float)
+    p_cells, V = cell_estimate(design, key, len(cells), True)
     # as R, the Pearson statistic is scaled to the rows of the design, counting rows with a
     # missing value too (the F statistic and both p-values do not depend on this scale)
     n = int(design.in_subset.sum())

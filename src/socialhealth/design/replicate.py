@@ -928,6 +928,21 @@ class ReplicateDesign(DesignBase):
             return self._rep_vcov(theta, reps, groups=lambda: _disjoint_groups(den))
         return self._rep_vcov(theta, reps)
 
+    def _cell_replicate_totals(self, key: np.ndarray, n_cells: int) -> np.ndarray:
+        """(R x C) replicate totals of the cells ``key`` (0..C-1; -1: in no cell): ``W' M``
+        with ``M`` the cell indicators, in row blocks (an indicator block at a time, never the
+        whole n x C matrix)."""
+        W = self._Wsrc
+        n = len(key)
+        if W._view is not None or W._full is not None:
+            block, threads = max(4096, 2**19 // n_cells), blas_threads_on_idle_cores()
+        else:
+            block, threads = (max(256, _BLOCK_ELEMENTS // max(n_cells, W.shape[1])),
+                              one_blas_thread())
+        with threads:
+            return _dense_domain_totals(W, np.broadcast_to(np.ones(1), (n, 1)), key, n_cells,
+                                        False, block)
+
     def _domain_vcov(self, theta, vals, dcodes, n_domains, totals_den, all_rows=False):
         """Replicate totals (or ratios) of every analysis column in every domain.
 
