@@ -900,11 +900,7 @@ def gofchisq(design, variable: str, p) -> object:
     used = design.in_subset & (codes >= 0)
     if not used.any():
         raise EstimationError(f"no rows of the design with {name!r} observed.")
-    M = np.zeros((len(used), J))
-    M[np.flatnonzero(used), codes[used]] = 1.0
-    obs, v_obs = design._ratio_estimate(M, None)
-    obs = np.asarray(obs, dtype=float)
-    v_obs = np.asarray(v_obs, dtype=float)
+    obs, v_obs = cell_estimate(design, np.where(used, codes, -1), J, False)
     N = obs.sum()
     E = pv * N
     X2 = float(np.sum((obs - E) ** 2 / E))
