@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import sys
 import time
 import warnings
 from collections import OrderedDict
@@ -217,7 +218,7 @@ def _run_opened(name, p, src, options, prepare, loader_version, user_cols, cache
         hit = _try_cache(name, src.sha256, options, user_cols, loader_version, extra_key)
         if hit is not None:
             return hit
-    _issue_warnings(prov, stacklevel=4)
+    _issue_warnings(prov)
     sd = SurveyData(name, data, cb, dict(prov), spec)
     if cache:
         sd.provenance["cache"] = "miss"
@@ -347,18 +348,30 @@ def _try_cache(name, sha, options, user_cols, loader_version, extra_key) -> Surv
 
     sd = _cache.read_table(path, build)
     if sd is not None:
-        _issue_warnings(sd.provenance, stacklevel=5)
+        _issue_warnings(sd.provenance)
     return sd
 
 
-def _issue_warnings(prov, stacklevel: int) -> None:
+_PACKAGE_DIR = str(Path(__file__).resolve().parent.parent)
+
+
+def _issue_warnings(prov) -> None:
     """Issue the load's warnings kept in its provenance: the same on a load from the file and
-    on a load from the cache (a notebook run again must show them again). ``stacklevel`` as
-    in :func:`warnings.warn`, counted from this function."""
-    for w in prov.get("warnings", []) or []:
-        warnings.warn(w, DesignFallbackWarning, stacklevel=stacklevel)
-    for w in prov.get("data_warnings", []) or []:
-        warnings.warn(w, SocialHealthWarning, stacklevel=stacklevel)
+    on a load from the cache, each attributed to the line of the user's code that asked for
+    the load (the first caller outside socialhealth).
+
+    Each is issued with a registry of its own (:func:`warnings.warn_explicit`), so that the
+    default filter, which shows a warning once per code location, does not hide it when the
+    same line loads the file again (a notebook cell run again): every load says it.
+    """
+    frame = sys._getframe(1)
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        frame = frame.f_back
+    where = dict(filename=frame.f_code.co_filename, lineno=frame.f_lineno)
+    for category, key in ((DesignFallbackWarning, "warnings"),
+                          (SocialHealthWarning, "data_warnings")):
+        for w in prov.get(key, []) or []:
+            warnings.warn_explicit(str(w), category, registry={}, **where)
 
 
 _FIXED = ("respondent_id", "survey", "wave", "year", "country", "weight", "strata", "psu")
