@@ -165,8 +165,8 @@ def test_kappa_refuses_many_categories():
 
 
 def test_kappa_override_matches_a_hand_computation():
-    """R's svykappa stops here ("number of categories is different"; beyond 26 categories it
-    cannot name them), so the point estimate is checked against the weighted shares."""
+    """R's svykappa stops here ("number of categories is different": a and b hold 60 and 45
+    distinct values), so the point estimate is checked against the weighted shares."""
     assert r_ref()["kappa_60"] == "number of categories is different"
     df = many_values()
     k = sh.measures.survey_kappa(design(), "a", "b", max_categories=None)

@@ -677,7 +677,7 @@ def as_replicate(design, method: ReplicateMethod = "jkn", **options):
                           "use the Taylor design's variance.")
     from socialhealth.design.structure import check_flag
 
-    mse = check_flag(options.get("mse", False), "mse", "as_replicate")
+    mse = check_flag(options.get("mse", False), "mse", "to_replicate()")
     if options.get("recalibrate") and getattr(design, "_calibration_recipes", ()):
         # rebuild from the pre-calibration weights, then calibrate every replicate
         from socialhealth.design.calibration import recalibrate_replicates

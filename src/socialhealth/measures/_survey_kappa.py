@@ -127,7 +127,7 @@ def survey_kappa(design, x: str, y: str, level: float = 0.95,
         continuous score (an age, a scale total) would give a kappa of exact agreement on
         hundreds of values. Cut such a variable into categories first (``pd.cut``); pass a
         larger number, or ``None``, to compare that many categories anyway (R ``svykappa``
-        takes any number of levels).
+        has no such argument; on 30 and 60 categories it stops with an error).
 
     Returns
     -------
