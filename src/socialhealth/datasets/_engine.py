@@ -367,11 +367,11 @@ def _issue_warnings(prov) -> None:
     frame = sys._getframe(1)
     while frame.f_back is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
         frame = frame.f_back
-    where = dict(filename=frame.f_code.co_filename, lineno=frame.f_lineno)
+    filename, lineno = frame.f_code.co_filename, frame.f_lineno
     for category, key in ((DesignFallbackWarning, "warnings"),
                           (SocialHealthWarning, "data_warnings")):
         for w in prov.get(key, []) or []:
-            warnings.warn_explicit(str(w), category, registry={}, **where)
+            warnings.warn_explicit(str(w), category, filename, lineno, registry={})
 
 
 _FIXED = ("respondent_id", "survey", "wave", "year", "country", "weight", "strata", "psu")

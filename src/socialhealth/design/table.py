@@ -39,10 +39,10 @@ def check_factor_levels(column, s: pd.Series, n_levels: int, max_levels, what: s
     if max_levels is None:
         return
     if (isinstance(max_levels, (bool, np.bool_)) or not isinstance(max_levels, numbers.Integral)
-            or max_levels < 2):
+            or int(max_levels) < 2):
         raise ArgumentError(f"max_levels={max_levels!r} must be a whole number >= 2 or None "
                             "(no limit).")
-    if (n_levels <= max_levels or isinstance(s.dtype, pd.CategoricalDtype)
+    if (n_levels <= int(max_levels) or isinstance(s.dtype, pd.CategoricalDtype)
             or not pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s)):
         return
     raise ArgumentError(
