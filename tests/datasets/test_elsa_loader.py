@@ -263,3 +263,18 @@ def test_partner_codes_unlabelled_not_checked(w9):
     sd = load_elsa(w9, cache=False)
     chk = sd.provenance["partner_code_check"]
     assert chk["checked"] is False and "no value labels" in chk["reason"]
+
+
+def test_partner_codes_warning_again_from_the_cache(tmp_path):
+    """Regression: the marstat label warning came with the load that read the file only; the
+    same load from the Parquet cache (a notebook run again) was silent."""
+    from socialhealth.errors import SocialHealthWarning
+
+    path = _write_labelled(tmp_path / "wave_9_elsa_data_eul_v1.dta",
+                           {1: "Married", 2: "Cohabiting", 3: "Single, never married",
+                            4: "Widowed", 5: "Divorced", 6: "Separated"})
+    for expected in ("miss", "hit"):
+        with pytest.warns(SocialHealthWarning, match="partner point .* wrong") as rec:
+            sd = load_elsa(path)
+        assert sd.provenance["cache"] == expected
+        assert sum("partner point" in str(w.message) for w in rec) == 1

@@ -211,3 +211,36 @@ def test_lonely3_direction_not_checked_without_flone_or_rows(tmp_path, rand):
     sd = load_hrs(write_rand(tmp_path / "few.dta", rows=few), wave=8, cache=False)
     chk = sd.provenance["lonely3_direction_check"]
     assert chk["checked"] is False and chk["n"] == 12 and "fewer than 30" in chk["reason"]
+
+
+def test_lonely3_reversed_scale_warns_again_from_the_cache(tmp_path, cache_dir):
+    """Regression: the warning was raised by the load that read the file only; the same load
+    from the Parquet cache (a notebook run again) was silent."""
+    from socialhealth.errors import SocialHealthWarning
+
+    path = write_rand(tmp_path / "randhrs1992_2022v1.dta", rows=_direction_rows(reverse=True))
+    for expected in ("miss", "hit"):
+        with pytest.warns(SocialHealthWarning, match="NEGATIVELY.*r8flone.*inverted") as rec:
+            sd = load_hrs(path, wave=8, weight="leave_behind")
+        assert sd.provenance["cache"] == expected
+        assert sum("NEGATIVELY" in str(w.message) for w in rec) == 1
+    assert any(cache_dir.rglob("*.parquet"))
+
+
+def test_lonely3_warning_on_every_load_under_the_default_filter(tmp_path):
+    """Python's default filter shows a warning once per code location: a notebook cell that
+    loads the file again (same line) must still show it (each load warns with a registry of
+    its own), attributed to the caller's line, not to socialhealth's code."""
+    import warnings as _w
+
+    from socialhealth.errors import SocialHealthWarning
+
+    path = write_rand(tmp_path / "randhrs1992_2022v1.dta", rows=_direction_rows(reverse=True))
+    with _w.catch_warnings(record=True) as got:
+        _w.simplefilter("default")
+        for _ in range(3):
+            load_hrs(path, wave=8, weight="leave_behind")
+    mine = [w for w in got if issubclass(w.category, SocialHealthWarning)
+            and "NEGATIVELY" in str(w.message)]
+    assert len(mine) == 3
+    assert {w.filename for w in mine} == {__file__}

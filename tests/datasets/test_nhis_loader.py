@@ -204,3 +204,18 @@ def test_code_direction_small_file_not_checked(adult24):
     sd = load_nhis(adult24, cache=False)
     chk = sd.provenance["code_direction_checks"]
     assert chk["lonely"]["checked"] is False and "fewer than 200" in chk["lonely"]["reason"]
+
+
+def test_code_direction_warnings_again_from_the_cache(tmp_path):
+    """Regression: the two code-direction warnings came with the load that read the file only;
+    the same load from the Parquet cache (a notebook run again) was silent."""
+    from socialhealth.errors import SocialHealthWarning
+
+    path = _write_big(tmp_path / "adult24csv.zip", reverse=True)
+    for expected in ("miss", "hit"):
+        with pytest.warns(SocialHealthWarning) as rec:
+            sd = load_nhis(path)
+        assert sd.provenance["cache"] == expected
+        msgs = sorted(str(w.message) for w in rec if issubclass(w.category, SocialHealthWarning)
+                      and "expected rare" in str(w.message))
+        assert [m.split(":")[0] for m in msgs] == ["LONELY_A", "SUPPORT_A"]

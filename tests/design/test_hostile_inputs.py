@@ -22,6 +22,7 @@ import pytest
 import socialhealth as sh
 from socialhealth import errors
 from socialhealth.errors import (
+    ArgumentError,
     DesignError,
     EstimationError,
     FormulaError,
@@ -139,7 +140,7 @@ ERRORS = [
     ("scale NaN", lambda: rep(scale=np.nan), ReplicateWeightsError, "positive"),
     ("scale list", lambda: rep(scale=[1, 2]), ReplicateWeightsError, "rscales"),
     ("scale text", lambda: rep(scale="a"), ReplicateWeightsError, "positive"),
-    ("mse not boolean", lambda: rep(mse="no"), ReplicateWeightsError, "True or False"),
+    ("mse not boolean", lambda: rep(mse="no"), ArgumentError, "True or False"),
     # R: rho = 1.5 is accepted (scale 1/(R (1 - rho)^2)); Fay's rho lies in [0, 1)
     ("fay rho 1.5", lambda: rep(method="fay", fay_rho=1.5), ReplicateWeightsError, r"\[0, 1\)"),
     ("replicate method", lambda: rep(method="jackknife"), ReplicateWeightsError, "jk1, jkn, brr"),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import sys
 import time
 import warnings
 from collections import OrderedDict
@@ -18,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from socialhealth.errors import (CacheError, CacheWarning, DesignFallbackWarning,  # noqa: F401
-                                 MissingColumnError, SurveyFileError)
+                                 MissingColumnError, SocialHealthWarning, SurveyFileError)
 from socialhealth.datasets import _cache
 from socialhealth.datasets._codebook import (codebook_frame, codebook_hash, harmonise, population,
                                              sources_needed)
@@ -39,6 +40,10 @@ class Plan:
     ``select(raw) -> (mask, {reason: n})``: rows to keep; every dropped row needs a reason.
     ``design(df) -> {column: values}`` for respondent_id, wave, year, weight, strata, psu
     (computed on the kept rows of the source table).
+    ``warnings``: design fallbacks (a :class:`DesignFallbackWarning` each); ``data_warnings``:
+    checks of the file that failed (a :class:`SocialHealthWarning` each), which ``select``,
+    ``design`` and the custom rules may append to while the file is read. Both are kept in the
+    provenance and issued on every load, from the file or from the cache.
     """
 
     codebook_name: str
@@ -52,6 +57,7 @@ class Plan:
     country: str
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    data_warnings: list[str] = field(default_factory=list)
     custom_rules: dict = field(default_factory=dict)
     context: dict = field(default_factory=dict)
     extra_provenance: dict = field(default_factory=dict)
@@ -191,6 +197,7 @@ def _run_opened(name, p, src, options, prepare, loader_version, user_cols, cache
         columns_read=to_read, rows_read=rows_read, rows_kept=n, rows_dropped=dropped,
         missing_codes=raw.missing, unmapped_codes=unmapped, renamed_columns=renamed,
         design=plan.design_spec.get("notes", ""), notes=plan.notes, warnings=plan.warnings,
+        data_warnings=list(plan.data_warnings),
         loader=name, loader_version=loader_version, engine_version=ENGINE_VERSION,
         codebook=f"codebooks/{plan.codebook_name}.toml#{codebook_hash(plan.codebook_name)}",
         options={k: _jsonable(v) for k, v in options.items()},
@@ -211,8 +218,7 @@ def _run_opened(name, p, src, options, prepare, loader_version, user_cols, cache
         hit = _try_cache(name, src.sha256, options, user_cols, loader_version, extra_key)
         if hit is not None:
             return hit
-    for w in plan.warnings:
-        warnings.warn(w, DesignFallbackWarning, stacklevel=3)
+    _issue_warnings(prov)
     sd = SurveyData(name, data, cb, dict(prov), spec)
     if cache:
         sd.provenance["cache"] = "miss"
@@ -342,9 +348,30 @@ def _try_cache(name, sha, options, user_cols, loader_version, extra_key) -> Surv
 
     sd = _cache.read_table(path, build)
     if sd is not None:
-        for w in sd.provenance.get("warnings", []):
-            warnings.warn(w, DesignFallbackWarning, stacklevel=4)
+        _issue_warnings(sd.provenance)
     return sd
+
+
+_PACKAGE_DIR = str(Path(__file__).resolve().parent.parent)
+
+
+def _issue_warnings(prov) -> None:
+    """Issue the load's warnings kept in its provenance: the same on a load from the file and
+    on a load from the cache, each attributed to the line of the user's code that asked for
+    the load (the first caller outside socialhealth).
+
+    Each is issued with a registry of its own (:func:`warnings.warn_explicit`), so that the
+    default filter, which shows a warning once per code location, does not hide it when the
+    same line loads the file again (a notebook cell run again): every load says it.
+    """
+    frame = sys._getframe(1)
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        frame = frame.f_back
+    filename, lineno = frame.f_code.co_filename, frame.f_lineno
+    for category, key in ((DesignFallbackWarning, "warnings"),
+                          (SocialHealthWarning, "data_warnings")):
+        for w in prov.get(key, []) or []:
+            warnings.warn_explicit(str(w), category, filename, lineno, registry={})
 
 
 _FIXED = ("respondent_id", "survey", "wave", "year", "country", "weight", "strata", "psu")

@@ -67,7 +67,8 @@ def _partner_code_check(context, var, not_partnered) -> None:
     [isolation]); a wrong set inverts the partner point of the isolation index. When the file
     labels its codes, a code counted as not partnered whose label reads as partnered ("married",
     "cohabiting", ...), or the reverse, is reported in ``provenance["partner_code_check"]`` with
-    a SocialHealthWarning (kept in ``provenance["notes"]``, so a cached load keeps it).
+    a SocialHealthWarning (kept in ``provenance["notes"]``), issued again on every load from
+    the cache.
     """
     out = context.get("partner_code_check")
     if out is None:
@@ -94,7 +95,10 @@ def _partner_code_check(context, var, not_partnered) -> None:
                f"{'; '.join(bad)}. The partner point of social_isolation_index is then wrong "
                f"(inverted for those codes). Check {var}'s labels in your ELSA release.")
         context["notes"].append(msg)
-        warnings.warn(msg, SocialHealthWarning, stacklevel=2)
+        if context.get("data_warnings") is None:
+            warnings.warn(msg, SocialHealthWarning, stacklevel=2)
+        else:            # the plan warns on every load, from the file or from the cache
+            context["data_warnings"].append(msg)
 
 
 def _steptoe(df, spec, fmt, context):
@@ -279,6 +283,8 @@ def load_elsa(path=None, *, wave: int | None = None, weight: str | None = None,
         read += ud.read
         notes = [ud.message]              # shared with the custom rules (_partner_code_check)
         context["notes"] = notes
+        data_warnings: list[str] = []     # warned on every load (cached or not)
+        context["data_warnings"] = data_warnings
 
         def design(df):
             n = len(df)
@@ -299,6 +305,7 @@ def load_elsa(path=None, *, wave: int | None = None, weight: str | None = None,
             codebook_name="elsa", codebook=cb_run, fmt=names, wave=w, read=read, select=ud.select,
             design=design, design_spec=ud.spec, country="GB",
             notes=notes, warnings=[ud.warning] if ud.warning else [],
+            data_warnings=data_warnings,
             custom_rules=CUSTOM_RULES,
             context=context,
             extra_provenance={"weight_variable": wvar, "variables": used,

@@ -46,6 +46,16 @@ _WHERE = ("register (free) for an HRS data account at https://hrs.isr.umich.edu 
 _DIRECTION_MIN_N = 30
 
 
+def _data_warning(context, msg: str) -> None:
+    """Hand a failed check's warning to the load plan (``context["data_warnings"]``), which
+    issues it on every load, from the file or from the cache; warn at once without a plan."""
+    out = context.get("data_warnings")
+    if out is None:
+        warnings.warn(msg, SocialHealthWarning, stacklevel=3)
+    else:
+        out.append(msg)
+
+
 def _direction_check(x, ok, context, src):
     """Check that R{w}LBLONELY3 runs the assumed way (higher = lonelier) against R{w}FLONE.
 
@@ -55,7 +65,8 @@ def _direction_check(x, ok, context, src):
     item R{w}FLONE (felt lonely much of the past week, 0 no / 1 yes) is in every RAND release,
     so a negative correlation between the two is a strong sign of a reversed scale: the result
     is recorded in ``provenance["lonely3_direction_check"]`` and a negative correlation raises
-    a SocialHealthWarning (also kept in ``provenance["notes"]``, so a cached load keeps it).
+    a SocialHealthWarning (also kept in ``provenance["notes"]``), issued again on every load
+    from the cache.
     """
     out = context.get("direction_check")
     flone = context.get("flone")
@@ -81,7 +92,7 @@ def _direction_check(x, ok, context, src):
                f"LESS lonely), so 'lonely' ({src} >= 2) would be inverted. Check the RAND "
                f"codebook of your release for how LBLONELY3 is scored before using 'lonely'.")
         context["notes"].append(msg)
-        warnings.warn(msg, SocialHealthWarning, stacklevel=2)
+        _data_warning(context, msg)
 
 
 def _lonely3(df, spec, fmt, context):
@@ -199,6 +210,7 @@ def load_hrs(path=None, *, wave: int | None = None, weight: str = "respondent",
     status = cb["status"]
     context: dict = {"status": status}
     notes: list[str] = []             # shared with the custom rules (see _direction_check)
+    data_warnings: list[str] = []     # the same, warned on every load (cached or not)
     direction_check: dict = {}
 
     def prepare(src: Source) -> _engine.Plan:
@@ -233,7 +245,7 @@ def load_hrs(path=None, *, wave: int | None = None, weight: str = "respondent",
         fl = names["flone"]
         context.update(flone=(lambda df: df[fl].to_numpy(dtype=float) if fl in df.columns
                               else None), flone_name=fl, notes=notes,
-                       direction_check=direction_check)
+                       data_warnings=data_warnings, direction_check=direction_check)
 
         def base_year(df):
             y = iwendy(df)
@@ -269,6 +281,7 @@ def load_hrs(path=None, *, wave: int | None = None, weight: str = "respondent",
                          "lonely_psu": "adjust",
                          "notes": cb["design"]["notes"].replace("r{w}wtresp", wvar)},
             country="US", custom_rules=CUSTOM_RULES, context=context, notes=notes,
+            data_warnings=data_warnings,
             extra_provenance={"weight_variable": wvar, "variables": used,
                               "later_waves": [v for v, _, _ in later],
                               "lonely3_direction_check": direction_check})

@@ -33,7 +33,8 @@ from socialhealth.datasets._loader_steps import code_strings, require_columns
 LOADER_VERSION = 1
 
 
-def _direction_checks(df, names: dict, weight: str, cb: dict, out: dict, notes: list) -> None:
+def _direction_checks(df, names: dict, weight: str, cb: dict, out: dict, notes: list,
+                      data_warnings: list | None = None) -> None:
     """Plausibility check of the answer-code order of the 5-point frequency items ([U] codes).
 
     For each ``[direction_checks.<key>]`` of nhis.toml whose variable is in the file: among valid
@@ -69,7 +70,10 @@ def _direction_checks(df, names: dict, weight: str, cb: dict, out: dict, notes: 
                    f"harmonised '{chk.get('concept', key)}' indicator. Check the NHIS "
                    f"codebook of this year ({chk['basis']}).")
             notes.append(msg)
-            warnings.warn(msg, SocialHealthWarning, stacklevel=2)
+            if data_warnings is None:
+                warnings.warn(msg, SocialHealthWarning, stacklevel=2)
+            else:        # the plan warns on every load, from the file or from the cache
+                data_warnings.append(msg)
 
 
 def load_nhis(path, *, wave: int | None = None, variables: dict | None = None,
@@ -140,6 +144,7 @@ def load_nhis(path, *, wave: int | None = None, variables: dict | None = None,
         w, s, p = names["weight"], names["strata"], names["psu"]
         direction: dict = {}
         notes: list[str] = []
+        data_warnings: list[str] = []
 
         def select(df):
             reasons = OrderedDict()
@@ -152,7 +157,7 @@ def load_nhis(path, *, wave: int | None = None, variables: dict | None = None,
 
         def design(df):
             n = len(df)
-            _direction_checks(df, names, w, cb, direction, notes)
+            _direction_checks(df, names, w, cb, direction, notes, data_warnings)
             return {"respondent_id": [f"{year}-{i}" for i in code_strings(df[names["id"]])],
                     "wave": [str(year)] * n, "year": [year] * n,
                     "weight": df[w].to_numpy(dtype=float),
@@ -163,7 +168,7 @@ def load_nhis(path, *, wave: int | None = None, variables: dict | None = None,
             design=design,
             design_spec={"weights": "weight", "strata": "strata", "psu": "psu", "nest": True,
                          "lonely_psu": "adjust", "notes": cb["design"]["notes"]},
-            country="US", notes=notes,
+            country="US", notes=notes, data_warnings=data_warnings,
             extra_provenance={"weight_variable": w, "variables": used,
                               "code_direction_checks": direction,
                               "missing_code_meanings": dict(cb["missing"]["meanings"])})

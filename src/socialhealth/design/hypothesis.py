@@ -381,7 +381,7 @@ def _ttest_one(design, yname: str, paired: str | None, mu: float, level: float) 
 
 
 # ----------------------------------------------------------------------------- chi-square
-def _cell_design(design, row: str, col: str):
+def _cell_design(design, row: str, col: str, max_levels=None):
     require_columns(design.data, [row, col], "the design data")
     inside = design.in_subset
     r0, _ = _codes(design.data[row], inside)
@@ -391,7 +391,10 @@ def _cell_design(design, row: str, col: str):
         raise EstimationError(f"no rows with both {row!r} and {col!r} observed.")
     r, rlev = _codes(design.data[row], used)
     c, clev = _codes(design.data[col], used)
+    from socialhealth.design.table import check_factor_levels
+
     for name, lev in ((row, rlev), (col, clev)):
+        check_factor_levels(name, design.data[name], len(lev), max_levels, "chisq()")
         if len(lev) < 2:
             raise EstimationError(
                 f"{name!r} has {len(lev)} level among the rows used; a test of association needs "
@@ -399,8 +402,8 @@ def _cell_design(design, row: str, col: str):
             )
     R, C = len(rlev), len(clev)
     cells = [(i, j) for j in range(C) for i in range(R)]          # row variable fastest
-    M = np.column_stack([((r == i) & (c == j) & used) for i, j in cells]).astype(float)
-    return M, used, rlev, clev, cells
+    key = np.where(used, r + R * c, -1)                            # the cell of each row
+    return key, used, rlev, clev, cells
 
 
 def _solve(A, B, row, col):
@@ -423,7 +426,8 @@ def _solve(A, B, row, col):
 
 def chisq(design, row: str, col: str,
           statistic: Literal["F", "Chisq", "Wald", "adjWald", "lincom",
-                             "saddlepoint"] = "F") -> TestResult:
+                             "saddlepoint"] = "F",
+          max_levels: int | None = 100) -> TestResult:
     """Test of independence in a two-way table with the Rao-Scott or Wald corrections.
 
     ``statistic="F"`` (default, as R): Rao-Scott second-order corrected Pearson statistic
@@ -449,6 +453,10 @@ def chisq(design, row: str, col: str,
     row, col : str
         The two categorical (or discrete numeric) columns.
     statistic : {"F", "Chisq", "Wald", "adjWald", "lincom", "saddlepoint"}
+    max_levels : int or None, default 100
+        Refuse (:class:`~socialhealth.errors.ArgumentError`) a numeric column with more
+        distinct values than this among the rows used: cut it into categories first.
+        ``None``: no limit (R ``svychisq`` takes any number of levels).
 
     Returns
     -------
@@ -490,7 +498,9 @@ def chisq(design, row: str, col: str,
         raise EstimationError(
             f"statistic={statistic!r} is not supported; use one of {', '.join(CHISQ_STATISTICS)}."
         )
-    M, used, rlev, clev, cells = _cell_design(design, row, col)
+    from socialhealth.design.loglin import cell_estimate
+
+    key, used, rlev, clev, cells = _cell_design(design, row, col, max_levels)
     R, C = len(rlev), len(clev)
     k = (R - 1) * (C - 1)
     nu = design.degf()
@@ -499,8 +509,7 @@ def chisq(design, row: str, col: str,
     cols_idx = np.array([j for _, j in cells])
 
     if statistic in ("Wald", "adjWald"):
-        N_cells, V = design._ratio_estimate(M, None)
-        N_cells = np.asarray(N_cells, dtype=float)
+        N_cells, V = cell_estimate(design, key, len(cells), False)
         N = N_cells.sum()
         rt = np.array([N_cells[rows_idx == i].sum() for i in range(R)])
         ct = np.array([N_cells[cols_idx == j].sum() for j in range(C)])
@@ -525,9 +534,7 @@ def chisq(design, row: str, col: str,
                           + (" (adjusted)" if statistic == "adjWald" else ""),
                           r_call, design._short_label(), {"rows": rlev, "cols": clev})
 
-    p_cells, V = design._ratio_estimate(M, np.repeat(used.astype(float)[:, None], M.shape[1],
-                                                     axis=1))
-    p_cells = np.asarray(p_cells, dtype=float)
+    p_cells, V = cell_estimate(design, key, len(cells), True)
     # as R, the Pearson statistic is scaled to the rows of the design, counting rows with a
     # missing value too (the F statistic and both p-values do not depend on this scale)
     n = int(design.in_subset.sum())

@@ -51,6 +51,7 @@ import pandas as pd
 
 from socialhealth.design.result_protocol import TEST_REASONS, Result, Summary
 from socialhealth.design.structure import require_columns
+from socialhealth.design.table import MAX_FACTOR_LEVELS, check_factor_levels
 from socialhealth.errors import EstimationError, FormulaError
 
 __all__ = ["loglin", "anova_loglin", "gofchisq", "LoglinModel", "LoglinAnova"]
@@ -204,9 +205,10 @@ def _parse_formula(formula, dot=None) -> tuple[list, list]:
 
 
 # ----------------------------------------------------------------------------- the table
-def _cell_table(design, variables: list, what: str):
-    """Codes of the full cross-classification: ``(M, used, levels)``; the first variable
-    varies fastest in the cell index (R's ``interaction()`` and ``expand.grid`` order)."""
+def _cell_table(design, variables: list, what: str, max_levels=None):
+    """Cell of every row in the full cross-classification (-1: a factor missing, or outside
+    the subset) and the levels: ``(key, levels)``; the first variable varies fastest in the
+    cell index (R's ``interaction()`` and ``expand.grid`` order)."""
     from socialhealth.design.hypothesis import _codes
 
     require_columns(design.data, variables, "the design data")
@@ -223,6 +225,7 @@ def _cell_table(design, variables: list, what: str):
     stride = 1
     for v in variables:
         c, lev = _codes(design.data[v], used)
+        check_factor_levels(v, design.data[v], len(lev), max_levels, what)
         if len(lev) < 2:
             raise EstimationError(
                 f"{v!r} has {len(lev)} level among the rows used; every factor of {what} needs "
@@ -230,9 +233,56 @@ def _cell_table(design, variables: list, what: str):
         key += np.where(used, c, 0) * stride
         levels.append(lev)
         stride *= len(lev)
-    M = np.zeros((len(used), stride))
-    M[np.flatnonzero(used), key[used]] = 1.0
-    return M, used, levels
+    return np.where(used, key, -1), levels
+
+
+def cell_estimate(design, key: np.ndarray, n_cells: int, proportions: bool):
+    """Estimated totals (``proportions=False``) or proportions of the cells ``key``
+    (``0..n_cells-1``; -1 for a row in no cell), and their design covariance: the same as
+    ``design._ratio_estimate(M, den)`` with ``M`` the (n x C) cell indicators and ``den``
+    (proportions) the indicator of the rows in a cell, without building ``M``.
+
+    Taylor designs: the covariance ``V_T`` of the cell totals from the influence values
+    ``w_i`` stored by cell (:class:`~socialhealth.design.taylor_variance.DomainColumns`),
+    then for proportions ``p = T / N`` the delta method ``J V_T J'`` with
+    ``J = (I - p 1') / N`` (the linearised ratio's influence values are ``J`` applied to those
+    of the totals, so the two agree up to rounding). Replicate designs: the replicate totals
+    ``W' M`` in row blocks, and the replicates' own proportions. Designs where the influence
+    values are not handled linearly column by column (calibrated, PPS, ``lonely_psu=
+    "average"``, two-phase) build ``M`` as before.
+    """
+    from socialhealth.design.base import _nan_where_undefined
+    from socialhealth.design.taylor_variance import DomainColumns
+
+    kind = getattr(design, "kind", None)
+    stages = getattr(design, "_stages", None) or []
+    sparse_taylor = (kind == "taylor" and not design._calibrations
+                     and design.lonely_psu != "average"
+                     and all(getattr(st, "pps", None) is None for st in stages))
+    ok = key >= 0
+    if not (sparse_taylor or kind == "replicate"):
+        M = np.zeros((len(key), n_cells))
+        M[np.flatnonzero(ok), key[ok]] = 1.0
+        den = (np.repeat(ok.astype(float)[:, None], n_cells, axis=1) if proportions
+               else None)
+        theta, V = design._ratio_estimate(M, den)
+        return np.asarray(theta, dtype=float), np.asarray(V, dtype=float)
+    w = np.asarray(design._w, dtype=float)
+    T = np.bincount(key[ok], weights=w[ok], minlength=n_cells).astype(float)
+    N = T.sum()
+    theta = T / N if proportions else T
+    if kind == "replicate":
+        reps = design._cell_replicate_totals(key, n_cells)
+        if proportions:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                reps = reps / reps.sum(axis=1, keepdims=True)
+        V = design._rep_vcov(theta, reps)
+    else:
+        V = design._variance_of(DomainColumns(w[:, None], key, n_cells))
+        if proportions:
+            J = (np.eye(n_cells) - theta[:, None]) / N
+            V = J @ V @ J.T
+    return theta, _nan_where_undefined(np.asarray(V, dtype=float), theta)
 
 
 def _cell_codes(levels: list) -> np.ndarray:
@@ -517,7 +567,7 @@ class LoglinAnova(Result):
 
 
 # ----------------------------------------------------------------------------- verbs
-def loglin(design, formula: str) -> LoglinModel:
+def loglin(design, formula: str, max_levels: int | None = MAX_FACTOR_LEVELS) -> LoglinModel:
     """Loglinear model of the cross-classification of survey factors (R ``svyloglin``).
 
     The model ``log pi = a + X theta`` is fitted to the estimated cell proportions ``p`` of the
@@ -537,6 +587,10 @@ def loglin(design, formula: str) -> LoglinModel:
     formula : str
         One-sided hierarchical formula: ``"~a + b + c"`` (independence),
         ``"~(a + b + c)^2"`` (all two-way interactions), ``"~a*b + c"``.
+    max_levels : int or None, default 100
+        Refuse (:class:`~socialhealth.errors.ArgumentError`) a numeric factor with more
+        distinct values than this among the rows used (a measurement, not codes): cut it into
+        categories first. ``None``: no limit (R ``svyloglin`` takes any number of levels).
 
     Returns
     -------
@@ -546,6 +600,8 @@ def loglin(design, formula: str) -> LoglinModel:
 
     Raises
     ------
+    ArgumentError
+        A numeric factor with more than ``max_levels`` distinct values.
     FormulaError
         A two-sided or unreadable formula, or a non-hierarchical one (``a:b`` without ``a``).
     EstimationError
@@ -590,10 +646,8 @@ def loglin(design, formula: str) -> LoglinModel:
     if not variables:
         raise FormulaError(f"the loglinear formula {formula!r} names no factor.")
     _check_hierarchical(terms, variables, formula)
-    M, used, levels = _cell_table(design, variables, "a loglinear model")
-    p, V = design._ratio_estimate(M, np.repeat(used.astype(float)[:, None], M.shape[1], axis=1))
-    p = np.asarray(p, dtype=float)
-    V = np.asarray(V, dtype=float)
+    key, levels = _cell_table(design, variables, "a loglinear model", max_levels)
+    p, V = cell_estimate(design, key, int(np.prod([len(lev) for lev in levels])), True)
     r_call = f"svyloglin({formula.strip()}, design)"
     return LoglinModel(design, terms, variables, levels, p, V, r_call)
 
@@ -846,11 +900,7 @@ def gofchisq(design, variable: str, p) -> object:
     used = design.in_subset & (codes >= 0)
     if not used.any():
         raise EstimationError(f"no rows of the design with {name!r} observed.")
-    M = np.zeros((len(used), J))
-    M[np.flatnonzero(used), codes[used]] = 1.0
-    obs, v_obs = design._ratio_estimate(M, None)
-    obs = np.asarray(obs, dtype=float)
-    v_obs = np.asarray(v_obs, dtype=float)
+    obs, v_obs = cell_estimate(design, np.where(used, codes, -1), J, False)
     N = obs.sum()
     E = pv * N
     X2 = float(np.sum((obs - E) ** 2 / E))

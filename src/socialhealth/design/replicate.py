@@ -14,8 +14,8 @@ from socialhealth.design.base import DesignBase
 from socialhealth.design.replicate_variance import (METHODS, blas_threads_on_idle_cores, idle_cores,
                                                     default_scale, one_blas_thread,
                                                     replicate_vcov)
-from socialhealth.design.structure import (check_data_frame, check_weights, numeric_column,
-                                           require_columns)
+from socialhealth.design.structure import (check_data_frame, check_flag, check_weights,
+                                           numeric_column, require_columns)
 from socialhealth.errors import (DesignError, RDifferenceWarning, ReplicateWeightsError,
                                  SocialHealthWarning, WeightError)
 
@@ -469,7 +469,37 @@ def _column_maxima(columns: list) -> list[int]:
     return out
 
 
-def _check_replicate_values(src: "_ReplicateColumns") -> None:
+def _bad_values_message(src: "_ReplicateColumns", names: list | None, kind: str, test,
+                        counts: list[int]) -> str:
+    """Say which replicate weight columns hold missing or infinite values (the first few, with
+    their counts), in how many rows, and what to do."""
+    rows = np.zeros(src.shape[0], dtype=bool)
+    for c, k in zip(src.columns, counts, strict=True):
+        if k:
+            rows |= test(c)
+    bad = [j for j, k in enumerate(counts) if k]
+    label = ((lambda j: repr(str(names[j]))) if names is not None
+             else (lambda j: f"column {j} (0-based)"))
+    shown = ", ".join(f"{label(j)} ({counts[j]} row(s))" for j in bad[:_SHOWN_COLUMNS])
+    more = f" and {len(bad) - _SHOWN_COLUMNS} more column(s)" if len(bad) > _SHOWN_COLUMNS else ""
+    first = np.flatnonzero(rows)[:5].tolist()
+    hint = ("a missing-value code read as NaN?" if "missing" in kind
+            else "a weight computed by dividing by zero?")
+    return (
+        f"replicate weights have {sum(counts)} {kind} value(s) in {int(rows.sum())} of "
+        f"{src.shape[0]} row(s) (row positions {first}{' ...' if rows.sum() > 5 else ''}), in "
+        f"{len(bad)} of {src.shape[1]} replicate weight column(s): {shown}{more}. Every "
+        "respondent needs a finite replicate weight in every column (0 for a respondent left "
+        f"out of a replicate). Check how the file was read ({hint}) and fill them as the "
+        "survey's documentation says, or drop those rows from the data "
+        "(e.g. df.dropna(subset=replicate_columns)) if they are not part of the sample."
+    )
+
+
+_SHOWN_COLUMNS = 5   # columns named in the message about missing / infinite replicate weights
+
+
+def _check_replicate_values(src: "_ReplicateColumns", names: list | None = None) -> None:
     """Refuse missing or infinite replicate weights in one pass over the weights; note whether
     any is negative.
 
@@ -487,17 +517,10 @@ def _check_replicate_values(src: "_ReplicateColumns") -> None:
         src.max_value = float(np.array(max(tops), dtype=np.uint64).view(np.float64))
         src.min_value = 0.0
         return
-    n_nan = sum(int(np.isnan(c).sum()) for c in src.columns)
-    if n_nan:
-        raise ReplicateWeightsError(
-            f"replicate weights have {n_nan} missing value(s); fill or drop them."
-        )
-    n_inf = sum(int(np.isinf(c).sum()) for c in src.columns)
-    if n_inf:
-        raise ReplicateWeightsError(
-            f"replicate weights have {n_inf} infinite value(s); check the replicate weight "
-            "columns (R svrepdesign errors here too)."
-        )
+    for kind, test in (("missing", np.isnan), ("infinite", np.isinf)):
+        counts = [int(test(c).sum()) for c in src.columns]
+        if any(counts):
+            raise ReplicateWeightsError(_bad_values_message(src, names, kind, test, counts))
     src.max_value = max(float(np.max(c)) for c in src.columns)
     src.min_value = min(min(float(np.min(c)) for c in src.columns), 0.0)
 
@@ -719,6 +742,8 @@ class ReplicateDesign(DesignBase):
         fay_rho: float | None = None,
     ) -> None:
         check_data_frame(data, "ReplicateDesign")
+        mse = check_flag(mse, "mse", "ReplicateDesign")
+        combined_weights = check_flag(combined_weights, "combined_weights", "ReplicateDesign")
         method = str(method).lower()
         if method not in METHODS:
             raise ReplicateWeightsError(
@@ -770,7 +795,7 @@ class ReplicateDesign(DesignBase):
             src = _ReplicateColumns.from_matrix(W)
         if src.shape[1] < 2:
             raise ReplicateWeightsError("at least two replicate weight columns are needed.")
-        _check_replicate_values(src)
+        _check_replicate_values(src, self._rep_columns)
         if weights is None:
             w = np.ones(n)
         elif not isinstance(weights, str):
@@ -783,11 +808,6 @@ class ReplicateDesign(DesignBase):
             require_columns(data, [weights], "the data passed to ReplicateDesign")
             w = numeric_column(data, weights, "weight", WeightError)
             check_weights(w, weights)
-        if not isinstance(mse, (bool, np.bool_)):
-            raise ReplicateWeightsError(f"mse= must be True or False, not {mse!r}.")
-        if not isinstance(combined_weights, (bool, np.bool_)):
-            raise ReplicateWeightsError(f"combined_weights= must be True or False, not "
-                                        f"{combined_weights!r}.")
         if fay_rho is not None and not (_is_number(fay_rho) and 0 <= float(fay_rho) < 1):
             raise ReplicateWeightsError(
                 f"fay_rho= must be a number in [0, 1) (the Fay coefficient, e.g. 0.5), not "
@@ -907,6 +927,21 @@ class ReplicateDesign(DesignBase):
             # are separate estimates in R (svyby)
             return self._rep_vcov(theta, reps, groups=lambda: _disjoint_groups(den))
         return self._rep_vcov(theta, reps)
+
+    def _cell_replicate_totals(self, key: np.ndarray, n_cells: int) -> np.ndarray:
+        """(R x C) replicate totals of the cells ``key`` (0..C-1; -1: in no cell): ``W' M``
+        with ``M`` the cell indicators, in row blocks (an indicator block at a time, never the
+        whole n x C matrix)."""
+        W = self._Wsrc
+        n = len(key)
+        if W._view is not None or W._full is not None:
+            block, threads = max(4096, 2**19 // n_cells), blas_threads_on_idle_cores()
+        else:
+            block, threads = (max(256, _BLOCK_ELEMENTS // max(n_cells, W.shape[1])),
+                              one_blas_thread())
+        with threads:
+            return _dense_domain_totals(W, np.broadcast_to(np.ones(1), (n, 1)), key, n_cells,
+                                        False, block)
 
     def _domain_vcov(self, theta, vals, dcodes, n_domains, totals_den, all_rows=False):
         """Replicate totals (or ratios) of every analysis column in every domain.

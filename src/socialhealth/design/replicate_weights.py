@@ -675,7 +675,9 @@ def as_replicate(design, method: ReplicateMethod = "jkn", **options):
         raise DesignError("replicate weights for PPS designs (pps=...) are not implemented (R's "
                           "as.svrepdesign fails on pps='overton', HR() and ppsmat() designs too); "
                           "use the Taylor design's variance.")
-    mse = bool(options.get("mse", False))
+    from socialhealth.design.structure import check_flag
+
+    mse = check_flag(options.get("mse", False), "mse", "to_replicate()")
     if options.get("recalibrate") and getattr(design, "_calibration_recipes", ()):
         # rebuild from the pre-calibration weights, then calibrate every replicate
         from socialhealth.design.calibration import recalibrate_replicates

@@ -48,6 +48,31 @@ def check_lonely_psu(lonely_psu) -> None:
                           "the default is 'fail'.")
 
 
+def check_flag(value, name: str, where: str = "SurveyDesign") -> bool:
+    """Return ``value`` as a bool when it is ``True`` or ``False`` (Python or numpy bool);
+    raise :class:`~socialhealth.errors.ArgumentError` for anything else.
+
+    A string such as ``"yes"`` or ``"no"`` or the number 1 is refused: ``"no"`` is truthy in
+    Python, so taking it silently would turn the option on.
+
+    Examples
+    --------
+    >>> check_flag(np.True_, "nest")
+    True
+    >>> check_flag("no", "nest")
+    Traceback (most recent call last):
+    ...
+    socialhealth.errors.ArgumentError: SurveyDesign: nest= must be True or False, not 'no' (a \
+str). Pass nest=True or nest=False.
+    """
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    raise ArgumentError(
+        f"{where}: {name}= must be True or False, not {value!r} (a {type(value).__name__}). "
+        f"Pass {name}=True or {name}=False."
+    )
+
+
 @dataclass(frozen=True)
 class Stage:
     """One sampling stage, as integer codes aligned with the data rows.

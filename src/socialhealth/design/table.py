@@ -13,9 +13,45 @@ import numpy as np
 import pandas as pd
 
 from socialhealth.design.structure import require_columns
-from socialhealth.errors import DesignError, EstimationError
+from socialhealth.errors import ArgumentError, DesignError, EstimationError
 
 __all__ = ["table"]
+
+#: default largest number of distinct values of a numeric column that table() lists as levels
+MAX_TABLE_LEVELS = 1000
+#: default largest number of distinct values of a numeric column used as a factor of a test or
+#: loglinear model (chisq, loglin, gofchisq): each value is a level with its own cells
+MAX_FACTOR_LEVELS = 100
+
+
+def check_factor_levels(column, s: pd.Series, n_levels: int, max_levels, what: str) -> None:
+    """Refuse a numeric column with more than ``max_levels`` distinct values used as a factor.
+
+    R treats every distinct number as a level (``factor(x)``), which is right for a few codes
+    (0/1, 1..5) and wrong for a continuous measurement: a table or model of every distinct
+    value of an age in days or an income. Categorical, boolean and text columns are taken as
+    they are (their levels were chosen by whoever made them). ``max_levels=None``: no limit.
+
+    Examples
+    --------
+    >>> check_factor_levels("x", pd.Series([1.5, 2.5]), 2, 100, "table()")   # no error
+    """
+    if max_levels is None:
+        return
+    if (isinstance(max_levels, (bool, np.bool_)) or not isinstance(max_levels, numbers.Integral)
+            or int(max_levels) < 2):
+        raise ArgumentError(f"max_levels={max_levels!r} must be a whole number >= 2 or None "
+                            "(no limit).")
+    if (n_levels <= int(max_levels) or isinstance(s.dtype, pd.CategoricalDtype)
+            or not pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s)):
+        return
+    raise ArgumentError(
+        f"the numeric column {column!r} has {n_levels} distinct values (more than "
+        f"max_levels={max_levels}); {what} treats every distinct value as a category (as R "
+        "does with a number), which for a measurement gives a meaningless table. Cut it into "
+        f"categories first (e.g. design.assign({column}_cat=pd.cut(design.data[{column!r}], "
+        f"bins=...))), or pass max_levels=None (or a larger number) to keep every value."
+    )
 
 
 def _exact_cell_sums(key: np.ndarray, w: np.ndarray, size: int) -> np.ndarray:
@@ -60,7 +96,7 @@ def _columns(variables: tuple, by) -> list:
 
 
 def table(design, *variables, by=None, round: bool = False, Ntotal: float
-          | None = None) -> pd.DataFrame:
+          | None = None, max_levels: int | None = MAX_TABLE_LEVELS) -> pd.DataFrame:
     """Weighted counts of every combination of levels of the given columns (R ``svytable``).
 
     The count of a cell is ``n_c = sum_i w_i [row i is in cell c]`` over the rows of the
@@ -89,6 +125,10 @@ def table(design, *variables, by=None, round: bool = False, Ntotal: float
     Ntotal : float, optional (keyword only)
         Rescale the counts so that they add up to ``Ntotal`` (e.g. 100 for percentages).
         ``None``: plain weighted counts.
+    max_levels : int or None, default 1000 (keyword only)
+        Refuse (:class:`~socialhealth.errors.ArgumentError`) a numeric column with more
+        distinct values than this (a measurement, not codes): cut it into categories first.
+        ``None``: no limit (R ``svytable`` takes any number of values).
 
     Returns
     -------
@@ -174,6 +214,7 @@ def table(design, *variables, by=None, round: bool = False, Ntotal: float
     size = 1
     for c in cols:
         levels, codes = _levels_and_codes(data[c])
+        check_factor_levels(c, data[c], len(levels), max_levels, "table()")
         missing |= codes < 0
         key += np.where(codes < 0, 0, codes) * size
         level_list.append(levels)

@@ -12,6 +12,7 @@ from socialhealth.design.base import DesignBase
 from socialhealth.design.structure import (
     as_list,
     check_column_arguments,
+    check_flag,
     check_lonely_psu,
     check_data_frame,
     build_stages,
@@ -157,6 +158,9 @@ class SurveyDesign(DesignBase):
             raise DesignError(f"weights= takes one column name (the analysis weight), not "
                               f"{weights!r}; for weights over stages give probs= per stage.")
         check_lonely_psu(lonely_psu)
+        nest = check_flag(nest, "nest")
+        adjust_domain_lonely = check_flag(adjust_domain_lonely, "adjust_domain_lonely")
+        ultimate_cluster = check_flag(ultimate_cluster, "ultimate_cluster")
         spec = resolve_pps(pps)
         if variance not in ("HT", "YG"):
             raise DesignError(f"variance={variance!r} is not one of 'HT' (Horvitz-Thompson) or "

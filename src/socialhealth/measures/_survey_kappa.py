@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from socialhealth.design.result_protocol import Result
 from socialhealth.design.results import t_quantile
-from socialhealth.errors import MeasureError
+from socialhealth.errors import ArgumentError, MeasureError
 
 __all__ = ["SurveyKappaResult", "survey_kappa"]
 
@@ -92,7 +92,12 @@ def _codes(col: pd.Series) -> tuple[np.ndarray, list]:
     return col.to_numpy(dtype=object, na_value=None), cats
 
 
-def survey_kappa(design, x: str, y: str, level: float = 0.95) -> SurveyKappaResult:
+#: default largest number of categories survey_kappa() compares (see its max_categories=)
+MAX_KAPPA_CATEGORIES = 50
+
+
+def survey_kappa(design, x: str, y: str, level: float = 0.95,
+                 max_categories: int | None = MAX_KAPPA_CATEGORIES) -> SurveyKappaResult:
     """Cohen's kappa of two classifications with survey weights, and its standard error.
 
     ``kappa = (p_o - p_e) / (1 - p_e)`` (Cohen 1960) with ``p_o = sum_k p_kk`` the estimated
@@ -116,6 +121,13 @@ def survey_kappa(design, x: str, y: str, level: float = 0.95) -> SurveyKappaResu
         The two classifications (columns of any type: labels, numbers, yes/no), e.g. a direct
         loneliness question and a UCLA-3 cut-off, or the same item at two waves.
     level : float, default 0.95
+    max_categories : int or None, default 50
+        Refuse (:class:`~socialhealth.errors.ArgumentError`) two variables that together take
+        more than this many distinct answers: every answer is a category of its own, so a
+        continuous score (an age, a scale total) would give a kappa of exact agreement on
+        hundreds of values. Cut such a variable into categories first (``pd.cut``); pass a
+        larger number, or ``None``, to compare that many categories anyway (R ``svykappa``
+        has no such argument; on 30 and 60 categories it stops with an error).
 
     Returns
     -------
@@ -162,6 +174,19 @@ def survey_kappa(design, x: str, y: str, level: float = 0.95) -> SurveyKappaResu
         raise MeasureError(f"only {n} row(s) answered both {x!r} and {y!r}; kappa needs at "
                            "least two.")
     k = len(cats)
+    if max_categories is not None:
+        if (isinstance(max_categories, (bool, np.bool_))
+                or not isinstance(max_categories, (int, np.integer)) or max_categories < 2):
+            raise ArgumentError(f"max_categories={max_categories!r} must be a whole number >= 2 "
+                                "or None (no limit).")
+        if k > max_categories:
+            raise ArgumentError(
+                f"{x!r} and {y!r} take {k} distinct values together (more than "
+                f"max_categories={max_categories}); survey_kappa() treats every value as a "
+                "category of its own, which is meaningless for a continuous score. Cut the "
+                f"variable(s) into categories first (e.g. design.assign({x}_cat=pd.cut(...))), "
+                "or pass max_categories=None if you do mean to compare that many categories."
+            )
     if k < 2:
         raise MeasureError(f"{x!r} and {y!r} use a single category ({cats[0]!r}) among the rows "
                            "used, so kappa is undefined.")

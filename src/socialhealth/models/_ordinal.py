@@ -42,7 +42,8 @@ from scipy import special, stats
 from socialhealth.design.coefficients import WaldCoefficients
 from socialhealth.design.formula import formula_variables, model_frame
 from socialhealth.design.result_protocol import Summary
-from socialhealth.errors import ConvergenceError, FormulaError, ModelError, SeparationError
+from socialhealth.errors import (ArgumentError, ConvergenceError, FormulaError, ModelError,
+                                 SeparationError)
 
 __all__ = ["OrdinalResult", "ordinal"]
 
@@ -388,6 +389,29 @@ def _outcome_codes(s: pd.Series, rows: np.ndarray, levels: Sequence | None):
     return codes.astype(int), lv
 
 
+#: default largest number of outcome levels ordinal() fits (see its max_levels=)
+MAX_OUTCOME_LEVELS = 30
+
+
+def _check_level_count(lhs: str, lv: list, max_levels) -> None:
+    """Refuse an outcome with more than ``max_levels`` distinct values (each is a level with
+    its own threshold): almost always a continuous score passed by mistake."""
+    if max_levels is None:
+        return
+    if (isinstance(max_levels, (bool, np.bool_)) or not isinstance(max_levels, (int, np.integer))
+            or max_levels < 3):
+        raise ArgumentError(f"max_levels={max_levels!r} must be a whole number >= 3 or None "
+                            "(no limit).")
+    if len(lv) > max_levels:
+        raise ArgumentError(
+            f"the outcome {lhs!r} has {len(lv)} distinct values among the rows used (more than "
+            f"max_levels={max_levels}); a proportional-odds model makes each value a level with "
+            f"its own threshold ({len(lv) - 1} thresholds here). Cut it into ordered categories "
+            "first (e.g. pd.cut), model it as a number with design.glm(), or pass "
+            "max_levels=None to fit every value as a level (R svyolr does so without asking)."
+        )
+
+
 def ordinal(
     design,
     formula: str,
@@ -395,6 +419,7 @@ def ordinal(
     levels: Sequence | None = None,
     tol: float = 1e-12,
     max_iter: int = 100,
+    max_levels: int | None = MAX_OUTCOME_LEVELS,
 ) -> OrdinalResult:
     r"""Survey-weighted proportional-odds (ordinal logistic) regression (R ``svyolr``).
 
@@ -411,6 +436,11 @@ def ordinal(
     method : ``"logistic"`` (default) or ``"probit"``.
     levels : explicit order of the outcome levels (lowest first).
     tol, max_iter : Newton-Raphson convergence.
+    max_levels : int or None, default 30
+        Refuse (:class:`~socialhealth.errors.ArgumentError`) an outcome with more distinct
+        values than this when ``levels=`` is not given: every value becomes a level with its
+        own threshold, so a continuous score would give hundreds of parameters. ``None``: no
+        limit (R ``svyolr`` fits any number of levels).
 
     Returns
     -------
@@ -420,6 +450,7 @@ def ordinal(
 
     Raises
     ------
+    ArgumentError : more than ``max_levels`` outcome values.
     FormulaError : unknown columns; ModelError : fewer than 3 levels, an empty level,
     constant or collinear covariates; SeparationError : a covariate orders the outcome levels
     perfectly at a cut point (found by a linear programme on the data when the fit is
@@ -474,6 +505,9 @@ def ordinal(
     keep = [j for j, c in enumerate(frame.columns) if c != "Intercept"]
     names = [frame.columns[j] for j in keep]
     X = np.ascontiguousarray(frame.X[:, keep], dtype=float)
+    if levels is None:
+        # before the codes: an empty level among hundreds would be reported first otherwise
+        _check_level_count(lhs, list(pd.unique(ycol.iloc[rows].dropna())), max_levels)
     y, lv = _outcome_codes(ycol, rows, levels)
     if len(lv) < 3:
         raise ModelError(
