@@ -218,9 +218,10 @@ def test_a_derived_concept_that_is_not_measured_gives_its_inputs_reasons():
              "weight are not in this file.", False)]
     rep = _mini_with_codebook(rows, drop=("obese",))
     notes = " ".join(rep["association"].notes + rep["risk_factors"].notes)
-    assert ("Obesity is not measured in this survey (it is derived from BMI, and BMI is not "
-            "measured in this survey (its source variables height and weight are not in this "
-            "file))") in notes
+    assert ("Obesity is not measured in this survey \u2014 it is derived from BMI; BMI is not "
+            "measured either: its source variables height and weight are not in this "
+            "file.") in notes
+    assert "))" not in notes
     assert "see those concepts" not in notes
 
 
@@ -262,3 +263,22 @@ def test_an_exposure_that_is_a_comparator_is_not_its_own_covariate():
     default = _words(sh.report.build(_demo(), outcomes=["depression"]).to_markdown())
     assert "next to smoking, obesity and inactivity" in default
     assert "Model 3: + smoking, obesity, physical inactivity." in default
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize("name, rel", [("ess", "ess/ESS7GB.sav"), ("gss", "gss/GSS2018.dta"),
+                                       ("gss_panel20", "gss/gss_panel20.dta")])
+def test_reasons_for_what_a_survey_lacks_have_no_doubled_brackets(shared_data_dir, name, rel):
+    """Regression: a codebook reason with brackets of its own was put in brackets: "Anxiety is
+    not measured in this survey (no anxiety item in the ESS core or in the round 7 health
+    module (its CES-D-8 block measures depressive symptoms only))"."""
+    path = shared_data_dir / rel
+    if not path.exists():
+        pytest.skip(f"{path} not present")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rep = sh.report.build(sh.datasets.load(name, path=path))
+    text = _words(rep.to_markdown())
+    # only the Markdown links of figures may close two brackets
+    assert "))" not in re.sub(r"!\[[^\]]*\]\(\)", "", text)
+    assert "is not measured in this survey \u2014 " in text

@@ -230,7 +230,7 @@ def _run_opened(name, p, src, options, prepare, loader_version, user_cols, cache
 
 LONELY_PSU_RULES = {
     "adjust": "its PSU total is centred at the mean over all PSUs instead of its stratum's "
-              "mean (R options(survey.lonely.psu = \"adjust\"))",
+              "mean; in R, options(survey.lonely.psu = \"adjust\")",
     "average": "it gets the average variance of the other strata (R survey.lonely.psu = "
                "\"average\")",
     "remove": "it adds nothing to the variance (R survey.lonely.psu = \"remove\")",

@@ -211,8 +211,9 @@ def load_ess(path, *, wave: int | None = None, weight: str | None = None,
         full = has_design or sd_df is not None
         spec = ({"weights": "weight", "strata": "strata", "psu": "psu", "nest": True,
                  "lonely_psu": "adjust"} if full else {"weights": "weight"})
-        spec["notes"] = (f"psu={psuv}, strata={strv} (nest=TRUE), weight={wname}" if full
-                         else f"weights only ({wname}); no psu/stratum in the file")
+        spec["notes"] = (f"PSUs: {psuv}; strata: {strv} (PSUs numbered within strata); "
+                         f"weight: {wname}" if full
+                         else f"weight {wname} only; the file has no PSU or stratum variable")
         return _engine.Plan(
             codebook_name="ess", codebook=cb, fmt={}, wave=wave, read=read, select=select,
             design=design, design_spec=spec, country="", notes=notes, warnings=warns,

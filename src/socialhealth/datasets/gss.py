@@ -121,8 +121,8 @@ def load_panel20(path, *, wave: int = 2020, weight: str | None = None,
             read=[idv, samp, strata, psu, wvar], select=select, design=design,
             design_spec={"weights": "weight", "strata": "strata", "psu": "psu", "nest": True,
                          "lonely_psu": "adjust",
-                         "notes": f"psu={psu}, strata={strata} (PSU nested in stratum), "
-                                  f"weight={wvar}. {cb['panel']['weight_notes']}"},
+                         "notes": f"PSUs: {psu}; strata: {strata} (PSUs numbered within "
+                                  f"strata); weight: {wvar}. {cb['panel']['weight_notes']}"},
             country="US", extra_provenance={"weight_variable": wvar})
 
     return _engine.run("gss_panel20", path, {"wave": wave, "weight": wvar}, prepare,
@@ -244,8 +244,9 @@ def load_panel_long(name: str, path, *, wave: int | None = None, weight: str | N
             read=[idv, wavev, yearv, strata, psu, wvar, "panstat"], select=select, design=design,
             design_spec={"weights": "weight", "strata": "strata", "psu": "psu", "nest": True,
                          "lonely_psu": d["lonely_psu"],
-                         "notes": f"psu={psu}, strata={strata} (nested), weight={wvar} "
-                                  f"(panel weight: {d['weight_notes'][wvar]}). The files have no "
+                         "notes": f"PSUs: {psu}; strata: {strata} (PSUs numbered within "
+                                  f"strata); weight: {wvar} (panel weight: "
+                                  f"{d['weight_notes'][wvar]}). The files have no "
                                   f"cross-sectional weight. {d['notes']}"},
             country="US", custom_rules={"died_long": _died_long}, context=ctx,
             extra_provenance={"weight_variable": wvar},

@@ -154,8 +154,9 @@ def _load(name: str, path, *, wave, weight, columns, cache) -> SurveyData:
 
         dspec = ({"weights": "weight", "strata": "strata", "psu": "psu", "nest": True,
                   "lonely_psu": "adjust"} if full else {"weights": "weight"})
-        dspec["notes"] = (f"psu={psu}, strata={strata}, weight={wvar} (nest=TRUE). "
-                          + d["notes"]) if full else f"weights only ({wvar}). " + d["notes"]
+        dspec["notes"] = (f"PSUs: {psu}; strata: {strata} (PSUs numbered within strata); "
+                          f"weight: {wvar}. " + d["notes"]) if full \
+            else f"weight {wvar} only. " + d["notes"]
         lon = cb["concepts"].get("lonely_direct", {})
         return _engine.Plan(
             codebook_name=name, codebook=cb, fmt=fmt, wave=w, read=read, select=select,

@@ -82,27 +82,41 @@ class Context:
         said = self.words(column)
         if row is not None and "measured" in row.index and not bool(row["measured"]):
             note = str(row.get("notes", "") or "").strip()
-            rule = str(row.get("rule", "") or "").strip()
             derived = _NOT_DERIVED.match(note)
             if derived and depth < 3:
                 # a derived concept whose inputs the file lacks: their own reasons, in words
                 lacking = [c.strip() for c in derived["lacking"].split(",")]
                 inputs = [c.strip() for c in derived["inputs"].split(",")]
-                reasons = "; ".join(self.why_not(c, depth + 1) or
-                                    f"{self.words(c)} is not measured in this survey"
-                                    for c in lacking)
-                return (f"{said} is not measured in this survey (it is derived from "
-                        f"{_and([self.words(c) for c in inputs])}, and {reasons})")
-            why = (note or rule or "the survey has no item for this concept").rstrip(".")
-            if len(why) > 1 and why[0].isupper() and why[1].islower():
-                why = why[0].lower() + why[1:]    # "Cross-sectional survey" -> "cross-..."
-            return f"{said} is not measured in this survey ({why})"
+                reasons = "; ".join(
+                    f"{self.words(c)} is not measured either"
+                    + (f": {r}" if (r := self._reason(c, depth + 1)) else "")
+                    for c in lacking)
+                return (f"{said} is not measured in this survey — it is derived from "
+                        f"{_and([self.words(c) for c in inputs])}; {reasons}")
+            # a dash, not brackets: the codebook's reason often has brackets of its own
+            return f"{said} is not measured in this survey — {self._reason(column, depth)}"
         if column not in self.data.columns:
             return f"{said} is not in the data of this survey"
         values = self.data[column][self.design.in_subset]
         if not values.notna().any():
             return f"{said} is missing for every respondent in this survey"
         return ""
+
+    def _reason(self, column: str, depth: int = 0) -> str:
+        """The codebook's reason why ``column`` is not measured, as a sentence fragment (the
+        derived-concept form of :meth:`why_not` without its subject); "" when it is measured."""
+        row = self._codebook_row(column)
+        if row is None or "measured" not in row.index or bool(row["measured"]):
+            return ""
+        note = str(row.get("notes", "") or "").strip()
+        if _NOT_DERIVED.match(note) and depth < 3:
+            said = self.why_not(column, depth)
+            return said.split(" is not measured in this survey — ", 1)[-1]
+        why = (note or str(row.get("rule", "") or "").strip()
+               or "the survey has no item for this concept").rstrip(".")
+        if len(why) > 1 and why[0].isupper() and why[1].islower():
+            why = why[0].lower() + why[1:]    # "Cross-sectional survey" -> "cross-..."
+        return why
 
     def exposure_reason(self) -> str:
         """Why the exposure cannot be used, with a hint at loneliness items the survey does
