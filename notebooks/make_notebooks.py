@@ -525,12 +525,156 @@ att20.outcome[["weighting", "model_label", "estimate", "ci_low", "ci_high", "se"
     ]
 
 
+def scales():
+    return [
+        md("""
+# 06 Scale structure in weighted survey data: reliability, factors, scores, agreement
+
+Validating a loneliness scale in a complex survey: the reliability (Cronbach's alpha), the
+factor structure and the principal components of its items should be estimated with the
+survey weights, and their uncertainty with the design. Each cell names the R `survey` call it
+matches (R 4.2, survey 4.1-1; checked in tests/notebooks).
+
+Part 1 uses the **synthetic demo survey** (runs anywhere): the three UCLA-3 items (Hughes et
+al. 2004: lack companionship, feel left out, feel isolated; 1 hardly ever, 2 some of the time,
+3 often) and the direct question "How often do you feel lonely?". Part 2 repeats the main steps
+on the real GSS 2018 file when it is present.
+"""),
+        code("""
+import numpy as np
+import socialhealth as sh
+
+sd = sh.datasets.load("demo")
+ITEMS = ["ucla3_companionship", "ucla3_left_out", "ucla3_isolated"]
+# the direct question as a number: 1 never ... 5 often/always
+direct = sd.data["lonely_direct"]
+how_often = direct.cat.codes.astype(float).where(direct.notna()) + 1
+d = sd.design.assign(lonely_how_often=how_often)
+print(d.describe())
+"""),
+        md("""
+## Reliability: design-based Cronbach's alpha
+Alpha from the weighted item and total-score variances over the respondents who answered all
+three items, as R `svycralpha(~ucla3_companionship + ucla3_left_out + ucla3_isolated, des,
+na.rm = TRUE)`. R gives no standard error; `survey_alpha` adds a delta-method SE from the
+design-based covariance of the item moments and a t interval on the design's degrees of freedom.
+"""),
+        code("""
+alpha = sh.measures.survey_alpha(d, ITEMS)
+print(alpha)
+"""),
+        md("""
+## One factor? Maximum likelihood factor analysis
+The weighted correlation matrix (from R `svyvar`) fitted by one factor, as R
+`svyfactanal(~..., des, factors = 1, n = "effective")` on the complete cases. With three items
+and one factor the model has **0 degrees of freedom**: it reproduces the three correlations
+exactly, so it gives loadings but no test. Adding the direct question (1 never ... 5
+often/always) gives 4 items and 2 degrees of freedom, so the test of one factor is defined.
+`n = "effective"` uses a sample size at which simple random sampling would estimate the item
+variances as precisely as this design does (the harmonic mean over the items), rather than the
+number of rows, which overstates the evidence in a clustered, weighted sample (it can also
+exceed the rows used, for items with lighter tails than the Normal).
+"""),
+        code("""
+fa3 = sh.measures.survey_factanal(d, ITEMS, factors=1, n="effective")
+fa4 = sh.measures.survey_factanal(d, ITEMS + ["lonely_how_often"], factors=1, n="effective")
+print(fa3)
+print()
+print(fa4)
+"""),
+        md("""
+## Principal components
+R `svyprcomp(~..., des, scale. = TRUE)`: each row multiplied by the square root of its
+(mean-1) weight, then centred and scaled. `proportion` is each component's share of the total
+variance. R centres the weighted rows at their plain mean, so with unequal weights the first
+component also picks up variation in the weights; the eigenvalues of the design-based
+correlation matrix (R `eigen(cov2cor(coef(svyvar(~..., des))))`, shown after the table as
+shares of the total) are the shares a weighted analysis of the correlations gives.
+"""),
+        code("""
+pc = sh.measures.survey_prcomp(d, ITEMS, scale=True)
+eig = np.linalg.eigvalsh(fa3.correlation.to_numpy())[::-1]
+print("shares from the design-based correlation matrix:",
+      ", ".join(f"{v / eig.sum():.4f}" for v in eig))
+pc.to_frame()
+"""),
+        md("""
+## Scoring UCLA-3 and the share scoring 6 or more
+`measures.score` sums the three items with the instrument's rules (all three needed:
+R `rowSums(items)`); Hughes et al. publish no cut-off, so the 6+ convention is asked for
+explicitly with `categorise(..., cutoff=6)`. The share scoring 6+ is a design-based proportion
+with a logit interval, as R `svyciprop(~ucla3_6plus, des, method = "logit", na.rm = TRUE)`.
+"""),
+        code("""
+scored = sh.measures.score("ucla3", sd.data, items=ITEMS, coding="1-3")
+category = sh.measures.categorise("ucla3", scored.score, cutoff=6)
+d = d.assign(ucla3_total=scored.score,
+             ucla3_6plus=(category == "lonely").astype("boolean").where(category.notna()))
+print(category.value_counts().rename_axis("UCLA-3 6+").to_frame("respondents"))
+share = d.proportion("ucla3_6plus")
+share.to_frame()[["estimate", "se", "ci_low", "ci_high", "df"]]
+"""),
+        code("""
+by_age = d.proportion("ucla3_6plus", by="age_group")
+ax = sh.plot.prevalence(by_age, title="UCLA-3 score 6 or more, by age group")
+"""),
+        md("""
+## Do the direct question and UCLA-3 6+ agree?
+Cohen's kappa between "lonely often/always" (`lonely`) and a UCLA-3 score of 6 or more, with
+survey weights, as R `svykappa(~lonely + ucla3_6plus, des)` (its SE; the interval here uses a
+t quantile on the design's degrees of freedom, R `confint(k, df = degf(des))`).
+"""),
+        code("""
+kappa = sh.measures.survey_kappa(d, "lonely", "ucla3_6plus")
+print(kappa)
+"""),
+        md("""
+## Part 2: the GSS 2018 (real data)
+GSS 2018 asked the three loneliness items on its own 5-point scale (never ... very often),
+mapped to the UCLA-3 codes 1-3 by `socialhealth` (never/rarely 1, sometimes 2, often/very often
+3), and four "social evening" items (with relatives, neighbours, friends, at a bar; 1 never ...
+7 almost daily here): alpha of both item sets and one factor for the social evenings.
+Design: R `svydesign(ids = ~vpsu, strata = ~vstrat, weights = ~wtssnr,
+nest = TRUE)`. **Data**: `GSS2018.dta` (public NORC data; not shipped with socialhealth). Without
+it the next cell says so and does nothing.
+"""),
+        code("""
+import os
+from pathlib import Path
+
+# as the other real-data notebooks: $SOCIALHEALTH_DATA, default ../shared/data
+DATA = Path(os.environ.get("SOCIALHEALTH_DATA",
+                           Path.cwd().resolve().parent.parent / "shared" / "data"))
+GSS_FILE = DATA / "gss" / "GSS2018.dta"
+HAVE_GSS = GSS_FILE.exists()
+if HAVE_GSS:
+    gss = sh.datasets.load("gss", path=GSS_FILE)
+    EVENINGS = ["evenings_relatives", "evenings_neighbours", "evenings_friends", "evenings_bar"]
+    # 1 never ... 7 almost daily (the categories run from almost daily to never)
+    g = gss.design.assign(**{
+        c: 7 - gss.data[c].cat.codes.astype(float).where(gss.data[c].notna()) for c in EVENINGS})
+    print(g.describe())
+    print()
+    g_alpha_ucla = sh.measures.survey_alpha(g, ITEMS)
+    g_alpha_evenings = sh.measures.survey_alpha(g, EVENINGS)
+    g_fa = sh.measures.survey_factanal(g, EVENINGS, factors=1, n="effective")
+    for result in (g_alpha_ucla, g_alpha_evenings, g_fa):
+        print(result)
+        print()
+else:
+    print(f"{GSS_FILE} not found, so Part 2 is skipped. Get GSS 2018 from "
+          "https://gss.norc.org/get-the-data and set SOCIALHEALTH_DATA to the folder holding gss/.")
+"""),
+    ]
+
+
 NOTEBOOKS = {
     "01_quickstart.ipynb": quickstart,
     "02_gss_loneliness_and_health.ipynb": gss,
     "03_uk_loneliness.ipynb": uk,
     "04_evidence.ipynb": evidence,
     "05_longitudinal.ipynb": longitudinal,
+    "06_scale_structure.ipynb": scales,
 }
 
 

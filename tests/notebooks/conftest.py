@@ -24,6 +24,8 @@ CASES = {
     "03_uk_loneliness.ipynb": ["ess/ESS7GB.sav", "ess/ESS9GB.sav"],
     "04_evidence.ipynb": [],
     "05_longitudinal.ipynb": ["gss/gss_panel06_long.dta.zip", "gss/gss_panel20_extract.dta"],
+    # demo part always; its GSS 2018 part prints that it is skipped without the file
+    "06_scale_structure.ipynb": [],
 }
 
 # results a notebook plots or prints (not displayed as a table), re-read after its last cell
@@ -39,6 +41,11 @@ DUMPS = {
                               "cox": "cox.to_frame()", "att_weights": "att.weights",
                               "att_outcome": "att.outcome", "att_table": "att.table.to_frame()",
                               "att20_outcome": "att20.outcome"},
+    "06_scale_structure.ipynb": {
+        "alpha": "alpha", "fa3": "fa3", "fa4": "fa4", "pc": "pc", "eig": "eig",
+        "share": "share.to_frame()", "by_age": "by_age.to_frame()", "kappa": "kappa",
+        "have_gss": "HAVE_GSS", "g_alpha_ucla": 'globals().get("g_alpha_ucla")',
+        "g_alpha_evenings": 'globals().get("g_alpha_evenings")', "g_fa": 'globals().get("g_fa")'},
 }
 
 MISSING_HELP = ("(third-party survey microdata, not redistributable: GSS from NORC, "
