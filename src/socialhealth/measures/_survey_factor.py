@@ -312,7 +312,7 @@ class SurveyFactanalResult(Result):
                       f"(n = {self.n_obs:.6g}, n='{self.n_option}')"]
         else:
             why = ("no test with n='none'" if self.n_option == "none"
-                   else "no test: the model has 0 degrees of freedom")
+                   else "no test (a model with 0 degrees of freedom fits exactly)")
             lines += ["", f"{self.dof:g} degrees of freedom; the fit (objective) was "
                           f"{self.objective:.6g}; {why}"]
         low = [c for c, v in self.uniquenesses.items() if v <= LOWER * (1 + 1e-9)]
