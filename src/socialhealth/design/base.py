@@ -155,7 +155,8 @@ def _with_columns(data: pd.DataFrame, columns: dict) -> pd.DataFrame:
     call past ~100 columns, e.g. survey_kappa's indicators of many categories). Same semantics:
     callables see the columns given before them, Series align on the index, scalars broadcast,
     existing columns are replaced in place and new ones appended in the order given."""
-    out, pending = data, {}
+    out: pd.DataFrame = data
+    pending: dict = {}
 
     def flush(frame, cols):
         if not cols:
