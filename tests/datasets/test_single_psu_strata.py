@@ -48,10 +48,12 @@ def test_generated_long_file_states_its_lonely_psu(tmp_path):
     cb = sd.codebook.set_index("concept")
     for concept in ("strata", "psu"):
         assert "1 of 2 strata have a single PSU" in cb.loc[concept, "notes"]
-    assert "lonely_psu='adjust'" in sd.provenance["design"]
+    assert "uses the 'adjust' rule" in sd.provenance["design"]
+    assert "lonely_psu=" not in sd.provenance["design"]
     rep = report.build(sd)
     shown = rep["sample"].tables[0].frame.set_index("item")["value"]
-    assert shown["Strata with a single PSU"].startswith('1 of 2; lonely_psu="adjust"')
+    assert shown["Strata with a single PSU"].startswith('1 of 2; single-PSU rule "adjust": ')
+    assert "lonely_psu" not in shown["Strata with a single PSU"]
 
 
 def _raw(shared_data_dir, tmp_path, fname):

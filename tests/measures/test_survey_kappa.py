@@ -86,3 +86,40 @@ def test_bad_input_is_a_measure_error():
         sh.measures.survey_kappa(sh.SurveyDesign(one, weights="w"), "k1", "k2")
     with pytest.raises(MeasureError, match="level=1.5"):
         sh.measures.survey_kappa(d, "a", "b", level=1.5)
+
+
+def test_many_categories_no_fragmentation_warning():
+    """60 categories (180 indicator columns) with max_categories=None: design.assign() joins
+    the indicators in one concat, so pandas raises no 'highly fragmented' PerformanceWarning;
+    kappa equals the weighted-share formula computed here from the raw columns."""
+    import warnings
+
+    rng = np.random.default_rng(20261207)
+    n = 600
+    a = rng.integers(0, 60, n)
+    b = np.where(rng.uniform(size=n) < 0.5, a, rng.integers(0, 60, n))
+    w = rng.uniform(1, 3, n)
+    d = sh.SurveyDesign(pd.DataFrame({"a": a, "b": b, "w": w}), weights="w")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", pd.errors.PerformanceWarning)
+        res = sh.measures.survey_kappa(d, "a", "b", max_categories=None)
+    assert len(res.categories) == 60
+    p_o = w[a == b].sum() / w.sum()
+    p_e = sum((w[a == c].sum() / w.sum()) * (w[b == c].sum() / w.sum()) for c in range(60))
+    assert res.kappa == pytest.approx((p_o - p_e) / (1 - p_e), rel=1e-12)
+
+
+def test_assign_many_columns_keeps_pandas_assign_semantics():
+    """design.assign(): Series align on the index, callables see earlier columns, existing
+    columns are replaced in place, new ones appended in order; no PerformanceWarning."""
+    import warnings
+
+    df = pd.DataFrame({"x": [1.0, 2.0, 3.0], "w": [1.0, 1.0, 2.0]}, index=[10, 11, 12])
+    d = sh.SurveyDesign(df, weights="w")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", pd.errors.PerformanceWarning)
+        d2 = d.assign(s=pd.Series([7, 8, 9], index=[12, 11, 10]), x=lambda f: f["s"] * 2,
+                      **{f"c{i}": np.full(3, i) for i in range(150)})
+    assert list(d2.data.columns[:3]) == ["x", "w", "s"] and d2.data.columns[-1] == "c149"
+    assert d2.data["s"].tolist() == [9, 8, 7] and d2.data["x"].tolist() == [18, 16, 14]
+    assert d.data.columns.tolist() == ["x", "w"]

@@ -85,6 +85,10 @@ def check(section: str, printed: str, value: float, scale: float = 1.0) -> None:
     if printed == "<0.001":
         assert value < 0.001, (section, printed, value)
         return
+    if printed in ("+<0.001", "-<0.001"):   # a signed percentage below the display resolution
+        v = value * scale
+        assert 0 < abs(v) < 0.0005 and (v > 0) == (printed[0] == "+"), (section, printed, v)
+        return
     assert re.fullmatch(r"[+-]?\d+(\.\d+)?", printed), (section, printed)
     d = len(printed.split(".")[1]) if "." in printed else 0
     v = value * scale
@@ -203,8 +207,8 @@ def test_trend_section(md, r):
         assert row["df"] == str(ref["df"])
         CHECKED["trend"] += 1
         # the sentence: percentage change in the odds per year with its CI
-        m = re.search(rf"{row['Country']}: ([+-]?[\d.]+)% odds per year \(95% CI ([+-]?[\d.]+)% "
-                      rf"to ([+-]?[\d.]+)%\)", md)
+        m = re.search(rf"{row['Country']}: ([+-]?<?[\d.]+)% odds per year \(95% CI "
+                      rf"([+-]?<?[\d.]+)% to ([+-]?<?[\d.]+)%\)", md)
         assert m, row["Country"]
         for got, key in zip(m.groups(), ("or", "or_low", "or_high"), strict=True):
             check("trend", got, 100 * (ref[key] - 1))

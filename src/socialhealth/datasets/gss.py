@@ -412,7 +412,8 @@ def load_cumulative(path, *, wave: int | Sequence[int] | None = None, weight: st
             select=select, design=design, extras=lambda kept: _compute_extras(kept, cb),
             design_spec={"weights": "weight", "strata": "strata", "psu": "psu", "nest": True,
                          "lonely_psu": "adjust",
-                         "notes": "psu=vpsu, strata=year x vstrat (nested), weight: "
+                         "notes": "PSUs: vpsu; strata: year x vstrat (PSUs numbered within "
+                                  "strata); weight: "
                                   + (weight or "the recommended one per row (the first "
                                                "answered of " + ", ".join(order) + ")")
                                   + ". " + d["weight_notes"]},

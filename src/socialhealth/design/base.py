@@ -148,6 +148,38 @@ def _check_finite(values: np.ndarray, terms, used: np.ndarray, what: str) -> Non
         )
 
 
+
+def _with_columns(data: pd.DataFrame, columns: dict) -> pd.DataFrame:
+    """``data.assign(**columns)`` with the new columns joined in one ``pd.concat``: pandas'
+    ``assign`` inserts them one at a time, which fragments the frame (a PerformanceWarning per
+    call past ~100 columns, e.g. survey_kappa's indicators of many categories). Same semantics:
+    callables see the columns given before them, Series align on the index, scalars broadcast,
+    existing columns are replaced in place and new ones appended in the order given."""
+    out: pd.DataFrame = data
+    pending: dict = {}
+
+    def flush(frame, cols):
+        if not cols:
+            return frame
+        block = pd.DataFrame(cols, index=frame.index)   # a Series aligns on the index
+        replaced = [c for c in cols if c in frame.columns]
+        if replaced:
+            frame = frame.copy()
+            for c in replaced:
+                frame[c] = block[c]
+        added = [c for c in cols if c not in frame.columns]
+        if not added:
+            return frame
+        return pd.concat([frame, block[added]], axis=1)
+
+    for name, value in columns.items():
+        if callable(value):
+            out, pending = flush(out, pending), {}
+            value = value(out)
+        pending[name] = value
+    out = flush(out, pending)
+    return data.copy() if out is data else out
+
 class DesignBase:
     """Shared verbs of every survey design (see the module docstring).
 
@@ -449,7 +481,7 @@ class DesignBase:
         In R: ``update(dstrat, growth = api00 - api99, high = api00 >= 700)``.
         """
         try:
-            data = self.data.assign(**columns)
+            data = _with_columns(self.data, columns)
         except (ValueError, TypeError) as exc:
             raise DesignError(
                 f"cannot add the column(s) {', '.join(map(repr, columns))}: {exc}. Give one value "

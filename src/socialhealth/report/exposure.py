@@ -185,7 +185,27 @@ def who_words(column: str, yes: bool = True) -> str:
     words = yes_no_words(column)
     if words is not None:
         return f"who {words[0] if yes else words[1]}"
-    return f"for whom {_lower_first(column_words(column)[0])} is {'yes' if yes else 'no'}"
+    return f"for whom {subject_words(column)} is {'yes' if yes else 'no'}"
+
+
+def subject_words(column: str, label: str | None = None) -> str:
+    """A column's label as the subject of "for whom ... is": lower case but for an acronym,
+    with the article ``schema.toml`` gives the column (``article = "the"`` for a score, index
+    or count: "the UCLA-3 loneliness score"; "sex", "age" have none). ``label`` defaults to
+    :func:`column_words`; a linked-panel column ``<concept>@<year>`` takes its concept's article.
+
+    Examples
+    --------
+    >>> subject_words("ucla3_score", "UCLA-3 loneliness score"), subject_words("sex")
+    ('the UCLA-3 loneliness score', 'sex')
+    """
+    from socialhealth.datasets._schema import schema
+
+    words = _lower_first(str(label if label is not None else column_words(column)[0]))
+    concept, at, wave = str(column).rpartition("@")
+    key = concept if at and concept and wave.isdigit() else str(column)
+    article = (schema().get(key) or {}).get("article")
+    return f"{article} {words}" if article else words
 
 
 def column_words(column: str) -> tuple[str, str]:
@@ -397,7 +417,7 @@ def derive(exposure: Exposure, data: pd.DataFrame, in_subset=None,
     else:
         lab, what = _condition_parts(src, op, value, chosen)
         who = (f"{lab} {what} ({text})" if _GERUND.match(lab)
-               else f"for whom {lab} is {what} ({text})")
+               else f"for whom {subject_words(src, lab)} is {what} ({text})")
     resolved = replace(exposure, column=column, name=name, label=label, condition=(op, value),
                        r_expr=expr, note=note, n_missing=n_missing, who=who)
     return resolved, pd.Series(out, index=data.index, name=column)
@@ -433,7 +453,7 @@ def condition_words(src: str, op: str, value, chosen=None) -> tuple[str, str] | 
     what = _what(src, op, value, chosen)
     if what is None:
         return None
-    return f"{label} ({what})", f"{label[:1].lower()}{label[1:]} {what}"
+    return f"{label} ({what})", f"{_lower_first(label)} {what}"
 
 
 def _what(src: str, op: str, value, chosen=None) -> str | None:

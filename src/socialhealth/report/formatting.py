@@ -65,22 +65,27 @@ def signed(v, digits: int = 1, na: str = NA) -> str:
 def signed_nonzero(v, digits: int = 1, na: str = NA) -> str:
     """Like :func:`signed`, but a non-zero value never prints as zero.
 
-    A value that rounds to zero at ``digits`` decimals keeps its sign and its first
-    significant digit (a 95% CI bound of -0.008% must not read "0.0%": the reader could not
-    tell whether the interval includes zero). Exact zero prints as ``0.0``.
+    A value that rounds to zero at ``digits`` decimals keeps its sign and is shown with two
+    more decimals (a 95% CI bound of -0.008% must not read "0.0%": the reader could not tell
+    whether the interval includes zero); below that display resolution (``10**-(digits+2)``)
+    it reads ``-<0.001`` / ``+<0.001``, neither a false zero nor a dozen decimals. Exact zero
+    prints as ``0.0``.
 
     Examples
     --------
     >>> signed_nonzero(4.86), signed_nonzero(-0.0081), signed_nonzero(0.0), signed_nonzero(None)
     ('+4.9', '-0.008', '0.0', 'n/a')
+    >>> signed_nonzero(-7e-12), signed_nonzero(0.0004), signed_nonzero(0.0006)
+    ('-<0.001', '+<0.001', '+0.001')
     """
     text = signed(v, digits, na)
     if text == na or float(v) == 0.0 or _NEG_ZERO.match("+" + text) is None:
         return text
-    import numpy as np
-
-    return np.format_float_positional(float(v), precision=1, unique=False, fractional=False,
-                                      sign=True)
+    fine = digits + 2
+    text = f"{float(v):+.{fine}f}"
+    if _NEG_ZERO.match(text) is None:
+        return text
+    return f"{text[0]}<{10.0 ** -fine:.{fine}f}"
 
 
 def percent(v, digits: int = 1, na: str = NA) -> str:

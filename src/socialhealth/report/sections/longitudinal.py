@@ -93,7 +93,7 @@ def build_longitudinal(ctx: Context) -> Section:
     for w in (w0, w1):
         if not _usable(panel, f"{x}@{w}"):
             return sec.skip(f"{exp.name} is not measured at wave {w} of the panel (none of "
-                            f"the {len(panel.data)} persons linked answered it at {w}); the "
+                            f"the {len(panel.data):,} persons linked answered it at {w}); the "
                             "panel cannot show its change or its prospective association.")
     acc = (panel.provenance.get("panel") or {}).get("accounting", {})
     wvar = (panel.provenance.get("panel") or {}).get("weight_variable")
@@ -158,7 +158,8 @@ def build_longitudinal(ctx: Context) -> Section:
                                 strict=True)],
             "p": [_num.p_value(v) for v in table["p"]]})
         sec.tables.append(ReportTable(
-            f"Prospective odds ratios: outcome at {w1} by {exp.name.lower()} at {w0}", table,
+            f"Prospective odds ratios: outcome at {w1} by "
+            f"{_exposure._lower_first(exp.name)} at {w0}", table,
             digits=2, shown=shown,
             note=f"Survey-weighted logistic regressions on the linked panel (complete cases of "
                  f"the largest model per outcome); covariates measured at {w0}; the last model "
@@ -174,7 +175,7 @@ def build_longitudinal(ctx: Context) -> Section:
     cols = ["from_state", "to_state", "n", "weighted", "row_share", "row_ci_low", "row_ci_high",
             "share", "ci_low", "ci_high"]
     sec.tables.append(ReportTable(
-        f"Transitions of {exp.name.lower()}, {w0} to {w1}", tf[cols],
+        f"Transitions of {_exposure._lower_first(exp.name)}, {w0} to {w1}", tf[cols],
         percent=("row_share", "row_ci_low", "row_ci_high", "share", "ci_low", "ci_high"),
         digits=0,
         labels={"from_state": f"{exp.name} at {w0}", "to_state": f"{exp.name} at {w1}",

@@ -69,20 +69,27 @@ def build_methods(ctx: Context, sections: list[Section]) -> Section:
     sec = Section("methods", "Methods and R code")
     exp = ctx.exposure
     kind = getattr(ctx.design, "kind", "")
+    spec = getattr(ctx.design, "spec", {}) or {}
+    clustered = bool(spec.get("psu") or spec.get("strata"))
     var_text = ("replicate weights: every estimate is recomputed with each set of replicate "
                 "weights and the variance is the scaled spread of the replicates"
                 if kind == "replicate" else
                 "Taylor series linearisation: the variance of each estimate is that of the sum "
                 "of its influence values over the primary sampling units, within strata, PSUs "
-                "treated as sampled with replacement (R svydesign without fpc)")
+                "treated as sampled with replacement (R svydesign without fpc)"
+                if clustered else
+                "Taylor series linearisation with weights only: this file has no strata or "
+                "PSUs, so each respondent counts as a PSU sampled with replacement (R "
+                "svydesign(id = ~1) without fpc) and clustering is ignored")
     sec.text += [
         "Point estimates are survey-weighted. Proportions are weighted means of 0/1 indicators "
         "(R svymean / svyciprop); estimates for subgroups are domain estimates that keep the "
         "whole design, so that subgroups with no respondents in some PSUs are handled as R's "
         "svyby / subset do.",
         f"Variance: {var_text}. Confidence intervals use t quantiles on the design degrees of "
-        "freedom (PSUs minus strata; for replicate designs the rank of the replicate weights "
-        "minus one).",
+        "freedom (" + ("PSUs minus strata; for replicate designs the rank of the replicate "
+                       "weights minus one" if clustered or kind == "replicate" else
+                       "respondents minus one, as for a weights-only design") + ").",
         f"Proportion intervals: method \"{ctx.ci_method}\" of svyciprop "
         f"({CI_METHODS.get(ctx.ci_method, 'as R svyciprop computes it')}).",
         "Odds ratios: survey-weighted logistic regressions (svyglm with quasibinomial family; "

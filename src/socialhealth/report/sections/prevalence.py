@@ -11,7 +11,7 @@ from socialhealth.datasets._concepts import _sources
 from socialhealth.report import formatting as _num
 from socialhealth.report.context import Context
 from socialhealth.report.document import ReportTable, Section
-from socialhealth.report.exposure import column_words
+from socialhealth.report.exposure import _lower_first, column_words
 from socialhealth.report.figures import new_figure, to_report_figure
 from socialhealth.report.rcode import with_des
 from socialhealth.report.sections.methods import interval_caption
@@ -71,7 +71,7 @@ def prevalence_rows(
 def build_prevalence(ctx: Context) -> Section:
     """Weighted prevalence of the exposure with svyciprop 95% intervals (``ctx.ci_method``)."""
     exp = ctx.exposure
-    sec = Section("prevalence", f"Prevalence of {exp.name[0].lower() + exp.name[1:]}")
+    sec = Section("prevalence", f"Prevalence of {_lower_first(exp.name)}")
     why = ctx.exposure_reason()
     if why:
         return sec.skip(why)
@@ -127,8 +127,10 @@ def build_prevalence(ctx: Context) -> Section:
 
 
 HEADLINE = ("The exposure lonely is the harmonised schema's headline loneliness indicator: the "
-            "direct question (\"How often do you feel lonely?\") answered often or always where "
-            "the survey asks it, otherwise a UCLA-3 score of 6 or more; the codebook says which.")
+            "direct question (\"How often do you feel lonely?\") answered often or always, or "
+            "its nearest equivalent (such as 'most or all of the time' on a past-week CES-D "
+            "item), where the survey asks one, otherwise a UCLA-3 score of 6 or more; the "
+            "codebook says which.")
 
 #: Codebook rules that say nothing about how the column was made from the survey's variables.
 _NO_RULE = ("", "synthetic", "derived")

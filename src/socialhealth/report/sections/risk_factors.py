@@ -14,6 +14,7 @@ import pandas as pd
 from socialhealth.report.content import content, outcome_label
 from socialhealth.report.context import LONELINESS_ITEMS, Context
 from socialhealth.report.document import ReportTable, Section
+from socialhealth.report.exposure import _lower_first
 from socialhealth.report.figures import new_figure, to_report_figure
 from socialhealth.report.sections.association import coefficient_row
 
@@ -157,7 +158,7 @@ def build_risk_factors(ctx: Context) -> Section:
         + " in one survey-weighted logistic regression, also adjusted for age group and sex "
         f"where measured; the exposure's odds ratio compares respondents {exp.who} with the "
         "others. Read across a row to see how the odds ratio of "
-        f"{exp.name[0].lower() + exp.name[1:]} compares "
+        f"{_lower_first(exp.name)} compares "
         "with those of the established risk factors for the same outcome.")
     sec.tables.append(ReportTable(
         "Odds ratios of each factor, by outcome (mutually adjusted)",

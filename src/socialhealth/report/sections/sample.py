@@ -48,8 +48,8 @@ def _single_psu(ctx: Context, design) -> str:
     if not found or not found["count"]:
         return ""
     rule = str(getattr(design, "lonely_psu", None) or found["lonely_psu"])
-    return (f"{found['count']:,} of {found['strata']:,}; lonely_psu=\"{rule}\": "
-            f"{LONELY_PSU_RULES.get(rule, rule)}")
+    return (f"{found['count']:,} of {found['strata']:,}; single-PSU rule \"{rule}\": for "
+            f"each such stratum, {LONELY_PSU_RULES.get(rule, rule)}")
 
 
 def _years(data: pd.DataFrame) -> str:
