@@ -654,6 +654,28 @@ def rows_accounting(prov: dict) -> str:
     return text
 
 
+def _describe_header(sd) -> str:
+    """The first line of ``describe``: the survey in words, not the object's repr, e.g.
+    "European Social Survey: ESS7GB.sav, 2,264 rows, 23 of 42 harmonised concepts measured"."""
+    from socialhealth.datasets import info
+
+    try:
+        title = str(info(sd.name)["title"]).split(" (")[0]
+    except Exception:  # noqa: BLE001 - a SurveyData built by hand may have no registry entry
+        title = str(sd.name)
+    p = getattr(sd, "provenance", {}) or {}
+    cb = getattr(sd, "codebook", None)
+    parts = []
+    if p.get("file") is not None:
+        parts.append(Path(str(p["file"])).name)
+    if p.get("wave") is not None:
+        parts.append(f"wave {p['wave']}")
+    parts.append(f"{len(sd.data):,} rows")
+    if cb is not None and len(cb) and "measured" in cb.columns:
+        parts.append(f"{int(cb['measured'].sum())} of {len(cb)} harmonised concepts measured")
+    return f"{title} ({sd.name}): " + ", ".join(parts)
+
+
 def cmd_describe(args) -> int:
     """``socialhealth describe``: print a dataset's design summary and codebook.
 
@@ -664,7 +686,7 @@ def cmd_describe(args) -> int:
         sd = _load(args, progress)
     finally:
         progress.close()
-    print(sd)
+    print(_describe_header(sd))
     print()
     print(sd.design.describe())
     notes = (getattr(sd, "provenance", {}) or {}).get("design")

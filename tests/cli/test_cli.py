@@ -129,3 +129,13 @@ def test_progress_bar_only_on_a_terminal():
     q("loading")
     q.close()
     assert quiet.getvalue() == ""
+
+
+def test_describe_starts_with_words_not_a_repr(capsys):
+    """Regression: ``socialhealth describe`` began with the object's repr
+    ("SurveyData('demo', rows=19602, concepts measured=37/39)")."""
+    from socialhealth.cli import main
+
+    assert main(["describe", "--dataset", "demo"]) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first == "Synthetic demo survey (demo): 19,602 rows, 37 of 39 harmonised concepts measured"
