@@ -67,6 +67,20 @@ class SurveyAlphaResult(Result):
                 + f"\nIn R: {self.r_call}")
 
 
+
+def numeric_items(data: pd.DataFrame, items: list[str]) -> np.ndarray:
+    """The item columns as a float matrix (rows of ``data`` x items; missing as NaN), or a
+    :class:`MeasureError` naming a column that is not numeric (shared by the design-based
+    scale functions: alpha, factor analysis, principal components)."""
+    X = np.empty((len(data), len(items)))
+    for j, c in enumerate(items):
+        col = data[c]
+        if not (pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col)):
+            raise MeasureError(f"item {c!r} is not numeric ({col.dtype}); score the items "
+                               "first (measures.score) or convert them to numbers.")
+        X[:, j] = pd.to_numeric(col).to_numpy(dtype=float, na_value=np.nan)
+    return X
+
 def survey_alpha(design, items, level: float = 0.95) -> SurveyAlphaResult:
     """Cronbach's alpha with design-based variances, and its standard error.
 
@@ -125,13 +139,7 @@ def survey_alpha(design, items, level: float = 0.95) -> SurveyAlphaResult:
     if missing_cols:
         raise MeasureError(f"item column(s) {missing_cols} are not in the design's data; "
                            f"columns include {list(data.columns[:12])}.")
-    X = np.empty((len(data), len(items)))
-    for j, c in enumerate(items):
-        col = data[c]
-        if not (pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col)):
-            raise MeasureError(f"item {c!r} is not numeric ({col.dtype}); score the items "
-                               "first (measures.score) or convert them to numbers.")
-        X[:, j] = pd.to_numeric(col).to_numpy(dtype=float, na_value=np.nan)
+    X = numeric_items(data, items)
     in_design = np.asarray(design.weights, dtype=float) != 0
     complete = np.asarray(~np.isnan(X).any(axis=1), dtype=bool)
     used = in_design & complete

@@ -12,6 +12,7 @@ import pandas as pd
 from socialhealth.design.result_protocol import Result
 from socialhealth.design.structure import require_columns
 from socialhealth.errors import ConvergenceError, ConvergenceWarning, MeasureError
+from socialhealth.measures._survey_alpha import numeric_items
 
 __all__ = ["SurveyFactanalResult", "SurveyPrcompResult", "survey_factanal", "survey_prcomp"]
 
@@ -37,13 +38,7 @@ def _item_matrix(design, items, fun: str, minimum: int):
         raise MeasureError(f"item(s) {dup} are listed twice; list each item once.")
     data = design.data
     require_columns(data, items, "the design's data")
-    X = np.empty((len(data), len(items)))
-    for j, c in enumerate(items):
-        col = data[c]
-        if not (pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col)):
-            raise MeasureError(f"item {c!r} is not numeric ({col.dtype}); score the items "
-                               "first (measures.score) or convert them to numbers.")
-        X[:, j] = pd.to_numeric(col).to_numpy(dtype=float, na_value=np.nan)
+    X = numeric_items(data, items)
     in_design = np.asarray(design.weights, dtype=float) != 0
     finite = np.isfinite(X)
     if np.any(in_design[:, None] & ~np.isnan(X) & ~finite):
