@@ -104,8 +104,8 @@ def build_methods(ctx: Context, sections: list[Section]) -> Section:
     ]
     if ctx.name == "demo":
         sec.text.append("The demo data are synthetic: generated from a documented model with "
-                        "known true values (socialhealth.datasets.demo.DEMO_TRUTH), so the "
-                        "report can be checked against the truth.")
+                        "known true values (in Python: socialhealth.datasets.demo.DEMO_TRUTH), "
+                        "so the report can be checked against the truth.")
     fname = f"socialhealth_{ctx.name}.csv"
     lines = [
         "# In Python: export the analysis data",
