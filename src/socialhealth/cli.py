@@ -718,7 +718,9 @@ def cmd_describe(args) -> int:
         print(head)
         lines = []
         if row["n_answered"] and row["rule"]:
-            lines.append(f"rule: {row['rule']}")
+            # codebook maps to yes/no columns are stored as True/False; say yes/no
+            rule = re.sub(r"→\s*True\b", "→yes", re.sub(r"→\s*False\b", "→no", str(row["rule"])))
+            lines.append(f"rule: {rule}")
         if row["missing_by_code"]:
             codes = "; ".join(f"{var} " + ", ".join(f"{code}: {k}" for code, k in counts.items())
                               for var, counts in row["missing_by_code"].items())

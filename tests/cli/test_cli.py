@@ -139,3 +139,22 @@ def test_describe_starts_with_words_not_a_repr(capsys):
     assert main(["describe", "--dataset", "demo"]) == 0
     first = capsys.readouterr().out.splitlines()[0]
     assert first == "Synthetic demo survey (demo): 19,602 rows, 37 of 39 harmonised concepts measured"
+
+
+def test_describe_says_yes_no_for_codes_mapped_to_a_yes_no_column(capsys, monkeypatch):
+    """Regression: ``describe`` printed codebook maps to yes/no columns as Python booleans
+    ("rule: first answered of hlpdown: 1→True, ..., 7→False")."""
+    from socialhealth.datasets import SurveyData
+
+    real = SurveyData.concept_summary
+
+    def summary(self):
+        out = real(self)
+        out.loc[out["concept"] == "lonely", "rule"] = "first answered of hlpdown: 1→True, 7→ False"
+        return out
+
+    monkeypatch.setattr(SurveyData, "concept_summary", summary)
+    rc, out, _ = run(["describe", "--dataset", "demo"], capsys)
+    assert rc == 0
+    assert "rule: first answered of hlpdown: 1→yes, 7→no" in out
+    assert "True" not in out and "False" not in out
