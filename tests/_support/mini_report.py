@@ -14,13 +14,14 @@ MINI = Path(__file__).resolve().parents[1] / "report" / "fixtures" / "mini_surve
 YES_NO = ["lonely", "depression", "poor_health", "smoker", "obese", "physically_inactive"]
 
 
-def mini_report(drop=(), exposure="lonely"):
+def mini_report(drop=(), exposure="lonely", codebook_rows=()):
     """``sh.report.build`` of the mini survey without the columns ``drop``, outcome
-    depression, warnings silenced."""
+    depression, warnings silenced; ``codebook_rows`` are ``(concept, source_variables, rule,
+    labels, notes, measured)`` tuples of its codebook (none by default)."""
     df = pd.read_csv(MINI, dtype={c: "boolean" for c in YES_NO})
     df = df.drop(columns=list(drop))
-    cb = pd.DataFrame(columns=["concept", "source_variables", "rule", "labels", "notes",
-                               "measured"])
+    cb = pd.DataFrame(list(codebook_rows), columns=["concept", "source_variables", "rule",
+                                                    "labels", "notes", "measured"])
     spec = {"weights": "weight", "strata": "strata", "psu": "psu", "nest": True,
             "lonely_psu": "adjust"}
     with warnings.catch_warnings():

@@ -21,13 +21,11 @@ import warnings
 from functools import lru_cache
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
-from mini_report import MINI, YES_NO
+from mini_report import mini_report
 
 import socialhealth as sh
-from socialhealth.datasets import SurveyData
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -173,15 +171,7 @@ def test_no_codebook_note_is_code():
 
 
 def _mini_with_codebook(rows, drop=(), exposure="lonely"):
-    df = pd.read_csv(MINI, dtype={c: "boolean" for c in YES_NO}).drop(columns=list(drop))
-    cb = pd.DataFrame(rows, columns=["concept", "source_variables", "rule", "labels", "notes",
-                                     "measured"])
-    spec = {"weights": "weight", "strata": "strata", "psu": "psu", "nest": True,
-            "lonely_psu": "adjust"}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return sh.report.build(SurveyData("mini", df, cb, {}, spec), outcomes=["depression"],
-                               exposure=exposure)
+    return mini_report(drop=drop, exposure=exposure, codebook_rows=rows)
 
 
 def test_measured_how_is_a_sentence_for_a_fallback_rule():
