@@ -148,7 +148,6 @@ def _check_finite(values: np.ndarray, terms, used: np.ndarray, what: str) -> Non
         )
 
 
-
 def _with_columns(data: pd.DataFrame, columns: dict) -> pd.DataFrame:
     """``data.assign(**columns)`` with the new columns joined in one ``pd.concat``: pandas'
     ``assign`` inserts them one at a time, which fragments the frame (a PerformanceWarning per
@@ -179,6 +178,7 @@ def _with_columns(data: pd.DataFrame, columns: dict) -> pd.DataFrame:
         pending[name] = value
     out = flush(out, pending)
     return data.copy() if out is data else out
+
 
 class DesignBase:
     """Shared verbs of every survey design (see the module docstring).
