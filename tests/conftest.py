@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from message_watch import numpy_reprs_seen, watch_messages
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -141,6 +142,26 @@ def _isolated_cache(tmp_path_factory):
         os.environ.pop("SOCIALHEALTH_CACHE", None)
     else:
         os.environ["SOCIALHEALTH_CACHE"] = old
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _messages_watched():
+    """Errors and warnings of the package are written for people: a message that shows
+    ``np.int64(62)`` instead of ``62`` (numpy 2's scalar repr leaking through ``repr()`` or
+    ``!r``) fails the test that produced it (see ``_no_numpy_reprs_in_messages``)."""
+    watch_messages()
+    yield
+
+
+@pytest.fixture(autouse=True)
+def _no_numpy_reprs_in_messages():
+    numpy_reprs_seen.clear()
+    yield
+    if numpy_reprs_seen:
+        seen = list(dict.fromkeys(numpy_reprs_seen))
+        numpy_reprs_seen.clear()
+        pytest.fail("a socialhealth message shows a numpy scalar repr (np.int64(...) etc.) "
+                    "instead of the plain value:\n" + "\n".join(seen[:5]), pytrace=False)
 
 
 @pytest.fixture(autouse=True)

@@ -117,7 +117,7 @@ def _codes(s: pd.Series, used: np.ndarray) -> tuple[np.ndarray, list]:
             or pd.api.types.is_bool_dtype(s):
         levels_all = categorical_levels(s) if not pd.api.types.is_bool_dtype(s) else [False, True]
     else:
-        levels_all = sorted(pd.unique(s.dropna()))
+        levels_all = sorted(pd.unique(s.dropna()).tolist())
     mapping = {v: i for i, v in enumerate(levels_all)}
     codes = s.map(mapping).to_numpy(dtype=float, na_value=np.nan)
     codes = np.where(np.isnan(codes), -1, codes).astype(np.int64)

@@ -467,7 +467,7 @@ def _check_psu_in_one_stratum(data, psu, strata, raw_unit, stratum) -> None:
     split = np.unique(raw_unit[elsewhere]) if elsewhere.any() else np.empty(0, dtype=np.int64)
     if len(split):
         bad_units = split[:5]
-        examples = pd.unique(np.asarray(data[psu[0]])[np.isin(raw_unit, bad_units)])[:5]
+        examples = pd.unique(np.asarray(data[psu[0]])[np.isin(raw_unit, bad_units)])[:5].tolist()
         raise NestingError(
             f"PSU codes of {psu[0]!r} appear in more than one stratum of {strata[0]!r} "
             f"(e.g. {', '.join(map(repr, examples))}). If PSU codes are only unique within "

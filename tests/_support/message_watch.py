@@ -1,0 +1,37 @@
+"""Watch the package's error and warning messages for numpy scalar reprs.
+
+numpy 2 prints a scalar as ``np.int64(62)``; a message built with ``repr()`` or ``!r`` of a
+value taken from an array shows that to the user instead of ``62``. ``watch_messages()`` wraps
+the ``__init__`` of the package's base error and warning classes so that every message built
+during the tests is checked; ``tests/conftest.py`` fails the test that produced one.
+"""
+from __future__ import annotations
+
+import re
+
+NUMPY_REPR = re.compile(r"\bnp\.(?:u?int|float|complex|str_|bool|bytes_|datetime64|timedelta64)"
+                        r"\w*\(")
+numpy_reprs_seen: list[str] = []
+_watched: set[type] = set()
+
+
+def _wrap(cls: type) -> None:
+    original = cls.__init__
+
+    def __init__(self, *args, **kwargs):
+        for a in args:
+            if isinstance(a, str) and NUMPY_REPR.search(a):
+                numpy_reprs_seen.append(f"{type(self).__name__}: {a}")
+        original(self, *args, **kwargs)
+
+    cls.__init__ = __init__
+
+
+def watch_messages() -> None:
+    """Check every socialhealth error and warning message built from now on (idempotent)."""
+    from socialhealth import errors
+
+    for cls in (errors.SocialHealthError, errors.SocialHealthWarning):
+        if cls not in _watched:
+            _wrap(cls)
+            _watched.add(cls)
