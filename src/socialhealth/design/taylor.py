@@ -106,7 +106,7 @@ class SurveyDesign(DesignBase):
       rows: 200
       strata: 3, PSUs: 200, degrees of freedom: 197
       weights: pw, sum 6194
-      fpc: fpc; lonely_psu: fail
+      fpc: fpc; lonely_psu: fail (no stratum has a single PSU, so it does not apply)
       In R: svydesign(id = ~1, strata = ~stype, weights = ~pw, fpc = ~fpc, data = df)
     >>> dstrat.mean("api00")
     Survey mean: Stratified element survey design (Taylor linearisation)
@@ -408,7 +408,7 @@ class SurveyDesign(DesignBase):
           rows: 200 (100 in subset)
           strata: 2, PSUs: 100, degrees of freedom: 98
           weights: pw, sum 1773
-          fpc: fpc; lonely_psu: fail
+          fpc: fpc; lonely_psu: fail (no stratum has a single PSU, so it does not apply)
           In R: svydesign(id = ~1, strata = ~stype, weights = ~pw, fpc = ~fpc, data = df)
 
         In R: ``print(design)`` / ``summary(design)``.
@@ -430,11 +430,20 @@ class SurveyDesign(DesignBase):
                   or ('1/' + '*'.join(self._spec['probs']) if self._spec['probs']
                       else ('implied by fpc' if self._weights_given else 'none (equal)')))
             + f", sum {self._w.sum():.6g}",
-            f"  fpc: {', '.join(self._spec['fpc']) or 'none (with replacement)'}; lonely_psu: "
-            f"{self.lonely_psu}",
+            f"  fpc: {', '.join(self._spec['fpc']) or 'none (with replacement)'}; "
+            + self._lonely_psu_text(),
             f"  In R: {self.r_code()}",
         ]
         return "\n".join(lines)
+
+    def _lonely_psu_text(self) -> str:
+        # the single-PSU rule acts only on strata with one sampled PSU: say whether any has one
+        n_single = len(self.single_psu_strata())
+        if n_single == 0:
+            return (f"lonely_psu: {self.lonely_psu} (no stratum has a single PSU, so it does "
+                    "not apply)")
+        return (f"lonely_psu: {self.lonely_psu} ({n_single} "
+                + ("stratum has" if n_single == 1 else "strata have") + " a single PSU)")
 
     # ------------------------------------------------------------------ public extension API
     @property
@@ -561,7 +570,7 @@ def _exact_pps_stage(data, stage, spec, variance, fpc, probs):
     else:
         psum = None
         if isinstance(spec, HartleyRao) and spec.psum is not None:
-            labels = stage.stratum_labels
+            labels = stage.stratum_labels.tolist()   # plain values for the message
             if isinstance(spec.psum, dict) and stage.n_strata == 1 and len(spec.psum) == 1:
                 psum = np.array(list(spec.psum.values()), dtype=float)
             elif isinstance(spec.psum, dict):
