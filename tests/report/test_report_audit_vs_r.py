@@ -164,7 +164,7 @@ def test_prevalence_section(md, r):
                                           for lev in r[k]}
     assert seen == want
     text = re.search(r"^([\d.]+)% \(95% CI ([\d.]+)% to ([\d.]+)%\) of respondents are "
-                     r"lonely \(([\d,]+) respondents answered, ([\d,]+) with the exposure "
+                     r"lonely\. ([\d,]+) respondents answered; ([\d,]+) with the exposure "
                      r"missing", md, re.M)
     assert text, "prevalence sentence not found"
     for got, key in zip(text.groups()[:3], ("estimate", "ci_low", "ci_high"), strict=True):

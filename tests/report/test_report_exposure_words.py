@@ -38,25 +38,25 @@ SCHEMA = tomllib.loads((SRC / "datasets" / "schema.toml").read_text("utf-8"))["c
 
 #: (exposure, outcomes, words that must be in the report, hand-written)
 CASES = {
-    "lonely": (None, ["of respondents are lonely (",
+    "lonely": (None, ["of respondents are lonely. ",
                       "respondents who are lonely vs the other respondents"]),
-    "lives_alone": (None, ["of respondents live alone (",
+    "lives_alone": (None, ["of respondents live alone. ",
                            "respondents who live alone vs the other respondents",
                            "Trend in the proportion of respondents who live alone,",
                            "## Prevalence of living alone"]),
     "depression": (["hypertension", "diabetes"],
-                   ["of respondents have depression (",
+                   ["of respondents have depression. ",
                     "respondents who have depression vs the other respondents"]),
-    "poor_health": (["depression"], ["of respondents report fair or poor health ("]),
-    "smoker": (["depression"], ["of respondents smoke ("]),
+    "poor_health": (["depression"], ["of respondents report fair or poor health. "]),
+    "smoker": (["depression"], ["of respondents smoke. "]),
     "ucla3_isolated>=3": (None, [
-        "of respondents report feeling isolated from others often (ucla3_isolated >= 3) (",
+        "of respondents report feeling isolated from others often (ucla3_isolated >= 3). ",
         "respondents feeling isolated from others often (ucla3_isolated >= 3) vs the other "
         "respondents"]),
     "lonely_direct==Often/always": (None, [
         "respondents feeling lonely often/always (lonely_direct == Often/always) vs the other "
         "respondents"]),
-    "lonely==no": (None, ["of respondents are not lonely (lonely = no) ("]),
+    "lonely==no": (None, ["of respondents are not lonely (lonely = no). "]),
 }
 
 
@@ -225,7 +225,7 @@ def test_ess_report_for_living_alone_in_words(shared_data_dir):
         rep = sh.report.build(sh.datasets.load("ess", path=path), exposure="lives_alone")
     text = _words(rep.to_markdown())
     assert _bad_words(text) == []
-    assert "of respondents live alone (" in text
+    assert "of respondents live alone. " in text
     assert ("In this survey, living alone is coded from the variable hhmmb: yes if hhmmb is 1; "
             "no if any other valid code. Codebook note: hhmmb is the number of people living "
             "regularly as members of the household (including the respondent); a household of "

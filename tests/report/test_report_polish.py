@@ -120,10 +120,30 @@ def test_a_label_starting_with_an_acronym_keeps_its_capitals(demo):
         rep = sh.report.build(demo, exposure="ucla3_score>=6", outcomes=["depression"])
     md = rep.to_markdown()
     assert "## Prevalence of UCLA-3 loneliness score (6 or more)" in md
-    assert "the odds ratio of UCLA-3 loneliness score (6 or more) compares" in md
     assert ("of respondents are in the exposed group: those for whom the UCLA-3 loneliness "
-            "score is 6 or more (ucla3_score >= 6)") in " ".join(rep["prevalence"].text)
+            "score is 6 or more (ucla3_score >= 6). 18,437 respondents answered; 1,165 with the "
+            "exposure missing are left out.") in " ".join(rep["prevalence"].text)
     assert "uCLA" not in md
+
+
+def test_no_two_bracket_groups_in_a_row_in_the_words(demo):
+    """Regression: "... 6 or more (ucla3_score >= 6) (18,437 respondents answered, ...)",
+    "Synthetic demo survey (generated, not real data) (demo)", "... (6 or more) (ok)" and
+    "the odds ratio of UCLA-3 loneliness score (6 or more) compares with ..." (a title phrase
+    inside a sentence)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rep = sh.report.build(demo, exposure="ucla3_score>=6", outcomes=["depression"])
+    md = rep.to_markdown()
+    prose = [line for line in md.splitlines()
+             if line and not line.startswith(("|", "    ", "des <-", "svy", "library("))
+             and "```" not in line]
+    assert not [line for line in prose if ") (" in line]
+    assert "Survey: Synthetic demo survey (generated, not real data); dataset: demo;" in md
+    assert "2. Prevalence of UCLA-3 loneliness score (6 or more) — ok" in md
+    assert ("Read across a row to compare the exposure's odds ratio (first column) with those "
+            "of the established risk factors") in md
+    assert "the odds ratio of UCLA-3" not in md
 
 
 # ---------------------------------------------------------------- no code in the words

@@ -86,7 +86,8 @@ def render_html(report: Report, fragment: bool = False) -> str:
     m = report.meta
     head = [f"<h1>{esc(report.title)}</h1>",
             f'<p class="meta">Survey: {esc(m.get("survey_title", report.dataset))} '
-            f'({esc(report.dataset)}) &middot; exposure: <code>{esc(m.get("exposure", ""))}</code> '
+            f'&middot; dataset: {esc(report.dataset)} '
+            f'&middot; exposure: <code>{esc(m.get("exposure", ""))}</code> '
             f'&middot; created {esc(m.get("created", ""))} with socialhealth '
             f'{esc(m.get("socialhealth", ""))}</p>']
     if report.synthetic:
@@ -95,7 +96,7 @@ def render_html(report: Report, fragment: bool = False) -> str:
     for s in report.sections:
         st = '<span class="status-ok">ok</span>' if s.ok else "skipped"
         toc.append(f'<li><a href="#{esc(s.key)}">{esc(s.title)}</a> <span '
-                   f'class="st">({st})</span></li>')
+                   f'class="st">&mdash; {st}</span></li>')
     toc.append("</ol></nav>")
     body = "\n".join(head + toc + [section_html(s) for s in report.sections])
     footer = ('<footer>Made with socialhealth (design-based estimates matching R survey). '

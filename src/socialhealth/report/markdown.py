@@ -90,13 +90,14 @@ def render_markdown(report: Report) -> str:
     """The whole report as one Markdown document."""
     m = report.meta
     out = [f"# {md_escape(report.title)}", "",
-           f"Survey: {md_escape(m.get('survey_title', report.dataset))} "
-           f"({md_escape(report.dataset)}); exposure: {_code_span(m.get('exposure', ''))}; "
+           f"Survey: {md_escape(m.get('survey_title', report.dataset))}"
+           f"; dataset: {md_escape(report.dataset)}; "
+           f"exposure: {_code_span(m.get('exposure', ''))}; "
            f"created {md_escape(m.get('created', ''))} with socialhealth "
            f"{md_escape(m.get('socialhealth', ''))}.", ""]
     if report.synthetic:
         out += [f"> **{md_escape(SYNTHETIC_BANNER)}**", ""]
-    out += [f"{i}. {md_escape(s.title)} ({'ok' if s.ok else 'skipped'})"
+    out += [f"{i}. {md_escape(s.title)} — {'ok' if s.ok else 'skipped'}"
             for i, s in enumerate(report.sections, 1)] + [""]
     out += [section_markdown(s) for s in report.sections]
     return "\n".join(out)

@@ -273,7 +273,8 @@ def _story(report: Report, st, avail: float, max_h: float, r_code: str) -> list:
 
     m = report.meta
     story = [Paragraph(_p(report.title), st["title"]),
-             Paragraph(_p(f"Survey: {m.get('survey_title', report.dataset)} ({report.dataset}); "
+             Paragraph(_p(f"Survey: {m.get('survey_title', report.dataset)}; "
+                          f"dataset: {report.dataset}; "
                           f"exposure: {m.get('exposure', '')}; created {m.get('created', '')} "
                           f"with socialhealth {m.get('socialhealth', '')}."), st["meta"])]
     if report.synthetic:

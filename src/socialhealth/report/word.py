@@ -181,7 +181,8 @@ def write_docx(report: Report, path: Path) -> Path:
     doc.add_heading(report.title, level=0)
     m = report.meta
     meta = doc.add_paragraph()
-    meta.add_run(f"Survey: {m.get('survey_title', report.dataset)} ({report.dataset}); exposure: "
+    meta.add_run(f"Survey: {m.get('survey_title', report.dataset)}; dataset: {report.dataset}; "
+                 f"exposure: "
                  f"{m.get('exposure', '')}; created {m.get('created', '')} with socialhealth "
                  f"{m.get('socialhealth', '')}.").font.size = Pt(8.5)
     if report.synthetic:

@@ -77,21 +77,22 @@ def build_prevalence(ctx: Context) -> Section:
         return sec.skip(why)
     table, ests, notes, r_calls = prevalence_rows(ctx)
     overall = table.iloc[0]
+    # its own sentence: the exposure's wording may already end in brackets ("(ucla3_score >= 6)")
     answered = (f"{int(overall['n']):,} respondents answered"
-                + (f", {exp.n_missing:,} with the exposure missing are left out"
-                   if exp.n_missing else "; none missing"))
+                + (f"; {exp.n_missing:,} with the exposure missing are left out."
+                   if exp.n_missing else ", none missing."))
     if all(_num.finite(overall[c]) for c in ("estimate", "ci_low", "ci_high")):
         sec.text.append(
             f"{_num.percent(overall['estimate'])}% (95% CI {_num.percent(overall['ci_low'])}% "
-            f"to {_num.percent(overall['ci_high'])}%) of respondents {exp.share} "
-            f"({answered}). Intervals are {ctx.ci_method} intervals (R svyciprop method "
+            f"to {_num.percent(overall['ci_high'])}%) of respondents {exp.share}. "
+            f"{answered} Intervals are {ctx.ci_method} intervals (R svyciprop method "
             f"\"{ctx.ci_method}\")"
             + (", which stay inside 0-100%." if ctx.ci_method != "mean" else
                ", Wald intervals on the percentage scale."))
     else:
         sec.text.append(
-            f"The overall proportion of respondents {exp.who} cannot be given with an interval "
-            f"({answered}): the {ctx.ci_method} interval is undefined for these data.")
+            f"The overall proportion of respondents {exp.who} cannot be given with an interval: "
+            f"the {ctx.ci_method} interval is undefined for these data. {answered}")
     if exp.note:
         sec.text.append(f"Condition: {exp.note}")
     rule = _measured_how(ctx)

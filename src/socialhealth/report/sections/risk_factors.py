@@ -14,7 +14,6 @@ import pandas as pd
 from socialhealth.report.content import content, outcome_label
 from socialhealth.report.context import LONELINESS_ITEMS, Context
 from socialhealth.report.document import ReportTable, Section
-from socialhealth.report.exposure import _lower_first
 from socialhealth.report.figures import new_figure, to_report_figure
 from socialhealth.report.sections.association import coefficient_row
 
@@ -157,9 +156,9 @@ def build_risk_factors(ctx: Context) -> Section:
         + ", ".join(comps[c].lower() for c in measured)
         + " in one survey-weighted logistic regression, also adjusted for age group and sex "
         f"where measured; the exposure's odds ratio compares respondents {exp.who} with the "
-        "others. Read across a row to see how the odds ratio of "
-        f"{_lower_first(exp.name)} compares "
-        "with those of the established risk factors for the same outcome.")
+        "others. Read across a row to compare the exposure's odds ratio"
+        + (" (first column)" if order and order[0] == labels.get(exp.column, exp.column) else "")
+        + " with those of the established risk factors for the same outcome.")
     sec.tables.append(ReportTable(
         "Odds ratios of each factor, by outcome (mutually adjusted)",
         wide[order].reset_index().rename(columns={"outcome_label": "outcome"}), digits=2,
