@@ -212,6 +212,45 @@ def test_prcomp_equal_weights_is_ordinary_pca():
     np.testing.assert_allclose(f["proportion"], vals / vals.sum(), rtol=1e-10)
 
 
+@pytest.mark.parametrize("scale", [False, True])
+@pytest.mark.parametrize("name", sorted(FA))
+def test_prcomp_weighted_centre_is_the_eigen_decomposition_of_r_svyvar(name, scale):
+    """center="weighted": sdev^2 and rotation are the eigenvalues and eigenvectors of R's
+    svyvar covariance matrix (cov2cor of it with scale=True), on every design of the
+    factanal cases (Taylor, subset, complete cases, JK1, JKn, bootstrap)."""
+    c = FA[name]
+    cov = np.array(c["cov"])
+    if scale:
+        sd = np.sqrt(np.diag(cov))
+        cov = cov / np.outer(sd, sd)
+    vals, vecs = np.linalg.eigh(cov)
+    vals, vecs = vals[::-1], vecs[:, ::-1]
+    r = sh.measures.survey_prcomp(design(c["kind"]), c["items"], center="weighted",
+                                  scale=scale)
+    assert r.n == c["nrow"] and r.centring == "weighted"
+    np.testing.assert_allclose(r.sdev.to_numpy() ** 2, vals, rtol=1e-10)
+    sign = np.sign(np.sum(vecs * r.rotation.to_numpy(), axis=0))
+    np.testing.assert_allclose(r.rotation.to_numpy() * sign, vecs, atol=1e-8)
+    assert "svyvar(" in r.r_call and ("cov2cor(" in r.r_call) == scale
+
+
+def test_prcomp_weighted_centre_scores_and_centre_by_hand():
+    items = ["e1", "e2", "s1", "m1"]
+    r = sh.measures.survey_prcomp(design("taylor"), items, center="weighted", scale=True,
+                                  scores=True)
+    X, w = DATA[items].to_numpy(float), DATA["w"].to_numpy(float)
+    m = (w[:, None] * X).sum(axis=0) / w.sum()
+    n = len(X)
+    sd = np.sqrt((w[:, None] * (X - m) ** 2).sum(axis=0) / w.sum() * n / (n - 1))
+    np.testing.assert_allclose(r.center.to_numpy(), m, rtol=1e-12)
+    np.testing.assert_allclose(r.scale.to_numpy(), sd, rtol=1e-12)
+    np.testing.assert_allclose(r.scores.to_numpy(), ((X - m) / sd) @ r.rotation.to_numpy(),
+                               atol=1e-10)
+    assert "items centred at their weighted means, scaled" in repr(r)
+    with pytest.raises(sh.errors.MeasureError, match='"weighted"'):
+        sh.measures.survey_prcomp(design("taylor"), items, center="mean")
+
+
 def test_missing_rows_are_reported():
     r = sh.measures.survey_factanal(design("taylor"), ["e1", "e2", "e3", "s1", "s2", "s3m"],
                                     factors=2, n="effective")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -339,7 +340,9 @@ class SurveyPrcompResult(Result):
         largest absolute entry is positive (R's signs are those of its SVD routine, which
         fixes none).
     center, scale : pandas.Series or None
-        What was subtracted from and divided into the weighted items; None when not asked.
+        What was subtracted from and divided into the weighted items (with
+        ``center="weighted"``: the weighted means of the items, subtracted before weighting);
+        None when not asked.
     scores : pandas.DataFrame or None
         With ``scores=True``: one row per row used (the data's index), one column per
         component.
@@ -349,6 +352,8 @@ class SurveyPrcompResult(Result):
     n, n_dropped : int
         Rows used and rows of the design's subset left out for a missing item.
     r_call : str
+    centring : {"R", "weighted"}
+        How the items were centred: as R ``svyprcomp`` or at their weighted means.
     """
 
     sdev: pd.Series
@@ -362,6 +367,7 @@ class SurveyPrcompResult(Result):
     n_dropped: int
     r_call: str = ""
     notes: tuple = field(default=())
+    centring: str = "R"
 
     _not_applicable = {m: _NO_SE.format(what="principal components analysis",
                                         attr="sdev and .rotation")
@@ -375,9 +381,15 @@ class SurveyPrcompResult(Result):
                              "variance": v, "proportion": v / v.sum(),
                              "cumulative": np.cumsum(v) / v.sum()})
 
+    def _centring_words(self) -> str:
+        if self.center is None:
+            return "not centred"
+        return ("items centred at their weighted means" if self.centring == "weighted"
+                else "centred")
+
     def __repr__(self) -> str:
         lines = [f"Design-weighted principal components of {len(self.items)} items "
-                 f"({'centred' if self.center is not None else 'not centred'}, "
+                 f"({self._centring_words()}, "
                  f"{'scaled' if self.scale is not None else 'not scaled'})",
                  f"{self.n} rows used"
                  + (f", {self.n_dropped} left out with a missing item" if self.n_dropped else ""),
@@ -561,8 +573,9 @@ def survey_factanal(design, items, factors: int, n: str = "none",
         converged=converged, r_call=call)
 
 
-def survey_prcomp(design, items, center: bool = True, scale: bool = False,
-                  scores: bool = False, tol: float | None = None) -> SurveyPrcompResult:
+def survey_prcomp(design, items, center: bool | Literal["weighted"] = True,
+                  scale: bool = False, scores: bool = False,
+                  tol: float | None = None) -> SurveyPrcompResult:
     """Principal components of items with the sampling weights (R ``svyprcomp``).
 
     As R: each row used is multiplied by ``sqrt(w_i / wbar)`` (``wbar`` the mean weight of
@@ -576,6 +589,13 @@ def survey_prcomp(design, items, center: bool = True, scale: bool = False,
     not the eigen decomposition of the weighted covariance matrix (``design.var``), though
     close to it when the weights vary little.
 
+    ``center="weighted"`` (not in R's ``svyprcomp``) centres each item at its weighted mean
+    ``m_j = sum_i w_i x_ij / sum_i w_i`` before the rows are weighted:
+    ``Z = sqrt(w_i / wbar) (x_ij - m_j) / s_j``. Then ``Z'Z / (n - 1)`` is the design-based
+    covariance matrix of R ``svyvar`` (correlation matrix with ``scale=True``), so ``sdev^2``
+    are its eigenvalues and the variance shares are those of the population the weights
+    describe; the scores are ``(x - m) / s`` times the rotation.
+
     Rows with a missing item are left out (R: ``na.omit``), and the weights are rescaled to
     mean 1 over the rows used. Component signs are arbitrary (R's come from its SVD routine);
     here each component's largest absolute loading is positive.
@@ -587,8 +607,12 @@ def survey_prcomp(design, items, center: bool = True, scale: bool = False,
         design uses the rows in the subset.
     items : list of str
         Two or more numeric item columns.
-    center, scale : bool, default True, False
-        R ``center``, ``scale.``.
+    center : bool or "weighted", default True
+        R ``center``: True centres the weighted rows at their plain mean, as R does;
+        ``"weighted"`` centres the items at their weighted means (the eigen decomposition of
+        R ``svyvar``; see above); False does not centre.
+    scale : bool, default False
+        R ``scale.``.
     scores : bool, default False
         Return the component scores of each row used.
     tol : float, optional
@@ -616,9 +640,21 @@ def survey_prcomp(design, items, center: bool = True, scale: bool = False,
     0       PC1       0.480        0.48
     1       PC2       0.269        0.75
 
-    In R: ``svyprcomp(~api00 + meals + ell + mobility, dstrat, scale. = TRUE)``.
+    The variance shares of the design-based correlation matrix:
+
+    >>> pw = sh.measures.survey_prcomp(d, ["api00", "meals", "ell", "mobility"], scale=True,
+    ...                                center="weighted")
+    >>> pw.sdev.round(4).tolist()
+    [1.5821, 0.9889, 0.5971, 0.4031]
+
+    In R: ``svyprcomp(~api00 + meals + ell + mobility, dstrat, scale. = TRUE)``;
+    ``center="weighted"``:
+    ``sqrt(eigen(cov2cor(as.matrix(svyvar(~api00 + meals + ell + mobility, dstrat))))$values)``.
     """
-    for name, value in (("center", center), ("scale", scale), ("scores", scores)):
+    weighted = isinstance(center, str) and center == "weighted"
+    if not weighted and not isinstance(center, (bool, np.bool_)):
+        raise MeasureError(f"center={center!r} must be True, False or \"weighted\".")
+    for name, value in (("scale", scale), ("scores", scores)):
         if not isinstance(value, (bool, np.bool_)):
             raise MeasureError(f"{name}={value!r} must be True or False.")
     if tol is not None and not (isinstance(tol, (int, float)) and not isinstance(tol, bool)
@@ -634,9 +670,14 @@ def survey_prcomp(design, items, center: bool = True, scale: bool = False,
                            "made some negative); calibrate with bounds first.")
     wt = w / w.mean()
     r = np.sqrt(wt)
-    Y = X[rows] * r[:, None]
-    c = Y.mean(axis=0) if center else np.zeros(len(items))
-    Z = Y - c
+    if weighted:
+        c = wt @ X[rows] / n                     # weighted means of the items
+        Y = (X[rows] - c) * r[:, None]
+        Z = Y
+    else:
+        Y = X[rows] * r[:, None]
+        c = Y.mean(axis=0) if center else np.zeros(len(items))
+        Z = Y - c
     s = np.ones(len(items))
     if scale:
         s = np.sqrt(np.sum(Z * Z, axis=0) / (n - 1))
@@ -657,14 +698,21 @@ def survey_prcomp(design, items, center: bool = True, scale: bool = False,
     score_frame = None
     if scores:
         score_frame = pd.DataFrame((Z @ V) / r[:, None], index=index, columns=names)
-    call = f"svyprcomp({_r_formula(items)}, design"
-    call += ("" if center else ", center = FALSE") + (", scale. = TRUE" if scale else "")
-    call += (", scores = TRUE" if scores else "") + (f", tol = {tol}" if tol is not None else "")
-    call += ")"
+    if weighted:
+        des = "design" if not n_dropped else (
+            f"subset(design, complete.cases({', '.join(items)}))")
+        cov = f"as.matrix(svyvar({_r_formula(items)}, {des}))"
+        call = f"sqrt(eigen({'cov2cor(' + cov + ')' if scale else cov})$values)"
+    else:
+        call = f"svyprcomp({_r_formula(items)}, design"
+        call += ("" if center else ", center = FALSE") + (", scale. = TRUE" if scale else "")
+        call += (", scores = TRUE" if scores else "")
+        call += (f", tol = {tol}" if tol is not None else "") + ")"
     return SurveyPrcompResult(
         sdev=pd.Series(dvals / np.sqrt(n - 1), index=names, name="sdev"),
         rotation=pd.DataFrame(V, index=items, columns=names),
         center=pd.Series(c, index=items, name="center") if center else None,
         scale=pd.Series(s, index=items, name="scale") if scale else None,
         scores=score_frame, weights=pd.Series(wt, index=index, name="weight"),
-        items=tuple(items), n=n, n_dropped=n_dropped, r_call=call)
+        items=tuple(items), n=n, n_dropped=n_dropped, r_call=call,
+        centring="weighted" if weighted else "R")
