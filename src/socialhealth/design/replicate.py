@@ -10,6 +10,7 @@ from typing import Any, Callable, Protocol, Sequence
 import numpy as np
 import pandas as pd
 
+from socialhealth._text import show_list
 from socialhealth.design.base import DesignBase
 from socialhealth.design.replicate_variance import (METHODS, blas_threads_on_idle_cores, idle_cores,
                                                     default_scale, one_blas_thread,
@@ -487,7 +488,7 @@ def _bad_values_message(src: "_ReplicateColumns", names: list | None, kind: str,
             else "a weight computed by dividing by zero?")
     return (
         f"replicate weights have {sum(counts)} {kind} value(s) in {int(rows.sum())} of "
-        f"{src.shape[0]} row(s) (row positions {first}{' ...' if rows.sum() > 5 else ''}), in "
+        f"{src.shape[0]} row(s) (row positions {show_list(first)}{' ...' if rows.sum() > 5 else ''}), in "
         f"{len(bad)} of {src.shape[1]} replicate weight column(s): {shown}{more}. Every "
         "respondent needs a finite replicate weight in every column (0 for a respondent left "
         f"out of a replicate). Check how the file was read ({hint}) and fill them as the "
