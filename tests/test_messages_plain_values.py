@@ -312,3 +312,13 @@ def test_categorise_out_of_range_scores_are_plain():
     with pytest.raises(errors.SocialHealthError) as e:
         measures.categorise("ucla3", pd.Series(np.array([3.0, 5.0, 99.0, 99.0])), cutoff=6)
     assert re.search(r"scores outside the range \S+: 99\. ", plain_text(str(e.value)))
+
+
+def test_quantile_by_group_label_is_plain():
+    df = strata_frame()
+    df["h"] = np.array([62.0] * 3 + [96.0] * 9)           # float group codes
+    df.loc[df["h"] == 62.0, "y"] = np.nan
+    d = sh.SurveyDesign(df, weights="w")
+    with pytest.raises(errors.EstimationError) as e:
+        d.quantile("y", by="h")
+    assert "no non-missing values of 'y' in the by-group h=62;" in plain_text(str(e.value))
