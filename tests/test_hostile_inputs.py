@@ -253,7 +253,7 @@ VERB_ERRORS = [
      "1 level"),
     ("post_stratify-nan-count", lambda d: d.post_stratify(
         "stype", pd.DataFrame({"stype": ["E", "H", "M"], "Freq": [np.nan, 755, 1018]})),
-     DesignError, "nan"),
+     DesignError, "cell 'E' is missing"),
     ("post_stratify-no-Freq", lambda d: d.post_stratify("stype", pd.DataFrame(
         {"stype": ["E", "H", "M"]})), DesignError, "Freq"),
     ("trim-nan", lambda d: d.trim_weights(upper=np.nan), DesignError, "NaN"),

@@ -127,7 +127,7 @@ def test_nan_replicate_weights_named_with_rows():
         sh.ReplicateDesign(df, "w", "^rw", method="jk1")
     msg = str(e.value)
     assert "3 missing value(s) in 2 of 10 row(s)" in msg
-    assert "row positions [2, 5]" in msg
+    assert "row positions 2, 5)" in msg
     assert "2 of 8 replicate weight column(s): 'rw3' (2 row(s)), 'rw6' (1 row(s))" in msg
     assert "fill them" in msg and "dropna" in msg
 
@@ -139,7 +139,7 @@ def test_inf_replicate_weights_many_columns():
     with pytest.raises(ReplicateWeightsError) as e:
         sh.ReplicateDesign(df, "w", [f"rw{j}" for j in range(8)], method="jk1")
     msg = str(e.value)
-    assert "7 infinite value(s) in 7 of 10 row(s) (row positions [0, 1, 2, 3, 4] ...)" in msg
+    assert "7 infinite value(s) in 7 of 10 row(s) (row positions 0, 1, 2, 3, 4 ...)" in msg
     assert "'rw0' (1 row(s))" in msg and "'rw4'" in msg and "'rw5'" not in msg
     assert "and 2 more column(s)" in msg
 
@@ -148,7 +148,7 @@ def test_nan_replicate_weights_matrix_names_column_positions():
     df = _rep_frame()
     W = df[[f"rw{j}" for j in range(8)]].to_numpy()
     W[4, 1] = np.nan
-    with pytest.raises(ReplicateWeightsError, match=r"in 1 of 10 row\(s\) \(row positions \[4\]"
+    with pytest.raises(ReplicateWeightsError, match=r"in 1 of 10 row\(s\) \(row positions 4"
                                                      r"\), in 1 of 8 .*column 1 \(0-based\)"):
         sh.ReplicateDesign(df, "w", W, method="jk1")
 

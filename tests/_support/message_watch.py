@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import re
 
-NUMPY_REPR = re.compile(r"\bnp\.(?:u?int|float|complex|str_|bool|bytes_|datetime64|timedelta64)"
-                        r"\w*\(")
+# a scalar's repr is a call, np.int64(62) or np.str_('a'), except numpy 2's booleans: np.True_,
+# np.False_. Prose about a type ("dtype np.int64", "np.int64 (a whole number)") does not match.
+NUMPY_REPR = re.compile(r"\bnp\.(?:(?:u?int|float|complex|str_|bool|bytes_|datetime64|timedelta64"
+                        r"|longdouble|clongdouble)\w*\(|True_\b|False_\b)")
 numpy_reprs_seen: list[str] = []
 _watched: set[type] = set()
 

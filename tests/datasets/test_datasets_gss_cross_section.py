@@ -291,8 +291,8 @@ def test_cumulative_layout_by_year(tmp_path):
     cbx = sd.codebook.set_index("concept")
     assert not cbx.loc["satisfaction_social", "measured"] and d["satisfaction_social"].isna().all()
     cb = sd.codebook.set_index("concept")
-    assert cb.loc["lonely", "notes"].startswith("Not measured in [2004, 2010] (NORC asked it in "
-                                                "[1996, 2016, 2018])")
+    assert cb.loc["lonely", "notes"].startswith("Not measured in 2004, 2010 (NORC asked it in "
+                                                "1996, 2016, 2018)")
     # weighted headline share by hand over the 6 answered rows (wtssnr):
     # lonely rows 1996#1 (1.0), 2016#1 (1.0), 2018#1 (1.5); denominator 1+1+1+1+1.5+0.5
     est = sd.design.mean("lonely").to_frame().iloc[0]

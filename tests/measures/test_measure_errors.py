@@ -30,7 +30,7 @@ def test_code_out_of_range_names_item_column_and_values(ucla):
     with pytest.raises(ItemCodeError) as err:
         measures.score("ucla3", ucla, items=ITEMS, coding="1-3")
     msg = str(err.value)
-    assert "left_out" in msg and "'q2'" in msg and "4.0 (2 rows)" in msg
+    assert "left_out" in msg and "'q2'" in msg and "does not allow: 4 (2 rows)" in msg
 
 
 def test_codes_bad_in_several_items_reported_together(ucla):

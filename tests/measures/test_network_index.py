@@ -86,7 +86,7 @@ def test_custom_column_names_and_index_kept():
 
 def test_bad_codes_raise_naming_item():
     df = raw([[0, 5, 0, 0, 0]])     # 5 is not a code of the count items
-    with pytest.raises(ItemCodeError, match="close_friends.*\\[5"):
+    with pytest.raises(ItemCodeError, match="close_friends.* has values 5 outside"):
         measures.berkman_syme_components(df)
     df = raw([[2, 0, 0, 0, 0]])
     with pytest.raises(ItemCodeError, match="'married'"):

@@ -30,6 +30,7 @@ from typing import Literal, Sequence
 import numpy as np
 import pandas as pd
 
+from socialhealth._text import show_list
 from socialhealth.errors import DatasetError, SurveyFileError, UnknownWaveError
 from socialhealth.datasets import _engine
 from socialhealth.datasets._codebook import codebook_hash, codes_text, load_codebook
@@ -196,7 +197,8 @@ def load_brfss(path, *, wave: int | None = None,
             found = _psu_years(df, d["psu"])
             if found != [year]:
                 raise SurveyFileError(
-                    f"{src.path}: _PSU says survey year(s) {found[:5]}, expected {year}"
+                    f"{src.path}: _PSU says survey year(s) {show_list(found, limit=5)}, "
+                    f"expected {year}"
                     + (" (wave=)" if wave is not None else " (from the file name)")
                     + ". Pass one CDC LLCP annual file and the matching wave=.")
             reasons = OrderedDict()

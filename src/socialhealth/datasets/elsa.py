@@ -23,6 +23,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from socialhealth._text import show_list
 from socialhealth.errors import (DatasetError, SocialHealthWarning, SurveyFileError,
                                  UnknownWaveError)
 from socialhealth.datasets import _engine
@@ -90,7 +91,7 @@ def _partner_code_check(context, var, not_partnered) -> None:
                        f"partnered")
     out.update(checked=True, consistent=not bad, conflicts=bad)
     if bad:
-        msg = (f"the social isolation index counts {var} codes {list(not_partnered)} as 'not "
+        msg = (f"the social isolation index counts {var} codes {show_list(not_partnered)} as 'not "
                f"married or cohabiting', but the file's value labels disagree: "
                f"{'; '.join(bad)}. The partner point of social_isolation_index is then wrong "
                f"(inverted for those codes). Check {var}'s labels in your ELSA release.")

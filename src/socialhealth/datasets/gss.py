@@ -20,6 +20,7 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+from socialhealth._text import show_list
 from socialhealth.errors import DatasetError, SurveyFileError, UnknownWaveError
 from socialhealth.datasets import _engine
 from socialhealth.datasets._codebook import load_codebook
@@ -458,10 +459,12 @@ def _by_year(sd, cb: dict):
         if none and counts[c]:
             missing_years[c] = none
             spec = cb["concepts"].get(c, {})
-            doc = f" (NORC asked it in {spec['years']})" if "years" in spec else ""
+            doc = (f" (NORC asked it in {show_list(spec['years'], quote=False)})"
+                   if "years" in spec else "")
             if c in idx:
-                notes[idx[c]] = (f"Not measured in {none}{doc}; answers in "
-                                 f"{sorted(int(y) for y in counts[c])}. " + str(notes[idx[c]]))
+                notes[idx[c]] = (f"Not measured in {show_list(none)}{doc}; answers in "
+                                 f"{show_list(sorted(int(y) for y in counts[c]))}. "
+                                 + str(notes[idx[c]]))
     sd.codebook["notes"] = notes
     sd.provenance["measured_by_year"] = counts
     sd.provenance["not_measured_by_year"] = missing_years

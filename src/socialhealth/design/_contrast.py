@@ -32,6 +32,7 @@ from typing import Any, Mapping, NoReturn, Sequence
 import numpy as np
 import pandas as pd
 
+from socialhealth._text import show, show_list
 from socialhealth.design.results import Estimate
 from socialhealth.errors import EstimationError, FormulaError
 
@@ -140,11 +141,10 @@ def _parse(expr: str, aliases: dict[str, int]) -> tuple[ast.AST, dict[str, int]]
 
     def slot(name: str) -> str:
         if name not in aliases:
-            shown = ", ".join(repr(a) for a in list(aliases)[:12])
             raise FormulaError(
-                f"contrast: {name!r} is not the name of an estimate; names available: {shown}"
-                + (", ..." if len(aliases) > 12 else "")
-                + ". Quote names that are not identifiers with backticks, e.g. `(Intercept)`."
+                f"contrast: {name!r} is not the name of an estimate; names available: "
+                f"{show_list(aliases, limit=12)}. Quote names that are not identifiers with "
+                "backticks, e.g. `(Intercept)`."
             )
         key = f"_est{aliases[name]}_"
         slots[key] = aliases[name]
@@ -249,14 +249,14 @@ def _linear(spec, aliases: dict[str, int], labels: list[str]) -> np.ndarray:
         c = np.zeros(k)
         for name, value in spec.items():
             if str(name) not in aliases:
-                raise FormulaError(f"contrast: {name!r} is not the name of an estimate; names: "
-                                   f"{list(aliases)[:12]}.")
+                raise FormulaError(f"contrast: {show(name)} is not the name of an estimate; names: "
+                                   f"{show_list(aliases, limit=12)}.")
             c[aliases[str(name)]] = float(value)
         return c
     c = np.asarray(spec, dtype=float).ravel()
     if c.shape != (k,):
-        raise FormulaError(f"a linear contrast needs {k} coefficients (one per estimate {labels}); "
-                           f"got {c.size}.")
+        raise FormulaError(f"a linear contrast needs {k} coefficients (one per estimate: "
+                           f"{show_list(labels)}); got {c.size}.")
     return c
 
 

@@ -21,6 +21,7 @@ from typing import Callable, Sequence
 import numpy as np
 import pandas as pd
 
+from socialhealth._text import show
 from socialhealth.design.results import Estimate
 from socialhealth.design.structure import as_list, require_columns
 from socialhealth.design.variables import (AnalysisMatrix, Domains, analysis_matrix, domains,
@@ -102,7 +103,7 @@ def _few_rows_for_var(cols, dom, dmn: int, nobs: int) -> None:
     from socialhealth.errors import SocialHealthWarning
 
     where = "the subset" if dom is None else "the by-group " + ", ".join(
-        f"{c}={dom.table.iloc[dmn][c]!r}" for c in dom.table.columns)
+        f"{c}={show(dom.table.iloc[dmn][c])}" for c in dom.table.columns)
     warnings.warn(f"var() of {', '.join(map(repr, cols))}: {where} has {nobs} row with observed "
                   "values, so its variance is NaN (n / (n - 1)), as R's svyvar gives; a "
                   "variance needs at least 2 rows.", SocialHealthWarning, stacklevel=4)

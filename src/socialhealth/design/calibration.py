@@ -56,6 +56,7 @@ from typing import Literal, Mapping, cast
 import numpy as np
 import pandas as pd
 
+from socialhealth._text import show, show_list
 from socialhealth.design import calibration_options as opts
 from socialhealth.design.formula import additive_terms, r_column_name, rhs_matrix
 from socialhealth.design.structure import as_list, require_columns
@@ -258,12 +259,12 @@ def _population_counts(population, columns: list[str]) -> dict[tuple, float]:
         except (TypeError, ValueError):
             bad = next(v for _, v in items if not _is_float(v))
             raise DesignError(
-                f"population counts must be numbers; got {bad!r} for {columns}."
+                f"population counts must be numbers; got {show(bad)} for {columns}."
             ) from None
         if any(len(k) != len(columns) for k in keys):
             raise DesignError(
                 f"population keys must be tuples of {len(columns)} value(s) (one per column of "
-                f"{columns}); got e.g. {items[0][0]!r}."
+                f"{columns}); got e.g. {show(items[0][0])}."
             )
     else:
         raise DesignError(
@@ -277,8 +278,9 @@ def _population_counts(population, columns: list[str]) -> dict[tuple, float]:
     if bad.any():
         k = keys[int(np.flatnonzero(bad)[0])]
         raise DesignError(
-            f"population count for cell {k if len(k) > 1 else k[0]!r} is {counts[bad][0]!r}; "
-            "population counts must be numbers >= 0 (0 only for a cell without respondents). "
+            f"population count for cell {show(k if len(k) > 1 else k[0])} is "
+            f"{show(counts[bad][0])}; population counts must be numbers >= 0 (0 only for a cell "
+            "without respondents). "
             "Drop empty cells from both the population table and the sample, or collapse them "
             "with a neighbouring cell."
         )
@@ -291,8 +293,8 @@ def _match_cells(uniq: list[tuple], pop: dict[tuple, float], columns: list[str])
     if zero_with_rows:
         k = zero_with_rows[0]
         raise DesignError(
-            f"population count for cell {k if len(k) > 1 else k[0]!r} of {columns} is 0 but the "
-            "sample has respondents in it, and a cell with respondents needs a positive "
+            f"population count for cell {show(k if len(k) > 1 else k[0])} of {columns} is 0 but "
+            "the sample has respondents in it, and a cell with respondents needs a positive "
             "population count (R: 'Strata in sample absent from population'). Fix the "
             "population table, or collapse the cell with a neighbouring cell in both the "
             "population table and the sample."
@@ -301,7 +303,7 @@ def _match_cells(uniq: list[tuple], pop: dict[tuple, float], columns: list[str])
     pop = {k: v for k, v in pop.items() if v > 0 or k in in_sample}
     not_in_pop = [k for k in uniq if k not in pop]
     if not_in_pop:
-        shown = ", ".join(repr(k if len(k) > 1 else k[0]) for k in not_in_pop[:5])
+        shown = show_list([k if len(k) > 1 else k[0] for k in not_in_pop], limit=5)
         raise DesignError(
             f"post-stratum cell(s) {shown} of {columns} occur in the sample but not in the "
             "population table; add their population counts (or recode the sample to the "
@@ -309,7 +311,7 @@ def _match_cells(uniq: list[tuple], pop: dict[tuple, float], columns: list[str])
         )
     not_in_sample = [k for k in pop if k not in in_sample]
     if not_in_sample:
-        shown = ", ".join(repr(k if len(k) > 1 else k[0]) for k in not_in_sample[:5])
+        shown = show_list([k if len(k) > 1 else k[0] for k in not_in_sample], limit=5)
         raise DesignError(
             f"population cell(s) {shown} of {columns} have no respondents in the sample, so their "
             "weights cannot be adjusted; collapse them with a neighbouring cell in both the "

@@ -12,6 +12,7 @@ from typing import Literal
 import numpy as np
 from scipy import special, stats
 
+from socialhealth._text import show
 from socialhealth.errors import ModelError
 
 _EPS = np.finfo(float).eps
@@ -105,8 +106,8 @@ def _check_gamma_y(y):
     if bad.any():
         raise ModelError(
             f"family='Gamma' needs a positive outcome; {int(bad.sum())} value(s) are zero or "
-            f"negative (e.g. {y[bad][0]!r}). Drop those rows with design.subset(...) or model a "
-            "transformed outcome."
+            f"negative (e.g. {show(y[bad][0])}). Drop those rows with design.subset(...) or model "
+            "a transformed outcome."
         )
 
 
@@ -115,7 +116,8 @@ def _check_binomial_y(y):
     if bad.any():
         raise ModelError(
             f"family='binomial' needs a 0/1 (or proportion) outcome; {int(bad.sum())} value(s) lie "
-            f"outside [0, 1] (e.g. {y[bad][0]!r}). Build an indicator, e.g. 'I(score >= 4) ~ ...'."
+            f"outside [0, 1] (e.g. {show(y[bad][0])}). Build an indicator, "
+            "e.g. 'I(score >= 4) ~ ...'."
         )
 
 

@@ -54,6 +54,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from socialhealth._text import show_list
 from socialhealth.design.result_protocol import TEST_REASONS, Result
 from socialhealth.design.structure import require_columns
 from socialhealth.design.variables import categorical_levels
@@ -276,7 +277,7 @@ def ttest(design, formula_or_variable: str, by: str | None = None, level: float 
     g, levels = _codes(design.data[gname], base)
     used = base & (g >= 0)
     if len(levels) != 2:
-        shown = ", ".join(map(repr, levels[:10])) + (", ..." if len(levels) > 10 else "")
+        shown = show_list(levels, limit=10)
         raise EstimationError(
             f"ttest needs a grouping variable with exactly 2 levels among the rows used; "
             f"{gname!r} has {len(levels)}{': ' + shown if levels else ''}. Recode it or use "

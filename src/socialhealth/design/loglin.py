@@ -49,6 +49,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from socialhealth._text import show, show_list
 from socialhealth.design.result_protocol import TEST_REASONS, Result, Summary
 from socialhealth.design.structure import require_columns
 from socialhealth.design.table import MAX_FACTOR_LEVELS, check_factor_levels
@@ -353,7 +354,7 @@ def _check_margins(p: np.ndarray, terms: list, variables: list, levels: list) ->
             e = int(np.flatnonzero(marg <= 0)[0])
             combo = []
             for j, s in zip(idx, sizes, strict=True):
-                combo.append(f"{variables[j]}={levels[j][e % s]!r}")
+                combo.append(f"{variables[j]}={show(levels[j][e % s])}")
                 e //= s
             raise EstimationError(
                 f"the cell {', '.join(combo)} of the term {_term_label(t, variables)!r} has "
@@ -888,7 +889,7 @@ def gofchisq(design, variable: str, p) -> object:
     if len(pv) != J:
         raise EstimationError(
             f"p= has {len(pv)} proportions but {name!r} has {J} levels "
-            f"({', '.join(map(repr, levels))}); give one proportion per level, in that order.")
+            f"({show_list(levels)}); give one proportion per level, in that order.")
     if not np.all(np.isfinite(pv)) or np.any(pv <= 0):
         raise EstimationError(f"every proportion in p= must be a finite number > 0, not "
                               f"{pv.tolist()!r}.")

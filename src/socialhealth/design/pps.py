@@ -77,6 +77,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from socialhealth._text import show
 from socialhealth.errors import DesignError, ProbabilityError
 
 #: spellings of ``pps=`` accepted as strings (case-insensitive)
@@ -402,7 +403,7 @@ def joint_dcheck(spec: JointInclusion, pi: np.ndarray, same_psu=None) -> np.ndar
 
     def where(mask):
         i, j = np.argwhere(mask)[0]
-        return f"row {i + 1}, column {j + 1} (value {P[i, j]!r})"
+        return f"row {i + 1}, column {j + 1} (value {show(P[i, j])})"
 
     if not np.all(np.isfinite(P)):
         raise ProbabilityError(
@@ -421,8 +422,8 @@ def joint_dcheck(spec: JointInclusion, pi: np.ndarray, same_psu=None) -> np.ndar
         i = int(np.flatnonzero(off)[0])
         raise ProbabilityError(
             "the diagonal of the joint inclusion probability matrix must equal the inclusion "
-            f"probabilities given in fpc=/probs=; unit {i + 1} has {diag[i]!r} on the diagonal but "
-            f"inclusion probability {pi[i]!r}."
+            f"probabilities given in fpc=/probs=; unit {i + 1} has {show(diag[i])} on the "
+            f"diagonal but inclusion probability {show(pi[i])}."
         )
     if np.any(P <= 0):
         raise ProbabilityError(

@@ -76,6 +76,7 @@ import numpy as np
 import pandas as pd
 from scipy import special   # scipy.stats/optimize (~50 MB) only where used: beta, likelihood
 
+from socialhealth._text import show
 from socialhealth.design.results import Estimate, t_quantile
 from socialhealth.design.structure import as_list, require_columns
 from socialhealth.design.variables import analysis_matrix, is_categorical, subset_domains
@@ -495,7 +496,7 @@ def _cells(design, variable: str, by) -> _Cells:
     for dmn in range(D):
         if not ind[:, dmn].any():
             label = "" if dom_table is None else ", ".join(
-                f"{c}={dom_table.iloc[dmn][c]}" for c in by_cols)
+                f"{c}={show(dom_table.iloc[dmn][c], quote=False)}" for c in by_cols)
             raise EstimationError(
                 f"the by-group {label} has no rows with a non-missing {variable!r}; drop that "
                 "group (e.g. design.subset(...)) before estimating."

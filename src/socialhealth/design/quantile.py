@@ -69,6 +69,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from socialhealth._text import show
 from socialhealth.design.proportion import IntervalEstimate, _asin_ci, _beta_ci, _wald_logit
 from socialhealth.design.structure import as_list, require_columns
 from socialhealth.design.variables import subset_domains
@@ -468,7 +469,7 @@ def quantile(
             ok = in_dom & ~np.isnan(y)
             if not ok.any():
                 where = "" if dom_table is None else " in the by-group " + ", ".join(
-                    f"{b}={dom_table.iloc[dmn][b]}" for b in by_cols)
+                    f"{b}={show(dom_table.iloc[dmn][b], quote=False)}" for b in by_cols)
                 raise EstimationError(f"no non-missing values of {c!r}{where}; cannot estimate a "
                                       f"quantile.")
             Q = _quantile_rule(y, w, qrule) if ok.all() else _quantile_rule(y[ok], w[ok], qrule)

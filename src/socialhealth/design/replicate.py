@@ -10,6 +10,7 @@ from typing import Any, Callable, Protocol, Sequence
 import numpy as np
 import pandas as pd
 
+from socialhealth._text import show_list
 from socialhealth.design.base import DesignBase
 from socialhealth.design.replicate_variance import (METHODS, blas_threads_on_idle_cores, idle_cores,
                                                     default_scale, one_blas_thread,
@@ -482,12 +483,12 @@ def _bad_values_message(src: "_ReplicateColumns", names: list | None, kind: str,
              else (lambda j: f"column {j} (0-based)"))
     shown = ", ".join(f"{label(j)} ({counts[j]} row(s))" for j in bad[:_SHOWN_COLUMNS])
     more = f" and {len(bad) - _SHOWN_COLUMNS} more column(s)" if len(bad) > _SHOWN_COLUMNS else ""
-    first = np.flatnonzero(rows)[:5].tolist()
+    first = show_list(np.flatnonzero(rows)[:5]) + (" ..." if rows.sum() > 5 else "")
     hint = ("a missing-value code read as NaN?" if "missing" in kind
             else "a weight computed by dividing by zero?")
     return (
         f"replicate weights have {sum(counts)} {kind} value(s) in {int(rows.sum())} of "
-        f"{src.shape[0]} row(s) (row positions {first}{' ...' if rows.sum() > 5 else ''}), in "
+        f"{src.shape[0]} row(s) (row positions {first}), in "
         f"{len(bad)} of {src.shape[1]} replicate weight column(s): {shown}{more}. Every "
         "respondent needs a finite replicate weight in every column (0 for a respondent left "
         f"out of a replicate). Check how the file was read ({hint}) and fill them as the "

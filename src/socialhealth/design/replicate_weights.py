@@ -56,6 +56,7 @@ import warnings
 
 import numpy as np
 
+from socialhealth._text import show
 from socialhealth.errors import DesignError, RDifferenceWarning, ReplicateWeightsError
 
 __all__ = ["as_replicate", "check_hadamard", "hadamard"]
@@ -308,7 +309,7 @@ def _is_certainty(st, h) -> bool:
 
 def _lonely_jkn_error(st, h, lonely_psu: str) -> ReplicateWeightsError:
     return ReplicateWeightsError(
-        f"stratum {st.stratum_labels[h]!r} has a single PSU, so the jackknife cannot delete it "
+        f"stratum {show(st.stratum_labels[h])} has a single PSU, so the jackknife cannot delete it "
         f"(lonely_psu={lonely_psu!r}; R's as.svrepdesign stops the same way under "
         "options(survey.lonely.psu = 'fail')). Build the design with lonely_psu='remove', "
         "'certainty', 'average' or 'adjust' (see to_replicate), give the stratum's fpc if the "
@@ -390,7 +391,7 @@ def _two_psu_strata(design, method):
             bad.append((st.stratum_labels[h], len(psus)))
         pairs.append(psus)
     if bad:
-        shown = ", ".join(f"{lab!r} ({k} PSUs)" for lab, k in bad[:5])
+        shown = ", ".join(f"{show(lab)} ({k} PSUs)" for lab, k in bad[:5])
         raise ReplicateWeightsError(
             f"method={method!r} needs exactly 2 PSUs in every stratum; stratum {shown} "
             + ("does" if len(bad) == 1 else f"and {len(bad) - 1} more do") + " not. "
@@ -510,22 +511,23 @@ def _bootstrap(design, replicates: int, seed, fpc: bool):
         label = st.stratum_labels[h]
         if not fpc:
             raise ReplicateWeightsError(
-                f"stratum {label!r} has a single PSU; the subbootstrap draws n_h - 1 = 0 PSUs "
+                f"stratum {show(label)} has a single PSU; the subbootstrap draws n_h - 1 = 0 PSUs "
                 "there (R's as.svrepdesign(type = 'subbootstrap') stops with an error too, "
                 "whatever options(survey.lonely.psu)). Use method='bootstrap' with "
                 "lonely_psu='remove', method='jkn', or merge the stratum with a neighbour."
             )
         if lonely_psu == "fail":
             raise ReplicateWeightsError(
-                f"stratum {label!r} has a single PSU (lonely_psu='fail'). With lonely_psu='remove' "
-                "or 'certainty' the bootstrap leaves such strata out of the variance (multiplier "
+                f"stratum {show(label)} has a single PSU (lonely_psu='fail'). With "
+                "lonely_psu='remove' or 'certainty' the bootstrap leaves such strata out of the "
+                "variance (multiplier "
                 "1 in every replicate, as R's bootstrap does for every survey.lonely.psu option); "
                 "give the stratum's fpc if its PSU was taken with certainty; or merge it with a "
                 "neighbour."
             )
         if lonely_psu in ("adjust", "average"):
             raise ReplicateWeightsError(
-                f"stratum {label!r} has a single PSU and lonely_psu={lonely_psu!r} has no "
+                f"stratum {show(label)} has a single PSU and lonely_psu={lonely_psu!r} has no "
                 "bootstrap counterpart: R's bootstrap silently treats single-PSU strata as "
                 "'remove' whatever options(survey.lonely.psu) says. Use method='jkn' (which "
                 f"implements {lonely_psu!r} as R does) or lonely_psu='remove' to get R's bootstrap "

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from socialhealth._text import show, show_list
 from socialhealth._deprecation import warn_renamed
 from socialhealth.design.result_protocol import Result
 
@@ -63,10 +64,10 @@ def one_value(values: pd.Series, what: str) -> float:
     if len(values) != 1:
         from socialhealth.errors import EstimationError
 
-        labels = ", ".join(map(repr, list(values.index)[:6])) + (", ..." if len(values) > 6 else "")
+        labels = show_list(values.index, limit=6)
         raise EstimationError(
             f"float() needs a result with a single {what}; this one has {len(values)} "
-            f"({labels}). Pick one, e.g. float(result.coef()[{values.index[0]!r}])."
+            f"({labels}). Pick one, e.g. float(result.coef()[{show(values.index[0])}])."
         )
     return float(values.iloc[0])
 
@@ -382,8 +383,8 @@ class Estimate(Result):
                 if not hits:
                     from socialhealth.errors import EstimationError
 
-                    raise EstimationError(f"contrast: no estimate labelled {key!r}; labels are "
-                                          f"{labels}.")
+                    raise EstimationError(f"contrast: no estimate labelled {show(key)}; labels are "
+                                          f"{show_list(labels)}.")
                 c[hits] = value
         else:
             c = np.asarray(coefficients, dtype=float)

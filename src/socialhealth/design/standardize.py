@@ -28,6 +28,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from socialhealth._text import show
 from socialhealth._deprecation import REMOVAL, warn_renamed
 from socialhealth.design.calibration import _cells, _norm_key, post_stratify
 from socialhealth.design.structure import as_list
@@ -37,8 +38,9 @@ from socialhealth.errors import ArgumentError, DesignError, EstimationError, Soc
 __all__ = ["standardize"]
 
 
-def _show(key: tuple):
-    return key[0] if len(key) == 1 else key
+def _show(key: tuple) -> str:
+    """A level (or a tuple of levels, one per by variable) as text for a message."""
+    return show(key[0] if len(key) == 1 else key)
 
 
 def _population_shares(population, by: list[str], data: pd.DataFrame) -> dict[tuple, float]:
@@ -74,7 +76,7 @@ def _population_shares(population, by: list[str], data: pd.DataFrame) -> dict[tu
         if bad:
             raise DesignError(
                 f"population keys must be {'tuples of ' if len(by) > 1 else ''}{len(by)} value(s), "
-                f"one per by variable {by}; got {_show(bad[0])!r}."
+                f"one per by variable {by}; got {_show(bad[0])}."
             )
         values = pd.to_numeric(pd.Series([v for _, v in items], dtype=object),
                                errors="coerce").to_numpy(dtype=float)
@@ -87,7 +89,7 @@ def _population_shares(population, by: list[str], data: pd.DataFrame) -> dict[tu
         if len(values) != len(keys):
             raise DesignError(
                 f"population has {len(values)} value(s) but {' x '.join(by)} has {len(keys)} "
-                f"level combination(s) in the data ({', '.join(repr(_show(k)) for k in keys[:6])}"
+                f"level combination(s) in the data ({', '.join(_show(k) for k in keys[:6])}"
                 f"{', ...' if len(keys) > 6 else ''}); give one count or share per combination, "
                 "or pass a dict/Series {level: count} to match them by name."
             )
@@ -104,7 +106,7 @@ def _population_shares(population, by: list[str], data: pd.DataFrame) -> dict[tu
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise DesignError(
-            f"standard population value for level {_show(keys[i])!r} is {values[i]!r}; counts "
+            f"standard population value for level {_show(keys[i])} is {show(values[i])}; counts "
             "or shares must be positive numbers. Drop levels the standard population does not "
             "have from both the population and the sample (design.subset) instead."
         )
@@ -296,7 +298,7 @@ def standardize(design, variables, by=None, *, population, excluding_missing=Non
     not_in_pop = list(dict.fromkeys(b for b in by_keys if b not in shares))
     if not_in_pop:
         raise DesignError(
-            f"level(s) {', '.join(repr(_show(b)) for b in not_in_pop)} of {' x '.join(by_cols)} "
+            f"level(s) {', '.join(_show(b) for b in not_in_pop)} of {' x '.join(by_cols)} "
             "occur in the sample but not in the standard population; add them to population=, or "
             "leave those respondents out first with design.subset(...)."
         )
@@ -308,7 +310,9 @@ def standardize(design, variables, by=None, *, population, excluding_missing=Non
     absent = [(d, b) for d in domains for b in shares if d + b not in present]
     if absent:
         shown = "; ".join(
-            (f"{_show(b)!r} in {dict(zip(over_cols, d, strict=True))}" if k else f"{_show(b)!r}")
+            (f"{_show(b)} in "
+             + ", ".join(f"{c}={show(v)}" for c, v in zip(over_cols, d, strict=True))
+             if k else _show(b))
             for d, b in absent[:6])
         warnings.warn(
             f"{len(absent)} standard-population level(s) have no respondents in a domain and are "

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Sequence
 import numpy as np
 import pandas as pd
 
+from socialhealth._text import show, show_list
 from socialhealth.errors import (
     ArgumentError,
     DesignError,
@@ -261,7 +262,7 @@ def numeric_column(data: pd.DataFrame, column: str, what: str, error=DesignError
         if bad.any():
             example = s[bad].iloc[0]
             raise error(
-                f"{what} column {column!r} is not numeric (e.g. value {example!r} in "
+                f"{what} column {column!r} is not numeric (e.g. value {show(example)} in "
                 f"{int(bad.sum())} row(s)); convert it to numbers first."
             )
         s = converted
@@ -302,7 +303,7 @@ def design_weights(
             if bad.any():
                 raise ProbabilityError(
                     f"probabilities in {col!r} must lie in (0, 1]; {int(bad.sum())} row(s) do not "
-                    f"(e.g. {pc[bad][0]!r}). Selection probabilities are not weights: pass "
+                    f"(e.g. {show(pc[bad][0])}). Selection probabilities are not weights: pass "
                     "weights= instead if these are weights."
                 )
             p = p * pc
@@ -342,7 +343,7 @@ def check_weights(w: np.ndarray, name: str) -> None:
     if nonpos.any():
         raise WeightError(
             f"weight column {name!r} has {int(nonpos.sum())} non-positive value(s) (minimum "
-            f"{w.min()!r}). Survey weights must be positive: drop rows that are out of the "
+            f"{show(w.min())}). Survey weights must be positive: drop rows that are out of the "
             "sample, and use design.subset(...) for subpopulations instead of zero weights."
         )
 
@@ -467,10 +468,10 @@ def _check_psu_in_one_stratum(data, psu, strata, raw_unit, stratum) -> None:
     split = np.unique(raw_unit[elsewhere]) if elsewhere.any() else np.empty(0, dtype=np.int64)
     if len(split):
         bad_units = split[:5]
-        examples = pd.unique(np.asarray(data[psu[0]])[np.isin(raw_unit, bad_units)])[:5].tolist()
+        examples = pd.unique(np.asarray(data[psu[0]])[np.isin(raw_unit, bad_units)])[:5]
         raise NestingError(
             f"PSU codes of {psu[0]!r} appear in more than one stratum of {strata[0]!r} "
-            f"(e.g. {', '.join(map(repr, examples))}). If PSU codes are only unique within "
+            f"(e.g. {show_list(examples)}). If PSU codes are only unique within "
             "strata (PSU 1, 2 in every stratum), pass nest=True."
         )
 
@@ -515,7 +516,7 @@ def _stratum_population(f, col, stratum, n_strata, n_units, labels_of_stratum,
         h = int(per_stratum.index[
             (per_stratum["min"] != per_stratum["max"]).to_numpy()][0])
         raise FPCError(
-            f"fpc {col!r} is not constant within stratum {labels_of_stratum[h]!r}; "
+            f"fpc {col!r} is not constant within stratum {show(labels_of_stratum[h])}; "
             "it must be the stratum's population size (or sampling fraction)."
         )
     fh = per_stratum["min"].reindex(range(n_strata)).to_numpy()
@@ -544,7 +545,7 @@ def _stratum_population(f, col, stratum, n_strata, n_units, labels_of_stratum,
     if small.any():
         h = int(np.flatnonzero(small)[0])
         raise FPCError(
-            f"fpc {col!r} says stratum {labels_of_stratum[h]!r} has {pop[h]:g} "
+            f"fpc {col!r} says stratum {show(labels_of_stratum[h])} has {pop[h]:g} "
             f"units in the population but {int(n_units[h])} were sampled. The fpc must "
             "be the population size (number of units in the stratum), not smaller than "
             "the sample." + (" Here 1 is read as a population size, as R does, because "

@@ -8,6 +8,7 @@ from typing import Callable, Literal
 import numpy as np
 import pandas as pd
 
+from socialhealth._text import show, show_list
 from socialhealth.design.base import DesignBase
 from socialhealth.design.structure import (
     as_list,
@@ -577,8 +578,8 @@ def _exact_pps_stage(data, stage, spec, variance, fpc, probs):
                 missing = [lab for lab in labels if lab not in spec.psum]
                 if missing:
                     raise DesignError(
-                        f"HR(psum=) has no value for stratum {missing[0]!r}; give a dict with "
-                        f"every stratum ({', '.join(map(repr, labels[:10]))})."
+                        f"HR(psum=) has no value for stratum {show(missing[0])}; give a dict with "
+                        f"every stratum ({show_list(labels, limit=10)})."
                     )
                 psum = np.array([spec.psum[lab] for lab in labels], dtype=float)
             elif stage.n_strata > 1:

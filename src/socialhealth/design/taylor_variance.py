@@ -53,6 +53,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from socialhealth._text import show, show_list
 from socialhealth.design.structure import Stage
 from socialhealth.errors import DesignError, LonelyPSUError
 
@@ -119,7 +120,7 @@ def group_sum(codes: np.ndarray, values, size: int) -> np.ndarray:
 
 
 def _lonely_error(stage_index: int, labels: np.ndarray) -> LonelyPSUError:
-    shown = ", ".join(repr(x) for x in labels[:10]) + (" ..." if len(labels) > 10 else "")
+    shown = show_list(labels, limit=10)
     return LonelyPSUError(
         f"stratum {shown} has only one PSU at stage {stage_index + 1}, so its variance "
         f"cannot be estimated ({len(labels)} such strata). Choose how to handle single-PSU "
@@ -144,7 +145,7 @@ def _check_lonely_pps(stage: Stage, s: int, lonely_psu: str) -> None:
         from socialhealth.errors import DesignError
 
         raise DesignError(
-            f"stratum {stage.stratum_labels[lonely][0]!r} has a single PSU in a PPS (Brewer) "
+            f"stratum {show(stage.stratum_labels[lonely][0])} has a single PSU in a PPS (Brewer) "
             f"stage; lonely_psu={lonely_psu!r} is not implemented for PPS stages. Use "
             f"lonely_psu='adjust' (centre it at 0), 'remove' or 'certainty' (the stratum adds no "
             "variance), or merge the stratum with a neighbour."

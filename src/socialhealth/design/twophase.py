@@ -218,6 +218,7 @@ from typing import TYPE_CHECKING, Callable
 import numpy as np
 import pandas as pd
 
+from socialhealth._text import show, show_list
 from socialhealth.design.base import DesignBase
 from socialhealth.design.structure import check_data_frame, require_columns
 from socialhealth.design.taylor_variance import DomainColumns, average_boost, group_sum
@@ -274,7 +275,7 @@ def _phase2_indicator(data: pd.DataFrame, subset) -> np.ndarray:
         return s.to_numpy() == 1
     raise DesignError(
         f"subset {label} must be logical (True/False, or 0/1), but it holds values such as "
-        f"{list(pd.unique(s))[:5]!r}. Build a boolean column, e.g. "
+        f"{show_list(pd.unique(s), limit=5)}. Build a boolean column, e.g. "
         "df['in_phase2'] = df['in_subcohort'] | (df['rel'] == 1)."
     )
 
@@ -412,7 +413,7 @@ class _Phase1:
         if lonely.any() and lonely_psu == "fail":
             unit = "PSU" if psu else "row"
             raise LonelyPSUError(
-                f"phase-1 stratum {st.stratum_labels[lonely][0]!r} of {strata!r} has a single "
+                f"phase-1 stratum {show(st.stratum_labels[lonely][0])} of {strata!r} has a single "
                 f"{unit} ({int(lonely.sum())} such strata), so its phase-1 variance cannot be "
                 "estimated. Choose how to handle it with lonely_psu=: 'adjust' (centre the "
                 f"{unit} at 0; for method='full' the value of R's twophase), "
@@ -746,7 +747,7 @@ class TwoPhaseDesign(DesignBase):
         empty = (n2h == 0) & (n1h > 0)
         if empty.any():
             raise DesignError(
-                f"phase-2 stratum {labels[empty][0]!r} has {int(n1h[empty][0])} phase-1 {what} "
+                f"phase-2 stratum {show(labels[empty][0])} has {int(n1h[empty][0])} phase-1 {what} "
                 f"but none in phase 2 ({int(empty.sum())} such strata), so its phase-1 rows "
                 "cannot be represented. Merge it with a neighbouring stratum or check the "
                 "subset column."
@@ -754,7 +755,7 @@ class TwoPhaseDesign(DesignBase):
         lonely = (n2h == 1) & (n1h > 1)
         if lonely.any() and lonely_psu == "fail":
             raise LonelyPSUError(
-                f"phase-2 stratum {labels[lonely][0]!r} has a single phase-2 "
+                f"phase-2 stratum {show(labels[lonely][0])} has a single phase-2 "
                 f"{'row' if unit2 is None else 'cluster'} out of "
                 f"{int(n1h[lonely][0])} phase-1 {what} ({int(lonely.sum())} such strata), so "
                 "its phase-2 variance cannot be estimated. Choose how to handle it with "

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from socialhealth._text import show
 from socialhealth.design.result_protocol import Result
 from socialhealth.design.results import t_quantile
 from socialhealth.errors import ArgumentError, MeasureError
@@ -188,8 +189,8 @@ def survey_kappa(design, x: str, y: str, level: float = 0.95,
                 "or pass max_categories=None if you do mean to compare that many categories."
             )
     if k < 2:
-        raise MeasureError(f"{x!r} and {y!r} use a single category ({cats[0]!r}) among the rows "
-                           "used, so kappa is undefined.")
+        raise MeasureError(f"{x!r} and {y!r} use a single category ({show(cats[0])}) among the "
+                           "rows used, so kappa is undefined.")
     xs = pd.Series(xv, dtype=object)
     ys = pd.Series(yv, dtype=object)
     ind = {}

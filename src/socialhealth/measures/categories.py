@@ -6,6 +6,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from socialhealth._text import show_list
 from socialhealth.errors import MeasureError
 from socialhealth.measures.definitions import Band, Instrument, Scale, get_instrument
 
@@ -65,8 +66,9 @@ def _apply(inst: Instrument, scale: Scale, score: pd.Series, bands: tuple[Band, 
     if nonnum.any() or out_of_range.any():
         bad = pd.unique(score[nonnum | out_of_range])
         raise MeasureError(
-            f"{inst.key} {scale.name}: scores outside the range {lo:g}-{hi:g}: {list(bad)[:10]!r}. "
-            "Categorise scores produced by measures.score() for this instrument and scale."
+            f"{inst.key} {scale.name}: scores outside the range {lo:g}-{hi:g}: "
+            f"{show_list(bad, limit=10)}. Categorise scores produced by measures.score() for "
+            "this instrument and scale."
         )
     ordered = sorted(bands, key=lambda b: b.lower)
     lowers = np.array([b.lower for b in ordered])

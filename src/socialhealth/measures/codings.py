@@ -14,6 +14,7 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
+from socialhealth._text import show, show_list
 from socialhealth.errors import CodingError, ItemCodeError
 from socialhealth.measures.definitions import Instrument, Item
 
@@ -215,12 +216,12 @@ def recode(inst: Instrument, item: Item, column: str, values: pd.Series,
         bad.append(u)
     if bad:
         counts = obj[obj.isin(bad)].value_counts()
-        shown = ", ".join(f"{v!r} ({n} row{'s' if n != 1 else ''})" for v, n in counts.items())
+        shown = ", ".join(f"{show(v)} ({n} row{'s' if n != 1 else ''})" for v, n in counts.items())
         raise ItemCodeError(
             f"{inst.key}: item {item.name!r} (column {column!r}) has codes that coding "
             f"{ic.label!r} does not allow: {shown}. Allowed raw codes: "
-            f"{sorted(ic.mapping, key=str)}"
-            + (f"; missing codes: {sorted(ic.missing, key=str)}" if ic.missing else "")
+            f"{show_list(sorted(ic.mapping, key=str))}"
+            + (f"; missing codes: {show_list(sorted(ic.missing, key=str))}" if ic.missing else "")
             + ". Set refusals/don't knows to missing first (or map them to None in an explicit "
             "coding dict) and check that the coding matches the data."
         )

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from socialhealth._text import show_list
 from socialhealth.errors import ItemCodeError, MeasureError
 
 __all__ = ["berkman_syme_components"]
@@ -50,10 +51,9 @@ def _checked(data: pd.DataFrame, item: str, column: str) -> pd.Series:
     allowed = set(rule["codes"]) | set(rule["unknown"])
     bad = values.notna() & ~values.isin(list(allowed))
     if nonnum.any() or bad.any():
-        shown = [x.item() if isinstance(x, np.generic) else x
-                 for x in pd.unique(raw[nonnum | bad])][:10]
+        shown = show_list(pd.unique(raw[nonnum | bad]), limit=10)
         raise ItemCodeError(
-            f"berkman_syme_components: item {item!r} (column {column!r}) has values {shown!r} "
+            f"berkman_syme_components: item {item!r} (column {column!r}) has values {shown} "
             f"outside its codes ({rule['text']}; 9 unknown). Recode the column to these codes "
             f"first."
         )

@@ -70,6 +70,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from socialhealth._text import show, show_list
 from socialhealth.design.formula import formula_variables
 from socialhealth.design.result_protocol import Result, analysis_scale
 from socialhealth.errors import (
@@ -154,8 +155,8 @@ def exposure_term(data: pd.DataFrame, exposure: str, categorical: bool | None = 
         levels = (list(s.cat.categories) if isinstance(s.dtype, pd.CategoricalDtype)
                   else list(pd.unique(s.dropna())))
         if reference not in levels:
-            raise ModelError(f"reference={reference!r} is not a level of {exposure!r}; levels: "
-                             f"{', '.join(map(repr, levels))}.")
+            raise ModelError(f"reference={show(reference)} is not a level of {exposure!r}; levels: "
+                             f"{show_list(levels)}.")
     if not cat:
         if reference is not None:
             raise ModelError(f"reference= applies to a categorical exposure; {exposure!r} is "
@@ -703,9 +704,9 @@ def _check_exposure_levels(design, exposure, x_term, data) -> None:
     vals = data.loc[design.in_subset, exposure].dropna()
     uniq = pd.unique(vals)
     if len(uniq) < 2:
-        shown = uniq[0] if len(uniq) else "none"
+        shown = show(uniq[0]) if len(uniq) else "none"
         raise ModelError(
-            f"the exposure {exposure!r} has a single value ({shown!r}) among the rows used "
+            f"the exposure {exposure!r} has a single value ({shown}) among the rows used "
             f"({len(vals)} rows in the design's subset with non-missing values); an association "
             "cannot be estimated in this domain."
         )

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from socialhealth._text import show_list
 from socialhealth.design.result_protocol import Result
 from socialhealth.errors import MissingColumnError, ModelError
 
@@ -113,7 +114,7 @@ def _numeric(s: pd.Series, name: str, scores: dict | None) -> pd.Series:
     if scores is not None:
         bad = sorted({str(v) for v in s.dropna().unique()} - {str(k) for k in scores})
         if bad:
-            raise ModelError(f"{name}: values {bad} have no score in scores= "
+            raise ModelError(f"{name}: values {show_list(bad)} have no score in scores= "
                              f"{dict(scores)}; give a number for each.")
         m = {str(k): float(v) for k, v in scores.items()}
         return s.astype(object).map(lambda v: np.nan if pd.isna(v) else m[str(v)]).astype(float)
@@ -122,8 +123,8 @@ def _numeric(s: pd.Series, name: str, scores: dict | None) -> pd.Series:
     if pd.api.types.is_numeric_dtype(s):
         return s.astype(float)
     levels = list(s.cat.categories) if hasattr(s, "cat") else sorted(s.dropna().unique())
-    raise ModelError(f"{name} is categorical ({levels}); a change needs numbers: give scores=, "
-                     "e.g. {level: score, ...}.")
+    raise ModelError(f"{name} is categorical ({show_list(levels)}); a change needs numbers: give "
+                     "scores=, e.g. {level: score, ...}.")
 
 
 def change(panel, exposure: str, outcome: str, waves, adjust=None,

@@ -112,6 +112,7 @@ from typing import Literal, Sequence
 import numpy as np
 import pandas as pd
 
+from socialhealth._text import show_list
 from socialhealth.design.coefficients import WaldCoefficients
 from socialhealth.design.formula import model_frame
 from socialhealth.design.result_protocol import Summary
@@ -675,8 +676,9 @@ def coxph(
     t = frame.y
     d = ev_all[rows]
     if np.any(~np.isin(d, (0.0, 1.0))):
-        vals = sorted(set(np.unique(d)) - {0.0, 1.0})[:5]
-        raise ModelError(f"event column {event!r} must be 0/1 (1 = event); found values {vals}.")
+        vals = sorted(set(np.unique(d)) - {0.0, 1.0})
+        raise ModelError(f"event column {event!r} must be 0/1 (1 = event); found values "
+                         f"{show_list(vals, limit=5)}.")
     if np.any(t <= 0):
         raise ModelError(
             f"time column {time!r} has {int((t <= 0).sum())} non-positive value(s) among the rows "

@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from socialhealth._text import show
 from socialhealth.design.formula import formula_variables
 from socialhealth.design.result_protocol import Result, analysis_scale
 from socialhealth.errors import MissingColumnError, ModelError, SocialHealthWarning
@@ -218,7 +219,7 @@ def interaction(
         m_l = ok & (data[by] == lv).to_numpy()
         if exposure in data.columns and data.loc[m_l, exposure].nunique() < 2:
             raise ModelError(
-                f"the exposure {exposure!r} does not vary among the rows with {by} = {lv!r} "
+                f"the exposure {exposure!r} does not vary among the rows with {by} = {show(lv)} "
                 f"({int(m_l.sum())} rows); its effect in that stratum cannot be estimated. Drop or "
                 "merge that level of the modifier.")
     res = to_maximum(work, work.glm(formula, family=family, link=link,

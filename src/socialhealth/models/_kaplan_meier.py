@@ -64,6 +64,7 @@ from typing import Literal, Sequence
 import numpy as np
 import pandas as pd
 
+from socialhealth._text import show, show_list
 from socialhealth.design.result_protocol import Result, Summary
 from socialhealth.design.results import t_quantile
 from socialhealth.design.structure import as_list
@@ -444,7 +445,7 @@ def _numeric(data: pd.DataFrame, col: str, what: str, mask: np.ndarray) -> np.nd
     bad = s.notna().to_numpy() & np.isnan(vals) & mask
     if bad.any():
         raise ModelError(f"{what} column {col!r} must be numeric; it has non-numeric values "
-                         f"such as {s[bad].iloc[0]!r}.")
+                         f"such as {show(s[bad].iloc[0])}.")
     return vals
 
 
@@ -561,9 +562,10 @@ def kaplan_meier(
             "'logit', which keep the weights positive.")
     bad_ev = ok & ~np.isin(d_all, (0.0, 1.0))
     if bad_ev.any():
-        vals = sorted(set(np.unique(d_all[bad_ev])))[:5]
+        vals = np.unique(d_all[bad_ev])
         raise ModelError(f"event column {event!r} must be 0/1 or boolean (1 = event, 0 = "
-                         f"censored); found values {vals}. Recode it, e.g. (status > 0).")
+                         f"censored); found values {show_list(vals, limit=5)}. Recode it, e.g. "
+                         "(status > 0).")
     if by_cols:
         dom = domains(data, by_cols)
         codes = dom.codes

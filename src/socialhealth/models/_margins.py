@@ -57,6 +57,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from socialhealth._text import show, show_list
 from socialhealth._deprecation import (
     LINEARISATION_ALIASES,
     renamed_parameter,
@@ -214,8 +215,8 @@ def _check_at_levels(formula: str, col: pd.Series, rows_m: np.ndarray, variable:
     unknown = [v for v in lv if not any(v == s for s in seen)]
     if unknown:
         raise ModelError(
-            f"at= value(s) {', '.join(map(repr, unknown))} are not levels of {variable!r} among "
-            f"the model's rows (levels: {', '.join(map(repr, sorted(map(str, seen))))}); a "
+            f"at= value(s) {show_list(unknown)} are not levels of {variable!r} among "
+            f"the model's rows (levels: {show_list(sorted(map(str, seen)))}); a "
             "level the model has not seen has no coefficient (R: predict() stops with 'factor "
             "has new level').")
 
@@ -273,7 +274,7 @@ def _counterfactual_matrices(res, data, variable, lv, rows_a, used_vars) -> list
     for v in lv:
         Xn, ok = res.frame.rhs_matrix(_set_value(base, variable, v, data[variable]))
         if not ok.all():
-            raise ModelError(f"cannot predict with {variable} = {v!r} for every row (missing "
+            raise ModelError(f"cannot predict with {variable} = {show(v)} for every row (missing "
                              f"covariates).")
         Xv.append(Xn)
     return Xv
@@ -426,7 +427,7 @@ def margins(
     if reference is None:
         reference = lv[0]
     if reference not in lv:
-        raise ModelError(f"reference={reference!r} is not among the levels {lv}.")
+        raise ModelError(f"reference={show(reference)} is not among the levels {show_list(lv)}.")
     Xv = _counterfactual_matrices(res, data, variable, lv, rows_a, used_vars)
     L = len(lv)
 

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
+from socialhealth._text import show_list
 from socialhealth._deprecation import renamed_parameter
 from socialhealth.design.result_protocol import Result, ScalarValue, SummaryFrame, analysis_scale
 from socialhealth.errors import ConvergenceError, ModelError
@@ -513,7 +514,7 @@ def _study_inputs(estimates, se, vi, ci_low, ci_high, ratio, input_level, labels
     if np.any(~np.isfinite(sei)) or np.any(sei <= 0):
         bad = np.flatnonzero(~np.isfinite(sei) | (sei <= 0))
         raise ModelError(
-            f"standard errors must be positive and finite; study position(s) {bad.tolist()} are "
+            f"standard errors must be positive and finite; study position(s) {show_list(bad)} are "
             f"not."
         )
     k = yi.size

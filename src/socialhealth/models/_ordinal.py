@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 from scipy import special, stats
 
+from socialhealth._text import show_list
 from socialhealth.design.coefficients import WaldCoefficients
 from socialhealth.design.formula import formula_variables, model_frame
 from socialhealth.design.result_protocol import Summary
@@ -370,8 +371,8 @@ def _outcome_codes(s: pd.Series, rows: np.ndarray, levels: Sequence | None):
         lv = list(levels)
         unknown = set(sub.dropna().unique()) - set(lv)
         if unknown:
-            raise ModelError(f"outcome values {sorted(map(str, unknown))[:5]} are not in "
-                             f"levels={lv}.")
+            raise ModelError(f"outcome values {show_list(sorted(map(str, unknown)), limit=5)} are "
+                             f"not in levels= ({show_list(lv)}).")
     elif isinstance(s.dtype, pd.CategoricalDtype):
         lv = list(s.cat.categories)      # category order (as an R factor's levels)
     else:
@@ -511,8 +512,8 @@ def ordinal(
     y, lv = _outcome_codes(ycol, rows, levels)
     if len(lv) < 3:
         raise ModelError(
-            f"the outcome {lhs!r} has {len(lv)} level(s) ({lv}); a proportional-odds model needs "
-            "3 or more ordered levels (use design.glm(..., family='binomial') for 2)."
+            f"the outcome {lhs!r} has {len(lv)} level(s) ({show_list(lv)}); a proportional-odds "
+            "model needs 3 or more ordered levels (use design.glm(..., family='binomial') for 2)."
         )
     q = len(lv) - 1
     # rescaled to mean 1 over the rows of R's design object, as svyolr (on a subset of a

@@ -37,6 +37,7 @@ from typing import Literal, Mapping
 import numpy as np
 import pandas as pd
 
+from socialhealth._text import show
 from socialhealth.design.result_protocol import Result
 from socialhealth.design.formula import formula_variables
 from socialhealth.errors import MissingColumnError, ModelError
@@ -312,8 +313,8 @@ def compare_risk_factors(
 
     def check_varies(lab, term):
         if term in data.columns and data.loc[ok, term].nunique() < 2:
-            raise ModelError(f"factor {lab!r} is constant ({data.loc[ok, term].iloc[0]!r}) on the "
-                             f"{n_common} common rows; it cannot be compared.")
+            raise ModelError(f"factor {lab!r} is constant ({show(data.loc[ok, term].iloc[0])}) on "
+                             f"the {n_common} common rows; it cannot be compared.")
 
     for lab, term, _ in items:
         check_varies(lab, term)

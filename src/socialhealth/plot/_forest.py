@@ -9,6 +9,7 @@ from matplotlib.axes import Axes
 from matplotlib.patches import Polygon
 from matplotlib.ticker import FixedLocator, NullFormatter, NullLocator
 
+from socialhealth._text import show_list
 from socialhealth._deprecation import renamed_parameter
 from socialhealth.errors import PlotError
 from socialhealth.plot import style
@@ -89,8 +90,8 @@ def _selected_rows(frame: pd.DataFrame, lab: str, drop_intercept: bool,
     if terms is not None:
         missing = [t for t in terms if t not in set(frame["_label"])]
         if missing:
-            raise PlotError(f"terms {missing} are not in the data; available: "
-                            f"{list(frame['_label'].unique())}.")
+            raise PlotError(f"terms {show_list(missing)} are not in the data; available: "
+                            f"{show_list(frame['_label'].unique())}.")
         frame = frame[frame["_label"].isin(list(terms))]
         frame = frame.assign(_order=frame["_label"].map({t: i for i, t in enumerate(terms)}))
         frame = frame.sort_values("_order", kind="stable")

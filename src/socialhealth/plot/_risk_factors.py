@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
+from socialhealth._text import show_list
 from socialhealth.errors import PlotError
 from socialhealth.plot import style
 from socialhealth.plot._forest import _ci_text, log_axis, mark_open_and_missing
@@ -122,8 +123,8 @@ def risk_factors(
     if terms is not None:
         missing = [t for t in terms if t not in set(s["_raw"])]
         if missing:
-            raise PlotError(f"risk_factors(): terms {missing} are not in the survey table; "
-                            f"available: {list(s['_raw'])}.")
+            raise PlotError(f"risk_factors(): terms {show_list(missing)} are not in the survey "
+                            f"table; available: {show_list(s['_raw'])}.")
         s = s.set_index("_raw", drop=False).loc[list(terms)].reset_index(drop=True)
     a = None
     if anchors is not None:

@@ -40,6 +40,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
+from socialhealth._text import show
 from socialhealth.errors import PlotError
 from socialhealth.plot import style
 
@@ -308,7 +309,7 @@ def hist(
         w = w_all[use]
         if w.sum() <= 0:
             raise PlotError(f"{what}: no weighted values of {variable!r}"
-                            + (f" in {by} = {label!r}." if by else "."))
+                            + (f" in {by} = {show(label)}." if by else "."))
         share = np.bincount(j, weights=w, minlength=len(widths)) / w.sum()
         total = float(np.sum(w_all[mask]))
         frame = pd.DataFrame({"bin_low": b[:-1], "bin_high": b[1:], "mid": (b[:-1] + b[1:]) / 2,
@@ -427,7 +428,7 @@ def boxplot(
     for label, mask in groups:
         sub = q if by is None else q[q[by] == label]
         if len(sub) != len(probs):
-            raise PlotError(f"{what}: no quantiles of {variable!r} in {by} = {label!r}.")
+            raise PlotError(f"{what}: no quantiles of {variable!r} in {by} = {show(label)}.")
         qmin, q1, med, q3, qmax = sub["estimate"].to_numpy(dtype=float)
         iqr = q3 - q1
         lo, hi = max(qmin, q1 - 1.5 * iqr), min(qmax, q3 + 1.5 * iqr)

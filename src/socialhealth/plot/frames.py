@@ -9,6 +9,7 @@ from typing import Sequence
 
 import pandas as pd
 
+from socialhealth._text import show_list
 from socialhealth.errors import PlotError
 
 
@@ -90,11 +91,11 @@ def single_level(frame: pd.DataFrame, level=None, what: str = "this plot") -> pd
             return frame
         raise PlotError(
             f"{what} shows one level of a categorical variable, but the estimates have levels "
-            f"{levels}; pass level= (e.g. level={levels[-1]!r}) or use plot.likert() for the "
-            "whole distribution."
+            f"{show_list(levels)}; pass level= (e.g. level={levels[-1]!r}) or use plot.likert() "
+            "for the whole distribution."
         )
     if str(level) not in levels:
-        raise PlotError(f"level {level!r} is not among the estimated levels {levels}.")
+        raise PlotError(f"level {level!r} is not among the estimated levels {show_list(levels)}.")
     return frame[frame["level"].astype(str) == str(level)]
 
 

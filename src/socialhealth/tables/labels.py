@@ -12,6 +12,8 @@ from typing import Mapping
 
 import numpy as np
 
+from socialhealth._text import show
+
 __all__ = ["variable_label", "level_label", "group_label"]
 
 
@@ -79,9 +81,7 @@ def level_label(value) -> str:
     """
     if isinstance(value, (bool, np.bool_)):
         return "Yes" if value else "No"
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    text = str(value).strip()
+    text = show(value, quote=False).strip()   # 62 for 62.0, 2021-03-01 for a date
     return text[:1].upper() + text[1:]
 
 

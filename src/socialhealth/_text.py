@@ -1,0 +1,91 @@
+"""Values from the data, written for people in messages.
+
+A value taken from a numpy array or a pandas column is a numpy scalar, and numpy 2 writes
+``repr(np.int64(62))`` as ``np.int64(62)``; a list or an Index of them shows
+``[np.int64(62), np.int64(96)]`` or ``Index([...], dtype='int64')``. Messages (errors, warnings,
+notes) format such values with :func:`show` (one value) or :func:`show_list` (several), which
+write them as the plain value a user typed or sees in the data: ``62``, ``'urban'``, ``True``,
+``2021-03-01``, ``missing``.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["plain", "show", "show_list"]
+
+
+def plain(value: Any) -> Any:
+    """``value`` as a plain Python value: numpy/pandas scalars become int, float, bool or str;
+    dates stay dates (``pd.Timestamp``; a ``datetime64`` array's ``.tolist()`` would give
+    integers); a tuple is converted element by element."""
+    if isinstance(value, tuple):
+        return tuple(plain(v) for v in value)
+    if isinstance(value, np.datetime64):
+        return pd.Timestamp(value) if not np.isnat(value) else None
+    if isinstance(value, np.timedelta64):
+        return pd.Timedelta(value) if not np.isnat(value) else None
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _is_missing(value: Any) -> bool:
+    if value is None or value is pd.NaT or value is pd.NA:
+        return True
+    if isinstance(value, float) and value != value:
+        return True
+    return False
+
+
+def show(value: Any, *, quote: bool = True) -> str:
+    """One value as text: ``62`` (not ``np.int64(62)``), ``62`` for the float code 62.0,
+    ``'urban'`` (quoted when ``quote``, as ``!r`` would), ``True``, ``2021-03-01`` for a date
+    at midnight, ``missing`` for NaN/None/NA/NaT. A tuple (a cell of several variables) is
+    written ``(1, 'urban')``."""
+    value = plain(value)
+    if isinstance(value, tuple):
+        inner = ", ".join(show(v, quote=quote) for v in value)
+        return f"({inner},)" if len(value) == 1 else f"({inner})"
+    if _is_missing(value):
+        return "missing"
+    if isinstance(value, (pd.Timestamp, _dt.datetime)):
+        ts = pd.Timestamp(value)
+        return ts.date().isoformat() if ts == ts.normalize() else ts.isoformat()
+    if isinstance(value, (_dt.date, pd.Timedelta, _dt.timedelta)):
+        return str(value)
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float):
+        if value.is_integer() and abs(value) < 1e15:
+            return str(int(value))
+        return repr(value)
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        return repr(value) if quote else value
+    return repr(value) if quote else str(value)
+
+
+def show_list(values: Iterable[Any], *, quote: bool = True, limit: int | None = None,
+              sep: str = ", ") -> str:
+    """Several values as text, e.g. ``62, 96`` or ``'a', 'b', 'c', ... (12 in all)`` when there
+    are more than ``limit``. ``values`` may be a list, tuple, numpy array, pandas Index,
+    Series or Categorical; each value is written by :func:`show`."""
+    if isinstance(values, str):
+        items: list[Any] = [values]
+    elif isinstance(values, (pd.Series, pd.Index, pd.Categorical)):
+        items = list(values)
+    elif isinstance(values, np.ndarray):
+        items = list(values.ravel())
+    else:
+        items = list(values)
+    shown = items if limit is None or len(items) <= limit else items[:limit]
+    text = sep.join(show(v, quote=quote) for v in shown)
+    if len(shown) < len(items):
+        text += f"{sep}... ({len(items)} in all)"
+    return text

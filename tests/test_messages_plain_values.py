@@ -1,0 +1,324 @@
+"""Messages show values from the data as plain values (``62``), never as numpy reprs.
+
+numpy 2 writes ``repr(np.int64(62))`` as ``np.int64(62)``; a message that formats a stratum
+label, a level or an example value taken from an array with ``!r`` shows that to the user.
+Each test here builds one such message from numpy-typed data (int64 codes, integer-valued
+float codes, booleans, categoricals) and checks the plain value in it; the conftest guard
+(``tests/_support/message_watch.py``) watches the same messages for any ``np.int64(...)``.
+"""
+from __future__ import annotations
+
+import re
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from message_watch import NUMPY_REPR
+
+import socialhealth as sh
+from socialhealth import errors, measures, models
+from socialhealth._text import plain, show, show_list
+from socialhealth.tables.labels import level_label
+
+NOISE = re.compile(r"np\.|numpy|dtype|Index\(|array\(|<NA>")
+
+
+def plain_text(message: str) -> str:
+    """The message, after checking that it has no numpy/pandas repr in it."""
+    assert not NOISE.search(message), message
+    return message
+
+
+def strata_frame(codes=(62, 96, 17), dtype=np.int64) -> pd.DataFrame:
+    """Three strata (codes as ``dtype``): two with 2 PSUs, the last with a single PSU."""
+    a, b, c = codes
+    return pd.DataFrame({
+        "stratum": np.array([a] * 4 + [b] * 4 + [c] * 4, dtype=dtype),
+        "psu": np.array([1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 5, 5], dtype=np.int64),
+        "w": np.array([1.0, 2.0, 1.5, 1.0, 2.0, 2.5, 1.0, 1.0, 3.0, 1.0, 2.0, 1.0]),
+        "y": np.array([3.0, 4.0, 5.0, 2.0, 6.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 2.0]),
+        "g": np.array([1, 2, 3, 1, 2, 3, 1, 2, 3, 1, 2, 3], dtype=np.int64),
+    })
+
+
+# ------------------------------------------------------------------------- the formatter
+def test_show_writes_numpy_scalars_as_plain_values():
+    assert show(np.int64(62)) == "62"
+    assert show(np.float64(62.0)) == "62"            # an integer-valued float code
+    assert show(np.float64(0.5)) == "0.5"
+    assert show(np.True_) == "True"
+    assert show(np.str_("urban")) == "'urban'"
+    assert show(np.str_("urban"), quote=False) == "urban"
+    assert show((np.int64(1), np.str_("a"))) == "(1, 'a')"
+    assert show(np.nan) == show(pd.NA) == show(None) == "missing"
+    assert type(plain(np.int64(3))) is int and type(plain(np.float64(0.5))) is float
+
+
+def test_show_keeps_dates_readable():
+    # datetime64[ns].tolist() gives nanoseconds since 1970; the formatter gives the date
+    days = np.array(["2021-03-01", "2021-03-02"], dtype="datetime64[ns]")
+    assert show_list(days) == "2021-03-01, 2021-03-02"
+    assert show_list(pd.Series(pd.to_datetime(["2021-03-01 10:30"]))) == "2021-03-01T10:30:00"
+    assert show(np.datetime64("NaT")) == "missing"
+
+
+def test_show_list_joins_and_limits():
+    assert show_list(np.array([62, 96], dtype=np.int64)) == "62, 96"
+    assert show_list(pd.Index([1.0, 2.5])) == "1, 2.5"
+    assert show_list(pd.Categorical(["b", "a"])) == "'b', 'a'"
+    assert show_list(range(12), limit=3) == "0, 1, 2, ... (12 in all)"
+    assert show_list(range(3), limit=3) == "0, 1, 2"
+    assert show_list("abc") == "'abc'"                # a string is one value, not letters
+
+
+def test_level_label_of_numpy_values():
+    assert level_label(np.float64(62.0)) == "62"
+    assert level_label(np.int64(3)) == "3"
+    assert level_label(np.datetime64("2021-03-01")) == "2021-03-01"
+    assert level_label(np.True_) == "Yes"
+
+
+# ------------------------------------------------------------------------- the guard itself
+def test_guard_catches_numpy_scalar_reprs_not_prose():
+    assert NUMPY_REPR.search("e.g. np.int64(3), np.int64(4)")
+    assert NUMPY_REPR.search("proportion np.float64(0.5)")
+    assert NUMPY_REPR.search("level np.str_('a')")
+    assert NUMPY_REPR.search("value np.True_ in the column")
+    assert NUMPY_REPR.search(repr(np.uint8(7)))
+    assert NUMPY_REPR.search(repr(np.datetime64("2021-03-01")))
+    assert not NUMPY_REPR.search("the column has dtype np.int64, which cannot be averaged")
+    assert not NUMPY_REPR.search("convert it with np.int64 (a whole number) first")
+    assert not NUMPY_REPR.search("stratum 62 has a single PSU")
+
+
+# ------------------------------------------------------------------------- design building
+def test_lonely_psu_error_names_plain_stratum_codes():
+    d = sh.SurveyDesign(strata_frame(), weights="w", strata="stratum", psu="psu")
+    with pytest.raises(errors.LonelyPSUError) as e:
+        d.mean("y")
+    msg = plain_text(str(e.value))
+    assert msg.startswith("stratum 17 has only one PSU")
+
+
+def test_lonely_psu_error_float_codes_read_as_whole_numbers():
+    df = strata_frame(dtype=np.float64)
+    d = sh.SurveyDesign(df, weights="w", strata="stratum", psu="psu")
+    with pytest.raises(errors.LonelyPSUError) as e:
+        d.mean("y")
+    assert plain_text(str(e.value)).startswith("stratum 17 has only one PSU")
+
+
+def test_nesting_error_examples_are_plain():
+    df = strata_frame()
+    df["psu"] = np.array([1, 1, 2, 2, 1, 1, 2, 2, 3, 3, 4, 4], dtype=np.float64)
+    with pytest.raises(errors.NestingError) as e:
+        sh.SurveyDesign(df, weights="w", strata="stratum", psu="psu")
+    assert "(e.g. 1, 2)" in plain_text(str(e.value))
+
+
+def test_fpc_not_constant_names_the_stratum():
+    df = strata_frame()
+    df["fpc"] = [10.0] * 4 + [20.0, 20.0, 21.0, 20.0] + [5.0] * 4
+    with pytest.raises(errors.FPCError) as e:
+        sh.SurveyDesign(df, weights="w", strata="stratum", psu="psu", fpc="fpc")
+    assert "not constant within stratum 96" in plain_text(str(e.value))
+
+
+def test_non_positive_weight_minimum_is_plain():
+    df = strata_frame()
+    df.loc[3, "w"] = -1.5
+    with pytest.raises(errors.WeightError) as e:
+        sh.SurveyDesign(df, weights="w", strata="stratum", psu="psu")
+    assert "(minimum -1.5)" in plain_text(str(e.value))
+
+
+def test_probability_out_of_range_example_is_plain():
+    df = strata_frame()
+    df["p"] = 0.25
+    df.loc[2, "p"] = 1.5
+    with pytest.raises(errors.SocialHealthError) as e:
+        sh.SurveyDesign(df, probs="p", strata="stratum", psu="psu")
+    assert "(e.g. 1.5)" in plain_text(str(e.value))
+
+
+# ------------------------------------------------------------------------- estimation
+def test_var_warning_names_the_by_group_plainly():
+    df = strata_frame()
+    df["h"] = np.array([62] + [96] * 11, dtype=np.int64)
+    d = sh.SurveyDesign(df, weights="w")
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        d.var("y", by="h")
+    texts = [str(r.message) for r in rec if issubclass(r.category, errors.SocialHealthWarning)]
+    assert texts, "no warning about the one-row group"
+    assert "the by-group h=62 has 1 row" in plain_text(texts[0])
+
+
+def test_ttest_levels_are_plain():
+    d = sh.SurveyDesign(strata_frame(), weights="w")
+    with pytest.raises(errors.SocialHealthError) as e:
+        d.ttest("y ~ g")
+    assert "'g' has 3: 1, 2, 3" in plain_text(str(e.value))
+
+
+def test_gofchisq_levels_are_plain():
+    d = sh.SurveyDesign(strata_frame(), weights="w")
+    with pytest.raises(errors.SocialHealthError) as e:
+        d.gofchisq("g", p=[0.5, 0.5])
+    assert "(1, 2, 3)" in plain_text(str(e.value))
+
+
+def test_binomial_outcome_example_is_plain():
+    df = strata_frame()
+    df["yes"] = np.array([0, 1, 2, 0, 1, 0, 1, 0, 1, 0, 1, 0], dtype=np.int64)
+    d = sh.SurveyDesign(df, weights="w")
+    with pytest.raises(errors.SocialHealthError) as e:
+        d.glm("yes ~ y", family="binomial")
+    assert "(e.g. 2)" in plain_text(str(e.value))
+
+
+def test_post_stratify_cells_and_counts_are_plain():
+    df = strata_frame()
+    d = sh.SurveyDesign(df, weights="w")
+    with pytest.raises(errors.DesignError) as e:
+        d.post_stratify("stratum", {62: 100.0, 96: 200.0})
+    assert "post-stratum cell(s) 17 of" in plain_text(str(e.value))
+    with pytest.raises(errors.DesignError) as e:
+        d.post_stratify("stratum", pd.Series({62: 100.0, 96: -2.0, 17: 50.0}))
+    assert "population count for cell 96 is -2;" in plain_text(str(e.value))
+
+
+def test_standardize_population_value_is_plain():
+    d = sh.SurveyDesign(strata_frame(), weights="w")
+    with pytest.raises(errors.DesignError) as e:
+        d.standardize("y", by="g", population={1: 10.0, 2: 0.0, 3: 5.0})
+    assert "standard population value for level 2 is 0;" in plain_text(str(e.value))
+
+
+# ------------------------------------------------------------------------- replicate weights
+def test_replicate_conversion_names_plain_strata():
+    d = sh.SurveyDesign(strata_frame(), weights="w", strata="stratum", psu="psu")
+    with pytest.raises(errors.SocialHealthError) as e:
+        d.to_replicate("jkn")
+    assert plain_text(str(e.value)).startswith("stratum 17 has a single PSU")
+    with pytest.raises(errors.SocialHealthError) as e:
+        d.to_replicate("bootstrap")
+    assert plain_text(str(e.value)).startswith("stratum 17 has a single PSU")
+    with pytest.raises(errors.SocialHealthError) as e:
+        d.to_replicate("brr")
+    assert "stratum 17 (1 PSUs)" in plain_text(str(e.value))
+
+
+def test_twophase_subset_values_are_plain():
+    df = strata_frame()
+    df["in2"] = np.array([0, 1, 2] * 4, dtype=np.int64)
+    with pytest.raises(errors.DesignError) as e:
+        sh.TwoPhaseDesign(df, subset="in2", phase1_weights="w", method="approx")
+    assert "values such as 0, 1, 2." in plain_text(str(e.value))
+
+
+# ------------------------------------------------------------------------- models
+def survival_frame() -> pd.DataFrame:
+    rng = np.random.default_rng(3)
+    n = 40
+    return pd.DataFrame({
+        "time": rng.uniform(1, 10, n),
+        "event": np.array([0, 1] * 19 + [2, 1], dtype=np.int64),
+        "x": rng.normal(size=n),
+        "w": rng.uniform(1, 2, n),
+    })
+
+
+def test_coxph_event_values_are_plain():
+    d = sh.SurveyDesign(survival_frame(), weights="w")
+    with pytest.raises(errors.SocialHealthError) as e:
+        models.coxph(d, "time", "event", "x")
+    assert "found values 2." in plain_text(str(e.value))
+
+
+def test_kaplan_meier_event_values_are_plain():
+    d = sh.SurveyDesign(survival_frame(), weights="w")
+    with pytest.raises(errors.SocialHealthError) as e:
+        models.kaplan_meier(d, "time", "event")
+    assert "found values 2." in plain_text(str(e.value))
+
+
+def exposure_frame() -> pd.DataFrame:
+    rng = np.random.default_rng(5)
+    n = 90
+    return pd.DataFrame({
+        "exp": np.tile(np.array([1, 2, 3], dtype=np.int64), n // 3),
+        "out": rng.integers(0, 2, n).astype(np.int64),
+        "age": rng.normal(50, 10, n),
+        "mod": np.repeat(np.array([62, 96], dtype=np.int64), n // 2),
+        "w": rng.uniform(1, 2, n),
+    })
+
+
+def test_association_reference_levels_are_plain():
+    d = sh.SurveyDesign(exposure_frame(), weights="w")
+    with pytest.raises(errors.ModelError) as e:
+        models.association(d, "exp", "out", categorical=True, reference=np.int64(7))
+    msg = plain_text(str(e.value))
+    assert "reference=7 is not a level of 'exp'" in msg and "levels: 1, 2, 3." in msg
+
+
+def test_association_single_exposure_value_is_plain():
+    df = exposure_frame()
+    df["exp"] = np.int64(62)
+    d = sh.SurveyDesign(df, weights="w")
+    with pytest.raises(errors.ModelError) as e:
+        models.association(d, "exp", "out", categorical=False)
+    assert "has a single value (62)" in plain_text(str(e.value))
+
+
+def test_interaction_stratum_level_is_plain():
+    df = exposure_frame()
+    df.loc[df["mod"] == 96, "exp"] = 2
+    d = sh.SurveyDesign(df, weights="w")
+    with pytest.raises(errors.ModelError) as e:
+        models.interaction(d, "exp", "out", by="mod")
+    assert "with mod = 96 " in plain_text(str(e.value))
+
+
+def test_margins_reference_levels_are_plain():
+    d = sh.SurveyDesign(exposure_frame(), weights="w")
+    m = d.glm("out ~ C(exp) + age", family="binomial")
+    with pytest.raises(errors.ModelError) as e:
+        models.margins(m, "exp", reference=7)
+    assert "is not among the levels 1, 2, 3." in plain_text(str(e.value))
+
+
+def test_ordinal_two_levels_are_plain():
+    d = sh.SurveyDesign(exposure_frame(), weights="w")
+    with pytest.raises(errors.ModelError) as e:
+        models.ordinal(d, "mod ~ age")
+    assert "has 2 level(s) (62, 96)" in plain_text(str(e.value))
+
+
+# ------------------------------------------------------------------------- measures
+def test_kappa_single_category_is_plain():
+    df = exposure_frame()
+    df["r1"] = np.int64(62)
+    df["r2"] = np.int64(62)
+    d = sh.SurveyDesign(df, weights="w")
+    with pytest.raises(errors.SocialHealthError) as e:
+        measures.survey_kappa(d, "r1", "r2")
+    assert "use a single category (62)" in plain_text(str(e.value))
+
+
+def test_categorise_out_of_range_scores_are_plain():
+    with pytest.raises(errors.SocialHealthError) as e:
+        measures.categorise("ucla3", pd.Series(np.array([3.0, 5.0, 99.0, 99.0])), cutoff=6)
+    assert re.search(r"scores outside the range \S+: 99\. ", plain_text(str(e.value)))
+
+
+def test_quantile_by_group_label_is_plain():
+    df = strata_frame()
+    df["h"] = np.array([62.0] * 3 + [96.0] * 9)           # float group codes
+    df.loc[df["h"] == 62.0, "y"] = np.nan
+    d = sh.SurveyDesign(df, weights="w")
+    with pytest.raises(errors.EstimationError) as e:
+        d.quantile("y", by="h")
+    assert "no non-missing values of 'y' in the by-group h=62;" in plain_text(str(e.value))
