@@ -22,6 +22,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from message_watch import NUMPY_REPR
 from scipy import stats
 
 import socialhealth as sh
@@ -392,6 +393,9 @@ def test_result_protocol(name, built):
     assert str(s) in repr(r) or repr(r) in str(s) or str(s).splitlines()[0] in repr(r)
     call = getattr(r, "r_call", None)
     assert call is None or (isinstance(call, str) and call.strip())
+    # what is printed is written for people: no numpy scalar reprs (np.float64(0.5))
+    for text in (repr(r), str(s), s._repr_html_(), frame.to_string(), call or ""):
+        assert not NUMPY_REPR.search(text), NUMPY_REPR.search(text).group(0)
 
     # members that do not apply: a socialhealth error saying why, never AttributeError
     for member in na:

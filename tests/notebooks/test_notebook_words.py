@@ -9,13 +9,14 @@ from __future__ import annotations
 import re
 
 import pytest
+from message_watch import NUMPY_REPR
 
 FORBIDDEN = [
     (re.compile(r"\bNone\b"), "None"), (re.compile(r"\bNaN\b|\bnan\b"), "NaN"),
     (re.compile(r"\bTrue\b|\bFalse\b"), "True/False"), (re.compile(r"<[a-z_.]+ at 0x"), "object repr"),
     (re.compile(r"\w@(19|20)\d\d"), "panel column name"), (re.compile(r"\[T\."), "formula term"),
     (re.compile(r"dtype:"), "pandas Series"), (re.compile(r"\.\.\.\s*$", re.M), "truncated"),
-    (re.compile(r"\b0\.0%"), "0.0% of an empty group"),
+    (re.compile(r"\b0\.0%"), "0.0% of an empty group"), (NUMPY_REPR, "numpy scalar repr"),
 ]
 # text allowed for the reasons in the module docstring (removed from a line before the check)
 KNOWN: list = []
