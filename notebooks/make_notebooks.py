@@ -587,14 +587,16 @@ print(fa4)
 R `svyprcomp(~..., des, scale. = TRUE)`: each row multiplied by the square root of its
 (mean-1) weight, then centred and scaled. `proportion` is each component's share of the total
 variance. R centres the weighted rows at their plain mean, so with unequal weights the first
-component also picks up variation in the weights; the eigenvalues of the design-based
-correlation matrix (R `eigen(cov2cor(coef(svyvar(~..., des))))`, shown after the table as
-shares of the total) are the shares a weighted analysis of the correlations gives.
+component also picks up variation in the weights. `center="weighted"` centres the items at
+their weighted means instead: its components are the eigenvectors of the design-based
+correlation matrix (R `eigen(cov2cor(as.matrix(svyvar(~..., des))))`; shares printed before
+the table), the shares a weighted analysis of the correlations gives.
 """),
         code("""
 pc = sh.measures.survey_prcomp(d, ITEMS, scale=True)
-eig = np.linalg.eigvalsh(fa3.correlation.to_numpy())[::-1]
-print("shares from the design-based correlation matrix:",
+pc_weighted = sh.measures.survey_prcomp(d, ITEMS, scale=True, center="weighted")
+eig = pc_weighted.sdev.to_numpy() ** 2
+print('shares from the design-based correlation matrix (center="weighted"):',
       ", ".join(f"{v / eig.sum():.4f}" for v in eig))
 pc.to_frame()
 """),
