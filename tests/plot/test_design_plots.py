@@ -267,3 +267,21 @@ def test_negative_calibrated_weights_count_as_in_r():
     s = sh.plot.smooth(cal, "y", "x", bandwidth=2.0).to_frame()
     assert np.isfinite(s.loc[s["x"] >= 5, "y"]).all() and np.isnan(s.loc[s["x"] < 2, "y"]).any()
     plt.close("all")
+
+
+@pytest.mark.parametrize("plot", ["hist", "boxplot"])
+def test_rows_with_a_missing_group_are_left_out_with_a_warning(plot):
+    """Regression: rows whose by= value is missing were dropped without a word."""
+    df = pd.DataFrame({"x": [1.0, 2, 3, 4, 5, 6], "g": ["a", None, "b", "a", None, "b"],
+                       "w": [1.0, 2, 1, 2, 1, 2]})
+    d = sh.SurveyDesign(df, weights="w")
+    with pytest.warns(sh.errors.RowsDroppedWarning, match="2 row.s. of the design with 'g' "
+                                                          "missing are in no group"):
+        getattr(sh.plot, plot)(d, "x", by="g")
+    plt.close("all")
+    full = sh.SurveyDesign(df.fillna({"g": "a"}), weights="w")
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", sh.errors.RowsDroppedWarning)
+        getattr(sh.plot, plot)(full, "x", by="g")
+    plt.close("all")

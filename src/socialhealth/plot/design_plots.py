@@ -35,13 +35,14 @@ Smoother (R ``svysmooth(method = "locpoly")``)
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
 from socialhealth._text import show
-from socialhealth.errors import PlotError
+from socialhealth.errors import PlotError, RowsDroppedWarning
 from socialhealth.plot import style
 
 #: Caption of the design-based plots.
@@ -123,6 +124,13 @@ def _groups(design, by: str | None, what: str):
     masks = [(lv, m) for lv, m in masks if (m & inside).any()]
     if not masks:
         raise PlotError(f"{what}: by column {by!r} has no non-missing values in the design.")
+    n_missing = int((g.isna().to_numpy(dtype=bool) & np.asarray(inside, dtype=bool)).sum())
+    if n_missing:
+        # R's svyby-style plots drop them silently; say so
+        warnings.warn(f"{what}: {n_missing:,} row(s) of the design with {by!r} missing are in "
+                      "no group and are left out of the plot (as R does). Give them a level "
+                      "of their own (e.g. 'missing') to show them.", RowsDroppedWarning,
+                      stacklevel=3)
     return masks
 
 
