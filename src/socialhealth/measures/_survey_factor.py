@@ -645,7 +645,7 @@ def survey_prcomp(design, items, center: bool | Literal["weighted"] = True,
     >>> pw = sh.measures.survey_prcomp(d, ["api00", "meals", "ell", "mobility"], scale=True,
     ...                                center="weighted")
     >>> pw.sdev.round(4).tolist()
-    [1.5821, 0.9889, 0.5971, 0.4031]
+    [1.5026, 0.9724, 0.7006, 0.553]
 
     In R: ``svyprcomp(~api00 + meals + ell + mobility, dstrat, scale. = TRUE)``;
     ``center="weighted"``:
