@@ -451,10 +451,12 @@ def cli_spelling(message: str, instructions_only: bool = False) -> str:
 
 
 def _cli_instructions(rep) -> None:
-    """Instructions in a report's notes and skip reasons ("Pass sddf_path= ...") in the
-    command-line spelling ("--sddf-path"), for a report made by the CLI; descriptions such as
-    "psu=vpsu_2" are left as they are."""
+    """Instructions in a report's text, notes and skip reasons ("Pass sddf_path= ...", a
+    codebook note's "(columns=['lonely1_2'])") in the command-line spelling ("--sddf-path",
+    "(--columns lonely1_2)"), for a report made by the CLI; descriptions such as "psu=vpsu_2"
+    are left as they are."""
     for s in rep.sections:
+        s.text = [cli_spelling(t, instructions_only=True) for t in s.text]
         s.notes = [cli_spelling(n, instructions_only=True) for n in s.notes]
         if s.reason:
             s.status = f"skipped: {cli_spelling(s.reason, instructions_only=True)}"

@@ -206,3 +206,17 @@ def test_codebook_notes_read_for_the_file_they_describe():
     gss = load_codebook("gss")["concepts"]["lonely"]["notes"]
     assert gss.startswith("Headline indicator, by GSS year.")
     assert "Otherwise (2018)" not in gss
+
+
+def test_cli_report_text_gives_codebook_instructions_as_flags():
+    """Regression (GSS 2016-2020 panel, 2020 wave): the prevalence text quoted the codebook
+    note "the raw item is lonely1_2 (columns=['lonely1_2'])" in a report made on the command
+    line, where the notes and skip reasons already read "--columns"."""
+    from socialhealth import cli
+
+    rep = _mini(codebook_rows=[("lonely", "lonely1_2", "yes if lonely1_2 >= 4", "",
+                                "the raw item is lonely1_2 (columns=['lonely1_2']).", True)])
+    cli._cli_instructions(rep)
+    text = " ".join(rep["prevalence"].text)
+    assert "Codebook note: The raw item is lonely1_2 (--columns lonely1_2)." in text, text
+    assert "columns=[" not in text
