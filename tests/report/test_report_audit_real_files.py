@@ -220,3 +220,24 @@ def test_cli_report_text_gives_codebook_instructions_as_flags():
     text = " ".join(rep["prevalence"].text)
     assert "Codebook note: The raw item is lonely1_2 (--columns lonely1_2)." in text, text
     assert "columns=[" not in text
+
+
+def test_describe_prints_the_design_note_once_and_counts_with_separators(shared_data_dir,
+                                                                        capsys):
+    """Regression (GSS 2018, GSS panels, BRFSS): ``describe`` printed the design note four
+    times (at the top and again as the note of weight, strata and psu; the single-PSU load note
+    twice more) and counts as "2348 answered" beside "2,348 rows" in its own header."""
+    from socialhealth import cli
+
+    path = shared_data_dir / "gss" / "GSS2018.dta"
+    if not path.is_file():
+        import pytest
+
+        pytest.skip(f"{path} not found")
+    assert cli.main(["describe", "--dataset", "gss", "--path", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("PSUs: vpsu; strata: year x vstrat") == 1, out
+    assert "weight: 2,348 answered, 0 missing  (from wtssnr)" in out
+    assert "among the 2,348 rows kept" in out
+    assert "ucla3_companionship: 1,167 answered, 1,181 missing" in out
+    assert "missing codes: lonely1 .i: 1,175, .d: 3, .n: 3" in out
