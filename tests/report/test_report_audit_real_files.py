@@ -241,3 +241,27 @@ def test_describe_prints_the_design_note_once_and_counts_with_separators(shared_
     assert "among the 2,348 rows kept" in out
     assert "ucla3_companionship: 1,167 answered, 1,181 missing" in out
     assert "missing codes: lonely1 .i: 1,175, .d: 3, .n: 3" in out
+
+
+def test_population_of_stacked_files_comes_from_the_codebook():
+    """Regression (BRFSS 2016, TN + LA stacked, --min-age 50): the stacked load's provenance
+    has no population description, and the report read "The estimates describe , restricted to
+    those aged 50 and over (restricted with min_age=50)."; without --min-age it had no
+    population at all."""
+    def build(pop):
+        df = _frame()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            rep = sh.report.build(SurveyData("brfss", df, pd.DataFrame(columns=CB),
+                                             {"wave": "2016", "population": pop}, SPEC),
+                                  outcomes=["depression"])
+        return rep["sample"].text[0], _items(rep)["Population"]
+
+    text, cell = build({"description": ", restricted to those aged 50 and over", "min_age": 50,
+                        "restricted_by": "min_age=50"})
+    assert text.startswith("The estimates describe adults aged 50 and over living in private "
+                           "residences or college housing in the United States"), text
+    assert cell.endswith("(restricted with min_age=50)") and not cell.startswith(",")
+    text, _ = build(None)
+    assert text.startswith("The estimates describe adults aged 18 and over living in private "
+                           "residences"), text

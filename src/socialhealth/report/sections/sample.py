@@ -74,12 +74,34 @@ def _years(data: pd.DataFrame) -> str:
     return ", ".join(map(str, y)) if len(y) <= 4 else f"{y[0]}-{y[-1]} ({len(y)} years)"
 
 
-def _population(prov: dict) -> str:
+def _codebook_population(name: str, wave) -> dict:
+    """The codebook's ``[population]`` of survey ``name`` ({} when it has none)."""
+    try:
+        from socialhealth.datasets._codebook import load_codebook, population
+
+        return population(load_codebook(name), wave)
+    except Exception:  # noqa: BLE001 - a survey without a codebook (the mini test surveys)
+        return {}
+
+
+def _population(prov: dict, name: str = "") -> str:
     """The population the data describe (provenance ``population``, from the survey's codebook
-    or registry entry, restricted by ``min_age=`` where used), as a noun phrase; "" if unknown."""
+    or registry entry, restricted by ``min_age=`` where used), as a noun phrase; "" if unknown.
+
+    A load whose provenance lost the description (BRFSS files stacked or pooled) takes the
+    survey's codebook description, so that the report never reads "The estimates describe ,
+    restricted to those aged 50 and over"."""
     pop = prov.get("population") or {}
     desc = str(pop.get("description") or "").strip().rstrip(".")
-    if not desc:
+    if (not desc or desc.startswith(",")) and name:
+        base = _codebook_population(name, prov.get("wave"))
+        desc = str(base.get("description") or "").strip().rstrip(".")
+        declared, now = base.get("min_age"), pop.get("min_age")
+        if desc and declared is not None and now is not None and int(now) > int(declared):
+            phrase = f"aged {declared} and over"
+            desc = (desc.replace(phrase, f"aged {now} and over") if phrase in desc
+                    else f"{desc}, restricted to those aged {now} and over")
+    if not desc or desc.startswith(","):
         return ""
     if pop.get("restricted_by"):
         desc += f" (restricted with {pop['restricted_by']})"
@@ -97,7 +119,7 @@ def build_sample(ctx: Context) -> Section:
     from socialhealth.report._build import survey_edition
 
     rows = [("Survey", f"{survey_edition(ctx.sd, _title(ctx.name))} ({ctx.name})")]
-    population = _population(prov)
+    population = _population(prov, str(getattr(sd, "name", "") or ""))
     if population:
         rows.append(("Population", population))
     if ctx.name == "demo":
