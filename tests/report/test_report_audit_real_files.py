@@ -206,6 +206,9 @@ def test_codebook_notes_read_for_the_file_they_describe():
     gss = load_codebook("gss")["concepts"]["lonely"]["notes"]
     assert gss.startswith("Headline indicator, by GSS year.")
     assert "Otherwise (2018)" not in gss
+    # "its source variable smoke is not in this file. smoke 'does r smoke': 1 yes, 2 no."
+    smoke = load_codebook("gss")["concepts"]["smoker"]["notes"]
+    assert smoke == "The GSS asked smoke ('does r smoke': 1 yes, 2 no) in 1977-1994 only."
 
 
 def test_cli_report_text_gives_codebook_instructions_as_flags():
