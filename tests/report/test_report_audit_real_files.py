@@ -268,3 +268,16 @@ def test_population_of_stacked_files_comes_from_the_codebook():
     text, _ = build(None)
     assert text.startswith("The estimates describe adults aged 18 and over living in private "
                            "residences"), text
+
+
+def test_variance_method_names_the_single_psu_rule_only_when_a_stratum_has_one_psu():
+    """Regression (GSS 2018, ESS 9: no stratum has a single PSU): the sample table's variance
+    method ended "; single-PSU strata: adjust", which reads as if there were such strata."""
+    method = _items(_mini())["Variance method"]
+    assert method == ("Taylor series linearisation, first-stage PSUs treated as sampled with "
+                      "replacement")
+    df = _frame()
+    df.loc[df["strata"] == "s0", "psu"] = "0-0"           # stratum s0 now has a single PSU
+    items = _items(_build(df))
+    assert items["Variance method"].endswith("; single-PSU strata: adjust")
+    assert items["Strata with a single PSU"].startswith("1 of 12")

@@ -18,7 +18,7 @@ def _title(name: str) -> str:
         return name
 
 
-def _variance_method(design) -> str:
+def _variance_method(design, single_psu: bool = True) -> str:
     if getattr(design, "kind", "") == "replicate":
         n = getattr(design, "n_replicates", "?")
         mse = getattr(design, "mse", None)
@@ -30,7 +30,7 @@ def _variance_method(design) -> str:
     if spec.get("psu") or spec.get("strata"):
         how = "Taylor series linearisation, first-stage PSUs treated as sampled with replacement"
         lonely = getattr(design, "lonely_psu", None)
-        if spec.get("strata") and lonely:
+        if spec.get("strata") and lonely and single_psu:   # none: no rule to name
             how += f"; single-PSU strata: {lonely}"
         return how
     return ("Taylor series linearisation, weights only (no strata or PSUs: respondents treated "
@@ -159,6 +159,7 @@ def build_sample(ctx: Context) -> Section:
         rows.append(("Respondents with the exposure missing (left out of its estimates)",
                      f"{int(in_design.sum()) - n_exp:,}"))
     clustered = bool(spec.get("psu") or spec.get("strata"))
+    lonely = ""
     if getattr(d, "kind", "") != "replicate" and hasattr(d, "n_strata"):
         if clustered:
             rows.append(("Strata", f"{d.n_strata:,}"))
@@ -176,7 +177,7 @@ def build_sample(ctx: Context) -> Section:
     total = float(d.weights.sum())
     rows.append(("Weight", f"{weight} (sum {total:,.0f})" if _num.finite(total) and total >= 1000
                  else f"{weight} (sum {_num.general(total)})"))
-    rows.append(("Variance method", _variance_method(d)))
+    rows.append(("Variance method", _variance_method(d, single_psu=bool(lonely))))
     note = prov.get("design") or spec.get("notes")
     if note:
         note = str(note)
