@@ -41,12 +41,12 @@ def _frame() -> pd.DataFrame:
     return pd.read_csv(MINI, dtype={c: "boolean" for c in YES_NO})
 
 
-def _build(df, codebook_rows=(), provenance=None, **kw):
+def _build(df, codebook_rows=(), provenance=None, name="mini", **kw):
     cb = pd.DataFrame(list(codebook_rows), columns=CB)
     kw.setdefault("outcomes", ["depression"])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return sh.report.build(SurveyData("mini", df, cb, dict(provenance or {}), SPEC), **kw)
+        return sh.report.build(SurveyData(name, df, cb, dict(provenance or {}), SPEC), **kw)
 
 
 def _items(rep) -> dict:
@@ -85,7 +85,9 @@ def test_pooled_waves_of_a_long_panel_count_persons_and_interviews():
     df = _frame()
     n = len(df)
     df["respondent_id"] = [f"p{i // 2}" for i in range(n)]     # two interviews per person
-    rep = _build(df)
+    # a repeated id in a repeated cross-section (ESS idno across countries) is not a person
+    assert _items(_build(df, name="ess"))["Respondents"] == f"{n:,}"
+    rep = _build(df, name="gss_panel10")
     persons = df["respondent_id"].nunique()
     assert _items(rep)["Respondents"] == \
         f"{persons:,} persons, {n:,} interviews (several waves)"
@@ -281,3 +283,19 @@ def test_variance_method_names_the_single_psu_rule_only_when_a_stratum_has_one_p
     items = _items(_build(df))
     assert items["Variance method"].endswith("; single-PSU strata: adjust")
     assert items["Strata with a single PSU"].startswith("1 of 12")
+
+
+def test_trend_over_the_waves_of_one_panel_is_not_called_a_population_trend():
+    """Regression (GSS 2010-2014 panel, waves pooled, --exposure lives_alone): the trend
+    section showed 2010, 2012 and 2014 as a trend in the population, although every year is
+    the same persons again."""
+    df = _frame()
+    text = " ".join(_build(df)["trend"].text)
+    assert "same persons" not in text
+    df["respondent_id"] = [f"p{i % 240}" for i in range(len(df))]   # 240 persons, 3 interviews
+    assert "same persons" not in " ".join(_build(df, name="ess")["trend"].text)
+    sec = _build(df, name="gss_panel10")["trend"]
+    assert sec.ok, sec.status
+    assert ("The years are interviews of the same persons (a panel), so this is the change "
+            "within one cohort as it ages and loses members, not a trend in the population.") \
+        in sec.text

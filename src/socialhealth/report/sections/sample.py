@@ -52,9 +52,17 @@ def _single_psu(ctx: Context, design) -> str:
             f"each such stratum, {LONELY_PSU_RULES.get(rule, rule)}")
 
 
-def _persons(data: pd.DataFrame) -> int | None:
-    """The number of persons when the rows are several interviews of the same persons (a long
-    panel file with its waves pooled); None when each row is one respondent."""
+def _persons(data: pd.DataFrame, name: str) -> int | None:
+    """The number of persons when the rows are several interviews of the same persons (a panel
+    survey's long file with its waves pooled); None when each row is one respondent.
+
+    Only for the panel surveys (``load_panel``'s): elsewhere a repeated id is not a person
+    seen again (ESS ``idno`` repeats across countries and rounds)."""
+    from socialhealth.datasets._panel import PANELS
+    from socialhealth.datasets._panel_files import FILE_PANELS
+
+    if name not in (*PANELS, *FILE_PANELS):
+        return None
     ids = data["respondent_id"] if "respondent_id" in data.columns else None
     if ids is None or ids.isna().any() or not ids.duplicated().any():
         return None
@@ -138,7 +146,7 @@ def build_sample(ctx: Context) -> Section:
         rows.append(("Year(s) of interview", _years(data)))
     if "country" in data.columns and data["country"].notna().any():
         rows.append(("Country", ", ".join(map(str, ctx.levels("country")))))
-    persons = _persons(data)
+    persons = _persons(data, ctx.name)
     rows.append(("Respondents", f"{len(data):,}" if persons is None else
                  f"{persons:,} persons, {len(data):,} interviews (several waves)"))
     from socialhealth.cli import rows_accounting
