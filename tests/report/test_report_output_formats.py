@@ -58,7 +58,7 @@ def _md_text(rep) -> str:
     md = rep.to_markdown()
     md = re.sub(r"```r\n.*?```", "", md, flags=re.S)
     md = re.sub(r"!\[[^\]]*\]\(data:[^)]*\)", "", md)
-    md = re.sub(r"^\d+\. .*\((?:ok|skipped)\)$", "", md, flags=re.M)    # contents list
+    md = re.sub(r"^\d+\. .* — (?:ok|skipped)$", "", md, flags=re.M)     # contents list
     return _html.unescape(md.replace("\\", ""))
 
 
