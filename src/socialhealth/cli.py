@@ -451,10 +451,12 @@ def cli_spelling(message: str, instructions_only: bool = False) -> str:
 
 
 def _cli_instructions(rep) -> None:
-    """Instructions in a report's notes and skip reasons ("Pass sddf_path= ...") in the
-    command-line spelling ("--sddf-path"), for a report made by the CLI; descriptions such as
-    "psu=vpsu_2" are left as they are."""
+    """Instructions in a report's text, notes and skip reasons ("Pass sddf_path= ...", a
+    codebook note's "(columns=['lonely1_2'])") in the command-line spelling ("--sddf-path",
+    "(--columns lonely1_2)"), for a report made by the CLI; descriptions such as "psu=vpsu_2"
+    are left as they are."""
     for s in rep.sections:
+        s.text = [cli_spelling(t, instructions_only=True) for t in s.text]
         s.notes = [cli_spelling(n, instructions_only=True) for n in s.notes]
         if s.reason:
             s.status = f"skipped: {cli_spelling(s.reason, instructions_only=True)}"
@@ -701,18 +703,22 @@ def cmd_describe(args) -> int:
     for note in (getattr(sd, "provenance", {}) or {}).get("notes") or []:
         print(f"  note: {cli_spelling(str(note), instructions_only=True)}")
     print("\nWhat the file gave, per harmonised concept (answered / missing among the "
-          f"{len(sd.data)} rows kept; missing codes counted over the rows read)")
+          f"{len(sd.data):,} rows kept; missing codes counted over the rows read)")
     import shutil
     import textwrap
 
     from socialhealth.datasets._concepts import concept_problems
 
     width = max(60, min(120, shutil.get_terminal_size((100, 20)).columns))
+    # the design note (the codebook note of weight, strata and psu) and the load's notes (e.g.
+    # on single-PSU strata, appended to the strata and psu notes) are shown once, above
+    shown = [t for t in [str(notes or "").strip(), *(
+        str(n).strip() for n in (getattr(sd, "provenance", {}) or {}).get("notes") or [])] if t]
     for _, row in sd.concept_summary().iterrows():
         src = row["source_variables"]
         if row["n_answered"]:
-            head = (f"{row['concept']}: {row['n_answered']} answered, {row['n_missing']} missing"
-                    + (f"  (from {src})" if src else ""))
+            head = (f"{row['concept']}: {int(row['n_answered']):,} answered, "
+                    f"{int(row['n_missing']):,} missing" + (f"  (from {src})" if src else ""))
         else:
             head = f"{row['concept']}: NOT MEASURED" + (f"  (source {src})" if src else "")
         print(head)
@@ -722,13 +728,16 @@ def cmd_describe(args) -> int:
             rule = re.sub(r"→\s*True\b", "→yes", re.sub(r"→\s*False\b", "→no", str(row["rule"])))
             lines.append(f"rule: {rule}")
         if row["missing_by_code"]:
-            codes = "; ".join(f"{var} " + ", ".join(f"{code}: {k}" for code, k in counts.items())
+            codes = "; ".join(f"{var} " + ", ".join(f"{code}: {int(k):,}"
+                                                    for code, k in counts.items())
                               for var, counts in row["missing_by_code"].items())
             lines.append(f"missing codes: {codes}")
         if row["unmapped_codes"]:
             lines.append("UNMAPPED codes (not in the codebook, set to missing): "
                          + ", ".join(f"{code}: {k}" for code, k in row["unmapped_codes"].items()))
         note = row["notes"].strip()
+        for said in shown:              # the design note and load notes: printed once, above
+            note = note.replace(said, "").strip()
         if note and note != "not measured":
             lines.append("note: " + cli_spelling(note, instructions_only=True))
         for text in lines:

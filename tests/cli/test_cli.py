@@ -89,7 +89,8 @@ def test_describe_demo(capsys):
     assert "strata: 180" in out
     assert "per harmonised concept" in out
     # per concept: answered / missing among the rows kept (demo: 19281 of 19602 answer lonely)
-    assert "lonely: 19281 answered, 321 missing" in out
+    assert "lonely: 19,281 answered, 321 missing" in out
+    assert "among the 19,602 rows kept" in out
     assert "concept(s) not accounted for" not in out
 
 

@@ -126,7 +126,7 @@ def test_sample_section(md, r, raw):
     s = r["sample"]
     n = lambda v: f"{int(v):,}"  # noqa: E731
     assert rows["Respondents"] == n(s["n"]) == n(len(raw))
-    assert rows["Respondents answering the exposure (lonely)"] == n(s["n_answered"]) \
+    assert rows["Respondents answering the exposure"] == n(s["n_answered"]) \
         == n(raw["lonely"].notna().sum())
     assert rows["Respondents with the exposure missing (left out of its estimates)"] \
         == n(s["n_missing"]) == n(raw["lonely"].isna().sum())

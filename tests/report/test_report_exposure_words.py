@@ -182,8 +182,9 @@ def test_measured_how_is_a_sentence_for_a_fallback_rule():
          "no direct item in this file; otherwise lonely_ucla3 (1164 rows)", "",
          "Headline indicator: otherwise (2018) lonely_ucla3.", True)])
     text = " ".join(rep["prevalence"].text)
-    assert ("In this survey, loneliness is taken from lonely_ucla3 for the 1,164 respondents "
-            "who have it: this file has none of the direct items (cesd4 and lonely).") in text
+    assert ("In this survey, loneliness is taken from the UCLA-3 items (a score of 6 or more) "
+            "for the 1,164 respondents who answered them: this file has none of the direct "
+            "items (cesd4 and lonely).") in text
     assert "Codebook note: Headline indicator: otherwise (2018) lonely_ucla3." in text
     assert "comes from cesd4" not in text and "(codebook)" not in text
 

@@ -53,6 +53,14 @@ def survey_edition(sd, title: str) -> str:
     >>> s = S(); s.name = "gss_panel20"; s.provenance = {"wave": 2020}; s.data = None
     >>> survey_edition(s, "General Social Survey 2016-2020 panel (wide)")
     'General Social Survey 2016-2020 panel, 2020 wave'
+
+    Years that the title already names are not repeated:
+
+    >>> import pandas as pd
+    >>> s.name, s.provenance = "gss_panel06", {}
+    >>> s.data = pd.DataFrame({"year": [2006, 2008, 2010]})
+    >>> survey_edition(s, "General Social Survey 2006-2010 panel (long)")
+    'General Social Survey 2006-2010 panel'
     """
     name = str(getattr(sd, "name", ""))
     if name == "demo":
@@ -79,8 +87,10 @@ def survey_edition(sd, title: str) -> str:
                      else str(wave))
     elif name != "ess" and "year" in cols:
         years = sorted(int(y) for y in pd.unique(data["year"].dropna()))
-        if years:
-            parts.append(str(years[0]) if len(years) == 1 else f"{years[0]}-{years[-1]}")
+        span = "" if not years else str(years[0]) if len(years) == 1 else \
+            f"{years[0]}-{years[-1]}"
+        if span and span not in base:    # "... 2006-2010 panel", not "... panel, 2006-2010"
+            parts.append(span)
     if "country" in cols:
         countries = pd.unique(data["country"].dropna().astype(str))
         if len(countries) == 1 and str(countries[0]) not in base:

@@ -22,6 +22,7 @@ from socialhealth.models import association
 from socialhealth.report.content import content, outcome_label
 from socialhealth.report import formatting as _num
 from socialhealth.report.context import Context
+from socialhealth.report.exposure import _lower_first
 from socialhealth.report.document import ReportTable, Section
 from socialhealth.report.figures import new_figure, to_report_figure
 from socialhealth.report.rcode import with_des
@@ -115,12 +116,18 @@ def fit_nested(ctx: Context, outcome: str) -> tuple[list[dict], dict, list[str],
         complete &= ctx.data[v].notna().to_numpy()
     n = int(complete.sum())
     y = pd.to_numeric(ctx.data.loc[complete, outcome].astype(float))
+    label = outcome_label(outcome)
     if n == 0:
-        return [], {}, [], [f"{outcome}: no respondents with the outcome, the exposure and "
-                            "every covariate observed; not modelled."]
+        return [], {}, [], [f"{label}: not modelled; no respondent has the outcome, the "
+                            f"exposure and {model_words(covariates)[2:]} all answered"
+                            + _never_together(ctx, [outcome, x], covariates) + "."
+                            if covariates else
+                            f"{label}: not modelled; no respondent answered both the outcome "
+                            "and the exposure."]
     if y.nunique() < 2:
-        return [], {}, [], [f"{outcome}: every respondent in the analytic sample has the same "
-                            f"value ({bool(y.iloc[0])}); not modelled."]
+        who = "every respondent" if bool(y.iloc[0]) else "no respondent"
+        return [], {}, [], [f"{label}: not modelled; {who} in the analytic sample has the "
+                            "outcome, so there is nothing to compare."]
     sub = d.subset(complete)
     cond = " & ".join(f"!is.na({v})" for v in variables)
     r_lines = [f"des_{outcome} <- subset(des, {cond})"]
@@ -131,7 +138,8 @@ def fit_nested(ctx: Context, outcome: str) -> tuple[list[dict], dict, list[str],
         f = m.to_frame(exponentiate=True)
         r = coefficient_row(f, x)
         if r is None:
-            notes.append(f"{outcome}, {name}: the exposure coefficient is not estimable.")
+            notes.append(f"{outcome_label(outcome)}, {name}: the exposure's odds ratio is not "
+                         "estimable.")
             continue
         fits[name] = (m, f)
         rows.append({"outcome": outcome, "model": name, "adjusted_for": label, "n": n,
@@ -140,6 +148,21 @@ def fit_nested(ctx: Context, outcome: str) -> tuple[list[dict], dict, list[str],
                      "p": float(r["p"]), "df": float(r["df"])})
         r_lines.append(with_des(m.r_call).replace("design = des", f"design = des_{outcome}"))
     return rows, fits, r_lines, notes
+
+
+def _never_together(ctx: Context, needed: list[str], covariates: list[str]) -> str:
+    """" (smoking is never answered together with them)": the covariates that no respondent
+    answered together with the outcome and exposure (``needed``); "" when none alone is."""
+    ok = ctx.design.in_subset.copy()
+    for v in needed:
+        ok &= ctx.data[v].notna().to_numpy()
+    never = [c for c in covariates if not (ok & ctx.data[c].notna().to_numpy()).any()]
+    if not never:
+        return ""
+    words = model_words(never)[2:]
+    one = len(never) == 1
+    return (f" ({words} {'is' if one else 'are'} never answered together with the outcome and "
+            "the exposure)")
 
 
 def _levels(s: pd.Series) -> list:
@@ -212,7 +235,7 @@ def build_association(ctx: Context) -> Section:
             usable.append(o)
     if not usable:
         return sec.skip("the survey measures none of the health outcomes "
-                        f"({', '.join(ctx.outcomes)}).")
+                        f"({', '.join(_lower_first(outcome_label(o)) for o in ctx.outcomes)}).")
     rows, all_fits, model_notes = [], {}, []
     for o in usable:
         ctx.substep(f"association: models of {o}")

@@ -97,10 +97,11 @@ def build_longitudinal(ctx: Context) -> Section:
                             "panel cannot show its change or its prospective association.")
     acc = (panel.provenance.get("panel") or {}).get("accounting", {})
     wvar = (panel.provenance.get("panel") or {}).get("weight_variable")
+    waves = (f"at both waves, {w0} and {w1}," if len(ws) == 2 else
+             f"at every wave ({', '.join(map(str, ws[:-1]))} and {w1})")
     sec.text.append(
-        f"{len(panel.data)} persons interviewed at every wave {', '.join(map(str, ws))} and "
-        f"carrying the panel weight {wvar}"
-        + (f" (of {acc['baseline']} interviewed at {w0})" if "baseline" in acc else "")
+        f"{len(panel.data):,} persons interviewed {waves} and carrying the panel weight {wvar}"
+        + (f" (of {int(acc['baseline']):,} interviewed at {w0})" if "baseline" in acc else "")
         + ". Design: the first wave's strata and PSUs with the panel weight.")
     sec.r_code.append("des_panel <- svydesign(ids = ~psu, strata = ~strata, weights = ~weight, "
                       "nest = TRUE, data = linked)   # linked: one row per person, "
@@ -184,8 +185,8 @@ def build_longitudinal(ctx: Context) -> Section:
                 "share": "Share of all (%)", "ci": "95% CI of the share of all (%)"},
         note=f"Share of the {w0} state: weighted share of the persons in that state at {w0} "
              f"who are in the {w1} state (95% {ctx.ci_method} CI, each {w0} state a domain); "
-             f"share of all: the cell's share of the {tr.n} persons answering at both waves; "
-             f"n unweighted.",
+             f"share of all: the cell's share of the {int(tr.n):,} persons answering at both "
+             f"waves; n unweighted.",
         na_reason="the interval is undefined for a share of 0% or 100%."))
     sec.r_code.append(f"svytable(~`{x}@{w0}` + `{x}@{w1}`, des_panel)")
     fig, axes = new_figure(6.5, 3.6)

@@ -11,7 +11,7 @@ from socialhealth.datasets._concepts import _sources
 from socialhealth.report import formatting as _num
 from socialhealth.report.context import Context
 from socialhealth.report.document import ReportTable, Section
-from socialhealth.report.exposure import _lower_first, column_words
+from socialhealth.report.exposure import _lower_first, column_words, subject_words
 from socialhealth.report.figures import new_figure, to_report_figure
 from socialhealth.report.rcode import with_des
 from socialhealth.report.sections.methods import interval_caption
@@ -200,9 +200,23 @@ def rule_words(rule: str) -> str:
     return "; ".join(parts)
 
 
+#: Harmonised columns that a codebook rule names as a fallback source, in words.
+_SOURCE_WORDS = {"lonely_ucla3": "the UCLA-3 items (a score of 6 or more)"}
+
+
+def _harmonised(names: list[str]) -> bool:
+    """True when every name is a column of the harmonised schema (not a survey variable)."""
+    from socialhealth.datasets._schema import schema
+
+    known = schema()
+    return bool(names) and all(n in known for n in names)
+
+
 def _measured_how(ctx: Context) -> str:
     """One or two sentences from the codebook on how the exposure was measured: the survey's
-    variables by name, the rule in words, then the codebook's note."""
+    variables by name (harmonised columns in words), the rule in words, then the codebook's
+    note. Counts are those of the analysed respondents, not of the file as loaded (a
+    ``min_age=`` restriction drops rows after the codebook counted them)."""
     source = ctx.exposure.source
     parts = [HEADLINE] if source == "lonely" else []
     row = ctx._codebook_row(source)
@@ -211,30 +225,47 @@ def _measured_how(ctx: Context) -> str:
     srcs = _sources(row.get("source_variables"))
     rule = str(row.get("rule", "") or "").strip()
     note = str(row.get("notes", "") or "").strip()
-    what = column_words(source)[1]
+    what = subject_words(source)
     other = _OTHERWISE.match(rule)
     if other:
-        alt, n, base = other["alt"], int(other["n"]), other["base"]
+        alt, base = other["alt"], other["base"]
+        alt_words = _SOURCE_WORDS.get(alt) or f"{subject_words(alt)} ({alt})"
         own = [s for s in srcs if s != alt]
         if base == "no direct item in this file":
-            sentence = (f"In this survey, {what} is taken from {alt} for the {n:,} respondents "
-                        f"who have it: this file has none of the direct items"
+            n = int((ctx.design.in_subset & ctx.data[alt].notna().to_numpy()).sum()) \
+                if alt in ctx.data.columns else int(other["n"])
+            sentence = (f"In this survey, {what} is taken from {alt_words} for the {n:,} "
+                        f"respondents who answered them: this file has none of the direct items"
                         + (f" ({_and(own)})" if own else "")
                         + ".")
         else:
             sentence = (f"In this survey, {what} is coded from {_names(own)}: "
-                        f"{rule_words(base)}; where that is missing, from {alt} "
-                        f"({n:,} respondents).")
+                        f"{rule_words(base)}; where that is missing, from {alt_words}"
+                        + ("" if _restricted(ctx) else f" ({int(other['n']):,} respondents)")
+                        + ".")
         parts.append(sentence)
     elif rule.lower() not in _NO_RULE:
-        if srcs and srcs != [source]:
+        if srcs and srcs != [source] and _harmonised(srcs):
+            items = _and([column_words(x)[1] for x in srcs])
+            parts.append(f"In this survey, {what} is derived from the items {items}: "
+                         f"{rule_words(rule).rstrip('.')}.")
+        elif srcs and srcs != [source]:
             parts.append(f"In this survey, {what} is coded from {_names(srcs)}: "
                          f"{rule_words(rule).rstrip('.')}.")
         else:
             parts.append(f"In this survey, {what} is coded {rule_words(rule).rstrip('.')}.")
+    if note.lower().rstrip(".") in _NO_RULE:       # "Codebook note: Derived." says nothing
+        note = ""
     if note:
         first = re.split(r"[\s:;,(]", note, maxsplit=1)[0]
         if first not in (*srcs, source):      # a variable name keeps its case ("hhmmb is ...")
             note = note[:1].upper() + note[1:]
         parts.append(f"Codebook note: {note.rstrip('.')}.")
     return " ".join(parts)
+
+
+def _restricted(ctx: Context) -> bool:
+    """True when rows were dropped after loading (``min_age=``), so that counts the codebook
+    made over the loaded file no longer describe the analysed respondents."""
+    pop = (getattr(ctx.sd, "provenance", {}) or {}).get("population") or {}
+    return bool(pop.get("restricted_by"))

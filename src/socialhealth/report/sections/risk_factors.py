@@ -14,6 +14,7 @@ import pandas as pd
 from socialhealth.report.content import content, outcome_label
 from socialhealth.report.context import LONELINESS_ITEMS, Context
 from socialhealth.report.document import ReportTable, Section
+from socialhealth.report.exposure import _lower_first
 from socialhealth.report.figures import new_figure, to_report_figure
 from socialhealth.report.sections.association import coefficient_row
 
@@ -207,10 +208,18 @@ def build_risk_factors(ctx: Context) -> Section:
                           xlabel="Ratio (95% CI, log scale)")
     else:
         plot.forest(survey, ax=axes[0], caption=None, xlabel="Odds ratio (95% CI, log scale)")
-    fig.suptitle(f"Risk factors for {outcome_label(pick).lower()}: this survey and "
-                 "published estimates", fontsize=11)
+    # the published estimates are for mortality, not for the survey's outcome: the title must
+    # not call them "risk factors for depression"
+    said = _lower_first(outcome_label(pick))
+    fig.suptitle(f"This survey: odds ratios for {said}; published: all-cause mortality",
+                 fontsize=11)
+    others = len(set(table["outcome"])) > 1
+    which = (" (mortality)" if pick == "died" else " (the first outcome of the tables)") \
+        if others else ""
     sec.figures.append(to_report_figure(
         fig, "Risk factors compared",
-        "Filled: this survey (mutually adjusted odds ratios); open: published pooled estimates "
-        "of all-cause mortality (different measures; for scale only)."))
+        f"Filled: this survey, mutually adjusted odds ratios for {said}{which}"
+        + ("; the tables give every outcome" if others else "")
+        + ". Open: published pooled estimates of all-cause mortality (different measures; for "
+          "scale only)."))
     return sec

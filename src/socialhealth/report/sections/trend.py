@@ -135,6 +135,13 @@ def _trend(ctx: Context, sec: Section, yc: str, kind: str) -> Section:
     sec.text.append(f"{said} Trend in the "
                     f"proportion of respondents {exp.who}, as the change in its odds per year: "
                     + "; ".join(parts) + ".")
+    from socialhealth.report.sections.sample import _persons
+
+    if _persons(ctx.data.loc[d.in_subset], ctx.name) is not None:
+        # a long panel: the years are the same persons again, not new samples
+        sec.text.append("The years are interviews of the same persons (a panel), so this is "
+                        "the change within one cohort as it ages, not a trend in the "
+                        "population.")
 
     fig, axes = new_figure(8.0, 3.8)
     from socialhealth import plot
