@@ -248,3 +248,23 @@ def test_separation_detector_on_unseparated_data(data):
     y2 = np.where(X[:, 1] > 1, 2, np.where(y == 2, 0, y))
     d = multinomial_separation(X, y2, 4, names)
     assert d is not None and any(n.startswith("other:") for n in d.names)
+
+
+def test_calls_and_degrees_of_freedom_without_intercept(data):
+    des = _multistage(data)
+    m = multinomial(des, "y ~ 0 + x1 + C(g)")
+    assert m.terms == ["x1", "C(g)[a]", "C(g)[b]", "C(g)[c]"]       # as R: ~ 0 + x1 + g
+    # svyglm's df.residual: degf + 1 - (coefficients of one equation), with or without intercept
+    assert m.df_resid == TAYLOR["taylor_multistage_fpc"]["degf"] + 1 - len(m.terms)
+    assert m.stata_call.endswith("baseoutcome(alone) noconstant")
+    i = multinomial(des, "y ~ x1 + C(g) + x1:C(g)")
+    assert "c.x1#i.g" in i.stata_call and "x1:factor(g)" in i.r_call
+
+
+def test_not_converged_is_a_convergence_error(data):
+    from socialhealth.errors import ConvergenceError
+
+    with pytest.raises(ConvergenceError, match="max_iter"):
+        multinomial(_multistage(data), F, max_iter=1)
+    with pytest.raises(ArgumentError, match="tol"):
+        multinomial(_multistage(data), F, tol=0)
