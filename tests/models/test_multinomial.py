@@ -8,8 +8,8 @@ socialhealth:
 * Taylor designs: nnet::multinom at reltol 1e-15, polished by Newton-Raphson written in R, the
   per-row scores and information in R, then svyrecvar() of the influence values (Binder 1983)
   on a stratified multistage design with fpc at both stages and a lonely PSU
-  (survey.lonely.psu = "adjust"), a domain (subset()) of it, another reference level, and a
-  stratified cluster design;
+  (survey.lonely.psu = "adjust"), a domain (subset()) of it, another reference level, the
+  design post-stratified on g (and a domain of that), and a stratified cluster design;
 * a 2-level outcome: svyglm(family = quasibinomial()) (the model is logistic regression);
 * replicate designs (JK1, JKn, bootstrap): withReplicates(..., function(w, data)
   coef(nnet::multinom(...))) as a user runs it (nnet's BFGS stops ~6e-7 from the maximum), and
@@ -75,9 +75,14 @@ def _terms_r(names):
     ("taylor_multistage_fpc_domain", "multistage", True, None),
     ("taylor_multistage_fpc_ref_partner", "multistage", False, "partner"),
     ("taylor_stratified_cluster", "cluster", False, None),
+    ("taylor_multistage_poststratified", "poststratified", False, None),
+    ("taylor_multistage_poststratified_domain", "poststratified", True, None),
 ])
 def test_taylor_binder_sandwich_matches_r(data, cid, kind, domain, ref):
-    des = _multistage(data) if kind == "multistage" else _cluster(data)
+    des = _multistage(data) if kind != "cluster" else _cluster(data)
+    if kind == "poststratified":
+        des = des.post_stratify("g", pd.DataFrame({"g": ["a", "b", "c"],
+                                                   "Freq": [40000, 35000, 25000]}))
     if domain:
         des = des.subset(data["dom"].to_numpy())
     m = multinomial(des, F, reference=ref)
