@@ -273,3 +273,17 @@ def test_not_converged_is_a_convergence_error(data):
         multinomial(_multistage(data), F, max_iter=1)
     with pytest.raises(ArgumentError, match="tol"):
         multinomial(_multistage(data), F, tol=0)
+
+
+def test_vgam_reference_levels(data):
+    """VGAM::vglm(family = multinomial) (svy_vglm's fitter) takes the LAST level as reference
+    by default; reference= reproduces both its default and refLevel = 1 (point estimates)."""
+    vg = REF["vgam"]
+    assert vg, "the committed fixture must hold the VGAM case (apt r-cran-vgam)"
+    assert vg["default"]["ref_level"] == 4
+    assert vg["default"]["equations"][0] == "log(mu[,1]/mu[,4])"
+    des = sh.SurveyDesign(data, weights="wt")
+    last = multinomial(des, F, reference="partner")
+    first = multinomial(des, F)
+    assert _rel(last.params, vg["default"]["coef"]) < TOL
+    assert _rel(first.params, vg["ref1"]["coef"]) < TOL
