@@ -186,7 +186,7 @@ def _diagnose(status, theta, info, info0, path, X, y, w, K1, names, terms, lv_na
 
     p = X.shape[1]
     rng = np.ptp(X, axis=0) if len(X) else np.zeros(p)
-    scale = np.where(rng > 0, rng, 1.5)        # an intercept: |beta| > 30
+    scale = np.where(rng > 0, rng, 2 / 3)      # an intercept: |beta| > 30
     scaled_all = np.abs(theta.reshape(K1, p)) * scale
     with np.errstate(invalid="ignore"):
         collapsed = info is None or np.any(~(np.diag(info) > 1e-8 * np.diag(info0)))
