@@ -484,8 +484,8 @@ def _fit_multinomial(design, formula, reference, levels, tol, max_iter, max_leve
     return MultinomialResult(theta=theta, cov=cov, terms=terms, levels=lv, reference=lv[ref_i],
                              nobs=len(rows), n_missing=frame.n_missing + n_y_missing, loglik=ll,
                              design=design, formula=formula,
-                             df_resid=design_used.degf() - (len(terms) - 1), iterations=it, r_call=r_call,
-                             stata_call=stata_call)
+                             df_resid=design_used.degf() - (len(terms) - 1), iterations=it,
+                             r_call=r_call, stata_call=stata_call)
 
 
 def multinomial(
