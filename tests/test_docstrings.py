@@ -153,7 +153,8 @@ VERBS: list[tuple[str, bool]] = (
     [(f"design.SurveyDesign.{v}", True) for v in _DESIGN_VERBS_R + ["to_replicate"]]
     + [(f"design.ReplicateDesign.{v}", True) for v in _DESIGN_VERBS_R]
     + [(f"models.{v}", True) for v in ["association", "interaction", "margins", "coxph", "logrank",
-                                        "ordinal", "meta", "mi_combine", "compare_risk_factors"]]
+                                        "ordinal", "multinomial", "meta", "mi_combine",
+                                        "compare_risk_factors"]]
     + [(f"measures.{v}", True) for v in ["reliability", "score", "categorise"]]
     + [("datasets.load", True), ("datasets.fetch", False), ("datasets.list", False)]
     + [(f"tables.{v}", True) for v in ["describe", "regression"]]

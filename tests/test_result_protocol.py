@@ -184,6 +184,16 @@ def case_ordinal():
                    ci90=lambda r: _wald(f["estimate"], f["se"], np.inf, 0.90))
 
 
+def case_multinomial():
+    a = sh.datasets.load_example("apiclus1")
+    a = a.assign(band=pd.cut(a["api00"], [0, 600, 700, 1000], labels=["low", "mid", "high"]))
+    d = sh.SurveyDesign(a, weights="pw", psu="dnum", fpc="fpc")
+    r = models.multinomial(d, "band ~ ell + meals")
+    f = r.to_frame()
+    return r, dict(model=True, ci95=lambda r: f[["ci_low", "ci_high"]].to_numpy(),
+                   ci90=lambda r: _wald(f["estimate"], f["se"], r.df_resid, 0.90))
+
+
 def case_kaplan_meier():
     r = models.kaplan_meier(_demo().design, "followup_years", "died", by="lonely", se=True)
     f = r.to_frame()
@@ -493,7 +503,7 @@ NOT_RESULTS = {
 
 #: Result subclasses that are bases of others, not returned by any function
 ABSTRACT = {"WaldCoefficients": "the coefficient-table mixin of SurveyGLMResult, CoxResult, "
-                                "OrdinalResult (each a case)"}
+                                "OrdinalResult, MultinomialResult (each a case)"}
 
 
 def _public_classes_with_to_frame():

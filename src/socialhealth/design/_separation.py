@@ -19,6 +19,10 @@ weight are left out before calling these functions).
 * Cumulative-link ordinal models: ``(d_beta, d_zeta)`` with ``d_zeta`` non-decreasing and,
   for a row in level ``k``, ``d_zeta_k - x_i'd_beta >= 0`` (upper cut point, ``k < K``) and
   ``d_zeta_{k-1} - x_i'd_beta <= 0`` (lower cut point, ``k > 1``), strict somewhere.
+* Baseline-category (multinomial) logit (Albert & Anderson 1984, §3): one direction ``d_k``
+  per non-reference level (``d_ref = 0``) with ``x_i'(d_{y_i} - d_j) >= 0`` for every row
+  ``i`` and every other level ``j``, strict somewhere: along it every row's own level gains on
+  all the others.
 
 Each problem is solved as ``max c'z`` over the cone of such directions intersected with the
 box ``|z_j| <= 1`` (``c`` a positive combination of the constraints, so the optimum is 0
@@ -387,6 +391,43 @@ def ordinal_separation(X: np.ndarray, y: np.ndarray, n_levels: int,
     else:
         nm, sg = ["(thresholds)"], [1]
     return Direction(nm, sg, check(z), np.r_[db / s if p else db, z[p:]])
+
+
+# ----------------------------------------------------------------------------- multinomial
+def multinomial_separation(X: np.ndarray, y: np.ndarray, n_levels: int,
+                           names: Sequence[str],
+                           skip: Sequence[str] = ()) -> Direction | None:
+    """Separation in a baseline-category logit model with outcome codes ``y`` in ``0..K-1``,
+    code 0 the reference level.
+
+    The coefficients are ``K-1`` blocks of ``p`` (one per non-reference level, in code order;
+    ``names`` name all ``(K-1) p`` of them in that order). A direction ``D`` (``d_0 = 0``) with
+    ``x_i'(d_{y_i} - d_j) >= 0`` for every row and every level ``j != y_i``, strict somewhere,
+    raises the likelihood without bound (complete or quasi-complete separation; Albert &
+    Anderson 1984). ``skip``: names (the intercepts) named only if nothing else moves.
+    """
+    X = np.asarray(X, dtype=float)
+    y = np.asarray(y, dtype=int)
+    n, p = X.shape
+    K1 = n_levels - 1
+    if K1 < 1 or p == 0 or n == 0:
+        return None
+    blocks = []
+    for j in range(n_levels):
+        other = y != j
+        if not other.any():
+            continue
+        yo = y[other]
+        M = np.zeros((int(other.sum()), K1 * p))
+        for k in range(1, n_levels):
+            at = yo == k
+            if at.any():
+                M[at, (k - 1) * p:k * p] += X[other][at]
+        if j > 0:
+            M[:, (j - 1) * p:j * p] -= X[other]
+        blocks.append(M)
+    G_ge = np.vstack(blocks)
+    return _sign_cone(G_ge, np.zeros((0, K1 * p)), names, skip=tuple(skip))
 
 
 # ----------------------------------------------------------------------------- iteration path

@@ -13,7 +13,8 @@ The design objects carry the variance machinery (R ``svyrecvar`` / ``withReplica
 rescale the weights by). This module adds the few numerical
 helpers that model code shares with the engine: level codes of a grouping column, aliased
 (collinear) columns, a weighted GLM fit, and the separation / monotone-likelihood detectors
-(:func:`cox_monotone`, :func:`ordinal_separation`, :func:`diverging`, :class:`Direction`),
+(:func:`cox_monotone`, :func:`ordinal_separation`, :func:`multinomial_separation`,
+:func:`diverging`, :class:`Direction`),
 and the refusal of negative replicate weights by refit-based estimators
 (:func:`refuse_negative_replicate_weights`), and the Wald quadratic form ``b' V^{-1} b`` that
 refuses a singular design covariance (:func:`quadratic_form`).
@@ -31,11 +32,11 @@ import numpy as np
 import pandas as pd
 
 from socialhealth.design._separation import (Direction, cox_monotone, diverging,
-                                             ordinal_separation)
+                                             multinomial_separation, ordinal_separation)
 
 __all__ = ["level_codes", "aliased_columns", "fit_glm", "Direction", "cox_monotone",
-           "ordinal_separation", "diverging", "refuse_negative_replicate_weights",
-           "quadratic_form"]
+           "ordinal_separation", "multinomial_separation", "diverging",
+           "refuse_negative_replicate_weights", "quadratic_form"]
 
 
 def level_codes(values: pd.Series, used: np.ndarray) -> tuple[np.ndarray, list]:

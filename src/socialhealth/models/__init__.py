@@ -24,6 +24,8 @@ designs and matches R's ``survey`` package.
   quantiles (R ``svykm``).
 * :func:`logrank` - design-based log-rank and G(rho, gamma) tests (R ``svylogrank``).
 * :func:`ordinal` - proportional-odds model (R ``svyolr``).
+* :func:`multinomial` - baseline-category (multinomial) logit for unordered outcomes (Stata
+  ``svy: mlogit``; R ``svyVGAM::svy_vglm(family = multinomial)``).
 * :func:`compare_risk_factors` - isolation/loneliness next to smoking, obesity, inactivity on
   the same data, with the published anchors.
 * :func:`meta` - fixed/random-effects meta-analysis (R ``metafor::rma``); :func:`mi_combine` -
@@ -54,6 +56,7 @@ from socialhealth.models._logrank import LogrankResult, logrank
 from socialhealth.models._margins import MarginsResult, margins
 from socialhealth.models._meta import MetaResult, i2_from_q, meta, se_from_ci
 from socialhealth.models.mi import MIResult, mi_combine
+from socialhealth.models._multinomial import MultinomialResult, multinomial
 from socialhealth.models._ordinal import OrdinalResult, ordinal
 from socialhealth.models._prospective import ProspectiveTable, prospective
 from socialhealth.models._transitions import TransitionTable, transitions
@@ -61,9 +64,9 @@ from socialhealth.models.risk_factors import compare_risk_factors
 
 __all__ = [
     "association", "prospective", "transitions", "attrition", "change", "interaction", "margins",
-    "coxph", "kaplan_meier", "logrank", "ordinal", "mi_combine",
+    "coxph", "kaplan_meier", "logrank", "ordinal", "multinomial", "mi_combine",
     "meta", "se_from_ci", "i2_from_q", "anchors", "compare_risk_factors",
     "AssociationTable", "ProspectiveTable", "AttritionResult", "ChangeResult", "TransitionTable",
     "InteractionResult", "MarginsResult", "CoxResult", "KaplanMeierResult",
-    "OrdinalResult", "MetaResult", "MIResult", "LogrankResult",
+    "OrdinalResult", "MultinomialResult", "MetaResult", "MIResult", "LogrankResult",
 ]

@@ -384,7 +384,7 @@ def _outcome_codes(s: pd.Series, rows: np.ndarray, levels: Sequence | None):
         # R drops nothing: an empty level makes polr fail; say which
         empty = [lv[i] for i in range(len(lv)) if i not in present]
         raise ModelError(
-            f"outcome level(s) {empty} have no rows among those used; drop them "
+            f"outcome level(s) {show_list(empty)} have no rows among those used; drop them "
             "(e.g. remove unused categories) before fitting."
         )
     return codes.astype(int), lv
