@@ -420,3 +420,23 @@ def test_no_deprecation_warnings_from_the_new_spellings(apistrat):
         warnings.simplefilter("error", DeprecationWarning)
         apistrat.glm("api00 ~ ell", max_iter=25)
         apistrat.proportion("sch.wide", level=0.9).to_frame()
+
+
+def test_deprecations_name_a_version_that_exists():
+    """Regression: every deprecation said "deprecated since socialhealth 0.2.0" in version 0.1.0."""
+    import re
+    from pathlib import Path
+
+    from packaging.version import Version
+
+    src = Path(sh.__file__).parent
+    current = Version(sh.__version__)
+    found = []
+    for path in src.rglob("*.py"):
+        text = path.read_text("utf-8")
+        found += re.findall(r"since=\"(\d+\.\d+\.\d+)\"", text)
+        found += re.findall(r"deprecated since socialhealth (\d+\.\d+\.\d+)", text)
+        found += re.findall(r"warn_renamed\([^)]*?\"(\d+\.\d+\.\d+)\"", text)
+        found += re.findall(r"renamed_value\([^)]*?\"(\d+\.\d+\.\d+)\"\)", text)
+    assert len(found) >= 15
+    assert all(Version(v) <= current for v in found), sorted(set(found))

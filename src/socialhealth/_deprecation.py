@@ -42,9 +42,9 @@ def warn_renamed(where: str, old: str, new: str, since: str, *, stacklevel: int 
     >>> import warnings
     >>> with warnings.catch_warnings(record=True) as w:
     ...     warnings.simplefilter("always")
-    ...     warn_renamed("meta", "ci_level", "level", "0.2.0")
+    ...     warn_renamed("meta", "ci_level", "level", "0.1.0")
     >>> print(w[0].message)  # doctest: +ELLIPSIS
-    meta(ci_level=...) is deprecated since socialhealth 0.2.0; use level= instead ...
+    meta(ci_level=...) is deprecated since socialhealth 0.1.0; use level= instead ...
     """
     if attribute:
         what, instead = f"{where}.{old}", f".{new}"
@@ -83,7 +83,7 @@ def renamed_parameter(old: str, new: str, since: str,
     Examples
     --------
     >>> import warnings
-    >>> @renamed_parameter("ci_level", "level", since="0.2.0")
+    >>> @renamed_parameter("ci_level", "level", since="0.1.0")
     ... def f(x, level=0.95):
     ...     return level
     >>> with warnings.catch_warnings():
@@ -167,7 +167,7 @@ def renamed_value(where: str, parameter: str, value: Any, renamed: Mapping[str, 
     >>> with warnings.catch_warnings():
     ...     warnings.simplefilter("ignore")
     ...     renamed_value("margins", "variance", "linearization",
-    ...                   {"linearization": "linearisation"}, "0.2.0")
+    ...                   {"linearization": "linearisation"}, "0.1.0")
     'linearisation'
     """
     if isinstance(value, str) and value in renamed:

@@ -250,7 +250,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("report", help="write the loneliness-and-health report of a survey",
                        description="Write one self-contained report (HTML with embedded "
-                       "figures, Markdown or PDF).",
+                       "figures, Markdown, PDF or Word).",
                        epilog=_epilog("report", "Conditions ('<column><op><value>', op one of "
                                       ">= > <= < == !=): numbers for number columns, a label "
                                       "for category columns, yes/no for yes/no columns."),
@@ -352,7 +352,7 @@ def _deprecated_flags(args, progress: Progress | None = None) -> None:
         if getattr(args, dest, None) is not None:
             raise UsageError(f"{old} is the deprecated spelling of {new}; give only {new}.")
         setattr(args, dest, value)
-        _warn(f"{old} is deprecated since socialhealth 0.2.0 and will be removed; use {new} "
+        _warn(f"{old} is deprecated since socialhealth 0.1.0 and will be removed; use {new} "
               f"instead ({new} {value}).", progress)
 
 

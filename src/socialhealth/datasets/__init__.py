@@ -159,7 +159,7 @@ def load(name: str, path: str | Path | Sequence[str | Path] | None = None, *,
         if "wave" in kwargs:
             raise ArgumentError(f"datasets.load({name!r}) got both wave= and its deprecated "
                                 "spelling year=; give only wave=.")
-        warn_renamed("datasets.load", "year", "wave", "0.2.0")
+        warn_renamed("datasets.load", "year", "wave", "0.1.0")
         kwargs["wave"] = kwargs.pop("year")
     _check_options(name, fn, kwargs)
     if min_age is not None:

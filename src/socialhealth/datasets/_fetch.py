@@ -21,7 +21,7 @@ def _files_for(name: str, year: int | None) -> list[dict]:
     return files
 
 
-@renamed_parameter("year", "wave", since="0.2.0")
+@renamed_parameter("year", "wave", since="0.1.0")
 def cached_file(name: str, wave: int | None = None) -> Path | None:
     """A previously fetched file of ``name`` (and of survey year ``wave``), or None.
 
@@ -42,7 +42,7 @@ def cached_file(name: str, wave: int | None = None) -> Path | None:
     return None
 
 
-@renamed_parameter("year", "wave", since="0.2.0")
+@renamed_parameter("year", "wave", since="0.1.0")
 def fetch(name: str, wave: int | None = None, *, allow_unverified: bool = False,
           progress: bool = False) -> Path:
     """Download an open survey's registered file into the user cache and verify its sha256.

@@ -87,7 +87,7 @@ class PanelData(SurveyData):
     waves: list | None = None
     status: pd.DataFrame = None
 
-    @renamed_parameter("year", "wave", since="0.2.0")
+    @renamed_parameter("year", "wave", since="0.1.0")
     def column(self, concept: str, wave) -> pd.Series:
         """The column ``<concept>@<wave>`` of :attr:`data` (``wave``: one of :attr:`waves`).
 

@@ -526,7 +526,7 @@ def _rake_control(func):
                                             f" give only {new}=.")
                     kwargs[new] = control[key]
             warnings.warn("rake(control={'maxit': ..., 'epsilon': ...}) is deprecated since "
-                          "socialhealth 0.2.0; use rake(..., max_iter=..., epsilon=...) instead "
+                          "socialhealth 0.1.0; use rake(..., max_iter=..., epsilon=...) instead "
                           f"(the old form will be removed after {REMOVAL}).",
                           DeprecationWarning, stacklevel=2)
         return func(design, margins, **kwargs)
@@ -910,7 +910,7 @@ def _population_vector(population_totals, names: list[str]) -> np.ndarray:
     return T
 
 
-@renamed_parameter("maxit", "max_iter", since="0.2.0")
+@renamed_parameter("maxit", "max_iter", since="0.1.0")
 def calibrate(design, formula, population_totals, calfun: Calfun = "linear", bounds=None,
               max_iter: int = 50, epsilon: float = 1e-7,
               on_nonconvergence: OnNonconvergence = "raise", *, variance=None,

@@ -135,7 +135,7 @@ def _r_formula(formula: str) -> str:
     return re.sub(r"(?<![A-Za-z_0-9.])C\(", "factor(", formula)
 
 
-@renamed_parameter("maxiter", "max_iter", since="0.2.0")
+@renamed_parameter("maxiter", "max_iter", since="0.1.0")
 def glm(
     design,
     formula: str,

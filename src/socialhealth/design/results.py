@@ -214,7 +214,7 @@ class Estimate(Result):
     @property
     def ci_level(self) -> float:
         """Deprecated spelling of :attr:`level` (the confidence level of the intervals)."""
-        warn_renamed(type(self).__name__, "ci_level", "level", "0.2.0", attribute=True)
+        warn_renamed(type(self).__name__, "ci_level", "level", "0.1.0", attribute=True)
         return self.level
 
     # ------------------------------------------------------------------ accessors

@@ -133,7 +133,7 @@ def _old_standardize_names(func):
             if old_over:
                 kwargs["by"] = over
             warnings.warn(
-                "standardize(by=..., over=...) is deprecated since socialhealth 0.2.0: the "
+                "standardize(by=..., over=...) is deprecated since socialhealth 0.1.0: the "
                 "standardising variables are now variables= (or the first argument) and the "
                 "domains by=, e.g. standardize('agecat', by='race', population=...) "
                 f"(the old names will be removed after {REMOVAL}).",
@@ -143,7 +143,7 @@ def _old_standardize_names(func):
                 raise ArgumentError("standardize() got both by= and its deprecated spelling "
                                     "over=; give only by= (the domains).")
             kwargs["by"] = over
-            warn_renamed("standardize", "over", "by", "0.2.0")
+            warn_renamed("standardize", "over", "by", "0.1.0")
         return func(design, *args, **kwargs)
 
     # read by socialhealth._deprecation (mypy does not model attributes set on a function)

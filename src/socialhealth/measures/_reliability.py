@@ -95,7 +95,7 @@ class ReliabilityResult(Result):
     @property
     def ci_level(self) -> float:
         """Deprecated spelling of :attr:`level` (the confidence level of ``ci``)."""
-        warn_renamed("ReliabilityResult", "ci_level", "level", "0.2.0", attribute=True)
+        warn_renamed("ReliabilityResult", "ci_level", "level", "0.1.0", attribute=True)
         return self.level
     _label_columns = ("statistic",)
     _not_applicable = {"vcov": "the covariance of alpha, standardised alpha and omega is not "
@@ -254,7 +254,7 @@ def _minres_bounded(r: np.ndarray) -> np.ndarray:
     return axis(x)[2]
 
 
-@renamed_parameter("ci", "level", since="0.2.0")
+@renamed_parameter("ci", "level", since="0.1.0")
 def reliability(
     items: pd.DataFrame,
     level: float = 0.95,

@@ -307,7 +307,7 @@ def attrition(panel, baseline, outcome_model: dict | None = None,
     from socialhealth.models._prospective import prospective
     from socialhealth.tables import describe
 
-    variance = renamed_value("attrition", "variance", variance, LINEARISATION_ALIASES, "0.2.0")
+    variance = renamed_value("attrition", "variance", variance, LINEARISATION_ALIASES, "0.1.0")
     if not isinstance(panel, PanelData) or "followed" not in panel.data.columns:
         raise ModelError("attrition needs the baseline sample of a panel (every baseline "
                          "respondent, followed or not): datasets.load_panel_baseline(...).")

@@ -116,7 +116,7 @@ def _score_residuals(t, delta, X, w, rho: float, gamma: float) -> np.ndarray:
     return R
 
 
-@renamed_parameter("group", "by", since="0.2.0")
+@renamed_parameter("group", "by", since="0.1.0")
 def logrank(design, time: str, status: str, by: str, rho: float = 0.0,
             gamma: float = 0.0) -> LogrankResult:
     r"""Design-based log-rank test (or Harrington-Fleming G(rho, gamma) test) across groups.

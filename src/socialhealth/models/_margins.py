@@ -134,7 +134,7 @@ class MarginsResult(Result):
     @property
     def over(self) -> str:
         """Deprecated spelling of :attr:`average_over`."""
-        warn_renamed("MarginsResult", "over", "average_over", "0.2.0", attribute=True)
+        warn_renamed("MarginsResult", "over", "average_over", "0.1.0", attribute=True)
         return self.average_over
 
     def to_frame(self) -> pd.DataFrame:
@@ -322,7 +322,7 @@ def _margins_table(M, V, lv, reference, variable, q, df) -> pd.DataFrame:
     return table
 
 
-@renamed_parameter("over", "average_over", since="0.2.0")
+@renamed_parameter("over", "average_over", since="0.1.0")
 def margins(
     model,
     variable: str,
@@ -398,7 +398,7 @@ def margins(
 
     if average_over not in ("model", "design"):
         raise ModelError(f"average_over={average_over!r} must be 'model' or 'design'.")
-    variance = renamed_value("margins", "variance", variance, LINEARISATION_ALIASES, "0.2.0")
+    variance = renamed_value("margins", "variance", variance, LINEARISATION_ALIASES, "0.1.0")
     if variance not in _VARIANCES:
         raise ModelError(f"variance={variance!r} must be 'linearisation' or 'svypredmeans'.")
     res = _model_of(model)

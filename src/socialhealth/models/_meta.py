@@ -616,7 +616,7 @@ def _heterogeneity(m, k, yi, vi_, w, w_fe, Q, vt, tau2, level):
     return I2, H2, se_tau2, t_ci, i2_ci, h2_ci
 
 
-@renamed_parameter("ci_level", "input_level", since="0.2.0")
+@renamed_parameter("ci_level", "input_level", since="0.1.0")
 def meta(
     estimates: Any,
     se: Any = None,

@@ -189,7 +189,7 @@ def _annotate_rows(ax: Axes, frame, by, est, lo, hi, ypos, offsets) -> None:
 
 
 @style.plain_text
-@renamed_parameter("group", "by", since="0.2.0")
+@renamed_parameter("group", "by", since="0.1.0")
 def forest(
     data,
     *,

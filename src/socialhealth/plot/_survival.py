@@ -11,7 +11,7 @@ from socialhealth.plot.frames import as_frame, no_missing_groups, ordered_unique
 
 
 @style.plain_text
-@renamed_parameter("group", "by", since="0.2.0")
+@renamed_parameter("group", "by", since="0.1.0")
 def survival(
     data,
     *,

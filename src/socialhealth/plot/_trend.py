@@ -13,7 +13,7 @@ from socialhealth.plot.frames import (as_frame, by_columns, no_duplicates, no_mi
 
 
 @style.plain_text
-@renamed_parameter("group", "by", since="0.2.0")
+@renamed_parameter("group", "by", since="0.1.0")
 def trend(
     data,
     *,
