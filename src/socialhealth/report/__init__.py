@@ -1,4 +1,4 @@
-"""The loneliness-and-health report of a survey, as HTML, Markdown or PDF.
+"""The loneliness-and-health report of a survey, as HTML, Markdown, PDF or Word.
 
 >>> import tempfile
 >>> from pathlib import Path
