@@ -338,3 +338,25 @@ def test_brfss_states_stacked_then_years_pooled(tmp_path):
     w = np.array(ROWS["_LLCPWT"][:11])
     np.testing.assert_array_equal(sd.data["weight"].to_numpy(), np.concatenate([w, w, w]) / 2)
     assert p["missing_codes"]["2023"]["SDLONELY"] == {".": 4, "7": 2, "9": 2}
+
+
+def test_brfss_stacked_and_pooled_keep_the_population(tmp_path):
+    """Regression: stacking state files or pooling years dropped provenance["population"]
+    (describe printed no population, and with min_age "population: , restricted to ...")."""
+    for sub in ("x", "y"):
+        (tmp_path / sub).mkdir()
+    y22 = write_llcp(tmp_path / "LLCP2022.XPT", year=2022, rename={"SDLONELY": "SDHISOLT"})
+    a = write_llcp(tmp_path / "x" / "LLCP2023.XPT")
+    b = write_llcp(tmp_path / "y" / "LLCP2023.XPT")
+    import pyreadstat
+
+    df, _ = pyreadstat.read_xport(str(b))
+    df["_STATE"] = 44.0
+    df["_STSTR"] = df["_STSTR"] + 430000
+    pyreadstat.write_xport(df, str(b), file_format_version=5)
+    one = datasets.load("brfss", path=a, min_age=50).provenance["population"]
+    assert one["description"].startswith("adults aged 50 and over")
+    for paths in ([a, b], [y22, a, b]):
+        p = datasets.load("brfss", path=paths, min_age=50).provenance
+        assert p["population"] == one
+        assert isinstance(p["notes"], list) and isinstance(p["data_warnings"], list)

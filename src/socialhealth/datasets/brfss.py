@@ -276,6 +276,18 @@ def _add_counts(total: dict, counts: dict) -> None:
             t[code] = t.get(code, 0) + int(k)
 
 
+def _carried(parts: list[SurveyData]) -> dict:
+    """Provenance every part shares (the population, from one codebook and one ``min_age``)
+    or that is the union of the parts' (loader notes and warnings, each once, in order), for
+    a stacked or pooled load: without it ``describe`` and the report lost the population and
+    the notes of several files."""
+    def union(key: str) -> list:
+        return list(dict.fromkeys(str(x) for p in parts for x in p.provenance.get(key) or []))
+
+    return {"population": parts[0].provenance.get("population"), "notes": union("notes"),
+            "warnings": union("warnings"), "data_warnings": union("data_warnings")}
+
+
 def _stack(parts: list[SurveyData]) -> SurveyData:
     """Several files of ONE survey year (e.g. state extracts of the LLCP file) as one table.
 
@@ -343,7 +355,7 @@ def _stack(parts: list[SurveyData]) -> SurveyData:
         weight_variable=p0.get("weight_variable"),
         missing_code_meanings=p0.get("missing_code_meanings", {}),
         extra_columns=p0.get("extra_columns", []), loader="brfss", loader_version=LOADER_VERSION,
-        cache=caches.pop() if len(caches) == 1 else "mixed")
+        cache=caches.pop() if len(caches) == 1 else "mixed", **_carried(parts))
     return SurveyData("brfss", data, codebook, dict(prov), dict(parts[0].design_spec))
 
 
@@ -400,7 +412,7 @@ def _pool(parts: list[SurveyData], pool: str) -> SurveyData:
                                       p in zip(waves, parts, strict=True)},
                        not_asked={w: p.provenance["not_asked"] for w,
                                   p in zip(waves, parts, strict=True)},
-                       loader="brfss", loader_version=LOADER_VERSION)
+                       loader="brfss", loader_version=LOADER_VERSION, **_carried(parts))
     spec = dict(parts[0].design_spec)
     spec["notes"] = spec.get("notes", "") + f" Pooled years {waves}: {rule}."
     return SurveyData("brfss", data, codebook, dict(prov), spec)
