@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["plain", "show", "show_list"]
+__all__ = ["amount", "plain", "show", "show_list"]
 
 
 def plain(value: Any) -> Any:
@@ -89,3 +89,15 @@ def show_list(values: Iterable[Any], *, quote: bool = True, limit: int | None = 
     if len(shown) < len(items):
         text += f"{sep}... ({len(items)} in all)"
     return text
+
+
+def amount(value: float) -> str:
+    """A count or a total for a summary line, with thousands separators: ``19,602``,
+    ``5,177,653`` for a large total (instead of ``5.17765e+06``), ``6,005.53`` (six
+    significant digits below a million)."""
+    x = float(value)
+    if x.is_integer() and abs(x) < 1e15:
+        return f"{int(x):,}"
+    if abs(x) >= 1e6:
+        return f"{x:,.0f}"
+    return f"{x:,.6g}"

@@ -36,3 +36,17 @@ def test_counts_strata_with_one_psu():
 def test_fail_with_single_psu_strata_is_named():
     d = sh.SurveyDesign(_frame([1, 2]), weights="w", psu="psu", strata="h")
     assert "lonely_psu: fail (1 stratum has a single PSU)" in d.describe()
+
+
+def test_counts_and_weight_sums_read_as_numbers():
+    """Regression: describe() printed "rows: 19602" and "weights: weight, sum 5.1777e+06"."""
+    from socialhealth._text import amount
+
+    assert amount(19602) == "19,602" and amount(5177698.4) == "5,177,698"
+    assert amount(6005.53) == "6,005.53" and amount(1773.0) == "1,773" and amount(14.0) == "14"
+    df = pd.DataFrame({"psu": range(12000), "w": 431.5, "y": 1.0})
+    text = sh.SurveyDesign(df, weights="w", psu="psu").describe()
+    assert "rows: 12,000" in text and "sum 5,178,000" in text
+    assert "PSUs: 12,000, degrees of freedom: 11,999" in text
+    rep = sh.SurveyDesign(df.iloc[:50], weights="w", psu="psu").to_replicate("jk1").describe()
+    assert "rows: 50" in rep and "sum 21,575" in rep

@@ -10,7 +10,7 @@ from typing import Any, Callable, Protocol, Sequence
 import numpy as np
 import pandas as pd
 
-from socialhealth._text import show_list
+from socialhealth._text import amount, show_list
 from socialhealth.design.base import DesignBase
 from socialhealth.design.replicate_variance import (METHODS, blas_threads_on_idle_cores, idle_cores,
                                                     default_scale, one_blas_thread,
@@ -1234,17 +1234,18 @@ class ReplicateDesign(DesignBase):
         Replicate-weight survey design (bootstrap, 50 replicates)
           rows: 119
           scale: 0.0204082; rscales: 1; mse: False; degrees of freedom: 14
-          weights: pw, sum 6005.53
+          weights: pw, sum 6,005.53
 
         In R: ``print(design)``.
         """
         lines = [
             f"Replicate-weight survey design ({self.method}, {self.n_replicates} replicates)",
-            f"  rows: {self.n}" + (f" ({len(self)} in subset)" if len(self) < self.n else ""),
+            f"  rows: {amount(self.n)}"
+            + (f" ({amount(len(self))} in subset)" if len(self) < self.n else ""),
             f"  scale: {self.scale:.6g}; rscales: "
             + (f"{self.rscales[0]:.6g}"
                if np.allclose(self.rscales, self.rscales[0]) else "per replicate")
             + f"; mse: {self.mse}; degrees of freedom: {self.degf():g}",
-            f"  weights: {self._weights_name or 'none (equal)'}, sum {self._w.sum():.6g}",
+            f"  weights: {self._weights_name or 'none (equal)'}, sum {amount(self._w.sum())}",
         ]
         return "\n".join(lines)

@@ -8,7 +8,7 @@ from typing import Callable, Literal
 import numpy as np
 import pandas as pd
 
-from socialhealth._text import show, show_list
+from socialhealth._text import amount, show, show_list
 from socialhealth.design.base import DesignBase
 from socialhealth.design.structure import (
     as_list,
@@ -106,7 +106,7 @@ class SurveyDesign(DesignBase):
     Stratified element survey design (Taylor linearisation)
       rows: 200
       strata: 3, PSUs: 200, degrees of freedom: 197
-      weights: pw, sum 6194
+      weights: pw, sum 6,194
       fpc: fpc; lonely_psu: fail (no stratum has a single PSU, so it does not apply)
       In R: svydesign(id = ~1, strata = ~stype, weights = ~pw, fpc = ~fpc, data = df)
     >>> dstrat.mean("api00")
@@ -408,7 +408,7 @@ class SurveyDesign(DesignBase):
         Stratified element survey design (Taylor linearisation)
           rows: 200 (100 in subset)
           strata: 2, PSUs: 100, degrees of freedom: 98
-          weights: pw, sum 1773
+          weights: pw, sum 1,773
           fpc: fpc; lonely_psu: fail (no stratum has a single PSU, so it does not apply)
           In R: svydesign(id = ~1, strata = ~stype, weights = ~pw, fpc = ~fpc, data = df)
 
@@ -424,13 +424,15 @@ class SurveyDesign(DesignBase):
                         + (", Yates-Grundy)" if self.variance == "YG" else ")"))
         lines = [
             f"{' '.join(kind).capitalize()} survey design (Taylor linearisation)",
-            f"  rows: {self.n}" + (f" ({len(self)} in subset)" if len(self) < self.n else ""),
-            f"  strata: {self.n_strata}, PSUs: {self.n_psu}, degrees of freedom: {self.degf():g}",
+            f"  rows: {amount(self.n)}"
+            + (f" ({amount(len(self))} in subset)" if len(self) < self.n else ""),
+            f"  strata: {amount(self.n_strata)}, PSUs: {amount(self.n_psu)}, degrees of freedom: "
+            f"{amount(self.degf())}",
             "  weights: "
             + str(self._spec['weights']
                   or ('1/' + '*'.join(self._spec['probs']) if self._spec['probs']
                       else ('implied by fpc' if self._weights_given else 'none (equal)')))
-            + f", sum {self._w.sum():.6g}",
+            + f", sum {amount(self._w.sum())}",
             f"  fpc: {', '.join(self._spec['fpc']) or 'none (with replacement)'}; "
             + self._lonely_psu_text(),
             f"  In R: {self.r_code()}",
@@ -489,7 +491,7 @@ class SurveyDesign(DesignBase):
         Replicate-weight survey design (jk1, 15 replicates)
           rows: 119
           scale: 0.914839; rscales: 1; mse: False; degrees of freedom: 14
-          weights: pw, sum 6005.53
+          weights: pw, sum 6,005.53
         >>> r.mean("api00")
         Survey mean: Replicate-weight survey design (jk1, 15 replicates)
          term level  estimate      se  ci_low  ci_high  df
