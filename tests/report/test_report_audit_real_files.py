@@ -266,7 +266,7 @@ def test_population_of_stacked_files_comes_from_the_codebook():
                         "restricted_by": "min_age=50"})
     assert text.startswith("The estimates describe adults aged 50 and over living in private "
                            "residences or college housing in the United States"), text
-    assert cell.endswith("(restricted with min_age=50)") and not cell.startswith(",")
+    assert cell.endswith("; respondents under 50 left out") and not cell.startswith(",")
     text, _ = build(None)
     assert text.startswith("The estimates describe adults aged 18 and over living in private "
                            "residences"), text

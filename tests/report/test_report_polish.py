@@ -144,6 +144,9 @@ def test_no_two_bracket_groups_in_a_row_in_the_words(demo):
     assert ("Read across a row to compare the exposure's odds ratio (first column) with those "
             "of the established risk factors") in md
     assert "the odds ratio of UCLA-3" not in md
+    assert "| Survey | Synthetic demo survey (generated, not real data) |" in md
+    assert "| Dataset (socialhealth name) | demo |" in md
+    assert not [line for line in md.splitlines() if line.startswith("|") and ") (" in line]
 
 
 # ---------------------------------------------------------------- no code in the words

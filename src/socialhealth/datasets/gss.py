@@ -98,7 +98,7 @@ def load_panel20(path, *, wave: int = 2020, weight: str | None = None,
             keep = np.ones(len(df), bool)
             if "sample" in spec:
                 in_sample = df[samp].to_numpy(dtype=float) == spec["sample"]
-                reasons[f"other cross-section (samptype != {spec['sample']})"] = int(
+                reasons[f"other cross-section (samptype is not {spec['sample']})"] = int(
                     (~in_sample).sum())
                 keep &= in_sample
             has_w = ~np.isnan(df[wvar].to_numpy(dtype=float))

@@ -112,7 +112,9 @@ def _population(prov: dict, name: str = "") -> str:
     if not desc or desc.startswith(","):
         return ""
     if pop.get("restricted_by"):
-        desc += f" (restricted with {pop['restricted_by']})"
+        age = pop.get("min_age")
+        desc += (f"; respondents under {age} left out" if age is not None
+                 else f"; restricted: {pop['restricted_by']}")
     return desc
 
 
@@ -126,7 +128,8 @@ def build_sample(ctx: Context) -> Section:
     in_design = d.in_subset
     from socialhealth.report._build import survey_edition
 
-    rows = [("Survey", f"{survey_edition(ctx.sd, _title(ctx.name))} ({ctx.name})")]
+    rows = [("Survey", survey_edition(ctx.sd, _title(ctx.name))),
+            ("Dataset (socialhealth name)", ctx.name)]
     population = _population(prov, str(getattr(sd, "name", "") or ""))
     if population:
         rows.append(("Population", population))
