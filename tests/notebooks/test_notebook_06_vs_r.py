@@ -117,7 +117,7 @@ def test_06_scale_structure(executed, r):
     nb = executed(NAME)
     res, R = nb.results, r["demo"]
     text = nb.stdout("d.describe()")
-    assert f"rows: {R['n']}\n" in text and f"degrees of freedom: {R['degf']}\n" in text, text
+    assert f"rows: {R['n']:,}\n" in text and f"degrees of freedom: {R['degf']:,}\n" in text, text
     check_alpha("06 demo alpha", res["alpha"], R["alpha"],
                 nb.stdout("sh.measures.survey_alpha(d, ITEMS)"))
     head = "Design-based maximum likelihood factor analysis"
@@ -172,10 +172,11 @@ def test_06_scale_structure(executed, r):
         return
     G = r.get("gss2018")
     assert G, "GSS2018.dta is present but notebook06_r.json has no GSS numbers: re-run the R script"
-    m = re.search(r"rows: (\d+)\n  strata: (\d+), PSUs: (\d+), degrees of freedom: (\d+)", text)
+    m = re.search(r"rows: ([\d,]+)\n  strata: ([\d,]+), PSUs: ([\d,]+), degrees of freedom: "
+                  r"([\d,]+)", text)
     assert m, text
     for s, key in zip(m.groups(), ("n", "strata", "psus", "degf"), strict=True):
-        close(f"06 gss design {key}", int(s), G[key])
+        close(f"06 gss design {key}", int(s.replace(",", "")), G[key])
     parts = text.split("\n\n")       # the design, then each result after a blank line
     check_alpha("06 gss alpha ucla", res["g_alpha_ucla"], G["alpha_ucla"], parts[1])
     check_alpha("06 gss alpha evenings", res["g_alpha_evenings"], G["alpha_evenings"], parts[2])

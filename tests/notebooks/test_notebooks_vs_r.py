@@ -76,13 +76,14 @@ def check_shares(tag, frame, by, ref):
 
 
 def check_design(tag, text, want):
-    m = re.search(r"rows: (\d+)\n  strata: (\d+), PSUs: (\d+), degrees of freedom: (\d+)\n"
-                  r"  weights: weight, sum ([\d.e+]+)", text)
+    # counts and the weight sum are printed with thousands separators ("19,602")
+    m = re.search(r"rows: ([\d,]+)\n  strata: ([\d,]+), PSUs: ([\d,]+), degrees of freedom: "
+                  r"([\d,]+)\n  weights: weight, sum ([\d,.e+]+)", text)
     assert m, text
     for k, g in zip(("n", "strata", "psus", "degf"), m.groups()[:4], strict=True):
         if k in want:
-            close(f"{tag} {k}", int(g), want[k])
-    printed(f"{tag} weight sum", m.group(5), want["weight_sum"])
+            close(f"{tag} {k}", int(g.replace(",", "")), want[k])
+    printed(f"{tag} weight sum", m.group(5).replace(",", ""), want["weight_sum"])
 
 
 # ------------------------------------------------------------------------------------- 01
