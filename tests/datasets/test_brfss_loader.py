@@ -342,7 +342,8 @@ def test_brfss_states_stacked_then_years_pooled(tmp_path):
 
 def test_brfss_stacked_and_pooled_keep_the_population(tmp_path):
     """Regression: stacking state files or pooling years dropped provenance["population"]
-    (describe printed no population, and with min_age "population: , restricted to ...")."""
+    (describe printed no population, and with min_age "population: , restricted to ...");
+    a state extract was described as the adults "in the United States"."""
     for sub in ("x", "y"):
         (tmp_path / sub).mkdir()
     y22 = write_llcp(tmp_path / "LLCP2022.XPT", year=2022, rename={"SDLONELY": "SDHISOLT"})
@@ -355,8 +356,19 @@ def test_brfss_stacked_and_pooled_keep_the_population(tmp_path):
     df["_STSTR"] = df["_STSTR"] + 430000
     pyreadstat.write_xport(df, str(b), file_format_version=5)
     one = datasets.load("brfss", path=a, min_age=50).provenance["population"]
-    assert one["description"].startswith("adults aged 50 and over")
+    assert one["description"] == (
+        "adults aged 50 and over living in private residences or college housing in "
+        "California, New York, Puerto Rico and Texas (landline and cell-phone samples); the 4 "
+        "states and territories in the file")
+    only_ri = datasets.load("brfss", path=b, min_age=50).provenance["population"]
+    assert only_ri["description"].endswith(
+        "in Rhode Island (landline and cell-phone samples); the only state in the file")
     for paths in ([a, b], [y22, a, b]):
         p = datasets.load("brfss", path=paths, min_age=50).provenance
-        assert p["population"] == one
+        assert p["population"]["min_age"] == 50
+        assert p["population"]["states"] == ["CA", "NY", "PR", "RI", "TX"]
+        assert p["population"]["description"] == (
+            "adults aged 50 and over living in private residences or college housing in "
+            "California, New York, Puerto Rico, Rhode Island and Texas (landline and cell-phone "
+            "samples); the 5 states and territories in the files")
         assert isinstance(p["notes"], list) and isinstance(p["data_warnings"], list)

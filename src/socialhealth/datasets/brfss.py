@@ -167,7 +167,8 @@ def load_brfss(path, *, wave: int | None = None,
         for p in parts:
             by_year.setdefault(p.provenance["wave"], []).append(p)
         years_ = [g[0] if len(g) == 1 else _stack(g) for g in by_year.values()]
-        return years_[0] if len(years_) == 1 else _pool(years_, pool)
+        return _name_the_states(years_[0] if len(years_) == 1 else _pool(years_, pool), cb,
+                                several_files=len(parts) > 1)
     d = cb["design"]
     miss = _declared_missing(cb)
     state: dict = {}
@@ -241,6 +242,36 @@ def load_brfss(path, *, wave: int | None = None,
                           loader_version=LOADER_VERSION, columns=columns, cache=cache,
                           extra_key=(codebook_hash("brfss"),))
     _not_asked(sd)
+    return _name_the_states(sd, cb)
+
+
+TERRITORIES = {"GU", "PR", "VI"}
+
+
+def _name_the_states(sd: SurveyData, cb: dict, several_files: bool = False) -> SurveyData:
+    """A file of some states only (a state extract, or several stacked) describes the adults
+    of those states: the population says "in Tennessee" instead of "in the United States".
+    A national file (every state) keeps the codebook's words."""
+    pop = sd.provenance.get("population")
+    if not isinstance(pop, dict) or "region" not in sd.data.columns:
+        return sd
+    # (stacked files carry the first part's population: start again from the national words)
+    desc = str(pop.get("national_description") or pop.get("description") or "")
+    names = cb.get("state_names", {})
+    states = sorted(str(x) for x in sd.data["region"].dropna().unique())
+    if "in the United States" not in desc or not states or len(states) >= 50 \
+            or any(x not in names for x in states):
+        return sd
+    full = [names[x] for x in states]
+    where = full[0] if len(full) == 1 else ", ".join(full[:-1]) + " and " + full[-1]
+    kind = ("state" if len(states) == 1 else "states") if not set(states) & TERRITORIES else (
+        "territory" if len(states) == 1 else "states and territories")
+    where_from = "the files" if several_files else "the file"
+    what = (f"the only {kind} in {where_from}" if len(full) == 1
+            else f"the {len(full)} {kind} in {where_from}")
+    sd.provenance["population"] = {
+        **pop, "description": desc.replace("in the United States", f"in {where}", 1)
+        + f"; {what}", "national_description": desc, "states": states}
     return sd
 
 
