@@ -142,10 +142,24 @@ def test_measured_how_counts_the_analysed_respondents_and_names_items_in_words()
 def test_unmodelled_outcome_note_in_words():
     df = _frame()
     df.loc[df["lonely"].notna(), "obese"] = pd.NA     # obesity never answered with the exposure
+    sec = _build(df)["association"]
+    # a covariate never answered with the outcome and the exposure (asked in another wave of a
+    # pooled panel) is left out of that outcome's models, as an unmeasured one: the models
+    # that can be fitted are (regression: every model of the outcome was dropped)
+    assert sec.notes == ["Depression: Model 3 leaves out obesity (never answered together with "
+                         "the outcome and the exposure)."], sec.notes
+    rows = sec.tables[0].frame
+    assert rows["model"].tolist() == ["Model 1", "Model 2", "Model 3"]
+    assert rows["adjusted_for"].iloc[2] == "+ smoking, physical inactivity"
+    assert rows["n"].nunique() == 1 and rows["n"].iloc[0] > 0
+    # answered with the outcome and the exposure each, but never together: nothing to fit
+    df = _frame()
+    half = df.index < len(df) // 2
+    df.loc[half, "smoker"] = pd.NA
+    df.loc[~half, "physically_inactive"] = pd.NA
     notes = _build(df)["association"].notes
     assert ("Depression: not modelled; no respondent has the outcome, the exposure and age "
-            "group, sex, smoking, obesity, physical inactivity all answered (obesity is never "
-            "answered together with the outcome and the exposure).") in notes, notes
+            "group, sex, smoking, obesity, physical inactivity all answered.") in notes, notes
     df = _frame()
     df["depression"] = pd.array([True] * len(df), dtype="boolean")
     notes = _build(df)["association"].notes

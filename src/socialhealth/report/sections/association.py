@@ -88,11 +88,18 @@ def fit_nested(ctx: Context, outcome: str) -> tuple[list[dict], dict, list[str],
     notes: list[str] = []
     specs = []
     covariates: list[str] = []
+    label = outcome_label(outcome)
+    # covariates measured in the survey but never answered by a respondent who answered the
+    # outcome and the exposure (asked in other waves of a pooled panel): no model holding one
+    # can be fitted, so they are left out of this outcome's models, as unmeasured ones are
+    unseen = _never_with(ctx, [outcome, x], [c for m in content()["models"] for c in m["adds"]
+                                             if c not in own and not ctx.why_not(c)])
     for m in content()["models"]:
         itself = [c for c in m["adds"] if c in own]
         adds = [c for c in m["adds"] if c not in own]
-        added = [c for c in adds if not ctx.why_not(c)]
+        added = [c for c in adds if not ctx.why_not(c) and c not in unseen]
         missing = [c for c in adds if ctx.why_not(c)]
+        apart = [c for c in adds if c in unseen]
         if itself:
             notes.append(f"{m['name']} does not add {covariate_words(itself[0])}: it is the "
                          "exposure.")
@@ -102,13 +109,22 @@ def fit_nested(ctx: Context, outcome: str) -> tuple[list[dict], dict, list[str],
                              f"{', '.join(map(covariate_words, missing))} "
                              f"{'is' if len(missing) == 1 else 'are'} not measured in this "
                              "survey.")
+            if apart:
+                notes.append(f"{label}: {m['name']} ({model_words(adds)}) is not fitted: "
+                             f"{', '.join(map(covariate_words, apart))} "
+                             f"{'is' if len(apart) == 1 else 'are'} never answered together "
+                             "with the outcome and the exposure.")
             continue
         if missing:
             notes.append(f"{m['name']} leaves out {', '.join(map(covariate_words, missing))} (not "
                          "measured in this survey).")
+        if apart:
+            notes.append(f"{label}: {m['name']} leaves out "
+                         f"{', '.join(map(covariate_words, apart))} (never answered together "
+                         "with the outcome and the exposure).")
         covariates = covariates + added
-        specs.append((m["name"], m["label"] if not (missing or itself) else model_words(added),
-                      list(covariates)))
+        specs.append((m["name"], m["label"] if not (missing or itself or apart)
+                      else model_words(added), list(covariates)))
     variables = [outcome, x, *covariates]
     d = ctx.design
     complete = d.in_subset.copy()
@@ -116,7 +132,6 @@ def fit_nested(ctx: Context, outcome: str) -> tuple[list[dict], dict, list[str],
         complete &= ctx.data[v].notna().to_numpy()
     n = int(complete.sum())
     y = pd.to_numeric(ctx.data.loc[complete, outcome].astype(float))
-    label = outcome_label(outcome)
     if n == 0:
         return [], {}, [], [f"{label}: not modelled; no respondent has the outcome, the "
                             f"exposure and {model_words(covariates)[2:]} all answered"
@@ -150,13 +165,21 @@ def fit_nested(ctx: Context, outcome: str) -> tuple[list[dict], dict, list[str],
     return rows, fits, r_lines, notes
 
 
-def _never_together(ctx: Context, needed: list[str], covariates: list[str]) -> str:
-    """" (smoking is never answered together with them)": the covariates that no respondent
-    answered together with the outcome and exposure (``needed``); "" when none alone is."""
+def _never_with(ctx: Context, needed: list[str], covariates: list[str]) -> list[str]:
+    """The covariates that no respondent of the subset answered together with every column of
+    ``needed`` (the outcome and the exposure), in order."""
     ok = ctx.design.in_subset.copy()
     for v in needed:
         ok &= ctx.data[v].notna().to_numpy()
-    never = [c for c in covariates if not (ok & ctx.data[c].notna().to_numpy()).any()]
+    if not ok.any():      # nothing to set a covariate against (the caller says why)
+        return []
+    return [c for c in dict.fromkeys(covariates) if not (ok & ctx.data[c].notna().to_numpy()).any()]
+
+
+def _never_together(ctx: Context, needed: list[str], covariates: list[str]) -> str:
+    """" (smoking is never answered together with them)": the covariates that no respondent
+    answered together with the outcome and exposure (``needed``); "" when none alone is."""
+    never = _never_with(ctx, needed, covariates)
     if not never:
         return ""
     words = model_words(never)[2:]
