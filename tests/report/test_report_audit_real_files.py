@@ -312,3 +312,17 @@ def test_trend_over_the_waves_of_one_panel_is_not_called_a_population_trend():
     assert sec.ok, sec.status
     assert ("The years are interviews of the same persons (a panel), so this is the change "
             "within one cohort as it ages, not a trend in the population.") in sec.text
+
+
+def test_model_left_out_for_unmeasured_and_never_together_covariates_has_one_note():
+    """A model whose covariates are partly not measured and partly never answered with the
+    outcome gets one note naming both reasons (GSS 2010-14 panel: obesity not measured;
+    smoking and inactivity asked in 2012 only)."""
+    df = _frame().drop(columns=["obese"])
+    df.loc[df["lonely"].notna(), ["smoker", "physically_inactive"]] = pd.NA
+    sec = _build(df)["association"]
+    said = [n for n in sec.notes if "Model 3" in n]
+    assert said == ["Depression: Model 3 (+ smoking, obesity, physical inactivity) is not fitted: "
+                    "obesity is not measured in this survey, and smoking, physical inactivity "
+                    "are never answered together with the outcome and the exposure."], sec.notes
+    assert sec.tables[0].frame["model"].tolist() == ["Model 1", "Model 2"]

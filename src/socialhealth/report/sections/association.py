@@ -104,16 +104,16 @@ def fit_nested(ctx: Context, outcome: str) -> tuple[list[dict], dict, list[str],
             notes.append(f"{m['name']} does not add {covariate_words(itself[0])}: it is the "
                          "exposure.")
         if m["adds"] and not added:     # the model is not fitted: no "Model 3" in the table
-            if missing:
-                notes.append(f"{m['name']} ({model_words(adds)}) is not fitted: "
-                             f"{', '.join(map(covariate_words, missing))} "
-                             f"{'is' if len(missing) == 1 else 'are'} not measured in this "
-                             "survey.")
+            unmeasured = (f"{', '.join(map(covariate_words, missing))} "
+                          f"{'is' if len(missing) == 1 else 'are'} not measured in this survey")
             if apart:
                 notes.append(f"{label}: {m['name']} ({model_words(adds)}) is not fitted: "
-                             f"{', '.join(map(covariate_words, apart))} "
+                             + (f"{unmeasured}, and " if missing else "")
+                             + f"{', '.join(map(covariate_words, apart))} "
                              f"{'is' if len(apart) == 1 else 'are'} never answered together "
                              "with the outcome and the exposure.")
+            elif missing:
+                notes.append(f"{m['name']} ({model_words(adds)}) is not fitted: {unmeasured}.")
             continue
         if missing:
             notes.append(f"{m['name']} leaves out {', '.join(map(covariate_words, missing))} (not "
