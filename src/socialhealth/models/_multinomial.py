@@ -64,11 +64,11 @@ from scipy import special
 
 from socialhealth._text import show, show_list
 from socialhealth.design.coefficients import WaldCoefficients
-from socialhealth.design.formula import formula_variables, model_frame
 from socialhealth.design.result_protocol import Summary
 from socialhealth.errors import (ArgumentError, ConvergenceError, FormulaError, ModelError,
                                  SeparationError)
 from socialhealth.models._ordinal import _label, _outcome_codes
+from socialhealth.models._response import response_frame
 
 __all__ = ["MultinomialResult", "multinomial"]
 
@@ -401,23 +401,9 @@ def _fit_multinomial(design, formula, reference, levels, tol, max_iter, max_leve
         if isinstance(val, (bool, np.bool_)) or not isinstance(val, (int, float, np.number)) \
                 or not val > 0:
             raise ArgumentError(f"{name}={show(val)} must be a positive number.")
-    lhs, rhs = (part.strip() for part in formula.split("~", 1))
-    for wrap in ("factor(", "C("):
-        if lhs.startswith(wrap) and lhs.endswith(")"):
-            lhs = lhs[len(wrap):-1].strip()
-    lhs = lhs.strip("`")
-    data = design.data
-    if lhs not in data.columns:
-        from socialhealth.errors import MissingColumnError
-
-        raise MissingColumnError([lhs], data.columns, "the design data")
-    in_subset = design.in_subset
-    ycol = data[lhs]
-    mask = in_subset & ycol.notna().to_numpy()
-    n_y_missing = int((in_subset & ~mask).sum())
-    placeholder = "_sh_multinomial_response_"
-    cols = [c for c in formula_variables(f"`{lhs}` ~ {rhs}", data) if c != lhs]
-    frame = model_frame(data[cols].assign(**{placeholder: 0.0}), f"{placeholder} ~ {rhs}", mask)
+    resp = response_frame(design, formula, "_sh_multinomial_response_")
+    lhs, rhs, ycol, frame = resp.name, resp.rhs, resp.column, resp.frame
+    n_y_missing = resp.n_response_missing
     rows = frame.rows
     terms = list(frame.columns)
     if not terms:
@@ -464,7 +450,10 @@ def _fit_multinomial(design, formula, reference, levels, tol, max_iter, max_leve
         info_inv = None
     _diagnose(status, theta, info if info_inv is not None else None, info0, path, X, y, w, K1,
               names, terms, [_label(v) for v in outcome_levels], max_iter)
-    assert info_inv is not None
+    if info_inv is None:    # (_diagnose raises first; kept so that no path goes on without it)
+        raise ModelError("the information matrix of the multinomial model is singular at the "
+                         "fit: its standard errors cannot be computed. Check the covariates "
+                         "for collinearity or empty outcome levels.")
     Z_used = (G * w[:, None]) @ info_inv
 
     def refit(wr):

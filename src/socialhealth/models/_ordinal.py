@@ -41,9 +41,9 @@ from scipy import special, stats
 
 from socialhealth._text import show_list
 from socialhealth.design.coefficients import WaldCoefficients
-from socialhealth.design.formula import formula_variables, model_frame
 from socialhealth.design.result_protocol import Summary
-from socialhealth.errors import (ArgumentError, ConvergenceError, FormulaError, ModelError,
+from socialhealth.models._response import response_frame
+from socialhealth.errors import (ArgumentError, ConvergenceError, ModelError,
                                  SeparationError)
 
 __all__ = ["OrdinalResult", "ordinal"]
@@ -482,26 +482,10 @@ def ordinal(
     if method not in _METHODS:
         raise ModelError(f"method={method!r} is not supported; use 'logistic' or 'probit'.")
     link = _METHODS[method]()
-    if not isinstance(formula, str) or "~" not in formula:
-        raise FormulaError(f"the formula must look like 'y ~ x1 + C(g)', not {formula!r}.")
-    lhs, rhs = (part.strip() for part in formula.split("~", 1))
-    for wrap in ("factor(", "C(", "ordered("):
-        if lhs.startswith(wrap) and lhs.endswith(")"):
-            lhs = lhs[len(wrap):-1].strip()
-    lhs = lhs.strip("`")
-    data = design.data
-    if lhs not in data.columns:
-        from socialhealth.errors import MissingColumnError
-
-        raise MissingColumnError([lhs], data.columns, "the design data")
-    in_subset = design.in_subset
-    ycol = data[lhs]
-    mask = in_subset & ycol.notna().to_numpy()
-    n_y_missing = int((in_subset & ~mask).sum())
     # the response is handled here (it may be categorical); the right side by the engine
-    placeholder = "_sh_ordinal_response_"
-    cols = [c for c in formula_variables(f"`{lhs}` ~ {rhs}", data) if c != lhs]
-    frame = model_frame(data[cols].assign(**{placeholder: 0.0}), f"{placeholder} ~ {rhs}", mask)
+    resp = response_frame(design, formula, "_sh_ordinal_response_")
+    lhs, rhs, ycol, frame = resp.name, resp.rhs, resp.column, resp.frame
+    n_y_missing = resp.n_response_missing
     rows = frame.rows
     keep = [j for j, c in enumerate(frame.columns) if c != "Intercept"]
     names = [frame.columns[j] for j in keep]
