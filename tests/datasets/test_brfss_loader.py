@@ -316,9 +316,9 @@ def test_brfss_same_year_files_are_stacked(tmp_path):
         datasets.load("brfss", path=[a, a])
 
 
-def test_brfss_states_stacked_then_years_pooled(tmp_path):
-    """[2022, 2023 state A, 2023 state B]: the two 2023 files are stacked first (weights as
-    they are), then the two years pooled (pool="equal": every weight / 2)."""
+def _a_year_and_two_state_files(tmp_path):
+    """LLCP2022 (isolation item), and two LLCP2023 files of different states: the default rows
+    and a copy moved to Rhode Island (_STATE 44, its own strata, same SEQNO/_PSU values)."""
     for sub in ("x", "y"):
         (tmp_path / sub).mkdir()
     y22 = write_llcp(tmp_path / "LLCP2022.XPT", year=2022, rename={"SDLONELY": "SDHISOLT"})
@@ -330,6 +330,13 @@ def test_brfss_states_stacked_then_years_pooled(tmp_path):
     df["_STATE"] = 44.0
     df["_STSTR"] = df["_STSTR"] + 430000
     pyreadstat.write_xport(df, str(b), file_format_version=5)
+    return y22, a, b
+
+
+def test_brfss_states_stacked_then_years_pooled(tmp_path):
+    """[2022, 2023 state A, 2023 state B]: the two 2023 files are stacked first (weights as
+    they are), then the two years pooled (pool="equal": every weight / 2)."""
+    y22, a, b = _a_year_and_two_state_files(tmp_path)
     sd = datasets.load("brfss", path=[y22, a, b])
     p = sd.provenance
     assert p["wave"] == "2022 + 2023" and len(sd.data) == 33
@@ -344,17 +351,7 @@ def test_brfss_stacked_and_pooled_keep_the_population(tmp_path):
     """Regression: stacking state files or pooling years dropped provenance["population"]
     (describe printed no population, and with min_age "population: , restricted to ...");
     a state extract was described as the adults "in the United States"."""
-    for sub in ("x", "y"):
-        (tmp_path / sub).mkdir()
-    y22 = write_llcp(tmp_path / "LLCP2022.XPT", year=2022, rename={"SDLONELY": "SDHISOLT"})
-    a = write_llcp(tmp_path / "x" / "LLCP2023.XPT")
-    b = write_llcp(tmp_path / "y" / "LLCP2023.XPT")
-    import pyreadstat
-
-    df, _ = pyreadstat.read_xport(str(b))
-    df["_STATE"] = 44.0
-    df["_STSTR"] = df["_STSTR"] + 430000
-    pyreadstat.write_xport(df, str(b), file_format_version=5)
+    y22, a, b = _a_year_and_two_state_files(tmp_path)
     one = datasets.load("brfss", path=a, min_age=50).provenance["population"]
     assert one["description"] == (
         "adults aged 50 and over living in private residences or college housing in "
