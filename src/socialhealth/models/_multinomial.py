@@ -68,6 +68,7 @@ from socialhealth.design.result_protocol import Summary
 from socialhealth.errors import (ArgumentError, ConvergenceError, FormulaError, ModelError,
                                  SeparationError)
 from socialhealth.models._ordinal import _label, _outcome_codes
+from socialhealth.models._newton import newton_ascent
 from socialhealth.models._response import response_frame
 
 __all__ = ["MultinomialResult", "multinomial"]
@@ -131,34 +132,9 @@ def _fit(X, y, w, K1, start, tol, max_iter):
     ``"max_iter"``, ``"singular"`` or ``"halving"``; ``path`` holds ``(theta, loglik)`` per
     iterate.
     """
-    theta = np.array(start, dtype=float)
-    ll = _loglik(theta, X, y, w, K1)
-    path = [(theta, ll)]
-    for it in range(1, max_iter + 1):
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            U, _, info = _score_info(theta, X, y, w, K1)
-        try:
-            step = np.linalg.solve(info, U)
-        except np.linalg.LinAlgError:
-            return theta, ll, it, "singular", path
-        if not np.all(np.isfinite(step)):
-            return theta, ll, it, "singular", path
-        for _ in range(60):
-            new = theta + step
-            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                ll_new = _loglik(new, X, y, w, K1)
-            if np.isfinite(ll_new) and ll_new >= ll - 1e-12 * abs(ll):
-                break
-            step = step / 2
-        else:
-            return theta, ll, it, "halving", path
-        done = (abs(ll_new - ll) <= tol * max(abs(ll_new), 1.0)
-                and np.max(np.abs(new - theta)) <= 1e-7 * (1 + np.max(np.abs(new))))
-        theta, ll = new, ll_new
-        path.append((theta, ll))
-        if done:
-            return theta, ll, it, "converged", path
-    return theta, ll, max_iter, "max_iter", path
+    return newton_ascent(lambda t: _loglik(t, X, y, w, K1),
+                         lambda t: _score_info(t, X, y, w, K1)[::2],
+                         np.array(start, dtype=float), tol, max_iter)
 
 
 def _collinear(X: np.ndarray, w: np.ndarray, names) -> None:

@@ -42,6 +42,7 @@ from scipy import special, stats
 from socialhealth._text import show_list
 from socialhealth.design.coefficients import WaldCoefficients
 from socialhealth.design.result_protocol import Summary
+from socialhealth.models._newton import newton_ascent
 from socialhealth.models._response import response_frame
 from socialhealth.errors import (ArgumentError, ConvergenceError, ModelError,
                                  SeparationError)
@@ -153,36 +154,10 @@ def _fit(X, y, w, q, link, start, tol, max_iter):
     ``"halving"``; ``path`` holds ``(theta, loglik)`` per iterate (see :func:`_diagnose`).
     """
     theta = np.array(start, dtype=float)
-    ll = _loglik(theta, X, y, w, q, link)
-    if not np.isfinite(ll):
+    if not np.isfinite(_loglik(theta, X, y, w, q, link)):
         theta = _start(X, y, w, q)
-        ll = _loglik(theta, X, y, w, q, link)
-    path = [(theta, ll)]
-    for it in range(1, max_iter + 1):
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            U, _, I = _score_info(theta, X, y, w, q, link)
-        try:
-            step = np.linalg.solve(I, U)
-        except np.linalg.LinAlgError:
-            return theta, ll, it, "singular", path
-        if not np.all(np.isfinite(step)):
-            return theta, ll, it, "singular", path
-        for _ in range(60):
-            new = theta + step
-            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                ll_new = _loglik(new, X, y, w, q, link)
-            if np.isfinite(ll_new) and ll_new >= ll - 1e-12 * abs(ll):
-                break
-            step = step / 2
-        else:
-            return theta, ll, it, "halving", path
-        done = (abs(ll_new - ll) <= tol * max(abs(ll_new), 1.0)
-                and np.max(np.abs(new - theta)) <= 1e-7 * (1 + np.max(np.abs(new))))
-        theta, ll = new, ll_new
-        path.append((theta, ll))
-        if done:
-            return theta, ll, it, "converged", path
-    return theta, ll, max_iter, "max_iter", path
+    return newton_ascent(lambda t: _loglik(t, X, y, w, q, link),
+                         lambda t: _score_info(t, X, y, w, q, link)[::2], theta, tol, max_iter)
 
 
 def _collinear(X: np.ndarray, w: np.ndarray, names) -> None:
