@@ -102,3 +102,18 @@ def test_single_round_is_one_survey_year(pooled):
             exposure="poor_health", outcomes=["depression"])
     sec = next(s for s in rep.sections if s.key == "trend")
     assert "measured in 1 survey year only (2023)" in sec.status
+
+
+def test_sample_table_names_the_survey_years_next_to_the_interview_years(pooled):
+    """Regression: ESS round 7 read "Year(s) of interview 2014, 2015" in the sample table and
+    "1 survey year (2014)" in the trend, with nothing saying why."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rep = sh.report.build(pooled, exposure="poor_health", outcomes=["depression"])
+    table = next(t.frame for t in rep["sample"].tables)
+    items = dict(zip(table.iloc[:, 0], table.iloc[:, 1], strict=True))
+    assert items["Year(s) of interview"] == "2022, 2023, 2024, 2025"
+    assert items["Survey year(s) (the trend's years)"] == "2022, 2023, 2024"
+    demo = sh.report.build(sh.datasets.load("demo"), outcomes=["depression"])
+    first = next(t.frame for t in demo["sample"].tables)
+    assert "Survey year(s) (the trend's years)" not in first.iloc[:, 0].tolist()

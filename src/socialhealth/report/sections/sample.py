@@ -7,6 +7,7 @@ from socialhealth.report import formatting as _num
 from socialhealth.report.context import Context
 from socialhealth.report.document import ReportTable, Section
 from socialhealth.report.rcode import design_lines
+from socialhealth.report.sections.trend import survey_years
 
 
 def _title(name: str) -> str:
@@ -147,6 +148,12 @@ def build_sample(ctx: Context) -> Section:
         rows.append(("Wave", str(prov["wave"])))
     if _years(data):
         rows.append(("Year(s) of interview", _years(data)))
+        sy = survey_years(data)
+        if sy is not None:
+            # interviews that ran into the next calendar year belong to their wave's survey
+            # year (the trend goes by it): say so next to the interview years
+            rows.append(("Survey year(s) (the trend's years)",
+                         _years(pd.DataFrame({"year": sy[0]}))))
     if "country" in data.columns and data["country"].notna().any():
         rows.append(("Country", ", ".join(map(str, ctx.levels("country")))))
     persons = _persons(data, ctx.name)
