@@ -70,6 +70,17 @@ def _terms_r(names):
     return out
 
 
+def _assert_matches_r(m, c):
+    """Names, coefficients, SEs and covariance equal R's reference (Newton-polished) at TOL,
+    and the coefficients nnet::multinom's at its optimiser's limit (TOL_NNET)."""
+    assert m.names == _terms_r(c["terms"])
+    assert _rel(m.params, c["coef"]) < TOL
+    assert _rel(m.bse, c["se"]) < TOL
+    np.testing.assert_allclose(m.cov_params().to_numpy(), c["vcov"], rtol=TOL,
+                               atol=TOL * np.max(np.abs(c["vcov"])))
+    assert _rel(m.params, c["coef_nnet"]) < TOL_NNET
+
+
 @pytest.mark.parametrize("cid,kind,domain,ref", [
     ("taylor_multistage_fpc", "multistage", False, None),
     ("taylor_multistage_fpc_domain", "multistage", True, None),
@@ -88,12 +99,7 @@ def test_taylor_binder_sandwich_matches_r(data, cid, kind, domain, ref):
     m = multinomial(des, F, reference=ref)
     c = TAYLOR[cid]
     assert isinstance(m, MultinomialResult)
-    assert m.names == _terms_r(c["terms"])
-    assert _rel(m.params, c["coef"]) < TOL
-    assert _rel(m.bse, c["se"]) < TOL
-    np.testing.assert_allclose(m.cov_params().to_numpy(), c["vcov"], rtol=TOL,
-                               atol=TOL * np.max(np.abs(c["vcov"])))
-    assert _rel(m.params, c["coef_nnet"]) < TOL_NNET
+    _assert_matches_r(m, c)
     assert m.nobs == c["n"]
     assert m.df_resid == c["degf"] - 3          # degf - covariates of one equation
     assert m.to_frame()["df"].eq(c["degf"] - 3).all()
@@ -124,14 +130,9 @@ def test_replicate_designs_match_r_withreplicates(data, kind):
     r = sh.ReplicateDesign(data, weights="wt", replicate_weights=W, method="other",
                            scale=c["scale"], rscales=c["rscales"], mse=c["mse"])
     m = multinomial(r, F)
-    assert m.names == _terms_r(c["terms"])
-    # every replicate fit converged (Newton in R)
-    assert _rel(m.params, c["coef"]) < TOL
-    assert _rel(m.bse, c["se"]) < TOL
-    np.testing.assert_allclose(m.cov_params().to_numpy(), c["vcov"], rtol=TOL,
-                               atol=TOL * np.max(np.abs(c["vcov"])))
-    # withReplicates + nnet::multinom as a user runs it: BFGS-limited
-    assert _rel(m.params, c["coef_nnet"]) < TOL_NNET
+    # every replicate fit converged (Newton in R); then withReplicates + nnet::multinom as a
+    # user runs it: BFGS-limited
+    _assert_matches_r(m, c)
     assert _rel(m.bse, c["se_nnet"]) < 1e-6
     V = np.asarray(c["vcov_nnet"])
     assert np.max(np.abs(m.cov_params().to_numpy() - V)) < 1e-6 * np.max(np.abs(V))
