@@ -151,7 +151,7 @@ def test_prevalence_section(md, r):
         key = groups[row["Group"]]
         ref = r["overall"] if key is None else r[key][row["Level"]]
         seen.add((row["Group"], row["Level"]))
-        assert row["n"] == str(ref["n"])
+        assert row["n"] == f"{ref['n']:,}"          # a count reads "19,281" as in the text
         assert row["df"] == str(ref["df"])
         check("prevalence", row["Estimate (%)"], ref["estimate"], 100)
         check("prevalence", row["SE (%)"], ref["se"], 100)
@@ -225,8 +225,8 @@ def test_association_section(md, r, raw):
         o = label_to_key[row["Outcome"]]
         ref = r["association"][o]
         keep = raw[[o, *adjust]].notna().all(axis=1)
-        assert row["n"] == str(ref["n"]) == str(int(keep.sum()))
-        assert row["Events"] == str(ref["events"]) == str(int((raw.loc[keep, o] == 1).sum()))
+        assert row["n"] == f"{ref['n']:,}" == f"{int(keep.sum()):,}"
+        assert row["Events"] == f"{ref['events']:,}" == f"{int((raw.loc[keep, o] == 1).sum()):,}"
         CHECKED["association"] += 2
         for k in (1, 2, 3):
             m = re.fullmatch(r"([\d.]+) \(([\d.]+)-([\d.]+)\)", row[f"Model {k} OR (95% CI)"])

@@ -102,7 +102,7 @@ def test_gss2018_report_numbers_against_raw_data(shared_data_dir):
         col = groups[row.Group]
         sub = x if col is None else x[x[col].astype(str) == row.Level]
         p = np.average(sub["lonely"].astype(float), weights=sub[w])
-        assert row.n == str(len(sub))
+        assert row.n == f"{len(sub):,}"
         assert abs(float(row._3) - 100 * p) <= 0.05 + 1e-9, (row, 100 * p)
         checked += 1
     assert checked == 10

@@ -151,7 +151,8 @@ def test_formatting_rules_by_hand():
     assert f.percent(-1e-17) == "0.0" and f.number(-0.004, 2) == "0.00"
     assert f.signed(-0.04) == "0.0" and f.signed(0.06) == "+0.1"
     assert f.percent(float("nan")) == f.NA and f.number(float("-inf")) == f.NA
-    assert f.count(np.float64(1823.0)) == "1823" and f.p_value(0.0004) == "<0.001"
+    assert f.count(np.float64(1823.0)) == "1,823" and f.p_value(0.0004) == "<0.001"
+    assert f.year(np.float64(2018.0)) == "2018" and f.count(-0.04) == "0.0"
     assert f.cell(np.float64(0.123456789), 3) == "0.123" and f.cell(pd.NA) == f.NA
     t = sh.report.ReportTable("t", pd.DataFrame({"x": [0.5, np.nan], "n": [3.0, np.nan],
                                                  "p": [np.nan, 0.5], "who": ["a", None]}),
@@ -191,3 +192,11 @@ def test_real_file_reports_have_no_raw_numbers(name, rel, kwargs, exposure, tmp_
     for fmt, text in _all_formats(rep, tmp_path, name).items():
         found += _scan(text, f"{rel}/{fmt}")
     assert not found, "\n".join(found[:20])
+
+
+def test_table_counts_have_separators_and_years_do_not():
+    """The tables read counts as the sentences do ("19,281"), years as written ("2018")."""
+    t = sh.report.ReportTable("t", pd.DataFrame({"year": [2018, 2020], "n": [19281, 812.0],
+                                                 "events": [1164, 3], "df": [16794, 12.5]}))
+    assert t.formatted().values.tolist() == [["2018", "19,281", "1,164", "16,794"],
+                                             ["2020", "812", "3", "12.5"]]

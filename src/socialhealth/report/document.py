@@ -18,7 +18,9 @@ from socialhealth.report import formatting as _num
 
 FORMATS = ("html", "md", "pdf", "docx")
 #: Columns rendered as plain numbers (no fixed decimals): counts and degrees of freedom.
-COUNT_COLUMNS = ("n", "events", "df", "year")
+COUNT_COLUMNS = ("n", "events", "df")
+#: Columns holding calendar years (written without a separator).
+YEAR_COLUMNS = ("year",)
 #: Width (characters) of the R code shown in the reports (lines are broken where R allows).
 R_WIDTH = 92
 #: Column headers in words (a table's own ``labels`` come first; others via
@@ -89,6 +91,8 @@ class ReportTable:
                 vals = [_num.p_value(v) for v in s]
             elif c in COUNT_COLUMNS and pd.api.types.is_numeric_dtype(s):
                 vals = [_num.count(v) for v in s]
+            elif c in YEAR_COLUMNS and pd.api.types.is_numeric_dtype(s):
+                vals = [_num.year(v) for v in s]
             else:
                 vals = [_num.cell(v, self.digits) for v in s]
             out[str(c)] = vals

@@ -100,19 +100,36 @@ def percent(v, digits: int = 1, na: str = NA) -> str:
 
 
 def count(v, na: str = NA) -> str:
-    """A count, year or degrees of freedom: integers without decimals, others to 1 decimal.
+    """A count or degrees of freedom, with a thousands separator as in the report's sentences.
+
+    Integers have no decimals; other values (a weighted count, a fractional df) one decimal.
+    Years go through :func:`year` instead (2,018 is not a year).
 
     Examples
     --------
-    >>> count(1823.0), count(12.25), count(None)
-    ('1823', '12.2', 'n/a')
+    >>> count(1823.0), count(12.25), count(16794), count(None)
+    ('1,823', '12.2', '16,794', 'n/a')
     """
     if not finite(v):
         return na
     f = float(v)
     if f.is_integer():
-        return str(int(f))
-    return number(f, 1, na)
+        return f"{int(f):,}"
+    return _unsign_zero(f"{f:,.1f}")
+
+
+def year(v, na: str = NA) -> str:
+    """A calendar year as it is written: no separator, no decimals.
+
+    Examples
+    --------
+    >>> year(2018.0), year(float("nan"))
+    ('2018', 'n/a')
+    """
+    if not finite(v):
+        return na
+    f = float(v)
+    return str(int(f)) if f.is_integer() else number(f, 1, na)
 
 
 def p_value(v, na: str = NA) -> str:
