@@ -178,7 +178,7 @@ def test_docx_figures_code_notice(rep, word):
     from PIL import Image
     import io
 
-    im = Image.open(io.BytesIO(fig.png_print))
+    im = Image.open(io.BytesIO(fig.print_png()))
     assert im.size[0] == round(fig.width_in * 300)
 
 
@@ -276,3 +276,23 @@ def test_a_long_table_repeats_its_header_on_every_page(tmp_path):
     last = [ln.strip() for ln in pages[-1].split("\n")]
     assert last[last.index("Group 149") + 1:last.index("Group 149") + 3] == ["2.49", "0.50 to 3.49"]
     assert "Long" in pages[0]                     # the table starts on page 1, not after a gap
+
+
+def test_print_and_vector_figures_are_drawn_only_for_the_formats_that_use_them(tmp_path):
+    """HTML uses the screen PNG only; the 300-dpi PNG (Word) and the SVG (PDF) are drawn the
+    first time a format asks, and are the same figure."""
+    from PIL import Image
+    import io
+
+    r = sh.report.build(sh.datasets.load("demo"), outcomes=["poor_health"])
+    figs = [f for s in r.sections for f in s.figures]
+    assert figs
+    r.save(tmp_path / "r.html")
+    assert all(f.svg == b"" and f.png_print == b"" for f in figs)    # not drawn for HTML
+    r.save(tmp_path / "r.pdf")
+    assert all(f.vector().startswith(b"<?xml") and f.png_print == b"" for f in figs)
+    r.save(tmp_path / "r.docx")
+    for f in figs:
+        screen, paper = Image.open(io.BytesIO(f.png)), Image.open(io.BytesIO(f.print_png()))
+        assert paper.size == (round(f.width_in * 300), round(f.height_in * 300))
+        assert screen.size == (f.width_px, f.height_px)

@@ -8,6 +8,7 @@ with the reason instead of numbers).
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -164,8 +165,11 @@ class ReportTable:
 class ReportFigure:
     """A figure of a section, kept as bytes so that the report is self-contained.
 
-    ``png`` is for screens (HTML, Markdown), ``png_print`` the same at 300 dpi (Word), ``svg``
-    the vector drawing (PDF); ``width_in`` / ``height_in`` its size in inches.
+    ``png`` is for screens (HTML, Markdown); :meth:`print_png` gives the same at 300 dpi (Word)
+    and :meth:`vector` the SVG drawing (PDF); ``width_in`` / ``height_in`` its size in inches.
+    The print and vector versions are drawn the first time a format asks for them (an HTML
+    report never needs them, and they take most of a figure's drawing time); ``render`` is
+    the drawing step that makes them (``None`` when the bytes were given).
     """
 
     title: str
@@ -177,6 +181,19 @@ class ReportFigure:
     png_print: bytes = b""
     width_in: float = 0.0
     height_in: float = 0.0
+    render: Callable[[str], bytes] | None = field(default=None, repr=False, compare=False)
+
+    def print_png(self) -> bytes:
+        """The PNG at print resolution (300 dpi), drawn on first use; ``png`` if none."""
+        if not self.png_print and self.render is not None:
+            self.png_print = self.render("png_print")
+        return self.png_print or self.png
+
+    def vector(self) -> bytes:
+        """The SVG drawing (text as outlines), drawn on first use; ``b""`` if none."""
+        if not self.svg and self.render is not None:
+            self.svg = self.render("svg")
+        return self.svg
 
 
 @dataclass

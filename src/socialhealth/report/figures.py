@@ -1,7 +1,8 @@
 """Figures for the report: matplotlib figures made without pyplot.
 
-Each figure is kept three ways: PNG at 100 dpi for screens (HTML, Markdown), PNG at 300 dpi
-for Word, and SVG (vector, text drawn as outlines) for the PDF.
+Each figure is kept three ways: PNG at 100 dpi for screens (HTML, Markdown), drawn at once;
+PNG at 300 dpi for Word and SVG (vector, text drawn as outlines) for the PDF, drawn the first
+time a format asks for them.
 """
 from __future__ import annotations
 
@@ -29,14 +30,22 @@ def _save(fig: Figure, fmt: str, **kw) -> bytes:
     return buf.getvalue()
 
 
+def _renderer(fig: Figure):
+    """Draws ``fig`` as print PNG or SVG on request (kept alive until then)."""
+    def render(kind: str) -> bytes:
+        if kind == "png_print":
+            return _save(fig, "png", dpi=PRINT_DPI)
+        with matplotlib.rc_context({"svg.fonttype": "path", "svg.hashsalt": "socialhealth"}):
+            return _save(fig, "svg", metadata={"Date": None})
+    return render
+
+
 def to_report_figure(fig: Figure, title: str, caption: str = "") -> ReportFigure:
-    """Render ``fig`` to PNG (``DPI`` and ``PRINT_DPI``) and SVG, and release it."""
+    """Render ``fig`` to PNG at ``DPI`` now; the ``PRINT_DPI`` PNG and the SVG are drawn when
+    a format first asks for them (:meth:`ReportFigure.print_png`, :meth:`ReportFigure.vector`).
+    """
     png = _save(fig, "png", dpi=DPI)
-    png_print = _save(fig, "png", dpi=PRINT_DPI)
-    with matplotlib.rc_context({"svg.fonttype": "path", "svg.hashsalt": "socialhealth"}):
-        svg = _save(fig, "svg", metadata={"Date": None})
     w, h = fig.get_size_inches()
-    fig.clear()
     return ReportFigure(title=title, png=png, caption=caption,
                         width_px=int(round(w * DPI)), height_px=int(round(h * DPI)),
-                        svg=svg, png_print=png_print, width_in=float(w), height_in=float(h))
+                        width_in=float(w), height_in=float(h), render=_renderer(fig))

@@ -159,10 +159,11 @@ def figure_flowables(fig: ReportFigure, st, avail: float, max_h: float) -> list:
     from reportlab.platypus import KeepTogether, Paragraph, Spacer
 
     drawing = None
-    if fig.svg:
+    svg = fig.vector()
+    if svg:
         from svglib.svglib import svg2rlg
 
-        drawing = svg2rlg(io.BytesIO(fig.svg))
+        drawing = svg2rlg(io.BytesIO(svg))
     if drawing is None:                               # pragma: no cover - svg always made
         raise ReportError(f"the figure {fig.title!r} has no vector (SVG) version to place "
                           "in the PDF; rebuild the report with this version of socialhealth.")

@@ -132,7 +132,7 @@ def add_section(doc, s: Section, r_code: str) -> None:
     for text in s.text:
         doc.add_paragraph(text)
     for fig in s.figures:
-        png = fig.png_print or fig.png
+        png = fig.print_png()
         width = min(6.3, fig.width_in or 6.3)
         doc.add_picture(io.BytesIO(png), width=Inches(width))
         if fig.caption:
