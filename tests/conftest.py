@@ -30,6 +30,18 @@ _VERSIONED = ("numpy", "scipy", "pandas", "statsmodels", "pyreadstat", "matplotl
               "formulaic")
 
 
+def pytest_xdist_auto_num_workers(config):
+    """``-n auto`` (the project's default, pyproject.toml): one worker per core, at most 4.
+
+    Each worker collects the whole suite (~0.5 GB); more than 4 gain little and a many-core
+    machine would otherwise start dozens. On one core the tests run in this process (``-n 0``).
+    ``PYTEST_XDIST_AUTO_NUM_WORKERS`` or ``-n N`` still choose the number.
+    """
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    cores = min(4, cores or 1)
+    return cores if cores > 1 else 0          # one core: no worker process, as with -n 0
+
+
 def pytest_report_header(config):
     from importlib.metadata import PackageNotFoundError, version
 
