@@ -696,7 +696,9 @@ def cmd_describe(args) -> int:
         print(f"  design note: {cli_spelling(str(notes), instructions_only=True)}")
     pop = (getattr(sd, "provenance", {}) or {}).get("population") or {}
     if pop.get("description"):
-        print(f"  population: {pop['description']} (minimum age {pop.get('min_age')})")
+        age = pop.get("min_age")             # after "; ", never a second bracket in a row
+        print(f"  population: {pop['description']}"
+              + (f"; minimum age {age}" if age is not None else ""))
     rows = rows_accounting(getattr(sd, "provenance", {}) or {})
     if rows:
         print(f"  rows of the file: {rows}")
