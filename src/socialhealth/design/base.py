@@ -937,6 +937,7 @@ class DesignBase:
     # verbs implemented in their own modules (one job per module)
     proportion = _delegate("proportion", "proportion")
     quantile = _delegate("quantile", "quantile")
+    cdf = _delegate("cdf", "cdf")
     ttest = _delegate("hypothesis", "ttest")
     chisq = _delegate("hypothesis", "chisq")
     ranktest = _delegate("hypothesis", "ranktest")
