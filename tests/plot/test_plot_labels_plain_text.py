@@ -69,6 +69,10 @@ def _frames():
             pd.DataFrame({"income": [INCOME] * 2 + [FRAC] * 2, "time": [1.0, 3.0, 1.0, 2.0],
                           "surv": [0.9, 0.8, 0.85, 0.6], "ci_low": [0.85, 0.7, 0.8, 0.5],
                           "ci_high": [0.95, 0.9, 0.9, 0.7]})),
+        "cdf": lambda: plot.cdf(
+            pd.DataFrame({"income": [INCOME] * 2 + [FRAC] * 2, "term": DOLLARS,
+                          "level": [1.0, 3.0, 1.0, 2.0], "estimate": [0.4, 1.0, 0.3, 1.0],
+                          "ci_low": [0.3, 1.0, 0.2, 1.0], "ci_high": [0.5, 1.0, 0.4, 1.0]})),
         "transitions": lambda: plot.transitions(
             pd.DataFrame({"from_state": [INCOME, INCOME, FRAC], "to_state": [INCOME, DOLLARS, FRAC],
                           "row_share": [0.6, 0.4, 1.0], "row_ci_low": [0.4, 0.2, np.nan],
@@ -140,6 +144,7 @@ def test_dollar_labels_are_drawn_as_plain_text(name):
         "likert_items": [INCOME, FRAC],
         "risk_factors": [INCOME, FRAC, DOLLARS],
         "survival": [INCOME, FRAC],
+        "cdf": [INCOME, FRAC, DOLLARS],
         "transitions": [INCOME, FRAC, DOLLARS],
         "hist": [INCOME, FRAC, DOLLARS],
         "boxplot": [INCOME, FRAC, DOLLARS],

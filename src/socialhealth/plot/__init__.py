@@ -12,6 +12,7 @@ colour-blind safe (Okabe-Ito; YlGnBu for ordered levels).
 * :func:`likert` - distribution of an ordinal item by group, stacked 100% bars
 * :func:`risk_factors` - loneliness next to smoking, obesity, inactivity: survey vs published
 * :func:`survival` - design-based survival curves (``models.kaplan_meier``) with CI bands
+* :func:`cdf` - weighted distribution functions (``design.cdf``) with CI bands
 * :func:`transitions` - a panel's transition table (``models.transitions``): heat map with CIs
 * :func:`hist`, :func:`boxplot`, :func:`smooth` - design-based histogram, boxplot and
   scatterplot smoother of a numeric variable (R ``svyhist``, ``svyboxplot``, ``svysmooth``);
@@ -33,6 +34,7 @@ True
 from __future__ import annotations
 
 from socialhealth.plot.design_plots import DesignPlot, boxplot, hist, smooth
+from socialhealth.plot._cdf import cdf
 from socialhealth.plot._forest import forest
 from socialhealth.plot._likert import likert
 from socialhealth.plot._prevalence import prevalence
@@ -42,5 +44,6 @@ from socialhealth.plot._survival import survival
 from socialhealth.plot._transitions import transitions
 from socialhealth.plot._trend import trend
 
-__all__ = ["forest", "prevalence", "trend", "likert", "risk_factors", "survival", "transitions",
+__all__ = ["forest", "prevalence", "trend", "likert", "risk_factors", "survival", "cdf",
+           "transitions",
            "hist", "boxplot", "smooth", "DesignPlot", "DEFAULT_CAPTION", "PALETTE"]
