@@ -1,12 +1,12 @@
 """Weighted distribution functions (``design.cdf``) as step functions with CI bands."""
 from __future__ import annotations
 
-import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.ticker import PercentFormatter
 
 from socialhealth.plot import style
-from socialhealth.plot.frames import as_frame, no_missing_groups, ordered_unique, require
+from socialhealth.plot._steps import default_by, step_curves
+from socialhealth.plot.frames import as_frame, ordered_unique, require
 
 
 @style.plain_text
@@ -67,36 +67,12 @@ def cdf(
     """
     frame = as_frame(data)
     require(frame, [value, estimate], "cdf()")
-    if by is None and "term" in frame.columns:
-        before = list(frame.columns[: list(frame.columns).index("term")])
-        if len(before) > 1:
-            from socialhealth.errors import PlotError
-
-            raise PlotError(f"cdf() draws one curve per value of one column; the table is "
-                            f"grouped by {before}. Pass by= and subset the table.")
-        by = before[0] if before else None
-    if by is not None:
-        require(frame, [by], "cdf()")
-        no_missing_groups(frame, [by], "cdf()")
-    has_ci = band and ci_low in frame.columns and ci_high in frame.columns
-    groups = ordered_unique(frame[by]) if by else [None]
+    by = default_by(frame, "term", by, "cdf()")
     ax = style.new_axes(ax, (6.4, 4.2))
     scale = 100.0 if percent else 1.0
-    for k, g in enumerate(groups):
-        sub = (frame if g is None else frame[frame[by] == g]).sort_values(value)
-        x = sub[value].to_numpy(dtype=float)
-        y = sub[estimate].to_numpy(dtype=float) * scale
-        gs = style.group_style(k)
-        ax.plot(x, y, drawstyle="steps-post", color=gs["colour"], linewidth=1.8,
-                linestyle=gs["linestyle"], marker="o" if len(x) <= 12 else None, markersize=3,
-                label=None if g is None else style.level_text(g), zorder=3)
-        if has_ci:
-            lo = sub[ci_low].to_numpy(dtype=float) * scale
-            hi = sub[ci_high].to_numpy(dtype=float) * scale
-            ok = ~(np.isnan(lo) | np.isnan(hi))
-            if ok.any():
-                ax.fill_between(x[ok], lo[ok], hi[ok], step="post", color=gs["colour"],
-                                alpha=0.18, linewidth=0, zorder=2)
+    step_curves(ax, frame, value, estimate, by=by, ci_low=ci_low, ci_high=ci_high, band=band,
+                scale=scale, markers=frame.groupby(by).size().max() <= 12 if by
+                else len(frame) <= 12)
     if percent:
         ax.yaxis.set_major_formatter(PercentFormatter(xmax=100, decimals=0))
     ax.set_ylim(bottom=0, top=scale * 1.02)

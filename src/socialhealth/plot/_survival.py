@@ -1,13 +1,13 @@
 """Survival curves (design-based Kaplan-Meier / Aalen) as step functions with CI bands."""
 from __future__ import annotations
 
-import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.ticker import PercentFormatter
 
 from socialhealth._deprecation import renamed_parameter
 from socialhealth.plot import style
-from socialhealth.plot.frames import as_frame, no_missing_groups, ordered_unique, require
+from socialhealth.plot._steps import default_by, step_curves
+from socialhealth.plot.frames import as_frame, require
 
 
 @style.plain_text
@@ -74,36 +74,11 @@ def survival(
     """
     frame = as_frame(data)
     require(frame, [time, surv], "survival()")
-    if by is None:
-        before = list(frame.columns[: list(frame.columns).index(time)])
-        if len(before) > 1:
-            from socialhealth.errors import PlotError
-
-            raise PlotError(f"survival() draws one curve per value of one column; the table is "
-                            f"grouped by {before}. Pass by= and subset the table.")
-        by = before[0] if before else None
-    require(frame, [by], "survival()")
-    has_ci = band and ci_low in frame.columns and ci_high in frame.columns
-    no_missing_groups(frame, [by], "survival()")
-    groups = ordered_unique(frame[by]) if by else [None]
+    by = default_by(frame, time, by, "survival()")
     ax = style.new_axes(ax, (6.4, 4.2))
     scale = 100.0 if percent else 1.0
-    for k, g in enumerate(groups):
-        sub = (frame if g is None else frame[frame[by] == g]).sort_values(time)
-        t = np.concatenate([[0.0], sub[time].to_numpy(dtype=float)])
-        s = np.concatenate([[1.0], sub[surv].to_numpy(dtype=float)]) * scale
-        gs = style.group_style(k)
-        colour = gs["colour"]
-        ax.plot(t, s, drawstyle="steps-post", color=colour, linewidth=1.8,
-                linestyle=gs["linestyle"],
-                label=None if g is None else style.level_text(g), zorder=3)
-        if has_ci:
-            lo = sub[ci_low].to_numpy(dtype=float) * scale
-            hi = sub[ci_high].to_numpy(dtype=float) * scale
-            ok = ~(np.isnan(lo) | np.isnan(hi))
-            if ok.any():
-                ax.fill_between(t[1:][ok], lo[ok], hi[ok], step="post", color=colour, alpha=0.18,
-                                linewidth=0, zorder=2)
+    step_curves(ax, frame, time, surv, by=by, ci_low=ci_low, ci_high=ci_high, band=band,
+                scale=scale, start=(0.0, 1.0))
     if percent:
         ax.yaxis.set_major_formatter(PercentFormatter(xmax=100, decimals=0))
     ax.set_ylim(bottom=0, top=scale * 1.02)
