@@ -99,7 +99,8 @@ def cdf(design, variable: str, at: Sequence[float] | None = None, by=None) -> Es
     else:
         values = np.asarray(at, dtype=float).ravel()
         if len(values) == 0 or not np.isfinite(values).all():
-            raise EstimationError(f"cdf(): at= must be finite numbers; got {show(values.tolist())}.")
+            raise EstimationError(
+                f"cdf(): at= must be finite numbers; got {show(values.tolist())}.")
         values = np.unique(values)
     names = [f"_cdf_{j}" for j in range(len(values))]
     ind = {n: np.where(missing, np.nan, (y <= v).astype(float))
