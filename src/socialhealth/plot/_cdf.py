@@ -84,7 +84,6 @@ def cdf(
         ylabel = "At or below the value (%)" if percent else "Share at or below the value"
     style.set_labels(ax, xlabel=xlabel, ylabel=ylabel, title=title)
     if by:
-        ax.legend(title=style.pretty(by), frameon=False, fontsize=style.FONT["annotation"],
-                  title_fontsize=style.FONT["annotation"], loc="best")
+        style.group_legend(ax, by)
     style.add_caption(ax, caption)
     return ax

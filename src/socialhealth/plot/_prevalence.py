@@ -152,8 +152,6 @@ def prevalence(
         ylabel = f"{what} (%)" if percent else what
     style.set_labels(ax, xlabel=xlabel or style.pretty(x), ylabel=ylabel, title=title)
     if by:
-        ax.legend(title=style.pretty(by), frameon=False, fontsize=style.FONT["annotation"],
-                  title_fontsize=style.FONT["annotation"], loc="upper left",
-                  bbox_to_anchor=(1.0, 1.0))
+        style.group_legend(ax, by, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     style.add_caption(ax, caption)
     return ax

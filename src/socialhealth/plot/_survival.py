@@ -88,7 +88,6 @@ def survival(
         ylabel = "Surviving (%)" if percent else "Proportion surviving"
     style.set_labels(ax, xlabel=xlabel or style.pretty(time), ylabel=ylabel, title=title)
     if by:
-        ax.legend(title=style.pretty(by), frameon=False, fontsize=style.FONT["annotation"],
-                  title_fontsize=style.FONT["annotation"], loc="best")
+        style.group_legend(ax, by)
     style.add_caption(ax, caption)
     return ax

@@ -127,7 +127,6 @@ def trend(
         ylabel = f"{what} (%)" if percent else what
     style.set_labels(ax, xlabel=xlabel or style.pretty(x), ylabel=ylabel, title=title)
     if by:
-        ax.legend(title=style.pretty(by), frameon=False, fontsize=style.FONT["annotation"],
-                  title_fontsize=style.FONT["annotation"], loc="best")
+        style.group_legend(ax, by)
     style.add_caption(ax, caption)
     return ax

@@ -339,8 +339,7 @@ def hist(
             gs = style.group_style(k)
             ax.stairs(h, b, color=gs["colour"], linewidth=1.8, linestyle=gs["linestyle"],
                       label=style.level_text(frame[by].iloc[0]), zorder=3)
-        ax.legend(title=style.pretty(by), frameon=False, fontsize=style.FONT["annotation"],
-                  title_fontsize=style.FONT["annotation"], loc="best")
+        style.group_legend(ax, by)
     ax.set_ylim(bottom=0)
     style.tidy_axes(ax, grid="y")
     default_y = "Density (weighted)" if probability else "Estimated population count"

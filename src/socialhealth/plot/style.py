@@ -144,6 +144,14 @@ def set_labels(ax: Axes, xlabel: str | None = None, ylabel: str | None = None,
         ax.set_title(title, fontsize=FONT["title"], loc="left", fontweight="bold")
 
 
+def group_legend(ax: Axes, by: str, **kwargs) -> None:
+    """The legend of a plot with one line or bar set per value of ``by``: titled with ``by`` in
+    words, no frame, annotation-size text; ``kwargs`` go to ``ax.legend`` (default
+    ``loc="best"``)."""
+    ax.legend(title=pretty(by), frameon=False, fontsize=FONT["annotation"],
+              title_fontsize=FONT["annotation"], **{"loc": "best", **kwargs})
+
+
 def add_caption(ax: Axes, caption: str | None) -> None:
     """Write ``caption`` under the x-axis label, left-aligned with the axes (kept in the layout).
 
