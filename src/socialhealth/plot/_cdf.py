@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from matplotlib.axes import Axes
-from matplotlib.ticker import PercentFormatter
 
 from socialhealth.plot import style
 from socialhealth.plot._steps import default_by, step_curves
@@ -71,11 +70,8 @@ def cdf(
     ax = style.new_axes(ax, (6.4, 4.2))
     scale = 100.0 if percent else 1.0
     step_curves(ax, frame, value, estimate, by=by, ci_low=ci_low, ci_high=ci_high, band=band,
-                scale=scale, markers=frame.groupby(by).size().max() <= 12 if by
-                else len(frame) <= 12)
-    if percent:
-        ax.yaxis.set_major_formatter(PercentFormatter(xmax=100, decimals=0))
-    ax.set_ylim(bottom=0, top=scale * 1.02)
+                scale=scale,
+                markers=(frame.groupby(by).size().max() if by else len(frame)) <= 12)
     style.tidy_axes(ax, grid="y")
     if xlabel is None:
         terms = ordered_unique(frame["term"]) if "term" in frame.columns else []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from matplotlib.axes import Axes
+from matplotlib.ticker import PercentFormatter
 
 from socialhealth.plot import style
 from socialhealth.plot.frames import no_missing_groups, ordered_unique, require
@@ -31,7 +32,8 @@ def step_curves(ax: Axes, frame, x: str, y: str, *, by: str | None, ci_low: str,
                 markers: bool = False) -> None:
     """Draw one ``steps-post`` line of ``y`` against ``x`` per value of ``by`` (Okabe-Ito
     colours and line styles), beginning at ``start`` (x, y) when given, and shade the pointwise
-    interval ``ci_low``-``ci_high`` where both ends are known (``band`` and the columns)."""
+    interval ``ci_low``-``ci_high`` where both ends are known (``band`` and the columns). The
+    y axis runs from 0 to just above ``scale`` (a percent axis when ``scale`` is 100)."""
     has_ci = band and ci_low in frame.columns and ci_high in frame.columns
     groups = ordered_unique(frame[by]) if by else [None]
     for k, g in enumerate(groups):
@@ -53,3 +55,6 @@ def step_curves(ax: Axes, frame, x: str, y: str, *, by: str | None, ci_low: str,
             if ok.any():
                 ax.fill_between(xs[ok], lo[ok], hi[ok], step="post", color=gs["colour"],
                                 alpha=0.18, linewidth=0, zorder=2)
+    if scale == 100.0:
+        ax.yaxis.set_major_formatter(PercentFormatter(xmax=100, decimals=0))
+    ax.set_ylim(bottom=0, top=scale * 1.02)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from matplotlib.axes import Axes
-from matplotlib.ticker import PercentFormatter
 
 from socialhealth._deprecation import renamed_parameter
 from socialhealth.plot import style
@@ -79,9 +78,6 @@ def survival(
     scale = 100.0 if percent else 1.0
     step_curves(ax, frame, time, surv, by=by, ci_low=ci_low, ci_high=ci_high, band=band,
                 scale=scale, start=(0.0, 1.0))
-    if percent:
-        ax.yaxis.set_major_formatter(PercentFormatter(xmax=100, decimals=0))
-    ax.set_ylim(bottom=0, top=scale * 1.02)
     ax.set_xlim(left=0)
     style.tidy_axes(ax, grid="y")
     if ylabel is None:
