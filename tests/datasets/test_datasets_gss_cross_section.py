@@ -267,6 +267,14 @@ def test_cumulative_layout_by_year(tmp_path):
     d, p = sd.data, sd.provenance
     assert p["rows_kept"] == 10 and p["weight_by_year"] == {
         "1996": "wtssnr", "2004": "wtssnr", "2010": "wtssnr", "2016": "wtssnr", "2018": "wtssnr"}
+    # years with the same weight share a range, which says how many survey years it holds
+    assert "used in this file: 1996-2018 (5 survey years): wtssnr." in sd.design_spec["notes"]
+    assert "used in this file: 2010: wtssnr." in datasets.load(
+        "gss", path=_write(tmp_path / "gss_one.dta", CROSS), wave=2010).design_spec["notes"]
+    one = datasets.load("gss", path=_write(tmp_path / "gss_w.dta", CROSS), weight="wtssall",
+                        wave=[2016, 2018])
+    assert "weight: wtssall (chosen with weight=); used in this file: 2016, 2018: wtssall" \
+        in one.design_spec["notes"]
     # UCLA items (2018): 5 -> 3, 1 -> 1, 3 -> 2; 4 -> 3, 2 -> 1, .d; 3 -> 2, 1 -> 1, 3 -> 2
     assert _vals(d["ucla3_companionship"])[7:] == [3, 1, 2]
     assert _vals(d["ucla3_score"]) == [None] * 7 + [8, 3, None]

@@ -27,6 +27,11 @@ def test_gss_cumulative_by_hand(gss_cum_file):
     assert d["weight"].tolist() == [1.5, 0.5, 2.0, 1.2, 1.2]
     assert p["weight_by_year"] == {"1978": "wtssall", "2018": "wtssnrps / wtssps",
                                    "2022": "wtssnrps"}
+    # the design note says which weight this file used in which year, not only the releases
+    assert ("first answered of wtssnrps, wtssps, wtssall; used in this file: 1978: wtssall; "
+            "2018: wtssnrps / wtssps; 2022: wtssnrps. Weights across GSS releases:"
+            ) in sd.design_spec["notes"]
+    assert sd.design_spec["notes"] == p["design"]
     assert _vals(d["strata"]) == ["2018-1", "2018-1", "2018-2", "2022-1", "1978-1"]
     assert _vals(d["psu"]) == ["1", "2", "1", "1", "1"]
     assert _vals(d["respondent_id"]) == ["2018-1", "2018-2", "2018-3", "2022-1", "1978-5"]

@@ -29,7 +29,7 @@ from socialhealth.datasets._loader_steps import (
 from socialhealth.datasets._readers import Source
 from socialhealth.datasets._schema import concept_columns
 
-LOADER_VERSION = 1
+LOADER_VERSION = 2  # 2: the design note names the weight used in each year of the file
 
 
 # ================================================================================ 2016-2020 panel
@@ -394,6 +394,8 @@ def load_cumulative(path, *, wave: int | Sequence[int] | None = None, weight: st
                 k = str(int(r.y))
                 info["weight_by_year"][k] = (r.v if k not in info["weight_by_year"]
                                              else info["weight_by_year"][k] + " / " + r.v)
+            spec["notes"] = _design_note(weight, order, info["weight_by_year"],
+                                         d["weight_notes"])
             return keep, reasons
 
         def design(df):
@@ -406,19 +408,16 @@ def load_cumulative(path, *, wave: int | Sequence[int] | None = None, weight: st
                     "strata": [f"{a}-{b}" for a, b in zip(ys, _strings(df[strata]), strict=True)],
                     "psu": _strings(df[psu])}
 
+        # select() replaces the notes with the weights it actually used, year by year
+        spec = {"weights": "weight", "strata": "strata", "psu": "psu", "nest": True,
+                "lonely_psu": "adjust", "notes": _design_note(weight, order, {},
+                                                              d["weight_notes"])}
         plan = _engine.Plan(
             codebook_name="gss", codebook=cb, fmt={},
             wave=wanted[0] if wanted is not None and len(wanted) == 1 else None,
             read=[yv, idv, strata, psu, *order, *extra_src],
             select=select, design=design, extras=lambda kept: _compute_extras(kept, cb),
-            design_spec={"weights": "weight", "strata": "strata", "psu": "psu", "nest": True,
-                         "lonely_psu": "adjust",
-                         "notes": "PSUs: vpsu; strata: year x vstrat (PSUs numbered within "
-                                  "strata); weight: "
-                                  + (weight or "the recommended one per row (the first "
-                                               "answered of " + ", ".join(order) + ")")
-                                  + ". " + d["weight_notes"]},
-            country="US")
+            design_spec=spec, country="US")
         plan.extra_provenance = info  # select() fills weight_by_year before provenance is built
         return plan
 
@@ -438,6 +437,32 @@ def _weight_per_row(df: pd.DataFrame, order: Sequence[str]) -> tuple[np.ndarray,
         w[fill] = x[fill]
         used[fill] = v
     return w, used
+
+
+def _year_runs(by_year: dict[str, str]) -> str:
+    """'1972-2002 (24 survey years): wtssall; 2004, 2006: wtssnr' from {'1972': 'wtssall',
+    ...}: neighbouring years of the file with the same weight share one entry; a range names
+    how many survey years it holds, since the GSS skipped years."""
+    runs: list[list[str]] = []
+    for year, var in sorted(by_year.items(), key=lambda kv: int(kv[0])):
+        if runs and runs[-1][0] == var:
+            runs[-1].append(year)
+        else:
+            runs.append([var, year])
+    return "; ".join(f"{', '.join(ys)}: {v}" if len(ys) <= 2 else
+                     f"{ys[0]}-{ys[-1]} ({len(ys)} survey years): {v}"
+                     for v, *ys in runs)
+
+
+def _design_note(weight: str | None, order: list[str], by_year: dict[str, str],
+                 weight_notes: str) -> str:
+    """The design note of a GSS cross-section load: which weight each year of the file used,
+    then the codebook's note on which releases carry which weights."""
+    rule = (f"{weight} (chosen with weight=)" if weight else
+            "the recommended one per row, the first answered of " + ", ".join(order))
+    used = f"; used in this file: {_year_runs(by_year)}" if by_year else ""
+    return (f"PSUs: vpsu; strata: year x vstrat (PSUs numbered within strata); weight: "
+            f"{rule}{used}. Weights across GSS releases: {weight_notes}")
 
 
 def _by_year(sd, cb: dict):
