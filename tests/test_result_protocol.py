@@ -194,6 +194,15 @@ def case_multinomial():
                    ci90=lambda r: _wald(f["estimate"], f["se"], r.df_resid, 0.90))
 
 
+def case_ivreg():
+    a = sh.datasets.load_example("apiclus1")
+    d = sh.SurveyDesign(a, weights="pw", psu="dnum", fpc="fpc")
+    r = models.ivreg(d, "api00 ~ ell + meals | mobility + meals + api99")
+    f = r.to_frame()
+    return r, dict(model=True, ci95=lambda r: f[["ci_low", "ci_high"]].to_numpy(),
+                   ci90=lambda r: _wald(f["estimate"], f["se"], r.df_resid, 0.90))
+
+
 def case_kaplan_meier():
     r = models.kaplan_meier(_demo().design, "followup_years", "died", by="lonely", se=True)
     f = r.to_frame()

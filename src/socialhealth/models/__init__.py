@@ -26,6 +26,8 @@ designs and matches R's ``survey`` package.
 * :func:`ordinal` - proportional-odds model (R ``svyolr``).
 * :func:`multinomial` - baseline-category (multinomial) logit for unordered outcomes (Stata
   ``svy: mlogit``; R ``svyVGAM::svy_vglm(family = multinomial)``).
+* :func:`ivreg` - instrumental-variable (two-stage least squares) regression (R ``svyivreg``;
+  Stata ``svy: ivregress 2sls``).
 * :func:`compare_risk_factors` - isolation/loneliness next to smoking, obesity, inactivity on
   the same data, with the published anchors.
 * :func:`meta` - fixed/random-effects meta-analysis (R ``metafor::rma``); :func:`mi_combine` -
@@ -51,6 +53,7 @@ from socialhealth.models._attrition import AttritionResult, attrition
 from socialhealth.models._change import ChangeResult, change
 from socialhealth.models._coxph import CoxResult, coxph
 from socialhealth.models._interaction import InteractionResult, interaction
+from socialhealth.models._ivreg import IVResult, ivreg
 from socialhealth.models._kaplan_meier import KaplanMeierResult, kaplan_meier
 from socialhealth.models._logrank import LogrankResult, logrank
 from socialhealth.models._margins import MarginsResult, margins
@@ -64,9 +67,9 @@ from socialhealth.models.risk_factors import compare_risk_factors
 
 __all__ = [
     "association", "prospective", "transitions", "attrition", "change", "interaction", "margins",
-    "coxph", "kaplan_meier", "logrank", "ordinal", "multinomial", "mi_combine",
+    "coxph", "kaplan_meier", "logrank", "ordinal", "multinomial", "ivreg", "mi_combine",
     "meta", "se_from_ci", "i2_from_q", "anchors", "compare_risk_factors",
     "AssociationTable", "ProspectiveTable", "AttritionResult", "ChangeResult", "TransitionTable",
     "InteractionResult", "MarginsResult", "CoxResult", "KaplanMeierResult",
-    "OrdinalResult", "MultinomialResult", "MetaResult", "MIResult", "LogrankResult",
+    "OrdinalResult", "MultinomialResult", "IVResult", "MetaResult", "MIResult", "LogrankResult",
 ]
