@@ -58,6 +58,9 @@ class DesignPlot:
         The axes drawn into.
     figure : matplotlib.figure.Figure
         ``ax.figure``.
+    n_missing : int or None
+        Rows of the design (of its subset) left out because a plotted variable is missing
+        (``qq`` and ``scatter``; ``None`` for the plots that do not count them).
 
     Notes
     -----
@@ -65,10 +68,11 @@ class DesignPlot:
     so code written for the other plot functions, which return the axes, works unchanged.
     """
 
-    def __init__(self, ax: Axes, table: pd.DataFrame, kind: str):
+    def __init__(self, ax: Axes, table: pd.DataFrame, kind: str, n_missing: int | None = None):
         self.ax = ax
         self._table = table
         self._kind = kind
+        self.n_missing = n_missing
 
     @property
     def figure(self):
@@ -76,7 +80,7 @@ class DesignPlot:
         return self.ax.figure
 
     def to_frame(self) -> pd.DataFrame:
-        """The numbers drawn, one row per bin / box / grid point (a copy)."""
+        """The numbers drawn, one row per bin / box / grid point / point / hexagon (a copy)."""
         return self._table.copy()
 
     def __getattr__(self, name):
