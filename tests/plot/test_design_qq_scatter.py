@@ -27,8 +27,8 @@ TOL = 1e-10
 
 def _num(values) -> np.ndarray:
     """R's JSON numbers; jsonlite writes NA as the string "NA"."""
-    return np.array([np.nan if isinstance(v, str) else v for v in np.atleast_1d(values)],
-                    dtype=float)
+    values = values if isinstance(values, list) else [values]
+    return np.array([np.nan if isinstance(v, str) else v for v in values], dtype=float)
 
 
 @pytest.fixture(scope="module")
@@ -196,3 +196,128 @@ def test_qq_all_missing_variable():
         sh.plot.qq(d, "y")
     with pytest.raises(PlotError, match="no row has a value of 'x' and 'y'"):
         sh.plot.qq(d, "x", against="y")
+
+
+# --------------------------------------------------------------------------- scatter: bubble
+@pytest.mark.parametrize("case, x, kwargs", [
+    ("api00_api99", "api99", {}), ("api00_avg_ed", "avg.ed", {}),      # 5 rows without avg.ed
+    ("api00_api99_inches", "api99", {"inches": 0.1}),
+])
+def test_bubble_radii_are_rs_symbols_scaling(design, case, x, kwargs):
+    ref = REF["bubble"][case]
+    circles = _num(ref["circles"])                    # R: sqrt(weights), all rows
+    r_radius = ref["inches"] * circles / np.nanmax(circles)
+    p = sh.plot.scatter(design, x, "api00", **kwargs)
+    t = p.to_frame()
+    rows = t.index.to_numpy()
+    np.testing.assert_allclose(t["radius"], r_radius[rows], rtol=TOL)
+    np.testing.assert_allclose(t["size"], (2 * 72 * r_radius[rows]) ** 2, rtol=TOL)
+    assert p.n_missing == 200 - len(t)
+    np.testing.assert_allclose(p.ax.collections[0].get_sizes(), t["size"], rtol=1e-12)
+
+
+def test_bubble_scale_counts_rows_not_drawn():
+    """As R's symbols(): the largest weight of the design sets the scale even when its row is
+    not drawn (missing x); measured on R's pdf output: radius = inches * sqrt(w / w_max)."""
+    df = pd.DataFrame({"x": [1.0, 2, np.nan], "y": [1.0, 2, 3], "w": [1.0, 4, 100]})
+    t = sh.plot.scatter(sh.SurveyDesign(df, weights="w"), "x", "y").to_frame()
+    np.testing.assert_allclose(t["radius"], [0.005, 0.01], rtol=1e-14)
+
+
+# --------------------------------------------------------------------------- transparent
+@pytest.mark.parametrize("case, x, kwargs", [
+    ("api00_api99", "api99", {}), ("api00_avg_ed", "avg.ed", {}),
+    ("api00_api99_alpha", "api99", {"alpha": (0.2, 1)}),
+])
+def test_transparent_opacities_are_rs(design, case, x, kwargs):
+    ref = REF["transparent"][case]
+    p = sh.plot.scatter(design, x, "api00", style="transparent", **kwargs)
+    t = p.to_frame()
+    rows = t.index.to_numpy()
+    np.testing.assert_allclose(t["alpha"], _num(ref["alpha"])[rows], rtol=TOL)
+    # R hands rgb() colours on to the device with the opacity in 8 bits (255 a + 0.5)
+    r_bytes = np.array([int(c[-2:], 16) for c in ref["col"]])[rows]
+    assert ((255 * t["alpha"] + 0.5).astype(int).to_numpy() == r_bytes).all()
+    np.testing.assert_allclose(p.ax.collections[0].get_facecolors()[:, 3], t["alpha"],
+                               rtol=1e-12)
+
+
+# --------------------------------------------------------------------------- hex
+@pytest.mark.parametrize("case, x, y, kwargs", [
+    ("api00_api99", "api99", "api00", {}), ("api00_api99_10", "api99", "api00", {"xbins": 10}),
+    ("enroll_api00_20", "api00", "enroll", {"xbins": 20}),
+    ("api00_avg_ed", "avg.ed", "api00", {}),
+])
+def test_hex_cells_counts_and_centroids_are_rs(design, api, case, x, y, kwargs):
+    ref = REF["hex"][case]
+    p = sh.plot.scatter(design, x, y, style="hex", **kwargs)
+    t = p.to_frame()
+    assert t["cell"].tolist() == ref["cell"]
+    for ours, theirs in (("x", "x"), ("y", "y"), ("count", "count"),
+                         ("x_centroid", "xcm"), ("y_centroid", "ycm")):
+        np.testing.assert_allclose(t[ours], _num(ref[theirs]), rtol=TOL, err_msg=ours)
+    complete = api[x].notna() & api[y].notna()
+    # the weighted counts add up to the estimated population size of the rows drawn
+    assert t["count"].sum() == pytest.approx(api.loc[complete, "pw"].sum(), rel=1e-12)
+    assert t["n"].sum() == complete.sum() and p.n_missing == (~complete).sum()
+    cid = _num(ref["cID"])                         # R's cell of every row (NA: missing)
+    counts = pd.Series(api["pw"].to_numpy()[complete.to_numpy()]).groupby(
+        cid[complete.to_numpy()].astype(int)).sum()
+    np.testing.assert_allclose(t["count"], counts.to_numpy(), rtol=1e-12)
+    coll = p.ax.collections[0]
+    assert len(coll.get_paths()) == len(t)
+    np.testing.assert_allclose(coll.get_array(), t["count"], rtol=1e-15)
+
+
+def test_hex_of_a_subset_counts_only_its_rows(design, api):
+    sub = design.subset(design.data["stype"] == "H")
+    t = sh.plot.scatter(sub, "api99", "api00", style="hex").to_frame()
+    assert t["count"].sum() == pytest.approx(api.loc[api["stype"] == "H", "pw"].sum(),
+                                             rel=1e-12)
+    assert t["n"].sum() == (api["stype"] == "H").sum()
+
+
+def test_scatter_replicate_design_gives_the_same_numbers(design):
+    rep = design.to_replicate()
+    for style in ("bubble", "transparent", "hex"):
+        pd.testing.assert_frame_equal(sh.plot.scatter(rep, "api99", "api00", style=style)
+                                      .to_frame(),
+                                      sh.plot.scatter(design, "api99", "api00", style=style)
+                                      .to_frame())
+
+
+def test_negative_weights_are_left_out_of_bubbles_with_a_warning():
+    df = pd.DataFrame({"x": [1.0, 2, 3, 4, 5, 6, 7, 8], "y": [2.0, 1, 4, 3, 6, 5, 8, 9],
+                       "w": 1.0})
+    cal = sh.SurveyDesign(df, weights="w").calibrate("~x", {"(Intercept)": 8.0, "x": 60.0})
+    assert (cal.weights < 0).sum() == 2
+    with pytest.warns(sh.errors.RowsDroppedWarning, match="2 row.s. with a negative weight"):
+        t = sh.plot.scatter(cal, "x", "y").to_frame()
+    assert len(t) == 6 and (t["weight"] > 0).all()
+    h = sh.plot.scatter(cal, "x", "y", style="hex", xbins=2).to_frame()
+    assert h["count"].sum() == pytest.approx(8.0, rel=1e-12)   # hexagons: weights as they are
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda d: sh.plot.scatter(d, "api99", "api00", style="grayhex"), "'grayhex' is 'hex'"),
+    (lambda d: sh.plot.scatter(d, "api99", "api00", style="dots"), "unknown style"),
+    (lambda d: sh.plot.scatter(d, "stype", "api00"), "not numeric"),
+    (lambda d: sh.plot.scatter(d, "api99", "nope"), "not a column"),
+    (lambda d: sh.plot.scatter(d, "api99", "api00", inches=0), "inches must be a positive"),
+    (lambda d: sh.plot.scatter(d, "api99", "api00", style="transparent", alpha=(0, 2)),
+     "two opacities"),
+    (lambda d: sh.plot.scatter(d, "api99", "api00", style="hex", xbins=0), "xbins"),
+    (lambda d: sh.plot.scatter(d.data, "api99", "api00"), "takes a survey design"),
+])
+def test_scatter_clear_errors(design, call, match):
+    with pytest.raises(PlotError, match=match):
+        call(design)
+
+
+def test_scatter_all_missing_and_single_value():
+    df = pd.DataFrame({"x": [np.nan, 1.0, 2], "y": [1.0, np.nan, np.nan], "z": 5.0, "w": 1.0})
+    d = sh.SurveyDesign(df, weights="w")
+    with pytest.raises(PlotError, match="no row has values of both 'x' and 'y'"):
+        sh.plot.scatter(d, "x", "y")
+    with pytest.raises(PlotError, match="at least two different values"):
+        sh.plot.scatter(d, "z", "w", style="hex")

@@ -82,6 +82,7 @@ def _frames():
         "boxplot": lambda: plot.boxplot(_design(), INCOME, by="group"),
         "smooth": lambda: plot.smooth(_design(), FRAC, INCOME, bandwidth=2.0),
         "qq": lambda: plot.qq(_design(), FRAC, against=INCOME, by="group"),
+        "scatter": lambda: plot.scatter(_design(), INCOME, FRAC, style="hex", xbins=5),
     }
 
 
@@ -151,6 +152,7 @@ def test_dollar_labels_are_drawn_as_plain_text(name):
         "boxplot": [INCOME, FRAC, DOLLARS],
         "smooth": [INCOME, FRAC],
         "qq": [INCOME, FRAC, DOLLARS],
+        "scatter": [INCOME, FRAC],
     }[name]
     for lab in expected:
         assert any(lab in s for s in seen), f"{name}: {lab!r} not drawn; texts: {texts}"
