@@ -90,6 +90,23 @@ def test_qq_normal_positions_by_hand():
     np.testing.assert_allclose(eq["probability"], [0.2, 0.4, 0.6, 0.8], rtol=1e-14)
 
 
+def test_qq_normal_with_negative_calibrated_weights_by_hand():
+    """A linear calibration makes two weights negative; R's positions use the weights as
+    they are, and a position outside (0, 1) has no normal quantile (NaN, not drawn)."""
+    df = pd.DataFrame({"y": [5.0, 1, 4, 2, 8, 3, 7, 6], "x": [1.0, 2, 3, 4, 5, 6, 7, 8],
+                       "w": 1.0})
+    cal = sh.SurveyDesign(df, weights="w").calibrate("~x", {"(Intercept)": 8.0, "x": 60.0})
+    w = np.asarray(cal.weights, float)
+    assert (w < 0).sum() == 2
+    t = sh.plot.qq(cal, "y").to_frame()
+    order = np.argsort(df["y"].to_numpy(), kind="stable")
+    share = np.cumsum(w[order]) / w.sum() * 8 / 9
+    np.testing.assert_allclose(t["probability"], share, rtol=1e-12)
+    inside = (share > 0) & (share < 1)
+    assert not inside.all() and np.isnan(t["x"][~inside]).all()
+    np.testing.assert_allclose(t["x"][inside], stats.norm.ppf(share[inside]), rtol=1e-12)
+
+
 def test_qq_against_another_quantile_function(design, api):
     t = sh.plot.qq(design, "api00", against=stats.expon.ppf).to_frame()
     ref = REF["qqmath"]["api00"]

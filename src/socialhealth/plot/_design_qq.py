@@ -121,8 +121,11 @@ def qq(
     -----
     Formulas in :mod:`socialhealth.plot._design_qq`. Rows with a missing value of
     ``variable`` (or of the ``against`` column) are left out, counted in ``n_missing``, and
-    rows outside a subset are not used (R ``svyqqmath`` on ``subset(design, ...)``). Only the
-    weights enter, so a replicate design draws the same points as its Taylor original.
+    rows outside a subset are not used (R ``svyqqmath`` on ``subset(design, ...)``, which
+    drops them; on a *calibrated* design R's subset keeps them with weight 0, and
+    ``svyqqmath`` then draws them too, stacked on their neighbours' positions, and counts them
+    in ``n``). Only the weights enter, so a replicate design draws the same points as its
+    Taylor original.
 
     Against a distribution the points equal R's (tests: 1e-10). Against a column R survey
     4.1-1 has no fully design-based counterpart: with a single design ``svyqqplot`` draws

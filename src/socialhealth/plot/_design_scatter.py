@@ -170,8 +170,9 @@ def scatter(
     bar); the centroids are in the table. Only the weights enter, so a replicate design draws
     as its Taylor original (R's ``"transparent"`` style takes the replicate weights of a
     replicate design there, so use a Taylor design to compare). R's ``"subsample"`` style
-    (a weighted random resample) is not implemented. Rows with a missing ``x`` or ``y`` are
-    left out (counted in ``n_missing``); rows outside a subset are not used.
+    (a weighted random resample) is not implemented, nor R's ``basecol`` (points are drawn in
+    the house blue; R's default is black). Rows with a missing ``x`` or ``y`` are left out
+    (counted in ``n_missing``); rows outside a subset are not used.
 
     In R: ``svyplot(y ~ x, design, style = "bubble")`` (or ``"transparent"``, ``"hex"``).
 
