@@ -195,7 +195,8 @@ def test_r_411_svyqqplot_with_one_design_ignores_the_weights(design, api):
     (lambda d: sh.plot.qq(d, "nope"), "not a column"),
     (lambda d: sh.plot.qq(d, "stype"), "not numeric"),
     (lambda d: sh.plot.qq(d, "api00", against="stype"), "not numeric"),
-    (lambda d: sh.plot.qq(d, "api00", by="nope"), "not in the design"),
+    (lambda d: sh.plot.qq(d, "api00", by="nope"), "not in the design data; give one of its "
+                                                  "columns: stype, snum"),
     (lambda d: sh.plot.qq(d, "api00", qrule="hf8"), "applies when against= is a column"),
     (lambda d: sh.plot.qq(d, "api00", against="api99", qrule="hf10"), "unknown qrule"),
     (lambda d: sh.plot.qq(d, "api00", against=3), "against= takes"),

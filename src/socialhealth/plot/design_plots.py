@@ -117,7 +117,8 @@ def _groups(design, by: str | None, what: str):
     if not isinstance(by, str):
         raise PlotError(f"{what}: by= takes one column name, not {by!r}.")
     if by not in design.data.columns:
-        raise PlotError(f"{what}: by column {by!r} is not in the design data.")
+        raise PlotError(f"{what}: by column {by!r} is not in the design data; give one of its "
+                        f"columns: {', '.join(map(str, design.data.columns))}.")
     g = design.data[by]
     if isinstance(g.dtype, pd.CategoricalDtype):
         levels = [c for c in g.cat.categories if (g == c).any()]
