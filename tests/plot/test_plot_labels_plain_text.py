@@ -81,6 +81,8 @@ def _frames():
         "hist": lambda: plot.hist(_design(), INCOME, by="group"),
         "boxplot": lambda: plot.boxplot(_design(), INCOME, by="group"),
         "smooth": lambda: plot.smooth(_design(), FRAC, INCOME, bandwidth=2.0),
+        "qq": lambda: plot.qq(_design(), FRAC, against=INCOME, by="group"),
+        "scatter": lambda: plot.scatter(_design(), INCOME, FRAC, style="hex", xbins=5),
     }
 
 
@@ -149,6 +151,8 @@ def test_dollar_labels_are_drawn_as_plain_text(name):
         "hist": [INCOME, FRAC, DOLLARS],
         "boxplot": [INCOME, FRAC, DOLLARS],
         "smooth": [INCOME, FRAC],
+        "qq": [INCOME, FRAC, DOLLARS],
+        "scatter": [INCOME, FRAC],
     }[name]
     for lab in expected:
         assert any(lab in s for s in seen), f"{name}: {lab!r} not drawn; texts: {texts}"

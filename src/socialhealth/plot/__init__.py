@@ -18,6 +18,10 @@ colour-blind safe (Okabe-Ito; YlGnBu for ordered levels).
   scatterplot smoother of a numeric variable (R ``svyhist``, ``svyboxplot``, ``svysmooth``);
   these take the design itself and return a :class:`DesignPlot` (``.ax``, ``.figure`` and
   ``to_frame()``, the numbers drawn)
+* :func:`qq` - design-based quantile-quantile plot against the normal or another variable
+  (R ``svyqqmath``, ``svyqqplot``); also a :class:`DesignPlot`
+* :func:`scatter` - design-based scatterplot: bubbles sized by weight, transparency by weight
+  or hexagons shaded by the estimated population count (R ``svyplot``); a :class:`DesignPlot`
 
 >>> import tempfile
 >>> from pathlib import Path
@@ -35,6 +39,8 @@ from __future__ import annotations
 
 from socialhealth.plot.design_plots import DesignPlot, boxplot, hist, smooth
 from socialhealth.plot._cdf import cdf
+from socialhealth.plot._design_qq import qq
+from socialhealth.plot._design_scatter import scatter
 from socialhealth.plot._forest import forest
 from socialhealth.plot._likert import likert
 from socialhealth.plot._prevalence import prevalence
@@ -46,4 +52,5 @@ from socialhealth.plot._trend import trend
 
 __all__ = ["forest", "prevalence", "trend", "likert", "risk_factors", "survival", "cdf",
            "transitions",
-           "hist", "boxplot", "smooth", "DesignPlot", "DEFAULT_CAPTION", "PALETTE"]
+           "hist", "boxplot", "smooth", "qq", "scatter",
+           "DesignPlot", "DEFAULT_CAPTION", "PALETTE"]

@@ -58,6 +58,9 @@ class DesignPlot:
         The axes drawn into.
     figure : matplotlib.figure.Figure
         ``ax.figure``.
+    n_missing : int or None
+        Rows of the design (of its subset) left out because a plotted variable is missing
+        (``qq`` and ``scatter``; ``None`` for the plots that do not count them).
 
     Notes
     -----
@@ -65,10 +68,11 @@ class DesignPlot:
     so code written for the other plot functions, which return the axes, works unchanged.
     """
 
-    def __init__(self, ax: Axes, table: pd.DataFrame, kind: str):
+    def __init__(self, ax: Axes, table: pd.DataFrame, kind: str, n_missing: int | None = None):
         self.ax = ax
         self._table = table
         self._kind = kind
+        self.n_missing = n_missing
 
     @property
     def figure(self):
@@ -76,7 +80,7 @@ class DesignPlot:
         return self.ax.figure
 
     def to_frame(self) -> pd.DataFrame:
-        """The numbers drawn, one row per bin / box / grid point (a copy)."""
+        """The numbers drawn, one row per bin / box / grid point / point / hexagon (a copy)."""
         return self._table.copy()
 
     def __getattr__(self, name):
@@ -113,7 +117,8 @@ def _groups(design, by: str | None, what: str):
     if not isinstance(by, str):
         raise PlotError(f"{what}: by= takes one column name, not {by!r}.")
     if by not in design.data.columns:
-        raise PlotError(f"{what}: by column {by!r} is not in the design data.")
+        raise PlotError(f"{what}: by column {by!r} is not in the design data; give one of its "
+                        f"columns: {', '.join(map(str, design.data.columns))}.")
     g = design.data[by]
     if isinstance(g.dtype, pd.CategoricalDtype):
         levels = [c for c in g.cat.categories if (g == c).any()]
