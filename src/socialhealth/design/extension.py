@@ -17,7 +17,9 @@ helpers that model code shares with the engine: level codes of a grouping column
 :func:`diverging`, :class:`Direction`),
 and the refusal of negative replicate weights by refit-based estimators
 (:func:`refuse_negative_replicate_weights`), and the Wald quadratic form ``b' V^{-1} b`` that
-refuses a singular design covariance (:func:`quadratic_form`).
+refuses a singular design covariance (:func:`quadratic_form`), and the weighted
+distribution function's sort and R-rounded running sums and the quantile rules behind
+``quantile()`` (:func:`sorted_with_r_sums`, :func:`quantile_function`).
 They are thin public wrappers; the engine's private functions behind them may change.
 
 Models in :mod:`socialhealth.models` use only these and the design methods
@@ -36,7 +38,8 @@ from socialhealth.design._separation import (Direction, cox_monotone, diverging,
 
 __all__ = ["level_codes", "aliased_columns", "fit_glm", "Direction", "cox_monotone",
            "ordinal_separation", "multinomial_separation", "diverging",
-           "refuse_negative_replicate_weights", "quadratic_form"]
+           "refuse_negative_replicate_weights", "quadratic_form", "sorted_with_r_sums",
+           "quantile_function"]
 
 
 def level_codes(values: pd.Series, used: np.ndarray) -> tuple[np.ndarray, list]:
@@ -243,3 +246,62 @@ def quadratic_form(b, V, error: type, message: str) -> float:
     from socialhealth.design.wald import _quadratic_form
 
     return _quadratic_form(b, V, error, message)
+
+
+def sorted_with_r_sums(y, w) -> tuple[np.ndarray, np.ndarray]:
+    """The order of ``y`` (ties kept in row order, as R's ``order``) and the running sums of
+    the weights in that order as R's ``cumsum`` rounds them (accumulated in extended
+    precision), so that a plot or estimator built on the weighted distribution function
+    decides exact ties ``F = p`` as R does (the engine's quantiles use the same two steps).
+
+    Parameters
+    ----------
+    y : array of float, no NaN
+    w : array of float, the weights of ``y``
+
+    Returns
+    -------
+    (order, cumulative) : integer positions sorting ``y``; running weight sums in that order.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from socialhealth.design.extension import sorted_with_r_sums
+    >>> order, cum = sorted_with_r_sums(np.array([3.0, 1.0, 3.0]), np.array([0.1, 0.2, 0.3]))
+    >>> order.tolist(), cum.round(10).tolist()
+    ([1, 0, 2], [0.2, 0.3, 0.6])
+    """
+    from socialhealth.design.quantile import _r_cumsum, _stable_order
+
+    y = np.asarray(y, dtype=float)
+    order = _stable_order(y)
+    return order, _r_cumsum(np.asarray(w, dtype=float)[order])
+
+
+def quantile_function(y, w, qrule: str = "math"):
+    """``Q(p)``, the weighted quantile function of ``y`` under one of
+    :data:`socialhealth.design.quantile.QRULES` (R ``svyquantile``'s ``qrule=``): the rule
+    :meth:`SurveyDesign.quantile` applies, for code that needs quantiles at many ``p``
+    without their standard errors (e.g. a QQ plot).
+
+    Parameters
+    ----------
+    y : array of float, no NaN
+    w : array of float > 0
+    qrule : str
+
+    Returns
+    -------
+    callable taking an array of probabilities (NaN outside ``[0, 1]``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from socialhealth.design.extension import quantile_function
+    >>> q = quantile_function(np.array([1.0, 2.0, 3.0, 4.0]), np.ones(4), "math")
+    >>> q(np.array([0.25, 0.5, 0.9])).tolist()
+    [1.0, 2.0, 4.0]
+    """
+    from socialhealth.design.quantile import _quantile_rule
+
+    return _quantile_rule(np.asarray(y, dtype=float), np.asarray(w, dtype=float), qrule)

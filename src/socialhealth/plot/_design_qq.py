@@ -40,7 +40,9 @@ from matplotlib.axes import Axes
 from scipy import stats
 
 from socialhealth._text import show
-from socialhealth.design.quantile import QRULES, _quantile_rule, _r_cumsum, _stable_order
+from socialhealth.design.extension import quantile_function as weighted_quantiles
+from socialhealth.design.extension import sorted_with_r_sums
+from socialhealth.design.quantile import QRULES
 from socialhealth.errors import PlotError
 from socialhealth.plot import style
 from socialhealth.plot.design_plots import (DESIGN_CAPTION, DesignPlot, _groups,
@@ -50,17 +52,15 @@ from socialhealth.plot.design_plots import (DESIGN_CAPTION, DesignPlot, _groups,
 def _inverse_cdf(y: np.ndarray, w: np.ndarray, probs: np.ndarray) -> np.ndarray:
     """The smallest ``y`` whose weighted share at or below it reaches each ``p``: rows sorted
     (ties in row order), the first with ``C_k >= p C_n`` (running sums rounded as R's)."""
-    order = _stable_order(y)
-    c = _r_cumsum(w[order])
+    order, c = sorted_with_r_sums(y, w)
     k = np.searchsorted(c, probs * c[-1], side="left")
     return y[order][np.minimum(k, len(y) - 1)]
 
 
 def _normal_positions(y: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(p_k, y_(k))`` of the module notes: plotting positions and sorted values."""
-    order = _stable_order(y)
+    order, c = sorted_with_r_sums(y, w)
     n = len(y)
-    c = _r_cumsum(w[order])
     return c / c[-1] * (n / (n + 1)), y[order]
 
 
@@ -201,7 +201,8 @@ def qq(
             if rule in ("math", "hf1"):
                 qx, qy = (_inverse_cdf(x_all[use], w, probs), _inverse_cdf(y_all[use], w, probs))
             else:
-                rx, ry = _quantile_rule(x_all[use], w, rule), _quantile_rule(y_all[use], w, rule)
+                rx = weighted_quantiles(x_all[use], w, rule)
+                ry = weighted_quantiles(y_all[use], w, rule)
                 qx, qy = np.array([rx(p) for p in probs]), np.array([ry(p) for p in probs])
             frame = pd.DataFrame({"probability": probs, "x": qx, "y": qy})
         else:
