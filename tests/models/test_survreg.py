@@ -321,7 +321,13 @@ def test_unknown_distribution(dA):
 def test_category_without_events(data):
     df = data.copy()
     df.loc[df["grp"] == "c", "status"] = 0
-    with pytest.raises(SeparationError, match="no events among the .* rows with grp"):
+    n_c = int(((df["grp"] == "c") & df["x"].notna()).sum())
+    with pytest.raises(SeparationError, match=f"no events among the {n_c} rows with grp = c "):
+        survreg(_design(df), "time", "status", COVS)
+    # every event in one category: the other side (with the intercept) diverges
+    df = data.copy()
+    df.loc[df["lonely"] == 0, "status"] = 0
+    with pytest.raises(SeparationError, match="rows with lonely = 0 .*-infinity"):
         survreg(_design(df), "time", "status", COVS)
 
 

@@ -68,6 +68,7 @@ Lumley T (2010) *Complex Surveys: A Guide to Analysis Using R*. Wiley, ch. 7.
 """
 from __future__ import annotations
 
+import re
 from typing import Sequence
 
 import numpy as np
@@ -207,19 +208,30 @@ class _Model:
 
 
 # ----------------------------------------------------------------------------- checks
+def _side(name: str, value: int) -> str:
+    """``grp[T.c]`` / ``C(grp)[T.c]`` with value 1 -> ``grp = c``, 0 -> ``grp other than c``."""
+    m = re.match(r"^(?:C\((\w+)[^)]*\)|(\w+))\[T\.(.+)\]$", name)
+    if m:
+        var, level = m.group(1) or m.group(2), m.group(3)
+        return f"{var} = {level}" if value == 1 else f"{var} other than {level}"
+    return f"{name} = {value}"
+
+
 def _one_sided_categories(X, delta, w, names) -> None:
     """SeparationError when a 0/1 covariate has every event on one side: the likelihood then
-    rises without bound as its coefficient (with the intercept) goes to +-infinity."""
+    rises without bound as its coefficient (with the intercept, for the 0 side) goes to
+    +-infinity."""
     pos = w > 0
+    has_intercept = "Intercept" in names
     for j, name in enumerate(names):
         col = X[pos, j]
         if name == "Intercept" or not np.all((col == 0) | (col == 1)):
             continue
         d = delta[pos]
-        for value in (1, 0):
+        for value in ((1, 0) if has_intercept else (1,)):
             on = col == value
             if on.any() and (~on).any() and d[on].sum() == 0:
-                side = f"{name} = {value}"
+                side = _side(name, value)
                 raise SeparationError(
                     f"no events among the {int(on.sum())} rows with {side} (all censored): the "
                     f"likelihood keeps rising as the coefficient of {name} goes to "
