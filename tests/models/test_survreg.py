@@ -344,3 +344,16 @@ def test_protocol_members(dA):
     assert m.df_resid == m.df_design - 2 + 1                  # R's degf.resid
     with pytest.raises(Exception, match="single"):
         float(m)
+
+
+def test_no_convergence_is_reported(dA):
+    from socialhealth.errors import ConvergenceError
+
+    with pytest.raises(ConvergenceError, match="did not converge.*max_iter="):
+        survreg(dA, "time", "status", COVS, max_iter=1)
+
+
+def test_formula_right_hand_side(dA):
+    a = survreg(dA, "time", "status", "~ x + lonely + C(grp)")
+    assert a.names[3] == "C(grp)[T.b]"
+    assert _rel(a.params, TAYLOR["strat_clus_fpc_weibull"]["value"]) < TOL
