@@ -152,7 +152,8 @@ _DESIGN_VERBS_R = ["mean", "total", "ratio", "var", "proportion", "quantile", "t
 VERBS: list[tuple[str, bool]] = (
     [(f"design.SurveyDesign.{v}", True) for v in _DESIGN_VERBS_R + ["to_replicate"]]
     + [(f"design.ReplicateDesign.{v}", True) for v in _DESIGN_VERBS_R]
-    + [(f"models.{v}", True) for v in ["association", "interaction", "margins", "coxph", "logrank",
+    + [(f"models.{v}", True) for v in ["association", "interaction", "margins", "coxph",
+                                        "survreg", "logrank",
                                         "ordinal", "multinomial", "meta", "mi_combine",
                                         "compare_risk_factors"]]
     + [(f"measures.{v}", True) for v in ["reliability", "score", "categorise"]]

@@ -174,6 +174,14 @@ def case_cox():
                    ci90=lambda r: _wald(f["estimate"], f["se"], np.inf, 0.90))
 
 
+def case_survreg():
+    sd = _demo()
+    r = models.survreg(sd.design, "followup_years", "died", ["lonely", "age"])
+    f = r.to_frame()
+    return r, dict(model=True, ci95=lambda r: f[["ci_low", "ci_high"]].to_numpy(),
+                   ci90=lambda r: _wald(f["estimate"], f["se"], np.inf, 0.90))
+
+
 def case_ordinal():
     a = sh.datasets.load_example("apiclus1")
     a = a.assign(band=pd.cut(a["api00"], [0, 600, 700, 1000], labels=["low", "mid", "high"]))

@@ -20,6 +20,8 @@ designs and matches R's ``survey`` package.
 * :func:`margins` - predictive margins and their differences/ratios (Graubard & Korn 1999;
   R ``svypredmeans``).
 * :func:`coxph` - design-based Cox model (R ``svycoxph``).
+* :func:`survreg` - design-based parametric survival (accelerated failure time) model:
+  Weibull, exponential, log-normal, log-logistic, Gaussian, logistic (R ``svysurvreg``).
 * :func:`kaplan_meier` - design-based survival curves with linearised or replicate SEs and
   quantiles (R ``svykm``).
 * :func:`logrank` - design-based log-rank and G(rho, gamma) tests (R ``svylogrank``).
@@ -62,14 +64,15 @@ from socialhealth.models.mi import MIResult, mi_combine
 from socialhealth.models._multinomial import MultinomialResult, multinomial
 from socialhealth.models._ordinal import OrdinalResult, ordinal
 from socialhealth.models._prospective import ProspectiveTable, prospective
+from socialhealth.models._survreg import SurvregResult, survreg
 from socialhealth.models._transitions import TransitionTable, transitions
 from socialhealth.models.risk_factors import compare_risk_factors
 
 __all__ = [
     "association", "prospective", "transitions", "attrition", "change", "interaction", "margins",
-    "coxph", "kaplan_meier", "logrank", "ordinal", "multinomial", "ivreg", "mi_combine",
-    "meta", "se_from_ci", "i2_from_q", "anchors", "compare_risk_factors",
+    "coxph", "survreg", "kaplan_meier", "logrank", "ordinal", "multinomial", "ivreg",
+    "mi_combine", "meta", "se_from_ci", "i2_from_q", "anchors", "compare_risk_factors",
     "AssociationTable", "ProspectiveTable", "AttritionResult", "ChangeResult", "TransitionTable",
-    "InteractionResult", "MarginsResult", "CoxResult", "KaplanMeierResult",
+    "InteractionResult", "MarginsResult", "CoxResult", "SurvregResult", "KaplanMeierResult",
     "OrdinalResult", "MultinomialResult", "IVResult", "MetaResult", "MIResult", "LogrankResult",
 ]

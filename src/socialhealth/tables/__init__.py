@@ -4,7 +4,8 @@
   unweighted counts, missing counts and tests (R ``gtsummary::tbl_svysummary``,
   ``tableone::svyCreateTableOne``; Stata ``svy: tabulate``).
 * :func:`regression` - estimates with CIs and p-values of one model or of nested models side by
-  side, exponentiated (OR/HR/RR) where the model is logistic, Cox or log-link (R
+  side, exponentiated (OR/HR/TR/RR) where the model is logistic, Cox, a log-time parametric
+  survival model or log-link (R
   ``gtsummary::tbl_regression`` / ``tbl_merge``; Stata ``etable``).
 
 Every table is a :class:`Table`: ``to_frame()`` (tidy numbers), ``to_html()``,

@@ -2,13 +2,14 @@
 
 Each model contributes its estimates with confidence intervals and p-values exactly as its own
 ``to_frame()`` gives them (no re-computation): survey GLMs (``design.glm``, R ``svyglm``),
-association tables (``models.association``), Cox models (``models.coxph``, R ``svycoxph``) and
-proportional-odds models (``models.ordinal``, R ``svyolr``). Estimates are exponentiated where
-the model is logistic (odds ratio, OR), log-link (rate or prevalence ratio, RR / PR), Cox (hazard
-ratio, HR) or proportional odds (OR); the column header says which. Intervals are Wald intervals
-on the link scale (t with the model's residual design df for GLMs, normal for Cox and ordinal
-models, as R), exponentiated with the estimate. Factor terms are grouped under their variable
-with the reference level shown as an em dash.
+association tables (``models.association``), Cox models (``models.coxph``, R ``svycoxph``),
+parametric survival models (``models.survreg``, R ``svysurvreg``) and proportional-odds models
+(``models.ordinal``, R ``svyolr``). Estimates are exponentiated where the model is logistic
+(odds ratio, OR), log-link (rate or prevalence ratio, RR / PR), Cox (hazard ratio, HR), a
+log-time survival model (time ratio, TR) or proportional odds (OR); the column header says
+which. Intervals are Wald intervals on the link scale (t with the model's residual design df
+for GLMs, normal for Cox, survival and ordinal models, as R), exponentiated with the estimate.
+Factor terms are grouped under their variable with the reference level shown as an em dash.
 """
 from __future__ import annotations
 
@@ -35,7 +36,8 @@ _TERM = re.compile(r"^(?:C\((\w+)[^)]*\)|(\w+))\[(?:T\.)?(.+)\]$")
 _INTERCEPTS = ("Intercept", "(Intercept)")
 
 _MEASURE_NAMES = {"OR": "odds ratio", "RR": "rate/risk ratio", "PR": "prevalence ratio",
-                  "HR": "hazard ratio", "RD": "risk difference", "Beta": "regression coefficient"}
+                  "HR": "hazard ratio", "TR": "time ratio", "RD": "risk difference",
+                  "Beta": "regression coefficient"}
 
 
 class _Model:
@@ -76,6 +78,19 @@ def _model(result, level: float, exponentiate) -> list[tuple[_Model, str | None]
         method = (f"Design-based Cox model (R: {result.r_call}); Wald intervals and z tests.")
         return [(_Model(tab, "HR" if expo else "Beta", expo, result.nobs, result.design.data,
                         method), None)]
+    if name == "SurvregResult":
+        logged = result.dist not in ("gaussian", "logistic")
+        expo = logged if exponentiate is None else bool(exponentiate)
+        if expo and not logged:
+            raise ModelError(f"regression(): a dist={result.dist!r} survival model is on the time "
+                             "scale, so its coefficients cannot be shown as time ratios; pass "
+                             "exponentiate=False.")
+        tab = result.to_frame(exponentiate=expo, level=level)
+        tab = tab[tab["kind"] == "coefficient"]
+        method = (f"Design-based parametric survival model, {result.dist} distribution (R: "
+                  f"{result.r_call}); Wald intervals and z tests; intercept and scale not shown.")
+        return [(_Model(tab, "TR" if expo else "Beta", expo, result.nobs, result.design.data,
+                        method), None)]
     if name == "OrdinalResult":
         expo = True if exponentiate is None else bool(exponentiate)
         tab = result.to_frame(exponentiate=expo, level=level)
@@ -108,9 +123,9 @@ def _model(result, level: float, exponentiate) -> list[tuple[_Model, str | None]
             out.append((m, f"{block['model_label'].iloc[0]}"))
         return out
     raise ModelError(
-        f"regression() takes survey GLM, association, Cox or ordinal results, not {name}; "
-        "fit one with design.glm(...), models.association(...), models.coxph(...) or "
-        "models.ordinal(...)."
+        f"regression() takes survey GLM, association, Cox, parametric survival or ordinal "
+        f"results, not {name}; fit one with design.glm(...), models.association(...), "
+        "models.coxph(...), models.survreg(...) or models.ordinal(...)."
     )
 
 
@@ -166,15 +181,18 @@ def regression(
     ----------
     result : model result or list of them
         ``design.glm(...)`` (survey GLM), ``models.association(...)`` (one column per nested
-        model), ``models.coxph(...)``, ``models.ordinal(...)``, or a list of these.
+        model), ``models.coxph(...)``, ``models.survreg(...)`` (time ratios; intercept and
+        scale not shown), ``models.ordinal(...)``, or a list of these.
     labels : list of str, optional
         Column labels of the models (default ``"Model 1"``, ``"Model 2"``, ...; an association
         table's own model labels).
     level : float, default 0.95
         Confidence level.
     exponentiate : bool, optional
-        Default: exponentiate logistic (OR), log-link (RR, PR), Cox (HR) and ordinal (OR) models
-        and not identity-link ones. ``False`` shows coefficients on the link scale.
+        Default: exponentiate logistic (OR), log-link (RR, PR), Cox (HR), log-time parametric
+        survival (TR, time ratio) and ordinal (OR) models and not identity-link ones (nor
+        ``dist="gaussian"``/``"logistic"`` survival models). ``False`` shows coefficients on the
+        link scale.
     intercept : bool, default False
         Show the intercept row (GLMs).
     variable_labels : dict, optional
@@ -189,7 +207,8 @@ def regression(
         variable_label, level, level_label, reference`` (True for the reference-level rows,
         whose numbers are NaN), ``estimate, ci_low, ci_high`` (exponentiated where
         ``exponentiated``), ``se`` (link scale), ``p_value, exponentiated, measure``
-        (``"OR"``, ``"RR"``, ``"PR"``, ``"HR"``, ``"RD"``, ``"Beta"``), ``n`` (rows used).
+        (``"OR"``, ``"RR"``, ``"PR"``, ``"HR"``, ``"TR"``, ``"RD"``, ``"Beta"``), ``n`` (rows
+        used).
 
     Raises
     ------
