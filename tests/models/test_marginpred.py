@@ -97,6 +97,12 @@ def test_categorical_adjustment_variable_matches_r(design):
     _check_curves(adj, REF["km_agegrp_sex_se"], se=True)
 
 
+def test_domain_matches_r(design, cohort):
+    km = models.kaplan_meier(design.subset(cohort["sex"] == "female"), "time", "dead",
+                             by="lonely", se=True)
+    _check_curves(models.marginpred(km, ["age"], se=True), REF["km_female_age_se"], se=True)
+
+
 def test_calibration_balances_the_adjustment_variables(design, cohort):
     """By hand: after calibration the weighted covariance of each centred adjustment column with
     the (centred) lonely indicator is ~0 (R's epsilon 1e-4 on the cross-products)."""
