@@ -227,6 +227,8 @@ class KaplanMeierResult(Result):
     n_rows : rows used; n_events : events among them (unweighted);
     n_missing : rows of the subset left out (missing time, event or by-value).
     r_call : the matching R call.
+    marginpred : for curves from :func:`~socialhealth.models.marginpred`, the calibration
+        (factors ``g``, adjustment columns used and dropped, iterations); else None.
 
     Examples
     --------
