@@ -108,10 +108,10 @@ def _r_dF(u: np.ndarray) -> np.ndarray:
     return np.exp(u) * (u > -1.0)
 
 
-def _independent(M: np.ndarray, start: int = 0) -> list[int]:
+def _independent(M: np.ndarray) -> list[int]:
     """Columns of ``M`` kept by R's qr() (LINPACK dqrdc2, tol 1e-7): in order, a column whose
-    residual after the kept columns before it is below tol times its own norm is dropped.
-    Columns before ``start`` are always tried first (the model's)."""
+    residual after the kept columns before it is below tol times its own norm is dropped
+    (zero columns too)."""
     kept: list[int] = []
     for j in range(M.shape[1]):
         col = M[:, j]
@@ -175,7 +175,8 @@ def _adjustment_matrix(data: pd.DataFrame, adjustfor, used: np.ndarray):
 
 def _calibrated_design(design, Mmodel: np.ndarray, Aadj: np.ndarray, used: np.ndarray,
                        model_names: list[str], adj_names: list[str], epsilon: float,
-                       max_iter: int, in_variance: bool = True):
+                       max_iter: int, in_variance: bool = True,
+                       adj_variables: Sequence[str] = ()):
     """The design reweighted so that the adjustment columns are uncorrelated with the model
     columns (step 1-4 of the module docstring). Returns (design, info dict)."""
     w = np.where(used, np.asarray(design.weights, dtype=float), 0.0)
@@ -188,12 +189,13 @@ def _calibrated_design(design, Mmodel: np.ndarray, Aadj: np.ndarray, used: np.nd
                          "nothing to standardise; fit the model with the variables whose "
                          "predictions you want (e.g. by='lonely').")
     if len(_independent(Mc[used])) < p:
-        raise ModelError(f"the model is singular: its columns {show_names(model_names)} are "
+        raise ModelError(f"the model is singular: its columns {_show_names(model_names)} are "
                          "collinear on the rows used; drop a redundant variable.")
     kept = _independent(np.column_stack([Mc, Ac])[used])
     adj_kept = [k - p for k in kept if k >= p]
     if not adj_kept:
-        raise ModelError(f"the adjustment variables ({show_names(adj_names)}) are all in the "
+        raise ModelError(f"the adjustment variables ({_show_names(adj_variables or adj_names)}) "
+                         "are all in the "
                          "model (collinear with its variables), so there is nothing to adjust "
                          "for; adjust for variables that are not in the model.")
     Ac = Ac[:, adj_kept]
@@ -224,7 +226,7 @@ def _calibrated_design(design, Mmodel: np.ndarray, Aadj: np.ndarray, used: np.nd
         warnings.warn(
             f"the calibration changed some weights by factors from {float(gu.min()):.3g} to "
             f"{float(gu.max()):.3g}: the adjustment variables are nearly determined by the "
-            f"model's ({show_names(model_names)}), so the standardised predictions rest on few "
+            f"model's ({_show_names(model_names)}), so the standardised predictions rest on few "
             "rows and their standard errors are unreliable. Adjust for variables that are not "
             "(nearly) functions of the model's variables.", SocialHealthWarning, stacklevel=4)
     residual = (MarginpredResidual(C, g_full, out[:, 0].copy(), label="marginpred")
@@ -242,7 +244,7 @@ def _calibrated_design(design, Mmodel: np.ndarray, Aadj: np.ndarray, used: np.nd
                                                     adj_names, epsilon, max_iter)[0]), info
 
 
-def show_names(names: Sequence[str]) -> str:
+def _show_names(names: Sequence[str]) -> str:
     """``a, b and c`` for a message."""
     names = [str(n) for n in names]
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
@@ -349,7 +351,7 @@ def _marginpred_km(km, adjustfor, se: bool, epsilon: float, max_iter: int, in_va
     Mm = np.where(used[:, None], np.nan_to_num(Mm), 0.0)
     A, anames, avars = _adjustment_matrix(data, adjustfor, used)
     cal, info = _calibrated_design(design, Mm, A, used, mnames, anames, epsilon, max_iter,
-                                   in_variance)
+                                   in_variance, avars)
     info["variables"] = avars
     out = kaplan_meier(cal, km.time_column, km.event_column, by=km.by, se=se, level=km.level)
     out.r_call = (f"marginpred(km, adjustfor = {_formula_text(adjustfor)}, predictat = newdata"
@@ -391,7 +393,7 @@ def _marginpred_glm(model, adjustfor, predictat, type: str, level: float, epsilo
     Mm = np.where(used[:, None], np.nan_to_num(Xall[:, keep]), 0.0)
     A, anames, avars = _adjustment_matrix(design.data, adjustfor, used)
     cal, info = _calibrated_design(design, Mm, A, used, [model.names[k] for k in keep], anames,
-                                   epsilon, max_iter, in_variance)
+                                   epsilon, max_iter, in_variance, avars)
     info["variables"] = avars
     max_it, tol = model._control
     refit = cal.glm(model.formula, family=model.family, link=model.link, max_iter=max_it,
