@@ -389,6 +389,15 @@ def case_score():
     return r, dict(na=NA_ALL)
 
 
+def case_marginpred():
+    m = _demo().design.glm("poor_health ~ C(lonely)", family="binomial")
+    r = models.marginpred(m, ["age", "sex"], pd.DataFrame({"lonely": [False, True]}),
+                          type="response")
+    f = r.to_frame()
+    return r, dict(ci95=lambda r: f[["ci_low", "ci_high"]].to_numpy(),
+                   ci90=lambda r: _wald(f["estimate"], f["se"], np.inf, 0.90))
+
+
 CASES = {name[5:]: fn for name, fn in dict(globals()).items() if name.startswith("case_")}
 
 

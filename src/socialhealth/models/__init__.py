@@ -24,6 +24,9 @@ designs and matches R's ``survey`` package.
   Weibull, exponential, log-normal, log-logistic, Gaussian, logistic (R ``svysurvreg``).
 * :func:`kaplan_meier` - design-based survival curves with linearised or replicate SEs and
   quantiles (R ``svykm``).
+* :func:`marginpred` - standardised predictions by calibration: survival curves by group or
+  GLM predictions with the adjustment variables made uncorrelated with the model's
+  (Graubard & Korn 1999; R ``marginpred``).
 * :func:`logrank` - design-based log-rank and G(rho, gamma) tests (R ``svylogrank``).
 * :func:`ordinal` - proportional-odds model (R ``svyolr``).
 * :func:`multinomial` - baseline-category (multinomial) logit for unordered outcomes (Stata
@@ -58,6 +61,7 @@ from socialhealth.models._interaction import InteractionResult, interaction
 from socialhealth.models._ivreg import IVResult, ivreg
 from socialhealth.models._kaplan_meier import KaplanMeierResult, kaplan_meier
 from socialhealth.models._logrank import LogrankResult, logrank
+from socialhealth.models._marginpred import MarginPredResult, marginpred
 from socialhealth.models._margins import MarginsResult, margins
 from socialhealth.models._meta import MetaResult, i2_from_q, meta, se_from_ci
 from socialhealth.models.mi import MIResult, mi_combine
@@ -70,9 +74,10 @@ from socialhealth.models.risk_factors import compare_risk_factors
 
 __all__ = [
     "association", "prospective", "transitions", "attrition", "change", "interaction", "margins",
-    "coxph", "survreg", "kaplan_meier", "logrank", "ordinal", "multinomial", "ivreg",
-    "mi_combine", "meta", "se_from_ci", "i2_from_q", "anchors", "compare_risk_factors",
+    "coxph", "survreg", "kaplan_meier", "marginpred", "logrank", "ordinal", "multinomial",
+    "ivreg", "mi_combine", "meta", "se_from_ci", "i2_from_q", "anchors", "compare_risk_factors",
     "AssociationTable", "ProspectiveTable", "AttritionResult", "ChangeResult", "TransitionTable",
-    "InteractionResult", "MarginsResult", "CoxResult", "SurvregResult", "KaplanMeierResult",
+    "InteractionResult", "MarginsResult", "MarginPredResult", "CoxResult", "SurvregResult",
+    "KaplanMeierResult",
     "OrdinalResult", "MultinomialResult", "IVResult", "MetaResult", "MIResult", "LogrankResult",
 ]

@@ -227,6 +227,8 @@ class KaplanMeierResult(Result):
     n_rows : rows used; n_events : events among them (unweighted);
     n_missing : rows of the subset left out (missing time, event or by-value).
     r_call : the matching R call.
+    marginpred : for curves from :func:`~socialhealth.models.marginpred`, the calibration
+        (factors ``g``, adjustment columns used and dropped, iterations); else None.
 
     Examples
     --------
@@ -256,7 +258,7 @@ class KaplanMeierResult(Result):
     se: _SeFlag
 
     def __init__(self, *, curves, groups, by, estimator, se, level, n_rows, n_events, n_missing,
-                 design_label, r_call, time, event):
+                 design_label, r_call, time, event, design=None):
         self._curves = curves
         self.groups = groups
         self.by = by
@@ -269,6 +271,9 @@ class KaplanMeierResult(Result):
         self.design_label = design_label
         self.r_call = r_call
         self.time_column, self.event_column = time, event
+        self._design = design          # kept for models.marginpred (R: the call's design)
+        #: set by models.marginpred: the calibration (factors g, columns used)
+        self.marginpred: dict | None = None
 
     _not_applicable = {
         "vcov": "the covariance of a survival curve across times is not computed (nor by R's "
@@ -609,4 +614,4 @@ def kaplan_meier(
         curves=curves, groups=groups, by=by_cols, estimator=est, se=se, level=level,
         n_rows=int(ok.sum()), n_events=int((d_all[ok] > 0).sum()), n_missing=n_missing,
         design_label=design.label,
-        r_call=r_call, time=time, event=event)
+        r_call=r_call, time=time, event=event, design=design)
