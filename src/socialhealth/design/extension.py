@@ -292,14 +292,14 @@ def quantile_function(y, w, qrule: str = "math"):
 
     Returns
     -------
-    callable taking an array of probabilities (NaN outside ``[0, 1]``).
+    callable taking one probability ``p`` (NaN outside ``[0, 1]``).
 
     Examples
     --------
     >>> import numpy as np
     >>> from socialhealth.design.extension import quantile_function
     >>> q = quantile_function(np.array([1.0, 2.0, 3.0, 4.0]), np.ones(4), "math")
-    >>> q(np.array([0.25, 0.5, 0.9])).tolist()
+    >>> [float(q(p)) for p in (0.25, 0.5, 0.9)]
     [1.0, 2.0, 4.0]
     """
     from socialhealth.design.quantile import _quantile_rule

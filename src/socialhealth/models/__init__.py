@@ -61,7 +61,7 @@ from socialhealth.models._interaction import InteractionResult, interaction
 from socialhealth.models._ivreg import IVResult, ivreg
 from socialhealth.models._kaplan_meier import KaplanMeierResult, kaplan_meier
 from socialhealth.models._logrank import LogrankResult, logrank
-from socialhealth.models._marginpred import MarginPredResult, marginpred
+from socialhealth.design.marginpred import MarginPredResult, marginpred
 from socialhealth.models._margins import MarginsResult, margins
 from socialhealth.models._meta import MetaResult, i2_from_q, meta, se_from_ci
 from socialhealth.models.mi import MIResult, mi_combine

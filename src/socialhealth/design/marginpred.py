@@ -467,8 +467,9 @@ def marginpred(
         curve is then the Aalen estimator).
     type : GLM only: ``"link"`` (linear predictor, R's default) or ``"response"`` (mean).
     level : confidence level of the intervals.
-    epsilon, max_iter : convergence of the raking, ``max |misfit| / (1 + |target|) <
-        epsilon``; R's fixed values 1e-4 and 100 by default.
+    epsilon, max_iter : convergence of the raking: the largest
+        ``abs(misfit) / (1 + abs(target))`` below ``epsilon``, within ``max_iter`` steps;
+        R's fixed values 1e-4 and 100 by default.
     calibration_in_variance : Taylor designs: the variance of the refit accounts for the
         calibration (default, as R's svykm method). ``False`` treats the new weights as fixed,
         which is what R survey 4.1-1's ``marginpred.svyglm`` does (see Notes): use it to
