@@ -169,11 +169,98 @@ def _stable_order(y: np.ndarray) -> np.ndarray:
     return order
 
 
+#: below this many rows the "math" rule sorts every row at once (cheap); above, it first
+#: tries :class:`_BandedInverseCdf`
+_BAND_MIN_ROWS = 50_000
+
+
+class _BandedInverseCdf:
+    """R's ``qrule = "math"`` (:func:`_inverse_cdf`) without sorting every row, when the answer
+    is clear-cut; otherwise exactly the full-sort rule.
+
+    For a probability ``p`` only the rows whose values lie in a band ``[a, b]`` around the
+    quantile are sorted: ``a`` and ``b`` are weighted quantiles of a strided sample at
+    ``p -+ 0.03``; one pass over the data gives the weight ``W_<`` of the rows below ``a``, and
+    the running sums of the band are ``W_< + cumsum`` of its sorted weights. The answer is the
+    first band row whose running sum exceeds ``T = p C_n``, as in the full rule, provided
+    that every running sum that decides it (the band's first and last, and the two beside
+    ``T``) is farther than ``1e-9 C_n`` from ``T``. Those decisions then do not depend on the
+    last bits of the sums (float64 sums of at most ``n`` terms err by far less), so the answer
+    equals R's, whose running sums are rounded differently; in particular ``F(x_k) = p`` is
+    then impossible, the only case where R's rounding picks between two rows. Anything else
+    -- a tie ``C_k`` within ``1e-9 C_n`` of ``T`` (e.g. equal weights and ``p n`` a whole
+    number), ``T`` outside the band, ``p`` below the smallest row's share (R's
+    second-smallest-row rule) -- goes to the full-sort rule, computed once and kept.
+
+    The Woodruff limits ``Q(p_L)``, ``Q(p_U)`` of a median fall inside the same band, so a
+    median with its interval sorts a few percent of the rows instead of all of them.
+    """
+
+    def __init__(self, y: np.ndarray, w: np.ndarray):
+        self._y, self._w = y, w
+        self._full = None
+        self._band = None
+        self._misses = 0
+        self._total = float(np.sum(w))
+
+    def _full_rule(self):
+        if self._full is None:
+            order = _stable_order(self._y)
+            ys, C = self._y[order], _r_cumsum(self._w[order])
+            self._full = lambda p: _inverse_cdf(ys, C, p)
+        return self._full
+
+    def _build_band(self, p: float) -> None:
+        y, w = self._y, self._w
+        step = max(len(y) // 20_000, 1)
+        ys_, ws_ = y[::step], w[::step]
+        o = np.argsort(ys_, kind="stable")
+        cs = np.cumsum(ws_[o])
+        cut = np.searchsorted(cs, np.array([max(p - 0.03, 0.0), min(p + 0.03, 1.0)]) * cs[-1])
+        a, b = ys_[o][np.minimum(cut, len(o) - 1)]
+        below = y < a
+        inside = (y <= b) & ~below
+        yb, wb = y[inside], w[inside]
+        order = _stable_order(yb)
+        w_below = float(np.sum(w[below]))
+        self._band = (yb[order], w_below + np.cumsum(wb[order]), w_below, bool(below.any()))
+
+    def _fast(self, p: float):
+        """The quantile from the band, or None when the full-sort rule must decide."""
+        T = p * self._total
+        delta = 1e-9 * self._total
+        for attempt in (0, 1):
+            if self._band is None or attempt == 1:
+                if self._misses >= 2:       # the data defeat the band: sort once, for good
+                    return None
+                self._build_band(p)
+            ys, C, w_below, rows_below = self._band
+            k = int(np.searchsorted(C, T, side="right")) if len(C) else 0
+            if len(C) == 0 or k == len(C) or abs(C[-1] - T) <= delta \
+                    or (rows_below and T - w_below <= delta):
+                self._misses += 1           # T not well inside the band: a band around p
+                continue
+            if k == 0 and not rows_below:
+                return None                 # p below the smallest row's share (R's rule)
+            if abs(C[k] - T) <= delta or (k > 0 and abs(C[k - 1] - T) <= delta):
+                return None                 # a running sum at T: R's rounding decides
+            return float(ys[k])
+        return None
+
+    def __call__(self, p: float) -> float:
+        if not np.isfinite(p) or p < 0 or p > 1:
+            return np.nan
+        got = self._fast(float(p))
+        return got if got is not None else self._full_rule()(p)
+
+
 def _quantile_rule(y: np.ndarray, w: np.ndarray, qrule: str):
     """``Q(p)`` of the rows ``y`` with weights ``w > 0`` under ``qrule`` (module docstring).
 
     Every rule returns NaN for ``p`` outside ``[0, 1]`` (a confidence limit beyond the range).
     """
+    if qrule in ("math", "hf1") and len(y) >= _BAND_MIN_ROWS:
+        return _BandedInverseCdf(y, w)
     order = _stable_order(y)
     ys, ws = y[order], w[order]
     C = _r_cumsum(ws)           # R's rounding: an ulp decides exact ties F = p
@@ -619,7 +706,7 @@ def _score_interval(sub, Q, y: np.ndarray, ok: np.ndarray, p: float, q_t: float)
 def _woodruff_interval(sub, Q, y: np.ndarray, ok: np.ndarray, q: float, q_t: float, kind: str,
                        level: float, dfd: float, nrow_beta: int, step_rule: bool = False):
     """Woodruff interval (CDF interval of the kind given, mapped back); ``(se, lo, hi)``."""
-    u = np.where(ok, (np.nan_to_num(y) <= q).astype(float), 0.0)[:, None]
+    u = ((y <= q) & ok).astype(float)[:, None]      # NaN <= q is False: 0 off the rows used
     F, V = sub._ratio_estimate(u, ok.astype(float)[:, None])
     # numpy scalars: at F = 1 (or 0) the CDF has variance 0 and the "xlogit"/"beta" intervals
     # divide 0 by 0, which gives NaN limits and se (R's NaN) instead of a ZeroDivisionError
