@@ -63,7 +63,7 @@ packages. *American Statistician* 50:361-365. Korn EL, Graubard BI (1998) *Surve
 from __future__ import annotations
 
 import warnings
-from typing import Literal, Sequence, get_args
+from typing import Callable, Literal, Sequence, get_args
 
 import numpy as np
 import pandas as pd
@@ -198,8 +198,9 @@ class _BandedInverseCdf:
 
     def __init__(self, y: np.ndarray, w: np.ndarray):
         self._y, self._w = y, w
-        self._full = None
-        self._band = None
+        self._full: Callable[[float], float] | None = None
+        # sorted band values, their running weight sums, the weight below, rows below?
+        self._band: tuple[np.ndarray, np.ndarray, float, bool] | None = None
         self._misses = 0
         self._total = float(np.sum(w))
 
@@ -234,7 +235,10 @@ class _BandedInverseCdf:
                 if self._misses >= 2:       # the data defeat the band: sort once, for good
                     return None
                 self._build_band(p)
-            ys, C, w_below, rows_below = self._band
+            band = self._band
+            if band is None:                # (built just above; for the type checker)
+                return None
+            ys, C, w_below, rows_below = band
             k = int(np.searchsorted(C, T, side="right")) if len(C) else 0
             if len(C) == 0 or k == len(C) or abs(C[-1] - T) <= delta \
                     or (rows_below and T - w_below <= delta):
