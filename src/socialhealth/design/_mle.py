@@ -22,7 +22,8 @@ the ``K`` linear predictors keeps every derivative vectorised over the rows.
 
 Estimation: Newton-Raphson with step halving (a Levenberg-Marquardt ridge is added where the
 information is not positive definite), to a relative change of ``L`` below ``tol`` and steps
-below ``1e-7`` relative; or scipy's BFGS (``method="bfgs"``).
+below ``1e-7`` relative; or (``method="bfgs"``) scipy's BFGS (gradient tolerance
+``sqrt(tol)`` on ``L / sum(w)``), finished by those Newton steps.
 
 Covariance
 ----------
@@ -329,7 +330,12 @@ def _bfgs(model: _Model, theta, w, tol, max_iter):
     with np.errstate(all="ignore"):
         res = optimize.minimize(fun, theta, jac=jac, method="BFGS",
                                 options={"gtol": np.sqrt(tol), "maxiter": max_iter})
-    return np.asarray(res.x, dtype=float), int(res.nit), "converged" if res.success else "max_iter"
+    x = np.asarray(res.x, dtype=float)
+    if not np.isfinite(fun(x)):
+        return theta, int(res.nit), "nonfinite"
+    # BFGS's estimate is as accurate as its gradient tolerance: finish with Newton steps
+    x, it, status = _newton(model, x, w, tol, max_iter)
+    return x, int(res.nit) + it, status
 
 
 _FITTERS = {"newton": _newton, "bfgs": _bfgs}
@@ -438,32 +444,34 @@ def _start_vector(start, model: _Model, terms: dict) -> np.ndarray:
     p = int(model.edges[-1])
     sizes = {k: len(t) for k, t in terms.items()}
     want = "; ".join(f"{k}: {n} value(s) ({', '.join(terms[k])})" for k, n in sizes.items())
+
+    def floats(v) -> np.ndarray:
+        try:
+            return np.atleast_1d(np.asarray(v, dtype=float)).ravel()
+        except (TypeError, ValueError):
+            raise ArgumentError(f"start must be numbers: a dict by parameter ({want}), a list "
+                                "of arrays, one per parameter, or one flat array.") from None
+
     if start is None:
         return np.zeros(p)
-    try:
-        if isinstance(start, Mapping):
-            unknown = [k for k in start if k not in sizes]
-            if unknown:
-                raise ArgumentError(f"start names {show_list(unknown)}, which are not parameters "
-                                    f"of formulas ({show_list(list(sizes))}).")
-            parts = []
-            for k, n in sizes.items():
-                v = np.zeros(n) if k not in start else np.atleast_1d(
-                    np.asarray(start[k], dtype=float)).ravel()
-                if len(v) != n:
-                    raise ArgumentError(f"start[{k!r}] has {len(v)} value(s); the parameter "
-                                        f"{k!r} has {n} ({', '.join(terms[k])}).")
-                parts.append(v)
-            out = np.concatenate(parts)
-        elif (isinstance(start, (list, tuple)) and len(start) == len(sizes)
-              and any(np.ndim(s) > 0 for s in start)):
-            out = np.concatenate([np.atleast_1d(np.asarray(s, dtype=float)).ravel()
-                                  for s in start])
-        else:
-            out = np.atleast_1d(np.asarray(start, dtype=float)).ravel()
-    except (TypeError, ValueError):
-        raise ArgumentError(f"start must be numbers: a dict by parameter ({want}), a list of "
-                            "arrays, one per parameter, or one flat array.") from None
+    if isinstance(start, Mapping):
+        unknown = [k for k in start if k not in sizes]
+        if unknown:
+            raise ArgumentError(f"start names {show_list(unknown)}, which are not parameters "
+                                f"of formulas ({show_list(list(sizes))}).")
+        parts = []
+        for k, n in sizes.items():
+            v = np.zeros(n) if k not in start else floats(start[k])
+            if len(v) != n:
+                raise ArgumentError(f"start[{k!r}] has {len(v)} value(s); the parameter "
+                                    f"{k!r} has {n} ({', '.join(terms[k])}).")
+            parts.append(v)
+        out = np.concatenate(parts)
+    elif (isinstance(start, (list, tuple)) and len(start) == len(sizes)
+          and any(np.ndim(s) > 0 for s in start)):
+        out = np.concatenate([floats(s) for s in start])
+    else:
+        out = floats(start)
     if len(out) != p or not np.all(np.isfinite(out)):
         raise ArgumentError(f"start has {len(out)} value(s) (finite numbers needed); the model "
                             f"has {p}: {want}.")
@@ -517,8 +525,8 @@ def mle(
         parameters, in the order of ``formulas``) or a dict by parameter name. Without it,
         the derivatives are numerical (central differences with Richardson extrapolation).
     method : ``"newton"`` (default) or ``"bfgs"``
-        Newton-Raphson with step halving, or scipy's BFGS (gradient tolerance ``sqrt(tol)``
-        on the mean log-likelihood).
+        Newton-Raphson with step halving, or scipy's BFGS (for starts far from the
+        estimate), finished by Newton steps.
     max_iter, tol : iteration limit and relative change of the log-likelihood at convergence.
 
     Returns
