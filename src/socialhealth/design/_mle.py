@@ -368,10 +368,10 @@ class MLEResult(WaldCoefficients):
     ...                     start={"mean": [80, 1, 0], "sd": 20})
     >>> fit.to_frame()[["parameter", "term", "estimate", "se"]].round(4)
       parameter       term  estimate       se
-    0      mean  Intercept   79.8952  14.6115
-    1      mean      api99    0.9280   0.0188
-    2      mean        ell   -0.0731   0.1397
-    3        sd  Intercept   26.7997   1.7397
+    0      mean  Intercept   51.6564  21.8253
+    1      mean      api99    0.9702   0.0313
+    2      mean        ell   -0.0883   0.1556
+    3        sd  Intercept   26.2200   1.2599
 
     In R: ``summary(svymle(loglike = dnorm, gradient = gr, design = dstrat, formulas =
     list(mean = api00 ~ api99 + ell, sd = ~1), start = list(c(80, 1, 0), 20), log = TRUE))``
@@ -570,12 +570,12 @@ def mle(
     >>> fit = sh.design.mle(d, normal, {"mean": "api00 ~ ell", "log_sd": "~ C(stype)"},
     ...                     start={"mean": [700, 0], "log_sd": [4, 0, 0]})
     >>> fit.coef().round(3)
-    mean:Intercept               811.839
-    mean:ell                      -3.853
-    log_sd:Intercept               4.520
-    log_sd:C(stype)[T.H]          -0.077
-    log_sd:C(stype)[T.M]          -0.045
-    dtype: float64
+    mean:Intercept          727.284
+    mean:ell                 -3.148
+    log_sd:Intercept          4.269
+    log_sd:C(stype)[T.H]      0.235
+    log_sd:C(stype)[T.M]      0.075
+    Name: estimate, dtype: float64
 
     In R: ``svymle(loglike = function(y, mean, log_sd) dnorm(y, mean, exp(log_sd), log =
     TRUE), gradient = gr, design = dstrat, formulas = list(mean = api00 ~ ell, log_sd =
