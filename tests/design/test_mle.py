@@ -113,6 +113,10 @@ def cases(dstrat, gen):
             gen.post_stratify("x2", pd.DataFrame({"x2": [0, 1], "Freq": [9000, 6000]}))
             .subset(gen.data["dom"].to_numpy()),
             zip_, zip_gradient, {"log_mu": "contacts ~ x1", "logit_zero": "~ x2"}, None),
+        "gen_logsd_twophase": (
+            sh.TwoPhaseDesign(gen.data, subset="in2", strata="x2", phase1_weights="w",
+                              method="approx"),
+            normal, normal_gradient, {"mean": "y ~ x1 + x2", "log_sd": "~ x1"}, None),
         "gen_logsd_jkn": (gen.to_replicate("jkn"), normal, normal_gradient,
                           {"mean": "y ~ x1 + x2", "log_sd": "~ x1"}, None),
     }
@@ -145,7 +149,7 @@ def check(fit, ref, coef_se=1e-6, rel=2e-6):
 
 
 NAMES = ["api_normal", "api_offset_stype", "gen_logsd", "gen_tobit_domain", "gen_zip",
-         "gen_zip_poststrat_domain", "gen_logsd_jkn"]
+         "gen_zip_poststrat_domain", "gen_logsd_twophase", "gen_logsd_jkn"]
 
 
 @pytest.mark.parametrize("with_gradient", [True, False], ids=["gradient", "numerical"])
