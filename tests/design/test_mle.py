@@ -12,6 +12,13 @@ differences of the analytic gradient with step 1e-5). The agreement reached:
 * the weighted log-likelihood within 1e-12 relative;
 * the normal model with constant sd equals R's weighted least squares (svyglm) to 1e-10.
 
+Cases: ?svymle's normal model on the synthetic apistrat (stratified, fpc) and its offset /
+sd ~ stype variant; on a generated stratified cluster sample with fpc: a normal model with a
+log(sd) regression, a Tobit model on a domain with a covariate with missing values, a
+zero-inflated Poisson model (missing values), the latter on a post-stratified domain, the
+normal model on a two-phase design (R method "approx") and on JKn replicates (R svymle stops
+on replicate designs: the reference is withReplicates of the weighted MLE).
+
 Each case runs with the analytic per-row gradient and without (numerical derivatives); the
 no-gradient fit is checked against R's gradient fit (R gives no sandwich without a gradient).
 """

@@ -16,9 +16,10 @@ x_il'`` with ``g_ik = dl_i / d eta_ik`` and ``h_ikl = d^2 l_i / d eta_ik d eta_i
 comes from the user's ``gradient`` when given, otherwise from central differences with
 Richardson extrapolation (four halvings of a step ``1e-4 max(|eta|, 1)``, as R's
 ``numDeriv``); ``h`` from the same extrapolation applied to ``g`` (step
-``1e-3 max(|eta|, 1)``). Rows where such a step leaves the domain of the log-likelihood are
-differenced with steps relative to ``|eta|``. Working per row on
-the ``K`` linear predictors keeps every derivative vectorised over the rows.
+``1e-3 max(|eta|, 1)``; the Newton iterations use one central difference of ``g``). Rows
+where such a step leaves the domain of the log-likelihood are differenced with steps
+relative to ``|eta|``. Working per row on the ``K`` linear predictors keeps every derivative
+vectorised over the rows.
 
 Estimation: Newton-Raphson with step halving (a Levenberg-Marquardt ridge is added where the
 information is not positive definite), to a relative change of ``L`` below ``tol`` and steps
@@ -38,9 +39,12 @@ agree to the accuracy of R's finite differences. R computes the sandwich only wh
 numerical per-row derivatives when there is no ``gradient``. R's model-based covariance
 ``vcov(fit, stderr = "model")`` = ``(-H)^{-1} mean(w)`` is :attr:`MLEResult.vcov_model`.
 
-Replicate designs (R 4.1-1 ``svymle`` stops: "design is not a survey.design") refit the
-model under every replicate's weights, starting from the full-sample estimate, and apply the
-design's replicate variance (R ``withReplicates`` of the weighted MLE).
+Two-phase designs use the design's two-phase variance of the same influence values (R
+``twophasevar``). Replicate designs (R 4.1-1 ``svymle`` stops: "design is not a
+survey.design") refit the model under every replicate's weights, starting from the
+full-sample estimate, and apply the design's replicate variance (R ``withReplicates`` of the
+weighted MLE). Rows with a missing value are left out on every design kind (R 4.1-1 stops on
+a calibrated design with missing values: its scores lose the rows its design keeps).
 
 Inference: Wald z statistics, normal p-values and intervals (R ``summary(svymle)``).
 
@@ -163,16 +167,18 @@ def _numeric(col: pd.Series, name: str) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- derivatives
-def _richardson(fun, etas: list[np.ndarray], k: int, step: float) -> np.ndarray:
+def _richardson(fun, etas: list[np.ndarray], k: int, step: float,
+                levels: int = 4) -> np.ndarray:
     """Derivative of ``fun(etas)`` (rows, or rows x columns) along ``etas[k]``: central
-    differences at steps ``h / 2^j``, ``j = 0..3``, with Richardson extrapolation (as R's
-    ``numDeriv``). ``h = step * max(|eta|, 1)``; rows where that step leaves the domain of the
-    log-likelihood (a non-finite value) are differenced again with ``h = step * |eta|``."""
+    differences at steps ``h / 2^j``, ``j = 0..levels-1``, with Richardson extrapolation (as
+    R's ``numDeriv``; ``levels=1``: one central difference). ``h = step * max(|eta|, 1)``;
+    rows where that step leaves the domain of the log-likelihood (a non-finite value) are
+    differenced again with ``h = step * |eta|``."""
     x = etas[k]
 
     def at(h):
         D = []
-        for j in range(4):
+        for j in range(levels):
             hj = h / 2.0 ** j
             up = list(etas)
             dn = list(etas)
@@ -180,7 +186,7 @@ def _richardson(fun, etas: list[np.ndarray], k: int, step: float) -> np.ndarray:
             dn[k] = x - hj
             diff = fun(up) - fun(dn)
             D.append(diff / (2 * (hj if diff.ndim == 1 else hj[:, None])))
-        for m in range(1, 4):
+        for m in range(1, levels):
             D = [(4.0 ** m * D[j + 1] - D[j]) / (4.0 ** m - 1) for j in range(len(D) - 1)]
         return D[0]
 
@@ -249,10 +255,12 @@ class _Model:
                 "derivatives by parameter name.")
         return G
 
-    def row_hessian(self, etas) -> np.ndarray:
-        """(m, K, K) second derivatives per row (differences of the per-row gradient)."""
+    def row_hessian(self, etas, accurate: bool = True) -> np.ndarray:
+        """(m, K, K) second derivatives per row (differences of the per-row gradient, with
+        Richardson extrapolation, or one central difference for the Newton iterations)."""
         K = len(etas)
-        Hr = np.stack([_richardson(self.row_gradient, etas, k, 1e-3) for k in range(K)], axis=2)
+        Hr = np.stack([_richardson(self.row_gradient, etas, k, 1e-3 if accurate else 1e-4,
+                                   4 if accurate else 1) for k in range(K)], axis=2)
         return (Hr + np.transpose(Hr, (0, 2, 1))) / 2
 
     def value(self, theta, w) -> float:
@@ -263,11 +271,11 @@ class _Model:
         """(m, p) per-row scores in the coefficients (unweighted)."""
         return np.column_stack([G[:, [k]] * X for k, X in enumerate(self.X)])
 
-    def score_hessian(self, theta, w):
+    def score_hessian(self, theta, w, accurate: bool = True):
         etas = self.etas(theta)
         with np.errstate(all="ignore"):
             G = self.row_gradient(etas)
-            Hr = self.row_hessian(etas)
+            Hr = self.row_hessian(etas, accurate)
         p = self.edges[-1]
         H = np.empty((p, p))
         for k, Xk in enumerate(self.X):
@@ -283,7 +291,7 @@ def _newton(model: _Model, theta, w, tol, max_iter):
     Returns ``(theta, iterations, status)``."""
     ll = model.value(theta, w)
     for it in range(1, max_iter + 1):
-        _, U, H = model.score_hessian(theta, w)
+        _, U, H = model.score_hessian(theta, w, accurate=False)
         if not (np.all(np.isfinite(U)) and np.all(np.isfinite(H))):
             return theta, it, "nonfinite"
         info = -H
