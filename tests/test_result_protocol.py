@@ -398,6 +398,18 @@ def case_marginpred():
                    ci90=lambda r: _wald(f["estimate"], f["se"], np.inf, 0.90))
 
 
+def case_mle():
+    # a normal model with a log(sd) parameter: sh.design.mle (R svymle)
+    def loglik(y, mean, log_sd):
+        return stats.norm.logpdf(y, mean, np.exp(log_sd))
+
+    r = sh.design.mle(_apistrat(), loglik, {"mean": "api00 ~ ell", "log_sd": "~ 1"},
+                      start={"mean": [600, 0], "log_sd": 4})
+    f = r.to_frame()
+    return r, dict(ci95=lambda r: f[["ci_low", "ci_high"]].to_numpy(),
+                   ci90=lambda r: _wald(f["estimate"], f["se"], np.inf, 0.90), model=True)
+
+
 CASES = {name[5:]: fn for name, fn in dict(globals()).items() if name.startswith("case_")}
 
 
@@ -529,7 +541,7 @@ NOT_RESULTS = {
 
 #: Result subclasses that are bases of others, not returned by any function
 ABSTRACT = {"WaldCoefficients": "the coefficient-table mixin of SurveyGLMResult, CoxResult, "
-                                "OrdinalResult, MultinomialResult (each a case)"}
+                                "OrdinalResult, MultinomialResult, MLEResult (each a case)"}
 
 
 def _public_classes_with_to_frame():
