@@ -567,6 +567,53 @@ class CoxResult(WaldCoefficients):
 
         return predict_curve(self, newdata, se=bool(se), level=level, se_method=se_method)
 
+    def model_matrix(self, data: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """Covariate columns of the model (``names``, no intercept) for the rows of ``data``.
+
+        Returns ``(X, ok)``: one row per row of ``data`` (NaN where a covariate is missing),
+        ``ok`` marking the complete rows; categorical columns are coded with the model's levels.
+
+        Examples
+        --------
+        >>> import socialhealth as sh
+        >>> from socialhealth import models
+        >>> sd = sh.datasets.load("demo")         # synthetic survey shipped with socialhealth
+        >>> m = models.coxph(sd.design, "followup_years", "died", ["lonely", "sex"])
+        >>> X, ok = m.model_matrix(sd.design.data.head(3))
+        >>> X.shape
+        (3, 2)
+
+        In R: ``model.matrix(m)[, -1]`` (rows of the fit) or ``model.matrix(delete.response(
+        terms(m)), newdata)[, -1]``.
+        """
+        if self._fit is None:
+            raise ModelError("this Cox result does not keep the data of its fit; fit it again "
+                             "with models.coxph(design, ...).")
+        frame = self._fit.frame
+        Xall, ok = frame.rhs_matrix(data)                                       # type: ignore
+        keep = [list(frame.columns).index(n) for n in self.names]               # type: ignore
+        return np.asarray(Xall, dtype=float)[:, keep], np.asarray(ok, dtype=bool)
+
+    def refit(self, design) -> "CoxResult":
+        """The same model (time, event, covariates, strata, ties, controls) on another design
+        over the same data, e.g. a reweighted one.
+
+        Examples
+        --------
+        >>> import socialhealth as sh
+        >>> from socialhealth import models
+        >>> sd = sh.datasets.load("demo")         # synthetic survey shipped with socialhealth
+        >>> m = models.coxph(sd.design, "followup_years", "died", ["lonely", "age"])
+        >>> bool(abs(m.refit(sd.design).params - m.params).max() < 1e-12)
+        True
+
+        In R: ``svycoxph(formula(m), design = newdesign)``.
+        """
+        if self._fit is None:
+            raise ModelError("this Cox result does not keep the data of its fit; fit it again "
+                             "with models.coxph(design, ...).")
+        return coxph(design, **self._fit.spec)
+
     def to_frame(self, exponentiate: bool = True, level: float = 0.95) -> pd.DataFrame:
         """Tidy table ``term, estimate, se, ci_low, ci_high, statistic, p`` (+ n, n_events).
 
