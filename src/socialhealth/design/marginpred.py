@@ -1,10 +1,10 @@
 r"""Standardised predictions by calibration: R ``survey::marginpred`` (Graubard & Korn 1999).
 
-A model of an outcome on variables ``x`` (a Kaplan-Meier curve per group, or a GLM) is refitted
-on a design whose weights make the adjustment variables ``a`` (e.g. age and sex) uncorrelated
-with ``x``; predictions from the refit are then standardised for ``a``: each group's curve or
-prediction is for a population with the same distribution of ``a`` (to first order, the whole
-sample's).
+A model of an outcome on variables ``x`` (a Kaplan-Meier curve per group, a Cox model or a GLM)
+is refitted on a design whose weights make the adjustment variables ``a`` (e.g. age and sex)
+uncorrelated with ``x``; predictions from the refit are then standardised for ``a``: each
+group's curve or prediction is for a population with the same distribution of ``a`` (to first
+order, the whole sample's).
 
 Method (Lumley 2010, §7.5; R survey 4.1-1 ``marginpred``)
 --------------------------------------------------------
@@ -509,14 +509,15 @@ def marginpred(
     Parameters
     ----------
     model : KaplanMeierResult (from :func:`kaplan_meier` with ``by=``; R ``svykm``, method
-        ``marginpred.svykmlist``) or SurveyGLMResult (from ``design.glm(...)``; R ``svyglm``).
+        ``marginpred.svykmlist``), CoxResult (from :func:`coxph`; R ``svycoxph``, method
+        ``marginpred.svycoxph``) or SurveyGLMResult (from ``design.glm(...)``; R ``svyglm``).
     adjustfor : adjustment variables, ``"~age + sex"`` or ``["age", "sex"]`` (categorical
         columns give treatment indicators, as R's ``model.matrix``).
     predictat : DataFrame of the model's right-hand-side variables at which to predict
-        (GLM; required). For survival curves R only checks that it has rows; it may be
-        omitted here.
+        (GLM and Cox model: required; one curve per row for a Cox model). For Kaplan-Meier
+        curves R only checks that it has rows; it may be omitted here.
     se : survival curves only: compute standard errors (R ``se = TRUE``; as ``svykm``, the
-        curve is then the Aalen estimator).
+        Kaplan-Meier curve is then the Aalen estimator; Cox curves are always Breslow's).
     type : GLM only: ``"link"`` (linear predictor, R's default) or ``"response"`` (mean).
     level : confidence level of the intervals.
     epsilon, max_iter : convergence of the raking: the largest
@@ -527,12 +528,15 @@ def marginpred(
         which is what R survey 4.1-1's ``marginpred.svyglm`` does (see Notes): use it to
         reproduce R's GLM standard errors. (Replicate designs always recalibrate every
         replicate.)
+    se_method : Cox models only: ``"r"`` (R's standard-error formula, default) or
+        ``"linearization"`` (the full delta method); see ``CoxResult.predict_curve``.
 
     Returns
     -------
-    KaplanMeierResult (survival curves: the curves of the calibrated design, usable with
-    ``sh.plot.survival``; ``.marginpred`` holds the calibration factors ``g`` and the columns
-    used) or :class:`MarginPredResult` (GLM: ``to_frame()`` with ``estimate``, ``se``,
+    KaplanMeierResult (survival curves: the curves of the calibrated design, or for a Cox
+    model the curves predicted at ``predictat`` from the model refitted on it (``.model``),
+    usable with ``sh.plot.survival``; ``.marginpred`` holds the calibration factors ``g`` and
+    the columns used) or :class:`MarginPredResult` (GLM: ``to_frame()`` with ``estimate``, ``se``,
     ``ci_low``, ``ci_high`` per row of ``predictat``; ``vcov``; ``model`` the refit).
 
     Raises
@@ -566,8 +570,13 @@ def marginpred(
     * Rows used: those with non-zero weight and every model variable (R drops rows with a
       missing model variable for a GLM and stops for a survival curve); a missing adjustment
       value on such a row is an error, as in R.
-    * ``marginpred.svycoxph`` (predicted Cox survival curves) is not available:
-      :func:`coxph` does not predict curves.
+    * Cox models (``marginpred.svycoxph``): R calibrates on the model columns centred by the
+      fit's ``means`` (``survival::coxph`` leaves columns of -1/0/1 uncentred) times the
+      adjustment columns *with* an intercept, not centred; the same is done here, so the
+      weights and curves equal R's. When the adjustment variables are all in the model R
+      returns the unadjusted curves; here that is an error. R's ``se = FALSE`` curve treats
+      tied event times differently from its ``se = TRUE`` curve (see
+      ``CoxResult.predict_curve``); here both are Breslow's, R's ``se = TRUE`` one.
 
     References
     ----------
@@ -594,10 +603,22 @@ def marginpred(
     0   False     0.194  0.004
     1    True     0.367  0.016
 
+    Survival by loneliness from a Cox model, standardised for age and sex:
+
+    >>> cox = models.coxph(sd.design, "followup_years", "died", ["lonely"])
+    >>> cp = models.marginpred(cox, adjustfor=["age", "sex"],
+    ...                        predictat=pd.DataFrame({"lonely": [False, True]}), se=True)
+    >>> print(cp.at([10])[["curve", "surv", "ci_low", "ci_high"]].round(3).to_string())
+              curve   surv  ci_low  ci_high
+    0  lonely=False  0.888   0.880    0.895
+    1   lonely=True  0.811   0.779    0.844
+
     In R: ``marginpred(km, adjustfor = ~age + sex, predictat = newdf, se = TRUE)`` for
     ``km <- svykm(Surv(time, status > 0) ~ lonely, design)``;
     ``marginpred(m, adjustfor = ~age + sex, predictat = newdf, type = "response")`` for
-    ``m <- svyglm(poor_health ~ lonely, design, family = quasibinomial())``.
+    ``m <- svyglm(poor_health ~ lonely, design, family = quasibinomial())``;
+    ``marginpred(cox, adjustfor = ~age + sex, predictat = newdf, se = TRUE)`` for
+    ``cox <- svycoxph(Surv(followup_years, died) ~ lonely, design)``.
     """
     from socialhealth.design.glm_result import SurveyGLMResult
     from socialhealth.models._coxph import CoxResult

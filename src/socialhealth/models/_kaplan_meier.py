@@ -276,6 +276,11 @@ class KaplanMeierResult(Result):
         self._design = design          # kept for models.marginpred (R: the call's design)
         #: set by models.marginpred: the calibration (factors g, columns used)
         self.marginpred: dict | None = None
+        #: curves predicted from a Cox model: the covariate rows, the SE method and the
+        #: Cox model (for marginpred, the refit on the calibrated design)
+        self.newdata: pd.DataFrame | None = None
+        self.se_method: str | None = None
+        self.model = None
 
     _not_applicable = {
         "vcov": "the covariance of a survival curve across times is not computed (nor by R's "
