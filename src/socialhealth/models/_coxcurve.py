@@ -210,7 +210,7 @@ def predict_curve(result, newdata, *, se: bool, level: float, se_method: str):
     from socialhealth.models._kaplan_meier import KaplanMeierResult
     from socialhealth.models._kaplan_meier import _Curve as Curve
 
-    fit: FitData | None = getattr(result, "_fit", None)
+    fit: FitData | None = getattr(result, "_cox_fit_data", None)
     if fit is None:
         raise ModelError("this Cox result does not keep the data of its fit; fit it again with "
                          "models.coxph(design, ...).")

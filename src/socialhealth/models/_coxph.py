@@ -418,7 +418,7 @@ class CoxResult(WaldCoefficients):
         self.r_call = r_call
         self.df_design = df_design
         #: the data of the fit, for predicted curves and refits (set by coxph())
-        self._fit: _FitData | None = None
+        self._cox_fit_data: _FitData | None = None
         self.influence = pd.DataFrame(
             np.zeros((0, len(self.names))) if influence is None else influence,
             index=pd.Index([] if rows is None else rows, name="row"), columns=self.names)
@@ -586,10 +586,10 @@ class CoxResult(WaldCoefficients):
         In R: ``model.matrix(m)[, -1]`` (rows of the fit) or ``model.matrix(delete.response(
         terms(m)), newdata)[, -1]``.
         """
-        if self._fit is None:
+        if self._cox_fit_data is None:
             raise ModelError("this Cox result does not keep the data of its fit; fit it again "
                              "with models.coxph(design, ...).")
-        frame = self._fit.frame
+        frame = self._cox_fit_data.frame
         Xall, ok = frame.rhs_matrix(data)                                       # type: ignore
         keep = [list(frame.columns).index(n) for n in self.names]               # type: ignore
         return np.asarray(Xall, dtype=float)[:, keep], np.asarray(ok, dtype=bool)
@@ -609,10 +609,10 @@ class CoxResult(WaldCoefficients):
 
         In R: ``svycoxph(formula(m), design = newdesign)``.
         """
-        if self._fit is None:
+        if self._cox_fit_data is None:
             raise ModelError("this Cox result does not keep the data of its fit; fit it again "
                              "with models.coxph(design, ...).")
-        return coxph(design, **self._fit.spec)
+        return coxph(design, **self._cox_fit_data.spec)
 
     def to_frame(self, exponentiate: bool = True, level: float = 0.95) -> pd.DataFrame:
         """Tidy table ``term, estimate, se, ci_low, ci_high, statistic, p`` (+ n, n_events).
@@ -870,9 +870,9 @@ def coxph(
                     ties=ties, design=design, formula=f"Surv({time}, {event}) ~ {rhs}",
                     iterations=it, r_call=r_call, df_design=design_used.degf(),
                     influence=Z_used, rows=rows)
-    out._fit = _FitData(time=t, event=d, X=X, weights=w, strata=strata_codes, frame=frame,
-                        spec=dict(time=time, event=event, covariates=rhs, strata=strata,
-                                  ties=ties, min_events=min_events,
-                                  events_per_variable=events_per_variable, tol=tol,
-                                  max_iter=max_iter))
+    out._cox_fit_data = _FitData(
+        time=t, event=d, X=X, weights=w, strata=strata_codes, frame=frame,
+        spec=dict(time=time, event=event, covariates=rhs, strata=strata, ties=ties,
+                  min_events=min_events, events_per_variable=events_per_variable, tol=tol,
+                  max_iter=max_iter))
     return out
