@@ -46,6 +46,12 @@ bracket of ``Vh`` above, ``xbar_j = sum w r x / y_j`` and ``z_i`` the influence 
 ``beta`` (``CoxResult.influence``); the variance is the design variance of their total
 (strata, clusters, fpc, calibration). It does not depend on ``c``. There is no R reference.
 
+Replicate-weight designs
+------------------------
+With ``se=True`` the model is refitted with every replicate's weights (Newton from the
+full-sample estimate) and ``H(t | z)`` recomputed at the full-sample event times; the variance
+is the design's replicate variance of those values. R survey 4.1-1 has no such method.
+
 References
 ----------
 Breslow NE (1972) Discussion of Professor Cox's paper. *JRSS B* 34:216-217.
@@ -207,7 +213,6 @@ def curve_labels(newdata: pd.DataFrame, cols) -> list[str]:
 def predict_curve(result, newdata, *, se: bool, level: float, se_method: str):
     """The work of :meth:`CoxResult.predict_curve`."""
     from socialhealth.errors import DesignError
-    from socialhealth.models._kaplan_meier import KaplanMeierResult
     from socialhealth.models._kaplan_meier import _Curve as Curve
 
     fit: FitData | None = getattr(result, "_cox_fit_data", None)
@@ -241,18 +246,19 @@ def predict_curve(result, newdata, *, se: bool, level: float, se_method: str):
             codes.append(int(levels.get_loc(v)))
     else:
         codes = [0] * len(newdata)
-    if se:
-        if design.kind == "replicate" or hasattr(design, "phase_variances"):
-            raise ModelError(
-                "standard errors of predicted Cox curves need a Taylor-linearisation design "
-                "(sh.SurveyDesign); on replicate-weight and two-phase designs R stops too "
-                "('replicate-weight designs not supported yet'). Use se=False, or compute the "
-                "curve per replicate (refit the model with each replicate's weights).")
+    replicate = se and design.kind == "replicate"
+    if se and hasattr(design, "phase_variances"):
+        raise ModelError(
+            "standard errors of predicted Cox curves are not available on two-phase designs "
+            "(R stops too: 'replicate-weight designs not supported yet'); use se=False, or a "
+            "replicate-weight version of the design.")
     beta = np.asarray(result.params, dtype=float)
     V = np.asarray(result.cov_params(), dtype=float)
     c = r_centre(fit.X, fit.weights)
     rows = np.asarray(result.influence.index, dtype=np.int64)
     infl = result.influence.to_numpy()
+    if replicate:
+        return _replicate_curves(result, fit, newdata, Z, codes, beta, c, level)
     cache: dict[int, tuple] = {}
     curves = []
     for i in range(len(Z)):
@@ -288,6 +294,15 @@ def predict_curve(result, newdata, *, se: bool, level: float, se_method: str):
         curves.append(Curve(time=sc.time, n_risk=sc.n_risk, n_event=sc.n_event, surv=surv,
                             varlog=varlog, rows_used=int((fit.strata == s).sum()),
                             events_used=int(((fit.strata == s) & (fit.event == 1)).sum())))
+    return _as_result(result, fit, newdata, curves, se, level, se_method)
+
+
+def _as_result(result, fit, newdata, curves, se, level, se_method):
+    from socialhealth.models._kaplan_meier import KaplanMeierResult
+
+    spec = fit.spec
+    strata_col = spec["strata"]
+    design = result.design
     label_cols = [col for col in newdata.columns
                   if col in {v for vs in fit.frame.term_variables.values() for v in vs}  # type: ignore
                   or col == strata_col]
@@ -298,9 +313,66 @@ def predict_curve(result, newdata, *, se: bool, level: float, se_method: str):
         se=se, level=float(level), n_rows=result.nobs, n_events=result.n_events,
         n_missing=result.n_missing, design_label=design.label,
         r_call=('predict(m, newdata = newdata, type = "curve"' + (", se = TRUE" if se else "")
-                + f")  # m <- {r_fit}" + ("; se_method='linearization' has no R counterpart"
-                                          if se and se_method == "linearization" else "")),
+                + f")  # m <- {r_fit}" + (f"; se_method={se_method!r} has no R counterpart"
+                                          if se and se_method != "r" else "")),
         time=spec["time"], event=spec["event"], design=None)
     out.newdata = newdata.reset_index(drop=True).copy()
     out.se_method = se_method if se else None
     return out
+
+
+def _replicate_curves(result, fit, newdata, Z, codes, beta, c, level):
+    """Replicate-weight standard errors: the model refitted and the curves recomputed with
+    every replicate's weights (at the full-sample event times); no R reference (R stops)."""
+    from socialhealth.design.extension import refuse_negative_replicate_weights
+    from socialhealth.errors import ConvergenceError
+    from socialhealth.models._coxph import _newton, _prepare
+    from socialhealth.models._kaplan_meier import _Curve as Curve
+
+    design = result.design
+    rows = np.asarray(result.influence.index, dtype=np.int64)
+    spec = fit.spec
+    refuse_negative_replicate_weights(
+        design, rows, "predict_curve(se=True)",
+        "the refitted curves are not defined with negative weights.")
+    full = {s: stratum_curve(fit, beta, c, spec["ties"], s, False) for s in set(codes)}
+    rz = np.exp((Z - c) @ beta)
+    sizes = [len(full[s].time) for s in codes]
+
+    def cumhaz(w_all):
+        w = np.asarray(w_all, dtype=float)[rows]
+        if np.array_equal(w, np.asarray(design.weights, dtype=float)[rows]):
+            b = beta
+        else:
+            Xc = fit.X - c
+            P = _prepare(fit.time, fit.event, Xc, fit.strata)
+            b, _, _, _, status, _ = _newton(P, w[P.order] / w.mean(), spec["ties"], beta,
+                                            spec["tol"], spec["max_iter"])
+            if status != "converged":
+                raise ConvergenceError("the Cox model did not converge for a replicate's "
+                                       "weights, so the replicate standard errors of the "
+                                       "curves are not available; use se=False.")
+        fr = FitData(fit.time, fit.event, fit.X, w, fit.strata, fit.frame, spec)
+        out = []
+        cache = {}
+        for i, s in enumerate(codes):
+            if s not in cache:
+                cache[s] = stratum_curve(fr, b, c, spec["ties"], s, False)
+            sc = cache[s]
+            k = np.searchsorted(sc.time, full[s].time, side="right") - 1
+            h = np.where(k >= 0, sc.h[np.clip(k, 0, None)] if len(sc.h) else 0.0, 0.0)
+            out.append(h * np.exp((Z[i] - c) @ b))
+        return np.concatenate(out) if out else np.zeros(0)
+
+    _, V = design.with_replicates(cumhaz)
+    var = np.diag(V)
+    curves, start = [], 0
+    for i, s in enumerate(codes):
+        sc = full[s]
+        J = sizes[i]
+        curves.append(Curve(time=sc.time, n_risk=sc.n_risk, n_event=sc.n_event,
+                            surv=np.exp(-sc.h * rz[i]), varlog=var[start:start + J],
+                            rows_used=int((fit.strata == s).sum()),
+                            events_used=int(((fit.strata == s) & (fit.event == 1)).sum())))
+        start += J
+    return _as_result(result, fit, newdata, curves, True, level, "replicate")

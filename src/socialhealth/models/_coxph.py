@@ -505,7 +505,9 @@ class CoxResult(WaldCoefficients):
             values among the levels the model was fitted with; for a model with
             ``strata=``, also the stratum column).
         se : bool
-            Compute standard errors and intervals (Taylor designs only, as R).
+            Compute standard errors and intervals. On a replicate-weight design the model is
+            refitted and the curves recomputed with every replicate's weights (R stops:
+            "replicate-weight designs not supported yet"; no R reference).
         level : float
             Confidence level of the intervals.
         se_method : ``"r"`` or ``"linearization"``
@@ -532,7 +534,7 @@ class CoxResult(WaldCoefficients):
             ``newdata`` lacks a covariate (or, for a stratified model, the stratum column).
         ModelError
             A categorical value or stratum the model was not fitted with; missing values;
-            ``se=True`` on a replicate-weight or two-phase design (R stops too: refit by hand).
+            ``se=True`` on a two-phase design.
 
         Notes
         -----
