@@ -126,6 +126,27 @@ def test_marginpred_cox_categorical_adjustment_matches_r(des):
            REF["marginpred_edu"]["se"], True)
 
 
+def test_marginpred_cox_domain_matches_r(des, cohort):
+    mf = models.coxph(des.subset(cohort.sex == "female"), "time", "dead", ["lonely"])
+    out = models.marginpred(mf, adjustfor="~age + edu",
+                            predictat=pd.DataFrame({"lonely": ["no", "yes"]}), se=True)
+    _check(out, REF["marginpred_domain"]["se"], True)
+
+
+def test_marginpred_cox_replicate_design(des):
+    """No R reference (R stops): the curves equal the Taylor design's (same calibration of
+    the full-sample weights); the SEs come from recalibrated, refitted replicates."""
+    pa = pd.DataFrame({"lonely": ["no", "yes"]})
+    rep = des.to_replicate("jkn")
+    got = models.marginpred(models.coxph(rep, "time", "dead", ["lonely"]), "~age + sex", pa,
+                            se=True).to_frame()
+    tay = models.marginpred(models.coxph(des, "time", "dead", ["lonely"]), "~age + sex", pa,
+                            se=True).to_frame()
+    np.testing.assert_allclose(got["surv"], tay["surv"], rtol=1e-12)
+    ratio = got["se_log"].to_numpy()[5:] / tay["se_log"].to_numpy()[5:]
+    assert np.all((ratio > 0.5) & (ratio < 2))
+
+
 def test_r_help_example():
     ex = pd.read_csv(FIX / "cc_example.csv")
     d = sh.SurveyDesign(ex)
