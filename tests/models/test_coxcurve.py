@@ -255,6 +255,10 @@ def test_errors(des, cohort):
         m.predict_curve(NEWDATA.drop(columns="edu"))
     with pytest.raises(ModelError, match="'none'.*not fitted with.*predict only at levels"):
         m.predict_curve(NEWDATA.assign(edu="none"))
+    mc = models.coxph(des, "time", "dead", "lonely + C(stratum)")
+    with pytest.raises(ModelError, match="'7' of 'stratum'"):
+        mc.predict_curve(pd.DataFrame({"lonely": ["no"], "stratum": [7]}))
+    mc.predict_curve(pd.DataFrame({"lonely": ["no"], "stratum": [2]}))
     with pytest.raises(ModelError, match="missing covariate"):
         m.predict_curve(NEWDATA.assign(age=[60, np.nan, 70]))
     with pytest.raises(ModelError, match="at least one row"):

@@ -182,9 +182,13 @@ def newdata_matrix(fit: FitData, names, data: pd.DataFrame, newdata) -> np.ndarr
                                  "newdata (it needs every variable of the Cox model's "
                                  "right-hand side)")
     used = data.iloc[frame.rows]                                                 # type: ignore
+    import re
+
+    coded = set(re.findall(r"\b(?:C|factor)\(\s*`?([^`,()\s]+)", str(fit.spec["covariates"])))
     for v in needed:
         col = used[v]
-        if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
+        if (pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col)
+                and v not in coded):
             continue
         known = set(col.dropna().unique().tolist())
         new = newdata[v]
