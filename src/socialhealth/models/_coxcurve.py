@@ -308,7 +308,7 @@ def _as_result(result, fit, newdata, curves, se, level, se_method):
     strata_col = spec["strata"]
     design = result.design
     label_cols = [col for col in newdata.columns
-                  if col in {v for vs in fit.frame.term_variables.values() for v in vs}  # type: ignore
+                  if col in {v for vs in fit.frame.term_variables.values() for v in vs}
                   or col == strata_col]
     labels = curve_labels(newdata, label_cols)
     r_fit = result.r_call
