@@ -202,6 +202,22 @@ def case_multinomial():
                    ci90=lambda r: _wald(f["estimate"], f["se"], r.df_resid, 0.90))
 
 
+def case_cox_curve():
+    # predicted Cox curves are KaplanMeierResult objects (estimator "cox")
+    sd = _demo()
+    m = models.coxph(sd.design, "followup_years", "died", ["lonely", "age"])
+    r = m.predict_curve(pd.DataFrame({"lonely": [0, 1], "age": [70, 70]}), se=True)
+    f = r.to_frame()
+
+    def ci90(r):   # log-scale interval (R confint.svykm): exp(log S +- z se_log), capped at 1
+        z = _q(0.90, np.inf)
+        lo = np.exp(np.log(f["surv"]) - z * f["se_log"])
+        hi = np.minimum(1.0, np.exp(np.log(f["surv"]) + z * f["se_log"]))
+        return np.column_stack([lo, hi])
+
+    return r, dict(na=("vcov",), ci95=lambda r: f[["ci_low", "ci_high"]].to_numpy(), ci90=ci90)
+
+
 def case_ivreg():
     a = sh.datasets.load_example("apiclus1")
     d = sh.SurveyDesign(a, weights="pw", psu="dnum", fpc="fpc")

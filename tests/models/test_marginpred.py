@@ -224,7 +224,7 @@ def test_other_inputs(design):
     km1 = models.kaplan_meier(design, "time", "dead")
     with pytest.raises(ModelError, match="no groups"):
         models.marginpred(km1, ["age"])
-    with pytest.raises(ModelError, match="Cox models"):
+    with pytest.raises(ModelError, match="a Cox model .models.coxph"):
         models.marginpred(design.mean("age"), ["age"])
     m = design.glm("poor ~ lonely", family="binomial")
     with pytest.raises(ModelError, match="type="):

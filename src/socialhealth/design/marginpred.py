@@ -1,10 +1,10 @@
 r"""Standardised predictions by calibration: R ``survey::marginpred`` (Graubard & Korn 1999).
 
-A model of an outcome on variables ``x`` (a Kaplan-Meier curve per group, or a GLM) is refitted
-on a design whose weights make the adjustment variables ``a`` (e.g. age and sex) uncorrelated
-with ``x``; predictions from the refit are then standardised for ``a``: each group's curve or
-prediction is for a population with the same distribution of ``a`` (to first order, the whole
-sample's).
+A model of an outcome on variables ``x`` (a Kaplan-Meier curve per group, a Cox model or a GLM)
+is refitted on a design whose weights make the adjustment variables ``a`` (e.g. age and sex)
+uncorrelated with ``x``; predictions from the refit are then standardised for ``a``: each
+group's curve or prediction is for a population with the same distribution of ``a`` (to first
+order, the whole sample's).
 
 Method (Lumley 2010, §7.5; R survey 4.1-1 ``marginpred``)
 --------------------------------------------------------
@@ -176,13 +176,20 @@ def _adjustment_matrix(data: pd.DataFrame, adjustfor, used: np.ndarray):
 def _calibrated_design(design, Mmodel: np.ndarray, Aadj: np.ndarray, used: np.ndarray,
                        model_names: list[str], adj_names: list[str], epsilon: float,
                        max_iter: int, in_variance: bool = True,
-                       adj_variables: Sequence[str] = ()):
+                       adj_variables: Sequence[str] = (), centre: bool = True):
     """The design reweighted so that the adjustment columns are uncorrelated with the model
-    columns (step 1-4 of the module docstring). Returns (design, info dict)."""
+    columns (step 1-4 of the module docstring). Returns (design, info dict).
+
+    ``centre=False``: the columns are used as given (R's Cox method: model columns centred by
+    the fit's ``means``, adjustment columns with an intercept, not centred)."""
     w = np.where(used, np.asarray(design.weights, dtype=float), 0.0)
     wsum = w.sum()
-    Mc = np.where(used[:, None], Mmodel - (w @ Mmodel) / wsum, 0.0)
-    Ac = np.where(used[:, None], Aadj - (w @ Aadj) / wsum, 0.0)
+    if centre:
+        Mc = np.where(used[:, None], Mmodel - (w @ Mmodel) / wsum, 0.0)
+        Ac = np.where(used[:, None], Aadj - (w @ Aadj) / wsum, 0.0)
+    else:
+        Mc = np.where(used[:, None], Mmodel, 0.0)
+        Ac = np.where(used[:, None], Aadj, 0.0)
     p = Mc.shape[1]
     if p == 0:
         raise ModelError("the model has no variables besides the intercept, so there is "
@@ -241,7 +248,8 @@ def _calibrated_design(design, Mmodel: np.ndarray, Aadj: np.ndarray, used: np.nd
         return new, info
     return _new_design(design, out, residual,
                        lambda d: _calibrated_design(d, Mmodel, Aadj, used, model_names,
-                                                    adj_names, epsilon, max_iter)[0]), info
+                                                    adj_names, epsilon, max_iter,
+                                                    centre=centre)[0]), info
 
 
 def _show_names(names: Sequence[str]) -> str:
@@ -361,6 +369,49 @@ def _marginpred_km(km, adjustfor, se: bool, epsilon: float, max_iter: int, in_va
     return out
 
 
+def _marginpred_cox(model, adjustfor, predictat, se: bool, level: float, epsilon: float,
+                    max_iter: int, in_variance: bool, se_method: str):
+    from socialhealth.models._coxcurve import r_centre
+
+    if predictat is None or not isinstance(predictat, pd.DataFrame) or len(predictat) == 0:
+        raise ModelError("predictat= must be a DataFrame with at least one row giving the "
+                         "values of the Cox model's variables for each curve, e.g. "
+                         "pd.DataFrame({'lonely': ['no', 'yes']}).")
+    design = model.design
+    n = len(design.data)
+    used = np.zeros(n, dtype=bool)
+    rows = np.asarray(model.influence.index, dtype=np.int64)
+    used[rows] = True
+    used &= np.asarray(design.weights, dtype=float) != 0
+    Xall, _ = model.model_matrix(design.data)
+    # R marginpred.svycoxph: the model columns centred by the fit's means (survival::coxph:
+    # weighted means, 0 for columns of -1/0/1), the adjustment columns with an intercept and
+    # not centred
+    w_used = np.asarray(design.weights, dtype=float)[rows]
+    c = r_centre(Xall[rows], w_used)
+    Mm = np.where(used[:, None], np.nan_to_num(Xall - c), 0.0)
+    A, anames, avars = _adjustment_matrix(design.data, adjustfor, used)
+    A = np.column_stack([np.where(used, 1.0, 0.0), A])
+    anames = ["(Intercept)"] + list(anames)
+    if len(_independent(np.column_stack([Mm, A[:, 1:]])[used])) <= Mm.shape[1] \
+            and len(_independent(Mm[used])) == Mm.shape[1]:
+        raise ModelError(f"the adjustment variables ({_show_names(avars or anames[1:])}) are all "
+                         "in the model (collinear with its variables), so there is nothing to "
+                         "adjust for; adjust for variables that are not in the model (R "
+                         "returns the unadjusted curves).")
+    cal, info = _calibrated_design(design, Mm, A, used, list(model.names), anames, epsilon,
+                                   max_iter, in_variance, avars, centre=False)
+    info["variables"] = avars
+    refit = model.refit(cal)
+    out = refit.predict_curve(predictat, se=se, level=level, se_method=se_method)
+    out.r_call = (f"marginpred(m, adjustfor = {_formula_text(adjustfor)}, predictat = newdata"
+                  + (", se = TRUE" if se else "") + f")  # m <- {model.r_call}")
+    out.design_label = f"{design.label}, calibrated for marginpred"
+    out.marginpred = info
+    out.model = refit
+    return out
+
+
 def _marginpred_glm(model, adjustfor, predictat, type: str, level: float, epsilon: float,
                     max_iter: int, in_variance: bool):
     from socialhealth.design.glm_families import LINKS
@@ -438,6 +489,7 @@ def marginpred(
     epsilon: float = EPSILON,
     max_iter: int = MAX_ITER,
     calibration_in_variance: bool = True,
+    se_method: Literal["r", "linearization"] = "r",
 ):
     r"""Standardised predictions (predictive margins) by calibration, as R ``marginpred``.
 
@@ -457,14 +509,15 @@ def marginpred(
     Parameters
     ----------
     model : KaplanMeierResult (from :func:`kaplan_meier` with ``by=``; R ``svykm``, method
-        ``marginpred.svykmlist``) or SurveyGLMResult (from ``design.glm(...)``; R ``svyglm``).
+        ``marginpred.svykmlist``), CoxResult (from :func:`coxph`; R ``svycoxph``, method
+        ``marginpred.svycoxph``) or SurveyGLMResult (from ``design.glm(...)``; R ``svyglm``).
     adjustfor : adjustment variables, ``"~age + sex"`` or ``["age", "sex"]`` (categorical
         columns give treatment indicators, as R's ``model.matrix``).
     predictat : DataFrame of the model's right-hand-side variables at which to predict
-        (GLM; required). For survival curves R only checks that it has rows; it may be
-        omitted here.
+        (GLM and Cox model: required; one curve per row for a Cox model). For Kaplan-Meier
+        curves R only checks that it has rows; it may be omitted here.
     se : survival curves only: compute standard errors (R ``se = TRUE``; as ``svykm``, the
-        curve is then the Aalen estimator).
+        Kaplan-Meier curve is then the Aalen estimator; Cox curves are always Breslow's).
     type : GLM only: ``"link"`` (linear predictor, R's default) or ``"response"`` (mean).
     level : confidence level of the intervals.
     epsilon, max_iter : convergence of the raking: the largest
@@ -475,12 +528,15 @@ def marginpred(
         which is what R survey 4.1-1's ``marginpred.svyglm`` does (see Notes): use it to
         reproduce R's GLM standard errors. (Replicate designs always recalibrate every
         replicate.)
+    se_method : Cox models only: ``"r"`` (R's standard-error formula, default) or
+        ``"linearization"`` (the full delta method); see ``CoxResult.predict_curve``.
 
     Returns
     -------
-    KaplanMeierResult (survival curves: the curves of the calibrated design, usable with
-    ``sh.plot.survival``; ``.marginpred`` holds the calibration factors ``g`` and the columns
-    used) or :class:`MarginPredResult` (GLM: ``to_frame()`` with ``estimate``, ``se``,
+    KaplanMeierResult (survival curves: the curves of the calibrated design, or for a Cox
+    model the curves predicted at ``predictat`` from the model refitted on it (``.model``),
+    usable with ``sh.plot.survival``; ``.marginpred`` holds the calibration factors ``g`` and
+    the columns used) or :class:`MarginPredResult` (GLM: ``to_frame()`` with ``estimate``, ``se``,
     ``ci_low``, ``ci_high`` per row of ``predictat``; ``vcov``; ``model`` the refit).
 
     Raises
@@ -514,8 +570,13 @@ def marginpred(
     * Rows used: those with non-zero weight and every model variable (R drops rows with a
       missing model variable for a GLM and stops for a survival curve); a missing adjustment
       value on such a row is an error, as in R.
-    * ``marginpred.svycoxph`` (predicted Cox survival curves) is not available:
-      :func:`coxph` does not predict curves.
+    * Cox models (``marginpred.svycoxph``): R calibrates on the model columns centred by the
+      fit's ``means`` (``survival::coxph`` leaves columns of -1/0/1 uncentred) times the
+      adjustment columns *with* an intercept, not centred; the same is done here, so the
+      weights and curves equal R's. When the adjustment variables are all in the model R
+      returns the unadjusted curves; here that is an error. R's ``se = FALSE`` curve treats
+      tied event times differently from its ``se = TRUE`` curve (see
+      ``CoxResult.predict_curve``); here both are Breslow's, R's ``se = TRUE`` one.
 
     References
     ----------
@@ -542,12 +603,25 @@ def marginpred(
     0   False     0.194  0.004
     1    True     0.367  0.016
 
+    Survival by loneliness from a Cox model, standardised for age and sex:
+
+    >>> cox = models.coxph(sd.design, "followup_years", "died", ["lonely"])
+    >>> cp = models.marginpred(cox, adjustfor=["age", "sex"],
+    ...                        predictat=pd.DataFrame({"lonely": [False, True]}), se=True)
+    >>> print(cp.at([10])[["curve", "surv", "ci_low", "ci_high"]].round(3).to_string())
+              curve   surv  ci_low  ci_high
+    0  lonely=False  0.888   0.880    0.895
+    1   lonely=True  0.811   0.779    0.844
+
     In R: ``marginpred(km, adjustfor = ~age + sex, predictat = newdf, se = TRUE)`` for
     ``km <- svykm(Surv(time, status > 0) ~ lonely, design)``;
     ``marginpred(m, adjustfor = ~age + sex, predictat = newdf, type = "response")`` for
-    ``m <- svyglm(poor_health ~ lonely, design, family = quasibinomial())``.
+    ``m <- svyglm(poor_health ~ lonely, design, family = quasibinomial())``;
+    ``marginpred(cox, adjustfor = ~age + sex, predictat = newdf, se = TRUE)`` for
+    ``cox <- svycoxph(Surv(followup_years, died) ~ lonely, design)``.
     """
     from socialhealth.design.glm_result import SurveyGLMResult
+    from socialhealth.models._coxph import CoxResult
     from socialhealth.models._kaplan_meier import KaplanMeierResult
 
     if not (isinstance(level, (int, float)) and 0 < level < 1):
@@ -562,10 +636,13 @@ def marginpred(
                              "curves.")
         return _marginpred_km(model, adjustfor, bool(se), float(epsilon), int(max_iter),
                               bool(calibration_in_variance))
+    if isinstance(model, CoxResult):
+        return _marginpred_cox(model, adjustfor, predictat, bool(se), float(level),
+                               float(epsilon), int(max_iter), bool(calibration_in_variance),
+                               se_method)
     if isinstance(model, SurveyGLMResult):
         return _marginpred_glm(model, adjustfor, predictat, type, float(level), float(epsilon),
                                int(max_iter), bool(calibration_in_variance))
     raise ModelError("marginpred() works on a survival curve by group (models.kaplan_meier(..., "
-                     "by=...)) or a survey GLM (design.glm(...)); got "
-                     f"{model.__class__.__name__}. Cox models are not supported (models.coxph does "
-                     "not predict survival curves).")
+                     "by=...)), a Cox model (models.coxph(...)) or a survey GLM "
+                     f"(design.glm(...)); got {model.__class__.__name__}.")

@@ -118,6 +118,7 @@ from socialhealth.design.formula import model_frame
 from socialhealth.design.result_protocol import Summary
 from socialhealth.errors import (ConvergenceError, MissingColumnError, ModelError, SeparationError,
                                  SocialHealthWarning)
+from socialhealth.models._coxcurve import FitData as _FitData
 
 __all__ = ["CoxResult", "coxph"]
 
@@ -416,6 +417,8 @@ class CoxResult(WaldCoefficients):
         self.iterations = iterations
         self.r_call = r_call
         self.df_design = df_design
+        #: the data of the fit, for predicted curves and refits (set by coxph())
+        self._cox_fit_data: _FitData | None = None
         self.influence = pd.DataFrame(
             np.zeros((0, len(self.names))) if influence is None else influence,
             index=pd.Index([] if rows is None else rows, name="row"), columns=self.names)
@@ -482,6 +485,136 @@ class CoxResult(WaldCoefficients):
         V1, V2 = split(Z)
         return (pd.DataFrame(V1, index=self.names, columns=self.names),
                 pd.DataFrame(V2, index=self.names, columns=self.names))
+
+    def predict_curve(self, newdata: pd.DataFrame, se: bool = False, level: float = 0.95,
+                      se_method: Literal["r", "linearization"] = "r"):
+        r"""Predicted survival curves ``S(t | z) = exp(-h(t) exp(z' beta))``, one per row of
+        ``newdata`` (R ``predict(m, newdata, type = "curve", se = TRUE)``).
+
+        ``h`` is the Breslow estimator of the baseline cumulative hazard with the design
+        weights (in a model with baseline strata, that of the row's stratum). With ``se=True``
+        the variance of the cumulative hazard ``H(t | z) = -log S(t | z)`` combines its design
+        variance at fixed ``beta`` with the variance of ``beta``; the intervals are
+        ``S exp(-/+ z_q se)`` on the log scale, upper end capped at 1 (R's ``confint`` of the
+        curve). Formulas: the docstring of ``socialhealth.models._coxcurve``.
+
+        Parameters
+        ----------
+        newdata : DataFrame
+            Covariate values, one row per curve (every variable of the model; categorical
+            values among the levels the model was fitted with; for a model with
+            ``strata=``, also the stratum column).
+        se : bool
+            Compute standard errors and intervals. On a replicate-weight design the model is
+            refitted and the curves recomputed with every replicate's weights (R stops:
+            "replicate-weight designs not supported yet"; no R reference).
+        level : float
+            Confidence level of the intervals.
+        se_method : ``"r"`` or ``"linearization"``
+            ``"r"`` (default): R survey 4.1-1's formula, which adds the variance from ``beta``
+            time by time and takes the covariance of the baseline hazard with ``beta`` from
+            the latest increment only (so it is not the delta method's, and depends on R's
+            centring of the covariates). ``"linearization"``: the full delta method (design
+            variance of the influence values of ``H(t | z)``, including those of ``beta``);
+            no R reference.
+
+        Returns
+        -------
+        KaplanMeierResult
+            One curve per row of ``newdata`` (group column ``curve``, labelled by the row's
+            values; ``newdata`` attribute holds the rows), one row per distinct event time:
+            ``to_frame()`` gives ``curve, time, n_risk, n_event, surv, se, se_log, ci_low,
+            ci_high``; ``at(times)``, ``quantile(p)`` and ``sh.plot.survival`` work as for
+            Kaplan-Meier curves. ``n_risk`` and ``n_event`` are the weighted numbers at risk
+            and of events of the (stratum's) sample.
+
+        Raises
+        ------
+        MissingColumnError
+            ``newdata`` lacks a covariate (or, for a stratified model, the stratum column).
+        ModelError
+            A categorical value or stratum the model was not fitted with; missing values;
+            ``se=True`` on a two-phase design.
+
+        Notes
+        -----
+        R's ``se = FALSE`` curve enters tied deaths one at a time, each removing itself from
+        the risk set of the next (a curve that depends on the row order). Here the curve is
+        always Breslow's, which is R's ``se = TRUE`` curve; without tied event times the two
+        R curves agree. R lists tied deaths one by one; the value here at a tied time is R's
+        last one. R survey 4.1-1 cannot predict curves from a stratified model ("Stratified
+        models are not supported yet") nor from ``ties = "breslow"`` fits (its ``svycoxph``
+        stops); those curves have no R reference.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> import socialhealth as sh
+        >>> from socialhealth import models
+        >>> sd = sh.datasets.load("demo")         # synthetic survey shipped with socialhealth
+        >>> m = models.coxph(sd.design, "followup_years", "died", ["lonely", "age", "sex"])
+        >>> new = pd.DataFrame({"lonely": [0, 1], "age": [70, 70], "sex": ["female", "female"]})
+        >>> curves = m.predict_curve(new, se=True)
+        >>> print(curves.at([10])[["curve", "surv", "ci_low", "ci_high"]].round(3).to_string())
+                                  curve   surv  ci_low  ci_high
+        0  lonely=0, age=70, sex=female  0.809   0.789    0.830
+        1  lonely=1, age=70, sex=female  0.691   0.636    0.751
+        >>> ax = sh.plot.survival(curves)               # one step curve per row of new
+
+        In R: ``predict(m, newdata = new, type = "curve", se = TRUE)`` for ``m <-
+        svycoxph(Surv(followup_years, died) ~ lonely + age + sex, design)``;
+        ``confint(curve[[1]], parm = 10)``.
+        """
+        from socialhealth.models._coxcurve import predict_curve
+
+        return predict_curve(self, newdata, se=bool(se), level=level, se_method=se_method)
+
+    def model_matrix(self, data: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """Covariate columns of the model (``names``, no intercept) for the rows of ``data``.
+
+        Returns ``(X, ok)``: one row per row of ``data`` (NaN where a covariate is missing),
+        ``ok`` marking the complete rows; categorical columns are coded with the model's levels.
+
+        Examples
+        --------
+        >>> import socialhealth as sh
+        >>> from socialhealth import models
+        >>> sd = sh.datasets.load("demo")         # synthetic survey shipped with socialhealth
+        >>> m = models.coxph(sd.design, "followup_years", "died", ["lonely", "sex"])
+        >>> X, ok = m.model_matrix(sd.design.data.head(3))
+        >>> X.shape
+        (3, 2)
+
+        In R: ``model.matrix(m)[, -1]`` (rows of the fit) or ``model.matrix(delete.response(
+        terms(m)), newdata)[, -1]``.
+        """
+        if self._cox_fit_data is None:
+            raise ModelError("this Cox result does not keep the data of its fit; fit it again "
+                             "with models.coxph(design, ...).")
+        frame = self._cox_fit_data.frame
+        Xall, ok = frame.rhs_matrix(data)                                       # type: ignore
+        keep = [list(frame.columns).index(n) for n in self.names]               # type: ignore
+        return np.asarray(Xall, dtype=float)[:, keep], np.asarray(ok, dtype=bool)
+
+    def refit(self, design) -> "CoxResult":
+        """The same model (time, event, covariates, strata, ties, controls) on another design
+        over the same data, e.g. a reweighted one.
+
+        Examples
+        --------
+        >>> import socialhealth as sh
+        >>> from socialhealth import models
+        >>> sd = sh.datasets.load("demo")         # synthetic survey shipped with socialhealth
+        >>> m = models.coxph(sd.design, "followup_years", "died", ["lonely", "age"])
+        >>> bool(abs(m.refit(sd.design).params - m.params).max() < 1e-12)
+        True
+
+        In R: ``svycoxph(formula(m), design = newdesign)``.
+        """
+        if self._cox_fit_data is None:
+            raise ModelError("this Cox result does not keep the data of its fit; fit it again "
+                             "with models.coxph(design, ...).")
+        return coxph(design, **self._cox_fit_data.spec)
 
     def to_frame(self, exponentiate: bool = True, level: float = 0.95) -> pd.DataFrame:
         """Tidy table ``term, estimate, se, ci_low, ci_high, statistic, p`` (+ n, n_events).
@@ -734,8 +867,14 @@ def coxph(
     formula_r = rhs.replace("C(", "factor(") + (f" + strata({strata})" if strata else "")
     r_call = f"svycoxph(Surv({time}, {event}) ~ {formula_r}, design = design" + (
         ", ties = 'breslow'" if ties == "breslow" else "") + ")"
-    return CoxResult(beta=beta, cov=cov, naive_cov=I_inv, names=names, nobs=len(rows),
-                     n_events=n_events, n_missing=frame.n_missing + n_pre, loglik=(ll0, ll),
-                     ties=ties, design=design, formula=f"Surv({time}, {event}) ~ {rhs}",
-                     iterations=it, r_call=r_call, df_design=design_used.degf(),
-                     influence=Z_used, rows=rows)
+    out = CoxResult(beta=beta, cov=cov, naive_cov=I_inv, names=names, nobs=len(rows),
+                    n_events=n_events, n_missing=frame.n_missing + n_pre, loglik=(ll0, ll),
+                    ties=ties, design=design, formula=f"Surv({time}, {event}) ~ {rhs}",
+                    iterations=it, r_call=r_call, df_design=design_used.degf(),
+                    influence=Z_used, rows=rows)
+    out._cox_fit_data = _FitData(
+        time=t, event=d, X=X, weights=w, strata=strata_codes, frame=frame,
+        spec=dict(time=time, event=event, covariates=rhs, strata=strata, ties=ties,
+                  min_events=min_events, events_per_variable=events_per_variable, tol=tol,
+                  max_iter=max_iter))
+    return out

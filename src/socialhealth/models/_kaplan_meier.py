@@ -221,7 +221,9 @@ class KaplanMeierResult(Result):
 
     Attributes
     ----------
-    estimator : ``"km"`` (product-limit) or ``"aalen"`` (exp of minus the cumulative hazard).
+    estimator : ``"km"`` (product-limit), ``"aalen"`` (exp of minus the cumulative hazard) or
+        ``"cox"`` (curves predicted from a Cox model, ``CoxResult.predict_curve``; then
+        ``newdata`` holds the covariate rows of the curves).
     level : confidence level of the intervals.
     by : list of by-columns (empty for one curve); groups : DataFrame of the by-levels.
     n_rows : rows used; n_events : events among them (unweighted);
@@ -274,6 +276,11 @@ class KaplanMeierResult(Result):
         self._design = design          # kept for models.marginpred (R: the call's design)
         #: set by models.marginpred: the calibration (factors g, columns used)
         self.marginpred: dict | None = None
+        #: curves predicted from a Cox model: the covariate rows, the SE method and the
+        #: Cox model (for marginpred, the refit on the calibrated design)
+        self.newdata: pd.DataFrame | None = None
+        self.se_method: str | None = None
+        self.model = None
 
     _not_applicable = {
         "vcov": "the covariance of a survival curve across times is not computed (nor by R's "
@@ -420,8 +427,9 @@ class KaplanMeierResult(Result):
     # ------------------------------------------------------------------ printing
     def summary(self) -> Summary:
         """Short text: estimator, rows, events, median survival per group and the R call."""
-        name = ("Kaplan-Meier (product-limit)" if self.estimator == "km"
-                else "Aalen (exp(-cumulative hazard))")
+        name = {"km": "Kaplan-Meier (product-limit)",
+                "cox": "predicted from a Cox model (Breslow baseline hazard)"}.get(
+                    self.estimator, "Aalen (exp(-cumulative hazard))")
         lines = [f"Design-based survival curve: {name}",
                  f"Design: {self.design_label}",
                  f"{self.n_rows} rows, {self.n_events} events"
