@@ -426,6 +426,15 @@ def case_mle():
                    ci90=lambda r: _wald(f["estimate"], f["se"], np.inf, 0.90), model=True)
 
 
+def case_nls():
+    # a nonlinear mean function by weighted least squares: sh.design.nls (R svynls)
+    r = sh.design.nls(_apistrat(), "api00", lambda d, a, b: a + b * np.log(d["api99"]),
+                      start={"a": 0, "b": 100})
+    f = r.to_frame()
+    return r, dict(ci95=lambda r: f[["ci_low", "ci_high"]].to_numpy(),
+                   ci90=lambda r: _wald(f["estimate"], f["se"], r.df_resid, 0.90), model=True)
+
+
 CASES = {name[5:]: fn for name, fn in dict(globals()).items() if name.startswith("case_")}
 
 
