@@ -2,7 +2,8 @@
 
 References: tests/design/fixtures/nls/make_nls.R (R 4.2.2, survey 4.1-1) writes
 nls_reference.json and the data nls_help.csv (?svynls's example sample) and nls_data.csv (a
-generated stratified cluster sample with fpc). R's fits there use the analytic gradient
+generated stratified cluster sample with fpc; also post-stratified, a domain, missing
+values, JKn replicates, two-phase). R's fits there use the analytic gradient
 (deriv()) and nls.control(tol = 1e-10); the relative-offset criterion reached is 1e-11 to
 1e-10 (1.2e-9 for the help example, where R's step halving stops first).
 
@@ -11,10 +12,14 @@ R 4.1-1 svynls's linearisation vcov weights each row's estimating function by w^
 socialhealth gives Binder's sandwich, which the R script computes by hand with svyrecvar.
 With equal weights (case gen_equal) the two coincide and socialhealth matches svynls itself.
 R's replicate method stops in 4.1-1, so the JKn reference is nls refitted per replicate with
-svrVar; the missing-value reference is nls on the complete rows with influence 0 elsewhere.
+svrVar; svynls has no two-phase method (stops), so that reference is nls with the two-phase
+weights and twophasevar by hand; the missing-value reference is nls on the complete rows with influence 0 elsewhere.
 
-Agreement reached: coefficients within 2e-8 standard errors (1e-8 on the help example), the
-covariance within 1e-8 relative to se_j se_k; t statistics' degrees of freedom n - p exactly.
+Agreement reached (max over parameters): coefficients within 3e-9 standard errors (1.3e-8
+on the help example, where R stops at relative offset 1.2e-9), the covariance within 5e-9
+relative to se_j se_k (JKn 5e-9, the others 1e-10 to 4e-9); the t statistics' degrees of
+freedom n - p exactly. R's own svynls standard errors are 1.11 to 1.52 times socialhealth's
+(w^1.5) except with equal weights, where they agree to 2e-10.
 """
 from __future__ import annotations
 
@@ -69,7 +74,7 @@ def gen(data):
                            nest=True)
 
 
-def check(fit, ref, coef_tol=2e-8, vcov_tol=1e-8, key="vcov"):
+def check(fit, ref, coef_tol=5e-9, vcov_tol=1e-8, key="vcov"):
     assert list(fit.params.index) == ref["names"]
     V = np.array(ref[key])
     se = np.sqrt(np.diag(V))
@@ -79,7 +84,7 @@ def check(fit, ref, coef_tol=2e-8, vcov_tol=1e-8, key="vcov"):
 
 def test_help_example(help_design):
     fit = sh.design.nls(help_design, "y", mm, start={"a": 15, "b": 5})
-    check(fit, REF["help"], coef_tol=1e-7)
+    check(fit, REF["help"], coef_tol=3e-8)
     assert fit.df_resid == REF["help"]["df"] == 127
     assert fit.rss == pytest.approx(REF["help"]["rss_weighted"], rel=1e-9)
     # ?svynls verbatim (R's default tol 1e-5): the same estimate to R's tolerance
@@ -112,6 +117,20 @@ def test_equal_weights_match_svynls_itself(data):
     d = sh.SurveyDesign(data, strata="stratum", psu="psu", nest=True)
     fit = sh.design.nls(d, "y", plateau, start=START)
     check(fit, REF["gen_equal"], key="vcov_svynls")
+
+
+def test_post_stratified(gen):
+    d = gen.post_stratify("grp", pd.DataFrame({"grp": [0, 1], "Freq": [11000, 12000]}))
+    fit = sh.design.nls(d, "y", plateau, start=START)
+    check(fit, REF["gen_poststrat"])
+
+
+def test_two_phase(data):
+    d = sh.TwoPhaseDesign(data, subset="in2", strata="grp", phase1_weights="w",
+                          method="approx")
+    fit = sh.design.nls(d, "y", plateau, start=START)
+    check(fit, REF["gen_twophase"])
+    assert fit.nobs == int(data.in2.sum())
 
 
 def test_domain(gen, data):

@@ -15,7 +15,9 @@ with Richardson extrapolation (four halvings of the step ``1e-4 max(|theta_k|, 1
 
 Estimation: Levenberg-Marquardt (scipy ``least_squares``, ``method="lm"``) on the weighted
 residuals ``sqrt(w_i) (y_i - f_i)``, with tolerances ``tol`` on the step, the sum of squares and
-the gradient. R's ``nls`` uses Gauss-Newton with step halving; both solve ``U = 0``.
+the gradient, then Gauss-Newton steps until R ``nls``'s relative-offset criterion (the
+length of the residuals' projection on the gradient's column space over the length of the
+rest) is below ``tol``. R's ``nls`` uses Gauss-Newton with step halving; both solve ``U = 0``.
 
 Covariance
 ----------
@@ -195,12 +197,12 @@ def _fit(model: _Model, y, w, theta0, tol: float, max_iter: int):
         step, *_ = np.linalg.lstsq(J, r, rcond=None)       # J = -sqrt(w) G: theta - step
         proj = J @ step
         offset = np.sqrt(float(proj @ proj) / max(float((r - proj) @ (r - proj)), 1e-300))
-        if offset < min(tol, 1e-12) or not np.all(np.isfinite(step)):
+        if offset < tol or not np.all(np.isfinite(step)):
             break
         for _ in range(10):
             new = theta - step
             r_new = resid(new)
-            if float(r_new @ r_new) <= cost:
+            if float(r_new @ r_new) <= cost * (1 + 1e-13):     # (rounding of the sum)
                 break
             step = step / 2
         else:
@@ -350,7 +352,9 @@ def nls(
     max_iter : int
         Largest number of evaluations of the model by the least-squares solver.
     tol : float
-        Relative tolerance on the step, the sum of squares and the gradient.
+        Convergence tolerance: Levenberg-Marquardt's relative tolerances on the step, the sum
+        of squares and the gradient, then Gauss-Newton steps to R ``nls``'s relative-offset
+        criterion ``< tol`` (R's default there is ``1e-5``).
 
     Returns
     -------
