@@ -13,7 +13,8 @@ socialhealth gives Binder's sandwich, which the R script computes by hand with s
 With equal weights (case gen_equal) the two coincide and socialhealth matches svynls itself.
 R's replicate method stops in 4.1-1, so the JKn reference is nls refitted per replicate with
 svrVar; svynls has no two-phase method (stops), so that reference is nls with the two-phase
-weights and twophasevar by hand; the missing-value reference is nls on the complete rows with influence 0 elsewhere.
+weights and twophasevar by hand; the missing-value reference is nls on the complete rows
+with influence 0 elsewhere.
 
 Agreement reached (max over parameters): coefficients within 3e-9 standard errors (1.3e-8
 on the help example, where R stops at relative offset 1.2e-9), the covariance within 5e-9
