@@ -34,7 +34,8 @@ weights divided by their mean) instead of ``w_i``: nls's residuals are already s
 ``vcov`` is not the sandwich of its own estimating equations. socialhealth gives the sandwich;
 its R fixture (tests/design/fixtures/nls/make_nls.R) computes it in R by hand and records
 R's numbers beside it. R's replicate-design method stops in 4.1-1 ("undefined columns
-selected"); rows with a missing value make R's svynls combine vectors of different lengths.
+selected"), and it has no method for two-phase designs; rows with a missing value make R's
+svynls combine vectors of different lengths (its variance is then wrong, with a warning).
 
 Inference: t statistics with ``n - p`` degrees of freedom, ``n`` the rows used with a positive
 weight (R ``summary(svynls)``; not the design's degrees of freedom).
@@ -377,9 +378,9 @@ def nls(
     by their mean) in its linearisation covariance, which is Binder's sandwich only with equal
     weights; socialhealth gives the sandwich (R numbers for comparison: the fixture
     ``tests/design/fixtures/nls/make_nls.R``). R's replicate-design method stops in 4.1-1
-    and its handling of missing values mixes vectors of different lengths; here replicate
-    designs are refitted per replicate and rows with a missing response or model column are
-    left out.
+    and it has no two-phase method; its handling of missing values mixes vectors of different
+    lengths. Here replicate designs are refitted per replicate, two-phase designs use their
+    two-phase variance, and rows with a missing response or model column are left out.
 
     References
     ----------
