@@ -114,6 +114,18 @@ def test_stratified_cluster_fpc(gen, grad):
     assert fit.df_resid == REF["gen"]["df"]
 
 
+@pytest.mark.parametrize("case", ["help", "gen", "gen_domain", "gen_poststrat"])
+def test_model_based_vcov_as_naive_cov(case, help_design, gen, data):
+    design = {"help": help_design, "gen": gen, "gen_domain": gen.subset(data.dom),
+              "gen_poststrat": gen.post_stratify("grp", pd.DataFrame({"grp": [0, 1],
+                                                                      "Freq": [11000, 12000]}))}
+    fit = (sh.design.nls(help_design, "y", mm, start={"a": 15, "b": 5}) if case == "help"
+           else sh.design.nls(design[case], "y", plateau, start=START))
+    V = np.array(REF[case]["vcov_model"])
+    se = np.sqrt(np.diag(V))
+    np.testing.assert_array_less(np.abs(fit.vcov_model.to_numpy() - V) / np.outer(se, se), 1e-8)
+
+
 def test_equal_weights_match_svynls_itself(data):
     d = sh.SurveyDesign(data, strata="stratum", psu="psu", nest=True)
     fit = sh.design.nls(d, "y", plateau, start=START)

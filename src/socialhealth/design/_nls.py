@@ -235,6 +235,9 @@ class NLSResult(WaldCoefficients):
         ``SE(fit)``, ``summary(fit)``).
     vcov : Binder's sandwich covariance (R ``vcov(fit)`` computes it with the weights counted
         ``w^{3/2}`` instead of ``w``; see :mod:`socialhealth.design._nls`).
+    vcov_model : the model-based covariance ``sigma^2 (sum_i w_i g_i g_i')^{-1}`` with
+        ``sigma^2 = rss / (n - p)`` (R ``fit$naive.cov``, nls's ``vcov``; not design-based:
+        for comparison with R only).
     df_resid : ``n - p``, the degrees of freedom of the t statistics (R ``summary(fit)$df``).
     rss : the weighted residual sum of squares ``sum_i w_i (y_i - f_i)^2`` (R's printed
         "weighted residual sum-of-squares").
@@ -258,10 +261,11 @@ class NLSResult(WaldCoefficients):
     estimates; R's standard errors weight the rows by ``w^{3/2}``, see the module notes).
     """
 
-    def __init__(self, *, theta, cov, names, df_resid, rss, fitted, residuals, rows,
+    def __init__(self, *, theta, cov, cov_model, names, df_resid, rss, fitted, residuals, rows,
                  response, nobs, n_missing, evaluations, design, r_call):
         self._theta = np.asarray(theta, dtype=float)
         self._cov = np.asarray(cov, dtype=float)
+        self._cov_model = np.asarray(cov_model, dtype=float)
         self.names = list(names)
         self.df_resid = int(df_resid)
         self.rss = float(rss)
@@ -282,6 +286,12 @@ class NLSResult(WaldCoefficients):
     @property
     def _wald_df(self) -> float:
         return float(self.df_resid) if self.df_resid > 0 else np.inf
+
+    @property
+    def vcov_model(self) -> pd.DataFrame:
+        """Model-based covariance ``sigma^2 (sum_i w_i g_i g_i')^{-1}`` (R ``fit$naive.cov``;
+        not design-based: for comparison with R only)."""
+        return pd.DataFrame(self._cov_model, index=self.names, columns=self.names)
 
     def to_frame(self, level: float = 0.95) -> pd.DataFrame:
         """Tidy table ``term, estimate, se, ci_low, ci_high, statistic, p`` (t with
@@ -509,10 +519,13 @@ def nls(
 
     cov, _ = design.model_vcov(theta, rows, Z, refit, "nonlinear least-squares model")
     nobs = int(np.sum(w > 0))
+    rss = float(w @ r**2)
+    df_resid = nobs - len(params)
+    cov_model = Ainv * rss / df_resid if df_resid > 0 else np.full_like(Ainv, np.nan)
     sv = ", ".join(f"{k} = {float(v):.6g}" for k, v in zip(params, theta0, strict=True))
     r_call = (f"svynls({response} ~ <model in {', '.join(params)}>, design, "
               f"start = c({sv}))")
-    return NLSResult(theta=theta, cov=cov, names=params, df_resid=nobs - len(params),
-                     rss=float(w @ r**2), fitted=fitted, residuals=r, rows=rows,
+    return NLSResult(theta=theta, cov=cov, cov_model=cov_model, names=params,
+                     df_resid=df_resid, rss=rss, fitted=fitted, residuals=r, rows=rows,
                      response=response, nobs=nobs, n_missing=n_missing, evaluations=nev,
                      design=design, r_call=r_call)
