@@ -145,6 +145,17 @@ def test_biplot_errors_say_what_to_do(strat, pcs):
         sh.plot.biplot(pcs["scaled"], scale=2)
 
 
+def test_biplot_of_a_component_without_variance_says_so():
+    """Two collinear items: PC2 has no variance, so scaling the rows by it would divide by 0."""
+    df = pd.DataFrame({"a": [1.0, 2, 3, 4], "w": [1.0, 2, 1, 2]})
+    df["b"] = 2 * df["a"]            # collinear after weighting too (R centres the weighted rows)
+    pc = sh.measures.survey_prcomp(sh.SurveyDesign(df, weights="w"), ["a", "b"], scores=True)
+    with pytest.raises(PlotError, match="PC2 has no variance"):
+        sh.plot.biplot(pc)
+    t = sh.plot.biplot(pc, scale=0).to_frame()          # lambda = 1: scores as they are
+    np.testing.assert_allclose(t.loc[:3, "x"], pc.scores["PC1"], rtol=1e-14)
+
+
 # --------------------------------------------------------------------------- coplot
 @pytest.mark.parametrize("case, column, number, overlap", [
     ("meals", "meals", 6, 0.5), ("ell_4_025", "ell", 4, 0.25),

@@ -117,8 +117,8 @@ def biplot(
     ------
     PlotError
         Not a principal components result; no scores (rerun with ``scores=True``); a
-        component not kept; ``scale``, ``weight``, ``max_alpha``, ``max_size``, ``expand`` or
-        ``labels`` out of range.
+        component not kept, or without variance; ``scale``, ``weight``, ``max_alpha``,
+        ``max_size``, ``expand`` or ``labels`` out of range.
 
     Notes
     -----
@@ -187,6 +187,11 @@ def biplot(
     scores = pca.scores.to_numpy(dtype=float)[:, cols]
     n = scores.shape[0]
     lam = pca.sdev.to_numpy(dtype=float)[cols] * math.sqrt(n)
+    flat = [f"PC{c}" for c, v in zip((c1, c2), lam, strict=True) if not v > 1e-12 * lam.max()]
+    if flat and scale != 0:
+        raise PlotError(f"{what}: {' and '.join(flat)} has no variance (the items are collinear), "
+                        "so the rows cannot be scaled by it; draw other components (choices=) "
+                        "or use fewer items, or scale=0.")
     lam = lam ** scale if scale != 0 else np.ones(2)
     if pc_biplot:
         lam = lam / math.sqrt(n)

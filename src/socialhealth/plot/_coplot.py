@@ -173,7 +173,7 @@ def coplot(
         Hexagons: the lattice's height-to-width ratio (hexbin ``shape``); by default a
         panel's height over its width on the figure, as R.
     columns : int, optional
-        Panels per row (by default up to 3).
+        Panels per row (by default up to 3; 2 for 4 panels).
     xlabel, ylabel, title : str, optional
     caption : str, optional
         Default states the weighting; ``None`` for none.
@@ -260,7 +260,7 @@ def coplot(
 
     k = len(panels)
     if columns is None:
-        columns = min(k, 3)
+        columns = 2 if k == 4 else min(k, 3)
     if isinstance(columns, bool) or not isinstance(columns, (int, np.integer)) or columns < 1:
         raise PlotError(f"{what}: columns must be a whole number of at least 1, not "
                         f"{columns!r}.")
@@ -277,6 +277,9 @@ def coplot(
     for extra in axes[k:]:
         extra.set_visible(False)
     axes = axes[:k]
+    for j, ax in enumerate(axes):
+        if j + ncol >= k:          # no panel below: this one shows the x values
+            ax.xaxis.set_tick_params(labelbottom=True)
 
     rows = []
     if style == "transparent":
