@@ -247,7 +247,10 @@ def biplot(
                   ax.secondary_yaxis("right", functions=to_items)]
     for sec in items_axes:
         sec.tick_params(labelsize=house.FONT["tick"], colors=arrow, labelcolor=arrow)
-    house.set_labels(ax, xlabel=xlabel or names[0], ylabel=ylabel or names[1], title=title)
+    house.set_labels(ax, xlabel=xlabel or names[0], ylabel=ylabel or names[1])
+    if title:                                  # above the items' axis on top
+        ax.set_title(title, fontsize=house.FONT["title"], loc="left", fontweight="bold",
+                     pad=24)
     house.add_caption(ax, caption)
 
     obs_labels = (row_labels if row_labels is not None
