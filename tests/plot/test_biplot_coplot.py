@@ -271,3 +271,14 @@ def test_coplot_errors_say_what_to_do(clus2):
         sh.plot.coplot(clus2, "api00", "api99", by="meals", overlap=1)
     with pytest.raises(PlotError, match="takes a survey design"):
         sh.plot.coplot(clus2.data, "api00", "api99", by="stype")
+
+
+def test_coplot_of_a_replicate_design_uses_its_sampling_weights(clus2):
+    """R's svycoplot takes weights(design, "sampling"): a replicate design draws as its
+    original."""
+    rep = clus2.to_replicate()
+    for style in ("transparent", "hex"):
+        a = sh.plot.coplot(clus2, "api00", "api99", by="meals", style=style, shape=1.5)
+        b = sh.plot.coplot(rep, "api00", "api99", by="meals", style=style, shape=1.5)
+        pd.testing.assert_frame_equal(a.to_frame(), b.to_frame())
+        pd.testing.assert_frame_equal(a.panels, b.panels)
