@@ -20,6 +20,7 @@ import pytest  # noqa: E402
 from matplotlib.text import Text  # noqa: E402
 
 from socialhealth import plot  # noqa: E402
+from socialhealth.measures import survey_prcomp  # noqa: E402
 
 INCOME = "$25,000 to $49,999"
 FRAC = "$\\frac$ 1"          # a syntax error as mathtext (ParseSyntaxException)
@@ -83,6 +84,11 @@ def _frames():
         "smooth": lambda: plot.smooth(_design(), FRAC, INCOME, bandwidth=2.0),
         "qq": lambda: plot.qq(_design(), FRAC, against=INCOME, by="group"),
         "scatter": lambda: plot.scatter(_design(), INCOME, FRAC, style="hex", xbins=5),
+        # every panel and the figure's shared axis labels: check the whole figure
+        "coplot": lambda: plot.coplot(_design(), FRAC, INCOME, by="group", xbins=5).figure,
+        "biplot": lambda: plot.biplot(
+            survey_prcomp(_design(), [INCOME, FRAC, "noise"], scores=True),
+            labels=[DOLLARS] * 30),
     }
 
 
@@ -91,7 +97,7 @@ def _design():
 
     x = np.arange(30, dtype=float)
     return SurveyDesign(pd.DataFrame({INCOME: x, FRAC: 2 * x + 1, "group": LABELS * 10,
-                                      "w": 1.0 + x % 2}), weights="w")
+                                      "noise": (x * 7) % 5, "w": 1.0 + x % 2}), weights="w")
 
 
 PLOTS = _frames()
@@ -153,6 +159,8 @@ def test_dollar_labels_are_drawn_as_plain_text(name):
         "smooth": [INCOME, FRAC],
         "qq": [INCOME, FRAC, DOLLARS],
         "scatter": [INCOME, FRAC],
+        "coplot": [INCOME, FRAC, DOLLARS],
+        "biplot": [INCOME, FRAC, DOLLARS],
     }[name]
     for lab in expected:
         assert any(lab in s for s in seen), f"{name}: {lab!r} not drawn; texts: {texts}"

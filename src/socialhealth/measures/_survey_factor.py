@@ -614,7 +614,8 @@ def survey_prcomp(design, items, center: bool | Literal["weighted"] = True,
     scale : bool, default False
         R ``scale.``.
     scores : bool, default False
-        Return the component scores of each row used.
+        Return the component scores of each row used (needed for a biplot,
+        :func:`socialhealth.plot.biplot`).
     tol : float, optional
         Keep components with ``sdev > tol * sdev[0]`` (R ``tol``); by default all.
 

@@ -22,6 +22,10 @@ colour-blind safe (Okabe-Ito; YlGnBu for ordered levels).
   (R ``svyqqmath``, ``svyqqplot``); also a :class:`DesignPlot`
 * :func:`scatter` - design-based scatterplot: bubbles sized by weight, transparency by weight
   or hexagons shaded by the estimated population count (R ``svyplot``); a :class:`DesignPlot`
+* :func:`coplot` - conditioning plots: one design-based scatter panel per group or interval of
+  a third variable (R ``svycoplot``); a :class:`DesignPlot`
+* :func:`biplot` - biplot of design-weighted principal components (``measures.survey_prcomp``)
+  with each row's opacity or size from its weight (R ``biplot(svyprcomp(...))``)
 
 >>> import tempfile
 >>> from pathlib import Path
@@ -38,7 +42,9 @@ True
 from __future__ import annotations
 
 from socialhealth.plot.design_plots import DesignPlot, boxplot, hist, smooth
+from socialhealth.plot._biplot import biplot
 from socialhealth.plot._cdf import cdf
+from socialhealth.plot._coplot import coplot
 from socialhealth.plot._design_qq import qq
 from socialhealth.plot._design_scatter import scatter
 from socialhealth.plot._forest import forest
@@ -52,5 +58,5 @@ from socialhealth.plot._trend import trend
 
 __all__ = ["forest", "prevalence", "trend", "likert", "risk_factors", "survival", "cdf",
            "transitions",
-           "hist", "boxplot", "smooth", "qq", "scatter",
+           "hist", "boxplot", "smooth", "qq", "scatter", "coplot", "biplot",
            "DesignPlot", "DEFAULT_CAPTION", "PALETTE"]

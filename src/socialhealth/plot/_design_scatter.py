@@ -51,11 +51,16 @@ from socialhealth.plot.design_plots import DESIGN_CAPTION, DesignPlot, _numeric_
 STYLES = ("bubble", "transparent", "hex")
 
 
-def hex_cells(x: np.ndarray, y: np.ndarray, xbins: int) -> tuple[np.ndarray, dict]:
+def hex_cells(x: np.ndarray, y: np.ndarray, xbins: int, shape: float = 1.0,
+              xbnds: tuple[float, float] | None = None,
+              ybnds: tuple[float, float] | None = None) -> tuple[np.ndarray, dict]:
     """Hexagon cell of each point (1-based numbers as R hexbin's) and the lattice.
 
     Returns ``(cell, lattice)``; ``lattice`` holds ``xmin, ymin, dx, dy, columns`` (module
-    notes), from which :func:`hex_centres` gives a cell's centre.
+    notes), from which :func:`hex_centres` gives a cell's centre. ``shape`` (hexbin's: the
+    plotting region's height over its width) stretches the rows, ``dy = (y_max - y_min)
+    sqrt(3) / (2 shape xbins)``; ``xbnds``, ``ybnds`` replace the ranges of ``x`` and ``y`` as
+    the lattice's bounds (hexbin's arguments of the same names).
 
     Examples
     --------
@@ -64,14 +69,14 @@ def hex_cells(x: np.ndarray, y: np.ndarray, xbins: int) -> tuple[np.ndarray, dic
     >>> cell.tolist(), lat["columns"]
     ([1, 9, 5], 3)
     """
-    xmin, xmax = float(np.min(x)), float(np.max(x))
-    ymin, ymax = float(np.min(y)), float(np.max(y))
+    xmin, xmax = (float(np.min(x)), float(np.max(x))) if xbnds is None else map(float, xbnds)
+    ymin, ymax = (float(np.min(y)), float(np.max(y))) if ybnds is None else map(float, ybnds)
     if not (xmax > xmin and ymax > ymin):
         raise PlotError("scatter(style='hex'): x and y must each take at least two different "
                         "values to bin them into hexagons; use style='bubble'.")
     columns = int(math.floor(xbins + 1.5001))
     u = xbins * (x - xmin) / (xmax - xmin)                          # units of dx
-    v = xbins / math.sqrt(3) * (y - ymin) / (ymax - ymin)           # units of 2 dy
+    v = xbins * shape / math.sqrt(3) * (y - ymin) / (ymax - ymin)   # units of 2 dy
     j1, i1 = np.floor(u + 0.5), np.floor(v + 0.5)                   # nearest even-row centre
     j2, i2 = np.floor(u), np.floor(v)                               # odd-row centre of the cell
     d1 = (u - j1) ** 2 + 3 * (v - i1) ** 2
@@ -81,7 +86,7 @@ def hex_cells(x: np.ndarray, y: np.ndarray, xbins: int) -> tuple[np.ndarray, dic
     col = np.where(even, j1, j2)
     cell = (row * columns + col + 1).astype(np.int64)
     lattice = {"xmin": xmin, "ymin": ymin, "dx": (xmax - xmin) / xbins,
-               "dy": (ymax - ymin) * math.sqrt(3) / (2 * xbins), "columns": columns}
+               "dy": (ymax - ymin) * math.sqrt(3) / (2 * shape * xbins), "columns": columns}
     return cell, lattice
 
 

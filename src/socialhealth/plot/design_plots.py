@@ -60,7 +60,10 @@ class DesignPlot:
         ``ax.figure``.
     n_missing : int or None
         Rows of the design (of its subset) left out because a plotted variable is missing
-        (``qq`` and ``scatter``; ``None`` for the plots that do not count them).
+        (``qq``, ``scatter`` and ``coplot``; ``None`` for the plots that do not count them).
+    axes, panels, arrow_scale
+        Only on some plots: ``coplot``'s panels (list of axes) and its table of panels,
+        ``biplot``'s scale of the items' axes against the rows' (given as keywords).
 
     Notes
     -----
@@ -68,11 +71,14 @@ class DesignPlot:
     so code written for the other plot functions, which return the axes, works unchanged.
     """
 
-    def __init__(self, ax: Axes, table: pd.DataFrame, kind: str, n_missing: int | None = None):
+    def __init__(self, ax: Axes, table: pd.DataFrame, kind: str, n_missing: int | None = None,
+                 **extra):
         self.ax = ax
         self._table = table
         self._kind = kind
         self.n_missing = n_missing
+        for name, value in extra.items():
+            setattr(self, name, value)
 
     @property
     def figure(self):
