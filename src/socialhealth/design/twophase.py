@@ -1316,7 +1316,9 @@ class TwoPhaseDesign(DesignBase):
         The residual regression is unweighted least squares on ``z`` over the phase-2 rows
         (rows of complete strata enter through an indicator of their own), which reproduces
         R survey 4.1-1 exactly; when ``z`` are the phase-2 stratum indicators the weights are
-        the design weights ``n1_h / n2_h``.
+        the design weights ``n1_h / n2_h``. Domain estimates (``by=``, ``subset``) equal R's
+        ``svyratio`` of the zero-recoded variables; R's ``svyby`` of such a design differs, as
+        for :meth:`calibrate` (module docstring).
 
         References
         ----------
