@@ -995,8 +995,9 @@ def calibrate(design, formula, population_totals, calfun: Calfun = "linear", bou
         every PSU's estimated total of ``x`` is its known ``T_i``. The first-stage variance term
         is unchanged; the later stages use the residuals of the within-PSU weighted regression
         on ``x`` (Sarndal, Swensson & Wretman 1992, §8.9). Linear calibration only, without
-        ``bounds``, ``variance``, ``trim`` or ``aggregate`` (as R), on Taylor designs; every
-        PSU needs at least as many respondents as calibration columns. See
+        ``bounds``, ``variance``, ``trim`` or ``aggregate`` (as R), on two-stage Taylor designs
+        (R also takes three or more stages, whose variance is not reproduced here); every PSU
+        needs at least as many respondents as calibration columns. See
         ``socialhealth.design.calibration_stage``.
 
     Notes
