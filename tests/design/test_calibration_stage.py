@@ -137,3 +137,19 @@ def test_stage1_errors_say_what_to_do():
     rep = d.to_replicate("jkn")
     with pytest.raises(DesignError, match="Taylor"):
         rep.calibrate("~x", tot, stage=1)
+
+
+def test_stage1_then_population_calibration_and_subset_match_r():
+    # R applies the population calibration's residuals first, then the within-PSU ones below
+    # the first stage; a subset keeps the calibration (rows outside get weight 0)
+    r = REF["chained"]
+    case = CASES["stratified ~x"]
+    cal = design(case).calibrate("~x", per_psu(case), stage=1)
+    both = cal.calibrate("~a", {"(Intercept)": 1500, "aq": 700})
+    close(both.weights, r["weights"], "weights")
+    m = both.mean("y1").to_frame()
+    close(m["estimate"], [r["mean"]], "mean")
+    close(m["se"], [r["mean_se"]], "mean SE")
+    s = cal.subset(DATA["a"] == "q").mean("y1").to_frame()
+    close(s["estimate"], [r["subset_mean"]], "subset mean")
+    close(s["se"], [r["subset_mean_se"]], "subset mean SE")
