@@ -116,6 +116,8 @@ def test_estimate_weights_errors():
         sh.TwoPhaseDesign(df, subset="in2", method="approx").estimate_weights("~Temp")
     with pytest.raises(DesignError, match="already calibrated"):
         d.calibrate("~Temp").estimate_weights("~Temp")
+    with pytest.raises(DesignError, match="after estimate_weights"):
+        d.estimate_weights("~Temp").calibrate("~Month")
     # an aliased predictor is dropped (R's glm gives it coefficient NA)
     aliased = d.estimate_weights(predictors=df[["Temp"]].assign(t2=df["Temp"] * 2))
     close(aliased.weights, d.estimate_weights("~Temp").weights, "aliased predictor")

@@ -793,6 +793,7 @@ class TwoPhaseDesign(DesignBase):
         # applied to the phase-2 term; the phase-2 probabilities the approx phase-1 term uses
         # (w1 / w: pi2 before calibration, pi2 / g after); the R calls, for describe()
         self._calibrations: tuple = ()
+        self._estimated_weights = False      # estimate_weights() was applied
         self._pi2_phase1 = pi2
         self._calibration_calls: tuple = ()
 
@@ -1234,6 +1235,13 @@ class TwoPhaseDesign(DesignBase):
         if phase != 2:
             raise DesignError(f"phase={phase!r} must be 2 (calibration of the phase-2 weights "
                               "to the phase-1 totals); phase=1 is not implemented.")
+        if self._estimated_weights:
+            raise DesignError(
+                "calibrate() after estimate_weights() is not implemented: R survey 4.1-1 then "
+                "drops the estimation of the weights from the variance, and the two steps "
+                "together need one joint linearisation. Put the calibration variables in the "
+                "formula of estimate_weights(), or calibrate instead of estimating the weights."
+            )
         if (self._in2 & (self._w == 0)).any():
             raise DesignError(
                 "calibrate() on a subset of a two-phase design is not implemented: the phase-2 "
@@ -1299,7 +1307,8 @@ class TwoPhaseDesign(DesignBase):
         -------
         TwoPhaseDesign
             With the estimated weights; every verb (``mean``, ``total``, ``glm``, ``by=``,
-            :meth:`calibrate` ...) uses them and the variance above.
+            ...) uses them and the variance above. :meth:`calibrate` afterwards
+            raises (R's variance then leaves the estimation of the weights out).
 
         Raises
         ------
@@ -1395,6 +1404,7 @@ class TwoPhaseDesign(DesignBase):
         new._calibrations = (RegressionResidual(Xr, self._in2.astype(float), new._w.copy(),
                                                 label="estimated weights: " + " + ".join(names)),)
         new._pi2_phase1 = np.where(self._in2, p, np.nan)
+        new._estimated_weights = True
         # (as calibrate() leaves them: the weights before estimation, no replicate recipes)
         vars(new).update(_calibration_base=self._w.copy(), _calibration_recipes=())
         new._last_phases = None
