@@ -58,6 +58,7 @@ import pandas as pd
 
 from socialhealth._text import show, show_list
 from socialhealth.design import calibration_options as opts
+from socialhealth.design.calibration_stage import calibrate_within_psus
 from socialhealth.design.formula import additive_terms, r_column_name, rhs_matrix
 from socialhealth.design.structure import as_list, require_columns
 from socialhealth.design.variables import is_categorical
@@ -914,7 +915,7 @@ def _population_vector(population_totals, names: list[str]) -> np.ndarray:
 def calibrate(design, formula, population_totals, calfun: Calfun = "linear", bounds=None,
               max_iter: int = 50, epsilon: float = 1e-7,
               on_nonconvergence: OnNonconvergence = "raise", *, variance=None,
-              bounds_const: bool = False, trim=None, aggregate=None):
+              bounds_const: bool = False, trim=None, aggregate=None, stage: int = 0):
     """Calibrate the weights to population totals of auxiliary variables (R ``calibrate``).
 
     Finds ``g_i = F(x_i' lambda)`` with ``sum_i w_i g_i x_i = T_x`` (Deville & Sarndal 1992) by
@@ -984,6 +985,20 @@ def calibrate(design, formula, population_totals, calfun: Calfun = "linear", bou
         is calibrated with weight ``W_c = sum_{i in c} w_i`` and auxiliaries
         ``sum_{i in c} w_i x_i / W_c`` (Vanderhoeft 2001), so equal weights within a cluster
         stay equal.
+    stage : {0, 1}, default 0
+        ``0``: ``population_totals`` are population totals. ``1``: they are the totals of each
+        sampled PSU (a dict ``{PSU id: totals}`` keyed by the values of the PSU column, or a
+        DataFrame with one row per PSU id), and the weights are calibrated within each PSU
+        (R ``calibrate(stage = 1)``): ``g_k = 1 + x_k' lambda_i`` with
+        ``sum_{k in i} w_k g_k x_k = T_i / pi_i``, ``pi_i`` the first-stage inclusion
+        probability (``n_h / N_h`` from the first-stage fpc, which is therefore required), so
+        every PSU's estimated total of ``x`` is its known ``T_i``. The first-stage variance term
+        is unchanged; the later stages use the residuals of the within-PSU weighted regression
+        on ``x`` (Sarndal, Swensson & Wretman 1992, §8.9). Linear calibration only, without
+        ``bounds``, ``variance``, ``trim`` or ``aggregate`` (as R), on two-stage Taylor designs
+        (R also takes three or more stages, whose variance is not reproduced here); every PSU
+        needs at least as many respondents as calibration columns. See
+        ``socialhealth.design.calibration_stage``.
 
     Notes
     -----
@@ -1025,6 +1040,8 @@ def calibrate(design, formula, population_totals, calfun: Calfun = "linear", bou
     Deville JC, Sarndal CE, Sautory O (1993) Generalized raking procedures in survey sampling.
     JASA 88:1013-1020. Lumley T (2010) *Complex Surveys*, Wiley, §7.4. Vanderhoeft C (2001)
     Generalised calibration at Statistics Belgium. Statistics Belgium Working Paper 3.
+    Sarndal CE, Swensson B, Wretman J (1992), §8.9 (calibration on second-stage totals,
+    ``stage=1``).
 
     Examples
     --------
@@ -1081,6 +1098,21 @@ def calibrate(design, formula, population_totals, calfun: Calfun = "linear", bou
     >>> pd.Series(c.weights).groupby([df["g"], df["h"]]).sum().round(6).tolist()
     [25.0, 35.0, 25.0, 15.0]
 
+    Totals known for each sampled district of a two-stage sample (``stage=1``; here each
+    district's number of schools and their 1999 API, from the population frame):
+
+    >>> apiclus2 = sh.datasets.load_example("apiclus2")
+    >>> big = apiclus2.groupby("dnum").size() >= 2            # districts with 2+ schools
+    >>> d2 = sh.SurveyDesign(apiclus2[apiclus2["dnum"].isin(big[big].index)],
+    ...                      psu=["dnum", "snum"], fpc=["fpc1", "fpc2"])
+    >>> frame = apipop.groupby("dnum").agg(n=("api99", "size"), api99=("api99", "sum"))
+    >>> per_psu = {k: {"(Intercept)": frame.loc[k, "n"], "api99": frame.loc[k, "api99"]}
+    ...            for k in d2.data["dnum"].unique()}
+    >>> c2 = d2.calibrate("~api99", per_psu, stage=1)
+    >>> print(c2.mean("api00").to_frame()[["term", "estimate", "se"]].round(3).to_string())
+        term  estimate     se
+    0  api00    668.57  5.388
+
 
     In R: ``pop.totals <- c(`(Intercept)` = 6194, stypeH = 755, stypeM = 1018,
     api99 = sum(apipop$api99))``;
@@ -1090,10 +1122,14 @@ def calibrate(design, formula, population_totals, calfun: Calfun = "linear", bou
     ``calibrate(d, f, pop, bounds = c(5, 40), bounds.const = TRUE)``;
     ``calibrate(d, f, pop, bounds = c(0.2, 3), trim = c(0.9, 1.12))``;
     ``calibrate(dclus2, f, pop, aggregate.stage = 1)``;
-    ``calibrate(d, ~g*h, population = c(`(Intercept)` = 100, gb = 40, hy = 50, `gb:hy` = 15))``.
+    ``calibrate(d, ~g*h, population = c(`(Intercept)` = 100, gb = 40, hy = 50, `gb:hy` = 15))``;
+    ``calibrate(d2, ~api99, population = per_psu, stage = 1)`` with ``per_psu`` a list of
+    named vectors in the order the PSUs first appear in the data
+    (``unique(apiclus2$dnum)``; R does not match the list's names).
     """
     calfun = cast(Calfun, str(calfun).lower())   # any case; _calfun checks the name
     _calfun(calfun, 0.5, 2.0)                    # (an unknown name raises here)
+    _check_stage(design, stage, calfun, bounds, variance, trim, aggregate)
     X, names = model_matrix(design.data, formula)
     active = design.weights != 0        # (negative after a linear calibration: in the sample)
     bad = np.isnan(X).any(axis=1) & active
@@ -1104,6 +1140,10 @@ def calibrate(design, formula, population_totals, calfun: Calfun = "linear", bou
             "the design)."
         )
     X = np.where(active[:, None], np.nan_to_num(X), 0.0)
+    if stage:
+        w_psu, stage_residual = calibrate_within_psus(design, X, names, population_totals,
+                                                      _population_vector)
+        return _new_design(design, w_psu[:, None], stage_residual, _no_replicate_recipe)
     T = _population_vector(population_totals, names)
     _check_on_nonconvergence(on_nonconvergence)
     limits = opts.parse_bounds(bounds, len(X), bounds_const, calfun)
@@ -1192,6 +1232,39 @@ def calibrate(design, formula, population_totals, calfun: Calfun = "linear", bou
                                            on_nonconvergence=on_nonconvergence,
                                            variance=variance, bounds_const=bounds_const,
                                            trim=trim, aggregate=again))
+
+
+def _check_stage(design, stage, calfun, bounds, variance, trim, aggregate) -> None:
+    """``stage=``: 0 or 1; stage 1 on Taylor designs with unbounded linear calibration only."""
+    if isinstance(stage, bool) or not isinstance(stage, (int, np.integer)) or stage not in (0, 1):
+        raise ArgumentError(f"stage= must be 0 (population totals) or 1 (totals of each sampled "
+                            f"PSU), not {show(stage)}.")
+    if not stage:
+        return
+    if design.kind != "taylor":
+        raise DesignError(
+            "stage=1 (totals per PSU) works on Taylor-linearisation designs (SurveyDesign); "
+            "calibrate the SurveyDesign within PSUs first and convert it with to_replicate() "
+            "afterwards if you need replicate weights.")
+    others = [name for name, value in (("bounds", bounds), ("variance", variance),
+                                       ("trim", trim), ("aggregate", aggregate))
+              if value is not None]
+    if calfun != "linear" or others:
+        raise DesignError(
+            "stage=1 calibrates linearly within each PSU, without "
+            + ("calfun=" + repr(calfun) if calfun != "linear" else "")
+            + (" or " if calfun != "linear" and others else "")
+            + ", ".join(f"{o}=" for o in others)
+            + " (R's calibrate(stage = 1) has the linear calibration only); drop "
+            + ("them" if len(others) + (calfun != "linear") > 1 else "it") + ".")
+
+
+def _no_replicate_recipe(replicate_design):
+    """``to_replicate(recalibrate=True)`` after ``calibrate(stage=1)``: not available."""
+    raise DesignError(
+        "to_replicate(recalibrate=True) cannot redo calibrate(stage=1) on the replicates (R "
+        "calibrates replicate designs to population totals only); convert with "
+        "recalibrate=False (the replicate weights then start from the calibrated weights).")
 
 
 def _show_bounds(bounds) -> str:

@@ -214,12 +214,16 @@ class SurveyDesign(DesignBase):
         # calibrated designs (post-stratification, raking, GREG) replace the influence values
         # by their residuals from the calibration model before the design variance
         # (Deville & Sarndal 1992; R svyrecvar's postStrata step)
+        # calibrate(stage=1) residuals apply below their stage only (taylor_vcov's
+        # stage_residuals); the others to every stage
         if self._calibrations and isinstance(Z, DomainColumns):
             Z = Z.dense()
+        later = [c for c in self._calibrations if getattr(c, "stage", 0)]
         for cal in self._calibrations:
-            Z = cal.residualize(Z)
+            if not getattr(cal, "stage", 0):
+                Z = cal.residualize(Z)
         return taylor_vcov(Z, self._stages, self.lonely_psu, self.adjust_domain_lonely,
-                           self.ultimate_cluster, rows)
+                           self.ultimate_cluster, rows, stage_residuals=later)
 
     def _domain_ratio_vcov(self, num, den, theta):
         # ratios of separate domains (DesignBase._ratio_estimate(domains=True))

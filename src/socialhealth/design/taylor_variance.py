@@ -207,6 +207,7 @@ def taylor_vcov(
     adjust_domain_lonely: bool = False,
     one_stage: bool = False,
     rows: np.ndarray | None = None,
+    stage_residuals=(),
 ) -> np.ndarray:
     """Design covariance matrix (p x p) of the totals of the columns of ``Z`` (n x p).
 
@@ -221,6 +222,9 @@ def taylor_vcov(
     one_stage : use the first stage only (R ``survey.ultimate.cluster = TRUE``).
     rows : optional (n x p) booleans, the rows used by each column (for single-PSU strata:
         which strata hold rows of each estimate); default: see :func:`_unit_rows`.
+    stage_residuals : residualizers with a ``stage`` attribute ``s`` (within-cluster
+        calibration, ``calibrate(stage=1)``): ``Z`` is replaced by ``residualize(Z)`` from
+        stage ``s + 1`` on, so the stage-``s`` term uses ``Z`` itself.
 
     Returns
     -------
@@ -250,6 +254,9 @@ def taylor_vcov(
     V = np.zeros((p, p))
     multiplier = np.ones(stages[0].n_strata)
     for s, st in enumerate(stages):
+        for cal in stage_residuals:
+            if cal.stage == s:
+                Z = cal.residualize(Z.dense() if isinstance(Z, DomainColumns) else Z)
         if s > 0:
             prev = stages[s - 1]
             if prev.inclusion_prob is not None:
@@ -273,7 +280,7 @@ def taylor_vcov(
                                lonely_psu)
         else:
             V += _stratified_stage(totals, st, s, multiplier, lonely_psu, adjust_domain_lonely,
-                                   lambda st=st: _unit_rows(Z, st, rows))
+                                   lambda st=st, Z=Z: _unit_rows(Z, st, rows))
         later_stages = st.inclusion_prob is not None or np.all(np.isfinite(st.pop_units))
         if one_stage or not later_stages:
             break

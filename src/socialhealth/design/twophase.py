@@ -486,7 +486,8 @@ class TwoPhaseDesign(DesignBase):
     rows: ``mean``, ``total``, ``ratio``, ``var``, ``proportion``, ``quantile``, ``ttest``,
     ``chisq``, ``glm``, ``by=`` domains, ``subset``, ``assign``, :meth:`phase_variances`, and
     :meth:`calibrate` (phase-2 weights to the phase-1 totals, R ``calibrate(d, ~x,
-    phase = 2, calfun = "raking")``, both methods). ``post_stratify`` and ``rake`` raise
+    phase = 2, calfun = "raking")``, both methods) and :meth:`estimate_weights` (phase-2
+    weights from a logistic model, R ``estWeights``). ``post_stratify`` and ``rake`` raise
     :class:`~socialhealth.errors.DesignError` naming the ``calibrate`` call that gives those
     weights (R refuses them too); ``standardize`` and ``trim_weights`` raise as well.
 
@@ -792,6 +793,7 @@ class TwoPhaseDesign(DesignBase):
         # applied to the phase-2 term; the phase-2 probabilities the approx phase-1 term uses
         # (w1 / w: pi2 before calibration, pi2 / g after); the R calls, for describe()
         self._calibrations: tuple = ()
+        self._estimated_weights = False      # estimate_weights() was applied
         self._pi2_phase1 = pi2
         self._calibration_calls: tuple = ()
 
@@ -1233,6 +1235,13 @@ class TwoPhaseDesign(DesignBase):
         if phase != 2:
             raise DesignError(f"phase={phase!r} must be 2 (calibration of the phase-2 weights "
                               "to the phase-1 totals); phase=1 is not implemented.")
+        if self._estimated_weights:
+            raise DesignError(
+                "calibrate() after estimate_weights() is not implemented: R survey 4.1-1 then "
+                "drops the estimation of the weights from the variance, and the two steps "
+                "together need one joint linearisation. Put the calibration variables in the "
+                "formula of estimate_weights(), or calibrate instead of estimating the weights."
+            )
         if (self._in2 & (self._w == 0)).any():
             raise DesignError(
                 "calibrate() on a subset of a two-phase design is not implemented: the phase-2 "
@@ -1268,6 +1277,140 @@ class TwoPhaseDesign(DesignBase):
         new._calibration_calls = self._calibration_calls + (
             f"calibrate(d, {_r_formula(formula)}, phase = 2, "
             f"calfun = \"{str(calfun).lower()}\"{bnd})",)
+        return new
+
+    def estimate_weights(self, formula=None, *, predictors=None) -> "TwoPhaseDesign":
+        """Phase-2 weights estimated by logistic regression (R ``estWeights``).
+
+        Fits ``logit P(in phase 2) = z' alpha`` over the phase-1 rows (leaving out the
+        phase-2 strata taken completely, whose rows keep weight 1) and gives the phase-2 rows
+        the weights ``1 / pihat2`` (Robins, Rotnitzky & Zhao 1994). Useful for missing data
+        (phase 2 = the complete cases) and to gain efficiency from phase-1 variables
+        (Breslow et al. 2009). The phase-2 variance term uses the residuals of the influence
+        values from the least-squares regression on ``z`` (the estimation of ``alpha`` acts
+        like calibration), the phase-1 term the influence values themselves; formulas in
+        ``socialhealth.design.twophase_estweights``.
+
+        Parameters
+        ----------
+        formula : str, optional
+            Phase-1 predictors of phase-2 membership, ``"~age + C(stage)"`` (as for
+            :meth:`calibrate`; R ``estWeights(formula =)``). To estimate stratified
+            probabilities include the phase-2 strata in the formula (as R).
+        predictors : array or DataFrame, keyword only, optional
+            The predictors as columns (one row per phase-1 row; an intercept is added)
+            instead of a formula. For R's ``working.model =`` give the score contributions
+            (estimating functions) of the working model fitted to the phase-1 data, e.g.
+            ``(y - mu_hat)[:, None] * X`` for a logistic working model (Kulich & Lin 2004).
+
+        Returns
+        -------
+        TwoPhaseDesign
+            With the estimated weights; every verb (``mean``, ``total``, ``glm``, ``by=``,
+            ...) uses them and the variance above. :meth:`calibrate` afterwards
+            raises (R's variance then leaves the estimation of the weights out).
+
+        Raises
+        ------
+        DesignError
+            Neither or both of ``formula`` and ``predictors``; predictors missing in phase 1;
+            a design this is not implemented for: phase-1 weights, probabilities, strata,
+            PSUs or fpc, phase-2 clusters, ``method="approx"``, an already calibrated or
+            subset design (estimate the weights first).
+        ConvergenceError
+            The logistic regression does not converge (separation).
+
+        Notes
+        -----
+        The residual regression is unweighted least squares on ``z`` over the phase-2 rows
+        (rows of complete strata enter through an indicator of their own), which reproduces
+        R survey 4.1-1 exactly; when ``z`` are the phase-2 stratum indicators the weights are
+        the design weights ``n1_h / n2_h``. Domain estimates (``by=``, ``subset``) equal R's
+        ``svyratio`` of the zero-recoded variables; R's ``svyby`` of such a design differs, as
+        for :meth:`calibrate` (module docstring).
+
+        References
+        ----------
+        Robins JM, Rotnitzky A, Zhao LP (1994) Estimation of regression coefficients when
+        some regressors are not always observed. JASA 89:846-866. Breslow NE, Lumley T,
+        Ballantyne CM, Chambless LE, Kulich M (2009) Using the whole cohort in the analysis of
+        case-cohort data. Am J Epidemiol 169:1398-1405. Kulich M, Lin DY (2004) Improving the
+        efficiency of relative-risk estimation in case-cohort studies. JASA 99:832-844.
+        Lumley T, Shaw PA, Dai JY (2011) Connections between survey calibration estimators
+        and semiparametric models for incomplete data. Int Stat Rev 79:200-220.
+
+        Examples
+        --------
+        Missing outcome data: the complete cases are phase 2, reweighted by their estimated
+        probability of being complete given temperature and wind:
+
+        >>> import numpy as np, pandas as pd
+        >>> import socialhealth as sh
+        >>> rng = np.random.default_rng(7)
+        >>> df = pd.DataFrame({"temp": rng.normal(78, 9, 300).round(),
+        ...                    "wind": rng.gamma(4, 2.5, 300).round(1)})
+        >>> df["y"] = 20 + 0.9 * df["temp"] - 1.5 * df["wind"] + rng.normal(0, 8, 300)
+        >>> df["complete"] = rng.random(300) < 1 / (1 + np.exp(-(df["temp"] - 70) / 10))
+        >>> d = sh.TwoPhaseDesign(df, subset="complete").estimate_weights("~temp + wind")
+        >>> round(float(d.weights.sum()), 1)             # estimates the 300 phase-1 rows
+        311.3
+        >>> print(d.mean("y").to_frame()[["term", "estimate", "se"]].round(3).to_string())
+          term  estimate     se
+        0    y    73.887  1.048
+        >>> print(d.glm("y ~ temp + wind").to_frame()[["term", "estimate", "se"]]
+        ...       .round(3).to_string())
+                term  estimate     se
+        0  Intercept    25.442  9.956
+        1       temp     0.819  0.120
+        2       wind    -1.459  0.122
+
+        In R: ``d <- estWeights(df, formula = ~temp + wind, subset = ~complete)``;
+        ``svymean(~y, d)``; ``svyglm(y ~ temp + wind, design = d)``; with phase-2 strata
+        ``estWeights(df, formula = ~st + x, subset = ~in2, strata = ~st)``; a working model
+        ``estWeights(df, working.model = m, subset = ~in2, strata = ~st)``.
+        """
+        from socialhealth.design.calibration import RegressionResidual
+        from socialhealth.design import twophase_estweights as est
+
+        ph1 = self._phase1
+        why = None
+        if self.method != "full":
+            why = "method='approx'"
+        elif not ph1.simple or (self._pi1 != 0).any() or (self._w1 != 1).any():
+            why = "a phase 1 with weights, probabilities, strata, PSUs or fpc"
+        elif self._unit2 is not None:
+            why = "phase-2 clusters (phase2_psu=)"
+        elif self._calibrations:
+            why = "an already calibrated design (estimate the weights first, then calibrate)"
+        elif (self._in2 & (self._w == 0)).any():
+            why = "a subset (estimate the weights on the whole design, then take the subset)"
+        if why is not None:
+            raise DesignError(
+                f"estimate_weights() is implemented for two-phase designs whose phase 1 is a "
+                f"cohort or simple random sample (method='full'), not for {why}. R's "
+                "estWeights builds that design (twophase(id = list(~1, ~1), ...)) as well.")
+        X, names = est.predictor_matrix(self, formula, predictors)
+        complete = (self._n2h >= self._n1h)[self._codes]      # strata taken completely
+        fit = ~complete
+        alpha = est.logistic_fit(X[fit], self._in2[fit].astype(float))
+        with np.errstate(over="ignore"):
+            p = np.where(complete, 1.0, 1.0 / (1.0 + np.exp(-(X @ alpha))))
+        new = copy.copy(self)
+        new._w = np.where(self._in2, 1.0 / p, 0.0)
+        Xr = np.where(complete[:, None], 0.0, X)
+        if complete.any():
+            Xr = np.column_stack([Xr, complete.astype(float)])
+        Xr = np.where(self._in2[:, None], Xr, 0.0)
+        new._calibrations = (RegressionResidual(Xr, self._in2.astype(float), new._w.copy(),
+                                                label="estimated weights: " + " + ".join(names)),)
+        new._pi2_phase1 = np.where(self._in2, p, np.nan)
+        new._estimated_weights = True
+        # (as calibrate() leaves them: the weights before estimation, no replicate recipes)
+        vars(new).update(_calibration_base=self._w.copy(), _calibration_recipes=())
+        new._last_phases = None
+        how = (f"formula = {_r_formula(formula)}" if formula is not None
+               else "working.model = <working model>")
+        new._calibration_calls = self._calibration_calls + (f"estWeights(d, {how})",)
         return new
 
     # ------------------------------------------------------------------ not implemented
