@@ -118,6 +118,7 @@ from socialhealth.design.formula import model_frame
 from socialhealth.design.result_protocol import Summary
 from socialhealth.errors import (ConvergenceError, MissingColumnError, ModelError, SeparationError,
                                  SocialHealthWarning)
+from socialhealth.models._response import event_values
 from socialhealth.models._coxcurve import FitData as _FitData
 
 __all__ = ["CoxResult", "coxph"]
@@ -783,15 +784,7 @@ def coxph(
         raise MissingColumnError(missing, data.columns, "the design data")
     rhs = _as_rhs(covariates)
     in_subset = design.in_subset
-    ev_raw = data[event]
-    if pd.api.types.is_bool_dtype(ev_raw):
-        ev_all = ev_raw.astype(float).to_numpy()
-    else:
-        ev_all = pd.to_numeric(ev_raw, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-        bad_ev = ev_raw.notna().to_numpy() & np.isnan(ev_all)
-        if (bad_ev & in_subset).any():
-            raise ModelError(f"event column {event!r} must be 0/1 or boolean; it has non-numeric "
-                             f"values.")
+    ev_all = event_values(data, event, in_subset)
     mask = in_subset & ~np.isnan(ev_all)
     strata_codes_all = None
     if strata:

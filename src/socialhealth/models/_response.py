@@ -60,3 +60,21 @@ def response_frame(design, formula, placeholder: str) -> Response:
     frame = model_frame(data[cols].assign(**{placeholder: 0.0}), f"{placeholder} ~ {rhs}", mask)
     return Response(name=lhs, rhs=rhs, column=ycol, frame=frame,
                     n_response_missing=int(np.sum(in_subset & ~mask)))
+
+
+def event_values(data: pd.DataFrame, event: str, in_subset: np.ndarray) -> np.ndarray:
+    """The event column of a survival model as floats (1 = event, 0 = censored; NaN where
+    missing): booleans as 0/1, numbers as they are. Raises ModelError when a row of the subset
+    has a value that is not a number (a label such as "dead")."""
+    from socialhealth.errors import ModelError
+
+    raw = data[event]
+    if pd.api.types.is_bool_dtype(raw):
+        return raw.astype(float).to_numpy()
+    values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    not_numbers = raw.notna().to_numpy() & np.isnan(values)
+    if (not_numbers & in_subset).any():
+        raise ModelError(f"event column {event!r} must be 0/1 or boolean (1 = event, 0 = "
+                         "censored); it has values that are not numbers. Recode it, e.g. "
+                         "(status == 'dead').")
+    return values

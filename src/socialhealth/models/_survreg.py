@@ -81,6 +81,7 @@ from socialhealth.design.formula import model_frame
 from socialhealth.design.result_protocol import Summary
 from socialhealth.errors import (ArgumentError, ConvergenceError, MissingColumnError, ModelError,
                                  SeparationError)
+from socialhealth.models._response import event_values
 from socialhealth.models._newton import newton_ascent
 
 __all__ = ["SurvregResult", "survreg"]
@@ -532,15 +533,7 @@ def survreg(
         raise MissingColumnError(missing, data.columns, "the design data")
     rhs = _rhs_of(covariates)
     in_subset = design.in_subset
-    ev_raw = data[event]
-    if pd.api.types.is_bool_dtype(ev_raw):
-        ev_all = ev_raw.astype(float).to_numpy()
-    else:
-        ev_all = pd.to_numeric(ev_raw, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-        bad_ev = ev_raw.notna().to_numpy() & np.isnan(ev_all)
-        if (bad_ev & in_subset).any():
-            raise ModelError(f"event column {event!r} must be 0/1 or boolean (1 = event, "
-                             "0 = censored); it has non-numeric values.")
+    ev_all = event_values(data, event, in_subset)
     mask = in_subset & ~np.isnan(ev_all)
     n_pre = int((in_subset & ~mask).sum())
     frame = model_frame(data, f"{time} ~ {rhs}", mask)
