@@ -237,7 +237,7 @@ def test_missing_rows_counted(gen):
 
 # ----------------------------------------------------------------------------- errors
 def test_loglik_wrong_shape(dstrat):
-    with pytest.raises(ModelError, match="one value per row"):
+    with pytest.raises(ModelError, match="one log-likelihood value per row"):
         sh.design.mle(dstrat, lambda y, mean, sd: float(np.sum(normal_sd(y, mean, sd))), API,
                       start=API_START)
 

@@ -198,6 +198,29 @@ def _richardson(fun, etas: list[np.ndarray], k: int, step: float,
     return out
 
 
+def one_per_row(out, m: int, function: str, value: str, advice: str,
+                scalar_ok: bool = False) -> np.ndarray:
+    """What a user's per-row function returned, as ``m`` floats (an ``(m, 1)`` or ``(1, m)``
+    array flattened; a single number repeated when ``scalar_ok``), or a ModelError naming
+    ``function`` (e.g. "the log-likelihood function"), the ``value`` it must give per row and
+    ``advice`` on computing it elementwise."""
+    try:
+        v = np.asarray(out, dtype=float)
+    except (TypeError, ValueError):
+        raise ModelError(f"{function} returned {type(out).__name__}, not numbers; it must "
+                         f"return one {value} per row.") from None
+    if scalar_ok and v.ndim == 0:
+        return np.full(m, float(v))
+    if v.shape != (m,):
+        if v.shape in ((m, 1), (1, m)):
+            return v.ravel()
+        raise ModelError(
+            f"{function} returned an array of shape {show(v.shape)} for {m} rows; it must "
+            f"return one {value} per row (shape ({m},)), computed elementwise with numpy "
+            f"({advice}).")
+    return v
+
+
 class _Model:
     """The log-likelihood on the rows used, its per-row derivatives and their sums."""
 
@@ -214,20 +237,8 @@ class _Model:
         """Per-row log-likelihood values (checked for shape)."""
         with np.errstate(all="ignore"):
             out = self.loglik(self.y, **dict(zip(self.params, etas, strict=True)))
-        try:
-            v = np.asarray(out, dtype=float)
-        except (TypeError, ValueError):
-            raise ModelError(f"the log-likelihood function returned {type(out).__name__}, not "
-                             "numbers; it must return one log-likelihood value per row.") from None
-        m = len(etas[0])
-        if v.shape != (m,):
-            if v.shape in ((m, 1), (1, m)):
-                return v.ravel()
-            raise ModelError(
-                f"the log-likelihood function returned an array of shape {show(v.shape)} for "
-                f"{m} rows; it must return one value per row (shape ({m},)), computed "
-                "elementwise with numpy (np.where, not if/else).")
-        return v
+        return one_per_row(out, len(etas[0]), "the log-likelihood function",
+                           "log-likelihood value", "np.where, not if/else")
 
     def row_gradient(self, etas) -> np.ndarray:
         """(m, K) derivatives of each row's log-likelihood by each linear predictor."""

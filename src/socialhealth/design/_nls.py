@@ -56,6 +56,7 @@ import numpy as np
 import pandas as pd
 
 from socialhealth._text import show, show_list
+from socialhealth.design._mle import one_per_row
 from socialhealth.design.coefficients import WaldCoefficients
 from socialhealth.design.result_protocol import Summary
 from socialhealth.errors import (ArgumentError, ConvergenceError, FormulaError,
@@ -109,21 +110,8 @@ class _Model:
     def values(self, theta) -> np.ndarray:
         with np.errstate(all="ignore"):
             out = self.fun(self.cols, **self.kw(theta))
-        try:
-            v = np.asarray(out, dtype=float)
-        except (TypeError, ValueError):
-            raise ModelError(f"the model function returned {type(out).__name__}, not numbers; "
-                             "it must return one fitted value per row.") from None
-        if v.ndim == 0:
-            v = np.full(self.m, float(v))
-        if v.shape != (self.m,):
-            if v.shape in ((self.m, 1), (1, self.m)):
-                return v.ravel()
-            raise ModelError(
-                f"the model function returned an array of shape {show(v.shape)} for {self.m} "
-                f"rows; it must return one fitted value per row (shape ({self.m},)), computed "
-                "elementwise with numpy (np.exp, np.where, not math.exp or if/else).")
-        return v
+        return one_per_row(out, self.m, "the model function", "fitted value",
+                           "np.exp, np.where, not math.exp or if/else", scalar_ok=True)
 
     def jacobian(self, theta) -> np.ndarray:
         """(m, p) derivatives of the fitted values by each parameter."""
