@@ -63,7 +63,7 @@ import numpy as np
 import pandas as pd
 
 from socialhealth._text import show, show_list
-from socialhealth.design.coefficients import WaldCoefficients
+from socialhealth.design.coefficients import WaldCoefficients, coefficient_lines
 from socialhealth.design.result_protocol import Summary
 from socialhealth.errors import (ArgumentError, ConvergenceError, FormulaError,
                                  MissingColumnError, ModelError)
@@ -445,12 +445,10 @@ class MLEResult(WaldCoefficients):
                  f"{self.nobs} rows" + (f"; {self.n_missing} left out (missing values)"
                                         if self.n_missing else "")
                  + f"; weighted log-likelihood {self.loglik:.6g}; Binder sandwich standard "
-                   "errors, z statistics and normal p-values",
-                 f"  {'':<30}{'Estimate':>12}{'Std. Error':>12}{'z value':>10}{'Pr(>|z|)':>11}"]
-        for r in tab.itertuples(index=False):
-            name = f"{r.parameter}:{r.term}"[:29]
-            lines.append(f"  {name:<30}{r.estimate:>12.6g}{r.se:>12.6g}{r.statistic:>10.3f}"
-                         f"{r.p:>11.4g}")
+                   "errors, z statistics and normal p-values"]
+        lines += coefficient_lines(tab["parameter"].astype(str) + ":" + tab["term"].astype(str),
+                                   tab["estimate"], tab["se"], tab["statistic"], tab["p"],
+                                   width=30, statistic_name="z")
         lines.append(f"In R: {self.r_call}")
         return self._summary_text("\n".join(lines))
 

@@ -57,7 +57,7 @@ import pandas as pd
 
 from socialhealth._text import show, show_list
 from socialhealth.design._mle import one_per_row
-from socialhealth.design.coefficients import WaldCoefficients
+from socialhealth.design.coefficients import WaldCoefficients, coefficient_lines
 from socialhealth.design.result_protocol import Summary
 from socialhealth.errors import (ArgumentError, ConvergenceError, FormulaError,
                                  MissingColumnError, ModelError)
@@ -300,11 +300,9 @@ class NLSResult(WaldCoefficients):
                  f"{self.nobs} rows" + (f"; {self.n_missing} left out (missing values)"
                                         if self.n_missing else "")
                  + f"; weighted residual sum of squares {self.rss:.6g}; Binder sandwich "
-                   f"standard errors, t statistics on {self.df_resid} degrees of freedom",
-                 f"  {'':<20}{'Estimate':>12}{'Std. Error':>12}{'t value':>10}{'Pr(>|t|)':>11}"]
-        for r in tab.itertuples(index=False):
-            lines.append(f"  {str(r.term)[:19]:<20}{r.estimate:>12.6g}{r.se:>12.6g}"
-                         f"{r.statistic:>10.3f}{r.p:>11.4g}")
+                   f"standard errors, t statistics on {self.df_resid} degrees of freedom"]
+        lines += coefficient_lines(tab["term"], tab["estimate"], tab["se"], tab["statistic"],
+                                   tab["p"], width=20)
         lines.append(f"In R: {self.r_call}")
         return self._summary_text("\n".join(lines))
 

@@ -158,3 +158,24 @@ class WaldCoefficients(Result):
         except Exception:  # noqa: BLE001 - the text alone is still a summary
             frame = None
         return Summary(text, frame=frame)
+
+
+def coefficient_lines(names, estimate, se, statistic, p, *, width: int = 26,
+                      statistic_name: str = "t") -> list[str]:
+    """A summary's coefficient block as R prints it: a header (``Estimate``, ``Std. Error``,
+    ``t value``, ``Pr(>|t|)``; ``z`` for a normal reference) and one line per coefficient,
+    names cut to ``width - 1`` characters.
+
+    Examples
+    --------
+    >>> print("\\n".join(coefficient_lines(["x"], [1.5], [0.5], [3.0], [0.0027], width=6)))
+          Estimate  Std. Error   t value   Pr(>|t|)
+      x        1.5         0.5     3.000     0.0027
+    """
+    s = statistic_name
+    lines = [f"  {'':<{width}}{'Estimate':>12}{'Std. Error':>12}{s + ' value':>10}"
+             f"{'Pr(>|' + s + '|)':>11}"]
+    for name, b, e, z, pv in zip(names, estimate, se, statistic, p, strict=True):
+        lines.append(f"  {str(name)[:width - 1]:<{width}}{b:>12.6g}{e:>12.6g}{z:>10.3f}"
+                     f"{pv:>11.4g}")
+    return lines

@@ -54,7 +54,7 @@ import numpy as np
 import pandas as pd
 
 from socialhealth._text import show_list
-from socialhealth.design.coefficients import WaldCoefficients
+from socialhealth.design.coefficients import WaldCoefficients, coefficient_lines
 from socialhealth.design.formula import formula_variables, model_frame
 from socialhealth.design.result_protocol import Summary
 from socialhealth.errors import FormulaError, MissingColumnError, ModelError
@@ -175,11 +175,9 @@ class IVResult(WaldCoefficients):
                  f"{self.nobs} rows" + (f"; {self.n_missing} left out (missing values)"
                                         if self.n_missing else "")
                  + f"; endogenous: {', '.join(self.endogenous)}",
-                 f"t intervals and p-values with {self.df_resid:g} degrees of freedom",
-                 f"  {'':<26}{'Estimate':>12}{'Std. Error':>12}{'t value':>10}{'Pr(>|t|)':>11}"]
-        for r in tab.itertuples(index=False):
-            lines.append(f"  {str(r.term)[:25]:<26}{r.estimate:>12.6g}{r.se:>12.6g}"
-                         f"{r.statistic:>10.3f}{r.p:>11.4g}")
+                 f"t intervals and p-values with {self.df_resid:g} degrees of freedom"]
+        lines += coefficient_lines(tab["term"], tab["estimate"], tab["se"], tab["statistic"],
+                                   tab["p"])
         lines.append("First stage (excluded instruments):")
         for r in self.first_stage.itertuples(index=False):
             lines.append(f"  {r.endogenous}: R-squared {r.r_squared:.4f}; Wald F {r.f:.4g} on "

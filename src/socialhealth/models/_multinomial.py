@@ -63,7 +63,7 @@ import pandas as pd
 from scipy import special
 
 from socialhealth._text import show, show_list
-from socialhealth.design.coefficients import WaldCoefficients
+from socialhealth.design.coefficients import WaldCoefficients, coefficient_lines
 from socialhealth.design.result_protocol import Summary
 from socialhealth.errors import (ArgumentError, ConvergenceError, FormulaError, ModelError,
                                  SeparationError)
@@ -311,11 +311,8 @@ class MultinomialResult(WaldCoefficients):
                  f"t intervals and p-values with {self.df_resid:g} degrees of freedom"]
         for lvl, block in tab.groupby("outcome_level", sort=False):
             lines.append(f"log(P({lvl}) / P({_label(self.reference)})):")
-            lines.append(f"  {'':<26}{'Estimate':>12}{'Std. Error':>12}{'t value':>10}"
-                         f"{'Pr(>|t|)':>11}")
-            for r in block.itertuples(index=False):
-                lines.append(f"  {str(r.term)[:25]:<26}{r.estimate:>12.6g}{r.se:>12.6g}"
-                             f"{r.statistic:>10.3f}{r.p:>11.4g}")
+            lines += coefficient_lines(block["term"], block["estimate"], block["se"],
+                                       block["statistic"], block["p"])
         lines.append(f"In R: {self.r_call}")
         lines.append(f"In Stata: {self.stata_call}")
         return self._summary_text("\n".join(lines))
