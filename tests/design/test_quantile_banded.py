@@ -33,6 +33,9 @@ def _cases():
     yield "huge and tiny weights", rng.normal(0, 1, n), np.exp(rng.uniform(-20, 20, n))
     yield "sorted input", np.sort(rng.normal(0, 1, n)), rng.uniform(1, 2, n)
     yield "ucla3 scores", rng.integers(3, 10, n).astype(float), rng.choice([0.7, 1.3, 2.1], n)
+    # a linear calibration can leave a few negative weights: the running sums then fall too
+    yield "some negative weights", rng.normal(0, 1, n), np.where(rng.uniform(size=n) < 0.01,
+                                                                 -0.5, rng.uniform(1, 2, n))
 
 
 def _probabilities(y, w):

@@ -201,7 +201,9 @@ class _BandedInverseCdf:
         self._full: Callable[[float], float] | None = None
         # sorted band values, their running weight sums, the weight below, rows below?
         self._band: tuple[np.ndarray, np.ndarray, float, bool] | None = None
-        self._misses = 0
+        # negative weights (a linear calibration) make the running sums go down as well as up;
+        # the band's reasoning needs them rising, so those rows always take the full sort
+        self._misses = 2 if bool((w < 0).any()) else 0
         self._total = float(np.sum(w))
 
     def _full_rule(self):
@@ -228,6 +230,8 @@ class _BandedInverseCdf:
 
     def _fast(self, p: float):
         """The quantile from the band, or None when the full-sort rule must decide."""
+        if self._misses >= 2 and self._band is None:
+            return None
         T = p * self._total
         delta = 1e-9 * self._total
         for attempt in (0, 1):
