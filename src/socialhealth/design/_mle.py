@@ -198,6 +198,17 @@ def _richardson(fun, etas: list[np.ndarray], k: int, step: float,
     return out
 
 
+def check_iteration_controls(max_iter, tol) -> None:
+    """``max_iter`` a whole number >= 1 and ``tol`` in (0, 1), or an ArgumentError saying so
+    (the controls of :func:`mle` and :func:`~socialhealth.design.nls`)."""
+    if isinstance(max_iter, (bool, np.bool_)) or not isinstance(max_iter, (int, np.integer)) \
+            or max_iter < 1:
+        raise ArgumentError(f"max_iter={show(max_iter)} must be a whole number >= 1.")
+    if isinstance(tol, (bool, np.bool_)) or not isinstance(tol, (int, float, np.number)) \
+            or not 0 < tol < 1:
+        raise ArgumentError(f"tol={show(tol)} must be a number between 0 and 1 (e.g. 1e-10).")
+
+
 def one_per_row(out, m: int, function: str, value: str, advice: str,
                 scalar_ok: bool = False) -> np.ndarray:
     """What a user's per-row function returned, as ``m`` floats (an ``(m, 1)`` or ``(1, m)``
@@ -609,12 +620,7 @@ def mle(
         raise ArgumentError("gradient must be a function gradient(y, **parameters) or None.")
     if method not in _FITTERS:
         raise ArgumentError(f"method={show(method)} is not one of {show_list(list(_FITTERS))}.")
-    if isinstance(max_iter, (bool, np.bool_)) or not isinstance(max_iter, (int, np.integer)) \
-            or max_iter < 1:
-        raise ArgumentError(f"max_iter={show(max_iter)} must be a whole number >= 1.")
-    if isinstance(tol, (bool, np.bool_)) or not isinstance(tol, (int, float, np.number)) \
-            or not 0 < tol < 1:
-        raise ArgumentError(f"tol={show(tol)} must be a number between 0 and 1 (e.g. 1e-10).")
+    check_iteration_controls(max_iter, tol)
     data = design.data
     spec = _Spec(formulas, data)
     y_all = spec.response_values(data)

@@ -56,7 +56,7 @@ import numpy as np
 import pandas as pd
 
 from socialhealth._text import show, show_list
-from socialhealth.design._mle import one_per_row
+from socialhealth.design._mle import check_iteration_controls, one_per_row
 from socialhealth.design.coefficients import WaldCoefficients, coefficient_lines
 from socialhealth.design.result_protocol import Summary
 from socialhealth.errors import (ArgumentError, ConvergenceError, FormulaError,
@@ -427,12 +427,7 @@ def nls(
                             "{'a': 1, 'b': 0.1}.") from None
     if not np.all(np.isfinite(theta0)):
         raise ArgumentError("start must give finite numbers.")
-    if isinstance(max_iter, (bool, np.bool_)) or not isinstance(max_iter, (int, np.integer)) \
-            or max_iter < 1:
-        raise ArgumentError(f"max_iter={show(max_iter)} must be a whole number >= 1.")
-    if isinstance(tol, (bool, np.bool_)) or not isinstance(tol, (int, float, np.number)) \
-            or not 0 < tol < 1:
-        raise ArgumentError(f"tol={show(tol)} must be a number between 0 and 1 (e.g. 1e-10).")
+    check_iteration_controls(max_iter, tol)
 
     data = design.data
     if response not in data.columns:
