@@ -473,7 +473,9 @@ def test_hist_and_boxplot_draw_their_tables_with_words(design):
     _count("hist", 2 * len(t))
     b = plot.boxplot(design, "bmi", by="lives_alone")
     assert _texts(b.ax.get_xticklabels()) == ["No", "Yes"]
-    assert b.ax.get_xlabel() == "Lives alone"
+    # axis labels are the schema's words, not the column names ("Lives alone", "Bmi")
+    assert b.ax.get_xlabel() == "Living alone"
+    assert b.ax.get_ylabel() == "BMI"
     h = plot.hist(design, "bmi", by="lives_alone")
     assert _legend(h.ax) == ["No", "Yes"]
     _count("boxplot", 2)

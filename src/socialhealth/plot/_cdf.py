@@ -75,7 +75,7 @@ def cdf(
     style.tidy_axes(ax, grid="y")
     if xlabel is None:
         terms = ordered_unique(frame["term"]) if "term" in frame.columns else []
-        xlabel = style.pretty(str(terms[0])) if len(terms) == 1 else style.pretty(value)
+        xlabel = style.axis_label(str(terms[0])) if len(terms) == 1 else style.axis_label(value)
     if ylabel is None:
         ylabel = "At or below the value (%)" if percent else "Share at or below the value"
     style.set_labels(ax, xlabel=xlabel, ylabel=ylabel, title=title)

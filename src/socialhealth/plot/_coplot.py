@@ -365,13 +365,13 @@ def coplot(
         axes[0].set_ylim(*ybnds)
         kind = "conditioning plot (hexagons)"
 
-    by_words = house.pretty(by)
+    by_words = house.axis_label(by)
     for (label, *_), ax in zip(panels, axes, strict=True):
         house.tidy_axes(ax, grid="both" if style != "hex" else None)
         ax.set_title(f"{by_words}: {label}", fontsize=house.FONT["annotation"], loc="left")
-    fig.supxlabel(xlabel or house.pretty(x), fontsize=house.FONT["label"], y=0.42 / high,
+    fig.supxlabel(xlabel or house.axis_label(x), fontsize=house.FONT["label"], y=0.42 / high,
                   va="bottom")
-    fig.supylabel(ylabel or house.pretty(y), fontsize=house.FONT["label"], x=0.12 / wide,
+    fig.supylabel(ylabel or house.axis_label(y), fontsize=house.FONT["label"], x=0.12 / wide,
                   ha="left")
     if title:
         fig.suptitle(title, fontsize=house.FONT["title"], fontweight="bold", x=0.85 / wide,

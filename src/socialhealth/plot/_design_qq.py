@@ -228,12 +228,12 @@ def qq(
         style.group_legend(ax, by)
     style.tidy_axes(ax, grid="both")
     if to_column:
-        default_x = style.pretty(against)
+        default_x = style.axis_label(against)
     elif to_normal:
         default_x = "Standard normal quantile"
     else:
         default_x = "Expected quantile"
-    style.set_labels(ax, xlabel=xlabel or default_x, ylabel=ylabel or style.pretty(variable),
+    style.set_labels(ax, xlabel=xlabel or default_x, ylabel=ylabel or style.axis_label(variable),
                      title=title)
     style.add_caption(ax, caption)
     return DesignPlot(ax, table, "QQ plot", n_missing=n_missing)

@@ -285,7 +285,7 @@ def scatter(
         bar.ax.tick_params(labelsize=house.FONT["annotation"])
         kind = "hexagon plot"
     house.tidy_axes(ax, grid="both" if style != "hex" else None)
-    house.set_labels(ax, xlabel=xlabel or house.pretty(x), ylabel=ylabel or house.pretty(y),
+    house.set_labels(ax, xlabel=xlabel or house.axis_label(x), ylabel=ylabel or house.axis_label(y),
                      title=title)
     house.add_caption(ax, caption)
     return DesignPlot(ax, table, kind, n_missing=n_missing)

@@ -150,7 +150,7 @@ def prevalence(
         if level is not None:
             what += f": {level}"
         ylabel = f"{what} (%)" if percent else what
-    style.set_labels(ax, xlabel=xlabel or style.pretty(x), ylabel=ylabel, title=title)
+    style.set_labels(ax, xlabel=xlabel or style.axis_label(x), ylabel=ylabel, title=title)
     if by:
         style.group_legend(ax, by, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     style.add_caption(ax, caption)

@@ -82,7 +82,7 @@ def survival(
     style.tidy_axes(ax, grid="y")
     if ylabel is None:
         ylabel = "Surviving (%)" if percent else "Proportion surviving"
-    style.set_labels(ax, xlabel=xlabel or style.pretty(time), ylabel=ylabel, title=title)
+    style.set_labels(ax, xlabel=xlabel or style.axis_label(time), ylabel=ylabel, title=title)
     if by:
         style.group_legend(ax, by)
     style.add_caption(ax, caption)

@@ -125,7 +125,7 @@ def trend(
         if level is not None:
             what += f": {level}"
         ylabel = f"{what} (%)" if percent else what
-    style.set_labels(ax, xlabel=xlabel or style.pretty(x), ylabel=ylabel, title=title)
+    style.set_labels(ax, xlabel=xlabel or style.axis_label(x), ylabel=ylabel, title=title)
     if by:
         style.group_legend(ax, by)
     style.add_caption(ax, caption)

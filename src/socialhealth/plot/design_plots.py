@@ -354,7 +354,7 @@ def hist(
     ax.set_ylim(bottom=0)
     style.tidy_axes(ax, grid="y")
     default_y = "Density (weighted)" if probability else "Estimated population count"
-    style.set_labels(ax, xlabel=xlabel or style.pretty(variable), ylabel=ylabel or default_y,
+    style.set_labels(ax, xlabel=xlabel or style.axis_label(variable), ylabel=ylabel or default_y,
                      title=title)
     style.add_caption(ax, caption)
     return DesignPlot(ax, table, "histogram")
@@ -474,8 +474,9 @@ def boxplot(
     if by is None:
         ax.set_xticks([])
     style.tidy_axes(ax, grid="y")
-    style.set_labels(ax, xlabel=xlabel if xlabel is not None else (style.pretty(by) if by else ""),
-                     ylabel=ylabel or style.pretty(variable), title=title)
+    default_x = style.axis_label(by) if by else ""
+    style.set_labels(ax, xlabel=xlabel if xlabel is not None else default_x,
+                     ylabel=ylabel or style.axis_label(variable), title=title)
     style.add_caption(ax, caption)
     return DesignPlot(ax, table, "boxplot")
 
@@ -623,7 +624,7 @@ def smooth(
                    edgecolors="none", zorder=1)
     ax.plot(grid, curve, color=style.PALETTE[1], linewidth=2.0, zorder=3)
     style.tidy_axes(ax, grid="y")
-    style.set_labels(ax, xlabel=xlabel or style.pretty(x), ylabel=ylabel or style.pretty(y),
+    style.set_labels(ax, xlabel=xlabel or style.axis_label(x), ylabel=ylabel or style.axis_label(y),
                      title=title)
     style.add_caption(ax, caption)
     return DesignPlot(ax, table, "smoother")

@@ -204,6 +204,29 @@ def pretty(name) -> str:
     return s[:1].upper() + s[1:] if s else s
 
 
+def axis_label(name) -> str:
+    """Words for a column drawn on an axis: the harmonised schema's words where the report
+    content has them (``ucla3_score`` -> "UCLA-3 loneliness score", ``bmi`` -> "BMI"), else
+    the tables' variable label (``smoker`` -> "Smoking"), else :func:`pretty`.
+
+    Model terms keep :func:`pretty` (a yes/no term reads "Lonely", not "Loneliness"); this is
+    for the variable itself on an axis.
+
+    Examples
+    --------
+    >>> axis_label("ucla3_score"), axis_label("age_group"), axis_label("api00")
+    ('UCLA-3 loneliness score', 'Age group', 'Api00')
+    """
+    from socialhealth.tables.labels import variable_label
+
+    try:
+        from socialhealth.report.content import content
+        words = content().get("concept_labels", {}).get(str(name))
+    except Exception:  # the report content is optional for plots
+        words = None
+    return str(words) if words else variable_label(name)
+
+
 _TERM = re.compile(r"^(?:C\((\w+)[^)]*\)|(\w+))\[(?:T\.)?(.+)\]$")
 
 
