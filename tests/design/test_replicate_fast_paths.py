@@ -355,3 +355,42 @@ def test_mean_numerators_and_weight_sums_from_one_read_equal_direct_computation(
     reps = (Wk.T @ z[keep]) / Wk.sum(axis=0)
     np.testing.assert_allclose(d.mean("z").se.iloc[0],
                                np.sqrt(np.sum((reps - reps.mean()) ** 2) / (R - 1)), rtol=1e-10)
+
+
+def _direct_domain(W, y, dom, d, ratio=True):
+    """Replicate SE of the domain-``d`` mean (``ratio``) or total of ``y``, from ``W``."""
+    ind = (dom == d).astype(float)
+    top = W.T @ (y * ind)
+    reps = top / (W.T @ ind) if ratio else top
+    return float(np.sqrt(np.sum((reps - reps.mean()) ** 2) / (W.shape[1] - 1)))
+
+
+def test_kept_domain_totals_are_reused_only_for_the_same_values_domains_and_kind():
+    df, W = synthetic(R=6, n_dom=3)
+    frame = one_block_frame(df, 6)
+    d = sh.ReplicateDesign(frame, weights="w", replicate_weights="^rw[0-9]+$",
+                           method="bootstrap")
+    y, z, dom = df["y"].to_numpy(), df["z"].to_numpy(), df["dom"].to_numpy()
+    # a total first, then the mean of the same values by the same domains: the mean needs
+    # the domains' weight sums too, which the kept totals do not have
+    np.testing.assert_allclose(d.total("y", by="dom").se.to_numpy(),
+                               [_direct_domain(W, y, dom, k, ratio=False) for k in range(3)],
+                               rtol=1e-10)
+    want = [_direct_domain(W, y, dom, k) for k in range(3)]
+    for _ in range(2):                       # asked twice: the second from the kept totals
+        np.testing.assert_allclose(d.mean("y", by="dom").se.to_numpy(), want, rtol=1e-10)
+    assert d._Wsrc._kept_domains is not None
+    assert not d._Wsrc._kept_domains[-1].flags.writeable
+    # other values by the same domains, and the same values by other domains: afresh
+    np.testing.assert_allclose(d.mean("z", by="dom").se.to_numpy(),
+                               [_direct_domain(W, z, dom, k) for k in range(3)], rtol=1e-10)
+    np.testing.assert_allclose(d.mean("z", by="dom").se.to_numpy(),
+                               [_direct_domain(W, z, dom, k) for k in range(3)], rtol=1e-10)
+    other = (dom + 1) % 3
+    frame2 = frame.assign(dom=other)
+    d2 = sh.ReplicateDesign(frame2, weights="w", replicate_weights="^rw[0-9]+$",
+                            method="bootstrap")
+    d2.mean("z", by="dom")
+    d2._Wsrc._kept_domains = d._Wsrc._kept_domains    # as if kept on the same weights
+    np.testing.assert_allclose(d2.mean("z", by="dom").se.to_numpy(),
+                               [_direct_domain(W, z, other, k) for k in range(3)], rtol=1e-10)

@@ -70,6 +70,9 @@ class _ReplicateColumns:
         self._memo: tuple[np.ndarray, np.ndarray] | None = None
         # the last single columns v multiplied (a copy) with W' v, newest first
         self._kept_columns: list[tuple[np.ndarray, np.ndarray]] = []
+        # the last domain totals (_dense_domain_totals): (values, domain codes, number of
+        # domains, ratio) -> T, read-only copies, replaced whole (never changed in place)
+        self._kept_domains: tuple | None = None
 
     @classmethod
     def from_matrix(cls, W: np.ndarray) -> "_ReplicateColumns":
@@ -187,6 +190,26 @@ class _ReplicateColumns:
             if seen[0] == v[0] and seen[-1] == v[-1] and np.array_equal(seen, v):
                 return out.copy()
         return None
+
+    def kept_domain_totals(self, vals: np.ndarray, dcodes: np.ndarray, n_domains: int,
+                           ratio: bool) -> np.ndarray | None:
+        """The domain totals ``T`` of :func:`_dense_domain_totals` (a copy) when the same values,
+        domain codes and kind were asked for last (compared value by value), else None."""
+        kept = self._kept_domains
+        if kept is None:
+            return None
+        seen_vals, seen_codes, seen_d, seen_ratio, out = kept
+        if (seen_d == n_domains and seen_ratio == ratio and seen_vals.shape == vals.shape
+                and seen_codes.shape == dcodes.shape and np.array_equal(seen_codes, dcodes)
+                and np.array_equal(seen_vals, vals)):
+            return out.copy()
+        return None
+
+    def keep_domain_totals(self, vals: np.ndarray, dcodes: np.ndarray, n_domains: int,
+                           ratio: bool, out: np.ndarray) -> None:
+        """Keep the domain totals ``out`` of these values and domain codes (the last only)."""
+        self._kept_domains = (_read_only_copy(vals), _read_only_copy(dcodes), n_domains, ratio,
+                              _read_only_copy(out))
 
     def _column_tdot(self, v: np.ndarray) -> np.ndarray:
         """``W' v`` for one column ``v`` (W at hand whole): the kept weight sums for a column
@@ -986,9 +1009,14 @@ class ReplicateDesign(DesignBase):
             else:
                 # row blocks of W copied: blocks that stay in cache, BLAS on one thread
                 block, threads = max(256, _BLOCK_ELEMENTS // max(ncol, R)), one_blas_thread()
-            with threads:
-                T = _dense_domain_totals(W, vals, dcodes, D, ratio, block,
-                                         _known_totals(W, vals, dcodes, D, ratio))
+            # the same domain totals asked for again (the same table repeated, or a
+            # proportion's estimate and its interval): one comparison instead of a pass over W
+            T = W.kept_domain_totals(vals, dcodes, D, ratio)
+            if T is None:
+                with threads:
+                    T = _dense_domain_totals(W, vals, dcodes, D, ratio, block,
+                                             _known_totals(W, vals, dcodes, D, ratio))
+                W.keep_domain_totals(vals, dcodes, D, ratio, T)
             top = T[:, :D * k]
             if not ratio:
                 return self._rep_vcov(theta, top, groups)
