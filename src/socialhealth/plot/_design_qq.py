@@ -159,13 +159,14 @@ def qq(
     they equal R's ``qrule`` functions evaluated there on each design (tests: 1e-10, under
     ``"math"`` with the exception of the module notes). R 4.1-1's ``designx`` differs in
     three ways. It weights only the design with more rows, at ``i / k``, and draws the
-    other's sorted values unweighted (socialhealth's points equal R's drawn points when both
-    designs have equal weights and as many rows, and R's drawn values of the smaller design
-    when its weights are equal). It looks up the *left-hand* variable in ``designx``, not the
-    right-hand one as its help page says (``svyqqplot(api00 ~ api99, d, designx = d2)`` draws
-    ``api00`` of ``d2``, labelled ``api99``); socialhealth looks up ``against``. And it does
-    not remove missing values there (a missing value stops it: "'x' and 'y' lengths
-    differ"); socialhealth leaves them out of each design, counted in ``n_missing``.
+    other's sorted values unweighted (under the default ``qrule="math"`` socialhealth's points
+    equal R's drawn points when both designs have equal weights and as many rows, and R's
+    drawn values of the smaller design when its weights are equal). It looks up the
+    *left-hand* variable in ``designx``, not the right-hand one as its help page says
+    (``svyqqplot(api00 ~ api99, d, designx = d2)`` draws ``api00`` of ``d2``, labelled
+    ``api99``); socialhealth looks up ``against``. And it does not remove missing values
+    there (a missing value stops it: "'x' and 'y' lengths differ"); socialhealth leaves them
+    out of each design, counted in ``n_missing``.
 
     In R: ``svyqqmath(~variable, design)``; ``svyqqplot(variable ~ against, design)``; each
     group of ``by`` as ``svyqqmath(~variable, subset(design, by == level))``;
@@ -190,6 +191,14 @@ def qq(
     >>> sh.plot.qq(d, "api00", against="api99").to_frame().tail(1)
          probability      x      y
     199       0.9975  875.0  900.0
+
+    Enrolment in the stratified sample against the one-stage cluster sample, each weighted:
+
+    >>> clus = sh.datasets.load_example("apiclus1")
+    >>> dclus = sh.SurveyDesign(clus, weights="pw", psu="dnum", fpc="fpc")
+    >>> sh.plot.qq(d, "enroll", against_design=dclus).to_frame().tail(1).round(4)
+         probability       x       y
+    118       0.9958  3200.0  3617.0
     """
     what = "qq()"
     y_all = _numeric_column(design, variable, what)

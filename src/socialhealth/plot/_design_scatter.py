@@ -272,6 +272,9 @@ def scatter(
     >>> hexes = sh.plot.scatter(d, "api99", "api00", style="hex").to_frame()
     >>> round(float(hexes["count"].sum()), 2), round(float(d.weights.sum()), 2)
     (6194.0, 6194.0)
+    >>> sub = sh.plot.scatter(d, "api99", "api00", style="subsample", seed=1).to_frame()
+    >>> len(sub), list(sub.columns)
+    (500, ['x', 'y', 'weight', 'x_jittered', 'y_jittered'])
     """
     what = "scatter()"
     if style not in STYLES:
