@@ -18,10 +18,12 @@ colour-blind safe (Okabe-Ito; YlGnBu for ordered levels).
   scatterplot smoother of a numeric variable (R ``svyhist``, ``svyboxplot``, ``svysmooth``);
   these take the design itself and return a :class:`DesignPlot` (``.ax``, ``.figure`` and
   ``to_frame()``, the numbers drawn)
-* :func:`qq` - design-based quantile-quantile plot against the normal or another variable
-  (R ``svyqqmath``, ``svyqqplot``); also a :class:`DesignPlot`
-* :func:`scatter` - design-based scatterplot: bubbles sized by weight, transparency by weight
-  or hexagons shaded by the estimated population count (R ``svyplot``); a :class:`DesignPlot`
+* :func:`qq` - design-based quantile-quantile plot against the normal or another variable,
+  of the same design or of a second one (R ``svyqqmath``, ``svyqqplot``); also a
+  :class:`DesignPlot`
+* :func:`scatter` - design-based scatterplot: bubbles sized by weight, transparency by weight,
+  hexagons shaded by the estimated population count or a subsample drawn with probability
+  proportional to the weight (R ``svyplot``); a :class:`DesignPlot`
 * :func:`coplot` - conditioning plots: one design-based scatter panel per group or interval of
   a third variable (R ``svycoplot``); a :class:`DesignPlot`
 * :func:`biplot` - biplot of design-weighted principal components (``measures.survey_prcomp``)

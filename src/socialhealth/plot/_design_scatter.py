@@ -26,6 +26,16 @@ Hexagons (R ``style = "hex"``, package hexbin)
     estimated population size; ``x_centroid``, ``y_centroid`` are the weighted means of its
     rows.
 
+Subsample (R ``style = "subsample"``)
+    ``sample_size`` rows (default 500) drawn *with replacement*, each draw picking row ``i``
+    with probability ``w_i / sum_j w_j``: a sample from (approximately) the estimated
+    population distribution, as R ``sample(n, sample.size, replace = TRUE, prob = w)``. Each
+    drawn value is then jittered as R ``jitter(v, factor = 3, amount)``: plus a uniform draw on
+    ``(-a, a)``, with by default ``a = 3/5 d``, ``d`` the smallest gap between the distinct
+    drawn values rounded to 3 significant digits of their range (R's rule: the range ``z``,
+    values rounded to ``3 - floor(log10 z)`` decimals); an amount of 0 means
+    ``a = 3 z / 50``. ``x`` is jittered before ``y``.
+
 References
 ----------
 Korn EL, Graubard BI (1998) Scatterplots with survey data. *American Statistician* 52:58-69.
@@ -48,7 +58,7 @@ from socialhealth.errors import PlotError, RowsDroppedWarning
 from socialhealth.plot import style as house
 from socialhealth.plot.design_plots import DESIGN_CAPTION, DesignPlot, _numeric_column
 
-STYLES = ("bubble", "transparent", "hex")
+STYLES = ("bubble", "transparent", "hex", "subsample")
 
 
 def hex_cells(x: np.ndarray, y: np.ndarray, xbins: int, shape: float = 1.0,
@@ -97,6 +107,39 @@ def hex_centres(cell: np.ndarray, lattice: dict) -> tuple[np.ndarray, np.ndarray
             lattice["ymin"] + lattice["dy"] * row)
 
 
+def jitter_amount(values: np.ndarray, factor: float = 3.0, amount: float | None = None) -> float:
+    """Half-width of R's ``jitter(values, factor, amount)`` (module notes).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> jitter_amount(np.array([1.0, 3.0, 4.0]))
+    0.6
+    >>> round(jitter_amount(np.array([1.0, 3.0, 4.0]), amount=0), 10)
+    0.18
+    """
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return 0.0
+    lo, hi = float(v.min()), float(v.max())
+    z = hi - lo
+    if z == 0:
+        z = abs(lo)
+    if z == 0:
+        z = 1.0
+    if amount is None:
+        distinct = np.unique(np.round(v, 3 - int(math.floor(math.log10(z)))))
+        if distinct.size > 1:
+            d = float(np.min(np.diff(distinct)))
+        else:
+            d = float(distinct[0]) / 10 if distinct[0] != 0 else z / 10
+        return factor / 5 * abs(d)
+    if amount == 0:
+        return factor * (z / 50)
+    return float(amount)
+
+
 def _hexagon(cx: float, cy: float, dx: float, dy: float) -> np.ndarray:
     """Corners of the lattice's hexagon around ``(cx, cy)`` (pointed top and bottom)."""
     h = 2 * dy / 3
@@ -114,29 +157,45 @@ def scatter(
     inches: float = 0.05,
     alpha: tuple[float, float] = (0.0, 0.8),
     xbins: int = 30,
+    sample_size: int = 500,
+    seed=None,
+    jitter=None,
     xlabel: str | None = None,
     ylabel: str | None = None,
     title: str | None = None,
     caption: str | None = DESIGN_CAPTION,
     ax: Axes | None = None,
 ) -> DesignPlot:
-    """Design-based scatterplot of ``y`` against ``x``: bubbles, transparency or hexagons.
+    """Design-based scatterplot of ``y`` against ``x``: bubbles, transparency, hexagons or a
+    weighted subsample.
 
     Parameters
     ----------
     design : SurveyDesign or ReplicateDesign
     x, y : str
         Numeric columns: horizontal and vertical axis.
-    style : {"bubble", "transparent", "hex"}
+    style : {"bubble", "transparent", "hex", "subsample"}
         ``"bubble"``: open circles with area proportional to the weight (small surveys);
         ``"transparent"``: points whose opacity grows with the weight; ``"hex"``: hexagons
-        shaded by the estimated population count in each (large surveys).
+        shaded by the estimated population count in each (large surveys); ``"subsample"``:
+        ``sample_size`` rows drawn with probability proportional to the weight (with
+        replacement), jittered, drawn as plain points.
     inches : float
         Bubbles: radius of the largest circle, in inches (R ``inches``, default 0.05).
     alpha : (float, float)
         Transparency: opacity of a weight of 0 and of the largest weight (R ``alpha``).
     xbins : int
         Hexagons: number of hexagon widths across the range of ``x`` (R ``xbins``).
+    sample_size : int
+        Subsample: number of draws (R ``sample.size``, default 500).
+    seed : int or numpy.random.Generator, optional
+        Subsample: seed of the draws and the jitter (``numpy.random.default_rng(seed)``); the
+        same seed draws the same points.
+    jitter : (float or None, float or None) or False, optional
+        Subsample: half-widths of the uniform jitter of ``x`` and ``y`` (R ``amount = list(x,
+        y)``). ``None`` (default, either or both) is R's default rule, 3/5 of the smallest gap
+        between drawn values; 0 is R's ``amount = 0``, 3/50 of the drawn range (not no
+        jitter); ``False`` draws the values without jitter.
     xlabel, ylabel, title : str, optional
     caption : str, optional
         Default states the weighting; ``None`` for none.
@@ -150,13 +209,17 @@ def scatter(
         ``size`` (matplotlib marker area, points^2); transparency ``x, y, weight, alpha``
         (indexed by the rows of the design data); hexagons one row per non-empty cell,
         ``cell, x, y`` (centre), ``n`` (rows), ``count`` (sum of weights), ``x_centroid``,
-        ``y_centroid``.
+        ``y_centroid``; subsample one row per draw, in the order drawn and indexed by the row
+        drawn (a row drawn twice appears twice), ``x, y`` (its values), ``weight``,
+        ``x_jittered, y_jittered`` (the point drawn).
 
     Raises
     ------
     PlotError
         Not a design; absent or non-numeric columns; an unknown ``style``; no row with both
-        values; ``inches``, ``alpha`` or ``xbins`` out of range; hexagons over a single value.
+        values; ``inches``, ``alpha``, ``xbins``, ``sample_size`` or ``jitter`` out of range;
+        hexagons over a single value; a subsample from a design with a negative weight (R
+        stops: "negative probability").
 
     Warns
     -----
@@ -174,12 +237,22 @@ def scatter(
     lattice by the count (as R's ``"grayhex"``, on a colour-blind-safe ramp, with a colour
     bar); the centroids are in the table. Only the weights enter, so a replicate design draws
     as its Taylor original (R's ``"transparent"`` style takes the replicate weights of a
-    replicate design there, so use a Taylor design to compare). R's ``"subsample"`` style
-    (a weighted random resample) is not implemented, nor R's ``basecol`` (points are drawn in
-    the house blue; R's default is black). Rows with a missing ``x`` or ``y`` are left out
-    (counted in ``n_missing``); rows outside a subset are not used.
+    replicate design there, so use a Taylor design to compare). R's ``basecol`` is not
+    implemented (points are drawn in the house blue; R's default is black). Rows with a
+    missing ``x`` or ``y`` are left out (counted in ``n_missing``); rows outside a subset are
+    not used.
 
-    In R: ``svyplot(y ~ x, design, style = "bubble")`` (or ``"transparent"``, ``"hex"``).
+    The subsample follows R's rule (draws with replacement, probability proportional to the
+    weight; R's jitter amounts, tests: 1e-10 on the rows R drew), but the points differ from
+    R's: the draws come from numpy's random generator, not R's, so no seed reproduces R's
+    subsample. R draws among all rows of the design, including those with a missing ``x`` or
+    ``y``, which ``plot`` then leaves out (fewer than ``sample.size`` points, from a weight
+    total that counts the incomplete rows); socialhealth draws ``sample_size`` rows among the
+    complete ones.
+
+    In R: ``svyplot(y ~ x, design, style = "bubble")`` (or ``"transparent"``, ``"hex"``,
+    ``"subsample"``, with ``sample.size = sample_size`` and ``amount = list(x =, y =)`` for
+    ``jitter``).
 
     References
     ----------
@@ -199,13 +272,15 @@ def scatter(
     >>> hexes = sh.plot.scatter(d, "api99", "api00", style="hex").to_frame()
     >>> round(float(hexes["count"].sum()), 2), round(float(d.weights.sum()), 2)
     (6194.0, 6194.0)
+    >>> sub = sh.plot.scatter(d, "api99", "api00", style="subsample", seed=1).to_frame()
+    >>> len(sub), list(sub.columns)
+    (500, ['x', 'y', 'weight', 'x_jittered', 'y_jittered'])
     """
     what = "scatter()"
     if style not in STYLES:
-        hint = (" R's 'grayhex' is 'hex' here; 'subsample' is not implemented."
-                if style in ("grayhex", "subsample") else "")
-        raise PlotError(f"{what}: unknown style {style!r}; use 'bubble', 'transparent' or "
-                        f"'hex'.{hint}")
+        hint = " R's 'grayhex' is 'hex' here." if style == "grayhex" else ""
+        raise PlotError(f"{what}: unknown style {style!r}; use 'bubble', 'transparent', 'hex' "
+                        f"or 'subsample'.{hint}")
     xv = _numeric_column(design, x, what)
     yv = _numeric_column(design, y, what)
     w_all = np.asarray(design.weights, dtype=float)
@@ -260,6 +335,12 @@ def scatter(
         colours[:, 3] = opacity
         ax.scatter(xv[use], yv[use], s=16, c=colours, edgecolors="none", zorder=2)
         kind = "transparency scatterplot"
+    elif style == "subsample":
+        table = _subsample(what, xv[use], yv[use], w_all[use], index, sample_size, seed,
+                           jitter)
+        ax.scatter(table["x_jittered"], table["y_jittered"], s=10, color=house.PALETTE[0],
+                   edgecolors="none", zorder=2)
+        kind = "weighted subsample scatterplot"
     else:
         if not isinstance(xbins, (int, np.integer)) or isinstance(xbins, bool) or xbins < 1:
             raise PlotError(f"{what}: xbins must be a whole number of at least 1, not {xbins!r}.")
@@ -289,3 +370,48 @@ def scatter(
                      title=title)
     house.add_caption(ax, caption)
     return DesignPlot(ax, table, kind, n_missing=n_missing)
+
+
+def _subsample(what: str, xs: np.ndarray, ys: np.ndarray, w: np.ndarray, index: pd.Index,
+               sample_size, seed, jitter) -> pd.DataFrame:
+    """The draws of ``style="subsample"`` (module notes) as the plot's table."""
+    if (not isinstance(sample_size, (int, np.integer)) or isinstance(sample_size, bool)
+            or sample_size < 1):
+        raise PlotError(f"{what}: sample_size must be a whole number of at least 1, not "
+                        f"{sample_size!r}.")
+    if jitter is None:
+        amounts: tuple = (None, None)
+    elif jitter is False:
+        amounts = (False, False)
+    else:
+        try:
+            amounts = tuple(jitter)
+        except TypeError:
+            amounts = ()
+        ok = len(amounts) == 2 and all(
+            a is None or (isinstance(a, (int, float, np.number)) and not isinstance(a, bool)
+                          and np.isfinite(a) and a >= 0) for a in amounts)
+        if not ok:
+            raise PlotError(f"{what}: jitter must be two half-widths for x and y (numbers of at "
+                            "least 0, or None for R's default rule), or False for none, not "
+                            f"{jitter!r}.")
+    if (w < 0).any():
+        raise PlotError(f"{what}: a subsample draws rows with probability proportional to the "
+                        f"weight, and {int((w < 0).sum()):,} row(s) have a negative weight "
+                        "(from a linear calibration); calibrate with bounds to keep weights "
+                        "positive, or use style='hex'.")
+    total = float(w.sum())
+    if not total > 0:
+        raise PlotError(f"{what}: no row has a positive weight; nothing to draw.")
+    rng = np.random.default_rng(seed)
+    draw = rng.choice(len(w), size=int(sample_size), replace=True, p=w / total)
+    table = pd.DataFrame({"x": xs[draw], "y": ys[draw], "weight": w[draw]},
+                         index=index[draw])
+    for col, a in zip(("x", "y"), amounts, strict=True):
+        values = table[col].to_numpy()
+        if a is False:
+            table[f"{col}_jittered"] = values
+        else:
+            half = jitter_amount(values, 3.0, a)
+            table[f"{col}_jittered"] = values + rng.uniform(-half, half, len(values))
+    return table
