@@ -635,9 +635,13 @@ def smooth(
     binned local cubic and local-linear fits, and returns
     ``(sigma^2 (b - a) / (2 sqrt(pi) theta22 n))^(1/5)`` (Ruppert, Sheather & Wand 1995,
     J Am Stat Assoc 90:1257-1270; Wand & Jones 1995, Kernel Smoothing, section 5.8). Like R it
-    ignores the weights and uses all rows with both values (of a subset: its rows); it matches
-    ``KernSmooth::dpill`` to about 1e-12 relative (less when ``x`` is far from zero relative
-    to its spread, where R's raw-power quartic fits lose digits). It is undefined, and a
+    ignores the weights and uses all rows with both values (of a subset: its rows, as R on a
+    subset of an uncalibrated design; R keeps a calibrated design's other rows, at zero
+    weight, in the range of ``x`` and in the bandwidth); it matches
+    ``KernSmooth::dpill`` to about 1e-12 relative where R's own arithmetic is that accurate
+    (R fits the quartics on raw powers of ``x`` and loses digits when ``x`` is far from zero
+    relative to its spread: 1e-5 relative with ``x`` near 1e5 and spread 1000, where this
+    agrees with R on the centred ``x`` to 1e-12). It is undefined, and a
     ``PlotError`` asks for ``bandwidth=``, with fewer than 6 pairs after trimming, a block
     of the quartic fits with fewer than 5 distinct ``x`` (heavily tied ``x``), or data gaps
     wider than the pilot kernels reach (where R returns NaN and stops, or noise).
@@ -745,7 +749,9 @@ def density(
     Smoothing, section 3.6; formulas in :mod:`socialhealth.plot._bandwidth`) standardises the
     values by the smaller of their standard deviation and interquartile range / 1.349 and
     estimates the density functionals ``psi6`` and ``psi4`` on linearly binned data; it
-    ignores the weights, as R, and matches ``KernSmooth::dpik`` to about 1e-13 relative.
+    ignores the weights, as R, and matches ``KernSmooth::dpik`` to about 1e-13 relative. Of a
+    subset, the grid and the bandwidth come from its rows, as R on a subset of an uncalibrated
+    design (R keeps a calibrated design's other rows, at zero weight, in both).
     R has no ``by``; each group's curve equals ``svysmooth(~x, subset(design, group))``.
 
     In R: ``svysmooth(~x, design)`` (``bandwidth = bandwidth`` when given).
