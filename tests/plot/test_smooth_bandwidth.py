@@ -87,7 +87,7 @@ def test_dpill_trims_one_percent_at_each_end():
 
 
 @pytest.mark.parametrize("case, match", [
-    ("n_5", "at least 6"), ("constant", "all equal"), ("gap", "gap"),
+    ("n_5", "at least 6"), ("constant", "are all equal"), ("gap", "gap"),
     ("four_levels", "fewer than 5 distinct"),
 ])
 def test_dpill_undefined_where_r_fails(case, match):
@@ -97,7 +97,8 @@ def test_dpill_undefined_where_r_fails(case, match):
     with pytest.raises(BandwidthError, match=match):
         dpill(x, y)
     design = sh.SurveyDesign(pd.DataFrame({"x": x, "y": y, "w": 1.0}), weights="w")
-    with pytest.raises(PlotError, match="Give bandwidth="):
+    with pytest.raises(PlotError, match="single value" if case == "constant" else
+                       "Give bandwidth="):
         sh.plot.smooth(design, "y", "x")
     if case != "constant":                        # a given bandwidth still works
         assert len(sh.plot.smooth(design, "y", "x", bandwidth=1.0).to_frame()) == 401
@@ -273,3 +274,12 @@ def test_smooth_keeps_an_explicit_bandwidth(designs):
     p = sh.plot.smooth(designs["strat"], "api00", "ell", bandwidth=10)
     assert p.bandwidth == 10.0
     assert p.to_frame()["y"].iloc[0] == pytest.approx(725.65, abs=0.01)
+
+
+def test_smooth_plug_in_undefined_when_trimming_leaves_one_value():
+    """98 equal values between two others: the trimmed x is constant, a given bandwidth works."""
+    x = np.r_[0.0, np.full(98, 5.0), 10.0]
+    d = sh.SurveyDesign(pd.DataFrame({"x": x, "y": np.arange(100.0), "w": 1.0}), weights="w")
+    with pytest.raises(PlotError, match="trimming.*Give bandwidth="):
+        sh.plot.smooth(d, "y", "x")
+    assert sh.plot.smooth(d, "y", "x", bandwidth=3.0).bandwidth == 3.0

@@ -316,7 +316,8 @@ def dpill(x: np.ndarray, y: np.ndarray, gridsize: int = 401, *, blockmax: int = 
                              "need at least 6")
     a, b = float(x[0]), float(x[-1])
     if not b > a:
-        raise BandwidthError("the values of x are all equal")
+        raise BandwidthError("the values of x left after trimming the lowest and highest 1% "
+                             "are all equal")
     m = gridsize
     xcounts, ycounts = linear_bin_xy(x, y, a, b, m)
 

@@ -671,7 +671,7 @@ def smooth(
     use = np.isfinite(xv) & np.isfinite(yv) & design.in_subset
     if use.sum() < 2:
         raise PlotError(f"{what}: fewer than two rows with both {y!r} and {x!r}.")
-    if bw is None:
+    if bw is None and np.ptp(xv[use]) > 0:      # (a single value: local_linear_binned says so)
         bw = _plug_in(dpill, (xv[use], yv[use]), int(ngrid), what, x)
     grid, curve = local_linear_binned(xv[use], yv[use], w_all[use], bw, int(ngrid))
     table = pd.DataFrame({"x": grid, "y": curve})
