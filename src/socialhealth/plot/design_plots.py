@@ -671,7 +671,10 @@ def smooth(
     use = np.isfinite(xv) & np.isfinite(yv) & design.in_subset
     if use.sum() < 2:
         raise PlotError(f"{what}: fewer than two rows with both {y!r} and {x!r}.")
-    if bw is None and np.ptp(xv[use]) > 0:      # (a single value: local_linear_binned says so)
+    if not np.ptp(xv[use]) > 0:
+        raise PlotError(f"{what}: {x!r} has a single value in the rows used; nothing to smooth "
+                        "over.")
+    if bw is None:
         bw = _plug_in(dpill, (xv[use], yv[use]), int(ngrid), what, x)
     grid, curve = local_linear_binned(xv[use], yv[use], w_all[use], bw, int(ngrid))
     table = pd.DataFrame({"x": grid, "y": curve})
