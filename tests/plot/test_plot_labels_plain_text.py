@@ -82,6 +82,7 @@ def _frames():
         "hist": lambda: plot.hist(_design(), INCOME, by="group"),
         "boxplot": lambda: plot.boxplot(_design(), INCOME, by="group"),
         "smooth": lambda: plot.smooth(_design(), FRAC, INCOME, bandwidth=2.0),
+        "density": lambda: plot.density(_design(), INCOME, by="group", bandwidth=3.0),
         "qq": lambda: plot.qq(_design(), FRAC, against=INCOME, by="group"),
         "scatter": lambda: plot.scatter(_design(), INCOME, FRAC, style="hex", xbins=5),
         # every panel and the figure's shared axis labels: check the whole figure
@@ -157,6 +158,7 @@ def test_dollar_labels_are_drawn_as_plain_text(name):
         "hist": [INCOME, FRAC, DOLLARS],
         "boxplot": [INCOME, FRAC, DOLLARS],
         "smooth": [INCOME, FRAC],
+        "density": [INCOME, DOLLARS],
         "qq": [INCOME, FRAC, DOLLARS],
         "scatter": [INCOME, FRAC],
         "coplot": [INCOME, FRAC, DOLLARS],

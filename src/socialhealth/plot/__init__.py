@@ -14,8 +14,9 @@ colour-blind safe (Okabe-Ito; YlGnBu for ordered levels).
 * :func:`survival` - design-based survival curves (``models.kaplan_meier``) with CI bands
 * :func:`cdf` - weighted distribution functions (``design.cdf``) with CI bands
 * :func:`transitions` - a panel's transition table (``models.transitions``): heat map with CIs
-* :func:`hist`, :func:`boxplot`, :func:`smooth` - design-based histogram, boxplot and
-  scatterplot smoother of a numeric variable (R ``svyhist``, ``svyboxplot``, ``svysmooth``);
+* :func:`hist`, :func:`boxplot`, :func:`smooth`, :func:`density` - design-based histogram,
+  boxplot, scatterplot smoother and kernel density of a numeric variable (R ``svyhist``,
+  ``svyboxplot``, ``svysmooth(y ~ x)``, ``svysmooth(~x)``);
   these take the design itself and return a :class:`DesignPlot` (``.ax``, ``.figure`` and
   ``to_frame()``, the numbers drawn)
 * :func:`qq` - design-based quantile-quantile plot against the normal or another variable,
@@ -43,7 +44,7 @@ True
 """
 from __future__ import annotations
 
-from socialhealth.plot.design_plots import DesignPlot, boxplot, hist, smooth
+from socialhealth.plot.design_plots import DesignPlot, boxplot, density, hist, smooth
 from socialhealth.plot._biplot import biplot
 from socialhealth.plot._cdf import cdf
 from socialhealth.plot._coplot import coplot
@@ -60,5 +61,5 @@ from socialhealth.plot._trend import trend
 
 __all__ = ["forest", "prevalence", "trend", "likert", "risk_factors", "survival", "cdf",
            "transitions",
-           "hist", "boxplot", "smooth", "qq", "scatter", "coplot", "biplot",
+           "hist", "boxplot", "smooth", "density", "qq", "scatter", "coplot", "biplot",
            "DesignPlot", "DEFAULT_CAPTION", "PALETTE"]

@@ -1,4 +1,4 @@
-"""Design-based pictures of a numeric variable: histogram, boxplot and scatterplot smoother.
+"""Design-based pictures of a numeric variable: histogram, boxplot, smoother and density.
 
 These plots take a survey design (not a result table): each draws what the design estimates
 about the population, and returns a :class:`DesignPlot` holding the axes *and* the numbers
@@ -31,11 +31,22 @@ Smoother (R ``svysmooth(method = "locpoly")``)
     floor(4 h / delta)`` (``delta`` the grid spacing; kernel truncated at 4 bandwidths),
     ``S_r = sum_k K_k u^r c_k``, ``T_r = sum_k K_k u^r d_k`` and the curve is
     ``(S_2 T_0 - S_1 T_1) / (S_0 S_2 - S_1^2)`` (NaN where the window holds too little data).
+    Without a bandwidth, the plug-in bandwidth of Ruppert, Sheather & Wand (1995) for
+    local-linear regression (R ``KernSmooth::dpill``), computed unweighted on the rows used
+    (:mod:`socialhealth.plot._bandwidth`).
 
 Quantile smoother (R ``svysmooth(method = "quantreg")``)
     The weighted quantile regression of ``y`` on R's cubic B-spline basis ``splines::bs(x,
     df)``, drawn as its fitted values at the observations: formulas in
     :mod:`socialhealth.plot._quantile_smooth` and :func:`smooth`.
+
+Density (R ``svysmooth(~x, design)``)
+    The weights binned as for the smoother, ``c_k = sum w_i`` over bin ``k``, scaled to
+    ``f_k = c_k M / ((g_M - g_1) sum_i w_i)``; the curve is the same local-linear smooth of the
+    ``f_k`` with every grid point counting once (``S_r`` and ``T_r`` above with ``c_k = 1`` and
+    ``d_k = f_k``), a weighted kernel density estimate. Without a bandwidth, the
+    Sheather-Jones direct plug-in bandwidth (Wand & Jones 1995, section 3.6; R
+    ``KernSmooth::dpik``), computed unweighted.
 """
 from __future__ import annotations
 
@@ -50,6 +61,7 @@ from socialhealth._text import show
 from socialhealth.errors import PlotError, RowsDroppedWarning
 from socialhealth.plot._quantile_smooth import quantile_curve
 from socialhealth.plot import style
+from socialhealth.plot._bandwidth import BandwidthError, dpik, dpill, local_poly
 
 #: Caption of the design-based plots.
 DESIGN_CAPTION = "Design-based estimates (survey weights)"
@@ -67,9 +79,11 @@ class DesignPlot:
     n_missing : int or None
         Rows of the design (of its subset) left out because a plotted variable is missing
         (``qq``, ``scatter`` and ``coplot``; ``None`` for the plots that do not count them).
-    axes, panels, arrow_scale
+    axes, panels, arrow_scale, bandwidth
         Only on some plots: ``coplot``'s panels (list of axes) and its table of panels,
-        ``biplot``'s scale of the items' axes against the rows' (given as keywords).
+        ``biplot``'s scale of the items' axes against the rows' (given as keywords), the
+        kernel bandwidth of ``smooth`` (and of ``density`` without groups; with groups a dict
+        by group).
 
     Notes
     -----
@@ -535,6 +549,35 @@ def local_linear_binned(x: np.ndarray, y: np.ndarray, w: np.ndarray, bandwidth: 
     return grid, curve
 
 
+def _bandwidth_value(bandwidth, what: str) -> float | None:
+    if bandwidth is None:
+        return None
+    try:
+        bw = float(bandwidth)
+    except (TypeError, ValueError):
+        raise PlotError(
+            f"{what}: bandwidth must be a positive number, not {bandwidth!r}.") from None
+    if not (np.isfinite(bw) and bw > 0):
+        raise PlotError(f"{what}: bandwidth must be a positive number, not {bandwidth!r}.")
+    return bw
+
+
+def _check_ngrid(ngrid, what: str) -> None:
+    if not isinstance(ngrid, (int, np.integer)) or isinstance(ngrid, bool) or ngrid < 2:
+        raise PlotError(f"{what}: ngrid must be an integer of at least 2, not {ngrid!r}.")
+
+
+def _plug_in(rule, args: tuple, ngrid: int, what: str, x: str, where: str = "") -> float:
+    """The plug-in bandwidth, or a PlotError saying why it is undefined and what to do."""
+    r_name = rule.__name__
+    try:
+        return rule(*args, gridsize=ngrid)
+    except BandwidthError as err:
+        raise PlotError(f"{what}: the plug-in bandwidth (R KernSmooth::{r_name}) cannot be "
+                        f"computed{where}: {err}. Give bandwidth= (the kernel's standard "
+                        f"deviation, in units of {x!r}).") from None
+
+
 @style.plain_text
 def smooth(
     design,
@@ -561,10 +604,11 @@ def smooth(
     design : SurveyDesign or ReplicateDesign
     y, x : str
         Numeric columns: the outcome and the variable on the horizontal axis.
-    bandwidth : float
-        ``method="locpoly"`` only (required there): standard deviation of the Gaussian
-        kernel, in units of ``x`` (R ``bandwidth``; R's default plug-in bandwidth
-        ``KernSmooth::dpill`` is not implemented).
+    bandwidth : float, optional
+        ``method="locpoly"`` only: standard deviation of the Gaussian kernel, in units of
+        ``x`` (R ``bandwidth``). Default: the direct plug-in bandwidth of Ruppert, Sheather &
+        Wand (1995), R's default ``KernSmooth::dpill(x, y, gridsize = ngrid)``, from the rows
+        used, unweighted (as R).
     ngrid : int
         ``method="locpoly"``: grid points over the range of ``x`` (R ``ngrid``, default 401).
     method : {"locpoly", "quantreg"}
@@ -587,19 +631,21 @@ def smooth(
     Returns
     -------
     DesignPlot
-        ``.ax``, ``.figure``; ``to_frame()`` has columns ``x, y``: the curve at the grid
-        points (``"locpoly"``), or the fitted quantile at each observation used, sorted by
-        ``x`` (``"quantreg"``, as R; tied ``x`` values repeat).
+        ``.ax``, ``.figure``, ``.bandwidth`` (given or plug-in; None for ``"quantreg"``);
+        ``to_frame()`` has columns ``x, y``: the curve at the grid points (``"locpoly"``), or
+        the fitted quantile at each observation used, sorted by ``x`` (``"quantreg"``, as R;
+        tied ``x`` values repeat).
 
     Raises
     ------
     PlotError
-        Not a design, non-numeric or absent columns, an unknown method; ``"locpoly"``: no,
-        a non-positive, or a below-grid-spacing bandwidth; ``"quantreg"``: a bandwidth given,
-        ``quantile`` not strictly between 0 and 1, ``df`` not a whole number of at least 3,
-        negative weights, or too few distinct values of ``x`` for the spline (fewer than
-        ``df + 1``, or a knot at the smallest or largest value: where R stops with "Singular
-        design matrix").
+        Not a design, non-numeric or absent columns, an unknown method; ``"locpoly"``: a
+        non-positive bandwidth, a bandwidth below the grid spacing, or a plug-in bandwidth
+        that cannot be computed from the data (then give ``bandwidth=``); ``"quantreg"``: a
+        bandwidth given, ``quantile`` not strictly between 0 and 1, ``df`` not a whole number
+        of at least 3, negative weights, or too few distinct values of ``x`` for the spline
+        (fewer than ``df + 1``, or a knot at the smallest or largest value: where R stops with
+        "Singular design matrix").
 
     Warns
     -----
@@ -616,6 +662,23 @@ def smooth(
     gap in the line); R returns rounding noise there (NaN, +-Inf or arbitrary numbers).
     Negative weights (from a linear calibration) are used as they are; where they dominate
     a window the fit is undefined there too (NaN).
+
+    The plug-in bandwidth (formulas in :mod:`socialhealth.plot._bandwidth`) sorts the pairs
+    by ``x``, drops the lowest and highest 1%, fits quartics in up to 5 blocks (number chosen
+    by Mallows' Cp) for pilot estimates of the error variance and curvature, refines them with
+    binned local cubic and local-linear fits, and returns
+    ``(sigma^2 (b - a) / (2 sqrt(pi) theta22 n))^(1/5)`` (Ruppert, Sheather & Wand 1995,
+    J Am Stat Assoc 90:1257-1270; Wand & Jones 1995, Kernel Smoothing, section 5.8). Like R it
+    ignores the weights and uses all rows with both values (of a subset: its rows, as R on a
+    subset of an uncalibrated design; R keeps a calibrated design's other rows, at zero
+    weight, in the range of ``x`` and in the bandwidth); it matches
+    ``KernSmooth::dpill`` to about 1e-12 relative where R's own arithmetic is that accurate
+    (R fits the quartics on raw powers of ``x`` and loses digits when ``x`` is far from zero
+    relative to its spread: 1e-5 relative with ``x`` near 1e5 and spread 1000, where this
+    agrees with R on the centred ``x`` to 1e-12). It is undefined, and a
+    ``PlotError`` asks for ``bandwidth=``, with fewer than 6 pairs after trimming, a block
+    of the quartic fits with fewer than 5 distinct ``x`` (heavily tied ``x``), or data gaps
+    wider than the pilot kernels reach (where R returns NaN and stops, or noise).
 
     ``method="quantreg"`` (R's ``svyrqss``: ``quantreg::rq(y ~ splines::bs(x, df = df), tau =
     quantile, weights = w)``, w the sampling weights) minimises over ``beta``
@@ -638,7 +701,8 @@ def smooth(
     calibrated or PPS design R keeps them with weight 0, so they move its knots and its curve
     has a point at each of them.
 
-    In R: ``svysmooth(y ~ x, design, method = "locpoly", bandwidth = bandwidth)``;
+    In R: ``svysmooth(y ~ x, design)`` (``method = "locpoly"``, the default;
+    ``bandwidth = bandwidth`` when given);
     ``svysmooth(y ~ x, design, method = "quantreg", quantile = 0.5, df = 4)``.
 
     References
@@ -656,6 +720,8 @@ def smooth(
             x       y
     0     0.0  725.65
     400  68.0  507.59
+    >>> round(sh.plot.smooth(d, "api00", "ell").bandwidth, 4)     # plug-in (R dpill)
+    5.9302
     >>> q = sh.plot.smooth(d, "api00", "ell", method="quantreg", quantile=0.9)
     >>> q.to_frame().iloc[[0, 100, 199]].round(2)
             x       y
@@ -670,33 +736,30 @@ def smooth(
         grid, curve, use = quantile_curve(design, xv, yv, x=x, y=y, bandwidth=bandwidth,
                                           quantile=quantile, df=df, what=what)
         return _draw_smooth(design, xv, yv, use, grid, curve, x=x, y=y, xlabel=xlabel,
-                            ylabel=ylabel, title=title, caption=caption, ax=ax, points=points)
+                            ylabel=ylabel, title=title, caption=caption, ax=ax, points=points,
+                            bandwidth=None)
     if method != "locpoly":
         raise PlotError(f"{what}: method must be \"locpoly\" (local-linear, R's default) or "
                         f"\"quantreg\" (quantile regression spline), not {show(method)}.")
-    if bandwidth is None:
-        raise PlotError(f"{what}: method=\"locpoly\" needs bandwidth= (the kernel's standard "
-                        "deviation, in units of x).")
-    try:
-        bw = float(bandwidth)
-    except (TypeError, ValueError):
-        raise PlotError(
-            f"{what}: bandwidth must be a positive number, not {bandwidth!r}.") from None
-    if not (np.isfinite(bw) and bw > 0):
-        raise PlotError(f"{what}: bandwidth must be a positive number, not {bandwidth!r}.")
-    if not isinstance(ngrid, (int, np.integer)) or isinstance(ngrid, bool) or ngrid < 2:
-        raise PlotError(f"{what}: ngrid must be an integer of at least 2, not {ngrid!r}.")
+    bw = _bandwidth_value(bandwidth, what)
+    _check_ngrid(ngrid, what)
     w_all = np.asarray(design.weights, dtype=float)
     use = np.isfinite(xv) & np.isfinite(yv) & design.in_subset
     if use.sum() < 2:
         raise PlotError(f"{what}: fewer than two rows with both {y!r} and {x!r}.")
+    if not np.ptp(xv[use]) > 0:
+        raise PlotError(f"{what}: {x!r} has a single value in the rows used; nothing to smooth "
+                        "over.")
+    if bw is None:
+        bw = _plug_in(dpill, (xv[use], yv[use]), int(ngrid), what, x)
     grid, curve = local_linear_binned(xv[use], yv[use], w_all[use], bw, int(ngrid))
     return _draw_smooth(design, xv, yv, use, grid, curve, x=x, y=y, xlabel=xlabel,
-                        ylabel=ylabel, title=title, caption=caption, ax=ax, points=points)
+                        ylabel=ylabel, title=title, caption=caption, ax=ax, points=points,
+                        bandwidth=bw)
 
 
 def _draw_smooth(design, xv, yv, use, grid, curve, *, x, y, xlabel, ylabel, title, caption, ax,
-                 points) -> DesignPlot:
+                 points, bandwidth) -> DesignPlot:
     """Draw a smoother's curve (and the weighted points) and return the DesignPlot."""
     table = pd.DataFrame({"x": grid, "y": curve})
     ax = style.new_axes(ax, (6.4, 4.2))
@@ -709,4 +772,139 @@ def _draw_smooth(design, xv, yv, use, grid, curve, *, x, y, xlabel, ylabel, titl
     style.set_labels(ax, xlabel=xlabel or style.axis_label(x), ylabel=ylabel or style.axis_label(y),
                      title=title)
     style.add_caption(ax, caption)
-    return DesignPlot(ax, table, "smoother")
+    return DesignPlot(ax, table, "smoother", bandwidth=bandwidth)
+
+
+# --------------------------------------------------------------------------- density
+@style.plain_text
+def density(
+    design,
+    x: str,
+    *,
+    bandwidth: float | None = None,
+    ngrid: int = 401,
+    by: str | None = None,
+    xlabel: str | None = None,
+    ylabel: str | None = None,
+    title: str | None = None,
+    caption: str | None = DESIGN_CAPTION,
+    ax: Axes | None = None,
+) -> DesignPlot:
+    """Design-weighted kernel density estimate of a numeric variable.
+
+    Parameters
+    ----------
+    design : SurveyDesign or ReplicateDesign
+    x : str
+        Numeric column.
+    bandwidth : float, optional
+        Standard deviation of the Gaussian kernel, in units of ``x`` (R ``bandwidth``).
+        Default: the Sheather-Jones direct plug-in bandwidth, R's default
+        ``KernSmooth::dpik(x, gridsize = ngrid)``, from the values used, unweighted (as R).
+    ngrid : int
+        Grid points over the range of ``x`` (R ``ngrid``, default 401).
+    by : str, optional
+        One curve per group, each the density within its domain on its own grid and (without
+        ``bandwidth``) with its own plug-in bandwidth.
+    xlabel, ylabel, title : str, optional
+    caption : str, optional
+        Default states the weighting; ``None`` for none.
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    DesignPlot
+        ``.ax``, ``.figure``, ``.bandwidth`` (given or plug-in; with ``by`` a dict by group);
+        ``to_frame()`` has columns ``[by], x, density``: the curve at the grid points.
+
+    Raises
+    ------
+    PlotError
+        Not a design, a non-numeric or absent column, fewer than two distinct values, a
+        non-positive bandwidth or one below the grid spacing, or a plug-in bandwidth that
+        cannot be computed from the data (then give ``bandwidth=``).
+
+    Notes
+    -----
+    Formula in :mod:`socialhealth.plot.design_plots` (the weights are binned onto the grid, to
+    the grid point at or below each value, and smoothed as R ``svysmooth`` does through
+    ``KernSmooth::locpoly``); the area under the curve is close to, not exactly, 1 (R scales
+    the bins by ``M`` rather than ``M - 1`` and the local-linear smooth is not a density at
+    the ends). Rows with a missing ``x`` and rows outside a subset are left out. The plug-in
+    bandwidth (Sheather & Jones 1991, J R Stat Soc B 53:683-690; Wand & Jones 1995, Kernel
+    Smoothing, section 3.6; formulas in :mod:`socialhealth.plot._bandwidth`) standardises the
+    values by the smaller of their standard deviation and interquartile range / 1.349 and
+    estimates the density functionals ``psi6`` and ``psi4`` on linearly binned data; it
+    ignores the weights, as R, and matches ``KernSmooth::dpik`` to about 1e-13 relative. Of a
+    subset, the grid and the bandwidth come from its rows, as R on a subset of an uncalibrated
+    design (R keeps a calibrated design's other rows, at zero weight, in both).
+    R has no ``by``; each group's curve equals ``svysmooth(~x, subset(design, group))``.
+
+    In R: ``svysmooth(~x, design)`` (``bandwidth = bandwidth`` when given).
+
+    Examples
+    --------
+    >>> import socialhealth as sh
+    >>> api = sh.datasets.load_example("apistrat")
+    >>> d = sh.SurveyDesign(api, weights="pw", strata="stype", fpc="fpc")
+    >>> p = sh.plot.density(d, "api00")
+    >>> round(p.bandwidth, 4)
+    28.0692
+    >>> p.to_frame().iloc[[0, 200]].round(6)
+             x   density
+    0    366.0  0.000178
+    200  633.0  0.004462
+    """
+    what = "density()"
+    xv = _numeric_column(design, x, what)
+    bw = _bandwidth_value(bandwidth, what)
+    _check_ngrid(ngrid, what)
+    m = int(ngrid)
+    w_all = np.asarray(design.weights, dtype=float)
+    finite = np.isfinite(xv) & design.in_subset
+    if not finite.any():
+        raise PlotError(f"{what}: {x!r} has no non-missing values.")
+    frames, bandwidths = [], {}
+    for label, mask in _groups(design, by, what):
+        use = mask & finite
+        where = f" in {by} = {show(label)}" if by else ""
+        xs, w = xv[use], w_all[use]
+        lo, hi = (float(np.min(xs)), float(np.max(xs))) if len(xs) else (0.0, 0.0)
+        if not hi > lo:
+            raise PlotError(f"{what}: {x!r} has fewer than two distinct values{where}; there "
+                            "is no spread to estimate a density over.")
+        if not w.sum() > 0:
+            raise PlotError(f"{what}: the weights of the rows with {x!r}{where} do not sum to a "
+                            "positive number.")
+        h = bw if bw is not None else _plug_in(dpik, (xs,), m, what, x, where)
+        grid = np.linspace(lo, hi, m)
+        delta = (hi - lo) / (m - 1)
+        if math.floor(4 * h / delta) < 1:
+            raise PlotError(f"{what}: bandwidth {h:g}{where} is below the grid spacing "
+                            f"{delta:g}; give a larger bandwidth= or ngrid=.")
+        idx = np.searchsorted(grid, xs, side="right") - 1
+        heights = np.bincount(idx, weights=w, minlength=m) * m / ((hi - lo) * w.sum())
+        curve = local_poly(np.ones(m), heights, lo, hi, h)
+        frame = pd.DataFrame({"x": grid, "density": curve})
+        if by:
+            frame.insert(0, by, label)
+        frames.append(frame)
+        bandwidths[label] = h
+    table = pd.concat(frames, ignore_index=True)
+
+    ax = style.new_axes(ax, (6.4, 4.2))
+    if by is None:
+        ax.plot(table["x"], table["density"], color=style.PALETTE[1], linewidth=2.0, zorder=3)
+    else:
+        for k, frame in enumerate(frames):
+            gs = style.group_style(k)
+            ax.plot(frame["x"], frame["density"], color=gs["colour"], linewidth=1.8,
+                    linestyle=gs["linestyle"], label=style.level_text(frame[by].iloc[0]),
+                    zorder=3)
+        style.group_legend(ax, by)
+    style.tidy_axes(ax, grid="y")
+    style.set_labels(ax, xlabel=xlabel or style.axis_label(x), ylabel=ylabel or "Density (weighted)",
+                     title=title)
+    style.add_caption(ax, caption)
+    return DesignPlot(ax, table, "density", bandwidth=bandwidths[None] if by is None
+                      else bandwidths)
