@@ -394,3 +394,30 @@ def test_kept_domain_totals_are_reused_only_for_the_same_values_domains_and_kind
     d2._Wsrc._kept_domains = d._Wsrc._kept_domains    # as if kept on the same weights
     np.testing.assert_allclose(d2.mean("z", by="dom").se.to_numpy(),
                                [_direct_domain(W, z, other, k) for k in range(3)], rtol=1e-10)
+
+
+def test_kept_domain_sums_serve_another_variable_by_the_same_domains_only():
+    df, W = synthetic(R=6, n_dom=4)
+    df["v"] = df["z"].where(np.arange(len(df)) % 7 != 3)         # missing in some rows
+    frame = one_block_frame(df, 6)
+    d = sh.ReplicateDesign(frame, weights="w", replicate_weights="^rw[0-9]+$",
+                           method="bootstrap")
+    dom = df["dom"].to_numpy()
+
+    def direct(col):
+        y = df[col].to_numpy()
+        used = ~np.isnan(y)
+        out = []
+        for k in range(4):
+            ind = ((dom == k) & used).astype(float)
+            reps = (W.T @ (np.where(used, y, 0.0) * ind)) / (W.T @ ind)
+            out.append(np.sqrt(np.sum((reps - reps.mean()) ** 2) / 5))
+        return out
+
+    np.testing.assert_allclose(d.mean("y", by="dom").se.to_numpy(), direct("y"), rtol=1e-10)
+    assert d._Wsrc._kept_sums is not None
+    # another variable, every row used: the kept sums of the same domains
+    np.testing.assert_allclose(d.mean("z", by="dom").se.to_numpy(), direct("z"), rtol=1e-10)
+    # missing values leave rows out of the domains: other sums, computed afresh
+    np.testing.assert_allclose(d.mean("v", by="dom").se.to_numpy(), direct("v"), rtol=1e-10)
+    np.testing.assert_allclose(d.mean("y", by="dom").se.to_numpy(), direct("y"), rtol=1e-10)

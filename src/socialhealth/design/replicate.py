@@ -73,6 +73,8 @@ class _ReplicateColumns:
         # the last domain totals (_dense_domain_totals): (values, domain codes, number of
         # domains, ratio) -> T, read-only copies, replaced whole (never changed in place)
         self._kept_domains: tuple | None = None
+        # the last domains' replicate weight sums: (domain codes, number of domains) -> R x D
+        self._kept_sums: tuple | None = None
 
     @classmethod
     def from_matrix(cls, W: np.ndarray) -> "_ReplicateColumns":
@@ -210,6 +212,22 @@ class _ReplicateColumns:
         """Keep the domain totals ``out`` of these values and domain codes (the last only)."""
         self._kept_domains = (_read_only_copy(vals), _read_only_copy(dcodes), n_domains, ratio,
                               _read_only_copy(out))
+
+    def kept_domain_sums(self, dcodes: np.ndarray, n_domains: int) -> np.ndarray | None:
+        """Each domain's replicate weight sums (R x D, a copy) when kept for these domain
+        codes (compared value by value; -1: a row in no domain), else None."""
+        kept = self._kept_sums
+        if kept is None:
+            return None
+        seen_codes, seen_d, out = kept
+        if (seen_d == n_domains and seen_codes.shape == dcodes.shape
+                and np.array_equal(seen_codes, dcodes)):
+            return out.copy()
+        return None
+
+    def keep_domain_sums(self, dcodes: np.ndarray, n_domains: int, sums: np.ndarray) -> None:
+        """Keep the domains' replicate weight sums for these domain codes (the last only)."""
+        self._kept_sums = (_read_only_copy(dcodes), n_domains, _read_only_copy(sums))
 
     def _column_tdot(self, v: np.ndarray) -> np.ndarray:
         """``W' v`` for one column ``v`` (W at hand whole): the kept weight sums for a column
@@ -1013,10 +1031,23 @@ class ReplicateDesign(DesignBase):
             # proportion's estimate and its interval): one comparison instead of a pass over W
             T = W.kept_domain_totals(vals, dcodes, D, ratio)
             if T is None:
+                # a ratio's denominators, the domains' replicate weight sums, depend on the
+                # domains (and the rows used) only: kept from the last domain table on the
+                # same domains (another variable by the same groups), only the numerators
+                # are multiplied
+                sums = W.kept_domain_sums(dcodes, D) if ratio else None
                 with threads:
-                    T = _dense_domain_totals(W, vals, dcodes, D, ratio, block,
-                                             _known_totals(W, vals, dcodes, D, ratio))
+                    if sums is None:
+                        T = _dense_domain_totals(W, vals, dcodes, D, ratio, block,
+                                                 _known_totals(W, vals, dcodes, D, ratio))
+                    else:
+                        tops = _dense_domain_totals(
+                            W, vals, dcodes, D, False, max(4096, 2**19 // (D * k)),
+                            _known_totals(W, vals, dcodes, D, False))
+                        T = np.concatenate([tops, sums], axis=1)
                 W.keep_domain_totals(vals, dcodes, D, ratio, T)
+                if ratio and sums is None:
+                    W.keep_domain_sums(dcodes, D, T[:, D * k:])
             top = T[:, :D * k]
             if not ratio:
                 return self._rep_vcov(theta, top, groups)

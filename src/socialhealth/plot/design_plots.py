@@ -903,8 +903,8 @@ def density(
                     zorder=3)
         style.group_legend(ax, by)
     style.tidy_axes(ax, grid="y")
-    style.set_labels(ax, xlabel=xlabel or style.axis_label(x), ylabel=ylabel or "Density (weighted)",
-                     title=title)
+    style.set_labels(ax, xlabel=xlabel or style.axis_label(x),
+                     ylabel=ylabel or "Density (weighted)", title=title)
     style.add_caption(ax, caption)
     return DesignPlot(ax, table, "density", bandwidth=bandwidths[None] if by is None
                       else bandwidths)
