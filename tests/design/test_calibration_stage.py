@@ -123,10 +123,6 @@ def test_stage1_errors_say_what_to_do():
     nofpc = sh.SurveyDesign(DATA, psu=["psu", "ssu"], strata="st")
     with pytest.raises(DesignError, match="fpc="):
         nofpc.calibrate("~x", tot, stage=1)
-    three = DATA.assign(hh=DATA["psu"] * 100 + DATA.groupby("psu").cumcount() // 2, fpc3=4)
-    with pytest.raises(DesignError, match="two-stage designs"):
-        sh.SurveyDesign(three, psu=["psu", "hh", "ssu"], strata="st",
-                        fpc=["fpc1", "fpc2", "fpc3"]).calibrate("~x", tot, stage=1)
     with pytest.raises(DesignError, match="no PSUs"):
         sh.SurveyDesign(DATA, fpc="fpc1u").calibrate("~x", tot, stage=1)
     small = DATA[~((DATA["psu"] == 2) & (DATA["ssu"] > DATA.loc[DATA["psu"] == 2, "ssu"].min()))]

@@ -993,12 +993,11 @@ def calibrate(design, formula, population_totals, calfun: Calfun = "linear", bou
         ``sum_{k in i} w_k g_k x_k = T_i / pi_i``, ``pi_i`` the first-stage inclusion
         probability (``n_h / N_h`` from the first-stage fpc, which is therefore required), so
         every PSU's estimated total of ``x`` is its known ``T_i``. The first-stage variance term
-        is unchanged; the later stages use the residuals of the within-PSU weighted regression
-        on ``x`` (Sarndal, Swensson & Wretman 1992, §8.9). Linear calibration only, without
-        ``bounds``, ``variance``, ``trim`` or ``aggregate`` (as R), on two-stage Taylor designs
-        (R also takes three or more stages, whose variance is not reproduced here); every PSU
-        needs at least as many respondents as calibration columns. See
-        ``socialhealth.design.calibration_stage``.
+        is unchanged; the later stages use the residuals of the within-PSU regression on ``x``
+        (Sarndal, Swensson & Wretman 1992, §8.9; R's residuals, also with three or more
+        stages). Linear calibration only, without ``bounds``, ``variance``, ``trim`` or
+        ``aggregate`` (as R), on multistage Taylor designs; every PSU needs at least as many
+        respondents as calibration columns. See ``socialhealth.design.calibration_stage``.
 
     Notes
     -----
