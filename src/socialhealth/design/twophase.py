@@ -1372,23 +1372,19 @@ class TwoPhaseDesign(DesignBase):
         from socialhealth.design.calibration import RegressionResidual
         from socialhealth.design import twophase_estweights as est
 
-        ph1 = self._phase1
         why = None
         if self.method != "full":
-            why = "method='approx'"
-        elif not ph1.simple or (self._pi1 != 0).any() or (self._w1 != 1).any():
-            why = "a phase 1 with weights, probabilities, strata, PSUs or fpc"
+            why = ("method='approx': use the default method='full' (R's estWeights on "
+                   "twophase(method = 'approx') designs is not checked here)")
         elif self._unit2 is not None:
-            why = "phase-2 clusters (phase2_psu=)"
+            why = ("phase-2 clusters (phase2_psu=): R fits the model to rows although whole "
+                   "clusters are sampled; calibrate() the phase-2 weights instead")
         elif self._calibrations:
-            why = "an already calibrated design (estimate the weights first, then calibrate)"
+            why = "an already calibrated design: estimate the weights first, then calibrate"
         elif (self._in2 & (self._w == 0)).any():
-            why = "a subset (estimate the weights on the whole design, then take the subset)"
+            why = "a subset: estimate the weights on the whole design, then take the subset"
         if why is not None:
-            raise DesignError(
-                f"estimate_weights() is implemented for two-phase designs whose phase 1 is a "
-                f"cohort or simple random sample (method='full'), not for {why}. R's "
-                "estWeights builds that design (twophase(id = list(~1, ~1), ...)) as well.")
+            raise DesignError(f"estimate_weights() is not implemented for {why}.")
         X, names = est.predictor_matrix(self, formula, predictors)
         complete = (self._n2h >= self._n1h)[self._codes]      # strata taken completely
         fit = ~complete
@@ -1396,12 +1392,16 @@ class TwoPhaseDesign(DesignBase):
         with np.errstate(over="ignore"):
             p = np.where(complete, 1.0, 1.0 / (1.0 + np.exp(-(X @ alpha))))
         new = copy.copy(self)
-        new._w = np.where(self._in2, 1.0 / p, 0.0)
+        w2 = np.where(self._in2, 1.0 / p, 0.0)                # estimated phase-2 weights
+        new._w = self._w1 * w2
         Xr = np.where(complete[:, None], 0.0, X)
         if complete.any():
             Xr = np.column_stack([Xr, complete.astype(float)])
         Xr = np.where(self._in2[:, None], Xr, 0.0)
-        new._calibrations = (RegressionResidual(Xr, self._in2.astype(float), new._w.copy(),
+        # residuals Z - w2 z'b, b the least-squares fit of Z / w2 on z with the phase-2
+        # design weights 1 / pi2 (module twophase_estweights)
+        design2 = np.where(self._in2, 1.0 / np.where(self._in2, self._pi2, 1.0), 0.0)
+        new._calibrations = (RegressionResidual(Xr, design2, w2,
                                                 label="estimated weights: " + " + ".join(names)),)
         new._pi2_phase1 = np.where(self._in2, p, np.nan)
         new._estimated_weights = True
