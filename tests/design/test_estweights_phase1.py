@@ -72,6 +72,8 @@ def test_estimated_weights_match_r(data, name):
     case = CASES[name]
     d0 = design(data, case)
     close(d0.weights[d0.phase2], case["design_weights"], "design weights")
+    mv = ["y", "age"] if case["args"]["subset"] == "in2" else ["age", "ga"]
+    check_phases(d0, d0.mean(mv), case["design_mean"], "design mean")
     d = d0.estimate_weights(case["args"]["formula"])
     close(d.weights[d.phase2], case["weights"], "weights")
     # R's default glm tolerance (epsilon = 1e-8 on the deviance) leaves its weights up to
@@ -122,3 +124,20 @@ def test_refusals(data):
     # on the order of the rows)
     with pytest.raises(DesignError, match="multistage"):
         sh.TwoPhaseDesign(data, subset="in2", phase1_psu=["psu", "cl2"], phase1_fpc="Npsu")
+
+
+def test_approx_phase1_strata_without_phase2_strata(data):
+    # R's approx phase-1 term takes the phase-2 probability within each phase-1 stratum
+    # (n2_g / n1_g of its units) when there are no phase-2 strata; after calibration it is
+    # divided by g, as pi2 otherwise
+    r = REF["approx_phase1_strata"]
+    df = data.assign(w1=1 / data["p1"])
+    d = sh.TwoPhaseDesign(df, subset="in2c", phase1_strata="stratum1", phase1_psu="psu",
+                          phase2_psu="psu", method="approx")
+    check_phases(d, d.mean(["yc", "age"]), r["psu_mean"], "PSUs")
+    d = sh.TwoPhaseDesign(df, subset="in2", phase1_strata="stratum1", phase1_weights="w1",
+                          method="approx")
+    cal = d.calibrate("~age")
+    check_phases(cal, cal.mean("y"), r["calibrated_mean"], "calibrated")
+    cal = d.calibrate("~age + C(grp)", calfun="raking")
+    check_phases(cal, cal.total("y"), r["raked_total"], "raked")

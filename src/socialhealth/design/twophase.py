@@ -109,7 +109,13 @@ one phase-1 stage). Both methods are quadratic forms of the phase-1 design,
 
 * ``method="approx"`` (rows only, no ``phase1_psu``): the element formula above within each
   phase-1 stratum ``h`` with ``n1_h`` rows, ``(1 - f_h) n1_h/(n1_h - 1) sum_{i in s2, h}
-  (y_i - ybar_h)^2 / pi2_i``, ``ybar_h = sum_{s2, h} y_i / pi2_i / n1_h``.
+  (y_i - ybar_h)^2 / pi2_i``, ``ybar_h = sum_{s2, h} y_i / pi2_i / n1_h``. Without
+  phase-2 strata, ``pi2_i`` in this term (and in ``y_i = pi2_i Z_i``) is the share of the
+  phase-1 stratum's units (rows, or PSUs with ``phase2_psu``) in phase 2, ``n2_h / n1_h``,
+  as R's ``twophase()$usu`` (divided by ``g`` after calibration, and by ``g = pi2 /
+  pihat2`` after :meth:`TwoPhaseDesign.estimate_weights`); the weights and the phase-2 term
+  keep the overall ``n2 / n1``. Checked against R
+  (``tests/design/fixtures/estweights/make_estweights_phase1.R``).
 
 Checked against R survey 4.1-1 (``make_twophase_phase1.R``: 60 clusters in 6 strata) at 1e-8
 (svyglm 1e-7), with calibration (``phase=2``) of a stratified cluster design, and against
@@ -796,6 +802,21 @@ class TwoPhaseDesign(DesignBase):
         self._estimated_weights = False      # estimate_weights() was applied
         self._pi2_phase1 = pi2
         self._calibration_calls: tuple = ()
+        # the approx phase-1 term's phase-2 probabilities over pi2 (1, except as R's
+        # twophase()$usu with phase-1 strata but no phase-2 strata: the share of each
+        # phase-1 stratum's units, rows or PSUs, in phase 2)
+        self._usu_ratio = np.ones(len(data))
+        if self.method == "approx" and strata is None and phase1_strata is not None:
+            unit = np.arange(len(data)) if phase1.unit is None else phase1.unit
+            g = phase1.row_stratum
+            seen = np.zeros(int(unit.max()) + 1, dtype=bool)
+            seen[unit[in2]] = True
+            first = np.unique(unit, return_index=True)[1]
+            n2g = np.bincount(g[first], weights=seen[unit[first]].astype(float),
+                              minlength=len(phase1.n_h))
+            usu = n2g / phase1.n_h
+            self._usu_ratio = np.where(in2, usu[g] / np.where(in2, pi2, 1.0), 1.0)
+            self._pi2_phase1 = np.where(in2, usu[g], np.nan)
 
     # ------------------------------------------------------------------ variance
     def phase_variances(self, Z) -> tuple[np.ndarray, np.ndarray]:
@@ -1267,8 +1288,8 @@ class TwoPhaseDesign(DesignBase):
                                     bounds=bounds, max_iter=max_iter, epsilon=epsilon,
                                     on_nonconvergence=on_nonconvergence)
         new._w = np.where(self._in2, self._w1 * new._w, 0.0)
-        new._pi2_phase1 = np.where(self._in2, self._w1 / np.where(self._in2, new._w, 1.0),
-                                   np.nan)
+        new._pi2_phase1 = np.where(self._in2, self._usu_ratio * self._w1
+                                   / np.where(self._in2, new._w, 1.0), np.nan)
         base = getattr(self, "_calibration_base", None)
         new._calibration_base = self._w.copy() if base is None else base
         new._calibration_recipes = ()      # no replicate conversion of two-phase designs
@@ -1422,7 +1443,7 @@ class TwoPhaseDesign(DesignBase):
         design2 = np.where(self._in2, 1.0 / np.where(self._in2, self._pi2, 1.0), 0.0)
         new._calibrations = (RegressionResidual(Xr, design2, w2,
                                                 label="estimated weights: " + " + ".join(names)),)
-        new._pi2_phase1 = np.where(self._in2, p, np.nan)
+        new._pi2_phase1 = np.where(self._in2, p * self._usu_ratio, np.nan)
         new._estimated_weights = True
         # (as calibrate() leaves them: the weights before estimation, no replicate recipes)
         vars(new).update(_calibration_base=self._w.copy(), _calibration_recipes=())
