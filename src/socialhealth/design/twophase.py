@@ -1345,10 +1345,12 @@ class TwoPhaseDesign(DesignBase):
         ------
         DesignError
             Neither or both of ``formula`` and ``predictors``; predictors missing in phase 1;
-            a design this is not implemented for: phase-2 clusters (``phase2_psu``;
-            calibrate the phase-2 weights instead), an already calibrated or subset design
-            (estimate the weights first). Multistage phase-1 samples are refused when the
-            design is built (R's phase-1 term then depends on the order of the rows).
+            a design this is not implemented for: an already calibrated or subset design
+            (estimate the weights first); phase-2 clusters (``phase2_psu``) with
+            ``method="approx"`` and probabilities that vary within a cluster (R then takes
+            each cluster's first row: use cluster-level predictors or ``method="full"``).
+            Multistage phase-1 samples are refused when the design is built (R's phase-1
+            term then depends on the order of the rows).
         ConvergenceError
             The logistic regression does not converge (separation).
 
@@ -1358,7 +1360,11 @@ class TwoPhaseDesign(DesignBase):
         converged; R's default glm tolerance leaves its weights up to 2e-8 from the converged
         ones) for a cohort phase 1, phase-1 clusters with fpc or probabilities, phase-1
         strata with and without fpc, rows with fpc, weights or probabilities, with and
-        without phase-2 strata, with a stratum taken completely, and both methods. R survey
+        without phase-2 strata, with a stratum taken completely, with phase-2 clusters, and
+        both methods. With phase-2 clusters the model is fitted to the rows, as R does, so
+        row-level predictors give the rows of a sampled cluster different weights; its
+        probability of selection is a property of the cluster, so cluster-level predictors
+        (e.g. cluster means) are the natural choice. R survey
         4.1-1 registers ``estWeights`` for data frames and ``method="approx"`` designs only:
         for a ``twophase()`` design with the default ``method = "full"``, ``estWeights(d,
         ...)`` stops ("no applicable method"); its unexported
@@ -1416,10 +1422,7 @@ class TwoPhaseDesign(DesignBase):
         from socialhealth.design import twophase_estweights as est
 
         why = None
-        if self._unit2 is not None:
-            why = ("phase-2 clusters (phase2_psu=): R fits the model to rows although whole "
-                   "clusters are sampled; calibrate() the phase-2 weights instead")
-        elif self._calibrations:
+        if self._calibrations:
             why = "an already calibrated design: estimate the weights first, then calibrate"
         elif (self._in2 & (self._w == 0)).any():
             why = "a subset: estimate the weights on the whole design, then take the subset"
@@ -1431,6 +1434,18 @@ class TwoPhaseDesign(DesignBase):
         alpha = est.logistic_fit(X[fit], self._in2[fit].astype(float))
         with np.errstate(over="ignore"):
             p = np.where(complete, 1.0, 1.0 / (1.0 + np.exp(-(X @ alpha))))
+        if self._unit2 is not None and self.method != "full":
+            unit = self._unit2[self._in2]
+            first = np.zeros(int(unit.max()) + 1)
+            first[unit[::-1]] = p[self._in2][::-1]
+            if not np.allclose(p[self._in2], first[unit], rtol=1e-12, atol=0):
+                raise DesignError(
+                    "the estimated phase-2 probabilities vary within a phase-2 cluster "
+                    f"({self._spec['phase2_psu']!r}), and method='approx' needs one "
+                    "probability per cluster (R's twophase(method = 'approx') takes each "
+                    "cluster's first row, so its result depends on the order of the rows). "
+                    "Use predictors that are constant within clusters (e.g. cluster means) "
+                    "or method='full'.")
         new = copy.copy(self)
         w2 = np.where(self._in2, 1.0 / p, 0.0)                # estimated phase-2 weights
         new._w = self._w1 * w2
