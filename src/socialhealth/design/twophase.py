@@ -1313,13 +1313,14 @@ class TwoPhaseDesign(DesignBase):
 
         Variance: the phase-1 term of the design (module docstring) applied to the weighted
         influence values ``Z = w u`` (``method="full"``: with the design's ``pi2 = n2_h /
-        n1_h``; ``"approx"``: with ``pihat2``, as after calibration); the phase-2 term
+        n1_h``; ``"approx"``: with ``pihat2`` in its place, as after calibration); the phase-2 term
         applied to their residuals (the estimation of ``alpha`` acts like calibration)
 
             e_i = Z_i - z_i' b / pihat2_i,
             b = (sum_{s2} z_i z_i' / pi2_i)^-1 sum_{s2} z_i pihat2_i Z_i / pi2_i,
 
-        with ``z`` = 0 and an indicator of their own on rows of complete strata (details in
+        with ``pi2_i = n2_h / n1_h`` the design's phase-2 probabilities and ``z`` = 0 and an
+        indicator of their own on rows of complete strata (details in
         ``socialhealth.design.twophase_estweights``).
 
         Parameters
@@ -1364,10 +1365,11 @@ class TwoPhaseDesign(DesignBase):
         both methods. With phase-2 clusters the model is fitted to the rows, as R does, so
         row-level predictors give the rows of a sampled cluster different weights; its
         probability of selection is a property of the cluster, so cluster-level predictors
-        (e.g. cluster means) are the natural choice. R survey
-        4.1-1 registers ``estWeights`` for data frames and ``method="approx"`` designs only:
-        for a ``twophase()`` design with the default ``method = "full"``, ``estWeights(d,
-        ...)`` stops ("no applicable method"); its unexported
+        (e.g. cluster means) are the natural choice.
+
+        R survey 4.1-1 registers ``estWeights`` for data frames and ``method="approx"``
+        designs only: for a ``twophase()`` design with the default ``method = "full"``,
+        ``estWeights(d, ...)`` stops ("no applicable method"); its unexported
         ``survey:::estWeights.twophase2(d, formula = ...)`` (which ``estWeights(data.frame)``
         uses) gives these numbers. When ``z`` are the phase-2 stratum indicators the weights
         are the design weights ``n1_h / n2_h``. Domain estimates (``by=``, ``subset``) equal
@@ -1408,6 +1410,19 @@ class TwoPhaseDesign(DesignBase):
         0  Intercept    25.442  9.956
         1       temp     0.819  0.120
         2       wind    -1.459  0.122
+
+        The same days as a cluster sample at phase 1 (30 of 120 weather stations, 10 days
+        each): the estimated probabilities do not change, the weights take the phase-1
+        weight 120 / 30 and the variance the clustering:
+
+        >>> df["station"], df["n_stations"] = np.arange(300) // 10, 120
+        >>> dc = sh.TwoPhaseDesign(df, subset="complete", phase1_psu="station",
+        ...                        phase1_fpc="n_stations").estimate_weights("~temp + wind")
+        >>> bool(np.allclose(dc.weights, 4 * d.weights))
+        True
+        >>> print(dc.mean("y").to_frame()[["term", "estimate", "se"]].round(3).to_string())
+          term  estimate     se
+        0    y    73.887  0.944
 
         In R: ``d <- estWeights(df, formula = ~temp + wind, subset = ~complete)``;
         ``svymean(~y, d)``; ``svyglm(y ~ temp + wind, design = d)``; with phase-2 strata
