@@ -112,8 +112,6 @@ def test_estimate_weights_errors():
         d.estimate_weights("~Solar.R")
     with pytest.raises(DesignError, match="one row per phase-1 row"):
         d.estimate_weights(predictors=np.ones((5, 2)))
-    with pytest.raises(DesignError, match="method='approx'"):
-        sh.TwoPhaseDesign(df, subset="in2", method="approx").estimate_weights("~Temp")
     with pytest.raises(DesignError, match="already calibrated"):
         d.calibrate("~Temp").estimate_weights("~Temp")
     with pytest.raises(DesignError, match="after estimate_weights"):

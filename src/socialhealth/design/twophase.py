@@ -109,7 +109,13 @@ one phase-1 stage). Both methods are quadratic forms of the phase-1 design,
 
 * ``method="approx"`` (rows only, no ``phase1_psu``): the element formula above within each
   phase-1 stratum ``h`` with ``n1_h`` rows, ``(1 - f_h) n1_h/(n1_h - 1) sum_{i in s2, h}
-  (y_i - ybar_h)^2 / pi2_i``, ``ybar_h = sum_{s2, h} y_i / pi2_i / n1_h``.
+  (y_i - ybar_h)^2 / pi2_i``, ``ybar_h = sum_{s2, h} y_i / pi2_i / n1_h``. Without
+  phase-2 strata, ``pi2_i`` in this term (and in ``y_i = pi2_i Z_i``) is the share of the
+  phase-1 stratum's units (rows, or PSUs with ``phase2_psu``) in phase 2, ``n2_h / n1_h``,
+  as R's ``twophase()$usu`` (divided by ``g`` after calibration, and by ``g = pi2 /
+  pihat2`` after :meth:`TwoPhaseDesign.estimate_weights`); the weights and the phase-2 term
+  keep the overall ``n2 / n1``. Checked against R
+  (``tests/design/fixtures/estweights/make_estweights_phase1.R``).
 
 Checked against R survey 4.1-1 (``make_twophase_phase1.R``: 60 clusters in 6 strata) at 1e-8
 (svyglm 1e-7), with calibration (``phase=2``) of a stratified cluster design, and against
@@ -796,6 +802,21 @@ class TwoPhaseDesign(DesignBase):
         self._estimated_weights = False      # estimate_weights() was applied
         self._pi2_phase1 = pi2
         self._calibration_calls: tuple = ()
+        # the approx phase-1 term's phase-2 probabilities over pi2 (1, except as R's
+        # twophase()$usu with phase-1 strata but no phase-2 strata: the share of each
+        # phase-1 stratum's units, rows or PSUs, in phase 2)
+        self._usu_ratio = np.ones(len(data))
+        if self.method == "approx" and strata is None and phase1_strata is not None:
+            unit = np.arange(len(data)) if phase1.unit is None else phase1.unit
+            g = phase1.row_stratum
+            seen = np.zeros(int(unit.max()) + 1, dtype=bool)
+            seen[unit[in2]] = True
+            first = np.unique(unit, return_index=True)[1]
+            n2g = np.bincount(g[first], weights=seen[unit[first]].astype(float),
+                              minlength=len(phase1.n_h))
+            usu = n2g / phase1.n_h
+            self._usu_ratio = np.where(in2, usu[g] / np.where(in2, pi2, 1.0), 1.0)
+            self._pi2_phase1 = np.where(in2, usu[g], np.nan)
 
     # ------------------------------------------------------------------ variance
     def phase_variances(self, Z) -> tuple[np.ndarray, np.ndarray]:
@@ -1267,8 +1288,8 @@ class TwoPhaseDesign(DesignBase):
                                     bounds=bounds, max_iter=max_iter, epsilon=epsilon,
                                     on_nonconvergence=on_nonconvergence)
         new._w = np.where(self._in2, self._w1 * new._w, 0.0)
-        new._pi2_phase1 = np.where(self._in2, self._w1 / np.where(self._in2, new._w, 1.0),
-                                   np.nan)
+        new._pi2_phase1 = np.where(self._in2, self._usu_ratio * self._w1
+                                   / np.where(self._in2, new._w, 1.0), np.nan)
         base = getattr(self, "_calibration_base", None)
         new._calibration_base = self._w.copy() if base is None else base
         new._calibration_recipes = ()      # no replicate conversion of two-phase designs
@@ -1282,14 +1303,25 @@ class TwoPhaseDesign(DesignBase):
     def estimate_weights(self, formula=None, *, predictors=None) -> "TwoPhaseDesign":
         """Phase-2 weights estimated by logistic regression (R ``estWeights``).
 
-        Fits ``logit P(in phase 2) = z' alpha`` over the phase-1 rows (leaving out the
-        phase-2 strata taken completely, whose rows keep weight 1) and gives the phase-2 rows
-        the weights ``1 / pihat2`` (Robins, Rotnitzky & Zhao 1994). Useful for missing data
-        (phase 2 = the complete cases) and to gain efficiency from phase-1 variables
-        (Breslow et al. 2009). The phase-2 variance term uses the residuals of the influence
-        values from the least-squares regression on ``z`` (the estimation of ``alpha`` acts
-        like calibration), the phase-1 term the influence values themselves; formulas in
-        ``socialhealth.design.twophase_estweights``.
+        Fits ``logit P(in phase 2) = z' alpha`` over the phase-1 rows (unweighted, leaving
+        out the phase-2 strata taken completely, whose rows keep ``pihat2 = 1``) and gives the
+        phase-2 rows the weights ``w1 / pihat2`` (Robins, Rotnitzky & Zhao 1994; ``w1`` the
+        phase-1 weights, 1 for a cohort). Useful for missing data (phase 2 = the complete
+        cases) and to gain efficiency from phase-1 variables (Breslow et al. 2009). The
+        phase-1 design (strata, clusters, fpc, weights, probabilities) does not change
+        ``pihat2``.
+
+        Variance: the phase-1 term of the design (module docstring) applied to the weighted
+        influence values ``Z = w u`` (``method="full"``: with the design's ``pi2 = n2_h /
+        n1_h``; ``"approx"``: with ``pihat2`` in its place, as after calibration); the phase-2 term
+        applied to their residuals (the estimation of ``alpha`` acts like calibration)
+
+            e_i = Z_i - z_i' b / pihat2_i,
+            b = (sum_{s2} z_i z_i' / pi2_i)^-1 sum_{s2} z_i pihat2_i Z_i / pi2_i,
+
+        with ``pi2_i = n2_h / n1_h`` the design's phase-2 probabilities and ``z`` = 0 and an
+        indicator of their own on rows of complete strata (details in
+        ``socialhealth.design.twophase_estweights``).
 
         Parameters
         ----------
@@ -1314,20 +1346,35 @@ class TwoPhaseDesign(DesignBase):
         ------
         DesignError
             Neither or both of ``formula`` and ``predictors``; predictors missing in phase 1;
-            a design this is not implemented for: phase-1 weights, probabilities, strata,
-            PSUs or fpc, phase-2 clusters, ``method="approx"``, an already calibrated or
-            subset design (estimate the weights first).
+            a design this is not implemented for: an already calibrated or subset design
+            (estimate the weights first); phase-2 clusters (``phase2_psu``) with
+            ``method="approx"`` and probabilities that vary within a cluster (R then takes
+            each cluster's first row: use cluster-level predictors or ``method="full"``).
+            Multistage phase-1 samples are refused when the design is built (R's phase-1
+            term then depends on the order of the rows).
         ConvergenceError
             The logistic regression does not converge (separation).
 
         Notes
         -----
-        The residual regression is unweighted least squares on ``z`` over the phase-2 rows
-        (rows of complete strata enter through an indicator of their own), which reproduces
-        R survey 4.1-1 exactly; when ``z`` are the phase-2 stratum indicators the weights are
-        the design weights ``n1_h / n2_h``. Domain estimates (``by=``, ``subset``) equal R's
-        ``svyratio`` of the zero-recoded variables; R's ``svyby`` of such a design differs, as
-        for :meth:`calibrate` (module docstring).
+        Checked against R survey 4.1-1 at 1e-8 (agreement about 1e-13 with R's glm fits
+        converged; R's default glm tolerance leaves its weights up to 2e-8 from the converged
+        ones) for a cohort phase 1, phase-1 clusters with fpc or probabilities, phase-1
+        strata with and without fpc, rows with fpc, weights or probabilities, with and
+        without phase-2 strata, with a stratum taken completely, with phase-2 clusters, and
+        both methods. With phase-2 clusters the model is fitted to the rows, as R does, so
+        row-level predictors give the rows of a sampled cluster different weights; its
+        probability of selection is a property of the cluster, so cluster-level predictors
+        (e.g. cluster means) are the natural choice.
+
+        R survey 4.1-1 registers ``estWeights`` for data frames and ``method="approx"``
+        designs only: for a ``twophase()`` design with the default ``method = "full"``,
+        ``estWeights(d, ...)`` stops ("no applicable method"); its unexported
+        ``survey:::estWeights.twophase2(d, formula = ...)`` (which ``estWeights(data.frame)``
+        uses) gives these numbers. When ``z`` are the phase-2 stratum indicators the weights
+        are the design weights ``n1_h / n2_h``. Domain estimates (``by=``, ``subset``) equal
+        R's ``svyratio`` of the zero-recoded variables; R's ``svyby`` of such a design
+        differs, as for :meth:`calibrate` (module docstring).
 
         References
         ----------
@@ -1364,46 +1411,69 @@ class TwoPhaseDesign(DesignBase):
         1       temp     0.819  0.120
         2       wind    -1.459  0.122
 
+        The same days as a cluster sample at phase 1 (30 of 120 weather stations, 10 days
+        each): the estimated probabilities do not change, the weights take the phase-1
+        weight 120 / 30 and the variance the clustering:
+
+        >>> df["station"], df["n_stations"] = np.arange(300) // 10, 120
+        >>> dc = sh.TwoPhaseDesign(df, subset="complete", phase1_psu="station",
+        ...                        phase1_fpc="n_stations").estimate_weights("~temp + wind")
+        >>> bool(np.allclose(dc.weights, 4 * d.weights))
+        True
+        >>> print(dc.mean("y").to_frame()[["term", "estimate", "se"]].round(3).to_string())
+          term  estimate     se
+        0    y    73.887  0.944
+
         In R: ``d <- estWeights(df, formula = ~temp + wind, subset = ~complete)``;
         ``svymean(~y, d)``; ``svyglm(y ~ temp + wind, design = d)``; with phase-2 strata
         ``estWeights(df, formula = ~st + x, subset = ~in2, strata = ~st)``; a working model
-        ``estWeights(df, working.model = m, subset = ~in2, strata = ~st)``.
+        ``estWeights(df, working.model = m, subset = ~in2, strata = ~st)``; a clustered
+        phase 1 ``survey:::estWeights.twophase2(twophase(id = list(~psu, ~1), strata =
+        list(~st1, ~st), fpc = list(~N, NULL), subset = ~in2, data = df), formula = ~x)``
+        (``sh.TwoPhaseDesign(df, subset="in2", strata="st", phase1_psu="psu",
+        phase1_strata="st1", phase1_fpc="N").estimate_weights("~x")``).
         """
         from socialhealth.design.calibration import RegressionResidual
         from socialhealth.design import twophase_estweights as est
 
-        ph1 = self._phase1
         why = None
-        if self.method != "full":
-            why = "method='approx'"
-        elif not ph1.simple or (self._pi1 != 0).any() or (self._w1 != 1).any():
-            why = "a phase 1 with weights, probabilities, strata, PSUs or fpc"
-        elif self._unit2 is not None:
-            why = "phase-2 clusters (phase2_psu=)"
-        elif self._calibrations:
-            why = "an already calibrated design (estimate the weights first, then calibrate)"
+        if self._calibrations:
+            why = "an already calibrated design: estimate the weights first, then calibrate"
         elif (self._in2 & (self._w == 0)).any():
-            why = "a subset (estimate the weights on the whole design, then take the subset)"
+            why = "a subset: estimate the weights on the whole design, then take the subset"
         if why is not None:
-            raise DesignError(
-                f"estimate_weights() is implemented for two-phase designs whose phase 1 is a "
-                f"cohort or simple random sample (method='full'), not for {why}. R's "
-                "estWeights builds that design (twophase(id = list(~1, ~1), ...)) as well.")
+            raise DesignError(f"estimate_weights() is not implemented for {why}.")
         X, names = est.predictor_matrix(self, formula, predictors)
         complete = (self._n2h >= self._n1h)[self._codes]      # strata taken completely
         fit = ~complete
         alpha = est.logistic_fit(X[fit], self._in2[fit].astype(float))
         with np.errstate(over="ignore"):
             p = np.where(complete, 1.0, 1.0 / (1.0 + np.exp(-(X @ alpha))))
+        if self._unit2 is not None and self.method != "full":
+            unit = self._unit2[self._in2]
+            first = np.zeros(int(unit.max()) + 1)
+            first[unit[::-1]] = p[self._in2][::-1]
+            if not np.allclose(p[self._in2], first[unit], rtol=1e-12, atol=0):
+                raise DesignError(
+                    "the estimated phase-2 probabilities vary within a phase-2 cluster "
+                    f"({self._spec['phase2_psu']!r}), and method='approx' needs one "
+                    "probability per cluster (R's twophase(method = 'approx') takes each "
+                    "cluster's first row, so its result depends on the order of the rows). "
+                    "Use predictors that are constant within clusters (e.g. cluster means) "
+                    "or method='full'.")
         new = copy.copy(self)
-        new._w = np.where(self._in2, 1.0 / p, 0.0)
+        w2 = np.where(self._in2, 1.0 / p, 0.0)                # estimated phase-2 weights
+        new._w = self._w1 * w2
         Xr = np.where(complete[:, None], 0.0, X)
         if complete.any():
             Xr = np.column_stack([Xr, complete.astype(float)])
         Xr = np.where(self._in2[:, None], Xr, 0.0)
-        new._calibrations = (RegressionResidual(Xr, self._in2.astype(float), new._w.copy(),
+        # residuals Z - w2 z'b, b the least-squares fit of Z / w2 on z with the phase-2
+        # design weights 1 / pi2 (module twophase_estweights)
+        design2 = np.where(self._in2, 1.0 / np.where(self._in2, self._pi2, 1.0), 0.0)
+        new._calibrations = (RegressionResidual(Xr, design2, w2,
                                                 label="estimated weights: " + " + ".join(names)),)
-        new._pi2_phase1 = np.where(self._in2, p, np.nan)
+        new._pi2_phase1 = np.where(self._in2, p * self._usu_ratio, np.nan)
         new._estimated_weights = True
         # (as calibrate() leaves them: the weights before estimation, no replicate recipes)
         vars(new).update(_calibration_base=self._w.copy(), _calibration_recipes=())

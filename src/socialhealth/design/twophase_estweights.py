@@ -9,19 +9,30 @@ Rotnitzky & Zhao 1994):
 and the phase-2 weights become ``1 / pihat2_i``. Rows of phase-2 strata taken completely
 (every phase-1 row in phase 2, e.g. all cases) keep ``pi2 = 1`` and are left out of the fit.
 
+Rows of every phase-1 stratum and cluster enter the fit alike: the model is fitted unweighted
+over the phase-1 rows (as R), so the phase-1 design does not change ``pihat2``; the analysis
+weights are ``w_i = w1_i / pihat2_i`` (``w1`` the phase-1 weights, from ``phase1_fpc`` or
+``phase1_probs``).
+
 Variance (Robins et al. 1994; Breslow et al. 2009; Lumley, Shaw & Dai 2011): estimating
 ``alpha`` acts like calibrating the phase-2 sample to the phase-1 totals of ``z``, so the
 phase-2 term is that of the residuals of the weighted influence values ``Z_i = w_i u_i``
 from a regression on ``z``,
 
-    e_i = Z_i - w_i z_i' b,   b = (sum_{s2} z_i z_i')^-1 sum_{s2} z_i Z_i / w_i,
+    e_i = Z_i - z_i' b / pihat2_i,
+    b = (sum_{s2} z_i z_i' / pi2_i)^-1 sum_{s2} z_i (pihat2_i Z_i) / pi2_i,
 
-with ``z`` set to 0 on the rows of complete strata and an indicator of those rows added (so
-they do not enter ``b``), an unweighted least-squares fit, as R survey 4.1-1. The phase-1
-term is that of ``Z`` itself, as for a calibrated two-phase design. When ``z`` are the
-indicators of the phase-2 strata (a saturated model) the weights are the design weights and
-only the SEs change; in general the result is close to calibrating to the phase-1 totals of
-``z`` (:meth:`TwoPhaseDesign.calibrate <socialhealth.TwoPhaseDesign.calibrate>`).
+a least-squares fit of ``pihat2_i Z_i = w1_i u_i`` on ``z`` weighted by the phase-2 design
+weights ``1 / pi2_i = n1_h / n2_h``, with ``z`` set to 0 on the rows of complete strata and
+an indicator of those rows added (so they do not enter ``b``), as R survey 4.1-1. The
+phase-1 term is that of ``Z`` itself (module ``socialhealth.design.twophase``), as for a
+calibrated two-phase design: for ``method="full"`` with the design's phase-2 probabilities
+``pi2`` (``sum (1 - pi1) pi2 Z Z'`` for an element phase 1, the double sum over phase-2
+pairs for a stratified and/or clustered one), for ``method="approx"`` with ``pihat2`` in
+place of ``pi2``. When ``z`` are the indicators of the phase-2 strata (a saturated model)
+the weights are the design weights and only the SEs change; in general the result is close
+to calibrating to the phase-1 totals of ``z`` (:meth:`TwoPhaseDesign.calibrate
+<socialhealth.TwoPhaseDesign.calibrate>`).
 """
 from __future__ import annotations
 
