@@ -421,3 +421,23 @@ def test_kept_domain_sums_serve_another_variable_by_the_same_domains_only():
     # missing values leave rows out of the domains: other sums, computed afresh
     np.testing.assert_allclose(d.mean("v", by="dom").se.to_numpy(), direct("v"), rtol=1e-10)
     np.testing.assert_allclose(d.mean("y", by="dom").se.to_numpy(), direct("y"), rtol=1e-10)
+
+
+def test_a_first_domain_mean_keeps_the_replicates_weight_sums_for_later_estimates():
+    df, W = synthetic(R=6, n_dom=4)
+    d = sh.ReplicateDesign(one_block_frame(df, 6), weights="w",
+                           replicate_weights="^rw[0-9]+$", method="bootstrap")
+    assert d._Wsrc._colsums is None
+    d.mean("y", by="dom")
+    np.testing.assert_allclose(d._Wsrc._colsums, W.sum(axis=0), rtol=1e-13)
+    reps = (W.T @ df["z"].to_numpy()) / W.sum(axis=0)
+    se = np.sqrt(np.sum((reps - reps.mean()) ** 2) / 5)
+    np.testing.assert_allclose(d.mean("z").se.iloc[0], se, rtol=1e-12)
+    assert d.degf() == 5.0
+    # rows left out of every domain (a missing value): the sums are not the domains'
+    df2 = df.assign(y=df["y"].where(np.arange(len(df)) % 5 != 0))
+    d2 = sh.ReplicateDesign(one_block_frame(df2, 6), weights="w",
+                            replicate_weights="^rw[0-9]+$", method="bootstrap")
+    d2.mean("y", by="dom")
+    assert d2._Wsrc._colsums is None or np.allclose(d2._Wsrc._colsums, W.sum(axis=0),
+                                                    rtol=1e-13)

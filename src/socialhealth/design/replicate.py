@@ -1048,6 +1048,11 @@ class ReplicateDesign(DesignBase):
                 W.keep_domain_totals(vals, dcodes, D, ratio, T)
                 if ratio and sums is None:
                     W.keep_domain_sums(dcodes, D, T[:, D * k:])
+                    if W._colsums is None and len(dcodes) and dcodes.min() >= 0:
+                        # every row in a domain: the replicates' weight sums are the sums
+                        # of the domains' (kept: the degrees of freedom and later means
+                        # need them, and would otherwise read W again)
+                        W._colsums = T[:, D * k:].sum(axis=1)
             top = T[:, :D * k]
             if not ratio:
                 return self._rep_vcov(theta, top, groups)
