@@ -236,3 +236,15 @@ def test_negative_weights_are_refused():
     assert (cal.weights < 0).any()
     with pytest.raises(PlotError, match="non-negative weights"):
         sh.plot.smooth(cal, "y", "x", method="quantreg", df=3)
+
+
+def test_quantile_smoother_axis_names_the_quantile():
+    import socialhealth as sh
+
+    api = sh.datasets.load_example("apistrat")
+    d = sh.SurveyDesign(api, weights="pw", strata="stype", fpc="fpc")
+    p = sh.plot.smooth(d, "api00", "ell", method="quantreg", quantile=0.9)
+    assert p.ax.get_ylabel() == "Api00 (quantile 0.9)"
+    assert sh.plot.smooth(d, "api00", "ell", method="quantreg",
+                          ylabel="Score").ax.get_ylabel() == "Score"
+    assert sh.plot.smooth(d, "api00", "ell", bandwidth=5).ax.get_ylabel() == "Api00"

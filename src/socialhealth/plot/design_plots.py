@@ -735,9 +735,11 @@ def smooth(
     if method == "quantreg":
         grid, curve, use = quantile_curve(design, xv, yv, x=x, y=y, bandwidth=bandwidth,
                                           quantile=quantile, df=df, what=what)
+        # the axis says which quantile is drawn ("BMI (quantile 0.9)")
+        default_y = f"{style.axis_label(y)} (quantile {show(float(quantile))})"
         return _draw_smooth(design, xv, yv, use, grid, curve, x=x, y=y, xlabel=xlabel,
-                            ylabel=ylabel, title=title, caption=caption, ax=ax, points=points,
-                            bandwidth=None)
+                            ylabel=ylabel or default_y, title=title, caption=caption, ax=ax,
+                            points=points, bandwidth=None)
     if method != "locpoly":
         raise PlotError(f"{what}: method must be \"locpoly\" (local-linear, R's default) or "
                         f"\"quantreg\" (quantile regression spline), not {show(method)}.")
