@@ -16,7 +16,20 @@ brr        ``1 + a_rh`` / ``1 - a_rh``, ``a_rh = +-1`` from a         scale ``1/
 fay        ``1 + (1-rho) a_rh`` / ``1 - (1-rho) a_rh``                scale ``1/(R (1-rho)^2)``
 bootstrap  Rao-Wu rescaled bootstrap with ``m_h = n_h - 1`` draws    scale ``1/(R-1)``
 subbootstrap same as R's ``subbootstrap`` (``m_h = n_h - 1``, no fpc)  scale ``1/(R-1)``
+mrbbootstrap Preston's multistage rescaled bootstrap: every stage,     scale 1, rscales ``1/(R-1)``
+           half of each stratum's units without replacement (below)
 ========== ======================================================= =================================
+
+``mrbbootstrap`` (Preston 2009; R ``type = "mrbbootstrap"``) resamples every stage, not only
+the first: in each replicate and in each stratum of each stage, ``n* = floor(n/2)`` of the
+stratum's ``n`` sampled units are drawn without replacement, at stage ``s > 1`` only inside the
+units drawn at the stages above. A row's replicate weight is ``w (1 + sum_s t_s)`` with
+``t_s = A_s lambda_s (-1 + (n/n*) d_s)``, ``lambda_s = sqrt(F_s n* (1 - f_s) / (n - n*))``,
+where ``d_s`` is 1 if the row's stage-``s`` unit was drawn, ``f_s = n/N`` the stratum's sampling
+fraction, ``F_s`` the product of the row's sampling fractions at the earlier stages (1 at stage
+1), and ``A_s`` the product of ``sqrt(n/n*) d`` over the earlier stages. It needs the fpc of
+every stage; without a first-stage fpc only the first stage is resampled, with ``f = 0``
+(a warning when there are later stages, as R).
 
 Replicate order and Hadamard matrix follow R ``survey`` 4.1-1: jackknife replicates go stratum
 by stratum in order of first appearance in the data, PSUs in order of first appearance; BRR
@@ -43,6 +56,8 @@ Fay RE (1989) Theory and application of replicate weighting for variance calcula
 Proc. Survey Research Methods Section, ASA, 212-217.
 Judkins DR (1990) Fay's method for variance estimation. J Off Stat 6:223-239.
 Lumley T (2010) *Complex Surveys*, Wiley, §2.5.
+Preston J (2009) Rescaled bootstrap for stratified multistage sampling. Survey Methodology
+35(2):227-234.
 Kimura H (1994) Classification of Hadamard matrices of order 28. Discrete Math 133:171-180.
 Spence E (1995) Classification of Hadamard matrices of order 24 and 28. Discrete Math
 140:185-243.
@@ -57,12 +72,18 @@ import warnings
 import numpy as np
 
 from socialhealth._text import show
-from socialhealth.errors import DesignError, RDifferenceWarning, ReplicateWeightsError
+from socialhealth.errors import (
+    DesignError,
+    RDifferenceWarning,
+    ReplicateWeightsError,
+    SocialHealthWarning,
+)
 
 __all__ = ["as_replicate", "check_hadamard", "hadamard"]
 
-METHODS = ("jk1", "jkn", "brr", "fay", "bootstrap", "subbootstrap")
-ReplicateMethod = Literal["jk1", "jkn", "brr", "fay", "bootstrap", "subbootstrap"]
+METHODS = ("jk1", "jkn", "brr", "fay", "bootstrap", "subbootstrap", "mrbbootstrap")
+ReplicateMethod = Literal["jk1", "jkn", "brr", "fay", "bootstrap", "subbootstrap",
+                          "mrbbootstrap"]
 
 
 # ============================================================================ Hadamard matrices
@@ -549,6 +570,131 @@ def _bootstrap(design, replicates: int, seed, fpc: bool):
     return W
 
 
+# ---------------------------------------------------------------- multistage rescaled bootstrap
+def _mrb_stages(design) -> list:
+    """The stages the multistage rescaled bootstrap resamples (R ``mrbweights``' rule)."""
+    stages = list(design._stages)
+    if not np.all(np.isfinite(stages[0].pop_units)):
+        if len(stages) > 1:
+            warnings.warn(
+                "the first stage has no fpc (sampled with replacement), so only the first stage "
+                "is resampled, as R's as.svrepdesign(type = 'mrbbootstrap') does (\"only first "
+                "stage used\"). Give the fpc of every stage to resample the later stages.",
+                SocialHealthWarning, stacklevel=4)
+        return stages[:1]
+    for s, st in enumerate(stages[1:], start=2):
+        if not np.all(np.isfinite(st.pop_units)):
+            raise ReplicateWeightsError(
+                f"method='mrbbootstrap' needs the fpc of every stage, and stage {s} has none "
+                "(R cannot build such a design either). Give fpc=[...] with one column per "
+                "stage, or declare the first-stage units only (psu= one column) to resample "
+                "the first stage alone."
+            )
+    return stages
+
+
+def _mrb_check_lonely(design, stages) -> None:
+    """Strata with a single unit (not taken with certainty) at any stage, by ``lonely_psu``."""
+    lonely_psu = getattr(design, "lonely_psu", "fail")
+    if lonely_psu in ("remove", "certainty"):
+        return
+    for s, st in enumerate(stages, start=1):
+        f = np.where(np.isfinite(st.pop_units), st.n_units / st.pop_units, 0.0)
+        single = (st.n_units == 1) & (f < 1 - 1e-12)
+        if not single.any():
+            continue
+        label = st.stratum_labels[np.flatnonzero(single)[0]]
+        where = (f"stratum {show(label)} has a single PSU" if s == 1 else
+                 f"a stratum at stage {s} has a single unit ({int(single.sum())} such "
+                 f"{'stratum' if single.sum() == 1 else 'strata'})")
+        raise ReplicateWeightsError(
+            f"{where} (lonely_psu={lonely_psu!r}); the multistage rescaled bootstrap cannot "
+            "draw half of one unit, and the Taylor variance stops there too. With "
+            "lonely_psu='remove' or 'certainty' such strata (and the stages below them) are "
+            "left out of the variance, as R's as.svrepdesign(type = 'mrbbootstrap') does "
+            "whatever options(survey.lonely.psu) says; give the fpc if the unit was taken with "
+            "certainty; or merge the stratum with a neighbour."
+        )
+
+
+def _mrb_multipliers(stages, selected) -> np.ndarray:
+    """Replicate multipliers of the multistage rescaled bootstrap given the half-samples.
+
+    Parameters
+    ----------
+    stages : list of Stage
+        The design's stages (``design._stages``, or the first only when it has no fpc).
+    selected : list of (G_s, R) bool arrays
+        For stage ``s``, whether unit ``u`` is among the ``floor(n/2)`` units drawn in its
+        stratum in replicate ``r`` (only read for units whose ancestors were all drawn).
+
+    Returns
+    -------
+    (n_rows, R) array ``1 + sum_s t_s`` (Preston 2009): for a row in unit ``u`` of stratum
+    ``h`` at stage ``s`` (``n`` units sampled of ``N``, ``n* = floor(n/2)``, ``f = n/N``,
+    ``F`` the product of the sampling fractions of the row's units at the earlier stages, 1 at
+    stage 1), ``t_s = A_s lambda_s (-1 + (n/n*) d_u)`` with ``lambda_s = sqrt(F n* (1-f) /
+    (n - n*))``, ``d_u`` 1 if ``u`` was drawn, and ``A_s`` the product of ``sqrt(n/n*) d`` over
+    the row's units at the earlier stages (later stages are resampled only inside the drawn
+    units). A stratum with one unit (``n* = 0``) gives ``t_s = 0`` and nothing below it, as R;
+    a certainty unit (``n = N = 1``) passes its ``A`` on unchanged.
+    """
+    n_rows = len(stages[0].unit)
+    R = selected[0].shape[1]
+    total = np.zeros((n_rows, R))
+    a_prev = np.ones((1, R))          # A of the units of the previous stage (one root unit)
+    f_prev = np.ones(1)               # cumulative sampling fraction down to those units
+    for st, sel in zip(stages, selected, strict=True):
+        h = st.unit_stratum
+        parent = st.parent_of_stratum[h]
+        n = st.n_units[h]
+        nstar = np.floor(n / 2)
+        pop = st.pop_units[h]
+        f = np.where(np.isfinite(pop), n / pop, 0.0)
+        cum = f_prev[parent]
+        half = nstar > 0
+        safe = np.where(half, nstar, 1.0)
+        rest = np.maximum(n - safe, 1)           # n - n* (1 where n* = 0: no term)
+        lam = np.where(half, np.sqrt(cum * safe * np.clip(1 - f, 0, None) / rest), 0.0)
+        a_par = a_prev[parent]
+        d = np.asarray(sel, dtype=bool) & half[:, None]
+        term = a_par * lam[:, None] * (-1.0 + (n / safe)[:, None] * d)
+        total += term[st.unit]
+        certain = ~half & (f >= 1 - 1e-12)
+        a_prev = np.where(half[:, None], a_par * np.sqrt(n / safe)[:, None] * d,
+                          np.where(certain[:, None], a_par, 0.0))
+        f_prev = cum * f
+    return 1.0 + total
+
+
+def _mrb_draw(stages, replicates: int, rng) -> list:
+    """Half-samples without replacement: ``floor(n/2)`` units of every stratum and stage."""
+    out = []
+    for st in stages:
+        h = st.unit_stratum
+        G = len(h)
+        nstar = np.floor(st.n_units / 2)[h]
+        order = np.argsort(h[:, None] + rng.random((G, replicates)), axis=0, kind="stable")
+        pos = np.empty_like(order)
+        np.put_along_axis(pos, order, np.arange(G)[:, None], axis=0)
+        start = (np.cumsum(st.n_units) - st.n_units)[h]
+        out.append((pos - start[:, None]) < nstar[:, None])
+    return out
+
+
+def _mrbbootstrap(design, replicates: int, seed) -> np.ndarray:
+    stages = _mrb_stages(design)
+    _mrb_check_lonely(design, stages)
+    rng = np.random.default_rng(seed)
+    w = np.asarray(design._w, dtype=float)
+    W = np.empty((len(w), replicates))
+    block = 256                       # replicates drawn at a time (memory)
+    for r0 in range(0, replicates, block):
+        r1 = min(r0 + block, replicates)
+        W[:, r0:r1] = w[:, None] * _mrb_multipliers(stages, _mrb_draw(stages, r1 - r0, rng))
+    return W
+
+
 # ============================================================================ public
 def as_replicate(design, method: ReplicateMethod = "jkn", **options):
     """Replicate-weight design from a Taylor design (R ``as.svrepdesign``).
@@ -557,7 +703,7 @@ def as_replicate(design, method: ReplicateMethod = "jkn", **options):
     ----------
     design : SurveyDesign
         A Taylor-linearisation design (strata, PSUs, optional fpc).
-    method : {"jk1", "jkn", "brr", "fay", "bootstrap", "subbootstrap"}
+    method : {"jk1", "jkn", "brr", "fay", "bootstrap", "subbootstrap", "mrbbootstrap"}
         See the table in the module docstring.
     **options
         ``fay_rho`` (``"fay"``, default 0.5; 0 gives BRR), ``hadamard`` (``"brr"``/``"fay"``: a
@@ -578,6 +724,12 @@ def as_replicate(design, method: ReplicateMethod = "jkn", **options):
     ``m_h = n_h - 1`` PSUs drawn with replacement in each stratum, multiplier
     ``1 - lambda + lambda (n_h/m_h) c_hj`` with ``lambda = sqrt(m_h (1-f_h)/(n_h-1))`` (``c_hj``:
     times PSU ``j`` was drawn) and ``v = 1/(R-1) sum_r (theta_r - theta_bar)^2``.
+    mrbbootstrap: Preston's (2009) multistage rescaled bootstrap (module docstring): replicate
+    weight ``w (1 + sum_s t_s)``, ``t_s = A_s lambda_s (-1 + (n/n*) d_s)``, ``lambda_s =
+    sqrt(F_s n* (1 - f_s)/(n - n*))``, ``n* = floor(n/2)`` units drawn without replacement per
+    stratum and stage (later stages inside the drawn units), and ``v = 1/(R-1) sum_r (theta_r -
+    theta_bar)^2``; for a total its expectation over the draws is the multistage Taylor variance
+    with fpc (R ``svytotal`` on the ``svydesign``).
 
     Notes
     -----
@@ -606,6 +758,19 @@ def as_replicate(design, method: ReplicateMethod = "jkn", **options):
     ``"certainty"`` (R's bootstrap does so under every option) and raises under ``"fail"``,
     ``"adjust"`` and ``"average"``, which R's bootstrap silently ignores.
 
+    ``"mrbbootstrap"`` needs the fpc of every stage: a design whose first stage has no fpc
+    resamples the first stage only, with a ``SocialHealthWarning`` when it has later stages (R
+    warns "only first stage used"); a first-stage fpc without a later stage's raises. A stratum
+    with a single unit at any stage (not taken with certainty) raises under ``lonely_psu`` =
+    ``"fail"``, ``"adjust"`` or ``"average"`` (the Taylor variance stops there too); under
+    ``"remove"`` or ``"certainty"`` it gets no term at that stage nor below it, as R's
+    ``mrbweights`` does under every option. One difference from R: a single unit taken with
+    certainty (``n = N = 1``) has no term at its own stage but its lower stages are still
+    resampled (Preston's rule, ``lambda = 0`` there); R leaves them out, so it has less
+    variance than its own Taylor variance. Given the same half-samples our multipliers equal
+    R's ``mrbweights`` to 1e-12 (apiclus2 with fpc1 + fpc2, stratified two-stage, one-stage and
+    three-stage designs); the draws themselves cannot equal R's.
+
     Calibrated Taylor designs: by default the replicates perturb the calibrated weights without
     re-calibrating each replicate, exactly as R's ``as.svrepdesign`` (survey 4.1-1) does, so the
     replicate variance ignores the calibration. ``recalibrate=True`` instead builds the
@@ -622,6 +787,7 @@ def as_replicate(design, method: ReplicateMethod = "jkn", **options):
     Wolter KM (2007) *Introduction to Variance Estimation*, 2nd ed., ch. 3-5.
     Rao JNK, Wu CFJ (1988) JASA 83:231-241. Judkins DR (1990) J Off Stat 6:223-239.
     Lumley T (2010) *Complex Surveys*, §2.5.
+    Preston J (2009) Survey Methodology 35(2):227-234.
 
     Examples
     --------
@@ -660,6 +826,14 @@ def as_replicate(design, method: ReplicateMethod = "jkn", **options):
     In R: ``as.svrepdesign(dclus1, type = "JK1")``; ``as.svrepdesign(dnhanes, type = "JKn")``;
     ``as.svrepdesign(dnhanes2, type = "Fay", fay.rho = 0.3)``;
     ``as.svrepdesign(dnhanes, type = "bootstrap", replicates = 100)`` (R's scheme differs: Notes).
+
+    >>> apiclus2 = sh.datasets.load_example("apiclus2")
+    >>> dclus2 = sh.SurveyDesign(apiclus2, psu=["dnum", "snum"], fpc=["fpc1", "fpc2"])
+    >>> mrb = dclus2.to_replicate("mrbbootstrap", replicates=500, seed=1)
+    >>> mrb.n_replicates, mrb.scale
+    (500, 1.0)
+
+    In R: ``as.svrepdesign(dclus2, type = "mrbbootstrap", replicates = 500)``.
     """
     from socialhealth.design.replicate import ReplicateDesign
 
@@ -717,6 +891,13 @@ def as_replicate(design, method: ReplicateMethod = "jkn", **options):
             raise DesignError("replicates must be at least 2.")
         W = _bootstrap(design, R, options.get("seed"), fpc=(method == "bootstrap"))
         scale, rscales = 1.0 / (R - 1), np.ones(R)
+        rep_method = "bootstrap"
+    elif method == "mrbbootstrap":
+        R = int(options.get("replicates", 50))
+        if R < 2:
+            raise DesignError("replicates must be at least 2.")
+        W = _mrbbootstrap(design, R, options.get("seed"))
+        scale, rscales = 1.0, np.full(R, 1.0 / (R - 1))
         rep_method = "bootstrap"
     else:
         raise DesignError(f"method={method!r} is not one of {', '.join(METHODS)}.")

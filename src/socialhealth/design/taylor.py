@@ -477,13 +477,16 @@ class SurveyDesign(DesignBase):
         return self._spec["weights"]
 
     def to_replicate(self, method: Literal["jk1", "jkn", "brr", "fay", "bootstrap",
-                                           "subbootstrap"] = "jkn", **options):
+                                           "subbootstrap", "mrbbootstrap"] = "jkn",
+                     **options):
         """Replicate-weight version of this design (R ``as.svrepdesign``).
 
         Builds jackknife (``"jk1"``, ``"jkn"``), balanced repeated replication (``"brr"``,
         ``"fay"``) or bootstrap (``"bootstrap"``, ``"subbootstrap"``) replicate weights from the
-        strata and PSUs; formulas, options and references (Wolter 2007; Rao & Wu 1988;
-        Lumley 2010, §2.5) in :func:`socialhealth.design.replicate_weights.as_replicate`.
+        strata and PSUs, or Preston's multistage rescaled bootstrap (``"mrbbootstrap"``, which
+        resamples every stage and needs the fpc of every stage); formulas, options and
+        references (Wolter 2007; Rao & Wu 1988; Preston 2009; Lumley 2010, §2.5) in
+        :func:`socialhealth.design.replicate_weights.as_replicate`.
 
         Examples
         --------
@@ -503,7 +506,9 @@ class SurveyDesign(DesignBase):
         119 rows used; CIs: t with design df
         In R: svymean(~api00, design, na.rm = TRUE)
 
-        In R: ``as.svrepdesign(dclus1, type = "JK1")``.
+        In R: ``as.svrepdesign(dclus1, type = "JK1")``;
+        ``as.svrepdesign(dclus2, type = "mrbbootstrap", replicates = 50)`` is
+        ``d2.to_replicate("mrbbootstrap", replicates=50, seed=1)`` (the draws differ from R's).
         """
         from socialhealth.design.replicate_weights import as_replicate
 
