@@ -203,7 +203,8 @@ def attrition(panel, baseline, outcome_model: dict | None = None,
               lost=_AT_RISK_DEFAULT,
               variance: Literal["linearisation", "replicate"] = "linearisation",
               replicates: Literal["jk1", "jkn", "brr", "fay", "bootstrap",
-                                  "subbootstrap"] = "jkn", replicate_options: dict | None = None,
+                                  "subbootstrap", "mrbbootstrap"] = "jkn",
+              replicate_options: dict | None = None,
               level: float = 0.95, tol: float = 1e-14):
     r"""Followed vs lost at baseline, inverse probability of retention weights, and their effect.
 
