@@ -20,6 +20,18 @@ def as_array(values) -> np.ndarray:
                       dtype=float).ravel()
 
 
+def r_numbers(values) -> np.ndarray:
+    """R's JSON numbers (a list or one value) as a flat float array, whichever way jsonlite
+    wrote the special values: ``null`` and the string ``"NA"`` (or ``"NaN"``) -> NaN,
+    ``"Inf"`` / ``"-Inf"`` -> infinities, other strings (``"%.17g"`` digits) -> their value."""
+    def one(v):
+        if v is None or (isinstance(v, str) and v in ("NA", "NaN")):
+            return math.nan
+        return float(v)
+    return np.array([one(v) for v in np.atleast_1d(np.asarray(values, dtype=object))],
+                    dtype=float).ravel()
+
+
 def close(ours, r, tol=TOL, what="", scale=None):
     """``ours`` equal to R's ``r`` within ``tol`` relative, with an absolute floor of ``tol``
     times ``scale`` (default the largest |r|; for standard errors the largest |estimate|, so

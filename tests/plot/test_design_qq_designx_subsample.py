@@ -22,6 +22,7 @@ import pytest  # noqa: E402
 from scipy import stats  # noqa: E402
 
 import socialhealth as sh  # noqa: E402
+from r_compare import r_numbers  # noqa: E402
 from socialhealth.errors import PlotError  # noqa: E402
 from socialhealth.plot._design_scatter import jitter_amount  # noqa: E402
 
@@ -30,10 +31,7 @@ REF = json.loads((Path(__file__).parent / "fixtures"
 TOL = 1e-10
 
 
-def _num(values) -> np.ndarray:
-    """R's JSON numbers; jsonlite writes NA as the string "NA"."""
-    values = values if isinstance(values, list) else [values]
-    return np.array([np.nan if isinstance(v, str) else v for v in values], dtype=float)
+_num = r_numbers   # R's JSON numbers (r_compare)
 
 
 @pytest.fixture(scope="module")

@@ -18,6 +18,7 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
 import socialhealth as sh  # noqa: E402
+from r_compare import r_numbers  # noqa: E402
 from socialhealth.errors import PlotError  # noqa: E402
 from socialhealth.plot._bandwidth import BandwidthError, dpik, dpill  # noqa: E402
 
@@ -27,10 +28,7 @@ TOL = 1e-10
 VECTORS = REF["vectors"]
 
 
-def _num(values) -> np.ndarray:
-    """R's JSON numbers; jsonlite writes NaN / Inf as strings, NA as null."""
-    return np.array([math.nan if v is None else float(v) if isinstance(v, str) else v
-                     for v in np.atleast_1d(values)], dtype=float)
+_num = r_numbers   # R's JSON numbers (r_compare)
 
 
 @pytest.fixture(autouse=True)
