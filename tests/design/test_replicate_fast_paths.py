@@ -441,3 +441,22 @@ def test_a_first_domain_mean_keeps_the_replicates_weight_sums_for_later_estimate
     d2.mean("y", by="dom")
     assert d2._Wsrc._colsums is None or np.allclose(d2._Wsrc._colsums, W.sum(axis=0),
                                                     rtol=1e-13)
+
+
+def test_in_place_edits_of_the_frame_after_definition_do_not_reach_the_design():
+    # pandas >= 3 (copy-on-write) copies a block on an in-place edit only while a pandas
+    # object refers to it; the design's NumPy views of the replicate weight columns did not
+    # count, so an edit of the frame changed the weights under the design's kept products
+    # (uncached estimates followed the edit, cached ones did not)
+    df, W = synthetic(R=6, n_dom=3)
+    frame = one_block_frame(df, 6)
+    d = sh.ReplicateDesign(frame, weights="w", replicate_weights="^rw[0-9]+$",
+                           method="bootstrap")
+    y, dom = df["y"].to_numpy(), df["dom"].to_numpy()
+    frame.loc[frame.index[:500], "rw1"] *= 3.0
+    frame.loc[frame.index[:500], "w"] *= 3.0
+    np.testing.assert_allclose(d.mean("y", by="dom").se.to_numpy(),
+                               [_direct_domain(W, y, dom, k) for k in range(3)], rtol=1e-10)
+    w = df["w"].to_numpy()
+    np.testing.assert_allclose(d.mean("y").estimate.iloc[0], np.sum(w * y) / np.sum(w),
+                               rtol=1e-12)

@@ -821,6 +821,12 @@ class ReplicateDesign(DesignBase):
                 # without pandas' copy-on-write (pandas < 3 by default) a view of the frame's
                 # column would follow later in-place edits of the frame: keep our own copy
                 columns = [np.array(c, dtype=float, copy=True) for c in columns]
+            else:
+                # with it, pandas copies a block on a later in-place edit only while a pandas
+                # object still refers to it (a NumPy view does not count): the columns are
+                # held, so the edit goes to a copy and these views (and the products kept
+                # from them) stay the weights checked here
+                self._frame_refs = [data[c] for c in cols]
             W = np.empty((n, len(cols))) if not columns else None
             src = _ReplicateColumns(columns) if columns else None
             self._rep_columns = cols
@@ -849,6 +855,8 @@ class ReplicateDesign(DesignBase):
         else:
             require_columns(data, [weights], "the data passed to ReplicateDesign")
             w = numeric_column(data, weights, "weight", WeightError)
+            if _copy_on_write():
+                self._frame_refs = [*getattr(self, "_frame_refs", []), data[weights]]
             check_weights(w, weights)
         if fay_rho is not None and not (_is_number(fay_rho) and 0 <= float(fay_rho) < 1):
             raise ReplicateWeightsError(
