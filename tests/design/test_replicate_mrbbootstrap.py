@@ -20,7 +20,7 @@ from scipy import stats
 
 import socialhealth as sh
 from socialhealth.design.replicate_weights import _mrb_draw, _mrb_multipliers
-from socialhealth.errors import ReplicateWeightsError, SocialHealthWarning
+from socialhealth.errors import DesignError, ReplicateWeightsError, SocialHealthWarning
 
 FIX = json.loads((Path(__file__).parent / "fixtures" / "mrbbootstrap"
                   / "mrbbootstrap_reference.json").read_text())
@@ -193,3 +193,26 @@ def test_certainty_psu_keeps_its_later_stages():
     # n = 3, n* = 1, f2 = 0.3, F = 1: lambda = sqrt(0.7 / 2); terms -lambda or 2 lambda
     lam = np.sqrt(0.7 / 2)
     assert set(np.round(W[rows].ravel() - 1, 12)) <= {round(-lam, 12), round(2 * lam, 12)}
+
+
+@pytest.mark.parametrize("method", ["mrbbootstrap", "bootstrap", "subbootstrap"])
+@pytest.mark.parametrize("bad", [1, 0, 2.7, "10", None, True])
+def test_replicates_must_be_a_whole_number_of_at_least_two(method, bad):
+    # 2.7 was truncated to 2 replicates without a word, None raised Python's TypeError
+    _, d = design("apiclus2")
+    with pytest.raises(DesignError, match="replicates must be"):
+        d.to_replicate(method, replicates=bad, seed=1)
+
+
+def test_replicates_given_as_a_whole_float_or_numpy_integer():
+    _, d = design("apiclus2")
+    assert d.to_replicate("mrbbootstrap", replicates=6.0, seed=1).n_replicates == 6
+    assert d.to_replicate("mrbbootstrap", replicates=np.int64(7), seed=1).n_replicates == 7
+
+
+def test_same_seed_same_replicate_weights():
+    _, d = design("threestage")
+    a = d.to_replicate("mrbbootstrap", replicates=30, seed=11).replicate_weights
+    b = d.to_replicate("mrbbootstrap", replicates=30, seed=11).replicate_weights
+    c = d.to_replicate("mrbbootstrap", replicates=30, seed=12).replicate_weights
+    assert np.array_equal(a, b) and not np.array_equal(a, c)

@@ -695,6 +695,19 @@ def _mrbbootstrap(design, replicates: int, seed) -> np.ndarray:
     return W
 
 
+def _replicate_count(value) -> int:
+    """The ``replicates=`` option of the bootstraps: a whole number of at least 2."""
+    if (isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer))) and not (
+            isinstance(value, (float, np.floating)) and float(value).is_integer()):
+        raise DesignError(
+            f"replicates must be a whole number of replicates (at least 2, e.g. 500), "
+            f"not {show(value)}."
+        )
+    if int(value) < 2:
+        raise DesignError(f"replicates must be at least 2; got {int(value)}.")
+    return int(value)
+
+
 # ============================================================================ public
 def as_replicate(design, method: ReplicateMethod = "jkn", **options):
     """Replicate-weight design from a Taylor design (R ``as.svrepdesign``).
@@ -886,16 +899,12 @@ def as_replicate(design, method: ReplicateMethod = "jkn", **options):
         rep_method = method
         fay_rho = rho if method == "fay" else None
     elif method in ("bootstrap", "subbootstrap"):
-        R = int(options.get("replicates", 50))
-        if R < 2:
-            raise DesignError("replicates must be at least 2.")
+        R = _replicate_count(options.get("replicates", 50))
         W = _bootstrap(design, R, options.get("seed"), fpc=(method == "bootstrap"))
         scale, rscales = 1.0 / (R - 1), np.ones(R)
         rep_method = "bootstrap"
     elif method == "mrbbootstrap":
-        R = int(options.get("replicates", 50))
-        if R < 2:
-            raise DesignError("replicates must be at least 2.")
+        R = _replicate_count(options.get("replicates", 50))
         W = _mrbbootstrap(design, R, options.get("seed"))
         scale, rscales = 1.0, np.full(R, 1.0 / (R - 1))
         rep_method = "bootstrap"
