@@ -117,6 +117,9 @@ def test_refusals(data):
         d.calibrate("~age").estimate_weights("~age")
     with pytest.raises(DesignError, match="subset"):
         d.subset("grp == 'a'").estimate_weights("~age")
+    # a second estimate_weights() was refused as if the design had been calibrated
+    with pytest.raises(DesignError, match="already estimated"):
+        d.estimate_weights("~age").estimate_weights("~age + case")
     # multistage phase-1 samples are refused when the design is built (R's result depends
     # on the order of the rows)
     with pytest.raises(DesignError, match="multistage"):

@@ -1437,7 +1437,10 @@ class TwoPhaseDesign(DesignBase):
         from socialhealth.design import twophase_estweights as est
 
         why = None
-        if self._calibrations:
+        if self._estimated_weights:
+            why = ("a design whose weights were already estimated: call it once on the design "
+                   "as defined, with every predictor in one formula")
+        elif self._calibrations:
             why = "an already calibrated design: estimate the weights first, then calibrate"
         elif (self._in2 & (self._w == 0)).any():
             why = "a subset: estimate the weights on the whole design, then take the subset"
