@@ -97,3 +97,16 @@ def test_residual_is_least_squares_on_scaled_x_not_weighted_least_squares():
     # (the c-weighted least-squares residual u - x B, B = sum c x u / sum c x^2, differs)
     B = (c * x[:, 0]) @ u / ((c * x[:, 0]) @ x[:, 0])
     assert not np.allclose(r, w * (u - x[:, 0] * B))
+
+
+def test_population_totals_that_are_not_numbers_raise_a_design_error():
+    # a total that is not a number raised Python's ValueError from float()
+    case = CASES[next(iter(CASES))]
+    d = design(case)
+    bad = {k: {name: "a" for name in v} for k, v in per_psu(case).items()}
+    with pytest.raises(sh.errors.DesignError, match="population total of .* must be a number"):
+        d.calibrate(case["formula"], bad, stage=1)
+    with pytest.raises(sh.errors.DesignError, match="must be a number"):
+        d.calibrate("~x", {"(Intercept)": 300.0, "x": None})
+    with pytest.raises(sh.errors.DesignError, match="must be numbers"):
+        d.calibrate("~x", ["300", "many"])

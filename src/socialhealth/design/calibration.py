@@ -877,6 +877,16 @@ def _solve_g(X, w, T, F, dF, maxit, epsilon, q=None) -> _Solution:
                 return _Solution(g * scale, False, misfit, it, scale)
 
 
+def _total_number(value, name: str) -> float:
+    """One population total as a float, or a DesignError naming its column."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise DesignError(
+            f"the population total of {name} must be a number, not {show(value)}."
+        ) from None
+
+
 def _population_vector(population_totals, names: list[str]) -> np.ndarray:
     if isinstance(population_totals, (Mapping, pd.Series)):
         pt = dict(population_totals.items())
@@ -898,9 +908,15 @@ def _population_vector(population_totals, names: list[str]) -> np.ndarray:
                 + (f"not in the model {extra}" if extra else "")
                 + ". Categorical terms use R's names: column name followed by the level (stypeH)."
             )
-        T = np.array([float(pt[alias[n]]) for n in names])
+        T = np.array([_total_number(pt[alias[n]], n) for n in names])
     else:
-        T = np.asarray(population_totals, dtype=float).ravel()
+        try:
+            T = np.asarray(population_totals, dtype=float).ravel()
+        except (TypeError, ValueError):
+            raise DesignError(
+                "population totals must be numbers, one per calibration column "
+                f"{names} (in that order, or as a dict); some are not."
+            ) from None
         if T.shape != (len(names),):
             raise DesignError(
                 f"population_totals has {T.size} value(s) but the calibration model has "
