@@ -248,3 +248,11 @@ def test_quantile_smoother_axis_names_the_quantile():
     assert sh.plot.smooth(d, "api00", "ell", method="quantreg",
                           ylabel="Score").ax.get_ylabel() == "Score"
     assert sh.plot.smooth(d, "api00", "ell", bandwidth=5).ax.get_ylabel() == "Api00"
+
+
+def test_no_complete_rows_says_so_rather_than_blaming_df():
+    """An all-missing x used to be reported as "0 distinct values ... Lower df"."""
+    df = pd.DataFrame({"x": np.nan, "y": [1.0, 2, 3, 4, 5, 6], "w": 1.0})
+    d = sh.SurveyDesign(df, weights="w")
+    with pytest.raises(PlotError, match="no row has both 'y' and 'x'"):
+        sh.plot.smooth(d, "y", "x", method="quantreg")

@@ -158,6 +158,8 @@ def quantile_curve(design, xv: np.ndarray, yv: np.ndarray, *, x: str, y: str, ba
         raise PlotError(f"{what}: the quantile smoother needs non-negative weights, and some "
                         "rows have negative weights (from a linear calibration). Calibrate "
                         "with bounds or raking, or use method=\"locpoly\".")
+    if not use.any():
+        raise PlotError(f"{what}: no row has both {y!r} and {x!r}; nothing to smooth.")
     xu, yu, wu = xv[use], yv[use], w_all[use]
     positive = wu > 0
     n_values = len(np.unique(xu[positive]))
