@@ -330,6 +330,8 @@ def test_jitter_amount_by_hand():
     ({"jitter": (1,)}, "jitter must be two half-widths"),
     ({"jitter": (-1, 1)}, "jitter must be two half-widths"),
     ({"jitter": 3}, "jitter must be two half-widths"),
+    ({"seed": "abc"}, "seed must be a whole number"),      # numpy: a bare TypeError
+    ({"seed": -1}, "seed must be a whole number"),         # numpy: a bare ValueError
 ])
 def test_subsample_clear_errors(design, kwargs, match):
     with pytest.raises(PlotError, match=match):

@@ -54,6 +54,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.collections import PolyCollection
 
+from socialhealth._text import show
 from socialhealth.errors import PlotError, RowsDroppedWarning
 from socialhealth.plot import style as house
 from socialhealth.plot.design_plots import DESIGN_CAPTION, DesignPlot, _numeric_column
@@ -403,7 +404,11 @@ def _subsample(what: str, xs: np.ndarray, ys: np.ndarray, w: np.ndarray, index: 
     total = float(w.sum())
     if not total > 0:
         raise PlotError(f"{what}: no row has a positive weight; nothing to draw.")
-    rng = np.random.default_rng(seed)
+    try:
+        rng = np.random.default_rng(seed)
+    except (TypeError, ValueError):
+        raise PlotError(f"{what}: seed must be a whole number of at least 0 (or a numpy "
+                        f"random Generator), not {show(seed)}.") from None
     draw = rng.choice(len(w), size=int(sample_size), replace=True, p=w / total)
     table = pd.DataFrame({"x": xs[draw], "y": ys[draw], "weight": w[draw]},
                          index=index[draw])
