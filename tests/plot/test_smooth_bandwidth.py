@@ -248,6 +248,8 @@ def test_density_weights_shift_the_curve():
     ({"x": "nope"}, "not a column"),
     ({"x": "stype"}, "not numeric"),
     ({"x": "api00", "bandwidth": -1}, "positive"),
+    ({"x": "api00", "bandwidth": True}, "positive number"),     # was silently 1.0
+    ({"x": "api00", "bandwidth": np.float64("nan")}, r"number \(.*\), not missing\.$"),
     ({"x": "api00", "bandwidth": 0.1}, "below the grid spacing"),
     ({"x": "api00", "ngrid": 1}, "ngrid"),
     ({"x": "api00", "by": "nope"}, "not in the design"),
@@ -281,3 +283,9 @@ def test_smooth_plug_in_undefined_when_trimming_leaves_one_value():
     with pytest.raises(PlotError, match="trimming.*Give bandwidth="):
         sh.plot.smooth(d, "y", "x")
     assert sh.plot.smooth(d, "y", "x", bandwidth=3.0).bandwidth == 3.0
+
+
+def test_smooth_refuses_a_yes_no_bandwidth(designs):
+    """bandwidth=True used to be taken as 1.0 (float(True)) without a word."""
+    with pytest.raises(PlotError, match="bandwidth must be a positive number"):
+        sh.plot.smooth(designs["strat"], "api00", "ell", bandwidth=True)

@@ -552,13 +552,16 @@ def local_linear_binned(x: np.ndarray, y: np.ndarray, w: np.ndarray, bandwidth: 
 def _bandwidth_value(bandwidth, what: str) -> float | None:
     if bandwidth is None:
         return None
+    message = (f"{what}: bandwidth must be a positive number (the kernel's standard deviation, "
+               f"in units of the variable), not {show(bandwidth)}.")
+    if isinstance(bandwidth, (bool, np.bool_)):
+        raise PlotError(message)
     try:
         bw = float(bandwidth)
     except (TypeError, ValueError):
-        raise PlotError(
-            f"{what}: bandwidth must be a positive number, not {bandwidth!r}.") from None
+        raise PlotError(message) from None
     if not (np.isfinite(bw) and bw > 0):
-        raise PlotError(f"{what}: bandwidth must be a positive number, not {bandwidth!r}.")
+        raise PlotError(message)
     return bw
 
 
