@@ -252,6 +252,7 @@ def test_density_weights_shift_the_curve():
     ({"x": "api00", "bandwidth": np.float64("nan")}, r"number \(.*\), not missing\.$"),
     ({"x": "api00", "bandwidth": 0.1}, "below the grid spacing"),
     ({"x": "api00", "ngrid": 1}, "ngrid"),
+    ({"x": "api00", "ngrid": 401.0}, r"whole number of at least 2, not 401\.0\.$"),
     ({"x": "api00", "by": "nope"}, "not in the design"),
 ])
 def test_density_errors(designs, kwargs, match):

@@ -214,6 +214,7 @@ def test_errors_where_r_finds_the_design_singular(case, design, x, match):
     ({"quantile": "median"}, "strictly between 0 and 1"),
     ({"df": 2}, "at least 3"),
     ({"df": 4.5}, "whole number"),
+    ({"df": 4.0}, r"whole number .*, not 4\.0\.$"),    # was "..., not 4."
     ({"bandwidth": 10}, "bandwidth= is for method=\"locpoly\""),
 ])
 def test_argument_errors(kwargs, match):

@@ -44,7 +44,7 @@ import numpy as np
 from scipy.interpolate import BSpline
 from scipy.optimize import linprog
 
-from socialhealth._text import show
+from socialhealth._text import show, show_given
 from socialhealth.errors import PlotError, SocialHealthWarning
 
 DEGREE = 3
@@ -141,7 +141,7 @@ def _check_controls(bandwidth, quantile, df, what: str) -> tuple[float, int]:
     if (isinstance(df, bool) or not isinstance(df, (int, np.integer))
             or df < DEGREE):
         raise PlotError(f"{what}: df must be a whole number of at least 3 (the degrees of "
-                        f"freedom of the cubic spline; R's default is 4), not {show(df)}.")
+                        f"freedom of the cubic spline; R's default is 4), not {show_given(df)}.")
     return tau, int(df)
 
 

@@ -57,7 +57,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
-from socialhealth._text import show
+from socialhealth._text import show, show_given
 from socialhealth.errors import PlotError, RowsDroppedWarning
 from socialhealth.plot._quantile_smooth import quantile_curve
 from socialhealth.plot import style
@@ -567,7 +567,8 @@ def _bandwidth_value(bandwidth, what: str) -> float | None:
 
 def _check_ngrid(ngrid, what: str) -> None:
     if not isinstance(ngrid, (int, np.integer)) or isinstance(ngrid, bool) or ngrid < 2:
-        raise PlotError(f"{what}: ngrid must be an integer of at least 2, not {ngrid!r}.")
+        raise PlotError(f"{what}: ngrid must be a whole number of at least 2, not "
+                        f"{show_given(ngrid)}.")
 
 
 def _plug_in(rule, args: tuple, ngrid: int, what: str, x: str, where: str = "") -> float:
