@@ -290,3 +290,14 @@ def test_smooth_refuses_a_yes_no_bandwidth(designs):
     """bandwidth=True used to be taken as 1.0 (float(True)) without a word."""
     with pytest.raises(PlotError, match="bandwidth must be a positive number"):
         sh.plot.smooth(designs["strat"], "api00", "ell", bandwidth=True)
+
+
+def test_density_uses_negative_weights_as_they_are():
+    """The documented behaviour: a linear calibration's negative weight is binned as it is."""
+    df = pd.DataFrame({"x": [1.0, 2, 3, 4, 5, 6, 7, 8], "w": 1.0})
+    cal = sh.SurveyDesign(df, weights="w").calibrate("~x", {"(Intercept)": 8.0, "x": 60.0})
+    w = np.asarray(cal.weights, float)
+    assert (w < 0).any()
+    t = sh.plot.density(cal, "x", bandwidth=0.3).to_frame()
+    at = t.loc[(t["x"] - df["x"][np.argmin(w)]).abs().idxmin(), "density"]
+    assert at < 0

@@ -836,7 +836,9 @@ def density(
     the grid point at or below each value, and smoothed as R ``svysmooth`` does through
     ``KernSmooth::locpoly``); the area under the curve is close to, not exactly, 1 (R scales
     the bins by ``M`` rather than ``M - 1`` and the local-linear smooth is not a density at
-    the ends). Rows with a missing ``x`` and rows outside a subset are left out. The plug-in
+    the ends). Rows with a missing ``x`` and rows outside a subset are left out. Negative
+    weights (from a linear calibration) are binned as they are, so where they dominate the
+    curve dips below zero; calibrate with bounds or raking to avoid them. The plug-in
     bandwidth (Sheather & Jones 1991, J R Stat Soc B 53:683-690; Wand & Jones 1995, Kernel
     Smoothing, section 3.6; formulas in :mod:`socialhealth.plot._bandwidth`) standardises the
     values by the smaller of their standard deviation and interquartile range / 1.349 and
