@@ -301,3 +301,10 @@ def test_density_uses_negative_weights_as_they_are():
     t = sh.plot.density(cal, "x", bandwidth=0.3).to_frame()
     at = t.loc[(t["x"] - df["x"][np.argmin(w)]).abs().idxmin(), "density"]
     assert at < 0
+
+
+def test_density_by_a_group_with_one_value_names_it_and_the_way_out():
+    df = pd.DataFrame({"x": [1.0, 2, 3, 4, 5, 9], "g": ["a"] * 5 + ["b"], "w": 1.0})
+    d = sh.SurveyDesign(df, weights="w")
+    with pytest.raises(PlotError, match=r"in g = 'b'.*Leave that group out"):
+        sh.plot.density(d, "x", by="g", bandwidth=1.0)

@@ -879,8 +879,10 @@ def density(
         xs, w = xv[use], w_all[use]
         lo, hi = (float(np.min(xs)), float(np.max(xs))) if len(xs) else (0.0, 0.0)
         if not hi > lo:
+            leave_out = (" Leave that group out (plot a subset of the design without it)."
+                         if by else "")
             raise PlotError(f"{what}: {x!r} has fewer than two distinct values{where}; there "
-                            "is no spread to estimate a density over.")
+                            f"is no spread to estimate a density over.{leave_out}")
         if not w.sum() > 0:
             raise PlotError(f"{what}: the weights of the rows with {x!r}{where} do not sum to a "
                             "positive number.")
