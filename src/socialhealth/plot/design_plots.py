@@ -693,9 +693,10 @@ def smooth(
     B-splines of R ``splines::bs(x, df)``: boundary knots at the smallest and largest ``x``,
     ``df - 3`` interior knots at its unweighted quantiles (R ``quantile`` type 7) at
     probabilities ``1/(df - 2), ..., (df - 3)/(df - 2)``, the first B-spline dropped. The
-    linear program (Koenker 2005, section 6.2) is solved by HiGHS's dual simplex
-    (``scipy.optimize.linprog``) and the vertex it returns recomputed from the ``df + 1``
-    equations of the observations fitted exactly; the curve drawn is ``b(x_i)' beta`` at each
+    linear program (Koenker 2005, section 6.2) is solved by HiGHS's interior-point method with
+    crossover to a vertex (``scipy.optimize.linprog``) and the vertex it returns recomputed
+    from the ``df + 1`` equations of the observations fitted exactly; the curve drawn is
+    ``b(x_i)' beta`` at each
     observation, sorted by ``x``. The tests match R to 1e-8 (observed 1e-14) on apistrat and
     apiclus1, subsets, missing values and heavily tied ``x``. Where the optimum is not unique
     (ties, equal weights: the weighted analogue of the median of an even number of values)
