@@ -71,6 +71,21 @@ def show(value: Any, *, quote: bool = True) -> str:
     return repr(value) if quote else str(value)
 
 
+def show_given(value: Any) -> str:
+    """A value the user gave, for a message saying it is not accepted: as :func:`show`, but a
+    float keeps its decimal point (``4.0``, not ``4``, which would read as the whole number a
+    message asks for).
+
+    Examples
+    --------
+    >>> show_given(4.0), show_given(np.float64(-1)), show_given(np.int64(3)), show_given(None)
+    ('4.0', '-1.0', '3', 'missing')
+    """
+    if isinstance(value, (float, np.floating)) and not _is_missing(value):
+        return repr(float(value))
+    return show(value)
+
+
 def show_list(values: Iterable[Any], *, quote: bool = True, limit: int | None = None,
               sep: str = ", ") -> str:
     """Several values as text, e.g. ``62, 96`` or ``'a', 'b', 'c', ... (12 in all)`` when there

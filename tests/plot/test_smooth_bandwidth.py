@@ -248,8 +248,11 @@ def test_density_weights_shift_the_curve():
     ({"x": "nope"}, "not a column"),
     ({"x": "stype"}, "not numeric"),
     ({"x": "api00", "bandwidth": -1}, "positive"),
+    ({"x": "api00", "bandwidth": True}, "positive number"),     # was silently 1.0
+    ({"x": "api00", "bandwidth": np.float64("nan")}, r"number \(.*\), not missing\.$"),
     ({"x": "api00", "bandwidth": 0.1}, "below the grid spacing"),
     ({"x": "api00", "ngrid": 1}, "ngrid"),
+    ({"x": "api00", "ngrid": 401.0}, r"whole number of at least 2, not 401\.0\.$"),
     ({"x": "api00", "by": "nope"}, "not in the design"),
 ])
 def test_density_errors(designs, kwargs, match):
@@ -281,3 +284,27 @@ def test_smooth_plug_in_undefined_when_trimming_leaves_one_value():
     with pytest.raises(PlotError, match="trimming.*Give bandwidth="):
         sh.plot.smooth(d, "y", "x")
     assert sh.plot.smooth(d, "y", "x", bandwidth=3.0).bandwidth == 3.0
+
+
+def test_smooth_refuses_a_yes_no_bandwidth(designs):
+    """bandwidth=True used to be taken as 1.0 (float(True)) without a word."""
+    with pytest.raises(PlotError, match="bandwidth must be a positive number"):
+        sh.plot.smooth(designs["strat"], "api00", "ell", bandwidth=True)
+
+
+def test_density_uses_negative_weights_as_they_are():
+    """The documented behaviour: a linear calibration's negative weight is binned as it is."""
+    df = pd.DataFrame({"x": [1.0, 2, 3, 4, 5, 6, 7, 8], "w": 1.0})
+    cal = sh.SurveyDesign(df, weights="w").calibrate("~x", {"(Intercept)": 8.0, "x": 60.0})
+    w = np.asarray(cal.weights, float)
+    assert (w < 0).any()
+    t = sh.plot.density(cal, "x", bandwidth=0.3).to_frame()
+    at = t.loc[(t["x"] - df["x"][np.argmin(w)]).abs().idxmin(), "density"]
+    assert at < 0
+
+
+def test_density_by_a_group_with_one_value_names_it_and_the_way_out():
+    df = pd.DataFrame({"x": [1.0, 2, 3, 4, 5, 9], "g": ["a"] * 5 + ["b"], "w": 1.0})
+    d = sh.SurveyDesign(df, weights="w")
+    with pytest.raises(PlotError, match=r"in g = 'b'.*Leave that group out"):
+        sh.plot.density(d, "x", by="g", bandwidth=1.0)

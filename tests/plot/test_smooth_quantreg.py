@@ -214,6 +214,7 @@ def test_errors_where_r_finds_the_design_singular(case, design, x, match):
     ({"quantile": "median"}, "strictly between 0 and 1"),
     ({"df": 2}, "at least 3"),
     ({"df": 4.5}, "whole number"),
+    ({"df": 4.0}, r"whole number .*, not 4\.0\.$"),    # was "..., not 4."
     ({"bandwidth": 10}, "bandwidth= is for method=\"locpoly\""),
 ])
 def test_argument_errors(kwargs, match):
@@ -248,3 +249,11 @@ def test_quantile_smoother_axis_names_the_quantile():
     assert sh.plot.smooth(d, "api00", "ell", method="quantreg",
                           ylabel="Score").ax.get_ylabel() == "Score"
     assert sh.plot.smooth(d, "api00", "ell", bandwidth=5).ax.get_ylabel() == "Api00"
+
+
+def test_no_complete_rows_says_so_rather_than_blaming_df():
+    """An all-missing x used to be reported as "0 distinct values ... Lower df"."""
+    df = pd.DataFrame({"x": np.nan, "y": [1.0, 2, 3, 4, 5, 6], "w": 1.0})
+    d = sh.SurveyDesign(df, weights="w")
+    with pytest.raises(PlotError, match="no row has both 'y' and 'x'"):
+        sh.plot.smooth(d, "y", "x", method="quantreg")

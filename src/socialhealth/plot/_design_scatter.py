@@ -54,6 +54,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.collections import PolyCollection
 
+from socialhealth._text import show, show_given
 from socialhealth.errors import PlotError, RowsDroppedWarning
 from socialhealth.plot import style as house
 from socialhealth.plot.design_plots import DESIGN_CAPTION, DesignPlot, _numeric_column
@@ -372,13 +373,22 @@ def scatter(
     return DesignPlot(ax, table, kind, n_missing=n_missing)
 
 
+def _jitter_text(jitter) -> str:
+    """``jitter`` as the user wrote it, for a message (None stays None: R's default rule)."""
+    try:
+        parts = list(jitter)
+    except TypeError:
+        return show_given(jitter)
+    return "(" + ", ".join("None" if a is None else show_given(a) for a in parts) + ")"
+
+
 def _subsample(what: str, xs: np.ndarray, ys: np.ndarray, w: np.ndarray, index: pd.Index,
                sample_size, seed, jitter) -> pd.DataFrame:
     """The draws of ``style="subsample"`` (module notes) as the plot's table."""
     if (not isinstance(sample_size, (int, np.integer)) or isinstance(sample_size, bool)
             or sample_size < 1):
         raise PlotError(f"{what}: sample_size must be a whole number of at least 1, not "
-                        f"{sample_size!r}.")
+                        f"{show_given(sample_size)}.")
     if jitter is None:
         amounts: tuple = (None, None)
     elif jitter is False:
@@ -394,7 +404,7 @@ def _subsample(what: str, xs: np.ndarray, ys: np.ndarray, w: np.ndarray, index: 
         if not ok:
             raise PlotError(f"{what}: jitter must be two half-widths for x and y (numbers of at "
                             "least 0, or None for R's default rule), or False for none, not "
-                            f"{jitter!r}.")
+                            f"{_jitter_text(jitter)}.")
     if (w < 0).any():
         raise PlotError(f"{what}: a subsample draws rows with probability proportional to the "
                         f"weight, and {int((w < 0).sum()):,} row(s) have a negative weight "
@@ -403,7 +413,11 @@ def _subsample(what: str, xs: np.ndarray, ys: np.ndarray, w: np.ndarray, index: 
     total = float(w.sum())
     if not total > 0:
         raise PlotError(f"{what}: no row has a positive weight; nothing to draw.")
-    rng = np.random.default_rng(seed)
+    try:
+        rng = np.random.default_rng(seed)
+    except (TypeError, ValueError):
+        raise PlotError(f"{what}: seed must be a whole number of at least 0 (or a numpy "
+                        f"random Generator), not {show(seed)}.") from None
     draw = rng.choice(len(w), size=int(sample_size), replace=True, p=w / total)
     table = pd.DataFrame({"x": xs[draw], "y": ys[draw], "weight": w[draw]},
                          index=index[draw])

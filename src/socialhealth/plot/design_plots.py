@@ -57,7 +57,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
-from socialhealth._text import show
+from socialhealth._text import show, show_given
 from socialhealth.errors import PlotError, RowsDroppedWarning
 from socialhealth.plot._quantile_smooth import quantile_curve
 from socialhealth.plot import style
@@ -552,19 +552,23 @@ def local_linear_binned(x: np.ndarray, y: np.ndarray, w: np.ndarray, bandwidth: 
 def _bandwidth_value(bandwidth, what: str) -> float | None:
     if bandwidth is None:
         return None
+    message = (f"{what}: bandwidth must be a positive number (the kernel's standard deviation, "
+               f"in units of the variable), not {show(bandwidth)}.")
+    if isinstance(bandwidth, (bool, np.bool_)):
+        raise PlotError(message)
     try:
         bw = float(bandwidth)
     except (TypeError, ValueError):
-        raise PlotError(
-            f"{what}: bandwidth must be a positive number, not {bandwidth!r}.") from None
+        raise PlotError(message) from None
     if not (np.isfinite(bw) and bw > 0):
-        raise PlotError(f"{what}: bandwidth must be a positive number, not {bandwidth!r}.")
+        raise PlotError(message)
     return bw
 
 
 def _check_ngrid(ngrid, what: str) -> None:
     if not isinstance(ngrid, (int, np.integer)) or isinstance(ngrid, bool) or ngrid < 2:
-        raise PlotError(f"{what}: ngrid must be an integer of at least 2, not {ngrid!r}.")
+        raise PlotError(f"{what}: ngrid must be a whole number of at least 2, not "
+                        f"{show_given(ngrid)}.")
 
 
 def _plug_in(rule, args: tuple, ngrid: int, what: str, x: str, where: str = "") -> float:
@@ -689,9 +693,10 @@ def smooth(
     B-splines of R ``splines::bs(x, df)``: boundary knots at the smallest and largest ``x``,
     ``df - 3`` interior knots at its unweighted quantiles (R ``quantile`` type 7) at
     probabilities ``1/(df - 2), ..., (df - 3)/(df - 2)``, the first B-spline dropped. The
-    linear program (Koenker 2005, section 6.2) is solved by HiGHS's dual simplex
-    (``scipy.optimize.linprog``) and the vertex it returns recomputed from the ``df + 1``
-    equations of the observations fitted exactly; the curve drawn is ``b(x_i)' beta`` at each
+    linear program (Koenker 2005, section 6.2) is solved by HiGHS's interior-point method with
+    crossover to a vertex (``scipy.optimize.linprog``) and the vertex it returns recomputed
+    from the ``df + 1`` equations of the observations fitted exactly; the curve drawn is
+    ``b(x_i)' beta`` at each
     observation, sorted by ``x``. The tests match R to 1e-8 (observed 1e-14) on apistrat and
     apiclus1, subsets, missing values and heavily tied ``x``. Where the optimum is not unique
     (ties, equal weights: the weighted analogue of the median of an even number of values)
@@ -832,7 +837,9 @@ def density(
     the grid point at or below each value, and smoothed as R ``svysmooth`` does through
     ``KernSmooth::locpoly``); the area under the curve is close to, not exactly, 1 (R scales
     the bins by ``M`` rather than ``M - 1`` and the local-linear smooth is not a density at
-    the ends). Rows with a missing ``x`` and rows outside a subset are left out. The plug-in
+    the ends). Rows with a missing ``x`` and rows outside a subset are left out. Negative
+    weights (from a linear calibration) are binned as they are, so where they dominate the
+    curve dips below zero; calibrate with bounds or raking to avoid them. The plug-in
     bandwidth (Sheather & Jones 1991, J R Stat Soc B 53:683-690; Wand & Jones 1995, Kernel
     Smoothing, section 3.6; formulas in :mod:`socialhealth.plot._bandwidth`) standardises the
     values by the smaller of their standard deviation and interquartile range / 1.349 and
@@ -873,8 +880,10 @@ def density(
         xs, w = xv[use], w_all[use]
         lo, hi = (float(np.min(xs)), float(np.max(xs))) if len(xs) else (0.0, 0.0)
         if not hi > lo:
+            leave_out = (" Leave that group out (plot a subset of the design without it)."
+                         if by else "")
             raise PlotError(f"{what}: {x!r} has fewer than two distinct values{where}; there "
-                            "is no spread to estimate a density over.")
+                            f"is no spread to estimate a density over.{leave_out}")
         if not w.sum() > 0:
             raise PlotError(f"{what}: the weights of the rows with {x!r}{where} do not sum to a "
                             "positive number.")
