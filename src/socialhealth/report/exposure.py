@@ -211,10 +211,9 @@ def subject_words(column: str, label: str | None = None) -> str:
 def column_words(column: str) -> tuple[str, str]:
     """A plain exposure column in words (titles, sentences): its label in ``content.toml`` or
     the tables' variable label, not the column name (``lives_alone`` -> "Lives alone")."""
-    from socialhealth.report.content import content
-    from socialhealth.tables.labels import variable_label
+    from socialhealth.plot.style import axis_label
 
-    name = str(content().get("concept_labels", {}).get(column) or variable_label(column))
+    name = axis_label(column)      # content.toml's concept label, else the variable label
     return name, _lower_first(name)
 
 
