@@ -226,8 +226,13 @@ class _ReplicateColumns:
         return None
 
     def keep_domain_sums(self, dcodes: np.ndarray, n_domains: int, sums: np.ndarray) -> None:
-        """Keep the domains' replicate weight sums for these domain codes (the last only)."""
-        self._kept_sums = (_read_only_copy(dcodes), n_domains, _read_only_copy(sums))
+        """Keep the domains' replicate weight sums for these domain codes (the last only). The
+        read-only copy of the codes kept with the last domain totals serves when it holds the
+        same codes (one copy of an n-vector instead of two)."""
+        kept = self._kept_domains
+        codes = (kept[1] if kept is not None and kept[1].shape == dcodes.shape
+                 and np.array_equal(kept[1], dcodes) else _read_only_copy(dcodes))
+        self._kept_sums = (codes, n_domains, _read_only_copy(sums))
 
     def _column_tdot(self, v: np.ndarray) -> np.ndarray:
         """``W' v`` for one column ``v`` (W at hand whole): the kept weight sums for a column
