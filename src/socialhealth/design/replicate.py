@@ -13,7 +13,7 @@ import pandas as pd
 from socialhealth._text import amount, show_list
 from socialhealth.design.base import DesignBase
 from socialhealth.design.replicate_variance import (METHODS, blas_threads_on_idle_cores, idle_cores,
-                                                    default_scale, one_blas_thread,
+                                                    default_rscales, default_scale, one_blas_thread,
                                                     replicate_vcov)
 from socialhealth.design.structure import (check_data_frame, check_flag, check_weights,
                                            numeric_column, require_columns)
@@ -676,7 +676,15 @@ class ReplicateDesign(DesignBase):
     replicate_weights : str, list of str, or 2-D array
         A regular expression matching the replicate weight columns (``"^rw[0-9]+$"``), an
         explicit list of columns, or an (n x R) array.
-    method : {"jk1", "jkn", "brr", "fay", "bootstrap", "sdr", "other"}
+    method : str, default "other"
+        How the replicate weights were made: ``"jk1"``, ``"jkn"``, ``"brr"``, ``"fay"``,
+        ``"bootstrap"``, ``"subbootstrap"``, ``"mrbbootstrap"``, ``"sdr"`` or ``"other"``; it
+        sets the default ``scale`` and ``rscales``.
+        ``"subbootstrap"`` (scale ``1/(R-1)``) and ``"mrbbootstrap"`` (scale 1, rscales
+        ``1/(R-1)``) are the defaults of R's ``as.svrepdesign(type = ...)``, which
+        ``SurveyDesign.to_replicate`` reproduces; R's ``svrepdesign`` itself takes neither,
+        and its ``type = "bootstrap"`` with those ``scale=`` and ``rscales=`` gives the same
+        variances.
     scale, rscales : float and array, optional
         Override the method's defaults (R ``scale=``, ``rscales=``). ``jkn`` needs ``rscales``.
     mse : bool, default False
@@ -890,7 +898,9 @@ class ReplicateDesign(DesignBase):
                     "f_h) with an fpc); or build it from a Taylor design with "
                     "design.to_replicate('jkn')."
                 )
-            rscales = np.ones(R)
+            rscales = default_rscales(method, R)
+            if rscales is None:
+                rscales = np.ones(R)
         try:
             rscales = np.asarray(rscales, dtype=float)
         except (TypeError, ValueError):
