@@ -16,7 +16,8 @@ from socialhealth.design.replicate_variance import (METHODS, blas_threads_on_idl
                                                     default_rscales, default_scale, one_blas_thread,
                                                     replicate_vcov)
 from socialhealth.design.structure import (check_data_frame, check_flag, check_weights,
-                                           numeric_column, require_columns)
+                                           copy_on_write, design_frame, numeric_column,
+                                           require_columns)
 from socialhealth.errors import (DesignError, RDifferenceWarning, ReplicateWeightsError,
                                  SocialHealthWarning, WeightError)
 
@@ -24,14 +25,6 @@ from socialhealth.errors import (DesignError, RDifferenceWarning, ReplicateWeigh
 def _is_number(x) -> bool:
     return isinstance(x, (int, float, np.integer,
                           np.floating)) and not isinstance(x, (bool, np.bool_))
-
-
-def _copy_on_write() -> bool:
-    """Whether pandas hands out column arrays that later in-place edits of the frame cannot
-    change (copy-on-write: always in pandas >= 3, opt-in in pandas 2)."""
-    if int(pd.__version__.split(".")[0]) >= 3:
-        return True
-    return bool(pd.get_option("mode.copy_on_write") is True)
 
 
 class BatchedRefit(Protocol):
@@ -697,6 +690,10 @@ class ReplicateDesign(DesignBase):
 
     Notes
     -----
+    **The design's data** is a shallow copy of ``data`` (no values copied): with pandas
+    copy-on-write (pandas >= 3) later in-place edits of your frame do not reach the design,
+    as in R; see :class:`~socialhealth.SurveyDesign` for pandas 2.
+
     **Negative replicate weights.** Full-sample weights must be positive, but finite negative
     replicate weights are accepted, as R ``svrepdesign`` accepts them: successive-difference
     replication followed by calibration can push a replicate weight below zero, and the
@@ -797,6 +794,7 @@ class ReplicateDesign(DesignBase):
         fay_rho: float | None = None,
     ) -> None:
         check_data_frame(data, "ReplicateDesign")
+        data = design_frame(data)     # its own frame, as R (see design_frame)
         mse = check_flag(mse, "mse", "ReplicateDesign")
         combined_weights = check_flag(combined_weights, "combined_weights", "ReplicateDesign")
         method = str(method).lower()
@@ -830,7 +828,7 @@ class ReplicateDesign(DesignBase):
                 require_columns(data, cols, "the data passed to ReplicateDesign")
             columns = [numeric_column(data, c, "replicate weight", ReplicateWeightsError)
                        for c in cols]
-            if not _copy_on_write():
+            if not copy_on_write():
                 # without pandas' copy-on-write (pandas < 3 by default) a view of the frame's
                 # column would follow later in-place edits of the frame: keep our own copy
                 columns = [np.array(c, dtype=float, copy=True) for c in columns]
@@ -868,7 +866,7 @@ class ReplicateDesign(DesignBase):
         else:
             require_columns(data, [weights], "the data passed to ReplicateDesign")
             w = numeric_column(data, weights, "weight", WeightError)
-            if _copy_on_write():
+            if copy_on_write():
                 self._frame_refs = [*getattr(self, "_frame_refs", []), data[weights]]
             check_weights(w, weights)
         if fay_rho is not None and not (_is_number(fay_rho) and 0 <= float(fay_rho) < 1):
