@@ -216,3 +216,57 @@ def test_same_seed_same_replicate_weights():
     b = d.to_replicate("mrbbootstrap", replicates=30, seed=11).replicate_weights
     c = d.to_replicate("mrbbootstrap", replicates=30, seed=12).replicate_weights
     assert np.array_equal(a, b) and not np.array_equal(a, c)
+
+
+# ---------------------------------------------------------------- the method the design reports
+# R keeps as.svrepdesign's type: print() says "Multistage rescaled bootstrap with 50
+# replicates" for type = "mrbbootstrap" and "(n-1) bootstrap" for "subbootstrap"; both were
+# reported as "bootstrap" here, as if Rao-Wu's bootstrap of the first stage had been drawn.
+@pytest.mark.parametrize("method", ["mrbbootstrap", "subbootstrap", "bootstrap"])
+def test_replicate_design_reports_the_bootstrap_it_was_made_with(method):
+    _, d = design("apiclus2")
+    r = d.to_replicate(method, replicates=8, seed=1)
+    assert r.method == method
+    first = f"Replicate-weight survey design ({method}, 8 replicates)"
+    assert repr(r).splitlines()[0] == first == r.describe().splitlines()[0]
+    assert first in str(r.mean("y"))                # results name the design
+    scale, rscales = (1.0, 1 / 7) if method == "mrbbootstrap" else (1 / 7, 1.0)
+    assert r.scale == pytest.approx(scale, rel=1e-15)
+    np.testing.assert_allclose(r.rscales, rscales, rtol=1e-15)
+
+
+def test_r_code_of_an_mrbbootstrap_design_is_svrepdesign_bootstrap_with_its_scales():
+    # R's svrepdesign() has no type "mrbbootstrap": the weights go in as bootstrap weights
+    # with as.svrepdesign's scale = 1 and rscales = 1/(R-1)
+    from socialhealth.report.rcode import design_lines
+
+    _, d = design("apiclus2")
+    line = design_lines(d.to_replicate("mrbbootstrap", replicates=8, seed=1))[-1]
+    assert 'type = "bootstrap", scale = 1, rscales = 0.1428571429' in line
+
+
+@pytest.mark.parametrize("method", ["mrbbootstrap", "subbootstrap"])
+def test_replicate_design_given_these_methods_uses_as_svrepdesign_scales(method):
+    # a ReplicateDesign made by the user from saved replicate weights: the same scale and
+    # rscales as to_replicate (R's as.svrepdesign), so the same standard errors
+    df, d = design("apiclus2")
+    r = d.to_replicate(method, replicates=8, seed=1)
+    again = sh.ReplicateDesign(df, weights=np.asarray(r.weights), method=method,
+                               replicate_weights=np.asarray(r.replicate_weights))
+    assert again.method == method
+    assert (again.scale, list(again.rscales)) == (r.scale, list(r.rscales))
+    # the variance formula by hand: scale * sum rscales (theta_r - mean theta_r)^2
+    y = df["y"].to_numpy(float)
+    W = np.asarray(r.replicate_weights, float)
+    theta_r = (W * y[:, None]).sum(0) / W.sum(0)
+    factor = (1.0, 1 / 7) if method == "mrbbootstrap" else (1 / 7, 1.0)
+    var = factor[0] * factor[1] * ((theta_r - theta_r.mean()) ** 2).sum()
+    assert again.mean("y").se.iloc[0] == pytest.approx(np.sqrt(var), rel=1e-10)
+    assert r.mean("y").se.iloc[0] == pytest.approx(np.sqrt(var), rel=1e-10)
+
+
+def test_unknown_replicate_method_names_the_methods():
+    df, _ = design("apiclus2")
+    with pytest.raises(DesignError, match="mrbbootstrap.*sdr.*other"):
+        sh.ReplicateDesign(df, weights=None, replicate_weights=np.ones((len(df), 3)),
+                           method="mrb")

@@ -13,10 +13,11 @@ import pandas as pd
 from socialhealth._text import amount, show_list
 from socialhealth.design.base import DesignBase
 from socialhealth.design.replicate_variance import (METHODS, blas_threads_on_idle_cores, idle_cores,
-                                                    default_scale, one_blas_thread,
+                                                    default_rscales, default_scale, one_blas_thread,
                                                     replicate_vcov)
 from socialhealth.design.structure import (check_data_frame, check_flag, check_weights,
-                                           numeric_column, require_columns)
+                                           copy_on_write, design_frame, numeric_column,
+                                           require_columns)
 from socialhealth.errors import (DesignError, RDifferenceWarning, ReplicateWeightsError,
                                  SocialHealthWarning, WeightError)
 
@@ -24,14 +25,6 @@ from socialhealth.errors import (DesignError, RDifferenceWarning, ReplicateWeigh
 def _is_number(x) -> bool:
     return isinstance(x, (int, float, np.integer,
                           np.floating)) and not isinstance(x, (bool, np.bool_))
-
-
-def _copy_on_write() -> bool:
-    """Whether pandas hands out column arrays that later in-place edits of the frame cannot
-    change (copy-on-write: always in pandas >= 3, opt-in in pandas 2)."""
-    if int(pd.__version__.split(".")[0]) >= 3:
-        return True
-    return bool(pd.get_option("mode.copy_on_write") is True)
 
 
 class BatchedRefit(Protocol):
@@ -676,7 +669,15 @@ class ReplicateDesign(DesignBase):
     replicate_weights : str, list of str, or 2-D array
         A regular expression matching the replicate weight columns (``"^rw[0-9]+$"``), an
         explicit list of columns, or an (n x R) array.
-    method : {"jk1", "jkn", "brr", "fay", "bootstrap", "sdr", "other"}
+    method : str, default "other"
+        How the replicate weights were made: ``"jk1"``, ``"jkn"``, ``"brr"``, ``"fay"``,
+        ``"bootstrap"``, ``"subbootstrap"``, ``"mrbbootstrap"``, ``"sdr"`` or ``"other"``; it
+        sets the default ``scale`` and ``rscales``.
+        ``"subbootstrap"`` (scale ``1/(R-1)``) and ``"mrbbootstrap"`` (scale 1, rscales
+        ``1/(R-1)``) are the defaults of R's ``as.svrepdesign(type = ...)``, which
+        ``SurveyDesign.to_replicate`` reproduces; R's ``svrepdesign`` itself takes neither,
+        and its ``type = "bootstrap"`` with those ``scale=`` and ``rscales=`` gives the same
+        variances.
     scale, rscales : float and array, optional
         Override the method's defaults (R ``scale=``, ``rscales=``). ``jkn`` needs ``rscales``.
     mse : bool, default False
@@ -689,6 +690,10 @@ class ReplicateDesign(DesignBase):
 
     Notes
     -----
+    **The design's data** is a shallow copy of ``data`` (no values copied): with pandas
+    copy-on-write (pandas >= 3) later in-place edits of your frame do not reach the design,
+    as in R; see :class:`~socialhealth.SurveyDesign` for pandas 2.
+
     **Negative replicate weights.** Full-sample weights must be positive, but finite negative
     replicate weights are accepted, as R ``svrepdesign`` accepts them: successive-difference
     replication followed by calibration can push a replicate weight below zero, and the
@@ -789,6 +794,7 @@ class ReplicateDesign(DesignBase):
         fay_rho: float | None = None,
     ) -> None:
         check_data_frame(data, "ReplicateDesign")
+        data = design_frame(data)     # its own frame, as R (see design_frame)
         mse = check_flag(mse, "mse", "ReplicateDesign")
         combined_weights = check_flag(combined_weights, "combined_weights", "ReplicateDesign")
         method = str(method).lower()
@@ -822,7 +828,7 @@ class ReplicateDesign(DesignBase):
                 require_columns(data, cols, "the data passed to ReplicateDesign")
             columns = [numeric_column(data, c, "replicate weight", ReplicateWeightsError)
                        for c in cols]
-            if not _copy_on_write():
+            if not copy_on_write():
                 # without pandas' copy-on-write (pandas < 3 by default) a view of the frame's
                 # column would follow later in-place edits of the frame: keep our own copy
                 columns = [np.array(c, dtype=float, copy=True) for c in columns]
@@ -860,7 +866,7 @@ class ReplicateDesign(DesignBase):
         else:
             require_columns(data, [weights], "the data passed to ReplicateDesign")
             w = numeric_column(data, weights, "weight", WeightError)
-            if _copy_on_write():
+            if copy_on_write():
                 self._frame_refs = [*getattr(self, "_frame_refs", []), data[weights]]
             check_weights(w, weights)
         if fay_rho is not None and not (_is_number(fay_rho) and 0 <= float(fay_rho) < 1):
@@ -890,7 +896,9 @@ class ReplicateDesign(DesignBase):
                     "f_h) with an fpc); or build it from a Taylor design with "
                     "design.to_replicate('jkn')."
                 )
-            rscales = np.ones(R)
+            rscales = default_rscales(method, R)
+            if rscales is None:
+                rscales = np.ones(R)
         try:
             rscales = np.asarray(rscales, dtype=float)
         except (TypeError, ValueError):

@@ -30,7 +30,8 @@ import numpy as np
 
 from socialhealth.errors import ReplicateWeightsError
 
-METHODS = ("jk1", "jkn", "brr", "fay", "bootstrap", "sdr", "other")
+METHODS = ("jk1", "jkn", "brr", "fay", "bootstrap", "subbootstrap", "mrbbootstrap", "sdr",
+           "other")
 
 _CONTROLLER: list = []
 
@@ -123,9 +124,11 @@ def default_scale(method: str, n_replicates: int, fay_rho: float | None = None) 
     """Default ``scale`` of the replicate variance for ``method`` with ``R`` replicates.
 
     ``jk1``: ``(R-1)/R``; ``jkn``: 1 (the ``(n_h-1)/n_h`` factors go in ``rscales``); ``brr``:
-    ``1/R``; ``fay``: ``1/(R (1-rho)^2)``; ``bootstrap``: ``1/(R-1)``; ``sdr``: ``4/R``;
-    ``other``: ``None`` (the user must give ``scale=``). As R ``svrepdesign`` (Wolter 2007,
-    ch. 4-5; Fay & Train 1995 for SDR).
+    ``1/R``; ``fay``: ``1/(R (1-rho)^2)``; ``bootstrap`` and ``subbootstrap``: ``1/(R-1)``;
+    ``mrbbootstrap``: 1 (the ``1/(R-1)`` goes in ``rscales``, see :func:`default_rscales`);
+    ``sdr``: ``4/R``; ``other``: ``None`` (the user must give ``scale=``). As R
+    ``svrepdesign`` and, for the two bootstraps R's ``svrepdesign`` does not name,
+    ``as.svrepdesign`` (Wolter 2007, ch. 4-5; Fay & Train 1995 for SDR; Preston 2009).
 
     Examples
     --------
@@ -146,12 +149,35 @@ def default_scale(method: str, n_replicates: int, fay_rho: float | None = None) 
                 "directly."
             )
         return 1.0 / (R * (1 - fay_rho) ** 2)
-    if method == "bootstrap":
+    if method in ("bootstrap", "subbootstrap"):
         return 1.0 / (R - 1)
+    if method == "mrbbootstrap":
+        return 1.0
     if method == "sdr":
         return 4.0 / R
     if method == "jkn":
         return 1.0
+    return None
+
+
+def default_rscales(method: str, n_replicates: int) -> np.ndarray | None:
+    """Default ``rscales`` for ``method`` with ``R`` replicates, or None where there is none.
+
+    ``mrbbootstrap``: ``1/(R-1)`` for every replicate (R's ``as.svrepdesign(type =
+    "mrbbootstrap")`` puts the bootstrap's ``1/(R-1)`` there and ``scale = 1``); every other
+    method: None (1 for each replicate, except ``jkn``, which needs them given).
+
+    Examples
+    --------
+    >>> default_rscales("mrbbootstrap", 5)
+    array([0.25, 0.25, 0.25, 0.25, 0.25])
+    >>> default_rscales("bootstrap", 5) is None
+    True
+
+    In R: ``as.svrepdesign(design, type = "mrbbootstrap", replicates = 5)$rscales``.
+    """
+    if method == "mrbbootstrap":
+        return np.full(n_replicates, 1.0 / (n_replicates - 1))
     return None
 
 

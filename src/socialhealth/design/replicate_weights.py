@@ -31,6 +31,11 @@ fraction, ``F_s`` the product of the row's sampling fractions at the earlier sta
 every stage; without a first-stage fpc only the first stage is resampled, with ``f = 0``
 (a warning when there are later stages, as R).
 
+The replicate design keeps the method it was made with (``design.method`` and the first line
+of its description say ``subbootstrap`` or ``mrbbootstrap``, not ``bootstrap``), as R keeps
+``as.svrepdesign``'s ``type``; a :class:`~socialhealth.design.ReplicateDesign` given
+``method="subbootstrap"`` or ``"mrbbootstrap"`` takes the same scale and rscales.
+
 Replicate order and Hadamard matrix follow R ``survey`` 4.1-1: jackknife replicates go stratum
 by stratum in order of first appearance in the data, PSUs in order of first appearance; BRR
 uses the columns of the Hadamard matrix as replicates and its rows 2..H+1 for the strata in
@@ -902,12 +907,12 @@ def as_replicate(design, method: ReplicateMethod = "jkn", **options):
         R = _replicate_count(options.get("replicates", 50))
         W = _bootstrap(design, R, options.get("seed"), fpc=(method == "bootstrap"))
         scale, rscales = 1.0 / (R - 1), np.ones(R)
-        rep_method = "bootstrap"
+        rep_method = method
     elif method == "mrbbootstrap":
         R = _replicate_count(options.get("replicates", 50))
         W = _mrbbootstrap(design, R, options.get("seed"))
         scale, rscales = 1.0, np.full(R, 1.0 / (R - 1))
-        rep_method = "bootstrap"
+        rep_method = method
     else:
         raise DesignError(f"method={method!r} is not one of {', '.join(METHODS)}.")
     rep = ReplicateDesign(design.data, weights=None, replicate_weights=W, method=rep_method,

@@ -153,6 +153,46 @@ def require_columns(data: pd.DataFrame, columns, where: str = "the data") -> Non
         raise MissingColumnError(missing, data.columns, where=where)
 
 
+def copy_on_write() -> bool:
+    """Whether pandas copy-on-write is on (always in pandas >= 3, opt-in in pandas 2 with
+    ``pd.options.mode.copy_on_write = True``): column arrays handed out, and frames sharing
+    blocks, are then untouched by later in-place edits of another frame.
+
+    Examples
+    --------
+    >>> isinstance(copy_on_write(), bool)
+    True
+    """
+    if int(pd.__version__.split(".")[0]) >= 3:
+        return True
+    return bool(pd.get_option("mode.copy_on_write") is True)
+
+
+def design_frame(data: pd.DataFrame) -> pd.DataFrame:
+    """The data frame a design keeps: a shallow copy of ``data`` (no values are copied).
+
+    R's ``svydesign`` keeps its own copy of the data, so editing the data frame afterwards
+    does not change the design's estimates. With pandas copy-on-write (pandas >= 3, or
+    ``pd.options.mode.copy_on_write = True`` in pandas 2) the shallow copy gives the same:
+    both frames share the columns until one of them is edited, and the edited frame then
+    copies the block it changes, so an in-place edit of the user's frame
+    (``df.loc[:10, "y"] = 0``) leaves the design's columns as they were. Without
+    copy-on-write (pandas 2 by default) the shallow copy shares the values: columns added to
+    or dropped from the user's frame do not reach the design, but an in-place edit of a
+    value does; the values are not copied either way, which would double the memory of a
+    large survey (pass ``df.copy()`` to get R's behaviour there).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"y": [1.0, 2.0]})
+    >>> kept = design_frame(df)
+    >>> kept is df, list(kept.columns)
+    (False, ['y'])
+    """
+    return data.copy(deep=False)
+
+
 def check_data_frame(data, where: str = "SurveyDesign") -> None:
     """Refuse data a design cannot address by column name: not a DataFrame, MultiIndex
     columns, or duplicated column names (``data["y"]`` would be a DataFrame, not a column).

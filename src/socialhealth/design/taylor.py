@@ -16,6 +16,7 @@ from socialhealth.design.structure import (
     check_flag,
     check_lonely_psu,
     check_data_frame,
+    design_frame,
     build_stages,
     design_weights,
     numeric_column,
@@ -97,6 +98,20 @@ class SurveyDesign(DesignBase):
     Degrees of freedom: number of PSUs minus number of strata, counted over the rows of the
     current subset (R ``degf``).
 
+    **The design's data.** As R's ``svydesign`` keeps its own copy of the data, the design
+    keeps its own frame, ``design.data``: a shallow copy of ``data``, so no values are copied
+    when the design is defined (about 3 KB for a million rows). With pandas copy-on-write
+    (always on in pandas >= 3; ``pd.options.mode.copy_on_write = True`` in pandas 2) later
+    edits of your frame do not reach the design: after ``df.loc[:10, "y"] = 0`` the design's
+    means, totals and models still use the values it was defined with (pandas then copies
+    the edited column in your frame), and weights, strata and PSUs always stay as defined.
+    Without copy-on-write (pandas 2 by default) columns added to or dropped from your frame
+    do not reach the design, but an in-place edit of a value does; define the design again
+    after editing the data, or give it ``df.copy()`` (which doubles the memory). Designs made
+    from it (``subset``, ``post_stratify``, ``calibrate``, ``to_replicate``) share its frame;
+    :class:`~socialhealth.ReplicateDesign` and :class:`~socialhealth.TwoPhaseDesign` keep theirs
+    the same way.
+
     Examples
     --------
     >>> import socialhealth as sh
@@ -154,6 +169,7 @@ class SurveyDesign(DesignBase):
         variance: str = "HT",
     ) -> None:
         check_data_frame(data, "SurveyDesign")
+        data = design_frame(data)     # its own frame, as R (see design_frame)
         check_column_arguments(weights=weights, strata=strata, psu=psu, fpc=fpc, probs=probs)
         if weights is not None and not isinstance(weights, (str, int, np.integer)):
             raise DesignError(f"weights= takes one column name (the analysis weight), not "

@@ -226,7 +226,7 @@ import pandas as pd
 
 from socialhealth._text import show, show_list
 from socialhealth.design.base import DesignBase
-from socialhealth.design.structure import check_data_frame, require_columns
+from socialhealth.design.structure import check_data_frame, design_frame, require_columns
 from socialhealth.design.taylor_variance import DomainColumns, average_boost, group_sum
 from socialhealth.errors import DesignError, LonelyPSUError, WeightError
 
@@ -563,6 +563,12 @@ class TwoPhaseDesign(DesignBase):
     WeightError
         Phase-1 weights or probabilities missing or not positive.
 
+    Notes
+    -----
+    The design keeps a shallow copy of ``data`` (no values copied): with pandas copy-on-write
+    (pandas >= 3) later in-place edits of your frame do not reach the design, as in R; see
+    :class:`~socialhealth.SurveyDesign` for pandas 2.
+
     References
     ----------
     Sarndal, Swensson & Wretman (1992) *Model Assisted Survey Sampling*, §9.3; Breslow &
@@ -657,6 +663,7 @@ class TwoPhaseDesign(DesignBase):
         from socialhealth.design.structure import check_lonely_psu
 
         check_data_frame(data, "TwoPhaseDesign")
+        data = design_frame(data)     # its own frame, as R (see design_frame)
         if not isinstance(method, str) or method not in METHODS:
             raise DesignError(f"method={method!r} is not one of {', '.join(map(repr, METHODS))} "
                               "(as R's twophase(method=)); the default is 'full'.")

@@ -123,28 +123,35 @@ def binned_psi(counts: np.ndarray, r: int, g: float, lo: float, hi: float) -> fl
 
 # --------------------------------------------------------------------------- local polynomials
 def _moments(xcounts: np.ndarray, ycounts: np.ndarray | None, delta: float, h: float,
-             degree: int, squared: bool = False):
-    """Kernel moments at every grid point, in units ``v = u / h``; also the occupied-bin count."""
+             degree: int, squared: bool = False, start: int = 0, size: int | None = None):
+    """Kernel moments at every grid point, in units ``v = u / h``; also the occupied-bin count.
+
+    ``start``, ``size``: the moments at grid points ``start .. start + size - 1`` only (default
+    all), still summing over every bin within the kernel's reach (bins outside them too)."""
     m = len(xcounts)
-    half = min(int(math.floor(4 * h / delta)), m - 1)
-    s = np.zeros((m, 2 * degree + 1))
-    t = np.zeros((m, degree + 1))
-    uu = np.zeros((m, 2 * degree + 1)) if squared else None
-    occupied = np.zeros(m)
+    size = m - start if size is None else size
+    L = int(math.floor(4 * h / delta))
+    s = np.zeros((size, 2 * degree + 1))
+    t = np.zeros((size, degree + 1))
+    uu = np.zeros((size, 2 * degree + 1)) if squared else None
+    occupied = np.zeros(size)
     filled = (xcounts != 0).astype(float)
-    for off in range(-half, half + 1):
+    # offsets reaching a bin from some grid point of the window (start = 0, size = m: -half ..
+    # half with half = min(L, m - 1))
+    for off in range(-min(L, start + size - 1), min(L, m - 1 - start) + 1):
         v = off * delta / h
         kern = math.exp(-0.5 * v * v)
-        j0, j1 = max(0, -off), min(m, m - off)
-        ck = xcounts[j0 + off:j1 + off]
-        occupied[j0:j1] += filled[j0 + off:j1 + off]
+        j0, j1 = max(0, -(start + off)), min(size, m - start - off)
+        k0, k1 = start + off + j0, start + off + j1
+        ck = xcounts[k0:k1]
+        occupied[j0:j1] += filled[k0:k1]
         powers = v ** np.arange(2 * degree + 1)
         s[j0:j1] += np.outer(kern * ck, powers)
         if ycounts is not None:
-            t[j0:j1] += np.outer(kern * ycounts[j0 + off:j1 + off], powers[:degree + 1])
+            t[j0:j1] += np.outer(kern * ycounts[k0:k1], powers[:degree + 1])
         if uu is not None:
             uu[j0:j1] += np.outer(kern * kern * ck, powers)
-    return s, t, uu, occupied, half
+    return s, t, uu, occupied, min(L, m - 1)
 
 
 def _hankel(s: np.ndarray, degree: int) -> np.ndarray:
@@ -154,20 +161,23 @@ def _hankel(s: np.ndarray, degree: int) -> np.ndarray:
 
 
 def local_poly(xcounts: np.ndarray, ycounts: np.ndarray, lo: float, hi: float, h: float,
-               degree: int = 1, drv: int = 0, need: np.ndarray | None = None) -> np.ndarray:
+               degree: int = 1, drv: int = 0, need: np.ndarray | None = None,
+               start: int = 0, size: int | None = None) -> np.ndarray:
     """Binned local-polynomial estimate of the ``drv``-th derivative at the grid points.
 
     ``need``: grid points where the fit must be defined (default all); a :class:`BandwidthError`
     if one of them has fewer than ``degree + 1`` occupied bins in its kernel window.
+    ``start``, ``size``: the estimate at grid points ``start .. start + size - 1`` only (the
+    bins beyond them count where the kernel reaches them; ``need`` then has ``size`` entries).
     """
     m = len(xcounts)
     delta = (hi - lo) / (m - 1)
     if math.floor(4 * h / delta) < 1:
         raise BandwidthError(f"a pilot bandwidth ({h:.3g}) is below the grid spacing")
-    s, t, _, occupied, _ = _moments(xcounts, ycounts, delta, h, degree)
+    s, t, _, occupied, _ = _moments(xcounts, ycounts, delta, h, degree, start=start, size=size)
     _check_defined(occupied, degree, need)
     ok = occupied >= degree + 1
-    beta = np.full((m, degree + 1), np.nan)
+    beta = np.full((len(occupied), degree + 1), np.nan)
     beta[ok] = np.linalg.solve(_hankel(s[ok], degree), t[ok][:, :, None])[:, :, 0]
     return math.factorial(drv) * beta[:, drv] / h ** drv
 

@@ -25,8 +25,9 @@ Boxplot (R ``svyboxplot``)
 Smoother (R ``svysmooth(method = "locpoly")``)
     The weighted local-linear regression of Wand & Jones (1995, section 5.2) with a Gaussian
     kernel, computed as R's KernSmooth ``locpoly`` does on binned data: ``x`` is binned onto
-    ``ngrid`` equally spaced points ``g_1..g_M`` spanning its range (each value to the grid
-    point at or below it), ``c_k = sum w_i`` and ``d_k = sum w_i y_i`` over bin ``k``; at each
+    ``ngrid`` equally spaced points ``g_1..g_M`` spanning its range, or ``xlim`` (each value
+    to the grid point at or below it; values beyond ``xlim`` to the grid extended past its
+    ends, see :func:`smooth`), ``c_k = sum w_i`` and ``d_k = sum w_i y_i`` over bin ``k``; at each
     ``g_j``, with ``u = g_k - g_j`` and ``K_k = exp(-u^2 / (2 h^2))`` for ``|k - j| <= L =
     floor(4 h / delta)`` (``delta`` the grid spacing; kernel truncated at 4 bandwidths),
     ``S_r = sum_k K_k u^r c_k``, ``T_r = sum_k K_k u^r d_k`` and the curve is
@@ -503,11 +504,13 @@ def boxplot(
 
 # --------------------------------------------------------------------------- smoother
 def local_linear_binned(x: np.ndarray, y: np.ndarray, w: np.ndarray, bandwidth: float,
-                        ngrid: int = 401) -> tuple[np.ndarray, np.ndarray]:
+                        ngrid: int = 401, xlim: tuple[float, float] | None = None,
+                        ) -> tuple[np.ndarray, np.ndarray]:
     """Weighted local-linear smooth of ``y`` on ``x`` on a grid (binned; see the module notes).
 
-    Returns ``(grid, curve)``; the curve is NaN where the kernel window holds fewer than two
-    distinct weighted grid points.
+    ``xlim``: the ends of the grid (default the range of ``x``); values of ``x`` beyond them
+    count where the kernel reaches (:func:`_extended_bins`). Returns ``(grid, curve)``; the
+    curve is NaN where the kernel window holds fewer than two distinct weighted grid points.
 
     Examples
     --------
@@ -516,26 +519,29 @@ def local_linear_binned(x: np.ndarray, y: np.ndarray, w: np.ndarray, bandwidth: 
     >>> np.round(m[[0, 5, 9]], 10).tolist()
     [1.0, 11.0, 19.0]
     """
-    lo, hi = float(np.min(x)), float(np.max(x))
+    lo, hi = (float(np.min(x)), float(np.max(x))) if xlim is None else xlim
     if not hi > lo:
         raise PlotError("smooth(): x has a single value; nothing to smooth over.")
     grid = np.linspace(lo, hi, ngrid)
     delta = (hi - lo) / (ngrid - 1)
-    idx = np.searchsorted(grid, x, side="right") - 1
-    c = np.bincount(idx, weights=w, minlength=ngrid)
-    d = np.bincount(idx, weights=w * y, minlength=ngrid)
-    half = min(int(math.floor(4 * bandwidth / delta)), ngrid)
-    if half < 1:
+    L = int(math.floor(4 * bandwidth / delta))
+    if L < 1:
         raise PlotError(f"smooth(): bandwidth {bandwidth:g} is below the grid spacing "
                         f"{delta:g}; increase the bandwidth or ngrid.")
+    idx, keep, start, size = _extended_bins(x, grid, L)
+    c = np.bincount(idx[keep], weights=w[keep], minlength=size)
+    d = np.bincount(idx[keep], weights=(w * y)[keep], minlength=size)
     s = np.zeros((3, ngrid))
     t = np.zeros((2, ngrid))
-    for off in range(-half, half + 1):
+    # offsets from a grid point to the bins within the kernel's reach (start = 0 and size =
+    # ngrid without values beyond xlim: -min(L, ngrid - 1) .. min(L, ngrid - 1))
+    for off in range(-min(L, start + ngrid - 1), min(L, size - 1 - start) + 1):
         u = off * delta
         kern = math.exp(-0.5 * (u / bandwidth) ** 2)
-        # grid point j uses bin k = j + off
-        j0, j1 = max(0, -off), min(ngrid, ngrid - off)
-        ck, dk = c[j0 + off:j1 + off], d[j0 + off:j1 + off]
+        # grid point j uses bin k = start + j + off
+        j0, j1 = max(0, -(start + off)), min(ngrid, size - start - off)
+        k0, k1 = start + off + j0, start + off + j1
+        ck, dk = c[k0:k1], d[k0:k1]
         s[0, j0:j1] += kern * ck
         s[1, j0:j1] += kern * u * ck
         s[2, j0:j1] += kern * u * u * ck
@@ -547,6 +553,41 @@ def local_linear_binned(x: np.ndarray, y: np.ndarray, w: np.ndarray, bandwidth: 
     tiny = den <= 1e-12 * np.maximum(s[0] * s[2], np.finfo(float).tiny)
     curve[tiny] = np.nan
     return grid, curve
+
+
+def _extended_bins(x: np.ndarray, grid: np.ndarray, L: int) -> tuple[np.ndarray, np.ndarray,
+                                                                      int, int]:
+    """Bins of ``x`` on ``grid`` extended, in steps of its spacing, towards values beyond its
+    ends, as far as they go but at most ``L`` steps (the kernel's reach; further values
+    cannot reach a grid point).
+
+    Returns ``(idx, keep, start, size)``: the bin of each value (the extended grid point at or
+    below it; R ``findInterval``), which values fall in a bin, the position of ``grid[0]`` in
+    the ``size`` extended points. Without values beyond the ends: ``start = 0``, ``size =
+    len(grid)``, the bins of R's ``svysmooth`` (the largest value, on or above the last grid
+    point, in the last bin).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> idx, keep, start, size = _extended_bins(np.array([-2.5, 0.2, 3.0, 4.6, 9.0]),
+    ...                                         np.linspace(0.0, 3.0, 4), 2)
+    >>> idx[keep].tolist(), keep.tolist(), start, size      # points -2, -1, 0, ..., 5
+    ([2, 5, 6], [False, True, True, True, False], 2, 8)
+    """
+    m = len(grid)
+    lo, hi = float(grid[0]), float(grid[-1])
+    delta = (hi - lo) / (m - 1)
+    xmin, xmax = float(np.min(x)), float(np.max(x))
+    n_lo = min(L, math.ceil((lo - xmin) / delta)) if xmin < lo else 0
+    n_hi = min(L, math.ceil((xmax - hi) / delta)) if xmax > hi else 0
+    points = np.concatenate([lo - delta * np.arange(n_lo, 0, -1), grid,
+                             hi + delta * np.arange(1, n_hi + 1)])
+    idx = np.searchsorted(points, x, side="right") - 1
+    keep = idx >= 0
+    if n_hi == L and n_hi > 0:       # values past the last extended bin reach no grid point
+        keep &= x < hi + delta * (n_hi + 1)
+    return idx, keep, n_lo, len(points)
 
 
 def _bandwidth_value(bandwidth, what: str) -> float | None:
@@ -563,6 +604,35 @@ def _bandwidth_value(bandwidth, what: str) -> float | None:
     if not (np.isfinite(bw) and bw > 0):
         raise PlotError(message)
     return bw
+
+
+def _xlim_value(xlim, what: str, x: str) -> tuple[float, float] | None:
+    """``xlim=`` as two floats ``(low, high)``, or a PlotError saying what it must be."""
+    if xlim is None:
+        return None
+    form = (f"{what}: xlim must be two numbers (low, high), the range of {x!r} over which "
+            "the curve is computed, e.g. xlim=(0, 100)")
+    if isinstance(xlim, (str, bytes, dict, set, frozenset)) or not hasattr(xlim, "__len__"):
+        raise PlotError(f"{form}; got {show_given(xlim)}.")
+    values = list(np.asarray(xlim, dtype=object).ravel()) if isinstance(xlim, np.ndarray) \
+        else list(xlim)
+    if len(values) != 2:
+        raise PlotError(f"{form}; got {len(values)} value{'s' if len(values) != 1 else ''}.")
+    out = []
+    for v in values:
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer,
+                                                                 np.floating)):
+            raise PlotError(f"{form}; got {show_given(v)} among them.")
+        if not np.isfinite(float(v)):
+            raise PlotError(f"{what}: xlim must be two finite numbers (low, high); got "
+                            f"{show_given(v)} among them.")
+        out.append(float(v))
+    low, high = out
+    if not low < high:
+        raise PlotError(f"{what}: xlim must give the lower end first and the upper end "
+                        f"second, with low below high; got ({show_given(values[0])}, "
+                        f"{show_given(values[1])}).")
+    return low, high
 
 
 def _check_ngrid(ngrid, what: str) -> None:
@@ -590,6 +660,7 @@ def smooth(
     *,
     bandwidth: float | None = None,
     ngrid: int = 401,
+    xlim: tuple[float, float] | None = None,
     method: str = "locpoly",
     quantile: float = 0.5,
     df: int = 4,
@@ -615,6 +686,12 @@ def smooth(
         used, unweighted (as R).
     ngrid : int
         ``method="locpoly"``: grid points over the range of ``x`` (R ``ngrid``, default 401).
+    xlim : (float, float), optional
+        ``method="locpoly"``: the range ``(low, high)`` of ``x`` over which the curve is
+        computed and drawn, its ``ngrid`` points spanning it (R ``xlim``; default the range
+        of ``x`` in the rows used). Wider than the data, the curve goes on as far as the
+        kernel reaches data (NaN beyond); narrower, the rows outside still count near the
+        ends (Notes). The plug-in bandwidth does not depend on it (as R).
     method : {"locpoly", "quantreg"}
         ``"locpoly"`` (R's default): the weighted local-linear regression (mean of ``y``).
         ``"quantreg"``: the weighted quantile regression of ``y`` on a cubic B-spline of
@@ -644,12 +721,13 @@ def smooth(
     ------
     PlotError
         Not a design, non-numeric or absent columns, an unknown method; ``"locpoly"``: a
-        non-positive bandwidth, a bandwidth below the grid spacing, or a plug-in bandwidth
-        that cannot be computed from the data (then give ``bandwidth=``); ``"quantreg"``: a
-        bandwidth given, ``quantile`` not strictly between 0 and 1, ``df`` not a whole number
-        of at least 3, negative weights, or too few distinct values of ``x`` for the spline
-        (fewer than ``df + 1``, or a knot at the smallest or largest value: where R stops with
-        "Singular design matrix").
+        non-positive bandwidth, a bandwidth below the grid spacing, ``xlim`` not two finite
+        numbers with the lower first, or a plug-in bandwidth that cannot be computed from
+        the data (then give ``bandwidth=``); ``"quantreg"``: a bandwidth or ``xlim`` given,
+        ``quantile`` not strictly between 0 and 1, ``df`` not a whole number of at least 3,
+        negative weights, or too few distinct values of ``x`` for the spline (fewer than
+        ``df + 1``, or a knot at the smallest or largest value: where R stops with "Singular
+        design matrix").
 
     Warns
     -----
@@ -666,6 +744,16 @@ def smooth(
     gap in the line); R returns rounding noise there (NaN, +-Inf or arbitrary numbers).
     Negative weights (from a linear calibration) are used as they are; where they dominate
     a window the fit is undefined there too (NaN).
+
+    With ``xlim`` covering the data the grid spans ``xlim`` and the curve is R's
+    ``svysmooth(y ~ x, design, xlim = c(low, high))`` (tests: 1e-10). With rows beyond
+    ``xlim`` the grid is extended past its ends, in steps of its spacing, as far as those
+    rows go (at most the kernel's reach of 4 bandwidths), the rows binned there and the
+    curve kept at the ``ngrid`` points of ``xlim``: it is the curve over the whole range cut
+    to ``xlim`` (equal, in the tests, to R's over the smallest such range that covers the
+    data, cut). R bins those rows wrongly: rows below ``low`` add a bin before the first,
+    which shifts every bin by one grid point (its curve then has ``ngrid + 1`` points), and
+    rows above ``high`` are piled on the last grid point.
 
     The plug-in bandwidth (formulas in :mod:`socialhealth.plot._bandwidth`) sorts the pairs
     by ``x``, drops the lowest and highest 1%, fits quartics in up to 5 blocks (number chosen
@@ -707,7 +795,7 @@ def smooth(
     has a point at each of them.
 
     In R: ``svysmooth(y ~ x, design)`` (``method = "locpoly"``, the default;
-    ``bandwidth = bandwidth`` when given);
+    ``bandwidth = bandwidth``, ``ngrid = ngrid`` and ``xlim = c(low, high)`` when given);
     ``svysmooth(y ~ x, design, method = "quantreg", quantile = 0.5, df = 4)``.
 
     References
@@ -727,6 +815,12 @@ def smooth(
     400  68.0  507.59
     >>> round(sh.plot.smooth(d, "api00", "ell").bandwidth, 4)     # plug-in (R dpill)
     5.9302
+    >>> w = sh.plot.smooth(d, "api00", "ell", bandwidth=10, xlim=(-10, 90)).to_frame()
+    >>> w.iloc[[0, 200, 400]].round(2)           # R: svysmooth(..., xlim = c(-10, 90))
+            x       y
+    0   -10.0  746.42
+    200  40.0  602.59
+    400  90.0  338.45
     >>> q = sh.plot.smooth(d, "api00", "ell", method="quantreg", quantile=0.9)
     >>> q.to_frame().iloc[[0, 100, 199]].round(2)
             x       y
@@ -738,6 +832,12 @@ def smooth(
     yv = _numeric_column(design, y, what)
     xv = _numeric_column(design, x, what)
     if method == "quantreg":
+        if xlim is not None:
+            raise PlotError(f"{what}: xlim= goes with method=\"locpoly\"; the quantile "
+                            "regression spline is drawn at the observations (R's "
+                            "svysmooth(method = \"quantreg\") does not take xlim either). "
+                            "Leave xlim out, or set the axis range afterwards with "
+                            "plot.ax.set_xlim(low, high).")
         grid, curve, use = quantile_curve(design, xv, yv, x=x, y=y, bandwidth=bandwidth,
                                           quantile=quantile, df=df, what=what)
         # the axis says which quantile is drawn ("BMI (quantile 0.9)")
@@ -750,6 +850,7 @@ def smooth(
                         f"\"quantreg\" (quantile regression spline), not {show(method)}.")
     bw = _bandwidth_value(bandwidth, what)
     _check_ngrid(ngrid, what)
+    limits = _xlim_value(xlim, what, x)
     w_all = np.asarray(design.weights, dtype=float)
     use = np.isfinite(xv) & np.isfinite(yv) & design.in_subset
     if use.sum() < 2:
@@ -759,14 +860,14 @@ def smooth(
                         "over.")
     if bw is None:
         bw = _plug_in(dpill, (xv[use], yv[use]), int(ngrid), what, x)
-    grid, curve = local_linear_binned(xv[use], yv[use], w_all[use], bw, int(ngrid))
+    grid, curve = local_linear_binned(xv[use], yv[use], w_all[use], bw, int(ngrid), limits)
     return _draw_smooth(design, xv, yv, use, grid, curve, x=x, y=y, xlabel=xlabel,
                         ylabel=ylabel, title=title, caption=caption, ax=ax, points=points,
-                        bandwidth=bw)
+                        bandwidth=bw, xlim=limits)
 
 
 def _draw_smooth(design, xv, yv, use, grid, curve, *, x, y, xlabel, ylabel, title, caption, ax,
-                 points, bandwidth) -> DesignPlot:
+                 points, bandwidth, xlim=None) -> DesignPlot:
     """Draw a smoother's curve (and the weighted points) and return the DesignPlot."""
     table = pd.DataFrame({"x": grid, "y": curve})
     ax = style.new_axes(ax, (6.4, 4.2))
@@ -775,6 +876,8 @@ def _draw_smooth(design, xv, yv, use, grid, curve, *, x, y, xlabel, ylabel, titl
         ax.scatter(xv[use], yv[use], s=4 + 36 * np.abs(w) / np.abs(w).max(), color=style.LIGHT_GREY,
                    edgecolors="none", zorder=1)
     ax.plot(grid, curve, color=style.PALETTE[1], linewidth=2.0, zorder=3)
+    if xlim is not None:
+        ax.set_xlim(*xlim)
     style.tidy_axes(ax, grid="y")
     style.set_labels(ax, xlabel=xlabel or style.axis_label(x), ylabel=ylabel or style.axis_label(y),
                      title=title)
@@ -790,6 +893,7 @@ def density(
     *,
     bandwidth: float | None = None,
     ngrid: int = 401,
+    xlim: tuple[float, float] | None = None,
     by: str | None = None,
     xlabel: str | None = None,
     ylabel: str | None = None,
@@ -810,9 +914,16 @@ def density(
         ``KernSmooth::dpik(x, gridsize = ngrid)``, from the values used, unweighted (as R).
     ngrid : int
         Grid points over the range of ``x`` (R ``ngrid``, default 401).
+    xlim : (float, float), optional
+        The range ``(low, high)`` of ``x`` over which the density is computed and drawn, its
+        ``ngrid`` points spanning it (R ``xlim``; default the range of ``x`` in the rows
+        used, per group with ``by``). Wider than the data, the curve falls to 0 beyond it;
+        narrower, it is the density of all the rows, shown over ``xlim`` (Notes). With
+        ``by``, every group's curve on the same grid. The plug-in bandwidth does not depend
+        on it (as R).
     by : str, optional
-        One curve per group, each the density within its domain on its own grid and (without
-        ``bandwidth``) with its own plug-in bandwidth.
+        One curve per group, each the density within its domain on its own grid (or
+        ``xlim``'s) and (without ``bandwidth``) with its own plug-in bandwidth.
     xlabel, ylabel, title : str, optional
     caption : str, optional
         Default states the weighting; ``None`` for none.
@@ -828,8 +939,9 @@ def density(
     ------
     PlotError
         Not a design, a non-numeric or absent column, fewer than two distinct values, a
-        non-positive bandwidth or one below the grid spacing, or a plug-in bandwidth that
-        cannot be computed from the data (then give ``bandwidth=``).
+        non-positive bandwidth or one below the grid spacing, ``xlim`` not two finite numbers
+        with the lower first, or a plug-in bandwidth that cannot be computed from the data
+        (then give ``bandwidth=``).
 
     Notes
     -----
@@ -849,7 +961,20 @@ def density(
     design (R keeps a calibrated design's other rows, at zero weight, in both).
     R has no ``by``; each group's curve equals ``svysmooth(~x, subset(design, group))``.
 
-    In R: ``svysmooth(~x, design)`` (``bandwidth = bandwidth`` when given).
+    With ``xlim`` covering the data the grid spans ``xlim``, the bins are scaled by ``M /
+    ((high - low) sum_i w_i)`` and the curve is R's ``svysmooth(~x, design, xlim = c(low,
+    high))`` (tests: 1e-10). With rows beyond ``xlim`` their weights stay in ``sum_i w_i``
+    (so the curve remains the density of ``x`` over the whole population, not rescaled to
+    the window) and the grid is extended past the ends of ``xlim``, in steps of its
+    spacing, as far as those rows go (at most the kernel's reach of 4 bandwidths), the rows
+    binned there and the curve kept at the ``ngrid`` points of ``xlim``: it is the curve
+    over the whole range cut to ``xlim`` (equal, in the tests, to R's over the smallest such
+    range that covers the data, cut, apart from R's factor ``M / (high - low)``). R bins
+    those rows wrongly: rows below ``low`` shift every bin by one grid point and drop the
+    last, and rows above ``high`` are piled on the last grid point.
+
+    In R: ``svysmooth(~x, design)`` (``bandwidth = bandwidth``, ``ngrid = ngrid`` and
+    ``xlim = c(low, high)`` when given).
 
     Examples
     --------
@@ -863,11 +988,17 @@ def density(
              x   density
     0    366.0  0.000178
     200  633.0  0.004462
+    >>> q = sh.plot.density(d, "api00", xlim=(300, 1000))  # R: xlim = c(300, 1000)
+    >>> q.to_frame().iloc[[100, 200]].round(6)
+             x   density
+    100  475.0  0.000561
+    200  650.0  0.004427
     """
     what = "density()"
     xv = _numeric_column(design, x, what)
     bw = _bandwidth_value(bandwidth, what)
     _check_ngrid(ngrid, what)
+    limits = _xlim_value(xlim, what, x)
     m = int(ngrid)
     w_all = np.asarray(design.weights, dtype=float)
     finite = np.isfinite(xv) & design.in_subset
@@ -888,14 +1019,21 @@ def density(
             raise PlotError(f"{what}: the weights of the rows with {x!r}{where} do not sum to a "
                             "positive number.")
         h = bw if bw is not None else _plug_in(dpik, (xs,), m, what, x, where)
+        if limits is not None:
+            lo, hi = limits
         grid = np.linspace(lo, hi, m)
         delta = (hi - lo) / (m - 1)
-        if math.floor(4 * h / delta) < 1:
+        L = math.floor(4 * h / delta)
+        if L < 1:
             raise PlotError(f"{what}: bandwidth {h:g}{where} is below the grid spacing "
                             f"{delta:g}; give a larger bandwidth= or ngrid=.")
-        idx = np.searchsorted(grid, xs, side="right") - 1
-        heights = np.bincount(idx, weights=w, minlength=m) * m / ((hi - lo) * w.sum())
-        curve = local_poly(np.ones(m), heights, lo, hi, h)
+        # the bins (beyond xlim too, where rows lie there: _extended_bins), each grid point
+        # counting once, as R's locpoly(rep(1, M), ...)
+        idx, keep, start, size = _extended_bins(xs, grid, L)
+        heights = (np.bincount(idx[keep], weights=w[keep], minlength=size)
+                   * m / ((hi - lo) * w.sum()))
+        curve = local_poly(np.ones(size), heights, lo - start * delta,
+                           hi + (size - start - m) * delta, h, start=start, size=m)
         frame = pd.DataFrame({"x": grid, "density": curve})
         if by:
             frame.insert(0, by, label)
@@ -913,6 +1051,8 @@ def density(
                     linestyle=gs["linestyle"], label=style.level_text(frame[by].iloc[0]),
                     zorder=3)
         style.group_legend(ax, by)
+    if limits is not None:
+        ax.set_xlim(*limits)
     style.tidy_axes(ax, grid="y")
     style.set_labels(ax, xlabel=xlabel or style.axis_label(x),
                      ylabel=ylabel or "Density (weighted)", title=title)

@@ -11,7 +11,10 @@ import re
 
 import numpy as np
 
+# R's svrepdesign has no type "subbootstrap" or "mrbbootstrap" (only as.svrepdesign makes
+# them): their weights are bootstrap weights, written with their own scale= and rscales=
 _R_TYPES = {"jk1": "JK1", "jkn": "JKn", "brr": "BRR", "fay": "Fay", "bootstrap": "bootstrap",
+            "subbootstrap": "bootstrap", "mrbbootstrap": "bootstrap",
             "sdr": "successive-difference", "other": "other"}
 
 
