@@ -369,3 +369,25 @@ def test_brfss_stacked_and_pooled_keep_the_population(tmp_path):
             "California, New York, Puerto Rico, Rhode Island and Texas (landline and cell-phone "
             "samples); the 5 states and territories in the files")
         assert isinstance(p["notes"], list) and isinstance(p["data_warnings"], list)
+
+
+def test_brfss_2024_heavy_drinker_is_rfdrhv9(tmp_path):
+    """2024 renamed CDC's heavy-drinking flag to _RFDRHV9 (2024 LLCP codebook, USCODE24_LLCP:
+    1 no, 2 yes, 9 don't know / refused / missing); the 2022/2023 name _RFDRHV8 is not in the
+    2024 file. Reading _RFDRHV8 left heavy_drinker 'not measured' for every 2024 respondent."""
+    flag = [1, 2, 9, NA, 1, 1, 2, 1, 1, 2, 1, 1]
+    p = write_llcp(tmp_path / "LLCP2024.XPT", year=2024)
+    import pyreadstat
+
+    df, _ = pyreadstat.read_xport(str(p))
+    df["_RFDRHV9"] = [float(v) for v in flag]
+    pyreadstat.write_xport(df, str(p), file_format_version=5, table_name="LLCP")
+    sd = datasets.load("brfss", path=p)
+    d, cb = sd.data, sd.codebook.set_index("concept")
+    assert d["wave"].iloc[0] == "2024"
+    assert cb.loc["heavy_drinker", "measured"]
+    assert "_RFDRHV9" in cb.loc["heavy_drinker", "source_variables"]
+    # row 12 has no weight and is dropped; 1 -> no, 2 -> yes, 9 and blank -> missing
+    assert _vals(d["heavy_drinker"]) == [False, True, None, None, False, False, True, False,
+                                         False, True, False]
+    assert sd.provenance["missing_codes"]["_RFDRHV9"] == {".": 1, "9": 1}

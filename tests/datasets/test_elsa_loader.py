@@ -278,3 +278,18 @@ def test_partner_codes_warning_again_from_the_cache(tmp_path):
             sd = load_elsa(path)
         assert sd.provenance["cache"] == expected
         assert sum("partner point" in str(w.message) for w in rec) == 1
+
+
+def test_elsa_wave2_interview_year_is_iintdty(tmp_path):
+    """Waves 1 and 2 name the interview year iintdty (iintdaty from wave 3 on: public ELSA
+    analysis code listing the name by wave). Reading only iintdaty gave every wave-2 respondent
+    the first fieldwork year, 2004, also those interviewed in 2005."""
+    rows = {("w2wgt" if k == "w9xwgt" else "scw2wgt" if k == "w9scwt" else
+             "iintdty" if k == "iintdaty" else k.replace("psced", "PSced")): v
+            for k, v in W9.items()}
+    rows["iintdty"] = [2004] * 5 + [2005] * 3
+    p = write(tmp_path / "wave_2_core_data_v4.dta", rows=rows)
+    sd = datasets.load("elsa", path=p, cache=False)
+    assert sd.provenance["wave"] == "2"
+    # row 4 has no weight and is dropped
+    assert sd.data["year"].tolist() == [2004] * 4 + [2005] * 3

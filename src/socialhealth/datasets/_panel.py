@@ -278,9 +278,10 @@ def load_panel(name: str, path, waves: Sequence[int], weight: str | None = None,
         The panel weight. Default: the one that fits the waves, GSS long panels ``wtpannr12``
         (waves 1 and 2 only) or ``wtpannr123`` (wave 3 linked; respondents of all three
         waves, non-response adjusted); gss_panel20 ``wtssnr_2``, the non-response-adjusted
-        weight of the 2020 re-interview (the only wave-2 weights are ``wtssnr_2``, ``wtssall_2``
-        and ``wtss_2``; NORC's panel codebook was not checked here [U]). Any other weight of the
-        file may be named (``"wtpan123"``, ``"wtssall_2"``); ``provenance["panel"]
+        weight of the 2020 re-interview (the only wave-2 survey weights in gss_panel20 are
+        ``wtssnr_2``, ``wtssall_2`` and ``wtss_2``, all labelled "weight variable": checked on
+        the real file's labels; which one NORC recommends for panel analysis [U]). Any other
+        weight of the file may be named (``"wtpan123"``, ``"wtssall_2"``); ``provenance["panel"]
         ["weight_variable"]`` records the one used. Persons without it (or with 0) are counted
         as ``"followed, no <weight> weight"`` and left out.
     columns : list of str, optional

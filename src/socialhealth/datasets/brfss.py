@@ -3,7 +3,7 @@
 Reads CDC's SAS transport file (``LLCP2023.XPT``) or the ``LLCP2023XPT.zip`` holding it, one or
 several years; several files of one year (state extracts) are stacked. Codebook:
 ``codebooks/brfss.toml`` (CDC LLCP codebooks 2022/2023; 2016 names checked on real 2016 rows;
-other years' names marked [U] there).
+2024 names from codebook values quoted in public notes; 2017-2021 names marked [U] there).
 
 * Missing codes: the XPT carries no missing-value metadata, so the codebook's codes (7 don't
   know, 9 refused, 77/99, ``_AGEG5YR`` 14) are set missing and counted per variable and code in

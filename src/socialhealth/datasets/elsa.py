@@ -278,7 +278,9 @@ def load_elsa(path=None, *, wave: int | None = None, weight: str | None = None,
         context.update(partner_code_check=partner_check,
                        partner_labels=_capture_labels(src, names[cb["isolation"]["partner"]]))
         _wrap_missing(src, negative=True, skip=(d["id"],))
-        yv = lower.get(d["interview_year"].lower())
+        year_names = d["interview_year"]
+        year_names = [year_names] if isinstance(year_names, str) else year_names
+        yv = next((lower[n.lower()] for n in year_names if n.lower() in lower), None)
         read = [d["id"], wvar] + ([yv] if yv else [])
         ud = _UserDesign("ELSA", src, wvar, psu, strata, d["notes"])
         read += ud.read

@@ -1,11 +1,12 @@
 """National Health Interview Survey (NCHS) loader: the Sample Adult file, 2019-2024.
 
 Reads ``adultYYcsv.zip`` as downloaded (or the ``adultYY.csv`` inside). Codebook:
-``codebooks/nhis.toml``; many variable names there are [U] (unverified) and can be replaced
+``codebooks/nhis.toml``; its variable names and codes were checked against NCHS's 2021 and
+2024 Sample Adult Stata input programs (variable and value labels) and can still be replaced
 with ``variables={"lonely": "<NAME>"}``.
 
-* Missing codes 7 refused, 8 not ascertained, 9 don't know (97/98/99 for age) — the usual NCHS
-  convention, [U] here — become missing and are counted per variable and code; blank cells are
+* Missing codes 7 refused, 8 not ascertained, 9 don't know (97/98/99 for two-digit items, as in
+  NCHS's value labels) become missing and are counted per variable and code; blank cells are
   counted as ``"blank"``.
 * Loneliness only in 2024, social support July 2020 - December 2021 and 2024: other years get
   "not measured" codebook rows and all-missing columns (never silently).
@@ -35,7 +36,7 @@ LOADER_VERSION = 1
 
 def _direction_checks(df, names: dict, weight: str, cb: dict, out: dict, notes: list,
                       data_warnings: list | None = None) -> None:
-    """Plausibility check of the answer-code order of the 5-point frequency items ([U] codes).
+    """Plausibility check of the answer-code order of the 5-point frequency items.
 
     For each ``[direction_checks.<key>]`` of nhis.toml whose variable is in the file: among valid
     answers 1-5 (at least ``min_n`` rows), the weighted share of the code expected to be rare must
@@ -89,8 +90,8 @@ def load_nhis(path, *, wave: int | None = None, variables: dict | None = None,
         file's year. Years outside 2019-2024 raise :class:`~socialhealth.errors.UnknownWaveError`.
     variables : dict, optional
         Replace codebook variable names, keyed by the codebook's ``[variables]`` keys (e.g.
-        ``{"lonely": "LONELY_A", "support": "SUPPORT_A"}``): the 2024 loneliness and the
-        support item names are unverified [U].
+        ``{"lonely": "LONELY_A", "support": "SUPPORT_A"}``, the NCHS names) for a file whose
+        names differ.
     columns : list of str, optional
         Source variables to add under their own names.
     cache : bool

@@ -4,9 +4,10 @@ Licensed data (UK Data Service End User Licence, SN 6614): socialhealth never do
 register at https://ukdataservice.ac.uk, download study 6614 and pass ``path=`` to the wave's
 ``{w}_indresp.dta`` (or ``.sav``). Codebooks: ``codebooks/ukhls.toml``, ``codebooks/bhps.toml``.
 
-* Negative codes (-1 don't know, -2 refused, -7 proxy, -8 inapplicable, -9 missing; -10, -11,
-  -20, -21 and any other negative value = "other negative code" [U]) are ordinary values in the
-  files: every negative value read is set missing and counted per variable and code in
+* Negative codes (-1 don't know, -2 refused, -7 proxy, -8 inapplicable, -9 missing, -10 not
+  available for IEMB, -11 only available for IEMB; -20, -21 and any other negative value =
+  "other negative code" [U]) are ordinary values in the files: every negative value read is
+  set missing and counted per variable and code in
   ``provenance["missing_codes"]`` (meanings in ``provenance["missing_code_meanings"]``).
 * ``sclonely`` has three options (hardly ever or never / some of the time / often) and is NOT
   the ONS five-option item; ``provenance["lonely_direct_options"]`` records the option set.
