@@ -600,8 +600,18 @@ def cmd_report(args) -> int:
     skipped = [s for s in rep.sections if not s.ok]
     print(f"wrote {out} ({fmt}; {len(rep.sections) - len(skipped)} of {len(rep.sections)} "
           "sections filled)")
+    # sections skipped for the same reason are listed together, the reason said once
+    reasons: dict[str, list[str]] = {}
     for s in skipped:
-        print(f"  skipped {s.title}: {cli_spelling(s.reason)}")
+        reasons.setdefault(cli_spelling(s.reason), []).append(s.title)
+    for reason, titles in reasons.items():
+        if len(titles) == 1:
+            print(f"  skipped {titles[0]}: {reason}")
+        else:
+            print(f"  skipped {len(titles)} sections for one reason:")
+            for title in titles:
+                print(f"    - {title}")
+            print(f"    {reason}")
     return 0
 
 

@@ -110,7 +110,13 @@ def test_report_real_ess9_says_what_is_skipped(capsys, tmp_path, shared_data_dir
     rc, out, err = run(["report", "--dataset", "ess", "--path", str(path),
                         "--output", str(tmp_path / "ess.html")], capsys)
     assert rc == 0, err
-    assert "2 of 6 sections filled" in out and "skipped Prevalence" in out and "fltlnl" in out
+    assert "2 of 6 sections filled" in out and "fltlnl" in out
+    # the four sections skipped for the same reason are listed together, the reason said once
+    assert "skipped 4 sections for one reason:" in out
+    for title in ("Prevalence of loneliness", "Trend over years",
+                  "Loneliness and health: nested adjusted odds ratios"):
+        assert f"    - {title}\n" in out
+    assert out.count("its source variable fltlnl is not in this file") == 1
     assert (tmp_path / "ess.html").exists()
 
 
