@@ -18,7 +18,7 @@ from message_watch import NUMPY_REPR
 
 import socialhealth as sh
 from socialhealth import errors, measures, models
-from socialhealth._text import plain, show, show_list
+from socialhealth._text import amount, plain, show, show_given, show_list
 from socialhealth.tables.labels import level_label
 
 NOISE = re.compile(r"np\.|numpy|dtype|Index\(|array\(|<NA>")
@@ -70,6 +70,28 @@ def test_show_list_joins_and_limits():
     assert show_list(range(12), limit=3) == "0, 1, 2, ... (12 in all)"
     assert show_list(range(3), limit=3) == "0, 1, 2"
     assert show_list("abc") == "'abc'"                # a string is one value, not letters
+
+
+def test_floats_lose_their_arithmetic_tail():
+    # written as a person writes them: 17-digit tails of a computation go, what a user typed stays
+    assert show(0.1 + 0.2) == show_given(0.1 + 0.2) == "0.3"
+    assert show(-(0.1 + 0.2)) == "-0.3"
+    assert show(1 / 3) == show_given(np.float64(1 / 3)) == amount(1 / 3) == "0.333333"
+    assert show(0.025) == show_given(0.025) == "0.025"
+    assert show(1e-8) == "1e-08" and show(123.456789) == "123.456789"
+    assert show(1234567.891234) == "1234568"
+    assert show_given(2.0000000000000004) == "2.0"       # not a whole number: keeps its point
+    assert show(float("inf")) == "inf"
+
+
+def test_show_given_writes_tuples_lists_and_arrays_plainly():
+    assert show_given((6.0, 4.0)) == "(6, 4)"
+    assert show_given((np.float64(0.1) + np.float64(0.2), 1.5)) == "(0.3, 1.5)"
+    assert show_given([np.int64(3), None]) == "[3, None]"
+    assert show_given(np.linspace(0, 1, 4)) == "[0, 0.333333, 0.666667, 1]"
+    assert show_given((2.5,)) == "(2.5,)"
+    assert show_given(tuple(range(12))) == "(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, ... (12 in all))"
+    assert show_given("abc") == "'abc'"
 
 
 def test_level_label_of_numpy_values():
