@@ -344,3 +344,83 @@ def test_quantile_by_group_label_is_plain():
     with pytest.raises(errors.EstimationError) as e:
         d.quantile("y", by="h")
     assert "no non-missing values of 'y' in the by-group h=62;" in plain_text(str(e.value))
+
+
+# ------------------------------------------------------------------------- arguments echoed back
+# A message that refuses an argument writes it as the user gave it: 0.3 for 0.1 + 0.2 (not
+# 0.30000000000000004), 0.333333 for 1/3, (0.3, 1.5) for a tuple (not (np.float64(0.3), 1.5)).
+THIRD = np.float64(1 / 3)
+POINT3 = np.float64(0.1) + np.float64(0.2)       # 0.30000000000000004, a numpy float
+
+
+def plain_numbers(message: str) -> str:
+    """The message, after checking it has no numpy repr and no long tail of digits."""
+    plain_text(message)
+    assert not re.search(r"\d{9,}", message), message
+    return message
+
+
+def refused(call, error=errors.SocialHealthError) -> str:
+    with pytest.raises(error) as e:
+        call()
+    return plain_numbers(str(e.value))
+
+
+@pytest.fixture(scope="module")
+def api_design():
+    return sh.SurveyDesign(sh.datasets.load_example("apistrat"), weights="pw", strata="stype",
+                           fpc="fpc")
+
+
+def test_scatter_arguments_are_echoed_plainly(api_design):
+    import matplotlib.pyplot as plt
+
+    d = api_design
+    try:
+        msg = refused(lambda: sh.plot.scatter(d, "api99", "api00", inches=-(0.1 + 0.2)))
+        assert msg.endswith("inches must be a positive number, not -0.3.")
+        msg = refused(lambda: sh.plot.scatter(d, "api99", "api00", style="transparent",
+                                              alpha=(POINT3, 1.5)))
+        assert msg.endswith("not (0.3, 1.5).")
+        msg = refused(lambda: sh.plot.scatter(d, "api99", "api00", style="hex", xbins=THIRD))
+        assert msg.endswith("xbins must be a whole number of at least 1, not 0.333333.")
+        msg = refused(lambda: sh.plot.hist(d, "api00", breaks=[POINT3, "x"]))
+        assert msg.endswith("sequence of numbers, not [0.3, 'x'].")
+    finally:
+        plt.close("all")
+
+
+def test_coplot_arguments_are_echoed_plainly(api_design):
+    import matplotlib.pyplot as plt
+
+    d = api_design
+    try:
+        msg = refused(lambda: sh.plot.coplot(d, "api00", "api99", by="meals",
+                                             number=np.float64(2.0)))
+        assert msg.endswith("at least 1, not 2.0.")
+        msg = refused(lambda: sh.plot.coplot(d, "api00", "api99", by="meals", overlap=1 + THIRD))
+        assert msg.endswith("not 1.33333.")
+        msg = refused(lambda: sh.plot.coplot(d, "api00", "api99", by="meals",
+                                             style="transparent", alpha=(0.1 + 0.2, 2)))
+        assert msg.endswith("not (0.3, 2).")
+        msg = refused(lambda: sh.plot.coplot(d, "api00", "api99", by="meals", shape=-POINT3))
+        assert msg.endswith("its width), not -0.3.")
+        msg = refused(lambda: sh.plot.coplot(d, "api00", "api99", by="meals", columns=2.5))
+        assert msg.endswith("at least 1, not 2.5.")
+    finally:
+        plt.close("all")
+
+
+def test_biplot_arguments_are_echoed_plainly(api_design):
+    import matplotlib.pyplot as plt
+
+    pca = measures.survey_prcomp(api_design, ["api00", "meals", "ell"], scores=True)
+    try:
+        msg = refused(lambda: sh.plot.biplot(pca, choices=(THIRD, 2)))
+        assert msg.endswith("got (0.333333, 2).")
+        msg = refused(lambda: sh.plot.biplot(pca, scale=1 + THIRD))
+        assert msg.endswith("scale must be a number from 0 to 1, not 1.33333.")
+        msg = refused(lambda: sh.plot.biplot(pca, max_size=-POINT3))
+        assert msg.endswith("max_size must be a positive number, not -0.3.")
+    finally:
+        plt.close("all")

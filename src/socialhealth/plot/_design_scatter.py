@@ -312,7 +312,7 @@ def scatter(
         except (TypeError, ValueError):
             size_in = float("nan")
         if not (np.isfinite(size_in) and size_in > 0):
-            raise PlotError(f"{what}: inches must be a positive number, not {inches!r}.")
+            raise PlotError(f"{what}: inches must be a positive number, not {show_given(inches)}.")
         radius = size_in * np.sqrt(w) / math.sqrt(w_max)
         area = (2 * 72 * radius) ** 2
         table = pd.DataFrame({"x": xv[use], "y": yv[use], "weight": w, "radius": radius,
@@ -325,10 +325,10 @@ def scatter(
             a0, a1 = (float(a) for a in alpha)
         except (TypeError, ValueError):
             raise PlotError(f"{what}: alpha must be two opacities between 0 and 1 (for a weight "
-                            f"of 0 and for the largest weight), not {alpha!r}.") from None
+                            f"of 0 and for the largest weight), not {show_given(alpha)}.") from None
         if not (0 <= a0 <= 1 and 0 <= a1 <= 1):
             raise PlotError(f"{what}: alpha must be two opacities between 0 and 1 (for a weight "
-                            f"of 0 and for the largest weight), not {alpha!r}.")
+                            f"of 0 and for the largest weight), not {show_given(alpha)}.")
         opacity = (a0 * (w_max - w) + a1 * w) / w_max
         table = pd.DataFrame({"x": xv[use], "y": yv[use], "weight": w, "alpha": opacity},
                              index=index)
@@ -344,7 +344,8 @@ def scatter(
         kind = "weighted subsample scatterplot"
     else:
         if not isinstance(xbins, (int, np.integer)) or isinstance(xbins, bool) or xbins < 1:
-            raise PlotError(f"{what}: xbins must be a whole number of at least 1, not {xbins!r}.")
+            raise PlotError(f"{what}: xbins must be a whole number of at least 1, not "
+                            f"{show_given(xbins)}.")
         xs, ys, w = xv[use], yv[use], w_all[use]
         cell, lattice = hex_cells(xs, ys, int(xbins))
         cells, inverse = np.unique(cell, return_inverse=True)
