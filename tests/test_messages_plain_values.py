@@ -424,3 +424,40 @@ def test_biplot_arguments_are_echoed_plainly(api_design):
         assert msg.endswith("max_size must be a positive number, not -0.3.")
     finally:
         plt.close("all")
+
+
+def test_confidence_level_and_df_are_echoed_plainly():
+    est = sh.SurveyDesign(strata_frame(), weights="w").mean("y")
+    msg = refused(lambda: est.confint(level=1 + THIRD))
+    assert "(e.g. 0.95), not 1.33333 (for 1.33333% pass level=0.0133333)." in msg
+    msg = refused(lambda: est.confint(level=np.float64(95.0)))
+    assert "not 95.0 (for 95% pass level=0.95)." in msg
+    msg = refused(lambda: est.confint(df=-POINT3))
+    assert msg.startswith("df must be > 0 (or float('inf') for normal quantiles), not -0.3;")
+
+
+def test_design_arguments_are_echoed_plainly():
+    d = sh.SurveyDesign(strata_frame(), weights="w")
+    msg = refused(lambda: d.quantile("y", quantiles=[POINT3, 1 + THIRD]))
+    assert msg.endswith("between 0 and 1, not [0.3, 1.33333].")
+    msg = refused(lambda: d.gofchisq("g", p=[POINT3, -THIRD, 0.5]))
+    assert msg.endswith("a finite number > 0, not [0.3, -0.333333, 0.5].")
+    msg = refused(lambda: d.table("g", Ntotal=-POINT3))
+    assert msg.endswith("a finite number > 0, not -0.3.")
+    msg = refused(lambda: d.glm("y ~ g", tol=1 + THIRD))
+    assert msg.endswith("tol must lie in (0, 1), not 1.33333.")
+    msg = refused(lambda: d.rake([("g", {1: 10.0, 2: 10.0, 3: 10.0})], epsilon=-(0.1 + 0.2)))
+    assert msg.endswith("got max_iter=10, epsilon=-0.3.")
+    msg = refused(lambda: d.calibrate("~ g", [30.0, 60.0], bounds=(POINT3, 2, 3)))
+    assert msg.endswith("per row; not (0.3, 2, 3).")
+    msg = refused(lambda: d.calibrate("~ g", [30.0, 60.0], trim=("a", POINT3)))
+    assert msg.endswith("with a < 1 < b, not ('a', 0.3).")
+
+
+def test_cdf_suggests_plain_points():
+    rng = np.random.default_rng(1)
+    df = pd.DataFrame({"y": rng.normal(size=300) / 3, "w": 1.0})
+    d = sh.SurveyDesign(df, weights="w")
+    msg = refused(lambda: d.cdf("y"))
+    at = re.search(r"at=(\[[^\]]*\])", msg).group(1)
+    assert len(eval(at)) == 3, msg                      # a list a user can paste
