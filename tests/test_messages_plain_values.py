@@ -461,3 +461,15 @@ def test_cdf_suggests_plain_points():
     msg = refused(lambda: d.cdf("y"))
     at = re.search(r"at=(\[[^\]]*\])", msg).group(1)
     assert len(eval(at)) == 3, msg                      # a list a user can paste
+
+
+def test_measure_and_model_arguments_are_echoed_plainly():
+    d = sh.SurveyDesign(exposure_frame(), weights="w")
+    msg = refused(lambda: measures.survey_alpha(d, ["exp", "out", "age"], level=1 + THIRD))
+    assert msg.startswith("level=1.33333 must be a number between 0 and 1")
+    msg = refused(lambda: measures.categorise("ucla3", pd.Series([3.0, 5.0]), cutoff=POINT3 + 100))
+    assert "cutoff=100.3 is outside the score range" in msg
+    msg = refused(lambda: models.i2_from_q(-POINT3, 4))
+    assert msg == "Q must be a non-negative number, got -0.3."
+    msg = refused(lambda: sh.tables.describe(d, by="mod", variables=["age"], digits=np.float64(1.0)))
+    assert msg.endswith("(decimal places), not 1.0.")
