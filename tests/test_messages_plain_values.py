@@ -473,3 +473,24 @@ def test_measure_and_model_arguments_are_echoed_plainly():
     assert msg == "Q must be a non-negative number, got -0.3."
     msg = refused(lambda: sh.tables.describe(d, by="mod", variables=["age"], digits=np.float64(1.0)))
     assert msg.endswith("(decimal places), not 1.0.")
+
+
+def test_values_from_the_data_lose_their_arithmetic_tail():
+    df = strata_frame()
+    df.loc[3, "w"] = -1 / 3
+    with pytest.raises(errors.WeightError) as e:
+        sh.SurveyDesign(df, weights="w", strata="stratum", psu="psu")
+    assert "(minimum -0.333333)" in plain_numbers(str(e.value))
+    df = strata_frame()
+    df["p"] = 0.25
+    df.loc[2, "p"] = 1 + 0.1 + 0.2                      # 1.3000000000000003
+    with pytest.raises(errors.SocialHealthError) as e:
+        sh.SurveyDesign(df, probs="p", strata="stratum", psu="psu")
+    assert "(e.g. 1.3)" in plain_numbers(str(e.value))
+
+
+def test_logrank_rho_gamma_are_echoed_plainly():
+    d = sh.SurveyDesign(survival_frame().assign(event=lambda f: f["event"].clip(0, 1)),
+                        weights="w")
+    msg = refused(lambda: models.logrank(d, "time", "event", by="x", rho=-POINT3))
+    assert msg.endswith("(got rho=-0.3, gamma=0).")
