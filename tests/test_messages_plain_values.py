@@ -494,3 +494,14 @@ def test_logrank_rho_gamma_are_echoed_plainly():
                         weights="w")
     msg = refused(lambda: models.logrank(d, "time", "event", by="x", rho=-POINT3))
     assert msg.endswith("(got rho=-0.3, gamma=0).")
+
+
+def test_scatter_jitter_is_echoed_plainly(api_design):
+    import matplotlib.pyplot as plt
+
+    try:
+        msg = refused(lambda: sh.plot.scatter(api_design, "api99", "api00", style="subsample",
+                                              jitter=(None, -POINT3)))
+        assert msg.endswith("or False for none, not (None, -0.3).")
+    finally:
+        plt.close("all")

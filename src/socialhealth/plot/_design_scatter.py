@@ -374,15 +374,6 @@ def scatter(
     return DesignPlot(ax, table, kind, n_missing=n_missing)
 
 
-def _jitter_text(jitter) -> str:
-    """``jitter`` as the user wrote it, for a message (None stays None: R's default rule)."""
-    try:
-        parts = list(jitter)
-    except TypeError:
-        return show_given(jitter)
-    return "(" + ", ".join("None" if a is None else show_given(a) for a in parts) + ")"
-
-
 def _subsample(what: str, xs: np.ndarray, ys: np.ndarray, w: np.ndarray, index: pd.Index,
                sample_size, seed, jitter) -> pd.DataFrame:
     """The draws of ``style="subsample"`` (module notes) as the plot's table."""
@@ -405,7 +396,7 @@ def _subsample(what: str, xs: np.ndarray, ys: np.ndarray, w: np.ndarray, index: 
         if not ok:
             raise PlotError(f"{what}: jitter must be two half-widths for x and y (numbers of at "
                             "least 0, or None for R's default rule), or False for none, not "
-                            f"{_jitter_text(jitter)}.")
+                            f"{show_given(jitter)}.")
     if (w < 0).any():
         raise PlotError(f"{what}: a subsample draws rows with probability proportional to the "
                         f"weight, and {int((w < 0).sum()):,} row(s) have a negative weight "
