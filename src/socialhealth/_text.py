@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["amount", "plain", "show", "show_list"]
+__all__ = ["amount", "plain", "show", "show_given", "show_list"]
 
 
 def plain(value: Any) -> Any:
