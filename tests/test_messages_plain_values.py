@@ -14,7 +14,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from message_watch import NUMPY_REPR
+from message_watch import FLOAT_TAIL, NUMPY_REPR
 
 import socialhealth as sh
 from socialhealth import errors, measures, models
@@ -112,6 +112,14 @@ def test_guard_catches_numpy_scalar_reprs_not_prose():
     assert not NUMPY_REPR.search("the column has dtype np.int64, which cannot be averaged")
     assert not NUMPY_REPR.search("convert it with np.int64 (a whole number) first")
     assert not NUMPY_REPR.search("stratum 62 has a single PSU")
+
+
+def test_guard_catches_float_tails_not_plain_numbers():
+    assert FLOAT_TAIL.search("bandwidth must be positive, not 0.30000000000000004")
+    assert FLOAT_TAIL.search(f"level {1 / 3}")
+    assert not FLOAT_TAIL.search("bandwidth must be positive, not 0.3 (or 0.333333)")
+    assert not FLOAT_TAIL.search("p= adds up to 0.9999999999, not 1; epsilon 1e-08")
+    assert not FLOAT_TAIL.search("weights sum to 5,177,653")
 
 
 # ------------------------------------------------------------------------- design building
