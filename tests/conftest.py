@@ -160,7 +160,8 @@ def _isolated_cache(tmp_path_factory):
 def _messages_watched():
     """Errors and warnings of the package are written for people: a message that shows
     ``np.int64(62)`` instead of ``62`` (numpy 2's scalar repr leaking through ``repr()`` or
-    ``!r``) fails the test that produced it (see ``_no_numpy_reprs_in_messages``)."""
+    ``!r``), or ``0.30000000000000004`` instead of ``0.3``, fails the test that produced it
+    (see ``_no_numpy_reprs_in_messages``)."""
     watch_messages()
     yield
 
@@ -172,8 +173,9 @@ def _no_numpy_reprs_in_messages():
     if numpy_reprs_seen:
         seen = list(dict.fromkeys(numpy_reprs_seen))
         numpy_reprs_seen.clear()
-        pytest.fail("a socialhealth message shows a numpy scalar repr (np.int64(...) etc.) "
-                    "instead of the plain value:\n" + "\n".join(seen[:5]), pytrace=False)
+        pytest.fail("a socialhealth message shows a numpy scalar repr (np.int64(...) etc.) or a "
+                    "float with all its digits (0.30000000000000004) instead of the plain "
+                    "value:\n" + "\n".join(seen[:5]), pytrace=False)
 
 
 @pytest.fixture(autouse=True)

@@ -14,11 +14,11 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from message_watch import NUMPY_REPR
+from message_watch import FLOAT_TAIL, NUMPY_REPR
 
 import socialhealth as sh
 from socialhealth import errors, measures, models
-from socialhealth._text import plain, show, show_list
+from socialhealth._text import amount, plain, show, show_given, show_list
 from socialhealth.tables.labels import level_label
 
 NOISE = re.compile(r"np\.|numpy|dtype|Index\(|array\(|<NA>")
@@ -72,6 +72,28 @@ def test_show_list_joins_and_limits():
     assert show_list("abc") == "'abc'"                # a string is one value, not letters
 
 
+def test_floats_lose_their_arithmetic_tail():
+    # written as a person writes them: 17-digit tails of a computation go, what a user typed stays
+    assert show(0.1 + 0.2) == show_given(0.1 + 0.2) == "0.3"
+    assert show(-(0.1 + 0.2)) == "-0.3"
+    assert show(1 / 3) == show_given(np.float64(1 / 3)) == amount(1 / 3) == "0.333333"
+    assert show(0.025) == show_given(0.025) == "0.025"
+    assert show(1e-8) == "1e-08" and show(123.456789) == "123.456789"
+    assert show(1234567.891234) == "1234568"
+    assert show_given(2.0000000000000004) == "2.0"       # not a whole number: keeps its point
+    assert show(float("inf")) == "inf"
+
+
+def test_show_given_writes_tuples_lists_and_arrays_plainly():
+    assert show_given((6.0, 4.0)) == "(6, 4)"
+    assert show_given((np.float64(0.1) + np.float64(0.2), 1.5)) == "(0.3, 1.5)"
+    assert show_given([np.int64(3), None]) == "[3, None]"
+    assert show_given(np.linspace(0, 1, 4)) == "[0, 0.333333, 0.666667, 1]"
+    assert show_given((2.5,)) == "(2.5,)"
+    assert show_given(tuple(range(12))) == "(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, ... (12 in all))"
+    assert show_given("abc") == "'abc'"
+
+
 def test_level_label_of_numpy_values():
     assert level_label(np.float64(62.0)) == "62"
     assert level_label(np.int64(3)) == "3"
@@ -90,6 +112,14 @@ def test_guard_catches_numpy_scalar_reprs_not_prose():
     assert not NUMPY_REPR.search("the column has dtype np.int64, which cannot be averaged")
     assert not NUMPY_REPR.search("convert it with np.int64 (a whole number) first")
     assert not NUMPY_REPR.search("stratum 62 has a single PSU")
+
+
+def test_guard_catches_float_tails_not_plain_numbers():
+    assert FLOAT_TAIL.search("bandwidth must be positive, not 0.30000000000000004")
+    assert FLOAT_TAIL.search(f"level {1 / 3}")
+    assert not FLOAT_TAIL.search("bandwidth must be positive, not 0.3 (or 0.333333)")
+    assert not FLOAT_TAIL.search("p= adds up to 0.9999999999, not 1; epsilon 1e-08")
+    assert not FLOAT_TAIL.search("weights sum to 5,177,653")
 
 
 # ------------------------------------------------------------------------- design building
@@ -322,3 +352,164 @@ def test_quantile_by_group_label_is_plain():
     with pytest.raises(errors.EstimationError) as e:
         d.quantile("y", by="h")
     assert "no non-missing values of 'y' in the by-group h=62;" in plain_text(str(e.value))
+
+
+# ------------------------------------------------------------------------- arguments echoed back
+# A message that refuses an argument writes it as the user gave it: 0.3 for 0.1 + 0.2 (not
+# 0.30000000000000004), 0.333333 for 1/3, (0.3, 1.5) for a tuple (not (np.float64(0.3), 1.5)).
+THIRD = np.float64(1 / 3)
+POINT3 = np.float64(0.1) + np.float64(0.2)       # 0.30000000000000004, a numpy float
+
+
+def plain_numbers(message: str) -> str:
+    """The message, after checking it has no numpy repr and no long tail of digits."""
+    plain_text(message)
+    assert not re.search(r"\d{9,}", message), message
+    return message
+
+
+def refused(call, error=errors.SocialHealthError) -> str:
+    with pytest.raises(error) as e:
+        call()
+    return plain_numbers(str(e.value))
+
+
+@pytest.fixture(scope="module")
+def api_design():
+    return sh.SurveyDesign(sh.datasets.load_example("apistrat"), weights="pw", strata="stype",
+                           fpc="fpc")
+
+
+def test_scatter_arguments_are_echoed_plainly(api_design):
+    import matplotlib.pyplot as plt
+
+    d = api_design
+    try:
+        msg = refused(lambda: sh.plot.scatter(d, "api99", "api00", inches=-(0.1 + 0.2)))
+        assert msg.endswith("inches must be a positive number, not -0.3.")
+        msg = refused(lambda: sh.plot.scatter(d, "api99", "api00", style="transparent",
+                                              alpha=(POINT3, 1.5)))
+        assert msg.endswith("not (0.3, 1.5).")
+        msg = refused(lambda: sh.plot.scatter(d, "api99", "api00", style="hex", xbins=THIRD))
+        assert msg.endswith("xbins must be a whole number of at least 1, not 0.333333.")
+        msg = refused(lambda: sh.plot.hist(d, "api00", breaks=[POINT3, "x"]))
+        assert msg.endswith("sequence of numbers, not [0.3, 'x'].")
+    finally:
+        plt.close("all")
+
+
+def test_coplot_arguments_are_echoed_plainly(api_design):
+    import matplotlib.pyplot as plt
+
+    d = api_design
+    try:
+        msg = refused(lambda: sh.plot.coplot(d, "api00", "api99", by="meals",
+                                             number=np.float64(2.0)))
+        assert msg.endswith("at least 1, not 2.0.")
+        msg = refused(lambda: sh.plot.coplot(d, "api00", "api99", by="meals", overlap=1 + THIRD))
+        assert msg.endswith("not 1.33333.")
+        msg = refused(lambda: sh.plot.coplot(d, "api00", "api99", by="meals",
+                                             style="transparent", alpha=(0.1 + 0.2, 2)))
+        assert msg.endswith("not (0.3, 2).")
+        msg = refused(lambda: sh.plot.coplot(d, "api00", "api99", by="meals", shape=-POINT3))
+        assert msg.endswith("its width), not -0.3.")
+        msg = refused(lambda: sh.plot.coplot(d, "api00", "api99", by="meals", columns=2.5))
+        assert msg.endswith("at least 1, not 2.5.")
+    finally:
+        plt.close("all")
+
+
+def test_biplot_arguments_are_echoed_plainly(api_design):
+    import matplotlib.pyplot as plt
+
+    pca = measures.survey_prcomp(api_design, ["api00", "meals", "ell"], scores=True)
+    try:
+        msg = refused(lambda: sh.plot.biplot(pca, choices=(THIRD, 2)))
+        assert msg.endswith("got (0.333333, 2).")
+        msg = refused(lambda: sh.plot.biplot(pca, scale=1 + THIRD))
+        assert msg.endswith("scale must be a number from 0 to 1, not 1.33333.")
+        msg = refused(lambda: sh.plot.biplot(pca, max_size=-POINT3))
+        assert msg.endswith("max_size must be a positive number, not -0.3.")
+    finally:
+        plt.close("all")
+
+
+def test_confidence_level_and_df_are_echoed_plainly():
+    est = sh.SurveyDesign(strata_frame(), weights="w").mean("y")
+    msg = refused(lambda: est.confint(level=1 + THIRD))
+    assert "(e.g. 0.95), not 1.33333 (for 1.33333% pass level=0.0133333)." in msg
+    msg = refused(lambda: est.confint(level=np.float64(95.0)))
+    assert "not 95.0 (for 95% pass level=0.95)." in msg
+    msg = refused(lambda: est.confint(df=-POINT3))
+    assert msg.startswith("df must be > 0 (or float('inf') for normal quantiles), not -0.3;")
+
+
+def test_design_arguments_are_echoed_plainly():
+    d = sh.SurveyDesign(strata_frame(), weights="w")
+    msg = refused(lambda: d.quantile("y", quantiles=[POINT3, 1 + THIRD]))
+    assert msg.endswith("between 0 and 1, not [0.3, 1.33333].")
+    msg = refused(lambda: d.gofchisq("g", p=[POINT3, -THIRD, 0.5]))
+    assert msg.endswith("a finite number > 0, not [0.3, -0.333333, 0.5].")
+    msg = refused(lambda: d.table("g", Ntotal=-POINT3))
+    assert msg.endswith("a finite number > 0, not -0.3.")
+    msg = refused(lambda: d.glm("y ~ g", tol=1 + THIRD))
+    assert msg.endswith("tol must lie in (0, 1), not 1.33333.")
+    msg = refused(lambda: d.rake([("g", {1: 10.0, 2: 10.0, 3: 10.0})], epsilon=-(0.1 + 0.2)))
+    assert msg.endswith("got max_iter=10, epsilon=-0.3.")
+    msg = refused(lambda: d.calibrate("~ g", [30.0, 60.0], bounds=(POINT3, 2, 3)))
+    assert msg.endswith("per row; not (0.3, 2, 3).")
+    msg = refused(lambda: d.calibrate("~ g", [30.0, 60.0], trim=("a", POINT3)))
+    assert msg.endswith("with a < 1 < b, not ('a', 0.3).")
+
+
+def test_cdf_suggests_plain_points():
+    rng = np.random.default_rng(1)
+    df = pd.DataFrame({"y": rng.normal(size=300) / 3, "w": 1.0})
+    d = sh.SurveyDesign(df, weights="w")
+    msg = refused(lambda: d.cdf("y"))
+    at = re.search(r"at=(\[[^\]]*\])", msg).group(1)
+    assert len(eval(at)) == 3, msg                      # a list a user can paste
+
+
+def test_measure_and_model_arguments_are_echoed_plainly():
+    d = sh.SurveyDesign(exposure_frame(), weights="w")
+    msg = refused(lambda: measures.survey_alpha(d, ["exp", "out", "age"], level=1 + THIRD))
+    assert msg.startswith("level=1.33333 must be a number between 0 and 1")
+    msg = refused(lambda: measures.categorise("ucla3", pd.Series([3.0, 5.0]), cutoff=POINT3 + 100))
+    assert "cutoff=100.3 is outside the score range" in msg
+    msg = refused(lambda: models.i2_from_q(-POINT3, 4))
+    assert msg == "Q must be a non-negative number, got -0.3."
+    msg = refused(lambda: sh.tables.describe(d, by="mod", variables=["age"], digits=np.float64(1.0)))
+    assert msg.endswith("(decimal places), not 1.0.")
+
+
+def test_values_from_the_data_lose_their_arithmetic_tail():
+    df = strata_frame()
+    df.loc[3, "w"] = -1 / 3
+    with pytest.raises(errors.WeightError) as e:
+        sh.SurveyDesign(df, weights="w", strata="stratum", psu="psu")
+    assert "(minimum -0.333333)" in plain_numbers(str(e.value))
+    df = strata_frame()
+    df["p"] = 0.25
+    df.loc[2, "p"] = 1 + 0.1 + 0.2                      # 1.3000000000000003
+    with pytest.raises(errors.SocialHealthError) as e:
+        sh.SurveyDesign(df, probs="p", strata="stratum", psu="psu")
+    assert "(e.g. 1.3)" in plain_numbers(str(e.value))
+
+
+def test_logrank_rho_gamma_are_echoed_plainly():
+    d = sh.SurveyDesign(survival_frame().assign(event=lambda f: f["event"].clip(0, 1)),
+                        weights="w")
+    msg = refused(lambda: models.logrank(d, "time", "event", by="x", rho=-POINT3))
+    assert msg.endswith("(got rho=-0.3, gamma=0).")
+
+
+def test_scatter_jitter_is_echoed_plainly(api_design):
+    import matplotlib.pyplot as plt
+
+    try:
+        msg = refused(lambda: sh.plot.scatter(api_design, "api99", "api00", style="subsample",
+                                              jitter=(None, -POINT3)))
+        assert msg.endswith("or False for none, not (None, -0.3).")
+    finally:
+        plt.close("all")

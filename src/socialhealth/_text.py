@@ -6,17 +6,26 @@ A value taken from a numpy array or a pandas column is a numpy scalar, and numpy
 notes) format such values with :func:`show` (one value) or :func:`show_list` (several), which
 write them as the plain value a user typed or sees in the data: ``62``, ``'urban'``, ``True``,
 ``2021-03-01``, ``missing``.
+
+A float is written as a person would write it: ``0.3`` for the float ``0.1 + 0.2``
+(``0.30000000000000004``), ``0.333333`` for ``1 / 3``. Its shortest form is kept when that has
+at most 12 significant digits (what a user types, e.g. ``0.025`` or ``1e-08``); a longer one is
+the tail of a computation and is written with 6 significant digits (:func:`_float_text`).
+:func:`show_given` echoes an argument the user gave (a float keeps its decimal point; a tuple,
+list or array is written element by element); :func:`amount` writes a computed count, total or
+other number with 6 significant digits and thousands separators.
 """
 from __future__ import annotations
 
 import datetime as _dt
+import math
 from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["amount", "plain", "show", "show_list"]
+__all__ = ["amount", "plain", "show", "show_given", "show_list"]
 
 
 def plain(value: Any) -> Any:
@@ -32,6 +41,30 @@ def plain(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()
     return value
+
+
+def _significant_digits(text: str) -> int:
+    """How many significant digits a number written as ``repr`` writes it has."""
+    mantissa = text.lstrip("+-").split("e")[0].replace(".", "").lstrip("0")
+    return len(mantissa)
+
+
+def _float_text(x: float, *, point: bool = False) -> str:
+    """A finite float as a person writes it: a whole number without ``.0`` (with it when
+    ``point``), the shortest form when it has at most 12 significant digits (``0.3``,
+    ``0.025``, ``1e-08``), else 6 significant digits (``0.3`` for ``0.30000000000000004``,
+    ``0.333333`` for ``1 / 3``, ``1234568`` for ``1234567.891234``)."""
+    if math.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    if x.is_integer() and abs(x) < 1e15:
+        return f"{int(x)}.0" if point else str(int(x))
+    text = repr(x)
+    if _significant_digits(text) <= 12:
+        return text
+    if 1e6 <= abs(x) < 1e15:
+        return f"{x:.0f}"
+    text = f"{x:.6g}"
+    return text + ".0" if point and not any(c in text for c in ".ein") else text
 
 
 def _is_missing(value: Any) -> bool:
@@ -61,9 +94,7 @@ def show(value: Any, *, quote: bool = True) -> str:
     if isinstance(value, bool):
         return str(value)
     if isinstance(value, float):
-        if value.is_integer() and abs(value) < 1e15:
-            return str(int(value))
-        return repr(value)
+        return _float_text(value)
     if isinstance(value, int):
         return str(value)
     if isinstance(value, str):
@@ -74,15 +105,29 @@ def show(value: Any, *, quote: bool = True) -> str:
 def show_given(value: Any) -> str:
     """A value the user gave, for a message saying it is not accepted: as :func:`show`, but a
     float keeps its decimal point (``4.0``, not ``4``, which would read as the whole number a
-    message asks for).
+    message asks for), and a float from arithmetic loses its 17-digit tail (``0.3`` for
+    ``0.1 + 0.2``). A tuple, list or numpy array is written element by element with
+    :func:`show`, ``(6, 4)``, ``(0.2, 1.5)`` or ``[0, 0.5, 1]`` (the first 10 of a longer one),
+    with ``None`` for an element left to the default.
 
     Examples
     --------
     >>> show_given(4.0), show_given(np.float64(-1)), show_given(np.int64(3)), show_given(None)
     ('4.0', '-1.0', '3', 'missing')
+    >>> show_given(0.1 + 0.2), show_given((np.float64(1 / 3), 6.0)), show_given([None, 2.5])
+    ('0.3', '(0.333333, 6)', '[None, 2.5]')
     """
+    if isinstance(value, (tuple, list, np.ndarray)):
+        items = list(np.ravel(value)) if isinstance(value, np.ndarray) else list(value)
+        shown = ["None" if v is None else show(v) for v in items[:10]]
+        if len(items) > 10:
+            shown.append(f"... ({len(items)} in all)")
+        inner = ", ".join(shown)
+        if isinstance(value, tuple):
+            return f"({inner},)" if len(items) == 1 else f"({inner})"
+        return f"[{inner}]"
     if isinstance(value, (float, np.floating)) and not _is_missing(value):
-        return repr(float(value))
+        return _float_text(float(value), point=True)
     return show(value)
 
 
@@ -107,9 +152,9 @@ def show_list(values: Iterable[Any], *, quote: bool = True, limit: int | None = 
 
 
 def amount(value: float) -> str:
-    """A count or a total for a summary line, with thousands separators: ``19,602``,
-    ``5,177,653`` for a large total (instead of ``5.17765e+06``), ``6,005.53`` (six
-    significant digits below a million)."""
+    """A count, a total or another computed number for a message or a summary line, with
+    thousands separators: ``19,602``, ``5,177,653`` for a large total (instead of
+    ``5.17765e+06``), ``6,005.53`` (six significant digits below a million), ``0.333333``."""
     x = float(value)
     if x.is_integer() and abs(x) < 1e15:
         return f"{int(x):,}"

@@ -13,6 +13,7 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
+from socialhealth._text import show_given
 from socialhealth.errors import DatasetError
 from socialhealth.datasets._schema import age_band_bounds, age_group_levels
 from socialhealth.datasets._surveydata import SurveyData
@@ -60,7 +61,7 @@ def restrict_age(sd: SurveyData, min_age: int) -> SurveyData:
     if isinstance(min_age, bool) or not isinstance(min_age, (int, np.integer)) \
             or not 0 <= int(min_age) <= 120:
         raise DatasetError(f"min_age must be a whole number of years between 0 and 120 "
-                           f"(e.g. min_age=18), not {min_age!r}.")
+                           f"(e.g. min_age=18), not {show_given(min_age)}.")
     min_age = int(min_age)
     data = sd.data
     if "age" not in data.columns or not data["age"].notna().any():

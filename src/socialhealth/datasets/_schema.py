@@ -8,6 +8,7 @@ from importlib import resources
 import numpy as np
 import pandas as pd
 
+from socialhealth._text import show_given
 from socialhealth.errors import DatasetError
 
 if sys.version_info >= (3, 11):
@@ -55,7 +56,7 @@ def age_group_levels(min_age: int) -> list[str]:
     if isinstance(min_age, bool) or not isinstance(min_age, (int, np.integer)) \
             or not 0 <= min_age <= 120:
         raise DatasetError(f"min_age must be a whole number of years between 0 and 120, not "
-                           f"{min_age!r}.")
+                           f"{show_given(min_age)}.")
     m = int(min_age)
     edges = [e for e in AGE_EDGES if e > m]
     if not edges:

@@ -56,7 +56,7 @@ from typing import Literal, Mapping, cast
 import numpy as np
 import pandas as pd
 
-from socialhealth._text import show, show_list
+from socialhealth._text import show, show_given, show_list
 from socialhealth.design import calibration_options as opts
 from socialhealth.design.calibration_stage import calibrate_within_psus
 from socialhealth.design.formula import additive_terms, r_column_name, rhs_matrix
@@ -630,10 +630,11 @@ def rake(design, margins, *, max_iter: int = 10, epsilon: float = 1.0,
         ctrl = {"maxit": int(max_iter), "epsilon": float(epsilon)}
     except (TypeError, ValueError):
         raise DesignError(f"rake() needs a whole number max_iter and a number epsilon; got "
-                          f"max_iter={max_iter!r}, epsilon={epsilon!r}.") from None
+                          f"max_iter={show_given(max_iter)}, epsilon={show_given(epsilon)}."
+                          ) from None
     if ctrl["maxit"] < 1 or not ctrl["epsilon"] > 0:
-        raise DesignError(f"rake() needs max_iter >= 1 and epsilon > 0; got max_iter={max_iter!r},"
-                          f" epsilon={epsilon!r}.")
+        raise DesignError(f"rake() needs max_iter >= 1 and epsilon > 0; got "
+                          f"max_iter={show_given(max_iter)}, epsilon={show_given(epsilon)}.")
     if not isinstance(margins, (list, tuple)) or not margins:
         raise DesignError("margins must be a non-empty list of (columns, population) pairs.")
     specs = []

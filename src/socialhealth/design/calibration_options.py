@@ -36,6 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from socialhealth._text import show_given
 from socialhealth.errors import DesignError
 
 __all__ = ["Bounds", "parse_bounds", "parse_variance", "parse_trim", "aggregation_codes",
@@ -105,7 +106,7 @@ def _as_bound(v, n: int, which: str):
             return float(v)
         except (TypeError, ValueError):
             raise DesignError(f"the {which} bound must be a number or one number per row, not "
-                              f"{v!r}.") from None
+                              f"{show_given(v)}.") from None
     try:
         a = np.asarray(v, dtype=float).ravel()
     except (TypeError, ValueError):
@@ -133,7 +134,7 @@ def parse_bounds(bounds, n: int, const: bool, calfun: str) -> Bounds | None:
         pair = (bounds["lower"], bounds["upper"])
     elif isinstance(bounds, (str, bytes)) or not hasattr(bounds, "__len__") or len(bounds) != 2:
         raise DesignError(f"bounds= must be (L, U): two numbers, or two arrays with one number "
-                          f"per row; not {bounds!r}.")
+                          f"per row; not {show_given(bounds)}.")
     else:
         pair = (bounds[0], bounds[1])
     lo, hi = _as_bound(pair[0], n, "lower"), _as_bound(pair[1], n, "upper")
@@ -197,8 +198,8 @@ def parse_trim(trim) -> tuple[float, float] | None:
     try:
         a, b = (float(t) for t in trim)
     except (TypeError, ValueError):
-        raise DesignError(f"trim= must be two numbers (a, b) with a < 1 < b, not {trim!r}."
-                          ) from None
+        raise DesignError(f"trim= must be two numbers (a, b) with a < 1 < b, not "
+                          f"{show_given(trim)}.") from None
     if not (a < 1 < b):
         raise DesignError(f"trim=({a:g}, {b:g}) must satisfy a < 1 < b.")
     return a, b

@@ -14,7 +14,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from socialhealth._text import show
+from socialhealth._text import show, show_given
 from socialhealth.design.results import Estimate
 from socialhealth.errors import EstimationError
 
@@ -94,7 +94,7 @@ def cdf(design, variable: str, at: Sequence[float] | None = None, by=None) -> Es
             raise EstimationError(
                 f"cdf(): {variable!r} has {len(seen):,} distinct values, more than "
                 f"{MAX_POINTS} points to evaluate; give the values with at=, e.g. "
-                f"at={[float(v) for v in np.quantile(seen, [0.25, 0.5, 0.75])]}.")
+                f"at={show_given(np.quantile(seen, [0.25, 0.5, 0.75]).tolist())}.")
         values = seen
     else:
         values = np.asarray(at, dtype=float).ravel()

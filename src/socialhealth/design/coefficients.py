@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from socialhealth._text import show_given
 from socialhealth.design.result_protocol import Result, Summary
 
 
@@ -122,7 +123,7 @@ class WaldCoefficients(Result):
 
             raise EstimationError(
                 f"alpha must be a number strictly between 0 and 1 (e.g. 0.05 for 95% intervals), "
-                f"not {alpha!r}."
+                f"not {show_given(alpha)}."
             )
         df = self._wald_df
         p = 1 - alpha / 2

@@ -89,6 +89,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from socialhealth._text import show_given
 from socialhealth.design.formula import (
     ModelFrame,
     binomial_counts,
@@ -269,9 +270,9 @@ def glm(
 def _check_control(max_iter, tol) -> None:
     """Validate the IRLS controls ``max_iter`` and ``tol``."""
     if not (isinstance(max_iter, (int, np.integer)) and max_iter >= 1):
-        raise ModelError(f"max_iter must be a positive integer, not {max_iter!r}.")
+        raise ModelError(f"max_iter must be a positive integer, not {show_given(max_iter)}.")
     if not (0 < float(tol) < 1):
-        raise ModelError(f"tol must lie in (0, 1), not {tol!r}.")
+        raise ModelError(f"tol must lie in (0, 1), not {show_given(tol)}.")
 
 
 def _offsets(formula: str, offset, data: pd.DataFrame):

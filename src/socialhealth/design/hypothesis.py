@@ -54,7 +54,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from socialhealth._text import show_list
+from socialhealth._text import show_given, show_list
 from socialhealth.design.result_protocol import TEST_REASONS, Result
 from socialhealth.design.structure import require_columns
 from socialhealth.design.variables import categorical_levels
@@ -247,7 +247,7 @@ def ttest(design, formula_or_variable: str, by: str | None = None, level: float 
     if isinstance(mu, (bool, np.bool_)) or not isinstance(mu, (int, float, np.number)) \
             or not np.isfinite(float(mu)):
         raise EstimationError(f"mu= must be a finite number (the null value of the mean), not "
-                              f"{mu!r}.")
+                              f"{show_given(mu)}.")
     if not isinstance(formula_or_variable, str):
         raise FormulaError("ttest needs a column name or a formula string such as 'api00 ~ "
                            "sch_wide'.")

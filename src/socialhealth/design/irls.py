@@ -14,6 +14,7 @@ from typing import Sequence
 import numpy as np
 from scipy import linalg
 
+from socialhealth._text import show_given
 from socialhealth.design.glm_families import _EPS, _Family, _Link
 from socialhealth.design.glm_separation import _check_separation
 from socialhealth.errors import ConvergenceError, ModelError
@@ -374,6 +375,6 @@ def _irls(X, y, pw, fam: _Family, lk: _Link, offset, start, maxiter, tol, names)
             converged = True
             break
     if beta is None:   # not reached: glm() checks max_iter >= 1
-        raise ModelError(f"max_iter must be a positive integer, not {maxiter!r}.")
+        raise ModelError(f"max_iter must be a positive integer, not {show_given(maxiter)}.")
     # the bread and score weights of the last scoring step (R's glm convention)
     return _Fit(beta, eta, mu, dev, it, converged, W, solver, last_step, step)

@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from socialhealth._text import show_given
 from socialhealth.errors import EstimationError
 
 LINCOM_METHODS = ("saddlepoint", "satterthwaite", "exact", "integration")
@@ -196,7 +197,7 @@ def pchisqsum(x: float, df, a, method: str = "saddlepoint", ddf: float = np.inf)
     scale, nu = _satterthwaite(a, df)
     finite = np.isfinite(ddf)
     if finite and not ddf > 0:
-        raise EstimationError(f"ddf={ddf!r} must be positive (or inf).")
+        raise EstimationError(f"ddf={show_given(ddf)} must be positive (or inf).")
     if finite:
         sat = float(stats.f.sf(x / (nu * scale), nu, ddf))
     else:

@@ -49,7 +49,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from socialhealth._text import show, show_list
+from socialhealth._text import show, show_given, show_list
 from socialhealth.design.result_protocol import TEST_REASONS, Result, Summary
 from socialhealth.design.structure import require_columns
 from socialhealth.design.table import MAX_FACTOR_LEVELS, check_factor_levels
@@ -881,8 +881,8 @@ def gofchisq(design, variable: str, p) -> object:
     try:
         pv = np.asarray(p, dtype=float).ravel()
     except (TypeError, ValueError):
-        raise EstimationError(f"p= must be a sequence of numbers (one per level), not {p!r}."
-                              ) from None
+        raise EstimationError(f"p= must be a sequence of numbers (one per level), not "
+                              f"{show_given(p)}.") from None
     J = len(levels)
     if J < 2:
         raise EstimationError(f"{name!r} has {J} level; a goodness-of-fit test needs at least 2.")
@@ -892,7 +892,7 @@ def gofchisq(design, variable: str, p) -> object:
             f"({show_list(levels)}); give one proportion per level, in that order.")
     if not np.all(np.isfinite(pv)) or np.any(pv <= 0):
         raise EstimationError(f"every proportion in p= must be a finite number > 0, not "
-                              f"{pv.tolist()!r}.")
+                              f"{show_given(pv.tolist())}.")
     if abs(pv.sum() - 1) > 1e-8:
         raise EstimationError(
             f"the proportions in p= add up to {pv.sum():.10g}, not 1; divide them by their sum "

@@ -49,6 +49,7 @@ from typing import Literal, Sequence
 import numpy as np
 import pandas as pd
 
+from socialhealth._text import show_given
 from socialhealth.design.calibration import _all_weights, _new_design, _solve_g, model_matrix
 from socialhealth.design.result_protocol import Result, Summary
 from socialhealth.design.results import t_quantile
@@ -625,11 +626,13 @@ def marginpred(
     from socialhealth.models._kaplan_meier import KaplanMeierResult
 
     if not (isinstance(level, (int, float)) and 0 < level < 1):
-        raise ModelError(f"level must be between 0 and 1 (e.g. 0.95); got {level!r}.")
+        raise ModelError(f"level must be between 0 and 1 (e.g. 0.95); got {show_given(level)}.")
     if not (isinstance(epsilon, (int, float)) and epsilon > 0):
-        raise ModelError(f"epsilon must be a positive number (R uses 1e-4); got {epsilon!r}.")
+        raise ModelError(f"epsilon must be a positive number (R uses 1e-4); got "
+                         f"{show_given(epsilon)}.")
     if not (isinstance(max_iter, (int, np.integer)) and max_iter >= 1):
-        raise ModelError(f"max_iter must be a whole number >= 1 (R uses 100); got {max_iter!r}.")
+        raise ModelError(f"max_iter must be a whole number >= 1 (R uses 100); got "
+                         f"{show_given(max_iter)}.")
     if isinstance(model, KaplanMeierResult):
         if predictat is not None and len(predictat) == 0:
             raise ModelError("predictat= has no rows (R returns NULL); omit it for survival "

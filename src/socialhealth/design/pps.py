@@ -77,7 +77,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from socialhealth._text import show
+from socialhealth._text import show, show_given
 from socialhealth.errors import DesignError, ProbabilityError
 
 #: spellings of ``pps=`` accepted as strings (case-insensitive)
@@ -174,13 +174,14 @@ def HR(psum=None) -> HartleyRao:  # noqa: N802 - R's name
                 psum = float(psum)
             except (TypeError, ValueError):
                 raise DesignError(
-                    f"HR(psum=) must be a number or a dict {{stratum: number}}, not {psum!r}."
+                    "HR(psum=) must be a number or a dict {stratum: number}, not "
+                    f"{show_given(psum)}."
                 ) from None
             vals = np.array([psum])
         if not np.all(np.isfinite(vals)) or np.any(vals <= 0) or np.any(vals > 1):
             raise ProbabilityError(
                 "HR(psum=) is the population sum of squared inclusion probabilities divided by "
-                f"the sample size, a number in (0, 1]; got {psum!r}."
+                f"the sample size, a number in (0, 1]; got {show_given(psum)}."
             )
     return HartleyRao(psum)
 
@@ -237,7 +238,7 @@ def ppsmat(jointprob, tolerance: float = 1e-4) -> JointInclusion:
         )
     tol = float(tolerance)
     if not np.isfinite(tol) or tol < 0:
-        raise DesignError(f"ppsmat(tolerance=) must be >= 0; got {tolerance!r}.")
+        raise DesignError(f"ppsmat(tolerance=) must be >= 0; got {show_given(tolerance)}.")
     return JointInclusion(joint, tol)
 
 

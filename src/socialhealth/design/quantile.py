@@ -69,7 +69,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from socialhealth._text import show
+from socialhealth._text import show, show_given
 from socialhealth.design.proportion import IntervalEstimate, _asin_ci, _beta_ci, _wald_logit
 from socialhealth.design.structure import as_list, require_columns
 from socialhealth.design.variables import subset_domains
@@ -657,11 +657,11 @@ def _check_arguments(design, variables, quantiles, ci, level, interval_type, qru
     except (TypeError, ValueError):
         raise EstimationError(
             f"quantiles must be probabilities between 0 and 1 (e.g. 0.5 for the median), "
-            f"not {quantiles!r}."
+            f"not {show_given(quantiles)}."
         ) from None
     if not probs or any(not 0 <= q <= 1 for q in probs):
         raise EstimationError(f"quantiles must be probabilities between 0 and 1, not "
-                              f"{quantiles!r}.")
+                              f"{show_given(quantiles)}.")
     cols = as_list(variables)
     if not cols:
         raise EstimationError("name at least one variable.")

@@ -10,7 +10,7 @@ from typing import Any, Callable, Protocol, Sequence
 import numpy as np
 import pandas as pd
 
-from socialhealth._text import amount, show_list
+from socialhealth._text import amount, show_given, show_list
 from socialhealth.design.base import DesignBase
 from socialhealth.design.replicate_variance import (METHODS, blas_threads_on_idle_cores, idle_cores,
                                                     default_rscales, default_scale, one_blas_thread,
@@ -872,7 +872,7 @@ class ReplicateDesign(DesignBase):
         if fay_rho is not None and not (_is_number(fay_rho) and 0 <= float(fay_rho) < 1):
             raise ReplicateWeightsError(
                 f"fay_rho= must be a number in [0, 1) (the Fay coefficient, e.g. 0.5), not "
-                f"{fay_rho!r}."
+                f"{show_given(fay_rho)}."
             )
         if not combined_weights:
             src = _ReplicateColumns([c * w for c in src.columns])
@@ -881,7 +881,7 @@ class ReplicateDesign(DesignBase):
             and not (_is_number(scale) and np.isfinite(float(scale)) and float(scale) > 0)):
             raise ReplicateWeightsError(
                 f"scale= must be one positive finite number (the overall variance multiplier), "
-                f"not {scale!r}; per-replicate multipliers go in rscales=."
+                f"not {show_given(scale)}; per-replicate multipliers go in rscales=."
             )
         if scale is None:
             scale = default_scale(method, R, fay_rho)
@@ -902,7 +902,8 @@ class ReplicateDesign(DesignBase):
         try:
             rscales = np.asarray(rscales, dtype=float)
         except (TypeError, ValueError):
-            raise ReplicateWeightsError(f"rscales= must be numbers, not {rscales!r}.") from None
+            raise ReplicateWeightsError(f"rscales= must be numbers, not {show_given(rscales)}."
+                                        ) from None
         if rscales.ndim > 1:
             raise ReplicateWeightsError(f"rscales= must be a 1-d sequence of numbers; got shape "
                                         f"{rscales.shape}.")

@@ -76,7 +76,7 @@ import warnings
 
 import numpy as np
 
-from socialhealth._text import show
+from socialhealth._text import show, show_given
 from socialhealth.errors import (
     DesignError,
     RDifferenceWarning,
@@ -896,7 +896,7 @@ def as_replicate(design, method: ReplicateMethod = "jkn", **options):
         if method == "brr" and options.get("fay_rho"):
             raise DesignError("fay_rho= goes with method='fay'.")
         if not 0 <= rho < 1:
-            raise DesignError(f"fay_rho must be in [0, 1); got {rho}.")
+            raise DesignError(f"fay_rho must be in [0, 1); got {show_given(rho)}.")
         W = _brr(design, rho, method, options.get("hadamard"))
         R = W.shape[1]
         scale = 1.0 / (R * (1 - rho) ** 2)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from socialhealth._text import show, show_list
+from socialhealth._text import show, show_given, show_list
 from socialhealth._deprecation import warn_renamed
 from socialhealth.design.result_protocol import Result
 
@@ -36,16 +36,17 @@ def check_level(level, error=None) -> float:
 
     error = EstimationError if error is None else error
     if isinstance(level, (bool, np.bool_, str, bytes)):
-        raise error(f"level must be a number between 0 and 1 (e.g. 0.95), not {level!r}.")
+        raise error(f"level must be a number between 0 and 1 (e.g. 0.95), not {show_given(level)}.")
     try:
         value = float(level)
     except (TypeError, ValueError):
         raise error(
-            f"level must be a number between 0 and 1 (e.g. 0.95), not {level!r}."
+            f"level must be a number between 0 and 1 (e.g. 0.95), not {show_given(level)}."
         ) from None
     if not 0 < value < 1:
         hint = f" (for {value:g}% pass level={value / 100:g})" if 1 < value < 100 else ""
-        raise error(f"level must be strictly between 0 and 1 (e.g. 0.95), not {level!r}{hint}.")
+        raise error(f"level must be strictly between 0 and 1 (e.g. 0.95), not "
+                    f"{show_given(level)}{hint}.")
     return value
 
 
@@ -117,14 +118,15 @@ def check_df(df, error=None) -> float | None:
         return None
     error = EstimationError if error is None else error
     if isinstance(df, (bool, np.bool_, str, bytes)):
-        raise error(f"df must be a number > 0 (or float('inf') for normal quantiles), not {df!r}.")
+        raise error(f"df must be a number > 0 (or float('inf') for normal quantiles), not "
+                    f"{show_given(df)}.")
     try:
         value = float(df)
     except (TypeError, ValueError):
         raise error(f"df must be a number > 0 (or float('inf') for normal quantiles), not "
-                    f"{df!r}.") from None
+                    f"{show_given(df)}.") from None
     if not value > 0:
-        raise error(f"df must be > 0 (or float('inf') for normal quantiles), not {df!r}; "
+        raise error(f"df must be > 0 (or float('inf') for normal quantiles), not {show_given(df)}; "
                     "leave df=None for the design's degrees of freedom.")
     return value
 

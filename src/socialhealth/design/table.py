@@ -12,6 +12,7 @@ import numbers
 import numpy as np
 import pandas as pd
 
+from socialhealth._text import show_given
 from socialhealth.design.structure import require_columns
 from socialhealth.errors import ArgumentError, DesignError, EstimationError
 
@@ -200,11 +201,11 @@ def table(design, *variables, by=None, round: bool = False, Ntotal: float
     if Ntotal is not None:
         if isinstance(Ntotal, (bool, np.bool_)) or not isinstance(Ntotal, numbers.Real):
             raise DesignError(
-                f"Ntotal= must be a single positive number (or None), not {Ntotal!r}; "
+                f"Ntotal= must be a single positive number (or None), not {show_given(Ntotal)}; "
                 "population sizes per stratum (R's data-frame Ntotal) are not supported."
             )
         if not np.isfinite(Ntotal) or Ntotal <= 0:
-            raise DesignError(f"Ntotal= must be a finite number > 0, not {Ntotal!r}.")
+            raise DesignError(f"Ntotal= must be a finite number > 0, not {show_given(Ntotal)}.")
 
     data = design.data
     n = len(data)

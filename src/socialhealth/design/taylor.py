@@ -8,7 +8,7 @@ from typing import Callable, Literal
 import numpy as np
 import pandas as pd
 
-from socialhealth._text import amount, show, show_list
+from socialhealth._text import amount, show, show_given, show_list
 from socialhealth.design.base import DesignBase
 from socialhealth.design.structure import (
     as_list,
@@ -611,8 +611,8 @@ def _exact_pps_stage(data, stage, spec, variance, fpc, probs):
                 psum = np.array([spec.psum[lab] for lab in labels], dtype=float)
             elif stage.n_strata > 1:
                 raise DesignError(
-                    f"HR(psum={spec.psum!r}) is one number but the design has {stage.n_strata} "
-                    "strata: give a dict {stratum: psum} (R: HR(psum, strata))."
+                    f"HR(psum={show_given(spec.psum)}) is one number but the design has "
+                    f"{stage.n_strata} strata: give a dict {{stratum: psum}} (R: HR(psum, strata))."
                 )
             else:
                 psum = np.array([spec.psum])

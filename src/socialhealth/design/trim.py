@@ -12,6 +12,7 @@ import numbers
 
 import numpy as np
 
+from socialhealth._text import show_given
 from socialhealth.errors import ConvergenceError, DesignError, WeightError
 
 __all__ = ["trim_weights"]
@@ -23,7 +24,8 @@ def _bound(value, name: str, default: float) -> float:
     if value is None:
         return default
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise DesignError(f"{name}= must be a number (or None for no bound), not {value!r}.")
+        raise DesignError(f"{name}= must be a number (or None for no bound), not "
+                          f"{show_given(value)}.")
     value = float(value)
     if np.isnan(value):
         raise DesignError(f"{name}= is NaN; give a number or None for no bound.")

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from socialhealth._text import show_given
 from socialhealth.design.result_protocol import Result
 from socialhealth.design.results import t_quantile
 from socialhealth.errors import MeasureError
@@ -133,7 +134,7 @@ def survey_alpha(design, items, level: float = 0.95) -> SurveyAlphaResult:
         raise MeasureError("survey_alpha() needs a list of two or more item columns.")
     items = [str(c) for c in items]
     if not (isinstance(level, (int, float)) and 0 < level < 1):
-        raise MeasureError(f"level={level!r} must be a number between 0 and 1.")
+        raise MeasureError(f"level={show_given(level)} must be a number between 0 and 1.")
     data = design.data
     missing_cols = [c for c in items if c not in data.columns]
     if missing_cols:

@@ -10,6 +10,7 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
+from socialhealth._text import show_given
 from socialhealth.design.result_protocol import Result
 from socialhealth.design.structure import require_columns
 from socialhealth.errors import ConvergenceError, ConvergenceWarning, MeasureError
@@ -484,7 +485,8 @@ def survey_factanal(design, items, factors: int, n: str = "none",
     if rotation not in ROTATIONS:
         raise MeasureError(f"rotation={rotation!r} is not one of {list(ROTATIONS)}.")
     if isinstance(factors, bool) or not isinstance(factors, (int, np.integer)) or factors < 1:
-        raise MeasureError(f"factors={factors!r} must be a whole number of factors, 1 or more.")
+        raise MeasureError(f"factors={show_given(factors)} must be a whole number of factors, 1 "
+                           "or more.")
     k = int(factors)
     items, X, used, n_dropped = _item_matrix(design, items, "survey_factanal", 3)
     p = len(items)
@@ -660,8 +662,8 @@ def survey_prcomp(design, items, center: bool | Literal["weighted"] = True,
             raise MeasureError(f"{name}={value!r} must be True or False.")
     if tol is not None and not (isinstance(tol, (int, float)) and not isinstance(tol, bool)
                                 and 0 <= tol < 1):
-        raise MeasureError(f"tol={tol!r} must be None or a number in [0, 1): the smallest "
-                           "sdev kept, as a share of the first.")
+        raise MeasureError(f"tol={show_given(tol)} must be None or a number in [0, 1): the "
+                           "smallest sdev kept, as a share of the first.")
     items, X, used, n_dropped = _item_matrix(design, items, "survey_prcomp", 2)
     rows = np.flatnonzero(used)
     n = len(rows)

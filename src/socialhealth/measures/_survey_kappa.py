@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from socialhealth._text import show
+from socialhealth._text import show, show_given
 from socialhealth.design.result_protocol import Result
 from socialhealth.design.results import t_quantile
 from socialhealth.errors import ArgumentError, MeasureError
@@ -155,7 +155,7 @@ def survey_kappa(design, x: str, y: str, level: float = 0.95,
     uses the normal quantile; ``confint(k, df = degf(dclus1))`` gives this interval.
     """
     if not (isinstance(level, (int, float)) and 0 < level < 1):
-        raise MeasureError(f"level={level!r} must be a number between 0 and 1.")
+        raise MeasureError(f"level={show_given(level)} must be a number between 0 and 1.")
     data = design.data
     for c in (x, y):
         if not isinstance(c, str) or c not in data.columns:
@@ -178,8 +178,8 @@ def survey_kappa(design, x: str, y: str, level: float = 0.95,
     if max_categories is not None:
         if (isinstance(max_categories, (bool, np.bool_))
                 or not isinstance(max_categories, (int, np.integer)) or max_categories < 2):
-            raise ArgumentError(f"max_categories={max_categories!r} must be a whole number >= 2 "
-                                "or None (no limit).")
+            raise ArgumentError(f"max_categories={show_given(max_categories)} must be a whole "
+                                "number >= 2 or None (no limit).")
         if k > max_categories:
             raise ArgumentError(
                 f"{x!r} and {y!r} take {k} distinct values together (more than "

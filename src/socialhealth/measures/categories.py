@@ -6,7 +6,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from socialhealth._text import show_list
+from socialhealth._text import show_given, show_list
 from socialhealth.errors import MeasureError
 from socialhealth.measures.definitions import Band, Instrument, Scale, get_instrument
 
@@ -23,10 +23,10 @@ def _bands_for(inst: Instrument, scale: Scale, cutoffs: str | None, cutoff: floa
         try:
             c = float(cutoff)
         except (TypeError, ValueError):
-            raise MeasureError(f"cutoff must be a number, not {cutoff!r}.") from None
+            raise MeasureError(f"cutoff must be a number, not {show_given(cutoff)}.") from None
         if not lo < c <= hi:
             raise MeasureError(
-                f"{inst.key} {scale.name}: cutoff={cutoff!r} is outside the score range "
+                f"{inst.key} {scale.name}: cutoff={show_given(cutoff)} is outside the score range "
                 f"{lo:g}-{hi:g} "
                 "(categories would be empty)."
             )

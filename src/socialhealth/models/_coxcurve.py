@@ -68,6 +68,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from socialhealth._text import show_given
 from socialhealth.errors import MissingColumnError, ModelError
 
 
@@ -227,7 +228,7 @@ def predict_curve(result, newdata, *, se: bool, level: float, se_method: str):
         raise ModelError(f"se_method={se_method!r} must be 'r' (R survey's formula) or "
                          "'linearization' (the full delta method).")
     if not (isinstance(level, (int, float)) and 0 < level < 1):
-        raise ModelError(f"level must be between 0 and 1 (e.g. 0.95); got {level!r}.")
+        raise ModelError(f"level must be between 0 and 1 (e.g. 0.95); got {show_given(level)}.")
     design = result.design
     data = design.data
     spec = fit.spec

@@ -64,7 +64,7 @@ from typing import Literal, Sequence
 import numpy as np
 import pandas as pd
 
-from socialhealth._text import show, show_list
+from socialhealth._text import show, show_given, show_list
 from socialhealth.design.result_protocol import Result, Summary
 from socialhealth.design.results import t_quantile
 from socialhealth.design.structure import as_list
@@ -307,7 +307,7 @@ class KaplanMeierResult(Result):
     def _z(self, level: float | None) -> float:
         level = self.level if level is None else level
         if not (0 < level < 1):
-            raise ModelError(f"level must be between 0 and 1 (e.g. 0.95); got {level!r}.")
+            raise ModelError(f"level must be between 0 and 1 (e.g. 0.95); got {show_given(level)}.")
         return t_quantile(level, float("inf"))
 
     def _bands(self, surv, varlog, z):
@@ -407,7 +407,8 @@ class KaplanMeierResult(Result):
         """
         pp = np.atleast_1d(np.asarray(p, dtype=float))
         if pp.ndim != 1 or np.any(~((pp > 0) & (pp < 1))):
-            raise ModelError(f"p must be survival proportions strictly between 0 and 1; got {p!r}.")
+            raise ModelError(f"p must be survival proportions strictly between 0 and 1; got "
+                             f"{show_given(p)}.")
         z = self._z(level)
 
         def first_below(values, times, q):
@@ -544,7 +545,7 @@ def kaplan_meier(
         raise ModelError(f"estimator={estimator!r} is not one of "
                          f"{', '.join(map(repr, _ESTIMATORS))}.")
     if not (isinstance(level, (int, float)) and 0 < level < 1):
-        raise ModelError(f"level must be between 0 and 1 (e.g. 0.95); got {level!r}.")
+        raise ModelError(f"level must be between 0 and 1 (e.g. 0.95); got {show_given(level)}.")
     if not all(hasattr(design, a) for a in ("data", "weights", "estimator_vcov")):
         raise DesignError("design must be a socialhealth SurveyDesign or ReplicateDesign, "
                           f"not {type(design).__name__}.")

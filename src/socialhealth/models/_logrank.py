@@ -44,6 +44,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from socialhealth._text import show, show_given
 from socialhealth._deprecation import renamed_parameter
 from socialhealth.design.extension import level_codes, quadratic_form
 from socialhealth.design.result_protocol import TEST_REASONS, Result
@@ -180,9 +181,11 @@ def logrank(design, time: str, status: str, by: str, rho: float = 0.0,
     try:
         rho, gamma = float(rho), float(gamma)
     except (TypeError, ValueError):
-        raise ModelError(f"rho and gamma must be numbers, not {rho!r}, {gamma!r}.") from None
+        raise ModelError(f"rho and gamma must be numbers, not {show_given(rho)}, "
+                         f"{show_given(gamma)}.") from None
     if rho < 0 or gamma < 0:
-        raise ModelError(f"rho and gamma must be >= 0 (got rho={rho}, gamma={gamma}).")
+        raise ModelError(f"rho and gamma must be >= 0 (got rho={show(rho)}, "
+                         f"gamma={show(gamma)}).")
     t = pd.to_numeric(data[time], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
     st_raw = data[status]
     st = (st_raw.astype("float64") if pd.api.types.is_bool_dtype(st_raw) else

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
-from socialhealth._text import show_list
+from socialhealth._text import show_given, show_list
 from socialhealth._deprecation import renamed_parameter
 from socialhealth.design.result_protocol import Result, ScalarValue, SummaryFrame, analysis_scale
 from socialhealth.errors import ConvergenceError, ModelError
@@ -38,7 +38,8 @@ _MAXITER = 1000
 def _check_level(level: float) -> float:
     if isinstance(level, bool) or not isinstance(level, (int, float)) \
             or not 0.0 < float(level) < 1.0:
-        raise ModelError(f"level must be a number between 0 and 1 (e.g. 0.95), got {level!r}.")
+        raise ModelError(f"level must be a number between 0 and 1 (e.g. 0.95), got "
+                         f"{show_given(level)}.")
     return float(level)
 
 
@@ -139,9 +140,9 @@ def i2_from_q(q: float, df: float) -> float:
     q = float(q)
     df = float(df)
     if not (np.isfinite(q) and q >= 0):
-        raise ModelError(f"Q must be a non-negative number, got {q!r}.")
+        raise ModelError(f"Q must be a non-negative number, got {show_given(q)}.")
     if not df > 0:
-        raise ModelError(f"df must be positive, got {df!r}.")
+        raise ModelError(f"df must be positive, got {show_given(df)}.")
     if q == 0:
         return 0.0
     return 100.0 * max(0.0, (q - df) / q)

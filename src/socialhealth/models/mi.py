@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from socialhealth._text import show_given
 from socialhealth.design.result_protocol import Result
 from socialhealth.errors import ModelError
 
@@ -114,7 +115,7 @@ class MIResult(Result):
                 raise ModelError("give conf_int(alpha=) or confint(level=), not both.")
             if isinstance(alpha, bool) or not isinstance(alpha, (int, float, np.number)):
                 raise ModelError(f"alpha must be a number between 0 and 1 (e.g. 0.05 for 95% "
-                                 f"intervals), got {alpha!r}.")
+                                 f"intervals), got {show_given(alpha)}.")
             return self._ci(_check_level(1.0 - float(alpha)))
         if level is not None:
             import warnings
@@ -181,7 +182,8 @@ class MIResult(Result):
 
 def _check_level(level: float) -> float:
     if not (isinstance(level, (int, float)) and 0.0 < float(level) < 1.0):
-        raise ModelError(f"level must be a number between 0 and 1 (e.g. 0.95), got {level!r}.")
+        raise ModelError(f"level must be a number between 0 and 1 (e.g. 0.95), got "
+                         f"{show_given(level)}.")
     return float(level)
 
 
@@ -313,9 +315,10 @@ def mi_combine(
         df_complete = float(df_complete)
     except (TypeError, ValueError) as exc:
         raise ModelError(f"df_complete must be a positive number or inf, got "
-                         f"{df_complete!r}.") from exc
+                         f"{show_given(df_complete)}.") from exc
     if not df_complete > 0:
-        raise ModelError(f"df_complete must be a positive number or inf, got {df_complete!r}.")
+        raise ModelError(f"df_complete must be a positive number or inf, got "
+                         f"{show_given(df_complete)}.")
 
     extracted = [_extract(f, i) for i, f in enumerate(fits)]
     p = extracted[0][0].size

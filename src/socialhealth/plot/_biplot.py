@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
+from socialhealth._text import show_given
 from socialhealth.errors import PlotError
 from socialhealth.plot import style as house
 from socialhealth.plot.design_plots import DesignPlot
@@ -171,7 +172,7 @@ def biplot(
         ok = False
     if not ok or not (1 <= c1 <= k and 1 <= c2 <= k) or c1 == c2:
         raise PlotError(f"{what}: choices must be two different component numbers from 1 to "
-                        f"{k} (the components kept), e.g. (1, 2); got {choices!r}.")
+                        f"{k} (the components kept), e.g. (1, 2); got {show_given(choices)}.")
     if weight not in WEIGHTS:
         raise PlotError(f"{what}: unknown weight {weight!r}; use 'transparent' (opacity), "
                         "'scaled' (size) or 'none'.")
@@ -179,10 +180,10 @@ def biplot(
         if isinstance(value, bool) or not isinstance(value, (int, float)) \
                 or not low <= value <= high:
             raise PlotError(f"{what}: {name} must be a number from {low:g} to {high:g}, "
-                            f"not {value!r}.")
+                            f"not {show_given(value)}.")
     for name, value in (("max_size", max_size), ("expand", expand)):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-            raise PlotError(f"{what}: {name} must be a positive number, not {value!r}.")
+            raise PlotError(f"{what}: {name} must be a positive number, not {show_given(value)}.")
     cols = [c1 - 1, c2 - 1]
     scores = pca.scores.to_numpy(dtype=float)[:, cols]
     n = scores.shape[0]

@@ -41,6 +41,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.collections import PolyCollection
 
+from socialhealth._text import show_given
 from socialhealth.errors import PlotError, RowsDroppedWarning
 from socialhealth.plot import style as house
 from socialhealth.plot._design_scatter import _hexagon, hex_cells, hex_centres
@@ -103,11 +104,11 @@ def _panels(design, by: str, number: int, overlap: float, what: str):
     if numeric:
         if isinstance(number, bool) or not isinstance(number, (int, np.integer)) or number < 1:
             raise PlotError(f"{what}: number must be a whole number of intervals, at least 1, "
-                            f"not {number!r}.")
+                            f"not {show_given(number)}.")
         if isinstance(overlap, bool) or not isinstance(overlap, (int, float)) \
                 or not 0 <= overlap < 1:
             raise PlotError(f"{what}: overlap must be a share from 0 to below 1, not "
-                            f"{overlap!r}.")
+                            f"{show_given(overlap)}.")
         z = pd.to_numeric(g, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
         zin = z[inside & np.isfinite(z)]
         if len(zin) == 0:
@@ -263,7 +264,7 @@ def coplot(
         columns = 2 if k == 4 else min(k, 3)
     if isinstance(columns, bool) or not isinstance(columns, (int, np.integer)) or columns < 1:
         raise PlotError(f"{what}: columns must be a whole number of at least 1, not "
-                        f"{columns!r}.")
+                        f"{show_given(columns)}.")
     ncol = int(min(columns, k))
     nrow = math.ceil(k / ncol)
     size = figsize or (3.2 * ncol + (1.4 if style == "hex" else 0.6), 2.6 * nrow + 1.3)
@@ -289,7 +290,7 @@ def coplot(
             a0 = a1 = float("nan")
         if not (0 <= a0 <= 1 and 0 <= a1 <= 1):
             raise PlotError(f"{what}: alpha must be two opacities between 0 and 1 (for a weight "
-                            f"of 0 and for the largest weight), not {alpha!r}.")
+                            f"of 0 and for the largest weight), not {show_given(alpha)}.")
         negative = inside & complete & in_any & (w_all < 0)
         if negative.any():
             warnings.warn(f"{what}: {int(negative.sum()):,} row(s) with a negative weight (from "
@@ -314,7 +315,8 @@ def coplot(
         kind = "conditioning plot (transparency)"
     else:
         if isinstance(xbins, bool) or not isinstance(xbins, (int, np.integer)) or xbins < 1:
-            raise PlotError(f"{what}: xbins must be a whole number of at least 1, not {xbins!r}.")
+            raise PlotError(f"{what}: xbins must be a whole number of at least 1, not "
+                            f"{show_given(xbins)}.")
         drawn = in_any & complete
         xbnds = _padded(xv[drawn])
         ybnds = _padded(yv[drawn])
@@ -328,7 +330,7 @@ def coplot(
             shape = (box.height * fig.get_figheight()) / (box.width * fig.get_figwidth())
         if isinstance(shape, bool) or not isinstance(shape, (int, float)) or not shape > 0:
             raise PlotError(f"{what}: shape must be a positive number (a panel's height over "
-                            f"its width), not {shape!r}.")
+                            f"its width), not {show_given(shape)}.")
         cells: list[tuple | None] = []
         counts = []
         for label, _lo, _hi, m in panels:

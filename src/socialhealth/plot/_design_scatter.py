@@ -312,7 +312,7 @@ def scatter(
         except (TypeError, ValueError):
             size_in = float("nan")
         if not (np.isfinite(size_in) and size_in > 0):
-            raise PlotError(f"{what}: inches must be a positive number, not {inches!r}.")
+            raise PlotError(f"{what}: inches must be a positive number, not {show_given(inches)}.")
         radius = size_in * np.sqrt(w) / math.sqrt(w_max)
         area = (2 * 72 * radius) ** 2
         table = pd.DataFrame({"x": xv[use], "y": yv[use], "weight": w, "radius": radius,
@@ -325,10 +325,10 @@ def scatter(
             a0, a1 = (float(a) for a in alpha)
         except (TypeError, ValueError):
             raise PlotError(f"{what}: alpha must be two opacities between 0 and 1 (for a weight "
-                            f"of 0 and for the largest weight), not {alpha!r}.") from None
+                            f"of 0 and for the largest weight), not {show_given(alpha)}.") from None
         if not (0 <= a0 <= 1 and 0 <= a1 <= 1):
             raise PlotError(f"{what}: alpha must be two opacities between 0 and 1 (for a weight "
-                            f"of 0 and for the largest weight), not {alpha!r}.")
+                            f"of 0 and for the largest weight), not {show_given(alpha)}.")
         opacity = (a0 * (w_max - w) + a1 * w) / w_max
         table = pd.DataFrame({"x": xv[use], "y": yv[use], "weight": w, "alpha": opacity},
                              index=index)
@@ -344,7 +344,8 @@ def scatter(
         kind = "weighted subsample scatterplot"
     else:
         if not isinstance(xbins, (int, np.integer)) or isinstance(xbins, bool) or xbins < 1:
-            raise PlotError(f"{what}: xbins must be a whole number of at least 1, not {xbins!r}.")
+            raise PlotError(f"{what}: xbins must be a whole number of at least 1, not "
+                            f"{show_given(xbins)}.")
         xs, ys, w = xv[use], yv[use], w_all[use]
         cell, lattice = hex_cells(xs, ys, int(xbins))
         cells, inverse = np.unique(cell, return_inverse=True)
@@ -373,15 +374,6 @@ def scatter(
     return DesignPlot(ax, table, kind, n_missing=n_missing)
 
 
-def _jitter_text(jitter) -> str:
-    """``jitter`` as the user wrote it, for a message (None stays None: R's default rule)."""
-    try:
-        parts = list(jitter)
-    except TypeError:
-        return show_given(jitter)
-    return "(" + ", ".join("None" if a is None else show_given(a) for a in parts) + ")"
-
-
 def _subsample(what: str, xs: np.ndarray, ys: np.ndarray, w: np.ndarray, index: pd.Index,
                sample_size, seed, jitter) -> pd.DataFrame:
     """The draws of ``style="subsample"`` (module notes) as the plot's table."""
@@ -404,7 +396,7 @@ def _subsample(what: str, xs: np.ndarray, ys: np.ndarray, w: np.ndarray, index: 
         if not ok:
             raise PlotError(f"{what}: jitter must be two half-widths for x and y (numbers of at "
                             "least 0, or None for R's default rule), or False for none, not "
-                            f"{_jitter_text(jitter)}.")
+                            f"{show_given(jitter)}.")
     if (w < 0).any():
         raise PlotError(f"{what}: a subsample draws rows with probability proportional to the "
                         f"weight, and {int((w < 0).sum()):,} row(s) have a negative weight "

@@ -235,13 +235,13 @@ def _breaks(x: np.ndarray, breaks) -> np.ndarray:
         return r_pretty(lo, hi, math.ceil(math.log2(len(x)) + 1))
     if isinstance(breaks, (int, np.integer)) and not isinstance(breaks, bool):
         if breaks < 1:
-            raise PlotError(f"hist(): breaks must be at least 1 class, not {breaks}.")
+            raise PlotError(f"hist(): breaks must be at least 1 class, not {show_given(breaks)}.")
         return r_pretty(lo, hi, int(breaks))
     try:
         b = np.asarray(breaks, dtype=float)
     except (TypeError, ValueError):
         raise PlotError(f"hist(): breaks must be 'Sturges', an integer or a sequence of numbers, "
-                        f"not {breaks!r}.") from None
+                        f"not {show_given(breaks)}.") from None
     if b.ndim != 1 or len(b) < 2 or not np.all(np.isfinite(b)) or np.any(np.diff(b) <= 0):
         raise PlotError("hist(): break points must be at least two finite, strictly increasing "
                         "numbers.")

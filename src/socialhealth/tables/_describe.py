@@ -34,6 +34,7 @@ from typing import Any, Literal, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from socialhealth._text import show_given
 from socialhealth.design.results import check_level
 from socialhealth.design.structure import as_list
 from socialhealth.design.variables import categorical_levels, is_categorical
@@ -308,7 +309,8 @@ def _check_arguments(design, by, variables, categorical, level, digits, statisti
     level = check_level(level, DesignError)
     if isinstance(digits, (bool, np.bool_)) or not isinstance(digits, (int, np.integer)) \
             or digits < 0:
-        raise DesignError(f"digits= must be a whole number >= 0 (decimal places), not {digits!r}.")
+        raise DesignError(f"digits= must be a whole number >= 0 (decimal places), not "
+                          f"{show_given(digits)}.")
     pct_ci = int(round(level * 100)) if np.isclose(level * 100, round(level * 100)) else level * 100
     return variables, forced, level, pct_ci
 
