@@ -20,6 +20,9 @@ CASES = {
     "one value": np.array([7, 7, 7]),
     "wide range": np.array([0, 70000, 3, 3]),
     "huge values": np.array([2**40, 2**40 + 2, 2**40]),
+    # unsigned 64-bit values above the largest signed one (e.g. hashed identifiers)
+    "uint64 top": np.array([2**64 - 1, 2**64 - 3, 2**64 - 1], dtype=np.uint64),
+    "uint64 across 2**63": np.array([2**63 + 1, 2**63 - 1, 2**63], dtype=np.uint64),
 }
 
 

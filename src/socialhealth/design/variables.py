@@ -203,7 +203,8 @@ def _sorted_codes(s: pd.Series) -> tuple[np.ndarray, Any]:
     x = s.to_numpy() if isinstance(s.dtype, np.dtype) and s.dtype.kind in "iu" else None
     if x is not None and len(x):
         lo, hi = int(x.min()), int(x.max())
-        if hi - lo < min(len(x), 1 << 16):
+        # (unsigned values above the largest int64 are left to factorize: lo must be an int64)
+        if hi - lo < min(len(x), 1 << 16) and hi < 1 << 63:
             shifted = None
             if 0 <= lo and hi < 1 << 16:
                 counts = np.bincount(x, minlength=hi + 1)[lo:]
