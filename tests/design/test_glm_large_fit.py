@@ -61,3 +61,18 @@ def test_large_fit_equals_the_separate_passes(name, monkeypatch):
                                atol=1e-14)
     np.testing.assert_allclose(np.asarray(fused.bse), np.asarray(separate.bse), rtol=1e-10)
     assert fused.deviance == pytest.approx(separate.deviance, rel=1e-12)
+
+
+@pytest.mark.parametrize("offset", [0.5, [0.5] * 40])
+def test_fused_pass_takes_the_offsets_the_separate_pass_takes(offset, monkeypatch):
+    # fit_glm (extension API) passes offset= through: a number or a list worked on few rows
+    # (numpy broadcasting) and must work the same above the fused-pass threshold
+    from socialhealth.design.extension import fit_glm
+
+    rng = np.random.default_rng(3)
+    X = np.column_stack([np.ones(40), rng.normal(size=40)])
+    y = (rng.random(40) < 0.4).astype(float)
+    expected = fit_glm(X, y, np.ones(40), "binomial", "logit", offset=np.full(40, 0.5)).beta
+    monkeypatch.setattr(irls, "_FUSED_MIN_ROWS", 0)
+    fit = fit_glm(X, y, np.ones(40), "binomial", "logit", offset=offset)
+    np.testing.assert_allclose(fit.beta, expected, rtol=1e-12)

@@ -202,6 +202,8 @@ class _Pass:
         from it."""
         X, y, pw, fam, lk, off = self.X, self.y, self.pw, self.fam, self.lk, self.off
         n, p = X.shape
+        if off is not None:   # a number or a list, as the separate pass's broadcasting takes
+            off = np.broadcast_to(np.asarray(off, dtype=float), (n,))
         eta, mu, W = np.empty(n), np.empty(n), np.empty(n)
         A, g = np.zeros((p, p)), np.zeros(p)
         size = min(chunk, n)
