@@ -201,7 +201,15 @@ class MissingColumnError(DataError, DesignError, DatasetError, MeasureError):
                     hints.append(f"{c!r}: did you mean {', '.join(repr(x) for x in close)}?")
             if hints:
                 msg += "; " + " ".join(hints)
-        super().__init__(msg + ". Check the spelling or add the column to the data frame.")
+        if "design data" in where or "design's data" in where:
+            # a design keeps the frame it was defined with (a shallow copy): a column added to
+            # the user's frame afterwards never reaches it
+            msg += (". Check the spelling, or add the column to the design with "
+                    "design.assign(name=values): a design keeps the data frame it was defined "
+                    "with, so columns added to your data frame afterwards are not in it.")
+        else:
+            msg += ". Check the spelling or add the column to the data frame."
+        super().__init__(msg)
 
 
 # ----------------------------------------------------------------------------- models

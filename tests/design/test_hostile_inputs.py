@@ -667,3 +667,20 @@ def test_by_group_with_no_rows_is_left_out_as_r():
     for lv in ["p", "q", "r"]:
         keep = (df.g == lv).to_numpy()
         assert f.set_index("g").loc[lv, "estimate"] == pytest.approx(wmean(df.y[keep], df.w[keep]), rel=1e-13)
+
+
+def test_column_added_to_the_frame_after_the_design_names_design_assign():
+    # a design keeps its own frame (a shallow copy, with or without pandas copy-on-write): a
+    # column added to the user's frame afterwards is not in the design, and the message must
+    # not tell the user to do what they just did ("add the column to the data frame")
+    df = frame()
+    d = strat(df)
+    df["y2"] = df["y"] * 2
+    for call in (lambda: d.mean("y2"), lambda: d.mean("y", by="y2"), lambda: d.table("y2"),
+                 lambda: d.quantile("y2", 0.5), lambda: d.to_replicate("jkn").total("y2")):
+        with pytest.raises(MissingColumnError) as info:
+            call()
+        assert "design.assign" in str(info.value)
+        assert "add the column to the data frame" not in str(info.value)
+    assert d.assign(y2=df["y2"]).mean("y2").to_frame()["estimate"].iloc[0] == pytest.approx(
+        2 * wmean(df["y"], df["w"]), rel=1e-12)
