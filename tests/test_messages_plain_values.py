@@ -80,7 +80,9 @@ def test_floats_lose_their_arithmetic_tail():
     assert show(0.025) == show_given(0.025) == "0.025"
     assert show(1e-8) == "1e-08" and show(123.456789) == "123.456789"
     assert show(1234567.891234) == "1234568"
-    assert show_given(2.0000000000000004) == "2.0"       # not a whole number: keeps its point
+    # not a whole number: written as one with the rounding step, not as "2.0" (which a
+    # message asking for a whole number, or refusing a value above 2, would contradict)
+    assert show_given(2.0000000000000004) == "2 + 4.4e-16"
     assert show(float("inf")) == "inf"
 
 
@@ -513,3 +515,21 @@ def test_scatter_jitter_is_echoed_plainly(api_design):
         assert msg.endswith("or False for none, not (None, -0.3).")
     finally:
         plt.close("all")
+
+
+def test_a_value_just_beyond_a_whole_number_is_not_written_as_that_number():
+    # a float one rounding step above 1 is not 1: a message refusing it must not read
+    # "must lie in (0, 1] ... (e.g. 1)", nor "at least 3, got 3" for 3 - 4.4e-16
+    for x, whole in ((1 + 2**-52, "1"), (1 - 2**-53, "1"), (3 - 2**-51, "3"),
+                     (-(2 + 2**-51), "-2")):
+        for text in (show(x), show_given(x), show_given(np.float64(x)), show_given((x, 0.5))):
+            assert whole not in (text, text.removesuffix(".0"), text[1:].split(",")[0]), text
+            assert not FLOAT_TAIL.search(text), text
+    assert show(1 + 2**-52) == "1 + 2.2e-16" and show(1 - 2**-53) == "1 - 1.1e-16"
+    assert show(0.1 + 0.2) == "0.3" and show(1 / 3) == "0.333333"      # tails still dropped
+    df = strata_frame()
+    df["p"] = 0.25
+    df.loc[2, "p"] = 1 + 2**-52                        # e.g. a product of stage probabilities
+    with pytest.raises(errors.SocialHealthError) as e:
+        sh.SurveyDesign(df, probs="p", strata="stratum", psu="psu")
+    assert "(e.g. 1 + 2.2e-16)" in str(e.value)

@@ -53,7 +53,9 @@ def _float_text(x: float, *, point: bool = False) -> str:
     """A finite float as a person writes it: a whole number without ``.0`` (with it when
     ``point``), the shortest form when it has at most 12 significant digits (``0.3``,
     ``0.025``, ``1e-08``), else 6 significant digits (``0.3`` for ``0.30000000000000004``,
-    ``0.333333`` for ``1 / 3``, ``1234568`` for ``1234567.891234``)."""
+    ``0.333333`` for ``1 / 3``, ``1234568`` for ``1234567.891234``); a value that 6 digits
+    would round to a whole number it is not is written as that number and the difference
+    (``1 + 2.2e-16``)."""
     if math.isinf(x):
         return "inf" if x > 0 else "-inf"
     if x.is_integer() and abs(x) < 1e15:
@@ -64,6 +66,13 @@ def _float_text(x: float, *, point: bool = False) -> str:
     if 1e6 <= abs(x) < 1e15:
         return f"{x:.0f}"
     text = f"{x:.6g}"
+    whole = float(text)
+    if whole.is_integer():
+        # rounded to a whole number it is not: written as that number and the rounding step
+        # (1 + 2.2e-16), so that a value refused for lying beyond a limit (a probability
+        # above 1) never reads as the limit itself
+        step = x - whole
+        return f"{int(whole)} {'+' if step > 0 else '-'} {abs(step):.2g}"
     return text + ".0" if point and not any(c in text for c in ".ein") else text
 
 
