@@ -76,3 +76,15 @@ def test_fused_pass_takes_the_offsets_the_separate_pass_takes(offset, monkeypatc
     monkeypatch.setattr(irls, "_FUSED_MIN_ROWS", 0)
     fit = fit_glm(X, y, np.ones(40), "binomial", "logit", offset=offset)
     np.testing.assert_allclose(fit.beta, expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("bad", [-0.5, np.nan])
+def test_fit_glm_refuses_negative_or_missing_weights(bad):
+    from socialhealth.design.extension import fit_glm
+    from socialhealth.errors import ModelError
+
+    X = np.column_stack([np.ones(6), np.arange(6.0)])
+    w = np.ones(6)
+    w[2] = bad
+    with pytest.raises(ModelError, match="negative or missing.*weight of 0"):
+        fit_glm(X, np.array([0, 1, 0, 1, 1, 0.0]), w, "binomial", "logit")

@@ -35,6 +35,7 @@ import pandas as pd
 
 from socialhealth.design._separation import (Direction, cox_monotone, diverging,
                                              multinomial_separation, ordinal_separation)
+from socialhealth.errors import ModelError
 
 __all__ = ["level_codes", "aliased_columns", "fit_glm", "Direction", "cox_monotone",
            "ordinal_separation", "multinomial_separation", "diverging",
@@ -159,8 +160,15 @@ def fit_glm(X: np.ndarray, y: np.ndarray, weights: np.ndarray, family: str, link
     X = np.asarray(X, dtype=float)
     if names is None:
         names = [f"x{j}" for j in range(X.shape[1])]
-    return glm_module._irls(X, np.asarray(y, dtype=float), np.asarray(weights, dtype=float),
-                            fam, lk, offset, start, max_iter, tol, list(names))
+    w = np.asarray(weights, dtype=float)
+    if w.size and not np.all(w >= 0):
+        bad = int(np.count_nonzero(~(w >= 0)))
+        raise ModelError(
+            f"fit_glm: {bad} weight(s) are negative or missing; a GLM needs weights of 0 or "
+            "more (R glm.fit: 'negative weights not allowed'). Give the rows left out a "
+            "weight of 0.")
+    return glm_module._irls(X, np.asarray(y, dtype=float), w, fam, lk, offset, start,
+                            max_iter, tol, list(names))
 
 
 def refuse_negative_replicate_weights(design, rows, what: str, r_behaviour: str) -> None:
