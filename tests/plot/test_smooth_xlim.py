@@ -209,3 +209,17 @@ def test_xlim_with_the_quantile_smoother_says_it_goes_with_locpoly(designs):
 def test_bandwidth_below_the_spacing_of_xlims_grid(designs):
     with pytest.raises(PlotError, match="below the grid spacing"):
         sh.plot.smooth(designs["strat"], "api00", "ell", bandwidth=1, ngrid=11, xlim=(0, 100))
+
+
+def test_smooth_over_an_xlim_far_from_the_data_is_refused():
+    # every grid point out of the kernel's reach of the data: an all-missing curve would be
+    # drawn as an empty figure; the density there is 0, which is an answer
+    d = sh.SurveyDesign(sh.datasets.load_example("apistrat"), weights="pw", strata="stype",
+                        fpc="fpc")
+    with pytest.raises(PlotError, match=r"undefined everywhere over xlim=\(1000, 1100\).*"
+                                        r"span 342 to 875"):
+        sh.plot.smooth(d, "api00", "api99", xlim=(1000, 1100))
+    curve = sh.plot.smooth(d, "api00", "api99", xlim=(500, 700)).to_frame()["y"]
+    assert np.isfinite(curve).all()
+    dens = sh.plot.density(d, "api99", xlim=(1000, 1100)).to_frame()["density"]
+    assert (dens == 0).all()

@@ -861,6 +861,16 @@ def smooth(
     if bw is None:
         bw = _plug_in(dpill, (xv[use], yv[use]), int(ngrid), what, x)
     grid, curve = local_linear_binned(xv[use], yv[use], w_all[use], bw, int(ngrid), limits)
+    if not np.isfinite(curve).any():
+        # (an empty plot would look like a finished figure with nothing in it)
+        where = ("" if limits is None else
+                 f" over xlim=({show(limits[0])}, {show(limits[1])})")
+        raise PlotError(
+            f"{what}: the curve is undefined everywhere{where}: no grid point has rows of "
+            f"{x!r} within the kernel's reach (4 bandwidths, {show(bw)}), which need at least "
+            f"two distinct x values. The rows used span {show(float(np.min(xv[use])))} to "
+            f"{show(float(np.max(xv[use])))}; choose an xlim that overlaps them or a larger "
+            "bandwidth=.")
     return _draw_smooth(design, xv, yv, use, grid, curve, x=x, y=y, xlabel=xlabel,
                         ylabel=ylabel, title=title, caption=caption, ax=ax, points=points,
                         bandwidth=bw, xlim=limits)
