@@ -16,6 +16,7 @@ totals, so they share one vectorised code path.
 """
 from __future__ import annotations
 
+import re
 from typing import Callable, Sequence
 
 import numpy as np
@@ -179,6 +180,27 @@ def _with_columns(data: pd.DataFrame, columns: dict) -> pd.DataFrame:
         pending[name] = value
     out = flush(out, pending)
     return data.copy() if out is data else out
+
+
+def _r_condition(text: str) -> str | None:
+    """A pandas query condition as R code, when it reads the same in R (names, numbers,
+    strings, comparisons, ``&``/``|``/``~``/``and``/``or``/``not``, parentheses); else None."""
+    tokens = re.findall(r"""\s+|`[^`]*`|"[^"]*"|'[^']*'|[A-Za-z_][A-Za-z0-9_.]*|"""
+                        r"""[0-9]+(?:\.[0-9]*)?(?:[eE][-+]?[0-9]+)?|==|!=|<=|>=|[<>&|~()!-]""",
+                        text)
+    if "".join(tokens) != text:
+        return None
+    words = {"and": "&", "or": "|", "not": "!", "True": "TRUE", "False": "FALSE"}
+    out = []
+    for t in tokens:
+        if t == "~":
+            t = "!"
+        elif t in words:
+            t = words[t]
+        elif t in ("in", "is", "None", "TRUE", "FALSE", "NA", "NULL"):
+            return None
+        out.append(t)
+    return "".join(out).strip()
 
 
 class DesignBase:
@@ -348,6 +370,7 @@ class DesignBase:
         """
         if callable(mask):
             mask = mask(self.data)
+        mask_text = mask
         if isinstance(mask, str):
             try:
                 mask = self.data.eval(mask)
@@ -384,7 +407,28 @@ class DesignBase:
                                   "condition.")
         new = self._with_weights(np.where(m, self._w, 0.0))
         new.__dict__["_r_rows_kept"] = self._r_rows() if self._r_keeps_rows() else None
+        new.__dict__["_r_subset_conditions"] = (
+            self.__dict__.get("_r_subset_conditions", ())
+            + (_r_condition(mask_text) if isinstance(mask_text, str) else None,))
         return new
+
+    def _r_with_subset(self, code: str, data_name: str = "df") -> str:
+        """``code`` (R's call building this design's full sample) wrapped in R's ``subset()``
+        when the design is a subset: the condition given as a string when it reads the same in
+        R, otherwise the row numbers of the subset (``seq_len(nrow(df)) %in% c(...)``)."""
+        conds = self.__dict__.get("_r_subset_conditions")
+        if not conds:
+            return code
+        if all(c is not None for c in conds):
+            cond = " & ".join(conds) if len(conds) == 1 else " & ".join(f"({c})" for c in conds)
+        else:
+            rows = np.flatnonzero(self._subset_mask()) + 1
+            runs = np.split(rows, np.flatnonzero(np.diff(rows) != 1) + 1)
+            parts = [f"{r[0]}" if len(r) == 1 else f"{r[0]}:{r[-1]}" for r in runs if len(r)]
+            cond = f"seq_len(nrow({data_name})) %in% c({', '.join(parts)})"
+        pre, _, call = code.rpartition("; ")
+        out = f"subset({call}, {cond})"
+        return f"{pre}; {out}" if pre else out
 
     def _r_keeps_rows(self) -> bool:
         """True when R's ``subset()`` of the corresponding R design keeps the rows outside the

@@ -1094,7 +1094,7 @@ class TwoPhaseDesign(DesignBase):
         code = f"twophase({', '.join(parts)})"
         if self.lonely_psu != "fail":
             code = f'options(survey.lonely.psu = "{self.lonely_psu}"); ' + code
-        return code
+        return self._r_with_subset(code, data_name)
 
     def describe(self) -> str:
         """Text description: phase sizes, strata, method, degrees of freedom, R call.

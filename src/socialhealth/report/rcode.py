@@ -26,6 +26,9 @@ def design_lines(design, data_name: str = "df") -> list[str]:
         parts = [p.strip() for p in code.split("; ") if p.strip()]
         lines = [p for p in parts if p.startswith("options(")]
         calls = [p for p in parts if not p.startswith("options(")]
+        if any("repweights = repweights" in c for c in calls):
+            lines.append("# repweights: the replicate weights (design.replicate_weights) as an R "
+                         "matrix, e.g. written to CSV and read with as.matrix(read.csv(...))")
         lines += [f"des <- {c}" for c in calls]
         return lines
     if getattr(design, "kind", "") == "replicate":
