@@ -8,6 +8,7 @@ No R is needed here: the cases are rebuilt and compared with the fixture.
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -36,7 +37,9 @@ def reference():
 
 
 def _close(a, b, tol=1e-8):
-    return abs(a - b) <= tol * max(abs(a), abs(b)) + 1e-12
+    if a is None or b is None or math.isnan(a) or math.isnan(b):
+        return all(v is None or math.isnan(v) for v in (a, b))
+    return abs(a - b) <= tol * max(abs(a), abs(b)) + 1e-9
 
 
 def test_same_cases(built, reference):
@@ -71,18 +74,41 @@ def test_our_numbers_equal_r_where_r_agrees(built, reference):
         assert all(_close(a, b) for a, b in zip(ours, r)), (k, ours, r)
 
 
-# Cases where R's numbers differ from ours or R fails, as last checked (see the fixture's
-# "error" and the report of make_r_code.py). Shrinking this list is progress; a case leaving
-# the agreeing set is a regression.
-KNOWN = {
-    # R survey fails on svyby for these PPS designs (its own error), or svycontrast on covmat
-    "pps_brewer/contrast_by", "pps_overton/mean_by", "pps_overton/total_by",
-    "pps_overton/contrast_by", "pps_hr/mean_by", "pps_hr/total_by", "pps_hr/contrast_by",
+# Cases where R's numbers differ from ours or R fails, as last checked (see each case's "error"
+# in the fixture and the report of make_r_code.py). Shrinking this set is progress; a case
+# leaving the agreeing set fails test_known_disagreements.
+R_FAILS = {
+    # R survey 4.1-1 stops on svyby over these PPS designs ("logical subscript too long")
+    "pps_overton/mean_by", "pps_overton/total_by", "pps_overton/contrast_by",
+    "pps_hr/mean_by", "pps_hr/total_by", "pps_hr/contrast_by",
+    # svyby(..., covmat = TRUE) stops on PPS and calibrated designs ("number of items to
+    # replace is not a multiple of replacement length")
+    "pps_brewer/contrast_by", "post_stratified/contrast_by", "raked/contrast_by",
+    "calibrated/contrast_by", "post_stratified_subset/contrast_by",
+    # svychisq on a twophase object stops ("object 'rel' not found")
+    "twophase/chisq", "twophase_probs/chisq", "twophase_calibrated/chisq",
+    # the subset keeps an empty level of stype: R's svychisq gives NA
+    "rep_jk1_subset/chisq",
 }
+# R runs the code but its standard errors differ from ours beyond 1e-8 (estimates agree):
+# svyby domains of a raking-calibrated two-phase design (about 1e-3 relative)
+SE_DIFFERS = {"twophase_calibrated/mean_by"}
 
 
 def test_known_disagreements(reference):
     bad = {k for k, v in reference["cases"].items() if v["call"] is not None and not v["agrees"]}
-    glm_se = {k for k in bad if "/glm_" in k}      # logistic/Poisson SEs: ~1e-6 relative
-    calibrated = {k for k in bad if k.split("/")[0] in ("post_stratified", "raked", "calibrated")}
-    assert bad - glm_se - calibrated == KNOWN
+    glm = {k for k in bad if "/glm_" in k}
+    assert bad - glm == R_FAILS | SE_DIFFERS
+
+
+def test_glm_and_known_se_differences_are_small(reference):
+    """Logistic and Poisson svyglm: R's coefficients (refitted to convergence) equal ours to
+    1e-8, the standard errors to 1e-5 (relative)."""
+    for k, v in reference["cases"].items():
+        if v["call"] is None or v["agrees"] or k in R_FAILS:
+            continue
+        ours, r = v["ours"], v["r"]
+        half = len(ours) // 2
+        assert all(_close(a, b) for a, b in zip(ours[:half], r[:half])), k
+        tol = 1e-2 if k in SE_DIFFERS else 1e-5
+        assert all(_close(a, b, tol) for a, b in zip(ours[half:], r[half:])), k

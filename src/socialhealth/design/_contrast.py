@@ -367,7 +367,7 @@ def contrast(result, contrasts, level: float = 0.95, df: float | None = None) ->
         exprs = ", ".join(
             f"`{n}` = " + (f"quote({spec})" if isinstance(spec, str)
                            else "c(" + ", ".join(f"{float(v):.17g}" for v in r) + ")")
-            for (n, spec), r in zip(items, rows))
+            for (n, spec), r in zip(items, rows, strict=True))
         r_call = f"svycontrast({r_contrast_source(call)}, list({exprs}))"
     n_rows = getattr(result, "n_rows", None) or getattr(result, "nobs", 0) or 0
     return ContrastEstimate(table, Vc, use_df, "contrast", int(n_rows),

@@ -407,28 +407,32 @@ class DesignBase:
                                   "condition.")
         new = self._with_weights(np.where(m, self._w, 0.0))
         new.__dict__["_r_rows_kept"] = self._r_rows() if self._r_keeps_rows() else None
-        new.__dict__["_r_subset_conditions"] = (
-            self.__dict__.get("_r_subset_conditions", ())
-            + (_r_condition(mask_text) if isinstance(mask_text, str) else None,))
+        cond = _r_condition(mask_text) if isinstance(mask_text, str) else None
+        new._r_steps = self._r_steps + (("subset", cond, new._subset_mask()),)
         return new
 
-    def _r_with_subset(self, code: str, data_name: str = "df") -> str:
-        """``code`` (R's call building this design's full sample) wrapped in R's ``subset()``
-        when the design is a subset: the condition given as a string when it reads the same in
-        R, otherwise the row numbers of the subset (``seq_len(nrow(df)) %in% c(...)``)."""
-        conds = self.__dict__.get("_r_subset_conditions")
-        if not conds:
-            return code
-        if all(c is not None for c in conds):
-            cond = " & ".join(conds) if len(conds) == 1 else " & ".join(f"({c})" for c in conds)
-        else:
-            rows = np.flatnonzero(self._subset_mask()) + 1
-            runs = np.split(rows, np.flatnonzero(np.diff(rows) != 1) + 1)
-            parts = [f"{r[0]}" if len(r) == 1 else f"{r[0]}:{r[-1]}" for r in runs if len(r)]
-            cond = f"seq_len(nrow({data_name})) %in% c({', '.join(parts)})"
+    #: what R does to the design after building it, in order (subset, calibration): tuples
+    #: ("subset", condition in R or None, rows kept) or ("call", R call with @D@ for the design)
+    _r_steps: tuple = ()
+
+    def _r_wrap(self, code: str, data_name: str = "df") -> str:
+        """``code`` (R's call building the full-sample design) wrapped in the R calls of what
+        was done to the design since (:attr:`_r_steps`): ``subset(...)`` with the condition
+        given as a string when it reads the same in R, otherwise the row numbers of the subset
+        (``seq_len(nrow(df)) %in% c(...)``); ``postStratify``, ``rake``, ``calibrate``."""
         pre, _, call = code.rpartition("; ")
-        out = f"subset({call}, {cond})"
-        return f"{pre}; {out}" if pre else out
+        for step in self._r_steps:
+            if step[0] == "call":
+                call = step[1].replace("@D@", call)
+                continue
+            cond = step[1]
+            if cond is None:
+                rows = np.flatnonzero(step[2]) + 1
+                runs = np.split(rows, np.flatnonzero(np.diff(rows) != 1) + 1)
+                parts = [f"{r[0]}" if len(r) == 1 else f"{r[0]}:{r[-1]}" for r in runs if len(r)]
+                cond = f"seq_len(nrow({data_name})) %in% c({', '.join(parts)})"
+            call = f"subset({call}, {cond})"
+        return f"{pre}; {call}" if pre else call
 
     def _r_keeps_rows(self) -> bool:
         """True when R's ``subset()`` of the corresponding R design keeps the rows outside the

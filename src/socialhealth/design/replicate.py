@@ -785,6 +785,8 @@ class ReplicateDesign(DesignBase):
     kind = "replicate"
     #: the Taylor design it was built from by as_replicate(), else None
     source_design: DesignBase | None = None
+    #: the options of R's as.svrepdesign matching as_replicate() (type = ..., ...), else None
+    _r_replicate_options: str | None = None
 
     def __init__(
         self,
@@ -1312,7 +1314,14 @@ class ReplicateDesign(DesignBase):
             code = f"{pre}; {code}" if pre else code
         else:
             code = self._r_svrepdesign(data_name)
-        return self._r_with_subset(code, data_name)
+        return self._r_wrap(code, data_name)
+
+    def _implied_weights_text(self) -> str:
+        src = self.source_design
+        if src is not None and (src._spec.get("probs") or src._spec.get("fpc")):
+            return "implied by the design's " + ("probabilities" if src._spec.get("probs")
+                                                 else "fpc")
+        return "none (equal)" if np.allclose(self._w[self._w != 0], 1.0) else "given as numbers"
 
     def _r_svrepdesign(self, data_name: str) -> str:
         types = {"jk1": "JK1", "jkn": "JKn", "brr": "BRR", "fay": "Fay", "bootstrap": "bootstrap",
@@ -1401,6 +1410,7 @@ class ReplicateDesign(DesignBase):
             + (f"{self.rscales[0]:.6g}"
                if np.allclose(self.rscales, self.rscales[0]) else "per replicate")
             + f"; mse: {self.mse}; degrees of freedom: {self.degf():g}",
-            f"  weights: {self._weights_name or 'none (equal)'}, sum {amount(self._w.sum())}",
+            f"  weights: {self._weights_name or self._implied_weights_text()}, "
+            f"sum {amount(self._w.sum())}",
         ]
         return "\n".join(lines)

@@ -167,7 +167,7 @@ def r_contrast_call(call: str, rows, names=None) -> str:
     if len(vecs) == 1 and names is None:
         return f"svycontrast({call}, {vecs[0]})"
     names = names or [f"contrast{i + 1}" for i in range(len(vecs))]
-    body = ", ".join(f"`{n}` = {v}" for n, v in zip(names, vecs))
+    body = ", ".join(f"`{n}` = {v}" for n, v in zip(names, vecs, strict=True))
     return f"svycontrast({call}, list({body}))"
 
 

@@ -414,7 +414,7 @@ class SurveyDesign(DesignBase):
         code = f"svydesign({', '.join(parts)})"
         if self.lonely_psu != "fail":
             code = f'options(survey.lonely.psu = "{self.lonely_psu}"); ' + code
-        return self._r_with_subset(code, data_name)
+        return self._r_wrap(code, data_name)
 
     def describe(self) -> str:
         """Text description: design type, rows, strata, PSUs, degrees of freedom, weights.

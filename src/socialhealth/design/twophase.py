@@ -1094,7 +1094,7 @@ class TwoPhaseDesign(DesignBase):
         code = f"twophase({', '.join(parts)})"
         if self.lonely_psu != "fail":
             code = f'options(survey.lonely.psu = "{self.lonely_psu}"); ' + code
-        return self._r_with_subset(code, data_name)
+        return self._r_wrap(code, data_name)
 
     def describe(self) -> str:
         """Text description: phase sizes, strata, method, degrees of freedom, R call.
@@ -1276,6 +1276,7 @@ class TwoPhaseDesign(DesignBase):
                 "sample is calibrated to the whole phase-1 sample. Calibrate the whole design "
                 "first, then take the subset (or use by= for domain estimates)."
             )
+        totals_given = population_totals is not None
         if population_totals is None:
             X1, names = calibration.model_matrix(self.data, formula)
             miss = np.isnan(X1).any(axis=1)
@@ -1305,6 +1306,15 @@ class TwoPhaseDesign(DesignBase):
         new._calibration_calls = self._calibration_calls + (
             f"calibrate(d, {_r_formula(formula)}, phase = 2, "
             f"calfun = \"{str(calfun).lower()}\"{bnd})",)
+        # R's calibrate() on a twophase object takes phase= second: arguments by name
+        pop = ""
+        if totals_given:
+            T = calibration._population_vector(
+                population_totals, calibration.model_matrix(self.data, formula)[1])
+            pop = ", population = c(" + ", ".join(f"{float(t):.17g}" for t in T) + ")"
+        new._r_steps = self._r_steps + ((
+            "call", f"calibrate(@D@, phase = 2, formula = {_r_formula(formula)}{pop}, "
+                    f"calfun = \"{str(calfun).lower()}\"{bnd})"),)
         return new
 
     def estimate_weights(self, formula=None, *, predictors=None) -> "TwoPhaseDesign":
