@@ -1317,10 +1317,9 @@ class ReplicateDesign(DesignBase):
         return self._r_wrap(code, data_name)
 
     def _implied_weights_text(self) -> str:
-        src = self.source_design
-        if src is not None and (src._spec.get("probs") or src._spec.get("fpc")):
-            return "implied by the design's " + ("probabilities" if src._spec.get("probs")
-                                                 else "fpc")
+        spec = getattr(self.source_design, "_spec", None) or {}
+        if spec.get("probs") or spec.get("fpc"):
+            return "implied by the design's " + ("probabilities" if spec.get("probs") else "fpc")
         return "none (equal)" if np.allclose(self._w[self._w != 0], 1.0) else "given as numbers"
 
     def _r_svrepdesign(self, data_name: str) -> str:
