@@ -424,13 +424,13 @@ class SurveyDesign(DesignBase):
         >>> import socialhealth as sh
         >>> apistrat = sh.datasets.load_example("apistrat")
         >>> d = sh.SurveyDesign(apistrat, weights="pw", strata="stype", fpc="fpc")
-        >>> print(d.subset(d.data.stype != "E").describe())
+        >>> print(d.subset('stype != "E"').describe())  # doctest: +ELLIPSIS
         Stratified element survey design (Taylor linearisation)
           rows: 200 (100 in subset)
           strata: 2, PSUs: 100, degrees of freedom: 98
           weights: pw, sum 1,773
           fpc: fpc; lonely_psu: fail (no stratum has a single PSU, so it does not apply)
-          In R: svydesign(id = ~1, strata = ~stype, weights = ~pw, fpc = ~fpc, data = df)
+          In R: subset(svydesign(id = ~1, strata = ~stype, ...), stype != "E")
 
         In R: ``print(design)`` / ``summary(design)``.
         """
