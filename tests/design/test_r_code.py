@@ -112,3 +112,21 @@ def test_glm_and_known_se_differences_are_small(reference):
         assert all(_close(a, b) for a, b in zip(ours[:half], r[:half])), k
         tol = 1e-2 if k in SE_DIFFERS else 1e-5
         assert all(_close(a, b, tol) for a, b in zip(ours[half:], r[half:])), k
+
+
+def test_demo_report_r_code_is_the_code_r_ran(reference):
+    """The demo report's methods-note R code: every line parsed and ran in R (on the CSV its
+    comment says to export), and R's prevalences and log odds ratios equal the report's."""
+    sys.path.insert(0, str(FIXTURES))
+    try:
+        import cases
+    finally:
+        sys.path.remove(str(FIXTURES))
+    _, lines, ours = cases.report_demo()
+    recs = reference["report_demo"]["lines"]
+    assert lines == [r["line"] for r in recs], RERUN
+    assert all(r["parses"] and r["ran"] for r in recs)
+    assert sorted(ours) == [i for i, r in enumerate(recs) if "ours" in r], RERUN
+    assert len(ours) >= 20                       # not vacuous: prevalences and models
+    for i, mine in ours.items():
+        assert all(_close(a, b) for a, b in zip(mine, recs[i]["r"], strict=True)), recs[i]["line"]
