@@ -89,6 +89,11 @@ R_FAILS = {
     "twophase/chisq", "twophase_probs/chisq", "twophase_calibrated/chisq",
     # the subset keeps an empty level of stype: R's svychisq gives NA
     "rep_jk1_subset/chisq",
+    # svycontrast of a replicate-design svyglm stops in R ("requires numeric/complex
+    # matrix/vector arguments"), with or without return.replicates = TRUE
+    "rep_jk1/contrast_glm", "rep_jkn/contrast_glm",
+    # svyciprop(method = "likelihood") stops: "profiling has found a better solution"
+    "subset_string/proportion_likelihood",
 }
 # R runs the code but its standard errors differ from ours beyond 1e-8 (estimates agree):
 # svyby domains of a raking-calibrated two-phase design (about 1e-3 relative)
@@ -103,13 +108,15 @@ def test_known_disagreements(reference):
 
 def test_glm_and_known_se_differences_are_small(reference):
     """Logistic and Poisson svyglm: R's coefficients (refitted to convergence) equal ours to
-    1e-8, the standard errors to 1e-5 (relative)."""
+    1e-8 (log link: 1e-5), the standard errors to 1e-5 (relative)."""
     for k, v in reference["cases"].items():
         if v["call"] is None or v["agrees"] or k in R_FAILS:
             continue
         ours, r = v["ours"], v["r"]
         half = len(ours) // 2
-        assert all(_close(a, b) for a, b in zip(ours[:half], r[:half])), k
+        # log-link binomial (step-halving IRLS): R's coefficients differ by ~5e-7 (relative)
+        ctol = 1e-5 if "/glm_log_link" in k else 1e-8
+        assert all(_close(a, b, ctol) for a, b in zip(ours[:half], r[:half])), k
         tol = 1e-2 if k in SE_DIFFERS else 1e-5
         assert all(_close(a, b, tol) for a, b in zip(ours[half:], r[half:])), k
 

@@ -852,7 +852,7 @@ class DesignBase:
                   term level  estimate         se   ci_low  ci_high  df
         api.stu/enroll  None  0.830677 0.00965743 0.809964  0.85139  14
         119 rows used; CIs: t with design df
-        In R: svyratio(~api.stu, ~enroll, design)
+        In R: svyratio(~api.stu, ~enroll, design, na.rm = TRUE)
         >>> print(d.ratio("api.stu", "enroll", by="stype").to_frame()[["stype", "estimate", "se"]]
         ...       .round(4).to_string())
           stype  estimate      se
@@ -900,7 +900,10 @@ class DesignBase:
         theta, vcov = self._ratio_estimate(num, den, domains=dom is not None)
         fake = AnalysisMatrix(np.empty((0, len(terms))), terms, [None] * len(terms), complete)
         table = self._table(fake, dom, theta, vcov)
-        call = f"svyratio(~{'+'.join(nums)}, ~{'+'.join(dens)}, design)"
+        call = f"svyratio(~{' + '.join(nums)}, ~{' + '.join(dens)}, design, na.rm = TRUE)"
+        if by is not None:
+            call = (f"svyby(~{' + '.join(nums)}, ~{' + '.join(map(str, as_list(by)))}, design, "
+                    f"svyratio, denominator = ~{' + '.join(dens)}, na.rm = TRUE)")
         return self._finish(table, vcov, "ratio", used, complete, call)
 
     def var(self, variables, by=None) -> Estimate:
