@@ -87,6 +87,7 @@ R_FAILS = {
     "calibrated/contrast_by", "post_stratified_subset/contrast_by",
     # svychisq on a twophase object stops ("object 'rel' not found")
     "twophase/chisq", "twophase_probs/chisq", "twophase_calibrated/chisq",
+    "twophase_estweights/chisq",
     # the subset keeps an empty level of stype: R's svychisq gives NA
     "rep_jk1_subset/chisq",
     # svycontrast of a replicate-design svyglm stops in R ("requires numeric/complex
@@ -95,15 +96,19 @@ R_FAILS = {
     # svyciprop(method = "likelihood") stops: "profiling has found a better solution"
     "subset_string/proportion_likelihood",
 }
-# R runs the code but its standard errors differ from ours beyond 1e-8 (estimates agree):
-# svyby domains of a raking-calibrated two-phase design (about 1e-3 relative)
-SE_DIFFERS = {"twophase_calibrated/mean_by"}
+# R runs the code but its standard errors differ from ours beyond 1e-8 (estimates agree): svyby
+# domains of two-phase designs where socialhealth deliberately follows R's svyratio / svytotal
+# of zero-recoded variables instead (twophase module docstring); the printed call says so in a
+# comment. Values: the relative tolerance the SEs are within.
+SE_DIFFERS = {"twophase_calibrated/mean_by": 1e-2, "twophase_calibrated/total_by": 5e-2,
+              "twophase_estweights/mean_by": 2e-1, "twophase_approx/total_by": 2e-1}
 
 
 def test_known_disagreements(reference):
     bad = {k for k, v in reference["cases"].items() if v["call"] is not None and not v["agrees"]}
     glm = {k for k in bad if "/glm_" in k}
-    assert bad - glm == R_FAILS | SE_DIFFERS
+    assert bad - glm == R_FAILS | set(SE_DIFFERS)
+    assert all("R's svyby differs here" in reference["cases"][k]["call"] for k in SE_DIFFERS)
 
 
 def test_glm_and_known_se_differences_are_small(reference):
@@ -117,7 +122,7 @@ def test_glm_and_known_se_differences_are_small(reference):
         # log-link binomial (step-halving IRLS): R's coefficients differ by ~5e-7 (relative)
         ctol = 1e-5 if "/glm_log_link" in k else 1e-8
         assert all(_close(a, b, ctol) for a, b in zip(ours[:half], r[:half])), k
-        tol = 1e-2 if k in SE_DIFFERS else 1e-5
+        tol = SE_DIFFERS.get(k, 1e-5)
         assert all(_close(a, b, tol) for a, b in zip(ours[half:], r[half:])), k
 
 

@@ -226,7 +226,8 @@ import pandas as pd
 
 from socialhealth._text import show, show_list
 from socialhealth.design.base import DesignBase
-from socialhealth.design.structure import check_data_frame, design_frame, require_columns
+from socialhealth.design.structure import (as_list, check_data_frame, design_frame,
+                                           require_columns)
 from socialhealth.design.taylor_variance import DomainColumns, average_boost, group_sum
 from socialhealth.errors import DesignError, LonelyPSUError, WeightError
 
@@ -1065,6 +1066,22 @@ class TwoPhaseDesign(DesignBase):
         """
         return float(self.n_psu - self.n_strata)
 
+    def _r_call(self, fun: str, variables, by, deff) -> str:
+        """R's call, with a note where R's ``svyby`` gives other domain standard errors than
+        the ones here (module docstring): calibrated or estimated weights with
+        ``method="full"``, and domain totals with ``method="approx"``."""
+        call = super()._r_call(fun, variables, by, deff)
+        if by is None or not len(as_list(by)):
+            return call
+        y, d = as_list(variables)[0], " + ".join(map(str, as_list(by)))
+        if self.method == "full" and self._calibrations and fun == "svymean":
+            return (call + f"  # R's svyby differs here; these domain estimates are R's "
+                    f"svyratio(~I({y} * ({d} == level)), ~I({d} == level), design)")
+        if fun == "svytotal" and (self.method == "approx" or self._calibrations):
+            return (call + f"  # R's svyby differs here; these domain totals are R's "
+                    f"svytotal(~I({y} * ({d} == level)), design)")
+        return call
+
     def r_code(self, data_name: str = "df") -> str:
         """The R ``twophase`` call that builds the same design."""
         s = self._spec
@@ -1501,6 +1518,10 @@ class TwoPhaseDesign(DesignBase):
         how = (f"formula = {_r_formula(formula)}" if formula is not None
                else "working.model = <working model>")
         new._calibration_calls = self._calibration_calls + (f"estWeights(d, {how})",)
+        if formula is not None:     # R's calibrate(calfun = "rrz") calls estWeights on a design
+            new._r_steps = self._r_steps + ((
+                "call", f"calibrate(@D@, phase = 2, formula = {_r_formula(formula)}, "
+                        f"calfun = \"rrz\")"),)
         return new
 
     # ------------------------------------------------------------------ not implemented
