@@ -412,8 +412,15 @@ class SurveyDesign(DesignBase):
             parts.append(f'variance = "{self.variance}"')
         parts.append(f"data = {data_name}")
         code = f"svydesign({', '.join(parts)})"
+        opts = []
         if self.lonely_psu != "fail":
-            code = f'options(survey.lonely.psu = "{self.lonely_psu}"); ' + code
+            opts.append(f'survey.lonely.psu = "{self.lonely_psu}"')
+        if self.adjust_domain_lonely:
+            opts.append("survey.adjust.domain.lonely = TRUE")
+        if self.ultimate_cluster:
+            opts.append("survey.ultimate.cluster = TRUE")
+        if opts:
+            code = f"options({', '.join(opts)}); " + code
         return self._r_wrap(code, data_name)
 
     def describe(self) -> str:
