@@ -759,7 +759,7 @@ class ReplicateDesign(DesignBase):
              term level  estimate        se   ci_low  ci_high  df
     alive/arrests  None   0.25133 0.0422972 0.116721 0.385938   3
     6 rows used; CIs: t with design df
-    In R: svyratio(~alive, ~arrests, design)
+    In R: svyratio(~alive, ~arrests, design, na.rm = TRUE)
 
     Replicate-weight columns in the data, chosen by a regular expression:
 
