@@ -236,13 +236,23 @@ def test_replicate_design_reports_the_bootstrap_it_was_made_with(method):
 
 
 def test_r_code_of_an_mrbbootstrap_design_is_svrepdesign_bootstrap_with_its_scales():
-    # R's svrepdesign() has no type "mrbbootstrap": the weights go in as bootstrap weights
-    # with as.svrepdesign's scale = 1 and rscales = 1/(R-1)
+    # made by to_replicate: R's as.svrepdesign(type = "mrbbootstrap") of the Taylor design;
+    # built from saved weights: R's svrepdesign() has no type "mrbbootstrap", so the weights go
+    # in as bootstrap weights with as.svrepdesign's scale = 1 and rscales = 1/(R-1)
     from socialhealth.report.rcode import design_lines
 
     _, d = design("apiclus2")
-    line = design_lines(d.to_replicate("mrbbootstrap", replicates=8, seed=1))[-1]
-    assert 'type = "bootstrap", scale = 1, rscales = 0.1428571429' in line
+    r = d.to_replicate("mrbbootstrap", replicates=8, seed=1)
+    line = design_lines(r)[-1]
+    assert line == (f"des <- as.svrepdesign({d.r_code()}, type = \"mrbbootstrap\", "
+                    "replicates = 8)")
+    W = np.asarray(r.replicate_weights)
+    data = d.data.assign(**{f"bw{j + 1}": W[:, j] for j in range(8)})
+    direct = sh.ReplicateDesign(data, weights=None, replicate_weights=[f"bw{j + 1}" for j in
+                                                                      range(8)],
+                                method="mrbbootstrap")
+    line = design_lines(direct)[-1]
+    assert 'type = "bootstrap", scale = 1, rscales = 0.14285714285714285' in line
 
 
 @pytest.mark.parametrize("method", ["mrbbootstrap", "subbootstrap"])

@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from socialhealth._text import show, show_list
-from socialhealth.design.results import Estimate
+from socialhealth.design.results import Estimate, r_contrast_call, r_contrast_source
 from socialhealth.errors import EstimationError, FormulaError
 
 __all__ = ["contrast", "ContrastEstimate"]
@@ -360,9 +360,18 @@ def contrast(result, contrasts, level: float = 0.95, df: float | None = None) ->
                           "se": np.sqrt(np.clip(np.diag(Vc), 0, None))})
     use_df = src_df if df is None else float(df)
     call = getattr(result, "r_call", "") or "est"
+    if all(not isinstance(spec, str) for _n, spec in items):
+        r_call = r_contrast_call(call, rows, None if len(items) == 1 and items[0][0] == "contrast"
+                                 else [n for n, _ in items])
+    else:      # R's nonlinear form: quote() of the expression, in R's coefficient names
+        exprs = ", ".join(
+            f"`{n}` = " + (f"quote({spec})" if isinstance(spec, str)
+                           else "c(" + ", ".join(f"{float(v):.17g}" for v in r) + ")")
+            for (n, spec), r in zip(items, rows, strict=True))
+        r_call = f"svycontrast({r_contrast_source(call)}, list({exprs}))"
     n_rows = getattr(result, "n_rows", None) or getattr(result, "nobs", 0) or 0
     return ContrastEstimate(table, Vc, use_df, "contrast", int(n_rows),
                             getattr(result, "n_missing", 0) or 0, method="delta method",
-                            design_label=label, r_call=f"svycontrast({call}, ...)",
+                            design_label=label, r_call=r_call,
                             level=float(level))
 

@@ -16,6 +16,7 @@ totals, so they share one vectorised code path.
 """
 from __future__ import annotations
 
+import re
 from typing import Callable, Sequence
 
 import numpy as np
@@ -179,6 +180,27 @@ def _with_columns(data: pd.DataFrame, columns: dict) -> pd.DataFrame:
         pending[name] = value
     out = flush(out, pending)
     return data.copy() if out is data else out
+
+
+def _r_condition(text: str) -> str | None:
+    """A pandas query condition as R code, when it reads the same in R (names, numbers,
+    strings, comparisons, ``&``/``|``/``~``/``and``/``or``/``not``, parentheses); else None."""
+    tokens = re.findall(r"""\s+|`[^`]*`|"[^"]*"|'[^']*'|[A-Za-z_][A-Za-z0-9_.]*|"""
+                        r"""[0-9]+(?:\.[0-9]*)?(?:[eE][-+]?[0-9]+)?|==|!=|<=|>=|[<>&|~()!-]""",
+                        text)
+    if "".join(tokens) != text:
+        return None
+    words = {"and": "&", "or": "|", "not": "!", "True": "TRUE", "False": "FALSE"}
+    out = []
+    for t in tokens:
+        if t == "~":
+            t = "!"
+        elif t in words:
+            t = words[t]
+        elif t in ("in", "is", "None", "TRUE", "FALSE", "NA", "NULL"):
+            return None
+        out.append(t)
+    return "".join(out).strip()
 
 
 class DesignBase:
@@ -348,6 +370,7 @@ class DesignBase:
         """
         if callable(mask):
             mask = mask(self.data)
+        mask_text = mask
         if isinstance(mask, str):
             try:
                 mask = self.data.eval(mask)
@@ -384,7 +407,32 @@ class DesignBase:
                                   "condition.")
         new = self._with_weights(np.where(m, self._w, 0.0))
         new.__dict__["_r_rows_kept"] = self._r_rows() if self._r_keeps_rows() else None
+        cond = _r_condition(mask_text) if isinstance(mask_text, str) else None
+        new._r_steps = self._r_steps + (("subset", cond, new._subset_mask()),)
         return new
+
+    #: what R does to the design after building it, in order (subset, calibration): tuples
+    #: ("subset", condition in R or None, rows kept) or ("call", R call with @D@ for the design)
+    _r_steps: tuple = ()
+
+    def _r_wrap(self, code: str, data_name: str = "df") -> str:
+        """``code`` (R's call building the full-sample design) wrapped in the R calls of what
+        was done to the design since (:attr:`_r_steps`): ``subset(...)`` with the condition
+        given as a string when it reads the same in R, otherwise the row numbers of the subset
+        (``seq_len(nrow(df)) %in% c(...)``); ``postStratify``, ``rake``, ``calibrate``."""
+        pre, _, call = code.rpartition("; ")
+        for step in self._r_steps:
+            if step[0] == "call":
+                call = step[1].replace("@D@", call)
+                continue
+            cond = step[1]
+            if cond is None:
+                rows = np.flatnonzero(step[2]) + 1
+                runs = np.split(rows, np.flatnonzero(np.diff(rows) != 1) + 1)
+                parts = [f"{r[0]}" if len(r) == 1 else f"{r[0]}:{r[-1]}" for r in runs if len(r)]
+                cond = f"seq_len(nrow({data_name})) %in% c({', '.join(parts)})"
+            call = f"subset({call}, {cond})"
+        return f"{pre}; {call}" if pre else call
 
     def _r_keeps_rows(self) -> bool:
         """True when R's ``subset()`` of the corresponding R design keeps the rows outside the
@@ -804,7 +852,7 @@ class DesignBase:
                   term level  estimate         se   ci_low  ci_high  df
         api.stu/enroll  None  0.830677 0.00965743 0.809964  0.85139  14
         119 rows used; CIs: t with design df
-        In R: svyratio(~api.stu, ~enroll, design)
+        In R: svyratio(~api.stu, ~enroll, design, na.rm = TRUE)
         >>> print(d.ratio("api.stu", "enroll", by="stype").to_frame()[["stype", "estimate", "se"]]
         ...       .round(4).to_string())
           stype  estimate      se
@@ -852,7 +900,10 @@ class DesignBase:
         theta, vcov = self._ratio_estimate(num, den, domains=dom is not None)
         fake = AnalysisMatrix(np.empty((0, len(terms))), terms, [None] * len(terms), complete)
         table = self._table(fake, dom, theta, vcov)
-        call = f"svyratio(~{'+'.join(nums)}, ~{'+'.join(dens)}, design)"
+        call = f"svyratio(~{' + '.join(nums)}, ~{' + '.join(dens)}, design, na.rm = TRUE)"
+        if by is not None:
+            call = (f"svyby(~{' + '.join(nums)}, ~{' + '.join(map(str, as_list(by)))}, design, "
+                    f"svyratio, denominator = ~{' + '.join(dens)}, na.rm = TRUE)")
         return self._finish(table, vcov, "ratio", used, complete, call)
 
     def var(self, variables, by=None) -> Estimate:

@@ -345,12 +345,34 @@ def _all_weights(design) -> np.ndarray:
     return design._w[:, None]
 
 
-def _new_design(design, W: np.ndarray, residual=None, recipe=None):
+def _r_value(v) -> str:
+    """An R literal for a label or number."""
+    if isinstance(v, (bool, np.bool_)):
+        return "TRUE" if v else "FALSE"
+    if isinstance(v, (int, np.integer)):
+        return str(int(v))
+    if isinstance(v, (float, np.floating)):
+        return f"{float(v):.17g}"
+    return '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _r_population_frame(pop: dict, columns: list[str]) -> str:
+    """R ``data.frame`` of population counts (post-stratum columns and ``Freq``)."""
+    cols = [f"`{c}`" if not re.fullmatch(r"[A-Za-z][A-Za-z0-9._]*", c) else c for c in columns]
+    parts = [f"{name} = c({', '.join(_r_value(k[i]) for k in pop)})"
+             for i, name in enumerate(cols)]
+    parts.append(f"Freq = c({', '.join(_r_value(v) for v in pop.values())})")
+    return f"data.frame({', '.join(parts)})"
+
+
+def _new_design(design, W: np.ndarray, residual=None, recipe=None, r_call: str | None = None):
     """The calibrated copy. Taylor designs also remember the pre-calibration weights and how to
     redo each calibration (``recipe(design) -> design``), so that
     ``to_replicate(..., recalibrate=True)`` can calibrate every replicate."""
     new = copy.copy(design)
     new._w = W[:, 0].copy()
+    if r_call is not None:          # R's call on the design, "@D@" standing for the design
+        new._r_steps = tuple(getattr(design, "_r_steps", ())) + (("call", r_call),)
     if design.kind == "replicate":
         new._W = W[:, 1:].copy()
         if hasattr(new, "_degf_cache"):
@@ -476,8 +498,10 @@ def post_stratify(design, strata, population, partial: bool = False):
     N = _match_cells(uniq, pop, columns)
     W = _scale_cells(_all_weights(design), codes, N, "post-stratification")
     residual = PostStratumResidual(codes, W[:, 0].copy(), weighted=True, label="+".join(columns))
+    r_call = (f"postStratify(@D@, ~{' + '.join(columns)}, {_r_population_frame(pop, columns)}"
+              + (", partial = TRUE)" if partial else ")"))
     return _new_design(design, W, residual,
-                       lambda d: post_stratify(d, strata, population, partial=partial))
+                       lambda d: post_stratify(d, strata, population, partial=partial), r_call)
 
 
 # ============================================================================ raking
@@ -638,6 +662,7 @@ def rake(design, margins, *, max_iter: int = 10, epsilon: float = 1.0,
     if not isinstance(margins, (list, tuple)) or not margins:
         raise DesignError("margins must be a non-empty list of (columns, population) pairs.")
     specs = []
+    r_margins: list[tuple[list[str], dict]] = []
     for m in margins:
         if not isinstance(m, (list, tuple)) or len(m) != 2:
             raise DesignError("each margin must be a (columns, population) pair, e.g. ('stype', "
@@ -646,6 +671,7 @@ def rake(design, margins, *, max_iter: int = 10, epsilon: float = 1.0,
         codes, uniq = _cells(design, columns)
         N = _match_cells(uniq, _population_counts(m[1], columns), columns)
         specs.append((columns, codes, N))
+        r_margins.append((columns, _population_counts(m[1], columns)))
     totals = [float(np.sum(N)) for _, _, N in specs]
     if max(totals) - min(totals) > 1e-6 * max(totals):
         from socialhealth.errors import SocialHealthWarning
@@ -698,9 +724,15 @@ def rake(design, margins, *, max_iter: int = 10, epsilon: float = 1.0,
               for (cols, codes, _), mw in zip(specs, margin_weights, strict=True)),
         label=" | ".join("+".join(c) for c, _, _ in specs),
     )
+    control = ("" if (ctrl["maxit"], ctrl["epsilon"]) == (10, 1.0) else
+               f", control = list(maxit = {ctrl['maxit']}, epsilon = {ctrl['epsilon']:.17g}"
+               + (", verbose = FALSE)"))
+    r_call = ("rake(@D@, list(" + ", ".join("~" + " + ".join(c) for c, _ in r_margins)
+              + "), list(" + ", ".join(_r_population_frame(p, c) for c, p in r_margins)
+              + ")" + control + ")")
     return _new_design(design, W, residual,
                        lambda d: rake(d, margins, max_iter=max_iter, epsilon=epsilon,
-                                      on_nonconvergence=on_nonconvergence))
+                                      on_nonconvergence=on_nonconvergence), r_call)
 
 
 # ============================================================================ GREG calibration
@@ -1242,8 +1274,29 @@ def calibrate(design, formula, population_totals, calfun: Calfun = "linear", bou
     again = aggregate
     if isinstance(aggregate, (int, np.integer)) and not isinstance(aggregate, bool):
         again = np.asarray(design.stages[int(aggregate) - 1].unit).copy()
+    r_args = [f'calfun = "{calfun}"']
+    if bounds is not None and limits is not None and not limits.per_unit:
+        r_args.append(f"bounds = c({_r_value(float(bounds[0]))}, {_r_value(float(bounds[1]))})")
+    if bounds_const:
+        r_args.append("bounds.const = TRUE")
+    if trim_range is not None:
+        r_args.append(f"trim = c({_r_value(float(trim_range[0]))}, "
+                      f"{_r_value(float(trim_range[1]))})")
+    if isinstance(aggregate, (int, np.integer)) and not isinstance(aggregate, bool):
+        r_args.append(f"aggregate.stage = {int(aggregate)}")
+    if max_iter != 50:
+        r_args.append(f"maxit = {int(max_iter)}")
+    if epsilon != 1e-7:
+        r_args.append(f"epsilon = {_r_value(float(epsilon))}")
+    if on_nonconvergence != "raise":
+        r_args.append("force = TRUE")
+    formula_text = formula if isinstance(formula, str) else str(formula)
+    formula_text = formula_text if formula_text.lstrip().startswith("~") else "~" + formula_text
+    totals = ", ".join(_r_value(float(t)) for t in T)
+    r_call = f"calibrate(@D@, {formula_text.strip()}, c({totals}), {', '.join(r_args)})"
     return _new_design(design, out, residual,
-                       lambda d: calibrate(d, formula, population_totals, calfun=calfun,
+                       r_call=r_call,
+                       recipe=lambda d: calibrate(d, formula, population_totals, calfun=calfun,
                                            bounds=bounds, max_iter=max_iter, epsilon=epsilon,
                                            on_nonconvergence=on_nonconvergence,
                                            variance=variance, bounds_const=bounds_const,

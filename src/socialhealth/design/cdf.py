@@ -109,10 +109,12 @@ def cdf(design, variable: str, at: Sequence[float] | None = None, by=None) -> Es
     table = est.table.copy()
     table["level"] = table["term"].map(dict(zip(names, values, strict=True))).astype(float)
     table["term"] = variable
-    r_call = (f"svycdf(~{variable}, design); standard errors: "
+    # (R code: the call, then a comment saying how R gives the standard errors at a value v)
+    r_call = (f"svycdf(~{variable}, design)  # standard errors at a value v: "
               f"svymean(~I({variable} <= v), design, na.rm = TRUE)")
     if by is not None:                    # R's svycdf has no svyby method: one subset per domain
         by_f = " + ".join(map(str, table.columns[:list(table.columns).index("term")]))
-        r_call = (f"svyby(~I({variable} <= v), ~{by_f}, design, svymean, na.rm = TRUE); "
-                  f"the step function of one domain: svycdf(~{variable}, subset(design, ...))")
+        r_call = (f"svyby(~I({variable} <= v), ~{by_f}, design, svymean, na.rm = TRUE)  # v: a "
+                  f"value; the step function of one domain: svycdf(~{variable}, "
+                  f"subset(design, <domain>))")
     return replace(est, table=table, statistic="distribution function", r_call=r_call)

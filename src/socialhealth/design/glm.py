@@ -254,6 +254,9 @@ def glm(
     df_resid = design._model_degf(md.rows) + 1 - len(md.names)   # as R: DesignBase._model_degf
     deviance, dispersion = _deviance_dispersion(design, md, fit, fam)
     r_call = _r_call(md, fam, lk, formula_given, offset_exprs, offset_name)
+    if start is not None:
+        r_call = (r_call[:-1] + ", start = c("
+                  + ", ".join(f"{float(v):.17g}" for v in np.ravel(start)) + "))")
     result = SurveyGLMResult(
         beta=fit.beta, cov=cov, names=md.names, df_resid=df_resid, family=fam.name,
         link=lk.name, formula=formula_given, design=design, frame=md.frame, fit=fit,

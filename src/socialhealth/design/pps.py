@@ -74,6 +74,7 @@ Lumley T, "Describing PPS designs to R", vignette of the R survey package.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 
@@ -101,9 +102,12 @@ class HartleyRao:
         """The R expression for ``pps=``."""
         if self.psum is None:
             return "HR()"
-        if isinstance(self.psum, dict):
-            return "HR(psum, strata)"
-        return f"HR({self.psum!r})"
+        if isinstance(self.psum, dict):     # R: HR(psum = per-stratum values, strata = names)
+            keys = list(self.psum)
+            lit = ", ".join(f'"{k}"' if isinstance(k, str) else f"{k}" for k in keys)
+            vals = ", ".join(f"{float(self.psum[k]):.17g}" for k in keys)
+            return f"HR(data.frame(psum = c({vals})), data.frame(strata = c({lit})))"
+        return f"HR({float(cast(float, self.psum)):.17g})"
 
 
 @dataclass(frozen=True, eq=False)

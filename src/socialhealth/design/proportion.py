@@ -705,13 +705,15 @@ def _table(variable: str, cells: _Cells, estimate: np.ndarray, se: np.ndarray) -
     return table
 
 
-def _r_call(variable: str, method: str, level: float, by_cols: list) -> str:
+def _r_call(variable: str, method: str, level: float, by_cols: list,
+            df: float | None = None) -> str:
     """The R call computing the same numbers."""
+    opts = (f", level = {level:.12g}" if level != 0.95 else "") + (
+        "" if df is None else ", df = " + ("Inf" if np.isinf(df) else f"{float(df):.12g}"))
     if by_cols:
         return (f"svyby(~{variable}, ~{' + '.join(map(str, by_cols))}, design, svyciprop, "
-                f"vartype = c('se', 'ci'), method = '{method}', na.rm = TRUE)")
-    return f"svyciprop(~{variable}, design, method = '{method}'" + (
-        f", level = {level:g}" if level != 0.95 else "") + ", na.rm = TRUE)"
+                f"vartype = c('se', 'ci'), method = '{method}'{opts}, na.rm = TRUE)")
+    return f"svyciprop(~{variable}, design, method = '{method}'{opts}, na.rm = TRUE)"
 
 
 # ----------------------------------------------------------------------------- main verb
@@ -836,7 +838,7 @@ def proportion(
         n_missing=int((design.in_subset & ~cells.complete).sum()),
         method=method,
         design_label=design._short_label(),
-        r_call=_r_call(variable, method, level, cells.by_cols),
+        r_call=_r_call(variable, method, level, cells.by_cols, df),
         ci_override=(lo, hi),
         level=level,
         extra=extra,

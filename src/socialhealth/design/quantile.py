@@ -592,7 +592,7 @@ def quantile(
         by_rows = dom_table.loc[out["dom"].to_numpy()].reset_index(drop=True)
         table = pd.concat([by_rows, table], axis=1)
     se = table["se"].to_numpy(dtype=float)
-    call = _r_call(cols, probs, ci, by_cols, qrule, interval_type)
+    call = _r_call(cols, probs, ci, by_cols, qrule, interval_type, level, df)
     dfs = out["df"].to_numpy(dtype=float)
 
     def interval(lvl):
@@ -738,8 +738,10 @@ def _woodruff_interval(sub, Q, y: np.ndarray, ok: np.ndarray, q: float, q_t: flo
     return (hi - lo) / (2 * q_t), lo, hi
 
 
-def _r_call(cols, probs, ci, by_cols, qrule: str, interval_type: str) -> str:
-    """The equivalent R call."""
+def _r_call(cols, probs, ci, by_cols, qrule: str, interval_type: str, level: float = 0.95,
+            df: float | None = None) -> str:
+    """The equivalent R call (R's ``alpha`` is 1 - level; its standard errors come from the
+    interval, so they depend on it)."""
     call = (f"svyquantile(~{' + '.join(cols)}, design, quantiles = "
             f"c({', '.join(f'{p:g}' for p in probs)}), ci = {'TRUE' if ci else 'FALSE'}, na.rm = "
             f"TRUE)")
@@ -752,6 +754,10 @@ def _r_call(cols, probs, ci, by_cols, qrule: str, interval_type: str) -> str:
         opts += f', qrule = "{qrule}"'
     if interval_type != "mean":
         opts += f', interval.type = "{interval_type}"'
+    if level != 0.95:
+        opts += f", alpha = {1 - level:.12g}"
+    if df is not None:
+        opts += ", df = " + ("Inf" if np.isinf(df) else f"{float(df):.12g}")
     call = call[:-1] + opts + ")"
     return call
 

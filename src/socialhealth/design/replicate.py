@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import os
 import re
 import warnings
 from typing import Any, Callable, Protocol, Sequence
@@ -654,6 +655,10 @@ def _single_blas(method):
     return wrapper
 
 
+def _r_str(value) -> str:
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 class ReplicateDesign(DesignBase):
     """A survey design whose variance comes from replicate weights (R ``svrepdesign``).
 
@@ -754,7 +759,7 @@ class ReplicateDesign(DesignBase):
              term level  estimate        se   ci_low  ci_high  df
     alive/arrests  None   0.25133 0.0422972 0.116721 0.385938   3
     6 rows used; CIs: t with design df
-    In R: svyratio(~alive, ~arrests, design)
+    In R: svyratio(~alive, ~arrests, design, na.rm = TRUE)
 
     Replicate-weight columns in the data, chosen by a regular expression:
 
@@ -780,6 +785,8 @@ class ReplicateDesign(DesignBase):
     kind = "replicate"
     #: the Taylor design it was built from by as_replicate(), else None
     source_design: DesignBase | None = None
+    #: the options of R's as.svrepdesign matching as_replicate() (type = ..., ...), else None
+    _r_replicate_options: str | None = None
 
     def __init__(
         self,
@@ -923,6 +930,7 @@ class ReplicateDesign(DesignBase):
         self.mse = bool(mse)
         self.fay_rho = fay_rho
         self._weights_name = weights
+        self._combined_weights = bool(combined_weights)
         self._degf_cache: dict = {}
 
     # ------------------------------------------------------------------ hooks
@@ -1278,6 +1286,76 @@ class ReplicateDesign(DesignBase):
         """Names of the replicate weight columns in ``data`` (None: given as an array)."""
         return None if self._rep_columns is None else list(self._rep_columns)
 
+    # ------------------------------------------------------------------ R code
+    def r_code(self, data_name: str = "df") -> str:
+        """The R call that builds the same design.
+
+        A design made by ``SurveyDesign.to_replicate`` gives R's ``as.svrepdesign`` of the
+        Taylor design's ``svydesign`` call (R then builds the same replicate weights, except
+        the random bootstrap ones, which R draws itself: same estimates, other standard
+        errors); a design built from replicate-weight columns gives ``svrepdesign`` with those
+        columns, type, ``scale`` and ``rscales``. Replicate weights given as an array are not in
+        the data: the call names them ``repweights``, an R matrix the user must supply (e.g.
+        written to CSV from ``design.replicate_weights``).
+
+        Examples
+        --------
+        >>> import socialhealth as sh
+        >>> apiclus1 = sh.datasets.load_example("apiclus1")
+        >>> d = sh.SurveyDesign(apiclus1, weights="pw", psu="dnum", fpc="fpc")
+        >>> d.to_replicate("jk1").r_code()
+        'as.svrepdesign(svydesign(id = ~dnum, weights = ~pw, fpc = ~fpc, data = df), type = "JK1")'
+        """
+        opts = getattr(self, "_r_replicate_options", None)
+        src = getattr(self, "source_design", None)
+        if opts is not None and src is not None and callable(getattr(src, "r_code", None)):
+            inner = src.r_code(data_name=data_name)
+            pre, _, call = inner.rpartition("; ")
+            code = f"as.svrepdesign({call}, {opts})"
+            code = f"{pre}; {code}" if pre else code
+        else:
+            code = self._r_svrepdesign(data_name)
+        return self._r_wrap(code, data_name)
+
+    def _implied_weights_text(self) -> str:
+        spec = getattr(self.source_design, "_spec", None) or {}
+        if spec.get("probs") or spec.get("fpc"):
+            return "implied by the design's " + ("probabilities" if spec.get("probs") else "fpc")
+        return "none (equal)" if np.allclose(self._w[self._w != 0], 1.0) else "given as numbers"
+
+    def _r_svrepdesign(self, data_name: str) -> str:
+        types = {"jk1": "JK1", "jkn": "JKn", "brr": "BRR", "fay": "Fay", "bootstrap": "bootstrap",
+                 "subbootstrap": "bootstrap", "mrbbootstrap": "bootstrap",
+                 "sdr": "successive-difference", "acs": "ACS", "jk2": "JK2"}
+        rtype = types.get(str(self.method).lower(), "other")
+        cols = self._rep_columns
+        if cols is None:
+            rep = "repweights"
+        else:
+            prefix = os.path.commonprefix(list(cols))
+            pattern = re.escape(str(prefix)) + r"[0-9]+"
+            if (re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", str(prefix))
+                    and all(re.fullmatch(pattern, str(c)) for c in cols)
+                    and sum(bool(re.fullmatch(pattern, str(c))) for c in self.data.columns)
+                    == len(cols)):
+                rep = f'"^{prefix}[0-9]+$"'
+            else:
+                rep = f"{data_name}[, c(" + ", ".join(_r_str(c) for c in cols) + ")]"
+        parts = [f"data = {data_name}"]
+        if self._weights_name:
+            parts.append(f"weights = ~{self._weights_name}")
+        parts += [f"repweights = {rep}", f'type = "{rtype}"']
+        if rtype == "Fay":
+            parts.append(f"rho = {float(self.fay_rho if self.fay_rho is not None else 0.5):.17g}")
+        parts.append(f"scale = {self.scale:.17g}")
+        rs = np.asarray(self.rscales, dtype=float)
+        parts.append("rscales = " + (f"{rs[0]:.17g}" if np.all(rs == rs[0]) else
+                                     "c(" + ", ".join(f"{v:.17g}" for v in rs) + ")"))
+        if self.mse:
+            parts.append("mse = TRUE")
+        parts.append("combined.weights = " + ("TRUE" if self._combined_weights else "FALSE"))
+        return f"svrepdesign({', '.join(parts)})"
+
     # ------------------------------------------------------------------ information
     @_single_blas
     def degf(self) -> float:
@@ -1332,6 +1410,7 @@ class ReplicateDesign(DesignBase):
             + (f"{self.rscales[0]:.6g}"
                if np.allclose(self.rscales, self.rscales[0]) else "per replicate")
             + f"; mse: {self.mse}; degrees of freedom: {self.degf():g}",
-            f"  weights: {self._weights_name or 'none (equal)'}, sum {amount(self._w.sum())}",
+            f"  weights: {self._weights_name or self._implied_weights_text()}, "
+            f"sum {amount(self._w.sum())}",
         ]
         return "\n".join(lines)

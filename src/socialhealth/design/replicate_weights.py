@@ -919,6 +919,17 @@ def as_replicate(design, method: ReplicateMethod = "jkn", **options):
                           scale=scale, rscales=rscales, mse=mse, combined_weights=True,
                           fay_rho=fay_rho)
     rep._w = np.asarray(design._w, dtype=float).copy()
-    rep._weights_name = design._spec.get("weights") or "design weights"
+    rep._weights_name = design._spec.get("weights")
     rep.source_design = design
+    r_type = {"jk1": "JK1", "jkn": "JKn", "brr": "BRR", "fay": "Fay"}.get(method, method)
+    r_opts = [f'type = "{r_type}"']
+    if fay_rho is not None:
+        r_opts.append(f"fay.rho = {fay_rho:.17g}")
+    if method in ("bootstrap", "subbootstrap", "mrbbootstrap"):
+        r_opts.append(f"replicates = {W.shape[1]}")
+    if options.get("hadamard") is not None:
+        r_opts.append("hadamard.matrix = H")
+    if mse:
+        r_opts.append("mse = TRUE")
+    rep._r_replicate_options = ", ".join(r_opts)
     return rep

@@ -151,6 +151,28 @@ def t_quantile(level: float, df: float) -> float:
     return float(special.stdtrit(df, q))
 
 
+def r_contrast_source(call: str) -> str:
+    """The R call of a result as the first argument of ``svycontrast`` (``svyby`` calls get
+    ``covmat = TRUE``, which ``svycontrast`` needs for the covariances of the domains)."""
+    call = call or "est"
+    if call.startswith("svyby(") and "covmat" not in call and call.endswith(")"):
+        call = call[:-1] + ", covmat = TRUE)"
+    return call
+
+
+def r_contrast_call(call: str, rows, names=None) -> str:
+    """R ``svycontrast`` of the result printed as ``call`` with coefficient vectors ``rows``
+    (one per contrast, in the order of R's ``coef()``); ``svyby`` calls get ``covmat = TRUE``,
+    which ``svycontrast`` needs to see the covariances of the domains."""
+    call = r_contrast_source(call)
+    vecs = ["c(" + ", ".join(f"{float(v):.17g}" for v in r) + ")" for r in rows]
+    if len(vecs) == 1 and names is None:
+        return f"svycontrast({call}, {vecs[0]})"
+    names = names or [f"contrast{i + 1}" for i in range(len(vecs))]
+    body = ", ".join(f"`{n}` = {v}" for n, v in zip(names, vecs, strict=True))
+    return f"svycontrast({call}, list({body}))"
+
+
 @dataclass
 class Estimate(Result):
     """A set of survey estimates with their covariance.
@@ -401,7 +423,7 @@ class Estimate(Result):
                               "se": [np.sqrt(max(var, 0.0))]})
         df = float(np.min(np.atleast_1d(self.df)))
         return Estimate(table, np.array([[var]]), df, "contrast", self.n_rows, self.n_missing,
-                        design_label=self.design_label, r_call="svycontrast(...)")
+                        design_label=self.design_label, r_call=r_contrast_call(self.r_call, [c]))
 
     def __len__(self) -> int:
         return len(self.table)

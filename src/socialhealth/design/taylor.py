@@ -412,9 +412,16 @@ class SurveyDesign(DesignBase):
             parts.append(f'variance = "{self.variance}"')
         parts.append(f"data = {data_name}")
         code = f"svydesign({', '.join(parts)})"
+        opts = []
         if self.lonely_psu != "fail":
-            code = f'options(survey.lonely.psu = "{self.lonely_psu}"); ' + code
-        return code
+            opts.append(f'survey.lonely.psu = "{self.lonely_psu}"')
+        if self.adjust_domain_lonely:
+            opts.append("survey.adjust.domain.lonely = TRUE")
+        if self.ultimate_cluster:
+            opts.append("survey.ultimate.cluster = TRUE")
+        if opts:
+            code = f"options({', '.join(opts)}); " + code
+        return self._r_wrap(code, data_name)
 
     def describe(self) -> str:
         """Text description: design type, rows, strata, PSUs, degrees of freedom, weights.
@@ -424,13 +431,13 @@ class SurveyDesign(DesignBase):
         >>> import socialhealth as sh
         >>> apistrat = sh.datasets.load_example("apistrat")
         >>> d = sh.SurveyDesign(apistrat, weights="pw", strata="stype", fpc="fpc")
-        >>> print(d.subset(d.data.stype != "E").describe())
+        >>> print(d.subset('stype != "E"').describe())  # doctest: +ELLIPSIS
         Stratified element survey design (Taylor linearisation)
           rows: 200 (100 in subset)
           strata: 2, PSUs: 100, degrees of freedom: 98
           weights: pw, sum 1,773
           fpc: fpc; lonely_psu: fail (no stratum has a single PSU, so it does not apply)
-          In R: svydesign(id = ~1, strata = ~stype, weights = ~pw, fpc = ~fpc, data = df)
+          In R: subset(svydesign(id = ~1, strata = ~stype, ...), stype != "E")
 
         In R: ``print(design)`` / ``summary(design)``.
         """

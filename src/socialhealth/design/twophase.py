@@ -226,7 +226,8 @@ import pandas as pd
 
 from socialhealth._text import show, show_list
 from socialhealth.design.base import DesignBase
-from socialhealth.design.structure import check_data_frame, design_frame, require_columns
+from socialhealth.design.structure import (as_list, check_data_frame, design_frame,
+                                           require_columns)
 from socialhealth.design.taylor_variance import DomainColumns, average_boost, group_sum
 from socialhealth.errors import DesignError, LonelyPSUError, WeightError
 
@@ -1065,6 +1066,22 @@ class TwoPhaseDesign(DesignBase):
         """
         return float(self.n_psu - self.n_strata)
 
+    def _r_call(self, fun: str, variables, by, deff) -> str:
+        """R's call, with a note where R's ``svyby`` gives other domain standard errors than
+        the ones here (module docstring): calibrated or estimated weights with
+        ``method="full"``, and domain totals with ``method="approx"``."""
+        call = super()._r_call(fun, variables, by, deff)
+        if by is None or not len(as_list(by)):
+            return call
+        y, d = as_list(variables)[0], " + ".join(map(str, as_list(by)))
+        if self.method == "full" and self._calibrations and fun == "svymean":
+            return (call + f"  # R's svyby differs here; these domain estimates are R's "
+                    f"svyratio(~I({y} * ({d} == level)), ~I({d} == level), design)")
+        if fun == "svytotal" and (self.method == "approx" or self._calibrations):
+            return (call + f"  # R's svyby differs here; these domain totals are R's "
+                    f"svytotal(~I({y} * ({d} == level)), design)")
+        return call
+
     def r_code(self, data_name: str = "df") -> str:
         """The R ``twophase`` call that builds the same design."""
         s = self._spec
@@ -1094,7 +1111,7 @@ class TwoPhaseDesign(DesignBase):
         code = f"twophase({', '.join(parts)})"
         if self.lonely_psu != "fail":
             code = f'options(survey.lonely.psu = "{self.lonely_psu}"); ' + code
-        return code
+        return self._r_wrap(code, data_name)
 
     def describe(self) -> str:
         """Text description: phase sizes, strata, method, degrees of freedom, R call.
@@ -1276,6 +1293,7 @@ class TwoPhaseDesign(DesignBase):
                 "sample is calibrated to the whole phase-1 sample. Calibrate the whole design "
                 "first, then take the subset (or use by= for domain estimates)."
             )
+        totals_given = population_totals is not None
         if population_totals is None:
             X1, names = calibration.model_matrix(self.data, formula)
             miss = np.isnan(X1).any(axis=1)
@@ -1305,6 +1323,15 @@ class TwoPhaseDesign(DesignBase):
         new._calibration_calls = self._calibration_calls + (
             f"calibrate(d, {_r_formula(formula)}, phase = 2, "
             f"calfun = \"{str(calfun).lower()}\"{bnd})",)
+        # R's calibrate() on a twophase object takes phase= second: arguments by name
+        pop = ""
+        if totals_given:
+            T = calibration._population_vector(
+                population_totals, calibration.model_matrix(self.data, formula)[1])
+            pop = ", population = c(" + ", ".join(f"{float(t):.17g}" for t in T) + ")"
+        new._r_steps = self._r_steps + ((
+            "call", f"calibrate(@D@, phase = 2, formula = {_r_formula(formula)}{pop}, "
+                    f"calfun = \"{str(calfun).lower()}\"{bnd})"),)
         return new
 
     def estimate_weights(self, formula=None, *, predictors=None) -> "TwoPhaseDesign":
@@ -1491,6 +1518,10 @@ class TwoPhaseDesign(DesignBase):
         how = (f"formula = {_r_formula(formula)}" if formula is not None
                else "working.model = <working model>")
         new._calibration_calls = self._calibration_calls + (f"estWeights(d, {how})",)
+        if formula is not None:     # R's calibrate(calfun = "rrz") calls estWeights on a design
+            new._r_steps = self._r_steps + ((
+                "call", f"calibrate(@D@, phase = 2, formula = {_r_formula(formula)}, "
+                        f"calfun = \"rrz\")"),)
         return new
 
     # ------------------------------------------------------------------ not implemented

@@ -26,6 +26,14 @@ def design_lines(design, data_name: str = "df") -> list[str]:
         parts = [p.strip() for p in code.split("; ") if p.strip()]
         lines = [p for p in parts if p.startswith("options(")]
         calls = [p for p in parts if not p.startswith("options(")]
+        if any("repweights = repweights" in c for c in calls):
+            lines.append("# repweights: the replicate weights (design.replicate_weights) as an R "
+                         "matrix, e.g. written to CSV and read with as.matrix(read.csv(...))")
+        if any("ppsmat(jointprob" in c for c in calls):
+            lines.append("# jointprob: the matrix of joint inclusion probabilities given to "
+                         "socialhealth's ppsmat(), as an R matrix")
+        if any("hadamard.matrix = H" in c for c in calls):
+            lines.append("# H: the Hadamard matrix given as hadamard=, as an R matrix")
         lines += [f"des <- {c}" for c in calls]
         return lines
     if getattr(design, "kind", "") == "replicate":
