@@ -223,3 +223,48 @@ def test_smooth_over_an_xlim_far_from_the_data_is_refused():
     assert np.isfinite(curve).all()
     dens = sh.plot.density(d, "api99", xlim=(1000, 1100)).to_frame()["density"]
     assert (dens == 0).all()
+
+
+def test_window_sums_equal_the_direct_sums():
+    from socialhealth.plot._bandwidth import window_sums
+
+    rng = np.random.default_rng(3)
+    a = rng.normal(size=30)
+    kernel = rng.normal(size=11)               # offsets -5 .. 5
+    for start, size in [(0, 30), (7, 10), (25, 5), (0, 3)]:
+        direct = [sum(kernel[i] * a[start + j + i - 5] for i in range(11)
+                      if 0 <= start + j + i - 5 < len(a)) for j in range(size)]
+        np.testing.assert_allclose(window_sums(a, kernel, start, size), direct, rtol=1e-13,
+                                   atol=1e-13)
+
+
+@pytest.mark.parametrize("plot, kw, column", [
+    ("density", dict(x="api99", bandwidth=40, xlim=(500, 520)), "density"),
+    ("smooth", dict(y="api00", x="api99", bandwidth=30, xlim=(400, 420)), "y"),
+    ("smooth", dict(y="api00", x="api99"), "y"),
+])
+def test_many_kernel_offsets_give_the_loops_sums(plot, kw, column, monkeypatch):
+    # a window much narrower than the kernel has thousands of offsets; their sums are taken
+    # as correlations instead of offset by offset: the same curve
+    from socialhealth.plot import _bandwidth, design_plots
+
+    d = sh.SurveyDesign(sh.datasets.load_example("apistrat"), weights="pw", strata="stype",
+                        fpc="fpc")
+    draw = getattr(sh.plot, plot)
+    by_loop = draw(d, **kw).to_frame()[column].to_numpy()
+    monkeypatch.setattr(_bandwidth, "_LOOP_OFFSETS", 3)
+    monkeypatch.setattr(design_plots, "_LOOP_OFFSETS", 3)
+    by_correlation = draw(d, **kw).to_frame()[column].to_numpy()
+    np.testing.assert_array_equal(np.isnan(by_loop), np.isnan(by_correlation))
+    np.testing.assert_allclose(by_correlation, by_loop, rtol=1e-12, atol=1e-15)
+
+
+def test_smoother_diagonals_by_correlation_equal_the_loop(monkeypatch):
+    from socialhealth.plot import _bandwidth
+
+    counts = np.random.default_rng(1).poisson(3, 401).astype(float)
+    by_loop = _bandwidth.smoother_diagonals(counts, 0.0, 10.0, 2.0)
+    monkeypatch.setattr(_bandwidth, "_LOOP_OFFSETS", 3)
+    by_correlation = _bandwidth.smoother_diagonals(counts, 0.0, 10.0, 2.0)
+    for a, b in zip(by_loop, by_correlation, strict=True):
+        np.testing.assert_allclose(b, a, rtol=1e-12)

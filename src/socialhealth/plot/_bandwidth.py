@@ -122,6 +122,29 @@ def binned_psi(counts: np.ndarray, r: int, g: float, lo: float, hi: float) -> fl
 
 
 # --------------------------------------------------------------------------- local polynomials
+_LOOP_OFFSETS = 4096   # kernel offsets up to which the moments are summed offset by offset
+
+
+def window_sums(a: np.ndarray, kernel: np.ndarray, start: int, size: int) -> np.ndarray:
+    """``out[j] = sum_i kernel[i] a[start + j + i - R]`` for ``j < size`` (``R`` = half the
+    kernel's length; bins outside ``a`` count 0): the binned kernel sums at grid points
+    ``start .. start + size - 1`` as one correlation.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> window_sums(np.array([1.0, 2.0, 3.0]), np.array([1.0, 10.0, 100.0]), 0, 3).tolist()
+    [210.0, 321.0, 32.0]
+    """
+    half = (len(kernel) - 1) // 2
+    padded = np.zeros(size + 2 * half)
+    first = start - half                  # the bin at padded[0]
+    lo, hi = max(first, 0), min(first + len(padded), len(a))
+    if hi > lo:
+        padded[lo - first:hi - first] = a[lo:hi]
+    return np.correlate(padded, kernel, mode="valid")
+
+
 def _moments(xcounts: np.ndarray, ycounts: np.ndarray | None, delta: float, h: float,
              degree: int, squared: bool = False, start: int = 0, size: int | None = None):
     """Kernel moments at every grid point, in units ``v = u / h``; also the occupied-bin count.
@@ -136,6 +159,20 @@ def _moments(xcounts: np.ndarray, ycounts: np.ndarray | None, delta: float, h: f
     uu = np.zeros((size, 2 * degree + 1)) if squared else None
     occupied = np.zeros(size)
     filled = (xcounts != 0).astype(float)
+    reach = min(L, max(start + size - 1, m - 1 - start))   # offsets that can meet a bin
+    if 2 * reach + 1 > _LOOP_OFFSETS:
+        # many offsets (a window much narrower than the kernel): the same sums, each series
+        # as one correlation in compiled code instead of a Python loop over the offsets
+        vs = np.arange(-reach, reach + 1) * delta / h
+        kerns = np.exp(-0.5 * vs * vs)
+        for r in range(2 * degree + 1):
+            s[:, r] = window_sums(xcounts, kerns * vs ** r, start, size)
+            if ycounts is not None and r <= degree:
+                t[:, r] = window_sums(ycounts, kerns * vs ** r, start, size)
+            if uu is not None:
+                uu[:, r] = window_sums(xcounts, kerns * kerns * vs ** r, start, size)
+        occupied = np.rint(window_sums(filled, np.ones(2 * reach + 1), start, size))
+        return s, t, uu, occupied, min(L, m - 1)
     # offsets reaching a bin from some grid point of the window (start = 0, size = m: -half ..
     # half with half = min(L, m - 1))
     for off in range(-min(L, start + size - 1), min(L, m - 1 - start) + 1):

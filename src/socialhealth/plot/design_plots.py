@@ -62,7 +62,8 @@ from socialhealth._text import show, show_given
 from socialhealth.errors import PlotError, RowsDroppedWarning
 from socialhealth.plot._quantile_smooth import quantile_curve
 from socialhealth.plot import style
-from socialhealth.plot._bandwidth import BandwidthError, dpik, dpill, local_poly
+from socialhealth.plot._bandwidth import (_LOOP_OFFSETS, BandwidthError, dpik, dpill, local_poly,
+                                          window_sums)
 
 #: Caption of the design-based plots.
 DESIGN_CAPTION = "Design-based estimates (survey weights)"
@@ -533,6 +534,17 @@ def local_linear_binned(x: np.ndarray, y: np.ndarray, w: np.ndarray, bandwidth: 
     d = np.bincount(idx[keep], weights=(w * y)[keep], minlength=size)
     s = np.zeros((3, ngrid))
     t = np.zeros((2, ngrid))
+    reach = min(L, max(start + ngrid - 1, size - 1 - start))   # offsets that can meet a bin
+    if 2 * reach + 1 > _LOOP_OFFSETS:
+        # many offsets (xlim much narrower than the kernel): the same sums as the loop below,
+        # each as one correlation in compiled code
+        us = np.arange(-reach, reach + 1) * delta
+        kerns = np.exp(-0.5 * (us / bandwidth) ** 2)
+        for r in range(3):
+            s[r] = window_sums(c, kerns * us ** r, start, ngrid)
+        for r in range(2):
+            t[r] = window_sums(d, kerns * us ** r, start, ngrid)
+        return grid, _local_linear_curve(s, t)
     # offsets from a grid point to the bins within the kernel's reach (start = 0 and size =
     # ngrid without values beyond xlim: -min(L, ngrid - 1) .. min(L, ngrid - 1))
     for off in range(-min(L, start + ngrid - 1), min(L, size - 1 - start) + 1):
@@ -547,12 +559,19 @@ def local_linear_binned(x: np.ndarray, y: np.ndarray, w: np.ndarray, bandwidth: 
         s[2, j0:j1] += kern * u * u * ck
         t[0, j0:j1] += kern * dk
         t[1, j0:j1] += kern * u * dk
+    return grid, _local_linear_curve(s, t)
+
+
+def _local_linear_curve(s: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """The local-linear fit at each grid point from its kernel moments ``s`` (powers 0-2 of
+    the offset, weighted counts) and ``t`` (powers 0-1, weighted sums of y); NaN where the
+    window has too little spread in x."""
     den = s[0] * s[2] - s[1] ** 2
     with np.errstate(divide="ignore", invalid="ignore"):
         curve = (s[2] * t[0] - s[1] * t[1]) / den
     tiny = den <= 1e-12 * np.maximum(s[0] * s[2], np.finfo(float).tiny)
     curve[tiny] = np.nan
-    return grid, curve
+    return curve
 
 
 def _extended_bins(x: np.ndarray, grid: np.ndarray, L: int) -> tuple[np.ndarray, np.ndarray,
