@@ -158,3 +158,21 @@ def test_demo_report_r_code_is_the_code_r_ran(reference):
     assert len(ours) >= 20                       # not vacuous: prevalences and models
     for i, mine in ours.items():
         assert all(_close(a, b) for a, b in zip(mine, recs[i]["r"], strict=True)), recs[i]["line"]
+
+
+def test_a_scattered_mask_prints_the_in_subset_column_not_its_row_numbers():
+    # the row numbers of a mask over many rows would print hundreds of kilobytes (in the
+    # report too); beyond 1000 characters the code names a logical column in_subset instead
+    import numpy as np
+    import pandas as pd
+
+    import socialhealth as sh
+
+    rng = np.random.default_rng(5)
+    n = 20_000
+    df = pd.DataFrame({"y": rng.normal(size=n), "w": rng.uniform(1, 2, n)})
+    d = sh.SurveyDesign(df, weights="w")
+    scattered = d.subset(rng.random(n) < 0.5)
+    assert scattered.r_code() == "subset(svydesign(id = ~1, weights = ~w, data = df), in_subset)"
+    block = d.subset(np.arange(n) < 1000)
+    assert block.r_code().endswith("seq_len(nrow(df)) %in% c(1:1000))")

@@ -203,6 +203,9 @@ def _r_condition(text: str) -> str | None:
     return "".join(out).strip()
 
 
+_R_ROWS_MAX_CHARS = 1000   # longer row lists of a subset print as the column in_subset
+
+
 class DesignBase:
     """Shared verbs of every survey design (see the module docstring).
 
@@ -419,7 +422,11 @@ class DesignBase:
         """``code`` (R's call building the full-sample design) wrapped in the R calls of what
         was done to the design since (:attr:`_r_steps`): ``subset(...)`` with the condition
         given as a string when it reads the same in R, otherwise the row numbers of the subset
-        (``seq_len(nrow(df)) %in% c(...)``); ``postStratify``, ``rake``, ``calibrate``."""
+        (``seq_len(nrow(df)) %in% c(...)``); ``postStratify``, ``rake``, ``calibrate``.
+
+        Row numbers longer than 1000 characters (a mask scattered over many rows) are written
+        as the logical column ``in_subset`` instead, which the user adds to ``df`` (the mask
+        itself): a design over a million rows would otherwise print hundreds of kilobytes."""
         pre, _, call = code.rpartition("; ")
         for step in self._r_steps:
             if step[0] == "call":
@@ -430,7 +437,9 @@ class DesignBase:
                 rows = np.flatnonzero(step[2]) + 1
                 runs = np.split(rows, np.flatnonzero(np.diff(rows) != 1) + 1)
                 parts = [f"{r[0]}" if len(r) == 1 else f"{r[0]}:{r[-1]}" for r in runs if len(r)]
-                cond = f"seq_len(nrow({data_name})) %in% c({', '.join(parts)})"
+                listed = ", ".join(parts)
+                cond = (f"seq_len(nrow({data_name})) %in% c({listed})"
+                        if len(listed) <= _R_ROWS_MAX_CHARS else "in_subset")
             call = f"subset({call}, {cond})"
         return f"{pre}; {call}" if pre else call
 
