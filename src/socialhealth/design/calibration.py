@@ -356,6 +356,30 @@ def _r_value(v) -> str:
     return '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def _r_name(name: str) -> str:
+    """A name as R writes it in ``c(name = ...)``: backticked unless syntactic."""
+    return name if re.fullmatch(r"[A-Za-z][A-Za-z0-9._]*", name) else f"`{name}`"
+
+
+def _r_formula_text(formula) -> str:
+    """The calibration formula as R reads it (``~`` added when missing)."""
+    text = (formula if isinstance(formula, str) else str(formula)).strip()
+    return text if text.startswith("~") else "~" + text
+
+
+def _r_variance(variance, design) -> str:
+    """R's ``variance =`` for ours: a column is that column of the design's R object (R's
+    ``calibrate`` wants one value per row of it, or one coefficient per calibration column),
+    numbers are written out."""
+    if isinstance(variance, str):
+        name = variance if re.fullmatch(r"[A-Za-z.][A-Za-z0-9._]*", variance) else f"`{variance}`"
+        return f"@D@$variables${name}"
+    values = np.asarray(variance, dtype=float).ravel()
+    if values.size == 1:
+        return _r_value(float(values[0]))
+    return "c(" + ", ".join(_r_value(float(v)) for v in values) + ")"
+
+
 def _r_population_frame(pop: dict, columns: list[str]) -> str:
     """R ``data.frame`` of population counts (post-stratum columns and ``Freq``)."""
     cols = [f"`{c}`" if not re.fullmatch(r"[A-Za-z][A-Za-z0-9._]*", c) else c for c in columns]
@@ -1189,9 +1213,14 @@ def calibrate(design, formula, population_totals, calfun: Calfun = "linear", bou
         )
     X = np.where(active[:, None], np.nan_to_num(X), 0.0)
     if stage:
-        w_psu, stage_residual = calibrate_within_psus(design, X, names, population_totals,
-                                                      _population_vector)
-        return _new_design(design, w_psu[:, None], stage_residual, _no_replicate_recipe)
+        w_psu, stage_residual, psu_totals = calibrate_within_psus(
+            design, X, names, population_totals, _population_vector)
+        r_list = ", ".join("c(" + ", ".join(f"{_r_name(nm)} = {_r_value(float(t))}"
+                                            for nm, t in zip(names, tot, strict=True)) + ")"
+                           for tot in psu_totals)
+        return _new_design(design, w_psu[:, None], stage_residual, _no_replicate_recipe,
+                           r_call=f"calibrate(@D@, {_r_formula_text(formula)}, "
+                                  f"population = list({r_list}), stage = 1)")
     T = _population_vector(population_totals, names)
     _check_on_nonconvergence(on_nonconvergence)
     limits = opts.parse_bounds(bounds, len(X), bounds_const, calfun)
@@ -1290,10 +1319,10 @@ def calibrate(design, formula, population_totals, calfun: Calfun = "linear", bou
         r_args.append(f"epsilon = {_r_value(float(epsilon))}")
     if on_nonconvergence != "raise":
         r_args.append("force = TRUE")
-    formula_text = formula if isinstance(formula, str) else str(formula)
-    formula_text = formula_text if formula_text.lstrip().startswith("~") else "~" + formula_text
+    if variance is not None:
+        r_args.append(f"variance = {_r_variance(variance, design)}")
     totals = ", ".join(_r_value(float(t)) for t in T)
-    r_call = f"calibrate(@D@, {formula_text.strip()}, c({totals}), {', '.join(r_args)})"
+    r_call = f"calibrate(@D@, {_r_formula_text(formula)}, c({totals}), {', '.join(r_args)})"
     return _new_design(design, out, residual,
                        r_call=r_call,
                        recipe=lambda d: calibrate(d, formula, population_totals, calfun=calfun,

@@ -144,7 +144,8 @@ def calibrate_within_psus(design, X: np.ndarray, names: list[str], population_to
     """Weights and residualizer of a linear calibration within each PSU (see module docstring).
 
     ``X``: model matrix (0 on rows outside the sample); ``vector(totals, names)`` turns one PSU's
-    totals into a vector in column order. Returns ``(w, residualizer)``.
+    totals into a vector in column order. Returns ``(w, residualizer, totals)``, ``totals`` the
+    vectors of the PSUs in the order they first appear in the data (R's ``population`` list).
     """
     st = design.stages[0]
     psu_cols = design._spec["psu"]
@@ -196,4 +197,4 @@ def calibrate_within_psus(design, X: np.ndarray, names: list[str], population_to
     within = np.where(active, w0 * pi_unit[codes], 0.0)   # 1 / pi(k | i)
     residual = StageRegressionResidual(1, codes.copy(), X, within, w.copy(),
                                        label=" + ".join(names) + " within PSUs")
-    return w, residual
+    return w, residual, [totals[lab] for lab in seen.values()]

@@ -253,7 +253,8 @@ def glm(
     cov = _covariance(design, md, fit, fam, lk, max_iter, tol)
     df_resid = design._model_degf(md.rows) + 1 - len(md.names)   # as R: DesignBase._model_degf
     deviance, dispersion = _deviance_dispersion(design, md, fit, fam)
-    r_call = _r_call(md, fam, lk, formula_given, offset_exprs, offset_name)
+    r_call = _r_levels(_r_call(md, fam, lk, formula_given, offset_exprs, offset_name),
+                       design.data)
     if start is not None:
         r_call = (r_call[:-1] + ", start = c("
                   + ", ".join(f"{float(v):.17g}" for v in np.ravel(start)) + "))")
@@ -522,6 +523,33 @@ def _deviance_dispersion(design, md: _ModelData, fit, fam) -> tuple[float, float
         dispersion = float(after / md.scale * n_used / max(n_used - 1, 1)
                            * _dot(wu, (pearson - centre) ** 2) / wu.sum())
     return deviance, dispersion
+
+
+def _r_levels(call: str, data: pd.DataFrame) -> str:
+    """Categorical predictors whose category order is not R's sorted order (e.g. low < middle
+    < high) written ``factor(x, levels = c(...))`` in the R call: our reference level is the
+    first category, R's (on data read from a file) the first in sorted order."""
+    import re
+
+    head, sep, rhs = call.partition("~")
+    if not sep:
+        return call
+    for col in data.columns:
+        s = data[col]
+        if (not isinstance(s.dtype, pd.CategoricalDtype) or not isinstance(col, str)
+                or not re.fullmatch(r"[A-Za-z.][A-Za-z0-9._]*", col)):
+            continue
+        present = set(s.dropna().unique())
+        cats = [c for c in s.cat.categories if c in present]
+        if not all(isinstance(c, str) for c in cats) or cats == sorted(cats):
+            continue
+        levels = "factor(" + col + ", levels = c(" + ", ".join(
+            '"' + c.replace("\\", "\\\\").replace('"', '\\"') + '"' for c in cats) + "))"
+        name = re.escape(col)
+        as_factor = levels.replace("\\", "\\\\")        # (a replacement string: no escapes)
+        rhs = re.sub(rf"factor\({name}\)", as_factor, rhs)
+        rhs = re.sub(rf"(?<![A-Za-z0-9._(\"]){name}(?![A-Za-z0-9._(])", as_factor, rhs)
+    return head + sep + rhs
 
 
 def _r_call(md: _ModelData, fam, lk, formula_given: str, offset_exprs, offset_name) -> str:

@@ -1515,13 +1515,13 @@ class TwoPhaseDesign(DesignBase):
         # (as calibrate() leaves them: the weights before estimation, no replicate recipes)
         vars(new).update(_calibration_base=self._w.copy(), _calibration_recipes=())
         new._last_phases = None
-        how = (f"formula = {_r_formula(formula)}" if formula is not None
-               else "working.model = <working model>")
-        new._calibration_calls = self._calibration_calls + (f"estWeights(d, {how})",)
-        if formula is not None:     # R's calibrate(calfun = "rrz") calls estWeights on a design
-            new._r_steps = self._r_steps + ((
-                "call", f"calibrate(@D@, phase = 2, formula = {_r_formula(formula)}, "
-                        f"calfun = \"rrz\")"),)
+        r_formula = (_r_formula(formula) if formula is not None
+                     else est.predictors_r_formula(self.data, predictors))
+        new._calibration_calls = self._calibration_calls + (
+            f"estWeights(d, formula = {r_formula})",)
+        # R's calibrate(calfun = "rrz") calls estWeights on the design
+        new._r_steps = self._r_steps + ((
+            "call", f"calibrate(@D@, phase = 2, formula = {r_formula}, calfun = \"rrz\")"),)
         return new
 
     # ------------------------------------------------------------------ not implemented

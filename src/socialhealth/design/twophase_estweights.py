@@ -36,6 +36,8 @@ to calibrating to the phase-1 totals of ``z`` (:meth:`TwoPhaseDesign.calibrate
 """
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 
@@ -90,6 +92,23 @@ def _logistic(X: np.ndarray, y: np.ndarray, max_iter: int, tol: float) -> np.nda
         "near 0 or 1: some predictor separates phase-2 rows from the others). Use fewer or "
         "coarser predictors, or put the rows that are always sampled in phase-2 strata of "
         "their own (strata taken completely keep weight 1).")
+
+
+def predictors_r_formula(data: pd.DataFrame, predictors) -> str:
+    """R's ``formula =`` for ``predictors=``: the names of the data's columns when the predictors
+    are columns of the data (same names, same values), otherwise ``~predictors``, an R matrix of
+    the same numbers the user must create (R's ``estWeights`` looks it up in the global
+    environment; ``working.model =`` would need R's own model object)."""
+    P = predictors.to_frame() if isinstance(predictors, pd.Series) else predictors
+    if isinstance(P, pd.DataFrame) and len(P) == len(data) and all(
+            c in data.columns for c in P.columns):
+        same = all(np.array_equal(pd.to_numeric(data[c], errors="coerce").to_numpy(float),
+                                  P[c].to_numpy(float), equal_nan=True) for c in P.columns)
+        if same:
+            return "~" + " + ".join(
+                str(c) if re.fullmatch(r"[A-Za-z.][A-Za-z0-9._]*", str(c)) else f"`{c}`"
+                for c in P.columns)
+    return "~predictors"
 
 
 def predictor_matrix(design, formula, predictors) -> tuple[np.ndarray, list[str]]:

@@ -276,8 +276,33 @@ class AssociationTable(Result):
     family: str = ""
     family_chosen: str = ""
     level: float = 0.95
+    #: R's condition for the complete cases the models share (``!is.na(x) & ...``), or None
+    #: when every row of the design was complete
+    r_complete_cases: str | None = None
 
     _not_applicable = {"vcov": "the rows come from separate models; use models[i].vcov."}
+
+    @property
+    def r_code(self) -> list[str]:
+        """The R lines that fit the models, on the R design object ``design``: with complete
+        cases, ``design_cc <- subset(design, !is.na(...) & ...)`` first (the rows every model
+        uses), then one ``svyglm`` per model (none for a margins fallback row).
+
+        Examples
+        --------
+        >>> import socialhealth as sh
+        >>> t = association(sh.datasets.load("demo").design, "lonely", "bmi", adjust=["age"])
+        >>> for line in t.r_code:
+        ...     print(line)
+        design_cc <- subset(design, !is.na(age) & !is.na(lonely) & !is.na(bmi))
+        svyglm(bmi ~ lonely, design = design_cc, start = c(28.323114245399207, 0))
+        svyglm(bmi ~ lonely + age, design = design_cc, start = c(28.323114245399207, 0, 0))
+        """
+        calls = [m.r_call for m in self.models if m is not None and m.r_call]
+        if self.r_complete_cases is None:
+            return calls
+        return ([f"design_cc <- subset(design, {self.r_complete_cases})"]
+                + [c.replace("design = design", "design = design_cc", 1) for c in calls])
 
     def _estimates(self, level: float) -> pd.DataFrame:
         # the protocol's confint(): link scale, as coef() and se()
@@ -351,8 +376,10 @@ class AssociationTable(Result):
                          f"{r.ci_high:.3f})  p={r.p:.3g}  n={r.n}")
         for n in self.notes:
             lines.append(f"Note: {n}")
-        if self.models and self.models[-1] is not None:
-            lines.append(f"In R: {self.models[-1].r_call}")
+        code = self.r_code
+        if code:
+            lines.append("In R:")
+            lines += [f"  {c}" for c in code]
         return "\n".join(lines)
 
 
@@ -510,6 +537,7 @@ def association(
     # variables of the largest model (checks every name, raises FormulaError naming unknowns)
     all_vars = formula_variables(formulas[-1], data)
     work = design
+    r_complete = None
     if complete_cases:
         ok = data[all_vars].notna().all(axis=1).to_numpy() & design.in_subset
         if not ok.any():
@@ -518,6 +546,7 @@ def association(
                 "complete_cases=False or fewer adjustment variables.")
         if ok.sum() < design.in_subset.sum():
             work = design.subset(ok)
+            r_complete = " & ".join(f"!is.na({_r_name(v)})" for v in all_vars)
     chosen, family_chosen = _choose_measure(work, outcome, y_term, measure, family)
     family, link, expo, _ = MEASURES[chosen]
     _check_exposure_levels(work, exposure, x_term, data)
@@ -574,7 +603,12 @@ def association(
     return AssociationTable(table=table, models=models, formulas=formulas, exposure=exposure,
                             outcome=outcome, measure=chosen, complete_cases=complete_cases,
                             notes=notes, family=family, family_chosen=family_chosen,
-                            level=level)
+                            level=level, r_complete_cases=r_complete)
+
+
+def _r_name(name: str) -> str:
+    """A column name as R writes it (backticked unless syntactic)."""
+    return name if re.fullmatch(r"[A-Za-z.][A-Za-z0-9._]*", name) else f"`{name}`"
 
 
 def _choose_measure(design, outcome: str, y_term: str, measure, family) -> tuple[str, str]:

@@ -32,6 +32,9 @@ def design_lines(design, data_name: str = "df") -> list[str]:
         if any("ppsmat(jointprob" in c for c in calls):
             lines.append("# jointprob: the matrix of joint inclusion probabilities given to "
                          "socialhealth's ppsmat(), as an R matrix")
+        if any("formula = ~predictors, calfun = \"rrz\"" in c for c in calls):
+            lines.append("# predictors: the predictors= given to estimate_weights(), as an R "
+                         "matrix with one row per row of df, in R's global environment")
         if any("hadamard.matrix = H" in c for c in calls):
             lines.append("# H: the Hadamard matrix given as hadamard=, as an R matrix")
         lines += [f"des <- {c}" for c in calls]
