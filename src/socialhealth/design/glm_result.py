@@ -280,7 +280,7 @@ class SurveyGLMResult(WaldCoefficients):
                      else "." if r.p < 0.1 else "")
             name = r.term if len(r.term) <= 27 else r.term[:24] + "..."
             lines.append(f"{name:<28}{r.estimate:>13.6g}{r.se:>13.6g}{r.statistic:>10.3f}"
-                         f"{r.p:>11.3g} {stars}")
+                         f"{r.p:>11.3g} {stars}".rstrip())
         lines += [
             "---",
             "Signif. codes: 0 '***' 0.001 '**' 0.01 '*' 0.05 '.' 0.1",
