@@ -295,8 +295,8 @@ class AssociationTable(Result):
         >>> for line in t.r_code:
         ...     print(line)
         design_cc <- subset(design, !is.na(age) & !is.na(lonely) & !is.na(bmi))
-        svyglm(bmi ~ lonely, design = design_cc, start = c(28.323114245399207, 0))
-        svyglm(bmi ~ lonely + age, design = design_cc, start = c(28.323114245399207, 0, 0))
+        svyglm(bmi ~ lonely, design = design_cc)
+        svyglm(bmi ~ lonely + age, design = design_cc)
         """
         calls = [m.r_call for m in self.models if m is not None and m.r_call]
         if self.r_complete_cases is None:
@@ -559,8 +559,8 @@ def association(
         adjusted_for = ", ".join(t for b in blocks[:k] for t in b)
         fam_k, link_k, note = family, link, ""
         try:
-            res = work.glm(formula, family=fam_k, link=link_k, start=_start(work, formula, link_k),
-                           **fit_kw)
+            res = work.glm(formula, family=fam_k, link=link_k,
+                           start=_start(work, formula, fam_k, link_k), **fit_kw)
             res = to_maximum(work, res, fit_kw)
         except (ConvergenceError, ModelError) as exc:
             if isinstance(exc, SeparationError) and chosen in ("or", "coef", "rr"):
@@ -662,18 +662,26 @@ def _brief(exc: Exception, limit: int = 120) -> str:
     return f"{type(exc).__name__}: {msg[:limit]}{'...' if len(msg) > limit else ''}"
 
 
-def _start(design, formula: str, link: str):
+def _start(design, formula: str, family: str, link: str):
     """Starting values for identity-link binomial models (R needs them too): the weighted
-    mean outcome as intercept, zero slopes. Other links use the engine's default start."""
-    if link != "identity":
+    mean outcome as intercept, zero slopes. Other models use the engine's default start (a
+    linear model needs none: its fit is closed-form, and a start would only be noise in its
+    printed R call).
+
+    The mean is summed exactly (``math.fsum``), so the start, and the ``start = c(...)``
+    printed in the R call, do not depend on how BLAS splits a sum between threads."""
+    if link != "identity" or family not in ("binomial", "quasibinomial"):
         return None
+    import math
+
     from socialhealth.design.formula import model_frame
 
     mf = model_frame(design.data, formula, design.in_subset)
-    w = design.weights[mf.rows]
+    w = np.asarray(design.weights[mf.rows], dtype=float)
     start = np.zeros(mf.X.shape[1])
     if "Intercept" in mf.columns:
-        start[mf.columns.index("Intercept")] = float(w @ mf.y / w.sum())
+        y = np.asarray(mf.y, dtype=float)
+        start[mf.columns.index("Intercept")] = math.fsum(w * y) / math.fsum(w)
     return start
 
 

@@ -223,7 +223,7 @@ def interaction(
                 f"({int(m_l.sum())} rows); its effect in that stratum cannot be estimated. Drop or "
                 "merge that level of the modifier.")
     res = to_maximum(work, work.glm(formula, family=family, link=link,
-                                    start=_start(work, formula, link)), {})
+                                    start=_start(work, formula, family, link)), {})
     # product term(s) for the Wald test
     prod_terms = [t for t, vs in res.frame.term_variables.items()
                   if ":" in t and exposure in vs and by in vs]
