@@ -25,7 +25,21 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["amount", "plain", "show", "show_given", "show_list"]
+__all__ = ["amount", "plain", "r_number", "show", "show_given", "show_list"]
+
+
+def r_number(value: Any) -> str:
+    """A number for printed R code: the shortest text that reads back as the same double
+    (Python's ``repr``: 0.05, not 0.050000000000000003; 14/15 as 0.9333333333333333), whole
+    numbers without ".0".
+
+    Examples
+    --------
+    >>> r_number(0.05), r_number(14 / 15), r_number(1e-8), r_number(3)
+    ('0.05', '0.9333333333333333', '1e-08', '3')
+    """
+    text = repr(float(value))
+    return text[:-2] if text.endswith(".0") else text
 
 
 def plain(value: Any) -> Any:

@@ -32,7 +32,7 @@ from typing import Any, Mapping, NoReturn, Sequence
 import numpy as np
 import pandas as pd
 
-from socialhealth._text import show, show_list
+from socialhealth._text import r_number, show, show_list
 from socialhealth.design.results import Estimate, r_contrast_call, r_contrast_source
 from socialhealth.errors import EstimationError, FormulaError
 
@@ -366,7 +366,7 @@ def contrast(result, contrasts, level: float = 0.95, df: float | None = None) ->
     else:      # R's nonlinear form: quote() of the expression, in R's coefficient names
         exprs = ", ".join(
             f"`{n}` = " + (f"quote({spec})" if isinstance(spec, str)
-                           else "c(" + ", ".join(f"{float(v):.17g}" for v in r) + ")")
+                           else "c(" + ", ".join(f"{r_number(float(v))}" for v in r) + ")")
             for (n, spec), r in zip(items, rows, strict=True))
         r_call = f"svycontrast({r_contrast_source(call)}, list({exprs}))"
     n_rows = getattr(result, "n_rows", None) or getattr(result, "nobs", 0) or 0

@@ -56,7 +56,7 @@ from typing import Literal, Mapping, cast
 import numpy as np
 import pandas as pd
 
-from socialhealth._text import show, show_given, show_list
+from socialhealth._text import r_number, show, show_given, show_list
 from socialhealth.design import calibration_options as opts
 from socialhealth.design.calibration_stage import calibrate_within_psus
 from socialhealth.design.formula import additive_terms, r_column_name, rhs_matrix
@@ -352,7 +352,7 @@ def _r_value(v) -> str:
     if isinstance(v, (int, np.integer)):
         return str(int(v))
     if isinstance(v, (float, np.floating)):
-        return f"{float(v):.17g}"
+        return f"{r_number(float(v))}"
     return '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
@@ -749,7 +749,7 @@ def rake(design, margins, *, max_iter: int = 10, epsilon: float = 1.0,
         label=" | ".join("+".join(c) for c, _, _ in specs),
     )
     control = ("" if (ctrl["maxit"], ctrl["epsilon"]) == (10, 1.0) else
-               f", control = list(maxit = {ctrl['maxit']}, epsilon = {ctrl['epsilon']:.17g}"
+               f", control = list(maxit = {ctrl['maxit']}, epsilon = {r_number(ctrl['epsilon'])}"
                + (", verbose = FALSE)"))
     r_call = ("rake(@D@, list(" + ", ".join("~" + " + ".join(c) for c, _ in r_margins)
               + "), list(" + ", ".join(_r_population_frame(p, c) for c, p in r_margins)

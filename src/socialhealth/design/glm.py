@@ -89,7 +89,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from socialhealth._text import show_given
+from socialhealth._text import r_number, show_given
 from socialhealth.design.formula import (
     ModelFrame,
     binomial_counts,
@@ -257,7 +257,7 @@ def glm(
                        design.data)
     if start is not None:
         r_call = (r_call[:-1] + ", start = c("
-                  + ", ".join(f"{float(v):.17g}" for v in np.ravel(start)) + "))")
+                  + ", ".join(f"{r_number(float(v))}" for v in np.ravel(start)) + "))")
     result = SurveyGLMResult(
         beta=fit.beta, cov=cov, names=md.names, df_resid=df_resid, family=fam.name,
         link=lk.name, formula=formula_given, design=design, frame=md.frame, fit=fit,

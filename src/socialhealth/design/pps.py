@@ -78,7 +78,7 @@ from typing import cast
 
 import numpy as np
 
-from socialhealth._text import show, show_given
+from socialhealth._text import r_number, show, show_given
 from socialhealth.errors import DesignError, ProbabilityError
 
 #: spellings of ``pps=`` accepted as strings (case-insensitive)
@@ -105,9 +105,9 @@ class HartleyRao:
         if isinstance(self.psum, dict):     # R: HR(psum = per-stratum values, strata = names)
             keys = list(self.psum)
             lit = ", ".join(f'"{k}"' if isinstance(k, str) else f"{k}" for k in keys)
-            vals = ", ".join(f"{float(self.psum[k]):.17g}" for k in keys)
+            vals = ", ".join(f"{r_number(float(self.psum[k]))}" for k in keys)
             return f"HR(data.frame(psum = c({vals})), data.frame(strata = c({lit})))"
-        return f"HR({float(cast(float, self.psum)):.17g})"
+        return f"HR({r_number(float(cast(float, self.psum)))})"
 
 
 @dataclass(frozen=True, eq=False)

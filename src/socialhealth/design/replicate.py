@@ -11,7 +11,7 @@ from typing import Any, Callable, Protocol, Sequence
 import numpy as np
 import pandas as pd
 
-from socialhealth._text import amount, show_given, show_list
+from socialhealth._text import amount, r_number, show_given, show_list
 from socialhealth.design.base import DesignBase
 from socialhealth.design.replicate_variance import (METHODS, blas_threads_on_idle_cores, idle_cores,
                                                     default_rscales, default_scale, one_blas_thread,
@@ -1346,11 +1346,12 @@ class ReplicateDesign(DesignBase):
             parts.append(f"weights = ~{self._weights_name}")
         parts += [f"repweights = {rep}", f'type = "{rtype}"']
         if rtype == "Fay":
-            parts.append(f"rho = {float(self.fay_rho if self.fay_rho is not None else 0.5):.17g}")
-        parts.append(f"scale = {self.scale:.17g}")
+            rho = self.fay_rho if self.fay_rho is not None else 0.5
+            parts.append(f"rho = {r_number(rho)}")
+        parts.append(f"scale = {r_number(self.scale)}")
         rs = np.asarray(self.rscales, dtype=float)
-        parts.append("rscales = " + (f"{rs[0]:.17g}" if np.all(rs == rs[0]) else
-                                     "c(" + ", ".join(f"{v:.17g}" for v in rs) + ")"))
+        parts.append("rscales = " + (f"{r_number(rs[0])}" if np.all(rs == rs[0]) else
+                                     "c(" + ", ".join(f"{r_number(v)}" for v in rs) + ")"))
         if self.mse:
             parts.append("mse = TRUE")
         parts.append("combined.weights = " + ("TRUE" if self._combined_weights else "FALSE"))

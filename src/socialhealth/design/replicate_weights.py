@@ -76,7 +76,7 @@ import warnings
 
 import numpy as np
 
-from socialhealth._text import show, show_given
+from socialhealth._text import r_number, show, show_given
 from socialhealth.errors import (
     DesignError,
     RDifferenceWarning,
@@ -924,7 +924,7 @@ def as_replicate(design, method: ReplicateMethod = "jkn", **options):
     r_type = {"jk1": "JK1", "jkn": "JKn", "brr": "BRR", "fay": "Fay"}.get(method, method)
     r_opts = [f'type = "{r_type}"']
     if fay_rho is not None:
-        r_opts.append(f"fay.rho = {fay_rho:.17g}")
+        r_opts.append(f"fay.rho = {r_number(fay_rho)}")
     if method in ("bootstrap", "subbootstrap", "mrbbootstrap"):
         r_opts.append(f"replicates = {W.shape[1]}")
     if options.get("hadamard") is not None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from socialhealth._text import show, show_given, show_list
+from socialhealth._text import r_number, show, show_given, show_list
 from socialhealth._deprecation import warn_renamed
 from socialhealth.design.result_protocol import Result
 
@@ -165,7 +165,7 @@ def r_contrast_call(call: str, rows, names=None) -> str:
     (one per contrast, in the order of R's ``coef()``); ``svyby`` calls get ``covmat = TRUE``,
     which ``svycontrast`` needs to see the covariances of the domains."""
     call = r_contrast_source(call)
-    vecs = ["c(" + ", ".join(f"{float(v):.17g}" for v in r) + ")" for r in rows]
+    vecs = ["c(" + ", ".join(f"{r_number(float(v))}" for v in r) + ")" for r in rows]
     if len(vecs) == 1 and names is None:
         return f"svycontrast({call}, {vecs[0]})"
     names = names or [f"contrast{i + 1}" for i in range(len(vecs))]

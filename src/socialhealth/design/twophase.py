@@ -224,7 +224,7 @@ from typing import TYPE_CHECKING, Callable
 import numpy as np
 import pandas as pd
 
-from socialhealth._text import show, show_list
+from socialhealth._text import r_number, show, show_list
 from socialhealth.design.base import DesignBase
 from socialhealth.design.structure import (as_list, check_data_frame, design_frame,
                                            require_columns)
@@ -1328,7 +1328,7 @@ class TwoPhaseDesign(DesignBase):
         if totals_given:
             T = calibration._population_vector(
                 population_totals, calibration.model_matrix(self.data, formula)[1])
-            pop = ", population = c(" + ", ".join(f"{float(t):.17g}" for t in T) + ")"
+            pop = ", population = c(" + ", ".join(f"{r_number(float(t))}" for t in T) + ")"
         new._r_steps = self._r_steps + ((
             "call", f"calibrate(@D@, phase = 2, formula = {_r_formula(formula)}{pop}, "
                     f"calfun = \"{str(calfun).lower()}\"{bnd})"),)
