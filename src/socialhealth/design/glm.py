@@ -535,8 +535,10 @@ def _r_levels(call: str, data: pd.DataFrame) -> str:
     if not sep:
         return call
     for col in data.columns:
+        if not isinstance(col, str) or col not in rhs:     # (only the formula's columns)
+            continue
         s = data[col]
-        if (not isinstance(s.dtype, pd.CategoricalDtype) or not isinstance(col, str)
+        if (not isinstance(s.dtype, pd.CategoricalDtype)
                 or not re.fullmatch(r"[A-Za-z.][A-Za-z0-9._]*", col)):
             continue
         present = set(s.dropna().unique())
