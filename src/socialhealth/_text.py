@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["amount", "plain", "r_number", "show", "show_given", "show_list"]
+__all__ = ["amount", "plain", "r_number", "r_quoted", "show", "show_given", "show_list"]
 
 
 def r_number(value: Any) -> str:
@@ -40,6 +40,18 @@ def r_number(value: Any) -> str:
     """
     text = repr(float(value))
     return text[:-2] if text.endswith(".0") else text
+
+
+def r_quoted(value: Any) -> str:
+    """A string literal for printed R code: ``value`` as text in double quotes, with
+    backslashes and double quotes escaped.
+
+    Examples
+    --------
+    >>> print(r_quoted('say "hi"'), r_quoted("urban"))
+    "say \\"hi\\"" "urban"
+    """
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def plain(value: Any) -> Any:

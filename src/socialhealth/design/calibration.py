@@ -56,7 +56,7 @@ from typing import Literal, Mapping, cast
 import numpy as np
 import pandas as pd
 
-from socialhealth._text import r_number, show, show_given, show_list
+from socialhealth._text import r_number, r_quoted, show, show_given, show_list
 from socialhealth.design import calibration_options as opts
 from socialhealth.design.calibration_stage import calibrate_within_psus
 from socialhealth.design.formula import additive_terms, r_column_name, rhs_matrix
@@ -353,7 +353,7 @@ def _r_value(v) -> str:
         return str(int(v))
     if isinstance(v, (float, np.floating)):
         return f"{r_number(float(v))}"
-    return '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return r_quoted(v)
 
 
 def _r_name(name: str) -> str:

@@ -89,7 +89,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from socialhealth._text import r_number, show_given
+from socialhealth._text import r_number, r_quoted, show_given
 from socialhealth.design.formula import (
     ModelFrame,
     binomial_counts,
@@ -546,7 +546,7 @@ def _r_levels(call: str, data: pd.DataFrame) -> str:
         if not all(isinstance(c, str) for c in cats) or cats == sorted(cats):
             continue
         levels = "factor(" + col + ", levels = c(" + ", ".join(
-            '"' + c.replace("\\", "\\\\").replace('"', '\\"') + '"' for c in cats) + "))"
+            r_quoted(c) for c in cats) + "))"
         name = re.escape(col)
         as_factor = levels.replace("\\", "\\\\")        # (a replacement string: no escapes)
         rhs = re.sub(rf"factor\({name}\)", as_factor, rhs)

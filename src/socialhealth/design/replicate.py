@@ -11,7 +11,7 @@ from typing import Any, Callable, Protocol, Sequence
 import numpy as np
 import pandas as pd
 
-from socialhealth._text import amount, r_number, show_given, show_list
+from socialhealth._text import amount, r_number, r_quoted, show_given, show_list
 from socialhealth.design.base import DesignBase
 from socialhealth.design.replicate_variance import (METHODS, blas_threads_on_idle_cores, idle_cores,
                                                     default_rscales, default_scale, one_blas_thread,
@@ -653,10 +653,6 @@ def _single_blas(method):
         with one_blas_thread():
             return method(*args, **kwargs)
     return wrapper
-
-
-def _r_str(value) -> str:
-    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 class ReplicateDesign(DesignBase):
@@ -1340,7 +1336,7 @@ class ReplicateDesign(DesignBase):
                     == len(cols)):
                 rep = f'"^{prefix}[0-9]+$"'
             else:
-                rep = f"{data_name}[, c(" + ", ".join(_r_str(c) for c in cols) + ")]"
+                rep = f"{data_name}[, c(" + ", ".join(r_quoted(c) for c in cols) + ")]"
         parts = [f"data = {data_name}"]
         if self._weights_name:
             parts.append(f"weights = ~{self._weights_name}")

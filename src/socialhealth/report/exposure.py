@@ -27,6 +27,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
+from socialhealth._text import r_quoted
 from socialhealth.errors import ReportError
 
 _OPS = {">=": "ge", "<=": "le", "==": "eq", "!=": "ne", ">": "gt", "<": "lt"}
@@ -127,7 +128,7 @@ def _r_value(value) -> str:
         return "1" if value else "0"
     if isinstance(value, (int, float)):
         return f"{value:g}"
-    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return r_quoted(value)
 
 
 def _column_name(source: str, op: str, value) -> str:

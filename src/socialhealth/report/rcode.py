@@ -11,6 +11,8 @@ import re
 
 import numpy as np
 
+from socialhealth._text import r_quoted
+
 # R's svrepdesign has no type "subbootstrap" or "mrbbootstrap" (only as.svrepdesign makes
 # them): their weights are bootstrap weights, written with their own scale= and rscales=
 _R_TYPES = {"jk1": "JK1", "jkn": "JKn", "brr": "BRR", "fay": "Fay", "bootstrap": "bootstrap",
@@ -71,7 +73,7 @@ def with_des(call: str) -> str:
 def r_string(value) -> str:
     """An R literal for a Python value (strings double-quoted)."""
     if isinstance(value, str):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        return r_quoted(value)
     if isinstance(value, (bool, np.bool_)):
         return "TRUE" if value else "FALSE"
     return f"{value}"
