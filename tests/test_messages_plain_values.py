@@ -79,7 +79,11 @@ def test_floats_lose_their_arithmetic_tail():
     assert show(1 / 3) == show_given(np.float64(1 / 3)) == amount(1 / 3) == "0.333333"
     assert show(0.025) == show_given(0.025) == "0.025"
     assert show(1e-8) == "1e-08" and show(123.456789) == "123.456789"
-    assert show(1234567.891234) == "1234568"
+    # from a million on, 12 significant digits (a total of 1234567.89 is not 1234568), and a
+    # value just past a round limit does not read as the limit
+    assert show(1234567.891234) == "1234567.89123"
+    assert show(1234567.891234567) == "1234567.89123"
+    assert show_given(1e6 + 1e-7) == "1000000 + 1e-07"
     # not a whole number: written as one with the rounding step, not as "2.0" (which a
     # message asking for a whole number, or refusing a value above 2, would contradict)
     assert show_given(2.0000000000000004) == "2 + 4.4e-16"

@@ -79,9 +79,9 @@ def _float_text(x: float, *, point: bool = False) -> str:
     """A finite float as a person writes it: a whole number without ``.0`` (with it when
     ``point``), the shortest form when it has at most 12 significant digits (``0.3``,
     ``0.025``, ``1e-08``), else 6 significant digits (``0.3`` for ``0.30000000000000004``,
-    ``0.333333`` for ``1 / 3``, ``1234568`` for ``1234567.891234``); a value that 6 digits
-    would round to a whole number it is not is written as that number and the difference
-    (``1 + 2.2e-16``)."""
+    ``0.333333`` for ``1 / 3``; from a million on, 12 significant digits, ``1234567.89123``
+    for ``1234567.891234567``); a value that this would round to a whole number it is not is
+    written as that number and the difference (``1 + 2.2e-16``, ``1000000 + 1e-07``)."""
     if math.isinf(x):
         return "inf" if x > 0 else "-inf"
     if x.is_integer() and abs(x) < 1e15:
@@ -89,9 +89,7 @@ def _float_text(x: float, *, point: bool = False) -> str:
     text = repr(x)
     if _significant_digits(text) <= 12:
         return text
-    if 1e6 <= abs(x) < 1e15:
-        return f"{x:.0f}"
-    text = f"{x:.6g}"
+    text = f"{x:.12g}" if 1e6 <= abs(x) < 1e15 else f"{x:.6g}"
     whole = float(text)
     if whole.is_integer():
         # rounded to a whole number it is not: written as that number and the rounding step

@@ -303,3 +303,19 @@ def test_joint_wald_test_of_two_terms(toy):
         assert t.df == 3 and t.ddf == m.df_resid
         assert t.statistic == pytest.approx(F, rel=1e-12)
         assert t.p == pytest.approx(stats.f.sf(F, 3, m.df_resid), rel=1e-10)
+
+
+def test_glm_r_call_spells_out_levels_whose_order_depends_on_rs_locale():
+    # R's factor() sorts levels by the locale's collation: "Banana" < "apple" in the C locale
+    # (our code-point order, so our reference level is "Banana"), "apple" < "Banana" in en_US;
+    # the printed svyglm must name the levels so R takes the same reference in every locale
+    rng = np.random.default_rng(3)
+    n = 60
+    df = pd.DataFrame({"y": rng.normal(size=n), "w": 1.0 + rng.random(n),
+                       "fruit": pd.Categorical(rng.choice(["Banana", "apple"], n)),
+                       "sex": pd.Categorical(rng.choice(["Female", "Male"], n)),
+                       "age": pd.Categorical(rng.choice(["16-29", "30-49", "50+"], n))})
+    call = sh.SurveyDesign(df, weights="w").glm("y ~ fruit + sex + age").r_call
+    assert 'factor(fruit, levels = c("Banana", "apple"))' in call
+    # the same order in every locale: written as bare names
+    assert "+ sex +" in call and call.endswith("+ age, design = design)")

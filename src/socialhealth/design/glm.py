@@ -543,7 +543,8 @@ def _r_levels(call: str, data: pd.DataFrame) -> str:
             continue
         present = set(s.dropna().unique())
         cats = [c for c in s.cat.categories if c in present]
-        if not all(isinstance(c, str) for c in cats) or cats == sorted(cats):
+        if not all(isinstance(c, str) for c in cats) or (
+                cats == sorted(cats) and _sorted_alike_in_r(cats)):
             continue
         levels = "factor(" + col + ", levels = c(" + ", ".join(
             r_quoted(c) for c in cats) + "))"
@@ -552,6 +553,31 @@ def _r_levels(call: str, data: pd.DataFrame) -> str:
         rhs = re.sub(rf"factor\({name}\)", as_factor, rhs)
         rhs = re.sub(rf"(?<![A-Za-z0-9._(\"]){name}(?![A-Za-z0-9._(])", as_factor, rhs)
     return head + sep + rhs
+
+
+def _sorted_alike_in_r(levels: list[str]) -> bool:
+    """Whether R sorts these (already code-point sorted) levels in this order in every locale.
+
+    R's ``factor()`` sorts by the locale's collation: ``"apple" < "Banana"`` in en_US, the
+    other way in the C locale, and punctuation may be skipped. The order is the same everywhere
+    when, for each neighbouring pair, the first character where they differ is two digits, two
+    lower-case or two upper-case ASCII letters, a digit before a letter, or the end of the
+    shorter one (``"ab" < "abc"``)."""
+    def kind(ch: str) -> str:
+        if ch.isascii() and ch.isdigit():
+            return "digit"
+        if ch.isascii() and ch.isalpha():
+            return "lower" if ch.islower() else "upper"
+        return "other"
+
+    for a, b in zip(levels[:-1], levels[1:], strict=True):
+        i = next((k for k, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), None)
+        if i is None:
+            continue                                      # one is a prefix of the other
+        ka, kb = kind(a[i]), kind(b[i])
+        if not (ka == kb != "other" or (ka == "digit" and kb in ("lower", "upper"))):
+            return False
+    return True
 
 
 def _r_call(md: _ModelData, fam, lk, formula_given: str, offset_exprs, offset_name) -> str:
