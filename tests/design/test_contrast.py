@@ -126,3 +126,20 @@ def test_proportion_results_as_mean_results(designs, kind):
     r = REF[kind]["prop"]
     f = contrast(d.proportion("grp"), {"logit_b": "logit(`grp[b]`)"}).to_frame().loc[0]
     np.testing.assert_allclose([f.estimate, f.se], [r["estimate"][0], r["se"][0]], rtol=TOL)
+
+
+def test_estimate_contrast_method_takes_expressions_as_svycontrast():
+    # est.contrast("E / H") is the nonlinear contrast (it raised a bare ValueError before).
+    # R (survey 4.1-1) on the same example file:
+    #   a <- read.csv(gzfile("src/socialhealth/datasets/examples/apistrat.csv.gz"))
+    #   d <- svydesign(id = ~1, strata = ~stype, weights = ~pw, fpc = ~fpc, data = a)
+    #   svycontrast(svyby(~api00, ~stype, d, svymean, covmat = TRUE), quote(E/H))
+    #   -> 1.00675055107, SE 0.0246837138912
+    a = sh.datasets.load_example("apistrat")
+    est = sh.SurveyDesign(a, weights="pw", strata="stype", fpc="fpc").mean("api00", by="stype")
+    f = est.contrast("E / H", name="E over H").to_frame()
+    assert f["term"].tolist() == ["E over H"]
+    assert f["estimate"][0] == pytest.approx(1.00675055107, rel=1e-10)
+    assert f["se"][0] == pytest.approx(0.0246837138912, rel=1e-9)
+    with pytest.raises(EstimationError, match="expression such as 'E - H'"):
+        est.contrast(["E", "H", "M"])

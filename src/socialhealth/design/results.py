@@ -375,7 +375,12 @@ class Estimate(Result):
         ----------
         coefficients : sequence of numbers aligned with the rows of the table, or a dict
             mapping row labels (as in ``estimate.index``) or values of the single by-variable
-            to coefficients (missing rows get 0).
+            to coefficients (missing rows get 0). An expression over the estimates' names
+            (``"female / male"``, a ratio of two domain means) or a dict of expressions is a
+            nonlinear contrast: it is passed to :func:`socialhealth.design.contrast` (delta
+            method), named ``name``.
+        name : str, default "contrast"
+            The contrast's term in ``to_frame()``.
 
         Examples
         --------
@@ -392,9 +397,23 @@ class Estimate(Result):
         >>> round(float(avg.estimate.iloc[0]), 3), round(float(avg.se.iloc[0]), 3)
         (653.23, 6.817)
 
+        >>> ratio = est.contrast("E / H", name="E / H")
+        >>> print(ratio.to_frame()[["term", "estimate", "se"]].round(4).to_string())
+            term  estimate      se
+        0  E / H    1.0068  0.0247
+
         In R:
-        ``svycontrast(svyby(~api00, ~stype, d, svymean, covmat = TRUE), c(E = 1, H = -1, M = 0))``.
+        ``svycontrast(svyby(~api00, ~stype, d, svymean, covmat = TRUE), c(E = 1, H = -1, M = 0))``;
+        ``svycontrast(..., quote(E/H))``.
         """
+        from socialhealth.errors import EstimationError
+
+        if isinstance(coefficients, str) or (isinstance(coefficients, dict) and any(
+                isinstance(v, str) for v in coefficients.values())):
+            from socialhealth.design._contrast import contrast as nonlinear
+
+            return nonlinear(self, {name: coefficients} if isinstance(coefficients, str)
+                             else coefficients)
         k = len(self.table)
         if isinstance(coefficients, dict):
             labels = self._labels()
@@ -405,16 +424,22 @@ class Estimate(Result):
                 if not hits and len(by_cols) == 1:
                     hits = [i for i, v in enumerate(self.table[by_cols[0]]) if str(v) == str(key)]
                 if not hits:
-                    from socialhealth.errors import EstimationError
-
                     raise EstimationError(f"contrast: no estimate labelled {show(key)}; labels are "
                                           f"{show_list(labels)}.")
                 c[hits] = value
         else:
-            c = np.asarray(coefficients, dtype=float)
+            try:
+                c = np.asarray(coefficients, dtype=float)
+            except (TypeError, ValueError):
+                by_cols = [col for col in self._id_columns() if col not in ID_COLUMNS]
+                example = (" such as " + show(" - ".join(
+                    str(v) for v in self.table[by_cols[0]].iloc[:2])) if len(by_cols) == 1
+                    and k > 1 else " over the estimates' names (see socialhealth.design.contrast)")
+                raise EstimationError(
+                    f"contrast needs {k} numbers (one per estimate: {show_list(self._labels())}),"
+                    f" a dict of them by label, or an expression{example}; got "
+                    f"{show_given(coefficients)}.") from None
             if c.shape != (k,):
-                from socialhealth.errors import EstimationError
-
                 raise EstimationError(f"contrast needs {k} coefficients, one per estimate; got "
                                       f"{c.shape}.")
         est = float(c @ self.table["estimate"].to_numpy(dtype=float))
