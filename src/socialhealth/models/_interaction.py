@@ -90,7 +90,7 @@ class InteractionResult(Result):
     def r_call(self) -> str:
         """The matching R calls (model and interaction test)."""
         x = self.formula.split("~", 1)[1].split("+")[0].strip().replace("C(", "factor(")
-        return f"{self.model.r_call}; regTermTest(model, ~{x}:factor({self.modifier}))"
+        return f"model <- {self.model.r_call}; regTermTest(model, ~{x}:factor({self.modifier}))"
 
     def _estimates(self, level: float) -> pd.DataFrame:
         t = self.table
@@ -116,8 +116,7 @@ class InteractionResult(Result):
         w = self.wald
         lines.append(f"Interaction: F = {w.statistic:.4g} on {w.df} and {w.ddf:g} df, p = "
                      f"{w.p:.4g}")
-        x = self.formula.split("~", 1)[1].split("+")[0].strip().replace("C(", "factor(")
-        lines.append(f"In R: {self.model.r_call}; regTermTest(model, ~{x}:factor({self.modifier}))")
+        lines.append(f"In R: {self.r_call}")
         return "\n".join(lines)
 
 

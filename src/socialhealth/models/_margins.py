@@ -163,6 +163,53 @@ class MarginsResult(Result):
 
 
 # ----------------------------------------------------------------------------- helpers
+
+def _r_terms(rhs: str) -> list[str]:
+    """The top-level ``+`` terms of a formula's right-hand side."""
+    terms, depth, cur = [], 0, ""
+    for ch in rhs:
+        depth += ch in "(["
+        depth -= ch in ")]"
+        if ch == "+" and depth == 0:
+            terms.append(cur.strip())
+            cur = ""
+        else:
+            cur += ch
+    return [*terms, cur.strip()]
+
+
+def _r_call(model_call: str, variable: str, variance: str, average_over: str, at,
+            complete: list[str] | None) -> str:
+    """R's ``svypredmeans`` call: the model's ``svyglm`` call without the terms of
+    ``variable`` (svypredmeans adds ``factor(variable)`` itself), on the design restricted to
+    the rows with ``complete`` present (if given), and what R cannot match."""
+    model_call = re.sub(r", start = c\([^)]*\)", "", model_call)   # (for the full model)
+    head, _, rest = model_call.partition("(")
+    formula, _, tail = rest.partition(", design = ")
+    lhs, _, rhs = formula.partition(" ~ ")
+    name = re.compile(rf"(?<![A-Za-z0-9._`]){re.escape(variable)}(?![A-Za-z0-9._`])|"
+                      rf"`{re.escape(variable)}`")
+    terms = _r_terms(rhs)
+    others = [t for t in terms if not name.search(t)]
+    if complete and average_over == "model":
+        names = ", ".join(c if re.fullmatch(r"[A-Za-z.][A-Za-z0-9._]*", c) else f"`{c}`"
+                          for c in complete)
+        tail = tail.replace("design", f"subset(design, complete.cases({names}))", 1)
+    call = (f"svypredmeans({head}({lhs} ~ {' + '.join(others) or '1'}, design = {tail}, "
+            f"~factor({variable}))")
+    notes = []
+    if any(name.search(t) and (":" in t or "*" in t) for t in terms):
+        notes.append(f"R's svypredmeans cannot fit {variable}'s interactions: its margins "
+                     "differ")
+    elif average_over == "design":
+        notes.append("R averages over the model's rows only (average_over=\"model\")")
+    elif at is not None:
+        notes.append("R sets the levels of factor(" + variable + ") only, not at= values")
+    if variance != "svypredmeans" and not notes:
+        notes.append("the same margins; its standard errors are those of "
+                     "variance=\"svypredmeans\"")
+    return call + ("  # " + "; ".join(notes) if notes else "")
+
 def _model_of(model):
     if hasattr(model, "models") and hasattr(model, "formulas"):   # AssociationTable
         fitted = [m for m in model.models if m is not None]
@@ -497,9 +544,14 @@ def margins(
                     df) if np.isfinite(df) and df > 0 else stats.norm.ppf(1 - (1 - level) / 2)
 
     table = _margins_table(M, V, lv, reference, variable, q, df)
-    r_call = (f"svypredmeans(svyglm({res.formula.split('~')[0].strip()} ~ <covariates without "
-              f"{variable}>, design, family = {glm_module.FAMILIES[res.family].r_name}()), "
-              f"~factor({variable}))")
+    # svypredmeans averages over every row of the design: where the model leaves rows out (a
+    # missing outcome or covariate), the design is restricted to the model's rows
+    complete = None
+    if len(rows_m) < int(np.sum(in_subset)):
+        from socialhealth.design.formula import formula_variables
+
+        complete = formula_variables(res.formula, data)
+    r_call = _r_call(res.r_call, variable, variance, average_over, at, complete)
     return MarginsResult(table=table, vcov=V, levels=lv, reference=reference, variable=variable,
                          df=df, variance=variance, average_over=average_over,
                          r_call=r_call, level=level)
