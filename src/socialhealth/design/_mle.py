@@ -711,9 +711,12 @@ def mle(
     fl = ", ".join(f"{k} = {_r_formula(v)}" for k, v in formulas.items())
     st = ", ".join(f"c({', '.join(f'{v:.6g}' for v in theta0[a:b])})"
                    for a, b in zip(model.edges[:-1], model.edges[1:], strict=True))
-    r_call = (f"svymle(loglike = loglik, gradient = {'gradient' if gradient else 'NULL'}, "
-              f"design = design, formulas = list({fl}), start = list({st}), "
-              f"na.action = \"na.omit\")")
+    r_call = (f"svymle(loglike = loglik, gradient = gradient, design = design, "
+              f"formulas = list({fl}), start = list({st}), na.action = \"na.omit\")  # "
+              f"loglik and gradient: your log-likelihood and its derivatives written in R "
+              f"(R gives design-based standard errors only with a gradient)")
+    if getattr(design, "replicate_weights", None) is not None:
+        r_call += "; R's svymle does not fit replicate designs"
     return MLEResult(theta=theta, cov=cov, cov_model=cov_model, parameters=spec.params,
                      terms=terms, loglik=model.value(theta, w), nobs=len(rows),
                      n_missing=n_missing, iterations=iters, method=method, design=design,

@@ -178,20 +178,24 @@ def _r_terms(rhs: str) -> list[str]:
     return [*terms, cur.strip()]
 
 
-def _r_call(model_call: str, variable: str, variance: str, average_over: str, at,
+def _r_call(model_call: str, variable: str, variance: str, other_rows: bool, at,
             complete: list[str] | None) -> str:
     """R's ``svypredmeans`` call: the model's ``svyglm`` call without the terms of
     ``variable`` (svypredmeans adds ``factor(variable)`` itself), on the design restricted to
-    the rows with ``complete`` present (if given), and what R cannot match."""
-    model_call = re.sub(r", start = c\([^)]*\)", "", model_call)   # (for the full model)
+    the rows with ``complete`` present (if given), and what R cannot match (``other_rows``:
+    margins averaged over rows the model leaves out)."""
+    model_call = re.sub(r", start = c\([^)]*\)", "", model_call)   # (start= is the full model's)
     head, _, rest = model_call.partition("(")
     formula, _, tail = rest.partition(", design = ")
     lhs, _, rhs = formula.partition(" ~ ")
     name = re.compile(rf"(?<![A-Za-z0-9._`]){re.escape(variable)}(?![A-Za-z0-9._`])|"
                       rf"`{re.escape(variable)}`")
     terms = _r_terms(rhs)
+    # the other terms; of an interaction x * z with the variable, z
     others = [t for t in terms if not name.search(t)]
-    if complete and average_over == "model":
+    others += [p.strip() for t in terms if name.search(t) and ":" not in t
+               for p in t.split("*") if not name.search(p) and p.strip() not in others]
+    if complete:
         names = ", ".join(c if re.fullmatch(r"[A-Za-z.][A-Za-z0-9._]*", c) else f"`{c}`"
                           for c in complete)
         tail = tail.replace("design", f"subset(design, complete.cases({names}))", 1)
@@ -201,14 +205,16 @@ def _r_call(model_call: str, variable: str, variance: str, average_over: str, at
     if any(name.search(t) and (":" in t or "*" in t) for t in terms):
         notes.append(f"R's svypredmeans cannot fit {variable}'s interactions: its margins "
                      "differ")
-    elif average_over == "design":
-        notes.append("R averages over the model's rows only (average_over=\"model\")")
+    elif other_rows:
+        notes.append("R averages over the model's rows only (average_over=\"model\"): its "
+                     "margins differ")
     elif at is not None:
         notes.append("R sets the levels of factor(" + variable + ") only, not at= values")
     if variance != "svypredmeans" and not notes:
         notes.append("the same margins; its standard errors are those of "
                      "variance=\"svypredmeans\"")
     return call + ("  # " + "; ".join(notes) if notes else "")
+
 
 def _model_of(model):
     if hasattr(model, "models") and hasattr(model, "formulas"):   # AssociationTable
@@ -546,12 +552,15 @@ def margins(
     table = _margins_table(M, V, lv, reference, variable, q, df)
     # svypredmeans averages over every row of the design: where the model leaves rows out (a
     # missing outcome or covariate), the design is restricted to the model's rows
+    # svypredmeans averages over the rows of its model without the variable: the design is
+    # restricted to the rows of our model (with the variable present); R cannot average over
+    # rows the model leaves out (average_over="design" with a missing outcome)
     complete = None
     if len(rows_m) < int(np.sum(in_subset)):
         from socialhealth.design.formula import formula_variables
 
         complete = formula_variables(res.formula, data)
-    r_call = _r_call(res.r_call, variable, variance, average_over, at, complete)
+    r_call = _r_call(res.r_call, variable, variance, len(rows_a) != len(rows_m), at, complete)
     return MarginsResult(table=table, vcov=V, levels=lv, reference=reference, variable=variable,
                          df=df, variance=variance, average_over=average_over,
                          r_call=r_call, level=level)
