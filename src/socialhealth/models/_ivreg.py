@@ -302,7 +302,8 @@ def ivreg(design, formula: str) -> IVResult:
     6
 
     In R: ``svyivreg(api00 ~ ell + meals | mobility + meals + avg.ed, design)`` (library
-    ``AER`` attached; R needs the rows with a missing value removed first); the covariance is
+    ``AER`` attached; R needs the rows with a missing value removed first, which ``fit.r_call``
+    does with ``subset(design, complete.cases(...))``); the covariance is
     ``fit$cov.unscaled``. In Stata: ``svy: ivregress 2sls api00 meals (ell = mobility
     avg_ed)``.
     """

@@ -443,7 +443,8 @@ def margins(
     3       ratio   True     1.888   1.710    2.084
 
     In R: ``svypredmeans(svyglm(poor_health ~ age + sex, design, family = quasibinomial()),
-    ~factor(lonely))`` (with ``variance="svypredmeans"``), then
+    ~factor(lonely))`` (with ``variance="svypredmeans"``; where the model leaves rows out, on
+    ``subset(design, complete.cases(...))`` of its variables, as ``res.r_call`` prints), then
     ``svycontrast(means, c(-1, 1))`` for the difference.
     """
     from socialhealth.design import glm as glm_module
