@@ -708,7 +708,11 @@ def mle(
 
     cov, design_used = design.model_vcov(theta, rows, Z, refit, "maximum likelihood model")
     cov_model = invinf * design_used.model_weight_mean()
-    fl = ", ".join(f"{k} = {_r_formula(v)}" for k, v in formulas.items())
+    # a response given as its own entry is R's unlabelled first formula: list(~y, mean = ~x)
+    own = [k for k, v in formulas.items()
+           if isinstance(v, (list, tuple)) or (isinstance(v, str) and "~" not in v)]
+    fl = ", ".join([f"~{_r_formula(formulas[k])}" for k in own]
+                   + [f"{k} = {_r_formula(v)}" for k, v in formulas.items() if k not in own])
     st = ", ".join(f"c({', '.join(f'{v:.6g}' for v in theta0[a:b])})"
                    for a, b in zip(model.edges[:-1], model.edges[1:], strict=True))
     r_call = (f"svymle(loglike = loglik, gradient = gradient, design = design, "
