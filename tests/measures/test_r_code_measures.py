@@ -80,7 +80,8 @@ def test_our_numbers_equal_r_where_r_agrees(built, reference):
 OPTIMISER = {
     **{k: 1e-6 for k in ("strat/factanal", "clus1/factanal", "rep_jkn/factanal",
                          "strat/factanal_promax_sample", "clus1/factanal_promax_sample",
-                         "strat/factanal_effective")},
+                         "strat/factanal_effective", "strat/factanal_missing",
+                         "rep_jk1/factanal_missing")},
     # R's optim stops early (its refit with factr = 1 fails, "unable to optimize from this
     # starting value"); our discrepancy (objective) is the smaller one
     "rep_jk1/factanal": 1e-3, "strat/factanal_none_degf": 1e-5,
