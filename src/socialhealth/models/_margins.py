@@ -57,7 +57,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from socialhealth._text import show, show_list
+from socialhealth._text import r_number, show, show_list
 from socialhealth._deprecation import (
     LINEARISATION_ALIASES,
     renamed_parameter,
@@ -199,8 +199,14 @@ def _r_call(model_call: str, variable: str, variance: str, other_rows: bool, at,
         names = ", ".join(c if re.fullmatch(r"[A-Za-z.][A-Za-z0-9._]*", c) else f"`{c}`"
                           for c in complete)
         tail = tail.replace("design", f"subset(design, complete.cases({names}))", 1)
+    # at= values of a variable that enters the model as it is (a linear term): R's grouping
+    # is the variable itself, at predictat = c(...) (svypredmeans adds it as a linear term)
+    linear_at = (at is not None and all(name.fullmatch(t) for t in terms if name.search(t))
+                 and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in at))
+    group = (f"~{variable}, predictat = c({', '.join(r_number(v) for v in at)})"
+             if linear_at else f"~factor({variable})")
     call = (f"svypredmeans({head}({lhs} ~ {' + '.join(others) or '1'}, design = {tail}, "
-            f"~factor({variable}))")
+            f"{group})")
     notes = []
     if any(name.search(t) and (":" in t or "*" in t) for t in terms):
         notes.append(f"R's svypredmeans cannot fit {variable}'s interactions: its margins "
@@ -208,8 +214,8 @@ def _r_call(model_call: str, variable: str, variance: str, other_rows: bool, at,
     elif other_rows:
         notes.append("R averages over the model's rows only (average_over=\"model\"): its "
                      "margins differ")
-    elif at is not None:
-        notes.append("R sets the levels of factor(" + variable + ") only, not at= values")
+    elif at is not None and not linear_at:
+        notes.append(f"R predicts at the levels of factor({variable}), not at these at= values")
     if variance != "svypredmeans" and not notes:
         notes.append("the same margins; its standard errors are those of "
                      "variance=\"svypredmeans\"")
