@@ -708,12 +708,19 @@ def mle(
 
     cov, design_used = design.model_vcov(theta, rows, Z, refit, "maximum likelihood model")
     cov_model = invinf * design_used.model_weight_mean()
-    fl = ", ".join(f"{k} = {_r_formula(v)}" for k, v in formulas.items())
+    # a response given as its own entry is R's unlabelled first formula: list(~y, mean = ~x)
+    own = [k for k, v in formulas.items()
+           if isinstance(v, (list, tuple)) or (isinstance(v, str) and "~" not in v)]
+    fl = ", ".join([f"~{_r_formula(formulas[k])}" for k in own]
+                   + [f"{k} = {_r_formula(v)}" for k, v in formulas.items() if k not in own])
     st = ", ".join(f"c({', '.join(f'{v:.6g}' for v in theta0[a:b])})"
                    for a, b in zip(model.edges[:-1], model.edges[1:], strict=True))
-    r_call = (f"svymle(loglike = loglik, gradient = {'gradient' if gradient else 'NULL'}, "
-              f"design = design, formulas = list({fl}), start = list({st}), "
-              f"na.action = \"na.omit\")")
+    r_call = (f"svymle(loglike = loglik, gradient = gradient, design = design, "
+              f"formulas = list({fl}), start = list({st}), na.action = \"na.omit\")  # "
+              f"loglik and gradient: your log-likelihood and its derivatives written in R "
+              f"(R gives design-based standard errors only with a gradient)")
+    if getattr(design, "replicate_weights", None) is not None:
+        r_call += "; R's svymle does not fit replicate designs"
     return MLEResult(theta=theta, cov=cov, cov_model=cov_model, parameters=spec.params,
                      terms=terms, loglik=model.value(theta, w), nobs=len(rows),
                      n_missing=n_missing, iterations=iters, method=method, design=design,

@@ -504,8 +504,12 @@ def nls(
     df_resid = nobs - len(params)
     cov_model = Ainv * rss / df_resid if df_resid > 0 else np.full_like(Ainv, np.nan)
     sv = ", ".join(f"{k} = {float(v):.6g}" for k, v in zip(params, theta0, strict=True))
-    r_call = (f"svynls({response} ~ <model in {', '.join(params)}>, design, "
-              f"start = c({sv}))")
+    r_call = (f"svynls({response} ~ MODEL, design, start = c({sv}))  # MODEL: your model "
+              f"written in R, an expression in {', '.join(params)} and the data's columns; ")
+    r_call += ("R 4.1-1's svynls stops on replicate designs" if
+               getattr(design, "replicate_weights", None) is not None else
+               "R 4.1-1's standard errors differ unless the weights are equal (it weights "
+               "each row by w^1.5; see help(socialhealth.design.nls))")
     return NLSResult(theta=theta, cov=cov, cov_model=cov_model, names=params,
                      df_resid=df_resid, rss=rss, fitted=fitted, residuals=r, rows=rows,
                      response=response, nobs=nobs, n_missing=n_missing, evaluations=nev,

@@ -173,7 +173,8 @@ def survey_alpha(design, items, level: float = 0.95) -> SurveyAlphaResult:
     se = float(np.sqrt(max(float(g @ Sigma @ g), 0.0)))
     df = float(est.to_frame()["df"].iloc[0])
     t = t_quantile(level, df if df > 0 else np.inf)
-    r_call = f"svycralpha(~{' + '.join(items)}, design, na.rm = TRUE)"
+    r_call = (f"svycralpha(~{' + '.join(items)}, design, na.rm = TRUE)  # alpha only: R gives "
+              "no standard error")
     return SurveyAlphaResult(alpha=float(alpha), alpha_se=se, ci=(alpha - t * se, alpha + t * se),
                              level=float(level), df=df, items=tuple(items), n=n,
                              n_dropped=n_dropped, r_call=r_call)

@@ -21,6 +21,8 @@ for presenting analyses of effect modification and interaction. *Int J Epidemiol
 """
 from __future__ import annotations
 
+import re
+
 from typing import TYPE_CHECKING, Literal
 
 import warnings
@@ -89,8 +91,19 @@ class InteractionResult(Result):
     @property
     def r_call(self) -> str:
         """The matching R calls (model and interaction test)."""
-        x = self.formula.split("~", 1)[1].split("+")[0].strip().replace("C(", "factor(")
-        return f"{self.model.r_call}; regTermTest(model, ~{x}:factor({self.modifier}))"
+        # the interaction term as the model's R formula writes it (factor(x, levels = ...) for
+        # categories not in sorted order): regTermTest needs R's own term label
+        rhs = self.model.r_call.split(" ~ ", 1)[1].split(", design = ", 1)[0]
+        terms, depth, cur = [], 0, ""
+        for ch in rhs + "+":
+            depth += (ch == "(") - (ch == ")")
+            if ch == "+" and depth == 0:
+                terms.append(cur.strip())
+                cur = ""
+            else:
+                cur += ch
+        inter = [t for t in terms if ":" in re.sub(r"\([^()]*(\([^()]*\)[^()]*)*\)", "", t)]
+        return f"model <- {self.model.r_call}; regTermTest(model, ~{' + '.join(inter)})"
 
     def _estimates(self, level: float) -> pd.DataFrame:
         t = self.table
@@ -116,8 +129,7 @@ class InteractionResult(Result):
         w = self.wald
         lines.append(f"Interaction: F = {w.statistic:.4g} on {w.df} and {w.ddf:g} df, p = "
                      f"{w.p:.4g}")
-        x = self.formula.split("~", 1)[1].split("+")[0].strip().replace("C(", "factor(")
-        lines.append(f"In R: {self.model.r_call}; regTermTest(model, ~{x}:factor({self.modifier}))")
+        lines.append(f"In R: {self.r_call}")
         return "\n".join(lines)
 
 

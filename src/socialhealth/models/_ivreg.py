@@ -100,6 +100,11 @@ def _split(formula) -> tuple[str, str, str]:
     return lhs.strip("`"), rhs, inst
 
 
+def _r_name(column: str) -> str:
+    """A column name as R writes it (backquoted unless syntactic)."""
+    return column if re.fullmatch(r"[A-Za-z.][A-Za-z0-9._]*", column) else f"`{column}`"
+
+
 def _terms(side: str) -> list[str]:
     """The terms of one side of the formula, as written (``-1`` / ``0`` / ``1`` left out)."""
     side = re.sub(r"-\s*1\b", "", side)
@@ -297,7 +302,8 @@ def ivreg(design, formula: str) -> IVResult:
     6
 
     In R: ``svyivreg(api00 ~ ell + meals | mobility + meals + avg.ed, design)`` (library
-    ``AER`` attached; R needs the rows with a missing value removed first); the covariance is
+    ``AER`` attached; R needs the rows with a missing value removed first, which ``fit.r_call``
+    does with ``subset(design, complete.cases(...))``); the covariance is
     ``fit$cov.unscaled``. In Stata: ``svy: ivregress 2sls api00 meals (ell = mobility
     avg_ed)``.
     """
@@ -358,6 +364,9 @@ def ivreg(design, formula: str) -> IVResult:
     first = _first_stage(design, rows, X, Z, w, x_names, z_names, endogenous)
     rhs_r = rhs.replace("C(", "factor(")
     inst_r = inst.replace("C(", "factor(")
+    # R's svyivreg stops on rows with a missing value ("arguments must have same length")
+    des_r = ("design" if not n_missing else
+             f"subset(design, complete.cases({', '.join(map(_r_name, variables))}))")
     x_terms, z_terms = _terms(rhs), _terms(inst)
     exog = [_stata_var(t) for t in x_terms if t in z_terms]
     endo = [_stata_var(t) for t in x_terms if t not in z_terms]
@@ -368,6 +377,6 @@ def ivreg(design, formula: str) -> IVResult:
                     endogenous=endogenous, nobs=len(rows), n_missing=n_missing, design=design,
                     formula=formula, df_resid=design_used.degf() + 1 - X.shape[1],
                     first_stage=first,
-                    r_call=f"svyivreg({lhs} ~ {rhs_r} | {inst_r}, design) (library(AER) "
-                           "attached; covariance: fit$cov.unscaled)",
+                    r_call=f"svyivreg({lhs} ~ {rhs_r} | {inst_r}, {des_r})  # with library(AER); "
+                           "the design-based covariance is $cov.unscaled",
                     stata_call=stata_call)

@@ -57,7 +57,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from socialhealth._text import show, show_list
+from socialhealth._text import r_number, show, show_list
 from socialhealth._deprecation import (
     LINEARISATION_ALIASES,
     renamed_parameter,
@@ -163,6 +163,65 @@ class MarginsResult(Result):
 
 
 # ----------------------------------------------------------------------------- helpers
+
+def _r_terms(rhs: str) -> list[str]:
+    """The top-level ``+`` terms of a formula's right-hand side."""
+    terms, depth, cur = [], 0, ""
+    for ch in rhs:
+        depth += ch in "(["
+        depth -= ch in ")]"
+        if ch == "+" and depth == 0:
+            terms.append(cur.strip())
+            cur = ""
+        else:
+            cur += ch
+    return [*terms, cur.strip()]
+
+
+def _r_call(model_call: str, variable: str, variance: str, other_rows: bool, at,
+            complete: list[str] | None) -> str:
+    """R's ``svypredmeans`` call: the model's ``svyglm`` call without the terms of
+    ``variable`` (svypredmeans adds ``factor(variable)`` itself), on the design restricted to
+    the rows with ``complete`` present (if given), and what R cannot match (``other_rows``:
+    margins averaged over rows the model leaves out)."""
+    model_call = re.sub(r", start = c\([^)]*\)", "", model_call)   # (start= is the full model's)
+    head, _, rest = model_call.partition("(")
+    formula, _, tail = rest.partition(", design = ")
+    lhs, _, rhs = formula.partition(" ~ ")
+    name = re.compile(rf"(?<![A-Za-z0-9._`]){re.escape(variable)}(?![A-Za-z0-9._`])|"
+                      rf"`{re.escape(variable)}`")
+    terms = _r_terms(rhs)
+    # the other terms; of an interaction x * z with the variable, z
+    others = [t for t in terms if not name.search(t)]
+    others += [p.strip() for t in terms if name.search(t) and ":" not in t
+               for p in t.split("*") if not name.search(p) and p.strip() not in others]
+    if complete:
+        names = ", ".join(c if re.fullmatch(r"[A-Za-z.][A-Za-z0-9._]*", c) else f"`{c}`"
+                          for c in complete)
+        tail = tail.replace("design", f"subset(design, complete.cases({names}))", 1)
+    # at= values of a variable that enters the model as it is (a linear term): R's grouping
+    # is the variable itself, at predictat = c(...) (svypredmeans adds it as a linear term)
+    linear_at = (at is not None and all(name.fullmatch(t) for t in terms if name.search(t))
+                 and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in at))
+    group = (f"~{variable}, predictat = c({', '.join(r_number(v) for v in at)})"
+             if linear_at else f"~factor({variable})")
+    call = (f"svypredmeans({head}({lhs} ~ {' + '.join(others) or '1'}, design = {tail}, "
+            f"{group})")
+    notes = []
+    if any(name.search(t) and (":" in t or "*" in t) for t in terms):
+        notes.append(f"R's svypredmeans cannot fit {variable}'s interactions: its margins "
+                     "differ")
+    elif other_rows:
+        notes.append("R averages over the model's rows only (average_over=\"model\"): its "
+                     "margins differ")
+    elif at is not None and not linear_at:
+        notes.append(f"R predicts at the levels of factor({variable}), not at these at= values")
+    if variance != "svypredmeans" and not notes:
+        notes.append("the same margins; its standard errors are those of "
+                     "variance=\"svypredmeans\"")
+    return call + ("  # " + "; ".join(notes) if notes else "")
+
+
 def _model_of(model):
     if hasattr(model, "models") and hasattr(model, "formulas"):   # AssociationTable
         fitted = [m for m in model.models if m is not None]
@@ -390,7 +449,8 @@ def margins(
     3       ratio   True     1.888   1.710    2.084
 
     In R: ``svypredmeans(svyglm(poor_health ~ age + sex, design, family = quasibinomial()),
-    ~factor(lonely))`` (with ``variance="svypredmeans"``), then
+    ~factor(lonely))`` (with ``variance="svypredmeans"``; where the model leaves rows out, on
+    ``subset(design, complete.cases(...))`` of its variables, as ``res.r_call`` prints), then
     ``svycontrast(means, c(-1, 1))`` for the difference.
     """
     from socialhealth.design import glm as glm_module
@@ -497,9 +557,17 @@ def margins(
                     df) if np.isfinite(df) and df > 0 else stats.norm.ppf(1 - (1 - level) / 2)
 
     table = _margins_table(M, V, lv, reference, variable, q, df)
-    r_call = (f"svypredmeans(svyglm({res.formula.split('~')[0].strip()} ~ <covariates without "
-              f"{variable}>, design, family = {glm_module.FAMILIES[res.family].r_name}()), "
-              f"~factor({variable}))")
+    # svypredmeans averages over every row of the design: where the model leaves rows out (a
+    # missing outcome or covariate), the design is restricted to the model's rows
+    # svypredmeans averages over the rows of its model without the variable: the design is
+    # restricted to the rows of our model (with the variable present); R cannot average over
+    # rows the model leaves out (average_over="design" with a missing outcome)
+    complete = None
+    if len(rows_m) < int(np.sum(in_subset)):
+        from socialhealth.design.formula import formula_variables
+
+        complete = formula_variables(res.formula, data)
+    r_call = _r_call(res.r_call, variable, variance, len(rows_a) != len(rows_m), at, complete)
     return MarginsResult(table=table, vcov=V, levels=lv, reference=reference, variable=variable,
                          df=df, variance=variance, average_over=average_over,
                          r_call=r_call, level=level)

@@ -439,9 +439,14 @@ def _fit_multinomial(design, formula, reference, levels, tol, max_iter, max_leve
     rhs_r = rhs.replace("C(", "factor(")
     ref_r = _label(lv[ref_i])
     y_r = f"factor({lhs})" if ref_i == 0 else f"relevel(factor({lhs}), ref = {ref_r!r})"
-    r_call = (f"svyVGAM::svy_vglm({y_r} ~ {rhs_r}, design = design, family = "
-              f"VGAM::multinomial(refLevel = 1)); or withReplicates(design, function(w, data) "
-              f"coef(nnet::multinom({y_r} ~ {rhs_r}, data = data, weights = w, trace = FALSE)))")
+    vglm = (f"svyVGAM::svy_vglm({y_r} ~ {rhs_r}, design = design, family = "
+            f"VGAM::multinomial(refLevel = 1))")
+    replicate = getattr(design, "replicate_weights", None) is not None
+    reps = (f"withReplicates({'design' if replicate else 'as.svrepdesign(design)'}, "
+            f"function(w, data) coef(nnet::multinom({y_r} ~ {rhs_r}, data = data, "
+            f"weights = w, trace = FALSE)))")
+    r_call = (f"{reps}  # or {vglm}" if replicate else
+              f"{vglm}  # or, with replicate standard errors, {reps}")
     stata_call = _stata_call(lhs, rhs, ref_r, "Intercept" in terms)
     return MultinomialResult(theta=theta, cov=cov, terms=terms, levels=lv, reference=lv[ref_i],
                              nobs=len(rows), n_missing=frame.n_missing + n_y_missing, loglik=ll,
