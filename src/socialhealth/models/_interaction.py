@@ -22,10 +22,8 @@ for presenting analyses of effect modification and interaction. *Int J Epidemiol
 from __future__ import annotations
 
 import re
-
-from typing import TYPE_CHECKING, Literal
-
 import warnings
+from typing import TYPE_CHECKING, Literal
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,7 +31,7 @@ import pandas as pd
 from scipy import stats
 
 from socialhealth._text import show
-from socialhealth.design.formula import formula_variables
+from socialhealth.design.formula import formula_variables, split_top_level
 from socialhealth.design.result_protocol import Result, analysis_scale
 from socialhealth.errors import MissingColumnError, ModelError, SocialHealthWarning
 from socialhealth.models._association import (MEASURES, _check_adjust, _start, adjust_blocks,
@@ -94,14 +92,7 @@ class InteractionResult(Result):
         # the interaction term as the model's R formula writes it (factor(x, levels = ...) for
         # categories not in sorted order): regTermTest needs R's own term label
         rhs = self.model.r_call.split(" ~ ", 1)[1].split(", design = ", 1)[0]
-        terms, depth, cur = [], 0, ""
-        for ch in rhs + "+":
-            depth += (ch == "(") - (ch == ")")
-            if ch == "+" and depth == 0:
-                terms.append(cur.strip())
-                cur = ""
-            else:
-                cur += ch
+        terms = split_top_level(rhs, "+")
         inter = [t for t in terms if ":" in re.sub(r"\([^()]*(\([^()]*\)[^()]*)*\)", "", t)]
         return f"model <- {self.model.r_call}; regTermTest(model, ~{' + '.join(inter)})"
 

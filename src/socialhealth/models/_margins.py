@@ -64,6 +64,7 @@ from socialhealth._deprecation import (
     renamed_value,
     warn_renamed,
 )
+from socialhealth.design.formula import formula_variables, split_top_level
 from socialhealth.design.extension import refuse_negative_replicate_weights
 from socialhealth.design.result_protocol import Result, analysis_scale
 from socialhealth.errors import ConvergenceError, MissingColumnError, ModelError
@@ -164,20 +165,6 @@ class MarginsResult(Result):
 
 # ----------------------------------------------------------------------------- helpers
 
-def _r_terms(rhs: str) -> list[str]:
-    """The top-level ``+`` terms of a formula's right-hand side."""
-    terms, depth, cur = [], 0, ""
-    for ch in rhs:
-        depth += ch in "(["
-        depth -= ch in ")]"
-        if ch == "+" and depth == 0:
-            terms.append(cur.strip())
-            cur = ""
-        else:
-            cur += ch
-    return [*terms, cur.strip()]
-
-
 def _r_call(model_call: str, variable: str, variance: str, other_rows: bool, at,
             complete: list[str] | None) -> str:
     """R's ``svypredmeans`` call: the model's ``svyglm`` call without the terms of
@@ -190,7 +177,7 @@ def _r_call(model_call: str, variable: str, variance: str, other_rows: bool, at,
     lhs, _, rhs = formula.partition(" ~ ")
     name = re.compile(rf"(?<![A-Za-z0-9._`]){re.escape(variable)}(?![A-Za-z0-9._`])|"
                       rf"`{re.escape(variable)}`")
-    terms = _r_terms(rhs)
+    terms = split_top_level(rhs, "+")
     # the other terms; of an interaction x * z with the variable, z
     others = [t for t in terms if not name.search(t)]
     others += [p.strip() for t in terms if name.search(t) and ":" not in t
@@ -557,15 +544,11 @@ def margins(
                     df) if np.isfinite(df) and df > 0 else stats.norm.ppf(1 - (1 - level) / 2)
 
     table = _margins_table(M, V, lv, reference, variable, q, df)
-    # svypredmeans averages over every row of the design: where the model leaves rows out (a
-    # missing outcome or covariate), the design is restricted to the model's rows
     # svypredmeans averages over the rows of its model without the variable: the design is
     # restricted to the rows of our model (with the variable present); R cannot average over
     # rows the model leaves out (average_over="design" with a missing outcome)
     complete = None
     if len(rows_m) < int(np.sum(in_subset)):
-        from socialhealth.design.formula import formula_variables
-
         complete = formula_variables(res.formula, data)
     r_call = _r_call(res.r_call, variable, variance, len(rows_a) != len(rows_m), at, complete)
     return MarginsResult(table=table, vcov=V, levels=lv, reference=reference, variable=variable,
