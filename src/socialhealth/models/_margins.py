@@ -57,7 +57,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from socialhealth._text import show, show_list
+from socialhealth._text import show, show_given, show_list
 from socialhealth._deprecation import (
     LINEARISATION_ALIASES,
     renamed_parameter,
@@ -66,6 +66,7 @@ from socialhealth._deprecation import (
 )
 from socialhealth.design.extension import refuse_negative_replicate_weights
 from socialhealth.design.result_protocol import Result, analysis_scale
+from socialhealth.design.results import check_level
 from socialhealth.errors import ConvergenceError, MissingColumnError, ModelError
 
 __all__ = ["MarginsResult", "margins"]
@@ -178,6 +179,9 @@ def _model_of(model):
 
 def _levels(col: pd.Series, used: np.ndarray, at):
     if at is not None:
+        if isinstance(at, (str, bytes, dict)) or np.ndim(at) != 1:
+            raise ModelError(f"at= takes a list of the values to compare, e.g. at=[20, 40, 60] "
+                             f"or at=['low', 'high'], not {show_given(at)}.")
         lv = list(at)
         if len(lv) < 1:
             raise ModelError("at= needs at least one value.")
@@ -398,6 +402,10 @@ def margins(
 
     if average_over not in ("model", "design"):
         raise ModelError(f"average_over={average_over!r} must be 'model' or 'design'.")
+    level = check_level(level, ModelError)
+    if not isinstance(variable, str):
+        raise ModelError(f"variable= takes one column name of the model (a string), not "
+                         f"{show_given(variable)}; call margins() once per variable.")
     variance = renamed_value("margins", "variance", variance, LINEARISATION_ALIASES, "0.1.0")
     if variance not in _VARIANCES:
         raise ModelError(f"variance={variance!r} must be 'linearisation' or 'svypredmeans'.")

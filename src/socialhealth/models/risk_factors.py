@@ -42,7 +42,7 @@ from socialhealth.design.result_protocol import Result
 from socialhealth.design.formula import formula_variables
 from socialhealth.errors import MissingColumnError, ModelError
 from socialhealth.models import anchors as anchors_module
-from socialhealth.models._association import MEASURES, _check_adjust, adjust_blocks
+from socialhealth.models._association import MEASURES, _check_adjust, adjust_blocks, check_names
 
 __all__ = ["RiskFactorTable", "compare_risk_factors"]
 
@@ -136,6 +136,9 @@ def _as_items(spec, role) -> list[tuple[str, str]]:
         return []
     if isinstance(spec, str):
         spec = [spec]
+    if np.ndim(spec) == 0 and not isinstance(spec, Mapping):
+        raise ModelError(f"{role}s= takes column names: one name, a list of names or a "
+                         f"{{label: column}} mapping, not {show(spec)}.")
     items = list(spec.items()) if isinstance(spec, Mapping) else [(s, s) for s in spec]
     out = []
     for label, term in items:
@@ -269,10 +272,11 @@ def compare_risk_factors(
     In R: ``svyglm(died ~ lonely + age + sex, design, family = quasibinomial())`` for each factor
     on ``subset(design, complete.cases(...))``; the anchors have no R equivalent.
     """
-    if measure not in MEASURES or measure == "rd":
+    if not isinstance(measure, str) or measure not in MEASURES or measure == "rd":
         raise ModelError(f"measure={measure!r}: use 'or', 'pr' or 'coef' (ratios are compared).")
     family, link, expo, _ = MEASURES[measure]
     data = design.data
+    check_names(outcome=outcome)
     if outcome not in data.columns and "(" not in outcome:
         raise MissingColumnError([outcome], data.columns, "the design data (outcome)")
     ex = _as_items(exposures, "exposure")
