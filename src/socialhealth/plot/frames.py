@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from typing import Sequence
 
+import numpy as np
 import pandas as pd
 
-from socialhealth._text import show_list
+from socialhealth._text import show_given, show_list
 from socialhealth.errors import PlotError
 
 
@@ -47,7 +48,16 @@ def require(frame: pd.DataFrame, columns: Sequence[str | None], what: str) -> No
     """Raise :class:`~socialhealth.errors.PlotError` naming the absent ``columns`` of ``frame``.
 
     ``None`` entries are ignored (optional columns); the message lists the columns present.
+    An entry that is not one column name (a list, a dict, a Series) is refused: each of these
+    arguments names one column.
     """
+    for c in columns:
+        if c is not None and not isinstance(c, (str, int, np.integer)):
+            raise PlotError(
+                f"{what}: each column argument (x=, by=, estimate=, ci_low=, ...) takes one "
+                f"column name of the data, not {show_given(c)}; the data has "
+                f"{show_list(list(frame.columns), limit=12)}."
+            )
     missing = [c for c in columns if c is not None and c not in frame.columns]
     if missing:
         raise PlotError(
