@@ -38,7 +38,19 @@ before the fix that came with it; what it found:
     ``exponentiate="no"`` and ``intercept="no"`` taken as True, ``labels=1`` /
     ``variable_labels=1``: "'int' object is not iterable";
 17. ``models.meta(ratio="no")``: taken as True (estimates logged); ``se_from_ci(log="no")``:
-    taken as True; ``meta(labels=1)``: not iterable; ``i2_from_q("x", 5)``: a bare ValueError.
+    taken as True; ``meta(labels=1)``: not iterable; ``i2_from_q("x", 5)``: a bare ValueError;
+18. ``association(complete_cases="no")``, ``pr_fallback="no"``, ``categorical="yes"``,
+    ``interaction(complete_cases="no")``, ``compare_risk_factors(mutual="no", anchors="no")``:
+    text taken as True; ``anchor_outcome=1`` / ``anchor_match="lonely"``: a TypeError /
+    AttributeError from pandas;
+19. ``marginpred(se="no", calibration_in_variance="no")``: taken as True;
+    ``se_method="linearisation"`` (misspelt): silently ignored on a glm;
+20. ``plot.forest(estimate=None)`` / ``plot.prevalence(ci_low=None)``: a pandas KeyError;
+    ``forest(labels="Age")``: an AttributeError, ``ref="1"``: a numpy ufunc TypeError,
+    ``terms=1``: not iterable; ``annotate="no"``, ``drop_intercept="no"``,
+    ``prevalence(percent="no")``: taken as True;
+21. ``plot.hist(probability="no", right="no")``, ``plot.boxplot(all_outliers="no")``: taken as
+    True.
 """
 from __future__ import annotations
 
@@ -246,3 +258,52 @@ def test_meta_flags_and_labels():
     refused(lambda: models.meta(est, se, labels=1), "labels=")
     refused(lambda: models.se_from_ci([1.0, 2.0], [2.0, 3.0], log="no"), "log")
     refused(lambda: models.i2_from_q("x", 5), "Q")
+
+
+# ----------------------------------------------------------------------------- 18-21. flags
+def test_model_flags_refuse_text():
+    d = demo()
+    refused(lambda: models.association(d, "lonely", "depression", complete_cases="no"),
+            "complete_cases")
+    refused(lambda: models.association(d, "lonely", "depression", pr_fallback="no"),
+            "pr_fallback")
+    refused(lambda: models.association(d, "lonely", "depression", categorical="yes"),
+            "categorical")
+    refused(lambda: models.interaction(d, "lonely", "depression", "sex", complete_cases="no"),
+            "complete_cases")
+    refused(lambda: models.compare_risk_factors(d, ["lonely"], mutual="no"), "mutual")
+    refused(lambda: models.compare_risk_factors(d, ["lonely"], anchors="no"), "anchors")
+    refused(lambda: models.compare_risk_factors(d, ["lonely"], anchor_outcome=1),
+            "anchor_outcome")
+    refused(lambda: models.compare_risk_factors(d, ["lonely"], anchor_match="lonely"),
+            "anchor_match")
+
+
+def test_marginpred_flags_and_se_method():
+    m = demo().glm("lonely ~ sex", family="binomial")
+    at = pd.DataFrame({"sex": ["male", "female"]})
+    refused(lambda: models.marginpred(m, "age", at, se="no"), "se")
+    refused(lambda: models.marginpred(m, "age", at, calibration_in_variance="no"),
+            "calibration_in_variance")
+    refused(lambda: models.marginpred(m, "age", at, se_method="linearisation"), "se_method")
+
+
+def test_forest_and_prevalence_arguments():
+    m = demo().glm("lonely ~ age + sex", family="binomial")
+    tab = m.to_frame(exponentiate=True)
+    refused(lambda: sh.plot.forest(tab, estimate=None), "estimate=")
+    refused(lambda: sh.plot.forest(tab, labels="Age"), "labels=")
+    refused(lambda: sh.plot.forest(tab, ref="1"), "ref=")
+    refused(lambda: sh.plot.forest(tab, terms=1), "terms=")
+    refused(lambda: sh.plot.forest(tab, annotate="no"), "annotate")
+    refused(lambda: sh.plot.forest(tab, drop_intercept="no"), "drop_intercept")
+    frame = demo().proportion("lonely", by="sex").to_frame()
+    refused(lambda: sh.plot.prevalence(frame, ci_low=None), "ci_low=")
+    refused(lambda: sh.plot.prevalence(frame, percent="no"), "percent")
+
+
+def test_design_plot_flags():
+    d = api()
+    refused(lambda: sh.plot.hist(d, "api00", probability="no"), "probability")
+    refused(lambda: sh.plot.hist(d, "api00", right="no"), "right")
+    refused(lambda: sh.plot.boxplot(d, "api00", all_outliers="no"), "all_outliers")

@@ -74,6 +74,7 @@ import pandas as pd
 from socialhealth._text import show, show_given, show_list
 from socialhealth.design.formula import formula_variables
 from socialhealth.design.result_protocol import Result, analysis_scale
+from socialhealth.design.structure import check_flag
 from socialhealth.errors import (
     ConvergenceError,
     ConvergenceWarning,
@@ -513,6 +514,10 @@ def association(
 
     level = check_level(level, ModelError)
     check_names(exposure=exposure, outcome=outcome)
+    complete_cases = check_flag(complete_cases, "complete_cases", "association()")
+    pr_fallback = check_flag(pr_fallback, "pr_fallback", "association()")
+    if categorical is not None:
+        categorical = check_flag(categorical, "categorical", "association()")
     if measure is not None and (not isinstance(measure, str) or measure not in MEASURES):
         raise ModelError(f"measure={measure!r} is not one of {', '.join(MEASURES)} "
                          "(or = odds ratio, pr = prevalence ratio, rd = risk difference, "

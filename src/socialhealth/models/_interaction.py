@@ -34,6 +34,7 @@ from socialhealth._text import show
 from socialhealth.design.formula import formula_variables
 from socialhealth.design.result_protocol import Result, analysis_scale
 from socialhealth.design.results import check_level
+from socialhealth.design.structure import check_flag
 from socialhealth.errors import MissingColumnError, ModelError, SocialHealthWarning
 from socialhealth.models._association import (MEASURES, _check_adjust, _start, adjust_blocks,
                                              _no_df_note, check_names, exposure_term, to_maximum)
@@ -197,6 +198,9 @@ def interaction(
     level = check_level(level, ModelError)
     family, link, expo, _ = MEASURES[measure]
     check_names(exposure=exposure, outcome=outcome, by=by)
+    complete_cases = check_flag(complete_cases, "complete_cases", "interaction()")
+    if categorical is not None:
+        categorical = check_flag(categorical, "categorical", "interaction()")
     data = design.data
     for col, what in ((by, "modifier"), (outcome, "outcome")):
         if col not in data.columns and "(" not in col:

@@ -67,6 +67,20 @@ def require(frame: pd.DataFrame, columns: Sequence[str | None], what: str) -> No
         )
 
 
+def needed(what: str, **columns) -> None:
+    """Refuse None for a column argument the plot cannot do without (``estimate=``,
+    ``ci_low=``, ...): pandas would look for a column named None.
+
+    Examples
+    --------
+    >>> needed("forest()", estimate="estimate", ci_low="ci_low")   # no error
+    """
+    for arg, name in columns.items():
+        if name is None:
+            raise PlotError(f"{what} needs {arg}=, the name of a column of the data (default "
+                            f"{arg!r}), not None.")
+
+
 def by_columns(frame: pd.DataFrame) -> list[str]:
     """The grouping columns of an estimate table: those before ``term`` (none without ``term``).
 
