@@ -50,7 +50,14 @@ before the fix that came with it; what it found:
     ``terms=1``: not iterable; ``annotate="no"``, ``drop_intercept="no"``,
     ``prevalence(percent="no")``: taken as True;
 21. ``plot.hist(probability="no", right="no")``, ``plot.boxplot(all_outliers="no")``: taken as
-    True.
+    True;
+22. ``sh.design.contrast(est, ..., level=95)`` (or 1.5, NaN, 0) and ``df=-1``: silently
+    accepted (NaN or nonsense intervals); ``level="95%"``: a bare ValueError;
+23. ``sh.design.contrast(est, {"x": ["api00"]})``: numpy's "could not convert string to
+    float"; ``est.contrast(..., name=None)``: an estimate labelled None;
+24. ``ReplicateDesign(data, "weight", 20)``: "'int' object is not iterable";
+    ``ReplicateDesign(data, ["weight"], ...)``: "could not convert string to float";
+    ``with_replicates("api00")``: "'str' object is not callable".
 """
 from __future__ import annotations
 
@@ -307,3 +314,27 @@ def test_design_plot_flags():
     refused(lambda: sh.plot.hist(d, "api00", probability="no"), "probability")
     refused(lambda: sh.plot.hist(d, "api00", right="no"), "right")
     refused(lambda: sh.plot.boxplot(d, "api00", all_outliers="no"), "all_outliers")
+
+
+# ----------------------------------------------------------------------------- 22-24. contrasts, replicates
+@pytest.mark.parametrize("kw", [{"level": 95}, {"level": 1.5}, {"level": "95%"},
+                                {"df": -1}, {"df": "x"}])
+def test_design_contrast_level_and_df(kw):
+    est = api().mean("api00", by="stype")
+    refused(lambda: sh.design.contrast(est, {"EH": {"E": 1, "H": -1}}, **kw), "level|df")
+
+
+def test_contrast_coefficients_and_name():
+    est = api().mean("api00", by="stype")
+    refused(lambda: sh.design.contrast(est, {"x": ["api00"]}), "contrast")
+    refused(lambda: est.contrast([1, -1, 0], name=None), "name=")
+
+
+def test_replicate_design_arguments():
+    data = sh.datasets.load("demo").design.data
+    reps = [f"repw_{i}" for i in range(1, 21)]
+    refused(lambda: sh.ReplicateDesign(data, "weight", 20, method="bootstrap"),
+            "replicate_weights=")
+    refused(lambda: sh.ReplicateDesign(data, ["weight"], reps, method="bootstrap"), "weights=")
+    r = api().to_replicate("jkn")
+    refused(lambda: r.with_replicates("api00"), "function")

@@ -1306,6 +1306,10 @@ class DesignBase:
                 "with_replicates needs a replicate-weight design; build one with "
                 "design.to_replicate(...) (R as.svrepdesign), or use "
                 "design.variance_from_influence(...) on this Taylor design.")
+        if not callable(estimator):
+            raise DesignError(
+                f"with_replicates() takes a function of the weights, e.g. lambda w: "
+                f"(w * y).sum() / w.sum(), not {show_given(estimator)}.")
         theta = np.atleast_1d(np.asarray(estimator(self.weights), dtype=float))
         V = self._general_vcov(theta, influence=None, refit=estimator)
         return theta, V
