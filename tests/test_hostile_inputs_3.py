@@ -57,7 +57,9 @@ before the fix that came with it; what it found:
     float"; ``est.contrast(..., name=None)``: an estimate labelled None;
 24. ``ReplicateDesign(data, "weight", 20)``: "'int' object is not iterable";
     ``ReplicateDesign(data, ["weight"], ...)``: "could not convert string to float";
-    ``with_replicates("api00")``: "'str' object is not callable".
+    ``with_replicates("api00")``: "'str' object is not callable";
+25. ``multinomial(...).to_frame(exponentiate="no")`` and ``meta(...).to_frame(
+    exponentiate="no")``: taken as True.
 """
 from __future__ import annotations
 
@@ -338,3 +340,10 @@ def test_replicate_design_arguments():
     refused(lambda: sh.ReplicateDesign(data, ["weight"], reps, method="bootstrap"), "weights=")
     r = api().to_replicate("jkn")
     refused(lambda: r.with_replicates("api00"), "function")
+
+
+def test_model_result_to_frame_exponentiate_flag():
+    mu = models.multinomial(demo(), "education ~ age")
+    refused(lambda: mu.to_frame(exponentiate="no"), "exponentiate")
+    mt = models.meta([0.1, 0.2, 0.3], [0.05, 0.06, 0.07])
+    refused(lambda: mt.to_frame(exponentiate="no"), "exponentiate")

@@ -410,7 +410,8 @@ class MetaResult(Result):
         ``y_i ± z_{(1+level)/2} se_i``.  ``exponentiate`` defaults to the value given to
         :func:`meta`.
         """
-        exponentiate = self.exponentiate if exponentiate is None else exponentiate
+        exponentiate = (self.exponentiate if exponentiate is None
+                        else check_flag(exponentiate, "exponentiate", "to_frame()"))
         g = np.exp if exponentiate else (lambda x: x)
         st = self.studies
         studies = pd.DataFrame(
