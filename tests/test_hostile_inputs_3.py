@@ -59,7 +59,9 @@ before the fix that came with it; what it found:
     ``ReplicateDesign(data, ["weight"], ...)``: "could not convert string to float";
     ``with_replicates("api00")``: "'str' object is not callable";
 25. ``multinomial(...).to_frame(exponentiate="no")`` and ``meta(...).to_frame(
-    exponentiate="no")``: taken as True.
+    exponentiate="no")``: taken as True;
+26. ``plot.forest(ref=0)`` on the log scale: matplotlib's "Axis limits cannot be NaN or Inf";
+    ``plot.coplot(figsize=10)``: "object of type 'int' has no len()".
 """
 from __future__ import annotations
 
@@ -347,3 +349,11 @@ def test_model_result_to_frame_exponentiate_flag():
     refused(lambda: mu.to_frame(exponentiate="no"), "exponentiate")
     mt = models.meta([0.1, 0.2, 0.3], [0.05, 0.06, 0.07])
     refused(lambda: mt.to_frame(exponentiate="no"), "exponentiate")
+
+
+def test_forest_ref_on_log_scale_and_coplot_figsize():
+    tab = demo().glm("lonely ~ age + sex", family="binomial").to_frame(exponentiate=True)
+    refused(lambda: sh.plot.forest(tab, ref=0), "log scale")
+    refused(lambda: sh.plot.coplot(api(), "api00", "ell", by="meals", figsize=10), "figsize=")
+    # np.nan still means "no reference line"
+    sh.plot.forest(tab, ref=float("nan"))

@@ -288,6 +288,9 @@ def forest(
                             or not isinstance(ref, (int, float, np.number))):
         raise PlotError(f"forest(): ref= takes the number where the reference line is drawn "
                         f"(1 for ratios, 0 for differences) or None, not {show_given(ref)}.")
+    if scale == "log" and ref is not None and np.isfinite(ref) and not ref > 0:
+        raise PlotError(f"forest(): ref={show_given(ref)} cannot be drawn on a log scale; ratios "
+                        "are compared with ref=1 (or pass scale='linear' for differences).")
     for arg, value in (("terms", terms), ("summary", summary)):
         if value is not None and not isinstance(value, str) and not (
                 isinstance(value, Iterable) and all(isinstance(t, str) for t in value)):
