@@ -61,7 +61,9 @@ before the fix that came with it; what it found:
 25. ``multinomial(...).to_frame(exponentiate="no")`` and ``meta(...).to_frame(
     exponentiate="no")``: taken as True;
 26. ``plot.forest(ref=0)`` on the log scale: matplotlib's "Axis limits cannot be NaN or Inf";
-    ``plot.coplot(figsize=10)``: "object of type 'int' has no len()".
+    ``plot.coplot(figsize=10)``: "object of type 'int' has no len()";
+27. ``TwoPhaseDesign(..., nest="no")``: taken as True (``SurveyDesign`` refuses it since
+    round 2); ``glm(start=["a", "b"])``: numpy's "could not convert string to float".
 """
 from __future__ import annotations
 
@@ -357,3 +359,15 @@ def test_forest_ref_on_log_scale_and_coplot_figsize():
     refused(lambda: sh.plot.coplot(api(), "api00", "ell", by="meals", figsize=10), "figsize=")
     # np.nan still means "no reference line"
     sh.plot.forest(tab, ref=float("nan"))
+
+
+def test_twophase_nest_flag_and_glm_start_text():
+    rng = np.random.default_rng(1)
+    people = pd.DataFrame({"district": np.repeat([1, 2], 60),
+                           "village": np.repeat(np.arange(6), 20), "N_villages": 20,
+                           "sick": rng.binomial(1, 0.2, 120)})
+    people["in2"] = (people["sick"] == 1) | (rng.random(120) < 0.3)
+    refused(lambda: sh.TwoPhaseDesign(people, subset="in2", strata="sick", phase1_psu="village",
+                                      phase1_strata="district", phase1_fpc="N_villages",
+                                      nest="no"), "nest")
+    refused(lambda: api().glm("high ~ ell", family="binomial", start=["a", "b"]), "start=")
