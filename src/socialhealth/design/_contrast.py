@@ -32,8 +32,9 @@ from typing import Any, Mapping, NoReturn, Sequence
 import numpy as np
 import pandas as pd
 
-from socialhealth._text import r_number, show, show_list
-from socialhealth.design.results import Estimate, r_contrast_call, r_contrast_source
+from socialhealth._text import r_number, show, show_given, show_list
+from socialhealth.design.results import (Estimate, check_df, check_level, r_contrast_call,
+                                         r_contrast_source)
 from socialhealth.errors import EstimationError, FormulaError
 
 __all__ = ["contrast", "ContrastEstimate"]
@@ -253,7 +254,12 @@ def _linear(spec, aliases: dict[str, int], labels: list[str]) -> np.ndarray:
                                    f"{show_list(aliases, limit=12)}.")
             c[aliases[str(name)]] = float(value)
         return c
-    c = np.asarray(spec, dtype=float).ravel()
+    try:
+        c = np.asarray(spec, dtype=float).ravel()
+    except (TypeError, ValueError):
+        raise FormulaError(f"a contrast is {k} numbers (one per estimate: {show_list(labels)}), "
+                           f"a dict of numbers by name or an expression over the names "
+                           f"({show_list(aliases, limit=12)}); got {show_given(spec)}.") from None
     if c.shape != (k,):
         raise FormulaError(f"a linear contrast needs {k} coefficients (one per estimate: "
                            f"{show_list(labels)}); got {c.size}.")
@@ -323,6 +329,8 @@ def contrast(result, contrasts, level: float = 0.95, df: float | None = None) ->
     In R: ``svycontrast(svyby(~y, ~g, d, svymean, covmat = TRUE), list(ratio = quote(b/a),
     diff = quote(b - a)))``.
     """
+    level = check_level(level)
+    df = check_df(df)
     theta, V, labels, src_df, label = _source(result)
     aliases = _aliases(result, labels)
     items: list[tuple[str, Any]]
@@ -358,7 +366,7 @@ def contrast(result, contrasts, level: float = 0.95, df: float | None = None) ->
     table = pd.DataFrame({"term": [n for n, _ in items], "level": [None] * len(items),
                           "estimate": np.asarray(values, dtype=float),
                           "se": np.sqrt(np.clip(np.diag(Vc), 0, None))})
-    use_df = src_df if df is None else float(df)
+    use_df = src_df if df is None else df
     call = getattr(result, "r_call", "") or "est"
     if all(not isinstance(spec, str) for _n, spec in items):
         r_call = r_contrast_call(call, rows, None if len(items) == 1 and items[0][0] == "contrast"

@@ -22,7 +22,7 @@ from typing import Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from socialhealth._text import show
+from socialhealth._text import show, show_given
 from socialhealth.design.results import Estimate
 from socialhealth.design.structure import as_list, require_columns
 from socialhealth.design.variables import (AnalysisMatrix, Domains, analysis_matrix, domains,
@@ -391,9 +391,19 @@ class DesignBase:
         if isinstance(mask, pd.DataFrame):
             raise DesignError("subset mask must be one boolean column (a Series or array), not a "
                               "DataFrame.")
+        if mask is None or isinstance(mask, (dict, set)) or np.ndim(mask) != 1:
+            raise DesignError(
+                f"subset() takes one True/False per row of design.data, a condition such as "
+                f"\"age >= 65\", or a function of the data returning such a mask, not "
+                f"{show_given(mask)}; e.g. design.subset(design.data['sex'] == 'female').")
         _check_logical_mask(mask)
         if isinstance(mask, pd.Series):
             if not mask.index.equals(self.data.index):
+                if len(mask) != len(self.data) or not mask.index.isin(self.data.index).all():
+                    raise DesignError(
+                        f"subset mask is a Series of {len(mask):,} values whose row labels are "
+                        f"not those of design.data ({len(self.data):,} rows); build the mask "
+                        "from design.data, e.g. design.subset(design.data['age'] >= 65).")
                 mask = mask.reindex(self.data.index)
             m = mask.fillna(False).to_numpy(dtype=bool)
         else:
@@ -878,7 +888,7 @@ class DesignBase:
         if Y.any_categorical or Xd.any_categorical:
             raise EstimationError("ratio() needs numeric numerator and denominator columns.")
         complete = Y.complete & Xd.complete
-        dom = self._domains(by) if by is not None else None
+        dom = self._domains(by) if by is not None and len(as_list(by)) else None
         used = complete & self.in_subset
         if dom is not None:
             used &= dom.codes >= 0
@@ -1172,7 +1182,17 @@ class DesignBase:
 
         In R: ``subset(dclus1, stype == "H")`` (``degf`` of it: 7).
         """
-        return self._restrict_to_rows(np.asarray(rows))
+        positions = np.asarray(rows) if rows is not None else np.asarray([], dtype=float)
+        if positions.dtype == bool and positions.shape == (len(self.data),):
+            positions = np.flatnonzero(positions)
+        n = len(self.data)
+        if positions.ndim != 1 or not np.issubdtype(positions.dtype, np.integer) \
+                or (positions.size and not (0 <= positions.min() and positions.max() < n)):
+            raise DesignError(
+                f"restrict_to_rows() takes the positions (0 to {len(self.data) - 1:,}) of the rows "
+                f"used, e.g. np.flatnonzero(design.data['age'] >= 65), or one True/False per row, "
+                f"not {show_given(rows)}.")
+        return self._restrict_to_rows(positions)
 
     def variance_from_influence(self, influence, rows=None) -> np.ndarray:
         """Design covariance of an estimator from its influence values (R ``svyrecvar``).
@@ -1286,6 +1306,10 @@ class DesignBase:
                 "with_replicates needs a replicate-weight design; build one with "
                 "design.to_replicate(...) (R as.svrepdesign), or use "
                 "design.variance_from_influence(...) on this Taylor design.")
+        if not callable(estimator):
+            raise DesignError(
+                f"with_replicates() takes a function of the weights, e.g. lambda w: "
+                f"(w * y).sum() / w.sum(), not {show_given(estimator)}.")
         theta = np.atleast_1d(np.asarray(estimator(self.weights), dtype=float))
         V = self._general_vcov(theta, influence=None, refit=estimator)
         return theta, V

@@ -1201,6 +1201,7 @@ def calibrate(design, formula, population_totals, calfun: Calfun = "linear", bou
     """
     calfun = cast(Calfun, str(calfun).lower())   # any case; _calfun checks the name
     _calfun(calfun, 0.5, 2.0)                    # (an unknown name raises here)
+    _check_calibration_controls(max_iter, epsilon)
     _check_stage(design, stage, calfun, bounds, variance, trim, aggregate)
     X, names = model_matrix(design.data, formula)
     active = design.weights != 0        # (negative after a linear calibration: in the sample)
@@ -1330,6 +1331,19 @@ def calibrate(design, formula, population_totals, calfun: Calfun = "linear", bou
                                            on_nonconvergence=on_nonconvergence,
                                            variance=variance, bounds_const=bounds_const,
                                            trim=trim, aggregate=again))
+
+
+def _check_calibration_controls(max_iter, epsilon) -> None:
+    """calibrate()'s ``max_iter`` a whole number >= 1 and ``epsilon`` a number > 0, or a
+    DesignError saying so (a string or NaN would fail deep in the iterations)."""
+    if isinstance(max_iter, (bool, np.bool_)) or not isinstance(max_iter, (int, np.integer)) \
+            or max_iter < 1:
+        raise DesignError(f"calibrate() needs max_iter, the most iterations, as a whole number "
+                          f">= 1 (default 50), not {show_given(max_iter)}.")
+    if isinstance(epsilon, (bool, np.bool_)) or not isinstance(epsilon, (int, float, np.number)) \
+            or not 0 < epsilon < np.inf:
+        raise DesignError(f"calibrate() needs epsilon, the convergence tolerance, as a number "
+                          f"> 0 (default 1e-07), not {show_given(epsilon)}.")
 
 
 def _check_stage(design, stage, calfun, bounds, variance, trim, aggregate) -> None:

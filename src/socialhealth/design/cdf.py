@@ -97,7 +97,12 @@ def cdf(design, variable: str, at: Sequence[float] | None = None, by=None) -> Es
                 f"at={show_given(np.quantile(seen, [0.25, 0.5, 0.75]).tolist())}.")
         values = seen
     else:
-        values = np.asarray(at, dtype=float).ravel()
+        try:
+            values = np.asarray(at, dtype=float).ravel()
+        except (TypeError, ValueError):
+            raise EstimationError(f"cdf(): at= takes the values at which to evaluate the "
+                                  f"distribution function, as numbers (e.g. at=[20, 25, 30]), "
+                                  f"not {show_given(at)}.") from None
         if len(values) == 0 or not np.isfinite(values).all():
             raise EstimationError(
                 f"cdf(): at= must be finite numbers; got {show(values.tolist())}.")

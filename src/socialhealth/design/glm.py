@@ -275,7 +275,8 @@ def _check_control(max_iter, tol) -> None:
     """Validate the IRLS controls ``max_iter`` and ``tol``."""
     if not (isinstance(max_iter, (int, np.integer)) and max_iter >= 1):
         raise ModelError(f"max_iter must be a positive integer, not {show_given(max_iter)}.")
-    if not (0 < float(tol) < 1):
+    if isinstance(tol, (bool, np.bool_)) or not isinstance(tol, (int, float, np.number)) \
+            or not 0 < tol < 1:
         raise ModelError(f"tol must lie in (0, 1), not {show_given(tol)}.")
 
 
@@ -301,7 +302,13 @@ def _offsets(formula: str, offset, data: pd.DataFrame):
             offset_name = offset
             v = pd.to_numeric(data[offset], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
         else:
-            v = np.asarray(offset, dtype=float).ravel()
+            try:
+                v = np.asarray(offset, dtype=float).ravel()
+            except (TypeError, ValueError):
+                raise ModelError(
+                    f"offset= takes the name of a numeric column of the design data or one "
+                    f"number per row, not {show_given(offset)}."
+                ) from None
             if v.shape != (len(data),):
                 raise ModelError(f"offset has {v.shape[0]} values; the design has {len(data)} "
                                  f"rows.")

@@ -13,7 +13,24 @@ from socialhealth.design.glm_families import FAMILIES, LINKS
 from socialhealth.design.irls import _Fit
 from socialhealth.design.result_protocol import Summary
 from socialhealth.design.wald import WaldTest, _quadratic_form, _split_terms
+from socialhealth._text import show_given, show_list
 from socialhealth.errors import ModelError
+
+
+def _offset_values(offset, n: int) -> np.ndarray:
+    """A user's array ``offset=`` of :meth:`SurveyGLMResult.predict` as ``n`` floats, or a
+    ModelError saying what to pass."""
+    try:
+        values = np.asarray(offset, dtype=float).ravel()
+    except (TypeError, ValueError):
+        values = None
+    if values is not None and np.ndim(offset) == 0 and not isinstance(offset, str):
+        return np.full(n, values[0])          # one number for every row, as before
+    if values is None or isinstance(offset, str) or values.shape != (n,):
+        raise ModelError(f"offset= of predict() takes one number per row of the data predicted "
+                         f"({n:,} rows), not {show_given(offset)}; an offset column of the "
+                         "model is read from newdata by itself.")
+    return values
 
 
 def _singular_message(result, q: int) -> str:
@@ -97,7 +114,9 @@ class SurveyGLMResult(WaldCoefficients):
         ``statistic`` and ``p`` stay on the link scale (the interval is not estimate +- se).
         """
         from socialhealth.design.results import check_level
+        from socialhealth.design.structure import check_flag
 
+        exponentiate = check_flag(exponentiate, "exponentiate", "to_frame()")
         ci = self.conf_int(1 - check_level(level))
         est = self._beta.copy()
         lo, hi = ci["ci_low"].to_numpy(), ci["ci_high"].to_numpy()
@@ -111,6 +130,10 @@ class SurveyGLMResult(WaldCoefficients):
 
     # ------------------------------------------------------------------ tests
     def _resolve_terms(self, terms) -> tuple[list[str], list[int]]:
+        if not isinstance(terms, (str, list, tuple, pd.Index, np.ndarray)):
+            names = [t for t in self.frame.terms if t != "(Intercept)"]
+            raise ModelError(f"name the term(s) to test as text or a list of text (the model's "
+                             f"terms: {show_list(names)}), not {show_given(terms)}.")
         items = _split_terms(terms) if isinstance(terms, str) else list(terms)
         if not items:
             raise ModelError("name at least one term or coefficient to test.")
@@ -244,10 +267,12 @@ class SurveyGLMResult(WaldCoefficients):
         X, ok = self.frame.rhs_matrix(data)
         eta = np.full(len(data), np.nan)
         eta[ok] = X[ok] @ self._beta
+        if offset is not None:
+            offset = _offset_values(offset, len(data))
         if newdata is None:
-            off = self._offset if offset is None else np.asarray(offset, dtype=float)
+            off = self._offset if offset is None else offset
         else:
-            off = None if offset is None else np.asarray(offset, dtype=float)
+            off = offset
             if offset is None and self._offset_array:
                 raise ModelError("the model has an array offset: pass offset= for the new data.")
             parts = [evaluate_offset(e, data) for e in self._offset_exprs]

@@ -272,6 +272,13 @@ def _irls(X, y, pw, fam: _Family, lk: _Link, offset, start, maxiter, tol, names)
     p = X.shape[1]
     beta: np.ndarray | None          # None before the first step from mustart
     step: np.ndarray | None          # None after that first step (it is the new beta)
+    if start is not None:
+        try:
+            start = np.asarray(start, dtype=float)
+        except (TypeError, ValueError):
+            raise ModelError(f"start= takes {X.shape[1]} numbers, one starting value per "
+                             f"coefficient ({', '.join(names)}), not "
+                             f"{show_given(start)}.") from None
     if start is not None and np.size(start) != X.shape[1]:
         # R: "length of 'start' should equal 2 and correspond to initial coefs for ..."
         raise ModelError(f"start= must have {X.shape[1]} values (one per coefficient: "

@@ -64,7 +64,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from socialhealth._text import show_given
 from socialhealth.design.result_protocol import TEST_REASONS, Result
+from socialhealth.design.results import check_df
+from socialhealth.design.structure import check_flag
 from socialhealth.design.glm_result import _singular_message
 from socialhealth.design.lincomb import LINCOM_METHODS, pchisqsum
 from socialhealth.design.wald import _quadratic_form
@@ -254,7 +257,8 @@ def lrt(result, terms,
     labels, cols = result._resolve_terms(terms)
     chisq = _refit_without(result, cols) - result._fit.deviance
     lam = _lambdas(result, cols)
-    ddf = result.df_resid if df is None else float(df)
+    df = check_df(df, ModelError)
+    ddf = result.df_resid if df is None else df
     _check_ddf(ddf, result)
     p = pchisqsum(chisq, np.ones(len(cols)), lam, method=approximation, ddf=ddf)
     tt = " + ".join(labels)
@@ -440,6 +444,11 @@ def aic(result, k: float = 2.0, null_has_intercept: bool = True) -> pd.Series:
             "models depend on the units of the outcome); for a gaussian model compare with "
             "bic(maximal=...), lrt() or wald_test()."
         )
+    if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, float, np.number)) \
+            or not np.isfinite(k):
+        raise ArgumentError(f"k= of aic() is the penalty per effective parameter, a number "
+                            f"(2 for AIC, log(n) for a BIC-like penalty), not {show_given(k)}.")
+    null_has_intercept = check_flag(null_has_intercept, "null_has_intercept", "aic()")
     idx = [j for j, n in enumerate(result.names) if not (null_has_intercept and n == "Intercept")]
     if not idx:
         raise ModelError("the model has no coefficient besides the intercept; eff_p is 0.")

@@ -53,7 +53,7 @@ from socialhealth._text import show_given
 from socialhealth.design.calibration import _all_weights, _new_design, _solve_g, model_matrix
 from socialhealth.design.result_protocol import Result, Summary
 from socialhealth.design.results import t_quantile
-from socialhealth.design.structure import as_list
+from socialhealth.design.structure import as_list, check_flag
 from socialhealth.errors import (
     ConvergenceError,
     DesignError,
@@ -633,6 +633,12 @@ def marginpred(
     if not (isinstance(max_iter, (int, np.integer)) and max_iter >= 1):
         raise ModelError(f"max_iter must be a whole number >= 1 (R uses 100); got "
                          f"{show_given(max_iter)}.")
+    se = check_flag(se, "se", "marginpred()")
+    calibration_in_variance = check_flag(calibration_in_variance, "calibration_in_variance",
+                                         "marginpred()")
+    if se_method not in ("r", "linearization"):
+        raise ModelError(f"se_method={show_given(se_method)} must be 'r' (R survey's formula) or "
+                         "'linearization' (used by Cox models only).")
     if isinstance(model, KaplanMeierResult):
         if predictat is not None and len(predictat) == 0:
             raise ModelError("predictat= has no rows (R returns NULL); omit it for survival "

@@ -123,7 +123,7 @@ class IntervalEstimate(Estimate):
         the same method's interval (R ``svyciprop(..., level = )``); an explicit ``df=`` gives
         the Wald interval ``estimate +- t_df se``.
         """
-        level = self.level if level is None else float(level)
+        level = self.level if level is None else _check_level(level)
         recompute = self.extra.get("interval")
         if df is None and recompute is not None and not np.isclose(level, self.level):
             lo, hi = recompute(level)
@@ -132,7 +132,7 @@ class IntervalEstimate(Estimate):
 
     def to_frame(self, level: float | None = None, df: float | None = None) -> pd.DataFrame:
         """Tidy table as :meth:`Estimate.to_frame`, with the intervals of :meth:`confint`."""
-        return super().to_frame(self.level if level is None else float(level), df)
+        return super().to_frame(self.level if level is None else _check_level(level), df)
 
     def __repr__(self) -> str:
         text = super().__repr__()

@@ -652,6 +652,11 @@ def _check_arguments(design, variables, quantiles, ci, level, interval_type, qru
     from socialhealth.design.results import check_level
 
     level = check_level(level)
+    if any(isinstance(q, (bool, np.bool_, str, bytes))
+           for q in (quantiles if isinstance(quantiles, (list, tuple)) else [quantiles])):
+        raise EstimationError(
+            f"quantiles must be probabilities between 0 and 1 (e.g. 0.5 for the median), "
+            f"not {show_given(quantiles)}.")
     try:
         probs = [float(q) for q in np.atleast_1d(np.asarray(quantiles, dtype=float))]
     except (TypeError, ValueError):

@@ -6,7 +6,7 @@ import functools
 import os
 import re
 import warnings
-from typing import Any, Callable, Protocol, Sequence
+from typing import Any, Callable, Mapping, Protocol, Sequence
 
 import numpy as np
 import pandas as pd
@@ -827,6 +827,12 @@ class ReplicateDesign(DesignBase):
                         "give a regular expression such as '^rw[0-9]+$' or a list of columns."
                     )
             else:
+                if replicate_weights is None or isinstance(replicate_weights, Mapping) \
+                        or np.ndim(replicate_weights) != 1:
+                    raise ReplicateWeightsError(
+                        f"replicate_weights= takes the replicate-weight columns: a list of "
+                        f"column names, a regular expression such as '^repw_[0-9]+$', or an "
+                        f"(n x R) array, not {show_given(replicate_weights)}.")
                 cols = list(replicate_weights)
                 require_columns(data, cols, "the data passed to ReplicateDesign")
             columns = [numeric_column(data, c, "replicate weight", ReplicateWeightsError)
@@ -861,7 +867,11 @@ class ReplicateDesign(DesignBase):
         if weights is None:
             w = np.ones(n)
         elif not isinstance(weights, str):
-            w = np.asarray(weights, dtype=float)
+            try:
+                w = np.asarray(weights, dtype=float)
+            except (TypeError, ValueError):
+                raise WeightError(f"weights= takes the name of the full-sample weight column or "
+                                  f"one weight per row, not {show_given(weights)}.") from None
             if w.shape != (n,):
                 raise WeightError(f"weights array has shape {w.shape}; expected ({n},).")
             check_weights(w, "weights")

@@ -408,6 +408,9 @@ class Estimate(Result):
         """
         from socialhealth.errors import EstimationError
 
+        if not isinstance(name, str) or not name:
+            raise EstimationError(f"contrast: name= is the label of the new estimate, a "
+                                  f"non-empty text such as 'E - H', not {show_given(name)}.")
         if isinstance(coefficients, str) or (isinstance(coefficients, dict) and any(
                 isinstance(v, str) for v in coefficients.values())):
             from socialhealth.design._contrast import contrast as nonlinear

@@ -661,7 +661,9 @@ class TwoPhaseDesign(DesignBase):
         phase2_psu: str | None = None,
         lonely_psu: str = "fail",
     ) -> None:
-        from socialhealth.design.structure import check_lonely_psu
+        from socialhealth.design.structure import check_flag, check_lonely_psu
+
+        nest = check_flag(nest, "nest", "TwoPhaseDesign")
 
         check_data_frame(data, "TwoPhaseDesign")
         data = design_frame(data)     # its own frame, as R (see design_frame)

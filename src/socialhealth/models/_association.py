@@ -62,6 +62,7 @@ Graubard BI, Korn EL (1999) Predictive margins with survey data. *Biometrics* 55
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Literal
 
 import re
@@ -70,9 +71,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from socialhealth._text import show, show_list
+from socialhealth._text import show, show_given, show_list
 from socialhealth.design.formula import formula_variables
 from socialhealth.design.result_protocol import Result, analysis_scale
+from socialhealth.design.structure import check_flag
 from socialhealth.errors import (
     ConvergenceError,
     ConvergenceWarning,
@@ -108,6 +110,11 @@ TABLE_COLUMNS = ["model", "model_label", "adjusted_for", "term", "level", "estim
 def _is_categorical(s: pd.Series) -> bool:
     return bool(isinstance(s.dtype, pd.CategoricalDtype) or pd.api.types.is_object_dtype(s)
                 or pd.api.types.is_string_dtype(s))
+
+
+_ADJUST_HELP = ("adjust= takes the column names of the confounders: one name or formula "
+                "text ('age + sex'), a list of names (['age', 'sex']) or a list of such lists "
+                "(one block of confounders per model)")
 
 
 def check_names(**names) -> None:
@@ -185,6 +192,8 @@ def adjust_blocks(adjust) -> list[list[str]]:
         return []
     if isinstance(adjust, str):
         return [[t.strip() for t in adjust.split("+") if t.strip()]]
+    if not isinstance(adjust, Iterable) or isinstance(adjust, pd.Series):
+        raise ModelError(_ADJUST_HELP + f", not {show_given(adjust)}.")
     items = list(adjust)
     if not items:
         return []
@@ -194,8 +203,10 @@ def adjust_blocks(adjust) -> list[list[str]]:
     for b in items:
         if isinstance(b, str):
             blocks.append([t.strip() for t in b.split("+") if t.strip()])
-        else:
+        elif isinstance(b, Iterable) and all(isinstance(t, str) for t in b):
             blocks.append([str(t) for t in b])
+        else:
+            raise ModelError(_ADJUST_HELP + f", not {show_given(adjust)}.")
     return blocks
 
 
@@ -503,7 +514,11 @@ def association(
 
     level = check_level(level, ModelError)
     check_names(exposure=exposure, outcome=outcome)
-    if measure is not None and measure not in MEASURES:
+    complete_cases = check_flag(complete_cases, "complete_cases", "association()")
+    pr_fallback = check_flag(pr_fallback, "pr_fallback", "association()")
+    if categorical is not None:
+        categorical = check_flag(categorical, "categorical", "association()")
+    if measure is not None and (not isinstance(measure, str) or measure not in MEASURES):
         raise ModelError(f"measure={measure!r} is not one of {', '.join(MEASURES)} "
                          "(or = odds ratio, pr = prevalence ratio, rd = risk difference, "
                          "coef = difference in means, rr = rate ratio).")

@@ -33,6 +33,8 @@ from scipy import stats
 from socialhealth._text import show
 from socialhealth.design.formula import formula_variables, split_top_level
 from socialhealth.design.result_protocol import Result, analysis_scale
+from socialhealth.design.results import check_level
+from socialhealth.design.structure import check_flag
 from socialhealth.errors import MissingColumnError, ModelError, SocialHealthWarning
 from socialhealth.models._association import (MEASURES, _check_adjust, _start, adjust_blocks,
                                              _no_df_note, check_names, exposure_term, to_maximum)
@@ -194,10 +196,14 @@ def interaction(
     In R: ``m <- svyglm(poor_health ~ lonely * factor(sex) + age + education, design,
     family = quasibinomial()); svycontrast(m, ...); regTermTest(m, ~lonely:factor(sex))``.
     """
-    if measure not in MEASURES:
+    if not isinstance(measure, str) or measure not in MEASURES:
         raise ModelError(f"measure={measure!r} is not one of {', '.join(MEASURES)}.")
+    level = check_level(level, ModelError)
     family, link, expo, _ = MEASURES[measure]
     check_names(exposure=exposure, outcome=outcome, by=by)
+    complete_cases = check_flag(complete_cases, "complete_cases", "interaction()")
+    if categorical is not None:
+        categorical = check_flag(categorical, "categorical", "interaction()")
     data = design.data
     for col, what in ((by, "modifier"), (outcome, "outcome")):
         if col not in data.columns and "(" not in col:

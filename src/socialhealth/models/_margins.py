@@ -57,7 +57,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from socialhealth._text import r_number, show, show_list
+from socialhealth._text import r_number, show, show_given, show_list
 from socialhealth._deprecation import (
     LINEARISATION_ALIASES,
     renamed_parameter,
@@ -67,6 +67,7 @@ from socialhealth._deprecation import (
 from socialhealth.design.formula import formula_variables, split_top_level
 from socialhealth.design.extension import refuse_negative_replicate_weights
 from socialhealth.design.result_protocol import Result, analysis_scale
+from socialhealth.design.results import check_level
 from socialhealth.errors import ConvergenceError, MissingColumnError, ModelError
 
 __all__ = ["MarginsResult", "margins"]
@@ -224,6 +225,9 @@ def _model_of(model):
 
 def _levels(col: pd.Series, used: np.ndarray, at):
     if at is not None:
+        if isinstance(at, (str, bytes, dict)) or np.ndim(at) != 1:
+            raise ModelError(f"at= takes a list of the values to compare, e.g. at=[20, 40, 60] "
+                             f"or at=['low', 'high'], not {show_given(at)}.")
         lv = list(at)
         if len(lv) < 1:
             raise ModelError("at= needs at least one value.")
@@ -445,6 +449,10 @@ def margins(
 
     if average_over not in ("model", "design"):
         raise ModelError(f"average_over={average_over!r} must be 'model' or 'design'.")
+    level = check_level(level, ModelError)
+    if not isinstance(variable, str):
+        raise ModelError(f"variable= takes one column name of the model (a string), not "
+                         f"{show_given(variable)}; call margins() once per variable.")
     variance = renamed_value("margins", "variance", variance, LINEARISATION_ALIASES, "0.1.0")
     if variance not in _VARIANCES:
         raise ModelError(f"variance={variance!r} must be 'linearisation' or 'svypredmeans'.")

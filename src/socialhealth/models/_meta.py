@@ -19,6 +19,7 @@ from scipy import optimize, stats
 from socialhealth._text import show_given, show_list
 from socialhealth._deprecation import renamed_parameter
 from socialhealth.design.result_protocol import Result, ScalarValue, SummaryFrame, analysis_scale
+from socialhealth.design.structure import check_flag
 from socialhealth.errors import ConvergenceError, ModelError
 
 __all__ = ["MetaResult", "i2_from_q", "meta", "se_from_ci"]
@@ -97,6 +98,7 @@ def se_from_ci(
     In R: ``(log(upper) - log(lower)) / (2 * qnorm(0.975))``.
     """
     level = _check_level(level)
+    log = check_flag(log, "log", "se_from_ci()")
     lo = _as_vector(lower, "lower")
     hi = _as_vector(upper, "upper")
     if lo.shape != hi.shape:
@@ -137,8 +139,12 @@ def i2_from_q(q: float, df: float) -> float:
 
     In R: ``max(0, 100 * (QE - df) / QE)`` (``rma(..., method="FE")$I2``).
     """
-    q = float(q)
-    df = float(df)
+    try:
+        q = float(q)
+        df = float(df)
+    except (TypeError, ValueError):
+        raise ModelError(f"i2_from_q() takes Cochran's Q and its degrees of freedom as numbers, "
+                         f"not q={show_given(q)}, df={show_given(df)}.") from None
     if not (np.isfinite(q) and q >= 0):
         raise ModelError(f"Q must be a non-negative number, got {show_given(q)}.")
     if not df > 0:
@@ -404,7 +410,8 @@ class MetaResult(Result):
         ``y_i ± z_{(1+level)/2} se_i``.  ``exponentiate`` defaults to the value given to
         :func:`meta`.
         """
-        exponentiate = self.exponentiate if exponentiate is None else exponentiate
+        exponentiate = (self.exponentiate if exponentiate is None
+                        else check_flag(exponentiate, "exponentiate", "to_frame()"))
         g = np.exp if exponentiate else (lambda x: x)
         st = self.studies
         studies = pd.DataFrame(
@@ -529,6 +536,9 @@ def _study_inputs(estimates, se, vi, ci_low, ci_high, ratio, input_level, labels
     if labels is None:
         lab = [str(i + 1) for i in range(k)]
     else:
+        if isinstance(labels, (str, bytes, dict)) or np.ndim(labels) != 1:
+            raise ModelError(f"labels= takes one label per study, as a list (e.g. ['Smith 2020', "
+                             f"'Lee 2021']), not {show_given(labels)}.")
         lab = list(labels)
         if len(lab) != k:
             raise ModelError(f"labels has {len(lab)} entries but there are {k} studies.")
@@ -758,6 +768,9 @@ def meta(
     if not isinstance(hksj, (bool, np.bool_)):
         raise ModelError(f"hksj must be True or False, got {hksj!r}.")
     hksj = bool(hksj)
+    ratio = check_flag(ratio, "ratio", "meta()")
+    if exponentiate is not None:
+        exponentiate = check_flag(exponentiate, "exponentiate", "meta()")
     if exponentiate is None:
         exponentiate = bool(ratio)
 

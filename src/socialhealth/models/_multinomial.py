@@ -65,6 +65,7 @@ from scipy import special
 from socialhealth._text import show, show_list
 from socialhealth.design.coefficients import WaldCoefficients, coefficient_lines
 from socialhealth.design.result_protocol import Summary
+from socialhealth.design.structure import check_flag
 from socialhealth.errors import (ArgumentError, ConvergenceError, FormulaError, ModelError,
                                  SeparationError)
 from socialhealth.models._ordinal import _label, _outcome_codes
@@ -287,6 +288,7 @@ class MultinomialResult(WaldCoefficients):
         the intercept, the odds of the level against the reference at ``x = 0``); ``se``
         stays on the log scale.
         """
+        exponentiate = check_flag(exponentiate, "exponentiate", "to_frame()")
         ci = self.confint(level)
         est = self._theta.copy()
         lo, hi = ci["ci_low"].to_numpy().copy(), ci["ci_high"].to_numpy().copy()

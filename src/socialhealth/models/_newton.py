@@ -6,6 +6,22 @@ from typing import Callable
 
 import numpy as np
 
+from socialhealth._text import show_given
+from socialhealth.errors import ModelError
+
+
+def check_controls(max_iter, tol) -> None:
+    """``max_iter`` a whole number >= 1 and ``tol`` a number >= 0, or a ModelError naming the
+    argument (a string such as max_iter="10" would fail deep in the loop)."""
+    if isinstance(max_iter, (bool, np.bool_)) or not isinstance(max_iter, (int, np.integer)) \
+            or max_iter < 1:
+        raise ModelError(f"max_iter, the most Newton iterations, must be a whole number >= 1 "
+                         f"(e.g. 100), not {show_given(max_iter)}.")
+    if isinstance(tol, (bool, np.bool_)) or not isinstance(tol, (int, float, np.number)) \
+            or not 0 <= tol < 1:
+        raise ModelError(f"tol, the convergence tolerance, must be a number between 0 and 1 "
+                         f"(e.g. 1e-12), not {show_given(tol)}.")
+
 
 def newton_ascent(loglik: Callable[[np.ndarray], float],
                   score_info: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
@@ -21,6 +37,7 @@ def newton_ascent(loglik: Callable[[np.ndarray], float],
     ``"max_iter"``, ``"singular"`` (the information cannot be solved) or ``"halving"`` (no
     step length raised the log-likelihood); ``path`` holds ``(theta, loglik)`` per iterate.
     """
+    check_controls(max_iter, tol)
     ll = loglik(theta)
     path = [(theta, ll)]
     for it in range(1, max_iter + 1):

@@ -40,9 +40,10 @@ import pandas as pd
 from socialhealth._text import show
 from socialhealth.design.result_protocol import Result
 from socialhealth.design.formula import formula_variables
+from socialhealth.design.structure import check_flag
 from socialhealth.errors import MissingColumnError, ModelError
 from socialhealth.models import anchors as anchors_module
-from socialhealth.models._association import MEASURES, _check_adjust, adjust_blocks
+from socialhealth.models._association import MEASURES, _check_adjust, adjust_blocks, check_names
 
 __all__ = ["RiskFactorTable", "compare_risk_factors"]
 
@@ -136,6 +137,9 @@ def _as_items(spec, role) -> list[tuple[str, str]]:
         return []
     if isinstance(spec, str):
         spec = [spec]
+    if np.ndim(spec) == 0 and not isinstance(spec, Mapping):
+        raise ModelError(f"{role}s= takes column names: one name, a list of names or a "
+                         f"{{label: column}} mapping, not {show(spec)}.")
     items = list(spec.items()) if isinstance(spec, Mapping) else [(s, s) for s in spec]
     out = []
     for label, term in items:
@@ -269,10 +273,19 @@ def compare_risk_factors(
     In R: ``svyglm(died ~ lonely + age + sex, design, family = quasibinomial())`` for each factor
     on ``subset(design, complete.cases(...))``; the anchors have no R equivalent.
     """
-    if measure not in MEASURES or measure == "rd":
+    if not isinstance(measure, str) or measure not in MEASURES or measure == "rd":
         raise ModelError(f"measure={measure!r}: use 'or', 'pr' or 'coef' (ratios are compared).")
     family, link, expo, _ = MEASURES[measure]
     data = design.data
+    check_names(outcome=outcome)
+    mutual = check_flag(mutual, "mutual", "compare_risk_factors()")
+    anchors = check_flag(anchors, "anchors", "compare_risk_factors()")
+    if anchor_outcome is not None and not isinstance(anchor_outcome, str):
+        raise ModelError(f"anchor_outcome= takes the outcome of the published anchors as text "
+                         f"(e.g. 'all-cause mortality') or None, not {show(anchor_outcome)}.")
+    if anchor_match is not None and not isinstance(anchor_match, Mapping):
+        raise ModelError(f"anchor_match= takes a mapping of factor to the anchors' exposure "
+                         f"names, e.g. {{'lonely': ['loneliness']}}, not {show(anchor_match)}.")
     if outcome not in data.columns and "(" not in outcome:
         raise MissingColumnError([outcome], data.columns, "the design data (outcome)")
     ex = _as_items(exposures, "exposure")

@@ -265,6 +265,12 @@ def coplot(
     if isinstance(columns, bool) or not isinstance(columns, (int, np.integer)) or columns < 1:
         raise PlotError(f"{what}: columns must be a whole number of at least 1, not "
                         f"{show_given(columns)}.")
+    if figsize is not None and not (
+            isinstance(figsize, (tuple, list)) and len(figsize) == 2
+            and all(isinstance(v, (int, float, np.number)) and not isinstance(v, bool)
+                    and 0 < v < np.inf for v in figsize)):
+        raise PlotError(f"{what}: figsize= takes (width, height) in inches, two positive numbers "
+                        f"such as (10, 7), not {show_given(figsize)}.")
     ncol = int(min(columns, k))
     nrow = math.ceil(k / ncol)
     size = figsize or (3.2 * ncol + (1.4 if style == "hex" else 0.6), 2.6 * nrow + 1.3)

@@ -1,6 +1,7 @@
 """Forest plot of ratio estimates (association tables, meta-analyses)."""
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Literal, Sequence
 
 import numpy as np
@@ -9,11 +10,13 @@ from matplotlib.axes import Axes
 from matplotlib.patches import Polygon
 from matplotlib.ticker import FixedLocator, NullFormatter, NullLocator
 
-from socialhealth._text import show_list
+from socialhealth._text import show_given, show_list
 from socialhealth._deprecation import renamed_parameter
+from socialhealth.design.structure import check_flag
 from socialhealth.errors import PlotError
 from socialhealth.plot import style
-from socialhealth.plot.frames import as_frame, no_missing_groups, ordered_unique, require
+from socialhealth.plot.frames import (as_frame, needed, no_missing_groups, ordered_unique,
+                                      require)
 
 _INTERCEPTS = {"intercept", "(intercept)", "const"}
 
@@ -275,6 +278,26 @@ def forest(
     """
     if scale not in ("log", "linear"):
         raise PlotError(f"scale must be 'log' or 'linear', not {scale!r}.")
+    needed("forest()", estimate=estimate, ci_low=ci_low, ci_high=ci_high)
+    annotate = check_flag(annotate, "annotate", "forest()")
+    drop_intercept = check_flag(drop_intercept, "drop_intercept", "forest()")
+    if labels is not None and not isinstance(labels, Mapping):
+        raise PlotError(f"forest(): labels= takes a mapping of term to label, e.g. "
+                        f"{{'lonely': 'Lonely'}}, not {show_given(labels)}.")
+    if ref is not None and (isinstance(ref, (bool, np.bool_))
+                            or not isinstance(ref, (int, float, np.number))):
+        raise PlotError(f"forest(): ref= takes the number where the reference line is drawn "
+                        f"(1 for ratios, 0 for differences) or None, not {show_given(ref)}.")
+    if scale == "log" and ref is not None and np.isfinite(ref) and not ref > 0:
+        raise PlotError(f"forest(): ref={show_given(ref)} cannot be drawn on a log scale; ratios "
+                        "are compared with ref=1 (or pass scale='linear' for differences).")
+    for arg, value in (("terms", terms), ("summary", summary)):
+        if value is not None and not isinstance(value, str) and not (
+                isinstance(value, Iterable) and all(isinstance(t, str) for t in value)):
+            raise PlotError(f"forest(): {arg}= takes term names (text or a list of text), not "
+                            f"{show_given(value)}.")
+    if isinstance(terms, str):
+        terms = [terms]
     frame = as_frame(data, exponentiate=(scale == "log"))
     lab = _label_column(frame, label)
     weight = weight if weight is not None else ("weight" if "weight" in frame.columns else None)

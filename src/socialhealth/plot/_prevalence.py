@@ -7,10 +7,11 @@ import numpy as np
 from matplotlib.axes import Axes
 
 from socialhealth._deprecation import renamed_parameter
+from socialhealth.design.structure import check_flag
 from socialhealth.errors import PlotError
 from socialhealth.plot import style
-from socialhealth.plot.frames import (as_frame, by_columns, no_duplicates, no_missing_groups,
-                                      ordered_unique, require, single_level)
+from socialhealth.plot.frames import (as_frame, by_columns, needed, no_duplicates,
+                                      no_missing_groups, ordered_unique, require, single_level)
 
 
 @style.plain_text
@@ -83,6 +84,8 @@ def prevalence(
     """
     if kind not in ("bar", "point"):
         raise PlotError(f"kind must be 'bar' or 'point', not {kind!r}.")
+    needed("prevalence()", estimate=estimate, ci_low=ci_low, ci_high=ci_high)
+    percent = check_flag(percent, "percent", "prevalence()")
     frame = single_level(as_frame(data), level, "prevalence()")
     require(frame, [estimate, ci_low, ci_high], "prevalence()")
     bys = by_columns(frame)

@@ -59,6 +59,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 
 from socialhealth._text import show, show_given
+from socialhealth.design.structure import check_flag
 from socialhealth.errors import PlotError, RowsDroppedWarning
 from socialhealth.plot._quantile_smooth import quantile_curve
 from socialhealth.plot import style
@@ -336,6 +337,8 @@ def hist(
     2    450.0     500.0      0.0280
     """
     what = "hist()"
+    probability = check_flag(probability, "probability", what)
+    right = check_flag(right, "right", what)
     x_all = _numeric_column(design, variable, what)
     w_all = np.asarray(design.weights, dtype=float)
     finite = np.isfinite(x_all) & design.in_subset
@@ -457,6 +460,7 @@ def boxplot(
     2     M   566.0   832.0  1193.0        2133.5
     """
     what = "boxplot()"
+    all_outliers = check_flag(all_outliers, "all_outliers", what)
     x_all = _numeric_column(design, variable, what)
     groups = _groups(design, by, what)
     if not np.isfinite(x_all[design.in_subset]).any():

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from typing import Sequence
 
+import numpy as np
 import pandas as pd
 
-from socialhealth._text import show_list
+from socialhealth._text import show_given, show_list
 from socialhealth.errors import PlotError
 
 
@@ -47,7 +48,16 @@ def require(frame: pd.DataFrame, columns: Sequence[str | None], what: str) -> No
     """Raise :class:`~socialhealth.errors.PlotError` naming the absent ``columns`` of ``frame``.
 
     ``None`` entries are ignored (optional columns); the message lists the columns present.
+    An entry that is not one column name (a list, a dict, a Series) is refused: each of these
+    arguments names one column.
     """
+    for c in columns:
+        if c is not None and not isinstance(c, (str, int, np.integer)):
+            raise PlotError(
+                f"{what}: each column argument (x=, by=, estimate=, ci_low=, ...) takes one "
+                f"column name of the data, not {show_given(c)}; the data has "
+                f"{show_list(list(frame.columns), limit=12)}."
+            )
     missing = [c for c in columns if c is not None and c not in frame.columns]
     if missing:
         raise PlotError(
@@ -55,6 +65,20 @@ def require(frame: pd.DataFrame, columns: Sequence[str | None], what: str) -> No
             f"{', '.join(map(str, frame.columns))}. Pass the column names as arguments "
             "(e.g. estimate=, ci_low=, ci_high=) or rename the columns."
         )
+
+
+def needed(what: str, **columns) -> None:
+    """Refuse None for a column argument the plot cannot do without (``estimate=``,
+    ``ci_low=``, ...): pandas would look for a column named None.
+
+    Examples
+    --------
+    >>> needed("forest()", estimate="estimate", ci_low="ci_low")   # no error
+    """
+    for arg, name in columns.items():
+        if name is None:
+            raise PlotError(f"{what} needs {arg}=, the name of a column of the data (default "
+                            f"{arg!r}), not None.")
 
 
 def by_columns(frame: pd.DataFrame) -> list[str]:

@@ -36,7 +36,7 @@ import pandas as pd
 
 from socialhealth._text import show_given
 from socialhealth.design.results import check_level
-from socialhealth.design.structure import as_list
+from socialhealth.design.structure import as_list, check_flag
 from socialhealth.design.variables import categorical_levels, is_categorical
 from socialhealth.errors import DesignError, MissingColumnError, SocialHealthError
 from socialhealth.tables import format as fmt
@@ -224,6 +224,8 @@ def describe(
                                                         level, digits, statistic, labels)
     if continuous not in ("mean", "median"):
         raise DesignError(f"continuous={continuous!r} must be 'mean' or 'median'.")
+    overall = check_flag(overall, "overall", "describe()")
+    test = check_flag(test, "test", "describe()")
     base, groups, n_by_missing, inside = _base_design(design, by, forced)
     if by is None:
         test = False
@@ -277,8 +279,20 @@ def _check_arguments(design, by, variables, categorical, level, digits, statisti
     if statistic not in ("ci", "se"):
         raise DesignError(f"statistic={statistic!r} must be 'ci' (confidence interval) or 'se'.")
     data = design.data
+    if by is not None and not isinstance(by, str):
+        raise DesignError(f"describe(): by= takes one column name (the groups of the table's "
+                          f"columns), not {show_given(by)}; combine several columns into one "
+                          "first, or leave by=None for the overall column only.")
     if by is not None and by not in data.columns:
         raise MissingColumnError([by], data.columns, "the design data")
+    for arg, value in (("variables", variables), ("categorical", categorical)):
+        if isinstance(value, Mapping) or (value is not None and not isinstance(value, str)
+                                          and np.ndim(value) != 1):
+            raise DesignError(f"describe(): {arg}= takes column names (a list such as "
+                              f"['age', 'sex']), not {show_given(value)}.")
+    if labels is not None and not isinstance(labels, Mapping):
+        raise DesignError(f"describe(): labels= takes a mapping of column name to label, e.g. "
+                          f"{{'age': 'Age (years)'}}, not {show_given(labels)}.")
     if variables is None:       # the demographic columns the survey has data for
         variables = [v for v in _default_variables(data, by)
                      if (data[v].notna().to_numpy() & design.in_subset).any()]

@@ -19,6 +19,8 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from socialhealth._text import show_given
+from socialhealth.design.structure import check_flag
 from socialhealth.errors import ModelError
 from socialhealth.tables import format as fmt
 from socialhealth.tables.labels import level_label, variable_label
@@ -239,6 +241,15 @@ def regression(
     ``exp(confint(m, ddf = m$df.residual))`` and ``summary(m)$coefficients[, 4]``.
     """
     results = list(result) if isinstance(result, (list, tuple)) else [result]
+    if exponentiate is not None:
+        exponentiate = check_flag(exponentiate, "exponentiate", "regression()")
+    intercept = check_flag(intercept, "intercept", "regression()")
+    if labels is not None and (isinstance(labels, (str, Mapping)) or np.ndim(labels) != 1):
+        raise ModelError(f"regression(): labels= takes one label per model, as a list (e.g. "
+                         f"['Model 1', 'Model 2']), not {show_given(labels)}.")
+    if variable_labels is not None and not isinstance(variable_labels, Mapping):
+        raise ModelError(f"regression(): variable_labels= takes a mapping of variable to label, "
+                         f"e.g. {{'age': 'Age (years)'}}, not {show_given(variable_labels)}.")
     if not results:
         raise ModelError("regression() needs at least one model result.")
     models, labels, default_labels = _models_and_labels(results, labels, level, exponentiate)
