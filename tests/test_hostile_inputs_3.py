@@ -371,3 +371,45 @@ def test_twophase_nest_flag_and_glm_start_text():
                                       phase1_strata="district", phase1_fpc="N_villages",
                                       nest="no"), "nest")
     refused(lambda: api().glm("high ~ ell", family="binomial", start=["a", "b"]), "start=")
+
+
+# --------------------------------------------------------------------- measures (main session)
+def test_measures_refuse_scores_items_and_options_of_the_wrong_kind():
+    from socialhealth import measures
+    from socialhealth.errors import MeasureError
+
+    # categorise(score=3) / ("x") raised pandas/numpy errors
+    for bad in (3, "x", None):
+        with pytest.raises(MeasureError, match="Series or a list of numbers"):
+            measures.categorise("djg6", bad)
+    assert measures.categorise("djg6", [0, 3, 6]).tolist() == [
+        "not lonely", "moderately lonely", "severely lonely"]
+    # survey_alpha(items=5) raised "object of type 'int' has no len()"
+    a = sh.datasets.load_example("apiclus1")
+    d = sh.SurveyDesign(a, weights="pw", psu="dnum", fpc="fpc")
+    with pytest.raises(MeasureError, match="two or more item columns"):
+        sh.measures.survey_alpha(d, 5)
+    # factors=42 for 6 items passed the degrees-of-freedom check ((6 - 42)^2 >= 48) and
+    # failed in pandas ("Shape of passed values is (6, 6), indices imply (6, 42)")
+    items = ["api99", "api00", "meals", "ell", "mobility", "enroll"]
+    with pytest.raises(MeasureError, match="42 factors are too many for 6 items"):
+        sh.measures.survey_factanal(d, items, factors=42)
+
+
+def test_score_refuses_min_answered_that_its_missing_rule_would_ignore():
+    # UCLA-3 is scored with missing='complete' by default: min_answered=2 was silently ignored
+    # (a respondent with 2 of 3 items answered got no score although 2 were asked for), and
+    # min_answered='x' was accepted
+    from socialhealth import measures
+    from socialhealth.errors import MeasureError
+
+    df = pd.DataFrame({"q1": [1, 2, 3, np.nan], "q2": [1, 2, np.nan, 3], "q3": [3, 2, 1, 1]})
+    items = {"companionship": "q1", "left_out": "q2", "isolated": "q3"}
+    with pytest.raises(MeasureError, match="min_answered=2 needs missing='prorate'"):
+        measures.score("ucla3", df, items=items, coding="1-3", min_answered=2)
+    with pytest.raises(MeasureError, match="whole number from 1 to 3, not 'x'"):
+        measures.score("ucla3", df, items=items, coding="1-3", min_answered="x")
+    s = measures.score("ucla3", df, items=items, coding="1-3", min_answered=2, missing="prorate")
+    assert s.score.tolist() == [5.0, 6.0, 6.0, 6.0]     # 3 + 1 prorated: 4 * 3 / 2; 4 * 3 / 2
+    s = measures.score("ucla3", df, items=items, coding="1-3", min_answered=3)   # = complete
+    assert s.score.iloc[:2].tolist() == [5.0, 6.0] and s.score.iloc[2:].isna().all()

@@ -130,8 +130,9 @@ def survey_alpha(design, items, level: float = 0.95) -> SurveyAlphaResult:
     In R: ``svycralpha(~ell + mobility + avg.ed + meals, dstrat, na.rm = TRUE)`` (alpha);
     the SE equals ``svycontrast()`` of ``svymean()`` of the moments with the expression above.
     """
-    if isinstance(items, str) or len(items) < 2:
-        raise MeasureError("survey_alpha() needs a list of two or more item columns.")
+    if isinstance(items, (str, dict)) or np.ndim(items) != 1 or len(items) < 2:
+        raise MeasureError(f"survey_alpha() needs a list of two or more item columns, not "
+                           f"{show_given(items)}.")
     items = [str(c) for c in items]
     if not (isinstance(level, (int, float)) and 0 < level < 1):
         raise MeasureError(f"level={show_given(level)} must be a number between 0 and 1.")

@@ -491,11 +491,12 @@ def survey_factanal(design, items, factors: int, n: str = "none",
     items, X, used, n_dropped = _item_matrix(design, items, "survey_factanal", 3)
     p = len(items)
     dof = 0.5 * ((p - k) ** 2 - p - k)
-    if dof < 0:
+    if dof < 0 or k >= p:
         most = max(j for j in range(1, p) if (p - j) ** 2 >= p + j)
-        raise MeasureError(f"{k} factors are too many for {p} items (the model would have "
-                           f"{dof:g} degrees of freedom); fit at most {most} factor"
-                           f"{'s' if most > 1 else ''} or add items.")
+        why = (f"the model would have {dof:g} degrees of freedom" if k < p
+               else "a factor model has fewer factors than items")
+        raise MeasureError(f"{k} factors are too many for {p} items ({why}); fit at most "
+                           f"{most} factor{'s' if most > 1 else ''} or add items.")
     in_design = np.asarray(design.weights, dtype=float) != 0
     d = design.subset(used) if np.any(in_design & ~used) else design
     est = d.var(items)

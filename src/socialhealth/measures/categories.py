@@ -149,7 +149,13 @@ def categorise(key: str, score: Any, *, scale: str | None = None, cutoffs: str |
     """
     inst = get_instrument(key)
     sc = inst.scale(scale)
-    s = score if isinstance(score, pd.Series) else pd.Series(np.asarray(score, dtype=float))
+    if isinstance(score, pd.Series):
+        s = score
+    elif isinstance(score, (str, bytes, dict)) or np.ndim(score) != 1:
+        raise MeasureError(f"categorise() takes the scores as a Series or a list of numbers "
+                           f"(e.g. measures.score(...).score), not {show_given(score)}.")
+    else:   # (text among the scores is reported by the range check, value by value)
+        s = pd.Series(score if isinstance(score, np.ndarray) else list(score))
     out = categorise_scale(inst, sc, s, cutoffs=cutoffs, cutoff=cutoff, explicit=True)
     if out is None:  # pragma: no cover - explicit=True raises instead of returning None
         raise MeasureError(f"{key}: no categories could be formed.")

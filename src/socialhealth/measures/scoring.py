@@ -43,6 +43,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from socialhealth._text import show_given
 from socialhealth.design.result_protocol import Result
 from socialhealth.errors import (
     ItemCodeError,
@@ -188,27 +189,39 @@ def _resolve_missing(inst: Instrument, scale: Scale, missing: Any,
                            f"{MISSING_RULES}.")
     k = len(scale.items)
     if isinstance(min_answered, Mapping):
-        m = min_answered.get(scale.name, scale.min_answered)
-    elif min_answered is not None and scale is inst.total:
-        m = min_answered
+        given = min_answered.get(scale.name)
     else:
-        m = scale.min_answered
-    if rule == "complete":
-        return rule, k
-    if rule == "none":
-        return rule, 1
+        given = min_answered if scale is inst.total else None
+    m = scale.min_answered if given is None else given
+    implied = {"complete": k, "none": 1}.get(rule)
+    if given is not None:
+        _check_min_answered(inst, scale, given)
+        if implied is not None and given != implied:
+            # (a min_answered with a rule that ignores it would score otherwise than asked)
+            raise MeasureError(
+                f"{inst.key} {scale.name}: min_answered={show_given(given)} needs "
+                f"missing='prorate' or 'available'; it is scored with missing={rule!r} "
+                f"({'every item answered' if rule == 'complete' else 'any item answered'}). "
+                f"Pass missing='prorate' with it, or leave min_answered out.")
+    if implied is not None:
+        return rule, implied
     if m is None:
         raise MeasureError(
             f"{inst.key} {scale.name}: no published rule says how many of its {k} items must be "
             f"answered for missing={rule!r}; pass min_answered=<number> (or {{{scale.name!r}: n}}) "
             "and report the rule, or use missing='complete'."
         )
+    _check_min_answered(inst, scale, m)
+    return rule, int(m)
+
+
+def _check_min_answered(inst: Instrument, scale: Scale, m: Any) -> None:
+    k = len(scale.items)
     if isinstance(m, bool) or not isinstance(m, (int, np.integer)) or not 1 <= m <= k:
         raise MeasureError(
             f"{inst.key} {scale.name}: min_answered must be a whole number from 1 to {k}, not "
-            f"{m!r}."
+            f"{show_given(m)}."
         )
-    return rule, int(m)
 
 
 def _combine(values: np.ndarray, rule: str, m: int) -> tuple[np.ndarray, np.ndarray]:
