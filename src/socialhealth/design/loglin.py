@@ -523,7 +523,7 @@ class LoglinModel(Result):
                 f"table ({', '.join(self.variables)}); fit a new model with design.loglin().")
         _check_hierarchical(terms, self.variables, formula)
         return LoglinModel(self._design, terms, self.variables, self._levels, self.prob_table,
-                           self.prob_vcov, f"update(model, {formula})")
+                           self.prob_vcov, f"update({self.r_call}, {formula.strip()})")
 
     def anova(self, other: LoglinModel,
               pval: Literal["F", "chisq", "saddlepoint"] = "F",
