@@ -545,8 +545,10 @@ class CoxResult(WaldCoefficients):
         always Breslow's, which is R's ``se = TRUE`` curve; without tied event times the two
         R curves agree. R lists tied deaths one by one; the value here at a tied time is R's
         last one. R survey 4.1-1 cannot predict curves from a stratified model ("Stratified
-        models are not supported yet") nor from ``ties = "breslow"`` fits (its ``svycoxph``
-        stops); those curves have no R reference.
+        models are not supported yet"); those curves have no R reference. Breslow-ties fits
+        are R's ``svycoxph(..., method = "breslow")`` (its ``ties = "breslow"`` stops on a
+        ``svydesign``), whose predicted curves equal these (checked on the synthetic cohort of
+        the tests with R 4.2.2: at day 1000, 0.905784 with interval 0.882313 to 0.929879).
 
         Examples
         --------

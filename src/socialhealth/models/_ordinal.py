@@ -253,8 +253,8 @@ class OrdinalResult(WaldCoefficients):
     >>> m.thresholds.round(3).to_dict()
     {'excellent|very good': 0.116, 'very good|good': 1.533, 'good|fair': 2.765, 'fair|poor': 4.694}
 
-    In R: ``m <- svyolr(factor(self_rated_health) ~ lonely + age, design)``; ``coef(m)``,
-    ``m$zeta``, ``SE(m)``.
+    In R: ``m <- svyolr(factor(self_rated_health, levels = c("excellent", "very good",
+    "good", "fair", "poor")) ~ lonely + age, design)``; ``coef(m)``, ``m$zeta``, ``SE(m)``.
     """
 
     def __init__(self, *, theta, cov, names, n_coef, levels, nobs, n_missing, loglik, method,
@@ -453,7 +453,9 @@ def ordinal(
     1             age     1.027   1.025    1.028
     2  C(sex)[T.male]     0.960   0.900    1.024
 
-    In R: ``svyolr(factor(self_rated_health) ~ lonely + age + factor(sex), design)``.
+    In R: ``svyolr(factor(self_rated_health, levels = c("excellent", "very good", "good",
+    "fair", "poor")) ~ lonely + age + factor(sex), design)`` (the levels in their order: R's
+    ``factor()`` sorts them alphabetically).
     """
     if method not in _METHODS:
         raise ModelError(f"method={method!r} is not supported; use 'logistic' or 'probit'.")
