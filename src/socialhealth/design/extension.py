@@ -19,7 +19,9 @@ and the refusal of negative replicate weights by refit-based estimators
 (:func:`refuse_negative_replicate_weights`), and the Wald quadratic form ``b' V^{-1} b`` that
 refuses a singular design covariance (:func:`quadratic_form`), and the weighted
 distribution function's sort and R-rounded running sums and the quantile rules behind
-``quantile()`` (:func:`sorted_with_r_sums`, :func:`quantile_function`).
+``quantile()`` (:func:`sorted_with_r_sums`, :func:`quantile_function`), and the R text of a
+model's right-hand side and of a factor with socialhealth's level order for the printed R
+calls (:func:`r_formula`, :func:`r_factor`, :func:`r_complete_cases`).
 They are thin public wrappers; the engine's private functions behind them may change.
 
 Models in :mod:`socialhealth.models` use only these and the design methods
@@ -40,7 +42,7 @@ from socialhealth.errors import ModelError
 __all__ = ["level_codes", "aliased_columns", "fit_glm", "Direction", "cox_monotone",
            "ordinal_separation", "multinomial_separation", "diverging",
            "refuse_negative_replicate_weights", "quadratic_form", "sorted_with_r_sums",
-           "quantile_function"]
+           "quantile_function", "r_formula", "r_factor", "r_complete_cases"]
 
 
 def level_codes(values: pd.Series, used: np.ndarray) -> tuple[np.ndarray, list]:
@@ -313,3 +315,87 @@ def quantile_function(y, w, qrule: str = "math"):
     from socialhealth.design.quantile import _quantile_rule
 
     return _quantile_rule(np.asarray(y, dtype=float), np.asarray(w, dtype=float), qrule)
+
+
+# numpy functions of a formula that R spells without the prefix
+_R_FUNCTIONS = ("log", "exp", "sqrt", "log10", "log2", "log1p", "expm1", "abs")
+
+
+def r_formula(rhs: str, data: pd.DataFrame) -> str:
+    """A model's right-hand side (socialhealth's formula syntax) as R formula text.
+
+    ``C(x)`` becomes ``factor(x)``, ``np.log(x)`` (and ``exp``, ``sqrt``, ``log10``, ``log2``,
+    ``log1p``, ``expm1``, ``abs``) R's ``log(x)``, ``**`` R's ``^``, and a categorical column
+    whose category order is not R's sorted order (e.g. low < middle < high) is written
+    ``factor(x, levels = c(...))``, so that R's reference level is socialhealth's first
+    category (as ``svyglm`` calls print them).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from socialhealth.design.extension import r_formula
+    >>> df = pd.DataFrame({"edu": pd.Categorical(["low", "high"], ["low", "middle", "high"]),
+    ...                    "x": [1.0, 2.0]})
+    >>> r_formula("np.log(x) + edu", df)
+    'log(x) + factor(edu, levels = c("low", "high"))'
+    """
+    import re
+
+    from socialhealth.design.glm import _r_formula, _r_levels
+
+    text = _r_formula(rhs)
+    text = re.sub(r"(?<![A-Za-z_0-9.])(?:np|numpy)\.(" + "|".join(_R_FUNCTIONS) + r")\(",
+                  r"\1(", text)
+    text = text.replace("**", "^")
+    return _r_levels("~" + text, data)[1:]
+
+
+def r_factor(column: str, levels: Sequence) -> str:
+    """R text of a grouping or outcome column with socialhealth's ``levels`` in that order:
+    ``factor(x)`` when R's sorted order is the same (numbers, or text already sorted),
+    ``factor(x, levels = c(...))`` otherwise.
+
+    Examples
+    --------
+    >>> from socialhealth.design.extension import r_factor
+    >>> r_factor("edu", ["low", "middle", "high"])
+    'factor(edu, levels = c("low", "middle", "high"))'
+    >>> r_factor("edema", [0.0, 0.5, 1.0])
+    'factor(edema)'
+    """
+    from socialhealth._text import r_quoted
+
+    name = column if _r_name(column) or "(" in column else f"`{column}`"
+    text = [lv for lv in levels if isinstance(lv, str)]
+    if len(text) != len(levels) or (text == sorted(text)
+                                    and text == sorted(text, key=str.lower)):
+        return f"factor({name})"
+    return f"factor({name}, levels = c({', '.join(r_quoted(lv) for lv in text)}))"
+
+
+def r_complete_cases(columns: Sequence[str], data: pd.DataFrame, rows) -> str | None:
+    """``!is.na(a) & !is.na(b)`` for the columns with a missing value among ``rows`` of
+    ``data`` (for ``subset(design, ...)`` in a printed R call), or None when none has one.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from socialhealth.design.extension import r_complete_cases
+    >>> df = pd.DataFrame({"t": [1.0, np.nan], "d": [1, 0]})
+    >>> r_complete_cases(["t", "d"], df, np.array([True, True]))
+    '!is.na(t)'
+    """
+    rows = np.asarray(rows)
+    out = []
+    for col in dict.fromkeys(columns):
+        if col in data.columns and bool(data[col].iloc[np.flatnonzero(rows)
+                                                      if rows.dtype == bool else rows]
+                                        .isna().any()):
+            out.append(f"!is.na({col if _r_name(col) else f'`{col}`'})")
+    return " & ".join(out) or None
+
+
+def _r_name(name: str) -> bool:
+    import re
+
+    return re.fullmatch(r"[A-Za-z.][A-Za-z0-9._]*", str(name)) is not None

@@ -447,6 +447,9 @@ class LoglinModel(Result):
         self.n = int(np.count_nonzero(design._r_rows()))
         self.df_null = float(design.degf())
         self.r_call = r_call
+        #: the design in the R call: ``design``, or ``update(design, x = factor(x, levels =
+        #: c(...)))`` for text factors whose level order is not R's sorted one
+        self.r_design = "design"
         self.design_label = design._short_label()
         self.terms = [_term_label(t, variables) for t in terms]
         self.formula = "~" + (" + ".join(self.terms) if self.terms else "1")
@@ -522,8 +525,10 @@ class LoglinModel(Result):
                 f"update({formula!r}) names {', '.join(map(repr, extra))}, not a factor of this "
                 f"table ({', '.join(self.variables)}); fit a new model with design.loglin().")
         _check_hierarchical(terms, self.variables, formula)
-        return LoglinModel(self._design, terms, self.variables, self._levels, self.prob_table,
-                           self.prob_vcov, f"update(model, {formula})")
+        out = LoglinModel(self._design, terms, self.variables, self._levels, self.prob_table,
+                          self.prob_vcov, f"update({self.r_call}, {formula.strip()})")
+        out.r_design = self.r_design
+        return out
 
     def anova(self, other: LoglinModel,
               pval: Literal["F", "chisq", "saddlepoint"] = "F",
@@ -649,8 +654,18 @@ def loglin(design, formula: str, max_levels: int | None = MAX_FACTOR_LEVELS) -> 
     _check_hierarchical(terms, variables, formula)
     key, levels = _cell_table(design, variables, "a loglinear model", max_levels)
     p, V = cell_estimate(design, key, int(np.prod([len(lev) for lev in levels])), True)
-    r_call = f"svyloglin({formula.strip()}, design)"
-    return LoglinModel(design, terms, variables, levels, p, V, r_call)
+    # text factors in our level order (R's factor() sorts them, and the coefficients are the
+    # effects of all levels but the last)
+    from socialhealth.design.extension import r_factor
+
+    recode = [f"{v if re.fullmatch(r'[A-Za-z.][A-Za-z0-9._]*', v) else f'`{v}`'} = "
+              f"{r_factor(v, lev)}" for v, lev in zip(variables, levels, strict=True)
+              if "levels = " in r_factor(v, lev)]
+    des = f"update(design, {', '.join(recode)})" if recode else "design"
+    model = LoglinModel(design, terms, variables, levels, p, V,
+                        f"svyloglin({formula.strip()}, {des})")
+    model.r_design = des
+    return model
 
 
 def anova_loglin(model0: LoglinModel, model1: LoglinModel,
@@ -802,7 +817,8 @@ def anova_loglin(model0: LoglinModel, model1: LoglinModel,
         rows.append({"test": name, "statistic": stat, "df": float(k), "ndf": nu,
                      "ddf": df_null * nu, "p": chosen, "p_F": p_f, "p_chisq": p_c,
                      "p_saddlepoint": p_s})
-    call = f"anova(svyloglin({model0.formula}, design), svyloglin({model1.formula}, design))"
+    des = model1.r_design
+    call = f"anova(svyloglin({model0.formula}, {des}), svyloglin({model1.formula}, {des}))"
     if pval != "F":
         call = f"print({call}, pval = \"{pval}\")"
     return LoglinAnova(pd.DataFrame(rows), deltas, pval, call, model0, model1)

@@ -617,8 +617,18 @@ def kaplan_meier(
     rhs = " + ".join(by_cols) if by_cols else "1"
     r_call = f"svykm(Surv({time}, {event} > 0) ~ {rhs}, design" + (", se = TRUE" if se
                                                                    else "") + ")"
+    notes = []
     if estimator != "auto" and est != ("aalen" if se else "km"):
-        r_call += f"  # estimator={est!r} differs from svykm's default for se={se}"
+        notes.append(f"estimator={est!r} differs from svykm's default for se={se}, so R's "
+                     "curve differs")
+    if getattr(design, "kind", "") == "replicate":
+        if by_cols:
+            notes.append("R survey 4.1-1's svykm stops for groups on replicate designs")
+        elif se:
+            notes.append("R survey 4.1-1's svykm has no standard errors for replicate designs "
+                         "(\"SE not yet available\")")
+    if notes:
+        r_call += "  # " + "; ".join(notes)
     return KaplanMeierResult(
         curves=curves, groups=groups, by=by_cols, estimator=est, se=se, level=level,
         n_rows=int(ok.sum()), n_events=int((d_all[ok] > 0).sum()), n_missing=n_missing,

@@ -46,7 +46,8 @@ from scipy import stats
 
 from socialhealth._text import show, show_given
 from socialhealth._deprecation import renamed_parameter
-from socialhealth.design.extension import level_codes, quadratic_form
+from socialhealth.design.extension import (level_codes, quadratic_form, r_complete_cases,
+                                            r_factor)
 from socialhealth.design.result_protocol import TEST_REASONS, Result
 from socialhealth.errors import EstimationError, MissingColumnError, ModelError
 
@@ -223,8 +224,24 @@ def logrank(design, time: str, status: str, by: str, rho: float = 0.0,
     return LogrankResult(
         table=table, chisq=chisq, df=k - 1, p=float(stats.chi2.sf(chisq, k - 1)),
         method=f"Design-based {name} test ({k} groups, reference {by}={levels[0]})",
-        r_call=f"svylogrank(Surv({time}, {status}) ~ {by}, design, rho = {rho:g}, gamma = "
-        f"{gamma:g})",
+        r_call=_r_call(design, time, status, by, levels, rho, gamma),
         design_label=design.label,
         extra={"levels": levels, "vcov": V, "n_rows": int(used.sum())},
     )
+
+
+def _r_call(design, time: str, status: str, by: str, levels: list, rho: float,
+            gamma: float) -> str:
+    """The R ``svylogrank`` call: a text group with our reference level first
+    (``factor(g, levels = c(...))`` when R's sorted order differs), and the rows with a missing
+    time, status or group left out by ``subset()`` (R 4.1-1's ``svylogrank`` stops on them:
+    "dims do not match the length of object")."""
+    group = by
+    if all(isinstance(lv, str) for lv in levels):
+        group = r_factor(by, levels)
+        if group == f"factor({by})":
+            group = by
+    keep = r_complete_cases([time, status, by], design.data, design.in_subset)
+    des = f"subset(design, {keep})" if keep else "design"
+    return (f"svylogrank(Surv({time}, {status}) ~ {group}, {des}, rho = {rho:g}, "
+            f"gamma = {gamma:g})")

@@ -41,6 +41,7 @@ from scipy import special, stats
 
 from socialhealth._text import show_list
 from socialhealth.design.coefficients import WaldCoefficients
+from socialhealth.design.extension import r_factor, r_formula
 from socialhealth.design.result_protocol import Summary
 from socialhealth.models._newton import newton_ascent
 from socialhealth.models._response import response_frame
@@ -252,8 +253,8 @@ class OrdinalResult(WaldCoefficients):
     >>> m.thresholds.round(3).to_dict()
     {'excellent|very good': 0.116, 'very good|good': 1.533, 'good|fair': 2.765, 'fair|poor': 4.694}
 
-    In R: ``m <- svyolr(factor(self_rated_health) ~ lonely + age, design)``; ``coef(m)``,
-    ``m$zeta``, ``SE(m)``.
+    In R: ``m <- svyolr(factor(self_rated_health, levels = c("excellent", "very good",
+    "good", "fair", "poor")) ~ lonely + age, design)``; ``coef(m)``, ``m$zeta``, ``SE(m)``.
     """
 
     def __init__(self, *, theta, cov, names, n_coef, levels, nobs, n_missing, loglik, method,
@@ -452,7 +453,9 @@ def ordinal(
     1             age     1.027   1.025    1.028
     2  C(sex)[T.male]     0.960   0.900    1.024
 
-    In R: ``svyolr(factor(self_rated_health) ~ lonely + age + factor(sex), design)``.
+    In R: ``svyolr(factor(self_rated_health, levels = c("excellent", "very good", "good",
+    "fair", "poor")) ~ lonely + age + factor(sex), design)`` (the levels in their order: R's
+    ``factor()`` sorts them alphabetically).
     """
     if method not in _METHODS:
         raise ModelError(f"method={method!r} is not supported; use 'logistic' or 'probit'.")
@@ -501,9 +504,12 @@ def ordinal(
 
     cov, design_used = design.model_vcov(theta, rows, Z_used, refit, "ordinal model")
     thr_names = [f"{_label(a)}|{_label(b)}" for a, b in zip(lv[:-1], lv[1:], strict=True)]
-    rhs_r = rhs.replace("C(", "factor(")
-    r_call = f"svyolr(factor({lhs}) ~ {rhs_r}, design = design" + (
-        ", method = 'probit'" if method == "probit" else "") + ")"
+    # the outcome's levels in our order (R's factor() sorts them: excellent, fair, good, ...)
+    r_call = (f"svyolr({r_factor(lhs, lv)} ~ {r_formula(rhs, design.data)}, design = design"
+              + (", method = \"probit\"" if method == "probit" else "") + ")")
+    if method == "probit" and getattr(design, "kind", "") == "replicate":
+        r_call += ("  # R survey 4.1-1's svyolr fits the replicates with the logistic link "
+                   "whatever method=, so its standard errors differ")
     return OrdinalResult(theta=theta, cov=cov, names=names + thr_names, n_coef=len(names),
                          levels=lv, nobs=len(rows), n_missing=frame.n_missing + n_y_missing,
                          loglik=ll, method=method, design=design, formula=formula,

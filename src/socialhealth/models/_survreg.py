@@ -77,6 +77,7 @@ from scipy import special
 
 from socialhealth._text import show_list
 from socialhealth.design.coefficients import WaldCoefficients
+from socialhealth.design.extension import r_formula
 from socialhealth.design.formula import model_frame
 from socialhealth.design.result_protocol import Summary
 from socialhealth.errors import (ArgumentError, ConvergenceError, MissingColumnError, ModelError,
@@ -614,10 +615,12 @@ def survreg(
         th0, ll0, _, st0, _ = null.fit(w, null.start(w), tol, max_iter)
         if st0 != "converged":
             ll0 = np.nan
-    rhs_r = rhs.replace("C(", "factor(")
     names_out = names + (["Log(scale)"] if fixed_scale is None else [])
-    r_call = (f"svysurvreg(Surv({time}, {event}) ~ {rhs_r}, design = design, "
+    r_call = (f"svysurvreg(Surv({time}, {event}) ~ {r_formula(rhs, data)}, design = design, "
               f"dist = \"{dist}\")")
+    if getattr(design, "kind", "") == "replicate":
+        r_call += ("  # R survey 4.1-1 has svysurvreg only for svydesign objects (replicate "
+                   "designs: no method)")
     return SurvregResult(theta=theta, cov=cov, naive_cov=info_inv, names=names_out,
                          n_coef=len(names), dist=dist, nobs=len(rows), n_events=n_events,
                          n_missing=frame.n_missing + n_pre, loglik=(ll0 - jac, ll - jac),
