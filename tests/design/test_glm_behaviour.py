@@ -319,3 +319,20 @@ def test_glm_r_call_spells_out_levels_whose_order_depends_on_rs_locale():
     assert 'factor(fruit, levels = c("Banana", "apple"))' in call
     # the same order in every locale: written as bare names
     assert "+ sex +" in call and call.endswith("+ age, design = design)")
+
+
+def test_glm_r_call_writes_numpy_functions_and_powers_as_r_does():
+    # the printed svyglm wrote np.log(enroll) (R: could not find function "np.log") and **.
+    # R (survey 4.1-1) on the same example file:
+    #   a <- read.csv(gzfile("src/socialhealth/datasets/examples/apistrat.csv.gz"))
+    #   design <- svydesign(id = ~1, strata = ~stype, weights = ~pw, fpc = ~fpc, data = a)
+    #   svyglm(api00 ~ log(enroll) + I(ell^2), design = design)
+    a = sh.datasets.load_example("apistrat")
+    d = sh.SurveyDesign(a, weights="pw", strata="stype", fpc="fpc")
+    m = d.glm("api00 ~ np.log(enroll) + I(ell**2)")
+    assert m.r_call == "svyglm(api00 ~ log(enroll) + I(ell^2), design = design)"
+    np.testing.assert_allclose(m.params.to_numpy(),
+                               [791.4558298557611, -14.3809540005912, -0.0602445072959],
+                               rtol=1e-10)
+    np.testing.assert_allclose(m.bse.to_numpy(),
+                               [56.2664769038294, 8.5401832979459, 0.0068988099659], rtol=1e-9)

@@ -7,9 +7,9 @@ No R is needed here: the cases are rebuilt and compared with the fixture.
 """
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
-import sys
 from pathlib import Path
 
 import pytest
@@ -21,13 +21,19 @@ RERUN = ("the printed R code changed, so it must be checked in R again: run "
          "r_code_reference.json")
 
 
+
+def _cases():
+    """The fixture's cases.py, loaded under its own module name (each R-code fixture folder
+    has a cases.py; a plain ``import cases`` would return whichever was imported first)."""
+    spec = importlib.util.spec_from_file_location("r_code_cases", FIXTURES / "cases.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 @pytest.fixture(scope="module")
 def built():
-    sys.path.insert(0, str(FIXTURES))
-    try:
-        import cases
-    finally:
-        sys.path.remove(str(FIXTURES))
+    cases = _cases()
     return cases.build()[1], cases.RANDOM_DESIGNS
 
 
@@ -152,11 +158,7 @@ def test_glm_and_known_se_differences_are_small(reference):
 def test_demo_report_r_code_is_the_code_r_ran(reference):
     """The demo report's methods-note R code: every line parsed and ran in R (on the CSV its
     comment says to export), and R's prevalences and log odds ratios equal the report's."""
-    sys.path.insert(0, str(FIXTURES))
-    try:
-        import cases
-    finally:
-        sys.path.remove(str(FIXTURES))
+    cases = _cases()
     _, lines, ours = cases.report_demo()
     recs = reference["report_demo"]["lines"]
     assert lines == [r["line"] for r in recs], RERUN

@@ -9,9 +9,9 @@ rebuilt and compared with the fixture.
 """
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
-import sys
 from pathlib import Path
 
 import pytest
@@ -23,13 +23,19 @@ RERUN = ("the printed R code changed, so it must be checked in R again: run "
          "r_code_models_reference.json")
 
 
+
+def _cases():
+    """The fixture's cases.py, loaded under its own module name (each R-code fixture folder
+    has a cases.py; a plain ``import cases`` would return whichever was imported first)."""
+    spec = importlib.util.spec_from_file_location("r_code_models_cases", FIXTURES / "cases.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 @pytest.fixture(scope="module")
 def built():
-    sys.path.insert(0, str(FIXTURES))
-    try:
-        import cases
-    finally:
-        sys.path.remove(str(FIXTURES))
+    cases = _cases()
     return cases.build()[1]
 
 

@@ -317,10 +317,6 @@ def quantile_function(y, w, qrule: str = "math"):
     return _quantile_rule(np.asarray(y, dtype=float), np.asarray(w, dtype=float), qrule)
 
 
-# numpy functions of a formula that R spells without the prefix
-_R_FUNCTIONS = ("log", "exp", "sqrt", "log10", "log2", "log1p", "expm1", "abs")
-
-
 def r_formula(rhs: str, data: pd.DataFrame) -> str:
     """A model's right-hand side (socialhealth's formula syntax) as R formula text.
 
@@ -339,15 +335,9 @@ def r_formula(rhs: str, data: pd.DataFrame) -> str:
     >>> r_formula("np.log(x) + edu", df)
     'log(x) + factor(edu, levels = c("low", "high"))'
     """
-    import re
-
     from socialhealth.design.glm import _r_formula, _r_levels
 
-    text = _r_formula(rhs)
-    text = re.sub(r"(?<![A-Za-z_0-9.])(?:np|numpy)\.(" + "|".join(_R_FUNCTIONS) + r")\(",
-                  r"\1(", text)
-    text = text.replace("**", "^")
-    return _r_levels("~" + text, data)[1:]
+    return _r_levels("~" + _r_formula(rhs), data)[1:]
 
 
 def r_factor(column: str, levels: Sequence) -> str:
@@ -364,11 +354,11 @@ def r_factor(column: str, levels: Sequence) -> str:
     'factor(edema)'
     """
     from socialhealth._text import r_quoted
+    from socialhealth.design.glm import _sorted_alike_in_r
 
     name = column if _r_name(column) or "(" in column else f"`{column}`"
     text = [lv for lv in levels if isinstance(lv, str)]
-    if len(text) != len(levels) or (text == sorted(text)
-                                    and text == sorted(text, key=str.lower)):
+    if len(text) != len(levels) or (text == sorted(text) and _sorted_alike_in_r(text)):
         return f"factor({name})"
     return f"factor({name}, levels = c({', '.join(r_quoted(lv) for lv in text)}))"
 

@@ -130,10 +130,19 @@ from socialhealth.design.wald import _split_terms as _split_terms
 
 
 # ----------------------------------------------------------------------------- entry point
+# numpy functions of a formula that R spells without the prefix
+_R_FUNCTIONS = ("log", "exp", "sqrt", "log10", "log2", "log1p", "expm1", "abs")
+
+
 def _r_formula(formula: str) -> str:
+    """A formula in R's spelling: ``C(x)`` -> ``factor(x)``, ``np.log(x)`` (and the other
+    functions of ``_R_FUNCTIONS``) -> ``log(x)``, ``**`` -> ``^``."""
     import re
 
-    return re.sub(r"(?<![A-Za-z_0-9.])C\(", "factor(", formula)
+    text = re.sub(r"(?<![A-Za-z_0-9.])C\(", "factor(", formula)
+    text = re.sub(r"(?<![A-Za-z_0-9.])(?:np|numpy)\.(" + "|".join(_R_FUNCTIONS) + r")\(",
+                  r"\1(", text)
+    return text.replace("**", "^")
 
 
 @renamed_parameter("maxiter", "max_iter", since="0.1.0")
