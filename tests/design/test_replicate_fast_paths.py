@@ -460,30 +460,3 @@ def test_in_place_edits_of_the_frame_after_definition_do_not_reach_the_design():
     w = df["w"].to_numpy()
     np.testing.assert_allclose(d.mean("y").estimate.iloc[0], np.sum(w * y) / np.sum(w),
                                rtol=1e-12)
-
-
-@pytest.mark.parametrize("threads", [1, 2])
-@pytest.mark.parametrize("layout", ["one block", "separate columns", "reversed order"])
-def test_cache_blocked_products_equal_direct_computation(layout, threads, monkeypatch):
-    # from 65,536 rows, products W'M with W at hand whole run in cache-sized row blocks split
-    # between the idle cores (one BLAS thread each); here forced on 3,000 rows with blocks of
-    # 64 rows, so that every path above goes through them: the same numbers as the raw loops
-    calls = []
-    real = replicate_module._CacheBlockedProducts.tdot
-    monkeypatch.setattr(replicate_module, "_CACHE_BLOCKED_MIN_ROWS", 500)
-    monkeypatch.setattr(replicate_module, "_l2_cache_bytes", lambda: 2 * 8 * 12 * 64)
-    monkeypatch.setattr(replicate_module, "idle_cores", lambda: threads)
-    monkeypatch.setattr(replicate_module._CacheBlockedProducts, "tdot",
-                        lambda self, W, M: calls.append((self.rows, self.threads)) or
-                        real(self, W, M))
-    test_matrix_view_paths_equal_direct_computation(layout)
-    test_domain_means_equal_direct_computation(3, monkeypatch)
-    df, W = synthetic(R=12, n_dom=5)
-    d = sh.ReplicateDesign(df, weights="w", replicate_weights="^rw[0-9]+$", method="bootstrap")
-    t = d.mean(["y", "z"], by="dom").to_frame()
-    for col in ("y", "z"):
-        est, se = direct_domain_means(df, W, col, 5)
-        np.testing.assert_allclose(t[t["term"] == col]["estimate"], est, rtol=1e-12)
-        np.testing.assert_allclose(t[t["term"] == col]["se"], se, rtol=1e-10)
-    if layout != "separate columns":
-        assert calls and set(calls) == {(64, threads)}

@@ -1,7 +1,6 @@
 """Replicate-weight survey designs (R ``svrepdesign``)."""
 from __future__ import annotations
 
-import contextlib
 import copy
 import functools
 import os
@@ -260,9 +259,6 @@ class _ReplicateColumns:
         if whole is not None:
             Mz = M if self.zero is None or self._full is not None else np.where(
                 self.zero if M.ndim == 1 else self.zero[:, None], 0.0, M)
-            if M.ndim == 2 and M.shape[0] >= _CACHE_BLOCKED_MIN_ROWS:
-                with _CacheBlockedProducts(whole.shape[1]) as products:
-                    return products.tdot(whole, Mz)
             with blas_threads_on_idle_cores():
                 return whole.T @ Mz
         vector = M.ndim == 1
@@ -273,18 +269,14 @@ class _ReplicateColumns:
                 out += Wb.T @ M2[sl]
         return out[:, 0] if vector else out
 
-    def block_tdot(self, sl: slice, M: np.ndarray,
-                   products: "_CacheBlockedProducts | None" = None) -> np.ndarray:
+    def block_tdot(self, sl: slice, M: np.ndarray) -> np.ndarray:
         """``W[sl]' M`` for a slice of rows (``M`` has the rows of the slice), without
-        copying ``W`` when it is at hand whole (then in cache-sized blocks on the idle cores
-        when ``products`` is given)."""
+        copying ``W`` when it is at hand whole."""
         whole = self._full if self._full is not None else self._view
         if whole is None:
             return self.take(sl).T @ M
         if self._full is None and self.zero is not None:
             M = np.where(self.zero[sl, None], 0.0, M)
-        if products is not None:
-            return products.tdot(whole[sl], M)
         return whole[sl].T @ M
 
     def colsums(self) -> np.ndarray:
@@ -358,29 +350,23 @@ def _dense_domain_totals(W: "_ReplicateColumns", vals: np.ndarray, dcodes: np.nd
     cols = [d * k + j for d in doms for j in range(k)] + ([D * k + d for d in doms] if ratio
                                                           else [])
     T_part = np.zeros((W.shape[1], len(cols)))
-    products = None
-    if (W._view is not None or W._full is not None) and n >= _CACHE_BLOCKED_MIN_ROWS:
-        # W at hand whole: each block's product in cache-sized pieces on the idle cores
-        products = _CacheBlockedProducts(W.shape[1])
-        block = max(block, 2**21 // len(cols))           # (a 16 MB buffer)
     buffer = np.empty((min(block, n), len(cols)), order="F")   # one for every block
-    with products if products is not None else contextlib.nullcontext():
-        for i in range(0, n, block):
-            sl = slice(i, min(i + block, n))
-            dc = dcodes[sl]
-            M = buffer[:dc.shape[0]]
-            vb = vals[sl]
-            # each column in one vectorised pass: the values where the row is in the column's
-            # domain, 0 elsewhere (rows in no domain: 0 everywhere); written in place
-            for i_d, d in enumerate(doms):
-                inside = dc == d
-                if ratio:
-                    ind = M[:, len(doms) * k + i_d]
-                    ind[:] = inside
-                    inside = ind       # (a float multiplier is faster than a boolean one)
-                for j in range(k):
-                    np.multiply(vb[:, j], inside, out=M[:, i_d * k + j])
-            T_part += W.block_tdot(sl, M, products)
+    for i in range(0, n, block):
+        sl = slice(i, min(i + block, n))
+        dc = dcodes[sl]
+        M = buffer[:dc.shape[0]]
+        vb = vals[sl]
+        # each column in one vectorised pass: the values where the row is in the column's
+        # domain, 0 elsewhere (rows in no domain: 0 everywhere); written in place
+        for i_d, d in enumerate(doms):
+            inside = dc == d
+            if ratio:
+                ind = M[:, len(doms) * k + i_d]
+                ind[:] = inside
+                inside = ind           # (a float multiplier is faster than a boolean one)
+            for j in range(k):
+                np.multiply(vb[:, j], inside, out=M[:, i_d * k + j])
+        T_part += W.block_tdot(sl, M)
     if known is None:
         return T_part
     T = np.zeros((W.shape[1], ncol))
@@ -495,75 +481,6 @@ def _replicate_numbers(numbers: list[int]) -> str:
 _FEW_COLUMNS = 4   # W' M with up to this many columns: one matrix-vector product per column
 _FUSED_BLOCK_BYTES = 2**23   # row blocks of W read once for W'v and W'1 (stay in the cache)
 _MIN_FUSED_ROWS = 8192       # OpenBLAS runs a smaller matrix-vector product on one thread
-
-_CACHE_BLOCKED_MIN_ROWS = 65536   # W' M (several columns) in cache-sized row blocks from here
-
-
-@functools.cache
-def _l2_cache_bytes() -> int:
-    """One core's level-2 data cache in bytes (Linux sysfs), 1 MiB where it cannot be read."""
-    base = "/sys/devices/system/cpu/cpu0/cache"
-    try:
-        for entry in sorted(os.listdir(base)):
-            def read(name: str, entry: str = entry) -> str:
-                with open(f"{base}/{entry}/{name}") as f:
-                    return f.read().strip()
-            if read("level") == "2" and read("type") in ("Data", "Unified"):
-                size = read("size").upper()
-                factor = {"K": 2**10, "M": 2**20}.get(size[-1:], 1)
-                return int(size.rstrip("KM")) * factor
-    except (OSError, ValueError):
-        pass
-    return 2**20
-
-
-class _CacheBlockedProducts:
-    """Context for products ``W' M`` of a tall ``W`` (n x R) with several columns ``M``: the
-    rows split between the cores idle on entry, each core multiplying row blocks of ``W`` that
-    fit in half its level-2 cache, on one BLAS thread (one pool of threads and one BLAS
-    setting for every product made inside).
-
-    One BLAS product over the whole of ``W`` copies ("packs") ``W`` into its own buffers from
-    main memory before multiplying, so it reads ``W`` about three times; blocks that stay in
-    the cache are read from memory once. Measured at 1,000,000 x 80 with 8-10 columns on a
-    2-core AMD EPYC (1 MiB level-2 cache per core): one product 54-70 ms on two BLAS threads,
-    blocks of 768 rows on two threads 37-48 ms; blocks above the cache (1280 rows) 64-72 ms.
-    """
-
-    def __init__(self, n_replicates: int):
-        self.rows = max(64, min(4096, _l2_cache_bytes() // 2 // (8 * n_replicates) // 64 * 64))
-        self.threads = max(1, idle_cores() or 1)
-        self._stack = contextlib.ExitStack()
-        self._pool: Any = None
-
-    def __enter__(self) -> "_CacheBlockedProducts":
-        self._stack.enter_context(one_blas_thread())
-        if self.threads > 1:
-            from concurrent.futures import ThreadPoolExecutor
-
-            self._pool = self._stack.enter_context(ThreadPoolExecutor(self.threads))
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stack.close()
-        self._pool = None
-
-    def tdot(self, W: np.ndarray, M: np.ndarray) -> np.ndarray:
-        n, rows = W.shape[0], self.rows
-
-        def part(lo: int, hi: int) -> np.ndarray:
-            out = np.zeros((W.shape[1], M.shape[1]))
-            for i in range(lo, hi, rows):
-                j = min(i + rows, hi)
-                out += W[i:j].T @ M[i:j]
-            return out
-
-        threads = min(self.threads, max(1, n // rows))
-        if threads == 1 or self._pool is None:
-            return part(0, n)
-        edges = [n * t // threads for t in range(threads + 1)]
-        return functools.reduce(np.add, self._pool.map(part, edges[:-1], edges[1:]))
-
 
 _FIRST_INVALID_BITS = 0x7FF0000000000000   # bits of +inf; NaNs and negatives lie above it
 
