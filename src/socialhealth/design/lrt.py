@@ -343,8 +343,8 @@ def anova(design, model1, model2, test: Literal["F", "Chisq"] = "F",
     cols = [n for n in big.names if n not in small.names]
     if method == "Wald":
         return big.wald_test(cols) if test == "F" else _wald_chisq(big, cols)
-    ddf = big.df_resid if test == "F" else np.inf
-    out = lrt(big, cols, approximation=approximation, df=ddf)
+    # (df=None: the model's residual df, checked by lrt() with a message about too few PSUs)
+    out = lrt(big, cols, approximation=approximation, df=None if test == "F" else np.inf)
     # the deviance of the smaller model as fitted (same rows and weights as the refit)
     out.r_call = f'anova(small, big, test = "{test}", method = "LRT")'
     return out
