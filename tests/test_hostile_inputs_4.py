@@ -16,7 +16,8 @@ it found:
    ``to_frame(exponentiate="no")`` and ``predict_curve(se="no")``: taken as True;
 4. ``kaplan_meier(time=[...])`` / ``event=[...]`` / ``by=[["sex"]]``: an "unhashable type"
    TypeError; ``kaplan_meier(se="no")``: taken as True (standard errors computed, and the
-   default estimator switched to Aalen's);
+   default estimator switched to Aalen's); ``by=`` or ``estimator=`` given a Series: "unhashable
+   type" / "truth value of a Series is ambiguous" (also ``predict_curve(se_method=Series)``);
 5. ``kaplan_meier(...).at(level="95%")`` / ``quantile(level="95%")`` / ``to_frame(level=
    "95%")``: a TypeError comparing str and int; ``at(times="x")``, ``quantile(p="x")``:
    numpy's bare "could not convert string to float" ValueError;
@@ -110,13 +111,16 @@ def test_cox_result_level_and_flags_refused():
     refused(lambda: m.to_frame(exponentiate="no"), "exponentiate")
     new = pd.DataFrame({"lonely": [1], "age": [60]})
     refused(lambda: m.predict_curve(new, se="no"), "se=")
+    refused(lambda: m.predict_curve(new, se_method=pd.Series(["r"])), "se_method")
     logged = m.to_frame(exponentiate=False)["estimate"].to_numpy()
     assert np.allclose(logged, m.params.to_numpy())
 
 
 # ----------------------------------------------------------------------------- 4-5. kaplan_meier
 @pytest.mark.parametrize("changes", [{"time": ["followup_years"]}, {"event": ["died"]},
-                                     {"by": [["sex"]]}, {"se": "no"}, {"se": 1}])
+                                     {"by": [["sex"]]}, {"se": "no"}, {"se": 1},
+                                     {"by": pd.Series(["a", "b"])},
+                                     {"estimator": pd.Series(["km"])}])
 def test_kaplan_meier_arguments_refused(changes):
     refused(lambda: km(**changes))
 

@@ -553,7 +553,7 @@ def kaplan_meier(
 
     In R: ``svykm(Surv(time, status > 0) ~ group, design, se = TRUE)``.
     """
-    if estimator not in _ESTIMATORS:
+    if not isinstance(estimator, str) or estimator not in _ESTIMATORS:
         raise ModelError(f"estimator={estimator!r} is not one of "
                          f"{', '.join(map(repr, _ESTIMATORS))}.")
     if not (isinstance(level, (int, float)) and 0 < level < 1):
@@ -567,9 +567,12 @@ def kaplan_meier(
     est = ("aalen" if se else "km") if estimator == "auto" else estimator
     data = design.data
     by_cols = as_list(by) if by is not None else []
-    if any(isinstance(c, (list, tuple, set, dict)) for c in by_cols):
+    if any(isinstance(c, (list, tuple, set, dict, pd.Series, pd.Index, np.ndarray))
+           for c in by_cols):
+        given = ("a column of values (add it to the design data and pass its name)"
+                 if isinstance(by, (pd.Series, pd.Index, np.ndarray)) else show_given(by))
         raise ModelError(f"kaplan_meier: by= takes a column name or a list of column names, not "
-                         f"{show_given(by)}.")
+                         f"{given}.")
     missing = [c for c in [time, event, *by_cols] if c not in data.columns]
     if missing:
         raise MissingColumnError(missing, data.columns, "the design data")
