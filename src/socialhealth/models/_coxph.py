@@ -114,11 +114,15 @@ import pandas as pd
 
 from socialhealth._text import show_list
 from socialhealth.design.coefficients import WaldCoefficients
+from socialhealth.design.results import check_level
+from socialhealth.design.structure import check_flag
 from socialhealth.design.extension import r_complete_cases, r_formula
 from socialhealth.design.formula import model_frame
 from socialhealth.design.result_protocol import Summary
 from socialhealth.errors import (ConvergenceError, MissingColumnError, ModelError, SeparationError,
                                  SocialHealthWarning)
+from socialhealth.models._args import check_amount, check_column
+from socialhealth.models._newton import check_controls
 from socialhealth.models._response import event_values
 from socialhealth.models._coxcurve import FitData as _FitData
 
@@ -571,7 +575,8 @@ class CoxResult(WaldCoefficients):
         """
         from socialhealth.models._coxcurve import predict_curve
 
-        return predict_curve(self, newdata, se=bool(se), level=level, se_method=se_method)
+        return predict_curve(self, newdata, se=check_flag(se, "se", "predict_curve()"), level=level,
+                             se_method=se_method)
 
     def model_matrix(self, data: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         """Covariate columns of the model (``names``, no intercept) for the rows of ``data``.
@@ -626,6 +631,8 @@ class CoxResult(WaldCoefficients):
         ``exponentiate=True`` (default) gives hazard ratios and their intervals; ``se``,
         ``statistic`` (z) and ``p`` stay on the log scale.
         """
+        exponentiate = check_flag(exponentiate, "exponentiate", "to_frame()")
+        level = check_level(level, ModelError)
         ci = self.conf_int(1 - level)
         est, lo, hi = self._beta.copy(), ci["ci_low"].to_numpy(), ci["ci_high"].to_numpy()
         if exponentiate:
@@ -799,8 +806,17 @@ def coxph(
     design = twophase(id = list(~1, ~1), subset = ~I(sub | event == 1), strata = list(NULL,
     ~event), data = cohort))``.
     """
-    if ties not in _TIES:
+    if not isinstance(ties, str) or ties not in _TIES:
         raise ModelError(f"ties={ties!r} is not supported; use 'efron' (R's default) or 'breslow'.")
+    check_column(time, "time", "coxph")
+    check_column(event, "event", "coxph")
+    if strata is not None:
+        check_column(strata, "strata", "coxph")
+    check_amount(min_events, "min_events", "coxph", "the fewest events a model is fitted with",
+                 "10", whole=True)
+    check_amount(events_per_variable, "events_per_variable", "coxph",
+                 "the events per coefficient below which it warns", "10")
+    check_controls(max_iter, tol)
     data = design.data
     missing = [c for c in [time, event] + ([strata] if strata else []) if c not in data.columns]
     if missing:

@@ -66,11 +66,12 @@ import pandas as pd
 
 from socialhealth._text import show, show_given, show_list
 from socialhealth.design.result_protocol import Result, Summary
-from socialhealth.design.results import t_quantile
-from socialhealth.design.structure import as_list
+from socialhealth.design.results import check_level, t_quantile
+from socialhealth.design.structure import as_list, check_flag
 from socialhealth.design.extension import refuse_negative_replicate_weights
 from socialhealth.design.variables import domains
 from socialhealth.errors import DesignError, EstimationError, MissingColumnError, ModelError
+from socialhealth.models._args import check_column
 
 __all__ = ["KaplanMeierResult", "kaplan_meier"]
 
@@ -305,9 +306,7 @@ class KaplanMeierResult(Result):
 
     # ------------------------------------------------------------------ helpers
     def _z(self, level: float | None) -> float:
-        level = self.level if level is None else level
-        if not (0 < level < 1):
-            raise ModelError(f"level must be between 0 and 1 (e.g. 0.95); got {show_given(level)}.")
+        level = self.level if level is None else check_level(level, ModelError)
         return t_quantile(level, float("inf"))
 
     def _bands(self, surv, varlog, z):
@@ -363,9 +362,16 @@ class KaplanMeierResult(Result):
 
         In R: ``confint(s, parm = times)`` for each curve ``s`` (limits).
         """
-        tt = np.atleast_1d(np.asarray(times, dtype=float))
+        message = (f"times must be a number or a list of numbers without missing values "
+                   f"(e.g. times=[1, 5, 10]), not {show_given(times)}.")
+        if isinstance(times, (str, bytes, bool, np.bool_)):
+            raise ModelError(message)
+        try:
+            tt = np.atleast_1d(np.asarray(times, dtype=float))
+        except (TypeError, ValueError):
+            raise ModelError(message) from None
         if tt.ndim != 1 or np.isnan(tt).any():
-            raise ModelError("times must be a number or a list of numbers without missing values.")
+            raise ModelError(message)
         z = self._z(level)
         parts = []
         for c in self._curves:
@@ -405,10 +411,16 @@ class KaplanMeierResult(Result):
 
         In R: ``quantile(s, probs = p, ci = TRUE)``.
         """
-        pp = np.atleast_1d(np.asarray(p, dtype=float))
+        message = (f"p must be survival proportions strictly between 0 and 1 (e.g. p=0.5 "
+                   f"for the median); got {show_given(p)}.")
+        if isinstance(p, (str, bytes, bool, np.bool_)):
+            raise ModelError(message)
+        try:
+            pp = np.atleast_1d(np.asarray(p, dtype=float))
+        except (TypeError, ValueError):
+            raise ModelError(message) from None
         if pp.ndim != 1 or np.any(~((pp > 0) & (pp < 1))):
-            raise ModelError(f"p must be survival proportions strictly between 0 and 1; got "
-                             f"{show_given(p)}.")
+            raise ModelError(message)
         z = self._z(level)
 
         def first_below(values, times, q):
@@ -541,17 +553,26 @@ def kaplan_meier(
 
     In R: ``svykm(Surv(time, status > 0) ~ group, design, se = TRUE)``.
     """
-    if estimator not in _ESTIMATORS:
+    if not isinstance(estimator, str) or estimator not in _ESTIMATORS:
         raise ModelError(f"estimator={estimator!r} is not one of "
                          f"{', '.join(map(repr, _ESTIMATORS))}.")
     if not (isinstance(level, (int, float)) and 0 < level < 1):
         raise ModelError(f"level must be between 0 and 1 (e.g. 0.95); got {show_given(level)}.")
+    se = check_flag(se, "se", "kaplan_meier")
+    check_column(time, "time", "kaplan_meier")
+    check_column(event, "event", "kaplan_meier")
     if not all(hasattr(design, a) for a in ("data", "weights", "estimator_vcov")):
         raise DesignError("design must be a socialhealth SurveyDesign or ReplicateDesign, "
                           f"not {type(design).__name__}.")
     est = ("aalen" if se else "km") if estimator == "auto" else estimator
     data = design.data
     by_cols = as_list(by) if by is not None else []
+    if any(isinstance(c, (list, tuple, set, dict, pd.Series, pd.Index, np.ndarray))
+           for c in by_cols):
+        given = ("a column of values (add it to the design data and pass its name)"
+                 if isinstance(by, (pd.Series, pd.Index, np.ndarray)) else show_given(by))
+        raise ModelError(f"kaplan_meier: by= takes a column name or a list of column names, not "
+                         f"{given}.")
     missing = [c for c in [time, event, *by_cols] if c not in data.columns]
     if missing:
         raise MissingColumnError(missing, data.columns, "the design data")

@@ -50,6 +50,7 @@ from socialhealth.design.extension import (level_codes, quadratic_form, r_comple
                                             r_factor)
 from socialhealth.design.result_protocol import TEST_REASONS, Result
 from socialhealth.errors import EstimationError, MissingColumnError, ModelError
+from socialhealth.models._args import check_column
 
 
 @dataclass
@@ -175,10 +176,16 @@ def logrank(design, time: str, status: str, by: str, rho: float = 0.0,
 
     In R: ``svylogrank(Surv(time, status) ~ g, design, rho = 0, gamma = 0)``.
     """
+    for arg, column in (("time", time), ("status", status), ("by", by)):
+        check_column(column, arg, "logrank")
     data = design.data
     missing = [c for c in (time, status, by) if c not in data.columns]
     if missing:
         raise MissingColumnError(missing, data.columns, "the design data")
+    for arg, value in (("rho", rho), ("gamma", gamma)):
+        if isinstance(value, (bool, np.bool_, str, bytes)):
+            raise ModelError(f"logrank: {arg}= must be a number >= 0 (rho=0, gamma=0: the "
+                             f"log-rank test), not {show_given(value)}.")
     try:
         rho, gamma = float(rho), float(gamma)
     except (TypeError, ValueError):

@@ -33,16 +33,18 @@ Venables WN, Ripley BD (2002) *Modern Applied Statistics with S*, §7.3 (``polr`
 """
 from __future__ import annotations
 
-from typing import Literal, Sequence
+from typing import Iterable, Literal, Sequence
 
 import numpy as np
 import pandas as pd
 from scipy import special, stats
 
-from socialhealth._text import show_list
+from socialhealth._text import show_given, show_list
 from socialhealth.design.coefficients import WaldCoefficients
 from socialhealth.design.extension import r_factor, r_formula
 from socialhealth.design.result_protocol import Summary
+from socialhealth.design.results import check_level
+from socialhealth.design.structure import check_flag
 from socialhealth.models._newton import newton_ascent
 from socialhealth.models._response import response_frame
 from socialhealth.errors import (ArgumentError, ConvergenceError, ModelError,
@@ -303,6 +305,8 @@ class OrdinalResult(WaldCoefficients):
         coefficient rows become odds ratios (of a higher outcome level) with their intervals;
         thresholds stay on the logit scale.
         """
+        exponentiate = check_flag(exponentiate, "exponentiate", "to_frame()")
+        level = check_level(level, ModelError)
         ci = self.conf_int(1 - level)
         est = self._theta.copy()
         lo, hi = ci["ci_low"].to_numpy().copy(), ci["ci_high"].to_numpy().copy()
@@ -344,6 +348,10 @@ def _label(v) -> str:
 def _outcome_codes(s: pd.Series, rows: np.ndarray, levels: Sequence | None):
     sub = s.iloc[rows]
     if levels is not None:
+        if isinstance(levels, (str, bytes, dict)) or not isinstance(levels, Iterable):
+            raise ModelError(f"levels= takes the outcome levels in their order, lowest first "
+                             f"(a list such as ['poor', 'fair', 'good']), not "
+                             f"{show_given(levels)}.")
         lv = list(levels)
         unknown = set(sub.dropna().unique()) - set(lv)
         if unknown:
@@ -457,7 +465,7 @@ def ordinal(
     "fair", "poor")) ~ lonely + age + factor(sex), design)`` (the levels in their order: R's
     ``factor()`` sorts them alphabetically).
     """
-    if method not in _METHODS:
+    if not isinstance(method, str) or method not in _METHODS:
         raise ModelError(f"method={method!r} is not supported; use 'logistic' or 'probit'.")
     link = _METHODS[method]()
     # the response is handled here (it may be categorical); the right side by the engine

@@ -80,8 +80,10 @@ from socialhealth.design.coefficients import WaldCoefficients
 from socialhealth.design.extension import r_formula
 from socialhealth.design.formula import model_frame
 from socialhealth.design.result_protocol import Summary
+from socialhealth.design.structure import check_flag
 from socialhealth.errors import (ArgumentError, ConvergenceError, MissingColumnError, ModelError,
                                  SeparationError)
+from socialhealth.models._args import check_column
 from socialhealth.models._response import event_values
 from socialhealth.models._newton import newton_ascent
 
@@ -389,6 +391,7 @@ class SurvregResult(WaldCoefficients):
         with their intervals (``se``, ``statistic`` (z) and ``p`` stay on the log scale); the
         intercept and ``Log(scale)`` are left as they are.
         """
+        exponentiate = check_flag(exponentiate, "exponentiate", "to_frame()")
         ci = self.confint(level)
         est = self._theta.copy()
         lo, hi = ci["ci_low"].to_numpy().copy(), ci["ci_high"].to_numpy().copy()
@@ -524,10 +527,12 @@ def survreg(
     In R: ``svysurvreg(Surv(followup_years, died) ~ lonely + age + sex, design,
     dist = "weibull")``.
     """
-    if dist not in _DISTS:
+    if not isinstance(dist, str) or dist not in _DISTS:
         raise ArgumentError(f"dist={dist!r} is not supported; use one of "
                             f"{show_list(list(_DISTS))} (R survreg's names).")
     family, log_time, fixed_scale = _DISTS[dist]
+    check_column(time, "time", "survreg")
+    check_column(event, "event", "survreg")
     data = design.data
     missing = [c for c in (time, event) if c not in data.columns]
     if missing:
