@@ -75,3 +75,24 @@ def canonical_drops(dropped: dict, reasons) -> dict:
         key = next((k for words, k in reasons if words in reason), reason)
         out[key] = out.get(key, 0) + int(n)
     return out
+
+
+# ----------------------------------------------------------------- printed R code fixtures
+def r_code_close(a, b, tol: float = 1e-8) -> bool:
+    """Our number against R's in the printed-R-code fixtures (``tests/fixtures/r_code*``):
+    relative ``tol`` (plus 1e-9 absolute); R's NA/NaN (``None`` in JSON) agrees only with NaN."""
+    if a is None or b is None or math.isnan(a) or math.isnan(b):
+        return all(v is None or math.isnan(v) for v in (a, b))
+    return abs(a - b) <= tol * max(abs(a), abs(b)) + 1e-9
+
+
+def fixture_cases(folder, module_name: str):
+    """A printed-R-code fixture folder's ``cases.py``, loaded under ``module_name`` (each such
+    folder has a ``cases.py``; a plain ``import cases`` returns whichever was imported first)."""
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location(module_name, Path(folder) / "cases.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

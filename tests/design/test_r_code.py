@@ -7,12 +7,11 @@ No R is needed here: the cases are rebuilt and compared with the fixture.
 """
 from __future__ import annotations
 
-import importlib.util
 import json
-import math
 from pathlib import Path
 
 import pytest
+from r_compare import fixture_cases, r_code_close  # tests/_support
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "r_code"
 RERUN = ("the printed R code changed, so it must be checked in R again: run "
@@ -21,31 +20,15 @@ RERUN = ("the printed R code changed, so it must be checked in R again: run "
          "r_code_reference.json")
 
 
-
-def _cases():
-    """The fixture's cases.py, loaded under its own module name (each R-code fixture folder
-    has a cases.py; a plain ``import cases`` would return whichever was imported first)."""
-    spec = importlib.util.spec_from_file_location("r_code_cases", FIXTURES / "cases.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def built():
-    cases = _cases()
+    cases = fixture_cases(FIXTURES, "r_code_cases")
     return cases.build()[1], cases.RANDOM_DESIGNS
 
 
 @pytest.fixture(scope="module")
 def reference():
     return json.loads((FIXTURES / "r_code_reference.json").read_text())
-
-
-def _close(a, b, tol=1e-8):
-    if a is None or b is None or math.isnan(a) or math.isnan(b):
-        return all(v is None or math.isnan(v) for v in (a, b))
-    return abs(a - b) <= tol * max(abs(a), abs(b)) + 1e-9
 
 
 def test_same_cases(built, reference):
@@ -77,7 +60,7 @@ def test_our_numbers_equal_r_where_r_agrees(built, reference):
             if v["kind"] != "coef":
                 continue
             ours, r = ours[: len(ours) // 2], r[: len(r) // 2]
-        assert all(_close(a, b) for a, b in zip(ours, r)), (k, ours, r)
+        assert all(r_code_close(a, b) for a, b in zip(ours, r)), (k, ours, r)
 
 
 # Cases where R's numbers differ from ours or R fails, as last checked (see each case's "error"
@@ -151,14 +134,14 @@ def test_glm_and_known_se_differences_are_small(reference):
         half = len(ours) // 2
         # log-link binomial (step-halving IRLS): R's coefficients differ by ~5e-7 (relative)
         ctol = 1e-5 if "/glm_log_link" in k else 1e-8
-        assert all(_close(a, b, ctol) for a, b in zip(ours[:half], r[:half])), k
-        assert all(_close(a, b, 1e-5) for a, b in zip(ours[half:], r[half:])), k
+        assert all(r_code_close(a, b, ctol) for a, b in zip(ours[:half], r[:half])), k
+        assert all(r_code_close(a, b, 1e-5) for a, b in zip(ours[half:], r[half:])), k
 
 
 def test_demo_report_r_code_is_the_code_r_ran(reference):
     """The demo report's methods-note R code: every line parsed and ran in R (on the CSV its
     comment says to export), and R's prevalences and log odds ratios equal the report's."""
-    cases = _cases()
+    cases = fixture_cases(FIXTURES, "r_code_cases")
     _, lines, ours = cases.report_demo()
     recs = reference["report_demo"]["lines"]
     assert lines == [r["line"] for r in recs], RERUN
@@ -166,7 +149,8 @@ def test_demo_report_r_code_is_the_code_r_ran(reference):
     assert sorted(ours) == [i for i, r in enumerate(recs) if "ours" in r], RERUN
     assert len(ours) >= 20                       # not vacuous: prevalences and models
     for i, mine in ours.items():
-        assert all(_close(a, b) for a, b in zip(mine, recs[i]["r"], strict=True)), recs[i]["line"]
+        assert all(r_code_close(a, b)
+                   for a, b in zip(mine, recs[i]["r"], strict=True)), recs[i]["line"]
 
 
 def test_a_scattered_mask_prints_the_in_subset_column_not_its_row_numbers():

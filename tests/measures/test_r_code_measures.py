@@ -9,12 +9,11 @@ rebuilt and compared with the fixture.
 """
 from __future__ import annotations
 
-import importlib.util
 import json
-import math
 from pathlib import Path
 
 import pytest
+from r_compare import fixture_cases, r_code_close  # tests/_support
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "r_code_measures"
 RERUN = ("the printed R code changed, so it must be checked in R again: run `PYTHONPATH=src "
@@ -25,11 +24,7 @@ RERUN = ("the printed R code changed, so it must be checked in R again: run `PYT
 
 @pytest.fixture(scope="module")
 def built():
-    # loaded under its own name: tests/fixtures/r_code/cases.py is also a module "cases"
-    spec = importlib.util.spec_from_file_location("r_code_measures_cases",
-                                                  FIXTURES / "cases.py")
-    cases = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(cases)
+    cases = fixture_cases(FIXTURES, "r_code_measures_cases")
     return cases.build()[1]
 
 
@@ -38,15 +33,9 @@ def reference():
     return json.loads((FIXTURES / "r_code_measures_reference.json").read_text())["cases"]
 
 
-def _close(a, b, tol=1e-8):
-    if a is None or b is None or math.isnan(a) or math.isnan(b):
-        return all(v is None or math.isnan(v) for v in (a, b))
-    return abs(a - b) <= tol * max(abs(a), abs(b)) + 1e-9
-
-
 def _all_close(ours, r, tol=1e-8):
     return isinstance(r, list) and len(ours) == len(r) and all(
-        _close(a, b, tol) for a, b in zip(ours, r, strict=True))
+        r_code_close(a, b, tol) for a, b in zip(ours, r, strict=True))
 
 
 def test_same_cases(built, reference):

@@ -9,12 +9,12 @@ rebuilt and compared with the fixture.
 """
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 from pathlib import Path
 
 import pytest
+from r_compare import fixture_cases, r_code_close  # tests/_support
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "r_code_models"
 RERUN = ("the printed R code changed, so it must be checked in R again: run "
@@ -23,31 +23,15 @@ RERUN = ("the printed R code changed, so it must be checked in R again: run "
          "r_code_models_reference.json")
 
 
-
-def _cases():
-    """The fixture's cases.py, loaded under its own module name (each R-code fixture folder
-    has a cases.py; a plain ``import cases`` would return whichever was imported first)."""
-    spec = importlib.util.spec_from_file_location("r_code_models_cases", FIXTURES / "cases.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def built():
-    cases = _cases()
+    cases = fixture_cases(FIXTURES, "r_code_models_cases")
     return cases.build()[1]
 
 
 @pytest.fixture(scope="module")
 def reference():
     return json.loads((FIXTURES / "r_code_models_reference.json").read_text())["cases"]
-
-
-def _close(a, b, tol=1e-8):
-    if a is None or b is None or math.isnan(a) or math.isnan(b):
-        return all(v is None or math.isnan(v) for v in (a, b))
-    return abs(a - b) <= tol * max(abs(a), abs(b)) + 1e-9
 
 
 def test_same_cases(built, reference):
@@ -75,7 +59,7 @@ def test_our_numbers_equal_r_where_r_agrees(built, reference):
             continue
         ours, r = built[k]["ours"], v["r"]
         assert len(ours) == len(r), k
-        assert all(_close(a, b) for a, b in zip(ours, r, strict=True)), (k, ours, r)
+        assert all(r_code_close(a, b) for a, b in zip(ours, r, strict=True)), (k, ours, r)
         n += 1
     assert n >= 110
 
@@ -133,8 +117,8 @@ def test_r_precision_cases_are_close(built, reference):
         ours, r = built[k]["ours"], reference[k]["r"]
         half = len(ours) // 2
         assert len(r) == len(ours) and reference[k]["ran"], k
-        assert all(_close(a, b, ctol) for a, b in zip(ours[:half], r[:half], strict=True)), k
-        assert all(_close(a, b, stol) for a, b in zip(ours[half:], r[half:], strict=True)), k
+        assert all(r_code_close(a, b, ctol) for a, b in zip(ours[:half], r[:half], strict=True)), k
+        assert all(r_code_close(a, b, stol) for a, b in zip(ours[half:], r[half:], strict=True)), k
     for k, zero in ZERO_SE.items():
         ours, r = built[k]["ours"], reference[k]["r"]
         half = len(ours) // 2
@@ -142,7 +126,7 @@ def test_r_precision_cases_are_close(built, reference):
             if j - half in zero:
                 assert (math.isnan(a) or abs(a) < 1e-7) and abs(b) < 1e-7, k
             else:
-                assert _close(a, b), k
+                assert r_code_close(a, b), k
 
 
 def test_printed_calls_name_r_objects_only():
