@@ -147,20 +147,24 @@ def show_given(value: Any) -> str:
     --------
     >>> show_given(4.0), show_given(np.float64(-1)), show_given(np.int64(3)), show_given(None)
     ('4.0', '-1.0', '3', 'missing')
+    >>> show_given(float("nan")), show_given([1.0, np.nan])
+    ('NaN', '[1, NaN]')
     >>> show_given(0.1 + 0.2), show_given((np.float64(1 / 3), 6.0)), show_given([None, 2.5])
     ('0.3', '(0.333333, 6)', '[None, 2.5]')
     """
     if isinstance(value, (tuple, list, np.ndarray)):
         items = list(np.ravel(value)) if isinstance(value, np.ndarray) else list(value)
-        shown = ["None" if v is None else show(v) for v in items[:10]]
+        shown = ["None" if v is None else "NaN" if isinstance(v, (float, np.floating))
+                 and v != v else show(v) for v in items[:10]]
         if len(items) > 10:
             shown.append(f"... ({len(items)} in all)")
         inner = ", ".join(shown)
         if isinstance(value, tuple):
             return f"({inner},)" if len(items) == 1 else f"({inner})"
         return f"[{inner}]"
-    if isinstance(value, (float, np.floating)) and not _is_missing(value):
-        return _float_text(float(value), point=True)
+    if isinstance(value, (float, np.floating)):
+        # (a NaN the user passed is written NaN: "not missing" would read as a contradiction)
+        return "NaN" if value != value else _float_text(float(value), point=True)
     return show(value)
 
 

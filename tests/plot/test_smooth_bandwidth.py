@@ -249,7 +249,7 @@ def test_density_weights_shift_the_curve():
     ({"x": "stype"}, "not numeric"),
     ({"x": "api00", "bandwidth": -1}, "positive"),
     ({"x": "api00", "bandwidth": True}, "positive number"),     # was silently 1.0
-    ({"x": "api00", "bandwidth": np.float64("nan")}, r"number \(.*\), not missing\.$"),
+    ({"x": "api00", "bandwidth": np.float64("nan")}, r"number \(.*\), not NaN\.$"),
     ({"x": "api00", "bandwidth": 0.1}, "below the grid spacing"),
     ({"x": "api00", "ngrid": 1}, "ngrid"),
     ({"x": "api00", "ngrid": 401.0}, r"whole number of at least 2, not 401\.0\.$"),

@@ -617,7 +617,7 @@ def _bandwidth_value(bandwidth, what: str) -> float | None:
     if bandwidth is None:
         return None
     message = (f"{what}: bandwidth must be a positive number (the kernel's standard deviation, "
-               f"in units of the variable), not {show(bandwidth)}.")
+               f"in units of the variable), not {show_given(bandwidth)}.")
     if isinstance(bandwidth, (bool, np.bool_)):
         raise PlotError(message)
     try:
