@@ -75,8 +75,8 @@ import pandas as pd
 import pytest
 
 import socialhealth as sh
+from hostile_inputs import demo, refused  # tests/_support
 from socialhealth import models
-from socialhealth.errors import SocialHealthError
 
 matplotlib.use("Agg")
 
@@ -86,24 +86,6 @@ def api() -> sh.SurveyDesign:
     data = sh.datasets.load_example("apistrat").copy()
     data["high"] = data["api00"] > 700
     return sh.SurveyDesign(data, weights="pw", strata="stype", fpc="fpc")
-
-
-@cache
-def demo() -> sh.SurveyDesign:
-    full = sh.datasets.load("demo").design
-    keep = full.data["strata"].cat.categories[:25]
-    small = full.data[full.data["strata"].isin(keep)].copy()
-    for c in ("strata", "psu"):
-        small[c] = small[c].cat.remove_unused_categories()
-    return sh.SurveyDesign(small, weights="weight", strata="strata", psu="psu", nest=True,
-                           lonely_psu="adjust")
-
-
-def refused(call, match: str | None = None) -> SocialHealthError:
-    """``call()`` raises a socialhealth exception (never a bare numpy/pandas one)."""
-    with pytest.raises(SocialHealthError, match=match) as info:
-        call()
-    return info.value
 
 
 # ----------------------------------------------------------------------------- 1. interval results

@@ -41,30 +41,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import socialhealth as sh
+from hostile_inputs import demo, refused  # tests/_support
 from socialhealth import models
-from socialhealth.errors import SocialHealthError
 
 LEVELS = ["excellent", "very good", "good", "fair", "poor"]
 SRH = "self_rated_health ~ lonely + age"
-
-
-@cache
-def demo() -> sh.SurveyDesign:
-    full = sh.datasets.load("demo").design
-    keep = full.data["strata"].cat.categories[:25]
-    small = full.data[full.data["strata"].isin(keep)].copy()
-    for c in ("strata", "psu"):
-        small[c] = small[c].cat.remove_unused_categories()
-    return sh.SurveyDesign(small, weights="weight", strata="strata", psu="psu", nest=True,
-                           lonely_psu="adjust")
-
-
-def refused(call, match: str | None = None) -> SocialHealthError:
-    """``call()`` raises a socialhealth exception (never a bare numpy/pandas one)."""
-    with pytest.raises(SocialHealthError, match=match) as info:
-        call()
-    return info.value
 
 
 def cox(**changes):
