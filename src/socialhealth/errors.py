@@ -72,6 +72,15 @@ class RowsDroppedWarning(SocialHealthWarning):
     """Rows were left out of an estimate because of missing values."""
 
 
+class NegativeWeightsWarning(SocialHealthWarning):
+    """Calibration made some weights negative (an unbounded linear calibration can).
+
+    Totals and means use them as R does, but a variance, proportion or distribution function
+    estimated from them can fall outside its range, and GLMs refuse them (as R's ``svyglm``).
+    Calibrating with ``bounds=(L, U)``, ``L > 0``, or ``calfun="raking"`` / ``"logit"`` keeps
+    every weight positive."""
+
+
 class RDifferenceWarning(SocialHealthWarning):
     """A valid result that R ``survey`` computes differently by default (documented where it
     is raised, with the option that reproduces R's number)."""

@@ -13,7 +13,8 @@ import pandas as pd
 import pytest
 
 import socialhealth as sh
-from socialhealth.errors import ConvergenceError, DesignError, MissingColumnError
+from socialhealth.errors import (ConvergenceError, DesignError, MissingColumnError,
+                                 NegativeWeightsWarning)
 
 FIX = Path(__file__).parent / "fixtures" / "calibration" / "calibration_reference.json"
 REF = json.loads(FIX.read_text())
@@ -312,10 +313,12 @@ def test_recalibrated_replicates_keep_rows_with_negative_calibrated_weights():
     #   svymean(~y, rc)   # 7.96428571428572, SE 0.585988705069414; degf(rc) 6
     df = pd.DataFrame({"x": [1.0, 2, 3, 4, 5, 6, 7, 8], "y": [2.0, 1, 4, 3, 6, 5, 8, 9],
                        "w": 1.0, "psu": np.arange(8)})
-    cal = sh.SurveyDesign(df, weights="w", psu="psu").calibrate(
-        "~x", {"(Intercept)": 8.0, "x": 60.0})
+    with pytest.warns(NegativeWeightsWarning, match="2 of 8 calibrated weights"):
+        cal = sh.SurveyDesign(df, weights="w", psu="psu").calibrate(
+            "~x", {"(Intercept)": 8.0, "x": 60.0})
     assert (cal.weights < 0).sum() == 2
-    r = cal.to_replicate("jk1", recalibrate=True)
+    with pytest.warns(NegativeWeightsWarning):
+        r = cal.to_replicate("jk1", recalibrate=True)
     f = r.mean("y").to_frame().loc[0]
     assert r.in_subset.all()
     np.testing.assert_allclose(f["estimate"], 7.96428571428572, rtol=1e-12)

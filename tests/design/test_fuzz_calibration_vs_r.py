@@ -43,7 +43,7 @@ import pandas as pd
 import pytest
 
 import socialhealth as sh
-from socialhealth.errors import SocialHealthError
+from socialhealth.errors import NegativeWeightsWarning, SocialHealthError
 from r_compare import as_array, close  # noqa: E402 - tests/_support
 
 # exploration runs (another seed, see the R script) via FUZZ_CALIBRATION_JSON
@@ -383,7 +383,8 @@ def test_negative_calibrated_weight_stays_in_the_sample():
     e = wc * (y - X @ b)
     se = np.sqrt(5 / 4 * ((e - e.mean()) ** 2).sum())
     d = sh.SurveyDesign(pd.DataFrame({"x": x, "y": y, "w": w}), weights="w")
-    cd = d.calibrate("~x", {"(Intercept)": 5, "x": 10})
+    with pytest.warns(NegativeWeightsWarning, match="1 of 5 calibrated weights"):
+        cd = d.calibrate("~x", {"(Intercept)": 5, "x": 10})
     close(cd.weights, wc)
     t = cd.total("y").table
     close(t["estimate"], (wc * y).sum())
@@ -406,7 +407,8 @@ def test_glm_with_negative_calibrated_weights_is_refused():
     x = np.array([1.0, 2.0, 3.0, 4.0, 10.0])
     df = pd.DataFrame({"x": x, "y": [2.0, 3.0, 5.0, 4.0, 9.0], "w": 1.0})
     d = sh.SurveyDesign(df, weights="w")
-    cd = d.calibrate("~x", {"(Intercept)": 5, "x": 10})
+    with pytest.warns(NegativeWeightsWarning):
+        cd = d.calibrate("~x", {"(Intercept)": 5, "x": 10})
     assert (cd.weights < 0).sum() == 1
     with pytest.raises(ModelError, match=r"1 row\(s\).*negative weights.*bounds="):
         cd.glm("y ~ x")
@@ -414,8 +416,10 @@ def test_glm_with_negative_calibrated_weights_is_refused():
         case = CASES[cid]
         r = case["calibration"]["cal_interaction"]
         assert "negative weights not allowed" in r["glm"]["error"]
+        with pytest.warns(NegativeWeightsWarning):
+            cal = calibrated(design(case), case, "cal_interaction")
         with pytest.raises(ModelError, match="negative weights"):
-            calibrated(design(case), case, "cal_interaction").glm("y ~ x")
+            cal.glm("y ~ x")
 
 
 def test_zero_population_cell_without_respondents():

@@ -56,6 +56,7 @@ from typing import Literal, Mapping, cast
 import numpy as np
 import pandas as pd
 
+from socialhealth._stack import user_stacklevel
 from socialhealth._text import r_number, r_quoted, show, show_given, show_list
 from socialhealth.design import calibration_options as opts
 from socialhealth.design.calibration_stage import calibrate_within_psus
@@ -69,6 +70,7 @@ from socialhealth.errors import (
     ConvergenceWarning,
     DesignError,
     EstimationError,
+    NegativeWeightsWarning,
     SocialHealthWarning,
 )
 
@@ -985,6 +987,26 @@ def _population_vector(population_totals, names: list[str]) -> np.ndarray:
 
 
 @renamed_parameter("maxit", "max_iter", since="0.1.0")
+def _warn_negative_weights(W: np.ndarray, active: np.ndarray, calfun: str, bounds) -> None:
+    """Warn when calibration made full-sample weights of respondents negative (R says nothing;
+    its ``svyglm``, ``svyciprop`` and ``svyttest`` then stop on 'negative weights')."""
+    negative = (W[:, 0] < 0) & active
+    n_negative = int(np.count_nonzero(negative))
+    if n_negative == 0:
+        return
+    how = ("calfun='linear' without bounds" if calfun == "linear" and bounds is None
+           else f"calfun={calfun!r} with bounds={_show_bounds(bounds)}")
+    warnings.warn(
+        f"{n_negative} of {int(np.count_nonzero(active))} calibrated weights are negative "
+        f"(the smallest is {show(float(W[negative, 0].min()))}), as {how} can give. Totals and "
+        "means use them as R does, but a variance, proportion or distribution function "
+        "estimated from them can fall outside its range, and GLMs refuse them (R: 'negative "
+        "weights not allowed', also from svyciprop and svyttest, which fit GLMs). To keep every "
+        "weight "
+        "positive, calibrate with bounds=(L, U) and L > 0, or calfun='raking' or 'logit'.",
+        NegativeWeightsWarning, stacklevel=user_stacklevel())
+
+
 def calibrate(design, formula, population_totals, calfun: Calfun = "linear", bounds=None,
               max_iter: int = 50, epsilon: float = 1e-7,
               on_nonconvergence: OnNonconvergence = "raise", *, variance=None,
@@ -1105,6 +1127,13 @@ def calibrate(design, formula, population_totals, calfun: Calfun = "linear", bou
         Population totals that do not match the model columns; missing values in the
         calibration variables among respondents.
 
+    Warns
+    -----
+    NegativeWeightsWarning
+        Some calibrated weights of respondents are negative (unbounded linear calibration can
+        give them). They are kept, as R keeps them, and the warning names the way to positive
+        weights (``bounds=(L, U)`` with ``L > 0``, ``calfun="raking"`` or ``"logit"``).
+
     References
     ----------
     Deville JC, Sarndal CE (1992) Calibration estimators in survey sampling. JASA 87:376-382.
@@ -1219,6 +1248,7 @@ def calibrate(design, formula, population_totals, calfun: Calfun = "linear", bou
         r_list = ", ".join("c(" + ", ".join(f"{_r_name(nm)} = {_r_value(float(t))}"
                                             for nm, t in zip(names, tot, strict=True)) + ")"
                            for tot in psu_totals)
+        _warn_negative_weights(w_psu[:, None], active, calfun, bounds)
         return _new_design(design, w_psu[:, None], stage_residual, _no_replicate_recipe,
                            r_call=f"calibrate(@D@, {_r_formula_text(formula)}, "
                                   f"population = list({r_list}), stage = 1)")
@@ -1297,6 +1327,7 @@ def calibrate(design, formula, population_totals, calfun: Calfun = "linear", bou
                                    "(R: force = TRUE).")
         warnings.warn(msg + " Returning the weights of the last iteration.", ConvergenceWarning,
                       stacklevel=3)
+    _warn_negative_weights(out, active, calfun, bounds)
     residual = RegressionResidual(X0, W[:, 0].copy(), out[:, 0].copy(), label=" + ".join(names),
                                   inverse_variance=q)
     # (a stage number means the units of that stage: a replicate design built from this one

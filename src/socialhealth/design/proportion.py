@@ -557,17 +557,22 @@ def _logit_fit(design, cells: _Cells, p: np.ndarray) -> _LogitFit:
     mu_fit = np.empty(m)
     info = np.full(m, np.nan)
     scales = np.empty(m)
+    # R's starting values mu_i = (w_i y_i + 1/2) / (w_i + 1) need w_i >= 0; negative weights
+    # (after an unbounded linear calibration; R's glm refuses them) start at the converged
+    # value logit(p), which the weighted score equation gives for any weights
+    negative = bool(design._w.min(initial=0.0) < 0)
     for j in range(m):
         rows = codes == (j // k)
         scales[j] = float(design._w.mean() if rows.all() else design._w[rows].mean())
         sel = den[:, j] > 0
         if 0 < p[j] < 1:
+            start = float(_logit(p[j])) if negative else None
             if sel.all():            # every row used: no copies of the rows used
-                eta[j], mu_fit[j], info[j] = _glm_intercept(num[:, j], design._w,
+                eta[j], mu_fit[j], info[j] = _glm_intercept(num[:, j], design._w, start=start,
                                                             scale=scales[j])
             else:
                 eta[j], mu_fit[j], info[j] = _glm_intercept(num[sel, j], design._w[sel],
-                                                            scale=scales[j])
+                                                            start=start, scale=scales[j])
         else:
             eta[j], mu_fit[j] = _logit(p[j]), p[j]
 
