@@ -62,3 +62,13 @@ def test_the_logit_interval_on_negative_weights_is_the_closed_form_without_numpy
     logit = np.log(p / (1 - p))
     expected = 1 / (1 + np.exp(-np.array([logit - half, logit + half])))
     np.testing.assert_allclose([ci["ci_low"], ci["ci_high"]], expected, rtol=1e-9)
+
+
+def test_negative_weights_given_to_with_weights_warn_and_are_kept():
+    d = _four_rows()
+    with pytest.warns(NegativeWeightsWarning, match=r"1 weight\(s\) are negative .*-2") as caught:
+        d2 = d.with_weights([-2.0, 0.0, 2.0, 4.0])
+    assert caught[0].filename == __file__
+    np.testing.assert_array_equal(d2.weights, [-2.0, 0.0, 2.0, 4.0])
+    # the total is sum w x = -2 + 0 + 6 + 16 = 20
+    assert d2.total("x").to_frame()["estimate"].iloc[0] == pytest.approx(20.0)

@@ -17,17 +17,20 @@ totals, so they share one vectorised code path.
 from __future__ import annotations
 
 import re
+import warnings
 from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
 
+from socialhealth._stack import user_stacklevel
 from socialhealth._text import show, show_given
 from socialhealth.design.results import Estimate
 from socialhealth.design.structure import as_list, require_columns
 from socialhealth.design.variables import (AnalysisMatrix, Domains, analysis_matrix, domains,
                                            subset_domains)
-from socialhealth.errors import ConvergenceError, DesignError, EstimationError, WeightError
+from socialhealth.errors import (ConvergenceError, DesignError, EstimationError,
+                                 NegativeWeightsWarning, WeightError)
 
 
 class _Delegate:
@@ -1069,7 +1072,8 @@ class DesignBase:
         ----------
         weights : array of float, one per row of ``design.data``
             New analysis weights (finite, at least one positive; 0 leaves a row out; a
-            negative weight, as calibration can give, is kept as R keeps it).
+            negative weight, as calibration can give, is kept as R keeps it, with a
+            :class:`~socialhealth.errors.NegativeWeightsWarning`).
 
         Returns
         -------
@@ -1103,6 +1107,15 @@ class DesignBase:
             raise WeightError(
                 "with_weights: no weight is positive (all zero or negative), so no row is left "
                 "to analyse; give analysis weights > 0 (0 leaves a row out).")
+        negative = w < 0
+        if negative.any():
+            warnings.warn(
+                f"with_weights: {int(negative.sum())} weight(s) are negative (the smallest is "
+                f"{show(float(w.min()))}). They are kept, as R keeps them, but a variance, "
+                "proportion or distribution function estimated from them can fall outside its "
+                "range, and GLMs refuse them; give weights >= 0 (0 leaves a row out) unless "
+                "they come from a linear calibration.", NegativeWeightsWarning,
+                stacklevel=user_stacklevel())
         return self._with_weights(w)
 
     def _row_weights(self, weights) -> np.ndarray:
