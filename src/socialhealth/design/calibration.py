@@ -986,7 +986,6 @@ def _population_vector(population_totals, names: list[str]) -> np.ndarray:
     return T
 
 
-@renamed_parameter("maxit", "max_iter", since="0.1.0")
 def _warn_negative_weights(W: np.ndarray, active: np.ndarray, calfun: str, bounds) -> None:
     """Warn when calibration made full-sample weights of respondents negative (R says nothing;
     its ``svyglm``, ``svyciprop`` and ``svyttest`` then stop on 'negative weights')."""
@@ -1007,6 +1006,7 @@ def _warn_negative_weights(W: np.ndarray, active: np.ndarray, calfun: str, bound
         NegativeWeightsWarning, stacklevel=user_stacklevel())
 
 
+@renamed_parameter("maxit", "max_iter", since="0.1.0")
 def calibrate(design, formula, population_totals, calfun: Calfun = "linear", bounds=None,
               max_iter: int = 50, epsilon: float = 1e-7,
               on_nonconvergence: OnNonconvergence = "raise", *, variance=None,
