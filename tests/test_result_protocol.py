@@ -245,6 +245,11 @@ def case_logrank():
     return r, dict(na=TESTS)
 
 
+def case_goodness_of_fit():
+    m = _demo().design.glm("poor_health ~ C(lonely) + age", family="binomial")
+    return models.goodness_of_fit(m), dict(na=TESTS)
+
+
 def case_margins():
     m = _demo().design.glm("poor_health ~ C(lonely) + age", family="binomial")
     r = models.margins(m, "lonely")

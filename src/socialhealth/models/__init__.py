@@ -33,6 +33,9 @@ designs and matches R's ``survey`` package.
   ``svy: mlogit``; R ``svyVGAM::svy_vglm(family = multinomial)``).
 * :func:`ivreg` - instrumental-variable (two-stage least squares) regression (R ``svyivreg``;
   Stata ``svy: ivregress 2sls``).
+* :func:`goodness_of_fit` - Archer-Lemeshow goodness-of-fit test of a survey logistic
+  regression (R ``svyglm`` + ``regTermTest`` on the residuals by decile of risk; Stata
+  ``estat gof`` after ``svy: logistic``).
 * :func:`compare_risk_factors` - isolation/loneliness next to smoking, obesity, inactivity on
   the same data, with the published anchors.
 * :func:`meta` - fixed/random-effects meta-analysis (R ``metafor::rma``); :func:`mi_combine` -
@@ -57,6 +60,7 @@ from socialhealth.models._association import AssociationTable, association
 from socialhealth.models._attrition import AttritionResult, attrition
 from socialhealth.models._change import ChangeResult, change
 from socialhealth.models._coxph import CoxResult, coxph
+from socialhealth.models._goodness_of_fit import GoodnessOfFitResult, goodness_of_fit
 from socialhealth.models._interaction import InteractionResult, interaction
 from socialhealth.models._ivreg import IVResult, ivreg
 from socialhealth.models._kaplan_meier import KaplanMeierResult, kaplan_meier
@@ -75,9 +79,11 @@ from socialhealth.models.risk_factors import compare_risk_factors
 __all__ = [
     "association", "prospective", "transitions", "attrition", "change", "interaction", "margins",
     "coxph", "survreg", "kaplan_meier", "marginpred", "logrank", "ordinal", "multinomial",
-    "ivreg", "mi_combine", "meta", "se_from_ci", "i2_from_q", "anchors", "compare_risk_factors",
+    "ivreg", "goodness_of_fit", "mi_combine", "meta", "se_from_ci", "i2_from_q", "anchors",
+    "compare_risk_factors",
     "AssociationTable", "ProspectiveTable", "AttritionResult", "ChangeResult", "TransitionTable",
     "InteractionResult", "MarginsResult", "MarginPredResult", "CoxResult", "SurvregResult",
     "KaplanMeierResult",
     "OrdinalResult", "MultinomialResult", "IVResult", "MetaResult", "MIResult", "LogrankResult",
+    "GoodnessOfFitResult",
 ]
