@@ -15,8 +15,8 @@ from r_compare import fixture_cases, r_code_close  # tests/_support
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "r_code"
 RERUN = ("the printed R code changed, so it must be checked in R again: run "
-         "`PYTHONPATH=src python tests/fixtures/r_code/make_r_code.py` (R 4.2 + survey 4.1-1), "
-         "look at the cases it reports as not agreeing, and commit the new "
+         "`PYTHONPATH=src python tests/fixtures/make_r_code_fixtures.py r_code` (R 4.2 + survey "
+         "4.1-1), look at the cases it reports as not agreeing, and commit the new "
          "r_code_reference.json")
 
 
@@ -64,8 +64,8 @@ def test_our_numbers_equal_r_where_r_agrees(built, reference):
 
 
 # Cases where R's numbers differ from ours or R fails, as last checked (see each case's "error"
-# in the fixture and the report of make_r_code.py). Shrinking this set is progress; a case
-# leaving the agreeing set fails test_known_disagreements.
+# in the fixture and the report of make_r_code_fixtures.py). Shrinking this set is progress; a
+# case leaving the agreeing set fails test_known_disagreements.
 R_FAILS = {
     # R survey 4.1-1 stops on svyby over these PPS designs ("logical subscript too long")
     "pps_overton/mean_by", "pps_overton/total_by", "pps_overton/contrast_by",

@@ -17,7 +17,7 @@ from r_compare import fixture_cases, r_code_close  # tests/_support
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "r_code_measures"
 RERUN = ("the printed R code changed, so it must be checked in R again: run `PYTHONPATH=src "
-         "python tests/fixtures/r_code_measures/make_r_code_measures.py` (R 4.2 + survey "
+         "python tests/fixtures/make_r_code_fixtures.py r_code_measures` (R 4.2 + survey "
          "4.1-1, AER, nnet), look at the cases it reports as not agreeing, and commit the new "
          "r_code_measures_reference.json")
 
