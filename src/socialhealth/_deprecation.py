@@ -19,6 +19,7 @@ import warnings
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
+from socialhealth._stack import user_stacklevel
 from socialhealth.errors import ArgumentError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -31,7 +32,7 @@ def _name(func: Callable[..., Any]) -> str:
     return getattr(func, "__qualname__", getattr(func, "__name__", "function"))
 
 
-def warn_renamed(where: str, old: str, new: str, since: str, *, stacklevel: int = 3,
+def warn_renamed(where: str, old: str, new: str, since: str, *, stacklevel: int | None = None,
                  attribute: bool = False) -> None:
     """Emit the DeprecationWarning for a renamed parameter ``old`` -> ``new`` of ``where``.
 
@@ -53,7 +54,8 @@ def warn_renamed(where: str, old: str, new: str, since: str, *, stacklevel: int 
     warnings.warn(
         f"{what} is deprecated since socialhealth {since}; use {instead} instead "
         f"(the old name will be removed after {REMOVAL}).",
-        DeprecationWarning, stacklevel=stacklevel)
+        DeprecationWarning,
+        stacklevel=user_stacklevel() if stacklevel is None else stacklevel)
 
 
 def renamed_parameter(old: str, new: str, since: str,
@@ -175,7 +177,7 @@ def renamed_value(where: str, parameter: str, value: Any, renamed: Mapping[str, 
         warnings.warn(
             f"{where}({parameter}={value!r}) is deprecated since socialhealth {since}; use "
             f"{parameter}={current!r} instead (the old spelling will be removed after "
-            f"{REMOVAL}).", DeprecationWarning, stacklevel=3)
+            f"{REMOVAL}).", DeprecationWarning, stacklevel=user_stacklevel())
         return current
     return value
 

@@ -30,6 +30,7 @@ import tempfile
 import warnings
 from pathlib import Path
 
+from socialhealth._stack import user_stacklevel
 from socialhealth.datasets._read_parquet import read_parquet
 from socialhealth.errors import CacheError, CacheWarning
 
@@ -128,7 +129,7 @@ def _load_index() -> dict:
         what = (f"it cannot be replaced either, so files are hashed on every load (nothing else "
                 f"is lost) until it is removed. {WAY_OUT}")
     warnings.warn(f"the socialhealth file-hash index {ip} {problem}; {what}.", CacheWarning,
-                  stacklevel=3)
+                  stacklevel=user_stacklevel())
     return good
 
 
@@ -215,7 +216,7 @@ def read_table(path: Path, build):
         why = str(e) if isinstance(e, ValueError) and str(e).startswith("it") else \
             f"{type(e).__name__}: {e}"
         warnings.warn(f"the cached table {path} is unreadable ({why}); it is rebuilt from the "
-                      f"survey file.", CacheWarning, stacklevel=3)
+                      f"survey file.", CacheWarning, stacklevel=user_stacklevel())
         try:
             path.unlink()
         except OSError:

@@ -18,6 +18,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
+from socialhealth._stack import user_stacklevel
 from socialhealth.errors import (CacheError, CacheWarning, DesignFallbackWarning,  # noqa: F401
                                  MissingColumnError, SocialHealthWarning, SurveyFileError)
 from socialhealth.datasets import _cache
@@ -399,7 +400,7 @@ def _write_cache(sd: SurveyData, name, sha, options, user_cols, loader_version, 
         path = _cache.table_path(_key(name, sha, options, user_cols, loader_version, extra_key))
         _cache.atomic_write_bytes(path, sink.getvalue())
     except CacheError as e:  # no cache folder: loading goes on without the cache
-        warnings.warn(f"{e} This load was not cached.", CacheWarning, stacklevel=3)
+        warnings.warn(f"{e} This load was not cached.", CacheWarning, stacklevel=user_stacklevel())
     except OSError as e:  # a read-only cache must not break loading
         warnings.warn(f"could not write the cache file {path}: {e}. The load itself is complete. "
-                      f"{_cache.WAY_OUT}", CacheWarning, stacklevel=3)
+                      f"{_cache.WAY_OUT}", CacheWarning, stacklevel=user_stacklevel())

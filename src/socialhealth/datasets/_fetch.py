@@ -4,6 +4,7 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
+from socialhealth._stack import user_stacklevel
 from socialhealth._deprecation import renamed_parameter
 from socialhealth.errors import ChecksumError, DatasetError, SocialHealthWarning
 from socialhealth.datasets import _cache, _registry
@@ -107,7 +108,7 @@ def fetch(name: str, wave: int | None = None, *, allow_unverified: bool = False,
             f"download it yourself and pass path= to load().")
     if not sha:
         warnings.warn(f"downloading {f['name']} without a registered checksum",
-                      SocialHealthWarning, stacklevel=2)
+                      SocialHealthWarning, stacklevel=user_stacklevel())
     dest = download_dir(name)
     dest.mkdir(parents=True, exist_ok=True)
     try:

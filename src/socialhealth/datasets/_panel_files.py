@@ -36,6 +36,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from socialhealth._stack import user_stacklevel
 from socialhealth.errors import DatasetError, UnknownWaveError
 
 FILE_PANELS = ("ukhls", "elsa", "hrs")
@@ -174,7 +175,7 @@ def load_file_panel(name: str, path, waves, weight=None, *, columns=None, cache=
         msg = (f"{name} panel waves {ws}: weight of wave {wwave} ({wkw[wwave]!r}), a "
                "cross-sectional weight not adjusted for attrition between the waves [no "
                "longitudinal weight in the codebook]; see models.attrition for retention weights.")
-        warnings.warn(msg, DesignFallbackWarning, stacklevel=3)
+        warnings.warn(msg, DesignFallbackWarning, stacklevel=user_stacklevel())
         notes.append(msg)
     loaded = {}
     for w in ws:

@@ -23,6 +23,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from socialhealth._stack import user_stacklevel
 from socialhealth._text import show_list
 from socialhealth.errors import (DatasetError, SocialHealthWarning, SurveyFileError,
                                  UnknownWaveError)
@@ -97,7 +98,7 @@ def _partner_code_check(context, var, not_partnered) -> None:
                f"(inverted for those codes). Check {var}'s labels in your ELSA release.")
         context["notes"].append(msg)
         if context.get("data_warnings") is None:
-            warnings.warn(msg, SocialHealthWarning, stacklevel=2)
+            warnings.warn(msg, SocialHealthWarning, stacklevel=user_stacklevel())
         else:            # the plan warns on every load, from the file or from the cache
             context["data_warnings"].append(msg)
 

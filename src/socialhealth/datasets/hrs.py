@@ -26,6 +26,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from socialhealth._stack import user_stacklevel
 from socialhealth.errors import DatasetError, SocialHealthWarning, UnknownWaveError
 from socialhealth.datasets import _engine
 from socialhealth.datasets._codebook import codebook_hash, load_codebook
@@ -51,7 +52,7 @@ def _data_warning(context, msg: str) -> None:
     issues it on every load, from the file or from the cache; warn at once without a plan."""
     out = context.get("data_warnings")
     if out is None:
-        warnings.warn(msg, SocialHealthWarning, stacklevel=3)
+        warnings.warn(msg, SocialHealthWarning, stacklevel=user_stacklevel())
     else:
         out.append(msg)
 

@@ -23,6 +23,7 @@ from typing import Sequence
 
 import numpy as np
 
+from socialhealth._stack import user_stacklevel
 from socialhealth.errors import SocialHealthWarning, SurveyFileError, UnknownWaveError
 from socialhealth.datasets import _engine
 from socialhealth.datasets._codebook import codebook_hash, load_codebook
@@ -72,7 +73,7 @@ def _direction_checks(df, names: dict, weight: str, cb: dict, out: dict, notes: 
                    f"codebook of this year ({chk['basis']}).")
             notes.append(msg)
             if data_warnings is None:
-                warnings.warn(msg, SocialHealthWarning, stacklevel=2)
+                warnings.warn(msg, SocialHealthWarning, stacklevel=user_stacklevel())
             else:        # the plan warns on every load, from the file or from the cache
                 data_warnings.append(msg)
 

@@ -110,7 +110,8 @@ def _few_rows_for_var(cols, dom, dmn: int, nobs: int) -> None:
         f"{c}={show(dom.table.iloc[dmn][c])}" for c in dom.table.columns)
     warnings.warn(f"var() of {', '.join(map(repr, cols))}: {where} has {nobs} row with observed "
                   "values, so its variance is NaN (n / (n - 1)), as R's svyvar gives; a "
-                  "variance needs at least 2 rows.", SocialHealthWarning, stacklevel=4)
+                  "variance needs at least 2 rows.", SocialHealthWarning,
+                  stacklevel=user_stacklevel())
 
 
 def _check_logical_mask(mask) -> None:

@@ -579,7 +579,7 @@ def _rake_control(func):
             warnings.warn("rake(control={'maxit': ..., 'epsilon': ...}) is deprecated since "
                           "socialhealth 0.1.0; use rake(..., max_iter=..., epsilon=...) instead "
                           f"(the old form will be removed after {REMOVAL}).",
-                          DeprecationWarning, stacklevel=2)
+                          DeprecationWarning, stacklevel=user_stacklevel())
         return func(design, margins, **kwargs)
 
     # read by socialhealth._deprecation (mypy does not model attributes set on a function)
@@ -707,7 +707,7 @@ def rake(design, margins, *, max_iter: int = 10, epsilon: float = 1.0,
             f"({', '.join(f'{t:g}' for t in totals)}); "
             "no set of weights can match them all, and the raked weights sum to the last "
             "margin's total (R's rake does the same, silently). Make the margins consistent.",
-            SocialHealthWarning, stacklevel=3,
+            SocialHealthWarning, stacklevel=user_stacklevel(),
         )
     W = _all_weights(design)
     eps = float(ctrl["epsilon"])
@@ -744,7 +744,7 @@ def rake(design, margins, *, max_iter: int = 10, epsilon: float = 1.0,
         if on_nonconvergence == "raise":
             raise ConvergenceError(msg + " on_nonconvergence='warn' returns the last sweep, as R.")
         warnings.warn(msg + " Returning the weights of the last sweep (as R).", ConvergenceWarning,
-                      stacklevel=3)
+                      stacklevel=user_stacklevel())
     residual = RakingResidual(
         tuple(PostStratumResidual(codes, mw, weighted=False, label="+".join(cols))
               for (cols, codes, _), mw in zip(specs, margin_weights, strict=True)),
@@ -1304,7 +1304,7 @@ def calibrate(design, formula, population_totals, calfun: Calfun = "linear", bou
             f"{rescaled[0][0]}"
             f"{' and similar factors for the replicates' if len(rescaled) > 1 else ''}) "
             f"before calibrating; bounds={_show_bounds(bounds)} apply to the adjustment of the "
-            "rescaled weights, as in R.", SocialHealthWarning, stacklevel=3)
+            "rescaled weights, as in R.", SocialHealthWarning, stacklevel=user_stacklevel())
     if failed:
         what, sol = failed[0]
         if limits is not None:
@@ -1326,7 +1326,7 @@ def calibrate(design, formula, population_totals, calfun: Calfun = "linear", bou
             raise ConvergenceError(msg + " on_nonconvergence='warn' returns the last iterate "
                                    "(R: force = TRUE).")
         warnings.warn(msg + " Returning the weights of the last iteration.", ConvergenceWarning,
-                      stacklevel=3)
+                      stacklevel=user_stacklevel())
     _warn_negative_weights(out, active, calfun, bounds)
     residual = RegressionResidual(X0, W[:, 0].copy(), out[:, 0].copy(), label=" + ".join(names),
                                   inverse_variance=q)

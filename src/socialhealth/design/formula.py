@@ -35,6 +35,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
+from socialhealth._stack import user_stacklevel
 from socialhealth.errors import FormulaError
 from socialhealth.design.variables import is_categorical
 
@@ -612,7 +613,7 @@ def _formulaic_frame(data, formula, used, n_missing, variables) -> ModelFrame:
             f"the formula {formula!r} gives NaN for {int(nan_rows.sum())} row(s) with observed "
             "data (e.g. log of a negative number); those rows are left out of the fit (R: "
             "'NaNs produced', and the rows are dropped).",
-            _rows_dropped_warning(), stacklevel=4,
+            _rows_dropped_warning(), stacklevel=user_stacklevel(),
         )
         keep = ~nan_rows
         n_missing += int(nan_rows.sum())

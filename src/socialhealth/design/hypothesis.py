@@ -54,6 +54,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from socialhealth._stack import user_stacklevel
 from socialhealth._text import show_given, show_list
 from socialhealth.design.result_protocol import TEST_REASONS, Result
 from socialhealth.design.structure import require_columns
@@ -326,7 +327,7 @@ def _warn_constant(name: str) -> None:
     warnings.warn(
         f"{name!r} is constant among the rows used, so its standard error is 0 and the t "
         "statistic is undefined when the estimate equals the null value (t and p are NaN, as "
-        "in R's svyttest).", SocialHealthWarning, stacklevel=3,
+        "in R's svyttest).", SocialHealthWarning, stacklevel=user_stacklevel(),
     )
 
 

@@ -49,6 +49,7 @@ from typing import Literal, Sequence
 import numpy as np
 import pandas as pd
 
+from socialhealth._stack import user_stacklevel
 from socialhealth._text import show_given
 from socialhealth.design.calibration import _all_weights, _new_design, _solve_g, model_matrix
 from socialhealth.design.result_protocol import Result, Summary
@@ -236,7 +237,8 @@ def _calibrated_design(design, Mmodel: np.ndarray, Aadj: np.ndarray, used: np.nd
             f"{float(gu.max()):.3g}: the adjustment variables are nearly determined by the "
             f"model's ({_show_names(model_names)}), so the standardised predictions rest on few "
             "rows and their standard errors are unreliable. Adjust for variables that are not "
-            "(nearly) functions of the model's variables.", SocialHealthWarning, stacklevel=4)
+            "(nearly) functions of the model's variables.", SocialHealthWarning,
+            stacklevel=user_stacklevel())
     residual = (MarginpredResidual(C, g_full, out[:, 0].copy(), label="marginpred")
                 if in_variance else None)
     info = dict(g=g_full, iterations=iterations,

@@ -78,6 +78,7 @@ from typing import cast
 
 import numpy as np
 
+from socialhealth._stack import user_stacklevel
 from socialhealth._text import r_number, show, show_given
 from socialhealth.errors import DesignError, ProbabilityError
 
@@ -380,7 +381,7 @@ def nan_negative_variances(V: np.ndarray, scale: np.ndarray) -> np.ndarray:
             "approximations of a PPS design, e.g. in a small domain, and with the phase-1 term "
             "of a two-phase design with a clustered phase 1); their standard errors are NaN, "
             "as in R.",
-            SocialHealthWarning, stacklevel=3,
+            SocialHealthWarning, stacklevel=user_stacklevel(),
         )
         V = V.copy()
         V[np.flatnonzero(neg), np.flatnonzero(neg)] = np.nan

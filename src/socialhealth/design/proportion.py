@@ -76,6 +76,7 @@ import numpy as np
 import pandas as pd
 from scipy import special   # scipy.stats/optimize (~50 MB) only where used: beta, likelihood
 
+from socialhealth._stack import user_stacklevel
 from socialhealth._text import show
 from socialhealth.design.results import Estimate, t_quantile
 from socialhealth.design.structure import as_list, require_columns
@@ -694,7 +695,7 @@ def _warn_boundary(variable: str, method: str, p: np.ndarray, lo: np.ndarray) ->
             f"estimate(s), where the {method!r} interval is undefined: ci_low/ci_high are NaN (R's "
             "svyciprop gives NaN for asin/beta/xlogit and fails for likelihood). Use "
             "method='logit' or 'mean' for the degenerate interval (p, p).",
-            SocialHealthWarning, stacklevel=4,   # the user's call of design.proportion()
+            SocialHealthWarning, stacklevel=user_stacklevel(),   # the user's call
         )
 
 

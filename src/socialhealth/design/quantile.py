@@ -69,6 +69,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from socialhealth._stack import user_stacklevel
 from socialhealth._text import show, show_given
 from socialhealth.design.proportion import IntervalEstimate, _asin_ci, _beta_ci, _wald_logit
 from socialhealth.design.structure import as_list, require_columns
@@ -644,7 +645,7 @@ def _check_arguments(design, variables, quantiles, ci, level, interval_type, qru
         warnings.warn(
             f"interval_type={interval_type!r} on a replicate-weight design gives the Woodruff "
             "('mean') interval, as R survey 4.1-1 does (it applies these transformations on "
-            "Taylor designs only).", SocialHealthWarning, stacklevel=4)
+            "Taylor designs only).", SocialHealthWarning, stacklevel=user_stacklevel())
     if not isinstance(ci, (bool, np.bool_)):
         raise EstimationError(
             f"ci={ci!r}: ci= only switches the intervals on or off (True/False); give the "

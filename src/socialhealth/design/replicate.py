@@ -11,6 +11,7 @@ from typing import Any, Callable, Mapping, Protocol, Sequence
 import numpy as np
 import pandas as pd
 
+from socialhealth._stack import user_stacklevel
 from socialhealth._text import amount, r_number, r_quoted, show_given, show_list
 from socialhealth.design.base import DesignBase
 from socialhealth.design.replicate_variance import (METHODS, blas_threads_on_idle_cores, idle_cores,
@@ -1256,7 +1257,7 @@ class ReplicateDesign(DesignBase):
             "so the standard errors are R's svyglm ones, not a replicate variance with the "
             "negative weights as published. The mean, total, ratio and proportion "
             "(method='mean', 'xlogit', 'asin', 'beta') use the weights as given.",
-            RDifferenceWarning, stacklevel=4)
+            RDifferenceWarning, stacklevel=user_stacklevel())
         degf = self.degf()
         new = copy.copy(self)
         new._Wsrc = _ReplicateColumns.from_matrix(np.maximum(self._Wsrc.full(), 0.0))

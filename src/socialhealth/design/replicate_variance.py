@@ -28,6 +28,7 @@ import sys
 
 import numpy as np
 
+from socialhealth._stack import user_stacklevel
 from socialhealth.errors import ReplicateWeightsError
 
 METHODS = ("jk1", "jkn", "brr", "fay", "bootstrap", "subbootstrap", "mrbbootstrap", "sdr",
@@ -218,7 +219,7 @@ def replicate_vcov(
             f"{int(bad.sum())} replicates gave NA results and were discarded (as R's svrVar); "
             "the variance uses the other replicates. A replicate-weight column that is zero for "
             "every row (of the domain) usually means the replicate weights are damaged.",
-            SocialHealthWarning, stacklevel=4,
+            SocialHealthWarning, stacklevel=user_stacklevel(),
         )
         reps, rscales = reps[~bad], rscales[~bad]
     centre = np.asarray(theta, dtype=float) if mse else reps.mean(axis=0)

@@ -76,6 +76,7 @@ import warnings
 
 import numpy as np
 
+from socialhealth._stack import user_stacklevel
 from socialhealth._text import r_number, show, show_given
 from socialhealth.errors import (
     DesignError,
@@ -506,7 +507,7 @@ def _brr(design, rho: float, method: str, matrix=None):
             "the SEs of means, ratios and models differ from R's by a few percent (both are "
             "valid BRR). To reproduce R's numbers, pass R's matrix as hadamard= (see "
             "socialhealth.design.replicate_weights.hadamard).",
-            RDifferenceWarning, stacklevel=4)
+            RDifferenceWarning, stacklevel=user_stacklevel())
     R = H.shape[1]
     w = design._w
     W = np.empty((len(w), R))
@@ -585,7 +586,7 @@ def _mrb_stages(design) -> list:
                 "the first stage has no fpc (sampled with replacement), so only the first stage "
                 "is resampled, as R's as.svrepdesign(type = 'mrbbootstrap') does (\"only first "
                 "stage used\"). Give the fpc of every stage to resample the later stages.",
-                SocialHealthWarning, stacklevel=4)
+                SocialHealthWarning, stacklevel=user_stacklevel())
         return stages[:1]
     for s, st in enumerate(stages[1:], start=2):
         if not np.all(np.isfinite(st.pop_units)):

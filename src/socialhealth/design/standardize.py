@@ -28,6 +28,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from socialhealth._stack import user_stacklevel
 from socialhealth._text import show
 from socialhealth._deprecation import REMOVAL, warn_renamed
 from socialhealth.design.calibration import _cells, _norm_key, post_stratify
@@ -137,7 +138,7 @@ def _old_standardize_names(func):
                 "standardising variables are now variables= (or the first argument) and the "
                 "domains by=, e.g. standardize('agecat', by='race', population=...) "
                 f"(the old names will be removed after {REMOVAL}).",
-                DeprecationWarning, stacklevel=2)
+                DeprecationWarning, stacklevel=user_stacklevel())
         elif old_over:
             if "by" in kwargs or len(args) > 1:
                 raise ArgumentError("standardize() got both by= and its deprecated spelling "
@@ -320,7 +321,7 @@ def standardize(design, variables, by=None, *, population, excluding_missing=Non
             "then sum to less than its estimated size (means are not affected). R: 'Some strata "
             "absent from sample: ignored'.",
             SocialHealthWarning,
-            stacklevel=3,
+            stacklevel=user_stacklevel(),
         )
     targets = {c: dom_total[c[:k]] * shares[c[k:]] for c in cells}
     try:

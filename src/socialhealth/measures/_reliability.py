@@ -14,6 +14,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from socialhealth._stack import user_stacklevel
 from socialhealth._deprecation import renamed_parameter, warn_renamed
 from socialhealth.design.result_protocol import Result
 from socialhealth.errors import EstimationError, MeasureError, SocialHealthWarning
@@ -405,8 +406,7 @@ def reliability(
         msg = (f"omega total not computed: {why}; the one-factor model cannot be fitted to a "
                "singular correlation matrix.")
         notes.append(msg)
-        # stacklevel 3: past the renamed_parameter wrapper, to the caller's line
-        warnings.warn(msg, SocialHealthWarning, stacklevel=3)
+        warnings.warn(msg, SocialHealthWarning, stacklevel=user_stacklevel())
     else:
         load, bounded = _minres_one_factor(corr)
         loadings = pd.Series(load, index=list(x.columns), name="loading")

@@ -10,6 +10,8 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
+
+from socialhealth._stack import user_stacklevel
 from socialhealth._text import show_given
 from socialhealth.design.result_protocol import Result
 from socialhealth.design.structure import require_columns
@@ -521,7 +523,7 @@ def survey_factanal(design, items, factors: int, n: str = "none",
     if not converged:
         warnings.warn(f"survey_factanal(): the fit of {k} factor(s) did not reach a point "
                       "where the likelihood stops improving; treat the loadings with caution, "
-                      "or fit fewer factors.", ConvergenceWarning, stacklevel=2)
+                      "or fit fewer factors.", ConvergenceWarning, stacklevel=user_stacklevel())
     objective = _discrepancy(psi, P, k)
     L0_raw = _loadings_for(psi, P, k)
     L0, A0 = _sort_and_sign(L0_raw)

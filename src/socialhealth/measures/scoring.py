@@ -43,6 +43,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from socialhealth._stack import user_stacklevel
 from socialhealth._text import show_given
 from socialhealth.design.result_protocol import Result
 from socialhealth.errors import (
@@ -248,7 +249,7 @@ def _attach(survey: Any, frame: pd.DataFrame) -> None:
         warnings.warn(
             f"score() replaced existing survey column(s) {replaced}; pass prefix= to keep both.",
             SocialHealthWarning,
-            stacklevel=3,
+            stacklevel=user_stacklevel(),
         )
     cols = {c: frame[c] for c in frame.columns}
     new_design = survey.design.assign(**cols)
@@ -494,7 +495,7 @@ def score(
                     f"{int(partial.sum())} row(s) with missing items; their scores are biased "
                     "down. Prefer the manual's rule (the default) or 'prorate'.",
                     SocialHealthWarning,
-                    stacklevel=2,
+                    stacklevel=user_stacklevel(),
                 )
         results[sc.name] = pd.Series(out, index=df.index)
         used[sc.name] = (rule, m)

@@ -71,6 +71,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from socialhealth._stack import user_stacklevel
 from socialhealth._text import show, show_given, show_list
 from socialhealth.design.formula import formula_variables
 from socialhealth.design.result_protocol import Result, analysis_scale
@@ -585,7 +586,8 @@ def association(
                 note = ("log-binomial model failed to converge "
                         f"({_brief(exc)}); prevalence ratio from a log-link quasi-Poisson "
                         "model with design-based (sandwich) variance (Zou 2004)")
-                warnings.warn(f"model {k} ({label}): {note}.", SocialHealthWarning, stacklevel=2)
+                warnings.warn(f"model {k} ({label}): {note}.", SocialHealthWarning,
+                              stacklevel=user_stacklevel())
                 try:
                     res = work.glm(formula, family=fam_k, link=link_k, **fit_kw)
                 except SocialHealthError as exc2:
@@ -597,7 +599,7 @@ def association(
                 models.append(None)
                 notes.append(rows[-1]["note"].iloc[0])
                 warnings.warn(f"model {k} ({label}): {rows[-1]['note'].iloc[0]}.",
-                              SocialHealthWarning, stacklevel=2)
+                              SocialHealthWarning, stacklevel=user_stacklevel())
                 continue
             else:
                 if isinstance(exc, MissingColumnError):
@@ -607,7 +609,8 @@ def association(
         no_df = _no_df_note(res)
         if no_df:
             note = f"{note}; {no_df}" if note else no_df
-            warnings.warn(f"model {k} ({label}): {no_df}.", SocialHealthWarning, stacklevel=2)
+            warnings.warn(f"model {k} ({label}): {no_df}.", SocialHealthWarning,
+                          stacklevel=user_stacklevel())
         rows.append(_rows(res, k, label, adjusted_for, x_cols, chosen, fam_k, link_k, note, expo,
                           level))
         models.append(res)
@@ -738,7 +741,7 @@ def to_maximum(design, res, fit_kw: dict, settle: float = 1e-13, max_refits: int
             "digits beyond that change. A log/identity-binomial fit near the boundary (fitted "
             "probabilities near 1, or near 0 or 1 for identity) converges slowly; consider "
             "measure='or' (logistic) or robust Poisson for prevalence ratios.",
-            ConvergenceWarning, stacklevel=3)
+            ConvergenceWarning, stacklevel=user_stacklevel())
     return design.glm(res.formula, family=res.family, link=res.link, start=b, **fit_kw)
 
 

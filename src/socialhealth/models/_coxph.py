@@ -112,6 +112,7 @@ from typing import Literal, Sequence
 import numpy as np
 import pandas as pd
 
+from socialhealth._stack import user_stacklevel
 from socialhealth._text import show_list
 from socialhealth.design.coefficients import WaldCoefficients
 from socialhealth.design.results import check_level
@@ -866,7 +867,7 @@ def coxph(
         warnings.warn(
             f"{n_events} events for {len(names)} coefficients ({epv:.1f} events per variable, "
             f"below {events_per_variable:g}): hazard ratios may be biased and intervals too narrow "
-            "(Peduzzi et al. 1995).", SocialHealthWarning, stacklevel=2)
+            "(Peduzzi et al. 1995).", SocialHealthWarning, stacklevel=user_stacklevel())
     strata_codes = np.zeros(len(rows),
                             dtype=np.int64) if strata_codes_all is None else strata_codes_all[rows]
     centre = (w @ X) / w.sum()

@@ -15,9 +15,10 @@ from numbers import Integral
 import numpy as np
 import pandas as pd
 
+from socialhealth._stack import user_stacklevel
 from socialhealth._text import show_given
 from socialhealth.design.result_protocol import TEST_REASONS, Result
-from socialhealth.errors import ModelError, RowsDroppedWarning, SocialHealthWarning
+from socialhealth.errors import ModelError, SocialHealthWarning
 
 __all__ = ["goodness_of_fit", "GoodnessOfFitResult"]
 
@@ -169,7 +170,7 @@ def goodness_of_fit(model, groups: int = 10) -> GoodnessOfFitResult:
         warnings.warn(
             f"only {len(used)} of the {groups} groups have rows (tied fitted probabilities "
             "share a quantile); the test compares those groups.", SocialHealthWarning,
-            stacklevel=2)
+            stacklevel=user_stacklevel())
     degf = float(design.degf())
     ddf = degf + 1 - len(used)
     if not ddf > 0:
@@ -191,12 +192,9 @@ def goodness_of_fit(model, groups: int = 10) -> GoodnessOfFitResult:
     p_full[rows] = fitted
     d2 = design.assign(**{r_col: r_full, g_col: g_full, r_col + "y": y_full,
                           r_col + "p": p_full})
-    with warnings.catch_warnings():
-        # the rows the model left out are left out again: the model's fit said so already
-        warnings.simplefilter("ignore", RowsDroppedWarning)
-        fit = d2.glm(f"{r_col} ~ C({g_col})")
-        test = fit.wald_test(f"C({g_col})")
-        means = d2.mean([r_col, r_col + "y", r_col + "p"], by=g_col).to_frame()
+    # (rows the model left out are missing here, and left out again)
+    test = d2.glm(f"{r_col} ~ C({g_col})").wald_test(f"C({g_col})")
+    means = d2.mean([r_col, r_col + "y", r_col + "p"], by=g_col).to_frame()
     per_group = {t: means[means["term"] == t].set_index(g_col) for t in
                  (r_col, r_col + "y", r_col + "p")}
     ranks = pd.Series(codes[rows])

@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from socialhealth._stack import user_stacklevel
 from socialhealth._text import show
 from socialhealth.design.formula import formula_variables, split_top_level
 from socialhealth.design.result_protocol import Result, analysis_scale
@@ -242,7 +243,7 @@ def interaction(
     no_df = _no_df_note(res)
     if no_df:
         warnings.warn(f"interaction model {res.formula!r}: {no_df}.", SocialHealthWarning,
-                      stacklevel=2)
+                      stacklevel=user_stacklevel())
     wald = res.wald_test(prod_terms)
     # contrast vectors from the model matrix
     x_levels: list = [None]

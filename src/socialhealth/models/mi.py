@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from socialhealth._stack import user_stacklevel
 from socialhealth._text import show_given
 from socialhealth.design.result_protocol import Result
 from socialhealth.errors import ModelError
@@ -121,7 +122,8 @@ class MIResult(Result):
             import warnings
 
             warnings.warn("MIResult.conf_int(level) is deprecated; use confint(level=...) (or "
-                          "statsmodels' conf_int(alpha=...)).", DeprecationWarning, stacklevel=2)
+                          "statsmodels' conf_int(alpha=...)).", DeprecationWarning,
+                          stacklevel=user_stacklevel())
         return self.confint(level)
 
     def _estimates(self, level: float) -> pd.DataFrame:

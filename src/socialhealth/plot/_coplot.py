@@ -41,6 +41,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.collections import PolyCollection
 
+from socialhealth._stack import user_stacklevel
 from socialhealth._text import show_given
 from socialhealth.errors import PlotError, RowsDroppedWarning
 from socialhealth.plot import style as house
@@ -302,7 +303,7 @@ def coplot(
             warnings.warn(f"{what}: {int(negative.sum()):,} row(s) with a negative weight (from "
                           "a linear calibration) have no opacity and are left out of the plot; "
                           "calibrate with bounds to keep weights positive.", RowsDroppedWarning,
-                          stacklevel=3)
+                          stacklevel=user_stacklevel())
         w_max = float(np.max(w_all[inside]))
         if not w_max > 0:
             raise PlotError(f"{what}: no row has a positive weight.")

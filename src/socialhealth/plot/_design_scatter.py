@@ -54,6 +54,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.collections import PolyCollection
 
+from socialhealth._stack import user_stacklevel
 from socialhealth._text import show, show_given
 from socialhealth.errors import PlotError, RowsDroppedWarning
 from socialhealth.plot import style as house
@@ -299,7 +300,7 @@ def scatter(
             warnings.warn(f"{what}: {int(negative.sum()):,} row(s) with a negative weight "
                           "(from a linear calibration) have no circle size or opacity and are "
                           "left out of the plot; calibrate with bounds to keep weights "
-                          "positive.", RowsDroppedWarning, stacklevel=3)
+                          "positive.", RowsDroppedWarning, stacklevel=user_stacklevel())
             use = use & ~negative
             index = design.data.index[use]
         w_max = float(np.max(w_all[inside])) if inside.any() else 0.0

@@ -46,6 +46,7 @@ import numpy as np
 from scipy.interpolate import BSpline
 from scipy.optimize import linprog
 
+from socialhealth._stack import user_stacklevel
 from socialhealth._text import show, show_given
 from socialhealth.errors import PlotError, SocialHealthWarning
 
@@ -192,7 +193,7 @@ def quantile_curve(design, xv: np.ndarray, yv: np.ndarray, *, x: str, y: str, ba
                       "even number of values is a median). R may draw another of them (it "
                       "then warns \"Solution may be nonunique\"); all minimise the same "
                       "weighted loss.",
-                      SocialHealthWarning, stacklevel=3)
+                      SocialHealthWarning, stacklevel=user_stacklevel())
     order = np.argsort(xu, kind="stable")
     fitted = design_matrix @ beta
     return xu[order], fitted[order], use

@@ -58,6 +58,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
+from socialhealth._stack import user_stacklevel
 from socialhealth._text import show, show_given
 from socialhealth.design.structure import check_flag
 from socialhealth.errors import PlotError, RowsDroppedWarning
@@ -164,7 +165,7 @@ def _groups(design, by: str | None, what: str):
         warnings.warn(f"{what}: {n_missing:,} row(s) of the design with {by!r} missing are in "
                       "no group and are left out of the plot (as R does). Give them a level "
                       "of their own (e.g. 'missing') to show them.", RowsDroppedWarning,
-                      stacklevel=3)
+                      stacklevel=user_stacklevel())
     return masks
 
 

@@ -9,6 +9,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import pandas as pd
 
+from socialhealth._stack import user_stacklevel
 from socialhealth.design.proportion import METHODS as PROPORTION_METHODS
 from socialhealth.design.proportion import ProportionMethod
 from socialhealth.errors import ReportError, SocialHealthError, SocialHealthWarning
@@ -210,7 +211,8 @@ def build(
             ctx.design = design.assign(**{exp.column: derived})
         ctx.exposure = exp
         if exp.note:
-            warnings.warn(f"exposure {exp.spec!r}: {exp.note}", SocialHealthWarning, stacklevel=2)
+            warnings.warn(f"exposure {exp.spec!r}: {exp.note}", SocialHealthWarning,
+                          stacklevel=user_stacklevel())
     if not ctx.why_not(exp.column):
         ensure_binary(ctx, exp.column, "exposure")
         exp.n_missing = _exposure.check_both_sides(ctx.data[exp.column], ctx.design.in_subset,
@@ -235,7 +237,7 @@ def build(
                 ctx.derived.append(oc)
                 if oc.note:
                     warnings.warn(f"outcome {oc.spec!r}: {oc.note}", SocialHealthWarning,
-                                  stacklevel=2)
+                                  stacklevel=user_stacklevel())
             if not ctx.why_not(oc.column):
                 ensure_binary(ctx, oc.column, "outcome")
             parsed.append(oc.column)
