@@ -30,6 +30,16 @@ from socialhealth.design.variables import (AnalysisMatrix, Domains, analysis_mat
 from socialhealth.errors import ConvergenceError, DesignError, EstimationError, WeightError
 
 
+def _check_deff(deff) -> None:
+    """``deff=`` of mean() and total(): True, False or "replace" (R's ``svymean(deff =)``);
+    an EstimationError for anything else (a Series failed in ``if deff:``)."""
+    if isinstance(deff, (bool, np.bool_)) or (isinstance(deff, str) and deff == "replace"):
+        return
+    raise EstimationError(
+        f"deff= must be True, False or 'replace' (as R's svymean), not {show_given(deff)}."
+    )
+
+
 class _Delegate:
     """A design method that calls ``socialhealth.design.<module>.<name>(design, ...)``.
 
@@ -673,16 +683,13 @@ class DesignBase:
         return theta, vcov, (vals, dcodes, None, N, means)
 
     def _srs_variance(self, pieces, kind: str, deff) -> np.ndarray:
-        if not (deff is True or deff == "replace" or isinstance(deff, (bool, np.bool_))):
-            raise EstimationError(
-                f"deff= must be True, False or 'replace' (as R's svymean), not {deff!r}."
-            )
         """Variance under simple random sampling of the same size (denominator of deff).
 
         ``S^2 = n/(n-1) sum w (y - ybar)^2 / sum w`` within the domain; mean:
         ``S^2 (N - n) / (N n)`` (``"replace"``: ``S^2 / n``); total: ``N^2`` times that, with
         ``N = sum w`` and ``n`` the rows used (R ``svymean(deff = TRUE)``).
         """
+        _check_deff(deff)
         vals, dcodes, idx, psum, means = pieces
         w = self._w
         ok = dcodes >= 0
@@ -781,6 +788,7 @@ class DesignBase:
         ``svyby(~api99, ~stype, dclus1, svymean, deff = TRUE)`` (add ``na.rm = TRUE`` when a
         variable has missing values).
         """
+        _check_deff(deff)
         X, dom, used = self._prepare(variables, by, "mean")
         theta, vcov, pieces = self._domain_ratio(X, dom, used, ratio=True)
         d = self._srs_variance(pieces, "mean", deff) if deff else None
@@ -831,6 +839,7 @@ class DesignBase:
         In R: ``svytotal(~enroll, dstrat)``; ``svytotal(~stype, dstrat)``
         (``na.rm = TRUE`` when a variable has missing values).
         """
+        _check_deff(deff)
         X, dom, used = self._prepare(variables, by, "total")
         theta, vcov, pieces = self._domain_ratio(X, dom, used, ratio=False)
         d = self._srs_variance(pieces, "total", deff) if deff else None

@@ -56,6 +56,7 @@ from typing import Literal, Mapping, cast
 import numpy as np
 import pandas as pd
 
+from socialhealth._options import is_choice
 from socialhealth._text import r_number, r_quoted, show, show_given, show_list
 from socialhealth.design import calibration_options as opts
 from socialhealth.design.calibration_stage import calibrate_within_psus
@@ -260,7 +261,7 @@ def _population_counts(population, columns: list[str]) -> dict[tuple, float]:
         except (TypeError, ValueError):
             bad = next(v for _, v in items if not _is_float(v))
             raise DesignError(
-                f"population counts must be numbers; got {show(bad)} for {columns}."
+                f"population counts must be numbers; got {show_given(bad)} for {columns}."
             ) from None
         if any(len(k) != len(columns) for k in keys):
             raise DesignError(
@@ -511,7 +512,7 @@ def post_stratify(design, strata, population, partial: bool = False):
     ``svymean(~api00, postStratify(as.svrepdesign(dclus1, type = "JK1"), ~stype, pop.types))``.
     """
     if not isinstance(partial, (bool, np.bool_)):
-        raise DesignError(f"partial= must be True or False, not {partial!r}.")
+        raise DesignError(f"partial= must be True or False, not {show_given(partial)}.")
     columns = [str(c) for c in as_list(strata)]
     if not columns:
         raise DesignError("name at least one post-stratification column in strata=.")
@@ -530,8 +531,8 @@ def post_stratify(design, strata, population, partial: bool = False):
 
 # ============================================================================ raking
 def _check_on_nonconvergence(value) -> None:
-    if value not in ("raise", "warn"):
-        raise DesignError(f"on_nonconvergence={value!r} must be 'raise' or 'warn'.")
+    if not is_choice(value, ("raise", "warn")):
+        raise DesignError(f"on_nonconvergence={show_given(value)} must be 'raise' or 'warn'.")
 
 
 def _is_float(v) -> bool:
@@ -940,7 +941,7 @@ def _total_number(value, name: str) -> float:
         return float(value)
     except (TypeError, ValueError):
         raise DesignError(
-            f"the population total of {name} must be a number, not {show(value)}."
+            f"the population total of {name} must be a number, not {show_given(value)}."
         ) from None
 
 
@@ -1350,7 +1351,7 @@ def _check_stage(design, stage, calfun, bounds, variance, trim, aggregate) -> No
     """``stage=``: 0 or 1; stage 1 on Taylor designs with unbounded linear calibration only."""
     if isinstance(stage, bool) or not isinstance(stage, (int, np.integer)) or stage not in (0, 1):
         raise ArgumentError(f"stage= must be 0 (population totals) or 1 (totals of each sampled "
-                            f"PSU), not {show(stage)}.")
+                            f"PSU), not {show_given(stage)}.")
     if not stage:
         return
     if design.kind != "taylor":

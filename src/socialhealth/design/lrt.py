@@ -64,6 +64,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from socialhealth._options import is_choice
 from socialhealth._text import show_given
 from socialhealth.design.result_protocol import TEST_REASONS, Result
 from socialhealth.design.results import check_df
@@ -203,8 +204,8 @@ def _check_ddf(ddf: float, result) -> None:
 
 
 def _check_approximation(approximation: str) -> str:
-    if approximation not in LINCOM_METHODS:
-        raise ModelError(f"approximation={approximation!r} must be one of "
+    if not is_choice(approximation, LINCOM_METHODS):
+        raise ModelError(f"approximation={show_given(approximation)} must be one of "
                          f"{', '.join(LINCOM_METHODS)} "
                          "(the null distribution: a linear combination of chi-squares).")
     return approximation
@@ -313,10 +314,10 @@ def anova(design, model1, model2, test: Literal["F", "Chisq"] = "F",
 
     In R: ``anova(m1, m2)`` (``test = "F"``, ``method = "LRT"``).
     """
-    if test not in ("F", "Chisq"):
-        raise ModelError(f"test={test!r} must be 'F' or 'Chisq'.")
-    if method not in ("LRT", "Wald"):
-        raise ModelError(f"method={method!r} must be 'LRT' or 'Wald'.")
+    if not is_choice(test, ("F", "Chisq")):
+        raise ModelError(f"test={show_given(test)} must be 'F' or 'Chisq'.")
+    if not is_choice(method, ("LRT", "Wald")):
+        raise ModelError(f"method={show_given(method)} must be 'LRT' or 'Wald'.")
     for m in (model1, model2):
         if not hasattr(m, "_fit") or not hasattr(m, "names"):
             raise ModelError("anova compares two survey GLMs fitted with design.glm(); for "

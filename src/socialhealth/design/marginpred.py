@@ -49,6 +49,7 @@ from typing import Literal, Sequence
 import numpy as np
 import pandas as pd
 
+from socialhealth._options import is_choice
 from socialhealth._text import show_given
 from socialhealth.design.calibration import _all_weights, _new_design, _solve_g, model_matrix
 from socialhealth.design.result_protocol import Result, Summary
@@ -417,8 +418,9 @@ def _marginpred_glm(model, adjustfor, predictat, type: str, level: float, epsilo
                     max_iter: int, in_variance: bool):
     from socialhealth.design.glm_families import LINKS
 
-    if type not in ("link", "response"):
-        raise ModelError(f"type={type!r} must be 'link' or 'response' (R predict's type=).")
+    if not is_choice(type, ("link", "response")):
+        raise ModelError(f"type={show_given(type)} must be 'link' or 'response' (R predict's "
+                         "type=).")
     if predictat is None or not isinstance(predictat, pd.DataFrame) or len(predictat) == 0:
         raise ModelError("predictat= must be a DataFrame with at least one row giving the "
                          "values of the model's variables to predict at, e.g. "
@@ -636,7 +638,7 @@ def marginpred(
     se = check_flag(se, "se", "marginpred()")
     calibration_in_variance = check_flag(calibration_in_variance, "calibration_in_variance",
                                          "marginpred()")
-    if se_method not in ("r", "linearization"):
+    if not is_choice(se_method, ("r", "linearization")):
         raise ModelError(f"se_method={show_given(se_method)} must be 'r' (R survey's formula) or "
                          "'linearization' (used by Cox models only).")
     if isinstance(model, KaplanMeierResult):

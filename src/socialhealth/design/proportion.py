@@ -76,7 +76,8 @@ import numpy as np
 import pandas as pd
 from scipy import special   # scipy.stats/optimize (~50 MB) only where used: beta, likelihood
 
-from socialhealth._text import show
+from socialhealth._options import is_choice
+from socialhealth._text import show, show_given
 from socialhealth.design.results import Estimate, t_quantile
 from socialhealth.design.structure import as_list, require_columns
 from socialhealth.design.variables import analysis_matrix, is_categorical, subset_domains
@@ -460,9 +461,9 @@ class _LogitFit(NamedTuple):
 
 
 def _check_method(method) -> None:
-    if method not in METHODS:
+    if not is_choice(method, METHODS):
         raise EstimationError(
-            f"method={method!r} is not a proportion interval method; use one of "
+            f"method={show_given(method)} is not a proportion interval method; use one of "
             f"{', '.join(METHODS)}."
         )
 

@@ -69,6 +69,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from socialhealth._options import is_choice
 from socialhealth._text import show, show_given
 from socialhealth.design.proportion import IntervalEstimate, _asin_ci, _beta_ci, _wald_logit
 from socialhealth.design.structure import as_list, require_columns
@@ -620,14 +621,14 @@ def quantile(
 # ----------------------------------------------------------------------------- steps of quantile()
 def _check_arguments(design, variables, quantiles, ci, level, interval_type, qrule):
     """Validate the arguments; returns ``(replicate, level, probs, cols)``."""
-    if qrule not in QRULES:
+    if not is_choice(qrule, QRULES):
         raise EstimationError(
-            f"qrule={qrule!r} is not supported; use one of {', '.join(QRULES)} (R's 'shahvaish' "
-            "rule is not implemented)."
+            f"qrule={show_given(qrule)} is not supported; use one of {', '.join(QRULES)} (R's "
+            "'shahvaish' rule is not implemented)."
         )
-    if interval_type not in INTERVAL_TYPES:
+    if not is_choice(interval_type, INTERVAL_TYPES):
         raise EstimationError(
-            f"interval_type={interval_type!r} is not supported; use one of "
+            f"interval_type={show_given(interval_type)} is not supported; use one of "
             f"{', '.join(INTERVAL_TYPES)}."
         )
     replicate = getattr(design, "kind", "") == "replicate"

@@ -706,7 +706,7 @@ def _replicate_count(value) -> int:
             isinstance(value, (float, np.floating)) and float(value).is_integer()):
         raise DesignError(
             f"replicates must be a whole number of replicates (at least 2, e.g. 500), "
-            f"not {show(value)}."
+            f"not {show_given(value)}."
         )
     if int(value) < 2:
         raise DesignError(f"replicates must be at least 2; got {int(value)}.")

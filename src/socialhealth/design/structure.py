@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Sequence
 import numpy as np
 import pandas as pd
 
-from socialhealth._text import show, show_list
+from socialhealth._text import show, show_given, show_list
 from socialhealth.errors import (
     ArgumentError,
     DesignError,
@@ -69,7 +69,8 @@ str). Pass nest=True or nest=False.
     if isinstance(value, (bool, np.bool_)):
         return bool(value)
     raise ArgumentError(
-        f"{where}: {name}= must be True or False, not {value!r} (a {type(value).__name__}). "
+        f"{where}: {name}= must be True or False, not {show_given(value)} "
+        f"(a {type(value).__name__}). "
         f"Pass {name}=True or {name}=False."
     )
 

@@ -197,7 +197,7 @@ def table(design, *variables, by=None, round: bool = False, Ntotal: float
         raise EstimationError(f"by={cols!r} names a column twice; name each column once.")
     require_columns(design.data, cols, "the design data")
     if not isinstance(round, (bool, np.bool_)):
-        raise DesignError(f"round= must be True or False, not {round!r}.")
+        raise DesignError(f"round= must be True or False, not {show_given(round)}.")
     if Ntotal is not None:
         if isinstance(Ntotal, (bool, np.bool_)) or not isinstance(Ntotal, numbers.Real):
             raise DesignError(

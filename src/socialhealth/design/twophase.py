@@ -224,7 +224,8 @@ from typing import TYPE_CHECKING, Callable
 import numpy as np
 import pandas as pd
 
-from socialhealth._text import r_number, show, show_list
+from socialhealth._options import is_choice
+from socialhealth._text import r_number, show, show_given, show_list
 from socialhealth.design.base import DesignBase
 from socialhealth.design.structure import (as_list, check_data_frame, design_frame,
                                            require_columns)
@@ -1273,15 +1274,15 @@ class TwoPhaseDesign(DesignBase):
         """
         from socialhealth.design import calibration
 
+        if not is_choice(phase, (1, 2)):
+            raise DesignError(f"phase={show_given(phase)} must be 2 (calibration of the phase-2 "
+                              "weights to the phase-1 totals); phase=1 is not implemented.")
         if phase == 1:
             raise DesignError(
                 "calibrate(phase=1): calibration of the phase-1 weights is not implemented for "
                 "two-phase designs (R survey 4.1-1 does not implement it either). Calibrate the "
                 "phase-2 weights to the phase-1 totals with phase=2 (the default)."
             )
-        if phase != 2:
-            raise DesignError(f"phase={phase!r} must be 2 (calibration of the phase-2 weights "
-                              "to the phase-1 totals); phase=1 is not implemented.")
         if self._estimated_weights:
             raise DesignError(
                 "calibrate() after estimate_weights() is not implemented: R survey 4.1-1 then "

@@ -71,6 +71,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from socialhealth._options import is_choice
 from socialhealth._text import show, show_given, show_list
 from socialhealth.design.formula import formula_variables
 from socialhealth.design.result_protocol import Result, analysis_scale
@@ -161,9 +162,9 @@ def exposure_term(data: pd.DataFrame, exposure: str, categorical: bool | None = 
         s = data[exposure]
         levels = (list(s.cat.categories) if isinstance(s.dtype, pd.CategoricalDtype)
                   else list(pd.unique(s.dropna())))
-        if reference not in levels:
-            raise ModelError(f"reference={show(reference)} is not a level of {exposure!r}; levels: "
-                             f"{show_list(levels)}.")
+        if not is_choice(reference, levels):
+            raise ModelError(f"reference={show_given(reference)} is not a level of {exposure!r}; "
+                             f"levels: {show_list(levels)}.")
     if not cat:
         if reference is not None:
             raise ModelError(f"reference= applies to a categorical exposure; {exposure!r} is "

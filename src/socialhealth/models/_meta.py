@@ -766,7 +766,7 @@ def meta(
         )
     m = _METHODS[method.lower()]
     if not isinstance(hksj, (bool, np.bool_)):
-        raise ModelError(f"hksj must be True or False, got {hksj!r}.")
+        raise ModelError(f"hksj must be True or False, got {show_given(hksj)}.")
     hksj = bool(hksj)
     ratio = check_flag(ratio, "ratio", "meta()")
     if exponentiate is not None:

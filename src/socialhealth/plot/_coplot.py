@@ -41,6 +41,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.collections import PolyCollection
 
+from socialhealth._options import is_choice
 from socialhealth._text import show_given
 from socialhealth.errors import PlotError, RowsDroppedWarning
 from socialhealth.plot import style as house
@@ -240,11 +241,12 @@ def coplot(
     5  63.5 to 100.5  63.5  100.5  38
     """
     what = "coplot()"
-    if style == "hexbin":
+    if is_choice(style, ("hexbin",)):
         style = "hex"
-    if style not in STYLES:
-        hint = " 'bubble' is in sh.plot.scatter only." if style == "bubble" else ""
-        raise PlotError(f"{what}: unknown style {style!r}; use 'hex' or 'transparent'.{hint}")
+    if not is_choice(style, STYLES):
+        hint = " 'bubble' is in sh.plot.scatter only." if is_choice(style, ("bubble",)) else ""
+        raise PlotError(f"{what}: unknown style {show_given(style)}; use 'hex' or "
+                        f"'transparent'.{hint}")
     xv = _numeric_column(design, x, what)
     yv = _numeric_column(design, y, what)
     panels = _panels(design, by, number, overlap, what)

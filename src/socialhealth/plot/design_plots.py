@@ -58,6 +58,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
+from socialhealth._options import is_choice
 from socialhealth._text import show, show_given
 from socialhealth.design.structure import check_flag
 from socialhealth.errors import PlotError, RowsDroppedWarning
@@ -852,6 +853,10 @@ def smooth(
     199  68.0  716.40
     """
     what = "smooth()"
+    if not is_choice(method, ("locpoly", "quantreg")):
+        raise PlotError(f"{what}: method must be \"locpoly\" (local-linear, R's default) or "
+                        f"\"quantreg\" (quantile regression spline), not {show_given(method)}.")
+    points = check_flag(points, "points", what)
     yv = _numeric_column(design, y, what)
     xv = _numeric_column(design, x, what)
     if method == "quantreg":
@@ -868,9 +873,6 @@ def smooth(
         return _draw_smooth(design, xv, yv, use, grid, curve, x=x, y=y, xlabel=xlabel,
                             ylabel=ylabel or default_y, title=title, caption=caption, ax=ax,
                             points=points, bandwidth=None)
-    if method != "locpoly":
-        raise PlotError(f"{what}: method must be \"locpoly\" (local-linear, R's default) or "
-                        f"\"quantreg\" (quantile regression spline), not {show(method)}.")
     bw = _bandwidth_value(bandwidth, what)
     _check_ngrid(ngrid, what)
     limits = _xlim_value(xlim, what, x)
