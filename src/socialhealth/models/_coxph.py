@@ -112,7 +112,7 @@ from typing import Literal, Sequence
 import numpy as np
 import pandas as pd
 
-from socialhealth._text import show_list
+from socialhealth._text import show_given, show_list
 from socialhealth.design.coefficients import WaldCoefficients
 from socialhealth.design.results import check_level
 from socialhealth.design.structure import check_flag
@@ -818,7 +818,14 @@ def coxph(
                  "the events per coefficient below which it warns", "10")
     check_controls(max_iter, tol)
     data = design.data
-    missing = [c for c in [time, event] + ([strata] if strata else []) if c not in data.columns]
+    if strata is not None and not strata.strip():
+        # "" was read as no strata (a model other than the one asked for)
+        raise ModelError(f"coxph: strata={show_given(strata)} is not a column name; name the "
+                         f"column whose values define the baseline-hazard strata (one of "
+                         f"{show_list(data.columns, limit=12)}), or leave strata=None for one "
+                         "baseline hazard.")
+    missing = [c for c in [time, event] + ([strata] if strata is not None else [])
+               if c not in data.columns]
     if missing:
         raise MissingColumnError(missing, data.columns, "the design data")
     rhs = _as_rhs(covariates)
@@ -826,7 +833,7 @@ def coxph(
     ev_all = event_values(data, event, in_subset)
     mask = in_subset & ~np.isnan(ev_all)
     strata_codes_all = None
-    if strata:
+    if strata is not None:
         codes, _ = pd.factorize(data[strata], sort=True)
         strata_codes_all = codes
         mask &= codes >= 0
