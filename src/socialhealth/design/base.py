@@ -215,6 +215,36 @@ def _r_condition(text: str) -> str | None:
 
 _R_ROWS_MAX_CHARS = 1000   # longer row lists of a subset print as the column in_subset
 
+#: R's reserved words (``?Reserved``): not usable as a variable name.
+_R_RESERVED = frozenset({"if", "else", "repeat", "while", "function", "for", "next", "break",
+                         "in", "TRUE", "FALSE", "NULL", "Inf", "NaN", "NA", "NA_integer_",
+                         "NA_real_", "NA_character_", "NA_complex_", "..."})
+_R_NAME = re.compile(r"(?:[^\W\d_]|\.(?![0-9]))[\w.]*")
+
+
+def check_r_data_name(data_name) -> str:
+    """``data_name`` of ``r_code()`` when it is a syntactic R name (letters, digits, ``.`` and
+    ``_``, starting with a letter or with a dot not followed by a digit, not a reserved word
+    such as ``NULL``); a DesignError otherwise (``data_name=42`` printed ``data = 42``).
+
+    Examples
+    --------
+    >>> check_r_data_name("my.data")
+    'my.data'
+    >>> check_r_data_name("2019 wave")
+    Traceback (most recent call last):
+    ...
+    socialhealth.errors.DesignError: r_code(): data_name= must be the name of the data frame in \
+R, a syntactic R name such as 'df' or 'survey_2019' (letters, digits, '.' and '_', starting with \
+a letter), not '2019 wave'.
+    """
+    if (isinstance(data_name, str) and _R_NAME.fullmatch(data_name)
+            and data_name not in _R_RESERVED and not re.fullmatch(r"\.\.[0-9]+", data_name)):
+        return data_name
+    raise DesignError(f"r_code(): data_name= must be the name of the data frame in R, a "
+                      f"syntactic R name such as 'df' or 'survey_2019' (letters, digits, '.' "
+                      f"and '_', starting with a letter), not {show_given(data_name)}.")
+
 
 class DesignBase:
     """Shared verbs of every survey design (see the module docstring).
@@ -447,6 +477,7 @@ class DesignBase:
         Row numbers longer than 1000 characters (a mask scattered over many rows) are written
         as the logical column ``in_subset`` instead, which the user adds to ``df`` (the mask
         itself): a design over a million rows would otherwise print hundreds of kilobytes."""
+        check_r_data_name(data_name)
         pre, _, call = code.rpartition("; ")
         for step in self._r_steps:
             if step[0] == "call":
