@@ -20,7 +20,9 @@ the fix that came with it; what it found:
 5. ``r_code(data_name=42)`` printed ``data = 42`` (any text was pasted into the R code);
 6. messages wrote a NaN the user passed as "missing" (``max_levels=missing must be a whole
    number``), which read as a contradiction; ``logrank(rho=nan)`` said the design covariance
-   was singular.
+   was singular;
+7. about 40 messages that did refuse a Series printed it whole (``family=0    1.0\n1    2.0
+   ...dtype: float64 is not supported``): they write the value with ``show_given``.
 """
 from __future__ import annotations
 
@@ -287,3 +289,47 @@ def test_show_given_describes_a_series():
     assert show_given(pd.Series([1.0])) == "a pandas Series of 1 value"
     assert show_given(SERIES) == SAID
     assert show_given(pd.DataFrame({"a": [1, 2]})) == "a data frame of 2 rows"
+
+
+# ----------------------------------------------------------------------------- 7. Series printed
+PRINTED_CALLS = {
+    "glm(family=)": lambda v: demo().glm("lonely ~ age", family=v),
+    "glm(link=)": lambda v: demo().glm("lonely ~ age", family="binomial", link=v),
+    "calibrate(calfun=)": lambda v: api().calibrate(
+        "~ awards", {"(Intercept)": 6194, "awardsYes": 4000}, calfun=v),
+    "SurveyDesign(lonely_psu=)": lambda v: sh.SurveyDesign(api().data, weights="pw",
+                                                           strata="stype", lonely_psu=v),
+    "SurveyDesign(pps=)": lambda v: sh.SurveyDesign(api().data, weights="pw", pps=v),
+    "to_replicate(method=)": lambda v: api().to_replicate(v),
+    "ReplicateDesign(method=)": lambda v: sh.ReplicateDesign(
+        demo().data, "weight", [f"repw_{i}" for i in range(1, 21)], method=v),
+    "mean(variables=)": lambda v: demo().mean(v),
+    "proportion(variable=)": lambda v: demo().proportion(v),
+    "quantile(ci=)": lambda v: demo().quantile("bmi", ci=v),
+    "chisq(max_levels=)": lambda v: demo().chisq("sex", "lonely", max_levels=v),
+    "gofchisq(variable=)": lambda v: demo().gofchisq(v, p=[0.5, 0.5]),
+    "glm.pseudo_rsquared(method=)": lambda v: glm().pseudo_rsquared(method=v),
+    "coxph(ties=)": lambda v: models.coxph(demo(), "followup_years", "died", "age", ties=v),
+    "coxph(covariates=)": lambda v: models.coxph(demo(), "followup_years", "died", v),
+    "kaplan_meier(estimator=)": lambda v: models.kaplan_meier(
+        demo(), "followup_years", "died", estimator=v),
+    "survreg(dist=)": lambda v: models.survreg(demo(), "followup_years", "died", "age", dist=v),
+    "ordinal(method=)": lambda v: models.ordinal(demo(), "self_rated_health ~ age", method=v),
+    "ordinal(formula=)": lambda v: models.ordinal(demo(), v),
+    "association(exposure=)": lambda v: models.association(demo(), v, "depression"),
+    "association(family=)": lambda v: models.association(demo(), "lonely", "depression",
+                                                         family=v),
+    "meta(method=)": lambda v: models.meta([0.1, 0.2, 0.3], [0.05, 0.06, 0.07], method=v),
+    "get_instrument(key=)": lambda v: measures.get_instrument(v),
+    "survey_kappa(x=)": lambda v: measures.survey_kappa(demo(), v, "lonely_ucla3"),
+    "hist(variable=)": lambda v: plot.hist(demo(), v),
+    "hist(by=)": lambda v: plot.hist(demo(), "bmi", by=v),
+    "qq(against=)": lambda v: plot.qq(demo(), "bmi", against=v),
+}
+
+
+@pytest.mark.parametrize("name", sorted(PRINTED_CALLS))
+def test_a_refused_series_is_described_not_printed(name):
+    error = refused(quiet(lambda: PRINTED_CALLS[name](SERIES)))
+    assert "dtype" not in str(error) and "\n" not in str(error), str(error)
+    assert SAID in str(error), str(error)

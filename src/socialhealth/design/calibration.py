@@ -862,7 +862,7 @@ def _calfun(name: str, L=-np.inf, U=np.inf):
             g = F(u)
             return (g - L) * (U - g) * A / (U - L)
         return F, dF
-    raise DesignError(f"calfun={name!r} is not one of 'linear', 'raking', 'logit'.")
+    raise DesignError(f"calfun={show_given(name)} is not one of 'linear', 'raking', 'logit'.")
 
 
 #: rescale the input weights when every population total exceeds its weighted sample total by
@@ -1200,7 +1200,10 @@ def calibrate(design, formula, population_totals, calfun: Calfun = "linear", bou
     named vectors in the order the PSUs first appear in the data
     (``unique(apiclus2$dnum)``; R does not match the list's names).
     """
-    calfun = cast(Calfun, str(calfun).lower())   # any case; _calfun checks the name
+    if not isinstance(calfun, str):
+        raise DesignError(f"calfun={show_given(calfun)} is not one of 'linear', 'raking', "
+                          "'logit'.")
+    calfun = cast(Calfun, calfun.lower())   # any case; _calfun checks the name
     _calfun(calfun, 0.5, 2.0)                    # (an unknown name raises here)
     _check_calibration_controls(max_iter, epsilon)
     _check_stage(design, stage, calfun, bounds, variance, trim, aggregate)

@@ -889,7 +889,8 @@ def gofchisq(design, variable: str, p) -> object:
     from socialhealth.design.table import _levels_and_codes
 
     if not isinstance(variable, str):
-        raise EstimationError(f"gofchisq takes one column name (or '~x'), not {variable!r}.")
+        raise EstimationError("gofchisq takes one column name (or '~x'), not "
+                              f"{show_given(variable)}.")
     name = variable.strip().lstrip("~").strip()
     if not name or any(ch in name for ch in "+*:"):
         raise EstimationError(f"gofchisq tests one variable; {variable!r} is not a single "

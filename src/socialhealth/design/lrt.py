@@ -501,7 +501,7 @@ def pseudo_rsquared(result, method: str = "Cox-Snell") -> float:
     """
     chosen = {m.lower(): m for m in PSEUDO_RSQUARED_METHODS}.get(str(method).lower())
     if chosen is None:
-        raise ArgumentError(f"method={method!r} is not one of "
+        raise ArgumentError(f"method={show_given(method)} is not one of "
                             f"{', '.join(map(repr, PSEUDO_RSQUARED_METHODS))}.")
     if result.family not in ("binomial", "poisson"):
         raise ModelError(

@@ -152,7 +152,8 @@ def _indicators(design, variable: str) -> tuple[np.ndarray, list, np.ndarray]:
     """(n x k) 0/1 values (NaN where missing), the level of each column, complete rows."""
     if not isinstance(variable, str):
         raise EstimationError(
-            f"proportion() takes one column name, not {variable!r}; call it once per variable."
+            f"proportion() takes one column name, not {show_given(variable)}; call it once per "
+            "variable."
         )
     require_columns(design.data, [variable], "the design data")
     s = design.data[variable]

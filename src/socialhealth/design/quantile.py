@@ -648,8 +648,8 @@ def _check_arguments(design, variables, quantiles, ci, level, interval_type, qru
             "Taylor designs only).", SocialHealthWarning, stacklevel=4)
     if not isinstance(ci, (bool, np.bool_)):
         raise EstimationError(
-            f"ci={ci!r}: ci= only switches the intervals on or off (True/False); give the "
-            f"confidence level as level= (e.g. level=0.9).")
+            f"ci={show_given(ci)}: ci= only switches the intervals on or off (True/False); give "
+            "the confidence level as level= (e.g. level=0.9).")
     from socialhealth.design.results import check_level
 
     level = check_level(level)

@@ -859,7 +859,7 @@ def as_replicate(design, method: ReplicateMethod = "jkn", **options):
         raise DesignError("as_replicate() needs a Taylor design (SurveyDesign); this is already a "
                           "replicate design." if getattr(design, "kind", None) == "replicate"
                           else "as_replicate() needs a SurveyDesign.")
-    method = cast(ReplicateMethod, str(method).lower())   # any case; checked below
+    given, method = method, cast(ReplicateMethod, str(method).lower())   # any case; checked below
     allowed = {"fay_rho", "replicates", "seed", "mse", "recalibrate", "hadamard"}
     unknown = set(options) - allowed
     if unknown:
@@ -914,7 +914,7 @@ def as_replicate(design, method: ReplicateMethod = "jkn", **options):
         scale, rscales = 1.0, np.full(R, 1.0 / (R - 1))
         rep_method = method
     else:
-        raise DesignError(f"method={method!r} is not one of {', '.join(METHODS)}.")
+        raise DesignError(f"method={show_given(given)} is not one of {', '.join(METHODS)}.")
     rep = ReplicateDesign(design.data, weights=None, replicate_weights=W, method=rep_method,
                           scale=scale, rscales=rscales, mse=mse, combined_weights=True,
                           fay_rho=fay_rho)

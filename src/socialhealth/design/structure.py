@@ -44,7 +44,7 @@ def check_lonely_psu(lonely_psu) -> None:
     >>> check_lonely_psu("adjust")
     """
     if not isinstance(lonely_psu, str) or lonely_psu not in LONELY_PSU_OPTIONS:
-        raise DesignError(f"lonely_psu={lonely_psu!r} is not one of "
+        raise DesignError(f"lonely_psu={show_given(lonely_psu)} is not one of "
                           f"{', '.join(LONELY_PSU_OPTIONS)} (as R's options(survey.lonely.psu=)); "
                           "the default is 'fail'.")
 
@@ -147,7 +147,8 @@ def require_columns(data: pd.DataFrame, columns, where: str = "the data") -> Non
         except TypeError:
             raise ArgumentError(
                 f"a column name must be a string (or a list of strings), not a "
-                f"{type(c).__name__} ({c!r}); e.g. design.mean('age') or mean(['age', 'bmi'])."
+                f"{type(c).__name__} ({show_given(c)}); e.g. design.mean('age') or mean(['age', "
+                "'bmi'])."
             ) from None
     missing = [c for c in columns if c not in data.columns]
     if missing:

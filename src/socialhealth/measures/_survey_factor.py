@@ -659,7 +659,7 @@ def survey_prcomp(design, items, center: bool | Literal["weighted"] = True,
     """
     weighted = isinstance(center, str) and center == "weighted"
     if not weighted and not isinstance(center, (bool, np.bool_)):
-        raise MeasureError(f"center={center!r} must be True, False or \"weighted\".")
+        raise MeasureError(f"center={show_given(center)} must be True, False or \"weighted\".")
     for name, value in (("scale", scale), ("scores", scores)):
         if not isinstance(value, (bool, np.bool_)):
             raise MeasureError(f"{name}={show_given(value)} must be True or False.")

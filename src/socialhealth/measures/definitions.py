@@ -170,7 +170,7 @@ class Scale:
             if c.name == name:
                 return c
         raise MeasureError(
-            f"no cut-off set {name!r} for scale {self.name!r}; available: "
+            f"no cut-off set {show_given(name)} for scale {self.name!r}; available: "
             f"{', '.join(repr(c.name) for c in self.cutoffs) or 'none'}."
         )
 
@@ -601,7 +601,7 @@ def get_instrument(key: str) -> Instrument:
         close = difflib.get_close_matches(str(key), list(table), n=3)
         hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
         raise MeasureError(
-            f"unknown instrument {key!r}.{hint} Known instruments: {', '.join(sorted(table))} "
-            "(see socialhealth.measures.list())."
+            f"unknown instrument {show_given(key)}.{hint} Known instruments: "
+            f"{', '.join(sorted(table))} (see socialhealth.measures.list())."
         )
     return table[key]

@@ -473,7 +473,7 @@ def score(
     inst = get_instrument(key)
     survey, df = _data_frame_of(data)
     if prefix is not None and (not isinstance(prefix, str) or not prefix):
-        raise MeasureError(f"prefix must be a non-empty string, not {prefix!r}.")
+        raise MeasureError(f"prefix must be a non-empty string, not {show_given(prefix)}.")
     prefix = prefix or inst.key
     cols = _checked_item_columns(inst, items, df, missing, min_answered)
     codings = resolve_coding(inst, coding, neutral)

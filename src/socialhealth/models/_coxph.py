@@ -694,7 +694,7 @@ def _as_rhs(covariates) -> str:
         cov = [covariates]
     if not all(isinstance(c, str) for c in cov):
         raise ModelError(f"covariates= takes a column name, a list of column names or a "
-                         f"formula such as '~ age + sex', not {covariates!r}.")
+                         f"formula such as '~ age + sex', not {show_given(covariates)}.")
     if not cov:
         raise ModelError("coxph needs at least one covariate.")
     # a column name that is not an identifier (a panel column such as ``age@2016``) is quoted
@@ -807,7 +807,8 @@ def coxph(
     ~event), data = cohort))``.
     """
     if not isinstance(ties, str) or ties not in _TIES:
-        raise ModelError(f"ties={ties!r} is not supported; use 'efron' (R's default) or 'breslow'.")
+        raise ModelError(f"ties={show_given(ties)} is not supported; use 'efron' (R's default) "
+                         "or 'breslow'.")
     check_column(time, "time", "coxph")
     check_column(event, "event", "coxph")
     if strata is not None:

@@ -556,7 +556,7 @@ def kaplan_meier(
     In R: ``svykm(Surv(time, status > 0) ~ group, design, se = TRUE)``.
     """
     if not isinstance(estimator, str) or estimator not in _ESTIMATORS:
-        raise ModelError(f"estimator={estimator!r} is not one of "
+        raise ModelError(f"estimator={show_given(estimator)} is not one of "
                          f"{', '.join(map(repr, _ESTIMATORS))}.")
     if not (isinstance(level, (int, float)) and 0 < level < 1):
         raise ModelError(f"level must be between 0 and 1 (e.g. 0.95); got {show_given(level)}.")

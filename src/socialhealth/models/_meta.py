@@ -761,7 +761,7 @@ def meta(
     input_level = _check_level(input_level)
     if not isinstance(method, str) or method.lower() not in _METHODS:
         raise ModelError(
-            f"unknown meta-analysis method {method!r}; use one of "
+            f"unknown meta-analysis method {show_given(method)}; use one of "
             f"{', '.join(repr(m) for m in _METHODS)} (Knapp-Hartung is hksj=True)."
         )
     m = _METHODS[method.lower()]

@@ -371,7 +371,8 @@ def _fit_multinomial(design, formula, reference, levels, tol, max_iter, max_leve
     """:func:`multinomial` with the smallest number of outcome levels as a parameter (2 gives
     logistic regression; used by the tests to check the reduction to ``svyglm``)."""
     if not isinstance(formula, str) or "~" not in formula:
-        raise FormulaError(f"the formula must look like 'y ~ x1 + C(g)', not {formula!r}.")
+        raise FormulaError("the formula must look like 'y ~ x1 + C(g)', not "
+                           f"{show_given(formula)}.")
     for name, val in (("tol", tol), ("max_iter", max_iter)):
         if isinstance(val, (bool, np.bool_)) or not isinstance(val, (int, float, np.number)) \
                 or not val > 0:

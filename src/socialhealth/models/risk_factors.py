@@ -274,7 +274,8 @@ def compare_risk_factors(
     on ``subset(design, complete.cases(...))``; the anchors have no R equivalent.
     """
     if not isinstance(measure, str) or measure not in MEASURES or measure == "rd":
-        raise ModelError(f"measure={measure!r}: use 'or', 'pr' or 'coef' (ratios are compared).")
+        raise ModelError(f"measure={show_given(measure)}: use 'or', 'pr' or 'coef' (ratios are "
+                         "compared).")
     family, link, expo, _ = MEASURES[measure]
     data = design.data
     check_names(outcome=outcome)

@@ -96,7 +96,8 @@ def _panels(design, by: str, number: int, overlap: float, what: str):
     data = design.data
     if not isinstance(by, str) or by not in data.columns:
         raise PlotError(f"{what}: by= must name a column of the design data (the conditioning "
-                        f"variable), not {by!r}; columns: {', '.join(map(str, data.columns))}.")
+                        f"variable), not {show_given(by)}; columns: "
+                        f"{', '.join(map(str, data.columns))}.")
     inside = np.asarray(design.in_subset, dtype=bool)
     g = data[by]
     numeric = (pd.api.types.is_numeric_dtype(g) and not pd.api.types.is_bool_dtype(g)

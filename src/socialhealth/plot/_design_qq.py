@@ -216,7 +216,7 @@ def qq(
     to_column = isinstance(against, str) and not to_normal
     if not (to_normal or to_column or callable(against)):
         raise PlotError(f"{what}: against= takes 'normal', a column name or a quantile "
-                        f"function, not {against!r}.")
+                        f"function, not {show_given(against)}.")
     other = design if against_design is None else against_design
     if to_column:
         if qrule is None:

@@ -129,7 +129,7 @@ def _numeric_column(design, name: str, what: str) -> np.ndarray:
         raise PlotError(f"{what} takes a survey design (sh.SurveyDesign or a replicate design), "
                         f"not {type(design).__name__}.")
     if not isinstance(name, str) or name not in data.columns:
-        raise PlotError(f"{what}: {name!r} is not a column of the design data; columns: "
+        raise PlotError(f"{what}: {show_given(name)} is not a column of the design data; columns: "
                         f"{', '.join(map(str, data.columns))}.")
     col = data[name]
     if pd.api.types.is_bool_dtype(col):
@@ -145,7 +145,7 @@ def _groups(design, by: str | None, what: str):
     if by is None:
         return [(None, np.ones(len(design.data), bool))]
     if not isinstance(by, str):
-        raise PlotError(f"{what}: by= takes one column name, not {by!r}.")
+        raise PlotError(f"{what}: by= takes one column name, not {show_given(by)}.")
     if by not in design.data.columns:
         raise PlotError(f"{what}: by column {by!r} is not in the design data; give one of its "
                         f"columns: {', '.join(map(str, design.data.columns))}.")
