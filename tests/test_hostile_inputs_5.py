@@ -22,7 +22,11 @@ the fix that came with it; what it found:
    number``), which read as a contradiction; ``logrank(rho=nan)`` said the design covariance
    was singular;
 7. about 40 messages that did refuse a Series printed it whole (``family=0    1.0\n1    2.0
-   ...dtype: float64 is not supported``): they write the value with ``show_given``.
+   ...dtype: float64 is not supported``): they write the value with ``show_given``;
+8. numbers given as text or True/False were read by ``float()``/``int()``: ``rake(max_iter=
+   "10", epsilon="10")`` (and ``max_iter=2.5`` cut to 2), ``i2_from_q("10", 5)``,
+   ``density(bandwidth="10")``, ``scatter(inches=True)``, ``marginpred(epsilon=True)``;
+   ``glm.aic(k=-1)`` (a negative penalty) was accepted.
 """
 from __future__ import annotations
 
@@ -333,3 +337,40 @@ def test_a_refused_series_is_described_not_printed(name):
     error = refused(quiet(lambda: PRINTED_CALLS[name](SERIES)))
     assert "dtype" not in str(error) and "\n" not in str(error), str(error)
     assert SAID in str(error), str(error)
+
+
+# ----------------------------------------------------------------------------- 8. text as numbers
+NUMBER_CALLS = {
+    "rake(max_iter='10')": lambda: api().rake([("awards", {"No": 2000, "Yes": 4194})],
+                                              max_iter="10"),
+    "rake(max_iter=2.5)": lambda: api().rake([("awards", {"No": 2000, "Yes": 4194})],
+                                             max_iter=2.5),
+    "rake(epsilon='10')": lambda: api().rake([("awards", {"No": 2000, "Yes": 4194})],
+                                             epsilon="10"),
+    "rake(epsilon=True)": lambda: api().rake([("awards", {"No": 2000, "Yes": 4194})],
+                                             epsilon=True),
+    "i2_from_q('10')": lambda: models.i2_from_q("10", 5.0),
+    "i2_from_q(True)": lambda: models.i2_from_q(True, 5.0),
+    "aic(k=-1)": lambda: glm().aic(k=-1),
+    "density(bandwidth='10')": lambda: plot.density(demo(), "bmi", bandwidth="10"),
+    "smooth(bandwidth='10')": lambda: plot.smooth(demo(), "bmi", "age", bandwidth="10"),
+    "scatter(inches=True)": lambda: plot.scatter(demo(), "age", "bmi", inches=True),
+    "scatter(inches='0.1')": lambda: plot.scatter(demo(), "age", "bmi", inches="0.1"),
+    "marginpred(epsilon=True)": lambda: models.marginpred(
+        demo().glm("lonely ~ sex", family="binomial"), "age",
+        pd.DataFrame({"sex": ["male", "female"]}), epsilon=True),
+}
+
+
+@pytest.mark.parametrize("name", sorted(NUMBER_CALLS))
+def test_text_or_true_false_is_not_read_as_a_number(name):
+    refused(quiet(NUMBER_CALLS[name]))
+
+
+def test_the_same_calls_with_numbers_still_work():
+    raked = api().rake([("awards", {"No": 2000, "Yes": 4194})], max_iter=np.int64(10),
+                       epsilon=1.0)
+    assert raked.weights.sum() == pytest.approx(6194)
+    assert models.i2_from_q(np.float64(10), 5) == pytest.approx(50.0)
+    assert np.isfinite(glm().aic(k=0)["AIC"])
+    assert plot.density(demo(), "bmi", bandwidth=np.float64(2.0)).bandwidth == 2.0

@@ -8,6 +8,9 @@ valid values are a set or a dict's keys. :func:`is_choice` answers ``False`` for
 the caller raises its own message naming the valid values; :func:`check_choice` raises a
 standard one. Messages write the value given with :func:`~socialhealth._text.show_given` (a
 Series as "a pandas Series of 3 values", not its printout).
+
+:func:`is_number` tells a real number from text and True/False, which ``float()`` would turn
+into numbers (``float("10")``, ``float(True)``).
 """
 from __future__ import annotations
 
@@ -17,7 +20,22 @@ from typing import Any
 from socialhealth._text import show_given, show_list
 from socialhealth.errors import SocialHealthError
 
-__all__ = ["check_choice", "is_choice"]
+__all__ = ["check_choice", "is_choice", "is_number"]
+
+
+def is_number(value: Any) -> bool:
+    """True for a real number (int, float or a numpy number); False for True/False, text
+    (``"10"``, which ``float()`` would read) and everything else.
+
+    Examples
+    --------
+    >>> is_number(10), is_number(2.5), is_number(float("nan")), is_number("10"), is_number(True)
+    (True, True, True, False, False)
+    """
+    import numbers
+
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and \
+        type(value).__name__ != "bool_"
 
 
 def is_choice(value: Any, choices: Collection[Any]) -> bool:

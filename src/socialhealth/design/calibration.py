@@ -56,7 +56,7 @@ from typing import Literal, Mapping, cast
 import numpy as np
 import pandas as pd
 
-from socialhealth._options import is_choice
+from socialhealth._options import is_choice, is_number
 from socialhealth._text import r_number, r_quoted, show, show_given, show_list
 from socialhealth.design import calibration_options as opts
 from socialhealth.design.calibration_stage import calibrate_within_psus
@@ -676,8 +676,11 @@ def rake(design, margins, *, max_iter: int = 10, epsilon: float = 1.0,
     """
     _check_on_nonconvergence(on_nonconvergence)
     try:
+        # text ("10") and True were read as numbers, 2.5 cut to 2
+        if not (is_number(max_iter) and float(max_iter).is_integer() and is_number(epsilon)):
+            raise ValueError
         ctrl = {"maxit": int(max_iter), "epsilon": float(epsilon)}
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise DesignError(f"rake() needs a whole number max_iter and a number epsilon; got "
                           f"max_iter={show_given(max_iter)}, epsilon={show_given(epsilon)}."
                           ) from None

@@ -446,9 +446,10 @@ def aic(result, k: float = 2.0, null_has_intercept: bool = True) -> pd.Series:
             "bic(maximal=...), lrt() or wald_test()."
         )
     if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, float, np.number)) \
-            or not np.isfinite(k):
+            or not np.isfinite(k) or k < 0:
         raise ArgumentError(f"k= of aic() is the penalty per effective parameter, a number "
-                            f"(2 for AIC, log(n) for a BIC-like penalty), not {show_given(k)}.")
+                            f"(2 for AIC, log(n) for a BIC-like penalty) >= 0, not "
+                            f"{show_given(k)}.")
     null_has_intercept = check_flag(null_has_intercept, "null_has_intercept", "aic()")
     idx = [j for j, n in enumerate(result.names) if not (null_has_intercept and n == "Intercept")]
     if not idx:

@@ -49,7 +49,7 @@ from typing import Literal, Sequence
 import numpy as np
 import pandas as pd
 
-from socialhealth._options import is_choice
+from socialhealth._options import is_choice, is_number
 from socialhealth._text import show_given
 from socialhealth.design.calibration import _all_weights, _new_design, _solve_g, model_matrix
 from socialhealth.design.result_protocol import Result, Summary
@@ -627,9 +627,9 @@ def marginpred(
     from socialhealth.models._coxph import CoxResult
     from socialhealth.models._kaplan_meier import KaplanMeierResult
 
-    if not (isinstance(level, (int, float)) and 0 < level < 1):
+    if not (is_number(level) and 0 < level < 1):
         raise ModelError(f"level must be between 0 and 1 (e.g. 0.95); got {show_given(level)}.")
-    if not (isinstance(epsilon, (int, float)) and epsilon > 0):
+    if not (is_number(epsilon) and epsilon > 0):
         raise ModelError(f"epsilon must be a positive number (R uses 1e-4); got "
                          f"{show_given(epsilon)}.")
     if not (isinstance(max_iter, (int, np.integer)) and max_iter >= 1):

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
+from socialhealth._options import is_number
 from socialhealth._text import show_given, show_list
 from socialhealth._deprecation import renamed_parameter
 from socialhealth.design.result_protocol import Result, ScalarValue, SummaryFrame, analysis_scale
@@ -140,6 +141,8 @@ def i2_from_q(q: float, df: float) -> float:
     In R: ``max(0, 100 * (QE - df) / QE)`` (``rma(..., method="FE")$I2``).
     """
     try:
+        if not (is_number(q) and is_number(df)):     # "10" and True were read as numbers
+            raise ValueError
         q = float(q)
         df = float(df)
     except (TypeError, ValueError):

@@ -54,7 +54,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.collections import PolyCollection
 
-from socialhealth._options import is_choice
+from socialhealth._options import is_choice, is_number
 from socialhealth._text import show_given
 from socialhealth.errors import PlotError, RowsDroppedWarning
 from socialhealth.plot import style as house
@@ -308,10 +308,7 @@ def scatter(
             raise PlotError(f"{what}: no row has a positive weight.")
         w = w_all[use]
     if style == "bubble":
-        try:
-            size_in = float(inches)
-        except (TypeError, ValueError):
-            size_in = float("nan")
+        size_in = float(inches) if is_number(inches) else float("nan")   # not "10", True
         if not (np.isfinite(size_in) and size_in > 0):
             raise PlotError(f"{what}: inches must be a positive number, not {show_given(inches)}.")
         radius = size_in * np.sqrt(w) / math.sqrt(w_max)

@@ -58,7 +58,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
-from socialhealth._options import is_choice
+from socialhealth._options import is_choice, is_number
 from socialhealth._text import show, show_given
 from socialhealth.design.structure import check_flag
 from socialhealth.errors import PlotError, RowsDroppedWarning
@@ -619,7 +619,7 @@ def _bandwidth_value(bandwidth, what: str) -> float | None:
         return None
     message = (f"{what}: bandwidth must be a positive number (the kernel's standard deviation, "
                f"in units of the variable), not {show_given(bandwidth)}.")
-    if isinstance(bandwidth, (bool, np.bool_)):
+    if not is_number(bandwidth):        # "10" was read as 10; True as 1
         raise PlotError(message)
     try:
         bw = float(bandwidth)
