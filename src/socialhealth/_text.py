@@ -141,7 +141,8 @@ def show_given(value: Any) -> str:
     message asks for), and a float from arithmetic loses its 17-digit tail (``0.3`` for
     ``0.1 + 0.2``). A tuple, list or numpy array is written element by element with
     :func:`show`, ``(6, 4)``, ``(0.2, 1.5)`` or ``[0, 0.5, 1]`` (the first 10 of a longer one),
-    with ``None`` for an element left to the default.
+    with ``None`` for an element left to the default. A pandas Series or data frame passed where
+    one value goes is described (``a pandas Series of 3 values``), not printed.
 
     Examples
     --------
@@ -151,7 +152,13 @@ def show_given(value: Any) -> str:
     ('NaN', '[1, NaN]')
     >>> show_given(0.1 + 0.2), show_given((np.float64(1 / 3), 6.0)), show_given([None, 2.5])
     ('0.3', '(0.333333, 6)', '[None, 2.5]')
+    >>> show_given(pd.Series([1.0, 2.0, 3.0]))
+    'a pandas Series of 3 values'
     """
+    if isinstance(value, pd.Series):     # a column passed where one value goes
+        return f"a pandas Series of {len(value)} value{'' if len(value) == 1 else 's'}"
+    if isinstance(value, pd.DataFrame):
+        return f"a data frame of {len(value)} rows"
     if isinstance(value, (tuple, list, np.ndarray)):
         items = list(np.ravel(value)) if isinstance(value, np.ndarray) else list(value)
         shown = ["None" if v is None else "NaN" if isinstance(v, (float, np.floating))

@@ -1,4 +1,4 @@
-"""Shared pieces of the hostile-input suites (tests/test_hostile_inputs_3.py and _4.py):
+"""Shared pieces of the hostile-input suites (tests/test_hostile_inputs_3.py, _4.py and _5.py):
 a small demo design and the check that a call raises a socialhealth exception.
 
 Importable as ``hostile_inputs`` from any test (``pythonpath = ["tests/_support"]``)."""

@@ -32,7 +32,7 @@ from typing import Any, Mapping, NoReturn, Sequence
 import numpy as np
 import pandas as pd
 
-from socialhealth._text import r_number, show, show_given, show_list
+from socialhealth._text import r_number, show_given, show_list
 from socialhealth.design.results import (Estimate, check_df, check_level, r_contrast_call,
                                          r_contrast_source)
 from socialhealth.errors import EstimationError, FormulaError
@@ -250,8 +250,8 @@ def _linear(spec, aliases: dict[str, int], labels: list[str]) -> np.ndarray:
         c = np.zeros(k)
         for name, value in spec.items():
             if str(name) not in aliases:
-                raise FormulaError(f"contrast: {show(name)} is not the name of an estimate; names: "
-                                   f"{show_list(aliases, limit=12)}.")
+                raise FormulaError(f"contrast: {show_given(name)} is not the name of an estimate; "
+                                   f"names: {show_list(aliases, limit=12)}.")
             c[aliases[str(name)]] = float(value)
         return c
     try:

@@ -62,7 +62,8 @@ from typing import Callable, Literal, Mapping
 import numpy as np
 import pandas as pd
 
-from socialhealth._text import show, show_list
+from socialhealth._options import is_choice
+from socialhealth._text import show, show_given, show_list
 from socialhealth.design.coefficients import WaldCoefficients, coefficient_lines
 from socialhealth.design.result_protocol import Summary
 from socialhealth.errors import (ArgumentError, ConvergenceError, FormulaError,
@@ -203,10 +204,10 @@ def check_iteration_controls(max_iter, tol) -> None:
     (the controls of :func:`mle` and :func:`~socialhealth.design.nls`)."""
     if isinstance(max_iter, (bool, np.bool_)) or not isinstance(max_iter, (int, np.integer)) \
             or max_iter < 1:
-        raise ArgumentError(f"max_iter={show(max_iter)} must be a whole number >= 1.")
+        raise ArgumentError(f"max_iter={show_given(max_iter)} must be a whole number >= 1.")
     if isinstance(tol, (bool, np.bool_)) or not isinstance(tol, (int, float, np.number)) \
             or not 0 < tol < 1:
-        raise ArgumentError(f"tol={show(tol)} must be a number between 0 and 1 (e.g. 1e-10).")
+        raise ArgumentError(f"tol={show_given(tol)} must be a number between 0 and 1 (e.g. 1e-10).")
 
 
 def one_per_row(out, m: int, function: str, value: str, advice: str,
@@ -618,8 +619,9 @@ def mle(
                             "log-likelihood value per row.")
     if gradient is not None and not callable(gradient):
         raise ArgumentError("gradient must be a function gradient(y, **parameters) or None.")
-    if method not in _FITTERS:
-        raise ArgumentError(f"method={show(method)} is not one of {show_list(list(_FITTERS))}.")
+    if not is_choice(method, _FITTERS):
+        raise ArgumentError(f"method={show_given(method)} is not one of "
+                            f"{show_list(list(_FITTERS))}.")
     check_iteration_controls(max_iter, tol)
     data = design.data
     spec = _Spec(formulas, data)

@@ -33,6 +33,16 @@ from socialhealth.errors import (ConvergenceError, DesignError, EstimationError,
                                  NegativeWeightsWarning, WeightError)
 
 
+def _check_deff(deff) -> None:
+    """``deff=`` of mean() and total(): True, False or "replace" (R's ``svymean(deff =)``);
+    an EstimationError for anything else (a Series failed in ``if deff:``)."""
+    if isinstance(deff, (bool, np.bool_)) or (isinstance(deff, str) and deff == "replace"):
+        return
+    raise EstimationError(
+        f"deff= must be True, False or 'replace' (as R's svymean), not {show_given(deff)}."
+    )
+
+
 class _Delegate:
     """A design method that calls ``socialhealth.design.<module>.<name>(design, ...)``.
 
@@ -208,6 +218,36 @@ def _r_condition(text: str) -> str | None:
 
 
 _R_ROWS_MAX_CHARS = 1000   # longer row lists of a subset print as the column in_subset
+
+#: R's reserved words (``?Reserved``): not usable as a variable name.
+_R_RESERVED = frozenset({"if", "else", "repeat", "while", "function", "for", "next", "break",
+                         "in", "TRUE", "FALSE", "NULL", "Inf", "NaN", "NA", "NA_integer_",
+                         "NA_real_", "NA_character_", "NA_complex_", "..."})
+_R_NAME = re.compile(r"(?:[^\W\d_]|\.(?![0-9]))[\w.]*")
+
+
+def check_r_data_name(data_name) -> str:
+    """``data_name`` of ``r_code()`` when it is a syntactic R name (letters, digits, ``.`` and
+    ``_``, starting with a letter or with a dot not followed by a digit, not a reserved word
+    such as ``NULL``); a DesignError otherwise (``data_name=42`` printed ``data = 42``).
+
+    Examples
+    --------
+    >>> check_r_data_name("my.data")
+    'my.data'
+    >>> check_r_data_name("2019 wave")
+    Traceback (most recent call last):
+    ...
+    socialhealth.errors.DesignError: r_code(): data_name= must be the name of the data frame in \
+R, a syntactic R name such as 'df' or 'survey_2019' (letters, digits, '.' and '_', starting with \
+a letter), not '2019 wave'.
+    """
+    if (isinstance(data_name, str) and _R_NAME.fullmatch(data_name)
+            and data_name not in _R_RESERVED and not re.fullmatch(r"\.\.[0-9]+", data_name)):
+        return data_name
+    raise DesignError(f"r_code(): data_name= must be the name of the data frame in R, a "
+                      f"syntactic R name such as 'df' or 'survey_2019' (letters, digits, '.' "
+                      f"and '_', starting with a letter), not {show_given(data_name)}.")
 
 
 class DesignBase:
@@ -441,6 +481,7 @@ class DesignBase:
         Row numbers longer than 1000 characters (a mask scattered over many rows) are written
         as the logical column ``in_subset`` instead, which the user adds to ``df`` (the mask
         itself): a design over a million rows would otherwise print hundreds of kilobytes."""
+        check_r_data_name(data_name)
         pre, _, call = code.rpartition("; ")
         for step in self._r_steps:
             if step[0] == "call":
@@ -677,16 +718,13 @@ class DesignBase:
         return theta, vcov, (vals, dcodes, None, N, means)
 
     def _srs_variance(self, pieces, kind: str, deff) -> np.ndarray:
-        if not (deff is True or deff == "replace" or isinstance(deff, (bool, np.bool_))):
-            raise EstimationError(
-                f"deff= must be True, False or 'replace' (as R's svymean), not {deff!r}."
-            )
         """Variance under simple random sampling of the same size (denominator of deff).
 
         ``S^2 = n/(n-1) sum w (y - ybar)^2 / sum w`` within the domain; mean:
         ``S^2 (N - n) / (N n)`` (``"replace"``: ``S^2 / n``); total: ``N^2`` times that, with
         ``N = sum w`` and ``n`` the rows used (R ``svymean(deff = TRUE)``).
         """
+        _check_deff(deff)
         vals, dcodes, idx, psum, means = pieces
         w = self._w
         ok = dcodes >= 0
@@ -785,6 +823,7 @@ class DesignBase:
         ``svyby(~api99, ~stype, dclus1, svymean, deff = TRUE)`` (add ``na.rm = TRUE`` when a
         variable has missing values).
         """
+        _check_deff(deff)
         X, dom, used = self._prepare(variables, by, "mean")
         theta, vcov, pieces = self._domain_ratio(X, dom, used, ratio=True)
         d = self._srs_variance(pieces, "mean", deff) if deff else None
@@ -835,6 +874,7 @@ class DesignBase:
         In R: ``svytotal(~enroll, dstrat)``; ``svytotal(~stype, dstrat)``
         (``na.rm = TRUE`` when a variable has missing values).
         """
+        _check_deff(deff)
         X, dom, used = self._prepare(variables, by, "total")
         theta, vcov, pieces = self._domain_ratio(X, dom, used, ratio=False)
         d = self._srs_variance(pieces, "total", deff) if deff else None

@@ -56,6 +56,7 @@ from typing import Literal, Mapping, cast
 import numpy as np
 import pandas as pd
 
+from socialhealth._options import is_choice, is_number
 from socialhealth._stack import user_stacklevel
 from socialhealth._text import r_number, r_quoted, show, show_given, show_list
 from socialhealth.design import calibration_options as opts
@@ -262,7 +263,7 @@ def _population_counts(population, columns: list[str]) -> dict[tuple, float]:
         except (TypeError, ValueError):
             bad = next(v for _, v in items if not _is_float(v))
             raise DesignError(
-                f"population counts must be numbers; got {show(bad)} for {columns}."
+                f"population counts must be numbers; got {show_given(bad)} for {columns}."
             ) from None
         if any(len(k) != len(columns) for k in keys):
             raise DesignError(
@@ -513,7 +514,7 @@ def post_stratify(design, strata, population, partial: bool = False):
     ``svymean(~api00, postStratify(as.svrepdesign(dclus1, type = "JK1"), ~stype, pop.types))``.
     """
     if not isinstance(partial, (bool, np.bool_)):
-        raise DesignError(f"partial= must be True or False, not {partial!r}.")
+        raise DesignError(f"partial= must be True or False, not {show_given(partial)}.")
     columns = [str(c) for c in as_list(strata)]
     if not columns:
         raise DesignError("name at least one post-stratification column in strata=.")
@@ -532,8 +533,8 @@ def post_stratify(design, strata, population, partial: bool = False):
 
 # ============================================================================ raking
 def _check_on_nonconvergence(value) -> None:
-    if value not in ("raise", "warn"):
-        raise DesignError(f"on_nonconvergence={value!r} must be 'raise' or 'warn'.")
+    if not is_choice(value, ("raise", "warn")):
+        raise DesignError(f"on_nonconvergence={show_given(value)} must be 'raise' or 'warn'.")
 
 
 def _is_float(v) -> bool:
@@ -677,8 +678,11 @@ def rake(design, margins, *, max_iter: int = 10, epsilon: float = 1.0,
     """
     _check_on_nonconvergence(on_nonconvergence)
     try:
+        # text ("10") and True were read as numbers, 2.5 cut to 2
+        if not (is_number(max_iter) and float(max_iter).is_integer() and is_number(epsilon)):
+            raise ValueError
         ctrl = {"maxit": int(max_iter), "epsilon": float(epsilon)}
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise DesignError(f"rake() needs a whole number max_iter and a number epsilon; got "
                           f"max_iter={show_given(max_iter)}, epsilon={show_given(epsilon)}."
                           ) from None
@@ -863,7 +867,7 @@ def _calfun(name: str, L=-np.inf, U=np.inf):
             g = F(u)
             return (g - L) * (U - g) * A / (U - L)
         return F, dF
-    raise DesignError(f"calfun={name!r} is not one of 'linear', 'raking', 'logit'.")
+    raise DesignError(f"calfun={show_given(name)} is not one of 'linear', 'raking', 'logit'.")
 
 
 #: rescale the input weights when every population total exceeds its weighted sample total by
@@ -942,7 +946,7 @@ def _total_number(value, name: str) -> float:
         return float(value)
     except (TypeError, ValueError):
         raise DesignError(
-            f"the population total of {name} must be a number, not {show(value)}."
+            f"the population total of {name} must be a number, not {show_given(value)}."
         ) from None
 
 
@@ -1228,7 +1232,10 @@ def calibrate(design, formula, population_totals, calfun: Calfun = "linear", bou
     named vectors in the order the PSUs first appear in the data
     (``unique(apiclus2$dnum)``; R does not match the list's names).
     """
-    calfun = cast(Calfun, str(calfun).lower())   # any case; _calfun checks the name
+    if not isinstance(calfun, str):
+        raise DesignError(f"calfun={show_given(calfun)} is not one of 'linear', 'raking', "
+                          "'logit'.")
+    calfun = cast(Calfun, calfun.lower())   # any case; _calfun checks the name
     _calfun(calfun, 0.5, 2.0)                    # (an unknown name raises here)
     _check_calibration_controls(max_iter, epsilon)
     _check_stage(design, stage, calfun, bounds, variance, trim, aggregate)
@@ -1381,7 +1388,7 @@ def _check_stage(design, stage, calfun, bounds, variance, trim, aggregate) -> No
     """``stage=``: 0 or 1; stage 1 on Taylor designs with unbounded linear calibration only."""
     if isinstance(stage, bool) or not isinstance(stage, (int, np.integer)) or stage not in (0, 1):
         raise ArgumentError(f"stage= must be 0 (population totals) or 1 (totals of each sampled "
-                            f"PSU), not {show(stage)}.")
+                            f"PSU), not {show_given(stage)}.")
     if not stage:
         return
     if design.kind != "taylor":

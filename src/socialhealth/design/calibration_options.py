@@ -123,6 +123,8 @@ def parse_bounds(bounds, n: int, const: bool, calfun: str) -> Bounds | None:
     """``bounds=`` of :func:`calibrate` as :class:`Bounds`: ``(L, U)`` with ``L`` and ``U``
     numbers or one number per row, or ``{"lower": L, "upper": U}`` (R ``list(lower=,
     upper=)``); ``None`` without bounds."""
+    if not isinstance(const, (bool, np.bool_)):
+        raise DesignError(f"bounds_const= must be True or False, not {show_given(const)}.")
     if bounds is None:
         if const:
             raise DesignError("bounds_const=True needs bounds=(L, U) on the calibrated weights.")

@@ -14,7 +14,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from socialhealth._text import show, show_given
+from socialhealth._text import show_given
 from socialhealth.design.results import Estimate
 from socialhealth.errors import EstimationError
 
@@ -75,7 +75,7 @@ def cdf(design, variable: str, at: Sequence[float] | None = None, by=None) -> Es
     standard error).
     """
     if not isinstance(variable, str):
-        raise EstimationError(f"cdf() takes one column name, not {show(variable)}; call it "
+        raise EstimationError(f"cdf() takes one column name, not {show_given(variable)}; call it "
                               "once per variable.")
     design._check_columns([variable])
     col = design.data[variable]
@@ -105,7 +105,7 @@ def cdf(design, variable: str, at: Sequence[float] | None = None, by=None) -> Es
                                   f"not {show_given(at)}.") from None
         if len(values) == 0 or not np.isfinite(values).all():
             raise EstimationError(
-                f"cdf(): at= must be finite numbers; got {show(values.tolist())}.")
+                f"cdf(): at= must be finite numbers; got {show_given(at)}.")
         values = np.unique(values)
     names = [f"_cdf_{j}" for j in range(len(values))]
     ind = {n: np.where(missing, np.nan, (y <= v).astype(float))

@@ -12,7 +12,7 @@ from typing import Literal
 import numpy as np
 from scipy import special, stats
 
-from socialhealth._text import show
+from socialhealth._text import show, show_given
 from socialhealth.errors import ModelError
 
 _EPS = np.finfo(float).eps
@@ -164,14 +164,14 @@ def _resolve_family(family: str, link: str | None) -> tuple[_Family, _Link]:
     key = _FAMILY_ALIASES.get(key, key)
     if key not in FAMILIES:
         raise ModelError(
-            f"family={family!r} is not supported; use 'gaussian', 'binomial' (quasibinomial), "
-            "'poisson' (quasipoisson) or 'Gamma'."
+            f"family={show_given(family)} is not supported; use 'gaussian', 'binomial' "
+            "(quasibinomial), 'poisson' (quasipoisson) or 'Gamma'."
         )
     fam = FAMILIES[key]
     lk = fam.default_link if link is None else str(link).lower()
     if lk not in fam.links:
         raise ModelError(
-            f"link={link!r} is not available for family={fam.name!r}; choose one of "
+            f"link={show_given(link)} is not available for family={fam.name!r}; choose one of "
             f"{', '.join(fam.links)}."
         )
     return fam, LINKS[lk]

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from socialhealth._options import is_choice
 from socialhealth.design.coefficients import WaldCoefficients
 from socialhealth.design.formula import ModelFrame, evaluate_offset, normalise_formula
 from socialhealth.design.glm_families import FAMILIES, LINKS
@@ -261,8 +262,8 @@ class SurveyGLMResult(WaldCoefficients):
 
         In R: ``predict(model, newdata, type = "link" | "response")`` (point predictions).
         """
-        if type not in ("link", "response"):
-            raise ModelError(f"type={type!r} must be 'link' or 'response'.")
+        if not is_choice(type, ("link", "response")):
+            raise ModelError(f"type={show_given(type)} must be 'link' or 'response'.")
         data = self.design.data if newdata is None else newdata
         X, ok = self.frame.rhs_matrix(data)
         eta = np.full(len(data), np.nan)

@@ -54,6 +54,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from socialhealth._options import is_choice
 from socialhealth._stack import user_stacklevel
 from socialhealth._text import show_given, show_list
 from socialhealth.design.result_protocol import TEST_REASONS, Result
@@ -496,9 +497,10 @@ def chisq(design, row: str, col: str,
     """
     from scipy import stats
 
-    if statistic not in CHISQ_STATISTICS:
+    if not is_choice(statistic, CHISQ_STATISTICS):
         raise EstimationError(
-            f"statistic={statistic!r} is not supported; use one of {', '.join(CHISQ_STATISTICS)}."
+            f"statistic={show_given(statistic)} is not supported; use one of "
+            f"{', '.join(CHISQ_STATISTICS)}."
         )
     from socialhealth.design.loglin import cell_estimate
 
@@ -708,8 +710,8 @@ def ranktest(design, formula_or_variable: str, by: str | None = None,
     """
     from scipy import stats
 
-    if test not in RANK_TESTS:
-        raise EstimationError(f"test={test!r} is not one of {', '.join(RANK_TESTS)}.")
+    if not is_choice(test, RANK_TESTS):
+        raise EstimationError(f"test={show_given(test)} is not one of {', '.join(RANK_TESTS)}.")
     if not isinstance(formula_or_variable, str):
         raise FormulaError("ranktest needs a formula string 'y ~ group' or a column name with by=.")
     if "~" in formula_or_variable:

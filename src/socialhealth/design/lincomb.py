@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from socialhealth._options import is_choice
 from socialhealth._text import show_given
 from socialhealth.errors import EstimationError
 
@@ -190,8 +191,9 @@ def pchisqsum(x: float, df, a, method: str = "saddlepoint", ddf: float = np.inf)
     """
     from scipy import stats
 
-    if method not in LINCOM_METHODS:
-        raise EstimationError(f"method={method!r} must be one of {', '.join(LINCOM_METHODS)}.")
+    if not is_choice(method, LINCOM_METHODS):
+        raise EstimationError(f"method={show_given(method)} must be one of "
+                              f"{', '.join(LINCOM_METHODS)}.")
     a, df = _check(a, df)
     x = float(x)
     scale, nu = _satterthwaite(a, df)

@@ -49,6 +49,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from socialhealth._options import is_choice
 from socialhealth._text import show, show_given, show_list
 from socialhealth.design.result_protocol import TEST_REASONS, Result, Summary
 from socialhealth.design.structure import require_columns
@@ -746,10 +747,11 @@ def anova_loglin(model0: LoglinModel, model1: LoglinModel,
 
     from socialhealth.design.lincomb import pchisqsum
 
-    if pval not in LOGLIN_PVALUES:
-        raise EstimationError(f"pval={pval!r} is not one of {', '.join(LOGLIN_PVALUES)}.")
+    if not is_choice(pval, LOGLIN_PVALUES):
+        raise EstimationError(f"pval={show_given(pval)} is not one of {', '.join(LOGLIN_PVALUES)}.")
     if not isinstance(r_compatible, (bool, np.bool_)):
-        raise EstimationError(f"r_compatible= must be True or False, not {r_compatible!r}.")
+        raise EstimationError(f"r_compatible= must be True or False, not "
+                              f"{show_given(r_compatible)}.")
     for m in (model0, model1):
         if not isinstance(m, LoglinModel):
             raise EstimationError(f"anova of loglinear models needs two LoglinModel results "
@@ -887,7 +889,8 @@ def gofchisq(design, variable: str, p) -> object:
     from socialhealth.design.table import _levels_and_codes
 
     if not isinstance(variable, str):
-        raise EstimationError(f"gofchisq takes one column name (or '~x'), not {variable!r}.")
+        raise EstimationError("gofchisq takes one column name (or '~x'), not "
+                              f"{show_given(variable)}.")
     name = variable.strip().lstrip("~").strip()
     if not name or any(ch in name for ch in "+*:"):
         raise EstimationError(f"gofchisq tests one variable; {variable!r} is not a single "

@@ -64,6 +64,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from socialhealth._options import is_choice
 from socialhealth._text import show_given
 from socialhealth.design.result_protocol import TEST_REASONS, Result
 from socialhealth.design.results import check_df
@@ -203,8 +204,8 @@ def _check_ddf(ddf: float, result) -> None:
 
 
 def _check_approximation(approximation: str) -> str:
-    if approximation not in LINCOM_METHODS:
-        raise ModelError(f"approximation={approximation!r} must be one of "
+    if not is_choice(approximation, LINCOM_METHODS):
+        raise ModelError(f"approximation={show_given(approximation)} must be one of "
                          f"{', '.join(LINCOM_METHODS)} "
                          "(the null distribution: a linear combination of chi-squares).")
     return approximation
@@ -313,10 +314,10 @@ def anova(design, model1, model2, test: Literal["F", "Chisq"] = "F",
 
     In R: ``anova(m1, m2)`` (``test = "F"``, ``method = "LRT"``).
     """
-    if test not in ("F", "Chisq"):
-        raise ModelError(f"test={test!r} must be 'F' or 'Chisq'.")
-    if method not in ("LRT", "Wald"):
-        raise ModelError(f"method={method!r} must be 'LRT' or 'Wald'.")
+    if not is_choice(test, ("F", "Chisq")):
+        raise ModelError(f"test={show_given(test)} must be 'F' or 'Chisq'.")
+    if not is_choice(method, ("LRT", "Wald")):
+        raise ModelError(f"method={show_given(method)} must be 'LRT' or 'Wald'.")
     for m in (model1, model2):
         if not hasattr(m, "_fit") or not hasattr(m, "names"):
             raise ModelError("anova compares two survey GLMs fitted with design.glm(); for "
@@ -445,9 +446,10 @@ def aic(result, k: float = 2.0, null_has_intercept: bool = True) -> pd.Series:
             "bic(maximal=...), lrt() or wald_test()."
         )
     if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, float, np.number)) \
-            or not np.isfinite(k):
+            or not np.isfinite(k) or k < 0:
         raise ArgumentError(f"k= of aic() is the penalty per effective parameter, a number "
-                            f"(2 for AIC, log(n) for a BIC-like penalty), not {show_given(k)}.")
+                            f"(2 for AIC, log(n) for a BIC-like penalty) >= 0, not "
+                            f"{show_given(k)}.")
     null_has_intercept = check_flag(null_has_intercept, "null_has_intercept", "aic()")
     idx = [j for j, n in enumerate(result.names) if not (null_has_intercept and n == "Intercept")]
     if not idx:
@@ -500,7 +502,7 @@ def pseudo_rsquared(result, method: str = "Cox-Snell") -> float:
     """
     chosen = {m.lower(): m for m in PSEUDO_RSQUARED_METHODS}.get(str(method).lower())
     if chosen is None:
-        raise ArgumentError(f"method={method!r} is not one of "
+        raise ArgumentError(f"method={show_given(method)} is not one of "
                             f"{', '.join(map(repr, PSEUDO_RSQUARED_METHODS))}.")
     if result.family not in ("binomial", "poisson"):
         raise ModelError(

@@ -49,6 +49,7 @@ from typing import Literal, Sequence
 import numpy as np
 import pandas as pd
 
+from socialhealth._options import is_choice, is_number
 from socialhealth._stack import user_stacklevel
 from socialhealth._text import show_given
 from socialhealth.design.calibration import _all_weights, _new_design, _solve_g, model_matrix
@@ -419,8 +420,9 @@ def _marginpred_glm(model, adjustfor, predictat, type: str, level: float, epsilo
                     max_iter: int, in_variance: bool):
     from socialhealth.design.glm_families import LINKS
 
-    if type not in ("link", "response"):
-        raise ModelError(f"type={type!r} must be 'link' or 'response' (R predict's type=).")
+    if not is_choice(type, ("link", "response")):
+        raise ModelError(f"type={show_given(type)} must be 'link' or 'response' (R predict's "
+                         "type=).")
     if predictat is None or not isinstance(predictat, pd.DataFrame) or len(predictat) == 0:
         raise ModelError("predictat= must be a DataFrame with at least one row giving the "
                          "values of the model's variables to predict at, e.g. "
@@ -627,9 +629,9 @@ def marginpred(
     from socialhealth.models._coxph import CoxResult
     from socialhealth.models._kaplan_meier import KaplanMeierResult
 
-    if not (isinstance(level, (int, float)) and 0 < level < 1):
+    if not (is_number(level) and 0 < level < 1):
         raise ModelError(f"level must be between 0 and 1 (e.g. 0.95); got {show_given(level)}.")
-    if not (isinstance(epsilon, (int, float)) and epsilon > 0):
+    if not (is_number(epsilon) and epsilon > 0):
         raise ModelError(f"epsilon must be a positive number (R uses 1e-4); got "
                          f"{show_given(epsilon)}.")
     if not (isinstance(max_iter, (int, np.integer)) and max_iter >= 1):
@@ -638,7 +640,7 @@ def marginpred(
     se = check_flag(se, "se", "marginpred()")
     calibration_in_variance = check_flag(calibration_in_variance, "calibration_in_variance",
                                          "marginpred()")
-    if se_method not in ("r", "linearization"):
+    if not is_choice(se_method, ("r", "linearization")):
         raise ModelError(f"se_method={show_given(se_method)} must be 'r' (R survey's formula) or "
                          "'linearization' (used by Cox models only).")
     if isinstance(model, KaplanMeierResult):

@@ -267,7 +267,7 @@ def resolve_pps(pps):
         key = PPS_STRINGS[pps.lower()]
         return HR() if key == "hr" else key
     raise DesignError(
-        f"pps={pps!r} is not supported; use 'brewer', 'overton', 'hartley-rao' (= HR()), "
+        f"pps={show_given(pps)} is not supported; use 'brewer', 'overton', 'hartley-rao' (= HR()), "
         "sh.design.HR(psum) or sh.design.ppsmat(joint_probabilities)."
     )
 

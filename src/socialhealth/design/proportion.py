@@ -76,8 +76,9 @@ import numpy as np
 import pandas as pd
 from scipy import special   # scipy.stats/optimize (~50 MB) only where used: beta, likelihood
 
+from socialhealth._options import is_choice
 from socialhealth._stack import user_stacklevel
-from socialhealth._text import show
+from socialhealth._text import show, show_given
 from socialhealth.design.results import Estimate, t_quantile
 from socialhealth.design.structure import as_list, require_columns
 from socialhealth.design.variables import analysis_matrix, is_categorical, subset_domains
@@ -152,7 +153,8 @@ def _indicators(design, variable: str) -> tuple[np.ndarray, list, np.ndarray]:
     """(n x k) 0/1 values (NaN where missing), the level of each column, complete rows."""
     if not isinstance(variable, str):
         raise EstimationError(
-            f"proportion() takes one column name, not {variable!r}; call it once per variable."
+            f"proportion() takes one column name, not {show_given(variable)}; call it once per "
+            "variable."
         )
     require_columns(design.data, [variable], "the design data")
     s = design.data[variable]
@@ -461,9 +463,9 @@ class _LogitFit(NamedTuple):
 
 
 def _check_method(method) -> None:
-    if method not in METHODS:
+    if not is_choice(method, METHODS):
         raise EstimationError(
-            f"method={method!r} is not a proportion interval method; use one of "
+            f"method={show_given(method)} is not a proportion interval method; use one of "
             f"{', '.join(METHODS)}."
         )
 

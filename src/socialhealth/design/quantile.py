@@ -69,6 +69,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from socialhealth._options import is_choice
 from socialhealth._stack import user_stacklevel
 from socialhealth._text import show, show_given
 from socialhealth.design.proportion import IntervalEstimate, _asin_ci, _beta_ci, _wald_logit
@@ -621,14 +622,14 @@ def quantile(
 # ----------------------------------------------------------------------------- steps of quantile()
 def _check_arguments(design, variables, quantiles, ci, level, interval_type, qrule):
     """Validate the arguments; returns ``(replicate, level, probs, cols)``."""
-    if qrule not in QRULES:
+    if not is_choice(qrule, QRULES):
         raise EstimationError(
-            f"qrule={qrule!r} is not supported; use one of {', '.join(QRULES)} (R's 'shahvaish' "
-            "rule is not implemented)."
+            f"qrule={show_given(qrule)} is not supported; use one of {', '.join(QRULES)} (R's "
+            "'shahvaish' rule is not implemented)."
         )
-    if interval_type not in INTERVAL_TYPES:
+    if not is_choice(interval_type, INTERVAL_TYPES):
         raise EstimationError(
-            f"interval_type={interval_type!r} is not supported; use one of "
+            f"interval_type={show_given(interval_type)} is not supported; use one of "
             f"{', '.join(INTERVAL_TYPES)}."
         )
     replicate = getattr(design, "kind", "") == "replicate"
@@ -648,8 +649,8 @@ def _check_arguments(design, variables, quantiles, ci, level, interval_type, qru
             "Taylor designs only).", SocialHealthWarning, stacklevel=user_stacklevel())
     if not isinstance(ci, (bool, np.bool_)):
         raise EstimationError(
-            f"ci={ci!r}: ci= only switches the intervals on or off (True/False); give the "
-            f"confidence level as level= (e.g. level=0.9).")
+            f"ci={show_given(ci)}: ci= only switches the intervals on or off (True/False); give "
+            "the confidence level as level= (e.g. level=0.9).")
     from socialhealth.design.results import check_level
 
     level = check_level(level)

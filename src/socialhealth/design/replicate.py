@@ -801,10 +801,10 @@ class ReplicateDesign(DesignBase):
         data = design_frame(data)     # its own frame, as R (see design_frame)
         mse = check_flag(mse, "mse", "ReplicateDesign")
         combined_weights = check_flag(combined_weights, "combined_weights", "ReplicateDesign")
-        method = str(method).lower()
+        given, method = method, str(method).lower()
         if method not in METHODS:
             raise ReplicateWeightsError(
-                f"method={method!r} is not one of {', '.join(METHODS)}."
+                f"method={show_given(given)} is not one of {', '.join(METHODS)}."
             )
         self.data = data
         n = len(data)

@@ -707,7 +707,7 @@ def _replicate_count(value) -> int:
             isinstance(value, (float, np.floating)) and float(value).is_integer()):
         raise DesignError(
             f"replicates must be a whole number of replicates (at least 2, e.g. 500), "
-            f"not {show(value)}."
+            f"not {show_given(value)}."
         )
     if int(value) < 2:
         raise DesignError(f"replicates must be at least 2; got {int(value)}.")
@@ -860,7 +860,7 @@ def as_replicate(design, method: ReplicateMethod = "jkn", **options):
         raise DesignError("as_replicate() needs a Taylor design (SurveyDesign); this is already a "
                           "replicate design." if getattr(design, "kind", None) == "replicate"
                           else "as_replicate() needs a SurveyDesign.")
-    method = cast(ReplicateMethod, str(method).lower())   # any case; checked below
+    given, method = method, cast(ReplicateMethod, str(method).lower())   # any case; checked below
     allowed = {"fay_rho", "replicates", "seed", "mse", "recalibrate", "hadamard"}
     unknown = set(options) - allowed
     if unknown:
@@ -915,7 +915,7 @@ def as_replicate(design, method: ReplicateMethod = "jkn", **options):
         scale, rscales = 1.0, np.full(R, 1.0 / (R - 1))
         rep_method = method
     else:
-        raise DesignError(f"method={method!r} is not one of {', '.join(METHODS)}.")
+        raise DesignError(f"method={show_given(given)} is not one of {', '.join(METHODS)}.")
     rep = ReplicateDesign(design.data, weights=None, replicate_weights=W, method=rep_method,
                           scale=scale, rscales=rscales, mse=mse, combined_weights=True,
                           fay_rho=fay_rho)

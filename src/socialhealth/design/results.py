@@ -427,8 +427,8 @@ class Estimate(Result):
                 if not hits and len(by_cols) == 1:
                     hits = [i for i, v in enumerate(self.table[by_cols[0]]) if str(v) == str(key)]
                 if not hits:
-                    raise EstimationError(f"contrast: no estimate labelled {show(key)}; labels are "
-                                          f"{show_list(labels)}.")
+                    raise EstimationError(f"contrast: no estimate labelled {show_given(key)}; "
+                                          f"labels are {show_list(labels)}.")
                 c[hits] = value
         else:
             try:

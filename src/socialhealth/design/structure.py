@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Sequence
 import numpy as np
 import pandas as pd
 
-from socialhealth._text import show, show_list
+from socialhealth._text import show, show_given, show_list
 from socialhealth.errors import (
     ArgumentError,
     DesignError,
@@ -44,7 +44,7 @@ def check_lonely_psu(lonely_psu) -> None:
     >>> check_lonely_psu("adjust")
     """
     if not isinstance(lonely_psu, str) or lonely_psu not in LONELY_PSU_OPTIONS:
-        raise DesignError(f"lonely_psu={lonely_psu!r} is not one of "
+        raise DesignError(f"lonely_psu={show_given(lonely_psu)} is not one of "
                           f"{', '.join(LONELY_PSU_OPTIONS)} (as R's options(survey.lonely.psu=)); "
                           "the default is 'fail'.")
 
@@ -69,7 +69,8 @@ str). Pass nest=True or nest=False.
     if isinstance(value, (bool, np.bool_)):
         return bool(value)
     raise ArgumentError(
-        f"{where}: {name}= must be True or False, not {value!r} (a {type(value).__name__}). "
+        f"{where}: {name}= must be True or False, not {show_given(value)} "
+        f"(a {type(value).__name__}). "
         f"Pass {name}=True or {name}=False."
     )
 
@@ -146,7 +147,8 @@ def require_columns(data: pd.DataFrame, columns, where: str = "the data") -> Non
         except TypeError:
             raise ArgumentError(
                 f"a column name must be a string (or a list of strings), not a "
-                f"{type(c).__name__} ({c!r}); e.g. design.mean('age') or mean(['age', 'bmi'])."
+                f"{type(c).__name__} ({show_given(c)}); e.g. design.mean('age') or mean(['age', "
+                "'bmi'])."
             ) from None
     missing = [c for c in columns if c not in data.columns]
     if missing:

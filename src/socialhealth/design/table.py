@@ -41,8 +41,8 @@ def check_factor_levels(column, s: pd.Series, n_levels: int, max_levels, what: s
         return
     if (isinstance(max_levels, (bool, np.bool_)) or not isinstance(max_levels, numbers.Integral)
             or int(max_levels) < 2):
-        raise ArgumentError(f"max_levels={max_levels!r} must be a whole number >= 2 or None "
-                            "(no limit).")
+        raise ArgumentError(f"max_levels={show_given(max_levels)} must be a whole number >= 2 or "
+                            "None (no limit).")
     if (n_levels <= int(max_levels) or isinstance(s.dtype, pd.CategoricalDtype)
             or not pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s)):
         return
@@ -90,8 +90,8 @@ def _columns(variables: tuple, by) -> list:
             cols.append(item)
         else:
             raise DesignError(
-                f"table() takes column names positionally, not {item!r}; options are keywords "
-                "only, e.g. table('sex', 'lonely', round=True, Ntotal=100)."
+                f"table() takes column names positionally, not {show_given(item)}; options are "
+                "keywords only, e.g. table('sex', 'lonely', round=True, Ntotal=100)."
             )
     return cols
 
@@ -197,7 +197,7 @@ def table(design, *variables, by=None, round: bool = False, Ntotal: float
         raise EstimationError(f"by={cols!r} names a column twice; name each column once.")
     require_columns(design.data, cols, "the design data")
     if not isinstance(round, (bool, np.bool_)):
-        raise DesignError(f"round= must be True or False, not {round!r}.")
+        raise DesignError(f"round= must be True or False, not {show_given(round)}.")
     if Ntotal is not None:
         if isinstance(Ntotal, (bool, np.bool_)) or not isinstance(Ntotal, numbers.Real):
             raise DesignError(

@@ -8,6 +8,7 @@ from typing import Callable, Literal
 import numpy as np
 import pandas as pd
 
+from socialhealth._options import is_choice
 from socialhealth._text import amount, show, show_given, show_list
 from socialhealth.design.base import DesignBase
 from socialhealth.design.structure import (
@@ -179,9 +180,9 @@ class SurveyDesign(DesignBase):
         adjust_domain_lonely = check_flag(adjust_domain_lonely, "adjust_domain_lonely")
         ultimate_cluster = check_flag(ultimate_cluster, "ultimate_cluster")
         spec = resolve_pps(pps)
-        if variance not in ("HT", "YG"):
-            raise DesignError(f"variance={variance!r} is not one of 'HT' (Horvitz-Thompson) or "
-                              "'YG' (Yates-Grundy).")
+        if not is_choice(variance, ("HT", "YG")):
+            raise DesignError(f"variance={show_given(variance)} is not one of 'HT' "
+                              "(Horvitz-Thompson) or 'YG' (Yates-Grundy).")
         if variance == "YG" and spec in (None, "brewer"):
             raise DesignError(
                 "variance='YG' (Yates-Grundy) needs pps='overton', pps=sh.design.HR(...) or "

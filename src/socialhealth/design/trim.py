@@ -175,7 +175,7 @@ def trim_weights(design, lower: float | None = None, upper: float | None = None,
     if lo > up:
         raise DesignError(f"lower={lo:g} is above upper={up:g}; give lower <= upper.")
     if not isinstance(strict, (bool, np.bool_)):
-        raise DesignError(f"strict= must be True or False, not {strict!r}.")
+        raise DesignError(f"strict= must be True or False, not {show_given(strict)}.")
     w = np.asarray(design.weights, dtype=float)
     new = design._with_weights(_trim(w, lo, up, bool(strict), "weight"))
     if getattr(design, "kind", None) == "replicate":

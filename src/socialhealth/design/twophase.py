@@ -224,7 +224,8 @@ from typing import TYPE_CHECKING, Callable
 import numpy as np
 import pandas as pd
 
-from socialhealth._text import r_number, show, show_list
+from socialhealth._options import is_choice
+from socialhealth._text import r_number, show, show_given, show_list
 from socialhealth.design.base import DesignBase
 from socialhealth.design.structure import (as_list, check_data_frame, design_frame,
                                            require_columns)
@@ -292,8 +293,8 @@ def _check_phase1_options(method, psu, strata, fpc, weights, probs, psu2=None) -
     for name, value in (("phase1_psu", psu), ("phase1_strata", strata), ("phase1_fpc", fpc)):
         if value is not None and not isinstance(value, str):
             raise DesignError(
-                f"{name}={value!r}: give one column name (a single-stage phase-1 design); "
-                "multistage phase-1 samples are not implemented. R's twophase(id = "
+                f"{name}={show_given(value)}: give one column name (a single-stage phase-1 "
+                "design); multistage phase-1 samples are not implemented. R's twophase(id = "
                 "list(~psu + ssu, ~1), method = 'approx') gives no usable reference: its "
                 "phase-1 variance takes each PSU's phase-2 probability from its first row, so "
                 "it changes with the order of the rows. Use the first-stage units as "
@@ -668,8 +669,9 @@ class TwoPhaseDesign(DesignBase):
         check_data_frame(data, "TwoPhaseDesign")
         data = design_frame(data)     # its own frame, as R (see design_frame)
         if not isinstance(method, str) or method not in METHODS:
-            raise DesignError(f"method={method!r} is not one of {', '.join(map(repr, METHODS))} "
-                              "(as R's twophase(method=)); the default is 'full'.")
+            raise DesignError(f"method={show_given(method)} is not one of "
+                              f"{', '.join(map(repr, METHODS))} (as R's twophase(method=)); the "
+                              "default is 'full'.")
         check_lonely_psu(lonely_psu)
         if len(data) == 0:
             raise DesignError("the data frame has no rows; a two-phase design needs the phase-1 "
@@ -1273,15 +1275,15 @@ class TwoPhaseDesign(DesignBase):
         """
         from socialhealth.design import calibration
 
+        if not is_choice(phase, (1, 2)):
+            raise DesignError(f"phase={show_given(phase)} must be 2 (calibration of the phase-2 "
+                              "weights to the phase-1 totals); phase=1 is not implemented.")
         if phase == 1:
             raise DesignError(
                 "calibrate(phase=1): calibration of the phase-1 weights is not implemented for "
                 "two-phase designs (R survey 4.1-1 does not implement it either). Calibrate the "
                 "phase-2 weights to the phase-1 totals with phase=2 (the default)."
             )
-        if phase != 2:
-            raise DesignError(f"phase={phase!r} must be 2 (calibration of the phase-2 weights "
-                              "to the phase-1 totals); phase=1 is not implemented.")
         if self._estimated_weights:
             raise DesignError(
                 "calibrate() after estimate_weights() is not implemented: R survey 4.1-1 then "

@@ -14,7 +14,9 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from socialhealth._options import is_choice
 from socialhealth._stack import user_stacklevel
+from socialhealth._text import show_given
 from socialhealth._deprecation import renamed_parameter, warn_renamed
 from socialhealth.design.result_protocol import Result
 from socialhealth.errors import EstimationError, MeasureError, SocialHealthWarning
@@ -337,8 +339,9 @@ def reliability(
     """
     if not isinstance(items, pd.DataFrame):
         raise MeasureError("reliability() needs a pandas DataFrame with one column per item.")
-    if ci_method not in ("feldt", "duhachek"):
-        raise MeasureError(f"ci_method must be 'feldt' or 'duhachek', not {ci_method!r}.")
+    if not is_choice(ci_method, ("feldt", "duhachek")):
+        raise MeasureError(f"ci_method must be 'feldt' or 'duhachek', not "
+                           f"{show_given(ci_method)}.")
     from socialhealth.design.results import check_level
 
     level = check_level(level, MeasureError)

@@ -11,8 +11,9 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from socialhealth._options import is_choice
 from socialhealth._stack import user_stacklevel
-from socialhealth._text import show_given
+from socialhealth._text import show_given, show_list
 from socialhealth.design.result_protocol import Result
 from socialhealth.design.structure import require_columns
 from socialhealth.errors import ConvergenceError, ConvergenceWarning, MeasureError
@@ -481,11 +482,12 @@ def survey_factanal(design, items, factors: int, n: str = "none",
     In R: ``svyfactanal(~api99 + api00 + meals + ell + mobility + enroll, dclus1, factors = 2,
     n = "effective")``.
     """
-    if n not in N_OPTIONS:
-        raise MeasureError(f"n={n!r} is not one of {list(N_OPTIONS)}; 'none' fits without a "
-                           "test, 'effective' is the design-based choice.")
-    if rotation not in ROTATIONS:
-        raise MeasureError(f"rotation={rotation!r} is not one of {list(ROTATIONS)}.")
+    if not is_choice(n, N_OPTIONS):
+        raise MeasureError(f"n={show_given(n)} is not one of {show_list(N_OPTIONS)}; 'none' "
+                           "fits without a test, 'effective' is the design-based choice.")
+    if not is_choice(rotation, ROTATIONS):
+        raise MeasureError(f"rotation={show_given(rotation)} is not one of "
+                           f"{show_list(ROTATIONS)}.")
     if isinstance(factors, bool) or not isinstance(factors, (int, np.integer)) or factors < 1:
         raise MeasureError(f"factors={show_given(factors)} must be a whole number of factors, 1 "
                            "or more.")
@@ -659,10 +661,10 @@ def survey_prcomp(design, items, center: bool | Literal["weighted"] = True,
     """
     weighted = isinstance(center, str) and center == "weighted"
     if not weighted and not isinstance(center, (bool, np.bool_)):
-        raise MeasureError(f"center={center!r} must be True, False or \"weighted\".")
+        raise MeasureError(f"center={show_given(center)} must be True, False or \"weighted\".")
     for name, value in (("scale", scale), ("scores", scores)):
         if not isinstance(value, (bool, np.bool_)):
-            raise MeasureError(f"{name}={value!r} must be True or False.")
+            raise MeasureError(f"{name}={show_given(value)} must be True or False.")
     if tol is not None and not (isinstance(tol, (int, float)) and not isinstance(tol, bool)
                                 and 0 <= tol < 1):
         raise MeasureError(f"tol={show_given(tol)} must be None or a number in [0, 1): the "

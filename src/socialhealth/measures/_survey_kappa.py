@@ -159,8 +159,8 @@ def survey_kappa(design, x: str, y: str, level: float = 0.95,
     data = design.data
     for c in (x, y):
         if not isinstance(c, str) or c not in data.columns:
-            raise MeasureError(f"column {c!r} is not in the design's data; columns include "
-                               f"{list(data.columns[:12])}.")
+            raise MeasureError(f"column {show_given(c)} is not in the design's data; columns "
+                               f"include {list(data.columns[:12])}.")
     if x == y:
         raise MeasureError("survey_kappa() compares two different columns; got the same one "
                            f"twice ({x!r}).")

@@ -44,6 +44,8 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
+from socialhealth._options import is_choice
+from socialhealth._text import show_given, show_list
 from socialhealth.errors import MeasureError
 
 __all__ = [
@@ -168,7 +170,7 @@ class Scale:
             if c.name == name:
                 return c
         raise MeasureError(
-            f"no cut-off set {name!r} for scale {self.name!r}; available: "
+            f"no cut-off set {show_given(name)} for scale {self.name!r}; available: "
             f"{', '.join(repr(c.name) for c in self.cutoffs) or 'none'}."
         )
 
@@ -261,13 +263,14 @@ class Instrument:
     def scale(self, name: str | None) -> Scale:
         """The scale ``name`` (``None``, ``"total"`` or ``"score"``: the total); ``MeasureError``
         if unknown."""
-        if name is None or name in ("total", "score"):
+        if name is None or is_choice(name, ("total", "score")):
             return self.total
         for s in self.scales:
-            if s.name == name:
+            if is_choice(name, (s.name,)):
                 return s
         raise MeasureError(
-            f"{self.key} has no scale {name!r}; its scales are {[s.name for s in self.scales]}."
+            f"{self.key} has no scale {show_given(name)}; its scales are "
+            f"{show_list([s.name for s in self.scales])}."
         )
 
     def coding(self, name: str) -> Coding:
@@ -598,7 +601,7 @@ def get_instrument(key: str) -> Instrument:
         close = difflib.get_close_matches(str(key), list(table), n=3)
         hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
         raise MeasureError(
-            f"unknown instrument {key!r}.{hint} Known instruments: {', '.join(sorted(table))} "
-            "(see socialhealth.measures.list())."
+            f"unknown instrument {show_given(key)}.{hint} Known instruments: "
+            f"{', '.join(sorted(table))} (see socialhealth.measures.list())."
         )
     return table[key]

@@ -43,8 +43,9 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from socialhealth._options import is_choice
 from socialhealth._stack import user_stacklevel
-from socialhealth._text import show_given
+from socialhealth._text import show_given, show_list
 from socialhealth.design.result_protocol import Result
 from socialhealth.errors import (
     ItemCodeError,
@@ -185,9 +186,9 @@ def _resolve_missing(inst: Instrument, scale: Scale, missing: Any,
         rule = missing.get(scale.name, scale.default_missing)
     else:
         rule = scale.default_missing if missing is None else missing
-    if rule not in MISSING_RULES:
-        raise MeasureError(f"missing={rule!r} is not a missing-item rule; use one of "
-                           f"{MISSING_RULES}.")
+    if not is_choice(rule, MISSING_RULES):
+        raise MeasureError(f"missing={show_given(rule)} is not a missing-item rule; use one of "
+                           f"{show_list(MISSING_RULES)}.")
     k = len(scale.items)
     if isinstance(min_answered, Mapping):
         given = min_answered.get(scale.name)
@@ -473,7 +474,7 @@ def score(
     inst = get_instrument(key)
     survey, df = _data_frame_of(data)
     if prefix is not None and (not isinstance(prefix, str) or not prefix):
-        raise MeasureError(f"prefix must be a non-empty string, not {prefix!r}.")
+        raise MeasureError(f"prefix must be a non-empty string, not {show_given(prefix)}.")
     prefix = prefix or inst.key
     cols = _checked_item_columns(inst, items, df, missing, min_answered)
     codings = resolve_coding(inst, coding, neutral)

@@ -71,6 +71,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from socialhealth._options import is_choice
 from socialhealth._stack import user_stacklevel
 from socialhealth._text import show, show_given, show_list
 from socialhealth.design.formula import formula_variables
@@ -128,7 +129,7 @@ def check_names(**names) -> None:
     for arg, value in names.items():
         if not isinstance(value, str):
             raise ModelError(
-                f"{arg}= takes one column name (a string), not {value!r}"
+                f"{arg}= takes one column name (a string), not {show_given(value)}"
                 + ("; fit one model per exposure, or put the others in adjust=."
                    if isinstance(value, (list, tuple)) else "."))
 
@@ -162,9 +163,9 @@ def exposure_term(data: pd.DataFrame, exposure: str, categorical: bool | None = 
         s = data[exposure]
         levels = (list(s.cat.categories) if isinstance(s.dtype, pd.CategoricalDtype)
                   else list(pd.unique(s.dropna())))
-        if reference not in levels:
-            raise ModelError(f"reference={show(reference)} is not a level of {exposure!r}; levels: "
-                             f"{show_list(levels)}.")
+        if not is_choice(reference, levels):
+            raise ModelError(f"reference={show_given(reference)} is not a level of {exposure!r}; "
+                             f"levels: {show_list(levels)}.")
     if not cat:
         if reference is not None:
             raise ModelError(f"reference= applies to a categorical exposure; {exposure!r} is "
@@ -520,7 +521,7 @@ def association(
     if categorical is not None:
         categorical = check_flag(categorical, "categorical", "association()")
     if measure is not None and (not isinstance(measure, str) or measure not in MEASURES):
-        raise ModelError(f"measure={measure!r} is not one of {', '.join(MEASURES)} "
+        raise ModelError(f"measure={show_given(measure)} is not one of {', '.join(MEASURES)} "
                          "(or = odds ratio, pr = prevalence ratio, rd = risk difference, "
                          "coef = difference in means, rr = rate ratio).")
     if family is not None:
@@ -528,8 +529,8 @@ def association(
         key = {"quasibinomial": "binomial", "logistic": "binomial", "quasipoisson": "poisson",
                "normal": "gaussian", "linear": "gaussian"}.get(key, key)
         if key not in FAMILY_MEASURES:
-            raise ModelError(f"family={family!r} is not one of 'gaussian' (difference in means), "
-                             "'binomial' (odds ratio) or 'poisson' (rate ratio).")
+            raise ModelError(f"family={show_given(family)} is not one of 'gaussian' (difference "
+                             "in means), 'binomial' (odds ratio) or 'poisson' (rate ratio).")
         if measure is not None and measure not in FAMILY_MEASURES[key]:
             raise ModelError(
                 f"measure={measure!r} does not go with family={family!r} (a {key} model gives "

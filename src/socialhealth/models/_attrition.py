@@ -62,6 +62,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pandas as pd
 
+from socialhealth._options import is_choice
+from socialhealth._text import show_given
 from socialhealth._deprecation import LINEARISATION_ALIASES, renamed_value
 from socialhealth.design.result_protocol import Result
 from socialhealth.errors import MissingColumnError, ModelError, SocialHealthError
@@ -312,8 +314,8 @@ def attrition(panel, baseline, outcome_model: dict | None = None,
     if not isinstance(panel, PanelData) or "followed" not in panel.data.columns:
         raise ModelError("attrition needs the baseline sample of a panel (every baseline "
                          "respondent, followed or not): datasets.load_panel_baseline(...).")
-    if variance not in ("linearisation", "replicate"):
-        raise ModelError(f"variance={variance!r}: choose 'linearisation' or 'replicate'.")
+    if not is_choice(variance, ("linearisation", "replicate")):
+        raise ModelError(f"variance={show_given(variance)}: choose 'linearisation' or 'replicate'.")
     data = panel.data
     year = int(panel.waves[0]) if panel.waves else None
     covs = [_resolve_cov(data, c, year) for c in (baseline if not isinstance(baseline, str)

@@ -225,7 +225,7 @@ def predict_curve(result, newdata, *, se: bool, level: float, se_method: str):
         raise ModelError("this Cox result does not keep the data of its fit; fit it again with "
                          "models.coxph(design, ...).")
     if not isinstance(se_method, str) or se_method not in ("r", "linearization"):
-        raise ModelError(f"se_method={se_method!r} must be 'r' (R survey's formula) or "
+        raise ModelError(f"se_method={show_given(se_method)} must be 'r' (R survey's formula) or "
                          "'linearization' (the full delta method).")
     if not (isinstance(level, (int, float)) and 0 < level < 1):
         raise ModelError(f"level must be between 0 and 1 (e.g. 0.95); got {show_given(level)}.")

@@ -113,7 +113,7 @@ import numpy as np
 import pandas as pd
 
 from socialhealth._stack import user_stacklevel
-from socialhealth._text import show_list
+from socialhealth._text import show_given, show_list
 from socialhealth.design.coefficients import WaldCoefficients
 from socialhealth.design.results import check_level
 from socialhealth.design.structure import check_flag
@@ -695,7 +695,7 @@ def _as_rhs(covariates) -> str:
         cov = [covariates]
     if not all(isinstance(c, str) for c in cov):
         raise ModelError(f"covariates= takes a column name, a list of column names or a "
-                         f"formula such as '~ age + sex', not {covariates!r}.")
+                         f"formula such as '~ age + sex', not {show_given(covariates)}.")
     if not cov:
         raise ModelError("coxph needs at least one covariate.")
     # a column name that is not an identifier (a panel column such as ``age@2016``) is quoted
@@ -808,7 +808,8 @@ def coxph(
     ~event), data = cohort))``.
     """
     if not isinstance(ties, str) or ties not in _TIES:
-        raise ModelError(f"ties={ties!r} is not supported; use 'efron' (R's default) or 'breslow'.")
+        raise ModelError(f"ties={show_given(ties)} is not supported; use 'efron' (R's default) "
+                         "or 'breslow'.")
     check_column(time, "time", "coxph")
     check_column(event, "event", "coxph")
     if strata is not None:
@@ -819,7 +820,14 @@ def coxph(
                  "the events per coefficient below which it warns", "10")
     check_controls(max_iter, tol)
     data = design.data
-    missing = [c for c in [time, event] + ([strata] if strata else []) if c not in data.columns]
+    if strata is not None and not strata.strip():
+        # "" was read as no strata (a model other than the one asked for)
+        raise ModelError(f"coxph: strata={show_given(strata)} is not a column name; name the "
+                         f"column whose values define the baseline-hazard strata (one of "
+                         f"{show_list(data.columns, limit=12)}), or leave strata=None for one "
+                         "baseline hazard.")
+    missing = [c for c in [time, event] + ([strata] if strata is not None else [])
+               if c not in data.columns]
     if missing:
         raise MissingColumnError(missing, data.columns, "the design data")
     rhs = _as_rhs(covariates)
@@ -827,7 +835,7 @@ def coxph(
     ev_all = event_values(data, event, in_subset)
     mask = in_subset & ~np.isnan(ev_all)
     strata_codes_all = None
-    if strata:
+    if strata is not None:
         codes, _ = pd.factorize(data[strata], sort=True)
         strata_codes_all = codes
         mask &= codes >= 0

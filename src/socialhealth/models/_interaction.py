@@ -31,7 +31,7 @@ import pandas as pd
 from scipy import stats
 
 from socialhealth._stack import user_stacklevel
-from socialhealth._text import show
+from socialhealth._text import show, show_given
 from socialhealth.design.formula import formula_variables, split_top_level
 from socialhealth.design.result_protocol import Result, analysis_scale
 from socialhealth.design.results import check_level
@@ -198,7 +198,7 @@ def interaction(
     family = quasibinomial()); svycontrast(m, ...); regTermTest(m, ~lonely:factor(sex))``.
     """
     if not isinstance(measure, str) or measure not in MEASURES:
-        raise ModelError(f"measure={measure!r} is not one of {', '.join(MEASURES)}.")
+        raise ModelError(f"measure={show_given(measure)} is not one of {', '.join(MEASURES)}.")
     level = check_level(level, ModelError)
     family, link, expo, _ = MEASURES[measure]
     check_names(exposure=exposure, outcome=outcome, by=by)

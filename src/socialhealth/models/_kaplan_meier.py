@@ -362,15 +362,17 @@ class KaplanMeierResult(Result):
 
         In R: ``confint(s, parm = times)`` for each curve ``s`` (limits).
         """
-        message = (f"times must be a number or a list of numbers without missing values "
-                   f"(e.g. times=[1, 5, 10]), not {show_given(times)}.")
+        message = (f"times must be a number >= 0 or a list of such numbers without missing "
+                   f"values (e.g. times=[1, 5, 10]; follow-up time starts at 0), not "
+                   f"{show_given(times)}.")
         if isinstance(times, (str, bytes, bool, np.bool_)):
             raise ModelError(message)
         try:
             tt = np.atleast_1d(np.asarray(times, dtype=float))
         except (TypeError, ValueError):
             raise ModelError(message) from None
-        if tt.ndim != 1 or np.isnan(tt).any():
+        # a negative time (before follow-up began) was read as survival 1
+        if tt.ndim != 1 or np.isnan(tt).any() or (tt < 0).any():
             raise ModelError(message)
         z = self._z(level)
         parts = []
@@ -419,7 +421,7 @@ class KaplanMeierResult(Result):
             pp = np.atleast_1d(np.asarray(p, dtype=float))
         except (TypeError, ValueError):
             raise ModelError(message) from None
-        if pp.ndim != 1 or np.any(~((pp > 0) & (pp < 1))):
+        if pp.ndim != 1 or pp.size == 0 or np.any(~((pp > 0) & (pp < 1))):
             raise ModelError(message)
         z = self._z(level)
 
@@ -554,7 +556,7 @@ def kaplan_meier(
     In R: ``svykm(Surv(time, status > 0) ~ group, design, se = TRUE)``.
     """
     if not isinstance(estimator, str) or estimator not in _ESTIMATORS:
-        raise ModelError(f"estimator={estimator!r} is not one of "
+        raise ModelError(f"estimator={show_given(estimator)} is not one of "
                          f"{', '.join(map(repr, _ESTIMATORS))}.")
     if not (isinstance(level, (int, float)) and 0 < level < 1):
         raise ModelError(f"level must be between 0 and 1 (e.g. 0.95); got {show_given(level)}.")

@@ -191,9 +191,11 @@ def logrank(design, time: str, status: str, by: str, rho: float = 0.0,
     except (TypeError, ValueError):
         raise ModelError(f"rho and gamma must be numbers, not {show_given(rho)}, "
                          f"{show_given(gamma)}.") from None
-    if rho < 0 or gamma < 0:
-        raise ModelError(f"rho and gamma must be >= 0 (got rho={show(rho)}, "
-                         f"gamma={show(gamma)}).")
+    if not (0 <= rho < np.inf and 0 <= gamma < np.inf):    # NaN failed later as "singular"
+        # (written as computed, 0 for the default 0.0, but NaN as NaN, not "missing")
+        given = ", ".join(f"{n}={show_given(v) if v != v else show(v)}"
+                          for n, v in (("rho", rho), ("gamma", gamma)))
+        raise ModelError(f"rho and gamma must be finite numbers >= 0 (got {given}).")
     t = pd.to_numeric(data[time], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
     st_raw = data[status]
     st = (st_raw.astype("float64") if pd.api.types.is_bool_dtype(st_raw) else

@@ -57,6 +57,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from socialhealth._options import is_choice
 from socialhealth._text import r_number, show, show_given, show_list
 from socialhealth._deprecation import (
     LINEARISATION_ALIASES,
@@ -447,15 +448,16 @@ def margins(
     from socialhealth.design import glm as glm_module
     from socialhealth.design.extension import fit_glm
 
-    if average_over not in ("model", "design"):
-        raise ModelError(f"average_over={average_over!r} must be 'model' or 'design'.")
+    if not is_choice(average_over, ("model", "design")):
+        raise ModelError(f"average_over={show_given(average_over)} must be 'model' or 'design'.")
     level = check_level(level, ModelError)
     if not isinstance(variable, str):
         raise ModelError(f"variable= takes one column name of the model (a string), not "
                          f"{show_given(variable)}; call margins() once per variable.")
     variance = renamed_value("margins", "variance", variance, LINEARISATION_ALIASES, "0.1.0")
-    if variance not in _VARIANCES:
-        raise ModelError(f"variance={variance!r} must be 'linearisation' or 'svypredmeans'.")
+    if not is_choice(variance, _VARIANCES):
+        raise ModelError(f"variance={show_given(variance)} must be 'linearisation' or "
+                         "'svypredmeans'.")
     res = _model_of(model)
     design = res.design
     data = design.data
@@ -481,8 +483,9 @@ def margins(
         _check_at_levels(res.formula, data[variable], rows_m, variable, lv)
     if reference is None:
         reference = lv[0]
-    if reference not in lv:
-        raise ModelError(f"reference={show(reference)} is not among the levels {show_list(lv)}.")
+    if not is_choice(reference, lv):
+        raise ModelError(f"reference={show_given(reference)} is not among the levels "
+                         f"{show_list(lv)}.")
     Xv = _counterfactual_matrices(res, data, variable, lv, rows_a, used_vars)
     L = len(lv)
 

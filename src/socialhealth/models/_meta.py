@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
+from socialhealth._options import is_number
 from socialhealth._text import show_given, show_list
 from socialhealth._deprecation import renamed_parameter
 from socialhealth.design.result_protocol import Result, ScalarValue, SummaryFrame, analysis_scale
@@ -140,6 +141,8 @@ def i2_from_q(q: float, df: float) -> float:
     In R: ``max(0, 100 * (QE - df) / QE)`` (``rma(..., method="FE")$I2``).
     """
     try:
+        if not (is_number(q) and is_number(df)):     # "10" and True were read as numbers
+            raise ValueError
         q = float(q)
         df = float(df)
     except (TypeError, ValueError):
@@ -761,12 +764,12 @@ def meta(
     input_level = _check_level(input_level)
     if not isinstance(method, str) or method.lower() not in _METHODS:
         raise ModelError(
-            f"unknown meta-analysis method {method!r}; use one of "
+            f"unknown meta-analysis method {show_given(method)}; use one of "
             f"{', '.join(repr(m) for m in _METHODS)} (Knapp-Hartung is hksj=True)."
         )
     m = _METHODS[method.lower()]
     if not isinstance(hksj, (bool, np.bool_)):
-        raise ModelError(f"hksj must be True or False, got {hksj!r}.")
+        raise ModelError(f"hksj must be True or False, got {show_given(hksj)}.")
     hksj = bool(hksj)
     ratio = check_flag(ratio, "ratio", "meta()")
     if exponentiate is not None:

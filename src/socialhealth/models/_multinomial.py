@@ -62,7 +62,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from socialhealth._text import show, show_list
+from socialhealth._text import show_given, show_list
 from socialhealth.design.coefficients import WaldCoefficients, coefficient_lines
 from socialhealth.design.result_protocol import Summary
 from socialhealth.design.structure import check_flag
@@ -336,8 +336,8 @@ def _check_level_count(lhs: str, lv: list, max_levels) -> None:
         return
     if (isinstance(max_levels, (bool, np.bool_)) or not isinstance(max_levels, (int, np.integer))
             or max_levels < 3):
-        raise ArgumentError(f"max_levels={show(max_levels)} must be a whole number >= 3 or None "
-                            "(no limit).")
+        raise ArgumentError(f"max_levels={show_given(max_levels)} must be a whole number >= 3 "
+                            "or None (no limit).")
     if len(lv) > max_levels:
         raise ArgumentError(
             f"the outcome {lhs!r} has {len(lv)} distinct values among the rows used (more than "
@@ -371,11 +371,12 @@ def _fit_multinomial(design, formula, reference, levels, tol, max_iter, max_leve
     """:func:`multinomial` with the smallest number of outcome levels as a parameter (2 gives
     logistic regression; used by the tests to check the reduction to ``svyglm``)."""
     if not isinstance(formula, str) or "~" not in formula:
-        raise FormulaError(f"the formula must look like 'y ~ x1 + C(g)', not {formula!r}.")
+        raise FormulaError("the formula must look like 'y ~ x1 + C(g)', not "
+                           f"{show_given(formula)}.")
     for name, val in (("tol", tol), ("max_iter", max_iter)):
         if isinstance(val, (bool, np.bool_)) or not isinstance(val, (int, float, np.number)) \
                 or not val > 0:
-            raise ArgumentError(f"{name}={show(val)} must be a positive number.")
+            raise ArgumentError(f"{name}={show_given(val)} must be a positive number.")
     resp = response_frame(design, formula, "_sh_multinomial_response_")
     lhs, rhs, ycol, frame = resp.name, resp.rhs, resp.column, resp.frame
     n_y_missing = resp.n_response_missing
@@ -398,7 +399,7 @@ def _fit_multinomial(design, formula, reference, levels, tol, max_iter, max_leve
     else:
         hits = [i for i, v in enumerate(lv) if _same(v, reference)]
         if not hits:
-            raise ArgumentError(f"reference={show(reference)} is not a level of the outcome "
+            raise ArgumentError(f"reference={show_given(reference)} is not a level of the outcome "
                                 f"{lhs!r}; choose one of {show_list(lv)}.")
         ref_i = hits[0]
     # codes with the reference first: 0 = reference, then the other levels in order

@@ -385,8 +385,8 @@ def _check_level_count(lhs: str, lv: list, max_levels) -> None:
         return
     if (isinstance(max_levels, (bool, np.bool_)) or not isinstance(max_levels, (int, np.integer))
             or max_levels < 3):
-        raise ArgumentError(f"max_levels={max_levels!r} must be a whole number >= 3 or None "
-                            "(no limit).")
+        raise ArgumentError(f"max_levels={show_given(max_levels)} must be a whole number >= 3 or "
+                            "None (no limit).")
     if len(lv) > max_levels:
         raise ArgumentError(
             f"the outcome {lhs!r} has {len(lv)} distinct values among the rows used (more than "
@@ -466,7 +466,8 @@ def ordinal(
     ``factor()`` sorts them alphabetically).
     """
     if not isinstance(method, str) or method not in _METHODS:
-        raise ModelError(f"method={method!r} is not supported; use 'logistic' or 'probit'.")
+        raise ModelError(f"method={show_given(method)} is not supported; use 'logistic' or "
+                         "'probit'.")
     link = _METHODS[method]()
     # the response is handled here (it may be categorical); the right side by the engine
     resp = response_frame(design, formula, "_sh_ordinal_response_")

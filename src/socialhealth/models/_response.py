@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from socialhealth._text import show_given
 from socialhealth.design.formula import ModelFrame, formula_variables, model_frame
 from socialhealth.errors import FormulaError, MissingColumnError
 
@@ -44,7 +45,8 @@ def response_frame(design, formula, placeholder: str) -> Response:
     """Split ``formula`` (``"y ~ x + C(g)"``) into the response column and the model frame of
     its right-hand side on ``design`` (rows of the subset with a response)."""
     if not isinstance(formula, str) or "~" not in formula:
-        raise FormulaError(f"the formula must look like 'y ~ x1 + C(g)', not {formula!r}.")
+        raise FormulaError("the formula must look like 'y ~ x1 + C(g)', not "
+                           f"{show_given(formula)}.")
     lhs, rhs = (part.strip() for part in formula.split("~", 1))
     for wrap in RESPONSE_WRAPPERS:
         if lhs.startswith(wrap) and lhs.endswith(")"):

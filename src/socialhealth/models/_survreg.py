@@ -75,7 +75,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from socialhealth._text import show_list
+from socialhealth._text import show_given, show_list
 from socialhealth.design.coefficients import WaldCoefficients
 from socialhealth.design.extension import r_formula
 from socialhealth.design.formula import model_frame
@@ -528,7 +528,7 @@ def survreg(
     dist = "weibull")``.
     """
     if not isinstance(dist, str) or dist not in _DISTS:
-        raise ArgumentError(f"dist={dist!r} is not supported; use one of "
+        raise ArgumentError(f"dist={show_given(dist)} is not supported; use one of "
                             f"{show_list(list(_DISTS))} (R survreg's names).")
     family, log_time, fixed_scale = _DISTS[dist]
     check_column(time, "time", "survreg")

@@ -37,7 +37,7 @@ from typing import Literal, Mapping
 import numpy as np
 import pandas as pd
 
-from socialhealth._text import show
+from socialhealth._text import show, show_given
 from socialhealth.design.result_protocol import Result
 from socialhealth.design.formula import formula_variables
 from socialhealth.design.structure import check_flag
@@ -139,7 +139,7 @@ def _as_items(spec, role) -> list[tuple[str, str]]:
         spec = [spec]
     if np.ndim(spec) == 0 and not isinstance(spec, Mapping):
         raise ModelError(f"{role}s= takes column names: one name, a list of names or a "
-                         f"{{label: column}} mapping, not {show(spec)}.")
+                         f"{{label: column}} mapping, not {show_given(spec)}.")
     items = list(spec.items()) if isinstance(spec, Mapping) else [(s, s) for s in spec]
     out = []
     for label, term in items:
@@ -274,7 +274,8 @@ def compare_risk_factors(
     on ``subset(design, complete.cases(...))``; the anchors have no R equivalent.
     """
     if not isinstance(measure, str) or measure not in MEASURES or measure == "rd":
-        raise ModelError(f"measure={measure!r}: use 'or', 'pr' or 'coef' (ratios are compared).")
+        raise ModelError(f"measure={show_given(measure)}: use 'or', 'pr' or 'coef' (ratios are "
+                         "compared).")
     family, link, expo, _ = MEASURES[measure]
     data = design.data
     check_names(outcome=outcome)
@@ -282,10 +283,11 @@ def compare_risk_factors(
     anchors = check_flag(anchors, "anchors", "compare_risk_factors()")
     if anchor_outcome is not None and not isinstance(anchor_outcome, str):
         raise ModelError(f"anchor_outcome= takes the outcome of the published anchors as text "
-                         f"(e.g. 'all-cause mortality') or None, not {show(anchor_outcome)}.")
+                         f"(e.g. 'all-cause mortality') or None, not {show_given(anchor_outcome)}.")
     if anchor_match is not None and not isinstance(anchor_match, Mapping):
         raise ModelError(f"anchor_match= takes a mapping of factor to the anchors' exposure "
-                         f"names, e.g. {{'lonely': ['loneliness']}}, not {show(anchor_match)}.")
+                         f"names, e.g. {{'lonely': ['loneliness']}}, not "
+                         f"{show_given(anchor_match)}.")
     if outcome not in data.columns and "(" not in outcome:
         raise MissingColumnError([outcome], data.columns, "the design data (outcome)")
     ex = _as_items(exposures, "exposure")

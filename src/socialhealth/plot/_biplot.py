@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
+from socialhealth._options import is_choice
 from socialhealth._text import show_given
 from socialhealth.errors import PlotError
 from socialhealth.plot import style as house
@@ -173,9 +174,9 @@ def biplot(
     if not ok or not (1 <= c1 <= k and 1 <= c2 <= k) or c1 == c2:
         raise PlotError(f"{what}: choices must be two different component numbers from 1 to "
                         f"{k} (the components kept), e.g. (1, 2); got {show_given(choices)}.")
-    if weight not in WEIGHTS:
-        raise PlotError(f"{what}: unknown weight {weight!r}; use 'transparent' (opacity), "
-                        "'scaled' (size) or 'none'.")
+    if not is_choice(weight, WEIGHTS):
+        raise PlotError(f"{what}: unknown weight {show_given(weight)}; use 'transparent' "
+                        "(opacity), 'scaled' (size) or 'none'.")
     for name, value, low, high in (("scale", scale, 0.0, 1.0), ("max_alpha", max_alpha, 0.0, 1.0)):
         if isinstance(value, bool) or not isinstance(value, (int, float)) \
                 or not low <= value <= high:

@@ -41,6 +41,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.collections import PolyCollection
 
+from socialhealth._options import is_choice
 from socialhealth._stack import user_stacklevel
 from socialhealth._text import show_given
 from socialhealth.errors import PlotError, RowsDroppedWarning
@@ -96,7 +97,8 @@ def _panels(design, by: str, number: int, overlap: float, what: str):
     data = design.data
     if not isinstance(by, str) or by not in data.columns:
         raise PlotError(f"{what}: by= must name a column of the design data (the conditioning "
-                        f"variable), not {by!r}; columns: {', '.join(map(str, data.columns))}.")
+                        f"variable), not {show_given(by)}; columns: "
+                        f"{', '.join(map(str, data.columns))}.")
     inside = np.asarray(design.in_subset, dtype=bool)
     g = data[by]
     numeric = (pd.api.types.is_numeric_dtype(g) and not pd.api.types.is_bool_dtype(g)
@@ -241,11 +243,12 @@ def coplot(
     5  63.5 to 100.5  63.5  100.5  38
     """
     what = "coplot()"
-    if style == "hexbin":
+    if is_choice(style, ("hexbin",)):
         style = "hex"
-    if style not in STYLES:
-        hint = " 'bubble' is in sh.plot.scatter only." if style == "bubble" else ""
-        raise PlotError(f"{what}: unknown style {style!r}; use 'hex' or 'transparent'.{hint}")
+    if not is_choice(style, STYLES):
+        hint = " 'bubble' is in sh.plot.scatter only." if is_choice(style, ("bubble",)) else ""
+        raise PlotError(f"{what}: unknown style {show_given(style)}; use 'hex' or "
+                        f"'transparent'.{hint}")
     xv = _numeric_column(design, x, what)
     yv = _numeric_column(design, y, what)
     panels = _panels(design, by, number, overlap, what)

@@ -46,7 +46,8 @@ import pandas as pd
 from matplotlib.axes import Axes
 from scipy import stats
 
-from socialhealth._text import show
+from socialhealth._options import is_choice
+from socialhealth._text import show, show_given
 from socialhealth.design.extension import quantile_function as weighted_quantiles
 from socialhealth.design.extension import sorted_with_r_sums
 from socialhealth.design.quantile import QRULES
@@ -215,13 +216,13 @@ def qq(
     to_column = isinstance(against, str) and not to_normal
     if not (to_normal or to_column or callable(against)):
         raise PlotError(f"{what}: against= takes 'normal', a column name or a quantile "
-                        f"function, not {against!r}.")
+                        f"function, not {show_given(against)}.")
     other = design if against_design is None else against_design
     if to_column:
         if qrule is None:
             qrule = "math"
-        if qrule not in QRULES:
-            raise PlotError(f"{what}: unknown qrule {qrule!r}; use one of "
+        if not is_choice(qrule, QRULES):
+            raise PlotError(f"{what}: unknown qrule {show_given(qrule)}; use one of "
                             f"{', '.join(QRULES)}.")
         x_all = _numeric_column(other, str(against), what if against_design is None
                                 else f"{what} (second design, against_design)")

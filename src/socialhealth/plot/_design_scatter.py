@@ -54,8 +54,9 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.collections import PolyCollection
 
+from socialhealth._options import is_choice, is_number
 from socialhealth._stack import user_stacklevel
-from socialhealth._text import show, show_given
+from socialhealth._text import show_given
 from socialhealth.errors import PlotError, RowsDroppedWarning
 from socialhealth.plot import style as house
 from socialhealth.plot.design_plots import DESIGN_CAPTION, DesignPlot, _numeric_column
@@ -279,10 +280,10 @@ def scatter(
     (500, ['x', 'y', 'weight', 'x_jittered', 'y_jittered'])
     """
     what = "scatter()"
-    if style not in STYLES:
-        hint = " R's 'grayhex' is 'hex' here." if style == "grayhex" else ""
-        raise PlotError(f"{what}: unknown style {style!r}; use 'bubble', 'transparent', 'hex' "
-                        f"or 'subsample'.{hint}")
+    if not is_choice(style, STYLES):
+        hint = " R's 'grayhex' is 'hex' here." if is_choice(style, ("grayhex",)) else ""
+        raise PlotError(f"{what}: unknown style {show_given(style)}; use 'bubble', "
+                        f"'transparent', 'hex' or 'subsample'.{hint}")
     xv = _numeric_column(design, x, what)
     yv = _numeric_column(design, y, what)
     w_all = np.asarray(design.weights, dtype=float)
@@ -308,10 +309,7 @@ def scatter(
             raise PlotError(f"{what}: no row has a positive weight.")
         w = w_all[use]
     if style == "bubble":
-        try:
-            size_in = float(inches)
-        except (TypeError, ValueError):
-            size_in = float("nan")
+        size_in = float(inches) if is_number(inches) else float("nan")   # not "10", True
         if not (np.isfinite(size_in) and size_in > 0):
             raise PlotError(f"{what}: inches must be a positive number, not {show_given(inches)}.")
         radius = size_in * np.sqrt(w) / math.sqrt(w_max)
@@ -410,7 +408,7 @@ def _subsample(what: str, xs: np.ndarray, ys: np.ndarray, w: np.ndarray, index: 
         rng = np.random.default_rng(seed)
     except (TypeError, ValueError):
         raise PlotError(f"{what}: seed must be a whole number of at least 0 (or a numpy "
-                        f"random Generator), not {show(seed)}.") from None
+                        f"random Generator), not {show_given(seed)}.") from None
     draw = rng.choice(len(w), size=int(sample_size), replace=True, p=w / total)
     table = pd.DataFrame({"x": xs[draw], "y": ys[draw], "weight": w[draw]},
                          index=index[draw])

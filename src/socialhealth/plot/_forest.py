@@ -10,6 +10,7 @@ from matplotlib.axes import Axes
 from matplotlib.patches import Polygon
 from matplotlib.ticker import FixedLocator, NullFormatter, NullLocator
 
+from socialhealth._options import is_choice
 from socialhealth._text import show_given, show_list
 from socialhealth._deprecation import renamed_parameter
 from socialhealth.design.structure import check_flag
@@ -276,8 +277,8 @@ def forest(
     >>> [t.get_text() for t in ax.get_yticklabels()]
     ['Lonely', 'Smoker', 'Obese']
     """
-    if scale not in ("log", "linear"):
-        raise PlotError(f"scale must be 'log' or 'linear', not {scale!r}.")
+    if not is_choice(scale, ("log", "linear")):
+        raise PlotError(f"scale must be 'log' or 'linear', not {show_given(scale)}.")
     needed("forest()", estimate=estimate, ci_low=ci_low, ci_high=ci_high)
     annotate = check_flag(annotate, "annotate", "forest()")
     drop_intercept = check_flag(drop_intercept, "drop_intercept", "forest()")

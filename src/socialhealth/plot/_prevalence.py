@@ -6,6 +6,8 @@ from typing import Literal
 import numpy as np
 from matplotlib.axes import Axes
 
+from socialhealth._options import is_choice
+from socialhealth._text import show_given
 from socialhealth._deprecation import renamed_parameter
 from socialhealth.design.structure import check_flag
 from socialhealth.errors import PlotError
@@ -82,8 +84,12 @@ def prevalence(
     >>> ax.get_ylabel()
     'Prevalence of lonely (%)'
     """
-    if kind not in ("bar", "point"):
-        raise PlotError(f"kind must be 'bar' or 'point', not {kind!r}.")
+    if not is_choice(kind, ("bar", "point")):
+        raise PlotError(f"kind must be 'bar' or 'point', not {show_given(kind)}.")
+    for name, column in (("x", x), ("by", by)):
+        if column is not None and not isinstance(column, str):
+            raise PlotError(f"prevalence(): {name}= takes one column name of the table (a "
+                            f"string), not {show_given(column)}.")
     needed("prevalence()", estimate=estimate, ci_low=ci_low, ci_high=ci_high)
     percent = check_flag(percent, "percent", "prevalence()")
     frame = single_level(as_frame(data), level, "prevalence()")

@@ -47,7 +47,7 @@ from scipy.interpolate import BSpline
 from scipy.optimize import linprog
 
 from socialhealth._stack import user_stacklevel
-from socialhealth._text import show, show_given
+from socialhealth._text import show_given
 from socialhealth.errors import PlotError, SocialHealthWarning
 
 DEGREE = 3
@@ -141,7 +141,7 @@ def _check_controls(bandwidth, quantile, df, what: str) -> tuple[float, int]:
         tau = math.nan
     if isinstance(quantile, bool) or not (0 < tau < 1):
         raise PlotError(f"{what}: quantile must be a number strictly between 0 and 1 (0.5 for "
-                        f"the median), not {show(quantile)}.")
+                        f"the median), not {show_given(quantile)}.")
     if (isinstance(df, bool) or not isinstance(df, (int, np.integer))
             or df < DEGREE):
         raise PlotError(f"{what}: df must be a whole number of at least 3 (the degrees of "

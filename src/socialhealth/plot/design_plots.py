@@ -58,6 +58,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
+from socialhealth._options import is_choice, is_number
 from socialhealth._stack import user_stacklevel
 from socialhealth._text import show, show_given
 from socialhealth.design.structure import check_flag
@@ -129,7 +130,7 @@ def _numeric_column(design, name: str, what: str) -> np.ndarray:
         raise PlotError(f"{what} takes a survey design (sh.SurveyDesign or a replicate design), "
                         f"not {type(design).__name__}.")
     if not isinstance(name, str) or name not in data.columns:
-        raise PlotError(f"{what}: {name!r} is not a column of the design data; columns: "
+        raise PlotError(f"{what}: {show_given(name)} is not a column of the design data; columns: "
                         f"{', '.join(map(str, data.columns))}.")
     col = data[name]
     if pd.api.types.is_bool_dtype(col):
@@ -145,7 +146,7 @@ def _groups(design, by: str | None, what: str):
     if by is None:
         return [(None, np.ones(len(design.data), bool))]
     if not isinstance(by, str):
-        raise PlotError(f"{what}: by= takes one column name, not {by!r}.")
+        raise PlotError(f"{what}: by= takes one column name, not {show_given(by)}.")
     if by not in design.data.columns:
         raise PlotError(f"{what}: by column {by!r} is not in the design data; give one of its "
                         f"columns: {', '.join(map(str, design.data.columns))}.")
@@ -619,7 +620,7 @@ def _bandwidth_value(bandwidth, what: str) -> float | None:
         return None
     message = (f"{what}: bandwidth must be a positive number (the kernel's standard deviation, "
                f"in units of the variable), not {show_given(bandwidth)}.")
-    if isinstance(bandwidth, (bool, np.bool_)):
+    if not is_number(bandwidth):        # "10" was read as 10; True as 1
         raise PlotError(message)
     try:
         bw = float(bandwidth)
@@ -853,6 +854,10 @@ def smooth(
     199  68.0  716.40
     """
     what = "smooth()"
+    if not is_choice(method, ("locpoly", "quantreg")):
+        raise PlotError(f"{what}: method must be \"locpoly\" (local-linear, R's default) or "
+                        f"\"quantreg\" (quantile regression spline), not {show_given(method)}.")
+    points = check_flag(points, "points", what)
     yv = _numeric_column(design, y, what)
     xv = _numeric_column(design, x, what)
     if method == "quantreg":
@@ -869,9 +874,6 @@ def smooth(
         return _draw_smooth(design, xv, yv, use, grid, curve, x=x, y=y, xlabel=xlabel,
                             ylabel=ylabel or default_y, title=title, caption=caption, ax=ax,
                             points=points, bandwidth=None)
-    if method != "locpoly":
-        raise PlotError(f"{what}: method must be \"locpoly\" (local-linear, R's default) or "
-                        f"\"quantreg\" (quantile regression spline), not {show(method)}.")
     bw = _bandwidth_value(bandwidth, what)
     _check_ngrid(ngrid, what)
     limits = _xlim_value(xlim, what, x)

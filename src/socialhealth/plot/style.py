@@ -12,6 +12,7 @@ as a formula (drawing ``25,000to49,999``, or failing on ``"$\\frac$ 1"``).
 from __future__ import annotations
 
 import functools
+import inspect
 import re
 import textwrap
 from typing import Any, Literal, cast
@@ -23,6 +24,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.text import Text
 from matplotlib.ticker import Formatter
+
+from socialhealth._text import show_given
 
 #: Okabe-Ito colours (blue, vermillion, bluish green, reddish purple, orange, sky blue,
 #: yellow, black): colour-blind safe.
@@ -43,8 +46,57 @@ CAPTION_GID = "socialhealth-caption"
 FONT = {"tick": 10, "label": 11, "title": 12, "caption": 8.5, "annotation": 9}
 
 
+#: Arguments of the public plot functions that take one text (or None).
+TEXT_ARGUMENTS = ("title", "xlabel", "ylabel", "caption")
+
+
+def check_axes(ax: Any, where: str) -> None:
+    """Refuse an ``ax=`` that is not a matplotlib Axes (nor None) with a PlotError (a number, a
+    string or a list failed later in matplotlib or pandas, e.g. "'str' object has no attribute
+    'bar'").
+
+    Examples
+    --------
+    >>> check_axes(None, "forest()")
+    >>> check_axes("left", "forest()")
+    Traceback (most recent call last):
+    ...
+    socialhealth.errors.PlotError: forest(): ax= must be a matplotlib Axes (e.g. from \
+fig, ax = plt.subplots()) or None for a new figure, not 'left'.
+    """
+    if ax is not None and not isinstance(ax, Axes):
+        from socialhealth.errors import PlotError
+
+        raise PlotError(f"{where}: ax= must be a matplotlib Axes (e.g. from fig, ax = "
+                        f"plt.subplots()) or None for a new figure, not {show_given(ax)}.")
+
+
+def check_text(value: Any, name: str, where: str) -> None:
+    """Refuse a title, axis label or caption that is not a string (nor None) with a PlotError
+    (a pandas Series failed in ``if title:``; a list or number was drawn as its printout).
+
+    Examples
+    --------
+    >>> check_text("Lonely", "title", "forest()")
+    >>> check_text(["Lonely"], "title", "forest()")
+    Traceback (most recent call last):
+    ...
+    socialhealth.errors.PlotError: forest(): title= must be text (a string) or None, not \
+['Lonely'].
+    """
+    if value is not None and not isinstance(value, str):
+        from socialhealth.errors import PlotError
+
+        raise PlotError(f"{where}: {name}= must be text (a string) or None, not "
+                        f"{show_given(value)}.")
+
+
 def plain_text(func):
     """Decorator of every public plot function: all text it draws is plain text (no mathtext).
+
+    Before the call it checks the arguments every plot function shares: ``ax=`` must be a
+    matplotlib Axes or None (:func:`check_axes`); ``title=``, ``xlabel=``, ``ylabel=`` and
+    ``caption=`` text or None (:func:`check_text`).
 
     The function runs with ``rcParams["text.parse_math"] = False`` (so every text, legend entry
     and tick label it creates is plain), and afterwards every text of the returned axes is set to
@@ -54,8 +106,23 @@ def plain_text(func):
     to turn mathtext back on for one of ours: ``text.set_parse_math(True)``.
     """
 
+    signature = inspect.signature(func)
+    shared = [n for n in ("ax", *TEXT_ARGUMENTS) if n in signature.parameters]
+    where = f"{func.__name__}()"
+
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
+        given = dict(kwargs)
+        try:
+            given.update(signature.bind_partial(*args, **kwargs).arguments)
+        except TypeError:        # a wrong call: the function itself says what is wrong
+            pass
+        for name in shared:
+            if name in given:
+                if name == "ax":
+                    check_axes(given[name], where)
+                else:
+                    check_text(given[name], name, where)
         # Save and restore this one setting only: ``mpl.rc_context`` restores every rcParam on
         # exit, including ``interactive``, which Jupyter's inline backend switches on when the
         # first figure is made inside the context; switching it back off hid every later figure

@@ -9,7 +9,9 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import pandas as pd
 
+from socialhealth._options import is_choice
 from socialhealth._stack import user_stacklevel
+from socialhealth._text import show_given
 from socialhealth.design.proportion import METHODS as PROPORTION_METHODS
 from socialhealth.design.proportion import ProportionMethod
 from socialhealth.errors import ReportError, SocialHealthError, SocialHealthWarning
@@ -196,8 +198,9 @@ def build(
         if not hasattr(sd, attr):
             raise ReportError(f"build() needs a loaded survey (socialhealth.datasets.load(...)); "
                               f"the object given has no .{attr}.")
-    if ci_method not in CI_METHODS:
-        raise ReportError(f"unknown ci_method {ci_method!r}; use one of {', '.join(CI_METHODS)}.")
+    if not is_choice(ci_method, CI_METHODS):
+        raise ReportError(f"unknown ci_method {show_given(ci_method)}; use one of "
+                          f"{', '.join(CI_METHODS)}.")
     exp = _exposure.parse(exposure)
     design = sd.design
     ctx = Context(sd=sd, design=design, exposure=exp, outcomes=[], ci_method=ci_method,

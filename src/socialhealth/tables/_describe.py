@@ -34,6 +34,7 @@ from typing import Any, Literal, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from socialhealth._options import is_choice
 from socialhealth._text import show_given
 from socialhealth.design.results import check_level
 from socialhealth.design.structure import as_list, check_flag
@@ -222,8 +223,8 @@ def describe(
     """
     variables, forced, level, pct_ci = _check_arguments(design, by, variables, categorical,
                                                         level, digits, statistic, labels)
-    if continuous not in ("mean", "median"):
-        raise DesignError(f"continuous={continuous!r} must be 'mean' or 'median'.")
+    if not is_choice(continuous, ("mean", "median")):
+        raise DesignError(f"continuous={show_given(continuous)} must be 'mean' or 'median'.")
     overall = check_flag(overall, "overall", "describe()")
     test = check_flag(test, "test", "describe()")
     base, groups, n_by_missing, inside = _base_design(design, by, forced)
@@ -276,8 +277,9 @@ def describe(
 # ----------------------------------------------------------------------------- steps of describe()
 def _check_arguments(design, by, variables, categorical, level, digits, statistic, labels):
     """Validate the arguments; returns ``(variables, forced, level, pct_ci)``."""
-    if statistic not in ("ci", "se"):
-        raise DesignError(f"statistic={statistic!r} must be 'ci' (confidence interval) or 'se'.")
+    if not is_choice(statistic, ("ci", "se")):
+        raise DesignError(f"statistic={show_given(statistic)} must be 'ci' (confidence interval) "
+                          "or 'se'.")
     data = design.data
     if by is not None and not isinstance(by, str):
         raise DesignError(f"describe(): by= takes one column name (the groups of the table's "
@@ -287,7 +289,9 @@ def _check_arguments(design, by, variables, categorical, level, digits, statisti
         raise MissingColumnError([by], data.columns, "the design data")
     for arg, value in (("variables", variables), ("categorical", categorical)):
         if isinstance(value, Mapping) or (value is not None and not isinstance(value, str)
-                                          and np.ndim(value) != 1):
+                                          and (np.ndim(value) != 1 or not all(
+                                              isinstance(v, (str, int, np.integer))
+                                              for v in list(value)))):
             raise DesignError(f"describe(): {arg}= takes column names (a list such as "
                               f"['age', 'sex']), not {show_given(value)}.")
     if labels is not None and not isinstance(labels, Mapping):
