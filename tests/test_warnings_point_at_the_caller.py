@@ -64,3 +64,26 @@ def test_the_warning_points_at_this_file(name):
     assert mine, f"{name}: no {category.__name__} among {[str(w.message)[:60] for w in caught]}"
     for w in mine:
         assert w.filename == __file__, (name, w.filename, w.lineno, str(w.message)[:80])
+
+
+def test_every_warning_in_the_package_takes_the_callers_line():
+    """A new ``warnings.warn`` with a fixed ``stacklevel=2`` would again point inside the
+    package whenever it is reached through a wrapper: every call passes
+    ``stacklevel=user_stacklevel()`` (socialhealth._deprecation may pass a caller's own)."""
+    import ast
+    from pathlib import Path
+
+    src = Path(sh.__file__).parent
+    fixed = []
+    for path in sorted(src.rglob("*.py")):
+        tree = ast.parse(path.read_text(), filename=str(path))
+        for node in ast.walk(tree):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and node.func.attr == "warn" and isinstance(node.func.value, ast.Name)
+                    and node.func.value.id == "warnings"):
+                continue
+            level = next((k.value for k in node.keywords if k.arg == "stacklevel"), None)
+            text = ast.unparse(level) if level is not None else ""
+            if "user_stacklevel()" not in text:
+                fixed.append(f"{path.relative_to(src)}:{node.lineno} stacklevel={text or None}")
+    assert not fixed, fixed
