@@ -187,6 +187,18 @@ class RakingResidual:
 
 
 # ============================================================================ helpers
+def _check_names(value, what: str, expected: str) -> None:
+    """Refuse, with a DesignError saying what was given, column names that are not text (a
+    pandas Series of the column's values was printed whole as a missing column's "name")."""
+    if value is None:              # (no column: said by the caller)
+        return
+    items = [value] if isinstance(value, str) else None
+    if items is None and isinstance(value, (list, tuple, pd.Index)):
+        items = list(value)
+    if items is None or not all(isinstance(v, str) for v in items):
+        raise DesignError(f"{what} must be {expected}, not {show_given(value)}.")
+
+
 def _norm_key(v):
     """Make labels comparable across dtypes (1 == 1.0 == np.int64(1); strings stay strings)."""
     if isinstance(v, (bool, np.bool_)):
@@ -515,6 +527,8 @@ def post_stratify(design, strata, population, partial: bool = False):
     """
     if not isinstance(partial, (bool, np.bool_)):
         raise DesignError(f"partial= must be True or False, not {show_given(partial)}.")
+    _check_names(strata, "strata=", "the name of the post-stratification column or a list "
+                 "of names, e.g. 'stype' or ['stype', 'sex']")
     columns = [str(c) for c in as_list(strata)]
     if not columns:
         raise DesignError("name at least one post-stratification column in strata=.")
@@ -805,6 +819,8 @@ def model_matrix(data: pd.DataFrame, formula) -> tuple[np.ndarray, list[str]]:
             raise DesignError(f"cannot remove term {removed[0].replace(' ', '')!r} from a "
                               "calibration formula.")
     else:
+        _check_names(formula, "the calibration formula",
+                     "text such as '~stype + api99' or a list of column names")
         intercept, terms = True, [str(t) for t in as_list(formula)]
     cols, names = [], []
     n = len(data)

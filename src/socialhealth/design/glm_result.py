@@ -25,9 +25,16 @@ def _offset_values(offset, n: int) -> np.ndarray:
         values = np.asarray(offset, dtype=float).ravel()
     except (TypeError, ValueError):
         values = None
-    if values is not None and np.ndim(offset) == 0 and not isinstance(offset, str):
+    # True/False (one or per row) and text are not offsets, though float() reads them
+    kind = np.asarray(offset).dtype.kind if values is not None else ""
+    if kind in "bUS":
+        values = None
+    if values is not None and np.ndim(offset) == 0:
+        if not np.isfinite(values[0]):
+            raise ModelError(f"offset= of predict() must be a finite number (or one per row of "
+                             f"the data predicted), not {show_given(offset)}.")
         return np.full(n, values[0])          # one number for every row, as before
-    if values is None or isinstance(offset, str) or values.shape != (n,):
+    if values is None or values.shape != (n,):
         raise ModelError(f"offset= of predict() takes one number per row of the data predicted "
                          f"({n:,} rows), not {show_given(offset)}; an offset column of the "
                          "model is read from newdata by itself.")

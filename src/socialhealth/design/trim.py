@@ -103,7 +103,10 @@ def trim_weights(design, lower: float | None = None, upper: float | None = None,
     ----------
     design : SurveyDesign or ReplicateDesign
     lower, upper : float, optional
-        Bounds for the weights; ``None`` means no bound (R ``-Inf`` / ``Inf``).
+        Bounds for the weights; ``None`` means no bound (R ``-Inf`` / ``Inf``). A negative
+        ``lower`` is allowed, as in R (whose default is ``-Inf``): it leaves positive weights
+        alone and raises negative weights below it (from a linear calibration, or ACS-style
+        replicate weights) to it.
     strict : bool, default False
         Repeat the trimming until every weight is inside the bounds (R ``strict = TRUE``).
 

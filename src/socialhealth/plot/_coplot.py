@@ -200,7 +200,7 @@ def coplot(
     PlotError
         Not a design; absent or non-numeric ``x`` or ``y``; ``by`` absent or without values;
         an unknown ``style``; ``number``, ``overlap``, ``alpha``, ``xbins`` or ``shape`` out of
-        range; no row with both values.
+        range (each checked whatever the style); no row with both values.
 
     Warns
     -----
@@ -249,6 +249,14 @@ def coplot(
         hint = " 'bubble' is in sh.plot.scatter only." if is_choice(style, ("bubble",)) else ""
         raise PlotError(f"{what}: unknown style {show_given(style)}; use 'hex' or "
                         f"'transparent'.{hint}")
+    # every option is checked whatever the style (a wrong value is refused even where the
+    # style drawn does not use it)
+    a0, a1 = house.check_opacities(alpha, what)
+    xbins = house.check_whole(xbins, "xbins", what)
+    if shape is not None and (isinstance(shape, bool) or not isinstance(shape, (int, float))
+                              or not shape > 0):
+        raise PlotError(f"{what}: shape must be a positive number (a panel's height over "
+                        f"its width), not {show_given(shape)}.")
     xv = _numeric_column(design, x, what)
     yv = _numeric_column(design, y, what)
     panels = _panels(design, by, number, overlap, what)
@@ -294,13 +302,6 @@ def coplot(
 
     rows = []
     if style == "transparent":
-        try:
-            a0, a1 = (float(a) for a in alpha)
-        except (TypeError, ValueError):
-            a0 = a1 = float("nan")
-        if not (0 <= a0 <= 1 and 0 <= a1 <= 1):
-            raise PlotError(f"{what}: alpha must be two opacities between 0 and 1 (for a weight "
-                            f"of 0 and for the largest weight), not {show_given(alpha)}.")
         negative = inside & complete & in_any & (w_all < 0)
         if negative.any():
             warnings.warn(f"{what}: {int(negative.sum()):,} row(s) with a negative weight (from "
@@ -324,9 +325,6 @@ def coplot(
             counts.append(int(use.sum()))
         kind = "conditioning plot (transparency)"
     else:
-        if isinstance(xbins, bool) or not isinstance(xbins, (int, np.integer)) or xbins < 1:
-            raise PlotError(f"{what}: xbins must be a whole number of at least 1, not "
-                            f"{show_given(xbins)}.")
         drawn = in_any & complete
         xbnds = _padded(xv[drawn])
         ybnds = _padded(yv[drawn])

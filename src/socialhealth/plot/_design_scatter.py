@@ -220,7 +220,8 @@ def scatter(
     ------
     PlotError
         Not a design; absent or non-numeric columns; an unknown ``style``; no row with both
-        values; ``inches``, ``alpha``, ``xbins``, ``sample_size`` or ``jitter`` out of range;
+        values; ``inches``, ``alpha``, ``xbins``, ``sample_size``, ``jitter`` or ``seed`` out
+        of range (each is checked whatever the style, though each style uses some only);
         hexagons over a single value; a subsample from a design with a negative weight (R
         stops: "negative probability").
 
@@ -284,6 +285,20 @@ def scatter(
         hint = " R's 'grayhex' is 'hex' here." if is_choice(style, ("grayhex",)) else ""
         raise PlotError(f"{what}: unknown style {show_given(style)}; use 'bubble', "
                         f"'transparent', 'hex' or 'subsample'.{hint}")
+    # every option is checked whatever the style (a wrong value is refused even where the
+    # style drawn does not use it)
+    size_in = float(inches) if is_number(inches) else float("nan")   # not "10", True
+    if not (np.isfinite(size_in) and size_in > 0):
+        raise PlotError(f"{what}: inches must be a positive number, not {show_given(inches)}.")
+    a0, a1 = house.check_opacities(alpha, what)
+    xbins = house.check_whole(xbins, "xbins", what)
+    sample_size = house.check_whole(sample_size, "sample_size", what)
+    amounts = _jitter_amounts(jitter, what)
+    try:
+        rng = np.random.default_rng(seed)
+    except (TypeError, ValueError):
+        raise PlotError(f"{what}: seed must be a whole number of at least 0 (or a numpy "
+                        f"random Generator), not {show_given(seed)}.") from None
     xv = _numeric_column(design, x, what)
     yv = _numeric_column(design, y, what)
     w_all = np.asarray(design.weights, dtype=float)
@@ -309,9 +324,6 @@ def scatter(
             raise PlotError(f"{what}: no row has a positive weight.")
         w = w_all[use]
     if style == "bubble":
-        size_in = float(inches) if is_number(inches) else float("nan")   # not "10", True
-        if not (np.isfinite(size_in) and size_in > 0):
-            raise PlotError(f"{what}: inches must be a positive number, not {show_given(inches)}.")
         radius = size_in * np.sqrt(w) / math.sqrt(w_max)
         area = (2 * 72 * radius) ** 2
         table = pd.DataFrame({"x": xv[use], "y": yv[use], "weight": w, "radius": radius,
@@ -320,14 +332,6 @@ def scatter(
                    edgecolors=house.PALETTE[0], linewidths=0.8, zorder=2)
         kind = "bubble plot"
     elif style == "transparent":
-        try:
-            a0, a1 = (float(a) for a in alpha)
-        except (TypeError, ValueError):
-            raise PlotError(f"{what}: alpha must be two opacities between 0 and 1 (for a weight "
-                            f"of 0 and for the largest weight), not {show_given(alpha)}.") from None
-        if not (0 <= a0 <= 1 and 0 <= a1 <= 1):
-            raise PlotError(f"{what}: alpha must be two opacities between 0 and 1 (for a weight "
-                            f"of 0 and for the largest weight), not {show_given(alpha)}.")
         opacity = (a0 * (w_max - w) + a1 * w) / w_max
         table = pd.DataFrame({"x": xv[use], "y": yv[use], "weight": w, "alpha": opacity},
                              index=index)
@@ -336,15 +340,12 @@ def scatter(
         ax.scatter(xv[use], yv[use], s=16, c=colours, edgecolors="none", zorder=2)
         kind = "transparency scatterplot"
     elif style == "subsample":
-        table = _subsample(what, xv[use], yv[use], w_all[use], index, sample_size, seed,
-                           jitter)
+        table = _subsample(what, xv[use], yv[use], w_all[use], index, sample_size, rng,
+                           amounts)
         ax.scatter(table["x_jittered"], table["y_jittered"], s=10, color=house.PALETTE[0],
                    edgecolors="none", zorder=2)
         kind = "weighted subsample scatterplot"
     else:
-        if not isinstance(xbins, (int, np.integer)) or isinstance(xbins, bool) or xbins < 1:
-            raise PlotError(f"{what}: xbins must be a whole number of at least 1, not "
-                            f"{show_given(xbins)}.")
         xs, ys, w = xv[use], yv[use], w_all[use]
         cell, lattice = hex_cells(xs, ys, int(xbins))
         cells, inverse = np.unique(cell, return_inverse=True)
@@ -373,29 +374,28 @@ def scatter(
     return DesignPlot(ax, table, kind, n_missing=n_missing)
 
 
-def _subsample(what: str, xs: np.ndarray, ys: np.ndarray, w: np.ndarray, index: pd.Index,
-               sample_size, seed, jitter) -> pd.DataFrame:
-    """The draws of ``style="subsample"`` (module notes) as the plot's table."""
-    if (not isinstance(sample_size, (int, np.integer)) or isinstance(sample_size, bool)
-            or sample_size < 1):
-        raise PlotError(f"{what}: sample_size must be a whole number of at least 1, not "
-                        f"{show_given(sample_size)}.")
+def _jitter_amounts(jitter, what: str) -> tuple:
+    """``jitter=`` of ``style="subsample"`` as two amounts (None: R's rule; False: none)."""
     if jitter is None:
-        amounts: tuple = (None, None)
-    elif jitter is False:
-        amounts = (False, False)
-    else:
-        try:
-            amounts = tuple(jitter)
-        except TypeError:
-            amounts = ()
-        ok = len(amounts) == 2 and all(
-            a is None or (isinstance(a, (int, float, np.number)) and not isinstance(a, bool)
-                          and np.isfinite(a) and a >= 0) for a in amounts)
-        if not ok:
-            raise PlotError(f"{what}: jitter must be two half-widths for x and y (numbers of at "
-                            "least 0, or None for R's default rule), or False for none, not "
-                            f"{show_given(jitter)}.")
+        return (None, None)
+    if jitter is False:
+        return (False, False)
+    try:
+        amounts = tuple(jitter)
+    except TypeError:
+        amounts = ()
+    ok = len(amounts) == 2 and all(
+        a is None or (is_number(a) and np.isfinite(a) and a >= 0) for a in amounts)
+    if not ok:
+        raise PlotError(f"{what}: jitter must be two half-widths for x and y (numbers of at "
+                        "least 0, or None for R's default rule), or False for none, not "
+                        f"{show_given(jitter)}.")
+    return amounts
+
+
+def _subsample(what: str, xs: np.ndarray, ys: np.ndarray, w: np.ndarray, index: pd.Index,
+               sample_size: int, rng: np.random.Generator, amounts: tuple) -> pd.DataFrame:
+    """The draws of ``style="subsample"`` (module notes) as the plot's table."""
     if (w < 0).any():
         raise PlotError(f"{what}: a subsample draws rows with probability proportional to the "
                         f"weight, and {int((w < 0).sum()):,} row(s) have a negative weight "
@@ -404,11 +404,6 @@ def _subsample(what: str, xs: np.ndarray, ys: np.ndarray, w: np.ndarray, index: 
     total = float(w.sum())
     if not total > 0:
         raise PlotError(f"{what}: no row has a positive weight; nothing to draw.")
-    try:
-        rng = np.random.default_rng(seed)
-    except (TypeError, ValueError):
-        raise PlotError(f"{what}: seed must be a whole number of at least 0 (or a numpy "
-                        f"random Generator), not {show_given(seed)}.") from None
     draw = rng.choice(len(w), size=int(sample_size), replace=True, p=w / total)
     table = pd.DataFrame({"x": xs[draw], "y": ys[draw], "weight": w[draw]},
                          index=index[draw])

@@ -231,7 +231,8 @@ def forest(
         Grouping column: one colour and marker per value, rows dodged (default: a column named
         ``group``, if there is one). Until 0.2 ``group=``.
     summary : str or list of str, optional
-        Labels of pooled rows (e.g. ``"RE model"``) drawn as diamonds spanning their CI.
+        Labels of pooled rows (e.g. ``"RE model"``) drawn as diamonds spanning their CI; a
+        label that is not a row of the table is refused (PlotError naming the rows).
     terms : list of str, optional
         Rows to show, in this order (default: all, intercept dropped).
     labels : dict, optional
@@ -241,7 +242,7 @@ def forest(
         (reference line at 0).
     ref : float, optional
         Position of the reference line (default 1 on the log scale, 0 on the linear scale);
-        ``np.nan`` for none.
+        ``np.nan`` for none (an infinite ``ref`` is refused).
     xlabel : str, optional
         Default ``"Ratio (95% CI, log scale)"`` or ``"Estimate (95% CI)"``.
     annotate : bool
@@ -289,6 +290,10 @@ def forest(
                             or not isinstance(ref, (int, float, np.number))):
         raise PlotError(f"forest(): ref= takes the number where the reference line is drawn "
                         f"(1 for ratios, 0 for differences) or None, not {show_given(ref)}.")
+    if ref is not None and np.isinf(ref):
+        raise PlotError(f"forest(): ref={show_given(ref)} cannot be drawn; give the number "
+                        "where the reference line goes (1 for ratios, 0 for differences), "
+                        "or np.nan for no line.")
     if scale == "log" and ref is not None and np.isfinite(ref) and not ref > 0:
         raise PlotError(f"forest(): ref={show_given(ref)} cannot be drawn on a log scale; ratios "
                         "are compared with ref=1 (or pass scale='linear' for differences).")
@@ -304,9 +309,19 @@ def forest(
     weight = weight if weight is not None else ("weight" if "weight" in frame.columns else None)
     by = by if by is not None else ("group" if "group" in frame.columns else None)
     require(frame, [estimate, ci_low, ci_high, weight, by], "forest()")
+    every_label = frame[lab].astype(str)       # (before terms= and drop_intercept= select)
     frame = _selected_rows(frame, lab, drop_intercept, terms)
     no_missing_groups(frame, [by], "forest()")
     frame = _number_repeats(frame, by)
+    if summary is not None:       # (a repeated label may be named numbered, "RE model (2)")
+        known = set(every_label) | set(frame["_label"])
+        absent = [t for t in ([summary] if isinstance(summary, str) else list(summary))
+                  if t not in known]
+        if absent:
+            raise PlotError(f"forest(): summary= names rows of the table (labels in its "
+                            f"{lab!r} column) to draw as diamonds; {show_list(absent)} "
+                            f"{'is' if len(absent) == 1 else 'are'} not among them: "
+                            f"{show_list(ordered_unique(every_label))}.")
     est = frame[estimate].to_numpy(dtype=float)
     lo = frame[ci_low].to_numpy(dtype=float)
     hi = frame[ci_high].to_numpy(dtype=float)

@@ -46,6 +46,7 @@ import numpy as np
 from scipy.interpolate import BSpline
 from scipy.optimize import linprog
 
+from socialhealth._options import is_number
 from socialhealth._stack import user_stacklevel
 from socialhealth._text import show_given
 from socialhealth.errors import PlotError, SocialHealthWarning
@@ -130,23 +131,26 @@ def weighted_quantile_regression(X: np.ndarray, y: np.ndarray, w: np.ndarray,
     return beta, unique
 
 
+def check_quantile_df(quantile, df, what: str) -> tuple[float, int]:
+    """``quantile=`` and ``df=`` of ``smooth(method="quantreg")`` as ``(tau, df)``, or a
+    PlotError saying what to pass. ``smooth()`` checks them whatever the method."""
+    tau = float(quantile) if is_number(quantile) else math.nan     # not "0.5", True
+    if not (0 < tau < 1):
+        raise PlotError(f"{what}: quantile must be a number strictly between 0 and 1 (0.5 for "
+                        f"the median), not {show_given(quantile)}.")
+    if (isinstance(df, (bool, np.bool_)) or not isinstance(df, (int, np.integer))
+            or df < DEGREE):
+        raise PlotError(f"{what}: df must be a whole number of at least 3 (the degrees of "
+                        f"freedom of the cubic spline; R's default is 4), not {show_given(df)}.")
+    return tau, int(df)
+
+
 def _check_controls(bandwidth, quantile, df, what: str) -> tuple[float, int]:
     if bandwidth is not None:
         raise PlotError(f"{what}: bandwidth= is for method=\"locpoly\"; the quantile smoother "
                         "(method=\"quantreg\") is set by quantile= and df= instead. Leave "
                         "bandwidth out.")
-    try:
-        tau = float(quantile)
-    except (TypeError, ValueError):
-        tau = math.nan
-    if isinstance(quantile, bool) or not (0 < tau < 1):
-        raise PlotError(f"{what}: quantile must be a number strictly between 0 and 1 (0.5 for "
-                        f"the median), not {show_given(quantile)}.")
-    if (isinstance(df, bool) or not isinstance(df, (int, np.integer))
-            or df < DEGREE):
-        raise PlotError(f"{what}: df must be a whole number of at least 3 (the degrees of "
-                        f"freedom of the cubic spline; R's default is 4), not {show_given(df)}.")
-    return tau, int(df)
+    return check_quantile_df(quantile, df, what)
 
 
 def quantile_curve(design, xv: np.ndarray, yv: np.ndarray, *, x: str, y: str, bandwidth,

@@ -63,7 +63,7 @@ from socialhealth._stack import user_stacklevel
 from socialhealth._text import show, show_given
 from socialhealth.design.structure import check_flag
 from socialhealth.errors import PlotError, RowsDroppedWarning
-from socialhealth.plot._quantile_smooth import quantile_curve
+from socialhealth.plot._quantile_smooth import check_quantile_df, quantile_curve
 from socialhealth.plot import style
 from socialhealth.plot._bandwidth import (_LOOP_OFFSETS, BandwidthError, dpik, dpill, local_poly,
                                           window_sums)
@@ -748,9 +748,10 @@ def smooth(
         Not a design, non-numeric or absent columns, an unknown method; ``"locpoly"``: a
         non-positive bandwidth, a bandwidth below the grid spacing, ``xlim`` not two finite
         numbers with the lower first, or a plug-in bandwidth that cannot be computed from
-        the data (then give ``bandwidth=``); ``"quantreg"``: a bandwidth or ``xlim`` given,
-        ``quantile`` not strictly between 0 and 1, ``df`` not a whole number of at least 3,
-        negative weights, or too few distinct values of ``x`` for the spline (fewer than
+        the data (then give ``bandwidth=``); ``quantile`` not strictly between 0 and 1, ``df``
+        not a whole number of at least 3, ``ngrid`` not a whole number of at least 2 (each
+        checked whatever the method); ``"quantreg"``: a bandwidth or ``xlim`` given, negative
+        weights, or too few distinct values of ``x`` for the spline (fewer than
         ``df + 1``, or a knot at the smallest or largest value: where R stops with "Singular
         design matrix").
 
@@ -858,6 +859,10 @@ def smooth(
         raise PlotError(f"{what}: method must be \"locpoly\" (local-linear, R's default) or "
                         f"\"quantreg\" (quantile regression spline), not {show_given(method)}.")
     points = check_flag(points, "points", what)
+    # every option is checked whatever the method (a wrong value is refused even where the
+    # method drawn does not use it)
+    check_quantile_df(quantile, df, what)
+    _check_ngrid(ngrid, what)
     yv = _numeric_column(design, y, what)
     xv = _numeric_column(design, x, what)
     if method == "quantreg":

@@ -94,6 +94,17 @@ def by_columns(frame: pd.DataFrame) -> list[str]:
     return cols[: cols.index("term")] if "term" in cols else []
 
 
+def _one_level(value) -> bool:
+    """True for a value that can be one level of a variable: text, a number (not NaN), True or
+    False, a date; False for a list, a Series, a dict, NaN."""
+    import datetime
+    import numbers
+
+    if isinstance(value, (str, bool, np.bool_, datetime.date)):     # (a Timestamp is a date)
+        return True
+    return isinstance(value, numbers.Number) and bool(value == value)      # (NaN != NaN)
+
+
 def single_level(frame: pd.DataFrame, level=None, what: str = "this plot") -> pd.DataFrame:
     """Keep one ``level`` of a categorical estimate (rows with level ``None`` are kept as is).
 
@@ -107,6 +118,9 @@ def single_level(frame: pd.DataFrame, level=None, what: str = "this plot") -> pd
     >>> single_level(f, "b")["estimate"].tolist()
     [0.75]
     """
+    if level is not None and not _one_level(level):
+        raise PlotError(f"{what}: level= takes one level of the estimated variable (text such "
+                        f"as 'Often/always', or a number), not {show_given(level)}.")
     if "level" not in frame.columns or frame["level"].isna().all():
         return frame
     levels = list(dict.fromkeys(frame["level"].dropna().astype(str)))
@@ -119,7 +133,8 @@ def single_level(frame: pd.DataFrame, level=None, what: str = "this plot") -> pd
             "for the whole distribution."
         )
     if str(level) not in levels:
-        raise PlotError(f"level {level!r} is not among the estimated levels {show_list(levels)}.")
+        raise PlotError(f"level {show_given(level)} is not among the estimated levels "
+                        f"{show_list(levels)}.")
     return frame[frame["level"].astype(str) == str(level)]
 
 

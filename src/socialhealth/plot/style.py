@@ -91,6 +91,58 @@ def check_text(value: Any, name: str, where: str) -> None:
                         f"{show_given(value)}.")
 
 
+def check_opacities(alpha: Any, where: str) -> tuple[float, float]:
+    """``alpha=`` of the transparency scatterplots as two opacities, or a PlotError saying what
+    to pass (two numbers from 0 to 1; text and True/False are refused).
+
+    Checked whatever the plot's style, so a wrong value is refused even where the style drawn
+    does not use it.
+
+    Examples
+    --------
+    >>> check_opacities((0, 0.8), "scatter()")
+    (0.0, 0.8)
+    >>> check_opacities("x", "scatter()")
+    Traceback (most recent call last):
+    ...
+    socialhealth.errors.PlotError: scatter(): alpha must be two opacities between 0 and 1 \
+(for a weight of 0 and for the largest weight), not 'x'.
+    """
+    from socialhealth._options import is_number
+    from socialhealth.errors import PlotError
+
+    values: list = []
+    if isinstance(alpha, (tuple, list, np.ndarray)):
+        values = list(np.ravel(alpha)) if isinstance(alpha, np.ndarray) else list(alpha)
+    if not (len(values) == 2 and all(is_number(a) and 0 <= a <= 1 for a in values)):
+        raise PlotError(f"{where}: alpha must be two opacities between 0 and 1 (for a weight "
+                        f"of 0 and for the largest weight), not {show_given(alpha)}.")
+    return float(values[0]), float(values[1])
+
+
+def check_whole(value: Any, name: str, where: str, least: int = 1) -> int:
+    """``value`` as an int when it is a whole number of at least ``least`` (not True/False, not
+    2.5, not text); otherwise a PlotError naming what to pass.
+
+    Examples
+    --------
+    >>> check_whole(30, "xbins", "scatter()")
+    30
+    >>> check_whole("30", "xbins", "scatter()")
+    Traceback (most recent call last):
+    ...
+    socialhealth.errors.PlotError: scatter(): xbins must be a whole number of at least 1, not \
+'30'.
+    """
+    if (isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer))
+            or value < least):
+        from socialhealth.errors import PlotError
+
+        raise PlotError(f"{where}: {name} must be a whole number of at least {least}, not "
+                        f"{show_given(value)}.")
+    return int(value)
+
+
 def plain_text(func):
     """Decorator of every public plot function: all text it draws is plain text (no mathtext).
 

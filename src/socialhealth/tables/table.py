@@ -96,7 +96,15 @@ class Table:
         return pd.DataFrame(body, columns=pd.Index(names))
 
     def column_names(self, sep: str = " | ") -> list[str]:
-        """Headers with their spanner label in front (one unique-ish name per column)."""
+        """Headers with their spanner label in front (one unique-ish name per column).
+
+        ``sep``: the text between a spanner label and a header (a string)."""
+        if not isinstance(sep, str):
+            from socialhealth._text import show_given
+            from socialhealth.errors import ReportError
+
+            raise ReportError(f"column_names(): sep= is the text written between a spanning "
+                              f"header and a column header, e.g. ' | ', not {show_given(sep)}.")
         names = list(self.header)
         for label, a, b in self.spanners:
             for j in range(a, b):
