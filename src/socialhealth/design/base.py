@@ -1152,7 +1152,7 @@ class DesignBase:
         if negative.any():
             warnings.warn(
                 f"with_weights: {int(negative.sum())} weight(s) are negative (the smallest is "
-                f"{show(float(w.min()))}). They are kept, as R keeps them, but a variance, "
+                f"{float(w.min()):.6g}). They are kept, as R keeps them, but a variance, "
                 "proportion or distribution function estimated from them can fall outside its "
                 "range, and GLMs refuse them; give weights >= 0 (0 leaves a row out) unless "
                 "they come from a linear calibration.", NegativeWeightsWarning,

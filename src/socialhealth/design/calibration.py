@@ -1017,7 +1017,7 @@ def _warn_negative_weights(W: np.ndarray, active: np.ndarray, calfun: str, bound
            else f"calfun={calfun!r} with bounds={_show_bounds(bounds)}")
     warnings.warn(
         f"{n_negative} of {int(np.count_nonzero(active))} calibrated weights are negative "
-        f"(the smallest is {show(float(W[negative, 0].min()))}), as {how} can give. Totals and "
+        f"(the smallest is {float(W[negative, 0].min()):.6g}), as {how} can give. Totals and "
         "means use them as R does, but a variance, proportion or distribution function "
         "estimated from them can fall outside its range, and GLMs refuse them (R: 'negative "
         "weights not allowed', also from svyciprop and svyttest, which fit GLMs). To keep every "
