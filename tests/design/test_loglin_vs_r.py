@@ -292,3 +292,39 @@ def test_formula_terms_in_r_order():
     terms, _ = _parse_formula("~a + b + c")
     assert labels("~. + c:a", dot=terms) == ["a", "b", "c", "a:c"]
     assert labels("~.^2", dot=terms) == ["a", "b", "c", "a:b", "a:c", "b:c"]
+
+
+def test_a_margin_fixed_by_the_strata_has_standard_error_zero_not_nan():
+    # stype is apistrat's stratification variable with fpc, so the design fixes its margin and
+    # the variance of its coefficients is 0: the sandwich gave +-2e-18 of rounding error, and
+    # the negative one printed NaN (numpy: "invalid value encountered in sqrt"). R 4.1-1 on
+    # this data prints its rounding noise (SEs 2.97e-9 and 2.07e-9) and, as here,
+    # sch.wide1 -0.5661177 SE 0.08723000, awards1 -0.2416209 SE 0.07770756.
+    import warnings
+
+    apistrat = sh.datasets.load_example("apistrat")
+    d = sh.SurveyDesign(apistrat, weights="pw", strata="stype", fpc="fpc")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        f = d.loglin("~stype + sch.wide + awards").to_frame().set_index("term")
+    assert list(f.loc[["stype1", "stype2"], "se"]) == [0.0, 0.0]
+    np.testing.assert_allclose(f.loc[["sch.wide1", "awards1"], "estimate"],
+                               [-0.5661177, -0.2416209], rtol=1e-6)
+    np.testing.assert_allclose(f.loc[["sch.wide1", "awards1"], "se"],
+                               [0.08723000, 0.07770756], rtol=1e-6)
+
+
+def test_anova_of_two_models_of_the_same_design_allows_rounding_differences():
+    # the cell table's covariance is computed again for each model; on replicate designs it
+    # comes from a multithreaded BLAS product whose last bits can differ between calls, and a
+    # bitwise comparison then refused the anova now and then ("not fitted to the same table")
+    apistrat = sh.datasets.load_example("apistrat")
+    d = sh.SurveyDesign(apistrat, weights="pw", strata="stype", fpc="fpc")
+    small, large = d.loglin("~stype + sch.wide"), d.loglin("~stype * sch.wide")
+    expected = small.anova(large).to_frame()
+    large.prob_vcov = large.prob_vcov * (1 + 4 * np.finfo(float).eps)
+    again = small.anova(large).to_frame()
+    np.testing.assert_allclose(again["statistic"], expected["statistic"], rtol=1e-12)
+    other = d.subset(apistrat["api00"] > 600).loglin("~stype * sch.wide")
+    with pytest.raises(EstimationError, match="not fitted to the same table"):
+        small.anova(other)

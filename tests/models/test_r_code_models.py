@@ -58,7 +58,7 @@ def test_our_numbers_equal_r_where_r_agrees(built, reference):
         if v["call"] is None or not v["agrees"]:
             continue
         ours, r = built[k]["ours"], v["r"]
-        assert len(ours) == len(r), k
+        assert len(ours) == len(r), (k, built[k].get("refusal"))
         assert all(r_code_close(a, b) for a, b in zip(ours, r, strict=True)), (k, ours, r)
         n += 1
     assert n >= 110

@@ -287,6 +287,17 @@ def cell_estimate(design, key: np.ndarray, n_cells: int, proportions: bool):
     return theta, _nan_where_undefined(np.asarray(V, dtype=float), theta)
 
 
+def _same_numbers(a: np.ndarray, b: np.ndarray) -> bool:
+    """``a`` and ``b`` equal up to rounding: the table of the same design computed twice (a
+    replicate design's cell totals come from a multithreaded BLAS product, whose last bits
+    can differ between calls, which made a bitwise comparison refuse the anova of two models
+    of the same design now and then)."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    scale = float(np.nanmax(np.abs(a), initial=0.0)) if a.size else 0.0
+    return a.shape == b.shape and bool(np.allclose(a, b, rtol=1e-9, atol=1e-12 * scale,
+                                                   equal_nan=True))
+
+
 def _cell_codes(levels: list) -> np.ndarray:
     """Level codes of every cell (rows: cells, first variable fastest; columns: variables)."""
     sizes = [len(lev) for lev in levels]
@@ -463,6 +474,13 @@ class LoglinModel(Result):
         A = _inv(Xc.T @ ((np.diag(pi) - np.outer(pi, pi)) @ Xc),
                  "the information matrix of the loglinear model")
         Vt = A @ (Xc.T @ V @ Xc) @ A
+        # a coefficient whose variance is 0 (a margin fixed by the design: the strata of a
+        # stratified sample with fpc) comes out as +-1e-18 of rounding error; a negative one
+        # read as NaN SE with numpy's "invalid value in sqrt". Both are 0 (R prints its
+        # rounding noise, SEs of 2e-9)
+        d = np.diag(Vt)
+        rounding = np.abs(d) < 1e-10 * max(float(np.abs(d).max(initial=0.0)), 1e-300)
+        Vt[np.flatnonzero(rounding), np.flatnonzero(rounding)] = 0.0
         Z = np.column_stack([np.ones(len(p)), X])
         coef = np.linalg.lstsq(Z, np.log(pi), rcond=None)[0][1:]
         self._coef = pd.Series(coef, index=names, name="estimate")
@@ -760,8 +778,8 @@ def anova_loglin(model0: LoglinModel, model1: LoglinModel,
         model0, model1 = model1, model0
     if (model0.variables != model1.variables or model0.n != model1.n
             or model0.prob_table.shape != model1.prob_table.shape
-            or not np.array_equal(model0.prob_table, model1.prob_table)
-            or not np.array_equal(model0.prob_vcov, model1.prob_vcov, equal_nan=True)):
+            or not _same_numbers(model0.prob_table, model1.prob_table)
+            or not _same_numbers(model0.prob_vcov, model1.prob_vcov)):
         raise EstimationError(
             "the two loglinear models are not fitted to the same table (same design and the "
             "same factors in the same order); fit the second with model.update(...).")
