@@ -158,7 +158,8 @@ def goodness_of_fit(model, groups: int = 10) -> GoodnessOfFitResult:
                          "use fewer groups.")
     design = model.design
     fitted = model.predict(type="response").to_numpy()[rows]
-    residual = np.asarray(model.frame.y, dtype=float) - fitted
+    y = np.asarray(model.frame.y, dtype=float)
+    residual = y - fitted
     cuts = np.quantile(fitted, np.arange(1, groups) / groups)        # R's type 7
     group = np.searchsorted(cuts, fitted, side="left")               # (cut_{k-1}, cut_k]
     used = np.unique(group)
@@ -178,35 +179,39 @@ def goodness_of_fit(model, groups: int = 10) -> GoodnessOfFitResult:
             f"the design has {degf:g} degrees of freedom (PSUs minus strata), too few to test "
             f"{len(used)} groups (residual df {ddf:g}); use fewer groups (groups=).")
     n = len(design.data)
-    r_col = _free_name(design.data.columns, "gof_residual")
-    g_col = _free_name(design.data.columns, "gof_group")
-    r_full = np.full(n, np.nan)
-    r_full[rows] = residual
+    col = {key: _free_name(design.data.columns, f"gof_{key}")
+           for key in ("residual", "group", "outcome", "fitted")}
     codes = np.full(n, -1)
-    codes[rows] = np.searchsorted(used, group) if len(used) < groups else group
-    labels = [str(k + 1) for k in used]
-    g_full = pd.Categorical.from_codes(codes, categories=labels)
-    y_full = np.full(n, np.nan)
-    y_full[rows] = model.frame.y
-    p_full = np.full(n, np.nan)
-    p_full[rows] = fitted
-    d2 = design.assign(**{r_col: r_full, g_col: g_full, r_col + "y": y_full,
-                          r_col + "p": p_full})
+    codes[rows] = np.searchsorted(used, group)          # 0 .. len(used) - 1
+    labels = [str(k + 1) for k in used]                 # the quantile group's number
+
+    def on_rows(values) -> np.ndarray:                  # missing outside the model's rows
+        out = np.full(n, np.nan)
+        out[rows] = values
+        return out
+
+    d2 = design.assign(**{col["residual"]: on_rows(residual), col["outcome"]: on_rows(y),
+                          col["fitted"]: on_rows(fitted),
+                          col["group"]: pd.Categorical.from_codes(codes, categories=labels)})
     # (rows the model left out are missing here, and left out again)
-    test = d2.glm(f"{r_col} ~ C({g_col})").wald_test(f"C({g_col})")
-    means = d2.mean([r_col, r_col + "y", r_col + "p"], by=g_col).to_frame()
-    per_group = {t: means[means["term"] == t].set_index(g_col) for t in
-                 (r_col, r_col + "y", r_col + "p")}
-    ranks = pd.Series(codes[rows])
+    test = d2.glm(f"{col['residual']} ~ C({col['group']})").wald_test(f"C({col['group']})")
+    means = d2.mean([col["residual"], col["outcome"], col["fitted"]],
+                    by=col["group"]).to_frame()
+
+    def by_group(key: str, column: str = "estimate") -> np.ndarray:
+        rows_of = means[means["term"] == col[key]].set_index(col["group"])
+        return rows_of.loc[labels, column].to_numpy()
+
+    in_group = codes[rows]
     table = pd.DataFrame({
         "group": [int(lab) for lab in labels],
-        "n": ranks.value_counts().reindex(range(len(used)), fill_value=0).to_numpy(),
-        "fitted_low": pd.Series(fitted).groupby(ranks.to_numpy()).min().to_numpy(),
-        "fitted_high": pd.Series(fitted).groupby(ranks.to_numpy()).max().to_numpy(),
-        "observed": per_group[r_col + "y"].loc[labels, "estimate"].to_numpy(),
-        "expected": per_group[r_col + "p"].loc[labels, "estimate"].to_numpy(),
-        "mean_residual": per_group[r_col].loc[labels, "estimate"].to_numpy(),
-        "se": per_group[r_col].loc[labels, "se"].to_numpy(),
+        "n": np.bincount(in_group, minlength=len(used)),
+        "fitted_low": pd.Series(fitted).groupby(in_group).min().to_numpy(),
+        "fitted_high": pd.Series(fitted).groupby(in_group).max().to_numpy(),
+        "observed": by_group("outcome"),
+        "expected": by_group("fitted"),
+        "mean_residual": by_group("residual"),
+        "se": by_group("residual", "se"),
     })
     q = f"(1:{groups - 1})/{groups}"
     r_call = (f"p <- fitted(model); g <- cut(p, c(-Inf, quantile(p, {q}), Inf)); "
