@@ -40,34 +40,18 @@ import pandas as pd
 import pytest
 
 import socialhealth as sh
-from hostile_inputs import demo, refused  # tests/_support
+from hostile_inputs import (SAID, SERIES, api, close_figures,  # noqa: F401  tests/_support
+                            demo, glm, refused)
 from socialhealth import measures, models, plot
 
-SERIES = pd.Series([1.0, 2.0, 3.0])
-SAID = "a pandas Series of 3 values"
 ITEMS = ["ucla3_companionship", "ucla3_left_out", "ucla3_isolated"]
 
-
-@pytest.fixture(autouse=True)
-def _close_figures():
-    yield
-    plt.close("all")
-
-
-@cache
-def glm():
-    return demo().glm("lonely ~ age + sex", family="binomial")
+pytestmark = pytest.mark.usefixtures("close_figures")
 
 
 @cache
 def glm0():
     return demo().glm("lonely ~ age", family="binomial")
-
-
-@cache
-def api():
-    data = sh.datasets.load_example("apistrat")
-    return sh.SurveyDesign(data, weights="pw", strata="stype", fpc="fpc")
 
 
 def quiet(call):

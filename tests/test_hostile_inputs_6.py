@@ -28,36 +28,17 @@ weights (a linear calibration, ACS-style replicate weights) from below, which is
 from __future__ import annotations
 
 import warnings
-from functools import cache
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
 
 import socialhealth as sh
-from hostile_inputs import demo, refused  # tests/_support
+from hostile_inputs import (SAID, SERIES, api, close_figures,  # noqa: F401  tests/_support
+                            demo, glm, refused)
 from socialhealth import plot
 
-SERIES = pd.Series([1.0, 2.0, 3.0])
-SAID = "a pandas Series of 3 values"
-
-
-@pytest.fixture(autouse=True)
-def _close_figures():
-    yield
-    plt.close("all")
-
-
-@cache
-def glm():
-    return demo().glm("lonely ~ age + sex", family="binomial")
-
-
-@cache
-def api():
-    data = sh.datasets.load_example("apistrat")
-    return sh.SurveyDesign(data, weights="pw", strata="stype", fpc="fpc")
+pytestmark = pytest.mark.usefixtures("close_figures")
 
 
 def quiet(call):
