@@ -237,3 +237,21 @@ def test_trim_weights_negative_lower_bounds_negative_weights_as_r():
     trimmed = quiet(lambda: cal.trim_weights(lower=-0.5))
     r = [-0.5, -0.5, 0.071429, 0.642857, 1.214286, 1.785714, 2.357143, 2.928571]
     np.testing.assert_allclose(np.asarray(trimmed.weights), r, atol=1e-6)
+
+
+def test_forest_reads_terms_given_as_a_generator_once():
+    # the type check iterated the generator, so the plot then drew no rows
+    m = api().glm("api00 ~ api99 + ell")
+    as_list = plot.forest(m.to_frame(), terms=["api99", "ell"], scale="linear")
+    as_generator = plot.forest(m.to_frame(), terms=(t for t in ["api99", "ell"]),
+                               scale="linear")
+    labels = [t.get_text() for t in as_list.get_yticklabels()]
+    assert len(labels) == 2
+    assert [t.get_text() for t in as_generator.get_yticklabels()] == labels
+
+
+def test_coplot_takes_a_numpy_float32_shape():
+    # np.float32 is not a Python float: a valid shape was refused
+    ax = plot.coplot(api(), "api00", "api99", by="meals", number=2, style="hex",
+                     shape=np.float32(1.0))
+    assert ax is not None

@@ -41,7 +41,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.collections import PolyCollection
 
-from socialhealth._options import is_choice
+from socialhealth._options import is_choice, is_number
 from socialhealth._stack import user_stacklevel
 from socialhealth._text import show_given
 from socialhealth.errors import PlotError, RowsDroppedWarning
@@ -253,8 +253,7 @@ def coplot(
     # style drawn does not use it)
     a0, a1 = house.check_opacities(alpha, what)
     xbins = house.check_whole(xbins, "xbins", what)
-    if shape is not None and (isinstance(shape, bool) or not isinstance(shape, (int, float))
-                              or not shape > 0):
+    if shape is not None and (not is_number(shape) or not shape > 0):
         raise PlotError(f"{what}: shape must be a positive number (a panel's height over "
                         f"its width), not {show_given(shape)}.")
     xv = _numeric_column(design, x, what)
@@ -336,7 +335,7 @@ def coplot(
         if shape is None:
             box = axes[0].get_position()
             shape = (box.height * fig.get_figheight()) / (box.width * fig.get_figwidth())
-        if isinstance(shape, bool) or not isinstance(shape, (int, float)) or not shape > 0:
+        if not is_number(shape) or not shape > 0:
             raise PlotError(f"{what}: shape must be a positive number (a panel's height over "
                             f"its width), not {show_given(shape)}.")
         cells: list[tuple | None] = []

@@ -1,7 +1,7 @@
 """Forest plot of ratio estimates (association tables, meta-analyses)."""
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Literal, Sequence
 
 import numpy as np
@@ -297,6 +297,11 @@ def forest(
     if scale == "log" and ref is not None and np.isfinite(ref) and not ref > 0:
         raise PlotError(f"forest(): ref={show_given(ref)} cannot be drawn on a log scale; ratios "
                         "are compared with ref=1 (or pass scale='linear' for differences).")
+    # (a generator is read once, here: the check below would otherwise use it up)
+    if terms is not None and not isinstance(terms, str) and isinstance(terms, Iterator):
+        terms = list(terms)
+    if summary is not None and not isinstance(summary, str) and isinstance(summary, Iterator):
+        summary = list(summary)
     for arg, value in (("terms", terms), ("summary", summary)):
         if value is not None and not isinstance(value, str) and not (
                 isinstance(value, Iterable) and all(isinstance(t, str) for t in value)):
